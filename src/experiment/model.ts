@@ -1,0 +1,240 @@
+/**
+ * The one typed model of an experiment file (apiVersion faultline.dev/v1alpha1). The TypeScript
+ * types and the published JSON Schema (`schema/experiment.schema.json`) are both derived from
+ * these definitions; nothing is kept in parallel by hand.
+ */
+import {type Static, type TSchema, Type} from '@sinclair/typebox'
+
+/** The apiVersion every file must carry. */
+export const API_VERSION = 'faultline.dev/v1alpha1'
+
+const doc = (description: string) => ({description})
+
+/** A Go-style duration in whole milliseconds or coarser: `500ms`, `7s`, `1m30s`, `2h`. */
+export const Duration = Type.String({
+  ...doc('A duration such as 500ms, 7s, 1m30s or 2h (whole milliseconds, at least 1ms).'),
+  pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$',
+})
+
+/** Istio StringMatch: exactly one of exact, prefix, regex (RE2, full-string). */
+export const StringMatch = Type.Union([
+  Type.Object({exact: Type.String(doc('Matches the whole value exactly (case-sensitive).'))}, {additionalProperties: false}),
+  Type.Object({prefix: Type.String(doc('Matches values starting with this string.'))}, {additionalProperties: false}),
+  Type.Object({regex: Type.String(doc('An RE2 regular expression matched against the whole value.'))}, {additionalProperties: false}),
+], doc('Exactly one of exact, prefix or regex, as in Istio\'s StringMatch.'))
+export type StringMatch = Static<typeof StringMatch>
+
+const StringMatchMap = (what: string) => Type.Record(Type.String(), StringMatch, doc(what))
+
+/** The request match of a fault: a subset of Istio's HTTPMatchRequest. */
+export const FaultMatch = Type.Object({
+  headers: Type.Optional(StringMatchMap('Header name (lowercase) → match. Targets the fault at requests carrying these headers.')),
+  withoutHeaders: Type.Optional(StringMatchMap('Header name (lowercase) → match that must NOT hold.')),
+  uri: Type.Optional(StringMatch),
+  method: Type.Optional(StringMatch),
+  queryParams: Type.Optional(StringMatchMap('Query parameter → match.')),
+}, {additionalProperties: false, ...doc('Which requests the fault applies to (Istio HTTPMatchRequest subset). A header match is required unless the blast-radius policy allows untargeted faults.')})
+export type FaultMatch = Static<typeof FaultMatch>
+
+/** Percentage of matching requests, 0.0001–100. */
+export const Percentage = Type.Number({...doc('Percentage of matching requests affected, 0.0001 to 100.'), minimum: 0.0001, maximum: 100})
+
+/** A fixed delay injected by the calling sidecar. */
+export const Delay = Type.Object({
+  fixedDelay: Duration,
+  percentage: Percentage,
+}, {additionalProperties: false, ...doc('Delay matching requests by fixedDelay before forwarding them.')})
+export type Delay = Static<typeof Delay>
+
+/** gRPC status names Istio accepts for an abort. */
+export const GRPC_STATUSES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
+  'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+] as const
+
+/** An abort answered locally by the calling sidecar. */
+export const Abort = Type.Union([
+  Type.Object({
+    httpStatus: Type.Integer({...doc('HTTP status to answer with, 200–599.'), minimum: 200, maximum: 599}),
+    percentage: Percentage,
+  }, {additionalProperties: false}),
+  Type.Object({
+    grpcStatus: Type.Union(GRPC_STATUSES.map(s => Type.Literal(s)), doc('gRPC status name, e.g. UNAVAILABLE.')),
+    percentage: Percentage,
+  }, {additionalProperties: false}),
+], doc('Abort matching requests with httpStatus or grpcStatus.'))
+export type Abort = Static<typeof Abort>
+
+/** One header-targeted fault on one service. */
+export const Fault = Type.Object({
+  service: Type.String({...doc('The host the fault applies to: short name (ratings), FQDN, or a host an existing VirtualService routes.'), minLength: 1}),
+  match: Type.Optional(FaultMatch),
+  delay: Type.Optional(Delay),
+  abort: Type.Optional(Abort),
+}, {additionalProperties: false, ...doc('A delay and/or abort on requests to one service.')})
+export type Fault = Static<typeof Fault>
+
+/** The three phases of a run, on one clock. */
+export const Phases = Type.Object({
+  baseline: Duration,
+  fault: Duration,
+  recovery: Duration,
+}, {additionalProperties: false, ...doc('How long each phase lasts.')})
+export type Phases = Static<typeof Phases>
+
+/** The phase names. */
+export const PHASES = ['baseline', 'fault', 'recovery'] as const
+/** One phase name. */
+export type PhaseName = (typeof PHASES)[number]
+const PhaseList = Type.Array(Type.Union(PHASES.map(p => Type.Literal(p))), {...doc('Phases this probe is evaluated in.'), minItems: 1})
+
+/** A class of load traffic (e.g. targeted vs control). */
+export const TrafficClass = Type.Object({
+  name: Type.String({...doc('Unique name, referenced by probes (e.g. targeted, control).'), pattern: '^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$'}),
+  rate: Type.Optional(Type.String({...doc('Open-model arrival rate, e.g. 20/s, 600/m.'), pattern: '^[0-9]+(\\.[0-9]+)?/(s|m|h)$'})),
+  vus: Type.Optional(Type.Integer({...doc('Closed model: this many virtual users looping.'), minimum: 1})),
+  headers: Type.Optional(Type.Record(Type.String(), Type.String(), doc('Headers sent with every request of this class.'))),
+}, {additionalProperties: false})
+export type TrafficClass = Static<typeof TrafficClass>
+
+/** The load to drive across all phases. */
+export const Load = Type.Object({
+  driver: Type.Optional(Type.Union([Type.Literal('builtin'), Type.Literal('k6')], doc('builtin (default) or k6.'))),
+  url: Type.String({...doc('The URL every request goes to.'), minLength: 1}),
+  method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
+  body: Type.Optional(Type.String(doc('Request body.'))),
+  traffic: Type.Array(TrafficClass, {...doc('Traffic classes, each with its own rate and headers.'), minItems: 1}),
+}, {additionalProperties: false})
+export type Load = Static<typeof Load>
+
+/** Threshold expressions in k6 syntax per metric, e.g. http_req_duration: ["p(99)<500"]. */
+export const Thresholds = Type.Record(
+  Type.String(),
+  Type.Array(Type.String(), {minItems: 1}),
+  doc('Metric name → k6 threshold expressions (p(99)<500, rate<0.01, avg<, med<, max<, count>).'),
+)
+
+const probeCommon = {
+  name: Type.String({...doc('What this probe checks, in words.'), minLength: 1}),
+  phases: Type.Optional(PhaseList),
+}
+
+/** A threshold probe over the load's own samples. */
+export const ThresholdProbe = Type.Object({
+  ...probeCommon,
+  traffic: Type.Optional(Type.String(doc('The traffic class to evaluate; all classes when omitted.'))),
+  thresholds: Thresholds,
+}, {additionalProperties: false})
+
+/** An instant PromQL query compared with an expectation. */
+export const PrometheusProbe = Type.Object({
+  ...probeCommon,
+  prometheus: Type.Object({
+    query: Type.String({minLength: 1}),
+    expect: Type.String(doc('Comparison for the query result, e.g. "< 0.01".')),
+    url: Type.Optional(Type.String(doc('Prometheus base URL; defaults to --prometheus-url or the sandbox\'s.'))),
+  }, {additionalProperties: false}),
+}, {additionalProperties: false})
+
+/** An Envoy stat read from the sidecars of the selected pods. */
+export const EnvoyProbe = Type.Object({
+  ...probeCommon,
+  envoy: Type.Object({
+    pods: Type.Record(Type.String(), Type.String(), doc('Label selector for the pods whose sidecars are read.')),
+    stat: Type.String({...doc('Stat name; * matches any run of characters. Both the `;.` (Istio ≥1.23) and `.` forms are accepted.'), minLength: 1}),
+    expect: Type.String(doc('increase == 0, increase > 0, value < 5 …: over the phase, summed over the pods.')),
+  }, {additionalProperties: false}),
+}, {additionalProperties: false})
+
+/** An HTTP request whose status and body are checked. */
+export const HttpProbe = Type.Object({
+  ...probeCommon,
+  http: Type.Object({
+    url: Type.String({minLength: 1}),
+    method: Type.Optional(Type.String({pattern: '^[A-Z]+$'})),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    timeout: Type.Optional(Duration),
+    expect: Type.Object({
+      status: Type.Optional(Type.Integer({minimum: 100, maximum: 599})),
+      bodyContains: Type.Optional(Type.String()),
+    }, {additionalProperties: false}),
+  }, {additionalProperties: false}),
+}, {additionalProperties: false})
+
+/** Any steady-state probe. */
+export const Probe = Type.Union([ThresholdProbe, PrometheusProbe, EnvoyProbe, HttpProbe])
+export type ThresholdProbe = Static<typeof ThresholdProbe>
+export type PrometheusProbe = Static<typeof PrometheusProbe>
+export type EnvoyProbe = Static<typeof EnvoyProbe>
+export type HttpProbe = Static<typeof HttpProbe>
+export type Probe = Static<typeof Probe>
+
+/** A probe a guardrail evaluates; it has no phases (it runs every second during the fault phase). */
+export const GuardrailProbe = Type.Union([
+  Type.Object({name: Type.Optional(Type.String()), prometheus: PrometheusProbe.properties.prometheus}, {additionalProperties: false}),
+  Type.Object({name: Type.Optional(Type.String()), envoy: EnvoyProbe.properties.envoy}, {additionalProperties: false}),
+  Type.Object({name: Type.Optional(Type.String()), traffic: Type.Optional(Type.String()), thresholds: Thresholds}, {additionalProperties: false}),
+])
+export type GuardrailProbe = Static<typeof GuardrailProbe>
+
+/** Conditions that stop the fault phase early and revert at once. */
+export const Guardrails = Type.Object({
+  maxDuration: Type.Optional(Duration),
+  abortWhen: Type.Optional(Type.Array(GuardrailProbe, doc('Revert at once when any of these breaches (evaluated every second during the fault phase).'))),
+}, {additionalProperties: false})
+
+/** Limits on how much traffic a fault may touch. */
+export const BlastRadius = Type.Object({
+  allowUntargeted: Type.Optional(Type.Boolean(doc('Allow faults without a header match (they hit all traffic to the service). Default false.'))),
+  maxPercentage: Type.Optional(Type.Number({...doc('Upper bound for any fault percentage.'), minimum: 0.0001, maximum: 100})),
+}, {additionalProperties: false})
+
+const ObjectMeta = Type.Object({
+  name: Type.String({...doc('DNS-1123 label: lowercase letters, digits and -.'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63}),
+  description: Type.Optional(Type.String()),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+}, {additionalProperties: false})
+
+/** `kind: Experiment`. */
+export const Experiment = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Experiment'),
+  metadata: ObjectMeta,
+  spec: Type.Object({
+    target: Type.Optional(Type.Object({namespace: Type.Optional(Type.String({pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'}))}, {additionalProperties: false})),
+    faults: Type.Array(Fault, {minItems: 1}),
+    phases: Phases,
+    load: Load,
+    steadyState: Type.Array(Probe, {minItems: 1}),
+    guardrails: Type.Optional(Guardrails),
+    blastRadius: Type.Optional(BlastRadius),
+    prometheus: Type.Optional(Type.Object({url: Type.String()}, {additionalProperties: false})),
+  }, {additionalProperties: false}),
+}, {additionalProperties: false, $id: 'https://faultline.dev/schema/experiment.schema.json'})
+export type Experiment = Static<typeof Experiment>
+
+/** One entry of a GameDay: a path or an inline experiment, with overrides. */
+export const GameDayEntry = Type.Object({
+  path: Type.Optional(Type.String(doc('Experiment file, relative to the GameDay file.'))),
+  experiment: Type.Optional(Type.Unsafe<Experiment>({$ref: '#/$defs/Experiment'})),
+  namespace: Type.Optional(Type.String()),
+  phases: Type.Optional(Type.Partial(Phases)),
+}, {additionalProperties: false})
+
+/** `kind: GameDay`: experiments run in order with one report. */
+export const GameDay = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('GameDay'),
+  metadata: ObjectMeta,
+  spec: Type.Object({
+    experiments: Type.Array(GameDayEntry, {minItems: 1}),
+    stopOnFirstFailure: Type.Optional(Type.Boolean()),
+    cooldown: Type.Optional(Duration),
+    guardrails: Type.Optional(Guardrails),
+  }, {additionalProperties: false}),
+}, {additionalProperties: false})
+export type GameDay = Static<typeof GameDay>
+
+/** Every schema by name, for the generated JSON Schema's $defs. */
+export const definitions: Record<string, TSchema> = {Experiment, GameDay}
