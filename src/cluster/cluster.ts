@@ -1,0 +1,86 @@
+/**
+ * The narrow interface the runner uses to talk to a cluster. Only `src/cluster/` knows how
+ * (client-node against a real API server or the sandbox's); everything else sees this.
+ */
+import type {DestinationRule, VirtualService} from '../istio/types.js'
+
+/** Where a cluster connection came from, for the report and the console. */
+export interface ClusterTarget {
+  /** `kubeconfig`, `in-cluster`, or `sandbox` (a kubeconfig written by `chaos sandbox up`). */
+  source: 'kubeconfig' | 'in-cluster' | 'sandbox'
+  context: string
+  server: string
+  namespace: string
+  user?: string
+}
+
+/** A pod as the runner needs it. */
+export interface PodSummary {
+  name: string
+  namespace: string
+  labels: Record<string, string>
+  containers: string[]
+  ready: boolean
+}
+
+/** One access check: may we do `verb` on `resource` in `namespace`? */
+export interface AccessCheck {
+  verb: string
+  group: string
+  resource: string
+  subresource?: string
+  namespace: string
+}
+
+/** The operations the runner needs, and nothing more. */
+export interface Cluster {
+  readonly target: ClusterTarget
+  /** The networking.istio.io version the server prefers (v1 on Istio ≥1.22). */
+  istioVersion(): Promise<string>
+  listVirtualServices(namespace: string, labelSelector?: string): Promise<VirtualService[]>
+  getVirtualService(namespace: string, name: string): Promise<VirtualService | undefined>
+  createVirtualService(vs: VirtualService): Promise<VirtualService>
+  /** Replaces using `metadata.resourceVersion`; throws `ConflictError` when it is stale. */
+  replaceVirtualService(vs: VirtualService): Promise<VirtualService>
+  /** Deletes, optionally only if still at `resourceVersion` (precondition); absent → no error. */
+  deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void>
+  listDestinationRules(namespace: string): Promise<DestinationRule[]>
+  listPods(namespace: string, labelSelector: string): Promise<PodSummary[]>
+  /** Runs `pilot-agent request GET <path>` in the pod's istio-proxy container and returns stdout. */
+  proxyRequest(namespace: string, pod: string, path: string): Promise<string>
+  /** SelfSubjectAccessReview for each check; true where allowed. */
+  canI(checks: AccessCheck[]): Promise<boolean[]>
+}
+
+/** The API server refused a write because the object changed since we read it (HTTP 409). */
+export class ConflictError extends Error {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = 'ConflictError'
+  }
+}
+
+/** Any other API error, with its HTTP status (0 when the server could not be reached). */
+export class ApiError extends Error {
+  /** HTTP status, 0 for network errors. */
+  readonly status: number
+  /** The Kubernetes Status `reason`, when the server sent one. */
+  readonly reason: string | undefined
+
+  constructor(message: string, status: number, reason?: string, options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = 'ApiError'
+    this.status = status
+    this.reason = reason
+  }
+
+  /** Worth retrying: network failure, throttling, server-side error. */
+  get transient(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500
+  }
+}
+
+/** Renders a label map as a Kubernetes label selector (`app=reviews,version=v2`). */
+export function labelSelector(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+}

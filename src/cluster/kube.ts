@@ -1,0 +1,175 @@
+/**
+ * `Cluster` over @kubernetes/client-node — the only module that imports it. Works against any
+ * API server: a real cluster, or the sandbox's (which speaks the same protocol).
+ */
+import {Writable} from 'node:stream'
+
+import {
+  ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, type V1Status,
+} from '@kubernetes/client-node'
+
+import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
+import {ApiError, ConflictError, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary} from './cluster.js'
+
+const EXEC_TIMEOUT_MS = 15_000
+
+/** Converts client-node's exceptions into ours; anything without an HTTP status is a network error. */
+function translate(err: unknown, what: string): Error {
+  if (err instanceof ApiException) {
+    const body = typeof err.body === 'string' ? safeJson(err.body) : err.body as {message?: string; reason?: string} | undefined
+    const message = `${what}: ${body?.message ?? err.message}`
+    if (err.code === 409 && body?.reason !== 'AlreadyExists') return new ConflictError(message, {cause: err})
+    return new ApiError(message, err.code, body?.reason, {cause: err})
+  }
+  const cause = err as {message?: string; code?: string}
+  return new ApiError(`${what}: ${cause.code ?? cause.message ?? String(err)}`, 0, undefined, {cause: err})
+}
+
+function safeJson(text: string): {message?: string; reason?: string} | undefined {
+  try {
+    return JSON.parse(text) as {message?: string; reason?: string}
+  } catch {
+    return undefined
+  }
+}
+
+/** A `Cluster` backed by a loaded KubeConfig. */
+export class KubeCluster implements Cluster {
+  readonly target: ClusterTarget
+  private readonly kc: KubeConfig
+  private readonly custom: CustomObjectsApi
+  private readonly core: CoreV1Api
+  private version: Promise<string> | undefined
+
+  constructor(kc: KubeConfig, target: ClusterTarget) {
+    this.kc = kc
+    this.target = target
+    this.custom = kc.makeApiClient(CustomObjectsApi)
+    this.core = kc.makeApiClient(CoreV1Api)
+  }
+
+  istioVersion(): Promise<string> {
+    this.version ??= (async () => {
+      try {
+        const groups = await this.kc.makeApiClient(ApisApi).getAPIVersions()
+        const group = groups.groups.find(g => g.name === ISTIO_GROUP)
+        if (group === undefined) throw new ApiError(`the API server does not serve ${ISTIO_GROUP}: is Istio installed?`, 404, 'NotFound')
+        const served = group.versions.map(v => v.version)
+        return ISTIO_VERSIONS.find(v => served.includes(v)) ?? group.preferredVersion?.version ?? 'v1'
+      } catch (err) {
+        this.version = undefined
+        throw err instanceof ApiError ? err : translate(err, `discovering ${ISTIO_GROUP}`)
+      }
+    })()
+    return this.version
+  }
+
+  private async call<T>(what: string, fn: (version: string) => Promise<T>): Promise<T> {
+    const version = await this.istioVersion()
+    try {
+      return await fn(version)
+    } catch (err) {
+      throw translate(err, what)
+    }
+  }
+
+  async listVirtualServices(namespace: string, labelSelector?: string): Promise<VirtualService[]> {
+    return this.call(`listing VirtualServices in ${namespace}`, async version => {
+      const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', ...(labelSelector === undefined ? {} : {labelSelector})}) as {items: VirtualService[]}
+      return list.items
+    })
+  }
+
+  async getVirtualService(namespace: string, name: string): Promise<VirtualService | undefined> {
+    try {
+      return await this.call(`reading VirtualService ${namespace}/${name}`, version =>
+        this.custom.getNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name}) as Promise<VirtualService>)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined
+      throw err
+    }
+  }
+
+  async createVirtualService(vs: VirtualService): Promise<VirtualService> {
+    const namespace = vs.metadata.namespace ?? this.target.namespace
+    return this.call(`creating VirtualService ${namespace}/${vs.metadata.name}`, version =>
+      this.custom.createNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', body: {...vs, apiVersion: `${ISTIO_GROUP}/${version}`}, fieldManager: 'faultline'}) as Promise<VirtualService>)
+  }
+
+  async replaceVirtualService(vs: VirtualService): Promise<VirtualService> {
+    const namespace = vs.metadata.namespace ?? this.target.namespace
+    return this.call(`updating VirtualService ${namespace}/${vs.metadata.name}`, version =>
+      this.custom.replaceNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name: vs.metadata.name, body: {...vs, apiVersion: `${ISTIO_GROUP}/${version}`}, fieldManager: 'faultline'}) as Promise<VirtualService>)
+  }
+
+  async deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void> {
+    try {
+      await this.call(`deleting VirtualService ${namespace}/${name}`, version =>
+        this.custom.deleteNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name, ...(resourceVersion === undefined ? {} : {body: {preconditions: {resourceVersion}}})}))
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return
+      throw err
+    }
+  }
+
+  async listDestinationRules(namespace: string): Promise<DestinationRule[]> {
+    return this.call(`listing DestinationRules in ${namespace}`, async version => {
+      const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules'}) as {items: DestinationRule[]}
+      return list.items
+    })
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<PodSummary[]> {
+    try {
+      const list = await this.core.listNamespacedPod({namespace, labelSelector})
+      return list.items.map(p => ({
+        name: p.metadata?.name ?? '',
+        namespace: p.metadata?.namespace ?? namespace,
+        labels: p.metadata?.labels ?? {},
+        containers: (p.spec?.containers ?? []).map(c => c.name),
+        ready: (p.status?.conditions ?? []).some(c => c.type === 'Ready' && c.status === 'True'),
+      }))
+    } catch (err) {
+      throw translate(err, `listing pods ${labelSelector} in ${namespace}`)
+    }
+  }
+
+  proxyRequest(namespace: string, pod: string, path: string): Promise<string> {
+    const what = `running pilot-agent request GET ${path} in ${namespace}/${pod}`
+    return new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      const errChunks: Buffer[] = []
+      const sink = (into: Buffer[]) => new Writable({write(chunk: Buffer, _enc, done) { into.push(chunk); done() }})
+      let settled = false
+      const finish = (err: Error | undefined) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (err === undefined) resolve(Buffer.concat(chunks).toString('utf8'))
+        else reject(err)
+      }
+      const timer = setTimeout(() => finish(new ApiError(`${what}: no answer within ${EXEC_TIMEOUT_MS / 1000}s`, 0)), EXEC_TIMEOUT_MS)
+      const onStatus = (status: V1Status) => {
+        if (status.status === 'Success') finish(undefined)
+        else finish(new ApiError(`${what}: ${status.message ?? 'failed'} ${Buffer.concat(errChunks).toString('utf8').trim()}`.trim(), status.code ?? 500, status.reason))
+      }
+      new Exec(this.kc).exec(namespace, pod, 'istio-proxy', ['pilot-agent', 'request', 'GET', path], sink(chunks), sink(errChunks), null, false, onStatus)
+        .then(ws => ws.on('close', () => setTimeout(() => finish(new ApiError(`${what}: the connection closed without a status`, 0)), 50)))
+        .catch(err => finish(translate(err, what)))
+    })
+  }
+
+  async canI(checks: AccessCheck[]): Promise<boolean[]> {
+    const api = this.kc.makeApiClient(AuthorizationV1Api)
+    return Promise.all(checks.map(async c => {
+      try {
+        const review = await api.createSelfSubjectAccessReview({body: {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {
+          verb: c.verb, group: c.group, resource: c.resource, namespace: c.namespace, ...(c.subresource === undefined ? {} : {subresource: c.subresource}),
+        }}}})
+        return review.status?.allowed === true
+      } catch (err) {
+        throw translate(err, `checking permission to ${c.verb} ${c.resource}`)
+      }
+    }))
+  }
+}
