@@ -1,0 +1,136 @@
+/**
+ * Per-second, per-traffic-class aggregation of request results, keyed by when each request was
+ * meant to start (so a slow response is charged to the second, and phase, that sent it). A second
+ * is sealed once it has passed and its last request has completed; sealed seconds are kept encoded.
+ */
+import {encodeHistogram, type Histogram, mergeEncoded, newHistogram, recordMs, trendOf, type TrendSummary} from './histogram.js'
+
+/** One sealed second of one traffic class. */
+export interface SecondStats {
+  traffic: string
+  /** Seconds since the load started. */
+  second: number
+  requests: number
+  /** k6's http_req_failed: network errors and statuses outside 200–399. */
+  failed: number
+  /** Requests not sent because too many were in flight (k6's dropped_iterations). */
+  dropped: number
+  statuses: Record<string, number>
+  p50: number
+  p95: number
+  p99: number
+  max: number
+  /** Encoded latency histogram (ms values recorded in µs). */
+  histogram: string
+}
+
+interface LiveSecond {
+  requests: number
+  failed: number
+  dropped: number
+  inFlight: number
+  statuses: Record<string, number>
+  histogram: Histogram
+}
+
+/** Aggregated figures for one class over a time window. */
+export interface WindowSummary {
+  requests: number
+  failed: number
+  dropped: number
+  /** Requests per second over the window. */
+  rate: number
+  failedRate: number
+  duration: TrendSummary
+}
+
+/** Receives request results from a driver and seals them into per-second stats. */
+export class Recorder {
+  private readonly live = new Map<string, Map<number, LiveSecond>>()
+  private readonly sealed = new Map<string, SecondStats[]>()
+  private readonly listeners: ((s: SecondStats) => void)[] = []
+
+  /** `classes`: the traffic class names, in plan order. */
+  constructor(readonly classes: readonly string[]) {
+    for (const c of classes) {
+      this.live.set(c, new Map())
+      this.sealed.set(c, [])
+    }
+  }
+
+  /** Called with every second as it is sealed. */
+  onSecond(listener: (s: SecondStats) => void): void {
+    this.listeners.push(listener)
+  }
+
+  private second(traffic: string, at: number): LiveSecond {
+    const byClass = this.live.get(traffic)
+    if (byClass === undefined) throw new Error(`unknown traffic class ${traffic}`)
+    const s = Math.max(0, Math.floor(at / 1000))
+    let live = byClass.get(s)
+    if (live === undefined) {
+      live = {requests: 0, failed: 0, dropped: 0, inFlight: 0, statuses: {}, histogram: newHistogram()}
+      byClass.set(s, live)
+    }
+    return live
+  }
+
+  /** A request meant to start at `at` ms (since load start) was sent. */
+  started(traffic: string, at: number): void {
+    this.second(traffic, at).inFlight++
+  }
+
+  /** The request meant to start at `at` completed: status 0 for a network error or timeout. */
+  completed(traffic: string, at: number, durationMs: number, status: number): void {
+    const live = this.second(traffic, at)
+    live.inFlight = Math.max(0, live.inFlight - 1)
+    live.requests++
+    if (status < 200 || status >= 400) live.failed++
+    const key = status === 0 ? 'error' : String(status)
+    live.statuses[key] = (live.statuses[key] ?? 0) + 1
+    recordMs(live.histogram, durationMs)
+  }
+
+  /** A request for `at` was not sent (the driver's in-flight limit was reached). */
+  dropped(traffic: string, at: number): void {
+    this.second(traffic, at).dropped++
+  }
+
+  /** Seals every second before `nowMs` whose requests have all completed; `final` seals everything. */
+  flush(nowMs: number, final = false): void {
+    for (const [traffic, byClass] of this.live) {
+      for (const s of [...byClass.keys()].sort((a, b) => a - b)) {
+        const live = byClass.get(s) as LiveSecond
+        if (!final && ((s + 1) * 1000 > nowMs || live.inFlight > 0)) continue
+        byClass.delete(s)
+        const stats = this.seal(traffic, s, live)
+        ;(this.sealed.get(traffic) as SecondStats[]).push(stats)
+        for (const l of this.listeners) l(stats)
+      }
+    }
+  }
+
+  private seal(traffic: string, second: number, live: LiveSecond): SecondStats {
+    const t = trendOf(live.histogram)
+    return {
+      traffic, second, requests: live.requests, failed: live.failed, dropped: live.dropped, statuses: live.statuses,
+      p50: t.med, p95: t.p(95), p99: t.p(99), max: t.max, histogram: encodeHistogram(live.histogram),
+    }
+  }
+
+  /** Every sealed second of a class, in time order. */
+  seconds(traffic: string): SecondStats[] {
+    return [...(this.sealed.get(traffic) ?? [])].sort((a, b) => a.second - b.second)
+  }
+
+  /** Aggregates a class (or all classes) over sealed seconds in [fromMs, toMs). */
+  summarise(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
+    const classes = traffic === undefined ? this.classes : [traffic]
+    const picked = classes.flatMap(c => this.seconds(c)).filter(s => s.second * 1000 >= fromMs && s.second * 1000 < toMs)
+    const requests = picked.reduce((n, s) => n + s.requests, 0)
+    const failed = picked.reduce((n, s) => n + s.failed, 0)
+    const dropped = picked.reduce((n, s) => n + s.dropped, 0)
+    const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
+    return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(mergeEncoded(picked.map(s => s.histogram)))}
+  }
+}
