@@ -1,0 +1,131 @@
+/**
+ * The sandbox's workloads as Kubernetes would show them: bookinfo's four Services and the pods of
+ * its six Deployments, plus the `chaos-client` pod through which outside traffic (the forward proxy,
+ * hence the runner's load) enters the mesh — so faults on productpage fire for that traffic too.
+ */
+import {randomInt} from 'node:crypto'
+
+import type {Pod, Service, Topology} from './types.js'
+
+/** The namespace every sandbox workload lives in. */
+export const SANDBOX_NAMESPACE = 'default'
+
+/** The port every bookinfo Service exposes (and every app listens on, in Kubernetes). */
+export const BOOKINFO_PORT = 9080
+
+/** The app label of the pod the forward proxy sends requests from. */
+export const CLIENT_APP = 'chaos-client'
+
+/** A Deployment's pod template as far as the sandbox cares: which app and version it runs. */
+export interface Workload {
+  app: string
+  version: string
+}
+
+/** Bookinfo's services, in the order productpage calls them. */
+export const BOOKINFO_SERVICES = ['productpage', 'details', 'reviews', 'ratings'] as const
+
+/** Bookinfo's Deployments (one pod each, as in `bookinfo.yaml`) and the client workload. */
+export const SANDBOX_WORKLOADS: readonly Workload[] = [
+  {app: 'productpage', version: 'v1'},
+  {app: 'details', version: 'v1'},
+  {app: 'reviews', version: 'v1'},
+  {app: 'reviews', version: 'v2'},
+  {app: 'reviews', version: 'v3'},
+  {app: 'ratings', version: 'v1'},
+  {app: CLIENT_APP, version: 'v1'},
+]
+
+// Kubernetes' alphabet for generated names (no vowels, no look-alikes: apimachinery's rand.String).
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
+
+/** A random source returning an integer in [0, max). */
+export type RandomInt = (max: number) => number
+
+function randomSuffix(length: number, rand: RandomInt): string {
+  let s = ''
+  for (let i = 0; i < length; i++) s += NAME_ALPHABET[rand(NAME_ALPHABET.length)]
+  return s
+}
+
+/**
+ * A pod name as a Deployment's ReplicaSet makes it: `<deployment>-<pod-template-hash>-<5 chars>`,
+ * e.g. `reviews-v2-7d9f8c6b5-x2k4p`. Bookinfo's Deployments are named `<app>-<version>`.
+ */
+export function podName(workload: Workload, rand: RandomInt = randomInt): string {
+  const deployment = workload.app === CLIENT_APP ? CLIENT_APP : `${workload.app}-${workload.version}`
+  return `${deployment}-${randomSuffix(9 + rand(2), rand)}-${randomSuffix(5, rand)}`
+}
+
+/** The service account bookinfo gives each app (`bookinfo-reviews`, …). */
+export function serviceAccountFor(app: string): string {
+  return app === CLIENT_APP ? CLIENT_APP : `bookinfo-${app}`
+}
+
+/** Builds the pod named `name` for a workload whose application listens on `appPort`. */
+export function makePod(workload: Workload, name: string, appPort: number): Pod {
+  return {
+    name,
+    namespace: SANDBOX_NAMESPACE,
+    labels: {app: workload.app, version: workload.version},
+    serviceAccount: serviceAccountFor(workload.app),
+    containers: [workload.app, 'istio-proxy'],
+    appPort,
+  }
+}
+
+/** Whether every label of a selector is on the pod (Kubernetes' equality-based selection). */
+export function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v)
+}
+
+/** A fixed set of services and pods: what the sandbox runs, for its whole life. */
+export class StaticTopology implements Topology {
+  private readonly allServices: readonly Service[]
+  private readonly allPods: readonly Pod[]
+
+  constructor(services: readonly Service[], pods: readonly Pod[]) {
+    this.allServices = services
+    this.allPods = pods
+  }
+
+  services(): Service[] {
+    return [...this.allServices]
+  }
+
+  pods(): Pod[] {
+    return [...this.allPods]
+  }
+
+  endpoints(service: Service): Pod[] {
+    return this.allPods.filter(p => p.namespace === service.namespace && selects(service.selector, p.labels))
+  }
+
+  /** The service a host names, as cluster DNS resolves it from the sandbox's namespace. */
+  serviceForHost(host: string): Service | undefined {
+    const name = serviceNameFromHost(host.toLowerCase())
+    if (name === undefined) return undefined
+    return this.allServices.find(s => s.name === name.service && s.namespace === (name.namespace ?? SANDBOX_NAMESPACE))
+  }
+
+  /** The pod with this name, if any. */
+  pod(name: string): Pod | undefined {
+    return this.allPods.find(p => p.name === name)
+  }
+}
+
+/** Splits `ratings`, `ratings.default`, `ratings.default.svc` and `ratings.default.svc.cluster.local`. */
+export function serviceNameFromHost(host: string): {service: string; namespace?: string} | undefined {
+  const parts = host.replace(/\.$/, '').split('.')
+  const [service, namespace] = parts
+  if (service === undefined || service === '') return undefined
+  const rest = parts.slice(2).join('.')
+  if (namespace === undefined) return {service}
+  if (rest === '' || rest === 'svc' || rest === 'svc.cluster.local') return {service, namespace}
+  return undefined
+}
+
+/** Bookinfo's Services: port 9080, selector `app=<name>`. */
+export function bookinfoServices(): Service[] {
+  return BOOKINFO_SERVICES.map(name => ({name, namespace: SANDBOX_NAMESPACE, port: BOOKINFO_PORT, selector: {app: name}}))
+}
