@@ -1,0 +1,100 @@
+/**
+ * Everything that happens in a run, as one discriminated union. The console, the journal and the
+ * reports all subscribe to the same stream, so nothing is computed twice.
+ */
+import type {ClusterTarget} from '../cluster/cluster.js'
+import type {PhaseName} from '../experiment/model.js'
+import type {SecondStats} from '../load/recorder.js'
+
+/** How a run ended (DESIGN §6). */
+export type Outcome = 'held' | 'deviated' | 'aborted' | 'could-not-run' | 'revert-failed'
+
+/** A probe's verdict in one phase: `missed` its tolerance, or `errored` (no data is never a pass). */
+export type ProbeStatus = 'held' | 'missed' | 'errored'
+
+/** The kinds of probe. */
+export type ProbeKind = 'threshold' | 'prometheus' | 'envoy' | 'http'
+
+/** One probe evaluated in one phase. */
+export interface ProbeResult {
+  probe: string
+  kind: ProbeKind
+  phase: PhaseName
+  status: ProbeStatus
+  /** The measured value(s), e.g. `p(95)=5980ms`. */
+  actual: string
+  /** The expectation as written, e.g. `p(95)<4000`. */
+  expected: string
+  /** Why it errored, or what it measured in words. */
+  message?: string
+  /** Numeric value for charts and trends. */
+  value?: number
+}
+
+/** What was written to one VirtualService, for the report's diff. */
+export interface AppliedFault {
+  namespace: string
+  name: string
+  action: 'create' | 'update'
+  resourceVersion: string
+  /** The spec before (updates) and after our write. */
+  before?: unknown
+  after: unknown
+}
+
+/** A lifecycle event; `t` is milliseconds since the run started, `at` the wall-clock time. */
+export type RunEvent = {t: number; at: string} & (
+  | {kind: 'run-started'; runId: string; experiment: string; file: string; target: ClusterTarget; driver: string; driverVersion: string}
+  | {kind: 'preflight'; check: string; status: 'ok' | 'warning' | 'failed'; message: string; hint?: string}
+  | {kind: 'phase-started'; phase: PhaseName; plannedMs: number}
+  | {kind: 'phase-ended'; phase: PhaseName}
+  | {kind: 'fault-applied'; fault: AppliedFault}
+  | {kind: 'fault-evidence'; source: string; message: string; afterWriteMs: number}
+  | {kind: 'fault-not-fired'; message: string; hint: string}
+  | {kind: 'control-evidence'; untouched: boolean; message: string}
+  | {kind: 'load-second'; second: SecondStats}
+  | {kind: 'probe-result'; result: ProbeResult}
+  | {kind: 'guardrail-breached'; guardrail: string; message: string}
+  | {kind: 'revert'; namespace: string; name: string; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}
+  | {kind: 'last-evidence'; afterRevertMs: number; message: string}
+  | {kind: 'revert-failed'; namespace: string; name: string; message: string; command: string}
+  | {kind: 'log'; level: 'info' | 'warn' | 'error'; message: string}
+  | {kind: 'run-finished'; outcome: Outcome; exitCode: number; reason: string}
+)
+
+/** An event without its timestamps, as emitters write it. */
+export type RunEventInput = RunEvent extends infer E ? E extends RunEvent ? Omit<E, 't' | 'at'> : never : never
+
+/** Fans events out to subscribers, stamping each with the run clock. */
+export class EventStream {
+  private readonly listeners: ((e: RunEvent) => void)[] = []
+  private readonly t0: number
+
+  constructor(private readonly clock: () => number = () => Date.now()) {
+    this.t0 = clock()
+  }
+
+  /** Milliseconds since the run started. */
+  elapsed(): number {
+    return this.clock() - this.t0
+  }
+
+  /** Adds a subscriber. */
+  subscribe(listener: (e: RunEvent) => void): void {
+    this.listeners.push(listener)
+  }
+
+  /** Stamps and delivers an event; a failing subscriber never stops the run. */
+  emit(event: RunEventInput): RunEvent {
+    const now = this.clock()
+    const stamped = {...event, t: now - this.t0, at: new Date(now).toISOString()} as RunEvent
+    for (const l of this.listeners) {
+      try {
+        l(stamped)
+      } catch (err) {
+        process.emitWarning(`event subscriber failed on ${stamped.kind}: ${(err as Error).message}`)
+      }
+    }
+    return stamped
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The run journal: every event, and every load second, kept in one versioned JSON document that is
+ * rewritten atomically (write + rename) as the run goes, so a crash or `kill -9` leaves the last
+ * consistent state on disk — including what was applied, which `chaos revert` needs.
+ */
+import {mkdirSync, renameSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {Experiment} from '../experiment/model.js'
+import type {SecondStats} from '../load/recorder.js'
+import type {AppliedFault, Outcome, ProbeResult, RunEvent} from './events.js'
+
+/** Journal format version; bump on incompatible changes. */
+export const JOURNAL_VERSION = 1
+
+/** The journal document (`journal.json`). */
+export interface JournalDocument {
+  kind: 'FaultlineJournal'
+  version: typeof JOURNAL_VERSION
+  runId: string
+  experiment: {name: string; file: string; spec: Experiment}
+  /** `running` until the run ends; a journal left `running` belongs to a run that died. */
+  status: 'running' | 'finished'
+  outcome?: Outcome
+  deviated?: boolean
+  exitCode?: number
+  reason?: string
+  startedAt: string
+  finishedAt?: string
+  environment: Record<string, string>
+  phases: {name: string; startT: number; endT?: number; plannedMs: number}[]
+  applied: AppliedFault[]
+  reverted: {namespace: string; name: string; action: string; t: number}[]
+  probes: ProbeResult[]
+  load: Record<string, SecondStats[]>
+  events: RunEvent[]
+}
+
+/** Appends events to a journal document and persists it. */
+export class Journal {
+  readonly doc: JournalDocument
+  readonly file: string
+  private dirty = false
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(dir: string, init: Pick<JournalDocument, 'runId' | 'experiment' | 'environment'>, startedAt: Date) {
+    mkdirSync(dir, {recursive: true})
+    this.file = join(dir, 'journal.json')
+    this.doc = {
+      kind: 'FaultlineJournal', version: JOURNAL_VERSION, status: 'running', startedAt: startedAt.toISOString(),
+      phases: [], applied: [], reverted: [], probes: [], load: {}, events: [], ...init,
+    }
+    this.save()
+  }
+
+  /** Folds one event into the document. Safety-relevant events are written at once, samples at most once a second. */
+  record(e: RunEvent): void {
+    if (e.kind === 'load-second') {
+      (this.doc.load[e.second.traffic] ??= []).push(e.second)
+      this.scheduleSave()
+      return
+    }
+    this.doc.events.push(e)
+    switch (e.kind) {
+      case 'phase-started': this.doc.phases.push({name: e.phase, startT: e.t, plannedMs: e.plannedMs}); break
+      case 'phase-ended': {
+        const phase = this.doc.phases.find(p => p.name === e.phase && p.endT === undefined)
+        if (phase !== undefined) phase.endT = e.t
+        break
+      }
+      case 'fault-applied': this.doc.applied.push(e.fault); break
+      case 'revert': this.doc.reverted.push({namespace: e.namespace, name: e.name, action: e.action, t: e.t}); break
+      case 'probe-result': this.doc.probes.push(e.result); break
+      case 'run-finished':
+        Object.assign(this.doc, {status: 'finished', outcome: e.outcome, deviated: e.outcome === 'deviated', exitCode: e.exitCode, reason: e.reason, finishedAt: e.at})
+        break
+      default: break
+    }
+    this.save()
+  }
+
+  private scheduleSave(): void {
+    this.dirty = true
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined
+      if (this.dirty) this.save()
+    }, 1000)
+  }
+
+  /** Writes the document atomically. */
+  save(): void {
+    this.dirty = false
+    const tmp = `${this.file}.tmp`
+    writeFileSync(tmp, JSON.stringify(this.doc, null, 1))
+    renameSync(tmp, this.file)
+  }
+
+  /** Final write; stops the sample timer. */
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.save()
+  }
+}
+
+/** `reports/<experiment>/<timestamp>/` for a run starting at `at` (timestamp sortable and filesystem-safe). */
+export function runDirectory(reportDir: string, experiment: string, at: Date): string {
+  return join(reportDir, experiment, at.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z'))
+}
