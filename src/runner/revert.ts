@@ -1,0 +1,111 @@
+/**
+ * Carries out reverts against the cluster: registered before each apply, run in `finally`, with a
+ * fresh deadline of its own (the run's may already be cancelled), retries on transient API errors
+ * and conflicts, and a read-back that proves nothing of ours is left.
+ */
+import {ApiError, type Cluster, ConflictError} from '../cluster/cluster.js'
+import {managedInfo, planRevert, revertFromAnnotations, type RevertAction} from '../faults/revert.js'
+import type {PlannedVirtualService} from '../faults/plan.js'
+import {isFaultRouteName} from '../faults/names.js'
+import {ANNOTATION_RUN_ID} from '../faults/annotations.js'
+import type {VirtualService} from '../istio/types.js'
+
+/** How one object's revert ended. */
+export interface RevertOutcome {
+  namespace: string
+  name: string
+  ok: boolean
+  action: 'restored' | 'stripped' | 'deleted' | 'absent'
+  message: string
+}
+
+/** Limits for one revert pass. */
+export interface RevertOptions {
+  /** The whole pass must finish within this (fresh, not the run's). */
+  deadlineMs?: number
+  /** Pause before the first retry; doubles each time. */
+  backoffMs?: number
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Whether `vs` still carries anything of run `runId`. */
+export function carriesRun(vs: VirtualService, runId: string): boolean {
+  return vs.metadata.annotations?.[ANNOTATION_RUN_ID] === runId || (vs.spec.http ?? []).some(r => isFaultRouteName(r.name, runId))
+}
+
+function describe(action: RevertAction): RevertOutcome['action'] {
+  if (action.action === 'delete') return 'deleted'
+  if (action.action === 'none') return 'absent'
+  return action.keptForeignEdits ? 'stripped' : 'restored'
+}
+
+/** Runs one object's revert to completion or deadline: decide from the live object, act, read back. */
+export async function revertObject(cluster: Cluster, namespace: string, name: string, runId: string, decide: (current: VirtualService | undefined) => RevertAction, options: RevertOptions = {}): Promise<RevertOutcome> {
+  const deadline = Date.now() + (options.deadlineMs ?? 30_000)
+  let backoff = options.backoffMs ?? 200
+  let last = 'no attempt was made'
+  while (Date.now() < deadline) {
+    try {
+      const current = await cluster.getVirtualService(namespace, name)
+      const action = decide(current)
+      if (action.action === 'delete') await cluster.deleteVirtualService(namespace, name, action.resourceVersion ?? current?.metadata.resourceVersion)
+      if (action.action === 'update') await cluster.replaceVirtualService(action.object)
+      const after = await cluster.getVirtualService(namespace, name)
+      if (after !== undefined && carriesRun(after, runId)) throw new ConflictError('read-back still shows our fault routes or annotations')
+      return {namespace, name, ok: true, action: describe(action), message: action.reason}
+    } catch (err) {
+      const retriable = err instanceof ConflictError || (err instanceof ApiError && err.transient)
+      last = (err as Error).message
+      if (!retriable) break
+      await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())))
+      backoff = Math.min(backoff * 2, 2000)
+    }
+  }
+  return {namespace, name, ok: false, action: 'absent', message: last}
+}
+
+/** The command that cleans up by hand when an automatic revert failed. */
+export function revertCommand(runId: string, namespace: string): string {
+  return `chaos revert --run ${runId} --namespace ${namespace}`
+}
+
+/** Tracks what a run may have written so that `revertAll` can undo it, whatever happened. */
+export class Reverter {
+  private readonly entries: {planned: PlannedVirtualService; written?: VirtualService}[] = []
+
+  constructor(private readonly cluster: Cluster, private readonly runId: string) {}
+
+  /** Called before the apply is attempted: even a write whose answer was lost gets reverted. */
+  register(planned: PlannedVirtualService): void {
+    this.entries.push({planned})
+  }
+
+  /** Records what the API server returned for our write. */
+  written(planned: PlannedVirtualService, object: VirtualService): void {
+    const entry = this.entries.find(e => e.planned === planned)
+    if (entry !== undefined) entry.written = object
+  }
+
+  /** Objects registered so far. */
+  get size(): number {
+    return this.entries.length
+  }
+
+  /** Reverts everything registered, newest first; returns each outcome. */
+  async revertAll(options: RevertOptions = {}): Promise<RevertOutcome[]> {
+    const outcomes: RevertOutcome[] = []
+    for (const {planned, written} of [...this.entries].reverse()) {
+      const {namespace, name} = planned.revert
+      const decide = (current: VirtualService | undefined): RevertAction => {
+        if (written !== undefined) return planRevert(current, written, planned.revert)
+        // Our write's answer never arrived: act only if the object shows it landed.
+        if (current !== undefined && managedInfo(current)?.runId === this.runId) return revertFromAnnotations(current)
+        return {action: 'none', namespace, name, reason: 'our write never landed'}
+      }
+      outcomes.push(await revertObject(this.cluster, namespace, name, this.runId, decide, options))
+    }
+    this.entries.length = 0
+    return outcomes
+  }
+}

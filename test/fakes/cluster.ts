@@ -1,0 +1,101 @@
+/** An in-memory `Cluster` with an API server's write semantics, and knobs to make it misbehave. */
+import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type PodSummary} from '../../src/cluster/cluster.js'
+import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
+
+type Op = 'get' | 'list' | 'create' | 'replace' | 'delete'
+
+/** A fake cluster for runner tests. */
+export class FakeCluster implements Cluster {
+  readonly target: ClusterTarget = {source: 'kubeconfig', context: 'fake', server: 'https://fake', namespace: 'default'}
+  readonly objects = new Map<string, VirtualService>()
+  readonly destinationRules: DestinationRule[] = []
+  readonly pods: PodSummary[] = []
+  readonly stats = new Map<string, string>()
+  readonly writes: {op: Op; name: string}[] = []
+  /** Fail the next N calls of an operation with a transient 503 (or a custom error). */
+  readonly failNext = new Map<Op, {count: number; error?: () => Error}>()
+  denied = new Set<string>()
+  private rv = 100
+
+  private key(ns: string, name: string): string {
+    return `${ns}/${name}`
+  }
+
+  private maybeFail(op: Op): void {
+    const f = this.failNext.get(op)
+    if (f === undefined || f.count <= 0) return
+    f.count--
+    throw f.error?.() ?? new ApiError(`${op}: 503 Service Unavailable`, 503, 'ServiceUnavailable')
+  }
+
+  /** Seeds an object as if someone had applied it. */
+  seed(vs: VirtualService): VirtualService {
+    const stored = structuredClone(vs)
+    stored.metadata.namespace ??= 'default'
+    stored.metadata.resourceVersion = String(++this.rv)
+    stored.metadata.creationTimestamp ??= new Date(Date.UTC(2026, 0, 1)).toISOString()
+    this.objects.set(this.key(stored.metadata.namespace, stored.metadata.name), stored)
+    return structuredClone(stored)
+  }
+
+  async istioVersion(): Promise<string> {
+    return 'v1'
+  }
+
+  async listVirtualServices(namespace: string): Promise<VirtualService[]> {
+    this.maybeFail('list')
+    return [...this.objects.values()].filter(v => v.metadata.namespace === namespace).map(v => structuredClone(v))
+  }
+
+  async getVirtualService(namespace: string, name: string): Promise<VirtualService | undefined> {
+    this.maybeFail('get')
+    const v = this.objects.get(this.key(namespace, name))
+    return v === undefined ? undefined : structuredClone(v)
+  }
+
+  async createVirtualService(vs: VirtualService): Promise<VirtualService> {
+    this.maybeFail('create')
+    const ns = vs.metadata.namespace ?? 'default'
+    if (this.objects.has(this.key(ns, vs.metadata.name))) throw new ApiError(`virtualservices "${vs.metadata.name}" already exists`, 409, 'AlreadyExists')
+    this.writes.push({op: 'create', name: vs.metadata.name})
+    return this.seed({...vs, metadata: {...vs.metadata, namespace: ns, creationTimestamp: new Date().toISOString()}})
+  }
+
+  async replaceVirtualService(vs: VirtualService): Promise<VirtualService> {
+    this.maybeFail('replace')
+    const ns = vs.metadata.namespace ?? 'default'
+    const current = this.objects.get(this.key(ns, vs.metadata.name))
+    if (current === undefined) throw new ApiError(`virtualservices "${vs.metadata.name}" not found`, 404, 'NotFound')
+    if (vs.metadata.resourceVersion !== current.metadata.resourceVersion) throw new ConflictError(`the object has been modified; please apply your changes to the latest version and try again`)
+    this.writes.push({op: 'replace', name: vs.metadata.name})
+    return this.seed({...vs, metadata: {...vs.metadata, namespace: ns, creationTimestamp: current.metadata.creationTimestamp ?? new Date().toISOString()}})
+  }
+
+  async deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void> {
+    this.maybeFail('delete')
+    const current = this.objects.get(this.key(namespace, name))
+    if (current === undefined) return
+    if (resourceVersion !== undefined && resourceVersion !== current.metadata.resourceVersion) throw new ConflictError('precondition failed: resourceVersion')
+    this.writes.push({op: 'delete', name})
+    this.objects.delete(this.key(namespace, name))
+  }
+
+  async listDestinationRules(namespace: string): Promise<DestinationRule[]> {
+    return this.destinationRules.filter(d => (d.metadata.namespace ?? 'default') === namespace)
+  }
+
+  async listPods(namespace: string, selector: string): Promise<PodSummary[]> {
+    const terms = selector === '' ? [] : selector.split(',').map(kv => kv.split('='))
+    return this.pods.filter(p => p.namespace === namespace && terms.every(([k, v]) => p.labels[k as string] === v))
+  }
+
+  async proxyRequest(_namespace: string, pod: string): Promise<string> {
+    const s = this.stats.get(pod)
+    if (s === undefined) throw new ApiError(`pod ${pod} has no sidecar stats`, 500)
+    return s
+  }
+
+  async canI(checks: AccessCheck[]): Promise<boolean[]> {
+    return checks.map(c => !this.denied.has(`${c.verb} ${c.resource}${c.subresource === undefined ? '' : '/' + c.subresource}`))
+  }
+}
