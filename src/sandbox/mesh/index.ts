@@ -1,0 +1,111 @@
+/**
+ * The sandbox's data plane: a sidecar per pod with Envoy's behaviour for what Istio compiles from
+ * VirtualServices and DestinationRules, and istiod's part — recompiling every sidecar's routing table
+ * whenever an Istio object changes (the push happens in the same turn of the event loop as the write).
+ */
+import {ExitCode, FaultlineError} from '../../errors.js'
+import type {ConfigSource, ExecHandler, ExecResult, Pod, Sidecar, Topology} from '../types.js'
+import {execInProxy} from './admin.js'
+import {compileRoutingTable} from './config.js'
+import {MeshSidecar} from './sidecar.js'
+
+export {MeshSidecar} from './sidecar.js'
+
+/** `kubectl exec` into a container the sandbox cannot run commands in. */
+export class ExecUnsupported extends FaultlineError {
+  constructor(message: string, hint: string) {
+    super(message, ExitCode.Invalid, 'EXEC_UNSUPPORTED', {hint})
+  }
+}
+
+/** Options of the data plane. */
+export interface MeshOptions {
+  config: ConfigSource
+  topology: Topology
+  /** Clock for outlier detection (ms); defaults to `Date.now`. */
+  now?: () => number
+  /** Random source in [0, 1) for faults, weights, load balancing and back-off; defaults to `Math.random`. */
+  random?: () => number
+}
+
+/** All sidecars of the sandbox and the config pushes that program them. */
+export class Mesh {
+  private readonly config: ConfigSource
+  private readonly topology: Topology
+  private readonly now: () => number
+  private readonly random: () => number
+  private readonly sidecars = new Map<string, MeshSidecar>()
+  private readonly unsubscribe: () => void
+  private version = 0
+  private pushQueued = false
+
+  constructor(opts: MeshOptions) {
+    this.config = opts.config
+    this.topology = opts.topology
+    this.now = opts.now ?? Date.now
+    this.random = opts.random ?? Math.random
+    this.unsubscribe = this.config.subscribe(() => this.schedulePush())
+  }
+
+  /** Starts a sidecar for a pod (its outbound listener on 127.0.0.1) and pushes config to it. */
+  async addSidecar(pod: Pod): Promise<Sidecar> {
+    const existing = this.sidecars.get(pod.name)
+    if (existing !== undefined) return existing
+    const sidecar = new MeshSidecar(pod, this.random, this.now, name => this.sidecars.get(name))
+    await sidecar.listen()
+    this.sidecars.set(pod.name, sidecar)
+    // A new pod can be a new endpoint for every other sidecar's clusters (EDS).
+    this.push()
+    return sidecar
+  }
+
+  /** A pod's sidecar, if it has one. */
+  sidecar(podName: string): Sidecar | undefined {
+    return this.sidecars.get(podName)
+  }
+
+  /** Runs `pilot-agent request GET …` in a pod's istio-proxy container (for the API server's pods/exec). */
+  readonly exec: ExecHandler = async (pod: Pod, container: string, command: string[]): Promise<ExecResult> => {
+    if (!pod.containers.includes(container)) {
+      throw new ExecUnsupported(`container not found ("${container}")`, `pod ${pod.name} has containers: ${pod.containers.join(', ')}`)
+    }
+    if (container !== 'istio-proxy') {
+      throw new ExecUnsupported(`exec in container "${container}" is not supported by the sandbox`, 'use -c istio-proxy with pilot-agent request GET stats')
+    }
+    const sidecar = this.sidecars.get(pod.name)
+    if (sidecar === undefined) throw new ExecUnsupported(`pod ${pod.name} has no running sidecar`, 'wait until the sandbox has started the pod')
+    return execInProxy(sidecar, command)
+  }
+
+  /** How many config pushes have happened (bumps on every push). */
+  configVersion(): number {
+    return this.version
+  }
+
+  /** Recompiles every sidecar's routing table now (e.g. after the topology changed). */
+  push(): void {
+    this.pushQueued = false
+    this.version++
+    const virtualServices = this.config.virtualServices()
+    const destinationRules = this.config.destinationRules()
+    for (const sidecar of this.sidecars.values()) {
+      sidecar.applyRoutingTable(compileRoutingTable(sidecar.pod, virtualServices, destinationRules, this.topology), this.version)
+    }
+  }
+
+  /** Coalesces a burst of store events into one push, still before any request is handled. */
+  private schedulePush(): void {
+    if (this.pushQueued) return
+    this.pushQueued = true
+    queueMicrotask(() => {
+      if (this.pushQueued) this.push()
+    })
+  }
+
+  /** Stops every sidecar and the config subscription. */
+  async close(): Promise<void> {
+    this.unsubscribe()
+    await Promise.all([...this.sidecars.values()].map(s => s.close()))
+    this.sidecars.clear()
+  }
+}

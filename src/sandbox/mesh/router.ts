@@ -1,0 +1,238 @@
+/**
+ * The outbound request path of a sidecar, in Envoy's filter order: virtual host by authority →
+ * first-matching route (`selectRoute`) → fault filter (delay, then abort) → router (`Forwarder`).
+ */
+import {randomUUID} from 'node:crypto'
+import type http from 'node:http'
+import type {IncomingMessage, OutgoingHttpHeaders, ServerResponse} from 'node:http'
+
+import {parseDurationMs} from '../../duration.js'
+import {fqdn, type RoutableRequest, selectRoute} from '../../istio/routing.js'
+import type {HTTPRoute, HTTPRouteDestination} from '../../istio/types.js'
+import type {Pod, Service} from '../types.js'
+import type {UpstreamCluster} from './cluster.js'
+import {clusterName, type RoutingTable, type VirtualHost} from './config.js'
+import {drawAbort, drawDelay} from './fault.js'
+import {type Exchange, Forwarder} from './forward.js'
+import {FAULT_ABORT_BODY, formatFlags, forwardableHeaders, localReply, type ResponseFlag} from './reply.js'
+import {retryPolicyFor} from './retry.js'
+import type {Stat} from './stats.js'
+import type {RequestRecord} from './telemetry.js'
+
+/** The fault filter's stats of one outbound listener. */
+export interface FaultStats {
+  delays: Stat
+  aborts: Stat
+  active: Stat
+}
+
+/** What the request path needs from its sidecar. */
+export interface OutboundContext {
+  readonly pod: Pod
+  table(): RoutingTable
+  cluster(name: string): UpstreamCluster | undefined
+  faultStats(port: number): FaultStats
+  readonly agent: http.Agent
+  readonly random: () => number
+  /** Records a `reporter="source"` sample. */
+  recordSource(r: Omit<RequestRecord, 'reporter' | 'source'>): void
+  /** Records a `reporter="destination"` sample in the serving pod's sidecar. */
+  recordDestination(servedBy: Pod, r: Omit<RequestRecord, 'reporter' | 'source' | 'destination'>): void
+}
+
+/** Where an outbound request is going: from the absolute-form URL or the Host header. */
+export interface OutboundTarget {
+  host: string
+  port: number | undefined
+  authority: string
+  path: string
+}
+
+/** Parses `GET http://ratings:9080/ratings/0` (absolute form) or origin form + Host. */
+export function outboundTarget(req: IncomingMessage): OutboundTarget | undefined {
+  const url = req.url ?? '/'
+  let authority: string
+  let path: string
+  if (url.startsWith('http://')) {
+    const slash = url.indexOf('/', 7)
+    authority = slash < 0 ? url.slice(7) : url.slice(7, slash)
+    path = slash < 0 ? '/' : url.slice(slash)
+  } else {
+    authority = req.headers.host ?? ''
+    path = url
+  }
+  if (authority === '') return undefined
+  const colon = authority.lastIndexOf(':')
+  const host = (colon < 0 ? authority : authority.slice(0, colon)).toLowerCase()
+  const port = colon < 0 ? undefined : Number(authority.slice(colon + 1))
+  if (port !== undefined && !Number.isInteger(port)) return undefined
+  return {host, port, authority, path}
+}
+
+function pickDestination(route: HTTPRoute, random: () => number): HTTPRouteDestination | undefined {
+  const all = route.route ?? []
+  if (all.length <= 1) return all[0]
+  const candidates = all.filter(d => (d.weight ?? 0) > 0)
+  const total = candidates.reduce((sum, d) => sum + (d.weight ?? 0), 0)
+  if (total === 0) return all[0]
+  let r = random() * total
+  for (const d of candidates) {
+    r -= d.weight ?? 0
+    if (r < 0) return d
+  }
+  return candidates[candidates.length - 1]
+}
+
+/** Handles one request arriving on the sidecar's outbound listener. */
+export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: ServerResponse): void {
+  const started = performance.now()
+  const target = outboundTarget(req)
+  const table = ctx.table()
+  const vhost = target === undefined ? undefined : table.virtualHosts.get(target.port === undefined ? target.host : `${target.host}:${target.port}`)
+  const flags = new Set<ResponseFlag>()
+  const serviceFqdn = vhost?.fqdn ?? target?.host ?? 'unknown'
+  let served = false
+  const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc')
+  const finish = (status: number, servedBy: Pod | undefined, grpcStatus: number | undefined, service: Service | undefined): void => {
+    if (served) return
+    served = true
+    ctx.recordSource({destination: servedBy, service, serviceFqdn, status, grpcStatus, protocol: grpc ? 'grpc' : 'http', flags: formatFlags(flags), durationMs: performance.now() - started})
+  }
+  if (target === undefined || vhost === undefined) {
+    // Istio with outboundTrafficPolicy REGISTRY_ONLY answers unknown hosts from its BlackHole route (502).
+    req.resume()
+    flags.add('NR')
+    const name = target === undefined ? '(no Host header)' : target.authority
+    localReply(res, 502, `no service in the mesh for host "${name}": the sandbox sidecar only routes to Kubernetes services it knows (outbound policy REGISTRY_ONLY)\n`)
+    finish(502, undefined, undefined, undefined)
+    return
+  }
+  const routable: RoutableRequest = {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port: vhost.port}
+  const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routable)
+  if (vhost.routes !== undefined && selection === undefined) {
+    req.resume()
+    flags.add('NR') // Envoy: no route matched → 404 route_not_found
+    localReply(res, 404, '')
+    finish(404, undefined, undefined, vhost.service)
+    return
+  }
+  const route = selection?.route
+  routeRequest(ctx, {req, res, vhost, route, target, flags, finish: (s, p, g) => finish(s, p, g, vhost.service)})
+}
+
+interface Routed {
+  req: IncomingMessage
+  res: ServerResponse
+  vhost: VirtualHost
+  route: HTTPRoute | undefined
+  target: OutboundTarget
+  flags: Set<ResponseFlag>
+  finish(status: number, servedBy: Pod | undefined, grpcStatus: number | undefined): void
+}
+
+function routeRequest(ctx: OutboundContext, r: Routed): void {
+  const {req, res, vhost, route} = r
+  if (route?.directResponse !== undefined) {
+    req.resume()
+    const dr = route.directResponse as {status?: number; body?: {string?: string}}
+    localReply(res, dr.status ?? 200, dr.body?.string ?? '')
+    r.finish(dr.status ?? 200, undefined, undefined)
+    return
+  }
+  const destination = route === undefined ? {destination: {host: vhost.fqdn}} : pickDestination(route, ctx.random)
+  const destFqdn = destination === undefined ? undefined : fqdn(destination.destination.host, vhost.routeNamespace)
+  const service = destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)
+  const port = destination?.destination.port?.number ?? service?.port ?? vhost.port
+  const cluster = destFqdn === undefined ? undefined : ctx.cluster(clusterName(port, destination?.destination.subset ?? '', destFqdn))
+  if (cluster === undefined) {
+    // Envoy: the route names a cluster istiod did not push (unknown host, or a subset no
+    // DestinationRule defines) → 503 with flag NC (router cluster_not_found), empty body.
+    req.resume()
+    r.flags.add('NC')
+    localReply(res, 503, '')
+    r.finish(503, undefined, undefined)
+    return
+  }
+  const fault = route?.fault
+  const delayMs = drawDelay(fault, ctx.random)
+  if (delayMs === undefined) {
+    afterDelay(ctx, r, cluster)
+    return
+  }
+  const stats = ctx.faultStats(vhost.port)
+  stats.delays.value++
+  stats.active.value++
+  r.flags.add('DI')
+  const timer = setTimeout(() => {
+    stats.active.value--
+    if (!res.destroyed) afterDelay(ctx, r, cluster)
+  }, delayMs)
+  res.once('close', () => {
+    if (res.writableFinished) return
+    clearTimeout(timer)
+    stats.active.value--
+    r.flags.add('DC')
+    r.finish(0, undefined, undefined)
+  })
+}
+
+function afterDelay(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster): void {
+  const abort = drawAbort(r.route?.fault, ctx.random)
+  if (abort !== undefined) {
+    r.req.resume()
+    ctx.faultStats(r.vhost.port).aborts.value++
+    r.flags.add('FI')
+    localReply(r.res, abort.status, FAULT_ABORT_BODY, abort.grpcStatus === undefined ? undefined : {'grpc-status': String(abort.grpcStatus), 'content-type': 'application/grpc'})
+    r.finish(abort.status, undefined, abort.grpcStatus)
+    return
+  }
+  readBody(r.req, body => forward(ctx, r, cluster, body))
+}
+
+function readBody(req: IncomingMessage, then: (body: Buffer | undefined) => void): void {
+  const length = req.headers['content-length']
+  if (req.complete || ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined)) {
+    req.resume()
+    then(undefined)
+    return
+  }
+  const chunks: Buffer[] = []
+  req.on('data', (c: Buffer) => chunks.push(c))
+  req.on('end', () => then(Buffer.concat(chunks)))
+}
+
+function upstreamHeaders(r: Routed, body: Buffer | undefined, timeoutMs: number | undefined): OutgoingHttpHeaders {
+  const headers = forwardableHeaders(r.req.headers)
+  headers['host'] = r.target.authority
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID()
+  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http'
+  if (timeoutMs !== undefined) headers['x-envoy-expected-rq-timeout-ms'] = String(timeoutMs)
+  if (body !== undefined) headers['content-length'] = body.length
+  return headers
+}
+
+function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body: Buffer | undefined): void {
+  if (r.res.destroyed) return
+  const timeout = r.route?.timeout === undefined ? undefined : parseDurationMs(r.route.timeout)
+  const timeoutMs = timeout !== undefined && timeout > 0 ? timeout : undefined
+  const retry = retryPolicyFor(r.route?.retries)
+  const expected = retry.perTryTimeoutMs !== undefined && (timeoutMs === undefined || retry.perTryTimeoutMs < timeoutMs) ? retry.perTryTimeoutMs : timeoutMs
+  const exchange: Exchange = {
+    res: r.res,
+    method: r.req.method ?? 'GET',
+    path: r.target.path,
+    headers: upstreamHeaders(r, body, expected),
+    body,
+    flags: r.flags,
+    finish: r.finish,
+    reachedDestination: (pod, status, grpcStatus, durationMs) => ctx.recordDestination(pod, {
+      service: cluster.config.service, serviceFqdn: cluster.config.fqdn, status, grpcStatus,
+      protocol: 'http', flags: '-', durationMs,
+    }),
+  }
+  const forwarder = new Forwarder(exchange, cluster, {timeoutMs, retry}, ctx.agent, ctx.random)
+  r.res.once('close', () => {
+    if (!r.res.writableFinished) forwarder.cancel()
+  })
+  forwarder.start()
+}

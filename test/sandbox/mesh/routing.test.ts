@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict'
+
+import type {Mesh} from '../../../src/sandbox/mesh/index.js'
+import {destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, virtualService} from './harness.js'
+
+const RATINGS = 'http://ratings:9080/ratings/0'
+const REVIEWS = 'http://reviews:9080/reviews/0'
+
+describe('sandbox mesh: routing (Istio VirtualService → Envoy routes)', () => {
+  let topology: FakeTopology
+  let config: FakeConfig
+  let mesh: Mesh
+  let port: number
+
+  beforeEach(async () => {
+    topology = new FakeTopology()
+    config = new FakeConfig()
+    topology.service('ratings')
+    topology.service('reviews')
+    await topology.pod('ratings-v1-6b7c9d8f5c-aaaaa', {app: 'ratings', version: 'v1'})
+    for (const v of ['v1', 'v2', 'v3']) await topology.pod(`reviews-${v}-6b7c9d8f5c-${v}bbb`, {app: 'reviews', version: v})
+    config.apply(destinationRule('reviews', {host: 'reviews', subsets: ['v1', 'v2', 'v3'].map(v => ({name: v, labels: {version: v}}))}))
+    ;({mesh, port} = await startMesh(topology, config))
+  })
+
+  afterEach(async () => {
+    await mesh.close()
+    await topology.close()
+  })
+
+  const podOf = async (url: string, headers: Record<string, string> = {}): Promise<string> => JSON.parse((await send(port, url, headers)).body).pod
+
+  it('no VirtualService: the default route reaches the Kubernetes service', async () => {
+    const r = await send(port, RATINGS)
+    assert.equal(r.status, 200)
+    assert.equal(JSON.parse(r.body).pod, 'ratings-v1-6b7c9d8f5c-aaaaa')
+  })
+
+  it('absolute form with short, namespaced, svc and FQDN hosts, and origin form with Host, reach the same service', async () => {
+    for (const host of ['ratings:9080', 'ratings.default:9080', 'ratings.default.svc:9080', 'ratings.default.svc.cluster.local:9080', 'ratings']) {
+      assert.equal((await send(port, `http://${host}/ratings/0`)).status, 200, host)
+    }
+    assert.equal((await send(port, '/ratings/0', {host: 'ratings:9080'})).status, 200)
+  })
+
+  it('a host that is not a mesh service gets 502 with flag NR and a body naming it', async () => {
+    const r = await send(port, 'http://nosuch:9080/')
+    assert.equal(r.status, 502)
+    assert.match(r.body, /nosuch:9080/)
+    const metrics = await mesh.sidecar('productpage-v1-5d9b6f7c8d-abcde')?.metricsText()
+    assert.match(metrics ?? '', /istio_requests_total\{[^}]*response_code="502"[^}]*response_flags="NR"/)
+  })
+
+  it('default route balances over every endpoint of the service', async () => {
+    const seen = new Map<string, number>()
+    for (let i = 0; i < 90; i++) {
+      const pod = await podOf(REVIEWS)
+      seen.set(pod, (seen.get(pod) ?? 0) + 1)
+    }
+    assert.equal(seen.size, 3, `all three reviews pods answer: ${[...seen.keys()].join(', ')}`)
+  })
+
+  it('first match wins (VirtualService.http is ordered)', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{headers: {'end-user': {exact: 'jason'}}}], route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+      {match: [{headers: {'end-user': {prefix: 'ja'}}}], route: [{destination: {host: 'reviews', subset: 'v3'}}]},
+      {route: [{destination: {host: 'reviews', subset: 'v1'}}]},
+    ]}))
+    assert.match(await podOf(REVIEWS, {'end-user': 'jason'}), /^reviews-v2/)
+    assert.match(await podOf(REVIEWS, {'end-user': 'jane'}), /^reviews-v3/)
+    assert.match(await podOf(REVIEWS), /^reviews-v1/)
+  })
+
+  it('regex is matched against the full string (Envoy safe_regex)', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{headers: {'x-user': {regex: '\\d+'}}}], route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+      {route: [{destination: {host: 'reviews', subset: 'v1'}}]},
+    ]}))
+    assert.match(await podOf(REVIEWS, {'x-user': '123'}), /^reviews-v2/)
+    assert.match(await podOf(REVIEWS, {'x-user': 'a123'}), /^reviews-v1/)
+    assert.match(await podOf(REVIEWS, {'x-user': '123a'}), /^reviews-v1/)
+  })
+
+  it('uri, method, queryParams and withoutHeaders combine with AND inside a block', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{uri: {prefix: '/reviews'}, method: {exact: 'GET'}, queryParams: {id: {exact: '7'}}, withoutHeaders: {'x-canary': {}}}], route: [{destination: {host: 'reviews', subset: 'v3'}}]},
+      {route: [{destination: {host: 'reviews', subset: 'v1'}}]},
+    ]}))
+    assert.match(await podOf('http://reviews:9080/reviews/0?id=7'), /^reviews-v3/)
+    assert.match(await podOf('http://reviews:9080/reviews/0?id=7', {'x-canary': '1'}), /^reviews-v1/)
+    assert.match(await podOf('http://reviews:9080/other?id=7'), /^reviews-v1/)
+  })
+
+  it('no route matched gives 404 with flag NR (Envoy route_not_found)', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{headers: {'end-user': {exact: 'jason'}}}], route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+    ]}))
+    const r = await send(port, REVIEWS)
+    assert.equal(r.status, 404)
+  })
+
+  it('subset labels select endpoints; a subset no DestinationRule defines gives 503 NC', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [{route: [{destination: {host: 'reviews', subset: 'v9'}}]}]}))
+    const r = await send(port, REVIEWS)
+    assert.equal(r.status, 503)
+    const metrics = await mesh.sidecar('productpage-v1-5d9b6f7c8d-abcde')?.metricsText()
+    assert.match(metrics ?? '', /response_code="503"[^}]*response_flags="NC"/)
+  })
+
+  it('weighted destinations split by weight / sum within the 99.9% binomial bound', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [{route: [
+      {destination: {host: 'reviews', subset: 'v1'}, weight: 1},
+      {destination: {host: 'reviews', subset: 'v3'}, weight: 3},
+    ]}]}))
+    const n = 1000
+    let v3 = 0
+    for (let i = 0; i < n; i++) if ((await podOf(REVIEWS)).startsWith('reviews-v3')) v3++
+    const p = 0.75
+    const sd = Math.sqrt(n * p * (1 - p))
+    assert.ok(Math.abs(v3 - n * p) <= 3.29 * sd, `v3 got ${v3} of ${n}, expected ${n * p} ± ${(3.29 * sd).toFixed(1)}`)
+  }).timeout(30_000)
+
+  it('a VirtualService bound only to gateways does not apply to sidecars', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], gateways: ['bookinfo-gateway'], http: [{route: [{destination: {host: 'reviews', subset: 'v9'}}]}]}))
+    assert.equal((await send(port, REVIEWS)).status, 200)
+  })
+
+  it('exportTo "." hides a VirtualService from sidecars in other namespaces', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews.default.svc.cluster.local'], exportTo: ['.'], http: [{route: [{destination: {host: 'reviews', subset: 'v9'}}]}]}, 'other'))
+    assert.equal((await send(port, REVIEWS)).status, 200, 'a VS in namespace other exported to "." is invisible to default')
+    config.apply(virtualService('reviews', {hosts: ['reviews.default.svc.cluster.local'], exportTo: ['*'], http: [{route: [{destination: {host: 'reviews.default.svc.cluster.local', subset: 'v9'}}]}]}, 'other'))
+    assert.equal((await send(port, REVIEWS)).status, 503)
+  })
+
+  it('sourceLabels select which sidecars get a route', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{sourceLabels: {app: 'someone-else'}}], route: [{destination: {host: 'reviews', subset: 'v9'}}]},
+      {route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+    ]}))
+    assert.match(await podOf(REVIEWS), /^reviews-v2/)
+  })
+
+  it('adds x-request-id and x-forwarded-proto, strips hop-by-hop headers, returns x-envoy-upstream-service-time', async () => {
+    const r = await send(port, RATINGS, {'proxy-connection': 'keep-alive', 'x-b3-traceid': 'abc'})
+    const seen = JSON.parse(r.body).headers as Record<string, string>
+    assert.match(seen['x-request-id'] ?? '', /^[0-9a-f-]{36}$/)
+    assert.equal(seen['x-forwarded-proto'], 'http')
+    assert.equal(seen['proxy-connection'], undefined)
+    assert.equal(seen['x-b3-traceid'], 'abc', 'application headers pass through')
+    assert.equal(seen['host'], 'ratings:9080')
+    assert.match(String(r.headers['x-envoy-upstream-service-time']), /^\d+$/)
+    assert.equal(r.headers['server'], 'envoy')
+    const kept = JSON.parse((await send(port, RATINGS, {'x-request-id': 'mine'})).body).headers['x-request-id']
+    assert.equal(kept, 'mine')
+  })
+
+  it('request bodies are forwarded (and buffered for retries)', async () => {
+    const r = await send(port, RATINGS, {'content-type': 'text/plain'}, 'POST', 'hello')
+    assert.equal(r.status, 200)
+    assert.equal(stat(mesh, 'productpage-v1-5d9b6f7c8d-abcde', 'cluster.outbound|9080||ratings.default.svc.cluster.local;.upstream_rq_200'), 1)
+  })
+})
