@@ -137,19 +137,21 @@ function faultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: Targe
     if (scoped !== undefined) copies.push(scoped)
   }
   if (copies.length === 0) return undefined
-  const copy: HTTPRoute = {...route, name: faultRouteName(ctx.input.runId, route.name ?? String(index), ctx.shared ? t.index : undefined)}
+  const {name: _name, match: _match, ...settings} = route
   const isCatchAll = copies.length === 1 && Object.keys(copies[0] as object).length === 0
-  if (isCatchAll) delete copy.match
-  else copy.match = copies
-  copy.fault = faultInjection(t.fault)
-  return copy
+  return {
+    name: faultRouteName(ctx.input.runId, route.name ?? String(index), ctx.shared ? t.index : undefined),
+    ...(isCatchAll ? {} : {match: copies}),
+    ...structuredClone(settings),
+    fault: faultInjection(t.fault),
+  }
 }
 
 function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFault[]): PlannedVirtualService {
   refuseStale(vs)
   const http = vs.spec.http ?? []
   if (http.length === 0) {
-    throw new UnsafeFault(`VirtualService ${vs.metadata.name} routes ${faults[0]?.service ?? ''} without HTTP routes (TCP/TLS only), and Istio injects faults only into HTTP routes`)
+    throw new UnsafeFault(`VirtualService ${vs.metadata.name} routes ${faults[0]?.service ?? ''} without HTTP routes (TCP/TLS only), and Istio injects faults only into HTTP routes`, {hint: 'Target an HTTP service, or give the VirtualService an HTTP route for it.'})
   }
   const notes: string[] = []
   const out: HTTPRoute[] = []
@@ -181,10 +183,10 @@ function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFau
       throw new UnsafeFault(`no route of VirtualService ${vs.metadata.name} can match requests that spec.faults[${t.index}] targets, so the fault would never fire`, {hint: 'Check the fault\'s match against the routes\' matches (uri, method, headers).'})
     }
   }
-  const spec: VirtualServiceSpec = {...vs.spec, http: out}
-  const {managedFields: _managedFields, ...metadata} = vs.metadata
+  const spec: VirtualServiceSpec = structuredClone({...vs.spec, http: out})
+  const {managedFields: _managedFields, ...metadata} = structuredClone(vs.metadata)
   const desired: VirtualService = {apiVersion: vs.apiVersion, kind: 'VirtualService', metadata: {...metadata, namespace: vs.metadata.namespace ?? input.namespace}, spec}
-  return finish(input, desired, {action: 'update', existing: vs, faults, notes, originalSpec: vs.spec})
+  return finish(input, desired, {action: 'update', existing: vs, faults, notes, originalSpec: structuredClone(vs.spec)})
 }
 
 function planCreate(input: CompileInput, faults: TargetedFault[], taken: Set<string>): PlannedVirtualService {
@@ -194,17 +196,17 @@ function planCreate(input: CompileInput, faults: TargetedFault[], taken: Set<str
   let name = createdVirtualServiceName(local ? host : service.replace(CLUSTER_SUFFIX, ''))
   for (let n = 2; taken.has(name); n++) name = `${createdVirtualServiceName(host)}-${n}`
   taken.add(name)
-  const destination = [{destination: {host}}]
+  const destination = () => [{destination: {host}}]
   const shared = faults.length > 1
   const faultRoutes: HTTPRoute[] = faults.map(t => {
     const match = t.fault.match ?? {}
     const route: HTTPRoute = {name: faultRouteName(input.runId, DEFAULT_ROUTE_NAME, shared ? t.index : undefined)}
-    if (Object.keys(match).length > 0) route.match = [{...match}]
+    if (Object.keys(match).length > 0) route.match = [structuredClone(match)]
     route.fault = faultInjection(t.fault)
-    route.route = destination
+    route.route = destination()
     return route
   })
-  const spec: VirtualServiceSpec = {hosts: [host], http: [...faultRoutes, {name: DEFAULT_ROUTE_NAME, route: destination}]}
+  const spec: VirtualServiceSpec = {hosts: [host], http: [...faultRoutes, {name: DEFAULT_ROUTE_NAME, route: destination()}]}
   const desired: VirtualService = {apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name, namespace: input.namespace}, spec}
   return finish(input, desired, {action: 'create', faults, notes: []})
 }
