@@ -1,0 +1,182 @@
+/**
+ * The sandbox's Kubernetes API server: the REST subset the runner and kubectl use — discovery,
+ * OpenAPI v3, namespaces, networking.istio.io VirtualServices and DestinationRules (three versions),
+ * pods and `pods/exec` over WebSocket, SelfSubjectAccessReview — on 127.0.0.1 behind a bearer token.
+ * Routing and auth live here; each resource's behaviour lives in `apiserver/`.
+ */
+import {timingSafeEqual} from 'node:crypto'
+import type {IncomingMessage, ServerResponse} from 'node:http'
+import {createServer} from 'node:https'
+import type {AddressInfo} from 'node:net'
+import type {Duplex} from 'node:stream'
+
+import {ISTIO_GROUP, ISTIO_VERSIONS} from '../istio/types.js'
+import {handleAccessReview, handleNamespaces, handlePods} from './apiserver/core.js'
+import {apiGroup, apiGroups, AUTHORIZATION_GROUP, coreResources, coreVersions, groupResources, KUBERNETES_VERSION} from './apiserver/discovery.js'
+import {ExecGateway, execRequest, rejectUpgrade} from './apiserver/exec.js'
+import {sendJson, sendStatus} from './apiserver/http.js'
+import {handleIstio, type IstioTarget} from './apiserver/istio.js'
+import {openApiDocument, openApiIndex} from './apiserver/openapi.js'
+import {selfSignedCertificate} from './apiserver/tls.js'
+import {findPod} from './apiserver/pods.js'
+import {ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, unauthorized} from './apiserver/status.js'
+import type {ObjectStore} from './store.js'
+import type {ExecHandler, Topology} from './types.js'
+
+/** What the API server serves and how it is reached. */
+export interface ApiServerOptions {
+  store: ObjectStore
+  topology: Topology
+  exec: ExecHandler
+  /** The bearer token every request must carry. */
+  token: string
+  /** 0 (default) picks a free port. */
+  port?: number
+  host?: '127.0.0.1'
+}
+
+/** A running API server. */
+export interface ApiServer {
+  /** `https://127.0.0.1:<port>`. */
+  url: string
+  /** The PEM certificate the server presents (self-signed; the kubeconfig's `certificate-authority-data`). */
+  certificateAuthority: string
+  close(): Promise<void>
+}
+
+const PLURAL_KIND: Record<string, IstioTarget['kind']> = {virtualservices: 'VirtualService', destinationrules: 'DestinationRule'}
+const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/livez'])
+const SPDY_UNSUPPORTED = 'Upgrade request required: the sandbox serves pods/exec over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) only; SPDY is not supported (kubectl 1.30+ and client-node use WebSocket)'
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? ''
+  const m = /^Bearer\s+(.+)$/i.exec(header)
+  if (m === null) return false
+  const given = Buffer.from((m[1] ?? '').trim())
+  const expected = Buffer.from(token)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+function segmentsOf(url: URL): string[] {
+  return url.pathname.split('/').filter(s => s !== '').map(decodeURIComponent)
+}
+
+interface Context {
+  opts: ApiServerOptions
+  since: string
+  serverAddress: string
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: Context): Promise<void> {
+  const s = segmentsOf(url)
+  const q = url.searchParams
+  const {store, topology} = ctx.opts
+  const get = (body: unknown) => {
+    if (req.method !== 'GET') throw methodNotAllowed(req.method ?? '')
+    if (body === undefined) throw pathNotFound()
+    sendJson(res, 200, body)
+  }
+  const path = `/${s.join('/')}`
+  if (path === '/version') return get(KUBERNETES_VERSION)
+  if (path === '/api') return get(coreVersions(ctx.serverAddress))
+  if (path === '/api/v1') return get(coreResources())
+  if (path === '/apis') return get(apiGroups())
+  if (path === '/openapi/v3') return get(openApiIndex())
+  if (s[0] === 'openapi' && s[1] === 'v3') {
+    const doc = openApiDocument(s.slice(2).join('/'))
+    if (doc === undefined) throw pathNotFound()
+    res.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(doc), 'Cache-Control': 'public, immutable'})
+    return void res.end(doc)
+  }
+  if (s[0] === 'api' && s[1] === 'v1') {
+    const [, , a, b, c, d, e] = s
+    if (a === 'namespaces' && (c === undefined)) return handleNamespaces(req, res, q, store, b)
+    if (a === 'namespaces' && c === 'pods' && e === undefined) return handlePods(req, res, q, topology, ctx.since, b, d)
+    if (a === 'namespaces' && c === 'pods' && e === 'exec' && s.length === 7) {
+      const pod = findPod(topology, b ?? '', d ?? '')
+      if (pod === undefined) throw notFound({group: '', resource: 'pods'}, d ?? '')
+      execRequest(pod, q)
+      throw badRequest(SPDY_UNSUPPORTED)
+    }
+    if (a === 'pods' && s.length === 3) return handlePods(req, res, q, topology, ctx.since, undefined, undefined)
+    throw pathNotFound()
+  }
+  if (s[0] === 'apis' && s.length === 2) return get(apiGroup(s[1] ?? ''))
+  if (s[0] === 'apis' && s.length === 3) return get(groupResources(s[1] ?? '', s[2] ?? ''))
+  if (s[0] === 'apis' && s[1] === AUTHORIZATION_GROUP && s[2] === 'v1' && s[3] === 'selfsubjectaccessreviews' && s.length === 4) return handleAccessReview(req, res)
+  if (s[0] === 'apis' && s[1] === ISTIO_GROUP && (ISTIO_VERSIONS as readonly string[]).includes(s[2] ?? '')) {
+    const rest = s.slice(3)
+    const namespaced = rest[0] === 'namespaces' && rest.length >= 3
+    const [plural, name, ...extra] = namespaced ? rest.slice(2) : rest
+    const kind = PLURAL_KIND[plural ?? '']
+    if (kind === undefined || extra.length > 0) throw pathNotFound()
+    return handleIstio(req, res, q, store, {kind, version: s[2] ?? '', namespace: namespaced ? rest[1] : undefined, name})
+  }
+  throw pathNotFound()
+}
+
+function answerError(res: ServerResponse, err: unknown): void {
+  const status = err instanceof ApiError ? err.status : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`).status
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  sendStatus(res, status)
+}
+
+function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: Context, gateway: ExecGateway): void {
+  try {
+    if (!authorized(req, ctx.opts.token)) throw unauthorized()
+    const url = new URL(req.url ?? '/', 'http://sandbox')
+    const s = segmentsOf(url)
+    const isExec = s.length === 7 && s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' && s[6] === 'exec'
+    if (!isExec) throw badRequest('the sandbox upgrades only pods/exec connections')
+    const pod = findPod(ctx.opts.topology, s[3] ?? '', s[5] ?? '')
+    if (pod === undefined) throw notFound({group: '', resource: 'pods'}, s[5] ?? '')
+    // Validate before refusing SPDY, so kubectl's SPDY fallback still shows the real problem.
+    const request = execRequest(pod, url.searchParams)
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw badRequest(SPDY_UNSUPPORTED)
+    gateway.upgrade(req, socket, head, pod, request)
+  } catch (err) {
+    rejectUpgrade(socket, err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message))
+  }
+}
+
+/**
+ * Starts the API server on 127.0.0.1, over HTTPS with a fresh self-signed certificate: kubectl sends
+ * bearer tokens only over TLS. Give `certificateAuthority` to `writeKubeconfig`.
+ */
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const host = opts.host ?? '127.0.0.1'
+  const ctx: Context = {opts, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), serverAddress: ''}
+  const gateway = new ExecGateway(opts.exec)
+  const tls = selfSignedCertificate()
+  const server = createServer({cert: tls.cert, key: tls.key}, (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sandbox')
+    if (HEALTH_PATHS.has(url.pathname) && req.method === 'GET') {
+      res.writeHead(200, {'Content-Type': 'text/plain; charset=utf-8'})
+      return void res.end('ok')
+    }
+    if (!authorized(req, opts.token)) return answerError(res, unauthorized())
+    route(req, res, url, ctx).catch(err => answerError(res, err))
+  })
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, ctx, gateway))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const {port} = server.address() as AddressInfo
+  ctx.serverAddress = `${host}:${port}`
+  return {
+    url: `https://${host}:${port}`,
+    certificateAuthority: tls.cert,
+    close: () => new Promise<void>(resolve => {
+      gateway.close()
+      server.close(() => resolve())
+      server.closeAllConnections()
+    }),
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Kubernetes Pod objects for the sandbox's workloads: what `kubectl get pods`, `kubectl exec` and the
+ * runner's preflight read (labels incl. Istio's, containers incl. `istio-proxy`, Ready, pod IP).
+ */
+import {createHash} from 'node:crypto'
+
+import type {Pod, Topology} from '../types.js'
+import {parseFieldSelector, parseLabelSelector} from './selectors.js'
+
+/** The Istio release the sandbox's sidecars claim to be. */
+const PROXY_IMAGE = 'docker.io/istio/proxyv2:1.30.3'
+
+/** A stable uid for a pod, so repeated reads agree. */
+function podUid(pod: Pod): string {
+  const h = createHash('sha1').update(`${pod.namespace}/${pod.name}`).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
+/** Istio's injected labels, as a meshed pod carries them. */
+function meshLabels(pod: Pod): Record<string, string> {
+  const app = pod.labels['app'] ?? pod.name
+  return {
+    'security.istio.io/tlsMode': 'istio',
+    'service.istio.io/canonical-name': app,
+    'service.istio.io/canonical-revision': pod.labels['version'] ?? 'latest',
+    ...pod.labels,
+  }
+}
+
+/** The Kubernetes Pod object for a sandbox pod; `since` is when the sandbox started. */
+export function podObject(pod: Pod, since: string): Record<string, unknown> {
+  const containers = pod.containers.map(name => name === 'istio-proxy'
+    ? {name, image: PROXY_IMAGE, args: ['proxy', 'sidecar'], ports: [{name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'}]}
+    : {name, image: `sandbox.local/${pod.namespace}/${name}:${pod.labels['version'] ?? 'latest'}`, ports: [{containerPort: pod.appPort, protocol: 'TCP'}]})
+  const condition = (type: string) => ({type, status: 'True', lastProbeTime: null, lastTransitionTime: since})
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: {
+      name: pod.name, namespace: pod.namespace, uid: podUid(pod), resourceVersion: '1', creationTimestamp: since,
+      labels: meshLabels(pod),
+      annotations: {'sidecar.istio.io/status': JSON.stringify({containers: ['istio-proxy'], initContainers: ['istio-init']}), 'kubectl.kubernetes.io/default-container': pod.containers.find(c => c !== 'istio-proxy') ?? 'istio-proxy'},
+    },
+    spec: {serviceAccountName: pod.serviceAccount, serviceAccount: pod.serviceAccount, nodeName: 'sandbox', restartPolicy: 'Always', containers},
+    status: {
+      phase: 'Running', podIP: '127.0.0.1', podIPs: [{ip: '127.0.0.1'}], hostIP: '127.0.0.1', startTime: since, qosClass: 'BestEffort',
+      conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition),
+      containerStatuses: containers.map(c => ({name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: {running: {startedAt: since}}})),
+    },
+  }
+}
+
+/** Pods of one namespace (or all), filtered by label and field selectors, ordered by namespace/name. */
+export function listPods(topology: Topology, namespace: string | undefined, query: URLSearchParams, since: string): Record<string, unknown>[] {
+  const byLabel = parseLabelSelector(query.get('labelSelector'))
+  const byField = parseFieldSelector(query.get('fieldSelector'))
+  return topology.pods()
+    .filter(p => (namespace === undefined || p.namespace === namespace) && byLabel(meshLabels(p)) && byField(p))
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+    .map(p => podObject(p, since))
+}
+
+/** One pod by namespace and name. */
+export function findPod(topology: Topology, namespace: string, name: string): Pod | undefined {
+  return topology.pods().find(p => p.namespace === namespace && p.name === name)
+}
