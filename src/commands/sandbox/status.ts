@@ -1,0 +1,40 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base.js'
+import {formatDuration} from '../../duration.js'
+import {sandboxStatus, type StatusResult} from '../../sandbox/daemon.js'
+import {resolveStateDir} from '../../sandbox/state.js'
+
+/** `chaos sandbox status`: whether a sandbox runs, and where its parts listen. */
+export default class SandboxStatus extends BaseCommand {
+  static override summary = 'Show whether the sandbox is running, its URLs, pods and uptime.'
+  static override description = 'Exit code 0 either way; use --json and read "running" in scripts. A record left by a crashed sandbox is cleaned up and reported as not running.'
+  static override examples = ['<%= config.bin %> sandbox status', '<%= config.bin %> sandbox status --json']
+  static override flags = {
+    'state-dir': Flags.string({description: 'the sandbox\'s state directory', env: 'CHAOS_SANDBOX_DIR'}),
+  }
+
+  static override enableJsonFlag = true
+
+  async run(): Promise<StatusResult> {
+    const {flags} = await this.parse(SandboxStatus)
+    const status = await sandboxStatus(resolveStateDir(flags['state-dir']))
+    const {state} = status
+    if (state === undefined) {
+      this.log(`No sandbox is running in ${status.stateDir}. Start one with: chaos sandbox up --detach`)
+      return status
+    }
+    this.log([
+      `Sandbox running (pid ${state.pid}, up ${formatDuration((status.uptimeSeconds ?? 0) * 1000)}) in ${status.stateDir}`,
+      `  API server  ${state.apiServer}`,
+      `  kubeconfig  ${state.kubeconfig}`,
+      `  proxy       ${state.proxy}`,
+      `  metrics     ${state.metrics}`,
+      `  Prometheus  ${state.prometheus ?? 'not running'}`,
+      `  namespace   ${state.namespace}`,
+      '  pods:',
+      ...state.pods.map(p => `    ${p.name.padEnd(36)} app=${p.app} version=${p.version}`),
+    ].join('\n'))
+    return status
+  }
+}

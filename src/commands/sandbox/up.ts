@@ -1,0 +1,74 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base.js'
+import {runForeground, startDetached, type UpResult} from '../../sandbox/daemon.js'
+import {resolveStateDir} from '../../sandbox/state.js'
+
+/** `chaos sandbox up`: starts the local Kubernetes + Istio stand-in with bookinfo. */
+export default class SandboxUp extends BaseCommand {
+  static override summary = 'Start the sandbox: a local Kubernetes API, an Istio-like mesh and bookinfo, on 127.0.0.1 only.'
+  static override description = [
+    'Runs in the foreground until Ctrl-C (or SIGTERM), then stops everything. With --detach it starts in the background,',
+    'waits until it is ready and returns; stop it with "chaos sandbox down". A second "up" on the same state directory',
+    'reports the running sandbox instead of starting another. Prometheus is started when a prometheus binary is on PATH.',
+    '',
+    'State directory: --state-dir, else $CHAOS_SANDBOX_DIR, else $XDG_STATE_HOME/faultline/sandbox (~/.local/state/faultline/sandbox).',
+  ].join('\n')
+
+  static override examples = [
+    '<%= config.bin %> sandbox up',
+    '<%= config.bin %> sandbox up --detach',
+    '<%= config.bin %> sandbox up --detach --no-prometheus --state-dir /tmp/chaos-sandbox',
+  ]
+
+  static override flags = {
+    'state-dir': Flags.string({description: 'where the sandbox records itself (kubeconfig, sandbox.json, logs)', env: 'CHAOS_SANDBOX_DIR'}),
+    detach: Flags.boolean({char: 'd', description: 'start in the background and return once ready', default: false}),
+    prometheus: Flags.boolean({description: 'start Prometheus if a prometheus binary is on PATH (--no-prometheus to skip)', default: true, allowNo: true}),
+  }
+
+  static override enableJsonFlag = true
+
+  async run(): Promise<UpResult> {
+    const {flags} = await this.parse(SandboxUp)
+    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus}
+    if (flags.detach) {
+      const result = await startDetached(opts)
+      this.report(result, true)
+      return result
+    }
+    return runForeground({
+      ...opts,
+      log: line => this.logToStderr(line),
+      onReady: result => (this.jsonEnabled() ? this.logJson(result) : this.report(result, false)),
+    }).then(result => {
+      if (result.outcome === 'already-running') this.report(result, true)
+      else if (!this.jsonEnabled()) this.log('Sandbox stopped.')
+      return result
+    })
+  }
+
+  private report(result: UpResult, detached: boolean): void {
+    if (this.jsonEnabled()) return
+    const {state, stateDir} = result
+    const headline = result.outcome === 'already-running' ? `A sandbox is already running (pid ${state.pid}).` : `Sandbox running (pid ${state.pid}).`
+    const prometheus = state.prometheus ?? `not running${result.prometheusSkipped === undefined ? '' : ` (${result.prometheusSkipped})`}`
+    const kubectl = `kubectl --kubeconfig ${state.kubeconfig}`
+    this.log([
+      headline,
+      `  state dir   ${stateDir}`,
+      `  API server  ${state.apiServer}`,
+      `  kubeconfig  ${state.kubeconfig}`,
+      `  proxy       ${state.proxy}`,
+      `  Prometheus  ${prometheus}`,
+      `  pods        ${state.pods.map(p => p.name).join(', ')}`,
+      '',
+      'Try:',
+      `  export HTTP_PROXY=${state.proxy} http_proxy=${state.proxy} NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost`,
+      '  curl http://productpage:9080/productpage',
+      `  ${kubectl} get pods`,
+      `  ${kubectl} apply -f virtual-service.yaml`,
+      detached || result.outcome === 'already-running' ? `Stop it with: chaos sandbox down${stateDir === resolveStateDir(undefined) ? '' : ` --state-dir ${stateDir}`}` : 'Press Ctrl-C to stop.',
+    ].join('\n'))
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The sandbox's lifecycle: wires the object store, a sidecar per pod, bookinfo, the API server,
+ * the forward proxy and Prometheus together on 127.0.0.1, records where they listen, and takes it
+ * all down again. Every part started registers its stop before the next starts, so a failure
+ * part-way (or `stop()`) closes exactly what is running.
+ */
+import {randomBytes} from 'node:crypto'
+import {chmod} from 'node:fs/promises'
+
+import {ExitCode, FaultlineError} from '../errors.js'
+import {startApiServer} from './apiserver.js'
+import {startBookinfo} from './bookinfo/index.js'
+import {writeKubeconfig} from './kubeconfig.js'
+import {Mesh} from './mesh/index.js'
+import {findPrometheus, startMetricsEndpoint, startPrometheus} from './prometheus.js'
+import {startForwardProxy} from './proxy.js'
+import {
+  acquireStartLock, ensureStateDir, type RecordedPod, removeSandboxState, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
+} from './state.js'
+import {ObjectStore} from './store.js'
+import {bookinfoServices, CLIENT_APP, makePod, podName, SANDBOX_NAMESPACE, SANDBOX_WORKLOADS, StaticTopology} from './topology.js'
+import type {Sidecar} from './types.js'
+
+/** How to start a sandbox. */
+export interface SandboxOptions {
+  /** Where `sandbox.json`, the kubeconfig and Prometheus's files go. */
+  stateDir: string
+  /** Start Prometheus when a binary is found (default true). */
+  prometheus?: boolean
+  /** Progress lines ("starting Prometheus…"). */
+  log?: (line: string) => void
+}
+
+/** A running sandbox. */
+export interface RunningSandbox {
+  /** What was written to `sandbox.json`. */
+  readonly state: SandboxState
+  readonly store: ObjectStore
+  readonly topology: StaticTopology
+  readonly mesh: Mesh
+  /** Why Prometheus is not running, when it is not. */
+  readonly prometheusSkipped: string | undefined
+  /** Stops everything and removes the state record; safe to call twice. */
+  stop(): Promise<void>
+}
+
+/** Runs stops in reverse order of starts, every one even if an earlier one fails. */
+class Teardown {
+  private readonly steps: {name: string; stop: () => Promise<void> | void}[] = []
+
+  add(name: string, stop: () => Promise<void> | void): void {
+    this.steps.push({name, stop})
+  }
+
+  async run(): Promise<void> {
+    const failures: string[] = []
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step.stop()
+      } catch (err) {
+        failures.push(`${step.name}: ${(err as Error).message}`)
+      }
+    }
+    if (failures.length > 0) throw new FaultlineError(`the sandbox did not stop cleanly: ${failures.join('; ')}`, ExitCode.CouldNotRun, 'SANDBOX_STOP_FAILED', {hint: 'check for leftover processes with: chaos sandbox status'})
+  }
+}
+
+/** Starts bookinfo and a sidecar for each of its pods; returns the topology and the client pod's sidecar. */
+async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown) {
+  const plan = SANDBOX_WORKLOADS.map(workload => ({workload, podName: podName(workload)}))
+  const bookinfo = await startBookinfo(plan)
+  teardown.add('bookinfo', () => bookinfo.close())
+  const pods = bookinfo.pods.map(p => makePod(p.workload, p.podName, p.appPort))
+  const topology = new StaticTopology(bookinfoServices(), pods)
+  const theMesh = mesh(topology)
+  teardown.add('mesh', () => theMesh.close())
+  const sidecars: Sidecar[] = []
+  for (const [i, pod] of pods.entries()) {
+    const sidecar = await theMesh.addSidecar(pod)
+    bookinfo.pods[i]?.outbound.useSidecar(sidecar.outboundPort)
+    sidecars.push(sidecar)
+  }
+  const client = sidecars.find(s => s.pod.labels.app === CLIENT_APP)
+  if (client === undefined) throw new Error('the chaos-client pod has no sidecar')
+  return {topology, mesh: theMesh, sidecars, client}
+}
+
+function recordPods(topology: StaticTopology): RecordedPod[] {
+  return topology.pods().map(p => ({name: p.name, app: p.labels.app ?? '', version: p.labels.version ?? '', serviceAccount: p.serviceAccount}))
+}
+
+/** Starts a sandbox in `opts.stateDir`; resolves once every part answers and `sandbox.json` is written. */
+export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
+  const log = opts.log ?? (() => {})
+  const paths = statePaths(opts.stateDir)
+  await ensureStateDir(opts.stateDir)
+  const teardown = new Teardown()
+  teardown.add('start lock', await acquireStartLock(opts.stateDir))
+  try {
+    const store = new ObjectStore()
+    const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t}), teardown)
+    const token = randomBytes(24).toString('base64url')
+    const api = await startApiServer({store, topology, exec: mesh.exec, token})
+    teardown.add('API server', () => api.close())
+    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE})
+    await chmod(paths.kubeconfig, 0o600)
+    const proxy = await startForwardProxy({
+      sidecar: client,
+      resolve: host => topology.serviceForHost(host),
+      knownServices: () => topology.services().map(s => s.name),
+    })
+    teardown.add('forward proxy', () => proxy.close())
+    const metrics = await startMetricsEndpoint(sidecars)
+    teardown.add('metrics endpoint', () => metrics.close())
+    const binary = opts.prometheus === false ? undefined : findPrometheus()
+    const prometheusSkipped = opts.prometheus === false ? 'disabled (--no-prometheus)' : binary === undefined ? 'no prometheus binary on PATH' : undefined
+    let prometheus: {url: string; pid: number} | undefined
+    if (binary !== undefined) {
+      log(`starting Prometheus (${binary})…`)
+      const running = await startPrometheus({binary, dir: paths.prometheus, metrics, sidecars})
+      teardown.add('Prometheus', () => running.stop())
+      prometheus = running
+    }
+    const state: SandboxState = {
+      version: STATE_VERSION,
+      pid: process.pid,
+      apiServer: api.url,
+      kubeconfig: paths.kubeconfig,
+      proxy: proxy.url,
+      metrics: metrics.url,
+      ...(prometheus === undefined ? {} : {prometheus: prometheus.url, prometheusPid: prometheus.pid}),
+      namespace: SANDBOX_NAMESPACE,
+      startedAt: new Date().toISOString(),
+      pods: recordPods(topology),
+    }
+    teardown.add('state record', () => removeSandboxState(opts.stateDir))
+    await writeSandboxState(opts.stateDir, state)
+    let stopping: Promise<void> | undefined
+    const stop = (): Promise<void> => (stopping ??= teardown.run())
+    return {state, store, topology, mesh, prometheusSkipped, stop}
+  } catch (err) {
+    await teardown.run().catch(() => {})
+    throw err
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Where a running sandbox is recorded: `<stateDir>/sandbox.json` (what runs where), the kubeconfig
+ * beside it, a start lock, and the detached process's log. Other commands (`status`, `down`, and
+ * the runner) find "the sandbox" by reading this, after checking it is really alive.
+ */
+import {execFileSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {mkdir, open, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+import {UsageError} from '../errors.js'
+
+/** The schema version of `sandbox.json`. */
+export const STATE_VERSION = 1
+
+/** One pod as recorded for `status` and the runner. */
+export interface RecordedPod {
+  name: string
+  app: string
+  version: string
+  serviceAccount: string
+}
+
+/** `sandbox.json`: a ready sandbox's addresses. Written only once everything answers. */
+export interface SandboxState {
+  version: typeof STATE_VERSION
+  /** The process that runs the sandbox (the one `down` signals). */
+  pid: number
+  /** The Kubernetes API server's URL. */
+  apiServer: string
+  /** The kubeconfig that reaches it (0600; holds the bearer token). */
+  kubeconfig: string
+  /** The HTTP forward proxy, the value for `HTTP_PROXY`. */
+  proxy: string
+  /** Every sidecar's Prometheus text, one path per pod. */
+  metrics: string
+  /** Prometheus's base URL, when one runs. */
+  prometheus?: string
+  /** Prometheus's pid, so a crashed sandbox's orphan can be stopped. */
+  prometheusPid?: number
+  namespace: string
+  startedAt: string
+  pods: RecordedPod[]
+}
+
+/**
+ * The default state directory: `$CHAOS_SANDBOX_DIR`, else `$XDG_STATE_HOME/faultline/sandbox`
+ * (`~/.local/state/faultline/sandbox`). Per user, not per checkout, because a sandbox is a
+ * machine-wide thing: `chaos run` from any directory finds the one `chaos sandbox up` started.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CHAOS_SANDBOX_DIR !== undefined && env.CHAOS_SANDBOX_DIR !== '') return resolve(env.CHAOS_SANDBOX_DIR)
+  const stateHome = env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state')
+  return resolve(stateHome, 'faultline', 'sandbox')
+}
+
+/** `--state-dir` if given, else the default. */
+export function resolveStateDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag === undefined ? defaultStateDir(env) : resolve(flag)
+}
+
+/** Paths inside a state directory. */
+export const statePaths = (dir: string) => ({
+  state: join(dir, 'sandbox.json'),
+  kubeconfig: join(dir, 'kubeconfig'),
+  lock: join(dir, 'sandbox.lock'),
+  log: join(dir, 'sandbox.log'),
+  prometheus: join(dir, 'prometheus'),
+})
+
+/** Creates the state directory, private to the user (it holds a token). */
+export async function ensureStateDir(dir: string): Promise<void> {
+  await mkdir(dir, {recursive: true, mode: 0o700})
+}
+
+/** Writes `sandbox.json` atomically (readers never see half a file). */
+export async function writeSandboxState(dir: string, state: SandboxState): Promise<void> {
+  const file = statePaths(dir).state
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+  await rename(tmp, file)
+}
+
+/** Reads `sandbox.json` as recorded, without checking it; `undefined` if absent or unreadable. */
+export async function readStateFile(dir: string): Promise<SandboxState | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(statePaths(dir).state, 'utf8')) as Partial<SandboxState>
+    if (parsed.version !== STATE_VERSION || typeof parsed.pid !== 'number' || typeof parsed.apiServer !== 'string') return undefined
+    return parsed as SandboxState
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether a process exists (signal 0 checks without signalling; EPERM means it exists). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Whether anything answers HTTP at a URL within `timeoutMs` (any status counts: the API may want a token). */
+export async function answers(url: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/version`, {signal: AbortSignal.timeout(timeoutMs)})
+    await res.arrayBuffer()
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The sandbox running in `dir`, or `undefined`. A record whose process is gone or whose API does
+ * not answer is stale (a crash, a reboot, kill -9): it is cleaned up and reported as not running.
+ */
+export async function readSandboxState(dir: string): Promise<SandboxState | undefined> {
+  const state = await readStateFile(dir)
+  if (state === undefined) return undefined
+  if (pidAlive(state.pid) && (await answers(state.apiServer))) return state
+  if (pidAlive(state.pid)) return undefined // alive but not answering: starting or stopping; leave it be
+  await cleanupStale(dir, state)
+  return undefined
+}
+
+/** Removes a dead sandbox's record and stops its Prometheus if that outlived it. */
+export async function cleanupStale(dir: string, state: SandboxState): Promise<void> {
+  if (state.prometheusPid !== undefined && isOurPrometheus(state.prometheusPid, dir)) {
+    try {
+      process.kill(state.prometheusPid, 'SIGTERM')
+    } catch {
+      // already gone
+    }
+  }
+  await removeSandboxState(dir)
+}
+
+/** Whether a pid is a prometheus started for this state dir (guards against pid reuse). */
+function isOurPrometheus(pid: number, dir: string): boolean {
+  if (!pidAlive(pid)) return false
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    return cmdline.includes(statePaths(dir).prometheus)
+  } catch {
+    // No /proc (macOS): ask ps, and only trust an exact path match.
+    try {
+      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], {encoding: 'utf8'}).includes(statePaths(dir).prometheus)
+    } catch {
+      return false
+    }
+  }
+}
+
+/** Removes what describes a running sandbox (keeps the log for post-mortems). */
+export async function removeSandboxState(dir: string): Promise<void> {
+  const paths = statePaths(dir)
+  await Promise.all([paths.state, paths.kubeconfig, paths.lock].map(f => rm(f, {force: true})))
+}
+
+/**
+ * Takes the start lock, so two `up`s on one directory cannot both start. A lock left by a dead
+ * process is taken over. Returns the release function.
+ */
+export async function acquireStartLock(dir: string): Promise<() => Promise<void>> {
+  const file = statePaths(dir).lock
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, 'wx', 0o600)
+      await handle.writeFile(String(process.pid))
+      await handle.close()
+      return () => rm(file, {force: true})
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim())
+      if (pidAlive(holder) && holder !== process.pid) {
+        throw new UsageError(`a sandbox is already starting or running in ${dir} (pid ${holder})`, {
+          hint: `see it with: chaos sandbox status --state-dir ${dir}`,
+        })
+      }
+      await rm(file, {force: true})
+    }
+  }
+  throw new UsageError(`could not take the start lock ${file}`, {hint: 'remove the file if no sandbox runs'})
+}
