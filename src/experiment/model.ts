@@ -72,7 +72,7 @@ export const Fault = Type.Object({
   match: Type.Optional(FaultMatch),
   delay: Type.Optional(Delay),
   abort: Type.Optional(Abort),
-}, {additionalProperties: false, ...doc('A delay and/or abort on requests to one service.')})
+}, {additionalProperties: false, title: 'Fault', ...doc('A delay and/or abort on requests to one service.')})
 export type Fault = Static<typeof Fault>
 
 /** The three phases of a run, on one clock. */
@@ -95,7 +95,7 @@ export const TrafficClass = Type.Object({
   rate: Type.Optional(Type.String({...doc('Open-model arrival rate, e.g. 20/s, 600/m.'), pattern: '^[0-9]+(\\.[0-9]+)?/(s|m|h)$'})),
   vus: Type.Optional(Type.Integer({...doc('Closed model: this many virtual users looping.'), minimum: 1})),
   headers: Type.Optional(Type.Record(Type.String(), Type.String(), doc('Headers sent with every request of this class.'))),
-}, {additionalProperties: false})
+}, {additionalProperties: false, ...doc('A class of load traffic with its own rate and headers, e.g. targeted (sends the fault\'s header) and control.')})
 export type TrafficClass = Static<typeof TrafficClass>
 
 /** The load to drive across all phases. */
@@ -105,7 +105,7 @@ export const Load = Type.Object({
   method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
   body: Type.Optional(Type.String(doc('Request body.'))),
   traffic: Type.Array(TrafficClass, {...doc('Traffic classes, each with its own rate and headers.'), minItems: 1}),
-}, {additionalProperties: false})
+}, {additionalProperties: false, ...doc('The load driven through all three phases.')})
 export type Load = Static<typeof Load>
 
 /** Threshold expressions in k6 syntax per metric, e.g. http_req_duration: ["p(99)<500"]. */
@@ -125,7 +125,7 @@ export const ThresholdProbe = Type.Object({
   ...probeCommon,
   traffic: Type.Optional(Type.String(doc('The traffic class to evaluate; all classes when omitted.'))),
   thresholds: Thresholds,
-}, {additionalProperties: false})
+}, {additionalProperties: false, title: 'Threshold probe', ...doc('k6-style thresholds over the load\'s own samples.')})
 
 /** An instant PromQL query compared with an expectation. */
 export const PrometheusProbe = Type.Object({
@@ -135,7 +135,7 @@ export const PrometheusProbe = Type.Object({
     expect: Type.String(doc('Comparison for the query result, e.g. "< 0.01".')),
     url: Type.Optional(Type.String(doc('Prometheus base URL; defaults to --prometheus-url or the sandbox\'s.'))),
   }, {additionalProperties: false}),
-}, {additionalProperties: false})
+}, {additionalProperties: false, title: 'Prometheus probe', ...doc('An instant PromQL query compared with an expectation.')})
 
 /** An Envoy stat read from the sidecars of the selected pods. */
 export const EnvoyProbe = Type.Object({
@@ -145,7 +145,7 @@ export const EnvoyProbe = Type.Object({
     stat: Type.String({...doc('Stat name; * matches any run of characters. Both the `;.` (Istio ≥1.23) and `.` forms are accepted.'), minLength: 1}),
     expect: Type.String(doc('increase == 0, increase > 0, value < 5 …: over the phase, summed over the pods.')),
   }, {additionalProperties: false}),
-}, {additionalProperties: false})
+}, {additionalProperties: false, title: 'Envoy probe', ...doc('An Envoy stat read from the sidecars of the selected pods.')})
 
 /** An HTTP request whose status and body are checked. */
 export const HttpProbe = Type.Object({
@@ -160,7 +160,7 @@ export const HttpProbe = Type.Object({
       bodyContains: Type.Optional(Type.String()),
     }, {additionalProperties: false}),
   }, {additionalProperties: false}),
-}, {additionalProperties: false})
+}, {additionalProperties: false, title: 'HTTP probe', ...doc('An HTTP request whose status and body are checked.')})
 
 /** Any steady-state probe. */
 export const Probe = Type.Union([ThresholdProbe, PrometheusProbe, EnvoyProbe, HttpProbe])
@@ -180,21 +180,21 @@ export type GuardrailProbe = Static<typeof GuardrailProbe>
 
 /** Conditions that stop the fault phase early and revert at once. */
 export const Guardrails = Type.Object({
-  maxDuration: Type.Optional(Duration),
-  abortWhen: Type.Optional(Type.Array(GuardrailProbe, doc('Revert at once when any of these breaches (evaluated every second during the fault phase).'))),
-}, {additionalProperties: false})
+  maxDuration: Type.Optional(Type.String({...Duration, ...doc('Upper bound on the whole run, all phases included: past it the run stops and reverts. At least the sum of the phases.')})),
+  abortWhen: Type.Optional(Type.Array(GuardrailProbe, doc('Abort conditions, evaluated every second during the fault phase: the run reverts at once when any of them holds (e.g. prometheus expect "> 0.2" aborts when the query exceeds 0.2).'))),
+}, {additionalProperties: false, ...doc('Conditions that stop the run early and revert at once.')})
 
 /** Limits on how much traffic a fault may touch. */
 export const BlastRadius = Type.Object({
   allowUntargeted: Type.Optional(Type.Boolean(doc('Allow faults without a header match (they hit all traffic to the service). Default false.'))),
   maxPercentage: Type.Optional(Type.Number({...doc('Upper bound for any fault percentage.'), minimum: 0.0001, maximum: 100})),
-}, {additionalProperties: false})
+}, {additionalProperties: false, ...doc('Limits on how much traffic the faults may touch.')})
 
 const ObjectMeta = Type.Object({
   name: Type.String({...doc('DNS-1123 label: lowercase letters, digits and -.'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63}),
-  description: Type.Optional(Type.String()),
-  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
-}, {additionalProperties: false})
+  description: Type.Optional(Type.String(doc('What the experiment checks, in a sentence.'))),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String(), doc('Free-form labels, copied into reports.'))),
+}, {additionalProperties: false, ...doc('Name and description.')})
 
 /** `kind: Experiment`. */
 export const Experiment = Type.Object({
@@ -202,25 +202,27 @@ export const Experiment = Type.Object({
   kind: Type.Literal('Experiment'),
   metadata: ObjectMeta,
   spec: Type.Object({
-    target: Type.Optional(Type.Object({namespace: Type.Optional(Type.String({pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'}))}, {additionalProperties: false})),
-    faults: Type.Array(Fault, {minItems: 1}),
+    target: Type.Optional(Type.Object({
+      namespace: Type.Optional(Type.String({...doc('Namespace of the services under test (default: default; --namespace overrides).'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'})),
+    }, {additionalProperties: false, ...doc('Where the services under test run.')})),
+    faults: Type.Array(Fault, {minItems: 1, ...doc('The faults injected during the fault phase.')}),
     phases: Phases,
     load: Load,
-    steadyState: Type.Array(Probe, {minItems: 1}),
+    steadyState: Type.Array(Probe, {minItems: 1, ...doc('The steady-state hypothesis: probes that must hold in their phases.')}),
     guardrails: Type.Optional(Guardrails),
     blastRadius: Type.Optional(BlastRadius),
-    prometheus: Type.Optional(Type.Object({url: Type.String()}, {additionalProperties: false})),
-  }, {additionalProperties: false}),
-}, {additionalProperties: false, $id: 'https://faultline.dev/schema/experiment.schema.json'})
+    prometheus: Type.Optional(Type.Object({url: Type.String(doc('Prometheus base URL, e.g. http://127.0.0.1:9090.'))}, {additionalProperties: false, ...doc('Where Prometheus probes query (default: --prometheus-url or the sandbox\'s).')})),
+  }, {additionalProperties: false, ...doc('What to inject, under which load, and what must hold.')}),
+}, {additionalProperties: false, title: 'Experiment', ...doc('A chaos experiment: faults, three phases of load, and the steady-state hypothesis checked by probes.')})
 export type Experiment = Static<typeof Experiment>
 
 /** One entry of a GameDay: a path or an inline experiment, with overrides. */
 export const GameDayEntry = Type.Object({
   path: Type.Optional(Type.String(doc('Experiment file, relative to the GameDay file.'))),
-  experiment: Type.Optional(Type.Unsafe<Experiment>({$ref: '#/$defs/Experiment'})),
-  namespace: Type.Optional(Type.String()),
-  phases: Type.Optional(Type.Partial(Phases)),
-}, {additionalProperties: false})
+  experiment: Type.Optional(Type.Unsafe<Experiment>({$ref: '#/$defs/Experiment', description: 'An inline experiment (instead of path).'})),
+  namespace: Type.Optional(Type.String(doc('Overrides the experiment\'s spec.target.namespace.'))),
+  phases: Type.Optional(Type.Partial(Phases, doc('Overrides some of the experiment\'s phase durations.'))),
+}, {additionalProperties: false, ...doc('An experiment file (path) or an inline experiment, with optional overrides.')})
 
 /** `kind: GameDay`: experiments run in order with one report. */
 export const GameDay = Type.Object({
@@ -228,12 +230,12 @@ export const GameDay = Type.Object({
   kind: Type.Literal('GameDay'),
   metadata: ObjectMeta,
   spec: Type.Object({
-    experiments: Type.Array(GameDayEntry, {minItems: 1}),
-    stopOnFirstFailure: Type.Optional(Type.Boolean()),
-    cooldown: Type.Optional(Duration),
+    experiments: Type.Array(GameDayEntry, {minItems: 1, ...doc('The experiments, run one after another in this order.')}),
+    stopOnFirstFailure: Type.Optional(Type.Boolean(doc('Stop after the first experiment whose hypothesis deviates. Default false.'))),
+    cooldown: Type.Optional(Type.String({...Duration, ...doc('Pause between experiments so the system settles, e.g. 30s.')})),
     guardrails: Type.Optional(Guardrails),
-  }, {additionalProperties: false}),
-}, {additionalProperties: false})
+  }, {additionalProperties: false, ...doc('The experiments to run and how.')}),
+}, {additionalProperties: false, title: 'GameDay', ...doc('Experiments run in order, with one report.')})
 export type GameDay = Static<typeof GameDay>
 
 /** Every schema by name, for the generated JSON Schema's $defs. */

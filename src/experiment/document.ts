@@ -1,0 +1,113 @@
+/**
+ * YAML text → one plain value plus the positions of its fields, refusing hostile input early:
+ * oversized files, binary junk, nesting deep enough to exhaust the stack, alias bombs and
+ * files holding more (or less) than one document. Every refusal is a located `Issue`.
+ */
+import {Composer, type Document, LineCounter, Parser} from 'yaml'
+
+import {type Issue, type Position, SourceMap} from './position.js'
+
+/** Files larger than this are refused before parsing (experiment files are a few KiB). */
+export const MAX_FILE_BYTES = 1024 * 1024
+/** Deepest nesting of maps and lists accepted (a GameDay with an inline experiment needs ~12). */
+export const MAX_DEPTH = 64
+/** Most alias expansions accepted when converting to plain values (defeats "billion laughs"). */
+export const MAX_ALIAS_COUNT = 100
+
+/** A parsed YAML document: the plain value and where each field is. */
+export interface ParsedYaml {
+  value: unknown
+  sourceMap: SourceMap
+}
+
+/** The outcome of parsing: the document, or the located reasons it cannot be read. */
+export type ParseOutcome = {ok: true; parsed: ParsedYaml} | {ok: false; problems: Array<{position: Position; issue: Issue}>}
+
+const whole = (message: string, hint?: string): Issue => (hint === undefined ? {path: [], at: 'value', message} : {path: [], at: 'value', message, hint})
+
+/** Parses experiment YAML text into a single plain value. Pure; never throws on bad input. */
+export function parseYaml(text: string): ParseOutcome {
+  const lineCounter = new LineCounter()
+  const noDocument = new SourceMap(undefined, lineCounter)
+  const fail = (offset: number, issue: Issue): ParseOutcome => ({ok: false, problems: [{position: noDocument.positionOf(offset), issue}]})
+
+  if (text.length > MAX_FILE_BYTES) {
+    return fail(0, whole(`file is larger than ${MAX_FILE_BYTES} bytes`, 'an experiment file is a few kilobytes; check that this is the right file'))
+  }
+  const nul = text.indexOf('\0')
+  if (nul >= 0) {
+    // Count lines up to the NUL so the position is right even though the parser never runs.
+    for (let i = text.indexOf('\n'); i >= 0 && i < nul; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
+    return fail(nul, whole('file contains a NUL byte: this looks like a binary file, not YAML', 'an experiment file is UTF-8 YAML text'))
+  }
+  const source = text.startsWith('\uFEFF') ? text.slice(1) : text
+  const tokens = [...new Parser(lineCounter.addNewLine).parse(source)]
+  const tooDeep = deepestOffset(tokens)
+  if (tooDeep !== undefined) {
+    return fail(tooDeep, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or indentation'))
+  }
+  const documents = [...new Composer({uniqueKeys: true, prettyErrors: false}).compose(tokens)]
+  const map = (doc: Document | undefined) => new SourceMap(doc, lineCounter)
+
+  if (documents.length === 0) {
+    return fail(0, whole('file is empty', 'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema'))
+  }
+  if (documents.length > 1) {
+    const second = documents[1] as Document
+    return fail(second.range?.[0] ?? 0, whole(
+      `file holds ${documents.length} YAML documents; document 2 starts here`,
+      'one file holds one experiment: move each document after a --- into its own file (a GameDay lists several experiment files)',
+    ))
+  }
+  const doc = documents[0] as Document
+  const problems = doc.errors.map(error => ({
+    position: map(doc).positionOf(error.pos[0]),
+    issue: whole(`YAML syntax error: ${firstLine(error.message)}`, 'fix the YAML syntax here; the file was not read any further'),
+  }))
+  if (problems.length > 0) return {ok: false, problems}
+  if (doc.contents === null) {
+    return fail(doc.range?.[0] ?? 0, whole('file holds no content (only comments or an empty document)', 'an experiment is a mapping with apiVersion, kind, metadata and spec'))
+  }
+  try {
+    return {ok: true, parsed: {value: doc.toJS({maxAliasCount: MAX_ALIAS_COUNT}), sourceMap: map(doc)}}
+  } catch (error) {
+    return fail(firstAliasOffset(source), whole(
+      `aliases expand too much (${(error as Error).message})`,
+      `use at most ${MAX_ALIAS_COUNT} alias expansions; anchors and aliases are rarely needed in an experiment`,
+    ))
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message
+}
+
+function firstAliasOffset(source: string): number {
+  const match = /(^|[\s[{,:-])\*[^\s,\]}]/m.exec(source)
+  return match === null ? 0 : match.index + match[1]!.length
+}
+
+/** A CST token: the parts we need to measure nesting without recursion. */
+interface CstToken {
+  offset?: number
+  items?: Array<{start?: unknown; key?: CstToken | null; value?: CstToken | null; sep?: unknown}>
+  value?: unknown
+}
+
+/**
+ * The offset of the first node nested deeper than MAX_DEPTH, walking the concrete syntax tree
+ * with an explicit stack: the composer and converters recurse, so depth is checked before them.
+ */
+function deepestOffset(tokens: readonly unknown[]): number | undefined {
+  const stack: Array<[CstToken, number]> = tokens.map(t => [t as CstToken, 0])
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop() as [CstToken, number]
+    if (depth > MAX_DEPTH) return token.offset ?? 0
+    if (typeof token.value === 'object' && token.value !== null) stack.push([token.value as CstToken, depth])
+    for (const item of token.items ?? []) {
+      if (item.key) stack.push([item.key, depth + 1])
+      if (item.value) stack.push([item.value, depth + 1])
+    }
+  }
+  return undefined
+}

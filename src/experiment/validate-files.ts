@@ -1,0 +1,38 @@
+/** `chaos validate`: every file checked on its own, every problem of every file reported. */
+import {type Diagnostic, FaultlineError, InvalidExperiment} from '../errors.js'
+import {loadDocument} from './load.js'
+
+/** The verdict on one file. */
+export interface FileValidation {
+  file: string
+  valid: boolean
+  /** The file's kind when it could be read that far. */
+  kind: 'Experiment' | 'GameDay' | null
+  diagnostics: Diagnostic[]
+}
+
+/** The verdict on every file, in the order given. */
+export interface ValidationReport {
+  files: FileValidation[]
+}
+
+/** Validates one file, turning any Faultline error into diagnostics. */
+export async function validateFile(file: string): Promise<FileValidation> {
+  try {
+    const loaded = await loadDocument(file)
+    return {file, valid: true, kind: loaded.kind, diagnostics: []}
+  } catch (error) {
+    if (error instanceof InvalidExperiment) return {file, valid: false, kind: null, diagnostics: error.diagnostics}
+    if (error instanceof FaultlineError) {
+      const d: Diagnostic = {file, line: 0, col: 0, path: '', message: error.message}
+      if (error.hint !== undefined) d.hint = error.hint
+      return {file, valid: false, kind: null, diagnostics: [d]}
+    }
+    throw error
+  }
+}
+
+/** Validates each file (concurrently; results keep the given order). */
+export async function validateFiles(files: readonly string[]): Promise<ValidationReport> {
+  return {files: await Promise.all(files.map(validateFile))}
+}
