@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 
+import type {HTTPFaultInjection, HTTPMatchRequest} from '../../../src/istio/types.js'
 import {perMillion} from '../../../src/sandbox/mesh/fault.js'
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
 import {FakeConfig, FakeTopology, send, startMesh, stat, virtualService} from './harness.js'
@@ -29,7 +30,7 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
     await topology.close()
   })
 
-  const withFault = (fault: object, match?: object[]) =>
+  const withFault = (fault: HTTPFaultInjection, match?: HTTPMatchRequest[]) =>
     config.apply(virtualService('ratings', {hosts: ['ratings'], http: [
       {...(match === undefined ? {} : {match}), fault, route: [{destination: {host: 'ratings'}}]},
       ...(match === undefined ? [] : [{route: [{destination: {host: 'ratings'}}]}]),
