@@ -23,38 +23,55 @@ export class BuiltinDriver implements LoadDriver {
     return `faultline builtin ${version} (undici, node ${process.version})`
   }
 
-  async run(plan: LoadPlan, recorder: Recorder, signal: AbortSignal): Promise<void> {
+  async run(plan: LoadPlan, recorder: Recorder, {stop, abort}: {stop: AbortSignal; abort: AbortSignal}): Promise<void> {
     const connections = plan.traffic.reduce((n, t) => n + (t.vus ?? Math.ceil(t.ratePerSecond ?? 1)), 0)
     const options = {connections: Math.min(1024, Math.max(8, connections)), keepAliveTimeout: 10_000, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs}
     const dispatcher: Dispatcher = plan.proxy === undefined ? new Agent(options) : new ProxyAgent({uri: plan.proxy, proxyTunnel: false, ...options})
-    const url = new URL(plan.url)
     const t0 = performance.now()
-    const now = () => performance.now() - t0
-    const flusher = setInterval(() => recorder.flush(now()), 250)
-    // One listener for the whole run: destroying the dispatcher fails every in-flight request at once.
-    const stop = () => void dispatcher.destroy().catch(() => undefined)
-    signal.addEventListener('abort', stop, {once: true})
+    // Graceful stop (no new requests) happens on either signal; a hard abort also fails in-flight requests at once.
+    const stopper = new AbortController()
+    const halt = () => stopper.abort()
+    const kill = () => void dispatcher.destroy().catch(() => undefined)
+    stop.addEventListener('abort', halt, {once: true})
+    abort.addEventListener('abort', halt, {once: true})
+    abort.addEventListener('abort', kill, {once: true})
+    const run: Run = {plan, url: new URL(plan.url), dispatcher, recorder, now: () => performance.now() - t0, stop: stopper.signal, abort}
+    const flusher = setInterval(() => recorder.flush(run.now()), 250)
     try {
-      await Promise.all(plan.traffic.map(t => t.vus === undefined
-        ? openModel(t, plan, url, dispatcher, recorder, now, signal)
-        : closedModel(t, plan, url, dispatcher, recorder, now, signal)))
+      if (stop.aborted || abort.aborted) halt()
+      await Promise.all(plan.traffic.map(t => t.vus === undefined ? openModel(run, t) : closedModel(run, t)))
     } finally {
       clearInterval(flusher)
-      signal.removeEventListener('abort', stop)
-      recorder.flush(now(), true)
+      stop.removeEventListener('abort', halt)
+      abort.removeEventListener('abort', halt)
+      abort.removeEventListener('abort', kill)
+      recorder.flush(run.now(), true)
       await dispatcher.destroy().catch(() => undefined)
     }
   }
 }
 
-type Clock = () => number
+/** One load run's shared state. */
+interface Run {
+  plan: LoadPlan
+  url: URL
+  dispatcher: Dispatcher
+  recorder: Recorder
+  /** Milliseconds since the load started. */
+  now: () => number
+  /** No new requests once aborted. */
+  stop: AbortSignal
+  /** In-flight requests were failed. */
+  abort: AbortSignal
+}
 
 /** Sends one request meant to start at `at`; resolves when it has completed (never rejects). */
-async function send(t: TrafficPlan, at: number, plan: LoadPlan, url: URL, dispatcher: Dispatcher, recorder: Recorder, now: Clock, signal: AbortSignal): Promise<void> {
+async function send(run: Run, t: TrafficPlan, at: number): Promise<void> {
+  const {plan, url, recorder} = run
   recorder.started(t.name, at)
   let status = 0
   try {
-    const res = await dispatcher.request({
+    const res = await run.dispatcher.request({
       origin: url.origin, path: url.pathname + url.search, method: plan.method as Dispatcher.HttpMethod,
       headers: t.headers, ...(plan.body === undefined ? {} : {body: plan.body}),
     })
@@ -63,36 +80,34 @@ async function send(t: TrafficPlan, at: number, plan: LoadPlan, url: URL, dispat
   } catch {
     status = 0
   }
-  if (signal.aborted) return recorder.completed(t.name, at, now() - at, 0)
-  recorder.completed(t.name, at, now() - at, status)
+  recorder.completed(t.name, at, run.now() - at, run.abort.aborted ? 0 : status)
 }
 
-async function openModel(t: TrafficPlan, plan: LoadPlan, url: URL, dispatcher: Dispatcher, recorder: Recorder, now: Clock, signal: AbortSignal): Promise<void> {
+async function openModel(run: Run, t: TrafficPlan): Promise<void> {
   const rate = t.ratePerSecond ?? 0
   const interval = 1000 / rate
-  const total = Math.floor((plan.durationMs / 1000) * rate)
+  const total = Math.floor((run.plan.durationMs / 1000) * rate)
   const inFlight = new Set<Promise<void>>()
   let sent = 0
-  while (sent < total && !signal.aborted) {
-    const due = Math.min(total, Math.floor(now() / interval) + 1)
+  while (sent < total && !run.stop.aborted) {
+    const due = Math.min(total, Math.floor(run.now() / interval) + 1)
     for (; sent < due; sent++) {
       const at = sent * interval
       if (inFlight.size >= MAX_IN_FLIGHT) {
-        recorder.dropped(t.name, at)
+        run.recorder.dropped(t.name, at)
         continue
       }
-      const p = send(t, at, plan, url, dispatcher, recorder, now, signal).finally(() => inFlight.delete(p))
+      const p = send(run, t, at).finally(() => inFlight.delete(p))
       inFlight.add(p)
     }
-    const next = sent * interval - now()
-    await sleep(Math.max(0, Math.min(TICK_MS, next)), signal)
+    await sleep(Math.max(0, Math.min(TICK_MS, sent * interval - run.now())), run.stop)
   }
   await Promise.all(inFlight)
 }
 
-async function closedModel(t: TrafficPlan, plan: LoadPlan, url: URL, dispatcher: Dispatcher, recorder: Recorder, now: Clock, signal: AbortSignal): Promise<void> {
+async function closedModel(run: Run, t: TrafficPlan): Promise<void> {
   const loop = async () => {
-    while (!signal.aborted && now() < plan.durationMs) await send(t, now(), plan, url, dispatcher, recorder, now, signal)
+    while (!run.stop.aborted && run.now() < run.plan.durationMs) await send(run, t, run.now())
   }
   await Promise.all(Array.from({length: t.vus ?? 1}, loop))
 }

@@ -30,8 +30,11 @@ export interface LoadDriver {
   readonly name: string
   /** Version string recorded in the journal (e.g. `k6 v2.2.0 …`). */
   version(): Promise<string>
-  /** Runs the plan; resolves when every request has completed or the signal aborted the run. */
-  run(plan: LoadPlan, recorder: Recorder, signal: AbortSignal): Promise<void>
+  /**
+   * Runs the plan until `durationMs` or until `stop` (no new requests; in-flight ones complete),
+   * and resolves when every request has completed; `abort` fails in-flight requests at once.
+   */
+  run(plan: LoadPlan, recorder: Recorder, signals: {stop: AbortSignal; abort: AbortSignal}): Promise<void>
 }
 
 /** Parses `20/s`, `600/m`, `3600/h` into requests per second. */

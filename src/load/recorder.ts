@@ -118,6 +118,13 @@ export class Recorder {
     }
   }
 
+  /** Requests still in flight that were meant to start before `ms` (a window is final when this is 0). */
+  inFlightBefore(ms: number): number {
+    let n = 0
+    for (const byClass of this.live.values()) for (const [s, live] of byClass) if (s * 1000 < ms) n += live.inFlight
+    return n
+  }
+
   /** Every sealed second of a class, in time order. */
   seconds(traffic: string): SecondStats[] {
     return [...(this.sealed.get(traffic) ?? [])].sort((a, b) => a.second - b.second)

@@ -7,6 +7,8 @@ import type {LoadPlan} from '../../src/load/driver.js'
 import {parseRate} from '../../src/load/driver.js'
 import {Recorder} from '../../src/load/recorder.js'
 
+const signals = () => ({stop: new AbortController().signal, abort: new AbortController().signal})
+
 function listen(server: Server): Promise<number> {
   return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
 }
@@ -46,7 +48,7 @@ describe('builtin load driver', function () {
 
   it('holds the arrival rate per class even when the target is slow (open model), tagging each class', async () => {
     const recorder = new Recorder(['targeted', 'control'])
-    await new BuiltinDriver().run(plan(), recorder, new AbortController().signal)
+    await new BuiltinDriver().run(plan(), recorder, signals())
     const targeted = recorder.summarise('targeted', 0, 2000)
     const control = recorder.summarise('control', 0, 2000)
     assert.equal(targeted.requests, 100, 'every scheduled targeted request was sent despite 150 ms latency')
@@ -61,7 +63,7 @@ describe('builtin load driver', function () {
 
   it('runs a closed model with vus', async () => {
     const recorder = new Recorder(['targeted'])
-    await new BuiltinDriver().run(plan({durationMs: 1000, traffic: [{name: 'targeted', vus: 2, headers: {'x-chaos-test': 'true'}}]}), recorder, new AbortController().signal)
+    await new BuiltinDriver().run(plan({durationMs: 1000, traffic: [{name: 'targeted', vus: 2, headers: {'x-chaos-test': 'true'}}]}), recorder, signals())
     const s = recorder.summarise('targeted', 0, 2000)
     assert.ok(s.requests >= 8 && s.requests <= 16, `2 VUs × ~150 ms for 1 s sent ${s.requests}`)
   })
@@ -69,7 +71,7 @@ describe('builtin load driver', function () {
   it('sends absolute-form requests through an HTTP forward proxy', async () => {
     const before = seen.length
     const recorder = new Recorder(['control'])
-    await new BuiltinDriver().run(plan({url: 'http://productpage:9080/productpage', proxy: `http://127.0.0.1:${port}`, durationMs: 500, traffic: [{name: 'control', ratePerSecond: 10, headers: {}}]}), recorder, new AbortController().signal)
+    await new BuiltinDriver().run(plan({url: 'http://productpage:9080/productpage', proxy: `http://127.0.0.1:${port}`, durationMs: 500, traffic: [{name: 'control', ratePerSecond: 10, headers: {}}]}), recorder, signals())
     const proxied = seen.slice(before)
     assert.equal(proxied.length, 5)
     assert.ok(proxied.every(r => r.url === 'http://productpage:9080/productpage'), proxied[0]?.url)
@@ -80,7 +82,7 @@ describe('builtin load driver', function () {
     const ac = new AbortController()
     const started = Date.now()
     setTimeout(() => ac.abort(), 300)
-    await new BuiltinDriver().run(plan({durationMs: 10_000, traffic: [{name: 'targeted', ratePerSecond: 20, headers: {'x-chaos-test': 'true'}}]}), recorder, ac.signal)
+    await new BuiltinDriver().run(plan({durationMs: 10_000, traffic: [{name: 'targeted', ratePerSecond: 20, headers: {'x-chaos-test': 'true'}}]}), recorder, {stop: ac.signal, abort: new AbortController().signal})
     assert.ok(Date.now() - started < 2000, 'returned soon after the abort')
   })
 })

@@ -1,0 +1,69 @@
+/**
+ * Proof that the fault fired and that control traffic was untouched. Faults run in the *calling*
+ * sidecar, so we watch the fault filter's counters on every sidecar in the namespace: the first
+ * increase after our write is the time to effect; the last increase after the revert, the time
+ * to recovery. A fault that never fired (usually: the header is not propagated to the caller of
+ * the faulted service) is reported loudly.
+ */
+import type {Cluster} from '../cluster/cluster.js'
+import {parseEnvoyStats, sumMatching} from '../cluster/stats.js'
+import type {WindowSummary} from '../load/recorder.js'
+import {formatNumber} from '../probes/prometheus.js'
+
+const FAULT_STATS = ['*fault.delays_injected', '*fault.aborts_injected'] as const
+
+/** Fault-filter counters summed over every sidecar in the namespace. */
+export interface FaultCounters {
+  delays: number
+  aborts: number
+  /** Sidecars read. */
+  pods: number
+}
+
+/** Reads the fault counters of every meshed pod in the namespace (unreadable pods are skipped). */
+export async function readFaultCounters(cluster: Cluster, namespace: string): Promise<FaultCounters> {
+  const pods = (await cluster.listPods(namespace, '')).filter(p => p.containers.includes('istio-proxy'))
+  const totals: FaultCounters = {delays: 0, aborts: 0, pods: 0}
+  await Promise.all(pods.map(async p => {
+    try {
+      const stats = parseEnvoyStats(await cluster.proxyRequest(namespace, p.name, 'stats'))
+      totals.delays += sumMatching(stats, FAULT_STATS[0]).value
+      totals.aborts += sumMatching(stats, FAULT_STATS[1]).value
+      totals.pods++
+    } catch {
+      // A pod that cannot be read adds nothing; the other pods still prove or disprove the fault.
+    }
+  }))
+  return totals
+}
+
+/** How much the counters grew from `a` to `b` (a restarted pod counts from zero). */
+export function injectedBetween(a: FaultCounters, b: FaultCounters): number {
+  const d = Math.max(0, b.delays - a.delays) + Math.max(0, b.aborts - a.aborts)
+  return d
+}
+
+/** Whether targeted traffic in the fault phase looks affected compared with the baseline. */
+export function targetedEffect(baseline: WindowSummary, fault: WindowSummary): {affected: boolean; message: string} {
+  if (fault.requests === 0) return {affected: false, message: 'no targeted request completed during the fault phase'}
+  const p50 = {before: baseline.duration.med, after: fault.duration.med}
+  const errors = {before: baseline.failedRate, after: fault.failedRate}
+  const slower = p50.after > Math.max(p50.before * 1.5, p50.before + 50)
+  const failing = errors.after > errors.before + 0.01
+  const message = `targeted p50 ${formatNumber(p50.before)}ms → ${formatNumber(p50.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`
+  return {affected: slower || failing, message}
+}
+
+/** Whether control traffic in the fault phase stayed as it was in the baseline. */
+export function controlUntouched(baseline: WindowSummary, fault: WindowSummary): {untouched: boolean; message: string} {
+  if (fault.requests === 0) return {untouched: false, message: 'no control request completed during the fault phase'}
+  const p99 = {before: baseline.duration.p(99), after: fault.duration.p(99)}
+  const errors = {before: baseline.failedRate, after: fault.failedRate}
+  const untouched = errors.after <= errors.before + 0.01 && p99.after <= Math.max(p99.before * 1.5, p99.before + 50)
+  return {untouched, message: `control p99 ${formatNumber(p99.before)}ms → ${formatNumber(p99.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`}
+}
+
+/** The advice for a fault that never fired. */
+export const NOT_FIRED_HINT = 'Faults run in the calling sidecar and match on request headers: check that the load sends the header, ' +
+  'that every service between the entry point and the faulted service propagates it (bookinfo forwards x-chaos-* and end-user), ' +
+  'and that the load enters the mesh through a sidecar (on a cluster: from a meshed pod or through the ingress gateway).'

@@ -1,0 +1,160 @@
+/**
+ * Preflight: everything that can be known before anything is injected. A failed check stops the
+ * run with exit 4 and nothing written; warnings are what an expert would tell you first.
+ */
+import type {AccessCheck, Cluster} from '../cluster/cluster.js'
+import type {Experiment} from '../experiment/model.js'
+import {managedInfo} from '../faults/revert.js'
+import type {FaultPlan} from '../faults/plan.js'
+import {fqdn} from '../istio/routing.js'
+import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
+import {snapshotEnvoy, statsInclusionHint} from '../probes/envoy.js'
+import {PrometheusClient} from '../probes/prometheus.js'
+import {sumMatching} from '../cluster/stats.js'
+
+/** One preflight finding. */
+export interface Check {
+  check: string
+  status: 'ok' | 'warning' | 'failed'
+  message: string
+  hint?: string
+}
+
+/** What preflight looks at. */
+export interface PreflightInput {
+  experiment: Experiment
+  cluster: Cluster
+  namespace: string
+  plan: FaultPlan
+  /** The VirtualServices as read (to find locks and foreign controllers). */
+  existing: VirtualService[]
+  prometheus: PrometheusClient | undefined
+  /** Whether the load enters the mesh through a sidecar (true on the sandbox, via its proxy). */
+  loadThroughMesh: boolean
+  now: Date
+}
+
+const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
+  ...['get', 'list', 'create', 'update', 'delete'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'virtualservices'})),
+  {verb: 'list', group: ISTIO_GROUP, resource: 'destinationrules'},
+  {verb: 'list', group: '', resource: 'pods'},
+  {verb: 'create', group: '', resource: 'pods', subresource: 'exec'},
+]
+
+/** The permissions a run needs (also what `chaos schedule` grants). */
+export function requiredAccess(namespace: string): AccessCheck[] {
+  return ACCESS.map(a => ({...a, namespace}))
+}
+
+const CONTROLLER_MARKS: [RegExp, string][] = [
+  [/^argocd\.argoproj\.io\//, 'Argo CD'], [/^kustomize\.toolkit\.fluxcd\.io\//, 'Flux'], [/^helm\.toolkit\.fluxcd\.io\//, 'Flux'],
+  [/^flagger\.app\//, 'Flagger'], [/^meta\.helm\.sh\//, 'Helm'], [/^rollouts\.argoproj\.io\//, 'Argo Rollouts'],
+]
+
+/** Who else may rewrite this VirtualService mid-run, if anyone. */
+export function foreignController(vs: VirtualService): string | undefined {
+  const owner = (vs.metadata.ownerReferences as {kind?: string; name?: string}[] | undefined)?.[0]
+  if (owner !== undefined) return `${owner.kind ?? 'an owner'} ${owner.name ?? ''}`.trim()
+  const marks = [...Object.keys(vs.metadata.annotations ?? {}), ...Object.keys(vs.metadata.labels ?? {})]
+  for (const [re, name] of CONTROLLER_MARKS) if (marks.some(m => re.test(m))) return name
+  const managedBy = vs.metadata.labels?.['app.kubernetes.io/managed-by']
+  if (managedBy !== undefined && managedBy !== 'faultline') return managedBy
+  const managers = ((vs.metadata.managedFields ?? []) as {manager?: string}[]).map(f => f.manager ?? '')
+  const known = managers.find(m => /argocd|flux|kustomize-controller|helm-controller|flagger|rollouts/i.test(m))
+  return known
+}
+
+function subsetChecks(plan: FaultPlan, rules: DestinationRule[], namespace: string): Check[] {
+  const missing = new Set<string>()
+  for (const o of plan.objects) {
+    for (const route of o.desired.spec.http ?? []) {
+      for (const d of route.route ?? []) {
+        if (d.destination.subset === undefined) continue
+        const host = fqdn(d.destination.host, namespace)
+        const defined = rules.some(r => fqdn(r.spec.host, r.metadata.namespace ?? namespace) === host && (r.spec.subsets ?? []).some(s => s.name === d.destination.subset))
+        if (!defined) missing.add(`${d.destination.subset} of ${d.destination.host}`)
+      }
+    }
+  }
+  if (missing.size === 0) return [{check: 'subsets', status: 'ok', message: 'every subset the routes use is defined by a DestinationRule'}]
+  return [{check: 'subsets', status: 'failed', message: `routes use subsets no DestinationRule defines: ${[...missing].join(', ')}`, hint: 'Requests to an undefined subset fail with 503 (NR). Apply the DestinationRule first (make-before-break).'}]
+}
+
+function lockChecks(input: PreflightInput): Check[] {
+  const checks: Check[] = []
+  for (const o of input.plan.objects) {
+    const current = input.existing.find(v => v.metadata.name === o.revert.name)
+    const info = current === undefined ? undefined : managedInfo(current)
+    if (info === undefined || info.runId === input.plan.runId) continue
+    const expired = info.expiresAt !== undefined && info.expiresAt < input.now
+    checks.push(expired
+      ? {check: 'lock', status: 'warning', message: `VirtualService ${o.revert.name} carries a stale fault of run ${info.runId} (expired ${info.expiresAt?.toISOString()}); it is reverted before this run injects anything`}
+      : {check: 'lock', status: 'failed', message: `VirtualService ${o.revert.name} is held by run ${info.runId}${info.owner === undefined ? '' : ` (${info.owner})`} until ${info.expiresAt?.toISOString() ?? 'an unknown time'}`, hint: `Wait for that run to finish, or if it died: chaos revert --run ${info.runId} --namespace ${input.namespace}`})
+  }
+  return checks
+}
+
+async function envoyChecks(input: PreflightInput): Promise<Check[]> {
+  const checks: Check[] = []
+  for (const p of input.experiment.spec.steadyState) {
+    if (!('envoy' in p)) continue
+    const snap = await snapshotEnvoy(input.cluster, input.namespace, p.envoy.pods)
+    if (snap.pods.size === 0) {
+      checks.push({check: 'envoy', status: 'failed', message: `probe "${p.name}": no sidecar of pods ${JSON.stringify(p.envoy.pods)} could be read${snap.errors.size > 0 ? ': ' + [...snap.errors.values()][0] : ''}`, hint: 'Check the pod labels and that the pods run an istio-proxy container.'})
+      continue
+    }
+    const matched = [...snap.pods.values()].some(s => sumMatching(s, p.envoy.stat).matched > 0)
+    if (!matched) checks.push({check: 'envoy', status: 'warning', message: `probe "${p.name}": no sidecar reports ${p.envoy.stat} yet`, hint: statsInclusionHint(p.envoy.stat)})
+  }
+  return checks
+}
+
+async function prometheusChecks(input: PreflightInput): Promise<Check[]> {
+  const spec = input.experiment.spec
+  const queries = [...spec.steadyState, ...(spec.guardrails?.abortWhen ?? [])].flatMap(p => 'prometheus' in p ? [p.prometheus] : [])
+  if (queries.length === 0) return []
+  const checks: Check[] = []
+  for (const q of queries) {
+    const client = q.url === undefined ? input.prometheus : new PrometheusClient(q.url)
+    if (client === undefined) {
+      checks.push({check: 'prometheus', status: 'failed', message: 'the experiment has PromQL probes but no Prometheus is known', hint: 'Pass --prometheus-url, set spec.prometheus.url, or run on the sandbox with prometheus installed.'})
+      break
+    }
+    const outcome = await client.instant(q.query)
+    if (!outcome.ok && /did not answer|parse|bad_data|query failed/.test(outcome.message)) {
+      checks.push({check: 'prometheus', status: 'failed', message: `${client.baseUrl}: ${outcome.message}`, hint: 'Fix the query or the Prometheus URL; nothing was injected.'})
+    }
+  }
+  if (checks.length === 0) checks.push({check: 'prometheus', status: 'ok', message: `Prometheus answers and ${queries.length} quer${queries.length === 1 ? 'y runs' : 'ies run'}`})
+  return checks
+}
+
+function entryCheck(input: PreflightInput): Check[] {
+  if (input.loadThroughMesh) return []
+  const entryHost = fqdn(new URL(input.experiment.spec.load.url).hostname, input.namespace)
+  return input.experiment.spec.faults
+    .filter(f => fqdn(f.service, input.namespace) === entryHost)
+    .map(f => ({check: 'entry', status: 'warning' as const, message: `the fault on ${f.service} is on the service the load enters through, but the load does not come through a sidecar: it can never fire`, hint: 'Faults run in the calling proxy. Send the load from a meshed pod or through the ingress gateway, or put the fault on a service further in.'}))
+}
+
+/** Runs every check; the caller stops on any `failed`. */
+export async function preflight(input: PreflightInput): Promise<Check[]> {
+  const {cluster, namespace} = input
+  const checks: Check[] = []
+  const version = await cluster.istioVersion()
+  checks.push({check: 'cluster', status: 'ok', message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`})
+  const access = requiredAccess(namespace)
+  const allowed = await cluster.canI(access)
+  const denied = access.filter((_, i) => allowed[i] !== true).map(a => `${a.verb} ${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}`)
+  checks.push(denied.length === 0
+    ? {check: 'permissions', status: 'ok', message: 'every permission the run needs is granted'}
+    : {check: 'permissions', status: 'failed', message: `not allowed in ${namespace}: ${denied.join(', ')}`, hint: 'Grant them with a Role (see `chaos schedule` for the least-privilege Role), or run as a user who has them.'})
+  checks.push(...lockChecks(input))
+  checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
+  for (const o of input.plan.objects) {
+    const who = o.existing === undefined ? undefined : foreignController(o.existing)
+    if (who !== undefined) checks.push({check: 'controller', status: 'warning', message: `VirtualService ${o.revert.name} is managed by ${who}, which may overwrite our routes mid-run`, hint: 'Pause its sync for the duration of the experiment; the revert keeps whatever it writes meanwhile.'})
+  }
+  checks.push(...entryCheck(input), ...await envoyChecks(input), ...await prometheusChecks(input))
+  return checks
+}
