@@ -2,9 +2,8 @@
  * The building blocks of istiod's validating webhook (Istio 1.30.3 `pkg/config/validation`), with
  * its message texts: each returns the messages a value earns, empty when it is fine.
  */
-import {RE2JS} from 're2js'
-
 import {parseDurationNs} from '../duration.js'
+import {re2} from './routing.js'
 import type {StringMatch} from './types.js'
 
 const TCHARS = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/
@@ -61,7 +60,7 @@ export function regexErrors(m: StringMatch | undefined, where: string): string[]
   if (m.regex === '') return [`${q(where)}: regex string match should not be empty`]
   if (m.regex.length > 1024) return [`${q(where)}: regex is too large, max length allowed is 1024`]
   try {
-    RE2JS.compile(m.regex)
+    re2(m.regex)
     return []
   } catch (e) {
     return [`${q(where)}: ${e instanceof Error ? e.message : String(e)}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)`]
