@@ -19,6 +19,8 @@ export interface Exchange {
   readonly path: string
   readonly headers: OutgoingHttpHeaders
   readonly body: Buffer | undefined
+  /** Applies the route's response header operations. */
+  responseHeaders(headers: OutgoingHttpHeaders): void
   readonly flags: Set<ResponseFlag>
   /** Called once with the final status and the pod that answered (undefined for local replies). */
   finish(status: number, servedBy: Pod | undefined, grpcStatus: number | undefined): void
@@ -177,6 +179,7 @@ export class Forwarder {
     const headers = forwardableHeaders(upstream.headers)
     headers['x-envoy-upstream-service-time'] = String(Math.round(serviceTime))
     headers['server'] = 'envoy'
+    this.ex.responseHeaders(headers)
     res.writeHead(status, headers)
     upstream.pipe(res, {end: false})
     upstream.on('end', () => {

@@ -11,6 +11,7 @@ import {fqdn, type RoutableRequest, selectRoute} from '../../istio/routing.js'
 import type {HTTPRoute, HTTPRouteDestination} from '../../istio/types.js'
 import type {Pod, Service} from '../types.js'
 import type {UpstreamCluster} from './cluster.js'
+import {answerLocally, applyRequestHeaders, applyResponseHeaders, rewrite} from './actions.js'
 import {clusterName, type RoutingTable, type VirtualHost} from './config.js'
 import {drawAbort, drawDelay} from './fault.js'
 import {type Exchange, Forwarder} from './forward.js'
@@ -89,61 +90,79 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
   const target = outboundTarget(req)
   const table = ctx.table()
   const vhost = target === undefined ? undefined : table.virtualHosts.get(target.port === undefined ? target.host : `${target.host}:${target.port}`)
-  const flags = new Set<ResponseFlag>()
-  const serviceFqdn = vhost?.fqdn ?? target?.host ?? 'unknown'
-  let served = false
   const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc')
-  const finish = (status: number, servedBy: Pod | undefined, grpcStatus: number | undefined, service: Service | undefined): void => {
-    if (served) return
-    served = true
-    ctx.recordSource({destination: servedBy, service, serviceFqdn, status, grpcStatus, protocol: grpc ? 'grpc' : 'http', flags: formatFlags(flags), durationMs: performance.now() - started})
+  const r: Routed = {
+    req, res, vhost: vhost as VirtualHost, route: undefined, matchIndex: -1, target: target as OutboundTarget, flags: new Set(),
+    service: vhost?.service, serviceFqdn: vhost?.fqdn ?? target?.host ?? 'unknown', served: false,
+    finish(status, servedBy, grpcStatus) {
+      if (r.served) return
+      r.served = true
+      ctx.recordSource({
+        destination: servedBy, service: r.service, serviceFqdn: r.serviceFqdn, status, grpcStatus,
+        protocol: grpc ? 'grpc' : 'http', flags: formatFlags(r.flags), durationMs: performance.now() - started,
+      })
+    },
   }
   if (target === undefined || vhost === undefined) {
     // Istio with outboundTrafficPolicy REGISTRY_ONLY answers unknown hosts from its BlackHole route (502).
     req.resume()
-    flags.add('NR')
+    r.flags.add('NR')
     const name = target === undefined ? '(no Host header)' : target.authority
     localReply(res, 502, `no service in the mesh for host "${name}": the sandbox sidecar only routes to Kubernetes services it knows (outbound policy REGISTRY_ONLY)\n`)
-    finish(502, undefined, undefined, undefined)
+    r.finish(502, undefined, undefined)
     return
   }
   const routable: RoutableRequest = {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port: vhost.port}
   const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routable)
   if (vhost.routes !== undefined && selection === undefined) {
     req.resume()
-    flags.add('NR') // Envoy: no route matched → 404 route_not_found
+    r.flags.add('NR') // Envoy: no route matched → 404 route_not_found
     localReply(res, 404, '')
-    finish(404, undefined, undefined, vhost.service)
+    r.finish(404, undefined, undefined)
     return
   }
-  const route = selection?.route
-  routeRequest(ctx, {req, res, vhost, route, target, flags, finish: (s, p, g) => finish(s, p, g, vhost.service)})
+  r.route = selection?.route
+  r.matchIndex = selection?.matchIndex ?? -1
+  routeRequest(ctx, r)
 }
 
+/** One request's routing state, from virtual host to final status. */
 interface Routed {
   req: IncomingMessage
   res: ServerResponse
   vhost: VirtualHost
   route: HTTPRoute | undefined
+  matchIndex: number
   target: OutboundTarget
   flags: Set<ResponseFlag>
+  /** The destination service (the routed cluster's, once known) for `destination_service`. */
+  service: Service | undefined
+  serviceFqdn: string
+  destination?: HTTPRouteDestination | undefined
+  served: boolean
   finish(status: number, servedBy: Pod | undefined, grpcStatus: number | undefined): void
 }
 
 function routeRequest(ctx: OutboundContext, r: Routed): void {
   const {req, res, vhost, route} = r
-  if (route?.directResponse !== undefined) {
-    req.resume()
-    const dr = route.directResponse as {status?: number; body?: {string?: string}}
-    localReply(res, dr.status ?? 200, dr.body?.string ?? '')
-    r.finish(dr.status ?? 200, undefined, undefined)
-    return
+  if (route !== undefined) {
+    const status = answerLocally(res, route, r.target.path, r.target.authority)
+    if (status !== undefined) {
+      req.resume()
+      r.finish(status, undefined, undefined)
+      return
+    }
   }
   const destination = route === undefined ? {destination: {host: vhost.fqdn}} : pickDestination(route, ctx.random)
   const destFqdn = destination === undefined ? undefined : fqdn(destination.destination.host, vhost.routeNamespace)
   const service = destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)
   const port = destination?.destination.port?.number ?? service?.port ?? vhost.port
   const cluster = destFqdn === undefined ? undefined : ctx.cluster(clusterName(port, destination?.destination.subset ?? '', destFqdn))
+  r.destination = destination
+  if (cluster !== undefined) {
+    r.service = cluster.config.service
+    r.serviceFqdn = cluster.config.fqdn
+  }
   if (cluster === undefined) {
     // Envoy: the route names a cluster istiod did not push (unknown host, or a subset no
     // DestinationRule defines) → 503 with flag NC (router cluster_not_found), empty body.
@@ -201,13 +220,14 @@ function readBody(req: IncomingMessage, then: (body: Buffer | undefined) => void
   req.on('end', () => then(Buffer.concat(chunks)))
 }
 
-function upstreamHeaders(r: Routed, body: Buffer | undefined, timeoutMs: number | undefined): OutgoingHttpHeaders {
+function upstreamHeaders(r: Routed, authority: string, body: Buffer | undefined, timeoutMs: number | undefined): OutgoingHttpHeaders {
   const headers = forwardableHeaders(r.req.headers)
-  headers['host'] = r.target.authority
+  headers['host'] = authority
   if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID()
   if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http'
   if (timeoutMs !== undefined) headers['x-envoy-expected-rq-timeout-ms'] = String(timeoutMs)
   if (body !== undefined) headers['content-length'] = body.length
+  applyRequestHeaders(headers, r.route, r.destination)
   return headers
 }
 
@@ -217,11 +237,13 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
   const timeoutMs = timeout !== undefined && timeout > 0 ? timeout : undefined
   const retry = retryPolicyFor(r.route?.retries)
   const expected = retry.perTryTimeoutMs !== undefined && (timeoutMs === undefined || retry.perTryTimeoutMs < timeoutMs) ? retry.perTryTimeoutMs : timeoutMs
+  const {path, authority} = rewrite(r.route, r.matchIndex, r.target.path, r.target.authority)
   const exchange: Exchange = {
     res: r.res,
     method: r.req.method ?? 'GET',
-    path: r.target.path,
-    headers: upstreamHeaders(r, body, expected),
+    path,
+    headers: upstreamHeaders(r, authority, body, expected),
+    responseHeaders: headers => applyResponseHeaders(headers, r.route, r.destination),
     body,
     flags: r.flags,
     finish: r.finish,

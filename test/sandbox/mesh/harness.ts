@@ -64,7 +64,7 @@ const echo: AppHandler = (req, res, pod) => {
   req.resume()
   req.on('end', () => {
     res.writeHead(200, {'content-type': 'application/json', 'x-pod': pod})
-    res.end(JSON.stringify({pod, headers: req.headers}))
+    res.end(JSON.stringify({pod, url: req.url, headers: req.headers}))
   })
 }
 

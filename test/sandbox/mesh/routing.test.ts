@@ -159,4 +159,31 @@ describe('sandbox mesh: routing (Istio VirtualService → Envoy routes)', () => 
     assert.equal(r.status, 200)
     assert.equal(stat(mesh, 'productpage-v1-5d9b6f7c8d-abcde', 'cluster.outbound|9080||ratings.default.svc.cluster.local;.upstream_rq_200'), 1)
   })
+
+  it('route header operations, rewrite and redirect behave as Istio translates them', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{uri: {prefix: '/old'}}], redirect: {uri: '/new', authority: 'reviews:9080'}},
+      {match: [{uri: {prefix: '/v1api'}}], rewrite: {uri: '/reviews'}, headers: {request: {set: {'x-set': 'yes'}, remove: ['x-drop']}, response: {add: {'x-added': 'r'}}},
+        route: [{destination: {host: 'reviews', subset: 'v1'}}]},
+      {route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+    ]}))
+    const moved = await send(port, 'http://reviews:9080/old/1')
+    assert.equal(moved.status, 301)
+    assert.equal(moved.headers['location'], 'http://reviews:9080/new')
+    const r = await send(port, 'http://reviews:9080/v1api/7?x=1', {'x-drop': '1'})
+    const seen = JSON.parse(r.body).headers as Record<string, string>
+    assert.equal(seen['x-set'], 'yes')
+    assert.equal(seen['x-drop'], undefined)
+    assert.equal(r.headers['x-added'], 'r')
+    assert.equal(JSON.parse(r.body).url, '/reviews/7?x=1', 'the matched prefix is replaced')
+  })
+
+  it('destination_service is the routed destination, not the requested host', async () => {
+    topology.service('reviews-v2')
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [{route: [{destination: {host: 'reviews-v2'}}]}]}))
+    await mesh.addSidecar(await topology.pod('reviews-v2-6b7c9d8f5c-extra', {app: 'reviews-v2', version: 'v2'}))
+    assert.equal((await send(port, REVIEWS)).status, 200)
+    const metrics = await mesh.sidecar('productpage-v1-5d9b6f7c8d-abcde')?.metricsText()
+    assert.match(metrics ?? '', /destination_service="reviews-v2.default.svc.cluster.local"/)
+  })
 })
