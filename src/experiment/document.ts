@@ -37,10 +37,17 @@ export function parseYaml(text: string): ParseOutcome {
   const nul = text.indexOf('\0')
   if (nul >= 0) {
     // Count lines up to the NUL so the position is right even though the parser never runs.
+    lineCounter.addNewLine(0)
     for (let i = text.indexOf('\n'); i >= 0 && i < nul; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
     return fail(nul, whole('file contains a NUL byte: this looks like a binary file, not YAML', 'an experiment file is UTF-8 YAML text'))
   }
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text
+  const runaway = runawayOffset(source)
+  if (runaway !== undefined) {
+    lineCounter.addNewLine(0)
+    for (let i = source.indexOf('\n'); i >= 0 && i < runaway; i = source.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
+    return fail(runaway, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or - - -'))
+  }
   const tokens = [...new Parser(lineCounter.addNewLine).parse(source)]
   const tooDeep = deepestOffset(tokens)
   if (tooDeep !== undefined) {
@@ -50,7 +57,7 @@ export function parseYaml(text: string): ParseOutcome {
   const map = (doc: Document | undefined) => new SourceMap(doc, lineCounter)
 
   if (documents.length === 0) {
-    return fail(0, whole('file is empty', 'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema'))
+    return fail(0, whole('file is empty (no YAML content, only whitespace or comments)', 'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema'))
   }
   if (documents.length > 1) {
     const second = documents[1] as Document
@@ -85,6 +92,47 @@ function firstLine(message: string): string {
 function firstAliasOffset(source: string): number {
   const match = /(^|[\s[{,:-])\*[^\s,\]}]/m.exec(source)
   return match === null ? 0 : match.index + match[1]!.length
+}
+
+/**
+ * A linear pre-scan for the cheap attacks (`[[[[…`, `{a: {a: …`, `- - - - …`), which the parser
+ * would take a quadratic time to build a tree for. Brackets inside quotes and comments do not
+ * count; a plain scalar with many unbalanced brackets could be refused, which no experiment has.
+ */
+function runawayOffset(source: string): number | undefined {
+  let depth = 0
+  let quote: '"' | "'" | undefined
+  let lineStart = true
+  let dashes = 0
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i] as string
+    if (quote !== undefined) {
+      if (ch === '\\' && quote === '"') i++
+      else if (ch === quote) quote = undefined
+      continue
+    }
+    if (ch === '\n') {
+      lineStart = true
+      dashes = 0
+      continue
+    }
+    if (lineStart && (ch === '-' || ch === '?') && /[ \t]/.test(source[i + 1] ?? '')) {
+      if (++dashes > MAX_DEPTH) return i
+      continue
+    }
+    if (ch !== ' ' && ch !== '\t') lineStart = false
+    if ((ch === '"' || ch === "'") && /[\s[{,:]/.test(source[i - 1] ?? ' ')) quote = ch
+    else if (ch === '#' && /\s/.test(source[i - 1] ?? ' ')) i = nextLine(source, i) - 1
+    else if (ch === '[' || ch === '{') {
+      if (++depth > MAX_DEPTH) return i
+    } else if ((ch === ']' || ch === '}') && depth > 0) depth--
+  }
+  return undefined
+}
+
+function nextLine(source: string, from: number): number {
+  const i = source.indexOf('\n', from)
+  return i < 0 ? source.length : i
 }
 
 /** A CST token: the parts we need to measure nesting without recursion. */

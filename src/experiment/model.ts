@@ -198,8 +198,8 @@ const ObjectMeta = Type.Object({
 
 /** `kind: Experiment`. */
 export const Experiment = Type.Object({
-  apiVersion: Type.Literal(API_VERSION),
-  kind: Type.Literal('Experiment'),
+  apiVersion: Type.Literal(API_VERSION, doc(`Always ${API_VERSION}.`)),
+  kind: Type.Literal('Experiment', doc('Experiment')),
   metadata: ObjectMeta,
   spec: Type.Object({
     target: Type.Optional(Type.Object({
@@ -226,8 +226,8 @@ export const GameDayEntry = Type.Object({
 
 /** `kind: GameDay`: experiments run in order with one report. */
 export const GameDay = Type.Object({
-  apiVersion: Type.Literal(API_VERSION),
-  kind: Type.Literal('GameDay'),
+  apiVersion: Type.Literal(API_VERSION, doc(`Always ${API_VERSION}.`)),
+  kind: Type.Literal('GameDay', doc('GameDay: experiments run in order.')),
   metadata: ObjectMeta,
   spec: Type.Object({
     experiments: Type.Array(GameDayEntry, {minItems: 1, ...doc('The experiments, run one after another in this order.')}),

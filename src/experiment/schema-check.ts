@@ -9,7 +9,7 @@ import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 import {describeValue, explainKeyword} from './schema-messages.js'
 import {documentSchema} from './schema.js'
 import type {FieldPath, Issue} from './position.js'
-import {suggestion} from './suggest.js'
+import {closest, suggestion} from './suggest.js'
 
 type Schema = Record<string, unknown>
 
@@ -62,11 +62,19 @@ function explain(errors: readonly ErrorObject[]): Issue[] {
   const outer = unions.filter(u => !unions.some(other => belongsTo(u, other)))
   const issues: Issue[] = []
   for (const error of errors) {
-    if (unions.includes(error) || unions.some(u => belongsTo(error, u))) continue
+    if (unions.includes(error) || unions.some(u => belongsTo(error, u)) || isMisspeltRequired(error, errors)) continue
     issues.push(explainKeyword(error, pointerToPath(error.instancePath)))
   }
   for (const union of outer) issues.push(...explainUnion(union, errors.filter(e => belongsTo(e, union))))
   return dedupe(issues)
+}
+
+/** A missing field whose misspelling is present: the unknown-field error already says "did you mean". */
+function isMisspeltRequired(error: ErrorObject, errors: readonly ErrorObject[]): boolean {
+  if (error.keyword !== 'required') return false
+  const missing = String((error.params as {missingProperty?: unknown}).missingProperty)
+  return errors.some(e => e.keyword === 'additionalProperties' && e.instancePath === error.instancePath &&
+    closest(String((e.params as {additionalProperty?: unknown}).additionalProperty), [missing]) === missing)
 }
 
 function dedupe(issues: Issue[]): Issue[] {

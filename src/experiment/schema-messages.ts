@@ -38,6 +38,8 @@ export function explainKeyword(error: ErrorObject, path: FieldPath): Issue {
       return {path: [...path, key], at: 'key', message: `missing required field "${key}"`, hint: `add ${key}${about}`}
     }
     case 'type': {
+      const pattern = (error.parentSchema as Schema | undefined)?.pattern
+      if (typeof pattern === 'string' && pattern.includes('(ms|s|m|h)') && typeof error.data === 'number') return explainDuration(path, String(error.data))
       const want = String(params.type).split(',').map(t => TYPE_WORDS[t] ?? t).join(' or ')
       return {path, at: 'value', message: `must be ${want} (got ${describeValue(error.data)})`}
     }

@@ -23,6 +23,11 @@ class Checker {
     return !this.schemaIssues.some(i => isWithin(i.path, path) || isWithin(path, i.path))
   }
 
+  /** Whether nothing at or above `path` failed: the value there has the right shape, whatever is below. */
+  shaped(path: FieldPath): boolean {
+    return !this.schemaIssues.some(i => isWithin(path, i.path))
+  }
+
   add(issue: Issue | undefined): void {
     if (issue !== undefined) this.issues.push(issue)
   }
@@ -37,7 +42,7 @@ export function experimentSemanticIssues(experiment: Experiment, schemaIssues: r
   const policy = policyClean ? blastRadius ?? {} : {allowUntargeted: true}
   ;(Array.isArray(faults) ? faults : []).forEach((fault, i) => {
     const path = [...spec, 'faults', i]
-    if (c.clean(path)) checkFault(c, fault, path, policy)
+    if (c.shaped(path)) checkFault(c, fault, path, policy)
   })
   const phasesPath = [...spec, 'phases']
   if (phases !== undefined && c.clean(phasesPath)) {
@@ -67,9 +72,9 @@ function checkFault(c: Checker, fault: Fault, path: FieldPath, policy: {allowUnt
   if (fault.delay === undefined && fault.abort === undefined) {
     c.add({path, at: 'value', message: 'HTTP fault injection must have an abort and/or a delay', hint: 'add delay: {fixedDelay: 7s, percentage: 100} or abort: {httpStatus: 503, percentage: 100}'})
   }
-  if (fault.delay !== undefined) c.add(checkDuration([...path, 'delay', 'fixedDelay'], fault.delay.fixedDelay))
+  if (fault.delay !== undefined && c.clean([...path, 'delay'])) c.add(checkDuration([...path, 'delay', 'fixedDelay'], fault.delay.fixedDelay))
   for (const kind of ['delay', 'abort'] as const) {
-    const percentage = fault[kind]?.percentage
+    const percentage = c.clean([...path, kind]) ? fault[kind]?.percentage : undefined
     if (percentage !== undefined && policy.maxPercentage !== undefined && percentage > policy.maxPercentage) {
       c.add({
         path: [...path, kind, 'percentage'], at: 'value',
@@ -78,6 +83,7 @@ function checkFault(c: Checker, fault: Fault, path: FieldPath, policy: {allowUnt
       })
     }
   }
+  if (!c.clean([...path, 'match'])) return
   if (fault.match !== undefined) for (const issue of checkMatch(fault.match, [...path, 'match'])) c.add(issue)
   const targeted = Object.keys(fault.match?.headers ?? {}).length > 0
   if (!targeted && policy.allowUntargeted !== true) {
@@ -180,7 +186,7 @@ function checkThresholds(c: Checker, thresholds: Thresholds, path: FieldPath, bu
     ;(thresholds[metric] ?? []).forEach((expression, j) => {
       const parsed = parseThreshold(metric, expression)
       if (parsed.ok) return
-      const unknownMetric = parsed.message.includes('metric')
+      const unknownMetric = parsed.on === 'metric'
       c.add({path: unknownMetric ? [...path, metric] : [...path, metric, j], at: unknownMetric ? 'key' : 'value', message: parsed.message, hint: parsed.hint})
     })
   }
