@@ -59,7 +59,8 @@ export function experimentSemanticIssues(experiment: Experiment, schemaIssues: r
     if (c.clean(path)) checkProbe(c, probe, path, context)
   })
   if (Array.isArray(steadyState) && c.clean([...spec, 'steadyState'])) uniqueNames(c, steadyState, [...spec, 'steadyState'], 'probe')
-  ;(guardrails?.abortWhen ?? []).forEach((probe, i) => {
+  const abortWhen = guardrails?.abortWhen
+  ;(Array.isArray(abortWhen) ? abortWhen : []).forEach((probe, i) => {
     const path = [...spec, 'guardrails', 'abortWhen', i]
     if (c.clean(path)) checkProbe(c, probe as Probe, path, context)
   })
