@@ -9,10 +9,12 @@ import type {StoredObject, Topology} from '../types.js'
 import {flag, mediaType, parseJson, readBody, sendJson} from './http.js'
 import {mergePatch, type Json} from './patch.js'
 import {findPod, listPods, podObject} from './pods.js'
+import {selfSubjectAccessReviewSpec} from './protobuf.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {badRequest, invalid, methodNotAllowed, notFound, unsupportedMediaType} from './status.js'
 import {streamWatch} from './watch.js'
 
+const PROTOBUF = 'application/vnd.kubernetes.protobuf'
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
 function namespaceFrom(body: unknown): StoredObject {
@@ -79,10 +81,15 @@ export function handlePods(req: IncomingMessage, res: ServerResponse, query: URL
 /** `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: the sandbox's only user may do everything. */
 export async function handleAccessReview(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST') throw methodNotAllowed(req.method ?? '')
-  const body = parseJson(await readBody(req)) as {spec?: unknown}
-  if (typeof body !== 'object' || body === null || typeof body.spec !== 'object' || body.spec === null) {
+  const type = mediaType(req.headers['content-type'])
+  const raw = await readBody(req)
+  let spec: unknown
+  if (type === PROTOBUF) spec = selfSubjectAccessReviewSpec(raw)
+  else if (type === '' || type === 'application/json') spec = (parseJson(raw) as {spec?: unknown} | null)?.spec
+  else throw unsupportedMediaType(type, ['application/json', PROTOBUF])
+  if (typeof spec !== 'object' || spec === null || Object.keys(spec).length === 0) {
     throw invalid({group: 'authorization.k8s.io', kind: 'SelfSubjectAccessReview'}, '', [{field: 'spec', detail: 'Invalid value: exactly one of nonResourceAttributes or resourceAttributes must be specified'}])
   }
-  sendJson(res, 201, {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {creationTimestamp: null}, spec: body.spec,
+  sendJson(res, 201, {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {creationTimestamp: null}, spec,
     status: {allowed: true, reason: 'the Faultline sandbox grants its bearer token every permission'}})
 }
