@@ -231,5 +231,7 @@ async function main(): Promise<void> {
 }
 
 const roleAt = process.argv.indexOf('--role')
+// Exit cleanly on SIGINT/SIGTERM so `node --cpu-prof` can write its profile.
+if (roleAt >= 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
 if (roleAt >= 0) void serveRole(process.argv[roleAt + 1] as string, Number(process.argv[roleAt + 2]))
 else await main()
