@@ -131,10 +131,10 @@ export const ThresholdProbe = Type.Object({
 export const PrometheusProbe = Type.Object({
   ...probeCommon,
   prometheus: Type.Object({
-    query: Type.String({minLength: 1}),
+    query: Type.String({...doc('An instant PromQL query that returns one number.'), minLength: 1}),
     expect: Type.String(doc('Comparison for the query result, e.g. "< 0.01".')),
     url: Type.Optional(Type.String(doc('Prometheus base URL; defaults to --prometheus-url or the sandbox\'s.'))),
-  }, {additionalProperties: false}),
+  }, {additionalProperties: false, ...doc('The query and what its value must be.')}),
 }, {additionalProperties: false, title: 'Prometheus probe', ...doc('An instant PromQL query compared with an expectation.')})
 
 /** An Envoy stat read from the sidecars of the selected pods. */
@@ -144,22 +144,22 @@ export const EnvoyProbe = Type.Object({
     pods: Type.Record(Type.String(), Type.String(), doc('Label selector for the pods whose sidecars are read.')),
     stat: Type.String({...doc('Stat name; * matches any run of characters. Both the `;.` (Istio ≥1.23) and `.` forms are accepted.'), minLength: 1}),
     expect: Type.String(doc('increase == 0, increase > 0, value < 5 …: over the phase, summed over the pods.')),
-  }, {additionalProperties: false}),
+  }, {additionalProperties: false, ...doc('Which sidecars, which stat, and what it must do.')}),
 }, {additionalProperties: false, title: 'Envoy probe', ...doc('An Envoy stat read from the sidecars of the selected pods.')})
 
 /** An HTTP request whose status and body are checked. */
 export const HttpProbe = Type.Object({
   ...probeCommon,
   http: Type.Object({
-    url: Type.String({minLength: 1}),
-    method: Type.Optional(Type.String({pattern: '^[A-Z]+$'})),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
-    timeout: Type.Optional(Duration),
+    url: Type.String({...doc('The URL to request.'), minLength: 1}),
+    method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), doc('Request headers.'))),
+    timeout: Type.Optional(Type.String({...Duration, ...doc('Give up after this long (a timeout is a miss).')})),
     expect: Type.Object({
-      status: Type.Optional(Type.Integer({minimum: 100, maximum: 599})),
-      bodyContains: Type.Optional(Type.String()),
-    }, {additionalProperties: false}),
-  }, {additionalProperties: false}),
+      status: Type.Optional(Type.Integer({...doc('The expected status code.'), minimum: 100, maximum: 599})),
+      bodyContains: Type.Optional(Type.String(doc('Text the body must contain.'))),
+    }, {additionalProperties: false, ...doc('What the response must look like.')}),
+  }, {additionalProperties: false, ...doc('The request and what its response must look like.')}),
 }, {additionalProperties: false, title: 'HTTP probe', ...doc('An HTTP request whose status and body are checked.')})
 
 /** Any steady-state probe. */
@@ -170,11 +170,17 @@ export type EnvoyProbe = Static<typeof EnvoyProbe>
 export type HttpProbe = Static<typeof HttpProbe>
 export type Probe = Static<typeof Probe>
 
-/** A probe a guardrail evaluates; it has no phases (it runs every second during the fault phase). */
+const guardrailName = Type.Optional(Type.String(doc('What this condition means, in words (shown when it aborts the run).')))
+
+/** A condition a guardrail evaluates; it has no phases (it runs every second during the fault phase). */
 export const GuardrailProbe = Type.Union([
-  Type.Object({name: Type.Optional(Type.String()), prometheus: PrometheusProbe.properties.prometheus}, {additionalProperties: false}),
-  Type.Object({name: Type.Optional(Type.String()), envoy: EnvoyProbe.properties.envoy}, {additionalProperties: false}),
-  Type.Object({name: Type.Optional(Type.String()), traffic: Type.Optional(Type.String()), thresholds: Thresholds}, {additionalProperties: false}),
+  Type.Object({name: guardrailName, prometheus: PrometheusProbe.properties.prometheus}, {additionalProperties: false, title: 'Prometheus abort condition'}),
+  Type.Object({name: guardrailName, envoy: EnvoyProbe.properties.envoy}, {additionalProperties: false, title: 'Envoy abort condition'}),
+  Type.Object({
+    name: guardrailName,
+    traffic: Type.Optional(Type.String(doc('The traffic class to evaluate; all classes when omitted.'))),
+    thresholds: Thresholds,
+  }, {additionalProperties: false, title: 'Threshold abort condition'}),
 ])
 export type GuardrailProbe = Static<typeof GuardrailProbe>
 
