@@ -39,7 +39,7 @@ describe('the published JSON Schema', () => {
     assert.deepEqual(Object.keys(schema.$defs as object).sort(), ['Experiment', 'GameDay'])
     assert.deepEqual(schema.then, {$ref: '#/$defs/GameDay'})
     assert.deepEqual(schema.else, {$ref: '#/$defs/Experiment'})
-    assert.equal((schema.$defs as Record<string, {title: string}>).Experiment.title, 'Experiment')
+    assert.equal((schema.$defs as Record<string, {title: string}>).Experiment?.title, 'Experiment')
   })
 
   it('documents every field, so editors can explain it on hover', () => {
