@@ -84,9 +84,13 @@ describe('kubectl against the sandbox API server', function () {
   it('lists what it applied, by short name and by full name', async () => {
     const r = await kubectl('get', 'vs')
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual(r.stdout.trim().split('\n').map(l => l.split(/\s+/)[0]), ['NAME', 'details', 'productpage', 'ratings', 'reviews'])
+    const lines = r.stdout.trim().split('\n')
+    assert.deepEqual(lines[0]?.split(/\s+/), ['NAME', 'GATEWAYS', 'HOSTS', 'AGE'], 'the CRD\'s printer columns, as on a cluster')
+    assert.deepEqual(lines.slice(1).map(l => l.split(/\s+/).slice(0, 2)), [['details', '["details"]'], ['productpage', '["productpage"]'], ['ratings', '["ratings"]'], ['reviews', '["reviews"]']])
     const dr = await kubectl('get', 'destinationrules.networking.istio.io', '-o', 'name')
     assert.equal(dr.stdout.trim().split('\n').length, 4)
+    const pods = await kubectl('get', 'pods')
+    assert.deepEqual(pods.stdout.trim().split('\n')[1]?.split(/\s+/).slice(0, 4), ['ratings-v1-7d9c', '2/2', 'Running', '0'])
   })
 
   it('re-applies through a merge PATCH: changed objects are configured, the rest unchanged', async () => {

@@ -12,6 +12,7 @@ import {findPod, listPods, podObject} from './pods.js'
 import {selfSubjectAccessReviewSpec} from './protobuf.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {badRequest, invalid, methodNotAllowed, notFound, unsupportedMediaType} from './status.js'
+import {printerFor, tableVersion, toTable} from './table.js'
 import {streamWatch} from './watch.js'
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf'
@@ -43,7 +44,10 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
         const timeout = query.get('timeoutSeconds')
         return streamWatch(req, res, store, {filter: {kind: 'Namespace'}, serve: o => o, selects, resourceVersion: query.get('resourceVersion') ?? undefined, timeoutSeconds: timeout === null ? undefined : Number(timeout)})
       }
-      return sendJson(res, 200, {apiVersion: 'v1', kind: 'NamespaceList', metadata: {resourceVersion: store.resourceVersion()}, items: store.list('Namespace').filter(selects)})
+      const items = store.list('Namespace').filter(selects)
+      const table = tableVersion(req)
+      if (table !== undefined) return sendJson(res, 200, toTable(printerFor('Namespace', 'v1'), items, table, store.resourceVersion()))
+      return sendJson(res, 200, {apiVersion: 'v1', kind: 'NamespaceList', metadata: {resourceVersion: store.resourceVersion()}, items})
     }
     if (method === 'POST') {
       const type = mediaType(req.headers['content-type'])
@@ -54,7 +58,10 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
   }
   const current = store.get('Namespace', undefined, name)
   if (current === undefined) throw notFound(RESOURCES.Namespace, name)
-  if (method === 'GET') return sendJson(res, 200, current)
+  if (method === 'GET') {
+    const table = tableVersion(req)
+    return sendJson(res, 200, table === undefined ? current : toTable(printerFor('Namespace', 'v1'), [current], table, current.metadata.resourceVersion))
+  }
   if (method === 'PATCH') {
     const type = mediaType(req.headers['content-type'])
     // Namespace metadata has no merge-keyed lists we touch, so strategic merge behaves as merge patch here.
@@ -70,12 +77,16 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
 /** `/api/v1/[namespaces/<ns>/]pods[/<name>]` (GET only). */
 export function handlePods(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, topology: Topology, since: string, namespace: string | undefined, name: string | undefined): void {
   if ((req.method ?? 'GET') !== 'GET') throw methodNotAllowed(req.method ?? '')
+  const table = tableVersion(req)
   if (name === undefined) {
-    return sendJson(res, 200, {apiVersion: 'v1', kind: 'PodList', metadata: {resourceVersion: '1'}, items: listPods(topology, namespace, query, since)})
+    const items = listPods(topology, namespace, query, since) as unknown as StoredObject[]
+    if (table !== undefined) return sendJson(res, 200, toTable(printerFor('Pod', 'v1'), items, table, '1'))
+    return sendJson(res, 200, {apiVersion: 'v1', kind: 'PodList', metadata: {resourceVersion: '1'}, items})
   }
   const pod = namespace === undefined ? undefined : findPod(topology, namespace, name)
   if (pod === undefined) throw notFound({group: '', resource: 'pods'}, name)
-  sendJson(res, 200, podObject(pod, since))
+  const obj = podObject(pod, since) as unknown as StoredObject
+  sendJson(res, 200, table === undefined ? obj : toTable(printerFor('Pod', 'v1'), [obj], table, '1'))
 }
 
 /** `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: the sandbox's only user may do everything. */

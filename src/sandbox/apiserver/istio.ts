@@ -13,6 +13,7 @@ import {flag, mediaType, parseJson, readBody, sendJson, warningHeaders} from './
 import {jsonPatch, mergePatch, PatchError, type Json} from './patch.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {ApiError, badRequest, methodNotAllowed, notFound, success, unsupportedMediaType} from './status.js'
+import {printerFor, tableVersion, toTable} from './table.js'
 import {streamWatch} from './watch.js'
 
 /** Where an Istio request points. */
@@ -36,7 +37,7 @@ export async function handleIstio(req: IncomingMessage, res: ServerResponse, que
   if (target.namespace === undefined) throw methodNotAllowed(method)
   const item = {...target, namespace: target.namespace, name: target.name}
   switch (method) {
-    case 'GET': return get(res, store, item)
+    case 'GET': return get(req, res, store, item)
     case 'PUT': return update(req, res, query, store, item)
     case 'PATCH': return patch(req, res, query, store, item)
     case 'DELETE': return remove(req, res, query, store, item)
@@ -60,11 +61,19 @@ function list(req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
   const byLabel = parseLabelSelector(query.get('labelSelector'))
   const byField = parseFieldSelector(query.get('fieldSelector'))
   const selects = (o: StoredObject) => byLabel(o.metadata.labels) && byField(o.metadata)
+  const table = tableVersion(req)
+  const printer = printerFor(t.kind, t.version)
   if (flag(query, 'watch')) {
     const timeout = query.get('timeoutSeconds')
+    let first = true
+    const serveTable = (o: StoredObject, v: 'v1' | 'v1beta1') => {
+      const out = toTable(printer, [servedAs(o, apiVersion(t))], v, o.metadata.resourceVersion, first)
+      first = false
+      return out
+    }
     streamWatch(req, res, store, {
       filter: {kind: t.kind, ...(t.namespace === undefined ? {} : {namespace: t.namespace})},
-      serve: o => servedAs(o, apiVersion(t)), selects,
+      serve: o => (table === undefined ? servedAs(o, apiVersion(t)) : serveTable(o, table)), selects,
       resourceVersion: query.get('resourceVersion') ?? undefined,
       timeoutSeconds: timeout === null ? undefined : Number(timeout),
     })
@@ -72,13 +81,16 @@ function list(req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
   }
   const resourceVersion = store.resourceVersion()
   const items = store.list(t.kind, t.namespace).filter(selects).map(o => servedAs(o, apiVersion(t)))
+  if (table !== undefined) return sendJson(res, 200, toTable(printer, items, table, resourceVersion))
   sendJson(res, 200, {apiVersion: apiVersion(t), kind: `${t.kind}List`, metadata: {resourceVersion, continue: ''}, items})
 }
 
-function get(res: ServerResponse, store: ObjectStore, t: Item): void {
+function get(req: IncomingMessage, res: ServerResponse, store: ObjectStore, t: Item): void {
   const obj = store.get(t.kind, t.namespace, t.name)
   if (obj === undefined) throw notFound(RESOURCES[t.kind], t.name)
-  sendJson(res, 200, servedAs(obj, apiVersion(t)))
+  const table = tableVersion(req)
+  const served = servedAs(obj, apiVersion(t))
+  sendJson(res, 200, table === undefined ? served : toTable(printerFor(t.kind, t.version), [served], table, obj.metadata.resourceVersion))
 }
 
 function admissionContext(query: URLSearchParams, t: IstioTarget & {namespace: string}, operation: AdmissionContext['operation']): AdmissionContext {

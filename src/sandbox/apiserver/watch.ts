@@ -13,8 +13,8 @@ import {ApiError} from './status.js'
 /** How a watch serves and selects objects. */
 export interface WatchSpec {
   filter: WatchFilter
-  /** Rewrites an object for the wire (e.g. its apiVersion). */
-  serve: (obj: StoredObject) => StoredObject
+  /** Rewrites an object for the wire (its apiVersion, or a one-row Table). */
+  serve: (obj: StoredObject) => unknown
   selects: (obj: StoredObject) => boolean
   resourceVersion: string | undefined
   timeoutSeconds: number | undefined

@@ -224,6 +224,32 @@ describe('sandbox API server over HTTPS', () => {
     })
   })
 
+  describe('server-side printing', () => {
+    const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json'
+
+    it('answers kubectl\'s Table Accept header with the CRD\'s printer columns', async () => {
+      await f.call('POST', vsPath(), {body: ratingsVs()})
+      const t = (await f.call('GET', vsPath('v1alpha3'), {headers: {accept: TABLE}})).body
+      assert.equal(t.kind, 'Table')
+      assert.equal(t.apiVersion, 'meta.k8s.io/v1')
+      assert.deepEqual(t.columnDefinitions.map((c: Answer) => c.name), ['Name', 'Gateways', 'Hosts', 'Age'])
+      assert.deepEqual(t.rows[0].cells.slice(0, 3), ['ratings', null, '["ratings"]'])
+      assert.match(t.rows[0].cells[3], /^\d+s$/)
+      assert.equal(t.rows[0].object.kind, 'PartialObjectMetadata')
+      assert.equal(t.rows[0].object.metadata.name, 'ratings')
+      const pods = (await f.call('GET', '/api/v1/namespaces/default/pods', {headers: {accept: TABLE}})).body
+      assert.deepEqual(pods.rows.map((r: Answer) => r.cells.slice(0, 4)), [['ratings-v1-7d9c', '2/2', 'Running', '0'], ['reviews-v2-5f4b', '2/2', 'Running', '0']])
+    })
+
+    it('formats ages as kubectl does (apimachinery HumanDuration)', async () => {
+      const {humanDuration} = await import('../../../src/sandbox/apiserver/table.js')
+      const s = 1000
+      const table: [number, string][] = [[-5 * s, '<invalid>'], [0, '0s'], [119 * s, '119s'], [120 * s, '2m'], [150 * s, '2m30s'], [600 * s, '10m'],
+        [3 * 3600 * s, '3h'], [3 * 3600 * s + 60 * s, '3h1m'], [47 * 3600 * s, '47h'], [50 * 3600 * s, '2d2h'], [30 * 86400 * s, '30d'], [800 * 86400 * s, '2y70d']]
+      for (const [ms, text] of table) assert.equal(humanDuration(ms), text, String(ms))
+    })
+  })
+
   describe('watch', () => {
     async function openWatch(query: string): Promise<{next(): Promise<Answer>; ended: Promise<void>; close(): void}> {
       const res = await request(`${f.server.url}${vsPath('v1beta1')}?${query}`, {headers: {authorization: `Bearer ${f.token}`}, dispatcher: f.dispatcher})
