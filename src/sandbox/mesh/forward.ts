@@ -34,6 +34,9 @@ export interface RouteAction {
   retry: RetryPolicy
 }
 
+/** Responses up to this size (with a content-length) are buffered and written at once. */
+const SMALL_BODY = 64 * 1024
+
 function grpcStatusOf(res: IncomingMessage): number | undefined {
   const v = res.headers['grpc-status']
   return typeof v === 'string' && v !== '' ? Number(v) : undefined
@@ -180,14 +183,29 @@ export class Forwarder {
     headers['x-envoy-upstream-service-time'] = String(Math.round(serviceTime))
     headers['server'] = 'envoy'
     this.ex.responseHeaders(headers)
-    res.writeHead(status, headers)
-    upstream.pipe(res, {end: false})
-    upstream.on('end', () => {
+    const finished = (): void => {
       if (this.upstream !== undefined) this.endAttempt(true)
-      res.end()
       this.ex.reachedDestination(host, status, grpcStatus, performance.now() - this.attemptStart)
       this.end(status, host, grpcStatus)
-    })
+    }
+    const length = Number(upstream.headers['content-length'])
+    if (length <= SMALL_BODY) {
+      // Small bodies: buffer and answer with one write (headers + body), skipping stream plumbing.
+      const chunks: Buffer[] = []
+      upstream.on('data', (c: Buffer) => chunks.push(c))
+      upstream.on('end', () => {
+        res.writeHead(status, headers)
+        res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+        finished()
+      })
+    } else {
+      res.writeHead(status, headers)
+      upstream.pipe(res, {end: false})
+      upstream.on('end', () => {
+        res.end()
+        finished()
+      })
+    }
     upstream.on('error', () => undefined) // the 'close' below handles it
     upstream.on('close', () => {
       if (this.done || upstream.complete) return
