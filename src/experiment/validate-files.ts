@@ -1,6 +1,7 @@
 /** `chaos validate`: every file checked on its own, every problem of every file reported. */
 import {type Diagnostic, FaultlineError, InvalidExperiment} from '../errors.js'
-import {loadDocument} from './load.js'
+import {parseYaml} from './document.js'
+import {loadDocument, readExperimentText} from './load.js'
 
 /** The verdict on one file. */
 export interface FileValidation {
@@ -22,13 +23,24 @@ export async function validateFile(file: string): Promise<FileValidation> {
     const loaded = await loadDocument(file)
     return {file, valid: true, kind: loaded.kind, diagnostics: []}
   } catch (error) {
-    if (error instanceof InvalidExperiment) return {file, valid: false, kind: null, diagnostics: error.diagnostics}
+    if (error instanceof InvalidExperiment) return {file, valid: false, kind: await declaredKind(file), diagnostics: error.diagnostics}
     if (error instanceof FaultlineError) {
       const d: Diagnostic = {file, line: 0, col: 0, path: '', message: error.message}
       if (error.hint !== undefined) d.hint = error.hint
       return {file, valid: false, kind: null, diagnostics: [d]}
     }
     throw error
+  }
+}
+
+/** The kind an invalid file declares, when it can be read that far (for the report only). */
+async function declaredKind(file: string): Promise<FileValidation['kind']> {
+  try {
+    const outcome = parseYaml(await readExperimentText(file))
+    const kind = outcome.ok ? (outcome.parsed.value as {kind?: unknown} | null)?.kind : undefined
+    return kind === 'Experiment' || kind === 'GameDay' ? kind : null
+  } catch {
+    return null
   }
 }
 
