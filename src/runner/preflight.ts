@@ -6,7 +6,7 @@ import type {AccessCheck, Cluster} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
 import {managedInfo} from '../faults/revert.js'
 import type {FaultPlan} from '../faults/plan.js'
-import {fqdn} from '../istio/routing.js'
+import {fqdn, hostCovers} from '../istio/routing.js'
 import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
 import {snapshotEnvoy, statsInclusionHint} from '../probes/envoy.js'
 import {PrometheusClient} from '../probes/prometheus.js'
@@ -26,8 +26,6 @@ export interface PreflightInput {
   cluster: Cluster
   namespace: string
   plan: FaultPlan
-  /** The VirtualServices as read (to find locks and foreign controllers). */
-  existing: VirtualService[]
   prometheus: PrometheusClient | undefined
   /** Whether the load enters the mesh through a sidecar (true on the sandbox, via its proxy). */
   loadThroughMesh: boolean
@@ -80,18 +78,27 @@ function subsetChecks(plan: FaultPlan, rules: DestinationRule[], namespace: stri
   return [{check: 'subsets', status: 'failed', message: `routes use subsets no DestinationRule defines: ${[...missing].join(', ')}`, hint: 'Requests to an undefined subset fail with 503 (NR). Apply the DestinationRule first (make-before-break).'}]
 }
 
-function lockChecks(input: PreflightInput): Check[] {
+/**
+ * Locks: a VirtualService routing a faulted host that carries another run's fault. A live one is
+ * held (we stop); an expired one belongs to a run that died (it is reverted first). Runs before
+ * compiling, which refuses objects that still carry faults.
+ */
+export function lockChecks(existing: VirtualService[], faults: Experiment['spec']['faults'], namespace: string, now: Date): {checks: Check[]; stale: VirtualService[]} {
+  const hosts = faults.map(f => fqdn(f.service, namespace))
   const checks: Check[] = []
-  for (const o of input.plan.objects) {
-    const current = input.existing.find(v => v.metadata.name === o.revert.name)
-    const info = current === undefined ? undefined : managedInfo(current)
-    if (info === undefined || info.runId === input.plan.runId) continue
-    const expired = info.expiresAt !== undefined && info.expiresAt < input.now
-    checks.push(expired
-      ? {check: 'lock', status: 'warning', message: `VirtualService ${o.revert.name} carries a stale fault of run ${info.runId} (expired ${info.expiresAt?.toISOString()}); it is reverted before this run injects anything`}
-      : {check: 'lock', status: 'failed', message: `VirtualService ${o.revert.name} is held by run ${info.runId}${info.owner === undefined ? '' : ` (${info.owner})`} until ${info.expiresAt?.toISOString() ?? 'an unknown time'}`, hint: `Wait for that run to finish, or if it died: chaos revert --run ${info.runId} --namespace ${input.namespace}`})
+  const stale: VirtualService[] = []
+  for (const vs of existing) {
+    const info = managedInfo(vs)
+    if (info === undefined || !(vs.spec.hosts ?? []).some(h => hosts.some(host => hostCovers(h, host, namespace)))) continue
+    const expired = info.expiresAt !== undefined && info.expiresAt < now
+    if (expired) {
+      stale.push(vs)
+      checks.push({check: 'lock', status: 'warning', message: `VirtualService ${vs.metadata.name} carries a stale fault of run ${info.runId} (expired ${info.expiresAt?.toISOString()}); it is reverted before this run injects anything`})
+    } else {
+      checks.push({check: 'lock', status: 'failed', message: `VirtualService ${vs.metadata.name} is held by run ${info.runId}${info.owner === undefined ? '' : ` (${info.owner})`} until ${info.expiresAt?.toISOString() ?? 'an unknown time'}`, hint: `Wait for that run to finish, or if it died: chaos revert --run ${info.runId} --namespace ${namespace}`})
+    }
   }
-  return checks
+  return {checks, stale}
 }
 
 async function envoyChecks(input: PreflightInput): Promise<Check[]> {
@@ -149,7 +156,6 @@ export async function preflight(input: PreflightInput): Promise<Check[]> {
   checks.push(denied.length === 0
     ? {check: 'permissions', status: 'ok', message: 'every permission the run needs is granted'}
     : {check: 'permissions', status: 'failed', message: `not allowed in ${namespace}: ${denied.join(', ')}`, hint: 'Grant them with a Role (see `chaos schedule` for the least-privilege Role), or run as a user who has them.'})
-  checks.push(...lockChecks(input))
   checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
   for (const o of input.plan.objects) {
     const who = o.existing === undefined ? undefined : foreignController(o.existing)

@@ -58,9 +58,14 @@ export class PhaseProbes {
     }))
   }
 
-  /** Evaluates every probe of `phase` over the load window [fromMs, toMs) (load clock). */
-  async endPhase(phase: PhaseName, fromMs: number, toMs: number): Promise<ProbeResult[]> {
-    return Promise.all(this.inPhase(phase).map(async ({probe, index}) => {
+  /**
+   * Evaluates the probes of `phase` over the load window [fromMs, toMs) (load clock): `instant`
+   * ones (Envoy, Prometheus, HTTP) must run at the phase's end; `load` ones (thresholds) once the
+   * window's requests have completed; `all` both.
+   */
+  async endPhase(phase: PhaseName, fromMs: number, toMs: number, which: 'instant' | 'load' | 'all' = 'all'): Promise<ProbeResult[]> {
+    const picked = this.inPhase(phase).filter(({probe}) => which === 'all' || (which === 'load') === (probeKind(probe) === 'threshold'))
+    return Promise.all(picked.map(async ({probe, index}) => {
       const base = {probe: probe.name, kind: probeKind(probe), phase}
       try {
         const v = await this.evaluate(probe, index, fromMs, toMs)

@@ -1,0 +1,174 @@
+/**
+ * The fault phase: apply every planned VirtualService (each revert registered first), watch for
+ * the first evidence that the fault took effect, check guardrails every second, revert, and watch
+ * for the last faulted response after the revert.
+ */
+import {ClusterUnavailable} from '../errors.js'
+import type {FaultPlan} from '../faults/plan.js'
+import {stringMatches} from '../istio/routing.js'
+import type {VirtualService} from '../istio/types.js'
+import type {Recorder} from '../load/recorder.js'
+import type {PrometheusClient} from '../probes/prometheus.js'
+import type {ProbeResult} from './events.js'
+import {controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
+import {Guardrails} from './guardrails.js'
+import type {PhaseProbes} from './probes.js'
+import {revertCommand, type RevertOutcome, type Reverter} from './revert.js'
+import type {RunInput} from './run.js'
+import {wait} from './timeline.js'
+
+/** What the fault phase works with. */
+export interface FaultPhaseContext {
+  input: RunInput
+  plan: FaultPlan
+  reverter: Reverter
+  probes: PhaseProbes
+  recorder: Recorder
+  prometheus: PrometheusClient | undefined
+  /** Milliseconds on the load's clock. */
+  loadClock: () => number
+  stopRun: (reason: string) => void
+}
+
+/** Traffic classes whose headers satisfy some fault's header match (the rest are control). */
+export function targetedClasses(input: RunInput): Set<string> {
+  const {faults, load} = input.experiment.spec
+  const targeted = new Set<string>()
+  for (const t of load.traffic) {
+    const headers = Object.fromEntries(Object.entries(t.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
+    const hit = faults.some(f => Object.entries(f.match?.headers ?? {}).every(([k, m]) => stringMatches(m, headers[k.toLowerCase()])))
+    if (hit) targeted.add(t.name)
+  }
+  return targeted
+}
+
+/** One fault phase. */
+export class FaultPhase {
+  /** Whether any evidence showed the fault took effect. */
+  fired = false
+  /** Envoy/Prometheus/HTTP probe results taken at the fault phase's end. */
+  instantResults: ProbeResult[] = []
+  private counters: FaultCounters | undefined
+  private writeAt = 0
+  private revertAt = 0
+
+  constructor(private readonly ctx: FaultPhaseContext) {}
+
+  private get events() {
+    return this.ctx.input.events
+  }
+
+  private async counts(): Promise<FaultCounters | undefined> {
+    try {
+      return await readFaultCounters(this.ctx.input.cluster, this.ctx.input.namespace)
+    } catch {
+      return undefined
+    }
+  }
+
+  private async apply(): Promise<void> {
+    const {cluster} = this.ctx.input
+    for (const p of this.ctx.plan.objects) {
+      this.ctx.reverter.register(p)
+      let written: VirtualService
+      try {
+        written = p.action === 'create' ? await cluster.createVirtualService(p.desired) : await cluster.replaceVirtualService(p.desired)
+      } catch (err) {
+        throw new ClusterUnavailable(`applying VirtualService ${p.revert.namespace}/${p.revert.name} failed: ${(err as Error).message}; everything applied so far is being reverted`, {cause: err})
+      }
+      this.ctx.reverter.written(p, written)
+      this.events.emit({kind: 'fault-applied', fault: {namespace: p.revert.namespace, name: p.revert.name, action: p.action, resourceVersion: written.metadata.resourceVersion ?? '', ...(p.existing === undefined ? {} : {before: p.existing.spec}), after: written.spec}})
+    }
+  }
+
+  /** Applies the faults and holds them for `ms`; returns the phase's window on the load clock. */
+  async run(ms: number, signal: AbortSignal): Promise<{from: number; to: number}> {
+    this.counters = await this.counts()
+    await this.apply()
+    this.writeAt = Date.now()
+    const from = this.ctx.loadClock()
+    this.events.emit({kind: 'phase-started', phase: 'fault', plannedMs: ms})
+    const {input} = this.ctx
+    const guardrails = new Guardrails(input.experiment.spec.guardrails?.abortWhen ?? [], {cluster: input.cluster, namespace: input.namespace, recorder: this.ctx.recorder, prometheus: this.ctx.prometheus})
+    await Promise.all([this.ctx.probes.startPhase('fault'), guardrails.arm()])
+    const end = this.writeAt + ms
+    let nextGuardrail = Date.now() + 1000
+    while (Date.now() < end && !signal.aborted) {
+      if (!this.fired) await this.pollEvidence()
+      if (Date.now() >= nextGuardrail) {
+        nextGuardrail += 1000
+        const breach = await guardrails.check(from, this.ctx.loadClock())
+        if (breach !== undefined) {
+          this.events.emit({kind: 'guardrail-breached', guardrail: breach.guardrail, message: breach.message})
+          this.ctx.stopRun(`guardrail "${breach.guardrail}" breached: ${breach.message}`)
+          break
+        }
+      }
+      const pause = Date.now() - this.writeAt < 5000 && !this.fired ? 100 : 1000
+      await wait(Math.min(pause, end - Date.now(), nextGuardrail - Date.now()), signal)
+    }
+    const to = this.ctx.loadClock()
+    this.instantResults = await this.ctx.probes.endPhase('fault', from, to, 'instant')
+    for (const r of this.instantResults) this.events.emit({kind: 'probe-result', result: r})
+    this.events.emit({kind: 'phase-ended', phase: 'fault'})
+    return {from, to}
+  }
+
+  private async pollEvidence(): Promise<void> {
+    const now = await this.counts()
+    if (this.counters === undefined || now === undefined) return
+    const injected = injectedBetween(this.counters, now)
+    if (injected === 0) return
+    this.fired = true
+    this.events.emit({kind: 'fault-evidence', source: 'envoy fault filter', message: `${injected} request(s) faulted by the calling sidecars (fault.delays_injected + fault.aborts_injected)`, afterWriteMs: Date.now() - this.writeAt})
+  }
+
+  /** Reverts everything applied; emits each outcome. */
+  async revert(): Promise<RevertOutcome[]> {
+    const outcomes = await this.ctx.reverter.revertAll({deadlineMs: this.ctx.input.revertTimeoutMs ?? 30_000})
+    this.revertAt = Date.now()
+    const {runId, namespace} = this.ctx.plan
+    for (const o of outcomes) {
+      this.events.emit(o.ok
+        ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message}
+        : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command: revertCommand(runId, namespace)})
+    }
+    return outcomes
+  }
+
+  /** After the revert: waits until the fault counters stop rising, and reports when the last faulted request was seen. */
+  async watchLastEvidence(): Promise<void> {
+    if (!this.fired) return
+    let last = await this.counts()
+    let lastRise = this.revertAt
+    const stopAt = this.revertAt + 15_000
+    while (Date.now() < stopAt && Date.now() - lastRise < 2000) {
+      await new Promise(r => setTimeout(r, 200))
+      const now = await this.counts()
+      if (last !== undefined && now !== undefined && injectedBetween(last, now) > 0) lastRise = Date.now()
+      last = now
+    }
+    this.events.emit({kind: 'last-evidence', afterRevertMs: lastRise - this.revertAt, message: lastRise === this.revertAt ? 'no faulted request after the revert' : `last faulted request seen ${lastRise - this.revertAt}ms after the revert`})
+  }
+
+  /** Compares targeted and control traffic in the fault phase with the baseline. */
+  reportTraffic(window: {from: number; to: number}, baselineEnd: number): void {
+    const targeted = targetedClasses(this.ctx.input)
+    const rec = this.ctx.recorder
+    for (const name of rec.classes) {
+      const before = rec.summarise(name, 0, baselineEnd)
+      const during = rec.summarise(name, window.from, window.to)
+      if (targeted.has(name)) {
+        const effect = targetedEffect(before, during)
+        if (!this.fired && effect.affected) {
+          this.fired = true
+          this.events.emit({kind: 'fault-evidence', source: `traffic class ${name}`, message: effect.message, afterWriteMs: -1})
+        }
+      } else {
+        const control = controlUntouched(before, during)
+        this.events.emit({kind: 'control-evidence', untouched: control.untouched, message: `${name}: ${control.message}`})
+      }
+    }
+    if (!this.fired) this.events.emit({kind: 'fault-not-fired', message: 'no sidecar counted a faulted request and targeted traffic looked as it did in the baseline', hint: NOT_FIRED_HINT})
+  }
+}

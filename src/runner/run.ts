@@ -1,0 +1,212 @@
+/**
+ * `chaos run`: preflight → baseline → fault → recovery on one clock, one load run across all
+ * three, reverts in `finally` so that success, deviation, guardrails, exceptions and signals all
+ * leave the mesh as it was. The outcome and its exit code follow DESIGN §6.
+ */
+import type {Cluster} from '../cluster/cluster.js'
+import {ExitCode, FaultlineError} from '../errors.js'
+import type {Experiment, PhaseName} from '../experiment/model.js'
+import {compileFaults} from '../faults/compile.js'
+import {newRunId} from '../faults/names.js'
+import type {FaultPlan} from '../faults/plan.js'
+import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
+import {type LoadDriver, parseRate} from '../load/driver.js'
+import {Recorder} from '../load/recorder.js'
+import {PrometheusClient} from '../probes/prometheus.js'
+import {version} from '../version.js'
+import type {EventStream, Outcome, ProbeResult} from './events.js'
+import {Journal, runDirectory} from './journal.js'
+import {type Check, lockChecks, preflight} from './preflight.js'
+import {revertCommand, revertObject, Reverter} from './revert.js'
+import {FaultPhase} from './fault-phase.js'
+import {PhaseProbes} from './probes.js'
+import {phaseDurations, wait} from './timeline.js'
+
+/** What a run needs. */
+export interface RunInput {
+  file: string
+  experiment: Experiment
+  cluster: Cluster
+  namespace: string
+  driver: LoadDriver
+  /** Forward proxy through which load and HTTP probes enter the mesh (the sandbox's). */
+  proxy?: string
+  prometheusUrl?: string
+  reportDir: string
+  /** `--phases baseline=5s,…`. */
+  phases?: string
+  /** Ctrl-C / SIGTERM. */
+  signal: AbortSignal
+  events: EventStream
+  owner?: string
+  /** The revert's own deadline (default 30s), independent of the run's. */
+  revertTimeoutMs?: number
+}
+
+/** How it ended. */
+export interface RunResult {
+  runId: string
+  outcome: Outcome
+  exitCode: number
+  reason: string
+  runDir: string
+  journalFile: string
+}
+
+const EXIT: Record<Outcome, number> = {'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted, 'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed}
+/** How long after the fault phase a fault's expiry annotation lets `chaos revert --expired` reclaim it. */
+const EXPIRY_GRACE_MS = 5 * 60_000
+
+class Stop extends Error {
+  constructor(readonly outcome: Outcome, readonly reason: string, readonly exitCode = EXIT[outcome]) {
+    super(reason)
+  }
+}
+
+/** Runs one experiment end to end. Never leaves a fault behind without saying so (exit 5). */
+export async function runExperiment(input: RunInput): Promise<RunResult> {
+  const {experiment, cluster, namespace, events} = input
+  const runId = newRunId()
+  const startedAt = new Date()
+  const durations = phaseDurations(experiment, input.phases)
+  const total = durations.baseline + durations.fault + durations.recovery
+  const runDir = runDirectory(input.reportDir, experiment.metadata.name, startedAt)
+  const driverVersion = await input.driver.version()
+  const journal = new Journal(runDir, {
+    runId, experiment: {name: experiment.metadata.name, file: input.file, spec: experiment},
+    environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
+  }, startedAt)
+  events.subscribe(e => journal.record(e))
+  events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
+
+  const abort = new AbortController()
+  let abortReason: string | undefined
+  const stopRun = (reason: string) => {
+    abortReason ??= reason
+    abort.abort()
+  }
+  const onSignal = () => stopRun('interrupted (signal); faults are being reverted')
+  input.signal.addEventListener('abort', onSignal, {once: true})
+  const maxMs = experiment.spec.guardrails?.maxDuration === undefined ? undefined : phaseDurations({...experiment, spec: {...experiment.spec, phases: {baseline: experiment.spec.guardrails.maxDuration, fault: '0s', recovery: '0s'}}}).baseline
+  const maxTimer = maxMs === undefined ? undefined : setTimeout(() => stopRun(`guardrails.maxDuration (${experiment.spec.guardrails?.maxDuration}) reached`), maxMs)
+  if (input.signal.aborted) onSignal()
+
+  const recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))
+  recorder.onSecond(second => events.emit({kind: 'load-second', second}))
+  const prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
+  const prometheus = prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl)
+  const probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder, prometheus, proxy: input.proxy})
+  const reverter = new Reverter(cluster, runId)
+  const stopLoad = new AbortController()
+  let load: Promise<void> | undefined
+  let loadT0 = 0
+  let result: {outcome: Outcome; reason: string; exitCode: number}
+  const emitResults = (results: ProbeResult[]) => results.forEach(r => events.emit({kind: 'probe-result', result: r}))
+
+  try {
+    const plan = await prepare(input, runId, startedAt, total)
+    if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
+
+    loadT0 = events.elapsed()
+    load = input.driver.run({
+      url: experiment.spec.load.url, method: experiment.spec.load.method ?? 'GET', ...(experiment.spec.load.body === undefined ? {} : {body: experiment.spec.load.body}),
+      traffic: experiment.spec.load.traffic.map(t => ({name: t.name, headers: t.headers ?? {}, ...(t.rate === undefined ? {} : {ratePerSecond: parseRate(t.rate)}), ...(t.vus === undefined ? {} : {vus: t.vus})})),
+      durationMs: total + 60_000, requestTimeoutMs: 60_000, ...(input.proxy === undefined ? {} : {proxy: input.proxy}),
+    }, recorder, {stop: stopLoad.signal, abort: abort.signal})
+    const loadClock = () => events.elapsed() - loadT0
+
+    // Baseline: the system must be steady before anything is injected.
+    await runPhase(input, probes, 'baseline', durations.baseline, abort.signal)
+    if (abort.signal.aborted) throw new Stop('aborted', `${abortReason ?? 'aborted'} during the baseline; nothing was injected`)
+    const baselineEnd = loadClock()
+    await settle(recorder, baselineEnd, 2000)
+    const baseline = await probes.endPhase('baseline', 0, baselineEnd)
+    emitResults(baseline)
+    const unsteady = baseline.filter(r => r.status !== 'held')
+    if (unsteady.length > 0) throw new Stop('could-not-run', `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')}); nothing was injected`)
+
+    const fault = new FaultPhase({input, plan, reverter, probes, recorder, prometheus, loadClock, stopRun})
+    const window = await fault.run(durations.fault, abort.signal)
+    const reverted = await fault.revert()
+    const failedReverts = reverted.filter(o => !o.ok)
+
+    if (!abort.signal.aborted && failedReverts.length === 0) {
+      await runPhase(input, probes, 'recovery', durations.recovery, abort.signal, () => fault.watchLastEvidence())
+    }
+    stopLoad.abort()
+    await load
+    const end = loadClock()
+    const faultResults = await probes.endPhase('fault', window.from, window.to, 'load')
+    const recoveryResults = abort.signal.aborted || failedReverts.length > 0 ? [] : await probes.endPhase('recovery', window.to, end, 'load')
+    emitResults([...faultResults, ...recoveryResults])
+    fault.reportTraffic(window, baselineEnd)
+
+    if (failedReverts.length > 0) throw new Stop('revert-failed', `revert failed for ${failedReverts.map(o => `${o.namespace}/${o.name} (${o.message})`).join(', ')}: faults may still be live. Run: ${revertCommand(runId, namespace)}`)
+    if (abortReason !== undefined) throw new Stop('aborted', `${abortReason}; faults were reverted`)
+    const all = [...fault.instantResults, ...faultResults, ...recoveryResults]
+    const deviations = all.filter(r => r.status !== 'held')
+    if (!fault.fired) throw new Stop('deviated', 'the fault never fired, so the hypothesis was not tested (see the fault-not-fired event)')
+    result = deviations.length === 0
+      ? {outcome: 'held', exitCode: ExitCode.Held, reason: `the hypothesis held: ${all.length} probe result(s) in fault and recovery, all within tolerance`}
+      : {outcome: 'deviated', exitCode: ExitCode.Deviated, reason: `the hypothesis deviated: ${deviations.map(r => `"${r.probe}" ${r.status} in ${r.phase} (${r.actual}, expected ${r.expected})`).join('; ')}`}
+  } catch (err) {
+    result = err instanceof Stop ? {outcome: err.outcome, reason: err.reason, exitCode: err.exitCode}
+      : err instanceof FaultlineError ? {outcome: err.exitCode === ExitCode.RevertFailed ? 'revert-failed' : 'could-not-run', reason: err.message + (err.hint === undefined ? '' : ` (${err.hint})`), exitCode: err.exitCode}
+        : {outcome: 'could-not-run', reason: `unexpected error: ${(err as Error).message}`, exitCode: ExitCode.CouldNotRun}
+  } finally {
+    if (maxTimer !== undefined) clearTimeout(maxTimer)
+    input.signal.removeEventListener('abort', onSignal)
+  }
+  // Safety net: anything still registered (an exception mid-fault) is reverted now, on a fresh deadline.
+  if (reverter.size > 0) {
+    const outcomes = await reverter.revertAll({deadlineMs: input.revertTimeoutMs ?? 30_000})
+    for (const o of outcomes) events.emit(o.ok ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message} : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command: revertCommand(runId, namespace)})
+    if (outcomes.some(o => !o.ok)) result = {outcome: 'revert-failed', exitCode: ExitCode.RevertFailed, reason: `${result.reason}; and the revert failed: faults may still be live. Run: ${revertCommand(runId, namespace)}`}
+  }
+  stopLoad.abort()
+  if (result.outcome !== 'held' && result.outcome !== 'deviated') abort.abort()
+  await load?.catch(() => undefined)
+  events.emit({kind: 'run-finished', ...result})
+  journal.close()
+  return {runId, ...result, runDir, journalFile: journal.file}
+}
+
+/** Locks, compile, preflight; reverts stale faults of dead runs first. Throws Stop('could-not-run') on failure. */
+async function prepare(input: RunInput, runId: string, startedAt: Date, totalMs: number): Promise<FaultPlan> {
+  const {cluster, namespace, experiment, events} = input
+  const emit = (checks: Check[]) => checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
+  const fail = (checks: Check[]) => {
+    const failed = checks.filter(c => c.status === 'failed')
+    if (failed.length > 0) throw new Stop('could-not-run', `preflight failed: ${failed.map(c => c.message + (c.hint === undefined ? '' : ` — ${c.hint}`)).join('; ')}`)
+  }
+  let existing = await cluster.listVirtualServices(namespace)
+  const locks = lockChecks(existing, experiment.spec.faults, namespace, new Date())
+  emit(locks.checks)
+  fail(locks.checks)
+  for (const vs of locks.stale) {
+    const name = vs.metadata.name
+    const outcome = await revertObject(cluster, namespace, name, managedInfo(vs)?.runId ?? '', current => current === undefined ? {action: 'none', namespace, name, reason: 'gone'} : revertFromAnnotations(current), {deadlineMs: input.revertTimeoutMs ?? 30_000})
+    if (!outcome.ok) throw new Stop('could-not-run', `a stale fault on ${name} could not be reverted: ${outcome.message}`)
+    events.emit({kind: 'revert', namespace, name, action: outcome.action, message: `stale fault reverted: ${outcome.message}`})
+  }
+  if (locks.stale.length > 0) existing = await cluster.listVirtualServices(namespace)
+  const plan = compileFaults({namespace, existing, faults: experiment.spec.faults, runId, expiresAt: new Date(startedAt.getTime() + totalMs + EXPIRY_GRACE_MS), experiment: experiment.metadata.name, ...(input.owner === undefined ? {} : {owner: input.owner})})
+  const checks = await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined, now: new Date()})
+  emit(checks)
+  fail(checks)
+  return plan
+}
+
+async function runPhase(input: RunInput, probes: PhaseProbes, phase: PhaseName, ms: number, signal: AbortSignal, during?: () => Promise<void>): Promise<void> {
+  input.events.emit({kind: 'phase-started', phase, plannedMs: ms})
+  await probes.startPhase(phase)
+  await Promise.all([wait(ms, signal), during?.()])
+  input.events.emit({kind: 'phase-ended', phase})
+}
+
+/** Waits (bounded) until every request meant to start before `ms` has completed and been sealed. */
+async function settle(recorder: Recorder, ms: number, maxWaitMs: number): Promise<void> {
+  const deadline = Date.now() + maxWaitMs
+  while (recorder.inFlightBefore(ms) > 0 && Date.now() < deadline) await new Promise(r => setTimeout(r, 50))
+  recorder.flush(ms)
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict'
+import {mkdtempSync} from 'node:fs'
+import {createServer, type Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {Experiment} from '../../src/experiment/model.js'
+import type {VirtualService} from '../../src/istio/types.js'
+import {BuiltinDriver} from '../../src/load/builtin.js'
+import {EventStream, type RunEvent} from '../../src/runner/events.js'
+import {carriesRun} from '../../src/runner/revert.js'
+import {runExperiment} from '../../src/runner/run.js'
+import {FakeCluster} from '../fakes/cluster.js'
+
+const RATINGS: VirtualService = {
+  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]},
+}
+
+function experiment(url: string, over: Partial<Experiment['spec']> = {}): Experiment {
+  return {
+    apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment', metadata: {name: 'ratings-delay'},
+    spec: {
+      faults: [{service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}],
+      phases: {baseline: '1s', fault: '1s', recovery: '1s'},
+      load: {url, traffic: [{name: 'targeted', rate: '20/s', headers: {'x-chaos-test': 'true'}}, {name: 'control', rate: '20/s'}]},
+      steadyState: [{name: 'control is fast', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}}],
+      ...over,
+    },
+  }
+}
+
+/** A fake mesh: while our fault is on the ratings VirtualService, the reviews sidecar's delay counter rises. */
+function meshOf(cluster: FakeCluster): () => void {
+  cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+  let delays = 0
+  const tick = setInterval(() => {
+    const vs = cluster.objects.get('default/ratings')
+    if (vs !== undefined && (vs.spec.http ?? []).some(r => r.fault !== undefined)) delays++
+    cluster.stats.set('reviews-v2-x', `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`)
+  }, 20)
+  cluster.stats.set('reviews-v2-x', 'http.outbound_0.0.0.0_9080.fault.delays_injected: 0\n')
+  return () => clearInterval(tick)
+}
+
+describe('chaos run (runner, against a fake cluster)', function () {
+  this.timeout(30_000)
+  let server: Server
+  let url: string
+  let failing = false
+  before(async () => {
+    server = createServer((_req, res) => res.writeHead(failing ? 503 : 200).end('ok'))
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/productpage`
+  })
+  after(() => server.close())
+  beforeEach(() => {
+    failing = false
+  })
+
+  async function run(cluster: FakeCluster, exp: Experiment, signal = new AbortController().signal) {
+    const events = new EventStream()
+    const seen: RunEvent[] = []
+    events.subscribe(e => seen.push(e))
+    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal, events})
+    return {result, seen, kinds: seen.map(e => e.kind)}
+  }
+
+  it('holds: applies, proves the fault fired, reverts exactly, writes the journal', async () => {
+    const cluster = new FakeCluster()
+    const original = cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    const {result, seen, kinds} = await run(cluster, experiment(url))
+    stop()
+    assert.equal(result.outcome, 'held', result.reason)
+    assert.equal(result.exitCode, 0)
+    assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+    for (const k of ['preflight', 'phase-started', 'fault-applied', 'fault-evidence', 'revert', 'control-evidence', 'run-finished'] as const) assert.ok(kinds.includes(k), `missing ${k}`)
+    const evidence = seen.find(e => e.kind === 'fault-evidence')
+    assert.ok(evidence !== undefined && evidence.kind === 'fault-evidence' && evidence.afterWriteMs < 1000)
+    assert.ok(kinds.indexOf('revert') > kinds.indexOf('fault-applied'))
+  })
+
+  it('does not inject anything when the baseline is not steady (exit 4)', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    failing = true
+    const {result} = await run(cluster, experiment(url))
+    assert.equal(result.outcome, 'could-not-run')
+    assert.equal(result.exitCode, 4)
+    assert.match(result.reason, /baseline was not steady/)
+    assert.deepEqual(cluster.writes, [])
+  })
+
+  it('reverts and exits 3 when interrupted in the fault phase', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    const ac = new AbortController()
+    const exp = experiment(url, {phases: {baseline: '1s', fault: '20s', recovery: '1s'}})
+    const timer = setInterval(() => {
+      if (carriesRun(cluster.objects.get('default/ratings') as VirtualService, cluster.objects.get('default/ratings')?.metadata.annotations?.['faultline.dev/run-id'] ?? '-')) ac.abort()
+    }, 50)
+    const {result} = await run(cluster, exp, ac.signal)
+    clearInterval(timer)
+    stop()
+    assert.equal(result.outcome, 'aborted')
+    assert.equal(result.exitCode, 3)
+    assert.equal((await cluster.getVirtualService('default', 'ratings'))?.spec.http?.length, 1)
+  })
+
+  it('reverts what was applied when a later apply fails (all-or-nothing, exit 4)', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const exp = experiment(url)
+    exp.spec.faults.push({service: 'details', match: {headers: {'x-chaos-test': {exact: 'true'}}}, abort: {httpStatus: 503, percentage: 100}})
+    cluster.failNext.set('create', {count: 1, error: () => new Error('admission webhook denied the request')})
+    const {result} = await run(cluster, exp)
+    assert.equal(result.exitCode, 4)
+    assert.match(result.reason, /applying VirtualService .* failed/)
+    assert.equal(cluster.objects.size, 1)
+    assert.equal((await cluster.getVirtualService('default', 'ratings'))?.spec.http?.length, 1)
+  })
+
+  it('exits 5 and names the cleanup command when the revert fails', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    const exp = experiment(url)
+    const events = new EventStream()
+    events.subscribe(e => {
+      if (e.kind === 'phase-ended' && e.phase === 'fault') cluster.failNext.set('replace', {count: 1_000_000})
+    })
+    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal: new AbortController().signal, events, revertTimeoutMs: 1000})
+    cluster.failNext.clear()
+    stop()
+    assert.equal(result.exitCode, 5)
+    assert.match(result.reason, /chaos revert --run \S+ --namespace default/)
+  })
+
+  it('refuses to touch a VirtualService another live run holds (exit 4)', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed({...RATINGS, metadata: {...RATINGS.metadata, labels: {'faultline.dev/managed': 'true'}, annotations: {'faultline.dev/run-id': 'other-run', 'faultline.dev/expires-at': new Date(Date.now() + 600_000).toISOString()}}})
+    const {result} = await run(cluster, experiment(url))
+    assert.equal(result.exitCode, 4)
+    assert.match(result.reason, /held by run other-run/)
+    assert.deepEqual(cluster.writes, [])
+  })
+
+  it('reverts a stale fault of a dead run (past its expiry) before injecting', async () => {
+    const cluster = new FakeCluster()
+    const original = cluster.seed(RATINGS)
+    const staleSpec = structuredClone(original.spec)
+    staleSpec.http?.unshift({name: 'faultline:dead-run:0', match: [{headers: {'x-chaos-test': {exact: 'true'}}}], fault: {abort: {httpStatus: 503, percentage: {value: 100}}}, route: [{destination: {host: 'ratings'}}]})
+    const live = await cluster.getVirtualService('default', 'ratings') as VirtualService
+    await cluster.replaceVirtualService({...live, spec: staleSpec, metadata: {...live.metadata, labels: {'faultline.dev/managed': 'true'}, annotations: {
+      'faultline.dev/run-id': 'dead-run', 'faultline.dev/expires-at': new Date(Date.now() - 60_000).toISOString(), 'faultline.dev/original-spec': JSON.stringify(original.spec),
+    }}})
+    const stop = meshOf(cluster)
+    const {result, seen} = await run(cluster, experiment(url))
+    stop()
+    assert.equal(result.outcome, 'held', result.reason)
+    assert.ok(seen.some(e => e.kind === 'revert' && /stale fault reverted/.test(e.message)))
+    assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+  })
+})
