@@ -85,8 +85,10 @@ async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown
   return {topology, mesh: theMesh, sidecars, client}
 }
 
-function recordPods(topology: StaticTopology): RecordedPod[] {
-  return topology.pods().map(p => ({name: p.name, app: p.labels.app ?? '', version: p.labels.version ?? '', serviceAccount: p.serviceAccount}))
+function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
+  return sidecars.map(({pod, outboundPort}) => ({
+    name: pod.name, app: pod.labels.app ?? '', version: pod.labels.version ?? '', serviceAccount: pod.serviceAccount, appPort: pod.appPort, outboundPort,
+  }))
 }
 
 /** Starts a sandbox in `opts.stateDir`; resolves once every part answers and `sandbox.json` is written. */
@@ -102,7 +104,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     const token = randomBytes(24).toString('base64url')
     const api = await startApiServer({store, topology, exec: mesh.exec, token})
     teardown.add('API server', () => api.close())
-    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE})
+    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority})
     await chmod(paths.kubeconfig, 0o600)
     const proxy = await startForwardProxy({
       sidecar: client,
@@ -131,7 +133,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       ...(prometheus === undefined ? {} : {prometheus: prometheus.url, prometheusPid: prometheus.pid}),
       namespace: SANDBOX_NAMESPACE,
       startedAt: new Date().toISOString(),
-      pods: recordPods(topology),
+      pods: recordPods(sidecars),
     }
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)

@@ -6,6 +6,8 @@
 import {execFileSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {mkdir, open, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import http from 'node:http'
+import https from 'node:https'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 
@@ -20,6 +22,10 @@ export interface RecordedPod {
   app: string
   version: string
   serviceAccount: string
+  /** Where the application listens (its "pod IP:port"). */
+  appPort: number
+  /** The sidecar's outbound listener (an HTTP proxy that sends requests from this pod). */
+  outboundPort: number
 }
 
 /** `sandbox.json`: a ready sandbox's addresses. Written only once everything answers. */
@@ -104,15 +110,21 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Whether anything answers HTTP at a URL within `timeoutMs` (any status counts: the API may want a token). */
-export async function answers(url: string, timeoutMs = 2000): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/version`, {signal: AbortSignal.timeout(timeoutMs)})
-    await res.arrayBuffer()
-    return true
-  } catch {
-    return false
-  }
+/**
+ * Whether the API server answers at `url` within `timeoutMs`. Any HTTP status counts (it may want a
+ * token); its certificate is self-signed per start, so it is not verified here — only liveness is.
+ */
+export function answers(url: string, timeoutMs = 2000): Promise<boolean> {
+  return new Promise(resolve => {
+    const target = new URL('/healthz', url)
+    const client = target.protocol === 'https:' ? https : http
+    const req = client.get(target, {rejectUnauthorized: false, timeout: timeoutMs}, res => {
+      res.resume()
+      resolve(true)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', () => resolve(false))
+  })
 }
 
 /**
