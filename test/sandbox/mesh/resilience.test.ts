@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import type {IncomingMessage, ServerResponse} from 'node:http'
+import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
 import {type AppHandler, destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, type TestPod, virtualService} from './harness.js'
@@ -248,5 +248,20 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
     config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutive5xxErrors: 5}}}))
     await send(port, RATINGS)
     assert.equal(s('outlier_detection.ejections_active'), 0)
+  })
+
+  it('a downstream that disconnects mid-request frees its connection and request slots (flag DC)', async () => {
+    const g = gate()
+    await start(g.handler)
+    const req = http.request({host: '127.0.0.1', port, path: RATINGS})
+    req.on('error', () => undefined)
+    req.end()
+    await until(() => g.waiting() === 1, 'the request to reach the upstream')
+    assert.equal(s('upstream_rq_active'), 1)
+    req.destroy()
+    await until(() => s('upstream_rq_active') === 0, 'the request slot to be released')
+    g.release()
+    assert.match(await metrics(), /response_code="0"[^}]*response_flags="DC"/)
+    assert.equal((await send(port, RATINGS)).status, 200)
   })
 })
