@@ -40,8 +40,13 @@ export function explainKeyword(error: ErrorObject, path: FieldPath): Issue {
     case 'type': {
       const pattern = (error.parentSchema as Schema | undefined)?.pattern
       if (typeof pattern === 'string' && pattern.includes('(ms|s|m|h)') && typeof error.data === 'number') return explainDuration(path, String(error.data))
-      const want = String(params.type).split(',').map(t => TYPE_WORDS[t] ?? t).join(' or ')
-      return {path, at: 'value', message: `must be ${want} (got ${describeValue(error.data)})`}
+      const types = String(params.type).split(',')
+      const want = types.map(t => TYPE_WORDS[t] ?? t).join(' or ')
+      const issue: Issue = {path, at: 'value', message: `must be ${want} (got ${describeValue(error.data)})`}
+      // YAML reads `true`, `100` and `null` as non-strings: the fix is usually a pair of quotes.
+      if (types.includes('string') && ['boolean', 'number'].includes(typeof error.data)) issue.hint = `quote it: "${String(error.data)}"`
+      if ((types.includes('number') || types.includes('integer')) && typeof error.data === 'string' && error.data.trim() !== '' && !Number.isNaN(Number(error.data))) issue.hint = `remove the quotes: ${error.data}`
+      return issue
     }
     case 'const':
       return explainConst(path, error.data, String(params.allowedValue))

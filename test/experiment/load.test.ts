@@ -28,6 +28,8 @@ const CASES: Record<string, Expected[]> = {
   'microsecond-delay.yaml': [{at: '11:27', path: 'spec.faults[0].delay.fixedDelay', message: /"1500us": only durations to ms precision are supported/}],
   'duration-without-unit.yaml': [{at: '11:27', path: 'spec.faults[0].delay.fixedDelay', message: /duration "7" has no unit/, hint: /write 7s or 7ms/}],
   'missing-percentage.yaml': [{at: '11:7', path: 'spec.faults[0].delay.percentage', message: /missing required field "percentage"/}],
+  'unquoted-boolean-header-value.yaml': [{at: '10:33', path: 'spec.faults[0].match.headers["x-chaos-test"].exact', message: /must be a string \(got the boolean true\)/, hint: /quote it: "true"/}],
+  'quoted-percentage.yaml': [{at: '11:43', path: 'spec.faults[0].delay.percentage', message: /must be a number \(got the string "100"\)/, hint: /remove the quotes: 100/}],
   'zero-percentage.yaml': [{at: '11:43', path: 'spec.faults[0].delay.percentage', message: /percentage 0 is not in range \[0.0001, 100\]/}],
   'http-status-out-of-range.yaml': [{at: '11:27', path: 'spec.faults[0].abort.httpStatus', message: /HTTP status 600 is not in range 200-599/}],
   'grpc-status-number.yaml': [{at: '11:27', path: 'spec.faults[0].abort.grpcStatus', message: /gRPC status "14" is not supported\. See https:\/\/github.com\/grpc\/grpc\/blob\/master\/doc\/statuscodes.md/, hint: /not its number/}],
