@@ -31,6 +31,8 @@ const INITIAL_NAMESPACES = ['default', 'kube-system', 'istio-system', 'kube-publ
 /** Options of a write: `dryRun` validates and returns the result without storing it. */
 export interface WriteOptions {
   dryRun?: boolean
+  /** Validation and admission, run on the object about to be stored, after the store's own preconditions. */
+  admit?: (candidate: StoredObject) => void
 }
 
 /** Delete preconditions (`DeleteOptions.preconditions`). */
@@ -143,6 +145,7 @@ export class ObjectStore implements ConfigSource {
     const {name} = input.metadata
     const namespace = res.namespaced ? input.metadata.namespace ?? 'default' : undefined
     if (namespace !== undefined && !this.objects.has(key('Namespace', undefined, namespace))) throw notFound(RESOURCES.Namespace, namespace)
+    options.admit?.(structuredClone(input))
     if (this.objects.has(key(kind, namespace, name))) throw alreadyExists(res, name)
     const obj = structuredClone(input)
     if (kind !== 'Namespace') {
@@ -185,6 +188,7 @@ export class ObjectStore implements ConfigSource {
       const generation = current.metadata.generation ?? 1
       obj.metadata.generation = jsonEqual(obj['spec'], current['spec']) ? generation : generation + 1
     }
+    options.admit?.(structuredClone(obj))
     // A write that changes nothing is not a write: no new resourceVersion, no event (as etcd3's GuaranteedUpdate).
     if (jsonEqual(obj, current)) return structuredClone(current)
     if (options.dryRun === true) return obj

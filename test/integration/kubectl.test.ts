@@ -117,6 +117,11 @@ describe('kubectl against the sandbox API server', function () {
     assert.equal(unknown.code, 1)
     assert.match(unknown.stderr, /Error from server \(BadRequest\): error when creating ".*typo.yaml": VirtualService in version "v1" cannot be handled as a VirtualService: strict decoding error: unknown field "spec.htttp"/)
     assert.equal(f.store.get('VirtualService', 'default', 'typo'), undefined)
+    const webhook = join(dir, 'webhook.yaml')
+    await writeFile(webhook, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: webhook\nspec:\n  hosts: [ratings]\n  http:\n  - fault:\n      abort:\n        httpStatus: 700\n        percentage: {value: 100}\n    route:\n    - destination: {host: ratings}\n')
+    const denied = await kubectl('apply', '-f', webhook)
+    assert.equal(denied.code, 1)
+    assert.match(denied.stderr, /Error from server: error when creating ".*webhook.yaml": admission webhook "validation.istio.io" denied the request: configuration is invalid: HTTP status 700 is not in range 200-599/)
   })
 
   it('prints an object as YAML in the version asked for', async () => {

@@ -1,13 +1,15 @@
 /**
  * What a kube-apiserver does to an Istio object between decoding and storage: field validation
  * (`fieldValidation=Strict|Warn|Ignore` — reject, warn about or silently prune undeclared fields),
- * metadata checks, and the CRD's OpenAPI + CEL schema, each failure phrased as the real server
- * phrases it so that kubectl prints what it prints against a cluster.
+ * metadata checks, the CRD's OpenAPI + CEL schema, then istiod's validating webhook for
+ * VirtualServices — each failure phrased as the real server phrases it, so that kubectl prints what
+ * it prints against a cluster with Istio installed.
  */
 import {crdFor, validateIstioObject, type IstioKind} from '../../istio/crd.js'
-import {ISTIO_GROUP} from '../../istio/types.js'
+import {ISTIO_GROUP, type VirtualService} from '../../istio/types.js'
+import {validateVirtualService} from '../../istio/validate.js'
 import type {StoredObject} from '../types.js'
-import {badRequest, invalid, type FieldError} from './status.js'
+import {badRequest, invalid, webhookDenied, type FieldError} from './status.js'
 
 /** How the server treats fields the schema does not declare (the `fieldValidation` query parameter). */
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore'
@@ -23,7 +25,7 @@ export interface AdmissionContext {
   fieldValidation: FieldValidation
 }
 
-/** An object that passed admission, and the warnings to send with the answer. */
+/** A decoded object (still to be validated), and the warnings to send with the answer. */
 export interface Admitted {
   object: StoredObject
   warnings: string[]
@@ -96,7 +98,7 @@ function schemaErrors(obj: StoredObject): FieldError[] {
   })
 }
 
-function metadataErrors(meta: Record<string, unknown>): FieldError[] {
+function metadataErrors(meta: StoredObject['metadata']): FieldError[] {
   const errors: FieldError[] = []
   const name = meta['name']
   if (typeof name !== 'string' || name === '') errors.push({field: 'metadata.name', detail: 'Required value: name or generateName is required', reason: 'FieldValueRequired'})
@@ -128,10 +130,10 @@ function unknownFieldPaths(obj: Record<string, unknown>, ctx: AdmissionContext):
 }
 
 /**
- * Admits one Istio object for create, update or the result of a patch. Throws the ApiError a real
- * server answers with (400 for decoding and metadata mismatches, 422 `Invalid` for schema errors).
+ * Decodes one Istio object for create, update or the result of a patch: field validation, pruning,
+ * and the checks of the URL against the body. Throws the ApiError (400) a real server's decoder does.
  */
-export function admitIstioObject(body: unknown, ctx: AdmissionContext): Admitted {
+export function decodeIstioObject(body: unknown, ctx: AdmissionContext): Admitted {
   if (!isRecord(body)) throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: the body must be a JSON object`)
   const expected = `${ISTIO_GROUP}/${ctx.version}`
   if (body['apiVersion'] !== undefined && body['apiVersion'] !== expected) {
@@ -163,7 +165,28 @@ export function admitIstioObject(body: unknown, ctx: AdmissionContext): Admitted
     ...(body['spec'] === undefined ? {} : {spec: schema === undefined ? body['spec'] : prune(schema, body['spec'])}),
     ...(body['status'] === undefined ? {} : {status: body['status']}),
   } as StoredObject
-  const errors = [...metadataErrors(metadata), ...schemaErrors(object)]
-  if (errors.length > 0) throw invalid({group: ISTIO_GROUP, kind: ctx.kind}, typeof metadata['name'] === 'string' ? metadata['name'] : '', errors)
   return {object, warnings}
+}
+
+/**
+ * Validation and validating admission of a decoded object: ObjectMeta and the CRD schema (422
+ * Invalid), then the Istio webhook. The store runs it after its own preconditions, so a stale
+ * update is a 409 Conflict whatever it contains, as in the generic registry.
+ */
+export function validateAdmission(object: StoredObject): void {
+  const kind = object.kind as AdmissionContext['kind']
+  const errors = [...metadataErrors(object.metadata), ...schemaErrors(object)]
+  if (errors.length > 0) throw invalid({group: ISTIO_GROUP, kind}, object.metadata.name, errors)
+  if (kind === 'VirtualService') istioWebhook(object)
+}
+
+/**
+ * istiod's `validation.istio.io` webhook, which sees only what the schema admitted. Its denial
+ * carries Istio's messages without field paths, several in go-multierror's list format.
+ */
+function istioWebhook(object: StoredObject): void {
+  const messages = validateVirtualService(object as unknown as VirtualService).map(v => v.message)
+  if (messages.length === 0) return
+  const detail = messages.length === 1 ? messages[0] ?? '' : `${messages.length} errors occurred:\n${messages.map(m => `\t* ${m}`).join('\n')}\n\n`
+  throw webhookDenied('validation.istio.io', `configuration is invalid: ${detail}`)
 }

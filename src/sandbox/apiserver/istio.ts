@@ -8,7 +8,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import {ISTIO_GROUP} from '../../istio/types.js'
 import {RESOURCES, servedAs, type ObjectStore, type Preconditions, type StoredKind} from '../store.js'
 import type {StoredObject} from '../types.js'
-import {admitIstioObject, fieldValidationOf, type AdmissionContext} from './admission.js'
+import {decodeIstioObject, fieldValidationOf, validateAdmission, type AdmissionContext} from './admission.js'
 import {flag, mediaType, parseJson, readBody, sendJson, warningHeaders} from './http.js'
 import {jsonPatch, mergePatch, PatchError, type Json} from './patch.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
@@ -105,15 +105,15 @@ async function jsonBody(req: IncomingMessage, accepted: string[]): Promise<unkno
 
 async function create(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, t: IstioTarget & {namespace: string}): Promise<void> {
   const body = await jsonBody(req, ['application/json'])
-  const {object, warnings} = admitIstioObject(body, admissionContext(query, {...t, name: undefined}, 'create'))
-  const created = store.create(object, {dryRun: dryRun(query)})
+  const {object, warnings} = decodeIstioObject(body, admissionContext(query, {...t, name: undefined}, 'create'))
+  const created = store.create(object, {dryRun: dryRun(query), admit: validateAdmission})
   sendJson(res, 201, servedAs(created, apiVersion(t)), warningHeaders(warnings))
 }
 
 async function update(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, t: Item): Promise<void> {
   const body = await jsonBody(req, ['application/json'])
-  const {object, warnings} = admitIstioObject(body, admissionContext(query, t, 'update'))
-  const updated = store.update(object, {dryRun: dryRun(query)})
+  const {object, warnings} = decodeIstioObject(body, admissionContext(query, t, 'update'))
+  const updated = store.update(object, {dryRun: dryRun(query), admit: validateAdmission})
   sendJson(res, 200, servedAs(updated, apiVersion(t)), warningHeaders(warnings))
 }
 
@@ -132,10 +132,10 @@ async function patch(req: IncomingMessage, res: ServerResponse, query: URLSearch
     if (err instanceof PatchError) throw new ApiError(422, 'Invalid', err.message)
     throw err
   }
-  const {object, warnings} = admitIstioObject(patched, admissionContext(query, t, 'patch'))
+  const {object, warnings} = decodeIstioObject(patched, admissionContext(query, t, 'patch'))
   // A patch that does not name a resourceVersion applies to whatever is current (no precondition).
   object.metadata.resourceVersion ??= current.metadata.resourceVersion ?? ''
-  const updated = store.update(object, {dryRun: dryRun(query)})
+  const updated = store.update(object, {dryRun: dryRun(query), admit: validateAdmission})
   sendJson(res, 200, servedAs(updated, apiVersion(t)), warningHeaders(warnings))
 }
 

@@ -44,7 +44,8 @@ export class ApiError extends Error {
   constructor(code: number, reason: string, message: string, details?: StatusDetails) {
     super(message)
     this.name = 'ApiError'
-    this.status = {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details === undefined ? {} : {details}), code}
+    // An empty reason is omitted, as Go's `omitempty` does (admission webhook denials have none).
+    this.status = {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, ...(reason === '' ? {} : {reason}), ...(details === undefined ? {} : {details}), code}
   }
 }
 
@@ -88,6 +89,14 @@ export function invalid(kind: {group: string; kind: string}, name: string, error
   const list = rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`
   const causes = errors.map(e => ({reason: e.reason ?? 'FieldValueInvalid', message: e.detail, field: e.field}))
   return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${list}`, {name, group: kind.group, kind: kind.kind, causes})
+}
+
+/**
+ * 400 from a validating admission webhook: `admission webhook "<name>" denied the request: <message>`,
+ * with no reason, as the API server wraps a webhook's rejection.
+ */
+export function webhookDenied(webhook: string, message: string): ApiError {
+  return new ApiError(400, '', `admission webhook ${JSON.stringify(webhook)} denied the request: ${message}`)
 }
 
 /** 400 BadRequest with a message. */

@@ -177,14 +177,29 @@ describe('sandbox API server over HTTPS', () => {
       assert.match(twoErrors.body.message, /^VirtualService.networking.istio.io "ratings" is invalid: \[.*spec.hosts.*, .*spec.http\[0\].timeout.*\]$/)
     })
 
+    it('emulates istiod\'s validating webhook for what the schema admits', async () => {
+      const noRoute = await f.call('POST', vsPath(), {body: ratingsVs('v1', {spec: {hosts: ['ratings'], http: [{match: [{uri: {prefix: '/'}}]}]}})})
+      assert.equal(noRoute.status, 400)
+      assert.equal(noRoute.body.reason, undefined)
+      assert.equal(noRoute.body.message, 'admission webhook "validation.istio.io" denied the request: configuration is invalid: HTTP route, redirect or direct_response is required')
+      const two = await f.call('POST', vsPath(), {body: ratingsVs('v1', {spec: {hosts: ['ratings'], http: [{fault: {abort: {httpStatus: 700, percentage: {value: 100}}}, route: [{destination: {host: 'ratings'}, weight: -1}]}]}})})
+      assert.equal(two.status, 400)
+      assert.match(two.body.message, /^admission webhook "validation.istio.io" denied the request: configuration is invalid: 2 errors occurred:\n\t\* .*\n\t\* .*\n\n$/)
+      assert.equal(f.store.get('VirtualService', 'default', 'ratings'), undefined)
+      // A stale update is a Conflict before anything validates it.
+      const created = (await f.call('POST', vsPath(), {body: ratingsVs()})).body
+      await f.call('PATCH', vsPath('v1', 'default', 'ratings'), {contentType: 'application/merge-patch+json', body: {metadata: {labels: {x: 'y'}}}})
+      assert.equal((await f.call('PUT', vsPath('v1', 'default', 'ratings'), {body: {...created, spec: {hosts: ['ratings']}}})).status, 409)
+    })
+
     it('with fieldValidation=Strict refuses unknown fields (400 on create, 422 on patch); by default prunes them with a warning', async () => {
-      const typo = ratingsVs('v1', {spec: {hosts: ['ratings'], htttp: []}})
+      const typo = ratingsVs('v1', {spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}], htttp: []}})
       const strict = await f.call('POST', `${vsPath()}?fieldValidation=Strict`, {body: typo})
       assert.equal(strict.status, 400)
       assert.equal(strict.body.message, 'VirtualService in version "v1" cannot be handled as a VirtualService: strict decoding error: unknown field "spec.htttp"')
       const warned = await f.call('POST', vsPath(), {body: typo})
       assert.equal(warned.status, 201)
-      assert.deepEqual(warned.body.spec, {hosts: ['ratings']})
+      assert.deepEqual(warned.body.spec, {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]})
       assert.equal(warned.headers['warning'], '299 - "unknown field \\"spec.htttp\\""')
       const patch = await f.call('PATCH', `${vsPath('v1', 'default', 'ratings')}?fieldValidation=Strict`, {contentType: 'application/merge-patch+json', body: {spec: {htttp: []}}})
       assert.equal(patch.status, 422)
