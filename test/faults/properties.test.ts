@@ -87,6 +87,21 @@ describe('fault compiler properties', function () {
     }), {numRuns: 300})
   })
 
+  it('confines a fault to its own host when the VirtualService routes several', () => {
+    const shared = virtualService.map(vs => ({...vs, spec: {...vs.spec, hosts: ['ratings', 'details.default.svc.cluster.local']}}))
+    const authority = fc.constantFrom('ratings', 'ratings:9080', 'ratings.default.svc.cluster.local:9080', 'details:9080', 'details.default', 'reviews:9080')
+    fc.assert(fc.property(shared, fault(), fc.array(fc.tuple(request(), authority), {minLength: 10, maxLength: 20}), (vs, f, requests) => {
+      const plan = compileOrRefuse(vs, [f])
+      if (plan === undefined) return
+      const desired = plan.objects[0]?.desired as VirtualService
+      for (const [req, host] of requests) {
+        const r = {...req, authority: host}
+        if (host.startsWith('ratings')) assertRoutesLikeBefore(vs, desired, [f], r)
+        else assert.deepEqual(selectRoute(desired.spec.http, r)?.route, selectRoute(vs.spec.http, r)?.route, `other hosts never see the fault: ${JSON.stringify(r)}`)
+      }
+    }), {numRuns: 300})
+  })
+
   it('reverts to the exact original, and keeps a foreign edit made during the run', () => {
     fc.assert(fc.property(virtualService, fault(), (vs, f) => {
       const plan = compileOrRefuse(vs, [f])
