@@ -4,7 +4,7 @@
  * (`outbound|<port>|<subset>|<fqdn>`) with their circuit breakers and outlier detection. Pure.
  */
 import {parseDurationMs} from '../../duration.js'
-import {appliesToSidecars, fqdn, hostCovers, virtualServiceFor} from '../../istio/routing.js'
+import {appliesToSidecars, fqdn, hostCovers, re2, virtualServiceFor} from '../../istio/routing.js'
 import type {DestinationRule, HTTPMatchRequest, HTTPRoute, TrafficPolicy, VirtualService} from '../../istio/types.js'
 import type {Pod, Service, Topology} from '../types.js'
 
@@ -114,6 +114,21 @@ function blockAppliesTo(m: HTTPMatchRequest, pod: Pod, port: number, topGateways
   return true
 }
 
+/**
+ * Whether every regex in the VirtualService's matches is valid RE2. istiod's webhook rejects the
+ * others (SEMANTICS (c)13); one that got into the store anyway is left out, as Envoy would NACK it.
+ */
+export function regexesCompile(vs: VirtualService): boolean {
+  const matches = (vs.spec.http ?? []).flatMap(r => r.match ?? [])
+  const strings = matches.flatMap(m => [m.uri, m.method, m.authority, m.scheme, ...Object.values(m.headers ?? {}), ...Object.values(m.withoutHeaders ?? {}), ...Object.values(m.queryParams ?? {})])
+  try {
+    for (const sm of strings) if (sm?.regex !== undefined && sm.regex !== '*') re2(sm.regex)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Domains Istio puts in a service's outbound virtual host, as seen from `proxyNs`. */
 export function domainsFor(service: Service, proxyNs: string): string[] {
   const base = [`${service.name}.${service.namespace}.svc.cluster.local`, `${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`]
@@ -213,7 +228,7 @@ function clusterFor(service: Service, serviceFqdn: string, subset: string, label
 /** Compiles the routing table istiod would push to `pod`'s sidecar. */
 export function compileRoutingTable(pod: Pod, virtualServices: readonly VirtualService[], destinationRules: readonly DestinationRule[], topology: Topology): RoutingTable {
   const proxyNs = pod.namespace
-  const vsVisible = virtualServices.filter(vs => appliesToSidecars(vs) && exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', proxyNs))
+  const vsVisible = virtualServices.filter(vs => appliesToSidecars(vs) && exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', proxyNs) && regexesCompile(vs))
   const table: RoutingTable = {virtualHosts: new Map(), clusters: new Map(), services: new Map()}
   for (const service of topology.services()) {
     const serviceFqdn = fqdn(service.name, service.namespace)

@@ -182,12 +182,15 @@ function routeRequest(ctx: OutboundContext, r: Routed): void {
   stats.delays.value++
   stats.active.value++
   r.flags.add('DI')
+  let delaying = true
   const timer = setTimeout(() => {
+    delaying = false
     stats.active.value--
     if (!res.destroyed) afterDelay(ctx, r, cluster)
   }, delayMs)
   res.once('close', () => {
-    if (res.writableFinished) return
+    if (!delaying) return // after the delay the router owns the request
+    delaying = false
     clearTimeout(timer)
     stats.active.value--
     r.flags.add('DC')

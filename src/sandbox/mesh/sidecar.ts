@@ -9,6 +9,7 @@ import type {AddressInfo} from 'node:net'
 import type {Pod, Sidecar} from '../types.js'
 import {UpstreamCluster} from './cluster.js'
 import type {RoutingTable} from './config.js'
+import {localReply} from './reply.js'
 import {type FaultStats, handleOutbound, type OutboundContext} from './router.js'
 import {outboundHttpStatPrefix, StatStore} from './stats.js'
 import {IstioTelemetry, type RequestRecord} from './telemetry.js'
@@ -90,7 +91,13 @@ export class MeshSidecar implements Sidecar, OutboundContext {
 
   /** Handles one outbound request (the listener's handler; also called by the forward proxy). */
   handleOutbound(req: IncomingMessage, res: ServerResponse): void {
-    handleOutbound(this, req, res)
+    try {
+      handleOutbound(this, req, res)
+    } catch (err) {
+      // A bug or a config istiod would have rejected must fail this request, never the sandbox.
+      req.resume()
+      localReply(res, 500, `sandbox sidecar error: ${err instanceof Error ? err.message : String(err)}\n`)
+    }
   }
 
   /** Records a `reporter="source"` sample. */

@@ -1,3 +1,4 @@
+import http from 'node:http'
 import assert from 'node:assert/strict'
 
 import type {HTTPFaultInjection, HTTPMatchRequest} from '../../../src/istio/types.js'
@@ -109,5 +110,19 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
     withFault({abort: {httpStatus: 500, percentage: {value: 100}}}, [{headers: {'x-chaos-test': {exact: 'true'}}}])
     assert.equal((await send(port, RATINGS, {'x-chaos-test': 'true'})).status, 500)
     assert.equal((await send(port, RATINGS)).status, 200)
+  })
+
+  it('a client that leaves during a delay is counted DC and active_faults returns to 0', async () => {
+    withFault({delay: {fixedDelay: '200ms', percentage: {value: 100}}})
+    const req = http.request({host: '127.0.0.1', port, path: RATINGS})
+    req.on('error', () => undefined)
+    req.end()
+    const deadline = Date.now() + 2000
+    while (stat(mesh, CLIENT, `${FAULTS}active_faults`) !== 1 && Date.now() < deadline) await new Promise(resolve => setImmediate(resolve))
+    req.destroy()
+    while (stat(mesh, CLIENT, `${FAULTS}active_faults`) !== 0 && Date.now() < deadline) await new Promise(resolve => setImmediate(resolve))
+    assert.equal(stat(mesh, CLIENT, `${FAULTS}active_faults`), 0)
+    assert.equal(ratingsHits(), 0, 'the delayed request never reached the upstream')
+    assert.match(await metrics(), /response_code="0"[^}]*response_flags="DI,DC"/)
   })
 })
