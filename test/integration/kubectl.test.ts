@@ -173,6 +173,21 @@ describe('kubectl against the sandbox API server', function () {
     assert.equal(canI.stdout.trim(), 'yes')
   })
 
+  it('creates and labels a namespace (protobuf body, strategic merge patch) and applies into it', async () => {
+    const created = await kubectl('create', 'namespace', 'team-a')
+    assert.equal(created.code, 0, created.stderr)
+    assert.equal(created.stdout.trim(), 'namespace/team-a created')
+    assert.equal((await kubectl('label', 'namespace', 'team-a', 'owner=sre')).code, 0)
+    assert.equal(f.store.get('Namespace', undefined, 'team-a')?.metadata.labels?.['owner'], 'sre')
+    const applied = await kubectl('apply', '-n', 'team-a', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
+    assert.equal(applied.code, 0, applied.stderr)
+    const all = await kubectl('get', 'vs', '-A', '-o', 'name')
+    assert.match(all.stdout, /virtualservice.networking.istio.io\/ratings/)
+    assert.equal(f.store.get('VirtualService', 'team-a', 'ratings')?.metadata.namespace, 'team-a')
+    const missing = await kubectl('apply', '-n', 'nowhere', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
+    assert.match(missing.stderr, /namespaces "nowhere" not found/)
+  })
+
   it('deletes a VirtualService and reports NotFound the second time', async () => {
     const r = await kubectl('delete', 'vs', 'ratings')
     assert.equal(r.code, 0, r.stderr)

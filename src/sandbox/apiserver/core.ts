@@ -9,7 +9,7 @@ import type {StoredObject, Topology} from '../types.js'
 import {flag, mediaType, parseJson, readBody, sendJson} from './http.js'
 import {mergePatch, type Json} from './patch.js'
 import {findPod, listPods, podObject} from './pods.js'
-import {selfSubjectAccessReviewSpec} from './protobuf.js'
+import {namespaceObject, selfSubjectAccessReviewSpec} from './protobuf.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {badRequest, invalid, methodNotAllowed, notFound, unsupportedMediaType} from './status.js'
 import {printerFor, tableVersion, toTable} from './table.js'
@@ -51,8 +51,10 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
     }
     if (method === 'POST') {
       const type = mediaType(req.headers['content-type'])
-      if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json'])
-      return sendJson(res, 201, store.create(namespaceFrom(parseJson(await readBody(req))), {dryRun}))
+      const raw = await readBody(req)
+      if (type === PROTOBUF) return sendJson(res, 201, store.create(namespaceFrom(namespaceObject(raw)), {dryRun}))
+      if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json', PROTOBUF])
+      return sendJson(res, 201, store.create(namespaceFrom(parseJson(raw)), {dryRun}))
     }
     throw methodNotAllowed(method)
   }

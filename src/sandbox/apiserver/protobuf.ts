@@ -1,7 +1,8 @@
 /**
- * Just enough of Kubernetes' protobuf encoding to read a SelfSubjectAccessReview: kubectl sends
- * built-in types as `application/vnd.kubernetes.protobuf` (`k8s\0` + a `runtime.Unknown` envelope)
- * and does not fall back to JSON on 415, so `kubectl auth can-i` needs the server to read it.
+ * Just enough of Kubernetes' protobuf encoding to read the built-in objects kubectl writes to the
+ * sandbox (a SelfSubjectAccessReview for `auth can-i`, a Namespace for `create namespace`): kubectl
+ * sends built-in types as `application/vnd.kubernetes.protobuf` (`k8s\0` + a `runtime.Unknown`
+ * envelope) and does not fall back to JSON on 415.
  */
 import {badRequest} from './status.js'
 
@@ -48,10 +49,36 @@ function strings(msg: Buffer, names: Record<number, string>): Record<string, str
   return out
 }
 
+/** The object inside the `runtime.Unknown` envelope. */
+function unwrap(body: Buffer): Buffer | undefined {
+  if (!body.subarray(0, 4).equals(MAGIC)) throw badRequest('the protobuf body does not start with the Kubernetes magic number')
+  return fields(body.subarray(4)).get(2)?.[0] // runtime.Unknown.raw
+}
+
+/** A map<string,string> field (repeated entries of key = 1, value = 2). */
+function stringMap(entries: Buffer[] | undefined): Record<string, string> | undefined {
+  if (entries === undefined) return undefined
+  return Object.fromEntries(entries.map(e => {
+    const kv = strings(e, {1: 'key', 2: 'value'})
+    return [kv['key'] ?? '', kv['value'] ?? '']
+  }))
+}
+
+/** A protobuf-encoded Namespace as JSON: `metadata` with name, generateName, labels and annotations. */
+export function namespaceObject(body: Buffer): {apiVersion: 'v1'; kind: 'Namespace'; metadata: Record<string, unknown>} {
+  const meta = fields(unwrap(body) ?? Buffer.alloc(0)).get(1)?.[0] // Namespace.metadata
+  const f = meta === undefined ? new Map<number, Buffer[]>() : fields(meta)
+  const labels = stringMap(f.get(11))
+  const annotations = stringMap(f.get(12))
+  return {apiVersion: 'v1', kind: 'Namespace', metadata: {
+    ...(meta === undefined ? {} : strings(meta, {1: 'name', 2: 'generateName'})),
+    ...(labels === undefined ? {} : {labels}), ...(annotations === undefined ? {} : {annotations}),
+  }}
+}
+
 /** The `spec` of a protobuf-encoded SelfSubjectAccessReview, in its JSON shape. */
 export function selfSubjectAccessReviewSpec(body: Buffer): Record<string, unknown> {
-  if (!body.subarray(0, 4).equals(MAGIC)) throw badRequest('the protobuf body does not start with the Kubernetes magic number')
-  const raw = fields(body.subarray(4)).get(2)?.[0] // runtime.Unknown.raw
+  const raw = unwrap(body)
   const spec = raw === undefined ? undefined : fields(raw).get(2)?.[0] // SelfSubjectAccessReview.spec
   if (spec === undefined) return {}
   const f = fields(spec)
