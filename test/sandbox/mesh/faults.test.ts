@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import type {HTTPFaultInjection, HTTPMatchRequest} from '../../../src/istio/types.js'
 import {perMillion} from '../../../src/sandbox/mesh/fault.js'
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
-import {FakeConfig, FakeTopology, send, startMesh, stat, virtualService} from './harness.js'
+import {FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualService} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
@@ -67,6 +67,8 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
   })
 
   it('abort percentage 50 aborts within the 99.9% binomial bound', async () => {
+    await mesh.close()
+    ;({mesh, port} = await startMesh(topology, config, {random: seededRandom(0xfa17)}))
     withFault({abort: {httpStatus: 503, percentage: {value: 50}}})
     const n = 1000
     let aborted = 0

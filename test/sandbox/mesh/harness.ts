@@ -173,3 +173,15 @@ export async function startMesh(topology: FakeTopology, config: FakeConfig, opts
 export function stat(mesh: Mesh, pod: string, name: string): number | undefined {
   return parseStats(mesh.sidecar(pod)?.statsText() ?? '').get(name)
 }
+
+/** A seeded PRNG (mulberry32) in [0, 1): statistical tests stay reproducible and cannot flake. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

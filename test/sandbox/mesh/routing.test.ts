@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
-import {destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, virtualService} from './harness.js'
+import {destinationRule, FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualService} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'
 const REVIEWS = 'http://reviews:9080/reviews/0'
@@ -108,6 +108,8 @@ describe('sandbox mesh: routing (Istio VirtualService → Envoy routes)', () => 
   })
 
   it('weighted destinations split by weight / sum within the 99.9% binomial bound', async () => {
+    await mesh.close()
+    ;({mesh, port} = await startMesh(topology, config, {random: seededRandom(0x5eed)}))
     config.apply(virtualService('reviews', {hosts: ['reviews'], http: [{route: [
       {destination: {host: 'reviews', subset: 'v1'}, weight: 1},
       {destination: {host: 'reviews', subset: 'v3'}, weight: 3},
