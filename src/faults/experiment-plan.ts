@@ -6,8 +6,9 @@ import {parseDurationMs} from '../duration.js'
 import {UnsafeFault} from '../errors.js'
 import type {Experiment} from '../experiment/model.js'
 import type {VirtualService} from '../istio/types.js'
-import {validateVirtualService} from '../istio/validate.js'
+import {validateVirtualService, virtualServiceWarnings} from '../istio/validate.js'
 import {compileFaults} from './compile.js'
+import {isFaultRouteName} from './names.js'
 import type {FaultPlan} from './plan.js'
 
 /** How long faults outlive the run's planned end before any `chaos revert` may treat them as stale. */
@@ -58,6 +59,12 @@ export function planExperiment(input: ExperimentPlanInput): FaultPlan {
         `the VirtualService ${o.desired.metadata.name} it would write is not valid: ${violations.map(v => `${v.path}: ${v.message}`).join('; ')}`,
         {hint: o.action === 'update' ? 'The existing object may already be invalid; check it with kubectl apply --dry-run=server.' : 'Check the fault\'s service name and match.'},
       )
+    }
+    // Istio warns about rules that can never match: pass on the ones about what we wrote.
+    for (const w of virtualServiceWarnings(o.desired)) {
+      const index = Number(/^spec\.http\[([0-9]+)\]/.exec(w.path)?.[1])
+      const route = o.desired.spec.http?.[index]
+      if (o.action === 'create' || isFaultRouteName(route?.name, plan.runId)) o.notes.push(`Istio will warn: ${w.message}`)
     }
   }
   return plan

@@ -256,3 +256,46 @@ function validateHTTPRoute(route: HTTPRoute, path: string, delegate: boolean, re
   destinationsChecks(route, path, report)
   if (route.timeout !== undefined) report(`${path}.timeout`, durationErrors(route.timeout))
 }
+
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v === null || typeof v !== 'object' || Array.isArray(v) ? v : Object.fromEntries(Object.entries(v as Obj).sort(([a], [b]) => (a < b ? -1 : 1)))))
+}
+
+/**
+ * The webhook's warnings about rules that can never match (`VirtualServiceUnreachableRule`,
+ * `VirtualServiceIneffectiveMatch` for identical matches); they do not block an apply.
+ */
+export function virtualServiceWarnings(vs: VirtualService): Violation[] {
+  const out: Violation[] = []
+  const seen = new Map<string, number>()
+  const http = vs.spec.http ?? []
+  const ruleName = (i: number) => (http[i]?.name === undefined || http[i]?.name === '' ? `#${i}` : JSON.stringify(http[i]?.name))
+  let catchAllAt = -1
+  http.forEach((route, i) => {
+    const warn = (message: string) => out.push({path: `spec.http[${i}]`, message})
+    const blocks = route.match ?? []
+    if (blocks.length === 0) {
+      if (catchAllAt >= 0) warn(`virtualService rule ${ruleName(i)} not used (only the last rule can have no matches)`)
+      catchAllAt = i
+      return
+    }
+    let duplicates = 0
+    blocks.forEach((block, j) => {
+      if (catchAllAt >= 0) {
+        warn(`virtualService rule ${ruleName(i)} not used (route without matches defined before)`)
+        return
+      }
+      const {name, ...conditions} = block
+      const key = sortedJson(conditions)
+      const earlier = seen.get(key)
+      if (earlier !== undefined) {
+        warn(`virtualService rule ${ruleName(i)} match ${name === undefined || name === '' ? `#${j}` : JSON.stringify(name)} is not used (duplicate/overlapping match in rule ${ruleName(earlier)})`)
+        duplicates++
+        return
+      }
+      seen.set(key, i)
+    })
+    if (duplicates === blocks.length) warn(`virtualService rule ${ruleName(i)} not used (all matches used by prior rules)`)
+  })
+  return out
+}

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 
-import {UsageError} from '../../src/errors.js'
+import {UnsafeFault, UsageError} from '../../src/errors.js'
 import {canonicalJson, isLabelValue, rfc3339} from '../../src/faults/annotations.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import {parseExistingObjects} from '../../src/faults/existing.js'
-import {faultExpiry, targetNamespace} from '../../src/faults/experiment-plan.js'
+import {faultExpiry, planExperiment, targetNamespace} from '../../src/faults/experiment-plan.js'
 import {isFaultRouteName, newRunId, runIdOfRoute} from '../../src/faults/names.js'
 import {describeFault, renderYaml} from '../../src/faults/render.js'
 import type {Experiment} from '../../src/experiment/model.js'
-import {EXPIRES, typicalFault} from './helpers.js'
+import {EXPIRES, to, typicalFault, virtualService} from './helpers.js'
 
 describe('reading existing objects', () => {
   it('takes VirtualServices from multi-document YAML and kubectl Lists, and notes the rest', () => {
@@ -63,5 +63,23 @@ describe('names, marks and rendering', () => {
     assert.equal(describeFault({service: 'details', abort: {grpcStatus: 'UNAVAILABLE', percentage: 1}}), 'abort UNAVAILABLE (1%) on details for ALL requests')
     const plan = compileFaults({namespace: 'default', existing: [], faults: [fault], runId: 'r1', expiresAt: EXPIRES})
     assert.match(renderYaml(plan, [fault]), /^# create VirtualService default\/faultline-ratings\n# {3}spec\.faults\[0\]: delay 7s \(100%\) \+ abort 503 \(50%\) on ratings for x-chaos-test="true"\n# {3}revert: delete the object\napiVersion: networking\.istio\.io\/v1\n/)
+  })
+})
+
+describe('planExperiment', () => {
+  const experiment = (faults: Experiment['spec']['faults']) => ({
+    metadata: {name: 'x'}, spec: {faults, phases: {baseline: '1s', fault: '1s', recovery: '1s'}},
+  }) as unknown as Experiment
+
+  it('passes on Istio\'s warning when a fault copy can never match', () => {
+    const existing = virtualService('ratings', [{route: to('ratings', 'v1')}, {name: 'dead', match: [{uri: {prefix: '/x'}}], route: to('ratings', 'v2')}])
+    const plan = planExperiment({experiment: experiment([typicalFault('ratings')]), existing: [existing], runId: 'r1', now: EXPIRES})
+    assert.deepEqual(plan.objects[0]?.notes, ['Istio will warn: virtualService rule "faultline:r1:dead" not used (route without matches defined before)'])
+  })
+
+  it('refuses to plan an object a cluster would reject', () => {
+    const invalid = virtualService('ratings', [{route: to('ratings', 'V1')}])
+    assert.throws(() => planExperiment({experiment: experiment([typicalFault('ratings')]), existing: [invalid], runId: 'r1', now: EXPIRES}),
+      (e: unknown) => e instanceof UnsafeFault && /subset name is invalid: V1/.test(e.message) && /kubectl apply --dry-run=server/.test(e.hint ?? ''))
   })
 })

@@ -4,7 +4,7 @@ import {readFileSync, readdirSync} from 'node:fs'
 import {parseAllDocuments} from 'yaml'
 
 import type {HTTPRoute, VirtualService} from '../../src/istio/types.js'
-import {validateVirtualService} from '../../src/istio/validate.js'
+import {validateVirtualService, virtualServiceWarnings} from '../../src/istio/validate.js'
 
 const samples = new URL('../../../shared/reference/istio-samples/', import.meta.url)
 
@@ -133,5 +133,24 @@ describe('validateVirtualService (Istio webhook rules)', () => {
     const typo = vs([{route: to(), timout: '1s'}])
     assert.deepEqual(validateVirtualService(typo), [])
     assert.deepEqual(validateVirtualService(typo, {strict: true}), [{path: 'spec.http[0].timout', message: 'field not declared in schema'}])
+  })
+})
+
+describe('virtualServiceWarnings (rules that can never match)', () => {
+  it('reports Istio\'s unreachable-rule and ineffective-match warnings', () => {
+    const object = vs([
+      {name: 'a', match: [{headers: {x: {exact: '1'}}}], route: to()},
+      {match: [{name: 'again', headers: {x: {exact: '1'}}}], route: to()},
+      {route: to()},
+      {name: 'late', match: [{uri: {prefix: '/'}}], route: to()},
+      {route: to()},
+    ])
+    assert.deepEqual(virtualServiceWarnings(object), [
+      {path: 'spec.http[1]', message: 'virtualService rule #1 match "again" is not used (duplicate/overlapping match in rule "a")'},
+      {path: 'spec.http[1]', message: 'virtualService rule #1 not used (all matches used by prior rules)'},
+      {path: 'spec.http[3]', message: 'virtualService rule "late" not used (route without matches defined before)'},
+      {path: 'spec.http[4]', message: 'virtualService rule #4 not used (only the last rule can have no matches)'},
+    ])
+    assert.deepEqual(virtualServiceWarnings(vs([{match: [{headers: {x: {exact: '1'}}}], route: to()}, {route: to()}])), [])
   })
 })
