@@ -154,8 +154,9 @@ function routeRequest(ctx: OutboundContext, r: Routed): void {
     }
   }
   const destination = route === undefined ? {destination: {host: vhost.fqdn}} : pickDestination(route, ctx.random)
-  const destFqdn = destination === undefined ? undefined : fqdn(destination.destination.host, vhost.routeNamespace)
-  const service = destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)
+  // The default route already names the service by FQDN; route destinations resolve in the VS's namespace.
+  const destFqdn = route === undefined ? vhost.fqdn : destination === undefined ? undefined : fqdn(destination.destination.host, vhost.routeNamespace)
+  const service = route === undefined ? vhost.service : destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)
   const port = destination?.destination.port?.number ?? service?.port ?? vhost.port
   const cluster = destFqdn === undefined ? undefined : ctx.cluster(clusterName(port, destination?.destination.subset ?? '', destFqdn))
   r.destination = destination
