@@ -130,10 +130,13 @@ export class Recorder {
     return [...(this.sealed.get(traffic) ?? [])].sort((a, b) => a.second - b.second)
   }
 
-  /** Aggregates a class (or all classes) over sealed seconds in [fromMs, toMs). */
+  /**
+   * Aggregates a class (or all classes) over the sealed seconds whose middle lies in [fromMs, toMs),
+   * so a second that straddles a phase boundary is charged to the phase holding most of it.
+   */
   summarise(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
     const classes = traffic === undefined ? this.classes : [traffic]
-    const picked = classes.flatMap(c => this.seconds(c)).filter(s => s.second * 1000 >= fromMs && s.second * 1000 < toMs)
+    const picked = classes.flatMap(c => this.seconds(c)).filter(s => s.second * 1000 + 500 >= fromMs && s.second * 1000 + 500 < toMs)
     const requests = picked.reduce((n, s) => n + s.requests, 0)
     const failed = picked.reduce((n, s) => n + s.failed, 0)
     const dropped = picked.reduce((n, s) => n + s.dropped, 0)

@@ -104,7 +104,8 @@ export class FaultPhase {
           break
         }
       }
-      const pause = Date.now() - this.writeAt < 5000 && !this.fired ? 100 : 1000
+      // Fast at first to time the effect; every exec reads every sidecar, so not faster than needed.
+      const pause = Date.now() - this.writeAt < 5000 && !this.fired ? 250 : 1000
       await wait(Math.min(pause, end - Date.now(), nextGuardrail - Date.now()), signal)
     }
     const to = this.ctx.loadClock()

@@ -1,0 +1,58 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base.js'
+import {ExitCode} from '../errors.js'
+import {type CleanupReport, revertLeftovers} from '../runner/cleanup.js'
+import {NoTarget, resolveTarget} from '../runner/target.js'
+
+/** `chaos revert`: restore every VirtualService a run left behind (after a crash, kill -9 or a failed revert). */
+export default class Revert extends BaseCommand {
+  static override summary = 'Revert faults left behind by runs that died or could not revert.'
+  static override description = `Finds Faultline's faults in the namespace from the objects' own labels and annotations, and restores each VirtualService exactly (or, if someone edited it since, removes only Faultline's routes and marks; objects Faultline created are deleted).
+
+By default only faults past their expiry are reverted (their run is gone); a run that may still be live is listed and left alone unless you name it with --run or pass --all. With nothing to do it says so and exits 0; exit 5 when a revert failed.`
+  static override examples = [
+    '<%= config.bin %> revert',
+    '<%= config.bin %> revert --run 20261126-013010-c9b3 --namespace default',
+    '<%= config.bin %> revert --all --dry-run',
+  ]
+  static override flags = {
+    run: Flags.string({description: 'revert only this run id'}),
+    all: Flags.boolean({description: 'also revert runs that have not expired yet'}),
+    expired: Flags.boolean({description: 'only faults past their expiry (the default)', exclusive: ['all']}),
+    'dry-run': Flags.boolean({description: 'show what would be reverted; change nothing'}),
+    kubeconfig: Flags.string({description: 'kubeconfig file'}),
+    context: Flags.string({description: 'kubeconfig context'}),
+    namespace: Flags.string({char: 'n', description: 'namespace to clean up'}),
+    sandbox: Flags.boolean({description: 'clean up the running sandbox'}),
+    'state-dir': Flags.string({description: 'sandbox state directory', env: 'CHAOS_SANDBOX_DIR'}),
+  }
+  static override enableJsonFlag = true
+
+  async run(): Promise<CleanupReport> {
+    const {flags} = await this.parse(Revert)
+    let target
+    try {
+      target = await resolveTarget({
+      ...(flags.kubeconfig === undefined ? {} : {kubeconfig: flags.kubeconfig}), ...(flags.context === undefined ? {} : {context: flags.context}),
+        ...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), sandbox: flags.sandbox, ...(flags['state-dir'] === undefined ? {} : {stateDir: flags['state-dir']}),
+        ephemeral: false,
+      }, undefined, line => this.logToStderr(line))
+    } catch (err) {
+      if (!(err instanceof NoTarget)) throw err
+      this.log(`Nothing to revert: ${err.message}.`)
+      return {namespace: flags.namespace ?? 'default', found: [], reverted: [], skipped: []}
+    }
+    try {
+      const report = await revertLeftovers(target.cluster, target.namespace, {...(flags.run === undefined ? {} : {runId: flags.run}), all: flags.all, dryRun: flags['dry-run']})
+      if (report.found.length === 0) this.log(`Nothing to revert: no Faultline faults in namespace ${report.namespace} (${target.note}).`)
+      for (const r of report.reverted) this.log(`${r.ok ? '✓' : '✗'} ${r.namespace}/${r.name}: ${r.ok ? r.action : 'FAILED'} — ${r.message}`)
+      for (const s of report.skipped) this.log(`- ${report.namespace}/${s.name} (run ${s.runId}): left alone — ${s.reason}`)
+      if (report.found.length > 0 && report.reverted.length === 0 && report.skipped.length === 0) this.log(`Nothing matched: faults found are of runs ${[...new Set(report.found.map(f => f.runId))].join(', ')}.`)
+      process.exitCode = report.reverted.every(r => r.ok) ? ExitCode.Held : ExitCode.RevertFailed
+      return report
+    } finally {
+      await target.close()
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import {Args, Flags} from '@oclif/core'
+import {userInfo} from 'node:os'
+
+import {BaseCommand} from '../cli/base.js'
+import {UsageError} from '../errors.js'
+import {loadExperiment} from '../experiment/load.js'
+import {BuiltinDriver} from '../load/builtin.js'
+import type {LoadDriver} from '../load/driver.js'
+import {ConsoleReporter} from '../runner/console.js'
+import {EventStream} from '../runner/events.js'
+import {type RunResult, runExperiment} from '../runner/run.js'
+import {trapSignals} from '../runner/signals.js'
+import {resolveTarget} from '../runner/target.js'
+
+/** `chaos run <file>`: apply the faults, drive load, check the hypothesis, always revert. */
+export default class Run extends BaseCommand {
+  static override summary = 'Run an experiment: baseline, fault, recovery — and always revert.'
+  static override description = `Exit codes: 0 the hypothesis held; 1 it deviated; 2 invalid experiment or usage; 3 aborted (guardrail, signal, time limit) — faults reverted; 4 could not run (cluster, Prometheus, baseline not steady) — nothing injected; 5 revert failed — faults may still be live (the message says how to clean up).
+
+With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.`
+  static override examples = [
+    '<%= config.bin %> run experiments/ratings-delay.yaml',
+    '<%= config.bin %> run experiments/ratings-abort.yaml --phases baseline=5s,fault=10s,recovery=5s',
+    '<%= config.bin %> run experiments/ratings-delay.yaml --context prod-eu --namespace bookinfo --prometheus-url http://localhost:9090',
+  ]
+  static override args = {file: Args.string({description: 'experiment file', required: true})}
+  static override flags = {
+    kubeconfig: Flags.string({description: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)'}),
+    context: Flags.string({description: 'kubeconfig context'}),
+    namespace: Flags.string({char: 'n', description: 'namespace (overrides spec.target.namespace)'}),
+    sandbox: Flags.boolean({description: 'run on the built-in sandbox (the running one, or an ephemeral one)'}),
+    'state-dir': Flags.string({description: 'sandbox state directory to look in', env: 'CHAOS_SANDBOX_DIR'}),
+    'prometheus-url': Flags.string({description: 'Prometheus base URL for PromQL probes'}),
+    phases: Flags.string({description: 'override phase durations, e.g. baseline=5s,fault=10s,recovery=5s'}),
+    driver: Flags.string({description: 'load driver (overrides spec.load.driver)', options: ['builtin', 'k6']}),
+    'report-dir': Flags.string({description: 'where run folders are written', default: 'reports'}),
+  }
+  static override enableJsonFlag = true
+
+  async run(): Promise<Omit<RunResult, 'exitCode'> & {exitCode: number}> {
+    const {args, flags} = await this.parse(Run)
+    const experiment = await loadExperiment(args.file)
+    const driverName = flags.driver ?? experiment.spec.load.driver ?? 'builtin'
+    if (driverName !== 'builtin') throw new UsageError(`the ${driverName} load driver is not available in this version of chaos`, {hint: 'Use --driver builtin (same metrics, k6 syntax thresholds).'})
+    const driver: LoadDriver = new BuiltinDriver()
+    const out = this.jsonEnabled() ? process.stderr : process.stdout
+    const target = await resolveTarget({
+      ...(flags.kubeconfig === undefined ? {} : {kubeconfig: flags.kubeconfig}), ...(flags.context === undefined ? {} : {context: flags.context}),
+      ...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), sandbox: flags.sandbox, ...(flags['state-dir'] === undefined ? {} : {stateDir: flags['state-dir']}),
+    }, experiment.spec.target?.namespace, line => out.write(`${line}\n`))
+    out.write(`target: ${target.note}\n`)
+    const events = new EventStream()
+    const consoleReporter = new ConsoleReporter(out)
+    events.subscribe(e => consoleReporter.handle(e))
+    const signals = trapSignals(message => out.write(`\n${message}\n`))
+    let result: RunResult
+    try {
+      result = await runExperiment({
+        file: args.file, experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
+        signal: signals.signal, events, owner: `${userInfo().username}@chaos-cli`,
+        ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
+        ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},
+        ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+      })
+    } finally {
+      await target.close().catch(err => out.write(`warning: ${(err as Error).message}\n`))
+      signals.dispose()
+    }
+    out.write(`Journal: ${result.journalFile}\n`)
+    process.exitCode = result.exitCode
+    return result
+  }
+}

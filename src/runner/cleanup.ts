@@ -1,0 +1,76 @@
+/**
+ * `chaos revert`: finds what Faultline left in a namespace (from the objects' own labels,
+ * annotations and route names — enough after a crash or `kill -9`) and reverts it.
+ */
+import type {Cluster} from '../cluster/cluster.js'
+import {isFaultRouteName, runIdOfRoute} from '../faults/names.js'
+import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
+import type {VirtualService} from '../istio/types.js'
+import {type RevertOutcome, revertObject} from './revert.js'
+
+/** Which leftovers to revert. */
+export interface CleanupSelection {
+  /** Only this run's. */
+  runId?: string
+  /** Also runs that have not expired yet (they may still be running). */
+  all?: boolean
+  /** Decide and report, write nothing. */
+  dryRun?: boolean
+}
+
+/** A leftover fault found in the namespace. */
+export interface Leftover {
+  name: string
+  runId: string
+  owner?: string
+  expiresAt?: string
+  expired: boolean
+}
+
+/** What `chaos revert` did. */
+export interface CleanupReport {
+  namespace: string
+  found: Leftover[]
+  reverted: RevertOutcome[]
+  /** Left alone, with the reason. */
+  skipped: {name: string; runId: string; reason: string}[]
+}
+
+/** Every VirtualService carrying Faultline's marks or routes. */
+export function leftovers(all: VirtualService[], now: Date): Leftover[] {
+  const found: Leftover[] = []
+  for (const vs of all) {
+    const info = managedInfo(vs)
+    const route = (vs.spec.http ?? []).find(r => isFaultRouteName(r.name))
+    if (info === undefined && route === undefined) continue
+    const runId = info?.runId || runIdOfRoute(route?.name) || 'unknown'
+    const expiresAt = info?.expiresAt
+    found.push({
+      name: vs.metadata.name, runId, ...(info?.owner === undefined ? {} : {owner: info.owner}),
+      ...(expiresAt === undefined ? {} : {expiresAt: expiresAt.toISOString()}),
+      expired: expiresAt === undefined || expiresAt < now,
+    })
+  }
+  return found
+}
+
+/** Reverts the selected leftovers in a namespace. */
+export async function revertLeftovers(cluster: Cluster, namespace: string, selection: CleanupSelection, now = new Date()): Promise<CleanupReport> {
+  const found = leftovers(await cluster.listVirtualServices(namespace), now)
+  const report: CleanupReport = {namespace, found, reverted: [], skipped: []}
+  for (const l of found) {
+    if (selection.runId !== undefined && l.runId !== selection.runId) continue
+    if (selection.runId === undefined && selection.all !== true && !l.expired) {
+      report.skipped.push({name: l.name, runId: l.runId, reason: `run ${l.runId} may still be running (expires ${l.expiresAt}); pass --run ${l.runId} or --all to revert it now`})
+      continue
+    }
+    if (selection.dryRun === true) {
+      report.skipped.push({name: l.name, runId: l.runId, reason: 'dry run'})
+      continue
+    }
+    report.reverted.push(await revertObject(cluster, namespace, l.name, l.runId, current => current === undefined
+      ? {action: 'none', namespace, name: l.name, reason: 'already gone'}
+      : revertFromAnnotations(current)))
+  }
+  return report
+}

@@ -1,0 +1,80 @@
+/**
+ * Where a run goes: the cluster from the standard Kubernetes flags, or the sandbox — the one
+ * running in the default state dir, else an ephemeral one started for this run — when asked for
+ * with `--sandbox` or when there is no kubeconfig at all.
+ */
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {Cluster} from '../cluster/cluster.js'
+import {connect} from '../cluster/connect.js'
+import {ClusterUnavailable} from '../errors.js'
+import {startDetached, stopSandbox} from '../sandbox/daemon.js'
+import {readSandboxState, resolveStateDir} from '../sandbox/state.js'
+
+/** The standard connection flags. */
+export interface TargetFlags {
+  kubeconfig?: string
+  context?: string
+  namespace?: string
+  sandbox?: boolean
+  /** The sandbox state dir to look in (default: the documented one). */
+  stateDir?: string
+  /** Start an ephemeral sandbox when none runs (default true; `chaos revert` has no use for a fresh one). */
+  ephemeral?: boolean
+}
+
+/** There is no cluster to talk to: no kubeconfig and no running sandbox (and none may be started). */
+export class NoTarget extends ClusterUnavailable {}
+
+/** A resolved target. */
+export interface Target {
+  cluster: Cluster
+  namespace: string
+  /** The sandbox's forward proxy: load and HTTP probes enter the mesh through it. */
+  proxy?: string
+  /** The sandbox's Prometheus. */
+  prometheusUrl?: string
+  /** Why this target was chosen, for the console. */
+  note: string
+  /** Stops what was started for this run (an ephemeral sandbox). */
+  close(): Promise<void>
+}
+
+async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string) => void): Promise<Target> {
+  const stateDir = resolveStateDir(flags.stateDir)
+  const running = await readSandboxState(stateDir)
+  if (running !== undefined) {
+    const cluster = connect({kubeconfig: running.kubeconfig}) as Cluster
+    return {cluster, namespace: flags.namespace ?? running.namespace, proxy: running.proxy, ...(running.prometheus === undefined ? {} : {prometheusUrl: running.prometheus}), note: `${why}: using the sandbox running in ${stateDir}`, close: async () => {}}
+  }
+  if (flags.ephemeral === false) throw new NoTarget(`${why}, and no sandbox is running in ${stateDir}`, {hint: 'Pass --kubeconfig/--context, or start one with chaos sandbox up.'})
+  const dir = await mkdtemp(join(tmpdir(), 'faultline-sandbox-'))
+  log(`${why}: starting an ephemeral sandbox for this run (chaos sandbox up keeps one running)…`)
+  // Its own process, so the mesh and bookinfo do not share an event loop with the load and probes.
+  const {state} = await startDetached({stateDir: dir, prometheus: true})
+  const cluster = connect({kubeconfig: state.kubeconfig}) as Cluster
+  return {
+    cluster, namespace: flags.namespace ?? state.namespace, proxy: state.proxy,
+    ...(state.prometheus === undefined ? {} : {prometheusUrl: state.prometheus}),
+    note: `${why}: using an ephemeral sandbox (bookinfo on 127.0.0.1, pid ${state.pid})${state.prometheus === undefined ? '; no Prometheus on PATH' : ''}`,
+    close: async () => {
+      await stopSandbox(dir)
+      await rm(dir, {recursive: true, force: true})
+    },
+  }
+}
+
+/** Resolves the target of a run from its flags and the experiment's `spec.target.namespace`. */
+export async function resolveTarget(flags: TargetFlags, experimentNamespace: string | undefined, log: (line: string) => void): Promise<Target> {
+  if (flags.sandbox === true) return sandboxTarget({...flags, ...(experimentNamespace === undefined || flags.namespace !== undefined ? {} : {namespace: experimentNamespace})}, '--sandbox', log)
+  const cluster = connect({...flags, ...(flags.namespace === undefined && experimentNamespace !== undefined ? {namespace: experimentNamespace} : {})})
+  if (cluster === undefined) return sandboxTarget(flags, 'no kubeconfig found ($KUBECONFIG, ~/.kube/config, in-cluster)', log)
+  try {
+    await cluster.istioVersion()
+  } catch (err) {
+    throw new ClusterUnavailable(`cannot reach the cluster ${cluster.target.server} (context ${cluster.target.context}): ${(err as Error).message}`, {cause: err, hint: 'Check the kubeconfig and that the API server is reachable, or use --sandbox to run on the built-in sandbox. Nothing was injected.'})
+  }
+  return {cluster, namespace: cluster.target.namespace, note: `context ${cluster.target.context}`, close: async () => {}}
+}
