@@ -46,6 +46,10 @@ export default class Plan extends BaseCommand {
     })
     if (!this.jsonEnabled()) {
       for (const note of result.notes) this.logToStderr(`note: ${note}`)
+      // YAML carries the per-object notes as comments; the other formats would lose them.
+      if (flags.output !== 'yaml') {
+        for (const o of result.plan.objects) for (const note of o.notes) this.logToStderr(`note: ${o.desired.metadata.name}: ${note}`)
+      }
       process.stdout.write(renderPlan(result.plan, flags.output as (typeof PLAN_FORMATS)[number], result.experiment.spec.faults))
     }
     return result
