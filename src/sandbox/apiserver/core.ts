@@ -6,7 +6,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {RESOURCES, type ObjectStore} from '../store.js'
 import type {StoredObject, Topology} from '../types.js'
-import {flag, mediaType, parseJson, readBody, sendJson} from './http.js'
+import {flag, mediaType, parseJson, readBody, sendJson, timeoutSecondsOf} from './http.js'
 import {mergePatch, type Json} from './patch.js'
 import {findPod, listPods, podObject} from './pods.js'
 import {namespaceObject, selfSubjectAccessReviewSpec} from './protobuf.js'
@@ -41,8 +41,7 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
       const byField = parseFieldSelector(query.get('fieldSelector'))
       const selects = (o: StoredObject) => byLabel(o.metadata.labels) && byField(o.metadata)
       if (flag(query, 'watch')) {
-        const timeout = query.get('timeoutSeconds')
-        return streamWatch(req, res, store, {filter: {kind: 'Namespace'}, serve: o => o, selects, resourceVersion: query.get('resourceVersion') ?? undefined, timeoutSeconds: timeout === null ? undefined : Number(timeout)})
+            return streamWatch(req, res, store, {filter: {kind: 'Namespace'}, serve: o => o, selects, resourceVersion: query.get('resourceVersion') ?? undefined, timeoutSeconds: timeoutSecondsOf(query)})
       }
       const items = store.list('Namespace').filter(selects)
       const table = tableVersion(req)

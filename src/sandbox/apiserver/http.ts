@@ -59,3 +59,11 @@ export function flag(query: URLSearchParams, name: string): boolean {
 export function warningHeaders(warnings: string[]): Record<string, string[]> {
   return warnings.length === 0 ? {} : {Warning: warnings.map(w => `299 - ${JSON.stringify(w)}`)}
 }
+
+/** The `timeoutSeconds` of a watch: a non-negative integer, or undefined when absent. */
+export function timeoutSecondsOf(query: URLSearchParams): number | undefined {
+  const v = query.get('timeoutSeconds')
+  if (v === null || v === '') return undefined
+  if (!/^[0-9]+$/.test(v)) throw badRequest(`timeoutSeconds: Invalid value: ${JSON.stringify(v)}: must be a non-negative integer`)
+  return Number(v)
+}

@@ -9,7 +9,7 @@ import {ISTIO_GROUP} from '../../istio/types.js'
 import {RESOURCES, servedAs, type ObjectStore, type Preconditions, type StoredKind} from '../store.js'
 import type {StoredObject} from '../types.js'
 import {decodeIstioObject, fieldValidationOf, validateAdmission, type AdmissionContext} from './admission.js'
-import {flag, mediaType, parseJson, readBody, sendJson, warningHeaders} from './http.js'
+import {flag, mediaType, parseJson, readBody, sendJson, timeoutSecondsOf, warningHeaders} from './http.js'
 import {jsonPatch, mergePatch, PatchError, type Json} from './patch.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {ApiError, badRequest, methodNotAllowed, notFound, success, unsupportedMediaType} from './status.js'
@@ -64,7 +64,6 @@ function list(req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
   const table = tableVersion(req)
   const printer = printerFor(t.kind, t.version)
   if (flag(query, 'watch')) {
-    const timeout = query.get('timeoutSeconds')
     let first = true
     const serveTable = (o: StoredObject, v: 'v1' | 'v1beta1') => {
       const out = toTable(printer, [servedAs(o, apiVersion(t))], v, o.metadata.resourceVersion, first)
@@ -75,7 +74,7 @@ function list(req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
       filter: {kind: t.kind, ...(t.namespace === undefined ? {} : {namespace: t.namespace})},
       serve: o => (table === undefined ? servedAs(o, apiVersion(t)) : serveTable(o, table)), selects,
       resourceVersion: query.get('resourceVersion') ?? undefined,
-      timeoutSeconds: timeout === null ? undefined : Number(timeout),
+      timeoutSeconds: timeoutSecondsOf(query),
     })
     return
   }

@@ -10,7 +10,9 @@ const group = 'networking.istio.io'
 const plural = 'virtualservices'
 const namespace = 'default'
 
-describe('sandbox API server with @kubernetes/client-node', () => {
+describe('sandbox API server with @kubernetes/client-node', function () {
+  // The first request that validates an Istio object loads and compiles the CRD schemas (seconds on a busy machine).
+  this.timeout(60_000)
   let f: Fixture
   let kc: KubeConfig
   beforeEach(async () => {

@@ -31,7 +31,9 @@ function session(f: Fixture, url: string, protocols: string[]): Promise<Session>
 
 const STATS_QUERY = 'command=pilot-agent&command=request&command=GET&command=stats&container=istio-proxy&stdout=true&stderr=true'
 
-describe('pods/exec over WebSocket', () => {
+describe('pods/exec over WebSocket', function () {
+  // The first request that validates an Istio object loads and compiles the CRD schemas (seconds on a busy machine).
+  this.timeout(60_000)
   let f: Fixture
   beforeEach(async () => { f = await startFixture() })
   afterEach(async () => { await f.close() })

@@ -4,7 +4,9 @@ import {request} from 'undici'
 
 import {ratingsVs, startFixture, vsPath, type Answer, type Fixture} from './fakes.js'
 
-describe('sandbox API server over HTTPS', () => {
+describe('sandbox API server over HTTPS', function () {
+  // The first request that validates an Istio object loads and compiles the CRD schemas (seconds on a busy machine).
+  this.timeout(60_000)
   let f: Fixture
   beforeEach(async () => { f = await startFixture() })
   afterEach(async () => { await f.close() })
