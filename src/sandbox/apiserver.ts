@@ -58,7 +58,11 @@ function authorized(req: IncomingMessage, token: string): boolean {
 }
 
 function segmentsOf(url: URL): string[] {
-  return url.pathname.split('/').filter(s => s !== '').map(decodeURIComponent)
+  try {
+    return url.pathname.split('/').filter(s => s !== '').map(decodeURIComponent)
+  } catch {
+    throw badRequest(`malformed path ${JSON.stringify(url.pathname)}`)
+  }
 }
 
 interface Context {

@@ -113,8 +113,8 @@ function metadataErrors(meta: StoredObject['metadata']): FieldError[] {
       continue
     }
     if (field === 'labels') {
-      for (const [k, v] of Object.entries(map as Record<string, string>)) {
-        if (v.length > 63 || !LABEL_VALUE.test(v)) errors.push({field: `metadata.labels`, detail: `Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?') (label ${k})`})
+      for (const v of Object.values(map as Record<string, string>)) {
+        if (v.length > 63 || !LABEL_VALUE.test(v)) errors.push({field: `metadata.labels`, detail: `Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`})
       }
     }
   }
