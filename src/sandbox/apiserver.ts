@@ -10,6 +10,7 @@ import {createServer} from 'node:https'
 import type {AddressInfo} from 'node:net'
 import type {Duplex} from 'node:stream'
 
+import {crdFor, validateIstioObject} from '../istio/crd.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '../istio/types.js'
 import {handleAccessReview, handleNamespaces, handlePods} from './apiserver/core.js'
 import {apiGroup, apiGroups, AUTHORIZATION_GROUP, coreResources, coreVersions, groupResources, KUBERNETES_VERSION} from './apiserver/discovery.js'
@@ -147,6 +148,32 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: Cont
 }
 
 /**
+ * Loads and compiles the Istio CRD schemas one step per event-loop turn after start-up, so the first
+ * `kubectl apply` or fault injection does not wait seconds for them; a request that arrives first
+ * waits for at most the step in progress. Returns the cancel function.
+ */
+function warmSchemas(): () => void {
+  const steps: (() => void)[] = []
+  for (const kind of ['VirtualService', 'DestinationRule'] as const) {
+    steps.push(() => void crdFor(kind))
+    for (const version of ISTIO_VERSIONS) steps.push(() => void validateIstioObject({apiVersion: `${ISTIO_GROUP}/${version}`, kind, spec: {}}))
+  }
+  for (const version of ISTIO_VERSIONS) steps.push(() => void openApiDocument(`apis/${ISTIO_GROUP}/${version}`))
+  let timer: NodeJS.Immediate | undefined
+  const next = () => {
+    const step = steps.shift()
+    if (step === undefined) return
+    step()
+    timer = setImmediate(next)
+  }
+  timer = setImmediate(next)
+  return () => {
+    steps.length = 0
+    if (timer !== undefined) clearImmediate(timer)
+  }
+}
+
+/**
  * Starts the API server on 127.0.0.1, over HTTPS with a fresh self-signed certificate: kubectl sends
  * bearer tokens only over TLS. Give `certificateAuthority` to `writeKubeconfig`.
  */
@@ -172,12 +199,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       resolve()
     })
   })
+  const stopWarming = warmSchemas()
   const {port} = server.address() as AddressInfo
   ctx.serverAddress = `${host}:${port}`
   return {
     url: `https://${host}:${port}`,
     certificateAuthority: tls.cert,
     close: () => new Promise<void>(resolve => {
+      stopWarming()
       gateway.close()
       server.close(() => resolve())
       server.closeAllConnections()
