@@ -6,7 +6,7 @@ import {spawn} from 'node:child_process'
 import {openSync, readFileSync, closeSync} from 'node:fs'
 
 import {ClusterUnavailable} from '../errors.js'
-import {type RunningSandbox, startSandbox} from './sandbox.js'
+import type {RunningSandbox} from './sandbox.js'
 import {cleanupStale, ensureStateDir, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths, answers} from './state.js'
 
 /** The outcome of `chaos sandbox up`. */
@@ -45,6 +45,8 @@ export interface UpOptions {
 export async function runForeground(opts: UpOptions & {onReady: (result: UpResult) => void; log?: (line: string) => void}): Promise<UpResult> {
   const existing = await readSandboxState(opts.stateDir)
   if (existing !== undefined) return {outcome: 'already-running', stateDir: opts.stateDir, state: existing}
+  // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
+  const {startSandbox} = await import('./sandbox.js')
   const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {})})
   const result: UpResult = {
     outcome: 'started',

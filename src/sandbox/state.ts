@@ -118,8 +118,9 @@ export function answers(url: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise(resolve => {
     const target = new URL('/healthz', url)
     const client = target.protocol === 'https:' ? https : http
-    const req = client.get(target, {rejectUnauthorized: false, timeout: timeoutMs}, res => {
-      res.resume()
+    // No keep-alive: an idle pooled socket would hold a short-lived CLI process open for seconds.
+    const req = client.get(target, {rejectUnauthorized: false, timeout: timeoutMs, agent: false}, res => {
+      res.destroy()
       resolve(true)
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
@@ -189,7 +190,7 @@ export async function acquireStartLock(dir: string): Promise<() => Promise<void>
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim())
-      if (pidAlive(holder) && holder !== process.pid) {
+      if (pidAlive(holder)) {
         throw new UsageError(`a sandbox is already starting or running in ${dir} (pid ${holder})`, {
           hint: `see it with: chaos sandbox status --state-dir ${dir}`,
         })
