@@ -81,6 +81,15 @@ describe('kubectl against the sandbox API server', function () {
     assert.ok(f.store.get('VirtualService', 'default', 'ratings')?.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'])
   })
 
+  it('diffs against a server-side dry run without changing anything', async () => {
+    const before = f.store.resourceVersion()
+    const r = await kubectl('diff', '-f', join(SAMPLES, 'virtual-service-all-v1.yaml'))
+    if (/executable file not found|exec: "diff"/.test(r.stderr)) return // no diff(1) on this machine: nothing to compare with
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stdout, /^-\s+- fault:$/m)
+    assert.equal(f.store.resourceVersion(), before)
+  })
+
   it('lists what it applied, by short name and by full name', async () => {
     const r = await kubectl('get', 'vs')
     assert.equal(r.code, 0, r.stderr)
