@@ -1,0 +1,168 @@
+/**
+ * `chaos run` and `chaos revert` end to end: the real CLI against a real sandbox (its own process),
+ * checked with kubectl. Each run uses short phases (--phases) except the quick-start run.
+ */
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {existsSync, readFileSync} from 'node:fs'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {UpResult} from '../../src/sandbox/daemon.js'
+import type {SandboxState} from '../../src/sandbox/state.js'
+import {builtCliProblem, chaos, curlVia, have, REPO, SAMPLES, sh} from './sandbox-cli.js'
+
+const SHORT = 'baseline=3s,fault=6s,recovery=3s'
+
+describe('chaos run (integration, real CLI on the sandbox)', function () {
+  this.timeout(180_000)
+  let dir: string
+  let reports: string
+  let state: SandboxState
+  let kubectl: (...args: string[]) => ReturnType<typeof sh>
+  const run = (file: string, ...extra: string[]) => chaos(['run', file, '--sandbox', '--state-dir', dir, '--report-dir', reports, ...extra])
+  const virtualServices = async () => {
+    const r = await kubectl('get', 'vs', '-o', 'json')
+    assert.equal(r.code, 0, r.stderr)
+    return (JSON.parse(r.stdout) as {items: {metadata: {name: string; labels?: Record<string, string>; annotations?: Record<string, string>}; spec: {http?: {name?: string}[]}}[]}).items
+  }
+
+  before(async function () {
+    const stale = builtCliProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'src/sandbox/sandbox.ts'])
+    if (stale !== undefined || !(await have('kubectl'))) {
+      console.log(`      (skipped: ${stale ?? 'kubectl is not on PATH'})`)
+      return this.skip()
+    }
+    dir = await mkdtemp(join(tmpdir(), 'faultline-run-sandbox-'))
+    reports = await mkdtemp(join(tmpdir(), 'faultline-run-reports-'))
+    const up = await chaos(['sandbox', 'up', '--detach', '--state-dir', dir, '--json'])
+    assert.equal(up.code, 0, up.stderr + up.stdout)
+    state = (JSON.parse(up.stdout) as UpResult).state
+    kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, ...args])
+    // A real mesh is warm; the first requests through a fresh sandbox compile its code paths.
+    for (let i = 0; i < 30; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
+  })
+
+  after(async () => {
+    if (dir === undefined) return
+    await chaos(['sandbox', 'down', '--state-dir', dir])
+    await rm(dir, {recursive: true, force: true})
+    await rm(reports, {recursive: true, force: true})
+  })
+
+  afterEach(async () => {
+    if (kubectl !== undefined) await kubectl('delete', 'vs,dr', '--all')
+  })
+
+  /** Bookinfo's own VirtualServices and DestinationRules, with reviews left unpinned so v2/v3 call ratings. */
+  async function applyBookinfoRouting(): Promise<void> {
+    for (const f of ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml']) {
+      const r = await kubectl('apply', '-f', join(SAMPLES, f))
+      assert.equal(r.code, 0, r.stderr)
+    }
+    assert.equal((await kubectl('delete', 'vs', 'reviews')).code, 0)
+  }
+
+  it('ratings-abort holds (exit 0): productpage degrades gracefully, the fault fired, nothing is left behind', async () => {
+    const r = await run('experiments/ratings-abort.yaml', '--phases', SHORT)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /fault fired \d+ms after the write/)
+    assert.match(r.stdout, /control traffic untouched/)
+    assert.match(r.stdout, /Verdict: HELD \(exit 0\)/)
+    assert.deepEqual(await virtualServices(), [])
+    const journalFile = /Journal: (.*journal\.json)/.exec(r.stdout)?.[1]
+    assert.ok(journalFile !== undefined && existsSync(journalFile))
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {status: string; outcome: string; applied: unknown[]; reverted: {action: string}[]}
+    assert.deepEqual([journal.status, journal.outcome, journal.applied.length, journal.reverted.map(x => x.action)], ['finished', 'held', 1, ['deleted']])
+  })
+
+  it('the quick start: ratings-delay deviates (exit 1) on the timeout bug, control untouched', async () => {
+    const r = await run('experiments/ratings-delay.yaml')
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stdout, /"productpage answers targeted users within 4s" missed in fault/)
+    assert.doesNotMatch(r.stdout, /"control traffic is untouched" missed/)
+    assert.deepEqual(await virtualServices(), [])
+  })
+
+  it('a concurrent edit survives the revert; the original is otherwise restored', async () => {
+    await applyBookinfoRouting()
+    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', SHORT], {cwd: REPO})
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    await until(() => /fault\s+started/.test(out), 60_000)
+    const label = await kubectl('label', 'vs', 'ratings', 'edited-by=someone-else')
+    assert.equal(label.code, 0, label.stderr)
+    const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+    assert.equal(code, 0, out)
+    const ratings = (await virtualServices()).find(v => v.metadata.name === 'ratings')
+    assert.equal(ratings?.metadata.labels?.['edited-by'], 'someone-else', 'their edit survives')
+    assert.equal(ratings?.spec.http?.some(r => r.name?.startsWith('faultline:')), false, 'our routes are gone')
+    assert.equal(Object.keys(ratings?.metadata.annotations ?? {}).some(k => k.startsWith('faultline.dev/')), false)
+  })
+
+  for (const phase of ['baseline', 'fault', 'recovery'] as const) {
+    it(`Ctrl-C in the ${phase} phase exits 3 and leaves nothing behind (a second Ctrl-C does not skip the revert)`, async () => {
+      const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=4s,fault=20s,recovery=20s'], {cwd: REPO})
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
+      await until(() => new RegExp(`${phase}\\s+started`).test(out), 60_000)
+      child.kill('SIGINT')
+      await until(() => /stopping the run and reverting/.test(out), 10_000)
+      child.kill('SIGINT')
+      const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+      assert.equal(code, 3, out)
+      assert.match(out, /Verdict: ABORTED/)
+      assert.deepEqual(await virtualServices(), [])
+    })
+  }
+
+  it('kill -9 mid-fault leaves the fault; chaos revert restores everything from the annotations', async () => {
+    await applyBookinfoRouting()
+    const before = (await virtualServices()).find(v => v.metadata.name === 'ratings')
+    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=60s,recovery=3s'], {cwd: REPO})
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    await until(() => /fault fired/.test(out), 60_000)
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.on('exit', resolve))
+    const left = (await virtualServices()).find(v => v.metadata.name === 'ratings')
+    assert.ok(left?.spec.http?.some(r => r.name?.startsWith('faultline:')), 'the fault is still live after kill -9')
+    const polite = await chaos(['revert', '--sandbox', '--state-dir', dir])
+    assert.equal(polite.code, 0, polite.stderr)
+    assert.match(polite.stdout, /left alone — run \S+ may still be running/)
+    const r = await chaos(['revert', '--sandbox', '--state-dir', dir, '--all'])
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /✓ default\/ratings: restored/)
+    const after = (await virtualServices()).find(v => v.metadata.name === 'ratings')
+    assert.deepEqual(after?.spec, before?.spec)
+    const again = await chaos(['revert', '--sandbox', '--state-dir', dir])
+    assert.equal(again.code, 0)
+    assert.match(again.stdout, /Nothing to revert/)
+  })
+
+  it('an unreachable Prometheus stops the run before anything is injected (exit 4)', async () => {
+    const file = join(reports, 'promql.yaml')
+    const experiment = readFileSync(join(REPO, 'experiments/ratings-delay-promql.yaml'), 'utf8')
+    await writeFile(file, experiment)
+    const r = await run(file, '--phases', SHORT, '--prometheus-url', 'http://127.0.0.1:9')
+    assert.equal(r.code, 4, r.stdout + r.stderr)
+    assert.match(r.stdout, /Prometheus at http:\/\/127\.0\.0\.1:9 did not answer/)
+    assert.doesNotMatch(r.stdout, /applied VirtualService/)
+    assert.deepEqual(await virtualServices(), [])
+  })
+})
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the run to get there')
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
