@@ -3,11 +3,11 @@
  * as a detached background process and wait for it to be ready, report on one, and stop one.
  */
 import {spawn} from 'node:child_process'
-import {openSync, readFileSync, closeSync} from 'node:fs'
+import {closeSync, openSync} from 'node:fs'
 
 import {ClusterUnavailable} from '../errors.js'
 import type {RunningSandbox} from './sandbox.js'
-import {cleanupStale, ensureStateDir, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths, answers} from './state.js'
+import {answers, cleanupStale, ensureStateDir, logTail, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths} from './state.js'
 
 /** The outcome of `chaos sandbox up`. */
 export interface UpResult {
@@ -75,14 +75,6 @@ async function untilSignalled(sandbox: RunningSandbox): Promise<void> {
     process.on('SIGTERM', onSignal)
   })
   await sandbox.stop()
-}
-
-function logTail(file: string, lines = 15): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
-  } catch {
-    return '(no log)'
-  }
 }
 
 /**

@@ -5,13 +5,14 @@
  * (`namespace`, `pod`, `app`, `version`) — so the runner's PromQL probes see `istio_requests_total`.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {accessSync, constants as fsConstants, createWriteStream, readFileSync} from 'node:fs'
+import {accessSync, constants as fsConstants, createWriteStream} from 'node:fs'
 import {mkdir, rm, writeFile} from 'node:fs/promises'
 import http from 'node:http'
 import {type AddressInfo, createServer} from 'node:net'
 import {delimiter, join} from 'node:path'
 
 import {ClusterUnavailable} from '../errors.js'
+import {logTail} from './state.js'
 import type {Sidecar} from './types.js'
 
 /** What the metrics server needs of a sidecar. */
@@ -129,14 +130,6 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function logTail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-8).join('\n')
-  } catch {
-    return '(no log)'
-  }
-}
-
 /** Waits for a child to exit, killing it after `graceMs`. */
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
@@ -165,7 +158,11 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     '--log.level=warn',
   ], {stdio: ['ignore', log, log]})
   const url = `http://127.0.0.1:${port}`
+  // If this process dies without stopping the sandbox (an uncaught error), take Prometheus with it.
+  const killOnExit = (): void => void child.kill('SIGTERM')
+  process.once('exit', killOnExit)
   const stop = async (): Promise<void> => {
+    process.off('exit', killOnExit)
     await stopChild(child)
     log.end()
     await rm(join(opts.dir, 'data'), {recursive: true, force: true})
@@ -174,7 +171,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     await waitUntilScraping(url, child, opts.sidecars.length, opts.readyTimeoutMs ?? 30_000)
   } catch (err) {
     await stop()
-    throw new ClusterUnavailable(`Prometheus (${opts.binary}) did not start: ${(err as Error).message}\n${logTail(logFile)}`, {
+    throw new ClusterUnavailable(`Prometheus (${opts.binary}) did not start: ${(err as Error).message}\n${logTail(logFile, 8)}`, {
       hint: 'start the sandbox with --no-prometheus, or see the log above',
       cause: err,
     })

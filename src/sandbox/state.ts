@@ -75,6 +75,15 @@ export const statePaths = (dir: string) => ({
   prometheus: join(dir, 'prometheus'),
 })
 
+/** The last lines of a log file, for error messages about a child that failed. */
+export function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
 /** Creates the state directory, private to the user (it holds a token). */
 export async function ensureStateDir(dir: string): Promise<void> {
   await mkdir(dir, {recursive: true, mode: 0o700})

@@ -6,6 +6,8 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 
+import type {SandboxState} from '../../src/sandbox/state.js'
+
 const run = promisify(execFile)
 
 /** The repository root. */
@@ -90,4 +92,10 @@ export function sandboxSources(): string[] {
   const walk = (dir: string): string[] => readdirSync(join(REPO, dir), {withFileTypes: true})
     .flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
   return [...walk('src/sandbox'), ...walk('src/commands/sandbox')]
+}
+
+/** Every port a sandbox records: API, proxy, metrics, Prometheus, and each pod's app and sidecar. */
+export function recordedPorts(state: SandboxState): number[] {
+  const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus])]
+  return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort])]
 }

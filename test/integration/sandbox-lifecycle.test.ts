@@ -8,13 +8,8 @@ import {fetch as undiciFetch, ProxyAgent} from 'undici'
 
 import {ClusterUnavailable, UsageError} from '../../src/errors.js'
 import {startSandbox} from '../../src/sandbox/sandbox.js'
-import {readSandboxState, type SandboxState, statePaths} from '../../src/sandbox/state.js'
-import {listening} from './sandbox-cli.js'
-
-function ports(state: SandboxState): number[] {
-  const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus])]
-  return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort])]
-}
+import {readSandboxState, statePaths} from '../../src/sandbox/state.js'
+import {listening, recordedPorts} from './sandbox-cli.js'
 
 describe('sandbox lifecycle (in process)', function () {
   this.timeout(60_000)
@@ -38,7 +33,7 @@ describe('sandbox lifecycle (in process)', function () {
       assert.deepEqual((await readSandboxState(dir))?.pods.map(p => `${p.app}/${p.version}`), [
         'productpage/v1', 'details/v1', 'reviews/v1', 'reviews/v2', 'reviews/v3', 'ratings/v1', 'chaos-client/v1',
       ])
-      for (const port of ports(state)) assert.equal(await listening(port), true, `port ${port}`)
+      for (const port of recordedPorts(state)) assert.equal(await listening(port), true, `port ${port}`)
       await assert.rejects(startSandbox({stateDir: dir, prometheus: false}), (err: unknown) => err instanceof UsageError && /already starting or running/.test(err.message))
       const agent = new ProxyAgent({uri: state.proxy, proxyTunnel: false})
       const res = await undiciFetch('http://productpage:9080/api/v1/products/0/ratings', {dispatcher: agent})
@@ -48,7 +43,7 @@ describe('sandbox lifecycle (in process)', function () {
     } finally {
       await sandbox.stop()
     }
-    for (const port of ports(sandbox.state)) assert.equal(await listening(port), false, `port ${port} still listening`)
+    for (const port of recordedPorts(sandbox.state)) assert.equal(await listening(port), false, `port ${port} still listening`)
     assert.equal(existsSync(statePaths(dir).state), false)
     assert.equal(existsSync(statePaths(dir).lock), false)
     await sandbox.stop()

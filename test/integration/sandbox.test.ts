@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import type {StatusResult, UpResult} from '../../src/sandbox/daemon.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
 import {pollQuery, PRODUCTPAGE_5XX_RATIO} from '../sandbox/prometheus-query.js'
-import {builtCliProblem, chaos, curlVia, have, listening, SAMPLES, sandboxSources, sh} from './sandbox-cli.js'
+import {builtCliProblem, chaos, curlVia, have, listening, recordedPorts, SAMPLES, sandboxSources, sh} from './sandbox-cli.js'
 
 const PRODUCTPAGE_ABORT = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -21,12 +21,6 @@ spec:
     route: [{destination: {host: productpage}}]
   - route: [{destination: {host: productpage}}]
 `
-
-/** Every port a sandbox records: API, proxy, metrics, Prometheus, and each pod's app and sidecar. */
-function recordedPorts(state: SandboxState): number[] {
-  const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus])]
-  return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort])]
-}
 
 describe('chaos sandbox (integration, real CLI)', function () {
   this.timeout(120_000)
