@@ -3,12 +3,15 @@
  * oversized files, binary junk, nesting deep enough to exhaust the stack, alias bombs and
  * files holding more (or less) than one document. Every refusal is a located `Issue`.
  */
-import {Composer, type Document, LineCounter, Parser} from 'yaml'
+import {Composer, type Document, isMap, isScalar, isSeq, LineCounter, Parser} from 'yaml'
 
 import {type Issue, type Position, SourceMap} from './position.js'
 
-/** Files larger than this are refused before parsing (experiment files are a few KiB). */
-export const MAX_FILE_BYTES = 1024 * 1024
+/**
+ * Files larger than this are refused before parsing. An experiment is a few KiB and a GameDay with
+ * inline experiments a few dozen; the YAML parser needs about a second per 256 KiB on a busy machine.
+ */
+export const MAX_FILE_BYTES = 256 * 1024
 /** Deepest nesting of maps and lists accepted (a GameDay with an inline experiment needs ~12). */
 export const MAX_DEPTH = 64
 /** Most alias expansions accepted when converting to plain values (defeats "billion laughs"). */
@@ -32,7 +35,7 @@ export function parseYaml(text: string): ParseOutcome {
   const fail = (offset: number, issue: Issue): ParseOutcome => ({ok: false, problems: [{position: noDocument.positionOf(offset), issue}]})
 
   if (text.length > MAX_FILE_BYTES) {
-    return fail(0, whole(`file is larger than ${MAX_FILE_BYTES} bytes`, 'an experiment file is a few kilobytes; check that this is the right file'))
+    return fail(0, whole(`file is larger than the ${MAX_FILE_BYTES / 1024} KiB limit`, 'an experiment file is a few kilobytes; check that this is the right file'))
   }
   const nul = text.indexOf('\0')
   if (nul >= 0) {
@@ -53,7 +56,8 @@ export function parseYaml(text: string): ParseOutcome {
   if (tooDeep !== undefined) {
     return fail(tooDeep, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or indentation'))
   }
-  const documents = [...new Composer({uniqueKeys: true, prettyErrors: false}).compose(tokens)]
+  // The composer's own unique-key check compares every pair (quadratic); duplicateKeys() is linear.
+  const documents = [...new Composer({uniqueKeys: false, prettyErrors: false}).compose(tokens)]
   const map = (doc: Document | undefined) => new SourceMap(doc, lineCounter)
 
   if (documents.length === 0) {
@@ -71,6 +75,7 @@ export function parseYaml(text: string): ParseOutcome {
     position: map(doc).positionOf(error.pos[0]),
     issue: whole(`YAML syntax error: ${firstLine(error.message)}`, 'fix the YAML syntax here; the file was not read any further'),
   }))
+  for (const duplicate of duplicateKeys(doc, map(doc))) problems.push(duplicate)
   if (problems.length > 0) return {ok: false, problems}
   if (doc.contents === null) {
     return fail(doc.range?.[0] ?? 0, whole('file holds no content (only comments or an empty document)', 'an experiment is a mapping with apiVersion, kind, metadata and spec'))
@@ -83,6 +88,34 @@ export function parseYaml(text: string): ParseOutcome {
       `use at most ${MAX_ALIAS_COUNT} alias expansions; anchors and aliases are rarely needed in an experiment`,
     ))
   }
+}
+
+/** Keys given twice in one mapping, located at the second, naming the line of the first. */
+function duplicateKeys(doc: Document, sourceMap: SourceMap): Array<{position: Position; issue: Issue}> {
+  const problems: Array<{position: Position; issue: Issue}> = []
+  const stack: unknown[] = [doc.contents]
+  while (stack.length > 0) {
+    const node = stack.pop()
+    // One push per item: spreading a 100,000-item list into push() overflows the stack.
+    if (isSeq(node)) for (const item of node.items) stack.push(item)
+    if (!isMap(node)) continue
+    const seen = new Map<string, number>()
+    for (const pair of node.items) {
+      stack.push(pair.value)
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+      const offset = (pair.key as {range?: [number, number, number]} | null)?.range?.[0] ?? 0
+      const first = seen.get(key)
+      if (first === undefined) {
+        seen.set(key, offset)
+        continue
+      }
+      problems.push({
+        position: sourceMap.positionOf(offset),
+        issue: whole(`duplicate key "${key}" (first set on line ${sourceMap.positionOf(first).line})`, 'a mapping holds each key once: remove one of them'),
+      })
+    }
+  }
+  return problems
 }
 
 function firstLine(message: string): string {

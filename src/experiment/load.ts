@@ -91,7 +91,7 @@ function gameDayIssues(document: Record<string, unknown>): Issue[] {
     if (typeof inline !== 'object' || inline === null) return
     const base = ['spec', 'experiments', i, 'experiment']
     const inlineIssues = experimentSchemaIssues(inline, base)
-    issues.push(...inlineIssues, ...experimentSemanticIssues(inline as Experiment, inlineIssues, base))
+    for (const issue of [...inlineIssues, ...experimentSemanticIssues(inline as Experiment, inlineIssues, base)]) issues.push(issue)
   })
   return issues
 }
@@ -102,7 +102,7 @@ export async function readExperimentText(file: string): Promise<string> {
     throw unreadable(file, error)
   })).size
   if (size > MAX_FILE_BYTES) {
-    throw new InvalidExperiment([{file, line: 1, col: 1, path: '', message: `file is ${size} bytes, over the ${MAX_FILE_BYTES}-byte (1 MiB) limit; it was not read`, hint: 'an experiment file is a few kilobytes; check that this is the right file'}])
+    throw new InvalidExperiment([{file, line: 1, col: 1, path: '', message: `file is ${size} bytes, over the ${MAX_FILE_BYTES / 1024} KiB limit; it was not read`, hint: 'an experiment file is a few kilobytes; check that this is the right file'}])
   }
   const bytes = await readFile(file).catch((error: unknown) => {
     throw unreadable(file, error)
@@ -133,7 +133,7 @@ export async function loadDocument(file: string): Promise<LoadedDocument> {
     try {
       await loadExperiment(resolved)
     } catch (error) {
-      diagnostics.push(...referenceDiagnostics(error, sourceMap, file, i, entry.path))
+      for (const d of referenceDiagnostics(error, sourceMap, file, i, entry.path)) diagnostics.push(d)
     }
     return {...entry, path: resolved}
   }))

@@ -20,24 +20,21 @@ export function checkStringMatch(match: StringMatch, path: FieldPath, name: stri
 
 /** Issues of a header map (`headers` or `withoutHeaders`): names and their matches. */
 export function checkHeaderMatches(headers: Record<string, StringMatch>, path: FieldPath): Issue[] {
-  const issues: Issue[] = []
-  for (const [name, match] of Object.entries(headers)) {
+  return Object.entries(headers).flatMap(([name, match]) => {
     const nameIssue = checkHeaderName([...path, name], name)
-    if (nameIssue !== undefined) issues.push(nameIssue)
-    issues.push(...checkStringMatch(match, [...path, name], name, true))
-  }
-  return issues
+    return [...(nameIssue === undefined ? [] : [nameIssue]), ...checkStringMatch(match, [...path, name], name, true)]
+  })
 }
 
 /** Issues of a whole fault match. */
 export function checkMatch(match: FaultMatch, path: FieldPath): Issue[] {
-  const issues: Issue[] = []
-  if (match.headers !== undefined) issues.push(...checkHeaderMatches(match.headers, [...path, 'headers']))
-  if (match.withoutHeaders !== undefined) issues.push(...checkHeaderMatches(match.withoutHeaders, [...path, 'withoutHeaders']))
-  for (const field of ['uri', 'method'] as const) {
-    const m = match[field]
-    if (m !== undefined) issues.push(...checkStringMatch(m, [...path, field], field, false))
-  }
-  for (const [name, m] of Object.entries(match.queryParams ?? {})) issues.push(...checkStringMatch(m, [...path, 'queryParams', name], name, false))
-  return issues
+  return [
+    ...checkHeaderMatches(match.headers ?? {}, [...path, 'headers']),
+    ...checkHeaderMatches(match.withoutHeaders ?? {}, [...path, 'withoutHeaders']),
+    ...(['uri', 'method'] as const).flatMap(field => {
+      const m = match[field]
+      return m === undefined ? [] : checkStringMatch(m, [...path, field], field, false)
+    }),
+    ...Object.entries(match.queryParams ?? {}).flatMap(([name, m]) => checkStringMatch(m, [...path, 'queryParams', name], name, false)),
+  ]
 }

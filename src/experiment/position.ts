@@ -3,7 +3,7 @@
  * first an `Issue` (a field path plus what is wrong); the `SourceMap` turns it into a located
  * `Diagnostic` (`file:line:col`) by walking the YAML node tree along the path.
  */
-import {type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node} from 'yaml'
+import {type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, type YAMLMap} from 'yaml'
 
 import type {Diagnostic} from '../errors.js'
 
@@ -35,11 +35,6 @@ export function formatPath(path: FieldPath): string {
   return out
 }
 
-/** Whether `path` is `prefix` or lies below it. */
-export function isWithin(path: FieldPath, prefix: FieldPath): boolean {
-  return prefix.length <= path.length && prefix.every((segment, i) => String(path[i]) === String(segment))
-}
-
 /** A 1-based line and column. */
 export interface Position {
   line: number
@@ -48,6 +43,8 @@ export interface Position {
 
 /** Positions of fields in one parsed YAML document. */
 export class SourceMap {
+  private readonly pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>()
+
   constructor(
     private readonly document: Document | undefined,
     private readonly lineCounter: LineCounter,
@@ -70,7 +67,7 @@ export class SourceMap {
       node = this.resolveAlias(node)
       let next: {key: Node | undefined; value: Node | null | undefined} | undefined
       if (isMap(node)) {
-        const pair = node.items.find(p => keyText(p.key) === String(segment))
+        const pair = this.pairs(node).get(String(segment))
         if (pair !== undefined) next = {key: pair.key as Node, value: pair.value as Node | null}
       } else if (isSeq(node) && typeof segment === 'number') {
         const item = node.items[segment] as Node | undefined
@@ -81,6 +78,20 @@ export class SourceMap {
       node = next.value
     }
     return this.start(at === 'key' ? key ?? node : node ?? key)
+  }
+
+  /** A map's pairs by key text, built once per map: locating thousands of issues stays linear. */
+  private pairs(map: YAMLMap): Map<string, Pair> {
+    let index = this.pairIndex.get(map)
+    if (index === undefined) {
+      index = new Map()
+      for (const pair of map.items as Pair[]) {
+        const key = keyText(pair.key)
+        if (!index.has(key)) index.set(key, pair)
+      }
+      this.pairIndex.set(map, index)
+    }
+    return index
   }
 
   private resolveAlias(node: Node | null | undefined): Node | null | undefined {

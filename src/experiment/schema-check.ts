@@ -57,24 +57,60 @@ function belongsTo(error: ErrorObject, union: ErrorObject): boolean {
     (error.instancePath === union.instancePath || error.instancePath.startsWith(union.instancePath + '/'))
 }
 
-function explain(errors: readonly ErrorObject[]): Issue[] {
-  const unions = errors.filter(e => e.keyword === 'anyOf' || e.keyword === 'oneOf')
-  const outer = unions.filter(u => !unions.some(other => belongsTo(u, other)))
-  const issues: Issue[] = []
-  for (const error of errors) {
-    if (unions.includes(error) || unions.some(u => belongsTo(error, u)) || isMisspeltRequired(error, errors)) continue
-    issues.push(explainKeyword(error, pointerToPath(error.instancePath)))
+function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
+}
+
+const isUnion = (e: ErrorObject) => e.keyword === 'anyOf' || e.keyword === 'oneOf'
+
+/**
+ * Splits errors into those outside any union and, per outermost union, the errors of its
+ * branches. Unions are indexed by instance path and found by walking up each error's path, so
+ * a file with thousands of mistakes is explained in linear time, not quadratic.
+ */
+function groupByUnion(errors: readonly ErrorObject[]): {plain: ErrorObject[]; unions: Map<ErrorObject, ErrorObject[]>} {
+  const unionsAt = new Map<string, ErrorObject[]>()
+  for (const e of errors) if (isUnion(e)) append(unionsAt, e.instancePath, e)
+  const outermost = (e: ErrorObject): ErrorObject | undefined => {
+    let found: ErrorObject | undefined
+    for (let p = e.instancePath; ; p = p.slice(0, Math.max(0, p.lastIndexOf('/')))) {
+      for (const u of unionsAt.get(p) ?? []) if (belongsTo(e, u) && (found === undefined || u.schemaPath.length < found.schemaPath.length)) found = u
+      if (p === '') return found
+    }
   }
-  for (const union of outer) issues.push(...explainUnion(union, errors.filter(e => belongsTo(e, union))))
+  const plain: ErrorObject[] = []
+  const unions = new Map<ErrorObject, ErrorObject[]>()
+  for (const e of errors) {
+    const owner = outermost(e)
+    if (owner !== undefined) append(unions, owner, e)
+    else if (isUnion(e)) unions.set(e, unions.get(e) ?? [])
+    else plain.push(e)
+  }
+  return {plain, unions}
+}
+
+function explain(errors: readonly ErrorObject[]): Issue[] {
+  const {plain, unions} = groupByUnion(errors)
+  const misspelt = misspeltRequired(plain)
+  const issues = plain.filter(e => !misspelt.has(e)).map(e => explainKeyword(e, pointerToPath(e.instancePath)))
+  for (const [union, branchErrors] of unions) for (const issue of explainUnion(union, branchErrors)) issues.push(issue)
   return dedupe(issues)
 }
 
-/** A missing field whose misspelling is present: the unknown-field error already says "did you mean". */
-function isMisspeltRequired(error: ErrorObject, errors: readonly ErrorObject[]): boolean {
-  if (error.keyword !== 'required') return false
-  const missing = String((error.params as {missingProperty?: unknown}).missingProperty)
-  return errors.some(e => e.keyword === 'additionalProperties' && e.instancePath === error.instancePath &&
-    closest(String((e.params as {additionalProperty?: unknown}).additionalProperty), [missing]) === missing)
+/** Missing fields whose misspelling is present: the unknown-field error already says "did you mean". */
+function misspeltRequired(errors: readonly ErrorObject[]): Set<ErrorObject> {
+  const unknownAt = new Map<string, string[]>()
+  for (const e of errors) {
+    if (e.keyword !== 'additionalProperties') continue
+    append(unknownAt, e.instancePath, String((e.params as {additionalProperty?: unknown}).additionalProperty))
+  }
+  return new Set(errors.filter(e => {
+    if (e.keyword !== 'required') return false
+    const missing = String((e.params as {missingProperty?: unknown}).missingProperty)
+    return (unknownAt.get(e.instancePath) ?? []).some(key => closest(key, [missing]) === missing)
+  }))
 }
 
 function dedupe(issues: Issue[]): Issue[] {

@@ -8,7 +8,7 @@ import {BUILTIN_DRIVER_METRICS, METRICS, parseThreshold} from '../probes/thresho
 import {formatDuration} from '../duration.js'
 import type {Experiment, Fault, GameDay, Probe} from './model.js'
 import {checkMatch} from './match-rules.js'
-import {type FieldPath, type Issue, isWithin} from './position.js'
+import type {FieldPath, Issue} from './position.js'
 import {checkDuration, checkHttpUrl, durationMs} from './rules.js'
 
 type Thresholds = Record<string, string[]>
@@ -16,21 +16,35 @@ type Thresholds = Record<string, string[]>
 /** Collects issues for the parts of a document the schema accepted. */
 class Checker {
   readonly issues: Issue[] = []
-  constructor(private readonly schemaIssues: readonly Issue[]) {}
+  /** Paths with a schema issue, and every path above one: lookups stay cheap with thousands of issues. */
+  private readonly at = new Set<string>()
+  private readonly above = new Set<string>()
+
+  constructor(schemaIssues: readonly Issue[]) {
+    for (const issue of schemaIssues) {
+      this.at.add(pathKey(issue.path))
+      for (let i = 0; i < issue.path.length; i++) this.above.add(pathKey(issue.path.slice(0, i)))
+    }
+  }
 
   /** Whether the schema accepted everything at and below `path` (and nothing above it failed). */
   clean(path: FieldPath): boolean {
-    return !this.schemaIssues.some(i => isWithin(i.path, path) || isWithin(path, i.path))
+    return this.shaped(path) && !this.above.has(pathKey(path))
   }
 
   /** Whether nothing at or above `path` failed: the value there has the right shape, whatever is below. */
   shaped(path: FieldPath): boolean {
-    return !this.schemaIssues.some(i => isWithin(path, i.path))
+    for (let i = 0; i <= path.length; i++) if (this.at.has(pathKey(path.slice(0, i)))) return false
+    return true
   }
 
   add(issue: Issue | undefined): void {
     if (issue !== undefined) this.issues.push(issue)
   }
+}
+
+function pathKey(path: FieldPath): string {
+  return path.map(String).join('\u0000')
 }
 
 /** Semantic issues of an experiment at `base` (empty for a file, the entry's path for a GameDay inline one). */

@@ -15,12 +15,12 @@ const deepIndentation = (levels: number) =>
 
 /** Each hostile file: its content, and where and what the one diagnostic must say. */
 const HOSTILE: Record<string, {content: string | Buffer; at: string; message: RegExp}> = {
-  'a 10 MB file': {content: 'apiVersion: faultline.dev/v1alpha1\n# ' + 'x'.repeat(10 * 1024 * 1024) + '\n', at: '1:1', message: /over the 1048576-byte \(1 MiB\) limit; it was not read/},
+  'a 10 MB file': {content: 'apiVersion: faultline.dev/v1alpha1\n# ' + 'x'.repeat(10 * 1024 * 1024) + '\n', at: '1:1', message: /file is 10485798 bytes, over the 256 KiB limit; it was not read/},
   '10,000 nested flow sequences': {content: '['.repeat(10_000) + ']'.repeat(10_000), at: `1:${MAX_DEPTH + 1}`, message: /nesting is deeper than 64 levels/},
   '10,000 nested flow mappings': {content: 'spec: ' + '{a: '.repeat(10_000) + '1' + '}'.repeat(10_000), at: `1:${6 + 4 * MAX_DEPTH + 1}`, message: /nesting is deeper than 64 levels/},
   '10,000 nested compact sequences': {content: '- '.repeat(10_000) + 'x\n', at: `1:${2 * MAX_DEPTH + 1}`, message: /nesting is deeper than 64 levels/},
-  '10,000 levels of indentation (over the size limit)': {content: deepIndentation(10_000), at: '1:1', message: /1 MiB\) limit/},
-  '1,000 levels of indentation': {content: deepIndentation(1000), at: `${MAX_DEPTH + 3}:${MAX_DEPTH + 2}`, message: /nesting is deeper than 64 levels/},
+  '10,000 levels of indentation (over the size limit)': {content: deepIndentation(10_000), at: '1:1', message: /over the 256 KiB limit/},
+  '500 levels of indentation': {content: deepIndentation(500), at: `${MAX_DEPTH + 3}:${MAX_DEPTH + 2}`, message: /nesting is deeper than 64 levels/},
   'brackets in quotes and comments do not count as nesting': {
     content: `apiVersion: faultline.dev/v1alpha1\n# ${'['.repeat(100)}\nkind: "${'['.repeat(100)}"\n`, at: '3:7', message: /kind "\[\[\[.*" is neither Experiment nor GameDay/,
   },
@@ -86,3 +86,29 @@ function writeTemp(dir: string, name: string, content: string): string {
   writeFileSync(file, content)
   return file
 }
+
+describe('large files just under the size limit', () => {
+  // Not instant (the YAML parser is linear but not fast), yet bounded: nothing quadratic remains.
+  const BOUND_LARGE_MS = 5000
+  const base = readFileSync(join(FIXTURES, 'valid-minimal.yaml'), 'utf8')
+
+  const large: Record<string, string> = {
+    'thousands of unknown fields': base.replace('  name: ratings-delay\n', '  name: ratings-delay\n' + Array.from({length: 12_000}, (_, i) => `  k${i}: 1`).join('\n') + '\n'),
+    'thousands of duplicate keys': base.replace('  name: ratings-delay\n', '  name: ratings-delay\n' + '  name: again\n'.repeat(12_000)),
+    'thousands of invalid probes': base + Array.from({length: 4000}, (_, i) => `    - {name: p${i}, prometheus: {query: 1}}`).join('\n') + '\n',
+    'a flow list of 100,000 items': base.replace('phases: [fault]', `phases: [${Array.from({length: 100_000}, () => 'fault').join(',')}]`).slice(0, 250 * 1024) + ']\n',
+  }
+  for (const [name, text] of Object.entries(large)) {
+    it(name, () => {
+      assert.ok(text.length < 256 * 1024, `${text.length} bytes`)
+      const started = performance.now()
+      assert.throws(() => parseExperiment(text, 'large.yaml'), (error: {diagnostics?: Array<{line: number}>}) => {
+        assert.ok((error.diagnostics?.length ?? 0) > 0)
+        assert.ok(error.diagnostics!.every(d => d.line >= 1))
+        return true
+      })
+      const elapsed = performance.now() - started
+      assert.ok(elapsed < BOUND_LARGE_MS, `took ${elapsed.toFixed(0)}ms`)
+    })
+  }
+})

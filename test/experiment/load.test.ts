@@ -66,7 +66,7 @@ const CASES: Record<string, Expected[]> = {
   'top-level-list.yaml': [{at: '1:1', path: '', message: /this file holds a list/}],
   'top-level-scalar.yaml': [{at: '1:1', path: '', message: /this file holds a single value \("ratings-delay"\)/}],
   'yaml-syntax-error.yaml': [{at: '13:3', path: '', message: /YAML syntax error: Flow map/}],
-  'duplicate-key.yaml': [{at: '5:3', path: '', message: /YAML syntax error: Map keys must be unique/}],
+  'duplicate-key.yaml': [{at: '5:3', path: '', message: /duplicate key "name" \(first set on line 4\)/}],
   'alias-bomb.yaml': [{at: '6:10', path: '', message: /aliases expand too much/}],
   'gameday-missing-file.yaml': [{at: '8:13', path: 'spec.experiments[1].path', message: /experiment file no-such-experiment.yaml: cannot read .*no-such-experiment.yaml: no such file/}],
 }
