@@ -55,6 +55,9 @@ const CASES: Record<string, Expected[]> = {
   'k6-only-metric-with-builtin-driver.yaml': [{at: '21:52', path: 'spec.steadyState[0].thresholds.http_req_waiting', message: /builtin load driver does not record http_req_waiting/, hint: /driver: k6/}],
   'bad-envoy-expect.yaml': [{at: '26:17', path: 'spec.steadyState[1].envoy.expect', message: /"increased > 0"/}],
   'prometheus-expect-single-equals.yaml': [{at: '25:17', path: 'spec.steadyState[1].prometheus.expect', message: /use == to compare/}],
+  // A probe is told apart by its distinguishing key: only the chosen alternative's complaints are shown.
+  'prometheus-probe-without-expect.yaml': [{at: '23:7', path: 'spec.steadyState[1].prometheus.expect', message: /^missing required field "expect"$/, hint: /Comparison for the query result/}],
+  'misspelt-probe-kind.yaml': [{at: '23:7', path: 'spec.steadyState[1].envoi', message: /unknown field "envoi"/, hint: /did you mean "envoy"\?/}],
   'probe-with-two-kinds.yaml': [{at: '22:7', path: 'spec.steadyState[1]', message: /set exactly one of thresholds, prometheus, envoy, http \(found prometheus and envoy\)/}],
   'probe-without-kind.yaml': [{at: '22:7', path: 'spec.steadyState[1]', message: /set one of thresholds, prometheus, envoy, http/}],
   'wrong-api-version.yaml': [{at: '1:13', path: 'apiVersion', message: /apiVersion "faultline.dev\/v1" is not supported/, hint: /set apiVersion: faultline.dev\/v1alpha1/}],
