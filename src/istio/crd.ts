@@ -3,7 +3,7 @@
  * `schema/istio/`), the way a Kubernetes API server does it: OpenAPI v3 structural schema, the
  * CEL rules those CRDs carry, and unknown-field detection for `fieldValidation=Strict`.
  */
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 
 import {Ajv, type AnySchema, type ErrorObject, type ValidateFunction} from 'ajv'
 import {parseAllDocuments} from 'yaml'
@@ -39,26 +39,40 @@ export type IstioKind = keyof typeof CRD_FILES
 
 const crds = new Map<IstioKind, Crd>()
 
-/** The CRD of an Istio kind, read once from `schema/istio/`. */
+/** Reads Istio's CRD YAML (as vendored, verbatim) into the fields we use. Slow: ~1s for the largest. */
+export function parseCrdYaml(text: string): Crd {
+  const doc = parseAllDocuments(text)[0]
+  if (doc === undefined || Array.isArray(doc)) throw new Error('no CRD document')
+  const raw = doc.toJS() as {spec: {group: string; names: {kind: string; plural: string; singular: string; shortNames?: string[]}; versions: CrdVersion[]}}
+  return {
+    group: raw.spec.group,
+    kind: raw.spec.names.kind,
+    plural: raw.spec.names.plural,
+    singular: raw.spec.names.singular,
+    shortNames: raw.spec.names.shortNames ?? [],
+    versions: raw.spec.versions,
+  }
+}
+
+/** The vendored CRD YAML and its JSON rendering (`npm run schema` writes it; a test keeps the two equal). */
+export function crdFiles(kind: IstioKind): {yaml: URL; json: URL} {
+  const base = CRD_FILES[kind].replace(/\.yaml$/, '')
+  return {yaml: new URL(`../../schema/istio/${base}.yaml`, import.meta.url), json: new URL(`../../schema/istio/${base}.json`, import.meta.url)}
+}
+
+/** The CRD of an Istio kind, read once from `schema/istio/` (the JSON rendering: parsing the YAML takes a second). */
 export function crdFor(kind: IstioKind): Crd {
   let crd = crds.get(kind)
   if (crd === undefined) {
-    const url = new URL(`../../schema/istio/${CRD_FILES[kind]}`, import.meta.url)
-    const doc = parseAllDocuments(readFileSync(url, 'utf8'))[0]
-    if (doc === undefined || Array.isArray(doc)) throw new Error(`no CRD in ${url.pathname}`)
-    const raw = doc.toJS() as {spec: {group: string; names: {kind: string; plural: string; singular: string; shortNames?: string[]}; versions: CrdVersion[]}}
-    crd = {
-      group: raw.spec.group,
-      kind: raw.spec.names.kind,
-      plural: raw.spec.names.plural,
-      singular: raw.spec.names.singular,
-      shortNames: raw.spec.names.shortNames ?? [],
-      versions: raw.spec.versions,
-    }
+    const {yaml, json} = crdFiles(kind)
+    crd = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) as Crd : parseCrdYaml(readFileSync(yaml, 'utf8'))
     crds.set(kind, crd)
   }
   return crd
 }
+
+/** Every kind we carry a CRD for. */
+export const ISTIO_KINDS = Object.keys(CRD_FILES) as IstioKind[]
 
 /** Evaluates the CEL rules Istio's CRDs use; an unknown rule is not enforced (the webhook layer covers it). */
 function celHolds(rule: string, value: unknown): boolean {

@@ -3,7 +3,8 @@ import {readFileSync, readdirSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
-import {crdFor, fieldPath, validateIstioObject} from '../../src/istio/crd.js'
+import {crdFiles, crdFor, fieldPath, ISTIO_KINDS, validateIstioObject} from '../../src/istio/crd.js'
+import {crdJsonText} from '../../src/istio/crd-json.js'
 
 const reference = new URL('../../../shared/reference/', import.meta.url)
 const samples = new URL('istio-samples/bookinfo-networking/', reference)
@@ -19,6 +20,12 @@ describe('Istio CRD validation', () => {
     }
     assert.deepEqual(crdFor('VirtualService').versions.map(v => v.name).sort(), ['v1', 'v1alpha3', 'v1beta1'])
     assert.deepEqual(crdFor('DestinationRule').shortNames, ['dr'])
+  })
+
+  it('keeps the JSON rendering of each CRD in step with the YAML (regenerate with npm run schema)', () => {
+    for (const kind of ISTIO_KINDS) {
+      assert.equal(readFileSync(crdFiles(kind).json, 'utf8'), crdJsonText(kind), `schema/istio/${kind} JSON is stale: run npm run schema`)
+    }
   })
 
   it('accepts every bookinfo sample in all three versions', () => {
