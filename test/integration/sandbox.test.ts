@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import type {StatusResult, UpResult} from '../../src/sandbox/daemon.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
 import {pollQuery, PRODUCTPAGE_5XX_RATIO} from '../sandbox/prometheus-query.js'
-import {builtCliProblem, chaos, curlVia, have, listening, recordedPorts, SAMPLES, sandboxSources, sh} from './sandbox-cli.js'
+import {builtCliProblem, chaos, curlVia, have, listening, recordedPorts, REPO, SAMPLES, sandboxSources, sh} from './sandbox-cli.js'
 
 const PRODUCTPAGE_ABORT = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -158,5 +159,29 @@ describe('chaos sandbox (integration, real CLI)', function () {
     assert.match(again.stdout, /No sandbox is running/)
     const status = JSON.parse((await chaos(['sandbox', 'status', '--state-dir', dir, '--json'])).stdout) as StatusResult
     assert.equal(status.running, false)
+  })
+
+  it('runs in the foreground until Ctrl-C, then stops everything', async () => {
+    const fg = await mkdtemp(join(tmpdir(), 'faultline-sandbox-fg-'))
+    try {
+      const child = spawn(process.execPath, ['bin/chaos', 'sandbox', 'up', '--no-prometheus', '--state-dir', fg], {cwd: REPO, stdio: ['ignore', 'pipe', 'pipe']})
+      let stdout = ''
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+      const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', () => stdout.includes('Press Ctrl-C to stop.') && resolve())
+        void exited.then(code => reject(new Error(`exited ${code} before ready:\n${stdout}`)))
+      })
+      assert.match(stdout, /Prometheus {2}not running \(disabled \(--no-prometheus\)\)/)
+      assert.match(stdout, /export HTTP_PROXY=http:\/\/127\.0\.0\.1:\d+/)
+      const running = JSON.parse(await readFile(join(fg, 'sandbox.json'), 'utf8')) as SandboxState
+      child.kill('SIGINT')
+      assert.equal(await exited, 0)
+      assert.match(stdout, /Sandbox stopped\./)
+      for (const port of recordedPorts(running)) assert.equal(await listening(port), false, `port ${port} still listening`)
+      assert.equal(existsSync(join(fg, 'sandbox.json')), false)
+    } finally {
+      await rm(fg, {recursive: true, force: true})
+    }
   })
 })
