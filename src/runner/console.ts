@@ -10,7 +10,7 @@ const VERDICT: Record<Outcome, string> = {
   'held': 'HELD', 'deviated': 'DEVIATED', 'aborted': 'ABORTED', 'could-not-run': 'COULD NOT RUN', 'revert-failed': 'REVERT FAILED',
 }
 
-const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n - 1) + '…' : s + ' '.repeat(n - s.length))
+const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n - 2) + '… ' : s + ' '.repeat(n - s.length))
 
 /** Renders the probe results as a fixed-width table. */
 export function resultTable(results: ProbeResult[]): string {

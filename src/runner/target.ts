@@ -7,6 +7,8 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {ProxyAgent, request} from 'undici'
+
 import type {Cluster} from '../cluster/cluster.js'
 import {connect} from '../cluster/connect.js'
 import {ClusterUnavailable} from '../errors.js'
@@ -54,6 +56,7 @@ async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string
   log(`${why}: starting an ephemeral sandbox for this run (chaos sandbox up keeps one running)…`)
   // Its own process, so the mesh and bookinfo do not share an event loop with the load and probes.
   const {state} = await startDetached({stateDir: dir, prometheus: true})
+  await warmUp(state.proxy)
   const cluster = connect({kubeconfig: state.kubeconfig}) as Cluster
   return {
     cluster, namespace: flags.namespace ?? state.namespace, proxy: state.proxy,
@@ -63,6 +66,22 @@ async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string
       await stopSandbox(dir)
       await rm(dir, {recursive: true, force: true})
     },
+  }
+}
+
+/**
+ * A few requests through bookinfo before the baseline: a real mesh is warm, and a fresh sandbox's
+ * first requests (cold code paths, new connections) would otherwise fail a strict baseline.
+ */
+async function warmUp(proxy: string): Promise<void> {
+  const dispatcher = new ProxyAgent({uri: proxy, proxyTunnel: false})
+  try {
+    for (let i = 0; i < 20; i++) {
+      const res = await request('http://productpage:9080/productpage', {dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000}).catch(() => undefined)
+      await res?.body.dump()
+    }
+  } finally {
+    await dispatcher.close()
   }
 }
 

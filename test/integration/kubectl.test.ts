@@ -14,6 +14,7 @@ import {parse} from 'yaml'
 
 import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
 import {startFixture, STATS_TEXT, type Answer, type Fixture} from '../sandbox/apiserver/fakes.js'
+import {kubectlProblem} from './sandbox-cli.js'
 
 const SAMPLES = fileURLToPath(new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url))
 
@@ -23,10 +24,6 @@ interface Run {
   stderr: string
 }
 
-function kubectlOnPath(): Promise<boolean> {
-  return new Promise(resolve => execFile('kubectl', ['version', '--client'], err => resolve(err === null)))
-}
-
 describe('kubectl against the sandbox API server', function () {
   this.timeout(60_000)
   let f: Fixture
@@ -34,8 +31,9 @@ describe('kubectl against the sandbox API server', function () {
   let kubectl: (...args: string[]) => Promise<Run>
 
   before(async function () {
-    if (!(await kubectlOnPath())) {
-      console.log('    kubectl is not on PATH: skipping the kubectl integration tests')
+    const problem = await kubectlProblem()
+    if (problem !== undefined) {
+      console.log(`    ${problem}: skipping the kubectl integration tests`)
       this.skip()
     }
     f = await startFixture()

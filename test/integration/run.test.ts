@@ -36,7 +36,8 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     }
     dir = await mkdtemp(join(tmpdir(), 'faultline-run-sandbox-'))
     reports = await mkdtemp(join(tmpdir(), 'faultline-run-reports-'))
-    const up = await chaos(['sandbox', 'up', '--detach', '--state-dir', dir, '--json'])
+    // No Prometheus: these runs do not query it, and its start-up competes for the CPU with the baseline.
+    const up = await chaos(['sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'])
     assert.equal(up.code, 0, up.stderr + up.stdout)
     state = (JSON.parse(up.stdout) as UpResult).state
     kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, ...args])
@@ -147,6 +148,15 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     assert.match(again.stdout, /Nothing to revert/)
   })
 
+  it('reviews-circuit-breaker: with the connection-pool DestinationRule, the overflow counter rises in the fault phase', async () => {
+    const dr = await kubectl('apply', '-f', 'experiments/setup/reviews-connection-pool.yaml')
+    assert.equal(dr.code, 0, dr.stderr)
+    const r = await run('experiments/reviews-circuit-breaker.yaml', '--phases', 'baseline=4s,fault=8s,recovery=4s')
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /the circuit breaker trips when[^\n]*\bfault\s+held\s+increase=[1-9]/)
+    assert.deepEqual(await virtualServices(), [])
+  })
+
   it('an unreachable Prometheus stops the run before anything is injected (exit 4)', async () => {
     const file = join(reports, 'promql.yaml')
     const experiment = readFileSync(join(REPO, 'experiments/ratings-delay-promql.yaml'), 'utf8')
@@ -166,3 +176,27 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
     await new Promise(r => setTimeout(r, 50))
   }
 }
+
+describe('chaos run with PromQL probes on an ephemeral sandbox (integration)', function () {
+  this.timeout(240_000)
+
+  it('starts its own sandbox with Prometheus, evaluates the mesh-view probes, and stops it again', async function () {
+    if (builtCliProblem(['src/commands/run.ts', 'src/runner/target.ts']) !== undefined || !(await have('prometheus'))) {
+      console.log('      (skipped: prometheus is not on PATH, or dist/ is stale)')
+      return this.skip()
+    }
+    const empty = await mkdtemp(join(tmpdir(), 'faultline-no-sandbox-'))
+    const reports = await mkdtemp(join(tmpdir(), 'faultline-promql-reports-'))
+    try {
+      const r = await chaos(['run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', reports, '--phases', 'baseline=5s,fault=10s,recovery=5s'])
+      assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr)
+      assert.match(r.stdout, /starting an ephemeral sandbox/)
+      assert.match(r.stdout, /productpage 5xx ratio \(mesh view\)\s+baseline\s+held\s+0\b/)
+      assert.match(r.stdout, /the delay was injected \(mesh view\)\s+fault\s+held/)
+      assert.equal(existsSync(join(empty, 'sandbox.json')), false, 'the ephemeral sandbox was stopped')
+    } finally {
+      await rm(empty, {recursive: true, force: true})
+      await rm(reports, {recursive: true, force: true})
+    }
+  })
+})

@@ -82,9 +82,22 @@ export function listening(port: number): Promise<boolean> {
   })
 }
 
-/** Whether a program is on PATH. */
+/** Whether a program is on PATH (for kubectl: one new enough to exec over WebSocket, ≥ 1.30). */
 export async function have(program: string): Promise<boolean> {
-  return (await sh(program, program === 'kubectl' ? ['version', '--client'] : ['--version'])).code === 0
+  if (program === 'kubectl') return (await kubectlProblem()) === undefined
+  return (await sh(program, ['--version'])).code === 0
+}
+
+/**
+ * Why the kubectl on PATH cannot drive the sandbox, or undefined when it can. The sandbox serves
+ * exec over WebSocket only, which kubectl uses from 1.30 on (older ones speak SPDY), so an old
+ * kubectl (Debian bookworm ships 1.20) is skipped with this message rather than failing.
+ */
+export async function kubectlProblem(): Promise<string | undefined> {
+  const r = await sh('kubectl', ['version', '--client', '-o', 'json'])
+  if (r.code !== 0) return 'kubectl is not on PATH'
+  const minor = Number.parseInt((JSON.parse(r.stdout) as {clientVersion?: {minor?: string}}).clientVersion?.minor ?? '0', 10)
+  return minor >= 30 ? undefined : `kubectl 1.${minor} is older than 1.30 (exec over WebSocket)`
 }
 
 /** The sandbox's own sources (what `chaos sandbox` runs), relative to the repository. */
