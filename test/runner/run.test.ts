@@ -49,14 +49,20 @@ describe('chaos run (runner, against a fake cluster)', function () {
   let server: Server
   let url: string
   let failing = false
+  let liveFault: (() => boolean) | undefined
   before(async () => {
-    server = createServer((_req, res) => res.writeHead(failing ? 503 : 200).end('ok'))
+    server = createServer((req, res) => {
+      // While our fault is live, targeted requests fail: a stand-in for a fault that hurts too much.
+      const faulted = liveFault?.() === true && req.headers['x-chaos-test'] === 'true'
+      res.writeHead(failing || faulted ? 503 : 200).end('ok')
+    })
     await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/productpage`
   })
   after(() => server.close())
   beforeEach(() => {
     failing = false
+    liveFault = undefined
   })
 
   async function run(cluster: FakeCluster, exp: Experiment, signal = new AbortController().signal) {
@@ -162,6 +168,25 @@ describe('chaos run (runner, against a fake cluster)', function () {
     stop()
     assert.equal(result.outcome, 'held', result.reason)
     assert.ok(seen.some(e => e.kind === 'revert' && /stale fault reverted/.test(e.message)))
+    assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+  })
+
+  it('a guardrail breach in the fault phase reverts at once and exits 3', async () => {
+    const cluster = new FakeCluster()
+    const original = cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    liveFault = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
+    const exp = experiment(url, {
+      phases: {baseline: '1s', fault: '30s', recovery: '1s'},
+      guardrails: {abortWhen: [{name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}}]},
+    })
+    const started = Date.now()
+    const {result, seen} = await run(cluster, exp)
+    stop()
+    assert.equal(result.exitCode, 3, result.reason)
+    assert.match(result.reason, /guardrail "targeted users are failing" breached/)
+    assert.ok(Date.now() - started < 15_000, 'stopped long before the 30s fault phase ended')
+    assert.ok(seen.some(e => e.kind === 'guardrail-breached'))
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
   })
 })
