@@ -4,7 +4,11 @@
  * `nbthread 1`), with wrk as the load generator. The proxy under test is pinned to CPU 0; the
  * upstream and the load generator share CPU 1. Bounded: every run has a fixed count or duration.
  *
- *   npx tsx bench/sidecar-hop.ts [--runs 5] [--duration 5] [--samples 5000] [--connections 32]
+ *   npx tsx bench/sidecar-hop.ts [--runs 5] [--duration 5] [--samples 5000] [--connections 32] [--compare <checkout>]
+ *
+ * `--compare <checkout>` also runs the sidecar of another checkout of this repository (e.g. a
+ * `git worktree` of an older commit, with `node_modules` linked in) as `sidecar-base`, so a change
+ * is measured against its baseline in the same run rather than across runs.
  */
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -21,6 +25,11 @@ import type {ConfigSource, Pod, Service, Topology} from '../src/sandbox/types.js
 
 const SELF = fileURLToPath(import.meta.url)
 const HOST = 'upstream:9080'
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -95,8 +104,8 @@ function startChild(cpu: number, command: string, args: string[]): Promise<{chil
   })
 }
 
-function nodeRole(cpu: number, role: string, upstreamPort = 0): Promise<{child: ChildProcess; port: number}> {
-  return startChild(cpu, process.execPath, ['--import', 'tsx', SELF, '--role', role, String(upstreamPort)])
+function nodeRole(cpu: number, role: string, upstreamPort = 0, script = SELF): Promise<{child: ChildProcess; port: number}> {
+  return startChild(cpu, process.execPath, ['--import', 'tsx', script, '--role', role, String(upstreamPort)])
 }
 
 /** HAProxy in `mode http` with one thread, keep-alive to the upstream. */
@@ -189,6 +198,8 @@ async function main(): Promise<void> {
   const seconds = arg('duration', 5)
   const samples = arg('samples', 5000)
   const connections = arg('connections', 32)
+  const compare = stringArg('compare')
+  const proxies = ['sidecar', ...(compare === undefined ? [] : ['sidecar-base']), 'haproxy', 'naive-agent', 'naive-undici']
   const dir = mkdtempSync(join(tmpdir(), 'sidecar-hop-'))
   const children: ChildProcess[] = []
   try {
@@ -199,6 +210,11 @@ async function main(): Promise<void> {
       const c = await nodeRole(0, role, upstream.port)
       children.push(c.child)
       targets[role] = c.port
+    }
+    if (compare !== undefined) {
+      const c = await nodeRole(0, 'sidecar', upstream.port, join(compare, 'bench', 'sidecar-hop.ts'))
+      children.push(c.child)
+      targets['sidecar-base'] = c.port
     }
     const haproxy = await startHaproxy(dir, upstream.port)
     children.push(haproxy.child)
@@ -213,17 +229,19 @@ async function main(): Promise<void> {
       p50[name] = quantile(lat, 0.5)
       console.log(`  ${name.padEnd(13)} p50 ${quantile(lat, 0.5).toFixed(3)}  p99 ${quantile(lat, 0.99).toFixed(3)}`)
     }
-    for (const name of ['sidecar', 'haproxy', 'naive-agent', 'naive-undici']) console.log(`  added p50 by ${name}: ${((p50[name] ?? 0) - (p50['direct'] ?? 0)).toFixed(3)} ms`)
+    for (const name of proxies) console.log(`  added p50 by ${name}: ${((p50[name] ?? 0) - (p50['direct'] ?? 0)).toFixed(3)} ms`)
 
     console.log(`\nthroughput: wrk -t1 -c${connections} -d${seconds}s, ${runs} runs each, proxy pinned to CPU 0 (req/s):`)
     const rps: Record<string, number[]> = {}
     for (let i = 0; i < runs; i++) {
-      for (const name of ['sidecar', 'haproxy', 'naive-agent', 'naive-undici']) (rps[name] ??= []).push(wrk(targets[name] as number, seconds, connections))
+      for (const name of proxies) (rps[name] ??= []).push(wrk(targets[name] as number, seconds, connections))
     }
     for (const [name, xs] of Object.entries(rps)) {
       console.log(`  ${name.padEnd(13)} median ${median(xs).toFixed(0)}  min ${Math.min(...xs).toFixed(0)}  max ${Math.max(...xs).toFixed(0)}`)
     }
-    console.log(`  sidecar / haproxy = ${(median(rps['sidecar'] ?? []) / median(rps['haproxy'] ?? [])).toFixed(2)}`)
+    for (const name of proxies.filter(n => n.startsWith('sidecar'))) {
+      console.log(`  ${name} / haproxy = ${(median(rps[name] ?? []) / median(rps['haproxy'] ?? [])).toFixed(2)}`)
+    }
   } finally {
     for (const c of children) c.kill('SIGTERM')
     rmSync(dir, {recursive: true, force: true})
