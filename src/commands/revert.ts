@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
+import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {ExitCode} from '../errors.js'
 import {type CleanupReport, revertLeftovers} from '../runner/cleanup.js'
 import {NoTarget, resolveTarget} from '../runner/target.js'
@@ -21,11 +22,7 @@ By default only faults past their expiry are reverted (their run is gone); a run
     all: Flags.boolean({description: 'also revert runs that have not expired yet'}),
     expired: Flags.boolean({description: 'only faults past their expiry (the default)', exclusive: ['all']}),
     'dry-run': Flags.boolean({description: 'show what would be reverted; change nothing'}),
-    kubeconfig: Flags.string({description: 'kubeconfig file'}),
-    context: Flags.string({description: 'kubeconfig context'}),
-    namespace: Flags.string({char: 'n', description: 'namespace to clean up'}),
-    sandbox: Flags.boolean({description: 'clean up the running sandbox'}),
-    'state-dir': Flags.string({description: 'sandbox state directory', env: 'CHAOS_SANDBOX_DIR'}),
+    ...connectionFlags,
   }
   static override enableJsonFlag = true
 
@@ -33,11 +30,7 @@ By default only faults past their expiry are reverted (their run is gone); a run
     const {flags} = await this.parse(Revert)
     let target
     try {
-      target = await resolveTarget({
-      ...(flags.kubeconfig === undefined ? {} : {kubeconfig: flags.kubeconfig}), ...(flags.context === undefined ? {} : {context: flags.context}),
-        ...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), sandbox: flags.sandbox, ...(flags['state-dir'] === undefined ? {} : {stateDir: flags['state-dir']}),
-        ephemeral: false,
-      }, undefined, line => this.logToStderr(line))
+      target = await resolveTarget({...targetFlags(flags), ephemeral: false}, undefined, line => this.logToStderr(line))
     } catch (err) {
       if (!(err instanceof NoTarget)) throw err
       this.log(`Nothing to revert: ${err.message}.`)

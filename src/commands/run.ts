@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {userInfo} from 'node:os'
 
 import {BaseCommand} from '../cli/base.js'
+import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {UsageError} from '../errors.js'
 import {loadExperiment} from '../experiment/load.js'
 import {BuiltinDriver} from '../load/builtin.js'
@@ -25,11 +26,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
   ]
   static override args = {file: Args.string({description: 'experiment file', required: true})}
   static override flags = {
-    kubeconfig: Flags.string({description: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)'}),
-    context: Flags.string({description: 'kubeconfig context'}),
-    namespace: Flags.string({char: 'n', description: 'namespace (overrides spec.target.namespace)'}),
-    sandbox: Flags.boolean({description: 'run on the built-in sandbox (the running one, or an ephemeral one)'}),
-    'state-dir': Flags.string({description: 'sandbox state directory to look in', env: 'CHAOS_SANDBOX_DIR'}),
+    ...connectionFlags,
     'prometheus-url': Flags.string({description: 'Prometheus base URL for PromQL probes'}),
     phases: Flags.string({description: 'override phase durations, e.g. baseline=5s,fault=10s,recovery=5s'}),
     driver: Flags.string({description: 'load driver (overrides spec.load.driver)', options: ['builtin', 'k6']}),
@@ -44,10 +41,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     if (driverName !== 'builtin') throw new UsageError(`the ${driverName} load driver is not available in this version of chaos`, {hint: 'Use --driver builtin (same metrics, k6 syntax thresholds).'})
     const driver: LoadDriver = new BuiltinDriver()
     const out = this.jsonEnabled() ? process.stderr : process.stdout
-    const target = await resolveTarget({
-      ...(flags.kubeconfig === undefined ? {} : {kubeconfig: flags.kubeconfig}), ...(flags.context === undefined ? {} : {context: flags.context}),
-      ...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), sandbox: flags.sandbox, ...(flags['state-dir'] === undefined ? {} : {stateDir: flags['state-dir']}),
-    }, experiment.spec.target?.namespace, line => out.write(`${line}\n`))
+    const target = await resolveTarget(targetFlags(flags), experiment.spec.target?.namespace, line => out.write(`${line}\n`))
     out.write(`target: ${target.note}\n`)
     const events = new EventStream()
     const consoleReporter = new ConsoleReporter(out)
