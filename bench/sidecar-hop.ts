@@ -4,18 +4,18 @@
  * `nbthread 1`), with wrk as the load generator. The proxy under test is pinned to CPU 0; the
  * upstream and the load generator share CPU 1. Bounded: every run has a fixed count or duration.
  *
- *   npx tsx bench/sidecar-hop.ts [--runs 5] [--duration 5] [--samples 5000] [--connections 32] [--compare <checkout>]
+ *   npx tsx bench/sidecar-hop.ts [--runs 5] [--duration 5] [--samples 5000] [--connections 32] [--compare <dir>[,<dir>…]]
  *
- * `--compare <checkout>` also runs the sidecar of another checkout of this repository (e.g. a
- * `git worktree` of an older commit, with `node_modules` linked in) as `sidecar-base`, so a change
- * is measured against its baseline in the same run rather than across runs.
+ * `--compare` also runs the sidecar of other checkouts of this repository (e.g. `git archive` of an
+ * older commit, with `node_modules` linked in) as `sidecar@<dir name>`, so a change is measured
+ * against its baseline in the same run rather than across runs.
  */
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import {cpus, tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {Pool} from 'undici'
@@ -198,8 +198,8 @@ async function main(): Promise<void> {
   const seconds = arg('duration', 5)
   const samples = arg('samples', 5000)
   const connections = arg('connections', 32)
-  const compare = stringArg('compare')
-  const proxies = ['sidecar', ...(compare === undefined ? [] : ['sidecar-base']), 'haproxy', 'naive-agent', 'naive-undici']
+  const compare = (stringArg('compare') ?? '').split(',').filter(d => d !== '')
+  const proxies = ['sidecar', ...compare.map(d => `sidecar@${basename(d)}`), 'haproxy', 'naive-agent', 'naive-undici']
   const dir = mkdtempSync(join(tmpdir(), 'sidecar-hop-'))
   const children: ChildProcess[] = []
   try {
@@ -211,10 +211,10 @@ async function main(): Promise<void> {
       children.push(c.child)
       targets[role] = c.port
     }
-    if (compare !== undefined) {
-      const c = await nodeRole(0, 'sidecar', upstream.port, join(compare, 'bench', 'sidecar-hop.ts'))
+    for (const dir of compare) {
+      const c = await nodeRole(0, 'sidecar', upstream.port, join(dir, 'bench', 'sidecar-hop.ts'))
       children.push(c.child)
-      targets['sidecar-base'] = c.port
+      targets[`sidecar@${basename(dir)}`] = c.port
     }
     const haproxy = await startHaproxy(dir, upstream.port)
     children.push(haproxy.child)
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
       await sequentialLatency(port, samples / 5)
       const lat = (await sequentialLatency(port, samples)).sort((a, b) => a - b)
       p50[name] = quantile(lat, 0.5)
-      console.log(`  ${name.padEnd(13)} p50 ${quantile(lat, 0.5).toFixed(3)}  p99 ${quantile(lat, 0.99).toFixed(3)}`)
+      console.log(`  ${name.padEnd(20)} p50 ${quantile(lat, 0.5).toFixed(3)}  p99 ${quantile(lat, 0.99).toFixed(3)}`)
     }
     for (const name of proxies) console.log(`  added p50 by ${name}: ${((p50[name] ?? 0) - (p50['direct'] ?? 0)).toFixed(3)} ms`)
 
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
       for (const name of proxies) (rps[name] ??= []).push(wrk(targets[name] as number, seconds, connections))
     }
     for (const [name, xs] of Object.entries(rps)) {
-      console.log(`  ${name.padEnd(13)} median ${median(xs).toFixed(0)}  min ${Math.min(...xs).toFixed(0)}  max ${Math.max(...xs).toFixed(0)}`)
+      console.log(`  ${name.padEnd(20)} median ${median(xs).toFixed(0)}  min ${Math.min(...xs).toFixed(0)}  max ${Math.max(...xs).toFixed(0)}`)
     }
     for (const name of proxies.filter(n => n.startsWith('sidecar'))) {
       console.log(`  ${name} / haproxy = ${(median(rps[name] ?? []) / median(rps['haproxy'] ?? [])).toFixed(2)}`)
