@@ -65,22 +65,41 @@ interface Run {
   abort: AbortSignal
 }
 
-/** Sends one request meant to start at `at`; resolves when it has completed (never rejects). */
-async function send(run: Run, t: TrafficPlan, at: number): Promise<void> {
+/**
+ * Sends one request meant to start at `at`; resolves when it has completed (never rejects).
+ * Uses undici's dispatch API directly: no response object or body stream is built for a body
+ * we only drain, which nearly doubles the requests a core can send.
+ */
+function send(run: Run, t: TrafficPlan, at: number): Promise<void> {
   const {plan, url, recorder} = run
   recorder.started(t.name, at)
-  let status = 0
-  try {
-    const res = await run.dispatcher.request({
-      origin: url.origin, path: url.pathname + url.search, method: plan.method as Dispatcher.HttpMethod,
-      headers: t.headers, ...(plan.body === undefined ? {} : {body: plan.body}),
-    })
-    await res.body.dump()
-    status = res.statusCode
-  } catch {
-    status = 0
-  }
-  recorder.completed(t.name, at, run.now() - at, run.abort.aborted ? 0 : status)
+  return new Promise(resolve => {
+    let status = 0
+    const finish = (code: number) => {
+      recorder.completed(t.name, at, run.now() - at, run.abort.aborted ? 0 : code)
+      resolve()
+    }
+    try {
+      run.dispatcher.dispatch({
+        origin: url.origin, path: url.pathname + url.search, method: plan.method as Dispatcher.HttpMethod,
+        headers: t.headers, ...(plan.body === undefined ? {} : {body: plan.body}),
+        headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs,
+      }, {
+        // undici's Client checks for this classic handler shape (its newer controller API is
+        // only adapted by interceptors).
+        onConnect: () => {},
+        onHeaders: statusCode => {
+          status = statusCode
+          return true
+        },
+        onData: () => true,
+        onComplete: () => finish(status),
+        onError: () => finish(0),
+      })
+    } catch {
+      finish(0)
+    }
+  })
 }
 
 async function openModel(run: Run, t: TrafficPlan): Promise<void> {
