@@ -2,7 +2,12 @@ import {userInfo} from 'node:os'
 
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../cli/base.js'
+import {BaseCommand, ExitCode} from '../cli/base.js'
+import {connectionFlags, targetFlags} from '../cli/flags.js'
+import type {ClusterTarget} from '../cluster/cluster.js'
+import {loadExperiment} from '../experiment/load.js'
+import {type LivePlan, planAgainstCluster} from '../runner/live-plan.js'
+import {resolveTarget} from '../runner/target.js'
 import {type PlanResult, planFromFiles} from '../faults/plan-files.js'
 import {PLAN_FORMATS, renderPlan} from '../faults/render.js'
 
@@ -15,14 +20,15 @@ function currentUser(): string {
   }
 }
 
-/** `chaos plan <file>`: shows the VirtualServices a run would write, without touching a cluster. */
+/** `chaos plan <file>`: shows the VirtualServices a run would write, offline or against a live cluster. */
 export default class Plan extends BaseCommand {
-  static override summary = 'Show the VirtualServices a run would write, without touching a cluster.'
-  static override description = 'Compiles the experiment\'s faults against the VirtualServices given with --existing (none: every target gets a new one) and prints what a run would apply: YAML with a header per object, a kubectl List as JSON, or a unified diff from the existing objects. Works offline.'
+  static override summary = 'Show the VirtualServices a run would write (offline, or --live against a cluster with preflight).'
+  static override description = "Compiles the experiment's faults against the VirtualServices given with --existing (none: every target gets a new one) and prints what a run would apply: YAML with a header per object, a kubectl List as JSON, or a unified diff from the existing objects. Works offline. With --live (or --kubeconfig/--context/--sandbox) it reads the cluster's VirtualServices instead and prints preflight's findings too, writing nothing; exit 4 when a run would stop before injecting."
   static override examples = [
     '<%= config.bin %> plan experiments/ratings-delay.yaml',
     '<%= config.bin %> plan experiments/ratings-delay.yaml --existing <(kubectl get virtualservices -o yaml) -o diff',
     '<%= config.bin %> plan experiments/ratings-delay.yaml --existing samples/virtual-service-all-v1.yaml -o json',
+    '<%= config.bin %> plan experiments/ratings-delay.yaml --live --context prod-eu -o diff',
   ]
   static override args = {
     file: Args.string({description: 'experiment file', required: true}),
@@ -32,11 +38,18 @@ export default class Plan extends BaseCommand {
     output: Flags.string({char: 'o', description: 'output format', options: [...PLAN_FORMATS], default: 'yaml'}),
     namespace: Flags.string({char: 'n', description: 'target namespace (overrides spec.target.namespace)'}),
     'run-id': Flags.string({description: 'run id to write into route names and annotations (default: a new one)'}),
+    live: Flags.boolean({description: 'plan against the cluster (or the running sandbox) and run preflight; implied by --kubeconfig, --context or --sandbox', exclusive: ['existing']}),
+    kubeconfig: connectionFlags.kubeconfig,
+    context: connectionFlags.context,
+    sandbox: connectionFlags.sandbox,
+    'state-dir': connectionFlags['state-dir'],
+    'prometheus-url': Flags.string({description: 'Prometheus base URL for the PromQL checks (--live)'}),
   }
   static override enableJsonFlag = true
 
-  async run(): Promise<PlanResult> {
+  async run(): Promise<PlanResult | LivePlanResult> {
     const {args, flags} = await this.parse(Plan)
+    if (flags.live || flags.kubeconfig !== undefined || flags.context !== undefined || flags.sandbox) return this.live(args.file, flags)
     const result = await planFromFiles({
       file: args.file,
       existingFiles: flags.existing,
@@ -54,4 +67,32 @@ export default class Plan extends BaseCommand {
     }
     return result
   }
+
+  /** `--live`: the cluster's objects, preflight's findings, then the plan; exit 4 when a run would stop. */
+  private async live(file: string, flags: {output: string; namespace?: string | undefined; 'run-id'?: string | undefined; 'prometheus-url'?: string | undefined} & Parameters<typeof targetFlags>[0]): Promise<LivePlanResult> {
+    const experiment = await loadExperiment(file)
+    const target = await resolveTarget({...targetFlags(flags), ephemeral: false}, experiment.spec.target?.namespace, line => this.logToStderr(line))
+    try {
+      const live = await planAgainstCluster(target, experiment, {
+        owner: currentUser(), ...(flags['run-id'] === undefined ? {} : {runId: flags['run-id']}),
+        ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']}),
+      })
+      if (!this.jsonEnabled()) {
+        this.logToStderr(`target: ${target.note}, namespace ${target.namespace}`)
+        for (const c of live.checks) this.logToStderr(`preflight ${{ok: '✓', warning: '!', failed: '✗'}[c.status]} ${c.check}: ${c.message}${c.hint === undefined ? '' : ` (${c.hint})`}`)
+        process.stdout.write(renderPlan(live.plan, flags.output as (typeof PLAN_FORMATS)[number], experiment.spec.faults))
+        if (!live.ready) this.logToStderr('A run would stop here, before injecting anything (exit 4).')
+      }
+      process.exitCode = live.ready ? ExitCode.Held : ExitCode.CouldNotRun
+      return {target: target.cluster.target, namespace: target.namespace, ...live}
+    } finally {
+      await target.close()
+    }
+  }
+}
+
+/** What `chaos plan --live` returns with --json. */
+interface LivePlanResult extends LivePlan {
+  target: ClusterTarget
+  namespace: string
 }

@@ -6,7 +6,7 @@
 import type {Cluster} from '../cluster/cluster.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import type {Experiment, PhaseName} from '../experiment/model.js'
-import {compileFaults} from '../faults/compile.js'
+import {planExperiment} from '../faults/experiment-plan.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
@@ -20,7 +20,7 @@ import {type Check, lockChecks, preflight} from './preflight.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
 import {PhaseProbes} from './probes.js'
-import {phaseDurations, wait} from './timeline.js'
+import {phaseDurations, wait, withPhases} from './timeline.js'
 
 /** What a run needs. */
 export interface RunInput {
@@ -54,8 +54,6 @@ export interface RunResult {
 }
 
 const EXIT: Record<Outcome, number> = {'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted, 'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed}
-/** How long after the fault phase a fault's expiry annotation lets `chaos revert --expired` reclaim it. */
-const EXPIRY_GRACE_MS = 5 * 60_000
 
 class Stop extends Error {
   constructor(readonly outcome: Outcome, readonly reason: string, readonly exitCode = EXIT[outcome]) {
@@ -104,7 +102,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const emitResults = (results: ProbeResult[]) => results.forEach(r => events.emit({kind: 'probe-result', result: r}))
 
   try {
-    const plan = await prepare(input, runId, startedAt, total)
+    const plan = await prepare(input, runId, startedAt)
     if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
 
     loadT0 = events.elapsed()
@@ -172,7 +170,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
 }
 
 /** Locks, compile, preflight; reverts stale faults of dead runs first. Throws Stop('could-not-run') on failure. */
-async function prepare(input: RunInput, runId: string, startedAt: Date, totalMs: number): Promise<FaultPlan> {
+async function prepare(input: RunInput, runId: string, startedAt: Date): Promise<FaultPlan> {
   const {cluster, namespace, experiment, events} = input
   const emit = (checks: Check[]) => checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
   const fail = (checks: Check[]) => {
@@ -190,7 +188,7 @@ async function prepare(input: RunInput, runId: string, startedAt: Date, totalMs:
     events.emit({kind: 'revert', namespace, name, action: outcome.action, message: `stale fault reverted: ${outcome.message}`})
   }
   if (locks.stale.length > 0) existing = await cluster.listVirtualServices(namespace)
-  const plan = compileFaults({namespace, existing, faults: experiment.spec.faults, runId, expiresAt: new Date(startedAt.getTime() + totalMs + EXPIRY_GRACE_MS), experiment: experiment.metadata.name, ...(input.owner === undefined ? {} : {owner: input.owner})})
+  const plan = planExperiment({experiment: withPhases(experiment, input.phases), existing, runId, now: startedAt, namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
   const checks = await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined, now: new Date()})
   emit(checks)
   fail(checks)

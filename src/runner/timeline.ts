@@ -1,5 +1,5 @@
 /** Phase durations and waiting on the run's clock. */
-import {parseDurationMs} from '../duration.js'
+import {formatDuration, parseDurationMs} from '../duration.js'
 import {UsageError} from '../errors.js'
 import {PHASES, type Experiment, type PhaseName} from '../experiment/model.js'
 
@@ -18,6 +18,13 @@ export function phaseDurations(experiment: Experiment, override?: string): Phase
     out[name as PhaseName] = ms
   }
   return out
+}
+
+/** The experiment with `--phases` overrides written into it (so fault expiry follows the real run's length). */
+export function withPhases(experiment: Experiment, override?: string): Experiment {
+  if (override === undefined) return experiment
+  const d = phaseDurations(experiment, override)
+  return {...experiment, spec: {...experiment.spec, phases: {baseline: formatDuration(d.baseline), fault: formatDuration(d.fault), recovery: formatDuration(d.recovery)}}}
 }
 
 /** Waits `ms` or until the signal aborts; true when the full time elapsed. */

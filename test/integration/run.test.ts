@@ -157,6 +157,20 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     assert.deepEqual(await virtualServices(), [])
   })
 
+  it('chaos plan --live reads the cluster, runs preflight and writes nothing (exit 4 when a run would stop)', async () => {
+    assert.equal((await kubectl('apply', '-f', join(SAMPLES, 'virtual-service-all-v1.yaml'))).code, 0)
+    const missingSubsets = await chaos(['plan', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', dir, '-o', 'diff'])
+    assert.equal(missingSubsets.code, 4, missingSubsets.stdout + missingSubsets.stderr)
+    assert.match(missingSubsets.stderr, /✗ subsets: routes use subsets no DestinationRule defines: v1 of ratings/)
+    assert.equal((await kubectl('apply', '-f', join(SAMPLES, 'destination-rule-all.yaml'))).code, 0)
+    const ok = await chaos(['plan', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', dir, '-o', 'diff'])
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, /--- a\/default\/ratings/)
+    assert.match(ok.stdout, /\+ {4}- name: faultline:/)
+    const ratings = (await virtualServices()).find(v => v.metadata.name === 'ratings')
+    assert.equal(ratings?.spec.http?.some(r => r.name?.startsWith('faultline:')), false, 'plan wrote nothing')
+  })
+
   it('an unreachable Prometheus stops the run before anything is injected (exit 4)', async () => {
     const file = join(reports, 'promql.yaml')
     const experiment = readFileSync(join(REPO, 'experiments/ratings-delay-promql.yaml'), 'utf8')

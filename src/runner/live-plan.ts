@@ -1,0 +1,36 @@
+/**
+ * `chaos plan` against a live cluster: what a run would write there, and everything preflight
+ * would say, without writing anything (stale faults are reported, not reverted).
+ */
+import type {Experiment} from '../experiment/model.js'
+import {planExperiment} from '../faults/experiment-plan.js'
+import {newRunId} from '../faults/names.js'
+import type {FaultPlan} from '../faults/plan.js'
+import {PrometheusClient} from '../probes/prometheus.js'
+import {type Check, lockChecks, preflight} from './preflight.js'
+import type {Target} from './target.js'
+
+/** The live plan: preflight findings and the objects a run would write now. */
+export interface LivePlan {
+  checks: Check[]
+  plan: FaultPlan
+  /** False when a run would stop before injecting anything. */
+  ready: boolean
+}
+
+/** Reads the cluster, compiles and runs preflight; read-only. */
+export async function planAgainstCluster(target: Target, experiment: Experiment, options: {runId?: string; owner?: string; prometheusUrl?: string; now?: Date} = {}): Promise<LivePlan> {
+  const now = options.now ?? new Date()
+  const existing = await target.cluster.listVirtualServices(target.namespace)
+  const locks = lockChecks(existing, experiment.spec.faults, target.namespace, now)
+  // A stale fault would be reverted first by a run: plan against the objects as they will be then.
+  const staleNames = new Set(locks.stale.map(v => v.metadata.name))
+  const current = existing.filter(v => !staleNames.has(v.metadata.name))
+  const plan = planExperiment({experiment, existing: current, runId: options.runId ?? newRunId(now), now, namespace: target.namespace, ...(options.owner === undefined ? {} : {owner: options.owner})})
+  const prometheusUrl = options.prometheusUrl ?? experiment.spec.prometheus?.url ?? target.prometheusUrl
+  const checks = [...locks.checks, ...await preflight({
+    experiment, cluster: target.cluster, namespace: target.namespace, plan, now,
+    prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl), loadThroughMesh: target.proxy !== undefined,
+  })]
+  return {checks, plan, ready: checks.every(c => c.status !== 'failed')}
+}
