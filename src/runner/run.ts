@@ -4,6 +4,7 @@
  * leave the mesh as it was. The outcome and its exit code follow DESIGN §6.
  */
 import type {Cluster} from '../cluster/cluster.js'
+import {parseDurationMs} from '../duration.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import type {Experiment, PhaseName} from '../experiment/model.js'
 import {planExperiment} from '../faults/experiment-plan.js'
@@ -85,8 +86,9 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   }
   const onSignal = () => stopRun('interrupted (signal); faults are being reverted')
   input.signal.addEventListener('abort', onSignal, {once: true})
-  const maxMs = experiment.spec.guardrails?.maxDuration === undefined ? undefined : phaseDurations({...experiment, spec: {...experiment.spec, phases: {baseline: experiment.spec.guardrails.maxDuration, fault: '0s', recovery: '0s'}}}).baseline
-  const maxTimer = maxMs === undefined ? undefined : setTimeout(() => stopRun(`guardrails.maxDuration (${experiment.spec.guardrails?.maxDuration}) reached`), maxMs)
+  const maxDuration = experiment.spec.guardrails?.maxDuration
+  const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)
+  const maxTimer = maxMs === undefined ? undefined : setTimeout(() => stopRun(`guardrails.maxDuration (${maxDuration}) reached`), maxMs)
   if (input.signal.aborted) onSignal()
 
   const recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))

@@ -189,4 +189,16 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.ok(seen.some(e => e.kind === 'guardrail-breached'))
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
   })
+
+  it('guardrails.maxDuration stops the run and reverts (exit 3)', async () => {
+    const cluster = new FakeCluster()
+    const original = cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    const exp = experiment(url, {phases: {baseline: '1s', fault: '30s', recovery: '1s'}, guardrails: {maxDuration: '3s'}})
+    const {result} = await run(cluster, exp)
+    stop()
+    assert.equal(result.exitCode, 3)
+    assert.match(result.reason, /guardrails\.maxDuration \(3s\) reached/)
+    assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+  })
 })
