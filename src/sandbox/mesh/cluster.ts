@@ -126,7 +126,6 @@ export class UpstreamCluster {
     }
     if (this.pending.length >= limits.maxPendingRequests) {
       this.c.upstream_rq_pending_overflow.value++
-      this.refreshGauges()
       return 'overflow'
     }
     this.c.upstream_rq_pending_total.value++
@@ -139,7 +138,6 @@ export class UpstreamCluster {
     }
     this.c.upstream_cx_overflow.value++
     this.pending.push(waiter)
-    this.refreshGauges()
     return 'pending'
   }
 
@@ -149,7 +147,6 @@ export class UpstreamCluster {
     if (i < 0) return
     this.pending.splice(i, 1)
     this.c.upstream_rq_cancelled.value++
-    this.refreshGauges()
   }
 
   private attach(_waiter: PoolWaiter): boolean {
@@ -157,12 +154,10 @@ export class UpstreamCluster {
       // Envoy attachStreamToClient: the requests breaker refuses; the connection stays idle.
       this.c.upstream_rq_pending_overflow.value++
       this.busy--
-      this.refreshGauges()
       return false
     }
     this.c.upstream_rq_total.value++
     this.g.upstream_rq_active.value++
-    this.refreshGauges()
     return true
   }
 
@@ -201,7 +196,6 @@ export class UpstreamCluster {
       }
       next.overflowed()
     }
-    this.refreshGauges()
   }
 
   /** Asks the retry circuit breaker for one more concurrent retry (max_retries). */
@@ -212,14 +206,12 @@ export class UpstreamCluster {
     }
     this.activeRetries++
     this.c.upstream_rq_retry.value++
-    this.refreshGauges()
     return true
   }
 
   /** Releases a retry slot once the retried attempt finished. */
   endRetry(): void {
     this.activeRetries--
-    this.refreshGauges()
   }
 
   /** Charges a response code to `upstream_rq_<code>`, `upstream_rq_<N>xx`, `upstream_rq_completed`. */
@@ -235,7 +227,10 @@ export class UpstreamCluster {
     this.c.upstream_rq_completed.value++
   }
 
-  /** Recomputes gauges derived from the pool and breaker state. */
+  /**
+   * Recomputes gauges derived from the pool and breaker state. Not on the request path: the sidecar
+   * calls it before every stats read (text, json, Prometheus), so readers always see current values.
+   */
   refreshGauges(): void {
     const l = this.config.limits
     this.g.upstream_cx_active.value = this.open

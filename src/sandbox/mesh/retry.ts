@@ -36,11 +36,14 @@ export const ISTIO_DEFAULT_RETRY: RetryPolicy = {
   backoffBaseMs: 25,
 }
 
+/** `attempts: 0`: Istio's default conditions with no retries (one shared object: this runs per request). */
+const NO_RETRIES: RetryPolicy = {...ISTIO_DEFAULT_RETRY, numRetries: 0}
+
 /** Compiles `HTTPRoute.retries`: absent → Istio's default; `attempts: 0` → no retries. */
 export function retryPolicyFor(retries: HTTPRetry | undefined): RetryPolicy {
   if (retries === undefined) return ISTIO_DEFAULT_RETRY
   const attempts = retries.attempts ?? 0
-  if (attempts <= 0) return {...ISTIO_DEFAULT_RETRY, numRetries: 0}
+  if (attempts <= 0) return NO_RETRIES
   let retryOn = ISTIO_DEFAULT_RETRY.retryOn
   let codes = ISTIO_DEFAULT_RETRY.retriableStatusCodes
   if (retries.retryOn !== undefined && retries.retryOn.trim() !== '') {

@@ -112,8 +112,7 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
     r.finish(502, undefined, undefined)
     return
   }
-  const routable: RoutableRequest = {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port: vhost.port}
-  const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routable)
+  const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routableRequest(req, target, vhost))
   if (vhost.routes !== undefined && selection === undefined) {
     req.resume()
     r.flags.add('NR') // Envoy: no route matched → 404 route_not_found
@@ -124,6 +123,10 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
   r.route = selection?.route
   r.matchIndex = selection?.matchIndex ?? -1
   routeRequest(ctx, r)
+}
+
+function routableRequest(req: IncomingMessage, target: OutboundTarget, vhost: VirtualHost): RoutableRequest {
+  return {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port: vhost.port}
 }
 
 /** One request's routing state, from virtual host to final status. */
@@ -153,7 +156,8 @@ function routeRequest(ctx: OutboundContext, r: Routed): void {
       return
     }
   }
-  const destination = route === undefined ? {destination: {host: vhost.fqdn}} : pickDestination(route, ctx.random)
+  // The default route (no VirtualService) has no destination object: no subset, port or header operations.
+  const destination = route === undefined ? undefined : pickDestination(route, ctx.random)
   // The default route already names the service by FQDN; route destinations resolve in the VS's namespace.
   const destFqdn = route === undefined ? vhost.fqdn : destination === undefined ? undefined : fqdn(destination.destination.host, vhost.routeNamespace)
   const service = route === undefined ? vhost.service : destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)

@@ -116,11 +116,15 @@ function bucketIndex(v: number): number {
   return -1
 }
 
+/** Series by label-determining field, one Map level per field (see `record`). */
+type SeriesIndex = Map<string | number, SeriesIndex | Series>
+
 /** A sidecar's Istio metrics. */
 export class IstioTelemetry {
   /** The sidecar's own registry (never the global one). */
   readonly registry = new Registry()
-  private readonly series = new Map<string, Series>()
+  private readonly series: Series[] = []
+  private readonly index: SeriesIndex = new Map()
   private readonly flushed = new Map<Series, number>()
 
   constructor() {
@@ -128,7 +132,7 @@ export class IstioTelemetry {
       name: 'istio_requests_total', help: 'Total requests.', labelNames: ISTIO_LABELS, registers: [this.registry],
       // Counts are kept per series on the hot path and handed to prom-client when scraped.
       collect: () => {
-        for (const s of this.series.values()) {
+        for (const s of this.series) {
           const delta = s.count - (this.flushed.get(s) ?? 0)
           if (delta > 0 || !this.flushed.has(s)) requests.inc(s.labels, delta)
           this.flushed.set(s, s.count)
@@ -138,15 +142,29 @@ export class IstioTelemetry {
     this.registry.registerMetric(new DurationHistogram(() => this.series.values()) as unknown as Histogram)
   }
 
-  /** Counts one request and observes its duration. */
+  /**
+   * Counts one request and observes its duration. The series is found through one Map level per
+   * field that determines its labels: those strings are long-lived (pod names, FQDNs, flag strings), so
+   * their hashes are cached, where a concatenated key measured ~1 µs per lookup to build and hash.
+   */
   record(r: RequestRecord): void {
-    const d = r.destination
-    const key = `${r.reporter}|${r.source.name}|${d === undefined ? '' : d.name}|${r.serviceFqdn}|${r.status}|${r.grpcStatus ?? ''}|${r.flags}|${r.protocol}`
-    let s = this.series.get(key)
+    const keys = [r.reporter, r.source.name, r.destination?.name ?? '', r.serviceFqdn, r.status, r.grpcStatus ?? -1, r.flags, r.protocol]
+    let node = this.index
+    const last = keys.length - 1
+    for (let i = 0; i < last; i++) {
+      let next = node.get(keys[i] as string | number) as SeriesIndex | undefined
+      if (next === undefined) {
+        next = new Map()
+        node.set(keys[i] as string | number, next)
+      }
+      node = next
+    }
+    let s = node.get(keys[last] as string) as Series | undefined
     if (s === undefined) {
       const values = labelValues(r)
       s = {labels: Object.fromEntries(ISTIO_LABELS.map((n, i) => [n, values[i] as string])) as Labels, count: 0, sum: 0, buckets: new Float64Array(ISTIO_DURATION_BUCKETS.length)}
-      this.series.set(key, s)
+      node.set(keys[last] as string, s)
+      this.series.push(s)
     }
     s.count++
     s.sum += r.durationMs
