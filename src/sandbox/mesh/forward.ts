@@ -2,15 +2,14 @@
  * Envoy's router filter for one downstream request: connection-pool admission, per-try and route
  * timeouts, retries with back-off on other hosts, outlier reporting, and streaming the response back.
  */
-import type http from 'node:http'
-import type {IncomingMessage, OutgoingHttpHeaders, ServerResponse} from 'node:http'
+import type {IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse} from 'node:http'
 
 import type {Pod} from '../types.js'
 import type {PoolWaiter, UpstreamCluster} from './cluster.js'
 import type {ResponseFlag} from './reply.js'
 import {forwardableHeaders, localReply, NO_HEALTHY_UPSTREAM_BODY, OVERFLOW_BODY, resetBody, TIMEOUT_BODY} from './reply.js'
 import {type AttemptFailure, backoffMs, isRetriable, type RetryPolicy} from './retry.js'
-import {callUpstream, type UpstreamFailure} from './upstream.js'
+import {UpstreamCall, type UpstreamFailure, type UpstreamListener, type UpstreamPools} from './upstream.js'
 
 /** One downstream request as the router sees it, and how it reports its end. */
 export interface Exchange {
@@ -37,17 +36,29 @@ export interface RouteAction {
 /** Responses up to this size (with a content-length) are buffered and written at once. */
 const SMALL_BODY = 64 * 1024
 
-function grpcStatusOf(res: IncomingMessage): number | undefined {
-  const v = res.headers['grpc-status']
+function grpcStatusOf(headers: IncomingHttpHeaders): number | undefined {
+  const v = headers['grpc-status']
   return typeof v === 'string' && v !== '' ? Number(v) : undefined
 }
 
+/** The upstream response being relayed downstream. */
+interface Relay {
+  call: UpstreamCall
+  host: Pod
+  status: number
+  grpcStatus: number | undefined
+  headers: OutgoingHttpHeaders
+  /** Buffered body chunks (small bodies), or undefined when streaming. */
+  chunks: Buffer[] | undefined
+}
+
 /** Drives one request through the cluster until a response or a local reply. */
-export class Forwarder {
+export class Forwarder implements UpstreamListener {
   private retries = 0
   private readonly tried = new Set<string>()
   private waiter: PoolWaiter | undefined
-  private upstream: http.ClientRequest | undefined
+  private upstream: UpstreamCall | undefined
+  private relay: Relay | undefined
   private host: Pod | undefined
   private attemptStart = 0
   private holdsRetrySlot = false
@@ -58,7 +69,7 @@ export class Forwarder {
 
   constructor(
     private readonly ex: Exchange, private readonly cluster: UpstreamCluster, private readonly action: RouteAction,
-    private readonly agent: http.Agent, private readonly random: () => number,
+    private readonly pools: UpstreamPools, private readonly random: () => number,
   ) {}
 
   /** Starts the first attempt and the route timeout. */
@@ -117,12 +128,10 @@ export class Forwarder {
     headers['x-envoy-attempt-count'] = String(this.retries + 1)
     const perTry = this.action.retry.perTryTimeoutMs
     if (perTry !== undefined && perTry > 0) this.perTryTimer = setTimeout(() => this.onPerTryTimeout(), perTry)
-    const call: http.ClientRequest = callUpstream(
-      this.agent, host.appPort, this.ex.method, this.ex.path, headers, this.ex.body,
-      res => { if (this.upstream === call) this.onResponse(host, res) },
-      failure => { if (this.upstream === call) this.onFailure(host, failure) },
-    )
+    const call = new UpstreamCall(this)
+    // Set before sending: undici reports some failures synchronously from dispatch.
     this.upstream = call
+    call.send(this.pools, host.appPort, this.ex.method, this.ex.path, headers, this.ex.body)
   }
 
   /** Ends the current attempt's hold on its connection and host. */
@@ -153,67 +162,95 @@ export class Forwarder {
     this.perTryTimer = undefined
     this.cluster.c.upstream_rq_per_try_timeout.value++
     const call = this.upstream
+    const relay = this.relay !== undefined && this.relay.call === call ? this.relay : undefined
     this.endAttempt(false)
-    call?.destroy()
+    call?.cancel()
     this.cluster.outlier?.report(host.name, {kind: 'local-origin', status: 504}, this.cluster.config.endpoints.length)
-    if (this.maybeRetry({kind: 'per-try-timeout'})) return
+    if (this.maybeRetry({kind: 'per-try-timeout'})) {
+      // Response headers already arrived: that response cannot be replaced, the downstream is cut (UC).
+      if (relay !== undefined) this.cutMidBody(relay)
+      return
+    }
     this.ex.flags.add('UT')
     this.cluster.chargeCode(504)
     localReply(this.ex.res, 504, TIMEOUT_BODY)
     this.end(504, undefined, undefined)
   }
 
-  private onResponse(host: Pod, upstream: IncomingMessage): void {
-    const status = upstream.statusCode ?? 502
-    const grpcStatus = grpcStatusOf(upstream)
+  /** @internal UpstreamListener: response headers; decides retry, then buffers (small) or streams the body. */
+  onUpstreamHeaders(call: UpstreamCall, status: number, upstreamHeaders: IncomingHttpHeaders): boolean {
+    const host = this.host
+    if (call !== this.upstream || host === undefined) return true
+    const grpcStatus = grpcStatusOf(upstreamHeaders)
     this.cluster.chargeCode(status)
     this.cluster.outlier?.report(host.name, {kind: 'response', status}, this.cluster.config.endpoints.length)
     const serviceTime = performance.now() - this.attemptStart
     if (isRetriable(this.action.retry, {kind: 'response', status, grpcStatus})) {
       const retried = this.maybeRetryAfterResponse(status, grpcStatus)
       if (retried) {
-        upstream.resume()
         this.ex.reachedDestination(host, status, grpcStatus, serviceTime)
-        return
+        return true // drained: the call is no longer current, its body is ignored
       }
     }
     const res = this.ex.res
-    if (res.destroyed) return
-    const headers = forwardableHeaders(upstream.headers)
+    if (res.destroyed) return true
+    const headers = forwardableHeaders(upstreamHeaders)
     headers['x-envoy-upstream-service-time'] = String(Math.round(serviceTime))
     headers['server'] = 'envoy'
     this.ex.responseHeaders(headers)
-    const finished = (): void => {
-      if (this.upstream !== undefined) this.endAttempt(true)
-      this.ex.reachedDestination(host, status, grpcStatus, performance.now() - this.attemptStart)
-      this.end(status, host, grpcStatus)
+    // Small bodies (with a content-length) are buffered and answered with one write (headers + body).
+    const small = Number(upstreamHeaders['content-length']) <= SMALL_BODY
+    this.relay = {call, host, status, grpcStatus, headers, chunks: small ? [] : undefined}
+    if (!small) res.writeHead(status, headers)
+    return true
+  }
+
+  /** @internal UpstreamListener: a body chunk; streaming honours the downstream's back-pressure. */
+  onUpstreamData(call: UpstreamCall, chunk: Buffer): boolean {
+    const relay = this.relay
+    if (relay === undefined || relay.call !== call) return true
+    if (relay.chunks !== undefined) {
+      relay.chunks.push(chunk)
+      return true
     }
-    const length = Number(upstream.headers['content-length'])
-    if (length <= SMALL_BODY) {
-      // Small bodies: buffer and answer with one write (headers + body), skipping stream plumbing.
-      const chunks: Buffer[] = []
-      upstream.on('data', (c: Buffer) => chunks.push(c))
-      upstream.on('end', () => {
-        res.writeHead(status, headers)
-        res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
-        finished()
-      })
-    } else {
-      res.writeHead(status, headers)
-      upstream.pipe(res, {end: false})
-      upstream.on('end', () => {
-        res.end()
-        finished()
-      })
+    const res = this.ex.res
+    if (res.write(chunk)) return true
+    res.once('drain', () => call.resume())
+    return false
+  }
+
+  /** @internal UpstreamListener: the body is complete; answer (buffered) or end the stream. */
+  onUpstreamEnd(call: UpstreamCall): void {
+    const relay = this.relay
+    if (relay === undefined || relay.call !== call || this.done) return
+    const res = this.ex.res
+    const chunks = relay.chunks
+    if (chunks !== undefined) {
+      res.writeHead(relay.status, relay.headers)
+      res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+    } else res.end()
+    if (this.upstream === call) this.endAttempt(true)
+    this.ex.reachedDestination(relay.host, relay.status, relay.grpcStatus, performance.now() - this.attemptStart)
+    this.end(relay.status, relay.host, relay.grpcStatus)
+  }
+
+  /** @internal UpstreamListener: failure before headers (retry or local reply) or a reset mid-body (UC). */
+  onUpstreamError(call: UpstreamCall, failure: UpstreamFailure): void {
+    if (!call.headersSeen) {
+      if (call === this.upstream && this.host !== undefined) this.onFailure(this.host, failure)
+      return
     }
-    upstream.on('error', () => undefined) // the 'close' below handles it
-    upstream.on('close', () => {
-      if (this.done || upstream.complete) return
-      if (this.upstream !== undefined) this.endAttempt(false)
-      this.ex.flags.add('UC')
-      res.destroy()
-      this.end(status, host, grpcStatus)
-    })
+    const relay = this.relay
+    if (relay === undefined || relay.call !== call || this.done) return
+    this.cutMidBody(relay)
+  }
+
+  /** The upstream response broke off after its headers: reset the downstream (Envoy flag UC). */
+  private cutMidBody(relay: Relay): void {
+    this.abandonAttempt()
+    this.ex.flags.add('UC')
+    this.ex.res.destroy()
+    this.end(relay.status, relay.host, relay.grpcStatus)
   }
 
   /** A retriable response: drain it, give the connection back, and retry if the policy and breaker allow. */
@@ -277,7 +314,7 @@ export class Forwarder {
     const call = this.upstream
     if (call !== undefined) {
       this.endAttempt(false)
-      call.destroy()
+      call.cancel()
     }
     this.releaseRetrySlot()
   }

@@ -3,7 +3,6 @@
  * first-matching route (`selectRoute`) → fault filter (delay, then abort) → router (`Forwarder`).
  */
 import {randomUUID} from 'node:crypto'
-import type http from 'node:http'
 import type {IncomingMessage, OutgoingHttpHeaders, ServerResponse} from 'node:http'
 
 import {parseDurationMs} from '../../duration.js'
@@ -19,6 +18,7 @@ import {FAULT_ABORT_BODY, formatFlags, forwardableHeaders, localReply, type Resp
 import {retryPolicyFor} from './retry.js'
 import type {Stat} from './stats.js'
 import type {RequestRecord} from './telemetry.js'
+import type {UpstreamPools} from './upstream.js'
 
 /** The fault filter's stats of one outbound listener. */
 export interface FaultStats {
@@ -33,7 +33,7 @@ export interface OutboundContext {
   table(): RoutingTable
   cluster(name: string): UpstreamCluster | undefined
   faultStats(port: number): FaultStats
-  readonly agent: http.Agent
+  readonly upstreams: UpstreamPools
   readonly random: () => number
   /** Records a `reporter="source"` sample. */
   recordSource(r: Omit<RequestRecord, 'reporter' | 'source'>): void
@@ -260,7 +260,7 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
       protocol: 'http', flags: '-', durationMs,
     }),
   }
-  const forwarder = new Forwarder(exchange, cluster, {timeoutMs, retry}, ctx.agent, ctx.random)
+  const forwarder = new Forwarder(exchange, cluster, {timeoutMs, retry}, ctx.upstreams, ctx.random)
   r.res.once('close', () => {
     if (!r.res.writableFinished) forwarder.cancel()
   })

@@ -13,7 +13,7 @@ import {localReply} from './reply.js'
 import {type FaultStats, handleOutbound, type OutboundContext} from './router.js'
 import {outboundHttpStatPrefix, StatStore} from './stats.js'
 import {IstioTelemetry, type RequestRecord} from './telemetry.js'
-import {newUpstreamAgent} from './upstream.js'
+import {UpstreamPools} from './upstream.js'
 
 /** How a sidecar finds the sidecar of the pod it delivered a request to. */
 export type SidecarLookup = (podName: string) => MeshSidecar | undefined
@@ -22,7 +22,7 @@ export type SidecarLookup = (podName: string) => MeshSidecar | undefined
 export class MeshSidecar implements Sidecar, OutboundContext {
   readonly stats = new StatStore()
   readonly telemetry = new IstioTelemetry()
-  readonly agent = newUpstreamAgent()
+  readonly upstreams = new UpstreamPools()
   private routing: RoutingTable = {virtualHosts: new Map(), clusters: new Map(), services: new Map()}
   private readonly clusters = new Map<string, UpstreamCluster>()
   private readonly faults = new Map<number, FaultStats>()
@@ -147,8 +147,7 @@ export class MeshSidecar implements Sidecar, OutboundContext {
 
   /** Stops the listener and drops pooled upstream connections. */
   async close(): Promise<void> {
-    this.agent.destroy()
     this.server.closeAllConnections()
-    await new Promise<void>(resolve => this.server.close(() => resolve()))
+    await Promise.all([this.upstreams.destroy(), new Promise<void>(resolve => this.server.close(() => resolve()))])
   }
 }
