@@ -9,37 +9,17 @@
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import net from 'node:net'
 import {cpus, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+
 import {BuiltinDriver} from '../src/load/builtin.js'
 import {Recorder} from '../src/load/recorder.js'
+import {freePort, waitListening} from './loopback.js'
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)
   return i < 0 ? fallback : Number(process.argv[i + 1])
-}
-
-function freePort(): Promise<number> {
-  return new Promise(resolve => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const {port} = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitListening(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>(resolve => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) {
-      this.destroy()
-      resolve(true)
-    }).once('error', () => resolve(false)))
-    if (ok) return
-    await new Promise(r => setTimeout(r, 50))
-  }
-  throw new Error(`nothing listens on ${port}`)
 }
 
 /** HAProxy answering every request itself, one thread on CPU 1. */

@@ -18,10 +18,12 @@ import {cpus, tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+
 import {Pool} from 'undici'
 
 import {Mesh} from '../src/sandbox/mesh/index.js'
 import type {ConfigSource, Pod, Service, Topology} from '../src/sandbox/types.js'
+import {freePort, waitListening} from './loopback.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const HOST = 'upstream:9080'
@@ -121,27 +123,6 @@ async function startHaproxy(dir: string, upstreamPort: number): Promise<{child: 
   const child = spawn('taskset', ['-c', '0', '/usr/sbin/haproxy', '-db', '-f', cfg], {stdio: ['ignore', 'ignore', 'inherit']})
   await waitListening(port)
   return {child, port}
-}
-
-function freePort(): Promise<number> {
-  return new Promise(resolve => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const {port} = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitListening(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>(resolve => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`nothing listens on ${port}`)
 }
 
 /** Sequential keep-alive requests on one raw socket; returns per-request latencies in ms. */
