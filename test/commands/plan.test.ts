@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
-import {execFile, spawnSync} from 'node:child_process'
-import {readFileSync, statSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
+import {readFileSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
@@ -10,29 +8,11 @@ import {validateIstioObject} from '../../src/istio/crd.js'
 import {type RoutableRequest, selectRoute} from '../../src/istio/routing.js'
 import type {VirtualService} from '../../src/istio/types.js'
 import {validateVirtualService} from '../../src/istio/validate.js'
+import {chaos as cli, ensureBuilt} from '../cli.js'
 
-const repo = fileURLToPath(new URL('../../', import.meta.url))
 const samples = '../shared/reference/istio-samples/bookinfo-networking/'
 
-interface Outcome {code: number; stdout: string; stderr: string}
-
-/** Runs the real CLI (`node bin/dev.js …`) from the repository root. */
-function chaos(...args: string[]): Promise<Outcome> {
-  return new Promise(resolve => {
-    execFile(process.execPath, ['bin/dev.js', ...args], {cwd: repo, env: {...process.env, NO_COLOR: '1'}}, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      resolve({code, stdout, stderr})
-    })
-  })
-}
-
-function modified(path: string): number {
-  try {
-    return statSync(new URL(`../../${path}`, import.meta.url)).mtimeMs
-  } catch {
-    return 0
-  }
-}
+const chaos = (...args: string[]) => cli(args)
 
 function yamlDocuments(text: string): VirtualService[] {
   return parseAllDocuments(text).map(d => d.toJS() as VirtualService)
@@ -56,17 +36,10 @@ function requests(): RoutableRequest[] {
 describe('chaos plan (through the CLI)', function () {
   this.timeout(180_000)
 
-  before(function () {
-    // bin/dev.js runs the compiled commands in dist/ (oclif cannot map them back to src/ here), and
-    // `npm test` builds first. When run on its own, rebuild a stale dist so the test sees this code.
-    this.timeout(180_000)
-    const built = modified('dist/commands/plan.js')
-    const sources = ['src/commands/plan.ts', 'src/faults/compile.ts', 'src/faults/render.ts', 'src/faults/existing.ts', 'src/faults/plan-files.ts', 'src/faults/match.ts']
-    if (sources.some(s => modified(s) > built)) {
-      // Type errors elsewhere in a tree under construction do not stop tsc from emitting.
-      spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {cwd: repo, stdio: 'ignore'})
-      assert.ok(sources.every(s => modified(s) <= modified('dist/commands/plan.js')), 'dist/ is still stale after building: run npm run build')
-    }
+  before(async function () {
+    // `npm test` builds first; run on its own, this test builds what it needs.
+    this.timeout(300_000)
+    await ensureBuilt(['src/commands/plan.ts', 'src/faults/compile.ts', 'src/faults/render.ts', 'src/faults/existing.ts', 'src/faults/plan-files.ts', 'src/faults/match.ts'])
   })
 
   it('prints a ratings VirtualService that passes Istio\'s schema and routes untargeted traffic exactly as before', async () => {

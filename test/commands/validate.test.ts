@@ -1,55 +1,31 @@
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
-import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
-import {promisify} from 'node:util'
 
-const run = promisify(execFile)
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const CHAOS = join(ROOT, 'bin', 'chaos')
+import {chaos as cli, ensureBuilt, REPO} from '../cli.js'
+
 const FIXTURES = 'test/fixtures/experiments'
 
 /** The sources these commands run; dist/ must be at least as new as each of them. */
 function sources(): string[] {
   const dirs = ['src/experiment', 'src/commands']
-  const files = dirs.flatMap(d => readdirSync(join(ROOT, d)).filter(f => f.endsWith('.ts')).map(f => join(d, f)))
+  const files = dirs.flatMap(d => readdirSync(join(REPO, d)).filter(f => f.endsWith('.ts')).map(f => join(d, f)))
   return [...files, 'src/errors.ts', 'src/cli/base.ts', 'src/duration.ts', 'src/probes/thresholds.ts', 'src/probes/expect.ts', 'src/probes/compare.ts']
 }
 
-function distIsFresh(): boolean {
-  return sources().every(src => {
-    const built = join(ROOT, src.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'))
-    return existsSync(built) && statSync(built).mtimeMs >= statSync(join(ROOT, src)).mtimeMs
-  })
-}
-
-/** Runs the installed entry point (bin/chaos over dist/) and returns its exit code and output. */
-async function chaos(...args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  try {
-    const {stdout, stderr} = await run(process.execPath, [CHAOS, ...args], {cwd: ROOT, env: {...process.env, NO_COLOR: '1'}})
-    return {code: 0, stdout, stderr}
-  } catch (error) {
-    const e = error as {code?: number; stdout?: string; stderr?: string}
-    if (typeof e.code !== 'number') throw error
-    return {code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? ''}
-  }
-}
+const chaos = (...args: string[]) => cli(args)
 
 describe('chaos validate and chaos schema (the real CLI)', function () {
   this.timeout(60_000)
 
   before(async function () {
-    if (distIsFresh()) return
-    // `npm test` builds first; run on its own, this test builds what it needs (tsc emits even
-    // when another part of the tree does not type-check yet).
+    // `npm test` builds first; run on its own, this test builds what it needs.
     this.timeout(300_000)
-    await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {cwd: ROOT}).catch(() => undefined)
-    assert.ok(distIsFresh(), 'dist/ is stale and `npm run build` did not refresh it')
+    await ensureBuilt(sources())
   })
 
   it('accepts every example experiment (exit 0)', async () => {
-    const examples = readdirSync(join(ROOT, 'experiments')).filter(f => f.endsWith('.yaml')).map(f => `experiments/${f}`)
+    const examples = readdirSync(join(REPO, 'experiments')).filter(f => f.endsWith('.yaml')).map(f => `experiments/${f}`)
     assert.ok(examples.length >= 4)
     const {code, stdout} = await chaos('validate', ...examples)
     assert.equal(code, 0, stdout)
@@ -99,6 +75,6 @@ describe('chaos validate and chaos schema (the real CLI)', function () {
   it('chaos schema prints the committed JSON Schema', async () => {
     const {code, stdout} = await chaos('schema')
     assert.equal(code, 0)
-    assert.equal(stdout, readFileSync(join(ROOT, 'schema/experiment.schema.json'), 'utf8'))
+    assert.equal(stdout, readFileSync(join(REPO, 'schema/experiment.schema.json'), 'utf8'))
   })
 })

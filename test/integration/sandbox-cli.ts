@@ -1,58 +1,16 @@
 /** Helpers for the sandbox integration tests: the real CLI, kubectl and curl as child processes. */
-import {execFile} from 'node:child_process'
-import {existsSync, readdirSync, statSync} from 'node:fs'
+import {readdirSync} from 'node:fs'
 import {connect} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {promisify} from 'node:util'
 
 import type {SandboxState} from '../../src/sandbox/state.js'
+import {REPO, sh} from '../cli.js'
 
-const run = promisify(execFile)
-
-/** The repository root. */
-export const REPO = fileURLToPath(new URL('../../', import.meta.url))
+export {builtCliProblem, chaos, REPO, type Ran, sh} from '../cli.js'
 
 /** Istio's bookinfo networking samples, beside the repository. */
 export const SAMPLES = fileURLToPath(new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url))
-
-/** The result of a child process, whatever its exit code. */
-export interface Ran {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs a program, never throwing on a non-zero exit. */
-export async function sh(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Ran> {
-  try {
-    const {stdout, stderr} = await run(file, args, {cwd: REPO, env, maxBuffer: 16 << 20})
-    return {code: 0, stdout, stderr}
-  } catch (err) {
-    const e = err as {code?: number | string; stdout?: string; stderr?: string}
-    return {code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err)}
-  }
-}
-
-/**
- * Runs the built CLI, `bin/chaos …`, as a user would (`npm test` builds first). bin/dev.js is not
- * used because oclif maps dist/ back to src/ through tsconfig's rootDir, which is `.` here, so it
- * silently runs whatever dist/ holds.
- */
-export function chaos(args: string[]): Promise<Ran> {
-  return sh(process.execPath, ['bin/chaos', ...args])
-}
-
-/** Why the built CLI cannot be used (absent, or older than the sources it is built from), or undefined. */
-export function builtCliProblem(sources: string[]): string | undefined {
-  const built = (src: string): string => join(REPO, src.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'))
-  for (const src of sources) {
-    const out = built(src)
-    if (!existsSync(out)) return `${out} is missing: run npm run build first`
-    if (statSync(out).mtimeMs < statSync(join(REPO, src)).mtimeMs) return `${out} is older than ${src}: run npm run build first`
-  }
-  return undefined
-}
 
 /** What curl saw. */
 export interface Curl {
