@@ -1,24 +1,14 @@
-import {userInfo} from 'node:os'
-
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, ExitCode} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {currentUser} from '../cli/user.js'
 import type {ClusterTarget} from '../cluster/cluster.js'
 import {loadExperiment} from '../experiment/load.js'
 import {type LivePlan, planAgainstCluster} from '../runner/live-plan.js'
 import {resolveTarget} from '../runner/target.js'
 import {type PlanResult, planFromFiles} from '../faults/plan-files.js'
 import {PLAN_FORMATS, renderPlan} from '../faults/render.js'
-
-/** The local user, recorded as the owner of what a run writes. */
-function currentUser(): string {
-  try {
-    return userInfo().username
-  } catch {
-    return process.env['USER'] ?? 'unknown'
-  }
-}
 
 /** `chaos plan <file>`: shows the VirtualServices a run would write, offline or against a live cluster. */
 export default class Plan extends BaseCommand {

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
-import {userInfo} from 'node:os'
 
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
 import {loadExperiment} from '../experiment/load.js'
 import {BuiltinDriver} from '../load/builtin.js'
@@ -51,7 +51,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     try {
       result = await runExperiment({
         file: args.file, experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
-        signal: signals.signal, events, owner: `${userInfo().username}@chaos-cli`,
+        signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`,
         ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
         ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},
         ...(flags.phases === undefined ? {} : {phases: flags.phases}),
