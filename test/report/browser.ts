@@ -1,0 +1,108 @@
+/**
+ * Opens a rendered page in headless Chromium the way a person would, and records what a test must
+ * check: console errors, page errors, every network request the page tried (any at all is a bug —
+ * the reports must open offline), a full-page screenshot and optionally a PDF print.
+ * Screenshots land in `reports/screenshots/` (git-ignored) so a person can look at them.
+ */
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import puppeteer, {type Browser, type Page} from 'puppeteer-core'
+
+import {REPO} from '../cli.js'
+
+/** Where screenshots and PDFs are written. */
+export const SCREENSHOT_DIR = join(REPO, 'reports', 'screenshots')
+
+/** The Chromium binary: `$CHROMIUM_PATH`, else `chromium` on PATH. */
+export function chromiumPath(): string | undefined {
+  if (process.env.CHROMIUM_PATH !== undefined && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH
+  for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
+    try {
+      return execFileSync('sh', ['-c', `command -v ${name}`], {encoding: 'utf8'}).trim() || undefined
+    } catch {
+      // try the next name
+    }
+  }
+  return undefined
+}
+
+/** Why browser tests cannot run here, or undefined when they can. */
+export function chromiumProblem(): string | undefined {
+  return chromiumPath() === undefined ? 'no Chromium found (install Debian `chromium` or set CHROMIUM_PATH); browser tests skipped' : undefined
+}
+
+/** What a page did when opened. */
+export interface PageLook {
+  /** console.error/warn messages and uncaught exceptions. */
+  consoleErrors: string[]
+  /** URLs the page tried to load other than itself (all were blocked). */
+  requests: string[]
+  screenshot: string
+  pdf?: string
+}
+
+/** A headless Chromium for a test file; `close()` it in `after`. */
+export class HeadlessBrowser {
+  private constructor(private readonly browser: Browser, private readonly profile: string) {}
+
+  /** Starts Chromium with a fresh profile and nothing that talks to the network on its own. */
+  static async launch(): Promise<HeadlessBrowser> {
+    const executablePath = chromiumPath()
+    if (executablePath === undefined) throw new Error(chromiumProblem())
+    const profile = mkdtempSync(join(tmpdir(), 'faultline-chromium-'))
+    const browser = await puppeteer.launch({
+      executablePath, headless: true, userDataDir: profile,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],
+    })
+    return new HeadlessBrowser(browser, profile)
+  }
+
+  /**
+   * Opens `file`, waits for it to settle, runs `inspect` on the page, and saves a full-page
+   * screenshot (and a PDF when asked) named `name`.
+   */
+  async look<T>(file: string, name: string, options: {width?: number; height?: number; pdf?: boolean; inspect?: (page: Page) => Promise<T>} = {}): Promise<PageLook & {inspected?: T}> {
+    const page = await this.browser.newPage()
+    const consoleErrors: string[] = []
+    const requests: string[] = []
+    const url = pathToFileURL(file).href
+    try {
+      await page.setViewport({width: options.width ?? 1440, height: options.height ?? 900})
+      page.on('console', m => {
+        if (m.type() === 'error' || m.type() === 'warn') consoleErrors.push(`${m.type()}: ${m.text()}`)
+      })
+      page.on('pageerror', e => consoleErrors.push(`uncaught: ${(e as Error).message}`))
+      await page.setRequestInterception(true)
+      page.on('request', r => {
+        if (r.url() === url) return void r.continue()
+        requests.push(r.url())
+        void r.abort()
+      })
+      await page.goto(url, {waitUntil: 'load'})
+      await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+      const inspected = options.inspect === undefined ? undefined : await options.inspect(page)
+      mkdirSync(SCREENSHOT_DIR, {recursive: true})
+      const screenshot = join(SCREENSHOT_DIR, `${name}.png`)
+      await page.screenshot({path: screenshot, fullPage: true})
+      const look: PageLook & {inspected?: T} = {consoleErrors, requests, screenshot}
+      if (inspected !== undefined) look.inspected = inspected
+      if (options.pdf === true) {
+        look.pdf = join(SCREENSHOT_DIR, `${name}.pdf`)
+        await page.pdf({path: look.pdf, format: 'A4', printBackground: true})
+      }
+      return look
+    } finally {
+      await page.close()
+    }
+  }
+
+  /** Stops Chromium and removes its profile. */
+  async close(): Promise<void> {
+    await this.browser.close()
+    rmSync(this.profile, {recursive: true, force: true})
+  }
+}
