@@ -59,12 +59,12 @@ new uPlot({width: 400, height: 200, series: [{}, {stroke: 'red'}]}, [d.xs, d.ys]
 </script></body></html>`.value
       const file = join(dir, 'page.html')
       writeFileSync(file, page)
-      const look = await (browser as HeadlessBrowser).look(file, 'assets-smoke', {inspect: p => p.evaluate(() => ({same: (window as unknown as {sameText: boolean}).sameText, canvases: document.querySelectorAll('canvas').length, alerts: document.scripts.length}))})
+      const look = await (browser as HeadlessBrowser).look(file, 'assets-smoke', {inspect: p => p.evaluate(`({same: window.sameText, canvases: document.querySelectorAll('canvas').length, scripts: document.scripts.length})`) as Promise<{same: boolean; canvases: number; scripts: number}>})
       assert.deepEqual(look.consoleErrors, [])
       assert.deepEqual(look.requests, [])
       assert.equal(look.inspected?.same, true)
       assert.equal(look.inspected?.canvases, 1)
-      assert.equal(look.inspected?.alerts, 3)
+      assert.equal(look.inspected?.scripts, 3)
 
       writeFileSync(file, '<!doctype html><img src="http://127.0.0.1:9/x.png">')
       const leaky = await (browser as HeadlessBrowser).look(file, 'assets-leak')

@@ -83,7 +83,8 @@ export class HeadlessBrowser {
         void r.abort()
       })
       await page.goto(url, {waitUntil: 'load'})
-      await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+      // Two animation frames: charts drawn in the load handler have painted by then.
+      await page.evaluate('new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))')
       const inspected = options.inspect === undefined ? undefined : await options.inspect(page)
       mkdirSync(SCREENSHOT_DIR, {recursive: true})
       const screenshot = join(SCREENSHOT_DIR, `${name}.png`)
