@@ -69,7 +69,6 @@ export function evaluateEnvoy(stat: string, expect: string, start: EnvoySnapshot
   }
   const e = total(end, stat)
   if (e.matched === 0) return {status: 'errored', actual: '-', message: `no sidecar reports ${stat}. ${statsInclusionHint(stat)}`}
-  const s = start === undefined ? undefined : total(start, stat)
   // Pods that appeared mid-phase count from zero; pods that vanished are not subtracted.
   const startValue = start === undefined ? undefined : [...end.pods.keys()].reduce((n, pod) => n + (start.pods.has(pod) ? sumMatching(start.pods.get(pod) as EnvoyStats, stat).value : 0), 0)
   const result = evaluateExpectation(parsed.expectation, {end: e.value, ...(startValue === undefined ? {} : {start: startValue})})
@@ -79,6 +78,6 @@ export function evaluateEnvoy(stat: string, expect: string, start: EnvoySnapshot
     status: result.status === 'passed' ? 'held' : 'missed',
     actual: `${parsed.expectation.subject}=${formatNumber(result.actual)}`,
     value: result.actual,
-    message: `summed over ${end.pods.size} pod(s), ${e.matched} stat(s)${s === undefined ? '' : `; ${formatNumber(startValue ?? 0)} → ${formatNumber(e.value)}`}${partial}`,
+    message: `summed over ${end.pods.size} pod(s), ${e.matched} stat(s)${startValue === undefined ? '' : `; ${formatNumber(startValue)} → ${formatNumber(e.value)}`}${partial}`,
   }
 }

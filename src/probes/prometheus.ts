@@ -29,8 +29,13 @@ interface ApiResponse {
 export class PrometheusClient {
   constructor(readonly baseUrl: string) {}
 
+  /** `path` resolved under the base URL, which may itself carry a path prefix (e.g. behind a proxy). */
+  private url(path: string): URL {
+    return new URL(path, this.baseUrl.endsWith('/') ? this.baseUrl : this.baseUrl + '/')
+  }
+
   private async get(path: string, params: Record<string, string>): Promise<ApiResponse> {
-    const url = new URL(path, this.baseUrl.endsWith('/') ? this.baseUrl : this.baseUrl + '/')
+    const url = this.url(path)
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
     let res
     try {
@@ -50,7 +55,7 @@ export class PrometheusClient {
   /** Whether Prometheus answers at all (`/-/ready`). */
   async ready(): Promise<boolean> {
     try {
-      const res = await request(new URL('-/ready', this.baseUrl.endsWith('/') ? this.baseUrl : this.baseUrl + '/'), {headersTimeout: 3000, bodyTimeout: 3000})
+      const res = await request(this.url('-/ready'), {headersTimeout: 3000, bodyTimeout: 3000})
       await res.body.dump()
       return res.statusCode === 200
     } catch {

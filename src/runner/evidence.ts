@@ -39,8 +39,7 @@ export async function readFaultCounters(cluster: Cluster, namespace: string): Pr
 
 /** How much the counters grew from `a` to `b` (a restarted pod counts from zero). */
 export function injectedBetween(a: FaultCounters, b: FaultCounters): number {
-  const d = Math.max(0, b.delays - a.delays) + Math.max(0, b.aborts - a.aborts)
-  return d
+  return Math.max(0, b.delays - a.delays) + Math.max(0, b.aborts - a.aborts)
 }
 
 /** Whether targeted traffic in the fault phase looks affected compared with the baseline. */
