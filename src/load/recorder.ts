@@ -44,18 +44,23 @@ export interface WindowSummary {
   duration: TrendSummary
 }
 
+/** One class's seconds: live ones by second number, the sealed ones, and the last one touched. */
+interface ClassSeconds {
+  live: Map<number, LiveSecond>
+  sealed: SecondStats[]
+  /** Most calls land in the same second as the one before: skip the Map lookup for them. */
+  current: LiveSecond | undefined
+  currentSecond: number
+}
+
 /** Receives request results from a driver and seals them into per-second stats. */
 export class Recorder {
-  private readonly live = new Map<string, Map<number, LiveSecond>>()
-  private readonly sealed = new Map<string, SecondStats[]>()
+  private readonly byClass = new Map<string, ClassSeconds>()
   private readonly listeners: ((s: SecondStats) => void)[] = []
 
   /** `classes`: the traffic class names, in plan order. */
   constructor(readonly classes: readonly string[]) {
-    for (const c of classes) {
-      this.live.set(c, new Map())
-      this.sealed.set(c, [])
-    }
+    for (const c of classes) this.byClass.set(c, {live: new Map(), sealed: [], current: undefined, currentSecond: -1})
   }
 
   /** Called with every second as it is sealed. */
@@ -64,14 +69,17 @@ export class Recorder {
   }
 
   private second(traffic: string, at: number): LiveSecond {
-    const byClass = this.live.get(traffic)
-    if (byClass === undefined) throw new Error(`unknown traffic class ${traffic}`)
-    const s = Math.max(0, Math.floor(at / 1000))
-    let live = byClass.get(s)
+    const c = this.byClass.get(traffic)
+    if (c === undefined) throw new Error(`unknown traffic class ${traffic}`)
+    const s = at < 1000 ? 0 : Math.floor(at / 1000)
+    if (s === c.currentSecond && c.current !== undefined) return c.current
+    let live = c.live.get(s)
     if (live === undefined) {
       live = {requests: 0, failed: 0, dropped: 0, inFlight: 0, statuses: {}, histogram: newHistogram()}
-      byClass.set(s, live)
+      c.live.set(s, live)
     }
+    c.current = live
+    c.currentSecond = s
     return live
   }
 
@@ -83,10 +91,10 @@ export class Recorder {
   /** The request meant to start at `at` completed: status 0 for a network error or timeout. */
   completed(traffic: string, at: number, durationMs: number, status: number): void {
     const live = this.second(traffic, at)
-    live.inFlight = Math.max(0, live.inFlight - 1)
+    if (live.inFlight > 0) live.inFlight--
     live.requests++
     if (status < 200 || status >= 400) live.failed++
-    const key = status === 0 ? 'error' : String(status)
+    const key = status === 0 ? 'error' : status
     live.statuses[key] = (live.statuses[key] ?? 0) + 1
     recordMs(live.histogram, durationMs)
   }
@@ -98,13 +106,14 @@ export class Recorder {
 
   /** Seals every second before `nowMs` whose requests have all completed; `final` seals everything. */
   flush(nowMs: number, final = false): void {
-    for (const [traffic, byClass] of this.live) {
-      for (const s of [...byClass.keys()].sort((a, b) => a - b)) {
-        const live = byClass.get(s) as LiveSecond
+    for (const [traffic, c] of this.byClass) {
+      for (const s of [...c.live.keys()].sort((a, b) => a - b)) {
+        const live = c.live.get(s) as LiveSecond
         if (!final && ((s + 1) * 1000 > nowMs || live.inFlight > 0)) continue
-        byClass.delete(s)
+        c.live.delete(s)
+        if (c.current === live) c.current = undefined
         const stats = this.seal(traffic, s, live)
-        ;(this.sealed.get(traffic) as SecondStats[]).push(stats)
+        c.sealed.push(stats)
         for (const l of this.listeners) l(stats)
       }
     }
@@ -121,13 +130,13 @@ export class Recorder {
   /** Requests still in flight that were meant to start before `ms` (a window is final when this is 0). */
   inFlightBefore(ms: number): number {
     let n = 0
-    for (const byClass of this.live.values()) for (const [s, live] of byClass) if (s * 1000 < ms) n += live.inFlight
+    for (const c of this.byClass.values()) for (const [s, live] of c.live) if (s * 1000 < ms) n += live.inFlight
     return n
   }
 
   /** Every sealed second of a class, in time order. */
   seconds(traffic: string): SecondStats[] {
-    return [...(this.sealed.get(traffic) ?? [])].sort((a, b) => a.second - b.second)
+    return [...(this.byClass.get(traffic)?.sealed ?? [])].sort((a, b) => a.second - b.second)
   }
 
   /**
@@ -136,11 +145,19 @@ export class Recorder {
    */
   summarise(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
     const classes = traffic === undefined ? this.classes : [traffic]
-    const picked = classes.flatMap(c => this.seconds(c)).filter(s => s.second * 1000 + 500 >= fromMs && s.second * 1000 + 500 < toMs)
-    const requests = picked.reduce((n, s) => n + s.requests, 0)
-    const failed = picked.reduce((n, s) => n + s.failed, 0)
-    const dropped = picked.reduce((n, s) => n + s.dropped, 0)
-    const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
-    return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(mergeEncoded(picked.map(s => s.histogram)))}
+    return summariseSeconds(classes.flatMap(c => this.seconds(c)), fromMs, toMs)
   }
+}
+
+/**
+ * Aggregates sealed seconds over [fromMs, toMs) by each second's middle (see `Recorder.summarise`);
+ * pure, so a report computes a phase's figures from a journal exactly as the run's probes did.
+ */
+export function summariseSeconds(seconds: readonly SecondStats[], fromMs: number, toMs: number): WindowSummary {
+  const picked = seconds.filter(s => s.second * 1000 + 500 >= fromMs && s.second * 1000 + 500 < toMs)
+  const requests = picked.reduce((n, s) => n + s.requests, 0)
+  const failed = picked.reduce((n, s) => n + s.failed, 0)
+  const dropped = picked.reduce((n, s) => n + s.dropped, 0)
+  const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
+  return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(mergeEncoded(picked.map(s => s.histogram)))}
 }

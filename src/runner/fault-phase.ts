@@ -31,7 +31,7 @@ export interface FaultPhaseContext {
 }
 
 /** Traffic classes whose headers satisfy some fault's header match (the rest are control). */
-export function targetedClasses(input: RunInput): Set<string> {
+export function targetedClasses(input: Pick<RunInput, 'experiment'>): Set<string> {
   const {faults, load} = input.experiment.spec
   const targeted = new Set<string>()
   for (const t of load.traffic) {
