@@ -1,8 +1,8 @@
 /**
  * The sandbox's Kubernetes API server: the REST subset the runner and kubectl use — discovery,
  * OpenAPI v3, namespaces, networking.istio.io VirtualServices and DestinationRules (three versions),
- * pods and `pods/exec` over WebSocket, SelfSubjectAccessReview — on 127.0.0.1 behind a bearer token.
- * Routing and auth live here; each resource's behaviour lives in `apiserver/`.
+ * pods and `pods/exec` over WebSocket, services (read), SelfSubjectAccessReview — on 127.0.0.1
+ * behind a bearer token. Routing and auth live here; each resource's behaviour lives in `apiserver/`.
  */
 import {timingSafeEqual} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
@@ -20,6 +20,7 @@ import {handleIstio, type IstioTarget} from './apiserver/istio.js'
 import {openApiDocument, openApiIndex} from './apiserver/openapi.js'
 import {selfSignedCertificate} from './apiserver/tls.js'
 import {findPod} from './apiserver/pods.js'
+import {handleServices} from './apiserver/services.js'
 import {ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, unauthorized} from './apiserver/status.js'
 import type {ObjectStore} from './store.js'
 import type {ExecHandler, Topology} from './types.js'
@@ -104,6 +105,8 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
       throw badRequest(SPDY_UNSUPPORTED)
     }
     if (a === 'pods' && s.length === 3) return handlePods(req, res, q, topology, ctx.since, undefined, undefined)
+    if (a === 'namespaces' && c === 'services' && e === undefined) return handleServices(req, res, q, topology, ctx.since, b, d)
+    if (a === 'services' && s.length === 3) return handleServices(req, res, q, topology, ctx.since, undefined, undefined)
     throw pathNotFound()
   }
   if (s[0] === 'apis' && s.length === 2) return get(apiGroup(s[1] ?? ''))

@@ -1,6 +1,6 @@
 /**
  * Discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`) describing exactly
- * what the sandbox serves, so kubectl resolves `vs`, `dr`, `ns`, `po` and `pods/exec` itself and
+ * what the sandbox serves, so kubectl resolves `vs`, `dr`, `ns`, `po`, `svc` and `pods/exec` itself and
  * client-node's `ApisApi` finds networking.istio.io with its three versions.
  */
 import {crdFor} from '../../istio/crd.js'
@@ -28,6 +28,7 @@ export function coreResources(): unknown {
       {name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['create', 'get', 'list', 'patch', 'watch'], shortNames: ['ns']},
       {name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list'], shortNames: ['po'], categories: ['all']},
       {name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get']},
+      {name: 'services', singularName: 'service', namespaced: true, kind: 'Service', verbs: ['get', 'list'], shortNames: ['svc'], categories: ['all']},
     ],
   }
 }

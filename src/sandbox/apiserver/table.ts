@@ -1,7 +1,7 @@
 /**
  * Server-side printing (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`), which kubectl asks
  * for on every `get`: Istio objects get their CRDs' `additionalPrinterColumns` (so `kubectl get vs`
- * shows GATEWAYS and HOSTS as on a cluster), pods and namespaces the columns kube-apiserver prints.
+ * shows GATEWAYS and HOSTS as on a cluster), pods, services and namespaces the columns kube-apiserver prints.
  */
 import type {IncomingMessage} from 'node:http'
 
@@ -101,9 +101,44 @@ const namespacePrinter: Printer = {
   cells: (obj, now) => [obj.metadata.name, (obj['status'] as {phase?: string} | undefined)?.phase ?? 'Active', age(obj, now)],
 }
 
+interface ServicePort {
+  port: number
+  protocol?: string
+  nodePort?: number
+}
+
+interface ServiceSpec {
+  type?: string
+  clusterIPs?: string[]
+  externalIPs?: string[]
+  externalName?: string
+  ports?: ServicePort[]
+  selector?: Record<string, string>
+}
+
+/** kube-apiserver's `printService`: EXTERNAL-IP by type, PORT(S) as `port[:nodePort]/protocol`, SELECTOR (wide). */
+const servicePrinter: Printer = {
+  columns: [NAME,
+    {name: 'Type', type: 'string', format: '', description: 'type determines how the Service is exposed. Defaults to ClusterIP.', priority: 0},
+    {name: 'Cluster-IP', type: 'string', format: '', description: 'clusterIP is the IP address of the service and is usually assigned randomly.', priority: 0},
+    {name: 'External-IP', type: 'string', format: '', description: 'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.', priority: 0},
+    {name: 'Port(s)', type: 'string', format: '', description: 'The list of ports that are exposed by this service.', priority: 0},
+    AGE,
+    {name: 'Selector', type: 'string', format: '', description: 'Route service traffic to pods with label keys and values matching this selector.', priority: 1}],
+  cells: (obj, now) => {
+    const spec = (obj['spec'] ?? {}) as ServiceSpec
+    const type = spec.type ?? 'ClusterIP'
+    const external = type === 'ExternalName' ? spec.externalName ?? '<none>' : (spec.externalIPs ?? []).join(',') || '<none>'
+    const ports = (spec.ports ?? []).map(p => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol ?? 'TCP'}`).join(',') || '<none>'
+    const selector = Object.entries(spec.selector ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'
+    return [obj.metadata.name, type, spec.clusterIPs?.[0] ?? '<none>', external, ports, age(obj, now), selector]
+  },
+}
+
 /** The printer for a kind in a version. */
-export function printerFor(kind: StoredKind | 'Pod', version: string): Printer {
+export function printerFor(kind: StoredKind | 'Pod' | 'Service', version: string): Printer {
   if (kind === 'Pod') return podPrinter
+  if (kind === 'Service') return servicePrinter
   if (kind === 'Namespace') return namespacePrinter
   return crdPrinter(kind, version)
 }

@@ -1,13 +1,13 @@
 /**
  * Fakes and a client for testing the sandbox API server over real HTTPS: a small topology (two
- * ratings pods, one reviews pod), an ExecHandler that records its calls, and `call()` that trusts
- * the server's self-signed certificate.
+ * ratings pods, one reviews pod, their services), an ExecHandler that records its calls, and
+ * `call()` that trusts the server's self-signed certificate.
  */
 import {Agent, request} from 'undici'
 
 import {startApiServer, type ApiServer} from '../../../src/sandbox/apiserver.js'
 import {ObjectStore} from '../../../src/sandbox/store.js'
-import type {ExecHandler, Pod, Topology} from '../../../src/sandbox/types.js'
+import type {ExecHandler, Pod, Service, Topology} from '../../../src/sandbox/types.js'
 
 /** The fake pods. */
 export const PODS: Pod[] = [
@@ -16,11 +16,18 @@ export const PODS: Pod[] = [
   {name: 'ratings-v1-x1', namespace: 'staging', labels: {app: 'ratings', version: 'v1'}, serviceAccount: 'bookinfo-ratings', containers: ['ratings', 'istio-proxy'], appPort: 19082},
 ]
 
-/** A Topology over PODS. */
+/** The fake services: bookinfo's ports and selectors, in two namespaces. */
+export const SERVICES: Service[] = [
+  {name: 'reviews', namespace: 'default', port: 9080, selector: {app: 'reviews'}},
+  {name: 'ratings', namespace: 'default', port: 9080, selector: {app: 'ratings'}},
+  {name: 'ratings', namespace: 'staging', port: 9080, selector: {app: 'ratings'}},
+]
+
+/** A Topology over SERVICES and PODS. */
 export const fakeTopology: Topology = {
-  services: () => [],
+  services: () => SERVICES,
   pods: () => PODS,
-  endpoints: () => [],
+  endpoints: s => PODS.filter(p => p.namespace === s.namespace && Object.entries(s.selector).every(([k, v]) => p.labels[k] === v)),
 }
 
 /** What the fake `pilot-agent request GET stats` prints. */
