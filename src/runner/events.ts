@@ -5,6 +5,7 @@
 import type {ClusterTarget} from '../cluster/cluster.js'
 import type {PhaseName} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
+import type {ProbeSeries} from './series.js'
 
 /** How a run ended (DESIGN §6). */
 export type Outcome = 'held' | 'deviated' | 'aborted' | 'could-not-run' | 'revert-failed'
@@ -54,6 +55,7 @@ export type RunEvent = {t: number; at: string} & (
   | {kind: 'control-evidence'; untouched: boolean; message: string}
   | {kind: 'load-second'; second: SecondStats}
   | {kind: 'probe-result'; result: ProbeResult}
+  | {kind: 'probe-series'; series: ProbeSeries}
   | {kind: 'guardrail-breached'; guardrail: string; message: string}
   | {kind: 'revert'; namespace: string; name: string; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}
   | {kind: 'last-evidence'; afterRevertMs: number; message: string}

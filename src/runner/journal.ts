@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import type {Experiment} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
 import type {AppliedFault, Outcome, ProbeResult, RunEvent} from './events.js'
+import type {ProbeSeries} from './series.js'
 
 /** Journal format version; bump on incompatible changes. */
 export const JOURNAL_VERSION = 1
@@ -32,6 +33,8 @@ export interface JournalDocument {
   applied: AppliedFault[]
   reverted: {namespace: string; name: string; action: string; t: number}[]
   probes: ProbeResult[]
+  /** Prometheus range series over the whole run, for the report's charts. */
+  series: ProbeSeries[]
   load: Record<string, SecondStats[]>
   events: RunEvent[]
 }
@@ -48,13 +51,18 @@ export class Journal {
     this.file = join(dir, 'journal.json')
     this.doc = {
       kind: 'FaultlineJournal', version: JOURNAL_VERSION, status: 'running', startedAt: startedAt.toISOString(),
-      phases: [], applied: [], reverted: [], probes: [], load: {}, events: [], ...init,
+      phases: [], applied: [], reverted: [], probes: [], series: [], load: {}, events: [], ...init,
     }
     this.save()
   }
 
   /** Folds one event into the document. Safety-relevant events are written at once, samples at most once a second. */
   record(e: RunEvent): void {
+    if (e.kind === 'probe-series') {
+      this.doc.series.push(e.series)
+      this.scheduleSave()
+      return
+    }
     if (e.kind === 'load-second') {
       (this.doc.load[e.second.traffic] ??= []).push(e.second)
       this.scheduleSave()

@@ -21,6 +21,7 @@ import {type Check, lockChecks, preflight} from './preflight.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
 import {PhaseProbes} from './probes.js'
+import {collectSeries} from './series.js'
 import {phaseDurations, wait, withPhases} from './timeline.js'
 
 /** What a run needs. */
@@ -166,9 +167,28 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   stopLoad.abort()
   if (result.outcome !== 'held' && result.outcome !== 'deviated') abort.abort()
   await load?.catch(() => undefined)
+  if (prometheus !== undefined && load !== undefined) {
+    for (const series of await withinMs(SERIES_BUDGET_MS, collectSeries(prometheus, experiment, startedAt, new Date()), [])) events.emit({kind: 'probe-series', series})
+  }
   events.emit({kind: 'run-finished', ...result})
   journal.close()
   return {runId, ...result, runDir, journalFile: journal.file}
+}
+
+/** How long the report's range queries may hold up the end of a run (the faults are already reverted). */
+const SERIES_BUDGET_MS = 5000
+
+/** `work`'s result, or `fallback` when it takes longer than `ms`. */
+async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>(resolve => {
+    timer = setTimeout(() => resolve(fallback), ms)
+  })
+  try {
+    return await Promise.race([work, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Locks, compile, preflight; reverts stale faults of dead runs first. Throws Stop('could-not-run') on failure. */

@@ -208,6 +208,11 @@ describe('chaos run with PromQL probes on an ephemeral sandbox (integration)', f
       assert.match(r.stdout, /productpage 5xx ratio \(mesh view\)\s+baseline\s+held\s+0\b/)
       assert.match(r.stdout, /the delay was injected \(mesh view\)\s+fault\s+held/)
       assert.equal(existsSync(join(empty, 'sandbox.json')), false, 'the ephemeral sandbox was stopped')
+      const journalFile = /Journal: (.*journal\.json)/.exec(r.stdout)?.[1] as string
+      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {series: {probe: string; series: {points: [number, number][]}[]; error?: string}[]}
+      const injected = journal.series.find(s => s.probe === 'the delay was injected (mesh view)')
+      assert.ok(injected !== undefined && injected.error === undefined, JSON.stringify(journal.series.map(s => [s.probe, s.error])))
+      assert.ok(injected.series.some(s => s.points.length >= 10), 'a range series over the run, for the report')
     } finally {
       await rm(empty, {recursive: true, force: true})
       await rm(reports, {recursive: true, force: true})
