@@ -1,0 +1,154 @@
+/**
+ * k6's `--out json` points into the Recorder. k6 stamps a request's points with the time the
+ * request *ended* (its Trail's EndTime) and writes them late and out of start order, so each
+ * request is keyed back to its start: the generated script marks every iteration's start with a
+ * counter point carrying the iteration number as metadata, and the request's own points carry the
+ * same number. Without the mark (a k6 without VU metadata, or a recording) the start is the end
+ * less `http_req_duration`, which undercounts by the connection's blocked/connect time (µs–ms).
+ */
+import {ITERATION_KEY, STARTED_METRIC} from './k6-script.js'
+import type {Recorder} from './recorder.js'
+
+/** One line of k6's JSON output that carries a sample. */
+interface Point {
+  type: 'Point'
+  metric: string
+  data: {time: string; value: number; tags?: Record<string, string> | null; metadata?: Record<string, string>}
+}
+
+/** What the feed did with the points it was given. */
+export interface FeedCounts {
+  /** Requests passed to the recorder. */
+  requests: number
+  /** Dropped iterations passed to the recorder. */
+  dropped: number
+  /** Points for a second that was already sealed: left out so they cannot change sealed stats. */
+  late: number
+  /** Lines that are not JSON, or points of an unknown traffic class. */
+  ignored: number
+}
+
+/** Parses k6's RFC 3339 time with nanoseconds (`…:08.38322456Z`, or a `+01:00` offset) to epoch ms. */
+export function parseK6Time(time: string): number {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(time)
+  if (m === null) return Number.NaN
+  return Date.parse(`${m[1]}${m[3]}`) + Number(`0${m[2] ?? ''}`) * 1000
+}
+
+/** Feeds one k6 run's points into a recorder; times are mapped to ms since `t0WallMs` (epoch ms). */
+export class K6PointFeed {
+  /** Every point handled so far, by outcome. */
+  readonly counts: FeedCounts = {requests: 0, dropped: 0, late: 0, ignored: 0}
+  /** The longest a point took from its time stamp to being fed (ms): how late k6's output runs. */
+  maxDelayMs = 0
+  /** `class\0iteration` → intended start (ms since t0) of a started request not yet completed. */
+  private readonly started = new Map<string, number>()
+  /** Started requests whose second was already sealed: their completion is late too. */
+  private readonly startedLate = new Set<string>()
+  private readonly sealed = new Map<string, Set<number>>()
+
+  /** `scenarios`: k6 scenario name → traffic class, for points that lack the `traffic` tag. */
+  constructor(private readonly recorder: Recorder, private readonly t0WallMs: number, private readonly scenarios: ReadonlyMap<string, string> = new Map()) {
+    for (const c of recorder.classes) this.sealed.set(c, new Set())
+    recorder.onSecond(s => this.sealed.get(s.traffic)?.add(s.second))
+  }
+
+  /** Feeds one line of output; `readAtMs` (ms since t0) is when it was read, for the delay measure. */
+  line(text: string, readAtMs?: number): void {
+    if (text.trim() === '') return
+    let point: Point
+    try {
+      point = JSON.parse(text) as Point
+    } catch {
+      this.counts.ignored++
+      return
+    }
+    if (point.type !== 'Point') return
+    const handler = this.handlers[point.metric]
+    if (handler === undefined) return
+    const traffic = this.trafficOf(point.data.tags ?? {})
+    const at = parseK6Time(point.data.time) - this.t0WallMs
+    if (traffic === undefined || !Number.isFinite(at)) {
+      this.counts.ignored++
+      return
+    }
+    if (readAtMs !== undefined) this.maxDelayMs = Math.max(this.maxDelayMs, readAtMs - at)
+    handler(traffic, at, point.data)
+  }
+
+  private readonly handlers: Record<string, ((traffic: string, at: number, data: Point['data']) => void) | undefined> = {
+    [STARTED_METRIC]: (traffic, at, data) => {
+      const key = iterationKey(traffic, data)
+      if (key === undefined) return
+      if (this.isSealed(traffic, at)) {
+        this.startedLate.add(key)
+        this.counts.late++
+        return
+      }
+      this.started.set(key, at)
+      this.recorder.started(traffic, at)
+    },
+    http_req_duration: (traffic, endAt, data) => {
+      const key = iterationKey(traffic, data)
+      if (key !== undefined && this.startedLate.delete(key)) return
+      const startedAt = key === undefined ? undefined : this.started.get(key)
+      if (key !== undefined) this.started.delete(key)
+      const at = startedAt ?? endAt - data.value
+      if (startedAt === undefined && this.isSealed(traffic, at)) {
+        this.counts.late++
+        return
+      }
+      // k6 tags a request that got no response (refused, reset, timed out) with status 0.
+      const status = Number(data.tags?.status ?? 0)
+      this.recorder.completed(traffic, at, data.value, Number.isInteger(status) ? status : 0)
+      this.counts.requests++
+    },
+    dropped_iterations: (traffic, at) => {
+      if (this.isSealed(traffic, at)) {
+        this.counts.late++
+        return
+      }
+      this.recorder.dropped(traffic, at)
+      this.counts.dropped++
+    },
+  }
+
+  private trafficOf(tags: Record<string, string>): string | undefined {
+    const name = tags.traffic ?? (tags.scenario === undefined ? undefined : this.scenarios.get(tags.scenario))
+    return name !== undefined && this.sealed.has(name) ? name : undefined
+  }
+
+  /** Mirrors the recorder's keying: negative times count in second 0. */
+  private isSealed(traffic: string, at: number): boolean {
+    return this.sealed.get(traffic)?.has(Math.max(0, Math.floor(at / 1000))) ?? false
+  }
+}
+
+function iterationKey(traffic: string, data: Point['data']): string | undefined {
+  const iteration = data.metadata?.[ITERATION_KEY]
+  return iteration === undefined ? undefined : `${traffic}\0${iteration}`
+}
+
+/** Splits a growing stream of text into whole lines; the unfinished tail waits for the next chunk. */
+export class LineSplitter {
+  private rest = ''
+
+  /** Appends a chunk and returns the lines it completed. */
+  push(chunk: string): string[] {
+    const text = this.rest + chunk
+    const end = text.lastIndexOf('\n')
+    if (end < 0) {
+      this.rest = text
+      return []
+    }
+    this.rest = text.slice(end + 1)
+    return text.slice(0, end).split('\n')
+  }
+
+  /** The unfinished tail once the stream has ended (k6 ends its last line, but a killed k6 may not). */
+  end(): string {
+    const rest = this.rest
+    this.rest = ''
+    return rest
+  }
+}
