@@ -28,8 +28,11 @@ export {findK6, K6Unavailable, k6ProxyProblem} from './k6-binary.js'
  * own points arrive, so the lag covers only the pipeline, not the request's duration; and it
  * grows to twice the longest delay seen, for low rates (the buffer fills slowly) or a starved k6.
  */
-const MIN_LAG_MS = 1000
-const POLL_MS = 100
+export const MIN_LAG_MS = 1000
+/** How k6 v2 writes `--out json` (output/manager.go, internal/output/json/json.go). */
+export const K6_JSON_OUTPUT = {batchMs: 50, flushMs: 200, bufferBytes: 4096}
+/** How often the output file is read. */
+export const POLL_MS = 100
 /** After SIGINT, k6 interrupts its iterations and flushes its outputs: this is ample for that. */
 const STOP_GRACE_MS = 15_000
 /** k6's exit codes (go.k6.io/k6/errext/exitcodes) that we tell apart. */
