@@ -1,0 +1,195 @@
+/**
+ * The page's own script, as text (it runs in the browser, so it is not typechecked against Node):
+ * reads the embedded chart data and draws each traffic class's request rate, error ratio and
+ * latency with uPlot — phases shaded and labelled, marked moments as numbered lines — with one
+ * cursor shared by every chart, and redraws at the page's width on resize and for print; and the
+ * copy buttons beside `chaos revert` commands.
+ */
+
+/** The script body; it expects `uPlot` loaded and `#chart-data` holding the `ChartData` JSON. */
+export const CLIENT_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  document.querySelectorAll('button.copy[data-copy]').forEach(function (b) {
+    b.addEventListener('click', function () {
+      var done = function () { b.textContent = 'Copied'; };
+      if (navigator.clipboard) navigator.clipboard.writeText(b.dataset.copy).then(done, function () { b.textContent = 'Select and copy'; });
+    });
+  });
+  var source = document.getElementById('chart-data');
+  if (!source || typeof uPlot === 'undefined') return;
+  var data = JSON.parse(source.textContent);
+  var PHASE_FILL = {baseline: 'rgba(0,0,0,0.06)', fault: 'rgba(230,159,0,0.20)', recovery: 'rgba(86,180,233,0.16)'};
+  var MARK = {
+    'fault-write': {color: '#000000', dash: []},
+    'first-evidence': {color: '#000000', dash: [5, 4]},
+    'guardrail': {color: '#D55E00', dash: []},
+    'revert': {color: '#0072B2', dash: []},
+    'revert-failed': {color: '#B00020', dash: []},
+    'last-evidence': {color: '#0072B2', dash: [5, 4]}
+  };
+
+  function runTime(s) {
+    var sign = s < 0 ? '-' : '', a = Math.abs(Math.round(s));
+    var h = Math.floor(a / 3600), m = Math.floor(a % 3600 / 60), sec = a % 60;
+    var mm = h > 0 ? String(m).padStart(2, '0') : String(m);
+    return sign + (h > 0 ? h + ':' : '') + mm + ':' + String(sec).padStart(2, '0');
+  }
+  function sig(v) {
+    if (v == null || !isFinite(v)) return '–';
+    if (Math.abs(v) >= 1000) return String(Math.round(v));
+    return String(Number(v.toPrecision(3)));
+  }
+
+  // Phases behind the series, with their names along the top edge.
+  function drawPhases(u) {
+    var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height, dpr = devicePixelRatio || 1;
+    ctx.save();
+    ctx.font = (11 * dpr) + 'px system-ui, sans-serif';
+    ctx.textBaseline = 'top';
+    data.phases.forEach(function (p) {
+      var x0 = Math.max(u.bbox.left, u.valToPos(p.from, 'x', true));
+      var x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(p.to, 'x', true));
+      if (x1 <= x0) return;
+      ctx.fillStyle = PHASE_FILL[p.name] || 'rgba(0,0,0,0.04)';
+      ctx.fillRect(x0, top, x1 - x0, h);
+      ctx.fillStyle = '#444';
+      var label = p.name + (p.cutShort ? ' (cut short)' : '') + (p.open ? ' (never ended)' : '');
+      if (ctx.measureText(label).width + 8 * dpr < x1 - x0) ctx.fillText(label, x0 + 4 * dpr, top + h - 15 * dpr);
+    });
+    // After a failed revert the fault may still be live: hatch from there to the end.
+    if (data.liveFromS != null) {
+      var lx = Math.max(u.bbox.left, u.valToPos(data.liveFromS, 'x', true)), rx = u.bbox.left + u.bbox.width;
+      ctx.fillStyle = 'rgba(176,0,32,0.10)';
+      ctx.fillRect(lx, top, rx - lx, h);
+      ctx.strokeStyle = 'rgba(176,0,32,0.35)';
+      ctx.lineWidth = 1 * dpr;
+      ctx.beginPath();
+      for (var hx = lx - h; hx < rx; hx += 8 * dpr) { ctx.moveTo(Math.max(hx, lx), top + h - Math.max(0, lx - hx)); ctx.lineTo(Math.min(hx + h, rx), top + Math.max(0, hx + h - rx)); }
+      ctx.stroke();
+      ctx.fillStyle = '#B00020';
+      ctx.fillText('may still be live', lx + 4 * dpr, top + h - 15 * dpr);
+    }
+    ctx.restore();
+  }
+
+  // Marked moments on top of the series: a line and its number in a box, staggered when crowded.
+  function drawMarkers(u) {
+    var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height, dpr = devicePixelRatio || 1;
+    var lastX = -Infinity, row = 0;
+    ctx.save();
+    ctx.font = 'bold ' + (11 * dpr) + 'px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'center';
+    data.markers.forEach(function (m) {
+      var x = Math.round(u.valToPos(m.t, 'x', true));
+      if (x < u.bbox.left - 1 || x > u.bbox.left + u.bbox.width + 1) return;
+      var style = MARK[m.kind] || MARK['fault-write'];
+      ctx.strokeStyle = style.color;
+      ctx.lineWidth = (m.kind === 'revert-failed' ? 3 : 1.5) * dpr;
+      ctx.setLineDash(style.dash.map(function (d) { return d * dpr; }));
+      ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+      row = x - lastX < 18 * dpr ? row + 1 : 0;
+      lastX = x;
+      var size = 15 * dpr, y = top + 2 * dpr + row * (size + 2 * dpr);
+      ctx.setLineDash([]);
+      ctx.fillStyle = style.color;
+      ctx.fillRect(x - size / 2, y, size, size);
+      ctx.fillStyle = '#ffffff';
+      ctx.fillText(String(m.n), x, y + size / 2 + 0.5 * dpr);
+    });
+    ctx.restore();
+  }
+
+  var x = function (c) { return c.second.map(function (s) { return data.offsetS + s + 0.5; }); };
+  var maxOf = function (arrays) {
+    var m = 0;
+    arrays.forEach(function (a) { a.forEach(function (v) { if (v != null && v > m) m = v; }); });
+    return m;
+  };
+  var minPositive = function (arrays) {
+    var m = Infinity;
+    arrays.forEach(function (a) { a.forEach(function (v) { if (v != null && v > 0 && v < m) m = v; }); });
+    return m;
+  };
+  var ratio = function (c) { return c.requests.map(function (r, i) { return r > 0 ? c.failed[i] / r * 100 : null; }); };
+
+  // One y range per metric across classes, so targeted and control compare at a glance.
+  var rateMax = maxOf(data.classes.map(function (c) { return c.requests; })) || 1;
+  var errMax = Math.max(5, maxOf(data.classes.map(ratio)));
+  var lat = [];
+  data.classes.forEach(function (c) { lat.push(c.p50, c.p95, c.p99); });
+  var latMax = maxOf(lat) || 1, latMin = minPositive(lat);
+  var logLatency = isFinite(latMin) && latMax / latMin > 30;
+
+  var METRICS = {
+    rate: {
+      title: 'Request rate', unit: 'req/s',
+      range: function () { return [0, rateMax * 1.15]; },
+      series: function (c) {
+        var s = [{label: 'sent', stroke: '#0072B2', width: 2, values: c.requests}, {label: 'failed', stroke: '#D55E00', width: 2, dash: [6, 3], values: c.failed}];
+        if (c.dropped.some(function (d) { return d > 0; })) s.push({label: 'dropped', stroke: '#666666', width: 1.5, dash: [2, 3], values: c.dropped});
+        return s;
+      }
+    },
+    errors: {
+      title: 'Error ratio', unit: '%',
+      range: function () { return [0, errMax * 1.1]; },
+      series: function (c) { return [{label: 'failed / sent', stroke: '#D55E00', width: 2, fill: 'rgba(213,94,0,0.15)', values: ratio(c)}]; }
+    },
+    latency: {
+      title: 'Latency' + (logLatency ? ' (log scale)' : ''), unit: 'ms',
+      range: function () {
+        return logLatency ? [Math.pow(10, Math.floor(Math.log10(latMin))), Math.pow(10, Math.ceil(Math.log10(latMax)))] : [0, latMax * 1.15];
+      },
+      series: function (c) {
+        return [
+          {label: 'p50', stroke: '#0072B2', width: 1.5, values: c.p50},
+          {label: 'p95', stroke: '#E69F00', width: 2, dash: [8, 4], values: c.p95},
+          {label: 'p99', stroke: '#D55E00', width: 2.5, values: c.p99}
+        ];
+      }
+    }
+  };
+
+  var charts = [];
+  function build(el) {
+    var c = data.classes[Number(el.dataset.class)], metric = METRICS[el.dataset.metric];
+    var series = metric.series(c);
+    var opts = {
+      width: el.clientWidth || 600, height: Number(el.dataset.height) || 170,
+      cursor: {sync: {key: 'run'}, drag: {x: false, y: false}},
+      legend: {live: true, markers: {width: 2}},
+      scales: {x: {time: false, range: [0, data.endS]}, y: {distr: metric === METRICS.latency && logLatency ? 3 : 1, range: metric.range}},
+      axes: [
+        {values: function (u, splits) { return splits.map(runTime); }, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200], size: 28},
+        {label: metric.unit, labelSize: 14, size: 54, values: function (u, splits) { return splits.map(sig); }}
+      ],
+      series: [{label: 'time', value: function (u, v) { return v == null ? '–' : '+' + runTime(v); }}].concat(series.map(function (s) {
+        var out = {label: s.label, stroke: s.stroke, width: s.width, spanGaps: false, points: {show: false},
+          value: function (u, v) { return v == null ? '–' : sig(v) + ' ' + metric.unit; }};
+        if (s.dash) out.dash = s.dash;
+        if (s.fill) out.fill = s.fill;
+        return out;
+      })),
+      hooks: {drawClear: [drawPhases], draw: [drawMarkers]}
+    };
+    charts.push({el: el, plot: new uPlot(opts, [x(c)].concat(series.map(function (s) { return s.values; })), el)});
+  }
+  document.querySelectorAll('.chart[data-metric]').forEach(build);
+
+  // Every chart takes its box's width, on resize and when printed (the print box is narrower).
+  function fit() {
+    charts.forEach(function (ch) {
+      var w = ch.el.clientWidth;
+      if (w > 0 && Math.abs(w - ch.plot.width) > 1) ch.plot.setSize({width: w, height: ch.plot.height});
+    });
+  }
+  var pending = 0;
+  window.addEventListener('resize', function () { cancelAnimationFrame(pending); pending = requestAnimationFrame(fit); });
+  window.addEventListener('beforeprint', fit);
+  window.addEventListener('afterprint', fit);
+  if (window.matchMedia) window.matchMedia('print').addEventListener('change', fit);
+  document.documentElement.dataset.charts = String(charts.length);
+})();
+`
