@@ -23,6 +23,17 @@ export interface PodSummary {
   ready: boolean
 }
 
+/** A Service as preflight needs it: enough to say a fault's host exists, and what else does. */
+export interface ServiceSummary {
+  name: string
+  namespace: string
+  /** `ClusterIP`, `NodePort`, `LoadBalancer` or `ExternalName`. */
+  type: string
+  /** The DNS name an `ExternalName` Service aliases. */
+  externalName?: string
+  ports: number[]
+}
+
 /** One access check: may we do `verb` on `resource` in `namespace`? */
 export interface AccessCheck {
   verb: string
@@ -46,6 +57,8 @@ export interface Cluster {
   deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void>
   listDestinationRules(namespace: string): Promise<DestinationRule[]>
   listPods(namespace: string, labelSelector: string): Promise<PodSummary[]>
+  /** The Services of a namespace (`list services`; one call gives existence and "did you mean"). */
+  listServices(namespace: string): Promise<ServiceSummary[]>
   /** Runs `pilot-agent request GET <path>` in the pod's istio-proxy container and returns stdout. */
   proxyRequest(namespace: string, pod: string, path: string): Promise<string>
   /** SelfSubjectAccessReview for each check; true where allowed. */

@@ -9,7 +9,7 @@ import {
 } from '@kubernetes/client-node'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
-import {ApiError, ConflictError, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary} from './cluster.js'
+import {ApiError, ConflictError, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary, type ServiceSummary} from './cluster.js'
 
 const EXEC_TIMEOUT_MS = 15_000
 
@@ -131,6 +131,21 @@ export class KubeCluster implements Cluster {
       }))
     } catch (err) {
       throw translate(err, `listing pods ${labelSelector} in ${namespace}`)
+    }
+  }
+
+  async listServices(namespace: string): Promise<ServiceSummary[]> {
+    try {
+      const list = await this.core.listNamespacedService({namespace})
+      return list.items.map(s => ({
+        name: s.metadata?.name ?? '',
+        namespace: s.metadata?.namespace ?? namespace,
+        type: s.spec?.type ?? 'ClusterIP',
+        ...(s.spec?.externalName === undefined ? {} : {externalName: s.spec.externalName}),
+        ports: (s.spec?.ports ?? []).map(p => p.port),
+      }))
+    } catch (err) {
+      throw translate(err, `listing Services in ${namespace}`)
     }
   }
 

@@ -2,8 +2,9 @@
  * Preflight: everything that can be known before anything is injected. A failed check stops the
  * run with exit 4 and nothing written; warnings are what an expert would tell you first.
  */
-import type {AccessCheck, Cluster} from '../cluster/cluster.js'
+import {ApiError, type AccessCheck, type Cluster, type ServiceSummary} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
+import {closest} from '../experiment/suggest.js'
 import {managedInfo} from '../faults/revert.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {fqdn, hostCovers} from '../istio/routing.js'
@@ -36,6 +37,7 @@ const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   ...['get', 'list', 'create', 'update', 'delete'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'virtualservices'})),
   {verb: 'list', group: ISTIO_GROUP, resource: 'destinationrules'},
   {verb: 'list', group: '', resource: 'pods'},
+  {verb: 'list', group: '', resource: 'services'},
   {verb: 'create', group: '', resource: 'pods', subresource: 'exec'},
 ]
 
@@ -76,6 +78,108 @@ function subsetChecks(plan: FaultPlan, rules: DestinationRule[], namespace: stri
   }
   if (missing.size === 0) return [{check: 'subsets', status: 'ok', message: 'every subset the routes use is defined by a DestinationRule'}]
   return [{check: 'subsets', status: 'failed', message: `routes use subsets no DestinationRule defines: ${[...missing].join(', ')}`, hint: 'Requests to an undefined subset fail with 503 (NR). Apply the DestinationRule first (make-before-break).'}]
+}
+
+const SERVICE_DOMAIN = '.svc.cluster.local'
+
+/** What a fault's host names, resolved in the run's namespace as Istio resolves a short name. */
+export type HostTarget =
+  | {kind: 'service'; fqdn: string; name: string; namespace: string}
+  /** `*`, `*.example.com`: covers many hosts, names no one Service. */
+  | {kind: 'wildcard'; fqdn: string}
+  /** Under the cluster domain but not `<service>.<namespace>.svc.cluster.local` (a pod's DNS name, a typo'd domain). */
+  | {kind: 'not-a-service'; fqdn: string}
+  /** Outside the cluster domain: a ServiceEntry host, an external name, an IP. */
+  | {kind: 'external'; fqdn: string}
+
+/** Classifies a fault's host (pure). */
+export function hostTarget(host: string, namespace: string): HostTarget {
+  const name = fqdn(host, namespace)
+  if (name === '*' || name.startsWith('*.')) return {kind: 'wildcard', fqdn: name}
+  if (!name.endsWith(SERVICE_DOMAIN)) return {kind: 'external', fqdn: name}
+  const labels = name.slice(0, -SERVICE_DOMAIN.length).split('.')
+  const [service, ns] = labels
+  if (labels.length !== 2 || service === undefined || ns === undefined) return {kind: 'not-a-service', fqdn: name}
+  return {kind: 'service', fqdn: name, name: service, namespace: ns}
+}
+
+/** The Services of each namespace the hosts name, or why they could not be read (a 403). */
+async function servicesByNamespace(cluster: Cluster, namespaces: Set<string>): Promise<Map<string, ServiceSummary[] | ApiError>> {
+  const out = new Map<string, ServiceSummary[] | ApiError>()
+  for (const ns of namespaces) {
+    try {
+      out.set(ns, await cluster.listServices(ns))
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 403) throw err
+      out.set(ns, err)
+    }
+  }
+  return out
+}
+
+/** The existing VirtualService the plan writes a host's faults into, if it names that exact host. */
+function routedBy(plan: FaultPlan, target: HostTarget, faults: number[], namespace: string): string | undefined {
+  const o = plan.objects.find(p => p.existing !== undefined && p.faults.some(i => faults.includes(i)))
+  const ns = o?.existing?.metadata.namespace ?? namespace
+  return (o?.existing?.spec.hosts ?? []).some(h => fqdn(h, ns) === target.fqdn) ? o?.existing?.metadata.name : undefined
+}
+
+function listOf(names: string[]): string {
+  return names.length <= 12 ? names.join(', ') : `${names.slice(0, 12).join(', ')} and ${names.length - 12} more`
+}
+
+/** The finding for a host the cluster has no Service for. */
+function missingService(target: Extract<HostTarget, {kind: 'service'}>, host: string, fields: string, services: ServiceSummary[], routing: string | undefined): Check {
+  const what = `no Service ${target.name} in namespace ${target.namespace}${host === target.fqdn ? '' : ` (${host} → ${target.fqdn})`}`
+  if (routing !== undefined) {
+    return {check: 'hosts', status: 'warning', message: `${what}, but VirtualService ${routing} routes that host: the fault goes there`,
+      hint: 'It fires only if sidecars know the host: declared by a ServiceEntry, or a Service in another cluster of the mesh.'}
+  }
+  const names = services.map(s => s.name).sort()
+  const near = closest(target.name, names)
+  const twoLabels = host.split('.').length === 2 ? ` A two-label host is read as <service>.<namespace>, as cluster DNS does.` : ''
+  const known = names.length === 0 ? `Namespace ${target.namespace} has no Services (does it exist?).` : `Services in ${target.namespace}: ${listOf(names)}.`
+  return {check: 'hosts', status: 'failed', message: `${what}${near === undefined ? '' : `: did you mean "${near}"?`}`,
+    hint: `Fix ${fields}. ${known}${twoLabels} (If only a ServiceEntry declares the host, route it with a VirtualService first: preflight then only warns.)`}
+}
+
+/**
+ * Hosts: every fault's host must be a Service that exists, or not be a Kubernetes Service name at
+ * all. A misspelt host would get a VirtualService nobody's traffic uses: the run would "hold" and
+ * prove nothing. Hosts a Service cannot name (ServiceEntry hosts, wildcards) are warned about,
+ * never refused; a missing Service an existing VirtualService still routes is a warning too.
+ */
+export async function hostChecks(cluster: Cluster, faults: Experiment['spec']['faults'], plan: FaultPlan, namespace: string): Promise<Check[]> {
+  const byHost = new Map<string, {host: string; target: HostTarget; faults: number[]}>()
+  faults.forEach((f, i) => {
+    const target = hostTarget(f.service, namespace)
+    const entry = byHost.get(target.fqdn) ?? {host: f.service, target, faults: []}
+    entry.faults.push(i)
+    byHost.set(target.fqdn, entry)
+  })
+  const namespaces = new Set([...byHost.values()].flatMap(e => (e.target.kind === 'service' ? [e.target.namespace] : [])))
+  const services = await servicesByNamespace(cluster, namespaces)
+  const checks: Check[] = []
+  const found: string[] = []
+  for (const {host, target, faults: indexes} of byHost.values()) {
+    const fields = indexes.map(i => `spec.faults[${i}].service`).join(', ')
+    if (target.kind !== 'service') {
+      const why = {wildcard: 'is a wildcard, which names no one Service', 'not-a-service': `is under the cluster domain but is not <service>.<namespace>${SERVICE_DOMAIN}`, external: 'is not a Kubernetes Service name'}[target.kind]
+      checks.push({check: 'hosts', status: 'warning', message: `${target.fqdn} ${why}: no Service to check`, hint: 'The fault fires only for traffic sidecars route by that host: declare it with a ServiceEntry if it is outside the mesh.'})
+      continue
+    }
+    const listed = services.get(target.namespace) ?? []
+    if (listed instanceof ApiError) {
+      const local = target.namespace === namespace
+      checks.push({check: 'hosts', status: local ? 'failed' : 'warning', message: `cannot check that Service ${target.name} exists: not allowed to list services in ${target.namespace}`,
+        hint: local ? `Grant list on services (core API group) in ${namespace}: the run checks every fault's host before injecting.` : `Grant list on services in ${target.namespace} to have it checked; the run itself writes only in ${namespace}.`})
+      continue
+    }
+    if (listed.some(s => s.name === target.name)) found.push(`${target.name}.${target.namespace}`)
+    else checks.push(missingService(target, host, fields, listed, routedBy(plan, target, indexes, namespace)))
+  }
+  if (found.length > 0) checks.unshift({check: 'hosts', status: 'ok', message: `the faults' Services exist: ${found.join(', ')}`})
+  return checks
 }
 
 /**
@@ -156,6 +260,7 @@ export async function preflight(input: PreflightInput): Promise<Check[]> {
   checks.push(denied.length === 0
     ? {check: 'permissions', status: 'ok', message: 'every permission the run needs is granted'}
     : {check: 'permissions', status: 'failed', message: `not allowed in ${namespace}: ${denied.join(', ')}`, hint: 'Grant them with a Role (see `chaos schedule` for the least-privilege Role), or run as a user who has them.'})
+  checks.push(...await hostChecks(cluster, input.experiment.spec.faults, input.plan, namespace))
   checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
   for (const o of input.plan.objects) {
     const who = o.existing === undefined ? undefined : foreignController(o.existing)

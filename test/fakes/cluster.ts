@@ -1,5 +1,5 @@
 /** An in-memory `Cluster` with an API server's write semantics, and knobs to make it misbehave. */
-import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type PodSummary} from '../../src/cluster/cluster.js'
+import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type PodSummary, type ServiceSummary} from '../../src/cluster/cluster.js'
 import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
 
 type Op = 'get' | 'list' | 'create' | 'replace' | 'delete'
@@ -10,10 +10,13 @@ export class FakeCluster implements Cluster {
   readonly objects = new Map<string, VirtualService>()
   readonly destinationRules: DestinationRule[] = []
   readonly pods: PodSummary[] = []
+  /** Bookinfo's Services in `default`, as on a cluster running it; remove one to test a missing host. */
+  readonly services: ServiceSummary[] = ['productpage', 'details', 'reviews', 'ratings'].map(name => ({name, namespace: 'default', type: 'ClusterIP', ports: [9080]}))
   readonly stats = new Map<string, string>()
   readonly writes: {op: Op; name: string}[] = []
   /** Fail the next N calls of an operation with a transient 503 (or a custom error). */
   readonly failNext = new Map<Op, {count: number; error?: () => Error}>()
+  /** Denied permissions: `verb resource[/subresource]` everywhere, or `… in <namespace>` in one namespace. */
   denied = new Set<string>()
   private rv = 100
 
@@ -89,6 +92,11 @@ export class FakeCluster implements Cluster {
     return this.pods.filter(p => p.namespace === namespace && terms.every(([k, v]) => p.labels[k as string] === v))
   }
 
+  async listServices(namespace: string): Promise<ServiceSummary[]> {
+    if (this.isDenied('list services', namespace)) throw new ApiError(`services is forbidden: User "fake" cannot list resource "services" in API group "" in the namespace "${namespace}"`, 403, 'Forbidden')
+    return this.services.filter(s => s.namespace === namespace).map(s => structuredClone(s))
+  }
+
   async proxyRequest(_namespace: string, pod: string): Promise<string> {
     const s = this.stats.get(pod)
     if (s === undefined) throw new ApiError(`pod ${pod} has no sidecar stats`, 500)
@@ -96,6 +104,10 @@ export class FakeCluster implements Cluster {
   }
 
   async canI(checks: AccessCheck[]): Promise<boolean[]> {
-    return checks.map(c => !this.denied.has(`${c.verb} ${c.resource}${c.subresource === undefined ? '' : '/' + c.subresource}`))
+    return checks.map(c => !this.isDenied(`${c.verb} ${c.resource}${c.subresource === undefined ? '' : '/' + c.subresource}`, c.namespace))
+  }
+
+  private isDenied(permission: string, namespace: string): boolean {
+    return this.denied.has(permission) || this.denied.has(`${permission} in ${namespace}`)
   }
 }
