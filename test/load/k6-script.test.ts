@@ -32,7 +32,6 @@ function evaluate(source: string): {options: {scenarios: Record<string, Record<s
     exec: {vu: {metrics: {metadata}}, scenario: {get iterationInTest() { return iteration++ }}},
     Counter: class { constructor(readonly name: string) { assert.equal(name, STARTED_METRIC) } add(n: number) { started += n } },
   }
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the point: the generated text must be a valid program
   const module = new Function('k6', `${body}\nreturn {options, ${names.join(', ')}}`) as (k: typeof k6) => Record<string, unknown>
   const m = module(k6)
   return {
