@@ -1,25 +1,46 @@
 /**
  * The builtin load driver against the peers on one core: maximum requests/s with every request
- * recorded in the histograms (closed model, many VUs) next to `hey` and `wrk` on the same target,
- * and open-model rate accuracy at 1k/s and 5k/s. The target is HAProxy answering `200 ok` itself
- * (`http-request return`), pinned to CPU 1 so it is never the bottleneck of one load generator
- * pinned to CPU 0. Bounded: fixed durations, every child stopped at the end.
+ * recorded in the histograms (closed model, one connection per VU) next to `hey` and `wrk` with the
+ * same connection count on the same target, and how well the open model keeps 1k/s and 5k/s
+ * (arrival rate over the sending window, send lag). The target is HAProxy answering `200 ok` itself
+ * (`http-request return`), pinned to CPU 1; every generator is pinned to CPU 0 (`taskset`; hey
+ * also with `-cpus 1`, wrk with `-t1`). Bounded: fixed durations, every child stopped at the end.
  *
- *   npx tsx bench/load-driver.ts [--runs 5] [--duration 5] [--connections 64]
+ *   npx tsx bench/load-driver.ts [--runs 5] [--duration 5] [--connections 64] [--rate-runs 3]
+ *                               [--rate-duration 10] [--only throughput|rate] [--compare <dir>[,<dir>…]]
+ *
+ * Each round runs every generator once, in an order rotated per round, so machine noise hits all
+ * of them; the ratios are taken within a round and their median is reported. CPU time (user+sys)
+ * per request is reported beside req/s: it does not depend on how much of the core a busy machine
+ * left us. `--compare` also runs the builtin driver of other checkouts of this repository (e.g.
+ * `git archive` of an older commit with `node_modules` linked in) as `builtin@<dir name>`.
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, tmpdir} from 'node:os'
-import {join} from 'node:path'
-
+import {basename, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {BuiltinDriver} from '../src/load/builtin.js'
 import {Recorder} from '../src/load/recorder.js'
 import {freePort, waitListening} from './loopback.js'
 
+const SELF = fileURLToPath(import.meta.url)
+
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)
   return i < 0 ? fallback : Number(process.argv[i + 1])
+}
+const stringArg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
+
+/** One generator run: requests/s over the run, and CPU seconds (user+sys) it used. */
+interface Sample {
+  rps: number
+  cpuS: number
+  requests: number
 }
 
 /** HAProxy answering every request itself, one thread on CPU 1. */
@@ -33,65 +54,106 @@ async function startTarget(dir: string): Promise<{child: ChildProcess; url: stri
   return {child, url: `http://127.0.0.1:${port}/`}
 }
 
-function wrk(url: string, c: number, s: number): number {
-  const r = spawnSync('taskset', ['-c', '0', 'wrk', '-t1', `-c${c}`, `-d${s}s`, url], {encoding: 'utf8', timeout: (s + 30) * 1000})
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0)
+/** Runs a peer on CPU 0 under GNU time, for its CPU seconds. */
+function peer(command: string[], s: number): Sample {
+  const r = spawnSync('/usr/bin/time', ['-f', 'CPUTIME %U %S', 'taskset', '-c', '0', ...command], {encoding: 'utf8', timeout: (s + 30) * 1000})
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0)
+  const cpu = /CPUTIME ([\d.]+) ([\d.]+)/.exec(r.stderr)
+  return {rps, cpuS: cpu === null ? NaN : Number(cpu[1]) + Number(cpu[2]), requests: rps * s}
 }
 
-function hey(url: string, c: number, s: number): number {
-  const r = spawnSync('taskset', ['-c', '0', 'hey', '-z', `${s}s`, '-c', String(c), '-cpus', '1', url], {encoding: 'utf8', timeout: (s + 30) * 1000})
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0)
-}
+const wrk = (url: string, c: number, s: number) => peer(['wrk', '-t1', `-c${c}`, `-d${s}s`, url], s)
+const hey = (url: string, c: number, s: number) => peer(['hey', '-z', `${s}s`, '-c', String(c), '-cpus', '1', url], s)
 
-/** The builtin driver in a child pinned to CPU 0 (so it gets one core like the others). */
-function builtin(url: string, mode: string, value: number, s: number): {rps: number; sent: number; dropped: number} {
-  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', mode, String(value), String(s), url], {encoding: 'utf8', timeout: (s + 60) * 1000})
-  const m = /RESULT (\S+) (\S+) (\S+)/.exec(r.stdout)
+/** A builtin driver (this checkout's or another's) in a child pinned to CPU 0. */
+function builtin(script: string, url: string, mode: string, value: number, s: number): Sample & {json: string} {
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, '--child', mode, String(value), String(s), url], {encoding: 'utf8', timeout: (s + 60) * 1000, cwd: join(script, '..', '..')})
+  const m = /RESULT (\S+) (\S+) (\S+)(?: (\S+))?(?: (.*))?/.exec(r.stdout)
   if (m === null) throw new Error(`builtin child failed: ${r.stderr}`)
-  return {rps: Number(m[1]), sent: Number(m[2]), dropped: Number(m[3])}
+  return {rps: Number(m[1]), requests: Number(m[2]), cpuS: Number(m[4] ?? NaN), json: m[5] ?? '{}'}
 }
 
+/** Child: one driver run; prints `RESULT <req/s> <requests> <dropped> <cpu s> <send reports>`. */
 async function child(): Promise<void> {
   const [, , , mode, value, seconds, url] = process.argv
   const recorder = new Recorder(['load'])
   const durationMs = Number(seconds) * 1000
   const traffic = mode === 'vus' ? {name: 'load', vus: Number(value), headers: {}} : {name: 'load', ratePerSecond: Number(value), headers: {}}
+  const driver = new BuiltinDriver()
+  const cpu0 = process.cpuUsage()
   const started = performance.now()
-  await new BuiltinDriver().run({url: url as string, method: 'GET', durationMs, requestTimeoutMs: 10_000, traffic: [traffic]}, recorder, {stop: new AbortController().signal, abort: new AbortController().signal})
+  await driver.run({url: url as string, method: 'GET', durationMs, requestTimeoutMs: 10_000, traffic: [traffic]}, recorder, {stop: new AbortController().signal, abort: new AbortController().signal})
   const elapsed = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpu0)
   const w = recorder.summarise('load', 0, durationMs + 60_000)
-  // Every request is in the histograms: the count they hold is the count reported. Over the
-  // whole wall time, so a driver that falls behind its schedule shows as a lower rate.
-  process.stdout.write(`RESULT ${(w.duration.count / elapsed).toFixed(1)} ${w.requests} ${w.dropped}\n`)
+  // Every request is in the histograms: the count they hold is the count reported.
+  process.stdout.write(`RESULT ${(w.duration.count / elapsed).toFixed(1)} ${w.requests} ${w.dropped} ${((cpu.user + cpu.system) / 1e6).toFixed(3)} ${JSON.stringify(driver.lastSendReport)}\n`)
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
+const range = (xs: number[], digits = 0) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`
+
+async function throughput(url: string, compare: string[]): Promise<void> {
+  const runs = arg('runs', 5)
+  const s = arg('duration', 5)
+  const c = arg('connections', 64)
+  const generators: Record<string, () => Sample> = {
+    builtin: () => builtin(SELF, url, 'vus', c, s),
+    ...Object.fromEntries(compare.map(d => [`builtin@${basename(d)}`, () => builtin(join(d, 'bench', 'load-driver.ts'), url, 'vus', c, s)])),
+    hey: () => hey(url, c, s),
+    wrk: () => wrk(url, c, s),
+  }
+  const names = Object.keys(generators)
+  const samples: Record<string, Sample[]> = Object.fromEntries(names.map(n => [n, []]))
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + k) % names.length] as string
+      const sample = (generators[name] as () => Sample)()
+      samples[name]?.push(sample)
+      console.log(`  round ${i + 1} ${name.padEnd(16)} ${sample.rps.toFixed(0).padStart(6)} req/s  ${(sample.cpuS * 1e6 / sample.requests).toFixed(1)} µs CPU/req`)
+    }
+  }
+  console.log(`\nmax throughput, ${c} connections, ${s}s, ${runs} rounds, generator pinned to CPU 0:`)
+  console.log('  generator         median req/s  (min–max)        µs CPU/request (min–max)')
+  for (const name of names) {
+    const xs = samples[name] ?? []
+    const cpu = xs.map(x => x.cpuS * 1e6 / x.requests)
+    console.log(`  ${name.padEnd(16)}  ${median(xs.map(x => x.rps)).toFixed(0).padStart(6)}  (${range(xs.map(x => x.rps))})  ${median(cpu).toFixed(1).padStart(6)} (${range(cpu, 1)})`)
+  }
+  const ours = samples['builtin'] ?? []
+  for (const peerName of ['hey', 'wrk', ...compare.map(d => `builtin@${basename(d)}`)]) {
+    const theirs = samples[peerName] ?? []
+    const ratios = ours.map((x, i) => x.rps / (theirs[i]?.rps ?? NaN))
+    const cpuRatios = ours.map((x, i) => (theirs[i] === undefined ? NaN : (theirs[i].cpuS / theirs[i].requests) / (x.cpuS / x.requests)))
+    console.log(`  builtin / ${peerName}: req/s ratio per round median ${median(ratios).toFixed(2)} (${range(ratios, 2)}); requests per CPU-second ratio median ${median(cpuRatios).toFixed(2)} (${range(cpuRatios, 2)})`)
+  }
+}
+
+async function rateAccuracy(url: string): Promise<void> {
+  const runs = arg('rate-runs', 3)
+  const s = arg('rate-duration', 10)
+  console.log(`\nrate accuracy, open model, ${s}s each, ${runs} runs:`)
+  for (const rate of [1000, 5000]) {
+    const xs = Array.from({length: runs}, () => builtin(SELF, url, 'rate', rate, s))
+    const reports = xs.map(x => (JSON.parse(x.json) as {arrivalRate: number; sent: number; lag: {p50: number; p99: number; max: number}}[])[0])
+    const achieved = reports.map(r => r?.arrivalRate ?? NaN)
+    const err = achieved.map(a => (Math.abs(a - rate) / rate) * 100)
+    const recorded = xs.map(x => x.requests)
+    console.log(`  ${rate}/s: arrival rate over the sending window median ${median(achieved).toFixed(1)}/s (error median ${median(err).toFixed(3)}%, max ${Math.max(...err).toFixed(3)}%); ` +
+      `send lag p50 ${median(reports.map(r => r?.lag.p50 ?? NaN)).toFixed(2)} ms, p99 ${median(reports.map(r => r?.lag.p99 ?? NaN)).toFixed(2)} ms (max of runs ${Math.max(...reports.map(r => r?.lag.max ?? NaN)).toFixed(2)} ms); ` +
+      `requests recorded ${recorded.join(', ')} of ${rate * s} scheduled; µs CPU/request ${median(xs.map(x => x.cpuS * 1e6 / x.requests)).toFixed(1)}`)
+  }
+}
 
 async function main(): Promise<void> {
-  const runs = arg('runs', 5)
-  const seconds = arg('duration', 5)
-  const c = arg('connections', 64)
+  const only = stringArg('only')
+  const compare = (stringArg('compare') ?? '').split(',').filter(d => d !== '')
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-load-'))
   const target = await startTarget(dir)
   try {
-    console.log(`machine: ${cpus().length} CPUs, ${cpus()[0]?.model.trim()}, node ${process.version}`)
-    const results: Record<string, number[]> = {builtin: [], hey: [], wrk: []}
-    for (let i = 0; i < runs; i++) {
-      results['builtin']?.push(builtin(target.url, 'vus', c, seconds).rps)
-      results['hey']?.push(hey(target.url, c, seconds))
-      results['wrk']?.push(wrk(target.url, c, seconds))
-    }
-    console.log(`\nmax throughput, ${c} connections, ${seconds}s, ${runs} interleaved runs, generator pinned to CPU 0 (req/s):`)
-    for (const [name, xs] of Object.entries(results)) console.log(`  ${name.padEnd(8)} median ${median(xs).toFixed(0)}  min ${Math.min(...xs).toFixed(0)}  max ${Math.max(...xs).toFixed(0)}`)
-    const b = median(results['builtin'] ?? [])
-    console.log(`  builtin / hey = ${(b / median(results['hey'] ?? [])).toFixed(2)}   builtin / wrk = ${(b / median(results['wrk'] ?? [])).toFixed(2)}`)
-    console.log('\nrate accuracy, open model, 10s each:')
-    for (const rate of [1000, 5000]) {
-      const xs = Array.from({length: Math.max(3, Math.floor(runs / 2))}, () => builtin(target.url, 'rate', rate, 10))
-      const achieved = xs.map(x => x.rps)
-      const err = achieved.map(a => Math.abs(a - rate) / rate * 100)
-      console.log(`  ${rate}/s: achieved median ${median(achieved).toFixed(1)}/s (error ${median(err).toFixed(2)}%, max ${Math.max(...err).toFixed(2)}%), dropped ${xs.reduce((n, x) => n + x.dropped, 0)}`)
-    }
+    console.log(`machine: ${cpus().length} CPUs, ${cpus()[0]?.model.trim()}, node ${process.version}; target ${target.url}`)
+    if (only !== 'rate') await throughput(target.url, compare)
+    if (only !== 'throughput') await rateAccuracy(target.url)
   } finally {
     target.child.kill('SIGTERM')
     rmSync(dir, {recursive: true, force: true})

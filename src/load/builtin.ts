@@ -2,21 +2,35 @@
  * The built-in load driver: undici, an open model (constant arrival rate per traffic class, so a
  * slow target cannot slow the arrivals down and hide its latency — no coordinated omission) or a
  * closed model (`vus` loops). Latency is measured from each request's intended start.
+ *
+ * Per request it allocates one handler object and nothing else: no promise, no closure, one clock
+ * read (at completion; the open model knows the intended start from the schedule, a VU reuses the
+ * completion time of its previous request). One timer sends every class's due arrivals in a batch.
  */
 import {performance} from 'node:perf_hooks'
 
-import {Agent, type Dispatcher, ProxyAgent} from 'undici'
+import {Client, type Dispatcher, Pool} from 'undici'
 
 import type {LoadDriver, LoadPlan, TrafficPlan} from './driver.js'
 import type {Recorder} from './recorder.js'
+import {type SendReport, SendLog} from './send-log.js'
 
 /** In-flight requests per class beyond which new arrivals are dropped (k6's maxVUs). */
 const MAX_IN_FLIGHT = 10_000
-const TICK_MS = 5
+/** Longest wait between scheduling passes, so a stop is noticed promptly. */
+const MAX_TICK_MS = 50
 
 /** The built-in driver. */
 export class BuiltinDriver implements LoadDriver {
   readonly name = 'builtin'
+  /** In-flight requests per open-model class beyond which arrivals are dropped, not sent. */
+  readonly maxInFlight: number
+  /** How well the last run kept its schedule (per open-model class), for benchmarks and the journal. */
+  lastSendReport: SendReport[] = []
+
+  constructor(options: {maxInFlight?: number} = {}) {
+    this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
+  }
 
   async version(): Promise<string> {
     const {version} = await import('../version.js')
@@ -24,122 +38,256 @@ export class BuiltinDriver implements LoadDriver {
   }
 
   async run(plan: LoadPlan, recorder: Recorder, {stop, abort}: {stop: AbortSignal; abort: AbortSignal}): Promise<void> {
-    const connections = plan.traffic.reduce((n, t) => n + (t.vus ?? Math.ceil(t.ratePerSecond ?? 1)), 0)
-    const options = {connections: Math.min(1024, Math.max(8, connections)), keepAliveTimeout: 10_000, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs}
-    const dispatcher: Dispatcher = plan.proxy === undefined ? new Agent(options) : new ProxyAgent({uri: plan.proxy, proxyTunnel: false, ...options})
-    const t0 = performance.now()
+    const load = new Load(plan, recorder, abort, this.maxInFlight)
     // Graceful stop (no new requests) happens on either signal; a hard abort also fails in-flight requests at once.
-    const stopper = new AbortController()
-    const halt = () => stopper.abort()
-    const kill = () => void dispatcher.destroy().catch(() => undefined)
+    const halt = () => load.halt()
+    const kill = () => load.kill()
     stop.addEventListener('abort', halt, {once: true})
-    abort.addEventListener('abort', halt, {once: true})
     abort.addEventListener('abort', kill, {once: true})
-    const run: Run = {plan, url: new URL(plan.url), dispatcher, recorder, now: () => performance.now() - t0, stop: stopper.signal, abort}
-    const flusher = setInterval(() => recorder.flush(run.now()), 250)
+    const flusher = setInterval(() => recorder.flush(load.now()), 250)
     try {
-      if (stop.aborted || abort.aborted) halt()
-      await Promise.all(plan.traffic.map(t => t.vus === undefined ? openModel(run, t) : closedModel(run, t)))
+      if (abort.aborted) kill()
+      else if (stop.aborted) halt()
+      await load.run()
     } finally {
       clearInterval(flusher)
       stop.removeEventListener('abort', halt)
-      abort.removeEventListener('abort', halt)
       abort.removeEventListener('abort', kill)
-      recorder.flush(run.now(), true)
-      await dispatcher.destroy().catch(() => undefined)
+      recorder.flush(load.now(), true)
+      this.lastSendReport = load.sendReports()
+      await load.close()
     }
   }
-}
-
-/** One load run's shared state. */
-interface Run {
-  plan: LoadPlan
-  url: URL
-  dispatcher: Dispatcher
-  recorder: Recorder
-  /** Milliseconds since the load started. */
-  now: () => number
-  /** No new requests once aborted. */
-  stop: AbortSignal
-  /** In-flight requests were failed. */
-  abort: AbortSignal
 }
 
 /**
- * Sends one request meant to start at `at`; resolves when it has completed (never rejects).
- * Uses undici's dispatch API directly: no response object or body stream is built for a body
- * we only drain, which nearly doubles the requests a core can send.
+ * Where requests go: the target itself, or an HTTP forward proxy (absolute-form request target,
+ * the target's `host` and any proxy credentials, as `ProxyAgent` without a tunnel sends them — but
+ * over as many connections as the load needs, with the plan's timeouts).
  */
-function send(run: Run, t: TrafficPlan, at: number): Promise<void> {
-  const {plan, url, recorder} = run
-  recorder.started(t.name, at)
-  return new Promise(resolve => {
-    let status = 0
-    const finish = (code: number) => {
-      recorder.completed(t.name, at, run.now() - at, run.abort.aborted ? 0 : code)
-      resolve()
-    }
-    try {
-      run.dispatcher.dispatch({
-        origin: url.origin, path: url.pathname + url.search, method: plan.method as Dispatcher.HttpMethod,
-        headers: t.headers, ...(plan.body === undefined ? {} : {body: plan.body}),
-        headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs,
-      }, {
-        // undici's Client checks for this classic handler shape (its newer controller API is
-        // only adapted by interceptors).
-        onConnect: () => {},
-        onHeaders: statusCode => {
-          status = statusCode
-          return true
-        },
-        onData: () => true,
-        onComplete: () => finish(status),
-        onError: () => finish(0),
-      })
-    } catch {
-      finish(0)
-    }
-  })
+function connectionTarget(plan: LoadPlan): {origin: string; path: string; headers: Record<string, string>} {
+  const url = new URL(plan.url)
+  if (plan.proxy === undefined) return {origin: url.origin, path: url.pathname + url.search, headers: {}}
+  const proxy = new URL(plan.proxy)
+  const credentials = proxy.username === '' ? {} : {'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`}
+  return {origin: proxy.origin, path: url.href, headers: {host: url.host, ...credentials}}
 }
 
-async function openModel(run: Run, t: TrafficPlan): Promise<void> {
-  const rate = t.ratePerSecond ?? 0
-  const interval = 1000 / rate
-  const total = Math.floor((run.plan.durationMs / 1000) * rate)
-  const inFlight = new Set<Promise<void>>()
-  let sent = 0
-  while (sent < total && !run.stop.aborted) {
-    const due = Math.min(total, Math.floor(run.now() / interval) + 1)
-    for (; sent < due; sent++) {
-      const at = sent * interval
-      if (inFlight.size >= MAX_IN_FLIGHT) {
-        run.recorder.dropped(t.name, at)
-        continue
+/** One load run: its classes, connections, schedule and the promise of its end. */
+class Load {
+  private readonly t0 = performance.now()
+  private readonly origin: string
+  private readonly clientOptions: Client.Options
+  private readonly classes: TrafficLoad[]
+  private readonly clients: Client[] = []
+  /** Open-model classes share one pool, sized to the largest sum of their rates. */
+  private pool: Pool | undefined
+  private timer: NodeJS.Timeout | undefined
+  private halted = false
+  private inFlight = 0
+  /** VU loops still going (a VU between a failure and its retry has nothing in flight). */
+  private activeVus = 0
+  private done: () => void = () => {}
+
+  constructor(readonly plan: LoadPlan, readonly recorder: Recorder, readonly abort: AbortSignal, readonly maxInFlight: number) {
+    const target = connectionTarget(plan)
+    this.origin = target.origin
+    this.clientOptions = {keepAliveTimeout: 10_000, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs}
+    this.classes = plan.traffic.map(t => new TrafficLoad(this, t, {
+      origin: target.origin, path: target.path, method: plan.method as Dispatcher.HttpMethod,
+      headers: {...t.headers, ...target.headers},
+      ...(plan.body === undefined ? {} : {body: plan.body}),
+    }))
+  }
+
+  /** Milliseconds since the load started. */
+  now(): number {
+    return performance.now() - this.t0
+  }
+
+  /** Resolves when the schedule is over (or halted) and every request has completed. */
+  run(): Promise<void> {
+    const finished = new Promise<void>(resolve => {
+      this.done = resolve
+    })
+    for (const c of this.classes) {
+      if (c.traffic.vus === undefined) continue
+      for (let i = 0; i < c.traffic.vus; i++) {
+        // One connection per VU, as k6, hey and wrk do; a VU waits for its response (closed model).
+        const client = new Client(this.origin, this.clientOptions)
+        this.clients.push(client)
+        if (this.halted) continue
+        this.activeVus++
+        c.send(client, this.now(), client)
       }
-      const p = send(run, t, at).finally(() => inFlight.delete(p))
-      inFlight.add(p)
     }
-    await sleep(Math.max(0, Math.min(TICK_MS, sent * interval - run.now())), run.stop)
+    if (!this.halted) this.tick()
+    this.settle()
+    return finished
   }
-  await Promise.all(inFlight)
+
+  /** The dispatcher for the open-model classes, made on first use. */
+  openPool(): Pool {
+    if (this.pool === undefined) {
+      const rate = this.classes.reduce((n, c) => n + (c.traffic.ratePerSecond ?? 0), 0)
+      this.pool = new Pool(this.origin, {...this.clientOptions, connections: Math.min(1024, Math.max(8, Math.ceil(rate)))})
+    }
+    return this.pool
+  }
+
+  /** Sends every open-model arrival that is due, then sleeps until the next one. */
+  private readonly tick = (): void => {
+    this.timer = undefined
+    if (this.halted) return this.settle()
+    const now = this.now()
+    let next = Infinity
+    for (const c of this.classes) next = Math.min(next, c.sendDue(now))
+    if (next === Infinity) return this.settle()
+    this.timer = setTimeout(this.tick, Math.min(MAX_TICK_MS, Math.max(0, next - this.now())))
+  }
+
+  /** Counts a request in. */
+  begin(): void {
+    this.inFlight++
+  }
+
+  /** Counts a request out; the run ends once nothing is scheduled, in flight or looping. */
+  end(): void {
+    this.inFlight--
+    this.settle()
+  }
+
+  /** Whether a VU should send another request at `now`. */
+  vuContinues(now: number): boolean {
+    return !this.halted && now < this.plan.durationMs
+  }
+
+  /** A VU's loop is over. */
+  vuEnded(): void {
+    this.activeVus--
+    this.settle()
+  }
+
+  private settle(): void {
+    if (this.timer === undefined && this.inFlight === 0 && this.activeVus === 0) this.done()
+  }
+
+  /** Graceful stop: no new requests; in-flight ones complete. */
+  halt(): void {
+    this.halted = true
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    this.settle()
+  }
+
+  /** Hard abort: stop, and fail every in-flight request now (each is recorded as an error). */
+  kill(): void {
+    this.halt()
+    for (const d of this.dispatchers()) void d.destroy().catch(() => undefined)
+  }
+
+  /** Releases every connection (after the run; nothing is in flight). */
+  async close(): Promise<void> {
+    await Promise.all(this.dispatchers().map(d => d.destroy().catch(() => undefined)))
+  }
+
+  private dispatchers(): Dispatcher[] {
+    return this.pool === undefined ? this.clients : [...this.clients, this.pool]
+  }
+
+  sendReports(): SendReport[] {
+    return this.classes.flatMap(c => c.log === undefined ? [] : [c.log.report(c.traffic.name)])
+  }
 }
 
-async function closedModel(run: Run, t: TrafficPlan): Promise<void> {
-  const loop = async () => {
-    while (!run.stop.aborted && run.now() < run.plan.durationMs) await send(run, t, run.now())
+/** One traffic class: its request, its arrival schedule (open model) and its in-flight count. */
+class TrafficLoad {
+  inFlight = 0
+  private sent = 0
+  private readonly interval: number
+  private readonly total: number
+  /** Intended vs actual send times (open model only: a VU sends when it is ready, by definition). */
+  readonly log: SendLog | undefined
+
+  constructor(readonly load: Load, readonly traffic: TrafficPlan, readonly request: Dispatcher.DispatchOptions) {
+    const rate = traffic.ratePerSecond ?? 0
+    this.interval = 1000 / rate
+    this.total = traffic.vus === undefined ? Math.floor((load.plan.durationMs / 1000) * rate) : 0
+    this.log = traffic.vus === undefined ? new SendLog() : undefined
   }
-  await Promise.all(Array.from({length: t.vus ?? 1}, loop))
+
+  /** Sends the arrivals due by `now`; returns when the next one is due (Infinity when none is left). */
+  sendDue(now: number): number {
+    if (this.sent >= this.total) return Infinity
+    const due = Math.min(this.total, Math.floor(now / this.interval) + 1)
+    const pool = this.load.openPool()
+    for (; this.sent < due; this.sent++) {
+      const at = this.sent * this.interval
+      this.log?.sent(at, now)
+      if (this.inFlight >= this.load.maxInFlight) this.load.recorder.dropped(this.traffic.name, at)
+      else this.send(pool, at)
+    }
+    return this.sent >= this.total ? Infinity : this.sent * this.interval
+  }
+
+  /** Sends one request meant to start at `at`; `vu` is the VU's own connection (closed model). */
+  send(dispatcher: Dispatcher, at: number, vu?: Client): void {
+    this.inFlight++
+    this.load.begin()
+    this.load.recorder.started(this.traffic.name, at)
+    // undici reports synchronous failures through onError too (dispatch returns false, no throw).
+    dispatcher.dispatch(this.request, new Exchange(this, at, vu))
+  }
+
+  /** Records a finished request and, for a VU, sends its next one. */
+  finish(exchange: Exchange, status: number, failed: boolean): void {
+    const load = this.load
+    const now = load.now()
+    this.inFlight--
+    load.recorder.completed(this.traffic.name, exchange.at, now - exchange.at, load.abort.aborted ? 0 : status)
+    const vu = exchange.vu
+    // The VU's next request starts now, before the count drops, so the run cannot look finished.
+    if (vu !== undefined && load.vuContinues(now)) {
+      // After a failure, wait a loop turn: a dispatch that fails synchronously must not recurse.
+      if (failed) setImmediate(() => this.resume(vu))
+      else this.send(vu, now, vu)
+    } else if (vu !== undefined) {
+      load.vuEnded()
+    }
+    load.end()
+  }
+
+  private resume(vu: Client): void {
+    const now = this.load.now()
+    if (this.load.vuContinues(now)) this.send(vu, now, vu)
+    else this.load.vuEnded()
+  }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return new Promise(resolve => setImmediate(resolve))
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, {once: true})
-  })
+/** undici's handler for one request (its classic callback shape, which `Client` calls directly). */
+class Exchange implements Dispatcher.DispatchHandler {
+  private status = 0
+
+  constructor(private readonly traffic: TrafficLoad, readonly at: number, readonly vu: Client | undefined) {}
+
+  onConnect(): void {}
+
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode
+    return true
+  }
+
+  onData(): boolean {
+    return true
+  }
+
+  onComplete(): void {
+    this.traffic.finish(this, this.status, false)
+  }
+
+  onError(): void {
+    this.traffic.finish(this, 0, true)
+  }
 }

@@ -17,13 +17,16 @@ describe('builtin load driver', function () {
   this.timeout(20_000)
   let server: Server
   let port: number
-  const seen: {url: string; headers: Record<string, unknown>}[] = []
+  const seen: {url: string; headers: Record<string, unknown>; port: number; at: number}[] = []
   let n = 0
 
   before(async () => {
-    // Targeted requests are slow (150 ms) and every 10th fails; control answers at once.
+    // Targeted requests are slow (150 ms) and every 10th fails; control answers at once;
+    // `x-delay-ms` asks for a 200 after that many milliseconds.
     server = createServer((req, res) => {
-      seen.push({url: req.url ?? '', headers: req.headers})
+      seen.push({url: req.url ?? '', headers: req.headers, port: req.socket.remotePort ?? 0, at: Date.now()})
+      const delay = Number(req.headers['x-delay-ms'] ?? 0)
+      if (delay > 0) return void setTimeout(() => res.end('late'), delay)
       if (req.headers['x-chaos-test'] !== 'true') return res.end('ok')
       n++
       const status = n % 10 === 0 ? 503 : 200
@@ -75,6 +78,85 @@ describe('builtin load driver', function () {
     const proxied = seen.slice(before)
     assert.equal(proxied.length, 5)
     assert.ok(proxied.every(r => r.url === 'http://productpage:9080/productpage'), proxied[0]?.url)
+    assert.ok(proxied.every(r => r.headers['host'] === 'productpage:9080'), String(proxied[0]?.headers['host']))
+  })
+
+  it('gives each VU its own connection and starts nothing after the duration', async () => {
+    const before = seen.length
+    const recorder = new Recorder(['vus'])
+    const started = Date.now()
+    await new BuiltinDriver().run(plan({durationMs: 600, traffic: [{name: 'vus', vus: 3, headers: {'x-delay-ms': '20'}}]}), recorder, signals())
+    const sent = seen.slice(before)
+    assert.equal(new Set(sent.map(r => r.port)).size, 3, 'three VUs, three connections')
+    assert.ok(sent.length >= 15, `3 VUs × ~20 ms for 600 ms sent only ${sent.length}`)
+    assert.ok(sent.every(r => r.at - started < 700), 'no request started after the duration')
+    const w = recorder.summarise('vus', 0, 2000)
+    assert.equal(w.requests, sent.length, 'every request sent was recorded')
+    assert.ok(w.duration.med >= 20, `latency ${w.duration.med} ms includes the server's 20 ms`)
+  })
+
+  it('stops gracefully: no new requests, and the in-flight ones complete with their real status', async () => {
+    const before = seen.length
+    const recorder = new Recorder(['slow'])
+    const stop = new AbortController()
+    setTimeout(() => stop.abort(), 200)
+    await new BuiltinDriver().run(plan({durationMs: 5000, traffic: [{name: 'slow', ratePerSecond: 20, headers: {'x-delay-ms': '300'}}]}), recorder, {stop: stop.signal, abort: new AbortController().signal})
+    const sent = seen.length - before
+    const w = recorder.summarise('slow', 0, 6000)
+    assert.ok(sent >= 3 && sent <= 6, `about 200 ms of 20/s were sent: ${sent}`)
+    assert.equal(w.requests, sent, 'the in-flight requests were waited for and recorded')
+    assert.equal(w.failed, 0)
+    assert.ok(w.duration.min >= 300, `each took the server's 300 ms: ${w.duration.min}`)
+  })
+
+  it('aborts hard: in-flight requests fail at once and are recorded as errors', async () => {
+    const before = seen.length
+    const recorder = new Recorder(['hung'])
+    const abort = new AbortController()
+    let abortedAt = 0
+    setTimeout(() => {
+      abortedAt = Date.now()
+      abort.abort()
+    }, 200)
+    await new BuiltinDriver().run(plan({durationMs: 5000, traffic: [{name: 'hung', ratePerSecond: 20, headers: {'x-delay-ms': '3000'}}]}), recorder, {stop: new AbortController().signal, abort: abort.signal})
+    assert.ok(Date.now() - abortedAt < 1000, 'resolved long before the 3 s responses')
+    const w = recorder.summarise('hung', 0, 6000)
+    assert.equal(w.requests, seen.length - before)
+    assert.ok(w.requests >= 3, `requests were in flight: ${w.requests}`)
+    assert.equal(w.failed, w.requests)
+    assert.deepEqual(recorder.seconds('hung').map(s => Object.keys(s.statuses)), [['error']])
+  })
+
+  it('drops arrivals beyond the in-flight limit and counts them', async () => {
+    const recorder = new Recorder(['hung'])
+    await new BuiltinDriver({maxInFlight: 5}).run(plan({durationMs: 500, traffic: [{name: 'hung', ratePerSecond: 40, headers: {'x-delay-ms': '700'}}]}), recorder, signals())
+    const w = recorder.summarise('hung', 0, 2000)
+    assert.equal(w.requests, 5, 'only the limit was sent')
+    assert.equal(w.dropped, 15, 'the other 15 of 20 arrivals were dropped')
+  })
+
+  it('keeps VUs on a refused connection from recursing or outliving the duration', async () => {
+    const closed = createServer()
+    const deadPort = await listen(closed)
+    await new Promise(resolve => closed.close(resolve))
+    const recorder = new Recorder(['vus'])
+    const started = Date.now()
+    await new BuiltinDriver().run(plan({url: `http://127.0.0.1:${deadPort}/`, durationMs: 300, traffic: [{name: 'vus', vus: 2, headers: {}}]}), recorder, signals())
+    assert.ok(Date.now() - started < 2000)
+    const w = recorder.summarise('vus', 0, 2000)
+    assert.ok(w.requests >= 2)
+    assert.equal(w.failed, w.requests, 'every attempt is a network error')
+  })
+
+  it('reports the arrival rate over the sending window and the send lag', async () => {
+    const driver = new BuiltinDriver()
+    await driver.run(plan({durationMs: 1000, traffic: [{name: 'control', ratePerSecond: 200, headers: {}}]}), new Recorder(['control']), signals())
+    const [report] = driver.lastSendReport
+    assert.equal(report?.traffic, 'control')
+    assert.equal(report?.sent, 200)
+    assert.ok(report.firstSendMs < 100 && report.lastSendMs >= 995 * (199 / 200), `window ${report.firstSendMs}–${report.lastSendMs}`)
+    assert.ok(Math.abs(report.arrivalRate - 200) / 200 < 0.1, `arrival rate ${report.arrivalRate}`)
+    assert.ok(report.lag.p50 >= 0 && report.lag.p50 < 50 && report.lag.max >= report.lag.p99, JSON.stringify(report.lag))
   })
 
   it('stops promptly when aborted', async () => {

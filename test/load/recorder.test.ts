@@ -41,4 +41,35 @@ describe('load recorder', () => {
     assert.equal(r.summarise(undefined, 0, 2000).dropped, 1)
     assert.throws(() => r.started('nope', 0), /unknown traffic class/)
   })
+
+  it('does not write into a second it has sealed (a late arrival opens a new one)', () => {
+    const r = new Recorder(['a'])
+    const sealed: SecondStats[] = []
+    r.onSecond(s => sealed.push(s))
+    r.started('a', 100)
+    r.completed('a', 100, 5, 200)
+    r.flush(1500)
+    assert.equal(sealed[0]?.requests, 1)
+    r.started('a', 200)
+    assert.equal(r.inFlightBefore(1000), 1, 'the late request is tracked as in flight')
+    r.completed('a', 200, 5, 200)
+    r.flush(1500)
+    assert.deepEqual(sealed.map(s => s.requests), [1, 1], 'the sealed second kept its count')
+  })
+
+  it('records durations in live histograms that encode and summarise like the sealed ones', () => {
+    const r = new Recorder(['a'])
+    for (let i = 1; i <= 1000; i++) {
+      r.started('a', 1500)
+      r.completed('a', 1500, i / 10, 200)
+    }
+    r.flush(0, true)
+    const [s] = r.seconds('a')
+    assert.equal(s?.second, 1)
+    assert.ok(Math.abs((s?.p50 ?? 0) - 50) < 0.1 && Math.abs((s?.p99 ?? 0) - 99) < 0.1, `${s?.p50} ${s?.p99}`)
+    const w = r.summarise('a', 1000, 2000)
+    assert.equal(w.duration.count, 1000)
+    assert.ok(Math.abs(w.duration.avg - 50.05) < 0.1, String(w.duration.avg))
+    assert.ok(Math.abs(w.duration.max - 100) < 0.1)
+  })
 })
