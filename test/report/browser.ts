@@ -63,9 +63,10 @@ export class HeadlessBrowser {
 
   /**
    * Opens `file`, waits for it to settle, runs `inspect` on the page, and saves a full-page
-   * screenshot (and a PDF when asked) named `name`.
+   * screenshot (and a PDF when asked) named `name`. `beforeLoad` attaches listeners (e.g. `dialog`)
+   * before the page loads.
    */
-  async look<T>(file: string, name: string, options: {width?: number; height?: number; pdf?: boolean; inspect?: (page: Page) => Promise<T>} = {}): Promise<PageLook & {inspected?: T}> {
+  async look<T>(file: string, name: string, options: {width?: number; height?: number; pdf?: boolean; inspect?: (page: Page) => Promise<T>; beforeLoad?: (page: Page) => void} = {}): Promise<PageLook & {inspected?: T}> {
     const page = await this.browser.newPage()
     const consoleErrors: string[] = []
     const requests: string[] = []
@@ -76,6 +77,7 @@ export class HeadlessBrowser {
         if (m.type() === 'error' || m.type() === 'warn') consoleErrors.push(`${m.type()}: ${m.text()}`)
       })
       page.on('pageerror', e => consoleErrors.push(`uncaught: ${(e as Error).message}`))
+      options.beforeLoad?.(page)
       await page.setRequestInterception(true)
       page.on('request', r => {
         if (r.url() === url) return void r.continue()
