@@ -64,7 +64,7 @@ nav.toc a { color: var(--good); margin-right: 12px; }
 .class-grid { display: grid; gap: 12px 24px; }
 .class-grid.cols-1 { grid-template-columns: minmax(0, 1fr); }
 .class-grid.cols-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
-.class-card { min-width: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px 8px; }
+.class-card { container-type: inline-size; min-width: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px 8px; }
 .class-card h3 { margin: 4px 0 0; } .class-card p { margin: 0; }
 .chart { width: 100%; min-height: 130px; }
 .chart .uplot { font-family: inherit; position: relative; }
@@ -75,6 +75,8 @@ nav.toc a { color: var(--good); margin-right: 12px; }
 .chart .u-legend .u-series > * { padding: 0 2px; }
 .chart .u-legend .u-marker { width: 16px; height: 4px; }
 .class-card h4 { height: 20px; line-height: 20px; margin-top: 6px; }
+/* A narrow card (small window, print) has no room beside the title: the legend goes under the chart. */
+@container (max-width: 560px) { .chart .u-legend { position: static; text-align: left; } .chart .u-legend .u-series:first-child { display: none; } }
 
 table { border-collapse: collapse; width: 100%; margin: 8px 0; font-size: 13px; }
 caption { text-align: left; font-weight: 600; padding: 6px 0; color: var(--muted); }

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
+
+import {escapeHtml} from '../../src/report/assets.js'
+import {specDiff} from '../../src/report/html-changes.js'
+import {formatMs, formatRunTime} from '../../src/report/html-format.js'
+import {loadColumns, timelineOf, verdictOf} from '../../src/report/html-model.js'
+import {renderHtml} from '../../src/report/html.js'
+import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal} from './html-fixtures.js'
+import {longRunJournal} from './html-long-run.js'
+
+/** The `<script>` elements of a page: attributes and body. */
+function scripts(page: string): {attrs: string; body: string}[] {
+  return [...page.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)].map(m => ({attrs: m[1] ?? '', body: m[2] ?? ''}))
+}
+
+function chartData(page: string): {offsetS: number; endS: number; markers: {kind: string; t: number}[]; classes: {name: string; second: number[]}[]} {
+  const body = scripts(page).find(s => s.attrs.includes('id="chart-data"'))?.body
+  assert.ok(body !== undefined, 'the page embeds chart data')
+  return JSON.parse(body)
+}
+
+describe('report.html', () => {
+  it('leads every outcome with its verdict, reason and experiment', () => {
+    const titles: Record<string, RegExp> = {'held': /Hypothesis held/, 'deviated': /Hypothesis deviated/, 'aborted': /Aborted/, 'could-not-run': /Could not run/, 'revert-failed': /Revert failed/}
+    for (const name of FIXTURES) {
+      const doc = fixture(name)
+      const page = renderHtml(doc)
+      assert.match(page, titles[name] as RegExp, name)
+      assert.ok(page.includes(escapeHtml(doc.reason ?? '')), `${name}: the reason`)
+      assert.ok(page.includes(`<h1>${escapeHtml(doc.experiment.name)}</h1>`), `${name}: the experiment`)
+      assert.ok(page.includes(`class="verdict verdict-${doc.outcome}"`), name)
+      assert.doesNotMatch(page, /\b(src|href)="(?!#)/, `${name}: nothing is loaded from anywhere`)
+    }
+  })
+
+  it('places load second 0 at the first phase and marks fault write, first evidence, revert and last evidence in order', () => {
+    const doc = fixture('held')
+    const timeline = timelineOf(doc)
+    assert.equal(timeline.loadOffsetMs, doc.phases[0]?.startT)
+    assert.deepEqual(timeline.markers.map(m => [m.n, m.kind]), [[1, 'fault-write'], [2, 'first-evidence'], [3, 'revert'], [4, 'last-evidence']])
+    const applied = doc.events.find(e => e.kind === 'fault-applied')
+    assert.equal(timeline.markers[0]?.tMs, applied?.t)
+    const data = chartData(renderHtml(doc))
+    assert.equal(data.offsetS, (doc.phases[0]?.startT ?? 0) / 1000)
+    assert.deepEqual(data.classes.map(c => c.name), Object.keys(doc.load))
+    assert.equal(data.classes[0]?.second.length, doc.load[data.classes[0]?.name ?? '']?.length)
+  })
+
+  it('shows an aborted run’s fault phase as cut short and its control traffic as affected', () => {
+    const doc = fixture('aborted')
+    const fault = timelineOf(doc).phases.find(p => p.name === 'fault')
+    assert.equal(fault?.cutShort, true)
+    const page = renderHtml(doc)
+    assert.match(page, /cut short<\/strong> of 20 s planned/)
+    assert.match(page, /Control traffic<\/p><p class="fact-headline">AFFECTED/)
+  })
+
+  it('renders a run that could not run without charts or the chart library', () => {
+    const page = renderHtml(fixture('could-not-run'))
+    assert.match(page, /No load was recorded: the run ended before its first phase/)
+    assert.match(page, /Nothing was written to the cluster/)
+    assert.equal(scripts(page).length, 1, 'only the page script (copy buttons); no uPlot, no data')
+    assert.match(page, /this phase did not run/)
+  })
+
+  it('puts the exact chaos revert command in the banner when the revert failed', () => {
+    const doc = fixture('revert-failed')
+    const command = doc.events.find(e => e.kind === 'revert-failed')
+    assert.ok(command?.kind === 'revert-failed')
+    const page = renderHtml(doc)
+    const banner = page.slice(page.indexOf('<header'), page.indexOf('</header>'))
+    assert.ok(banner.includes(`<pre class="command"><code>${escapeHtml(command.command)}</code></pre>`))
+    assert.match(page, /NOT reverted/)
+    assert.equal(chartData(page).markers.at(-1)?.kind, 'revert-failed')
+  })
+
+  it('says a journal left running belongs to a run that died, and that its fault may still be live', () => {
+    const doc = diedMidFault()
+    assert.equal(verdictOf(doc).key, 'unfinished')
+    const timeline = timelineOf(doc)
+    assert.equal(timeline.phases.at(-1)?.open, true)
+    const page = renderHtml(doc)
+    assert.match(page, /Unfinished — the run did not end/)
+    assert.match(page, /NO revert recorded/)
+    assert.ok(page.includes(`chaos revert --run ${doc.runId} --namespace default`))
+    assert.match(page, /never ended/)
+  })
+
+  it('escapes every string from the experiment, the cluster and the target', () => {
+    const page = renderHtml(hostileJournal())
+    for (const h of HOSTILE) assert.ok(!page.includes(h), `raw in the page: ${h}`)
+    assert.ok(page.includes(escapeHtml(HOSTILE[0])))
+    assert.doesNotMatch(page, /<(img|svg|iframe)\b/i)
+    const all = scripts(page)
+    assert.equal(all.length, 3, 'chart data, uPlot and the page script; nothing else')
+    const data = chartData(page)
+    assert.ok(data.classes.some(c => c.name.startsWith(HOSTILE[4])), 'a hostile class name survives the JSON round trip')
+  })
+
+  it('pins every script by hash in the Content Security Policy and allows no network', () => {
+    const page = renderHtml(fixture('deviated'))
+    const csp = (/http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(page)?.[1] ?? '').replaceAll('&#39;', "'")
+    assert.match(csp, /default-src 'none'/)
+    assert.match(csp, /connect-src 'none'/)
+    const executable = scripts(page).filter(s => !s.attrs.includes('application/json'))
+    assert.equal(executable.length, 2)
+    for (const s of executable) assert.ok(csp.includes(`'sha256-${createHash('sha256').update(s.body).digest('base64')}'`))
+  })
+
+  it('renders a one-hour, two-class run in under a second and under 2 MB, without the histograms', () => {
+    const doc = longRunJournal({seconds: 3600})
+    renderHtml(fixture('held'))
+    const started = performance.now()
+    const page = renderHtml(doc)
+    const ms = performance.now() - started
+    assert.ok(ms < 1000, `rendered in ${ms.toFixed(0)} ms`)
+    assert.ok(Buffer.byteLength(page) < 2 * 1024 * 1024, `${Buffer.byteLength(page)} bytes`)
+    const histogram = doc.load.targeted?.[0]?.histogram ?? ''
+    assert.ok(histogram.length > 0 && !page.includes(histogram))
+    assert.equal(chartData(page).classes[0]?.second.length, 3600)
+  })
+
+  it('diffs a created VirtualService against nothing and an updated one against its old spec', () => {
+    const created = specDiff(fixture('held').applied[0] ?? assert.fail('held applied a fault'))
+    assert.match(created, /^--- \/dev\/null/m)
+    assert.doesNotMatch(created, /^-[^-]/m)
+    assert.match(created, /^\+ {6}abort:/m)
+    const updated = specDiff(fixture('revert-failed').applied[0] ?? assert.fail('revert-failed applied a fault'))
+    assert.match(updated, /^--- a\/default\/ratings/m)
+    assert.match(updated, /^\+ {4}fault:/m)
+  })
+
+  it('keeps latency empty for a second with no completed request and formats times with units', () => {
+    const held = fixture('held').load.targeted?.[0] ?? assert.fail('no load')
+    const columns = loadColumns('targeted', [{...held, second: 1}, {...held, second: 0, requests: 3, dropped: 3}])
+    assert.deepEqual(columns.second, [0, 1])
+    assert.equal(columns.p99[0], null)
+    assert.equal(typeof columns.p99[1], 'number')
+    assert.equal(formatMs(40.415), '40.4 ms')
+    assert.equal(formatMs(6012.9), '6.01 s')
+    assert.equal(formatMs(3_725_000), '1 h 2 min')
+    assert.equal(formatRunTime(5855), '+0:05.9')
+    assert.equal(formatRunTime(3_000_500), '+50:00.5')
+  })
+})
