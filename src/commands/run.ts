@@ -3,10 +3,10 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {currentUser} from '../cli/user.js'
-import {UsageError} from '../errors.js'
 import {loadExperiment} from '../experiment/load.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
+import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
 import {ConsoleReporter} from '../runner/console.js'
 import {EventStream} from '../runner/events.js'
 import {type RunResult, runExperiment} from '../runner/run.js'
@@ -37,10 +37,12 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
   async run(): Promise<Omit<RunResult, 'exitCode'> & {exitCode: number}> {
     const {args, flags} = await this.parse(Run)
     const experiment = await loadExperiment(args.file)
-    const driverName = flags.driver ?? experiment.spec.load.driver ?? 'builtin'
-    if (driverName !== 'builtin') throw new UsageError(`the ${driverName} load driver is not available in this version of chaos`, {hint: 'Use --driver builtin (same metrics, k6 syntax thresholds).'})
-    const driver: LoadDriver = new BuiltinDriver()
     const out = this.jsonEnabled() ? process.stderr : process.stdout
+    // k6 is looked for before anything starts (exit 4 with how to install it when it is absent).
+    const driver: LoadDriver = (flags.driver ?? experiment.spec.load.driver ?? 'builtin') === 'k6'
+      ? new K6Driver({warn: message => out.write(`warning: ${message}\n`)})
+      : new BuiltinDriver()
+    if (driver.name === 'k6') out.write(`load driver: ${await driver.version()}\n`)
     const target = await resolveTarget(targetFlags(flags), experiment.spec.target?.namespace, line => out.write(`${line}\n`))
     out.write(`target: ${target.note}\n`)
     const events = new EventStream()
@@ -49,6 +51,8 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const signals = trapSignals(message => out.write(`\n${message}\n`))
     let result: RunResult
     try {
+      const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(experiment.spec.load.url, target.proxy) : undefined
+      if (proxyProblem !== undefined) throw new K6Unavailable(proxyProblem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
       result = await runExperiment({
         file: args.file, experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
         signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`,

@@ -223,7 +223,7 @@ function checkExit(code: number | null, signal: NodeJS.Signals | null, proc: Pro
   if (aborted && signal === 'SIGKILL') return
   if (proc.interrupted && (code === EXIT.externalAbort || signal === 'SIGINT' || signal === 'SIGKILL')) return
   const tail = lastLines(proc.stderr() || proc.stdout(), 10)
-  if (code === EXIT.scriptException) throw new K6Failed(`k6 could not load the generated script (exit 107): ${tail}`, 'This is a bug in chaos or a k6 too old for the script (it needs k6/execution and VU metadata, k6 v0.45 or newer); run with --driver builtin meanwhile.')
+  if (code === EXIT.scriptException) throw new K6Failed(`k6 could not load the generated script (exit 107): ${tail}`, 'This is a bug in chaos or a k6 too old for the script (it needs the k6/execution module, k6 v0.34 or newer); run with --driver builtin meanwhile.')
   throw new K6Failed(`k6 exited with ${signal === null ? `code ${String(code)}` : `signal ${signal}`}: ${tail}`)
 }
 
