@@ -38,6 +38,9 @@ const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   {verb: 'list', group: ISTIO_GROUP, resource: 'destinationrules'},
   {verb: 'list', group: '', resource: 'pods'},
   {verb: 'list', group: '', resource: 'services'},
+  // Exec is a WebSocket upgrade, a GET: authorized as `get pods/exec`, and since Kubernetes 1.30
+  // (AuthorizePodWebsocketUpgradeCreatePermission, on by default) also as `create pods/exec`.
+  {verb: 'get', group: '', resource: 'pods', subresource: 'exec'},
   {verb: 'create', group: '', resource: 'pods', subresource: 'exec'},
 ]
 

@@ -1,0 +1,53 @@
+/**
+ * Least-privilege RBAC for scheduled runs. The run's Role is exactly the permissions preflight
+ * checks (`requiredAccess`), so what a run asks for and what the schedule grants cannot drift.
+ *
+ * What needs no Role: `SelfSubjectAccessReview` (preflight's permission check) is granted to every
+ * authenticated user by the built-in ClusterRole `system:basic-user`, and the discovery calls
+ * (`GET /api`, `/apis`, finding the served networking.istio.io version) by `system:discovery`.
+ */
+import type {AccessCheck} from '../cluster/cluster.js'
+import {ISTIO_GROUP} from '../istio/types.js'
+import {requiredAccess} from '../runner/preflight.js'
+
+/** One rule of a Role, as rbac.authorization.k8s.io/v1 writes it. */
+export interface PolicyRule {
+  apiGroups: string[]
+  resources: string[]
+  verbs: string[]
+}
+
+/**
+ * What `chaos revert --expired` does in a namespace: list the VirtualServices carrying Faultline's
+ * labels, read each again before writing, then restore (update) or delete it.
+ */
+export const REAPER_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'list', 'update', 'delete']
+  .map(verb => ({verb, group: ISTIO_GROUP, resource: 'virtualservices'}))
+
+/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for. */
+export function runRules(): PolicyRule[] {
+  return policyRules(requiredAccess('').map(({namespace: _, ...a}) => a))
+}
+
+/** The Role rules of the reaper. */
+export function reaperRules(): PolicyRule[] {
+  return policyRules(REAPER_ACCESS)
+}
+
+/** Role rules granting exactly `access`: one rule per resource, verbs sorted, in first-seen order. */
+export function policyRules(access: Omit<AccessCheck, 'namespace'>[]): PolicyRule[] {
+  const byResource = new Map<string, {group: string; resource: string; verbs: Set<string>}>()
+  for (const a of access) {
+    const resource = a.subresource === undefined ? a.resource : `${a.resource}/${a.subresource}`
+    const key = `${a.group}\u0000${resource}`
+    const entry = byResource.get(key) ?? {group: a.group, resource, verbs: new Set<string>()}
+    entry.verbs.add(a.verb)
+    byResource.set(key, entry)
+  }
+  return [...byResource.values()].map(e => ({apiGroups: [e.group], resources: [e.resource], verbs: [...e.verbs].sort()}))
+}
+
+/** Every (verb, group, resource[/subresource]) a set of rules grants, as `verb group/resource` strings. */
+export function grantedPermissions(rules: PolicyRule[]): string[] {
+  return rules.flatMap(r => r.apiGroups.flatMap(g => r.resources.flatMap(res => r.verbs.map(v => `${v} ${g === '' ? 'core' : g}/${res}`)))).sort()
+}
