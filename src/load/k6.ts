@@ -96,13 +96,16 @@ export class K6Driver implements LoadDriver {
     const dir = await mkdtemp(join(tmpdir(), 'faultline-k6-'))
     const feed = new K6PointFeed(recorder, t0Wall, script.scenarios)
     let child: ChildProcess | undefined
+    let proc: Proc | undefined
     const disarm: (() => void)[] = []
     try {
       await writeFile(join(dir, 'script.js'), script.source)
       if (stop.aborted || abort.aborted) return
       const out = join(dir, 'points.jsonl')
-      child = spawn(binary, ['run', '--no-usage-report', '--quiet', `--out`, `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe']})
-      const proc = watch(child)
+      // Its own process group: a Ctrl-C at the terminal reaches chaos, which stops k6 its own way
+      // (a second SIGINT from the terminal would make k6 exit without writing its last points).
+      child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+      proc = watch(child)
       disarm.push(...stopOn(child, proc, stop, abort, this.options.stopGraceMs ?? STOP_GRACE_MS))
       await stream(out, feed, recorder, proc, now)
       const {code, signal} = await proc.exited
@@ -115,9 +118,9 @@ export class K6Driver implements LoadDriver {
       throw err
     } finally {
       for (const d of disarm) d()
-      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      if (child !== undefined && proc !== undefined && !proc.done()) {
         child.kill('SIGKILL')
-        await new Promise(resolve => child?.once('exit', resolve))
+        await proc.exited.catch(() => undefined)
       }
       recorder.flush(now(), true)
       await rm(dir, {recursive: true, force: true})

@@ -3,7 +3,7 @@
  * streaming, exit codes, stopping and killing. The fake writes points the way k6 v2 does.
  */
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {chmod, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -11,7 +11,7 @@ import {fileURLToPath} from 'node:url'
 
 import {ExitCode} from '../../src/errors.js'
 import type {LoadPlan} from '../../src/load/driver.js'
-import {findK6, K6Driver, K6Failed, K6Unavailable} from '../../src/load/k6.js'
+import {findK6, K6Driver, K6Failed, K6Unavailable, k6ProxyProblem} from '../../src/load/k6.js'
 import {Recorder, type SecondStats} from '../../src/load/recorder.js'
 
 const FAKE_DIR = fileURLToPath(new URL('../fixtures/k6/', import.meta.url))
@@ -48,6 +48,7 @@ describe('k6 load driver (fake k6)', function () {
 
   /** Runs the driver against the fake with `env`, stopping it after `stopAfterMs` (or aborting). */
   async function run(env: Record<string, string>, {stopAfterMs = 2500, abortAfterMs, p = plan(), recorder = new Recorder(p.traffic.map(t => t.name)), stopGraceMs}: {stopAfterMs?: number; abortAfterMs?: number; p?: LoadPlan; recorder?: Recorder; stopGraceMs?: number} = {}) {
+    rmSync(record, {force: true})
     const stop = new AbortController()
     const abort = new AbortController()
     const sealedAt: {second: SecondStats; ms: number}[] = []
@@ -190,6 +191,26 @@ describe('k6 load driver (fake k6)', function () {
     assert.match((err as Error).message, /listener broke/)
     const recorded = JSON.parse(readFileSync(record, 'utf8')) as Recorded
     assert.equal(alive(recorded.pid), false)
+  })
+
+  it('a k6 that cannot be started: K6Unavailable (exit 4)', async () => {
+    const broken = join(dir, 'k6')
+    await writeFile(broken, '#!/nonexistent/interpreter\n')
+    await chmod(broken, 0o755)
+    const stop = new AbortController()
+    const never = new AbortController().signal
+    const running = new K6Driver({env: {...process.env, K6_BINARY: broken}}).run(plan(), new Recorder(['targeted', 'control']), {stop: stop.signal, abort: never})
+    // The failure is held until the load is stopped.
+    setTimeout(() => stop.abort(), 500)
+    const err = await running.then(() => undefined, (e: unknown) => e)
+    assert.ok(err instanceof K6Unavailable, String(err))
+    assert.match(err.message, /could not start k6/)
+  })
+
+  it('refuses a loopback load URL behind a proxy: Go would bypass the proxy for it', () => {
+    for (const url of ['http://127.0.0.1:9080/', 'http://localhost:9080/', 'http://127.3.2.1/', 'http://[::1]:80/']) assert.match(k6ProxyProblem(url, 'http://127.0.0.1:15001') ?? '', /loopback/, url)
+    for (const url of ['http://productpage:9080/productpage', 'http://10.0.0.1/', 'http://localhost.example/']) assert.equal(k6ProxyProblem(url, 'http://127.0.0.1:15001'), undefined, url)
+    assert.equal(k6ProxyProblem('http://127.0.0.1:9080/', undefined), undefined)
   })
 
   describe('finding k6', () => {
