@@ -1,0 +1,129 @@
+/**
+ * The Roles `chaos schedule` prints grant exactly what the code calls — derived from the HTTP
+ * requests `KubeCluster` (src/cluster/kube.ts) really sends to an API server, not from a list kept
+ * by hand: every Cluster method is called against the sandbox's API server through a recorder, and
+ * each request is mapped to what RBAC authorizes it as.
+ */
+import assert from 'node:assert/strict'
+
+import {KubeConfig} from '@kubernetes/client-node'
+
+import type {ClusterTarget} from '../../src/cluster/cluster.js'
+import {KubeCluster} from '../../src/cluster/kube.js'
+import {compileFaults} from '../../src/faults/compile.js'
+import type {VirtualService} from '../../src/istio/types.js'
+import {revertLeftovers} from '../../src/runner/cleanup.js'
+import {requiredAccess} from '../../src/runner/preflight.js'
+import {grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
+import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
+import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} from './recording-proxy.js'
+
+/** What needs no Role, and which built-in ClusterRole grants it to every authenticated user. */
+const NO_ROLE_NEEDED: {what: string; grantedBy: string; matches: (r: Recorded) => boolean}[] = [
+  {what: 'discovery (GET /api, /apis, …)', grantedBy: 'system:discovery', matches: r => attributes(r).kind === 'non-resource'},
+  {what: 'create selfsubjectaccessreviews', grantedBy: 'system:basic-user', matches: r => {
+    const a = attributes(r)
+    return a.kind === 'resource' && a.group === 'authorization.k8s.io' && a.resource === 'selfsubjectaccessreviews' && a.verbs.join() === 'create' && a.namespace === undefined
+  }},
+]
+
+/** `verb group/resource[/subresource]` for each request that needs a Role (the form grantedPermissions uses). */
+function permissionsOf(requests: Recorded[], namespace: string): string[] {
+  const out = new Set<string>()
+  for (const r of requests) {
+    if (NO_ROLE_NEEDED.some(n => n.matches(r))) continue
+    const a = attributes(r)
+    assert.equal(a.kind, 'resource')
+    if (a.kind !== 'resource') continue
+    assert.equal(a.namespace, namespace, `${r.method} ${r.path} is not namespaced in ${namespace}: a Role cannot grant it`)
+    for (const verb of a.verbs) out.add(`${verb} ${a.group === '' ? 'core' : a.group}/${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}`)
+  }
+  return [...out].sort()
+}
+
+function clusterAt(url: string, namespace: string): KubeCluster {
+  const kc = new KubeConfig()
+  kc.loadFromString(`apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: test-token-0123456789}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: ${namespace}}}]\ncurrent-context: x\n`)
+  const target: ClusterTarget = {source: 'kubeconfig', context: 'x', server: url, namespace}
+  return new KubeCluster(kc, target)
+}
+
+const ratings = (): VirtualService => ({
+  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
+})
+
+describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', function () {
+  this.timeout(30_000)
+  let fixture: Fixture
+  let proxy: RecordingProxy
+  let cluster: KubeCluster
+  before(async () => {
+    fixture = await startFixture()
+    proxy = await startRecordingProxy(fixture.server.url, fixture.server.certificateAuthority)
+    cluster = clusterAt(proxy.url, 'default')
+  })
+  after(async () => {
+    await proxy?.close()
+    await fixture?.close()
+  })
+  beforeEach(() => { proxy.requests.length = 0 })
+
+  it('the run\'s Role grants exactly what every Cluster method of KubeCluster requests — no more, no less', async () => {
+    const created = await cluster.createVirtualService({...ratings(), metadata: {name: 'faultline-probe', namespace: 'default'}})
+    // A fresh client: KubeCluster caches the served Istio version, and its discovery request must be seen.
+    const cluster2 = clusterAt(proxy.url, 'default')
+    // One call per method; the table below must name every method, so a new one cannot slip past.
+    const calls: Record<string, () => Promise<unknown>> = {
+      istioVersion: () => cluster2.istioVersion(),
+      listVirtualServices: () => cluster2.listVirtualServices('default', 'app.kubernetes.io/managed-by=faultline'),
+      getVirtualService: () => cluster2.getVirtualService('default', 'faultline-probe'),
+      createVirtualService: () => cluster2.createVirtualService(ratings()),
+      replaceVirtualService: async () => cluster2.replaceVirtualService({...created, spec: {...created.spec, hosts: ['ratings.default.svc.cluster2.local']}}),
+      deleteVirtualService: async () => cluster2.deleteVirtualService('default', 'ratings'),
+      listDestinationRules: () => cluster2.listDestinationRules('default'),
+      listPods: () => cluster2.listPods('default', 'app=ratings'),
+      listServices: () => cluster2.listServices('default'),
+      proxyRequest: async () => assert.match(await cluster2.proxyRequest('default', 'ratings-v1-7d9c', 'stats'), /upstream_rq_total/),
+      canI: async () => assert.ok((await cluster2.canI(requiredAccess('default'))).every(Boolean)),
+    }
+    const methods = Object.getOwnPropertyNames(KubeCluster.prototype).filter(m => m !== 'constructor' && m !== 'call')
+    assert.deepEqual(Object.keys(calls).sort(), methods.sort(), 'every KubeCluster method is exercised')
+    proxy.requests.length = 0
+    for (const call of Object.values(calls)) await call()
+
+    const used = permissionsOf(proxy.requests, 'default')
+    assert.deepEqual(grantedPermissions(runRules()), used)
+    // And both of the requests that need no Role were really made (else the exemption would be untested).
+    for (const n of NO_ROLE_NEEDED) assert.ok(proxy.requests.some(n.matches), `${n.what} (granted by ${n.grantedBy}) was requested`)
+    // Preflight checks the same list the Role grants: a scheduled run passes its own permission check.
+    assert.deepEqual(grantedPermissions(policyRules(requiredAccess('default'))), used)
+  })
+
+  it('the reaper\'s Role grants exactly what chaos revert --expired requests to revert both kinds of leftovers', async () => {
+    await cluster.createVirtualService(ratings())
+    const past = new Date(Date.now() - 60_000)
+    const plan = compileFaults({namespace: 'default', existing: await cluster.listVirtualServices('default'), runId: 'dead-1', expiresAt: past,
+      faults: ['ratings', 'details'].map(service => ({service, match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}))})
+    assert.deepEqual(plan.objects.map(o => o.action).sort(), ['create', 'update'])
+    for (const o of plan.objects) await (o.action === 'create' ? cluster.createVirtualService(o.desired) : cluster.replaceVirtualService(o.desired))
+    proxy.requests.length = 0
+
+    const report = await revertLeftovers(cluster, 'default', {})
+    assert.equal(report.reverted.length, 2)
+    assert.ok(report.reverted.every(r => r.ok))
+    assert.deepEqual(grantedPermissions(reaperRules()), permissionsOf(proxy.requests, 'default'))
+  })
+
+  it('maps requests the way kube-apiserver authorizes them', () => {
+    const r = (method: string, path: string, upgrade = false, query = ''): Recorded => ({method, path, upgrade, query: new URLSearchParams(query)})
+    assert.deepEqual(attributes(r('GET', '/apis/networking.istio.io/v1/namespaces/ns/virtualservices')), {kind: 'resource', verbs: ['list'], group: 'networking.istio.io', resource: 'virtualservices', namespace: 'ns'})
+    assert.deepEqual(attributes(r('GET', '/apis/networking.istio.io/v1/namespaces/ns/virtualservices', false, 'watch=true')), {kind: 'resource', verbs: ['watch'], group: 'networking.istio.io', resource: 'virtualservices', namespace: 'ns'})
+    assert.deepEqual(attributes(r('PATCH', '/api/v1/namespaces/ns/pods/p')), {kind: 'resource', verbs: ['patch'], group: '', resource: 'pods', namespace: 'ns'})
+    assert.deepEqual(attributes(r('DELETE', '/api/v1/namespaces/ns/pods')), {kind: 'resource', verbs: ['deletecollection'], group: '', resource: 'pods', namespace: 'ns'})
+    assert.deepEqual(attributes(r('GET', '/api/v1/namespaces/ns/pods/p/exec', true)), {kind: 'resource', verbs: ['get', 'create'], group: '', resource: 'pods', subresource: 'exec', namespace: 'ns'})
+    assert.deepEqual(attributes(r('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')), {kind: 'resource', verbs: ['create'], group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews'})
+    assert.deepEqual(attributes(r('GET', '/apis')), {kind: 'non-resource', path: '/apis'})
+    assert.deepEqual(attributes(r('GET', '/apis/networking.istio.io/v1')), {kind: 'non-resource', path: '/apis/networking.istio.io/v1'})
+  })
+})
