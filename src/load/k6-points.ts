@@ -26,6 +26,8 @@ export interface FeedCounts {
   late: number
   /** Lines that are not JSON, or points of an unknown traffic class. */
   ignored: number
+  /** Requests without a start mark, keyed by their end less their duration. */
+  unmarked: number
 }
 
 /** Parses k6's RFC 3339 time with nanoseconds (`…:08.38322456Z`, or a `+01:00` offset) to epoch ms. */
@@ -38,7 +40,7 @@ export function parseK6Time(time: string): number {
 /** Feeds one k6 run's points into a recorder; times are mapped to ms since `t0WallMs` (epoch ms). */
 export class K6PointFeed {
   /** Every point handled so far, by outcome. */
-  readonly counts: FeedCounts = {requests: 0, dropped: 0, late: 0, ignored: 0}
+  readonly counts: FeedCounts = {requests: 0, dropped: 0, late: 0, ignored: 0, unmarked: 0}
   /** The longest a point took from its time stamp to being fed (ms): how late k6's output runs. */
   maxDelayMs = 0
   /** `class\0iteration` → intended start (ms since t0) of a started request not yet completed. */
@@ -94,6 +96,7 @@ export class K6PointFeed {
       const startedAt = key === undefined ? undefined : this.started.get(key)
       if (key !== undefined) this.started.delete(key)
       const at = startedAt ?? endAt - data.value
+      if (startedAt === undefined) this.counts.unmarked++
       if (startedAt === undefined && this.isSealed(traffic, at)) {
         this.counts.late++
         return

@@ -107,25 +107,29 @@ export class K6Driver implements LoadDriver {
       child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe'], detached: true})
       proc = watch(child)
       disarm.push(...stopOn(child, proc, stop, abort, this.options.stopGraceMs ?? STOP_GRACE_MS))
-      await stream(out, feed, recorder, proc, now)
+      await stream(out, feed, recorder, proc, now, plan.requestTimeoutMs)
       const {code, signal} = await proc.exited
       checkExit(code, signal, proc, abort.aborted)
       if (feed.counts.late > 0) this.options.warn?.(`k6: ${feed.counts.late} point(s) arrived after their second was sealed and were left out`)
     } catch (err) {
+      await killNow(child, proc)
       // A run that failed before the runner awaits it would be an unhandled rejection: hold the
       // error until the runner stops the load (it awaits the promise right after).
       if (!stop.aborted && !abort.aborted) await untilAborted(stop, abort)
       throw err
     } finally {
       for (const d of disarm) d()
-      if (child !== undefined && proc !== undefined && !proc.done()) {
-        child.kill('SIGKILL')
-        await proc.exited.catch(() => undefined)
-      }
+      await killNow(child, proc)
       recorder.flush(now(), true)
       await rm(dir, {recursive: true, force: true})
     }
   }
+}
+
+async function killNow(child: ChildProcess | undefined, proc: Proc | undefined): Promise<void> {
+  if (child === undefined || proc === undefined || proc.done()) return
+  child.kill('SIGKILL')
+  await proc.exited.catch(() => undefined)
 }
 
 /** A running k6: its exit, and the tails of its output for error messages. */
@@ -190,8 +194,12 @@ function stopOn(child: ChildProcess, proc: Proc, stop: AbortSignal, abort: Abort
   ]
 }
 
-/** Tails k6's JSON output into the feed while k6 runs, sealing seconds a lag behind the clock. */
-async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number): Promise<void> {
+/**
+ * Tails k6's JSON output into the feed while k6 runs, sealing seconds a lag behind the clock. A
+ * k6 that writes no start marks (older than v0.45) leaves a request invisible until it ends, so
+ * then the lag also covers the longest a request may take.
+ */
+async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number, requestTimeoutMs: number): Promise<void> {
   const lines = new LineSplitter()
   const decoder = new StringDecoder('utf8')
   const buffer = Buffer.alloc(1 << 16)
@@ -212,7 +220,8 @@ async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc:
     while (!proc.done()) {
       await Promise.race([proc.exited.catch(() => undefined), new Promise(r => setTimeout(r, POLL_MS))])
       await drain()
-      recorder.flush(now() - Math.max(MIN_LAG_MS, 2 * feed.maxDelayMs))
+      const lag = Math.max(MIN_LAG_MS, 2 * feed.maxDelayMs) + (feed.counts.unmarked > 0 ? requestTimeoutMs : 0)
+      recorder.flush(now() - lag)
     }
     await drain()
     feed.line(lines.end() + decoder.end())

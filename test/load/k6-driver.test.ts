@@ -26,6 +26,14 @@ const plan = (over: Partial<LoadPlan> = {}): LoadPlan => ({
   ...over,
 })
 
+async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -187,10 +195,14 @@ describe('k6 load driver (fake k6)', function () {
     recorder.onSecond(() => {
       throw new Error('listener broke')
     })
-    const err = await run({}, {stopAfterMs: 3000, recorder}).then(() => undefined, (e: unknown) => e)
+    const running = run({}, {stopAfterMs: 8000, recorder}).then(() => undefined, (e: unknown) => e)
+    await until(() => existsSync(record))
+    const {pid} = JSON.parse(readFileSync(record, 'utf8')) as Recorded
+    await until(() => !alive(pid))
+    const killedAt = Date.now()
+    const err = await running
     assert.match((err as Error).message, /listener broke/)
-    const recorded = JSON.parse(readFileSync(record, 'utf8')) as Recorded
-    assert.equal(alive(recorded.pid), false)
+    assert.ok(Date.now() - killedAt > 2000, 'k6 was killed at the exception, not when the load was stopped')
   })
 
   it('a k6 that cannot be started: K6Unavailable (exit 4)', async () => {

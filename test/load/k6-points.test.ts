@@ -61,7 +61,7 @@ describe('k6 points into the recorder', () => {
     const feed = new K6PointFeed(recorder, t0)
     for (const l of readFileSync(RECORDED, 'utf8').split('\n')) feed.line(l)
     recorder.flush(0, true)
-    assert.deepEqual(feed.counts, {requests: points.length, dropped: 0, late: 0, ignored: 0})
+    assert.deepEqual(feed.counts, {requests: points.length, dropped: 0, late: 0, ignored: 0, unmarked: points.length})
     for (const [traffic, c] of expected) {
       const seconds = recorder.seconds(traffic)
       assert.equal(seconds.reduce((n, s) => n + s.requests, 0), c.requests, traffic)
@@ -132,7 +132,7 @@ describe('k6 points into the recorder', () => {
     feed.line(line('http_req_blocked', 1600, 1, {traffic: 'control'}))
     recorder.flush(0, true)
     assert.deepEqual(recorder.seconds('control').map(s => [s.second, s.dropped, s.requests]), [[1, 2, 0]])
-    assert.deepEqual(feed.counts, {requests: 0, dropped: 2, late: 0, ignored: 2})
+    assert.deepEqual(feed.counts, {requests: 0, dropped: 2, late: 0, ignored: 2, unmarked: 0})
   })
 
   it('a request with no response (status 0) is a failure, as k6 counts it', () => {
