@@ -7,6 +7,7 @@ import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {html, type SafeHtml, scriptJson} from './assets.js'
 import {formatCount, formatMs, formatPercent, formatRunTime} from './html-format.js'
+import {journalSeries, type PromChartData, promChartData} from './html-series.js'
 import {loadColumns, type LoadColumns, type Marker, phaseTraffic, type Timeline} from './html-model.js'
 
 /** What the page's script draws from, all times in seconds since the run started. */
@@ -16,6 +17,8 @@ export interface ChartData {
   phases: {name: string; from: number; to: number; cutShort: boolean; open: boolean}[]
   markers: {n: number; kind: Marker['kind']; label: string; t: number}[]
   classes: LoadColumns[]
+  /** Prometheus range series with a sample, one chart each. */
+  prometheus: PromChartData[]
   /** Where a failed revert left the fault possibly live (hatched to the end), if one did. */
   liveFromS?: number
 }
@@ -31,6 +34,7 @@ export function chartData(doc: JournalDocument, timeline: Timeline): ChartData {
     phases: timeline.phases.map(p => ({name: p.name, from: seconds(p.fromMs), to: seconds(p.toMs), cutShort: p.cutShort, open: p.open})),
     markers: timeline.markers.map(m => ({n: m.n, kind: m.kind, label: m.label, t: seconds(m.tMs)})),
     classes: Object.entries(doc.load).filter(([, s]) => s.length > 0).map(([name, s]) => loadColumns(name, s)),
+    prometheus: journalSeries(doc).filter(s => s.error === undefined && s.series.some(x => x.points.length > 0)).map(s => promChartData(doc, s)),
     ...(failed === undefined ? {} : {liveFromS: seconds(failed.tMs)}),
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The page's own script, as text (it runs in the browser, so it is not typechecked against Node):
  * reads the embedded chart data and draws each traffic class's request rate, error ratio and
- * latency with uPlot — phases shaded and labelled, marked moments as numbered lines — with one
+ * latency, and each Prometheus query's range series against its expectation, with uPlot — phases shaded and labelled, marked moments as numbered lines — with one
  * cursor shared by every chart, and redraws at the page's width on resize and for print; and the
  * copy buttons beside `chaos revert` commands.
  */
@@ -152,31 +152,62 @@ export const CLIENT_SCRIPT = String.raw`
     }
   };
 
-  var charts = [];
-  function build(el) {
+  // A load chart: one class, one metric.
+  function loadSpec(el) {
     var c = data.classes[Number(el.dataset.class)], metric = METRICS[el.dataset.metric];
-    var series = metric.series(c);
+    return {x: x(c), series: metric.series(c), unit: metric.unit, range: metric.range, log: metric === METRICS.latency && logLatency};
+  }
+
+  var PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
+  // A Prometheus chart: one query, a line per label set, its expectation as a dashed line.
+  function promSpec(el) {
+    var p = data.prometheus[Number(el.dataset.prom)];
+    var max = Math.max(maxOf(p.values), p.threshold ? p.threshold.value : 0), min = 0;
+    p.values.forEach(function (a) { a.forEach(function (v) { if (v != null && v < min) min = v; }); });
+    return {
+      x: p.t, unit: '', log: false, threshold: p.threshold,
+      range: function () { return [min, (max || 1) * 1.15]; },
+      series: p.values.map(function (v, i) { return {label: p.labels[i], stroke: PALETTE[i % PALETTE.length], width: 2, values: v}; })
+    };
+  }
+
+  function drawThreshold(threshold) {
+    return function (u) {
+      var ctx = u.ctx, dpr = devicePixelRatio || 1, y = Math.round(u.valToPos(threshold.value, 'y', true));
+      ctx.save();
+      ctx.strokeStyle = '#000'; ctx.lineWidth = 1.5 * dpr; ctx.setLineDash([6 * dpr, 4 * dpr]);
+      ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
+      ctx.font = (11 * dpr) + 'px system-ui, sans-serif'; ctx.fillStyle = '#000'; ctx.textAlign = 'right'; ctx.textBaseline = 'bottom';
+      ctx.fillText(threshold.label, u.bbox.left + u.bbox.width - 4 * dpr, y - 2 * dpr);
+      ctx.restore();
+    };
+  }
+
+  var charts = [];
+  function build(el, spec) {
+    var unit = spec.unit ? ' ' + spec.unit : '';
     var opts = {
       width: el.clientWidth || 600, height: Number(el.dataset.height) || 170,
       cursor: {sync: {key: 'run'}, drag: {x: false, y: false}},
       legend: {live: true, markers: {width: 2}},
-      scales: {x: {time: false, range: [0, data.endS]}, y: {distr: metric === METRICS.latency && logLatency ? 3 : 1, range: metric.range}},
+      scales: {x: {time: false, range: [0, data.endS]}, y: {distr: spec.log ? 3 : 1, range: spec.range}},
       axes: [
         {values: function (u, splits) { return splits.map(runTime); }, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200], size: 28},
-        {label: metric.unit, labelSize: 14, size: 54, values: function (u, splits) { return splits.map(sig); }}
+        {label: spec.unit, labelSize: spec.unit ? 14 : 0, size: 54, values: function (u, splits) { return splits.map(sig); }}
       ],
-      series: [{label: 'time', value: function (u, v) { return v == null ? '–' : '+' + runTime(v); }}].concat(series.map(function (s) {
+      series: [{label: 'time', value: function (u, v) { return v == null ? '–' : '+' + runTime(v); }}].concat(spec.series.map(function (s) {
         var out = {label: s.label, stroke: s.stroke, width: s.width, spanGaps: false, points: {show: false},
-          value: function (u, v) { return v == null ? '–' : sig(v) + ' ' + metric.unit; }};
+          value: function (u, v) { return v == null ? '–' : sig(v) + unit; }};
         if (s.dash) out.dash = s.dash;
         if (s.fill) out.fill = s.fill;
         return out;
       })),
-      hooks: {drawClear: [drawPhases], draw: [drawMarkers]}
+      hooks: {drawClear: [drawPhases], draw: [drawMarkers].concat(spec.threshold ? [drawThreshold(spec.threshold)] : [])}
     };
-    charts.push({el: el, plot: new uPlot(opts, [x(c)].concat(series.map(function (s) { return s.values; })), el)});
+    charts.push({el: el, plot: new uPlot(opts, [spec.x].concat(spec.series.map(function (s) { return s.values; })), el)});
   }
-  document.querySelectorAll('.chart[data-metric]').forEach(build);
+  document.querySelectorAll('.chart[data-metric]').forEach(function (el) { build(el, loadSpec(el)); });
+  document.querySelectorAll('.chart[data-prom]').forEach(function (el) { build(el, promSpec(el)); });
 
   // Every chart takes its box's width, on resize and when printed (the print box is narrower).
   function fit() {

@@ -2,14 +2,16 @@
  * The hypothesis as it came out: every probe × phase with its value, expectation and verdict
  * (held, missed, errored — and "not evaluated" when the run ended first), and the mesh's own
  * signals — Envoy stat deltas (circuit-breaker overflow, outlier ejections, fault counters) and
- * Prometheus queries — per phase.
+ * Prometheus queries — per phase, with each query's range series over the run.
  */
 import type {PhaseName, Probe} from '../experiment/model.js'
 import type {ProbeResult} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {probeKind, probePhases} from '../runner/probes.js'
 import {html, type SafeHtml} from './assets.js'
+import {significant} from './html-format.js'
 import {PHASE_ORDER} from './html-model.js'
+import {type PromChartData, seriesBlock} from './html-series.js'
 
 const STATUS_ICON = {held: '✔', missed: '✘', errored: '!'} as const
 
@@ -86,11 +88,11 @@ export function statFamily(stat: string): string {
 function signalCell(line: ProbeLine, phase: PhaseName): SafeHtml {
   const r = line.results[phase]
   if (r === undefined) return html`<td class="muted">—</td>`
-  return html`<td class="status-${r.status}"><b>${r.value === undefined ? r.actual : String(r.value)}</b> <span class="badge badge-${r.status}">${STATUS_ICON[r.status]} ${r.status}</span>${r.message === undefined ? '' : html`<span class="message">${r.message}</span>`}</td>`
+  return html`<td class="status-${r.status}"><b>${r.value === undefined ? r.actual : significant(r.value)}</b> <span class="badge badge-${r.status}">${STATUS_ICON[r.status]} ${r.status}</span>${r.message === undefined ? '' : html`<span class="message">${r.message}</span>`}</td>`
 }
 
 /** Envoy stat deltas and Prometheus values per phase (the probes that read the mesh). */
-export function meshSignalsSection(doc: JournalDocument): SafeHtml {
+export function meshSignalsSection(doc: JournalDocument, charted: readonly PromChartData[]): SafeHtml {
   const lines = probeLines(doc).filter(l => l.kind === 'envoy' || l.kind === 'prometheus')
   const faultCounters = doc.events.filter(e => e.kind === 'fault-evidence').map(e => e.kind === 'fault-evidence' ? `${e.source}: ${e.message}` : '')
   const rows = lines.map(l => {
@@ -99,11 +101,10 @@ export function meshSignalsSection(doc: JournalDocument): SafeHtml {
     const family = probe !== undefined && 'envoy' in probe ? statFamily(probe.envoy.stat) : l.kind === 'envoy' ? statFamily(l.expectation) : 'Prometheus query'
     return html`<tr><th scope="row">${l.name}<span class="kind">${family}</span></th><td><code>${what}</code></td>${PHASE_ORDER.map(p => signalCell(l, p))}</tr>`
   })
-  const hasPrometheus = lines.some(l => l.kind === 'prometheus')
   return html`<section id="mesh"><h2>Mesh signals <span class="muted">Envoy stat deltas and Prometheus, per phase</span></h2>
 ${lines.length === 0 ? html`<p class="empty">The experiment reads no Envoy stats or Prometheus queries as probes.</p>` : html`<table class="signals">
 <thead><tr><th>signal</th><th>stat / query</th>${PHASE_ORDER.map(p => html`<th>${p}</th>`)}</tr></thead><tbody>${rows}</tbody></table>`}
-${hasPrometheus ? html`<p class="muted small">Prometheus probes are instant queries read at each phase's end: the journal keeps one value per phase, not a range series.</p>` : ''}
+${seriesBlock(doc, charted)}
 ${faultCounters.length === 0 ? '' : html`<p class="small">Fault counters read for evidence: ${faultCounters.join('; ')}</p>`}
 </section>`
 }

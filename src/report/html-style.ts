@@ -65,7 +65,7 @@ nav.toc a { color: var(--good); margin-right: 12px; }
 .class-grid.cols-1 { grid-template-columns: minmax(0, 1fr); }
 .class-grid.cols-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
 .class-card { container-type: inline-size; min-width: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px 8px; }
-.class-card h3 { margin: 4px 0 0; } .class-card p { margin: 0; }
+.class-card h3 { margin: 4px 0 0; } .class-card p { margin: 0; overflow-wrap: anywhere; }
 .chart { width: 100%; min-height: 130px; }
 .chart .uplot { font-family: inherit; position: relative; }
 /* The series legend sits on the chart's title line, right-aligned, to save a row per chart. */

@@ -37,7 +37,7 @@ export function renderHtml(doc: JournalDocument): string {
   const verdict = verdictOf(doc)
   const timeline = timelineOf(doc)
   const data = chartData(doc, timeline)
-  const withCharts = data.classes.length > 0
+  const withCharts = data.classes.length > 0 || data.prometheus.length > 0
   const scripts = [...(withCharts ? [uplotAssets().script] : []), inlineScript(CLIENT_SCRIPT)]
   const title = `${verdict.icon} ${verdict.title} · ${doc.experiment.name} · ${doc.startedAt.slice(0, 19).replace('T', ' ')}`
   return html`<!doctype html>
@@ -59,7 +59,7 @@ ${glance(doc)}
 ${timelineSection(doc, timeline, data)}
 ${hypothesisSection(doc)}
 ${evidenceSection(doc)}
-${meshSignalsSection(doc)}
+${meshSignalsSection(doc, data.prometheus)}
 ${changesSection(doc)}
 ${eventLogSection(doc)}
 ${environmentSection(doc)}

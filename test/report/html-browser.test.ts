@@ -8,7 +8,7 @@ import type {Page} from 'puppeteer-core'
 import {renderHtml} from '../../src/report/html.js'
 import type {JournalDocument} from '../../src/runner/journal.js'
 import {chromiumProblem, HeadlessBrowser} from './browser.js'
-import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal} from './html-fixtures.js'
+import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries} from './html-fixtures.js'
 import {longRunJournal} from './html-long-run.js'
 
 /** What the tests read from the opened page. */
@@ -97,6 +97,7 @@ describe('report.html in headless Chromium', function () {
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
     assert.equal(look.inspected?.scripts, 3)
+    assert.equal(look.inspected?.canvases, 7)
     assert.equal(look.inspected?.handlers, 0)
     for (const h of HOSTILE.slice(0, 4)) assert.ok(look.inspected?.text.includes(h), `shown as text: ${h}`)
   })
@@ -108,6 +109,14 @@ describe('report.html in headless Chromium', function () {
       const s = document.createElement('script'); s.textContent = 'window.injected = true'; document.body.append(s); return window.injected === true })()`) as Promise<boolean>})
     assert.equal(probe.inspected, false)
     assert.ok(probe.consoleErrors.some(e => /Content Security Policy/.test(e)), probe.consoleErrors.join('\n'))
+  })
+
+  it('draws Prometheus range series beside the load charts', async () => {
+    const look = await open(withPrometheusSeries(), 'report-prometheus-series')
+    assert.deepEqual(look.consoleErrors, [])
+    assert.deepEqual(look.requests, [])
+    assert.equal(look.inspected?.canvases, 7)
+    assert.match(look.inspected?.text ?? '', /Prometheus over the run/)
   })
 
   it('draws a one-hour run', async () => {

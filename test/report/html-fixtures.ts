@@ -44,10 +44,11 @@ const hostile = (i: number) => `${HOSTILE[i % HOSTILE.length]} #${i}`
 /**
  * The deviated run with every string that comes from the experiment, the cluster or the target
  * replaced by hostile markup: name, description, traffic class names and header values, probe
- * names, event messages, the reason, environment values and a value inside the applied spec.
+ * names, event messages, the reason, environment values, a value inside the applied spec, and a
+ * Prometheus query with its series' labels.
  */
 export function hostileJournal(): JournalDocument {
-  const doc = fixture('deviated')
+  const doc = withPrometheusSeries(fixture('deviated'), hostile(90))
   const spec = doc.experiment.spec
   doc.experiment.name = hostile(0)
   spec.metadata.description = hostile(1)
@@ -57,6 +58,7 @@ export function hostileJournal(): JournalDocument {
   spec.spec.steadyState = spec.spec.steadyState.map((p, i) => ({...p, name: hostile(30 + i), ...('traffic' in p && p.traffic !== undefined ? {traffic: rename.get(p.traffic) ?? p.traffic} : {})}))
   const probeName = new Map(doc.probes.map(p => p.probe).filter((n, i, all) => all.indexOf(n) === i).map((n, i) => [n, hostile(30 + i)]))
   doc.probes = doc.probes.map(p => ({...p, probe: probeName.get(p.probe) ?? p.probe, actual: hostile(40), message: hostile(41)}))
+  doc.series = doc.series.map(s => ({...s, probe: probeName.get(s.probe) ?? s.probe, query: hostile(91)}))
   doc.load = Object.fromEntries(Object.entries(doc.load).map(([k, s]) => [rename.get(k) ?? k, s.map(x => ({...x, traffic: rename.get(k) ?? k}))]))
   doc.events = doc.events.map((e, i) => {
     const out = {...e} as Record<string, unknown>
@@ -69,5 +71,24 @@ export function hostileJournal(): JournalDocument {
   const after = doc.applied[0]?.after as {http: {match?: {headers: Record<string, {exact: string}>}[]}[]} | undefined
   const match = after?.http[0]?.match?.[0]
   if (match !== undefined) match.headers['x-chaos-test'] = {exact: hostile(80)}
+  return doc
+}
+
+/**
+ * The deviated run as if it had a PromQL probe: its per-phase results and a range series with two
+ * label sets over the run, plus a second query whose range read failed.
+ */
+export function withPrometheusSeries(doc: JournalDocument = fixture('deviated'), label = '503'): JournalDocument {
+  const probe = 'productpage 5xx ratio'
+  const query = 'sum by (code) (rate(istio_requests_total{destination_service=~"productpage.*",response_code=~"5.."}[1m]))'
+  doc.experiment.spec.spec.steadyState.push({name: probe, prometheus: {query, expect: '< 0.01'}})
+  for (const phase of ['baseline', 'fault', 'recovery'] as const) doc.probes.push({probe, kind: 'prometheus', phase, status: phase === 'fault' ? 'missed' : 'held', actual: phase === 'fault' ? '0.042' : '0', expected: '< 0.01', value: phase === 'fault' ? 0.042 : 0})
+  const fault = doc.phases.find(p => p.name === 'fault')
+  const inFault = (t: number) => fault !== undefined && t >= fault.startT && t < (fault.endT ?? Infinity)
+  const points = (scale: number) => Array.from({length: 26}, (_, i): [number, number] => [i * 1000 + 250, inFault(i * 1000 + 250) ? scale * (0.5 + (i % 3) / 4) : 0])
+  doc.series = [
+    {probe, query, stepSeconds: 1, series: [{labels: {code: label}, points: points(0.04)}, {labels: {code: '500'}, points: points(0.01)}]},
+    {probe: 'mesh error budget', query: 'up', stepSeconds: 1, series: [], error: 'Prometheus at http://127.0.0.1:9 did not answer (ECONNREFUSED)'},
+  ]
   return doc
 }

@@ -6,7 +6,7 @@ import {specDiff} from '../../src/report/html-changes.js'
 import {formatMs, formatRunTime} from '../../src/report/html-format.js'
 import {loadColumns, timelineOf, verdictOf} from '../../src/report/html-model.js'
 import {renderHtml} from '../../src/report/html.js'
-import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal} from './html-fixtures.js'
+import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries} from './html-fixtures.js'
 import {longRunJournal} from './html-long-run.js'
 
 /** The `<script>` elements of a page: attributes and body. */
@@ -14,7 +14,15 @@ function scripts(page: string): {attrs: string; body: string}[] {
   return [...page.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)].map(m => ({attrs: m[1] ?? '', body: m[2] ?? ''}))
 }
 
-function chartData(page: string): {offsetS: number; endS: number; markers: {kind: string; t: number}[]; classes: {name: string; second: number[]}[]} {
+interface Embedded {
+  offsetS: number
+  endS: number
+  markers: {kind: string; t: number}[]
+  classes: {name: string; second: number[]}[]
+  prometheus: {probe: string; labels: string[]; t: number[]; values: (number | null)[][]; threshold?: {op: string; value: number; label: string}}[]
+}
+
+function chartData(page: string): Embedded {
   const body = scripts(page).find(s => s.attrs.includes('id="chart-data"'))?.body
   assert.ok(body !== undefined, 'the page embeds chart data')
   return JSON.parse(body)
@@ -119,6 +127,19 @@ describe('report.html', () => {
     const histogram = doc.load.targeted?.[0]?.histogram ?? ''
     assert.ok(histogram.length > 0 && !page.includes(histogram))
     assert.equal(chartData(page).classes[0]?.second.length, 3600)
+  })
+
+  it('charts each Prometheus range series on the run clock against the probe’s expectation, and says why one is missing', () => {
+    const page = renderHtml(withPrometheusSeries())
+    const [series, ...rest] = chartData(page).prometheus
+    assert.equal(rest.length, 0, 'the failed query has no chart')
+    assert.deepEqual(series?.labels, ['{code="503"}', '{code="500"}'])
+    assert.equal(series?.t[0], 0.25)
+    assert.equal(series?.values.length, 2)
+    assert.deepEqual(series?.threshold, {op: '<', value: 0.01, label: 'expected < 0.01'})
+    assert.match(page, /No series: Prometheus at http:\/\/127\.0\.0\.1:9 did not answer \(ECONNREFUSED\)/)
+    assert.match(page, /<b>0\.042<\/b>/)
+    assert.match(renderHtml(fixture('could-not-run')), /holds no Prometheus range series/)
   })
 
   it('diffs a created VirtualService against nothing and an updated one against its old spec', () => {
