@@ -5,7 +5,7 @@
  * was reverted, and whether the run completed. junit.xml, summary.md and the GitHub annotations all
  * read this one list, so they never disagree. Pure.
  */
-import {PHASES, type PhaseName} from '../experiment/model.js'
+import {PHASES, type PhaseName, type Probe} from '../experiment/model.js'
 import type {ProbeResult, RunEvent} from '../runner/events.js'
 import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
@@ -18,8 +18,12 @@ export type CheckStatus = 'passed' | 'failed' | 'errored' | 'skipped'
 /** Where in the run a check belongs; also its JUnit classname suffix. */
 export type CheckGroup = 'preflight' | PhaseName | 'revert' | 'run'
 
+/** What a check is about: a probe of the hypothesis, or the run's own evidence and safety. */
+export type CheckKind = 'preflight' | 'probe' | 'evidence' | 'revert' | 'run'
+
 /** One check of a run. */
 export interface Check {
+  kind: CheckKind
   group: CheckGroup
   name: string
   status: CheckStatus
@@ -31,6 +35,21 @@ export interface Check {
   durationMs?: number
   /** The probe result behind a probe check. */
   probe?: ProbeResult
+  /** A probe's expectation: the result's, or as the experiment states it when it was not evaluated. */
+  expected?: string
+  /** For a failed or errored check, what went wrong as a headline (`revert failed for default/ratings`). */
+  problem?: string
+}
+
+/** A probe's expectation as the runner words it, for probes that were never evaluated. */
+export function expectationOf(probe: Probe): string {
+  if ('prometheus' in probe) return probe.prometheus.expect
+  if ('envoy' in probe) return `${probe.envoy.stat} ${probe.envoy.expect}`
+  if ('http' in probe) {
+    const {status, bodyContains} = probe.http.expect
+    return [status === undefined ? undefined : `status ${status}`, bodyContains === undefined ? undefined : `body contains ${JSON.stringify(bodyContains)}`].filter(Boolean).join(', ') || 'status 2xx'
+  }
+  return Object.entries(probe.thresholds).map(([metric, exprs]) => `${metric} ${exprs.join(', ')}`).join(', ')
 }
 
 type Event<K extends RunEvent['kind']> = Extract<RunEvent, {kind: K}>
@@ -59,20 +78,21 @@ function preflightChecks(doc: JournalDocument): Check[] {
     if (seen.has(key)) continue
     seen.add(key)
     const status: CheckStatus = e.status === 'failed' ? 'errored' : 'passed'
-    checks.push({group: 'preflight', name: e.check, status, summary: e.status === 'warning' ? `warning: ${e.message}` : e.message, ...(e.hint === undefined ? {} : {detail: e.hint})})
+    checks.push({kind: 'preflight', group: 'preflight', name: e.check, status, ...(status === 'errored' ? {problem: `preflight check ${e.check} failed`} : {}), summary: e.status === 'warning' ? `warning: ${e.message}` : e.message, ...(e.hint === undefined ? {} : {detail: e.hint})})
   }
   return checks
 }
 
-function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, result: ProbeResult | undefined): Check {
+function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, result: ProbeResult | undefined, planned?: Probe): Check {
   const durationMs = phaseMs(doc, phase)
-  const base = {group: phase, name: probe, ...(durationMs === undefined ? {} : {durationMs})}
+  const expected = result?.expected ?? (planned === undefined ? undefined : expectationOf(planned))
+  const base = {kind: 'probe' as const, group: phase, name: probe, ...(durationMs === undefined ? {} : {durationMs}), ...(expected === undefined ? {} : {expected})}
   if (result === undefined) return {...base, status: 'skipped', summary: notReached(doc, `the ${phase} phase was evaluated`), ...(doc.reason === undefined ? {} : {detail: doc.reason})}
   const measured = `measured ${result.actual}, expected ${result.expected}`
   const detail = result.message === undefined ? {} : {detail: result.message}
   if (result.status === 'held') return {...base, probe: result, status: 'passed', summary: measured, ...detail}
-  if (result.status === 'missed') return {...base, probe: result, status: 'failed', summary: measured, ...detail}
-  return {...base, probe: result, status: 'errored', summary: `could not be evaluated: ${result.message ?? result.actual}`, detail: `expected ${result.expected}`}
+  if (result.status === 'missed') return {...base, probe: result, status: 'failed', problem: `"${probe}" missed in ${phase}`, summary: measured, ...detail}
+  return {...base, probe: result, status: 'errored', problem: `"${probe}" could not be evaluated in ${phase}`, summary: `could not be evaluated: ${result.message ?? result.actual}`, detail: `expected ${result.expected}`}
 }
 
 /** Every planned probe × phase, in phase order then the experiment's order, each matched to its result. */
@@ -82,7 +102,7 @@ function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeRes
     if (!probePhases(probe).includes(phase)) continue
     const i = unmatched.findIndex(r => r.probe === probe.name && r.phase === phase && r.kind === probeKind(probe))
     const [result] = i < 0 ? [undefined] : unmatched.splice(i, 1)
-    checks.push(probeCheck(doc, phase, probe.name, result))
+    checks.push(probeCheck(doc, phase, probe.name, result, probe))
   }
   // A result the spec does not plan (an older journal, an edited spec) is still reported.
   for (const r of unmatched.filter(r => r.phase === phase)) checks.push(probeCheck(doc, phase, r.probe, r))
@@ -95,10 +115,10 @@ function faultFired(doc: JournalDocument): Check {
   const name = 'fault fired'
   if (evidence !== undefined) {
     const when = evidence.afterWriteMs >= 0 ? ` ${formatMs(evidence.afterWriteMs)} after the write` : ''
-    return {group: 'fault', name, status: 'passed', summary: `fired${when}: ${evidence.source}: ${evidence.message}`}
+    return {kind: 'evidence', group: 'fault', name, status: 'passed', summary: `fired${when}: ${evidence.source}: ${evidence.message}`}
   }
-  if (notFired !== undefined) return {group: 'fault', name, status: 'failed', summary: `the fault never fired: ${notFired.message}`, detail: notFired.hint}
-  return {group: 'fault', name, status: 'skipped', summary: notReached(doc, 'any evidence of the fault was seen')}
+  if (notFired !== undefined) return {kind: 'evidence', group: 'fault', name, status: 'failed', problem: 'the fault never fired', summary: `the fault never fired: ${notFired.message}`, detail: notFired.hint}
+  return {kind: 'evidence', group: 'fault', name, status: 'skipped', summary: notReached(doc, 'any evidence of the fault was seen')}
 }
 
 function controlChecks(doc: JournalDocument): Check[] {
@@ -112,8 +132,8 @@ function controlChecks(doc: JournalDocument): Check[] {
   return doc.experiment.spec.spec.load.traffic.filter(t => !targeted.has(t.name)).map((t): Check => {
     const name = `control traffic untouched (${t.name})`
     const e = evidence.find(x => x.message.startsWith(`${t.name}: `))
-    if (e === undefined) return {group: 'fault', name, status: 'skipped', summary: notReached(doc, 'the control traffic was compared with the baseline')}
-    return {group: 'fault', name, status: e.untouched ? 'passed' : 'failed', summary: e.untouched ? e.message : `control traffic affected: ${e.message}`}
+    if (e === undefined) return {kind: 'evidence', group: 'fault', name, status: 'skipped', summary: notReached(doc, 'the control traffic was compared with the baseline')}
+    return {kind: 'evidence', group: 'fault', name, status: e.untouched ? 'passed' : 'failed', ...(e.untouched ? {} : {problem: `control traffic affected (${t.name})`}), summary: e.untouched ? e.message : `control traffic affected: ${e.message}`}
   })
 }
 
@@ -121,9 +141,9 @@ function guardrailCheck(doc: JournalDocument): Check[] {
   if ((doc.experiment.spec.spec.guardrails?.abortWhen ?? []).length === 0) return []
   const name = 'no guardrail breached'
   const breach = eventsOf(doc, 'guardrail-breached')[0]
-  if (breach !== undefined) return [{group: 'fault', name, status: 'failed', summary: `guardrail "${breach.guardrail}" breached: ${breach.message}`}]
-  if (phaseOf(doc, 'fault') === undefined) return [{group: 'fault', name, status: 'skipped', summary: notReached(doc, 'the fault phase started')}]
-  return [{group: 'fault', name, status: 'passed', summary: 'every abort condition stayed clear during the fault phase'}]
+  if (breach !== undefined) return [{kind: 'evidence', group: 'fault', name, status: 'failed', problem: `guardrail "${breach.guardrail}" breached`, summary: `guardrail "${breach.guardrail}" breached: ${breach.message}`}]
+  if (phaseOf(doc, 'fault') === undefined) return [{kind: 'evidence', group: 'fault', name, status: 'skipped', summary: notReached(doc, 'the fault phase started')}]
+  return [{kind: 'evidence', group: 'fault', name, status: 'passed', summary: 'every abort condition stayed clear during the fault phase'}]
 }
 
 /** One check per VirtualService written: reverted, revert failed, or no revert recorded at all. */
@@ -141,9 +161,9 @@ function revertChecks(doc: JournalDocument): Check[] {
     // A stale fault of a dead run reverted on the same object before our write is not our revert.
     const appliedAt = eventsOf(doc, 'fault-applied').find(e => e.fault.namespace === a.namespace && e.fault.name === a.name)?.t ?? 0
     const done = reverts.filter(r => r.namespace === a.namespace && r.name === a.name && r.t >= appliedAt).at(-1)
-    if (failed !== undefined) checks.push({group: 'revert', name, status: 'failed', summary: `revert failed: ${failed.message}`, detail: `the fault may still be live; clean up with: ${failed.command}`})
-    else if (done !== undefined) checks.push({group: 'revert', name, status: 'passed', summary: `${done.action}: ${done.message}`})
-    else checks.push({group: 'revert', name, status: 'errored', summary: 'no revert was recorded: the fault may still be live', detail: `run: chaos revert --run ${doc.runId} --namespace ${a.namespace}`})
+    if (failed !== undefined) checks.push({kind: 'revert', group: 'revert', name, status: 'failed', problem: `revert failed for ${key}`, summary: `revert failed: ${failed.message}`, detail: `the fault may still be live; clean up with: ${failed.command}`})
+    else if (done !== undefined) checks.push({kind: 'revert', group: 'revert', name, status: 'passed', summary: `${done.action}: ${done.message}`})
+    else checks.push({kind: 'revert', group: 'revert', name, status: 'errored', problem: `no revert recorded for ${key}`, summary: 'no revert was recorded: the fault may still be live', detail: `run: chaos revert --run ${doc.runId} --namespace ${a.namespace}`})
   }
   return checks
 }
@@ -151,9 +171,9 @@ function revertChecks(doc: JournalDocument): Check[] {
 function runCompleted(doc: JournalDocument): Check {
   const name = 'run completed'
   const ran = PHASES.filter(p => phaseOf(doc, p)?.endT !== undefined)
-  if (doc.status !== 'finished') return {group: 'run', name, status: 'errored', summary: 'the journal is still marked running: the run is in progress, or its process died', detail: `check for leftover faults: chaos revert --run ${doc.runId}`}
-  if (ran.length === PHASES.length) return {group: 'run', name, status: 'passed', summary: `all three phases ran; ${doc.reason ?? ''}`.trim()}
-  return {group: 'run', name, status: 'errored', summary: `${doc.outcome ?? 'stopped'}: ${doc.reason ?? 'no reason recorded'}`, detail: ran.length === 0 ? 'no phase ran' : `phases that ran: ${ran.join(', ')}`}
+  if (doc.status !== 'finished') return {kind: 'run', group: 'run', name, status: 'errored', problem: 'the run did not finish', summary: 'the journal is still marked running: the run is in progress, or its process died', detail: `check for leftover faults: chaos revert --run ${doc.runId}`}
+  if (ran.length === PHASES.length) return {kind: 'run', group: 'run', name, status: 'passed', summary: `all three phases ran; ${doc.reason ?? ''}`.trim()}
+  return {kind: 'run', group: 'run', name, status: 'errored', problem: `the run stopped early (${doc.outcome ?? 'stopped'})`, summary: `${doc.outcome ?? 'stopped'}: ${doc.reason ?? 'no reason recorded'}`, detail: ran.length === 0 ? 'no phase ran' : `phases that ran: ${ran.join(', ')}`}
 }
 
 /** Every check of a run, in the order the run meets them. */
