@@ -163,5 +163,7 @@ describe('report.html', () => {
     assert.equal(formatMs(3_725_000), '1 h 2 min')
     assert.equal(formatRunTime(5855), '+0:05.9')
     assert.equal(formatRunTime(3_000_500), '+50:00.5')
+    assert.equal(formatRunTime(59_960), '+1:00.0')
+    assert.equal(formatRunTime(3_725_000), '+1:02:05')
   })
 })
