@@ -7,6 +7,7 @@
 import {randomBytes} from 'node:crypto'
 import {chmod} from 'node:fs/promises'
 
+import {connect} from '../cluster/connect.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import {startApiServer} from './apiserver.js'
 import {startBookinfo} from './bookinfo/index.js'
@@ -14,6 +15,7 @@ import {writeKubeconfig} from './kubeconfig.js'
 import {Mesh} from './mesh/index.js'
 import {findPrometheus, startMetricsEndpoint, startPrometheus} from './prometheus.js'
 import {startForwardProxy} from './proxy.js'
+import {type Reaper, reaperIntervalFromEnv, startReaper} from './reaper.js'
 import {
   acquireStartLock, ensureStateDir, type RecordedPod, removeSandboxState, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
 } from './state.js'
@@ -27,8 +29,13 @@ export interface SandboxOptions {
   stateDir: string
   /** Start Prometheus when a binary is found (default true). */
   prometheus?: boolean
-  /** Progress lines ("starting Prometheus…"). */
+  /** Progress lines ("starting Prometheus…") and the reaper's reverts. */
   log?: (line: string) => void
+  /**
+   * How often the reaper reverts faults past their expiry (what `chaos revert --expired` does);
+   * 0 turns it off. Default: `$CHAOS_SANDBOX_REAPER_INTERVAL`, else 5 s.
+   */
+  reaperIntervalMs?: number
 }
 
 /** A running sandbox. */
@@ -40,6 +47,8 @@ export interface RunningSandbox {
   readonly mesh: Mesh
   /** Why Prometheus is not running, when it is not. */
   readonly prometheusSkipped: string | undefined
+  /** The expired-fault reaper, unless turned off. */
+  readonly reaper: Reaper | undefined
   /** Stops everything and removes the state record; safe to call twice. */
   stop(): Promise<void>
 }
@@ -91,6 +100,18 @@ function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
   }))
 }
 
+/**
+ * The reaper, as a client of the sandbox's own API server (through the kubeconfig just written),
+ * so its reverts take the path `chaos revert` takes: admission, preconditions, watch events.
+ */
+function startSandboxReaper(opts: SandboxOptions, kubeconfig: string, store: ObjectStore, log: (line: string) => void): Reaper | undefined {
+  const intervalMs = opts.reaperIntervalMs ?? reaperIntervalFromEnv()
+  if (intervalMs === 0) return undefined
+  const cluster = connect({kubeconfig})
+  if (cluster === undefined) throw new Error(`the sandbox's kubeconfig ${kubeconfig} cannot be loaded`)
+  return startReaper({cluster, intervalMs, log, namespaces: () => store.list('Namespace').map(n => n.metadata.name)})
+}
+
 /** Starts a sandbox in `opts.stateDir`; resolves once every part answers and `sandbox.json` is written. */
 export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const log = opts.log ?? (() => {})
@@ -112,6 +133,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       knownServices: () => topology.services().map(s => s.name),
     })
     teardown.add('forward proxy', () => proxy.close())
+    const reaper = startSandboxReaper(opts, paths.kubeconfig, store, log)
+    if (reaper !== undefined) teardown.add('reaper', () => reaper.stop())
     const metrics = await startMetricsEndpoint(sidecars)
     teardown.add('metrics endpoint', () => metrics.close())
     const binary = opts.prometheus === false ? undefined : findPrometheus()
@@ -134,12 +157,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       namespace: SANDBOX_NAMESPACE,
       startedAt: new Date().toISOString(),
       pods: recordPods(sidecars),
+      ...(reaper === undefined ? {} : {reaperIntervalMs: reaper.intervalMs}),
     }
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => (stopping ??= teardown.run())
-    return {state, store, topology, mesh, prometheusSkipped, stop}
+    return {state, store, topology, mesh, prometheusSkipped, reaper, stop}
   } catch (err) {
     await teardown.run().catch(() => {})
     throw err

@@ -45,6 +45,8 @@ export interface SandboxState {
   prometheus?: string
   /** Prometheus's pid, so a crashed sandbox's orphan can be stopped. */
   prometheusPid?: number
+  /** How often the reaper reverts expired faults; absent when it is off. */
+  reaperIntervalMs?: number
   namespace: string
   startedAt: string
   pods: RecordedPod[]

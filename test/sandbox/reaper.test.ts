@@ -1,0 +1,197 @@
+/**
+ * The sandbox reaper against the sandbox API server over HTTPS, through the same client
+ * `chaos revert` uses: expired faults go within an interval, live ones stay, foreign edits survive.
+ */
+import assert from 'node:assert/strict'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {Cluster} from '../../src/cluster/cluster.js'
+import {connect} from '../../src/cluster/connect.js'
+import {ANNOTATION_EXPIRES_AT} from '../../src/faults/annotations.js'
+import {compileFaults} from '../../src/faults/compile.js'
+import type {VirtualService} from '../../src/istio/types.js'
+import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
+import {DEFAULT_REAPER_INTERVAL_MS, type Reaper, reaperIntervalFromEnv, startReaper} from '../../src/sandbox/reaper.js'
+import {startSandbox} from '../../src/sandbox/sandbox.js'
+import {type Fixture, startFixture} from './apiserver/fakes.js'
+
+const INTERVAL = 250
+
+const ratings = (namespace = 'default'): VirtualService => ({
+  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace},
+  spec: {hosts: ['ratings'], http: [{name: 'primary', route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
+})
+
+/** Leaves run `runId`'s faults as a SIGKILLed run would: applied with their expiry, never reverted. */
+async function abandon(cluster: Cluster, namespace: string, runId: string, expiresAt: Date, services: string[]): Promise<void> {
+  const plan = compileFaults({namespace, existing: await cluster.listVirtualServices(namespace), runId, expiresAt,
+    faults: services.map(service => ({service, match: {headers: {'x-chaos-test': {exact: 'true'}}}, abort: {httpStatus: 503, percentage: 100}}))})
+  for (const o of plan.objects) await (o.action === 'create' ? cluster.createVirtualService(o.desired) : cluster.replaceVirtualService(o.desired))
+}
+
+const faultRoutes = (vs: VirtualService | undefined) => (vs?.spec.http ?? []).filter(r => r.name?.startsWith('faultline:')).length
+
+/** Polls `check` every 25 ms until it holds or `timeoutMs` passes; returns the milliseconds it took. */
+async function within(timeoutMs: number, what: string, check: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now()
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`not within ${timeoutMs}ms: ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  return Date.now() - t0
+}
+
+describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
+  // The first Istio write compiles the CRD schemas (seconds on a busy machine).
+  this.timeout(60_000)
+  let f: Fixture
+  let dir: string
+  let cluster: Cluster
+  let reaper: Reaper | undefined
+  let lists = 0
+  const lines: string[] = []
+
+  beforeEach(async () => {
+    f = await startFixture()
+    f.store.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'staging'}})
+    dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-'))
+    await writeKubeconfig(join(dir, 'kubeconfig'), {server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority})
+    const real = connect({kubeconfig: join(dir, 'kubeconfig')}) as Cluster
+    lists = 0
+    // Counts sweeps (one list per namespace) without changing what the reaper does.
+    cluster = new Proxy(real, {get: (target, key, receiver) => {
+      if (key === 'listVirtualServices') lists++
+      const v = Reflect.get(target, key, receiver) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    }})
+    lines.length = 0
+  })
+
+  afterEach(async () => {
+    await reaper?.stop()
+    reaper = undefined
+    await f.close()
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  const start = () => {
+    lists = 0 // the test's own setup lists too
+    reaper = startReaper({cluster, intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => f.store.list('Namespace').map(n => n.metadata.name)})
+  }
+
+  it('reverts expired faults in every namespace in the sweep one interval after start, restoring the original exactly', async () => {
+    const original = await cluster.createVirtualService(ratings())
+    await abandon(cluster, 'default', 'dead-1', new Date(Date.now() - 1000), ['ratings', 'details'])
+    await abandon(cluster, 'staging', 'dead-2', new Date(Date.now() - 1000), ['ratings'])
+    assert.equal(faultRoutes(await cluster.getVirtualService('default', 'ratings')), 1)
+    start()
+    const firstSweep = await within(INTERVAL * 4, 'a first sweep', async () => lists > 0)
+    assert.ok(firstSweep >= INTERVAL - 10 && firstSweep < INTERVAL * 2, `first sweep ${firstSweep}ms after start, interval ${INTERVAL}ms`)
+    // Three reverts, each with its read-back, over HTTPS: that first sweep is the one that does them.
+    await within(INTERVAL * 12, 'every expired fault reverted', async () => lines.length === 3 && f.store.virtualServices().every(vs => faultRoutes(vs) === 0))
+    assert.ok(lists <= 2 * f.store.list('Namespace').length, `done within the first sweep or the next (${lists} lists)`)
+    assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+    assert.deepEqual(f.store.virtualServices().map(vs => `${vs.metadata.namespace}/${vs.metadata.name}`), ['default/ratings'])
+    assert.deepEqual(lines.map(l => l.replace(/ — .*/, '')).sort(), [
+      'reaper: ✓ default/faultline-details: deleted', 'reaper: ✓ default/ratings: restored', 'reaper: ✓ staging/faultline-ratings: deleted',
+    ])
+  })
+
+  it('leaves a fault that has not expired alone, sweep after sweep, then takes it once it has', async () => {
+    await abandon(cluster, 'default', 'live-1', new Date(Date.now() + 4000), ['ratings'])
+    // The annotation has whole seconds: the expiry that counts is the one written.
+    const expiresAt = new Date((await cluster.getVirtualService('default', 'faultline-ratings'))?.metadata.annotations?.[ANNOTATION_EXPIRES_AT] ?? NaN)
+    assert.ok(expiresAt.getTime() - Date.now() > 2 * INTERVAL, 'room for two sweeps before the expiry')
+    start()
+    const namespaces = f.store.list('Namespace').length
+    await within(INTERVAL * 5, 'two sweeps', async () => lists >= 2 * namespaces)
+    assert.ok(Date.now() < expiresAt.getTime(), 'the sweeps ran before the expiry')
+    assert.equal(faultRoutes(await cluster.getVirtualService('default', 'faultline-ratings')), 1, 'still live before its expiry')
+    await within(5000 + INTERVAL * 4, 'the fault reverted after its expiry', async () => (await cluster.getVirtualService('default', 'faultline-ratings')) === undefined)
+    assert.ok(Date.now() >= expiresAt.getTime(), 'not before it expired')
+  })
+
+  it('keeps a foreign edit made after the fault, removing only our routes and marks', async () => {
+    await cluster.createVirtualService(ratings())
+    await abandon(cluster, 'default', 'dead-3', new Date(Date.now() - 1000), ['ratings'])
+    const live = await cluster.getVirtualService('default', 'ratings') as VirtualService
+    const primary = live.spec.http?.find(r => r.name === 'primary')
+    assert.ok(primary !== undefined)
+    primary.timeout = '2s'
+    live.metadata.labels = {...live.metadata.labels, 'edited-by': 'someone-else'}
+    await cluster.replaceVirtualService(live)
+    start()
+    await within(INTERVAL * 4, 'our routes removed', async () => faultRoutes(await cluster.getVirtualService('default', 'ratings')) === 0)
+    const after = await cluster.getVirtualService('default', 'ratings')
+    assert.equal(after?.spec.http?.find(r => r.name === 'primary')?.timeout, '2s', 'their edit survives')
+    assert.equal(after?.metadata.labels?.['edited-by'], 'someone-else')
+    assert.deepEqual(Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')), [])
+    assert.match(lines.join('\n'), /default\/ratings: stripped/)
+  })
+
+  it('stop() ends the sweeps: a fault expiring afterwards stays', async () => {
+    start()
+    await within(INTERVAL * 4, 'a first sweep', async () => lists > 0)
+    await reaper?.stop()
+    await abandon(cluster, 'default', 'dead-4', new Date(Date.now() - 1000), ['ratings'])
+    const count = lists
+    await new Promise(resolve => setTimeout(resolve, INTERVAL * 3)) // proving an absence needs elapsed time
+    assert.equal(lists, count)
+    assert.equal(faultRoutes(await cluster.getVirtualService('default', 'faultline-ratings')), 1)
+  })
+
+  it('a namespace that cannot be listed is logged and the others are still swept', async () => {
+    await abandon(cluster, 'default', 'dead-5', new Date(Date.now() - 1000), ['ratings'])
+    const failing = new Proxy(cluster, {get: (target, key, receiver) => key === 'listVirtualServices'
+      ? (namespace: string) => (namespace === 'forbidden' ? Promise.reject(new Error('virtualservices is forbidden')) : target.listVirtualServices(namespace))
+      : Reflect.get(target, key, receiver) as unknown})
+    reaper = startReaper({cluster: failing, intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => ['forbidden', 'default']})
+    const reports = await reaper.sweep()
+    assert.deepEqual(reports.map(r => [r.namespace, r.reverted.length]), [['default', 1]])
+    assert.match(lines[0] ?? '', /reaper: sweeping namespace forbidden failed: virtualservices is forbidden/)
+  })
+})
+
+describe('sandbox reaper: interval', () => {
+  it('defaults to 5 s; CHAOS_SANDBOX_REAPER_INTERVAL takes a duration or 0; anything else is refused', () => {
+    assert.equal(reaperIntervalFromEnv({}), DEFAULT_REAPER_INTERVAL_MS)
+    assert.equal(DEFAULT_REAPER_INTERVAL_MS, 5000)
+    assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '1s'}), 1000)
+    assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '250ms'}), 250)
+    assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '0'}), 0)
+    assert.throws(() => reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: 'often'}), /expected a duration/)
+    assert.throws(() => startReaper({cluster: {} as Cluster, namespaces: () => [], intervalMs: 0}), RangeError)
+  })
+})
+
+describe('sandbox reaper: started and stopped with the sandbox', function () {
+  this.timeout(60_000)
+
+  it('runs in a started sandbox (recorded in sandbox.json), reverts through its API, and stops with it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-sandbox-'))
+    const sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: INTERVAL})
+    try {
+      assert.equal(sandbox.state.reaperIntervalMs, INTERVAL)
+      assert.equal(sandbox.reaper?.intervalMs, INTERVAL)
+      const cluster = connect({kubeconfig: sandbox.state.kubeconfig}) as Cluster
+      await abandon(cluster, 'default', 'dead-6', new Date(Date.now() - 1000), ['ratings'])
+      const vs = sandbox.store.virtualServices()[0]
+      assert.ok(vs?.metadata.annotations?.[ANNOTATION_EXPIRES_AT] !== undefined)
+      await within(INTERVAL * 4, 'the sandbox reaped it', async () => sandbox.store.virtualServices().length === 0)
+    } finally {
+      await sandbox.stop()
+      await rm(dir, {recursive: true, force: true})
+    }
+    const off = await mkdtemp(join(tmpdir(), 'faultline-reaper-off-'))
+    const quiet = await startSandbox({stateDir: off, prometheus: false, reaperIntervalMs: 0})
+    try {
+      assert.equal(quiet.reaper, undefined)
+      assert.equal(quiet.state.reaperIntervalMs, undefined)
+    } finally {
+      await quiet.stop()
+      await rm(off, {recursive: true, force: true})
+    }
+  })
+})
