@@ -19,20 +19,29 @@ import type {Recorder} from './recorder.js'
 
 export {findK6, K6Unavailable, k6ProxyProblem} from './k6-binary.js'
 
-/**
- * How far behind the clock seconds are sealed. A point reaches the file 50 ms (k6's output
- * manager batches) + 200 ms (the JSON output's flush period) after it is stamped, plus however
- * long k6's 4 KiB write buffer takes to fill: the recording (points.jsonl) holds ~3.8 KB of JSON
- * per request, so at 10 req/s (the experiments' 5/s per class) that is ~100 ms, and we poll every
- * 100 ms: ~450 ms in all, doubled. A request's start mark holds its second open until the request's
- * own points arrive, so the lag covers only the pipeline, not the request's duration; and it
- * grows to twice the longest delay seen, for low rates (the buffer fills slowly) or a starved k6.
- */
-export const MIN_LAG_MS = 1000
 /** How k6 v2 writes `--out json` (output/manager.go, internal/output/json/json.go). */
 export const K6_JSON_OUTPUT = {batchMs: 50, flushMs: 200, bufferBytes: 4096}
 /** How often the output file is read. */
 export const POLL_MS = 100
+/** Fewest bytes of JSON one request adds, with margin: the recording holds ~3.8 KB per request. */
+const MIN_BYTES_PER_REQUEST = 2000
+/** Never seal closer to the clock than this. */
+export const MIN_LAG_MS = 1000
+
+/**
+ * How far behind the clock seconds are sealed at first. A point reaches the file 50 ms (k6's
+ * output manager batches) + 200 ms (the JSON output's flush period) after it is stamped, plus
+ * however long k6's 4 KiB write buffer takes to fill — at 10 req/s (the experiments' 5/s per
+ * class) and the recording's ~3.8 KB per request that is ~100 ms — plus our poll: ~450 ms,
+ * doubled. A request's start mark holds its second open until its own points arrive, so the lag
+ * covers only this pipeline, not the request's duration. While k6 runs, the lag grows to twice
+ * the longest delay seen (a starved k6; the fake k6 at 5/s per class measured 700 ms).
+ */
+export function initialLagMs(plan: LoadPlan): number {
+  const perSecond = plan.traffic.reduce((n, t) => n + (t.ratePerSecond ?? t.vus ?? 0), 0)
+  const fillMs = Math.min(plan.requestTimeoutMs, K6_JSON_OUTPUT.bufferBytes / (MIN_BYTES_PER_REQUEST * Math.max(perSecond, 1e-3)) * 1000)
+  return Math.max(MIN_LAG_MS, 2 * (K6_JSON_OUTPUT.batchMs + K6_JSON_OUTPUT.flushMs + fillMs + POLL_MS))
+}
 /** After SIGINT, k6 interrupts its iterations and flushes its outputs: this is ample for that. */
 const STOP_GRACE_MS = 15_000
 /** k6's exit codes (go.k6.io/k6/errext/exitcodes) that we tell apart. */
@@ -107,7 +116,7 @@ export class K6Driver implements LoadDriver {
       child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe'], detached: true})
       proc = watch(child)
       disarm.push(...stopOn(child, proc, stop, abort, this.options.stopGraceMs ?? STOP_GRACE_MS))
-      await stream(out, feed, recorder, proc, now, plan.requestTimeoutMs)
+      await stream(out, feed, recorder, proc, now, plan)
       const {code, signal} = await proc.exited
       checkExit(code, signal, proc, abort.aborted)
       if (feed.counts.late > 0) this.options.warn?.(`k6: ${feed.counts.late} point(s) arrived after their second was sealed and were left out`)
@@ -199,7 +208,8 @@ function stopOn(child: ChildProcess, proc: Proc, stop: AbortSignal, abort: Abort
  * k6 that writes no start marks (older than v0.45) leaves a request invisible until it ends, so
  * then the lag also covers the longest a request may take.
  */
-async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number, requestTimeoutMs: number): Promise<void> {
+async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number, plan: LoadPlan): Promise<void> {
+  const initialLag = initialLagMs(plan)
   const lines = new LineSplitter()
   const decoder = new StringDecoder('utf8')
   const buffer = Buffer.alloc(1 << 16)
@@ -220,7 +230,7 @@ async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc:
     while (!proc.done()) {
       await Promise.race([proc.exited.catch(() => undefined), new Promise(r => setTimeout(r, POLL_MS))])
       await drain()
-      const lag = Math.max(MIN_LAG_MS, 2 * feed.maxDelayMs) + (feed.counts.unmarked > 0 ? requestTimeoutMs : 0)
+      const lag = Math.max(initialLag, 2 * feed.maxDelayMs) + (feed.counts.unmarked > 0 ? plan.requestTimeoutMs : 0)
       recorder.flush(now() - lag)
     }
     await drain()
