@@ -61,7 +61,10 @@ function warningsFor(bundle: ScheduleBundle, request: ScheduleRequest): string[]
   return warnings
 }
 
-/** Multi-document YAML, each document under a comment saying what it is and why. */
+/**
+ * Multi-document YAML, each document under a comment saying what it is and why. Written as YAML 1.1
+ * because kubectl reads it so (sigs.k8s.io/yaml): a name such as `on` or `y` is quoted, not a boolean.
+ */
 export function renderManifests(manifests: Manifest[]): string {
-  return manifests.map(m => `${m.comment.map(line => `# ${line}`).join('\n')}\n${stringify(m.object, {aliasDuplicateObjects: false, lineWidth: 0})}`).join('---\n')
+  return manifests.map(m => `${m.comment.map(line => `# ${line}`).join('\n')}\n${stringify(m.object, {version: '1.1', aliasDuplicateObjects: false, lineWidth: 0})}`).join('---\n')
 }
