@@ -7,19 +7,27 @@
  * also with `-cpus 1`, wrk with `-t1`). Bounded: fixed durations, every child stopped at the end.
  *
  *   npx tsx bench/load-driver.ts [--runs 5] [--duration 5] [--connections 64] [--rate-runs 3]
- *                               [--rate-duration 10] [--only throughput|rate] [--compare <dir>[,<dir>…]]
+ *                               [--rate-duration 10] [--warmup 1] [--only throughput|rate] [--compare <dir>[,<dir>…]]
  *
+ * The Node children first run `--warmup` seconds of the same load, unmeasured (JIT and llhttp's
+ * WebAssembly compile on this core while the first requests run; hey and wrk are compiled ahead).
  * Each round runs every generator once, in an order rotated per round, so machine noise hits all
  * of them; the ratios are taken within a round and their median is reported. CPU time (user+sys)
  * per request is reported beside req/s: it does not depend on how much of the core a busy machine
- * left us. `--compare` also runs the builtin driver of other checkouts of this repository (e.g.
+ * left us. Two floors run beside them: `undici-floor`, a bare loop of undici `Client.dispatch` calls
+ * that records nothing (what any undici-based driver can reach here), and `node-socket-floor`, one
+ * prebuilt request written per response seen on raw sockets with no HTTP parsing at all (what
+ * Node's socket layer alone can reach; not a usable client). `--compare` also runs the builtin driver of other checkouts of this repository (e.g.
  * `git archive` of an older commit with `node_modules` linked in) as `builtin@<dir name>`.
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
 import {cpus, tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+
+import {Client, type Dispatcher} from 'undici'
 
 import {BuiltinDriver} from '../src/load/builtin.js'
 import {Recorder} from '../src/load/recorder.js'
@@ -67,22 +75,77 @@ const hey = (url: string, c: number, s: number) => peer(['hey', '-z', `${s}s`, '
 
 /** A builtin driver (this checkout's or another's) in a child pinned to CPU 0. */
 function builtin(script: string, url: string, mode: string, value: number, s: number): Sample & {json: string} {
-  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, '--child', mode, String(value), String(s), url], {encoding: 'utf8', timeout: (s + 60) * 1000, cwd: join(script, '..', '..')})
+  const warmup = arg('warmup', 1)
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, '--child', mode, String(value), String(s), url, String(warmup)], {encoding: 'utf8', timeout: (s + warmup + 60) * 1000, cwd: join(script, '..', '..')})
   const m = /RESULT (\S+) (\S+) (\S+)(?: (\S+))?(?: (.*))?/.exec(r.stdout)
   if (m === null) throw new Error(`builtin child failed: ${r.stderr}`)
   return {rps: Number(m[1]), requests: Number(m[2]), cpuS: Number(m[4] ?? NaN), json: m[5] ?? '{}'}
 }
 
+/** undici with nothing on top: one Client per connection, each sending again when a response ends. */
+async function undiciFloor(url: string, connections: number, durationMs: number): Promise<number> {
+  const origin = new URL(url).origin
+  const end = performance.now() + durationMs
+  let completed = 0
+  const clients = Array.from({length: connections}, () => new Client(origin))
+  await new Promise<void>(resolve => {
+    let looping = connections
+    const request: Dispatcher.DispatchOptions = {origin, path: '/', method: 'GET'}
+    const loop = (client: Client) => {
+      if (performance.now() >= end) return void (--looping === 0 && resolve())
+      client.dispatch(request, {onConnect() {}, onHeaders: () => true, onData: () => true, onComplete: () => (completed++, loop(client)), onError: () => setImmediate(loop, client)})
+    }
+    for (const c of clients) loop(c)
+  })
+  await Promise.all(clients.map(c => c.destroy()))
+  return completed
+}
+
+/** Node's socket layer with no HTTP at all: a prebuilt request written for every status line read. */
+async function socketFloor(url: string, connections: number, durationMs: number): Promise<number> {
+  const {hostname, port, host} = new URL(url)
+  const request = Buffer.from(`GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`)
+  const end = performance.now() + durationMs
+  let completed = 0
+  await new Promise<void>(resolve => {
+    let open = connections
+    for (let i = 0; i < connections; i++) {
+      const socket = net.connect(Number(port), hostname, () => socket.write(request)).setNoDelay(true)
+      socket.on('data', chunk => {
+        for (let at = chunk.indexOf('HTTP/1.1 '); at >= 0; at = chunk.indexOf('HTTP/1.1 ', at + 1)) completed++
+        if (performance.now() < end) socket.write(request)
+        else socket.destroy()
+      })
+      socket.on('close', () => --open === 0 && resolve())
+    }
+  })
+  return completed
+}
+
 /** Child: one driver run; prints `RESULT <req/s> <requests> <dropped> <cpu s> <send reports>`. */
 async function child(): Promise<void> {
-  const [, , , mode, value, seconds, url] = process.argv
-  const recorder = new Recorder(['load'])
+  const [, , , mode, value, seconds, url, warmup] = process.argv
+  // Node compiles undici's code and its llhttp WebAssembly while the first requests run (on this
+  // core, and counted in its CPU time); a steady run of minutes never sees it, so it is kept out.
+  const warmupMs = Number(warmup ?? 0) * 1000
+  if (mode === 'undici-floor' || mode === 'socket-floor') {
+    const floor = mode === 'undici-floor' ? undiciFloor : socketFloor
+    if (warmupMs > 0) await floor(url as string, Number(value), warmupMs)
+    const cpu0 = process.cpuUsage()
+    const started = performance.now()
+    const n = await floor(url as string, Number(value), Number(seconds) * 1000)
+    const cpu = process.cpuUsage(cpu0)
+    return void process.stdout.write(`RESULT ${(n / ((performance.now() - started) / 1000)).toFixed(1)} ${n} 0 ${((cpu.user + cpu.system) / 1e6).toFixed(3)}\n`)
+  }
   const durationMs = Number(seconds) * 1000
   const traffic = mode === 'vus' ? {name: 'load', vus: Number(value), headers: {}} : {name: 'load', ratePerSecond: Number(value), headers: {}}
+  const signals = {stop: new AbortController().signal, abort: new AbortController().signal}
+  if (warmupMs > 0) await new BuiltinDriver().run({url: url as string, method: 'GET', durationMs: warmupMs, requestTimeoutMs: 10_000, traffic: [traffic]}, new Recorder(['load']), signals)
+  const recorder = new Recorder(['load'])
   const driver = new BuiltinDriver()
   const cpu0 = process.cpuUsage()
   const started = performance.now()
-  await driver.run({url: url as string, method: 'GET', durationMs, requestTimeoutMs: 10_000, traffic: [traffic]}, recorder, {stop: new AbortController().signal, abort: new AbortController().signal})
+  await driver.run({url: url as string, method: 'GET', durationMs, requestTimeoutMs: 10_000, traffic: [traffic]}, recorder, signals)
   const elapsed = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpu0)
   const w = recorder.summarise('load', 0, durationMs + 60_000)
@@ -102,6 +165,8 @@ async function throughput(url: string, compare: string[]): Promise<void> {
     ...Object.fromEntries(compare.map(d => [`builtin@${basename(d)}`, () => builtin(join(d, 'bench', 'load-driver.ts'), url, 'vus', c, s)])),
     hey: () => hey(url, c, s),
     wrk: () => wrk(url, c, s),
+    'undici-floor': () => builtin(SELF, url, 'undici-floor', c, s),
+    'node-socket-floor': () => builtin(SELF, url, 'socket-floor', c, s),
   }
   const names = Object.keys(generators)
   const samples: Record<string, Sample[]> = Object.fromEntries(names.map(n => [n, []]))
@@ -121,7 +186,7 @@ async function throughput(url: string, compare: string[]): Promise<void> {
     console.log(`  ${name.padEnd(16)}  ${median(xs.map(x => x.rps)).toFixed(0).padStart(6)}  (${range(xs.map(x => x.rps))})  ${median(cpu).toFixed(1).padStart(6)} (${range(cpu, 1)})`)
   }
   const ours = samples['builtin'] ?? []
-  for (const peerName of ['hey', 'wrk', ...compare.map(d => `builtin@${basename(d)}`)]) {
+  for (const peerName of ['hey', 'wrk', 'undici-floor', 'node-socket-floor', ...compare.map(d => `builtin@${basename(d)}`)]) {
     const theirs = samples[peerName] ?? []
     const ratios = ours.map((x, i) => x.rps / (theirs[i]?.rps ?? NaN))
     const cpuRatios = ours.map((x, i) => (theirs[i] === undefined ? NaN : (theirs[i].cpuS / theirs[i].requests) / (x.cpuS / x.requests)))

@@ -38,6 +38,9 @@ export class BuiltinDriver implements LoadDriver {
   }
 
   async run(plan: LoadPlan, recorder: Recorder, {stop, abort}: {stop: AbortSignal; abort: AbortSignal}): Promise<void> {
+    // Checked up front: from inside a timer or a socket callback, an unknown class would crash the process.
+    const unknown = plan.traffic.find(t => !recorder.classes.includes(t.name))
+    if (unknown !== undefined) throw new Error(`unknown traffic class ${unknown.name}: the recorder has ${recorder.classes.join(', ')}`)
     const load = new Load(plan, recorder, abort, this.maxInFlight)
     // Graceful stop (no new requests) happens on either signal; a hard abort also fails in-flight requests at once.
     const halt = () => load.halt()
@@ -80,7 +83,7 @@ class Load {
   private readonly clientOptions: Client.Options
   private readonly classes: TrafficLoad[]
   private readonly clients: Client[] = []
-  /** Open-model classes share one pool, sized to the largest sum of their rates. */
+  /** Open-model classes share one pool of up to one connection per request/s (8–1024). */
   private pool: Pool | undefined
   private timer: NodeJS.Timeout | undefined
   private halted = false

@@ -159,6 +159,12 @@ describe('builtin load driver', function () {
     assert.ok(report.lag.p50 >= 0 && report.lag.p50 < 50 && report.lag.max >= report.lag.p99, JSON.stringify(report.lag))
   })
 
+  it('refuses a plan whose classes the recorder does not know, before sending anything', async () => {
+    const before = seen.length
+    await assert.rejects(new BuiltinDriver().run(plan(), new Recorder(['control']), signals()), /unknown traffic class targeted/)
+    assert.equal(seen.length, before)
+  })
+
   it('stops promptly when aborted', async () => {
     const recorder = new Recorder(['targeted'])
     const ac = new AbortController()
