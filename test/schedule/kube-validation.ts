@@ -154,7 +154,7 @@ export function semanticProblems(o: any): string[] {
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Every problem of one generated object: apiVersion for its kind, then structure, then semantics. */
-export function objectProblems(o: {apiVersion?: unknown; kind?: unknown}): string[] {
+export function objectProblems(o: {apiVersion?: unknown; kind?: unknown; [field: string]: unknown}): string[] {
   const known = MODELS[String(o.kind)]
   if (known === undefined) return [`kind ${String(o.kind)}: not a kind chaos schedule generates`]
   if (o.apiVersion !== known.apiVersion) return [`apiVersion: ${String(o.apiVersion)} is not ${known.apiVersion}`]
