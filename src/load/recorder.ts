@@ -154,10 +154,15 @@ export class Recorder {
  * pure, so a report computes a phase's figures from a journal exactly as the run's probes did.
  */
 export function summariseSeconds(seconds: readonly SecondStats[], fromMs: number, toMs: number): WindowSummary {
-  const picked = seconds.filter(s => s.second * 1000 + 500 >= fromMs && s.second * 1000 + 500 < toMs)
+  const picked = secondsInWindow(seconds, fromMs, toMs)
   const requests = picked.reduce((n, s) => n + s.requests, 0)
   const failed = picked.reduce((n, s) => n + s.failed, 0)
   const dropped = picked.reduce((n, s) => n + s.dropped, 0)
   const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
   return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(mergeEncoded(picked.map(s => s.histogram)))}
+}
+
+/** The seconds charged to [fromMs, toMs): those whose middle lies inside it. */
+export function secondsInWindow(seconds: readonly SecondStats[], fromMs: number, toMs: number): SecondStats[] {
+  return seconds.filter(s => s.second * 1000 + 500 >= fromMs && s.second * 1000 + 500 < toMs)
 }

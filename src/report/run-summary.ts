@@ -5,7 +5,8 @@
  * The history index shows these; any report may reuse them.
  */
 import type {PhaseName} from '../experiment/model.js'
-import {type SecondStats, summariseSeconds} from '../load/recorder.js'
+import {type Histogram, mergeEncoded, newHistogram, trendOf} from '../load/histogram.js'
+import {type SecondStats, secondsInWindow} from '../load/recorder.js'
 import type {Outcome} from '../runner/events.js'
 import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
@@ -95,17 +96,37 @@ export function phaseWindows(journal: Pick<JournalDocument, 'phases'>, lastLoadM
   return windows.filter(w => w.toMs > w.fromMs)
 }
 
-function figures(seconds: readonly SecondStats[], window: PhaseWindow): LoadFigures | undefined {
-  const w = summariseSeconds(seconds, window.fromMs, window.toMs)
-  if (w.requests === 0) return undefined
-  return {requests: w.requests, failed: w.failed, rate: w.rate, errorRatio: w.failedRate, p95: w.duration.p(95), p99: w.duration.p(99)}
+/** One class's (or role's) load over one phase, its latencies merged. */
+interface PhaseLoad {
+  requests: number
+  failed: number
+  windowMs: number
+  latency: Histogram
 }
 
-function phaseFigures(seconds: readonly SecondStats[], windows: readonly PhaseWindow[]): PhaseFigures {
-  const out: PhaseFigures = {}
+/** Each second is decoded once: phases are disjoint, and a role's phases add its classes' histograms. */
+function phaseLoads(seconds: readonly SecondStats[], windows: readonly PhaseWindow[]): Map<PhaseName, PhaseLoad> {
+  const loads = new Map<PhaseName, PhaseLoad>()
   for (const w of windows) {
-    const f = figures(seconds, w)
-    if (f !== undefined) out[w.phase] = f
+    const picked = secondsInWindow(seconds, w.fromMs, w.toMs)
+    const requests = picked.reduce((n, s) => n + s.requests, 0)
+    if (requests === 0) continue
+    loads.set(w.phase, {requests, failed: picked.reduce((n, s) => n + s.failed, 0), windowMs: w.toMs - w.fromMs, latency: mergeEncoded(picked.map(s => s.histogram))})
+  }
+  return loads
+}
+
+function combined(parts: readonly PhaseLoad[]): PhaseLoad {
+  const latency = newHistogram()
+  for (const p of parts) latency.add(p.latency)
+  return {requests: parts.reduce((n, p) => n + p.requests, 0), failed: parts.reduce((n, p) => n + p.failed, 0), windowMs: Math.max(...parts.map(p => p.windowMs)), latency}
+}
+
+function phaseFigures(loads: ReadonlyMap<PhaseName, PhaseLoad>): PhaseFigures {
+  const out: PhaseFigures = {}
+  for (const [phase, load] of loads) {
+    const trend = trendOf(load.latency)
+    out[phase] = {requests: load.requests, failed: load.failed, rate: load.requests / Math.max(0.001, load.windowMs / 1000), errorRatio: load.failed / load.requests, p95: trend.p(95), p99: trend.p(99)}
   }
   return out
 }
@@ -121,17 +142,23 @@ function roleOf(journal: JournalDocument): (traffic: string) => TrafficRole {
 }
 
 function trafficSummaries(journal: JournalDocument): Pick<RunSummary, 'classes' | 'roles'> {
-  const load = journal.load
-  const lastLoadMs = Math.max(0, ...Object.values(load).flatMap(seconds => seconds.map(s => (s.second + 1) * 1000)))
+  const load = Object.entries(journal.load)
+  const lastLoadMs = Math.max(0, ...load.flatMap(([, seconds]) => seconds.map(s => (s.second + 1) * 1000)))
   const windows = phaseWindows(journal, lastLoadMs)
   const role = roleOf(journal)
-  const classes = Object.entries(load).map(([name, seconds]) => ({name, role: role(name), phases: phaseFigures(seconds, windows)}))
+  const loads = load.map(([name, seconds]) => ({name, role: role(name), loads: phaseLoads(seconds, windows)}))
   const roles: RunSummary['roles'] = {}
   for (const r of ['targeted', 'control'] as const) {
-    const seconds = Object.entries(load).filter(([name]) => role(name) === r).flatMap(([, s]) => s)
-    if (seconds.length > 0) roles[r] = phaseFigures(seconds, windows)
+    const mine = loads.filter(c => c.role === r)
+    if (mine.length === 0) continue
+    const byPhase = new Map<PhaseName, PhaseLoad>()
+    for (const w of windows) {
+      const parts = mine.flatMap(c => c.loads.get(w.phase) ?? [])
+      if (parts.length > 0) byPhase.set(w.phase, parts.length === 1 ? parts[0] as PhaseLoad : combined(parts))
+    }
+    roles[r] = phaseFigures(byPhase)
   }
-  return {classes, roles}
+  return {classes: loads.map(c => ({name: c.name, role: c.role, phases: phaseFigures(c.loads)})), roles}
 }
 
 function faultEffect(journal: JournalDocument): RunSummary['faultEffect'] {
