@@ -15,8 +15,9 @@ export function significant(value: number): string {
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—'
   const abs = Math.abs(ms)
-  if (abs < 1000) return `${significant(ms)} ms`
-  if (abs < 60_000) return `${significant(ms / 1000)} s`
+  // Bounds are where three significant figures would round up into the next unit (999.5 ms → 1 s).
+  if (abs < 999.5) return `${significant(ms)} ms`
+  if (abs < 59_950) return `${significant(ms / 1000)} s`
   const sign = ms < 0 ? '-' : ''
   const totalS = Math.round(abs / 1000)
   const [h, m, s] = [Math.floor(totalS / 3600), Math.floor((totalS % 3600) / 60), totalS % 60]

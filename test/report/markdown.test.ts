@@ -107,6 +107,6 @@ describe('summary.md', function () {
     assert.doesNotMatch(md, /<script|<!--|<\/failure/)
     assert.doesNotMatch(md, /^next/m, 'a newline in a value never starts a line of its own')
     assert.doesNotMatch(md, /(?<!\\)`tick/, 'backticks are escaped')
-    assert.ok(!md.includes("\u0000") && !md.includes("\u001b"), "control characters are made visible")
+    assert.ok(!md.includes('\u0000') && !md.includes('\u001b'), 'control characters are made visible')
   })
 })
