@@ -21,7 +21,7 @@ interface Journal {
   outcome: string
   exitCode: number
   environment: {driver: string; driverVersion: string}
-  load: Record<string, {second: number; requests: number}[]>
+  load: Record<string, {second: number; requests: number; statuses: Record<string, number>}[]>
 }
 
 describe('chaos run --driver k6 (integration, real CLI)', function () {
@@ -68,6 +68,9 @@ describe('chaos run --driver k6 (integration, real CLI)', function () {
       // 5/s for 7 s of phases (k6 starts a moment after the load clock)
       assert.ok(requests >= 25, `${traffic}: ${requests} requests`)
       assert.equal(new Set(seconds.map(s => s.second)).size, seconds.length, `${traffic}: each second sealed once`)
+      // productpage resolves only inside the sandbox: a 200 means the request went through its proxy.
+      const ok = seconds.reduce((n, s) => n + (s.statuses['200'] ?? 0), 0)
+      assert.ok(ok >= requests * 0.9, `${traffic}: ${ok} of ${requests} answered 200 through the sandbox proxy`)
     }
   })
 })
