@@ -7,6 +7,7 @@ import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {html, type SafeHtml, scriptJson} from './assets.js'
 import {formatCount, formatMs, formatPercent, formatRunTime} from './html-format.js'
+import {type ChartLimit, chartLimits} from './html-limits.js'
 import {journalSeries, type PromChartData, promChartData} from './html-series.js'
 import {loadColumns, type LoadColumns, type Marker, phaseTraffic, type Timeline} from './html-model.js'
 
@@ -17,6 +18,8 @@ export interface ChartData {
   phases: {name: string; from: number; to: number; cutShort: boolean; open: boolean}[]
   markers: {n: number; kind: Marker['kind']; label: string; t: number}[]
   classes: LoadColumns[]
+  /** The threshold probes' and guardrails' limits, drawn on the load charts. */
+  limits: ChartLimit[]
   /** Prometheus range series with a sample, one chart each. */
   prometheus: PromChartData[]
   /** Where a failed revert left the fault possibly live (hatched to the end), if one did. */
@@ -34,6 +37,7 @@ export function chartData(doc: JournalDocument, timeline: Timeline): ChartData {
     phases: timeline.phases.map(p => ({name: p.name, from: seconds(p.fromMs), to: seconds(p.toMs), cutShort: p.cutShort, open: p.open})),
     markers: timeline.markers.map(m => ({n: m.n, kind: m.kind, label: m.label, t: seconds(m.tMs)})),
     classes: Object.entries(doc.load).filter(([, s]) => s.length > 0).map(([name, s]) => loadColumns(name, s)),
+    limits: chartLimits(doc, timeline),
     prometheus: journalSeries(doc).filter(s => s.error === undefined && s.series.some(x => x.points.length > 0)).map(s => promChartData(doc, s)),
     ...(failed === undefined ? {} : {liveFromS: seconds(failed.tMs)}),
   }
@@ -92,7 +96,7 @@ export function timelineSection(doc: JournalDocument, timeline: Timeline, data: 
   const cards = data.classes.map((c, i) => html`<div class="class-card">
   <h3>${c.name} <span class="muted">${role(c.name)}</span></h3>
   <p class="muted small">${headersOf(doc, c.name)}</p>
-  ${METRICS.map(m => html`<h4>${m === 'rate' ? 'Request rate (req/s)' : m === 'errors' ? 'Error ratio (%)' : 'Latency p50 / p95 / p99 (ms)'}</h4><div class="chart" data-class="${i}" data-metric="${m}" data-height="130"></div>`)}
+  ${METRICS.map(m => html`<h4>${m === 'rate' ? 'Request rate (req/s)' : m === 'errors' ? 'Error ratio (%)' : 'Latency p50 / p95 / p99 (ms)'}</h4><div class="chart" data-class="${i}" data-metric="${m}" data-height="${m === 'latency' ? 170 : 115}"></div>`)}
 </div>`)
   return html`<section id="timeline">
 <h2>Timeline <span class="muted">per traffic class, one point per second, time since the run started</span></h2>

@@ -116,10 +116,13 @@ export const CLIENT_SCRIPT = String.raw`
 
   // One y range per metric across classes, so targeted and control compare at a glance.
   var rateMax = maxOf(data.classes.map(function (c) { return c.requests; })) || 1;
-  var errMax = Math.max(5, maxOf(data.classes.map(ratio)));
+  var limitMax = function (metric) {
+    return data.limits.reduce(function (m, l) { return l.metric === metric && l.value > m ? l.value : m; }, 0);
+  };
+  var errMax = Math.max(5, maxOf(data.classes.map(ratio)), limitMax('errors'));
   var lat = [];
   data.classes.forEach(function (c) { lat.push(c.p50, c.p95, c.p99); });
-  var latMax = maxOf(lat) || 1, latMin = minPositive(lat);
+  var latMax = Math.max(maxOf(lat), limitMax('latency')) || 1, latMin = minPositive(lat);
   var logLatency = isFinite(latMin) && latMax / latMin > 30;
 
   var METRICS = {
@@ -155,7 +158,9 @@ export const CLIENT_SCRIPT = String.raw`
   // A load chart: one class, one metric.
   function loadSpec(el) {
     var c = data.classes[Number(el.dataset.class)], metric = METRICS[el.dataset.metric];
-    return {x: x(c), series: metric.series(c), unit: metric.unit, range: metric.range, log: metric === METRICS.latency && logLatency};
+    var key = el.dataset.metric;
+    var limits = data.limits.filter(function (l) { return l.metric === key && (l.traffic === null || l.traffic === c.name); });
+    return {x: x(c), series: metric.series(c), unit: metric.unit, range: metric.range, log: metric === METRICS.latency && logLatency, limits: limits};
   }
 
   var PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
@@ -183,6 +188,33 @@ export const CLIENT_SCRIPT = String.raw`
     };
   }
 
+  // The hypothesis' limits: a dashed line over each phase the limit is checked in, labelled once.
+  function drawLimits(limits) {
+    return function (u) {
+      var ctx = u.ctx, dpr = devicePixelRatio || 1;
+      ctx.save();
+      ctx.font = (10.5 * dpr) + 'px system-ui, sans-serif'; ctx.textAlign = 'right'; ctx.textBaseline = 'bottom';
+      limits.forEach(function (l) {
+        var y = Math.round(u.valToPos(l.value, 'y', true)), labelled = false;
+        if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) return;
+        l.spans.forEach(function (s) {
+          var x0 = Math.max(u.bbox.left, u.valToPos(s[0], 'x', true)), x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(s[1], 'x', true));
+          if (x1 <= x0) return;
+          ctx.strokeStyle = '#222'; ctx.lineWidth = 1.5 * dpr; ctx.setLineDash([7 * dpr, 3 * dpr, 2 * dpr, 3 * dpr]);
+          ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x1, y); ctx.stroke();
+          if (!labelled && ctx.measureText(l.label).width < x1 - x0) {
+            ctx.fillStyle = 'rgba(255,255,255,0.85)';
+            var w = ctx.measureText(l.label).width;
+            ctx.fillRect(x1 - w - 6 * dpr, y - 14 * dpr, w + 4 * dpr, 12 * dpr);
+            ctx.fillStyle = '#222'; ctx.fillText(l.label, x1 - 4 * dpr, y - 2 * dpr);
+            labelled = true;
+          }
+        });
+      });
+      ctx.restore();
+    };
+  }
+
   var charts = [];
   function build(el, spec) {
     var unit = spec.unit ? ' ' + spec.unit : '';
@@ -202,7 +234,7 @@ export const CLIENT_SCRIPT = String.raw`
         if (s.fill) out.fill = s.fill;
         return out;
       })),
-      hooks: {drawClear: [drawPhases], draw: [drawMarkers].concat(spec.threshold ? [drawThreshold(spec.threshold)] : [])}
+      hooks: {drawClear: [drawPhases], draw: [drawMarkers].concat(spec.threshold ? [drawThreshold(spec.threshold)] : [], spec.limits && spec.limits.length ? [drawLimits(spec.limits)] : [])}
     };
     charts.push({el: el, plot: new uPlot(opts, [spec.x].concat(spec.series.map(function (s) { return s.values; })), el)});
   }

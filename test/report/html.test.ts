@@ -4,6 +4,7 @@ import {createHash} from 'node:crypto'
 import {escapeHtml} from '../../src/report/assets.js'
 import {specDiff} from '../../src/report/html-changes.js'
 import {formatMs, formatRunTime} from '../../src/report/html-format.js'
+import {chartLimits} from '../../src/report/html-limits.js'
 import {loadColumns, timelineOf, verdictOf} from '../../src/report/html-model.js'
 import {renderHtml} from '../../src/report/html.js'
 import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries} from './html-fixtures.js'
@@ -140,6 +141,19 @@ describe('report.html', () => {
     assert.match(page, /No series: Prometheus at http:\/\/127\.0\.0\.1:9 did not answer \(ECONNREFUSED\)/)
     assert.match(page, /<b>0\.042<\/b>/)
     assert.match(renderHtml(fixture('could-not-run')), /holds no Prometheus range series/)
+  })
+
+  it('draws each threshold probe’s limit on its class’s chart over the phases it is checked in', () => {
+    const doc = fixture('deviated')
+    const timeline = timelineOf(doc)
+    const limits = chartLimits(doc, timeline)
+    const targeted = limits.find(l => l.traffic === 'targeted')
+    assert.deepEqual(targeted && {metric: targeted.metric, value: targeted.value, label: targeted.label}, {metric: 'latency', value: 4000, label: 'probe: p(99)<4000'})
+    assert.deepEqual(targeted?.spans.length, 2, 'threshold probes are checked in baseline and fault')
+    assert.deepEqual(limits.filter(l => l.traffic === 'control').map(l => [l.metric, l.value]), [['errors', 1], ['latency', 500]])
+    doc.experiment.spec.spec.guardrails = {abortWhen: [{thresholds: {http_req_failed: ['rate>0.5', 'rate<0.9']}}]}
+    const abort = chartLimits(doc, timeline).filter(l => l.label.startsWith('abort'))
+    assert.deepEqual(abort.map(l => [l.traffic, l.metric, l.value, l.spans.length]), [[null, 'errors', 50, 1]])
   })
 
   it('diffs a created VirtualService against nothing and an updated one against its old spec', () => {
