@@ -146,6 +146,23 @@ function missingService(target: Extract<HostTarget, {kind: 'service'}>, host: st
     hint: `Fix ${fields}. ${known}${twoLabels} (If only a ServiceEntry declares the host, route it with a VirtualService first: preflight then only warns.)`}
 }
 
+/** The finding for a host no Service can have: warned about, never refused. */
+function notAServiceName(target: Exclude<HostTarget, {kind: 'service'}>): Check {
+  const why = {wildcard: 'is a wildcard, which names no one Service', 'not-a-service': `is under the cluster domain but is not <service>.<namespace>${SERVICE_DOMAIN}`, external: 'is not a Kubernetes Service name'}[target.kind]
+  return {check: 'hosts', status: 'warning', message: `${target.fqdn} ${why}: no Service to check`,
+    hint: 'The fault fires only for traffic sidecars route by that host: declare it with a ServiceEntry if it is outside the mesh.'}
+}
+
+/**
+ * The finding when listing Services was forbidden: failed in the run's namespace (the run's Role
+ * must allow it), a warning elsewhere (the run writes nothing there, so it may well not be allowed).
+ */
+function unreadable(target: Extract<HostTarget, {kind: 'service'}>, namespace: string): Check {
+  const local = target.namespace === namespace
+  return {check: 'hosts', status: local ? 'failed' : 'warning', message: `cannot check that Service ${target.name} exists: not allowed to list services in ${target.namespace}`,
+    hint: local ? `Grant list on services (core API group) in ${namespace}: the run checks every fault's host before injecting.` : `Grant list on services in ${target.namespace} to have it checked; the run itself writes only in ${namespace}.`}
+}
+
 /**
  * Hosts: every fault's host must be a Service that exists, or not be a Kubernetes Service name at
  * all. A misspelt host would get a VirtualService nobody's traffic uses: the run would "hold" and
@@ -167,19 +184,18 @@ export async function hostChecks(cluster: Cluster, faults: Experiment['spec']['f
   for (const {host, target, faults: indexes} of byHost.values()) {
     const fields = indexes.map(i => `spec.faults[${i}].service`).join(', ')
     if (target.kind !== 'service') {
-      const why = {wildcard: 'is a wildcard, which names no one Service', 'not-a-service': `is under the cluster domain but is not <service>.<namespace>${SERVICE_DOMAIN}`, external: 'is not a Kubernetes Service name'}[target.kind]
-      checks.push({check: 'hosts', status: 'warning', message: `${target.fqdn} ${why}: no Service to check`, hint: 'The fault fires only for traffic sidecars route by that host: declare it with a ServiceEntry if it is outside the mesh.'})
+      checks.push(notAServiceName(target))
       continue
     }
     const listed = services.get(target.namespace) ?? []
     if (listed instanceof ApiError) {
-      const local = target.namespace === namespace
-      checks.push({check: 'hosts', status: local ? 'failed' : 'warning', message: `cannot check that Service ${target.name} exists: not allowed to list services in ${target.namespace}`,
-        hint: local ? `Grant list on services (core API group) in ${namespace}: the run checks every fault's host before injecting.` : `Grant list on services in ${target.namespace} to have it checked; the run itself writes only in ${namespace}.`})
+      checks.push(unreadable(target, namespace))
       continue
     }
-    if (listed.some(s => s.name === target.name)) found.push(`${target.name}.${target.namespace}`)
-    else checks.push(missingService(target, host, fields, listed, routedBy(plan, target, indexes, namespace)))
+    const service = listed.find(s => s.name === target.name)
+    if (service === undefined) checks.push(missingService(target, host, fields, listed, routedBy(plan, target, indexes, namespace)))
+    else if (service.ports.length === 0) checks.push({check: 'hosts', status: 'warning', message: `Service ${target.name} in ${target.namespace} has no ports: Istio builds sidecar routes per Service port, so the fault may never fire`, hint: 'Give the Service the port its clients call.'})
+    else found.push(`${target.name}.${target.namespace}`)
   }
   if (found.length > 0) checks.unshift({check: 'hosts', status: 'ok', message: `the faults' Services exist: ${found.join(', ')}`})
   return checks

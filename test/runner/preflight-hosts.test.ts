@@ -102,6 +102,13 @@ describe('preflight: the faults\' hosts exist', () => {
     assert.match(c?.hint ?? '', /Namespace prod has no Services \(does it exist\?\)\. A two-label host is read as <service>\.<namespace>/)
   })
 
+  it('warns about a Service without ports: sidecars have no route to fault', async () => {
+    const cluster = new FakeCluster()
+    cluster.services.push({name: 'legacy', namespace: 'default', type: 'ExternalName', externalName: 'legacy.example.com', ports: []})
+    const checks = await hosts(cluster, ['legacy'])
+    assert.deepEqual(checks.map(c => [c.status, c.message]), [['warning', 'Service legacy in default has no ports: Istio builds sidecar routes per Service port, so the fault may never fire']])
+  })
+
   it('only warns about a missing Service that an existing VirtualService routes by name', async () => {
     const cluster = new FakeCluster()
     cluster.services.splice(cluster.services.findIndex(s => s.name === 'ratings'), 1)
