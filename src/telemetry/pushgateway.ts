@@ -11,6 +11,7 @@
  */
 import {Pushgateway, type Registry} from 'prom-client'
 
+import {UsageError} from '../errors.js'
 import type {RunEvent} from '../runner/events.js'
 import type {RunTelemetry} from './metrics.js'
 
@@ -50,9 +51,12 @@ export class TelemetryPusher {
   private livePending = false
   private finalPushed = false
 
+  /** Throws `UsageError` (exit 2) for a URL that is not http(s): at start-up, not as a warning later. */
   constructor(private readonly telemetry: RunTelemetry, private readonly options: PushOptions) {
-    const url = new URL(options.url) // a malformed URL is a usage error at start-up, not a warning later
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`--pushgateway ${options.url}: expected an http:// or https:// URL`)
+    const url = URL.canParse(options.url) ? new URL(options.url) : undefined
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+      throw new UsageError(`--pushgateway ${options.url}: expected an http:// or https:// URL`, {hint: 'Pass the Pushgateway\'s base URL, e.g. --pushgateway http://pushgateway:9091'})
+    }
   }
 
   /** The event-stream subscriber; subscribe it after the `RunTelemetry`'s own so the metrics are current. */

@@ -8,6 +8,8 @@ import type {AddressInfo} from 'node:net'
 
 import type {Registry} from 'prom-client'
 
+import {UsageError} from '../errors.js'
+
 /** Where to listen. */
 export interface MetricsServerOptions {
   /** 0 picks a free port. */
@@ -25,7 +27,7 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-/** Starts serving `registry` at `/metrics`; rejects when the port cannot be bound. */
+/** Starts serving `registry` at `/metrics`; rejects with `UsageError` (exit 2) when the address cannot be bound. */
 export async function startMetricsServer(registry: Registry, options: MetricsServerOptions): Promise<MetricsServer> {
   const host = options.host ?? '127.0.0.1'
   const server = createServer((req, res) => {
@@ -43,7 +45,13 @@ export async function startMetricsServer(registry: Registry, options: MetricsSer
       (err: Error) => res.writeHead(500, {'content-type': 'text/plain'}).end(`collecting metrics failed: ${err.message}\n`),
     )
   })
-  await listen(server, options.port, host)
+  try {
+    await listen(server, options.port, host)
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message
+    throw new UsageError(`--metrics-port ${options.port} on ${host}: ${why} (${e.code ?? 'error'})`, {cause: err, hint: 'Pick a free port, or 0 for any.'})
+  }
   const {port} = server.address() as AddressInfo
   let closing: Promise<void> | undefined
   return {

@@ -7,6 +7,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 
+import {UsageError} from '../../src/errors.js'
 import {TelemetryPusher} from '../../src/telemetry/pushgateway.js'
 import {RunTelemetry} from '../../src/telemetry/metrics.js'
 import {applied, fakeStream, probe, started} from './events.js'
@@ -194,7 +195,8 @@ describe('telemetry: TelemetryPusher when the Pushgateway fails', function () {
   })
 
   it('a URL that is not http(s) is refused at construction', () => {
-    assert.throws(() => new TelemetryPusher(new RunTelemetry(), {url: 'ftp://x', warn: () => {}}), /expected an http/)
-    assert.throws(() => new TelemetryPusher(new RunTelemetry(), {url: 'not a url', warn: () => {}}), /Invalid URL/)
+    for (const url of ['ftp://x', 'not a url', 'pushgateway:9091']) {
+      assert.throws(() => new TelemetryPusher(new RunTelemetry(), {url, warn: () => {}}), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /expected an http/.test(err.message))
+    }
   })
 })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 
+import {UsageError} from '../../src/errors.js'
 import {RunTelemetry} from '../../src/telemetry/metrics.js'
 import {startMetricsServer} from '../../src/telemetry/server.js'
 import {applied, fakeStream, started} from './events.js'
@@ -48,7 +49,7 @@ describe('telemetry: the --metrics-port server', () => {
     const registry = new RunTelemetry().registry
     const a = await startMetricsServer(registry, {port: 0, host: '127.0.0.1'})
     try {
-      await assert.rejects(startMetricsServer(registry, {port: a.port, host: '127.0.0.1'}), /EADDRINUSE/)
+      await assert.rejects(startMetricsServer(registry, {port: a.port, host: '127.0.0.1'}), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /the port is in use \(EADDRINUSE\)/.test(err.message))
     } finally {
       await a.close()
     }
