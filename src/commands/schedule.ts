@@ -12,7 +12,7 @@ The file is validated first: an invalid one is refused (exit 2) with file:line:c
 
 --reaper adds, in each target namespace, a CronJob running chaos revert --expired every minute with its own Role (get, list, update, delete VirtualServices), so faults of a run that was killed (SIGKILL, eviction, deadline) are reverted once they expire. To deploy only the reaper: ... --reaper | kubectl apply -f - -l app.kubernetes.io/component=reaper`
   static override examples = [
-    {description: 'Every Monday at 10:00 UTC, apply directly', command: '<%= config.bin %> schedule experiments/ratings-delay.yaml --cron "0 10 * * 1" --namespace bookinfo | kubectl apply -f -'},
+    {description: 'Every Monday at 10:00 (the controller\'s time zone, usually UTC), applied directly', command: '<%= config.bin %> schedule experiments/ratings-delay.yaml --cron "0 10 * * 1" --namespace bookinfo | kubectl apply -f -'},
     {description: 'A GameDay on weekdays at 09:30 Berlin time, with the reaper, from your registry', command: '<%= config.bin %> schedule experiments/weekly-gameday.yaml --cron "30 9 * * 1-5" --time-zone Europe/Berlin --image registry.example.com/chaos:0.1.0 --reaper > gameday.yaml'},
     {description: 'Review what would change in the cluster', command: '<%= config.bin %> schedule experiments/ratings-abort.yaml --cron @daily --name nightly-ratings | kubectl diff -f -'},
   ]

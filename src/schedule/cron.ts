@@ -45,8 +45,8 @@ function partProblem(part: string, field: Field): string | undefined {
   const low = value(from, field)
   const high = to === undefined ? low : value(to, field)
   const allowed = `${field.min}-${field.max}${field.names === undefined ? '' : ` or ${field.names[0]}-${field.names[field.names.length - 1]}`}`
-  if (low === undefined) return `"${from}" is not a ${field.name} (${allowed})`
-  if (high === undefined) return `"${to}" is not a ${field.name} (${allowed})`
+  if (low === undefined) return `"${from}" is not a valid ${field.name} (${allowed})`
+  if (high === undefined) return `"${to}" is not a valid ${field.name} (${allowed})`
   if (high < low) return `range "${range}" ends before it starts`
   return undefined
 }

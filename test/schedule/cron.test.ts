@@ -14,7 +14,7 @@ describe('CronJob schedules', () => {
     const cases: [string, RegExp][] = [
       ['0 10 * *', /5 fields.*has 4/],
       ['0 10 * * 1 2026', /has 6/],
-      ['60 * * * *', /minute field: "60" is not a minute \(0-59\)/],
+      ['60 * * * *', /minute field: "60" is not a valid minute \(0-59\)/],
       ['0 24 * * *', /hour field/],
       ['0 0 0 * *', /day of month field: "0"/],
       ['0 0 * 13 *', /month field.*JAN-DEC/],
