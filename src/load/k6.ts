@@ -116,7 +116,7 @@ export class K6Driver implements LoadDriver {
       child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe'], detached: true})
       proc = watch(child)
       disarm.push(...stopOn(child, proc, stop, abort, this.options.stopGraceMs ?? STOP_GRACE_MS))
-      await stream(out, feed, recorder, proc, now, plan)
+      await stream(out, feed, recorder, proc, now, plan, this.options.warn)
       const {code, signal} = await proc.exited
       checkExit(code, signal, proc, abort.aborted)
       if (feed.counts.late > 0) this.options.warn?.(`k6: ${feed.counts.late} point(s) arrived after their second was sealed and were left out`)
@@ -208,8 +208,9 @@ function stopOn(child: ChildProcess, proc: Proc, stop: AbortSignal, abort: Abort
  * k6 that writes no start marks (older than v0.45) leaves a request invisible until it ends, so
  * then the lag also covers the longest a request may take.
  */
-async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number, plan: LoadPlan): Promise<void> {
+async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number, plan: LoadPlan, warn?: (message: string) => void): Promise<void> {
   const initialLag = initialLagMs(plan)
+  let warned = false
   const lines = new LineSplitter()
   const decoder = new StringDecoder('utf8')
   const buffer = Buffer.alloc(1 << 16)
@@ -230,6 +231,10 @@ async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc:
     while (!proc.done()) {
       await Promise.race([proc.exited.catch(() => undefined), new Promise(r => setTimeout(r, POLL_MS))])
       await drain()
+      if (feed.counts.unmarked > 0 && !warned) {
+        warned = true
+        warn?.(`k6 wrote no start marks (k6 older than v0.45?): live figures run ${Math.round(plan.requestTimeoutMs / 1000)}s (the request timeout) behind`)
+      }
       const lag = Math.max(initialLag, 2 * feed.maxDelayMs) + (feed.counts.unmarked > 0 ? plan.requestTimeoutMs : 0)
       recorder.flush(now() - lag)
     }
