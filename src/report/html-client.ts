@@ -205,8 +205,10 @@ export const CLIENT_SCRIPT = String.raw`
           if (!labelled && ctx.measureText(l.label).width < x1 - x0) {
             ctx.fillStyle = 'rgba(255,255,255,0.85)';
             var w = ctx.measureText(l.label).width;
-            ctx.fillRect(x1 - w - 6 * dpr, y - 14 * dpr, w + 4 * dpr, 12 * dpr);
-            ctx.fillStyle = '#222'; ctx.fillText(l.label, x1 - 4 * dpr, y - 2 * dpr);
+            // Centred on its span: the span's ends are where the marked moments sit.
+            var mid = (x0 + x1 + w) / 2;
+            ctx.fillRect(mid - w - 2 * dpr, y - 14 * dpr, w + 4 * dpr, 12 * dpr);
+            ctx.fillStyle = '#222'; ctx.fillText(l.label, mid, y - 2 * dpr);
             labelled = true;
           }
         });

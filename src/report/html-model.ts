@@ -113,15 +113,18 @@ function markerOf(e: RunEvent): Omit<Marker, 'n'> | undefined {
  */
 function markersOf(events: readonly RunEvent[]): Marker[] {
   const firstPhase = events.find(e => e.kind === 'phase-started')?.t ?? Infinity
-  const seen = new Set<MarkerKind>()
-  const out: Marker[] = []
+  const first = new Map<MarkerKind, Omit<Marker, 'n'>>()
+  const more = new Map<MarkerKind, number>()
   for (const e of events) {
     const m = markerOf(e)
-    if (m === undefined || seen.has(m.kind) || (m.kind === 'revert' && e.t < firstPhase)) continue
-    seen.add(m.kind)
-    out.push({n: 0, ...m})
+    if (m === undefined || (m.kind === 'revert' && e.t < firstPhase)) continue
+    if (first.has(m.kind)) more.set(m.kind, (more.get(m.kind) ?? 0) + 1)
+    else first.set(m.kind, m)
   }
-  return out.sort((a, b) => a.tMs - b.tMs).map((m, i) => ({...m, n: i + 1}))
+  return [...first.values()].sort((a, b) => a.tMs - b.tMs).map((m, i) => {
+    const others = more.get(m.kind) ?? 0
+    return {...m, n: i + 1, detail: others === 0 ? m.detail : `${m.detail} (and ${others} more, in the event log)`}
+  })
 }
 
 /** One traffic class's seconds as columns (the page's charts read these; histograms never leave the journal). */
