@@ -8,7 +8,8 @@
  * results, the reason) is masked too, as is any `name: value` quote of a secret header in free text.
  *
  * Safe for reverting: `chaos revert` works from the cluster's own annotations, never the journal.
- * Pure: returns a redacted copy.
+ * Pure: returns a redacted copy, sharing only the load seconds (numbers and histograms) with the
+ * input — cheap enough for the runner to redact every write of the journal.
  */
 import type {JournalDocument} from '../runner/journal.js'
 
@@ -103,9 +104,10 @@ export function redactJournal(doc: JournalDocument, extraHeaderNames: readonly s
   const names = [...new Set([...SECRET_HEADERS, ...extraHeaderNames.map(n => n.trim().toLowerCase()).filter(n => n !== '')])]
   const secret = (name: string) => names.includes(name.toLowerCase())
   const found = new Set<string>()
-  // Load seconds hold numbers and encoded histograms only; leaving them out keeps them intact.
+  // Load seconds hold numbers and encoded histograms only: left out, they stay intact and uncopied.
   const {load, ...rest} = doc
-  const structured = maskStructure(structuredClone(rest), secret, found) as Omit<JournalDocument, 'load'>
+  // maskStructure and mapStrings build new objects and arrays all the way down: the input is not touched.
+  const structured = maskStructure(rest, secret, found) as Omit<JournalDocument, 'load'>
   const replaceSecrets = secretReplacer(found)
   const replaceQuotes = quoteReplacer(names)
   const text = (s: string) => replaceQuotes(replaceSecrets(s))
@@ -116,6 +118,6 @@ export function redactJournal(doc: JournalDocument, extraHeaderNames: readonly s
     events: mapStrings(redacted.events, text) as JournalDocument['events'],
     probes: mapStrings(redacted.probes, text) as JournalDocument['probes'],
     ...(redacted.reason === undefined ? {} : {reason: text(redacted.reason)}),
-    load: structuredClone(load),
+    load,
   }
 }
