@@ -27,12 +27,13 @@ main{padding:12px 28px 28px}
 .v i{font-style:normal;color:var(--c);font-size:13px;line-height:1}
 .badge{border-radius:4px;padding:1px 7px;font-size:12.5px}
 .v.unreadable{border-style:dashed}
+details.trends-box>summary{cursor:pointer;font-weight:600;margin:0 0 8px;color:var(--muted)}
 .trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:12px;margin-bottom:18px}
 .trend{border:1px solid var(--line);border-radius:6px;padding:10px 12px 6px;break-inside:avoid}
 .trend header{all:unset;display:flex;gap:10px;align-items:baseline;flex-wrap:wrap;margin-bottom:4px}
 .trend h3 button{all:unset;cursor:pointer;text-decoration:underline dotted;overflow-wrap:anywhere}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:10px}
-.chart{min-height:170px;min-width:0}.chart .cap{font-size:12px;color:var(--muted);margin:0 0 0 8px;min-height:1.4em;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.chart{min-height:160px;min-width:0}.chart .cap{font-size:12px;color:var(--muted);margin:0 0 0 8px;min-height:1.4em;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .legend{font-size:12px;color:var(--muted);margin:2px 0 12px;display:flex;flex-wrap:wrap;gap:4px 14px}
 .legend b{font-weight:600}.legend .dash{letter-spacing:-1px}
 table{width:100%;border-collapse:collapse;font-size:13px;table-layout:fixed}
@@ -89,7 +90,7 @@ export const INDEX_SCRIPT = String.raw`
     });
     cards.forEach(function (c) { c.hidden = e !== '' && c.getAttribute('data-experiment') !== e; });
     chips.forEach(function (c) { c.setAttribute('aria-pressed', String(c.getAttribute('data-verdict') === v)); });
-    shown.textContent = n === rows.length ? 'all ' + n + ' runs' : n + ' of ' + rows.length + ' runs';
+    shown.textContent = n === rows.length ? (n === 1 ? 'the one run' : 'all ' + n + ' runs') : n + ' of ' + rows.length + ' runs';
     noMatch.hidden = n > 0;
     if (remember) {
       var q = new URLSearchParams();
@@ -114,6 +115,7 @@ export const INDEX_SCRIPT = String.raw`
   });
 
   var charts = [];
+  var HEIGHT = 140;
   var COLOURS = data.colours;
   function shape(ctx, verdict, x, y, r) {
     ctx.beginPath();
@@ -132,7 +134,7 @@ export const INDEX_SCRIPT = String.raw`
   }
   function markers(trend, key) {
     return function (u) {
-      var ctx = u.ctx, r = 4.5 * devicePixelRatio, bottom = u.bbox.top + u.bbox.height - r - 1;
+      var ctx = u.ctx, r = (trend.t.length > 60 ? 3 : 4.5) * devicePixelRatio, bottom = u.bbox.top + u.bbox.height - r - 1;
       ctx.save();
       ctx.beginPath(); ctx.rect(u.bbox.left - r * 2, u.bbox.top - r * 2, u.bbox.width + r * 4, u.bbox.height + r * 4); ctx.clip();
       trend.t.forEach(function (t, i) {
@@ -162,7 +164,7 @@ export const INDEX_SCRIPT = String.raw`
   }
   function build(root, trend, spec) {
     var opts = {
-      width: Math.max(200, root.clientWidth), height: 150,
+      width: Math.max(200, root.clientWidth), height: HEIGHT,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); },
       scales: {x: {time: true, range: xRange(trend)}, y: {range: function (u, min, max) { return [0, Math.max(spec.floor, (max || 0) * 1.15)]; }}},
       axes: [{size: 44, font: '11px system-ui, sans-serif', values: X_TICKS}, {size: 54, font: '11px system-ui, sans-serif', values: function (u, ticks) { return ticks.map(spec.tick); }}],
@@ -180,7 +182,7 @@ export const INDEX_SCRIPT = String.raw`
   }
   function fit(c) {
     var w = Math.max(200, c.root.clientWidth);
-    if (Math.abs(w - c.chart.width) > 2) c.chart.setSize({width: w, height: 150});
+    if (Math.abs(w - c.chart.width) > 2) c.chart.setSize({width: w, height: HEIGHT});
   }
   // 24-hour UTC tick labels (uPlot's default is a 12-hour clock).
   var X_TICKS = [

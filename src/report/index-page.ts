@@ -197,7 +197,7 @@ function filters(runs: readonly RunSummary[], shown: readonly Shown[]): SafeHtml
 <label for="filter-experiment">Experiment</label><select id="filter-experiment"><option value="">all (${names.length})</option>${names.map(n => html`<option value="${n}">${n} (${experiments.get(n) ?? 0})</option>`)}</select>
 <label for="filter-verdict">Verdict</label><select id="filter-verdict"><option value="">any</option>${verdicts.map(v => html`<option value="${v}">${LABELS[v].text}</option>`)}</select>
 <span class="chips">${verdicts.map(v => html`<button type="button" class="chip v ${v}" style="--c:${VERDICT_COLOURS[v] ?? '#777'}" data-verdict="${v}" aria-pressed="false"><i aria-hidden="true">${LABELS[v].icon}</i>${shown.filter(x => x === v).length} ${LABELS[v].text}</button>`)}</span>
-<span class="meta">Showing <span id="shown">all ${runs.length} runs</span></span>
+<span class="meta">Showing <span id="shown">${runs.length === 1 ? 'the one run' : `all ${runs.length} runs`}</span></span>
 </div>`
 }
 
@@ -225,7 +225,7 @@ export function renderIndex(runs: readonly RunSummary[], options: IndexOptions):
   const trendData = trends(sorted, options)
   const generated = options.generatedAt.toISOString()
   const body = sorted.length === 0 ? emptyState() : html`${filters(sorted, shown)}
-<section aria-label="Trends per experiment"><div class="trends">${trendData.map(trendCard)}</div>${CHART_LEGEND}</section>
+<details class="trends-box" open><summary>Trends per experiment (${trendData.length}): the fault phase across runs</summary><div class="trends">${trendData.map(trendCard)}</div>${CHART_LEGEND}</details>
 ${attention(sorted, shown)}<table id="runs"><colgroup><col class="c-verdict"><col class="c-run"><col class="c-dur"><col><col class="c-num"><col class="c-num"><col class="c-num"><col class="c-num"><col class="c-probes"><col class="c-files"></colgroup><thead><tr><th>Verdict</th><th>Experiment · started</th><th class="num">Duration</th><th>Reason</th>
 <th class="num" title="p95 latency of the targeted traffic in the fault phase">Targeted p95<span class="sub">fault phase</span></th>
 <th class="num" title="p95 latency of the control traffic in the fault phase">Control p95<span class="sub">fault phase</span></th>
