@@ -1,3 +1,5 @@
+import {readFileSync} from 'node:fs'
+
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
@@ -7,8 +9,10 @@ import {loadExperiment} from '../experiment/load.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
 import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
+import {githubAnnotations, githubSummary} from '../report/github.js'
 import {ConsoleReporter} from '../runner/console.js'
 import {EventStream} from '../runner/events.js'
+import type {JournalDocument} from '../runner/journal.js'
 import {type RunResult, runExperiment} from '../runner/run.js'
 import {trapSignals} from '../runner/signals.js'
 import {resolveTarget} from '../runner/target.js'
@@ -31,6 +35,8 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     phases: Flags.string({description: 'override phase durations, e.g. baseline=5s,fault=10s,recovery=5s'}),
     driver: Flags.string({description: 'load driver (overrides spec.load.driver)', options: ['builtin', 'k6']}),
     'report-dir': Flags.string({description: 'where run folders are written', default: 'reports'}),
+    html: Flags.boolean({description: 'write report.html and the report root\'s index.html (--no-html: journal, junit.xml and summary.md only, for headless CI)', default: true, allowNo: true}),
+    'redact-header': Flags.string({description: 'mask this header\'s values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)', multiple: true, default: []}),
   }
   static override enableJsonFlag = true
 
@@ -55,7 +61,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
       if (proxyProblem !== undefined) throw new K6Unavailable(proxyProblem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
       result = await runExperiment({
         file: args.file, experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
-        signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`,
+        signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
         ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
         ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},
         ...(flags.phases === undefined ? {} : {phases: flags.phases}),
@@ -65,7 +71,26 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
       signals.dispose()
     }
     out.write(`Journal: ${result.journalFile}\n`)
+    const html = result.reportFiles.find(f => f.endsWith('.html'))
+    if (html !== undefined) out.write(`Report:  ${html}\n`)
+    if (result.indexFile !== undefined) out.write(`History: ${result.indexFile}\n`)
+    publishToGitHub(result, out)
     process.exitCode = result.exitCode
     return result
+  }
+}
+
+/**
+ * Inside GitHub Actions: the summary goes to the job's step summary and each failed check becomes
+ * an `::error` annotation (read back from the redacted journal on disk, as every report is).
+ */
+function publishToGitHub(result: RunResult, out: NodeJS.WritableStream): void {
+  if (process.env.GITHUB_ACTIONS !== 'true' && process.env.GITHUB_STEP_SUMMARY === undefined) return
+  try {
+    const doc = JSON.parse(readFileSync(result.journalFile, 'utf8')) as JournalDocument
+    githubSummary(doc)
+    if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubAnnotations(doc)) out.write(`${line}\n`)
+  } catch (err) {
+    out.write(`warning: the GitHub summary could not be written (${(err as Error).message})\n`)
   }
 }

@@ -46,7 +46,11 @@ export class Journal {
   private dirty = false
   private timer: NodeJS.Timeout | undefined
 
-  constructor(dir: string, init: Pick<JournalDocument, 'runId' | 'experiment' | 'environment'>, startedAt: Date) {
+  /**
+   * `redact` is applied to every write (secret header values must never reach the disk, not even
+   * for the seconds a run is live); the document in memory stays whole.
+   */
+  constructor(dir: string, init: Pick<JournalDocument, 'runId' | 'experiment' | 'environment'>, startedAt: Date, private readonly redact: (doc: JournalDocument) => JournalDocument = doc => doc) {
     mkdirSync(dir, {recursive: true})
     this.file = join(dir, 'journal.json')
     this.doc = {
@@ -99,7 +103,7 @@ export class Journal {
   save(): void {
     this.dirty = false
     const tmp = `${this.file}.tmp`
-    writeFileSync(tmp, JSON.stringify(this.doc, null, 1))
+    writeFileSync(tmp, JSON.stringify(this.redact(this.doc), null, 1))
     renameSync(tmp, this.file)
   }
 

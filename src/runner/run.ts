@@ -14,9 +14,11 @@ import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import {type LoadDriver, parseRate} from '../load/driver.js'
 import {Recorder} from '../load/recorder.js'
 import {PrometheusClient} from '../probes/prometheus.js'
+import {redactJournal} from '../report/redact.js'
+import {type ReportOptions, writeIndex, writeRunReports} from '../report/write.js'
 import {version} from '../version.js'
 import type {EventStream, Outcome, ProbeResult} from './events.js'
-import {Journal, runDirectory} from './journal.js'
+import {Journal, type JournalDocument, runDirectory} from './journal.js'
 import {type Check, lockChecks, preflight} from './preflight.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
@@ -41,6 +43,8 @@ export interface RunInput {
   signal: AbortSignal
   events: EventStream
   owner?: string
+  /** Which report files to write when the run ends, and which header values to mask (journal included). */
+  reports?: ReportOptions
   /** The revert's own deadline (default 30s), independent of the run's. */
   revertTimeoutMs?: number
 }
@@ -53,6 +57,10 @@ export interface RunResult {
   reason: string
   runDir: string
   journalFile: string
+  /** report.html, junit.xml, summary.md as written (none when rendering failed: see the warning event). */
+  reportFiles: string[]
+  /** The report root's refreshed history page. */
+  indexFile?: string
 }
 
 const EXIT: Record<Outcome, number> = {'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted, 'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed}
@@ -71,11 +79,12 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const durations = phaseDurations(experiment, input.phases)
   const total = durations.baseline + durations.fault + durations.recovery
   const runDir = runDirectory(input.reportDir, experiment.metadata.name, startedAt)
+  const reportOptions = input.reports ?? {html: true, redactHeaders: []}
   const driverVersion = await input.driver.version()
   const journal = new Journal(runDir, {
     runId, experiment: {name: experiment.metadata.name, file: input.file, spec: experiment},
     environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
-  }, startedAt)
+  }, startedAt, doc => redactJournal(doc, reportOptions.redactHeaders))
   events.subscribe(e => journal.record(e))
   events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
 
@@ -172,7 +181,19 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   }
   events.emit({kind: 'run-finished', ...result})
   journal.close()
-  return {runId, ...result, runDir, journalFile: journal.file}
+  return {runId, ...result, runDir, journalFile: journal.file, ...await writeReports(journal.doc, runDir, input.reportDir, reportOptions, events)}
+}
+
+/** The run's report files and the root's index; a rendering failure is a warning, never another outcome. */
+async function writeReports(doc: JournalDocument, runDir: string, root: string, options: ReportOptions, events: EventStream): Promise<{reportFiles: string[]; indexFile?: string}> {
+  let reportFiles: string[] = []
+  try {
+    reportFiles = (await writeRunReports(doc, runDir, options)).files
+    return {reportFiles, ...(options.html ? {indexFile: await writeIndex(root)} : {})}
+  } catch (err) {
+    events.emit({kind: 'log', level: 'warn', message: `the reports could not be written (${(err as Error).message}); the journal is complete — render them later with: chaos report ${runDir}`})
+    return {reportFiles}
+  }
 }
 
 /** How long the report's range queries may hold up the end of a run (the faults are already reverted). */
