@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
+import {mkdir, mkdtemp, rm, symlink, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {dumpYaml, loadAllYaml} from '@kubernetes/client-node'
 import {parse, parseAllDocuments} from 'yaml'
 
 import {InvalidExperiment, UsageError} from '../../src/errors.js'
-import {parseDocumentText, parseExperiment} from '../../src/experiment/load.js'
+import {loadDocument, parseDocumentText, parseExperiment} from '../../src/experiment/load.js'
 import {CRONJOB_NAME_MAX} from '../../src/schedule/names.js'
 import {grantedPermissions, reaperRules, runRules} from '../../src/schedule/rbac.js'
 import {buildSchedule, renderManifests, type ScheduleRequest} from '../../src/schedule/schedule.js'
@@ -127,6 +130,27 @@ describe('chaos schedule manifests', function () {
     assert.deepEqual(pod(cron).containers[0].command, ['chaos', 'gameday', '/etc/faultline/experiments/weekly-gameday.yaml', '--report-dir', '/reports'])
     // (5+20+5) + max(50, 120) + (5+10+5) + 15 = 185s, + 4 × 60s overhead + 3 × 30s cooldown = 515s.
     assert.equal(cron.spec.jobTemplate.spec.activeDeadlineSeconds, Math.ceil(515 * 1.2) + 300)
+  })
+
+  it('mounted as the kubelet mounts a ConfigMap (..data symlinks), the GameDay loads and finds every experiment inside the volume', async () => {
+    const {docs} = await objects({file: GAMEDAY})
+    const [cm] = find(docs, 'ConfigMap')
+    const volume = await mkdtemp(join(tmpdir(), 'faultline-cm-'))
+    try {
+      // The kubelet's atomic-writer layout: files in a timestamped dir, ..data → it, each key → ..data/key.
+      await mkdir(join(volume, '..2026_11_26_10_00_00.000000001'))
+      for (const [key, text] of Object.entries(cm.data as Record<string, string>)) await writeFile(join(volume, '..2026_11_26_10_00_00.000000001', key), text)
+      await symlink('..2026_11_26_10_00_00.000000001', join(volume, '..data'))
+      for (const key of Object.keys(cm.data)) await symlink(join('..data', key), join(volume, key))
+      const [cron] = find(docs, 'CronJob')
+      const entry = pod(cron).containers[0].command[2].replace('/etc/faultline/experiments', volume)
+      const loaded = await loadDocument(entry)
+      assert.equal(loaded.kind, 'GameDay')
+      if (loaded.kind !== 'GameDay') return
+      assert.deepEqual(loaded.gameday.spec.experiments.map(e => e.path), [join(volume, 'ratings-delay.yaml'), join(volume, 'ratings-delay-2.yaml'), join(volume, 'ratings-delay.yaml'), undefined])
+    } finally {
+      await rm(volume, {recursive: true, force: true})
+    }
   })
 
   it('a GameDay across namespaces gets a Role and RoleBinding in each, bound to the one ServiceAccount', async () => {
