@@ -121,7 +121,8 @@ describe('builtin load driver', function () {
     await new BuiltinDriver().run(plan({durationMs: 5000, traffic: [{name: 'hung', ratePerSecond: 20, headers: {'x-delay-ms': '3000'}}]}), recorder, {stop: new AbortController().signal, abort: abort.signal})
     assert.ok(Date.now() - abortedAt < 1000, 'resolved long before the 3 s responses')
     const w = recorder.summarise('hung', 0, 6000)
-    assert.equal(w.requests, seen.length - before)
+    // A request still connecting when the abort came was sent and recorded but never reached the server.
+    assert.ok(w.requests >= seen.length - before, `${w.requests} recorded, ${seen.length - before} reached the server`)
     assert.ok(w.requests >= 3, `requests were in flight: ${w.requests}`)
     assert.equal(w.failed, w.requests)
     assert.deepEqual(recorder.seconds('hung').map(s => Object.keys(s.statuses)), [['error']])
