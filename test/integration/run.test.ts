@@ -4,16 +4,18 @@
  */
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import type {UpResult} from '../../src/sandbox/daemon.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
 import {builtCliProblem, chaos, curlVia, have, REPO, SAMPLES, sh} from './sandbox-cli.js'
 
 const SHORT = 'baseline=3s,fault=6s,recovery=3s'
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 describe('chaos run (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
@@ -76,11 +78,21 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     assert.ok(journalFile !== undefined && existsSync(journalFile))
     const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {status: string; outcome: string; applied: unknown[]; reverted: {action: string}[]}
     assert.deepEqual([journal.status, journal.outcome, journal.applied.length, journal.reverted.map(x => x.action)], ['finished', 'held', 1, ['deleted']])
+    const runDir = dirname(journalFile)
+    assert.match(r.stdout, new RegExp(`Report:\\s+${escapeRegExp(join(runDir, 'report.html'))}`))
+    assert.match(readFileSync(join(runDir, 'report.html'), 'utf8'), /HYPOTHESIS HELD|hypothesis held/i)
+    assert.match(readFileSync(join(runDir, 'junit.xml'), 'utf8'), /<testsuites[^>]* failures="0"/)
+    assert.match(readFileSync(join(runDir, 'summary.md'), 'utf8'), /held/i)
+    assert.match(readFileSync(join(reports, 'index.html'), 'utf8'), /ratings-abort/)
   })
 
   it('the quick start: ratings-delay deviates (exit 1) on the timeout bug, control untouched', async () => {
-    const r = await run('experiments/ratings-delay.yaml')
+    // As in a GitHub Actions job: the summary lands in the step summary, missed probes become annotations.
+    const stepSummary = join(reports, 'step-summary.md')
+    const r = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports], {...process.env, NO_COLOR: '1', GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: stepSummary})
     assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stdout, /^::error title=ratings-delay%3A "productpage answers targeted users within 4s" missed in fault[^:]*::measured p\(99\)=/m)
+    assert.match(readFileSync(stepSummary, 'utf8'), /deviated/i)
     assert.match(r.stdout, /"productpage answers targeted users within 4s" missed in fault/)
     assert.doesNotMatch(r.stdout, /"control traffic is untouched" missed/)
     assert.deepEqual(await virtualServices(), [])
@@ -88,7 +100,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
 
   it('a concurrent edit survives the revert; the original is otherwise restored', async () => {
     await applyBookinfoRouting()
-    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', SHORT], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', SHORT, '--no-html', '--redact-header', 'X-Chaos-Test'], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -102,6 +114,11 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     assert.equal(ratings?.metadata.labels?.['edited-by'], 'someone-else', 'their edit survives')
     assert.equal(ratings?.spec.http?.some(r => r.name?.startsWith('faultline:')), false, 'our routes are gone')
     assert.equal(Object.keys(ratings?.metadata.annotations ?? {}).some(k => k.startsWith('faultline.dev/')), false)
+    // --no-html: only the machine-readable files; --redact-header: the header's values never reach the disk.
+    const runDir = dirname(/Journal: (.*journal\.json)/.exec(out)?.[1] as string)
+    assert.deepEqual(readdirSync(runDir).sort(), ['journal.json', 'junit.xml', 'summary.md'])
+    const journal = JSON.parse(readFileSync(join(runDir, 'journal.json'), 'utf8')) as {experiment: {spec: {spec: {load: {traffic: {headers?: Record<string, string>}[]}}}}}
+    assert.deepEqual(journal.experiment.spec.spec.load.traffic.map(t => t.headers?.['x-chaos-test']).filter(v => v !== undefined), ['[redacted]'])
   })
 
   for (const phase of ['baseline', 'fault', 'recovery'] as const) {
