@@ -1,7 +1,7 @@
 /**
  * How long the history index takes over a report root: summarising one long journal (its
  * per-second histograms decoded and merged per class and phase), scanning a root of many runs, and
- * rendering a page of many runs — with the page's size.
+ * rendering a page of many runs — with the page's size — and a rescan served from the summary cache.
  *
  *   npx tsx bench/report-index.ts [--hours 1] [--runs 200] [--render 500]
  *
@@ -58,9 +58,12 @@ try {
     mkdirSync(dir, {recursive: true})
     writeFileSync(join(dir, 'journal.json'), JSON.stringify({...short, startedAt: at.toISOString(), experiment: {...short.experiment, name: `experiment-${i % 6}`}}))
   }
-  const started = performance.now()
-  const scanned = await scanReports(root)
-  console.log(`scan ${scanned.length} runs of ${(JSON.stringify(short).length / 1024).toFixed(0)} KB: ${(performance.now() - started).toFixed(0)} ms`)
+  const cacheFile = join(root, '.index-cache.json')
+  for (const pass of ['first scan (no cache)', 'again, from the cache']) {
+    const started = performance.now()
+    const scanned = await scanReports(root, {cacheFile})
+    console.log(`scan ${scanned.length} runs of ${(JSON.stringify(short).length / 1024).toFixed(0)} KB, ${pass}: ${(performance.now() - started).toFixed(0)} ms`)
+  }
 } finally {
   rmSync(root, {recursive: true, force: true})
 }

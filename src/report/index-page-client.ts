@@ -56,7 +56,7 @@ a{color:#0b5cad}td.links a{margin-right:8px;white-space:nowrap}
 @media print{
   @page{size:A4 landscape;margin:10mm}
   html{zoom:.74}header,main{padding-left:0;padding-right:0}
-  .bar select,.chips,.no-print{display:none}
+  .bar select,.bar label,.chips{display:none}
   .trends{grid-template-columns:1fr 1fr}.trend{min-width:0}
   .reason{display:block}tr{break-inside:avoid}thead{display:table-header-group}
   .uplot,.uplot .u-wrap,.uplot canvas{width:100%!important;height:auto!important}.uplot .u-over,.uplot .u-under{display:none}

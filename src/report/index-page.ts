@@ -132,7 +132,7 @@ function row(run: RunSummary, options: IndexOptions): SafeHtml {
     : html`<span class="sub when" title="${run.startedAt}">${formatWhen(run.startedAt)} · ${formatAge(run.startedAt, options.generatedAt)}</span>`
   return html`<tr class="${shown}" data-experiment="${run.experiment}" data-verdict="${shown}">
 <td>${badge(shown)}</td>
-<td><span class="exp">${run.experiment}</span>${when}</td>
+<td><span class="exp" title="${[run.runId && `run ${run.runId}`, run.driver && `load: ${run.driver}`].filter(Boolean).join(' · ')}">${run.experiment}</span>${when}</td>
 <td class="num">${run.durationMs === undefined ? '—' : formatMs(run.durationMs)}</td>
 <td><span class="reason" title="${reason}">${reason}</span></td>
 ${latencyCell(run, 'targeted')}${latencyCell(run, 'control')}${errorsCell(run)}${effectCell(run)}${probesCell(run)}
@@ -183,7 +183,7 @@ ${figures ? html`<div class="charts"><div class="chart" data-chart="latency"><di
 </section>`
 }
 
-const CHART_LEGEND = raw(`<div class="legend no-print-none"><span><b>—</b> targeted traffic</span><span><b class="dash">- - -</b> control traffic</span>
+const CHART_LEGEND = raw(`<div class="legend"><span><b>—</b> targeted traffic</span><span><b class="dash">- - -</b> control traffic</span>
 <span>markers on the targeted line show each run's verdict:</span>${
   (['held', 'deviated', 'aborted', 'revert-failed', 'could-not-run'] as const).map(v => `<span style="color:${VERDICT_COLOURS[v]}">${{held: '●', deviated: '✕', aborted: '■', 'revert-failed': '▲', 'could-not-run': '⊘'}[v]}</span> ${LABELS[v].text}`).join(' ')
 }<span>(a marker on the x axis: the run had no load figures)</span></div>`)

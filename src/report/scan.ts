@@ -3,12 +3,13 @@
  * its key figures. A journal cut short, of another version, not ours at all, or still `running` is
  * listed as such: one bad file never hides the others, and nothing here throws over a journal.
  */
-import type {Dirent} from 'node:fs'
+import type {Dirent, Stats} from 'node:fs'
 import {readdir, readFile, stat} from 'node:fs/promises'
 import {join, relative, sep} from 'node:path'
 
 import {JOURNAL_VERSION, type JournalDocument} from '../runner/journal.js'
 import {newestFirst, type RunSummary, summariseRun, unreadableRun} from './run-summary.js'
+import {SummaryCache} from './summary-cache.js'
 
 /** The journal's file name in a run directory. */
 export const JOURNAL_FILE = 'journal.json'
@@ -70,7 +71,7 @@ export function timeOfRunDir(name: string): Date | undefined {
 }
 
 /** Reads and summarises one run directory; every failure becomes an `unreadable` entry. */
-export async function readRun(root: string, found: Found): Promise<RunSummary> {
+export async function readRun(root: string, found: Found, cache?: SummaryCache): Promise<RunSummary> {
   const segments = relative(root, found.dir).split(sep).filter(s => s !== '')
   const dir = segments.join('/')
   const experiment = segments.at(-2) ?? segments[0] ?? '(report root)'
@@ -78,6 +79,14 @@ export async function readRun(root: string, found: Found): Promise<RunSummary> {
   const info = await stat(file).catch(() => undefined)
   const guess = timeOfRunDir(segments.at(-1) ?? '') ?? info?.mtime
   if (found.problem !== undefined) return unreadableRun(dir, experiment, found.problem, guess)
+  const cached = info === undefined ? undefined : cache?.get(dir, info.size, info.mtimeMs)
+  if (cached !== undefined) return cached
+  const summary = await summariseDir(file, dir, experiment, info, guess)
+  if (info !== undefined) cache?.set(dir, info.size, info.mtimeMs, summary)
+  return summary
+}
+
+async function summariseDir(file: string, dir: string, experiment: string, info: Stats | undefined, guess: Date | undefined): Promise<RunSummary> {
   if (info !== undefined && info.size > MAX_JOURNAL_BYTES) return unreadableRun(dir, experiment, `journal.json is ${Math.round(info.size / 1048576)} MB, more than this index reads`, guess)
   let value: unknown
   try {
@@ -97,15 +106,24 @@ export async function readRun(root: string, found: Found): Promise<RunSummary> {
   }
 }
 
+/** How to scan. */
+export interface ScanOptions {
+  /** Keep summaries here between scans (e.g. `<root>/.index-cache.json`); only changed journals are summarised again. */
+  cacheFile?: string
+}
+
 /** Every run under `root`, newest first; a missing root has no runs. */
-export async function scanReports(root: string): Promise<RunSummary[]> {
+export async function scanReports(root: string, options: ScanOptions = {}): Promise<RunSummary[]> {
   const found: Found[] = []
   await findRunDirs(root, 0, found)
+  const cache = options.cacheFile === undefined ? undefined : await SummaryCache.load(options.cacheFile)
   const runs: RunSummary[] = new Array(found.length)
   let next = 0
   const worker = async () => {
-    for (let i = next++; i < found.length; i = next++) runs[i] = await readRun(root, found[i] as Found)
+    for (let i = next++; i < found.length; i = next++) runs[i] = await readRun(root, found[i] as Found, cache)
   }
   await Promise.all(Array.from({length: Math.min(CONCURRENCY, found.length)}, worker))
+  // A cache that cannot be written costs time on the next scan, never this one's result.
+  if (cache !== undefined && found.length > 0) await cache.save()
   return runs.sort(newestFirst)
 }

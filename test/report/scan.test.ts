@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -92,6 +92,37 @@ describe('report root scan', () => {
     write('ratings-abort/2026-11-26T031515Z', HELD)
     symlinkSync(root, join(root, 'ratings-abort', 'loop'))
     assert.equal((await scanReports(root)).length, 1)
+  })
+
+  it('keeps summaries in a cache between scans, recomputing only journals that changed', async () => {
+    const cacheFile = join(root, '.index-cache.json')
+    write('ratings-abort/2026-11-26T031515Z', HELD)
+    write('ratings-abort/2026-11-26T041515Z', HELD)
+    const first = await scanReports(root, {cacheFile})
+    assert.deepEqual(first.map(r => r.verdict), ['held', 'held'])
+    // Mark the cached entries: a scan that returns the mark read the cache instead of the journal.
+    const cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as {version: number; runs: Record<string, {summary: {reason: string}}>}
+    for (const entry of Object.values(cache.runs)) entry.summary.reason = 'from the cache'
+    writeFileSync(cacheFile, JSON.stringify(cache))
+    const touched = join(root, 'ratings-abort/2026-11-26T041515Z/journal.json')
+    utimesSync(touched, new Date('2026-11-26T05:00:00Z'), new Date('2026-11-26T05:00:00Z'))
+    const second = await scanReports(root, {cacheFile})
+    assert.deepEqual(second.map(r => r.reason.startsWith('the hypothesis held')), [true, false], 'the rewritten journal is summarised again, the other comes from the cache')
+    assert.equal(second[1]?.reason, 'from the cache')
+
+    rmSync(join(root, 'ratings-abort/2026-11-26T031515Z'), {recursive: true})
+    await scanReports(root, {cacheFile})
+    assert.deepEqual(Object.keys((JSON.parse(readFileSync(cacheFile, 'utf8')) as typeof cache).runs), ['ratings-abort/2026-11-26T041515Z'], 'deleted runs drop out')
+  })
+
+  it('ignores a cache that is corrupt, of another version, or whose entries are malformed', async () => {
+    const cacheFile = join(root, '.index-cache.json')
+    write('ratings-abort/2026-11-26T031515Z', HELD)
+    for (const text of ['{"version": 1, "runs": ', JSON.stringify({version: 99, runs: {}}), JSON.stringify({version: 1, runs: {'ratings-abort/2026-11-26T031515Z': {size: 1, mtimeMs: 1, summary: {dir: 3}}}})]) {
+      writeFileSync(cacheFile, text)
+      const [run] = await scanReports(root, {cacheFile})
+      assert.equal(run?.verdict, 'held')
+    }
   })
 
   it('reads the time of a run directory and checks a journal\'s shape', () => {
