@@ -1,0 +1,82 @@
+/**
+ * `chaos schedule`'s documents through the real kubectl against the sandbox API server. The sandbox
+ * serves VirtualServices, DestinationRules, Pods and Services — none of the kinds `chaos schedule`
+ * prints (ServiceAccount, ConfigMap, RBAC, batch) — so for each document this checks what can be
+ * checked: kubectl decodes it (its YAML 1.1 reader, sigs.k8s.io/yaml) and resolves its
+ * apiVersion/kind, getting as far as the server's REST mapping; a kind the sandbox does serve must
+ * pass `kubectl apply --dry-run=server`. Offline schema validation is test/schedule/manifests.test.ts.
+ */
+import assert from 'node:assert/strict'
+import {execFile} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
+import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
+import {startFixture, type Fixture} from '../sandbox/apiserver/fakes.js'
+import {kubectlProblem} from './sandbox-cli.js'
+
+interface Run {code: number; stdout: string; stderr: string}
+
+describe('chaos schedule documents through kubectl against the sandbox', function () {
+  this.timeout(120_000)
+  let f: Fixture
+  let dir: string
+  let kubectl: (...args: string[]) => Promise<Run>
+
+  before(async function () {
+    const problem = await kubectlProblem()
+    if (problem !== undefined) {
+      console.log(`    ${problem}: skipping the kubectl dry-run of chaos schedule's documents`)
+      this.skip()
+    }
+    f = await startFixture()
+    dir = await mkdtemp(join(tmpdir(), 'faultline-schedule-'))
+    const kubeconfig = join(dir, 'kubeconfig')
+    await writeKubeconfig(kubeconfig, {server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority})
+    const env = {...process.env, KUBECONFIG: kubeconfig, HOME: dir, KUBECACHEDIR: join(dir, 'cache')}
+    kubectl = (...args) => new Promise(resolve => {
+      execFile('kubectl', args, {env, timeout: 30_000}, (err, stdout, stderr) => {
+        resolve({code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr})
+      })
+    })
+  })
+
+  after(async () => {
+    await f?.close()
+    if (dir !== undefined) await rm(dir, {recursive: true, force: true})
+  })
+
+  it('kubectl reads every document; served kinds pass --dry-run=server, the others stop only at the REST mapping', async () => {
+    const gameday = await buildSchedule({file: 'test/fixtures/schedule/weekly/weekly-gameday.yaml', cron: '0 10 * * 1', reaper: true, version: '0.1.0'})
+    // A name YAML 1.1 would read as a boolean: kubectl must still see the string "on".
+    const on = await buildSchedule({file: 'experiments/ratings-delay.yaml', cron: '@daily', reaper: false, name: 'on', version: '0.1.0'})
+    const schedule = {manifests: [...gameday.manifests, ...on.manifests]}
+    const served = new Set<string>()
+    for (const path of ['/api/v1', ...((await f.call('GET', '/apis')).body.groups as {preferredVersion: {groupVersion: string}}[]).map(g => `/apis/${g.preferredVersion.groupVersion}`)]) {
+      const list = (await f.call('GET', path)).body as {groupVersion: string; resources: {kind: string}[]}
+      for (const r of list.resources) served.add(`${list.groupVersion} ${r.kind}`)
+    }
+    const outcomes: string[] = []
+    for (const [i, m] of schedule.manifests.entries()) {
+      const file = join(dir, `${i}.yaml`)
+      await writeFile(file, renderManifests([m]))
+      const {apiVersion, kind} = m.object
+      const isServed = served.has(`${apiVersion} ${kind}`)
+      // kubectl's client-side validation reads the server's OpenAPI, which the sandbox has only for what it serves.
+      const r = await kubectl('apply', '--dry-run=server', ...(isServed ? [] : ['--validate=false']), '-f', file)
+      if (isServed) {
+        assert.equal(r.code, 0, `${kind} ${m.object.metadata.name}: ${r.stderr}`)
+        outcomes.push(`${kind}: accepted by --dry-run=server`)
+      } else {
+        assert.notEqual(r.code, 0)
+          const {name, namespace} = m.object.metadata
+        assert.ok(r.stderr.includes(`resource mapping not found for name: "${name}" namespace: "${namespace}" from "${file}": no matches for kind "${kind}" in version "${apiVersion}"`),
+          `${kind} ${name}: kubectl decoded it (name, namespace, kind, version) and stopped only at the mapping: ${r.stderr}`)
+        outcomes.push(`${kind}: decoded by kubectl, not served by the sandbox`)
+      }
+    }
+    assert.equal(outcomes.length, schedule.manifests.length)
+  })
+})
