@@ -38,8 +38,8 @@ const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   {verb: 'list', group: ISTIO_GROUP, resource: 'destinationrules'},
   {verb: 'list', group: '', resource: 'pods'},
   {verb: 'list', group: '', resource: 'services'},
-  // Exec is a WebSocket upgrade, a GET: authorized as `get pods/exec`, and since Kubernetes 1.30
-  // (AuthorizePodWebsocketUpgradeCreatePermission, on by default) also as `create pods/exec`.
+  // Exec is a WebSocket upgrade, a GET: authorized as `get pods/exec`, and since Kubernetes 1.35
+  // (AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default) also as `create pods/exec`.
   {verb: 'get', group: '', resource: 'pods', subresource: 'exec'},
   {verb: 'create', group: '', resource: 'pods', subresource: 'exec'},
 ]
@@ -241,21 +241,28 @@ async function envoyChecks(input: PreflightInput): Promise<Check[]> {
 
 async function prometheusChecks(input: PreflightInput): Promise<Check[]> {
   const spec = input.experiment.spec
-  const queries = [...spec.steadyState, ...(spec.guardrails?.abortWhen ?? [])].flatMap(p => 'prometheus' in p ? [p.prometheus] : [])
-  if (queries.length === 0) return []
+  const probes = [...spec.steadyState, ...(spec.guardrails?.abortWhen ?? [])].flatMap(p => 'prometheus' in p ? [{name: p.name, ...p.prometheus}] : [])
+  if (probes.length === 0) return []
   const checks: Check[] = []
-  for (const q of queries) {
+  // One Prometheus that does not answer is one finding, not one per query.
+  const unreachable = new Set<string>()
+  for (const q of probes) {
     const client = q.url === undefined ? input.prometheus : new PrometheusClient(q.url)
     if (client === undefined) {
       checks.push({check: 'prometheus', status: 'failed', message: 'the experiment has PromQL probes but no Prometheus is known', hint: 'Pass --prometheus-url, set spec.prometheus.url, or run on the sandbox with prometheus installed.'})
       break
     }
+    if (unreachable.has(client.baseUrl)) continue
     const outcome = await client.instant(q.query)
-    if (!outcome.ok && /did not answer|parse|bad_data|query failed/.test(outcome.message)) {
-      checks.push({check: 'prometheus', status: 'failed', message: `${client.baseUrl}: ${outcome.message}`, hint: 'Fix the query or the Prometheus URL; nothing was injected.'})
+    if (outcome.ok || !/did not answer|parse|bad_data|query failed/.test(outcome.message)) continue
+    if (/did not answer/.test(outcome.message)) {
+      unreachable.add(client.baseUrl)
+      checks.push({check: 'prometheus', status: 'failed', message: outcome.message, hint: 'Start Prometheus or fix --prometheus-url / spec.prometheus.url; nothing was injected.'})
+    } else {
+      checks.push({check: 'prometheus', status: 'failed', message: `${q.name ?? 'a PromQL probe'}: ${outcome.message}`, hint: 'Fix the query (try it in Prometheus\'s own UI); nothing was injected.'})
     }
   }
-  if (checks.length === 0) checks.push({check: 'prometheus', status: 'ok', message: `Prometheus answers and ${queries.length} quer${queries.length === 1 ? 'y runs' : 'ies run'}`})
+  if (checks.length === 0) checks.push({check: 'prometheus', status: 'ok', message: `Prometheus answers and ${probes.length} quer${probes.length === 1 ? 'y runs' : 'ies run'}`})
   return checks
 }
 

@@ -25,7 +25,7 @@ export type Attributes =
  * kube-apiserver's RequestInfo: `/api/v1/…` is the core group, `/apis/<group>/<version>/…` a named
  * one; GET of a collection is list (watch with ?watch), of a name get; POST create, PUT update,
  * PATCH patch, DELETE delete. A WebSocket exec is a GET upgrade: authorized as get pods/exec and,
- * since Kubernetes 1.30 (AuthorizePodWebsocketUpgradeCreatePermission), also as create.
+ * since Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission), also as create.
  */
 export function attributes(r: Recorded): Attributes {
   const s = r.path.split('/').filter(Boolean)
