@@ -43,7 +43,7 @@ function put(root: string, doc: JournalDocument, text = JSON.stringify(doc)): st
  * A report root like a week of game days: two experiments with several runs each (copies of the
  * real fixture journals moved in time), a could-not-run, a journal cut short, one still `running`.
  */
-export function writeReportRoot(root: string): void {
+function writeReportRoot(root: string): void {
   const plan: [string, number][] = [['held', 150], ['held', 120], ['aborted', 96], ['held', 72], ['held', 49], ['held', 26], ['held', 3]]
   for (const [name, hoursAgo] of plan) put(root, shifted(name, hoursAgo))
   for (const [name, hoursAgo] of [['deviated', 140], ['deviated', 100], ['revert-failed', 80], ['deviated', 50], ['deviated', 2]] as const) put(root, shifted(name, hoursAgo))
@@ -91,7 +91,7 @@ describe('history index page', () => {
   it('lists runs newest first whatever order it is given, with the age against generatedAt', () => {
     const runs = ['2026-11-20T10:00:00Z', '2026-11-26T11:00:00Z', '2026-11-25T09:00:00Z'].map(startedAt => summary({experiment: `e-${startedAt}`, startedAt, verdict: 'held'}))
     const page = renderIndex(runs, {generatedAt: NOW})
-    const order = [...page.matchAll(/<span class="exp">e-([^<]+)<\/span>/g)].map(m => m[1])
+    const order = [...page.matchAll(/<span class="exp"[^>]*>e-([^<]+)<\/span>/g)].map(m => m[1])
     assert.deepEqual(order, ['2026-11-26T11:00:00Z', '2026-11-25T09:00:00Z', '2026-11-20T10:00:00Z'])
     assert.equal(formatAge('2026-11-26T11:00:00Z', NOW), '1 h ago')
     assert.equal(formatAge('2026-11-20T10:00:00Z', NOW), '6 d ago')
