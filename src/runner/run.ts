@@ -94,7 +94,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     abortReason ??= reason
     abort.abort()
   }
-  const onSignal = () => stopRun('interrupted (signal); faults are being reverted')
+  const onSignal = () => stopRun('interrupted (signal)')
   input.signal.addEventListener('abort', onSignal, {once: true})
   const maxDuration = experiment.spec.guardrails?.maxDuration
   const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)
@@ -157,7 +157,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     const deviations = all.filter(r => r.status !== 'held')
     if (!fault.fired) throw new Stop('deviated', 'the fault never fired, so the hypothesis was not tested (see the fault-not-fired event)')
     result = deviations.length === 0
-      ? {outcome: 'held', exitCode: ExitCode.Held, reason: `the hypothesis held: ${all.length} probe result(s) in fault and recovery, all within tolerance`}
+      ? {outcome: 'held', exitCode: ExitCode.Held, reason: `the hypothesis held: ${all.length} probe result(s) after the fault was applied, all within tolerance`}
       : {outcome: 'deviated', exitCode: ExitCode.Deviated, reason: `the hypothesis deviated: ${deviations.map(r => `"${r.probe}" ${r.status} in ${r.phase} (${r.actual}, expected ${r.expected})`).join('; ')}`}
   } catch (err) {
     result = err instanceof Stop ? {outcome: err.outcome, reason: err.reason, exitCode: err.exitCode}
