@@ -7,6 +7,7 @@
  * the killed run's `faultline.dev/expires-at` a few seconds ahead with `kubectl annotate` — the
  * object's spec, which the revert checks, stays as the run wrote it — so it finishes in seconds;
  * FAULTLINE_SLOW_TESTS=1 also runs the same scenario waiting out the real expiry (~6 minutes).
+ * Last, an in-process sandbox shows the reaper starts with it, is recorded, and stops with it.
  */
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
@@ -15,16 +16,23 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import type {Cluster} from '../../src/cluster/cluster.js'
+import {connect} from '../../src/cluster/connect.js'
 import {ANNOTATION_EXPIRES_AT, rfc3339} from '../../src/faults/annotations.js'
 import {EXPIRY_GRACE_MS} from '../../src/faults/experiment-plan.js'
 import type {UpResult} from '../../src/sandbox/daemon.js'
+import {startSandbox} from '../../src/sandbox/sandbox.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
+import {abandon, within} from '../sandbox/abandon.js'
 import {builtCliProblem, chaos, curlVia, have, REPO, SAMPLES, sh} from './sandbox-cli.js'
 
 /** The reaper's interval in this sandbox: short, so the test's bounds are tight. */
 const REAPER_INTERVAL_MS = 1000
 /** Ratings aborted for test traffic, with thresholds a busy machine's baseline always meets. */
 const EXPERIMENT = 'test/fixtures/reaper/ratings-abort-killed.yaml'
+
+/** The in-process sandbox's reaper interval. */
+const IN_PROCESS_INTERVAL_MS = 250
 
 interface Vs {metadata: {name: string; annotations?: Record<string, string>}; spec: {http?: {name?: string}[]}}
 
@@ -151,5 +159,35 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
     console.log(`      (reverted ${at - expiry}ms after ${new Date(expiry).toISOString()})`)
     assert.ok(at >= expiry && at - expiry <= 2 * REAPER_INTERVAL_MS + 1500, `reverted ${at - expiry}ms after its expiry`)
     assertRestored(before, vs)
+  })
+})
+
+describe('the sandbox reaper, started and stopped with an in-process sandbox', function () {
+  this.timeout(60_000)
+
+  it('runs in a started sandbox (recorded in sandbox.json), reverts through its API, and stops with it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-sandbox-'))
+    const sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: IN_PROCESS_INTERVAL_MS})
+    try {
+      assert.equal(sandbox.state.reaperIntervalMs, IN_PROCESS_INTERVAL_MS)
+      assert.equal(sandbox.reaper?.intervalMs, IN_PROCESS_INTERVAL_MS)
+      const cluster = connect({kubeconfig: sandbox.state.kubeconfig}) as Cluster
+      await abandon(cluster, 'default', 'dead-6', new Date(Date.now() - 1000), ['ratings'])
+      const vs = sandbox.store.virtualServices()[0]
+      assert.ok(vs?.metadata.annotations?.[ANNOTATION_EXPIRES_AT] !== undefined)
+      await within(IN_PROCESS_INTERVAL_MS * 4, 'the sandbox reaped it', async () => sandbox.store.virtualServices().length === 0)
+    } finally {
+      await sandbox.stop()
+      await rm(dir, {recursive: true, force: true})
+    }
+    const off = await mkdtemp(join(tmpdir(), 'faultline-reaper-off-'))
+    const quiet = await startSandbox({stateDir: off, prometheus: false, reaperIntervalMs: 0})
+    try {
+      assert.equal(quiet.reaper, undefined)
+      assert.equal(quiet.state.reaperIntervalMs, undefined)
+    } finally {
+      await quiet.stop()
+      await rm(off, {recursive: true, force: true})
+    }
   })
 })

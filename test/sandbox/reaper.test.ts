@@ -10,11 +10,10 @@ import {join} from 'node:path'
 import type {Cluster} from '../../src/cluster/cluster.js'
 import {connect} from '../../src/cluster/connect.js'
 import {ANNOTATION_EXPIRES_AT} from '../../src/faults/annotations.js'
-import {compileFaults} from '../../src/faults/compile.js'
 import type {VirtualService} from '../../src/istio/types.js'
 import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
 import {DEFAULT_REAPER_INTERVAL_MS, type Reaper, reaperIntervalFromEnv, startReaper} from '../../src/sandbox/reaper.js'
-import {startSandbox} from '../../src/sandbox/sandbox.js'
+import {abandon, within} from './abandon.js'
 import {type Fixture, startFixture} from './apiserver/fakes.js'
 
 const INTERVAL = 250
@@ -24,24 +23,7 @@ const ratings = (namespace = 'default'): VirtualService => ({
   spec: {hosts: ['ratings'], http: [{name: 'primary', route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
 })
 
-/** Leaves run `runId`'s faults as a SIGKILLed run would: applied with their expiry, never reverted. */
-async function abandon(cluster: Cluster, namespace: string, runId: string, expiresAt: Date, services: string[]): Promise<void> {
-  const plan = compileFaults({namespace, existing: await cluster.listVirtualServices(namespace), runId, expiresAt,
-    faults: services.map(service => ({service, match: {headers: {'x-chaos-test': {exact: 'true'}}}, abort: {httpStatus: 503, percentage: 100}}))})
-  for (const o of plan.objects) await (o.action === 'create' ? cluster.createVirtualService(o.desired) : cluster.replaceVirtualService(o.desired))
-}
-
 const faultRoutes = (vs: VirtualService | undefined) => (vs?.spec.http ?? []).filter(r => r.name?.startsWith('faultline:')).length
-
-/** Polls `check` every 25 ms until it holds or `timeoutMs` passes; returns the milliseconds it took. */
-async function within(timeoutMs: number, what: string, check: () => Promise<boolean>): Promise<number> {
-  const t0 = Date.now()
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`not within ${timeoutMs}ms: ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-  return Date.now() - t0
-}
 
 describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
   // The first Istio write compiles the CRD schemas (seconds on a busy machine).
@@ -163,35 +145,5 @@ describe('sandbox reaper: interval', () => {
     assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '0'}), 0)
     assert.throws(() => reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: 'often'}), /expected a duration/)
     assert.throws(() => startReaper({cluster: {} as Cluster, namespaces: () => [], intervalMs: 0}), RangeError)
-  })
-})
-
-describe('sandbox reaper: started and stopped with the sandbox', function () {
-  this.timeout(60_000)
-
-  it('runs in a started sandbox (recorded in sandbox.json), reverts through its API, and stops with it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-sandbox-'))
-    const sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: INTERVAL})
-    try {
-      assert.equal(sandbox.state.reaperIntervalMs, INTERVAL)
-      assert.equal(sandbox.reaper?.intervalMs, INTERVAL)
-      const cluster = connect({kubeconfig: sandbox.state.kubeconfig}) as Cluster
-      await abandon(cluster, 'default', 'dead-6', new Date(Date.now() - 1000), ['ratings'])
-      const vs = sandbox.store.virtualServices()[0]
-      assert.ok(vs?.metadata.annotations?.[ANNOTATION_EXPIRES_AT] !== undefined)
-      await within(INTERVAL * 4, 'the sandbox reaped it', async () => sandbox.store.virtualServices().length === 0)
-    } finally {
-      await sandbox.stop()
-      await rm(dir, {recursive: true, force: true})
-    }
-    const off = await mkdtemp(join(tmpdir(), 'faultline-reaper-off-'))
-    const quiet = await startSandbox({stateDir: off, prometheus: false, reaperIntervalMs: 0})
-    try {
-      assert.equal(quiet.reaper, undefined)
-      assert.equal(quiet.state.reaperIntervalMs, undefined)
-    } finally {
-      await quiet.stop()
-      await rm(off, {recursive: true, force: true})
-    }
   })
 })
