@@ -15,9 +15,10 @@
  * of them; the ratios are taken within a round and their median is reported. CPU time (user+sys)
  * per request is reported beside req/s: it does not depend on how much of the core a busy machine
  * left us. Two floors run beside them: `undici-floor`, a bare loop of undici `Client.dispatch` calls
- * that records nothing (what any undici-based driver can reach here), and `node-socket-floor`, one
- * prebuilt request written per response seen on raw sockets with no HTTP parsing at all (what
- * Node's socket layer alone can reach; not a usable client). `--compare` also runs the builtin driver of other checkouts of this repository (e.g.
+ * that records nothing and allocates nothing of its own per request (what any undici-based driver
+ * can reach here), and `node-socket-floor`, one prebuilt request written per response seen on raw
+ * sockets with no HTTP parsing at all (what Node's socket layer alone can reach; not a usable
+ * client). `--compare` also runs the builtin driver of other checkouts of this repository (e.g.
  * `git archive` of an older commit with `node_modules` linked in) as `builtin@<dir name>`.
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
@@ -82,23 +83,56 @@ function builtin(script: string, url: string, mode: string, value: number, s: nu
   return {rps: Number(m[1]), requests: Number(m[2]), cpuS: Number(m[4] ?? NaN), json: m[5] ?? '{}'}
 }
 
+/** A VU of the undici floor: its own Client, one handler object reused for every request it sends. */
+class FloorVu {
+  completed = 0
+  private readonly client: Client
+  private readonly end: number
+
+  constructor(origin: string, end: number, private readonly request: Dispatcher.DispatchOptions, private readonly done: () => void) {
+    this.client = new Client(origin)
+    this.end = end
+  }
+
+  send(): void {
+    if (performance.now() >= this.end) return this.done()
+    this.client.dispatch(this.request, this)
+  }
+
+  onConnect(): void {}
+  onHeaders(): boolean {
+    return true
+  }
+  onData(): boolean {
+    return true
+  }
+  onComplete(): void {
+    this.completed++
+    this.send()
+  }
+  onError(): void {
+    setImmediate(() => this.send())
+  }
+
+  close(): Promise<void> {
+    return this.client.destroy()
+  }
+}
+
 /** undici with nothing on top: one Client per connection, each sending again when a response ends. */
 async function undiciFloor(url: string, connections: number, durationMs: number): Promise<number> {
   const origin = new URL(url).origin
   const end = performance.now() + durationMs
-  let completed = 0
-  const clients = Array.from({length: connections}, () => new Client(origin))
+  const request: Dispatcher.DispatchOptions = {origin, path: '/', method: 'GET'}
+  let vus: FloorVu[] = []
   await new Promise<void>(resolve => {
     let looping = connections
-    const request: Dispatcher.DispatchOptions = {origin, path: '/', method: 'GET'}
-    const loop = (client: Client) => {
-      if (performance.now() >= end) return void (--looping === 0 && resolve())
-      client.dispatch(request, {onConnect() {}, onHeaders: () => true, onData: () => true, onComplete: () => (completed++, loop(client)), onError: () => setImmediate(loop, client)})
-    }
-    for (const c of clients) loop(c)
+    const done = () => void (--looping === 0 && resolve())
+    vus = Array.from({length: connections}, () => new FloorVu(origin, end, request, done))
+    for (const vu of vus) vu.send()
   })
-  await Promise.all(clients.map(c => c.destroy()))
-  return completed
+  await Promise.all(vus.map(vu => vu.close()))
+  return vus.reduce((n, vu) => n + vu.completed, 0)
 }
 
 /** Node's socket layer with no HTTP at all: a prebuilt request written for every status line read. */
