@@ -18,6 +18,8 @@ export interface ScheduledExperiment {
   experiment: Experiment
   /** `spec.experiments[i].namespace` of the GameDay, when it overrides the experiment's. */
   namespaceOverride?: string
+  /** Where the override is written, for error messages: `<file>: spec.experiments[i].namespace`. */
+  namespaceField?: string
 }
 
 /** What `chaos schedule` packs and how it runs. */
@@ -57,7 +59,7 @@ export function configMapKey(file: string, taken: ReadonlySet<string>): string {
  * every comment and the rest of the text as written.
  */
 export function rewriteGameDayPaths(text: string, keys: ReadonlyMap<number, string>): string {
-  const document = parseDocument(text, {keepSourceTokens: false})
+  const document = parseDocument(text)
   for (const [index, key] of keys) document.setIn(['spec', 'experiments', index, 'path'], key)
   return document.toString({lineWidth: 0})
 }
@@ -94,7 +96,7 @@ export async function loadBundle(file: string): Promise<ScheduleBundle> {
       experiment = parseExperiment(experimentText, e.path)
     }
     if (experiment === undefined) throw new UsageError(`${file}: spec.experiments[${i}] has neither path nor experiment`, {hint: 'give each entry a path (relative to the GameDay file) or an inline experiment'})
-    experiments.push({experiment: withPhaseOverrides(experiment, e.phases), ...(e.namespace === undefined ? {} : {namespaceOverride: e.namespace})})
+    experiments.push({experiment: withPhaseOverrides(experiment, e.phases), ...(e.namespace === undefined ? {} : {namespaceOverride: e.namespace, namespaceField: `${file}: spec.experiments[${i}].namespace`})})
   }
   const rewritten = rewriteGameDayPaths(text, keyOfEntry)
   // The rewritten text is what runs in the cluster: it must still be the same valid GameDay.

@@ -53,8 +53,9 @@ export interface ScheduleOptions {
 /** The namespaces the run writes faults in: `--namespace`, else each experiment's (GameDay overrides first), else `default`. */
 export function targetNamespaces(bundle: ScheduleBundle, flag: string | undefined): string[] {
   if (flag !== undefined) return [checkNamespace(flag, '--namespace')]
-  const all = bundle.experiments.map(e => e.namespaceOverride ?? e.experiment.spec.target?.namespace ?? 'default')
-  return [...new Set(all)].map(ns => checkNamespace(ns, `namespace ${ns} of ${bundle.name}`))
+  // spec.target.namespace is checked by the experiment schema; a GameDay's override is a free string.
+  const all = bundle.experiments.map(e => e.namespaceOverride === undefined ? e.experiment.spec.target?.namespace ?? 'default' : checkNamespace(e.namespaceOverride, e.namespaceField ?? 'namespace'))
+  return [...new Set(all)]
 }
 
 function meta(name: string, namespace: string, component: Component, version: string): KubeObject['metadata'] {

@@ -200,6 +200,8 @@ describe('chaos schedule manifests', function () {
     await assert.rejects(buildSchedule({file: EXPERIMENT, cron: '@daily', reaper: true, name: 'a'.repeat(46)}), (e: unknown) => e instanceof UsageError && /reaper/.test(e.message) && /45/.test(e.hint ?? ''))
     await assert.rejects(buildSchedule({file: EXPERIMENT, cron: '@daily', reaper: false, name: 'Ratings_Delay'}), /DNS-1123/)
     await assert.rejects(buildSchedule({file: EXPERIMENT, cron: '@daily', reaper: false, namespace: 'Bookinfo'}), /--namespace: "Bookinfo" is not a valid namespace/)
+    await assert.rejects(buildSchedule({file: 'test/fixtures/schedule/invalid/gameday-bad-namespace.yaml', cron: '@daily', reaper: false}),
+      /gameday-bad-namespace\.yaml: spec\.experiments\[0\]\.namespace: "Staging_1" is not a valid namespace name/)
   })
 
   it('an invalid referenced experiment is refused with its located diagnostics, as chaos validate reports them', async () => {
