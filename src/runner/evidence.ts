@@ -53,13 +53,26 @@ export function targetedEffect(baseline: WindowSummary, fault: WindowSummary): {
   return {affected: slower || failing, message}
 }
 
-/** Whether control traffic in the fault phase stayed as it was in the baseline. */
+/**
+ * Latency moves this much on a busy machine or node without any fault: a p99 over a few dozen
+ * requests is nearly their maximum, so one scheduling hiccup moves it by hundreds of ms.
+ */
+const P99_NOISE_MS = 250
+
+/**
+ * Whether control traffic in the fault phase stayed as it was in the baseline. A fault leaking to
+ * control traffic shows as errors (aborts), as a shifted median (a delay hitting most requests) or
+ * as a tail well beyond noise (a delay hitting some); a slower p99 alone within noise is not it.
+ */
 export function controlUntouched(baseline: WindowSummary, fault: WindowSummary): {untouched: boolean; message: string} {
   if (fault.requests === 0) return {untouched: false, message: 'no control request completed during the fault phase'}
+  const p50 = {before: baseline.duration.med, after: fault.duration.med}
   const p99 = {before: baseline.duration.p(99), after: fault.duration.p(99)}
   const errors = {before: baseline.failedRate, after: fault.failedRate}
-  const untouched = errors.after <= errors.before + 0.01 && p99.after <= Math.max(p99.before * 1.5, p99.before + 50)
-  return {untouched, message: `control p99 ${formatNumber(p99.before)}ms → ${formatNumber(p99.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`}
+  const untouched = errors.after <= errors.before + 0.01
+    && p50.after <= Math.max(p50.before * 1.5, p50.before + 50)
+    && p99.after <= Math.max(p99.before * 2, p99.before + P99_NOISE_MS)
+  return {untouched, message: `control p50 ${formatNumber(p50.before)}ms → ${formatNumber(p50.after)}ms, p99 ${formatNumber(p99.before)}ms → ${formatNumber(p99.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`}
 }
 
 /** The advice for a fault that never fired. */
