@@ -59,6 +59,16 @@ describe('chaos schedule manifests', function () {
     }
   })
 
+  it('every example in experiments/ schedules into valid documents', async () => {
+    const {readdir} = await import('node:fs/promises')
+    const examples = (await readdir('experiments')).filter(f => f.endsWith('.yaml'))
+    assert.ok(examples.length >= 4)
+    for (const file of examples) {
+      const {docs} = await objects({file: `experiments/${file}`, reaper: true})
+      for (const d of docs) assert.deepEqual(objectProblems(d), [], `${file}: ${d.kind} ${d.metadata.name}`)
+    }
+  })
+
   it('the validation does catch what the API server would refuse', () => {
     assert.match(objectProblems({apiVersion: 'batch/v1', kind: 'CronJob', metadata: {name: 'x', namespace: 'n'}, spec: {schedul: '* * * * *'}}).join('\n'), /spec\.schedul: unknown field[\s\S]*spec\.jobTemplate: required[\s\S]*spec\.schedule: required/)
     assert.match(objectProblems({apiVersion: 'batch/v1', kind: 'CronJob', metadata: {name: 'x', namespace: 'n'}, spec: {schedule: '@daily', concurrencyPolicy: 'Never', jobTemplate: {spec: {template: {spec: {restartPolicy: 'Always', containers: [{name: 'c', volumeMounts: [{name: 'v', mountPath: '/v'}], resources: {limits: {memory: '512MB'}}}]}}}}}}).join('\n'),
