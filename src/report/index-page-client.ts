@@ -202,10 +202,15 @@ export const INDEX_SCRIPT = String.raw`
       build(root.querySelector('.plot'), trend, SPECS[root.getAttribute('data-chart')]);
     });
   });
-  var q = new URLSearchParams(location.hash.slice(1));
-  if (has(byExperiment, q.get('experiment') || '')) byExperiment.value = q.get('experiment') || '';
-  if (has(byVerdict, q.get('verdict') || '')) byVerdict.value = q.get('verdict') || '';
-  apply(false);
+  // A link to this page with #experiment=…&verdict=… opens that view; so does editing the address.
+  function fromHash() {
+    var q = new URLSearchParams(location.hash.slice(1));
+    byExperiment.value = has(byExperiment, q.get('experiment') || '') ? q.get('experiment') || '' : '';
+    byVerdict.value = has(byVerdict, q.get('verdict') || '') ? q.get('verdict') || '' : '';
+    apply(false);
+  }
+  fromHash();
+  addEventListener('hashchange', fromHash);
   addEventListener('resize', function () { charts.forEach(fit); });
   addEventListener('beforeprint', function () { charts.forEach(fit); });
 })();

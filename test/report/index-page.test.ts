@@ -159,7 +159,16 @@ describe('history index page', () => {
         await page.select('#filter-verdict', 'unreadable')
         const unreadable = await seen(page)
         await page.select('#filter-verdict', '')
-        return {all, oneExperiment, deviatedOnly, unreadable}
+        // The filter lives in the address's fragment, so a link (or a reload) opens the same view.
+        await page.select('#filter-experiment', 'ratings-delay')
+        await page.click('.chip.deviated')
+        const hash = await page.evaluate('location.hash') as string
+        await page.select('#filter-experiment', '')
+        await page.click('.chip.deviated')
+        await page.evaluate(`new Promise(resolve => { addEventListener('hashchange', () => setTimeout(resolve), {once: true}); location.hash = ${JSON.stringify(hash)} })`)
+        const fromLink = await seen(page)
+        await page.evaluate(`new Promise(resolve => { addEventListener('hashchange', () => setTimeout(resolve), {once: true}); location.hash = '' })`)
+        return {all, oneExperiment, deviatedOnly, unreadable, hash, fromLink}
       }})
       assert.deepEqual(look.consoleErrors, [])
       assert.deepEqual(look.requests, [])
@@ -174,6 +183,8 @@ describe('history index page', () => {
       assert.equal(seenRuns.oneExperiment.cards, 1)
       assert.deepEqual(seenRuns.deviatedOnly.verdicts, ['deviated', 'deviated', 'deviated', 'deviated'])
       assert.deepEqual(seenRuns.unreadable.verdicts, ['unreadable'])
+      assert.equal(seenRuns.hash, '#experiment=ratings-delay&verdict=deviated')
+      assert.deepEqual([seenRuns.fromLink.verdicts.length, seenRuns.fromLink.cards], [4, 1], 'an address with the fragment opens the same view')
     })
 
     it('shows a hostile experiment name as text and keeps it through the filter', async () => {
