@@ -167,7 +167,7 @@ export const INDEX_SCRIPT = String.raw`
       width: Math.max(200, root.clientWidth), height: HEIGHT,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); },
       scales: {x: {time: true, range: xRange(trend)}, y: {range: function (u, min, max) { return [0, Math.max(spec.floor, (max || 0) * 1.15)]; }}},
-      axes: [{size: 44, font: '11px system-ui, sans-serif', values: X_TICKS}, {size: 54, font: '11px system-ui, sans-serif', values: function (u, ticks) { return ticks.map(spec.tick); }}],
+      axes: [{size: 44, font: '11px system-ui, sans-serif', values: X_TICKS}, {size: 62, font: '11px system-ui, sans-serif', values: function (u, ticks) { return ticks.map(spec.tick); }}],
       series: [
         {},
         {label: 'targeted', stroke: '#1b1f24', width: 1.5, spanGaps: true, points: {show: false}},
