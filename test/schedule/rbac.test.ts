@@ -15,7 +15,7 @@ import type {VirtualService} from '../../src/istio/types.js'
 import {revertLeftovers} from '../../src/runner/cleanup.js'
 import {requiredAccess} from '../../src/runner/preflight.js'
 import {grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
-import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
+import {type Fixture, PODS, startFixture} from '../sandbox/apiserver/fakes.js'
 import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} from './recording-proxy.js'
 
 /** What needs no Role, and which built-in ClusterRole grants it to every authenticated user. */
@@ -73,6 +73,7 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
     const created = await cluster.createVirtualService({...ratings(), metadata: {name: 'faultline-probe', namespace: 'default'}})
     // A fresh client: KubeCluster caches the served Istio version, and its discovery request must be seen.
     const cluster2 = clusterAt(proxy.url, 'default')
+    const sidecar = PODS.find(p => p.namespace === 'default' && p.containers.includes('istio-proxy')) as (typeof PODS)[number]
     // One call per method; the table below must name every method, so a new one cannot slip past.
     const calls: Record<string, () => Promise<unknown>> = {
       istioVersion: () => cluster2.istioVersion(),
@@ -84,7 +85,7 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       listDestinationRules: () => cluster2.listDestinationRules('default'),
       listPods: () => cluster2.listPods('default', 'app=ratings'),
       listServices: () => cluster2.listServices('default'),
-      proxyRequest: async () => assert.match(await cluster2.proxyRequest('default', 'ratings-v1-7d9c', 'stats'), /upstream_rq_total/),
+      proxyRequest: async () => assert.match(await cluster2.proxyRequest(sidecar.namespace, sidecar.name, 'stats'), /upstream_rq_total/),
       canI: async () => assert.ok((await cluster2.canI(requiredAccess('default'))).every(Boolean)),
     }
     const methods = Object.getOwnPropertyNames(KubeCluster.prototype).filter(m => m !== 'constructor' && m !== 'call')
