@@ -13,7 +13,7 @@ import {Pushgateway, type Registry} from 'prom-client'
 
 import {UsageError} from '../errors.js'
 import type {RunEvent} from '../runner/events.js'
-import type {RunTelemetry} from './metrics.js'
+import {RunTelemetry} from './metrics.js'
 
 /** The Pushgateway job every push uses. */
 export const PUSH_JOB = 'faultline'
@@ -43,33 +43,51 @@ export interface PushRecord {
   error?: string
 }
 
-/** Pushes a `RunTelemetry`'s metrics at the moments that matter, one push at a time. */
+/**
+ * Pushes each run's metrics at the moments that matter, one push at a time. It keeps a
+ * `RunTelemetry` per run: a group holds one experiment's run, so a game day's second experiment
+ * must not carry the first one's series into its own group.
+ */
 export class TelemetryPusher {
   /** Every push attempted, in order. */
   readonly pushes: PushRecord[] = []
   private queue: Promise<void> = Promise.resolve()
-  private livePending = false
+  private run: RunTelemetry | undefined
+  /** The run whose mid-run push is queued and not yet sent (later writes of that run join it). */
+  private livePendingFor: RunTelemetry | undefined
   private finalPushed = false
 
   /** Throws `UsageError` (exit 2) for a URL that is not http(s): at start-up, not as a warning later. */
-  constructor(private readonly telemetry: RunTelemetry, private readonly options: PushOptions) {
+  constructor(private readonly options: PushOptions) {
     const url = URL.canParse(options.url) ? new URL(options.url) : undefined
     if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
       throw new UsageError(`--pushgateway ${options.url}: expected an http:// or https:// URL`, {hint: 'Pass the Pushgateway\'s base URL, e.g. --pushgateway http://pushgateway:9091'})
     }
   }
 
-  /** The event-stream subscriber; subscribe it after the `RunTelemetry`'s own so the metrics are current. */
+  /** The current (or last) run's metrics, as pushed. */
+  get telemetry(): RunTelemetry | undefined {
+    return this.run
+  }
+
+  /** The event-stream subscriber: `events.subscribe(pusher.observe)`. */
   readonly observe = (e: RunEvent): void => {
-    if (e.kind === 'fault-applied' && !this.livePending) {
+    if (e.kind === 'run-started') {
+      this.run = new RunTelemetry()
+      this.finalPushed = false
+    }
+    const run = this.run
+    if (run === undefined) return
+    run.observe(e)
+    if (e.kind === 'fault-applied' && this.livePendingFor !== run) {
       // Several objects written in a row become one push.
-      this.livePending = true
+      this.livePendingFor = run
       this.enqueue(() => {
-        this.livePending = false
-        return this.push('POST', this.telemetry.liveRegistry, 'fault applied')
+        if (this.livePendingFor === run) this.livePendingFor = undefined
+        return this.push('POST', run, run.liveRegistry, 'fault applied')
       })
     }
-    if (e.kind === 'run-finished') this.pushFinal('run finished')
+    if (e.kind === 'run-finished') this.pushFinal(run, 'run finished')
   }
 
   /**
@@ -77,7 +95,7 @@ export class TelemetryPusher {
    * but did start, pushes the final state now. Never rejects.
    */
   async close(): Promise<void> {
-    if (!this.finalPushed && this.telemetry.currentExperiment !== undefined) this.pushFinal('run ended without a verdict')
+    if (!this.finalPushed && this.run !== undefined) this.pushFinal(this.run, 'run ended without a verdict')
     await this.queue
   }
 
@@ -86,17 +104,18 @@ export class TelemetryPusher {
     return this.queue
   }
 
-  private pushFinal(reason: string): void {
+  private pushFinal(run: RunTelemetry, reason: string): void {
     this.finalPushed = true
-    this.enqueue(() => this.push('PUT', this.telemetry.registry, reason))
+    this.enqueue(() => this.push('PUT', run, run.registry, reason))
   }
 
   private enqueue(task: () => Promise<void>): void {
     this.queue = this.queue.then(task)
   }
 
-  private async push(method: PushRecord['method'], registry: Registry, reason: string): Promise<void> {
-    const experiment = this.telemetry.currentExperiment
+  /** One push of `registry` to the group of `run`'s experiment (taken when queued, not when sent). */
+  private async push(method: PushRecord['method'], run: RunTelemetry, registry: Registry, reason: string): Promise<void> {
+    const experiment = run.currentExperiment
     if (experiment === undefined) return
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS
     // A fresh signal per push bounds the whole request; `timeout` alone only bounds socket idleness.

@@ -9,7 +9,6 @@ import {createServer, type Server, type Socket} from 'node:net'
 
 import {UsageError} from '../../src/errors.js'
 import {TelemetryPusher} from '../../src/telemetry/pushgateway.js'
-import {RunTelemetry} from '../../src/telemetry/metrics.js'
 import {applied, fakeStream, probe, started} from './events.js'
 
 const BINARY = ['/usr/bin/prometheus-pushgateway', '/usr/local/bin/pushgateway', '/usr/bin/pushgateway'].find(existsSync)
@@ -75,20 +74,16 @@ describe('telemetry: TelemetryPusher against a real Pushgateway', function () {
   it('POST at fault applied keeps the previous run\'s outcome; the final PUT replaces the group with this run\'s', async () => {
     const warnings: string[] = []
     // The previous run of the experiment: held, with a probe this run no longer has.
-    const previous = new RunTelemetry()
-    const pushPrevious = new TelemetryPusher(previous, {url, warn: m => warnings.push(m)})
+    const pushPrevious = new TelemetryPusher({url, warn: m => warnings.push(m)})
     const a = fakeStream()
-    a.events.subscribe(previous.observe)
     a.events.subscribe(pushPrevious.observe)
     a.events.emit(started('ratings-abort'))
     a.events.emit({kind: 'probe-result', result: probe('renamed-away', 'fault', 'held')})
     a.events.emit({kind: 'run-finished', outcome: 'held', exitCode: 0, reason: 'held'})
     await pushPrevious.close()
 
-    const telemetry = new RunTelemetry()
-    const pusher = new TelemetryPusher(telemetry, {url, warn: m => warnings.push(m)})
+    const pusher = new TelemetryPusher({url, warn: m => warnings.push(m)})
     const {events, advance} = fakeStream()
-    events.subscribe(telemetry.observe)
     events.subscribe(pusher.observe)
     events.emit(started('ratings-abort'))
     events.emit({kind: 'probe-result', result: probe('latency', 'baseline', 'held')})
@@ -125,11 +120,31 @@ describe('telemetry: TelemetryPusher against a real Pushgateway', function () {
     assert.deepEqual([duration.type, duration.metrics.map(m => Number(m.value))], ['GAUGE', [10]])
   })
 
-  it('an instance makes a group of its own', async () => {
-    const telemetry = new RunTelemetry()
-    const pusher = new TelemetryPusher(telemetry, {url, instance: 'ci-runner-1', warn: m => assert.fail(m)})
+  it('one pusher across a game day: each experiment\'s group holds only its own series; a run\'s writes in a row make one POST', async () => {
+    const pusher = new TelemetryPusher({url, warn: m => assert.fail(m)})
     const {events} = fakeStream()
-    events.subscribe(telemetry.observe)
+    events.subscribe(pusher.observe)
+    for (const experiment of ['gameday-first', 'gameday-second']) {
+      events.emit(started(experiment))
+      events.emit({kind: 'fault-applied', fault: applied(`faultline-${experiment}`, [experiment])})
+      events.emit({kind: 'fault-applied', fault: applied(`${experiment}-second-object`, [experiment])})
+      events.emit({kind: 'revert', namespace: 'default', name: `faultline-${experiment}`, action: 'deleted', message: 'deleted'})
+      events.emit({kind: 'run-finished', outcome: 'held', exitCode: 0, reason: 'held'})
+    }
+    await pusher.close()
+    const api = await (await fetch(`${url}/api/v1/metrics`)).json() as {data: ApiGroup[]}
+    for (const experiment of ['gameday-first', 'gameday-second']) {
+      const group = api.data.find(g => g.labels['experiment'] === experiment)
+      const active = group?.['chaos_fault_active'] as {metrics: {labels: Record<string, string>}[]} | undefined
+      assert.deepEqual(active?.metrics.map(m => m.labels['service']), [experiment], `${experiment}'s group`)
+    }
+    // Two writes per run, one POST each: writes in a row join the push already queued.
+    assert.deepEqual(pusher.pushes.map(p => p.method), ['POST', 'PUT', 'POST', 'PUT'])
+  })
+
+  it('an instance makes a group of its own', async () => {
+    const pusher = new TelemetryPusher({url, instance: 'ci-runner-1', warn: m => assert.fail(m)})
+    const {events} = fakeStream()
     events.subscribe(pusher.observe)
     events.emit(started('reviews-circuit-breaker'))
     events.emit({kind: 'run-finished', outcome: 'held', exitCode: 0, reason: 'held'})
@@ -153,10 +168,8 @@ describe('telemetry: TelemetryPusher when the Pushgateway fails', function () {
   /** One run through a pusher; resolves with its warnings once close() returned. */
   async function runThrough(url: string, timeoutMs: number): Promise<{warnings: string[]; pusher: TelemetryPusher}> {
     const warnings: string[] = []
-    const telemetry = new RunTelemetry()
-    const pusher = new TelemetryPusher(telemetry, {url, timeoutMs, warn: m => warnings.push(m)})
+    const pusher = new TelemetryPusher({url, timeoutMs, warn: m => warnings.push(m)})
     const {events} = fakeStream()
-    events.subscribe(telemetry.observe)
     events.subscribe(pusher.observe)
     events.emit(started('ratings-abort'))
     events.emit({kind: 'fault-applied', fault: applied('faultline-ratings', ['ratings'])})
@@ -184,10 +197,8 @@ describe('telemetry: TelemetryPusher when the Pushgateway fails', function () {
   })
 
   it('a run that threw before its verdict still gets a final push on close()', async () => {
-    const telemetry = new RunTelemetry()
-    const pusher = new TelemetryPusher(telemetry, {url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 500, warn: () => {}})
+    const pusher = new TelemetryPusher({url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 500, warn: () => {}})
     const {events} = fakeStream()
-    events.subscribe(telemetry.observe)
     events.subscribe(pusher.observe)
     events.emit(started('ratings-abort'))
     await pusher.close()
@@ -196,7 +207,7 @@ describe('telemetry: TelemetryPusher when the Pushgateway fails', function () {
 
   it('a URL that is not http(s) is refused at construction', () => {
     for (const url of ['ftp://x', 'not a url', 'pushgateway:9091']) {
-      assert.throws(() => new TelemetryPusher(new RunTelemetry(), {url, warn: () => {}}), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /expected an http/.test(err.message))
+      assert.throws(() => new TelemetryPusher({url, warn: () => {}}), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /expected an http/.test(err.message))
     }
   })
 })
