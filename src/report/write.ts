@@ -23,6 +23,9 @@ export const REPORT_FILES = {journal: JOURNAL_FILE, html: 'report.html', junit: 
 /** The history page at a report root. */
 export const INDEX_FILE = 'index.html'
 
+/** Run summaries kept between index rebuilds. */
+export const INDEX_CACHE_FILE = '.index-cache.json'
+
 /** What to write. */
 export interface ReportOptions {
   /** report.html and the root's index.html (`--no-html` turns both off for headless CI). */
@@ -87,7 +90,8 @@ export async function writeRunReports(doc: JournalDocument, dir: string, options
 
 /** Rewrites `<root>/index.html` from every journal under the root; returns its path. */
 export async function writeIndex(root: string, now = new Date()): Promise<string> {
-  const runs = await scanReports(root)
+  // Summaries are cached by journal size and mtime: after a run, only the new journal is read.
+  const runs = await scanReports(root, {cacheFile: join(root, INDEX_CACHE_FILE)})
   const file = join(root, INDEX_FILE)
   await writeAtomically(file, renderIndex(runs, {generatedAt: now}))
   return file
