@@ -16,6 +16,7 @@ import type {JournalDocument} from '../runner/journal.js'
 import {type RunResult, runExperiment} from '../runner/run.js'
 import {trapSignals} from '../runner/signals.js'
 import {resolveTarget} from '../runner/target.js'
+import {TelemetryPusher} from '../telemetry/pushgateway.js'
 
 /** `chaos run <file>`: apply the faults, drive load, check the hypothesis, always revert. */
 export default class Run extends BaseCommand {
@@ -37,6 +38,8 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     'report-dir': Flags.string({description: 'where run folders are written', default: 'reports'}),
     html: Flags.boolean({description: 'write report.html and the report root\'s index.html (--no-html: journal, junit.xml and summary.md only, for headless CI)', default: true, allowNo: true}),
     'redact-header': Flags.string({description: 'mask this header\'s values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)', multiple: true, default: []}),
+    pushgateway: Flags.string({description: 'push run metrics to this Prometheus Pushgateway (job faultline, grouped by experiment) when the fault goes live and at the end; a failed push only warns'}),
+    'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
   }
   static override enableJsonFlag = true
 
@@ -44,6 +47,11 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const {args, flags} = await this.parse(Run)
     const experiment = await loadExperiment(args.file)
     const out = this.jsonEnabled() ? process.stderr : process.stdout
+    // Before anything starts: a bad --pushgateway URL is a usage error (exit 2), not a leaked sandbox.
+    const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
+      url: flags.pushgateway, warn: message => out.write(`warning: ${message}\n`),
+      ...(flags['pushgateway-instance'] === undefined ? {} : {instance: flags['pushgateway-instance']}),
+    })
     // k6 is looked for before anything starts (exit 4 with how to install it when it is absent).
     const driver: LoadDriver = (flags.driver ?? experiment.spec.load.driver ?? 'builtin') === 'k6'
       ? new K6Driver({warn: message => out.write(`warning: ${message}\n`)})
@@ -54,6 +62,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const events = new EventStream()
     const consoleReporter = new ConsoleReporter(out)
     events.subscribe(e => consoleReporter.handle(e))
+    if (pusher !== undefined) events.subscribe(pusher.observe)
     const signals = trapSignals(message => out.write(`\n${message}\n`))
     let result: RunResult
     try {
@@ -67,6 +76,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
         ...(flags.phases === undefined ? {} : {phases: flags.phases}),
       })
     } finally {
+      await pusher?.close() // bounded: each queued push gives up after 5 s; the revert is already done
       await target.close().catch(err => out.write(`warning: ${(err as Error).message}\n`))
       signals.dispose()
     }

@@ -11,6 +11,7 @@ import {dirname, join} from 'node:path'
 
 import type {UpResult} from '../../src/sandbox/daemon.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
+import {PUSHGATEWAY_PROBLEM, scrape, startPushgateway} from '../telemetry/gateway.js'
 import {builtCliProblem, chaos, curlVia, have, REPO, SAMPLES, sh} from './sandbox-cli.js'
 
 const SHORT = 'baseline=3s,fault=6s,recovery=3s'
@@ -68,8 +69,15 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
   }
 
   it('ratings-abort holds (exit 0): productpage degrades gracefully, the fault fired, nothing is left behind', async () => {
-    const r = await run('experiments/ratings-abort.yaml', '--phases', SHORT)
+    // With a real Pushgateway when one is installed: the run's telemetry lands there.
+    const gateway = PUSHGATEWAY_PROBLEM === undefined ? await startPushgateway() : undefined
+    const r = await run('experiments/ratings-abort.yaml', '--phases', SHORT, ...gateway === undefined ? [] : ['--pushgateway', gateway.url])
+    const pushed = gateway === undefined ? undefined : await scrape(gateway.url).finally(() => gateway.stop())
     assert.equal(r.code, 0, r.stdout + r.stderr)
+    if (pushed !== undefined) {
+      assert.equal(pushed.get('chaos_experiment_runs_total{experiment="ratings-abort",instance="",job="faultline",outcome="held"}'), 1, [...pushed.keys()].join('\n'))
+      assert.equal(pushed.get('chaos_fault_active{experiment="ratings-abort",instance="",job="faultline",service="ratings"}'), 0)
+    }
     assert.match(r.stdout, /fault fired \d+ms after the write/)
     assert.match(r.stdout, /control traffic untouched/)
     assert.match(r.stdout, /Verdict: HELD \(exit 0\)/)

@@ -3,72 +3,31 @@
  * free loopback port without persistence: push, then read back `/metrics` and `/api/v1/metrics`.
  */
 import assert from 'node:assert/strict'
-import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 
 import {UsageError} from '../../src/errors.js'
 import {TelemetryPusher} from '../../src/telemetry/pushgateway.js'
 import {applied, fakeStream, probe, started} from './events.js'
-
-const BINARY = ['/usr/bin/prometheus-pushgateway', '/usr/local/bin/pushgateway', '/usr/bin/pushgateway'].find(existsSync)
-
-/** A port free right now on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as {port: number}
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
-async function until<T>(probeFn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probeFn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
-/** The Pushgateway's exposition, as `series → value` for the lines of our job. */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  return new Map(text.split('\n').filter(l => l.includes('job="faultline"')).map(l => {
-    const i = l.lastIndexOf(' ')
-    return [l.slice(0, i), Number(l.slice(i + 1))] as const
-  }))
-}
+import {freePort, type Gateway, PUSHGATEWAY_PROBLEM, scrape, startPushgateway} from './gateway.js'
 
 interface ApiGroup {labels: Record<string, string>; [family: string]: unknown}
 
 describe('telemetry: TelemetryPusher against a real Pushgateway', function () {
   this.timeout(30_000)
-  let gateway: ChildProcess | undefined
+  let gateway: Gateway | undefined
   let url: string
-  let log = ''
 
   before(async function () {
-    if (BINARY === undefined) {
-      console.log('      (skipped: no Pushgateway binary; install the Debian package prometheus-pushgateway)')
+    if (PUSHGATEWAY_PROBLEM !== undefined) {
+      console.log(`      (skipped: ${PUSHGATEWAY_PROBLEM})`)
       return this.skip()
     }
-    const port = await freePort()
-    url = `http://127.0.0.1:${port}`
-    // An empty persistence file keeps metrics in memory only: nothing written outside the test.
-    gateway = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], {stdio: ['ignore', 'ignore', 'pipe']})
-    gateway.stderr?.on('data', (d: Buffer) => {
-      log += d.toString()
-    })
-    await until(async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 10_000, `the Pushgateway to be ready (${log})`)
+    gateway = await startPushgateway()
+    url = gateway.url
   })
 
   after(async () => {
-    if (gateway === undefined || gateway.exitCode !== null) return
-    const exited = new Promise(resolve => gateway?.once('exit', resolve))
-    gateway.kill('SIGTERM')
-    await exited
+    await gateway?.stop()
   })
 
   it('POST at fault applied keeps the previous run\'s outcome; the final PUT replaces the group with this run\'s', async () => {
