@@ -10,7 +10,7 @@ import type {AppliedFault, RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {revertCommand} from '../runner/revert.js'
 import {html, type SafeHtml} from './assets.js'
-import {formatRunTime} from './html-format.js'
+import {formatRunClock} from './html-format.js'
 import {commandBox, runNamespace} from './html-sections.js'
 
 /** The unified diff of one applied fault's spec: before (nothing, for a create) → after. */
@@ -30,10 +30,10 @@ function diffLines(patch: string): SafeHtml[] {
 
 function revertProof(doc: JournalDocument, fault: AppliedFault): SafeHtml {
   const failed = doc.events.find((e): e is Extract<RunEvent, {kind: 'revert-failed'}> => e.kind === 'revert-failed' && e.namespace === fault.namespace && e.name === fault.name)
-  if (failed !== undefined) return commandBox(`✘ NOT reverted (${formatRunTime(failed.t)}): ${failed.message}`, 'The fault may still be live. Clean up with:', failed.command)
+  if (failed !== undefined) return commandBox(`✘ NOT reverted (${formatRunClock(failed.t)}): ${failed.message}`, 'The fault may still be live. Clean up with:', failed.command)
   const reverted = doc.events.find((e): e is Extract<RunEvent, {kind: 'revert'}> => e.kind === 'revert' && e.namespace === fault.namespace && e.name === fault.name)
   if (reverted !== undefined) {
-    return html`<p class="proof tone-good"><b>✔ Reverted</b> at ${formatRunTime(reverted.t)}: <b>${reverted.action}</b> ${fault.namespace}/${fault.name} — ${reverted.message}</p>`
+    return html`<p class="proof tone-good"><b>✔ Reverted</b> at ${formatRunClock(reverted.t)}: <b>${reverted.action}</b> ${fault.namespace}/${fault.name} — ${reverted.message}</p>`
   }
   const live = doc.status === 'finished' ? 'the journal records no revert for it' : 'the run died before reverting it'
   return commandBox(`✘ NO revert recorded: ${live}.`, 'The fault may still be live. Check and clean up with:', revertCommand(doc.runId, runNamespace(doc)))

@@ -6,7 +6,7 @@
 import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {html, type SafeHtml, scriptJson} from './assets.js'
-import {formatCount, formatMs, formatPercent, formatRunTime} from './html-format.js'
+import {formatCount, formatMs, formatPercent, formatRunClock} from './html-format.js'
 import {type ChartLimit, chartLimits} from './html-limits.js'
 import {journalSeries, type PromChartData, promChartData} from './html-series.js'
 import {loadColumns, type LoadColumns, type Marker, phaseTraffic, type Timeline} from './html-model.js'
@@ -65,8 +65,8 @@ function headersOf(doc: JournalDocument, name: string): string {
 
 function legend(timeline: Timeline): SafeHtml {
   const phases = timeline.phases.map(p => html`<li><span class="swatch phase-${p.name}"></span><b>${p.name}</b>
-    ${formatRunTime(p.fromMs)} → ${formatRunTime(p.toMs)} (${formatMs(p.toMs - p.fromMs)}${p.cutShort ? html`, <strong class="warn-text">cut short</strong> of ${formatMs(p.plannedMs)} planned` : ''}${p.open ? html`, <strong class="warn-text">never ended</strong>` : ''})</li>`)
-  const markers = timeline.markers.map(m => html`<li><span class="marker-num marker-${m.kind}">${m.n}</span><b>${m.label}</b> ${formatRunTime(m.tMs)} <span class="muted">${m.detail}</span></li>`)
+    ${formatRunClock(p.fromMs)} → ${formatRunClock(p.toMs)} (${formatMs(p.toMs - p.fromMs)}${p.cutShort ? html`, <strong class="warn-text">cut short</strong> of ${formatMs(p.plannedMs)} planned` : ''}${p.open ? html`, <strong class="warn-text">never ended</strong>` : ''})</li>`)
+  const markers = timeline.markers.map(m => html`<li><span class="marker-num marker-${m.kind}">${m.n}</span><b>${m.label}</b> ${formatRunClock(m.tMs)} <span class="muted">${m.detail}</span></li>`)
   return html`<div class="chart-legend">
   <ul class="phase-legend" aria-label="phases">${phases}</ul>
   ${markers.length === 0 ? html`<p class="muted">No fault was written, so no moments are marked.</p>` : html`<ul class="marker-legend" aria-label="marked moments">${markers}</ul>`}

@@ -7,7 +7,7 @@
 export {formatMs, formatPercent, significant} from './format.js'
 
 /** A moment on the run clock as `+m:ss.s` (or `+h:mm:ss`), the form the charts' time axis uses. */
-export function formatRunTime(ms: number): string {
+export function formatRunClock(ms: number): string {
   const sign = ms < 0 ? '−' : '+'
   // Round once, in tenths, so 59.96 s reads 1:00.0 rather than 0:60.0.
   const tenths = Math.round(Math.abs(ms) / 100)

@@ -5,7 +5,7 @@
 import type {RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {html, type SafeHtml} from './assets.js'
-import {formatInstant, formatMs, formatRunTime} from './html-format.js'
+import {formatInstant, formatMs, formatRunClock} from './html-format.js'
 
 /** One event in words; the tone marks what a reader must not miss. */
 export function describeEvent(e: RunEvent): {text: string; tone: 'good' | 'bad' | 'warn' | 'none'} {
@@ -35,7 +35,7 @@ export function describeEvent(e: RunEvent): {text: string; tone: 'good' | 'bad' 
 export function eventLogSection(doc: JournalDocument): SafeHtml {
   const rows = doc.events.map(e => {
     const {text, tone} = describeEvent(e)
-    return html`<tr class="tone-${tone}"><td class="num">${formatRunTime(e.t)}</td><td><code>${e.kind}</code></td><td>${text}</td></tr>`
+    return html`<tr class="tone-${tone}"><td class="num">${formatRunClock(e.t)}</td><td><code>${e.kind}</code></td><td>${text}</td></tr>`
   })
   return html`<section id="events"><h2>Event log <span class="muted">${doc.events.length} events; time since the run started at ${formatInstant(doc.startedAt)}</span></h2>
 <table class="events"><thead><tr><th>time</th><th>event</th><th>what happened</th></tr></thead><tbody>${rows}</tbody></table>

@@ -7,7 +7,7 @@ import type {RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {revertCommand} from '../runner/revert.js'
 import {html, type SafeHtml} from './assets.js'
-import {formatInstant, formatMs, formatRunTime} from './html-format.js'
+import {formatInstant, formatMs, formatRunClock} from './html-format.js'
 import type {Timeline, VerdictView} from './html-model.js'
 
 type EventOf<K extends RunEvent['kind']> = Extract<RunEvent, {kind: K}>
@@ -80,7 +80,7 @@ function revertFact(doc: JournalDocument): SafeHtml {
   if (missing.length > 0) return fact('Revert', 'bad', `NO revert recorded for ${missing.map(a => `${a.namespace}/${a.name}`).join(', ')}`, `faults may still be live: ${revertCommand(doc.runId, runNamespace(doc))}`)
   const last = doc.reverted.reduce((t, r) => Math.max(t, r.t), 0)
   const lastEvidence = eventsOf(doc, 'last-evidence')[0]
-  return fact('Revert', 'good', `reverted at ${formatRunTime(last)}`, lastEvidence === undefined ? doc.reverted.map(r => `${r.action} ${r.namespace}/${r.name}`).join(', ') : lastEvidence.message)
+  return fact('Revert', 'good', `reverted at ${formatRunClock(last)}`, lastEvidence === undefined ? doc.reverted.map(r => `${r.action} ${r.namespace}/${r.name}`).join(', ') : lastEvidence.message)
 }
 
 function controlFact(doc: JournalDocument): SafeHtml {
@@ -102,7 +102,7 @@ export function glance(doc: JournalDocument): SafeHtml {
 }
 
 function evidenceRow(e: RunEvent): SafeHtml | undefined {
-  const t = formatRunTime(e.t)
+  const t = formatRunClock(e.t)
   switch (e.kind) {
     case 'fault-evidence': return html`<li class="tone-good"><b>✔ Fault fired</b> ${formatMs(e.afterWriteMs)} after the write (${t}), seen by ${e.source}: ${e.message}</li>`
     case 'fault-not-fired': return html`<li class="tone-bad loud"><b>✘ Fault NOT fired</b> (${t}): ${e.message}<br><b>Hint:</b> ${e.hint}</li>`

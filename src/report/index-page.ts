@@ -5,6 +5,7 @@
  * summaries in, markup out); every string from a journal goes through the escaping `html` tag.
  */
 import {html, inlineScript, raw, type SafeHtml, scriptJson, uplotAssets} from './assets.js'
+import {formatMs, formatPercent} from './format.js'
 import {INDEX_CSS, INDEX_SCRIPT, VERDICT_COLOURS} from './index-page-client.js'
 import {type LoadFigures, newestFirst, type RunSummary, VERDICTS} from './run-summary.js'
 
@@ -33,25 +34,6 @@ const LABELS: Record<Shown, {text: string; icon: string}> = {
 }
 
 const SHOWN_ORDER: readonly Shown[] = [...VERDICTS.slice(0, 4), 'unfinished', ...VERDICTS.slice(4)]
-
-/** Three significant figures without trailing zeros. */
-function significant(value: number): string {
-  return Math.abs(value) >= 1000 ? String(Math.round(value)) : String(Number(value.toPrecision(3)))
-}
-
-/** A latency or duration with its unit: `40.4 ms`, `6.01 s`, `2 min 5 s`, `1 h 2 min`. */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${significant(ms)} ms`
-  if (ms < 60_000) return `${significant(ms / 1000)} s`
-  const s = Math.round(ms / 1000)
-  const [h, m, rest] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60]
-  return h > 0 ? `${h} h ${m} min` : `${m} min${rest > 0 ? ` ${rest} s` : ''}`
-}
-
-/** An error ratio as a percentage: `0 %`, `12.3 %`. */
-export function formatRatio(ratio: number): string {
-  return `${significant(ratio * 100)} %`
-}
 
 /** How long before `now` an instant was: `just now`, `5 min ago`, `3 h ago`, `12 d ago`. */
 export function formatAge(iso: string, now: Date): string {
@@ -108,7 +90,7 @@ function errorsCell(run: RunSummary): SafeHtml {
   const t = fault(run, 'targeted')
   const c = fault(run, 'control')
   if (t === undefined && c === undefined) return html`<td class="num">—</td>`
-  const show = (f: LoadFigures | undefined) => (f === undefined ? '—' : formatRatio(f.errorRatio))
+  const show = (f: LoadFigures | undefined) => (f === undefined ? '—' : formatPercent(f.errorRatio))
   return html`<td class="num">${show(t)}<span class="sub">control ${show(c)}</span></td>`
 }
 

@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 
 import {escapeHtml} from '../../src/report/assets.js'
 import {specDiff} from '../../src/report/html-changes.js'
-import {formatMs, formatRunTime} from '../../src/report/html-format.js'
+import {formatMs, formatRunClock} from '../../src/report/html-format.js'
 import {chartLimits} from '../../src/report/html-limits.js'
 import {loadColumns, timelineOf, verdictOf} from '../../src/report/html-model.js'
 import {renderHtml} from '../../src/report/html.js'
@@ -181,9 +181,9 @@ describe('report.html', () => {
     assert.equal(formatMs(40.415), '40.4 ms')
     assert.equal(formatMs(6012.9), '6.01 s')
     assert.equal(formatMs(3_725_000), '1 h 2 min')
-    assert.equal(formatRunTime(5855), '+0:05.9')
-    assert.equal(formatRunTime(3_000_500), '+50:00.5')
-    assert.equal(formatRunTime(59_960), '+1:00.0')
-    assert.equal(formatRunTime(3_725_000), '+1:02:05')
+    assert.equal(formatRunClock(5855), '+0:05.9')
+    assert.equal(formatRunClock(3_000_500), '+50:00.5')
+    assert.equal(formatRunClock(59_960), '+1:00.0')
+    assert.equal(formatRunClock(3_725_000), '+1:02:05')
   })
 })
