@@ -1,0 +1,147 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base.js'
+import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {currentUser} from '../cli/user.js'
+import {UsageError} from '../errors.js'
+import {loadDocument} from '../experiment/load.js'
+import {gameDayItems, type GameDayItem, preflightGameDay} from '../gameday/entries.js'
+import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
+import {runGameDay} from '../gameday/run.js'
+import {BuiltinDriver} from '../load/builtin.js'
+import type {LoadDriver} from '../load/driver.js'
+import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
+import {entryVerdict, type GameDayReport} from '../report/gameday.js'
+import {writeGameDayReports} from '../report/gameday-write.js'
+import {ConsoleReporter} from '../runner/console.js'
+import {EventStream} from '../runner/events.js'
+import {runDirectory} from '../runner/journal.js'
+import {runExperiment} from '../runner/run.js'
+import {trapSignals} from '../runner/signals.js'
+import {resolveTarget} from '../runner/target.js'
+import {RunTelemetry} from '../telemetry/metrics.js'
+import {TelemetryPusher} from '../telemetry/pushgateway.js'
+import {type MetricsServer, startMetricsServer} from '../telemetry/server.js'
+
+/** `chaos gameday <file>`: a GameDay's experiments in order on one target, with one report. */
+export default class GameDayCommand extends BaseCommand {
+  static override summary = 'Run a GameDay: its experiments in order on one target, one shared preflight first, one report.'
+  static override description = `Resolves the target once (one ephemeral sandbox for the whole game day when there is no kubeconfig), runs preflight for every experiment before the first one starts (any failure: exit 4, nothing run), then runs them in order with the GameDay's cooldown between them. stopOnFirstFailure skips the rest after the first outcome that is not held; a failed revert always skips the rest. Ctrl-C or the GameDay's guardrails.maxDuration stops the running experiment (it reverts) and skips the rest.
+
+Writes <report-dir>/<gameday>/<timestamp>/gameday.json, gameday.html, junit.xml (one testsuite per experiment) and summary.md, beside each experiment's own run folder.
+
+Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not run 4 > deviated 1 > held 0 — of those --fail-on does not tolerate.`
+  static override examples = [
+    '<%= config.bin %> gameday experiments/weekly-gameday.yaml',
+    '<%= config.bin %> gameday experiments/weekly-gameday.yaml --phases baseline=5s,fault=10s,recovery=5s --fail-on aborted',
+    '<%= config.bin %> gameday experiments/weekly-gameday.yaml --context prod-eu -n bookinfo --metrics-port 9464',
+  ]
+  static override args = {file: Args.string({description: 'GameDay file', required: true})}
+  static override flags = {
+    ...connectionFlags,
+    namespace: Flags.string({char: 'n', description: 'namespace for every experiment (overrides each entry\'s and experiment\'s)'}),
+    'prometheus-url': Flags.string({description: 'Prometheus base URL for PromQL probes'}),
+    phases: Flags.string({description: 'phase durations for every experiment, over each entry\'s, e.g. baseline=5s,fault=10s,recovery=5s'}),
+    driver: Flags.string({description: 'load driver for every experiment (overrides spec.load.driver)', options: ['builtin', 'k6']}),
+    'report-dir': Flags.string({description: 'where the game-day and run folders are written', default: 'reports'}),
+    html: Flags.boolean({description: 'write gameday.html, each report.html and the index (--no-html: JSON, junit.xml and summary.md only)', default: true, allowNo: true}),
+    'redact-header': Flags.string({description: 'mask this header\'s values in every journal and report (repeatable)', multiple: true, default: []}),
+    pushgateway: Flags.string({description: 'push each experiment\'s metrics to this Prometheus Pushgateway (job faultline, grouped by experiment); a failed push only warns'}),
+    'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes', dependsOn: ['pushgateway']}),
+    'metrics-port': Flags.integer({description: 'serve the game day\'s metrics at http://127.0.0.1:PORT/metrics while it runs (0: any free port)', min: 0, max: 65_535}),
+    'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
+  }
+  static override enableJsonFlag = true
+
+  async run(): Promise<GameDayReport & {dir: string; files: string[]}> {
+    const {args, flags} = await this.parse(GameDayCommand)
+    const loaded = await loadDocument(args.file)
+    if (loaded.kind !== 'GameDay') throw new UsageError(`${args.file} is an experiment, not a GameDay`, {hint: `Run it with: chaos run ${args.file}`})
+    const {gameday} = loaded
+    const failOn = flags['fail-on'] as FailOn
+    const out = this.jsonEnabled() ? process.stderr : process.stdout
+    const say = (line: string) => out.write(`${line}\n`)
+    const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
+      url: flags.pushgateway, warn: message => say(`warning: ${message}`),
+      ...(flags['pushgateway-instance'] === undefined ? {} : {instance: flags['pushgateway-instance']}),
+    })
+    const target = await resolveTarget(targetFlags(flags), undefined, say)
+    say(`target: ${target.note}`)
+    const telemetry = new RunTelemetry()
+    const signals = trapSignals(message => say(`\n${message}`))
+    let metrics: MetricsServer | undefined
+    try {
+      const items = await gameDayItems(gameday, args.file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})})
+      const drivers = await loadDrivers(items, flags.driver, say)
+      for (const item of items) {
+        const problem = driverOf(drivers, item, flags.driver).name === 'k6' ? k6ProxyProblem(item.experiment.spec.load.url, target.proxy) : undefined
+        if (problem !== undefined) throw new K6Unavailable(`${item.name}: ${problem}`, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+      }
+      const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
+      const findings = await preflightGameDay(target, items, {owner: currentUser(), ...(flags.phases === undefined ? {} : {phases: flags.phases}), ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']})})
+      say(`preflight: ${findings.length} experiment(s) ready (${findings.map(f => `${f.name} in ${f.namespace}`).join(', ')})`)
+      if (flags['metrics-port'] !== undefined) {
+        metrics = await startMetricsServer(telemetry.registry, {port: flags['metrics-port']})
+        say(`metrics: ${metrics.url}`)
+      }
+      const run = await runGameDay({
+        gameday, items, signal: signals.signal, say, run: runExperiment,
+        events: () => {
+          const events = new EventStream()
+          const reporter = new ConsoleReporter(out)
+          events.subscribe(e => reporter.handle(e))
+          events.subscribe(telemetry.observe)
+          if (pusher !== undefined) events.subscribe(pusher.observe)
+          return events
+        },
+        runInput: (item, signal, events) => ({
+          file: item.file, experiment: item.experiment, cluster: target.cluster, namespace: item.namespace, driver: driverOf(drivers, item, flags.driver),
+          reportDir: flags['report-dir'], signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
+          ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
+          ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
+          ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+        }),
+      })
+      const verdict = gate(run.entries.flatMap(e => (e.status === 'ran' ? [e.result.outcome] : [])), failOn)
+      const written = await writeGameDayReports(run, {
+        name: gameday.metadata.name, ...(gameday.metadata.description === undefined ? {} : {description: gameday.metadata.description}),
+        file: args.file, dir: runDirectory(flags['report-dir'], gameday.metadata.name, run.startedAt), failOn, verdict,
+      }, {html: flags.html})
+      printSummary(written.report, failOn, say)
+      for (const file of written.files) if (file.endsWith('.html') || file.endsWith('.json')) say(`Game day: ${file}`)
+      process.exitCode = verdict.exitCode
+      return {...written.report, dir: written.dir, files: written.files}
+    } finally {
+      await metrics?.close()
+      await pusher?.close()
+      await target.close().catch(err => say(`warning: ${(err as Error).message}`))
+      signals.dispose()
+    }
+  }
+}
+
+/** One driver instance per driver name the game day uses; k6 is looked for before anything starts (exit 4). */
+async function loadDrivers(items: readonly GameDayItem[], flag: string | undefined, say: (line: string) => void): Promise<Map<string, LoadDriver>> {
+  const drivers = new Map<string, LoadDriver>()
+  for (const item of items) {
+    const name = flag ?? item.experiment.spec.load.driver ?? 'builtin'
+    if (drivers.has(name)) continue
+    const driver: LoadDriver = name === 'k6' ? new K6Driver({warn: message => say(`warning: ${message}`)}) : new BuiltinDriver()
+    if (name === 'k6') say(`load driver: ${await driver.version()}`)
+    drivers.set(name, driver)
+  }
+  return drivers
+}
+
+function driverOf(drivers: ReadonlyMap<string, LoadDriver>, item: GameDayItem, flag: string | undefined): LoadDriver {
+  const driver = drivers.get(flag ?? item.experiment.spec.load.driver ?? 'builtin')
+  if (driver === undefined) throw new Error(`no load driver was prepared for ${item.name}`)
+  return driver
+}
+
+function printSummary(report: GameDayReport, failOn: FailOn, say: (line: string) => void): void {
+  say(`\nGame day ${report.name}: ${report.outcome.toUpperCase()}${report.stoppedBecause === undefined ? '' : ` (stopped early: ${report.stoppedBecause})`}`)
+  for (const [i, e] of report.experiments.entries()) say(`  ${i + 1}. ${e.name}: ${entryVerdict(e)} — ${e.reason}`)
+  const note = gateNote({outcome: report.outcome, exitCode: report.exitCode, tolerated: report.tolerated}, failOn)
+  if (note !== undefined) say(note)
+}
