@@ -13,8 +13,8 @@
  * WebAssembly compile on this core while the first requests run; hey and wrk are compiled ahead).
  * Each round runs every generator once, in an order rotated per round, so machine noise hits all
  * of them; the ratios are taken within a round and their median is reported. CPU time (user+sys)
- * per request is reported beside req/s: it does not depend on how much of the core a busy machine
- * left us. Two floors run beside them: `undici-floor`, a bare loop of undici `Client.dispatch` calls
+ * per request is reported beside req/s: it depends much less than req/s on how much of the core a
+ * busy machine left us (though it includes V8's compiler and GC threads). Two floors run beside them: `undici-floor`, a bare loop of undici `Client.dispatch` calls
  * that records nothing and allocates nothing of its own per request (what any undici-based driver
  * can reach here), and `node-socket-floor`, one prebuilt request written per response seen on raw
  * sockets with no HTTP parsing at all (what Node's socket layer alone can reach; not a usable
