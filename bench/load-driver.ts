@@ -14,12 +14,13 @@
  * Each round runs every generator once, in an order rotated per round, so machine noise hits all
  * of them; the ratios are taken within a round and their median is reported. CPU time (user+sys)
  * per request is reported beside req/s: it depends much less than req/s on how much of the core a
- * busy machine left us (though it includes V8's compiler and GC threads). Two floors run beside them: `undici-floor`, a bare loop of undici `Client.dispatch` calls
- * that records nothing and allocates nothing of its own per request (what any undici-based driver
- * can reach here), and `node-socket-floor`, one prebuilt request written per response seen on raw
- * sockets with no HTTP parsing at all (what Node's socket layer alone can reach; not a usable
- * client). `--compare` also runs the builtin driver of other checkouts of this repository (e.g.
- * `git archive` of an older commit with `node_modules` linked in) as `builtin@<dir name>`.
+ * busy machine left us (though it includes V8's compiler and GC threads). Two floors run beside
+ * them: `undici-floor`, a bare loop of undici `Client.dispatch` calls that records nothing and
+ * allocates nothing of its own per request (what any undici-based driver can reach here), and
+ * `node-socket-floor`, one prebuilt request written per response seen on raw sockets with no HTTP
+ * parsing at all (what Node's socket layer alone can reach; not a usable client). `--compare` also
+ * runs the builtin driver of other checkouts of this repository (e.g. `git archive` of an older
+ * commit with `node_modules` linked in) as `builtin@<dir name>`.
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
