@@ -6,6 +6,7 @@ import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {currentUser} from '../cli/user.js'
 import {loadExperiment} from '../experiment/load.js'
+import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
 import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
@@ -40,10 +41,11 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     'redact-header': Flags.string({description: 'mask this header\'s values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)', multiple: true, default: []}),
     pushgateway: Flags.string({description: 'push run metrics to this Prometheus Pushgateway (job faultline, grouped by experiment) when the fault goes live and at the end; a failed push only warns'}),
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
+    'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
   }
   static override enableJsonFlag = true
 
-  async run(): Promise<Omit<RunResult, 'exitCode'> & {exitCode: number}> {
+  async run(): Promise<Omit<RunResult, 'exitCode'> & {exitCode: number; outcomeExitCode: number; failOn: FailOn; tolerated: boolean}> {
     const {args, flags} = await this.parse(Run)
     const experiment = await loadExperiment(args.file)
     const out = this.jsonEnabled() ? process.stderr : process.stdout
@@ -85,8 +87,14 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     if (html !== undefined) out.write(`Report:  ${html}\n`)
     if (result.indexFile !== undefined) out.write(`History: ${result.indexFile}\n`)
     publishToGitHub(result, out)
-    process.exitCode = result.exitCode
-    return result
+    // --fail-on: the outcome stays what it was; only whether it fails the CI job changes.
+    const failOn = flags['fail-on'] as FailOn
+    const verdict = gate([result.outcome], failOn)
+    const note = gateNote(verdict, failOn)
+    if (note !== undefined) out.write(`${note}\n`)
+    const exitCode = verdict.tolerated.length > 0 ? verdict.exitCode : result.exitCode
+    process.exitCode = exitCode
+    return {...result, exitCode, outcomeExitCode: result.exitCode, failOn, tolerated: verdict.tolerated.length > 0}
   }
 }
 
