@@ -15,6 +15,7 @@ import {ISTIO_GROUP, ISTIO_VERSIONS} from '../istio/types.js'
 import {handleAccessReview, handleNamespaces, handlePods} from './apiserver/core.js'
 import {apiGroup, apiGroups, AUTHORIZATION_GROUP, coreResources, coreVersions, groupResources, KUBERNETES_VERSION} from './apiserver/discovery.js'
 import {ExecGateway, execRequest, rejectUpgrade} from './apiserver/exec.js'
+import {API_FAULTS_PATH, type ApiFaultInjector, handleApiFaults} from './apiserver/faults.js'
 import {sendJson, sendStatus} from './apiserver/http.js'
 import {handleIstio, type IstioTarget} from './apiserver/istio.js'
 import {openApiDocument, openApiIndex} from './apiserver/openapi.js'
@@ -35,6 +36,8 @@ export interface ApiServerOptions {
   /** 0 (default) picks a free port. */
   port?: number
   host?: '127.0.0.1'
+  /** Makes the server fail, conflict and lag like a loaded control plane (`chaos sandbox up --api-faults`). */
+  faults?: ApiFaultInjector
 }
 
 /** A running API server. */
@@ -118,7 +121,9 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
     const [plural, name, ...extra] = namespaced ? rest.slice(2) : rest
     const kind = PLURAL_KIND[plural ?? '']
     if (kind === undefined || extra.length > 0) throw pathNotFound()
-    return handleIstio(req, res, q, store, {kind, version: s[2] ?? '', namespace: namespaced ? rest[1] : undefined, name})
+    const target: IstioTarget = {kind, version: s[2] ?? '', namespace: namespaced ? rest[1] : undefined, name}
+    const serve = () => handleIstio(req, res, q, store, target)
+    return ctx.opts.faults === undefined ? serve() : ctx.opts.faults.around(req, res, q, store, target, serve)
   }
   throw pathNotFound()
 }
@@ -192,7 +197,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return void res.end('ok')
     }
     if (!authorized(req, opts.token)) return answerError(res, unauthorized())
-    route(req, res, url, ctx).catch(err => answerError(res, err))
+    const {faults} = opts
+    if (faults === undefined) return void route(req, res, url, ctx).catch(err => answerError(res, err))
+    if (url.pathname === API_FAULTS_PATH) return void handleApiFaults(req, res, faults).catch(err => answerError(res, err))
+    faults.delay().then(() => route(req, res, url, ctx)).catch(err => answerError(res, err))
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, ctx, gateway))
   await new Promise<void>((resolve, reject) => {

@@ -36,6 +36,8 @@ export function currentCli(): CliEntry {
 export interface UpOptions {
   stateDir: string
   prometheus: boolean
+  /** The API server's fault mode, as `--api-faults` takes it (already validated). */
+  apiFaults?: string
 }
 
 /**
@@ -47,7 +49,8 @@ export async function runForeground(opts: UpOptions & {onReady: (result: UpResul
   if (existing !== undefined) return {outcome: 'already-running', stateDir: opts.stateDir, state: existing}
   // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
   const {startSandbox} = await import('./sandbox.js')
-  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {})})
+  const {parseApiFaults} = await import('./apiserver/faults.js')
+  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)})})
   const result: UpResult = {
     outcome: 'started',
     stateDir: opts.stateDir,
@@ -88,7 +91,7 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
   const {log} = statePaths(opts.stateDir)
   const logFd = openSync(log, 'w', 0o600)
   const cli = opts.cli ?? currentCli()
-  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus'])]
+  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults])]
   const child = spawn(cli.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
   let exited: string | undefined

@@ -10,6 +10,7 @@ import {chmod} from 'node:fs/promises'
 import {connect} from '../cluster/connect.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import {startApiServer} from './apiserver.js'
+import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
 import {startBookinfo} from './bookinfo/index.js'
 import {writeKubeconfig} from './kubeconfig.js'
 import {Mesh} from './mesh/index.js'
@@ -36,6 +37,8 @@ export interface SandboxOptions {
    * 0 turns it off. Default: `$CHAOS_SANDBOX_REAPER_INTERVAL`, else 5 s.
    */
   reaperIntervalMs?: number
+  /** The API server's fault mode at start (`--api-faults`); change it later through `apiFaults`. */
+  apiFaults?: ApiFaultSpec
 }
 
 /** A running sandbox. */
@@ -49,6 +52,8 @@ export interface RunningSandbox {
   readonly prometheusSkipped: string | undefined
   /** The expired-fault reaper, unless turned off. */
   readonly reaper: Reaper | undefined
+  /** The API server's fault mode, switchable while it runs (also at `/faultline/v1/api-faults`). */
+  readonly apiFaults: ApiFaultInjector
   /** Stops everything and removes the state record; safe to call twice. */
   stop(): Promise<void>
 }
@@ -123,7 +128,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     const store = new ObjectStore()
     const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t}), teardown)
     const token = randomBytes(24).toString('base64url')
-    const api = await startApiServer({store, topology, exec: mesh.exec, token})
+    const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
+    const api = await startApiServer({store, topology, exec: mesh.exec, token, faults: apiFaults})
     teardown.add('API server', () => api.close())
     await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority})
     await chmod(paths.kubeconfig, 0o600)
@@ -158,12 +164,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       startedAt: new Date().toISOString(),
       pods: recordPods(sidecars),
       ...(reaper === undefined ? {} : {reaperIntervalMs: reaper.intervalMs}),
+      ...(formatApiFaults(apiFaults.spec) === 'none' ? {} : {apiFaults: formatApiFaults(apiFaults.spec)}),
     }
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => (stopping ??= teardown.run())
-    return {state, store, topology, mesh, prometheusSkipped, reaper, stop}
+    return {state, store, topology, mesh, prometheusSkipped, reaper, apiFaults, stop}
   } catch (err) {
     await teardown.run().catch(() => {})
     throw err

@@ -11,6 +11,8 @@ import https from 'node:https'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 
+import {parse as parseYaml} from 'yaml'
+
 import {UsageError} from '../errors.js'
 
 /** The schema version of `sandbox.json`. */
@@ -47,6 +49,8 @@ export interface SandboxState {
   prometheusPid?: number
   /** How often the reaper reverts expired faults; absent when it is off. */
   reaperIntervalMs?: number
+  /** The API server's fault mode (`--api-faults`, canonical form); absent when it behaves. */
+  apiFaults?: string
   namespace: string
   startedAt: string
   pods: RecordedPod[]
@@ -210,4 +214,38 @@ export async function acquireStartLock(dir: string): Promise<() => Promise<void>
     }
   }
   throw new UsageError(`could not take the start lock ${file}`, {hint: 'remove the file if no sandbox runs'})
+}
+
+/** The path of a running sandbox's fault-mode endpoint (served by `apiserver/faults.ts`). */
+const API_FAULTS_ENDPOINT = '/faultline/v1/api-faults'
+
+/**
+ * Switches a running sandbox's API fault mode (`chaos sandbox up --api-faults` on a running one):
+ * PUTs the spec to its API server with the kubeconfig's token, then records the canonical spec the
+ * server answers in `sandbox.json`. Throws the server's message when it refuses the spec.
+ */
+export async function switchApiFaults(dir: string, state: SandboxState, spec: string): Promise<SandboxState> {
+  const config = parseYaml(await readFile(state.kubeconfig, 'utf8')) as {users?: {user?: {token?: string}}[]; clusters?: {cluster?: Record<string, string>}[]}
+  const token = config.users?.[0]?.user?.token ?? ''
+  const caData = config.clusters?.[0]?.cluster?.['certificate-authority-data']
+  const answer = await new Promise<{code: number; body: string}>((done, fail) => {
+    const req = https.request(new URL(API_FAULTS_ENDPOINT, state.apiServer), {
+      method: 'PUT', agent: false, timeout: 10_000,
+      headers: {'Authorization': `Bearer ${token}`, 'Content-Type': 'text/plain'},
+      ...(caData === undefined ? {rejectUnauthorized: false} : {ca: Buffer.from(caData, 'base64').toString('utf8')}),
+    }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => done({code: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}))
+    })
+    req.on('timeout', () => req.destroy(new Error('no answer within 10s')))
+    req.on('error', fail)
+    req.end(spec)
+  })
+  const body = JSON.parse(answer.body) as {spec?: string; message?: string}
+  if (answer.code !== 200 || body.spec === undefined) throw new UsageError(body.message ?? `the sandbox refused the fault mode (HTTP ${answer.code})`)
+  const {apiFaults: _previous, ...rest} = state
+  const updated: SandboxState = body.spec === 'none' ? rest : {...rest, apiFaults: body.spec}
+  await writeSandboxState(dir, updated)
+  return updated
 }

@@ -32,6 +32,7 @@ export default class SandboxStatus extends BaseCommand {
       `  metrics     ${state.metrics}`,
       `  Prometheus  ${state.prometheus ?? 'not running'}`,
       `  reaper      ${state.reaperIntervalMs === undefined ? 'off' : `every ${formatDuration(state.reaperIntervalMs)}, reverts faults past their expiry (chaos revert --expired)`}`,
+      `  API faults  ${state.apiFaults ?? 'none'}`,
       `  namespace   ${state.namespace}`,
       '  pods:',
       ...state.pods.map(p => `    ${p.name.padEnd(36)} app=${p.app} version=${p.version}`),

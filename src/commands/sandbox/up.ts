@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
 import {runForeground, startDetached, type UpResult} from '../../sandbox/daemon.js'
-import {resolveStateDir} from '../../sandbox/state.js'
+import {API_FAULTS_SYNTAX, formatApiFaults, parseApiFaults} from '../../sandbox/apiserver/faults.js'
+import {resolveStateDir, switchApiFaults} from '../../sandbox/state.js'
 
 /** `chaos sandbox up`: starts the local Kubernetes + Istio stand-in with bookinfo. */
 export default class SandboxUp extends BaseCommand {
@@ -12,6 +13,10 @@ export default class SandboxUp extends BaseCommand {
     'waits until it is ready and returns; stop it with "chaos sandbox down". A second "up" on the same state directory',
     'reports the running sandbox instead of starting another. Prometheus is started when a prometheus binary is on PATH.',
     '',
+    'With --api-faults the API server fails, conflicts and lags like a loaded control plane (429/500/503 refusals, 409',
+    'conflicts, applied writes answered 504, latency), to test what edits the mesh against it. On a running sandbox,',
+    '--api-faults switches its fault mode in place ("none" turns it off).',
+    '',
     'State directory: --state-dir, else $CHAOS_SANDBOX_DIR, else $XDG_STATE_HOME/faultline/sandbox (~/.local/state/faultline/sandbox).',
   ].join('\n')
 
@@ -19,21 +24,25 @@ export default class SandboxUp extends BaseCommand {
     '<%= config.bin %> sandbox up',
     '<%= config.bin %> sandbox up --detach',
     '<%= config.bin %> sandbox up --detach --no-prometheus --state-dir /tmp/chaos-sandbox',
+    '<%= config.bin %> sandbox up --detach --api-faults "write-error=20%,conflict=10%,lost-response=5%,latency=300ms±100ms"',
+    '<%= config.bin %> sandbox up --api-faults none',
   ]
 
   static override flags = {
     'state-dir': Flags.string({description: 'where the sandbox records itself (kubeconfig, sandbox.json, logs)', env: 'CHAOS_SANDBOX_DIR'}),
     detach: Flags.boolean({char: 'd', description: 'start in the background and return once ready', default: false}),
     prometheus: Flags.boolean({description: 'start Prometheus if a prometheus binary is on PATH (--no-prometheus to skip)', default: true, allowNo: true}),
+    'api-faults': Flags.string({description: `make the API server misbehave: ${API_FAULTS_SYNTAX}`, env: 'CHAOS_SANDBOX_API_FAULTS'}),
   }
 
   static override enableJsonFlag = true
 
   async run(): Promise<UpResult> {
     const {flags} = await this.parse(SandboxUp)
-    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus}
+    const apiFaults = flags['api-faults'] === undefined ? undefined : formatApiFaults(parseApiFaults(flags['api-faults']))
+    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults})}
     if (flags.detach) {
-      const result = await startDetached(opts)
+      const result = await this.switchIfRunning(await startDetached(opts), apiFaults)
       this.report(result, true)
       return result
     }
@@ -41,11 +50,17 @@ export default class SandboxUp extends BaseCommand {
       ...opts,
       log: line => this.logToStderr(line),
       onReady: result => (this.jsonEnabled() ? this.logJson(result) : this.report(result, false)),
-    }).then(result => {
-      if (result.outcome === 'already-running') this.report(result, true)
+    }).then(async result => {
+      if (result.outcome === 'already-running') this.report(await this.switchIfRunning(result, apiFaults), true)
       else if (!this.jsonEnabled()) this.log('Sandbox stopped.')
       return result
     })
+  }
+
+  /** `--api-faults` given to an already-running sandbox switches its fault mode in place. */
+  private async switchIfRunning(result: UpResult, apiFaults: string | undefined): Promise<UpResult> {
+    if (result.outcome !== 'already-running' || apiFaults === undefined) return result
+    return {...result, state: await switchApiFaults(result.stateDir, result.state, apiFaults)}
   }
 
   private report(result: UpResult, detached: boolean): void {
@@ -61,6 +76,7 @@ export default class SandboxUp extends BaseCommand {
       `  kubeconfig  ${state.kubeconfig}`,
       `  proxy       ${state.proxy}`,
       `  Prometheus  ${prometheus}`,
+      ...(state.apiFaults === undefined ? [] : [`  API faults  ${state.apiFaults}`]),
       `  pods        ${state.pods.map(p => p.name).join(', ')}`,
       '',
       'Try:',
