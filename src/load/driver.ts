@@ -1,5 +1,6 @@
 /** The load-driver interface: one load run across all phases, results into a `Recorder`. */
 import type {Recorder} from './recorder.js'
+import type {SendReport} from './send-log.js'
 
 /** One traffic class as the driver runs it. */
 export interface TrafficPlan {
@@ -35,6 +36,8 @@ export interface LoadDriver {
    * and resolves when every request has completed; `abort` fails in-flight requests at once.
    */
   run(plan: LoadPlan, recorder: Recorder, signals: {stop: AbortSignal; abort: AbortSignal}): Promise<void>
+  /** How well the last run kept its open-model schedule, when the driver can tell. */
+  readonly lastSendReport?: readonly SendReport[]
 }
 
 /** Parses `20/s`, `600/m`, `3600/h` into requests per second. */

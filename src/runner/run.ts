@@ -145,6 +145,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     }
     stopLoad.abort()
     await load
+    reportSchedule(input.driver, events)
     const end = loadClock()
     const faultResults = await probes.endPhase('fault', window.from, window.to, 'load')
     const recoveryResults = abort.signal.aborted || failedReverts.length > 0 ? [] : await probes.endPhase('recovery', window.to, end, 'load')
@@ -193,6 +194,20 @@ async function writeReports(doc: JournalDocument, runDir: string, root: string, 
   } catch (err) {
     events.emit({kind: 'log', level: 'warn', message: `the reports could not be written (${(err as Error).message}); the journal is complete — render them later with: chaos report ${runDir}`})
     return {reportFiles}
+  }
+}
+
+/** Send lag beyond which the load driver is said to have fallen behind its schedule. */
+const SEND_LAG_WARNING_MS = 100
+
+/**
+ * How well the load kept its schedule, in the journal: a driver that fell behind (an overloaded
+ * machine running chaos) makes latency look worse than the mesh made it, and that must be visible.
+ */
+function reportSchedule(driver: LoadDriver, events: EventStream): void {
+  for (const r of driver.lastSendReport ?? []) {
+    const behind = r.lag.p99 > SEND_LAG_WARNING_MS
+    events.emit({kind: 'log', level: behind ? 'warn' : 'info', message: `load ${r.traffic}: ${r.sent} arrivals at ${r.arrivalRate.toFixed(1)}/s over the sending window, send lag p50 ${r.lag.p50.toFixed(1)}ms p99 ${r.lag.p99.toFixed(1)}ms${behind ? ' — the load driver fell behind its schedule (is the machine running chaos overloaded?); latencies include that lag' : ''}`})
   }
 }
 

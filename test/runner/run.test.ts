@@ -77,7 +77,8 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const cluster = new FakeCluster()
     const original = cluster.seed(RATINGS)
     const stop = meshOf(cluster)
-    const {result, seen, kinds} = await run(cluster, experiment(url))
+    const exp = experiment(url)
+    const {result, seen, kinds} = await run(cluster, exp)
     stop()
     assert.equal(result.outcome, 'held', result.reason)
     assert.equal(result.exitCode, 0)
@@ -86,6 +87,9 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const evidence = seen.find(e => e.kind === 'fault-evidence')
     assert.ok(evidence !== undefined && evidence.kind === 'fault-evidence' && evidence.afterWriteMs < 1000)
     assert.ok(kinds.indexOf('revert') > kinds.indexOf('fault-applied'))
+    // How well the load kept its schedule is in the journal, per open-model class.
+    const schedule = seen.filter(e => e.kind === 'log' && /^load \w+: \d+ arrivals at [\d.]+\/s over the sending window, send lag p50/.test(e.message))
+    assert.equal(schedule.length, exp.spec.load.traffic.length)
   })
 
   it('does not inject anything when the baseline is not steady (exit 4)', async () => {
