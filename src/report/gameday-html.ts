@@ -34,7 +34,7 @@ const GAMEDAY_CSS = `
 table.gameday { border-collapse: collapse; width: 100%; margin-top: 8px; }
 table.gameday th, table.gameday td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
 table.gameday th { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
-table.gameday td.reason { overflow-wrap: anywhere; max-width: 60ch; }
+table.gameday td.reason { overflow-wrap: break-word; max-width: 60ch; }
 tr.skipped td { color: var(--muted); }
 .outcome-held { color: #005286; background: var(--good-bg); border-color: var(--good); }
 .outcome-deviated { color: #8f3a00; background: var(--dev-bg); border-color: var(--dev); }
