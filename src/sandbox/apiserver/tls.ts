@@ -45,8 +45,16 @@ function oid(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(bytes))
 }
 
-function integer(b: Buffer): Buffer {
-  return tlv(0x02, (b[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b)
+/**
+ * A non-negative DER INTEGER. DER demands the minimal encoding: leading zero bytes are dropped (a
+ * random serial starting 0x00 0x1f… is otherwise "illegal padding" to OpenSSL — one start in ~500),
+ * and one is added back only when the high bit would make the number negative.
+ */
+export function integer(b: Buffer): Buffer {
+  let i = 0
+  while (i < b.length - 1 && b[i] === 0) i++
+  const digits = b.subarray(i)
+  return tlv(0x02, (digits[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), digits]) : digits)
 }
 
 function time(d: Date): Buffer {
