@@ -1,0 +1,130 @@
+/**
+ * `chaos gameday` end to end: the real CLI on a real sandbox (its own process), checked with
+ * kubectl. Two short experiments per game day at most: the machine's CPU is shared.
+ */
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+import type {GameDayReport} from '../../src/report/gameday.js'
+import type {UpResult} from '../../src/sandbox/daemon.js'
+import type {SandboxState} from '../../src/sandbox/state.js'
+import {builtCliProblem, chaos, curlVia, have, REPO, sh} from './sandbox-cli.js'
+
+const PHASES = 'baseline=3s,fault=5s,recovery=3s'
+
+/** A probe no run can meet (median under a microsecond), checked only in the fault phase: the copy deviates. */
+const IMPOSSIBLE = `    - name: an impossible median (this copy must deviate)
+      traffic: control
+      thresholds:
+        http_req_duration: ["p(50)<0.001"]
+      phases: [fault]
+`
+
+describe('chaos gameday (integration, real CLI on the sandbox)', function () {
+  this.timeout(180_000)
+  let dir: string
+  let work: string
+  let state: SandboxState
+  let kubectl: (...args: string[]) => ReturnType<typeof sh>
+  const virtualServices = async () => {
+    const r = await kubectl('get', 'vs', '-o', 'json')
+    assert.equal(r.code, 0, r.stderr)
+    return (JSON.parse(r.stdout) as {items: {metadata: {name: string}}[]}).items.map(v => v.metadata.name)
+  }
+  const reportOf = (reports: string): GameDayReport => {
+    const day = join(reports, 'gd-integration')
+    const [stamp] = readdirSync(day)
+    return JSON.parse(readFileSync(join(day, stamp ?? '', 'gameday.json'), 'utf8')) as GameDayReport
+  }
+
+  before(async function () {
+    const stale = builtCliProblem(['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday.ts', 'src/runner/run.ts'])
+    if (stale !== undefined || !(await have('kubectl'))) {
+      console.log(`      (skipped: ${stale ?? 'kubectl is not on PATH'})`)
+      return this.skip()
+    }
+    dir = await mkdtemp(join(tmpdir(), 'faultline-gameday-sandbox-'))
+    work = await mkdtemp(join(tmpdir(), 'faultline-gameday-'))
+    const abort = await readFile(join(REPO, 'experiments', 'ratings-abort.yaml'), 'utf8')
+    await writeFile(join(work, 'first.yaml'), abort)
+    const again = abort.replace('name: ratings-abort', 'name: ratings-abort-impossible').replace('  guardrails:', `${IMPOSSIBLE}  guardrails:`)
+    assert.notEqual(again, abort)
+    await writeFile(join(work, 'second.yaml'), again)
+    await writeFile(join(work, 'misspelt.yaml'), abort.replace('name: ratings-abort', 'name: misspelt').replace('- service: ratings', '- service: ratngs'))
+    const gameday = (name: string, second: string) => `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: ${name}}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: first.yaml\n    - path: ${second}\n`
+    await writeFile(join(work, 'gameday.yaml'), gameday('gd-integration', 'second.yaml'))
+    await writeFile(join(work, 'bad-gameday.yaml'), gameday('gd-bad', 'misspelt.yaml'))
+    // No Prometheus: these runs do not query it, and its start-up competes for the CPU with the baseline.
+    const up = await chaos(['sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'])
+    assert.equal(up.code, 0, up.stderr + up.stdout)
+    state = (JSON.parse(up.stdout) as UpResult).state
+    kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, ...args])
+    for (let i = 0; i < 30; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
+  })
+
+  after(async () => {
+    if (dir === undefined) return
+    await chaos(['sandbox', 'down', '--state-dir', dir])
+    await rm(dir, {recursive: true, force: true})
+    await rm(work, {recursive: true, force: true})
+  })
+
+  it('runs both experiments in order, writes the game-day report and each run\'s, and exits with the worst outcome (1)', async () => {
+    const reports = join(work, 'reports-both')
+    const r = await chaos(['gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES])
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stdout, /preflight: 2 experiment\(s\) ready/)
+    assert.match(r.stdout, /cooldown 1s before ratings-abort-impossible \(2\/2\)/)
+    const report = reportOf(reports)
+    assert.equal(report.outcome, 'deviated')
+    assert.equal(report.exitCode, 1)
+    assert.deepEqual(report.experiments.map(e => [e.name, e.status, e.outcome]), [['ratings-abort', 'ran', 'held'], ['ratings-abort-impossible', 'ran', 'deviated']])
+    const day = join(reports, 'gd-integration', readdirSync(join(reports, 'gd-integration'))[0] ?? '')
+    for (const file of ['gameday.json', 'gameday.html', 'junit.xml', 'summary.md']) assert.ok(existsSync(join(day, file)), file)
+    for (const e of report.experiments) assert.ok(existsSync(resolve(day, e.report ?? 'missing')), `${e.name}: ${e.report}`)
+    assert.equal(readFileSync(join(day, 'junit.xml'), 'utf8').match(/<testsuite /g)?.length, 2)
+    assert.deepEqual(await virtualServices(), [])
+  })
+
+  it('Ctrl-C in the first experiment\'s fault phase reverts it, skips the second and exits 3 (a second Ctrl-C does not skip the revert)', async () => {
+    const reports = join(work, 'reports-interrupted')
+    const child = spawn(process.execPath, ['bin/chaos', 'gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=20s,recovery=3s'], {cwd: REPO})
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const exited = new Promise<number | null>(resolveExit => child.on('exit', resolveExit))
+    await until(() => /fault\s+started/.test(out), 60_000)
+    assert.deepEqual(await virtualServices(), ['faultline-ratings'])
+    child.kill('SIGINT')
+    await until(() => /stopping the run and reverting/.test(out), 10_000)
+    child.kill('SIGINT')
+    assert.equal(await exited, 3, out)
+    const report = reportOf(reports)
+    assert.deepEqual(report.experiments.map(e => [e.name, e.status, e.outcome]), [['ratings-abort', 'ran', 'aborted'], ['ratings-abort-impossible', 'skipped', undefined]])
+    assert.equal(report.experiments[1]?.reason, 'interrupted (signal)')
+    assert.doesNotMatch(out, /── ratings-abort-impossible/)
+    assert.deepEqual(await virtualServices(), [])
+  })
+
+  it('a misspelt host in the second experiment stops the game day at its shared preflight: exit 4, nothing injected or run', async () => {
+    const reports = join(work, 'reports-bad')
+    const r = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES])
+    assert.equal(r.code, 4, r.stdout + r.stderr)
+    assert.match(r.stderr, /game day preflight failed, nothing was run: misspelt: .*ratngs/)
+    assert.ok(!existsSync(join(reports, 'ratings-abort')), 'the first experiment never started')
+    assert.deepEqual(await virtualServices(), [])
+  })
+})
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the game day to get there')
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
