@@ -25,6 +25,35 @@ function translate(err: unknown, what: string): Error {
   return new ApiError(`${what}: ${cause.code ?? cause.message ?? String(err)}`, 0, undefined, {cause: err})
 }
 
+/** How often one call is tried again, and the longest Retry-After honoured (client-go tries 10 times). */
+const MAX_RETRIES = 4
+const MAX_RETRY_AFTER_MS = 10_000
+
+/** The server's Retry-After, in ms (seconds only, as kube-apiserver sends it). */
+function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
+  const value = Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined
+  return Math.min(Number(value) * 1000, MAX_RETRY_AFTER_MS)
+}
+
+/**
+ * When to try a failed call again, as client-go does: any verb when the server answered 429 or 5xx
+ * with Retry-After (priority-and-fairness and an overloaded server refuse before acting, and ask to
+ * be asked again); a read also on any other server error or network failure, since it changes
+ * nothing. A write that failed otherwise (a 500 or 504 without Retry-After) may have landed: it is
+ * not repeated blindly; the caller reads back and decides.
+ */
+function retryDelayMs(err: unknown, read: boolean, attempt: number): number | undefined {
+  if (attempt >= MAX_RETRIES) return undefined
+  const backoff = 100 * 2 ** attempt
+  if (!(err instanceof ApiException)) return read ? backoff : undefined
+  const failing = err.code === 429 || err.code >= 500
+  if (!failing) return undefined
+  const after = retryAfterMs(err.headers as Record<string, string> | undefined)
+  if (after !== undefined) return after
+  return read ? backoff : undefined
+}
+
 function safeJson(text: string): {message?: string; reason?: string} | undefined {
   try {
     return JSON.parse(text) as {message?: string; reason?: string}
@@ -64,12 +93,16 @@ export class KubeCluster implements Cluster {
     return this.version
   }
 
-  private async call<T>(what: string, fn: (version: string) => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: (version: string) => Promise<T>, kind: 'read' | 'write' = 'write'): Promise<T> {
     const version = await this.istioVersion()
-    try {
-      return await fn(version)
-    } catch (err) {
-      throw translate(err, what)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(version)
+      } catch (err) {
+        const wait = retryDelayMs(err, kind === 'read', attempt)
+        if (wait === undefined) throw translate(err, what)
+        await new Promise(resolve => setTimeout(resolve, wait))
+      }
     }
   }
 
@@ -77,13 +110,13 @@ export class KubeCluster implements Cluster {
     return this.call(`listing VirtualServices in ${namespace}`, async version => {
       const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', ...(labelSelector === undefined ? {} : {labelSelector})}) as {items: VirtualService[]}
       return list.items
-    })
+    }, 'read')
   }
 
   async getVirtualService(namespace: string, name: string): Promise<VirtualService | undefined> {
     try {
       return await this.call(`reading VirtualService ${namespace}/${name}`, version =>
-        this.custom.getNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name}) as Promise<VirtualService>)
+        this.custom.getNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name}) as Promise<VirtualService>, 'read')
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined
       throw err
@@ -116,7 +149,7 @@ export class KubeCluster implements Cluster {
     return this.call(`listing DestinationRules in ${namespace}`, async version => {
       const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules'}) as {items: DestinationRule[]}
       return list.items
-    })
+    }, 'read')
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<PodSummary[]> {

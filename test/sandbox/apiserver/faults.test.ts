@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict'
 
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {Agent, request} from 'undici'
+
+import {ApiError, type Cluster} from '../../../src/cluster/cluster.js'
+import {connect} from '../../../src/cluster/connect.js'
+import {writeKubeconfig} from '../../../src/sandbox/kubeconfig.js'
 
 import {ExitCode, UsageError} from '../../../src/errors.js'
 import {startApiServer} from '../../../src/sandbox/apiserver.js'
@@ -57,6 +65,7 @@ describe('sandbox API fault mode', () => {
     let store: ObjectStore
     let faults: ApiFaultInjector
     let close: () => Promise<void>
+    let kubeconfigAt: () => Promise<Cluster>
     let call: (method: string, path: string, body?: unknown, contentType?: string, authorization?: string) => Promise<{status: number; body: Answer; headers: Record<string, unknown>; ms: number}>
 
     beforeEach(async () => {
@@ -73,9 +82,18 @@ describe('sandbox API fault mode', () => {
         try { parsed = JSON.parse(raw) } catch { /* not JSON */ }
         return {status: res.statusCode, body: parsed as Answer, headers: res.headers, ms: performance.now() - t0}
       }
+      const dir = mkdtempSync(join(tmpdir(), 'faultline-api-faults-'))
+      kubeconfigAt = async () => {
+        const file = join(dir, 'kubeconfig')
+        await writeKubeconfig(file, {server: server.url, token, namespace: 'default', certificateAuthority: server.certificateAuthority})
+        const cluster = connect({kubeconfig: file})
+        assert.ok(cluster !== undefined)
+        return cluster
+      }
       close = async () => {
         await server.close()
         await dispatcher.close()
+        rmSync(dir, {recursive: true, force: true})
       }
     })
     afterEach(() => close())
@@ -208,6 +226,39 @@ describe('sandbox API fault mode', () => {
       assert.equal((await call('DELETE', API_FAULTS_PATH)).status, 405)
       assert.equal((await call('PUT', API_FAULTS_PATH, 'none', 'text/plain', 'Bearer wrong')).status, 401)
       assert.equal(faults.spec.writeError, 100)
+    })
+
+    describe('what the runner\'s client does with it (KubeCluster)', () => {
+      it('retries a read on any server error, at most 4 times', async () => {
+        const cluster = await kubeconfigAt()
+        await cluster.istioVersion()
+        faults.set(parseApiFaults('read-error=100%,seed=5'))
+        await assert.rejects(cluster.getVirtualService('default', 'ratings'), (err: unknown) => err instanceof ApiError && err.transient)
+        assert.equal(faults.counts.readErrors, 5)
+        faults.set(parseApiFaults('read-error=50%,seed=5'))
+        for (let i = 0; i < 5; i++) assert.deepEqual(await cluster.listVirtualServices('default'), [])
+      })
+
+      it('retries a write only where the server asked (429/503 with Retry-After), never after a 500', async () => {
+        const cluster = await kubeconfigAt()
+        await cluster.istioVersion()
+        const vs = ratingsVs() as unknown as Parameters<Cluster['createVirtualService']>[0]
+        let retried = 0
+        for (const seed of [1, 2, 3, 4]) {
+          faults.set(parseApiFaults(`write-error=100%,seed=${seed}`))
+          const err = await cluster.createVirtualService(vs).then(() => undefined, (e: unknown) => e)
+          assert.ok(err instanceof ApiError, String(err))
+          const attempts = faults.counts.writeErrors
+          // It stops at the first answer without Retry-After (500), or after 1 + 4 retries.
+          assert.ok(err.status === 500 ? attempts <= 5 : attempts === 5, `seed ${seed}: ${err.status} after ${attempts} attempt(s)`)
+          if (attempts > 1) retried++
+        }
+        assert.ok(retried > 0, 'some 429/503 was retried')
+        faults.set(parseApiFaults('lost-response=100%'))
+        await assert.rejects(cluster.createVirtualService(vs), (err: unknown) => err instanceof ApiError && err.status === 504)
+        assert.equal(faults.counts.lostResponses, 1, 'a write that may have landed is not repeated blindly')
+        assert.ok(store.get('VirtualService', 'default', 'ratings') !== undefined)
+      })
     })
   })
 })
