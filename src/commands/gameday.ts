@@ -5,16 +5,17 @@ import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
 import {loadDocument} from '../experiment/load.js'
-import {gameDayItems, type GameDayItem, preflightGameDay} from '../gameday/entries.js'
+import type {GameDay} from '../experiment/model.js'
+import {gameDayItems, type GameDayItem, GameDayPreflightFailed, preflightGameDay} from '../gameday/entries.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
-import {runGameDay} from '../gameday/run.js'
+import {type GameDayRun, runGameDay} from '../gameday/run.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
 import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
 import {entryVerdict, type GameDayReport} from '../report/gameday.js'
 import {writeGameDayReports} from '../report/gameday-write.js'
 import {ConsoleReporter} from '../runner/console.js'
-import {EventStream} from '../runner/events.js'
+import {EventStream, type Outcome} from '../runner/events.js'
 import {runDirectory} from '../runner/journal.js'
 import {runExperiment} from '../runner/run.js'
 import {trapSignals} from '../runner/signals.js'
@@ -26,7 +27,7 @@ import {type MetricsServer, startMetricsServer} from '../telemetry/server.js'
 /** `chaos gameday <file>`: a GameDay's experiments in order on one target, with one report. */
 export default class GameDayCommand extends BaseCommand {
   static override summary = 'Run a GameDay: its experiments in order on one target, one shared preflight first, one report.'
-  static override description = `Resolves the target once (one ephemeral sandbox for the whole game day when there is no kubeconfig), runs preflight for every experiment before the first one starts (any failure: exit 4, nothing run), then runs them in order with the GameDay's cooldown between them. stopOnFirstFailure skips the rest after the first outcome that is not held; a failed revert always skips the rest. Ctrl-C or the GameDay's guardrails.maxDuration stops the running experiment (it reverts) and skips the rest.
+  static override description = `Resolves the target once (one ephemeral sandbox for the whole game day when there is no kubeconfig), runs preflight for every experiment before the first one starts (any failure: nothing runs, the outcome is could-not-run, exit 4), then runs them in order with the GameDay's cooldown between them. stopOnFirstFailure skips the rest after the first outcome that is not held; a failed revert always skips the rest. Ctrl-C or the GameDay's guardrails.maxDuration stops the running experiment (it reverts) and skips the rest.
 
 Writes <report-dir>/<gameday>/<timestamp>/gameday.json, gameday.html, junit.xml (one testsuite per experiment) and summary.md, beside each experiment's own run folder.
 
@@ -53,7 +54,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
   }
   static override enableJsonFlag = true
 
-  async run(): Promise<GameDayReport & {dir: string; files: string[]}> {
+  async run(): Promise<GameDayResult> {
     const {args, flags} = await this.parse(GameDayCommand)
     const loaded = await loadDocument(args.file)
     if (loaded.kind !== 'GameDay') throw new UsageError(`${args.file} is an experiment, not a GameDay`, {hint: `Run it with: chaos run ${args.file}`})
@@ -78,7 +79,18 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         if (problem !== undefined) throw new K6Unavailable(`${item.name}: ${problem}`, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
       }
       const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
+      const startedAt = new Date()
       const findings = await preflightGameDay(target, items, {owner: currentUser(), ...(flags.phases === undefined ? {} : {phases: flags.phases}), ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']})})
+        .catch((err: unknown) => {
+          if (!(err instanceof GameDayPreflightFailed)) throw err
+          return err
+        })
+      if (findings instanceof GameDayPreflightFailed) {
+        // Nothing ran: still a report (a scheduled game day leaves its reason on disk) and an outcome the gate judges.
+        say(`Error: ${findings.message}\nHint: ${findings.hint ?? ''}`)
+        const skipped = items.map(item => ({status: 'skipped' as const, item, reason: 'not run: the game day\'s shared preflight failed'}))
+        return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: findings.message}, ['could-not-run'], {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
+      }
       say(`preflight: ${findings.length} experiment(s) ready (${findings.map(f => `${f.name} in ${f.namespace}`).join(', ')})`)
       if (flags['metrics-port'] !== undefined) {
         metrics = await startMetricsServer(telemetry.registry, {port: flags['metrics-port']})
@@ -102,15 +114,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
           ...(flags.phases === undefined ? {} : {phases: flags.phases}),
         }),
       })
-      const verdict = gate(run.entries.flatMap(e => (e.status === 'ran' ? [e.result.outcome] : [])), failOn)
-      const written = await writeGameDayReports(run, {
-        name: gameday.metadata.name, ...(gameday.metadata.description === undefined ? {} : {description: gameday.metadata.description}),
-        file: args.file, dir: runDirectory(flags['report-dir'], gameday.metadata.name, run.startedAt), failOn, verdict,
-      }, {html: flags.html})
-      printSummary(written.report, failOn, say)
-      for (const file of written.files) if (file.endsWith('.html') || file.endsWith('.json')) say(`Game day: ${file}`)
-      process.exitCode = verdict.exitCode
-      return {...written.report, dir: written.dir, files: written.files}
+      return await finish(run, run.entries.flatMap(e => (e.status === 'ran' ? [e.result.outcome] : [])), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
     } finally {
       await metrics?.close()
       await pusher?.close()
@@ -118,6 +122,32 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
       signals.dispose()
     }
   }
+}
+
+/** What `chaos gameday --json` prints: gameday.json's content, its folder and files. */
+type GameDayResult = GameDayReport & {dir: string; files: string[]}
+
+/** Judges the outcomes with --fail-on, writes the game-day folder, prints the summary and sets the exit code. */
+async function finish(run: GameDayRun, outcomes: Outcome[], options: FinishOptions, say: (line: string) => void): Promise<GameDayResult> {
+  const {gameday} = options
+  const verdict = gate(outcomes, options.failOn)
+  const written = await writeGameDayReports(run, {
+    name: gameday.metadata.name, ...(gameday.metadata.description === undefined ? {} : {description: gameday.metadata.description}),
+    file: options.file, dir: runDirectory(options.reportDir, gameday.metadata.name, run.startedAt), failOn: options.failOn, verdict,
+  }, {html: options.html})
+  printSummary(written.report, options.failOn, say)
+  for (const file of written.files) if (file.endsWith('.html') || file.endsWith('.json')) say(`Game day: ${file}`)
+  process.exitCode = verdict.exitCode
+  return {...written.report, dir: written.dir, files: written.files}
+}
+
+/** Where and how the game-day report is written. */
+interface FinishOptions {
+  gameday: GameDay
+  file: string
+  reportDir: string
+  html: boolean
+  failOn: FailOn
 }
 
 /** One driver instance per driver name the game day uses; k6 is looked for before anything starts (exit 4). */

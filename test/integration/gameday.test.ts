@@ -75,15 +75,17 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
 
   it('runs both experiments in order, writes the game-day report and each run\'s, and exits with the worst outcome (1)', async () => {
     const reports = join(work, 'reports-both')
-    const r = await chaos(['gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES])
+    const r = await chaos(['gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES, '--json'])
     assert.equal(r.code, 1, r.stdout + r.stderr)
-    assert.match(r.stdout, /preflight: 2 experiment\(s\) ready/)
-    assert.match(r.stdout, /cooldown 1s before ratings-abort-impossible \(2\/2\)/)
+    assert.match(r.stderr, /preflight: 2 experiment\(s\) ready/)
+    assert.match(r.stderr, /cooldown 1s before ratings-abort-impossible \(2\/2\)/)
+    const printed = JSON.parse(r.stdout) as GameDayReport & {dir: string}
     const report = reportOf(reports)
+    assert.deepEqual({...printed, dir: undefined, files: undefined}, {...report, dir: undefined, files: undefined}, '--json prints gameday.json')
     assert.equal(report.outcome, 'deviated')
     assert.equal(report.exitCode, 1)
     assert.deepEqual(report.experiments.map(e => [e.name, e.status, e.outcome]), [['ratings-abort', 'ran', 'held'], ['ratings-abort-impossible', 'ran', 'deviated']])
-    const day = join(reports, 'gd-integration', readdirSync(join(reports, 'gd-integration'))[0] ?? '')
+    const day = printed.dir
     for (const file of ['gameday.json', 'gameday.html', 'junit.xml', 'summary.md']) assert.ok(existsSync(join(day, file)), file)
     for (const e of report.experiments) assert.ok(existsSync(resolve(day, e.report ?? 'missing')), `${e.name}: ${e.report}`)
     assert.equal(readFileSync(join(day, 'junit.xml'), 'utf8').match(/<testsuite /g)?.length, 2)
@@ -92,7 +94,7 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
 
   it('Ctrl-C in the first experiment\'s fault phase reverts it, skips the second and exits 3 (a second Ctrl-C does not skip the revert)', async () => {
     const reports = join(work, 'reports-interrupted')
-    const child = spawn(process.execPath, ['bin/chaos', 'gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=20s,recovery=3s'], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=20s,recovery=3s', '--metrics-port', '0'], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -100,6 +102,11 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     const exited = new Promise<number | null>(resolveExit => child.on('exit', resolveExit))
     await until(() => /fault\s+started/.test(out), 60_000)
     assert.deepEqual(await virtualServices(), ['faultline-ratings'])
+    // --metrics-port serves the game day's telemetry while it runs: the live fault is on it.
+    const metricsUrl = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(out)?.[1]
+    assert.ok(metricsUrl !== undefined, out)
+    const scraped = await (await fetch(metricsUrl)).text()
+    assert.match(scraped, /chaos_fault_active\{experiment="ratings-abort",service="ratings"\} 1/)
     child.kill('SIGINT')
     await until(() => /stopping the run and reverting/.test(out), 10_000)
     child.kill('SIGINT')
@@ -115,9 +122,17 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     const reports = join(work, 'reports-bad')
     const r = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES])
     assert.equal(r.code, 4, r.stdout + r.stderr)
-    assert.match(r.stderr, /game day preflight failed, nothing was run: misspelt: .*ratngs/)
+    assert.match(r.stdout, /game day preflight failed, nothing was run: misspelt: .*ratngs/)
     assert.ok(!existsSync(join(reports, 'ratings-abort')), 'the first experiment never started')
     assert.deepEqual(await virtualServices(), [])
+    const day = join(reports, 'gd-bad')
+    const report = JSON.parse(readFileSync(join(day, readdirSync(day)[0] ?? '', 'gameday.json'), 'utf8')) as GameDayReport
+    assert.equal(report.outcome, 'could-not-run')
+    assert.deepEqual(report.experiments.map(e => e.status), ['skipped', 'skipped'])
+    // --fail-on deviated: a game day that tested nothing does not fail the gate, and says so.
+    const tolerated = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--fail-on', 'deviated'])
+    assert.equal(tolerated.code, 0, tolerated.stdout + tolerated.stderr)
+    assert.match(tolerated.stdout, /--fail-on deviated: the gate tolerated could-not-run \(exit 4\); exit 0/)
   })
 })
 
