@@ -98,6 +98,11 @@ export class Reverter {
     for (const {planned, written} of [...this.entries].reverse()) {
       const {namespace, name} = planned.revert
       const decide = (current: VirtualService | undefined): RevertAction => {
+        // Nothing of ours is left: an earlier attempt landed though its answer was lost (a 504), or
+        // someone removed it. Planning from `written` would call that "their edits" and write again.
+        if (current !== undefined && managedInfo(current) === undefined && !carriesRun(current, this.runId)) {
+          return {action: 'none', namespace, name, reason: `nothing of run ${this.runId} is left on it (an earlier attempt landed, or someone removed it)`}
+        }
         if (written !== undefined) return planRevert(current, written, planned.revert)
         // Our write's answer never arrived: act only if the object shows it landed.
         if (current !== undefined && managedInfo(current)?.runId === this.runId) return revertFromAnnotations(current)

@@ -111,7 +111,11 @@ describe('the runner under a misbehaving API server (integration, in-process san
       const hits: Partial<Record<keyof ApiFaultCounts, number>> = {}
       for (let i = 0; i < RUNS; i++) {
         sandbox.apiFaults.set(parseApiFaults(`${mode.spec},seed=${i + 1}`))
-        const {result} = await run()
+        const {result, events} = await run()
+        // Nobody else edits these objects (a conflict only moves the resourceVersion): a revert that
+        // says it kept someone's edits misreads its own earlier attempt that landed.
+        const misread = events.filter(e => e.kind === 'revert' && e.action === 'stripped')
+        assert.deepEqual(misread, [], `run ${i + 1}`)
         for (const k of [...mode.exercised, ...mode.someOf ?? []]) hits[k] = (hits[k] ?? 0) + sandbox.apiFaults.counts[k]
         sandbox.apiFaults.set(NO_API_FAULTS)
         outcomes.set(`exit ${result.exitCode}`, (outcomes.get(`exit ${result.exitCode}`) ?? 0) + 1)
