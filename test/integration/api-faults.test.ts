@@ -19,7 +19,7 @@ import {EventStream, type RunEvent} from '../../src/runner/events.js'
 import {runExperiment, type RunResult} from '../../src/runner/run.js'
 import {type ApiFaultCounts, NO_API_FAULTS, parseApiFaults} from '../../src/sandbox/apiserver/faults.js'
 import {type RunningSandbox, startSandbox} from '../../src/sandbox/sandbox.js'
-import {ensureBuilt} from '../cli.js'
+import {chaos, ensureBuilt} from '../cli.js'
 import {curlVia, kubectlProblem, REPO, SAMPLES, sh} from './sandbox-cli.js'
 
 const FIXTURE = join(REPO, 'test/fixtures/api-faults/short-abort.yaml')
@@ -145,6 +145,30 @@ describe('the runner under a misbehaving API server (integration, in-process san
     // The printed command, word for word, through the real CLI (as an operator would, with KUBECONFIG set).
     const revert = await sh(process.execPath, ['bin/chaos', ...command.split(' ').slice(1)], {...process.env, NO_COLOR: '1', KUBECONFIG: sandbox.state.kubeconfig})
     assert.equal(revert.code, 0, revert.stdout + revert.stderr)
+    assert.equal(await snapshot(), original)
+  })
+
+  it('through the real CLI: a bad --api-faults exits 2; up --api-faults switches the running sandbox, status shows it, and chaos run under it leaves nothing behind', async () => {
+    const bad = await chaos(['sandbox', 'up', '--state-dir', dir, '--api-faults', 'write-error=20%,conflict=ten'])
+    assert.equal(bad.code, 2, bad.stdout + bad.stderr)
+    assert.match(bad.stderr, /"conflict=ten" is not a percentage between 0% and 100%/)
+    assert.match(bad.stderr, /accepted: comma-separated write-error=P%, conflict=P%, lost-response=P%/)
+    const spec = 'write-error=20%,conflict=10%,lost-response=10%,latency=50ms±20ms,seed=11'
+    const up = await chaos(['sandbox', 'up', '--state-dir', dir, '--api-faults', spec])
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    assert.match(up.stdout, /A sandbox is already running/)
+    assert.match(up.stdout, /API faults {2}write-error=20%,conflict=10%,lost-response=10%,latency=50ms±20ms,seed=11$/m)
+    assert.equal(sandbox.apiFaults.spec.conflict, 10)
+    const status = await chaos(['sandbox', 'status', '--state-dir', dir])
+    assert.match(status.stdout, /API faults {2}write-error=20%,conflict=10%,lost-response=10%,latency=50ms±20ms,seed=11$/m)
+    const r = await chaos(['run', FIXTURE, '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES, '--no-html'])
+    const played = sandbox.apiFaults.counts
+    const off = await chaos(['sandbox', 'up', '--state-dir', dir, '--api-faults', 'none'])
+    assert.equal(off.code, 0, off.stderr)
+    assert.match((await chaos(['sandbox', 'status', '--state-dir', dir])).stdout, /API faults {2}none$/m)
+    console.log(`      chaos run: exit ${r.code}; faults played: ${JSON.stringify(played)}`)
+    assert.ok([0, 1, 4].includes(r.code), r.stdout + r.stderr)
+    assert.ok(played.delayed > 0)
     assert.equal(await snapshot(), original)
   })
 })
