@@ -171,4 +171,16 @@ describe('the runner under a misbehaving API server (integration, in-process san
     assert.ok(played.delayed > 0)
     assert.equal(await snapshot(), original)
   })
+
+  it('chaos sandbox up --detach takes the fault mode from $CHAOS_SANDBOX_API_FAULTS and records it in sandbox.json', async () => {
+    const detached = join(dir, 'detached')
+    const env = {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_API_FAULTS: 'conflict=5%, latency=10ms±5ms'}
+    const up = await sh(process.execPath, ['bin/chaos', 'sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', detached, '--json'], env)
+    try {
+      assert.equal(up.code, 0, up.stdout + up.stderr)
+      assert.equal((JSON.parse(up.stdout) as {state: {apiFaults?: string}}).state.apiFaults, 'conflict=5%,latency=10ms±5ms')
+    } finally {
+      assert.equal((await chaos(['sandbox', 'down', '--state-dir', detached])).code, 0)
+    }
+  })
 })
