@@ -134,7 +134,24 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     assert.equal(tolerated.code, 0, tolerated.stdout + tolerated.stderr)
     assert.match(tolerated.stdout, /--fail-on deviated: the gate tolerated could-not-run \(exit 4\); exit 0/)
   })
+
+  it('chaos run --fail-on: a tolerated outcome exits 0 and --json says what the outcome was', async () => {
+    const reports = join(work, 'reports-run')
+    const run = (...failOn: string[]) => chaos(['run', join(work, 'misspelt.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--no-html', '--json', ...failOn])
+    const strict = await run()
+    assert.equal(strict.code, 4, strict.stderr)
+    assert.deepEqual(pick(JSON.parse(strict.stdout)), {outcome: 'could-not-run', exitCode: 4, outcomeExitCode: 4, failOn: 'any', tolerated: false})
+    const lenient = await run('--fail-on', 'deviated')
+    assert.equal(lenient.code, 0, lenient.stderr)
+    assert.deepEqual(pick(JSON.parse(lenient.stdout)), {outcome: 'could-not-run', exitCode: 0, outcomeExitCode: 4, failOn: 'deviated', tolerated: true})
+    assert.match(lenient.stderr, /--fail-on deviated: the gate tolerated could-not-run \(exit 4\); exit 0/)
+    assert.equal((await run('--fail-on', 'aborted')).code, 4)
+  })
 })
+
+function pick(result: Record<string, unknown>): Record<string, unknown> {
+  return {outcome: result.outcome, exitCode: result.exitCode, outcomeExitCode: result.outcomeExitCode, failOn: result.failOn, tolerated: result.tolerated}
+}
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
