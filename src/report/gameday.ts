@@ -138,7 +138,7 @@ function skippedSuite(e: GameDayExperimentReport, id: number): string {
     '@_name': xmlSafe(e.name), '@_id': id, '@_package': 'faultline', '@_tests': 1, '@_failures': 0, '@_errors': 0, '@_skipped': 1, '@_time': '0.000', '@_file': xmlSafe(e.file),
     testcase: {'@_classname': xmlSafe(`${e.name}.run`), '@_name': 'experiment run', '@_time': '0.000', skipped: {'@_message': xmlSafe(`skipped: ${e.reason}`)}},
   }}
-  return (builder.build(suite) as string).trim()
+  return (builder.build(suite) as string).trim().split('\n').map(line => `  ${line}`).join('\n').trimStart()
 }
 
 const count = (suite: string, name: string) => Number(new RegExp(`^<testsuite [^>]*?\\b${name}="(\\d+)"`).exec(suite)?.[1] ?? 0)
@@ -154,5 +154,6 @@ export function renderGameDayJunit(report: GameDayReport, journals: ReadonlyMap<
     '?xml': {'@_version': '1.0', '@_encoding': 'UTF-8'},
     testsuites: {'@_name': xmlSafe(`faultline gameday ${report.name}`), '@_tests': total('tests'), '@_failures': total('failures'), '@_errors': total('errors'), '@_skipped': total('skipped'), '@_time': (report.durationMs / 1000).toFixed(3), '@_timestamp': report.startedAt.slice(0, 19), '#text': 'SUITES'},
   }) as string
-  return head.replace('SUITES', `\n${suites.join('\n')}\n`)
+  // Each run's suite is cut from a document where it sat one level deep: it keeps that indentation.
+  return head.replace('SUITES', `\n${suites.map(suite => `  ${suite}`).join('\n')}\n`)
 }
