@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {connect} from '../../src/cluster/connect.js'
+import {ANNOTATION_RUN_ID} from '../../src/faults/annotations.js'
 import type {Experiment} from '../../src/experiment/model.js'
 import {loadExperiment} from '../../src/experiment/load.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
@@ -182,5 +183,31 @@ describe('the runner under a misbehaving API server (integration, in-process san
     } finally {
       assert.equal((await chaos(['sandbox', 'down', '--state-dir', detached])).code, 0)
     }
+  })
+
+  it('through the real CLI: a run whose revert cannot get through exits 5 and prints the chaos revert command on the console', async function () {
+    // The CLI's revert keeps trying for 30 s per object (its fresh deadline) before it gives up.
+    this.timeout(180_000)
+    const runIds = () => new Set(sandbox.store.virtualServices().map(vs => vs.metadata.annotations?.[ANNOTATION_RUN_ID]).filter(id => id !== undefined))
+    const live = () => sandbox.store.virtualServices().filter(vs => vs.metadata.annotations?.[ANNOTATION_RUN_ID] !== undefined).length
+    // Once both faults are live (seen in the store, before the API answers the second write), writes stop getting through.
+    const unsubscribe = sandbox.store.subscribe(() => {
+      if (live() === experiment.spec.faults.length) sandbox.apiFaults.set(parseApiFaults('write-error=100%'))
+    })
+    let r: Awaited<ReturnType<typeof chaos>>
+    try {
+      r = await chaos(['run', FIXTURE, '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES, '--no-html'])
+    } finally {
+      unsubscribe()
+      sandbox.apiFaults.set(NO_API_FAULTS)
+    }
+    const [runId] = runIds()
+    assert.ok(runId !== undefined, 'the faults are still live')
+    const command = `chaos revert --run ${runId} --namespace default`
+    assert.equal(r.code, 5, r.stdout + r.stderr)
+    assert.ok((r.stdout + r.stderr).includes(command), r.stdout + r.stderr)
+    const revert = await sh(process.execPath, ['bin/chaos', ...command.split(' ').slice(1)], {...process.env, NO_COLOR: '1', KUBECONFIG: sandbox.state.kubeconfig})
+    assert.equal(revert.code, 0, revert.stdout + revert.stderr)
+    assert.equal(await snapshot(), original)
   })
 })
