@@ -8,7 +8,7 @@ import {loadDocument} from '../experiment/load.js'
 import type {GameDay} from '../experiment/model.js'
 import {gameDayItems, type GameDayItem, GameDayPreflightFailed, preflightGameDay} from '../gameday/entries.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
-import {type GameDayRun, runGameDay} from '../gameday/run.js'
+import {gameDayOutcomes, type GameDayRun, runGameDay} from '../gameday/run.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
 import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
@@ -89,7 +89,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         // Nothing ran: still a report (a scheduled game day leaves its reason on disk) and an outcome the gate judges.
         say(`Error: ${findings.message}\nHint: ${findings.hint ?? ''}`)
         const skipped = items.map(item => ({status: 'skipped' as const, item, reason: 'not run: the game day\'s shared preflight failed'}))
-        return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: findings.message}, ['could-not-run'], {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
+        return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: findings.message, interrupted: false}, ['could-not-run'], {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
       }
       say(`preflight: ${findings.length} experiment(s) ready (${findings.map(f => `${f.name} in ${f.namespace}`).join(', ')})`)
       if (flags['metrics-port'] !== undefined) {
@@ -114,7 +114,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
           ...(flags.phases === undefined ? {} : {phases: flags.phases}),
         }),
       })
-      return await finish(run, run.entries.flatMap(e => (e.status === 'ran' ? [e.result.outcome] : [])), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
+      return await finish(run, gameDayOutcomes(run), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
     } finally {
       await metrics?.close()
       await pusher?.close()

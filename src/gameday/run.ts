@@ -24,6 +24,8 @@ export interface GameDayRun {
   entries: EntryResult[]
   /** Why the game day stopped early, if it did. */
   stoppedBecause?: string
+  /** Stopped by a signal or its own time limit (not by an experiment's outcome). */
+  interrupted: boolean
 }
 
 /** What a game day needs; `run` is `runExperiment` (a fake in unit tests). */
@@ -47,7 +49,9 @@ export async function runGameDay(input: GameDayRunInput): Promise<GameDayRun> {
   const startedAt = new Date()
   const stop = new AbortController()
   let stoppedBecause: string | undefined
-  const halt = (reason: string) => {
+  let interrupted = false
+  const halt = (reason: string, interruption = true) => {
+    if (stoppedBecause === undefined) interrupted = interruption
     stoppedBecause ??= reason
     stop.abort()
   }
@@ -77,13 +81,23 @@ export async function runGameDay(input: GameDayRunInput): Promise<GameDayRun> {
       const entry = await runEntry(input, item, stop.signal, () => stoppedBecause)
       entries.push(entry)
       const after = stopAfter(entry.result.outcome, item.name, gameday.spec.stopOnFirstFailure === true)
-      if (after !== undefined) halt(after)
+      if (after !== undefined) halt(after, false)
     }
   } finally {
     if (timer !== undefined) clearTimeout(timer)
     input.signal.removeEventListener('abort', onSignal)
   }
-  return {startedAt, finishedAt: new Date(), entries, ...(stoppedBecause === undefined ? {} : {stoppedBecause})}
+  return {startedAt, finishedAt: new Date(), entries, interrupted, ...(stoppedBecause === undefined ? {} : {stoppedBecause})}
+}
+
+/**
+ * The outcomes the gate judges: each experiment that ran, plus `aborted` when a signal or the time
+ * limit skipped experiments — an interrupted game day did not do its job, even if nothing that
+ * ran failed (Ctrl-C in a cooldown after a held experiment must not exit 0).
+ */
+export function gameDayOutcomes(run: GameDayRun): Outcome[] {
+  const ran = run.entries.flatMap(e => (e.status === 'ran' ? [e.result.outcome] : []))
+  return run.interrupted && run.entries.some(e => e.status === 'skipped') ? [...ran, 'aborted'] : ran
 }
 
 async function runEntry(input: GameDayRunInput, item: GameDayItem, signal: AbortSignal, stoppedBecause: () => string | undefined): Promise<EntryResult & {status: 'ran'}> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {GameDayItem} from '../../src/gameday/entries.js'
-import {runGameDay, stopAfter, type GameDayRunInput} from '../../src/gameday/run.js'
+import {gameDayOutcomes, runGameDay, stopAfter, type GameDayRunInput} from '../../src/gameday/run.js'
 import type {Experiment, GameDay} from '../../src/experiment/model.js'
 import {EventStream, type Outcome} from '../../src/runner/events.js'
 import type {RunInput, RunResult} from '../../src/runner/run.js'
@@ -64,6 +64,7 @@ describe('gameday/run', () => {
     assert.deepEqual(runs.started, ['a', 'b', 'c'])
     assert.deepEqual(result.entries.map(e => [e.item.name, e.status, e.status === 'ran' ? e.result.outcome : '']), [['a', 'ran', 'held'], ['b', 'ran', 'deviated'], ['c', 'ran', 'held']])
     assert.equal(result.stoppedBecause, undefined)
+    assert.deepEqual(gameDayOutcomes(result), ['held', 'deviated', 'held'])
   })
 
   it('stopOnFirstFailure skips the rest after the first outcome that is not held, and says why', async () => {
@@ -73,6 +74,7 @@ describe('gameday/run', () => {
     assert.deepEqual(result.entries.map(e => e.status), ['ran', 'ran', 'skipped', 'skipped'])
     assert.equal(result.stoppedBecause, 'stopOnFirstFailure: b ended could-not-run')
     assert.equal(result.entries[3]?.reason, 'stopOnFirstFailure: b ended could-not-run')
+    assert.deepEqual(gameDayOutcomes(result), ['held', 'could-not-run'], 'skipped by stopOnFirstFailure: no extra outcome')
   })
 
   it('a failed revert skips the rest even without stopOnFirstFailure: a fault may still be live', async () => {
@@ -122,6 +124,7 @@ describe('gameday/run', () => {
     assert.deepEqual(runs.started, ['a'])
     assert.ok(lines.includes('cooldown 1h before b (2/2)…'))
     assert.deepEqual(result.entries.map(e => e.status), ['ran', 'skipped'])
+    assert.deepEqual(gameDayOutcomes(result), ['held', 'aborted'], 'an interrupted game day is aborted even when what ran held')
   })
 
   it('a signal that came before the start runs nothing', async () => {
@@ -129,5 +132,6 @@ describe('gameday/run', () => {
     const result = await runGameDay(input(runs, ['a'], {}, AbortSignal.abort()))
     assert.deepEqual(runs.started, [])
     assert.deepEqual(result.entries.map(e => e.status), ['skipped'])
+    assert.deepEqual(gameDayOutcomes(result), ['aborted'])
   })
 })

@@ -6,7 +6,7 @@ import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {gate} from '../../src/gameday/gate.js'
-import type {GameDayRun} from '../../src/gameday/run.js'
+import {gameDayOutcomes, type GameDayRun} from '../../src/gameday/run.js'
 import {writeGameDayReports, type WrittenGameDay} from '../../src/report/gameday-write.js'
 import {writeRunReports} from '../../src/report/write.js'
 import type {Outcome} from '../../src/runner/events.js'
@@ -34,8 +34,8 @@ export async function writeFixtureGameDay(root: string, ran: JournalFixture[], s
   for (const [j, name] of skipped.entries()) {
     entries.push({status: 'skipped', reason: options.stoppedBecause ?? 'interrupted (signal)', item: {index: ran.length + j, name, file: `experiments/${name}.yaml`, namespace: 'default', experiment: journal('held').experiment.spec}})
   }
-  const run: GameDayRun = {startedAt, finishedAt: new Date(t), entries, ...(options.stoppedBecause === undefined ? {} : {stoppedBecause: options.stoppedBecause})}
+  const run: GameDayRun = {startedAt, finishedAt: new Date(t), entries, interrupted: options.stoppedBecause !== undefined, ...(options.stoppedBecause === undefined ? {} : {stoppedBecause: options.stoppedBecause})}
   const name = options.name ?? 'weekly-bookinfo'
-  const verdict = gate(entries.flatMap(e => (e.status === 'ran' ? [e.result.outcome] : [])), 'any')
+  const verdict = gate(gameDayOutcomes(run), 'any')
   return writeGameDayReports(run, {name, description: 'Weekly resilience check of bookinfo.', file: 'experiments/weekly-gameday.yaml', dir: runDirectory(root, name, startedAt), failOn: 'any', verdict}, {html: options.html ?? true})
 }

@@ -30,8 +30,8 @@ describe('report/gameday', () => {
     assert.deepEqual(written.files.map(f => f.slice(written.dir.length + 1)), [GAMEDAY_FILES.json, GAMEDAY_FILES.html, GAMEDAY_FILES.junit, GAMEDAY_FILES.markdown])
     const report = JSON.parse(readFileSync(join(written.dir, GAMEDAY_FILES.json), 'utf8')) as GameDayReport
     assert.equal(report.kind, 'FaultlineGameDay')
-    assert.equal(report.outcome, 'deviated')
-    assert.equal(report.exitCode, 1)
+    assert.equal(report.outcome, 'aborted', 'interrupted with an experiment skipped: the game day did not do its job')
+    assert.equal(report.exitCode, 3)
     assert.equal(report.durationMs, 164_000)
     assert.deepEqual(report.experiments.map(e => [e.name, e.status, e.outcome, e.exitCode]), [
       ['ratings-abort', 'ran', 'held', 0], ['ratings-delay', 'ran', 'deviated', 1], ['reviews-circuit-breaker', 'skipped', undefined, undefined],
