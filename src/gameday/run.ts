@@ -53,7 +53,8 @@ export async function runGameDay(input: GameDayRunInput): Promise<GameDayRun> {
   const halt = (reason: string, interruption = true) => {
     if (stoppedBecause === undefined) interrupted = interruption
     stoppedBecause ??= reason
-    stop.abort()
+    // The reason travels with the signal, so the running experiment's own journal says why it stopped.
+    stop.abort(stoppedBecause)
   }
   const onSignal = () => halt('interrupted (signal)')
   input.signal.addEventListener('abort', onSignal, {once: true})

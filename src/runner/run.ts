@@ -94,7 +94,8 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     abortReason ??= reason
     abort.abort()
   }
-  const onSignal = () => stopRun('interrupted (signal)')
+  // A caller may say why it stopped the run (a game day's time limit); Ctrl-C aborts without one.
+  const onSignal = () => stopRun(typeof input.signal.reason === 'string' ? input.signal.reason : 'interrupted (signal)')
   input.signal.addEventListener('abort', onSignal, {once: true})
   const maxDuration = experiment.spec.guardrails?.maxDuration
   const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)

@@ -117,7 +117,19 @@ describe('chaos run (runner, against a fake cluster)', function () {
     stop()
     assert.equal(result.outcome, 'aborted')
     assert.equal(result.exitCode, 3)
+    assert.match(result.reason, /^interrupted \(signal\); faults were reverted$/)
     assert.equal((await cluster.getVirtualService('default', 'ratings'))?.spec.http?.length, 1)
+  })
+
+  it('says why when its caller stopped it with a reason (a game day\'s time limit)', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const ac = new AbortController()
+    ac.abort('the game day\'s guardrails.maxDuration (1m) was reached')
+    const {result} = await run(cluster, experiment(url), ac.signal)
+    assert.equal(result.outcome, 'aborted')
+    assert.match(result.reason, /^the game day's guardrails\.maxDuration \(1m\) was reached/)
+    assert.deepEqual(cluster.writes, [])
   })
 
   it('reverts what was applied when a later apply fails (all-or-nothing, exit 4)', async () => {
