@@ -10,16 +10,10 @@ import {formatMs} from './format.js'
 import {type GameDayExperimentReport, type GameDayReport} from './gameday.js'
 import {formatInstant} from './html-format.js'
 import {REPORT_CSS} from './html-style.js'
+import {capitalised, VERDICT_LOOK} from './verdicts.js'
 
-/** The run report's verdict words and icons (html-model.ts), plus the game day's own "skipped". */
-const VERDICTS: Record<Outcome | 'skipped', {title: string; icon: string}> = {
-  'held': {title: 'Held', icon: '✔'},
-  'deviated': {title: 'Deviated', icon: '✘'},
-  'aborted': {title: 'Aborted', icon: '■'},
-  'could-not-run': {title: 'Could not run', icon: '⊘'},
-  'revert-failed': {title: 'Revert failed', icon: '⚠'},
-  'skipped': {title: 'Skipped', icon: '»'},
-}
+/** The shared verdict words and symbols, capitalised for the table. */
+const VERDICTS = Object.fromEntries(Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {title: capitalised(look.word), icon: look.symbol}])) as Record<Outcome | 'skipped', {title: string; icon: string}>
 
 const BANNER: Record<Outcome, string> = {
   'held': 'Every hypothesis held',

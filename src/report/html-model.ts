@@ -9,6 +9,7 @@ import type {SecondStats} from '../load/recorder.js'
 import type {Outcome, RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {formatMs} from './html-format.js'
+import {VERDICT_LOOK} from './verdicts.js'
 
 /** The verdict a report leads with: an outcome, or `unfinished` for a journal left `running`. */
 export type VerdictKey = Outcome | 'unfinished'
@@ -21,14 +22,17 @@ export interface VerdictView {
   reason: string
 }
 
-const VERDICT_WORDS: Record<VerdictKey, {title: string; icon: string}> = {
-  'held': {title: 'Hypothesis held', icon: '✔'},
-  'deviated': {title: 'Hypothesis deviated', icon: '✘'},
-  'aborted': {title: 'Aborted', icon: '■'},
-  'could-not-run': {title: 'Could not run', icon: '⊘'},
-  'revert-failed': {title: 'Revert failed — faults may still be live', icon: '⚠'},
-  'unfinished': {title: 'Unfinished — the run did not end', icon: '⚠'},
+/** The banner's headline per verdict; the symbol is the shared one (verdicts.ts). */
+const HEADLINES: Record<VerdictKey, string> = {
+  'held': 'Hypothesis held',
+  'deviated': 'Hypothesis deviated',
+  'aborted': 'Aborted',
+  'could-not-run': 'Could not run',
+  'revert-failed': 'Revert failed — faults may still be live',
+  'unfinished': 'Unfinished — the run did not end',
 }
+
+const VERDICT_WORDS = Object.fromEntries(Object.entries(HEADLINES).map(([key, title]) => [key, {title, icon: VERDICT_LOOK[key as VerdictKey].symbol}])) as Record<VerdictKey, {title: string; icon: string}>
 
 /** The verdict of a journal; a `running` one is a run that died (or is still going) and says so. */
 export function verdictOf(doc: JournalDocument): VerdictView {

@@ -6,6 +6,7 @@
  */
 import {html, inlineScript, raw, type SafeHtml, scriptJson, uplotAssets} from './assets.js'
 import {formatMs, formatPercent} from './format.js'
+import {VERDICT_LOOK} from './verdicts.js'
 import {INDEX_CSS, INDEX_SCRIPT, VERDICT_COLOURS} from './index-page-client.js'
 import {type LoadFigures, newestFirst, type RunSummary, VERDICTS} from './run-summary.js'
 
@@ -22,16 +23,7 @@ export interface IndexOptions {
 /** What a row shows as its verdict: a `running` journal nobody writes any more is `unfinished`. */
 type Shown = RunSummary['verdict'] | 'unfinished'
 
-const LABELS: Record<Shown, {text: string; icon: string}> = {
-  'held': {text: 'held', icon: '✔'},
-  'deviated': {text: 'deviated', icon: '✘'},
-  'aborted': {text: 'aborted', icon: '■'},
-  'could-not-run': {text: 'could not run', icon: '⊘'},
-  'revert-failed': {text: 'revert failed', icon: '⚠'},
-  'running': {text: 'running', icon: '◔'},
-  'unfinished': {text: 'unfinished', icon: '⚠'},
-  'unreadable': {text: 'unreadable', icon: '?'},
-}
+const LABELS = Object.fromEntries(Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {text: look.word, icon: look.symbol}])) as Record<Shown, {text: string; icon: string}>
 
 const SHOWN_ORDER: readonly Shown[] = [...VERDICTS.slice(0, 4), 'unfinished', ...VERDICTS.slice(4)]
 

@@ -9,14 +9,12 @@ import type {JournalDocument} from '../runner/journal.js'
 import {type Check, type CheckStatus, runChecks} from './checks.js'
 import {formatMs, formatPercent, formatRate} from './format.js'
 import {type LoadFigures, summariseRun} from './run-summary.js'
+import {VERDICT_LOOK} from './verdicts.js'
 
+/** A journal left `running` did not finish (or is still going): the shared `unfinished` verdict. */
 const VERDICT: Record<string, {icon: string; title: string}> = {
-  'held': {icon: '✅', title: 'HELD'},
-  'deviated': {icon: '❌', title: 'DEVIATED'},
-  'aborted': {icon: '⛔', title: 'ABORTED'},
-  'could-not-run': {icon: '⚠️', title: 'COULD NOT RUN'},
-  'revert-failed': {icon: '🚨', title: 'REVERT FAILED'},
-  'running': {icon: '⏳', title: 'DID NOT FINISH'},
+  ...Object.fromEntries(Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {icon: look.emoji, title: look.word.toUpperCase()}])),
+  running: {icon: VERDICT_LOOK.unfinished.emoji, title: VERDICT_LOOK.unfinished.word.toUpperCase()},
 }
 
 const ICON: Record<CheckStatus, string> = {passed: '✅', failed: '❌', errored: '⚠️', skipped: '⏭️'}
