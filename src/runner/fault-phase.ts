@@ -3,8 +3,12 @@
  * the first evidence that the fault took effect, check guardrails every second, revert, and watch
  * for the last faulted response after the revert.
  */
+import {isDeepStrictEqual} from 'node:util'
+
+import {ApiError, ConflictError} from '../cluster/cluster.js'
 import {ClusterUnavailable} from '../errors.js'
-import type {FaultPlan} from '../faults/plan.js'
+import type {FaultPlan, PlannedVirtualService} from '../faults/plan.js'
+import {managedInfo} from '../faults/revert.js'
 import {stringMatches} from '../istio/routing.js'
 import type {VirtualService} from '../istio/types.js'
 import type {Recorder} from '../load/recorder.js'
@@ -28,6 +32,17 @@ export interface FaultPhaseContext {
   /** Milliseconds on the load's clock. */
   loadClock: () => number
   stopRun: (reason: string) => void
+}
+
+/** How long one object's apply keeps trying through transient errors and conflicts. */
+const APPLY_RETRY_MS = 10_000
+
+/** Whether the cluster still holds what the plan was made from (only the resourceVersion may differ). */
+function stillAsPlanned(p: PlannedVirtualService, current: VirtualService | undefined): boolean {
+  if (p.action === 'create' || p.existing === undefined) return current === undefined
+  if (current === undefined) return false
+  const content = (vs: VirtualService) => ({spec: vs.spec, labels: vs.metadata.labels ?? {}, annotations: vs.metadata.annotations ?? {}})
+  return isDeepStrictEqual(content(current), content(p.existing))
 }
 
 /** Traffic classes whose headers satisfy some fault's header match (the rest are control). */
@@ -66,13 +81,39 @@ export class FaultPhase {
     }
   }
 
-  private async apply(): Promise<void> {
+  /**
+   * Writes one planned object. A write that failed transiently (500, 504: it may have landed) or
+   * hit a conflict is read back before anything else: if it landed, that is our write; if the object
+   * is still as planned (absent for a create; same spec, labels and annotations for an update, only
+   * its resourceVersion moved on), it is written again. Anything else is someone else's change,
+   * which a plan made before it must not overwrite: the error stands.
+   */
+  private async write(p: PlannedVirtualService): Promise<VirtualService> {
     const {cluster} = this.ctx.input
+    const {namespace, name} = p.revert
+    const deadline = Date.now() + APPLY_RETRY_MS
+    let desired = p.desired
+    for (let backoff = 200; ; backoff = Math.min(backoff * 2, 2000)) {
+      try {
+        return p.action === 'create' ? await cluster.createVirtualService(desired) : await cluster.replaceVirtualService(desired)
+      } catch (err) {
+        const retriable = err instanceof ConflictError || (err instanceof ApiError && err.transient)
+        if (!retriable || Date.now() + backoff > deadline) throw err
+        await new Promise(resolve => setTimeout(resolve, backoff))
+        const current = await cluster.getVirtualService(namespace, name)
+        if (current !== undefined && managedInfo(current)?.runId === this.ctx.plan.runId) return current
+        if (!stillAsPlanned(p, current)) throw err
+        if (current !== undefined) desired = {...desired, metadata: {...desired.metadata, resourceVersion: current.metadata.resourceVersion ?? ''}}
+      }
+    }
+  }
+
+  private async apply(): Promise<void> {
     for (const p of this.ctx.plan.objects) {
       this.ctx.reverter.register(p)
       let written: VirtualService
       try {
-        written = p.action === 'create' ? await cluster.createVirtualService(p.desired) : await cluster.replaceVirtualService(p.desired)
+        written = await this.write(p)
       } catch (err) {
         throw new ClusterUnavailable(`applying VirtualService ${p.revert.namespace}/${p.revert.name} failed: ${(err as Error).message}; everything applied so far is being reverted`, {cause: err})
       }
