@@ -25,7 +25,7 @@ export interface ApiFaultSpec {
   lostResponse: number
   /** GETs and LISTs (not watches) of VirtualServices/DestinationRules refused with 429, 500 or 503. */
   readError: number
-  /** Every API request waits this long (± `jitterMs`) before it is served. */
+  /** Every API request waits this long (± `jitterMs`) before it is served; health checks and pods/exec upgrades do not. */
   latencyMs: number
   jitterMs: number
   /** Makes the fault decisions reproducible; random when absent. */
