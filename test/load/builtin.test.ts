@@ -64,6 +64,18 @@ describe('builtin load driver', function () {
     assert.equal(recorder.summarise(undefined, 0, 2000).requests, 200)
   })
 
+  it('never makes one class wait for connections another class\'s slow requests hold (a fault on targeted traffic must not show on control)', async () => {
+    // 5/s each: targeted requests take 4 s, so all 15 are in flight at the end — more than a rate-sized pool (10) holds.
+    const recorder = new Recorder(['targeted', 'control'])
+    await new BuiltinDriver().run(plan({durationMs: 3000, traffic: [
+      {name: 'targeted', ratePerSecond: 5, headers: {'x-delay-ms': '4000'}},
+      {name: 'control', ratePerSecond: 5, headers: {}},
+    ]}), recorder, signals())
+    const control = recorder.summarise('control', 0, 3000)
+    assert.equal(control.requests, 15)
+    assert.ok(control.duration.max < 500, `control max ${control.duration.max}ms: it queued behind the slow class`)
+  })
+
   it('runs a closed model with vus', async () => {
     const recorder = new Recorder(['targeted'])
     await new BuiltinDriver().run(plan({durationMs: 1000, traffic: [{name: 'targeted', vus: 2, headers: {'x-chaos-test': 'true'}}]}), recorder, signals())
