@@ -6,14 +6,15 @@
  *
  *   npm run bench [-- --only fidelity,cli] [--runs 5]
  *   npm run bench -- --smoke [--out DIR]      short runs, proves each bench still works (CI); records nothing
+ *   npm run bench -- --file bench/x.ts [--smoke]   one bench module on its own (while writing it)
  *
  * Exit: 0 when every bench ran (a target missed is reported, not an error), 1 when one threw.
  */
 import {execFileSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir, totalmem} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {type Bench, type BenchResult, table} from './harness.js'
 
@@ -100,7 +101,14 @@ export function render(recorded: Recorded[]): string {
 
 async function main(): Promise<void> {
   const smoke = process.argv.includes('--smoke')
-  const only = arg('only')?.split(',').map(s => s.trim()).filter(s => s !== '')
+  let only = arg('only')?.split(',').map(s => s.trim()).filter(s => s !== '')
+  const file = arg('file')
+  if (file !== undefined) {
+    // A bench module not (yet) in BENCHES, run on its own: `--file bench/fidelity.ts`.
+    const mod = await import(pathToFileURL(resolve(file)).href) as {default: Bench}
+    BENCHES[mod.default.name] = () => Promise.resolve(mod)
+    only = [mod.default.name]
+  }
   for (const name of only ?? []) if (!(name in BENCHES)) throw new Error(`no bench named "${name}"; known: ${Object.keys(BENCHES).join(', ')}`)
   const runs = Number(arg('runs') ?? (smoke ? 1 : 5))
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${arg('runs')}`)
