@@ -1,8 +1,8 @@
 /**
  * The runner under a misbehaving control plane: a sandbox whose API server refuses writes (429,
  * 500, 503), answers 409 after concurrent writes, applies writes but loses their answers (504), and
- * lags. With each mode, N short runs (`FAULTLINE_API_FAULT_RUNS`, default 3 per mode) must leave
- * every VirtualService and DestinationRule byte-identical to the snapshot taken before (spec,
+ * lags. With each mode (`FAULTLINE_API_FAULT_MODES` picks some by name, e.g. `latency,conflict`), N
+ * short runs (`FAULTLINE_API_FAULT_RUNS`, default 3 per mode) must leave every VirtualService and DestinationRule byte-identical to the snapshot taken before (spec,
  * labels, annotations, read back with kubectl); a run whose revert cannot get through exits 5 and
  * prints the exact `chaos revert` command, which then cleans up.
  */
@@ -28,13 +28,17 @@ const RUNS = Number(process.env.FAULTLINE_API_FAULT_RUNS ?? '3')
 const PHASES = 'baseline=1s,fault=2s,recovery=1s'
 
 /** Each mode, and the counts that prove it was exercised (each of `exercised`, and at least one of `someOf`). */
-const MODES: {name: string; spec: string; exercised: (keyof ApiFaultCounts)[]; someOf?: (keyof ApiFaultCounts)[]}[] = [
+const ALL_MODES: {name: string; spec: string; exercised: (keyof ApiFaultCounts)[]; someOf?: (keyof ApiFaultCounts)[]}[] = [
   {name: 'write-error', spec: 'write-error=30%', exercised: ['writeErrors']},
   {name: 'conflict', spec: 'conflict=30%', exercised: ['conflicts']},
   {name: 'lost-response', spec: 'lost-response=30%', exercised: ['lostResponses']},
   {name: 'latency', spec: 'latency=300ms±100ms', exercised: ['delayed']},
   {name: 'all combined', spec: 'write-error=20%,conflict=10%,lost-response=10%,read-error=5%,latency=100ms±50ms', exercised: ['delayed'], someOf: ['writeErrors', 'conflicts', 'lostResponses', 'readErrors']},
 ]
+
+const PICKED = process.env.FAULTLINE_API_FAULT_MODES?.split(',').map(m => m.trim())
+const MODES = PICKED === undefined ? ALL_MODES : ALL_MODES.filter(m => PICKED.includes(m.name))
+if (MODES.length === 0) throw new Error(`FAULTLINE_API_FAULT_MODES="${process.env.FAULTLINE_API_FAULT_MODES}" names no mode; known: ${ALL_MODES.map(m => m.name).join(', ')}`)
 
 interface Item {
   kind: string
