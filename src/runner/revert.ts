@@ -92,10 +92,13 @@ export class Reverter {
     return this.entries.length
   }
 
-  /** Reverts everything registered, newest first; returns each outcome. */
+  /**
+   * Reverts everything registered, all objects at once under one deadline for the whole pass (so a
+   * control plane that refuses every write costs one deadline, not one per object); returns each
+   * outcome, newest first.
+   */
   async revertAll(options: RevertOptions = {}): Promise<RevertOutcome[]> {
-    const outcomes: RevertOutcome[] = []
-    for (const {planned, written} of [...this.entries].reverse()) {
+    const outcomes = await Promise.all([...this.entries].reverse().map(({planned, written}) => {
       const {namespace, name} = planned.revert
       const decide = (current: VirtualService | undefined): RevertAction => {
         // Nothing of ours is left: an earlier attempt landed though its answer was lost (a 504), or
@@ -108,8 +111,8 @@ export class Reverter {
         if (current !== undefined && managedInfo(current)?.runId === this.runId) return revertFromAnnotations(current)
         return {action: 'none', namespace, name, reason: 'our write never landed'}
       }
-      outcomes.push(await revertObject(this.cluster, namespace, name, this.runId, decide, options))
-    }
+      return revertObject(this.cluster, namespace, name, this.runId, decide, options)
+    }))
     this.entries.length = 0
     return outcomes
   }

@@ -73,6 +73,20 @@ describe('reverter', () => {
     assert.match(outcome?.message ?? '', /503/)
   })
 
+  it('gives the whole pass one deadline: objects are reverted together, so N refusing objects fail in one deadline, not N', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(ratingsVs())
+    const {reverter} = await applyAll(cluster, [delay, details])
+    cluster.failNext.set('replace', {count: 1_000_000})
+    cluster.failNext.set('delete', {count: 1_000_000})
+    const started = Date.now()
+    const outcomes = await reverter.revertAll({deadlineMs: 400, backoffMs: 10})
+    const elapsed = Date.now() - started
+    assert.deepEqual(outcomes.map(o => [o.name, o.ok]), [['faultline-details', false], ['ratings', false]])
+    // One after the other they would take 2 × 400 ms.
+    assert.ok(elapsed < 700, `the pass took ${elapsed} ms`)
+  })
+
   it('reverts a write whose answer was lost (registered before the apply)', async () => {
     const cluster = new FakeCluster()
     cluster.seed(ratingsVs())
