@@ -205,7 +205,13 @@ export function journalIssues(value: unknown): string[] {
   }
   if (validator(value)) return []
   // "must match then schema" only repeats the missing property reported beside it.
-  return (validator.errors ?? []).filter(e => e.keyword !== 'if').map((e: ErrorObject) => `${e.instancePath || '/'}: ${e.message ?? e.keyword}`)
+  return (validator.errors ?? []).filter(e => e.keyword !== 'if').map((e: ErrorObject) => `${e.instancePath || '/'}: ${issueMessage(e)}`)
+}
+
+/** Ajv's message, naming the property where Ajv's own message does not. */
+function issueMessage(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') return `has a property the journal does not know ("${String((e.params as {additionalProperty?: unknown}).additionalProperty)}")`
+  return e.message ?? e.keyword
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href

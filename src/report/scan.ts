@@ -8,6 +8,7 @@ import {readdir, readFile, stat} from 'node:fs/promises'
 import {join, relative, sep} from 'node:path'
 
 import {JOURNAL_VERSION, type JournalDocument} from '../runner/journal.js'
+import {journalIssues} from './journal-schema.js'
 import {newestFirst, type RunSummary, summariseRun, unreadableRun} from './run-summary.js'
 import {SummaryCache} from './summary-cache.js'
 
@@ -39,27 +40,22 @@ async function findRunDirs(dir: string, depth: number, found: Found[]): Promise<
   await Promise.all(entries.filter(e => e.isDirectory()).map(e => findRunDirs(join(dir, e.name), depth + 1, found)))
 }
 
-/** Checks the fields the summary reads; returns what is wrong, or undefined for a usable journal. */
+/** How many schema problems a listed journal names; the rest are counted (`chaos report` lists them all). */
+const MAX_LISTED_ISSUES = 3
+
+/**
+ * What is wrong with a journal read from disk, or undefined for a usable one. Another kind of file
+ * and another journal version are named as such; anything else is what the journal schema says.
+ */
 export function journalProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'journal.json is not a JSON object'
   const doc = value as Record<string, unknown>
   if (doc.kind !== 'FaultlineJournal') return `journal.json is not a Faultline journal (kind ${JSON.stringify(doc.kind) ?? 'missing'})`
   if (doc.version !== JOURNAL_VERSION) return `journal version ${JSON.stringify(doc.version) ?? 'missing'} is not the version this chaos reads (${JOURNAL_VERSION}); re-render it with the chaos that wrote it`
-  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v)
-  const experiment = doc.experiment as Record<string, unknown> | undefined
-  const checks: [string, boolean][] = [
-    ['runId', typeof doc.runId === 'string'],
-    ['experiment.name', isObject(experiment) && typeof experiment?.name === 'string'],
-    ['startedAt', typeof doc.startedAt === 'string' && Number.isFinite(Date.parse(doc.startedAt))],
-    ['status', doc.status === 'running' || doc.status === 'finished'],
-    ['environment', isObject(doc.environment)],
-    ['phases', Array.isArray(doc.phases)],
-    ['probes', Array.isArray(doc.probes)],
-    ['events', Array.isArray(doc.events)],
-    ['load', isObject(doc.load) && Object.values(doc.load as object).every(Array.isArray)],
-  ]
-  const bad = checks.filter(([, ok]) => !ok).map(([field]) => field)
-  return bad.length === 0 ? undefined : `journal.json is missing or has a malformed ${bad.map(f => `"${f}"`).join(', ')}`
+  const issues = journalIssues(value)
+  if (issues.length === 0) return undefined
+  const more = issues.length > MAX_LISTED_ISSUES ? `; … and ${issues.length - MAX_LISTED_ISSUES} more` : ''
+  return `journal.json does not match the journal schema: ${issues.slice(0, MAX_LISTED_ISSUES).join('; ')}${more}`
 }
 
 /** `2026-11-26T031515Z` (the run directory's name) → that time. */

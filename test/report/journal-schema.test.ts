@@ -94,5 +94,9 @@ describe('the journal JSON Schema (schema/journal.schema.json)', () => {
       assert.deepEqual(journalIssues(doc), ['/startedAt: must match format "date-time"'])
       assert.ok(journalIssues({apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment'}).length > 0)
     })
+
+    it('a property the journal does not know, by name', () => {
+      assert.deepEqual(journalIssues({...held(), note: 'x'}), ['/: has a property the journal does not know ("note")'])
+    })
   })
 })

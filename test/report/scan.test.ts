@@ -58,7 +58,7 @@ describe('report root scan', () => {
       ['ratings-abort/2026-11-26T031515Z', 'ratings-abort', 'held'],
     ])
     const reasons = runs.map(r => r.reason)
-    assert.match(reasons[1] as string, /malformed "startedAt", "events"/)
+    assert.equal(reasons[1], 'journal.json does not match the journal schema: /startedAt: must match format "date-time"; /events: must be array')
     assert.match(reasons[2] as string, /journal version 2 is not the version this chaos reads \(1\)/)
     assert.match(reasons[3] as string, /not a Faultline journal \(kind "SomethingElse"\)/)
     assert.match(reasons[4] as string, /not a JSON object/)
@@ -131,6 +131,8 @@ describe('report root scan', () => {
     assert.equal(timeOfRunDir('latest'), undefined)
     assert.equal(journalProblem(journal()), undefined)
     assert.equal(journalProblem(null), 'journal.json is not a JSON object')
-    assert.match(journalProblem({...journal(), load: {targeted: {}}}) ?? '', /"load"/)
+    assert.match(journalProblem({...journal(), load: {targeted: {}}}) ?? '', /\/load\/targeted: must be array/)
+    const events = Array.from({length: 5}, () => ({kind: 'phase-exploded'}))
+    assert.match(journalProblem({...journal(), events}) ?? '', /^journal\.json does not match the journal schema: \/events\/0: .*; … and 2 more$/)
   })
 })
