@@ -9,6 +9,7 @@ import type {SecondStats} from '../load/recorder.js'
 import type {Outcome, RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {formatMs} from './html-format.js'
+import {loadLengthMs, loadStartMs} from './phases.js'
 import {VERDICT_LOOK} from './verdicts.js'
 
 /** The verdict a report leads with: an outcome, or `unfinished` for a journal left `running`. */
@@ -86,8 +87,8 @@ export interface Timeline {
 
 /** The phases, the marked moments and the load's offset, from the journal's events. */
 export function timelineOf(doc: JournalDocument): Timeline {
-  const loadOffsetMs = doc.phases[0]?.startT ?? 0
-  const lastLoadMs = Math.max(0, ...Object.values(doc.load).map(s => (s.at(-1)?.second ?? -1) + 1)) * 1000 + loadOffsetMs
+  const loadOffsetMs = loadStartMs(doc)
+  const lastLoadMs = loadOffsetMs + loadLengthMs(doc)
   const wall = doc.finishedAt === undefined ? NaN : Date.parse(doc.finishedAt) - Date.parse(doc.startedAt)
   const known = Math.max(lastEventT(doc), ...doc.phases.map(p => p.endT ?? p.startT), Object.keys(doc.load).length > 0 ? lastLoadMs : 0)
   const endMs = Number.isFinite(wall) && wall >= known ? wall : known

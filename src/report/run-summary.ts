@@ -10,6 +10,7 @@ import {type SecondStats, secondsInWindow} from '../load/recorder.js'
 import type {Outcome} from '../runner/events.js'
 import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
+import {loadLengthMs, type PhaseWindow, phaseWindows} from './phases.js'
 
 /** What a listed run came to: an outcome, still `running` (or died so), or a journal we could not read. */
 export type Verdict = Outcome | 'running' | 'unreadable'
@@ -69,33 +70,6 @@ export interface RunSummary {
   probes: {held: number; missed: number; errored: number}
 }
 
-/** Where a phase's load lies on the load clock, [fromMs, toMs). */
-export interface PhaseWindow {
-  phase: PhaseName
-  fromMs: number
-  toMs: number
-}
-
-/**
- * The runner's phase windows on the load clock. The load starts just before the baseline's
- * `phase-started` event, so the baseline's start is the load clock's zero (within a millisecond);
- * recovery runs from the fault's end, as the runner's recovery probes do.
- */
-export function phaseWindows(journal: Pick<JournalDocument, 'phases'>, lastLoadMs: number): PhaseWindow[] {
-  const find = (name: PhaseName) => journal.phases.find(p => p.name === name)
-  const baseline = find('baseline')
-  if (baseline === undefined) return []
-  const t0 = baseline.startT
-  const clock = (t: number | undefined) => (t === undefined ? lastLoadMs : Math.min(lastLoadMs, t - t0))
-  const windows: PhaseWindow[] = [{phase: 'baseline', fromMs: 0, toMs: clock(baseline.endT)}]
-  const fault = find('fault')
-  if (fault !== undefined) {
-    windows.push({phase: 'fault', fromMs: clock(fault.startT), toMs: clock(fault.endT)})
-    if (fault.endT !== undefined && find('recovery') !== undefined) windows.push({phase: 'recovery', fromMs: clock(fault.endT), toMs: clock(find('recovery')?.endT)})
-  }
-  return windows.filter(w => w.toMs > w.fromMs)
-}
-
 /** One class's (or role's) load over one phase, its latencies merged. */
 interface PhaseLoad {
   requests: number
@@ -143,8 +117,7 @@ function roleOf(journal: JournalDocument): (traffic: string) => TrafficRole {
 
 function trafficSummaries(journal: JournalDocument): Pick<RunSummary, 'classes' | 'roles'> {
   const load = Object.entries(journal.load)
-  const lastLoadMs = Math.max(0, ...load.flatMap(([, seconds]) => seconds.map(s => (s.second + 1) * 1000)))
-  const windows = phaseWindows(journal, lastLoadMs)
+  const windows = phaseWindows(journal, loadLengthMs(journal))
   const role = roleOf(journal)
   const loads = load.map(([name, seconds]) => ({name, role: role(name), loads: phaseLoads(seconds, windows)}))
   const roles: RunSummary['roles'] = {}

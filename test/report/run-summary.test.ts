@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {newestFirst, phaseWindows, type RunSummary, summariseRun, unreadableRun} from '../../src/report/run-summary.js'
+import {newestFirst, type RunSummary, summariseRun, unreadableRun} from '../../src/report/run-summary.js'
 import type {JournalDocument} from '../../src/runner/journal.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'journals')
@@ -85,17 +85,6 @@ describe('run summary', () => {
     const s = summariseRun(doc, 'x/y')
     assert.deepEqual(s.classes.map(c => c.role), ['control', 'control'])
     assert.equal(s.roles.targeted, undefined)
-  })
-
-  it('places the phases on the load clock, from the baseline start, recovery from the fault end', () => {
-    const phases = [{name: 'baseline', startT: 500, endT: 5500, plannedMs: 5000}, {name: 'fault', startT: 5800, endT: 15800, plannedMs: 10000}, {name: 'recovery', startT: 15900, plannedMs: 5000}]
-    assert.deepEqual(phaseWindows({phases}, 21_000), [
-      {phase: 'baseline', fromMs: 0, toMs: 5000},
-      {phase: 'fault', fromMs: 5300, toMs: 15300},
-      {phase: 'recovery', fromMs: 15300, toMs: 21000},
-    ])
-    assert.deepEqual(phaseWindows({phases: []}, 0), [])
-    assert.deepEqual(phaseWindows({phases: [{name: 'baseline', startT: 10, plannedMs: 1}]}, 3000), [{phase: 'baseline', fromMs: 0, toMs: 3000}])
   })
 
   it('orders newest first, runs of unknown time last', () => {
