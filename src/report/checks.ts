@@ -6,8 +6,8 @@
  * read this one list, so they never disagree. Pure.
  */
 import {PHASES, type PhaseName, type Probe} from '../experiment/model.js'
+import {targetedClasses} from '../experiment/traffic.js'
 import type {ProbeResult, RunEvent} from '../runner/events.js'
-import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {probeKind, probePhases} from '../runner/probes.js'
 import {formatMs} from './format.js'

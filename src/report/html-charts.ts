@@ -3,7 +3,7 @@
  * the page by `html-client.ts` from compact columns embedded here), a legend that names the shaded
  * phases and the numbered moments, and per phase what each class sent and got.
  */
-import {targetedClasses} from '../runner/fault-phase.js'
+import {targetedClasses} from '../experiment/traffic.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {html, type SafeHtml, scriptJson} from './assets.js'
 import {formatCount, formatMs, formatPercent, formatRunClock} from './html-format.js'

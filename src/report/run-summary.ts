@@ -5,10 +5,10 @@
  * The history index shows these; any report may reuse them.
  */
 import type {PhaseName} from '../experiment/model.js'
+import {targetedClasses} from '../experiment/traffic.js'
 import {type Histogram, mergeEncoded, newHistogram, trendOf} from '../load/histogram.js'
 import {type SecondStats, secondsInWindow} from '../load/recorder.js'
 import type {Outcome} from '../runner/events.js'
-import {targetedClasses} from '../runner/fault-phase.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {loadLengthMs, type PhaseWindow, phaseWindows} from './phases.js'
 

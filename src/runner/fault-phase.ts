@@ -7,9 +7,9 @@ import {isDeepStrictEqual} from 'node:util'
 
 import {ApiError, ConflictError} from '../cluster/cluster.js'
 import {ClusterUnavailable} from '../errors.js'
+import {targetedClasses} from '../experiment/traffic.js'
 import type {FaultPlan, PlannedVirtualService} from '../faults/plan.js'
 import {managedInfo} from '../faults/revert.js'
-import {stringMatches} from '../istio/routing.js'
 import type {VirtualService} from '../istio/types.js'
 import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
@@ -43,18 +43,6 @@ function stillAsPlanned(p: PlannedVirtualService, current: VirtualService | unde
   if (current === undefined) return false
   const content = (vs: VirtualService) => ({spec: vs.spec, labels: vs.metadata.labels ?? {}, annotations: vs.metadata.annotations ?? {}})
   return isDeepStrictEqual(content(current), content(p.existing))
-}
-
-/** Traffic classes whose headers satisfy some fault's header match (the rest are control). */
-export function targetedClasses(input: Pick<RunInput, 'experiment'>): Set<string> {
-  const {faults, load} = input.experiment.spec
-  const targeted = new Set<string>()
-  for (const t of load.traffic) {
-    const headers = Object.fromEntries(Object.entries(t.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
-    const hit = faults.some(f => Object.entries(f.match?.headers ?? {}).every(([k, m]) => stringMatches(m, headers[k.toLowerCase()])))
-    if (hit) targeted.add(t.name)
-  }
-  return targeted
 }
 
 /** One fault phase. */
