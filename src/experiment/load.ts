@@ -69,6 +69,9 @@ function headerIssues(document: Record<string, unknown>): Issue[] {
   const issues: Issue[] = []
   if (!('kind' in document)) {
     issues.push({path: ['kind'], at: 'key', message: 'missing required field "kind"', hint: 'add kind: Experiment (or kind: GameDay for an ordered list of experiments)'})
+  } else if (typeof document.kind === 'object' && document.kind !== null) {
+    // Never String() a mapping: one such as {toString: null} throws, and its text says nothing useful.
+    issues.push({path: ['kind'], at: 'value', message: `kind is ${Array.isArray(document.kind) ? 'a list' : 'a mapping'}, neither Experiment nor GameDay`, hint: 'set kind: Experiment (or kind: GameDay for an ordered list of experiments)'})
   } else if (typeof document.kind !== 'string' || !KINDS.includes(document.kind)) {
     const kind = String(document.kind)
     issues.push({path: ['kind'], at: 'value', message: `kind ${JSON.stringify(kind)} is neither Experiment nor GameDay`, hint: suggestion(kind, KINDS)})
