@@ -17,7 +17,7 @@ import {fileURLToPath} from 'node:url'
 
 import type {Cluster} from '../src/cluster/cluster.js'
 import {connect} from '../src/cluster/connect.js'
-import type {VirtualService} from '../src/istio/types.js'
+import type {HTTPFaultInjection, VirtualService} from '../src/istio/types.js'
 import {startDetached, stopSandbox} from '../src/sandbox/daemon.js'
 import {REAPER_INTERVAL_ENV} from '../src/sandbox/reaper.js'
 import type {SandboxState} from '../src/sandbox/state.js'
@@ -141,5 +141,23 @@ export async function startSandboxProcess(opts: SandboxProcessOptions = {}): Pro
     },
     deleteVirtualService: (name, namespace = state.namespace) => cluster.deleteVirtualService(namespace, name),
     stop,
+  }
+}
+
+/** The header the bench VirtualServices match: requests carrying it are targeted, the rest are control. */
+export const TARGET_HEADER = {name: 'x-chaos-test', value: 'true'}
+
+/**
+ * The smallest VirtualService that faults a service for targeted requests only: a route matching
+ * `TARGET_HEADER` with the fault (none: the same routes without it), then the plain route, both to
+ * the service itself.
+ */
+export function headerFault(service: string, fault: HTTPFaultInjection | undefined): VirtualService {
+  const route = [{destination: {host: service}}]
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: {name: service},
+    spec: {hosts: [service], http: [{name: 'targeted', match: [{headers: {[TARGET_HEADER.name]: {exact: TARGET_HEADER.value}}}], ...(fault === undefined ? {} : {fault}), route}, {name: 'default', route}]},
   }
 }
