@@ -32,6 +32,7 @@ const ALL_MODES: {name: string; spec: string; exercised: (keyof ApiFaultCounts)[
   {name: 'write-error', spec: 'write-error=30%', exercised: ['writeErrors']},
   {name: 'conflict', spec: 'conflict=30%', exercised: ['conflicts']},
   {name: 'lost-response', spec: 'lost-response=30%', exercised: ['lostResponses']},
+  {name: 'read-error', spec: 'read-error=30%', exercised: ['readErrors']},
   {name: 'latency', spec: 'latency=300ms±100ms', exercised: ['delayed']},
   {name: 'all combined', spec: 'write-error=20%,conflict=10%,lost-response=10%,read-error=5%,latency=100ms±50ms', exercised: ['delayed'], someOf: ['writeErrors', 'conflicts', 'lostResponses', 'readErrors']},
 ]
