@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {escapeHtml, html, inlineScript, raw, scriptJson, uplotAssets} from '../../src/report/assets.js'
-import {chromiumProblem, HeadlessBrowser} from './browser.js'
+import {withBrowser} from './browser.js'
 
 const HOSTILE = `</script><script>alert(1)</script><!-- "quoted" 'single' & \u2028`
 
@@ -33,18 +32,7 @@ describe('report assets', () => {
 
   describe('in headless Chromium', function () {
     this.timeout(60_000)
-    let browser: HeadlessBrowser | undefined
-    let dir = ''
-    before(async function () {
-      const problem = chromiumProblem()
-      if (problem !== undefined) return this.skip()
-      dir = mkdtempSync(join(tmpdir(), 'faultline-assets-'))
-      browser = await HeadlessBrowser.launch()
-    })
-    after(async () => {
-      await browser?.close()
-      if (dir !== '') rmSync(dir, {recursive: true, force: true})
-    })
+    const chromium = withBrowser('assets')
 
     it('shows hostile text as text, draws a uPlot chart offline and reports any request the page makes', async () => {
       const {script, style} = uplotAssets()
@@ -57,9 +45,9 @@ const d = JSON.parse(document.getElementById('data').textContent);
 window.sameText = d.text === document.getElementById('t').textContent;
 new uPlot({width: 400, height: 200, series: [{}, {stroke: 'red'}]}, [d.xs, d.ys], document.getElementById('c'));
 </script></body></html>`.value
-      const file = join(dir, 'page.html')
+      const file = join(chromium.dir, 'page.html')
       writeFileSync(file, page)
-      const look = await (browser as HeadlessBrowser).look(file, 'assets-smoke', {inspect: p => p.evaluate(`({same: window.sameText, canvases: document.querySelectorAll('canvas').length, scripts: document.scripts.length})`) as Promise<{same: boolean; canvases: number; scripts: number}>})
+      const look = await chromium.browser.look(file, 'assets-smoke', {inspect: p => p.evaluate(`({same: window.sameText, canvases: document.querySelectorAll('canvas').length, scripts: document.scripts.length})`) as Promise<{same: boolean; canvases: number; scripts: number}>})
       assert.deepEqual(look.consoleErrors, [])
       assert.deepEqual(look.requests, [])
       assert.equal(look.inspected?.same, true)
@@ -67,7 +55,7 @@ new uPlot({width: 400, height: 200, series: [{}, {stroke: 'red'}]}, [d.xs, d.ys]
       assert.equal(look.inspected?.scripts, 3)
 
       writeFileSync(file, '<!doctype html><img src="http://127.0.0.1:9/x.png">')
-      const leaky = await (browser as HeadlessBrowser).look(file, 'assets-leak')
+      const leaky = await chromium.browser.look(file, 'assets-leak')
       assert.deepEqual(leaky.requests, ['http://127.0.0.1:9/x.png'])
     })
   })

@@ -45,7 +45,7 @@ export interface PageLook {
   pdf?: string
 }
 
-/** A headless Chromium for a test file; `close()` it in `after`. */
+/** A headless Chromium for a test file; `close()` it in `after` (or let `withBrowser` do both). */
 export class HeadlessBrowser {
   private constructor(private readonly browser: Browser, private readonly profile: string) {}
 
@@ -108,4 +108,36 @@ export class HeadlessBrowser {
     await this.browser.close()
     rmSync(this.profile, {recursive: true, force: true})
   }
+}
+
+/** The browser and scratch directory `withBrowser` keeps for one `describe`. */
+export interface BrowserFixture {
+  readonly browser: HeadlessBrowser
+  /** A fresh temporary directory for the pages the tests write. */
+  readonly dir: string
+}
+
+/**
+ * Registers `before`/`after` hooks in the calling `describe`: skips it when there is no Chromium,
+ * else makes a temporary directory (named after `prefix`, filled by `prepare`), launches Chromium,
+ * and closes both afterwards. Read the fixture's fields inside tests, once `before` has run.
+ */
+export function withBrowser(prefix: string, prepare?: (dir: string) => void): BrowserFixture {
+  let browser: HeadlessBrowser | undefined
+  let dir: string | undefined
+  before(async function () {
+    if (chromiumProblem() !== undefined) return this.skip()
+    dir = mkdtempSync(join(tmpdir(), `faultline-${prefix}-`))
+    prepare?.(dir)
+    browser = await HeadlessBrowser.launch()
+  })
+  after(async () => {
+    await browser?.close()
+    if (dir !== undefined) rmSync(dir, {recursive: true, force: true})
+  })
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('withBrowser\'s fixture is read before its before hook ran')
+    return value
+  }
+  return {get browser() { return ready(browser) }, get dir() { return ready(dir) }}
 }

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
-import {existsSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import type {Page} from 'puppeteer-core'
 
 import {GAMEDAY_FILES} from '../../src/report/gameday.js'
-import {chromiumProblem, HeadlessBrowser} from './browser.js'
+import {withBrowser} from './browser.js'
 import {writeFixtureGameDay} from './gameday-fixtures.js'
 
 /** What the test reads from the opened page: its text, the banner's class, and every link resolved by the browser. */
@@ -31,22 +30,11 @@ interface Seen {
 
 describe('gameday.html in headless Chromium', function () {
   this.timeout(120_000)
-  let browser: HeadlessBrowser | undefined
-  let root = ''
-  before(async function () {
-    const problem = chromiumProblem()
-    if (problem !== undefined) return this.skip()
-    root = mkdtempSync(join(tmpdir(), 'faultline-gameday-html-'))
-    browser = await HeadlessBrowser.launch()
-  })
-  after(async () => {
-    await browser?.close()
-    if (root !== '') rmSync(root, {recursive: true, force: true})
-  })
+  const chromium = withBrowser('gameday-html')
 
   it('shows the worst outcome as a banner, a row and badge per experiment, and links that open each run\'s report', async () => {
-    const written = await writeFixtureGameDay(root, ['held', 'deviated', 'aborted'], ['reviews-circuit-breaker'], {stoppedBecause: 'interrupted (signal)'})
-    const look = await browser!.look(join(written.dir, GAMEDAY_FILES.html), 'gameday', {inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>})
+    const written = await writeFixtureGameDay(chromium.dir, ['held', 'deviated', 'aborted'], ['reviews-circuit-breaker'], {stoppedBecause: 'interrupted (signal)'})
+    const look = await chromium.browser.look(join(written.dir, GAMEDAY_FILES.html), 'gameday', {inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>})
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
     const seen = look.inspected!
@@ -64,8 +52,8 @@ describe('gameday.html in headless Chromium', function () {
   })
 
   it('a held game day reads as held, with no gate note', async () => {
-    const written = await writeFixtureGameDay(root, ['held'], [], {name: 'held-day'})
-    const look = await browser!.look(join(written.dir, GAMEDAY_FILES.html), 'gameday-held', {width: 420, inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>})
+    const written = await writeFixtureGameDay(chromium.dir, ['held'], [], {name: 'held-day'})
+    const look = await chromium.browser.look(join(written.dir, GAMEDAY_FILES.html), 'gameday-held', {width: 420, inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>})
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
     assert.equal(look.inspected?.banner, 'verdict verdict-held')

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {Page} from 'puppeteer-core'
 
 import {renderHtml} from '../../src/report/html.js'
 import type {JournalDocument} from '../../src/runner/journal.js'
-import {chromiumProblem, HeadlessBrowser} from './browser.js'
+import {withBrowser} from './browser.js'
 import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries} from './html-fixtures.js'
 import {longRunJournal} from './html-long-run.js'
 
@@ -41,23 +40,12 @@ const KEY_TEXTS: Record<string, RegExp[]> = {
 
 describe('report.html in headless Chromium', function () {
   this.timeout(120_000)
-  let browser: HeadlessBrowser | undefined
-  let dir = ''
-  before(async function () {
-    const problem = chromiumProblem()
-    if (problem !== undefined) return this.skip()
-    dir = mkdtempSync(join(tmpdir(), 'faultline-report-html-'))
-    browser = await HeadlessBrowser.launch()
-  })
-  after(async () => {
-    await browser?.close()
-    if (dir !== '') rmSync(dir, {recursive: true, force: true})
-  })
+  const chromium = withBrowser('report-html')
 
   const open = async (doc: JournalDocument, name: string, options: {width?: number; height?: number; pdf?: boolean; beforeLoad?: (page: Page) => void} = {}) => {
-    const file = join(dir, `${name}.html`)
+    const file = join(chromium.dir, `${name}.html`)
     writeFileSync(file, renderHtml(doc))
-    return (browser as HeadlessBrowser).look(file, name, {...options, inspect})
+    return chromium.browser.look(file, name, {...options, inspect})
   }
 
   for (const name of FIXTURES) {
@@ -103,9 +91,9 @@ describe('report.html in headless Chromium', function () {
   })
 
   it('refuses to run any script the page did not ship (the CSP is in force)', async () => {
-    const file = join(dir, 'report-csp.html')
+    const file = join(chromium.dir, 'report-csp.html')
     writeFileSync(file, renderHtml(fixture('held')))
-    const probe = await (browser as HeadlessBrowser).look(file, 'report-csp', {inspect: page => page.evaluate(`(() => {
+    const probe = await chromium.browser.look(file, 'report-csp', {inspect: page => page.evaluate(`(() => {
       const s = document.createElement('script'); s.textContent = 'window.injected = true'; document.body.append(s); return window.injected === true })()`) as Promise<boolean>})
     assert.equal(probe.inspected, false)
     assert.ok(probe.consoleErrors.some(e => /Content Security Policy/.test(e)), probe.consoleErrors.join('\n'))

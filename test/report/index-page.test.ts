@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, readFileSync, utimesSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -11,7 +10,7 @@ import {type RunSummary, summariseRun, type Verdict} from '../../src/report/run-
 import {scanReports} from '../../src/report/scan.js'
 import type {JournalDocument} from '../../src/runner/journal.js'
 import {runDirectory} from '../../src/runner/journal.js'
-import {chromiumProblem, HeadlessBrowser} from './browser.js'
+import {withBrowser} from './browser.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'journals')
 const HOSTILE = `</script><script>alert(1)</script><img src=x onerror=alert(2)> "q" 'a' &amp;`
@@ -121,19 +120,7 @@ describe('history index page', () => {
 
   describe('in headless Chromium', function () {
     this.timeout(120_000)
-    let browser: HeadlessBrowser | undefined
-    let root = ''
-    before(async function () {
-      const problem = chromiumProblem()
-      if (problem !== undefined) return this.skip()
-      root = mkdtempSync(join(tmpdir(), 'faultline-index-'))
-      writeReportRoot(root)
-      browser = await HeadlessBrowser.launch()
-    })
-    after(async () => {
-      await browser?.close()
-      if (root !== '') rmSync(root, {recursive: true, force: true})
-    })
+    const chromium = withBrowser('index', writeReportRoot)
 
     type Seen = {rows: number; visible: number; cards: number; canvases: number; verdicts: string[]}
     const SEEN = `(() => {
@@ -145,10 +132,10 @@ describe('history index page', () => {
     const seen = (page: Page) => page.evaluate(SEEN) as Promise<Seen>
 
     it('lists every run, draws a trend per experiment, filters by experiment and verdict, and makes no request', async () => {
-      const runs = await scanReports(root)
-      const file = join(root, 'index.html')
+      const runs = await scanReports(chromium.dir)
+      const file = join(chromium.dir, 'index.html')
       writeFileSync(file, renderIndex(runs, {generatedAt: NOW}))
-      const look = await (browser as HeadlessBrowser).look(file, 'index-all', {pdf: true, inspect: async page => {
+      const look = await chromium.browser.look(file, 'index-all', {pdf: true, inspect: async page => {
         const all = await seen(page)
         await page.select('#filter-experiment', 'ratings-delay')
         const oneExperiment = await seen(page)
@@ -188,13 +175,13 @@ describe('history index page', () => {
     })
 
     it('shows a hostile experiment name as text and keeps it through the filter', async () => {
-      const dir = join(root, 'hostile')
+      const dir = join(chromium.dir, 'hostile')
       const doc = shifted('held', 5, HOSTILE)
       put(dir, {...doc, reason: HOSTILE})
       put(dir, shifted('deviated', 6, HOSTILE))
       const file = join(dir, 'index.html')
       writeFileSync(file, renderIndex(await scanReports(dir), {generatedAt: NOW}))
-      const look = await (browser as HeadlessBrowser).look(file, 'index-hostile', {inspect: async page => {
+      const look = await chromium.browser.look(file, 'index-hostile', {inspect: async page => {
         await page.select('#filter-experiment', HOSTILE)
         return page.evaluate(`({alerts: document.querySelectorAll('img').length, name: document.querySelector('.exp').textContent, state: ${SEEN}})`) as Promise<{alerts: number; name: string; state: Seen}>
       }})
@@ -207,9 +194,9 @@ describe('history index page', () => {
 
     it('shows the empty state and a single run without errors', async () => {
       for (const [name, runs] of [['index-empty', []], ['index-one', [scanFixture(shifted('deviated', 1))]]] as const) {
-        const file = join(root, `${name}.html`)
+        const file = join(chromium.dir, `${name}.html`)
         writeFileSync(file, renderIndex(runs, {generatedAt: NOW}))
-        const look = await (browser as HeadlessBrowser).look(file, name, {inspect: page => seen(page)})
+        const look = await chromium.browser.look(file, name, {inspect: page => seen(page)})
         assert.deepEqual(look.consoleErrors, [])
         assert.deepEqual(look.requests, [])
         assert.equal(look.inspected?.visible, runs.length)
