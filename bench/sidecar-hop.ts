@@ -1,42 +1,58 @@
 /**
  * The sandbox sidecar hop on loopback: added latency (p50/p99) of one request through one sidecar vs
  * a direct call to the same upstream, and requests/s through one sidecar vs HAProxy (`mode http`,
- * `nbthread 1`), with wrk as the load generator. The proxy under test is pinned to CPU 0; the
- * upstream and the load generator share CPU 1. Bounded: every run has a fixed count or duration.
+ * `nbthread 1`), with wrk as the load generator, plus the proxy's CPU time per request (from
+ * /proc). The proxy under test is pinned to CPU 0; the upstream and the load generator share CPU 1.
+ * Each round measures every path's latency and every proxy's throughput, in an order rotated per
+ * round; ratios and the added latency are taken within a round. Bounded: every run has a fixed
+ * count or duration, every child is stopped at the end.
  *
- *   npx tsx bench/sidecar-hop.ts [--runs 5] [--duration 5] [--samples 5000] [--connections 32] [--compare <dir>[,<dir>…]]
+ * `bench/run.ts` runs it as the `sidecar` bench; on its own:
+ *
+ *   npx tsx bench/sidecar-hop.ts [--runs 5] [--duration 5] [--warmup 2] [--samples 5000] [--connections 32]
+ *                                [--compare <dir>[,<dir>…]]
  *
  * `--compare` also runs the sidecar of other checkouts of this repository (e.g. `git archive` of an
  * older commit, with `node_modules` linked in) as `sidecar@<dir name>`, so a change is measured
- * against its baseline in the same run rather than across runs.
+ * against its baseline in the same run rather than across runs. Children are this file run again
+ * with `--role <upstream|sidecar|naive-agent|naive-undici> <upstream port>`.
  */
-import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
-import {cpus, tmpdir} from 'node:os'
+import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-
 
 import {Pool} from 'undici'
 
 import {Mesh} from '../src/sandbox/mesh/index.js'
 import type {ConfigSource, Pod, Service, Topology} from '../src/sandbox/types.js'
+import {type Bench, type BenchResult, fmtStats, peerVersion, quantile, ratios, stats, table, type Target} from './harness.js'
 import {freePort, waitListening} from './loopback.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const HOST = 'upstream:9080'
+const TARGET = {ratio: 0.5, addedP50Ms: 0.15}
 
-function stringArg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i < 0 ? undefined : process.argv[i + 1]
+/** What one invocation measures. */
+interface HopConfig {
+  runs: number
+  /** Seconds of each wrk run. */
+  seconds: number
+  /** Seconds of unmeasured wrk load per proxy before the first round. */
+  warmup: number
+  /** Sequential requests per path and round (after a fifth as many to warm up, once). */
+  samples: number
+  connections: number
+  /** Other checkouts whose sidecar runs beside this one's. */
+  compare: string[]
 }
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`)
-  return i < 0 ? fallback : Number(process.argv[i + 1])
-}
+/** Full run: 5 rounds take ~2.5 min; smoke: ~15 s. */
+const FULL = {seconds: 5, warmup: 2, samples: 5000, connections: 32}
+const SMOKE = {seconds: 1, warmup: 1, samples: 500, connections: 32}
 
 function ready(port: number): void {
   process.stdout.write(`READY ${port}\n`)
@@ -88,9 +104,16 @@ async function serveRole(role: string, upstreamPort: number): Promise<void> {
   server.listen(0, '127.0.0.1', () => ready((server.address() as net.AddressInfo).port))
 }
 
-/** Starts a child pinned to a CPU and resolves with the port it reports. */
-function startChild(cpu: number, command: string, args: string[]): Promise<{child: ChildProcess; port: number}> {
+/** A process serving on a port (the upstream or a proxy): its pid for its CPU time. */
+interface Proxy {
+  pid: number
+  port: number
+}
+
+/** Starts a child pinned to a CPU (kept in `children` at once, so it is stopped even if it never gets ready); resolves with the port it reports. */
+function startChild(children: ChildProcess[], cpu: number, command: string, args: string[]): Promise<Proxy> {
   const child = spawn('taskset', ['-c', String(cpu), command, ...args], {stdio: ['ignore', 'pipe', 'inherit']})
+  children.push(child)
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 20 s`)), 20_000)
     let out = ''
@@ -99,19 +122,22 @@ function startChild(cpu: number, command: string, args: string[]): Promise<{chil
       const m = /READY (\d+)/.exec(out)
       if (m !== null) {
         clearTimeout(timer)
-        resolve({child, port: Number(m[1])})
+        resolve({pid: child.pid as number, port: Number(m[1])})
       }
     })
-    child.on('exit', code => reject(new Error(`${args.join(' ')} exited with ${code}`)))
+    child.on('exit', code => {
+      clearTimeout(timer)
+      reject(new Error(`${args.join(' ')} exited with ${code}`))
+    })
   })
 }
 
-function nodeRole(cpu: number, role: string, upstreamPort = 0, script = SELF): Promise<{child: ChildProcess; port: number}> {
-  return startChild(cpu, process.execPath, ['--import', 'tsx', script, '--role', role, String(upstreamPort)])
+function nodeRole(children: ChildProcess[], cpu: number, role: string, upstreamPort = 0, script = SELF): Promise<Proxy> {
+  return startChild(children, cpu, process.execPath, ['--import', 'tsx', script, '--role', role, String(upstreamPort)])
 }
 
 /** HAProxy in `mode http` with one thread, keep-alive to the upstream. */
-async function startHaproxy(dir: string, upstreamPort: number): Promise<{child: ChildProcess; port: number}> {
+async function startHaproxy(children: ChildProcess[], dir: string, upstreamPort: number): Promise<Proxy> {
   const port = await freePort()
   const cfg = join(dir, 'haproxy.cfg')
   writeFileSync(cfg, [
@@ -121,116 +147,219 @@ async function startHaproxy(dir: string, upstreamPort: number): Promise<{child: 
     'backend be', `  server up 127.0.0.1:${upstreamPort}`, '',
   ].join('\n'))
   const child = spawn('taskset', ['-c', '0', '/usr/sbin/haproxy', '-db', '-f', cfg], {stdio: ['ignore', 'ignore', 'inherit']})
+  children.push(child)
   await waitListening(port)
-  return {child, port}
+  return {pid: child.pid as number, port}
 }
 
-/** Sequential keep-alive requests on one raw socket; returns per-request latencies in ms. */
+/** Sequential keep-alive requests on one raw socket; per-request latencies in ms. Throws on anything but 200 or a 10 s silence. */
 async function sequentialLatency(port: number, samples: number): Promise<number[]> {
   const socket = net.connect(port, '127.0.0.1')
   socket.setNoDelay(true)
-  await new Promise<void>(resolve => socket.once('connect', () => resolve()))
   const request = `GET /r HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`
   const out: number[] = []
   let buffer = ''
-  let pending: (() => void) | undefined
+  let pending: {resolve: () => void; reject: (err: Error) => void} | undefined
+  socket.on('error', err => pending?.reject(err))
   socket.on('data', (c: Buffer) => {
     buffer += c.toString('latin1')
     const end = buffer.indexOf('\r\n\r\n')
     if (end < 0) return
-    const m = /content-length: (\d+)/i.exec(buffer.slice(0, end))
-    const need = end + 4 + Number(m?.[1] ?? 0)
+    const head = buffer.slice(0, end)
+    const need = end + 4 + Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0)
     if (buffer.length < need) return
     buffer = buffer.slice(need)
-    pending?.()
+    if (!head.startsWith('HTTP/1.1 200 ')) pending?.reject(new Error(`port ${port} answered ${head.split('\r\n')[0]}`))
+    else pending?.resolve()
   })
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now()
-    await new Promise<void>(resolve => {
-      pending = resolve
-      socket.write(request)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      pending = {resolve, reject}
+      socket.once('connect', () => resolve())
     })
-    out.push(performance.now() - t0)
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now()
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer on port ${port} within 10 s`)), 10_000)
+        pending = {resolve: () => (clearTimeout(timer), resolve()), reject: err => (clearTimeout(timer), reject(err))}
+        socket.write(request)
+      })
+      out.push(performance.now() - t0)
+    }
+  } finally {
+    socket.destroy()
   }
-  socket.destroy()
   return out
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+/** One throughput run: requests/s, requests, and the proxy's CPU seconds over it. */
+interface Sample {
+  rps: number
+  requests: number
+  cpuS: number
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
+let clockTicks: number | undefined
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).stdout.trim()) || 100
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
 }
 
-/** One wrk run against a port; returns requests/s. */
-function wrk(port: number, seconds: number, connections: number): number {
-  const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/r`], {encoding: 'utf8', timeout: (seconds + 30) * 1000})
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
-  if (m === null) throw new Error(`wrk failed: ${r.stdout}${r.stderr}`)
-  if (/Non-2xx/.test(r.stdout)) throw new Error(`non-2xx responses through port ${port}:\n${r.stdout}`)
-  return Number(m[1])
+/** One wrk run through a proxy, with the proxy's CPU time over it. */
+function wrk(proxy: Proxy, seconds: number, connections: number): Sample {
+  const cpu0 = cpuSeconds(proxy.pid)
+  const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Host: ${HOST}`, `http://127.0.0.1:${proxy.port}/r`], {encoding: 'utf8', timeout: (seconds + 30) * 1000})
+  const cpuS = cpuSeconds(proxy.pid) - cpu0
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
+  const requests = /(\d+) requests in/.exec(r.stdout)
+  if (rps === null || requests === null || Number(requests[1]) === 0) throw new Error(`wrk through port ${proxy.port} failed: ${r.stdout}${r.stderr}${r.error?.message ?? ''}`)
+  if (/Non-2xx/.test(r.stdout)) throw new Error(`non-2xx responses through port ${proxy.port}:\n${r.stdout}`)
+  return {rps: Number(rps[1]), requests: Number(requests[1]), cpuS}
 }
 
-async function main(): Promise<void> {
-  const runs = arg('runs', 5)
-  const seconds = arg('duration', 5)
-  const samples = arg('samples', 5000)
-  const connections = arg('connections', 32)
-  const compare = (stringArg('compare') ?? '').split(',').filter(d => d !== '')
-  const proxies = ['sidecar', ...compare.map(d => `sidecar@${basename(d)}`), 'haproxy', 'naive-agent', 'naive-undici']
-  const dir = mkdtempSync(join(tmpdir(), 'sidecar-hop-'))
+/** Each round's p50 and p99 per path, and each round's throughput sample per proxy. */
+interface Measured {
+  p50: Record<string, number[]>
+  p99: Record<string, number[]>
+  throughput: Record<string, Sample[]>
+}
+
+/** `names` rotated by `round`, so machine noise hits every one of them in turn. */
+const rotated = (names: string[], round: number) => names.map((_, k) => names[(round + k) % names.length] as string)
+
+async function measure(cfg: HopConfig, targets: Map<string, Proxy>, proxies: string[], log: (line: string) => void): Promise<Measured> {
+  const m: Measured = {p50: {}, p99: {}, throughput: {}}
+  const at = (name: string): Proxy => {
+    const t = targets.get(name)
+    if (t === undefined) throw new Error(`no process started for ${name}`)
+    return t
+  }
+  // Unmeasured: the Node proxies compile their hot paths under the first few thousand requests.
+  for (const {port} of targets.values()) await sequentialLatency(port, Math.ceil(cfg.samples / 5))
+  for (const name of proxies) wrk(at(name), cfg.warmup, cfg.connections)
+  log(`warmed up: ${Math.ceil(cfg.samples / 5)} sequential requests per path, ${cfg.warmup} s of wrk per proxy`)
+  for (let i = 0; i < cfg.runs; i++) {
+    for (const name of rotated([...targets.keys()], i)) {
+      const lat = await sequentialLatency(at(name).port, cfg.samples)
+      ;(m.p50[name] ??= []).push(quantile(lat, 0.5))
+      ;(m.p99[name] ??= []).push(quantile(lat, 0.99))
+    }
+    for (const name of rotated(proxies, i)) {
+      const s = wrk(at(name), cfg.seconds, cfg.connections)
+      ;(m.throughput[name] ??= []).push(s)
+      log(`round ${i + 1} ${name.padEnd(20)} p50 ${m.p50[name]?.at(-1)?.toFixed(3)} ms  ${s.rps.toFixed(0).padStart(6)} req/s  ${(s.cpuS * 1e6 / s.requests).toFixed(1)} µs CPU/req`)
+    }
+  }
+  return m
+}
+
+const LABELS: Record<string, string> = {
+  direct: 'direct (no proxy)',
+  sidecar: '**sidecar** (this checkout)',
+  haproxy: 'HAProxy',
+  'naive-agent': 'naive Node proxy (http.Agent)',
+  'naive-undici': 'naive Node proxy (undici Pool)',
+}
+const label = (name: string) => LABELS[name] ?? name
+
+function report(cfg: HopConfig, m: Measured, proxies: string[]): BenchResult {
+  const direct = m.p50['direct'] ?? []
+  const added = (name: string) => stats((m.p50[name] ?? []).map((x, i) => x - (direct[i] ?? NaN)))
+  const latency = {
+    caption: `Sequential latency, one keep-alive connection, ${cfg.samples} requests per path and round; median (min–max) of ${cfg.runs} round(s):`,
+    headers: ['path', 'p50', 'p99', 'added p50 vs direct (same round)'],
+    rows: ['direct', ...proxies].map(name => [label(name), fmtStats(stats(m.p50[name] ?? []), 3, ' ms'), fmtStats(stats(m.p99[name] ?? []), 2, ' ms'), name === 'direct' ? '—' : fmtStats(added(name), 3, ' ms')]),
+  }
+  const rps = (name: string) => (m.throughput[name] ?? []).map(s => s.rps)
+  const throughput = {
+    caption: `Throughput, \`wrk -t1 -c${cfg.connections} -d${cfg.seconds}s\`, proxy pinned to CPU 0; median (min–max) of ${cfg.runs} round(s):`,
+    headers: ['proxy (1 core)', 'req/s', 'vs HAProxy (same round)', 'µs CPU per request (proxy)'],
+    rows: proxies.map(name => [label(name), fmtStats(stats(rps(name))), name === 'haproxy' ? '1×' : fmtStats(ratios(rps(name), rps('haproxy')), 2, '×'),
+      fmtStats(stats((m.throughput[name] ?? []).map(s => s.cpuS * 1e6 / s.requests)), 1)]),
+  }
+  const ratio = ratios(rps('sidecar'), rps('haproxy'))
+  const addedP50 = added('sidecar')
+  const targets: Target[] = [
+    {name: 'sidecar throughput vs HAProxy', target: `≥ ${TARGET.ratio}× (median of same-round ratios)`, value: fmtStats(ratio, 2, '×'), met: ratio.median >= TARGET.ratio},
+    {name: 'sidecar added p50 latency', target: `≤ ${TARGET.addedP50Ms} ms`, value: fmtStats(addedP50, 3, ' ms'), met: addedP50.median <= TARGET.addedP50Ms},
+  ]
+  return {method: method(cfg), tables: [latency, throughput], targets, notes: notes(cfg)}
+}
+
+function method(cfg: HopConfig): string[] {
+  const haproxy = peerVersion('haproxy', ['-v'], /HAProxy version \S+/) ?? 'HAProxy (version unknown)'
+  const wrkVersion = peerVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk (version unknown)'
+  return [
+    'Upstream: a Node HTTP server answering `200 ok` (content-length 2), pinned to CPU 1 with the load generator; every proxy under test pinned to CPU 0 (`taskset`).',
+    'Sidecar: one sandbox sidecar (`src/sandbox/mesh/`), default route, no VirtualService, Istio\'s default retry policy, full stats and Istio metrics recording.',
+    `Peers: ${haproxy} (\`mode http\`, \`nbthread 1\`, keep-alive to the upstream); two naive Node reverse proxies (node \`http.Agent\`, undici \`Pool\`) showing the cost of Node's HTTP stack itself.`,
+    `Latency: one raw keep-alive socket, sequential \`GET\`s, ${Math.ceil(cfg.samples / 5)} warm-up requests per path once, then ${cfg.samples} measured per path and round.`,
+    `Throughput: ${wrkVersion}, \`wrk -t1 -c${cfg.connections} -d${cfg.seconds}s\` after ${cfg.warmup} s of the same load per proxy, unmeasured; the proxy's CPU seconds (user + system, all threads) from \`/proc/<pid>/stat\` around each run.`,
+    `${cfg.runs} round(s), each measuring every path then every proxy in an order rotated per round; ratios and added latency are taken within a round.`,
+  ]
+}
+
+function notes(cfg: HopConfig): string[] {
+  return [
+    'The naive Node proxies bound what any Node proxy reaches on this machine: the sidecar near them means what remains is Node\'s HTTP stack, not the mesh (see `docs/performance.md`).',
+    ...(cfg.compare.length > 0 ? [`\`sidecar@<dir>\`: the sidecar of another checkout (${cfg.compare.join(', ')}), run in the same rounds.`] : []),
+  ]
+}
+
+async function run(cfg: HopConfig, log: (line: string) => void): Promise<BenchResult> {
+  const compared = Object.fromEntries(cfg.compare.map(d => [`sidecar@${basename(d)}`, join(d, 'bench', 'sidecar-hop.ts')]))
+  const proxies = ['sidecar', ...Object.keys(compared), 'haproxy', 'naive-agent', 'naive-undici']
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-sidecar-'))
   const children: ChildProcess[] = []
   try {
-    const upstream = await nodeRole(1, 'upstream')
-    children.push(upstream.child)
-    const targets: Record<string, number> = {direct: upstream.port}
-    for (const role of ['sidecar', 'naive-agent', 'naive-undici']) {
-      const c = await nodeRole(0, role, upstream.port)
-      children.push(c.child)
-      targets[role] = c.port
+    const upstream = await nodeRole(children, 1, 'upstream')
+    const starting: Record<string, Promise<Proxy>> = {
+      haproxy: startHaproxy(children, dir, upstream.port),
+      ...Object.fromEntries(['sidecar', 'naive-agent', 'naive-undici'].map(role => [role, nodeRole(children, 0, role, upstream.port)])),
+      ...Object.fromEntries(Object.entries(compared).map(([name, script]) => [name, nodeRole(children, 0, 'sidecar', upstream.port, script)])),
     }
-    for (const dir of compare) {
-      const c = await nodeRole(0, 'sidecar', upstream.port, join(dir, 'bench', 'sidecar-hop.ts'))
-      children.push(c.child)
-      targets[`sidecar@${basename(dir)}`] = c.port
-    }
-    const haproxy = await startHaproxy(dir, upstream.port)
-    children.push(haproxy.child)
-    targets['haproxy'] = haproxy.port
-
-    console.log(`machine: ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown'}, node ${process.version}`)
-    console.log(`\nsequential latency, ${samples} requests each after ${samples / 5} warm-up (ms):`)
-    const p50: Record<string, number> = {}
-    for (const [name, port] of Object.entries(targets)) {
-      await sequentialLatency(port, samples / 5)
-      const lat = (await sequentialLatency(port, samples)).sort((a, b) => a - b)
-      p50[name] = quantile(lat, 0.5)
-      console.log(`  ${name.padEnd(20)} p50 ${quantile(lat, 0.5).toFixed(3)}  p99 ${quantile(lat, 0.99).toFixed(3)}`)
-    }
-    for (const name of proxies) console.log(`  added p50 by ${name}: ${((p50[name] ?? 0) - (p50['direct'] ?? 0)).toFixed(3)} ms`)
-
-    console.log(`\nthroughput: wrk -t1 -c${connections} -d${seconds}s, ${runs} runs each, proxy pinned to CPU 0 (req/s):`)
-    const rps: Record<string, number[]> = {}
-    for (let i = 0; i < runs; i++) {
-      for (const name of proxies) (rps[name] ??= []).push(wrk(targets[name] as number, seconds, connections))
-    }
-    for (const [name, xs] of Object.entries(rps)) {
-      console.log(`  ${name.padEnd(20)} median ${median(xs).toFixed(0)}  min ${Math.min(...xs).toFixed(0)}  max ${Math.max(...xs).toFixed(0)}`)
-    }
-    for (const name of proxies.filter(n => n.startsWith('sidecar'))) {
-      console.log(`  ${name} / haproxy = ${(median(rps[name] ?? []) / median(rps['haproxy'] ?? [])).toFixed(2)}`)
-    }
+    const started = await Promise.all(Object.entries(starting).map(async ([name, p]) => [name, await p] as const))
+    log(`upstream and ${started.length} proxies listening`)
+    return report(cfg, await measure(cfg, new Map([['direct', upstream], ...started]), proxies, log), proxies)
   } finally {
     for (const c of children) c.kill('SIGTERM')
     rmSync(dir, {recursive: true, force: true})
   }
 }
 
-const roleAt = process.argv.indexOf('--role')
-// Exit cleanly on SIGINT/SIGTERM so `node --cpu-prof` can write its profile.
-if (roleAt >= 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
-if (roleAt >= 0) void serveRole(process.argv[roleAt + 1] as string, Number(process.argv[roleAt + 2]))
-else await main()
+const bench: Bench = {
+  name: 'sidecar',
+  title: 'Sandbox sidecar hop against HAProxy',
+  what: 'One request through one sandbox sidecar against a direct call to the same upstream (added p50/p99), and requests/s through one sidecar on one core against HAProxy with one thread, with the proxy\'s CPU time per request.',
+  run: opts => run({runs: opts.runs, ...(opts.smoke ? SMOKE : FULL), compare: []}, opts.log),
+}
+export default bench
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
+
+/** Standalone: the same measurement, printed. */
+async function main(): Promise<void> {
+  const num = (name: string, fallback: number) => Number(flag(name) ?? fallback)
+  const cfg: HopConfig = {runs: num('runs', 5), seconds: num('duration', FULL.seconds), warmup: num('warmup', FULL.warmup), samples: num('samples', FULL.samples), connections: num('connections', FULL.connections),
+    compare: (flag('compare') ?? '').split(',').filter(d => d !== '')}
+  const result = await run(cfg, line => console.log(line))
+  for (const t of result.tables) console.log(`\n${table(t)}`)
+  console.log(`\n${table({headers: ['target', 'bar', 'measured', 'met'], rows: result.targets.map(t => [t.name, t.target, t.value, t.met === true ? 'met' : 'not met'])})}`)
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const roleAt = process.argv.indexOf('--role')
+  if (roleAt >= 0) {
+    // Exit cleanly on SIGINT/SIGTERM so `node --cpu-prof` can write its profile.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
+    await serveRole(process.argv[roleAt + 1] as string, Number(process.argv[roleAt + 2]))
+  } else {
+    await main()
+  }
+}
