@@ -147,6 +147,21 @@ export class Recorder {
     const classes = traffic === undefined ? this.classes : [traffic]
     return summariseSeconds(classes.flatMap(c => this.seconds(c)), fromMs, toMs)
   }
+
+  /**
+   * Like `summarise`, but seconds not sealed yet count too, with the requests they have completed
+   * so far, up to the second in progress: a guardrail must see a failure in the second it happens,
+   * not once that second is sealed (up to 1.25 s later, on top of the wait for its next check).
+   */
+  summariseLatest(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
+    const classes = traffic === undefined ? this.classes : [traffic]
+    const sealed = classes.flatMap(c => secondsInWindow(this.seconds(c), fromMs, toMs))
+    const live = classes.flatMap(c => [...(this.byClass.get(c)?.live ?? [])])
+      .filter(([s]) => s * 1000 + 500 >= fromMs && s * 1000 < toMs).map(([, l]) => l)
+    const histogram = mergeEncoded(sealed.map(s => s.histogram))
+    for (const l of live) histogram.add(l.histogram)
+    return windowSummary([...sealed, ...live], histogram, fromMs, toMs)
+  }
 }
 
 /**
@@ -155,11 +170,15 @@ export class Recorder {
  */
 export function summariseSeconds(seconds: readonly SecondStats[], fromMs: number, toMs: number): WindowSummary {
   const picked = secondsInWindow(seconds, fromMs, toMs)
+  return windowSummary(picked, mergeEncoded(picked.map(s => s.histogram)), fromMs, toMs)
+}
+
+function windowSummary(picked: readonly {requests: number; failed: number; dropped: number}[], histogram: Histogram, fromMs: number, toMs: number): WindowSummary {
   const requests = picked.reduce((n, s) => n + s.requests, 0)
   const failed = picked.reduce((n, s) => n + s.failed, 0)
   const dropped = picked.reduce((n, s) => n + s.dropped, 0)
   const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
-  return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(mergeEncoded(picked.map(s => s.histogram)))}
+  return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(histogram)}
 }
 
 /** The seconds charged to [fromMs, toMs): those whose middle lies inside it. */

@@ -73,7 +73,8 @@ export class Guardrails {
       const end = await snapshotEnvoy(this.ctx.cluster, this.ctx.namespace, g.envoy.pods)
       return evaluateEnvoy(g.envoy.stat, g.envoy.expect, this.starts.get(i), end)
     }
-    const window = this.ctx.recorder.summarise(g.traffic, Math.max(fromMs, toMs - 5000), toMs)
+    // The latest data, the second in progress included: a breach must not wait for a second to be sealed.
+    const window = this.ctx.recorder.summariseLatest(g.traffic, Math.max(fromMs, toMs - 5000), toMs)
     if (window.requests === 0) return {status: 'missed', actual: 'no samples yet'}
     return evaluateThresholds(g.thresholds, window)
   }

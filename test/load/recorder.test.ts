@@ -42,6 +42,32 @@ describe('load recorder', () => {
     assert.throws(() => r.started('nope', 0), /unknown traffic class/)
   })
 
+  it('summariseLatest also counts what the unsealed seconds have completed so far, the second in progress included', () => {
+    const r = new Recorder(['a', 'b'])
+    for (let i = 0; i < 10; i++) {
+      r.started('a', 100 * i)
+      r.completed('a', 100 * i, 5, 200)
+    }
+    r.flush(1500)
+    r.started('a', 1100)
+    r.completed('a', 1100, 7, 503)
+    r.started('a', 1200)
+    r.started('a', 2100)
+    r.completed('a', 2100, 9, 503)
+    r.started('b', 1300)
+    r.completed('b', 1300, 1, 200)
+    assert.deepEqual([r.summarise('a', 0, 2200).requests, r.summarise('a', 0, 2200).failed], [10, 0], 'summarise sees sealed seconds only')
+    const latest = r.summariseLatest('a', 0, 2200)
+    assert.deepEqual([latest.requests, latest.failed], [12, 2], 'second 1 so far (one in flight) and second 2, in progress')
+    assert.ok(Math.abs(latest.duration.max - 9) < 0.01, String(latest.duration.max))
+    assert.equal(r.summariseLatest('a', 1000, 2000).requests, 1, 'the window still ends where it ends')
+    assert.equal(r.summariseLatest('a', 1600, 2200).requests, 1, 'a second whose middle lies before the window stays out')
+    assert.equal(r.summariseLatest(undefined, 0, 2200).requests, 13)
+    r.flush(0, true)
+    const figures = (w: ReturnType<Recorder['summarise']>) => [w.requests, w.failed, w.rate, w.duration.med, w.duration.p(99), w.duration.max]
+    assert.deepEqual(figures(r.summariseLatest('a', 0, 3000)), figures(r.summarise('a', 0, 3000)), 'once everything is sealed, both agree')
+  })
+
   it('does not write into a second it has sealed (a late arrival opens a new one)', () => {
     const r = new Recorder(['a'])
     const sealed: SecondStats[] = []

@@ -35,4 +35,18 @@ describe('guardrails', () => {
     const breach = await g.check(0, 2000)
     assert.match(breach?.message ?? '', /rate=0\.65 meets the abort condition/)
   })
+
+  it('breaches on failures in the second in progress, before that second is sealed', async () => {
+    const recorder = new Recorder(['targeted'])
+    const g = new Guardrails([{traffic: 'targeted', thresholds: {http_req_failed: ['rate>0']}}], ctx(recorder))
+    for (let i = 0; i < 10; i++) {
+      recorder.started('targeted', 100 * i)
+      recorder.completed('targeted', 100 * i, 5, 200)
+    }
+    recorder.flush(1000)
+    recorder.started('targeted', 1050)
+    recorder.completed('targeted', 1050, 5, 503)
+    const breach = await g.check(0, 1100)
+    assert.match(breach?.message ?? '', /rate=0\.09\d* meets the abort condition/)
+  })
 })
