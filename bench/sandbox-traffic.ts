@@ -39,6 +39,11 @@ export interface OpenLoopOptions {
   stop?: AbortSignal
   /** In flight beyond this means the target cannot keep up: the run throws rather than measure a queue. */
   maxInFlight?: number
+  /**
+   * At most this many in flight: an arrival due while that many are outstanding is skipped, not
+   * queued (for probe streams, where a queue would delay what they observe). Default: no limit.
+   */
+  concurrency?: number
   /** Per-request timeout (default 30 s). */
   timeoutMs?: number
   /** Called with each sample as it completes. */
@@ -54,7 +59,7 @@ export function sandboxAgent(proxy: string): ProxyAgent {
 
 /**
  * Sends `count` requests at `rate` per second (kinds interleaved) and resolves with every sample
- * once all have completed, in order of sending. A timer pass every millisecond sends whatever is
+ * once all have completed, in order of sending (without the arrivals `concurrency` skipped). A timer pass every millisecond sends whatever is
  * due, so arrivals keep their schedule even when answers are slow.
  */
 export async function openLoop(opts: OpenLoopOptions): Promise<Sample[]> {
@@ -63,6 +68,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<Sample[]> {
   const pending: Promise<void>[] = []
   const maxInFlight = opts.maxInFlight ?? 5000
   const timeoutMs = opts.timeoutMs ?? 30_000
+  const concurrency = opts.concurrency ?? Infinity
   let inFlight = 0
   let overload: Error | undefined
   const send = async (i: number): Promise<void> => {
@@ -87,7 +93,10 @@ export async function openLoop(opts: OpenLoopOptions): Promise<Sample[]> {
   try {
     while (sent < opts.count && opts.stop?.aborted !== true && overload === undefined) {
       const due = Math.min(opts.count, Math.floor(((performance.now() - start) * opts.rate) / 1000) + 1)
-      for (; sent < due; sent++) pending.push(send(sent))
+      for (; sent < due; sent++) {
+        if (inFlight >= concurrency) continue
+        pending.push(send(sent))
+      }
       if (inFlight > maxInFlight) overload = new Error(`more than ${maxInFlight} requests in flight at ${opts.rate}/s: the sandbox is not keeping up (lower the rate or check the machine's load)`)
       await new Promise(resolve => setTimeout(resolve, 1))
     }
@@ -96,5 +105,5 @@ export async function openLoop(opts: OpenLoopOptions): Promise<Sample[]> {
     await agent.close()
   }
   if (overload !== undefined) throw overload
-  return samples.slice(0, sent)
+  return samples.slice(0, sent).filter(s => s !== undefined)
 }
