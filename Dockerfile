@@ -40,6 +40,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && ln -s /opt/faultline/bin/chaos /usr/local/bin/chaos
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/oclif.manifest.json ./
 COPY bin ./bin
 COPY schema ./schema
 COPY experiments ./experiments

@@ -66,9 +66,10 @@ describe('the runner image (Dockerfile, .dockerignore)', () => {
       }
     }
     assert.ok(!npm.some(c => /npm run build/.test(c)), 'no build in the final stage')
-    // Only the compiled code comes from the build stage: its node_modules holds the dev dependencies.
+    // Only the compiled code (and the command manifest the build writes) comes from the build stage:
+    // its node_modules holds the dev dependencies.
     const fromBuild = runtime.instructions.filter(i => i.keyword === 'COPY' && i.args.includes('--from='))
-    assert.deepEqual(fromBuild.map(i => i.args.split(/\s+/)[1]), ['/src/dist'])
+    assert.deepEqual(fromBuild.map(i => i.args.split(/\s+/)[1]), ['/src/dist', '/src/oclif.manifest.json'])
   })
 
   it('runs as the numeric user chaos schedule\'s pods require (runAsNonRoot), set last', () => {
