@@ -53,6 +53,8 @@ export class FaultPhase {
   instantResults: ProbeResult[] = []
   private counters: FaultCounters | undefined
   private writeAt = 0
+  /** The fault phase's evidence polls (settled once the phase is over). */
+  private polling: Promise<void> = Promise.resolve()
   private revertAt = 0
 
   constructor(private readonly ctx: FaultPhaseContext) {}
@@ -121,27 +123,39 @@ export class FaultPhase {
     const guardrails = new Guardrails(input.experiment.spec.guardrails?.abortWhen ?? [], {cluster: input.cluster, namespace: input.namespace, recorder: this.ctx.recorder, prometheus: this.ctx.prometheus})
     await Promise.all([this.ctx.probes.startPhase('fault'), guardrails.arm()])
     const end = this.writeAt + ms
-    let nextGuardrail = Date.now() + 1000
-    while (Date.now() < end && !signal.aborted) {
-      if (!this.fired) await this.pollEvidence()
-      if (Date.now() >= nextGuardrail) {
-        nextGuardrail += 1000
-        const breach = await guardrails.check(from, this.ctx.loadClock())
-        if (breach !== undefined) {
-          this.events.emit({kind: 'guardrail-breached', guardrail: breach.guardrail, message: breach.message})
-          this.ctx.stopRun(`guardrail "${breach.guardrail}" breached: ${breach.message}`)
-          break
-        }
-      }
-      // Fast at first to time the effect; every exec reads every sidecar, so not faster than needed.
-      const pause = Date.now() - this.writeAt < 5000 && !this.fired ? 250 : 1000
-      await wait(Math.min(pause, end - Date.now(), nextGuardrail - Date.now()), signal)
-    }
+    // Side by side: an evidence poll reads every sidecar (~100–250 ms on the sandbox, seconds on a
+    // big namespace), and a guardrail check queued behind it would hold up the revert as long.
+    this.polling = this.watchEvidence(end, signal)
+    await this.checkGuardrails(guardrails, from, end, signal)
     const to = this.ctx.loadClock()
-    this.instantResults = await this.ctx.probes.endPhase('fault', from, to, 'instant')
+    // A stopped run (a breach, Ctrl-C, the time limit) does not wait for a poll in flight either: revert() collects it.
+    const [instant] = await Promise.all([this.ctx.probes.endPhase('fault', from, to, 'instant'), signal.aborted ? undefined : this.polling])
+    this.instantResults = instant
     for (const r of this.instantResults) this.events.emit({kind: 'probe-result', result: r})
     this.events.emit({kind: 'phase-ended', phase: 'fault'})
     return {from, to}
+  }
+
+  /** Checks the guardrails every second until the phase ends; a breach stops the run. */
+  private async checkGuardrails(guardrails: Guardrails, from: number, end: number, signal: AbortSignal): Promise<void> {
+    let next = Date.now() + 1000
+    while (await wait(Math.min(next, end) - Date.now(), signal) && Date.now() < end) {
+      next += 1000
+      const breach = await guardrails.check(from, this.ctx.loadClock())
+      if (breach === undefined) continue
+      this.events.emit({kind: 'guardrail-breached', guardrail: breach.guardrail, message: breach.message})
+      this.ctx.stopRun(`guardrail "${breach.guardrail}" breached: ${breach.message}`)
+      return
+    }
+  }
+
+  /** Polls the fault counters until the fault shows or the phase ends. */
+  private async watchEvidence(end: number, signal: AbortSignal): Promise<void> {
+    while (!this.fired && Date.now() < end && !signal.aborted) {
+      await this.pollEvidence()
+      // Fast at first to time the effect; every exec reads every sidecar, so not faster than needed.
+      await wait(Math.min(Date.now() - this.writeAt < 5000 ? 250 : 1000, end - Date.now()), signal)
+    }
   }
 
   private async pollEvidence(): Promise<void> {
@@ -163,6 +177,7 @@ export class FaultPhase {
         ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message}
         : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command: revertCommand(runId, namespace)})
     }
+    await this.polling
     return outcomes
   }
 

@@ -44,6 +44,18 @@ function meshOf(cluster: FakeCluster): () => void {
   return () => clearInterval(tick)
 }
 
+/** A cluster whose sidecar stats take `ms` to read, like exec into many pods on a busy cluster. */
+class SlowStatsCluster extends FakeCluster {
+  constructor(private readonly ms: number) {
+    super()
+  }
+
+  override async proxyRequest(namespace: string, pod: string): Promise<string> {
+    await new Promise(resolve => setTimeout(resolve, this.ms))
+    return super.proxyRequest(namespace, pod)
+  }
+}
+
 describe('chaos run (runner, against a fake cluster)', function () {
   this.timeout(30_000)
   let server: Server
@@ -203,6 +215,26 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.match(result.reason, /guardrail "targeted users are failing" breached/)
     assert.ok(Date.now() - started < 15_000, 'stopped long before the 30s fault phase ended')
     assert.ok(seen.some(e => e.kind === 'guardrail-breached'))
+    assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+  })
+
+  it('slow sidecar reads hold up neither a guardrail check nor the revert after its breach', async () => {
+    // Every stats read takes 1.5 s and no fault counter ever rises, so evidence polls run all through the fault phase.
+    const cluster = new SlowStatsCluster(1500)
+    const original = cluster.seed(RATINGS)
+    cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+    cluster.stats.set('reviews-v2-x', 'http.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n')
+    liveFault = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
+    const exp = experiment(url, {
+      phases: {baseline: '1s', fault: '30s', recovery: '1s'},
+      guardrails: {abortWhen: [{name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}}]},
+    })
+    const {result, seen} = await run(cluster, exp)
+    assert.equal(result.exitCode, 3, result.reason)
+    const faultStart = seen.find(e => e.kind === 'phase-started' && e.phase === 'fault')?.t ?? NaN
+    const after = (kind: RunEvent['kind']) => (seen.find(e => e.kind === kind)?.t ?? NaN) - faultStart
+    assert.ok(after('guardrail-breached') < 1400, `breach ${after('guardrail-breached')} ms after the write: the first check (at 1 s) waited for a sidecar read`)
+    assert.ok(after('revert') < 1400, `revert ${after('revert')} ms after the write: it waited for a sidecar read`)
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
   })
 
