@@ -58,7 +58,8 @@ export class ConsoleReporter {
         }
         break
       case 'fault-applied': this.line('fault', `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`); break
-      case 'fault-evidence': this.line(this.phase, `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write` : ''}: ${e.source}: ${e.message}`); break
+      // Polled evidence times the effect from above only (the message says how finely).
+      case 'fault-evidence': this.line(this.phase, `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write at the latest` : ''}: ${e.source}: ${e.message}`); break
       case 'fault-not-fired': this.line('WARNING', `the fault never fired: ${e.message}\n${' '.repeat(11)}${e.hint}`); break
       case 'control-evidence': this.line('evidence', `${e.untouched ? 'control traffic untouched' : 'CONTROL TRAFFIC AFFECTED'}: ${e.message}`); break
       case 'guardrail-breached': this.line('GUARDRAIL', `${e.guardrail}: ${e.message}`); break

@@ -158,13 +158,21 @@ export class FaultPhase {
     }
   }
 
+  /** The latest read of the counters, since the write, that found nothing faulted yet. */
+  private quietPoll: CounterPoll | undefined
+
   private async pollEvidence(): Promise<void> {
+    const startedAt = Date.now()
     const now = await this.counts()
     if (this.counters === undefined || now === undefined) return
+    const poll = {startMs: startedAt - this.writeAt, endMs: Date.now() - this.writeAt}
     const injected = injectedBetween(this.counters, now)
-    if (injected === 0) return
+    if (injected === 0) {
+      this.quietPoll = poll
+      return
+    }
     this.fired = true
-    this.events.emit({kind: 'fault-evidence', source: 'envoy fault filter', message: `${injected} request(s) faulted by the calling sidecars (fault.delays_injected + fault.aborts_injected)`, afterWriteMs: Date.now() - this.writeAt})
+    this.events.emit({kind: 'fault-evidence', source: 'envoy fault filter', message: firstEvidenceMessage(injected, poll, this.quietPoll), afterWriteMs: poll.endMs})
   }
 
   /** Reverts everything applied; emits each outcome. */
@@ -181,19 +189,31 @@ export class FaultPhase {
     return outcomes
   }
 
-  /** After the revert: waits until the fault counters stop rising, and reports when the last faulted request was seen. */
+  /**
+   * After the revert: reads the fault counters every 200 ms until they stop rising, and reports the
+   * window the last faulted request falls in (between the start of the read before the last rise
+   * and the end of the read that saw it), or that none was counted after the first read.
+   */
   async watchLastEvidence(): Promise<void> {
     if (!this.fired) return
-    let last = await this.counts()
-    let lastRise = this.revertAt
+    const read = async (): Promise<{counters: FaultCounters | undefined; poll: CounterPoll}> => {
+      const startedAt = Date.now()
+      const counters = await this.counts()
+      return {counters, poll: {startMs: startedAt - this.revertAt, endMs: Date.now() - this.revertAt}}
+    }
+    let last = await read()
+    let firstRead = last.counters === undefined ? undefined : last.poll
+    let lastRise: {afterMs: number; byMs: number} | undefined
     const stopAt = this.revertAt + 15_000
-    while (Date.now() < stopAt && Date.now() - lastRise < 2000) {
-      await new Promise(r => setTimeout(r, 200))
-      const now = await this.counts()
-      if (last !== undefined && now !== undefined && injectedBetween(last, now) > 0) lastRise = Date.now()
+    while (Date.now() < stopAt && Date.now() - (this.revertAt + (lastRise?.byMs ?? 0)) < 2000) {
+      await new Promise(r => setTimeout(r, LAST_EVIDENCE_POLL_MS))
+      const now = await read()
+      if (now.counters === undefined) continue // a failed read: compare the next one with the last good one
+      if (last.counters !== undefined && injectedBetween(last.counters, now.counters) > 0) lastRise = {afterMs: last.poll.startMs, byMs: now.poll.endMs}
+      firstRead ??= now.poll
       last = now
     }
-    this.events.emit({kind: 'last-evidence', afterRevertMs: lastRise - this.revertAt, message: lastRise === this.revertAt ? 'no faulted request after the revert' : `last faulted request seen ${lastRise - this.revertAt}ms after the revert`})
+    this.events.emit({kind: 'last-evidence', ...lastEvidence(firstRead, lastRise)})
   }
 
   /** Compares targeted and control traffic in the fault phase with the baseline. */
@@ -216,4 +236,40 @@ export class FaultPhase {
     }
     if (!this.fired) this.events.emit({kind: 'fault-not-fired', message: 'no sidecar counted a faulted request and targeted traffic looked as it did in the baseline', hint: NOT_FIRED_HINT})
   }
+}
+
+/** How often the counters are read after the revert. */
+export const LAST_EVIDENCE_POLL_MS = 200
+
+/** One read of every calling sidecar's fault counters: when it started and ended, in ms after the write (or the revert) was answered. */
+export interface CounterPoll {
+  startMs: number
+  endMs: number
+}
+
+/**
+ * The first evidence, with how precisely polling can time it. No faulted request had been counted
+ * when the last quiet read started (each sidecar was read after that), and one had by the end of
+ * the read that saw it: the first faulted request falls between the two. Without a quiet read
+ * since the write, only the upper bound is known.
+ */
+export function firstEvidenceMessage(injected: number, seenBy: CounterPoll, quietBefore: CounterPoll | undefined): string {
+  const took = `that read took ${seenBy.endMs - seenBy.startMs} ms`
+  const window = quietBefore === undefined
+    ? `at most ${seenBy.endMs} ms after the write was answered (seen by the first read of the counters; ${took})`
+    : `between ${Math.max(0, quietBefore.startMs)} and ${seenBy.endMs} ms after the write was answered (counters polled every ${seenBy.startMs - quietBefore.endMs} ms; ${took})`
+  return `${injected} request(s) faulted by the calling sidecars (fault.delays_injected + fault.aborts_injected); the first ${window}`
+}
+
+/**
+ * The last-evidence event's figures: `afterRevertMs` is when the read that saw the last rise ended
+ * (0 when none rose), and the message says what polling can and cannot tell.
+ */
+export function lastEvidence(firstRead: CounterPoll | undefined, lastRise: {afterMs: number; byMs: number} | undefined): {afterRevertMs: number; message: string} {
+  const polled = `counters polled every ${LAST_EVIDENCE_POLL_MS} ms`
+  if (lastRise !== undefined) {
+    return {afterRevertMs: lastRise.byMs, message: `last faulted request between ${Math.max(0, lastRise.afterMs)} and ${lastRise.byMs} ms after the revert was answered (${polled})`}
+  }
+  if (firstRead === undefined) return {afterRevertMs: 0, message: `the sidecars' fault counters could not be read after the revert: when the last faulted request came is unknown`}
+  return {afterRevertMs: 0, message: `no faulted request counted after the first good read of the counters, which ended ${firstRead.endMs} ms after the revert was answered (${polled})`}
 }

@@ -36,7 +36,7 @@ describe('run console and journal (one event stream)', () => {
     const text = out.text()
     assert.match(text, /preflight {2}✗ lock: held by run r0\n\s+wait/)
     assert.match(text, /fault\s+1s elapsed, 9s left · control 20\/s err 5% p95 12ms/)
-    assert.match(text, /fault fired 120ms after the write: envoy fault filter: 3 faulted/)
+    assert.match(text, /fault fired 120ms after the write at the latest: envoy fault filter: 3 faulted/)
     assert.match(text, /clean up with: chaos revert --run r1 --namespace default/)
     assert.match(text, /Verdict: REVERT FAILED \(exit 5\) — revert failed/)
     const doc = JSON.parse(readFileSync(journal.file, 'utf8')) as {status: string; outcome: string; exitCode: number; probes: unknown[]; load: Record<string, unknown[]>; phases: {name: string}[]; events: {kind: string; t: number}[]}
