@@ -16,6 +16,8 @@ import {k6Env} from '../src/load/k6.js'
 export interface Sample {
   rps: number
   requests: number
+  /** Requests that failed but did not fail the run (the peers here throw on any non-2xx instead). */
+  failed: number
   cpuS: number
 }
 
@@ -36,7 +38,7 @@ export function wrk(url: string, c: number, s: number): Sample {
   const requests = /(\d+) requests in/.exec(r.stdout)
   if (rps === null || requests === null || Number(requests[1]) === 0) throw new Error(`wrk sent nothing (exit ${r.status}): ${r.stdout}${r.stderr}`)
   if (/Non-2xx/.test(r.stdout)) throw new Error(`wrk got non-2xx responses from ${url}:\n${r.stdout}`)
-  return {rps: Number(rps[1]), requests: Number(requests[1]), cpuS: r.cpuS}
+  return {rps: Number(rps[1]), requests: Number(requests[1]), failed: 0, cpuS: r.cpuS}
 }
 
 /** `hey -z <s>s -c <c> -cpus 1 URL`. */
@@ -48,7 +50,7 @@ export function hey(url: string, c: number, s: number): Sample {
   if (rps === null || requests === 0) throw new Error(`hey sent nothing (exit ${r.status}): ${r.stdout}${r.stderr}`)
   const bad = statuses.filter(x => x.status < 200 || x.status > 299)
   if (bad.length > 0) throw new Error(`hey got non-2xx responses from ${url}: ${bad.map(x => `${x.n} × ${x.status}`).join(', ')}`)
-  return {rps: Number(rps[1]), requests, cpuS: r.cpuS}
+  return {rps: Number(rps[1]), requests, failed: 0, cpuS: r.cpuS}
 }
 
 /** The k6 to measure against ($K6_BINARY, else `k6` on PATH, as the k6 driver finds it), or undefined. */
@@ -99,7 +101,7 @@ export function k6(binary: string, url: string, c: number, s: number): Sample {
     if (reqs?.count === undefined || reqs.rate === undefined || reqs.count === 0) throw new Error(`${binary} run: no http_reqs count and rate in its summary: ${tail}`)
     const failed = parsed.metrics?.http_req_failed?.passes ?? 0
     if (failed > 0) throw new Error(`k6 saw ${failed} of ${reqs.count} requests to ${url} fail`)
-    return {rps: reqs.rate, requests: reqs.count, cpuS: r.cpuS}
+    return {rps: reqs.rate, requests: reqs.count, failed: 0, cpuS: r.cpuS}
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
