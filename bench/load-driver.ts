@@ -81,8 +81,8 @@ interface BuiltinSample extends Sample {
 
 /**
  * A builtin driver (this checkout's or another's) or a floor, in a child pinned to CPU 0. Throws
- * when it sent nothing or most requests failed: the setup is broken, not the driver slow. (A few
- * failures happen when a starved machine holds requests past their 10 s timeout; they are reported.)
+ * when it sent nothing or most requests failed: the setup is broken, not the driver slow. A few
+ * failures (seen once at 5k/s on a machine at load average 11) are reported instead.
  */
 function builtin(script: string, url: string, mode: string, value: number, s: number, warmup: number): BuiltinSample {
   const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, '--child', mode, String(value), String(s), url, String(warmup)], {encoding: 'utf8', timeout: (s + warmup + 60) * 1000, cwd: join(script, '..', '..')})

@@ -351,6 +351,7 @@ async function main(): Promise<void> {
   const result = await run(cfg, line => console.log(line))
   for (const t of result.tables) console.log(`\n${table(t)}`)
   console.log(`\n${table({headers: ['target', 'bar', 'measured', 'met'], rows: result.targets.map(t => [t.name, t.target, t.value, t.met === true ? 'met' : 'not met'])})}`)
+  for (const n of result.notes) console.log(`- ${n}`)
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
