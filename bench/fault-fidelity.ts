@@ -117,7 +117,13 @@ async function runCase(sandbox: SandboxProcess, c: Case, targetedCount: number):
   const samples = await openLoop({proxy: sandbox.proxy, requests: mix, rate, count: Math.ceil(targetedCount / perCycle) * mix.length})
   checkSane(c, samples, mix)
   const {targeted, control} = split(samples, mix)
-  if (c.kind === 'abort') return {n: targeted.length, aborted: targeted.filter(s => s.faultAbort).length}
+  if (c.kind === 'abort') {
+    const round = {n: targeted.length, aborted: targeted.filter(s => s.faultAbort).length}
+    // Outside even a 1 − 10⁻⁶ interval is not chance: the fault is not what was configured.
+    const [lo, hi] = binomialInterval(round.n, c.percent / 100, 1e-6)
+    if (round.aborted < lo || round.aborted > hi) throw new Error(`${caseName(c)}: ${round.aborted} of ${round.n} targeted requests aborted, outside [${lo}, ${hi}] (p < 10⁻⁶ by chance): the fault is not applied as configured`)
+    return round
+  }
   const ms = (s: Sample) => s.doneAt - s.sentAt
   return {targeted: targeted.map(ms), control: control.map(ms)}
 }
@@ -217,7 +223,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     notes: [
       ...(opts.smoke ? [`smoke run: ${perCase} targeted requests per case, too few to judge fidelity (the targets are not assessed)`] : []),
       'Each round has a 1 % chance of falling outside its 99 % interval by chance alone; "rounds inside" shows how many did.',
-      'Every round checks what would mean a broken sandbox rather than poor fidelity, and fails the bench if it sees one: a transport error, an answer that is neither 200 nor the abort, a control request aborted, a targeted request faster than its delay.',
+      'Every round checks what would mean a broken sandbox rather than poor fidelity, and fails the bench if it sees one: a transport error, an answer that is neither 200 nor the abort, a control request aborted, a targeted request faster than its delay, an aborted share outside even the 1 − 10⁻⁶ interval.',
       'The error includes everything the delay adds besides its own length: the sidecar\'s timer firing late under load, and the event-loop work of holding the delayed requests.',
     ],
   }
