@@ -22,6 +22,8 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 
 /** Every benchmark, in the order they run (and appear in RESULTS.md). */
 export const BENCHES: Record<string, () => Promise<{default: Bench}>> = {
+  fidelity: () => import('./fault-fidelity.js'),
+  effect: () => import('./time-to-effect.js'),
   sidecar: () => import('./sidecar-hop.js'),
   load: () => import('./load-driver.js'),
 }
