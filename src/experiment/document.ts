@@ -3,7 +3,7 @@
  * oversized files, binary junk, nesting deep enough to exhaust the stack, alias bombs and
  * files holding more (or less) than one document. Every refusal is a located `Issue`.
  */
-import {Composer, type Document, isMap, isScalar, isSeq, LineCounter, Parser} from 'yaml'
+import {Composer, type Document, isAlias, isMap, isScalar, isSeq, LineCounter, Parser} from 'yaml'
 
 import {type Issue, type Position, SourceMap} from './position.js'
 
@@ -90,7 +90,10 @@ export function parseYaml(text: string): ParseOutcome {
   }
 }
 
-/** Keys given twice in one mapping, located at the second, naming the line of the first. */
+/**
+ * Keys given twice in one mapping, located at the second, naming the line of the first; and keys
+ * that are a list or a mapping (the YAML library would stringify them with a process warning).
+ */
 function duplicateKeys(doc: Document, sourceMap: SourceMap): Array<{position: Position; issue: Issue}> {
   const problems: Array<{position: Position; issue: Issue}> = []
   const stack: unknown[] = [doc.contents]
@@ -102,8 +105,14 @@ function duplicateKeys(doc: Document, sourceMap: SourceMap): Array<{position: Po
     const seen = new Map<string, number>()
     for (const pair of node.items) {
       stack.push(pair.value)
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
       const offset = (pair.key as {range?: [number, number, number]} | null)?.range?.[0] ?? 0
+      const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key
+      if (isMap(keyNode) || isSeq(keyNode)) {
+        const what = isMap(keyNode) ? 'a mapping' : 'a list'
+        problems.push({position: sourceMap.positionOf(offset), issue: whole(`this key is ${what}; keys are plain names`, 'check the brackets and indentation here; quote the key if it is meant as text')})
+        continue
+      }
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
       const first = seen.get(key)
       if (first === undefined) {
         seen.set(key, offset)

@@ -96,31 +96,47 @@ function replaceSomewhere(tree: unknown, steps: readonly number[], value: unknow
   return {...tree, [key]: replaceSomewhere((tree as Record<string, unknown>)[key], rest, value)}
 }
 
+/** Process warnings emitted while `work` runs (the loader must not print any: they would reach the user's terminal). */
+async function warningsDuring(work: () => void): Promise<string[]> {
+  const warnings: string[] = []
+  const listen = (w: Error) => warnings.push(w.message)
+  process.on('warning', listen)
+  try {
+    work()
+    await new Promise(resolve => setImmediate(resolve))
+  } finally {
+    process.off('warning', listen)
+  }
+  return warnings
+}
+
 describe(`mutated examples never crash the loader (${count(2 * RUNS)} files)`, () => {
-  it(`each of ${count(RUNS)} text mutations loads or is refused with located diagnostics`, function () {
+  it(`each of ${count(RUNS)} text mutations loads or is refused with located diagnostics`, async function () {
     this.timeout(300_000)
     let refused = 0
-    fc.assert(
+    const warnings = await warningsDuring(() => fc.assert(
       fc.property(fc.nat({max: SEEDS.length - 1}), fc.array(mutation, {minLength: 1, maxLength: 4}), (seed, mutations) => {
         const text = mutations.reduce(mutate, SEEDS[seed] as string)
         if (!loadsOrIsLocated(text)) refused++
       }),
       {numRuns: RUNS, seed: SEED},
-    )
+    ))
+    assert.deepEqual(warnings, [])
     // The mutations must actually produce invalid files most of the time, or this proves little.
     assert.ok(refused > RUNS / 2, `only ${refused} of ${RUNS} mutants were refused`)
   })
 
-  it(`each of ${count(RUNS)} trees with a value of any type anywhere loads or is refused with a located diagnostic`, function () {
+  it(`each of ${count(RUNS)} trees with a value of any type anywhere loads or is refused with a located diagnostic`, async function () {
     this.timeout(300_000)
     // JSON is YAML: the valid examples as JSON text, with one subtree replaced by arbitrary JSON.
     const trees = SEEDS.map(text => parseDocumentText(text, 'seed.yaml')).map(d => (d.kind === 'Experiment' ? d.experiment : d.gameday))
-    fc.assert(
+    const warnings = await warningsDuring(() => fc.assert(
       fc.property(fc.nat({max: trees.length - 1}), fc.array(fc.nat(), {maxLength: 8}), fc.jsonValue({maxDepth: 3}), (seed, steps, value) => {
         loadsOrIsLocated(JSON.stringify(replaceSomewhere(trees[seed], steps, value), null, 1))
       }),
       {numRuns: RUNS, seed: SEED},
-    )
+    ))
+    assert.deepEqual(warnings, [])
   })
 })
 
@@ -135,6 +151,25 @@ describe('what fuzzing found', () => {
         assert.match(error.diagnostics[0]?.message ?? '', /^kind is a (mapping|list), neither Experiment nor GameDay$/)
         return true
       })
+    })
+  }
+
+  // A list or mapping as a key made the YAML library print "Keys with collection values will be
+  // stringified" to stderr; it is refused at the key instead.
+  for (const [key, at] of [['["rate<0.01"]', [3, 1]], ['? {a: 1}\n', [3, 3]], ['*list ', [4, 1]]] as const) {
+    it(`a key ${key.trim()} is refused at the key, without a process warning`, async () => {
+      const text = `apiVersion: faultline.dev/v1alpha1\nkind: Experiment\n${key === '*list ' ? 'spec: &list [1]\n' : ''}${key}: 1\n`
+      let diagnostics: Array<[number, number, string]> = []
+      const warnings = await warningsDuring(() => {
+        try {
+          parseDocumentText(text, 'key.yaml')
+        } catch (error) {
+          if (!(error instanceof InvalidExperiment)) throw error
+          diagnostics = error.diagnostics.map(d => [d.line, d.col, d.message])
+        }
+      })
+      assert.deepEqual(warnings, [])
+      assert.deepEqual(diagnostics, [[...at, `this key is a ${key.startsWith('? {') ? 'mapping' : 'list'}; keys are plain names`]])
     })
   }
 })
