@@ -26,6 +26,9 @@ export const BENCHES: Record<string, () => Promise<{default: Bench}>> = {
   effect: () => import('./time-to-effect.js'),
   sidecar: () => import('./sidecar-hop.js'),
   load: () => import('./load-driver.js'),
+  cli: () => import('./cli.js'),
+  report: () => import('./report-render.js'),
+  index: () => import('./report-index.js'),
 }
 
 /** A bench's result as kept in `bench/results/<name>.json`. */
