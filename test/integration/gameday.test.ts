@@ -10,9 +10,7 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
 import type {GameDayReport} from '../../src/report/gameday.js'
-import type {UpResult} from '../../src/sandbox/daemon.js'
-import type {SandboxState} from '../../src/sandbox/state.js'
-import {builtCliProblem, chaos, curlVia, have, REPO, sh} from './sandbox-cli.js'
+import {chaos, type DetachedSandbox, type Kubectl, REPO, sandboxTestProblem, startDetachedSandbox} from './sandbox-cli.js'
 
 const PHASES = 'baseline=3s,fault=5s,recovery=3s'
 
@@ -26,10 +24,10 @@ const IMPOSSIBLE = `    - name: an impossible median (this copy must deviate)
 
 describe('chaos gameday (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
+  let sandbox: DetachedSandbox | undefined
   let dir: string
   let work: string
-  let state: SandboxState
-  let kubectl: (...args: string[]) => ReturnType<typeof sh>
+  let kubectl: Kubectl
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
@@ -42,12 +40,11 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
   }
 
   before(async function () {
-    const stale = builtCliProblem(['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday.ts', 'src/runner/run.ts'])
-    if (stale !== undefined || !(await have('kubectl'))) {
-      console.log(`      (skipped: ${stale ?? 'kubectl is not on PATH'})`)
+    const problem = await sandboxTestProblem(['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday.ts', 'src/runner/run.ts'])
+    if (problem !== undefined) {
+      console.log(`      (skipped: ${problem})`)
       return this.skip()
     }
-    dir = await mkdtemp(join(tmpdir(), 'faultline-gameday-sandbox-'))
     work = await mkdtemp(join(tmpdir(), 'faultline-gameday-'))
     const abort = await readFile(join(REPO, 'experiments', 'ratings-abort.yaml'), 'utf8')
     await writeFile(join(work, 'first.yaml'), abort)
@@ -58,19 +55,13 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     const gameday = (name: string, second: string) => `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: ${name}}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: first.yaml\n    - path: ${second}\n`
     await writeFile(join(work, 'gameday.yaml'), gameday('gd-integration', 'second.yaml'))
     await writeFile(join(work, 'bad-gameday.yaml'), gameday('gd-bad', 'misspelt.yaml'))
-    // No Prometheus: these runs do not query it, and its start-up competes for the CPU with the baseline.
-    const up = await chaos(['sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'])
-    assert.equal(up.code, 0, up.stderr + up.stdout)
-    state = (JSON.parse(up.stdout) as UpResult).state
-    kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, ...args])
-    for (let i = 0; i < 30; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
+    sandbox = await startDetachedSandbox('gameday-sandbox')
+    ;({dir, kubectl} = sandbox)
   })
 
   after(async () => {
-    if (dir === undefined) return
-    await chaos(['sandbox', 'down', '--state-dir', dir])
-    await rm(dir, {recursive: true, force: true})
-    await rm(work, {recursive: true, force: true})
+    await sandbox?.stop()
+    if (work !== undefined) await rm(work, {recursive: true, force: true})
   })
 
   it('runs both experiments in order, writes the game-day report and each run\'s, and exits with the worst outcome (1)', async () => {

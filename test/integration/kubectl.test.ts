@@ -4,31 +4,23 @@
  * WebSocket, each checked against what kubectl prints for a real cluster.
  */
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
-import {mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {parse} from 'yaml'
 
-import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
-import {startFixture, STATS_TEXT, type Answer, type Fixture} from '../sandbox/apiserver/fakes.js'
-import {kubectlProblem} from './sandbox-cli.js'
+import {STATS_TEXT, type Answer, type Fixture} from '../sandbox/apiserver/fakes.js'
+import {type Kubectl, kubectlProblem, type KubectlFixture, startKubectlFixture} from './sandbox-cli.js'
 
 const SAMPLES = fileURLToPath(new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url))
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 describe('kubectl against the sandbox API server', function () {
   this.timeout(60_000)
+  let sandbox: KubectlFixture | undefined
   let f: Fixture
   let dir: string
-  let kubectl: (...args: string[]) => Promise<Run>
+  let kubectl: Kubectl
 
   before(async function () {
     const problem = await kubectlProblem()
@@ -36,23 +28,11 @@ describe('kubectl against the sandbox API server', function () {
       console.log(`    ${problem}: skipping the kubectl integration tests`)
       this.skip()
     }
-    f = await startFixture()
-    dir = await mkdtemp(join(tmpdir(), 'faultline-kubectl-'))
-    const kubeconfig = join(dir, 'kubeconfig')
-    await writeKubeconfig(kubeconfig, {server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority})
-    // A private HOME and cache dir keep the discovery cache from leaking between runs or into the user's.
-    const env = {...process.env, KUBECONFIG: kubeconfig, HOME: dir, KUBECACHEDIR: join(dir, 'cache')}
-    kubectl = (...args) => new Promise(resolve => {
-      execFile('kubectl', args, {env, timeout: 30_000}, (err, stdout, stderr) => {
-        resolve({code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr})
-      })
-    })
+    sandbox = await startKubectlFixture('kubectl')
+    ;({fixture: f, dir, kubectl} = sandbox)
   })
 
-  after(async () => {
-    await f?.close()
-    if (dir !== undefined) await rm(dir, {recursive: true, force: true})
-  })
+  after(() => sandbox?.stop())
 
   it('writes the kubeconfig readable by its owner only', async () => {
     assert.equal((await stat(join(dir, 'kubeconfig'))).mode & 0o777, 0o600)

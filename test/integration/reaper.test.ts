@@ -20,11 +20,9 @@ import type {Cluster} from '../../src/cluster/cluster.js'
 import {connect} from '../../src/cluster/connect.js'
 import {ANNOTATION_EXPIRES_AT, rfc3339} from '../../src/faults/annotations.js'
 import {EXPIRY_GRACE_MS} from '../../src/faults/experiment-plan.js'
-import type {UpResult} from '../../src/sandbox/daemon.js'
 import {startSandbox} from '../../src/sandbox/sandbox.js'
-import type {SandboxState} from '../../src/sandbox/state.js'
 import {abandon, within} from '../sandbox/abandon.js'
-import {builtCliProblem, chaos, curlVia, have, REPO, SAMPLES, sh} from './sandbox-cli.js'
+import {chaos, type DetachedSandbox, type Kubectl, REPO, SAMPLES, sandboxTestProblem, startDetachedSandbox} from './sandbox-cli.js'
 
 /** The reaper's interval in this sandbox: short, so the test's bounds are tight. */
 const REAPER_INTERVAL_MS = 1000
@@ -40,10 +38,10 @@ const poll = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fault)', function () {
   this.timeout(120_000)
+  let sandbox: DetachedSandbox | undefined
   let dir: string
   let reports: string
-  let state: SandboxState
-  let kubectl: (...args: string[]) => ReturnType<typeof sh>
+  let kubectl: Kubectl
   const ratings = async (): Promise<Vs | undefined> => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
@@ -52,27 +50,19 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
   const faulted = (vs: Vs | undefined) => vs?.spec.http?.some(r => r.name?.startsWith('faultline:')) === true
 
   before(async function () {
-    const stale = builtCliProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/cleanup.ts', 'src/commands/sandbox/status.ts'])
-    if (stale !== undefined || !(await have('kubectl'))) {
-      console.log(`      (skipped: ${stale ?? 'kubectl is not on PATH'})`)
+    const problem = await sandboxTestProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/cleanup.ts', 'src/commands/sandbox/status.ts'])
+    if (problem !== undefined) {
+      console.log(`      (skipped: ${problem})`)
       return this.skip()
     }
-    dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-sandbox-'))
     reports = await mkdtemp(join(tmpdir(), 'faultline-reaper-reports-'))
-    const env = {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`}
-    const up = await sh(process.execPath, ['bin/chaos', 'sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'], env)
-    assert.equal(up.code, 0, up.stderr + up.stdout)
-    state = (JSON.parse(up.stdout) as UpResult).state
-    kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, ...args])
-    // A real mesh is warm; the first requests through a fresh sandbox compile its code paths.
-    for (let i = 0; i < 30; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
+    sandbox = await startDetachedSandbox('reaper-sandbox', {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
+    ;({dir, kubectl} = sandbox)
   })
 
   after(async () => {
-    if (dir === undefined) return
-    await chaos(['sandbox', 'down', '--state-dir', dir])
-    await rm(dir, {recursive: true, force: true})
-    await rm(reports, {recursive: true, force: true})
+    await sandbox?.stop()
+    if (reports !== undefined) await rm(reports, {recursive: true, force: true})
   })
 
   afterEach(async () => {

@@ -9,10 +9,8 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import type {UpResult} from '../../src/sandbox/daemon.js'
-import type {SandboxState} from '../../src/sandbox/state.js'
 import {PUSHGATEWAY_PROBLEM, scrape, startPushgateway} from '../telemetry/gateway.js'
-import {builtCliProblem, chaos, curlVia, have, REPO, SAMPLES, sh} from './sandbox-cli.js'
+import {builtCliProblem, chaos, type DetachedSandbox, have, type Kubectl, REPO, SAMPLES, sandboxTestProblem, sh, startDetachedSandbox} from './sandbox-cli.js'
 
 const SHORT = 'baseline=3s,fault=6s,recovery=3s'
 
@@ -20,10 +18,10 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 describe('chaos run (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
+  let sandbox: DetachedSandbox | undefined
   let dir: string
   let reports: string
-  let state: SandboxState
-  let kubectl: (...args: string[]) => ReturnType<typeof sh>
+  let kubectl: Kubectl
   const run = (file: string, ...extra: string[]) => chaos(['run', file, '--sandbox', '--state-dir', dir, '--report-dir', reports, ...extra])
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
@@ -32,27 +30,19 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
   }
 
   before(async function () {
-    const stale = builtCliProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'src/sandbox/sandbox.ts'])
-    if (stale !== undefined || !(await have('kubectl'))) {
-      console.log(`      (skipped: ${stale ?? 'kubectl is not on PATH'})`)
+    const problem = await sandboxTestProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'src/sandbox/sandbox.ts'])
+    if (problem !== undefined) {
+      console.log(`      (skipped: ${problem})`)
       return this.skip()
     }
-    dir = await mkdtemp(join(tmpdir(), 'faultline-run-sandbox-'))
     reports = await mkdtemp(join(tmpdir(), 'faultline-run-reports-'))
-    // No Prometheus: these runs do not query it, and its start-up competes for the CPU with the baseline.
-    const up = await chaos(['sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'])
-    assert.equal(up.code, 0, up.stderr + up.stdout)
-    state = (JSON.parse(up.stdout) as UpResult).state
-    kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, ...args])
-    // A real mesh is warm; the first requests through a fresh sandbox compile its code paths.
-    for (let i = 0; i < 30; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
+    sandbox = await startDetachedSandbox('run-sandbox')
+    ;({dir, kubectl} = sandbox)
   })
 
   after(async () => {
-    if (dir === undefined) return
-    await chaos(['sandbox', 'down', '--state-dir', dir])
-    await rm(dir, {recursive: true, force: true})
-    await rm(reports, {recursive: true, force: true})
+    await sandbox?.stop()
+    if (reports !== undefined) await rm(reports, {recursive: true, force: true})
   })
 
   afterEach(async () => {

@@ -1,11 +1,20 @@
-/** Helpers for the sandbox integration tests: the real CLI, kubectl and curl as child processes. */
+/**
+ * Helpers for the sandbox integration tests: the real CLI, kubectl and curl as child processes, and
+ * the two sandboxes they drive — a detached one started with the CLI, or the API server in-process.
+ */
+import {execFile} from 'node:child_process'
 import {readdirSync} from 'node:fs'
+import {mkdtemp, rm} from 'node:fs/promises'
 import {connect} from 'node:net'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import type {UpResult} from '../../src/sandbox/daemon.js'
+import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
-import {REPO, sh} from '../cli.js'
+import {builtCliProblem, chaos, type Ran, REPO, sh} from '../cli.js'
+import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
 
 export {builtCliProblem, chaos, REPO, type Ran, sh} from '../cli.js'
 
@@ -69,4 +78,94 @@ export function sandboxSources(): string[] {
 export function recordedPorts(state: SandboxState): number[] {
   const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus])]
   return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort])]
+}
+
+/** Why the sandbox tests of `sources` cannot run here (dist/ stale, or no kubectl that drives the sandbox), or undefined. */
+export async function sandboxTestProblem(sources: string[]): Promise<string | undefined> {
+  return builtCliProblem(sources) ?? await kubectlProblem()
+}
+
+/** kubectl's arguments → what it printed and its exit code. */
+export type Kubectl = (...args: string[]) => Promise<Ran>
+
+/** No kubectl call in these tests takes longer; a hung one fails its test instead of the whole suite's timeout. */
+const KUBECTL_TIMEOUT_MS = 30_000
+
+/**
+ * kubectl on `kubeconfig`, run from the repository root. With `home`, kubectl gets a private HOME
+ * and discovery cache there, so the cache does not leak between runs or into the user's.
+ */
+export function kubectlFor(kubeconfig: string, home?: string): Kubectl {
+  const env = home === undefined ? process.env : {...process.env, HOME: home, KUBECACHEDIR: join(home, 'cache')}
+  return (...args) => new Promise(resolve => {
+    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], {cwd: REPO, env, timeout: KUBECTL_TIMEOUT_MS, maxBuffer: 16 << 20}, (err, stdout, stderr) => {
+      resolve({code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr})
+    })
+  })
+}
+
+/** A sandbox of a test file, and what the tests use to drive and stop it. */
+export interface TestSandbox {
+  /** A fresh temporary directory: the detached sandbox's state directory, or the fixture's kubeconfig and scratch files. */
+  dir: string
+  kubectl: Kubectl
+  /** Stops the sandbox and removes `dir`. */
+  stop: () => Promise<void>
+}
+
+/** A sandbox started with `chaos sandbox up --detach`. */
+export interface DetachedSandbox extends TestSandbox {
+  state: SandboxState
+}
+
+/** How many requests warm a fresh sandbox's mesh. */
+const WARM_UP_REQUESTS = 30
+
+/**
+ * `chaos sandbox up --detach --no-prometheus --json` in a fresh state directory named after
+ * `name`, with `env` added to the CLI's environment (e.g. `CHAOS_SANDBOX_REAPER_INTERVAL`).
+ * No Prometheus: these tests do not query it, and its start-up competes for the CPU with the
+ * baseline. A real mesh is warm, so the first requests through the fresh sandbox, which compile its
+ * code paths, are sent here. A sandbox that does not start throws with the CLI's output, leaving
+ * nothing behind.
+ */
+export async function startDetachedSandbox(name: string, env: Record<string, string> = {}): Promise<DetachedSandbox> {
+  const dir = await mkdtemp(join(tmpdir(), `faultline-${name}-`))
+  const stop = async () => {
+    await chaos(['sandbox', 'down', '--state-dir', dir])
+    await rm(dir, {recursive: true, force: true})
+  }
+  try {
+    const up = await sh(process.execPath, ['bin/chaos', 'sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'], {...process.env, NO_COLOR: '1', ...env})
+    if (up.code !== 0) throw new Error(`chaos sandbox up --detach exited ${up.code}:\n${up.stderr}${up.stdout}`)
+    const {state} = JSON.parse(up.stdout) as UpResult
+    for (let i = 0; i < WARM_UP_REQUESTS; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
+    return {dir, state, kubectl: kubectlFor(state.kubeconfig), stop}
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** The sandbox's API server in-process (test/sandbox/apiserver/fakes.ts), for kubectl. */
+export interface KubectlFixture extends TestSandbox {
+  fixture: Fixture
+}
+
+/** Starts the in-process API server and writes its kubeconfig (`<dir>/kubeconfig`); kubectl keeps its cache in `dir`. */
+export async function startKubectlFixture(name: string): Promise<KubectlFixture> {
+  const fixture = await startFixture()
+  const dir = await mkdtemp(join(tmpdir(), `faultline-${name}-`))
+  const stop = async () => {
+    await fixture.close()
+    await rm(dir, {recursive: true, force: true})
+  }
+  const kubeconfig = join(dir, 'kubeconfig')
+  try {
+    await writeKubeconfig(kubeconfig, {server: fixture.server.url, token: fixture.token, certificateAuthority: fixture.server.certificateAuthority})
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {dir, fixture, kubectl: kubectlFor(kubeconfig, dir), stop}
 }

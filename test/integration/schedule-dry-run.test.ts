@@ -7,23 +7,19 @@
  * pass `kubectl apply --dry-run=server`. Offline schema validation is test/schedule/manifests.test.ts.
  */
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
 import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
-import {startFixture, type Fixture} from '../sandbox/apiserver/fakes.js'
-import {kubectlProblem} from './sandbox-cli.js'
-
-interface Run {code: number; stdout: string; stderr: string}
+import type {Fixture} from '../sandbox/apiserver/fakes.js'
+import {type Kubectl, kubectlProblem, type KubectlFixture, startKubectlFixture} from './sandbox-cli.js'
 
 describe('chaos schedule documents through kubectl against the sandbox', function () {
   this.timeout(120_000)
+  let sandbox: KubectlFixture | undefined
   let f: Fixture
   let dir: string
-  let kubectl: (...args: string[]) => Promise<Run>
+  let kubectl: Kubectl
 
   before(async function () {
     const problem = await kubectlProblem()
@@ -31,22 +27,11 @@ describe('chaos schedule documents through kubectl against the sandbox', functio
       console.log(`    ${problem}: skipping the kubectl dry-run of chaos schedule's documents`)
       this.skip()
     }
-    f = await startFixture()
-    dir = await mkdtemp(join(tmpdir(), 'faultline-schedule-'))
-    const kubeconfig = join(dir, 'kubeconfig')
-    await writeKubeconfig(kubeconfig, {server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority})
-    const env = {...process.env, KUBECONFIG: kubeconfig, HOME: dir, KUBECACHEDIR: join(dir, 'cache')}
-    kubectl = (...args) => new Promise(resolve => {
-      execFile('kubectl', args, {env, timeout: 30_000}, (err, stdout, stderr) => {
-        resolve({code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr})
-      })
-    })
+    sandbox = await startKubectlFixture('schedule')
+    ;({fixture: f, dir, kubectl} = sandbox)
   })
 
-  after(async () => {
-    await f?.close()
-    if (dir !== undefined) await rm(dir, {recursive: true, force: true})
-  })
+  after(() => sandbox?.stop())
 
   it('kubectl reads every document; served kinds pass --dry-run=server, the others stop only at the REST mapping', async () => {
     const gameday = await buildSchedule({file: 'test/fixtures/schedule/weekly/weekly-gameday.yaml', cron: '0 10 * * 1', reaper: true, version: '0.1.0'})
