@@ -152,6 +152,8 @@ export class Recorder {
    * Like `summarise`, but seconds not sealed yet count too, with the requests they have completed
    * so far, up to the second in progress: a guardrail must see a failure in the second it happens,
    * not once that second is sealed (up to 1.25 s later, on top of the wait for its next check).
+   * As in k6's own threshold checks, only completed requests count, so in those last seconds fast
+   * answers weigh more than slow ones still in flight (fast 503s inflate the failure rate a little).
    */
   summariseLatest(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
     const classes = traffic === undefined ? this.classes : [traffic]
