@@ -260,7 +260,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       '`npx tsx bench/run.ts --only guardrail` (compiled CLI: dist/ is rebuilt first when stale).',
       'Per round and guardrail kind: `node bin/chaos run test/fixtures/bench/guardrail-<kind>.yaml --sandbox --no-html` against one detached sandbox (`bench/sandbox-process.ts`, no Prometheus, reaper off), load 100 requests/s.',
       'threshold: `http_req_failed: ["rate>0"]` on the watched class (load to details); the bench writes a VirtualService aborting that class on details and takes the first 503 its own probe requests (same header, every ~5 ms) see as the moment the condition turned true. The run\'s own fault (ratings) never fires, so the runner polls every sidecar for evidence all through the fault phase.',
-      'envoy: `increase > 0` of the chaos-client sidecar\'s requests to reviews (load to ratings, which the run\'s fault aborts: it fires at once, as in most runs); the bench sends one request to reviews and takes its send time.',
+      'envoy: `increase > 0` of the chaos-client sidecar\'s requests to reviews (load to ratings, which the run\'s fault aborts: it fires at once, as in most runs); the bench sends one request to reviews and takes its send time. Like most experiments it has an Envoy probe for the fault phase, read when the phase ends: between the breach and the revert.',
       `The trigger comes ${FIRST_TRIGGER_MS} ms + (i + ½)/rounds × ${CHECK_INTERVAL_MS} ms after the fault write, so the rounds cover one check interval evenly.`,
       'Revert confirmed: the bench\'s own watch on the sandbox API sees the last Faultline-labelled VirtualService go; breach detected: the journal\'s `guardrail-breached` event (same clock).',
     ],
