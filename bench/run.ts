@@ -29,6 +29,8 @@ export const BENCHES: Record<string, () => Promise<{default: Bench}>> = {
   cli: () => import('./cli.js'),
   report: () => import('./report-render.js'),
   index: () => import('./report-index.js'),
+  guardrail: () => import('./guardrail-reaction.js'),
+  memory: () => import('./runner-memory.js'),
 }
 
 /** A bench's result as kept in `bench/results/<name>.json`. */
