@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
 import type {GameDayReport} from '../../src/report/gameday.js'
-import {chaos, type DetachedSandbox, type Kubectl, REPO, sandboxTestProblem, startDetachedSandbox} from './sandbox-cli.js'
+import {chaos, REPO, withDetachedSandbox} from './sandbox-cli.js'
 
 const PHASES = 'baseline=3s,fault=5s,recovery=3s'
 
@@ -24,10 +24,9 @@ const IMPOSSIBLE = `    - name: an impossible median (this copy must deviate)
 
 describe('chaos gameday (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  let sandbox: DetachedSandbox | undefined
-  let dir: string
+  const sandbox = withDetachedSandbox('gameday-sandbox', ['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday.ts', 'src/runner/run.ts'])
+  const {kubectl} = sandbox
   let work: string
-  let kubectl: Kubectl
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
@@ -39,12 +38,7 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     return JSON.parse(readFileSync(join(day, stamp ?? '', 'gameday.json'), 'utf8')) as GameDayReport
   }
 
-  before(async function () {
-    const problem = await sandboxTestProblem(['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday.ts', 'src/runner/run.ts'])
-    if (problem !== undefined) {
-      console.log(`      (skipped: ${problem})`)
-      return this.skip()
-    }
+  before(async () => {
     work = await mkdtemp(join(tmpdir(), 'faultline-gameday-'))
     const abort = await readFile(join(REPO, 'experiments', 'ratings-abort.yaml'), 'utf8')
     await writeFile(join(work, 'first.yaml'), abort)
@@ -55,18 +49,15 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     const gameday = (name: string, second: string) => `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: ${name}}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: first.yaml\n    - path: ${second}\n`
     await writeFile(join(work, 'gameday.yaml'), gameday('gd-integration', 'second.yaml'))
     await writeFile(join(work, 'bad-gameday.yaml'), gameday('gd-bad', 'misspelt.yaml'))
-    sandbox = await startDetachedSandbox('gameday-sandbox')
-    ;({dir, kubectl} = sandbox)
   })
 
   after(async () => {
-    await sandbox?.stop()
     if (work !== undefined) await rm(work, {recursive: true, force: true})
   })
 
   it('runs both experiments in order, writes the game-day report and each run\'s, and exits with the worst outcome (1)', async () => {
     const reports = join(work, 'reports-both')
-    const r = await chaos(['gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES, '--json'])
+    const r = await chaos(['gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES, '--json'])
     assert.equal(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stderr, /preflight: 2 experiment\(s\) ready/)
     assert.match(r.stderr, /cooldown 1s before ratings-abort-impossible \(2\/2\)/)
@@ -85,7 +76,7 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
 
   it('Ctrl-C in the first experiment\'s fault phase reverts it, skips the second and exits 3 (a second Ctrl-C does not skip the revert)', async () => {
     const reports = join(work, 'reports-interrupted')
-    const child = spawn(process.execPath, ['bin/chaos', 'gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=20s,recovery=3s', '--metrics-port', '0'], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=20s,recovery=3s', '--metrics-port', '0'], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -111,7 +102,7 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
 
   it('a misspelt host in the second experiment stops the game day at its shared preflight: exit 4, nothing injected or run', async () => {
     const reports = join(work, 'reports-bad')
-    const r = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES])
+    const r = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES])
     assert.equal(r.code, 4, r.stdout + r.stderr)
     assert.match(r.stdout, /game day preflight failed, nothing was run: misspelt: .*ratngs/)
     assert.ok(!existsSync(join(reports, 'ratings-abort')), 'the first experiment never started')
@@ -121,14 +112,14 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     assert.equal(report.outcome, 'could-not-run')
     assert.deepEqual(report.experiments.map(e => e.status), ['skipped', 'skipped'])
     // --fail-on deviated: a game day that tested nothing does not fail the gate, and says so.
-    const tolerated = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--fail-on', 'deviated'])
+    const tolerated = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--fail-on', 'deviated'])
     assert.equal(tolerated.code, 0, tolerated.stdout + tolerated.stderr)
     assert.match(tolerated.stdout, /--fail-on deviated: the gate tolerated could-not-run \(exit 4\); exit 0/)
   })
 
   it('chaos run --fail-on: a tolerated outcome exits 0 and --json says what the outcome was', async () => {
     const reports = join(work, 'reports-run')
-    const run = (...failOn: string[]) => chaos(['run', join(work, 'misspelt.yaml'), '--sandbox', '--state-dir', dir, '--report-dir', reports, '--no-html', '--json', ...failOn])
+    const run = (...failOn: string[]) => chaos(['run', join(work, 'misspelt.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--no-html', '--json', ...failOn])
     const strict = await run()
     assert.equal(strict.code, 4, strict.stderr)
     assert.deepEqual(pick(JSON.parse(strict.stdout)), {outcome: 'could-not-run', exitCode: 4, outcomeExitCode: 4, failOn: 'any', tolerated: false})

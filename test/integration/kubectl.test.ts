@@ -10,32 +10,18 @@ import {fileURLToPath} from 'node:url'
 
 import {parse} from 'yaml'
 
-import {STATS_TEXT, type Answer, type Fixture} from '../sandbox/apiserver/fakes.js'
-import {type Kubectl, kubectlProblem, type KubectlFixture, startKubectlFixture} from './sandbox-cli.js'
+import {STATS_TEXT, type Answer} from '../sandbox/apiserver/fakes.js'
+import {withKubectlFixture} from './sandbox-cli.js'
 
 const SAMPLES = fileURLToPath(new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url))
 
 describe('kubectl against the sandbox API server', function () {
   this.timeout(60_000)
-  let sandbox: KubectlFixture | undefined
-  let f: Fixture
-  let dir: string
-  let kubectl: Kubectl
-
-  before(async function () {
-    const problem = await kubectlProblem()
-    if (problem !== undefined) {
-      console.log(`    ${problem}: skipping the kubectl integration tests`)
-      this.skip()
-    }
-    sandbox = await startKubectlFixture('kubectl')
-    ;({fixture: f, dir, kubectl} = sandbox)
-  })
-
-  after(() => sandbox?.stop())
+  const sandbox = withKubectlFixture('kubectl')
+  const {kubectl} = sandbox
 
   it('writes the kubeconfig readable by its owner only', async () => {
-    assert.equal((await stat(join(dir, 'kubeconfig'))).mode & 0o777, 0o600)
+    assert.equal((await stat(join(sandbox.dir, 'kubeconfig'))).mode & 0o777, 0o600)
   })
 
   it('gets no VirtualServices from an empty sandbox', async () => {
@@ -54,18 +40,18 @@ describe('kubectl against the sandbox API server', function () {
     const abort = await kubectl('apply', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
     assert.equal(abort.code, 0, abort.stderr)
     assert.equal(abort.stdout.trim(), 'virtualservice.networking.istio.io/ratings configured')
-    const stored = f.store.get('VirtualService', 'default', 'ratings')?.['spec'] as Answer
+    const stored = sandbox.fixture.store.get('VirtualService', 'default', 'ratings')?.['spec'] as Answer
     assert.equal(stored.http[0].fault.abort.httpStatus, 500)
-    assert.ok(f.store.get('VirtualService', 'default', 'ratings')?.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'])
+    assert.ok(sandbox.fixture.store.get('VirtualService', 'default', 'ratings')?.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'])
   })
 
   it('diffs against a server-side dry run without changing anything', async () => {
-    const before = f.store.resourceVersion()
+    const before = sandbox.fixture.store.resourceVersion()
     const r = await kubectl('diff', '-f', join(SAMPLES, 'virtual-service-all-v1.yaml'))
     if (/executable file not found|exec: "diff"/.test(r.stderr)) return // no diff(1) on this machine: nothing to compare with
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stdout, /^-\s+- fault:$/m)
-    assert.equal(f.store.resourceVersion(), before)
+    assert.equal(sandbox.fixture.store.resourceVersion(), before)
   })
 
   it('lists what it applied, by short name and by full name', async () => {
@@ -89,22 +75,22 @@ describe('kubectl against the sandbox API server', function () {
       'virtualservice.networking.istio.io/ratings configured',
       'virtualservice.networking.istio.io/details unchanged',
     ])
-    assert.equal((f.store.get('VirtualService', 'default', 'ratings')?.['spec'] as Answer).http[0].fault, undefined)
+    assert.equal((sandbox.fixture.store.get('VirtualService', 'default', 'ratings')?.['spec'] as Answer).http[0].fault, undefined)
   })
 
   it('shows the server\'s validation errors for an invalid object and for an unknown field', async () => {
-    const bad = join(dir, 'bad.yaml')
+    const bad = join(sandbox.dir, 'bad.yaml')
     await writeFile(bad, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: bad\nspec:\n  hosts: [ratings]\n  http:\n  - fault:\n      delay:\n        fixedDelay: 0.5ms\n        percentage: {value: 100}\n    route:\n    - destination: {host: ratings}\n')
     const invalid = await kubectl('apply', '-f', bad)
     assert.equal(invalid.code, 1)
     assert.match(invalid.stderr, /The VirtualService "bad" is invalid: spec.http\[0\].fault.delay.fixedDelay: Invalid value: "0.5ms": must be a valid duration greater than 1ms/)
-    const typo = join(dir, 'typo.yaml')
+    const typo = join(sandbox.dir, 'typo.yaml')
     await writeFile(typo, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: typo\nspec:\n  hosts: [ratings]\n  htttp: []\n')
     const unknown = await kubectl('apply', '-f', typo)
     assert.equal(unknown.code, 1)
     assert.match(unknown.stderr, /Error from server \(BadRequest\): error when creating ".*typo.yaml": VirtualService in version "v1" cannot be handled as a VirtualService: strict decoding error: unknown field "spec.htttp"/)
-    assert.equal(f.store.get('VirtualService', 'default', 'typo'), undefined)
-    const webhook = join(dir, 'webhook.yaml')
+    assert.equal(sandbox.fixture.store.get('VirtualService', 'default', 'typo'), undefined)
+    const webhook = join(sandbox.dir, 'webhook.yaml')
     await writeFile(webhook, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: webhook\nspec:\n  hosts: [ratings]\n  http:\n  - fault:\n      abort:\n        httpStatus: 700\n        percentage: {value: 100}\n    route:\n    - destination: {host: ratings}\n')
     const denied = await kubectl('apply', '-f', webhook)
     assert.equal(denied.code, 1)
@@ -123,7 +109,7 @@ describe('kubectl against the sandbox API server', function () {
   })
 
   it('refuses kubectl replace with a stale resourceVersion (Conflict)', async () => {
-    const file = join(dir, 'ratings.yaml')
+    const file = join(sandbox.dir, 'ratings.yaml')
     await writeFile(file, (await kubectl('get', 'vs', 'ratings', '-o', 'yaml')).stdout)
     const label = await kubectl('label', 'vs', 'ratings', 'faultline.dev/run=r1')
     assert.equal(label.code, 0, label.stderr)
@@ -140,7 +126,7 @@ describe('kubectl against the sandbox API server', function () {
     const r = await kubectl('exec', 'ratings-v1-7d9c', '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout, STATS_TEXT)
-    assert.deepEqual(f.exec.calls.at(-1), {pod: 'ratings-v1-7d9c', container: 'istio-proxy', command: ['pilot-agent', 'request', 'GET', 'stats']})
+    assert.deepEqual(sandbox.fixture.exec.calls.at(-1), {pod: 'ratings-v1-7d9c', container: 'istio-proxy', command: ['pilot-agent', 'request', 'GET', 'stats']})
   })
 
   it('passes on a command\'s exit code and names a missing container', async () => {
@@ -165,12 +151,12 @@ describe('kubectl against the sandbox API server', function () {
     assert.equal(created.code, 0, created.stderr)
     assert.equal(created.stdout.trim(), 'namespace/team-a created')
     assert.equal((await kubectl('label', 'namespace', 'team-a', 'owner=sre')).code, 0)
-    assert.equal(f.store.get('Namespace', undefined, 'team-a')?.metadata.labels?.['owner'], 'sre')
+    assert.equal(sandbox.fixture.store.get('Namespace', undefined, 'team-a')?.metadata.labels?.['owner'], 'sre')
     const applied = await kubectl('apply', '-n', 'team-a', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
     assert.equal(applied.code, 0, applied.stderr)
     const all = await kubectl('get', 'vs', '-A', '-o', 'name')
     assert.match(all.stdout, /virtualservice.networking.istio.io\/ratings/)
-    assert.equal(f.store.get('VirtualService', 'team-a', 'ratings')?.metadata.namespace, 'team-a')
+    assert.equal(sandbox.fixture.store.get('VirtualService', 'team-a', 'ratings')?.metadata.namespace, 'team-a')
     const missing = await kubectl('apply', '-n', 'nowhere', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
     assert.match(missing.stderr, /namespaces "nowhere" not found/)
   })

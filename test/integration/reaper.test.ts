@@ -22,7 +22,7 @@ import {ANNOTATION_EXPIRES_AT, rfc3339} from '../../src/faults/annotations.js'
 import {EXPIRY_GRACE_MS} from '../../src/faults/experiment-plan.js'
 import {startSandbox} from '../../src/sandbox/sandbox.js'
 import {abandon, within} from '../sandbox/abandon.js'
-import {chaos, type DetachedSandbox, type Kubectl, REPO, SAMPLES, sandboxTestProblem, startDetachedSandbox} from './sandbox-cli.js'
+import {chaos, REPO, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
 
 /** The reaper's interval in this sandbox: short, so the test's bounds are tight. */
 const REAPER_INTERVAL_MS = 1000
@@ -38,10 +38,9 @@ const poll = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fault)', function () {
   this.timeout(120_000)
-  let sandbox: DetachedSandbox | undefined
-  let dir: string
+  const sandbox = withDetachedSandbox('reaper-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/cleanup.ts', 'src/commands/sandbox/status.ts'], {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
+  const {kubectl} = sandbox
   let reports: string
-  let kubectl: Kubectl
   const ratings = async (): Promise<Vs | undefined> => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
@@ -49,28 +48,18 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
   }
   const faulted = (vs: Vs | undefined) => vs?.spec.http?.some(r => r.name?.startsWith('faultline:')) === true
 
-  before(async function () {
-    const problem = await sandboxTestProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/cleanup.ts', 'src/commands/sandbox/status.ts'])
-    if (problem !== undefined) {
-      console.log(`      (skipped: ${problem})`)
-      return this.skip()
-    }
+  before(async () => {
     reports = await mkdtemp(join(tmpdir(), 'faultline-reaper-reports-'))
-    sandbox = await startDetachedSandbox('reaper-sandbox', {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
-    ;({dir, kubectl} = sandbox)
   })
 
   after(async () => {
-    await sandbox?.stop()
     if (reports !== undefined) await rm(reports, {recursive: true, force: true})
   })
 
-  afterEach(async () => {
-    if (kubectl !== undefined) await kubectl('delete', 'vs,dr', '--all')
-  })
+  afterEach(() => kubectl('delete', 'vs,dr', '--all'))
 
   it('chaos sandbox status shows the reaper', async () => {
-    const r = await chaos(['sandbox', 'status', '--state-dir', dir])
+    const r = await chaos(['sandbox', 'status', '--state-dir', sandbox.dir])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /reaper {6}every 1s, reverts faults past their expiry/)
   })
@@ -85,7 +74,7 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
     const before = await ratings()
     assert.ok(before !== undefined)
     const startedAt = Date.now()
-    const child = spawn(process.execPath, ['bin/chaos', 'run', EXPERIMENT, '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', phases], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'run', EXPERIMENT, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', phases], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -115,7 +104,7 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
   function assertRestored(before: Vs, after: Vs | undefined): void {
     assert.deepEqual(after?.spec, before.spec, 'the original spec is back')
     assert.deepEqual(Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')), [])
-    assert.match(readFileSync(join(dir, 'sandbox.log'), 'utf8'), /reaper: ✓ default\/ratings: restored/)
+    assert.match(readFileSync(join(sandbox.dir, 'sandbox.log'), 'utf8'), /reaper: ✓ default\/ratings: restored/)
   }
 
   it('leaves the killed run\'s fault alone until it expires, then restores the VirtualService — no chaos revert', async () => {

@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {PUSHGATEWAY_PROBLEM, scrape, startPushgateway} from '../telemetry/gateway.js'
-import {builtCliProblem, chaos, type DetachedSandbox, have, type Kubectl, REPO, SAMPLES, sandboxTestProblem, sh, startDetachedSandbox} from './sandbox-cli.js'
+import {builtCliProblem, chaos, have, REPO, SAMPLES, sh, withDetachedSandbox} from './sandbox-cli.js'
 
 const SHORT = 'baseline=3s,fault=6s,recovery=3s'
 
@@ -18,36 +18,25 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 describe('chaos run (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  let sandbox: DetachedSandbox | undefined
-  let dir: string
+  const sandbox = withDetachedSandbox('run-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'src/sandbox/sandbox.ts'])
+  const {kubectl} = sandbox
   let reports: string
-  let kubectl: Kubectl
-  const run = (file: string, ...extra: string[]) => chaos(['run', file, '--sandbox', '--state-dir', dir, '--report-dir', reports, ...extra])
+  const run = (file: string, ...extra: string[]) => chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, ...extra])
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
     return (JSON.parse(r.stdout) as {items: {metadata: {name: string; labels?: Record<string, string>; annotations?: Record<string, string>}; spec: {http?: {name?: string}[]}}[]}).items
   }
 
-  before(async function () {
-    const problem = await sandboxTestProblem(['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'src/sandbox/sandbox.ts'])
-    if (problem !== undefined) {
-      console.log(`      (skipped: ${problem})`)
-      return this.skip()
-    }
+  before(async () => {
     reports = await mkdtemp(join(tmpdir(), 'faultline-run-reports-'))
-    sandbox = await startDetachedSandbox('run-sandbox')
-    ;({dir, kubectl} = sandbox)
   })
 
   after(async () => {
-    await sandbox?.stop()
     if (reports !== undefined) await rm(reports, {recursive: true, force: true})
   })
 
-  afterEach(async () => {
-    if (kubectl !== undefined) await kubectl('delete', 'vs,dr', '--all')
-  })
+  afterEach(() => kubectl('delete', 'vs,dr', '--all'))
 
   /** Bookinfo's own VirtualServices and DestinationRules, with reviews left unpinned so v2/v3 call ratings. */
   async function applyBookinfoRouting(): Promise<void> {
@@ -87,7 +76,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
   it('the quick start: ratings-delay deviates (exit 1) on the timeout bug, control untouched', async () => {
     // As in a GitHub Actions job: the summary lands in the step summary, missed probes become annotations.
     const stepSummary = join(reports, 'step-summary.md')
-    const r = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports], {...process.env, NO_COLOR: '1', GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: stepSummary})
+    const r = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports], {...process.env, NO_COLOR: '1', GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: stepSummary})
     assert.equal(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stdout, /^::error title=ratings-delay%3A "productpage answers targeted users within 4s" missed in fault[^:]*::measured p\(99\)=/m)
     assert.match(readFileSync(stepSummary, 'utf8'), /deviated/i)
@@ -98,7 +87,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
 
   it('a concurrent edit survives the revert; the original is otherwise restored', async () => {
     await applyBookinfoRouting()
-    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', SHORT, '--no-html', '--redact-header', 'X-Chaos-Test'], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT, '--no-html', '--redact-header', 'X-Chaos-Test'], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -121,7 +110,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
 
   for (const phase of ['baseline', 'fault', 'recovery'] as const) {
     it(`Ctrl-C in the ${phase} phase exits 3 and leaves nothing behind (a second Ctrl-C does not skip the revert)`, async () => {
-      const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=4s,fault=20s,recovery=20s'], {cwd: REPO})
+      const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', 'baseline=4s,fault=20s,recovery=20s'], {cwd: REPO})
       let out = ''
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString()
@@ -140,7 +129,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
   it('kill -9 mid-fault leaves the fault; chaos revert restores everything from the annotations', async () => {
     await applyBookinfoRouting()
     const before = (await virtualServices()).find(v => v.metadata.name === 'ratings')
-    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=60s,recovery=3s'], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=60s,recovery=3s'], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -150,15 +139,15 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     await new Promise(resolve => child.on('exit', resolve))
     const left = (await virtualServices()).find(v => v.metadata.name === 'ratings')
     assert.ok(left?.spec.http?.some(r => r.name?.startsWith('faultline:')), 'the fault is still live after kill -9')
-    const polite = await chaos(['revert', '--sandbox', '--state-dir', dir])
+    const polite = await chaos(['revert', '--sandbox', '--state-dir', sandbox.dir])
     assert.equal(polite.code, 0, polite.stderr)
     assert.match(polite.stdout, /left alone — run \S+ may still be running/)
-    const r = await chaos(['revert', '--sandbox', '--state-dir', dir, '--all'])
+    const r = await chaos(['revert', '--sandbox', '--state-dir', sandbox.dir, '--all'])
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.match(r.stdout, /✓ default\/ratings: restored/)
     const after = (await virtualServices()).find(v => v.metadata.name === 'ratings')
     assert.deepEqual(after?.spec, before?.spec)
-    const again = await chaos(['revert', '--sandbox', '--state-dir', dir])
+    const again = await chaos(['revert', '--sandbox', '--state-dir', sandbox.dir])
     assert.equal(again.code, 0)
     assert.match(again.stdout, /Nothing to revert/)
   })
@@ -174,11 +163,11 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
 
   it('chaos plan --live reads the cluster, runs preflight and writes nothing (exit 4 when a run would stop)', async () => {
     assert.equal((await kubectl('apply', '-f', join(SAMPLES, 'virtual-service-all-v1.yaml'))).code, 0)
-    const missingSubsets = await chaos(['plan', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', dir, '-o', 'diff'])
+    const missingSubsets = await chaos(['plan', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', sandbox.dir, '-o', 'diff'])
     assert.equal(missingSubsets.code, 4, missingSubsets.stdout + missingSubsets.stderr)
     assert.match(missingSubsets.stderr, /✗ subsets: routes use subsets no DestinationRule defines: v1 of ratings/)
     assert.equal((await kubectl('apply', '-f', join(SAMPLES, 'destination-rule-all.yaml'))).code, 0)
-    const ok = await chaos(['plan', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', dir, '-o', 'diff'])
+    const ok = await chaos(['plan', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', sandbox.dir, '-o', 'diff'])
     assert.equal(ok.code, 0, ok.stderr)
     assert.match(ok.stdout, /--- a\/default\/ratings/)
     assert.match(ok.stdout, /\+ {4}- name: faultline:/)

@@ -153,7 +153,7 @@ export interface KubectlFixture extends TestSandbox {
 }
 
 /** Starts the in-process API server and writes its kubeconfig (`<dir>/kubeconfig`); kubectl keeps its cache in `dir`. */
-export async function startKubectlFixture(name: string): Promise<KubectlFixture> {
+async function startKubectlFixture(name: string): Promise<KubectlFixture> {
   const fixture = await startFixture()
   const dir = await mkdtemp(join(tmpdir(), `faultline-${name}-`))
   const stop = async () => {
@@ -168,4 +168,52 @@ export async function startKubectlFixture(name: string): Promise<KubectlFixture>
     throw err
   }
   return {dir, fixture, kubectl: kubectlFor(kubeconfig, dir), stop}
+}
+
+/**
+ * Registers `before`/`after` hooks in the calling `describe`: skips it, printing why, when
+ * `problem()` names a reason; else starts a sandbox with `start`, stopped after. Returns how the
+ * tests reach the started sandbox (it throws before `before` has run).
+ */
+function sandboxForSuite<T extends TestSandbox>(problem: () => Promise<string | undefined>, start: () => Promise<T>): () => T {
+  let sandbox: T | undefined
+  before(async function () {
+    const why = await problem()
+    if (why !== undefined) {
+      console.log(`      (skipped: ${why})`)
+      return this.skip()
+    }
+    sandbox = await start()
+  })
+  after(() => sandbox?.stop())
+  return () => {
+    if (sandbox === undefined) throw new Error('the suite\'s sandbox is read before its before hook started it')
+    return sandbox
+  }
+}
+
+/**
+ * A detached sandbox (`startDetachedSandbox`) for the calling `describe`, skipped when dist/ is
+ * older than `sources` or kubectl cannot drive the sandbox. `kubectl` may be taken at once; the
+ * other fields are read inside tests.
+ */
+export function withDetachedSandbox(name: string, sources: string[], env: Record<string, string> = {}): DetachedSandbox {
+  const started = sandboxForSuite(() => sandboxTestProblem(sources), () => startDetachedSandbox(name, env))
+  return {
+    get dir() { return started().dir },
+    get state() { return started().state },
+    kubectl: (...args) => started().kubectl(...args),
+    stop: () => started().stop(),
+  }
+}
+
+/** The in-process API server with kubectl (`startKubectlFixture`) for the calling `describe`, skipped without a kubectl that drives it. */
+export function withKubectlFixture(name: string): KubectlFixture {
+  const started = sandboxForSuite(kubectlProblem, () => startKubectlFixture(name))
+  return {
+    get dir() { return started().dir },
+    get fixture() { return started().fixture },
+    kubectl: (...args) => started().kubectl(...args),
+    stop: () => started().stop(),
+  }
 }

@@ -11,27 +11,12 @@ import {writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
-import type {Fixture} from '../sandbox/apiserver/fakes.js'
-import {type Kubectl, kubectlProblem, type KubectlFixture, startKubectlFixture} from './sandbox-cli.js'
+import {withKubectlFixture} from './sandbox-cli.js'
 
 describe('chaos schedule documents through kubectl against the sandbox', function () {
   this.timeout(120_000)
-  let sandbox: KubectlFixture | undefined
-  let f: Fixture
-  let dir: string
-  let kubectl: Kubectl
-
-  before(async function () {
-    const problem = await kubectlProblem()
-    if (problem !== undefined) {
-      console.log(`    ${problem}: skipping the kubectl dry-run of chaos schedule's documents`)
-      this.skip()
-    }
-    sandbox = await startKubectlFixture('schedule')
-    ;({fixture: f, dir, kubectl} = sandbox)
-  })
-
-  after(() => sandbox?.stop())
+  const sandbox = withKubectlFixture('schedule')
+  const {kubectl} = sandbox
 
   it('kubectl reads every document; served kinds pass --dry-run=server, the others stop only at the REST mapping', async () => {
     const gameday = await buildSchedule({file: 'test/fixtures/schedule/weekly/weekly-gameday.yaml', cron: '0 10 * * 1', reaper: true, version: '0.1.0'})
@@ -39,13 +24,13 @@ describe('chaos schedule documents through kubectl against the sandbox', functio
     const on = await buildSchedule({file: 'experiments/ratings-delay.yaml', cron: '@daily', reaper: false, name: 'on', version: '0.1.0'})
     const schedule = {manifests: [...gameday.manifests, ...on.manifests]}
     const served = new Set<string>()
-    for (const path of ['/api/v1', ...((await f.call('GET', '/apis')).body.groups as {preferredVersion: {groupVersion: string}}[]).map(g => `/apis/${g.preferredVersion.groupVersion}`)]) {
-      const list = (await f.call('GET', path)).body as {groupVersion: string; resources: {kind: string}[]}
+    for (const path of ['/api/v1', ...((await sandbox.fixture.call('GET', '/apis')).body.groups as {preferredVersion: {groupVersion: string}}[]).map(g => `/apis/${g.preferredVersion.groupVersion}`)]) {
+      const list = (await sandbox.fixture.call('GET', path)).body as {groupVersion: string; resources: {kind: string}[]}
       for (const r of list.resources) served.add(`${list.groupVersion} ${r.kind}`)
     }
     const outcomes: string[] = []
     for (const [i, m] of schedule.manifests.entries()) {
-      const file = join(dir, `${i}.yaml`)
+      const file = join(sandbox.dir, `${i}.yaml`)
       await writeFile(file, renderManifests([m]))
       const {apiVersion, kind} = m.object
       const isServed = served.has(`${apiVersion} ${kind}`)
