@@ -188,19 +188,36 @@ function routeRequest(ctx: OutboundContext, r: Routed): void {
   stats.active.value++
   r.flags.add('DI')
   let delaying = true
-  const timer = setTimeout(() => {
+  const cancel = holdFor(delayMs, () => {
     delaying = false
     stats.active.value--
     if (!res.destroyed) afterDelay(ctx, r, cluster)
-  }, delayMs)
+  })
   res.once('close', () => {
     if (!delaying) return // after the delay the router owns the request
     delaying = false
-    clearTimeout(timer)
+    cancel()
     stats.active.value--
     r.flags.add('DC')
     r.finish(0, undefined, undefined)
   })
+}
+
+/**
+ * Calls `fn` once `ms` have passed on the high-resolution clock, never before. A Node timer counts
+ * from the event loop's millisecond clock, truncated, so `setTimeout(fn, 100)` can fire up to 1 ms
+ * early (a client saw 99.8 ms answers to a 100 ms delay); Envoy's delay is never short. Returns a cancel.
+ */
+export function holdFor(ms: number, fn: () => void): () => void {
+  const until = performance.now() + ms
+  let timer: NodeJS.Timeout
+  const check = () => {
+    const left = until - performance.now()
+    if (left <= 0) fn()
+    else timer = setTimeout(check, Math.max(1, Math.ceil(left)))
+  }
+  timer = setTimeout(check, ms)
+  return () => clearTimeout(timer)
 }
 
 function afterDelay(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster): void {

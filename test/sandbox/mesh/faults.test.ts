@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 
 import type {HTTPFaultInjection, HTTPMatchRequest} from '../../../src/istio/types.js'
 import {perMillion} from '../../../src/sandbox/mesh/fault.js'
+import {holdFor} from '../../../src/sandbox/mesh/router.js'
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
 import {FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualService} from './harness.js'
 
@@ -95,6 +96,22 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
     assert.equal(r.status, 200)
     assert.ok(r.ms >= 35)
     assert.match(await metrics(), /reporter="source"[^}]*response_code="200"[^}]*response_flags="DI"/)
+  })
+
+  it('holds a delay for at least its length on the high-resolution clock (a plain Node timer fires up to 1 ms early)', async () => {
+    // Started at random points within a millisecond, as requests arrive: a plain setTimeout(fn, 5)
+    // ends after 4.2–5 ms in a few percent of these.
+    const elapsed: number[] = []
+    for (let i = 0; i < 300; i++) {
+      const spin = performance.now() + Math.random() * 0.9
+      while (performance.now() < spin) { /* land somewhere inside the millisecond */ }
+      const started = performance.now()
+      await new Promise<void>(resolve => holdFor(5, () => {
+        elapsed.push(performance.now() - started)
+        resolve()
+      }))
+    }
+    assert.deepEqual(elapsed.filter(ms => ms < 5), [], 'held for less than 5 ms')
   })
 
   it('delay and abort are independent draws (injectable random)', async () => {
