@@ -6,7 +6,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
-import {KubeConfig} from '@kubernetes/client-node'
+import {KubeConfig} from './client-node.js'
 
 import {ClusterUnavailable, UsageError} from '../errors.js'
 import type {Cluster, ClusterTarget} from './cluster.js'

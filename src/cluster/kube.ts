@@ -6,7 +6,7 @@ import {Writable} from 'node:stream'
 
 import {
   ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, type V1Status,
-} from '@kubernetes/client-node'
+} from './client-node.js'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
 import {ApiError, ConflictError, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary, type ServiceSummary} from './cluster.js'
