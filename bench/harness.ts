@@ -102,6 +102,23 @@ export function peerVersion(command: string, args: string[], pattern: RegExp = /
   return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[0]?.trim()
 }
 
+/** The value after `--name` on the command line, if given. */
+export function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
+
+/** A bench's tables, targets and notes as Markdown (RESULTS.md's sections; a standalone bench prints it). */
+export function resultMarkdown(result: BenchResult): string {
+  const out: string[] = []
+  for (const t of result.tables) out.push(table(t), '')
+  if (result.targets.length > 0) {
+    out.push(table({headers: ['target', 'bar', 'measured', 'met'], rows: result.targets.map(t => [t.name, t.target, t.value, t.met === undefined ? 'not measured' : t.met ? '**met**' : '**not met**'])}), '')
+  }
+  out.push(...result.notes.map(n => `- ${n}`))
+  return out.join('\n')
+}
+
 /** Whether a command is on PATH. */
 export function onPath(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], {encoding: 'utf8'}).status === 0

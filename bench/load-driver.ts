@@ -32,7 +32,7 @@ import {fileURLToPath} from 'node:url'
 import {BuiltinDriver} from '../src/load/builtin.js'
 import {Recorder} from '../src/load/recorder.js'
 import type {SendReport} from '../src/load/send-log.js'
-import {type Bench, type BenchResult, fmtStats, peerVersion, ratios, stats, table, type Table, type Target} from './harness.js'
+import {type Bench, type BenchResult, flag, fmtStats, peerVersion, ratios, resultMarkdown, stats, type Table, type Target} from './harness.js'
 import {socketFloor, undiciFloor} from './load-floors.js'
 import {hey, k6, k6Binary, type Sample, wrk} from './load-peers.js'
 import {freePort, waitListening} from './loopback.js'
@@ -314,11 +314,6 @@ const bench: Bench = {
 }
 export default bench
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i < 0 ? undefined : process.argv[i + 1]
-}
-
 /** Standalone: the same measurement, printed. */
 async function main(): Promise<void> {
   const num = (name: string, fallback: number) => Number(flag(name) ?? fallback)
@@ -328,9 +323,7 @@ async function main(): Promise<void> {
   const cfg: LoadConfig = {runs, seconds: num('duration', FULL.seconds), connections: num('connections', FULL.connections), warmup: num('warmup', FULL.warmup),
     rateRuns: num('rate-runs', runs), rateSeconds: num('rate-duration', FULL.rateSeconds), compare: (flag('compare') ?? '').split(',').filter(d => d !== ''), ...(only === undefined ? {} : {only})}
   const result = await run(cfg, line => console.log(line))
-  for (const t of result.tables) console.log(`\n${table(t)}`)
-  console.log(`\n${table({headers: ['target', 'bar', 'measured', 'met'], rows: result.targets.map(t => [t.name, t.target, t.value, t.met === undefined ? 'not measured' : t.met ? 'met' : 'not met'])})}`)
-  for (const n of result.notes) console.log(`- ${n}`)
+  console.log(`\n${resultMarkdown(result)}`)
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

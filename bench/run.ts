@@ -16,7 +16,7 @@ import {cpus, loadavg, tmpdir, totalmem} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
-import {type Bench, type BenchResult, table} from './harness.js'
+import {type Bench, type BenchResult, flag, resultMarkdown, table} from './harness.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 
@@ -54,11 +54,6 @@ interface Machine {
   load: [number, number]
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i < 0 ? undefined : process.argv[i + 1]
-}
-
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {cwd: HERE, encoding: 'utf8'}).trim()
@@ -82,11 +77,7 @@ function section(r: Recorded): string {
   const out = [`## ${r.title}`, '', r.what, '',
     `Measured ${r.date} at ${r.commit} in ${r.seconds.toFixed(0)} s — ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, node ${m.node}, load average ${m.load[0].toFixed(1)} before and ${m.load[1].toFixed(1)} after.`, '']
   if (r.result.method.length > 0) out.push('How:', '', ...r.result.method.map(l => `- ${l}`), '')
-  for (const t of r.result.tables) out.push(table(t), '')
-  if (r.result.targets.length > 0) {
-    out.push(table({headers: ['target', 'bar', 'measured', 'met'], rows: r.result.targets.map(t => [t.name, t.target, t.value, t.met === undefined ? 'not measured' : t.met ? '**met**' : '**not met**'])}), '')
-  }
-  if (r.result.notes.length > 0) out.push(...r.result.notes.map(l => `- ${l}`), '')
+  out.push(resultMarkdown(r.result), '')
   return out.join('\n')
 }
 
@@ -110,8 +101,8 @@ export function render(recorded: Recorded[]): string {
 
 async function main(): Promise<void> {
   const smoke = process.argv.includes('--smoke')
-  let only = arg('only')?.split(',').map(s => s.trim()).filter(s => s !== '')
-  const file = arg('file')
+  let only = flag('only')?.split(',').map(s => s.trim()).filter(s => s !== '')
+  const file = flag('file')
   if (file !== undefined) {
     // A bench module not (yet) in BENCHES, run on its own: `--file bench/fidelity.ts`.
     const mod = await import(pathToFileURL(resolve(file)).href) as {default: Bench}
@@ -119,9 +110,9 @@ async function main(): Promise<void> {
     only = [mod.default.name]
   }
   for (const name of only ?? []) if (!(name in BENCHES)) throw new Error(`no bench named "${name}"; known: ${Object.keys(BENCHES).join(', ')}`)
-  const runs = Number(arg('runs') ?? (smoke ? 1 : 5))
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${arg('runs')}`)
-  const resultsDir = arg('out') ?? (smoke ? mkdtempSync(join(tmpdir(), 'faultline-bench-smoke-')) : join(HERE, 'results'))
+  const runs = Number(flag('runs') ?? (smoke ? 1 : 5))
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${flag('runs')}`)
+  const resultsDir = flag('out') ?? (smoke ? mkdtempSync(join(tmpdir(), 'faultline-bench-smoke-')) : join(HERE, 'results'))
   mkdirSync(resultsDir, {recursive: true})
   const failed: string[] = []
   for (const [name, load] of Object.entries(BENCHES)) {

@@ -23,7 +23,7 @@ import {parseDurationMs} from '../src/duration.js'
 import type {SecondStats} from '../src/load/recorder.js'
 import type {RunEvent} from '../src/runner/events.js'
 import {ensureBuilt, REPO} from '../test/cli.js'
-import {type Bench, type BenchOptions, type BenchResult} from './harness.js'
+import {type Bench, type BenchOptions, type BenchResult, flag} from './harness.js'
 import {type SandboxProcess, startSandboxProcess} from './sandbox-process.js'
 
 const FIXTURE = join(REPO, 'test', 'fixtures', 'bench', 'runner-memory.yaml')
@@ -32,11 +32,6 @@ const SMOKE_PHASES = 'baseline=5s,fault=10s,recovery=5s'
 const RATE = 1000
 const TARGET_MB = 150
 const SAMPLE_MS = 250
-
-function stringArg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i < 0 ? undefined : process.argv[i + 1]
-}
 
 /** One read of the runner's /proc status (KiB) and CPU time (s). */
 interface Sample {
@@ -120,7 +115,7 @@ async function warm(sb: SandboxProcess): Promise<void> {
 const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`
 
 async function run(opts: BenchOptions): Promise<BenchResult> {
-  const phases = stringArg('memory-phases') ?? (opts.smoke ? SMOKE_PHASES : FULL_PHASES)
+  const phases = flag('memory-phases') ?? (opts.smoke ? SMOKE_PHASES : FULL_PHASES)
   const plannedMs = phases.split(',').reduce((n, p) => {
     const ms = parseDurationMs(p.split('=')[1] ?? '')
     if (ms === undefined) throw new Error(`--memory-phases ${phases}: "${p}" is not phase=duration (e.g. baseline=1m,fault=8m,recovery=1m)`)

@@ -29,7 +29,7 @@ import {Pool} from 'undici'
 
 import {Mesh} from '../src/sandbox/mesh/index.js'
 import type {ConfigSource, Pod, Service, Topology} from '../src/sandbox/types.js'
-import {type Bench, type BenchResult, fmtStats, peerVersion, quantile, ratios, stats, table, type Target} from './harness.js'
+import {type Bench, type BenchResult, flag, fmtStats, peerVersion, quantile, ratios, resultMarkdown, stats, type Target} from './harness.js'
 import {freePort, waitListening} from './loopback.js'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -338,20 +338,13 @@ const bench: Bench = {
 }
 export default bench
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i < 0 ? undefined : process.argv[i + 1]
-}
-
 /** Standalone: the same measurement, printed. */
 async function main(): Promise<void> {
   const num = (name: string, fallback: number) => Number(flag(name) ?? fallback)
   const cfg: HopConfig = {runs: num('runs', 5), seconds: num('duration', FULL.seconds), warmup: num('warmup', FULL.warmup), samples: num('samples', FULL.samples), connections: num('connections', FULL.connections),
     compare: (flag('compare') ?? '').split(',').filter(d => d !== '')}
   const result = await run(cfg, line => console.log(line))
-  for (const t of result.tables) console.log(`\n${table(t)}`)
-  console.log(`\n${table({headers: ['target', 'bar', 'measured', 'met'], rows: result.targets.map(t => [t.name, t.target, t.value, t.met === true ? 'met' : 'not met'])})}`)
-  for (const n of result.notes) console.log(`- ${n}`)
+  console.log(`\n${resultMarkdown(result)}`)
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
