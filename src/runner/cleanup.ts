@@ -6,7 +6,7 @@ import type {Cluster} from '../cluster/cluster.js'
 import {isFaultRouteName, runIdOfRoute} from '../faults/names.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import type {VirtualService} from '../istio/types.js'
-import {type RevertOutcome, revertObject} from './revert.js'
+import {type RevertOptions, type RevertOutcome, revertObject} from './revert.js'
 
 /** Which leftovers to revert. */
 export interface CleanupSelection {
@@ -16,6 +16,8 @@ export interface CleanupSelection {
   all?: boolean
   /** Decide and report, write nothing. */
   dryRun?: boolean
+  /** Limits for the revert pass (one deadline for all objects, reverted at once). */
+  revert?: RevertOptions
 }
 
 /** A leftover fault found in the namespace. */
@@ -58,6 +60,7 @@ export function leftovers(all: VirtualService[], now: Date): Leftover[] {
 export async function revertLeftovers(cluster: Cluster, namespace: string, selection: CleanupSelection, now = new Date()): Promise<CleanupReport> {
   const found = leftovers(await cluster.listVirtualServices(namespace), now)
   const report: CleanupReport = {namespace, found, reverted: [], skipped: []}
+  const chosen: Leftover[] = []
   for (const l of found) {
     if (selection.runId !== undefined && l.runId !== selection.runId) continue
     if (selection.runId === undefined && selection.all !== true && !l.expired) {
@@ -68,9 +71,11 @@ export async function revertLeftovers(cluster: Cluster, namespace: string, selec
       report.skipped.push({name: l.name, runId: l.runId, reason: 'dry run'})
       continue
     }
-    report.reverted.push(await revertObject(cluster, namespace, l.name, l.runId, current => current === undefined
-      ? {action: 'none', namespace, name: l.name, reason: 'already gone'}
-      : revertFromAnnotations(current)))
+    chosen.push(l)
   }
+  // All at once under one deadline, as a run's own revert: N stuck objects cost one deadline, not N.
+  report.reverted = await Promise.all(chosen.map(l => revertObject(cluster, namespace, l.name, l.runId, current => current === undefined
+    ? {action: 'none', namespace, name: l.name, reason: 'already gone'}
+    : revertFromAnnotations(current), selection.revert)))
   return report
 }

@@ -41,6 +41,21 @@ describe('chaos revert (cleanup of leftovers)', () => {
     assert.deepEqual(leftovers(await cluster.listVirtualServices('default'), new Date()), [])
   })
 
+  it('reverts every leftover at once under one deadline: N objects the API refuses fail in one deadline, not N', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(ratings())
+    await abandon(cluster, 'dead-2', past, ['ratings', 'details', 'reviews'])
+    cluster.failNext.set('replace', {count: 1_000_000})
+    cluster.failNext.set('delete', {count: 1_000_000})
+    const started = Date.now()
+    const report = await revertLeftovers(cluster, 'default', {revert: {deadlineMs: 300, backoffMs: 10}})
+    const elapsed = Date.now() - started
+    assert.equal(report.reverted.length, 3)
+    assert.ok(report.reverted.every(r => !r.ok))
+    // One after the other they would take 3 × 300 ms.
+    assert.ok(elapsed < 600, `the pass took ${elapsed} ms`)
+  })
+
   it('leaves a live run alone unless named with --run or --all; --dry-run writes nothing', async () => {
     const cluster = new FakeCluster()
     cluster.seed(ratings())
