@@ -52,7 +52,7 @@ export async function ensureBuilt(sources: string[]): Promise<void> {
   if (builtCliProblem(sources) === undefined) return
   await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'])
   // As `npm run build` does: client-node bundled, and the command manifest oclif reads (new flags and commands).
-  await sh(process.execPath, [join(REPO, 'dist/cluster/client-node-bundle.js')])
+  await sh(process.execPath, [join(REPO, 'dist/build/client-node-bundle.js')])
   await sh(process.execPath, [join(REPO, 'dist/cli/manifest.js')])
   const problem = builtCliProblem(sources)
   if (problem !== undefined) throw new Error(`dist/ is stale and building did not refresh it: ${problem}`)

@@ -10,7 +10,7 @@ const BUNDLE = join(REPO, 'dist/cluster/client-node.js')
 describe('dist/cluster/client-node.js: client-node as one bundled module (npm run build)', () => {
   before(async function () {
     this.timeout(120_000)
-    await ensureBuilt(['src/cluster/client-node.ts', 'src/cluster/client-node-bundle.ts'])
+    await ensureBuilt(['src/cluster/client-node.ts', 'src/build/client-node-bundle.ts'])
   })
 
   it('is a bundle, not a re-export of the ~2,600 modules of @kubernetes/client-node', () => {
