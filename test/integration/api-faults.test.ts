@@ -21,7 +21,7 @@ import {runExperiment, type RunResult} from '../../src/runner/run.js'
 import {type ApiFaultCounts, NO_API_FAULTS, parseApiFaults} from '../../src/sandbox/apiserver/faults.js'
 import {type RunningSandbox, startSandbox} from '../../src/sandbox/sandbox.js'
 import {chaos, ensureBuilt} from '../cli.js'
-import {curlVia, kubectlProblem, REPO, SAMPLES, sh} from './sandbox-cli.js'
+import {curlVia, kubectlProblem, REPO, SAMPLES, sh, startDetachedSandbox} from './sandbox-cli.js'
 
 const FIXTURE = join(REPO, 'test/fixtures/api-faults/short-abort.yaml')
 const RUNS = Number(process.env.FAULTLINE_API_FAULT_RUNS ?? '3')
@@ -181,14 +181,11 @@ describe('the runner under a misbehaving API server (integration, in-process san
   })
 
   it('chaos sandbox up --detach takes the fault mode from $CHAOS_SANDBOX_API_FAULTS and records it in sandbox.json', async () => {
-    const detached = join(dir, 'detached')
-    const env = {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_API_FAULTS: 'conflict=5%, latency=10ms±5ms'}
-    const up = await sh(process.execPath, ['bin/chaos', 'sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', detached, '--json'], env)
+    const detached = await startDetachedSandbox('api-faults-env', {CHAOS_SANDBOX_API_FAULTS: 'conflict=5%, latency=10ms±5ms'})
     try {
-      assert.equal(up.code, 0, up.stdout + up.stderr)
-      assert.equal((JSON.parse(up.stdout) as {state: {apiFaults?: string}}).state.apiFaults, 'conflict=5%,latency=10ms±5ms')
+      assert.equal(detached.state.apiFaults, 'conflict=5%,latency=10ms±5ms')
     } finally {
-      assert.equal((await chaos(['sandbox', 'down', '--state-dir', detached])).code, 0)
+      await detached.stop()
     }
   })
 

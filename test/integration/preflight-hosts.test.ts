@@ -4,19 +4,18 @@
  * Services preflight reads are the ones kubectl shows, formatted as on a real cluster.
  */
 import assert from 'node:assert/strict'
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {parse} from 'yaml'
 
-import type {UpResult} from '../../src/sandbox/daemon.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
 import {ensureBuilt} from '../cli.js'
-import {chaos, kubectlProblem, REPO, sh} from './sandbox-cli.js'
+import {chaos, type DetachedSandbox, kubectlProblem, REPO, sh, startDetachedSandbox} from './sandbox-cli.js'
 
 describe('preflight: the faults\' hosts exist (integration, real CLI on the sandbox)', function () {
   this.timeout(120_000)
+  let sandbox: DetachedSandbox | undefined
   let dir: string
   let state: SandboxState
   let typo: string
@@ -24,22 +23,15 @@ describe('preflight: the faults\' hosts exist (integration, real CLI on the sand
   before(async function () {
     this.timeout(300_000)
     await ensureBuilt(['src/runner/preflight.ts', 'src/cluster/kube.ts', 'src/sandbox/apiserver.ts', 'src/sandbox/apiserver/services.ts', 'src/commands/plan.ts', 'src/commands/run.ts'])
-    dir = await mkdtemp(join(tmpdir(), 'faultline-hosts-'))
-    // No Prometheus: nothing here queries it.
-    const up = await chaos(['sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'])
-    assert.equal(up.code, 0, up.stderr + up.stdout)
-    state = (JSON.parse(up.stdout) as UpResult).state
+    sandbox = await startDetachedSandbox('hosts')
+    ;({dir, state} = sandbox)
     const original = await readFile(join(REPO, 'experiments/ratings-abort.yaml'), 'utf8')
     assert.match(original, /^ {4}- service: ratings$/m)
     typo = join(dir, 'ratngs-abort.yaml')
     await writeFile(typo, original.replace(/^( {4}- service: )ratings$/m, '$1ratngs'))
   })
 
-  after(async () => {
-    if (dir === undefined) return
-    await chaos(['sandbox', 'down', '--state-dir', dir])
-    await rm(dir, {recursive: true, force: true})
-  })
+  after(() => sandbox?.stop())
 
   it('chaos plan --live passes the hosts check for ratings-abort as it is', async () => {
     const r = await chaos(['plan', 'experiments/ratings-abort.yaml', '--live', '--sandbox', '--state-dir', dir])
