@@ -5,6 +5,7 @@
  * never writes RESULTS.md itself.
  */
 import {spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 
 /** What `bench/run.ts` hands each benchmark. */
 export interface BenchOptions {
@@ -117,6 +118,16 @@ export function resultMarkdown(result: BenchResult): string {
   }
   out.push(...result.notes.map(n => `- ${n}`))
   return out.join('\n')
+}
+
+let clockTicks: number | undefined
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).stdout.trim()) || 100
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // utime and stime: fields 14 and 15, counted after the parenthesised command name.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
 }
 
 /** Whether a command is on PATH. */

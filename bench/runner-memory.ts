@@ -23,7 +23,7 @@ import {parseDurationMs} from '../src/duration.js'
 import type {SecondStats} from '../src/load/recorder.js'
 import type {RunEvent} from '../src/runner/events.js'
 import {ensureBuilt, REPO} from '../test/cli.js'
-import {type Bench, type BenchOptions, type BenchResult, flag} from './harness.js'
+import {type Bench, type BenchOptions, type BenchResult, cpuSeconds, flag} from './harness.js'
 import {type SandboxProcess, startSandboxProcess} from './sandbox-process.js'
 
 const FIXTURE = join(REPO, 'test', 'fixtures', 'bench', 'runner-memory.yaml')
@@ -41,17 +41,11 @@ interface Sample {
   cpuS: number
 }
 
-const CLOCK_TICKS = 100
-
 function sample(pid: number): Sample | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-    // utime and stime: fields 14 and 15, counted after the parenthesised command name.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const cpuS = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-    const s = {at: Date.now(), rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuS}
+    const s = {at: Date.now(), rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuS: cpuSeconds(pid)}
     return Number.isNaN(s.rssKiB) ? undefined : s // a zombie has no VmRSS
   } catch {
     return undefined // exited

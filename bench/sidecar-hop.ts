@@ -18,7 +18,7 @@
  * with `--role <upstream|sidecar|naive-agent|naive-undici> <upstream port>`.
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
@@ -29,7 +29,7 @@ import {Pool} from 'undici'
 
 import {Mesh} from '../src/sandbox/mesh/index.js'
 import type {ConfigSource, Pod, Service, Topology} from '../src/sandbox/types.js'
-import {type Bench, type BenchResult, flag, fmtStats, peerVersion, quantile, ratios, resultMarkdown, stats, type Target} from './harness.js'
+import {type Bench, type BenchResult, cpuSeconds, flag, fmtStats, peerVersion, quantile, ratios, resultMarkdown, stats, type Target} from './harness.js'
 import {freePort, waitListening} from './loopback.js'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -197,15 +197,6 @@ interface Sample {
   rps: number
   requests: number
   cpuS: number
-}
-
-let clockTicks: number | undefined
-/** CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).stdout.trim()) || 100
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks
 }
 
 /** One wrk run through a proxy, with the proxy's CPU time over it. */
