@@ -1,4 +1,4 @@
-/** Exit codes: documented, stable (DESIGN §6). */
+/** Exit codes: documented, stable (README, "Exit codes"). */
 export const ExitCode = {
   /** The steady-state hypothesis held. */
   Held: 0,

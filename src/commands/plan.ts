@@ -17,7 +17,7 @@ export default class Plan extends BaseCommand {
   static override examples = [
     '<%= config.bin %> plan experiments/ratings-delay.yaml',
     '<%= config.bin %> plan experiments/ratings-delay.yaml --existing <(kubectl get virtualservices -o yaml) -o diff',
-    '<%= config.bin %> plan experiments/ratings-delay.yaml --existing samples/virtual-service-all-v1.yaml -o json',
+    '<%= config.bin %> plan experiments/ratings-delay.yaml --existing test/reference/istio-samples/bookinfo-networking/virtual-service-all-v1.yaml -o json',
     '<%= config.bin %> plan experiments/ratings-delay.yaml --live --context prod-eu -o diff',
   ]
   static override args = {

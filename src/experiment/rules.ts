@@ -1,6 +1,6 @@
 /**
  * Field-level rules the schema cannot express, worded like the Istio webhook where Istio has the
- * same rule (SEMANTICS.md (c)): durations to whole milliseconds, header names, RE2 regexes, URLs.
+ * same rule (test/reference/SEMANTICS.md (c)): durations to whole milliseconds, header names, RE2 regexes, URLs.
  */
 import {RE2JS} from 're2js'
 

@@ -1,5 +1,5 @@
 /**
- * Rules checked after the schema (SEMANTICS.md (c) and the blast-radius policy). Each part of the
+ * Rules checked after the schema (test/reference/SEMANTICS.md (c) and the blast-radius policy). Each part of the
  * document is checked only when the schema found nothing wrong inside it, so the typed access
  * below is safe and a user sees one explanation per mistake, not two.
  */

@@ -1,5 +1,5 @@
 /**
- * The fault compiler (DESIGN §3): a pure function from (existing VirtualServices, faults, run id) to
+ * The fault compiler (docs/architecture.md, "How faults are applied" in README): a pure function from (existing VirtualServices, faults, run id) to
  * the objects to write and how to undo them. For a host with a VirtualService, every HTTP route R
  * gets a copy R′ inserted just before it — R's match blocks AND-ed with the fault's match, R's
  * destinations and settings, plus the fault. With the order Q′,Q,R′,R,… a request the fault does
@@ -65,7 +65,7 @@ export function compileFaults(input: CompileInput): FaultPlan {
   return {runId: input.runId, namespace: input.namespace, expiresAt: rfc3339(input.expiresAt), objects}
 }
 
-/** Istio's HTTPFaultInjection for a fault, with percentages always explicit (SEMANTICS (b)). */
+/** Istio's HTTPFaultInjection for a fault, with percentages always explicit (test/reference/SEMANTICS.md (b)). */
 export function faultInjection(fault: Fault): HTTPFaultInjection {
   const out: HTTPFaultInjection = {}
   if (fault.delay !== undefined) out.delay = {fixedDelay: fault.delay.fixedDelay, percentage: {value: fault.delay.percentage}}

@@ -13,7 +13,7 @@ export type FailOn = (typeof FAIL_ON)[number]
 /** What `--fail-on` means, for the flag's help and the README. */
 export const FAIL_ON_HELP = 'what fails the gate: any (default) — every outcome but held exits non-zero; deviated — only a deviated hypothesis fails (aborted and could-not-run runs, which tested nothing, exit 0); aborted — only aborted and could-not-run fail (deviations, e.g. known bugs, exit 0). A failed revert always exits 5.'
 
-/** Each outcome's exit code (DESIGN §6). */
+/** Each outcome's exit code (README, "Exit codes"). */
 export const OUTCOME_EXIT: Record<Outcome, number> = {
   'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted,
   'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed,

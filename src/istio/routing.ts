@@ -1,5 +1,5 @@
 /**
- * Istio's first-match HTTP routing, evaluated the way a sidecar does (SEMANTICS (a)): one
+ * Istio's first-match HTTP routing, evaluated the way a sidecar does (test/reference/SEMANTICS.md (a)): one
  * implementation shared by the sandbox's data plane and the fault compiler's property tests.
  */
 import {RE2JS} from 're2js'
@@ -121,7 +121,7 @@ export function appliesToSidecars(vs: VirtualService): boolean {
 
 /**
  * The VirtualService sidecars use for a service: an exact host beats a wildcard, and among
- * equals the oldest wins (Istio drops later duplicates for sidecars — SEMANTICS (a)11).
+ * equals the oldest wins (Istio drops later duplicates for sidecars — test/reference/SEMANTICS.md (a)11).
  */
 export function virtualServiceFor(all: readonly VirtualService[], serviceFqdn: string, namespace: string): VirtualService | undefined {
   const candidates = all.filter(vs => appliesToSidecars(vs) && (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? namespace)))

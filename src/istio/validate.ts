@@ -1,6 +1,6 @@
 /**
  * What a real cluster checks before it accepts a VirtualService: the API server's CRD schema (via
- * `validateIstioObject`), then istiod's validating webhook (Istio 1.30.3, SEMANTICS (c)), with
+ * `validateIstioObject`), then istiod's validating webhook (Istio 1.30.3, test/reference/SEMANTICS.md (c)), with
  * Istio's own message texts located by field path. The sandbox API server uses it too.
  */
 import {validateIstioObject} from './crd.js'

@@ -21,7 +21,7 @@ const literals = <T extends string>(values: readonly T[], description: string) =
 const Ms = (description: string) => Type.Number({...doc(description), minimum: 0})
 const Timestamp = (description: string) => Type.String({...doc(description), format: 'date-time'})
 
-/** How a run ended (DESIGN §6). */
+/** How a run ended (README, "Exit codes"). */
 export const Outcome = literals(['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed'] as const, 'How the run ended: held (0), deviated (1), aborted (3), could-not-run (4), revert-failed (5).')
 const PhaseName = literals(PHASES, 'A phase: baseline, fault or recovery.')
 
@@ -148,7 +148,7 @@ export const JournalDocument = Type.Object({
   status: literals(['running', 'finished'] as const, 'running until the run ends; a journal left running belongs to a run that died.'),
   outcome: Type.Optional(Outcome),
   deviated: Type.Optional(Type.Boolean(doc('True when the hypothesis deviated.'))),
-  exitCode: Type.Optional(Type.Integer({...doc('The exit code (DESIGN §6).'), minimum: 0, maximum: 5})),
+  exitCode: Type.Optional(Type.Integer({...doc('The exit code (README, "Exit codes").'), minimum: 0, maximum: 5})),
   reason: Type.Optional(text('Why the run ended this way, in one sentence.')),
   startedAt: Timestamp('When the run started.'),
   finishedAt: Type.Optional(Timestamp('When the run ended.')),

@@ -7,7 +7,7 @@ import type {PhaseName} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
 import type {ProbeSeries} from './series.js'
 
-/** How a run ended (DESIGN §6). */
+/** How a run ended (README, "Exit codes"). */
 export type Outcome = 'held' | 'deviated' | 'aborted' | 'could-not-run' | 'revert-failed'
 
 /** A probe's verdict in one phase: `missed` its tolerance, or `errored` (no data is never a pass). */

@@ -19,7 +19,7 @@ export function probeKind(p: Probe): ProbeKind {
   return 'threshold'
 }
 
-/** The phases a probe is evaluated in (DESIGN §2 defaults: thresholds baseline+fault, others all three). */
+/** The phases a probe is evaluated in (README, "The experiment file": thresholds baseline+fault, others all three). */
 export function probePhases(p: Probe): readonly PhaseName[] {
   if (p.phases !== undefined) return p.phases
   return probeKind(p) === 'threshold' ? ['baseline', 'fault'] : PHASES

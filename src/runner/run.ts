@@ -1,7 +1,7 @@
 /**
  * `chaos run`: preflight → baseline → fault → recovery on one clock, one load run across all
  * three, reverts in `finally` so that success, deviation, guardrails, exceptions and signals all
- * leave the mesh as it was. The outcome and its exit code follow DESIGN §6.
+ * leave the mesh as it was. The outcome and its exit code follow README's "Exit codes" table.
  */
 import type {Cluster} from '../cluster/cluster.js'
 import {parseDurationMs} from '../duration.js'

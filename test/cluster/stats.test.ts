@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 
 import {normaliseStatName, parseEnvoyStats, statMatcher, sumMatching} from '../../src/cluster/stats.js'
 
-const samples = readFileSync(new URL('../../../shared/reference/envoy-stats/pilot-agent-stats-circuit-breaking-samples.txt', import.meta.url), 'utf8')
+const samples = readFileSync(new URL('../reference/envoy-stats/pilot-agent-stats-circuit-breaking-samples.txt', import.meta.url), 'utf8')
 const section = (letter: string) => samples.split('# ---- Sample ')[' ABCD'.indexOf(letter)] ?? ''
 
 describe('Envoy stats text', () => {

@@ -10,7 +10,7 @@ import type {VirtualService} from '../../src/istio/types.js'
 import {validateVirtualService} from '../../src/istio/validate.js'
 import {chaos as cli, ensureBuilt} from '../cli.js'
 
-const samples = '../shared/reference/istio-samples/bookinfo-networking/'
+const samples = 'test/reference/istio-samples/bookinfo-networking/'
 
 const chaos = (...args: string[]) => cli(args)
 
@@ -97,7 +97,7 @@ describe('chaos plan (through the CLI)', function () {
   it('creates objects in the experiment\'s namespace when nothing exists, and notes ignored kinds', async () => {
     const r = await chaos('plan', 'test/fixtures/faults/ratings-and-reviews.yaml', '--existing', `${samples}destination-rule-all.yaml`, '--run-id', 't3')
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stderr, /note: \.\.\/shared\/reference\/istio-samples\/bookinfo-networking\/destination-rule-all\.yaml: ignored 4 DestinationRule objects/)
+    assert.match(r.stderr, /note: test\/reference\/istio-samples\/bookinfo-networking\/destination-rule-all\.yaml: ignored 4 DestinationRule objects/)
     const docs = yamlDocuments(r.stdout)
     assert.deepEqual(docs.map(d => `${d.metadata.namespace}/${d.metadata.name}`), ['bookinfo/faultline-ratings', 'bookinfo/faultline-reviews'])
     assert.match(r.stdout, /^# create VirtualService bookinfo\/faultline-reviews\n# {3}spec\.faults\[1\]: abort 503 \(50%\) on reviews for x-chaos-test="true"\n# {3}revert: delete the object$/m)

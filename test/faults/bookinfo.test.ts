@@ -11,7 +11,7 @@ import type {VirtualService} from '../../src/istio/types.js'
 import {validateVirtualService} from '../../src/istio/validate.js'
 import {EXPIRES, typicalFault} from './helpers.js'
 
-const samples = new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url)
+const samples = new URL('../reference/istio-samples/bookinfo-networking/', import.meta.url)
 
 function virtualServices(file: string): VirtualService[] {
   return parseAllDocuments(readFileSync(new URL(file, samples), 'utf8'))

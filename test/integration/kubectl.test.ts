@@ -13,7 +13,7 @@ import {parse} from 'yaml'
 import {STATS_TEXT, type Answer} from '../sandbox/apiserver/fakes.js'
 import {withKubectlFixture} from './sandbox-cli.js'
 
-const SAMPLES = fileURLToPath(new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url))
+const SAMPLES = fileURLToPath(new URL('../reference/istio-samples/bookinfo-networking/', import.meta.url))
 
 describe('kubectl against the sandbox API server', function () {
   this.timeout(60_000)

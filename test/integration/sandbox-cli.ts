@@ -19,7 +19,7 @@ import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
 export {builtCliProblem, chaos, REPO, type Ran, sh} from '../cli.js'
 
 /** Istio's bookinfo networking samples, beside the repository. */
-export const SAMPLES = fileURLToPath(new URL('../../../shared/reference/istio-samples/bookinfo-networking/', import.meta.url))
+export const SAMPLES = fileURLToPath(new URL('../reference/istio-samples/bookinfo-networking/', import.meta.url))
 
 /** What curl saw. */
 export interface Curl {

@@ -122,7 +122,7 @@ describe('chaos sandbox (integration, real CLI)', function () {
     assert.match(other.body, /Reviewer1/)
   })
 
-  it('answers DESIGN §2\'s productpage 5xx ratio from its Prometheus', async function () {
+  it('answers the README\'s productpage 5xx ratio from its Prometheus', async function () {
     if (state.prometheus === undefined) {
       console.log('      (skipped: the sandbox runs without Prometheus — no prometheus binary on PATH; .ci/run installs it)')
       return this.skip()

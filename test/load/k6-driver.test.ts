@@ -141,7 +141,7 @@ describe('k6 load driver (fake k6)', function () {
 
   it('replays the recorded k6 output through the process: the same requests as the recording holds', async () => {
     const {recorder} = await run({FAKE_K6_MODE: 'replay'}, {stopAfterMs: 20_000})
-    const recording = readFileSync(new URL('../../../shared/reference/k6/points.jsonl', import.meta.url), 'utf8')
+    const recording = readFileSync(new URL('../reference/k6/points.jsonl', import.meta.url), 'utf8')
     const expected = (traffic: string) => recording.split('\n').filter(l => l.includes('"metric":"http_req_duration","type":"Point"') && l.includes(`"traffic":"${traffic}"`)).length
     assert.deepEqual([total(recorder, 'targeted'), total(recorder, 'control')], [expected('targeted'), expected('control')])
     assert.ok(expected('targeted') > 20)

@@ -7,7 +7,7 @@ import {K6PointFeed, LineSplitter, parseK6Time} from '../../src/load/k6-points.j
 import {ITERATION_KEY, STARTED_METRIC} from '../../src/load/k6-script.js'
 import {Recorder} from '../../src/load/recorder.js'
 
-const REFERENCE = fileURLToPath(new URL('../../../shared/reference/k6/', import.meta.url))
+const REFERENCE = fileURLToPath(new URL('../reference/k6/', import.meta.url))
 const RECORDED = `${REFERENCE}points.jsonl`
 
 interface Raw {type: string; metric?: string; data: {time: string; value: number; tags: Record<string, string>}}

@@ -1,7 +1,7 @@
 /** PromQL helpers shared by the sandbox's Prometheus tests. */
 import assert from 'node:assert/strict'
 
-/** DESIGN §2's mesh-view 5xx ratio for productpage. */
+/** the README's mesh-view 5xx ratio for productpage. */
 export const PRODUCTPAGE_5XX_RATIO =
   'sum(rate(istio_requests_total{destination_service=~"productpage.*",response_code=~"5.."}[1m])) / sum(rate(istio_requests_total{destination_service=~"productpage.*"}[1m]))'
 

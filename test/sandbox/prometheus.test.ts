@@ -57,7 +57,7 @@ describe('sandbox Prometheus', () => {
     assert.equal((await fetch(metrics.url + '/stats/prometheus/default/nosuch')).status, 404)
   })
 
-  it('answers DESIGN §2\'s productpage 5xx ratio after some scrapes', async function () {
+  it('answers the README\'s productpage 5xx ratio after some scrapes', async function () {
     const binary = findPrometheus()
     if (binary === undefined) {
       console.log('      (skipped: no prometheus binary on PATH; .ci/run installs it)')

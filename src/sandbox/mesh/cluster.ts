@@ -1,6 +1,6 @@
 /**
  * One Envoy outbound cluster inside one sidecar: its stats, its HTTP/1.1 connection pool with the
- * circuit breakers Istio configures (SEMANTICS (d); Envoy `conn_pool_base.cc`), load balancing and
+ * circuit breakers Istio configures (test/reference/SEMANTICS.md (d); Envoy `conn_pool_base.cc`), load balancing and
  * outlier detection. Each in-flight request holds a connection; idle connections are kept alive and
  * reused; beyond max_connections a request waits as pending, beyond max_pending_requests it overflows.
  */

@@ -8,7 +8,7 @@ import {appliesToSidecars, fqdn, hostCovers, re2, virtualServiceFor} from '../..
 import type {DestinationRule, HTTPMatchRequest, HTTPRoute, TrafficPolicy, VirtualService} from '../../istio/types.js'
 import type {Pod, Service, Topology} from '../types.js'
 
-/** Istio writes this for every threshold the DestinationRule does not set (> 0) — SEMANTICS (d). */
+/** Istio writes this for every threshold the DestinationRule does not set (> 0) — test/reference/SEMANTICS.md (d). */
 export const ENVOY_UNLIMITED = 4_294_967_295
 
 /** Circuit-breaker thresholds of one Envoy cluster (default priority). */
@@ -88,7 +88,7 @@ function selects(selector: Record<string, string> | undefined, labels: Record<st
 
 /**
  * Keeps the match blocks that exist for this proxy: `sourceLabels`, `sourceNamespace`, `gateways`
- * and `port` are generation-time selectors (SEMANTICS (a)9–10). A route whose blocks all drop out
+ * and `port` are generation-time selectors (test/reference/SEMANTICS.md (a)9–10). A route whose blocks all drop out
  * is not generated at all; a route with no blocks stays a catch-all.
  */
 export function routesForSidecar(vs: VirtualService, pod: Pod, port: number): HTTPRoute[] {
@@ -116,7 +116,7 @@ function blockAppliesTo(m: HTTPMatchRequest, pod: Pod, port: number, topGateways
 
 /**
  * Whether every regex in the VirtualService's matches is valid RE2. istiod's webhook rejects the
- * others (SEMANTICS (c)13); one that got into the store anyway is left out, as Envoy would NACK it.
+ * others (test/reference/SEMANTICS.md (c)13); one that got into the store anyway is left out, as Envoy would NACK it.
  */
 export function regexesCompile(vs: VirtualService): boolean {
   const matches = (vs.spec.http ?? []).flatMap(r => r.match ?? [])

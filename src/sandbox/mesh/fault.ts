@@ -1,6 +1,6 @@
 /**
  * The fault filter's decisions for a route's HTTPFaultInjection, as Istio translates it and Envoy
- * evaluates it (SEMANTICS (b); istio route.go TranslateFault, envoy fault_filter.cc).
+ * evaluates it (test/reference/SEMANTICS.md (b); istio route.go TranslateFault, envoy fault_filter.cc).
  */
 import {parseDurationMs} from '../../duration.js'
 import type {HTTPFaultInjection} from '../../istio/types.js'

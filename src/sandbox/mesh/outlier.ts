@@ -1,5 +1,5 @@
 /**
- * Envoy's outlier detector for one cluster (SEMANTICS (d), Envoy outlier.rst and
+ * Envoy's outlier detector for one cluster (test/reference/SEMANTICS.md (d), Envoy outlier.rst and
  * `outlier_detection_impl.cc`): consecutive 5xx and consecutive gateway failures are detected inline,
  * ejection is bounded by max_ejection_percent, lasts base_ejection_time × the host's ejection
  * multiplier, and hosts return to service on the interval sweep. Time comes from an injectable clock

@@ -25,7 +25,7 @@ export type AttemptFailure =
  * Istio's default when a route has no `retries`: 2 retries on
  * `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with retriable code
  * 503 and the previous_hosts predicate (retry.go DefaultPolicy; the mesh defaultHttpRetryPolicy as
- * seen in `istioctl proxy-config route` dumps: `retriableStatusCodes: [503]`). SEMANTICS (a)13 quotes
+ * seen in `istioctl proxy-config route` dumps: `retriableStatusCodes: [503]`). test/reference/SEMANTICS.md (a)13 quotes
  * the API text, which omits `retriable-status-codes`; the generated config includes it.
  */
 export const ISTIO_DEFAULT_RETRY: RetryPolicy = {

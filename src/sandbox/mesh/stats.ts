@@ -1,6 +1,6 @@
 /**
  * One sidecar's Envoy stats store and its three renderings, as Envoy's admin handler produces them:
- * `/stats` text (`name: value`, sorted), `/stats?format=json` and `/stats/prometheus` (SEMANTICS (e)).
+ * `/stats` text (`name: value`, sorted), `/stats?format=json` and `/stats/prometheus` (test/reference/SEMANTICS.md (e)).
  */
 import {re2} from '../../istio/routing.js'
 

@@ -1,5 +1,5 @@
 /**
- * Istio standard metrics of one sidecar (SEMANTICS (f)): `istio_requests_total` and
+ * Istio standard metrics of one sidecar (test/reference/SEMANTICS.md (f)): `istio_requests_total` and
  * `istio_request_duration_milliseconds`, with exactly the label set istio/proxy's
  * `client_request_total.yaml.tmpl` asserts, in a prom-client Registry of its own.
  */

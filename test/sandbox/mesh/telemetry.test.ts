@@ -7,7 +7,7 @@ import {ISTIO_DURATION_BUCKETS} from '../../../src/sandbox/mesh/telemetry.js'
 import type {Pod} from '../../../src/sandbox/types.js'
 import {destinationRule, FakeConfig, FakeTopology, parseStats, send, startMesh, virtualService} from './harness.js'
 
-const REFERENCE = new URL('../../../../shared/reference/envoy-stats/', import.meta.url)
+const REFERENCE = new URL('../../reference/envoy-stats/', import.meta.url)
 const RATINGS = 'http://ratings:9080/ratings/0'
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
 const V1 = 'outbound|9080|v1|ratings.default.svc.cluster.local'
