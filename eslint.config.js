@@ -3,8 +3,8 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'node_modules/**', 'reports/**', '.chaos/**', 'bench/out/**', '.scratch/**', 'test/reference/**'],
-  // test/reference/ is third-party material kept verbatim (k6 scripts, a Node server), not our code.},
+  // test/reference/ is third-party material kept verbatim (k6 scripts, a Node server), not our code.
+  {ignores: ['dist/**', 'node_modules/**', 'reports/**', '.chaos/**', 'bench/out/**', '.scratch/**', 'test/reference/**']},
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
