@@ -12,7 +12,7 @@ import {promisify} from 'node:util'
 
 import {ExitCode, FaultlineError} from '../errors.js'
 import type {LoadDriver, LoadPlan} from './driver.js'
-import {findK6, INSTALL_HINT, K6Unavailable} from './k6-binary.js'
+import {findK6, INSTALL_HINT, k6BinaryHint, K6Unavailable, spawnProblem} from './k6-binary.js'
 import {K6PointFeed, LineSplitter} from './k6-points.js'
 import {k6Script} from './k6-script.js'
 import type {Recorder} from './recorder.js'
@@ -87,7 +87,7 @@ export class K6Driver implements LoadDriver {
       this.versionLine = line
       return line
     } catch (err) {
-      throw new K6Unavailable(`${binary} version failed: ${(err as Error).message.split('\n')[0]}`, {hint: INSTALL_HINT, cause: err})
+      throw versionFailed(binary, err, this.env.K6_BINARY === binary)
     }
   }
 
@@ -114,7 +114,7 @@ export class K6Driver implements LoadDriver {
       // Its own process group: a Ctrl-C at the terminal reaches chaos, which stops k6 its own way
       // (a second SIGINT from the terminal would make k6 exit without writing its last points).
       child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe'], detached: true})
-      proc = watch(child)
+      proc = watch(child, binary, this.env.K6_BINARY === binary)
       disarm.push(...stopOn(child, proc, stop, abort, this.options.stopGraceMs ?? STOP_GRACE_MS))
       await stream(out, feed, recorder, proc, now, plan, this.options.warn)
       const {code, signal} = await proc.exited
@@ -151,7 +151,7 @@ interface Proc {
   interrupted: boolean
 }
 
-function watch(child: ChildProcess): Proc {
+function watch(child: ChildProcess, binary: string, fromK6Binary: boolean): Proc {
   const tails = {stdout: '', stderr: ''}
   for (const which of ['stdout', 'stderr'] as const) {
     child[which]?.setEncoding('utf8').on('data', (d: string) => {
@@ -162,7 +162,7 @@ function watch(child: ChildProcess): Proc {
   const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve, reject) => {
     child.once('error', err => {
       done = true
-      reject(new K6Unavailable(`could not start k6: ${err.message}`, {hint: INSTALL_HINT, cause: err}))
+      reject(new K6Unavailable(`could not start k6: ${spawnProblem(binary, err)}${fromK6Binary ? ' (from K6_BINARY)' : ''}`, {hint: fromK6Binary ? k6BinaryHint(binary) : INSTALL_HINT, cause: err}))
     })
     child.once('close', (code, signal) => {
       done = true
@@ -249,14 +249,27 @@ function checkExit(code: number | null, signal: NodeJS.Signals | null, proc: Pro
   if (code === 0 || code === EXIT.thresholdsCrossed) return
   if (aborted && signal === 'SIGKILL') return
   if (proc.interrupted && (code === EXIT.externalAbort || signal === 'SIGINT' || signal === 'SIGKILL')) return
-  const tail = lastLines(proc.stderr() || proc.stdout(), 10)
+  const tail = lastLines(proc.stderr().trim() === '' ? proc.stdout() : proc.stderr(), TAIL_LINES)
   if (code === EXIT.scriptException) throw new K6Failed(`k6 could not load the generated script (exit 107): ${tail}`, 'This is a bug in chaos or a k6 too old for the script (it needs the k6/execution module, k6 v0.34 or newer); run with --driver builtin meanwhile.')
-  throw new K6Failed(`k6 exited with ${signal === null ? `code ${String(code)}` : `signal ${signal}`}: ${tail}`)
+  throw new K6Failed(`k6 exited with ${signal === null ? `code ${String(code)}` : `signal ${signal}`}: ${tail}`, 'k6\'s last lines above say why it failed; fix that, or run with --driver builtin.')
+}
+
+/** How many of k6's last output lines an error quotes. */
+const TAIL_LINES = 10
+
+/** `k6 version` failed: what it said on stderr (its last lines), or why it could not be started. */
+function versionFailed(binary: string, err: unknown, fromK6Binary: boolean): K6Unavailable {
+  const e = err as {message?: string; syscall?: string; stderr?: string; stdout?: string; killed?: boolean; signal?: string | null; code?: number | string}
+  const hint = fromK6Binary ? k6BinaryHint(binary) : INSTALL_HINT
+  if (typeof e.code === 'string' && e.syscall?.startsWith('spawn') === true) return new K6Unavailable(`could not start k6: ${spawnProblem(binary, err as NodeJS.ErrnoException)}${fromK6Binary ? ' (from K6_BINARY)' : ''}`, {hint, cause: err})
+  const how = e.killed === true ? 'timed out' : typeof e.code === 'number' ? `exited with code ${e.code}` : e.signal != null ? `was killed by ${e.signal}` : 'failed'
+  const said = (e.stderr ?? '').trim() !== '' ? e.stderr ?? '' : e.stdout ?? ''
+  return new K6Unavailable(`\`${binary} version\` ${how}: ${said.trim() === '' ? (e.message ?? String(err)).split('\n')[0] : lastLines(said, TAIL_LINES)}`, {hint, cause: err})
 }
 
 function lastLines(text: string, n: number): string {
-  const lines = text.trim().split('\n').slice(-n)
-  return lines.length === 0 || lines[0] === '' ? '(no output)' : lines.join('\n')
+  const lines = text.replace(/\r/g, '').split('\n').filter(l => l.trim() !== '').slice(-n)
+  return lines.length === 0 ? '(no output)' : lines.join('\n')
 }
 
 /**
