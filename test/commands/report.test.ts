@@ -46,4 +46,31 @@ describe('chaos report (the real CLI)', function () {
     assert.equal(missing.code, 2)
     assert.match(missing.stderr, /does not exist/)
   })
+
+  it('an experiment file (YAML) is not a journal: says so and what to pass instead, never a JSON parse error', async () => {
+    const r = await chaos(['report', 'experiments/ratings-delay.yaml'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /Error: experiments\/ratings-delay\.yaml is not a journal: it looks like an experiment file \(YAML, kind: Experiment\)/)
+    assert.match(r.stderr, /Hint: Pass what a run wrote: its journal\.json .*, its run folder .*, or a report root \(reports\/\)\. To run this experiment: chaos run experiments\/ratings-delay\.yaml/)
+    assert.doesNotMatch(r.stderr, /JSON|Unexpected token/)
+    const gameday = await chaos(['report', 'experiments/weekly-gameday.yaml', '--json'])
+    assert.equal(gameday.code, 2)
+    const {error} = JSON.parse(gameday.stdout) as {error: {code: string; message: string; hint: string}}
+    assert.equal(error.code, 'INVALID_JOURNAL')
+    assert.match(error.message, /looks like a GameDay file/)
+    assert.match(error.hint, /chaos gameday experiments\/weekly-gameday\.yaml/)
+  })
+
+  it('a folder of experiment files with no journal under it is refused, and nothing is written into it', async () => {
+    copyFileSync(join(REPO, 'experiments/ratings-delay.yaml'), join(root, 'ratings-delay.yaml'))
+    const r = await chaos(['report', root])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /is not a journal: it looks like a folder of experiment files \(ratings-delay\.yaml\), with no journal under it/)
+    assert.deepEqual(readdirSync(root), ['ratings-delay.yaml'])
+    // An empty report root (a fresh clone's reports/) is still fine: an empty index.
+    const empty = join(root, 'reports')
+    mkdirSync(empty)
+    const ok = await chaos(['report', empty])
+    assert.equal(ok.code, 0, ok.stderr)
+  })
 })
