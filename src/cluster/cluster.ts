@@ -19,8 +19,23 @@ export interface PodSummary {
   name: string
   namespace: string
   labels: Record<string, string>
+  /** `spec.containers`. */
   containers: string[]
+  /**
+   * Native sidecars: `spec.initContainers` with `restartPolicy: Always`, which run beside
+   * `containers` for the pod's whole life. Istio ≥ 1.27 injects `istio-proxy` here by default
+   * when every node's kubelet is ≥ 1.33 (docs/real-cluster.md). Absent means none.
+   */
+  sidecars?: string[]
   ready: boolean
+}
+
+/** The container Istio injects Envoy (and pilot-agent) as. */
+export const PROXY_CONTAINER = 'istio-proxy'
+
+/** Whether the pod runs Istio's proxy, as a container or as a native sidecar. */
+export function hasProxy(pod: Pick<PodSummary, 'containers' | 'sidecars'>): boolean {
+  return pod.containers.includes(PROXY_CONTAINER) || (pod.sidecars ?? []).includes(PROXY_CONTAINER)
 }
 
 /** A Service as preflight needs it: enough to say a fault's host exists, and what else does. */
@@ -59,7 +74,7 @@ export interface Cluster {
   listPods(namespace: string, labelSelector: string): Promise<PodSummary[]>
   /** The Services of a namespace (`list services`; one call gives existence and "did you mean"). */
   listServices(namespace: string): Promise<ServiceSummary[]>
-  /** Runs `pilot-agent request GET <path>` in the pod's istio-proxy container and returns stdout. */
+  /** Runs `pilot-agent request GET <path>` in the pod's istio-proxy container (or native sidecar) and returns stdout. */
   proxyRequest(namespace: string, pod: string, path: string): Promise<string>
   /** SelfSubjectAccessReview for each check; true where allowed. */
   canI(checks: AccessCheck[]): Promise<boolean[]>

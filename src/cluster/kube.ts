@@ -9,7 +9,8 @@ import {
 } from './client-node.js'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
-import {ApiError, ConflictError, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary, type ServiceSummary} from './cluster.js'
+import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary, type ServiceSummary} from './cluster.js'
+import {podSummary} from './pods.js'
 
 const EXEC_TIMEOUT_MS = 15_000
 
@@ -155,13 +156,8 @@ export class KubeCluster implements Cluster {
   async listPods(namespace: string, labelSelector: string): Promise<PodSummary[]> {
     try {
       const list = await this.core.listNamespacedPod({namespace, labelSelector})
-      return list.items.map(p => ({
-        name: p.metadata?.name ?? '',
-        namespace: p.metadata?.namespace ?? namespace,
-        labels: p.metadata?.labels ?? {},
-        containers: (p.spec?.containers ?? []).map(c => c.name),
-        ready: (p.status?.conditions ?? []).some(c => c.type === 'Ready' && c.status === 'True'),
-      }))
+      // Native sidecars included: Istio ≥ 1.27 injects istio-proxy as one on Kubernetes ≥ 1.33 nodes.
+      return list.items.map(p => podSummary(p, namespace))
     } catch (err) {
       throw translate(err, `listing pods ${labelSelector} in ${namespace}`)
     }
@@ -201,7 +197,8 @@ export class KubeCluster implements Cluster {
         if (status.status === 'Success') finish(undefined)
         else finish(new ApiError(`${what}: ${status.message ?? 'failed'} ${Buffer.concat(errChunks).toString('utf8').trim()}`.trim(), status.code ?? 500, status.reason))
       }
-      new Exec(this.kc).exec(namespace, pod, 'istio-proxy', ['pilot-agent', 'request', 'GET', path], sink(chunks), sink(errChunks), null, false, onStatus)
+      // `-c istio-proxy` reaches a native sidecar (a restartable init container) as well as a container.
+      new Exec(this.kc).exec(namespace, pod, PROXY_CONTAINER, ['pilot-agent', 'request', 'GET', path], sink(chunks), sink(errChunks), null, false, onStatus)
         .then(ws => ws.on('close', () => setTimeout(() => finish(new ApiError(`${what}: the connection closed without a status`, 0)), 50)))
         .catch(err => finish(translate(err, what)))
     })

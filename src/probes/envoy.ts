@@ -2,7 +2,7 @@
  * Envoy probes: a stat pattern read from the sidecars of the selected pods at a phase's start and
  * end, summed over the pods, compared as `increase`, `delta` or `value`.
  */
-import {type Cluster, labelSelector} from '../cluster/cluster.js'
+import {type Cluster, hasProxy, labelSelector} from '../cluster/cluster.js'
 import {type EnvoyStats, parseEnvoyStats, sumMatching} from '../cluster/stats.js'
 import {evaluateExpectation, parseEnvoyExpectation} from './expect.js'
 import {formatNumber} from './prometheus.js'
@@ -20,8 +20,8 @@ export async function snapshotEnvoy(cluster: Cluster, namespace: string, pods: R
   const list = await cluster.listPods(namespace, selector)
   const snapshot: EnvoySnapshot = {pods: new Map(), errors: new Map()}
   await Promise.all(list.map(async p => {
-    if (!p.containers.includes('istio-proxy')) {
-      snapshot.errors.set(p.name, 'no istio-proxy container (is the pod in the mesh?)')
+    if (!hasProxy(p)) {
+      snapshot.errors.set(p.name, 'no istio-proxy container or native sidecar (is the pod in the mesh?)')
       return
     }
     try {

@@ -5,7 +5,7 @@
  * to recovery. A fault that never fired (usually: the header is not propagated to the caller of
  * the faulted service) is reported loudly.
  */
-import type {Cluster} from '../cluster/cluster.js'
+import {type Cluster, hasProxy} from '../cluster/cluster.js'
 import {parseEnvoyStats, sumMatching} from '../cluster/stats.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
@@ -22,7 +22,7 @@ export interface FaultCounters {
 
 /** Reads the fault counters of every meshed pod in the namespace (unreadable pods are skipped). */
 export async function readFaultCounters(cluster: Cluster, namespace: string): Promise<FaultCounters> {
-  const pods = (await cluster.listPods(namespace, '')).filter(p => p.containers.includes('istio-proxy'))
+  const pods = (await cluster.listPods(namespace, '')).filter(hasProxy)
   const totals: FaultCounters = {delays: 0, aborts: 0, pods: 0}
   await Promise.all(pods.map(async p => {
     try {
