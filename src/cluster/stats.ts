@@ -1,19 +1,45 @@
 /**
  * Envoy admin `/stats` text (what `pilot-agent request GET stats` prints) and stat-name patterns.
- * Istio ≥1.23 names clusters `cluster.<name>;.<stat>`, older proxies `cluster.<name>.<stat>`; we
- * normalise both to the `;.` form so a pattern written either way matches either proxy.
+ *
+ * Istio ≥ 1.23 ends the stat prefixes it generates with `;` (istio/istio 1.30.3
+ * `pilot/pkg/networking/util/util.go` DelimitedStatsPrefix, `pkg/config/constants/constants.go`
+ * StatPrefixDelimiter; introduced in 1.23.0 by #51861 for clusters and #52269 for HTTP connection
+ * managers — docs/real-cluster.md): every cluster's alt_stat_name is `<cluster name>;`, so
+ * `cluster.<name>;.<stat>`, and every HTTP connection manager's stat_prefix is `<prefix>;`, so
+ * `http.outbound_0.0.0.0_9080;.fault.delays_injected`. Older proxies (and 1.23–1.25 with
+ * ENABLE_DELIMITED_STATS_TAG_REGEX=false) name them without the `;`. We normalise names we can
+ * recognise to the `;.` form, and patterns match both forms whatever form they are written in.
  */
 
 /** Counter and gauge values by full stat name (normalised to the `;.` form). Text readouts and histograms are skipped. */
 export type EnvoyStats = Map<string, number>
 
+/** Istio's delimiter after a generated stat prefix. */
+export const STAT_PREFIX_DELIMITER = ';'
+
 const ISTIO_CLUSTER = /^cluster\.(?:inbound|outbound)\|/
 
 const STAT_SUFFIXES = ['upstream_', 'circuit_breakers.', 'outlier_detection.', 'membership_', 'lb_', 'max_host_weight', 'update_', 'version', 'assignment_', 'bind_errors', 'default.', 'internal.', 'external.', 'original_dst_', 'retry_or_shadow_abandoned', 'health_check.', 'http1.', 'http2.', 'client_ssl_socket_factory.', 'ssl.', 'init_fetch_timeout', 'warming_state']
 
-/** Rewrites a cluster stat name to Istio ≥1.23's `cluster.<name>;.<stat>` form; other names are unchanged. */
+/**
+ * The HTTP connection manager stat prefixes Istio generates: `<direction>_<listener name>` with a
+ * listener name `<address>_<port>` (istio 1.30.3 `pilot/pkg/networking/core/listener.go`,
+ * `gateway.go`, `listener_inbound.go` StatPrefix), e.g. `outbound_0.0.0.0_9080`,
+ * `inbound_10.0.0.1_9080`, `outbound_[::]_9080`; and the inbound passthrough chain's cluster name.
+ * Lazy up to the first `_<port>.`: an address has no `_`.
+ */
+const ISTIO_HCM = /^http\.((?:inbound|outbound)_.+?_[0-9]+|InboundPassthroughCluster[A-Za-z0-9]*)\./
+
+/**
+ * Rewrites a cluster or HTTP connection manager stat name to Istio ≥ 1.23's delimited form
+ * (`cluster.<name>;.<stat>`, `http.<prefix>;.<stat>`); names already delimited, and names whose
+ * prefix we cannot tell apart from the stat, are unchanged.
+ */
 export function normaliseStatName(name: string): string {
-  if (!ISTIO_CLUSTER.test(name) || name.includes(';.')) return name
+  if (name.includes(';.')) return name
+  const hcm = ISTIO_HCM.exec(name)
+  if (hcm !== null) return `http.${hcm[1]};.${name.slice(hcm[0].length)}`
+  if (!ISTIO_CLUSTER.test(name)) return name
   // Without the delimiter the cluster name is ambiguous (it contains dots): cut at the first known stat family.
   const rest = name.slice('cluster.'.length)
   for (const suffix of STAT_SUFFIXES) {
@@ -37,11 +63,15 @@ export function parseEnvoyStats(text: string): EnvoyStats {
   return stats
 }
 
-/** Compiles a stat pattern where `*` matches any run of characters (both cluster-name forms accepted). */
+/**
+ * Compiles a stat pattern where `*` matches any run of characters and every other character is
+ * literal. Both naming forms match whichever the pattern is written in: a `;` is optional before
+ * every `.` (and one written there is dropped), so names we cannot normalise (custom cluster stat
+ * names, `cluster.BlackHoleCluster;.…`, a `*` right after a cluster name) match either way too.
+ */
 export function statMatcher(pattern: string): (name: string) => boolean {
-  const normalised = normaliseStatName(pattern.replaceAll('*', '\u0000')).replaceAll('\u0000', '*')
-  const source = '^' + normalised.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$'
-  const re = new RegExp(source)
+  const literal = (part: string) => part.split('.').map(p => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(';?\\.')
+  const re = new RegExp('^' + pattern.replaceAll(STAT_PREFIX_DELIMITER + '.', '.').split('*').map(literal).join('.*') + '$')
   return name => re.test(name)
 }
 

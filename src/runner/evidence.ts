@@ -10,7 +10,14 @@ import {parseEnvoyStats, sumMatching} from '../cluster/stats.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
 
-const FAULT_STATS = ['*fault.delays_injected', '*fault.aborts_injected'] as const
+/**
+ * Envoy's fault filter counts under its HTTP connection manager's prefix, `http.<stat_prefix>.fault.`
+ * (envoy `source/extensions/filters/http/fault/fault_filter.cc` generateStats); Istio ≥ 1.23 ends
+ * that prefix with `;` (`http.outbound_0.0.0.0_9080;.fault.delays_injected`), older proxies do not:
+ * the patterns match both (src/cluster/stats.ts). The per-downstream-cluster copies
+ * (`….fault.<cluster>.delays_injected`) do not match, so nothing is counted twice.
+ */
+export const FAULT_STATS = ['http.*.fault.delays_injected', 'http.*.fault.aborts_injected'] as const
 
 /** Fault-filter counters summed over every sidecar in the namespace. */
 export interface FaultCounters {
