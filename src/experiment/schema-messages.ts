@@ -40,11 +40,16 @@ export function explainKeyword(error: ErrorObject, path: FieldPath): Issue {
     case 'type': {
       const pattern = (error.parentSchema as Schema | undefined)?.pattern
       if (typeof pattern === 'string' && pattern.includes('(ms|s|m|h)') && typeof error.data === 'number') return explainDuration(path, String(error.data))
+      if (typeof pattern === 'string' && pattern.includes('/(s|m|h)') && typeof error.data === 'number') return explainRate(path, String(error.data))
       const types = String(params.type).split(',')
       const want = types.map(t => TYPE_WORDS[t] ?? t).join(' or ')
       const issue: Issue = {path, at: 'value', message: `must be ${want} (got ${describeValue(error.data)})`}
       // YAML reads `true`, `100` and `null` as non-strings: the fix is usually a pair of quotes.
-      if (types.includes('string') && ['boolean', 'number'].includes(typeof error.data)) issue.hint = `quote it: "${String(error.data)}"`
+      // Quoting is the fix only when the quoted value is then accepted; otherwise explain the pattern.
+      if (types.includes('string') && ['boolean', 'number'].includes(typeof error.data)) {
+        if (typeof pattern === 'string' && !new RegExp(pattern, 'u').test(String(error.data))) return {...explainPattern(path, error.data, pattern), message: issue.message}
+        issue.hint = `quote it: "${String(error.data)}"`
+      }
       if ((types.includes('number') || types.includes('integer')) && typeof error.data === 'string' && error.data.trim() !== '' && !Number.isNaN(Number(error.data))) issue.hint = `remove the quotes: ${error.data}`
       return issue
     }
@@ -87,9 +92,7 @@ function explainPattern(path: FieldPath, value: unknown, pattern: string): Issue
       hint: fixed === '' ? 'for example: ratings-delay' : `for example: ${fixed}`,
     }
   }
-  if (pattern.includes('/(s|m|h)')) {
-    return {path, at: 'value', message: `${JSON.stringify(text)} is not a rate`, hint: 'write requests per unit of time: 20/s, 600/m or 1000/h'}
-  }
+  if (pattern.includes('/(s|m|h)')) return explainRate(path, text)
   if (pattern === '^[A-Z]+$') {
     return {path, at: 'value', message: `${JSON.stringify(text)} is not an HTTP method`, hint: `write it in uppercase, e.g. ${text.toUpperCase() || 'GET'}`}
   }
@@ -97,6 +100,18 @@ function explainPattern(path: FieldPath, value: unknown, pattern: string): Issue
     return {path, at: 'value', message: `${JSON.stringify(text)} is not a valid name`, hint: 'use lowercase letters, digits, - and _ (e.g. targeted, control)'}
   }
   return {path, at: 'value', message: `${JSON.stringify(text)} does not match the pattern ${pattern}`}
+}
+
+/** Explains a rate the schema's pattern rejected: a bare number gets its unit suggested (5 → 5/s). */
+export function explainRate(path: FieldPath, text: string): Issue {
+  const n = text.trim()
+  if (/^[0-9]+(\.[0-9]+)?$/.test(n)) {
+    return Number(n) > 0
+      ? {path, at: 'value', message: `rate ${n} has no unit`, hint: `write ${n}/s (requests per second), or per minute or hour: ${n}/m, ${n}/h`}
+      : {path, at: 'value', message: `rate ${n} has no unit and sends no requests`, hint: 'use a positive rate such as 20/s'}
+  }
+  if (/^-?[0-9.]+(\/(s|m|h))?$/.test(n)) return {path, at: 'value', message: `${JSON.stringify(text)} is not a rate`, hint: 'use a positive rate such as 20/s'}
+  return {path, at: 'value', message: `${JSON.stringify(text)} is not a rate`, hint: 'write requests per unit of time: 20/s, 600/m or 1000/h'}
 }
 
 /** Explains a duration the schema's pattern rejected, in Istio's terms where they apply. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import {readdirSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {chaos as cli, ensureBuilt, REPO} from '../cli.js'
@@ -64,6 +65,22 @@ describe('chaos validate and chaos schema (the real CLI)', function () {
     assert.equal(code, 2)
     assert.match(stdout, /✗ test\/fixtures\/experiments\/no-such-file.yaml: 1 problem\n {2}test\/fixtures\/experiments\/no-such-file.yaml: cannot read .*: no such file/)
     assert.match(stdout, /✓ experiments\/ratings-abort.yaml/)
+  })
+
+  it('rate: 5 gets a hint that is accepted as written (5/s), never "quote it"', async () => {
+    const {code, stdout} = await chaos('validate', `${FIXTURES}/rate-without-unit.yaml`)
+    assert.equal(code, 2)
+    assert.match(stdout, /17:31: spec\.load\.traffic\[1\]\.rate: rate 5 has no unit\n {6}hint: write 5\/s \(requests per second\)/)
+    assert.doesNotMatch(stdout, /quote it/)
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-validate-'))
+    try {
+      const fixed = join(dir, 'rate-with-unit.yaml')
+      writeFileSync(fixed, readFileSync(join(REPO, FIXTURES, 'rate-without-unit.yaml'), 'utf8').replace('rate: 5}', 'rate: 5/s}'))
+      const again = await chaos('validate', fixed)
+      assert.equal(again.code, 0, again.stdout)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('needs at least one file', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {loadDocument, loadExperiment, parseExperiment} from '../../src/experiment/load.js'
@@ -46,6 +47,9 @@ const CASES: Record<string, Expected[]> = {
   'unknown-probe-traffic.yaml': [{at: '20:16', path: 'spec.steadyState[0].traffic', message: /no traffic class is named "contrl"/, hint: /targeted, control/}],
   'traffic-rate-and-vus.yaml': [{at: '17:9', path: 'spec.load.traffic[1]', message: /sets both rate and vus/}],
   'traffic-without-rate.yaml': [{at: '17:9', path: 'spec.load.traffic[1]', message: /sets neither rate nor vus/}],
+  // Never "quote it: \"5\"": that is refused too. The hint is a value that is accepted (below).
+  'rate-without-unit.yaml': [{at: '17:31', path: 'spec.load.traffic[1].rate', message: /^rate 5 has no unit$/, hint: /^write 5\/s \(requests per second\)/}],
+  'quoted-rate-without-unit.yaml': [{at: '17:31', path: 'spec.load.traffic[1].rate', message: /^rate 5 has no unit$/, hint: /^write 5\/s \(requests per second\)/}],
   'bad-thresholds.yaml': [
     {at: '21:38', path: 'spec.steadyState[0].thresholds.http_req_failed[0]', message: /http_req_failed is a rate metric and has no p\(99\)/},
     {at: '21:73', path: 'spec.steadyState[0].thresholds.http_req_duration[0]', message: /"p\(99\)<" must end with a number/},
@@ -88,6 +92,28 @@ describe('loading experiment files: every defect located by file:line:col and fi
         assert.match(got.message, want.message)
         if (want.hint !== undefined) assert.match(got.hint ?? '', want.hint)
       })
+    })
+  }
+
+  // A hint that names a value must name one that is accepted: the value it suggests, put in place
+  // of the one reported, leaves no problem at that field (issue 12: `rate: 5` was told to quote it, then refused).
+  for (const fixture of ['rate-without-unit.yaml', 'quoted-rate-without-unit.yaml', 'unquoted-boolean-header-value.yaml', 'duration-without-unit.yaml', 'quoted-percentage.yaml']) {
+    it(`${fixture}: the value the hint suggests is accepted`, async () => {
+      const file = join(FIXTURES, fixture)
+      const [d] = await diagnosticsOf(file)
+      const suggested = /^(?:quote it: |write |remove the quotes: )("[^"]*"|\S+)/.exec(d!.hint ?? '')?.[1]
+      assert.ok(suggested !== undefined, `no value in the hint ${JSON.stringify(d!.hint)}`)
+      const lines = readFileSync(file, 'utf8').split('\n')
+      const line = lines[d!.line - 1]!
+      const rest = line.slice(d!.col - 1)
+      const old = /^("[^"]*"|[^,}\]\s]+)/.exec(rest)![1]!
+      lines[d!.line - 1] = line.slice(0, d!.col - 1) + suggested + rest.slice(old.length)
+      try {
+        parseExperiment(lines.join('\n'), fixture)
+      } catch (error) {
+        assert.ok(error instanceof InvalidExperiment, String(error))
+        assert.deepEqual(error.diagnostics.filter(x => x.path === d!.path).map(x => `${x.message} (${x.hint})`), [], `with ${suggested} in place of ${old}`)
+      }
     })
   }
 
