@@ -96,7 +96,7 @@ export function timelineSection(doc: JournalDocument, timeline: Timeline, data: 
   const cards = data.classes.map((c, i) => html`<div class="class-card">
   <h3>${c.name} <span class="muted">${role(c.name)}</span></h3>
   <p class="muted small">${headersOf(doc, c.name)}</p>
-  ${METRICS.map(m => html`<h4>${m === 'rate' ? 'Request rate (req/s)' : m === 'errors' ? 'Error ratio (%)' : 'Latency p50 / p95 / p99 (ms)'}</h4><div class="chart" data-class="${i}" data-metric="${m}" data-height="${m === 'latency' ? 170 : 115}"></div>`)}
+  ${METRICS.map(m => html`<div class="chart-head"><h4>${m === 'rate' ? 'Request rate (req/s)' : m === 'errors' ? 'Error ratio (%)' : 'Latency (ms)'}</h4></div><div class="chart" data-class="${i}" data-metric="${m}" data-height="${m === 'latency' ? 170 : 115}"></div>`)}
 </div>`)
   return html`<section id="timeline">
 <h2>Timeline <span class="muted">per traffic class, one point per second, time since the run started</span></h2>

@@ -3,7 +3,8 @@
  * reads the embedded chart data and draws each traffic class's request rate, error ratio and
  * latency, and each Prometheus query's range series against its expectation, with uPlot — phases shaded and labelled, marked moments as numbered lines — with one
  * cursor shared by every chart, and redraws at the page's width on resize and for print; and the
- * copy buttons beside `chaos revert` commands.
+ * copy buttons beside `chaos revert` commands. Without a pointer each chart's legend shows the
+ * fault phase (each line's mean over it), with a pointer the values under it.
  */
 
 /** The script body; it expects `uPlot` loaded and `#chart-data` holding the `ChartData` JSON. */
@@ -160,7 +161,7 @@ export const CLIENT_SCRIPT = String.raw`
     var c = data.classes[Number(el.dataset.class)], metric = METRICS[el.dataset.metric];
     var key = el.dataset.metric;
     var limits = data.limits.filter(function (l) { return l.metric === key && (l.traffic === null || l.traffic === c.name); });
-    return {x: x(c), series: metric.series(c), unit: metric.unit, range: metric.range, log: metric === METRICS.latency && logLatency, limits: limits};
+    return {x: x(c), series: metric.series(c), unit: metric.unit, range: metric.range, log: metric === METRICS.latency && logLatency, limits: limits, per: 'second'};
   }
 
   var PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
@@ -170,7 +171,7 @@ export const CLIENT_SCRIPT = String.raw`
     var max = Math.max(maxOf(p.values), p.threshold ? p.threshold.value : 0), min = 0;
     p.values.forEach(function (a) { a.forEach(function (v) { if (v != null && v < min) min = v; }); });
     return {
-      x: p.t, unit: '', log: false, threshold: p.threshold,
+      x: p.t, unit: '', log: false, threshold: p.threshold, per: 'sample',
       range: function () { return [min, (max || 1) * 1.15]; },
       series: p.values.map(function (v, i) { return {label: p.labels[i], stroke: PALETTE[i % PALETTE.length], width: 2, values: v}; })
     };
@@ -217,9 +218,29 @@ export const CLIENT_SCRIPT = String.raw`
     };
   }
 
+  // Without a pointer a legend shows the fault phase (the last phase that ran when there is none):
+  // each line's mean over the points whose time falls in it (a load second counts by its middle,
+  // as in the traffic table). A blank '–' there read as missing data. A mean, not a median: a
+  // 5 % abort at a few requests a second leaves most seconds without an error, and a median of 0 %
+  // would hide it.
+  var summaryPhase = data.phases.filter(function (p) { return p.name === 'fault'; })[0] || data.phases[data.phases.length - 1] || null;
+  function phaseMean(xs, values) {
+    if (!summaryPhase) return null;
+    var sum = 0, n = 0;
+    xs.forEach(function (t, i) { var v = values[i]; if (v != null && isFinite(v) && t >= summaryPhase.from && t < summaryPhase.to) { sum += v; n++; } });
+    return n === 0 ? null : sum / n;
+  }
+  var SUMMARY_LABEL = summaryPhase ? summaryPhase.name + ' phase mean' : '';
+  function summaryTip(perWhat) {
+    if (!summaryPhase) return 'Point at a chart to read the values under the pointer.';
+    return 'Without a pointer: each line\u2019s mean over the ' + summaryPhase.name + ' phase (+' + runTime(summaryPhase.from) + ' to +' + runTime(summaryPhase.to) +
+      ', one value per ' + perWhat + '). Point at a chart to read the values under the pointer.';
+  }
+
   var charts = [];
   function build(el, spec) {
     var unit = spec.unit ? ' ' + spec.unit : '';
+    var means = spec.series.map(function (s) { return phaseMean(spec.x, s.values); });
     var opts = {
       width: el.clientWidth || 600, height: Number(el.dataset.height) || 170,
       cursor: {sync: {key: 'run'}, drag: {x: false, y: false}},
@@ -229,16 +250,26 @@ export const CLIENT_SCRIPT = String.raw`
         {values: function (u, splits) { return splits.map(runTime); }, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200], size: 28},
         {label: spec.unit, labelSize: spec.unit ? 14 : 0, size: 54, values: function (u, splits) { return splits.map(sig); }}
       ],
-      series: [{label: 'time', value: function (u, v) { return v == null ? '–' : '+' + runTime(v); }}].concat(spec.series.map(function (s) {
+      series: [{label: 'time', value: function (u, v, si, idx) { return idx == null ? SUMMARY_LABEL : v == null ? '–' : '+' + runTime(v); }}].concat(spec.series.map(function (s, i) {
         var out = {label: s.label, stroke: s.stroke, width: s.width, spanGaps: false, points: {show: false},
-          value: function (u, v) { return v == null ? '–' : sig(v) + unit; }};
+          value: function (u, v, si, idx) {
+            if (idx == null) return means[i] == null ? 'no data' : sig(means[i]) + unit;
+            return v == null ? '–' : sig(v) + unit;
+          }};
         if (s.dash) out.dash = s.dash;
         if (s.fill) out.fill = s.fill;
         return out;
       })),
       hooks: {drawClear: [drawPhases], draw: [drawMarkers].concat(spec.threshold ? [drawThreshold(spec.threshold)] : [], spec.limits && spec.limits.length ? [drawLimits(spec.limits)] : [])}
     };
-    charts.push({el: el, plot: new uPlot(opts, [spec.x].concat(spec.series.map(function (s) { return s.values; })), el)});
+    var plot = new uPlot(opts, [spec.x].concat(spec.series.map(function (s) { return s.values; })), el);
+    var legendEl = plot.root.querySelector('.u-legend'), head = el.previousElementSibling;
+    if (legendEl) {
+      legendEl.title = summaryTip(spec.per);
+      // Onto the chart's title line, which wraps it under the title when both do not fit.
+      if (head && head.classList.contains('chart-head')) head.appendChild(legendEl);
+    }
+    charts.push({el: el, plot: plot});
   }
   document.querySelectorAll('.chart[data-metric]').forEach(function (el) { build(el, loadSpec(el)); });
   document.querySelectorAll('.chart[data-prom]').forEach(function (el) { build(el, promSpec(el)); });

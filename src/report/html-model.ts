@@ -8,6 +8,7 @@ import type {PhaseName} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
 import type {Outcome, RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
+import {lastFaultedWords} from './html-faults.js'
 import {formatMs} from './html-format.js'
 import {loadLengthMs, loadStartMs} from './phases.js'
 import {VERDICT_LOOK} from './verdicts.js'
@@ -106,7 +107,7 @@ function markerOf(e: RunEvent): Omit<Marker, 'n'> | undefined {
     case 'guardrail-breached': return {kind: 'guardrail', label: 'guardrail breached', tMs: e.t, detail: `${e.guardrail}: ${e.message}`}
     case 'revert': return {kind: 'revert', label: 'reverted', tMs: e.t, detail: `${e.action} ${e.namespace}/${e.name}`}
     case 'revert-failed': return {kind: 'revert-failed', label: 'REVERT FAILED', tMs: e.t, detail: `${e.namespace}/${e.name}: ${e.message}`}
-    case 'last-evidence': return {kind: 'last-evidence', label: 'last evidence', tMs: e.t, detail: e.message}
+    case 'last-evidence': return {kind: 'last-evidence', label: 'last evidence', tMs: e.t, detail: lastFaultedWords(e)}
     default: return undefined
   }
 }

@@ -7,6 +7,7 @@ import type {RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {revertCommand} from '../runner/revert.js'
 import {html, type SafeHtml} from './assets.js'
+import {faultSentence, lastFaultedWords} from './html-faults.js'
 import {formatInstant, formatMs, formatRunClock} from './html-format.js'
 import type {Timeline, VerdictView} from './html-model.js'
 
@@ -38,6 +39,21 @@ export function cleanupCommands(doc: JournalDocument): string[] {
   return [...new Set(failed.length > 0 ? failed : unanswered ? [revertCommand(doc.runId, runNamespace(doc))] : [])]
 }
 
+/**
+ * What the experiment injects, one sentence per fault, from its spec: "Injected during the fault
+ * phase: delay 7 s on 100 % of requests to ratings carrying x-chaos-test: true, …". A run that
+ * never wrote its fault says the faults were planned only.
+ */
+export function injectedFaults(doc: JournalDocument): SafeHtml {
+  const faults = doc.experiment.spec?.spec?.faults ?? []
+  if (faults.length === 0) return html``
+  const lead = doc.applied.length > 0 ? 'Injected during the fault phase' : 'Planned, never injected'
+  const [only] = faults
+  if (faults.length === 1 && only !== undefined) return html`<p class="injected"><b>${lead}:</b> ${faultSentence(only)}</p>`
+  return html`<div class="injected"><p><b>${lead} (${faults.length} faults):</b></p>
+  <ul class="injected-faults">${faults.map(f => html`<li>${faultSentence(f)}</li>`)}</ul></div>`
+}
+
 /** The verdict banner: verdict in words and symbol, the reason, which experiment, when and how long. */
 export function verdictBanner(doc: JournalDocument, verdict: VerdictView, timeline: Timeline): SafeHtml {
   const meta = doc.experiment.spec?.metadata
@@ -49,6 +65,7 @@ export function verdictBanner(doc: JournalDocument, verdict: VerdictView, timeli
     ${cleanupCommands(doc).map(c => commandBox('Faults may still be live in the cluster.', 'Clean up by hand with:', c))}
     <h1>${doc.experiment.name}</h1>
     ${meta?.description === undefined ? '' : html`<p class="description">${meta.description}</p>`}
+    ${injectedFaults(doc)}
     <p class="meta">Started ${formatInstant(doc.startedAt)} · lasted ${runLength(doc, timeline)} · run <code>${doc.runId}</code> · ${doc.experiment.file}
       · ${doc.environment.cluster ?? 'cluster'} <code>${doc.environment.context ?? ''}</code> / ${runNamespace(doc)}</p>
   </div>
@@ -58,9 +75,11 @@ export function verdictBanner(doc: JournalDocument, verdict: VerdictView, timeli
 type Tone = 'good' | 'bad' | 'warn' | 'none'
 const TONE_ICON: Record<Tone, string> = {good: '✔', bad: '✘', warn: '⚠', none: '–'}
 
-function fact(label: string, tone: Tone, headline: string, detail?: string): SafeHtml {
+/** A fact card; `tooltip` (the detail's fine print) goes in the detail's title attribute. */
+function fact(label: string, tone: Tone, headline: string, detail?: string, tooltip?: string): SafeHtml {
+  const detailHtml = detail === undefined ? '' : tooltip === undefined ? html`<p class="fact-detail">${detail}</p>` : html`<p class="fact-detail has-tip" title="${tooltip}">${detail}</p>`
   return html`<div class="fact tone-${tone}"><span class="fact-icon" aria-hidden="true">${TONE_ICON[tone]}</span>
-  <div><p class="fact-label">${label}</p><p class="fact-headline">${headline}</p>${detail === undefined ? '' : html`<p class="fact-detail">${detail}</p>`}</div></div>`
+  <div><p class="fact-label">${label}</p><p class="fact-headline">${headline}</p>${detailHtml}</div></div>`
 }
 
 function faultFact(doc: JournalDocument): SafeHtml {
@@ -80,7 +99,11 @@ function revertFact(doc: JournalDocument): SafeHtml {
   if (missing.length > 0) return fact('Revert', 'bad', `NO revert recorded for ${missing.map(a => `${a.namespace}/${a.name}`).join(', ')}`, `faults may still be live: ${revertCommand(doc.runId, runNamespace(doc))}`)
   const last = doc.reverted.reduce((t, r) => Math.max(t, r.t), 0)
   const lastEvidence = eventsOf(doc, 'last-evidence')[0]
-  return fact('Revert', 'good', `reverted at ${formatRunClock(last)}`, lastEvidence === undefined ? doc.reverted.map(r => `${r.action} ${r.namespace}/${r.name}`).join(', ') : lastEvidence.message)
+  const reverts = doc.reverted.map(r => `${r.action} ${r.namespace}/${r.name}`).join(', ')
+  if (lastEvidence === undefined) return fact('Revert', 'good', `reverted at ${formatRunClock(last)}`, reverts)
+  // In plain words on the card; how the counters were polled is the tooltip.
+  const words = lastFaultedWords(lastEvidence)
+  return fact('Revert', words.startsWith('unknown') ? 'warn' : 'good', `reverted at ${formatRunClock(last)}`, words, lastEvidence.message)
 }
 
 function controlFact(doc: JournalDocument): SafeHtml {
@@ -109,7 +132,11 @@ function evidenceRow(e: RunEvent): SafeHtml | undefined {
     case 'control-evidence': return e.untouched
       ? html`<li class="tone-good"><b>✔ Control untouched</b> (${t}): ${e.message}</li>`
       : html`<li class="tone-warn loud"><b>⚠ Control traffic affected</b> (${t}): ${e.message}</li>`
-    case 'last-evidence': return html`<li class="tone-good"><b>Last evidence</b> ${e.afterRevertMs > 0 ? `${formatMs(e.afterRevertMs)} after the revert` : ''} (${t}): ${e.message}</li>`
+    case 'last-evidence': {
+      // Older journals' message is the plain words already; say it once.
+      const words = lastFaultedWords(e)
+      return html`<li class="tone-good"><b>Last evidence</b> (${t}): ${words}${words.replace(' seen', '') === e.message ? '' : ` — ${e.message}`}</li>`
+    }
     case 'guardrail-breached': return html`<li class="tone-bad loud"><b>■ Guardrail breached</b> (${t}): ${e.guardrail} — ${e.message}</li>`
     default: return undefined
   }

@@ -77,7 +77,7 @@ export function seriesBlock(doc: JournalDocument, charted: readonly PromChartDat
     const data = index < 0 ? undefined : charted[index]
     return html`<div class="class-card prom-card">
   <h3>${s.probe}</h3><p class="small"><code>${s.query}</code> <span class="muted">· step ${s.stepSeconds} s${data?.threshold === undefined ? '' : ` · ${data.threshold.label}`}</span></p>
-  ${index < 0 ? html`<p class="empty">No series: ${s.error ?? 'the query returned no samples over the run'}.</p>` : html`<h4>value over the run</h4><div class="chart" data-prom="${index}" data-height="150"></div>`}
+  ${index < 0 ? html`<p class="empty">No series: ${s.error ?? 'the query returned no samples over the run'}.</p>` : html`<div class="chart-head"><h4>value over the run</h4></div><div class="chart" data-prom="${index}" data-height="150"></div>`}
 </div>`
   })
   return html`<h3>Prometheus over the run</h3><div class="class-grid cols-${Math.min(series.length, 2)}">${cards}</div>`

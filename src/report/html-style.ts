@@ -48,6 +48,10 @@ nav.toc a { color: var(--good); margin-right: 12px; }
 .fact-label { font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
 .fact-headline { font-weight: 700; font-size: 15px; }
 .fact-detail { font-size: 12px; color: #333; overflow-wrap: anywhere; }
+.fact-detail.has-tip { text-decoration: underline dotted #888; text-underline-offset: 2px; cursor: help; }
+.injected { margin: 6px 0 4px; font-size: 15px; overflow-wrap: anywhere; }
+.injected p { margin: 0; }
+.injected-faults { margin: 2px 0 0; padding-left: 20px; overflow-wrap: anywhere; }
 .tone-good { border-top-color: var(--good); } .tone-good .fact-icon { color: var(--good); }
 .tone-bad { border-top-color: var(--bad); } .tone-bad .fact-icon, .fact.tone-bad .fact-headline { color: var(--bad); }
 .tone-warn { border-top-color: var(--warn); } .tone-warn .fact-icon, .fact.tone-warn .fact-headline { color: var(--warn); }
@@ -68,15 +72,18 @@ nav.toc a { color: var(--good); margin-right: 12px; }
 .class-card h3 { margin: 4px 0 0; } .class-card p { margin: 0; overflow-wrap: anywhere; }
 .chart { width: 100%; min-height: 130px; }
 .chart .uplot { font-family: inherit; position: relative; }
-/* The series legend sits on the chart's title line, right-aligned, to save a row per chart. */
-.chart .u-legend { position: absolute; top: -21px; right: 0; font-size: 12px; text-align: right; width: auto; }
-.chart .u-legend .u-series:first-child { display: none; }
-.chart .u-legend .u-series { padding: 0 0 0 10px; }
-.chart .u-legend .u-series > * { padding: 0 2px; }
-.chart .u-legend .u-marker { width: 16px; height: 4px; }
+/* The series legend sits on the chart's title line, right-aligned (the page's script moves it
+   there); where both do not fit, it wraps under the title. */
+.chart-head { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: 0 12px; min-height: 20px; margin-top: 6px; }
+.class-card .chart-head h4 { margin: 0; }
+.chart-head .u-legend { margin: 0 0 0 auto; font-size: 12px; text-align: right; width: auto; cursor: help; }
+/* The first row is the time under the pointer, or which phase the values summarise without one. */
+.chart-head .u-legend .u-series:first-child th { display: none; }
+.chart-head .u-legend .u-series:first-child .u-value { color: var(--muted); font-style: italic; }
+.chart-head .u-legend .u-series { padding: 0 0 0 10px; }
+.chart-head .u-legend .u-series > * { padding: 0 2px; border: 0; }
+.chart-head .u-legend .u-marker { width: 16px; height: 4px; }
 .class-card h4 { height: 20px; line-height: 20px; margin-top: 6px; }
-/* A narrow card (small window, print) has no room beside the title: the legend goes under the chart. */
-@container (max-width: 560px) { .chart .u-legend { position: static; text-align: left; } .chart .u-legend .u-series:first-child { display: none; } }
 
 table { border-collapse: collapse; width: 100%; margin: 8px 0; font-size: 13px; }
 caption { text-align: left; font-weight: 600; padding: 6px 0; color: var(--muted); }
@@ -131,7 +138,7 @@ footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
   body { max-width: none; padding: 0; font-size: 10.5px; }
   h2 { font-size: 14px; margin-top: 16px; break-after: avoid; }
   h3, h4 { break-after: avoid; }
-  .no-print, nav.toc, .u-cursor-x, .u-cursor-y, .u-cursor-pt, .u-select, .u-legend .u-value { display: none !important; }
+  .no-print, nav.toc, .u-cursor-x, .u-cursor-y, .u-cursor-pt, .u-select { display: none !important; }
   .verdict { padding: 8px 12px; } .verdict-title { font-size: 20px; } .verdict-reason { font-size: 13px; }
   .glance { grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 6px; }
   .fact-headline { font-size: 12px; }

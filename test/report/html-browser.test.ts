@@ -31,10 +31,10 @@ const inspect = (page: Page) => page.evaluate(SEEN) as Promise<Seen>
 
 /** Key texts a reader must find, per fixture (innerText applies text-transform, so compare case-blind). */
 const KEY_TEXTS: Record<string, RegExp[]> = {
-  'held': [/hypothesis held/i, /fault written/, /first evidence/, /reverted/, /last evidence/, /Steady-state hypothesis/],
+  'held': [/hypothesis held/i, /Injected during the fault phase: abort with HTTP 503 on 50 % of requests to ratings carrying x-chaos-test: true/, /no faulted request seen after the revert/, /fault written/, /first evidence/, /reverted/, /last evidence/, /Steady-state hypothesis/],
   'deviated': [/hypothesis deviated/i, /✘ missed/, /p\(99\)=6013ms/, /deleted default\/faultline-ratings/],
   'aborted': [/aborted/i, /cut short/, /AFFECTED/, /✘ missed/, /p\(99\)=522ms/],
-  'could-not-run': [/could not run/i, /No load was recorded/, /ECONNREFUSED/, /never written/],
+  'could-not-run': [/could not run/i, /Planned, never injected: delay 7 s on 100 %/, /No load was recorded/, /ECONNREFUSED/, /never written/],
   'revert-failed': [/revert failed/i, /chaos revert --run 20261126-031753-87bf --namespace default/, /NOT reverted/, /may still be live/],
 }
 
@@ -105,6 +105,40 @@ describe('report.html in headless Chromium', function () {
     assert.deepEqual(look.requests, [])
     assert.equal(look.inspected?.canvases, 7)
     assert.match(look.inspected?.text ?? '', /Prometheus over the run/)
+  })
+
+  it('shows the fault phase in every chart legend without a pointer, and the values under the pointer with one', async () => {
+    const legends = `[...document.querySelectorAll('.chart-head .u-legend')].map(l => ({
+      title: l.title,
+      rows: [...l.querySelectorAll('.u-series')].map(r => r.querySelector('.u-value').textContent),
+    }))`
+    type Legend = {title: string; rows: string[]}
+    const file = join(chromium.dir, 'report-legends.html')
+    writeFileSync(file, renderHtml(withPrometheusSeries()))
+    const look = await chromium.browser.look(file, 'report-legends', {inspect: async page => {
+      const still = await page.evaluate(legends) as Legend[]
+      const box = await (await page.$('.chart[data-metric="latency"] .u-over'))?.boundingBox()
+      if (box === null || box === undefined) throw new Error('no latency chart')
+      // Over the middle of the fault phase (the charts share one cursor).
+      const fault = await page.evaluate(`(() => { const d = JSON.parse(document.getElementById('chart-data').textContent); const f = d.phases.find(p => p.name === 'fault'); return (f.from + f.to) / 2 / d.endS })()`) as number
+      await page.mouse.move(box.x + box.width * fault, box.y + box.height / 2)
+      const pointed = await page.evaluate(legends) as Legend[]
+      return {still, pointed}
+    }})
+    assert.deepEqual(look.consoleErrors, [])
+    const {still, pointed} = look.inspected ?? assert.fail('nothing inspected')
+    assert.equal(still.length, 7, 'six load charts and one Prometheus chart')
+    for (const l of still) {
+      assert.equal(l.rows[0], 'fault phase mean')
+      for (const v of l.rows.slice(1)) assert.match(v, /^-?\d/, `a value, not a blank: ${JSON.stringify(l.rows)}`)
+      assert.match(l.title, /^Without a pointer: each line’s mean over the fault phase \(\+0:06 to \+0:21, one value per (second|sample)\)/)
+    }
+    const targetedLatency = still[0]?.rows ?? []
+    assert.match(targetedLatency[3] ?? '', /^\d{4} ms$/, 'targeted p99 in the fault phase is seconds (the 7 s delay)')
+    for (const l of pointed) {
+      assert.match(l.rows[0] ?? '', /^\+0:\d\d$/, 'the time under the pointer')
+      assert.ok(l.rows.slice(1).every(v => v !== 'no data'))
+    }
   })
 
   it('draws a one-hour run', async () => {

@@ -92,3 +92,15 @@ export function withPrometheusSeries(doc: JournalDocument = fixture('deviated'),
   ]
   return doc
 }
+
+/**
+ * The held run as if its experiment had two faults (a gRPC abort on reviews for a header prefix
+ * beside ratings' abort) and the last faulted request had come 710 ms after the revert.
+ */
+export function withSeveralFaults(doc: JournalDocument = fixture('held')): JournalDocument {
+  doc.experiment.spec.spec.faults.push({service: 'reviews', match: {headers: {'x-user': {prefix: 'qa-'}}}, abort: {grpcStatus: 'UNAVAILABLE', percentage: 5}})
+  doc.events = doc.events.map(e => e.kind === 'last-evidence'
+    ? {...e, afterRevertMs: 710, message: 'last faulted request between 510 and 710 ms after the revert was answered (counters polled every 200 ms)'}
+    : e)
+  return doc
+}

@@ -7,7 +7,7 @@ import {formatMs, formatRunClock} from '../../src/report/html-format.js'
 import {chartLimits} from '../../src/report/html-limits.js'
 import {loadColumns, timelineOf, verdictOf} from '../../src/report/html-model.js'
 import {renderHtml} from '../../src/report/html.js'
-import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries} from './html-fixtures.js'
+import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries, withSeveralFaults} from './html-fixtures.js'
 import {longRunJournal} from './html-long-run.js'
 
 /** The `<script>` elements of a page: attributes and body. */
@@ -41,6 +41,33 @@ describe('report.html', () => {
       assert.ok(page.includes(`class="verdict verdict-${doc.outcome}"`), name)
       assert.doesNotMatch(page, /\b(src|href)="(?!#)/, `${name}: nothing is loaded from anywhere`)
     }
+  })
+
+  it('says at the top what was injected, where and for whom, one sentence per fault', () => {
+    const banner = (page: string) => page.slice(page.indexOf('<header'), page.indexOf('</header>'))
+    assert.ok(banner(renderHtml(fixture('deviated'))).includes('<p class="injected"><b>Injected during the fault phase:</b> delay 7 s on 100 % of requests to ratings carrying x-chaos-test: true, applied in the calling sidecars</p>'))
+    assert.match(banner(renderHtml(fixture('held'))), /Injected during the fault phase:<\/b> abort with HTTP 503 on 50 % of requests to ratings carrying x-chaos-test: true/)
+    assert.match(banner(renderHtml(fixture('could-not-run'))), /Planned, never injected:<\/b> delay 7 s on 100 %/)
+    const several = banner(renderHtml(withSeveralFaults()))
+    assert.match(several, /Injected during the fault phase \(2 faults\):/)
+    assert.deepEqual([...several.matchAll(/<li>([^<]*)<\/li>/g)].map(m => m[1]), [
+      'abort with HTTP 503 on 50 % of requests to ratings carrying x-chaos-test: true, applied in the calling sidecars',
+      'abort with gRPC UNAVAILABLE on 5 % of requests to reviews carrying x-user starting with “qa-”, applied in the calling sidecars',
+    ])
+  })
+
+  it('says in the REVERT card when the last faulted request came, with how the counters were polled as its tooltip', () => {
+    const card = (page: string) => page.split('<div class="fact ').find(c => c.includes('<p class="fact-label">Revert</p>')) ?? ''
+    const held = fixture('held')
+    const none = held.events.find(e => e.kind === 'last-evidence')
+    assert.ok(none?.kind === 'last-evidence')
+    assert.ok(card(renderHtml(held)).includes(`<p class="fact-detail has-tip" title="${escapeHtml(none.message)}">no faulted request seen after the revert</p>`))
+    const seen = card(renderHtml(withSeveralFaults()))
+    assert.match(seen, /title="last faulted request between 510 and 710 ms after the revert was answered \(counters polled every 200 ms\)">last faulted request seen 710 ms after the revert</)
+    assert.doesNotMatch(seen, /polled every[^"]*<\/p>/, 'the polling detail is only in the tooltip')
+    const unreadable = fixture('held')
+    unreadable.events = unreadable.events.map(e => e.kind === 'last-evidence' ? {...e, message: 'the sidecars\' fault counters could not be read after the revert: when the last faulted request came is unknown'} : e)
+    assert.match(card(renderHtml(unreadable)), /^tone-warn[\s\S]*unknown when the last faulted request came/)
   })
 
   it('places load second 0 at the first phase and marks fault write, first evidence, revert and last evidence in order', () => {
