@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
-import {ExitCode} from '../errors.js'
-import {type CleanupReport, revertLeftovers} from '../runner/cleanup.js'
+import {ClusterUnavailable, ExitCode} from '../errors.js'
+import {type CleanupReport, cannotCheck, revertLeftovers} from '../runner/cleanup.js'
 import {NoTarget, resolveTarget} from '../runner/target.js'
 
 /** `chaos revert`: restore every VirtualService a run left behind (after a crash, kill -9 or a failed revert). */
@@ -32,6 +32,8 @@ By default only faults past their expiry are reverted (their run is gone); a run
     try {
       target = await resolveTarget({...targetFlags(flags), ephemeral: false}, undefined, line => this.logToStderr(line))
     } catch (err) {
+      // Unreachable is not empty: its run's "nothing was injected" hint would be wrong here.
+      if (err instanceof ClusterUnavailable && !(err instanceof NoTarget)) throw cannotCheck(err.message, err)
       if (!(err instanceof NoTarget)) throw err
       this.log(`Nothing to revert: ${err.message}.`)
       return {namespace: flags.namespace ?? 'default', found: [], reverted: [], skipped: []}

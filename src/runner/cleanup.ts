@@ -3,6 +3,7 @@
  * annotations and route names — enough after a crash or `kill -9`) and reverts it.
  */
 import type {Cluster} from '../cluster/cluster.js'
+import {ClusterUnavailable, FaultlineError} from '../errors.js'
 import {isFaultRouteName, runIdOfRoute} from '../faults/names.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import type {VirtualService} from '../istio/types.js'
@@ -56,9 +57,27 @@ export function leftovers(all: VirtualService[], now: Date): Leftover[] {
   return found
 }
 
+/** What to do when the cluster could not be asked what is left: it was not checked, so faults may be live. */
+export const UNCHECKED_HINT = 'Check the kubeconfig (--kubeconfig, --context) and that the API server is reachable from here, then run the same chaos revert again; until it succeeds, any faults a run left there stay live.'
+
+/**
+ * The cluster could not be asked what Faultline left (unreachable, refused, forbidden): exit 4 and
+ * say so — never "nothing to revert", since nothing was checked.
+ */
+export function cannotCheck(what: string, cause: unknown): ClusterUnavailable {
+  return new ClusterUnavailable(`${what}; nothing was checked or reverted, so faults left by a run may still be live there`, {hint: UNCHECKED_HINT, cause})
+}
+
 /** Reverts the selected leftovers in a namespace. */
 export async function revertLeftovers(cluster: Cluster, namespace: string, selection: CleanupSelection, now = new Date()): Promise<CleanupReport> {
-  const found = leftovers(await cluster.listVirtualServices(namespace), now)
+  let all: VirtualService[]
+  try {
+    all = await cluster.listVirtualServices(namespace)
+  } catch (err) {
+    if (err instanceof FaultlineError && !(err instanceof ClusterUnavailable)) throw err
+    throw cannotCheck(`could not list the VirtualServices in namespace ${namespace} (${cluster.target.server}): ${err instanceof Error ? err.message : String(err)}`, err)
+  }
+  const found = leftovers(all, now)
   const report: CleanupReport = {namespace, found, reverted: [], skipped: []}
   const chosen: Leftover[] = []
   for (const l of found) {

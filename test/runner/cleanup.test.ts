@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 
+import {ApiError} from '../../src/cluster/cluster.js'
+import {ClusterUnavailable, ExitCode} from '../../src/errors.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import type {VirtualService} from '../../src/istio/types.js'
 import {leftovers, revertLeftovers} from '../../src/runner/cleanup.js'
@@ -68,5 +70,20 @@ describe('chaos revert (cleanup of leftovers)', () => {
     const named = await revertLeftovers(cluster, 'default', {runId: 'live-1'})
     assert.equal(named.reverted[0]?.ok, true)
     assert.equal((await revertLeftovers(cluster, 'default', {runId: 'other'})).reverted.length, 0)
+  })
+
+  it('a namespace it cannot list is never "nothing to revert": ClusterUnavailable (exit 4) saying nothing was checked', async () => {
+    const cluster = new FakeCluster()
+    for (const error of [() => new ApiError('listing VirtualServices in default: connect ECONNREFUSED 127.0.0.1:1', 0), () => new ApiError('listing VirtualServices in default: 403 Forbidden', 403, 'Forbidden')]) {
+      cluster.failNext.set('list', {count: 1, error})
+      await assert.rejects(revertLeftovers(cluster, 'default', {}), (err: unknown) => {
+        assert.ok(err instanceof ClusterUnavailable, String(err))
+        assert.equal(err.exitCode, ExitCode.CouldNotRun)
+        assert.match(err.message, /^could not list the VirtualServices in namespace default \(https:\/\/fake\): listing VirtualServices in default: (connect ECONNREFUSED|403)/)
+        assert.match(err.message, /nothing was checked or reverted, so faults left by a run may still be live there$/)
+        assert.match(err.hint ?? '', /run the same chaos revert again/)
+        return true
+      })
+    }
   })
 })
