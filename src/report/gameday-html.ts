@@ -5,7 +5,7 @@
  * every page; it runs no script and may fetch nothing (the data rides along as inert JSON).
  */
 import type {Outcome} from '../runner/events.js'
-import {html, scriptJson} from './assets.js'
+import {html, raw, scriptJson} from './assets.js'
 import {formatMs} from './format.js'
 import {type GameDayExperimentReport, type GameDayReport} from './gameday.js'
 import {formatInstant} from './html-format.js'
@@ -60,7 +60,7 @@ export function renderGameDayHtml(report: GameDayReport): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'">
 <title>${words.icon} Game day ${report.name}: ${report.outcome}</title>
-<style>${REPORT_CSS}${GAMEDAY_CSS}</style></head>
+<style>${raw(REPORT_CSS + GAMEDAY_CSS)}</style></head>
 <body>
 <p class="muted small">Game day · ${report.file}</p>
 <h1>${report.name}</h1>

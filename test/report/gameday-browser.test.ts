@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url'
 import type {Page} from 'puppeteer-core'
 
 import {GAMEDAY_FILES} from '../../src/report/gameday.js'
+import {REPORT_CSS} from '../../src/report/html-style.js'
 import {withBrowser} from './browser.js'
 import {writeFixtureGameDay} from './gameday-fixtures.js'
 
@@ -17,6 +18,7 @@ const SEEN = `({
   rows: document.querySelectorAll('table.gameday tbody tr').length,
   badges: [...document.querySelectorAll('table.gameday .badge')].map(b => b.textContent.trim()),
   data: JSON.parse(document.getElementById('gameday-data').textContent).experiments.length,
+  font: getComputedStyle(document.body).fontFamily,
 })`
 
 interface Seen {
@@ -26,6 +28,7 @@ interface Seen {
   rows: number
   badges: string[]
   data: number
+  font: string
 }
 
 describe('gameday.html in headless Chromium', function () {
@@ -39,6 +42,8 @@ describe('gameday.html in headless Chromium', function () {
     assert.deepEqual(look.requests, [])
     const seen = look.inspected!
     assert.equal(seen.banner, 'verdict verdict-aborted')
+    // report.html's font stack, not the browser's serif default (the stylesheet used to be HTML-escaped).
+    assert.equal(seen.font, /body \{[^}]*font: 14px\/1\.45 ([^;]+);/.exec(REPORT_CSS)?.[1])
     assert.match(seen.text, /ABORTED — FAULTS WERE REVERTED/i)
     assert.match(seen.text, /3 of 4 experiments ran in 4 min 6 s; stopped early: interrupted \(signal\)\./)
     assert.equal(seen.rows, 4)

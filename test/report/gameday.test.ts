@@ -7,6 +7,7 @@ import {XMLParser} from 'fast-xml-parser'
 
 import {GAMEDAY_FILES, type GameDayReport, renderGameDayJunit, renderGameDayMarkdown} from '../../src/report/gameday.js'
 import {renderGameDayHtml} from '../../src/report/gameday-html.js'
+import {REPORT_CSS} from '../../src/report/html-style.js'
 import {writeFixtureGameDay} from './gameday-fixtures.js'
 import {HOSTILE} from './journals.js'
 
@@ -82,6 +83,19 @@ describe('report/gameday', () => {
     }
     assert.match(renderGameDayMarkdown(report), /deviated \(exit 0\) — tolerated by `--fail-on aborted`: deviated/)
     assert.match(renderGameDayHtml(report), /The CI gate \(<code>--fail-on aborted<\/code>\) tolerated deviated: the game day exits 0\./)
+  })
+
+  it('gameday.html carries report.html\'s stylesheet verbatim (its font stack, not the browser\'s serif default)', () => {
+    const report: GameDayReport = {
+      kind: 'FaultlineGameDay', version: 1, name: 'gd', file: 'gd.yaml', startedAt: '2026-11-26T03:00:00.000Z', finishedAt: '2026-11-26T03:01:00.000Z', durationMs: 60_000,
+      outcome: 'held', exitCode: 0, failOn: 'any', tolerated: [],
+      experiments: [{name: 'ratings-abort', file: 'x.yaml', namespace: 'default', status: 'ran', outcome: 'held', exitCode: 0, reason: 'held', durationMs: 50_000}],
+    }
+    const style = /<style>([^]*?)<\/style>/.exec(renderGameDayHtml(report))?.[1] ?? ''
+    // Escaped as text, "Segoe UI" became &quot;Segoe UI&quot;: a <style> element is not decoded, so the font declaration was dropped.
+    assert.ok(style.startsWith(REPORT_CSS), 'the run report\'s CSS, unescaped')
+    assert.doesNotMatch(style, /&(quot|#39|amp|lt|gt);/)
+    assert.match(style, /body \{[^}]*font: 14px\/1\.45 system-ui, [^}]*"Segoe UI"[^}]*sans-serif; \}/)
   })
 
   it('names from a GameDay file cannot break out of the HTML, the Markdown table or the XML', async () => {
