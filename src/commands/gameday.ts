@@ -6,6 +6,7 @@ import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
 import {loadDocument} from '../experiment/load.js'
 import type {GameDay} from '../experiment/model.js'
+import {withNamespace} from '../experiment/namespace.js'
 import {gameDayItems, type GameDayItem, GameDayPreflightFailed, preflightGameDay} from '../gameday/entries.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
 import {gameDayOutcomes, type GameDayRun, runGameDay} from '../gameday/run.js'
@@ -72,7 +73,8 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const signals = trapSignals(message => say(`\n${message}`))
     let metrics: MetricsServer | undefined
     try {
-      const items = await gameDayItems(gameday, args.file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})})
+      const items = (await gameDayItems(gameday, args.file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})}))
+        .map(item => ({...item, experiment: withNamespace(item.experiment, item.namespace)})) // ${namespace}: each entry's own
       const drivers = await loadDrivers(items, flags.driver, say)
       for (const item of items) {
         const problem = driverOf(drivers, item, flags.driver).name === 'k6' ? k6ProxyProblem(item.experiment.spec.load.url, target.proxy) : undefined

@@ -5,6 +5,7 @@ import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {currentUser} from '../cli/user.js'
 import type {ClusterTarget} from '../cluster/cluster.js'
 import {loadExperiment} from '../experiment/load.js'
+import {withNamespace} from '../experiment/namespace.js'
 import {type LivePlan, planAgainstCluster} from '../runner/live-plan.js'
 import {resolveTarget} from '../runner/target.js'
 import {type PlanResult, planFromFiles} from '../faults/plan-files.js'
@@ -63,7 +64,7 @@ export default class Plan extends BaseCommand {
     const experiment = await loadExperiment(file)
     const target = await resolveTarget({...targetFlags(flags), ephemeral: false}, experiment.spec.target?.namespace, line => this.logToStderr(line))
     try {
-      const live = await planAgainstCluster(target, experiment, {
+      const live = await planAgainstCluster(target, withNamespace(experiment, target.namespace), {
         owner: currentUser(), ...(flags['run-id'] === undefined ? {} : {runId: flags['run-id']}),
         ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']}),
       })

@@ -6,6 +6,7 @@ import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {currentUser} from '../cli/user.js'
 import {loadExperiment} from '../experiment/load.js'
+import {withNamespace} from '../experiment/namespace.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
@@ -61,6 +62,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     if (driver.name === 'k6') out.write(`load driver: ${await driver.version()}\n`)
     const target = await resolveTarget(targetFlags(flags), experiment.spec.target?.namespace, line => out.write(`${line}\n`))
     out.write(`target: ${target.note}\n`)
+    const namespaced = withNamespace(experiment, target.namespace) // ${namespace} in stats, PromQL and URLs
     const events = new EventStream()
     const consoleReporter = new ConsoleReporter(out)
     events.subscribe(e => consoleReporter.handle(e))
@@ -68,10 +70,10 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const signals = trapSignals(message => out.write(`\n${message}\n`))
     let result: RunResult
     try {
-      const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(experiment.spec.load.url, target.proxy) : undefined
+      const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(namespaced.spec.load.url, target.proxy) : undefined
       if (proxyProblem !== undefined) throw new K6Unavailable(proxyProblem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
       result = await runExperiment({
-        file: args.file, experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
+        file: args.file, experiment: namespaced, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
         signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
         ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
         ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},

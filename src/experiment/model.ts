@@ -101,7 +101,7 @@ export type TrafficClass = Static<typeof TrafficClass>
 /** The load to drive across all phases. */
 export const Load = Type.Object({
   driver: Type.Optional(Type.Union([Type.Literal('builtin'), Type.Literal('k6')], doc('builtin (default) or k6.'))),
-  url: Type.String({...doc('The URL every request goes to.'), minLength: 1}),
+  url: Type.String({...doc('The URL every request goes to; ${namespace} is replaced by the run\'s target namespace.'), minLength: 1}),
   method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
   body: Type.Optional(Type.String(doc('Request body.'))),
   traffic: Type.Array(TrafficClass, {...doc('Traffic classes, each with its own rate and headers.'), minItems: 1}),
@@ -131,7 +131,7 @@ export const ThresholdProbe = Type.Object({
 export const PrometheusProbe = Type.Object({
   ...probeCommon,
   prometheus: Type.Object({
-    query: Type.String({...doc('An instant PromQL query that returns one number.'), minLength: 1}),
+    query: Type.String({...doc('An instant PromQL query that returns one number; ${namespace} is replaced by the run\'s target namespace.'), minLength: 1}),
     expect: Type.String(doc('Comparison for the query result, e.g. "< 0.01".')),
     url: Type.Optional(Type.String(doc('Prometheus base URL; defaults to --prometheus-url or the sandbox\'s.'))),
   }, {additionalProperties: false, ...doc('The query and what its value must be.')}),
@@ -142,7 +142,7 @@ export const EnvoyProbe = Type.Object({
   ...probeCommon,
   envoy: Type.Object({
     pods: Type.Record(Type.String(), Type.String(), doc('Label selector for the pods whose sidecars are read.')),
-    stat: Type.String({...doc('Stat name; * matches any run of characters. Both the `;.` (Istio ≥1.23) and `.` forms are accepted.'), minLength: 1}),
+    stat: Type.String({...doc('Stat name; * matches any run of characters; ${namespace} is replaced by the run\'s target namespace. Both the `;.` (Istio ≥1.23) and `.` forms of cluster and HTTP connection manager stats match.'), minLength: 1}),
     expect: Type.String(doc('increase == 0, increase > 0, value < 5 …: over the phase, summed over the pods.')),
   }, {additionalProperties: false, ...doc('Which sidecars, which stat, and what it must do.')}),
 }, {additionalProperties: false, title: 'Envoy probe', ...doc('An Envoy stat read from the sidecars of the selected pods.')})
@@ -151,7 +151,7 @@ export const EnvoyProbe = Type.Object({
 export const HttpProbe = Type.Object({
   ...probeCommon,
   http: Type.Object({
-    url: Type.String({...doc('The URL to request.'), minLength: 1}),
+    url: Type.String({...doc('The URL to request; ${namespace} is replaced by the run\'s target namespace.'), minLength: 1}),
     method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
     headers: Type.Optional(Type.Record(Type.String(), Type.String(), doc('Request headers.'))),
     timeout: Type.Optional(Type.String({...Duration, ...doc('Give up after this long (a timeout is a miss).')})),

@@ -8,6 +8,7 @@ import {BUILTIN_DRIVER_METRICS, METRICS, parseThreshold} from '../probes/thresho
 import {formatDuration} from '../duration.js'
 import type {Experiment, Fault, GameDay, Probe} from './model.js'
 import {checkMatch} from './match-rules.js'
+import {placeholderIssues} from './namespace.js'
 import type {FieldPath, Issue} from './position.js'
 import {checkDuration, checkHttpUrl, durationMs} from './rules.js'
 
@@ -80,6 +81,7 @@ export function experimentSemanticIssues(experiment: Experiment, schemaIssues: r
   })
   const prometheusUrl = experiment.spec?.prometheus?.url
   if (prometheusUrl !== undefined && c.clean([...spec, 'prometheus'])) c.add(checkHttpUrl([...spec, 'prometheus', 'url'], prometheusUrl))
+  for (const issue of placeholderIssues(experiment, base)) if (c.shaped(issue.path)) c.add(issue)
   return c.issues
 }
 
