@@ -87,7 +87,7 @@ export type Phases = Static<typeof Phases>
 export const PHASES = ['baseline', 'fault', 'recovery'] as const
 /** One phase name. */
 export type PhaseName = (typeof PHASES)[number]
-const PhaseList = Type.Array(Type.Union(PHASES.map(p => Type.Literal(p))), {...doc('Phases this probe is evaluated in.'), minItems: 1})
+const PhaseList = Type.Array(Type.Union(PHASES.map(p => Type.Literal(p))), {...doc('Phases this probe is evaluated in (default: all three: baseline, fault, recovery).'), minItems: 1})
 
 /** A class of load traffic (e.g. targeted vs control). */
 export const TrafficClass = Type.Object({

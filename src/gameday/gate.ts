@@ -2,8 +2,8 @@
  * The CI gate: which outcomes fail a pipeline (`--fail-on`), and which outcome of several is the
  * worst (a game day's exit code). Pure, shared by `chaos run` and `chaos gameday`.
  */
-import {ExitCode} from '../errors.js'
 import type {Outcome} from '../runner/events.js'
+import {OUTCOME_EXIT} from '../runner/verdict.js'
 
 /** What `--fail-on` accepts. */
 export const FAIL_ON = ['any', 'deviated', 'aborted'] as const
@@ -13,11 +13,8 @@ export type FailOn = (typeof FAIL_ON)[number]
 /** What `--fail-on` means, for the flag's help and the README. */
 export const FAIL_ON_HELP = 'what fails the gate: any (default) — every outcome but held exits non-zero; deviated — only a deviated hypothesis fails (aborted and could-not-run runs, which tested nothing, exit 0); aborted — only aborted and could-not-run fail (deviations, e.g. known bugs, exit 0). A failed revert always exits 5.'
 
-/** Each outcome's exit code (README, "Exit codes"). */
-export const OUTCOME_EXIT: Record<Outcome, number> = {
-  'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted,
-  'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed,
-}
+/** Each outcome's exit code: one table, the verdict's. */
+export {OUTCOME_EXIT}
 
 /**
  * Outcomes from least to most severe. A failed revert may leave a fault live: it always wins. An

@@ -186,7 +186,7 @@ class Load {
     this.settle()
   }
 
-  /** Hard abort: stop, and fail every in-flight request now (each is recorded as an error). */
+  /** Hard abort: stop, and cancel every in-flight request now (each is recorded as cancelled, not failed). */
   kill(): void {
     this.halt()
     for (const d of this.dispatchers()) void d.destroy().catch(() => undefined)
@@ -250,7 +250,9 @@ class TrafficLoad {
     const load = this.load
     const now = load.now()
     this.inFlight--
-    load.recorder.completed(this.traffic.name, exchange.at, now - exchange.at, load.abort.aborted ? 0 : status)
+    // A hard stop destroys the connections: those requests were cancelled by us, not failed by the mesh.
+    if (failed && load.abort.aborted) load.recorder.cancelled(this.traffic.name, exchange.at)
+    else load.recorder.completed(this.traffic.name, exchange.at, now - exchange.at, status)
     const vu = exchange.vu
     // The VU's next request starts now, before the count drops, so the run cannot look finished.
     if (vu !== undefined && load.vuContinues(now)) {

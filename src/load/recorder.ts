@@ -15,6 +15,8 @@ export interface SecondStats {
   failed: number
   /** Requests not sent because too many were in flight (k6's dropped_iterations). */
   dropped: number
+  /** Requests the runner itself cancelled (a hard stop) or that never completed: neither passed nor failed (absent in older journals). */
+  cancelled?: number
   statuses: Record<string, number>
   p50: number
   p95: number
@@ -28,6 +30,7 @@ interface LiveSecond {
   requests: number
   failed: number
   dropped: number
+  cancelled: number
   inFlight: number
   statuses: Record<string, number>
   histogram: Histogram
@@ -38,15 +41,27 @@ export interface WindowSummary {
   requests: number
   failed: number
   dropped: number
+  /** Requests the runner cancelled: in none of the other counts. */
+  cancelled: number
   /** Requests per second over the window. */
   rate: number
   failedRate: number
   duration: TrendSummary
 }
 
+/** Requests of one class in flight at a moment: how many, and how long the oldest has been waiting. */
+export interface InFlight {
+  traffic: string
+  count: number
+  /** Age of the oldest request in flight (0 when none), ms. */
+  oldestMs: number
+}
+
 /** One class's seconds: live ones by second number, the sealed ones, and the last one touched. */
 interface ClassSeconds {
   live: Map<number, LiveSecond>
+  /** Intended start → requests in flight that were meant to start then (for the oldest one's age). */
+  open: Map<number, number>
   sealed: SecondStats[]
   /** Most calls land in the same second as the one before: skip the Map lookup for them. */
   current: LiveSecond | undefined
@@ -60,7 +75,7 @@ export class Recorder {
 
   /** `classes`: the traffic class names, in plan order. */
   constructor(readonly classes: readonly string[]) {
-    for (const c of classes) this.byClass.set(c, {live: new Map(), sealed: [], current: undefined, currentSecond: -1})
+    for (const c of classes) this.byClass.set(c, {live: new Map(), open: new Map(), sealed: [], current: undefined, currentSecond: -1})
   }
 
   /** Called with every second as it is sealed. */
@@ -75,7 +90,7 @@ export class Recorder {
     if (s === c.currentSecond && c.current !== undefined) return c.current
     let live = c.live.get(s)
     if (live === undefined) {
-      live = {requests: 0, failed: 0, dropped: 0, inFlight: 0, statuses: {}, histogram: newHistogram()}
+      live = {requests: 0, failed: 0, dropped: 0, cancelled: 0, inFlight: 0, statuses: {}, histogram: newHistogram()}
       c.live.set(s, live)
     }
     c.current = live
@@ -86,12 +101,26 @@ export class Recorder {
   /** A request meant to start at `at` ms (since load start) was sent. */
   started(traffic: string, at: number): void {
     this.second(traffic, at).inFlight++
+    const open = (this.byClass.get(traffic) as ClassSeconds).open
+    open.set(at, (open.get(at) ?? 0) + 1)
+  }
+
+  /** One request meant to start at `at` is no longer in flight; returns its second. */
+  private ended(traffic: string, at: number): LiveSecond {
+    const live = this.second(traffic, at)
+    if (live.inFlight > 0) live.inFlight--
+    const open = (this.byClass.get(traffic) as ClassSeconds).open
+    const n = open.get(at)
+    if (n !== undefined) {
+      if (n > 1) open.set(at, n - 1)
+      else open.delete(at)
+    }
+    return live
   }
 
   /** The request meant to start at `at` completed: status 0 for a network error or timeout. */
   completed(traffic: string, at: number, durationMs: number, status: number): void {
-    const live = this.second(traffic, at)
-    if (live.inFlight > 0) live.inFlight--
+    const live = this.ended(traffic, at)
     live.requests++
     if (status < 200 || status >= 400) live.failed++
     const key = status === 0 ? 'error' : status
@@ -99,17 +128,46 @@ export class Recorder {
     recordMs(live.histogram, durationMs)
   }
 
+  /**
+   * The runner cancelled the request meant to start at `at` (a hard stop: Ctrl-C, a guardrail, the
+   * time limit). It neither passed nor failed: it is counted apart, never as a failure.
+   */
+  cancelled(traffic: string, at: number): void {
+    this.ended(traffic, at).cancelled++
+  }
+
+  /** Requests in flight now (`nowMs` on the load clock), per class, with the oldest one's age. */
+  inFlight(nowMs: number): InFlight[] {
+    return [...this.byClass].map(([traffic, c]) => {
+      let count = 0
+      let oldest = Infinity
+      for (const [at, n] of c.open) {
+        count += n
+        if (at < oldest) oldest = at
+      }
+      return {traffic, count, oldestMs: count === 0 ? 0 : Math.max(0, nowMs - oldest)}
+    })
+  }
+
   /** A request for `at` was not sent (the driver's in-flight limit was reached). */
   dropped(traffic: string, at: number): void {
     this.second(traffic, at).dropped++
   }
 
-  /** Seals every second before `nowMs` whose requests have all completed; `final` seals everything. */
+  /**
+   * Seals every second before `nowMs` whose requests have all completed; `final` seals everything,
+   * and a request still in flight then never got an answer the run waited for: it is cancelled.
+   */
   flush(nowMs: number, final = false): void {
     for (const [traffic, c] of this.byClass) {
+      if (final) c.open.clear()
       for (const s of [...c.live.keys()].sort((a, b) => a - b)) {
         const live = c.live.get(s) as LiveSecond
         if (!final && ((s + 1) * 1000 > nowMs || live.inFlight > 0)) continue
+        if (final) {
+          live.cancelled += live.inFlight
+          live.inFlight = 0
+        }
         c.live.delete(s)
         if (c.current === live) c.current = undefined
         const stats = this.seal(traffic, s, live)
@@ -122,7 +180,7 @@ export class Recorder {
   private seal(traffic: string, second: number, live: LiveSecond): SecondStats {
     const t = trendOf(live.histogram)
     return {
-      traffic, second, requests: live.requests, failed: live.failed, dropped: live.dropped, statuses: live.statuses,
+      traffic, second, requests: live.requests, failed: live.failed, dropped: live.dropped, cancelled: live.cancelled, statuses: live.statuses,
       p50: t.med, p95: t.p(95), p99: t.p(99), max: t.max, histogram: encodeHistogram(live.histogram),
     }
   }
@@ -175,12 +233,14 @@ export function summariseSeconds(seconds: readonly SecondStats[], fromMs: number
   return windowSummary(picked, mergeEncoded(picked.map(s => s.histogram)), fromMs, toMs)
 }
 
-function windowSummary(picked: readonly {requests: number; failed: number; dropped: number}[], histogram: Histogram, fromMs: number, toMs: number): WindowSummary {
+function windowSummary(picked: readonly {requests: number; failed: number; dropped: number; cancelled?: number}[], histogram: Histogram, fromMs: number, toMs: number): WindowSummary {
   const requests = picked.reduce((n, s) => n + s.requests, 0)
   const failed = picked.reduce((n, s) => n + s.failed, 0)
   const dropped = picked.reduce((n, s) => n + s.dropped, 0)
+  // Journals from before cancelled requests were counted apart have no such field.
+  const cancelled = picked.reduce((n, s) => n + (s.cancelled ?? 0), 0)
   const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
-  return {requests, failed, dropped, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(histogram)}
+  return {requests, failed, dropped, cancelled, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(histogram)}
 }
 
 /** The seconds charged to [fromMs, toMs): those whose middle lies inside it. */

@@ -7,9 +7,9 @@
  */
 import {PHASES, type PhaseName, type Probe} from '../experiment/model.js'
 import {targetedClasses} from '../experiment/traffic.js'
-import type {ProbeResult, RunEvent} from '../runner/events.js'
+import {cutShortText, type ProbeResult, type RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
-import {probeKind, probePhases} from '../runner/probes.js'
+import {probeKind, recordedProbePhases} from '../runner/probes.js'
 import {formatMs} from './format.js'
 
 /** How a check came out: `failed` is a miss or a harm found, `errored` could not be evaluated. */
@@ -87,6 +87,8 @@ function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, resul
   const durationMs = phaseMs(doc, phase)
   const expected = result?.expected ?? (planned === undefined ? undefined : expectationOf(planned))
   const base = {kind: 'probe' as const, group: phase, name: probe, ...(durationMs === undefined ? {} : {durationMs}), ...(expected === undefined ? {} : {expected})}
+  const cut = phaseOf(doc, phase)?.cutShort
+  if (result === undefined && cut !== undefined) return {...base, status: 'skipped', summary: `not evaluated (${cutShortText(cut)})`, ...(doc.reason === undefined ? {} : {detail: doc.reason})}
   if (result === undefined) return {...base, status: 'skipped', summary: notReached(doc, `the ${phase} phase was evaluated`), ...(doc.reason === undefined ? {} : {detail: doc.reason})}
   const measured = `measured ${result.actual}, expected ${result.expected}`
   const detail = result.message === undefined ? {} : {detail: result.message}
@@ -99,7 +101,7 @@ function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, resul
 function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeResult[]): Check[] {
   const checks: Check[] = []
   for (const probe of doc.experiment.spec.spec.steadyState) {
-    if (!probePhases(probe).includes(phase)) continue
+    if (!recordedProbePhases(probe).includes(phase)) continue
     const i = unmatched.findIndex(r => r.probe === probe.name && r.phase === phase && r.kind === probeKind(probe))
     const [result] = i < 0 ? [undefined] : unmatched.splice(i, 1)
     checks.push(probeCheck(doc, phase, probe.name, result, probe))

@@ -2,7 +2,7 @@
  * One line of plain text per run event, for the text reports' event logs (junit.xml's system-out).
  * Objects the event carries (VirtualService specs, load seconds) are named, not dumped.
  */
-import type {RunEvent} from '../runner/events.js'
+import {cutShortText, inFlightText, type RunEvent} from '../runner/events.js'
 import {formatMs, formatRunTime} from './format.js'
 
 function describe(e: RunEvent): string {
@@ -10,11 +10,12 @@ function describe(e: RunEvent): string {
     case 'run-started': return `run ${e.runId} of ${e.experiment} (${e.file}) on ${e.target.context} ${e.target.server}, namespace ${e.target.namespace}; load: ${e.driverVersion || e.driver}`
     case 'preflight': return `${e.check} ${e.status}: ${e.message}${e.hint === undefined ? '' : ` (${e.hint})`}`
     case 'phase-started': return `${e.phase} started (planned ${formatMs(e.plannedMs)})`
-    case 'phase-ended': return `${e.phase} ended`
+    case 'phase-ended': return e.cutShort === undefined ? `${e.phase} ended` : `${e.phase} ended incomplete: ${cutShortText(e.cutShort)}`
     case 'fault-applied': return `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`
     case 'fault-evidence': return `fault fired${e.afterWriteMs >= 0 ? ` ${formatMs(e.afterWriteMs)} after the write` : ''}: ${e.source}: ${e.message}`
     case 'fault-not-fired': return `fault never fired: ${e.message} (${e.hint})`
     case 'control-evidence': return `control traffic ${e.untouched ? 'untouched' : 'AFFECTED'}: ${e.message}`
+    case 'load-progress': return `in flight at load +${formatMs(e.loadMs)}: ${inFlightText(e.inFlight)}`
     case 'load-second': return `${e.second.traffic} second ${e.second.second}: ${e.second.requests} request(s), ${e.second.failed} failed`
     case 'probe-result': return `${e.result.probe} in ${e.result.phase}: ${e.result.status} (${e.result.actual}, expected ${e.result.expected})${e.result.message === undefined ? '' : ` — ${e.result.message}`}`
     case 'probe-series': return `series of ${e.series.probe}: ${e.series.series.length} label set(s)${e.series.error === undefined ? '' : ` — ${e.series.error}`}`

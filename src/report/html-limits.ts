@@ -8,7 +8,7 @@
 import type {PhaseName} from '../experiment/model.js'
 import {parseThreshold} from '../probes/thresholds.js'
 import type {JournalDocument} from '../runner/journal.js'
-import {probePhases} from '../runner/probes.js'
+import {recordedProbePhases} from '../runner/probes.js'
 import type {Timeline} from './html-model.js'
 
 /** One limit line for the page's script: on which class's which chart, where, and what it is. */
@@ -51,7 +51,7 @@ export function chartLimits(doc: JournalDocument, timeline: Timeline): ChartLimi
   const spec = doc.experiment.spec?.spec
   const spansOf = (phases: readonly PhaseName[]) => timeline.phases.filter(p => phases.includes(p.name as PhaseName)).map((p): [number, number] => [p.fromMs / 1000, p.toMs / 1000])
   const probes = (spec?.steadyState ?? []).flatMap(p => 'thresholds' in p && p.thresholds !== undefined
-    ? limitsOf(p.thresholds, p.traffic ?? null, 'probe', ['<', '<='], spansOf(probePhases(p)))
+    ? limitsOf(p.thresholds, p.traffic ?? null, 'probe', ['<', '<='], spansOf(recordedProbePhases(p)))
     : [])
   const guardrails = (spec?.guardrails?.abortWhen ?? []).flatMap(g => 'thresholds' in g && g.thresholds !== undefined
     ? limitsOf(g.thresholds, g.traffic ?? null, 'abort when', ['>', '>='], spansOf(['fault']))

@@ -2,7 +2,7 @@
  * The record at the bottom of report.html: every lifecycle event in order (times relative to the
  * run's start) and the environment the run happened in.
  */
-import type {RunEvent} from '../runner/events.js'
+import {cutShortText, inFlightText, type RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {html, type SafeHtml} from './assets.js'
 import {formatInstant, formatMs, formatRunClock} from './html-format.js'
@@ -13,11 +13,12 @@ export function describeEvent(e: RunEvent): {text: string; tone: 'good' | 'bad' 
     case 'run-started': return {text: `run ${e.runId} of ${e.experiment} (${e.file}) against ${e.target.source} ${e.target.context ?? ''}, driver ${e.driver} ${e.driverVersion}`, tone: 'none'}
     case 'preflight': return {text: `${e.check}: ${e.status} — ${e.message}${e.hint === undefined ? '' : ` (${e.hint})`}`, tone: e.status === 'failed' ? 'bad' : e.status === 'warning' ? 'warn' : 'none'}
     case 'phase-started': return {text: `${e.phase} started (planned ${formatMs(e.plannedMs)})`, tone: 'none'}
-    case 'phase-ended': return {text: `${e.phase} ended`, tone: 'none'}
+    case 'phase-ended': return e.cutShort === undefined ? {text: `${e.phase} ended`, tone: 'none'} : {text: `${e.phase} ended incomplete: ${cutShortText(e.cutShort)}`, tone: 'warn'}
     case 'fault-applied': return {text: `${e.fault.action} VirtualService ${e.fault.namespace}/${e.fault.name} (resourceVersion ${e.fault.resourceVersion})`, tone: 'none'}
     case 'fault-evidence': return {text: `fault fired ${formatMs(e.afterWriteMs)} after the write (${e.source}): ${e.message}`, tone: 'good'}
     case 'fault-not-fired': return {text: `fault NOT fired: ${e.message} — ${e.hint}`, tone: 'bad'}
     case 'control-evidence': return {text: `control ${e.untouched ? 'untouched' : 'AFFECTED'}: ${e.message}`, tone: e.untouched ? 'good' : 'warn'}
+    case 'load-progress': return {text: `in flight: ${inFlightText(e.inFlight)}`, tone: 'none'}
     case 'load-second': return {text: `load second ${e.second.second} of ${e.second.traffic}`, tone: 'none'}
     case 'probe-result': return {text: `${e.result.probe} [${e.result.phase}] ${e.result.status}: ${e.result.actual} (expected ${e.result.expected})${e.result.message === undefined ? '' : ` — ${e.result.message}`}`, tone: e.result.status === 'held' ? 'none' : 'bad'}
     case 'probe-series': return {text: `series of ${e.series.probe}: ${e.series.series.length} label set(s)${e.series.error === undefined ? '' : ` — ${e.series.error}`}`, tone: e.series.error === undefined ? 'none' : 'warn'}

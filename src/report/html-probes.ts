@@ -5,9 +5,9 @@
  * Prometheus queries — per phase, with each query's range series over the run.
  */
 import type {PhaseName, Probe} from '../experiment/model.js'
-import type {ProbeResult} from '../runner/events.js'
+import {cutShortText, type PhaseCut, type ProbeResult} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
-import {probeKind, probePhases} from '../runner/probes.js'
+import {probeKind, recordedProbePhases} from '../runner/probes.js'
 import {html, type SafeHtml} from './assets.js'
 import {significant} from './html-format.js'
 import {PHASE_ORDER} from './html-model.js'
@@ -35,7 +35,7 @@ function expectationOf(p: Probe): string {
 /** The probes of the experiment in its order, then any result whose probe the spec does not name. */
 function probeLines(doc: JournalDocument): ProbeLine[] {
   const spec = doc.experiment.spec?.spec?.steadyState ?? []
-  const lines: ProbeLine[] = spec.map(p => ({name: p.name, kind: probeKind(p), expectation: expectationOf(p), planned: probePhases(p), results: {}, probe: p}))
+  const lines: ProbeLine[] = spec.map(p => ({name: p.name, kind: probeKind(p), expectation: expectationOf(p), planned: recordedProbePhases(p), results: {}, probe: p}))
   for (const r of doc.probes) {
     let line = lines.find(l => l.name === r.probe)
     if (line === undefined) {
@@ -48,22 +48,25 @@ function probeLines(doc: JournalDocument): ProbeLine[] {
   return lines
 }
 
-function resultCell(line: ProbeLine, phase: PhaseName, ran: ReadonlySet<string>): SafeHtml {
+function resultCell(line: ProbeLine, phase: PhaseName, ran: ReadonlySet<string>, cuts: ReadonlyMap<string, PhaseCut>): SafeHtml {
   const r = line.results[phase]
   if (r !== undefined) {
     return html`<td class="result status-${r.status}"><span class="badge badge-${r.status}">${STATUS_ICON[r.status]} ${r.status}</span>
       <span class="actual">${r.actual}</span>${r.message === undefined ? '' : html`<span class="message">${r.message}</span>`}</td>`
   }
   if (!line.planned.includes(phase)) return html`<td class="result not-planned">—<span class="message">not checked in this phase</span></td>`
-  return html`<td class="result not-evaluated">○ not evaluated<span class="message">${ran.has(phase) ? 'the run ended before this probe was read' : 'this phase did not run'}</span></td>`
+  const cut = cuts.get(phase)
+  const why = cut !== undefined ? cutShortText(cut) : ran.has(phase) ? 'the run ended before this probe was read' : 'this phase did not run'
+  return html`<td class="result not-evaluated">○ ${cut === undefined ? 'not evaluated' : 'incomplete'}<span class="message">${why}</span></td>`
 }
 
 /** The hypothesis table: a row per probe, a column per phase. */
 export function hypothesisSection(doc: JournalDocument): SafeHtml {
   const lines = probeLines(doc)
   const ran = new Set(doc.phases.map(p => p.name))
+  const cuts = new Map(doc.phases.flatMap(p => (p.cutShort === undefined ? [] : [[p.name, p.cutShort] as const])))
   const guardrails = doc.experiment.spec?.spec?.guardrails?.abortWhen ?? []
-  const rows = lines.map(l => html`<tr><th scope="row">${l.name}<span class="kind">${l.kind}</span></th><td class="expectation"><code>${l.expectation}</code></td>${PHASE_ORDER.map(p => resultCell(l, p, ran))}</tr>`)
+  const rows = lines.map(l => html`<tr><th scope="row">${l.name}<span class="kind">${l.kind}</span></th><td class="expectation"><code>${l.expectation}</code></td>${PHASE_ORDER.map(p => resultCell(l, p, ran, cuts))}</tr>`)
   return html`<section id="hypothesis"><h2>Steady-state hypothesis</h2>
 ${lines.length === 0 ? html`<p class="empty">The experiment names no probes.</p>` : html`<table class="hypothesis">
 <thead><tr><th>probe</th><th>expectation</th>${PHASE_ORDER.map(p => html`<th>${p}</th>`)}</tr></thead>

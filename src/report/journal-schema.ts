@@ -54,6 +54,7 @@ export const SecondStats = Type.Object({
   requests: Type.Integer({...doc('Requests completed in this second.'), minimum: 0}),
   failed: Type.Integer({...doc('k6\'s http_req_failed: network errors and statuses outside 200–399.'), minimum: 0}),
   dropped: Type.Integer({...doc('Requests not sent because too many were in flight (k6\'s dropped_iterations).'), minimum: 0}),
+  cancelled: Type.Optional(Type.Integer({...doc('Requests the runner cancelled (a hard stop) or that never completed: counted neither as passed nor as failed.'), minimum: 0})),
   statuses: Type.Record(Type.String(), Type.Integer({minimum: 0}), doc('HTTP status (or error class) → count.')),
   p50: Ms('Median latency, ms.'),
   p95: Ms('95th percentile latency, ms.'),
@@ -61,6 +62,20 @@ export const SecondStats = Type.Object({
   max: Ms('Maximum latency, ms.'),
   histogram: Type.String(doc('The second\'s latency histogram, HdrHistogram compressed base64 (values in µs).')),
 }, {additionalProperties: false, title: 'Load second', ...doc('One second of one traffic class\'s load.')})
+
+const InFlight = Type.Object({
+  traffic: text('The traffic class.'),
+  count: Type.Integer({...doc('Requests in flight.'), minimum: 0}),
+  oldestMs: Ms('Age of the oldest one, ms (0 when none).'),
+}, {additionalProperties: false, ...doc('One class\'s requests in flight at one moment.')})
+
+/** A phase stopped before its planned length. */
+const PhaseCut = Type.Object({
+  reason: text('Why the phase was cut short.'),
+  afterMs: Ms('How long the phase had run.'),
+  plannedMs: Ms('Its planned length.'),
+  inFlight: Type.Array(InFlight, doc('Requests in flight when it was cut, per class: the runner cancelled them.')),
+}, {additionalProperties: false, ...doc('A phase cut short: incomplete, its probes not evaluated.')})
 
 /** One PromQL query's range series over the whole run. */
 export const ProbeSeries = Type.Object({
@@ -99,7 +114,7 @@ const RunEventUnion = Type.Union([
     message: text('What it found.'), hint: Type.Optional(text('What to do about it.')),
   }),
   event('phase-started', 'A phase started.', {phase: PhaseName, plannedMs: Ms('Its planned length.')}),
-  event('phase-ended', 'A phase ended.', {phase: PhaseName}),
+  event('phase-ended', 'A phase ended.', {phase: PhaseName, cutShort: Type.Optional(PhaseCut)}),
   event('fault-applied', 'A VirtualService was written.', {fault: AppliedFault}),
   event('fault-evidence', 'First evidence that the fault took effect.', {
     source: text('Where the evidence comes from.'), message: text('The evidence.'), afterWriteMs: Ms('How long after the write.'),
@@ -107,6 +122,7 @@ const RunEventUnion = Type.Union([
   event('fault-not-fired', 'No evidence that the fault ever took effect.', {message: text('What was checked.'), hint: text('Why that may be.')}),
   event('control-evidence', 'Whether the control traffic was left untouched.', {untouched: Type.Boolean(doc('True when the control traffic did not change.')), message: text('The comparison.')}),
   event('load-second', 'One second of load (kept in load, not events).', {second: SecondStats}),
+  event('load-progress', 'Requests in flight, once a second (kept in inFlight, not events).', {loadMs: Ms('Milliseconds since the load started.'), inFlight: Type.Array(InFlight)}),
   event('probe-result', 'A probe evaluated in a phase.', {result: ProbeResult}),
   event('probe-series', 'A PromQL probe\'s series (kept in series, not events).', {series: ProbeSeries}),
   event('guardrail-breached', 'A guardrail held: the run stops and reverts.', {guardrail: text('Which guardrail.'), message: text('What it measured.')}),
@@ -143,7 +159,7 @@ export const JournalDocument = Type.Object({
   experiment: Type.Object({
     name: text('The experiment\'s name.'),
     file: text('The experiment file as given on the command line.'),
-    spec: Type.Unsafe<Experiment>({$ref: '#/$defs/Experiment', description: 'The experiment as loaded (phase overrides are in phases, not here).'}),
+    spec: Type.Unsafe<Experiment>({$ref: '#/$defs/Experiment', description: 'The experiment as loaded, every probe with the phases it was planned for (phase overrides are in phases, not here).'}),
   }, {additionalProperties: false, ...doc('The experiment that ran.')}),
   status: literals(['running', 'finished'] as const, 'running until the run ends; a journal left running belongs to a run that died.'),
   outcome: Type.Optional(Outcome),
@@ -158,6 +174,7 @@ export const JournalDocument = Type.Object({
     startT: Ms('Start, ms since the run started.'),
     endT: Type.Optional(Ms('End, ms since the run started (absent while running or when cut short).')),
     plannedMs: Ms('Planned length.'),
+    cutShort: Type.Optional(PhaseCut),
   }, {additionalProperties: false}), doc('The phases that ran, in order.')),
   applied: Type.Array(AppliedFault, doc('Every VirtualService written.')),
   reverted: Type.Array(Type.Object({
@@ -166,6 +183,11 @@ export const JournalDocument = Type.Object({
   probes: Type.Array(ProbeResult, doc('Every probe result.')),
   series: Type.Optional(Type.Array(ProbeSeries, doc('PromQL range series over the whole run, for the charts (absent in journals of runs before it was recorded).'))),
   load: Type.Record(Type.String(), Type.Array(SecondStats), doc('Traffic class → its load, one entry per second.')),
+  inFlight: Type.Optional(Type.Record(Type.String(), Type.Array(Type.Object({
+    loadMs: Ms('Milliseconds since the load started.'),
+    count: Type.Integer({...doc('Requests in flight.'), minimum: 0}),
+    oldestMs: Ms('Age of the oldest one, ms.'),
+  }, {additionalProperties: false})), doc('Traffic class → requests in flight, sampled once a second (absent in older journals).'))),
   events: Type.Array(RunEvent, doc('Every event except load seconds, in order.')),
 }, {
   additionalProperties: false, title: 'Faultline journal',

@@ -3,22 +3,46 @@
  * ratio and p95, the evidence, the reverts, then a verdict table. A subscriber of the event stream,
  * like the journal; it computes nothing the journal does not have.
  */
-import type {SecondStats} from '../load/recorder.js'
-import type {Outcome, ProbeResult, RunEvent} from './events.js'
+import type {InFlight, SecondStats} from '../load/recorder.js'
+import {cutShortText, inFlightText, type Outcome, type ProbeResult, type RunEvent} from './events.js'
 
 const VERDICT: Record<Outcome, string> = {
   'held': 'HELD', 'deviated': 'DEVIATED', 'aborted': 'ABORTED', 'could-not-run': 'COULD NOT RUN', 'revert-failed': 'REVERT FAILED',
 }
 
-const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n - 2) + '… ' : s + ' '.repeat(n - s.length))
+const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - s.length))
 
-/** Renders the probe results as a fixed-width table. */
+/** `text` cut into lines of at most `width` characters, at spaces where it can, mid-word where it must. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = []
+  let rest = text
+  while (rest.length > width) {
+    const space = rest.lastIndexOf(' ', width)
+    const cut = space > width / 3 ? space : width
+    lines.push(rest.slice(0, cut).trimEnd())
+    rest = rest.slice(cut).trimStart()
+  }
+  return [...lines, rest]
+}
+
+/**
+ * The probe results as a fixed-width table. A cell never loses characters: a long probe name, stat
+ * or query wraps inside its column (the two circuit-breaker rows of a run differ only at the end of
+ * `cluster.outbound|9080|…` — a truncated table would show them as one).
+ */
 export function resultTable(results: ProbeResult[]): string {
   const rows = results.map(r => [r.probe, r.phase, r.status, r.actual, r.expected])
   const head = ['PROBE', 'PHASE', 'STATUS', 'MEASURED', 'EXPECTED']
-  const widths = head.map((h, i) => Math.min(i === 0 ? 44 : 40, Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)) + 2))
-  return [head, ...rows].map(r => r.map((c, i) => pad(c ?? '', widths[i] ?? 10)).join('').trimEnd()).join('\n')
+  const widths = head.map((h, i) => Math.min(i === 0 ? 44 : 40, Math.max(h.length, ...rows.map(r => (r[i] ?? '').length))))
+  const lines = [head, ...rows].flatMap(row => {
+    const cells = row.map((c, i) => wrap(c ?? '', widths[i] ?? 10))
+    const height = Math.max(...cells.map(c => c.length))
+    return Array.from({length: height}, (_, k) => cells.map((c, i) => pad(c[k] ?? '', (widths[i] ?? 10) + 2)).join('').trimEnd())
+  })
+  return lines.join('\n')
 }
+
+type Formatters = {[K in RunEvent['kind']]: (e: Extract<RunEvent, {kind: K}>) => void}
 
 /** Writes a run's events to a stream as readable lines. */
 export class ConsoleReporter {
@@ -26,6 +50,7 @@ export class ConsoleReporter {
   private phaseStart = 0
   private plannedMs = 0
   private readonly latest = new Map<string, SecondStats>()
+  private inFlight: InFlight[] = []
   private lastProgress = 0
   private readonly results: ProbeResult[] = []
 
@@ -35,51 +60,68 @@ export class ConsoleReporter {
     this.out.write(`${pad(label, 11)}${text}\n`)
   }
 
-  /** Handles one event. */
-  handle(e: RunEvent): void {
-    switch (e.kind) {
-      case 'run-started':
-        this.out.write(`chaos run ${e.experiment} (run ${e.runId}) on ${e.target.source} ${e.target.server}, context ${e.target.context}, namespace ${e.target.namespace}; load: ${e.driverVersion}\n`)
-        break
-      case 'preflight':
-        this.line('preflight', `${{ok: '✓', warning: '!', failed: '✗'}[e.status]} ${e.check}: ${e.message}${e.hint === undefined ? '' : `\n${' '.repeat(13)}${e.hint}`}`)
-        break
-      case 'phase-started':
-        this.phase = e.phase
-        this.phaseStart = e.t
-        this.plannedMs = e.plannedMs
-        this.line(e.phase, `started (${Math.round(e.plannedMs / 1000)}s)`)
-        break
-      case 'load-second':
-        this.latest.set(e.second.traffic, e.second)
-        if (e.t - this.lastProgress >= this.progressEveryMs) {
-          this.lastProgress = e.t
-          this.progress(e.t)
-        }
-        break
-      case 'fault-applied': this.line('fault', `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`); break
-      // Polled evidence times the effect from above only (the message says how finely).
-      case 'fault-evidence': this.line(this.phase, `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write at the latest` : ''}: ${e.source}: ${e.message}`); break
-      case 'fault-not-fired': this.line('WARNING', `the fault never fired: ${e.message}\n${' '.repeat(11)}${e.hint}`); break
-      case 'control-evidence': this.line('evidence', `${e.untouched ? 'control traffic untouched' : 'CONTROL TRAFFIC AFFECTED'}: ${e.message}`); break
-      case 'guardrail-breached': this.line('GUARDRAIL', `${e.guardrail}: ${e.message}`); break
-      case 'revert': this.line('revert', `${e.action} ${e.namespace}/${e.name}: ${e.message}`); break
-      case 'last-evidence': this.line('revert', e.message); break
-      case 'revert-failed': this.line('REVERT', `FAILED for ${e.namespace}/${e.name}: ${e.message}\n${' '.repeat(11)}clean up with: ${e.command}`); break
-      case 'probe-result': this.results.push(e.result); break
-      case 'log': this.line(e.level, e.message); break
-      case 'run-finished':
-        if (this.results.length > 0) this.out.write(`\n${resultTable(this.results)}\n`)
-        this.out.write(`\nVerdict: ${VERDICT[e.outcome]} (exit ${e.exitCode}) — ${e.reason}\n`)
-        break
-      default: break
-    }
+  /** One formatter per event kind: a new kind that prints nothing does not compile. */
+  private readonly formatters: Formatters = {
+    'run-started': e => this.out.write(`chaos run ${e.experiment} (run ${e.runId}) on ${e.target.source} ${e.target.server}, context ${e.target.context}, namespace ${e.target.namespace}; load: ${e.driverVersion}\n`),
+    'preflight': e => this.line('preflight', `${{ok: '✓', warning: '!', failed: '✗'}[e.status]} ${e.check}: ${e.message}${e.hint === undefined ? '' : `\n${' '.repeat(13)}${e.hint}`}`),
+    'phase-started': e => {
+      this.phase = e.phase
+      this.phaseStart = e.t
+      this.plannedMs = e.plannedMs
+      this.line(e.phase, `started (${Math.round(e.plannedMs / 1000)}s)`)
+    },
+    'phase-ended': e => {
+      if (e.cutShort !== undefined) this.line(e.phase, `INCOMPLETE: ${cutShortText(e.cutShort)}; its probes are not evaluated`)
+    },
+    'load-second': e => {
+      this.latest.set(e.second.traffic, e.second)
+    },
+    'load-progress': e => {
+      this.inFlight = e.inFlight
+      if (e.t - this.lastProgress < this.progressEveryMs) return
+      this.lastProgress = e.t
+      this.progress(e.t)
+    },
+    'fault-applied': e => this.line('fault', `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`),
+    // Polled evidence times the effect from above only (the message says how finely).
+    'fault-evidence': e => this.line(this.phase, `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write at the latest` : ''}: ${e.source}: ${e.message}`),
+    'fault-not-fired': e => this.line('WARNING', `the fault never fired: ${e.message}\n${' '.repeat(11)}${e.hint}`),
+    'control-evidence': e => this.line('evidence', `${e.untouched ? 'control traffic untouched' : 'CONTROL TRAFFIC AFFECTED'}: ${e.message}`),
+    'probe-result': e => {
+      this.results.push(e.result)
+    },
+    'probe-series': () => undefined, // the report's charts; nothing to say live
+    'guardrail-breached': e => this.line('GUARDRAIL', `${e.guardrail}: ${e.message}`),
+    'revert': e => this.line('revert', `${e.action} ${e.namespace}/${e.name}: ${e.message}`),
+    'last-evidence': e => this.line('revert', e.message),
+    'revert-failed': e => this.line('REVERT', `FAILED for ${e.namespace}/${e.name}: ${e.message}\n${' '.repeat(11)}clean up with: ${e.command}`),
+    'log': e => this.line(e.level, e.message),
+    'run-finished': e => {
+      if (this.results.length > 0) this.out.write(`\n${resultTable(this.results)}\n`)
+      this.out.write(`\nVerdict: ${VERDICT[e.outcome]} (exit ${e.exitCode}) — ${e.reason}\n`)
+    },
   }
 
+  /** Handles one event. */
+  handle(e: RunEvent): void {
+    (this.formatters[e.kind] as (e: RunEvent) => void)(e)
+  }
+
+  /**
+   * What each class is doing now: its rate, what is in flight and for how long (a delay shows while
+   * it happens, not 7 s later when the delayed requests end), and the completed requests' errors and p95.
+   */
   private progress(t: number): void {
     const elapsed = Math.round((t - this.phaseStart) / 1000)
     const remaining = Math.max(0, Math.round(this.plannedMs / 1000) - elapsed)
-    const classes = [...this.latest.values()].map(s => `${s.traffic} ${s.requests}/s err ${s.requests === 0 ? 0 : Math.round((s.failed / s.requests) * 1000) / 10}% p95 ${Math.round(s.p95)}ms`)
-    this.line(this.phase, `${elapsed}s elapsed, ${remaining}s left · ${classes.join(' · ')}`)
+    const names = new Set([...this.inFlight.map(f => f.traffic), ...this.latest.keys()])
+    const classes = [...names].map(name => {
+      const s = this.latest.get(name)
+      const f = this.inFlight.find(x => x.traffic === name)
+      const flying = f === undefined ? '' : ` · ${inFlightText([f]).slice(name.length + 1)}`
+      const done = s === undefined ? ' · nothing completed yet' : ` · p95 of completed ${Math.round(s.p95)}ms, err ${s.requests === 0 ? 0 : Math.round((s.failed / s.requests) * 1000) / 10}%`
+      return `${name} ${s?.requests ?? 0}/s${flying}${done}`
+    })
+    this.line(this.phase, `${elapsed}s elapsed, ${remaining}s left · ${classes.join(' | ')}`)
   }
 }

@@ -4,7 +4,7 @@
  */
 import type {ClusterTarget} from '../cluster/cluster.js'
 import type {PhaseName} from '../experiment/model.js'
-import type {SecondStats} from '../load/recorder.js'
+import type {InFlight, SecondStats} from '../load/recorder.js'
 import type {ProbeSeries} from './series.js'
 
 /** How a run ended (README, "Exit codes"). */
@@ -43,17 +43,45 @@ export interface AppliedFault {
   after: unknown
 }
 
+/**
+ * A phase stopped before its planned length (Ctrl-C, a guardrail, the time limit): it is
+ * incomplete, so its probes are not evaluated, and the requests still in flight then are counted
+ * with their age (the runner cancels them; they are never counted as failures).
+ */
+export interface PhaseCut {
+  reason: string
+  /** How long the phase had run. */
+  afterMs: number
+  plannedMs: number
+  inFlight: InFlight[]
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+/** Requests in flight in words: `targeted 31 in flight, oldest 6.2 s · control 0 in flight`. */
+export function inFlightText(inFlight: readonly InFlight[]): string {
+  return inFlight.map(f => `${f.traffic} ${f.count} in flight${f.count > 0 ? `, oldest ${seconds(f.oldestMs)}` : ''}`).join(' · ')
+}
+
+/** Why a phase's probes were not evaluated: `phase cut short at +3.1 s of 30.0 s (interrupted (signal))`. */
+export function cutShortText(cut: PhaseCut): string {
+  const flying = cut.inFlight.filter(f => f.count > 0)
+  return `phase cut short at +${seconds(cut.afterMs)} of ${seconds(cut.plannedMs)} (${cut.reason})${flying.length > 0 ? `; cancelled in flight: ${inFlightText(flying)}` : ''}`
+}
+
 /** A lifecycle event; `t` is milliseconds since the run started, `at` the wall-clock time. */
 export type RunEvent = {t: number; at: string} & (
   | {kind: 'run-started'; runId: string; experiment: string; file: string; target: ClusterTarget; driver: string; driverVersion: string}
   | {kind: 'preflight'; check: string; status: 'ok' | 'warning' | 'failed'; message: string; hint?: string}
   | {kind: 'phase-started'; phase: PhaseName; plannedMs: number}
-  | {kind: 'phase-ended'; phase: PhaseName}
+  | {kind: 'phase-ended'; phase: PhaseName; cutShort?: PhaseCut}
   | {kind: 'fault-applied'; fault: AppliedFault}
   | {kind: 'fault-evidence'; source: string; message: string; afterWriteMs: number}
   | {kind: 'fault-not-fired'; message: string; hint: string}
   | {kind: 'control-evidence'; untouched: boolean; message: string}
   | {kind: 'load-second'; second: SecondStats}
+  /** Once a second while the load runs: what is in flight now, so a delay shows while it happens. */
+  | {kind: 'load-progress'; loadMs: number; inFlight: InFlight[]}
   | {kind: 'probe-result'; result: ProbeResult}
   | {kind: 'probe-series'; series: ProbeSeries}
   | {kind: 'guardrail-breached'; guardrail: string; message: string}

@@ -13,7 +13,7 @@ import {managedInfo} from '../faults/revert.js'
 import type {VirtualService} from '../istio/types.js'
 import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
-import type {ProbeResult} from './events.js'
+import type {PhaseCut, ProbeResult} from './events.js'
 import {controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
@@ -32,6 +32,8 @@ export interface FaultPhaseContext {
   /** Milliseconds on the load's clock. */
   loadClock: () => number
   stopRun: (reason: string) => void
+  /** Where the run stopped this phase, if it did (started at `startT` on the run clock, planned `plannedMs`). */
+  cutShort: (startT: number, plannedMs: number) => PhaseCut | undefined
 }
 
 /** How long one object's apply keeps trying through transient errors and conflicts. */
@@ -49,6 +51,8 @@ function stillAsPlanned(p: PlannedVirtualService, current: VirtualService | unde
 export class FaultPhase {
   /** Whether any evidence showed the fault took effect. */
   fired = false
+  /** Whether the phase ran its planned length (a cut-short phase's probes are not evaluated). */
+  complete = false
   /** Envoy/Prometheus/HTTP probe results taken at the fault phase's end. */
   instantResults: ProbeResult[] = []
   private counters: FaultCounters | undefined
@@ -118,7 +122,7 @@ export class FaultPhase {
     await this.apply()
     this.writeAt = Date.now()
     const from = this.ctx.loadClock()
-    this.events.emit({kind: 'phase-started', phase: 'fault', plannedMs: ms})
+    const started = this.events.emit({kind: 'phase-started', phase: 'fault', plannedMs: ms})
     const {input} = this.ctx
     const guardrails = new Guardrails(input.experiment.spec.guardrails?.abortWhen ?? [], {cluster: input.cluster, namespace: input.namespace, recorder: this.ctx.recorder, prometheus: this.ctx.prometheus})
     await Promise.all([this.ctx.probes.startPhase('fault'), guardrails.arm()])
@@ -128,11 +132,13 @@ export class FaultPhase {
     this.polling = this.watchEvidence(end, signal)
     await this.checkGuardrails(guardrails, from, end, signal)
     const to = this.ctx.loadClock()
-    // A stopped run (a breach, Ctrl-C, the time limit) does not wait for a poll in flight either: revert() collects it.
-    const [instant] = await Promise.all([this.ctx.probes.endPhase('fault', from, to, 'instant'), signal.aborted ? undefined : this.polling])
-    this.instantResults = instant
+    // A stopped run (a breach, Ctrl-C, the time limit) is incomplete: its probes are not read, and it
+    // does not wait for a poll in flight either (revert() collects it).
+    const cut = this.ctx.cutShort(started.t, ms)
+    this.complete = cut === undefined
+    if (this.complete) [this.instantResults] = await Promise.all([this.ctx.probes.endPhase('fault', from, to, 'instant'), this.polling])
     for (const r of this.instantResults) this.events.emit({kind: 'probe-result', result: r})
-    this.events.emit({kind: 'phase-ended', phase: 'fault'})
+    this.events.emit({kind: 'phase-ended', phase: 'fault', ...(cut === undefined ? {} : {cutShort: cut})})
     return {from, to}
   }
 

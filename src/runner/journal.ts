@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import type {Experiment} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
-import type {AppliedFault, Outcome, ProbeResult, RunEvent} from './events.js'
+import type {AppliedFault, Outcome, PhaseCut, ProbeResult, RunEvent} from './events.js'
 import type {ProbeSeries} from './series.js'
 
 /** Journal format version; bump on incompatible changes. */
@@ -29,14 +29,24 @@ export interface JournalDocument {
   startedAt: string
   finishedAt?: string
   environment: Record<string, string>
-  phases: {name: string; startT: number; endT?: number; plannedMs: number}[]
+  phases: {name: string; startT: number; endT?: number; plannedMs: number; cutShort?: PhaseCut}[]
   applied: AppliedFault[]
   reverted: {namespace: string; name: string; action: string; t: number}[]
   probes: ProbeResult[]
   /** Prometheus range series over the whole run, for the report's charts. */
   series: ProbeSeries[]
   load: Record<string, SecondStats[]>
+  /** Requests in flight per class, sampled once a second on the load clock (absent in older journals). */
+  inFlight?: Record<string, InFlightSample[]>
   events: RunEvent[]
+}
+
+/** One class's requests in flight at one moment of the load. */
+export interface InFlightSample {
+  /** Milliseconds since the load started. */
+  loadMs: number
+  count: number
+  oldestMs: number
 }
 
 /** Appends events to a journal document and persists it. */
@@ -55,7 +65,7 @@ export class Journal {
     this.file = join(dir, 'journal.json')
     this.doc = {
       kind: 'FaultlineJournal', version: JOURNAL_VERSION, status: 'running', startedAt: startedAt.toISOString(),
-      phases: [], applied: [], reverted: [], probes: [], series: [], load: {}, events: [], ...init,
+      phases: [], applied: [], reverted: [], probes: [], series: [], load: {}, inFlight: {}, events: [], ...init,
     }
     this.save()
   }
@@ -64,6 +74,12 @@ export class Journal {
   record(e: RunEvent): void {
     if (e.kind === 'probe-series') {
       this.doc.series.push(e.series)
+      this.scheduleSave()
+      return
+    }
+    if (e.kind === 'load-progress') {
+      const byClass = (this.doc.inFlight ??= {})
+      for (const f of e.inFlight) (byClass[f.traffic] ??= []).push({loadMs: e.loadMs, count: f.count, oldestMs: f.oldestMs})
       this.scheduleSave()
       return
     }
@@ -78,6 +94,7 @@ export class Journal {
       case 'phase-ended': {
         const phase = this.doc.phases.find(p => p.name === e.phase && p.endT === undefined)
         if (phase !== undefined) phase.endT = e.t
+        if (phase !== undefined && e.cutShort !== undefined) phase.cutShort = e.cutShort
         break
       }
       case 'fault-applied': this.doc.applied.push(e.fault); break

@@ -11,20 +11,21 @@ import {planExperiment} from '../faults/experiment-plan.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
-import {type LoadDriver, parseRate} from '../load/driver.js'
-import {Recorder} from '../load/recorder.js'
+import {type LoadDriver, type LoadPlan, parseRate} from '../load/driver.js'
+import {type InFlight, Recorder} from '../load/recorder.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {redactJournal} from '../report/redact.js'
 import {type ReportOptions, writeIndex, writeRunReports} from '../report/write.js'
 import {version} from '../version.js'
-import type {EventStream, Outcome, ProbeResult} from './events.js'
+import type {EventStream, Outcome, PhaseCut, ProbeResult} from './events.js'
 import {Journal, type JournalDocument, runDirectory} from './journal.js'
 import {type Check, lockChecks, preflight} from './preflight.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
-import {PhaseProbes} from './probes.js'
+import {PhaseProbes, withProbePhases} from './probes.js'
 import {collectSeries} from './series.js'
 import {phaseDurations, wait, withPhases} from './timeline.js'
+import {decideVerdict, type Verdict, verdictOf} from './verdict.js'
 
 /** What a run needs. */
 export interface RunInput {
@@ -63,11 +64,27 @@ export interface RunResult {
   indexFile?: string
 }
 
-const EXIT: Record<Outcome, number> = {'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted, 'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed}
-
+/** The run ends here with this outcome. */
 class Stop extends Error {
-  constructor(readonly outcome: Outcome, readonly reason: string, readonly exitCode = EXIT[outcome]) {
+  constructor(readonly outcome: Outcome, readonly reason: string) {
     super(reason)
+  }
+}
+
+/** An error that ended the run, as its verdict. */
+function verdictOfError(err: unknown): Verdict {
+  if (err instanceof Stop) return verdictOf(err.outcome, err.reason)
+  if (err instanceof FaultlineError) return {outcome: err.exitCode === ExitCode.RevertFailed ? 'revert-failed' : 'could-not-run', reason: err.message + (err.hint === undefined ? '' : ` (${err.hint})`), exitCode: err.exitCode}
+  return verdictOf('could-not-run', `unexpected error: ${(err as Error).message}`)
+}
+
+/** The load plan of the run: every class, across all three phases (and a margin the stop cuts short). */
+function loadPlan(input: RunInput, totalMs: number): LoadPlan {
+  const {load} = input.experiment.spec
+  return {
+    url: load.url, method: load.method ?? 'GET', ...(load.body === undefined ? {} : {body: load.body}),
+    traffic: load.traffic.map(t => ({name: t.name, headers: t.headers ?? {}, ...(t.rate === undefined ? {} : {ratePerSecond: parseRate(t.rate)}), ...(t.vus === undefined ? {} : {vus: t.vus})})),
+    durationMs: totalMs + 60_000, requestTimeoutMs: 60_000, ...(input.proxy === undefined ? {} : {proxy: input.proxy}),
   }
 }
 
@@ -82,18 +99,26 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const reportOptions = input.reports ?? {html: true, redactHeaders: []}
   const driverVersion = await input.driver.version()
   const journal = new Journal(runDir, {
-    runId, experiment: {name: experiment.metadata.name, file: input.file, spec: experiment},
+    runId, experiment: {name: experiment.metadata.name, file: input.file, spec: withProbePhases(experiment)},
     environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
   }, startedAt, doc => redactJournal(doc, reportOptions.redactHeaders))
   events.subscribe(e => journal.record(e))
   events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
-
+  const recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))
+  recorder.onSecond(second => events.emit({kind: 'load-second', second}))
+  let loadT0: number | undefined
   const abort = new AbortController()
   let abortReason: string | undefined
+  /** When the run was stopped, and what was in flight at that moment (the driver cancels it next). */
+  let stoppedAt: {t: number; inFlight: InFlight[]} | undefined
   const stopRun = (reason: string) => {
     abortReason ??= reason
+    const t = events.elapsed()
+    stoppedAt ??= {t, inFlight: loadT0 === undefined ? [] : recorder.inFlight(t - loadT0)}
     abort.abort()
   }
+  const cutShort = (startT: number, plannedMs: number): PhaseCut | undefined => stoppedAt === undefined ? undefined
+    : {reason: abortReason ?? 'stopped', afterMs: Math.max(0, stoppedAt.t - startT), plannedMs, inFlight: stoppedAt.inFlight}
   // A caller may say why it stopped the run (a game day's time limit); Ctrl-C aborts without one.
   const onSignal = () => stopRun(typeof input.signal.reason === 'string' ? input.signal.reason : 'interrupted (signal)')
   input.signal.addEventListener('abort', onSignal, {once: true})
@@ -102,33 +127,30 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const maxTimer = maxMs === undefined ? undefined : setTimeout(() => stopRun(`guardrails.maxDuration (${maxDuration}) reached`), maxMs)
   if (input.signal.aborted) onSignal()
 
-  const recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))
-  recorder.onSecond(second => events.emit({kind: 'load-second', second}))
   const prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
   const prometheus = prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl)
   const probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder, prometheus, proxy: input.proxy})
   const reverter = new Reverter(cluster, runId)
   const stopLoad = new AbortController()
   let load: Promise<void> | undefined
-  let loadT0 = 0
-  let result: {outcome: Outcome; reason: string; exitCode: number}
+  let progress: NodeJS.Timeout | undefined
+  let result: Verdict
   const emitResults = (results: ProbeResult[]) => results.forEach(r => events.emit({kind: 'probe-result', result: r}))
 
   try {
-    const plan = await prepare(input, runId, startedAt)
+    const plan = await prepare({...input, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}, runId, startedAt)
     if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
 
-    loadT0 = events.elapsed()
-    load = input.driver.run({
-      url: experiment.spec.load.url, method: experiment.spec.load.method ?? 'GET', ...(experiment.spec.load.body === undefined ? {} : {body: experiment.spec.load.body}),
-      traffic: experiment.spec.load.traffic.map(t => ({name: t.name, headers: t.headers ?? {}, ...(t.rate === undefined ? {} : {ratePerSecond: parseRate(t.rate)}), ...(t.vus === undefined ? {} : {vus: t.vus})})),
-      durationMs: total + 60_000, requestTimeoutMs: 60_000, ...(input.proxy === undefined ? {} : {proxy: input.proxy}),
-    }, recorder, {stop: stopLoad.signal, abort: abort.signal})
-    const loadClock = () => events.elapsed() - loadT0
+    const t0 = events.elapsed()
+    loadT0 = t0
+    const loadClock = () => events.elapsed() - t0
+    load = input.driver.run(loadPlan(input, total), recorder, {stop: stopLoad.signal, abort: abort.signal})
+    // What is in flight, every second: a delayed request shows while it is delayed, not only once it ends.
+    progress = setInterval(() => events.emit({kind: 'load-progress', loadMs: loadClock(), inFlight: recorder.inFlight(loadClock())}), 1000)
+    const phase = {input, probes, signal: abort.signal, cutShort}
 
     // Baseline: the system must be steady before anything is injected.
-    await runPhase(input, probes, 'baseline', durations.baseline, abort.signal)
-    if (abort.signal.aborted) throw new Stop('aborted', `${abortReason ?? 'aborted'} during the baseline; nothing was injected`)
+    if (!(await runPhase(phase, 'baseline', durations.baseline)).complete) throw new Stop('aborted', `${abortReason ?? 'aborted'} during the baseline; nothing was injected`)
     const baselineEnd = loadClock()
     await settle(recorder, baselineEnd, 2000)
     const baseline = await probes.endPhase('baseline', 0, baselineEnd)
@@ -136,44 +158,38 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     const unsteady = baseline.filter(r => r.status !== 'held')
     if (unsteady.length > 0) throw new Stop('could-not-run', `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')}); nothing was injected`)
 
-    const fault = new FaultPhase({input, plan, reverter, probes, recorder, prometheus, loadClock, stopRun})
+    const fault = new FaultPhase({input, plan, reverter, probes, recorder, prometheus, loadClock, stopRun, cutShort})
     const window = await fault.run(durations.fault, abort.signal)
-    const reverted = await fault.revert()
-    const failedReverts = reverted.filter(o => !o.ok)
+    const failedReverts = (await fault.revert()).filter(o => !o.ok)
 
-    if (!abort.signal.aborted && failedReverts.length === 0) {
-      await runPhase(input, probes, 'recovery', durations.recovery, abort.signal, () => fault.watchLastEvidence())
-    }
+    // The recovery: did the system come back once the fault was gone? Its instant probes are read at its end.
+    const recovery = abort.signal.aborted || failedReverts.length > 0 ? undefined
+      : await runPhase(phase, 'recovery', durations.recovery, () => fault.watchLastEvidence(), () => probes.endPhase('recovery', window.to, loadClock(), 'instant'))
     stopLoad.abort()
     await load
     reportSchedule(input.driver, events)
     const end = loadClock()
-    const faultResults = await probes.endPhase('fault', window.from, window.to, 'load')
-    const recoveryResults = abort.signal.aborted || failedReverts.length > 0 ? [] : await probes.endPhase('recovery', window.to, end, 'load')
-    emitResults([...faultResults, ...recoveryResults])
+    // A phase cut short is incomplete: its load probes are not scored on part of a phase.
+    const faultResults = fault.complete ? await probes.endPhase('fault', window.from, window.to, 'load') : []
+    const recoveryResults = recovery?.complete === true ? await probes.endPhase('recovery', window.to, end, 'load') : undefined
+    emitResults([...faultResults, ...(recoveryResults ?? [])])
     fault.reportTraffic(window, baselineEnd)
-
-    if (failedReverts.length > 0) throw new Stop('revert-failed', `revert failed for ${failedReverts.map(o => `${o.namespace}/${o.name} (${o.message})`).join(', ')}: faults may still be live. Run: ${revertCommand(runId, namespace)}`)
-    if (abortReason !== undefined) throw new Stop('aborted', `${abortReason}; faults were reverted`)
-    const all = [...fault.instantResults, ...faultResults, ...recoveryResults]
-    const deviations = all.filter(r => r.status !== 'held')
-    if (!fault.fired) throw new Stop('deviated', 'the fault never fired, so the hypothesis was not tested (see the fault-not-fired event)')
-    result = deviations.length === 0
-      ? {outcome: 'held', exitCode: ExitCode.Held, reason: `the hypothesis held: ${all.length} probe result(s) after the fault was applied, all within tolerance`}
-      : {outcome: 'deviated', exitCode: ExitCode.Deviated, reason: `the hypothesis deviated: ${deviations.map(r => `"${r.probe}" ${r.status} in ${r.phase} (${r.actual}, expected ${r.expected})`).join('; ')}`}
+    result = decideVerdict({
+      ...(abortReason === undefined ? {} : {abortReason}), failedReverts, revertCommand: revertCommand(runId, namespace), fired: fault.fired,
+      fault: [...fault.instantResults, ...faultResults], ...(recovery?.complete === true ? {recovery: [...recovery.results, ...(recoveryResults ?? [])]} : {}),
+    })
   } catch (err) {
-    result = err instanceof Stop ? {outcome: err.outcome, reason: err.reason, exitCode: err.exitCode}
-      : err instanceof FaultlineError ? {outcome: err.exitCode === ExitCode.RevertFailed ? 'revert-failed' : 'could-not-run', reason: err.message + (err.hint === undefined ? '' : ` (${err.hint})`), exitCode: err.exitCode}
-        : {outcome: 'could-not-run', reason: `unexpected error: ${(err as Error).message}`, exitCode: ExitCode.CouldNotRun}
+    result = verdictOfError(err)
   } finally {
     if (maxTimer !== undefined) clearTimeout(maxTimer)
+    if (progress !== undefined) clearInterval(progress)
     input.signal.removeEventListener('abort', onSignal)
   }
   // Safety net: anything still registered (an exception mid-fault) is reverted now, on a fresh deadline.
   if (reverter.size > 0) {
     const outcomes = await reverter.revertAll({deadlineMs: input.revertTimeoutMs ?? 30_000})
     for (const o of outcomes) events.emit(o.ok ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message} : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command: revertCommand(runId, namespace)})
-    if (outcomes.some(o => !o.ok)) result = {outcome: 'revert-failed', exitCode: ExitCode.RevertFailed, reason: `${result.reason}; and the revert failed: faults may still be live. Run: ${revertCommand(runId, namespace)}`}
+    if (outcomes.some(o => !o.ok)) result = verdictOf('revert-failed', `${result.reason}; and the revert failed: faults may still be live. Run: ${revertCommand(runId, namespace)}`)
   }
   stopLoad.abort()
   if (result.outcome !== 'held' && result.outcome !== 'deviated') abort.abort()
@@ -254,11 +270,29 @@ async function prepare(input: RunInput, runId: string, startedAt: Date): Promise
   return plan
 }
 
-async function runPhase(input: RunInput, probes: PhaseProbes, phase: PhaseName, ms: number, signal: AbortSignal, during?: () => Promise<void>): Promise<void> {
-  input.events.emit({kind: 'phase-started', phase, plannedMs: ms})
-  await probes.startPhase(phase)
-  await Promise.all([wait(ms, signal), during?.()])
-  input.events.emit({kind: 'phase-ended', phase})
+/** What every phase needs from the run. */
+interface PhaseRun {
+  input: RunInput
+  probes: PhaseProbes
+  signal: AbortSignal
+  cutShort: (startT: number, plannedMs: number) => PhaseCut | undefined
+}
+
+/**
+ * One plain phase (baseline, recovery): waits it out with `during` beside it, and reads `atEnd`'s
+ * probes at its end. A phase the run stopped is incomplete: `atEnd` is not read, and its end says
+ * where it was cut and what was in flight.
+ */
+async function runPhase(run: PhaseRun, phase: PhaseName, ms: number, during?: () => Promise<void>, atEnd?: () => Promise<ProbeResult[]>): Promise<{complete: boolean; results: ProbeResult[]}> {
+  const {events} = run.input
+  const started = events.emit({kind: 'phase-started', phase, plannedMs: ms})
+  await run.probes.startPhase(phase)
+  await Promise.all([wait(ms - (events.elapsed() - started.t), run.signal), during?.()])
+  const cut = run.cutShort(started.t, ms)
+  const results = cut === undefined && atEnd !== undefined ? await atEnd() : []
+  for (const result of results) events.emit({kind: 'probe-result', result})
+  events.emit({kind: 'phase-ended', phase, ...(cut === undefined ? {} : {cutShort: cut})})
+  return {complete: cut === undefined, results}
 }
 
 /** Waits (bounded) until every request meant to start before `ms` has completed and been sealed. */

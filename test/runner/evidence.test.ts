@@ -5,7 +5,7 @@ import {controlUntouched, injectedBetween, targetedEffect} from '../../src/runne
 
 /** A window of `requests` with this failure ratio, median and p99 (ms). */
 function window(requests: number, failedRate: number, med: number, p99: number): WindowSummary {
-  return {requests, failed: Math.round(requests * failedRate), dropped: 0, rate: requests / 10, failedRate,
+  return {requests, failed: Math.round(requests * failedRate), dropped: 0, cancelled: 0, rate: requests / 10, failedRate,
     duration: {count: requests, avg: med, min: 0, max: p99, med, p: q => (q >= 99 ? p99 : med)}}
 }
 

@@ -62,10 +62,16 @@ describe('chaos run (runner, against a fake cluster)', function () {
   let url: string
   let failing = false
   let liveFault: (() => boolean) | undefined
+  /** While our fault is live, targeted requests wait this long (a delay fault as the mesh applies it). */
+  let faultDelayMs = 0
   before(async () => {
     server = createServer((req, res) => {
       // While our fault is live, targeted requests fail: a stand-in for a fault that hurts too much.
       const faulted = liveFault?.() === true && req.headers['x-chaos-test'] === 'true'
+      if (faulted && faultDelayMs > 0) {
+        setTimeout(() => res.writeHead(200).end('ok'), faultDelayMs)
+        return
+      }
       res.writeHead(failing || faulted ? 503 : 200).end('ok')
     })
     await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()))
@@ -75,7 +81,9 @@ describe('chaos run (runner, against a fake cluster)', function () {
   beforeEach(() => {
     failing = false
     liveFault = undefined
+    faultDelayMs = 0
   })
+  const faultLive = (cluster: FakeCluster) => () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
 
   async function run(cluster: FakeCluster, exp: Experiment, signal = new AbortController().signal) {
     const events = new EventStream()
@@ -248,5 +256,84 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.equal(result.exitCode, 3)
     assert.match(result.reason, /guardrails\.maxDuration \(3s\) reached/)
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
+  })
+
+  it('a held run has a result for every probe in every phase it names, thresholds in all three by default', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    const exp = experiment(url, {steadyState: [
+      {name: 'control is fast', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}},
+      {name: 'productpage answers', http: {url, expect: {status: 200}}},
+      {name: 'targeted in baseline and recovery', traffic: 'targeted', phases: ['baseline', 'recovery'], thresholds: {http_req_failed: ['rate<0.01']}},
+    ]})
+    const {result, seen} = await run(cluster, exp)
+    stop()
+    assert.equal(result.outcome, 'held', result.reason)
+    assert.match(result.reason, /recovered: 3 probe result\(s\) in the recovery phase within tolerance/)
+    const results = seen.flatMap(e => (e.kind === 'probe-result' ? [`${e.result.probe}|${e.result.phase}|${e.result.status}`] : [])).sort()
+    assert.deepEqual(results, [
+      'control is fast|baseline|held', 'control is fast|fault|held', 'control is fast|recovery|held',
+      'productpage answers|baseline|held', 'productpage answers|fault|held', 'productpage answers|recovery|held',
+      'targeted in baseline and recovery|baseline|held', 'targeted in baseline and recovery|recovery|held',
+    ])
+  })
+
+  it('a service that stays broken after the revert deviates with "did not recover"', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    const events = new EventStream()
+    // The fault breaks the service for good: from the revert on, every request fails.
+    events.subscribe(e => {
+      if (e.kind === 'revert') failing = true
+    })
+    const exp = experiment(url, {phases: {baseline: '1s', fault: '2s', recovery: '2s'}})
+    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal: new AbortController().signal, events})
+    stop()
+    assert.equal(result.outcome, 'deviated', result.reason)
+    assert.equal(result.exitCode, 1)
+    assert.match(result.reason, /^the system did not recover after the revert: "control is fast" missed \(rate=/)
+    assert.doesNotMatch(result.reason, /under the fault/)
+  })
+
+  it('Ctrl-C in the fault phase: the phase is incomplete, not held, and cancelled requests are not failures', async () => {
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const stop = meshOf(cluster)
+    liveFault = faultLive(cluster)
+    faultDelayMs = 6000
+    const ac = new AbortController()
+    const events = new EventStream()
+    const seen: RunEvent[] = []
+    events.subscribe(e => seen.push(e))
+    events.subscribe(e => {
+      if (e.kind === 'phase-started' && e.phase === 'fault') setTimeout(() => ac.abort(), 2500)
+    })
+    const exp = experiment(url, {
+      phases: {baseline: '1s', fault: '30s', recovery: '1s'},
+      steadyState: [{name: 'targeted answers within 4s', traffic: 'targeted', thresholds: {http_req_duration: ['p(99)<4000'], http_req_failed: ['rate<0.5']}}],
+    })
+    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal: ac.signal, events})
+    stop()
+    assert.equal(result.outcome, 'aborted', result.reason)
+    const faultResults = seen.filter(e => e.kind === 'probe-result' && e.result.phase === 'fault')
+    assert.deepEqual(faultResults, [], 'a cut-short fault phase is not scored')
+    const ended = seen.find(e => e.kind === 'phase-ended' && e.phase === 'fault')
+    assert.ok(ended?.kind === 'phase-ended' && ended.cutShort !== undefined, 'the fault phase ended incomplete')
+    const cut = ended.cutShort
+    assert.equal(cut.reason, 'interrupted (signal)')
+    assert.ok(cut.afterMs > 2000 && cut.afterMs < 4000, `cut at ${cut.afterMs} ms`)
+    assert.equal(cut.plannedMs, 30_000)
+    const targeted = cut.inFlight.find(f => f.traffic === 'targeted')
+    assert.ok(targeted !== undefined && targeted.count > 20, `targeted in flight at the cut: ${JSON.stringify(targeted)}`)
+    assert.ok(targeted.oldestMs > 1500 && targeted.oldestMs < 4000, `oldest ${targeted.oldestMs} ms`)
+    const seconds = seen.flatMap(e => (e.kind === 'load-second' && e.second.traffic === 'targeted' ? [e.second] : []))
+    const failed = seconds.reduce((n, s) => n + s.failed, 0)
+    const cancelled = seconds.reduce((n, s) => n + (s.cancelled ?? 0), 0)
+    assert.equal(failed, 0, 'no request the runner cancelled counts as failed')
+    assert.ok(cancelled >= targeted.count - 2, `cancelled ${cancelled}, in flight at the cut ${targeted.count}`)
+    const progress = seen.filter(e => e.kind === 'load-progress')
+    assert.ok(progress.some(e => e.kind === 'load-progress' && e.inFlight.some(f => f.traffic === 'targeted' && f.count > 0 && f.oldestMs > 900)), 'the in-flight delay showed while it happened')
   })
 })
