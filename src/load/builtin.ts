@@ -12,6 +12,7 @@ import {performance} from 'node:perf_hooks'
 import {Client, type Dispatcher, Pool} from 'undici'
 
 import type {LoadDriver, LoadPlan, TrafficPlan} from './driver.js'
+import {type AnswerPeek, errorReason, PEEK_BYTES, statusReason} from './reasons.js'
 import type {Recorder} from './recorder.js'
 import {type SendReport, SendLog} from './send-log.js'
 
@@ -91,10 +92,13 @@ class Load {
   /** VU loops still going (a VU between a failure and its retry has nothing in flight). */
   private activeVus = 0
   private done: () => void = () => {}
+  /** For failure reasons: the host connections go to (the proxy's, through one), and whether it is a proxy. */
+  readonly errorTarget: {host: string; viaProxy: boolean}
 
   constructor(readonly plan: LoadPlan, readonly recorder: Recorder, readonly abort: AbortSignal, readonly maxInFlight: number) {
     const target = connectionTarget(plan)
     this.origin = target.origin
+    this.errorTarget = {host: new URL(target.origin).hostname, viaProxy: plan.proxy !== undefined}
     this.clientOptions = {keepAliveTimeout: 10_000, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs}
     this.classes = plan.traffic.map(t => new TrafficLoad(this, t, {
       origin: target.origin, path: target.path, method: plan.method as Dispatcher.HttpMethod,
@@ -245,14 +249,14 @@ class TrafficLoad {
     dispatcher.dispatch(this.request, new Exchange(this, at, vu))
   }
 
-  /** Records a finished request and, for a VU, sends its next one. */
-  finish(exchange: Exchange, status: number, failed: boolean): void {
+  /** Records a finished request (a failed one with its reason) and, for a VU, sends its next one. */
+  finish(exchange: Exchange, status: number, failed: boolean, reason?: string): void {
     const load = this.load
     const now = load.now()
     this.inFlight--
     // A hard stop destroys the connections: those requests were cancelled by us, not failed by the mesh.
     if (failed && load.abort.aborted) load.recorder.cancelled(this.traffic.name, exchange.at)
-    else load.recorder.completed(this.traffic.name, exchange.at, now - exchange.at, status)
+    else load.recorder.completed(this.traffic.name, exchange.at, now - exchange.at, status, reason)
     const vu = exchange.vu
     // The VU's next request starts now, before the count drops, so the run cannot look finished.
     if (vu !== undefined && load.vuContinues(now)) {
@@ -272,28 +276,54 @@ class TrafficLoad {
   }
 }
 
+/**
+ * What an answer ≥ 400 says about who gave it (undici's raw headers: name, value, name, value…):
+ * an Envoy local reply (`server: envoy` without `x-envoy-upstream-service-time`), a circuit
+ * breaker (`x-envoy-overloaded`), the sandbox proxy's own refusal. Only failed answers pay for this.
+ */
+function peekHeaders(raw: readonly (Buffer | string)[] | null | undefined): AnswerPeek {
+  const peek: AnswerPeek = {}
+  if (raw === null || raw === undefined) return peek
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = String(raw[i]).toLowerCase()
+    if (name === 'server') peek.server = String(raw[i + 1]).toLowerCase()
+    else if (name === 'x-envoy-upstream-service-time') peek.upstreamServiceTime = true
+    else if (name === 'x-envoy-overloaded') peek.overloaded = true
+    else if (name === 'x-faultline-proxy') peek.proxyRefused = true
+  }
+  return peek
+}
+
+/** Whether the body's first bytes can tell more: an Envoy local reply, whose body names its flag. */
+const wantsBody = (peek: AnswerPeek) => peek.body === undefined && peek.upstreamServiceTime !== true && (peek.server === 'envoy' || peek.server === 'istio-envoy')
+
 /** undici's handler for one request (its classic callback shape, which `Client` calls directly). */
 class Exchange implements Dispatcher.DispatchHandler {
   private status = 0
+  /** Set for an answer ≥ 400 only, so a successful request pays nothing for failure reasons. */
+  private peek: AnswerPeek | undefined
 
   constructor(private readonly traffic: TrafficLoad, readonly at: number, readonly vu: Client | undefined) {}
 
   onConnect(): void {}
 
-  onHeaders(statusCode: number): boolean {
+  onHeaders(statusCode: number, headers?: (Buffer | string)[] | null): boolean {
     this.status = statusCode
+    if (statusCode >= 400) this.peek = peekHeaders(headers)
     return true
   }
 
-  onData(): boolean {
+  onData(chunk: Buffer): boolean {
+    const peek = this.peek
+    if (peek !== undefined && wantsBody(peek)) peek.body = chunk.toString('latin1', 0, Math.min(chunk.length, PEEK_BYTES))
     return true
   }
 
   onComplete(): void {
-    this.traffic.finish(this, this.status, false)
+    this.traffic.finish(this, this.status, false, this.peek === undefined ? undefined : statusReason(this.status, this.peek))
   }
 
-  onError(): void {
-    this.traffic.finish(this, 0, true)
+  onError(err: Error): void {
+    this.traffic.finish(this, 0, true, errorReason(err, this.traffic.load.errorTarget))
   }
 }

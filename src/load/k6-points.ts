@@ -7,6 +7,7 @@
  * less `http_req_duration`, which undercounts by the connection's blocked/connect time (µs–ms).
  */
 import {ITERATION_KEY, STARTED_METRIC} from './k6-script.js'
+import {k6Reason} from './reasons.js'
 import type {Recorder} from './recorder.js'
 
 /** One line of k6's JSON output that carries a sample. */
@@ -102,8 +103,12 @@ export class K6PointFeed {
         return
       }
       // k6 tags a request that got no response (refused, reset, timed out) with status 0.
-      const status = Number(data.tags?.status ?? 0)
-      this.recorder.completed(traffic, at, data.value, Number.isInteger(status) ? status : 0)
+      const tags = data.tags ?? {}
+      const code = Number(tags.status ?? 0)
+      const status = Number.isInteger(code) ? code : 0
+      // A failed request's reason from k6's error_code / error tags (k6 cannot show Envoy's headers: its status alone).
+      const failed = status < 200 || status >= 400
+      this.recorder.completed(traffic, at, data.value, status, failed ? k6Reason(status, tags) : undefined)
       this.counts.requests++
     },
     dropped_iterations: (traffic, at) => {

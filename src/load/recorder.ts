@@ -18,6 +18,8 @@ export interface SecondStats {
   /** Requests the runner itself cancelled (a hard stop) or that never completed: neither passed nor failed (absent in older journals). */
   cancelled?: number
   statuses: Record<string, number>
+  /** Why the failed requests failed, reason → count (src/load/reasons.ts; absent in older journals). */
+  reasons?: Record<string, number>
   p50: number
   p95: number
   p99: number
@@ -33,6 +35,7 @@ interface LiveSecond {
   cancelled: number
   inFlight: number
   statuses: Record<string, number>
+  reasons: Record<string, number>
   histogram: Histogram
 }
 
@@ -90,7 +93,7 @@ export class Recorder {
     if (s === c.currentSecond && c.current !== undefined) return c.current
     let live = c.live.get(s)
     if (live === undefined) {
-      live = {requests: 0, failed: 0, dropped: 0, cancelled: 0, inFlight: 0, statuses: {}, histogram: newHistogram()}
+      live = {requests: 0, failed: 0, dropped: 0, cancelled: 0, inFlight: 0, statuses: {}, reasons: {}, histogram: newHistogram()}
       c.live.set(s, live)
     }
     c.current = live
@@ -118,11 +121,18 @@ export class Recorder {
     return live
   }
 
-  /** The request meant to start at `at` completed: status 0 for a network error or timeout. */
-  completed(traffic: string, at: number, durationMs: number, status: number): void {
+  /**
+   * The request meant to start at `at` completed: status 0 for a network error or timeout. A failed
+   * one is counted under `reason` (src/load/reasons.ts), else under its status (`error` for 0).
+   */
+  completed(traffic: string, at: number, durationMs: number, status: number, reason?: string): void {
     const live = this.ended(traffic, at)
     live.requests++
-    if (status < 200 || status >= 400) live.failed++
+    if (status < 200 || status >= 400) {
+      live.failed++
+      const why = reason ?? (status === 0 ? 'error' : String(status))
+      live.reasons[why] = (live.reasons[why] ?? 0) + 1
+    }
     const key = status === 0 ? 'error' : status
     live.statuses[key] = (live.statuses[key] ?? 0) + 1
     recordMs(live.histogram, durationMs)
@@ -180,7 +190,7 @@ export class Recorder {
   private seal(traffic: string, second: number, live: LiveSecond): SecondStats {
     const t = trendOf(live.histogram)
     return {
-      traffic, second, requests: live.requests, failed: live.failed, dropped: live.dropped, cancelled: live.cancelled, statuses: live.statuses,
+      traffic, second, requests: live.requests, failed: live.failed, dropped: live.dropped, cancelled: live.cancelled, statuses: live.statuses, reasons: live.reasons,
       p50: t.med, p95: t.p(95), p99: t.p(99), max: t.max, histogram: encodeHistogram(live.histogram),
     }
   }

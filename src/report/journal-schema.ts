@@ -56,6 +56,7 @@ export const SecondStats = Type.Object({
   dropped: Type.Integer({...doc('Requests not sent because too many were in flight (k6\'s dropped_iterations).'), minimum: 0}),
   cancelled: Type.Optional(Type.Integer({...doc('Requests the runner cancelled (a hard stop) or that never completed: counted neither as passed nor as failed.'), minimum: 0})),
   statuses: Type.Record(Type.String(), Type.Integer({minimum: 0}), doc('HTTP status (or error class) → count.')),
+  reasons: Type.Optional(Type.Record(Type.String(), Type.Integer({minimum: 0}), doc('Why the failed requests failed, reason → count, summing to failed: a network error (ENOTFOUND productpage, ECONNREFUSED 127.0.0.1:9080, reset (ECONNRESET), timeout, TLS …, proxy …) or an HTTP status with Envoy\'s response flag when the answer was an Envoy local reply (503 UO, 500 FI), else the bare status (absent in older journals).'))),
   p50: Ms('Median latency, ms.'),
   p95: Ms('95th percentile latency, ms.'),
   p99: Ms('99th percentile latency, ms.'),

@@ -160,6 +160,30 @@ describe('builtin load driver', function () {
     const w = recorder.summarise('vus', 0, 2000)
     assert.ok(w.requests >= 2)
     assert.equal(w.failed, w.requests, 'every attempt is a network error')
+    assert.deepEqual(Object.keys(recorder.seconds('vus').reduce((r, x) => ({...r, ...x.reasons}), {})), [`ECONNREFUSED 127.0.0.1:${deadPort}`])
+  })
+
+  it('gives every failed request a reason: Envoy local replies with their flag, the application\'s statuses bare, the proxy\'s refusals', async () => {
+    const envoy = createServer((req, res) => {
+      const path = req.url ?? ''
+      if (path.endsWith('/abort')) return res.writeHead(500, {server: 'envoy', 'content-type': 'text/plain'}).end('fault filter abort')
+      if (path.endsWith('/overflow')) return res.writeHead(503, {server: 'envoy', 'x-envoy-overloaded': 'true'}).end('upstream connect error or disconnect/reset before headers. reset reason: overflow')
+      if (path.endsWith('/app')) return res.writeHead(503, {server: 'envoy', 'x-envoy-upstream-service-time': '3'}).end('no healthy upstream')
+      if (path.endsWith('/refused')) return res.writeHead(502, {'x-faultline-proxy': 'refused'}).end('no service named "x"')
+      res.end('ok')
+    })
+    const envoyPort = await listen(envoy)
+    try {
+      const reasons: Record<string, Record<string, number>> = {}
+      for (const path of ['abort', 'overflow', 'app', 'refused', 'ok']) {
+        const recorder = new Recorder(['c'])
+        await new BuiltinDriver().run(plan({url: `http://127.0.0.1:${envoyPort}/${path}`, durationMs: 200, traffic: [{name: 'c', ratePerSecond: 20, headers: {}}]}), recorder, signals())
+        reasons[path] = recorder.seconds('c').reduce((r, x) => ({...r, ...x.reasons}), {})
+      }
+      assert.deepEqual(reasons, {abort: {'500 FI': 4}, overflow: {'503 UO': 4}, app: {'503': 4}, refused: {'proxy refused 502': 4}, ok: {}})
+    } finally {
+      envoy.close()
+    }
   })
 
   it('reports the arrival rate over the sending window and the send lag', async () => {

@@ -140,7 +140,7 @@ describe('k6 points into the recorder', () => {
     const feed = new K6PointFeed(recorder, 0)
     feed.line(line('http_req_duration', 100, 0, {traffic: 'control', status: '0', error_code: '1212'}))
     recorder.flush(0, true)
-    assert.deepEqual(recorder.seconds('control').map(s => [s.failed, s.statuses]), [[1, {error: 1}]])
+    assert.deepEqual(recorder.seconds('control').map(s => [s.failed, s.statuses, s.reasons]), [[1, {error: 1}, {ECONNREFUSED: 1}]])
   })
 
   it('the sealing lag covers k6\'s output pipeline at the experiments\' rates (measured on the recording)', () => {
