@@ -19,23 +19,38 @@ import {formatNumber} from '../probes/prometheus.js'
  */
 export const FAULT_STATS = ['http.*.fault.delays_injected', 'http.*.fault.aborts_injected'] as const
 
-/** Fault-filter counters summed over every sidecar in the namespace. */
+/** One sidecar's fault-filter counters. */
+export interface PodFaultCounters {
+  delays: number
+  aborts: number
+}
+
+/** Fault-filter counters of the sidecars read, by pod (a pod that could not be read is absent). */
 export interface FaultCounters {
   delays: number
   aborts: number
   /** Sidecars read. */
   pods: number
+  byPod: Map<string, PodFaultCounters>
 }
 
-/** Reads the fault counters of every meshed pod in the namespace (unreadable pods are skipped). */
-export async function readFaultCounters(cluster: Cluster, namespace: string): Promise<FaultCounters> {
-  const pods = (await cluster.listPods(namespace, '')).filter(hasProxy)
-  const totals: FaultCounters = {delays: 0, aborts: 0, pods: 0}
+/** How many sidecars the evidence polls read at most; beyond it the busiest callers are kept, with a warning. */
+export const MAX_EVIDENCE_PODS = 50
+
+/**
+ * Reads the fault counters of the meshed pods in the namespace (`only`: of those pods; unreadable
+ * pods are left out, never counted as zero).
+ */
+export async function readFaultCounters(cluster: Cluster, namespace: string, only?: ReadonlySet<string>): Promise<FaultCounters> {
+  const pods = (await cluster.listPods(namespace, '')).filter(p => hasProxy(p) && (only === undefined || only.has(p.name)))
+  const totals: FaultCounters = {delays: 0, aborts: 0, pods: 0, byPod: new Map()}
   await Promise.all(pods.map(async p => {
     try {
       const stats = parseEnvoyStats(await cluster.proxyRequest(namespace, p.name, 'stats'))
-      totals.delays += sumMatching(stats, FAULT_STATS[0]).value
-      totals.aborts += sumMatching(stats, FAULT_STATS[1]).value
+      const pod = {delays: sumMatching(stats, FAULT_STATS[0]).value, aborts: sumMatching(stats, FAULT_STATS[1]).value}
+      totals.byPod.set(p.name, pod)
+      totals.delays += pod.delays
+      totals.aborts += pod.aborts
       totals.pods++
     } catch {
       // A pod that cannot be read adds nothing; the other pods still prove or disprove the fault.
@@ -44,9 +59,44 @@ export async function readFaultCounters(cluster: Cluster, namespace: string): Pr
   return totals
 }
 
-/** How much the counters grew from `a` to `b` (a restarted pod counts from zero). */
+/**
+ * How much the counters grew from `a` to `b`, pod by pod. A pod counts only between two good reads:
+ * one that could not be read at `a` would otherwise count its whole counter, from before the fault,
+ * as faulted requests. A pod whose counter went down restarted: it counts from zero.
+ */
 export function injectedBetween(a: FaultCounters, b: FaultCounters): number {
-  return Math.max(0, b.delays - a.delays) + Math.max(0, b.aborts - a.aborts)
+  let n = 0
+  for (const [pod, after] of b.byPod) {
+    const before = a.byPod.get(pod)
+    if (before === undefined) continue
+    n += (after.delays >= before.delays ? after.delays - before.delays : after.delays)
+    n += (after.aborts >= before.aborts ? after.aborts - before.aborts : after.aborts)
+  }
+  return n
+}
+
+/**
+ * The pods whose sidecars call any of `hosts` (their outbound clusters to it have sent requests): the
+ * only sidecars a fault on those hosts runs in. Read once from every sidecar after the baseline, so
+ * the polls during the fault read a few pods, not the namespace. Undefined when none is seen calling
+ * (the polls then read every sidecar).
+ */
+export async function callersOf(cluster: Cluster, namespace: string, hosts: readonly string[]): Promise<{pods: Set<string>; capped: number} | undefined> {
+  const fqdns = hosts.map(h => (h.includes('.') ? h : `${h}.${namespace}.svc.cluster.local`))
+  const pods = (await cluster.listPods(namespace, '')).filter(hasProxy)
+  const calls = new Map<string, number>()
+  await Promise.all(pods.map(async p => {
+    try {
+      const stats = parseEnvoyStats(await cluster.proxyRequest(namespace, p.name, 'stats'))
+      const sent = fqdns.reduce((n, host) => n + sumMatching(stats, `cluster.outbound|*|*|${host}.upstream_rq_total`).value, 0)
+      if (sent > 0) calls.set(p.name, sent)
+    } catch {
+      // Unreadable now: it may still be a caller, so it is polled (below) unless others are found.
+    }
+  }))
+  if (calls.size === 0) return undefined
+  const busiest = [...calls].sort((x, y) => y[1] - x[1]).slice(0, MAX_EVIDENCE_PODS)
+  return {pods: new Set(busiest.map(([name]) => name)), capped: Math.max(0, calls.size - MAX_EVIDENCE_PODS)}
 }
 
 /** Whether targeted traffic in the fault phase looks affected compared with the baseline. */

@@ -14,7 +14,7 @@ import type {VirtualService} from '../istio/types.js'
 import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
 import type {PhaseCut, ProbeResult} from './events.js'
-import {controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
+import {callersOf, controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
 import {revertCommand, type RevertOutcome, type Reverter} from './revert.js'
@@ -67,11 +67,24 @@ export class FaultPhase {
     return this.ctx.input.events
   }
 
+  /** The sidecars the evidence polls read: the faulted hosts' callers, once known (else every sidecar). */
+  private callers: Set<string> | undefined
+
   private async counts(): Promise<FaultCounters | undefined> {
     try {
-      return await readFaultCounters(this.ctx.input.cluster, this.ctx.input.namespace)
+      return await readFaultCounters(this.ctx.input.cluster, this.ctx.input.namespace, this.callers)
     } catch {
       return undefined
+    }
+  }
+
+  /** Finds the faulted hosts' callers from the baseline's traffic, so the polls do not read every sidecar. */
+  private async findCallers(): Promise<void> {
+    const {cluster, namespace, experiment} = this.ctx.input
+    const found = await callersOf(cluster, namespace, [...new Set(experiment.spec.faults.map(f => f.service))]).catch(() => undefined)
+    this.callers = found?.pods
+    if (found !== undefined && found.capped > 0) {
+      this.events.emit({kind: 'log', level: 'warn', message: `evidence: ${found.pods.size + found.capped} sidecars call the faulted services; the fault counters are polled on the ${found.pods.size} busiest only`})
     }
   }
 
@@ -118,6 +131,7 @@ export class FaultPhase {
 
   /** Applies the faults and holds them for `ms`; returns the phase's window on the load clock. */
   async run(ms: number, signal: AbortSignal): Promise<{from: number; to: number}> {
+    await this.findCallers()
     this.counters = await this.counts()
     await this.apply()
     this.writeAt = Date.now()

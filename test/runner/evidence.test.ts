@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 
 import type {WindowSummary} from '../../src/load/recorder.js'
-import {controlUntouched, injectedBetween, targetedEffect} from '../../src/runner/evidence.js'
+import {callersOf, controlUntouched, type FaultCounters, injectedBetween, readFaultCounters, targetedEffect} from '../../src/runner/evidence.js'
+import {FakeCluster} from '../fakes/cluster.js'
 
 /** A window of `requests` with this failure ratio, median and p99 (ms). */
 function window(requests: number, failedRate: number, med: number, p99: number): WindowSummary {
@@ -30,8 +31,40 @@ describe('fault and control evidence', () => {
     assert.equal(targetedEffect(baseline, window(50, 0, 22, 130)).affected, false)
   })
 
-  it('counts injected faults as the rise of Envoy\'s delay and abort counters (a restarted proxy never counts negative)', () => {
-    assert.equal(injectedBetween({delays: 3, aborts: 1, pods: 3}, {delays: 10, aborts: 4, pods: 3}), 10)
-    assert.equal(injectedBetween({delays: 30, aborts: 1, pods: 3}, {delays: 2, aborts: 1, pods: 3}), 0)
+  const counters = (pods: Record<string, [number, number]>): FaultCounters => {
+    const byPod = new Map(Object.entries(pods).map(([name, [delays, aborts]]) => [name, {delays, aborts}]))
+    return {delays: [...byPod.values()].reduce((n, p) => n + p.delays, 0), aborts: [...byPod.values()].reduce((n, p) => n + p.aborts, 0), pods: byPod.size, byPod}
+  }
+
+  it('counts injected faults as the rise of Envoy\'s delay and abort counters, pod by pod', () => {
+    assert.equal(injectedBetween(counters({a: [3, 1], b: [0, 0]}), counters({a: [10, 4], b: [0, 0]})), 10)
+    // A proxy that restarted counts from zero, never negative: its 2 delays since the restart count.
+    assert.equal(injectedBetween(counters({a: [30, 1]}), counters({a: [2, 1]})), 2)
+  })
+
+  it('a pod counts only between two good reads: one unreadable at the start never reports "fired"', () => {
+    // reviews-v2 could not be read before the write; its 500 delays are from before the fault.
+    assert.equal(injectedBetween(counters({'reviews-v1': [0, 0]}), counters({'reviews-v1': [0, 0], 'reviews-v2': [500, 0]})), 0)
+    // A pod unreadable at the end adds nothing either.
+    assert.equal(injectedBetween(counters({'reviews-v1': [0, 0], 'reviews-v2': [5, 0]}), counters({'reviews-v1': [3, 0]})), 3)
+  })
+
+  it('polls only the sidecars that call the faulted host, once the baseline has shown who they are', async () => {
+    const cluster = new FakeCluster()
+    const pod = (name: string, app: string) => cluster.pods.push({name, namespace: 'default', labels: {app}, containers: [app, 'istio-proxy'], ready: true})
+    pod('productpage-v1-a', 'productpage')
+    pod('reviews-v2-a', 'reviews')
+    pod('reviews-v3-a', 'reviews')
+    pod('ratings-v1-a', 'ratings')
+    cluster.stats.set('productpage-v1-a', 'cluster.outbound|9080||reviews.default.svc.cluster.local;.upstream_rq_total: 40\n')
+    cluster.stats.set('reviews-v2-a', 'cluster.outbound|9080||ratings.default.svc.cluster.local;.upstream_rq_total: 20\nhttp.outbound_0.0.0.0_9080;.fault.delays_injected: 0\n')
+    cluster.stats.set('reviews-v3-a', 'cluster.outbound|9080||ratings.default.svc.cluster.local.upstream_rq_total: 21\n')
+    cluster.stats.set('ratings-v1-a', 'cluster.inbound|9080||.upstream_rq_total: 41\n')
+    const found = await callersOf(cluster, 'default', ['ratings'])
+    assert.deepEqual([...found?.pods ?? []].sort(), ['reviews-v2-a', 'reviews-v3-a'])
+    assert.equal(found?.capped, 0)
+    assert.equal(await callersOf(cluster, 'default', ['details']), undefined, 'no caller seen: the polls read every sidecar')
+    const read = await readFaultCounters(cluster, 'default', found?.pods)
+    assert.deepEqual([...read.byPod.keys()].sort(), ['reviews-v2-a', 'reviews-v3-a'])
   })
 })
