@@ -19,6 +19,8 @@ export interface ErrorLike {
   cause?: unknown
 }
 
+import {type Recorder, secondsInWindow} from './recorder.js'
+
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'])
 const TIMEOUT_CODES: Record<string, string> = {
   UND_ERR_HEADERS_TIMEOUT: 'timeout', UND_ERR_BODY_TIMEOUT: 'timeout', UND_ERR_CONNECT_TIMEOUT: 'timeout (connect)', ETIMEDOUT: 'timeout (connect)',
@@ -184,4 +186,15 @@ export function reasonsText(reasons: Readonly<Record<string, number>>, n = 3): s
   const top = topReasons(reasons, n)
   const more = Object.values(reasons).filter(c => c > 0).length - top.length
   return top.map(([r, c]) => `${r} × ${c}`).join(', ') + (more > 0 ? `, +${more} more` : '')
+}
+
+/**
+ * Each class's top reasons over [fromMs, toMs) on the load clock, in words:
+ * `targeted: ENOTFOUND productpage × 50; control: ENOTFOUND productpage × 50` (empty when nothing failed).
+ */
+export function windowReasonsText(recorder: Pick<Recorder, 'classes' | 'seconds'>, fromMs: number, toMs: number): string {
+  return recorder.classes.flatMap(c => {
+    const text = reasonsText(sumReasons(secondsInWindow(recorder.seconds(c), fromMs, toMs)))
+    return text === '' ? [] : [`${c}: ${text}`]
+  }).join('; ')
 }

@@ -3,6 +3,7 @@
  * ratio and p95, the evidence, the reverts, then a verdict table. A subscriber of the event stream,
  * like the journal; it computes nothing the journal does not have.
  */
+import {reasonsText} from '../load/reasons.js'
 import type {InFlight, SecondStats} from '../load/recorder.js'
 import {cutShortText, inFlightText, type Outcome, type ProbeResult, type RunEvent} from './events.js'
 
@@ -119,7 +120,9 @@ export class ConsoleReporter {
       const s = this.latest.get(name)
       const f = this.inFlight.find(x => x.traffic === name)
       const flying = f === undefined ? '' : ` · ${inFlightText([f]).slice(name.length + 1)}`
-      const done = s === undefined ? ' · nothing completed yet' : ` · p95 of completed ${Math.round(s.p95)}ms, err ${s.requests === 0 ? 0 : Math.round((s.failed / s.requests) * 1000) / 10}%`
+      // Why they failed: the second's top reasons (`ENOTFOUND productpage × 5`); a bare ratio says nothing.
+      const why = s !== undefined && s.failed > 0 && s.reasons !== undefined ? ` (${reasonsText(s.reasons, 2)})` : ''
+      const done = s === undefined ? ' · nothing completed yet' : ` · p95 of completed ${Math.round(s.p95)}ms, err ${s.requests === 0 ? 0 : Math.round((s.failed / s.requests) * 1000) / 10}%${why}`
       return `${name} ${s?.requests ?? 0}/s${flying}${done}`
     })
     this.line(this.phase, `${elapsed}s elapsed, ${remaining}s left · ${classes.join(' | ')}`)

@@ -13,6 +13,7 @@ import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import {type LoadDriver, type LoadPlan, parseRate} from '../load/driver.js'
 import {type InFlight, Recorder} from '../load/recorder.js'
+import {windowReasonsText} from '../load/reasons.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {redactJournal} from '../report/redact.js'
 import {type ReportOptions, writeIndex, writeRunReports} from '../report/write.js'
@@ -156,7 +157,8 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     const baseline = await probes.endPhase('baseline', 0, baselineEnd)
     emitResults(baseline)
     const unsteady = baseline.filter(r => r.status !== 'held')
-    if (unsteady.length > 0) throw new Stop('could-not-run', `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')}); nothing was injected`)
+    const failures = windowReasonsText(recorder, 0, baselineEnd)
+    if (unsteady.length > 0) throw new Stop('could-not-run', `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')})${failures === '' ? '' : `; failed requests: ${failures}`}; nothing was injected`)
 
     const fault = new FaultPhase({input, plan, reverter, probes, recorder, prometheus, loadClock, stopRun, cutShort})
     const window = await fault.run(durations.fault, abort.signal)

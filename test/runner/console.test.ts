@@ -27,7 +27,7 @@ describe('run console and journal (one event stream)', () => {
     events.emit({kind: 'preflight', check: 'lock', status: 'failed', message: 'held by run r0', hint: 'wait'})
     events.emit({kind: 'phase-started', phase: 'fault', plannedMs: 10_000})
     now += 1200
-    events.emit({kind: 'load-second', second: {traffic: 'control', second: 0, requests: 20, failed: 1, dropped: 0, statuses: {200: 19, 503: 1}, p50: 3, p95: 12.4, p99: 20, max: 30, histogram: ''}})
+    events.emit({kind: 'load-second', second: {traffic: 'control', second: 0, requests: 20, failed: 1, dropped: 0, statuses: {200: 19, 503: 1}, reasons: {'503 UO': 1}, p50: 3, p95: 12.4, p99: 20, max: 30, histogram: ''}})
     events.emit({kind: 'load-progress', loadMs: 1200, inFlight: [{traffic: 'targeted', count: 31, oldestMs: 6240}, {traffic: 'control', count: 0, oldestMs: 0}]})
     events.emit({kind: 'fault-evidence', source: 'envoy fault filter', message: '3 faulted', afterWriteMs: 120})
     events.emit({kind: 'revert-failed', namespace: 'default', name: 'ratings', message: '503', command: 'chaos revert --run r1 --namespace default'})
@@ -37,7 +37,7 @@ describe('run console and journal (one event stream)', () => {
     const text = out.text()
     assert.match(text, /preflight {2}✗ lock: held by run r0\n\s+wait/)
     // The delay shows while it happens: what is in flight and for how long, beside what completed.
-    assert.match(text, /fault\s+1s elapsed, 9s left · targeted 0\/s · 31 in flight, oldest 6\.2 s · nothing completed yet \| control 20\/s · 0 in flight · p95 of completed 12ms, err 5%/)
+    assert.match(text, /fault\s+1s elapsed, 9s left · targeted 0\/s · 31 in flight, oldest 6\.2 s · nothing completed yet \| control 20\/s · 0 in flight · p95 of completed 12ms, err 5% \(503 UO × 1\)/)
     assert.match(text, /fault fired 120ms after the write at the latest: envoy fault filter: 3 faulted/)
     assert.match(text, /clean up with: chaos revert --run r1 --namespace default/)
     assert.match(text, /Verdict: REVERT FAILED \(exit 5\) — revert failed/)

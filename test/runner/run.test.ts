@@ -120,6 +120,8 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.equal(result.outcome, 'could-not-run')
     assert.equal(result.exitCode, 4)
     assert.match(result.reason, /baseline was not steady/)
+    // Why the requests failed, per class: the reason a bare error ratio does not give.
+    assert.match(result.reason, /failed requests: targeted: 503 × \d+; control: 503 × \d+; nothing was injected/)
     assert.deepEqual(cluster.writes, [])
   })
 
