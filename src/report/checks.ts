@@ -10,6 +10,7 @@ import {targetedClasses} from '../experiment/traffic.js'
 import {cutShortText, type ProbeResult, type RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {probeKind, recordedProbePhases} from '../runner/probes.js'
+import {type PhaseReasons, phaseReasonsText, reasonsByPhase} from './failure-reasons.js'
 import {formatMs} from './format.js'
 
 /** How a check came out: `failed` is a miss or a harm found, `errored` could not be evaluated. */
@@ -83,31 +84,38 @@ function preflightChecks(doc: JournalDocument): Check[] {
   return checks
 }
 
-function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, result: ProbeResult | undefined, planned?: Probe): Check {
+/** For a threshold probe that missed or errored: why its classes' requests failed in that phase (`; failed requests: targeted: 503 UO × 12`). */
+function failuresOf(reasons: readonly PhaseReasons[], phase: PhaseName, result: ProbeResult, planned: Probe | undefined): string {
+  if (result.kind !== 'threshold' || result.status === 'held') return ''
+  const text = phaseReasonsText(reasons, phase, planned !== undefined && 'thresholds' in planned ? planned.traffic : undefined)
+  return text === undefined ? '' : `; failed requests: ${text}`
+}
+
+function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, result: ProbeResult | undefined, planned?: Probe, reasons: readonly PhaseReasons[] = []): Check {
   const durationMs = phaseMs(doc, phase)
   const expected = result?.expected ?? (planned === undefined ? undefined : expectationOf(planned))
   const base = {kind: 'probe' as const, group: phase, name: probe, ...(durationMs === undefined ? {} : {durationMs}), ...(expected === undefined ? {} : {expected})}
   const cut = phaseOf(doc, phase)?.cutShort
   if (result === undefined && cut !== undefined) return {...base, status: 'skipped', summary: `not evaluated (${cutShortText(cut)})`, ...(doc.reason === undefined ? {} : {detail: doc.reason})}
   if (result === undefined) return {...base, status: 'skipped', summary: notReached(doc, `the ${phase} phase was evaluated`), ...(doc.reason === undefined ? {} : {detail: doc.reason})}
-  const measured = `measured ${result.actual}, expected ${result.expected}`
+  const measured = `measured ${result.actual}, expected ${result.expected}${failuresOf(reasons, phase, result, planned)}`
   const detail = result.message === undefined ? {} : {detail: result.message}
   if (result.status === 'held') return {...base, probe: result, status: 'passed', summary: measured, ...detail}
   if (result.status === 'missed') return {...base, probe: result, status: 'failed', problem: `"${probe}" missed in ${phase}`, summary: measured, ...detail}
-  return {...base, probe: result, status: 'errored', problem: `"${probe}" could not be evaluated in ${phase}`, summary: `could not be evaluated: ${result.message ?? result.actual}`, detail: `expected ${result.expected}`}
+  return {...base, probe: result, status: 'errored', problem: `"${probe}" could not be evaluated in ${phase}`, summary: `could not be evaluated: ${result.message ?? result.actual}${failuresOf(reasons, phase, result, planned)}`, detail: `expected ${result.expected}`}
 }
 
 /** Every planned probe × phase, in phase order then the experiment's order, each matched to its result. */
-function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeResult[]): Check[] {
+function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeResult[], reasons: readonly PhaseReasons[] = []): Check[] {
   const checks: Check[] = []
   for (const probe of doc.experiment.spec.spec.steadyState) {
     if (!recordedProbePhases(probe).includes(phase)) continue
     const i = unmatched.findIndex(r => r.probe === probe.name && r.phase === phase && r.kind === probeKind(probe))
     const [result] = i < 0 ? [undefined] : unmatched.splice(i, 1)
-    checks.push(probeCheck(doc, phase, probe.name, result, probe))
+    checks.push(probeCheck(doc, phase, probe.name, result, probe, reasons))
   }
   // A result the spec does not plan (an older journal, an edited spec) is still reported.
-  for (const r of unmatched.filter(r => r.phase === phase)) checks.push(probeCheck(doc, phase, r.probe, r))
+  for (const r of unmatched.filter(r => r.phase === phase)) checks.push(probeCheck(doc, phase, r.probe, r, undefined, reasons))
   return checks
 }
 
@@ -181,15 +189,16 @@ function runCompleted(doc: JournalDocument): Check {
 /** Every check of a run, in the order the run meets them. */
 export function runChecks(doc: JournalDocument): Check[] {
   const unmatched = [...doc.probes]
+  const reasons = reasonsByPhase(doc)
   return [
     ...preflightChecks(doc),
-    ...probeChecks(doc, 'baseline', unmatched),
+    ...probeChecks(doc, 'baseline', unmatched, reasons),
     faultFired(doc),
-    ...probeChecks(doc, 'fault', unmatched),
+    ...probeChecks(doc, 'fault', unmatched, reasons),
     ...controlChecks(doc),
     ...guardrailCheck(doc),
     ...revertChecks(doc),
-    ...probeChecks(doc, 'recovery', unmatched),
+    ...probeChecks(doc, 'recovery', unmatched, reasons),
     runCompleted(doc),
   ]
 }

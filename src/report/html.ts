@@ -14,6 +14,7 @@ import {CLIENT_SCRIPT} from './html-client.js'
 import {environmentSection, eventLogSection} from './html-log.js'
 import {timelineOf, verdictOf} from './html-model.js'
 import {hypothesisSection, meshSignalsSection} from './html-probes.js'
+import {reasonsSection} from './html-reasons.js'
 import {evidenceSection, glance, verdictBanner} from './html-sections.js'
 import {REPORT_CSS} from './html-style.js'
 
@@ -57,6 +58,7 @@ ${withCharts ? html`<style>${uplotAssets().style}</style>` : ''}
 ${verdictBanner(doc, verdict, timeline)}
 ${glance(doc)}
 ${timelineSection(doc, timeline, data)}
+${reasonsSection(doc)}
 ${hypothesisSection(doc)}
 ${evidenceSection(doc)}
 ${meshSignalsSection(doc, data.prometheus)}

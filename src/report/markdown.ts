@@ -7,9 +7,11 @@
 import {PHASES} from '../experiment/model.js'
 import type {JournalDocument} from '../runner/journal.js'
 import {type Check, type CheckStatus, runChecks} from './checks.js'
+import {reasonsByPhase} from './failure-reasons.js'
 import {formatMs, formatPercent, formatRate} from './format.js'
 import {type LoadFigures, summariseRun} from './run-summary.js'
 import {VERDICT_LOOK} from './verdicts.js'
+import {reasonsText} from '../load/reasons.js'
 
 /** A journal left `running` did not finish (or is still going): the shared `unfinished` verdict. */
 const VERDICT: Record<string, {icon: string; title: string}> = {
@@ -73,6 +75,13 @@ function loadSection(doc: JournalDocument): string[] {
   return ['', '### Load', '', ...table(['Traffic', 'Phase', 'Rate', 'Errors', 'p95', 'p99'], rows)]
 }
 
+/** Why requests failed, per class and phase (only those with failures): `ENOTFOUND productpage × 50`. */
+function failuresSection(doc: JournalDocument): string[] {
+  const rows = reasonsByPhase(doc).filter(p => p.failed > 0)
+    .map(p => [markdownText(p.traffic), p.phase, String(p.failed), markdownText(reasonsText(p.reasons, 5))])
+  return rows.length === 0 ? [] : ['', '### Failed requests', '', ...table(['Traffic', 'Phase', 'Failed', 'Reasons (most frequent first)'], rows)]
+}
+
 /** One cell of the probe table: status icon and what was measured (or why not). */
 function probeCell(c: Check | undefined): string {
   if (c === undefined) return '—'
@@ -131,6 +140,6 @@ function cleanupCallout(doc: JournalDocument): string[] {
 export function renderMarkdown(doc: JournalDocument): string {
   const checks = runChecks(doc)
   return [
-    ...headline(doc), ...cleanupCallout(doc), ...preflightSection(checks), ...loadSection(doc), ...hypothesisSection(checks), ...faultSection(doc, checks), '',
+    ...headline(doc), ...cleanupCallout(doc), ...preflightSection(checks), ...loadSection(doc), ...failuresSection(doc), ...hypothesisSection(checks), ...faultSection(doc, checks), '',
   ].join('\n')
 }
