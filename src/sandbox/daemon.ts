@@ -6,6 +6,7 @@ import {spawn} from 'node:child_process'
 import {closeSync, openSync} from 'node:fs'
 
 import {ClusterUnavailable} from '../errors.js'
+import type {Propagation} from './bookinfo/http.js'
 import type {RunningSandbox} from './sandbox.js'
 import {answers, cleanupStale, ensureStateDir, logTail, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths} from './state.js'
 
@@ -38,6 +39,8 @@ export interface UpOptions {
   prometheus: boolean
   /** The API server's fault mode, as `--api-faults` takes it (already validated). */
   apiFaults?: string
+  /** Extra header propagation the apps model (`--propagate`, already validated). */
+  propagate?: readonly Propagation[]
 }
 
 /**
@@ -50,7 +53,7 @@ export async function runForeground(opts: UpOptions & {onReady: (result: UpResul
   // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
   const {startSandbox} = await import('./sandbox.js')
   const {parseApiFaults} = await import('./apiserver/faults.js')
-  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)})})
+  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate})})
   const result: UpResult = {
     outcome: 'started',
     stateDir: opts.stateDir,
@@ -91,7 +94,7 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
   const {log} = statePaths(opts.stateDir)
   const logFd = openSync(log, 'w', 0o600)
   const cli = opts.cli ?? currentCli()
-  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults])]
+  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]), ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')])]
   const child = spawn(cli.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
   let exited: string | undefined

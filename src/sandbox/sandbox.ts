@@ -11,6 +11,7 @@ import {connect} from '../cluster/connect.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import {startApiServer} from './apiserver.js'
 import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
+import type {Propagation} from './bookinfo/http.js'
 import {startBookinfo} from './bookinfo/index.js'
 import {writeKubeconfig} from './kubeconfig.js'
 import {Mesh} from './mesh/index.js'
@@ -39,6 +40,8 @@ export interface SandboxOptions {
   reaperIntervalMs?: number
   /** The API server's fault mode at start (`--api-faults`); change it later through `apiFaults`. */
   apiFaults?: ApiFaultSpec
+  /** Extra header propagation the apps model (`--propagate baggage`); default: exactly what real bookinfo forwards. */
+  propagate?: readonly Propagation[]
 }
 
 /** A running sandbox. */
@@ -80,9 +83,9 @@ class Teardown {
 }
 
 /** Starts bookinfo and a sidecar for each of its pods; returns the topology and the client pod's sidecar. */
-async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown) {
+async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[]) {
   const plan = SANDBOX_WORKLOADS.map(workload => ({workload, podName: podName(workload)}))
-  const bookinfo = await startBookinfo(plan)
+  const bookinfo = await startBookinfo(plan, propagate)
   teardown.add('bookinfo', () => bookinfo.close())
   const pods = bookinfo.pods.map(p => makePod(p.workload, p.podName, p.appPort))
   const topology = new StaticTopology(bookinfoServices(), pods)
@@ -126,7 +129,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   teardown.add('start lock', await acquireStartLock(opts.stateDir))
   try {
     const store = new ObjectStore()
-    const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t}), teardown)
+    const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t}), teardown, opts.propagate ?? [])
     const token = randomBytes(24).toString('base64url')
     const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
     const api = await startApiServer({store, topology, exec: mesh.exec, token, faults: apiFaults})
@@ -165,6 +168,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       pods: recordPods(sidecars),
       ...(reaper === undefined ? {} : {reaperIntervalMs: reaper.intervalMs}),
       ...(formatApiFaults(apiFaults.spec) === 'none' ? {} : {apiFaults: formatApiFaults(apiFaults.spec)}),
+      ...((opts.propagate ?? []).length === 0 ? {} : {propagate: [...(opts.propagate ?? [])]}),
     }
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)

@@ -51,6 +51,8 @@ export interface SandboxState {
   reaperIntervalMs?: number
   /** The API server's fault mode (`--api-faults`, canonical form); absent when it behaves. */
   apiFaults?: string
+  /** Extra header propagation the apps model (`--propagate`, e.g. `baggage`); absent: exactly real bookinfo's. */
+  propagate?: string[]
   namespace: string
   startedAt: string
   pods: RecordedPod[]

@@ -6,6 +6,7 @@
 import http, {type IncomingHttpHeaders, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
+import type {Propagation} from '../../src/sandbox/bookinfo/http.js'
 import {type Bookinfo, startBookinfo} from '../../src/sandbox/bookinfo/index.js'
 import {SANDBOX_WORKLOADS, podName, type Workload} from '../../src/sandbox/topology.js'
 
@@ -34,8 +35,8 @@ export interface FakeMesh {
 }
 
 /** Starts bookinfo (all workloads) behind one fake proxy that every app uses as its sidecar. */
-export async function startFakeMesh(workloads: readonly Workload[] = SANDBOX_WORKLOADS): Promise<FakeMesh> {
-  const bookinfo = await startBookinfo(workloads.map(workload => ({workload, podName: podName(workload)})))
+export async function startFakeMesh(workloads: readonly Workload[] = SANDBOX_WORKLOADS, propagate: readonly Propagation[] = []): Promise<FakeMesh> {
+  const bookinfo = await startBookinfo(workloads.map(workload => ({workload, podName: podName(workload)})), propagate)
   const next = new Map<string, number>()
   const mesh: FakeMesh = {bookinfo, calls: [], only: new Map(), fault: undefined, get: undefined as never, close: undefined as never}
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
+import {UsageError} from '../../errors.js'
+import {type Propagation, PROPAGATIONS} from '../../sandbox/bookinfo/http.js'
 import {runForeground, startDetached, type UpResult} from '../../sandbox/daemon.js'
 import {API_FAULTS_SYNTAX, formatApiFaults, parseApiFaults} from '../../sandbox/apiserver/faults.js'
 import {resolveStateDir, switchApiFaults} from '../../sandbox/state.js'
@@ -17,6 +19,10 @@ export default class SandboxUp extends BaseCommand {
     'conflicts, applied writes answered 504, latency), to test what edits the mesh against it. On a running sandbox,',
     '--api-faults switches its fault mode in place ("none" turns it off).',
     '',
+    'The apps forward exactly the headers the real bookinfo apps forward (productpage.py getForwardHeaders, reviews\'',
+    'headers_to_propagate). --propagate baggage models OpenTelemetry-instrumented apps that also forward W3C baggage at',
+    'every hop (also $CHAOS_SANDBOX_PROPAGATE, which an ephemeral sandbox of chaos run --sandbox inherits).',
+    '',
     'State directory: --state-dir, else $CHAOS_SANDBOX_DIR, else $XDG_STATE_HOME/faultline/sandbox (~/.local/state/faultline/sandbox).',
   ].join('\n')
 
@@ -26,6 +32,7 @@ export default class SandboxUp extends BaseCommand {
     '<%= config.bin %> sandbox up --detach --no-prometheus --state-dir /tmp/chaos-sandbox',
     '<%= config.bin %> sandbox up --detach --api-faults "write-error=20%,conflict=10%,lost-response=5%,latency=300ms±100ms"',
     '<%= config.bin %> sandbox up --api-faults none',
+    '<%= config.bin %> sandbox up --detach --propagate baggage',
   ]
 
   static override flags = {
@@ -33,6 +40,7 @@ export default class SandboxUp extends BaseCommand {
     detach: Flags.boolean({char: 'd', description: 'start in the background and return once ready', default: false}),
     prometheus: Flags.boolean({description: 'start Prometheus if a prometheus binary is on PATH (--no-prometheus to skip)', default: true, allowNo: true}),
     'api-faults': Flags.string({description: `make the API server misbehave: ${API_FAULTS_SYNTAX}`, env: 'CHAOS_SANDBOX_API_FAULTS'}),
+    propagate: Flags.string({description: `headers the apps forward beyond real bookinfo's, comma-separated: ${PROPAGATIONS.join(', ')} (OpenTelemetry-instrumented apps)`, env: 'CHAOS_SANDBOX_PROPAGATE'}),
   }
 
   static override enableJsonFlag = true
@@ -40,7 +48,8 @@ export default class SandboxUp extends BaseCommand {
   async run(): Promise<UpResult> {
     const {flags} = await this.parse(SandboxUp)
     const apiFaults = flags['api-faults'] === undefined ? undefined : formatApiFaults(parseApiFaults(flags['api-faults']))
-    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults})}
+    const propagate = parsePropagate(flags.propagate)
+    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults}), ...(propagate.length === 0 ? {} : {propagate})}
     if (flags.detach) {
       const result = await this.switchIfRunning(await startDetached(opts), apiFaults)
       this.report(result, true)
@@ -77,6 +86,7 @@ export default class SandboxUp extends BaseCommand {
       `  proxy       ${state.proxy}`,
       `  Prometheus  ${prometheus}`,
       ...(state.apiFaults === undefined ? [] : [`  API faults  ${state.apiFaults}`]),
+      ...(state.propagate === undefined ? [] : [`  propagate   ${state.propagate.join(', ')} (beyond real bookinfo's headers)`]),
       `  pods        ${state.pods.map(p => p.name).join(', ')}`,
       '',
       'Try:',
@@ -87,4 +97,15 @@ export default class SandboxUp extends BaseCommand {
       detached || result.outcome === 'already-running' ? `Stop it with: chaos sandbox down${stateDir === resolveStateDir(undefined) ? '' : ` --state-dir ${stateDir}`}` : 'Press Ctrl-C to stop.',
     ].join('\n'))
   }
+}
+
+/** `--propagate baggage[,…]`: every value known, or a usage error naming the one that is not. */
+export function parsePropagate(value: string | undefined): Propagation[] {
+  const out: Propagation[] = []
+  for (const token of (value ?? '').split(',').map(t => t.trim().toLowerCase()).filter(t => t !== '' && t !== 'none')) {
+    const known = PROPAGATIONS.find(p => p === token)
+    if (known === undefined) throw new UsageError(`--propagate: unknown value "${token}"`, {hint: `use one of: ${PROPAGATIONS.join(', ')} (or none)`})
+    if (!out.includes(known)) out.push(known)
+  }
+  return out
 }

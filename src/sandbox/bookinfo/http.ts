@@ -44,45 +44,52 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
   res.end(body)
 }
 
-/** Tracing headers every bookinfo app propagates (productpage.py's and reviews' lists, plus single-header `b3`). */
-export const TRACING_HEADERS = [
-  'x-request-id',
-  'x-ot-span-context',
-  'x-datadog-trace-id',
-  'x-datadog-parent-id',
-  'x-datadog-sampling-priority',
-  'traceparent',
-  'tracestate',
-  'x-cloud-trace-context',
-  'grpc-trace-bin',
-  'x-b3-traceid',
-  'x-b3-spanid',
-  'x-b3-parentspanid',
-  'x-b3-sampled',
-  'x-b3-flags',
-  'b3',
+/**
+ * The headers productpage.py's `getForwardHeaders` copies from the incoming request (istio/istio
+ * 1.30.3 `samples/bookinfo/src/productpage/productpage.py`, `incoming_headers`), in its order.
+ * Not `end-user` (set from the session only), not the `x-b3-*` headers (re-injected by its B3
+ * propagator, see `b3Headers`), not `b3`, not `baggage`, nothing else.
+ */
+export const PRODUCTPAGE_HEADERS = [
+  'x-request-id', 'x-ot-span-context', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority',
+  'traceparent', 'tracestate', 'x-cloud-trace-context', 'grpc-trace-bin', 'sw8', 'user-agent', 'cookie', 'authorization', 'jwt',
 ] as const
 
-/** productpage also forwards SkyWalking's context and the session and credential headers. */
-export const PRODUCTPAGE_HEADERS = [...TRACING_HEADERS, 'sw8', 'end-user', 'user-agent', 'cookie', 'authorization', 'jwt'] as const
-
-/** reviews forwards tracing headers, `end-user` and `user-agent` to ratings. */
-export const REVIEWS_HEADERS = [...TRACING_HEADERS, 'end-user', 'user-agent'] as const
+/**
+ * reviews' `headers_to_propagate` (istio/istio 1.30.3 `samples/bookinfo/src/reviews/reviews-application/
+ * src/main/java/application/rest/LibertyRestEndpoint.java`), copied onto its ratings call, in its order.
+ */
+export const REVIEWS_HEADERS = [
+  'x-request-id', 'x-ot-span-context', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority',
+  'traceparent', 'tracestate', 'x-cloud-trace-context', 'grpc-trace-bin',
+  'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags',
+  'sw8', 'end-user', 'user-agent', 'cookie', 'authorization', 'jwt',
+] as const
 
 /**
- * The headers an app copies from its incoming request onto its outgoing calls: the named ones, and
- * every `x-chaos-*` header, so a chaos experiment's header match fires at any depth of the call graph.
+ * Extra propagation the sandbox can model (`chaos sandbox up --propagate baggage`): apps instrumented
+ * with OpenTelemetry, whose default propagators are `tracecontext,baggage` (OTEL_PROPAGATORS), also
+ * forward W3C `baggage` at every hop. The real bookinfo apps do not.
  */
+export type Propagation = 'baggage'
+
+/** Every `--propagate` value. */
+export const PROPAGATIONS: readonly Propagation[] = ['baggage']
+
+/** The headers an app copies from its incoming request onto its outgoing calls: exactly the named ones. */
 export function forwardHeaders(incoming: IncomingHttpHeaders, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {}
-  const pick = (name: string): void => {
+  for (const name of names) {
     const value = incoming[name]
-    if (value === undefined) return
+    if (value === undefined) continue
     out[name] = Array.isArray(value) ? value.join(', ') : value
   }
-  for (const name of names) pick(name)
-  for (const name of Object.keys(incoming)) if (name.startsWith('x-chaos-')) pick(name)
   return out
+}
+
+/** The names an app forwards, with the modelled extra propagation. */
+export function withPropagation(names: readonly string[], propagate: readonly Propagation[]): readonly string[] {
+  return propagate.includes('baggage') ? [...names, 'baggage'] : names
 }
 
 /** An upstream's answer; `undefined` from `get` means no answer (refused, reset or timed out). */

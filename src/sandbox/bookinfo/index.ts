@@ -7,7 +7,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {CLIENT_APP, type Workload} from '../topology.js'
 import {detailsHandler} from './details.js'
-import {type AppServer, listenOnLoopback, OutboundClient, pathOf, sendJson} from './http.js'
+import {type AppServer, listenOnLoopback, OutboundClient, pathOf, type Propagation, sendJson} from './http.js'
 import {productpageHandler} from './productpage.js'
 import {RatingsApp} from './ratings.js'
 import {reviewsHandler, type ReviewsVersion} from './reviews.js'
@@ -37,14 +37,14 @@ function clientHandler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** The application a workload runs. */
-export function handlerFor(workload: Workload, podName: string, outbound: OutboundClient): Handler {
+export function handlerFor(workload: Workload, podName: string, outbound: OutboundClient, propagate: readonly Propagation[] = []): Handler {
   switch (workload.app) {
     case 'productpage':
-      return productpageHandler(outbound)
+      return productpageHandler(outbound, propagate)
     case 'details':
       return detailsHandler
     case 'reviews':
-      return reviewsHandler({version: workload.version as ReviewsVersion, podName, outbound})
+      return reviewsHandler({version: workload.version as ReviewsVersion, podName, outbound, propagate})
     case 'ratings':
       return new RatingsApp().handle
     case CLIENT_APP:
@@ -54,8 +54,12 @@ export function handlerFor(workload: Workload, podName: string, outbound: Outbou
   }
 }
 
-/** Starts one application per named workload; on failure, closes what had started. */
-export async function startBookinfo(plan: readonly {workload: Workload; podName: string}[]): Promise<Bookinfo> {
+/**
+ * Starts one application per named workload; on failure, closes what had started. `propagate`
+ * models OpenTelemetry-instrumented apps (`--propagate baggage`); by default each app forwards
+ * exactly what the real one does.
+ */
+export async function startBookinfo(plan: readonly {workload: Workload; podName: string}[], propagate: readonly Propagation[] = []): Promise<Bookinfo> {
   const started: {pod: BookinfoPod; server: AppServer}[] = []
   const close = async (): Promise<void> => {
     for (const {pod} of started) pod.outbound.close()
@@ -64,7 +68,7 @@ export async function startBookinfo(plan: readonly {workload: Workload; podName:
   try {
     for (const {workload, podName} of plan) {
       const outbound = new OutboundClient()
-      const server = await listenOnLoopback(handlerFor(workload, podName, outbound))
+      const server = await listenOnLoopback(handlerFor(workload, podName, outbound, propagate))
       started.push({pod: {workload, podName, appPort: server.port, outbound}, server})
     }
   } catch (err) {

@@ -4,11 +4,12 @@
  * "bug introduced explicitly for illustration in fault injection task"), so a 7s delay on ratings
  * behind reviews v2 makes the page take ~6s and show no reviews. It degrades, never fails.
  */
-import type {IncomingMessage, ServerResponse} from 'node:http'
+import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http'
 
 import {BOOKINFO_PORT} from '../topology.js'
-import {forwardHeaders, type OutboundClient, parseJson, pathOf, PRODUCTPAGE_HEADERS, sendJson, sendText} from './http.js'
+import {forwardHeaders, type OutboundClient, parseJson, pathOf, PRODUCTPAGE_HEADERS, type Propagation, sendJson, sendText, withPropagation} from './http.js'
 import {type PageModel, PRODUCTS, renderIndexPage, renderProductPage} from './page.js'
+import {cookieValue, openSession, SESSION_COOKIE, signSession} from './session.js'
 
 /** productpage's per-call client timeout (python-requests `timeout=3.0`). */
 export const PRODUCTPAGE_TIMEOUT_MS = 3000
@@ -30,19 +31,79 @@ export interface UpstreamResult {
   body: Record<string, unknown>
 }
 
-/** The user the session names: the `user` cookie `/login` sets (the original keeps it in Flask's session). */
+/**
+ * The user productpage's session names: `session['user']` from Flask's signed `session` cookie
+ * (./session.ts), `''` when there is none or it does not verify. An `end-user` request header is
+ * never read (productpage.py `front`: `user = session.get('user', '')`).
+ */
 export function sessionUser(req: IncomingMessage): string {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=')
-    if (k === 'user') return decodeURIComponent(v.join('='))
-  }
-  return ''
+  const user = openSession(cookieValue(req.headers.cookie, SESSION_COOKIE))['user']
+  return typeof user === 'string' ? user : ''
 }
 
-/** The headers productpage sends upstream: the propagated ones, and `end-user` from the session. */
-export function upstreamHeaders(req: IncomingMessage): Record<string, string> {
+/** python-requests' default `User-Agent` (psf/requests v2.32.3 `utils.default_user_agent`; productpage pins requests 2.32.3). */
+export const REQUESTS_USER_AGENT = 'python-requests/2.32.3'
+
+const B3_TRACE_ID = /^(?:[\da-fA-F]{16}|[\da-fA-F]{32})$/
+const B3_SPAN_ID = /^[\da-fA-F]{16}$/
+const B3_SAMPLED = new Set(['1', 'True', 'true', 'd'])
+
+/**
+ * productpage's B3 handling: `B3MultiFormat().extract` of the incoming headers, then `inject`
+ * (open-telemetry/opentelemetry-python v1.32.1 `propagator/opentelemetry-propagator-b3`; productpage
+ * pins opentelemetry-propagator-b3 1.32.1). The single `b3` header wins over `x-b3-*`; the ids must
+ * be 16 or 32 hex (trace) and 16 hex (span), else nothing is injected; what goes out is
+ * `x-b3-traceid` (32 hex, lower case), `x-b3-spanid` and `x-b3-sampled` (`1`/`0`) — never
+ * `x-b3-parentspanid`, `x-b3-flags` or `b3`.
+ */
+export function b3Headers(incoming: IncomingHttpHeaders): Record<string, string> {
+  const first = (name: string): string | undefined => {
+    const v = incoming[name]
+    return Array.isArray(v) ? v.join(', ') : v
+  }
+  let traceId: string | undefined
+  let spanId: string | undefined
+  let sampled = '0'
+  let flags: string | undefined
+  const single = first('b3')
+  if (single !== undefined && single !== '') {
+    sampled = '1'
+    // Python's `single_header.split("-", 4)` and its unpacking of 1 to 4 fields (5 fields: no context).
+    const parts = single.split('-')
+    const fields = parts.length > 5 ? [...parts.slice(0, 4), parts.slice(4).join('-')] : parts
+    if (fields.length === 1) sampled = fields[0] as string
+    else if (fields.length <= 4) {
+      ;[traceId, spanId] = fields
+      if (fields.length >= 3) sampled = fields[2] as string
+    }
+  } else {
+    traceId = first('x-b3-traceid') || undefined
+    spanId = first('x-b3-spanid') || undefined
+    sampled = first('x-b3-sampled') || sampled
+    flags = first('x-b3-flags') || undefined
+  }
+  if (traceId === undefined || spanId === undefined || !B3_TRACE_ID.test(traceId) || !B3_SPAN_ID.test(spanId)) return {}
+  return {
+    'x-b3-traceid': traceId.toLowerCase().padStart(32, '0'),
+    'x-b3-spanid': spanId.toLowerCase(),
+    'x-b3-sampled': B3_SAMPLED.has(sampled) || flags === '1' ? '1' : '0',
+  }
+}
+
+/**
+ * The headers productpage sends upstream, as `getForwardHeaders` builds them: B3 re-injected,
+ * `end-user` from the session, then the `incoming_headers` list (an incoming `end-user` is dropped);
+ * python-requests adds its own `User-Agent` when none was forwarded. `propagate` adds what
+ * OpenTelemetry-instrumented apps would forward (`--propagate baggage`).
+ */
+export function upstreamHeaders(req: IncomingMessage, propagate: readonly Propagation[] = []): Record<string, string> {
   const user = sessionUser(req)
-  return {...(user === '' ? {} : {'end-user': user}), ...forwardHeaders(req.headers, PRODUCTPAGE_HEADERS)}
+  return {
+    'user-agent': REQUESTS_USER_AGENT,
+    ...b3Headers(req.headers),
+    ...(user === '' ? {} : {'end-user': user}),
+    ...forwardHeaders(req.headers, withPropagation(PRODUCTPAGE_HEADERS, propagate)),
+  }
 }
 
 /** Calls one upstream `attempts` times at most, the way productpage.py's `getProduct*` functions do. */
@@ -68,25 +129,44 @@ function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   })
 }
 
-function redirect(res: ServerResponse, location: string, cookie: string): void {
-  res.writeHead(302, {location, 'set-cookie': cookie, 'content-length': 0})
-  res.end()
+/**
+ * Flask's `redirect(request.referrer)` (werkzeug 3.1.3 `utils.redirect`): 302 to the Referer; with
+ * none, werkzeug writes `Location: None` (the header value is `str(None)`), as the real app does.
+ */
+function redirect(req: IncomingMessage, res: ServerResponse, setCookie: string | undefined): void {
+  const location = req.headers.referer ?? 'None'
+  const body = `<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: <a href="${escapeHtml(location)}">${escapeHtml(location)}</a>. If not, click the link.\n`
+  res.writeHead(302, {location, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(setCookie === undefined ? {} : {'set-cookie': setCookie})})
+  res.end(body)
 }
 
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;')
+}
+
+/** POST /login: `session['user'] = request.values.get('username')`, then back to the Referer. */
 async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const user = (await readForm(req)).get('username') ?? ''
-  redirect(res, req.headers.referer ?? '/productpage', `user=${encodeURIComponent(user)}; Path=/; HttpOnly`)
+  const form = await readForm(req)
+  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '')
+  const user = query.get('username') ?? form.get('username')
+  redirect(req, res, `${SESSION_COOKIE}=${signSession({user})}; HttpOnly; Path=/`)
 }
 
-async function productPage(outbound: OutboundClient, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const headers = upstreamHeaders(req)
+/** GET /logout: `session.pop('user')`; Flask deletes the cookie only when the session had a user. */
+function logout(req: IncomingMessage, res: ServerResponse): void {
+  const had = 'user' in openSession(cookieValue(req.headers.cookie, SESSION_COOKIE))
+  redirect(req, res, had ? `${SESSION_COOKIE}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/` : undefined)
+}
+
+async function productPage(outbound: OutboundClient, propagate: readonly Propagation[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const headers = upstreamHeaders(req, propagate)
   const details = await callUpstream(outbound, 'details', '0', headers)
   const reviews = await callUpstream(outbound, 'reviews', '0', headers, REVIEWS_ATTEMPTS)
   const model: PageModel = {user: sessionUser(req), details, reviews}
   sendText(res, 200, renderProductPage(model), 'text/html; charset=utf-8')
 }
 
-async function api(outbound: OutboundClient, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+async function api(outbound: OutboundClient, propagate: readonly Propagation[], req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
   if (path === '/api/v1/products') {
     sendJson(res, 200, PRODUCTS)
     return true
@@ -95,21 +175,21 @@ async function api(outbound: OutboundClient, req: IncomingMessage, res: ServerRe
   if (m === null) return false
   const [, id = '', sub] = m
   const upstream: Upstream = sub === 'reviews' ? 'reviews' : sub === 'ratings' ? 'ratings' : 'details'
-  const result = await callUpstream(outbound, upstream, encodeURIComponent(id), upstreamHeaders(req), upstream === 'reviews' ? REVIEWS_ATTEMPTS : 1)
+  const result = await callUpstream(outbound, upstream, encodeURIComponent(id), upstreamHeaders(req, propagate), upstream === 'reviews' ? REVIEWS_ATTEMPTS : 1)
   sendJson(res, result.status, result.body)
   return true
 }
 
 /** productpage v1's request handler. */
-export function productpageHandler(outbound: OutboundClient): (req: IncomingMessage, res: ServerResponse) => void {
+export function productpageHandler(outbound: OutboundClient, propagate: readonly Propagation[] = []): (req: IncomingMessage, res: ServerResponse) => void {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = pathOf(req)
     if (path === '/health') return sendText(res, 200, 'Product page is healthy')
     if (path === '/' || path === '/index.html') return sendText(res, 200, renderIndexPage(), 'text/html; charset=utf-8')
-    if (path === '/productpage') return productPage(outbound, req, res)
+    if (path === '/productpage') return productPage(outbound, propagate, req, res)
     if (path === '/login' && req.method === 'POST') return login(req, res)
-    if (path === '/logout') return redirect(res, req.headers.referer ?? '/productpage', 'user=; Path=/; Max-Age=0')
-    if (await api(outbound, req, res, path)) return
+    if (path === '/logout' && (req.method === 'GET' || req.method === 'HEAD')) return logout(req, res)
+    if (await api(outbound, propagate, req, res, path)) return
     sendText(res, 404, `404 Not Found: ${path}\n`)
   }
   return (req, res) => {

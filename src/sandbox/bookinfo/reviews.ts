@@ -6,7 +6,7 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {BOOKINFO_PORT} from '../topology.js'
-import {forwardHeaders, type OutboundClient, parseJson, pathOf, REVIEWS_HEADERS, sendJson} from './http.js'
+import {forwardHeaders, type OutboundClient, parseJson, pathOf, type Propagation, REVIEWS_HEADERS, sendJson, withPropagation} from './http.js'
 
 /** Which variant of reviews a pod runs. */
 export type ReviewsVersion = 'v1' | 'v2' | 'v3'
@@ -16,6 +16,8 @@ export interface ReviewsOptions {
   version: ReviewsVersion
   podName: string
   outbound: OutboundClient
+  /** Extra propagation modelled (`--propagate baggage`); the real app forwards `headers_to_propagate` only. */
+  propagate?: readonly Propagation[]
 }
 
 /** Star colour per version (`STAR_COLOR`); v1 has ratings disabled. */
@@ -33,7 +35,7 @@ const REVIEW_TEXT = {
 
 /** The stars each reviewer gave, or `undefined` when ratings did not answer usefully. */
 async function fetchStars(opts: ReviewsOptions, id: number, req: IncomingMessage): Promise<Record<string, number> | undefined> {
-  const headers = {...forwardHeaders(req.headers, REVIEWS_HEADERS), accept: 'application/json'}
+  const headers = {...forwardHeaders(req.headers, withPropagation(REVIEWS_HEADERS, opts.propagate ?? [])), accept: 'application/json'}
   const answer = await opts.outbound.get(`http://ratings:${BOOKINFO_PORT}/ratings/${id}`, headers, ratingsTimeoutMs(opts.version))
   if (answer === undefined || answer.status !== 200) return undefined
   const body = parseJson(answer.body) as {ratings?: Record<string, unknown>} | undefined
