@@ -1,7 +1,9 @@
 /**
  * The page's own script, as text (it runs in the browser, so it is not typechecked against Node):
- * reads the embedded chart data and draws each traffic class's request rate, error ratio and
- * latency, and each Prometheus query's range series against its expectation, with uPlot — phases shaded and labelled, marked moments as numbered lines — with one
+ * reads the embedded chart data and draws each traffic class's request rate, error ratio, latency
+ * and requests in flight (count on the left axis, the oldest one's age on the right), and each
+ * Prometheus query's range series against its expectation, with uPlot — phases shaded and labelled
+ * (a phase the run cut short as incomplete, ending in a dashed line), marked moments as numbered lines — with one
  * cursor shared by every chart, and redraws at the page's width on resize and for print; and the
  * copy buttons beside `chaos revert` commands. Without a pointer each chart's legend shows the
  * fault phase (each line's mean over it), with a pointer the values under it.
@@ -54,9 +56,17 @@ export const CLIENT_SCRIPT = String.raw`
       if (x1 <= x0) return;
       ctx.fillStyle = PHASE_FILL[p.name] || 'rgba(0,0,0,0.04)';
       ctx.fillRect(x0, top, x1 - x0, h);
-      ctx.fillStyle = '#444';
-      var label = p.name + (p.cutShort ? ' (cut short)' : '') + (p.open ? ' (never ended)' : '');
-      if (ctx.measureText(label).width + 8 * dpr < x1 - x0) ctx.fillText(label, x0 + 4 * dpr, top + h - 15 * dpr);
+      // A phase the run cut short ends in a dashed line where it was cut, and says it is incomplete.
+      if (p.cutShort) {
+        ctx.strokeStyle = '#8a5a00'; ctx.lineWidth = 1.5 * dpr; ctx.setLineDash([3 * dpr, 3 * dpr]);
+        ctx.beginPath(); ctx.moveTo(x1 - dpr, top); ctx.lineTo(x1 - dpr, top + h); ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      ctx.fillStyle = p.cutShort || p.open ? '#8a5a00' : '#444';
+      var labels = p.labels || [p.name];
+      for (var li = 0; li < labels.length; li++) {
+        if (ctx.measureText(labels[li]).width + 8 * dpr < x1 - x0) { ctx.fillText(labels[li], x0 + 4 * dpr, top + h - 15 * dpr); break; }
+      }
     });
     // After a failed revert the fault may still be live: hatch from there to the end.
     if (data.liveFromS != null) {
@@ -125,6 +135,9 @@ export const CLIENT_SCRIPT = String.raw`
   data.classes.forEach(function (c) { lat.push(c.p50, c.p95, c.p99); });
   var latMax = Math.max(maxOf(lat), limitMax('latency')) || 1, latMin = minPositive(lat);
   var logLatency = isFinite(latMin) && latMax / latMin > 30;
+  var flying = data.classes.filter(function (c) { return c.inFlight; }).map(function (c) { return c.inFlight; });
+  var flightMax = Math.max(1, maxOf(flying.map(function (f) { return f.count; })));
+  var ageMax = Math.max(1, maxOf(flying.map(function (f) { return f.oldestS; })));
 
   var METRICS = {
     rate: {
@@ -133,6 +146,8 @@ export const CLIENT_SCRIPT = String.raw`
       series: function (c) {
         var s = [{label: 'sent', stroke: '#0072B2', width: 2, values: c.requests}, {label: 'failed', stroke: '#D55E00', width: 2, dash: [6, 3], values: c.failed}];
         if (c.dropped.some(function (d) { return d > 0; })) s.push({label: 'dropped', stroke: '#666666', width: 1.5, dash: [2, 3], values: c.dropped});
+        // Cancelled by the runner when it stopped the run: neither answered nor failed.
+        if (c.cancelled) s.push({label: 'cancelled', stroke: '#CC79A7', width: 2, dash: [2, 2], values: c.cancelled});
         return s;
       }
     },
@@ -140,6 +155,20 @@ export const CLIENT_SCRIPT = String.raw`
       title: 'Error ratio', unit: '%',
       range: function () { return [0, errMax * 1.1]; },
       series: function (c) { return [{label: 'failed / sent', stroke: '#D55E00', width: 2, fill: 'rgba(213,94,0,0.15)', values: ratio(c)}]; }
+    },
+    // Requests in flight once a second: a delay shows here while it happens (the count climbs to
+    // rate × delay, the oldest one's age saws up to the delay), latency only once they complete.
+    inflight: {
+      unit: '', yLabel: 'requests', integer: true,
+      range: function () { return [0, Math.ceil(flightMax * 1.15)]; },
+      x: function (c) { return c.inFlight.at.map(function (s) { return Math.round((data.offsetS + s) * 1000) / 1000; }); },
+      right: {scale: 'age', label: 'oldest, s', range: function () { return [0, ageMax * 1.15]; }},
+      series: function (c) {
+        return [
+          {label: 'in flight', stroke: '#0072B2', width: 2, fill: 'rgba(0,114,178,0.10)', values: c.inFlight.count},
+          {label: 'oldest', stroke: '#D55E00', width: 1.5, dash: [5, 3], scale: 'age', unit: 's', values: c.inFlight.oldestS}
+        ];
+      }
     },
     latency: {
       title: 'Latency' + (logLatency ? ' (log scale)' : ''), unit: 'ms',
@@ -161,7 +190,8 @@ export const CLIENT_SCRIPT = String.raw`
     var c = data.classes[Number(el.dataset.class)], metric = METRICS[el.dataset.metric];
     var key = el.dataset.metric;
     var limits = data.limits.filter(function (l) { return l.metric === key && (l.traffic === null || l.traffic === c.name); });
-    return {x: x(c), series: metric.series(c), unit: metric.unit, range: metric.range, log: metric === METRICS.latency && logLatency, limits: limits, per: 'second'};
+    return {x: metric.x ? metric.x(c) : x(c), series: metric.series(c), unit: metric.unit, yLabel: metric.yLabel, integer: metric.integer, right: metric.right,
+      gutter: flying.length > 0, range: metric.range, log: metric === METRICS.latency && logLatency, limits: limits, per: 'second'};
   }
 
   var PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
@@ -237,20 +267,32 @@ export const CLIENT_SCRIPT = String.raw`
       ', one value per ' + perWhat + '). Point at a chart to read the values under the pointer.';
   }
 
-  var charts = [];
+  var charts = [], RIGHT_AXIS = 44;
   function build(el, spec) {
-    var unit = spec.unit ? ' ' + spec.unit : '';
     var means = spec.series.map(function (s) { return phaseMean(spec.x, s.values); });
+    var yLabel = spec.yLabel || spec.unit;
+    var scales = {x: {time: false, range: [0, data.endS]}, y: {distr: spec.log ? 3 : 1, range: spec.range}};
+    var axes = [
+      {values: function (u, splits) { return splits.map(runTime); }, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200], size: 28},
+      {label: yLabel, labelSize: yLabel ? 14 : 0, size: 54, values: function (u, splits) { return splits.map(sig); }}
+    ];
+    if (spec.integer) axes[1].incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+    // A second y axis on the right for the series on another scale (the oldest request's age).
+    if (spec.right) {
+      scales[spec.right.scale] = {range: spec.right.range};
+      axes.push({scale: spec.right.scale, side: 1, label: spec.right.label, labelSize: 14, size: RIGHT_AXIS, grid: {show: false}, values: function (u, splits) { return splits.map(sig); }});
+    } else if (spec.gutter) {
+      // The same room on the right as the in-flight charts, so every load chart puts a time at the same x.
+      axes.push({scale: 'y', side: 1, label: ' ', labelSize: 14, size: RIGHT_AXIS, stroke: 'transparent', grid: {show: false}, ticks: {show: false}, values: function (u, splits) { return splits.map(function () { return ''; }); }});
+    }
     var opts = {
       width: el.clientWidth || 600, height: Number(el.dataset.height) || 170,
       cursor: {sync: {key: 'run'}, drag: {x: false, y: false}},
       legend: {live: true, markers: {width: 2}},
-      scales: {x: {time: false, range: [0, data.endS]}, y: {distr: spec.log ? 3 : 1, range: spec.range}},
-      axes: [
-        {values: function (u, splits) { return splits.map(runTime); }, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200], size: 28},
-        {label: spec.unit, labelSize: spec.unit ? 14 : 0, size: 54, values: function (u, splits) { return splits.map(sig); }}
-      ],
+      scales: scales,
+      axes: axes,
       series: [{label: 'time', value: function (u, v, si, idx) { return idx == null ? SUMMARY_LABEL : v == null ? '–' : '+' + runTime(v); }}].concat(spec.series.map(function (s, i) {
+        var su = s.unit != null ? s.unit : spec.unit, unit = su ? ' ' + su : '';
         var out = {label: s.label, stroke: s.stroke, width: s.width, spanGaps: false, points: {show: false},
           value: function (u, v, si, idx) {
             if (idx == null) return means[i] == null ? 'no data' : sig(means[i]) + unit;
@@ -258,6 +300,7 @@ export const CLIENT_SCRIPT = String.raw`
           }};
         if (s.dash) out.dash = s.dash;
         if (s.fill) out.fill = s.fill;
+        if (s.scale) out.scale = s.scale;
         return out;
       })),
       hooks: {drawClear: [drawPhases], draw: [drawMarkers].concat(spec.threshold ? [drawThreshold(spec.threshold)] : [], spec.limits && spec.limits.length ? [drawLimits(spec.limits)] : [])}

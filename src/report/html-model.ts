@@ -6,8 +6,8 @@
  */
 import type {PhaseName} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
-import type {Outcome, RunEvent} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {Outcome, PhaseCut, RunEvent} from '../runner/events.js'
+import type {InFlightSample, JournalDocument} from '../runner/journal.js'
 import {lastFaultedWords} from './html-faults.js'
 import {formatMs} from './html-format.js'
 import {loadLengthMs, loadStartMs} from './phases.js'
@@ -57,8 +57,10 @@ export interface PhaseSpan {
   fromMs: number
   toMs: number
   plannedMs: number
-  /** Ended before its planned length (an abort). */
+  /** Ended before its planned length (an abort): incomplete. */
   cutShort: boolean
+  /** Where and why the runner cut it, with what was in flight then (journals since the runner records it). */
+  cut?: PhaseCut
   /** Never ended in the journal (the run died); `toMs` is the last thing we know of. */
   open: boolean
 }
@@ -95,7 +97,9 @@ export function timelineOf(doc: JournalDocument): Timeline {
   const endMs = Number.isFinite(wall) && wall >= known ? wall : known
   const phases = doc.phases.map(p => {
     const toMs = p.endT ?? endMs
-    return {name: p.name, fromMs: p.startT, toMs, plannedMs: p.plannedMs, open: p.endT === undefined, cutShort: p.endT !== undefined && toMs - p.startT < p.plannedMs - 500}
+    // Older journals do not record the cut: a phase that ended well before its planned length was one.
+    const cutShort = p.cutShort !== undefined || (p.endT !== undefined && toMs - p.startT < p.plannedMs - 500)
+    return {name: p.name, fromMs: p.startT, toMs, plannedMs: p.plannedMs, open: p.endT === undefined, cutShort, ...(p.cutShort === undefined ? {} : {cut: p.cutShort})}
   })
   return {loadOffsetMs, endMs, phases, markers: markersOf(doc.events)}
 }
@@ -141,6 +145,10 @@ export interface LoadColumns {
   requests: number[]
   failed: number[]
   dropped: number[]
+  /** Requests the runner cancelled (a hard stop), neither passed nor failed; only when there were any. */
+  cancelled?: number[]
+  /** Requests in flight, sampled once a second; only in journals that record them. */
+  inFlight?: InFlightColumns
   /** Latency percentiles in ms, null for a second without a completed request. */
   p50: (number | null)[]
   p95: (number | null)[]
@@ -159,8 +167,25 @@ export function loadColumns(name: string, seconds: readonly SecondStats[]): Load
     requests: sorted.map(s => s.requests),
     failed: sorted.map(s => s.failed),
     dropped: sorted.map(s => s.dropped),
+    ...(sorted.some(s => (s.cancelled ?? 0) > 0) ? {cancelled: sorted.map(s => s.cancelled ?? 0)} : {}),
     p50: latency(s => s.p50), p95: latency(s => s.p95), p99: latency(s => s.p99),
   }
+}
+
+/** One class's in-flight samples as columns: when (load clock), how many, and the oldest one's age. */
+export interface InFlightColumns {
+  /** Seconds since the load started, to 10 ms. */
+  at: number[]
+  count: number[]
+  /** Age of the oldest request in flight, seconds to 10 ms (0 when none). */
+  oldestS: number[]
+}
+
+/** The in-flight samples of one class as compact columns, in time order. */
+export function inFlightColumns(samples: readonly InFlightSample[]): InFlightColumns {
+  const sorted = [...samples].sort((a, b) => a.loadMs - b.loadMs)
+  const s2 = (ms: number) => Math.round(ms / 10) / 100
+  return {at: sorted.map(s => s2(s.loadMs)), count: sorted.map(s => s.count), oldestS: sorted.map(s => s2(s.oldestMs))}
 }
 
 /** Load figures of one class over one phase, summed from its seconds. */
@@ -169,6 +194,8 @@ export interface PhaseTraffic {
   requests: number
   failed: number
   dropped: number
+  /** Requests the runner cancelled (a hard stop): not failures. */
+  cancelled: number
   ratePerS: number
   statuses: Record<string, number>
   /** The highest per-second p99 in the phase (a phase-wide percentile needs the histograms; the probes have it). */
@@ -193,6 +220,7 @@ export function phaseTraffic(seconds: readonly SecondStats[], timeline: Timeline
       phase: p.name, requests, statuses,
       failed: picked.reduce((n, s) => n + s.failed, 0),
       dropped: picked.reduce((n, s) => n + s.dropped, 0),
+      cancelled: picked.reduce((n, s) => n + (s.cancelled ?? 0), 0),
       ratePerS: requests / Math.max(0.001, (p.toMs - p.fromMs) / 1000),
       worstP99: withLatency.length === 0 ? undefined : Math.max(...withLatency.map(s => s.p99)),
     }

@@ -115,8 +115,11 @@ function controlFact(doc: JournalDocument): SafeHtml {
 function probesFact(doc: JournalDocument): SafeHtml {
   const count = (s: string) => doc.probes.filter(p => p.status === s).length
   const [held, missed, errored] = [count('held'), count('missed'), count('errored')]
-  const tone: Tone = doc.probes.length === 0 ? 'none' : missed + errored > 0 ? 'bad' : 'good'
-  return fact('Probes', tone, doc.probes.length === 0 ? 'none evaluated' : `${held} held · ${missed} missed · ${errored} errored`, `${doc.probes.length} result(s) over ${new Set(doc.probes.map(p => p.phase)).size} phase(s)`)
+  // A phase the run cut short was not evaluated: "2 held" alone would read as a hypothesis that held.
+  const cut = doc.phases.filter(p => p.cutShort !== undefined)
+  const tone: Tone = doc.probes.length === 0 ? 'none' : missed + errored > 0 ? 'bad' : cut.length > 0 ? 'warn' : 'good'
+  const incomplete = cut.map(p => `; the ${p.name} phase is incomplete (cut short at +${((p.cutShort?.afterMs ?? 0) / 1000).toFixed(1)} s): its probes were not evaluated`).join('')
+  return fact('Probes', tone, doc.probes.length === 0 ? 'none evaluated' : `${held} held · ${missed} missed · ${errored} errored`, `${doc.probes.length} result(s) over ${new Set(doc.probes.map(p => p.phase)).size} phase(s)${incomplete}`)
 }
 
 /** The four facts under the banner. */

@@ -144,6 +144,37 @@ describe('report.html in headless Chromium', function () {
   it('draws a one-hour run', async () => {
     const look = await open(longRunJournal(), 'report-one-hour')
     assert.deepEqual(look.consoleErrors, [])
-    assert.equal(look.inspected?.canvases, 6)
+    assert.equal(look.inspected?.canvases, 8, 'latency, in flight, errors and rate per class')
+  })
+
+  it('draws requests in flight under each class’s latency, on the same time axis, and a cut-short run without errors', async () => {
+    const charts = `[...document.querySelectorAll('.chart[data-metric]')].map(el => {
+      const over = el.querySelector('.u-over').getBoundingClientRect()
+      const legend = el.previousElementSibling.querySelector('.u-legend')
+      return {metric: el.dataset.metric, cls: el.dataset.class, left: over.left, width: over.width,
+        rows: legend ? [...legend.querySelectorAll('.u-series')].map(r => (r.querySelector('th') || {}).textContent + '=' + r.querySelector('.u-value').textContent) : []}
+    })`
+    type Chart = {metric: string; cls: string; left: number; width: number; rows: string[]}
+    const file = join(chromium.dir, 'report-in-flight.html')
+    writeFileSync(file, renderHtml(fixture('aborted-in-flight')))
+    const look = await chromium.browser.look(file, 'report-in-flight', {inspect: async page => ({seen: await inspect(page), charts: await page.evaluate(charts) as Chart[]})})
+    assert.deepEqual(look.consoleErrors, [])
+    assert.deepEqual(look.requests, [])
+    const {seen, charts: drawn} = look.inspected ?? assert.fail('nothing inspected')
+    assert.equal(seen.canvases, 8)
+    assert.equal(seen.charts, '8')
+    assert.deepEqual(drawn.filter(c => c.cls === '0').map(c => c.metric), ['latency', 'inflight', 'errors', 'rate'])
+    for (const cls of ['0', '1']) {
+      const mine = drawn.filter(c => c.cls === cls)
+      for (const c of mine) {
+        assert.ok(Math.abs(c.left - (mine[0]?.left ?? 0)) < 1 && Math.abs(c.width - (mine[0]?.width ?? 0)) < 1, `the ${c.metric} chart's plot area lines up with latency's: ${JSON.stringify(mine)}`)
+      }
+    }
+    const flight = drawn.find(c => c.cls === '0' && c.metric === 'inflight')?.rows ?? []
+    assert.match(flight.find(r => r.startsWith('in flight=')) ?? '', /^in flight=\d/)
+    assert.match(flight.find(r => r.startsWith('oldest=')) ?? '', /^oldest=\d(\.\d+)? s$/)
+    assert.ok(drawn.find(c => c.cls === '0' && c.metric === 'rate')?.rows.some(r => /^cancelled=\d/.test(r)), 'the rate chart counts cancelled requests apart')
+    assert.match(seen.text, /incomplete — cut short at \+8\.6 s of 20 s planned/)
+    assert.match(seen.text, /The fault phase is incomplete/)
   })
 })

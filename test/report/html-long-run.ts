@@ -8,7 +8,7 @@ import {readFileSync} from 'node:fs'
 
 import type {SecondStats} from '../../src/load/recorder.js'
 import type {RunEvent} from '../../src/runner/events.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {InFlightSample, JournalDocument} from '../../src/runner/journal.js'
 
 /** The fixture the long run is shaped after (a held ratings-abort run against the sandbox). */
 export const TEMPLATE = new URL('../fixtures/journals/held.json', import.meta.url)
@@ -34,7 +34,8 @@ export interface LongRunOptions {
 
 /**
  * A finished, deviated run: baseline a sixth, fault two thirds, recovery a sixth of `seconds`; in
- * the fault phase the first class slows down and fails 5% of its requests.
+ * the fault phase the first class slows down and fails 5% of its requests. Requests in flight are
+ * sampled once a second, as the runner records them (rate × latency, the oldest about the slowest).
  */
 export function longRunJournal(options: LongRunOptions = {}): JournalDocument {
   const total = options.seconds ?? 3600
@@ -59,6 +60,10 @@ export function longRunJournal(options: LongRunOptions = {}): JournalDocument {
       traffic, second, requests: rate, failed, dropped: 0, statuses: failed > 0 ? {200: rate - failed, 503: failed} : {200: rate},
       p50, p95: p50 * (1.5 + next()), p99: p50 * (2.5 + next() * 2), max: p50 * 5, histogram: histograms[second % histograms.length] ?? '',
     }
+  })]))
+  doc.inFlight = Object.fromEntries(classes.map(traffic => [traffic, (doc.load[traffic] ?? []).map((s): InFlightSample => {
+    const count = Math.round(rate * s.p50 / 1000 * (0.8 + next() * 0.4))
+    return {loadMs: s.second * 1000 + 1000 + Math.round(next() * 40), count, oldestMs: count === 0 ? 0 : Math.round(s.max * (0.5 + next() * 0.5))}
   })]))
   const at = (t: number) => new Date(Date.parse(doc.startedAt) + t).toISOString()
   const event = (t: number, e: Record<string, unknown>) => ({...e, t, at: at(t)}) as RunEvent

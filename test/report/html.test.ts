@@ -5,7 +5,7 @@ import {escapeHtml} from '../../src/report/assets.js'
 import {specDiff} from '../../src/report/html-changes.js'
 import {formatMs, formatRunClock} from '../../src/report/html-format.js'
 import {chartLimits} from '../../src/report/html-limits.js'
-import {loadColumns, timelineOf, verdictOf} from '../../src/report/html-model.js'
+import {inFlightColumns, loadColumns, phaseTraffic, timelineOf, verdictOf} from '../../src/report/html-model.js'
 import {renderHtml} from '../../src/report/html.js'
 import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries, withSeveralFaults} from './html-fixtures.js'
 import {longRunJournal} from './html-long-run.js'
@@ -18,8 +18,9 @@ function scripts(page: string): {attrs: string; body: string}[] {
 interface Embedded {
   offsetS: number
   endS: number
+  phases: {name: string; cutShort: boolean; labels: string[]}[]
   markers: {kind: string; t: number}[]
-  classes: {name: string; second: number[]}[]
+  classes: {name: string; second: number[]; failed: number[]; cancelled?: number[]; inFlight?: {at: number[]; count: number[]; oldestS: number[]}}[]
   prometheus: {probe: string; labels: string[]; t: number[]; values: (number | null)[][]; threshold?: {op: string; value: number; label: string}}[]
 }
 
@@ -93,9 +94,77 @@ describe('report.html', () => {
     const doc = fixture('aborted')
     const fault = timelineOf(doc).phases.find(p => p.name === 'fault')
     assert.equal(fault?.cutShort, true)
+    assert.equal(fault?.cut, undefined, 'an older journal: the cut is inferred from the phase’s end')
     const page = renderHtml(doc)
-    assert.match(page, /cut short<\/strong> of 20 s planned/)
+    assert.match(page, /incomplete — cut short<\/strong> at \+4\.7 s of 20 s planned\)/)
+    assert.deepEqual(chartData(page).phases.find(p => p.name === 'fault')?.labels[0], 'fault · incomplete — cut short at +4.7 s of 20.0 s')
     assert.match(page, /Control traffic<\/p><p class="fact-headline">AFFECTED/)
+  })
+
+  it('charts each class’s requests in flight and the oldest one’s age on the load clock; journals without them chart as before', () => {
+    const doc = fixture('aborted-in-flight')
+    const page = renderHtml(doc)
+    const data = chartData(page)
+    const targeted = data.classes.find(c => c.name === 'targeted')?.inFlight ?? assert.fail('no in-flight columns for targeted')
+    const samples = doc.inFlight?.targeted ?? assert.fail('the fixture records in-flight samples')
+    assert.deepEqual(targeted.at, samples.map(s => Math.round(s.loadMs / 10) / 100), 'seconds since the load started, to 10 ms')
+    assert.deepEqual(targeted.count, samples.map(s => s.count))
+    assert.deepEqual(targeted.oldestS, samples.map(s => Math.round(s.oldestMs / 10) / 100))
+    // Under the 7 s delay the targeted requests pile up and age; the control class's never do.
+    assert.ok(Math.max(...targeted.count) >= 8 && Math.max(...targeted.oldestS) > 5, JSON.stringify(targeted))
+    assert.ok(Math.max(...(data.classes.find(c => c.name === 'control')?.inFlight?.oldestS ?? [1])) < 0.1)
+    assert.equal([...page.matchAll(/<div class="chart" data-class="\d" data-metric="inflight"/g)].length, 2, 'one in-flight chart per class')
+    assert.match(page, /<h4>Requests in flight · oldest one’s age \(s\)<\/h4>/)
+
+    const before = renderHtml(fixture('deviated'))
+    assert.doesNotMatch(before, /data-metric="inflight"/)
+    assert.ok(chartData(before).classes.every(c => c.inFlight === undefined && c.cancelled === undefined))
+
+    // A 7 s delay at 5/s, sampled once a second: the count climbs to rate × delay, the oldest saws up to the delay.
+    const sawtooth = Array.from({length: 20}, (_, i) => ({loadMs: 20_000 - i * 1000 + 3, count: Math.min(35, 5 * i), oldestMs: (i % 7) * 1000 + 999}))
+    const columns = inFlightColumns(sawtooth)
+    assert.deepEqual(columns.at.slice(0, 3), [1, 2, 3], 'in time order')
+    assert.equal(Math.max(...columns.count), 35)
+    assert.equal(Math.max(...columns.oldestS), 7)
+  })
+
+  it('draws a phase the run cut short as incomplete, where and why it was cut, and its probes as not evaluated', () => {
+    const doc = fixture('aborted-in-flight')
+    const fault = timelineOf(doc).phases.find(p => p.name === 'fault')
+    assert.equal(fault?.cut?.afterMs, 8594)
+    const page = renderHtml(doc)
+    assert.deepEqual(chartData(page).phases.map(p => [p.name, p.cutShort, p.labels[0]]), [
+      ['baseline', false, 'baseline'],
+      ['fault', true, 'fault · incomplete — cut short at +8.6 s of 20.0 s'],
+    ])
+    assert.ok(page.includes('<strong class="warn-text">incomplete — cut short</strong> at +8.6 s of 20 s planned (interrupted (signal)); cancelled in flight: targeted 6 in flight, oldest 3.0 s)'))
+    const hypothesis = page.slice(page.indexOf('<section id="hypothesis">'), page.indexOf('<section id="evidence">'))
+    assert.equal([...hypothesis.matchAll(/○ incomplete<span class="message">not evaluated: cut short at \+8\.6 s of 20\.0 s<\/span>/g)].length, 3, 'each probe planned for the fault phase')
+    assert.equal([...hypothesis.matchAll(/The fault phase is incomplete/g)].length, 1, 'why, once, under the table')
+    assert.match(hypothesis, /phase cut short at \+8\.6 s of 20\.0 s \(interrupted \(signal\)\); cancelled in flight: targeted 6 in flight, oldest 3\.0 s\. Its probes were not evaluated/)
+    const mesh = page.slice(page.indexOf('<section id="mesh">'), page.indexOf('<section id="changes">'))
+    assert.match(mesh, /○ incomplete<span class="message">not read: cut short at \+8\.6 s of 20\.0 s/)
+    const probes = page.split('<div class="fact ').find(c => c.includes('<p class="fact-label">Probes</p>')) ?? ''
+    assert.match(probes, /^tone-warn/, 'two baseline helds are not a hypothesis that held')
+    assert.match(probes, /2 result\(s\) over 1 phase\(s\); the fault phase is incomplete \(cut short at \+8\.6 s\): its probes were not evaluated/)
+  })
+
+  it('counts the requests the runner cancelled as cancelled, never as failed', () => {
+    const doc = fixture('aborted-in-flight')
+    const timeline = timelineOf(doc)
+    const fault = phaseTraffic(doc.load.targeted ?? [], timeline).find(p => p.phase === 'fault')
+    assert.deepEqual(fault && {failed: fault.failed, cancelled: fault.cancelled}, {failed: 0, cancelled: 5})
+    const page = renderHtml(doc)
+    const targeted = chartData(page).classes.find(c => c.name === 'targeted')
+    assert.deepEqual(targeted?.cancelled, [...(doc.load.targeted ?? [])].sort((a, b) => a.second - b.second).map(s => s.cancelled ?? 0), 'per second, beside failed')
+    assert.equal(targeted?.cancelled?.reduce((a, b) => a + b, 0), 6)
+    assert.equal(targeted?.failed.reduce((a, b) => a + b, 0), 0)
+    assert.equal(chartData(page).classes.find(c => c.name === 'control')?.cancelled, undefined, 'no column for a class with none')
+    const table = page.slice(page.indexOf('<table class="traffic">'), page.indexOf('</table>', page.indexOf('<table class="traffic">')))
+    assert.match(table, /<th>failed<\/th><th>cancelled<\/th><th>dropped<\/th>/)
+    assert.match(table, /<td>fault <span class="warn-text small">incomplete<\/span><\/td><td class="num">40<\/td><td class="num">4\.7 req\/s<\/td>\s*<td class="num">0 \(0(\.0)? ?%\)<\/td>\s*<td class="num warn-text">5<\/td>/)
+    assert.match(table, /cancelled: requests the runner cancelled when it stopped the run/)
+    assert.doesNotMatch(renderHtml(fixture('deviated')), /<th>cancelled<\/th>/)
   })
 
   it('renders a run that could not run without charts or the chart library', () => {
@@ -161,6 +230,7 @@ describe('report.html', () => {
     const histogram = doc.load.targeted?.[0]?.histogram ?? ''
     assert.ok(histogram.length > 0 && !page.includes(histogram))
     assert.equal(chartData(page).classes[0]?.second.length, 3600)
+    assert.equal(chartData(page).classes[0]?.inFlight?.count.length, 3600, 'with an in-flight sample a second')
   })
 
   it('charts each Prometheus range series on the run clock against the probe’s expectation, and says why one is missing', () => {
