@@ -21,6 +21,7 @@ import {version} from '../version.js'
 import type {EventStream, Outcome, PhaseCut, ProbeResult} from './events.js'
 import {Journal, type JournalDocument, runDirectory} from './journal.js'
 import {type Check, lockChecks, preflight} from './preflight.js'
+import {reachabilityChecks} from './reachability.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
 import {PhaseProbes, withProbePhases} from './probes.js'
@@ -266,7 +267,11 @@ async function prepare(input: RunInput, runId: string, startedAt: Date): Promise
   }
   if (locks.stale.length > 0) existing = await cluster.listVirtualServices(namespace)
   const plan = planExperiment({experiment: withPhases(experiment, input.phases), existing, runId, now: startedAt, namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
-  const checks = await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined, now: new Date()})
+  const checks = [
+    ...await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined, now: new Date()}),
+    // Each traffic class can reach its URL the way the load will send (a baseline of 100 % ENOTFOUND tests nothing).
+    ...await reachabilityChecks({load: experiment.spec.load, ...(input.proxy === undefined ? {} : {proxy: input.proxy})}),
+  ]
   emit(checks)
   fail(checks)
   return plan
