@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
 import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
 import {loadDocument} from '../experiment/load.js'
@@ -13,8 +14,9 @@ import {gameDayOutcomes, type GameDayRun, runGameDay} from '../gameday/run.js'
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
 import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
-import {entryVerdict, type GameDayReport} from '../report/gameday.js'
+import {entryVerdict, gameDayReport, type GameDayReport, renderGameDayMarkdown} from '../report/gameday.js'
 import {writeGameDayReports} from '../report/gameday-write.js'
+import {reportWriteProblem} from '../report/volume.js'
 import {ConsoleReporter} from '../runner/console.js'
 import {EventStream, type Outcome} from '../runner/events.js'
 import {runDirectory} from '../runner/journal.js'
@@ -52,6 +54,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes', dependsOn: ['pushgateway']}),
     'metrics-port': Flags.integer({description: 'serve the game day\'s metrics at http://127.0.0.1:PORT/metrics while it runs (0: any free port)', min: 0, max: 65_535}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
+    ...outcomeFlags,
   }
   static override enableJsonFlag = true
 
@@ -63,6 +66,8 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const failOn = flags['fail-on'] as FailOn
     const out = this.jsonEnabled() ? process.stderr : process.stdout
     const say = (line: string) => out.write(`${line}\n`)
+    // --keep, --notify, --report-url: checked before anything starts (exit 2).
+    const after = AfterOutcome.from(flags, say)
     const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
       url: flags.pushgateway, warn: message => say(`warning: ${message}`),
       ...(flags['pushgateway-instance'] === undefined ? {} : {instance: flags['pushgateway-instance']}),
@@ -91,7 +96,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         // Nothing ran: still a report (a scheduled game day leaves its reason on disk) and an outcome the gate judges.
         say(`Error: ${findings.message}\nHint: ${findings.hint ?? ''}`)
         const skipped = items.map(item => ({status: 'skipped' as const, item, reason: 'not run: the game day\'s shared preflight failed'}))
-        return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: findings.message, interrupted: false}, ['could-not-run'], {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
+        return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: findings.message, interrupted: false}, ['could-not-run'], {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}, say)
       }
       say(`preflight: ${findings.length} experiment(s) ready (${findings.map(f => `${f.name} in ${f.namespace}`).join(', ')})`)
       if (flags['metrics-port'] !== undefined) {
@@ -116,7 +121,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
           ...(flags.phases === undefined ? {} : {phases: flags.phases}),
         }),
       })
-      return await finish(run, gameDayOutcomes(run), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn}, say)
+      return await finish(run, gameDayOutcomes(run), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}, say)
     } finally {
       await metrics?.close()
       await pusher?.close()
@@ -133,13 +138,19 @@ type GameDayResult = GameDayReport & {dir: string; files: string[]}
 async function finish(run: GameDayRun, outcomes: Outcome[], options: FinishOptions, say: (line: string) => void): Promise<GameDayResult> {
   const {gameday} = options
   const verdict = gate(outcomes, options.failOn)
-  const written = await writeGameDayReports(run, {
+  const facts = {
     name: gameday.metadata.name, ...(gameday.metadata.description === undefined ? {} : {description: gameday.metadata.description}),
     file: options.file, dir: runDirectory(options.reportDir, gameday.metadata.name, run.startedAt), failOn: options.failOn, verdict,
-  }, {html: options.html})
+  }
+  // A report that cannot be written (a full volume) is a warning naming the volume: the outcome and exit code stand.
+  const written = await writeGameDayReports(run, facts, {html: options.html}).catch((err: unknown) => {
+    say(`warning: the game-day report could not be written (${reportWriteProblem(err, options.reportDir)}); each experiment's journal is in its own run folder`)
+    return {report: gameDayReport(run, facts), dir: facts.dir, files: [] as string[]}
+  })
   printSummary(written.report, options.failOn, say)
   for (const file of written.files) if (file.endsWith('.html') || file.endsWith('.json')) say(`Game day: ${file}`)
   process.exitCode = verdict.exitCode
+  await options.after.gameDayEnded(written.report, written.dir, written.files, renderGameDayMarkdown(written.report)) // --keep, --notify, then --summary last
   return {...written.report, dir: written.dir, files: written.files}
 }
 
@@ -150,6 +161,8 @@ interface FinishOptions {
   reportDir: string
   html: boolean
   failOn: FailOn
+  /** --keep, --notify, --summary. */
+  after: AfterOutcome
 }
 
 /** One driver instance per driver name the game day uses; k6 is looked for before anything starts (exit 4). */

@@ -4,6 +4,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
 import {currentUser} from '../cli/user.js'
 import {loadExperiment} from '../experiment/load.js'
 import {withNamespace} from '../experiment/namespace.js'
@@ -43,6 +44,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     pushgateway: Flags.string({description: 'push run metrics to this Prometheus Pushgateway (job faultline, grouped by experiment) when the fault goes live and at the end; a failed push only warns'}),
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
+    ...outcomeFlags,
   }
   static override enableJsonFlag = true
 
@@ -50,6 +52,8 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const {args, flags} = await this.parse(Run)
     const experiment = await loadExperiment(args.file)
     const out = this.jsonEnabled() ? process.stderr : process.stdout
+    // --keep, --notify, --report-url: checked before anything starts (exit 2).
+    const after = AfterOutcome.from(flags, line => out.write(`${line}\n`))
     // Before anything starts: a bad --pushgateway URL is a usage error (exit 2), not a leaked sandbox.
     const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
       url: flags.pushgateway, warn: message => out.write(`warning: ${message}\n`),
@@ -69,9 +73,11 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     if (pusher !== undefined) events.subscribe(pusher.observe)
     const signals = trapSignals(message => out.write(`\n${message}\n`))
     let result: RunResult
+    let startedAt = new Date()
     try {
       const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(namespaced.spec.load.url, target.proxy) : undefined
       if (proxyProblem !== undefined) throw new K6Unavailable(proxyProblem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+      startedAt = new Date()
       result = await runExperiment({
         file: args.file, experiment: namespaced, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
         signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
@@ -79,6 +85,8 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
         ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},
         ...(flags.phases === undefined ? {} : {phases: flags.phases}),
       })
+    } catch (err) {
+      throw after.unwritableRoot(err) // a full report volume before anything was injected: exit 4, the volume named
     } finally {
       await pusher?.close() // bounded: each queued push gives up after 5 s; the revert is already done
       await target.close().catch(err => out.write(`warning: ${(err as Error).message}\n`))
@@ -96,6 +104,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     if (note !== undefined) out.write(`${note}\n`)
     const exitCode = verdict.tolerated.length > 0 ? verdict.exitCode : result.exitCode
     process.exitCode = exitCode
+    await after.runEnded(experiment.metadata.name, result, exitCode, startedAt) // --keep, --notify, then --summary last
     return {...result, exitCode, outcomeExitCode: result.exitCode, failOn, tolerated: verdict.tolerated.length > 0}
   }
 }

@@ -105,15 +105,31 @@ export class Journal {
         break
       default: break
     }
-    this.save()
+    this.persist()
   }
 
   private scheduleSave(): void {
     this.dirty = true
     this.timer ??= setTimeout(() => {
       this.timer = undefined
-      if (this.dirty) this.save()
+      if (this.dirty) this.persist()
     }, 1000)
+  }
+
+  /**
+   * The first error a write after the first one met (a full volume), or undefined. Once the run
+   * has started, a journal that cannot be written never stops it: the revert and the outcome come
+   * first, and the report step names the volume.
+   */
+  writeError: Error | undefined
+
+  /** `save()` that never throws; the first failure is kept in `writeError`. */
+  private persist(): void {
+    try {
+      this.save()
+    } catch (err) {
+      this.writeError ??= err as Error
+    }
   }
 
   /** Writes the document atomically. */
@@ -128,7 +144,7 @@ export class Journal {
   close(): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
-    this.save()
+    this.persist()
   }
 }
 

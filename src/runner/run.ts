@@ -16,6 +16,7 @@ import {type InFlight, Recorder} from '../load/recorder.js'
 import {windowReasonsText} from '../load/reasons.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {redactJournal} from '../report/redact.js'
+import {reportWriteProblem} from '../report/volume.js'
 import {type ReportOptions, writeIndex, writeRunReports} from '../report/write.js'
 import {version} from '../version.js'
 import type {EventStream, Outcome, PhaseCut, ProbeResult} from './events.js'
@@ -212,7 +213,7 @@ async function writeReports(doc: JournalDocument, runDir: string, root: string, 
     reportFiles = (await writeRunReports(doc, runDir, options)).files
     return {reportFiles, ...(options.html ? {indexFile: await writeIndex(root)} : {})}
   } catch (err) {
-    events.emit({kind: 'log', level: 'warn', message: `the reports could not be written (${(err as Error).message}); the journal is complete — render them later with: chaos report ${runDir}`})
+    events.emit({kind: 'log', level: 'warn', message: `the reports could not be written (${reportWriteProblem(err, root)}); the journal is complete — render them later with: chaos report ${runDir}`})
     return {reportFiles}
   }
 }
