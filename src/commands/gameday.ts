@@ -53,6 +53,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     pushgateway: Flags.string({description: 'push each experiment\'s metrics to this Prometheus Pushgateway (job faultline, grouped by experiment); a failed push only warns'}),
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes', dependsOn: ['pushgateway']}),
     'metrics-port': Flags.integer({description: 'serve the game day\'s metrics at http://127.0.0.1:PORT/metrics while it runs (0: any free port)', min: 0, max: 65_535}),
+    ignition: Flags.boolean({description: 'before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars\' fault counters must move (exit 4 when they do not); --no-ignition skips it', default: true, allowNo: true}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
     ...outcomeFlags,
   }
@@ -119,6 +120,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
           ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
           ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
           ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+          ignition: flags.ignition,
         }),
       })
       return await finish(run, gameDayOutcomes(run), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}, say)

@@ -43,6 +43,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     'redact-header': Flags.string({description: 'mask this header\'s values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)', multiple: true, default: []}),
     pushgateway: Flags.string({description: 'push run metrics to this Prometheus Pushgateway (job faultline, grouped by experiment) when the fault goes live and at the end; a failed push only warns'}),
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
+    ignition: Flags.boolean({description: 'before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars\' fault counters must move (exit 4 when they do not); --no-ignition skips it', default: true, allowNo: true}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
     ...outcomeFlags,
   }
@@ -84,6 +85,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
         ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
         ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},
         ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+        ignition: flags.ignition,
       })
     } catch (err) {
       throw after.unwritableRoot(err) // a full report volume before anything was injected: exit 4, the volume named

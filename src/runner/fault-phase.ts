@@ -3,17 +3,12 @@
  * the first evidence that the fault took effect, check guardrails every second, revert, and watch
  * for the last faulted response after the revert.
  */
-import {isDeepStrictEqual} from 'node:util'
-
-import {ApiError, ConflictError} from '../cluster/cluster.js'
-import {ClusterUnavailable} from '../errors.js'
 import {targetedClasses} from '../experiment/traffic.js'
-import type {FaultPlan, PlannedVirtualService} from '../faults/plan.js'
-import {managedInfo} from '../faults/revert.js'
-import type {VirtualService} from '../istio/types.js'
+import type {FaultPlan} from '../faults/plan.js'
 import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
 import type {PhaseCut, ProbeResult} from './events.js'
+import {applyPlan} from './apply.js'
 import {callersOf, controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
@@ -34,17 +29,6 @@ export interface FaultPhaseContext {
   stopRun: (reason: string) => void
   /** Where the run stopped this phase, if it did (started at `startT` on the run clock, planned `plannedMs`). */
   cutShort: (startT: number, plannedMs: number) => PhaseCut | undefined
-}
-
-/** How long one object's apply keeps trying through transient errors and conflicts. */
-const APPLY_RETRY_MS = 10_000
-
-/** Whether the cluster still holds what the plan was made from (only the resourceVersion may differ). */
-function stillAsPlanned(p: PlannedVirtualService, current: VirtualService | undefined): boolean {
-  if (p.action === 'create' || p.existing === undefined) return current === undefined
-  if (current === undefined) return false
-  const content = (vs: VirtualService) => ({spec: vs.spec, labels: vs.metadata.labels ?? {}, annotations: vs.metadata.annotations ?? {}})
-  return isDeepStrictEqual(content(current), content(p.existing))
 }
 
 /** One fault phase. */
@@ -88,45 +72,10 @@ export class FaultPhase {
     }
   }
 
-  /**
-   * Writes one planned object. A write that failed transiently (500, 504: it may have landed) or
-   * hit a conflict is read back before anything else: if it landed, that is our write; if the object
-   * is still as planned (absent for a create; same spec, labels and annotations for an update, only
-   * its resourceVersion moved on), it is written again. Anything else is someone else's change,
-   * which a plan made before it must not overwrite: the error stands.
-   */
-  private async write(p: PlannedVirtualService): Promise<VirtualService> {
-    const {cluster} = this.ctx.input
-    const {namespace, name} = p.revert
-    const deadline = Date.now() + APPLY_RETRY_MS
-    let desired = p.desired
-    for (let backoff = 200; ; backoff = Math.min(backoff * 2, 2000)) {
-      try {
-        return p.action === 'create' ? await cluster.createVirtualService(desired) : await cluster.replaceVirtualService(desired)
-      } catch (err) {
-        const retriable = err instanceof ConflictError || (err instanceof ApiError && err.transient)
-        if (!retriable || Date.now() + backoff > deadline) throw err
-        await new Promise(resolve => setTimeout(resolve, backoff))
-        const current = await cluster.getVirtualService(namespace, name)
-        if (current !== undefined && managedInfo(current)?.runId === this.ctx.plan.runId) return current
-        if (!stillAsPlanned(p, current)) throw err
-        if (current !== undefined) desired = {...desired, metadata: {...desired.metadata, resourceVersion: current.metadata.resourceVersion ?? ''}}
-      }
-    }
-  }
-
   private async apply(): Promise<void> {
-    for (const p of this.ctx.plan.objects) {
-      this.ctx.reverter.register(p)
-      let written: VirtualService
-      try {
-        written = await this.write(p)
-      } catch (err) {
-        throw new ClusterUnavailable(`applying VirtualService ${p.revert.namespace}/${p.revert.name} failed: ${(err as Error).message}; everything applied so far is being reverted`, {cause: err})
-      }
-      this.ctx.reverter.written(p, written)
+    await applyPlan(this.ctx.input.cluster, this.ctx.plan, this.ctx.reverter, (p, written) => {
       this.events.emit({kind: 'fault-applied', fault: {namespace: p.revert.namespace, name: p.revert.name, action: p.action, resourceVersion: written.metadata.resourceVersion ?? '', ...(p.existing === undefined ? {} : {before: p.existing.spec}), after: written.spec}})
-    }
+    })
   }
 
   /** Applies the faults and holds them for `ms`; returns the phase's window on the load clock. */

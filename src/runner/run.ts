@@ -25,6 +25,7 @@ import {type Check, lockChecks, preflight} from './preflight.js'
 import {reachabilityChecks} from './reachability.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
+import {ignite} from './ignition.js'
 import {PhaseProbes, withProbePhases} from './probes.js'
 import {collectSeries} from './series.js'
 import {phaseDurations, wait, withPhases} from './timeline.js'
@@ -51,6 +52,8 @@ export interface RunInput {
   reports?: ReportOptions
   /** The revert's own deadline (default 30s), independent of the run's. */
   revertTimeoutMs?: number
+  /** The ignition check before the baseline (default on; `--no-ignition` turns it off). */
+  ignition?: boolean
 }
 
 /** How it ended. */
@@ -141,7 +144,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const emitResults = (results: ProbeResult[]) => results.forEach(r => events.emit({kind: 'probe-result', result: r}))
 
   try {
-    const plan = await prepare({...input, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}, runId, startedAt)
+    const plan = await prepare({...input, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}, runId, startedAt, reverter)
     if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
 
     const t0 = events.elapsed()
@@ -249,7 +252,7 @@ async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T
 }
 
 /** Locks, compile, preflight; reverts stale faults of dead runs first. Throws Stop('could-not-run') on failure. */
-async function prepare(input: RunInput, runId: string, startedAt: Date): Promise<FaultPlan> {
+async function prepare(input: RunInput, runId: string, startedAt: Date, reverter: Reverter): Promise<FaultPlan> {
   const {cluster, namespace, experiment, events} = input
   const emit = (checks: Check[]) => checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
   const fail = (checks: Check[]) => {
@@ -275,7 +278,13 @@ async function prepare(input: RunInput, runId: string, startedAt: Date): Promise
   ]
   emit(checks)
   fail(checks)
-  return plan
+  if (input.ignition === false) return plan
+  // Will it fire? A 1 ms delay for the targeted match, a few targeted requests, the callers' counters.
+  const ignition = await ignite({experiment, cluster, namespace, ...(input.proxy === undefined ? {} : {proxy: input.proxy}), ...(input.owner === undefined ? {} : {owner: input.owner}), runId, existing, reverter, revertTimeoutMs: input.revertTimeoutMs ?? 30_000})
+  emit([ignition])
+  fail([ignition])
+  // The check restored what it wrote, with new resourceVersions: plan the real faults from the objects as they are now.
+  return planExperiment({experiment: withPhases(experiment, input.phases), existing: await cluster.listVirtualServices(namespace), runId, now: startedAt, namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
 }
 
 /** What every phase needs from the run. */

@@ -31,17 +31,33 @@ function experiment(url: string, over: Partial<Experiment['spec']> = {}): Experi
   }
 }
 
-/** A fake mesh: while our fault is on the ratings VirtualService, the reviews sidecar's delay counter rises. */
+/** Called by the test server with every request's headers (the fake mesh's sidecar counts faulted ones). */
+let onRequest: ((headers: Record<string, string | string[] | undefined>) => void) | undefined
+
+/**
+ * A fake mesh: while our fault is on the ratings VirtualService, the reviews sidecar's delay counter
+ * rises, and at once for every targeted request (so the ignition check's few requests are counted).
+ */
 function meshOf(cluster: FakeCluster): () => void {
   cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
   let delays = 0
+  const faultLive = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
+  const publish = () => cluster.stats.set('reviews-v2-x', `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`)
   const tick = setInterval(() => {
-    const vs = cluster.objects.get('default/ratings')
-    if (vs !== undefined && (vs.spec.http ?? []).some(r => r.fault !== undefined)) delays++
-    cluster.stats.set('reviews-v2-x', `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`)
+    if (faultLive()) delays++
+    publish()
   }, 20)
-  cluster.stats.set('reviews-v2-x', 'http.outbound_0.0.0.0_9080.fault.delays_injected: 0\n')
-  return () => clearInterval(tick)
+  onRequest = headers => {
+    if (headers['x-chaos-test'] === 'true' && faultLive()) {
+      delays++
+      publish()
+    }
+  }
+  publish()
+  return () => {
+    clearInterval(tick)
+    onRequest = undefined
+  }
 }
 
 /** A cluster whose sidecar stats take `ms` to read, like exec into many pods on a busy cluster. */
@@ -67,6 +83,7 @@ describe('chaos run (runner, against a fake cluster)', function () {
   before(async () => {
     server = createServer((req, res) => {
       // While our fault is live, targeted requests fail: a stand-in for a fault that hurts too much.
+      onRequest?.(req.headers)
       const faulted = liveFault?.() === true && req.headers['x-chaos-test'] === 'true'
       if (faulted && faultDelayMs > 0) {
         setTimeout(() => res.writeHead(200).end('ok'), faultDelayMs)
@@ -85,11 +102,11 @@ describe('chaos run (runner, against a fake cluster)', function () {
   })
   const faultLive = (cluster: FakeCluster) => () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
 
-  async function run(cluster: FakeCluster, exp: Experiment, signal = new AbortController().signal) {
+  async function run(cluster: FakeCluster, exp: Experiment, signal = new AbortController().signal, options: {ignition?: boolean} = {}) {
     const events = new EventStream()
     const seen: RunEvent[] = []
     events.subscribe(e => seen.push(e))
-    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal, events})
+    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal, events, ...options})
     return {result, seen, kinds: seen.map(e => e.kind)}
   }
 
@@ -134,7 +151,8 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const timer = setInterval(() => {
       if (carriesRun(cluster.objects.get('default/ratings') as VirtualService, cluster.objects.get('default/ratings')?.metadata.annotations?.['faultline.dev/run-id'] ?? '-')) ac.abort()
     }, 50)
-    const {result} = await run(cluster, exp, ac.signal)
+    // Without the ignition check: its brief 1 ms delay would trip this watch before the fault phase.
+    const {result} = await run(cluster, exp, ac.signal, {ignition: false})
     clearInterval(timer)
     stop()
     assert.equal(result.outcome, 'aborted')
@@ -239,7 +257,8 @@ describe('chaos run (runner, against a fake cluster)', function () {
       phases: {baseline: '1s', fault: '30s', recovery: '1s'},
       guardrails: {abortWhen: [{name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}}]},
     })
-    const {result, seen} = await run(cluster, exp)
+    // No counter ever rises here, so the ignition check would stop the run before the fault phase.
+    const {result, seen} = await run(cluster, exp, undefined, {ignition: false})
     assert.equal(result.exitCode, 3, result.reason)
     const faultStart = seen.find(e => e.kind === 'phase-started' && e.phase === 'fault')?.t ?? NaN
     const after = (kind: RunEvent['kind']) => (seen.find(e => e.kind === kind)?.t ?? NaN) - faultStart
