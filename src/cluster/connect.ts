@@ -1,10 +1,14 @@
 /**
  * Finds the cluster the way kubectl does: `--kubeconfig`, then `$KUBECONFIG`, then
  * `~/.kube/config`, then the in-cluster service account; `--context` and `--namespace` override.
+ * A cluster entry carrying the `faultline.dev/sandbox` extension (written by `chaos sandbox up`)
+ * also says how load enters that mesh: the sandbox's forward proxy, and its Prometheus.
  */
 import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
+
+import {parse} from 'yaml'
 
 import {KubeConfig} from './client-node.js'
 
@@ -25,6 +29,23 @@ export interface ConnectOptions {
 /** The context name `chaos sandbox up` writes into its kubeconfig. */
 export const SANDBOX_CONTEXT = 'faultline-sandbox'
 
+/** The cluster extension `chaos sandbox up` writes (src/sandbox/kubeconfig.ts SANDBOX_EXTENSION). */
+export const SANDBOX_EXTENSION = 'faultline.dev/sandbox'
+
+/** How load and HTTP probes reach a sandbox's mesh, from its kubeconfig. */
+export interface MeshAccess {
+  /** The sandbox's forward proxy (through its chaos-client pod's sidecar). */
+  proxy: string
+  /** Its Prometheus, when it runs one. */
+  prometheus?: string
+}
+
+/** A connected cluster, and how to reach its mesh when its kubeconfig says so. */
+export interface Connection {
+  cluster: Cluster
+  sandbox?: MeshAccess
+}
+
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 /** Which kubeconfig applies, or `in-cluster`, or undefined when there is none at all. */
@@ -42,8 +63,48 @@ export function findKubeconfig(opts: ConnectOptions = {}): string | 'in-cluster'
   return undefined
 }
 
+const httpUrl = (v: unknown): string | undefined => {
+  if (typeof v !== 'string') return undefined
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol) ? v : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The `faultline.dev/sandbox` extension of cluster `name`, read from the kubeconfig files as kubectl
+ * merges them (the first file that defines the cluster wins). client-node drops extensions, so the
+ * files are read again; one that cannot be read or carries no valid proxy URL has no extension.
+ */
+export function sandboxExtension(files: readonly string[], name: string): MeshAccess | undefined {
+  for (const file of files) {
+    let doc: unknown
+    try {
+      doc = parse(readFileSync(file, 'utf8'))
+    } catch {
+      continue
+    }
+    const clusters = (doc as {clusters?: unknown} | null)?.clusters
+    const entry = Array.isArray(clusters) ? clusters.find((c: {name?: unknown}) => c?.name === name) as {cluster?: {extensions?: unknown}} | undefined : undefined
+    if (entry === undefined) continue
+    const extensions = entry.cluster?.extensions
+    const ext = (Array.isArray(extensions) ? extensions.find((e: {name?: unknown}) => e?.name === SANDBOX_EXTENSION) as {extension?: {proxy?: unknown; prometheus?: unknown}} | undefined : undefined)?.extension
+    const proxy = httpUrl(ext?.proxy)
+    if (proxy === undefined) return undefined
+    const prometheus = httpUrl(ext?.prometheus)
+    return {proxy, ...(prometheus === undefined ? {} : {prometheus})}
+  }
+  return undefined
+}
+
 /** Loads the kubeconfig and returns a connected `Cluster`, or undefined when no configuration exists. */
 export function connect(opts: ConnectOptions = {}): Cluster | undefined {
+  return connectWith(opts)?.cluster
+}
+
+/** Like `connect`, with how to reach the mesh when the chosen context's cluster carries the sandbox extension. */
+export function connectWith(opts: ConnectOptions = {}): Connection | undefined {
   const where = findKubeconfig(opts)
   if (where === undefined) return undefined
   const kc = new KubeConfig()
@@ -75,13 +136,16 @@ export function connect(opts: ConnectOptions = {}): Cluster | undefined {
   const context = kc.getContextObject(kc.getCurrentContext())
   const server = kc.getCurrentCluster()?.server
   if (server === undefined) throw new ClusterUnavailable(`kubeconfig ${where} has no current cluster`, {hint: 'Select a context with --context, or set current-context in the kubeconfig.'})
-  if (context?.name === SANDBOX_CONTEXT) source = 'sandbox'
+  const clusterName = kc.getCurrentCluster()?.name
+  const sandbox = where === 'in-cluster' || clusterName === undefined ? undefined : sandboxExtension(where.split(':'), clusterName)
+  if (context?.name === SANDBOX_CONTEXT || sandbox !== undefined) source = 'sandbox'
   const user = kc.getCurrentUser()?.name
-  return new KubeCluster(kc, {
+  const cluster = new KubeCluster(kc, {
     source,
     context: context?.name ?? 'in-cluster',
     server,
     namespace: namespace ?? context?.namespace ?? 'default',
     ...(user === undefined ? {} : {user}),
   })
+  return {cluster, ...(sandbox === undefined ? {} : {sandbox})}
 }

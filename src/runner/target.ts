@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {ProxyAgent, request} from 'undici'
 
 import type {Cluster} from '../cluster/cluster.js'
-import {connect} from '../cluster/connect.js'
+import {connect, connectWith} from '../cluster/connect.js'
 import {ClusterUnavailable} from '../errors.js'
 import {startDetached, stopSandbox} from '../sandbox/daemon.js'
 import {readSandboxState, resolveStateDir} from '../sandbox/state.js'
@@ -88,12 +88,20 @@ async function warmUp(proxy: string): Promise<void> {
 /** Resolves the target of a run from its flags and the experiment's `spec.target.namespace`. */
 export async function resolveTarget(flags: TargetFlags, experimentNamespace: string | undefined, log: (line: string) => void): Promise<Target> {
   if (flags.sandbox === true) return sandboxTarget({...flags, ...(experimentNamespace === undefined || flags.namespace !== undefined ? {} : {namespace: experimentNamespace})}, '--sandbox', log)
-  const cluster = connect({...flags, ...(flags.namespace === undefined && experimentNamespace !== undefined ? {namespace: experimentNamespace} : {})})
-  if (cluster === undefined) return sandboxTarget(flags, 'no kubeconfig found ($KUBECONFIG, ~/.kube/config, in-cluster)', log)
+  const connection = connectWith({...flags, ...(flags.namespace === undefined && experimentNamespace !== undefined ? {namespace: experimentNamespace} : {})})
+  if (connection === undefined) return sandboxTarget(flags, 'no kubeconfig found ($KUBECONFIG, ~/.kube/config, in-cluster)', log)
+  const {cluster, sandbox} = connection
   try {
     await cluster.istioVersion()
   } catch (err) {
     throw new ClusterUnavailable(`cannot reach the cluster ${cluster.target.server} (context ${cluster.target.context}): ${(err as Error).message}`, {cause: err, hint: 'Check the kubeconfig and that the API server is reachable, or use --sandbox to run on the built-in sandbox. Nothing was injected.'})
+  }
+  // A sandbox's kubeconfig names its proxy and Prometheus: load and HTTP probes enter its mesh as with --sandbox.
+  if (sandbox !== undefined) {
+    return {
+      cluster, namespace: cluster.target.namespace, proxy: sandbox.proxy, ...(sandbox.prometheus === undefined ? {} : {prometheusUrl: sandbox.prometheus}),
+      note: `context ${cluster.target.context}: a sandbox (its kubeconfig's faultline.dev/sandbox extension); load enters the mesh through its proxy ${sandbox.proxy}`, close: async () => {},
+    }
   }
   return {cluster, namespace: cluster.target.namespace, note: `context ${cluster.target.context}`, close: async () => {}}
 }

@@ -10,6 +10,21 @@ import {stringify} from 'yaml'
 /** The cluster, user and context name in every sandbox kubeconfig. */
 export const SANDBOX_CONTEXT = 'faultline-sandbox'
 
+/**
+ * The name of the cluster extension that says how to reach the sandbox's mesh: `chaos run
+ * --kubeconfig <state-dir>/kubeconfig` (or KUBECONFIG, --context) finds the forward proxy and
+ * Prometheus there, as `--sandbox` finds them in sandbox.json (src/cluster/connect.ts reads it).
+ */
+export const SANDBOX_EXTENSION = 'faultline.dev/sandbox'
+
+/** What the `faultline.dev/sandbox` extension carries. */
+export interface SandboxExtension {
+  /** The forward proxy into the mesh (through the chaos-client pod's sidecar), `http://127.0.0.1:<port>`. */
+  proxy: string
+  /** The sandbox's Prometheus, when it runs one. */
+  prometheus?: string
+}
+
 /** What a sandbox kubeconfig points at. */
 export interface KubeconfigOptions {
   /** The API server URL (`https://127.0.0.1:<port>`). */
@@ -24,6 +39,8 @@ export interface KubeconfigOptions {
   namespace?: string
   /** The context name (default `faultline-sandbox`). */
   context?: string
+  /** The sandbox's proxy and Prometheus, written as the cluster's `faultline.dev/sandbox` extension. */
+  sandbox?: SandboxExtension
 }
 
 function tlsOf(opts: KubeconfigOptions): Record<string, unknown> {
@@ -38,7 +55,11 @@ export function kubeconfigYaml(opts: KubeconfigOptions): string {
     apiVersion: 'v1',
     kind: 'Config',
     preferences: {},
-    clusters: [{name, cluster: {server: opts.server, ...tlsOf(opts)}}],
+    clusters: [{name, cluster: {
+      server: opts.server, ...tlsOf(opts),
+      // kubectl keeps and ignores extensions it does not know (clientcmd's NamedExtension).
+      ...(opts.sandbox === undefined ? {} : {extensions: [{name: SANDBOX_EXTENSION, extension: opts.sandbox}]}),
+    }}],
     users: [{name, user: {token: opts.token}}],
     contexts: [{name, context: {cluster: name, user: name, namespace: opts.namespace ?? 'default'}}],
     'current-context': name,

@@ -170,6 +170,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       ...(formatApiFaults(apiFaults.spec) === 'none' ? {} : {apiFaults: formatApiFaults(apiFaults.spec)}),
       ...((opts.propagate ?? []).length === 0 ? {} : {propagate: [...(opts.propagate ?? [])]}),
     }
+    // Now that the proxy and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
+    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority, sandbox: {proxy: proxy.url, ...(prometheus === undefined ? {} : {prometheus: prometheus.url})}})
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)
     let stopping: Promise<void> | undefined

@@ -3,8 +3,9 @@ import {mkdtempSync, mkdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {connect, findKubeconfig, SANDBOX_CONTEXT} from '../../src/cluster/connect.js'
+import {connect, connectWith, findKubeconfig, SANDBOX_CONTEXT, SANDBOX_EXTENSION} from '../../src/cluster/connect.js'
 import {ClusterUnavailable, UsageError} from '../../src/errors.js'
+import {kubeconfigYaml, SANDBOX_EXTENSION as WRITTEN_EXTENSION} from '../../src/sandbox/kubeconfig.js'
 
 function kubeconfig(dir: string, name: string, contexts: {name: string; server: string; namespace?: string}[]): string {
   const file = join(dir, name)
@@ -51,6 +52,26 @@ describe('cluster connection', () => {
     const sandbox = connect({kubeconfig: file, context: SANDBOX_CONTEXT})?.target
     assert.equal(sandbox?.source, 'sandbox')
     assert.equal(sandbox?.namespace, 'default')
+  })
+
+  it('a cluster carrying the faultline.dev/sandbox extension names the sandbox\'s proxy and Prometheus, whichever way the context is chosen', () => {
+    assert.equal(SANDBOX_EXTENSION, WRITTEN_EXTENSION)
+    const sandbox = join(dir, 'sandbox-kubeconfig')
+    writeFileSync(sandbox, kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', context: 'my-sandbox', sandbox: {proxy: 'http://127.0.0.1:41000', prometheus: 'http://127.0.0.1:41001'}}))
+    const other = kubeconfig(dir, 'other', [{name: 'prod', server: 'https://127.0.0.1:7'}])
+    const viaFlag = connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})
+    assert.deepEqual(viaFlag?.sandbox, {proxy: 'http://127.0.0.1:41000', prometheus: 'http://127.0.0.1:41001'})
+    assert.equal(viaFlag?.cluster.target.source, 'sandbox', 'a renamed sandbox context is still the sandbox')
+    // KUBECONFIG with two files: the current context (the first file's) is prod, --context picks the sandbox.
+    const env = {KUBECONFIG: `${other}:${sandbox}`}
+    assert.equal(connectWith({env, home: emptyHome})?.sandbox, undefined)
+    assert.equal(connectWith({env, home: emptyHome})?.cluster.target.source, 'kubeconfig')
+    assert.deepEqual(connectWith({env, context: 'my-sandbox', home: emptyHome})?.sandbox?.proxy, 'http://127.0.0.1:41000')
+    // Without Prometheus, and with a malformed extension (no usable proxy URL: ignored).
+    writeFileSync(sandbox, kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', sandbox: {proxy: 'http://127.0.0.1:41000'}}))
+    assert.deepEqual(connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})?.sandbox, {proxy: 'http://127.0.0.1:41000'})
+    writeFileSync(sandbox, kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', context: 'x', sandbox: {proxy: 'not a url'}}))
+    assert.equal(connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})?.sandbox, undefined)
   })
 
   it('says what is wrong with a bad flag or file', () => {
