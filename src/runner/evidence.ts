@@ -132,7 +132,10 @@ export function controlUntouched(baseline: WindowSummary, fault: WindowSummary):
   return {untouched, message: `control p50 ${formatNumber(p50.before)}ms → ${formatNumber(p50.after)}ms, p99 ${formatNumber(p99.before)}ms → ${formatNumber(p99.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`}
 }
 
+/** The headers real bookinfo's apps forward on every call (istio/istio samples/bookinfo/src, 1.30: productpage.py getForwardHeaders, reviews' LibertyRestEndpoint.java). */
+export const BOOKINFO_FORWARDED = 'x-request-id, traceparent, tracestate, b3 and x-b3-*, x-ot-span-context, x-datadog-*, x-cloud-trace-context, grpc-trace-bin, sw8, user-agent, cookie, authorization, jwt (and end-user from reviews on, set by productpage from its login session)'
+
 /** The advice for a fault that never fired. */
 export const NOT_FIRED_HINT = 'Faults run in the calling sidecar and match on request headers: check that the load sends the header, ' +
-  'that every service between the entry point and the faulted service propagates it (bookinfo forwards x-chaos-* and end-user), ' +
+  `that every service between the entry point and the faulted service propagates it (real bookinfo forwards only ${BOOKINFO_FORWARDED}), ` +
   'and that the load enters the mesh through a sidecar (on a cluster: from a meshed pod or through the ingress gateway).'

@@ -15,7 +15,7 @@ import {targetedClasses} from '../experiment/traffic.js'
 import type {VirtualService} from '../istio/types.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {applyPlan} from './apply.js'
-import {type FaultCounters, injectedBetween, readFaultCounters} from './evidence.js'
+import {BOOKINFO_FORWARDED, type FaultCounters, injectedBetween, readFaultCounters} from './evidence.js'
 import type {Check} from './preflight.js'
 import type {Reverter} from './revert.js'
 
@@ -23,9 +23,6 @@ import type {Reverter} from './revert.js'
 export const IGNITION_REQUESTS = 10
 /** Rounds before the check gives up: enough that a caller behind round-robin over 3 versions is reached. */
 export const IGNITION_ROUNDS = 3
-
-/** The headers real bookinfo's apps forward on every call (istio/istio samples/bookinfo/src, 1.30). */
-export const BOOKINFO_FORWARDED = 'x-request-id, traceparent, tracestate, b3 and x-b3-*, x-ot-span-context, x-datadog-*, x-cloud-trace-context, grpc-trace-bin, sw8, user-agent, cookie, authorization, jwt (and end-user from reviews on, set by productpage from its login session)'
 
 /** The experiment with every fault made a 1 ms delay on the same match: harmless, and counted by the fault filter. */
 export function ignitionExperiment(experiment: Experiment): Experiment {
