@@ -13,7 +13,7 @@ import {callersOf, controlUntouched, type FaultCounters, injectedBetween, NOT_FI
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
 import {revertCommand, type RevertOutcome, type Reverter} from './revert.js'
-import type {RunInput} from './run.js'
+import type {RunInput} from './input.js'
 import {wait} from './timeline.js'
 
 /** What the fault phase works with. */

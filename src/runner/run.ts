@@ -3,10 +3,9 @@
  * three, reverts in `finally` so that success, deviation, guardrails, exceptions and signals all
  * leave the mesh as it was. The outcome and its exit code follow README's "Exit codes" table.
  */
-import type {Cluster} from '../cluster/cluster.js'
 import {parseDurationMs} from '../duration.js'
 import {ExitCode, FaultlineError} from '../errors.js'
-import type {Experiment, PhaseName} from '../experiment/model.js'
+import type {PhaseName} from '../experiment/model.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
@@ -30,31 +29,9 @@ import {PhaseProbes, withProbePhases} from './probes.js'
 import {collectSeries} from './series.js'
 import {phaseDurations, wait, withPhases} from './timeline.js'
 import {decideVerdict, type Verdict, verdictOf} from './verdict.js'
+import type {RunInput} from './input.js'
 
-/** What a run needs. */
-export interface RunInput {
-  file: string
-  experiment: Experiment
-  cluster: Cluster
-  namespace: string
-  driver: LoadDriver
-  /** Forward proxy through which load and HTTP probes enter the mesh (the sandbox's). */
-  proxy?: string
-  prometheusUrl?: string
-  reportDir: string
-  /** `--phases baseline=5s,…`. */
-  phases?: string
-  /** Ctrl-C / SIGTERM. */
-  signal: AbortSignal
-  events: EventStream
-  owner?: string
-  /** Which report files to write when the run ends, and which header values to mask (journal included). */
-  reports?: ReportOptions
-  /** The revert's own deadline (default 30s), independent of the run's. */
-  revertTimeoutMs?: number
-  /** The ignition check before the baseline (default on; `--no-ignition` turns it off). */
-  ignition?: boolean
-}
+export type {RunInput}
 
 /** How it ended. */
 export interface RunResult {
