@@ -1,8 +1,12 @@
 /**
  * The Kubernetes objects of a scheduled run, as plain data: a ServiceAccount, a least-privilege
  * Role and RoleBinding per target namespace, a ConfigMap with the experiment files and a CronJob
- * that runs them; with `--reaper`, a second set that runs `chaos revert --expired` every minute.
+ * that runs them; with `--reaper`, a second set that runs `chaos revert --expired` every minute;
+ * with `--reports-pvc`, a PersistentVolumeClaim the reports survive in, and with `--report-server`
+ * a Deployment and Service serving them (`chaos report serve`).
  */
+import {NOTIFY_ENV} from '../notify/send.js'
+import {REPORTS_VOLUME_ENV} from '../report/volume.js'
 import {checkNamespace, type Component, REAPER_SUFFIX, standardLabels} from './names.js'
 import {type PolicyRule, reaperRules, runRules} from './rbac.js'
 import type {ScheduleBundle} from './bundle.js'
@@ -20,6 +24,12 @@ export const IMAGE_REPOSITORY = 'ghcr.io/faultline/chaos'
 export const STARTING_DEADLINE_SECONDS = 300
 /** Time between SIGTERM (deadline, eviction, drain) and SIGKILL: the runner reverts in it. */
 export const TERMINATION_GRACE_SECONDS = 60
+/** Suffix of the report server's Deployment and Service. */
+export const REPORTS_SUFFIX = '-reports'
+/** The report server's port, in the container and on the Service (`kubectl port-forward svc/<name>-reports 8080`). */
+export const REPORT_SERVER_PORT = 8080
+/** The emptyDir the reports go to without a claim. */
+export const REPORTS_EMPTYDIR_SIZE = '256Mi'
 
 /** Any Kubernetes object we generate. */
 export interface KubeObject {
@@ -48,7 +58,22 @@ export interface ScheduleOptions {
   version: string
   prometheusUrl?: string
   reaper: boolean
+  /** Where the reports go: the pod's emptyDir (default) or a claim (created here or existing). */
+  reports?: ReportsVolume
+  /** `--keep N` on the run. */
+  keep?: number
+  /** The Secret (in the CronJob's namespace) whose key holds the `--notify` URL. */
+  notifySecret?: {name: string; key: string}
+  notifyFormat?: string
+  reportUrl?: string
+  /** A Deployment and Service running `chaos report serve` on the claim. */
+  reportServer?: boolean
 }
+
+/** The report volume of a schedule. */
+export type ReportsVolume =
+  | {kind: 'emptyDir'}
+  | {kind: 'claim'; claim: string; create?: {size: string; storageClass?: string; accessMode: string}}
 
 /** The namespaces the run writes faults in: `--namespace`, else each experiment's (GameDay overrides first), else `default`. */
 export function targetNamespaces(bundle: ScheduleBundle, flag: string | undefined): string[] {
@@ -86,11 +111,11 @@ function podSpec(name: string, container: Record<string, unknown>, volumes: Reco
   }
 }
 
-function container(image: string, command: string[], resources: Record<string, unknown>, mounts: Record<string, unknown>[]): Record<string, unknown> {
+function container(image: string, command: string[], resources: Record<string, unknown>, mounts: Record<string, unknown>[], env: Record<string, unknown>[] = []): Record<string, unknown> {
   return {
     name: 'chaos', image, imagePullPolicy: 'IfNotPresent', command,
     // HOME on the writable /tmp: the root filesystem is read-only; no ~/.kube/config there, so the in-cluster ServiceAccount is used.
-    env: [{name: 'HOME', value: '/tmp'}, {name: 'NO_COLOR', value: '1'}],
+    env: [{name: 'HOME', value: '/tmp'}, {name: 'NO_COLOR', value: '1'}, ...env],
     resources,
     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: {drop: ['ALL']}},
     volumeMounts: mounts,
@@ -125,12 +150,27 @@ function cronJob(m: KubeObject['metadata'], spec: {schedule: string; timeZone?: 
 }
 
 /** The command the runner's container runs: `chaos run` for an experiment, `chaos gameday` for a GameDay. */
-export function runCommand(bundle: ScheduleBundle, options: Pick<ScheduleOptions, 'namespace' | 'namespaceFlag' | 'prometheusUrl'>): string[] {
+export function runCommand(bundle: ScheduleBundle, options: Pick<ScheduleOptions, 'namespace' | 'namespaceFlag' | 'prometheusUrl' | 'keep' | 'notifyFormat' | 'reportUrl'>): string[] {
   const file = `${EXPERIMENTS_DIR}/${bundle.entry}`
   // An experiment always runs where its Role is; a GameDay keeps its entries' namespaces unless --namespace was given.
   const namespace = bundle.kind === 'Experiment' || options.namespaceFlag ? ['--namespace', options.namespace] : []
   const prometheus = options.prometheusUrl === undefined ? [] : ['--prometheus-url', options.prometheusUrl]
-  return ['chaos', bundle.kind === 'Experiment' ? 'run' : 'gameday', file, ...namespace, '--report-dir', REPORTS_DIR, ...prometheus]
+  const keep = options.keep === undefined ? [] : ['--keep', String(options.keep)]
+  const notify = [...options.notifyFormat === undefined ? [] : ['--notify-format', options.notifyFormat], ...options.reportUrl === undefined ? [] : ['--report-url', options.reportUrl]]
+  // --summary: the Job's log ends with summary.md, so `kubectl logs job/…` alone says whether it held and why not.
+  return ['chaos', bundle.kind === 'Experiment' ? 'run' : 'gameday', file, ...namespace, '--report-dir', REPORTS_DIR, ...prometheus, ...keep, ...notify, '--summary']
+}
+
+/** The `reports` volume of the runner's pod (and the report server's, read-only). */
+function reportsVolume(reports: ReportsVolume, readOnly = false): Record<string, unknown> {
+  return reports.kind === 'claim'
+    ? {name: 'reports', persistentVolumeClaim: {claimName: reports.claim, ...(readOnly ? {readOnly: true} : {})}}
+    : {name: 'reports', emptyDir: {sizeLimit: REPORTS_EMPTYDIR_SIZE}}
+}
+
+/** How the runner names its report volume in a warning when it is full (`$FAULTLINE_REPORTS_VOLUME`). */
+export function reportsVolumeDescription(reports: ReportsVolume, namespace: string): string {
+  return reports.kind === 'claim' ? `PersistentVolumeClaim ${namespace}/${reports.claim}` : `the pod's emptyDir "reports" (${REPORTS_EMPTYDIR_SIZE}, deleted with the pod)`
 }
 
 /** The run's objects. */
@@ -143,14 +183,24 @@ function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targe
     {name: 'reports', mountPath: REPORTS_DIR},
     {name: 'tmp', mountPath: '/tmp'},
   ]
+  const reports = options.reports ?? {kind: 'emptyDir'}
   const volumes = [
     {name: 'experiments', configMap: {name, defaultMode: 0o444}},
-    {name: 'reports', emptyDir: {sizeLimit: '256Mi'}},
+    reportsVolume(reports),
     {name: 'tmp', emptyDir: {sizeLimit: '64Mi'}},
+  ]
+  const env = [
+    {name: REPORTS_VOLUME_ENV, value: reportsVolumeDescription(reports, home)},
+    // The webhook URL is a secret: it reaches the pod from the user's Secret, never through the ConfigMap or the command line.
+    ...options.notifySecret === undefined ? [] : [{name: NOTIFY_ENV, valueFrom: {secretKeyRef: {name: options.notifySecret.name, key: options.notifySecret.key}}}],
   ]
   // No CPU limit: CFS throttling would delay the load generator's own requests and show up as latency the mesh never added.
   const resources = {requests: {cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi'}, limits: {memory: '512Mi', 'ephemeral-storage': '512Mi'}}
-  const pod = podSpec(name, container(options.image, runCommand(bundle, options), resources, mounts), volumes)
+  const pod = podSpec(name, container(options.image, runCommand(bundle, options), resources, mounts, env), volumes)
+  // A ReadWriteOnce claim is mounted by one node at a time: the run goes where the report server has it mounted.
+  if (options.reportServer === true && reports.kind === 'claim' && (reports.create?.accessMode ?? 'ReadWriteOnce') !== 'ReadWriteMany') {
+    pod.affinity = {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: serverSelector(name)}, topologyKey: 'kubernetes.io/hostname'}]}}
+  }
   const files = [...bundle.files.keys()]
   return [
     {comment: [`ServiceAccount ${home}/${name}: the identity the scheduled runs act as`], object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m}},
@@ -185,9 +235,79 @@ function reaperManifests(options: ScheduleOptions, namespace: string): Manifest[
   ]
 }
 
-/** Every object `chaos schedule` prints, in the order `kubectl apply` needs them (identities and rights before the CronJob). */
+/** The labels that select the report server's pod. */
+function serverSelector(name: string): Record<string, string> {
+  return {'app.kubernetes.io/name': 'faultline', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'reports'}
+}
+
+/** The report objects belong to the schedule: `app.kubernetes.io/instance` is its name, as the selector's. */
+function reportsMeta(objectName: string, options: ScheduleOptions): KubeObject['metadata'] {
+  return {name: objectName, namespace: options.namespace, labels: standardLabels(options.name, 'reports', options.version)}
+}
+
+/** The claim, when the schedule creates it. */
+function claimManifest(options: ScheduleOptions): Manifest[] {
+  const reports = options.reports
+  if (reports?.kind !== 'claim' || reports.create === undefined) return []
+  const {size, storageClass, accessMode} = reports.create
+  return [{
+    comment: [`PersistentVolumeClaim ${options.namespace}/${reports.claim}: the report root (${size}, ${accessMode}${storageClass === undefined ? ', the default storage class' : `, storage class ${storageClass}`}), mounted at ${REPORTS_DIR}; it outlives every Job — kubectl delete -f on this file deletes it too`],
+    object: {
+      apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: reportsMeta(reports.claim, options),
+      spec: {accessModes: [accessMode], resources: {requests: {storage: size}}, ...(storageClass === undefined ? {} : {storageClassName: storageClass})},
+    },
+  }]
+}
+
+/** `chaos report serve /reports` on the claim, read-only, as hardened as the runner; and its Service. */
+function reportServerManifests(options: ScheduleOptions): Manifest[] {
+  const reports = options.reports
+  if (options.reportServer !== true || reports?.kind !== 'claim') return []
+  const name = options.name + REPORTS_SUFFIX
+  const m = reportsMeta(name, options)
+  const command = ['chaos', 'report', 'serve', REPORTS_DIR, '--host', '0.0.0.0', '--port', String(REPORT_SERVER_PORT)]
+  const serving = container(options.image, command, {requests: {cpu: '10m', memory: '64Mi'}, limits: {memory: '128Mi', 'ephemeral-storage': '64Mi'}}, [
+    {name: 'reports', mountPath: REPORTS_DIR, readOnly: true},
+    {name: 'tmp', mountPath: '/tmp'},
+  ])
+  serving.name = 'reports'
+  serving.ports = [{name: 'http', containerPort: REPORT_SERVER_PORT, protocol: 'TCP'}]
+  const probe = {httpGet: {path: '/', port: 'http'}, periodSeconds: 10, timeoutSeconds: 2}
+  serving.readinessProbe = probe
+  serving.livenessProbe = {...probe, initialDelaySeconds: 10, failureThreshold: 6}
+  const selector = serverSelector(options.name)
+  const pod = {
+    metadata: {labels: m.labels, annotations: {'sidecar.istio.io/inject': 'false'}},
+    spec: {
+      // It reads files and talks to nobody: no API token, no service account rights (the Role grows by nothing).
+      automountServiceAccountToken: false,
+      securityContext: {runAsNonRoot: true, runAsUser: RUNNER_UID, runAsGroup: RUNNER_UID, fsGroup: RUNNER_UID, seccompProfile: {type: 'RuntimeDefault'}},
+      containers: [serving],
+      volumes: [reportsVolume(reports, true), {name: 'tmp', emptyDir: {sizeLimit: '16Mi'}}],
+    },
+  }
+  return [
+    {
+      comment: [`Deployment ${options.namespace}/${name}: ${command.join(' ')} — the claim ${reports.claim}, read-only`, `kubectl port-forward -n ${options.namespace} svc/${name} ${REPORT_SERVER_PORT}, then open http://localhost:${REPORT_SERVER_PORT}/`],
+      object: {
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: m,
+        // Recreate: a ReadWriteOnce claim cannot be mounted by the old and the new pod on two nodes at once.
+        spec: {replicas: 1, strategy: {type: 'Recreate'}, selector: {matchLabels: selector}, template: pod},
+      },
+    },
+    {
+      comment: [`Service ${options.namespace}/${name}: port ${REPORT_SERVER_PORT} of the report server (ClusterIP: reach it with kubectl port-forward, or put your own authenticated ingress in front)`],
+      object: {apiVersion: 'v1', kind: 'Service', metadata: m, spec: {type: 'ClusterIP', selector, ports: [{name: 'http', port: REPORT_SERVER_PORT, targetPort: 'http', protocol: 'TCP'}]}},
+    },
+  ]
+}
+
+/** Every object `chaos schedule` prints, in the order `kubectl apply` needs them (identities and rights before the CronJob, the claim before what mounts it). */
 export function scheduleManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[]): Manifest[] {
   const out = runnerManifests(bundle, options, targets, runDeadline(bundle))
+  // The claim before the CronJob that mounts it (a pod waits for a missing claim, but the order reads right).
+  out.splice(out.length - 1, 0, ...claimManifest(options))
+  out.push(...reportServerManifests(options))
   if (options.reaper) for (const ns of targets) out.push(...reaperManifests(options, ns))
   return out
 }

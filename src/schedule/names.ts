@@ -20,7 +20,7 @@ export const OBJECT_NAME_MAX = 63
 export const REAPER_SUFFIX = '-reaper'
 
 /** What `app.kubernetes.io/component` says about an object. */
-export type Component = 'runner' | 'reaper'
+export type Component = 'runner' | 'reaper' | 'reports'
 
 /** The labels every generated object carries (the recommended `app.kubernetes.io/*` set). */
 export function standardLabels(name: string, component: Component, version: string): Record<string, string> {

@@ -6,6 +6,7 @@ import {loadBundle, type ScheduleBundle} from './bundle.js'
 import {checkCron, checkTimeZone} from './cron.js'
 import {IMAGE_REPOSITORY, type Manifest, scheduleManifests, targetNamespaces} from './manifests.js'
 import {scheduleName} from './names.js'
+import {type ReportsRequest, reportsOptions} from './reports.js'
 
 /** The command line of `chaos schedule`. */
 export interface ScheduleRequest {
@@ -21,6 +22,9 @@ export interface ScheduleRequest {
   version?: string
 }
 
+/** The whole request: the run's, and where its reports go and who hears about them. */
+export type FullScheduleRequest = ScheduleRequest & ReportsRequest
+
 /** What was generated, and what the caller may want to warn about. */
 export interface Schedule {
   bundle: ScheduleBundle
@@ -35,11 +39,12 @@ export function defaultImage(version: string = runnerVersion): string {
 }
 
 /** Builds every object for a request; throws `InvalidExperiment` (exit 2) or `UsageError` (exit 2) before printing anything. */
-export async function buildSchedule(request: ScheduleRequest): Promise<Schedule> {
+export async function buildSchedule(request: FullScheduleRequest): Promise<Schedule> {
   const cron = checkCron(request.cron)
   const timeZone = request.timeZone === undefined ? undefined : checkTimeZone(request.timeZone)
   const bundle = await loadBundle(request.file)
   const name = scheduleName(request.name, bundle.name, request.reaper)
+  const reports = reportsOptions(request, name)
   const namespaces = targetNamespaces(bundle, request.namespace)
   const version = request.version ?? runnerVersion
   const image = request.image ?? defaultImage(version)
@@ -47,6 +52,7 @@ export async function buildSchedule(request: ScheduleRequest): Promise<Schedule>
     name, namespace: namespaces[0] as string, namespaceFlag: request.namespace !== undefined, cron, image, version, reaper: request.reaper,
     ...(timeZone === undefined ? {} : {timeZone}),
     ...(request.prometheusUrl === undefined ? {} : {prometheusUrl: request.prometheusUrl}),
+    ...reports,
   }, namespaces)
   return {bundle, manifests, namespaces, warnings: warningsFor(bundle, request)}
 }
