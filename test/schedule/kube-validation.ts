@@ -74,6 +74,9 @@ export const MODELS: Record<string, {apiVersion: string; model: string}> = {
   Role: {apiVersion: 'rbac.authorization.k8s.io/v1', model: 'V1Role'},
   RoleBinding: {apiVersion: 'rbac.authorization.k8s.io/v1', model: 'V1RoleBinding'},
   CronJob: {apiVersion: 'batch/v1', model: 'V1CronJob'},
+  PersistentVolumeClaim: {apiVersion: 'v1', model: 'V1PersistentVolumeClaim'},
+  Deployment: {apiVersion: 'apps/v1', model: 'V1Deployment'},
+  Service: {apiVersion: 'v1', model: 'V1Service'},
 }
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -90,7 +93,7 @@ function oneOf(value: unknown, allowed: string[], path: string): string[] {
 function metadataProblems(o: Record<string, any>): string[] { // eslint-disable-line @typescript-eslint/no-explicit-any
   const p: string[] = []
   const name = o.metadata?.name as string
-  const nameRule = o.kind === 'Role' || o.kind === 'RoleBinding' ? /^[^/%]+$/ : o.kind === 'CronJob' ? DNS1123_LABEL : DNS1123_SUBDOMAIN
+  const nameRule = o.kind === 'Role' || o.kind === 'RoleBinding' ? /^[^/%]+$/ : o.kind === 'CronJob' ? DNS1123_LABEL : o.kind === 'Service' ? /^[a-z]([-a-z0-9]*[a-z0-9])?$/ : DNS1123_SUBDOMAIN
   if (!nameRule.test(name) || name.length > 253) p.push(`metadata.name: "${name}" is not a valid ${o.kind} name`)
   if (o.kind === 'CronJob' && name.length > 52) p.push(`metadata.name: a CronJob name must be no more than 52 characters`)
   if (!DNS1123_LABEL.test(o.metadata?.namespace ?? '')) p.push('metadata.namespace: not a DNS-1123 label')
@@ -102,9 +105,10 @@ function metadataProblems(o: Record<string, any>): string[] { // eslint-disable-
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- walking arbitrary generated objects */
-function podProblems(pod: any, path: string): string[] {
+function podProblems(pod: any, path: string, restartPolicies = ['Never', 'OnFailure']): string[] {
   const p: string[] = []
-  p.push(...oneOf(pod.restartPolicy, ['Never', 'OnFailure'], `${path}.restartPolicy (a Job's pods)`))
+  // A Deployment's pods may only be Always (the default when unset); a Job's never.
+  if (pod.restartPolicy !== undefined || !restartPolicies.includes('Always')) p.push(...oneOf(pod.restartPolicy, restartPolicies, `${path}.restartPolicy`))
   p.push(...oneOf(pod.securityContext?.seccompProfile?.type, ['RuntimeDefault', 'Localhost', 'Unconfined'], `${path}.securityContext.seccompProfile.type`))
   const volumes = new Set((pod.volumes ?? []).map((v: any) => v.name))
   for (const v of pod.volumes ?? []) {
@@ -113,6 +117,7 @@ function podProblems(pod: any, path: string): string[] {
     if (sources.length !== 1) p.push(`${path}.volumes.${v.name}: exactly one volume source, got ${sources.join(', ')}`)
     if (v.emptyDir?.sizeLimit !== undefined && !QUANTITY.test(v.emptyDir.sizeLimit)) p.push(`${path}.volumes.${v.name}.emptyDir.sizeLimit: not a quantity`)
     if (v.configMap !== undefined && (v.configMap.defaultMode < 0 || v.configMap.defaultMode > 0o777)) p.push(`${path}.volumes.${v.name}.configMap.defaultMode: out of range`)
+    if (v.persistentVolumeClaim !== undefined && !DNS1123_SUBDOMAIN.test(v.persistentVolumeClaim.claimName ?? '')) p.push(`${path}.volumes.${v.name}.persistentVolumeClaim.claimName: not a valid name`)
   }
   for (const [i, c] of (pod.containers ?? []).entries()) {
     const at = `${path}.containers[${i}]`
@@ -122,7 +127,22 @@ function podProblems(pod: any, path: string): string[] {
     for (const [kind, list] of Object.entries(c.resources ?? {})) {
       for (const [res, q] of Object.entries(list as Record<string, string>)) if (!QUANTITY.test(q)) p.push(`${at}.resources.${kind}.${res}: "${q}" is not a quantity`)
     }
-    for (const e of c.env ?? []) if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(e.name)) p.push(`${at}.env: invalid name ${e.name}`)
+    for (const e of c.env ?? []) {
+      if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(e.name)) p.push(`${at}.env: invalid name ${e.name}`)
+      if ((e.value !== undefined) === (e.valueFrom !== undefined)) p.push(`${at}.env.${e.name}: exactly one of value and valueFrom`)
+      const ref = e.valueFrom?.secretKeyRef
+      if (ref !== undefined && (!DNS1123_SUBDOMAIN.test(ref.name ?? '') || !CONFIGMAP_KEY.test(ref.key ?? ''))) p.push(`${at}.env.${e.name}.valueFrom.secretKeyRef: invalid name or key`)
+    }
+    const names = new Set<string>()
+    for (const port of c.ports ?? []) {
+      if (!(port.containerPort > 0 && port.containerPort < 65_536)) p.push(`${at}.ports: containerPort out of range`)
+      if (port.name !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(port.name) || port.name.length > 15 || names.has(port.name))) p.push(`${at}.ports: invalid or repeated name ${port.name}`)
+      names.add(port.name)
+    }
+    for (const probe of [c.readinessProbe, c.livenessProbe].filter(x => x !== undefined)) {
+      const port = probe.httpGet?.port
+      if (typeof port === 'string' && !names.has(port)) p.push(`${at}: a probe names port ${port}, which the container does not declare`)
+    }
   }
   return p
 }
@@ -148,6 +168,25 @@ export function semanticProblems(o: any): string[] {
     if (!(job?.activeDeadlineSeconds > 0)) p.push('spec.jobTemplate.spec.activeDeadlineSeconds: must be > 0')
     if (job?.backoffLimit < 0) p.push('spec.jobTemplate.spec.backoffLimit: must be >= 0')
     p.push(...podProblems(job?.template?.spec, 'spec.jobTemplate.spec.template.spec'))
+  }
+  if (o.kind === 'PersistentVolumeClaim') {
+    for (const mode of o.spec?.accessModes ?? []) p.push(...oneOf(mode, ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'], 'spec.accessModes[]'))
+    if ((o.spec?.accessModes ?? []).length === 0) p.push('spec.accessModes: at least one')
+    const storage = o.spec?.resources?.requests?.storage
+    if (typeof storage !== 'string' || !QUANTITY.test(storage)) p.push('spec.resources.requests.storage: required, a quantity')
+    if (o.spec?.storageClassName !== undefined && !DNS1123_SUBDOMAIN.test(o.spec.storageClassName)) p.push('spec.storageClassName: not a valid name')
+  }
+  if (o.kind === 'Deployment') {
+    const selector = o.spec?.selector?.matchLabels ?? {}
+    const labels = o.spec?.template?.metadata?.labels ?? {}
+    if (Object.keys(selector).length === 0) p.push('spec.selector: empty')
+    for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) p.push(`spec.selector.matchLabels.${k}: does not match the template's labels`)
+    p.push(...oneOf(o.spec?.strategy?.type ?? 'RollingUpdate', ['Recreate', 'RollingUpdate'], 'spec.strategy.type'))
+    p.push(...podProblems(o.spec?.template?.spec, 'spec.template.spec', ['Always']))
+  }
+  if (o.kind === 'Service') {
+    if (Object.keys(o.spec?.selector ?? {}).length === 0) p.push('spec.selector: empty (the Service would select nothing)')
+    for (const port of o.spec?.ports ?? []) if (!(port.port > 0 && port.port < 65_536)) p.push('spec.ports[].port: out of range')
   }
   return p
 }

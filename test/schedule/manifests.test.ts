@@ -10,14 +10,14 @@ import {InvalidExperiment, UsageError} from '../../src/errors.js'
 import {loadDocument, parseDocumentText, parseExperiment} from '../../src/experiment/load.js'
 import {CRONJOB_NAME_MAX} from '../../src/schedule/names.js'
 import {grantedPermissions, reaperRules, runRules} from '../../src/schedule/rbac.js'
-import {buildSchedule, renderManifests, type ScheduleRequest} from '../../src/schedule/schedule.js'
+import {buildSchedule, type FullScheduleRequest, renderManifests} from '../../src/schedule/schedule.js'
 import {objectProblems} from './kube-validation.js'
 
 const EXPERIMENT = 'experiments/ratings-delay.yaml'
 const GAMEDAY = 'test/fixtures/schedule/weekly/weekly-gameday.yaml'
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- reading fields of generated objects */
-async function objects(request: Partial<ScheduleRequest> & {file: string}): Promise<{text: string; docs: any[]}> {
+async function objects(request: Partial<FullScheduleRequest> & {file: string}): Promise<{text: string; docs: any[]}> {
   const schedule = await buildSchedule({cron: '0 10 * * 1', reaper: false, version: '0.1.0', ...request})
   const text = renderManifests(schedule.manifests)
   const docs = parseAllDocuments(text, {version: '1.1'}).map(d => {
@@ -46,7 +46,7 @@ describe('chaos schedule manifests', function () {
   })
 
   it('every document passes the offline Kubernetes validation, and survives client-node\'s typed round trip unchanged', async () => {
-    for (const request of [{file: EXPERIMENT}, {file: GAMEDAY, reaper: true, timeZone: 'Europe/Berlin', prometheusUrl: 'http://prometheus.istio-system:9090'}]) {
+    for (const request of [{file: EXPERIMENT}, {file: GAMEDAY, reaper: true, timeZone: 'Europe/Berlin', prometheusUrl: 'http://prometheus.istio-system:9090'}, {file: EXPERIMENT, reportsPvc: 'chaos-reports', storageClass: 'standard', reportServer: true, notifySecret: 'chaos-webhook/url', keep: 5}]) {
       const {text, docs} = await objects(request)
       for (const d of docs) assert.deepEqual(objectProblems(d), [], `${d.kind} ${d.metadata.name}`)
       // client-node's own YAML loader deserializes into its models, dropping any field they do not know.
@@ -92,7 +92,8 @@ describe('chaos schedule manifests', function () {
     assert.equal(spec.restartPolicy, 'Never')
     assert.equal(spec.serviceAccountName, 'ratings-delay')
     const [c] = spec.containers
-    assert.deepEqual(c.command, ['chaos', 'run', '/etc/faultline/experiments/ratings-delay.yaml', '--namespace', 'bookinfo', '--report-dir', '/reports'])
+    // --summary: the Job's log ends with summary.md.
+    assert.deepEqual(c.command, ['chaos', 'run', '/etc/faultline/experiments/ratings-delay.yaml', '--namespace', 'bookinfo', '--report-dir', '/reports', '--summary'])
     assert.equal(c.image, 'ghcr.io/faultline/chaos:0.1.0')
     assert.ok(c.resources.requests.cpu !== undefined && c.resources.limits.memory !== undefined)
   })
@@ -137,7 +138,7 @@ describe('chaos schedule manifests', function () {
     assert.equal(parseExperiment(cm.data['ratings-delay-2.yaml'], 'x').metadata.name, 'ratings-abort-short')
     const [cron] = find(docs, 'CronJob')
     // No --namespace: the GameDay keeps its entries' namespaces.
-    assert.deepEqual(pod(cron).containers[0].command, ['chaos', 'gameday', '/etc/faultline/experiments/weekly-gameday.yaml', '--report-dir', '/reports'])
+    assert.deepEqual(pod(cron).containers[0].command, ['chaos', 'gameday', '/etc/faultline/experiments/weekly-gameday.yaml', '--report-dir', '/reports', '--summary'])
     // (5+20+5) + max(50, 120) + (5+10+5) + 15 = 185s, + 4 × 60s overhead + 3 × 30s cooldown = 515s.
     assert.equal(cron.spec.jobTemplate.spec.activeDeadlineSeconds, Math.ceil(515 * 1.2) + 300)
   })
@@ -194,7 +195,7 @@ describe('chaos schedule manifests', function () {
     const [cron] = find(docs, 'CronJob')
     assert.equal(cron.spec.timeZone, 'Europe/Berlin')
     assert.equal(pod(cron).containers[0].image, 'registry.example.com/chaos:dev')
-    assert.deepEqual(pod(cron).containers[0].command.slice(-2), ['--prometheus-url', 'http://prom:9090'])
+    assert.deepEqual(pod(cron).containers[0].command.slice(-3), ['--prometheus-url', 'http://prom:9090', '--summary'])
     assert.equal(pod(cron).volumes.find((v: any) => v.name === 'experiments').configMap.name, 'nightly')
   })
 
@@ -229,5 +230,82 @@ describe('chaos schedule manifests', function () {
     assert.match(schedule.warnings[0] ?? '', /k6.*--image/)
     assert.match(schedule.warnings[1] ?? '', /--prometheus-url/)
     assert.deepEqual((await buildSchedule({file: 'test/fixtures/schedule/k6-and-promql.yaml', cron: '@daily', reaper: false, image: 'mine:k6', prometheusUrl: 'http://p:9090'})).warnings, [])
+  })
+
+  it('--reports-pvc: a PersistentVolumeClaim before the CronJob, mounted at /reports instead of the emptyDir; the volume named for a full-disk warning', async () => {
+    const {docs} = await objects({file: EXPERIMENT, namespace: 'bookinfo', reportsPvc: 'chaos-reports', reportsSize: '5Gi', storageClass: 'fast-ssd', keep: 10})
+    assert.deepEqual(docs.map(d => d.kind), ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'PersistentVolumeClaim', 'CronJob'])
+    for (const d of docs) assert.deepEqual(objectProblems(d), [], `${d.kind} ${d.metadata.name}`)
+    const [pvc] = find(docs, 'PersistentVolumeClaim')
+    assert.deepEqual([pvc.metadata.namespace, pvc.metadata.name, pvc.metadata.labels['app.kubernetes.io/instance'], pvc.metadata.labels['app.kubernetes.io/component']], ['bookinfo', 'chaos-reports', 'ratings-delay', 'reports'])
+    assert.deepEqual(pvc.spec, {accessModes: ['ReadWriteOnce'], resources: {requests: {storage: '5Gi'}}, storageClassName: 'fast-ssd'})
+    const spec = pod(find(docs, 'CronJob')[0])
+    assert.deepEqual(spec.volumes.find((v: any) => v.name === 'reports'), {name: 'reports', persistentVolumeClaim: {claimName: 'chaos-reports'}})
+    const [c] = spec.containers
+    assert.deepEqual(c.command.slice(-3), ['--keep', '10', '--summary'])
+    assert.deepEqual(c.env.find((e: any) => e.name === 'FAULTLINE_REPORTS_VOLUME'), {name: 'FAULTLINE_REPORTS_VOLUME', value: 'PersistentVolumeClaim bookinfo/chaos-reports'})
+    assert.equal(spec.affinity, undefined, 'no report server: the run goes anywhere')
+    // An existing claim: mounted, not printed.
+    const existing = await objects({file: EXPERIMENT, reportsPvcExisting: 'team-reports'})
+    assert.deepEqual(find(existing.docs, 'PersistentVolumeClaim'), [])
+    assert.equal(pod(find(existing.docs, 'CronJob')[0]).volumes.find((v: any) => v.name === 'reports').persistentVolumeClaim.claimName, 'team-reports')
+    // Without a claim: the emptyDir as before, and said to die with the pod.
+    const plain = pod(find((await objects({file: EXPERIMENT})).docs, 'CronJob')[0])
+    assert.deepEqual(plain.volumes.find((v: any) => v.name === 'reports'), {name: 'reports', emptyDir: {sizeLimit: '256Mi'}})
+    assert.match(plain.containers[0].env.find((e: any) => e.name === 'FAULTLINE_REPORTS_VOLUME').value, /emptyDir "reports" \(256Mi, deleted with the pod\)/)
+  })
+
+  it('--report-server: a Deployment and Service <name>-reports serving the claim read-only, as hardened as the runner, with no API token and no new rights', async () => {
+    const {docs} = await objects({file: GAMEDAY, reportsPvc: 'chaos-reports', reportServer: true, reaper: true})
+    for (const d of docs) assert.deepEqual(objectProblems(d), [], `${d.kind} ${d.metadata.name}`)
+    const [deployment] = find(docs, 'Deployment')
+    const [service] = find(docs, 'Service')
+    assert.equal(deployment.metadata.name, 'weekly-gameday-reports')
+    assert.equal(service.metadata.name, 'weekly-gameday-reports')
+    assert.equal(deployment.spec.strategy.type, 'Recreate')
+    const server = deployment.spec.template.spec
+    assert.equal(server.automountServiceAccountToken, false)
+    assert.equal(server.serviceAccountName, undefined)
+    assert.deepEqual(server.securityContext, pod(find(docs, 'CronJob', undefined, 'weekly-gameday')[0]).securityContext)
+    const [c] = server.containers
+    assert.deepEqual(c.command, ['chaos', 'report', 'serve', '/reports', '--host', '0.0.0.0', '--port', '8080'])
+    assert.deepEqual(c.securityContext, {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: {drop: ['ALL']}})
+    assert.deepEqual(c.volumeMounts.find((m: any) => m.name === 'reports'), {name: 'reports', mountPath: '/reports', readOnly: true})
+    assert.deepEqual(server.volumes.find((v: any) => v.name === 'reports'), {name: 'reports', persistentVolumeClaim: {claimName: 'chaos-reports', readOnly: true}})
+    assert.deepEqual(service.spec.ports, [{name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP'}])
+    assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels)
+    assert.deepEqual(service.spec.selector, {'app.kubernetes.io/name': 'faultline', 'app.kubernetes.io/instance': 'weekly-gameday', 'app.kubernetes.io/component': 'reports'})
+    // A ReadWriteOnce claim is mounted on one node: the run is scheduled where the server has it.
+    const runner = pod(find(docs, 'CronJob', undefined, 'weekly-gameday')[0])
+    assert.deepEqual(runner.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution, [{labelSelector: {matchLabels: service.spec.selector}, topologyKey: 'kubernetes.io/hostname'}])
+    const many = await objects({file: GAMEDAY, reportsPvc: 'chaos-reports', reportsAccessMode: 'ReadWriteMany', reportServer: true})
+    assert.equal(pod(find(many.docs, 'CronJob')[0]).affinity, undefined)
+    // The Role grows by nothing.
+    assert.deepEqual(find(docs, 'Role', undefined, 'weekly-gameday').map(r => r.rules), find((await objects({file: GAMEDAY})).docs, 'Role').map(r => r.rules))
+  })
+
+  it('--notify-secret: the webhook URL reaches the run from the Secret (secretKeyRef), never through the ConfigMap or the command', async () => {
+    const {text, docs} = await objects({file: EXPERIMENT, notifySecret: 'chaos-webhook/url', notifyFormat: 'slack', reportUrl: 'https://chaos.example.com/reports'})
+    const [c] = pod(find(docs, 'CronJob')[0]).containers
+    assert.deepEqual(c.env.find((e: any) => e.name === 'FAULTLINE_NOTIFY_URL'), {name: 'FAULTLINE_NOTIFY_URL', valueFrom: {secretKeyRef: {name: 'chaos-webhook', key: 'url'}}})
+    assert.deepEqual(c.command.slice(-5), ['--notify-format', 'slack', '--report-url', 'https://chaos.example.com/reports', '--summary'])
+    assert.ok(!text.includes('hooks.slack.com'))
+    for (const d of docs) assert.deepEqual(objectProblems(d), [], `${d.kind} ${d.metadata.name}`)
+  })
+
+  it('refuses bad report and notification values before printing anything (exit 2), saying what is wrong', async () => {
+    const refused = async (request: Partial<FullScheduleRequest>, message: RegExp) => {
+      await assert.rejects(objects({file: EXPERIMENT, ...request}), (err: unknown) => err instanceof UsageError && message.test(err.message) && err.exitCode === 2)
+    }
+    await refused({reportsPvc: 'Chaos_Reports'}, /--reports-pvc "Chaos_Reports": not a DNS-1123 label/)
+    await refused({reportsPvcExisting: 'a.b'}, /--reports-pvc-existing "a\.b": not a DNS-1123 label/)
+    await refused({reportsPvc: 'x', reportsSize: '1 GB'}, /--reports-size "1 GB": not a storage quantity/)
+    await refused({reportsPvc: 'x', reportsSize: '0Gi'}, /not a storage quantity/)
+    await refused({reportsSize: '1Gi'}, /--reports-size applies to the claim --reports-pvc creates/)
+    await refused({keep: 0}, /--keep 0: keep at least 1 run/)
+    await refused({reportServer: true}, /--report-server needs the reports on a claim/)
+    await refused({reportsPvc: 'x', reportServer: true, name: '1st-day'}, /Service "1st-day-reports" would not start with a letter/)
+    await refused({notifySecret: 'webhook'}, /--notify-secret "webhook": expected NAME\/KEY/)
+    await refused({reportUrl: 'ftp://x'}, /--report-url ftp:\/\/x: not an http\(s\) URL/)
   })
 })
