@@ -70,7 +70,7 @@ export function chartData(doc: JournalDocument, timeline: Timeline): ChartData {
 // the slow requests complete.
 const METRICS = ['latency', 'inflight', 'errors', 'rate'] as const
 const CHART_TITLES: Record<(typeof METRICS)[number], string> = {
-  latency: 'Latency (ms)', inflight: 'Requests in flight · oldest one’s age (s)', errors: 'Error ratio (%)', rate: 'Request rate (req/s)',
+  latency: 'Latency (ms)', inflight: 'Requests in flight · age of the oldest', errors: 'Error ratio (%)', rate: 'Request rate (req/s)',
 }
 const CHART_HEIGHTS: Record<(typeof METRICS)[number], number> = {latency: 170, inflight: 130, errors: 115, rate: 115}
 

@@ -114,7 +114,7 @@ describe('report.html', () => {
     assert.ok(Math.max(...targeted.count) >= 8 && Math.max(...targeted.oldestS) > 5, JSON.stringify(targeted))
     assert.ok(Math.max(...(data.classes.find(c => c.name === 'control')?.inFlight?.oldestS ?? [1])) < 0.1)
     assert.equal([...page.matchAll(/<div class="chart" data-class="\d" data-metric="inflight"/g)].length, 2, 'one in-flight chart per class')
-    assert.match(page, /<h4>Requests in flight · oldest one’s age \(s\)<\/h4>/)
+    assert.match(page, /<h4>Requests in flight · age of the oldest<\/h4>/)
 
     const before = renderHtml(fixture('deviated'))
     assert.doesNotMatch(before, /data-metric="inflight"/)
