@@ -7,6 +7,7 @@ import {closeSync, openSync} from 'node:fs'
 
 import {ClusterUnavailable} from '../errors.js'
 import type {Propagation} from './bookinfo/http.js'
+import type {IstioVersion} from './mesh/profile.js'
 import type {RunningSandbox} from './sandbox.js'
 import {answers, cleanupStale, ensureStateDir, logTail, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths} from './state.js'
 
@@ -41,6 +42,8 @@ export interface UpOptions {
   apiFaults?: string
   /** Extra header propagation the apps model (`--propagate`, already validated). */
   propagate?: readonly Propagation[]
+  /** The Istio release the mesh behaves like (`--istio`, already validated). */
+  istio?: IstioVersion
 }
 
 /**
@@ -53,7 +56,7 @@ export async function runForeground(opts: UpOptions & {onReady: (result: UpResul
   // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
   const {startSandbox} = await import('./sandbox.js')
   const {parseApiFaults} = await import('./apiserver/faults.js')
-  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate})})
+  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}), ...(opts.istio === undefined ? {} : {istio: opts.istio})})
   const result: UpResult = {
     outcome: 'started',
     stateDir: opts.stateDir,
@@ -94,7 +97,7 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
   const {log} = statePaths(opts.stateDir)
   const logFd = openSync(log, 'w', 0o600)
   const cli = opts.cli ?? currentCli()
-  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]), ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')])]
+  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]), ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')]), ...(opts.istio === undefined ? [] : ['--istio', opts.istio])]
   const child = spawn(cli.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
   let exited: string | undefined

@@ -15,6 +15,7 @@ import type {Propagation} from './bookinfo/http.js'
 import {startBookinfo} from './bookinfo/index.js'
 import {writeKubeconfig} from './kubeconfig.js'
 import {Mesh} from './mesh/index.js'
+import {DEFAULT_PROFILE, ISTIO_PROFILES, type IstioProfile, type IstioVersion} from './mesh/profile.js'
 import {findPrometheus, startMetricsEndpoint, startPrometheus} from './prometheus.js'
 import {startForwardProxy} from './proxy.js'
 import {type Reaper, reaperIntervalFromEnv, startReaper} from './reaper.js'
@@ -42,6 +43,8 @@ export interface SandboxOptions {
   apiFaults?: ApiFaultSpec
   /** Extra header propagation the apps model (`--propagate baggage`); default: exactly what real bookinfo forwards. */
   propagate?: readonly Propagation[]
+  /** The Istio release the mesh behaves like (`--istio`, src/sandbox/mesh/profile.ts); default 1.30. */
+  istio?: IstioVersion
 }
 
 /** A running sandbox. */
@@ -83,11 +86,11 @@ class Teardown {
 }
 
 /** Starts bookinfo and a sidecar for each of its pods; returns the topology and the client pod's sidecar. */
-async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[]) {
+async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[], profile: IstioProfile) {
   const plan = SANDBOX_WORKLOADS.map(workload => ({workload, podName: podName(workload)}))
   const bookinfo = await startBookinfo(plan, propagate)
   teardown.add('bookinfo', () => bookinfo.close())
-  const pods = bookinfo.pods.map(p => makePod(p.workload, p.podName, p.appPort))
+  const pods = bookinfo.pods.map(p => makePod(p.workload, p.podName, p.appPort, profile))
   const topology = new StaticTopology(bookinfoServices(), pods)
   const theMesh = mesh(topology)
   teardown.add('mesh', () => theMesh.close())
@@ -129,7 +132,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   teardown.add('start lock', await acquireStartLock(opts.stateDir))
   try {
     const store = new ObjectStore()
-    const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t}), teardown, opts.propagate ?? [])
+    const profile = ISTIO_PROFILES[opts.istio ?? DEFAULT_PROFILE.version]
+    const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t, profile}), teardown, opts.propagate ?? [], profile)
     const token = randomBytes(24).toString('base64url')
     const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
     const api = await startApiServer({store, topology, exec: mesh.exec, token, faults: apiFaults})
@@ -169,6 +173,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       ...(reaper === undefined ? {} : {reaperIntervalMs: reaper.intervalMs}),
       ...(formatApiFaults(apiFaults.spec) === 'none' ? {} : {apiFaults: formatApiFaults(apiFaults.spec)}),
       ...((opts.propagate ?? []).length === 0 ? {} : {propagate: [...(opts.propagate ?? [])]}),
+      istio: profile.version,
     }
     // Now that the proxy and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
     await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority, sandbox: {proxy: proxy.url, ...(prometheus === undefined ? {} : {prometheus: prometheus.url})}})

@@ -53,6 +53,8 @@ export interface SandboxState {
   apiFaults?: string
   /** Extra header propagation the apps model (`--propagate`, e.g. `baggage`); absent: exactly real bookinfo's. */
   propagate?: string[]
+  /** The Istio release the mesh behaves like (`--istio`); absent in records of older sandboxes (1.30). */
+  istio?: string
   namespace: string
   startedAt: string
   pods: RecordedPod[]

@@ -5,6 +5,8 @@
  */
 import {randomInt} from 'node:crypto'
 
+import {PROXY_CONFIG_ANNOTATION} from './mesh/inclusion.js'
+import {DEFAULT_PROFILE, type IstioProfile} from './mesh/profile.js'
 import type {Pod, Service, Topology} from './types.js'
 
 /** The namespace every sandbox workload lives in. */
@@ -22,6 +24,23 @@ export interface Workload {
   version: string
 }
 
+/**
+ * A pod with a sidecar but without the stats annotation: its proxy exposes only Istio's default
+ * stats inclusion list, as every pod on a real cluster does unless someone adds more. Nothing calls
+ * it; it is there so the runner's stats-inclusion hint can be seen (an Envoy probe on `app: stats-less`).
+ */
+export const STATS_LESS_APP = 'stats-less'
+
+/**
+ * The annotation the sandbox's bookinfo and client pod templates carry, as docs/real-cluster.md and
+ * the examples tell users to add on a real cluster: without it (pkg/bootstrap/config.go's default
+ * inclusion list) Envoy collects none of the fault filter's or the clusters' circuit-breaker stats.
+ * The regexes are the form that matches with and without Istio ≥ 1.23's `;`.
+ */
+export const STATS_ANNOTATION_VALUE = JSON.stringify({proxyStatsMatcher: {inclusionRegexps: [
+  '.*\\.fault\\..*', '.*circuit_breakers.*', '.*upstream_rq_pending_overflow.*', '.*upstream_cx_overflow.*', '.*upstream_rq_retry.*', '.*outlier_detection.*',
+]}})
+
 /** Bookinfo's services, in the order productpage calls them. */
 export const BOOKINFO_SERVICES = ['productpage', 'details', 'reviews', 'ratings'] as const
 
@@ -34,6 +53,7 @@ export const SANDBOX_WORKLOADS: readonly Workload[] = [
   {app: 'reviews', version: 'v3'},
   {app: 'ratings', version: 'v1'},
   {app: CLIENT_APP, version: 'v1'},
+  {app: STATS_LESS_APP, version: 'v1'},
 ]
 
 // Kubernetes' alphabet for generated names (no vowels, no look-alikes: apimachinery's rand.String).
@@ -53,17 +73,17 @@ function randomSuffix(length: number, rand: RandomInt): string {
  * e.g. `reviews-v2-7d9f8c6b5-x2k4p`. Bookinfo's Deployments are named `<app>-<version>`.
  */
 export function podName(workload: Workload, rand: RandomInt = randomInt): string {
-  const deployment = workload.app === CLIENT_APP ? CLIENT_APP : `${workload.app}-${workload.version}`
+  const deployment = workload.app === CLIENT_APP || workload.app === STATS_LESS_APP ? workload.app : `${workload.app}-${workload.version}`
   return `${deployment}-${randomSuffix(9 + rand(2), rand)}-${randomSuffix(5, rand)}`
 }
 
 /** The service account bookinfo gives each app (`bookinfo-reviews`, …). */
 export function serviceAccountFor(app: string): string {
-  return app === CLIENT_APP ? CLIENT_APP : `bookinfo-${app}`
+  return app === CLIENT_APP || app === STATS_LESS_APP ? app : `bookinfo-${app}`
 }
 
-/** Builds the pod named `name` for a workload whose application listens on `appPort`. */
-export function makePod(workload: Workload, name: string, appPort: number): Pod {
+/** Builds the pod named `name` for a workload whose application listens on `appPort`, injected as `profile`'s Istio would. */
+export function makePod(workload: Workload, name: string, appPort: number, profile: IstioProfile = DEFAULT_PROFILE): Pod {
   return {
     name,
     namespace: SANDBOX_NAMESPACE,
@@ -71,6 +91,8 @@ export function makePod(workload: Workload, name: string, appPort: number): Pod 
     serviceAccount: serviceAccountFor(workload.app),
     containers: [workload.app, 'istio-proxy'],
     appPort,
+    annotations: workload.app === STATS_LESS_APP ? {} : {[PROXY_CONFIG_ANNOTATION]: STATS_ANNOTATION_VALUE},
+    injection: {native: profile.nativeSidecar, image: `docker.io/istio/proxyv2:${profile.proxyImageTag}`},
   }
 }
 

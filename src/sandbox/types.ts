@@ -41,6 +41,10 @@ export interface Pod {
   containers: string[]
   /** The loopback port the application listens on (its "pod IP:port"). */
   appPort: number
+  /** The pod's annotations (e.g. `proxy.istio.io/config`, which decides the sidecar's stats inclusion). */
+  annotations?: Record<string, string>
+  /** How istio-proxy was injected: as a native sidecar (init container, `restartPolicy: Always`) or a container; its image. */
+  injection?: {native: boolean; image: string}
 }
 
 /** A Kubernetes Service: a name, a port and a selector. */

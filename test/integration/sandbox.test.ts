@@ -5,6 +5,8 @@ import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {connect} from '../../src/cluster/connect.js'
+import {evaluateEnvoy, snapshotEnvoy} from '../../src/probes/envoy.js'
 import type {StatusResult, UpResult} from '../../src/sandbox/daemon.js'
 import type {SandboxState} from '../../src/sandbox/state.js'
 import {pollQuery, PRODUCTPAGE_5XX_RATIO} from '../sandbox/prometheus-query.js'
@@ -17,7 +19,7 @@ metadata:
 spec:
   hosts: [productpage]
   http:
-  - match: [{headers: {x-chaos-test: {exact: "true"}}}]
+  - match: [{headers: {user-agent: {exact: "faultline-chaos-test"}}}]
     fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
     route: [{destination: {host: productpage}}]
   - route: [{destination: {host: productpage}}]
@@ -104,6 +106,23 @@ describe('chaos sandbox (integration, real CLI)', function () {
     const stats = await kubectl('exec', reviews.name, '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
     assert.equal(stats.code, 0, stats.stderr)
     assert.match(stats.stdout, /^cluster\.outbound\|9080\|[^|]*\|ratings\.default\.svc\.cluster\.local[.;][\w.]+: \d+$/m)
+    assert.match(stats.stdout, /^http\.outbound_0\.0\.0\.0_9080;\.fault\.delays_injected: \d+$/m, 'Istio ≥ 1.23 names: `;` after the HTTP connection manager prefix')
+  })
+
+  // istio 1.30.3 pkg/bootstrap/config.go: without proxyStatsMatcher a proxy collects neither fault nor outbound cluster stats.
+  it('the stats-less pod (no proxy.istio.io/config) exposes only Istio\'s default stats, and an Envoy probe on it gives the inclusion hint', async () => {
+    const bare = state.pods.find(p => p.app === 'stats-less')!
+    const stats = await kubectl('exec', bare.name, '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
+    assert.equal(stats.code, 0, stats.stderr)
+    assert.doesNotMatch(stats.stdout, /fault|cluster\.outbound/)
+    assert.match(stats.stdout, /^server\.live: 1$/m)
+    const cluster = connect({kubeconfig: state.kubeconfig})!
+    const stat = 'http.outbound_0.0.0.0_9080.fault.delays_injected'
+    const verdict = evaluateEnvoy(stat, 'value >= 0', undefined, await snapshotEnvoy(cluster, 'default', {app: 'stats-less'}))
+    assert.equal(verdict.status, 'errored')
+    assert.match(verdict.message ?? '', /no sidecar reports .*proxy\.istio\.io\/config/)
+    const annotated = evaluateEnvoy(stat, 'value >= 0', undefined, await snapshotEnvoy(cluster, 'default', {app: 'reviews'}))
+    assert.equal(annotated.status, 'held', annotated.message)
   })
 
   it('shows the classic bug: a 7s ratings delay for jason makes productpage answer after ~6s without reviews', async () => {
@@ -111,7 +130,14 @@ describe('chaos sandbox (integration, real CLI)', function () {
       const applied = await kubectl('apply', '-f', join(SAMPLES, file))
       assert.equal(applied.code, 0, `${file}: ${applied.stderr}`)
     }
-    const jason = await curlVia(state.proxy, 'http://productpage:9080/productpage', {'end-user': 'jason'})
+    // As in Istio's task: sign in as jason. productpage sets end-user from its session only; an
+    // end-user header sent to it is dropped (productpage.py getForwardHeaders).
+    const login = await sh('curl', ['-s', '-x', state.proxy, '-o', '/dev/null', '-D', '-', '-H', 'referer: http://productpage:9080/productpage', '--data', 'username=jason', 'http://productpage:9080/login'])
+    const cookie = /^set-cookie: (session=[^;]+);/im.exec(login.stdout)?.[1]
+    assert.ok(cookie !== undefined, login.stdout)
+    const header = await curlVia(state.proxy, 'http://productpage:9080/productpage', {'end-user': 'jason'})
+    assert.ok(header.seconds < 1, `an end-user header is not a login: took ${header.seconds}s`)
+    const jason = await curlVia(state.proxy, 'http://productpage:9080/productpage', {cookie})
     assert.equal(jason.status, 200)
     assert.ok(jason.seconds >= 5.9 && jason.seconds < 7, `took ${jason.seconds}s`)
     assert.match(jason.body, /Sorry, product reviews are currently unavailable for this book\./)
@@ -136,7 +162,7 @@ describe('chaos sandbox (integration, real CLI)', function () {
     const send = async (): Promise<void> => {
       for (let i = 0; i < 6; i++) {
         const tagged = i % 3 === 0
-        const res = await curlVia(state.proxy, 'http://productpage:9080/health', tagged ? {'x-chaos-test': 'true'} : {})
+        const res = await curlVia(state.proxy, 'http://productpage:9080/health', tagged ? {'user-agent': 'faultline-chaos-test'} : {})
         assert.equal(res.status, tagged ? 503 : 200)
       }
     }

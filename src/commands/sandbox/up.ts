@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base.js'
 import {UsageError} from '../../errors.js'
 import {type Propagation, PROPAGATIONS} from '../../sandbox/bookinfo/http.js'
+import {ISTIO_VERSIONS, type IstioVersion} from '../../sandbox/mesh/profile.js'
 import {runForeground, startDetached, type UpResult} from '../../sandbox/daemon.js'
 import {API_FAULTS_SYNTAX, formatApiFaults, parseApiFaults} from '../../sandbox/apiserver/faults.js'
 import {resolveStateDir, switchApiFaults} from '../../sandbox/state.js'
@@ -23,6 +24,9 @@ export default class SandboxUp extends BaseCommand {
     'headers_to_propagate). --propagate baggage models OpenTelemetry-instrumented apps that also forward W3C baggage at',
     'every hop (also $CHAOS_SANDBOX_PROPAGATE, which an ephemeral sandbox of chaos run --sandbox inherits).',
     '',
+    '--istio picks the Istio release the mesh behaves like (default 1.30): 1.22 has no ";" in stat names, retries 503 by',
+    'default and injects istio-proxy into spec.containers; 1.30 injects it as a native sidecar (src/sandbox/mesh/README.md).',
+    '',
     'State directory: --state-dir, else $CHAOS_SANDBOX_DIR, else $XDG_STATE_HOME/faultline/sandbox (~/.local/state/faultline/sandbox).',
   ].join('\n')
 
@@ -33,6 +37,7 @@ export default class SandboxUp extends BaseCommand {
     '<%= config.bin %> sandbox up --detach --api-faults "write-error=20%,conflict=10%,lost-response=5%,latency=300ms±100ms"',
     '<%= config.bin %> sandbox up --api-faults none',
     '<%= config.bin %> sandbox up --detach --propagate baggage',
+    '<%= config.bin %> sandbox up --detach --istio 1.22',
   ]
 
   static override flags = {
@@ -40,6 +45,7 @@ export default class SandboxUp extends BaseCommand {
     detach: Flags.boolean({char: 'd', description: 'start in the background and return once ready', default: false}),
     prometheus: Flags.boolean({description: 'start Prometheus if a prometheus binary is on PATH (--no-prometheus to skip)', default: true, allowNo: true}),
     'api-faults': Flags.string({description: `make the API server misbehave: ${API_FAULTS_SYNTAX}`, env: 'CHAOS_SANDBOX_API_FAULTS'}),
+    istio: Flags.string({description: 'the Istio release the mesh behaves like', options: [...ISTIO_VERSIONS], env: 'CHAOS_SANDBOX_ISTIO'}),
     propagate: Flags.string({description: `headers the apps forward beyond real bookinfo's, comma-separated: ${PROPAGATIONS.join(', ')} (OpenTelemetry-instrumented apps)`, env: 'CHAOS_SANDBOX_PROPAGATE'}),
   }
 
@@ -49,7 +55,7 @@ export default class SandboxUp extends BaseCommand {
     const {flags} = await this.parse(SandboxUp)
     const apiFaults = flags['api-faults'] === undefined ? undefined : formatApiFaults(parseApiFaults(flags['api-faults']))
     const propagate = parsePropagate(flags.propagate)
-    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults}), ...(propagate.length === 0 ? {} : {propagate})}
+    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults}), ...(propagate.length === 0 ? {} : {propagate}), ...(flags.istio === undefined ? {} : {istio: flags.istio as IstioVersion})}
     if (flags.detach) {
       const result = await this.switchIfRunning(await startDetached(opts), apiFaults)
       this.report(result, true)
@@ -86,6 +92,7 @@ export default class SandboxUp extends BaseCommand {
       `  proxy       ${state.proxy}`,
       `  Prometheus  ${prometheus}`,
       ...(state.apiFaults === undefined ? [] : [`  API faults  ${state.apiFaults}`]),
+      `  Istio       ${state.istio ?? '1.30'} (behaviour profile)`,
       ...(state.propagate === undefined ? [] : [`  propagate   ${state.propagate.join(', ')} (beyond real bookinfo's headers)`]),
       `  pods        ${state.pods.map(p => p.name).join(', ')}`,
       '',

@@ -7,7 +7,7 @@ import {createHash} from 'node:crypto'
 import type {Pod, Topology} from '../types.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 
-/** The Istio release the sandbox's sidecars claim to be. */
+/** The Istio release the sandbox's sidecars claim to be, unless the pod says how it was injected. */
 const PROXY_IMAGE = 'docker.io/istio/proxyv2:1.30.3'
 
 /** A stable uid for a pod, so repeated reads agree. */
@@ -29,22 +29,34 @@ function meshLabels(pod: Pod): Record<string, string> {
 
 /** The Kubernetes Pod object for a sandbox pod; `since` is when the sandbox started. */
 export function podObject(pod: Pod, since: string): Record<string, unknown> {
-  const containers = pod.containers.map(name => name === 'istio-proxy'
-    ? {name, image: PROXY_IMAGE, args: ['proxy', 'sidecar'], ports: [{name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'}]}
+  const native = pod.injection?.native === true
+  const proxy = {name: 'istio-proxy', image: pod.injection?.image ?? PROXY_IMAGE, args: ['proxy', 'sidecar'], ports: [{name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'}]}
+  // Native sidecars (Istio ≥ 1.27 with ENABLE_NATIVE_SIDECARS=auto on kubelet ≥ 1.33, istio 1.30.3
+  // pilot/pkg/features/pilot.go; docs/real-cluster.md): istio-proxy is an init container with
+  // restartPolicy: Always, not in spec.containers.
+  const containers = pod.containers.filter(name => !(native && name === 'istio-proxy')).map(name => name === 'istio-proxy'
+    ? proxy
     : {name, image: `sandbox.local/${pod.namespace}/${name}:${pod.labels['version'] ?? 'latest'}`, ports: [{containerPort: pod.appPort, protocol: 'TCP'}]})
+  const initContainers = native && pod.containers.includes('istio-proxy') ? [{...proxy, restartPolicy: 'Always'}] : []
+  const status = (c: {name: string; image: string}) => ({name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: {running: {startedAt: since}}})
   const condition = (type: string) => ({type, status: 'True', lastProbeTime: null, lastTransitionTime: since})
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {
       name: pod.name, namespace: pod.namespace, uid: podUid(pod), resourceVersion: '1', creationTimestamp: since,
       labels: meshLabels(pod),
-      annotations: {'sidecar.istio.io/status': JSON.stringify({containers: ['istio-proxy'], initContainers: ['istio-init']}), 'kubectl.kubernetes.io/default-container': pod.containers.find(c => c !== 'istio-proxy') ?? 'istio-proxy'},
+      annotations: {
+        ...pod.annotations,
+        'sidecar.istio.io/status': JSON.stringify(native ? {containers: [], initContainers: ['istio-init', 'istio-proxy']} : {containers: ['istio-proxy'], initContainers: ['istio-init']}),
+        'kubectl.kubernetes.io/default-container': pod.containers.find(c => c !== 'istio-proxy') ?? 'istio-proxy',
+      },
     },
-    spec: {serviceAccountName: pod.serviceAccount, serviceAccount: pod.serviceAccount, nodeName: 'sandbox', restartPolicy: 'Always', containers},
+    spec: {serviceAccountName: pod.serviceAccount, serviceAccount: pod.serviceAccount, nodeName: 'sandbox', restartPolicy: 'Always', ...(initContainers.length === 0 ? {} : {initContainers}), containers},
     status: {
       phase: 'Running', podIP: '127.0.0.1', podIPs: [{ip: '127.0.0.1'}], hostIP: '127.0.0.1', startTime: since, qosClass: 'BestEffort',
       conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition),
-      containerStatuses: containers.map(c => ({name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: {running: {startedAt: since}}})),
+      ...(initContainers.length === 0 ? {} : {initContainerStatuses: initContainers.map(status)}),
+      containerStatuses: containers.map(status),
     },
   }
 }

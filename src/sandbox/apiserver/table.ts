@@ -91,7 +91,9 @@ const podPrinter: Printer = {
     {name: 'IP', type: 'string', format: '', description: 'IP address allocated to the pod.', priority: 1},
     {name: 'Node', type: 'string', format: '', description: 'Name of the Node this pod is running on.', priority: 1}],
   cells: (obj, now) => {
-    const statuses = ((obj['status'] as {containerStatuses?: {ready: boolean}[]} | undefined)?.containerStatuses ?? [])
+    // kube-apiserver's printPod counts restartable (native sidecar) init containers in READY too.
+    const podStatus = obj['status'] as {containerStatuses?: {ready: boolean}[]; initContainerStatuses?: {ready: boolean}[]} | undefined
+    const statuses = [...(podStatus?.initContainerStatuses ?? []), ...(podStatus?.containerStatuses ?? [])]
     return [obj.metadata.name, `${statuses.filter(c => c.ready).length}/${statuses.length}`, 'Running', '0', age(obj, now), '127.0.0.1', 'sandbox']
   },
 }

@@ -5,7 +5,7 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
-import {CLIENT_APP, type Workload} from '../topology.js'
+import {CLIENT_APP, STATS_LESS_APP, type Workload} from '../topology.js'
 import {detailsHandler} from './details.js'
 import {type AppServer, listenOnLoopback, OutboundClient, pathOf, type Propagation, sendJson} from './http.js'
 import {productpageHandler} from './productpage.js'
@@ -48,6 +48,7 @@ export function handlerFor(workload: Workload, podName: string, outbound: Outbou
     case 'ratings':
       return new RatingsApp().handle
     case CLIENT_APP:
+    case STATS_LESS_APP:
       return clientHandler
     default:
       throw new Error(`bookinfo has no app named ${workload.app}`)

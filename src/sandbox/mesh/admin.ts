@@ -57,7 +57,7 @@ function configDump(sidecar: MeshSidecar): unknown {
   const clusters = [...table.clusters.values()].map(c => ({
     cluster: {
       name: c.name,
-      alt_stat_name: `${c.name};`,
+      ...(sidecar.profile.delimitedStatPrefixes ? {alt_stat_name: `${c.name};`} : {}),
       connect_timeout: `${c.connectTimeoutMs / 1000}s`,
       lb_policy: c.lb,
       circuit_breakers: {thresholds: [{max_connections: c.limits.maxConnections, max_pending_requests: c.limits.maxPendingRequests, max_requests: c.limits.maxRequests, max_retries: c.limits.maxRetries}]},

@@ -50,8 +50,8 @@ export class UpstreamCluster {
   private rr = 0
   private readonly inFlightByHost = new Map<string, number>()
 
-  constructor(public config: ClusterConfig, private readonly stats: StatStore, private readonly now: () => number) {
-    this.prefix = clusterStatPrefix(config.name)
+  constructor(public config: ClusterConfig, private readonly stats: StatStore, private readonly now: () => number, delimited = true) {
+    this.prefix = clusterStatPrefix(config.name, delimited)
     this.c = Object.fromEntries(COUNTERS.map(n => [n, stats.counter(this.prefix + n)])) as Record<CounterName, Stat>
     this.g = Object.fromEntries(GAUGES.map(n => [n, stats.gauge(this.prefix + n)])) as Record<GaugeName, Stat>
     this.breaker = Object.fromEntries(BREAKERS.map(n => [n, stats.gauge(`${this.prefix}circuit_breakers.default.${n}`)])) as UpstreamCluster['breaker']

@@ -7,6 +7,7 @@ import {ExitCode, FaultlineError} from '../../errors.js'
 import type {ConfigSource, ExecHandler, ExecResult, Pod, Sidecar, Topology} from '../types.js'
 import {execInProxy} from './admin.js'
 import {compileRoutingTable} from './config.js'
+import {DEFAULT_PROFILE, type IstioProfile} from './profile.js'
 import {MeshSidecar} from './sidecar.js'
 
 export {MeshSidecar} from './sidecar.js'
@@ -26,6 +27,8 @@ export interface MeshOptions {
   now?: () => number
   /** Random source in [0, 1) for faults, weights, load balancing and back-off; defaults to `Math.random`. */
   random?: () => number
+  /** The Istio release the sidecars behave like (`--istio`); default 1.30. */
+  profile?: IstioProfile
 }
 
 /** All sidecars of the sandbox and the config pushes that program them. */
@@ -34,6 +37,7 @@ export class Mesh {
   private readonly topology: Topology
   private readonly now: () => number
   private readonly random: () => number
+  readonly profile: IstioProfile
   private readonly sidecars = new Map<string, MeshSidecar>()
   private readonly unsubscribe: () => void
   private version = 0
@@ -44,6 +48,7 @@ export class Mesh {
     this.topology = opts.topology
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? Math.random
+    this.profile = opts.profile ?? DEFAULT_PROFILE
     this.unsubscribe = this.config.subscribe(() => this.schedulePush())
   }
 
@@ -51,7 +56,7 @@ export class Mesh {
   async addSidecar(pod: Pod): Promise<Sidecar> {
     const existing = this.sidecars.get(pod.name)
     if (existing !== undefined) return existing
-    const sidecar = new MeshSidecar(pod, this.random, this.now, name => this.sidecars.get(name))
+    const sidecar = new MeshSidecar(pod, this.random, this.now, name => this.sidecars.get(name), this.profile)
     await sidecar.listen()
     this.sidecars.set(pod.name, sidecar)
     // A new pod can be a new endpoint for every other sidecar's clusters (EDS).

@@ -22,38 +22,59 @@ export type AttemptFailure =
   | {kind: 'per-try-timeout'}
 
 /**
- * Istio's default when a route has no `retries`: 2 retries on
- * `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with retriable code
- * 503 and the previous_hosts predicate (retry.go DefaultPolicy; the mesh defaultHttpRetryPolicy as
- * seen in `istioctl proxy-config route` dumps: `retriableStatusCodes: [503]`). test/reference/SEMANTICS.md (a)13 quotes
- * the API text, which omits `retriable-status-codes`; the generated config includes it.
+ * Istio's default when a route has no `retries` (and the mesh sets no defaultHttpRetryPolicy):
+ * istio/istio 1.30.3 `pilot/pkg/networking/core/route/retry/retry.go` cachedDefaultPolicy — 2
+ * retries on `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with NO
+ * retriable status codes (so `retriable-status-codes` matches nothing and a 503 is not retried),
+ * the previous_hosts predicate, 5 host-selection attempts. Up to 1.23 it listed 503
+ * (`RetriableStatusCodes: []uint32{http.StatusServiceUnavailable}`); 1.24.0 dropped it
+ * (EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY, default true, #52111). test/reference/SEMANTICS.md (a)13.
  */
 export const ISTIO_DEFAULT_RETRY: RetryPolicy = {
   numRetries: 2,
   perTryTimeoutMs: undefined,
   retryOn: new Set(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']),
-  retriableStatusCodes: new Set([503]),
+  retriableStatusCodes: new Set(),
   backoffBaseMs: 25,
 }
 
-/** `attempts: 0`: Istio's default conditions with no retries (one shared object: this runs per request). */
+/** Istio ≤ 1.23's default (`--istio 1.22`): the same with 503 retriable. */
+export const ISTIO_122_DEFAULT_RETRY: RetryPolicy = {...ISTIO_DEFAULT_RETRY, retriableStatusCodes: new Set([503])}
+
+/** `attempts: 0`: ConvertPolicy returns nil, no retry policy (one shared object: this runs per request). */
 const NO_RETRIES: RetryPolicy = {...ISTIO_DEFAULT_RETRY, numRetries: 0}
 
-/** Compiles `HTTPRoute.retries`: absent → Istio's default; `attempts: 0` → no retries. */
-export function retryPolicyFor(retries: HTTPRetry | undefined): RetryPolicy {
-  if (retries === undefined) return ISTIO_DEFAULT_RETRY
+/**
+ * Go's `http.StatusText(code) != ""` (net/http status.go): only these numbers in `retryOn` become
+ * retriable status codes (retry.go parseRetryOn); any other number stays a retry_on token.
+ */
+const GO_STATUS_TEXT = new Set([
+  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451,
+  500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+])
+
+/**
+ * Compiles `HTTPRoute.retries` as retry.go ConvertPolicy does: absent → the default policy;
+ * `attempts` ≤ 0 → none; otherwise the default's `retry_on` and status codes (1.30: none, so
+ * `attempts: 3` alone does not retry a 503 either; 1.22's ConvertPolicy started from DefaultPolicy
+ * and kept 503) with `numRetries = attempts`; a non-empty `retryOn` replaces
+ * `retry_on`, its HTTP status codes becoming retriable codes (+ `retriable-status-codes`).
+ */
+export function retryPolicyFor(retries: HTTPRetry | undefined, defaultPolicy: RetryPolicy = ISTIO_DEFAULT_RETRY): RetryPolicy {
+  if (retries === undefined) return defaultPolicy
   const attempts = retries.attempts ?? 0
   if (attempts <= 0) return NO_RETRIES
-  let retryOn = ISTIO_DEFAULT_RETRY.retryOn
-  let codes = ISTIO_DEFAULT_RETRY.retriableStatusCodes
-  if (retries.retryOn !== undefined && retries.retryOn.trim() !== '') {
+  let retryOn = defaultPolicy.retryOn
+  let codes = defaultPolicy.retriableStatusCodes
+  if (retries.retryOn !== undefined && retries.retryOn !== '') {
     const on = new Set<string>()
     const statusCodes = new Set<number>()
     for (const token of retries.retryOn.split(',').map(t => t.trim()).filter(t => t !== '')) {
-      if (/^\d+$/.test(token)) statusCodes.add(Number(token))
+      if (/^[+-]?\d+$/.test(token) && GO_STATUS_TEXT.has(Number(token))) statusCodes.add(Number(token))
       else on.add(token)
     }
-    // Istio turns numeric entries into retriable_status_codes and adds the condition that uses them.
+    // "If user has just specified HTTP status codes in retryOn but have not specified "retriable-status-codes", let us add it."
     if (statusCodes.size > 0) on.add('retriable-status-codes')
     retryOn = on
     codes = statusCodes

@@ -15,7 +15,8 @@ import {clusterName, type RoutingTable, type VirtualHost} from './config.js'
 import {drawAbort, drawDelay} from './fault.js'
 import {type Exchange, Forwarder} from './forward.js'
 import {FAULT_ABORT_BODY, formatFlags, forwardableHeaders, localReply, type ResponseFlag} from './reply.js'
-import {retryPolicyFor} from './retry.js'
+import type {IstioProfile} from './profile.js'
+import {ISTIO_122_DEFAULT_RETRY, ISTIO_DEFAULT_RETRY, retryPolicyFor} from './retry.js'
 import type {Stat} from './stats.js'
 import type {RequestRecord} from './telemetry.js'
 import type {UpstreamPools} from './upstream.js'
@@ -35,6 +36,8 @@ export interface OutboundContext {
   faultStats(port: number): FaultStats
   readonly upstreams: UpstreamPools
   readonly random: () => number
+  /** The Istio release the sidecar behaves like (`--istio`). */
+  readonly profile: IstioProfile
   /** Records a `reporter="source"` sample. */
   recordSource(r: Omit<RequestRecord, 'reporter' | 'source'>): void
   /** Records a `reporter="destination"` sample in the serving pod's sidecar. */
@@ -260,7 +263,7 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
   if (r.res.destroyed) return
   const timeout = r.route?.timeout === undefined ? undefined : parseDurationMs(r.route.timeout)
   const timeoutMs = timeout !== undefined && timeout > 0 ? timeout : undefined
-  const retry = retryPolicyFor(r.route?.retries)
+  const retry = retryPolicyFor(r.route?.retries, ctx.profile.retry503ByDefault ? ISTIO_122_DEFAULT_RETRY : ISTIO_DEFAULT_RETRY)
   const expected = retry.perTryTimeoutMs !== undefined && (timeoutMs === undefined || retry.perTryTimeoutMs < timeoutMs) ? retry.perTryTimeoutMs : timeoutMs
   const {path, authority} = rewrite(r.route, r.matchIndex, r.target.path, r.target.authority)
   const exchange: Exchange = {

@@ -11,7 +11,9 @@ import {UpstreamCluster} from './cluster.js'
 import type {RoutingTable} from './config.js'
 import {localReply} from './reply.js'
 import {type FaultStats, handleOutbound, type OutboundContext} from './router.js'
-import {outboundHttpStatPrefix, StatStore} from './stats.js'
+import {inclusionMatcher, statsInclusion} from './inclusion.js'
+import {DEFAULT_PROFILE, type IstioProfile} from './profile.js'
+import {faultStatPrefix, StatStore, TAGS_1_22, TAGS_1_30} from './stats.js'
 import {IstioTelemetry, type RequestRecord} from './telemetry.js'
 import {UpstreamPools} from './upstream.js'
 
@@ -20,7 +22,7 @@ export type SidecarLookup = (podName: string) => MeshSidecar | undefined
 
 /** A sandbox sidecar (see `Sidecar` in ../types.ts). */
 export class MeshSidecar implements Sidecar, OutboundContext {
-  readonly stats = new StatStore()
+  readonly stats: StatStore
   readonly telemetry = new IstioTelemetry()
   readonly upstreams = new UpstreamPools()
   private routing: RoutingTable = {virtualHosts: new Map(), clusters: new Map(), services: new Map()}
@@ -29,7 +31,9 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   private readonly server: http.Server
   private port = 0
 
-  constructor(readonly pod: Pod, readonly random: () => number, private readonly now: () => number, private readonly lookup: SidecarLookup) {
+  constructor(readonly pod: Pod, readonly random: () => number, private readonly now: () => number, private readonly lookup: SidecarLookup, readonly profile: IstioProfile = DEFAULT_PROFILE) {
+    // The bootstrap's stats_matcher, from the pod's annotations when it starts (./inclusion.ts).
+    this.stats = new StatStore(inclusionMatcher(statsInclusion(pod.annotations)), profile.delimitedStatPrefixes ? TAGS_1_30 : TAGS_1_22)
     this.server = http.createServer({keepAliveTimeout: 60_000}, (req, res) => this.handleOutbound(req, res))
     this.stats.gauge('server.live').value = 1
   }
@@ -52,7 +56,7 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   applyRoutingTable(table: RoutingTable, version: number): void {
     for (const [name, config] of table.clusters) {
       const existing = this.clusters.get(name)
-      if (existing === undefined) this.clusters.set(name, new UpstreamCluster(config, this.stats, this.now))
+      if (existing === undefined) this.clusters.set(name, new UpstreamCluster(config, this.stats, this.now, this.profile.delimitedStatPrefixes))
       else existing.update(config)
     }
     for (const [name, cluster] of this.clusters) {
@@ -81,7 +85,7 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   faultStats(port: number): FaultStats {
     let f = this.faults.get(port)
     if (f === undefined) {
-      const p = `http.${outboundHttpStatPrefix(port)}.fault.`
+      const p = faultStatPrefix(port, this.profile.delimitedStatPrefixes)
       f = {delays: this.stats.counter(`${p}delays_injected`), aborts: this.stats.counter(`${p}aborts_injected`), active: this.stats.gauge(`${p}active_faults`)}
       this.stats.counter(`${p}faults_overflow`)
       this.faults.set(port, f)

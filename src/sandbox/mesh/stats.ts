@@ -14,9 +14,13 @@ export interface Stat {
   value: number
 }
 
-/** Istio ≥ 1.23 cluster stat prefix: `cluster.<cluster name>;.` (alt_stat_name + `;` delimiter). */
-export function clusterStatPrefix(clusterName: string): string {
-  return `cluster.${clusterName};.`
+/**
+ * A cluster's stat prefix: `cluster.<name>;.` on Istio ≥ 1.23 (alt_stat_name = name + `;`, istio
+ * 1.30.3 `pilot/pkg/networking/core/cluster_builder.go` → `util.DelimitedStatsPrefix`), `cluster.<name>.`
+ * on 1.22 (`--istio 1.22`).
+ */
+export function clusterStatPrefix(clusterName: string, delimited = true): string {
+  return `cluster.${clusterName}${delimited ? ';' : ''}.`
 }
 
 /** The HTTP connection manager stat prefix Istio gives an outbound listener, e.g. `outbound_0.0.0.0_9080`. */
@@ -24,9 +28,25 @@ export function outboundHttpStatPrefix(port: number): string {
   return `outbound_0.0.0.0_${port}`
 }
 
+/**
+ * The fault filter's stat prefix on an outbound listener: `http.outbound_0.0.0.0_9080;.fault.` on
+ * Istio ≥ 1.23 (istio 1.30.3 `pilot/pkg/networking/core/listener.go`: statPrefix =
+ * `util.DelimitedStatsPrefix(direction + "_" + listener name)`), without the `;` on 1.22.
+ */
+export function faultStatPrefix(port: number, delimited = true): string {
+  return `http.${outboundHttpStatPrefix(port)}${delimited ? ';' : ''}.fault.`
+}
+
 /** The stats of one Envoy instance, by full stat name. */
 export class StatStore {
   private readonly stats = new Map<string, Stat>()
+
+  /**
+   * `include`: the bootstrap's stats_matcher (./inclusion.ts). A stat it rejects still counts here
+   * (the data plane holds references), but like Envoy's null stats it is in no admin output.
+   * `tags`: Istio's stats_tags for the Prometheus rendering (`TAGS_1_30` or `TAGS_1_22`).
+   */
+  constructor(private readonly include: (name: string) => boolean = () => true, private readonly tags: readonly TagSpecifier[] = TAGS_1_30) {}
 
   /** The stat with this name, created at 0 if it does not exist yet. */
   stat(name: string, kind: StatKind): Stat {
@@ -55,7 +75,7 @@ export class StatStore {
 
   /** Stats sorted by name, optionally filtered by an RE2 regex searched anywhere in the name (Envoy's `?filter=`). */
   list(filter?: string): Stat[] {
-    const all = [...this.stats.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    const all = [...this.stats.values()].filter(s => this.include(s.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     if (filter === undefined || filter === '') return all
     const re = re2(filter)
     return all.filter(s => re.matcher(s.name).find())
@@ -75,7 +95,7 @@ export class StatStore {
   prometheus(): string {
     const families = new Map<string, {kind: StatKind; samples: string[]}>()
     for (const s of this.list()) {
-      const {metric, labels} = prometheusName(s.name)
+      const {metric, labels} = prometheusName(s.name, this.tags)
       let f = families.get(metric)
       if (f === undefined) {
         f = {kind: s.kind, samples: []}
@@ -91,21 +111,67 @@ export class StatStore {
   }
 }
 
-const CLUSTER_TAG = /^cluster\.(.+);\.(.*)$/
-
-/**
- * Envoy's Prometheus name for a stat: Istio's tag `{"tag_name":"cluster_name","regex":"^cluster(\\.(.+);)"}`
- * removes `.<name>;` and makes it the `cluster_name` label; then every char outside [a-zA-Z0-9_] becomes `_`.
- */
-export function prometheusName(statName: string): {metric: string; labels: string} {
-  const m = CLUSTER_TAG.exec(statName)
-  if (m !== null) {
-    const rest = m[2] as string
-    return {metric: sanitize(`envoy_cluster_${rest}`), labels: `{cluster_name="${escapeLabel(m[1] as string)}"}`}
-  }
-  return {metric: sanitize(`envoy_${statName}`), labels: ''}
+/** One of Istio's bootstrap `stats_tags`: the first capture group is cut from the name, the second is the value. */
+export interface TagSpecifier {
+  tag: string
+  regex: RegExp
 }
 
+const RESPONSE_TAGS: TagSpecifier[] = [
+  {tag: 'response_code', regex: /_rq(_(\d{3}))$/d},
+  {tag: 'response_code_class', regex: /_rq(_(\dxx))$/d},
+]
+
+/**
+ * istio 1.30.3 `tools/packaging/common/envoy_bootstrap.json` stats_tags (use_all_default_tags: false)
+ * that the sandbox's stats can match, POSIX classes spelt out for JS: `cluster_name`
+ * `^cluster(\.(.+);)`, `http_conn_manager_prefix` `^http\.(((?:[_.[:digit:]\w]*|[_\[\]aAbBcCdDeEfF[:digit:]\w\:]*));\.)`.
+ */
+export const TAGS_1_30: readonly TagSpecifier[] = [
+  {tag: 'cluster_name', regex: /^cluster(\.(.+);)/d},
+  {tag: 'http_conn_manager_prefix', regex: /^http\.(((?:[_.0-9\w]*|[_[\]a-fA-F0-9\w:]*));\.)/d},
+  ...RESPONSE_TAGS,
+]
+
+/**
+ * istio 1.22.8's: `cluster_name` `^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)`; its
+ * `http_conn_manager_prefix` `^http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)` has no `\w`, so
+ * it never matches `outbound_0.0.0.0_9080` and the fault counters keep the prefix in their name.
+ */
+export const TAGS_1_22: readonly TagSpecifier[] = [
+  {tag: 'cluster_name', regex: /^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)/d},
+  {tag: 'http_conn_manager_prefix', regex: /^http\.(((?:[_.0-9]*|[_[\]a-fA-F0-9]*))\.)/d},
+  ...RESPONSE_TAGS,
+]
+
+/**
+ * Envoy's Prometheus name for a stat (`prometheus_stats_formatter.cc`): every tag regex runs on the
+ * full name, the first groups are cut out, the second groups become labels; then `envoy_` + the
+ * rest with every char outside [a-zA-Z0-9_] as `_`. So `cluster.<name>;.upstream_rq_200` →
+ * `envoy_cluster_upstream_rq{cluster_name="<name>",response_code="200"}` and
+ * `http.outbound_0.0.0.0_9080;.fault.delays_injected` →
+ * `envoy_http_fault_delays_injected{http_conn_manager_prefix="outbound_0.0.0.0_9080"}`.
+ */
+export function prometheusName(statName: string, tags: readonly TagSpecifier[] = TAGS_1_30): {metric: string; labels: string} {
+  const cuts: [number, number][] = []
+  const labels: string[] = []
+  for (const {tag, regex} of tags) {
+    const m = regex.exec(statName)
+    const cut = m?.indices?.[1]
+    if (m === null || cut === undefined) continue
+    cuts.push(cut)
+    labels.push(`${tag}="${escapeLabel(m[2] ?? m[1] ?? '')}"`)
+  }
+  let name = ''
+  let at = 0
+  for (const [from, to] of cuts.sort((x, y) => x[0] - y[0])) {
+    if (from < at) continue
+    name += statName.slice(at, from)
+    at = to
+  }
+  name += statName.slice(at)
+  return {metric: sanitize(`envoy_${name}`), labels: labels.length === 0 ? '' : `{${labels.join(',')}}`}
+}
 function sanitize(name: string): string {
   return name.replace(/[^a-zA-Z0-9_]/g, '_')
 }

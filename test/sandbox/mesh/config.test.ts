@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import {clusterName, destinationRuleFor, effectivePolicy, ENVOY_UNLIMITED, exportedTo, limitsFrom, outlierFrom, routesForSidecar} from '../../../src/sandbox/mesh/config.js'
-import {backoffMs, isRetriable, ISTIO_DEFAULT_RETRY, retryPolicyFor} from '../../../src/sandbox/mesh/retry.js'
+import {backoffMs, isRetriable, ISTIO_122_DEFAULT_RETRY, ISTIO_DEFAULT_RETRY, retryPolicyFor} from '../../../src/sandbox/mesh/retry.js'
 import type {Pod} from '../../../src/sandbox/types.js'
 import {destinationRule, virtualService} from './harness.js'
 
@@ -81,6 +81,20 @@ describe('sandbox mesh: what istiod compiles (pure)', () => {
     assert.equal(isRetriable(ISTIO_DEFAULT_RETRY, {kind: 'response', status: 200, grpcStatus: 14}), true, 'unavailable')
     assert.equal(isRetriable(ISTIO_DEFAULT_RETRY, {kind: 'reset'}), false)
     assert.equal(isRetriable(ISTIO_DEFAULT_RETRY, {kind: 'connect-failure'}), true)
+  })
+
+  // istio 1.30.3 pilot/pkg/networking/core/route/retry/retry.go (ConvertPolicy, parseRetryOn); 1.22.8's DefaultPolicy had [503].
+  it('retries as retry.go compiles them: no status codes by default (503 not retried), none for attempts without retryOn, 1.22 kept 503', () => {
+    assert.deepEqual([...ISTIO_DEFAULT_RETRY.retryOn], ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'])
+    assert.deepEqual([...ISTIO_DEFAULT_RETRY.retriableStatusCodes], [])
+    assert.equal(isRetriable(ISTIO_DEFAULT_RETRY, {kind: 'response', status: 503, grpcStatus: undefined}), false)
+    const bare = retryPolicyFor({attempts: 3})
+    assert.deepEqual([bare.numRetries, [...bare.retryOn].join(','), [...bare.retriableStatusCodes]], [3, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', []])
+    assert.deepEqual([...retryPolicyFor({attempts: 3}, ISTIO_122_DEFAULT_RETRY).retriableStatusCodes], [503])
+    assert.equal(retryPolicyFor(undefined, ISTIO_122_DEFAULT_RETRY), ISTIO_122_DEFAULT_RETRY)
+    const odd = retryPolicyFor({attempts: 1, retryOn: '599,503, reset'})
+    assert.deepEqual([[...odd.retryOn], [...odd.retriableStatusCodes]], [['599', 'reset', 'retriable-status-codes'], [503]], 'only numbers Go knows a status text for become codes')
+    assert.equal(retryPolicyFor({attempts: 2, retryOn: ' '}).retryOn.size, 0, 'a non-empty retryOn replaces retry_on, even with nothing in it')
   })
 
   it('back-off is jittered exponential from 25 ms: retry n waits in [0, 25 × (2^n − 1))', () => {

@@ -9,7 +9,8 @@ import {FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualSe
 
 const RATINGS = 'http://ratings:9080/ratings/0'
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
-const FAULTS = 'http.outbound_0.0.0.0_9080.fault.'
+// Istio ≥ 1.23's HTTP connection manager stat prefix ends in `;` (listener.go DelimitedStatsPrefix).
+const FAULTS = 'http.outbound_0.0.0.0_9080;.fault.'
 
 describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures it)', () => {
   let topology: FakeTopology

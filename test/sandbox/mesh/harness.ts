@@ -7,6 +7,7 @@ import type {AddressInfo} from 'node:net'
 
 import type {DestinationRule, VirtualService} from '../../../src/istio/types.js'
 import {Mesh} from '../../../src/sandbox/mesh/index.js'
+import type {IstioProfile} from '../../../src/sandbox/mesh/profile.js'
 import type {ConfigSource, Pod, Service, StoreEvent, Topology} from '../../../src/sandbox/types.js'
 
 /** An in-memory ConfigSource that notifies like the API server's store. */
@@ -104,6 +105,8 @@ export class FakeTopology implements Topology {
   async pod(name: string, labels: Record<string, string>, handler: AppHandler = echo, namespace = 'default'): Promise<TestPod> {
     const pod: TestPod = {
       name, namespace, labels, serviceAccount: 'default', containers: [labels['app'] ?? 'app', 'istio-proxy'], appPort: 0,
+      // Every cluster and HTTP stat included, as these tests read them (the default list has none: inclusion.test.ts).
+      annotations: {'proxy.istio.io/config': JSON.stringify({proxyStatsMatcher: {inclusionPrefixes: ['cluster.', 'http.']}})},
       server: http.createServer((req, res) => {
         pod.hits++
         pod.handler(req, res, name)
@@ -160,7 +163,7 @@ export function parseStats(text: string): Map<string, number> {
 }
 
 /** A mesh over a fake config and topology, with a client pod whose sidecar sends the requests. */
-export async function startMesh(topology: FakeTopology, config: FakeConfig, opts: {now?: () => number; random?: () => number} = {}): Promise<{mesh: Mesh; client: TestPod; port: number}> {
+export async function startMesh(topology: FakeTopology, config: FakeConfig, opts: {now?: () => number; random?: () => number; profile?: IstioProfile} = {}): Promise<{mesh: Mesh; client: TestPod; port: number}> {
   const mesh = new Mesh({config, topology, ...opts})
   const client = await topology.pod('productpage-v1-5d9b6f7c8d-abcde', {app: 'productpage', version: 'v1'})
   for (const p of topology.podList) await mesh.addSidecar(p)

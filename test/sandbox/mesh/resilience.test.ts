@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
+import {type IstioProfile, ISTIO_PROFILES} from '../../../src/sandbox/mesh/profile.js'
 import {type AppHandler, destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, type TestPod, virtualService} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'
@@ -48,10 +49,11 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
   let clock: number
   let ratings: TestPod[]
 
-  const start = async (...handlers: AppHandler[]) => {
+  const start = async (...handlers: AppHandler[]) => startWith({}, ...handlers)
+  const startWith = async (opts: {profile?: IstioProfile}, ...handlers: AppHandler[]) => {
     ratings = []
     for (const [i, h] of handlers.entries()) ratings.push(await topology.pod(`ratings-v1-6b7c9d8f5c-r${i}aaa`, {app: 'ratings', version: 'v1'}, h))
-    ;({mesh, port} = await startMesh(topology, config, {now: () => clock}))
+    ;({mesh, port} = await startMesh(topology, config, {now: () => clock, ...opts}))
   }
   const s = (name: string) => stat(mesh, CLIENT, CLUSTER + name)
   const metrics = async () => (await mesh.sidecar(CLIENT)?.metricsText()) ?? ''
@@ -94,15 +96,30 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
     assert.match(served, /istio_requests_total\{reporter="destination"[^}]*response_code="500"[^}]*\} 4\n/, 'each attempt is a request at the destination')
   })
 
-  it("Istio's default retry policy retries a 503 twice, on another host when there is one", async () => {
+  // istio 1.30.3 route/retry/retry.go: retry_on connect-failure,refused-stream,unavailable,cancelled,
+  // retriable-status-codes with no codes (1.24.0 #52111 EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY dropped 503).
+  it("Istio's default retry policy (≥ 1.24) does not retry a 503, nor does attempts: 3 without retryOn", async () => {
     await start(status(503), status(200))
+    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {loadBalancer: {simple: 'ROUND_ROBIN'}}}))
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await send(port, RATINGS)).status)
+    assert.deepEqual(statuses.sort(), [200, 200, 503, 503])
+    assert.equal(s('upstream_rq_retry'), 0)
+    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 3}, route: [{destination: {host: 'ratings'}}]}]}))
+    const again = [(await send(port, RATINGS)).status, (await send(port, RATINGS)).status]
+    assert.deepEqual(again.sort(), [200, 503], 'round robin: the 503 host answers one of two, and is not retried')
+    assert.equal(s('upstream_rq_retry'), 0)
+  })
+
+  it("with --istio 1.22 the default policy retries a 503 twice (retry.go DefaultPolicy: RetriableStatusCodes [503]), on another host when there is one", async () => {
+    await startWith({profile: ISTIO_PROFILES['1.22']}, status(503), status(200))
     config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {loadBalancer: {simple: 'ROUND_ROBIN'}}}))
     for (let i = 0; i < 4; i++) assert.equal((await send(port, RATINGS)).status, 200)
     assert.equal(ratings[0]?.hits, 2, 'round robin sends every other first attempt to the failing host')
-    assert.equal(s('upstream_rq_retry'), 2)
+    assert.equal(stat(mesh, CLIENT, CLUSTER.replace(';.', '.') + 'upstream_rq_retry'), 2, '1.22 names clusters without the `;`')
   })
 
-  it('the default policy does not retry a 500 (not in connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes=503)', async () => {
+  it('the default policy does not retry a 500 (connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes with no codes)', async () => {
     await start(status(500))
     assert.equal((await send(port, RATINGS)).status, 500)
     assert.equal(ratings[0]?.hits, 1)
@@ -175,8 +192,9 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('maxRetries caps concurrent retries: upstream_rq_retry_overflow and UO', async () => {
     const g = gate()
-    // First attempts fail with 503 (retriable by Istio's default policy); retries are held open.
+    // First attempts fail with 503 (retriable with retryOn 503); retries are held open.
     await start((req, res) => (req.headers['x-envoy-attempt-count'] === '1' ? status(503)(req, res, '') : g.handler(req, res, '')))
+    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 2, retryOn: '503'}, route: [{destination: {host: 'ratings'}}]}]}))
     config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {maxRetries: 1}}}}))
     const retried = send(port, RATINGS)
     await until(() => g.waiting() === 1, 'the first retry to be in flight')

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 
 import {ExecUnsupported, type Mesh} from '../../../src/sandbox/mesh/index.js'
-import {prometheusName} from '../../../src/sandbox/mesh/stats.js'
+import {prometheusName, TAGS_1_22} from '../../../src/sandbox/mesh/stats.js'
 import {ISTIO_DURATION_BUCKETS} from '../../../src/sandbox/mesh/telemetry.js'
 import type {Pod} from '../../../src/sandbox/types.js'
 import {destinationRule, FakeConfig, FakeTopology, parseStats, send, startMesh, virtualService} from './harness.js'
@@ -87,10 +87,15 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
     assert.match(prom, /# TYPE envoy_cluster_circuit_breakers_default_rq_pending_open gauge/)
   })
 
-  it('Prometheus names follow Istio\'s cluster_name tag extraction', () => {
+  // istio 1.30.3 / 1.22.8 tools/packaging/common/envoy_bootstrap.json stats_tags.
+  it('Prometheus names follow Istio\'s stats_tags: cluster_name, http_conn_manager_prefix, response_code(_class); 1.22\'s regexes', () => {
     assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_pending_overflow`), {metric: 'envoy_cluster_upstream_rq_pending_overflow', labels: `{cluster_name="${V1}"}`})
     assert.deepEqual(prometheusName(`cluster.${V1};.circuit_breakers.default.rq_pending_open`).metric, 'envoy_cluster_circuit_breakers_default_rq_pending_open')
-    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080.fault.aborts_injected').metric, 'envoy_http_outbound_0_0_0_0_9080_fault_aborts_injected')
+    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080;.fault.aborts_injected'), {metric: 'envoy_http_fault_aborts_injected', labels: '{http_conn_manager_prefix="outbound_0.0.0.0_9080"}'})
+    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_503`), {metric: 'envoy_cluster_upstream_rq', labels: `{cluster_name="${V1}",response_code="503"}`})
+    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_5xx`), {metric: 'envoy_cluster_upstream_rq', labels: `{cluster_name="${V1}",response_code_class="5xx"}`})
+    assert.deepEqual(prometheusName(`cluster.${V1}.upstream_rq_pending_overflow`, TAGS_1_22), {metric: 'envoy_cluster_upstream_rq_pending_overflow', labels: `{cluster_name="${V1}"}`})
+    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080.fault.aborts_injected', TAGS_1_22), {metric: 'envoy_http_outbound_0_0_0_0_9080_fault_aborts_injected', labels: ''})
   })
 
   it('istio_requests_total has exactly the label set of Istio\'s testdata, for source and destination reporters', async () => {
