@@ -70,7 +70,8 @@ export class HeadlessBrowser {
     const page = await this.browser.newPage()
     const consoleErrors: string[] = []
     const requests: string[] = []
-    const url = pathToFileURL(file).href
+    // A file, or a page a test serves over HTTP (chaos report serve).
+    const url = /^https?:\/\//.test(file) ? file : pathToFileURL(file).href
     try {
       await page.setViewport({width: options.width ?? 1440, height: options.height ?? 900})
       page.on('console', m => {
