@@ -3,6 +3,7 @@ import {type Dispatcher, ProxyAgent, request} from 'undici'
 
 import {parseDurationMs} from '../duration.js'
 import type {HttpProbe} from '../experiment/model.js'
+import {errorReason, type ErrorLike} from '../load/reasons.js'
 
 /** An HTTP probe's verdict. */
 export interface HttpVerdict {
@@ -27,8 +28,9 @@ export async function evaluateHttp(probe: HttpProbe['http'], proxy?: string): Pr
     const bodyOk = probe.expect.bodyContains === undefined || body.includes(probe.expect.bodyContains)
     return {status: statusOk && bodyOk ? 'held' : 'missed', actual: `status ${res.statusCode} in ${ms}ms${bodyOk ? '' : ', body lacks the text'}`, expected, value: res.statusCode}
   } catch (err) {
-    const e = err as {code?: string; message?: string}
-    return {status: 'errored', actual: '-', expected, message: `${probe.url} did not answer: ${e.code ?? e.message ?? String(err)}`}
+    // The load's words for it (ENOTFOUND productpage, proxy ECONNREFUSED …), else undici's message.
+    const reason = errorReason(err as ErrorLike, proxy === undefined ? {host: new URL(probe.url).hostname} : {viaProxy: true})
+    return {status: 'errored', actual: '-', expected, message: `${probe.url} did not answer: ${reason === 'error' ? (err as Error).message ?? String(err) : reason}`}
   } finally {
     await dispatcher?.close().catch(() => undefined)
   }
