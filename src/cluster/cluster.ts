@@ -14,6 +14,26 @@ export interface ClusterTarget {
   user?: string
 }
 
+/** An Istio PeerAuthentication, as far as preflight reads it (security.istio.io). */
+export interface PeerAuthentication {
+  metadata: {name: string; namespace?: string}
+  spec?: {selector?: {matchLabels?: Record<string, string>}; mtls?: {mode?: string}; portLevelMtls?: Record<string, {mode?: string}>}
+}
+
+/**
+ * What preflight reads about the mesh beyond the target namespace's routing. Each part is
+ * undefined when the cluster would not say (the kind is not served, or listing it is forbidden):
+ * a check without its facts stays silent rather than guessing.
+ */
+export interface MeshFacts {
+  /** The target namespace's labels (`istio.io/dataplane-mode`, `istio-injection`). */
+  namespaceLabels?: Record<string, string>
+  /** VirtualServices in every namespace (those elsewhere can take precedence over ours). */
+  virtualServices?: VirtualService[]
+  /** PeerAuthentications in the target namespace and Istio's root namespace (istio-system). */
+  peerAuthentications?: PeerAuthentication[]
+}
+
 /** A pod as the runner needs it. */
 export interface PodSummary {
   name: string
@@ -78,6 +98,8 @@ export interface Cluster {
   proxyRequest(namespace: string, pod: string, path: string): Promise<string>
   /** SelfSubjectAccessReview for each check; true where allowed. */
   canI(checks: AccessCheck[]): Promise<boolean[]>
+  /** The mesh facts preflight reads for `namespace` (never throws: unknown parts are undefined). */
+  meshFacts(namespace: string): Promise<MeshFacts>
 }
 
 /** The API server refused a write because the object changed since we read it (HTTP 409). */

@@ -9,8 +9,11 @@ import {
 } from './client-node.js'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
-import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type PodSummary, type ServiceSummary} from './cluster.js'
+import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type MeshFacts, type PeerAuthentication, type PodSummary, type ServiceSummary} from './cluster.js'
 import {podSummary} from './pods.js'
+
+/** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */
+const ISTIO_ROOT_NAMESPACE = 'istio-system'
 
 const EXEC_TIMEOUT_MS = 15_000
 
@@ -151,6 +154,40 @@ export class KubeCluster implements Cluster {
       const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules'}) as {items: DestinationRule[]}
       return list.items
     }, 'read')
+  }
+
+  async meshFacts(namespace: string): Promise<MeshFacts> {
+    const quietly = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await read()
+      } catch {
+        return undefined
+      }
+    }
+    const [ns, virtualServices, peerAuthentications] = await Promise.all([
+      quietly(() => this.core.readNamespace({name: namespace})),
+      quietly(() => this.call('listing VirtualServices in every namespace', async version =>
+        ((await this.custom.listClusterCustomObject({group: ISTIO_GROUP, version, plural: 'virtualservices'})) as {items: VirtualService[]}).items, 'read')),
+      quietly(async () => (await Promise.all([namespace, ISTIO_ROOT_NAMESPACE].map(n => this.listPeerAuthentications(n)))).flat()),
+    ])
+    return {
+      ...(ns === undefined ? {} : {namespaceLabels: ns.metadata?.labels ?? {}}),
+      ...(virtualServices === undefined ? {} : {virtualServices}),
+      ...(peerAuthentications === undefined ? {} : {peerAuthentications}),
+    }
+  }
+
+  /** security.istio.io/v1 (Istio ≥ 1.22), else v1beta1. */
+  private async listPeerAuthentications(namespace: string): Promise<PeerAuthentication[]> {
+    let last: unknown
+    for (const version of ['v1', 'v1beta1']) {
+      try {
+        return ((await this.custom.listNamespacedCustomObject({group: 'security.istio.io', version, namespace, plural: 'peerauthentications'})) as {items: PeerAuthentication[]}).items
+      } catch (err) {
+        last = err
+      }
+    }
+    throw last
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<PodSummary[]> {

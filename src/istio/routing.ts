@@ -119,6 +119,42 @@ export function appliesToSidecars(vs: VirtualService): boolean {
   return gateways === undefined || gateways.length === 0 || gateways.includes('mesh')
 }
 
+/** Oldest first, then by name, then namespace: Istio's sortConfigByCreationTime (pilot/pkg/model/config.go, 1.30.3). */
+function byCreationTime(a: VirtualService, b: VirtualService): number {
+  return (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '')
+    || a.metadata.name.localeCompare(b.metadata.name)
+    || (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '')
+}
+
+/**
+ * How visible a VirtualService is to sidecars in `proxyNamespace`, as istiod indexes it
+ * (pilot/pkg/model/push_context.go `initVirtualServices`, 1.30.3): 0 private to it (`exportTo: ["."]`
+ * or its own namespace), 1 exported to it by name, 2 public (`*`, and the mesh default when
+ * `exportTo` is empty); undefined when not visible there (`~`, or exported elsewhere).
+ */
+export function visibilityTier(vs: VirtualService, proxyNamespace: string): 0 | 1 | 2 | undefined {
+  const exportTo = vs.spec.exportTo === undefined || vs.spec.exportTo.length === 0 ? ['*'] : vs.spec.exportTo
+  if (exportTo.includes('*')) return 2
+  if (exportTo.includes('~')) return undefined
+  const own = vs.metadata.namespace
+  if (own === proxyNamespace && exportTo.some(e => e === '.' || e === own)) return 0
+  return exportTo.includes(proxyNamespace) ? 1 : undefined
+}
+
+/**
+ * Every VirtualService a sidecar in `proxyNamespace` considers for a service, first the one it
+ * uses: an exact host before a wildcard (Envoy matches exact domains first), then Istio's tiers
+ * (private, exported to that namespace, public: `VirtualServicesForGateway`), each oldest first.
+ * Sidecars keep only the first VirtualService per host (test/reference/SEMANTICS.md (a)11), so
+ * an older public one in another namespace shadows a newer one in the proxy's own namespace.
+ */
+export function virtualServicesInPrecedence(all: readonly VirtualService[], serviceFqdn: string, proxyNamespace: string): VirtualService[] {
+  const visible = all.filter(vs => appliesToSidecars(vs) && visibilityTier(vs, proxyNamespace) !== undefined
+    && (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? proxyNamespace)))
+  const exact = (vs: VirtualService) => (vs.spec.hosts ?? []).some(h => fqdn(h, vs.metadata.namespace ?? proxyNamespace) === serviceFqdn) ? 0 : 1
+  return [...visible].sort((a, b) => exact(a) - exact(b) || (visibilityTier(a, proxyNamespace) ?? 3) - (visibilityTier(b, proxyNamespace) ?? 3) || byCreationTime(a, b))
+}
+
 /**
  * The VirtualService sidecars use for a service: an exact host beats a wildcard, and among
  * equals the oldest wins (Istio drops later duplicates for sidecars — test/reference/SEMANTICS.md (a)11).
@@ -127,5 +163,5 @@ export function virtualServiceFor(all: readonly VirtualService[], serviceFqdn: s
   const candidates = all.filter(vs => appliesToSidecars(vs) && (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? namespace)))
   const exact = candidates.filter(vs => (vs.spec.hosts ?? []).some(h => fqdn(h, vs.metadata.namespace ?? namespace) === serviceFqdn))
   const pool = exact.length > 0 ? exact : candidates
-  return [...pool].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name))[0]
+  return [...pool].sort(byCreationTime)[0]
 }

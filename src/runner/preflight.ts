@@ -12,14 +12,11 @@ import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/t
 import {snapshotEnvoy, statsInclusionHint} from '../probes/envoy.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {sumMatching} from '../cluster/stats.js'
+import type {PreflightCheck as Check} from './preflight-check.js'
+import {meshChecks} from './preflight-mesh.js'
 
-/** One preflight finding. */
-export interface Check {
-  check: string
-  status: 'ok' | 'warning' | 'failed'
-  message: string
-  hint?: string
-}
+/** One preflight finding (its own module, so the modules of single checks need not import this one). */
+export type {PreflightCheck as Check} from './preflight-check.js'
 
 /** What preflight looks at. */
 export interface PreflightInput {
@@ -293,5 +290,7 @@ export async function preflight(input: PreflightInput): Promise<Check[]> {
     if (who !== undefined) checks.push({check: 'controller', status: 'warning', message: `VirtualService ${o.revert.name} is managed by ${who}, which may overwrite our routes mid-run`, hint: 'Pause its sync for the duration of the experiment; the revert keeps whatever it writes meanwhile.'})
   }
   checks.push(...entryCheck(input), ...await envoyChecks(input), ...await prometheusChecks(input))
+  const faultedServices = input.experiment.spec.faults.map(f => f.service)
+  checks.push(...meshChecks({facts: await cluster.meshFacts(namespace), namespace, plan: input.plan, faultedServices, loadThroughMesh: input.loadThroughMesh, now: input.now}))
   return checks
 }

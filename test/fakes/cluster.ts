@@ -1,5 +1,5 @@
 /** An in-memory `Cluster` with an API server's write semantics, and knobs to make it misbehave. */
-import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type PodSummary, type ServiceSummary} from '../../src/cluster/cluster.js'
+import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type MeshFacts, type PodSummary, type ServiceSummary} from '../../src/cluster/cluster.js'
 import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
 
 type Op = 'get' | 'list' | 'create' | 'replace' | 'delete'
@@ -13,6 +13,8 @@ export class FakeCluster implements Cluster {
   /** Bookinfo's Services in `default`, as on a cluster running it; remove one to test a missing host. */
   readonly services: ServiceSummary[] = ['productpage', 'details', 'reviews', 'ratings'].map(name => ({name, namespace: 'default', type: 'ClusterIP', ports: [9080]}))
   readonly stats = new Map<string, string>()
+  /** What meshFacts answers: nothing known unless a test says so. */
+  facts: MeshFacts = {}
   readonly writes: {op: Op; name: string}[] = []
   /** Fail the next N calls of an operation with a transient 503 (or a custom error). */
   readonly failNext = new Map<Op, {count: number; error?: () => Error}>()
@@ -105,6 +107,10 @@ export class FakeCluster implements Cluster {
 
   async canI(checks: AccessCheck[]): Promise<boolean[]> {
     return checks.map(c => !this.isDenied(`${c.verb} ${c.resource}${c.subresource === undefined ? '' : '/' + c.subresource}`, c.namespace))
+  }
+
+  async meshFacts(): Promise<MeshFacts> {
+    return structuredClone(this.facts)
   }
 
   private isDenied(permission: string, namespace: string): boolean {
