@@ -98,9 +98,34 @@ export const TrafficClass = Type.Object({
 }, {additionalProperties: false, ...doc('A class of load traffic with its own rate and headers, e.g. targeted (sends the fault\'s header) and control.')})
 export type TrafficClass = Static<typeof TrafficClass>
 
+/** The load drivers. */
+export const LOAD_DRIVERS = ['builtin', 'k6', 'k6-operator'] as const
+/** One load driver's name. */
+export type LoadDriverName = (typeof LOAD_DRIVERS)[number]
+
+const StringMap = (what: string) => Type.Record(Type.String(), Type.String(), doc(what))
+
+/** How the k6-operator driver runs the load inside the cluster (grafana/k6-operator's TestRun). */
+export const K6Operator = Type.Object({
+  parallelism: Type.Optional(Type.Integer(doc('How many k6 runner pods share the load (default 1, at most 64): each sends 1/parallelism of every traffic class\'s rate, so every rate must split into whole requests per second or per minute per runner.'))),
+  namespace: Type.Optional(Type.String({...doc('Namespace the TestRun, its ConfigMap and runner pods are created in (default: the run\'s target namespace).'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'})),
+  runnerImage: Type.Optional(Type.String({...doc('The runner image (default grafana/k6:latest): it needs k6\'s experimental-prometheus-rw output (k6 v0.42 or newer).'), minLength: 1})),
+  resources: Type.Optional(Type.Object({
+    requests: Type.Optional(StringMap('e.g. {cpu: 500m, memory: 256Mi}')),
+    limits: Type.Optional(StringMap('e.g. {memory: 1Gi}. A CPU limit throttles the load generator, and throttling shows as latency the mesh never added.')),
+  }, {additionalProperties: false, ...doc('The runner container\'s resources.')})),
+  serviceAccount: Type.Optional(Type.String({...doc('The runner pods\' service account (default: the namespace\'s default).'), minLength: 1})),
+  nodeSelector: Type.Optional(StringMap('Node labels the runner pods must be scheduled on.')),
+  labels: Type.Optional(StringMap('Extra labels on the runner pods (the run\'s own labels are always set).')),
+  annotations: Type.Optional(StringMap('Extra annotations on the runner pods (sidecar.istio.io/inject: "true" is always set).')),
+  remoteWriteUrl: Type.Optional(Type.String({...doc('Where the runners write their metrics, as the runner pods reach Prometheus (default: the experiment\'s Prometheus URL + /api/v1/write). Prometheus needs --web.enable-remote-write-receiver and --enable-feature=native-histograms.'), minLength: 1})),
+}, {additionalProperties: false, ...doc('driver: k6-operator only: how the TestRun runs the load from inside the mesh.')})
+export type K6Operator = Static<typeof K6Operator>
+
 /** The load to drive across all phases. */
 export const Load = Type.Object({
-  driver: Type.Optional(Type.Union([Type.Literal('builtin'), Type.Literal('k6')], doc('builtin (default) or k6.'))),
+  driver: Type.Optional(Type.Union(LOAD_DRIVERS.map(d => Type.Literal(d)), doc('builtin (default), k6 (a local k6), or k6-operator (a TestRun of grafana/k6-operator: k6 runner pods inside the mesh).'))),
+  k6Operator: Type.Optional(K6Operator),
   url: Type.String({...doc('The URL every request goes to; ${namespace} is replaced by the run\'s target namespace.'), minLength: 1}),
   method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
   body: Type.Optional(Type.String(doc('Request body.'))),

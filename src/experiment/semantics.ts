@@ -5,6 +5,7 @@
  */
 import {parseEnvoyExpectation, parsePrometheusExpectation} from '../probes/expect.js'
 import {BUILTIN_DRIVER_METRICS, METRICS, parseThreshold} from '../probes/thresholds.js'
+import {splitProblems} from '../load/k6-operator-plan.js'
 import {formatDuration} from '../duration.js'
 import type {Experiment, Fault, GameDay, Probe} from './model.js'
 import {checkMatch} from './match-rules.js'
@@ -155,6 +156,11 @@ function checkLoad(c: Checker, load: Experiment['spec']['load'], path: FieldPath
       }
     }
   })
+  // driver: k6-operator: the parallelism and how each rate splits across the runners (exit 2 here;
+  // with --driver k6-operator on the command line the same check is preflight's, exit 4).
+  if ((load.driver === 'k6-operator' || load.k6Operator !== undefined) && c.clean([...path, 'k6Operator'])) {
+    for (const p of splitProblems(load)) c.add({path: [...path, ...p.path], at: 'value', message: p.message, hint: p.hint})
+  }
   return names
 }
 

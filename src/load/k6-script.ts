@@ -33,8 +33,11 @@ export interface K6Script {
   options: {scenarios: Record<string, Scenario>}
 }
 
-/** Builds the script for a plan. */
-export function k6Script(plan: LoadPlan): K6Script {
+/**
+ * Builds the script for a plan. `split` (the k6-operator's parallelism) picks each arrival rate's
+ * time unit so that every runner's execution segment gets whole requests per unit.
+ */
+export function k6Script(plan: LoadPlan, split = 1): K6Script {
   const scenarios = new Map<string, string>()
   const options: K6Script['options'] = {scenarios: {}}
   const functions: string[] = []
@@ -42,7 +45,7 @@ export function k6Script(plan: LoadPlan): K6Script {
     const exec = `traffic${i}`
     const name = scenarioName(t.name, i)
     scenarios.set(name, t.name)
-    options.scenarios[name] = scenario(t, exec, plan)
+    options.scenarios[name] = scenario(t, exec, plan, split)
     functions.push(`export function ${exec}() {\n  send(${JSON.stringify(t.headers)})\n}`)
   })
   const source = [
@@ -74,14 +77,14 @@ export function k6Script(plan: LoadPlan): K6Script {
   return {source, scenarios, options}
 }
 
-function scenario(t: TrafficPlan, exec: string, plan: LoadPlan): Scenario {
+function scenario(t: TrafficPlan, exec: string, plan: LoadPlan, split: number): Scenario {
   const duration = `${Math.max(1, Math.ceil(plan.durationMs))}ms`
   // Requests still running when the scenario ends get their full timeout before k6 interrupts them.
   const gracefulStop = `${Math.ceil(plan.requestTimeoutMs) + 1000}ms`
   const tags = {traffic: t.name}
   if (t.vus !== undefined) return {executor: 'constant-vus', vus: t.vus, duration, gracefulStop, exec, tags}
   const perSecond = t.ratePerSecond ?? 0
-  const {rate, timeUnit} = arrivalRate(perSecond)
+  const {rate, timeUnit} = arrivalRate(perSecond, split)
   const maxVUs = Math.min(MAX_VUS, Math.max(1, Math.ceil(perSecond * plan.requestTimeoutMs / 1000) + 1))
   const preAllocatedVUs = Math.min(maxVUs, MAX_PREALLOCATED_VUS, Math.max(2, Math.ceil(perSecond * PREALLOCATED_SECONDS)))
   return {executor: 'constant-arrival-rate', rate, timeUnit, duration, preAllocatedVUs, maxVUs, gracefulStop, exec, tags}
@@ -91,12 +94,23 @@ function scenario(t: TrafficPlan, exec: string, plan: LoadPlan): Scenario {
  * k6 takes an integer number of iterations per time unit: 5/s is 5 per 1s, 30/m (0.5/s) is
  * 30 per 60s, 1.5/s is 90 per 60s.
  */
-export function arrivalRate(perSecond: number): {rate: number; timeUnit: string} {
-  for (const unit of [1, 60, 3600]) {
+export function arrivalRate(perSecond: number, split = 1): {rate: number; timeUnit: string} {
+  for (const unit of split === 1 ? [1, 60, 3600] : SPLIT_UNITS) {
     const rate = perSecond * unit
-    if (rate >= 1 && Math.abs(rate - Math.round(rate)) < 1e-6) return {rate: Math.round(rate), timeUnit: `${unit}s`}
+    if (rate >= split && Math.abs(rate / split - Math.round(rate / split)) < 1e-6) return {rate: Math.round(rate), timeUnit: `${unit}s`}
   }
   return {rate: Math.max(1, Math.round(perSecond * 3600)), timeUnit: '3600s'}
+}
+
+/**
+ * The time units a rate split across runners may use: whole requests per second or per minute per
+ * runner (a runner that sends once an hour measures nothing a phase can judge).
+ */
+export const SPLIT_UNITS = [1, 60] as const
+
+/** Whether `perSecond` splits into whole requests per second or minute for each of `split` runners. */
+export function splitsEvenly(perSecond: number, split: number): boolean {
+  return SPLIT_UNITS.some(unit => perSecond * unit >= split && Math.abs(perSecond * unit / split - Math.round(perSecond * unit / split)) < 1e-6)
 }
 
 /** A scenario name k6 accepts (letters, digits, `_`, `-`) that still reads as the class's name. */
