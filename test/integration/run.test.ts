@@ -87,7 +87,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
 
   it('a concurrent edit survives the revert; the original is otherwise restored', async () => {
     await applyBookinfoRouting()
-    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT, '--no-html', '--redact-header', 'X-Chaos-Test'], {cwd: REPO})
+    const child = spawn(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT, '--no-html', '--redact-header', 'User-Agent'], {cwd: REPO})
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -105,7 +105,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     const runDir = dirname(/Journal: (.*journal\.json)/.exec(out)?.[1] as string)
     assert.deepEqual(readdirSync(runDir).sort(), ['journal.json', 'junit.xml', 'summary.md'])
     const journal = JSON.parse(readFileSync(join(runDir, 'journal.json'), 'utf8')) as {experiment: {spec: {spec: {load: {traffic: {headers?: Record<string, string>}[]}}}}}
-    assert.deepEqual(journal.experiment.spec.spec.load.traffic.map(t => t.headers?.['x-chaos-test']).filter(v => v !== undefined), ['[redacted]'])
+    assert.deepEqual(journal.experiment.spec.spec.load.traffic.map(t => t.headers?.['user-agent']).filter(v => v !== undefined), ['[redacted]'])
   })
 
   for (const phase of ['baseline', 'fault', 'recovery'] as const) {
