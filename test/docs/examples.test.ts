@@ -33,6 +33,7 @@ const NEEDS_A_CLUSTER: {match: (argv: string[]) => boolean; reason: string}[] = 
   {match: argv => argv[0] === 'gameday', reason: 'runs experiments on a cluster, or on an ephemeral sandbox it starts'},
   {match: argv => argv[0] === 'revert', reason: 'lists and reverts VirtualServices in a cluster'},
   {match: argv => argv[0] === 'sandbox', reason: 'starts, inspects or stops the sandbox\'s processes in the user\'s state directory'},
+  {match: argv => argv[0] === 'report' && argv[1] === 'serve', reason: 'serves the report root over HTTP until Ctrl-C'},
   {match: argv => argv[0] === 'plan' && argv.some(a => /^--(live|sandbox|kubeconfig|context)(=|$)/.test(a)), reason: 'plan --live / --sandbox / --kubeconfig / --context reads the cluster\'s VirtualServices'},
   {match: argv => argv[0] === 'plan' && argv.some(a => a.startsWith('<(kubectl')), reason: '--existing <(kubectl get …) reads the objects from a cluster'},
 ]
