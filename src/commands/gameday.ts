@@ -124,6 +124,8 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         }),
       })
       return await finish(run, gameDayOutcomes(run), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}, say)
+    } catch (err) {
+      throw after.unwritableRoot(err) // a journal that cannot be created on a full report volume: exit 4, the volume named
     } finally {
       await metrics?.close()
       await pusher?.close()
