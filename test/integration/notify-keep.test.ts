@@ -138,6 +138,23 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
     const linked = [...new Set([...index.matchAll(/notify-deviates\/(\d{4}-\d{2}-\d{2}T\d{6}Z)\/report\.html/g)].map(m => m[1]))].sort()
     assert.deepEqual(linked, remaining)
   })
+
+  it('a game day: one message for the day listing each experiment; --keep prunes its experiments\' folders too; the output ends with its summary.md', async () => {
+    const json = await receiver()
+    receivers.push(json)
+    const gameday = join(work, 'gameday.yaml')
+    await writeFile(gameday, 'apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: notify-day}\nspec:\n  experiments:\n    - path: notify-deviates.yaml\n')
+    const r = await sh(process.execPath, ['bin/chaos', 'gameday', gameday, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES, '--keep', '2', '--summary', '--notify', json.url, '--report-url', 'http://localhost:8080'], {...process.env, NO_COLOR: '1'})
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    const [message] = json.bodies
+    assert.equal(json.bodies.length, 1)
+    assert.deepEqual([message.subject, message.name, message.outcome], ['gameday', 'notify-day', 'deviated'])
+    assert.deepEqual(message.experiments.map((e: any) => [e.name, e.verdict]), [['notify-deviates', 'deviated']])
+    assert.match(message.reportUrl, /^http:\/\/localhost:8080\/notify-day\/\d{4}-\d{2}-\d{2}T\d{6}Z\/gameday\.html$/)
+    const [day] = readdirSync(join(reports, 'notify-day'))
+    assert.ok(r.stdout.trimEnd().endsWith(readFileSync(join(reports, 'notify-day', day ?? '', 'summary.md'), 'utf8').trimEnd()), r.stdout.slice(-1500))
+    assert.equal(readdirSync(join(reports, 'notify-deviates')).length, 2)
+  })
 })
 
 describe('chaos run / gameday: bad --keep and --notify are usage errors before anything runs', function () {
