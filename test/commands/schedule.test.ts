@@ -57,9 +57,27 @@ describe('chaos schedule (the real CLI)', function () {
     assert.match(stdout, /kind: CronJob/)
   })
 
+  it('the report claim, report server and notification Secret: valid YAML on stdout; bad values exit 2 with nothing on stdout', async () => {
+    const ok = await chaos('schedule', 'experiments/ratings-delay.yaml', '--cron', '@daily', '--reports-pvc', 'chaos-reports', '--keep', '10', '--report-server', '--notify-secret', 'chaos-webhook/url')
+    assert.equal(ok.code, 0, ok.stderr)
+    const kinds = parseAllDocuments(ok.stdout, {version: '1.1'}).map(d => (d.toJS() as {kind: string}).kind)
+    assert.deepEqual(kinds, ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'PersistentVolumeClaim', 'CronJob', 'Deployment', 'Service'])
+    for (const [args, message] of [
+      [['--reports-pvc', 'Bad_Name'], /Error: --reports-pvc "Bad_Name": not a DNS-1123 label/],
+      [['--keep', '0'], /Error: --keep 0: keep at least 1 run/],
+      [['--report-server'], /Error: --report-server needs the reports on a claim/],
+      [['--reports-pvc', 'a', '--reports-pvc-existing', 'b'], /cannot also be provided when using/],
+    ] as const) {
+      const r = await chaos('schedule', 'experiments/ratings-delay.yaml', '--cron', '@daily', ...args)
+      assert.equal(r.code, 2, args.join(' '))
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, message)
+    }
+  })
+
   it('--help shows the examples and the flags', async () => {
     const {code, stdout} = await chaos('schedule', '--help')
     assert.equal(code, 0)
-    for (const text of ['--cron', '--reaper', '--image', '--namespace', '--name', '--time-zone', 'kubectl apply -f -', 'Every Monday', 'ghcr.io/faultline/chaos:']) assert.ok(stdout.includes(text), text)
+    for (const text of ['--cron', '--reaper', '--image', '--namespace', '--name', '--time-zone', 'kubectl apply -f -', 'Every Monday', 'ghcr.io/faultline/chaos:', '--reports-pvc', '--report-server', '--notify-secret', '--keep']) assert.ok(stdout.includes(text), text)
   })
 })
