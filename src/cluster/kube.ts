@@ -74,6 +74,11 @@ export class KubeCluster implements Cluster {
   private readonly core: CoreV1Api
   private version: Promise<string> | undefined
 
+  /** The loaded kubeconfig, for the other APIs of `src/cluster/` (the k6-operator's TestRuns). */
+  get kubeConfig(): KubeConfig {
+    return this.kc
+  }
+
   constructor(kc: KubeConfig, target: ClusterTarget) {
     this.kc = kc
     this.target = target

@@ -12,6 +12,8 @@ import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gat
 import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
 import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
+import {k6OperatorDriverFor} from '../load/k6-operator.js'
+import {LOAD_DRIVERS} from '../experiment/model.js'
 import {githubAnnotations, githubSummary} from '../report/github.js'
 import {ConsoleReporter} from '../runner/console.js'
 import {EventStream} from '../runner/events.js'
@@ -37,7 +39,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     ...connectionFlags,
     'prometheus-url': Flags.string({description: 'Prometheus base URL for PromQL probes'}),
     phases: Flags.string({description: 'override phase durations, e.g. baseline=5s,fault=10s,recovery=5s'}),
-    driver: Flags.string({description: 'load driver (overrides spec.load.driver)', options: ['builtin', 'k6']}),
+    driver: Flags.string({description: 'load driver (overrides spec.load.driver)', options: [...LOAD_DRIVERS]}),
     'report-dir': Flags.string({description: 'where run folders are written', default: 'reports'}),
     html: Flags.boolean({description: 'write report.html and the report root\'s index.html (--no-html: journal, junit.xml and summary.md only, for headless CI)', default: true, allowNo: true}),
     'redact-header': Flags.string({description: 'mask this header\'s values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)', multiple: true, default: []}),
@@ -61,12 +63,22 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
       ...(flags['pushgateway-instance'] === undefined ? {} : {instance: flags['pushgateway-instance']}),
     })
     // k6 is looked for before anything starts (exit 4 with how to install it when it is absent).
-    const driver: LoadDriver = (flags.driver ?? experiment.spec.load.driver ?? 'builtin') === 'k6'
+    const driverName = flags.driver ?? experiment.spec.load.driver ?? 'builtin'
+    let driver: LoadDriver = driverName === 'k6'
       ? new K6Driver({warn: message => out.write(`warning: ${message}\n`)})
       : new BuiltinDriver()
     if (driver.name === 'k6') out.write(`load driver: ${await driver.version()}\n`)
     const target = await resolveTarget(targetFlags(flags), experiment.spec.target?.namespace, line => out.write(`${line}\n`))
     out.write(`target: ${target.note}\n`)
+    // k6-operator: runner pods in the target cluster, metrics back through its Prometheus.
+    if (driverName === 'k6-operator') {
+      try {
+        driver = k6OperatorDriverFor(target.cluster, experiment.spec.load.k6Operator ?? {}, flags['prometheus-url'] ?? target.prometheusUrl ?? experiment.spec.prometheus?.url)
+      } catch (err) {
+        await target.close().catch(() => undefined)
+        throw err
+      }
+    }
     const namespaced = withNamespace(experiment, target.namespace) // ${namespace} in stats, PromQL and URLs
     const events = new EventStream()
     const consoleReporter = new ConsoleReporter(out)

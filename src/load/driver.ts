@@ -35,9 +35,46 @@ export interface LoadDriver {
    * Runs the plan until `durationMs` or until `stop` (no new requests; in-flight ones complete),
    * and resolves when every request has completed; `abort` fails in-flight requests at once.
    */
-  run(plan: LoadPlan, recorder: Recorder, signals: {stop: AbortSignal; abort: AbortSignal}): Promise<void>
+  run(plan: LoadPlan, recorder: Recorder, signals: {stop: AbortSignal; abort: AbortSignal; fail?: (reason: string) => void}): Promise<void>
   /** How well the last run kept its open-model schedule, when the driver can tell. */
   readonly lastSendReport?: readonly SendReport[]
+  /**
+   * Before the load clock starts (after the run's preflight): what the driver must set up in the
+   * cluster, and its own preflight. Throws a FaultlineError (exit 4) when it cannot run. `fail` in
+   * `run`'s signals stops the run when the load breaks mid-way (exit 4 before the fault, 3 after).
+   */
+  prepare?(plan: LoadPlan, run: LoadRunIdentity, report: (check: DriverCheck) => void, signal: AbortSignal): Promise<void>
+  /** Threshold probes the driver evaluates itself over a load-clock window (k6-operator: PromQL). */
+  thresholds?(traffic: string | undefined, thresholds: Record<string, string[]>, fromMs: number, toMs: number): Promise<DriverThresholdVerdict>
+  /** Removes whatever `prepare` created; called on every exit path, also when `prepare` failed. */
+  cleanup?(): Promise<void>
+}
+
+/** Who is running the load: the objects a driver creates carry it (labels, annotations). */
+export interface LoadRunIdentity {
+  runId: string
+  experiment: string
+  owner: string
+  namespace: string
+  /** When a dead run's objects may be removed by anyone. */
+  expiresAt: Date
+}
+
+/** A driver's preflight finding or progress note. */
+export interface DriverCheck {
+  check: string
+  status: 'ok' | 'warning' | 'failed'
+  message: string
+  hint?: string
+}
+
+/** A threshold probe's verdict as a driver computes it (same shape as the runner's). */
+export interface DriverThresholdVerdict {
+  status: 'held' | 'missed' | 'errored'
+  actual: string
+  expected: string
+  value?: number
+  message?: string
 }
 
 /** Parses `20/s`, `600/m`, `3600/h` into requests per second. */

@@ -4,6 +4,7 @@
  */
 import type {Cluster} from '../cluster/cluster.js'
 import {type Experiment, PHASES, type PhaseName, type Probe} from '../experiment/model.js'
+import type {LoadDriver} from '../load/driver.js'
 import type {Recorder} from '../load/recorder.js'
 import {type EnvoySnapshot, evaluateEnvoy, snapshotEnvoy} from '../probes/envoy.js'
 import {evaluateHttp} from '../probes/http.js'
@@ -50,6 +51,8 @@ export interface ProbeContext {
   prometheus: PrometheusClient | undefined
   /** Forward proxy for HTTP probes (the sandbox's). */
   proxy: string | undefined
+  /** Threshold probes evaluated by the load driver itself (k6-operator: PromQL), instead of over the recorder. */
+  thresholds?: LoadDriver['thresholds']
 }
 
 /** Evaluates the hypothesis's probes phase by phase. */
@@ -94,7 +97,10 @@ export class PhaseProbes {
   }
 
   private async evaluate(probe: Probe, index: number, fromMs: number, toMs: number): Promise<Omit<ProbeResult, 'probe' | 'kind' | 'phase'>> {
-    if ('thresholds' in probe) return evaluateThresholds(probe.thresholds, this.ctx.recorder.summarise(probe.traffic, fromMs, toMs))
+    if ('thresholds' in probe) {
+      if (this.ctx.thresholds !== undefined) return this.ctx.thresholds(probe.traffic, probe.thresholds, fromMs, toMs)
+      return evaluateThresholds(probe.thresholds, this.ctx.recorder.summarise(probe.traffic, fromMs, toMs))
+    }
     if ('prometheus' in probe) {
       const client = probe.prometheus.url === undefined ? this.ctx.prometheus : new PrometheusClient(probe.prometheus.url)
       if (client === undefined) return {status: 'errored', actual: '-', expected: probe.prometheus.expect, message: 'no Prometheus: pass --prometheus-url or set spec.prometheus.url'}

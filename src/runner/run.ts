@@ -92,6 +92,8 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   let loadT0: number | undefined
   const abort = new AbortController()
   let abortReason: string | undefined
+  /** The load driver said the load broke (a k6-operator runner failed): before the fault, nothing was tested. */
+  let loadFailed: string | undefined
   /** When the run was stopped, and what was in flight at that moment (the driver cancels it next). */
   let stoppedAt: {t: number; inFlight: InFlight[]} | undefined
   const stopRun = (reason: string) => {
@@ -112,7 +114,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
 
   const prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
   const prometheus = prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl)
-  const probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder, prometheus, proxy: input.proxy})
+  const probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder, prometheus, proxy: input.proxy, ...(input.driver.thresholds === undefined ? {} : {thresholds: input.driver.thresholds.bind(input.driver)})})
   const reverter = new Reverter(cluster, runId)
   const stopLoad = new AbortController()
   let load: Promise<void> | undefined
@@ -123,17 +125,24 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   try {
     const plan = await prepare({...input, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}, runId, startedAt, reverter)
     if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
+    // A driver that sets up in the cluster (k6-operator: ConfigMap, TestRun, its stages) does it now: exit 4 when it cannot.
+    await input.driver.prepare?.(loadPlan(input, total), {runId, experiment: experiment.metadata.name, owner: input.owner ?? 'unknown', namespace, expiresAt: new Date(startedAt.getTime() + total + 15 * 60_000)},
+      c => events.emit({kind: 'preflight', ...c}), abort.signal)
+    if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
 
     const t0 = events.elapsed()
     loadT0 = t0
     const loadClock = () => events.elapsed() - t0
-    load = input.driver.run(loadPlan(input, total), recorder, {stop: stopLoad.signal, abort: abort.signal})
+    load = input.driver.run(loadPlan(input, total), recorder, {stop: stopLoad.signal, abort: abort.signal, fail: reason => {
+      loadFailed ??= reason
+      stopRun(reason)
+    }})
     // What is in flight, every second: a delayed request shows while it is delayed, not only once it ends.
     progress = setInterval(() => events.emit({kind: 'load-progress', loadMs: loadClock(), inFlight: recorder.inFlight(loadClock())}), 1000)
     const phase = {input, probes, signal: abort.signal, cutShort}
 
     // Baseline: the system must be steady before anything is injected.
-    if (!(await runPhase(phase, 'baseline', durations.baseline)).complete) throw new Stop('aborted', `${abortReason ?? 'aborted'} during the baseline; nothing was injected`)
+    if (!(await runPhase(phase, 'baseline', durations.baseline)).complete) throw new Stop(loadFailed === undefined ? 'aborted' : 'could-not-run', `${abortReason ?? 'aborted'} during the baseline; nothing was injected`)
     const baselineEnd = loadClock()
     await settle(recorder, baselineEnd, 2000)
     const baseline = await probes.endPhase('baseline', 0, baselineEnd)
@@ -178,6 +187,8 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   stopLoad.abort()
   if (result.outcome !== 'held' && result.outcome !== 'deviated') abort.abort()
   await load?.catch(() => undefined)
+  // What the driver created in the cluster (k6-operator: TestRun, ConfigMap) goes on every path.
+  await input.driver.cleanup?.().catch((err: Error) => events.emit({kind: 'log', level: 'warn', message: `${err.message.replace('<id>', runId)}`}))
   if (prometheus !== undefined && load !== undefined) {
     for (const series of await withinMs(SERIES_BUDGET_MS, collectSeries(prometheus, experiment, startedAt, new Date()), [])) events.emit({kind: 'probe-series', series})
   }

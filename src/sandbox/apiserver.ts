@@ -23,6 +23,7 @@ import {selfSignedCertificate} from './apiserver/tls.js'
 import {findPod} from './apiserver/pods.js'
 import {handleServices} from './apiserver/services.js'
 import {ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, unauthorized} from './apiserver/status.js'
+import type {K6OperatorSandbox} from './k6-operator.js'
 import type {ObjectStore} from './store.js'
 import type {ExecHandler, Topology} from './types.js'
 
@@ -38,6 +39,8 @@ export interface ApiServerOptions {
   host?: '127.0.0.1'
   /** Makes the server fail, conflict and lag like a loaded control plane (`chaos sandbox up --api-faults`). */
   faults?: ApiFaultInjector
+  /** The sandbox's k6-operator: TestRuns, ConfigMaps and runner pods (src/sandbox/k6-operator.ts). */
+  k6Operator?: K6OperatorSandbox
 }
 
 /** A running API server. */
@@ -86,10 +89,12 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
     sendJson(res, 200, body)
   }
   const path = `/${s.join('/')}`
+  const k6 = ctx.opts.k6Operator
+  if (k6 !== undefined && await k6.route(req, res, s, q)) return
   if (path === '/version') return get(KUBERNETES_VERSION)
   if (path === '/api') return get(coreVersions(ctx.serverAddress))
   if (path === '/api/v1') return get(coreResources())
-  if (path === '/apis') return get(apiGroups())
+  if (path === '/apis') return get(k6 === undefined ? apiGroups() : {...apiGroups() as object, groups: [...(apiGroups() as {groups: unknown[]}).groups, ...k6.apiGroups()]})
   if (path === '/openapi/v3') return get(openApiIndex())
   if (s[0] === 'openapi' && s[1] === 'v3') {
     const doc = openApiDocument(s.slice(2).join('/'))
@@ -100,14 +105,14 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
   if (s[0] === 'api' && s[1] === 'v1') {
     const [, , a, b, c, d, e] = s
     if (a === 'namespaces' && (c === undefined)) return handleNamespaces(req, res, q, store, b)
-    if (a === 'namespaces' && c === 'pods' && e === undefined) return handlePods(req, res, q, topology, ctx.since, b, d)
+    if (a === 'namespaces' && c === 'pods' && e === undefined) return handlePods(req, res, q, topology, ctx.since, b, d, k6)
     if (a === 'namespaces' && c === 'pods' && e === 'exec' && s.length === 7) {
       const pod = findPod(topology, b ?? '', d ?? '')
       if (pod === undefined) throw notFound({group: '', resource: 'pods'}, d ?? '')
       execRequest(pod, q)
       throw badRequest(SPDY_UNSUPPORTED)
     }
-    if (a === 'pods' && s.length === 3) return handlePods(req, res, q, topology, ctx.since, undefined, undefined)
+    if (a === 'pods' && s.length === 3) return handlePods(req, res, q, topology, ctx.since, undefined, undefined, k6)
     if (a === 'namespaces' && c === 'services' && e === undefined) return handleServices(req, res, q, topology, ctx.since, b, d)
     if (a === 'services' && s.length === 3) return handleServices(req, res, q, topology, ctx.since, undefined, undefined)
     throw pathNotFound()

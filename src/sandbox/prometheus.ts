@@ -155,6 +155,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     `--storage.tsdb.path=${join(opts.dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--storage.tsdb.retention.time=1d',
+    // k6-operator runners write their metrics here (k6's experimental-prometheus-rw, trends as
+    // native histograms): the remote-write receiver and native histograms must be on.
+    '--web.enable-remote-write-receiver',
+    '--enable-feature=native-histograms',
     '--log.level=warn',
   ], {stdio: ['ignore', log, log]})
   const url = `http://127.0.0.1:${port}`

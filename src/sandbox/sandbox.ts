@@ -10,6 +10,7 @@ import {chmod} from 'node:fs/promises'
 import {connect} from '../cluster/connect.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import {startApiServer} from './apiserver.js'
+import {K6OperatorSandbox} from './k6-operator.js'
 import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
 import type {Propagation} from './bookinfo/http.js'
 import {startBookinfo} from './bookinfo/index.js'
@@ -136,8 +137,11 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t, profile}), teardown, opts.propagate ?? [], profile)
     const token = randomBytes(24).toString('base64url')
     const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
-    const api = await startApiServer({store, topology, exec: mesh.exec, token, faults: apiFaults})
+    // The k6-operator's part: TestRuns run as local k6 processes entering the mesh through the proxy.
+    const k6Operator = new K6OperatorSandbox({log})
+    const api = await startApiServer({store, topology, exec: mesh.exec, token, faults: apiFaults, k6Operator})
     teardown.add('API server', () => api.close())
+    teardown.add('k6-operator runners', () => k6Operator.close())
     await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority})
     await chmod(paths.kubeconfig, 0o600)
     const proxy = await startForwardProxy({
@@ -146,6 +150,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       knownServices: () => topology.services().map(s => s.name),
     })
     teardown.add('forward proxy', () => proxy.close())
+    k6Operator.setProxy(proxy.url)
     const reaper = startSandboxReaper(opts, paths.kubeconfig, store, log)
     if (reaper !== undefined) teardown.add('reaper', () => reaper.stop())
     const metrics = await startMetricsEndpoint(sidecars)

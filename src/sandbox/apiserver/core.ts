@@ -75,16 +75,24 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
   throw methodNotAllowed(method)
 }
 
+/** Pods that are not the topology's: the sandbox k6-operator's runners. */
+export interface ExtraPods {
+  pods(namespace: string | undefined, labelSelector: string | null): Record<string, unknown>[]
+  pod(namespace: string, name: string): Record<string, unknown> | undefined
+}
+
 /** `/api/v1/[namespaces/<ns>/]pods[/<name>]` (GET only). */
-export function handlePods(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, topology: Topology, since: string, namespace: string | undefined, name: string | undefined): void {
+export function handlePods(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, topology: Topology, since: string, namespace: string | undefined, name: string | undefined, extra?: ExtraPods): void {
   if ((req.method ?? 'GET') !== 'GET') throw methodNotAllowed(req.method ?? '')
   const table = tableVersion(req)
   if (name === undefined) {
-    const items = listPods(topology, namespace, query, since) as unknown as StoredObject[]
+    const items = [...listPods(topology, namespace, query, since), ...extra?.pods(namespace, query.get('labelSelector')) ?? []] as unknown as StoredObject[]
     if (table !== undefined) return sendJson(res, 200, toTable(printerFor('Pod', 'v1'), items, table, '1'))
     return sendJson(res, 200, {apiVersion: 'v1', kind: 'PodList', metadata: {resourceVersion: '1'}, items})
   }
   const pod = namespace === undefined ? undefined : findPod(topology, namespace, name)
+  const runner = pod !== undefined || namespace === undefined ? undefined : extra?.pod(namespace, name) as unknown as StoredObject | undefined
+  if (runner !== undefined) return sendJson(res, 200, table === undefined ? runner : toTable(printerFor('Pod', 'v1'), [runner], table, '1'))
   if (pod === undefined) throw notFound({group: '', resource: 'pods'}, name)
   const obj = podObject(pod, since) as unknown as StoredObject
   sendJson(res, 200, table === undefined ? obj : toTable(printerFor('Pod', 'v1'), [obj], table, '1'))
