@@ -19,6 +19,7 @@ function describe(e: RunEvent): string {
     case 'load-second': return `${e.second.traffic} second ${e.second.second}: ${e.second.requests} request(s), ${e.second.failed} failed`
     case 'probe-result': return `${e.result.probe} in ${e.result.phase}: ${e.result.status} (${e.result.actual}, expected ${e.result.expected})${e.result.message === undefined ? '' : ` — ${e.result.message}`}`
     case 'probe-series': return `series of ${e.series.probe}: ${e.series.series.length} label set(s)${e.series.error === undefined ? '' : ` — ${e.series.error}`}`
+    case 'blast-radius': return `blast-radius map: ${e.blastRadius.map.edges.length} edge(s) from ${e.blastRadius.map.source}; diagnosis: ${e.blastRadius.diagnosis.length} finding(s)`
     case 'guardrail-breached': return `guardrail "${e.guardrail}" breached: ${e.message}`
     case 'revert': return `${e.action} ${e.namespace}/${e.name}: ${e.message}`
     case 'last-evidence': return e.afterRevertMs > 0 ? `last faulted request ${formatMs(e.afterRevertMs)} after the revert: ${e.message}` : e.message

@@ -22,6 +22,7 @@ export function describeEvent(e: RunEvent): {text: string; tone: 'good' | 'bad' 
     case 'load-second': return {text: `load second ${e.second.second} of ${e.second.traffic}`, tone: 'none'}
     case 'probe-result': return {text: `${e.result.probe} [${e.result.phase}] ${e.result.status}: ${e.result.actual} (expected ${e.result.expected})${e.result.message === undefined ? '' : ` — ${e.result.message}`}`, tone: e.result.status === 'held' ? 'none' : 'bad'}
     case 'probe-series': return {text: `series of ${e.series.probe}: ${e.series.series.length} label set(s)${e.series.error === undefined ? '' : ` — ${e.series.error}`}`, tone: e.series.error === undefined ? 'none' : 'warn'}
+    case 'blast-radius': return {text: `blast-radius map: ${e.blastRadius.map.edges.length} edge(s) from ${e.blastRadius.map.source}; diagnosis: ${e.blastRadius.diagnosis.length} finding(s)`, tone: 'none'}
     case 'guardrail-breached': return {text: `guardrail breached: ${e.guardrail} — ${e.message}`, tone: 'bad'}
     case 'revert': return {text: `${e.action} ${e.namespace}/${e.name}: ${e.message}`, tone: 'good'}
     case 'last-evidence': return {text: `${e.message}${e.afterRevertMs > 0 ? ` (${formatMs(e.afterRevertMs)} after the revert)` : ''}`, tone: 'none'}

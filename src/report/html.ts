@@ -11,6 +11,7 @@ import {html, inlineScript, raw, type SafeHtml, uplotAssets} from './assets.js'
 import {changesSection} from './html-changes.js'
 import {chartData, chartDataElement, timelineSection} from './html-charts.js'
 import {CLIENT_SCRIPT} from './html-client.js'
+import {blastRadiusSection} from './html-diagnosis.js'
 import {environmentSection, eventLogSection} from './html-log.js'
 import {timelineOf, verdictOf} from './html-model.js'
 import {hypothesisSection, meshSignalsSection} from './html-probes.js'
@@ -30,7 +31,7 @@ function contentSecurityPolicy(scripts: readonly SafeHtml[]): string {
   ].join('; ')
 }
 
-const TOC = [['timeline', 'Timeline'], ['hypothesis', 'Hypothesis'], ['evidence', 'Evidence'], ['mesh', 'Mesh signals'],
+const TOC = [['timeline', 'Timeline'], ['hypothesis', 'Hypothesis'], ['evidence', 'Evidence'], ['blast-radius', 'What the fault did'], ['mesh', 'Mesh signals'],
   ['changes', 'Changes & revert'], ['events', 'Event log'], ['environment', 'Environment']] as const
 
 /** Renders a journal as one self-contained HTML page (no request leaves it). */
@@ -61,6 +62,7 @@ ${timelineSection(doc, timeline, data)}
 ${reasonsSection(doc)}
 ${hypothesisSection(doc)}
 ${evidenceSection(doc)}
+${blastRadiusSection(doc)}
 ${meshSignalsSection(doc, data.prometheus)}
 ${changesSection(doc)}
 ${eventLogSection(doc)}

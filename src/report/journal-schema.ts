@@ -14,6 +14,7 @@ import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 import addFormats from 'ajv-formats'
 
 import {Experiment, PHASES} from '../experiment/model.js'
+import {BlastRadiusSchema} from './journal-schema-diagnosis.js'
 
 const text = (description: string) => Type.String({description})
 const doc = (description: string) => ({description})
@@ -126,6 +127,7 @@ const RunEventUnion = Type.Union([
   event('load-progress', 'Requests in flight, once a second (kept in inFlight, not events).', {loadMs: Ms('Milliseconds since the load started.'), inFlight: Type.Array(InFlight)}),
   event('probe-result', 'A probe evaluated in a phase.', {result: ProbeResult}),
   event('probe-series', 'A PromQL probe\'s series (kept in series, not events).', {series: ProbeSeries}),
+  event('blast-radius', 'The blast-radius map and the diagnosis (kept in blastRadius, not events).', {blastRadius: BlastRadiusSchema}),
   event('guardrail-breached', 'A guardrail held: the run stops and reverts.', {guardrail: text('Which guardrail.'), message: text('What it measured.')}),
   event('revert', 'One VirtualService reverted.', {
     namespace: text('Namespace.'), name: text('Name.'),
@@ -189,6 +191,7 @@ export const JournalDocument = Type.Object({
     count: Type.Integer({...doc('Requests in flight.'), minimum: 0}),
     oldestMs: Ms('Age of the oldest one, ms.'),
   }, {additionalProperties: false})), doc('Traffic class → requests in flight, sampled once a second (absent in older journals).'))),
+  blastRadius: Type.Optional(BlastRadiusSchema),
   events: Type.Array(RunEvent, doc('Every event except load seconds, in order.')),
 }, {
   additionalProperties: false, title: 'Faultline journal',

@@ -12,6 +12,7 @@ import {formatMs, formatPercent, formatRate} from './format.js'
 import {type LoadFigures, summariseRun} from './run-summary.js'
 import {VERDICT_LOOK} from './verdicts.js'
 import {reasonsText} from '../load/reasons.js'
+import {diagnosisMarkdown} from '../diagnosis/text.js'
 
 /** A journal left `running` did not finish (or is still going): the shared `unfinished` verdict. */
 const VERDICT: Record<string, {icon: string; title: string}> = {
@@ -140,6 +141,6 @@ function cleanupCallout(doc: JournalDocument): string[] {
 export function renderMarkdown(doc: JournalDocument): string {
   const checks = runChecks(doc)
   return [
-    ...headline(doc), ...cleanupCallout(doc), ...preflightSection(checks), ...loadSection(doc), ...failuresSection(doc), ...hypothesisSection(checks), ...faultSection(doc, checks), '',
+    ...headline(doc), ...cleanupCallout(doc), ...preflightSection(checks), ...loadSection(doc), ...failuresSection(doc), ...hypothesisSection(checks), ...(doc.blastRadius === undefined ? [] : diagnosisMarkdown(doc.blastRadius, markdownText)), ...faultSection(doc, checks), '',
   ].join('\n')
 }

@@ -3,6 +3,7 @@
  * ratio and p95, the evidence, the reverts, then a verdict table. A subscriber of the event stream,
  * like the journal; it computes nothing the journal does not have.
  */
+import {diagnosisLines} from '../diagnosis/text.js'
 import {reasonsText} from '../load/reasons.js'
 import type {InFlight, SecondStats} from '../load/recorder.js'
 import {cutShortText, inFlightText, type Outcome, type ProbeResult, type RunEvent} from './events.js'
@@ -54,6 +55,7 @@ export class ConsoleReporter {
   private inFlight: InFlight[] = []
   private lastProgress = 0
   private readonly results: ProbeResult[] = []
+  private diagnosis: string[] = []
 
   constructor(private readonly out: NodeJS.WritableStream, private readonly progressEveryMs = 5000) {}
 
@@ -92,6 +94,9 @@ export class ConsoleReporter {
       this.results.push(e.result)
     },
     'probe-series': () => undefined, // the report's charts; nothing to say live
+    'blast-radius': e => {
+      this.diagnosis = diagnosisLines(e.blastRadius)
+    },
     'guardrail-breached': e => this.line('GUARDRAIL', `${e.guardrail}: ${e.message}`),
     'revert': e => this.line('revert', `${e.action} ${e.namespace}/${e.name}: ${e.message}`),
     'last-evidence': e => this.line('revert', e.message),
@@ -100,6 +105,7 @@ export class ConsoleReporter {
     'run-finished': e => {
       if (this.results.length > 0) this.out.write(`\n${resultTable(this.results)}\n`)
       this.out.write(`\nVerdict: ${VERDICT[e.outcome]} (exit ${e.exitCode}) — ${e.reason}\n`)
+      if (this.diagnosis.length > 0) this.out.write(`\nWhy (diagnosis from the mesh's own counters):\n${this.diagnosis.join('\n')}\n`)
     },
   }
 

@@ -3,6 +3,7 @@
  * reports all subscribe to the same stream, so nothing is computed twice.
  */
 import type {ClusterTarget} from '../cluster/cluster.js'
+import type {BlastRadius} from '../diagnosis/model.js'
 import type {PhaseName} from '../experiment/model.js'
 import type {InFlight, SecondStats} from '../load/recorder.js'
 import type {ProbeSeries} from './series.js'
@@ -84,6 +85,8 @@ export type RunEvent = {t: number; at: string} & (
   | {kind: 'load-progress'; loadMs: number; inFlight: InFlight[]}
   | {kind: 'probe-result'; result: ProbeResult}
   | {kind: 'probe-series'; series: ProbeSeries}
+  /** Once, at the end: what the mesh counted per edge and phase, and the diagnosis drawn from it (src/diagnosis/). */
+  | {kind: 'blast-radius'; blastRadius: BlastRadius}
   | {kind: 'guardrail-breached'; guardrail: string; message: string}
   | {kind: 'revert'; namespace: string; name: string; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}
   | {kind: 'last-evidence'; afterRevertMs: number; message: string}

@@ -6,6 +6,7 @@
 import {mkdirSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import type {BlastRadius} from '../diagnosis/model.js'
 import type {Experiment} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
 import type {AppliedFault, Outcome, PhaseCut, ProbeResult, RunEvent} from './events.js'
@@ -38,6 +39,8 @@ export interface JournalDocument {
   load: Record<string, SecondStats[]>
   /** Requests in flight per class, sampled once a second on the load clock (absent in older journals). */
   inFlight?: Record<string, InFlightSample[]>
+  /** The blast-radius map and the diagnosis (absent in older journals and runs that never reached a phase). */
+  blastRadius?: BlastRadius
   events: RunEvent[]
 }
 
@@ -74,6 +77,11 @@ export class Journal {
   record(e: RunEvent): void {
     if (e.kind === 'probe-series') {
       this.doc.series.push(e.series)
+      this.scheduleSave()
+      return
+    }
+    if (e.kind === 'blast-radius') {
+      this.doc.blastRadius = e.blastRadius
       this.scheduleSave()
       return
     }

@@ -18,6 +18,7 @@ import {redactJournal} from '../report/redact.js'
 import {reportWriteProblem} from '../report/volume.js'
 import {type ReportOptions, writeIndex, writeRunReports} from '../report/write.js'
 import {version} from '../version.js'
+import {BlastRadiusCollector} from '../diagnosis/collector.js'
 import type {EventStream, Outcome, PhaseCut, ProbeResult} from './events.js'
 import {Journal, type JournalDocument, runDirectory} from './journal.js'
 import {type Check, lockChecks, preflight} from './preflight.js'
@@ -114,6 +115,9 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
 
   const prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
   const prometheus = prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl)
+  // The blast-radius map: the mesh's own counters at every phase boundary, and the diagnosis at the end.
+  const blastRadius = new BlastRadiusCollector({cluster, namespace, experiment, events, ...(prometheusUrl === undefined ? {} : {prometheusUrl})})
+  events.subscribe(e => blastRadius.observe(e))
   const probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder, prometheus, proxy: input.proxy, ...(input.driver.thresholds === undefined ? {} : {thresholds: input.driver.thresholds.bind(input.driver)})})
   const reverter = new Reverter(cluster, runId)
   const stopLoad = new AbortController()
@@ -192,6 +196,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   if (prometheus !== undefined && load !== undefined) {
     for (const series of await withinMs(SERIES_BUDGET_MS, collectSeries(prometheus, experiment, startedAt, new Date()), [])) events.emit({kind: 'probe-series', series})
   }
+  await blastRadius.finish()
   events.emit({kind: 'run-finished', ...result})
   journal.close()
   return {runId, ...result, runDir, journalFile: journal.file, ...await writeReports(journal.doc, runDir, input.reportDir, reportOptions, events)}
