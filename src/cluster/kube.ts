@@ -15,6 +15,19 @@ import {podSummary} from './pods.js'
 /** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */
 const ISTIO_ROOT_NAMESPACE = 'istio-system'
 
+/** PeerAuthentications of a namespace: security.istio.io/v1 (Istio ≥ 1.22), else v1beta1. */
+async function listPeerAuthentications(custom: CustomObjectsApi, namespace: string): Promise<PeerAuthentication[]> {
+  let last: unknown
+  for (const version of ['v1', 'v1beta1']) {
+    try {
+      return ((await custom.listNamespacedCustomObject({group: 'security.istio.io', version, namespace, plural: 'peerauthentications'})) as {items: PeerAuthentication[]}).items
+    } catch (err) {
+      last = err
+    }
+  }
+  throw last
+}
+
 const EXEC_TIMEOUT_MS = 15_000
 
 /** Converts client-node's exceptions into ours; anything without an HTTP status is a network error. */
@@ -161,6 +174,22 @@ export class KubeCluster implements Cluster {
     }, 'read')
   }
 
+  async getDestinationRule(namespace: string, name: string): Promise<DestinationRule | undefined> {
+    try {
+      return await this.call(`reading DestinationRule ${namespace}/${name}`, version =>
+        this.custom.getNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules', name}) as Promise<DestinationRule>, 'read')
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined
+      throw err
+    }
+  }
+
+  async replaceDestinationRule(dr: DestinationRule): Promise<DestinationRule> {
+    const namespace = dr.metadata.namespace ?? this.target.namespace
+    return this.call(`updating DestinationRule ${namespace}/${dr.metadata.name}`, version =>
+      this.custom.replaceNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules', name: dr.metadata.name, body: {...dr, apiVersion: `${ISTIO_GROUP}/${version}`}, fieldManager: 'faultline'}) as Promise<DestinationRule>)
+  }
+
   async meshFacts(namespace: string): Promise<MeshFacts> {
     const quietly = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
       try {
@@ -173,26 +202,13 @@ export class KubeCluster implements Cluster {
       quietly(() => this.core.readNamespace({name: namespace})),
       quietly(() => this.call('listing VirtualServices in every namespace', async version =>
         ((await this.custom.listClusterCustomObject({group: ISTIO_GROUP, version, plural: 'virtualservices'})) as {items: VirtualService[]}).items, 'read')),
-      quietly(async () => (await Promise.all([namespace, ISTIO_ROOT_NAMESPACE].map(n => this.listPeerAuthentications(n)))).flat()),
+      quietly(async () => (await Promise.all([namespace, ISTIO_ROOT_NAMESPACE].map(n => listPeerAuthentications(this.custom, n)))).flat()),
     ])
     return {
       ...(ns === undefined ? {} : {namespaceLabels: ns.metadata?.labels ?? {}}),
       ...(virtualServices === undefined ? {} : {virtualServices}),
       ...(peerAuthentications === undefined ? {} : {peerAuthentications}),
     }
-  }
-
-  /** security.istio.io/v1 (Istio ≥ 1.22), else v1beta1. */
-  private async listPeerAuthentications(namespace: string): Promise<PeerAuthentication[]> {
-    let last: unknown
-    for (const version of ['v1', 'v1beta1']) {
-      try {
-        return ((await this.custom.listNamespacedCustomObject({group: 'security.istio.io', version, namespace, plural: 'peerauthentications'})) as {items: PeerAuthentication[]}).items
-      } catch (err) {
-        last = err
-      }
-    }
-    throw last
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<PodSummary[]> {
