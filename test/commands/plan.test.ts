@@ -28,8 +28,8 @@ function requests(): RoutableRequest[] {
   return ['/ratings/0', '/ratings/1', '/health'].flatMap(path => [
     {method: 'GET', path, headers: {}},
     {method: 'GET', path, headers: {'end-user': 'jason'}},
-    {method: 'POST', path, headers: {'x-chaos-test': 'false'}},
-    {method: 'GET', path, headers: {'x-chaos-test': 'true'}},
+    {method: 'POST', path, headers: {'user-agent': 'curl/8.5.0'}},
+    {method: 'GET', path, headers: {'user-agent': 'faultline-chaos-test'}},
   ])
 }
 
@@ -45,7 +45,7 @@ describe('chaos plan (through the CLI)', function () {
   it('prints a ratings VirtualService that passes Istio\'s schema and routes untargeted traffic exactly as before', async () => {
     const r = await chaos('plan', 'experiments/ratings-delay.yaml', '--existing', `${samples}virtual-service-all-v1.yaml`, '-o', 'yaml', '--run-id', 't1')
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /^# update VirtualService default\/ratings\n# {3}spec\.faults\[0\]: delay 7s \(100%\) on ratings for x-chaos-test="true"\n/)
+    assert.match(r.stdout, /^# update VirtualService default\/ratings\n# {3}spec\.faults\[0\]: delay 7s \(100%\) on ratings for user-agent="faultline-chaos-test"\n/)
     const docs = yamlDocuments(r.stdout)
     assert.deepEqual(docs.map(d => `${d.kind}/${d.metadata.name}`), ['VirtualService/ratings'])
     const desired = docs[0] as VirtualService
@@ -56,7 +56,7 @@ describe('chaos plan (through the CLI)', function () {
     for (const req of requests()) {
       const was = selectRoute(before.spec.http, req)?.route
       const now = selectRoute(desired.spec.http, req)?.route
-      if (req.headers['x-chaos-test'] === 'true') {
+      if (req.headers['user-agent'] === 'faultline-chaos-test') {
         assert.deepEqual(now?.route, was?.route)
         assert.deepEqual(now?.fault, fault)
       } else {
