@@ -108,7 +108,7 @@ export interface BlastRadiusMap {
 
 /** A piece of evidence behind a finding: a figure of one edge (or class) in one phase. */
 export interface Evidence {
-  /** The edge's id (`productpage-v1→reviews`), or `class:<name>` for a traffic class. */
+  /** The edge's id (`productpage-v1→reviews`), `class:<name>` for a traffic class, or `*` for the whole map. */
   edge: string
   phase: PhaseName
   /** What was measured, e.g. `DC 150 at 3002 ms` or `upstream_rq_pending_overflow +312`. */

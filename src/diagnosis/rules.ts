@@ -297,7 +297,7 @@ export const notFiredRule: Rule = ({map, faults}) => {
     const pctg = Math.min(f.delay?.percentage ?? 100, f.abort?.percentage ?? 100)
     const evidence = into.map(e => ev(e.id, 'fault', `${fault(e)?.requests ?? 0} requests, DI 0, FI 0`))
     if (into.length === 0 || into.every(e => (fault(e)?.requests ?? 0) === 0)) {
-      findings.push({rule: 'not-fired', sentence: `The fault on ${service} never fired: nothing called ${service} in the fault phase (no request on any edge into it) — the load does not reach it, or its callers are outside ${map.namespace}.`, evidence})
+      findings.push({rule: 'not-fired', sentence: `The fault on ${service} never fired: nothing called ${service} in the fault phase (no request on any edge into it) — the load does not reach it, or its callers are outside ${map.namespace}.`, evidence: evidence.length > 0 ? evidence : [ev('*', 'fault', `no edge into ${service} among the ${map.edges.length} edge(s) seen`)]})
     } else if (seenBySource.length === 0) {
       continue // only the destination's view: a fault the caller's sidecar injects cannot be seen there
     } else if (requests * (pctg / 100) < 1) {

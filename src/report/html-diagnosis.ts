@@ -150,8 +150,8 @@ svg.blast-map path.serves { fill: none; stroke: #bbb; stroke-width: 1; stroke-da
 `
 
 function evidenceLink(ev: Evidence): SafeHtml {
-  const target = ev.edge.startsWith('class:') ? 'blast-classes' : edgeAnchor(ev.edge)
-  const name = ev.edge.startsWith('class:') ? `${ev.edge.slice(6)} traffic` : edgeName(ev.edge)
+  const target = ev.edge === '*' ? 'blast-edges' : ev.edge.startsWith('class:') ? 'blast-classes' : edgeAnchor(ev.edge)
+  const name = ev.edge === '*' ? 'the map' : ev.edge.startsWith('class:') ? `${ev.edge.slice(6)} traffic` : edgeName(ev.edge)
   return html`<a href="#${target}">${name}</a> (${ev.phase}): ${ev.what}`
 }
 
@@ -194,7 +194,7 @@ export function blastRadiusSection(doc: JournalDocument): SafeHtml {
 ${b.diagnosis.length === 0 ? html`<p class="empty">${map.phases.length === 0 ? 'No diagnosis: the mesh could not be read at the phase boundaries.' : 'No rule found its evidence in the map.'}</p>` : html`<ol class="diagnosis">${b.diagnosis.map(f => html`<li><span class="rule">${f.rule}</span>${f.sentence}<span class="evidence">Evidence: ${f.evidence.map((ev, i) => html`${i > 0 ? ' · ' : ''}${evidenceLink(ev)}`)}</span></li>`)}</ol>`}
 ${map.edges.length === 0 ? '' : html`<div class="map-wrap">${mapSvg(map)}</div>
 <ul class="legend">${(Object.keys(TONE_COLOUR) as EdgeTone[]).filter(t => tones.has(t)).map(t => html`<li><span class="swatch" style="background:${TONE_COLOUR[t]}"></span>${TONE_WORDS[t]}</li>`)}<li>edge labels: the change in the fault phase against the baseline; width: requests per second; dashed: the load's entry</li></ul>
-<table class="edges"><thead><tr><th>edge (source workload → service)</th>${map.phases.map(p => html`<th>${p}</th>`)}</tr></thead><tbody>${map.edges.map(e => edgeRow(map, e))}</tbody></table>`}
+<table class="edges" id="blast-edges"><thead><tr><th>edge (source workload → service)</th>${map.phases.map(p => html`<th>${p}</th>`)}</tr></thead><tbody>${map.edges.map(e => edgeRow(map, e))}</tbody></table>`}
 ${classesTable(b)}
 <p class="small muted">From ${SOURCE_WORDS[map.source] ?? map.source} (namespace ${map.namespace}); each edge's figures are what the reporter Istio labels it with counted between the phase's two reads.</p>
 ${map.gaps.length === 0 ? '' : html`<ul class="gaps small">${map.gaps.map(g => html`<li>${g}</li>`)}</ul>`}
