@@ -14,13 +14,17 @@ const VERDICT: Record<Outcome, string> = {
 
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - s.length))
 
-/** `text` cut into lines of at most `width` characters, at spaces where it can, mid-word where it must. */
+/**
+ * `text` cut into lines of at most `width` characters: at a space where it can, else after a stat
+ * name's own separators (`.`, `|`, `;`, `,`), mid-word only where there is neither.
+ */
 export function wrap(text: string, width: number): string[] {
   const lines: string[] = []
   let rest = text
   while (rest.length > width) {
     const space = rest.lastIndexOf(' ', width)
-    const cut = space > width / 3 ? space : width
+    const separator = Math.max(...['.', '|', ';', ','].map(c => rest.lastIndexOf(c, width - 1) + 1))
+    const cut = space > width / 3 ? space : separator > width / 3 ? separator : width
     lines.push(rest.slice(0, cut).trimEnd())
     rest = rest.slice(cut).trimStart()
   }

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
 
-import {ConsoleReporter, resultTable} from '../../src/runner/console.js'
+import {ConsoleReporter, resultTable, wrap} from '../../src/runner/console.js'
 import {EventStream} from '../../src/runner/events.js'
 import {Journal, runDirectory} from '../../src/runner/journal.js'
 import type {Experiment} from '../../src/experiment/model.js'
@@ -64,6 +64,11 @@ describe('run console and journal (one event stream)', () => {
       const cell = lines.slice(from, to).map(l => l.slice(lines[0]!.indexOf('EXPECTED')).trim()).join('')
       assert.equal(cell.replace(/\s/g, ''), stat(end).replace(/\s/g, ''), `rows ${from}–${to}`)
     }
+  })
+
+  it('wraps a stat name after its own separators, not mid-word', () => {
+    assert.deepEqual(wrap('http.outbound_0.0.0.0_9080.fault.delays_injected increase > 0', 40), ['http.outbound_0.0.0.0_9080.fault.', 'delays_injected increase > 0'])
+    assert.deepEqual(wrap('x'.repeat(50), 20), ['x'.repeat(20), 'x'.repeat(20), 'x'.repeat(10)])
   })
 
   it('says a phase ended incomplete, with what was in flight', () => {
