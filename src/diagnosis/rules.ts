@@ -126,7 +126,7 @@ export const deadlineRule: Rule = ({map, faults, virtualServices}) => {
       let attemptsWhy = ''
       if (extra >= MIN_COUNT && k >= 2 && Math.abs(entryP99 - k * deadline) <= 0.15 * deadline) {
         attempts = k
-        attemptsWhy = ` (${extra} more calls than its own requests needed, and targeted requests took up to ${ms(entryP99)} at p99: ${k} × ${ms(deadline)})`
+        attemptsWhy = `; ${extra} more calls than its own requests needed, and targeted requests took up to ${ms(entryP99)} at p99: ${k} × ${ms(deadline)}`
       } else if (configured?.route.retries?.attempts !== undefined && cfg !== undefined && cfg.ms >= deadline * 1.5) {
         attempts = Math.round(cfg.ms / deadline)
       }
@@ -135,7 +135,7 @@ export const deadlineRule: Rule = ({map, faults, virtualServices}) => {
       const whose = hit.flag === 'DC' ? `${e.source}'s own client` : `the route`
       findings.push({
         rule: 'deadline',
-        sentence: `${e.source} gives ${e.destination} ${ms(deadline)}${attempts > 1 ? ` per attempt and tries ${attempts} times (≈ ${ms(total)} in all)${attemptsWhy}` : ''} — shorter than the ${ms(d.delayMs)} delay injected on ${d.service}: ${hit.count} of its calls to ${e.destination} in the fault phase ended at ${ms(deadline)} on average with ${how}${c504 > 0 ? ` (${c504} answered 504)` : ''}, ${before === 0 ? 'none' : before} in the baseline. The deadline is ${whose}'s${cfg === undefined ? '' : `, and the VirtualService ${configured?.vs as string} sets ${cfg.text}`}; requests that need ${d.service} fail at ${ms(total)} whatever ${d.service} does.`,
+        sentence: `${e.source} gives ${e.destination} ${ms(deadline)}${attempts > 1 ? ` per attempt and tries ${attempts} times (≈ ${ms(total)} in all${attemptsWhy})` : ''} — shorter than the ${ms(d.delayMs)} delay injected on ${d.service}: ${hit.count} of its calls to ${e.destination} in the fault phase ended at ${ms(deadline)} on average with ${how}${c504 > 0 ? ` (${c504} answered 504)` : ''}, ${before === 0 ? 'none' : before} in the baseline. The deadline is ${whose}'s${cfg === undefined ? '' : `, and the VirtualService ${configured?.vs as string} sets ${cfg.text}`}; requests that need ${d.service} fail at ${ms(total)} whatever ${d.service} does.`,
         evidence: [ev(e.id, 'fault', `${hit.flag} ${hit.count} at ${ms(deadline)}`), ev(e.id, 'baseline', `${hit.flag} ${before}`), ...(attempts > 1 ? [ev(e.id, 'fault', `${f.requests} calls for ${inF} requests to ${e.source}`), ...(slowest === undefined ? [] : [ev(`class:${slowest[0]}`, 'fault', `p99 ${ms(entryP99)}`)])] : [])],
       })
     }

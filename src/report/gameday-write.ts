@@ -26,6 +26,8 @@ export async function writeGameDayReports(run: GameDayRun, facts: GameDayFacts, 
     if (e.status !== 'ran') continue
     const doc = await readJournal(e.result.journalFile).catch(() => undefined)
     if (doc !== undefined) journals.set(i, doc)
+    const entry = report.experiments[i]
+    if (doc?.blastRadius !== undefined && entry !== undefined) entry.diagnosis = doc.blastRadius.diagnosis.map(f => f.sentence)
   }
   await mkdir(facts.dir, {recursive: true})
   const outputs: [string, string][] = [

@@ -37,6 +37,8 @@ export interface GameDayExperimentReport {
   runDir?: string
   /** Its report.html, relative to the game-day folder, when one was written. */
   report?: string
+  /** The run's diagnosis (its journal's blastRadius), one sentence per finding, when it has one. */
+  diagnosis?: string[]
 }
 
 /** gameday.json. */
@@ -118,6 +120,7 @@ export function renderGameDayMarkdown(report: GameDayReport): string {
     '|---|---|---|---|---|',
     ...rows,
     '',
+    ...report.experiments.flatMap((e, i) => (e.diagnosis === undefined || e.diagnosis.length === 0 ? [] : [`**Why (${i + 1}. ${markdownText(e.name)})**`, '', ...e.diagnosis.map(s => `- ${markdownText(s)}`), ''])),
   ].join('\n')
 }
 
