@@ -21,6 +21,8 @@ import {handleIstio, type IstioTarget} from './apiserver/istio.js'
 import {openApiDocument, openApiIndex} from './apiserver/openapi.js'
 import {selfSignedCertificate} from './apiserver/tls.js'
 import {findPod} from './apiserver/pods.js'
+import {PortForwardGateway} from './apiserver/portforward.js'
+import {handlePodProxy, handleServiceProxy} from './apiserver/podproxy.js'
 import {handleServices} from './apiserver/services.js'
 import {ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, unauthorized} from './apiserver/status.js'
 import type {K6OperatorSandbox} from './k6-operator.js'
@@ -112,6 +114,9 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
       execRequest(pod, q)
       throw badRequest(SPDY_UNSUPPORTED)
     }
+    if (a === 'namespaces' && c === 'pods' && e === 'portforward' && s.length === 7) throw badRequest('Upgrade request required')
+    if (a === 'namespaces' && c === 'pods' && e === 'proxy') return handlePodProxy(req, res, url, topology, ctx.opts.exec, b ?? '', d ?? '', s.slice(7))
+    if (a === 'namespaces' && c === 'services' && e === 'proxy') return handleServiceProxy(req, res, url, topology, b ?? '', d ?? '', s.slice(7))
     if (a === 'pods' && s.length === 3) return handlePods(req, res, q, topology, ctx.since, undefined, undefined, k6)
     if (a === 'namespaces' && c === 'services' && e === undefined) return handleServices(req, res, q, topology, ctx.since, b, d)
     if (a === 'services' && s.length === 3) return handleServices(req, res, q, topology, ctx.since, undefined, undefined)
@@ -142,15 +147,16 @@ function answerError(res: ServerResponse, err: unknown): void {
   sendStatus(res, status)
 }
 
-function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: Context, gateway: ExecGateway): void {
+function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: Context, gateway: ExecGateway, forwards: PortForwardGateway): void {
   try {
     if (!authorized(req, ctx.opts.token)) throw unauthorized()
     const url = new URL(req.url ?? '/', 'http://sandbox')
     const s = segmentsOf(url)
-    const isExec = s.length === 7 && s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' && s[6] === 'exec'
-    if (!isExec) throw badRequest('the sandbox upgrades only pods/exec connections')
+    const podSub = s.length === 7 && s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' ? s[6] : undefined
+    if (podSub !== 'exec' && podSub !== 'portforward') throw badRequest('the sandbox upgrades only pods/exec and pods/portforward connections')
     const pod = findPod(ctx.opts.topology, s[3] ?? '', s[5] ?? '')
     if (pod === undefined) throw notFound({group: '', resource: 'pods'}, s[5] ?? '')
+    if (podSub === 'portforward') return forwards.upgrade(req, socket, head, pod, url.searchParams)
     // Validate before refusing SPDY, so kubectl's SPDY fallback still shows the real problem.
     const request = execRequest(pod, url.searchParams)
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw badRequest(SPDY_UNSUPPORTED)
@@ -194,6 +200,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const host = opts.host ?? '127.0.0.1'
   const ctx: Context = {opts, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), serverAddress: ''}
   const gateway = new ExecGateway(opts.exec)
+  const forwards = new PortForwardGateway()
   const tls = selfSignedCertificate()
   const server = createServer({cert: tls.cert, key: tls.key}, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://sandbox')
@@ -207,7 +214,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (url.pathname === API_FAULTS_PATH) return void handleApiFaults(req, res, faults).catch(err => answerError(res, err))
     faults.delay().then(() => route(req, res, url, ctx)).catch(err => answerError(res, err))
   })
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, ctx, gateway))
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, ctx, gateway, forwards))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, host, () => {
@@ -224,6 +231,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     close: () => new Promise<void>(resolve => {
       stopWarming()
       gateway.close()
+      forwards.close()
       server.close(() => resolve())
       server.closeAllConnections()
     }),
