@@ -19,6 +19,7 @@ import {uplotAssets} from '../src/report/assets.js'
 import {renderHtml} from '../src/report/html.js'
 import {chromiumProblem, HeadlessBrowser} from '../test/report/browser.js'
 import {longRunJournal} from '../test/report/html-long-run.js'
+import {withBlastRadius} from '../test/diagnosis/long-run.js'
 import {type Bench, type BenchOptions, type BenchResult, fmtStats, stats, type Stats, table, type Target} from './harness.js'
 
 interface Case {
@@ -62,7 +63,8 @@ async function drawMs(browser: HeadlessBrowser, file: string, name: string, prob
 }
 
 async function measureCase(c: Case, renders: number, opens: number, dir: string, browser: HeadlessBrowser | undefined): Promise<Measured> {
-  const text = JSON.stringify(longRunJournal({seconds: c.seconds, classes: c.classes}))
+  // With the blast-radius map of a real sandbox run: its graph, table and diagnosis are part of the page.
+  const text = JSON.stringify(withBlastRadius(longRunJournal({seconds: c.seconds, classes: c.classes})))
   let started = performance.now()
   const doc = JSON.parse(text) as ReturnType<typeof longRunJournal>
   const parseMs = performance.now() - started
