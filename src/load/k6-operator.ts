@@ -28,7 +28,7 @@ import {ExitCode, FaultlineError} from '../errors.js'
 import type {K6Operator} from '../experiment/model.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
 import type {DriverCheck, DriverThresholdVerdict, LoadDriver, LoadPlan, LoadRunIdentity} from './driver.js'
-import {k6OperatorObjects, K6_GROUP, runnerPodLabels, splitProblems, STAGE_DEADLINES_MS, testRunName} from './k6-operator-plan.js'
+import {k6OperatorObjects, K6_GROUP, runnerPodLabels, splitProblems, STAGE_DEADLINES_MS} from './k6-operator-plan.js'
 import {type ApiHistogram, bucketLatencies, DURATION, instantValue, percentilesOf, rangeSeries, remoteWriteProblem, REQS, selector, thresholdQueries} from './k6-operator-promql.js'
 import type {Recorder} from './recorder.js'
 
