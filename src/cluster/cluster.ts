@@ -91,6 +91,10 @@ export interface Cluster {
   /** Deletes, optionally only if still at `resourceVersion` (precondition); absent → no error. */
   deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void>
   listDestinationRules(namespace: string): Promise<DestinationRule[]>
+  /** One DestinationRule, undefined when there is none (`spec.setup` patches only existing ones). */
+  getDestinationRule(namespace: string, name: string): Promise<DestinationRule | undefined>
+  /** Replaces using `metadata.resourceVersion`; throws `ConflictError` when it is stale. */
+  replaceDestinationRule(dr: DestinationRule): Promise<DestinationRule>
   listPods(namespace: string, labelSelector: string): Promise<PodSummary[]>
   /** The Services of a namespace (`list services`; one call gives existence and "did you mean"). */
   listServices(namespace: string): Promise<ServiceSummary[]>

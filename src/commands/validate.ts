@@ -1,8 +1,9 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, ExitCode} from '../cli/base.js'
 import {formatDiagnostic} from '../errors.js'
 import {validateFiles, type ValidationReport} from '../experiment/validate-files.js'
+import {readExistingObjects} from '../faults/existing.js'
 
 /** `chaos validate <files…>`: checks experiment and GameDay files without touching a cluster. */
 export default class Validate extends BaseCommand {
@@ -11,7 +12,11 @@ export default class Validate extends BaseCommand {
   static override examples = [
     '<%= config.bin %> validate experiments/ratings-delay.yaml',
     '<%= config.bin %> validate experiments/*.yaml --json',
+    '<%= config.bin %> validate experiments/reviews-circuit-breaker.yaml --existing test/reference/istio-samples/bookinfo-networking/destination-rule-all.yaml',
   ]
+  static override flags = {
+    existing: Flags.string({description: 'manifest file with the objects that exist now (repeatable): a spec.setup on a DestinationRule they do not hold is an error (only when they hold any DestinationRule)', multiple: true, default: []}),
+  }
   static override strict = false
   static override args = {
     files: Args.string({description: 'experiment or GameDay files', required: true}),
@@ -19,8 +24,9 @@ export default class Validate extends BaseCommand {
   static override enableJsonFlag = true
 
   async run(): Promise<ValidationReport> {
-    const {argv} = await this.parse(Validate)
-    const report = await validateFiles(argv as string[])
+    const {argv, flags} = await this.parse(Validate)
+    const facts = flags.existing.length === 0 ? undefined : {destinationRules: (await readExistingObjects(flags.existing)).destinationRules}
+    const report = await validateFiles(argv as string[], facts)
     if (!this.jsonEnabled()) {
       for (const result of report.files) {
         if (result.valid) {

@@ -221,6 +221,25 @@ export const BlastRadius = Type.Object({
   maxPercentage: Type.Optional(Type.Number({...doc('Upper bound for any fault percentage.'), minimum: 0.0001, maximum: 100})),
 }, {additionalProperties: false, ...doc('Limits on how much traffic the faults may touch.')})
 
+/** What `spec.setup` may replace in an existing DestinationRule's trafficPolicy, each field whole. */
+export const SETUP_TRAFFIC_POLICY_FIELDS = ['connectionPool', 'outlierDetection'] as const
+
+/** One DestinationRule the run patches before the baseline and restores exactly at its end. */
+export const SetupDestinationRule = Type.Object({
+  name: Type.String({...doc('The name of a DestinationRule that exists in the target namespace (e.g. bookinfo\'s reviews). It is patched, never created: a new DestinationRule without the existing one\'s subsets would break the routes that use them.'), pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253}),
+  trafficPolicy: Type.Object({
+    connectionPool: Type.Optional(Type.Record(Type.String(), Type.Unknown(), doc('Istio ConnectionPoolSettings, e.g. {tcp: {maxConnections: 5}, http: {http1MaxPendingRequests: 5}}: replaces the existing trafficPolicy.connectionPool whole. Checked against Istio\'s DestinationRule schema and webhook rules.'))),
+    outlierDetection: Type.Optional(Type.Record(Type.String(), Type.Unknown(), doc('Istio OutlierDetection, e.g. {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s}: replaces the existing trafficPolicy.outlierDetection whole. Checked against Istio\'s DestinationRule schema and webhook rules.'))),
+  }, {additionalProperties: false, minProperties: 1, ...doc('The trafficPolicy fields to set: each one given replaces that field of the existing trafficPolicy whole; the others (loadBalancer, tls, …) and the subsets are kept.')}),
+}, {additionalProperties: false, title: 'Setup DestinationRule', ...doc('A DestinationRule patched for the whole run (baseline included) and restored exactly at its end, on every exit path.')})
+export type SetupDestinationRule = Static<typeof SetupDestinationRule>
+
+/** Changes that are part of the experiment: applied before the baseline, restored at the end. */
+export const Setup = Type.Object({
+  destinationRules: Type.Array(SetupDestinationRule, {minItems: 1, ...doc('Existing DestinationRules to patch for the run (e.g. connection-pool limits so a circuit breaker can trip).')}),
+}, {additionalProperties: false, ...doc('Changes that are part of the experiment: applied before the baseline (which is measured with them in place) and restored exactly at the end of the run, with the same ownership marks, expiry and revert as faults.')})
+export type Setup = Static<typeof Setup>
+
 const ObjectMeta = Type.Object({
   name: Type.String({...doc('DNS-1123 label: lowercase letters, digits and -.'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63}),
   description: Type.Optional(Type.String(doc('What the experiment checks, in a sentence.'))),
@@ -237,6 +256,7 @@ export const Experiment = Type.Object({
       namespace: Type.Optional(Type.String({...doc('Namespace of the services under test (default: default; --namespace overrides).'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'})),
     }, {additionalProperties: false, ...doc('Where the services under test run.')})),
     faults: Type.Array(Fault, {minItems: 1, ...doc('The faults injected during the fault phase.')}),
+    setup: Type.Optional(Setup),
     phases: Phases,
     load: Load,
     steadyState: Type.Array(Probe, {minItems: 1, ...doc('The steady-state hypothesis: probes that must hold in their phases.')}),

@@ -12,6 +12,7 @@ import {checkMatch} from './match-rules.js'
 import {placeholderIssues} from './namespace.js'
 import type {FieldPath, Issue} from './position.js'
 import {checkDuration, checkHttpUrl, durationMs} from './rules.js'
+import {setupIssues} from './setup-rules.js'
 
 type Thresholds = Record<string, string[]>
 
@@ -82,6 +83,8 @@ export function experimentSemanticIssues(experiment: Experiment, schemaIssues: r
   })
   const prometheusUrl = experiment.spec?.prometheus?.url
   if (prometheusUrl !== undefined && c.clean([...spec, 'prometheus'])) c.add(checkHttpUrl([...spec, 'prometheus', 'url'], prometheusUrl))
+  const setup = experiment.spec?.setup
+  if (setup !== undefined && c.clean([...spec, 'setup'])) for (const issue of setupIssues(setup, [...spec, 'setup'])) c.add(issue)
   for (const issue of placeholderIssues(experiment, base)) if (c.shaped(issue.path)) c.add(issue)
   return c.issues
 }

@@ -1,6 +1,8 @@
 /** `chaos validate`: every file checked on its own, every problem of every file reported. */
 import {type Diagnostic, FaultlineError, InvalidExperiment} from '../errors.js'
 import {parseYaml} from './document.js'
+import type {DestinationRule} from '../istio/types.js'
+import {planSetupOffline} from '../faults/setup-files.js'
 import {loadDocument, readExperimentText} from './load.js'
 
 /** The verdict on one file. */
@@ -17,10 +19,16 @@ export interface ValidationReport {
   files: FileValidation[]
 }
 
-/** Validates one file, turning any Faultline error into diagnostics. */
-export async function validateFile(file: string): Promise<FileValidation> {
+/** Facts about the cluster given offline: the DestinationRules of `--existing` manifests. */
+export interface OfflineFacts {
+  destinationRules: DestinationRule[]
+}
+
+/** Validates one file, turning any Faultline error into diagnostics; `facts` adds what the manifests show (spec.setup's DestinationRules). */
+export async function validateFile(file: string, facts?: OfflineFacts): Promise<FileValidation> {
   try {
     const loaded = await loadDocument(file)
+    if (facts !== undefined && loaded.kind === 'Experiment') await planSetupOffline(file, loaded.experiment, facts.destinationRules, {runId: 'validate', now: new Date()})
     return {file, valid: true, kind: loaded.kind, diagnostics: []}
   } catch (error) {
     if (error instanceof InvalidExperiment) return {file, valid: false, kind: await declaredKind(file), diagnostics: error.diagnostics}
@@ -45,6 +53,6 @@ async function declaredKind(file: string): Promise<FileValidation['kind']> {
 }
 
 /** Validates each file (concurrently; results keep the given order). */
-export async function validateFiles(files: readonly string[]): Promise<ValidationReport> {
-  return {files: await Promise.all(files.map(validateFile))}
+export async function validateFiles(files: readonly string[], facts?: OfflineFacts): Promise<ValidationReport> {
+  return {files: await Promise.all(files.map(f => validateFile(f, facts)))}
 }

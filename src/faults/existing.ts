@@ -8,11 +8,13 @@ import {readFile} from 'node:fs/promises'
 import {parseAllDocuments} from 'yaml'
 
 import {UsageError} from '../errors.js'
-import {ISTIO_GROUP, type VirtualService} from '../istio/types.js'
+import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
 
 /** The VirtualServices found, and what was skipped. */
 export interface ExistingObjects {
   virtualServices: VirtualService[]
+  /** DestinationRules (what `spec.setup` patches must exist among them, when any are given). */
+  destinationRules: DestinationRule[]
   notes: string[]
 }
 
@@ -26,7 +28,7 @@ interface KubeObject {
 
 /** Parses manifest text; `file` names the source in errors and notes. */
 export function parseExistingObjects(text: string, file: string): ExistingObjects {
-  const out: ExistingObjects = {virtualServices: [], notes: []}
+  const out: ExistingObjects = {virtualServices: [], destinationRules: [], notes: []}
   const skipped = new Map<string, number>()
   for (const [index, doc] of parseAllDocuments(text).entries()) {
     const error = doc.errors[0]
@@ -39,6 +41,10 @@ export function parseExistingObjects(text: string, file: string): ExistingObject
     const objects = isList(value) ? (value.items as unknown[]) : [value]
     for (const obj of objects) {
       const kind = describeKind(obj)
+      if (kind === 'DestinationRule') {
+        out.destinationRules.push(checkObject(obj as KubeObject, `${file} (document ${index + 1})`, kind) as unknown as DestinationRule)
+        continue
+      }
       if (kind !== 'VirtualService') {
         skipped.set(kind, (skipped.get(kind) ?? 0) + 1)
         continue
@@ -46,13 +52,13 @@ export function parseExistingObjects(text: string, file: string): ExistingObject
       out.virtualServices.push(checkVirtualService(obj as KubeObject, `${file} (document ${index + 1})`))
     }
   }
-  for (const [kind, n] of skipped) out.notes.push(`${file}: ignored ${n} ${kind} object${n === 1 ? '' : 's'} (only VirtualServices matter to a plan)`)
+  for (const [kind, n] of skipped) out.notes.push(`${file}: ignored ${n} ${kind} object${n === 1 ? '' : 's'} (only VirtualServices and DestinationRules matter to a plan)`)
   return out
 }
 
 /** Reads and parses every file, in order. */
 export async function readExistingObjects(files: readonly string[]): Promise<ExistingObjects> {
-  const all: ExistingObjects = {virtualServices: [], notes: []}
+  const all: ExistingObjects = {virtualServices: [], destinationRules: [], notes: []}
   for (const file of files) {
     let text: string
     try {
@@ -62,6 +68,7 @@ export async function readExistingObjects(files: readonly string[]): Promise<Exi
     }
     const parsed = parseExistingObjects(text, file)
     all.virtualServices.push(...parsed.virtualServices)
+    all.destinationRules.push(...parsed.destinationRules)
     all.notes.push(...parsed.notes)
   }
   return all
@@ -75,15 +82,19 @@ function isList(value: unknown): value is {items: unknown[]} {
 function describeKind(obj: unknown): string {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return 'non-object'
   const {apiVersion, kind} = obj as KubeObject
-  if (kind === 'VirtualService' && typeof apiVersion === 'string' && apiVersion.startsWith(`${ISTIO_GROUP}/`)) return 'VirtualService'
+  if ((kind === 'VirtualService' || kind === 'DestinationRule') && typeof apiVersion === 'string' && apiVersion.startsWith(`${ISTIO_GROUP}/`)) return kind
   return typeof kind === 'string' ? kind : 'kind-less'
 }
 
 function checkVirtualService(obj: KubeObject, where: string): VirtualService {
+  return checkObject(obj, where, 'VirtualService') as unknown as VirtualService
+}
+
+function checkObject(obj: KubeObject, where: string, kind: string): KubeObject {
   const name = obj.metadata?.name
-  if (typeof name !== 'string' || name === '') throw new UsageError(`${where}: a VirtualService without metadata.name`, {hint: 'Every object needs a name.'})
+  if (typeof name !== 'string' || name === '') throw new UsageError(`${where}: a ${kind} without metadata.name`, {hint: 'Every object needs a name.'})
   if (typeof obj.spec !== 'object' || obj.spec === null || Array.isArray(obj.spec)) {
-    throw new UsageError(`${where}: VirtualService ${name} has no spec mapping`, {hint: 'Pass complete objects (kubectl get virtualservices -o yaml).'})
+    throw new UsageError(`${where}: ${kind} ${name} has no spec mapping`, {hint: `Pass complete objects (kubectl get ${kind.toLowerCase()}s -o yaml).`})
   }
-  return obj as unknown as VirtualService
+  return obj
 }

@@ -5,6 +5,8 @@ import {readExistingObjects} from './existing.js'
 import {planExperiment} from './experiment-plan.js'
 import {newRunId} from './names.js'
 import type {FaultPlan} from './plan.js'
+import type {PlannedSetup} from './setup.js'
+import {planSetupOffline} from './setup-files.js'
 
 /** What `chaos plan` was asked. */
 export interface PlanRequest {
@@ -20,6 +22,8 @@ export interface PlanRequest {
 export interface PlanResult {
   experiment: Experiment
   plan: FaultPlan
+  /** The DestinationRules `spec.setup` would patch (when the manifests hold them). */
+  setup?: PlannedSetup[]
   notes: string[]
 }
 
@@ -28,10 +32,12 @@ export async function planFromFiles(request: PlanRequest): Promise<PlanResult> {
   const experiment = await loadExperiment(request.file)
   const existing = await readExistingObjects(request.existingFiles)
   const now = request.now ?? new Date()
+  const runId = request.runId ?? newRunId(now)
   const plan = planExperiment({
-    experiment, existing: existing.virtualServices, now, runId: request.runId ?? newRunId(now),
+    experiment, existing: existing.virtualServices, now, runId,
     ...(request.namespace === undefined ? {} : {namespace: request.namespace}),
     ...(request.owner === undefined ? {} : {owner: request.owner}),
   })
-  return {experiment, plan, notes: existing.notes}
+  const setup = await planSetupOffline(request.file, experiment, existing.destinationRules, {runId, now, ...(request.namespace === undefined ? {} : {namespace: request.namespace}), ...(request.owner === undefined ? {} : {owner: request.owner})})
+  return {experiment, plan, ...(setup.objects.length === 0 ? {} : {setup: setup.objects}), notes: [...existing.notes, ...setup.notes]}
 }

@@ -163,14 +163,18 @@ function revertChecks(doc: JournalDocument): Check[] {
   const seen = new Set<string>()
   const checks: Check[] = []
   for (const a of doc.applied) {
-    const key = `${a.namespace}/${a.name}`
+    // A spec.setup DestinationRule and a VirtualService may share a name: each is matched with its own kind.
+    const same = (e: {resource?: string; namespace: string; name: string}) => e.resource === a.kind && e.namespace === a.namespace && e.name === a.name
+    const key = `${a.kind === undefined ? '' : `${a.kind} `}${a.namespace}/${a.name}`
     if (seen.has(key)) continue
     seen.add(key)
     const name = `reverted ${key}`
-    const failed = failures.find(f => f.namespace === a.namespace && f.name === a.name)
+    const failed = failures.find(same)
     // A stale fault of a dead run reverted on the same object before our write is not our revert.
-    const appliedAt = eventsOf(doc, 'fault-applied').find(e => e.fault.namespace === a.namespace && e.fault.name === a.name)?.t ?? 0
-    const done = reverts.filter(r => r.namespace === a.namespace && r.name === a.name && r.t >= appliedAt).at(-1)
+    const appliedAt = (a.kind === undefined
+      ? eventsOf(doc, 'fault-applied').find(e => e.fault.namespace === a.namespace && e.fault.name === a.name)?.t
+      : eventsOf(doc, 'setup-applied').find(e => e.setup.namespace === a.namespace && e.setup.name === a.name)?.t) ?? 0
+    const done = reverts.filter(r => same(r) && r.t >= appliedAt).at(-1)
     if (failed !== undefined) checks.push({kind: 'revert', group: 'revert', name, status: 'failed', problem: `revert failed for ${key}`, summary: `revert failed: ${failed.message}`, detail: `the fault may still be live; clean up with: ${failed.command}`})
     else if (done !== undefined) checks.push({kind: 'revert', group: 'revert', name, status: 'passed', summary: `${done.action}: ${done.message}`})
     else checks.push({kind: 'revert', group: 'revert', name, status: 'errored', problem: `no revert recorded for ${key}`, summary: 'no revert was recorded: the fault may still be live', detail: `run: chaos revert --run ${doc.runId} --namespace ${a.namespace}`})

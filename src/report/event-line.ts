@@ -12,6 +12,7 @@ function describe(e: RunEvent): string {
     case 'phase-started': return `${e.phase} started (planned ${formatMs(e.plannedMs)})`
     case 'phase-ended': return e.cutShort === undefined ? `${e.phase} ended` : `${e.phase} ended incomplete: ${cutShortText(e.cutShort)}`
     case 'fault-applied': return `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`
+    case 'setup-applied': return `setup: patched DestinationRule ${e.setup.namespace}/${e.setup.name} (resourceVersion ${e.setup.resourceVersion})`
     case 'fault-evidence': return `fault fired${e.afterWriteMs >= 0 ? ` ${formatMs(e.afterWriteMs)} after the write` : ''}: ${e.source}: ${e.message}`
     case 'fault-not-fired': return `fault never fired: ${e.message} (${e.hint})`
     case 'control-evidence': return `control traffic ${e.untouched ? 'untouched' : 'AFFECTED'}: ${e.message}`
@@ -21,9 +22,9 @@ function describe(e: RunEvent): string {
     case 'probe-series': return `series of ${e.series.probe}: ${e.series.series.length} label set(s)${e.series.error === undefined ? '' : ` — ${e.series.error}`}`
     case 'blast-radius': return `blast-radius map: ${e.blastRadius.map.edges.length} edge(s) from ${e.blastRadius.map.source}; diagnosis: ${e.blastRadius.diagnosis.length} finding(s)`
     case 'guardrail-breached': return `guardrail "${e.guardrail}" breached: ${e.message}`
-    case 'revert': return `${e.action} ${e.namespace}/${e.name}: ${e.message}`
+    case 'revert': return `${e.action} ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}`
     case 'last-evidence': return e.afterRevertMs > 0 ? `last faulted request ${formatMs(e.afterRevertMs)} after the revert: ${e.message}` : e.message
-    case 'revert-failed': return `revert FAILED for ${e.namespace}/${e.name}: ${e.message}; clean up with: ${e.command}`
+    case 'revert-failed': return `revert FAILED for ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}; clean up with: ${e.command}`
     case 'log': return `${e.level}: ${e.message}`
     case 'run-finished': return `${e.outcome} (exit ${e.exitCode}): ${e.reason}`
   }

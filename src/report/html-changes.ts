@@ -29,9 +29,12 @@ function diffLines(patch: string): SafeHtml[] {
 }
 
 function revertProof(doc: JournalDocument, fault: AppliedFault): SafeHtml {
-  const failed = doc.events.find((e): e is Extract<RunEvent, {kind: 'revert-failed'}> => e.kind === 'revert-failed' && e.namespace === fault.namespace && e.name === fault.name)
+  const failed = doc.events.find((e): e is Extract<RunEvent, {kind: 'revert-failed'}> => e.kind === 'revert-failed' && e.resource === fault.kind && e.namespace === fault.namespace && e.name === fault.name)
   if (failed !== undefined) return commandBox(`✘ NOT reverted (${formatRunClock(failed.t)}): ${failed.message}`, 'The fault may still be live. Clean up with:', failed.command)
-  const reverted = doc.events.find((e): e is Extract<RunEvent, {kind: 'revert'}> => e.kind === 'revert' && e.namespace === fault.namespace && e.name === fault.name)
+  // A stale leftover of a dead run restored on the same object before our write is not our revert.
+  const written = (a: AppliedFault) => a.kind === fault.kind && a.namespace === fault.namespace && a.name === fault.name && a.resourceVersion === fault.resourceVersion
+  const appliedAt = doc.events.find(e => (e.kind === 'setup-applied' && written(e.setup)) || (e.kind === 'fault-applied' && written(e.fault)))?.t ?? 0
+  const reverted = doc.events.find((e): e is Extract<RunEvent, {kind: 'revert'}> => e.kind === 'revert' && e.resource === fault.kind && e.namespace === fault.namespace && e.name === fault.name && e.t >= appliedAt)
   if (reverted !== undefined) {
     return html`<p class="proof tone-good"><b>✔ Reverted</b> at ${formatRunClock(reverted.t)}: <b>${reverted.action}</b> ${fault.namespace}/${fault.name} — ${reverted.message}</p>`
   }
@@ -41,7 +44,7 @@ function revertProof(doc: JournalDocument, fault: AppliedFault): SafeHtml {
 
 function appliedBlock(doc: JournalDocument, fault: AppliedFault): SafeHtml {
   return html`<article class="applied">
-  <h3>${fault.action === 'create' ? 'Created' : 'Updated'} VirtualService <code>${fault.namespace}/${fault.name}</code> <span class="muted">resourceVersion ${fault.resourceVersion}</span></h3>
+  <h3>${fault.kind === 'DestinationRule' ? 'Setup: patched' : fault.action === 'create' ? 'Created' : 'Updated'} ${fault.kind ?? 'VirtualService'} <code>${fault.namespace}/${fault.name}</code> <span class="muted">resourceVersion ${fault.resourceVersion}${fault.kind === 'DestinationRule' ? ' · spec.setup: in place from before the baseline to the end of the run' : ''}</span></h3>
   ${revertProof(doc, fault)}
   <pre class="diff" aria-label="unified diff of the spec">${diffLines(specDiff(fault))}</pre>
 </article>`
@@ -51,7 +54,7 @@ function appliedBlock(doc: JournalDocument, fault: AppliedFault): SafeHtml {
 export function changesSection(doc: JournalDocument): SafeHtml {
   const firstPhase = doc.phases[0]?.startT ?? Infinity
   const stale = doc.events.filter((e): e is Extract<RunEvent, {kind: 'revert'}> => e.kind === 'revert' && e.t < firstPhase)
-  const orphanFailures = doc.events.filter((e): e is Extract<RunEvent, {kind: 'revert-failed'}> => e.kind === 'revert-failed' && !doc.applied.some(a => a.namespace === e.namespace && a.name === e.name))
+  const orphanFailures = doc.events.filter((e): e is Extract<RunEvent, {kind: 'revert-failed'}> => e.kind === 'revert-failed' && !doc.applied.some(a => a.kind === e.resource && a.namespace === e.namespace && a.name === e.name))
   return html`<section id="changes"><h2>What was changed, and the proof it was reverted</h2>
 ${doc.applied.length === 0 ? html`<p class="empty">Nothing was written to the cluster: no fault was applied.</p>` : doc.applied.map(f => appliedBlock(doc, f))}
 ${orphanFailures.map(e => commandBox(`✘ Revert of ${e.namespace}/${e.name} failed: ${e.message}`, 'The fault may still be live. Clean up with:', e.command))}

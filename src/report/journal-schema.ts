@@ -40,6 +40,7 @@ export const ProbeResult = Type.Object({
 
 /** What was written to one VirtualService. */
 export const AppliedFault = Type.Object({
+  kind: Type.Optional(Type.Literal('DestinationRule', doc('DestinationRule for a spec.setup patch; absent for a VirtualService (a fault).'))),
   namespace: Type.String(doc('Namespace of the VirtualService.')),
   name: Type.String(doc('Name of the VirtualService.')),
   action: literals(['create', 'update'] as const, 'create (a VirtualService of our own) or update (an existing one).'),
@@ -118,6 +119,7 @@ const RunEventUnion = Type.Union([
   event('phase-started', 'A phase started.', {phase: PhaseName, plannedMs: Ms('Its planned length.')}),
   event('phase-ended', 'A phase ended.', {phase: PhaseName, cutShort: Type.Optional(PhaseCut)}),
   event('fault-applied', 'A VirtualService was written.', {fault: AppliedFault}),
+  event('setup-applied', 'A spec.setup DestinationRule was patched before the baseline (kept in applied too).', {setup: AppliedFault}),
   event('fault-evidence', 'First evidence that the fault took effect.', {
     source: text('Where the evidence comes from.'), message: text('The evidence.'), afterWriteMs: Ms('How long after the write.'),
   }),
@@ -129,13 +131,15 @@ const RunEventUnion = Type.Union([
   event('probe-series', 'A PromQL probe\'s series (kept in series, not events).', {series: ProbeSeries}),
   event('blast-radius', 'The blast-radius map and the diagnosis (kept in blastRadius, not events).', {blastRadius: BlastRadiusSchema}),
   event('guardrail-breached', 'A guardrail held: the run stops and reverts.', {guardrail: text('Which guardrail.'), message: text('What it measured.')}),
-  event('revert', 'One VirtualService reverted.', {
+  event('revert', 'One VirtualService reverted (or a spec.setup DestinationRule restored).', {
+    resource: Type.Optional(Type.Literal('DestinationRule', doc('DestinationRule for a spec.setup restore; absent for a VirtualService.'))),
     namespace: text('Namespace.'), name: text('Name.'),
     action: literals(['restored', 'stripped', 'deleted', 'absent'] as const, 'How: restored exactly, stripped of our routes, deleted, or already absent.'),
     message: text('Why this way.'),
   }),
   event('last-evidence', 'The last faulted request seen after the revert.', {afterRevertMs: Ms('How long after the revert.'), message: text('The evidence.')}),
   event('revert-failed', 'A revert failed: the fault may still be live.', {
+    resource: Type.Optional(Type.Literal('DestinationRule', doc('DestinationRule for a spec.setup restore; absent for a VirtualService.'))),
     namespace: text('Namespace.'), name: text('Name.'), message: text('Why it failed.'), command: text('The command that cleans up by hand.'),
   }),
   event('log', 'A message.', {level: literals(['info', 'warn', 'error'] as const, 'Severity.'), message: text('The message.')}),
@@ -179,7 +183,7 @@ export const JournalDocument = Type.Object({
     plannedMs: Ms('Planned length.'),
     cutShort: Type.Optional(PhaseCut),
   }, {additionalProperties: false}), doc('The phases that ran, in order.')),
-  applied: Type.Array(AppliedFault, doc('Every VirtualService written.')),
+  applied: Type.Array(AppliedFault, doc('Every VirtualService written, and every spec.setup DestinationRule patched (kind DestinationRule).')),
   reverted: Type.Array(Type.Object({
     namespace: text('Namespace.'), name: text('Name.'), action: text('restored, stripped, deleted or absent.'), t: Ms('When, ms since the run started.'),
   }, {additionalProperties: false}), doc('Every successful revert.')),

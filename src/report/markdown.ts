@@ -116,7 +116,9 @@ function preflightSection(checks: readonly Check[]): string[] {
 
 function faultSection(doc: JournalDocument, checks: readonly Check[]): string[] {
   const lines = [
-    ...doc.applied.map(a => `- Applied VirtualService ${markdownText(`${a.namespace}/${a.name}`)} (${a.action}, resourceVersion ${markdownText(a.resourceVersion)})`),
+    ...doc.applied.map(a => a.kind === 'DestinationRule'
+      ? `- Setup: patched DestinationRule ${markdownText(`${a.namespace}/${a.name}`)} (resourceVersion ${markdownText(a.resourceVersion)}), restored at the end`
+      : `- Applied VirtualService ${markdownText(`${a.namespace}/${a.name}`)} (${a.action}, resourceVersion ${markdownText(a.resourceVersion)})`),
     ...checks.filter(c => c.kind === 'evidence' && c.status !== 'skipped').map(bullet),
     ...checks.filter(c => c.kind === 'revert').map(bullet),
     ...doc.events.filter(e => e.kind === 'last-evidence').map(e => `- After the revert: ${markdownText(e.message)}`),

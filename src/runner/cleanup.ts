@@ -7,6 +7,7 @@ import {ClusterUnavailable, FaultlineError} from '../errors.js'
 import {isFaultRouteName, runIdOfRoute} from '../faults/names.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import type {VirtualService} from '../istio/types.js'
+import {k6OperatorLeftovers} from './k6-operator-cleanup.js'
 import {type RevertOptions, type RevertOutcome, revertObject} from './revert.js'
 
 /** Which leftovers to revert. */
@@ -96,5 +97,7 @@ export async function revertLeftovers(cluster: Cluster, namespace: string, selec
   report.reverted = await Promise.all(chosen.map(l => revertObject(cluster, namespace, l.name, l.runId, current => current === undefined
     ? {action: 'none', namespace, name: l.name, reason: 'already gone'}
     : revertFromAnnotations(current), selection.revert)))
+  // The k6-operator driver's TestRuns and ConfigMaps (their runner pods go with the TestRun).
+  await k6OperatorLeftovers(cluster, namespace, selection, now, report)
   return report
 }

@@ -90,6 +90,7 @@ export class ConsoleReporter {
       this.progress(e.t)
     },
     'fault-applied': e => this.line('fault', `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`),
+    'setup-applied': e => this.line('setup', `patched DestinationRule ${e.setup.namespace}/${e.setup.name} (resourceVersion ${e.setup.resourceVersion}); restored at the end of the run`),
     // Polled evidence times the effect from above only (the message says how finely).
     'fault-evidence': e => this.line(this.phase, `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write at the latest` : ''}: ${e.source}: ${e.message}`),
     'fault-not-fired': e => this.line('WARNING', `the fault never fired: ${e.message}\n${' '.repeat(11)}${e.hint}`),
@@ -102,9 +103,9 @@ export class ConsoleReporter {
       this.diagnosis = diagnosisLines(e.blastRadius)
     },
     'guardrail-breached': e => this.line('GUARDRAIL', `${e.guardrail}: ${e.message}`),
-    'revert': e => this.line('revert', `${e.action} ${e.namespace}/${e.name}: ${e.message}`),
+    'revert': e => this.line('revert', `${e.action} ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}`),
     'last-evidence': e => this.line('revert', e.message),
-    'revert-failed': e => this.line('REVERT', `FAILED for ${e.namespace}/${e.name}: ${e.message}\n${' '.repeat(11)}clean up with: ${e.command}`),
+    'revert-failed': e => this.line('REVERT', `FAILED for ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}\n${' '.repeat(11)}clean up with: ${e.command}`),
     'log': e => this.line(e.level, e.message),
     'run-finished': e => {
       if (this.results.length > 0) this.out.write(`\n${resultTable(this.results)}\n`)

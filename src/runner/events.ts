@@ -33,8 +33,10 @@ export interface ProbeResult {
   value?: number
 }
 
-/** What was written to one VirtualService, for the report's diff. */
+/** What was written to one VirtualService (or, for `spec.setup`, DestinationRule), for the report's diff. */
 export interface AppliedFault {
+  /** `DestinationRule` for a `spec.setup` patch; absent for a VirtualService (a fault). */
+  kind?: 'DestinationRule'
   namespace: string
   name: string
   action: 'create' | 'update'
@@ -77,6 +79,8 @@ export type RunEvent = {t: number; at: string} & (
   | {kind: 'phase-started'; phase: PhaseName; plannedMs: number}
   | {kind: 'phase-ended'; phase: PhaseName; cutShort?: PhaseCut}
   | {kind: 'fault-applied'; fault: AppliedFault}
+  /** A `spec.setup` DestinationRule patched before the baseline (kept in applied with its kind). */
+  | {kind: 'setup-applied'; setup: AppliedFault}
   | {kind: 'fault-evidence'; source: string; message: string; afterWriteMs: number}
   | {kind: 'fault-not-fired'; message: string; hint: string}
   | {kind: 'control-evidence'; untouched: boolean; message: string}
@@ -88,9 +92,9 @@ export type RunEvent = {t: number; at: string} & (
   /** Once, at the end: what the mesh counted per edge and phase, and the diagnosis drawn from it (src/diagnosis/). */
   | {kind: 'blast-radius'; blastRadius: BlastRadius}
   | {kind: 'guardrail-breached'; guardrail: string; message: string}
-  | {kind: 'revert'; namespace: string; name: string; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}
+  | {kind: 'revert'; resource?: 'DestinationRule'; namespace: string; name: string; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}
   | {kind: 'last-evidence'; afterRevertMs: number; message: string}
-  | {kind: 'revert-failed'; namespace: string; name: string; message: string; command: string}
+  | {kind: 'revert-failed'; resource?: 'DestinationRule'; namespace: string; name: string; message: string; command: string}
   | {kind: 'log'; level: 'info' | 'warn' | 'error'; message: string}
   | {kind: 'run-finished'; outcome: Outcome; exitCode: number; reason: string}
 )

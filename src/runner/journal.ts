@@ -106,6 +106,7 @@ export class Journal {
         break
       }
       case 'fault-applied': this.doc.applied.push(e.fault); break
+      case 'setup-applied': this.doc.applied.push(e.setup); break
       case 'revert': this.doc.reverted.push({namespace: e.namespace, name: e.name, action: e.action, t: e.t}); break
       case 'probe-result': this.doc.probes.push(e.result); break
       case 'run-finished':

@@ -14,6 +14,7 @@ import {PrometheusClient} from '../probes/prometheus.js'
 import {sumMatching} from '../cluster/stats.js'
 import type {PreflightCheck as Check} from './preflight-check.js'
 import {meshChecks} from './preflight-mesh.js'
+import {setupChecks} from './setup.js'
 
 /** One preflight finding (its own module, so the modules of single checks need not import this one). */
 export type {PreflightCheck as Check} from './preflight-check.js'
@@ -41,9 +42,12 @@ const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   {verb: 'create', group: '', resource: 'pods', subresource: 'exec'},
 ]
 
-/** The permissions a run needs (also what `chaos schedule` grants). */
-export function requiredAccess(namespace: string): AccessCheck[] {
-  return ACCESS.map(a => ({...a, namespace}))
+/** What `spec.setup` adds: reading and replacing the DestinationRules it patches. */
+const SETUP_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'update'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'destinationrules'}))
+
+/** The permissions a run needs (also what `chaos schedule` grants); `setup` when an experiment has a `spec.setup`. */
+export function requiredAccess(namespace: string, options: {setup?: boolean} = {}): AccessCheck[] {
+  return [...ACCESS, ...(options.setup === true ? SETUP_ACCESS : [])].map(a => ({...a, namespace}))
 }
 
 const CONTROLLER_MARKS: [RegExp, string][] = [
@@ -277,7 +281,7 @@ export async function preflight(input: PreflightInput): Promise<Check[]> {
   const checks: Check[] = []
   const version = await cluster.istioVersion()
   checks.push({check: 'cluster', status: 'ok', message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`})
-  const access = requiredAccess(namespace)
+  const access = requiredAccess(namespace, {setup: (input.experiment.spec.setup?.destinationRules.length ?? 0) > 0})
   const allowed = await cluster.canI(access)
   const denied = access.filter((_, i) => allowed[i] !== true).map(a => `${a.verb} ${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}`)
   checks.push(denied.length === 0
@@ -285,6 +289,7 @@ export async function preflight(input: PreflightInput): Promise<Check[]> {
     : {check: 'permissions', status: 'failed', message: `not allowed in ${namespace}: ${denied.join(', ')}`, hint: 'Grant them with a Role (see `chaos schedule` for the least-privilege Role), or run as a user who has them.'})
   checks.push(...await hostChecks(cluster, input.experiment.spec.faults, input.plan, namespace))
   checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
+  checks.push(...await setupChecks(cluster, input.experiment, namespace, input.now))
   for (const o of input.plan.objects) {
     const who = o.existing === undefined ? undefined : foreignController(o.existing)
     if (who !== undefined) checks.push({check: 'controller', status: 'warning', message: `VirtualService ${o.revert.name} is managed by ${who}, which may overwrite our routes mid-run`, hint: 'Pause its sync for the duration of the experiment; the revert keeps whatever it writes meanwhile.'})

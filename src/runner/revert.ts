@@ -12,6 +12,8 @@ import type {VirtualService} from '../istio/types.js'
 
 /** How one object's revert ended. */
 export interface RevertOutcome {
+  /** `DestinationRule` for a `spec.setup` restore; absent for a VirtualService. */
+  kind?: 'DestinationRule'
   namespace: string
   name: string
   ok: boolean

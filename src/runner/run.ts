@@ -25,6 +25,7 @@ import {type Check, lockChecks, preflight} from './preflight.js'
 import {reachabilityChecks} from './reachability.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
+import {applySetup, restoreSetup, SetupReverter} from './setup.js'
 import {ignite} from './ignition.js'
 import {PhaseProbes, withProbePhases} from './probes.js'
 import {collectSeries} from './series.js'
@@ -122,6 +123,8 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const reverter = new Reverter(cluster, runId)
   const stopLoad = new AbortController()
   let load: Promise<void> | undefined
+  // spec.setup: patched before the baseline, restored at the very end, whatever happened.
+  const setupReverter = new SetupReverter(cluster, runId)
   let progress: NodeJS.Timeout | undefined
   let result: Verdict
   const emitResults = (results: ProbeResult[]) => results.forEach(r => events.emit({kind: 'probe-result', result: r}))
@@ -130,6 +133,8 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
     const plan = await prepare({...input, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}, runId, startedAt, reverter)
     if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
     // A driver that sets up in the cluster (k6-operator: ConfigMap, TestRun, its stages) does it now: exit 4 when it cannot.
+    // The setup is part of the experiment: the baseline is measured with it in place.
+    if (!abort.signal.aborted) await applySetup({cluster, experiment, namespace, runId, startedAt, events, reverter: setupReverter, ...(input.owner === undefined ? {} : {owner: input.owner}), ...(input.revertTimeoutMs === undefined ? {} : {revertTimeoutMs: input.revertTimeoutMs})})
     await input.driver.prepare?.(loadPlan(input, total), {runId, experiment: experiment.metadata.name, owner: input.owner ?? 'unknown', namespace, expiresAt: new Date(startedAt.getTime() + total + 15 * 60_000)},
       c => events.emit({kind: 'preflight', ...c}), abort.signal)
     if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
@@ -190,6 +195,9 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   }
   stopLoad.abort()
   if (result.outcome !== 'held' && result.outcome !== 'deviated') abort.abort()
+  // spec.setup last, after the faults and the recovery, on every exit path (its own fresh deadline).
+  const setupFailures = await restoreSetup(setupReverter, events, runId, namespace, input.revertTimeoutMs ?? 30_000)
+  if (setupFailures.length > 0) result = verdictOf('revert-failed', `${result.reason}; and restoring spec.setup failed: DestinationRule ${setupFailures.map(o => `${o.namespace}/${o.name}`).join(', ')} may still be patched. Run: ${revertCommand(runId, namespace)}`)
   await load?.catch(() => undefined)
   // What the driver created in the cluster (k6-operator: TestRun, ConfigMap) goes on every path.
   await input.driver.cleanup?.().catch((err: Error) => events.emit({kind: 'log', level: 'warn', message: `${err.message.replace('<id>', runId)}`}))

@@ -8,7 +8,7 @@
 import {NOTIFY_ENV} from '../notify/send.js'
 import {REPORTS_VOLUME_ENV} from '../report/volume.js'
 import {checkNamespace, type Component, REAPER_SUFFIX, standardLabels} from './names.js'
-import {type PolicyRule, reaperRules, runRules} from './rbac.js'
+import {hasSetup, type PolicyRule, reaperRules, runRules} from './rbac.js'
 import type {ScheduleBundle} from './bundle.js'
 import {type Deadline, runDeadline} from './deadline.js'
 
@@ -177,7 +177,7 @@ export function reportsVolumeDescription(reports: ReportsVolume, namespace: stri
 function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[], deadline: Deadline): Manifest[] {
   const {name, namespace: home, version} = options
   const m = meta(name, home, 'runner', version)
-  const rules = runRules()
+  const rules = runRules({setup: hasSetup(bundle.experiments)})
   const mounts = [
     {name: 'experiments', mountPath: EXPERIMENTS_DIR, readOnly: true},
     {name: 'reports', mountPath: REPORTS_DIR},
@@ -216,7 +216,7 @@ function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targe
 }
 
 /** The reaper's objects in one namespace: its own ServiceAccount and Role, and a CronJob every minute. */
-function reaperManifests(options: ScheduleOptions, namespace: string): Manifest[] {
+function reaperManifests(options: ScheduleOptions, namespace: string, setup: boolean): Manifest[] {
   const name = options.name + REAPER_SUFFIX
   const m = meta(name, namespace, 'reaper', options.version)
   const command = ['chaos', 'revert', '--expired', '--namespace', namespace]
@@ -224,8 +224,8 @@ function reaperManifests(options: ScheduleOptions, namespace: string): Manifest[
   const pod = podSpec(name, container(options.image, command, resources, [{name: 'tmp', mountPath: '/tmp'}]), [{name: 'tmp', emptyDir: {sizeLimit: '16Mi'}}])
   return [
     {comment: [`ServiceAccount ${namespace}/${name}: the reaper's identity`], object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m}},
-    ...rbac(name, namespace, namespace, reaperRules(), 'reaper', options.version).map(object => ({
-      comment: [`${object.kind} ${namespace}/${name}: what chaos revert --expired needs (list, get, update, delete VirtualServices)`], object,
+    ...rbac(name, namespace, namespace, reaperRules({setup}), 'reaper', options.version).map(object => ({
+      comment: [`${object.kind} ${namespace}/${name}: what chaos revert --expired needs (list, get, update, delete VirtualServices; list DestinationRules${setup ? ', get and update them to restore a spec.setup' : ''})`], object,
     })),
     {
       comment: [`CronJob ${namespace}/${name}: ${command.join(' ')} every minute — reverts faults whose run died (SIGKILL, eviction) once they expire`],
@@ -308,6 +308,6 @@ export function scheduleManifests(bundle: ScheduleBundle, options: ScheduleOptio
   // The claim before the CronJob that mounts it (a pod waits for a missing claim, but the order reads right).
   out.splice(out.length - 1, 0, ...claimManifest(options))
   out.push(...reportServerManifests(options))
-  if (options.reaper) for (const ns of targets) out.push(...reaperManifests(options, ns))
+  if (options.reaper) for (const ns of targets) out.push(...reaperManifests(options, ns, hasSetup(bundle.experiments)))
   return out
 }

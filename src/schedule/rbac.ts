@@ -19,19 +19,31 @@ export interface PolicyRule {
 
 /**
  * What `chaos revert --expired` does in a namespace: list the VirtualServices carrying Faultline's
- * labels, read each again before writing, then restore (update) or delete it.
+ * labels, read each again before writing, then restore (update) or delete it; list the
+ * DestinationRules too, for a `spec.setup` a dead run left patched (restoring one — get, update —
+ * is granted only when an experiment of the schedule has a setup).
  */
-export const REAPER_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'list', 'update', 'delete']
-  .map(verb => ({verb, group: ISTIO_GROUP, resource: 'virtualservices'}))
+export const REAPER_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
+  ...['get', 'list', 'update', 'delete'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'virtualservices'})),
+  {verb: 'list', group: ISTIO_GROUP, resource: 'destinationrules'},
+]
 
-/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for. */
-export function runRules(): PolicyRule[] {
-  return policyRules(requiredAccess('').map(({namespace: _, ...a}) => a))
+/** What the reaper adds for `spec.setup`: restoring a patched DestinationRule. */
+const REAPER_SETUP_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'update'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'destinationrules'}))
+
+/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`). */
+export function runRules(options: {setup?: boolean} = {}): PolicyRule[] {
+  return policyRules(requiredAccess('', options).map(({namespace: _, ...a}) => a))
 }
 
-/** The Role rules of the reaper. */
-export function reaperRules(): PolicyRule[] {
-  return policyRules(REAPER_ACCESS)
+/** The Role rules of the reaper (`setup`: an experiment of the schedule has a `spec.setup`). */
+export function reaperRules(options: {setup?: boolean} = {}): PolicyRule[] {
+  return policyRules([...REAPER_ACCESS, ...(options.setup === true ? REAPER_SETUP_ACCESS : [])])
+}
+
+/** Whether any experiment of a schedule patches DestinationRules (its Roles then may get and update them). */
+export function hasSetup(experiments: readonly {experiment: {spec: {setup?: {destinationRules: unknown[]}}}}[]): boolean {
+  return experiments.some(e => (e.experiment.spec.setup?.destinationRules.length ?? 0) > 0)
 }
 
 /** Role rules granting exactly `access`: one rule per resource, verbs sorted, in first-seen order. */

@@ -86,7 +86,34 @@ export class FakeCluster implements Cluster {
   }
 
   async listDestinationRules(namespace: string): Promise<DestinationRule[]> {
-    return this.destinationRules.filter(d => (d.metadata.namespace ?? 'default') === namespace)
+    return this.destinationRules.filter(d => (d.metadata.namespace ?? 'default') === namespace).map(d => structuredClone(d))
+  }
+
+  /** Seeds a DestinationRule as if someone had applied it (replacing one of the same name). */
+  seedDestinationRule(dr: DestinationRule): DestinationRule {
+    const stored = structuredClone(dr)
+    stored.metadata.namespace ??= 'default'
+    stored.metadata.resourceVersion = String(++this.rv)
+    const i = this.destinationRules.findIndex(d => (d.metadata.namespace ?? 'default') === stored.metadata.namespace && d.metadata.name === stored.metadata.name)
+    if (i >= 0) this.destinationRules[i] = stored
+    else this.destinationRules.push(stored)
+    return structuredClone(stored)
+  }
+
+  async getDestinationRule(namespace: string, name: string): Promise<DestinationRule | undefined> {
+    this.maybeFail('get')
+    const d = this.destinationRules.find(x => (x.metadata.namespace ?? 'default') === namespace && x.metadata.name === name)
+    return d === undefined ? undefined : structuredClone(d)
+  }
+
+  async replaceDestinationRule(dr: DestinationRule): Promise<DestinationRule> {
+    this.maybeFail('replace')
+    const ns = dr.metadata.namespace ?? 'default'
+    const current = this.destinationRules.find(x => (x.metadata.namespace ?? 'default') === ns && x.metadata.name === dr.metadata.name)
+    if (current === undefined) throw new ApiError(`destinationrules "${dr.metadata.name}" not found`, 404, 'NotFound')
+    if (dr.metadata.resourceVersion !== current.metadata.resourceVersion) throw new ConflictError('the object has been modified; please apply your changes to the latest version and try again')
+    this.writes.push({op: 'replace', name: `destinationrule/${dr.metadata.name}`})
+    return this.seedDestinationRule({...dr, metadata: {...dr.metadata, namespace: ns}})
   }
 
   async listPods(namespace: string, selector: string): Promise<PodSummary[]> {

@@ -11,7 +11,7 @@ import type {Experiment} from '../../src/experiment/model.js'
 import {EXPIRES, to, typicalFault, virtualService} from './helpers.js'
 
 describe('reading existing objects', () => {
-  it('takes VirtualServices from multi-document YAML and kubectl Lists, and notes the rest', () => {
+  it('takes VirtualServices and DestinationRules from multi-document YAML and kubectl Lists, and notes the rest', () => {
     const text = [
       'apiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1beta1\n  kind: VirtualService\n  metadata: {name: a}\n  spec: {hosts: [a]}\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}',
       'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: b}\nspec: {host: b}',
@@ -20,9 +20,9 @@ describe('reading existing objects', () => {
     ].join('\n---\n')
     const parsed = parseExistingObjects(text, 'cluster.yaml')
     assert.deepEqual(parsed.virtualServices.map(v => v.metadata.name), ['a', 'c'])
+    assert.deepEqual(parsed.destinationRules.map(d => d.metadata.name), ['b'])
     assert.deepEqual(parsed.notes, [
-      'cluster.yaml: ignored 1 Service object (only VirtualServices matter to a plan)',
-      'cluster.yaml: ignored 1 DestinationRule object (only VirtualServices matter to a plan)',
+      'cluster.yaml: ignored 1 Service object (only VirtualServices and DestinationRules matter to a plan)',
     ])
   })
 

@@ -21,7 +21,7 @@ import {findPrometheus} from '../../src/sandbox/prometheus.js'
 import {builtCliProblem, REPO, sh} from './sandbox-cli.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../fixtures/k6/k6', import.meta.url))
-const SOURCES = ['src/commands/run.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'src/sandbox/k6-operator.ts', 'src/sandbox/sandbox.ts', 'src/runner/run.ts']
+const SOURCES = ['src/commands/run.ts', 'src/runner/cleanup.ts', 'src/runner/k6-operator-cleanup.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'src/sandbox/k6-operator.ts', 'src/sandbox/sandbox.ts', 'src/runner/run.ts']
 const PHASES = 'baseline=5s,fault=8s,recovery=5s'
 
 /** The k6 the runners run: K6_BINARY when it is set and exists, else the fake. */
@@ -124,6 +124,26 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     child.kill('SIGINT')
     const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
     assert.equal(code, 3, out)
+    assert.deepEqual(await leftovers(), [])
+  })
+
+  it('kill -9 in the fault phase leaves the TestRun running; chaos revert --all deletes it, its ConfigMap and its runners', async () => {
+    const file = await withParallelism('ratings-abort.yaml')
+    const child = spawn(process.execPath, ['bin/chaos', 'run', file, '--sandbox', '--state-dir', join(dir, 'state'), '--report-dir', join(dir, 'reports'), '--phases', 'baseline=5s,fault=60s,recovery=5s', '--driver', 'k6-operator'], {cwd: REPO, env: {...process.env, NO_COLOR: '1'}})
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const deadline = Date.now() + 120_000
+    while (!/fault\s+started/.test(out) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100))
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.on('exit', resolve))
+    const left = await leftovers()
+    assert.ok(left.some(l => l.startsWith('TestRun')) && left.some(l => l.startsWith('ConfigMap')) && left.some(l => l.startsWith('process')), left.join('\n'))
+    const revert = await sh(process.execPath, ['bin/chaos', 'revert', '--sandbox', '--state-dir', join(dir, 'state'), '--all'], {...process.env, NO_COLOR: '1'})
+    assert.equal(revert.code, 0, revert.stdout + revert.stderr)
+    assert.match(revert.stdout, /TestRun\/faultline-k6-\S+: deleted/)
+    assert.match(revert.stdout, /ConfigMap\/faultline-k6-\S+: deleted/)
     assert.deepEqual(await leftovers(), [])
   })
 })

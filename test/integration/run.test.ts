@@ -152,13 +152,28 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
     assert.match(again.stdout, /Nothing to revert/)
   })
 
-  it('reviews-circuit-breaker: with the connection-pool DestinationRule, the overflow counter rises in the fault phase', async () => {
-    const dr = await kubectl('apply', '-f', 'experiments/setup/reviews-connection-pool.yaml')
+  it('reviews-circuit-breaker: its spec.setup patches bookinfo\'s reviews DestinationRule, the overflow counter rises in the fault phase, and the DestinationRule is back exactly as applied', async () => {
+    const reviews = async () => {
+      const got = await kubectl('get', 'dr', 'reviews', '-o', 'json')
+      assert.equal(got.code, 0, got.stderr)
+      const {spec, metadata} = JSON.parse(got.stdout) as {spec: unknown; metadata: {labels?: unknown; annotations?: unknown}}
+      return {spec, labels: metadata.labels, annotations: metadata.annotations}
+    }
+    // The sandbox does not seed bookinfo's DestinationRules yet: without them preflight stops, naming reviews (exit 4).
+    const missing = await run('experiments/reviews-circuit-breaker.yaml', '--phases', 'baseline=4s,fault=8s,recovery=4s')
+    assert.equal(missing.code, 4, missing.stdout + missing.stderr)
+    assert.match(missing.stdout, /no DestinationRule reviews in namespace default/)
+    // As a real bookinfo install has them (reviews with subsets v1–v3, no trafficPolicy).
+    const dr = await kubectl('apply', '-f', join(SAMPLES, 'destination-rule-all.yaml'))
     assert.equal(dr.code, 0, dr.stderr)
+    const before = await reviews()
     const r = await run('experiments/reviews-circuit-breaker.yaml', '--phases', 'baseline=4s,fault=8s,recovery=4s')
     assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /patched DestinationRule default\/reviews/)
     assert.match(r.stdout, /the circuit breaker trips when[^\n]*\bfault\s+held\s+increase=[1-9]/)
+    assert.match(r.stdout, /restored DestinationRule default\/reviews/)
     assert.deepEqual(await virtualServices(), [])
+    assert.deepEqual(await reviews(), before)
   })
 
   it('chaos plan --live reads the cluster, runs preflight and writes nothing (exit 4 when a run would stop)', async () => {

@@ -1,10 +1,9 @@
 /**
- * `chaos schedule`'s documents through the real kubectl against the sandbox API server. The sandbox
- * serves VirtualServices, DestinationRules, Pods and Services — none of the kinds `chaos schedule`
- * prints (ServiceAccount, ConfigMap, RBAC, batch) — so for each document this checks what can be
- * checked: kubectl decodes it (its YAML 1.1 reader, sigs.k8s.io/yaml) and resolves its
- * apiVersion/kind, getting as far as the server's REST mapping; a kind the sandbox does serve must
- * pass `kubectl apply --dry-run=server`. Offline schema validation is test/schedule/manifests.test.ts.
+ * `chaos schedule`'s documents through the real kubectl against the sandbox API server, which serves
+ * every kind `chaos schedule` prints with Kubernetes' own OpenAPI schemas (src/sandbox/apiserver/builtin.ts):
+ * kubectl decodes each document (its YAML 1.1 reader, sigs.k8s.io/yaml) and a served kind must pass
+ * `kubectl apply --dry-run=server`; a kind not served would stop at the REST mapping.
+ * Offline schema validation is test/schedule/manifests.test.ts.
  */
 import assert from 'node:assert/strict'
 import {writeFile} from 'node:fs/promises'
@@ -29,6 +28,8 @@ describe('chaos schedule documents through kubectl against the sandbox', functio
       for (const r of list.resources) served.add(`${list.groupVersion} ${r.kind}`)
     }
     const outcomes: string[] = []
+    // As on a cluster, objects go into namespaces that exist.
+    for (const ns of new Set(schedule.manifests.map(m => m.object.metadata.namespace))) if (ns !== undefined && ns !== 'default') await kubectl('create', 'namespace', ns)
     for (const [i, m] of schedule.manifests.entries()) {
       const file = join(sandbox.dir, `${i}.yaml`)
       await writeFile(file, renderManifests([m]))

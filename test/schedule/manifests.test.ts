@@ -180,7 +180,7 @@ describe('chaos schedule manifests', function () {
     assert.deepEqual(reapers.map(d => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`), ['bookinfo', 'staging'].flatMap(ns =>
       ['ServiceAccount', 'Role', 'RoleBinding', 'CronJob'].map(kind => `${kind} ${ns}/weekly-gameday-reaper`)))
     for (const role of find(reapers, 'Role')) assert.deepEqual(grantedPermissions(role.rules), grantedPermissions(reaperRules()))
-    assert.deepEqual(grantedPermissions(reaperRules()), ['delete', 'get', 'list', 'update'].map(v => `${v} networking.istio.io/virtualservices`))
+    assert.deepEqual(grantedPermissions(reaperRules()), [...['delete', 'get', 'list', 'update'].map(v => `${v} networking.istio.io/virtualservices`), 'list networking.istio.io/destinationrules'].sort())
     for (const cron of find(reapers, 'CronJob')) {
       assert.equal(cron.spec.schedule, '* * * * *')
       assert.equal(cron.spec.concurrencyPolicy, 'Forbid')

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict'
 
-import {KubeConfig} from '@kubernetes/client-node'
+import {CustomObjectsApi, KubeConfig} from '@kubernetes/client-node'
 
 import type {ClusterTarget} from '../../src/cluster/cluster.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
 import {compileFaults} from '../../src/faults/compile.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
 import {revertLeftovers} from '../../src/runner/cleanup.js'
 import {requiredAccess} from '../../src/runner/preflight.js'
 import {grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
@@ -39,6 +39,13 @@ function permissionsOf(requests: Recorded[], namespace: string): string[] {
     for (const verb of a.verbs) out.add(`${verb} ${a.group === '' ? 'core' : a.group}/${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}`)
   }
   return [...out].sort()
+}
+
+/** Creates a DestinationRule (the Cluster interface only reads and replaces them: spec.setup never creates one). */
+async function createDestinationRule(url: string, body: DestinationRule): Promise<void> {
+  const kc = new KubeConfig()
+  kc.loadFromString(`apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: test-token-0123456789}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]\ncurrent-context: x\n`)
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({group: 'networking.istio.io', version: 'v1', namespace: 'default', plural: 'destinationrules', body})
 }
 
 function clusterAt(url: string, namespace: string): KubeCluster {
@@ -71,6 +78,7 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
 
   it('the run\'s Role grants exactly what every Cluster method of KubeCluster requests — no more, no less', async () => {
     const created = await cluster.createVirtualService({...ratings(), metadata: {name: 'faultline-probe', namespace: 'default'}})
+    await createDestinationRule(proxy.url, {apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: 'reviews', namespace: 'default'}, spec: {host: 'reviews', subsets: [{name: 'v1', labels: {version: 'v1'}}]}})
     // A fresh client: KubeCluster caches the served Istio version, and its discovery request must be seen.
     const cluster2 = clusterAt(proxy.url, 'default')
     const sidecar = PODS.find(p => p.namespace === 'default' && p.containers.includes('istio-proxy')) as (typeof PODS)[number]
@@ -83,25 +91,46 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       replaceVirtualService: async () => cluster2.replaceVirtualService({...created, spec: {...created.spec, hosts: ['ratings.default.svc.cluster2.local']}}),
       deleteVirtualService: async () => cluster2.deleteVirtualService('default', 'ratings'),
       listDestinationRules: () => cluster2.listDestinationRules('default'),
+      // spec.setup's two (granted only when an experiment has a setup: compared with runRules({setup: true}) below).
+      getDestinationRule: () => cluster2.getDestinationRule('default', 'reviews'),
+      replaceDestinationRule: async () => {
+        const current = await cluster.getDestinationRule('default', 'reviews')
+        assert.ok(current !== undefined)
+        await cluster2.replaceDestinationRule(current)
+      },
       listPods: () => cluster2.listPods('default', 'app=ratings'),
       listServices: () => cluster2.listServices('default'),
       proxyRequest: async () => assert.match(await cluster2.proxyRequest(sidecar.namespace, sidecar.name, 'stats'), /upstream_rq_total/),
       canI: async () => assert.ok((await cluster2.canI(requiredAccess('default'))).every(Boolean)),
+      // Optional reads the Role does not grant (a namespace, every namespace's VirtualServices,
+      // istio-system's PeerAuthentications): checked below, and their checks stay silent when refused.
+      meshFacts: () => Promise.resolve(),
     }
     const methods = Object.getOwnPropertyNames(KubeCluster.prototype).filter(m => m !== 'constructor' && m !== 'call')
     assert.deepEqual(Object.keys(calls).sort(), methods.sort(), 'every KubeCluster method is exercised')
     proxy.requests.length = 0
     for (const call of Object.values(calls)) await call()
 
+    proxy.requests.length = 0
+    await cluster2.meshFacts('default')
+    const optional = proxy.requests.map(r => attributes(r)).filter(a => a.kind === 'resource').map(a => a.kind === 'resource' ? `${a.verbs.join()} ${a.group === '' ? 'core' : a.group}/${a.resource} ${a.namespace ?? '(all namespaces)'}` : '')
+    assert.deepEqual([...new Set(optional)].sort().filter(p => !/ default$/.test(p) || /core\/namespaces/.test(p)), [
+      'get core/namespaces (all namespaces)', 'list networking.istio.io/virtualservices (all namespaces)', 'list security.istio.io/peerauthentications istio-system',
+    ], 'meshFacts reads only what preflight\'s mesh checks need')
+    proxy.requests.length = 0
+    for (const call of Object.values(calls)) await call()
     const used = permissionsOf(proxy.requests, 'default')
-    assert.deepEqual(grantedPermissions(runRules()), used)
+    assert.deepEqual(grantedPermissions(runRules({setup: true})), used)
+    // Without a spec.setup the Role does not let the run touch DestinationRules beyond listing them.
+    assert.deepEqual(grantedPermissions(runRules()), used.filter(p => !/^(get|update) networking\.istio\.io\/destinationrules$/.test(p)))
     // And both of the requests that need no Role were really made (else the exemption would be untested).
     for (const n of NO_ROLE_NEEDED) assert.ok(proxy.requests.some(n.matches), `${n.what} (granted by ${n.grantedBy}) was requested`)
     // Preflight checks the same list the Role grants: a scheduled run passes its own permission check.
-    assert.deepEqual(grantedPermissions(policyRules(requiredAccess('default'))), used)
+    assert.deepEqual(grantedPermissions(policyRules(requiredAccess('default', {setup: true}))), used)
   })
 
   it('the reaper\'s Role grants exactly what chaos revert --expired requests to revert both kinds of leftovers', async () => {
+    await createDestinationRule(proxy.url, {apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: 'reviews', namespace: 'default'}, spec: {host: 'reviews'}}).catch(() => undefined)
     await cluster.createVirtualService(ratings())
     const past = new Date(Date.now() - 60_000)
     const plan = compileFaults({namespace: 'default', existing: await cluster.listVirtualServices('default'), runId: 'dead-1', expiresAt: past,
