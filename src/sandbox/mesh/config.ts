@@ -17,6 +17,11 @@ export interface CircuitBreakerLimits {
   maxPendingRequests: number
   maxRequests: number
   maxRetries: number
+  /**
+   * HTTP max_requests_per_connection (istio 1.30.3 `pilot/pkg/networking/core/cluster_traffic_policy.go`:
+   * set only when `maxRequestsPerConnection` > 0; Envoy's default is unlimited).
+   */
+  maxRequestsPerConnection: number
 }
 
 /** Outlier detection as Istio configures Envoy (ctp.go applyOutlierDetection; Envoy defaults otherwise). */
@@ -181,6 +186,7 @@ export function limitsFrom(policy: TrafficPolicy): CircuitBreakerLimits {
     maxPendingRequests: positive(cp?.http?.http1MaxPendingRequests),
     maxRequests: positive(cp?.http?.http2MaxRequests),
     maxRetries: positive(cp?.http?.maxRetries),
+    maxRequestsPerConnection: positive(cp?.http?.maxRequestsPerConnection),
   }
 }
 

@@ -5,7 +5,7 @@
 import type {IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse} from 'node:http'
 
 import type {Pod} from '../types.js'
-import type {PoolWaiter, UpstreamCluster} from './cluster.js'
+import type {PoolConnection, PoolWaiter, UpstreamCluster} from './cluster.js'
 import type {ResponseFlag} from './reply.js'
 import {forwardableHeaders, localReply, NO_HEALTHY_UPSTREAM_BODY, OVERFLOW_BODY, resetBody, TIMEOUT_BODY} from './reply.js'
 import {type AttemptFailure, backoffMs, isRetriable, type RetryPolicy} from './retry.js'
@@ -57,6 +57,7 @@ export class Forwarder implements UpstreamListener {
   private retries = 0
   private readonly tried = new Set<string>()
   private waiter: PoolWaiter | undefined
+  private connection: PoolConnection | undefined
   private upstream: UpstreamCall | undefined
   private relay: Relay | undefined
   private host: Pod | undefined
@@ -98,10 +99,10 @@ export class Forwarder implements UpstreamListener {
       this.end(503, undefined, undefined)
       return
     }
-    const waiter: PoolWaiter = {attached: () => this.send(host), overflowed: () => this.overflow()}
+    const waiter: PoolWaiter = {attached: () => this.send(host, waiter.connection), overflowed: () => this.overflow()}
     this.waiter = waiter
     const outcome = this.cluster.requestConnection(waiter)
-    if (outcome === 'attached') this.send(host)
+    if (outcome === 'attached') this.send(host, waiter.connection)
     else if (outcome === 'overflow') this.overflow()
   }
 
@@ -114,12 +115,13 @@ export class Forwarder implements UpstreamListener {
     this.end(503, undefined, undefined)
   }
 
-  private send(host: Pod): void {
+  private send(host: Pod, connection: PoolConnection | undefined): void {
     this.waiter = undefined
     if (this.done) {
-      this.cluster.finishRequest(true)
+      this.cluster.finishRequest(true, connection)
       return
     }
+    this.connection = connection
     this.tried.add(host.name)
     this.host = host
     this.cluster.hostInFlight(host.name, 1)
@@ -141,7 +143,8 @@ export class Forwarder implements UpstreamListener {
     if (this.host !== undefined) this.cluster.hostInFlight(this.host.name, -1)
     this.host = undefined
     this.upstream = undefined
-    this.cluster.finishRequest(usable)
+    this.cluster.finishRequest(usable, this.connection)
+    this.connection = undefined
     this.releaseRetrySlot()
   }
 
@@ -182,16 +185,17 @@ export class Forwarder implements UpstreamListener {
     const host = this.host
     if (call !== this.upstream || host === undefined) return true
     const grpcStatus = grpcStatusOf(upstreamHeaders)
-    this.cluster.chargeCode(status)
     this.cluster.outlier?.report(host.name, {kind: 'response', status}, this.cluster.config.endpoints.length)
     const serviceTime = performance.now() - this.attemptStart
     if (isRetriable(this.action.retry, {kind: 'response', status, grpcStatus})) {
       const retried = this.maybeRetryAfterResponse(status, grpcStatus)
       if (retried) {
+        this.cluster.chargeCode(status, true)
         this.ex.reachedDestination(host, status, grpcStatus, serviceTime)
         return true // drained: the call is no longer current, its body is ignored
       }
     }
+    this.cluster.chargeCode(status)
     const res = this.ex.res
     if (res.destroyed) return true
     const headers = forwardableHeaders(upstreamHeaders)

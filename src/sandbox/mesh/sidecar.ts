@@ -56,7 +56,7 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   applyRoutingTable(table: RoutingTable, version: number): void {
     for (const [name, config] of table.clusters) {
       const existing = this.clusters.get(name)
-      if (existing === undefined) this.clusters.set(name, new UpstreamCluster(config, this.stats, this.now, this.profile.delimitedStatPrefixes))
+      if (existing === undefined) this.clusters.set(name, new UpstreamCluster(config, this.stats, this.now, this.profile.delimitedStatPrefixes, this.random))
       else existing.update(config)
     }
     for (const [name, cluster] of this.clusters) {

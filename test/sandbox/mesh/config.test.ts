@@ -23,7 +23,7 @@ describe('sandbox mesh: what istiod compiles (pure)', () => {
 
   it('connection pool: a 0 or unset threshold is Envoy\'s 4294967295 (Istio cannot express 0)', () => {
     assert.deepEqual(limitsFrom({connectionPool: {tcp: {maxConnections: 0}, http: {http1MaxPendingRequests: 1, maxRetries: 0}}}), {
-      maxConnections: ENVOY_UNLIMITED, maxPendingRequests: 1, maxRequests: ENVOY_UNLIMITED, maxRetries: ENVOY_UNLIMITED,
+      maxConnections: ENVOY_UNLIMITED, maxPendingRequests: 1, maxRequests: ENVOY_UNLIMITED, maxRetries: ENVOY_UNLIMITED, maxRequestsPerConnection: ENVOY_UNLIMITED,
     })
   })
 
