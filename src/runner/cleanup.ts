@@ -2,13 +2,14 @@
  * `chaos revert`: finds what Faultline left in a namespace (from the objects' own labels,
  * annotations and route names — enough after a crash or `kill -9`) and reverts it.
  */
-import type {Cluster} from '../cluster/cluster.js'
+import {ApiError, type Cluster} from '../cluster/cluster.js'
 import {ClusterUnavailable, FaultlineError} from '../errors.js'
 import {isFaultRouteName, runIdOfRoute} from '../faults/names.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
-import type {VirtualService} from '../istio/types.js'
+import type {DestinationRule, VirtualService} from '../istio/types.js'
 import {k6OperatorLeftovers} from './k6-operator-cleanup.js'
 import {type RevertOptions, type RevertOutcome, revertObject} from './revert.js'
+import {revertSetupLeftover, setupLeftovers} from './setup.js'
 
 /** Which leftovers to revert. */
 export interface CleanupSelection {
@@ -24,6 +25,8 @@ export interface CleanupSelection {
 
 /** A leftover fault found in the namespace. */
 export interface Leftover {
+  /** `DestinationRule` for a `spec.setup` a run left patched; absent for a VirtualService. */
+  kind?: 'DestinationRule'
   name: string
   runId: string
   owner?: string
@@ -37,7 +40,9 @@ export interface CleanupReport {
   found: Leftover[]
   reverted: RevertOutcome[]
   /** Left alone, with the reason. */
-  skipped: {name: string; runId: string; reason: string}[]
+  skipped: {kind?: 'DestinationRule'; name: string; runId: string; reason: string}[]
+  /** What could not be looked at (e.g. DestinationRules when listing them is forbidden). */
+  notes?: string[]
 }
 
 /** Every VirtualService carrying Faultline's marks or routes. */
@@ -78,25 +83,38 @@ export async function revertLeftovers(cluster: Cluster, namespace: string, selec
     if (err instanceof FaultlineError && !(err instanceof ClusterUnavailable)) throw err
     throw cannotCheck(`could not list the VirtualServices in namespace ${namespace} (${cluster.target.server}): ${err instanceof Error ? err.message : String(err)}`, err)
   }
-  const found = leftovers(all, now)
-  const report: CleanupReport = {namespace, found, reverted: [], skipped: []}
+  // spec.setup patches: DestinationRules carrying our marks. A cluster that will not list them (no
+  // Istio, or a Role without it) is noted, never fatal: the VirtualServices are what hold faults.
+  let rules: DestinationRule[] = []
+  const notes: string[] = []
+  try {
+    rules = await cluster.listDestinationRules(namespace)
+  } catch (err) {
+    if (!(err instanceof ApiError) || (err.status !== 403 && err.status !== 404)) throw cannotCheck(`could not list the DestinationRules in namespace ${namespace} (${cluster.target.server}): ${err instanceof Error ? err.message : String(err)}`, err)
+    notes.push(`DestinationRules in ${namespace} could not be listed (${err.message}): a spec.setup a dead run left patched would not be seen here`)
+  }
+  const found = [...leftovers(all, now), ...setupLeftovers(rules, now)]
+  const report: CleanupReport = {namespace, found, reverted: [], skipped: [], ...(notes.length === 0 ? {} : {notes})}
   const chosen: Leftover[] = []
   for (const l of found) {
     if (selection.runId !== undefined && l.runId !== selection.runId) continue
     if (selection.runId === undefined && selection.all !== true && !l.expired) {
-      report.skipped.push({name: l.name, runId: l.runId, reason: `run ${l.runId} may still be running (expires ${l.expiresAt}); pass --run ${l.runId} or --all to revert it now`})
+      report.skipped.push({...(l.kind === undefined ? {} : {kind: l.kind}), name: l.name, runId: l.runId, reason: `run ${l.runId} may still be running (expires ${l.expiresAt}); pass --run ${l.runId} or --all to revert it now`})
       continue
     }
     if (selection.dryRun === true) {
-      report.skipped.push({name: l.name, runId: l.runId, reason: 'dry run'})
+      report.skipped.push({...(l.kind === undefined ? {} : {kind: l.kind}), name: l.name, runId: l.runId, reason: 'dry run'})
       continue
     }
     chosen.push(l)
   }
   // All at once under one deadline, as a run's own revert: N stuck objects cost one deadline, not N.
-  report.reverted = await Promise.all(chosen.map(l => revertObject(cluster, namespace, l.name, l.runId, current => current === undefined
+  // Faults first, then the setups (the setup was there before the faults, and is restored after them).
+  const faults = await Promise.all(chosen.filter(l => l.kind === undefined).map(l => revertObject(cluster, namespace, l.name, l.runId, current => current === undefined
     ? {action: 'none', namespace, name: l.name, reason: 'already gone'}
     : revertFromAnnotations(current), selection.revert)))
+  const setups = await Promise.all(chosen.filter(l => l.kind === 'DestinationRule').map(l => revertSetupLeftover(cluster, namespace, l, selection.revert)))
+  report.reverted = [...faults, ...setups]
   // The k6-operator driver's TestRuns and ConfigMaps (their runner pods go with the TestRun).
   await k6OperatorLeftovers(cluster, namespace, selection, now, report)
   return report
