@@ -296,6 +296,11 @@ export class Forwarder implements UpstreamListener {
     if (this.done) return
     this.cluster.c.upstream_rq_timeout.value++
     this.ex.flags.add('UT')
+    // envoy source/common/router/router.cc onResponseTimeout: an attempt still awaiting headers is
+    // reported to outlier detection as LocalOriginTimeout with the timeout's 504, so a slow host can be ejected.
+    if (this.upstream !== undefined && !this.upstream.headersSeen && this.host !== undefined) {
+      this.cluster.outlier?.report(this.host.name, {kind: 'local-origin', status: 504}, this.cluster.config.endpoints.length)
+    }
     const headersSent = this.ex.res.headersSent
     this.abandonAttempt()
     if (!headersSent) {

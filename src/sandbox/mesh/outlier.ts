@@ -93,6 +93,10 @@ export class OutlierDetector {
         this.counters.ejections_detected_consecutive_gateway_failure.value++
         if (this.policy.enforcingGateway) this.eject(s, 'ejections_enforced_consecutive_gateway_failure', totalHosts)
       }
+    } else {
+      // envoy source/common/upstream/outlier_detection_impl.cc putHttpResponseCode: a 5xx that is not a
+      // gateway error resets the consecutive gateway-failure count.
+      s.consecutiveGateway = 0
     }
     s.consecutive5xx++
     if (this.policy.consecutive5xx > 0 && s.consecutive5xx === this.policy.consecutive5xx) {

@@ -171,15 +171,10 @@ function routeRequest(ctx: OutboundContext, r: Routed): void {
     r.service = cluster.config.service
     r.serviceFqdn = cluster.config.fqdn
   }
-  if (cluster === undefined) {
-    // Envoy: the route names a cluster istiod did not push (unknown host, or a subset no
-    // DestinationRule defines) → 503 with flag NC (router cluster_not_found), empty body.
-    req.resume()
-    r.flags.add('NC')
-    localReply(res, 503, '')
-    r.finish(503, undefined, undefined)
-    return
-  }
+  // The fault filter runs before the router looks the cluster up (istio 1.30.3
+  // pilot/pkg/networking/core/listener_builder.go appends xdsfilters.Fault before the router filter):
+  // a route whose cluster is missing still
+  // answers its abort fault, and NC only reaches requests the fault lets through.
   const fault = route?.fault
   const delayMs = drawDelay(fault, ctx.random)
   if (delayMs === undefined) {
@@ -223,7 +218,7 @@ export function holdFor(ms: number, fn: () => void): () => void {
   return () => clearTimeout(timer)
 }
 
-function afterDelay(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster): void {
+function afterDelay(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster | undefined): void {
   const abort = drawAbort(r.route?.fault, ctx.random)
   if (abort !== undefined) {
     r.req.resume()
@@ -231,6 +226,15 @@ function afterDelay(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster): 
     r.flags.add('FI')
     localReply(r.res, abort.status, FAULT_ABORT_BODY, abort.grpcStatus === undefined ? undefined : {'grpc-status': String(abort.grpcStatus), 'content-type': 'application/grpc'})
     r.finish(abort.status, undefined, abort.grpcStatus)
+    return
+  }
+  if (cluster === undefined) {
+    // Envoy: the route names a cluster istiod did not push (unknown host, or a subset no
+    // DestinationRule defines) → 503 with flag NC (router cluster_not_found), empty body.
+    r.req.resume()
+    r.flags.add('NC')
+    localReply(r.res, 503, '')
+    r.finish(503, undefined, undefined)
     return
   }
   readBody(r.req, body => forward(ctx, r, cluster, body))
