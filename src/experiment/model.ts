@@ -122,6 +122,12 @@ export const K6Operator = Type.Object({
 }, {additionalProperties: false, ...doc('driver: k6-operator only: how the TestRun runs the load from inside the mesh.')})
 export type K6Operator = Static<typeof K6Operator>
 
+/** How the load and HTTP probes enter the mesh (README, "Running against a real cluster"). */
+export const LoadEntry = Type.Object({
+  proxy: Type.String({...doc('An HTTP forward proxy every request of the load and of HTTP probes goes through (absolute-form requests), e.g. a meshed client\'s proxy; overrides HTTP_PROXY/NO_PROXY and the sandbox\'s proxy. --entry proxy=URL overrides it.'), pattern: '^https?://', minLength: 8}),
+}, {additionalProperties: false, ...doc('The way into the mesh. Without it: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY as curl reads them, else direct.')})
+export type LoadEntry = Static<typeof LoadEntry>
+
 /** The load to drive across all phases. */
 export const Load = Type.Object({
   driver: Type.Optional(Type.Union(LOAD_DRIVERS.map(d => Type.Literal(d)), doc('builtin (default), k6 (a local k6), or k6-operator (a TestRun of grafana/k6-operator: k6 runner pods inside the mesh).'))),
@@ -130,6 +136,7 @@ export const Load = Type.Object({
   method: Type.Optional(Type.String({...doc('HTTP method, default GET.'), pattern: '^[A-Z]+$'})),
   body: Type.Optional(Type.String(doc('Request body.'))),
   traffic: Type.Array(TrafficClass, {...doc('Traffic classes, each with its own rate and headers.'), minItems: 1}),
+  entry: Type.Optional(LoadEntry),
 }, {additionalProperties: false, ...doc('The load driven through all three phases.')})
 export type Load = Static<typeof Load>
 

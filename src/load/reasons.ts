@@ -43,6 +43,8 @@ export function errorReason(err: ErrorLike | undefined, options: {host?: string;
   const code = str(inner?.code) ?? str(err?.code)
   const proxy = options.viaProxy === true ? 'proxy ' : ''
   if (code === undefined) return 'error'
+  // undici's ProxyAgent turns a proxy's 407 into an InvalidArgumentError (undici 7.30.2 proxy-agent.js).
+  if (code === 'UND_ERR_INVALID_ARG' && /Proxy Authentication Required/.test(str(err?.message) ?? '')) return 'proxy 407 (Proxy Authentication Required)'
   if (DNS_CODES.has(code)) return `${proxy}${code} ${str(inner?.hostname) ?? options.host ?? ''}`.trimEnd()
   if (code === 'ECONNREFUSED') {
     const address = str(inner?.address)

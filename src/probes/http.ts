@@ -3,6 +3,7 @@ import {type Dispatcher, ProxyAgent, request} from 'undici'
 
 import {parseDurationMs} from '../duration.js'
 import type {HttpProbe} from '../experiment/model.js'
+import {proxyFor} from '../load/env-proxy.js'
 import {errorReason, type ErrorLike} from '../load/reasons.js'
 
 /** An HTTP probe's verdict. */
@@ -14,8 +15,12 @@ export interface HttpVerdict {
   message?: string
 }
 
-/** Sends the probe's request (through `proxy` when given, e.g. the sandbox's) and checks the answer. */
-export async function evaluateHttp(probe: HttpProbe['http'], proxy?: string): Promise<HttpVerdict> {
+/**
+ * Sends the probe's request (through `explicitProxy` when given, e.g. the sandbox's, else through
+ * the proxy HTTP_PROXY/NO_PROXY name for its URL, as the load does) and checks the answer.
+ */
+export async function evaluateHttp(probe: HttpProbe['http'], explicitProxy?: string, env: NodeJS.ProcessEnv = process.env): Promise<HttpVerdict> {
+  const proxy = proxyFor(probe.url, explicitProxy, env)
   const timeout = probe.timeout === undefined ? 10_000 : parseDurationMs(probe.timeout) ?? 10_000
   const expected = [probe.expect.status === undefined ? undefined : `status ${probe.expect.status}`, probe.expect.bodyContains === undefined ? undefined : `body contains ${JSON.stringify(probe.expect.bodyContains)}`].filter(Boolean).join(', ') || 'status 2xx'
   const dispatcher: Dispatcher | undefined = proxy === undefined ? undefined : new ProxyAgent({uri: proxy, proxyTunnel: false})

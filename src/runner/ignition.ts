@@ -11,6 +11,7 @@ import {type Dispatcher, ProxyAgent, request} from 'undici'
 import type {Cluster} from '../cluster/cluster.js'
 import {ClusterUnavailable} from '../errors.js'
 import type {Experiment} from '../experiment/model.js'
+import {proxyFor} from '../load/env-proxy.js'
 import {targetedClasses} from '../experiment/traffic.js'
 import type {VirtualService} from '../istio/types.js'
 import {planExperiment} from '../faults/experiment-plan.js'
@@ -47,7 +48,8 @@ export interface IgnitionContext {
 /** Sends one round of targeted requests, each class with its own headers, through the load's way in. */
 async function sendTargeted(experiment: Experiment, classes: ReadonlySet<string>, proxy: string | undefined): Promise<string[]> {
   const {load} = experiment.spec
-  const dispatcher: Dispatcher | undefined = proxy === undefined ? undefined : new ProxyAgent({uri: proxy, proxyTunnel: false})
+  const way = proxyFor(load.url, proxy)
+  const dispatcher: Dispatcher | undefined = way === undefined ? undefined : new ProxyAgent({uri: way, proxyTunnel: false})
   const errors: string[] = []
   try {
     await Promise.all(load.traffic.filter(t => classes.has(t.name)).flatMap(t => Array.from({length: IGNITION_REQUESTS}, async () => {

@@ -10,13 +10,16 @@ import {type Dispatcher, ProxyAgent, request} from 'undici'
 
 import type {Experiment} from '../experiment/model.js'
 import {type AnswerPeek, errorReason, PEEK_BYTES, reasonsText, statusReason} from '../load/reasons.js'
+import {proxyFor, proxyVariable} from '../load/env-proxy.js'
 import type {Check} from './preflight.js'
 
 /** What the check sends. */
 export interface ReachabilityInput {
   load: Experiment['spec']['load']
-  /** The forward proxy the load goes through (the sandbox's), if any. */
+  /** The forward proxy the load goes through (the sandbox's, or --entry proxy=URL), if any; else HTTP_PROXY/NO_PROXY decide. */
   proxy?: string
+  /** For tests: the environment's proxy variables (default process.env). */
+  env?: NodeJS.ProcessEnv
   /** Requests per class (default 3). */
   requests?: number
   /** Per-request timeout (default 5 s): a URL that cannot answer within it is not worth a baseline. */
@@ -62,6 +65,8 @@ async function probeOnce(url: string, options: {method: string; body?: string; h
       ...(server === undefined ? {} : {server: server.toLowerCase()}), upstreamServiceTime: h['x-envoy-upstream-service-time'] !== undefined,
       overloaded: h['x-envoy-overloaded'] !== undefined, proxyRefused: h['x-faultline-proxy'] !== undefined, body: text.slice(0, PEEK_BYTES),
     }
+    // A forward proxy that wants credentials (407) refused the request itself: the URL was never asked.
+    if (options.viaProxy && res.statusCode === 407) return {answered: false, status: 407, reason: 'proxy 407 (Proxy Authentication Required)'}
     return {answered: !peek.proxyRefused, status: res.statusCode, reason: statusReason(res.statusCode, peek)}
   } catch (err) {
     // Through a proxy, a connection error is the proxy's; without one, it is the URL host's.
@@ -71,11 +76,15 @@ async function probeOnce(url: string, options: {method: string; body?: string; h
 
 /** The reachability findings: one per class that cannot reach (failed) or gets only failures back (warning), else one ok. */
 export async function reachabilityChecks(input: ReachabilityInput): Promise<Check[]> {
-  const {load, proxy} = input
+  const {load} = input
+  const env = input.env ?? process.env
+  // The way the load will go: the explicit proxy, else the environment's for this URL (as the drivers decide).
+  const proxy = proxyFor(load.url, input.proxy, env)
+  const variable = input.proxy === undefined && proxy !== undefined ? proxyVariable(load.url, env) : undefined
   const n = input.requests ?? 3
   const timeoutMs = input.timeoutMs ?? 5000
   const dispatcher = proxy === undefined ? undefined : new ProxyAgent({uri: proxy, proxyTunnel: false})
-  const via = proxy === undefined ? '' : ` through the proxy ${proxy}`
+  const via = proxy === undefined ? '' : ` through the proxy ${proxy}${variable === undefined ? '' : ` (from ${variable})`}`
   try {
     const results = await Promise.all(load.traffic.map(async t => {
       const outcomes = await Promise.all(Array.from({length: n}, () => probeOnce(load.url, {

@@ -11,6 +11,7 @@ import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import {type LoadDriver, type LoadPlan, parseRate} from '../load/driver.js'
+import {proxyFor} from '../load/env-proxy.js'
 import {type InFlight, Recorder} from '../load/recorder.js'
 import {windowReasonsText} from '../load/reasons.js'
 import {PrometheusClient} from '../probes/prometheus.js'
@@ -66,10 +67,11 @@ function verdictOfError(err: unknown): Verdict {
 /** The load plan of the run: every class, across all three phases (and a margin the stop cuts short). */
 function loadPlan(input: RunInput, totalMs: number): LoadPlan {
   const {load} = input.experiment.spec
+  const proxy = proxyFor(load.url, input.proxy) // the explicit way in, else HTTP_PROXY/NO_PROXY's for the URL
   return {
     url: load.url, method: load.method ?? 'GET', ...(load.body === undefined ? {} : {body: load.body}),
     traffic: load.traffic.map(t => ({name: t.name, headers: t.headers ?? {}, ...(t.rate === undefined ? {} : {ratePerSecond: parseRate(t.rate)}), ...(t.vus === undefined ? {} : {vus: t.vus})})),
-    durationMs: totalMs + 60_000, requestTimeoutMs: 60_000, ...(input.proxy === undefined ? {} : {proxy: input.proxy}),
+    durationMs: totalMs + 60_000, requestTimeoutMs: 60_000, ...(proxy === undefined ? {} : {proxy}),
   }
 }
 
