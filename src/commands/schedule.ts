@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
+import {LOAD_DRIVERS} from '../experiment/model.js'
 import {NOTIFY_FORMATS} from '../notify/formats.js'
 import {ACCESS_MODES, DEFAULT_REPORTS_SIZE} from '../schedule/reports.js'
 import {buildSchedule, defaultImage, renderManifests} from '../schedule/schedule.js'
@@ -29,6 +30,7 @@ Reports go to an emptyDir that dies with the Job's pod unless --reports-pvc NAME
     namespace: Flags.string({char: 'n', description: 'namespace the run targets and the objects live in (default: the file\'s spec.target.namespace, else default)'}),
     name: Flags.string({description: 'name of every generated object (default: the file\'s metadata.name; at most 52 characters, 45 with --reaper)'}),
     'prometheus-url': Flags.string({description: 'Prometheus base URL as seen from inside the cluster, for PromQL probes'}),
+    driver: Flags.string({description: 'the run\'s load driver (overrides spec.load.driver); k6-operator adds the Role rules its TestRun needs (testruns.k6.io, configmaps)', options: [...LOAD_DRIVERS]}),
     reaper: Flags.boolean({description: 'also print a CronJob that runs chaos revert --expired every minute, with its own minimal Role'}),
     'reports-pvc': Flags.string({description: 'also print a PersistentVolumeClaim of this name and keep the reports on it (mounted at /reports) instead of the pod\'s emptyDir', exclusive: ['reports-pvc-existing']}),
     'reports-pvc-existing': Flags.string({description: 'keep the reports on this existing PersistentVolumeClaim (in the CronJob\'s namespace)', exclusive: ['reports-pvc']}),
@@ -51,6 +53,7 @@ Reports go to an emptyDir that dies with the Job's pod unless --reports-pvc NAME
       ...(flags.name === undefined ? {} : {name: flags.name}),
       ...(flags['time-zone'] === undefined ? {} : {timeZone: flags['time-zone']}),
       ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']}),
+      ...(flags.driver === undefined ? {} : {driver: flags.driver}),
       ...(flags['reports-pvc'] === undefined ? {} : {reportsPvc: flags['reports-pvc']}),
       ...(flags['reports-pvc-existing'] === undefined ? {} : {reportsPvcExisting: flags['reports-pvc-existing']}),
       ...(flags['reports-size'] === undefined ? {} : {reportsSize: flags['reports-size']}),

@@ -8,7 +8,7 @@
 import {NOTIFY_ENV} from '../notify/send.js'
 import {REPORTS_VOLUME_ENV} from '../report/volume.js'
 import {checkNamespace, type Component, REAPER_SUFFIX, standardLabels} from './names.js'
-import {hasSetup, type PolicyRule, reaperRules, runRules} from './rbac.js'
+import {hasSetup, type PolicyRule, reaperRules, runRules, usesK6Operator} from './rbac.js'
 import type {ScheduleBundle} from './bundle.js'
 import {type Deadline, runDeadline} from './deadline.js'
 
@@ -57,6 +57,8 @@ export interface ScheduleOptions {
   image: string
   version: string
   prometheusUrl?: string
+  /** `--driver`: passed to the run; `k6-operator` adds its Role rules. */
+  driver?: string
   reaper: boolean
   /** Where the reports go: the pod's emptyDir (default) or a claim (created here or existing). */
   reports?: ReportsVolume
@@ -150,11 +152,11 @@ function cronJob(m: KubeObject['metadata'], spec: {schedule: string; timeZone?: 
 }
 
 /** The command the runner's container runs: `chaos run` for an experiment, `chaos gameday` for a GameDay. */
-export function runCommand(bundle: ScheduleBundle, options: Pick<ScheduleOptions, 'namespace' | 'namespaceFlag' | 'prometheusUrl' | 'keep' | 'notifyFormat' | 'reportUrl'>): string[] {
+export function runCommand(bundle: ScheduleBundle, options: Pick<ScheduleOptions, 'namespace' | 'namespaceFlag' | 'prometheusUrl' | 'keep' | 'notifyFormat' | 'reportUrl' | 'driver'>): string[] {
   const file = `${EXPERIMENTS_DIR}/${bundle.entry}`
   // An experiment always runs where its Role is; a GameDay keeps its entries' namespaces unless --namespace was given.
   const namespace = bundle.kind === 'Experiment' || options.namespaceFlag ? ['--namespace', options.namespace] : []
-  const prometheus = options.prometheusUrl === undefined ? [] : ['--prometheus-url', options.prometheusUrl]
+  const prometheus = [...options.prometheusUrl === undefined ? [] : ['--prometheus-url', options.prometheusUrl], ...options.driver === undefined ? [] : ['--driver', options.driver]]
   const keep = options.keep === undefined ? [] : ['--keep', String(options.keep)]
   const notify = [...options.notifyFormat === undefined ? [] : ['--notify-format', options.notifyFormat], ...options.reportUrl === undefined ? [] : ['--report-url', options.reportUrl]]
   // --summary: the Job's log ends with summary.md, so `kubectl logs job/…` alone says whether it held and why not.
@@ -177,7 +179,7 @@ export function reportsVolumeDescription(reports: ReportsVolume, namespace: stri
 function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[], deadline: Deadline): Manifest[] {
   const {name, namespace: home, version} = options
   const m = meta(name, home, 'runner', version)
-  const rules = runRules({setup: hasSetup(bundle.experiments)})
+  const rules = runRules({setup: hasSetup(bundle.experiments), k6Operator: usesK6Operator(bundle.experiments, options.driver)})
   const mounts = [
     {name: 'experiments', mountPath: EXPERIMENTS_DIR, readOnly: true},
     {name: 'reports', mountPath: REPORTS_DIR},
@@ -216,7 +218,7 @@ function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targe
 }
 
 /** The reaper's objects in one namespace: its own ServiceAccount and Role, and a CronJob every minute. */
-function reaperManifests(options: ScheduleOptions, namespace: string, setup: boolean): Manifest[] {
+function reaperManifests(options: ScheduleOptions, namespace: string, setup: boolean, k6Operator: boolean): Manifest[] {
   const name = options.name + REAPER_SUFFIX
   const m = meta(name, namespace, 'reaper', options.version)
   const command = ['chaos', 'revert', '--expired', '--namespace', namespace]
@@ -224,7 +226,7 @@ function reaperManifests(options: ScheduleOptions, namespace: string, setup: boo
   const pod = podSpec(name, container(options.image, command, resources, [{name: 'tmp', mountPath: '/tmp'}]), [{name: 'tmp', emptyDir: {sizeLimit: '16Mi'}}])
   return [
     {comment: [`ServiceAccount ${namespace}/${name}: the reaper's identity`], object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m}},
-    ...rbac(name, namespace, namespace, reaperRules({setup}), 'reaper', options.version).map(object => ({
+    ...rbac(name, namespace, namespace, reaperRules({setup, k6Operator}), 'reaper', options.version).map(object => ({
       comment: [`${object.kind} ${namespace}/${name}: what chaos revert --expired needs (list, get, update, delete VirtualServices; list DestinationRules${setup ? ', get and update them to restore a spec.setup' : ''})`], object,
     })),
     {
@@ -308,6 +310,6 @@ export function scheduleManifests(bundle: ScheduleBundle, options: ScheduleOptio
   // The claim before the CronJob that mounts it (a pod waits for a missing claim, but the order reads right).
   out.splice(out.length - 1, 0, ...claimManifest(options))
   out.push(...reportServerManifests(options))
-  if (options.reaper) for (const ns of targets) out.push(...reaperManifests(options, ns, hasSetup(bundle.experiments)))
+  if (options.reaper) for (const ns of targets) out.push(...reaperManifests(options, ns, hasSetup(bundle.experiments), usesK6Operator(bundle.experiments, options.driver)))
   return out
 }

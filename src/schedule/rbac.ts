@@ -31,14 +31,36 @@ export const REAPER_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
 /** What the reaper adds for `spec.setup`: restoring a patched DestinationRule. */
 const REAPER_SETUP_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'update'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'destinationrules'}))
 
-/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`). */
-export function runRules(options: {setup?: boolean} = {}): PolicyRule[] {
-  return policyRules(requiredAccess('', options).map(({namespace: _, ...a}) => a))
+/**
+ * What the k6-operator driver does in the run's namespace (src/load/k6-operator.ts): create the
+ * script's ConfigMap and the TestRun, follow the TestRun's stage, watch the runner pods (pods list
+ * is preflight's already), delete both at the end; list them for `chaos revert`.
+ */
+export const K6_OPERATOR_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
+  ...['create', 'get', 'list', 'delete'].map(verb => ({verb, group: 'k6.io', resource: 'testruns'})),
+  ...['create', 'list', 'delete'].map(verb => ({verb, group: '', resource: 'configmaps'})),
+  {verb: 'list', group: '', resource: 'pods'},
+]
+
+/** What the reaper adds for the k6-operator driver: deleting the TestRuns and ConfigMaps of dead runs. */
+const REAPER_K6_OPERATOR_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
+  ...['list', 'delete'].map(verb => ({verb, group: 'k6.io', resource: 'testruns'})),
+  ...['list', 'delete'].map(verb => ({verb, group: '', resource: 'configmaps'})),
+]
+
+/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`; `k6Operator`: one runs its load with the k6-operator driver). */
+export function runRules(options: {setup?: boolean; k6Operator?: boolean} = {}): PolicyRule[] {
+  return policyRules([...requiredAccess('', {...(options.setup === undefined ? {} : {setup: options.setup})}).map(({namespace: _, ...a}) => a), ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : [])])
 }
 
 /** The Role rules of the reaper (`setup`: an experiment of the schedule has a `spec.setup`). */
-export function reaperRules(options: {setup?: boolean} = {}): PolicyRule[] {
-  return policyRules([...REAPER_ACCESS, ...(options.setup === true ? REAPER_SETUP_ACCESS : [])])
+export function reaperRules(options: {setup?: boolean; k6Operator?: boolean} = {}): PolicyRule[] {
+  return policyRules([...REAPER_ACCESS, ...(options.setup === true ? REAPER_SETUP_ACCESS : []), ...(options.k6Operator === true ? REAPER_K6_OPERATOR_ACCESS : [])])
+}
+
+/** Whether any experiment of a schedule runs its load with the k6-operator driver (`driver`: `chaos schedule --driver`). */
+export function usesK6Operator(experiments: readonly {experiment: {spec: {load: {driver?: string}}}}[], driver: string | undefined): boolean {
+  return driver === 'k6-operator' || (driver === undefined && experiments.some(e => e.experiment.spec.load.driver === 'k6-operator'))
 }
 
 /** Whether any experiment of a schedule patches DestinationRules (its Roles then may get and update them). */

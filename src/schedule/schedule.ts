@@ -17,6 +17,8 @@ export interface ScheduleRequest {
   name?: string
   timeZone?: string
   prometheusUrl?: string
+  /** `--driver`: the run's load driver for every experiment (k6-operator adds its Role rules). */
+  driver?: string
   reaper: boolean
   /** For tests: the version labels and the default image tag carry. */
   version?: string
@@ -52,6 +54,7 @@ export async function buildSchedule(request: FullScheduleRequest): Promise<Sched
     name, namespace: namespaces[0] as string, namespaceFlag: request.namespace !== undefined, cron, image, version, reaper: request.reaper,
     ...(timeZone === undefined ? {} : {timeZone}),
     ...(request.prometheusUrl === undefined ? {} : {prometheusUrl: request.prometheusUrl}),
+    ...(request.driver === undefined ? {} : {driver: request.driver}),
     ...reports,
   }, namespaces)
   return {bundle, manifests, namespaces, warnings: warningsFor(bundle, request)}
