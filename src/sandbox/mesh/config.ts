@@ -4,7 +4,7 @@
  * (`outbound|<port>|<subset>|<fqdn>`) with their circuit breakers and outlier detection. Pure.
  */
 import {parseDurationMs} from '../../duration.js'
-import {appliesToSidecars, fqdn, hostCovers, re2, virtualServiceFor} from '../../istio/routing.js'
+import {appliesToSidecars, fqdn, hostCovers, re2, virtualServicesInPrecedence} from '../../istio/routing.js'
 import type {DestinationRule, HTTPMatchRequest, HTTPRoute, TrafficPolicy, VirtualService} from '../../istio/types.js'
 import type {Pod, Service, Topology} from '../types.js'
 
@@ -239,12 +239,18 @@ export function compileRoutingTable(pod: Pod, virtualServices: readonly VirtualS
   for (const service of topology.services()) {
     const serviceFqdn = fqdn(service.name, service.namespace)
     table.services.set(serviceFqdn, service)
-    const vs = virtualServiceFor(vsVisible, serviceFqdn, service.namespace)
+    // The first VirtualService in Istio's precedence for this proxy's namespace (sidecars keep one per
+    // host). One whose rules all drop out for this sidecar is skipped and the service keeps its default
+    // route (istio 1.30.3 pilot/pkg/networking/core/route/route.go: BuildHTTPRoutesForVirtualService
+    // errors "no routes matched", buildSidecarVirtualHostsForVirtualService returns no virtual host).
+    const first = virtualServicesInPrecedence(vsVisible, serviceFqdn, proxyNs)[0]
+    const routes = first === undefined ? undefined : routesForSidecar(first, pod, service.port)
+    const vs = routes !== undefined && routes.length > 0 ? first : undefined
     const host: VirtualHost = {
       service,
       fqdn: serviceFqdn,
       port: service.port,
-      routes: vs === undefined ? undefined : routesForSidecar(vs, pod, service.port),
+      routes: vs === undefined ? undefined : routes,
       routeNamespace: vs?.metadata.namespace ?? service.namespace,
       virtualService: vs?.metadata.name,
     }

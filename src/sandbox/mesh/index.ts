@@ -8,6 +8,7 @@ import type {ConfigSource, ExecHandler, ExecResult, Pod, Sidecar, Topology} from
 import {execInProxy} from './admin.js'
 import {compileRoutingTable} from './config.js'
 import {DEFAULT_PROFILE, type IstioProfile} from './profile.js'
+import type {OutboundTrafficPolicy} from './router.js'
 import {MeshSidecar} from './sidecar.js'
 
 export {MeshSidecar} from './sidecar.js'
@@ -29,6 +30,8 @@ export interface MeshOptions {
   random?: () => number
   /** The Istio release the sidecars behave like (`--istio`); default 1.30. */
   profile?: IstioProfile
+  /** meshConfig outboundTrafficPolicy.mode for hosts outside the registry; default ALLOW_ANY, as Istio's. */
+  outboundTrafficPolicy?: OutboundTrafficPolicy
 }
 
 /** All sidecars of the sandbox and the config pushes that program them. */
@@ -38,6 +41,7 @@ export class Mesh {
   private readonly now: () => number
   private readonly random: () => number
   readonly profile: IstioProfile
+  private readonly outboundTrafficPolicy: OutboundTrafficPolicy | undefined
   private readonly sidecars = new Map<string, MeshSidecar>()
   private readonly unsubscribe: () => void
   private version = 0
@@ -49,6 +53,7 @@ export class Mesh {
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? Math.random
     this.profile = opts.profile ?? DEFAULT_PROFILE
+    this.outboundTrafficPolicy = opts.outboundTrafficPolicy
     this.unsubscribe = this.config.subscribe(() => this.schedulePush())
   }
 
@@ -57,6 +62,7 @@ export class Mesh {
     const existing = this.sidecars.get(pod.name)
     if (existing !== undefined) return existing
     const sidecar = new MeshSidecar(pod, this.random, this.now, name => this.sidecars.get(name), this.profile)
+    if (this.outboundTrafficPolicy !== undefined) sidecar.outboundTrafficPolicy = this.outboundTrafficPolicy
     await sidecar.listen()
     this.sidecars.set(pod.name, sidecar)
     // A new pod can be a new endpoint for every other sidecar's clusters (EDS).

@@ -3,7 +3,7 @@
  * first-matching route (`selectRoute`) → fault filter (delay, then abort) → router (`Forwarder`).
  */
 import {randomUUID} from 'node:crypto'
-import type {IncomingMessage, OutgoingHttpHeaders, ServerResponse} from 'node:http'
+import http, {type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse} from 'node:http'
 
 import {parseDurationMs} from '../../duration.js'
 import {fqdn, type RoutableRequest, selectRoute} from '../../istio/routing.js'
@@ -14,7 +14,7 @@ import {answerLocally, applyRequestHeaders, applyResponseHeaders, rewrite} from 
 import {clusterName, type RoutingTable, type VirtualHost} from './config.js'
 import {drawAbort, drawDelay} from './fault.js'
 import {type Exchange, Forwarder} from './forward.js'
-import {FAULT_ABORT_BODY, formatFlags, forwardableHeaders, localReply, type ResponseFlag} from './reply.js'
+import {FAULT_ABORT_BODY, formatFlags, forwardableHeaders, localReply, resetBody, type ResponseFlag} from './reply.js'
 import type {IstioProfile} from './profile.js'
 import {ISTIO_122_DEFAULT_RETRY, ISTIO_DEFAULT_RETRY, retryPolicyFor} from './retry.js'
 import type {Stat} from './stats.js'
@@ -42,7 +42,12 @@ export interface OutboundContext {
   recordSource(r: Omit<RequestRecord, 'reporter' | 'source'>): void
   /** Records a `reporter="destination"` sample in the serving pod's sidecar. */
   recordDestination(servedBy: Pod, r: Omit<RequestRecord, 'reporter' | 'source' | 'destination'>): void
+  /** meshConfig `outboundTrafficPolicy.mode` for hosts outside the registry; unset is Istio's default `ALLOW_ANY`. */
+  readonly outboundTrafficPolicy?: OutboundTrafficPolicy
 }
+
+/** meshConfig outboundTrafficPolicy.mode. */
+export type OutboundTrafficPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY'
 
 /** Where an outbound request is going: from the absolute-form URL or the Host header. */
 export interface OutboundTarget {
@@ -107,11 +112,16 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
     },
   }
   if (target === undefined || vhost === undefined) {
-    // Istio with outboundTrafficPolicy REGISTRY_ONLY answers unknown hosts from its BlackHole route (502).
+    // Hosts outside the registry take the catch-all virtual host (istio 1.30.3
+    // pilot/pkg/networking/core/httproute.go buildCatchAllVirtualHost): ALLOW_ANY (the default)
+    // `allow_any` routes to PassthroughCluster, the original destination, with no timeout and no
+    // retries; REGISTRY_ONLY `block_all` is a direct response 502 with no body (no response flag).
+    if (target !== undefined && ctx.outboundTrafficPolicy !== 'REGISTRY_ONLY') {
+      passthrough(r, target)
+      return
+    }
     req.resume()
-    r.flags.add('NR')
-    const name = target === undefined ? '(no Host header)' : target.authority
-    localReply(res, 502, `no service in the mesh for host "${name}": the sandbox sidecar only routes to Kubernetes services it knows (outbound policy REGISTRY_ONLY)\n`)
+    localReply(res, 502, '')
     r.finish(502, undefined, undefined)
     return
   }
@@ -289,4 +299,48 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
     if (!r.res.writableFinished) forwarder.cancel()
   })
   forwarder.start()
+}
+
+/** Connections to original destinations (PassthroughCluster: ORIGINAL_DST, no circuit breakers Istio sets). */
+const passthroughAgent = new http.Agent({keepAlive: true})
+
+/**
+ * The `allow_any` route: the request goes to the host and port it named (port 80 when none), as
+ * Envoy's PassthroughCluster connects to the original destination. A connection failure is 503 `UF`.
+ */
+function passthrough(r: Routed, target: OutboundTarget): void {
+  const {req, res} = r
+  readBody(req, body => {
+    if (res.destroyed) return
+    const headers = forwardableHeaders(req.headers)
+    headers['host'] = target.authority
+    if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID()
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http'
+    if (body !== undefined) headers['content-length'] = body.length
+    const sent = performance.now()
+    const up = http.request({host: target.host, port: target.port ?? 80, method: req.method ?? 'GET', path: target.path, headers, agent: passthroughAgent}, upRes => {
+      const status = upRes.statusCode ?? 502
+      const out = forwardableHeaders(upRes.headers)
+      out['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - sent))
+      out['server'] = 'envoy'
+      res.writeHead(status, out)
+      upRes.pipe(res)
+      upRes.on('end', () => r.finish(status, undefined, undefined))
+      upRes.on('error', () => {
+        r.flags.add('UC')
+        res.destroy()
+        r.finish(status, undefined, undefined)
+      })
+    })
+    up.on('error', () => {
+      if (res.headersSent) return
+      r.flags.add('UF')
+      localReply(res, 503, resetBody('connect-failure', false))
+      r.finish(503, undefined, undefined)
+    })
+    res.once('close', () => {
+      if (!res.writableFinished) up.destroy()
+    })
+    up.end(body)
+  })
 }

@@ -10,7 +10,7 @@ import type {Pod, Sidecar} from '../types.js'
 import {UpstreamCluster} from './cluster.js'
 import type {RoutingTable} from './config.js'
 import {localReply} from './reply.js'
-import {type FaultStats, handleOutbound, type OutboundContext} from './router.js'
+import {type FaultStats, handleOutbound, type OutboundContext, type OutboundTrafficPolicy} from './router.js'
 import {inclusionMatcher, statsInclusion} from './inclusion.js'
 import {DEFAULT_PROFILE, type IstioProfile} from './profile.js'
 import {faultStatPrefix, StatStore, TAGS_1_22, TAGS_1_30} from './stats.js'
@@ -30,6 +30,8 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   private readonly faults = new Map<number, FaultStats>()
   private readonly server: http.Server
   private port = 0
+  /** meshConfig outboundTrafficPolicy.mode (set by the Mesh; Istio's default ALLOW_ANY). */
+  outboundTrafficPolicy: OutboundTrafficPolicy = 'ALLOW_ANY'
 
   constructor(readonly pod: Pod, readonly random: () => number, private readonly now: () => number, private readonly lookup: SidecarLookup, readonly profile: IstioProfile = DEFAULT_PROFILE) {
     // The bootstrap's stats_matcher, from the pod's annotations when it starts (./inclusion.ts).

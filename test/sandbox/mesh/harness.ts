@@ -163,7 +163,7 @@ export function parseStats(text: string): Map<string, number> {
 }
 
 /** A mesh over a fake config and topology, with a client pod whose sidecar sends the requests. */
-export async function startMesh(topology: FakeTopology, config: FakeConfig, opts: {now?: () => number; random?: () => number; profile?: IstioProfile} = {}): Promise<{mesh: Mesh; client: TestPod; port: number}> {
+export async function startMesh(topology: FakeTopology, config: FakeConfig, opts: {now?: () => number; random?: () => number; profile?: IstioProfile; outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY'} = {}): Promise<{mesh: Mesh; client: TestPod; port: number}> {
   const mesh = new Mesh({config, topology, ...opts})
   const client = await topology.pod('productpage-v1-5d9b6f7c8d-abcde', {app: 'productpage', version: 'v1'})
   for (const p of topology.podList) await mesh.addSidecar(p)

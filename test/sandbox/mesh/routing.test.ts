@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
 
 import type {Mesh} from '../../../src/sandbox/mesh/index.js'
 import {destinationRule, FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualService} from './harness.js'
@@ -43,12 +45,32 @@ describe('sandbox mesh: routing (Istio VirtualService → Envoy routes)', () => 
     assert.equal((await send(port, '/ratings/0', {host: 'ratings:9080'})).status, 200)
   })
 
-  it('a host that is not a mesh service gets 502 with flag NR and a body naming it', async () => {
+  // istio 1.30.3 pilot/pkg/networking/core/httproute.go buildCatchAllVirtualHost: ALLOW_ANY (the
+  // default) passes unknown hosts through to the original destination; REGISTRY_ONLY answers 502, no body, no flag.
+  it('a host that is not a mesh service passes through to its original destination (ALLOW_ANY)', async () => {
+    const external = http.createServer((req, res) => res.end(`external ${req.headers.host}`))
+    await new Promise<void>(resolve => external.listen(0, '127.0.0.1', () => resolve()))
+    try {
+      const target = `127.0.0.1:${(external.address() as AddressInfo).port}`
+      const r = await send(port, `http://${target}/x`)
+      assert.equal(r.status, 200)
+      assert.equal(r.body, `external ${target}`)
+      const metrics = await mesh.sidecar('productpage-v1-5d9b6f7c8d-abcde')?.metricsText()
+      assert.match(metrics ?? '', /istio_requests_total\{[^}]*response_code="200"[^}]*response_flags="-"/)
+    } finally {
+      external.closeAllConnections()
+      external.close()
+    }
+  })
+
+  it('under REGISTRY_ONLY an unknown host gets 502 with an empty body and no flag (block_all)', async () => {
+    await mesh.close()
+    ;({mesh, port} = await startMesh(topology, config, {outboundTrafficPolicy: 'REGISTRY_ONLY'}))
     const r = await send(port, 'http://nosuch:9080/')
     assert.equal(r.status, 502)
-    assert.match(r.body, /nosuch:9080/)
+    assert.equal(r.body, '')
     const metrics = await mesh.sidecar('productpage-v1-5d9b6f7c8d-abcde')?.metricsText()
-    assert.match(metrics ?? '', /istio_requests_total\{[^}]*response_code="502"[^}]*response_flags="NR"/)
+    assert.match(metrics ?? '', /istio_requests_total\{[^}]*response_code="502"[^}]*response_flags="-"/)
   })
 
   it('default route balances over every endpoint of the service', async () => {
@@ -140,6 +162,28 @@ describe('sandbox mesh: routing (Istio VirtualService → Envoy routes)', () => 
       {route: [{destination: {host: 'reviews', subset: 'v2'}}]},
     ]}))
     assert.match(await podOf(REVIEWS), /^reviews-v2/)
+  })
+
+  // istio 1.30.3 pilot/pkg/networking/core/route/route.go: "no routes matched" → no virtual host from that VirtualService.
+  it('a VirtualService whose rules all drop out for this sidecar is skipped: the default route applies, not 404 NR', async () => {
+    config.apply(virtualService('reviews', {hosts: ['reviews'], http: [
+      {match: [{sourceLabels: {app: 'someone-else'}}], route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+      {match: [{port: 8080}], route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+    ]}))
+    const seen = new Set<string>()
+    for (let i = 0; i < 30; i++) {
+      const r = await send(port, REVIEWS)
+      assert.equal(r.status, 200)
+      seen.add(JSON.parse(r.body).pod)
+    }
+    assert.equal(seen.size, 3, 'the default route balances over every reviews pod')
+  })
+
+  it('VirtualServices in several namespaces follow Istio\'s precedence: the proxy namespace\'s private one beats an older public one elsewhere', async () => {
+    // Exact host first, then private (exportTo "."), exported by name, public; oldest first in each tier.
+    config.apply({...virtualService('reviews-public', {hosts: ['reviews.default.svc.cluster.local'], http: [{route: [{destination: {host: 'reviews.default.svc.cluster.local', subset: 'v1'}}]}]}, 'other'), metadata: {name: 'reviews-public', namespace: 'other', creationTimestamp: '2026-01-01T00:00:00Z'}})
+    config.apply({...virtualService('reviews-private', {hosts: ['reviews'], exportTo: ['.'], http: [{route: [{destination: {host: 'reviews', subset: 'v3'}}]}]}), metadata: {name: 'reviews-private', namespace: 'default', creationTimestamp: '2026-02-01T00:00:00Z'}})
+    assert.match(await podOf(REVIEWS), /^reviews-v3/)
   })
 
   it('adds x-request-id and x-forwarded-proto, strips hop-by-hop headers, returns x-envoy-upstream-service-time', async () => {
