@@ -30,6 +30,16 @@ export interface CompileInput {
   expiresAt: Date
   owner?: string
   experiment?: string
+  /**
+   * The Gateways the load enters through (`namespace/name`), when it enters through a gateway. A
+   * fault on a service that a VirtualService bound to one of them routes to directly is written
+   * into that VirtualService too, scoped to the gateway: Istio builds a gateway's routes only from
+   * the VirtualServices bound to it (istio 1.30.3 pilot/pkg/networking/core/gateway.go
+   * buildGatewayHTTPRouteConfig → VirtualServicesForGateway; route/route.go sourceMatchHTTP keeps a
+   * block for the gateway only when its `gateways` name it), so the gateway is the calling proxy
+   * and the service's own VirtualService never sees that traffic.
+   */
+  gateways?: string[]
 }
 
 /** A fault bound to the service it targets. */
@@ -47,21 +57,33 @@ export function compileFaults(input: CompileInput): FaultPlan {
     throw new UsageError(`run id ${JSON.stringify(input.runId)} is not usable`, {hint: 'Use 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit.'})
   }
   const local = input.existing.filter(vs => (vs.metadata.namespace ?? input.namespace) === input.namespace)
-  const groups = new Map<string, {vs: VirtualService | undefined; faults: TargetedFault[]}>()
+  const groups = new Map<string, {vs: VirtualService | undefined; faults: TargetedFault[]; gatewayFaults: TargetedFault[]}>()
+  const keyOf = (vs: VirtualService) => `update:${vs.metadata.namespace ?? input.namespace}/${vs.metadata.name}`
   for (const [index, fault] of input.faults.entries()) {
     const service = fqdn(fault.service, input.namespace)
     const vs = virtualServiceFor(local, service, input.namespace)
-    const key = vs === undefined ? `create:${service}` : `update:${vs.metadata.name}`
-    const group = groups.get(key) ?? {vs, faults: []}
+    const key = vs === undefined ? `create:${service}` : keyOf(vs)
+    const group = groups.get(key) ?? {vs, faults: [], gatewayFaults: []}
     group.faults.push({index, fault, service})
     groups.set(key, group)
   }
+  // Through a gateway: the gateway-bound VirtualServices that route a faulted service directly.
+  for (const vs of gatewayBound(input)) {
+    const ns = vs.metadata.namespace ?? input.namespace
+    for (const [index, fault] of input.faults.entries()) {
+      const service = fqdn(fault.service, input.namespace)
+      if (!(vs.spec.http ?? []).some(r => (r.route ?? []).some(d => fqdn(d.destination.host, ns) === service))) continue
+      const group = groups.get(keyOf(vs)) ?? {vs, faults: [], gatewayFaults: []}
+      group.gatewayFaults.push({index, fault, service})
+      groups.set(keyOf(vs), group)
+    }
+  }
   const taken = new Set(local.map(vs => vs.metadata.name))
   const objects = [...groups.values()].map(g => {
-    const planned = g.vs === undefined ? planCreate(input, g.faults, taken) : planUpdate(input, g.vs, g.faults)
+    const planned = g.vs === undefined ? planCreate(input, g.faults, taken) : planUpdate(input, g.vs, g.faults, g.gatewayFaults)
     planned.notes.push(...foreignNamespaceNotes(input, g.faults))
     return planned
-  })
+  }).filter(o => o.revert.faultRouteNames.length > 0 || o.action === 'create' || o.faults.length > 0) // a gateway VirtualService no fault could use is left alone
   return {runId: input.runId, namespace: input.namespace, expiresAt: rfc3339(input.expiresAt), objects}
 }
 
@@ -120,6 +142,69 @@ function sidecarOnly(block: HTTPMatchRequest, vs: VirtualService): HTTPMatchRequ
   return gateways.length === 1 ? block : {...block, gateways: ['mesh']}
 }
 
+/** `gateways:` entries as Istio resolves them: `name` is the VirtualService's namespace's (istio 1.30.3 pilot/pkg/model/config.go resolveGatewayName). */
+function resolveGateway(ref: string, vsNamespace: string): string {
+  return ref === 'mesh' || ref.includes('/') ? ref : `${vsNamespace}/${ref}`
+}
+
+/** The VirtualServices bound to a gateway the load enters through. */
+function gatewayBound(input: CompileInput): VirtualService[] {
+  const entered = input.gateways ?? []
+  if (entered.length === 0) return []
+  return input.existing.filter(vs => {
+    const ns = vs.metadata.namespace ?? input.namespace
+    const refs = [...(vs.spec.gateways ?? []), ...(vs.spec.http ?? []).flatMap(r => (r.match ?? []).flatMap(m => m.gateways ?? []))]
+    return refs.some(g => entered.includes(resolveGateway(g, ns)))
+  })
+}
+
+/** Restricts a block to the entered gateways, or undefined when it does not apply to any of them. */
+function gatewayOnly(block: HTTPMatchRequest, vs: VirtualService, input: CompileInput): HTTPMatchRequest | undefined {
+  const ns = vs.metadata.namespace ?? input.namespace
+  const gateways = (block.gateways ?? vs.spec.gateways ?? []).filter(g => (input.gateways ?? []).includes(resolveGateway(g, ns)))
+  if (gateways.length === 0) return undefined
+  return {...block, gateways}
+}
+
+/**
+ * R′ in a gateway-bound VirtualService: for a route whose destinations are the faulted service, its
+ * blocks AND-ed with the fault's match (no authority scoping: the gateway sees the external host)
+ * and restricted to the entered gateways, so sidecars bound by `mesh` never take it.
+ */
+function gatewayFaultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: TargetedFault, input: CompileInput): HTTPRoute | undefined {
+  const ns = vs.metadata.namespace ?? input.namespace
+  const destinations = route.route ?? []
+  const hits = destinations.filter(d => fqdn(d.destination.host, ns) === t.service)
+  if (hits.length === 0) return undefined
+  if (hits.length < destinations.length) {
+    throw new UnsafeFault(
+      `route ${routeLabel(route, index)} of gateway VirtualService ${vs.metadata.name} splits traffic between ${t.service} and other hosts, and a fault in the gateway would reach those too`,
+      {hint: 'Send the load through a sidecar for this experiment, or target a service the gateway does not route to directly.'},
+    )
+  }
+  const blocks = route.match === undefined || route.match.length === 0 ? [{}] : route.match
+  const copies: HTTPMatchRequest[] = []
+  for (const block of blocks) {
+    const c = andMatchBlock(block, {...t.fault.match})
+    if (c.kind === 'conflict') {
+      throw new UnsafeFault(
+        `route ${routeLabel(route, index)} of gateway VirtualService ${vs.metadata.name} matches on ${c.field} too, and the fault's condition on ${c.field} cannot be combined with it in one Istio match`,
+        {hint: `Target the fault with a header the route does not match on, or align spec.faults[${t.index}].match.${c.field.split('.')[0] ?? c.field} with the route's.`},
+      )
+    }
+    const scoped = c.kind === 'match' ? gatewayOnly(c.value, vs, input) : undefined
+    if (scoped !== undefined) copies.push(scoped)
+  }
+  if (copies.length === 0) return undefined
+  const {name: _name, match: _match, ...settings} = route
+  return {
+    name: faultRouteName(input.runId, `gw-${route.name ?? String(index)}`, t.index),
+    match: copies,
+    ...structuredClone(settings),
+    fault: faultInjection(t.fault),
+  }
+}
+
 /** R′ for one route and one fault, or undefined when no block of R can match targeted traffic. */
 function faultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: TargetedFault, ctx: {input: CompileInput; shared: boolean}): HTTPRoute | undefined {
   const faultMatch = scopedFaultMatch(vs, t, ctx.input.namespace)
@@ -147,7 +232,7 @@ function faultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: Targe
   }
 }
 
-function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFault[]): PlannedVirtualService {
+function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFault[], gatewayFaults: TargetedFault[] = []): PlannedVirtualService {
   refuseStale(vs)
   const http = vs.spec.http ?? []
   if (http.length === 0) {
@@ -157,7 +242,12 @@ function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFau
   const out: HTTPRoute[] = []
   const carried = new Set<number>()
   const shared = faults.length > 1
+  const gatewayCarried = new Set<number>()
   for (const [index, route] of http.entries()) {
+    if (route.fault !== undefined && gatewayFaults.length > 0 && faults.length === 0 && !(route.route ?? []).some(d => gatewayFaults.some(t => fqdn(d.destination.host, vs.metadata.namespace ?? input.namespace) === t.service))) {
+      out.push(route) // a hand-written fault on a route to other hosts: not ours to stack on, and not in the way
+      continue
+    }
     if (route.fault !== undefined) {
       throw new UnsafeFault(`route ${routeLabel(route, index)} of VirtualService ${vs.metadata.name} already injects a fault that Faultline did not write`, {hint: 'Faultline does not stack faults on hand-written ones: remove that fault first, or target another service.'})
     }
@@ -176,7 +266,18 @@ function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFau
         carried.add(t.index)
       }
     }
+    for (const t of gatewayFaults) {
+      const copy = gatewayFaultCopy(vs, route, index, t, input)
+      if (copy !== undefined) {
+        out.push(copy)
+        gatewayCarried.add(t.index)
+      }
+    }
     out.push(route)
+  }
+  const ns = vs.metadata.namespace ?? input.namespace
+  for (const t of gatewayFaults) {
+    if (gatewayCarried.has(t.index)) notes.push(`spec.faults[${t.index}] (${t.service}) is applied in the gateway ${(input.gateways ?? []).join(', ')}: the load enters there, and Istio evaluates the routes of ${ns}/${vs.metadata.name}, bound to it, in the gateway (not ${t.service}'s own VirtualService)`)
   }
   for (const t of faults) {
     if (!carried.has(t.index)) {
@@ -186,7 +287,7 @@ function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFau
   const spec: VirtualServiceSpec = structuredClone({...vs.spec, http: out})
   const {managedFields: _managedFields, ...metadata} = structuredClone(vs.metadata)
   const desired: VirtualService = {apiVersion: vs.apiVersion, kind: 'VirtualService', metadata: {...metadata, namespace: vs.metadata.namespace ?? input.namespace}, spec}
-  return finish(input, desired, {action: 'update', existing: vs, faults, notes, originalSpec: structuredClone(vs.spec)})
+  return finish(input, desired, {action: 'update', existing: vs, faults: [...faults, ...gatewayFaults.filter(t => gatewayCarried.has(t.index) && !faults.some(f => f.index === t.index))], notes, originalSpec: structuredClone(vs.spec)})
 }
 
 function planCreate(input: CompileInput, faults: TargetedFault[], taken: Set<string>): PlannedVirtualService {
