@@ -21,6 +21,7 @@ import {handleIstio, type IstioTarget} from './apiserver/istio.js'
 import {openApiDocument, openApiIndex} from './apiserver/openapi.js'
 import {selfSignedCertificate} from './apiserver/tls.js'
 import {findPod} from './apiserver/pods.js'
+import {BuiltinStore, builtinTarget, handleBuiltin} from './apiserver/builtin.js'
 import {PortForwardGateway} from './apiserver/portforward.js'
 import {handlePodProxy, handleServiceProxy} from './apiserver/podproxy.js'
 import {handleServices} from './apiserver/services.js'
@@ -77,6 +78,7 @@ function segmentsOf(url: URL): string[] {
 
 interface Context {
   opts: ApiServerOptions
+  builtins: BuiltinStore
   since: string
   serverAddress: string
 }
@@ -104,6 +106,11 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
     res.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(doc), 'Cache-Control': 'public, immutable'})
     return void res.end(doc)
   }
+  const builtin = builtinTarget(s)
+  // Services are the topology's; a stored one (chaos schedule's report server) or a write goes to the store.
+  const ofTopology = builtin?.name !== undefined && topology.services().some(x => x.namespace === builtin.namespace && x.name === builtin.name)
+  const topologyService = builtin?.resource.kind === 'Service' && (ofTopology || (req.method === 'GET' && (builtin.name === undefined || ctx.builtins.get('Service', builtin.namespace ?? '', builtin.name) === undefined)))
+  if (builtin !== undefined && !topologyService) return handleBuiltin(req, res, q, ctx.builtins, builtin, ns => store.get('Namespace', undefined, ns) !== undefined)
   if (s[0] === 'api' && s[1] === 'v1') {
     const [, , a, b, c, d, e] = s
     if (a === 'namespaces' && (c === undefined)) return handleNamespaces(req, res, q, store, b)
@@ -198,7 +205,7 @@ function warmSchemas(): () => void {
  */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const host = opts.host ?? '127.0.0.1'
-  const ctx: Context = {opts, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), serverAddress: ''}
+  const ctx: Context = {opts, builtins: new BuiltinStore(), since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), serverAddress: ''}
   const gateway = new ExecGateway(opts.exec)
   const forwards = new PortForwardGateway()
   const tls = selfSignedCertificate()

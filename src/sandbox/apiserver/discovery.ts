@@ -5,6 +5,7 @@
  */
 import {crdFor} from '../../istio/crd.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '../../istio/types.js'
+import {BUILTIN_RESOURCES, builtinDiscovery} from './builtin.js'
 
 /** The authorization group the runner's preflight uses for SelfSubjectAccessReviews. */
 export const AUTHORIZATION_GROUP = 'authorization.k8s.io'
@@ -12,6 +13,9 @@ export const AUTHORIZATION_GROUP = 'authorization.k8s.io'
 /** The Kubernetes version the sandbox reports (`/version`). */
 export const KUBERNETES_VERSION = {major: '1', minor: '32', gitVersion: 'v1.32.0-faultline-sandbox', gitCommit: '', gitTreeState: 'clean',
   buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64'} as const
+
+/** The named groups of the built-in kinds the sandbox stores (apps, batch, rbac.authorization.k8s.io). */
+const BUILTIN_GROUPS: string[] = [...new Set(BUILTIN_RESOURCES.map(r => r.group).filter(g => g !== ''))]
 
 const CUSTOM_RESOURCE_VERBS = ['delete', 'get', 'list', 'patch', 'create', 'update', 'watch']
 
@@ -28,7 +32,11 @@ export function coreResources(): unknown {
       {name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['create', 'get', 'list', 'patch', 'watch'], shortNames: ['ns']},
       {name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list'], shortNames: ['po'], categories: ['all']},
       {name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get']},
-      {name: 'services', singularName: 'service', namespaced: true, kind: 'Service', verbs: ['get', 'list'], shortNames: ['svc'], categories: ['all']},
+      {name: 'pods/portforward', singularName: '', namespaced: true, kind: 'PodPortForwardOptions', verbs: ['create', 'get']},
+      {name: 'pods/proxy', singularName: '', namespaced: true, kind: 'PodProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update']},
+      {name: 'services/proxy', singularName: '', namespaced: true, kind: 'ServiceProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update']},
+      // Services: the topology's, read from it; others (chaos schedule's report server) stored (builtin.ts).
+      ...builtinDiscovery('', 'v1').map(r => (r['kind'] === 'Service' ? {...r, categories: ['all']} : r)),
     ],
   }
 }
@@ -39,7 +47,7 @@ function groupVersions(group: string, versions: readonly string[]): {groupVersio
 
 /** `GET /apis/<group>` for one group. */
 export function apiGroup(group: string): unknown | undefined {
-  const versions = group === ISTIO_GROUP ? ISTIO_VERSIONS : group === AUTHORIZATION_GROUP ? ['v1'] : undefined
+  const versions = group === ISTIO_GROUP ? ISTIO_VERSIONS : group === AUTHORIZATION_GROUP || BUILTIN_GROUPS.includes(group) ? ['v1'] : undefined
   if (versions === undefined) return undefined
   const gv = groupVersions(group, versions)
   return {kind: 'APIGroup', apiVersion: 'v1', name: group, versions: gv, preferredVersion: gv[0]}
@@ -47,7 +55,7 @@ export function apiGroup(group: string): unknown | undefined {
 
 /** `GET /apis`: the groups, preferred version first. */
 export function apiGroups(): unknown {
-  return {kind: 'APIGroupList', apiVersion: 'v1', groups: [AUTHORIZATION_GROUP, ISTIO_GROUP].map(apiGroup)}
+  return {kind: 'APIGroupList', apiVersion: 'v1', groups: [...BUILTIN_GROUPS, AUTHORIZATION_GROUP, ISTIO_GROUP].map(apiGroup)}
 }
 
 /** `GET /apis/<group>/<version>`, or undefined when that group/version is not served. */
@@ -56,6 +64,7 @@ export function groupResources(group: string, version: string): unknown | undefi
     return {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`,
       resources: [{name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create']}]}
   }
+  if (BUILTIN_GROUPS.includes(group) && version === 'v1') return {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources: builtinDiscovery(group, version)}
   if (group !== ISTIO_GROUP || !(ISTIO_VERSIONS as readonly string[]).includes(version)) return undefined
   const resources = (['VirtualService', 'DestinationRule'] as const).map(kind => {
     const crd = crdFor(kind)

@@ -2,12 +2,15 @@
  * OpenAPI v3 documents, as much as kubectl reads of them: with a `post`/`put`/`patch` operation per
  * resource carrying `x-kubernetes-group-version-kind` and a `fieldValidation` parameter, kubectl
  * leaves field validation to the server (`?fieldValidation=Strict`) instead of refusing to apply.
- * Schemas come from the Istio CRDs' `openAPIV3Schema`, the way the apiextensions server publishes them.
+ * Schemas come from the Istio CRDs' `openAPIV3Schema`, the way the apiextensions server publishes them;
+ * core/v1, apps/v1, batch/v1 and rbac.authorization.k8s.io/v1 are Kubernetes' own documents
+ * (schema/kubernetes-openapi/, see builtin.ts).
  */
 import {createHash} from 'node:crypto'
 
 import {crdFor} from '../../istio/crd.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '../../istio/types.js'
+import {KUBERNETES_DOCUMENTS, kubernetesDocument} from './builtin.js'
 
 const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta'
 const STRING_MAP = {type: 'object', additionalProperties: {type: 'string'}}
@@ -109,6 +112,12 @@ function documentFor(groupVersion: string): {body: string; hash: string} | undef
   let doc = documents.get(groupVersion)
   if (doc !== undefined) return doc
   let value: unknown
+  const kubernetes = kubernetesDocument(groupVersion)
+  if (kubernetes !== undefined) {
+    doc = {body: kubernetes, hash: createHash('sha512').update(kubernetes).digest('hex').slice(0, 128).toUpperCase()}
+    documents.set(groupVersion, doc)
+    return doc
+  }
   if (groupVersion === 'api/v1') value = coreDocument()
   else {
     const version = groupVersion.startsWith(`apis/${ISTIO_GROUP}/`) ? groupVersion.slice(`apis/${ISTIO_GROUP}/`.length) : ''
@@ -123,7 +132,7 @@ function documentFor(groupVersion: string): {body: string; hash: string} | undef
 
 /** `GET /openapi/v3`: where each group-version's document is. */
 export function openApiIndex(): unknown {
-  const gvs = ['api/v1', ...ISTIO_VERSIONS.map(v => `apis/${ISTIO_GROUP}/${v}`)]
+  const gvs = [...KUBERNETES_DOCUMENTS, ...ISTIO_VERSIONS.map(v => `apis/${ISTIO_GROUP}/${v}`)]
   return {paths: Object.fromEntries(gvs.map(gv => [gv, {serverRelativeURL: `/openapi/v3/${gv}?hash=${documentFor(gv)?.hash ?? ''}`}]))}
 }
 

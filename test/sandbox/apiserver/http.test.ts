@@ -37,12 +37,12 @@ describe('sandbox API server over HTTPS', function () {
   })
 
   describe('discovery', () => {
-    it('serves /version, /api and /api/v1 with pods/exec and services', async () => {
+    it('serves /version, /api and /api/v1 with pods/exec, port-forward, proxies and the built-in kinds', async () => {
       assert.equal((await f.call('GET', '/version')).body.major, '1')
       assert.deepEqual((await f.call('GET', '/api')).body.versions, ['v1'])
       const core = (await f.call('GET', '/api/v1')).body
       const names = core.resources.map((r: Answer) => r.name)
-      assert.deepEqual(names, ['namespaces', 'pods', 'pods/exec', 'services'])
+      assert.deepEqual(names, ['namespaces', 'pods', 'pods/exec', 'pods/portforward', 'pods/proxy', 'services/proxy', 'configmaps', 'secrets', 'serviceaccounts', 'persistentvolumeclaims', 'services'])
     })
 
     it('lists networking.istio.io with v1 preferred and three versions, also at /apis/', async () => {
