@@ -31,6 +31,7 @@ export const BENCHES: Record<string, () => Promise<{default: Bench}>> = {
   index: () => import('./report-index.js'),
   guardrail: () => import('./guardrail-reaction.js'),
   memory: () => import('./runner-memory.js'),
+  'k6-operator': () => import('./k6-operator.js'),
 }
 
 /** A bench's result as kept in `bench/results/<name>.json`. */
