@@ -10,6 +10,7 @@ import {RESOURCES, servedAs, type ObjectStore, type Preconditions, type StoredKi
 import type {StoredObject} from '../types.js'
 import {decodeIstioObject, fieldValidationOf, validateAdmission, type AdmissionContext} from './admission.js'
 import {flag, mediaType, parseJson, readBody, sendJson, timeoutSecondsOf, warningHeaders} from './http.js'
+import {fieldManagerOf, parseApplyBody, recordUpdate, serverSideApply} from './managed.js'
 import {jsonPatch, mergePatch, PatchError, type Json} from './patch.js'
 import {parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {ApiError, badRequest, methodNotAllowed, notFound, success, unsupportedMediaType} from './status.js'
@@ -25,6 +26,7 @@ export interface IstioTarget {
 }
 
 const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json']
+const APPLY_PATCH = 'application/apply-patch+yaml'
 
 /** Routes one request to an Istio resource. */
 export async function handleIstio(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, target: IstioTarget): Promise<void> {
@@ -105,6 +107,7 @@ async function jsonBody(req: IncomingMessage, accepted: string[]): Promise<unkno
 async function create(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, t: IstioTarget & {namespace: string}): Promise<void> {
   const body = await jsonBody(req, ['application/json'])
   const {object, warnings} = decodeIstioObject(body, admissionContext(query, {...t, name: undefined}, 'create'))
+  object.metadata.managedFields = recordUpdate(undefined, object, fieldManagerOf(query, req, false), apiVersion(t))
   const created = store.create(object, {dryRun: dryRun(query), admit: validateAdmission})
   sendJson(res, 201, servedAs(created, apiVersion(t)), warningHeaders(warnings))
 }
@@ -112,14 +115,17 @@ async function create(req: IncomingMessage, res: ServerResponse, query: URLSearc
 async function update(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, t: Item): Promise<void> {
   const body = await jsonBody(req, ['application/json'])
   const {object, warnings} = decodeIstioObject(body, admissionContext(query, t, 'update'))
+  const current = store.get(t.kind, t.namespace, t.name)
+  object.metadata.managedFields = recordUpdate(current === undefined ? undefined : servedAs(current, apiVersion(t)), object, fieldManagerOf(query, req, false), apiVersion(t))
   const updated = store.update(object, {dryRun: dryRun(query), admit: validateAdmission})
   sendJson(res, 200, servedAs(updated, apiVersion(t)), warningHeaders(warnings))
 }
 
 async function patch(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, t: Item): Promise<void> {
   const type = mediaType(req.headers['content-type'])
+  if (type === APPLY_PATCH) return apply(req, res, query, store, t)
   // Custom resources have no Go struct, hence no patch strategy: a real server refuses strategic merge for them.
-  if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(type, PATCH_TYPES)
+  if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(type, [...PATCH_TYPES, APPLY_PATCH])
   const patchDoc = parseJson(await readBody(req))
   const current = store.get(t.kind, t.namespace, t.name)
   if (current === undefined) throw notFound(RESOURCES[t.kind], t.name)
@@ -134,8 +140,24 @@ async function patch(req: IncomingMessage, res: ServerResponse, query: URLSearch
   const {object, warnings} = decodeIstioObject(patched, admissionContext(query, t, 'patch'))
   // A patch that does not name a resourceVersion applies to whatever is current (no precondition).
   object.metadata.resourceVersion ??= current.metadata.resourceVersion ?? ''
+  object.metadata.managedFields = recordUpdate(served as unknown as StoredObject, object, fieldManagerOf(query, req, false), apiVersion(t))
   const updated = store.update(object, {dryRun: dryRun(query), admit: validateAdmission})
   sendJson(res, 200, servedAs(updated, apiVersion(t)), warningHeaders(warnings))
+}
+
+/** Server-side apply (`kubectl apply --server-side`, Argo CD, Flux): creates or merges, owning what it applied (managed.ts). */
+async function apply(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, t: Item): Promise<void> {
+  const manager = fieldManagerOf(query, req, true)
+  const applied = parseApplyBody(await readBody(req))
+  const current = store.get(t.kind, t.namespace, t.name)
+  const served = current === undefined ? undefined : servedAs(current, apiVersion(t))
+  const merged = serverSideApply(served, applied, manager, flag(query, 'force'), apiVersion(t))
+  const operation = current === undefined ? 'create' : 'patch'
+  const {object, warnings} = decodeIstioObject(merged, admissionContext(query, t, operation))
+  const options = {dryRun: dryRun(query), admit: validateAdmission}
+  if (current === undefined) return sendJson(res, 201, servedAs(store.create(object, options), apiVersion(t)), warningHeaders(warnings))
+  object.metadata.resourceVersion ??= current.metadata.resourceVersion ?? ''
+  sendJson(res, 200, servedAs(store.update(object, options), apiVersion(t)), warningHeaders(warnings))
 }
 
 function preconditionsOf(body: unknown): Preconditions | undefined {

@@ -1,0 +1,138 @@
+/**
+ * The sandbox's API server and a real kube-apiserver 1.32 (with etcd) side by side: the same kubectl
+ * operations of test/reference/kubectl.md — apply, re-apply, get, server dry run, server-side apply
+ * with its CSA → SSA upgrade, an Argo CD-style apply that conflicts, `--force-conflicts`, and
+ * `chaos schedule`'s documents with a bad field — must print the same and leave the same field
+ * managers. exec and port-forward cannot be compared (the real server has no kubelet); README's
+ * sandbox section lists the remaining differences.
+ *
+ * The real server is the tool `up`/`down` in $KUBE_APISERVER_DIR, by default
+ * `../shared/tools/kube-apiserver` beside the repository (see its SOURCE.md); without it, or without
+ * kubectl, the suite is skipped with a message.
+ */
+import assert from 'node:assert/strict'
+import {existsSync} from 'node:fs'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+import {parseAllDocuments, stringify} from 'yaml'
+
+import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
+import {type Kubectl, kubectlFor, kubectlProblem, REPO, sh, withKubectlFixture} from './sandbox-cli.js'
+
+const SAMPLES = join(REPO, 'test/reference/istio-samples/bookinfo-networking')
+
+function toolDir(): string {
+  return resolve(process.env.KUBE_APISERVER_DIR ?? join(REPO, '..', 'shared', 'tools', 'kube-apiserver'))
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise(done => {
+    const server = createServer()
+    server.once('error', () => done(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)))
+  })
+}
+
+async function freePorts(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000)
+    if ((await Promise.all([0, 7000, 7001, 7002].map(d => portFree(port + d)))).every(Boolean)) return port
+  }
+  throw new Error('no free ports for kube-apiserver and etcd')
+}
+
+/** What may differ between two servers for the same operation: file paths of this run. */
+function normalize(text: string, dirs: string[]): string {
+  let out = text
+  for (const d of dirs) out = out.replaceAll(d, 'DIR')
+  return out.trim()
+}
+
+describe('the sandbox API server beside a real kube-apiserver, operation by operation', function () {
+  this.timeout(240_000)
+  const sandbox = withKubectlFixture('compare')
+  let dir: string | undefined
+  let real: Kubectl
+
+  before(async function () {
+    this.timeout(240_000)
+    const tool = toolDir()
+    const why = !existsSync(join(tool, 'up')) ? `no kube-apiserver tool in ${tool} (set KUBE_APISERVER_DIR)` : await kubectlProblem()
+    if (why !== undefined) {
+      console.log(`      (skipped: ${why})`)
+      return this.skip()
+    }
+    dir = await mkdtemp(join(tmpdir(), 'faultline-compare-apiserver-'))
+    const up = await sh(join(tool, 'up'), [dir, String(await freePorts())])
+    if (up.code !== 0) throw new Error(`kube-apiserver did not start: ${up.stderr}${up.stdout}`)
+    real = kubectlFor(up.stdout.trim().split('\n').at(-1) ?? join(dir, 'kubeconfig'), dir)
+    const crds = await real('apply', '--server-side', '-f', join(tool, '..', '..', 'reference', 'istio-crds'))
+    assert.equal(crds.code, 0, crds.stderr)
+    assert.equal((await real('wait', '--for=condition=Established', 'crd/virtualservices.networking.istio.io', '--timeout=60s')).code, 0)
+  })
+
+  after(async function () {
+    this.timeout(60_000)
+    if (dir === undefined) return
+    await sh(join(toolDir(), 'down'), [dir])
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  /** Runs one kubectl operation on both servers; asserts the same exit code, stdout and stderr. */
+  async function both(...args: string[]): Promise<{stdout: string; stderr: string; code: number}> {
+    const [r, s] = [await real(...args), await sandbox.kubectl(...args)]
+    const dirs = [dir ?? '', sandbox.dir]
+    assert.equal(s.code, r.code, `kubectl ${args.join(' ')}: exit ${s.code} vs the real ${r.code}\nsandbox: ${s.stderr}\nreal: ${r.stderr}`)
+    assert.equal(normalize(s.stdout, dirs), normalize(r.stdout, dirs), `kubectl ${args.join(' ')}: stdout`)
+    assert.equal(normalize(s.stderr, dirs), normalize(r.stderr, dirs), `kubectl ${args.join(' ')}: stderr`)
+    return r
+  }
+
+  /** Each manager's operation and fields of a VirtualService, sorted by manager, on both servers. */
+  async function managersOf(name: string): Promise<void> {
+    const read = async (k: Kubectl) => {
+      const r = await k('get', 'vs', name, '-o', 'json', '--show-managed-fields')
+      assert.equal(r.code, 0, r.stderr)
+      return ((JSON.parse(r.stdout) as {metadata: {managedFields: {manager: string; operation: string; fieldsV1: unknown}[]}}).metadata.managedFields)
+        .map(m => ({manager: m.manager, operation: m.operation, fieldsV1: m.fieldsV1})).sort((a, b) => a.manager.localeCompare(b.manager))
+    }
+    assert.deepEqual(await read(sandbox.kubectl), await read(real), `managedFields of ${name}`)
+  }
+
+  it('kubectl apply (client-side), re-apply, get and a server dry run print the same', async () => {
+    await both('apply', '-f', join(SAMPLES, 'virtual-service-all-v1.yaml'))
+    await both('apply', '-f', join(SAMPLES, 'virtual-service-all-v1.yaml'))
+    await both('get', 'vs', '-o', 'name')
+    await both('apply', '--dry-run=server', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
+    await managersOf('ratings')
+  })
+
+  it('kubectl apply --server-side takes over from client-side apply; the same managers remain', async () => {
+    await both('apply', '--server-side', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
+    await managersOf('ratings')
+  })
+
+  it('an Argo CD-style apply: co-owning equal values, a 409 on a change, --force-conflicts', async () => {
+    await both('apply', '--server-side', '--field-manager', 'argocd-controller', '-f', join(SAMPLES, 'virtual-service-ratings-test-abort.yaml'))
+    await managersOf('ratings')
+    const docs = parseAllDocuments(await readFile(join(SAMPLES, 'virtual-service-all-v1.yaml'), 'utf8')).map(d => d.toJS() as {metadata: {name: string}})
+    const ratings = join(sandbox.dir, 'ratings-v1.yaml')
+    await writeFile(ratings, stringify(docs.find(d => d.metadata.name === 'ratings')))
+    const conflict = await both('apply', '--server-side', '--field-manager', 'argocd-controller', '-f', ratings)
+    assert.match(conflict.stderr, /Apply failed with 1 conflict: conflict with "kubectl": \.spec\.http/)
+    await both('apply', '--server-side', '--field-manager', 'argocd-controller', '--force-conflicts', '-f', ratings)
+    await managersOf('ratings')
+  })
+
+  it('chaos schedule\'s documents: the same server dry run, and the same refusal of an unknown field', async () => {
+    const schedule = await buildSchedule({file: 'experiments/ratings-delay.yaml', cron: '0 3 * * 1', reaper: false, version: '0.1.0'})
+    const file = join(sandbox.dir, 'schedule.yaml')
+    await writeFile(file, renderManifests(schedule.manifests))
+    await both('apply', '--dry-run=server', '-f', file)
+    await writeFile(file, renderManifests(schedule.manifests).replace('\n  schedule: ', '\n  bogusField: 1\n  schedule: '))
+    await both('apply', '--dry-run=server', '-f', file)
+  })
+})
