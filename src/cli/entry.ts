@@ -1,30 +1,96 @@
 /**
- * `--entry`: how the load and HTTP probes enter the mesh, overriding `spec.load.entry`
- * (README, "Running against a real cluster"). `proxy=URL`: through that HTTP forward proxy.
+ * The way into the mesh (README, "Running against a real cluster"): `--entry` over
+ * `spec.load.entry`. `proxy=URL`: through that HTTP forward proxy. `gateway`: through the ingress
+ * gateway (the experiment's gateway entry, else Service istio-system/istio-ingressgateway port 80),
+ * `gateway=URL`: through a gateway at that address. `portForward` is not built yet.
  */
-import {UsageError} from '../errors.js'
-import type {LoadEntry} from '../experiment/model.js'
+import type {Cluster} from '../cluster/cluster.js'
+import {ClusterUnavailable, UsageError} from '../errors.js'
+import type {Experiment, LoadEntry} from '../experiment/model.js'
 
-/** Parses `--entry`; a malformed value is a usage error (exit 2) before anything starts. */
-export function parseEntryFlag(value: string): LoadEntry {
+/** Istio's default ingress gateway Service. */
+export const DEFAULT_GATEWAY = {service: 'istio-ingressgateway', namespace: 'istio-system', port: 80}
+
+function httpUrl(value: string, arg: string | undefined, what: string): string {
+  let url: URL | undefined
+  try {
+    url = arg === undefined ? undefined : new URL(arg)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--entry ${value}: ${what}= needs an http:// or https:// URL`, {hint: `e.g. --entry ${what}=http://127.0.0.1:3128`})
+  return arg!
+}
+
+/** Parses `--entry` (with the experiment's own entry for `gateway`); a malformed value is a usage error (exit 2) before anything starts. */
+export function parseEntryFlag(value: string, spec?: LoadEntry): LoadEntry {
   const eq = value.indexOf('=')
   const kind = eq < 0 ? value : value.slice(0, eq)
   const arg = eq < 0 ? undefined : value.slice(eq + 1)
-  if (kind === 'proxy') {
-    let url: URL | undefined
-    try {
-      url = arg === undefined ? undefined : new URL(arg)
-    } catch {
-      url = undefined
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--entry ${value}: proxy= needs an http:// or https:// URL`, {hint: 'e.g. --entry proxy=http://127.0.0.1:3128'})
-    return {proxy: arg!}
+  if (kind === 'proxy') return {proxy: httpUrl(value, arg, 'proxy')}
+  if (kind === 'gateway') {
+    const keep = spec !== undefined && !('proxy' in spec) ? {...(spec.host === undefined ? {} : {host: spec.host}), ...(spec.gateways === undefined ? {} : {gateways: spec.gateways})} : {}
+    if (arg !== undefined) return {url: httpUrl(value, arg, 'gateway'), ...keep}
+    return spec !== undefined && 'gateway' in spec ? spec : {gateway: {...DEFAULT_GATEWAY}, ...keep}
   }
-  throw new UsageError(`--entry ${value}: unknown way in ${JSON.stringify(kind)}`, {hint: 'Use --entry proxy=URL (an HTTP forward proxy into the mesh). See README, "Running against a real cluster".'})
+  if (kind === 'portForward') {
+    throw new ClusterUnavailable('--entry portForward is not built yet: chaos does not start or watch a port-forward itself', {hint: 'Start kubectl port-forward -n istio-system svc/istio-ingressgateway 8080:80 yourself and pass --entry gateway=http://127.0.0.1:8080. Nothing was injected.'})
+  }
+  throw new UsageError(`--entry ${value}: unknown way in ${JSON.stringify(kind)}`, {hint: 'Use --entry proxy=URL, --entry gateway or --entry gateway=URL. See README, "Running against a real cluster".'})
 }
 
-/** The explicit proxy of a run: --entry, else spec.load.entry, else the target's (the sandbox's). */
-export function entryProxy(flag: string | undefined, spec: LoadEntry | undefined, targetProxy: string | undefined): string | undefined {
-  const entry = flag === undefined ? spec : parseEntryFlag(flag)
-  return entry?.proxy ?? targetProxy
+/** The run's entry: --entry, else spec.load.entry. */
+export function chosenEntry(flag: string | undefined, spec: LoadEntry | undefined): LoadEntry | undefined {
+  return flag === undefined ? spec : parseEntryFlag(flag, spec)
+}
+
+/** The explicit proxy of a run: the entry's, else the target's (the sandbox's); none through a gateway. */
+export function entryProxy(entry: LoadEntry | undefined, targetProxy: string | undefined): string | undefined {
+  if (entry === undefined) return targetProxy
+  return 'proxy' in entry ? entry.proxy : undefined
+}
+
+/**
+ * The gateway's address (`http://host:port`): the entry's URL, else on the sandbox its kubeconfig's
+ * gateway, else the Service's load-balancer address. Where there is none, exit 4 saying so.
+ */
+export async function gatewayAddress(entry: LoadEntry, cluster: Cluster, sandboxGateway: string | undefined): Promise<string> {
+  if ('url' in entry) return new URL(entry.url).origin
+  if (!('gateway' in entry)) throw new Error('not a gateway entry')
+  const {service, namespace = DEFAULT_GATEWAY.namespace, port = DEFAULT_GATEWAY.port} = entry.gateway
+  if (sandboxGateway !== undefined) return new URL(sandboxGateway).origin
+  const svc = (await cluster.listServices(namespace)).find(s => s.name === service)
+  if (svc === undefined) throw new ClusterUnavailable(`--entry gateway: no Service ${namespace}/${service}`, {hint: 'Name the ingress gateway\'s Service in spec.load.entry.gateway, or pass --entry gateway=URL with its address. Nothing was injected.'})
+  const address = svc.loadBalancer?.[0]
+  if (address === undefined) {
+    throw new ClusterUnavailable(`--entry gateway: Service ${namespace}/${service} (${svc.type}) has no load-balancer address in its status`, {hint: `Reach it another way and pass --entry gateway=URL (e.g. kubectl port-forward -n ${namespace} svc/${service} 8080:${port}, then --entry gateway=http://127.0.0.1:8080); --entry portForward, which would start that itself, is not built yet. Nothing was injected.`})
+  }
+  return `http://${address.includes(':') ? `[${address}]` : address}${port === 80 ? '' : `:${port}`}`
+}
+
+/**
+ * The experiment as sent through a gateway at `origin`: the load's URL and every HTTP probe URL on
+ * the load's origin keep their path and query and go to the gateway, with the Host header the
+ * gateway routes (the entry's host, else the load URL's).
+ */
+export function throughGateway(experiment: Experiment, origin: string, entry: LoadEntry): Experiment {
+  const load = new URL(experiment.spec.load.url)
+  const host = ('host' in entry ? entry.host : undefined) ?? load.host
+  const move = (url: string) => {
+    const u = new URL(url)
+    return u.origin === load.origin ? `${origin}${u.pathname}${u.search}` : undefined
+  }
+  const withHost = (headers: Record<string, string> | undefined) => ({...Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => k.toLowerCase() !== 'host')), host})
+  return {
+    ...experiment,
+    spec: {
+      ...experiment.spec,
+      load: {...experiment.spec.load, url: move(experiment.spec.load.url)!, traffic: experiment.spec.load.traffic.map(t => ({...t, headers: withHost(t.headers)}))},
+      steadyState: experiment.spec.steadyState.map(p => {
+        if (!('http' in p)) return p
+        const url = move(p.http.url)
+        return url === undefined ? p : {...p, http: {...p.http, url, headers: withHost(p.http.headers)}}
+      }),
+    },
+  }
 }

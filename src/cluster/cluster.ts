@@ -67,6 +67,8 @@ export interface ServiceSummary {
   /** The DNS name an `ExternalName` Service aliases. */
   externalName?: string
   ports: number[]
+  /** status.loadBalancer.ingress: each entry's ip, else hostname (a LoadBalancer Service's external address). */
+  loadBalancer?: string[]
 }
 
 /** One access check: may we do `verb` on `resource` in `namespace`? */

@@ -230,6 +230,7 @@ export class KubeCluster implements Cluster {
         type: s.spec?.type ?? 'ClusterIP',
         ...(s.spec?.externalName === undefined ? {} : {externalName: s.spec.externalName}),
         ports: (s.spec?.ports ?? []).map(p => p.port),
+        ...((s.status?.loadBalancer?.ingress ?? []).length === 0 ? {} : {loadBalancer: (s.status?.loadBalancer?.ingress ?? []).map(i => i.ip ?? i.hostname ?? '').filter(a => a !== '')}),
       }))
     } catch (err) {
       throw translate(err, `listing Services in ${namespace}`)

@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {entryProxy, parseEntryFlag} from '../cli/entry.js'
+import {chosenEntry, entryProxy, gatewayAddress, parseEntryFlag, throughGateway} from '../cli/entry.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
 import {currentUser} from '../cli/user.js'
@@ -49,7 +49,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
     ignition: Flags.boolean({description: 'before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars\' fault counters must move (exit 4 when they do not); --no-ignition skips it', default: true, allowNo: true}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
-    entry: Flags.string({description: 'how load and HTTP probes enter the mesh, overriding spec.load.entry: proxy=URL (an HTTP forward proxy). Without either: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY'}),
+    entry: Flags.string({description: 'how load and HTTP probes enter the mesh, overriding spec.load.entry: proxy=URL (an HTTP forward proxy), gateway (the ingress gateway: spec.load.entry\'s, else Service istio-system/istio-ingressgateway port 80, at its load-balancer address) or gateway=URL (a gateway at that address). Without either: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY'}),
     ...outcomeFlags,
   }
   static override enableJsonFlag = true
@@ -60,7 +60,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const out = this.jsonEnabled() ? process.stderr : process.stdout
     // --keep, --notify, --report-url: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, line => out.write(`${line}\n`))
-    if (flags.entry !== undefined) parseEntryFlag(flags.entry) // a bad --entry: exit 2 before anything starts
+    if (flags.entry !== undefined) parseEntryFlag(flags.entry, experiment.spec.load.entry) // a bad --entry: exit 2 before anything starts
     // Before anything starts: a bad --pushgateway URL is a usage error (exit 2), not a leaked sandbox.
     const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
       url: flags.pushgateway, warn: message => out.write(`warning: ${message}\n`),
@@ -92,12 +92,20 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     let result: RunResult
     let startedAt = new Date()
     try {
-      const proxy = entryProxy(flags.entry, namespaced.spec.load.entry, target.proxy)
-      const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(namespaced.spec.load.url, proxyFor(namespaced.spec.load.url, proxy)) : undefined
+      // The way in: --entry over spec.load.entry; through a gateway, the load and HTTP probes go to its address with its Host.
+      const entry = chosenEntry(flags.entry, namespaced.spec.load.entry)
+      let sent = entry === undefined ? namespaced : {...namespaced, spec: {...namespaced.spec, load: {...namespaced.spec.load, entry}}}
+      if (entry !== undefined && !('proxy' in entry)) {
+        const origin = await gatewayAddress(entry, target.cluster, undefined)
+        sent = throughGateway(sent, origin, entry)
+        out.write(`entry: through the gateway at ${origin} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})\n`)
+      }
+      const proxy = entryProxy(entry, target.proxy)
+      const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
       if (proxyProblem !== undefined) throw new K6Unavailable(proxyProblem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
       startedAt = new Date()
       result = await runExperiment({
-        file: args.file, experiment: namespaced, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
+        file: args.file, experiment: sent, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
         signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
         ...(proxy === undefined ? {} : {proxy}),
         ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},

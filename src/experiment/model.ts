@@ -122,10 +122,34 @@ export const K6Operator = Type.Object({
 }, {additionalProperties: false, ...doc('driver: k6-operator only: how the TestRun runs the load from inside the mesh.')})
 export type K6Operator = Static<typeof K6Operator>
 
-/** How the load and HTTP probes enter the mesh (README, "Running against a real cluster"). */
-export const LoadEntry = Type.Object({
+/** Through a forward proxy. */
+export const ProxyEntry = Type.Object({
   proxy: Type.String({...doc('An HTTP forward proxy every request of the load and of HTTP probes goes through (absolute-form requests), e.g. a meshed client\'s proxy; overrides HTTP_PROXY/NO_PROXY and the sandbox\'s proxy. --entry proxy=URL overrides it.'), pattern: '^https?://', minLength: 8}),
-}, {additionalProperties: false, ...doc('The way into the mesh. Without it: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY as curl reads them, else direct.')})
+}, {additionalProperties: false, title: 'Proxy entry', ...doc('Through an HTTP forward proxy.')})
+
+const GatewayHost = Type.String({...doc('The Host header the gateway routes (a host of its Gateway\'s servers and of the VirtualService bound to it), e.g. bookinfo.example.com; default: the host of spec.load.url.'), minLength: 1, pattern: '^[A-Za-z0-9*]([-A-Za-z0-9.*]*)(:[0-9]+)?$'})
+const GatewayNames = Type.Array(Type.String({pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$'}), {minItems: 1, ...doc('The Istio Gateways (namespace/name, or name in the target namespace) this gateway serves; a fault on a service their VirtualServices route directly is applied in the gateway. Default: every Gateway named by a VirtualService in the target namespace.')})
+
+/** Through an ingress gateway found by its Service. */
+export const GatewayServiceEntry = Type.Object({
+  gateway: Type.Object({
+    service: Type.String({...doc('The gateway\'s Service, e.g. istio-ingressgateway.'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63}),
+    namespace: Type.Optional(Type.String({...doc('Its namespace (default istio-system).'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63})),
+    port: Type.Optional(Type.Integer({...doc('The Service port (default 80).'), minimum: 1, maximum: 65535})),
+  }, {additionalProperties: false, ...doc('The gateway Service whose load-balancer address the load and HTTP probes are sent to.')}),
+  host: Type.Optional(GatewayHost),
+  gateways: Type.Optional(GatewayNames),
+}, {additionalProperties: false, title: 'Gateway entry', ...doc('Through an ingress gateway: requests go to its Service\'s load-balancer address with the Host header its routes expect.')})
+
+/** Through a gateway at a known address. */
+export const GatewayUrlEntry = Type.Object({
+  url: Type.String({...doc('The gateway\'s address, e.g. http://203.0.113.10:80 (a load balancer, a NodePort, a port-forward to the gateway).'), pattern: '^https?://', minLength: 8}),
+  host: Type.Optional(GatewayHost),
+  gateways: Type.Optional(GatewayNames),
+}, {additionalProperties: false, title: 'Gateway URL entry', ...doc('Through an ingress gateway at this address, with the Host header its routes expect.')})
+
+/** How the load and HTTP probes enter the mesh (README, "Running against a real cluster"). */
+export const LoadEntry = Type.Union([ProxyEntry, GatewayServiceEntry, GatewayUrlEntry], doc('The way into the mesh: {proxy}, {gateway, host} or {url, host}. Without it: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY as curl reads them, else direct.'))
 export type LoadEntry = Static<typeof LoadEntry>
 
 /** The load to drive across all phases. */

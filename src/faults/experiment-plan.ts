@@ -8,6 +8,7 @@ import type {Experiment} from '../experiment/model.js'
 import type {VirtualService} from '../istio/types.js'
 import {validateVirtualService, virtualServiceWarnings} from '../istio/validate.js'
 import {compileFaults} from './compile.js'
+import {enteredGateways} from './entry-gateways.js'
 import {isFaultRouteName} from './names.js'
 import type {FaultPlan} from './plan.js'
 
@@ -43,8 +44,11 @@ export function faultExpiry(experiment: Experiment, now: Date): Date {
  * nothing is applied that the API server or istiod would reject half-way through a run.
  */
 export function planExperiment(input: ExperimentPlanInput): FaultPlan {
+  // Load through a gateway: faults on what its VirtualServices route directly are applied there.
+  const gateways = enteredGateways((input.experiment.spec.load as Experiment['spec']['load'] | undefined)?.entry, input.existing, targetNamespace(input.experiment, input.namespace))
   const plan = compileFaults({
     namespace: targetNamespace(input.experiment, input.namespace),
+    ...(gateways === undefined ? {} : {gateways}),
     existing: input.existing,
     faults: input.experiment.spec.faults,
     runId: input.runId,

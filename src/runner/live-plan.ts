@@ -4,6 +4,7 @@
  */
 import type {Experiment} from '../experiment/model.js'
 import {planExperiment} from '../faults/experiment-plan.js'
+import {throughGatewayEntry} from '../faults/entry-gateways.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {PrometheusClient} from '../probes/prometheus.js'
@@ -30,7 +31,7 @@ export async function planAgainstCluster(target: Target, experiment: Experiment,
   const prometheusUrl = options.prometheusUrl ?? experiment.spec.prometheus?.url ?? target.prometheusUrl
   const checks = [...locks.checks, ...await preflight({
     experiment, cluster: target.cluster, namespace: target.namespace, plan, now,
-    prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl), loadThroughMesh: target.proxy !== undefined,
+    prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl), loadThroughMesh: target.proxy !== undefined || throughGatewayEntry(experiment),
   })]
   return {checks, plan, ready: checks.every(c => c.status !== 'failed')}
 }

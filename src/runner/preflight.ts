@@ -267,12 +267,22 @@ async function prometheusChecks(input: PreflightInput): Promise<Check[]> {
   return checks
 }
 
+/**
+ * A fault on the service the load is sent to, when no sidecar or gateway sends it there: Istio
+ * applies a VirtualService's fault in the calling proxy (the sidecar's outbound route, or the
+ * gateway's for gateway-bound routes), never in the server's inbound, so that fault cannot fire —
+ * exit 4 before anything is injected. Through a gateway or a sidecar (the sandbox's proxy, --entry)
+ * there is a calling proxy and the compiler put the fault where it runs.
+ */
 function entryCheck(input: PreflightInput): Check[] {
   if (input.loadThroughMesh) return []
-  const entryHost = fqdn(new URL(input.experiment.spec.load.url).hostname, input.namespace)
-  return input.experiment.spec.faults
-    .filter(f => fqdn(f.service, input.namespace) === entryHost)
-    .map(f => ({check: 'entry', status: 'warning' as const, message: `the fault on ${f.service} is on the service the load enters through, but the load does not come through a sidecar: it can never fire`, hint: 'Faults run in the calling proxy. Send the load from a meshed pod or through the ingress gateway, or put the fault on a service further in.'}))
+  const url = new URL(input.experiment.spec.load.url)
+  const entryHost = fqdn(url.hostname, input.namespace)
+  return input.experiment.spec.faults.flatMap((f, i) => fqdn(f.service, input.namespace) !== entryHost ? [] : [{
+    check: 'entry', status: 'failed' as const,
+    message: `spec.faults[${i}] on ${f.service} cannot fire: the load goes straight to ${url.host}, not through a sidecar or a gateway, and Istio applies a fault in the proxy that calls ${f.service}`,
+    hint: `Send the load through the mesh (--entry gateway for the ingress gateway, --entry proxy=URL for a meshed forward proxy, or the sandbox), or put the fault on a service ${f.service} calls. Nothing was injected.`,
+  }])
 }
 
 /** Runs every check; the caller stops on any `failed`. */

@@ -12,6 +12,7 @@ import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
 import {type LoadDriver, type LoadPlan, parseRate} from '../load/driver.js'
 import {proxyFor} from '../load/env-proxy.js'
+import {throughGatewayEntry} from '../faults/entry-gateways.js'
 import {type InFlight, Recorder} from '../load/recorder.js'
 import {windowReasonsText} from '../load/reasons.js'
 import {PrometheusClient} from '../probes/prometheus.js'
@@ -275,7 +276,7 @@ async function prepare(input: RunInput, runId: string, startedAt: Date, reverter
   if (locks.stale.length > 0) existing = await cluster.listVirtualServices(namespace)
   const plan = planExperiment({experiment: withPhases(experiment, input.phases), existing, runId, now: startedAt, namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
   const checks = [
-    ...await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined, now: new Date()}),
+    ...await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined || throughGatewayEntry(experiment), now: new Date()}),
     // Each traffic class can reach its URL the way the load will send (a baseline of 100 % ENOTFOUND tests nothing).
     ...await reachabilityChecks({load: experiment.spec.load, ...(input.proxy === undefined ? {} : {proxy: input.proxy})}),
   ]

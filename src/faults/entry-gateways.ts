@@ -1,0 +1,23 @@
+/** Which Istio Gateways the load enters through, for the fault compiler (issue 14, "ways in"). */
+import type {LoadEntry} from '../experiment/model.js'
+import type {VirtualService} from '../istio/types.js'
+
+/** The Gateways a gateway entry serves, for the fault compiler: the entry's, else every one the namespace's VirtualServices name. */
+export function enteredGateways(entry: LoadEntry | undefined, virtualServices: readonly VirtualService[], namespace: string): string[] | undefined {
+  if (entry === undefined || 'proxy' in entry) return undefined
+  // `gateways:` entries resolve in the VirtualService's namespace (istio 1.30.3 pilot/pkg/model/config.go resolveGatewayName).
+  const resolve = (g: string, ns: string) => (g.includes('/') ? g : `${ns}/${g}`)
+  if (entry.gateways !== undefined) return entry.gateways.map(g => resolve(g, namespace))
+  const names = new Set<string>()
+  for (const vs of virtualServices) {
+    const ns = vs.metadata.namespace ?? namespace
+    for (const g of [...(vs.spec.gateways ?? []), ...(vs.spec.http ?? []).flatMap(r => (r.match ?? []).flatMap(m => m.gateways ?? []))]) if (g !== 'mesh') names.add(resolve(g, ns))
+  }
+  return [...names]
+}
+
+/** Whether the experiment's load enters through a gateway (a mesh proxy that calls the services behind it). */
+export function throughGatewayEntry(experiment: {spec: {load: {entry?: LoadEntry}}}): boolean {
+  const entry = experiment.spec.load.entry
+  return entry !== undefined && !('proxy' in entry)
+}
