@@ -137,3 +137,8 @@ function revertWith(current: VirtualService | undefined, f: RevertFacts): Revert
   const extra = f.originalSpec === undefined ? ['the original spec was not recorded; only our routes and marks were removed'] : []
   return update(stripped, !unchanged, unchanged ? `removed run ${f.runId}'s routes and marks` : `changed by someone else since run ${f.runId} wrote it: removed only our routes and marks, kept their edits`, extra)
 }
+
+/** The command that cleans up by hand when an automatic revert failed. */
+export function revertCommand(runId: string, namespace: string): string {
+  return `chaos revert --run ${runId} --namespace ${namespace}`
+}

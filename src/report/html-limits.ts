@@ -8,7 +8,7 @@
 import type {PhaseName} from '../experiment/model.js'
 import {parseThreshold} from '../probes/thresholds.js'
 import type {JournalDocument} from '../runner/journal.js'
-import {recordedProbePhases} from '../runner/probes.js'
+import {recordedProbePhases} from '../experiment/probes.js'
 import type {Timeline} from './html-model.js'
 
 /** One limit line for the page's script: on which class's which chart, where, and what it is. */

@@ -7,7 +7,7 @@
 import type {PhaseName, Probe} from '../experiment/model.js'
 import {cutShortText, type PhaseCut, type ProbeResult} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
-import {probeKind, recordedProbePhases} from '../runner/probes.js'
+import {probeKind, recordedProbePhases} from '../experiment/probes.js'
 import {html, type SafeHtml} from './assets.js'
 import {significant} from './html-format.js'
 import {PHASE_ORDER} from './html-model.js'

@@ -5,7 +5,7 @@
  */
 import type {RunEvent} from '../runner/events.js'
 import type {JournalDocument} from '../runner/journal.js'
-import {revertCommand} from '../runner/revert.js'
+import {revertCommand} from '../faults/revert.js'
 import {html, type SafeHtml} from './assets.js'
 import {faultSentence, lastFaultedWords} from './html-faults.js'
 import {formatInstant, formatMs, formatRunClock} from './html-format.js'

@@ -4,7 +4,7 @@
  * them against, and the chart boxes the page's script draws into.
  */
 import type {JournalDocument} from '../runner/journal.js'
-import type {ProbeSeries} from '../runner/series.js'
+import type {ProbeSeries} from '../runner/events.js'
 import {html, type SafeHtml} from './assets.js'
 
 /** One query's series for the page's script: times in seconds since the run started. */

@@ -5,8 +5,18 @@
 import type {ClusterTarget} from '../cluster/cluster.js'
 import type {BlastRadius} from '../diagnosis/model.js'
 import type {PhaseName} from '../experiment/model.js'
+import type {ProbeKind} from '../experiment/probes.js'
 import type {InFlight, SecondStats} from '../load/recorder.js'
-import type {ProbeSeries} from './series.js'
+
+/** One query's series over the run; `t` is ms since the run started. */
+export interface ProbeSeries {
+  probe: string
+  query: string
+  stepSeconds: number
+  series: {labels: Record<string, string>; points: [t: number, value: number][]}[]
+  /** Why there is no series (the query failed or Prometheus did not answer). */
+  error?: string
+}
 
 /** How a run ended (README, "Exit codes"). */
 export type Outcome = 'held' | 'deviated' | 'aborted' | 'could-not-run' | 'revert-failed'
@@ -15,7 +25,7 @@ export type Outcome = 'held' | 'deviated' | 'aborted' | 'could-not-run' | 'rever
 export type ProbeStatus = 'held' | 'missed' | 'errored'
 
 /** The kinds of probe. */
-export type ProbeKind = 'threshold' | 'prometheus' | 'envoy' | 'http'
+export type {ProbeKind}
 
 /** One probe evaluated in one phase. */
 export interface ProbeResult {

@@ -9,8 +9,7 @@ import {join} from 'node:path'
 import type {BlastRadius} from '../diagnosis/model.js'
 import type {Experiment} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
-import type {AppliedFault, Outcome, PhaseCut, ProbeResult, RunEvent} from './events.js'
-import type {ProbeSeries} from './series.js'
+import type {AppliedFault, Outcome, PhaseCut, ProbeResult, ProbeSeries, RunEvent} from './events.js'
 
 /** Journal format version; bump on incompatible changes. */
 export const JOURNAL_VERSION = 1

@@ -3,45 +3,15 @@
  * they need at its start, and their verdicts at its end.
  */
 import type {Cluster} from '../cluster/cluster.js'
-import {type Experiment, PHASES, type PhaseName, type Probe} from '../experiment/model.js'
+import type {PhaseName, Probe} from '../experiment/model.js'
+import {probeKind, probePhases} from '../experiment/probes.js'
 import type {LoadDriver} from '../load/driver.js'
 import type {Recorder} from '../load/recorder.js'
 import {type EnvoySnapshot, evaluateEnvoy, snapshotEnvoy} from '../probes/envoy.js'
 import {evaluateHttp} from '../probes/http.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
 import {evaluatePrometheus, PrometheusClient} from '../probes/prometheus.js'
-import type {ProbeKind, ProbeResult} from './events.js'
-
-/** The kind of a probe, told apart by its distinguishing key. */
-export function probeKind(p: Probe): ProbeKind {
-  if ('prometheus' in p) return 'prometheus'
-  if ('envoy' in p) return 'envoy'
-  if ('http' in p) return 'http'
-  return 'threshold'
-}
-
-/**
- * The phases a probe is evaluated in: those it names, else all three, whatever its kind (README,
- * "The experiment file"). Thresholds used to default to baseline and fault only, so no run learnt
- * whether the system came back; the recovery is the question a recovery phase exists to answer.
- */
-export function probePhases(p: Probe): readonly PhaseName[] {
-  return p.phases ?? PHASES
-}
-
-/** The experiment with every probe's phases written out, as the journal records it. */
-export function withProbePhases(experiment: Experiment): Experiment {
-  return {...experiment, spec: {...experiment.spec, steadyState: experiment.spec.steadyState.map(p => ({...p, phases: [...probePhases(p)]}))}}
-}
-
-/**
- * The phases a probe of a journal's experiment was planned for. A journal records every probe's
- * phases (`withProbePhases`); a probe without them comes from a journal written before that, when
- * thresholds defaulted to baseline and fault only.
- */
-export function recordedProbePhases(p: Probe): readonly PhaseName[] {
-  return p.phases ?? (probeKind(p) === 'threshold' ? ['baseline', 'fault'] : PHASES)
-}
+import type {ProbeResult} from './events.js'
 
 /** What the probes need from the run. */
 export interface ProbeContext {

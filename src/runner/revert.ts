@@ -4,7 +4,7 @@
  * and conflicts, and a read-back that proves nothing of ours is left.
  */
 import {ApiError, type Cluster, ConflictError} from '../cluster/cluster.js'
-import {managedInfo, planRevert, revertFromAnnotations, type RevertAction} from '../faults/revert.js'
+import {managedInfo, planRevert, revertCommand, revertFromAnnotations, type RevertAction} from '../faults/revert.js'
 import type {PlannedVirtualService} from '../faults/plan.js'
 import {isFaultRouteName} from '../faults/names.js'
 import {ANNOTATION_RUN_ID} from '../faults/annotations.js'
@@ -67,10 +67,8 @@ export async function revertObject(cluster: Cluster, namespace: string, name: st
   return {namespace, name, ok: false, action: 'absent', message: last}
 }
 
-/** The command that cleans up by hand when an automatic revert failed. */
-export function revertCommand(runId: string, namespace: string): string {
-  return `chaos revert --run ${runId} --namespace ${namespace}`
-}
+/** The command that cleans up by hand when an automatic revert failed (defined with the revert decisions). */
+export {revertCommand}
 
 /** Tracks what a run may have written so that `revertAll` can undo it, whatever happened. */
 export class Reverter {

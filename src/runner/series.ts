@@ -5,19 +5,13 @@
  */
 import type {Experiment} from '../experiment/model.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
+import type {ProbeSeries} from './events.js'
 
 /** Most points per series (one a second for runs up to ~16 min, coarser beyond). */
 const MAX_POINTS = 1000
 
-/** One query's series over the run; `t` is ms since the run started. */
-export interface ProbeSeries {
-  probe: string
-  query: string
-  stepSeconds: number
-  series: {labels: Record<string, string>; points: [t: number, value: number][]}[]
-  /** Why there is no series (the query failed or Prometheus did not answer). */
-  error?: string
-}
+/** A query's series over the run (defined with the events that carry it). */
+export type {ProbeSeries}
 
 /** Every PromQL query of the experiment, probes first, then abort conditions, each once. */
 export function promQueries(experiment: Experiment): {probe: string; query: string}[] {
