@@ -38,6 +38,8 @@ export interface MeshAccess {
   proxy: string
   /** Its Prometheus, when it runs one. */
   prometheus?: string
+  /** Its ingress gateway's address (`http://127.0.0.1:<port>`), when it runs one: where `--entry gateway` sends the load. */
+  gateway?: string
 }
 
 /** A connected cluster, and how to reach its mesh when its kubeconfig says so. */
@@ -89,11 +91,12 @@ export function sandboxExtension(files: readonly string[], name: string): MeshAc
     const entry = Array.isArray(clusters) ? clusters.find((c: {name?: unknown}) => c?.name === name) as {cluster?: {extensions?: unknown}} | undefined : undefined
     if (entry === undefined) continue
     const extensions = entry.cluster?.extensions
-    const ext = (Array.isArray(extensions) ? extensions.find((e: {name?: unknown}) => e?.name === SANDBOX_EXTENSION) as {extension?: {proxy?: unknown; prometheus?: unknown}} | undefined : undefined)?.extension
+    const ext = (Array.isArray(extensions) ? extensions.find((e: {name?: unknown}) => e?.name === SANDBOX_EXTENSION) as {extension?: {proxy?: unknown; prometheus?: unknown; gateway?: unknown}} | undefined : undefined)?.extension
     const proxy = httpUrl(ext?.proxy)
     if (proxy === undefined) return undefined
     const prometheus = httpUrl(ext?.prometheus)
-    return {proxy, ...(prometheus === undefined ? {} : {prometheus})}
+    const gateway = httpUrl(ext?.gateway)
+    return {proxy, ...(prometheus === undefined ? {} : {prometheus}), ...(gateway === undefined ? {} : {gateway})}
   }
   return undefined
 }

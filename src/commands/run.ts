@@ -96,7 +96,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
       const entry = chosenEntry(flags.entry, namespaced.spec.load.entry)
       let sent = entry === undefined ? namespaced : {...namespaced, spec: {...namespaced.spec, load: {...namespaced.spec.load, entry}}}
       if (entry !== undefined && !('proxy' in entry)) {
-        const origin = await gatewayAddress(entry, target.cluster, undefined)
+        const origin = await gatewayAddress(entry, target.cluster, target.gateway)
         sent = throughGateway(sent, origin, entry)
         out.write(`entry: through the gateway at ${origin} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})\n`)
       }

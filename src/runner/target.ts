@@ -38,6 +38,8 @@ export interface Target {
   proxy?: string
   /** The sandbox's Prometheus. */
   prometheusUrl?: string
+  /** The sandbox's ingress gateway address, when its kubeconfig names one (`--entry gateway` sends the load there). */
+  gateway?: string
   /** Why this target was chosen, for the console. */
   note: string
   /** Stops what was started for this run (an ephemeral sandbox). */
@@ -99,7 +101,7 @@ export async function resolveTarget(flags: TargetFlags, experimentNamespace: str
   // A sandbox's kubeconfig names its proxy and Prometheus: load and HTTP probes enter its mesh as with --sandbox.
   if (sandbox !== undefined) {
     return {
-      cluster, namespace: cluster.target.namespace, proxy: sandbox.proxy, ...(sandbox.prometheus === undefined ? {} : {prometheusUrl: sandbox.prometheus}),
+      cluster, namespace: cluster.target.namespace, proxy: sandbox.proxy, ...(sandbox.prometheus === undefined ? {} : {prometheusUrl: sandbox.prometheus}), ...(sandbox.gateway === undefined ? {} : {gateway: sandbox.gateway}),
       note: `context ${cluster.target.context}: a sandbox (its kubeconfig's faultline.dev/sandbox extension); load enters the mesh through its proxy ${sandbox.proxy}`, close: async () => {},
     }
   }
