@@ -2,10 +2,11 @@
  * `Cluster` over @kubernetes/client-node — the only module that imports it. Works against any
  * API server: a real cluster, or the sandbox's (which speaks the same protocol).
  */
+import {createServer, type AddressInfo, type Socket} from 'node:net'
 import {Writable} from 'node:stream'
 
 import {
-  ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, type V1Status,
+  ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, PortForward, type V1Status,
 } from './client-node.js'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
@@ -261,6 +262,35 @@ export class KubeCluster implements Cluster {
         .then(ws => ws.on('close', () => setTimeout(() => finish(new ApiError(`${what}: the connection closed without a status`, 0)), 50)))
         .catch(err => finish(translate(err, what)))
     })
+  }
+
+  /**
+   * Forwards `127.0.0.1:<port returned>` to `port` of `pod` (pods/portforward over WebSocket, as
+   * `kubectl port-forward pod/NAME` does): each local connection is its own stream; `close` stops
+   * listening and ends them.
+   */
+  async portForward(namespace: string, pod: string, port: number): Promise<{port: number; close: () => Promise<void>}> {
+    const forward = new PortForward(this.kc)
+    const sockets = new Set<Socket>()
+    const server = createServer(socket => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => socket.destroy())
+      forward.portForward(namespace, pod, [port], socket, null, socket).then(ws => {
+        if (typeof ws === 'function') return
+        ws.on('close', () => socket.end())
+        socket.on('close', () => ws.close())
+      }).catch(() => socket.destroy())
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    const close = () => new Promise<void>(resolve => {
+      for (const s of sockets) s.destroy()
+      server.close(() => resolve())
+    })
+    return {port: (server.address() as AddressInfo).port, close}
   }
 
   async canI(checks: AccessCheck[]): Promise<boolean[]> {

@@ -9,7 +9,9 @@ import {createServer, type AddressInfo} from 'node:net'
 
 import {KubeConfig, PortForward} from '@kubernetes/client-node'
 
-import {kubectlProblem, withDetachedSandbox} from './sandbox-cli.js'
+import {connect} from '../../src/cluster/connect.js'
+import type {KubeCluster} from '../../src/cluster/kube.js'
+import {have, kubectlProblem, sh, withDetachedSandbox} from './sandbox-cli.js'
 
 /** Starts `kubectl port-forward TARGET LOCAL:REMOTE`, resolving once it says it is forwarding. */
 function portForward(kubeconfig: string, target: string, ports: string, env: Record<string, string> = {}): Promise<{child: ChildProcess; output: () => string}> {
@@ -65,6 +67,11 @@ describe('port-forward and proxy against the sandbox', function () {
       assert.match(await res.text(), /Simple Bookstore App/)
       const again = await fetch(`http://127.0.0.1:${local}/productpage`)
       assert.equal(again.status, 200, 'a second connection is a second pair of streams')
+      if (await have('curl')) {
+        const curl = await sh('curl', ['-s', '-m', '10', `http://127.0.0.1:${local}/productpage`])
+        assert.equal(curl.code, 0, curl.stderr)
+        assert.match(curl.stdout, /Simple Bookstore App/)
+      }
     } finally {
       await stop(pf.child)
     }
@@ -107,6 +114,20 @@ describe('port-forward and proxy against the sandbox', function () {
       assert.equal((await res.json() as {id: number}).id, 0)
     } finally {
       server.close()
+    }
+  })
+
+  it('KubeCluster.portForward (the runner\'s client): a local port reaching a pod\'s application', async () => {
+    const cluster = connect({kubeconfig: sandbox.state.kubeconfig}) as KubeCluster
+    const forward = await cluster.portForward('default', podOf('productpage'), 9080)
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${forward.port}/productpage`, {headers: {connection: 'close'}})
+        assert.equal(res.status, 200)
+        assert.match(await res.text(), /Simple Bookstore App/)
+      }
+    } finally {
+      await forward.close()
     }
   })
 
