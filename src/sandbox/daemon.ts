@@ -44,6 +44,8 @@ export interface UpOptions {
   propagate?: readonly Propagation[]
   /** The Istio release the mesh behaves like (`--istio`, already validated). */
   istio?: IstioVersion
+  /** Seconds between Prometheus scrapes (`--scrape-interval`, already validated). */
+  scrapeIntervalS?: number
 }
 
 /**
@@ -56,7 +58,7 @@ export async function runForeground(opts: UpOptions & {onReady: (result: UpResul
   // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
   const {startSandbox} = await import('./sandbox.js')
   const {parseApiFaults} = await import('./apiserver/faults.js')
-  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}), ...(opts.istio === undefined ? {} : {istio: opts.istio})})
+  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}), ...(opts.istio === undefined ? {} : {istio: opts.istio}), ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
   const result: UpResult = {
     outcome: 'started',
     stateDir: opts.stateDir,
@@ -97,7 +99,7 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
   const {log} = statePaths(opts.stateDir)
   const logFd = openSync(log, 'w', 0o600)
   const cli = opts.cli ?? currentCli()
-  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]), ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')]), ...(opts.istio === undefined ? [] : ['--istio', opts.istio])]
+  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]), ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')]), ...(opts.istio === undefined ? [] : ['--istio', opts.istio]), ...(opts.scrapeIntervalS === undefined ? [] : ['--scrape-interval', `${opts.scrapeIntervalS}s`])]
   const child = spawn(cli.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
   let exited: string | undefined

@@ -63,9 +63,10 @@ export async function startMetricsEndpoint(sidecars: readonly ScrapedSidecar[]):
  * The Prometheus configuration: one job, one static target per pod, the pod's path in
  * `__metrics_path__`. Written as JSON, which Prometheus reads as the YAML subset it is.
  */
-export function prometheusConfig(metricsPort: number, sidecars: readonly ScrapedSidecar[]): string {
+export function prometheusConfig(metricsPort: number, sidecars: readonly ScrapedSidecar[], scrapeIntervalS = DEFAULT_SCRAPE_INTERVAL_S): string {
+  // Prometheus refuses a scrape_timeout above the interval; its own default timeout is 10s.
   const config = {
-    global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
+    global: {scrape_interval: `${scrapeIntervalS}s`, scrape_timeout: `${Math.min(scrapeIntervalS, 10)}s`, evaluation_interval: `${scrapeIntervalS}s`},
     scrape_configs: [
       {
         job_name: 'envoy-stats',
@@ -119,7 +120,16 @@ export interface PrometheusOptions {
   sidecars: readonly ScrapedSidecar[]
   /** How long to wait for readiness and the first successful scrape (default 30s). */
   readyTimeoutMs?: number
+  /** Seconds between scrapes (`chaos sandbox up --scrape-interval`); default 5. */
+  scrapeIntervalS?: number
 }
+
+/**
+ * The sandbox's default scrape interval. Real meshes scrape every 15 s (istio 1.30.3
+ * samples/addons/prometheus.yaml: global scrape_interval 15s) or more; 5 s keeps short sandbox runs observable; `--scrape-interval
+ * 15s` reproduces the usual lag of a real dashboard.
+ */
+export const DEFAULT_SCRAPE_INTERVAL_S = 5
 
 /** A free loopback port (Prometheus cannot be told to pick one and report it). */
 async function freePort(): Promise<number> {
@@ -146,7 +156,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   await mkdir(join(opts.dir, 'data'), {recursive: true, mode: 0o700})
   const configFile = join(opts.dir, 'prometheus.json.yml')
   const logFile = join(opts.dir, 'prometheus.log')
-  await writeFile(configFile, prometheusConfig(opts.metrics.port, opts.sidecars))
+  await writeFile(configFile, prometheusConfig(opts.metrics.port, opts.sidecars, opts.scrapeIntervalS))
   const port = await freePort()
   const log = createWriteStream(logFile)
   await new Promise(resolve => log.once('open', resolve))

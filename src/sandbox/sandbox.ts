@@ -46,6 +46,8 @@ export interface SandboxOptions {
   propagate?: readonly Propagation[]
   /** The Istio release the mesh behaves like (`--istio`, src/sandbox/mesh/profile.ts); default 1.30. */
   istio?: IstioVersion
+  /** Seconds between Prometheus scrapes (`--scrape-interval`); default 5. */
+  scrapeIntervalS?: number
 }
 
 /** A running sandbox. */
@@ -160,7 +162,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     let prometheus: {url: string; pid: number} | undefined
     if (binary !== undefined) {
       log(`starting Prometheus (${binary})…`)
-      const running = await startPrometheus({binary, dir: paths.prometheus, metrics, sidecars})
+      const running = await startPrometheus({binary, dir: paths.prometheus, metrics, sidecars, ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
       teardown.add('Prometheus', () => running.stop())
       prometheus = running
     }

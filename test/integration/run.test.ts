@@ -221,7 +221,8 @@ describe('chaos run with PromQL probes on an ephemeral sandbox (integration)', f
     const empty = await mkdtemp(join(tmpdir(), 'faultline-no-sandbox-'))
     const reports = await mkdtemp(join(tmpdir(), 'faultline-promql-reports-'))
     try {
-      const r = await chaos(['run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', reports, '--phases', 'baseline=5s,fault=10s,recovery=5s'])
+      // baseline 15s: a 1m rate() needs two scrapes of the baseline's traffic at the sandbox's 5 s interval
+      const r = await chaos(['run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', reports, '--phases', 'baseline=15s,fault=10s,recovery=5s'])
       assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr)
       assert.match(r.stdout, /starting an ephemeral sandbox/)
       assert.match(r.stdout, /productpage 5xx ratio \(mesh view\)\s+baseline\s+held\s+0\b/)

@@ -40,7 +40,9 @@ describe('sandbox Prometheus', () => {
 
   it('configures one target per pod with its path and Istio-style pod labels', () => {
     const config = JSON.parse(prometheusConfig(4321, sidecars))
-    assert.equal(config.global.scrape_interval, '1s')
+    assert.equal(config.global.scrape_interval, '5s', 'the sandbox default')
+    const real = JSON.parse(prometheusConfig(4321, sidecars, 15))
+    assert.deepEqual(real.global, {scrape_interval: '15s', scrape_timeout: '10s', evaluation_interval: '15s'}, 'Istio\'s addon interval; the timeout stays within Prometheus\'s 10s default')
     assert.deepEqual(config.scrape_configs[0].static_configs[0], {
       targets: ['127.0.0.1:4321'],
       labels: {__metrics_path__: '/stats/prometheus/default/productpage-v1-abc-12345', namespace: 'default', pod: 'productpage-v1-abc-12345', app: 'productpage', version: 'v1'},

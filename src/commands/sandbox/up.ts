@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
+import {parseDurationMs} from '../../duration.js'
 import {UsageError} from '../../errors.js'
 import {type Propagation, PROPAGATIONS} from '../../sandbox/bookinfo/http.js'
 import {ISTIO_VERSIONS, type IstioVersion} from '../../sandbox/mesh/profile.js'
@@ -47,6 +48,7 @@ export default class SandboxUp extends BaseCommand {
     'api-faults': Flags.string({description: `make the API server misbehave: ${API_FAULTS_SYNTAX}`, env: 'CHAOS_SANDBOX_API_FAULTS'}),
     istio: Flags.string({description: 'the Istio release the mesh behaves like', options: [...ISTIO_VERSIONS], env: 'CHAOS_SANDBOX_ISTIO'}),
     propagate: Flags.string({description: `headers the apps forward beyond real bookinfo's, comma-separated: ${PROPAGATIONS.join(', ')} (OpenTelemetry-instrumented apps)`, env: 'CHAOS_SANDBOX_PROPAGATE'}),
+    'scrape-interval': Flags.string({description: 'how often Prometheus scrapes the sidecars, whole seconds (default 5s; 15s is a real mesh\'s usual)', env: 'CHAOS_SANDBOX_SCRAPE_INTERVAL'}),
   }
 
   static override enableJsonFlag = true
@@ -55,7 +57,8 @@ export default class SandboxUp extends BaseCommand {
     const {flags} = await this.parse(SandboxUp)
     const apiFaults = flags['api-faults'] === undefined ? undefined : formatApiFaults(parseApiFaults(flags['api-faults']))
     const propagate = parsePropagate(flags.propagate)
-    const opts = {stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults}), ...(propagate.length === 0 ? {} : {propagate}), ...(flags.istio === undefined ? {} : {istio: flags.istio as IstioVersion})}
+    const scrapeIntervalS = parseScrapeInterval(flags['scrape-interval'])
+    const opts = {...(scrapeIntervalS === undefined ? {} : {scrapeIntervalS}), stateDir: resolveStateDir(flags['state-dir']), prometheus: flags.prometheus, ...(apiFaults === undefined ? {} : {apiFaults}), ...(propagate.length === 0 ? {} : {propagate}), ...(flags.istio === undefined ? {} : {istio: flags.istio as IstioVersion})}
     if (flags.detach) {
       const result = await this.switchIfRunning(await startDetached(opts), apiFaults)
       this.report(result, true)
@@ -104,6 +107,14 @@ export default class SandboxUp extends BaseCommand {
       detached || result.outcome === 'already-running' ? `Stop it with: chaos sandbox down${stateDir === resolveStateDir(undefined) ? '' : ` --state-dir ${stateDir}`}` : 'Press Ctrl-C to stop.',
     ].join('\n'))
   }
+}
+
+/** `--scrape-interval 15s`: a whole number of seconds ≥ 1, or a usage error. */
+function parseScrapeInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const ms = parseDurationMs(text)
+  if (ms === undefined || ms < 1000 || ms % 1000 !== 0) throw new UsageError(`--scrape-interval: "${text}" is not a whole number of seconds`, {hint: 'e.g. --scrape-interval 15s'})
+  return ms / 1000
 }
 
 /** `--propagate baggage[,…]`: every value known, or a usage error naming the one that is not. */
