@@ -17,7 +17,7 @@ import {parseArgs} from 'node:util'
 import {renderIndex} from '../src/report/index-page.js'
 import {type RunSummary, summariseRun} from '../src/report/run-summary.js'
 import {scanReports} from '../src/report/scan.js'
-import {type JournalDocument, runDirectory} from '../src/runner/journal.js'
+import {type JournalDocument, runDirectory} from '../src/journal/journal.js'
 import {type Bench, type BenchOptions, type BenchResult, fmtStats, stats, table, type Table} from './harness.js'
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'journals', 'deviated.json')

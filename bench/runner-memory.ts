@@ -21,7 +21,7 @@ import {join} from 'node:path'
 
 import {parseDurationMs} from '../src/duration.js'
 import type {SecondStats} from '../src/load/recorder.js'
-import type {RunEvent} from '../src/runner/events.js'
+import type {RunEvent} from '../src/journal/events.js'
 import {ensureBuilt, REPO} from '../test/cli.js'
 import {type Bench, type BenchOptions, type BenchResult, cpuSeconds, flag} from './harness.js'
 import {type SandboxProcess, startSandboxProcess} from './sandbox-process.js'

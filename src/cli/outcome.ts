@@ -16,7 +16,7 @@ import {NOTIFY_ENV, notifyTargets, notifyUrls, type NotifyTarget, sendNotificati
 import {GAMEDAY_FILES, type GameDayReport} from '../report/gameday.js'
 import {renderMarkdown} from '../report/markdown.js'
 import {checkKeep, pruneRuns} from '../report/prune.js'
-import {redactJournal} from '../report/redact.js'
+import {redactJournal} from '../journal/redact.js'
 import {isVolumeFull, reportWriteProblem} from '../report/volume.js'
 import {INDEX_FILE, readJournal, REPORT_FILES, writeIndex} from '../report/write.js'
 import type {RunResult} from '../runner/run.js'

@@ -2,7 +2,7 @@
  * The CI gate: which outcomes fail a pipeline (`--fail-on`), and which outcome of several is the
  * worst (a game day's exit code). Pure, shared by `chaos run` and `chaos gameday`.
  */
-import type {Outcome} from '../runner/events.js'
+import type {Outcome} from '../journal/events.js'
 import {OUTCOME_EXIT} from '../runner/verdict.js'
 
 /** What `--fail-on` accepts. */

@@ -5,8 +5,8 @@
  * or after a failed revert (a fault may be live: nothing more is injected on top of it).
  */
 import {parseDurationMs} from '../duration.js'
-import type {Outcome} from '../runner/events.js'
-import type {EventStream} from '../runner/events.js'
+import type {Outcome} from '../journal/events.js'
+import type {EventStream} from '../journal/events.js'
 import type {RunInput, RunResult} from '../runner/run.js'
 import {wait} from '../runner/timeline.js'
 import type {GameDay} from '../experiment/model.js'

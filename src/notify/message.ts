@@ -7,7 +7,7 @@ import {relative, sep} from 'node:path'
 
 import type {GameDayReport} from '../report/gameday.js'
 import {VERDICT_LOOK} from '../report/verdicts.js'
-import type {Outcome} from '../runner/events.js'
+import type {Outcome} from '../journal/events.js'
 
 /** One experiment of a game day, as a notification lists it. */
 export interface NotifiedExperiment {

@@ -7,8 +7,8 @@
  */
 import {PHASES, type PhaseName, type Probe} from '../experiment/model.js'
 import {targetedClasses} from '../experiment/traffic.js'
-import {cutShortText, type ProbeResult, type RunEvent} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import {cutShortText, type ProbeResult, type RunEvent} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {probeKind, recordedProbePhases} from '../experiment/probes.js'
 import {type PhaseReasons, phaseReasonsText, reasonsByPhase} from './failure-reasons.js'
 import {formatMs} from './format.js'

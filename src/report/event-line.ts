@@ -2,7 +2,7 @@
  * One line of plain text per run event, for the text reports' event logs (junit.xml's system-out).
  * Objects the event carries (VirtualService specs, load seconds) are named, not dumped.
  */
-import {cutShortText, inFlightText, type RunEvent} from '../runner/events.js'
+import {cutShortText, inFlightText, type RunEvent} from '../journal/events.js'
 import {formatMs, formatRunTime} from './format.js'
 
 function describe(e: RunEvent): string {

@@ -7,7 +7,7 @@
 import type {PhaseName} from '../experiment/model.js'
 import {addReasons, reasonsText, sumReasons} from '../load/reasons.js'
 import {secondsInWindow} from '../load/recorder.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {loadLengthMs, phaseWindows} from './phases.js'
 
 /** One class's failures over one phase. */

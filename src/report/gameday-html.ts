@@ -4,7 +4,7 @@
  * run report's stylesheet and verdict words, icons and colours, so a verdict looks the same on
  * every page; it runs no script and may fetch nothing (the data rides along as inert JSON).
  */
-import type {Outcome} from '../runner/events.js'
+import type {Outcome} from '../journal/events.js'
 import {html, raw, scriptJson} from './assets.js'
 import {formatMs} from './format.js'
 import {type GameDayExperimentReport, type GameDayReport} from './gameday.js'

@@ -3,7 +3,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import type {GameDayRun} from '../gameday/run.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {GAMEDAY_FILES, type GameDayFacts, gameDayReport, type GameDayReport, renderGameDayJunit, renderGameDayMarkdown} from './gameday.js'
 import {renderGameDayHtml} from './gameday-html.js'
 import {readJournal} from './write.js'

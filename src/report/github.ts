@@ -7,7 +7,7 @@
 import {appendFileSync} from 'node:fs'
 import {isAbsolute} from 'node:path'
 
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {type Check, runChecks} from './checks.js'
 import {renderMarkdown} from './markdown.js'
 

@@ -6,8 +6,8 @@
 import {createTwoFilesPatch} from 'diff'
 
 import {toYaml} from '../faults/render.js'
-import type {AppliedFault, RunEvent} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {AppliedFault, RunEvent} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {revertCommand} from '../faults/revert.js'
 import {html, type SafeHtml} from './assets.js'
 import {formatRunClock} from './html-format.js'

@@ -6,8 +6,8 @@
  * drawn and named as incomplete, and requests the runner cancelled are counted as cancelled.
  */
 import {targetedClasses} from '../experiment/traffic.js'
-import {inFlightText} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import {inFlightText} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {html, type SafeHtml, scriptJson} from './assets.js'
 import {formatCount, formatMs, formatPercent, formatRunClock} from './html-format.js'
 import {type ChartLimit, chartLimits} from './html-limits.js'

@@ -10,7 +10,7 @@ import {bytes, edgeName, ms, pct} from '../diagnosis/format.js'
 import type {BlastRadius, BlastRadiusMap, Evidence, MapEdge} from '../diagnosis/model.js'
 import {edgeChange} from '../diagnosis/rules.js'
 import {phaseCell} from '../diagnosis/text.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {html, raw, type SafeHtml} from './assets.js'
 
 /** How an edge changed in the fault phase, as the graph colours it. */

@@ -7,7 +7,7 @@
  */
 import type {PhaseName} from '../experiment/model.js'
 import {parseThreshold} from '../probes/thresholds.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {recordedProbePhases} from '../experiment/probes.js'
 import type {Timeline} from './html-model.js'
 

@@ -2,8 +2,8 @@
  * The record at the bottom of report.html: every lifecycle event in order (times relative to the
  * run's start) and the environment the run happened in.
  */
-import {cutShortText, inFlightText, type RunEvent} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import {cutShortText, inFlightText, type RunEvent} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {html, type SafeHtml} from './assets.js'
 import {formatInstant, formatMs, formatRunClock} from './html-format.js'
 

@@ -6,8 +6,8 @@
  */
 import type {PhaseName} from '../experiment/model.js'
 import type {SecondStats} from '../load/recorder.js'
-import type {Outcome, PhaseCut, RunEvent} from '../runner/events.js'
-import type {InFlightSample, JournalDocument} from '../runner/journal.js'
+import type {Outcome, PhaseCut, RunEvent} from '../journal/events.js'
+import type {InFlightSample, JournalDocument} from '../journal/journal.js'
 import {lastFaultedWords} from './html-faults.js'
 import {formatMs} from './html-format.js'
 import {loadLengthMs, loadStartMs} from './phases.js'

@@ -5,8 +5,8 @@
  * Prometheus queries — per phase, with each query's range series over the run.
  */
 import type {PhaseName, Probe} from '../experiment/model.js'
-import {cutShortText, type PhaseCut, type ProbeResult} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import {cutShortText, type PhaseCut, type ProbeResult} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {probeKind, recordedProbePhases} from '../experiment/probes.js'
 import {html, type SafeHtml} from './assets.js'
 import {significant} from './html-format.js'

@@ -4,8 +4,8 @@
  * out, and — for a run that stopped in preflight because a class could not reach its URL — what
  * the reachability check found and the ways into the mesh. Pure.
  */
-import type {RunEvent} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {RunEvent} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {html, type SafeHtml} from './assets.js'
 import {reasonsByPhase} from './failure-reasons.js'
 import {formatCount, formatPercent} from './html-format.js'

@@ -3,8 +3,8 @@
  * facts that decide whether the run means anything (did the fault fire, was it reverted, was the
  * control traffic untouched, how the probes came out), and the evidence behind those facts.
  */
-import type {RunEvent} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {RunEvent} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {revertCommand} from '../faults/revert.js'
 import {html, type SafeHtml} from './assets.js'
 import {faultSentence, lastFaultedWords} from './html-faults.js'

@@ -3,8 +3,8 @@
  * as chart data aligned on one time axis per query, with the probe's expectation as a line to read
  * them against, and the chart boxes the page's script draws into.
  */
-import type {JournalDocument} from '../runner/journal.js'
-import type {ProbeSeries} from '../runner/events.js'
+import type {JournalDocument} from '../journal/journal.js'
+import type {ProbeSeries} from '../journal/events.js'
 import {html, type SafeHtml} from './assets.js'
 
 /** One query's series for the page's script: times in seconds since the run started. */

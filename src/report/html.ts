@@ -6,7 +6,7 @@
  */
 import {createHash} from 'node:crypto'
 
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {html, inlineScript, raw, type SafeHtml, uplotAssets} from './assets.js'
 import {changesSection} from './html-changes.js'
 import {chartData, chartDataElement, timelineSection} from './html-charts.js'

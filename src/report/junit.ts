@@ -7,7 +7,7 @@
  */
 import {XMLBuilder} from 'fast-xml-parser'
 
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {type Check, countChecks, runChecks} from './checks.js'
 import {eventLine} from './event-line.js'
 

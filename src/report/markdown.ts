@@ -5,7 +5,7 @@
  * cluster or the target is escaped, so it renders as the text it is. Pure.
  */
 import {PHASES} from '../experiment/model.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {type Check, type CheckStatus, runChecks} from './checks.js'
 import {reasonsByPhase} from './failure-reasons.js'
 import {formatMs, formatPercent, formatRate} from './format.js'

@@ -6,7 +6,7 @@
  * load through these, so they agree on which second belongs where.
  */
 import type {PhaseName} from '../experiment/model.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 
 /** Where load second 0 sits on the run clock: the baseline's start; 0 when no phase ran. */
 export function loadStartMs(journal: Pick<JournalDocument, 'phases'>): number {

@@ -8,8 +8,8 @@ import type {PhaseName} from '../experiment/model.js'
 import {targetedClasses} from '../experiment/traffic.js'
 import {type Histogram, mergeEncoded, newHistogram, trendOf} from '../load/histogram.js'
 import {type SecondStats, secondsInWindow} from '../load/recorder.js'
-import type {Outcome} from '../runner/events.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {Outcome} from '../journal/events.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {loadLengthMs, type PhaseWindow, phaseWindows} from './phases.js'
 
 /** What a listed run came to: an outcome, still `running` (or died so), or a journal we could not read. */

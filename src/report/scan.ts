@@ -7,8 +7,8 @@ import type {Dirent, Stats} from 'node:fs'
 import {readdir, readFile, stat} from 'node:fs/promises'
 import {join, relative, sep} from 'node:path'
 
-import {JOURNAL_VERSION, type JournalDocument} from '../runner/journal.js'
-import {journalIssues} from './journal-schema.js'
+import {JOURNAL_VERSION, type JournalDocument} from '../journal/journal.js'
+import {journalIssues} from '../journal/schema.js'
 import {newestFirst, type RunSummary, summariseRun, unreadableRun} from './run-summary.js'
 import {SummaryCache} from './summary-cache.js'
 

@@ -3,7 +3,7 @@
  * emoji (Markdown, where GitHub renders it) — so a verdict reads the same in report.html, the
  * history index, the game-day page and summary.md.
  */
-import type {Outcome} from '../runner/events.js'
+import type {Outcome} from '../journal/events.js'
 
 /** Every verdict a report shows: a run's outcome, or what a journal or a game day says instead. */
 export type VerdictName = Outcome | 'unfinished' | 'running' | 'unreadable' | 'skipped'

@@ -8,13 +8,13 @@ import {readFile, rename, writeFile} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 
 import {ExitCode, FaultlineError} from '../errors.js'
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from '../journal/journal.js'
 import {renderHtml} from './html.js'
 import {renderIndex} from './index-page.js'
-import {journalIssues} from './journal-schema.js'
+import {journalIssues} from '../journal/schema.js'
 import {renderJunit} from './junit.js'
 import {renderMarkdown} from './markdown.js'
-import {redactJournal} from './redact.js'
+import {redactJournal} from '../journal/redact.js'
 import {JOURNAL_FILE, scanReports, timeOfRunDir} from './scan.js'
 
 /** The files of one run folder. */

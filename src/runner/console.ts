@@ -6,7 +6,7 @@
 import {diagnosisLines} from '../diagnosis/text.js'
 import {reasonsText} from '../load/reasons.js'
 import type {InFlight, SecondStats} from '../load/recorder.js'
-import {cutShortText, inFlightText, type Outcome, type ProbeResult, type RunEvent} from './events.js'
+import {cutShortText, inFlightText, type Outcome, type ProbeResult, type RunEvent} from '../journal/events.js'
 
 const VERDICT: Record<Outcome, string> = {
   'held': 'HELD', 'deviated': 'DEVIATED', 'aborted': 'ABORTED', 'could-not-run': 'COULD NOT RUN', 'revert-failed': 'REVERT FAILED',

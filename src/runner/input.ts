@@ -3,7 +3,7 @@ import type {Cluster} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
 import type {LoadDriver} from '../load/driver.js'
 import type {ReportOptions} from '../report/write.js'
-import type {EventStream} from './events.js'
+import type {EventStream} from '../journal/events.js'
 
 /** What a run needs. */
 export interface RunInput {

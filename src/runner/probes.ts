@@ -11,7 +11,7 @@ import {type EnvoySnapshot, evaluateEnvoy, snapshotEnvoy} from '../probes/envoy.
 import {evaluateHttp} from '../probes/http.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
 import {evaluatePrometheus, PrometheusClient} from '../probes/prometheus.js'
-import type {ProbeResult} from './events.js'
+import type {ProbeResult} from '../journal/events.js'
 
 /** What the probes need from the run. */
 export interface ProbeContext {

@@ -5,7 +5,7 @@
  */
 import type {Experiment} from '../experiment/model.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
-import type {ProbeSeries} from './events.js'
+import type {ProbeSeries} from '../journal/events.js'
 
 /** Most points per series (one a second for runs up to ~16 min, coarser beyond). */
 const MAX_POINTS = 1000

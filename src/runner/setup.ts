@@ -13,7 +13,7 @@ import {
   carriesSetup, missingSetupMessage, type PlannedSetup, planSetup, planSetupRevert, setupInfo, setupRevertFromAnnotations, type SetupRevertAction,
 } from '../faults/setup.js'
 import type {DestinationRule} from '../istio/types.js'
-import type {EventStream} from './events.js'
+import type {EventStream} from '../journal/events.js'
 import type {PreflightCheck as Check} from './preflight-check.js'
 import {revertCommand, type RevertOptions} from './revert.js'
 

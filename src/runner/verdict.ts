@@ -8,7 +8,7 @@
  * back once the fault was gone ("recovered" / "did not recover").
  */
 import {ExitCode} from '../errors.js'
-import type {Outcome, ProbeResult} from './events.js'
+import type {Outcome, ProbeResult} from '../journal/events.js'
 
 /** Each outcome's exit code (README, "Exit codes"). */
 export const OUTCOME_EXIT: Record<Outcome, number> = {

@@ -6,7 +6,7 @@
  */
 import {Counter, Gauge, Registry} from 'prom-client'
 
-import type {AppliedFault, ProbeStatus, RunEvent} from '../runner/events.js'
+import type {AppliedFault, ProbeStatus, RunEvent} from '../journal/events.js'
 import {isFaultRouteName} from '../faults/names.js'
 import {re2} from '../istio/routing.js'
 import type {HTTPRoute, VirtualServiceSpec} from '../istio/types.js'

@@ -12,7 +12,7 @@
 import {Pushgateway, type Registry} from 'prom-client'
 
 import {UsageError} from '../errors.js'
-import type {RunEvent} from '../runner/events.js'
+import type {RunEvent} from '../journal/events.js'
 import {RunTelemetry} from './metrics.js'
 
 /** The Pushgateway job every push uses. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 
 import {renderMarkdown} from '../../src/report/markdown.js'
 import {renderHtml} from '../../src/report/html.js'
-import {journalIssues} from '../../src/report/journal-schema.js'
+import {journalIssues} from '../../src/journal/schema.js'
 import {longRunJournal} from '../report/html-long-run.js'
 import {withBlastRadius} from './long-run.js'
 

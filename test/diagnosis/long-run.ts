@@ -2,7 +2,7 @@
 import {readFileSync} from 'node:fs'
 
 import type {BlastRadius} from '../../src/diagnosis/model.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 
 /** The map and diagnosis recorded from `chaos run experiments/reviews-circuit-breaker.yaml` on the sandbox. */
 export const BLAST_RADIUS_FIXTURE = new URL('../fixtures/blast-radius/reviews-circuit-breaker.json', import.meta.url)

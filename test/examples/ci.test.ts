@@ -13,7 +13,7 @@ import {parse} from 'yaml'
 import GameDayCommand from '../../src/commands/gameday.js'
 import Run from '../../src/commands/run.js'
 import {loadDocument} from '../../src/experiment/load.js'
-import {runDirectory} from '../../src/runner/journal.js'
+import {runDirectory} from '../../src/journal/journal.js'
 import {phaseDurations} from '../../src/runner/timeline.js'
 import {REPO} from '../cli.js'
 

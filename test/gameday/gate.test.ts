@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import {FAIL_ON, type FailOn, gate, gateNote, SEVERITY, tolerated, worstOutcome} from '../../src/gameday/gate.js'
-import type {Outcome} from '../../src/runner/events.js'
+import type {Outcome} from '../../src/journal/events.js'
 
 const OUTCOMES: Outcome[] = ['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed']
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type {GameDayItem} from '../../src/gameday/entries.js'
 import {gameDayOutcomes, runGameDay, stopAfter, type GameDayRunInput} from '../../src/gameday/run.js'
 import type {Experiment, GameDay} from '../../src/experiment/model.js'
-import {EventStream, type Outcome} from '../../src/runner/events.js'
+import {EventStream, type Outcome} from '../../src/journal/events.js'
 import type {RunInput, RunResult} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 

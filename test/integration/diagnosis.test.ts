@@ -9,7 +9,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {chaos, REPO, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
 
 const SHORT = 'baseline=4s,fault=10s,recovery=3s'

@@ -5,7 +5,7 @@ import {renderHtml} from '../../src/report/html.js'
 import {renderJunit} from '../../src/report/junit.js'
 import {renderMarkdown} from '../../src/report/markdown.js'
 import {loadLengthMs, phaseWindows} from '../../src/report/phases.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {journal} from './journals.js'
 
 /** The deviated fixture with 2 circuit-breaker overflows in every targeted fault second, and one old-style failure (no reasons) in control's baseline. */

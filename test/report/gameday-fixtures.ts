@@ -9,8 +9,8 @@ import {gate} from '../../src/gameday/gate.js'
 import {gameDayOutcomes, type GameDayRun} from '../../src/gameday/run.js'
 import {writeGameDayReports, type WrittenGameDay} from '../../src/report/gameday-write.js'
 import {writeRunReports} from '../../src/report/write.js'
-import type {Outcome} from '../../src/runner/events.js'
-import {runDirectory} from '../../src/runner/journal.js'
+import type {Outcome} from '../../src/journal/events.js'
+import {runDirectory} from '../../src/journal/journal.js'
 import {journal, type JournalFixture} from './journals.js'
 
 /** Writes a game day that ran `ran` (journal fixtures, in order) and skipped `skipped` experiments. */

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import type {Page} from 'puppeteer-core'
 
 import {renderHtml} from '../../src/report/html.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {withBrowser} from './browser.js'
 import {diedMidFault, fixture, FIXTURES, HOSTILE, hostileJournal, withPrometheusSeries} from './html-fixtures.js'
 import {longRunJournal} from './html-long-run.js'

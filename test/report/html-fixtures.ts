@@ -4,7 +4,7 @@
  */
 import {readFileSync} from 'node:fs'
 
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 
 /** The recorded fixture journals, by outcome (see test/fixtures/journals/README.md). */
 export const FIXTURES = ['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed'] as const

@@ -7,8 +7,8 @@
 import {readFileSync} from 'node:fs'
 
 import type {SecondStats} from '../../src/load/recorder.js'
-import type {RunEvent} from '../../src/runner/events.js'
-import type {InFlightSample, JournalDocument} from '../../src/runner/journal.js'
+import type {RunEvent} from '../../src/journal/events.js'
+import type {InFlightSample, JournalDocument} from '../../src/journal/journal.js'
 
 /** The fixture the long run is shaped after (a held ratings-abort run against the sandbox). */
 export const TEMPLATE = new URL('../fixtures/journals/held.json', import.meta.url)

@@ -8,8 +8,8 @@ import type {Page} from 'puppeteer-core'
 import {formatAge, renderIndex, runHref} from '../../src/report/index-page.js'
 import {type RunSummary, summariseRun, type Verdict} from '../../src/report/run-summary.js'
 import {scanReports} from '../../src/report/scan.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
-import {runDirectory} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
+import {runDirectory} from '../../src/journal/journal.js'
 import {withBrowser} from './browser.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'journals')

@@ -1,7 +1,7 @@
 /** The journal fixtures (test/fixtures/journals/, see its README), read fresh for each use. */
 import {readFileSync} from 'node:fs'
 
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 
 /** One fixture per outcome. */
 export const JOURNAL_FIXTURES = ['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed'] as const

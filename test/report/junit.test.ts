@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {XMLParser, XMLValidator} from 'fast-xml-parser'
 
 import {renderJunit, xmlSafe} from '../../src/report/junit.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {HOSTILE, journal, JOURNAL_FIXTURES} from './journals.js'
 
 interface Outcome {'@_message'?: string; '@_type'?: string; '#text'?: string}

@@ -4,7 +4,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {newestFirst, type RunSummary, summariseRun, unreadableRun} from '../../src/report/run-summary.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'journals')
 const OUTCOMES = ['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed'] as const

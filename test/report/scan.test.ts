@@ -5,7 +5,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {journalProblem, scanReports, timeOfRunDir} from '../../src/report/scan.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'journals')
 const HELD = readFileSync(join(FIXTURES, 'held.json'), 'utf8')

@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {request} from 'undici'
 
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {type ReportServer, serveReports} from '../../src/report/serve.js'
 import {writeIndex, writeRunReports} from '../../src/report/write.js'
 import {ensureBuilt, REPO} from '../cli.js'

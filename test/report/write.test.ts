@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {REPO} from '../cli.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {rerender} from '../../src/report/rerender.js'
 import {InvalidJournal, readJournal, reportRootOf, writeIndex, writeRunReports} from '../../src/report/write.js'
 

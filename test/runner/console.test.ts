@@ -5,8 +5,8 @@ import {join} from 'node:path'
 import {Writable} from 'node:stream'
 
 import {ConsoleReporter, resultTable, wrap} from '../../src/runner/console.js'
-import {EventStream} from '../../src/runner/events.js'
-import {Journal, runDirectory} from '../../src/runner/journal.js'
+import {EventStream} from '../../src/journal/events.js'
+import {Journal, runDirectory} from '../../src/journal/journal.js'
 import type {Experiment} from '../../src/experiment/model.js'
 
 function sink(): {stream: Writable; text: () => string} {

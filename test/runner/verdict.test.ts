@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 
-import type {ProbeResult} from '../../src/runner/events.js'
+import type {ProbeResult} from '../../src/journal/events.js'
 import {decideVerdict, OUTCOME_EXIT, type VerdictInput} from '../../src/runner/verdict.js'
 
 const result = (probe: string, phase: ProbeResult['phase'], status: ProbeResult['status']): ProbeResult =>

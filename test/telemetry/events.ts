@@ -1,6 +1,6 @@
 /** Synthetic run events for the telemetry tests: a stream on a fake clock and the shapes the runner emits. */
-import type {AppliedFault, ProbeResult} from '../../src/runner/events.js'
-import {EventStream} from '../../src/runner/events.js'
+import type {AppliedFault, ProbeResult} from '../../src/journal/events.js'
+import {EventStream} from '../../src/journal/events.js'
 
 /** An event stream whose clock the test moves. */
 export function fakeStream(): {events: EventStream; advance: (ms: number) => void} {

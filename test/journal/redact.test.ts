@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 
 import fc from 'fast-check'
 
-import {REDACTED, redactJournal} from '../../src/report/redact.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
-import {journal, type JournalFixture} from './journals.js'
+import {REDACTED, redactJournal} from '../../src/journal/redact.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
+import {journal, type JournalFixture} from '../report/journals.js'
 
 type Spec = JournalDocument['experiment']['spec']['spec']
 

@@ -6,10 +6,10 @@ import {Ajv} from 'ajv'
 
 import {
   JOURNAL_SCHEMA_FILE, JOURNAL_SCHEMA_ID, type JournalDocument as SchemaJournal, journalIssues, journalSchema, journalSchemaText, RunEvent as RunEventSchema,
-} from '../../src/report/journal-schema.js'
-import type {RunEvent} from '../../src/runner/events.js'
-import type {JournalDocument} from '../../src/runner/journal.js'
-import {fakeRunJournal} from './fake-run.js'
+} from '../../src/journal/schema.js'
+import type {RunEvent} from '../../src/journal/events.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
+import {fakeRunJournal} from '../report/fake-run.js'
 
 // The journal fixtures: test/fixtures/journals/*.json.
 const FIXTURE_DIR = new URL('../fixtures/journals/', import.meta.url)

@@ -11,7 +11,7 @@
  * Pure: returns a redacted copy, sharing only the load seconds (numbers and histograms) with the
  * input — cheap enough for the runner to redact every write of the journal.
  */
-import type {JournalDocument} from '../runner/journal.js'
+import type {JournalDocument} from './journal.js'
 
 /** What a secret value is replaced with. */
 export const REDACTED = '[redacted]'
