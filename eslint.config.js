@@ -19,6 +19,18 @@ export default tseslint.config(
     files: ['src/cluster/**', 'test/**'],
     rules: {'no-restricted-imports': 'off'},
   },
+  // The arrows between the journal and its neighbours: runner → journal ← report. The reports read
+  // only journals (so `chaos report` renders any old run), and the journal knows neither side.
+  ...[
+    {files: ['src/report/**'], banned: ['../runner/*'], message: 'Reports read the journal (src/journal/), never the runner.'},
+    {files: ['src/journal/**'], banned: ['../runner/*', '../report/*'], message: 'The journal is the model both sides share: it imports neither the runner nor the reports.'},
+  ].map(({files, banned, message}) => ({
+    files,
+    rules: {'no-restricted-imports': ['error', {
+      paths: [{name: '@kubernetes/client-node', message: 'Only src/cluster/ may import @kubernetes/client-node.'}],
+      patterns: [{group: banned, message}],
+    }]},
+  })),
   {
     // Plain JavaScript that runs in Node: the bin scripts, configs, test fixtures such as the fake k6.
     files: ['bin/**', '*.js', '**/*.mjs'],

@@ -14,7 +14,7 @@ import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 import addFormats from 'ajv-formats'
 
 import {Experiment, PHASES} from '../experiment/model.js'
-import {BlastRadiusSchema} from '../report/journal-schema-diagnosis.js'
+import {BlastRadiusSchema} from './schema-diagnosis.js'
 
 const text = (description: string) => Type.String({description})
 const doc = (description: string) => ({description})
