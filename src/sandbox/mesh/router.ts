@@ -301,8 +301,11 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
   forwarder.start()
 }
 
-/** Connections to original destinations (PassthroughCluster: ORIGINAL_DST, no circuit breakers Istio sets). */
-const passthroughAgent = new http.Agent({keepAlive: true})
+/**
+ * Connections to original destinations (PassthroughCluster: ORIGINAL_DST, no circuit breakers Istio
+ * sets). Not kept alive, so no socket outlives the sidecar (Envoy would pool them).
+ */
+const passthroughAgent = new http.Agent({keepAlive: false})
 
 /**
  * The `allow_any` route: the request goes to the host and port it named (port 80 when none), as
