@@ -6,50 +6,22 @@
 import {mkdirSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {BlastRadius} from '../diagnosis/model.js'
-import type {Experiment} from '../experiment/model.js'
-import type {SecondStats} from '../load/recorder.js'
-import type {AppliedFault, Outcome, PhaseCut, ProbeResult, ProbeSeries, RunEvent} from './events.js'
+import type {Static} from '@sinclair/typebox'
+
+import type {RunEvent} from './events.js'
+import type {JournalDocument as JournalDocumentSchema} from './model.js'
 
 /** Journal format version; bump on incompatible changes. */
 export const JOURNAL_VERSION = 1
 
-/** The journal document (`journal.json`). */
-export interface JournalDocument {
-  kind: 'FaultlineJournal'
-  version: typeof JOURNAL_VERSION
-  runId: string
-  experiment: {name: string; file: string; spec: Experiment}
-  /** `running` until the run ends; a journal left `running` belongs to a run that died. */
-  status: 'running' | 'finished'
-  outcome?: Outcome
-  deviated?: boolean
-  exitCode?: number
-  reason?: string
-  startedAt: string
-  finishedAt?: string
-  environment: Record<string, string>
-  phases: {name: string; startT: number; endT?: number; plannedMs: number; cutShort?: PhaseCut}[]
-  applied: AppliedFault[]
-  reverted: {namespace: string; name: string; action: string; t: number}[]
-  probes: ProbeResult[]
-  /** Prometheus range series over the whole run, for the report's charts. */
-  series: ProbeSeries[]
-  load: Record<string, SecondStats[]>
-  /** Requests in flight per class, sampled once a second on the load clock (absent in older journals). */
-  inFlight?: Record<string, InFlightSample[]>
-  /** The blast-radius map and the diagnosis (absent in older journals and runs that never reached a phase). */
-  blastRadius?: BlastRadius
-  events: RunEvent[]
-}
+/**
+ * The journal document (`journal.json`), as its TypeBox model (model.ts) describes it: fields that
+ * older journals lack are optional there, so a renderer has to cope with every journal it may read.
+ */
+export type JournalDocument = Static<typeof JournalDocumentSchema>
 
 /** One class's requests in flight at one moment of the load. */
-export interface InFlightSample {
-  /** Milliseconds since the load started. */
-  loadMs: number
-  count: number
-  oldestMs: number
-}
+export type InFlightSample = NonNullable<JournalDocument['inFlight']>[string][number]
 
 /** Appends events to a journal document and persists it. */
 export class Journal {
@@ -75,7 +47,7 @@ export class Journal {
   /** Folds one event into the document. Safety-relevant events are written at once, samples at most once a second. */
   record(e: RunEvent): void {
     if (e.kind === 'probe-series') {
-      this.doc.series.push(e.series)
+      (this.doc.series ??= []).push(e.series)
       this.scheduleSave()
       return
     }

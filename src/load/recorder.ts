@@ -3,30 +3,11 @@
  * meant to start (so a slow response is charged to the second, and phase, that sent it). A second
  * is sealed once it has passed and its last request has completed; sealed seconds are kept encoded.
  */
+import type {InFlight, SecondStats} from '../journal/model.js'
 import {encodeHistogram, type Histogram, mergeEncoded, newHistogram, recordMs, trendOf, type TrendSummary} from './histogram.js'
 
-/** One sealed second of one traffic class. */
-export interface SecondStats {
-  traffic: string
-  /** Seconds since the load started. */
-  second: number
-  requests: number
-  /** k6's http_req_failed: network errors and statuses outside 200–399. */
-  failed: number
-  /** Requests not sent because too many were in flight (k6's dropped_iterations). */
-  dropped: number
-  /** Requests the runner itself cancelled (a hard stop) or that never completed: neither passed nor failed (absent in older journals). */
-  cancelled?: number
-  statuses: Record<string, number>
-  /** Why the failed requests failed, reason → count (src/load/reasons.ts; absent in older journals). */
-  reasons?: Record<string, number>
-  p50: number
-  p95: number
-  p99: number
-  max: number
-  /** Encoded latency histogram (ms values recorded in µs). */
-  histogram: string
-}
+/** One sealed second of one traffic class, as the journal keeps it (its TypeBox model is the source). */
+export type {SecondStats}
 
 interface LiveSecond {
   requests: number
@@ -52,13 +33,8 @@ export interface WindowSummary {
   duration: TrendSummary
 }
 
-/** Requests of one class in flight at a moment: how many, and how long the oldest has been waiting. */
-export interface InFlight {
-  traffic: string
-  count: number
-  /** Age of the oldest request in flight (0 when none), ms. */
-  oldestMs: number
-}
+/** Requests of one class in flight at a moment, as the journal keeps them. */
+export type {InFlight}
 
 /** One class's seconds: live ones by second number, the sealed ones, and the last one touched. */
 interface ClassSeconds {

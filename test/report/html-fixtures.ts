@@ -58,7 +58,7 @@ export function hostileJournal(): JournalDocument {
   spec.spec.steadyState = spec.spec.steadyState.map((p, i) => ({...p, name: hostile(30 + i), ...('traffic' in p && p.traffic !== undefined ? {traffic: rename.get(p.traffic) ?? p.traffic} : {})}))
   const probeName = new Map(doc.probes.map(p => p.probe).filter((n, i, all) => all.indexOf(n) === i).map((n, i) => [n, hostile(30 + i)]))
   doc.probes = doc.probes.map(p => ({...p, probe: probeName.get(p.probe) ?? p.probe, actual: hostile(40), message: hostile(41)}))
-  doc.series = doc.series.map(s => ({...s, probe: probeName.get(s.probe) ?? s.probe, query: hostile(91)}))
+  doc.series = (doc.series ?? []).map(s => ({...s, probe: probeName.get(s.probe) ?? s.probe, query: hostile(91)}))
   doc.load = Object.fromEntries(Object.entries(doc.load).map(([k, s]) => [rename.get(k) ?? k, s.map(x => ({...x, traffic: rename.get(k) ?? k}))]))
   doc.events = doc.events.map((e, i) => {
     const out = {...e} as Record<string, unknown>
