@@ -50,22 +50,48 @@ export function entryProxy(entry: LoadEntry | undefined, targetProxy: string | u
   return 'proxy' in entry ? entry.proxy : undefined
 }
 
+/** Where the gateway answers, and what to stop at the end (a port-forward). */
+export interface GatewayAddress {
+  origin: string
+  /** How it was found, for the console. */
+  via: string
+  close?: () => Promise<void>
+}
+
+/** A cluster that can forward a local port to a pod's (KubeCluster.portForward). */
+type Forwarding = {portForward(namespace: string, pod: string, port: number): Promise<{port: number; close: () => Promise<void>}>}
+
 /**
- * The gateway's address (`http://host:port`): the entry's URL, else on the sandbox its kubeconfig's
- * gateway, else the Service's load-balancer address. Where there is none, exit 4 saying so.
+ * The gateway's address: the entry's URL, else on the sandbox its kubeconfig's gateway, else the
+ * Service's load-balancer address, else a port-forward to one of its ready pods (as kubectl
+ * port-forward svc/… does: the Service port's targetPort on a pod its selector picks). Where none
+ * of these works, exit 4 saying why.
  */
-export async function gatewayAddress(entry: LoadEntry, cluster: Cluster, sandboxGateway: string | undefined): Promise<string> {
-  if ('url' in entry) return new URL(entry.url).origin
+export async function gatewayAddress(entry: LoadEntry, cluster: Cluster, sandboxGateway: string | undefined): Promise<GatewayAddress> {
+  if ('url' in entry) return {origin: new URL(entry.url).origin, via: 'spec.load.entry.url / --entry gateway=URL'}
   if (!('gateway' in entry)) throw new Error('not a gateway entry')
   const {service, namespace = DEFAULT_GATEWAY.namespace, port = DEFAULT_GATEWAY.port} = entry.gateway
-  if (sandboxGateway !== undefined) return new URL(sandboxGateway).origin
+  if (sandboxGateway !== undefined) return {origin: new URL(sandboxGateway).origin, via: 'the sandbox\'s ingress gateway'}
   const svc = (await cluster.listServices(namespace)).find(s => s.name === service)
   if (svc === undefined) throw new ClusterUnavailable(`--entry gateway: no Service ${namespace}/${service}`, {hint: 'Name the ingress gateway\'s Service in spec.load.entry.gateway, or pass --entry gateway=URL with its address. Nothing was injected.'})
   const address = svc.loadBalancer?.[0]
-  if (address === undefined) {
-    throw new ClusterUnavailable(`--entry gateway: Service ${namespace}/${service} (${svc.type}) has no load-balancer address in its status`, {hint: `Reach it another way and pass --entry gateway=URL (e.g. kubectl port-forward -n ${namespace} svc/${service} 8080:${port}, then --entry gateway=http://127.0.0.1:8080); --entry portForward, which would start that itself, is not built yet. Nothing was injected.`})
+  if (address !== undefined) return {origin: `http://${address.includes(':') ? `[${address}]` : address}${port === 80 ? '' : `:${port}`}`, via: `Service ${namespace}/${service}'s load-balancer address`}
+  const none = `--entry gateway: Service ${namespace}/${service} (${svc.type}) has no load-balancer address in its status`
+  const byHand = `Reach it another way and pass --entry gateway=URL (e.g. kubectl port-forward -n ${namespace} svc/${service} 8080:${port}, then --entry gateway=http://127.0.0.1:8080). Nothing was injected.`
+  const forwarding = cluster as Partial<Forwarding>
+  if (typeof forwarding.portForward !== 'function') throw new ClusterUnavailable(`${none}, and this cluster connection cannot port-forward`, {hint: byHand})
+  const target = svc.targetPorts?.[port] ?? port
+  if (typeof target !== 'number') throw new ClusterUnavailable(`${none}, and its port ${port} targets the named port ${JSON.stringify(target)}, which chaos does not resolve`, {hint: byHand})
+  if (svc.selector === undefined || Object.keys(svc.selector).length === 0) throw new ClusterUnavailable(`${none}, and it has no selector to port-forward to`, {hint: byHand})
+  const pods = await cluster.listPods(namespace, Object.entries(svc.selector).map(([k, v]) => `${k}=${v}`).join(','))
+  const pod = pods.find(p => p.ready) ?? pods[0]
+  if (pod === undefined) throw new ClusterUnavailable(`${none}, and no pod matches its selector`, {hint: byHand})
+  try {
+    const forward = await forwarding.portForward.call(cluster, namespace, pod.name, target)
+    return {origin: `http://127.0.0.1:${forward.port}`, via: `a port-forward to ${namespace}/${pod.name}:${target} (Service ${namespace}/${service} has no load-balancer address)`, close: forward.close}
+  } catch (err) {
+    throw new ClusterUnavailable(`${none}, and the port-forward to ${namespace}/${pod.name}:${target} failed: ${(err as Error).message}`, {cause: err, hint: byHand})
   }
-  return `http://${address.includes(':') ? `[${address}]` : address}${port === 80 ? '' : `:${port}`}`
 }
 
 /**

@@ -69,6 +69,10 @@ export interface ServiceSummary {
   ports: number[]
   /** status.loadBalancer.ingress: each entry's ip, else hostname (a LoadBalancer Service's external address). */
   loadBalancer?: string[]
+  /** spec.selector: the pods behind it. */
+  selector?: Record<string, string>
+  /** Service port → its targetPort (a number, or the name of a container port). */
+  targetPorts?: Record<number, number | string>
 }
 
 /** One access check: may we do `verb` on `resource` in `namespace`? */

@@ -232,6 +232,8 @@ export class KubeCluster implements Cluster {
         ...(s.spec?.externalName === undefined ? {} : {externalName: s.spec.externalName}),
         ports: (s.spec?.ports ?? []).map(p => p.port),
         ...((s.status?.loadBalancer?.ingress ?? []).length === 0 ? {} : {loadBalancer: (s.status?.loadBalancer?.ingress ?? []).map(i => i.ip ?? i.hostname ?? '').filter(a => a !== '')}),
+        ...(s.spec?.selector === undefined ? {} : {selector: s.spec.selector}),
+        targetPorts: Object.fromEntries((s.spec?.ports ?? []).map(p => [p.port, (p.targetPort as number | string | undefined) ?? p.port])),
       }))
     } catch (err) {
       throw translate(err, `listing Services in ${namespace}`)

@@ -91,14 +91,16 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const signals = trapSignals(message => out.write(`\n${message}\n`))
     let result: RunResult
     let startedAt = new Date()
+    let closeEntry: (() => Promise<void>) | undefined // a port-forward to the gateway, stopped when the run ends
     try {
       // The way in: --entry over spec.load.entry; through a gateway, the load and HTTP probes go to its address with its Host.
       const entry = chosenEntry(flags.entry, namespaced.spec.load.entry)
       let sent = entry === undefined ? namespaced : {...namespaced, spec: {...namespaced.spec, load: {...namespaced.spec.load, entry}}}
       if (entry !== undefined && !('proxy' in entry)) {
-        const origin = await gatewayAddress(entry, target.cluster, target.gateway)
-        sent = throughGateway(sent, origin, entry)
-        out.write(`entry: through the gateway at ${origin} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})\n`)
+        const gateway = await gatewayAddress(entry, target.cluster, target.gateway)
+        if (gateway.close !== undefined) closeEntry = gateway.close
+        sent = throughGateway(sent, gateway.origin, entry)
+        out.write(`entry: through the gateway at ${gateway.origin}, ${gateway.via} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})\n`)
       }
       const proxy = entryProxy(entry, target.proxy)
       const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
@@ -115,6 +117,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     } catch (err) {
       throw after.unwritableRoot(err) // a full report volume before anything was injected: exit 4, the volume named
     } finally {
+      await closeEntry?.().catch(() => undefined)
       await pusher?.close() // bounded: each queued push gives up after 5 s; the revert is already done
       await target.close().catch(err => out.write(`warning: ${(err as Error).message}\n`))
       signals.dispose()

@@ -52,15 +52,39 @@ describe('--entry and spec.load.entry: the gateway', () => {
   it('resolves the address from the Service\'s load-balancer status; none is exit 4 that says so', async () => {
     const cluster = new FakeCluster()
     cluster.services.push({name: 'istio-ingressgateway', namespace: 'istio-system', type: 'LoadBalancer', ports: [80, 443], loadBalancer: ['203.0.113.10']})
-    assert.equal(await gatewayAddress({gateway: DEFAULT_GATEWAY}, cluster, undefined), 'http://203.0.113.10')
-    assert.equal(await gatewayAddress({gateway: {...DEFAULT_GATEWAY, port: 8080}}, cluster, undefined), 'http://203.0.113.10:8080')
-    assert.equal(await gatewayAddress({url: 'http://127.0.0.1:8080/ignored'}, cluster, undefined), 'http://127.0.0.1:8080')
-    assert.equal(await gatewayAddress({gateway: DEFAULT_GATEWAY}, cluster, 'http://127.0.0.1:31380'), 'http://127.0.0.1:31380', 'the sandbox\'s gateway')
+    const origin = async (...args: Parameters<typeof gatewayAddress>) => (await gatewayAddress(...args)).origin
+    assert.equal(await origin({gateway: DEFAULT_GATEWAY}, cluster, undefined), 'http://203.0.113.10')
+    assert.equal(await origin({gateway: {...DEFAULT_GATEWAY, port: 8080}}, cluster, undefined), 'http://203.0.113.10:8080')
+    assert.equal(await origin({url: 'http://127.0.0.1:8080/ignored'}, cluster, undefined), 'http://127.0.0.1:8080')
+    assert.equal(await origin({gateway: DEFAULT_GATEWAY}, cluster, 'http://127.0.0.1:31380'), 'http://127.0.0.1:31380', 'the sandbox\'s gateway')
     cluster.services.pop()
-    cluster.services.push({name: 'istio-ingressgateway', namespace: 'istio-system', type: 'LoadBalancer', ports: [80]})
+    cluster.services.push({name: 'istio-ingressgateway', namespace: 'istio-system', type: 'LoadBalancer', ports: [80], selector: {istio: 'ingressgateway'}, targetPorts: {80: 8080}})
     await assert.rejects(gatewayAddress({gateway: DEFAULT_GATEWAY}, cluster, undefined), (e: unknown) => e instanceof FaultlineError && e.exitCode === ExitCode.CouldNotRun
-      && /has no load-balancer address/.test(e.message) && /--entry portForward, which would start that itself, is not built yet/.test(e.hint ?? ''))
+      && /has no load-balancer address in its status, and this cluster connection cannot port-forward/.test(e.message) && /kubectl port-forward -n istio-system svc\/istio-ingressgateway 8080:80/.test(e.hint ?? ''))
     await assert.rejects(gatewayAddress({gateway: {service: 'nope'}}, cluster, undefined), /no Service istio-system\/nope/)
+  })
+
+  it('without a load-balancer address, a port-forward to a ready gateway pod (the Service port\'s targetPort), closed at the end', async () => {
+    const forwards: string[] = []
+    let closed = 0
+    const cluster = Object.assign(new FakeCluster(), {
+      portForward: async (namespace: string, pod: string, port: number) => {
+        forwards.push(`${namespace}/${pod}:${port}`)
+        return {port: 40123, close: async () => void closed++}
+      },
+    })
+    cluster.services.push({name: 'istio-ingressgateway', namespace: 'istio-system', type: 'LoadBalancer', ports: [80], selector: {istio: 'ingressgateway'}, targetPorts: {80: 8080}})
+    await assert.rejects(gatewayAddress({gateway: DEFAULT_GATEWAY}, cluster, undefined), /no pod matches its selector/)
+    cluster.pods.push({name: 'istio-ingressgateway-1', namespace: 'istio-system', labels: {istio: 'ingressgateway'}, containers: ['istio-proxy'], ready: false})
+    cluster.pods.push({name: 'istio-ingressgateway-2', namespace: 'istio-system', labels: {istio: 'ingressgateway'}, containers: ['istio-proxy'], ready: true})
+    const got = await gatewayAddress({gateway: DEFAULT_GATEWAY}, cluster, undefined)
+    assert.equal(got.origin, 'http://127.0.0.1:40123')
+    assert.match(got.via, /a port-forward to istio-system\/istio-ingressgateway-2:8080/)
+    assert.deepEqual(forwards, ['istio-system/istio-ingressgateway-2:8080'])
+    await got.close?.()
+    assert.equal(closed, 1)
+    cluster.services[cluster.services.length - 1]!.targetPorts = {80: 'http2'}
+    await assert.rejects(gatewayAddress({gateway: DEFAULT_GATEWAY}, cluster, undefined), /targets the named port "http2"/)
   })
 
   it('sends the load and the HTTP probes on the load\'s origin to the gateway with the Host it routes', () => {
