@@ -26,10 +26,14 @@ describe('KubeCluster.listServices', function () {
 
     it('lists a namespace\'s Services with their type and ports; an unknown namespace has none', async () => {
       const cluster = clusterAt(f.server.url, kubeconfigYaml({server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority}))
-      assert.deepEqual(await cluster.listServices('default'), [
+      const services = await cluster.listServices('default')
+      assert.deepEqual(services.map(({name, namespace, type, ports}) => ({name, namespace, type, ports})), [
         {name: 'ratings', namespace: 'default', type: 'ClusterIP', ports: [9080]},
         {name: 'reviews', namespace: 'default', type: 'ClusterIP', ports: [9080]},
       ])
+      // What a port-forward to a Service's pod needs (--entry gateway without a load-balancer address).
+      assert.equal(services[0]?.targetPorts?.[9080] !== undefined, true, JSON.stringify(services[0]))
+      assert.equal(services[0]?.loadBalancer, undefined)
       assert.deepEqual((await cluster.listServices('staging')).map(s => s.name), ['ratings'])
       assert.deepEqual(await cluster.listServices('nowhere'), [])
     })
