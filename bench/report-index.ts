@@ -14,9 +14,9 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
-import {renderIndex} from '../src/report/index-page.js'
-import {type RunSummary, summariseRun} from '../src/report/run-summary.js'
-import {scanReports} from '../src/report/scan.js'
+import {renderIndex} from '../src/report/index/page.js'
+import {type RunSummary, summariseRun} from '../src/report/index/run-summary.js'
+import {scanReports} from '../src/report/index/scan.js'
 import {type JournalDocument, runDirectory} from '../src/journal/journal.js'
 import {type Bench, type BenchOptions, type BenchResult, fmtStats, stats, table, type Table} from './harness.js'
 

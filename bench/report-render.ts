@@ -1,6 +1,6 @@
 /**
  * How long `renderHtml` takes and how big report.html gets for long runs at one-second resolution
- * (synthetic journals shaped after a real one, `test/report/html-long-run.ts`), against the bars:
+ * (synthetic journals shaped after a real one, `test/report/run/html-long-run.ts`), against the bars:
  * a one-hour, two-class run renders in under a second and stays under 2 MB. Also how long the
  * journal takes to parse (what `chaos report` adds) and, when Chromium is installed, how long
  * headless Chromium takes to open the page and draw its charts.
@@ -16,9 +16,9 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {uplotAssets} from '../src/report/assets.js'
-import {renderHtml} from '../src/report/html.js'
+import {renderHtml} from '../src/report/run/html.js'
 import {chromiumProblem, HeadlessBrowser} from '../test/report/browser.js'
-import {longRunJournal} from '../test/report/html-long-run.js'
+import {longRunJournal} from '../test/report/run/html-long-run.js'
 import {withBlastRadius} from '../test/diagnosis/long-run.js'
 import {type Bench, type BenchOptions, type BenchResult, fmtStats, stats, type Stats, table, type Target} from './harness.js'
 
@@ -143,7 +143,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const {rows, problem} = await measure(cases, renders, opens, true, opts.log)
   const result: BenchResult = {
     method: [
-      `In-process: ${renders} render(s) per case after one cold render (the cold one includes reading uPlot from the package and loading the renderer's modules); journals from \`longRunJournal\` (\`test/report/html-long-run.ts\`), every second carrying a real encoded histogram.`,
+      `In-process: ${renders} render(s) per case after one cold render (the cold one includes reading uPlot from the package and loading the renderer's modules); journals from \`longRunJournal\` (\`test/report/run/html-long-run.ts\`), every second carrying a real encoded histogram.`,
       problem === undefined
         ? `Browser: headless Chromium (puppeteer-core) opens each page ${opens} time(s) from file:// with every network request blocked; time = the page's \`performance.now()\` two animation frames after load.`
         : `Browser: not measured (${problem}).`,
@@ -152,7 +152,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     tables: [{headers: HEADERS, rows: tableRows(rows, problem)}],
     targets: targets(rows, problem),
     notes: [
-      'The page embeds per-second columns (second, requests, failed, dropped, p50/p95/p99 rounded to 0.01 ms) and never the histograms, so its size grows ~55 KB per class-hour beyond uPlot\'s fixed size. `test/report/html.test.ts` holds the same bar as a test.',
+      'The page embeds per-second columns (second, requests, failed, dropped, p50/p95/p99 rounded to 0.01 ms) and never the histograms, so its size grows ~55 KB per class-hour beyond uPlot\'s fixed size. `test/report/run/html.test.ts` holds the same bar as a test.',
     ],
   }
   const broken = result.targets.filter(t => t.met === false)

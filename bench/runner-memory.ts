@@ -115,7 +115,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     if (ms === undefined) throw new Error(`--memory-phases ${phases}: "${p}" is not phase=duration (e.g. baseline=1m,fault=8m,recovery=1m)`)
     return n + ms
   }, 0)
-  await ensureBuilt(['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/journal.ts', 'src/load/builtin.ts', 'src/load/recorder.ts'])
+  await ensureBuilt(['src/commands/run.ts', 'src/runner/run.ts', 'src/journal/journal.ts', 'src/load/builtin.ts', 'src/load/recorder.ts'])
   const reports = mkdtempSync(join(tmpdir(), 'faultline-bench-memory-'))
   const sb = await startSandboxProcess({reaperIntervalMs: 0})
   try {

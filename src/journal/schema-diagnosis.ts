@@ -1,6 +1,6 @@
 /**
  * The journal's `blastRadius` (src/diagnosis/model.ts) as a TypeBox model, part of
- * schema/journal.schema.json (src/report/journal-schema.ts). Run `npm run schema` after changing it.
+ * schema/journal.schema.json (src/journal/schema.ts). Run `npm run schema` after changing it.
  */
 import {type TSchema, Type} from '@sinclair/typebox'
 

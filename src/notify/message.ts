@@ -5,7 +5,7 @@
  */
 import {relative, sep} from 'node:path'
 
-import type {GameDayReport} from '../report/gameday.js'
+import type {GameDayReport} from '../report/gameday/report.js'
 import {VERDICT_LOOK} from '../report/verdicts.js'
 import type {Outcome} from '../journal/events.js'
 

@@ -9,8 +9,8 @@ import {open, readdir, rm, stat} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 
 import {UsageError} from '../errors.js'
-import {GAMEDAY_FILES} from './gameday.js'
-import {JOURNAL_FILE, timeOfRunDir} from './scan.js'
+import {GAMEDAY_FILES} from './gameday/report.js'
+import {JOURNAL_FILE, timeOfRunDir} from './index/scan.js'
 
 /** A journal still `running` and written this recently may belong to a live run: never removed. */
 export const LIVE_RUN_MS = 120_000

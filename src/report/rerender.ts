@@ -6,7 +6,7 @@ import {mkdir, open, readdir, stat} from 'node:fs/promises'
 import {dirname, extname, join, resolve} from 'node:path'
 
 import {ExitCode, FaultlineError, UsageError} from '../errors.js'
-import {JOURNAL_FILE, scanReports} from './scan.js'
+import {JOURNAL_FILE, scanReports} from './index/scan.js'
 import {readJournal, type ReportOptions, reportRootOf, writeIndex, writeRunReports} from './write.js'
 
 /** What `chaos report` wrote, and which runs it could not read. */

@@ -9,13 +9,13 @@ import {basename, dirname, join, resolve} from 'node:path'
 
 import {ExitCode, FaultlineError} from '../errors.js'
 import type {JournalDocument} from '../journal/journal.js'
-import {renderHtml} from './html.js'
-import {renderIndex} from './index-page.js'
+import {renderHtml} from './run/html.js'
+import {renderIndex} from './index/page.js'
 import {journalIssues} from '../journal/schema.js'
-import {renderJunit} from './junit.js'
-import {renderMarkdown} from './markdown.js'
+import {renderJunit} from './run/junit.js'
+import {renderMarkdown} from './run/markdown.js'
 import {redactJournal} from '../journal/redact.js'
-import {JOURNAL_FILE, scanReports, timeOfRunDir} from './scan.js'
+import {JOURNAL_FILE, scanReports, timeOfRunDir} from './index/scan.js'
 
 /** The files of one run folder. */
 export const REPORT_FILES = {journal: JOURNAL_FILE, html: 'report.html', junit: 'junit.xml', markdown: 'summary.md'} as const

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 
-import {renderMarkdown} from '../../src/report/markdown.js'
-import {renderHtml} from '../../src/report/html.js'
+import {renderMarkdown} from '../../src/report/run/markdown.js'
+import {renderHtml} from '../../src/report/run/html.js'
 import {journalIssues} from '../../src/journal/schema.js'
-import {longRunJournal} from '../report/html-long-run.js'
+import {longRunJournal} from '../report/run/html-long-run.js'
 import {withBlastRadius} from './long-run.js'
 
 describe('report.html: What the fault did', () => {

@@ -9,7 +9,7 @@ import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
-import type {GameDayReport} from '../../src/report/gameday.js'
+import type {GameDayReport} from '../../src/report/gameday/report.js'
 import {chaos, REPO, withDetachedSandbox} from './sandbox-cli.js'
 
 const PHASES = 'baseline=3s,fault=5s,recovery=3s'
@@ -24,7 +24,7 @@ const IMPOSSIBLE = `    - name: an impossible median (this copy must deviate)
 
 describe('chaos gameday (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  const sandbox = withDetachedSandbox('gameday-sandbox', ['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday.ts', 'src/runner/run.ts'])
+  const sandbox = withDetachedSandbox('gameday-sandbox', ['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday/report.ts', 'src/runner/run.ts'])
   const {kubectl} = sandbox
   let work: string
   const virtualServices = async () => {

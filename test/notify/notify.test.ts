@@ -6,7 +6,7 @@ import {UsageError} from '../../src/errors.js'
 import {formatForUrl, payload, slackEscape} from '../../src/notify/formats.js'
 import {gameDayNotification, type Notification, reportLink, runNotification} from '../../src/notify/message.js'
 import {notifyTargets, notifyUrls, redactUrl, scrub, sendNotifications} from '../../src/notify/send.js'
-import type {GameDayReport} from '../../src/report/gameday.js'
+import type {GameDayReport} from '../../src/report/gameday/report.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- reading payloads */
 

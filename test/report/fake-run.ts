@@ -42,28 +42,43 @@ function experiment(url: string): Experiment {
   }
 }
 
-/** While our fault is on the ratings VirtualService, the reviews sidecar's delay counter rises. */
-function fakeMesh(cluster: FakeCluster): () => void {
+/**
+ * While our fault is on the ratings VirtualService, the reviews sidecar's delay counter rises, and
+ * at once for each targeted request (so the ignition check's few requests are counted, as a sidecar would).
+ */
+function fakeMesh(cluster: FakeCluster): {stop: () => void; request: (headers: Record<string, string | string[] | undefined>) => void} {
   cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
   let delays = 0
+  const live = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
   const stat = () => cluster.stats.set('reviews-v2-x', `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`)
   stat()
   const tick = setInterval(() => {
-    if ((cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)) delays++
+    if (live()) delays++
     stat()
   }, 20)
-  return () => clearInterval(tick)
+  return {
+    stop: () => clearInterval(tick),
+    request: headers => {
+      if (headers['x-chaos-test'] === 'true' && live()) {
+        delays++
+        stat()
+      }
+    },
+  }
 }
 
 /** Runs the scenario end to end (a few seconds) and returns the journal the runner wrote. */
 export async function fakeRunJournal(scenario: FakeRunScenario): Promise<JournalDocument> {
-  const server = createServer((_req, res) => res.writeHead(200).end('ok'))
+  const cluster = new FakeCluster()
+  cluster.seed(RATINGS)
+  const mesh = fakeMesh(cluster)
+  const server = createServer((req, res) => {
+    mesh.request(req.headers)
+    res.writeHead(200).end('ok')
+  })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/productpage`
   const reportDir = mkdtempSync(join(tmpdir(), 'faultline-report-'))
-  const cluster = new FakeCluster()
-  cluster.seed(RATINGS)
-  const stopMesh = fakeMesh(cluster)
   const events = new EventStream()
   if (scenario === 'revert-failed') {
     // The API server refuses every write from the end of the fault phase on: the revert cannot land.
@@ -78,7 +93,7 @@ export async function fakeRunJournal(scenario: FakeRunScenario): Promise<Journal
     })
     return JSON.parse(readFileSync(result.journalFile, 'utf8')) as JournalDocument
   } finally {
-    stopMesh()
+    mesh.stop()
     server.close()
     rmSync(reportDir, {recursive: true, force: true})
   }

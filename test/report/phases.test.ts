@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {SecondStats} from '../../src/load/recorder.js'
-import {timelineOf} from '../../src/report/html-model.js'
+import {timelineOf} from '../../src/report/run/model.js'
 import {loadLengthMs, loadStartMs, phaseWindows} from '../../src/report/phases.js'
 import {journal} from './journals.js'
 

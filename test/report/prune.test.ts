@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import {UsageError} from '../../src/errors.js'
 import {checkKeep, LIVE_RUN_MS, pruneRuns} from '../../src/report/prune.js'
-import {scanReports} from '../../src/report/scan.js'
+import {scanReports} from '../../src/report/index/scan.js'
 import {writeIndex} from '../../src/report/write.js'
 
 const FIXTURES = 'test/fixtures/journals'
