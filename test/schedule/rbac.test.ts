@@ -105,6 +105,8 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       // Optional reads the Role does not grant (a namespace, every namespace's VirtualServices,
       // istio-system's PeerAuthentications): checked below, and their checks stay silent when refused.
       meshFacts: () => Promise.resolve(),
+      // --entry gateway's fallback when the gateway Service has no load-balancer address; checked below.
+      portForward: () => Promise.resolve(),
     }
     // Methods only: a getter (the kubeconfig the k6-operator driver hands on) sends no request.
     const methods = Object.getOwnPropertyNames(KubeCluster.prototype).filter(m => m !== 'constructor' && m !== 'call' && Object.getOwnPropertyDescriptor(KubeCluster.prototype, m)?.get === undefined)
@@ -117,6 +119,16 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       'get core/namespaces (all namespaces)', 'list networking.istio.io/virtualservices (all namespaces)',
       'list security.istio.io/peerauthentications default', 'list security.istio.io/peerauthentications istio-system',
     ], 'meshFacts reads only what preflight\'s mesh checks need (none of it granted by the Role: those checks stay silent there)')
+    // The port-forward asks for pods/portforward (client-node's WebSocket GET, authorized as get, and from
+    // Kubernetes 1.35 also as create, like exec): not in the run's Role, so a scheduled run enters
+    // through the gateway Service's address.
+    proxy.requests.length = 0
+    const forward = await clusterAt(proxy.url, 'default').portForward('default', sidecar.name, 9080)
+    await fetch(`http://127.0.0.1:${forward.port}/`).then(r => r.arrayBuffer()).catch(() => undefined)
+    await forward.close()
+    const forwarded = proxy.requests.map(r => attributes(r)).flatMap(a => (a.kind === 'resource' ? [`${a.verbs.join()} ${a.resource}/${a.subresource ?? ''} ${a.namespace ?? ''}`] : []))
+    assert.deepEqual([...new Set(forwarded)], ['get pods/portforward default'])
+    assert.ok(!grantedPermissions(runRules({setup: true})).some(p => p.includes('portforward')), 'the run\'s Role does not grant port-forwarding')
     proxy.requests.length = 0
     for (const call of Object.values(calls)) await call()
     const used = permissionsOf(proxy.requests, 'default')
