@@ -22,8 +22,9 @@ export default tseslint.config(
   // The arrows between the journal and its neighbours: runner → journal ← report. The reports read
   // only journals (so `chaos report` renders any old run), and the journal knows neither side.
   ...[
-    {files: ['src/report/**'], banned: ['../runner/*'], message: 'Reports read the journal (src/journal/), never the runner.'},
-    {files: ['src/journal/**'], banned: ['../runner/*', '../report/*'], message: 'The journal is the model both sides share: it imports neither the runner nor the reports.'},
+    {files: ['src/report/**'], banned: ['../runner/*', '../../runner/*'], message: 'Reports read the journal (src/journal/), never the runner.'},
+    {files: ['src/journal/**'], banned: ['../runner/*', '../report/*', '../report/**'], message: 'The journal is the model both sides share: it imports neither the runner nor the reports.'},
+    {files: ['src/runner/**'], banned: ['../report/*', '../report/**'], message: 'The runner returns the journal; the commands write the reports (src/cli/session.ts).'},
   ].map(({files, banned, message}) => ({
     files,
     rules: {'no-restricted-imports': ['error', {

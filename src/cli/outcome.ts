@@ -19,7 +19,7 @@ import {checkKeep, pruneRuns} from '../report/prune.js'
 import {redactJournal} from '../journal/redact.js'
 import {isVolumeFull, reportWriteProblem} from '../report/volume.js'
 import {INDEX_FILE, readJournal, REPORT_FILES, writeIndex} from '../report/write.js'
-import type {RunResult} from '../runner/run.js'
+import type {ReportedRun} from '../gameday/run.js'
 
 /** The flags, shared by `run` and `gameday`. */
 export const outcomeFlags = {
@@ -84,7 +84,7 @@ export class AfterOutcome {
   }
 
   /** After `chaos run`: prune, notify, then print summary.md last. */
-  async runEnded(name: string, result: RunResult, exitCode: number, startedAt: Date): Promise<void> {
+  async runEnded(name: string, result: ReportedRun, exitCode: number, startedAt: Date): Promise<void> {
     await this.prune([name])
     const html = result.reportFiles.find(f => f.endsWith(REPORT_FILES.html))
     const linked = html ?? join(result.runDir, REPORT_FILES.markdown)
@@ -120,7 +120,7 @@ export class AfterOutcome {
   }
 
   /** summary.md as written; if it was not (a full volume), rendered again from the journal. */
-  private async printRunSummary(result: RunResult): Promise<void> {
+  private async printRunSummary(result: ReportedRun): Promise<void> {
     const written = result.reportFiles.find(f => f.endsWith(REPORT_FILES.markdown))
     try {
       const text = written === undefined ? renderMarkdown(redactJournal(await readJournal(result.journalFile), [])) : await readFile(written, 'utf8')

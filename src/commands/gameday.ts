@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
+import {localDriver, Session} from '../cli/session.js'
 import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
 import {loadDocument} from '../experiment/load.js'
@@ -11,20 +12,14 @@ import {withNamespace} from '../experiment/namespace.js'
 import {gameDayItems, type GameDayItem, GameDayPreflightFailed, preflightGameDay} from '../gameday/entries.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
 import {gameDayOutcomes, type GameDayRun, runGameDay} from '../gameday/run.js'
-import {BuiltinDriver} from '../load/builtin.js'
 import type {LoadDriver} from '../load/driver.js'
-import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
+import {K6Unavailable, k6ProxyProblem} from '../load/k6.js'
 import {entryVerdict, gameDayReport, type GameDayReport, renderGameDayMarkdown} from '../report/gameday/report.js'
 import {writeGameDayReports} from '../report/gameday/write.js'
 import {reportWriteProblem} from '../report/volume.js'
-import {ConsoleReporter} from '../runner/console.js'
-import {EventStream, type Outcome} from '../journal/events.js'
+import type {Outcome} from '../journal/events.js'
 import {runDirectory} from '../journal/journal.js'
-import {runExperiment} from '../runner/run.js'
-import {trapSignals} from '../runner/signals.js'
-import {resolveTarget} from '../runner/target.js'
 import {RunTelemetry} from '../telemetry/metrics.js'
-import {TelemetryPusher} from '../telemetry/pushgateway.js'
 import {type MetricsServer, startMetricsServer} from '../telemetry/server.js'
 
 /** `chaos gameday <file>`: a GameDay's experiments in order on one target, with one report. */
@@ -69,14 +64,12 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const say = (line: string) => out.write(`${line}\n`)
     // --keep, --notify, --report-url: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, say)
-    const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
-      url: flags.pushgateway, warn: message => say(`warning: ${message}`),
-      ...(flags['pushgateway-instance'] === undefined ? {} : {instance: flags['pushgateway-instance']}),
+    const session = await Session.open({
+      out, target: targetFlags(flags),
+      ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}), ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
     })
-    const target = await resolveTarget(targetFlags(flags), undefined, say)
-    say(`target: ${target.note}`)
+    const {target} = session
     const telemetry = new RunTelemetry()
-    const signals = trapSignals(message => say(`\n${message}`))
     let metrics: MetricsServer | undefined
     try {
       const items = (await gameDayItems(gameday, args.file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})}))
@@ -105,18 +98,11 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         say(`metrics: ${metrics.url}`)
       }
       const run = await runGameDay({
-        gameday, items, signal: signals.signal, say, run: runExperiment,
-        events: () => {
-          const events = new EventStream()
-          const reporter = new ConsoleReporter(out)
-          events.subscribe(e => reporter.handle(e))
-          events.subscribe(telemetry.observe)
-          if (pusher !== undefined) events.subscribe(pusher.observe)
-          return events
-        },
+        gameday, items, signal: session.signals.signal, say, run: input => session.run(input, {html: flags.html, redactHeaders: flags['redact-header']}),
+        events: () => session.events(telemetry.observe),
         runInput: (item, signal, events) => ({
           file: item.file, experiment: item.experiment, cluster: target.cluster, namespace: item.namespace, driver: driverOf(drivers, item, flags.driver),
-          reportDir: flags['report-dir'], signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
+          reportDir: flags['report-dir'], signal, events, owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
           ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
           ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
           ...(flags.phases === undefined ? {} : {phases: flags.phases}),
@@ -128,9 +114,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
       throw after.unwritableRoot(err) // a journal that cannot be created on a full report volume: exit 4, the volume named
     } finally {
       await metrics?.close()
-      await pusher?.close()
-      await target.close().catch(err => say(`warning: ${(err as Error).message}`))
-      signals.dispose()
+      await session.close()
     }
   }
 }
@@ -177,9 +161,7 @@ async function loadDrivers(items: readonly GameDayItem[], flag: string | undefin
     if (drivers.has(name)) continue
     // A TestRun per experiment needs the target and run identity: not built for game days yet (issue 17).
     if (name === 'k6-operator') throw new K6Unavailable(`${item.name}: driver k6-operator is not supported in game days yet`, {hint: 'Run the experiment with chaos run, or give the game day --driver builtin or k6.'})
-    const driver: LoadDriver = name === 'k6' ? new K6Driver({warn: message => say(`warning: ${message}`)}) : new BuiltinDriver()
-    if (name === 'k6') say(`load driver: ${await driver.version()}`)
-    drivers.set(name, driver)
+    drivers.set(name, await localDriver(name, say))
   }
   return drivers
 }

@@ -6,24 +6,19 @@ import {BaseCommand} from '../cli/base.js'
 import {chosenEntry, entryProxy, gatewayAddress, parseEntryFlag, throughGateway} from '../cli/entry.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
+import {driverName, localDriver, type ReportedRun, Session} from '../cli/session.js'
 import {currentUser} from '../cli/user.js'
 import {loadExperiment} from '../experiment/load.js'
 import {withNamespace} from '../experiment/namespace.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
-import {BuiltinDriver} from '../load/builtin.js'
 import {proxyFor} from '../load/env-proxy.js'
 import type {LoadDriver} from '../load/driver.js'
-import {K6Driver, K6Unavailable, k6ProxyProblem} from '../load/k6.js'
+import {K6Unavailable, k6ProxyProblem} from '../load/k6.js'
 import {k6OperatorDriverFor} from '../load/k6-operator.js'
-import {LOAD_DRIVERS} from '../experiment/model.js'
+import {type Experiment, LOAD_DRIVERS} from '../experiment/model.js'
 import {githubAnnotations, githubSummary} from '../report/run/github.js'
-import {ConsoleReporter} from '../runner/console.js'
-import {EventStream} from '../journal/events.js'
 import type {JournalDocument} from '../journal/journal.js'
-import {type RunResult, runExperiment} from '../runner/run.js'
-import {trapSignals} from '../runner/signals.js'
-import {resolveTarget} from '../runner/target.js'
-import {TelemetryPusher} from '../telemetry/pushgateway.js'
+import type {Target} from '../runner/target.js'
 
 /** `chaos run <file>`: apply the faults, drive load, check the hypothesis, always revert. */
 export default class Run extends BaseCommand {
@@ -54,96 +49,91 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
   }
   static override enableJsonFlag = true
 
-  async run(): Promise<Omit<RunResult, 'exitCode'> & {exitCode: number; outcomeExitCode: number; failOn: FailOn; tolerated: boolean}> {
+  async run(): Promise<Omit<ReportedRun, 'exitCode'> & {exitCode: number; outcomeExitCode: number; failOn: FailOn; tolerated: boolean}> {
     const {args, flags} = await this.parse(Run)
     const experiment = await loadExperiment(args.file)
     const out = this.jsonEnabled() ? process.stderr : process.stdout
-    // --keep, --notify, --report-url: checked before anything starts (exit 2).
+    // --keep, --notify, --report-url, --entry: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, line => out.write(`${line}\n`))
-    if (flags.entry !== undefined) parseEntryFlag(flags.entry, experiment.spec.load.entry) // a bad --entry: exit 2 before anything starts
-    // Before anything starts: a bad --pushgateway URL is a usage error (exit 2), not a leaked sandbox.
-    const pusher = flags.pushgateway === undefined ? undefined : new TelemetryPusher({
-      url: flags.pushgateway, warn: message => out.write(`warning: ${message}\n`),
-      ...(flags['pushgateway-instance'] === undefined ? {} : {instance: flags['pushgateway-instance']}),
+    if (flags.entry !== undefined) parseEntryFlag(flags.entry, experiment.spec.load.entry)
+    const name = driverName(flags.driver, experiment)
+    const local = name === 'k6-operator' ? undefined : await localDriver(name, line => out.write(`${line}\n`))
+    const session = await Session.open({
+      out, target: targetFlags(flags), ...(experiment.spec.target?.namespace === undefined ? {} : {namespace: experiment.spec.target.namespace}),
+      ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}), ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
     })
-    // k6 is looked for before anything starts (exit 4 with how to install it when it is absent).
-    const driverName = flags.driver ?? experiment.spec.load.driver ?? 'builtin'
-    let driver: LoadDriver = driverName === 'k6'
-      ? new K6Driver({warn: message => out.write(`warning: ${message}\n`)})
-      : new BuiltinDriver()
-    if (driver.name === 'k6') out.write(`load driver: ${await driver.version()}\n`)
-    const target = await resolveTarget(targetFlags(flags), experiment.spec.target?.namespace, line => out.write(`${line}\n`))
-    out.write(`target: ${target.note}\n`)
-    // k6-operator: runner pods in the target cluster, metrics back through its Prometheus.
-    if (driverName === 'k6-operator') {
-      try {
-        driver = k6OperatorDriverFor(target.cluster, experiment.spec.load.k6Operator ?? {}, flags['prometheus-url'] ?? target.prometheusUrl ?? experiment.spec.prometheus?.url)
-      } catch (err) {
-        await target.close().catch(() => undefined)
-        throw err
-      }
-    }
-    const namespaced = withNamespace(experiment, target.namespace) // ${namespace} in stats, PromQL and URLs
-    const events = new EventStream()
-    const consoleReporter = new ConsoleReporter(out)
-    events.subscribe(e => consoleReporter.handle(e))
-    if (pusher !== undefined) events.subscribe(pusher.observe)
-    const signals = trapSignals(message => out.write(`\n${message}\n`))
-    let result: RunResult
+    const {target} = session
+    const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
+    let result: ReportedRun
     let startedAt = new Date()
     let closeEntry: (() => Promise<void>) | undefined // a port-forward to the gateway, stopped when the run ends
     try {
-      // The way in: --entry over spec.load.entry; through a gateway, the load and HTTP probes go to its address with its Host.
-      const entry = chosenEntry(flags.entry, namespaced.spec.load.entry)
-      let sent = entry === undefined ? namespaced : {...namespaced, spec: {...namespaced.spec, load: {...namespaced.spec.load, entry}}}
-      if (entry !== undefined && !('proxy' in entry)) {
-        const gateway = await gatewayAddress(entry, target.cluster, target.gateway)
-        if (gateway.close !== undefined) closeEntry = gateway.close
-        sent = throughGateway(sent, gateway.origin, entry)
-        out.write(`entry: through the gateway at ${gateway.origin}, ${gateway.via} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})\n`)
-      }
-      const proxy = entryProxy(entry, target.proxy)
-      const proxyProblem = driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
-      if (proxyProblem !== undefined) throw new K6Unavailable(proxyProblem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+      // k6-operator: runner pods in the target cluster, metrics back through its Prometheus.
+      const driver = local ?? k6OperatorDriverFor(target.cluster, experiment.spec.load.k6Operator ?? {}, prometheusUrl ?? experiment.spec.prometheus?.url)
+      const way = await wayIn(withNamespace(experiment, target.namespace), flags.entry, target, driver, line => session.say(line)) // ${namespace} in stats, PromQL and URLs
+      closeEntry = way.close
       startedAt = new Date()
-      result = await runExperiment({
-        file: args.file, experiment: sent, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
-        signal: signals.signal, events, owner: `${currentUser()}@chaos-cli`, reports: {html: flags.html, redactHeaders: flags['redact-header']},
-        ...(proxy === undefined ? {} : {proxy}),
-        ...(flags['prometheus-url'] ?? target.prometheusUrl) === undefined ? {} : {prometheusUrl: flags['prometheus-url'] ?? target.prometheusUrl},
-        ...(flags.phases === undefined ? {} : {phases: flags.phases}),
-        ignition: flags.ignition,
-      })
+      result = await session.run({
+        file: args.file, experiment: way.experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
+        signal: session.signals.signal, events: session.events(), owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
+        ...(way.proxy === undefined ? {} : {proxy: way.proxy}), ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
+        ...(flags.phases === undefined ? {} : {phases: flags.phases}), ignition: flags.ignition,
+      }, {html: flags.html, redactHeaders: flags['redact-header']})
     } catch (err) {
       throw after.unwritableRoot(err) // a full report volume before anything was injected: exit 4, the volume named
     } finally {
       await closeEntry?.().catch(() => undefined)
-      await pusher?.close() // bounded: each queued push gives up after 5 s; the revert is already done
-      await target.close().catch(err => out.write(`warning: ${(err as Error).message}\n`))
-      signals.dispose()
+      await session.close()
     }
-    out.write(`Journal: ${result.journalFile}\n`)
-    const html = result.reportFiles.find(f => f.endsWith('.html'))
-    if (html !== undefined) out.write(`Report:  ${html}\n`)
-    if (result.indexFile !== undefined) out.write(`History: ${result.indexFile}\n`)
-    publishToGitHub(result, out)
-    // --fail-on: the outcome stays what it was; only whether it fails the CI job changes.
-    const failOn = flags['fail-on'] as FailOn
-    const verdict = gate([result.outcome], failOn)
-    const note = gateNote(verdict, failOn)
-    if (note !== undefined) out.write(`${note}\n`)
-    const exitCode = verdict.tolerated.length > 0 ? verdict.exitCode : result.exitCode
-    process.exitCode = exitCode
-    await after.runEnded(experiment.metadata.name, result, exitCode, startedAt) // --keep, --notify, then --summary last
-    return {...result, exitCode, outcomeExitCode: result.exitCode, failOn, tolerated: verdict.tolerated.length > 0}
+    return judge(result, flags['fail-on'] as FailOn, out, async exitCode => after.runEnded(experiment.metadata.name, result, exitCode, startedAt))
   }
+}
+
+/** Prints where the run's files are, applies --fail-on to the outcome, sets the exit code, then `ended` (--keep, --notify, --summary). */
+async function judge(result: ReportedRun, failOn: FailOn, out: NodeJS.WritableStream, ended: (exitCode: number) => Promise<void>) {
+  out.write(`Journal: ${result.journalFile}\n`)
+  const html = result.reportFiles.find(f => f.endsWith('.html'))
+  if (html !== undefined) out.write(`Report:  ${html}\n`)
+  if (result.indexFile !== undefined) out.write(`History: ${result.indexFile}\n`)
+  publishToGitHub(result, out)
+  // --fail-on: the outcome stays what it was; only whether it fails the CI job changes.
+  const verdict = gate([result.outcome], failOn)
+  const note = gateNote(verdict, failOn)
+  if (note !== undefined) out.write(`${note}\n`)
+  const exitCode = verdict.tolerated.length > 0 ? verdict.exitCode : result.exitCode
+  process.exitCode = exitCode
+  await ended(exitCode)
+  return {...result, exitCode, outcomeExitCode: result.exitCode, failOn, tolerated: verdict.tolerated.length > 0}
+}
+
+/**
+ * How load and HTTP probes enter the mesh: --entry over spec.load.entry; through a gateway they go to
+ * its address with its Host (and `close` stops a port-forward to it), else through a proxy when there is one.
+ */
+async function wayIn(experiment: Experiment, flag: string | undefined, target: Target, driver: LoadDriver, say: (line: string) => void): Promise<{experiment: Experiment; proxy?: string; close?: () => Promise<void>}> {
+  const entry = chosenEntry(flag, experiment.spec.load.entry)
+  let sent = entry === undefined ? experiment : {...experiment, spec: {...experiment.spec, load: {...experiment.spec.load, entry}}}
+  let close: (() => Promise<void>) | undefined
+  if (entry !== undefined && !('proxy' in entry)) {
+    const gateway = await gatewayAddress(entry, target.cluster, target.gateway)
+    close = gateway.close
+    sent = throughGateway(sent, gateway.origin, entry)
+    say(`entry: through the gateway at ${gateway.origin}, ${gateway.via} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})`)
+  }
+  const proxy = entryProxy(entry, target.proxy)
+  const problem = driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
+  if (problem !== undefined) {
+    await close?.().catch(() => undefined)
+    throw new K6Unavailable(problem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+  }
+  return {experiment: sent, ...(proxy === undefined ? {} : {proxy}), ...(close === undefined ? {} : {close})}
 }
 
 /**
  * Inside GitHub Actions: the summary goes to the job's step summary and each failed check becomes
  * an `::error` annotation (read back from the redacted journal on disk, as every report is).
  */
-function publishToGitHub(result: RunResult, out: NodeJS.WritableStream): void {
+function publishToGitHub(result: ReportedRun, out: NodeJS.WritableStream): void {
   if (process.env.GITHUB_ACTIONS !== 'true' && process.env.GITHUB_STEP_SUMMARY === undefined) return
   try {
     const doc = JSON.parse(readFileSync(result.journalFile, 'utf8')) as JournalDocument

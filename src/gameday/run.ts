@@ -7,14 +7,18 @@
 import {parseDurationMs} from '../duration.js'
 import type {Outcome} from '../journal/events.js'
 import type {EventStream} from '../journal/events.js'
+import type {RunReportFiles} from '../report/write.js'
 import type {RunInput, RunResult} from '../runner/run.js'
+
+/** A run with the reports written from its journal (the runner writes none itself). */
+export type ReportedRun = RunResult & RunReportFiles
 import {wait} from '../runner/timeline.js'
 import type {GameDay} from '../experiment/model.js'
 import type {GameDayItem} from './entries.js'
 
 /** What happened to one entry. */
 export type EntryResult =
-  | {status: 'ran'; item: GameDayItem; startedAt: Date; durationMs: number; result: RunResult; reason: string}
+  | {status: 'ran'; item: GameDayItem; startedAt: Date; durationMs: number; result: ReportedRun; reason: string}
   | {status: 'skipped'; item: GameDayItem; reason: string}
 
 /** How the game day went. */
@@ -38,7 +42,7 @@ export interface GameDayRunInput {
   runInput: (item: GameDayItem, signal: AbortSignal, events: EventStream) => RunInput
   /** A fresh event stream per experiment, with the console and telemetry subscribed. */
   events: (item: GameDayItem) => EventStream
-  run: (input: RunInput) => Promise<RunResult>
+  run: (input: RunInput) => Promise<ReportedRun>
   /** Lines for the person at the terminal (cooldowns, skips). */
   say: (line: string) => void
 }

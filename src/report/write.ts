@@ -37,6 +37,14 @@ export interface ReportOptions {
 }
 
 /** What was written. */
+/** The report files written for one run, beside its journal, and the root's refreshed index. */
+export interface RunReportFiles {
+  /** report.html, junit.xml, summary.md as written (none when rendering failed). */
+  reportFiles: string[]
+  /** The report root's history page. */
+  indexFile?: string
+}
+
 export interface WrittenReports {
   dir: string
   files: string[]

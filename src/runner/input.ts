@@ -2,7 +2,6 @@
 import type {Cluster} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
 import type {LoadDriver} from '../load/driver.js'
-import type {ReportOptions} from '../report/write.js'
 import type {EventStream} from '../journal/events.js'
 
 /** What a run needs. */
@@ -22,8 +21,8 @@ export interface RunInput {
   signal: AbortSignal
   events: EventStream
   owner?: string
-  /** Which report files to write when the run ends, and which header values to mask (journal included). */
-  reports?: ReportOptions
+  /** Header values to mask in the journal, on every write (the reports are rendered from it by the caller). */
+  redactHeaders?: string[]
   /** The revert's own deadline (default 30s), independent of the run's. */
   revertTimeoutMs?: number
   /** The ignition check before the baseline (default on; `--no-ignition` turns it off). */

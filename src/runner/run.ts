@@ -17,8 +17,6 @@ import {type InFlight, Recorder} from '../load/recorder.js'
 import {windowReasonsText} from '../load/reasons.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {redactJournal} from '../journal/redact.js'
-import {reportWriteProblem} from '../report/volume.js'
-import {type ReportOptions, writeIndex, writeRunReports} from '../report/write.js'
 import {version} from '../version.js'
 import {BlastRadiusCollector} from '../diagnosis/collector.js'
 import type {EventStream, Outcome, PhaseCut, ProbeResult} from '../journal/events.js'
@@ -46,10 +44,8 @@ export interface RunResult {
   reason: string
   runDir: string
   journalFile: string
-  /** report.html, junit.xml, summary.md as written (none when rendering failed: see the warning event). */
-  reportFiles: string[]
-  /** The report root's refreshed history page. */
-  indexFile?: string
+  /** The journal as the run left it (redacted as written): the reports are rendered from it, by the caller. */
+  journal: JournalDocument
 }
 
 /** The run ends here with this outcome. */
@@ -85,12 +81,11 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   const durations = phaseDurations(experiment, input.phases)
   const total = durations.baseline + durations.fault + durations.recovery
   const runDir = runDirectory(input.reportDir, experiment.metadata.name, startedAt)
-  const reportOptions = input.reports ?? {html: true, redactHeaders: []}
   const driverVersion = await input.driver.version()
   const journal = new Journal(runDir, {
     runId, experiment: {name: experiment.metadata.name, file: input.file, spec: withProbePhases(experiment)},
     environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
-  }, startedAt, doc => redactJournal(doc, reportOptions.redactHeaders))
+  }, startedAt, doc => redactJournal(doc, input.redactHeaders ?? []))
   events.subscribe(e => journal.record(e))
   events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
   const recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))
@@ -211,19 +206,7 @@ export async function runExperiment(input: RunInput): Promise<RunResult> {
   await blastRadius.finish()
   events.emit({kind: 'run-finished', ...result})
   journal.close()
-  return {runId, ...result, runDir, journalFile: journal.file, ...await writeReports(journal.doc, runDir, input.reportDir, reportOptions, events)}
-}
-
-/** The run's report files and the root's index; a rendering failure is a warning, never another outcome. */
-async function writeReports(doc: JournalDocument, runDir: string, root: string, options: ReportOptions, events: EventStream): Promise<{reportFiles: string[]; indexFile?: string}> {
-  let reportFiles: string[] = []
-  try {
-    reportFiles = (await writeRunReports(doc, runDir, options)).files
-    return {reportFiles, ...(options.html ? {indexFile: await writeIndex(root)} : {})}
-  } catch (err) {
-    events.emit({kind: 'log', level: 'warn', message: `the reports could not be written (${reportWriteProblem(err, root)}); the journal is complete — render them later with: chaos report ${runDir}`})
-    return {reportFiles}
-  }
+  return {runId, ...result, runDir, journalFile: journal.file, journal: redactJournal(journal.doc, input.redactHeaders ?? [])}
 }
 
 /** Send lag beyond which the load driver is said to have fallen behind its schedule. */

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 
 import type {GameDayItem} from '../../src/gameday/entries.js'
-import {gameDayOutcomes, runGameDay, stopAfter, type GameDayRunInput} from '../../src/gameday/run.js'
+import {gameDayOutcomes, type ReportedRun, runGameDay, stopAfter, type GameDayRunInput} from '../../src/gameday/run.js'
 import type {Experiment, GameDay} from '../../src/experiment/model.js'
+import type {JournalDocument} from '../../src/journal/journal.js'
 import {EventStream, type Outcome} from '../../src/journal/events.js'
-import type {RunInput, RunResult} from '../../src/runner/run.js'
+import type {RunInput} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const EXIT: Record<Outcome, number> = {'held': 0, 'deviated': 1, 'aborted': 3, 'could-not-run': 4, 'revert-failed': 5}
@@ -33,7 +34,7 @@ class FakeRuns {
     return new Promise(resolve => this.waiting.set(name, resolve))
   }
 
-  readonly run = async (input: RunInput): Promise<RunResult> => {
+  readonly run = async (input: RunInput): Promise<ReportedRun> => {
     const name = input.experiment.metadata.name
     this.started.push(name)
     this.signals.push(input.signal)
@@ -44,7 +45,7 @@ class FakeRuns {
       outcome = 'aborted'
     }
     const reason = outcome === 'aborted' ? 'interrupted (signal); faults were reverted' : `${name} ${outcome}`
-    return {runId: name, outcome, exitCode: EXIT[outcome], reason, runDir: `reports/${name}/t`, journalFile: `reports/${name}/t/journal.json`, reportFiles: []}
+    return {runId: name, outcome, exitCode: EXIT[outcome], reason, runDir: `reports/${name}/t`, journalFile: `reports/${name}/t/journal.json`, journal: {} as JournalDocument, reportFiles: []}
   }
 }
 

@@ -75,7 +75,7 @@ describe('the runner under a misbehaving API server (integration, in-process san
     })
     const result = await runExperiment({
       file: FIXTURE, experiment, cluster, namespace: 'default', driver: new BuiltinDriver(), proxy: sandbox.state.proxy,
-      reportDir: reports, phases: PHASES, signal: new AbortController().signal, events, reports: {html: false, redactHeaders: []},
+      reportDir: reports, phases: PHASES, signal: new AbortController().signal, events,
       ...(revertTimeoutMs === undefined ? {} : {revertTimeoutMs}),
     })
     return {result, events: seen}

@@ -11,6 +11,7 @@ import {BuiltinDriver} from '../../src/load/builtin.js'
 import {ConsoleReporter} from '../../src/runner/console.js'
 import {EventStream, type RunEvent} from '../../src/journal/events.js'
 import {reachabilityChecks} from '../../src/runner/reachability.js'
+import {writeRunReports} from '../../src/report/write.js'
 import {runExperiment} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
@@ -93,6 +94,7 @@ describe('reachability preflight', function () {
     assert.equal(result.outcome, 'could-not-run')
     assert.deepEqual(cluster.writes, [], 'nothing was written')
     assert.ok(!seenEvents.some(e => e.kind === 'phase-started'), 'no baseline ran')
+    await writeRunReports(result.journal, result.runDir, {html: true, redactHeaders: []}) // as the command does with the journal the run returns
     for (const [where, content] of [['reason', result.reason], ['console', text],
       ...['journal.json', 'summary.md', 'report.html', 'junit.xml'].map(f => [f, readFileSync(join(result.runDir, f), 'utf8')])] as const) {
       assert.match(content, UNRESOLVED, where)

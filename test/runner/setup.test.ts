@@ -14,6 +14,7 @@ import {revertLeftovers} from '../../src/runner/cleanup.js'
 import {EventStream, type RunEvent} from '../../src/journal/events.js'
 import {journalIssues} from '../../src/journal/schema.js'
 import {requiredAccess} from '../../src/runner/preflight.js'
+import {writeRunReports} from '../../src/report/write.js'
 import {runExperiment} from '../../src/runner/run.js'
 import {applySetup, restoreSetup, setupChecks, SetupReverter} from '../../src/runner/setup.js'
 import {FakeCluster} from '../fakes/cluster.js'
@@ -87,6 +88,7 @@ describe('spec.setup against a cluster (fake)', function () {
     const journal = JSON.parse(readFileSync(result.journalFile, 'utf8')) as {applied: {kind?: string; name: string}[]}
     assert.deepEqual(journalIssues(journal), [])
     assert.ok(journal.applied.some(a => a.kind === 'DestinationRule' && a.name === 'reviews'))
+    await writeRunReports(result.journal, result.runDir, {html: true, redactHeaders: []}) // as the command does with the journal the run returns
     const html = readFileSync(join(result.runDir, 'report.html'), 'utf8')
     assert.match(html, /Setup: patched DestinationRule <code>default\/reviews<\/code>/)
     assert.match(html, /maxConnections: 5/)

@@ -27,7 +27,7 @@ export async function writeFixtureGameDay(root: string, ran: JournalFixture[], s
     entries.push({
       status: 'ran', startedAt: new Date(t), durationMs: 52_000, reason: doc.reason ?? '',
       item: {index: i, name: doc.experiment.name, file: doc.experiment.file, namespace: 'default', experiment: doc.experiment.spec},
-      result: {runId: doc.runId, outcome, exitCode: doc.exitCode ?? 0, reason: doc.reason ?? '', runDir, journalFile: join(runDir, 'journal.json'), reportFiles: written.files},
+      result: {runId: doc.runId, outcome, exitCode: doc.exitCode ?? 0, reason: doc.reason ?? '', runDir, journalFile: join(runDir, 'journal.json'), journal: doc, reportFiles: written.files},
     })
     t += 82_000
   }
