@@ -70,6 +70,12 @@ describe('the diagnosis of the bookinfo examples (integration, real CLI on the s
     const degraded = sentences(journal, 'silent-degradation')
     assert.ok(degraded.some(s => /^reviews-v[23] kept answering productpage-v1 with success .*calls to ratings failed \(503 × \d+, FI × \d+.*graceful degradation/.test(s)), JSON.stringify(journal.blastRadius?.diagnosis, null, 1))
     assert.deepEqual(sentences(journal, 'not-fired'), [])
+    // The sidecars export istio_response_bytes: the map sees response sizes. They do not shrink here (the
+    // sandbox page's rating-error line is about as long as its stars), so the rule names no shrinking.
+    const map = journal.blastRadius?.map
+    assert.ok(!(map?.gaps ?? []).some(g => /could not see response sizes/.test(g)), JSON.stringify(map?.gaps))
+    const page = map?.edges.find(e => e.id === 'chaos-client→productpage')
+    for (const phase of ['baseline', 'fault', 'recovery'] as const) assert.ok((page?.phases[phase]?.responseBytes ?? 0) > 1000, `productpage's page size in the ${phase}: ${JSON.stringify(page?.phases[phase])}`)
   })
 
   it('reviews-circuit-breaker names the overflowing pool and its caller, with the DestinationRule\'s limits', async () => {

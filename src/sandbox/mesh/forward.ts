@@ -23,8 +23,8 @@ export interface Exchange {
   readonly flags: Set<ResponseFlag>
   /** Called once with the final status and the pod that answered (undefined for local replies). */
   finish(status: number, servedBy: Pod | undefined, grpcStatus: number | undefined): void
-  /** Reports an attempt that reached a pod, for that pod's `reporter="destination"` metrics. */
-  reachedDestination(pod: Pod, status: number, grpcStatus: number | undefined, durationMs: number): void
+  /** Reports an attempt that reached a pod, for that pod's `reporter="destination"` metrics (sizes: `UpstreamCall`). */
+  reachedDestination(pod: Pod, status: number, grpcStatus: number | undefined, durationMs: number, requestBytes: number, responseBytes: number): void
 }
 
 /** The route's upstream settings. */
@@ -191,7 +191,9 @@ export class Forwarder implements UpstreamListener {
       const retried = this.maybeRetryAfterResponse(status, grpcStatus)
       if (retried) {
         this.cluster.chargeCode(status, true)
-        this.ex.reachedDestination(host, status, grpcStatus, serviceTime)
+        // The drained body counts as sent: the pod's sidecar would have relayed it whole.
+        const length = Number(upstreamHeaders['content-length'])
+        this.ex.reachedDestination(host, status, grpcStatus, serviceTime, call.requestBytes, call.responseBytes + (length > 0 ? length : 0))
         return true // drained: the call is no longer current, its body is ignored
       }
     }
@@ -234,7 +236,7 @@ export class Forwarder implements UpstreamListener {
       res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
     } else res.end()
     if (this.upstream === call) this.endAttempt(true)
-    this.ex.reachedDestination(relay.host, relay.status, relay.grpcStatus, performance.now() - this.attemptStart)
+    this.ex.reachedDestination(relay.host, relay.status, relay.grpcStatus, performance.now() - this.attemptStart, call.requestBytes, call.responseBytes)
     this.end(relay.status, relay.host, relay.grpcStatus)
   }
 

@@ -4,6 +4,7 @@
  */
 import {randomUUID} from 'node:crypto'
 import http, {type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse} from 'node:http'
+import type {Socket} from 'node:net'
 
 import {parseDurationMs} from '../../duration.js'
 import {fqdn, type RoutableRequest, selectRoute} from '../../istio/routing.js'
@@ -105,9 +106,11 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
     finish(status, servedBy, grpcStatus) {
       if (r.served) return
       r.served = true
+      const wire = downstreamBytes(req.socket)
       ctx.recordSource({
         destination: servedBy, service: r.service, serviceFqdn: r.serviceFqdn, status, grpcStatus,
         protocol: grpc ? 'grpc' : 'http', flags: formatFlags(r.flags), durationMs: performance.now() - started,
+        requestBytes: wire.received, responseBytes: wire.sent,
       })
     },
   }
@@ -136,6 +139,32 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
   r.route = selection?.route
   r.matchIndex = selection?.matchIndex ?? -1
   routeRequest(ctx, r)
+}
+
+/** Per downstream connection, its byte counts when its previous request was recorded. */
+const counted = new WeakMap<Socket, {read: number; written: number}>()
+
+/**
+ * The downstream wire bytes of the request being recorded, as Envoy's downstream bytes meter gives them
+ * to the stats filter (istio/proxy `istio_stats.cc` wireBytesReceived / wireBytesSent: request and
+ * status lines, headers, body and chunk framing): what the app's connection carried since the previous
+ * request on it was recorded. Recorded right after the response's last write (or its reset); HTTP/1.1
+ * requests on one connection follow each other, so the delta is this request's, read from two socket
+ * getters and a WeakMap entry, with no per-request wrapping of writes.
+ */
+function downstreamBytes(socket: Socket | null | undefined): {received: number; sent: number} {
+  if (socket === null || socket === undefined) return {received: 0, sent: 0}
+  const read = socket.bytesRead
+  const written = socket.bytesWritten ?? 0
+  const before = counted.get(socket)
+  if (before === undefined) {
+    counted.set(socket, {read, written})
+    return {received: read, sent: written}
+  }
+  const out = {received: Math.max(0, read - before.read), sent: Math.max(0, written - before.written)}
+  before.read = read
+  before.written = written
+  return out
 }
 
 function routableRequest(req: IncomingMessage, target: OutboundTarget, vhost: VirtualHost): RoutableRequest {
@@ -289,9 +318,9 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
     body,
     flags: r.flags,
     finish: r.finish,
-    reachedDestination: (pod, status, grpcStatus, durationMs) => ctx.recordDestination(pod, {
+    reachedDestination: (pod, status, grpcStatus, durationMs, requestBytes, responseBytes) => ctx.recordDestination(pod, {
       service: cluster.config.service, serviceFqdn: cluster.config.fqdn, status, grpcStatus,
-      protocol: 'http', flags: '-', durationMs,
+      protocol: 'http', flags: '-', durationMs, requestBytes, responseBytes,
     }),
   }
   const forwarder = new Forwarder(exchange, cluster, {timeoutMs, retry}, ctx.upstreams, ctx.random)

@@ -113,6 +113,7 @@ export class MeshSidecar implements Sidecar, OutboundContext {
     this.telemetry.record({
       reporter: 'source', source: this.pod, destination: r.destination, service: r.service, serviceFqdn: r.serviceFqdn,
       status: r.status, grpcStatus: r.grpcStatus, protocol: r.protocol, flags: r.flags, durationMs: r.durationMs,
+      requestBytes: r.requestBytes, responseBytes: r.responseBytes,
     })
   }
 
@@ -121,6 +122,7 @@ export class MeshSidecar implements Sidecar, OutboundContext {
     this.lookup(servedBy.name)?.telemetry.record({
       reporter: 'destination', source: this.pod, destination: servedBy, service: r.service, serviceFqdn: r.serviceFqdn,
       status: r.status, grpcStatus: r.grpcStatus, protocol: r.protocol, flags: r.flags, durationMs: r.durationMs,
+      requestBytes: r.requestBytes, responseBytes: r.responseBytes,
     })
   }
 

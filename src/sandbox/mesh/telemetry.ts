@@ -1,7 +1,15 @@
 /**
- * Istio standard metrics of one sidecar (test/reference/SEMANTICS.md (f)): `istio_requests_total` and
- * `istio_request_duration_milliseconds`, with exactly the label set istio/proxy's
- * `client_request_total.yaml.tmpl` asserts, in a prom-client Registry of its own.
+ * Istio standard metrics of one sidecar (test/reference/SEMANTICS.md (f)): `istio_requests_total`,
+ * `istio_request_duration_milliseconds`, `istio_request_bytes` and `istio_response_bytes`, with
+ * exactly the label set istio/proxy's `client_request_total.yaml.tmpl` asserts, in a prom-client
+ * Registry of its own.
+ *
+ * istio/proxy `source/extensions/filters/http/istio_stats/istio_stats.cc` (commit
+ * 00aaa6e7900560d32b2923cddb04ebcfa02c822b), IstioStatsFilter::log: once per request, with the same
+ * tags as `istio_requests_total`, histograms `istio_request_bytes` (Unit::Bytes, the downstream bytes
+ * meter's wireBytesReceived) and `istio_response_bytes` (wireBytesSent): wire bytes of the downstream
+ * connection, headers included. Their buckets are Envoy's defaults, as for the duration (see
+ * `ISTIO_BYTES_BUCKETS`). Transcribed in test/reference/envoy-stats/istio-stats-http-metrics.csv.
  */
 import {Counter, Histogram, Registry} from 'prom-client'
 
@@ -9,6 +17,15 @@ import type {Pod, Service} from '../types.js'
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 export const ISTIO_DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]
+
+/**
+ * Buckets of istio_request_bytes and istio_response_bytes: the same list. Istio's bootstrap sets no
+ * `histogram_bucket_settings` unless a pod has `sidecar.istio.io/statsHistogramBuckets` (istio
+ * `pkg/bootstrap/config.go`, `tools/packaging/common/envoy_bootstrap.json`), so every histogram gets
+ * envoy `source/common/stats/histogram_impl.cc` HistogramSettingsImpl::defaultBuckets (commit
+ * 35db8c4732b26208ccab8ac8b9ebeda58b571f93), whatever its unit: a byte count past 3600000 lands in +Inf only.
+ */
+export const ISTIO_BYTES_BUCKETS = ISTIO_DURATION_BUCKETS
 
 /** Label names, in the order of Istio's testdata. */
 export const ISTIO_LABELS = [
@@ -37,6 +54,10 @@ export interface RequestRecord {
   protocol: 'http' | 'grpc'
   flags: string
   durationMs: number
+  /** Wire bytes the reporting proxy received from its downstream for this request (headers and body). */
+  requestBytes: number
+  /** Wire bytes it sent back downstream (status line, headers and body). */
+  responseBytes: number
 }
 
 /** The workload (Deployment) name of a pod: `reviews-v1-5b9c7f6d8c-x2kq9` → `reviews-v1`. */
@@ -70,26 +91,33 @@ function labelValues(r: RequestRecord): string[] {
 type LabelName = (typeof ISTIO_LABELS)[number]
 type Labels = Record<LabelName, string>
 
-/** One label set's aggregates: the request count and the duration histogram (per-bucket, not cumulative). */
-interface Series {
-  labels: Labels
-  count: number
+/** One histogram of one series: sum and per-bucket (not cumulative) counts; its count is the series'. */
+interface Observed {
   sum: number
   buckets: Float64Array
 }
 
+/** One label set's aggregates: the request count and its three histograms (every request observes each). */
+interface Series {
+  labels: Labels
+  count: number
+  duration: Observed
+  requestBytes: Observed
+  responseBytes: Observed
+}
+
+const observed = (): Observed => ({sum: 0, buckets: new Float64Array(ISTIO_DURATION_BUCKETS.length)})
+
 /**
- * `istio_request_duration_milliseconds` as a metric object prom-client's Registry renders (it
- * duck-types metrics by `name`, `help`, `type`, `get`/`getForPromString`). prom-client's own
- * Histogram rehashes all 25 labels on every observe (~20 µs); this keeps a direct reference per series.
+ * One of the series' histograms as a metric object prom-client's Registry renders (it duck-types
+ * metrics by `name`, `help`, `type`, `get`/`getForPromString`). prom-client's own Histogram rehashes
+ * all 25 labels on every observe (~20 µs); this keeps a direct reference per series.
  */
-class DurationHistogram {
-  readonly name = 'istio_request_duration_milliseconds'
-  readonly help = 'Request duration in milliseconds.'
+class SeriesHistogram {
   readonly type = 'histogram'
   readonly aggregator = 'sum'
 
-  constructor(private readonly series: () => Iterable<Series>) {}
+  constructor(readonly name: string, readonly help: string, private readonly les: readonly number[], private readonly pick: (s: Series) => Observed, private readonly series: () => Iterable<Series>) {}
 
   async get(): Promise<{name: string; help: string; type: string; aggregator: string; values: {labels: Record<string, string | number>; value: number; metricName: string}[]}> {
     return this.getForPromString()
@@ -98,22 +126,29 @@ class DurationHistogram {
   async getForPromString(): Promise<{name: string; help: string; type: string; aggregator: string; values: {labels: Record<string, string | number>; value: number; metricName: string}[]}> {
     const values: {labels: Record<string, string | number>; value: number; metricName: string}[] = []
     for (const s of this.series()) {
+      const h = this.pick(s)
       let cumulative = 0
-      for (const [i, le] of ISTIO_DURATION_BUCKETS.entries()) {
-        cumulative += s.buckets[i] as number
+      for (const [i, le] of this.les.entries()) {
+        cumulative += h.buckets[i] as number
         values.push({labels: {le, ...s.labels}, value: cumulative, metricName: `${this.name}_bucket`})
       }
       values.push({labels: {le: '+Inf', ...s.labels}, value: s.count, metricName: `${this.name}_bucket`})
-      values.push({labels: s.labels, value: s.sum, metricName: `${this.name}_sum`})
+      values.push({labels: s.labels, value: h.sum, metricName: `${this.name}_sum`})
       values.push({labels: s.labels, value: s.count, metricName: `${this.name}_count`})
     }
     return {name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values}
   }
 }
 
-function bucketIndex(v: number): number {
-  for (let i = 0; i < ISTIO_DURATION_BUCKETS.length; i++) if (v <= (ISTIO_DURATION_BUCKETS[i] as number)) return i
+function bucketIndex(v: number, les: readonly number[]): number {
+  for (let i = 0; i < les.length; i++) if (v <= (les[i] as number)) return i
   return -1
+}
+
+function observe(h: Observed, v: number, les: readonly number[]): void {
+  h.sum += v
+  const i = bucketIndex(v, les)
+  if (i >= 0) h.buckets[i] = (h.buckets[i] as number) + 1
 }
 
 /** Series by label-determining field, one Map level per field (see `record`). */
@@ -139,11 +174,15 @@ export class IstioTelemetry {
         }
       },
     })
-    this.registry.registerMetric(new DurationHistogram(() => this.series.values()) as unknown as Histogram)
+    const series = () => this.series.values()
+    // Registered in istio_stats.cc's recording order; Envoy's names and units (help texts are prom-client's, Envoy prints none).
+    this.registry.registerMetric(new SeriesHistogram('istio_request_duration_milliseconds', 'Request duration in milliseconds.', ISTIO_DURATION_BUCKETS, s => s.duration, series) as unknown as Histogram)
+    this.registry.registerMetric(new SeriesHistogram('istio_request_bytes', 'Request size in bytes (downstream wire bytes received).', ISTIO_BYTES_BUCKETS, s => s.requestBytes, series) as unknown as Histogram)
+    this.registry.registerMetric(new SeriesHistogram('istio_response_bytes', 'Response size in bytes (downstream wire bytes sent).', ISTIO_BYTES_BUCKETS, s => s.responseBytes, series) as unknown as Histogram)
   }
 
   /**
-   * Counts one request and observes its duration. The series is found through one Map level per
+   * Counts one request and observes its duration and sizes. The series is found through one Map level per
    * field that determines its labels: those strings are long-lived (pod names, FQDNs, flag strings), so
    * their hashes are cached, where a concatenated key measured ~1 µs per lookup to build and hash.
    */
@@ -162,14 +201,14 @@ export class IstioTelemetry {
     let s = node.get(keys[last] as string) as Series | undefined
     if (s === undefined) {
       const values = labelValues(r)
-      s = {labels: Object.fromEntries(ISTIO_LABELS.map((n, i) => [n, values[i] as string])) as Labels, count: 0, sum: 0, buckets: new Float64Array(ISTIO_DURATION_BUCKETS.length)}
+      s = {labels: Object.fromEntries(ISTIO_LABELS.map((n, i) => [n, values[i] as string])) as Labels, count: 0, duration: observed(), requestBytes: observed(), responseBytes: observed()}
       node.set(keys[last] as string, s)
       this.series.push(s)
     }
     s.count++
-    s.sum += r.durationMs
-    const i = bucketIndex(r.durationMs)
-    if (i >= 0) s.buckets[i] = (s.buckets[i] as number) + 1
+    observe(s.duration, r.durationMs, ISTIO_DURATION_BUCKETS)
+    observe(s.requestBytes, r.requestBytes, ISTIO_BYTES_BUCKETS)
+    observe(s.responseBytes, r.responseBytes, ISTIO_BYTES_BUCKETS)
   }
 
   /** Prometheus text exposition of the Istio metrics. */

@@ -5,7 +5,7 @@
  * no pipelining, no client-side timeouts): the cluster's circuit breakers and the router's timeouts
  * above them decide. Connect failures are told apart from resets as Envoy's retry conditions need.
  */
-import type {IncomingHttpHeaders, OutgoingHttpHeaders} from 'node:http'
+import {type IncomingHttpHeaders, type OutgoingHttpHeaders, STATUS_CODES} from 'node:http'
 
 import {type Dispatcher, Pool} from 'undici'
 
@@ -73,10 +73,32 @@ export function incomingHeaders(raw: Buffer[]): IncomingHttpHeaders {
   return out
 }
 
-/** One attempt on the wire: an undici dispatch handler that reports to the router. */
+/** HTTP/1.1 head bytes of a request: request line, `name: value` lines, the `connection: keep-alive` undici adds, blank line. */
+function requestHeadBytes(method: string, path: string, headers: OutgoingHttpHeaders): number {
+  let n = method.length + path.length + 14 + 24 // ' ' + ' HTTP/1.1\r\n' + the blank line; 'connection: keep-alive\r\n'
+  for (const name in headers) {
+    const v = headers[name]
+    if (v === undefined) continue
+    if (Array.isArray(v)) for (const x of v) n += name.length + x.length + 4
+    else n += name.length + String(v).length + 4
+  }
+  return n
+}
+
+/**
+ * One attempt on the wire: an undici dispatch handler that reports to the router. It also counts the
+ * attempt's bytes for the serving pod's `reporter="destination"` istio_request_bytes / istio_response_bytes:
+ * the sandbox has no inbound sidecar, so the bytes exchanged with the app stand for what that sidecar's
+ * downstream connection carried (head bytes from the header lines, bodies as received; chunk framing
+ * is not counted).
+ */
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** True once final (≥ 200) response headers arrived. */
   headersSeen = false
+  /** Bytes of the request as sent: head and body. */
+  requestBytes = 0
+  /** Bytes of the response so far: status line, header lines, body chunks. */
+  responseBytes = 0
   private cancelled = false
   private abort: ((err?: Error) => void) | undefined
   private resumeBody: (() => void) | undefined
@@ -90,6 +112,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       headers = {...headers}
       delete headers['expect']
     }
+    this.requestBytes = requestHeadBytes(method, path, headers) + (body?.length ?? 0)
     pools.pool(port).dispatch({method, path, headers: headers as Record<string, string | string[]>, body: body ?? null}, this)
   }
 
@@ -116,12 +139,17 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.cancelled || status < 200) return true // 1xx informational: node's client does not surface them as the response either
     this.headersSeen = true
     this.resumeBody = resume
+    let head = 15 + (STATUS_CODES[status]?.length ?? 0) + 2 // 'HTTP/1.1 200 ' + reason + '\r\n', then the blank line
+    for (const b of raw) head += b.length + 2 // ': ' after a name, '\r\n' after a value
+    this.responseBytes = head
     return this.listener.onUpstreamHeaders(this, status, incomingHeaders(raw))
   }
 
   /** @internal undici handler */
   onData(chunk: Buffer): boolean {
-    return this.cancelled || this.listener.onUpstreamData(this, chunk)
+    if (this.cancelled) return true
+    this.responseBytes += chunk.length
+    return this.listener.onUpstreamData(this, chunk)
   }
 
   /** @internal undici handler */

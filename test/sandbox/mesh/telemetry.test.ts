@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
+import net from 'node:net'
 
 import {ExecUnsupported, type Mesh} from '../../../src/sandbox/mesh/index.js'
 import {prometheusName, TAGS_1_22} from '../../../src/sandbox/mesh/stats.js'
-import {ISTIO_DURATION_BUCKETS} from '../../../src/sandbox/mesh/telemetry.js'
+import {ISTIO_BYTES_BUCKETS, ISTIO_DURATION_BUCKETS} from '../../../src/sandbox/mesh/telemetry.js'
 import type {Pod} from '../../../src/sandbox/types.js'
 import {destinationRule, FakeConfig, FakeTopology, parseStats, send, startMesh, virtualService} from './harness.js'
 
@@ -120,6 +121,99 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
     const text = await mesh.sidecar(CLIENT)?.metricsText() ?? ''
     const les = labelSets(text, 'istio_request_duration_milliseconds_bucket').map(l => l.get('le'))
     assert.deepEqual(les, [...ISTIO_DURATION_BUCKETS.map(String), '+Inf'])
+  })
+
+  // istio/proxy istio_stats.cc IstioStatsFilter::log, transcribed in istio-stats-http-metrics.csv (see SOURCE.md).
+  it('istio_request_bytes and istio_response_bytes are what istio/proxy\'s stats filter defines: histograms, Envoy\'s default buckets, the labels of istio_requests_total', async () => {
+    await send(port, RATINGS)
+    const rows = readFileSync(new URL('istio-stats-http-metrics.csv', REFERENCE), 'utf8').trim().split('\n').slice(1).map(l => l.split(','))
+    const defaults = (rows.find(r => r[0] === 'envoy default buckets')?.[3] ?? '').split(' ').map(Number)
+    assert.equal(defaults.length, 19)
+    assert.deepEqual(ISTIO_BYTES_BUCKETS, defaults)
+    const sizes = rows.filter(r => r[0]?.endsWith('_bytes'))
+    assert.deepEqual(sizes.map(r => [r[0], r[1], r[2], r[4], r[5]]), [
+      ['istio_request_bytes', 'histogram', 'Bytes', 'same as istio_requests_total', 'envoy default'],
+      ['istio_response_bytes', 'histogram', 'Bytes', 'same as istio_requests_total', 'envoy default'],
+    ])
+    const expected = [...readFileSync(new URL('istio-proxy-testdata-client_request_total.yaml.tmpl', REFERENCE), 'utf8').matchAll(/- name: (\w+)/g)].map(m => m[1] as string).sort()
+    for (const pod of [CLIENT, 'ratings-v1-6b7c9d8f5c-aaaaa']) {
+      const text = await mesh.sidecar(pod)?.metricsText() ?? ''
+      const requests = labelSets(text, 'istio_requests_total')
+      assert.equal(requests.length, 1)
+      for (const [name] of sizes) {
+        assert.match(text, new RegExp(`^# TYPE ${name as string} histogram$`, 'm'))
+        const buckets = labelSets(text, `${name as string}_bucket`)
+        assert.deepEqual(buckets.map(l => l.get('le')), [...defaults.map(String), '+Inf'], `${name as string} buckets in ${pod}`)
+        for (const suffix of ['_bucket', '_sum', '_count']) {
+          for (const l of labelSets(text, `${name as string}${suffix}`)) {
+            l.delete('le')
+            assert.deepEqual([...l.keys()].sort(), expected, `${name as string}${suffix} labels`)
+            assert.deepEqual(l, requests[0], 'the same series as istio_requests_total')
+          }
+        }
+        assert.match(text, new RegExp(`^${name as string}_count\\{[^}]*\\} 1$`, 'm'), 'one observation per request')
+      }
+    }
+  })
+
+  it('istio_request_bytes / istio_response_bytes observe the downstream wire bytes of each request, headers included', async () => {
+    const ratings = topology.podList.find(p => p.name.startsWith('ratings-')) as NonNullable<(typeof topology.podList)[number]>
+    const appBytes: {read: number; written: number}[] = []
+    const seen = new Map<net.Socket, {read: number; written: number}>()
+    ratings.handler = (req, res) => {
+      const size = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('size'))
+      req.resume()
+      req.on('end', () => {
+        const socket = req.socket
+        res.on('finish', () => {
+          const before = seen.get(socket) ?? {read: 0, written: 0}
+          const now = {read: socket.bytesRead, written: socket.bytesWritten}
+          appBytes.push({read: now.read - before.read, written: now.written - before.written})
+          seen.set(socket, now)
+        })
+        res.writeHead(200, {'content-type': 'text/plain', 'content-length': size})
+        res.end('x'.repeat(size))
+      })
+    }
+    // Two requests on one connection, written and read byte for byte.
+    const socket = net.connect(port, '127.0.0.1')
+    await new Promise<void>(resolve => socket.once('connect', () => resolve()))
+    let received = Buffer.alloc(0)
+    socket.on('data', (c: Buffer) => {
+      received = Buffer.concat([received, c])
+    })
+    const exchange = async (size: number): Promise<{sent: number; got: number}> => {
+      const request = `GET http://ratings:9080/ratings/0?size=${size} HTTP/1.1\r\nhost: ratings:9080\r\nx-pad: ${'p'.repeat(size % 7)}\r\n\r\n`
+      received = Buffer.alloc(0)
+      socket.write(request)
+      for (;;) {
+        const text = received.toString('latin1')
+        const head = text.indexOf('\r\n\r\n')
+        const length = /content-length: (\d+)/i.exec(text)?.[1]
+        if (head >= 0 && length !== undefined && received.length >= head + 4 + Number(length)) return {sent: Buffer.byteLength(request), got: received.length}
+        await new Promise(resolve => setTimeout(resolve, 5))
+      }
+    }
+    const first = await exchange(100)
+    const second = await exchange(3000)
+    socket.destroy()
+    const series = (text: string, metric: string) => Number(new RegExp(`^${metric}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1])
+    const source = await mesh.sidecar(CLIENT)?.metricsText() ?? ''
+    assert.equal(series(source, 'istio_request_bytes_sum'), first.sent + second.sent)
+    assert.equal(series(source, 'istio_response_bytes_sum'), first.got + second.got)
+    assert.ok(second.got - first.got >= 2900, 'the bigger body is seen in the response size')
+    const les = labelSets(source, 'istio_response_bytes_bucket')
+    const cumulative = source.split('\n').filter(l => l.startsWith('istio_response_bytes_bucket{')).map(l => Number(l.slice(l.lastIndexOf(' ') + 1)))
+    const at = (le: string) => cumulative[les.findIndex(l => l.get('le') === le)]
+    assert.equal(at('250'), 0)
+    assert.equal(at('500'), 1, `${first.got} bytes`)
+    assert.equal(at('2500'), 1)
+    assert.equal(at('5000'), 2, `${second.got} bytes`)
+    // reporter="destination": the attempt's bytes as the app exchanged them (its sidecar's downstream, which the sandbox has not).
+    const dest = await mesh.sidecar(ratings.name)?.metricsText() ?? ''
+    assert.equal(appBytes.length, 2)
+    assert.equal(series(dest, 'istio_response_bytes_sum'), (appBytes[0]?.written ?? 0) + (appBytes[1]?.written ?? 0))
+    assert.equal(series(dest, 'istio_request_bytes_sum'), (appBytes[0]?.read ?? 0) + (appBytes[1]?.read ?? 0))
   })
 
   it('exec: other binaries exit 127 like a shell; other containers are refused', async () => {
