@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {ClusterUnavailable, ExitCode} from '../errors.js'
-import {type CleanupReport, cannotCheck, revertLeftovers} from '../runner/cleanup.js'
+import {type CleanupReport, cannotCheck, revertLeftovers} from '../runner/leftovers.js'
 import {NoTarget, resolveTarget} from '../runner/target.js'
 
 /** `chaos revert`: restore every VirtualService a run left behind (after a crash, kill -9 or a failed revert). */

@@ -5,7 +5,7 @@
 import {loadExperiment} from '../experiment/load.js'
 import type {Experiment, GameDay} from '../experiment/model.js'
 import {FaultlineError, ExitCode} from '../errors.js'
-import type {Check} from '../runner/preflight.js'
+import type {PreflightCheck} from '../runner/preflight-check.js'
 import {planAgainstCluster} from '../runner/live-plan.js'
 import type {Target} from '../runner/target.js'
 import {withPhases} from '../runner/timeline.js'
@@ -41,7 +41,7 @@ export class GameDayPreflightFailed extends FaultlineError {
 export interface PreflightFinding {
   name: string
   namespace: string
-  checks: Check[]
+  checks: PreflightCheck[]
 }
 
 /** Loads every entry (paths were resolved against the GameDay file by `loadDocument`) and applies the overrides. */

@@ -17,7 +17,7 @@ import type {VirtualService} from '../istio/types.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {applyPlan} from './apply.js'
 import {BOOKINFO_FORWARDED, type FaultCounters, injectedBetween, readFaultCounters} from './evidence.js'
-import type {Check} from './preflight.js'
+import type {PreflightCheck} from './preflight-check.js'
 import type {Reverter} from './revert.js'
 
 /** Targeted requests sent per class in one round; the check reads the counters after each round. */
@@ -77,7 +77,7 @@ async function counters(ctx: IgnitionContext): Promise<FaultCounters | undefined
  * exit 4), or a warning when it cannot tell. Anything written is reverted before it returns; if
  * that revert fails it throws, and the reverter still holds the objects for the run's safety net.
  */
-export async function ignite(ctx: IgnitionContext): Promise<Check> {
+export async function ignite(ctx: IgnitionContext): Promise<PreflightCheck> {
   const {experiment} = ctx
   const classes = targetedClasses(ctx)
   if (classes.size === 0) return {check: 'ignition', status: 'warning', message: 'no traffic class carries a header the faults match: skipped (the run will show no targeted traffic)'}
@@ -109,7 +109,7 @@ export async function ignite(ctx: IgnitionContext): Promise<Check> {
 }
 
 /** What the check found: the counters moved, or the targeted header does not get there (exit 4 at preflight). */
-function finding(tried: {seen: number; sent: number; errors: string[]}, hosts: string): Check {
+function finding(tried: {seen: number; sent: number; errors: string[]}, hosts: string): PreflightCheck {
   if (tried.seen > 0) return {check: 'ignition', status: 'ok', message: `a 1 ms delay for the targeted match on ${hosts} was counted by the calling sidecars (${tried.seen} of ${tried.sent} targeted requests), and reverted`}
   const failures = tried.errors.length === 0 ? '' : ` (${tried.errors.length} targeted request(s) failed: ${[...new Set(tried.errors)].slice(0, 3).join('; ')})`
   return {

@@ -10,14 +10,14 @@ import type {Cluster} from '../cluster/cluster.js'
 import {k6OperatorApi} from '../cluster/k6-operator.js'
 import {ANNOTATION_EXPIRES_AT, ANNOTATION_OWNER, ANNOTATION_RUN_ID, LABEL_MANAGED} from '../faults/annotations.js'
 
-/** What of `chaos revert`'s selection applies (cleanup.ts CleanupSelection; structural, so cleanup.ts can import this module). */
+/** What of `chaos revert`'s selection applies (leftovers.ts CleanupSelection; structural, so cleanup.ts can import this module). */
 interface Selection {
   runId?: string
   all?: boolean
   dryRun?: boolean
 }
 
-/** The parts of cleanup.ts's CleanupReport this adds to. */
+/** The parts of leftovers.ts's CleanupReport this adds to. */
 interface Report {
   found: {name: string; runId: string; expired: boolean; owner?: string; expiresAt?: string}[]
   reverted: {namespace: string; name: string; ok: boolean; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}[]

@@ -8,12 +8,13 @@ import {throughGatewayEntry} from '../faults/entry-gateways.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {PrometheusClient} from '../probes/prometheus.js'
-import {type Check, lockChecks, preflight} from './preflight.js'
+import type {PreflightCheck} from './preflight-check.js'
+import {lockChecks, preflight} from './preflight.js'
 import type {Target} from './target.js'
 
 /** The live plan: preflight findings and the objects a run would write now. */
 export interface LivePlan {
-  checks: Check[]
+  checks: PreflightCheck[]
   plan: FaultPlan
   /** False when a run would stop before injecting anything. */
   ready: boolean

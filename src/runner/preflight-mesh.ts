@@ -14,7 +14,7 @@ import type {MeshFacts, PeerAuthentication} from '../cluster/cluster.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {fqdn, virtualServicesInPrecedence, visibilityTier} from '../istio/routing.js'
 import type {VirtualService} from '../istio/types.js'
-import type {PreflightCheck as Check} from './preflight-check.js'
+import type {PreflightCheck} from './preflight-check.js'
 
 /** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */
 export const ROOT_NAMESPACE = 'istio-system'
@@ -32,11 +32,11 @@ export interface MeshCheckInput {
 }
 
 /** Every mesh finding for a run. */
-export function meshChecks(input: MeshCheckInput): Check[] {
+export function meshChecks(input: MeshCheckInput): PreflightCheck[] {
   return [...ambientCheck(input), ...mtlsCheck(input), ...precedenceChecks(input)]
 }
 
-function ambientCheck({facts, namespace}: MeshCheckInput): Check[] {
+function ambientCheck({facts, namespace}: MeshCheckInput): PreflightCheck[] {
   if (facts.namespaceLabels?.['istio.io/dataplane-mode'] !== 'ambient') return []
   return [{
     check: 'ambient', status: 'failed',
@@ -64,7 +64,7 @@ function effectiveMode(policies: readonly PeerAuthentication[], namespace: strin
   return {mode: 'PERMISSIVE'}
 }
 
-function mtlsCheck({facts, namespace, loadThroughMesh}: MeshCheckInput): Check[] {
+function mtlsCheck({facts, namespace, loadThroughMesh}: MeshCheckInput): PreflightCheck[] {
   if (loadThroughMesh || facts.peerAuthentications === undefined) return []
   const {mode, from} = effectiveMode(facts.peerAuthentications, namespace)
   const hint = 'Send the load from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection) or through the ingress gateway, or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector).'
@@ -92,10 +92,10 @@ function withPlan(all: readonly VirtualService[], plan: FaultPlan, now: Date): {
 
 const TIER = ['private to the namespace', 'exported to the namespace', 'public'] as const
 
-function precedenceChecks({facts, namespace, plan, faultedServices, now}: MeshCheckInput): Check[] {
+function precedenceChecks({facts, namespace, plan, faultedServices, now}: MeshCheckInput): PreflightCheck[] {
   if (facts.virtualServices === undefined) return []
   const {list, ours} = withPlan(facts.virtualServices, plan, now)
-  const checks: Check[] = []
+  const checks: PreflightCheck[] = []
   for (const service of new Set(faultedServices)) {
     const host = fqdn(service, namespace)
     const first = virtualServicesInPrecedence(list, host, namespace)[0]

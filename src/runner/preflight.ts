@@ -12,12 +12,12 @@ import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/t
 import {snapshotEnvoy, statsInclusionHint} from '../probes/envoy.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {sumMatching} from '../cluster/stats.js'
-import type {PreflightCheck as Check} from './preflight-check.js'
+import type {PreflightCheck} from './preflight-check.js'
 import {meshChecks} from './preflight-mesh.js'
 import {setupChecks} from './setup.js'
 
 /** One preflight finding (its own module, so the modules of single checks need not import this one). */
-export type {PreflightCheck as Check} from './preflight-check.js'
+export type {PreflightCheck} from './preflight-check.js'
 
 /** What preflight looks at. */
 export interface PreflightInput {
@@ -68,7 +68,7 @@ export function foreignController(vs: VirtualService): string | undefined {
   return known
 }
 
-function subsetChecks(plan: FaultPlan, rules: DestinationRule[], namespace: string): Check[] {
+function subsetChecks(plan: FaultPlan, rules: DestinationRule[], namespace: string): PreflightCheck[] {
   const missing = new Set<string>()
   for (const o of plan.objects) {
     for (const route of o.desired.spec.http ?? []) {
@@ -133,7 +133,7 @@ function listOf(names: string[]): string {
 }
 
 /** The finding for a host the cluster has no Service for. */
-function missingService(target: Extract<HostTarget, {kind: 'service'}>, host: string, fields: string, services: ServiceSummary[], routing: string | undefined): Check {
+function missingService(target: Extract<HostTarget, {kind: 'service'}>, host: string, fields: string, services: ServiceSummary[], routing: string | undefined): PreflightCheck {
   const what = `no Service ${target.name} in namespace ${target.namespace}${host === target.fqdn ? '' : ` (${host} → ${target.fqdn})`}`
   if (routing !== undefined) {
     return {check: 'hosts', status: 'warning', message: `${what}, but VirtualService ${routing} routes that host: the fault goes there`,
@@ -148,7 +148,7 @@ function missingService(target: Extract<HostTarget, {kind: 'service'}>, host: st
 }
 
 /** The finding for a host no Service can have: warned about, never refused. */
-function notAServiceName(target: Exclude<HostTarget, {kind: 'service'}>): Check {
+function notAServiceName(target: Exclude<HostTarget, {kind: 'service'}>): PreflightCheck {
   const why = {wildcard: 'is a wildcard, which names no one Service', 'not-a-service': `is under the cluster domain but is not <service>.<namespace>${SERVICE_DOMAIN}`, external: 'is not a Kubernetes Service name'}[target.kind]
   return {check: 'hosts', status: 'warning', message: `${target.fqdn} ${why}: no Service to check`,
     hint: 'The fault fires only for traffic sidecars route by that host: declare it with a ServiceEntry if it is outside the mesh.'}
@@ -158,7 +158,7 @@ function notAServiceName(target: Exclude<HostTarget, {kind: 'service'}>): Check 
  * The finding when listing Services was forbidden: failed in the run's namespace (the run's Role
  * must allow it), a warning elsewhere (the run writes nothing there, so it may well not be allowed).
  */
-function unreadable(target: Extract<HostTarget, {kind: 'service'}>, namespace: string): Check {
+function unreadable(target: Extract<HostTarget, {kind: 'service'}>, namespace: string): PreflightCheck {
   const local = target.namespace === namespace
   return {check: 'hosts', status: local ? 'failed' : 'warning', message: `cannot check that Service ${target.name} exists: not allowed to list services in ${target.namespace}`,
     hint: local ? `Grant list on services (core API group) in ${namespace}: the run checks every fault's host before injecting.` : `Grant list on services in ${target.namespace} to have it checked; the run itself writes only in ${namespace}.`}
@@ -170,7 +170,7 @@ function unreadable(target: Extract<HostTarget, {kind: 'service'}>, namespace: s
  * prove nothing. Hosts a Service cannot name (ServiceEntry hosts, wildcards) are warned about,
  * never refused; a missing Service an existing VirtualService still routes is a warning too.
  */
-export async function hostChecks(cluster: Cluster, faults: Experiment['spec']['faults'], plan: FaultPlan, namespace: string): Promise<Check[]> {
+export async function hostChecks(cluster: Cluster, faults: Experiment['spec']['faults'], plan: FaultPlan, namespace: string): Promise<PreflightCheck[]> {
   const byHost = new Map<string, {host: string; target: HostTarget; faults: number[]}>()
   faults.forEach((f, i) => {
     const target = hostTarget(f.service, namespace)
@@ -180,7 +180,7 @@ export async function hostChecks(cluster: Cluster, faults: Experiment['spec']['f
   })
   const namespaces = new Set([...byHost.values()].flatMap(e => (e.target.kind === 'service' ? [e.target.namespace] : [])))
   const services = await servicesByNamespace(cluster, namespaces)
-  const checks: Check[] = []
+  const checks: PreflightCheck[] = []
   const found: string[] = []
   for (const {host, target, faults: indexes} of byHost.values()) {
     const fields = indexes.map(i => `spec.faults[${i}].service`).join(', ')
@@ -207,9 +207,9 @@ export async function hostChecks(cluster: Cluster, faults: Experiment['spec']['f
  * held (we stop); an expired one belongs to a run that died (it is reverted first). Runs before
  * compiling, which refuses objects that still carry faults.
  */
-export function lockChecks(existing: VirtualService[], faults: Experiment['spec']['faults'], namespace: string, now: Date): {checks: Check[]; stale: VirtualService[]} {
+export function lockChecks(existing: VirtualService[], faults: Experiment['spec']['faults'], namespace: string, now: Date): {checks: PreflightCheck[]; stale: VirtualService[]} {
   const hosts = faults.map(f => fqdn(f.service, namespace))
-  const checks: Check[] = []
+  const checks: PreflightCheck[] = []
   const stale: VirtualService[] = []
   for (const vs of existing) {
     const info = managedInfo(vs)
@@ -225,13 +225,13 @@ export function lockChecks(existing: VirtualService[], faults: Experiment['spec'
   return {checks, stale}
 }
 
-async function envoyChecks(input: PreflightInput): Promise<Check[]> {
-  const checks: Check[] = []
+async function envoyChecks(input: PreflightInput): Promise<PreflightCheck[]> {
+  const checks: PreflightCheck[] = []
   for (const p of input.experiment.spec.steadyState) {
     if (!('envoy' in p)) continue
     const snap = await snapshotEnvoy(input.cluster, input.namespace, p.envoy.pods)
     if (snap.pods.size === 0) {
-      checks.push({check: 'envoy', status: 'failed', message: `probe "${p.name}": no sidecar of pods ${JSON.stringify(p.envoy.pods)} could be read${snap.errors.size > 0 ? ': ' + [...snap.errors.values()][0] : ''}`, hint: 'Check the pod labels and that the pods run an istio-proxy container.'})
+      checks.push({check: 'envoy', status: 'failed', message: `probe "${p.name}": no sidecar of pods ${JSON.stringify(p.envoy.pods)} could be read${snap.errors.size > 0 ? ': ' + [...snap.errors.values()][0] : ''}`, hint: 'PreflightCheck the pod labels and that the pods run an istio-proxy container.'})
       continue
     }
     const matched = [...snap.pods.values()].some(s => sumMatching(s, p.envoy.stat).matched > 0)
@@ -240,11 +240,11 @@ async function envoyChecks(input: PreflightInput): Promise<Check[]> {
   return checks
 }
 
-async function prometheusChecks(input: PreflightInput): Promise<Check[]> {
+async function prometheusChecks(input: PreflightInput): Promise<PreflightCheck[]> {
   const spec = input.experiment.spec
   const probes = [...spec.steadyState, ...(spec.guardrails?.abortWhen ?? [])].flatMap(p => 'prometheus' in p ? [{name: p.name, ...p.prometheus}] : [])
   if (probes.length === 0) return []
-  const checks: Check[] = []
+  const checks: PreflightCheck[] = []
   // One Prometheus that does not answer is one finding, not one per query.
   const unreachable = new Set<string>()
   for (const q of probes) {
@@ -274,7 +274,7 @@ async function prometheusChecks(input: PreflightInput): Promise<Check[]> {
  * exit 4 before anything is injected. Through a gateway or a sidecar (the sandbox's proxy, --entry)
  * there is a calling proxy and the compiler put the fault where it runs.
  */
-function entryCheck(input: PreflightInput): Check[] {
+function entryCheck(input: PreflightInput): PreflightCheck[] {
   if (input.loadThroughMesh) return []
   const url = new URL(input.experiment.spec.load.url)
   const entryHost = fqdn(url.hostname, input.namespace)
@@ -286,9 +286,9 @@ function entryCheck(input: PreflightInput): Check[] {
 }
 
 /** Runs every check; the caller stops on any `failed`. */
-export async function preflight(input: PreflightInput): Promise<Check[]> {
+export async function preflight(input: PreflightInput): Promise<PreflightCheck[]> {
   const {cluster, namespace} = input
-  const checks: Check[] = []
+  const checks: PreflightCheck[] = []
   const version = await cluster.istioVersion()
   checks.push({check: 'cluster', status: 'ok', message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`})
   const access = requiredAccess(namespace, {setup: (input.experiment.spec.setup?.destinationRules.length ?? 0) > 0})

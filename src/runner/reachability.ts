@@ -11,7 +11,7 @@ import {type Dispatcher, ProxyAgent, request} from 'undici'
 import type {Experiment} from '../experiment/model.js'
 import {type AnswerPeek, errorReason, PEEK_BYTES, reasonsText, statusReason} from '../load/reasons.js'
 import {proxyFor, proxyVariable} from '../load/env-proxy.js'
-import type {Check} from './preflight.js'
+import type {PreflightCheck} from './preflight-check.js'
 
 /** What the check sends. */
 export interface ReachabilityInput {
@@ -75,7 +75,7 @@ async function probeOnce(url: string, options: {method: string; body?: string; h
 }
 
 /** The reachability findings: one per class that cannot reach (failed) or gets only failures back (warning), else one ok. */
-export async function reachabilityChecks(input: ReachabilityInput): Promise<Check[]> {
+export async function reachabilityChecks(input: ReachabilityInput): Promise<PreflightCheck[]> {
   const {load} = input
   const env = input.env ?? process.env
   // The way the load will go: the explicit proxy, else the environment's for this URL (as the drivers decide).
@@ -93,7 +93,7 @@ export async function reachabilityChecks(input: ReachabilityInput): Promise<Chec
       })))
       return {name: t.name, outcomes}
     }))
-    const checks: Check[] = []
+    const checks: PreflightCheck[] = []
     for (const {name, outcomes} of results) {
       const reasons: Record<string, number> = {}
       for (const o of outcomes) if (o.reason !== undefined) reasons[o.reason] = (reasons[o.reason] ?? 0) + 1

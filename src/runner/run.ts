@@ -21,7 +21,8 @@ import {version} from '../version.js'
 import {BlastRadiusCollector} from '../diagnosis/collector.js'
 import type {EventStream, Outcome, PhaseCut, ProbeResult} from '../journal/events.js'
 import {Journal, type JournalDocument, runDirectory} from '../journal/journal.js'
-import {type Check, lockChecks, preflight} from './preflight.js'
+import type {PreflightCheck} from './preflight-check.js'
+import {lockChecks, preflight} from './preflight.js'
 import {reachabilityChecks} from './reachability.js'
 import {revertCommand, revertObject, Reverter} from './revert.js'
 import {FaultPhase} from './fault-phase.js'
@@ -242,8 +243,8 @@ async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T
 /** Locks, compile, preflight; reverts stale faults of dead runs first. Throws Stop('could-not-run') on failure. */
 async function prepare(input: RunInput, runId: string, startedAt: Date, reverter: Reverter): Promise<FaultPlan> {
   const {cluster, namespace, experiment, events} = input
-  const emit = (checks: Check[]) => checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
-  const fail = (checks: Check[]) => {
+  const emit = (checks: PreflightCheck[]) => checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
+  const fail = (checks: PreflightCheck[]) => {
     const failed = checks.filter(c => c.status === 'failed')
     if (failed.length > 0) throw new Stop('could-not-run', `preflight failed: ${failed.map(c => c.message + (c.hint === undefined ? '' : ` — ${c.hint}`)).join('; ')}`)
   }

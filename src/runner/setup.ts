@@ -14,7 +14,7 @@ import {
 } from '../faults/setup.js'
 import type {DestinationRule} from '../istio/types.js'
 import type {EventStream} from '../journal/events.js'
-import type {PreflightCheck as Check} from './preflight-check.js'
+import type {PreflightCheck} from './preflight-check.js'
 import {revertCommand, type RevertOptions} from './revert.js'
 
 export {missingSetupMessage}
@@ -39,7 +39,7 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
  * from the namespace's), and none carries the setup of another live run (an expired one is a
  * warning: the run restores it first).
  */
-export async function setupChecks(cluster: Cluster, experiment: Experiment, namespace: string, now: Date): Promise<Check[]> {
+export async function setupChecks(cluster: Cluster, experiment: Experiment, namespace: string, now: Date): Promise<PreflightCheck[]> {
   const entries = experiment.spec.setup?.destinationRules ?? []
   if (entries.length === 0) return []
   let rules: DestinationRule[]
@@ -49,7 +49,7 @@ export async function setupChecks(cluster: Cluster, experiment: Experiment, name
     return [{check: 'setup', status: 'failed', message: `cannot read the DestinationRules spec.setup patches: ${(err as Error).message}`, hint: `Grant get, list and update on destinationrules (networking.istio.io) in ${namespace}.`}]
   }
   const available = rules.map(r => r.metadata.name).sort()
-  const checks: Check[] = []
+  const checks: PreflightCheck[] = []
   const found: string[] = []
   entries.forEach((entry, i) => {
     const dr = rules.find(r => r.metadata.name === entry.name)

@@ -7,7 +7,7 @@
  */
 import type {Cluster} from '../cluster/cluster.js'
 import {parseDurationMs} from '../duration.js'
-import {type CleanupReport, revertLeftovers} from '../runner/cleanup.js'
+import {type CleanupReport, revertLeftovers} from '../runner/leftovers.js'
 
 /** How often the sandbox sweeps for expired faults unless told otherwise. */
 export const DEFAULT_REAPER_INTERVAL_MS = 5000

@@ -13,7 +13,7 @@ import {join} from 'node:path'
 import {ensureBuilt, sh} from '../cli.js'
 import {ExitCode} from '../../src/errors.js'
 
-const SOURCES = ['src/commands/revert.ts', 'src/runner/cleanup.ts', 'src/runner/target.ts', 'src/cluster/connect.ts', 'src/cluster/kube.ts', 'src/cli/base.ts']
+const SOURCES = ['src/commands/revert.ts', 'src/runner/leftovers.ts', 'src/runner/target.ts', 'src/cluster/connect.ts', 'src/cluster/kube.ts', 'src/cli/base.ts']
 
 /** A loopback port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {

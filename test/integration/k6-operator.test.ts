@@ -21,7 +21,7 @@ import {findPrometheus} from '../../src/sandbox/prometheus.js'
 import {builtCliProblem, REPO, sh} from './sandbox-cli.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../fixtures/k6/k6', import.meta.url))
-const SOURCES = ['src/commands/run.ts', 'src/runner/cleanup.ts', 'src/runner/k6-operator-cleanup.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'src/sandbox/k6-operator.ts', 'src/sandbox/sandbox.ts', 'src/runner/run.ts']
+const SOURCES = ['src/commands/run.ts', 'src/runner/leftovers.ts', 'src/runner/k6-operator-cleanup.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'src/sandbox/k6-operator.ts', 'src/sandbox/sandbox.ts', 'src/runner/run.ts']
 const PHASES = 'baseline=5s,fault=8s,recovery=5s'
 
 /** The k6 the runners run: K6_BINARY when it is set and exists, else the fake. */

@@ -38,7 +38,7 @@ const poll = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fault)', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('reaper-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/cleanup.ts', 'src/commands/sandbox/status.ts'], {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
+  const sandbox = withDetachedSandbox('reaper-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/leftovers.ts', 'src/commands/sandbox/status.ts'], {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
   const {kubectl} = sandbox
   let reports: string
   const ratings = async (): Promise<Vs | undefined> => {

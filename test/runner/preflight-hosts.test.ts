@@ -8,7 +8,8 @@ import {planExperiment} from '../../src/faults/experiment-plan.js'
 import type {VirtualService} from '../../src/istio/types.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
 import {EventStream, type RunEvent} from '../../src/journal/events.js'
-import {type Check, hostChecks, hostTarget, preflight, requiredAccess} from '../../src/runner/preflight.js'
+import type {PreflightCheck} from '../../src/runner/preflight-check.js'
+import {hostChecks, hostTarget, preflight, requiredAccess} from '../../src/runner/preflight.js'
 import {runExperiment} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
@@ -36,7 +37,7 @@ function virtualService(name: string, hosts: string[]): VirtualService {
 }
 
 /** The host findings preflight gives for these faults, with these VirtualServices existing. */
-async function hosts(cluster: FakeCluster, services: string[], existing: VirtualService[] = []): Promise<Check[]> {
+async function hosts(cluster: FakeCluster, services: string[], existing: VirtualService[] = []): Promise<PreflightCheck[]> {
   const exp = experiment(...services)
   const plan = planExperiment({experiment: exp, existing, runId: 'r1', now: new Date(), namespace: 'default'})
   return hostChecks(cluster, exp.spec.faults, plan, 'default')
@@ -80,7 +81,7 @@ describe('preflight: the faults\' hosts exist', () => {
   it('fails a missing Service with a did-you-mean from the Services that exist', async () => {
     const checks = await hosts(new FakeCluster(), ['ratngs'])
     assert.equal(checks.length, 1)
-    const [c] = checks as [Check]
+    const [c] = checks as [PreflightCheck]
     assert.equal(c.status, 'failed')
     assert.equal(c.message, 'no Service ratngs in namespace default (ratngs → ratngs.default.svc.cluster.local): did you mean "ratings"?')
     assert.match(c.hint ?? '', /^Fix spec\.faults\[0\]\.service\. Services in default: details, productpage, ratings, reviews\./)

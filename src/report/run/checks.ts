@@ -23,7 +23,7 @@ export type CheckGroup = 'preflight' | PhaseName | 'revert' | 'run'
 export type CheckKind = 'preflight' | 'probe' | 'evidence' | 'revert' | 'run'
 
 /** One check of a run. */
-export interface Check {
+export interface ReportCheck {
   kind: CheckKind
   group: CheckGroup
   name: string
@@ -71,9 +71,9 @@ function notReached(doc: JournalDocument, what: string): string {
   return `not evaluated: the run ended (${doc.outcome ?? 'unknown'}) before ${what}`
 }
 
-function preflightChecks(doc: JournalDocument): Check[] {
+function preflightChecks(doc: JournalDocument): ReportCheck[] {
   const seen = new Set<string>()
-  const checks: Check[] = []
+  const checks: ReportCheck[] = []
   for (const e of eventsOf(doc, 'preflight')) {
     const key = `${e.check}\n${e.status}\n${e.message}`
     if (seen.has(key)) continue
@@ -91,7 +91,7 @@ function failuresOf(reasons: readonly PhaseReasons[], phase: PhaseName, result: 
   return text === undefined ? '' : `; failed requests: ${text}`
 }
 
-function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, result: ProbeResult | undefined, planned?: Probe, reasons: readonly PhaseReasons[] = []): Check {
+function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, result: ProbeResult | undefined, planned?: Probe, reasons: readonly PhaseReasons[] = []): ReportCheck {
   const durationMs = phaseMs(doc, phase)
   const expected = result?.expected ?? (planned === undefined ? undefined : expectationOf(planned))
   const base = {kind: 'probe' as const, group: phase, name: probe, ...(durationMs === undefined ? {} : {durationMs}), ...(expected === undefined ? {} : {expected})}
@@ -106,8 +106,8 @@ function probeCheck(doc: JournalDocument, phase: PhaseName, probe: string, resul
 }
 
 /** Every planned probe × phase, in phase order then the experiment's order, each matched to its result. */
-function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeResult[], reasons: readonly PhaseReasons[] = []): Check[] {
-  const checks: Check[] = []
+function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeResult[], reasons: readonly PhaseReasons[] = []): ReportCheck[] {
+  const checks: ReportCheck[] = []
   for (const probe of doc.experiment.spec.spec.steadyState) {
     if (!recordedProbePhases(probe).includes(phase)) continue
     const i = unmatched.findIndex(r => r.probe === probe.name && r.phase === phase && r.kind === probeKind(probe))
@@ -119,7 +119,7 @@ function probeChecks(doc: JournalDocument, phase: PhaseName, unmatched: ProbeRes
   return checks
 }
 
-function faultFired(doc: JournalDocument): Check {
+function faultFired(doc: JournalDocument): ReportCheck {
   const evidence = eventsOf(doc, 'fault-evidence')[0]
   const notFired = eventsOf(doc, 'fault-not-fired')[0]
   const name = 'fault fired'
@@ -131,7 +131,7 @@ function faultFired(doc: JournalDocument): Check {
   return {kind: 'evidence', group: 'fault', name, status: 'skipped', summary: notReached(doc, 'any evidence of the fault was seen')}
 }
 
-function controlChecks(doc: JournalDocument): Check[] {
+function controlChecks(doc: JournalDocument): ReportCheck[] {
   let targeted: Set<string>
   try {
     targeted = targetedClasses({experiment: doc.experiment.spec})
@@ -139,7 +139,7 @@ function controlChecks(doc: JournalDocument): Check[] {
     targeted = new Set()
   }
   const evidence = eventsOf(doc, 'control-evidence')
-  return doc.experiment.spec.spec.load.traffic.filter(t => !targeted.has(t.name)).map((t): Check => {
+  return doc.experiment.spec.spec.load.traffic.filter(t => !targeted.has(t.name)).map((t): ReportCheck => {
     const name = `control traffic untouched (${t.name})`
     const e = evidence.find(x => x.message.startsWith(`${t.name}: `))
     if (e === undefined) return {kind: 'evidence', group: 'fault', name, status: 'skipped', summary: notReached(doc, 'the control traffic was compared with the baseline')}
@@ -147,7 +147,7 @@ function controlChecks(doc: JournalDocument): Check[] {
   })
 }
 
-function guardrailCheck(doc: JournalDocument): Check[] {
+function guardrailCheck(doc: JournalDocument): ReportCheck[] {
   if ((doc.experiment.spec.spec.guardrails?.abortWhen ?? []).length === 0) return []
   const name = 'no guardrail breached'
   const breach = eventsOf(doc, 'guardrail-breached')[0]
@@ -157,11 +157,11 @@ function guardrailCheck(doc: JournalDocument): Check[] {
 }
 
 /** One check per VirtualService written: reverted, revert failed, or no revert recorded at all. */
-function revertChecks(doc: JournalDocument): Check[] {
+function revertChecks(doc: JournalDocument): ReportCheck[] {
   const reverts = eventsOf(doc, 'revert')
   const failures = eventsOf(doc, 'revert-failed')
   const seen = new Set<string>()
-  const checks: Check[] = []
+  const checks: ReportCheck[] = []
   for (const a of doc.applied) {
     // A spec.setup DestinationRule and a VirtualService may share a name: each is matched with its own kind.
     const same = (e: {resource?: string; namespace: string; name: string}) => e.resource === a.kind && e.namespace === a.namespace && e.name === a.name
@@ -182,7 +182,7 @@ function revertChecks(doc: JournalDocument): Check[] {
   return checks
 }
 
-function runCompleted(doc: JournalDocument): Check {
+function runCompleted(doc: JournalDocument): ReportCheck {
   const name = 'run completed'
   const ran = PHASES.filter(p => phaseOf(doc, p)?.endT !== undefined)
   if (doc.status !== 'finished') return {kind: 'run', group: 'run', name, status: 'errored', problem: 'the run did not finish', summary: 'the journal is still marked running: the run is in progress, or its process died', detail: `check for leftover faults: chaos revert --run ${doc.runId}`}
@@ -191,7 +191,7 @@ function runCompleted(doc: JournalDocument): Check {
 }
 
 /** Every check of a run, in the order the run meets them. */
-export function runChecks(doc: JournalDocument): Check[] {
+export function runChecks(doc: JournalDocument): ReportCheck[] {
   const unmatched = [...doc.probes]
   const reasons = reasonsByPhase(doc)
   return [
@@ -208,7 +208,7 @@ export function runChecks(doc: JournalDocument): Check[] {
 }
 
 /** The checks by status. */
-export function countChecks(checks: readonly Check[]): Record<CheckStatus, number> {
+export function countChecks(checks: readonly ReportCheck[]): Record<CheckStatus, number> {
   const counts = {passed: 0, failed: 0, errored: 0, skipped: 0}
   for (const c of checks) counts[c.status]++
   return counts

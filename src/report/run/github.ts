@@ -8,7 +8,7 @@ import {appendFileSync} from 'node:fs'
 import {isAbsolute} from 'node:path'
 
 import type {JournalDocument} from '../../journal/journal.js'
-import {type Check, runChecks} from './checks.js'
+import {type ReportCheck, runChecks} from './checks.js'
 import {renderMarkdown} from './markdown.js'
 
 /** A workflow command's message (toolkit `escapeData`). */
@@ -27,7 +27,7 @@ export function workflowCommand(name: string, properties: Record<string, string 
   return `::${name}${props.length === 0 ? '' : ` ${props.join(',')}`}::${escapeData(message)}`
 }
 
-const title = (doc: JournalDocument, c: Check) => `${doc.experiment.name}: ${c.problem ?? `${c.name} ${c.status}`}`
+const title = (doc: JournalDocument, c: ReportCheck) => `${doc.experiment.name}: ${c.problem ?? `${c.name} ${c.status}`}`
 
 /** One `::error` line per failed or errored check of the run; none for a run where everything held. */
 export function githubAnnotations(doc: JournalDocument): string[] {

@@ -8,7 +8,7 @@
 import {XMLBuilder} from 'fast-xml-parser'
 
 import type {JournalDocument} from '../../journal/journal.js'
-import {type Check, countChecks, runChecks} from './checks.js'
+import {type ReportCheck, countChecks, runChecks} from './checks.js'
 import {eventLine} from './event-line.js'
 
 /** JUnit's `time`: seconds, to the millisecond. */
@@ -26,7 +26,7 @@ export function xmlSafe(text: string): string {
 /** An attribute value: XML-safe and on one line (parsers fold newlines in attributes into spaces anyway). */
 const attr = (text: string) => xmlSafe(text).replace(/\s*[\r\n]+\s*/g, ' ')
 
-function testcase(classPrefix: string, file: string, c: Check): Record<string, unknown> {
+function testcase(classPrefix: string, file: string, c: ReportCheck): Record<string, unknown> {
   const body = [c.summary, c.detail].filter(x => x !== undefined).map(xmlSafe).join('\n')
   const element: Record<string, unknown> = {'@_classname': attr(`${classPrefix}.${c.group}`), '@_name': attr(c.name), '@_time': seconds(c.durationMs), '@_file': attr(file)}
   if (c.status === 'failed') element.failure = {'@_message': attr(c.summary), '@_type': c.probe === undefined ? c.group : c.probe.status, '#text': body}

@@ -6,7 +6,7 @@
  */
 import {PHASES} from '../../experiment/model.js'
 import type {JournalDocument} from '../../journal/journal.js'
-import {type Check, type CheckStatus, runChecks} from './checks.js'
+import {type ReportCheck, type CheckStatus, runChecks} from './checks.js'
 import {reasonsByPhase} from './failure-reasons.js'
 import {formatMs, formatPercent, formatRate} from '../format.js'
 import {type LoadFigures, summariseRun} from '../index/run-summary.js'
@@ -84,14 +84,14 @@ function failuresSection(doc: JournalDocument): string[] {
 }
 
 /** One cell of the probe table: status icon and what was measured (or why not). */
-function probeCell(c: Check | undefined): string {
+function probeCell(c: ReportCheck | undefined): string {
   if (c === undefined) return '—'
   if (c.probe === undefined) return `${ICON[c.status]} not evaluated`
   const text = c.status === 'errored' ? `errored: ${c.probe.message ?? c.probe.actual}` : c.probe.actual
   return `${ICON[c.status]} ${markdownText(text)}`
 }
 
-function hypothesisSection(checks: readonly Check[]): string[] {
+function hypothesisSection(checks: readonly ReportCheck[]): string[] {
   const probeChecks = checks.filter(c => c.kind === 'probe')
   const names = [...new Set(probeChecks.map(c => c.name))]
   if (names.length === 0) return []
@@ -104,17 +104,17 @@ function hypothesisSection(checks: readonly Check[]): string[] {
   return ['', '### Hypothesis', '', ...table(['Probe', 'Expected', 'Baseline', 'Fault', 'Recovery'], rows)]
 }
 
-function bullet(c: Check): string {
+function bullet(c: ReportCheck): string {
   const detail = c.detail === undefined || c.status === 'passed' ? '' : ` — ${markdownText(c.detail)}`
   return `- ${ICON[c.status]} **${markdownText(c.name)}**: ${markdownText(c.summary)}${detail}`
 }
 
-function preflightSection(checks: readonly Check[]): string[] {
+function preflightSection(checks: readonly ReportCheck[]): string[] {
   const lines = checks.filter(c => c.kind === 'preflight' && c.status !== 'passed').map(bullet)
   return lines.length === 0 ? [] : ['', '### Preflight', '', ...lines]
 }
 
-function faultSection(doc: JournalDocument, checks: readonly Check[]): string[] {
+function faultSection(doc: JournalDocument, checks: readonly ReportCheck[]): string[] {
   const lines = [
     ...doc.applied.map(a => a.kind === 'DestinationRule'
       ? `- Setup: patched DestinationRule ${markdownText(`${a.namespace}/${a.name}`)} (resourceVersion ${markdownText(a.resourceVersion)}), restored at the end`

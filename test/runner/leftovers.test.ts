@@ -4,7 +4,7 @@ import {ApiError} from '../../src/cluster/cluster.js'
 import {ClusterUnavailable, ExitCode} from '../../src/errors.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import type {VirtualService} from '../../src/istio/types.js'
-import {leftovers, revertLeftovers} from '../../src/runner/cleanup.js'
+import {leftovers, revertLeftovers} from '../../src/runner/leftovers.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const ratings = (): VirtualService => ({
