@@ -3,6 +3,8 @@
  * three, reverts in `finally` so that success, deviation, guardrails, exceptions and signals all
  * leave the mesh as it was. The outcome and its exit code follow README's "Exit codes" table.
  */
+import {dirname} from 'node:path'
+
 import {parseDurationMs} from '../duration.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import type {PhaseName} from '../experiment/model.js'
@@ -31,7 +33,7 @@ import {ignite} from './ignition.js'
 import {withProbePhases} from '../experiment/probes.js'
 import {PhaseProbes} from './probes.js'
 import {collectSeries} from './series.js'
-import {phaseDurations, wait, withPhases} from './timeline.js'
+import {type PhaseDurations, phaseDurations, wait, withPhases} from './timeline.js'
 import {decideVerdict, type Verdict, verdictOf} from './verdict.js'
 import type {RunInput} from './input.js'
 
@@ -76,138 +78,208 @@ function loadPlan(input: RunInput, totalMs: number): LoadPlan {
 
 /** Runs one experiment end to end. Never leaves a fault behind without saying so (exit 5). */
 export async function runExperiment(input: RunInput): Promise<RunResult> {
-  const {experiment, cluster, namespace, events} = input
-  const runId = newRunId()
-  const startedAt = new Date()
-  const durations = phaseDurations(experiment, input.phases)
-  const total = durations.baseline + durations.fault + durations.recovery
-  const runDir = runDirectory(input.reportDir, experiment.metadata.name, startedAt)
-  const driverVersion = await input.driver.version()
-  const journal = new Journal(runDir, {
-    runId, experiment: {name: experiment.metadata.name, file: input.file, spec: withProbePhases(experiment)},
-    environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
-  }, startedAt, doc => redactJournal(doc, input.redactHeaders ?? []))
-  events.subscribe(e => journal.record(e))
-  events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
-  const recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))
-  recorder.onSecond(second => events.emit({kind: 'load-second', second}))
-  let loadT0: number | undefined
-  const abort = new AbortController()
-  let abortReason: string | undefined
+  const run = await ExperimentRun.open(input)
+  return run.finish(await run.execute())
+}
+
+/** The phases of one run on one clock, and what it must undo whatever happens. */
+class ExperimentRun {
+  private readonly durations: PhaseDurations
+  private readonly total: number
+  private readonly recorder: Recorder
+  private readonly abort = new AbortController()
+  private readonly stopLoad = new AbortController()
+  private readonly reverter: Reverter
+  /** spec.setup: patched before the baseline, restored at the very end, whatever happened. */
+  private readonly setupReverter: SetupReverter
+  private readonly prometheusUrl: string | undefined
+  private readonly prometheus: PrometheusClient | undefined
+  private readonly probes: PhaseProbes
+  private readonly blastRadius: BlastRadiusCollector
+  private abortReason: string | undefined
   /** The load driver said the load broke (a k6-operator runner failed): before the fault, nothing was tested. */
-  let loadFailed: string | undefined
+  private loadFailed: string | undefined
   /** When the run was stopped, and what was in flight at that moment (the driver cancels it next). */
-  let stoppedAt: {t: number; inFlight: InFlight[]} | undefined
-  const stopRun = (reason: string) => {
-    abortReason ??= reason
-    const t = events.elapsed()
-    stoppedAt ??= {t, inFlight: loadT0 === undefined ? [] : recorder.inFlight(t - loadT0)}
-    abort.abort()
+  private stoppedAt: {t: number; inFlight: InFlight[]} | undefined
+  private loadT0: number | undefined
+  private load: Promise<void> | undefined
+  private readonly timers: {max?: NodeJS.Timeout; progress?: NodeJS.Timeout} = {}
+  private readonly onSignal = () => this.stopRun(typeof this.input.signal.reason === 'string' ? this.input.signal.reason : 'interrupted (signal)')
+
+  private constructor(private readonly input: RunInput, private readonly journal: Journal, readonly runId: string, readonly startedAt: Date) {
+    const {experiment, cluster, namespace, events} = input
+    this.durations = phaseDurations(experiment, input.phases)
+    this.total = this.durations.baseline + this.durations.fault + this.durations.recovery
+    this.recorder = new Recorder(experiment.spec.load.traffic.map(t => t.name))
+    this.recorder.onSecond(second => events.emit({kind: 'load-second', second}))
+    this.reverter = new Reverter(cluster, this.runId)
+    this.setupReverter = new SetupReverter(cluster, this.runId)
+    this.prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
+    this.prometheus = this.prometheusUrl === undefined ? undefined : new PrometheusClient(this.prometheusUrl)
+    // The blast-radius map: the mesh's own counters at every phase boundary, and the diagnosis at the end.
+    this.blastRadius = new BlastRadiusCollector({cluster, namespace, experiment, events, ...(this.prometheusUrl === undefined ? {} : {prometheusUrl: this.prometheusUrl})})
+    events.subscribe(e => this.blastRadius.observe(e))
+    const thresholds = input.driver.thresholds?.bind(input.driver)
+    this.probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder: this.recorder, prometheus: this.prometheus, proxy: input.proxy, ...(thresholds === undefined ? {} : {thresholds})})
   }
-  const cutShort = (startT: number, plannedMs: number): PhaseCut | undefined => stoppedAt === undefined ? undefined
-    : {reason: abortReason ?? 'stopped', afterMs: Math.max(0, stoppedAt.t - startT), plannedMs, inFlight: stoppedAt.inFlight}
-  // A caller may say why it stopped the run (a game day's time limit); Ctrl-C aborts without one.
-  const onSignal = () => stopRun(typeof input.signal.reason === 'string' ? input.signal.reason : 'interrupted (signal)')
-  input.signal.addEventListener('abort', onSignal, {once: true})
-  const maxDuration = experiment.spec.guardrails?.maxDuration
-  const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)
-  const maxTimer = maxMs === undefined ? undefined : setTimeout(() => stopRun(`guardrails.maxDuration (${maxDuration}) reached`), maxMs)
-  if (input.signal.aborted) onSignal()
 
-  const prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
-  const prometheus = prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl)
-  // The blast-radius map: the mesh's own counters at every phase boundary, and the diagnosis at the end.
-  const blastRadius = new BlastRadiusCollector({cluster, namespace, experiment, events, ...(prometheusUrl === undefined ? {} : {prometheusUrl})})
-  events.subscribe(e => blastRadius.observe(e))
-  const probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder, prometheus, proxy: input.proxy, ...(input.driver.thresholds === undefined ? {} : {thresholds: input.driver.thresholds.bind(input.driver)})})
-  const reverter = new Reverter(cluster, runId)
-  const stopLoad = new AbortController()
-  let load: Promise<void> | undefined
-  // spec.setup: patched before the baseline, restored at the very end, whatever happened.
-  const setupReverter = new SetupReverter(cluster, runId)
-  let progress: NodeJS.Timeout | undefined
-  let result: Verdict
-  const emitResults = (results: ProbeResult[]) => results.forEach(r => events.emit({kind: 'probe-result', result: r}))
+  /** Starts the journal (every event from here on is in it) and listens for the ways a run is stopped. */
+  static async open(input: RunInput): Promise<ExperimentRun> {
+    const {experiment, cluster, namespace, events} = input
+    const runId = newRunId()
+    const startedAt = new Date()
+    const driverVersion = await input.driver.version()
+    const journal = new Journal(runDirectory(input.reportDir, experiment.metadata.name, startedAt), {
+      runId, experiment: {name: experiment.metadata.name, file: input.file, spec: withProbePhases(experiment)},
+      environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
+    }, startedAt, doc => redactJournal(doc, input.redactHeaders ?? []))
+    events.subscribe(e => journal.record(e))
+    events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
+    const run = new ExperimentRun(input, journal, runId, startedAt)
+    // A caller may say why it stopped the run (a game day's time limit); Ctrl-C aborts without one.
+    input.signal.addEventListener('abort', run.onSignal, {once: true})
+    const maxDuration = experiment.spec.guardrails?.maxDuration
+    const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)
+    if (maxMs !== undefined) run.timers.max = setTimeout(() => run.stopRun(`guardrails.maxDuration (${maxDuration}) reached`), maxMs)
+    if (input.signal.aborted) run.onSignal()
+    return run
+  }
 
-  try {
-    const plan = await prepare({...input, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}, runId, startedAt, reverter)
-    if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
-    // A driver that sets up in the cluster (k6-operator: ConfigMap, TestRun, its stages) does it now: exit 4 when it cannot.
+  private get events(): EventStream {
+    return this.input.events
+  }
+
+  private stopRun(reason: string): void {
+    this.abortReason ??= reason
+    const t = this.events.elapsed()
+    this.stoppedAt ??= {t, inFlight: this.loadT0 === undefined ? [] : this.recorder.inFlight(t - this.loadT0)}
+    this.abort.abort()
+  }
+
+  /** Where the run stopped a phase that started at `startT` on the run clock, if it did. */
+  private cutShort(startT: number, plannedMs: number): PhaseCut | undefined {
+    if (this.stoppedAt === undefined) return undefined
+    return {reason: this.abortReason ?? 'stopped', afterMs: Math.max(0, this.stoppedAt.t - startT), plannedMs, inFlight: this.stoppedAt.inFlight}
+  }
+
+  private aborted(): Stop {
+    return new Stop('aborted', this.abortReason ?? 'aborted before the load started; nothing was injected')
+  }
+
+  /** Preflight, setup, load, baseline, fault, recovery: the verdict, or why the run stopped before one. */
+  async execute(): Promise<Verdict> {
+    try {
+      const plan = await this.prepare()
+      const loadClock = this.startLoad()
+      const phase = {input: this.input, probes: this.probes, signal: this.abort.signal, cutShort: this.cutShort.bind(this)}
+      const baselineEnd = await this.baseline(phase, loadClock)
+      const fault = new FaultPhase({input: this.input, plan, reverter: this.reverter, probes: this.probes, recorder: this.recorder, prometheus: this.prometheus, loadClock, stopRun: this.stopRun.bind(this), cutShort: this.cutShort.bind(this)})
+      return await this.faultAndRecovery(fault, phase, loadClock, baselineEnd)
+    } catch (err) {
+      return verdictOfError(err)
+    } finally {
+      clearTimeout(this.timers.max)
+      clearInterval(this.timers.progress)
+      this.input.signal.removeEventListener('abort', this.onSignal)
+    }
+  }
+
+  /** Preflight and the ignition check, spec.setup, then the driver's own set-up in the cluster (k6-operator). */
+  private async prepare(): Promise<FaultPlan> {
+    const {input} = this
+    const plan = await prepare({...input, ...(this.prometheusUrl === undefined ? {} : {prometheusUrl: this.prometheusUrl})}, this.runId, this.startedAt, this.reverter)
+    if (this.abort.signal.aborted) throw this.aborted()
     // The setup is part of the experiment: the baseline is measured with it in place.
-    if (!abort.signal.aborted) await applySetup({cluster, experiment, namespace, runId, startedAt, events, reverter: setupReverter, ...(input.owner === undefined ? {} : {owner: input.owner}), ...(input.revertTimeoutMs === undefined ? {} : {revertTimeoutMs: input.revertTimeoutMs})})
-    await input.driver.prepare?.(loadPlan(input, total), {runId, experiment: experiment.metadata.name, owner: input.owner ?? 'unknown', namespace, expiresAt: new Date(startedAt.getTime() + total + 15 * 60_000)},
-      c => events.emit({kind: 'preflight', ...c}), abort.signal)
-    if (abort.signal.aborted) throw new Stop('aborted', abortReason ?? 'aborted before the load started; nothing was injected')
+    await applySetup({cluster: input.cluster, experiment: input.experiment, namespace: input.namespace, runId: this.runId, startedAt: this.startedAt, events: this.events, reverter: this.setupReverter, ...(input.owner === undefined ? {} : {owner: input.owner}), ...(input.revertTimeoutMs === undefined ? {} : {revertTimeoutMs: input.revertTimeoutMs})})
+    // A driver that sets up in the cluster (k6-operator: ConfigMap, TestRun, its stages) does it now: exit 4 when it cannot.
+    const expiresAt = new Date(this.startedAt.getTime() + this.total + 15 * 60_000)
+    await input.driver.prepare?.(loadPlan(input, this.total), {runId: this.runId, experiment: input.experiment.metadata.name, owner: input.owner ?? 'unknown', namespace: input.namespace, expiresAt}, c => this.events.emit({kind: 'preflight', ...c}), this.abort.signal)
+    if (this.abort.signal.aborted) throw this.aborted()
+    return plan
+  }
 
-    const t0 = events.elapsed()
-    loadT0 = t0
-    const loadClock = () => events.elapsed() - t0
-    load = input.driver.run(loadPlan(input, total), recorder, {stop: stopLoad.signal, abort: abort.signal, fail: reason => {
-      loadFailed ??= reason
-      stopRun(reason)
+  /** One load run across all phases; returns its clock. In-flight requests are reported every second. */
+  private startLoad(): () => number {
+    const t0 = this.events.elapsed()
+    this.loadT0 = t0
+    const loadClock = () => this.events.elapsed() - t0
+    this.load = this.input.driver.run(loadPlan(this.input, this.total), this.recorder, {stop: this.stopLoad.signal, abort: this.abort.signal, fail: reason => {
+      this.loadFailed ??= reason
+      this.stopRun(reason)
     }})
     // What is in flight, every second: a delayed request shows while it is delayed, not only once it ends.
-    progress = setInterval(() => events.emit({kind: 'load-progress', loadMs: loadClock(), inFlight: recorder.inFlight(loadClock())}), 1000)
-    const phase = {input, probes, signal: abort.signal, cutShort}
+    this.timers.progress = setInterval(() => this.events.emit({kind: 'load-progress', loadMs: loadClock(), inFlight: this.recorder.inFlight(loadClock())}), 1000)
+    return loadClock
+  }
 
-    // Baseline: the system must be steady before anything is injected.
-    if (!(await runPhase(phase, 'baseline', durations.baseline)).complete) throw new Stop(loadFailed === undefined ? 'aborted' : 'could-not-run', `${abortReason ?? 'aborted'} during the baseline; nothing was injected`)
-    const baselineEnd = loadClock()
-    await settle(recorder, baselineEnd, 2000)
-    const baseline = await probes.endPhase('baseline', 0, baselineEnd)
-    emitResults(baseline)
-    const unsteady = baseline.filter(r => r.status !== 'held')
-    const failures = windowReasonsText(recorder, 0, baselineEnd)
+  /** The baseline: the system must be steady before anything is injected. Returns its end on the load clock. */
+  private async baseline(phase: PhaseRun, loadClock: () => number): Promise<number> {
+    if (!(await runPhase(phase, 'baseline', this.durations.baseline)).complete) {
+      throw new Stop(this.loadFailed === undefined ? 'aborted' : 'could-not-run', `${this.abortReason ?? 'aborted'} during the baseline; nothing was injected`)
+    }
+    const end = loadClock()
+    await settle(this.recorder, end, 2000)
+    const results = await this.probes.endPhase('baseline', 0, end)
+    this.emitResults(results)
+    const unsteady = results.filter(r => r.status !== 'held')
+    const failures = windowReasonsText(this.recorder, 0, end)
     if (unsteady.length > 0) throw new Stop('could-not-run', `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')})${failures === '' ? '' : `; failed requests: ${failures}`}; nothing was injected`)
+    return end
+  }
 
-    const fault = new FaultPhase({input, plan, reverter, probes, recorder, prometheus, loadClock, stopRun, cutShort})
-    const window = await fault.run(durations.fault, abort.signal)
+  /** The fault, its revert, and the recovery; the load stops after it, and the phases are scored. */
+  private async faultAndRecovery(fault: FaultPhase, phase: PhaseRun, loadClock: () => number, baselineEnd: number): Promise<Verdict> {
+    const window = await fault.run(this.durations.fault, this.abort.signal)
     const failedReverts = (await fault.revert()).filter(o => !o.ok)
-
     // The recovery: did the system come back once the fault was gone? Its instant probes are read at its end.
-    const recovery = abort.signal.aborted || failedReverts.length > 0 ? undefined
-      : await runPhase(phase, 'recovery', durations.recovery, () => fault.watchLastEvidence(), () => probes.endPhase('recovery', window.to, loadClock(), 'instant'))
-    stopLoad.abort()
-    await load
-    reportSchedule(input.driver, events)
+    const recovery = this.abort.signal.aborted || failedReverts.length > 0 ? undefined
+      : await runPhase(phase, 'recovery', this.durations.recovery, () => fault.watchLastEvidence(), () => this.probes.endPhase('recovery', window.to, loadClock(), 'instant'))
+    this.stopLoad.abort()
+    await this.load
+    reportSchedule(this.input.driver, this.events)
     const end = loadClock()
     // A phase cut short is incomplete: its load probes are not scored on part of a phase.
-    const faultResults = fault.complete ? await probes.endPhase('fault', window.from, window.to, 'load') : []
-    const recoveryResults = recovery?.complete === true ? await probes.endPhase('recovery', window.to, end, 'load') : undefined
-    emitResults([...faultResults, ...(recoveryResults ?? [])])
+    const faultResults = fault.complete ? await this.probes.endPhase('fault', window.from, window.to, 'load') : []
+    const recoveryResults = recovery?.complete === true ? await this.probes.endPhase('recovery', window.to, end, 'load') : undefined
+    this.emitResults([...faultResults, ...(recoveryResults ?? [])])
     fault.reportTraffic(window, baselineEnd)
-    result = decideVerdict({
-      ...(abortReason === undefined ? {} : {abortReason}), failedReverts, revertCommand: revertCommand(runId, namespace), fired: fault.fired,
+    return decideVerdict({
+      ...(this.abortReason === undefined ? {} : {abortReason: this.abortReason}), failedReverts, revertCommand: revertCommand(this.runId, this.input.namespace), fired: fault.fired,
       fault: [...fault.instantResults, ...faultResults], ...(recovery?.complete === true ? {recovery: [...recovery.results, ...(recoveryResults ?? [])]} : {}),
     })
-  } catch (err) {
-    result = verdictOfError(err)
-  } finally {
-    if (maxTimer !== undefined) clearTimeout(maxTimer)
-    if (progress !== undefined) clearInterval(progress)
-    input.signal.removeEventListener('abort', onSignal)
   }
-  // Safety net: anything still registered (an exception mid-fault) is reverted now, on a fresh deadline.
-  if (reverter.size > 0) {
-    const outcomes = await reverter.revertAll({deadlineMs: input.revertTimeoutMs ?? 30_000})
-    for (const o of outcomes) events.emit(o.ok ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message} : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command: revertCommand(runId, namespace)})
-    if (outcomes.some(o => !o.ok)) result = verdictOf('revert-failed', `${result.reason}; and the revert failed: faults may still be live. Run: ${revertCommand(runId, namespace)}`)
+
+  private emitResults(results: ProbeResult[]): void {
+    for (const result of results) this.events.emit({kind: 'probe-result', result})
   }
-  stopLoad.abort()
-  if (result.outcome !== 'held' && result.outcome !== 'deviated') abort.abort()
-  // spec.setup last, after the faults and the recovery, on every exit path (its own fresh deadline).
-  const setupFailures = await restoreSetup(setupReverter, events, runId, namespace, input.revertTimeoutMs ?? 30_000)
-  if (setupFailures.length > 0) result = verdictOf('revert-failed', `${result.reason}; and restoring spec.setup failed: DestinationRule ${setupFailures.map(o => `${o.namespace}/${o.name}`).join(', ')} may still be patched. Run: ${revertCommand(runId, namespace)}`)
-  await load?.catch(() => undefined)
-  // What the driver created in the cluster (k6-operator: TestRun, ConfigMap) goes on every path.
-  await input.driver.cleanup?.().catch((err: Error) => events.emit({kind: 'log', level: 'warn', message: `${err.message.replace('<id>', runId)}`}))
-  if (prometheus !== undefined && load !== undefined) {
-    for (const series of await withinMs(SERIES_BUDGET_MS, collectSeries(prometheus, experiment, startedAt, new Date()), [])) events.emit({kind: 'probe-series', series})
+
+  /** Undoes everything on every path (faults, then spec.setup, then the driver's objects), then closes the journal. */
+  async finish(verdict: Verdict): Promise<RunResult> {
+    const {input, events, runId} = this
+    const command = revertCommand(runId, input.namespace)
+    let result = verdict
+    // Safety net: anything still registered (an exception mid-fault) is reverted now, on a fresh deadline.
+    if (this.reverter.size > 0) {
+      const outcomes = await this.reverter.revertAll({deadlineMs: input.revertTimeoutMs ?? 30_000})
+      for (const o of outcomes) events.emit(o.ok ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message} : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command})
+      if (outcomes.some(o => !o.ok)) result = verdictOf('revert-failed', `${result.reason}; and the revert failed: faults may still be live. Run: ${command}`)
+    }
+    this.stopLoad.abort()
+    if (result.outcome !== 'held' && result.outcome !== 'deviated') this.abort.abort()
+    // spec.setup last, after the faults and the recovery, on every exit path (its own fresh deadline).
+    const setupFailures = await restoreSetup(this.setupReverter, events, runId, input.namespace, input.revertTimeoutMs ?? 30_000)
+    if (setupFailures.length > 0) result = verdictOf('revert-failed', `${result.reason}; and restoring spec.setup failed: DestinationRule ${setupFailures.map(o => `${o.namespace}/${o.name}`).join(', ')} may still be patched. Run: ${command}`)
+    await this.load?.catch(() => undefined)
+    // What the driver created in the cluster (k6-operator: TestRun, ConfigMap) goes on every path.
+    await input.driver.cleanup?.().catch((err: Error) => events.emit({kind: 'log', level: 'warn', message: `${err.message.replace('<id>', runId)}`}))
+    if (this.prometheus !== undefined && this.load !== undefined) {
+      for (const series of await withinMs(SERIES_BUDGET_MS, collectSeries(this.prometheus, input.experiment, this.startedAt, new Date()), [])) events.emit({kind: 'probe-series', series})
+    }
+    await this.blastRadius.finish()
+    events.emit({kind: 'run-finished', ...result})
+    this.journal.close()
+    return {runId, ...result, runDir: dirname(this.journal.file), journalFile: this.journal.file, journal: redactJournal(this.journal.doc, input.redactHeaders ?? [])}
   }
-  await blastRadius.finish()
-  events.emit({kind: 'run-finished', ...result})
-  journal.close()
-  return {runId, ...result, runDir, journalFile: journal.file, journal: redactJournal(journal.doc, input.redactHeaders ?? [])}
 }
 
 /** Send lag beyond which the load driver is said to have fallen behind its schedule. */
