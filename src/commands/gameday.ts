@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
 import {localDriver, Session} from '../cli/session.js'
+import type {Target} from '../runner/target.js'
 import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
 import {loadDocument} from '../experiment/load.js'
@@ -72,13 +73,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const telemetry = new RunTelemetry()
     let metrics: MetricsServer | undefined
     try {
-      const items = (await gameDayItems(gameday, args.file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})}))
-        .map(item => ({...item, experiment: withNamespace(item.experiment, item.namespace)})) // ${namespace}: each entry's own
-      const drivers = await loadDrivers(items, flags.driver, say)
-      for (const item of items) {
-        const problem = driverOf(drivers, item, flags.driver).name === 'k6' ? k6ProxyProblem(item.experiment.spec.load.url, target.proxy) : undefined
-        if (problem !== undefined) throw new K6Unavailable(`${item.name}: ${problem}`, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
-      }
+      const {items, drivers} = await runnableItems(gameday, args.file, target, flags, say)
       const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
       const startedAt = new Date()
       const findings = await preflightGameDay(target, items, {owner: currentUser(), ...(flags.phases === undefined ? {} : {phases: flags.phases}), ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']})})
@@ -151,6 +146,18 @@ interface FinishOptions {
   failOn: FailOn
   /** --keep, --notify, --summary. */
   after: AfterOutcome
+}
+
+/** The game day's entries made runnable, each with ${namespace} resolved, and the drivers they use (k6 found, its proxy usable). */
+async function runnableItems(gameday: GameDay, file: string, target: Target, flags: {namespace?: string | undefined; phases?: string | undefined; driver?: string | undefined}, say: (line: string) => void): Promise<{items: GameDayItem[]; drivers: Map<string, LoadDriver>}> {
+  const items = (await gameDayItems(gameday, file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})}))
+    .map(item => ({...item, experiment: withNamespace(item.experiment, item.namespace)})) // ${namespace}: each entry's own
+  const drivers = await loadDrivers(items, flags.driver, say)
+  for (const item of items) {
+    const problem = driverOf(drivers, item, flags.driver).name === 'k6' ? k6ProxyProblem(item.experiment.spec.load.url, target.proxy) : undefined
+    if (problem !== undefined) throw new K6Unavailable(`${item.name}: ${problem}`, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+  }
+  return {items, drivers}
 }
 
 /** One driver instance per driver name the game day uses; k6 is looked for before anything starts (exit 4). */
