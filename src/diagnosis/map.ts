@@ -8,7 +8,8 @@
 import type {PhaseName} from '../experiment/model.js'
 import {PHASES} from '../experiment/model.js'
 import {type BlastRadiusMap, type EdgePhase, type FlagCount, type MapEdge, type MapRead, WATCHED_FLAGS, type WatchedFlag} from './model.js'
-import type {Snapshot} from './snapshot.js'
+import type {Sample} from './prom-text.js'
+import type {PodSeries, Snapshot} from './snapshot.js'
 
 /** One reporter's view of one edge in one phase, before it is reduced to figures. */
 interface Tally {
@@ -80,171 +81,232 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 
 /** Builds the map from reads taken at each phase's start and end. */
 export function buildMap(reads: readonly Snapshot[], ctx: MapContext): BlastRadiusMap {
-  const gaps: string[] = []
-  const workloads: Record<string, string> = {}
-  const servedBy = new Map<string, Set<string>>()
-  const fqdns = new Map<string, string>()
-  /** `reporter|source|destination` → phase → tally. */
-  const tallies = new Map<string, Map<PhaseName, Tally>>()
-  const envoyFamilies = {retries: new Set<string>(), overflow: new Set<string>(), ejections: new Set<string>()}
-  let bytesSeen = false
-  let durationSeen = false
-  const phases: PhaseName[] = []
-  const phaseMs: Partial<Record<PhaseName, number>> = {}
+  const b = new MapBuilder()
+  b.readGaps(reads)
+  for (const phase of PHASES) b.countPhase(phase, reads)
+  const edges = b.edges(ctx)
+  b.closingGaps(edges, ctx)
   const mapReads: MapRead[] = reads.map(r => ({phase: r.phase, at: r.at, t: r.t, pods: r.pods.size, failed: [...r.failed.keys()].sort()}))
-  for (const r of reads) {
-    if (r.error !== undefined) gaps.push(`could not see the mesh at the ${r.phase}'s ${r.at}: ${r.error}`)
-    if (r.failed.size > 0) gaps.push(`could not read ${r.failed.size} sidecar(s) at the ${r.phase}'s ${r.at}: ${[...r.failed].slice(0, 5).map(([p, why]) => `${p} (${why})`).join(', ')}${r.failed.size > 5 ? ', …' : ''}`)
+  const {phases, phaseMs, workloads, gaps} = b
+  return {source: phases.length === 0 ? 'none' : ctx.source, namespace: ctx.namespace, phases, phaseMs, edges, workloads, classes: {}, reads: mapReads, gaps}
+}
+
+type EnvoyFamily = 'retries' | 'overflow' | 'ejections'
+
+/** Whether any series of a kind was seen, for the closing gaps. */
+interface Seen {
+  bytes: boolean
+  duration: boolean
+}
+
+/** One Istio sample's growth, with what its tally needs from its labels. */
+interface IstioDelta {
+  t: Tally
+  delta: number
+  labels: Record<string, string>
+  code: string
+  flags: WatchedFlag[]
+  seen: Seen
+}
+
+/** What each Istio metric adds to its tally; a metric not named here adds nothing. */
+const ISTIO_METRICS = new Map<string, (d: IstioDelta) => void>(Object.entries({
+  istio_requests_total: ({t, delta, code, flags}) => {
+    t.requests += delta
+    t.codes.set(code, (t.codes.get(code) ?? 0) + delta)
+    for (const f of flags) flagTally(t, f).count += delta
+  },
+  istio_request_duration_milliseconds_bucket: ({t, delta, labels, seen}) => {
+    const le = labels['le'] === '+Inf' ? Infinity : Number(labels['le'])
+    if (!Number.isNaN(le)) t.buckets.set(le, (t.buckets.get(le) ?? 0) + delta)
+    seen.duration = true
+  },
+  istio_request_duration_milliseconds_sum: ({t, delta, flags}) => {
+    t.durationSum += delta
+    for (const f of flags) flagTally(t, f).sum += delta
+  },
+  istio_request_duration_milliseconds_count: ({t, delta, flags}) => {
+    t.durationCount += delta
+    for (const f of flags) flagTally(t, f).durations += delta
+  },
+  istio_response_bytes_sum: ({t, delta, seen}) => {
+    t.bytesSum += delta
+    seen.bytes = true
+  },
+  istio_response_bytes_count: ({t, delta, seen}) => {
+    t.bytesCount += delta
+    seen.bytes = true
+  },
+}))
+
+/** The Envoy cluster counters summed over a phase; any other `envoy_cluster_` series is the ejections gauge. */
+const ENVOY_COUNTERS = new Map<string, 'retries' | 'overflow'>([
+  ['envoy_cluster_upstream_rq_retry', 'retries'],
+  ['envoy_cluster_upstream_rq_pending_overflow', 'overflow'],
+])
+
+/** The Envoy families and the stat each is named by in the gaps, in the order the gaps say them. */
+const ENVOY_STATS: [EnvoyFamily, string][] = [['retries', 'upstream_rq_retry'], ['overflow', 'upstream_rq_pending_overflow'], ['ejections', 'outlier_detection.ejections_active']]
+
+/** The state of one map being built: the tallies, what was seen, and the gaps so far. */
+class MapBuilder {
+  readonly gaps: string[] = []
+  readonly workloads: Record<string, string> = {}
+  readonly phases: PhaseName[] = []
+  readonly phaseMs: Partial<Record<PhaseName, number>> = {}
+  private readonly servedBy = new Map<string, Set<string>>()
+  private readonly fqdns = new Map<string, string>()
+  /** `reporter|source|destination` → phase → tally. */
+  private readonly tallies = new Map<string, Map<PhaseName, Tally>>()
+  private readonly envoyFamilies: Record<EnvoyFamily, Set<string>> = {retries: new Set(), overflow: new Set(), ejections: new Set()}
+  private readonly seen: Seen = {bytes: false, duration: false}
+
+  /** The reads that failed, whole or for some pods. */
+  readGaps(reads: readonly Snapshot[]): void {
+    for (const r of reads) {
+      if (r.error !== undefined) this.gaps.push(`could not see the mesh at the ${r.phase}'s ${r.at}: ${r.error}`)
+      if (r.failed.size > 0) this.gaps.push(`could not read ${r.failed.size} sidecar(s) at the ${r.phase}'s ${r.at}: ${[...r.failed].slice(0, 5).map(([p, why]) => `${p} (${why})`).join(', ')}${r.failed.size > 5 ? ', …' : ''}`)
+    }
   }
 
-  for (const phase of PHASES) {
+  /** Counts one phase from its start and end reads, or says why it cannot. */
+  countPhase(phase: PhaseName, reads: readonly Snapshot[]): void {
     const start = reads.find(r => r.phase === phase && r.at === 'start')
     const end = reads.find(r => r.phase === phase && r.at === 'end')
-    if (start === undefined && end === undefined) continue
+    if (start === undefined && end === undefined) return
     if (start === undefined || end === undefined || start.error !== undefined || end.error !== undefined) {
-      gaps.push(`could not see the ${phase} phase: it has no read at its ${start === undefined || start.error !== undefined ? 'start' : 'end'}`)
-      continue
+      this.gaps.push(`could not see the ${phase} phase: it has no read at its ${start === undefined || start.error !== undefined ? 'start' : 'end'}`)
+      return
     }
-    phases.push(phase)
-    phaseMs[phase] = Math.max(1, end.t - start.t)
+    this.phases.push(phase)
+    this.phaseMs[phase] = Math.max(1, end.t - start.t)
     const resets: string[] = []
     const missing: string[] = []
     for (const [pod, after] of end.pods) {
       const before = start.pods.get(pod)
-      if (before === undefined) {
-        missing.push(pod)
-        continue
-      }
-      let reset = false
-      const podWorkload = workloadOfPod(pod, after)
-      for (const [key, sample] of after) {
-        const prev = before.get(key)?.value ?? 0
-        let delta = sample.value - prev
-        if (delta < 0 && sample.metric !== 'envoy_cluster_outlier_detection_ejections_active') {
-          reset = true
-          delta = sample.value
-        }
-        const l = sample.labels
-        if (sample.metric.startsWith('envoy_cluster_')) {
-          const cluster = l['cluster_name'] ?? ''
-          if (!cluster.startsWith('outbound|')) continue
-          const fqdn = cluster.slice(cluster.lastIndexOf('|') + 1)
-          const dest = shortService(fqdn)
-          fqdns.set(dest, fqdn)
-          const t = tally(tallies, `source|${podWorkload}|${dest}`, phase, false)
-          if (sample.metric === 'envoy_cluster_upstream_rq_retry') {
-            t.retries += delta
-            t.envoySeen.add('retries')
-            envoyFamilies.retries.add(podWorkload)
-          } else if (sample.metric === 'envoy_cluster_upstream_rq_pending_overflow') {
-            t.overflow += delta
-            t.envoySeen.add('overflow')
-            envoyFamilies.overflow.add(podWorkload)
-          } else {
-            t.ejections = Math.max(t.ejections, sample.value, before.get(key)?.value ?? 0)
-            t.envoySeen.add('ejections')
-            envoyFamilies.ejections.add(podWorkload)
-          }
-          continue
-        }
-        const reporter = l['reporter'] === 'destination' ? 'destination' : 'source'
-        const source = l['source_workload'] ?? 'unknown'
-        const fqdn = l['destination_service'] ?? l['destination_service_name'] ?? 'unknown'
-        const dest = l['destination_service_name'] !== undefined && l['destination_service_name'] !== fqdn ? l['destination_service_name'] : shortService(fqdn)
-        fqdns.set(dest, fqdn)
-        if (l['source_canonical_service'] !== undefined && source !== 'unknown') workloads[source] = l['source_canonical_service']
-        const dw = l['destination_workload']
-        if (dw !== undefined && dw !== 'unknown' && dw !== '') {
-          if (l['destination_canonical_service'] !== undefined) workloads[dw] = l['destination_canonical_service']
-          let set = servedBy.get(dest)
-          if (set === undefined) servedBy.set(dest, set = new Set())
-          set.add(dw)
-        }
-        if (delta === 0 && sample.metric !== 'istio_requests_total') continue
-        const t = tally(tallies, `${reporter}|${source}|${dest}`, phase, true)
-        const code = l['response_code'] ?? '0'
-        const flags = (l['response_flags'] ?? '-').split(',').filter((f): f is WatchedFlag => (WATCHED_FLAGS as readonly string[]).includes(f))
-        switch (sample.metric) {
-          case 'istio_requests_total':
-            t.requests += delta
-            t.codes.set(code, (t.codes.get(code) ?? 0) + delta)
-            for (const f of flags) flagTally(t, f).count += delta
-            break
-          case 'istio_request_duration_milliseconds_bucket': {
-            const le = l['le'] === '+Inf' ? Infinity : Number(l['le'])
-            if (!Number.isNaN(le)) t.buckets.set(le, (t.buckets.get(le) ?? 0) + delta)
-            durationSeen = true
-            break
-          }
-          case 'istio_request_duration_milliseconds_sum':
-            t.durationSum += delta
-            for (const f of flags) flagTally(t, f).sum += delta
-            break
-          case 'istio_request_duration_milliseconds_count':
-            t.durationCount += delta
-            for (const f of flags) flagTally(t, f).durations += delta
-            break
-          case 'istio_response_bytes_sum':
-            t.bytesSum += delta
-            bytesSeen = true
-            break
-          case 'istio_response_bytes_count':
-            t.bytesCount += delta
-            bytesSeen = true
-            break
-          default: break
-        }
-      }
-      if (reset) resets.push(pod)
+      if (before === undefined) missing.push(pod)
+      else if (this.countPod(phase, pod, before, after)) resets.push(pod)
     }
-    if (missing.length > 0) gaps.push(`could not count the ${phase} phase on ${missing.join(', ')}: not read at its start (partial data: their requests are left out)`)
-    if (resets.length > 0) gaps.push(`counter reset during the ${phase} phase on ${resets.join(', ')} (a restarted proxy?): counted from zero, so the phase's figures there are a lower bound`)
+    if (missing.length > 0) this.gaps.push(`could not count the ${phase} phase on ${missing.join(', ')}: not read at its start (partial data: their requests are left out)`)
+    if (resets.length > 0) this.gaps.push(`counter reset during the ${phase} phase on ${resets.join(', ')} (a restarted proxy?): counted from zero, so the phase's figures there are a lower bound`)
   }
 
-  // One reporter per edge: the caller's sidecar when it reported, else the destination's.
-  const edges: MapEdge[] = []
-  const pairs = new Map<string, Set<'source' | 'destination'>>()
-  for (const [key, byPhase] of tallies) {
-    const [reporter, source, dest] = key.split('|') as ['source' | 'destination', string, string]
-    if (![...byPhase.values()].some(t => t.requests > 0 || t.retries > 0 || t.overflow > 0 || t.ejections > 0)) continue
-    const pair = `${source}|${dest}`
-    let set = pairs.get(pair)
-    if (set === undefined) pairs.set(pair, set = new Set())
-    set.add(reporter)
+  /** Counts one pod's growth over a phase; true when one of its counters went down. */
+  private countPod(phase: PhaseName, pod: string, before: PodSeries, after: PodSeries): boolean {
+    let reset = false
+    const podWorkload = workloadOfPod(pod, after)
+    for (const [key, sample] of after) {
+      const prev = before.get(key)?.value ?? 0
+      let delta = sample.value - prev
+      if (delta < 0 && sample.metric !== 'envoy_cluster_outlier_detection_ejections_active') {
+        reset = true
+        delta = sample.value
+      }
+      if (sample.metric.startsWith('envoy_cluster_')) this.countEnvoy(phase, podWorkload, sample, delta, before.get(key)?.value ?? 0)
+      else this.countIstio(phase, sample, delta)
+    }
+    return reset
   }
-  for (const [pair, reporters] of pairs) {
+
+  /** One Envoy cluster series into the calling workload's tally for the cluster's service. */
+  private countEnvoy(phase: PhaseName, podWorkload: string, sample: Sample, delta: number, prev: number): void {
+    const cluster = sample.labels['cluster_name'] ?? ''
+    if (!cluster.startsWith('outbound|')) return
+    const fqdn = cluster.slice(cluster.lastIndexOf('|') + 1)
+    const dest = shortService(fqdn)
+    this.fqdns.set(dest, fqdn)
+    const t = tally(this.tallies, `source|${podWorkload}|${dest}`, phase, false)
+    const counter = ENVOY_COUNTERS.get(sample.metric)
+    if (counter === undefined) {
+      t.ejections = Math.max(t.ejections, sample.value, prev)
+      t.envoySeen.add('ejections')
+      this.envoyFamilies.ejections.add(podWorkload)
+      return
+    }
+    t[counter] += delta
+    t.envoySeen.add(counter)
+    this.envoyFamilies[counter].add(podWorkload)
+  }
+
+  /** One Istio series: the names it teaches (workloads, FQDNs, who serves a service), then its growth into its reporter's tally. */
+  private countIstio(phase: PhaseName, sample: Sample, delta: number): void {
+    const l = sample.labels
+    const reporter = l['reporter'] === 'destination' ? 'destination' : 'source'
+    const source = l['source_workload'] ?? 'unknown'
+    const fqdn = l['destination_service'] ?? l['destination_service_name'] ?? 'unknown'
+    const dest = l['destination_service_name'] !== undefined && l['destination_service_name'] !== fqdn ? l['destination_service_name'] : shortService(fqdn)
+    this.fqdns.set(dest, fqdn)
+    if (l['source_canonical_service'] !== undefined && source !== 'unknown') this.workloads[source] = l['source_canonical_service']
+    const dw = l['destination_workload']
+    if (dw !== undefined && dw !== 'unknown' && dw !== '') {
+      if (l['destination_canonical_service'] !== undefined) this.workloads[dw] = l['destination_canonical_service']
+      let set = this.servedBy.get(dest)
+      if (set === undefined) this.servedBy.set(dest, set = new Set())
+      set.add(dw)
+    }
+    if (delta === 0 && sample.metric !== 'istio_requests_total') return
+    const t = tally(this.tallies, `${reporter}|${source}|${dest}`, phase, true)
+    const code = l['response_code'] ?? '0'
+    const flags = (l['response_flags'] ?? '-').split(',').filter((f): f is WatchedFlag => (WATCHED_FLAGS as readonly string[]).includes(f))
+    ISTIO_METRICS.get(sample.metric)?.({t, delta, labels: l, code, flags, seen: this.seen})
+  }
+
+  /** The edges, each under one reporter, with the load's entry first. */
+  edges(ctx: MapContext): MapEdge[] {
+    const edges = [...this.reportersByPair()].map(([pair, reporters]) => this.edge(pair, reporters, ctx))
+    // The load's entry: edges into the load's service from a caller nothing else calls (the load's client, a gateway, outside).
+    const called = new Set(edges.flatMap(e => e.servedBy))
+    for (const e of edges) if (ctx.entryService !== undefined && e.destination === ctx.entryService && !called.has(e.source)) e.entry = true
+    edges.sort((a, b) => (a.entry === b.entry ? 0 : a.entry === true ? -1 : 1) || a.id.localeCompare(b.id))
+    return edges
+  }
+
+  /** `source|destination` → the reporters that counted something on it. */
+  private reportersByPair(): Map<string, Set<'source' | 'destination'>> {
+    const pairs = new Map<string, Set<'source' | 'destination'>>()
+    for (const [key, byPhase] of this.tallies) {
+      const [reporter, source, dest] = key.split('|') as ['source' | 'destination', string, string]
+      if (![...byPhase.values()].some(t => t.requests > 0 || t.retries > 0 || t.overflow > 0 || t.ejections > 0)) continue
+      const pair = `${source}|${dest}`
+      let set = pairs.get(pair)
+      if (set === undefined) pairs.set(pair, set = new Set())
+      set.add(reporter)
+    }
+    return pairs
+  }
+
+  private edge(pair: string, reporters: ReadonlySet<'source' | 'destination'>, ctx: MapContext): MapEdge {
     const [source, dest] = pair.split('|') as [string, string]
-    const hasSourceRequests = [...(tallies.get(`source|${pair}`)?.values() ?? [])].some(t => t.requests > 0)
+    // One reporter per edge: the caller's sidecar when it reported, else the destination's.
+    const hasSourceRequests = [...(this.tallies.get(`source|${pair}`)?.values() ?? [])].some(t => t.requests > 0)
     const reporter = hasSourceRequests || !reporters.has('destination') ? 'source' : 'destination'
-    const main = tallies.get(`${reporter}|${pair}`)
-    const envoy = tallies.get(`source|${pair}`)
+    const main = this.tallies.get(`${reporter}|${pair}`)
+    const envoy = this.tallies.get(`source|${pair}`)
     const edge: MapEdge = {
-      id: `${source}→${dest}`, source, destination: dest, destinationFqdn: fqdns.get(dest) ?? dest, reporter,
-      servedBy: [...(servedBy.get(dest) ?? [])].sort(), phases: {},
+      id: `${source}→${dest}`, source, destination: dest, destinationFqdn: this.fqdns.get(dest) ?? dest, reporter,
+      servedBy: [...(this.servedBy.get(dest) ?? [])].sort(), phases: {},
       ...(ctx.faulted.has(dest) ? {faulted: true} : {}),
     }
-    for (const phase of phases) {
+    for (const phase of this.phases) {
       const t = main?.get(phase) ?? newTally()
       const e = envoy?.get(phase)
-      edge.phases[phase] = edgePhase(t, e, (phaseMs[phase] ?? 1) / 1000)
+      edge.phases[phase] = edgePhase(t, e, (this.phaseMs[phase] ?? 1) / 1000)
     }
-    edges.push(edge)
+    return edge
   }
-  // The load's entry: edges into the load's service from a caller nothing else calls (the load's client, a gateway, outside).
-  const called = new Set(edges.flatMap(e => e.servedBy))
-  for (const e of edges) if (ctx.entryService !== undefined && e.destination === ctx.entryService && !called.has(e.source)) e.entry = true
-  edges.sort((a, b) => (a.entry === b.entry ? 0 : a.entry === true ? -1 : 1) || a.id.localeCompare(b.id))
 
-  if (phases.length > 0 && !durationSeen && edges.length > 0) gaps.push('could not see latencies: no istio_request_duration_milliseconds buckets')
-  if (phases.length > 0 && !bytesSeen && edges.length > 0) gaps.push('could not see response sizes: the mesh exports no istio_response_bytes, so a shrinking answer cannot be told')
-  const callers = new Set(edges.filter(e => e.reporter === 'source').map(e => e.source))
-  const families: [keyof typeof envoyFamilies, string][] = [['retries', 'upstream_rq_retry'], ['overflow', 'upstream_rq_pending_overflow'], ['ejections', 'outlier_detection.ejections_active']]
-  for (const [family, stat] of families) {
-    const blind = [...callers].filter(w => !envoyFamilies[family].has(w)).sort()
-    if (blind.length > 0 && phases.length > 0) gaps.push(`could not see Envoy's ${stat} on ${blind.join(', ')} (not in their proxies' stats inclusion list: proxy.istio.io/config proxyStatsMatcher)`)
+  /** What the counted phases could not see: latencies, sizes, Envoy's stats on callers, any request at all. */
+  closingGaps(edges: readonly MapEdge[], ctx: MapContext): void {
+    if (this.phases.length === 0) return
+    if (!this.seen.duration && edges.length > 0) this.gaps.push('could not see latencies: no istio_request_duration_milliseconds buckets')
+    if (!this.seen.bytes && edges.length > 0) this.gaps.push('could not see response sizes: the mesh exports no istio_response_bytes, so a shrinking answer cannot be told')
+    const callers = new Set(edges.filter(e => e.reporter === 'source').map(e => e.source))
+    for (const [family, stat] of ENVOY_STATS) {
+      const blind = [...callers].filter(w => !this.envoyFamilies[family].has(w)).sort()
+      if (blind.length > 0) this.gaps.push(`could not see Envoy's ${stat} on ${blind.join(', ')} (not in their proxies' stats inclusion list: proxy.istio.io/config proxyStatsMatcher)`)
+    }
+    if (edges.length === 0) this.gaps.push(`could not see any request between workloads in ${ctx.namespace}: no istio_requests_total series moved`)
   }
-  if (edges.length === 0 && phases.length > 0) gaps.push(`could not see any request between workloads in ${ctx.namespace}: no istio_requests_total series moved`)
-  return {source: phases.length === 0 ? 'none' : ctx.source, namespace: ctx.namespace, phases, phaseMs, edges, workloads, classes: {}, reads: mapReads, gaps}
 }
 
 function tally(tallies: Map<string, Map<PhaseName, Tally>>, key: string, phase: PhaseName, _istio: boolean): Tally {
