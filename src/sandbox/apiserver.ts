@@ -83,64 +83,127 @@ interface Context {
   serverAddress: string
 }
 
+/** One request on its way to a handler. */
+interface Routed {
+  req: IncomingMessage
+  res: ServerResponse
+  url: URL
+  q: URLSearchParams
+  ctx: Context
+}
+
+/** What a path pattern captured: its `:name` segments and, after a trailing `*`, the rest of the path. */
+interface Captured {
+  params: Partial<Record<string, string>>
+  rest: string[]
+}
+
+type Handler = (r: Routed, p: Captured) => Promise<void> | void
+
+/** Answers a GET with `body`; no body means no such path. */
+function serveGet(r: Routed, body: unknown): void {
+  if (r.req.method !== 'GET') throw methodNotAllowed(r.req.method ?? '')
+  if (body === undefined) throw pathNotFound()
+  sendJson(r.res, 200, body)
+}
+
+/** The discovery documents at fixed paths, matched on the joined decoded path. */
+const FIXED_PATHS = new Map<string, (ctx: Context) => unknown>([
+  ['/version', () => KUBERNETES_VERSION],
+  ['/api', ctx => coreVersions(ctx.serverAddress)],
+  ['/api/v1', () => coreResources()],
+  ['/apis', ctx => {
+    const k6 = ctx.opts.k6Operator
+    return k6 === undefined ? apiGroups() : {...apiGroups() as object, groups: [...(apiGroups() as {groups: unknown[]}).groups, ...k6.apiGroups()]}
+  }],
+  ['/openapi/v3', () => openApiIndex()],
+])
+
+/**
+ * Segments `pattern` (`a/:b/c/:d?/*`) matches: literals equal, `:name` any one segment, a last
+ * `:name?` one segment or none, a trailing `*` any rest (also none).
+ */
+function matchPath(pattern: string, s: readonly string[]): Captured | undefined {
+  const parts = pattern.split('/')
+  const params: Partial<Record<string, string>> = {}
+  for (const [i, part] of parts.entries()) {
+    if (part === '*') return {params, rest: s.slice(i)}
+    const segment = s[i]
+    if (segment === undefined) return part.endsWith('?') && i === s.length && i === parts.length - 1 ? {params, rest: []} : undefined
+    if (part.startsWith(':')) params[part.slice(1).replace(/\?$/, '')] = segment
+    else if (part !== segment) return undefined
+  }
+  return s.length === parts.length ? {params, rest: []} : undefined
+}
+
+function serveOpenApiDocument({res}: Routed, {rest}: Captured): void {
+  const doc = openApiDocument(rest.join('/'))
+  if (doc === undefined) throw pathNotFound()
+  res.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(doc), 'Cache-Control': 'public, immutable'})
+  res.end(doc)
+}
+
+function refuseExec({ctx, q}: Routed, {params}: Captured): void {
+  const pod = findPod(ctx.opts.topology, params.namespace ?? '', params.name ?? '')
+  if (pod === undefined) throw notFound({group: '', resource: 'pods'}, params.name ?? '')
+  execRequest(pod, q)
+  throw badRequest(SPDY_UNSUPPORTED)
+}
+
+function serveIstio({req, res, q, ctx}: Routed, {params, rest}: Captured): Promise<void> {
+  const version = params.version ?? ''
+  if (!(ISTIO_VERSIONS as readonly string[]).includes(version)) throw pathNotFound()
+  const namespaced = rest[0] === 'namespaces' && rest.length >= 3
+  const [plural, name, ...extra] = namespaced ? rest.slice(2) : rest
+  const kind = PLURAL_KIND[plural ?? '']
+  if (kind === undefined || extra.length > 0) throw pathNotFound()
+  const target: IstioTarget = {kind, version, namespace: namespaced ? rest[1] : undefined, name}
+  const {store, faults} = ctx.opts
+  const serve = () => handleIstio(req, res, q, store, target)
+  return faults === undefined ? serve() : faults.around(req, res, q, store, target, serve)
+}
+
+/** Path patterns and their handlers, the first match serving; a path under `api/v1` none matches is not found. */
+const ROUTES: readonly [string, Handler][] = [
+  ['openapi/v3/*', serveOpenApiDocument],
+  ['api/v1/namespaces/:namespace?', (r, {params}) => handleNamespaces(r.req, r.res, r.q, r.ctx.opts.store, params.namespace)],
+  ['api/v1/namespaces/:namespace/pods/:name?', (r, {params}) => handlePods(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, params.namespace, params.name, r.ctx.opts.k6Operator)],
+  ['api/v1/namespaces/:namespace/pods/:name/exec', refuseExec],
+  ['api/v1/namespaces/:namespace/pods/:name/portforward', () => { throw badRequest('Upgrade request required') }],
+  ['api/v1/namespaces/:namespace/pods/:name/proxy/*', (r, {params, rest}) => handlePodProxy(r.req, r.res, r.url, r.ctx.opts.topology, r.ctx.opts.exec, params.namespace ?? '', params.name ?? '', rest)],
+  ['api/v1/namespaces/:namespace/services/:name/proxy/*', (r, {params, rest}) => handleServiceProxy(r.req, r.res, r.url, r.ctx.opts.topology, params.namespace ?? '', params.name ?? '', rest)],
+  ['api/v1/pods', r => handlePods(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, undefined, undefined, r.ctx.opts.k6Operator)],
+  ['api/v1/namespaces/:namespace/services/:name?', (r, {params}) => handleServices(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, params.namespace, params.name)],
+  ['api/v1/services', r => handleServices(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, undefined, undefined)],
+  ['apis/:group', (r, {params}) => serveGet(r, apiGroup(params.group ?? ''))],
+  ['apis/:group/:version', (r, {params}) => serveGet(r, groupResources(params.group ?? '', params.version ?? ''))],
+  [`apis/${AUTHORIZATION_GROUP}/v1/selfsubjectaccessreviews`, r => handleAccessReview(r.req, r.res)],
+  [`apis/${ISTIO_GROUP}/:version/*`, serveIstio],
+]
+
+/**
+ * Whether a Service path is the topology's: services are the topology's; a stored one (chaos
+ * schedule's report server) or a write goes to the store.
+ */
+function topologyServes(req: IncomingMessage, ctx: Context, builtin: NonNullable<ReturnType<typeof builtinTarget>>): boolean {
+  const ofTopology = builtin.name !== undefined && ctx.opts.topology.services().some(x => x.namespace === builtin.namespace && x.name === builtin.name)
+  return builtin.resource.kind === 'Service' && (ofTopology || (req.method === 'GET' && (builtin.name === undefined || ctx.builtins.get('Service', builtin.namespace ?? '', builtin.name) === undefined)))
+}
+
 async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: Context): Promise<void> {
   const s = segmentsOf(url)
-  const q = url.searchParams
-  const {store, topology} = ctx.opts
-  const get = (body: unknown) => {
-    if (req.method !== 'GET') throw methodNotAllowed(req.method ?? '')
-    if (body === undefined) throw pathNotFound()
-    sendJson(res, 200, body)
-  }
-  const path = `/${s.join('/')}`
+  const r: Routed = {req, res, url, q: url.searchParams, ctx}
   const k6 = ctx.opts.k6Operator
-  if (k6 !== undefined && await k6.route(req, res, s, q)) return
-  if (path === '/version') return get(KUBERNETES_VERSION)
-  if (path === '/api') return get(coreVersions(ctx.serverAddress))
-  if (path === '/api/v1') return get(coreResources())
-  if (path === '/apis') return get(k6 === undefined ? apiGroups() : {...apiGroups() as object, groups: [...(apiGroups() as {groups: unknown[]}).groups, ...k6.apiGroups()]})
-  if (path === '/openapi/v3') return get(openApiIndex())
-  if (s[0] === 'openapi' && s[1] === 'v3') {
-    const doc = openApiDocument(s.slice(2).join('/'))
-    if (doc === undefined) throw pathNotFound()
-    res.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(doc), 'Cache-Control': 'public, immutable'})
-    return void res.end(doc)
-  }
+  if (k6 !== undefined && await k6.route(req, res, s, r.q)) return
+  const fixed = FIXED_PATHS.get(`/${s.join('/')}`)
+  if (fixed !== undefined) return serveGet(r, fixed(ctx))
   const builtin = builtinTarget(s)
-  // Services are the topology's; a stored one (chaos schedule's report server) or a write goes to the store.
-  const ofTopology = builtin?.name !== undefined && topology.services().some(x => x.namespace === builtin.namespace && x.name === builtin.name)
-  const topologyService = builtin?.resource.kind === 'Service' && (ofTopology || (req.method === 'GET' && (builtin.name === undefined || ctx.builtins.get('Service', builtin.namespace ?? '', builtin.name) === undefined)))
-  if (builtin !== undefined && !topologyService) return handleBuiltin(req, res, q, ctx.builtins, builtin, ns => store.get('Namespace', undefined, ns) !== undefined)
-  if (s[0] === 'api' && s[1] === 'v1') {
-    const [, , a, b, c, d, e] = s
-    if (a === 'namespaces' && (c === undefined)) return handleNamespaces(req, res, q, store, b)
-    if (a === 'namespaces' && c === 'pods' && e === undefined) return handlePods(req, res, q, topology, ctx.since, b, d, k6)
-    if (a === 'namespaces' && c === 'pods' && e === 'exec' && s.length === 7) {
-      const pod = findPod(topology, b ?? '', d ?? '')
-      if (pod === undefined) throw notFound({group: '', resource: 'pods'}, d ?? '')
-      execRequest(pod, q)
-      throw badRequest(SPDY_UNSUPPORTED)
-    }
-    if (a === 'namespaces' && c === 'pods' && e === 'portforward' && s.length === 7) throw badRequest('Upgrade request required')
-    if (a === 'namespaces' && c === 'pods' && e === 'proxy') return handlePodProxy(req, res, url, topology, ctx.opts.exec, b ?? '', d ?? '', s.slice(7))
-    if (a === 'namespaces' && c === 'services' && e === 'proxy') return handleServiceProxy(req, res, url, topology, b ?? '', d ?? '', s.slice(7))
-    if (a === 'pods' && s.length === 3) return handlePods(req, res, q, topology, ctx.since, undefined, undefined, k6)
-    if (a === 'namespaces' && c === 'services' && e === undefined) return handleServices(req, res, q, topology, ctx.since, b, d)
-    if (a === 'services' && s.length === 3) return handleServices(req, res, q, topology, ctx.since, undefined, undefined)
-    throw pathNotFound()
+  if (builtin !== undefined && !topologyServes(req, ctx, builtin)) {
+    return handleBuiltin(req, res, r.q, ctx.builtins, builtin, ns => ctx.opts.store.get('Namespace', undefined, ns) !== undefined)
   }
-  if (s[0] === 'apis' && s.length === 2) return get(apiGroup(s[1] ?? ''))
-  if (s[0] === 'apis' && s.length === 3) return get(groupResources(s[1] ?? '', s[2] ?? ''))
-  if (s[0] === 'apis' && s[1] === AUTHORIZATION_GROUP && s[2] === 'v1' && s[3] === 'selfsubjectaccessreviews' && s.length === 4) return handleAccessReview(req, res)
-  if (s[0] === 'apis' && s[1] === ISTIO_GROUP && (ISTIO_VERSIONS as readonly string[]).includes(s[2] ?? '')) {
-    const rest = s.slice(3)
-    const namespaced = rest[0] === 'namespaces' && rest.length >= 3
-    const [plural, name, ...extra] = namespaced ? rest.slice(2) : rest
-    const kind = PLURAL_KIND[plural ?? '']
-    if (kind === undefined || extra.length > 0) throw pathNotFound()
-    const target: IstioTarget = {kind, version: s[2] ?? '', namespace: namespaced ? rest[1] : undefined, name}
-    const serve = () => handleIstio(req, res, q, store, target)
-    return ctx.opts.faults === undefined ? serve() : ctx.opts.faults.around(req, res, q, store, target, serve)
+  for (const [pattern, handle] of ROUTES) {
+    const captured = matchPath(pattern, s)
+    if (captured !== undefined) return handle(r, captured)
   }
   throw pathNotFound()
 }

@@ -17,7 +17,7 @@ import {startBookinfo} from './bookinfo/index.js'
 import {writeKubeconfig} from './kubeconfig.js'
 import {Mesh} from './mesh/index.js'
 import {DEFAULT_PROFILE, ISTIO_PROFILES, type IstioProfile, type IstioVersion} from './mesh/profile.js'
-import {findPrometheus, startMetricsEndpoint, startPrometheus} from './prometheus.js'
+import {findPrometheus, type MetricsEndpoint, startMetricsEndpoint, startPrometheus} from './prometheus.js'
 import {startForwardProxy} from './proxy.js'
 import {type Reaper, reaperIntervalFromEnv, startReaper} from './reaper.js'
 import {
@@ -126,6 +126,44 @@ function startSandboxReaper(opts: SandboxOptions, kubeconfig: string, store: Obj
   return startReaper({cluster, intervalMs, log, namespaces: () => store.list('Namespace').map(n => n.metadata.name)})
 }
 
+/** Prometheus, when enabled and a binary is found; otherwise why not. */
+async function startSandboxPrometheus(opts: SandboxOptions, dir: string, metrics: MetricsEndpoint, sidecars: readonly Sidecar[], teardown: Teardown, log: (line: string) => void) {
+  const binary = opts.prometheus === false ? undefined : findPrometheus()
+  const prometheusSkipped = opts.prometheus === false ? 'disabled (--no-prometheus)' : binary === undefined ? 'no prometheus binary on PATH' : undefined
+  let prometheus: {url: string; pid: number} | undefined
+  if (binary !== undefined) {
+    log(`starting Prometheus (${binary})…`)
+    const running = await startPrometheus({binary, dir, metrics, sidecars, ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
+    teardown.add('Prometheus', () => running.stop())
+    prometheus = running
+  }
+  return {prometheus, prometheusSkipped}
+}
+
+/** What `sandbox.json` records about a started sandbox. */
+function sandboxState(opts: SandboxOptions, parts: {
+  apiServer: string; kubeconfig: string; proxy: string; metrics: string; prometheus: {url: string; pid: number} | undefined
+  sidecars: readonly Sidecar[]; reaper: Reaper | undefined; apiFaults: ApiFaultInjector; profile: IstioProfile
+}): SandboxState {
+  const {prometheus, reaper, apiFaults} = parts
+  return {
+    version: STATE_VERSION,
+    pid: process.pid,
+    apiServer: parts.apiServer,
+    kubeconfig: parts.kubeconfig,
+    proxy: parts.proxy,
+    metrics: parts.metrics,
+    ...(prometheus === undefined ? {} : {prometheus: prometheus.url, prometheusPid: prometheus.pid}),
+    namespace: SANDBOX_NAMESPACE,
+    startedAt: new Date().toISOString(),
+    pods: recordPods(parts.sidecars),
+    ...(reaper === undefined ? {} : {reaperIntervalMs: reaper.intervalMs}),
+    ...(formatApiFaults(apiFaults.spec) === 'none' ? {} : {apiFaults: formatApiFaults(apiFaults.spec)}),
+    ...((opts.propagate ?? []).length === 0 ? {} : {propagate: [...(opts.propagate ?? [])]}),
+    istio: parts.profile.version,
+  }
+}
+
 /** Starts a sandbox in `opts.stateDir`; resolves once every part answers and `sandbox.json` is written. */
 export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const log = opts.log ?? (() => {})
@@ -157,31 +195,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     if (reaper !== undefined) teardown.add('reaper', () => reaper.stop())
     const metrics = await startMetricsEndpoint(sidecars)
     teardown.add('metrics endpoint', () => metrics.close())
-    const binary = opts.prometheus === false ? undefined : findPrometheus()
-    const prometheusSkipped = opts.prometheus === false ? 'disabled (--no-prometheus)' : binary === undefined ? 'no prometheus binary on PATH' : undefined
-    let prometheus: {url: string; pid: number} | undefined
-    if (binary !== undefined) {
-      log(`starting Prometheus (${binary})…`)
-      const running = await startPrometheus({binary, dir: paths.prometheus, metrics, sidecars, ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
-      teardown.add('Prometheus', () => running.stop())
-      prometheus = running
-    }
-    const state: SandboxState = {
-      version: STATE_VERSION,
-      pid: process.pid,
-      apiServer: api.url,
-      kubeconfig: paths.kubeconfig,
-      proxy: proxy.url,
-      metrics: metrics.url,
-      ...(prometheus === undefined ? {} : {prometheus: prometheus.url, prometheusPid: prometheus.pid}),
-      namespace: SANDBOX_NAMESPACE,
-      startedAt: new Date().toISOString(),
-      pods: recordPods(sidecars),
-      ...(reaper === undefined ? {} : {reaperIntervalMs: reaper.intervalMs}),
-      ...(formatApiFaults(apiFaults.spec) === 'none' ? {} : {apiFaults: formatApiFaults(apiFaults.spec)}),
-      ...((opts.propagate ?? []).length === 0 ? {} : {propagate: [...(opts.propagate ?? [])]}),
-      istio: profile.version,
-    }
+    const {prometheus, prometheusSkipped} = await startSandboxPrometheus(opts, paths.prometheus, metrics, sidecars, teardown, log)
+    const state = sandboxState(opts, {apiServer: api.url, kubeconfig: paths.kubeconfig, proxy: proxy.url, metrics: metrics.url, prometheus, sidecars, reaper, apiFaults, profile})
     // Now that the proxy and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
     await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority, sandbox: {proxy: proxy.url, ...(prometheus === undefined ? {} : {prometheus: prometheus.url})}})
     teardown.add('state record', () => removeSandboxState(opts.stateDir))

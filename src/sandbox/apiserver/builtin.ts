@@ -240,6 +240,11 @@ export function builtinTarget(s: string[]): {resource: BuiltinResource; namespac
   return {resource, namespace: namespaced ? rest[1] : undefined, name}
 }
 
+/** The `Warning` headers that carry a decode's warnings, if any. */
+function warningHeaders(warnings: string[]): Record<string, string[]> {
+  return warnings.length === 0 ? {} : {Warning: warnings.map(w => `299 - "${w}"`)}
+}
+
 /** Serves one request to a built-in resource; `namespaceExists` says whether writes may go there. */
 export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: BuiltinStore,
   target: {resource: BuiltinResource; namespace: string | undefined; name: string | undefined}, namespaceExists: (ns: string) => boolean): Promise<void> {
@@ -247,24 +252,9 @@ export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, q
   const method = req.method ?? 'GET'
   const gr = groupResource(r)
   if (name === undefined) {
-    if (method === 'GET') {
-      const byLabel = parseLabelSelector(query.get('labelSelector'))
-      if (flag(query, 'watch')) throw methodNotAllowed('WATCH')
-      const items = store.list(r.kind, namespace).filter(o => byLabel(o.metadata.labels))
-      return sendJson(res, 200, {apiVersion: apiVersionOf(r), kind: `${r.kind}List`, metadata: {resourceVersion: store.resourceVersion()}, items})
-    }
+    if (method === 'GET') return listBuiltin(res, query, store, r, namespace)
     if (method !== 'POST' || namespace === undefined) throw methodNotAllowed(method)
-    const type = mediaType(req.headers['content-type'])
-    if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json'])
-    const {object, warnings} = decodeBuiltin(parseJson(await readBody(req)), r, query)
-    object.metadata.namespace ??= namespace
-    if (object.metadata.namespace !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
-    if (!namespaceExists(namespace)) throw notFound({group: '', resource: 'namespaces'}, namespace)
-    if ((object.metadata.name ?? '') === '') throw new ApiError(422, 'Invalid', `${r.kind} "" is invalid: metadata.name: Required value: name or generateName is required`)
-    if (store.get(r.kind, namespace, object.metadata.name) !== undefined) throw alreadyExists(gr, object.metadata.name)
-    object.metadata.managedFields = recordUpdate(undefined, object, fieldManagerOf(query, req, false), apiVersionOf(r))
-    const created = store.write(object, undefined, dryRunOf(query))
-    return sendJson(res, 201, created, warnings.length === 0 ? {} : {Warning: warnings.map(w => `299 - "${w}"`)})
+    return createBuiltin(req, res, query, store, r, namespace, namespaceExists)
   }
   if (namespace === undefined) throw methodNotAllowed(method)
   const current = store.get(r.kind, namespace, name)
@@ -277,6 +267,42 @@ export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, q
     store.delete(r.kind, namespace, name, dryRunOf(query))
     return sendJson(res, 200, success({name, group: r.group, kind: r.plural, ...(current.metadata.uid === undefined ? {} : {uid: current.metadata.uid})}))
   }
+  return writeBuiltin(req, res, query, store, {resource: r, namespace, name}, current, namespaceExists)
+}
+
+/** GET on a collection: the stored objects matching `labelSelector`; no watch. */
+function listBuiltin(res: ServerResponse, query: URLSearchParams, store: BuiltinStore, r: BuiltinResource, namespace: string | undefined): void {
+  const byLabel = parseLabelSelector(query.get('labelSelector'))
+  if (flag(query, 'watch')) throw methodNotAllowed('WATCH')
+  const items = store.list(r.kind, namespace).filter(o => byLabel(o.metadata.labels))
+  return sendJson(res, 200, {apiVersion: apiVersionOf(r), kind: `${r.kind}List`, metadata: {resourceVersion: store.resourceVersion()}, items})
+}
+
+/** POST on a namespaced collection: creates the object the body holds. */
+async function createBuiltin(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: BuiltinStore, r: BuiltinResource,
+  namespace: string, namespaceExists: (ns: string) => boolean): Promise<void> {
+  const type = mediaType(req.headers['content-type'])
+  if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json'])
+  const {object, warnings} = decodeBuiltin(parseJson(await readBody(req)), r, query)
+  object.metadata.namespace ??= namespace
+  if (object.metadata.namespace !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+  if (!namespaceExists(namespace)) throw notFound({group: '', resource: 'namespaces'}, namespace)
+  if ((object.metadata.name ?? '') === '') throw new ApiError(422, 'Invalid', `${r.kind} "" is invalid: metadata.name: Required value: name or generateName is required`)
+  if (store.get(r.kind, namespace, object.metadata.name) !== undefined) throw alreadyExists(groupResource(r), object.metadata.name)
+  object.metadata.managedFields = recordUpdate(undefined, object, fieldManagerOf(query, req, false), apiVersionOf(r))
+  const created = store.write(object, undefined, dryRunOf(query))
+  return sendJson(res, 201, created, warningHeaders(warnings))
+}
+
+/**
+ * PUT, PATCH and server-side apply on one named object; an apply to an object that does not exist
+ * creates it, every other write needs it to exist.
+ */
+async function writeBuiltin(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: BuiltinStore,
+  target: {resource: BuiltinResource; namespace: string; name: string}, current: StoredObject | undefined, namespaceExists: (ns: string) => boolean): Promise<void> {
+  const {resource: r, namespace, name} = target
+  const method = req.method ?? 'GET'
+  const gr = groupResource(r)
   let body: unknown
   let applied = false
   if (method === 'PATCH' && mediaType(req.headers['content-type']) === 'application/apply-patch+yaml') {
@@ -288,22 +314,12 @@ export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, q
       object.metadata.namespace ??= namespace
       if (!namespaceExists(namespace)) throw notFound({group: '', resource: 'namespaces'}, namespace)
       if (object.metadata.name !== name) throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`)
-      return sendJson(res, 201, store.write(object, undefined, dryRunOf(query)), warnings.length === 0 ? {} : {Warning: warnings.map(w => `299 - "${w}"`)})
+      return sendJson(res, 201, store.write(object, undefined, dryRunOf(query)), warningHeaders(warnings))
     }
   } else if (method === 'PUT') {
     body = parseJson(await readBody(req))
   } else if (method === 'PATCH') {
-    const type = mediaType(req.headers['content-type'])
-    if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(type, PATCH_TYPES)
-    if (current === undefined) throw notFound(gr, name)
-    const patchDoc = parseJson(await readBody(req))
-    try {
-      // Strategic merge is a merge patch here: no list of these kinds is merged by key in what chaos schedule writes.
-      body = type === 'application/json-patch+json' ? jsonPatch(current as unknown as Json, patchDoc) : mergePatch(current as unknown as Json, patchDoc as Json)
-    } catch (err) {
-      if (err instanceof PatchError) throw new ApiError(422, 'Invalid', err.message)
-      throw err
-    }
+    body = await patchedBody(req, current, gr, name)
   } else {
     throw methodNotAllowed(method)
   }
@@ -315,7 +331,22 @@ export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, q
   if (!applied) object.metadata.managedFields = recordUpdate(current, object, fieldManagerOf(query, req, false), apiVersionOf(r))
   if (method === 'PUT' && rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) throw conflict(gr, name)
   const updated = store.write(object, current, dryRunOf(query))
-  sendJson(res, 200, updated, warnings.length === 0 ? {} : {Warning: warnings.map(w => `299 - "${w}"`)})
+  sendJson(res, 200, updated, warningHeaders(warnings))
+}
+
+/** A JSON, merge or strategic merge PATCH applied to the current object. */
+async function patchedBody(req: IncomingMessage, current: StoredObject | undefined, gr: {group: string; resource: string}, name: string): Promise<unknown> {
+  const type = mediaType(req.headers['content-type'])
+  if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(type, PATCH_TYPES)
+  if (current === undefined) throw notFound(gr, name)
+  const patchDoc = parseJson(await readBody(req))
+  try {
+    // Strategic merge is a merge patch here: no list of these kinds is merged by key in what chaos schedule writes.
+    return type === 'application/json-patch+json' ? jsonPatch(current as unknown as Json, patchDoc) : mergePatch(current as unknown as Json, patchDoc as Json)
+  } catch (err) {
+    if (err instanceof PatchError) throw new ApiError(422, 'Invalid', err.message)
+    throw err
+  }
 }
 
 /** Discovery entries (`APIResource`) for the built-in kinds of one group-version. */
