@@ -70,7 +70,8 @@ export async function kubectlProblem(): Promise<string | undefined> {
 /** The sandbox's own sources (what `chaos sandbox` runs), relative to the repository. */
 export function sandboxSources(): string[] {
   const walk = (dir: string): string[] => readdirSync(join(REPO, dir), {withFileTypes: true})
-    .flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+    // Declaration files (.d.ts) compile to nothing, so they have no built .js to be stale against.
+    .flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []))
   return [...walk('src/sandbox'), ...walk('src/commands/sandbox')]
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The sandbox as Istio really is, seen through the real kubectl and the real CLI, on both behaviour
+ * profiles (`chaos sandbox up --istio 1.30|1.22`, src/sandbox/mesh/README.md's profile table):
+ * - 1.30 injects istio-proxy as a native sidecar (an init container with restartPolicy: Always) and
+ *   names HTTP connection manager and cluster stats with Istio's `;` delimiter; 1.22 neither.
+ * - bookinfo forwards what the real apps forward, so an experiment targeting `x-chaos-test` (which no
+ *   app forwards) is stopped by the ignition check: exit 4, nothing left behind.
+ * - the examples give the outcomes README's "The examples" promises, on both profiles.
+ */
+import assert from 'node:assert/strict'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {chaos, withDetachedSandbox} from './sandbox-cli.js'
+
+const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'src/sandbox/mesh/profile.ts', 'src/sandbox/bookinfo/productpage.ts', 'src/sandbox/apiserver/pods.ts']
+const SHORT = 'baseline=4s,fault=8s,recovery=4s'
+
+/** The examples and the exit code each must give (README, "The examples in experiments/"). */
+const EXAMPLES: Array<{file: string; exit: number; setup?: boolean}> = [
+  {file: 'experiments/ratings-abort.yaml', exit: 0},
+  {file: 'experiments/ratings-delay.yaml', exit: 1},
+  {file: 'experiments/reviews-circuit-breaker.yaml', exit: 0, setup: true},
+]
+
+for (const istio of ['1.30', '1.22'] as const) {
+  describe(`the sandbox as Istio ${istio} (integration, real kubectl and CLI)`, function () {
+    this.timeout(300_000)
+    const sandbox = withDetachedSandbox(`istio-${istio.replace('.', '')}`, SOURCES, {CHAOS_SANDBOX_ISTIO: istio})
+    const {kubectl} = sandbox
+
+    it(`kubectl get pod -o yaml shows istio-proxy ${istio === '1.30' ? 'under initContainers with restartPolicy: Always' : 'under containers'}`, async () => {
+      const r = await kubectl('get', 'pod', '-l', 'app=reviews', '-o', 'json')
+      assert.equal(r.code, 0, r.stderr)
+      const pods = (JSON.parse(r.stdout) as {items: {spec: {containers: {name: string}[]; initContainers?: {name: string; restartPolicy?: string}[]}}[]}).items
+      assert.ok(pods.length >= 3, r.stdout)
+      for (const pod of pods) {
+        const native = (pod.spec.initContainers ?? []).find(c => c.name === 'istio-proxy')
+        const classic = pod.spec.containers.find(c => c.name === 'istio-proxy')
+        if (istio === '1.30') {
+          assert.equal(native?.restartPolicy, 'Always')
+          assert.equal(classic, undefined)
+        } else {
+          assert.ok(classic !== undefined)
+          assert.equal(native, undefined)
+        }
+      }
+    })
+
+    it(`kubectl exec … pilot-agent request GET stats names stats ${istio === '1.30' ? 'with' : 'without'} Istio's ";"`, async () => {
+      const pods = await kubectl('get', 'pod', '-l', 'app=productpage', '-o', 'name')
+      const pod = pods.stdout.trim().split('\n')[0]?.replace(/^pod\//, '') ?? ''
+      const r = await kubectl('exec', pod, '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
+      assert.equal(r.code, 0, r.stderr)
+      // Circuit-breaker gauges: in the stats the sandbox's bookinfo pods include (proxy.istio.io/config's proxyStatsMatcher).
+      const delimited = /^cluster\.outbound\|9080\|\|reviews\.default\.svc\.cluster\.local;\.circuit_breakers\.default\.cx_open: \d+$/m
+      if (istio === '1.30') assert.match(r.stdout, delimited)
+      else {
+        assert.doesNotMatch(r.stdout, /;\./)
+        assert.match(r.stdout, /^cluster\.outbound\|9080\|\|reviews\.default\.svc\.cluster\.local\.circuit_breakers\.default\.cx_open: \d+$/m)
+      }
+    })
+
+    it('an experiment targeting x-chaos-test (no bookinfo app forwards it) is stopped by the ignition check: exit 4, no VirtualService left', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'faultline-ignition-'))
+      const file = join(dir, 'ratings-abort-x-chaos-test.yaml')
+      writeFileSync(file, readFileSync('experiments/ratings-abort.yaml', 'utf8').replaceAll('user-agent: {exact: faultline-chaos-test}', 'x-chaos-test: {exact: "true"}').replaceAll('user-agent: faultline-chaos-test', 'x-chaos-test: "true"'))
+      assert.match(readFileSync(file, 'utf8'), /x-chaos-test: \{exact: "true"\}/, 'the fixture targets x-chaos-test')
+      const r = await chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(dir, 'reports')])
+      assert.equal(r.code, 4, r.stdout + r.stderr)
+      assert.match(r.stdout + r.stderr, /the targeted header does not reach ratings's callers/)
+      assert.match(r.stdout + r.stderr, /Real bookinfo forwards only .*user-agent/)
+      const vs = await kubectl('get', 'vs', '-o', 'name')
+      assert.equal(vs.stdout.trim(), '', 'no VirtualService left')
+    })
+
+    for (const example of EXAMPLES) {
+      it(`${example.file} exits ${example.exit}`, async () => {
+        if (example.setup === true) assert.equal((await kubectl('apply', '-f', 'test/reference/istio-samples/bookinfo-networking/destination-rule-all.yaml')).code, 0)
+        try {
+          const r = await chaos(['run', example.file, '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports')])
+          assert.equal(r.code, example.exit, r.stdout + r.stderr)
+          assert.equal((await kubectl('get', 'vs', '-o', 'name')).stdout.trim(), '', 'nothing left behind')
+        } finally {
+          if (example.setup === true) await kubectl('delete', '-f', 'test/reference/istio-samples/bookinfo-networking/destination-rule-all.yaml')
+        }
+      })
+    }
+  })
+}
