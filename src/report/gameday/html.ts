@@ -29,6 +29,7 @@ table.gameday { border-collapse: collapse; width: 100%; margin-top: 8px; }
 table.gameday th, table.gameday td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
 table.gameday th { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
 table.gameday td.reason { overflow-wrap: break-word; max-width: 60ch; }
+ul.diagnosis { margin: 6px 0 0; padding-left: 18px; color: var(--muted); font-size: 13px; }
 tr.skipped td { color: var(--muted); }
 .outcome-held { color: #005286; background: var(--good-bg); border-color: var(--good); }
 .outcome-deviated { color: #8f3a00; background: var(--dev-bg); border-color: var(--dev); }
@@ -48,7 +49,13 @@ function badge(e: GameDayExperimentReport) {
 function row(e: GameDayExperimentReport, i: number) {
   const name = e.report === undefined ? html`${e.name}` : html`<a href="${encodeURI(e.report)}">${e.name}</a>`
   return html`<tr class="${e.status}"><td class="num">${i + 1}</td><td><strong>${name}</strong><span class="muted small" style="display:block">${e.file} · namespace ${e.namespace}</span></td>
-<td>${badge(e)}</td><td class="num">${e.durationMs === undefined ? '—' : formatMs(e.durationMs)}</td><td class="reason">${e.reason}</td></tr>`
+<td>${badge(e)}</td><td class="num">${e.durationMs === undefined ? '—' : formatMs(e.durationMs)}</td><td class="reason">${e.reason}${diagnosis(e)}</td></tr>`
+}
+
+/** The run's diagnosis under its reason: why it deviated, one sentence per finding (absent when the run has none). */
+function diagnosis(e: GameDayExperimentReport) {
+  if (e.diagnosis === undefined || e.diagnosis.length === 0) return ''
+  return html`<ul class="diagnosis">${e.diagnosis.map(sentence => html`<li>${sentence}</li>`)}</ul>`
 }
 
 /** Renders gameday.json as one self-contained page. */

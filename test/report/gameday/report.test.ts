@@ -85,6 +85,21 @@ describe('report/gameday', () => {
     assert.match(renderGameDayHtml(report), /The CI gate \(<code>--fail-on aborted<\/code>\) tolerated deviated: the game day exits 0\./)
   })
 
+  it('gameday.html lists each experiment\'s diagnosis under its reason, escaped', () => {
+    const report: GameDayReport = {
+      kind: 'FaultlineGameDay', version: 1, name: 'gd', file: 'gd.yaml', startedAt: '2026-11-26T03:00:00.000Z', finishedAt: '2026-11-26T03:01:00.000Z', durationMs: 60_000,
+      outcome: 'deviated', exitCode: 1, failOn: 'any', tolerated: [],
+      experiments: [
+        {name: 'ratings-delay', file: 'x.yaml', namespace: 'default', status: 'ran', outcome: 'deviated', exitCode: 1, reason: 'missed', durationMs: 50_000,
+          diagnosis: ['productpage-v1 gives reviews 3.0 s — shorter than the 7.0 s delay injected on ratings', '<script>x</script>']},
+        {name: 'ratings-abort', file: 'y.yaml', namespace: 'default', status: 'ran', outcome: 'held', exitCode: 0, reason: 'held', durationMs: 50_000},
+      ],
+    }
+    const page = renderGameDayHtml(report)
+    assert.match(page, /<ul class="diagnosis"><li>productpage-v1 gives reviews 3\.0 s — shorter than the 7\.0 s delay injected on ratings<\/li><li>&lt;script&gt;x&lt;\/script&gt;<\/li><\/ul>/)
+    assert.equal(page.match(/<ul class="diagnosis">/g)?.length, 1, 'only the run that has a diagnosis shows one')
+  })
+
   it('gameday.html carries report.html\'s stylesheet verbatim (its font stack, not the browser\'s serif default)', () => {
     const report: GameDayReport = {
       kind: 'FaultlineGameDay', version: 1, name: 'gd', file: 'gd.yaml', startedAt: '2026-11-26T03:00:00.000Z', finishedAt: '2026-11-26T03:01:00.000Z', durationMs: 60_000,
