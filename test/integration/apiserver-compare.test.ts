@@ -11,38 +11,16 @@
  * kubectl, the suite is skipped with a message.
  */
 import assert from 'node:assert/strict'
-import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
-import {createServer} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {readFile, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {parseAllDocuments, stringify} from 'yaml'
 
 import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
-import {type Kubectl, kubectlFor, kubectlProblem, REPO, sh, withKubectlFixture} from './sandbox-cli.js'
+import {type RealApiServer, realApiServerProblem, startRealApiServer, toolDir} from './real-apiserver.js'
+import {type Kubectl, REPO, withKubectlFixture} from './sandbox-cli.js'
 
 const SAMPLES = join(REPO, 'test/reference/istio-samples/bookinfo-networking')
-
-function toolDir(): string {
-  return resolve(process.env.KUBE_APISERVER_DIR ?? join(REPO, '..', 'shared', 'tools', 'kube-apiserver'))
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise(done => {
-    const server = createServer()
-    server.once('error', () => done(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)))
-  })
-}
-
-async function freePorts(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000)
-    if ((await Promise.all([0, 7000, 7001, 7002].map(d => portFree(port + d)))).every(Boolean)) return port
-  }
-  throw new Error('no free ports for kube-apiserver and etcd')
-}
 
 /** What may differ between two servers for the same operation: file paths of this run. */
 function normalize(text: string, dirs: string[]): string {
@@ -54,37 +32,32 @@ function normalize(text: string, dirs: string[]): string {
 describe('the sandbox API server beside a real kube-apiserver, operation by operation', function () {
   this.timeout(240_000)
   const sandbox = withKubectlFixture('compare')
-  let dir: string | undefined
+  let server: RealApiServer | undefined
   let real: Kubectl
 
   before(async function () {
     this.timeout(240_000)
-    const tool = toolDir()
-    const why = !existsSync(join(tool, 'up')) ? `no kube-apiserver tool in ${tool} (set KUBE_APISERVER_DIR)` : await kubectlProblem()
+    const why = await realApiServerProblem()
     if (why !== undefined) {
       console.log(`      (skipped: ${why})`)
       return this.skip()
     }
-    dir = await mkdtemp(join(tmpdir(), 'faultline-compare-apiserver-'))
-    const up = await sh(join(tool, 'up'), [dir, String(await freePorts())])
-    if (up.code !== 0) throw new Error(`kube-apiserver did not start: ${up.stderr}${up.stdout}`)
-    real = kubectlFor(up.stdout.trim().split('\n').at(-1) ?? join(dir, 'kubeconfig'), dir)
-    const crds = await real('apply', '--server-side', '-f', join(tool, '..', '..', 'reference', 'istio-crds'))
+    server = await startRealApiServer('compare-apiserver')
+    real = server.kubectl
+    const crds = await real('apply', '--server-side', '-f', join(toolDir(), '..', '..', 'reference', 'istio-crds'))
     assert.equal(crds.code, 0, crds.stderr)
     assert.equal((await real('wait', '--for=condition=Established', 'crd/virtualservices.networking.istio.io', '--timeout=60s')).code, 0)
   })
 
   after(async function () {
     this.timeout(60_000)
-    if (dir === undefined) return
-    await sh(join(toolDir(), 'down'), [dir])
-    await rm(dir, {recursive: true, force: true})
+    await server?.stop()
   })
 
   /** Runs one kubectl operation on both servers; asserts the same exit code, stdout and stderr. */
   async function both(...args: string[]): Promise<{stdout: string; stderr: string; code: number}> {
     const [r, s] = [await real(...args), await sandbox.kubectl(...args)]
-    const dirs = [dir ?? '', sandbox.dir]
+    const dirs = [server?.dir ?? '', sandbox.dir]
     assert.equal(s.code, r.code, `kubectl ${args.join(' ')}: exit ${s.code} vs the real ${r.code}\nsandbox: ${s.stderr}\nreal: ${r.stderr}`)
     assert.equal(normalize(s.stdout, dirs), normalize(r.stdout, dirs), `kubectl ${args.join(' ')}: stdout`)
     assert.equal(normalize(s.stderr, dirs), normalize(r.stderr, dirs), `kubectl ${args.join(' ')}: stderr`)
