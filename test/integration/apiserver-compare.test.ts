@@ -46,7 +46,14 @@ describe('the sandbox API server beside a real kube-apiserver, operation by oper
     real = server.kubectl
     const crds = await real('apply', '--server-side', '-f', join(toolDir(), '..', '..', 'reference', 'istio-crds'))
     assert.equal(crds.code, 0, crds.stderr)
-    assert.equal((await real('wait', '--for=condition=Established', 'crd/virtualservices.networking.istio.io', '--timeout=60s')).code, 0)
+    // Right after readyz, on a loaded machine, the CRD may not be listed yet and `kubectl wait` fails at
+    // once instead of waiting: try again for up to 2 minutes.
+    let established = await real('wait', '--for=condition=Established', 'crd/virtualservices.networking.istio.io', '--timeout=60s')
+    for (let i = 0; i < 12 && established.code !== 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 5000))
+      established = await real('wait', '--for=condition=Established', 'crd/virtualservices.networking.istio.io', '--timeout=60s')
+    }
+    assert.equal(established.code, 0, `${established.stderr}${established.stdout}`)
   })
 
   after(async function () {

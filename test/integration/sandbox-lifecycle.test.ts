@@ -31,7 +31,8 @@ describe('sandbox lifecycle (in process)', function () {
       assert.equal(statSync(statePaths(dir).kubeconfig).mode & 0o777, 0o600)
       assert.equal(statSync(statePaths(dir).state).mode & 0o777, 0o600)
       assert.deepEqual((await readSandboxState(dir))?.pods.map(p => `${p.app}/${p.version}`), [
-        'productpage/v1', 'details/v1', 'reviews/v1', 'reviews/v2', 'reviews/v3', 'ratings/v1', 'chaos-client/v1',
+        // stats-less: a workload without the stats-inclusion annotation, as a real cluster has them.
+        'productpage/v1', 'details/v1', 'reviews/v1', 'reviews/v2', 'reviews/v3', 'ratings/v1', 'chaos-client/v1', 'stats-less/v1',
       ])
       for (const port of recordedPorts(state)) assert.equal(await listening(port), true, `port ${port}`)
       await assert.rejects(startSandbox({stateDir: dir, prometheus: false}), (err: unknown) => err instanceof UsageError && /already starting or running/.test(err.message))
