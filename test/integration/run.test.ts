@@ -221,8 +221,10 @@ describe('chaos run with PromQL probes on an ephemeral sandbox (integration)', f
     const empty = await mkdtemp(join(tmpdir(), 'faultline-no-sandbox-'))
     const reports = await mkdtemp(join(tmpdir(), 'faultline-promql-reports-'))
     try {
-      // baseline 15s: a 1m rate() needs two scrapes of the baseline's traffic at the sandbox's 5 s interval
-      const r = await chaos(['run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', reports, '--phases', 'baseline=15s,fault=10s,recovery=5s'])
+      // baseline 15s: a 1m rate() needs two scrapes of the baseline's traffic at the sandbox's 5 s interval;
+      // fault 20s: the DI series first appears in the fault phase, and increase() needs it in several scrapes
+      // (at 10 s a clean-clone CI run under load saw it in one and missed)
+      const r = await chaos(['run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', reports, '--phases', 'baseline=15s,fault=20s,recovery=5s'])
       assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr)
       assert.match(r.stdout, /starting an ephemeral sandbox/)
       assert.match(r.stdout, /productpage 5xx ratio \(mesh view\)\s+baseline\s+held\s+0\b/)
