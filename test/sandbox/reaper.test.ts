@@ -111,7 +111,8 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
     assert.equal(after?.spec.http?.find(r => r.name === 'primary')?.timeout, '2s', 'their edit survives')
     assert.equal(after?.metadata.labels?.['edited-by'], 'someone-else')
     assert.deepEqual(Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')), [])
-    assert.match(lines.join('\n'), /default\/ratings: stripped/)
+    // The reaper logs once its read-back is done, which can be just after the update this test saw.
+    await within(INTERVAL * 4, 'the reaper logged the strip', async () => /default\/ratings: stripped/.test(lines.join('\n')))
   })
 
   it('stop() ends the sweeps: a fault expiring afterwards stays', async () => {
