@@ -37,6 +37,19 @@ export const OWNED_ANNOTATIONS = [
   ANNOTATION_CREATED, ANNOTATION_FINGERPRINT, ANNOTATION_BASE_FINGERPRINT, ANNOTATION_FAULT_ROUTES,
 ] as const
 
+/** Who owns an object Faultline marked, and until when, read from its marks; undefined when it carries none. */
+export function ownerMarks(metadata: {labels?: Record<string, string>; annotations?: Record<string, string>}): {runId: string; owner?: string; expiresAt?: Date} | undefined {
+  const a = metadata.annotations ?? {}
+  const runId = a[ANNOTATION_RUN_ID]
+  if (runId === undefined && metadata.labels?.[LABEL_MANAGED] === undefined) return undefined
+  const expires = a[ANNOTATION_EXPIRES_AT] === undefined ? undefined : new Date(a[ANNOTATION_EXPIRES_AT])
+  return {
+    runId: runId ?? '',
+    ...(a[ANNOTATION_OWNER] === undefined ? {} : {owner: a[ANNOTATION_OWNER]}),
+    ...(expires === undefined || Number.isNaN(expires.getTime()) ? {} : {expiresAt: expires}),
+  }
+}
+
 /** JSON with object keys sorted at every level, so equal values always serialise identically. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {

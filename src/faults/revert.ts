@@ -5,8 +5,8 @@
  */
 import type {HTTPRoute, VirtualService, VirtualServiceSpec} from '../istio/types.js'
 import {
-  ANNOTATION_BASE_FINGERPRINT, ANNOTATION_CREATED, ANNOTATION_EXPIRES_AT, ANNOTATION_FAULT_ROUTES, ANNOTATION_FINGERPRINT,
-  ANNOTATION_ORIGINAL_SPEC, ANNOTATION_OWNER, ANNOTATION_RUN_ID, LABEL_MANAGED, OWNED_ANNOTATIONS, OWNED_LABELS,
+  ANNOTATION_BASE_FINGERPRINT, ANNOTATION_CREATED, ANNOTATION_FAULT_ROUTES, ANNOTATION_FINGERPRINT,
+  ANNOTATION_ORIGINAL_SPEC, ANNOTATION_RUN_ID, LABEL_MANAGED, OWNED_ANNOTATIONS, OWNED_LABELS, ownerMarks,
   specFingerprint, withoutOwnedMetadata,
 } from './annotations.js'
 import {isFaultRouteName} from './names.js'
@@ -65,16 +65,8 @@ export function revertFromAnnotations(current: VirtualService): RevertAction {
 }
 
 /** Who owns a managed object and until when, read from its annotations. */
-export function managedInfo(vs: VirtualService): {runId: string; owner?: string; expiresAt?: Date} | undefined {
-  const a = vs.metadata.annotations ?? {}
-  const runId = a[ANNOTATION_RUN_ID]
-  if (runId === undefined && vs.metadata.labels?.[LABEL_MANAGED] === undefined) return undefined
-  const expires = a[ANNOTATION_EXPIRES_AT] === undefined ? undefined : new Date(a[ANNOTATION_EXPIRES_AT])
-  return {
-    runId: runId ?? '',
-    ...(a[ANNOTATION_OWNER] === undefined ? {} : {owner: a[ANNOTATION_OWNER]}),
-    ...(expires === undefined || Number.isNaN(expires.getTime()) ? {} : {expiresAt: expires}),
-  }
+export function managedInfo(vs: VirtualService): ReturnType<typeof ownerMarks> {
+  return ownerMarks(vs.metadata)
 }
 
 function parseJson<T>(text: string | undefined): T | undefined {

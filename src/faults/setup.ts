@@ -15,7 +15,7 @@ import {validateDestinationRule} from '../istio/destination-rule.js'
 import type {DestinationRule, DestinationRuleSpec, TrafficPolicy} from '../istio/types.js'
 import {
   ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_FINGERPRINT, ANNOTATION_ORIGINAL_SPEC, ANNOTATION_OWNER, ANNOTATION_RUN_ID,
-  canonicalJson, isLabelValue, LABEL_MANAGED, LABEL_RUN_ID, OWNED_ANNOTATIONS, OWNED_LABELS, rfc3339, specFingerprint, withoutOwnedMetadata,
+  canonicalJson, isLabelValue, LABEL_MANAGED, LABEL_RUN_ID, OWNED_ANNOTATIONS, OWNED_LABELS, ownerMarks, rfc3339, specFingerprint, withoutOwnedMetadata,
 } from './annotations.js'
 
 /** Annotation: JSON of the trafficPolicy fields the run set (what a revert after foreign edits takes back). */
@@ -77,16 +77,8 @@ export interface SetupPlan {
 }
 
 /** Who owns a patched object and until when, read from its marks; undefined when it carries none. */
-export function setupInfo(dr: {metadata: DestinationRule['metadata']}): {runId: string; owner?: string; expiresAt?: Date} | undefined {
-  const a = dr.metadata.annotations ?? {}
-  const runId = a[ANNOTATION_RUN_ID]
-  if (runId === undefined && dr.metadata.labels?.[LABEL_MANAGED] === undefined) return undefined
-  const expires = a[ANNOTATION_EXPIRES_AT] === undefined ? undefined : new Date(a[ANNOTATION_EXPIRES_AT])
-  return {
-    runId: runId ?? '',
-    ...(a[ANNOTATION_OWNER] === undefined ? {} : {owner: a[ANNOTATION_OWNER]}),
-    ...(expires === undefined || Number.isNaN(expires.getTime()) ? {} : {expiresAt: expires}),
-  }
+export function setupInfo(dr: {metadata: DestinationRule['metadata']}): ReturnType<typeof ownerMarks> {
+  return ownerMarks(dr.metadata)
 }
 
 /** The patch an entry asks for: only the fields it gives. */

@@ -42,20 +42,18 @@ function describe(action: RevertAction): RevertOutcome['action'] {
   return action.keptForeignEdits ? 'stripped' : 'restored'
 }
 
-/** Runs one object's revert to completion or deadline: decide from the live object, act, read back. */
-export async function revertObject(cluster: Cluster, namespace: string, name: string, runId: string, decide: (current: VirtualService | undefined) => RevertAction, options: RevertOptions = {}): Promise<RevertOutcome> {
+/**
+ * Runs `attempt` until it returns or the deadline passes: conflicts and transient API errors are
+ * retried with a doubling back-off (capped at 2 s), anything else ends at once; `gaveUp` turns the
+ * last error's message into the result.
+ */
+export async function untilDeadline<T>(attempt: () => Promise<T>, gaveUp: (last: string) => T, options: RevertOptions = {}): Promise<T> {
   const deadline = Date.now() + (options.deadlineMs ?? 30_000)
   let backoff = options.backoffMs ?? 200
   let last = 'no attempt was made'
   while (Date.now() < deadline) {
     try {
-      const current = await cluster.getVirtualService(namespace, name)
-      const action = decide(current)
-      if (action.action === 'delete') await cluster.deleteVirtualService(namespace, name, action.resourceVersion ?? current?.metadata.resourceVersion)
-      if (action.action === 'update') await cluster.replaceVirtualService(action.object)
-      const after = await cluster.getVirtualService(namespace, name)
-      if (after !== undefined && carriesRun(after, runId)) throw new ConflictError('read-back still shows our fault routes or annotations')
-      return {namespace, name, ok: true, action: describe(action), message: action.reason}
+      return await attempt()
     } catch (err) {
       const retriable = err instanceof ConflictError || (err instanceof ApiError && err.transient)
       last = (err as Error).message
@@ -64,7 +62,20 @@ export async function revertObject(cluster: Cluster, namespace: string, name: st
       backoff = Math.min(backoff * 2, 2000)
     }
   }
-  return {namespace, name, ok: false, action: 'absent', message: last}
+  return gaveUp(last)
+}
+
+/** Runs one object's revert to completion or deadline: decide from the live object, act, read back. */
+export function revertObject(cluster: Cluster, namespace: string, name: string, runId: string, decide: (current: VirtualService | undefined) => RevertAction, options: RevertOptions = {}): Promise<RevertOutcome> {
+  return untilDeadline<RevertOutcome>(async () => {
+    const current = await cluster.getVirtualService(namespace, name)
+    const action = decide(current)
+    if (action.action === 'delete') await cluster.deleteVirtualService(namespace, name, action.resourceVersion ?? current?.metadata.resourceVersion)
+    if (action.action === 'update') await cluster.replaceVirtualService(action.object)
+    const after = await cluster.getVirtualService(namespace, name)
+    if (after !== undefined && carriesRun(after, runId)) throw new ConflictError('read-back still shows our fault routes or annotations')
+    return {namespace, name, ok: true, action: describe(action), message: action.reason}
+  }, last => ({namespace, name, ok: false, action: 'absent', message: last}), options)
 }
 
 /** The command that cleans up by hand when an automatic revert failed (defined with the revert decisions). */

@@ -15,7 +15,7 @@ import {
 import type {DestinationRule} from '../istio/types.js'
 import type {EventStream} from '../journal/events.js'
 import type {PreflightCheck} from './preflight-check.js'
-import {revertCommand, type RevertOptions} from './revert.js'
+import {revertCommand, type RevertOptions, untilDeadline} from './revert.js'
 
 export {missingSetupMessage}
 
@@ -73,28 +73,16 @@ export async function setupChecks(cluster: Cluster, experiment: Experiment, name
 }
 
 /** Runs one DestinationRule's restore to completion or deadline: decide from the live object, write, read back. */
-export async function revertSetupObject(cluster: Cluster, namespace: string, name: string, runId: string, decide: (current: DestinationRule | undefined) => SetupRevertAction, options: RevertOptions = {}): Promise<SetupRevertOutcome> {
-  const deadline = Date.now() + (options.deadlineMs ?? 30_000)
-  let backoff = options.backoffMs ?? 200
-  let last = 'no attempt was made'
-  while (Date.now() < deadline) {
-    try {
-      const current = await cluster.getDestinationRule(namespace, name)
-      const action = decide(current)
-      if (action.action === 'update') await cluster.replaceDestinationRule(action.object)
-      const after = await cluster.getDestinationRule(namespace, name)
-      if (after !== undefined && carriesSetup(after, runId)) throw new ConflictError('read-back still shows our marks on the DestinationRule')
-      const warnings = action.action === 'update' && action.warnings.length > 0 ? ` (${action.warnings.join('; ')})` : ''
-      return {kind: SETUP_KIND, namespace, name, ok: true, action: action.action === 'none' ? 'absent' : action.keptForeignEdits ? 'stripped' : 'restored', message: action.reason + warnings}
-    } catch (err) {
-      const retriable = err instanceof ConflictError || (err instanceof ApiError && err.transient)
-      last = (err as Error).message
-      if (!retriable) break
-      await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())))
-      backoff = Math.min(backoff * 2, 2000)
-    }
-  }
-  return {kind: SETUP_KIND, namespace, name, ok: false, action: 'absent', message: last}
+export function revertSetupObject(cluster: Cluster, namespace: string, name: string, runId: string, decide: (current: DestinationRule | undefined) => SetupRevertAction, options: RevertOptions = {}): Promise<SetupRevertOutcome> {
+  return untilDeadline<SetupRevertOutcome>(async () => {
+    const current = await cluster.getDestinationRule(namespace, name)
+    const action = decide(current)
+    if (action.action === 'update') await cluster.replaceDestinationRule(action.object)
+    const after = await cluster.getDestinationRule(namespace, name)
+    if (after !== undefined && carriesSetup(after, runId)) throw new ConflictError('read-back still shows our marks on the DestinationRule')
+    const warnings = action.action === 'update' && action.warnings.length > 0 ? ` (${action.warnings.join('; ')})` : ''
+    return {kind: SETUP_KIND, namespace, name, ok: true, action: action.action === 'none' ? 'absent' : action.keptForeignEdits ? 'stripped' : 'restored', message: action.reason + warnings}
+  }, last => ({kind: SETUP_KIND, namespace, name, ok: false, action: 'absent', message: last}), options)
 }
 
 /** How long one setup write keeps trying through transient errors and conflicts. */
