@@ -2,6 +2,7 @@
  * The narrow interface the runner uses to talk to a cluster. Only `src/cluster/` knows how
  * (client-node against a real API server or the sandbox's); everything else sees this.
  */
+import type {PeerAuthentication} from '../istio/peer-authentication.js'
 import type {DestinationRule, VirtualService} from '../istio/types.js'
 
 /** Where a cluster connection came from, for the report and the console. */
@@ -14,11 +15,8 @@ export interface ClusterTarget {
   user?: string
 }
 
-/** An Istio PeerAuthentication, as far as preflight reads it (security.istio.io). */
-export interface PeerAuthentication {
-  metadata: {name: string; namespace?: string}
-  spec?: {selector?: {matchLabels?: Record<string, string>}; mtls?: {mode?: string}; portLevelMtls?: Record<string, {mode?: string}>}
-}
+/** An Istio PeerAuthentication (security.istio.io), as preflight reads it. */
+export type {PeerAuthentication} from '../istio/peer-authentication.js'
 
 /**
  * What preflight reads about the mesh beyond the target namespace's routing. Each part is
@@ -48,6 +46,20 @@ export interface PodSummary {
    */
   sidecars?: string[]
   ready: boolean
+  /** Named container ports (`spec.containers[].ports[].name` → `containerPort`), what a Service's named targetPort resolves to. */
+  ports?: Record<string, number>
+}
+
+/**
+ * One forwarded connection to a pod's port (pods/portforward): bytes written to `input` reach the
+ * port, bytes from it come out of `data`. `ended` settles once, when the stream is over: with the
+ * API server's or kubelet's error text (the port refused, the pod gone), else undefined.
+ */
+export interface PodStream {
+  readonly data: NodeJS.ReadableStream
+  readonly input: NodeJS.WritableStream
+  readonly ended: Promise<string | undefined>
+  close(): void
 }
 
 /** The container Istio injects Envoy (and pilot-agent) as. */
@@ -106,6 +118,11 @@ export interface Cluster {
   listServices(namespace: string): Promise<ServiceSummary[]>
   /** Runs `pilot-agent request GET <path>` in the pod's istio-proxy container (or native sidecar) and returns stdout. */
   proxyRequest(namespace: string, pod: string, path: string): Promise<string>
+  /**
+   * `GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH` (RBAC `get pods/proxy`): the body of a 2xx
+   * answer; otherwise an `ApiError` with the status (reason `NotFound` only when the pod itself is missing).
+   */
+  podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string>
   /** SelfSubjectAccessReview for each check; true where allowed. */
   canI(checks: AccessCheck[]): Promise<boolean[]>
   /** The mesh facts preflight reads for `namespace` (never throws: unknown parts are undefined). */

@@ -33,7 +33,7 @@ export interface Crd {
   versions: CrdVersion[]
 }
 
-const CRD_FILES = {VirtualService: 'virtualservice.yaml', DestinationRule: 'destinationrule.yaml', Gateway: 'gateway.yaml'} as const
+const CRD_FILES = {VirtualService: 'virtualservice.yaml', DestinationRule: 'destinationrule.yaml', Gateway: 'gateway.yaml', PeerAuthentication: 'peerauthentication.yaml'} as const
 /** The Istio kinds whose CRDs we carry. */
 export type IstioKind = keyof typeof CRD_FILES
 
@@ -87,6 +87,13 @@ function celHolds(rule: string, value: unknown): boolean {
       return typeof value !== 'object' || value === null || Object.keys(value).every(k => !k.includes('*'))
     case 'self.all(key, key.size() != 0)':
       return typeof value !== 'object' || value === null || Object.keys(value).every(k => k.length > 0)
+    // PeerAuthentication's portLevelMtls keys (istio 1.30.3 crd-all.gen.yaml).
+    case 'self.all(key, 0 < int(key) && int(key) <= 65535)':
+      return typeof value !== 'object' || value === null || Object.keys(value).every(k => /^[0-9]+$/.test(k) && Number(k) > 0 && Number(k) <= 65535)
+    case "has(self.portLevelMtls) ? (((has(self.selector) && has(self.selector.matchLabels)) ? self.selector.matchLabels : {}).size() > 0) : true": {
+      const spec = (value ?? {}) as {portLevelMtls?: unknown; selector?: {matchLabels?: Record<string, unknown>}}
+      return spec.portLevelMtls === undefined || Object.keys(spec.selector?.matchLabels ?? {}).length > 0
+    }
     default:
       return true
   }

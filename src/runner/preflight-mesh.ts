@@ -10,14 +10,12 @@
  *   exported to the namespace, public; oldest first: `virtualServicesInPrecedence`), so one in
  *   another namespace can shadow ours and the fault would never fire.
  */
-import type {MeshFacts, PeerAuthentication} from '../cluster/cluster.js'
+import type {MeshFacts} from '../cluster/cluster.js'
 import type {FaultPlan} from '../faults/plan.js'
+import {effectivePolicies, type MtlsMode, namespaceWide, type PeerAuthentication, policyName, ROOT_NAMESPACE, workloadMtls} from '../istio/peer-authentication.js'
 import {fqdn, virtualServicesInPrecedence, visibilityTier} from '../istio/routing.js'
 import type {VirtualService} from '../istio/types.js'
 import type {PreflightCheck} from './preflight-check.js'
-
-/** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */
-export const ROOT_NAMESPACE = 'istio-system'
 
 /** What the mesh checks look at. */
 export interface MeshCheckInput {
@@ -45,35 +43,36 @@ function ambientCheck({facts, namespace}: MeshCheckInput): PreflightCheck[] {
   }]
 }
 
-const modeOf = (p: PeerAuthentication | undefined) => {
-  const mode = p?.spec?.mtls?.mode
-  return mode === undefined || mode === 'UNSET' ? undefined : mode
+const MTLS_HINT = 'Send the load from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection) or through the ingress gateway, or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector).'
+
+/** Whether a workload policy gives the workloads it selects `mode` (or a port of them), over the namespace's mode. */
+function selectedMode(p: PeerAuthentication, namespaceMode: MtlsMode, mode: MtlsMode): boolean {
+  const own = p.spec?.mtls?.mode
+  const workload = own === 'STRICT' || own === 'PERMISSIVE' || own === 'DISABLE' ? own : namespaceMode
+  const ports = Object.values(p.spec?.portLevelMtls ?? {}).map(m => m.mode ?? 'UNSET')
+  return workload === mode || ports.includes(mode)
 }
-const namespaceWide = (p: PeerAuthentication) => Object.keys(p.spec?.selector?.matchLabels ?? {}).length === 0
 
 /**
- * The namespace's effective mTLS mode for workloads no selector-based policy picks: a
- * namespace-wide PeerAuthentication, else the mesh-wide one in the root namespace, else PERMISSIVE
- * (Istio's default), as Istio's authn policy applier resolves them (workload > namespace > mesh).
+ * STRICT mTLS for plaintext load: the namespace's mode (namespace-wide, else mesh-wide, else
+ * PERMISSIVE, as `workloadMtls` resolves it for a workload no selector picks) decides; the load's
+ * entry workload is not known here, so a workload policy that relaxes (or tightens) it makes the
+ * finding a warning naming that policy.
  */
-function effectiveMode(policies: readonly PeerAuthentication[], namespace: string): {mode: string; from?: PeerAuthentication} {
-  const ns = policies.find(p => p.metadata.namespace === namespace && namespaceWide(p) && modeOf(p) !== undefined)
-  if (ns !== undefined) return {mode: modeOf(ns) as string, from: ns}
-  const mesh = policies.find(p => p.metadata.namespace === ROOT_NAMESPACE && namespaceWide(p) && modeOf(p) !== undefined)
-  if (mesh !== undefined) return {mode: modeOf(mesh) as string, from: mesh}
-  return {mode: 'PERMISSIVE'}
-}
-
 function mtlsCheck({facts, namespace, loadThroughMesh}: MeshCheckInput): PreflightCheck[] {
   if (loadThroughMesh || facts.peerAuthentications === undefined) return []
-  const {mode, from} = effectiveMode(facts.peerAuthentications, namespace)
-  const hint = 'Send the load from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection) or through the ingress gateway, or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector).'
+  const kept = effectivePolicies(facts.peerAuthentications)
+  const {mode, from} = workloadMtls(kept, {namespace, labels: {}})
+  const workloadPolicies = kept.filter(p => p.metadata.namespace === namespace && namespace !== ROOT_NAMESPACE && !namespaceWide(p))
   if (mode === 'STRICT' && from !== undefined) {
-    return [{check: 'mtls', status: 'failed', message: `PeerAuthentication ${from.metadata.namespace}/${from.metadata.name} makes mTLS STRICT for ${namespace}: the server sidecars refuse plaintext from a client without a sidecar (the connection is reset), and the load here does not come from one`, hint}]
+    const relaxing = workloadPolicies.filter(p => selectedMode(p, mode, 'PERMISSIVE') || selectedMode(p, mode, 'DISABLE'))
+    const message = `PeerAuthentication ${policyName(from)} makes mTLS STRICT for ${namespace}: the server sidecars refuse plaintext from a client without a sidecar (the connection is reset), and the load here does not come from one`
+    if (relaxing.length === 0) return [{check: 'mtls', status: 'failed', message, hint: MTLS_HINT}]
+    return [{check: 'mtls', status: 'warning', message: `${message}, unless its entry workload is one that PeerAuthentication ${relaxing.map(policyName).join(', ')} allow${relaxing.length === 1 ? 's' : ''} plaintext for`, hint: MTLS_HINT}]
   }
-  const strictWorkloads = facts.peerAuthentications.filter(p => p.metadata.namespace === namespace && !namespaceWide(p) && modeOf(p) === 'STRICT')
+  const strictWorkloads = workloadPolicies.filter(p => selectedMode(p, mode, 'STRICT'))
   if (strictWorkloads.length === 0) return []
-  return [{check: 'mtls', status: 'warning', message: `PeerAuthentication ${strictWorkloads.map(p => p.metadata.name).join(', ')} make mTLS STRICT for some workloads of ${namespace}: if the load's entry workload is one of them, plaintext load from outside the mesh is refused`, hint}]
+  return [{check: 'mtls', status: 'warning', message: `PeerAuthentication ${strictWorkloads.map(p => p.metadata.name).join(', ')} make mTLS STRICT for some workloads of ${namespace}: if the load's entry workload is one of them, plaintext load from outside the mesh is refused`, hint: MTLS_HINT}]
 }
 
 /** The cluster's VirtualServices with our planned writes in place (a created one is the newest of all). */

@@ -15,11 +15,22 @@ function documents(url: URL): {apiVersion: string; kind: string; metadata: {name
 
 describe('Istio CRD validation', () => {
   it('carries Istio\'s CRDs verbatim', () => {
-    for (const f of ['virtualservice.yaml', 'destinationrule.yaml', 'gateway.yaml']) {
+    for (const f of ['virtualservice.yaml', 'destinationrule.yaml', 'gateway.yaml', 'peerauthentication.yaml']) {
       assert.equal(readFileSync(new URL(`../../schema/istio/${f}`, import.meta.url), 'utf8'), readFileSync(new URL(`istio-crds/${f}`, reference), 'utf8'), f)
     }
     assert.deepEqual(crdFor('VirtualService').versions.map(v => v.name).sort(), ['v1', 'v1alpha3', 'v1beta1'])
     assert.deepEqual(crdFor('DestinationRule').shortNames, ['dr'])
+    assert.deepEqual(crdFor('PeerAuthentication').versions.map(v => `${v.name}${v.storage ? ' (storage)' : ''}`), ['v1 (storage)', 'v1beta1'])
+  })
+
+  it('PeerAuthentication: the modes, and the CRD\'s CEL rules on portLevelMtls', () => {
+    const pa = (spec: unknown) => validateIstioObject({apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', spec}, {strict: true})
+    assert.deepEqual(pa({mtls: {mode: 'STRICT'}}), [])
+    assert.deepEqual(pa({selector: {matchLabels: {app: 'ratings'}}, portLevelMtls: {9080: {mode: 'PERMISSIVE'}}}), [])
+    assert.deepEqual(pa({mtls: {mode: 'strict'}}).map(v => v.path), ['spec.mtls.mode'])
+    assert.deepEqual(pa({portLevelMtls: {9080: {mode: 'DISABLE'}}}), [{path: 'spec', message: 'Invalid value: portLevelMtls requires selector'}])
+    assert.deepEqual(pa({selector: {matchLabels: {app: 'r'}}, portLevelMtls: {0: {mode: 'DISABLE'}}}), [{path: 'spec.portLevelMtls', message: 'Invalid value: port must be between 1-65535'}])
+    assert.deepEqual(pa({mtls: {mode: 'STRICT'}}).length, validateIstioObject({apiVersion: 'security.istio.io/v1beta1', kind: 'PeerAuthentication', spec: {mtls: {mode: 'STRICT'}}}).length)
   })
 
   it('keeps the JSON rendering of each CRD in step with the YAML (regenerate with npm run schema)', () => {

@@ -23,8 +23,8 @@ function vs(namespace: string, name: string, created: string, spec: Partial<Virt
   return {apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name, namespace, creationTimestamp: created}, spec: {hosts: ['ratings.default.svc.cluster.local'], http: [{route: [{destination: {host: 'ratings.default.svc.cluster.local'}}]}], ...spec}}
 }
 
-const pa = (namespace: string, name: string, mode: string, matchLabels?: Record<string, string>): PeerAuthentication =>
-  ({metadata: {name, namespace}, spec: {mtls: {mode}, ...(matchLabels === undefined ? {} : {selector: {matchLabels}})}})
+const pa = (namespace: string, name: string, mode: string, matchLabels?: Record<string, string>, creationTimestamp?: string): PeerAuthentication =>
+  ({metadata: {name, namespace, ...(creationTimestamp === undefined ? {} : {creationTimestamp})}, spec: {mtls: {mode}, ...(matchLabels === undefined ? {} : {selector: {matchLabels}})}})
 
 function checks(facts: MeshFacts, existing: VirtualService[] = [], loadThroughMesh = true) {
   const plan = planExperiment({experiment, existing, runId: 'r1', now: NOW, namespace: 'default'})
@@ -51,12 +51,17 @@ describe('preflight: the mesh around the namespace', () => {
     {name: 'namespace STRICT, but the load comes through a sidecar', policies: [pa('default', 'strict', 'STRICT')], through: true},
     {name: 'a workload-level STRICT only: a warning', policies: [pa('default', 'pp', 'STRICT', {app: 'productpage'})], through: false, status: 'warning'},
     {name: 'UNSET falls through to the mesh', policies: [pa('istio-system', 'default', 'STRICT'), pa('default', 'x', 'UNSET')], through: false, status: 'failed'},
+    {name: 'only the oldest namespace-wide policy counts: an older UNSET hides a newer STRICT', policies: [pa('default', 'b-strict', 'STRICT', undefined, '2026-02-01T00:00:00Z'), pa('default', 'a-unset', 'UNSET', undefined, '2026-01-01T00:00:00Z')], through: false},
+    {name: 'same creation time: the name decides (a-strict before b-permissive)', policies: [pa('default', 'b-permissive', 'PERMISSIVE', undefined, '2026-01-01T00:00:00Z'), pa('default', 'a-strict', 'STRICT', undefined, '2026-01-01T00:00:00Z')], through: false, status: 'failed'},
+    {name: 'namespace STRICT, a workload policy allows plaintext for some workloads: a warning', policies: [pa('default', 'strict', 'STRICT'), pa('default', 'pp-plain', 'PERMISSIVE', {app: 'productpage'})], through: false, status: 'warning'},
+    {name: 'namespace STRICT, a workload policy opens one port: a warning', policies: [pa('default', 'strict', 'STRICT'), {metadata: {name: 'pp-port', namespace: 'default'}, spec: {selector: {matchLabels: {app: 'productpage'}}, portLevelMtls: {9080: {mode: 'PERMISSIVE'}}}}], through: false, status: 'warning'},
   ]
   for (const c of mtls) {
     it(`mTLS: ${c.name}`, () => {
       const found = checks({peerAuthentications: c.policies}, [], c.through).filter(x => x.check === 'mtls')
       assert.deepEqual(found.map(x => x.status), c.status === undefined ? [] : [c.status])
       if (c.status === 'failed') assert.match(found[0]?.message ?? '', /refuse plaintext from a client without a sidecar \(the connection is reset\)/)
+      if (c.name.includes('allows plaintext')) assert.match(found[0]?.message ?? '', /unless its entry workload is one that PeerAuthentication default\/pp-plain allows plaintext for/)
     })
   }
 
