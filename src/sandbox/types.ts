@@ -5,6 +5,7 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import type {DestinationRule, ObjectMeta, VirtualService} from '../istio/types.js'
+import type {GatewayObject} from './mesh/gateway-config.js'
 
 /** A stored object of any kind the API server keeps. */
 export interface StoredObject {
@@ -26,6 +27,8 @@ export interface ConfigSource {
   virtualServices(): VirtualService[]
   /** Every DestinationRule, all namespaces. */
   destinationRules(): DestinationRule[]
+  /** Every Istio Gateway, all namespaces (the ingress gateway's servers); a source without it has none. */
+  gateways?(): GatewayObject[]
   /** Called after every change to an Istio object; returns the unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void
 }
@@ -53,6 +56,16 @@ export interface Service {
   namespace: string
   port: number
   selector: Record<string, string>
+  /** The container port the Service port targets; default: `port`. */
+  targetPort?: number
+  /** The port's name; default `http`. */
+  portName?: string
+  /** `LoadBalancer` (with `nodePort`), or the default `ClusterIP`. */
+  type?: 'ClusterIP' | 'LoadBalancer'
+  /** The node port of a LoadBalancer Service's port. */
+  nodePort?: number
+  /** The Service's labels; default: the selector and `service: <name>`, as bookinfo's. */
+  labels?: Record<string, string>
 }
 
 /** What exists in the sandbox: services and the pods that back them. */

@@ -56,7 +56,8 @@ export interface ClusterConfig {
 
 /** An outbound virtual host: the service a domain names and the routes of its VirtualService. */
 export interface VirtualHost {
-  service: Service
+  /** The service the domain names; undefined on a gateway's virtual host, whose names are external hosts (`gateway.ts`). */
+  service: Service | undefined
   fqdn: string
   port: number
   /** Sidecar-applicable routes in order; undefined when no VirtualService covers the host (default route). */

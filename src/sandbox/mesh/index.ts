@@ -7,11 +7,14 @@ import {ExitCode, FaultlineError} from '../../errors.js'
 import type {ConfigSource, ExecHandler, ExecResult, Pod, Sidecar, Topology} from '../types.js'
 import {execInProxy} from './admin.js'
 import {compileRoutingTable} from './config.js'
+import {MeshGateway} from './gateway.js'
+import {compileGatewayTable} from './gateway-config.js'
 import {DEFAULT_PROFILE, type IstioProfile} from './profile.js'
 import type {OutboundTrafficPolicy} from './router.js'
 import {MeshSidecar} from './sidecar.js'
 
 export {MeshSidecar} from './sidecar.js'
+export {MeshGateway} from './gateway.js'
 
 /** `kubectl exec` into a container the sandbox cannot run commands in. */
 export class ExecUnsupported extends FaultlineError {
@@ -70,6 +73,22 @@ export class Mesh {
     return sidecar
   }
 
+  /**
+   * Starts an ingress gateway pod's Envoy (`gateway.ts`: its listener on a loopback port in the
+   * NodePort range) and pushes config to it: clusters as for a sidecar, routes from the Gateways
+   * that select the pod and the VirtualServices bound to them.
+   */
+  async addGateway(pod: Pod): Promise<MeshGateway> {
+    const existing = this.sidecars.get(pod.name)
+    if (existing instanceof MeshGateway) return existing
+    if (existing !== undefined) throw new Error(`pod ${pod.name} already has a sidecar`)
+    const gateway = new MeshGateway(pod, this.random, this.now, name => this.sidecars.get(name), this.profile)
+    await gateway.listen()
+    this.sidecars.set(pod.name, gateway)
+    this.push()
+    return gateway
+  }
+
   /** A pod's sidecar, if it has one. */
   sidecar(podName: string): Sidecar | undefined {
     return this.sidecars.get(podName)
@@ -99,9 +118,21 @@ export class Mesh {
     this.version++
     const virtualServices = this.config.virtualServices()
     const destinationRules = this.config.destinationRules()
+    const gateways = this.config.gateways?.() ?? []
     for (const sidecar of this.sidecars.values()) {
-      sidecar.applyRoutingTable(compileRoutingTable(sidecar.pod, virtualServices, destinationRules, this.topology), this.version)
+      const table = compileRoutingTable(sidecar.pod, virtualServices, destinationRules, this.topology)
+      if (sidecar instanceof MeshGateway) sidecar.applyGatewayConfig(table, compileGatewayTable(sidecar.pod, gateways, virtualServices), this.servicePortsOf(sidecar.pod), this.version)
+      else sidecar.applyRoutingTable(table, this.version)
     }
+  }
+
+  /** The ports of the Services selecting a pod → their targetPorts (a gateway's listeners). */
+  private servicePortsOf(pod: Pod): Map<number, number> {
+    const ports = new Map<number, number>()
+    for (const s of this.topology.services()) {
+      if (this.topology.endpoints(s).some(p => p.name === pod.name && p.namespace === pod.namespace)) ports.set(s.port, s.targetPort ?? s.port)
+    }
+    return ports
   }
 
   /** Coalesces a burst of store events into one push, still before any request is handled. */

@@ -93,16 +93,16 @@ function pickDestination(route: HTTPRoute, random: () => number): HTTPRouteDesti
   return candidates[candidates.length - 1]
 }
 
-/** Handles one request arriving on the sidecar's outbound listener. */
-export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * A request's routing state from the moment its virtual host is looked up, recording the caller's
+ * `reporter="source"` sample once when it is answered (a sidecar's outbound listener or a gateway's).
+ */
+export function startRouted(ctx: OutboundContext, req: IncomingMessage, res: ServerResponse, vhost: VirtualHost | undefined, target: OutboundTarget | undefined, serviceFqdn: string): Routed {
   const started = performance.now()
-  const target = outboundTarget(req)
-  const table = ctx.table()
-  const vhost = target === undefined ? undefined : table.virtualHosts.get(target.port === undefined ? target.host : `${target.host}:${target.port}`)
   const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc')
   const r: Routed = {
     req, res, vhost: vhost as VirtualHost, route: undefined, matchIndex: -1, target: target as OutboundTarget, flags: new Set(),
-    service: vhost?.service, serviceFqdn: vhost?.fqdn ?? target?.host ?? 'unknown', served: false,
+    service: vhost?.service, serviceFqdn, served: false,
     finish(status, servedBy, grpcStatus) {
       if (r.served) return
       r.served = true
@@ -114,6 +114,23 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
       })
     },
   }
+  return r
+}
+
+/** Envoy's answer when no route matches: 404 with flag `NR` and no body (`route_not_found`). */
+export function noRoute(r: Routed): void {
+  r.req.resume()
+  r.flags.add('NR')
+  localReply(r.res, 404, '')
+  r.finish(404, undefined, undefined)
+}
+
+/** Handles one request arriving on the sidecar's outbound listener. */
+export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: ServerResponse): void {
+  const target = outboundTarget(req)
+  const table = ctx.table()
+  const vhost = target === undefined ? undefined : table.virtualHosts.get(target.port === undefined ? target.host : `${target.host}:${target.port}`)
+  const r = startRouted(ctx, req, res, vhost, target, vhost?.fqdn ?? target?.host ?? 'unknown')
   if (target === undefined || vhost === undefined) {
     // Hosts outside the registry take the catch-all virtual host (istio 1.30.3
     // pilot/pkg/networking/core/httproute.go buildCatchAllVirtualHost): ALLOW_ANY (the default)
@@ -128,12 +145,9 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
     r.finish(502, undefined, undefined)
     return
   }
-  const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routableRequest(req, target, vhost))
+  const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routableRequest(req, target, vhost.port))
   if (vhost.routes !== undefined && selection === undefined) {
-    req.resume()
-    r.flags.add('NR') // Envoy: no route matched → 404 route_not_found
-    localReply(res, 404, '')
-    r.finish(404, undefined, undefined)
+    noRoute(r) // Envoy: no route matched → 404 route_not_found
     return
   }
   r.route = selection?.route
@@ -167,12 +181,13 @@ function downstreamBytes(socket: Socket | null | undefined): {received: number; 
   return out
 }
 
-function routableRequest(req: IncomingMessage, target: OutboundTarget, vhost: VirtualHost): RoutableRequest {
-  return {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port: vhost.port}
+/** What route matching sees of a request on a listener port. */
+export function routableRequest(req: IncomingMessage, target: OutboundTarget, port: number): RoutableRequest {
+  return {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port}
 }
 
 /** One request's routing state, from virtual host to final status. */
-interface Routed {
+export interface Routed {
   req: IncomingMessage
   res: ServerResponse
   vhost: VirtualHost
@@ -188,7 +203,8 @@ interface Routed {
   finish(status: number, servedBy: Pod | undefined, grpcStatus: number | undefined): void
 }
 
-function routeRequest(ctx: OutboundContext, r: Routed): void {
+/** From the selected route on: direct answers, the destination and its cluster, the fault filter, the router. */
+export function routeRequest(ctx: OutboundContext, r: Routed): void {
   const {req, res, vhost, route} = r
   if (route !== undefined) {
     const status = answerLocally(res, route, r.target.path, r.target.authority)

@@ -42,9 +42,18 @@ export class MeshSidecar implements Sidecar, OutboundContext {
 
   /** Starts the outbound listener on an ephemeral loopback port. */
   async listen(): Promise<void> {
+    await this.listenOn(0)
+  }
+
+  /** Starts the listener on 127.0.0.1:`port` (0: ephemeral); rejects with the socket error (e.g. EADDRINUSE). */
+  protected async listenOn(port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(0, '127.0.0.1', () => resolve())
+      const failed = (err: Error) => reject(err)
+      this.server.once('error', failed)
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', failed)
+        resolve()
+      })
     })
     this.port = (this.server.address() as AddressInfo).port
   }

@@ -6,6 +6,7 @@ import http, {type IncomingMessage, type OutgoingHttpHeaders, type ServerRespons
 import type {AddressInfo} from 'node:net'
 
 import type {DestinationRule, VirtualService} from '../../../src/istio/types.js'
+import type {GatewayObject} from '../../../src/sandbox/mesh/gateway-config.js'
 import {Mesh} from '../../../src/sandbox/mesh/index.js'
 import type {IstioProfile} from '../../../src/sandbox/mesh/profile.js'
 import type {ConfigSource, Pod, Service, StoreEvent, Topology} from '../../../src/sandbox/types.js'
@@ -14,6 +15,7 @@ import type {ConfigSource, Pod, Service, StoreEvent, Topology} from '../../../sr
 export class FakeConfig implements ConfigSource {
   private vs: VirtualService[] = []
   private dr: DestinationRule[] = []
+  private gw: GatewayObject[] = []
   private readonly listeners = new Set<(e: StoreEvent) => void>()
 
   virtualServices(): VirtualService[] {
@@ -22,6 +24,18 @@ export class FakeConfig implements ConfigSource {
 
   destinationRules(): DestinationRule[] {
     return this.dr
+  }
+
+  gateways(): GatewayObject[] {
+    return this.gw
+  }
+
+  /** Creates or replaces a Gateway by namespace/name and notifies subscribers. */
+  applyGateway(obj: GatewayObject): void {
+    const i = this.gw.findIndex(o => o.metadata.name === obj.metadata.name && o.metadata.namespace === obj.metadata.namespace)
+    if (i >= 0) this.gw[i] = obj
+    else this.gw.push(obj)
+    for (const l of this.listeners) l({type: i >= 0 ? 'MODIFIED' : 'ADDED', object: {apiVersion: 'networking.istio.io/v1', kind: 'Gateway', ...obj} as unknown as StoreEvent['object']})
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
