@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 
 import {effectivePolicies, modeForPort, type PeerAuthentication, policyName, workloadMtls} from '../../src/istio/peer-authentication.js'
 
-const pa = (namespace: string, name: string, spec: PeerAuthentication['spec'], creationTimestamp = '2026-01-01T00:00:00Z'): PeerAuthentication =>
+const pa = (namespace: string, name: string, spec: NonNullable<PeerAuthentication['spec']>, creationTimestamp = '2026-01-01T00:00:00Z'): PeerAuthentication =>
   ({metadata: {name, namespace, creationTimestamp}, spec})
 const strict = {mtls: {mode: 'STRICT'}}
 const permissive = {mtls: {mode: 'PERMISSIVE'}}
-const RATINGS = {namespace: 'default', labels: {app: 'ratings', version: 'v1'}}
+const RATINGS: {namespace: string; labels: Record<string, string>} = {namespace: 'default', labels: {app: 'ratings', version: 'v1'}}
 
 /** The mode on port 9080 of ratings and the policy that set it (`-` for Istio's default). */
 function on9080(policies: PeerAuthentication[], workload = RATINGS): string {
