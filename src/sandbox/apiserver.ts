@@ -1,6 +1,7 @@
 /**
  * The sandbox's Kubernetes API server: the REST subset the runner and kubectl use — discovery,
  * OpenAPI v3, namespaces, networking.istio.io VirtualServices and DestinationRules (three versions),
+ * security.istio.io PeerAuthentications (two),
  * pods and `pods/exec` over WebSocket, services (read), SelfSubjectAccessReview — on 127.0.0.1
  * behind a bearer token. Routing and auth live here; each resource's behaviour lives in `apiserver/`.
  */
@@ -11,6 +12,7 @@ import type {AddressInfo} from 'node:net'
 import type {Duplex} from 'node:stream'
 
 import {crdFor, validateIstioObject} from '../istio/crd.js'
+import {SECURITY_GROUP, SECURITY_VERSIONS} from '../istio/peer-authentication.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '../istio/types.js'
 import {handleAccessReview, handleNamespaces, handlePods} from './apiserver/core.js'
 import {apiGroup, apiGroups, AUTHORIZATION_GROUP, coreResources, coreVersions, groupResources, KUBERNETES_VERSION} from './apiserver/discovery.js'
@@ -56,6 +58,7 @@ export interface ApiServer {
 }
 
 const PLURAL_KIND: Record<string, IstioTarget['kind']> = {virtualservices: 'VirtualService', destinationrules: 'DestinationRule'}
+const SECURITY_PLURAL_KIND: Record<string, IstioTarget['kind']> = {peerauthentications: 'PeerAuthentication'}
 const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/livez'])
 const SPDY_UNSUPPORTED = 'Upgrade request required: the sandbox serves pods/exec over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) only; SPDY is not supported (kubectl 1.30+ and client-node use WebSocket)'
 
@@ -150,12 +153,12 @@ function refuseExec({ctx, q}: Routed, {params}: Captured): void {
   throw badRequest(SPDY_UNSUPPORTED)
 }
 
-function serveIstio({req, res, q, ctx}: Routed, {params, rest}: Captured): Promise<void> {
+function serveIstio({req, res, q, ctx}: Routed, {params, rest}: Captured, versions: readonly string[] = ISTIO_VERSIONS, plurals = PLURAL_KIND): Promise<void> {
   const version = params.version ?? ''
-  if (!(ISTIO_VERSIONS as readonly string[]).includes(version)) throw pathNotFound()
+  if (!versions.includes(version)) throw pathNotFound()
   const namespaced = rest[0] === 'namespaces' && rest.length >= 3
   const [plural, name, ...extra] = namespaced ? rest.slice(2) : rest
-  const kind = PLURAL_KIND[plural ?? '']
+  const kind = plurals[plural ?? '']
   if (kind === undefined || extra.length > 0) throw pathNotFound()
   const target: IstioTarget = {kind, version, namespace: namespaced ? rest[1] : undefined, name}
   const {store, faults} = ctx.opts
@@ -178,7 +181,8 @@ const ROUTES: readonly [string, Handler][] = [
   ['apis/:group', (r, {params}) => serveGet(r, apiGroup(params.group ?? ''))],
   ['apis/:group/:version', (r, {params}) => serveGet(r, groupResources(params.group ?? '', params.version ?? ''))],
   [`apis/${AUTHORIZATION_GROUP}/v1/selfsubjectaccessreviews`, r => handleAccessReview(r.req, r.res)],
-  [`apis/${ISTIO_GROUP}/:version/*`, serveIstio],
+  [`apis/${ISTIO_GROUP}/:version/*`, (r, p) => serveIstio(r, p)],
+  [`apis/${SECURITY_GROUP}/:version/*`, (r, p) => serveIstio(r, p, SECURITY_VERSIONS, SECURITY_PLURAL_KIND)],
 ]
 
 /**
@@ -248,6 +252,11 @@ function warmSchemas(): () => void {
     for (const version of ISTIO_VERSIONS) steps.push(() => void validateIstioObject({apiVersion: `${ISTIO_GROUP}/${version}`, kind, spec: {}}))
   }
   for (const version of ISTIO_VERSIONS) steps.push(() => void openApiDocument(`apis/${ISTIO_GROUP}/${version}`))
+  steps.push(() => void crdFor('PeerAuthentication'))
+  for (const version of SECURITY_VERSIONS) {
+    steps.push(() => void validateIstioObject({apiVersion: `${SECURITY_GROUP}/${version}`, kind: 'PeerAuthentication', spec: {}}))
+    steps.push(() => void openApiDocument(`apis/${SECURITY_GROUP}/${version}`))
+  }
   let timer: NodeJS.Immediate | undefined
   const next = () => {
     const step = steps.shift()

@@ -1,28 +1,30 @@
 /**
- * The sandbox API server's object store: namespaces and networking.istio.io VirtualServices and
- * DestinationRules, with the bookkeeping etcd and the generic registry give a real cluster — one
- * monotonically increasing resourceVersion, uid, generation, creationTimestamp, optimistic
- * concurrency and a replayable event log for watches. Istio objects are kept in their storage
+ * The sandbox API server's object store: namespaces, networking.istio.io VirtualServices and
+ * DestinationRules and security.istio.io PeerAuthentications, with the bookkeeping etcd and the
+ * generic registry give a real cluster — one monotonically increasing resourceVersion, uid,
+ * generation, creationTimestamp, optimistic concurrency and a replayable event log for watches. Istio objects are kept in their storage
  * version (v1) and converted on the way out (`servedAs`), as a CRD with several served versions is.
  */
 import {randomUUID} from 'node:crypto'
 
+import {type PeerAuthentication, SECURITY_GROUP} from '../istio/peer-authentication.js'
 import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
 import {ApiError, alreadyExists, conflict, invalid, notFound, type GroupResource} from './apiserver/status.js'
 import type {ConfigSource, StoreEvent, StoredObject} from './types.js'
 
 /** The kinds the store keeps. */
-export type StoredKind = 'Namespace' | 'VirtualService' | 'DestinationRule'
+export type StoredKind = 'Namespace' | 'VirtualService' | 'DestinationRule' | 'PeerAuthentication'
 
 /** How each kind is named in URLs and error messages. */
 export const RESOURCES: Record<StoredKind, GroupResource & {namespaced: boolean}> = {
   Namespace: {group: '', resource: 'namespaces', namespaced: false},
   VirtualService: {group: ISTIO_GROUP, resource: 'virtualservices', namespaced: true},
   DestinationRule: {group: ISTIO_GROUP, resource: 'destinationrules', namespaced: true},
+  PeerAuthentication: {group: SECURITY_GROUP, resource: 'peerauthentications', namespaced: true},
 }
 
-/** The version Istio objects are stored in (the CRDs' `storage: true` version). */
-const STORAGE_API_VERSION = `${ISTIO_GROUP}/v1`
+/** The version Istio objects are stored in (the CRDs' `storage: true` version: v1 in both groups). */
+const storageApiVersion = (kind: StoredKind) => `${RESOURCES[kind].group}/v1`
 /** How many past events a watch can resume from before it gets 410 Gone. */
 const EVENT_HISTORY = 1000
 /** Namespaces every cluster starts with. */
@@ -120,6 +122,11 @@ export class ObjectStore implements ConfigSource {
     return this.list('DestinationRule') as unknown as DestinationRule[]
   }
 
+  /** Every PeerAuthentication, all namespaces, in storage version (what the inbound sidecars enforce). */
+  peerAuthentications(): PeerAuthentication[] {
+    return this.list('PeerAuthentication') as unknown as PeerAuthentication[]
+  }
+
   /** Istio object changes, delivered synchronously after each write. */
   subscribe(listener: (event: StoreEvent) => void): () => void {
     this.istioListeners.add(listener)
@@ -149,7 +156,7 @@ export class ObjectStore implements ConfigSource {
     if (this.objects.has(key(kind, namespace, name))) throw alreadyExists(res, name)
     const obj = structuredClone(input)
     if (kind !== 'Namespace') {
-      obj.apiVersion = STORAGE_API_VERSION
+      obj.apiVersion = storageApiVersion(kind)
       delete obj['status'] // status is a subresource: create ignores it
     } else {
       obj['spec'] = {finalizers: ['kubernetes']}
@@ -177,7 +184,7 @@ export class ObjectStore implements ConfigSource {
     }
     if (rv !== current.metadata.resourceVersion) throw conflict(res, name)
     const obj = structuredClone(input)
-    if (kind !== 'Namespace') obj.apiVersion = STORAGE_API_VERSION
+    if (kind !== 'Namespace') obj.apiVersion = storageApiVersion(kind)
     for (const f of ['status', ...(kind === 'Namespace' ? ['spec'] : [])]) {
       if (current[f] === undefined) delete obj[f]
       else obj[f] = structuredClone(current[f])

@@ -6,7 +6,7 @@
  * it prints against a cluster with Istio installed.
  */
 import {crdFor, validateIstioObject, type IstioKind} from '../../istio/crd.js'
-import {ISTIO_GROUP, type VirtualService} from '../../istio/types.js'
+import type {VirtualService} from '../../istio/types.js'
 import {validateVirtualService} from '../../istio/validate.js'
 import type {StoredObject} from '../types.js'
 import {badRequest, invalid, webhookDenied, type FieldError} from './status.js'
@@ -16,7 +16,7 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore'
 
 /** The request an object arrives with. */
 export interface AdmissionContext {
-  kind: Extract<IstioKind, 'VirtualService' | 'DestinationRule'>
+  kind: Extract<IstioKind, 'VirtualService' | 'DestinationRule' | 'PeerAuthentication'>
   version: string
   namespace: string
   /** The name in the URL (update and patch). */
@@ -124,7 +124,7 @@ function metadataErrors(meta: StoredObject['metadata']): FieldError[] {
 function unknownFieldPaths(obj: Record<string, unknown>, ctx: AdmissionContext): string[] {
   const paths = Object.keys(obj).filter(k => !ROOT_FIELDS.has(k))
   if (isRecord(obj['metadata'])) paths.push(...Object.keys(obj['metadata']).filter(k => !META_FIELDS.has(k)).map(k => `metadata.${k}`))
-  const candidate = {apiVersion: `${ISTIO_GROUP}/${ctx.version}`, kind: ctx.kind, spec: obj['spec']}
+  const candidate = {apiVersion: `${crdFor(ctx.kind).group}/${ctx.version}`, kind: ctx.kind, spec: obj['spec']}
   paths.push(...validateIstioObject(candidate, {strict: true}).filter(v => v.message === 'field not declared in schema').map(v => v.path))
   return paths
 }
@@ -135,7 +135,7 @@ function unknownFieldPaths(obj: Record<string, unknown>, ctx: AdmissionContext):
  */
 export function decodeIstioObject(body: unknown, ctx: AdmissionContext): Admitted {
   if (!isRecord(body)) throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: the body must be a JSON object`)
-  const expected = `${ISTIO_GROUP}/${ctx.version}`
+  const expected = `${crdFor(ctx.kind).group}/${ctx.version}`
   if (body['apiVersion'] !== undefined && body['apiVersion'] !== expected) {
     throw badRequest(`the API version in the data (${String(body['apiVersion'])}) does not match the expected API version (${expected})`)
   }
@@ -176,7 +176,7 @@ export function decodeIstioObject(body: unknown, ctx: AdmissionContext): Admitte
 export function validateAdmission(object: StoredObject): void {
   const kind = object.kind as AdmissionContext['kind']
   const errors = [...metadataErrors(object.metadata), ...schemaErrors(object)]
-  if (errors.length > 0) throw invalid({group: ISTIO_GROUP, kind}, object.metadata.name, errors)
+  if (errors.length > 0) throw invalid({group: crdFor(kind).group, kind}, object.metadata.name, errors)
   if (kind === 'VirtualService') istioWebhook(object)
 }
 

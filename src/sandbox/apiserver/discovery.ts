@@ -1,9 +1,11 @@
 /**
  * Discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`) describing exactly
  * what the sandbox serves, so kubectl resolves `vs`, `dr`, `ns`, `po`, `svc` and `pods/exec` itself and
- * client-node's `ApisApi` finds networking.istio.io with its three versions.
+ * client-node's `ApisApi` finds networking.istio.io with its three versions and security.istio.io
+ * (PeerAuthentication, `pa`) with its two.
  */
 import {crdFor} from '../../istio/crd.js'
+import {SECURITY_GROUP, SECURITY_VERSIONS} from '../../istio/peer-authentication.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '../../istio/types.js'
 import {BUILTIN_RESOURCES, builtinDiscovery} from './builtin.js'
 
@@ -47,7 +49,7 @@ function groupVersions(group: string, versions: readonly string[]): {groupVersio
 
 /** `GET /apis/<group>` for one group. */
 export function apiGroup(group: string): unknown | undefined {
-  const versions = group === ISTIO_GROUP ? ISTIO_VERSIONS : group === AUTHORIZATION_GROUP || BUILTIN_GROUPS.includes(group) ? ['v1'] : undefined
+  const versions = group === ISTIO_GROUP ? ISTIO_VERSIONS : group === SECURITY_GROUP ? SECURITY_VERSIONS : group === AUTHORIZATION_GROUP || BUILTIN_GROUPS.includes(group) ? ['v1'] : undefined
   if (versions === undefined) return undefined
   const gv = groupVersions(group, versions)
   return {kind: 'APIGroup', apiVersion: 'v1', name: group, versions: gv, preferredVersion: gv[0]}
@@ -55,7 +57,7 @@ export function apiGroup(group: string): unknown | undefined {
 
 /** `GET /apis`: the groups, preferred version first. */
 export function apiGroups(): unknown {
-  return {kind: 'APIGroupList', apiVersion: 'v1', groups: [...BUILTIN_GROUPS, AUTHORIZATION_GROUP, ISTIO_GROUP].map(apiGroup)}
+  return {kind: 'APIGroupList', apiVersion: 'v1', groups: [...BUILTIN_GROUPS, AUTHORIZATION_GROUP, ISTIO_GROUP, SECURITY_GROUP].map(apiGroup)}
 }
 
 /** `GET /apis/<group>/<version>`, or undefined when that group/version is not served. */
@@ -65,6 +67,11 @@ export function groupResources(group: string, version: string): unknown | undefi
       resources: [{name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create']}]}
   }
   if (BUILTIN_GROUPS.includes(group) && version === 'v1') return {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources: builtinDiscovery(group, version)}
+  if (group === SECURITY_GROUP && (SECURITY_VERSIONS as readonly string[]).includes(version)) {
+    const crd = crdFor('PeerAuthentication')
+    const resources = [{name: crd.plural, singularName: crd.singular, namespaced: true, kind: crd.kind, verbs: CUSTOM_RESOURCE_VERBS, shortNames: crd.shortNames, categories: ['istio-io', 'security-istio-io']}]
+    return {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources}
+  }
   if (group !== ISTIO_GROUP || !(ISTIO_VERSIONS as readonly string[]).includes(version)) return undefined
   const resources = (['VirtualService', 'DestinationRule'] as const).map(kind => {
     const crd = crdFor(kind)

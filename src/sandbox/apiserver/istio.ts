@@ -1,11 +1,10 @@
 /**
- * The networking.istio.io endpoints: VirtualServices and DestinationRules in v1, v1beta1 and v1alpha3,
- * namespaced and across namespaces — list/watch, get, create, update, patch, delete, with dryRun,
+ * The Istio endpoints: networking.istio.io VirtualServices and DestinationRules in v1, v1beta1 and
+ * v1alpha3, security.istio.io PeerAuthentications in v1 and v1beta1, namespaced and across namespaces — list/watch, get, create, update, patch, delete, with dryRun,
  * field validation and optimistic concurrency, answering what kube-apiserver answers for a CRD.
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
-import {ISTIO_GROUP} from '../../istio/types.js'
 import {RESOURCES, servedAs, type ObjectStore, type Preconditions, type StoredKind} from '../store.js'
 import type {StoredObject} from '../types.js'
 import {decodeIstioObject, fieldValidationOf, validateAdmission, type AdmissionContext} from './admission.js'
@@ -19,7 +18,7 @@ import {streamWatch} from './watch.js'
 
 /** Where an Istio request points. */
 export interface IstioTarget {
-  kind: Extract<StoredKind, 'VirtualService' | 'DestinationRule'>
+  kind: Extract<StoredKind, 'VirtualService' | 'DestinationRule' | 'PeerAuthentication'>
   version: string
   namespace: string | undefined
   name: string | undefined
@@ -50,7 +49,7 @@ export async function handleIstio(req: IncomingMessage, res: ServerResponse, que
 type Item = IstioTarget & {namespace: string; name: string}
 
 function apiVersion(t: IstioTarget): string {
-  return `${ISTIO_GROUP}/${t.version}`
+  return `${RESOURCES[t.kind].group}/${t.version}`
 }
 
 function dryRun(query: URLSearchParams): boolean {

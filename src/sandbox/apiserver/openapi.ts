@@ -8,7 +8,8 @@
  */
 import {createHash} from 'node:crypto'
 
-import {crdFor} from '../../istio/crd.js'
+import {crdFor, type IstioKind} from '../../istio/crd.js'
+import {SECURITY_GROUP, SECURITY_VERSIONS} from '../../istio/peer-authentication.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '../../istio/types.js'
 import {KUBERNETES_DOCUMENTS, kubernetesDocument} from './builtin.js'
 
@@ -78,21 +79,22 @@ function document(resources: Resource[], schemas: Record<string, unknown>): unkn
   }
 }
 
-function istioDocument(version: string): unknown {
+/** The group's document: `kinds` from their CRDs, schemas named `io.istio.<networking|security>.<version>.<Kind>`. */
+function istioDocument(version: string, group = ISTIO_GROUP, kinds: readonly IstioKind[] = ['VirtualService', 'DestinationRule']): unknown {
   const resources: Resource[] = []
   const schemas: Record<string, unknown> = {}
-  for (const kind of ['VirtualService', 'DestinationRule'] as const) {
+  for (const kind of kinds) {
     const crd = crdFor(kind)
     const crdSchema = crd.versions.find(v => v.name === version)?.schema.openAPIV3Schema ?? {}
-    const schemaName = `io.istio.networking.${version}.${kind}`
-    const gvk = {group: ISTIO_GROUP, version, kind}
+    const schemaName = `io.istio.${group.split('.')[0] ?? ''}.${version}.${kind}`
+    const gvk = {group, version, kind}
     const props = (crdSchema['properties'] ?? {}) as Record<string, unknown>
     schemas[schemaName] = {
       ...crdSchema, type: 'object', 'x-kubernetes-group-version-kind': [gvk],
       properties: {apiVersion: {type: 'string'}, kind: {type: 'string'}, metadata: {allOf: [{$ref: `#/components/schemas/${OBJECT_META}`}]}, ...props},
     }
-    resources.push({gvk, collection: `/apis/${ISTIO_GROUP}/${version}/namespaces/{namespace}/${crd.plural}`, schemaName, verbs: {list: true, create: true, item: ['get', 'put', 'patch', 'delete']}})
-    resources.push({gvk, collection: `/apis/${ISTIO_GROUP}/${version}/${crd.plural}`, schemaName, verbs: {list: true, create: false, item: []}})
+    resources.push({gvk, collection: `/apis/${group}/${version}/namespaces/{namespace}/${crd.plural}`, schemaName, verbs: {list: true, create: true, item: ['get', 'put', 'patch', 'delete']}})
+    resources.push({gvk, collection: `/apis/${group}/${version}/${crd.plural}`, schemaName, verbs: {list: true, create: false, item: []}})
   }
   return document(resources, schemas)
 }
@@ -119,7 +121,11 @@ function documentFor(groupVersion: string): {body: string; hash: string} | undef
     return doc
   }
   if (groupVersion === 'api/v1') value = coreDocument()
-  else {
+  else if (groupVersion.startsWith(`apis/${SECURITY_GROUP}/`)) {
+    const version = groupVersion.slice(`apis/${SECURITY_GROUP}/`.length)
+    if (!(SECURITY_VERSIONS as readonly string[]).includes(version)) return undefined
+    value = istioDocument(version, SECURITY_GROUP, ['PeerAuthentication'])
+  } else {
     const version = groupVersion.startsWith(`apis/${ISTIO_GROUP}/`) ? groupVersion.slice(`apis/${ISTIO_GROUP}/`.length) : ''
     if (!(ISTIO_VERSIONS as readonly string[]).includes(version)) return undefined
     value = istioDocument(version)
@@ -132,7 +138,7 @@ function documentFor(groupVersion: string): {body: string; hash: string} | undef
 
 /** `GET /openapi/v3`: where each group-version's document is. */
 export function openApiIndex(): unknown {
-  const gvs = [...KUBERNETES_DOCUMENTS, ...ISTIO_VERSIONS.map(v => `apis/${ISTIO_GROUP}/${v}`)]
+  const gvs = [...KUBERNETES_DOCUMENTS, ...ISTIO_VERSIONS.map(v => `apis/${ISTIO_GROUP}/${v}`), ...SECURITY_VERSIONS.map(v => `apis/${SECURITY_GROUP}/${v}`)]
   return {paths: Object.fromEntries(gvs.map(gv => [gv, {serverRelativeURL: `/openapi/v3/${gv}?hash=${documentFor(gv)?.hash ?? ''}`}]))}
 }
 

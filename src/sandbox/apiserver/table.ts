@@ -67,7 +67,7 @@ interface Printer {
   cells(obj: StoredObject, now: number): unknown[]
 }
 
-function crdPrinter(kind: 'VirtualService' | 'DestinationRule', version: string): Printer {
+function crdPrinter(kind: 'VirtualService' | 'DestinationRule' | 'PeerAuthentication', version: string): Printer {
   const v = crdFor(kind).versions.find(x => x.name === version) as unknown as {additionalPrinterColumns?: {name: string; type: string; jsonPath: string; description?: string}[]} | undefined
   const extra = v?.additionalPrinterColumns ?? []
   return {
