@@ -51,7 +51,10 @@ async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string
   const running = await readSandboxState(stateDir)
   if (running !== undefined) {
     const cluster = connect({kubeconfig: running.kubeconfig}) as Cluster
-    return {cluster, namespace: flags.namespace ?? running.namespace, proxy: running.proxy, ...(running.prometheus === undefined ? {} : {prometheusUrl: running.prometheus}), note: `${why}: using the sandbox running in ${stateDir}`, close: async () => {}}
+    return {
+      cluster, namespace: flags.namespace ?? running.namespace, proxy: running.proxy, ...(running.prometheus === undefined ? {} : {prometheusUrl: running.prometheus}),
+      ...(running.gateway === undefined ? {} : {gateway: running.gateway}), note: `${why}: using the sandbox running in ${stateDir}`, close: async () => {},
+    }
   }
   if (flags.ephemeral === false) throw new NoTarget(`${why}, and no sandbox is running in ${stateDir}`, {hint: 'Pass --kubeconfig/--context, or start one with chaos sandbox up.'})
   const dir = await mkdtemp(join(tmpdir(), 'faultline-sandbox-'))
@@ -62,7 +65,7 @@ async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string
   const cluster = connect({kubeconfig: state.kubeconfig}) as Cluster
   return {
     cluster, namespace: flags.namespace ?? state.namespace, proxy: state.proxy,
-    ...(state.prometheus === undefined ? {} : {prometheusUrl: state.prometheus}),
+    ...(state.prometheus === undefined ? {} : {prometheusUrl: state.prometheus}), ...(state.gateway === undefined ? {} : {gateway: state.gateway}),
     note: `${why}: using an ephemeral sandbox (bookinfo on 127.0.0.1, pid ${state.pid})${state.prometheus === undefined ? '; no Prometheus on PATH' : ''}`,
     close: async () => {
       await stopSandbox(dir)

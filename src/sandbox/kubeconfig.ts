@@ -23,6 +23,8 @@ export interface SandboxExtension {
   proxy: string
   /** The sandbox's Prometheus, when it runs one. */
   prometheus?: string
+  /** Its ingress gateway, `http://127.0.0.1:<port>`: where `--entry gateway` sends the load (src/cli/entry.ts gatewayAddress). */
+  gateway?: string
 }
 
 /** What a sandbox kubeconfig points at. */

@@ -1,6 +1,6 @@
 /**
- * The sandbox's lifecycle: wires the object store, a sidecar per pod, bookinfo, the API server,
- * the forward proxy and Prometheus together on 127.0.0.1, records where they listen, and takes it
+ * The sandbox's lifecycle: wires the object store, a sidecar per pod, bookinfo, the ingress gateway
+ * with Istio's bookinfo-gateway.yaml, the API server, the forward proxy and Prometheus together on 127.0.0.1, records where they listen, and takes it
  * all down again. Every part started registers its stop before the next starts, so a failure
  * part-way (or `stop()`) closes exactly what is running.
  */
@@ -14,6 +14,7 @@ import {K6OperatorSandbox} from './k6-operator.js'
 import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
 import type {Propagation} from './bookinfo/http.js'
 import {startBookinfo} from './bookinfo/index.js'
+import {withBookinfoGateway} from './gateway-sample.js'
 import {writeKubeconfig} from './kubeconfig.js'
 import {Mesh} from './mesh/index.js'
 import {DEFAULT_PROFILE, ISTIO_PROFILES, type IstioProfile, type IstioVersion} from './mesh/profile.js'
@@ -24,7 +25,7 @@ import {
   acquireStartLock, ensureStateDir, type RecordedPod, removeSandboxState, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
 } from './state.js'
 import {ObjectStore} from './store.js'
-import {bookinfoServices, CLIENT_APP, makePod, podName, SANDBOX_NAMESPACE, SANDBOX_WORKLOADS, StaticTopology} from './topology.js'
+import {bookinfoServices, CLIENT_APP, gatewayPod, gatewayService, makePod, podName, SANDBOX_NAMESPACE, SANDBOX_WORKLOADS, StaticTopology} from './topology.js'
 import type {Sidecar} from './types.js'
 
 /** How to start a sandbox. */
@@ -88,13 +89,17 @@ class Teardown {
   }
 }
 
-/** Starts bookinfo and a sidecar for each of its pods; returns the topology and the client pod's sidecar. */
+/**
+ * Starts bookinfo and a sidecar for each of its pods, and the ingress gateway in istio-system;
+ * returns the topology, the client pod's sidecar and the gateway.
+ */
 async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[], profile: IstioProfile) {
   const plan = SANDBOX_WORKLOADS.map(workload => ({workload, podName: podName(workload)}))
   const bookinfo = await startBookinfo(plan, propagate)
   teardown.add('bookinfo', () => bookinfo.close())
   const pods = bookinfo.pods.map(p => makePod(p.workload, p.podName, p.appPort, profile))
-  const topology = new StaticTopology(bookinfoServices(), pods)
+  const ingress = {pod: gatewayPod(undefined, profile), service: gatewayService()}
+  const topology = new StaticTopology([...bookinfoServices(), ingress.service], [...pods, ingress.pod])
   const theMesh = mesh(topology)
   teardown.add('mesh', () => theMesh.close())
   const sidecars: Sidecar[] = []
@@ -105,7 +110,12 @@ async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown
   }
   const client = sidecars.find(s => s.pod.labels.app === CLIENT_APP)
   if (client === undefined) throw new Error('the chaos-client pod has no sidecar')
-  return {topology, mesh: theMesh, sidecars, client}
+  const gateway = await theMesh.addGateway(ingress.pod)
+  // The gateway pod's "IP:port" and its Service's node port are its listener's, known once it listens.
+  ingress.pod.appPort = gateway.outboundPort
+  ingress.service.nodePort = gateway.outboundPort
+  theMesh.push()
+  return {topology, mesh: theMesh, sidecars, client, gateway}
 }
 
 function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
@@ -142,7 +152,7 @@ async function startSandboxPrometheus(opts: SandboxOptions, dir: string, metrics
 
 /** What `sandbox.json` records about a started sandbox. */
 function sandboxState(opts: SandboxOptions, parts: {
-  apiServer: string; kubeconfig: string; proxy: string; metrics: string; prometheus: {url: string; pid: number} | undefined
+  apiServer: string; kubeconfig: string; proxy: string; gateway: string; metrics: string; prometheus: {url: string; pid: number} | undefined
   sidecars: readonly Sidecar[]; reaper: Reaper | undefined; apiFaults: ApiFaultInjector; profile: IstioProfile
 }): SandboxState {
   const {prometheus, reaper, apiFaults} = parts
@@ -152,6 +162,7 @@ function sandboxState(opts: SandboxOptions, parts: {
     apiServer: parts.apiServer,
     kubeconfig: parts.kubeconfig,
     proxy: parts.proxy,
+    gateway: parts.gateway,
     metrics: parts.metrics,
     ...(prometheus === undefined ? {} : {prometheus: prometheus.url, prometheusPid: prometheus.pid}),
     namespace: SANDBOX_NAMESPACE,
@@ -173,8 +184,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   teardown.add('start lock', await acquireStartLock(opts.stateDir))
   try {
     const store = new ObjectStore()
+    // Istio's bookinfo task applies bookinfo-gateway.yaml; the sandbox starts with it.
+    const config = withBookinfoGateway(store, SANDBOX_NAMESPACE)
     const profile = ISTIO_PROFILES[opts.istio ?? DEFAULT_PROFILE.version]
-    const {topology, mesh, sidecars, client} = await startWorkloads(t => new Mesh({config: store, topology: t, profile}), teardown, opts.propagate ?? [], profile)
+    const {topology, mesh, sidecars, client, gateway} = await startWorkloads(t => new Mesh({config, topology: t, profile}), teardown, opts.propagate ?? [], profile)
     const token = randomBytes(24).toString('base64url')
     const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
     // The k6-operator's part: TestRuns run as local k6 processes entering the mesh through the proxy.
@@ -193,12 +206,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     k6Operator.setProxy(proxy.url)
     const reaper = startSandboxReaper(opts, paths.kubeconfig, store, log)
     if (reaper !== undefined) teardown.add('reaper', () => reaper.stop())
-    const metrics = await startMetricsEndpoint(sidecars)
+    const metrics = await startMetricsEndpoint([...sidecars, gateway])
     teardown.add('metrics endpoint', () => metrics.close())
-    const {prometheus, prometheusSkipped} = await startSandboxPrometheus(opts, paths.prometheus, metrics, sidecars, teardown, log)
-    const state = sandboxState(opts, {apiServer: api.url, kubeconfig: paths.kubeconfig, proxy: proxy.url, metrics: metrics.url, prometheus, sidecars, reaper, apiFaults, profile})
-    // Now that the proxy and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
-    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority, sandbox: {proxy: proxy.url, ...(prometheus === undefined ? {} : {prometheus: prometheus.url})}})
+    const {prometheus, prometheusSkipped} = await startSandboxPrometheus(opts, paths.prometheus, metrics, [...sidecars, gateway], teardown, log)
+    const gatewayUrl = `http://127.0.0.1:${gateway.outboundPort}`
+    const state = sandboxState(opts, {apiServer: api.url, kubeconfig: paths.kubeconfig, proxy: proxy.url, gateway: gatewayUrl, metrics: metrics.url, prometheus, sidecars, reaper, apiFaults, profile})
+    // Now that the proxy, gateway and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
+    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority, sandbox: {proxy: proxy.url, gateway: gatewayUrl, ...(prometheus === undefined ? {} : {prometheus: prometheus.url})}})
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)
     let stopping: Promise<void> | undefined

@@ -41,6 +41,11 @@ export interface SandboxState {
   kubeconfig: string
   /** The HTTP forward proxy, the value for `HTTP_PROXY`. */
   proxy: string
+  /**
+   * The ingress gateway (`istio-system/istio-ingressgateway`, serving bookinfo-gateway.yaml):
+   * `http://127.0.0.1:<port>`, the `GATEWAY_URL` of Istio's bookinfo task; absent in records of older sandboxes.
+   */
+  gateway?: string
   /** Every sidecar's Prometheus text, one path per pod. */
   metrics: string
   /** Prometheus's base URL, when one runs. */

@@ -147,6 +147,53 @@ export function serviceNameFromHost(host: string): {service: string; namespace?:
   return undefined
 }
 
+/** Where the ingress gateway runs, and its name (Istio's `gateways` chart, `istio-ingress`). */
+export const GATEWAY_NAMESPACE = 'istio-system'
+export const GATEWAY_NAME = 'istio-ingressgateway'
+
+/**
+ * The chart's gateway labels (istio 1.30.3 manifests/charts/gateways/istio-ingress/values.yaml
+ * `labels`), also the Service's selector, which Istio's samples' Gateways select (`istio: ingressgateway`).
+ */
+export const GATEWAY_LABELS = {app: GATEWAY_NAME, istio: 'ingressgateway'} as const
+
+/**
+ * The ingress gateway's pod as the chart's deployment.yaml labels its template: the gateway labels
+ * plus canonical name and revision (`latest`), `sidecar.istio.io/inject: "false"`, and istio-proxy as
+ * its only container (not injected: a plain container, also under native sidecars). It carries the
+ * stats annotation the docs tell users to add (the chart adds none), so that a fault the gateway
+ * applies is counted where the runner can read it. `appPort` is its listener's, set once it listens.
+ */
+export function gatewayPod(rand: RandomInt = randomInt, profile: IstioProfile = DEFAULT_PROFILE): Pod {
+  return {
+    name: `${GATEWAY_NAME}-${randomSuffix(9 + rand(2), rand)}-${randomSuffix(5, rand)}`,
+    namespace: GATEWAY_NAMESPACE,
+    labels: {
+      ...GATEWAY_LABELS, 'service.istio.io/canonical-name': GATEWAY_NAME, 'service.istio.io/canonical-revision': 'latest',
+      'sidecar.istio.io/inject': 'false', 'app.kubernetes.io/name': GATEWAY_NAME, 'istio.io/rev': 'default', 'operator.istio.io/component': 'IngressGateways',
+      'istio.io/dataplane-mode': 'none', chart: 'gateways', heritage: 'Tiller', release: 'istio',
+    },
+    serviceAccount: `${GATEWAY_NAME}-service-account`,
+    containers: ['istio-proxy'],
+    appPort: 0,
+    containerPort: 8080,
+    annotations: {[PROXY_CONFIG_ANNOTATION]: STATS_ANNOTATION_VALUE},
+    injection: {native: false, image: `docker.io/istio/proxyv2:${profile.proxyImageTag}`},
+  }
+}
+
+/**
+ * The gateway's Service: type LoadBalancer, port `http2` 80 → 8080 (the chart's), selecting the
+ * gateway labels. Its node port is the gateway's loopback listener, set once it listens; its status
+ * has no load-balancer address, as on a kind cluster without a load-balancer controller.
+ */
+export function gatewayService(): Service {
+  return {
+    name: GATEWAY_NAME, namespace: GATEWAY_NAMESPACE, port: 80, targetPort: 8080, portName: 'http2', type: 'LoadBalancer', selector: {...GATEWAY_LABELS},
+    labels: {...GATEWAY_LABELS, 'app.kubernetes.io/name': GATEWAY_NAME, 'istio.io/rev': 'default', 'operator.istio.io/component': 'IngressGateways', release: 'istio'},
+  }
+}
+
 /** Bookinfo's Services: port 9080, selector `app=<name>`. */
 export function bookinfoServices(): Service[] {
   return BOOKINFO_SERVICES.map(name => ({name, namespace: SANDBOX_NAMESPACE, port: BOOKINFO_PORT, selector: {app: name}}))

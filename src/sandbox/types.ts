@@ -44,6 +44,8 @@ export interface Pod {
   containers: string[]
   /** The loopback port the application listens on (its "pod IP:port"). */
   appPort: number
+  /** The port `appPort` stands for in Kubernetes (what port-forwards and Services target); default 9080, bookinfo's. */
+  containerPort?: number
   /** The pod's annotations (e.g. `proxy.istio.io/config`, which decides the sidecar's stats inclusion). */
   annotations?: Record<string, string>
   /** How istio-proxy was injected: as a native sidecar (init container, `restartPolicy: Always`) or a container; its image. */

@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
 import type {GameDayReport} from '../../src/report/gameday/report.js'
-import {chaos, REPO, withDetachedSandbox} from './sandbox-cli.js'
+import {chaos, REPO, SAMPLE_VIRTUAL_SERVICES, withDetachedSandbox} from './sandbox-cli.js'
 
 const PHASES = 'baseline=3s,fault=5s,recovery=3s'
 
@@ -30,7 +30,7 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
-    return (JSON.parse(r.stdout) as {items: {metadata: {name: string}}[]}).items.map(v => v.metadata.name)
+    return (JSON.parse(r.stdout) as {items: {metadata: {name: string}}[]}).items.map(v => v.metadata.name).filter(n => !SAMPLE_VIRTUAL_SERVICES.includes(n))
   }
   const reportOf = (reports: string): GameDayReport => {
     const day = join(reports, 'gd-integration')

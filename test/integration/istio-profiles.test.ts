@@ -12,7 +12,7 @@ import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {chaos, withDetachedSandbox} from './sandbox-cli.js'
+import {besidesSample, chaos, withDetachedSandbox} from './sandbox-cli.js'
 
 const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'src/sandbox/mesh/profile.ts', 'src/sandbox/bookinfo/productpage.ts', 'src/sandbox/apiserver/pods.ts']
 const SHORT = 'baseline=4s,fault=8s,recovery=4s'
@@ -72,7 +72,7 @@ for (const istio of ['1.30', '1.22'] as const) {
       assert.match(r.stdout + r.stderr, /the targeted header does not reach ratings's callers/)
       assert.match(r.stdout + r.stderr, /Real bookinfo forwards only .*user-agent/)
       const vs = await kubectl('get', 'vs', '-o', 'name')
-      assert.equal(vs.stdout.trim(), '', 'no VirtualService left')
+      assert.deepEqual(besidesSample(vs.stdout), [], 'no VirtualService left')
     })
 
     for (const example of EXAMPLES) {
@@ -81,7 +81,7 @@ for (const istio of ['1.30', '1.22'] as const) {
         try {
           const r = await chaos(['run', example.file, '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports')])
           assert.equal(r.code, example.exit, r.stdout + r.stderr)
-          assert.equal((await kubectl('get', 'vs', '-o', 'name')).stdout.trim(), '', 'nothing left behind')
+          assert.deepEqual(besidesSample((await kubectl('get', 'vs', '-o', 'name')).stdout), [], 'nothing left behind')
         } finally {
           if (example.setup === true) await kubectl('delete', '-f', 'test/reference/istio-samples/bookinfo-networking/destination-rule-all.yaml')
         }

@@ -22,7 +22,7 @@ import {ANNOTATION_EXPIRES_AT, rfc3339} from '../../src/faults/annotations.js'
 import {EXPIRY_GRACE_MS} from '../../src/faults/experiment-plan.js'
 import {startSandbox} from '../../src/sandbox/sandbox.js'
 import {abandon, within} from '../sandbox/abandon.js'
-import {chaos, REPO, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
+import {chaos, REPO, SAMPLE_VIRTUAL_SERVICES, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
 
 /** The reaper's interval in this sandbox: short, so the test's bounds are tight. */
 const REAPER_INTERVAL_MS = 1000
@@ -152,9 +152,10 @@ describe('the sandbox reaper, started and stopped with an in-process sandbox', f
       assert.equal(sandbox.reaper?.intervalMs, IN_PROCESS_INTERVAL_MS)
       const cluster = connect({kubeconfig: sandbox.state.kubeconfig}) as Cluster
       await abandon(cluster, 'default', 'dead-6', new Date(Date.now() - 1000), ['ratings'])
-      const vs = sandbox.store.virtualServices()[0]
+      const ours = () => sandbox.store.virtualServices().filter(v => !SAMPLE_VIRTUAL_SERVICES.includes(v.metadata.name))
+      const vs = ours()[0]
       assert.ok(vs?.metadata.annotations?.[ANNOTATION_EXPIRES_AT] !== undefined)
-      await within(IN_PROCESS_INTERVAL_MS * 4, 'the sandbox reaped it', async () => sandbox.store.virtualServices().length === 0)
+      await within(IN_PROCESS_INTERVAL_MS * 4, 'the sandbox reaped it', async () => ours().length === 0)
     } finally {
       await sandbox.stop()
       await rm(dir, {recursive: true, force: true})

@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {PUSHGATEWAY_PROBLEM, scrape, startPushgateway} from '../telemetry/gateway.js'
-import {builtCliProblem, chaos, have, REPO, SAMPLES, sh, withDetachedSandbox} from './sandbox-cli.js'
+import {builtCliProblem, chaos, have, REPO, SAMPLE_VIRTUAL_SERVICES, SAMPLES, sh, withDetachedSandbox} from './sandbox-cli.js'
 
 const SHORT = 'baseline=3s,fault=6s,recovery=3s'
 
@@ -25,7 +25,7 @@ describe('chaos run (integration, real CLI on the sandbox)', function () {
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
-    return (JSON.parse(r.stdout) as {items: {metadata: {name: string; labels?: Record<string, string>; annotations?: Record<string, string>}; spec: {http?: {name?: string}[]}}[]}).items
+    return (JSON.parse(r.stdout) as {items: {metadata: {name: string; labels?: Record<string, string>; annotations?: Record<string, string>}; spec: {http?: {name?: string}[]}}[]}).items.filter(v => !SAMPLE_VIRTUAL_SERVICES.includes(v.metadata.name))
   }
 
   before(async () => {

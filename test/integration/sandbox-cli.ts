@@ -21,6 +21,17 @@ export {builtCliProblem, chaos, REPO, type Ran, sh} from '../cli.js'
 /** Istio's bookinfo networking samples, beside the repository. */
 export const SAMPLES = fileURLToPath(new URL('../reference/istio-samples/bookinfo-networking/', import.meta.url))
 
+/**
+ * The VirtualServices every sandbox starts with: `bookinfo` of Istio's bookinfo-gateway.yaml, bound
+ * to the ingress gateway (src/sandbox/gateway-sample.ts). "Nothing left behind" means nothing else.
+ */
+export const SAMPLE_VIRTUAL_SERVICES: readonly string[] = ['bookinfo']
+
+/** `kubectl get vs -o name` output → the names besides the sandbox's sample VirtualServices. */
+export function besidesSample(kubectlNames: string): string[] {
+  return kubectlNames.split('\n').map(l => l.trim()).filter(l => l !== '' && !SAMPLE_VIRTUAL_SERVICES.includes(l.slice(l.lastIndexOf('/') + 1)))
+}
+
 /** What curl saw. */
 export interface Curl {
   status: number
@@ -75,9 +86,9 @@ export function sandboxSources(): string[] {
   return [...walk('src/sandbox'), ...walk('src/commands/sandbox')]
 }
 
-/** Every port a sandbox records: API, proxy, metrics, Prometheus, and each pod's app and sidecar. */
+/** Every port a sandbox records: API, proxy, metrics, Prometheus, the ingress gateway, and each pod's app and sidecar. */
 export function recordedPorts(state: SandboxState): number[] {
-  const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus])]
+  const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus]), ...(state.gateway === undefined ? [] : [state.gateway])]
   return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort])]
 }
 

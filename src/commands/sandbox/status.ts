@@ -29,6 +29,7 @@ export default class SandboxStatus extends BaseCommand {
       `  API server  ${state.apiServer}`,
       `  kubeconfig  ${state.kubeconfig}`,
       `  proxy       ${state.proxy}`,
+      ...(state.gateway === undefined ? [] : [`  gateway     ${state.gateway} (istio-system/istio-ingressgateway, bookinfo-gateway.yaml)`]),
       `  metrics     ${state.metrics}`,
       `  Prometheus  ${state.prometheus ?? 'not running'}`,
       `  reaper      ${state.reaperIntervalMs === undefined ? 'off' : `every ${formatDuration(state.reaperIntervalMs)}, reverts faults past their expiry (chaos revert --expired)`}`,

@@ -16,8 +16,14 @@ function podUid(pod: Pod): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
+/** Whether the pod runs Istio's proxy as its workload (a gateway: `sidecar.istio.io/inject: "false"`, nothing injected). */
+function isGateway(pod: Pod): boolean {
+  return pod.labels['sidecar.istio.io/inject'] === 'false'
+}
+
 /** Istio's injected labels, as a meshed pod carries them. */
 function meshLabels(pod: Pod): Record<string, string> {
+  if (isGateway(pod)) return pod.labels
   const app = pod.labels['app'] ?? pod.name
   return {
     'security.istio.io/tlsMode': 'istio',
@@ -30,7 +36,9 @@ function meshLabels(pod: Pod): Record<string, string> {
 /** The Kubernetes Pod object for a sandbox pod; `since` is when the sandbox started. */
 export function podObject(pod: Pod, since: string): Record<string, unknown> {
   const native = pod.injection?.native === true
-  const proxy = {name: 'istio-proxy', image: pod.injection?.image ?? PROXY_IMAGE, args: ['proxy', 'sidecar'], ports: [{name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'}]}
+  // A gateway runs the proxy as a router with its HTTP port (istio 1.30.3 manifests/charts/gateways/istio-ingress/templates/deployment.yaml).
+  const ports = [...(isGateway(pod) ? [{name: 'http2', containerPort: pod.containerPort ?? 8080, protocol: 'TCP'}] : []), {name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'}]
+  const proxy = {name: 'istio-proxy', image: pod.injection?.image ?? PROXY_IMAGE, args: ['proxy', isGateway(pod) ? 'router' : 'sidecar'], ports}
   // Native sidecars (Istio ≥ 1.27 with ENABLE_NATIVE_SIDECARS=auto on kubelet ≥ 1.33, istio 1.30.3
   // pilot/pkg/features/pilot.go; docs/real-cluster.md): istio-proxy is an init container with
   // restartPolicy: Always, not in spec.containers.
@@ -47,7 +55,7 @@ export function podObject(pod: Pod, since: string): Record<string, unknown> {
       labels: meshLabels(pod),
       annotations: {
         ...pod.annotations,
-        'sidecar.istio.io/status': JSON.stringify(native ? {containers: [], initContainers: ['istio-init', 'istio-proxy']} : {containers: ['istio-proxy'], initContainers: ['istio-init']}),
+        ...(isGateway(pod) ? {} : {'sidecar.istio.io/status': JSON.stringify(native ? {containers: [], initContainers: ['istio-init', 'istio-proxy']} : {containers: ['istio-proxy'], initContainers: ['istio-init']})}),
         'kubectl.kubernetes.io/default-container': pod.containers.find(c => c !== 'istio-proxy') ?? 'istio-proxy',
       },
     },

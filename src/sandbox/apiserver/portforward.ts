@@ -36,7 +36,7 @@ const CHANNEL_PROTOCOLS = ['v4.channel.k8s.io', 'channel.k8s.io'] as const
  * `appPort` here); undefined for a port nothing in the pod listens on.
  */
 export function loopbackPort(pod: Pod, port: number): number | undefined {
-  return port === BOOKINFO_PORT || port === pod.appPort ? pod.appPort : undefined
+  return port === (pod.containerPort ?? BOOKINFO_PORT) || port === pod.appPort ? pod.appPort : undefined
 }
 
 /** The ports of a channel-protocol request (`?ports=9080&ports=15000` or `?ports=9080,15000`), checked as kubelet does. */

@@ -36,16 +36,19 @@ function clusterIp(service: Service): string {
 /** The Kubernetes Service object (v1) for a sandbox service; `since` is when the sandbox started. */
 export function serviceObject(service: Service, since: string): StoredObject {
   const ip = clusterIp(service)
+  // A LoadBalancer Service (the ingress gateway's) as on a cluster without a load-balancer controller
+  // (kind): a node port, and no address in its status (kubectl shows EXTERNAL-IP <pending>).
+  const lb = service.type === 'LoadBalancer' ? {externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true} : {}
   return {
     apiVersion: 'v1', kind: 'Service',
     metadata: {
       name: service.name, namespace: service.namespace, uid: serviceUid(service), resourceVersion: '1', creationTimestamp: since,
-      labels: {...service.selector, service: service.name},
+      labels: service.labels ?? {...service.selector, service: service.name},
     },
     spec: {
-      type: 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
-      internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', selector: {...service.selector},
-      ports: [{name: 'http', port: service.port, protocol: 'TCP', targetPort: service.port}],
+      type: service.type ?? 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
+      internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', selector: {...service.selector}, ...lb,
+      ports: [{name: service.portName ?? 'http', port: service.port, protocol: 'TCP', targetPort: service.targetPort ?? service.port, ...(service.nodePort === undefined ? {} : {nodePort: service.nodePort})}],
     },
     status: {loadBalancer: {}},
   }
