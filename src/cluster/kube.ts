@@ -2,15 +2,17 @@
  * `Cluster` over @kubernetes/client-node — the only module that imports it. Works against any
  * API server: a real cluster, or the sandbox's (which speaks the same protocol).
  */
+import {request as httpRequest} from 'node:http'
+import {request as httpsRequest, type RequestOptions} from 'node:https'
 import {createServer, type AddressInfo, type Socket} from 'node:net'
-import {Writable} from 'node:stream'
+import {PassThrough, Writable} from 'node:stream'
 
 import {
   ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, PortForward, type V1Status,
 } from './client-node.js'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
-import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type MeshFacts, type PeerAuthentication, type PodSummary, type ServiceSummary} from './cluster.js'
+import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type MeshFacts, type PeerAuthentication, type PodStream, type PodSummary, type ServiceSummary} from './cluster.js'
 import {podSummary} from './pods.js'
 
 /** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */
@@ -30,6 +32,27 @@ async function listPeerAuthentications(custom: CustomObjectsApi, namespace: stri
 }
 
 const EXEC_TIMEOUT_MS = 15_000
+
+/** The parts of a Service (core/v1) read here; client-node's V1Service has this shape. */
+interface ServiceObject {
+  metadata?: {name?: string; namespace?: string}
+  spec?: {type?: string; externalName?: string; selector?: Record<string, string>; ports?: ReadonlyArray<{port: number; targetPort?: unknown}>}
+  status?: {loadBalancer?: {ingress?: ReadonlyArray<{ip?: string; hostname?: string}>}}
+}
+
+/** A Service object → `ServiceSummary`. */
+function serviceSummary(s: ServiceObject, namespace: string): ServiceSummary {
+  return {
+    name: s.metadata?.name ?? '',
+    namespace: s.metadata?.namespace ?? namespace,
+    type: s.spec?.type ?? 'ClusterIP',
+    ...(s.spec?.externalName === undefined ? {} : {externalName: s.spec.externalName}),
+    ports: (s.spec?.ports ?? []).map(p => p.port),
+    ...((s.status?.loadBalancer?.ingress ?? []).length === 0 ? {} : {loadBalancer: (s.status?.loadBalancer?.ingress ?? []).map(i => i.ip ?? i.hostname ?? '').filter(a => a !== '')}),
+    ...(s.spec?.selector === undefined ? {} : {selector: s.spec.selector}),
+    targetPorts: Object.fromEntries((s.spec?.ports ?? []).map(p => [p.port, (p.targetPort as number | string | undefined) ?? p.port])),
+  }
+}
 
 /** Converts client-node's exceptions into ours; anything without an HTTP status is a network error. */
 function translate(err: unknown, what: string): Error {
@@ -225,18 +248,19 @@ export class KubeCluster implements Cluster {
   async listServices(namespace: string): Promise<ServiceSummary[]> {
     try {
       const list = await this.core.listNamespacedService({namespace})
-      return list.items.map(s => ({
-        name: s.metadata?.name ?? '',
-        namespace: s.metadata?.namespace ?? namespace,
-        type: s.spec?.type ?? 'ClusterIP',
-        ...(s.spec?.externalName === undefined ? {} : {externalName: s.spec.externalName}),
-        ports: (s.spec?.ports ?? []).map(p => p.port),
-        ...((s.status?.loadBalancer?.ingress ?? []).length === 0 ? {} : {loadBalancer: (s.status?.loadBalancer?.ingress ?? []).map(i => i.ip ?? i.hostname ?? '').filter(a => a !== '')}),
-        ...(s.spec?.selector === undefined ? {} : {selector: s.spec.selector}),
-        targetPorts: Object.fromEntries((s.spec?.ports ?? []).map(p => [p.port, (p.targetPort as number | string | undefined) ?? p.port])),
-      }))
+      return list.items.map(s => serviceSummary(s, namespace))
     } catch (err) {
       throw translate(err, `listing Services in ${namespace}`)
+    }
+  }
+
+  /** One Service by name (`get services`), undefined when there is none. */
+  async readService(namespace: string, name: string): Promise<ServiceSummary | undefined> {
+    try {
+      return serviceSummary(await this.core.readNamespacedService({namespace, name}), namespace)
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined
+      throw translate(err, `reading Service ${namespace}/${name}`)
     }
   }
 
@@ -267,6 +291,39 @@ export class KubeCluster implements Cluster {
   }
 
   /**
+   * A GET through the API server's pod proxy. Sent by hand rather than with CoreV1Api's
+   * connectGetNamespacedPodProxyWithPath, which percent-encodes the `/` of the path (`stats%2Fprometheus`)
+   * and the `:` of `NAME:PORT`; the kubeconfig's TLS and credentials are applied as for any call.
+   */
+  async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
+    const what = `GET pods/${pod}:${port}/proxy/${path} in ${namespace}`
+    const server = this.kc.getCurrentCluster()?.server ?? this.target.server
+    const url = new URL(`${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy/${path}`)
+    const opts: RequestOptions = {method: 'GET', headers: {Accept: 'text/plain, */*'}}
+    await this.kc.applyToHTTPSOptions(opts)
+    return new Promise<string>((resolve, reject) => {
+      const send = url.protocol === 'http:' ? httpRequest : httpsRequest
+      const req = send(url, opts, res => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('error', err => reject(translate(err, what)))
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8')
+          const status = res.statusCode ?? 0
+          if (status >= 200 && status < 300) return resolve(body)
+          const parsed = safeJson(body) as {kind?: string; message?: string; reason?: string} | undefined
+          const fromApiServer = parsed?.kind === 'Status'
+          const message = fromApiServer ? parsed.message ?? '' : body.trim().split('\n')[0] ?? ''
+          reject(new ApiError(`${what}: ${status} ${message || res.statusMessage || ''}`.trim(), status, fromApiServer ? parsed.reason : undefined))
+        })
+      })
+      req.setTimeout(EXEC_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${EXEC_TIMEOUT_MS / 1000}s`)))
+      req.on('error', err => reject(translate(err, what)))
+      req.end()
+    })
+  }
+
+  /**
    * Forwards `127.0.0.1:<port returned>` to `port` of `pod` (pods/portforward over WebSocket, as
    * `kubectl port-forward pod/NAME` does): each local connection is its own stream; `close` stops
    * listening and ends them.
@@ -293,6 +350,39 @@ export class KubeCluster implements Cluster {
       server.close(() => resolve())
     })
     return {port: (server.address() as AddressInfo).port, close}
+  }
+
+  /**
+   * One stream to `port` of `pod` (pods/portforward over WebSocket in the channel protocol, as
+   * client-node's PortForward speaks it): resolves once the API server accepted the upgrade; a
+   * refusal (the pod gone, 403) rejects. Text on the error channel (kubelet could not connect to the
+   * port) ends the stream with that text.
+   */
+  async openPortForward(namespace: string, pod: string, port: number): Promise<PodStream> {
+    const data = new PassThrough()
+    const input = new PassThrough()
+    let errorText = ''
+    let settle: (error: string | undefined) => void = () => undefined
+    const ended = new Promise<string | undefined>(resolve => { settle = resolve })
+    const errors = new Writable({write(chunk: Buffer, _enc, done) { errorText += chunk.toString('utf8'); ws?.close(); done() }})
+    let ws: {close(): void} | undefined
+    try {
+      const socket = await new PortForward(this.kc).portForward(namespace, pod, [port], data, errors, input)
+      if (typeof socket === 'function') throw new Error('client-node returned a reconnecting handle')
+      ws = socket
+      const finish = () => {
+        data.end()
+        settle(errorText === '' ? undefined : errorText.trim())
+      }
+      socket.on('close', finish)
+      socket.on('error', (err: Error) => {
+        errorText ||= err.message
+        finish()
+      })
+    } catch (err) {
+      throw translate(err, `port-forwarding to ${namespace}/${pod}:${port}`)
+    }
+    return {data, input, ended, close: () => ws?.close()}
   }
 
   async canI(checks: AccessCheck[]): Promise<boolean[]> {

@@ -11,8 +11,13 @@
  * recognise to the `;.` form, and patterns match both forms whatever form they are written in.
  */
 
-/** Counter and gauge values by full stat name (normalised to the `;.` form). Text readouts and histograms are skipped. */
-export type EnvoyStats = Map<string, number>
+/**
+ * Counter and gauge values by full stat name (normalised to the `;.` form). Text readouts and
+ * histograms are skipped. `prometheus`: the names were rebuilt from Envoy's Prometheus rendering
+ * (src/cluster/prometheus-stats.ts), whose `_` may stand for any character Envoy sanitised (a `.`,
+ * a `|`), so patterns match them loosely.
+ */
+export type EnvoyStats = Map<string, number> & {readonly prometheus?: boolean}
 
 /** Istio's delimiter after a generated stat prefix. */
 export const STAT_PREFIX_DELIMITER = ';'
@@ -63,21 +68,34 @@ export function parseEnvoyStats(text: string): EnvoyStats {
   return stats
 }
 
+const escape = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+
+/**
+ * One literal run of a pattern. Strict: every character is itself, with `;` optional before a `.`.
+ * Loose (names rebuilt from Prometheus): every character outside `[a-zA-Z0-9_]` may also be a `_`,
+ * as Envoy's Prometheus rendering writes it (`prometheus_stats_formatter.cc` sanitizeName).
+ */
+function literal(part: string, loose: boolean): string {
+  if (!loose) return part.split('.').map(escape).join(';?\\.')
+  return [...part].map(c => (c === '.' ? ';?[._]' : /[a-zA-Z0-9_]/.test(c) ? c : `[${escape(c)}_]`)).join('')
+}
+
 /**
  * Compiles a stat pattern where `*` matches any run of characters and every other character is
  * literal. Both naming forms match whichever the pattern is written in: a `;` is optional before
  * every `.` (and one written there is dropped), so names we cannot normalise (custom cluster stat
  * names, `cluster.BlackHoleCluster;.…`, a `*` right after a cluster name) match either way too.
+ * `loose`: for names rebuilt from Prometheus (`EnvoyStats.prometheus`), see `literal`.
  */
-export function statMatcher(pattern: string): (name: string) => boolean {
-  const literal = (part: string) => part.split('.').map(p => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(';?\\.')
-  const re = new RegExp('^' + pattern.replaceAll(STAT_PREFIX_DELIMITER + '.', '.').split('*').map(literal).join('.*') + '$')
+export function statMatcher(pattern: string, options: {loose?: boolean} = {}): (name: string) => boolean {
+  const loose = options.loose === true
+  const re = new RegExp('^' + pattern.replaceAll(STAT_PREFIX_DELIMITER + '.', '.').split('*').map(p => literal(p, loose)).join('.*') + '$')
   return name => re.test(name)
 }
 
 /** Sum of every stat matching the pattern, and how many matched (0 matches means the stat is absent). */
 export function sumMatching(stats: EnvoyStats, pattern: string): {value: number; matched: number} {
-  const matches = statMatcher(pattern)
+  const matches = statMatcher(pattern, {loose: stats.prometheus === true})
   let value = 0
   let matched = 0
   for (const [name, v] of stats) {

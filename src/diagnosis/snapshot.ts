@@ -7,6 +7,7 @@
 import {request} from 'undici'
 
 import {type Cluster, hasProxy} from '../cluster/cluster.js'
+import {sidecarStats} from '../cluster/sidecar-stats.js'
 import type {PhaseName} from '../experiment/model.js'
 import {MAP_METRICS, parseMapMetrics, type Sample, seriesKey} from './prom-text.js'
 
@@ -48,7 +49,7 @@ export async function readSidecars(cluster: Cluster, namespace: string, phase: P
     let timer: NodeJS.Timeout | undefined
     try {
       const text = await Promise.race([
-        cluster.proxyRequest(namespace, p.name, 'stats/prometheus'),
+        sidecarStats(cluster).prometheus(namespace, p.name),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS)
         }),

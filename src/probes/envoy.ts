@@ -3,7 +3,8 @@
  * end, summed over the pods, compared as `increase`, `delta` or `value`.
  */
 import {type Cluster, hasProxy, labelSelector} from '../cluster/cluster.js'
-import {type EnvoyStats, parseEnvoyStats, sumMatching} from '../cluster/stats.js'
+import {sidecarStats} from '../cluster/sidecar-stats.js'
+import {type EnvoyStats, sumMatching} from '../cluster/stats.js'
 import {evaluateExpectation, parseEnvoyExpectation} from './expect.js'
 import {formatNumber} from './prometheus.js'
 
@@ -14,7 +15,7 @@ export interface EnvoySnapshot {
   errors: Map<string, string>
 }
 
-/** Reads `pilot-agent request GET stats` from every pod matching the selector. */
+/** Reads the stats of every pod matching the selector (through the pod proxy, else by exec: src/cluster/sidecar-stats.ts). */
 export async function snapshotEnvoy(cluster: Cluster, namespace: string, pods: Record<string, string>): Promise<EnvoySnapshot> {
   const selector = labelSelector(pods)
   const list = await cluster.listPods(namespace, selector)
@@ -25,7 +26,7 @@ export async function snapshotEnvoy(cluster: Cluster, namespace: string, pods: R
       return
     }
     try {
-      snapshot.pods.set(p.name, parseEnvoyStats(await cluster.proxyRequest(namespace, p.name, 'stats')))
+      snapshot.pods.set(p.name, await sidecarStats(cluster).envoy(namespace, p.name))
     } catch (err) {
       snapshot.errors.set(p.name, (err as Error).message)
     }

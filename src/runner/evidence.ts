@@ -1,12 +1,15 @@
 /**
  * Proof that the fault fired and that control traffic was untouched. Faults run in the *calling*
- * sidecar, so we watch the fault filter's counters on every sidecar in the namespace: the first
- * increase after our write is the time to effect; the last increase after the revert, the time
- * to recovery. A fault that never fired (usually: the header is not propagated to the caller of
- * the faulted service) is reported loudly.
+ * sidecar, so we watch the fault filter's counters on the sidecars that call the faulted hosts
+ * (every sidecar in the namespace until those are known): the first increase after our write is
+ * the time to effect; the last increase after the revert, the time to recovery. A fault that never
+ * fired (usually: the header is not propagated to the caller of the faulted service) is reported
+ * loudly. Stats are read through the pod proxy or by exec (src/cluster/sidecar-stats.ts).
  */
-import {type Cluster, hasProxy} from '../cluster/cluster.js'
-import {parseEnvoyStats, sumMatching} from '../cluster/stats.js'
+import {type Cluster, hasProxy, labelSelector} from '../cluster/cluster.js'
+import {parseExposition} from '../cluster/prometheus-stats.js'
+import {sidecarStats} from '../cluster/sidecar-stats.js'
+import {sumMatching} from '../cluster/stats.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
 
@@ -46,7 +49,7 @@ export async function readFaultCounters(cluster: Cluster, namespace: string, onl
   const totals: FaultCounters = {delays: 0, aborts: 0, pods: 0, byPod: new Map()}
   await Promise.all(pods.map(async p => {
     try {
-      const stats = parseEnvoyStats(await cluster.proxyRequest(namespace, p.name, 'stats'))
+      const stats = await sidecarStats(cluster).envoy(namespace, p.name)
       const pod = {delays: sumMatching(stats, FAULT_STATS[0]).value, aborts: sumMatching(stats, FAULT_STATS[1]).value}
       totals.byPod.set(p.name, pod)
       totals.delays += pod.delays
@@ -76,27 +79,56 @@ export function injectedBetween(a: FaultCounters, b: FaultCounters): number {
 }
 
 /**
- * The pods whose sidecars call any of `hosts` (their outbound clusters to it have sent requests): the
- * only sidecars a fault on those hosts runs in. Read once from every sidecar after the baseline, so
- * the polls during the fault read a few pods, not the namespace. Undefined when none is seen calling
- * (the polls then read every sidecar).
+ * Requests a sidecar sent to each of `fqdns` as Istio's standard metrics count them:
+ * `istio_requests_total{reporter="source", destination_service=<fqdn>}`. Those are in Istio's default
+ * stats inclusion (the bootstrap's `reporter=` prefix, istio 1.30.3 `tools/packaging/common/
+ * envoy_bootstrap.json` stats_matcher), unlike the outbound clusters' `upstream_rq_total`, which a
+ * real proxy shows only with a proxyStatsMatcher annotation.
  */
-export async function callersOf(cluster: Cluster, namespace: string, hosts: readonly string[]): Promise<{pods: Set<string>; capped: number} | undefined> {
-  const fqdns = hosts.map(h => (h.includes('.') ? h : `${h}.${namespace}.svc.cluster.local`))
+export function requestsTo(prometheusText: string, fqdns: ReadonlySet<string>): number {
+  let sent = 0
+  for (const s of parseExposition(prometheusText)) {
+    if (s.metric !== 'istio_requests_total') continue
+    const labels = new Map(s.labels)
+    if (labels.get('reporter') === 'source' && fqdns.has(labels.get('destination_service') ?? '')) sent += s.value
+  }
+  return sent
+}
+
+/** What `callersOf` found: the pods to poll, and how many callers were left out by the cap. */
+export interface Callers {
+  pods: Set<string>
+  capped: number
+}
+
+/**
+ * The pods whose sidecars call any of `hosts` (their `reporter="source"` requests to it, from the
+ * baseline's traffic), and the pods the experiment's Envoy probes select (`selectors`, which name the
+ * callers it watches): the only sidecars a fault on those hosts runs in. Read once from every sidecar
+ * after the baseline, so the polls during the fault read a few pods, not the namespace; at most
+ * MAX_EVIDENCE_PODS, the busiest callers first. Undefined when none is found (the polls then read
+ * every sidecar).
+ */
+export async function callersOf(cluster: Cluster, namespace: string, hosts: readonly string[], selectors: ReadonlyArray<Record<string, string>> = []): Promise<Callers | undefined> {
+  const fqdns = new Set(hosts.map(h => (h.includes('.') ? h : `${h}.${namespace}.svc.cluster.local`)))
   const pods = (await cluster.listPods(namespace, '')).filter(hasProxy)
   const calls = new Map<string, number>()
   await Promise.all(pods.map(async p => {
     try {
-      const stats = parseEnvoyStats(await cluster.proxyRequest(namespace, p.name, 'stats'))
-      const sent = fqdns.reduce((n, host) => n + sumMatching(stats, `cluster.outbound|*|*|${host}.upstream_rq_total`).value, 0)
+      const sent = requestsTo(await sidecarStats(cluster).prometheus(namespace, p.name), fqdns)
       if (sent > 0) calls.set(p.name, sent)
     } catch {
       // Unreadable now: it may still be a caller, so it is polled (below) unless others are found.
     }
   }))
-  if (calls.size === 0) return undefined
-  const busiest = [...calls].sort((x, y) => y[1] - x[1]).slice(0, MAX_EVIDENCE_PODS)
-  return {pods: new Set(busiest.map(([name]) => name)), capped: Math.max(0, calls.size - MAX_EVIDENCE_PODS)}
+  const selected = new Set<string>()
+  for (const selector of selectors) {
+    for (const p of await cluster.listPods(namespace, labelSelector(selector)).catch(() => [])) if (hasProxy(p)) selected.add(p.name)
+  }
+  if (calls.size === 0 && selected.size === 0) return undefined
+  const busiest = [...calls].sort((x, y) => y[1] - x[1]).map(([name]) => name)
+  const all = [...new Set([...busiest, ...selected])]
+  return {pods: new Set(all.slice(0, MAX_EVIDENCE_PODS)), capped: Math.max(0, all.length - MAX_EVIDENCE_PODS)}
 }
 
 /** Whether targeted traffic in the fault phase looks affected compared with the baseline. */

@@ -62,10 +62,11 @@ export class FaultPhase {
     }
   }
 
-  /** Finds the faulted hosts' callers from the baseline's traffic, so the polls do not read every sidecar. */
+  /** Finds the faulted hosts' callers from the baseline's traffic (and the Envoy probes' pods), so the polls do not read every sidecar. */
   private async findCallers(): Promise<void> {
     const {cluster, namespace, experiment} = this.ctx.input
-    const found = await callersOf(cluster, namespace, [...new Set(experiment.spec.faults.map(f => f.service))]).catch(() => undefined)
+    const probed = [...experiment.spec.steadyState, ...(experiment.spec.guardrails?.abortWhen ?? [])].flatMap(p => ('envoy' in p ? [p.envoy.pods] : []))
+    const found = await callersOf(cluster, namespace, [...new Set(experiment.spec.faults.map(f => f.service))], probed).catch(() => undefined)
     this.callers = found?.pods
     if (found !== undefined && found.capped > 0) {
       this.events.emit({kind: 'log', level: 'warn', message: `evidence: ${found.pods.size + found.capped} sidecars call the faulted services; the fault counters are polled on the ${found.pods.size} busiest only`})

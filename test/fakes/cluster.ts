@@ -12,7 +12,18 @@ export class FakeCluster implements Cluster {
   readonly pods: PodSummary[] = []
   /** Bookinfo's Services in `default`, as on a cluster running it; remove one to test a missing host. */
   readonly services: ServiceSummary[] = ['productpage', 'details', 'reviews', 'ratings'].map(name => ({name, namespace: 'default', type: 'ClusterIP', ports: [9080]}))
+  /** Each pod's Envoy admin `/stats` text (`pilot-agent request GET stats` by exec). */
   readonly stats = new Map<string, string>()
+  /**
+   * Each pod's `/stats/prometheus`: what the pod proxy to port 15090 and `pilot-agent request GET
+   * stats/prometheus` answer. A pod without one answers the pod proxy 503 (nothing listens on its
+   * address, as with Istio's METRICS_LOCALHOST_ACCESS_ONLY), so the runner falls back to exec.
+   */
+  readonly prometheusStats = new Map<string, string>()
+  /** The pod-proxy GETs asked for, as `namespace/pod:port/path`. */
+  readonly podProxyGets: string[] = []
+  /** The exec reads asked for, as `namespace/pod path`. */
+  readonly execs: string[] = []
   /** What meshFacts answers: nothing known unless a test says so. */
   facts: MeshFacts = {}
   readonly writes: {op: Op; name: string}[] = []
@@ -126,9 +137,20 @@ export class FakeCluster implements Cluster {
     return this.services.filter(s => s.namespace === namespace).map(s => structuredClone(s))
   }
 
-  async proxyRequest(_namespace: string, pod: string): Promise<string> {
-    const s = this.stats.get(pod)
+  async proxyRequest(namespace: string, pod: string, path = 'stats'): Promise<string> {
+    this.execs.push(`${namespace}/${pod} ${path}`)
+    if (this.isDenied('create pods/exec', namespace)) throw new ApiError(`pods "${pod}" is forbidden: User "fake" cannot create resource "pods/exec" in API group "" in the namespace "${namespace}"`, 403, 'Forbidden')
+    const s = path === 'stats/prometheus' ? this.prometheusStats.get(pod) : this.stats.get(pod)
     if (s === undefined) throw new ApiError(`pod ${pod} has no sidecar stats`, 500)
+    return s
+  }
+
+  async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
+    this.podProxyGets.push(`${namespace}/${pod}:${port}/${path}`)
+    if (this.isDenied('get pods/proxy', namespace)) throw new ApiError(`pods "${pod}" is forbidden: User "fake" cannot get resource "pods/proxy" in API group "" in the namespace "${namespace}"`, 403, 'Forbidden')
+    if (!this.pods.some(p => p.namespace === namespace && p.name === pod)) throw new ApiError(`pods "${pod}" not found`, 404, 'NotFound')
+    const s = port === 15090 && path === 'stats/prometheus' ? this.prometheusStats.get(pod) : undefined
+    if (s === undefined) throw new ApiError(`error trying to reach service: dial tcp 10.0.0.1:${port}: connect: connection refused`, 503, 'ServiceUnavailable')
     return s
   }
 

@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict'
 
-import type {Cluster, PodSummary} from '../../src/cluster/cluster.js'
+import {ApiError, type Cluster, type PodSummary} from '../../src/cluster/cluster.js'
 import {evaluateEnvoy, snapshotEnvoy} from '../../src/probes/envoy.js'
 
 const STAT = 'cluster.outbound|9080|*|ratings.default.svc.cluster.local.upstream_rq_pending_overflow'
 
-/** A cluster whose pods report whatever the test sets. */
-function fakeCluster(pods: PodSummary[], stats: Map<string, string>): Cluster {
+/** A cluster whose pods report whatever the test sets: by exec (text), or through the pod proxy (`prometheus`; without it the proxy is forbidden). */
+function fakeCluster(pods: PodSummary[], stats: Map<string, string>, prometheus?: Map<string, string>): Cluster {
   return {
+    podProxyGet: async (_ns: string, pod: string) => {
+      const text = prometheus?.get(pod)
+      if (text === undefined) throw new ApiError('pods/proxy is forbidden', 403, 'Forbidden')
+      return text
+    },
     listPods: async (_ns: string, selector: string) => pods.filter(p => selector.split(',').every(kv => p.labels[kv.split('=')[0] as string] === kv.split('=')[1])),
     proxyRequest: async (_ns: string, pod: string) => {
       const text = stats.get(pod)
@@ -50,6 +55,18 @@ describe('envoy probe', () => {
     const verdict = evaluateEnvoy(STAT, 'increase == 0', snap, snap)
     assert.equal(verdict.status, 'errored')
     assert.match(verdict.message ?? '', /proxyStatsMatcher.*upstream_rq_pending_overflow/)
+  })
+
+  it('gives the same verdict when the stats come through the pod proxy as Prometheus text', async () => {
+    const prom = (n: number) => `# TYPE envoy_cluster_upstream_rq_pending_overflow counter\nenvoy_cluster_upstream_rq_pending_overflow{cluster_name="outbound|9080|v1|ratings.default.svc.cluster.local"} ${n}\n`
+    const prometheus = new Map([['reviews-v2-a', prom(2)], ['reviews-v3-b', prom(1)]])
+    const cluster = fakeCluster(pods, new Map(), prometheus)
+    const start = await snapshotEnvoy(cluster, 'default', {app: 'reviews'})
+    prometheus.set('reviews-v2-a', prom(7))
+    const end = await snapshotEnvoy(cluster, 'default', {app: 'reviews'})
+    const verdict = evaluateEnvoy(STAT, 'increase >= 5', start, end)
+    assert.equal(verdict.status, 'held', verdict.message)
+    assert.equal(verdict.actual, 'increase=5')
   })
 
   it('errors when no pod matches or no sidecar answers', async () => {

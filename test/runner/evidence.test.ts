@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {WindowSummary} from '../../src/load/recorder.js'
-import {callersOf, controlUntouched, type FaultCounters, injectedBetween, readFaultCounters, targetedEffect} from '../../src/runner/evidence.js'
+import {callersOf, controlUntouched, type FaultCounters, injectedBetween, MAX_EVIDENCE_PODS, readFaultCounters, requestsTo, targetedEffect} from '../../src/runner/evidence.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 /** A window of `requests` with this failure ratio, median and p99 (ms). */
@@ -49,22 +49,53 @@ describe('fault and control evidence', () => {
     assert.equal(injectedBetween(counters({'reviews-v1': [0, 0], 'reviews-v2': [5, 0]}), counters({'reviews-v1': [3, 0]})), 3)
   })
 
-  it('polls only the sidecars that call the faulted host, once the baseline has shown who they are', async () => {
+  /** A sidecar's Istio request counters (reporter="source"), as /stats/prometheus serves them by default. */
+  const sent = (to: Record<string, number>) => '# TYPE istio_requests_total counter\n' + Object.entries(to).map(([host, n]) =>
+    `istio_requests_total{reporter="source",source_workload="x",destination_service="${host}.default.svc.cluster.local",response_code="200"} ${n}\n`).join('')
+
+  it('polls only the sidecars that call the faulted host, as Istio\'s default metrics show them, once the baseline has shown who they are', async () => {
     const cluster = new FakeCluster()
     const pod = (name: string, app: string) => cluster.pods.push({name, namespace: 'default', labels: {app}, containers: [app, 'istio-proxy'], ready: true})
     pod('productpage-v1-a', 'productpage')
+    pod('reviews-v1-a', 'reviews')
     pod('reviews-v2-a', 'reviews')
     pod('reviews-v3-a', 'reviews')
     pod('ratings-v1-a', 'ratings')
-    cluster.stats.set('productpage-v1-a', 'cluster.outbound|9080||reviews.default.svc.cluster.local;.upstream_rq_total: 40\n')
-    cluster.stats.set('reviews-v2-a', 'cluster.outbound|9080||ratings.default.svc.cluster.local;.upstream_rq_total: 20\nhttp.outbound_0.0.0.0_9080;.fault.delays_injected: 0\n')
-    cluster.stats.set('reviews-v3-a', 'cluster.outbound|9080||ratings.default.svc.cluster.local.upstream_rq_total: 21\n')
-    cluster.stats.set('ratings-v1-a', 'cluster.inbound|9080||.upstream_rq_total: 41\n')
+    // Only Istio's default inclusion: no outbound cluster counters, just istio_requests_total.
+    cluster.prometheusStats.set('productpage-v1-a', sent({reviews: 40, details: 40}))
+    cluster.prometheusStats.set('reviews-v1-a', sent({}))
+    cluster.prometheusStats.set('reviews-v2-a', sent({ratings: 20}))
+    cluster.prometheusStats.set('reviews-v3-a', sent({ratings: 21}) + 'istio_requests_total{reporter="destination",destination_service="ratings.default.svc.cluster.local"} 99\n')
+    cluster.prometheusStats.set('ratings-v1-a', 'istio_requests_total{reporter="destination",destination_service="ratings.default.svc.cluster.local"} 41\n')
+    for (const p of cluster.pods) cluster.stats.set(p.name, 'http.outbound_0.0.0.0_9080;.fault.delays_injected: 0\n')
     const found = await callersOf(cluster, 'default', ['ratings'])
     assert.deepEqual([...found?.pods ?? []].sort(), ['reviews-v2-a', 'reviews-v3-a'])
     assert.equal(found?.capped, 0)
-    assert.equal(await callersOf(cluster, 'default', ['details']), undefined, 'no caller seen: the polls read every sidecar')
+    assert.equal(await callersOf(cluster, 'default', ['nowhere']), undefined, 'no caller seen: the polls read every sidecar')
+    // The Envoy probes' pods are polled too: the experiment names the callers it watches.
+    assert.deepEqual([...(await callersOf(cluster, 'default', ['ratings'], [{app: 'productpage'}]))?.pods ?? []].sort(), ['productpage-v1-a', 'reviews-v2-a', 'reviews-v3-a'])
+    assert.deepEqual([...(await callersOf(cluster, 'default', ['nowhere'], [{app: 'productpage'}]))?.pods ?? []], ['productpage-v1-a'])
     const read = await readFaultCounters(cluster, 'default', found?.pods)
     assert.deepEqual([...read.byPod.keys()].sort(), ['reviews-v2-a', 'reviews-v3-a'])
+  })
+
+  it('caps the polled callers at MAX_EVIDENCE_PODS, the busiest first, and says how many were left out', async () => {
+    const cluster = new FakeCluster()
+    for (let i = 0; i < MAX_EVIDENCE_PODS + 5; i++) {
+      const name = `reviews-${String(i).padStart(3, '0')}`
+      cluster.pods.push({name, namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+      cluster.prometheusStats.set(name, sent({ratings: i + 1}))
+    }
+    const found = await callersOf(cluster, 'default', ['ratings.default.svc.cluster.local'])
+    assert.equal(found?.pods.size, MAX_EVIDENCE_PODS)
+    assert.equal(found?.capped, 5)
+    assert.ok(!found?.pods.has('reviews-000') && found?.pods.has(`reviews-${String(MAX_EVIDENCE_PODS + 4).padStart(3, '0')}`), 'the quietest callers are the ones left out')
+  })
+
+  it('counts requests to a host from Istio\'s reporter="source" series only', () => {
+    const fqdns = new Set(['ratings.default.svc.cluster.local'])
+    assert.equal(requestsTo(sent({ratings: 3, reviews: 9}) + sent({ratings: 2}), fqdns), 5)
+    assert.equal(requestsTo('istio_requests_total{reporter="destination",destination_service="ratings.default.svc.cluster.local"} 7\n', fqdns), 0)
+    assert.equal(requestsTo('envoy_cluster_upstream_rq_total{cluster_name="outbound|9080||ratings.default.svc.cluster.local"} 7\n', fqdns), 0)
   })
 })

@@ -2,9 +2,14 @@
  * `pods/proxy` and `services/proxy`: `GET /api/v1/namespaces/NS/pods/NAME[:PORT]/proxy/PATH` and
  * `…/services/[SCHEME:]NAME[:PORT]/proxy/PATH`, as `kubectl get --raw` and client libraries use them.
  * A pod's application port (9080) is proxied over HTTP to its loopback port, method, headers (less the
- * bearer token), query and body included; the sidecar's ports answer from its Envoy admin — 15000
- * (every admin path the sandbox has), 15090 and 15020 (`/stats/prometheus`). A Service goes to one of
- * its endpoints' target port. What nothing listens on answers 503 as a real API server does.
+ * bearer token), query and body included; the sidecar's Prometheus ports 15090 and 15020 answer
+ * `/stats/prometheus` from its Envoy admin, as Istio opens them on the pod's address (istio 1.30.3
+ * `tools/packaging/common/envoy_bootstrap.json`: the `{{ .wildcard }}_{{ .envoy_prometheus_port }}`
+ * listener routes only the prefix `/stats/prometheus`; `pilot/cmd/pilot-agent/status/server.go` serves
+ * it on the status port). The admin port 15000 is bound to `{{ .localhost }}` in the same bootstrap,
+ * so the API server, dialling the pod's IP, is refused there as on a real cluster (`kubectl exec …
+ * pilot-agent request` reaches it). A Service goes to one of its endpoints' target port. What nothing
+ * listens on answers 503 as a real API server does.
  */
 import {request} from 'node:http'
 import type {IncomingMessage, ServerResponse} from 'node:http'
@@ -13,7 +18,6 @@ import type {ExecHandler, Pod, Topology} from '../types.js'
 import {loopbackPort} from './portforward.js'
 import {ApiError, badRequest, methodNotAllowed, notFound} from './status.js'
 
-const ADMIN_PORT = 15000
 const PROMETHEUS_PORTS = new Set([15090, 15020])
 
 /** `[scheme:]name[:port]`, as the API server splits a proxy target. */
@@ -51,10 +55,10 @@ function forwardHttp(req: IncomingMessage, res: ServerResponse, port: number, pa
   })
 }
 
-async function adminAnswer(res: ServerResponse, req: IncomingMessage, pod: Pod, exec: ExecHandler, port: number, path: string): Promise<void> {
+async function adminAnswer(res: ServerResponse, req: IncomingMessage, pod: Pod, exec: ExecHandler, path: string): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(req.method ?? '')
   const resource = path.split('?')[0] ?? ''
-  if (PROMETHEUS_PORTS.has(port) && resource !== '/stats/prometheus') {
+  if (resource !== '/stats/prometheus') {
     res.writeHead(404, {'Content-Type': 'text/plain; charset=utf-8'})
     return void res.end('404 page not found\n')
   }
@@ -63,8 +67,7 @@ async function adminAnswer(res: ServerResponse, req: IncomingMessage, pod: Pod, 
     res.writeHead(404, {'Content-Type': 'text/plain; charset=utf-8'})
     return void res.end(result.stderr)
   }
-  const type = resource === '/stats/prometheus' ? 'text/plain; version=0.0.4; charset=utf-8' : path.includes('format=json') || resource === '/config_dump' ? 'application/json' : 'text/plain; charset=utf-8'
-  res.writeHead(200, {'Content-Type': type, 'Content-Length': Buffer.byteLength(result.stdout)})
+  res.writeHead(200, {'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(result.stdout)})
   res.end(req.method === 'HEAD' ? undefined : result.stdout)
 }
 
@@ -76,9 +79,9 @@ export async function handlePodProxy(req: IncomingMessage, res: ServerResponse, 
   const port = portText === '' ? 80 : Number(portText)
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw badRequest(`invalid port ${JSON.stringify(portText)}`)
   const path = proxiedPath(url)
-  if (port === ADMIN_PORT || PROMETHEUS_PORTS.has(port)) {
+  if (PROMETHEUS_PORTS.has(port)) {
     if (!pod.containers.includes('istio-proxy')) throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
-    return adminAnswer(res, req, pod, exec, port, path)
+    return adminAnswer(res, req, pod, exec, path)
   }
   const loopback = loopbackPort(pod, port)
   if (loopback === undefined) throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
