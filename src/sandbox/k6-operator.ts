@@ -49,6 +49,13 @@ interface Obj {
   [field: string]: unknown
 }
 
+/** A kind the API serves: its apiVersion and group/resource (for Status errors). */
+interface Served {
+  kind: string
+  apiVersion: string
+  gr: {group: string; resource: string}
+}
+
 interface TestRunSpec {
   parallelism?: number
   script?: {configMap?: {name?: string; file?: string}}
@@ -208,52 +215,65 @@ export class K6OperatorSandbox {
     return false
   }
 
-  private async crud(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, type: {kind: string; apiVersion: string; gr: {group: string; resource: string}}, namespace: string, name: string | undefined): Promise<void> {
+  private async crud(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, type: Served, namespace: string, name: string | undefined): Promise<void> {
     const method = req.method ?? 'GET'
-    const key = (n: string) => `${type.kind}/${namespace}/${n}`
     if (name === undefined) {
-      if (method === 'GET') {
-        const selects = parseLabelSelector(q.get('labelSelector'))
-        const items = [...this.objects.values()].filter(o => o.kind === type.kind && o.metadata.namespace === namespace && selects(o.metadata.labels))
-        return sendJson(res, 200, {apiVersion: type.apiVersion, kind: `${type.kind}List`, metadata: {resourceVersion: String(this.version)}, items})
-      }
-      if (method === 'POST') {
-        const body = parseJson(await readBody(req)) as Partial<Obj> | null
-        if (body === null || typeof body !== 'object' || typeof body.metadata?.name !== 'string' || body.metadata.name === '') throw invalid({group: type.gr.group, kind: type.kind}, '', [{field: 'metadata.name', detail: 'Required value: name or generateName is required', reason: 'FieldValueRequired'}])
-        if (body.kind !== undefined && body.kind !== type.kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${type.kind})`)
-        const n = body.metadata.name
-        if (this.objects.has(key(n))) throw alreadyExists(type.gr, n)
-        if (type.kind === 'TestRun') this.validate(body, n)
-        const obj = this.stamp({...body, apiVersion: type.apiVersion, kind: type.kind, metadata: {...body.metadata, namespace}} as Obj)
-        if (q.getAll('dryRun').includes('All')) return sendJson(res, 201, obj)
-        this.objects.set(key(n), obj)
-        if (type.kind === 'TestRun') this.reconcile(obj)
-        return sendJson(res, 201, obj)
-      }
+      if (method === 'GET') return this.list(res, q, type, namespace)
+      if (method === 'POST') return this.create(req, res, q, type, namespace)
       throw methodNotAllowed(method)
     }
-    const current = this.objects.get(key(name))
+    const current = this.objects.get(`${type.kind}/${namespace}/${name}`)
     if (current === undefined) throw notFound(type.gr, name)
     if (method === 'GET') return sendJson(res, 200, current)
-    if (method === 'DELETE') {
-      const body = await readBody(req)
-      const pre = (body.length === 0 ? undefined : (parseJson(body) as {preconditions?: {resourceVersion?: string}} | null)?.preconditions)?.resourceVersion
-      if (pre !== undefined && pre !== current.metadata.resourceVersion) throw conflict(type.gr, name)
-      this.objects.delete(key(name))
-      if (type.kind === 'TestRun') await this.deleteRun(`${namespace}/${name}`)
-      return sendJson(res, 200, success({name, group: type.gr.group, kind: type.gr.resource, uid: current.metadata.uid}))
-    }
-    if (method === 'PUT' || method === 'PATCH') {
-      const raw = parseJson(await readBody(req)) as Json
-      if (method === 'PATCH' && !['application/merge-patch+json', 'application/strategic-merge-patch+json'].includes(mediaType(req.headers['content-type']))) throw badRequest('the sandbox patches TestRuns and ConfigMaps with merge patches only')
-      const next = (method === 'PUT' ? raw : mergePatch(current as unknown as Json, raw)) as unknown as Obj
-      if (next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== current.metadata.resourceVersion && method === 'PUT') throw conflict(type.gr, name)
-      if (type.kind === 'TestRun') this.validate(next, name)
-      const obj = this.stamp({...next, apiVersion: type.apiVersion, kind: type.kind, metadata: {...next.metadata, name, namespace, uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp}})
-      this.objects.set(key(name), obj)
-      return sendJson(res, 200, obj)
-    }
+    if (method === 'DELETE') return this.remove(req, res, type, namespace, name, current)
+    if (method === 'PUT' || method === 'PATCH') return this.update(req, res, type, namespace, name, current)
     throw methodNotAllowed(method)
+  }
+
+  /** GET on a collection: the namespace's objects of the kind that the labelSelector selects. */
+  private list(res: ServerResponse, q: URLSearchParams, type: Served, namespace: string): void {
+    const selects = parseLabelSelector(q.get('labelSelector'))
+    const items = [...this.objects.values()].filter(o => o.kind === type.kind && o.metadata.namespace === namespace && selects(o.metadata.labels))
+    return sendJson(res, 200, {apiVersion: type.apiVersion, kind: `${type.kind}List`, metadata: {resourceVersion: String(this.version)}, items})
+  }
+
+  /** POST on a collection: stores the object (a TestRun validated against the CRD, then reconciled) unless dryRun=All. */
+  private async create(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, type: Served, namespace: string): Promise<void> {
+    const body = parseJson(await readBody(req)) as Partial<Obj> | null
+    if (body === null || typeof body !== 'object' || typeof body.metadata?.name !== 'string' || body.metadata.name === '') throw invalid({group: type.gr.group, kind: type.kind}, '', [{field: 'metadata.name', detail: 'Required value: name or generateName is required', reason: 'FieldValueRequired'}])
+    if (body.kind !== undefined && body.kind !== type.kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${type.kind})`)
+    const n = body.metadata.name
+    const key = `${type.kind}/${namespace}/${n}`
+    if (this.objects.has(key)) throw alreadyExists(type.gr, n)
+    if (type.kind === 'TestRun') this.validate(body, n)
+    const obj = this.stamp({...body, apiVersion: type.apiVersion, kind: type.kind, metadata: {...body.metadata, namespace}} as Obj)
+    if (q.getAll('dryRun').includes('All')) return sendJson(res, 201, obj)
+    this.objects.set(key, obj)
+    if (type.kind === 'TestRun') this.reconcile(obj)
+    return sendJson(res, 201, obj)
+  }
+
+  /** DELETE: honours a resourceVersion precondition; deleting a TestRun deletes its runners. */
+  private async remove(req: IncomingMessage, res: ServerResponse, type: Served, namespace: string, name: string, current: Obj): Promise<void> {
+    const body = await readBody(req)
+    const pre = (body.length === 0 ? undefined : (parseJson(body) as {preconditions?: {resourceVersion?: string}} | null)?.preconditions)?.resourceVersion
+    if (pre !== undefined && pre !== current.metadata.resourceVersion) throw conflict(type.gr, name)
+    this.objects.delete(`${type.kind}/${namespace}/${name}`)
+    if (type.kind === 'TestRun') await this.deleteRun(`${namespace}/${name}`)
+    return sendJson(res, 200, success({name, group: type.gr.group, kind: type.gr.resource, uid: current.metadata.uid}))
+  }
+
+  /** PUT (optimistic on resourceVersion) or merge PATCH; name, namespace, uid and creation time stay. */
+  private async update(req: IncomingMessage, res: ServerResponse, type: Served, namespace: string, name: string, current: Obj): Promise<void> {
+    const method = req.method ?? 'GET'
+    const raw = parseJson(await readBody(req)) as Json
+    if (method === 'PATCH' && !['application/merge-patch+json', 'application/strategic-merge-patch+json'].includes(mediaType(req.headers['content-type']))) throw badRequest('the sandbox patches TestRuns and ConfigMaps with merge patches only')
+    const next = (method === 'PUT' ? raw : mergePatch(current as unknown as Json, raw)) as unknown as Obj
+    if (next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== current.metadata.resourceVersion && method === 'PUT') throw conflict(type.gr, name)
+    if (type.kind === 'TestRun') this.validate(next, name)
+    const obj = this.stamp({...next, apiVersion: type.apiVersion, kind: type.kind, metadata: {...next.metadata, name, namespace, uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp}})
+    this.objects.set(`${type.kind}/${namespace}/${name}`, obj)
+    return sendJson(res, 200, obj)
   }
 
   private validate(obj: Partial<Obj>, name: string): void {
@@ -286,24 +306,47 @@ export class K6OperatorSandbox {
   }
 
   private async drive(run: Run, spec: TestRunSpec): Promise<void> {
-    const step = () => new Promise(r => setTimeout(r, STEP_MS))
     const alive = () => !run.deleted && !this.closed
     this.setStatus(run.namespace, run.name, 'initialization')
     await step()
     if (!alive()) return
-    // The initializer: the script must be there (the operator's `k6 inspect` would fail otherwise).
+    const script = this.initializer(run, spec)
+    if (script === undefined) return
+    this.setStatus(run.namespace, run.name, 'initialized')
+    await step()
+    if (!alive()) return
+    await this.createRunners(run, spec, script)
+    this.setStatus(run.namespace, run.name, 'created')
+    if (!(await this.runnersReady(run, alive))) return
+    // The starter (starter.go): every runner's /v1/status PATCHed back to back.
+    await Promise.all(run.runners.map(r => unpause(r.port).catch(err => {
+      r.stderr += `starter: ${(err as Error).message}\n`
+    })))
+    this.setStatus(run.namespace, run.name, 'started')
+    while (alive() && run.runners.some(r => r.phase === 'Running' || r.phase === 'Pending')) await step()
+    if (!alive()) return
+    this.setStatus(run.namespace, run.name, 'finished')
+  }
+
+  /** The initializer: the script must be there (the operator's `k6 inspect` would fail otherwise); else stage error and undefined. */
+  private initializer(run: Run, spec: TestRunSpec): {file: string; source: string} | undefined {
     const cmName = spec.script?.configMap?.name ?? ''
     const file = spec.script?.configMap?.file ?? 'test.js'
     const cm = this.objects.get(`ConfigMap/${run.namespace}/${cmName}`)
     const source = (cm?.['data'] as Record<string, string> | undefined)?.[file]
-    if (source === undefined) return this.setStatus(run.namespace, run.name, 'error', cm === undefined ? `ConfigMap ${cmName} not found` : `ConfigMap ${cmName} has no ${file}`)
-    this.setStatus(run.namespace, run.name, 'initialized')
-    await step()
-    if (!alive()) return
+    if (source === undefined) {
+      this.setStatus(run.namespace, run.name, 'error', cm === undefined ? `ConfigMap ${cmName} not found` : `ConfigMap ${cmName} has no ${file}`)
+      return undefined
+    }
+    return {file, source}
+  }
+
+  /** k6_create.go: one runner per index 1..parallelism, started paused (Failed at once when there is no k6). */
+  private async createRunners(run: Run, spec: TestRunSpec, script: {file: string; source: string}): Promise<void> {
     run.dir = await mkdtemp(join(tmpdir(), 'faultline-k6-operator-'))
     // The operator mounts the ConfigMap at /test/<file>.
-    const scriptPath = join(run.dir, file)
-    await writeFile(scriptPath, source)
+    const scriptPath = join(run.dir, script.file)
+    await writeFile(scriptPath, script.source)
     const parallelism = spec.parallelism ?? 1
     const k6 = this.k6Binary()
     const args = spec.args ?? (spec.arguments ?? '').split(/\s+/).filter(a => a !== '')
@@ -318,30 +361,30 @@ export class K6OperatorSandbox {
       }
       const argv = runnerCommand({testRun: run.name, index, parallelism, arguments: args, script: scriptPath, scuttle: false, quiet: spec.quiet !== 'false', paused: spec.paused !== 'false'})
         .slice(1).map(a => (a === '--address=0.0.0.0:6565' ? `--address=127.0.0.1:${runner.port}` : a))
-      const env: NodeJS.ProcessEnv = {...this.env, K6_NO_USAGE_REPORT: 'true'}
-      for (const v of spec.runner?.env ?? []) env[v.name] = v.value ?? ''
-      for (const n of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) delete env[n]
-      if (this.proxy !== undefined) Object.assign(env, {HTTP_PROXY: this.proxy, http_proxy: this.proxy, HTTPS_PROXY: this.proxy, https_proxy: this.proxy, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost'})
-      this.startRunner(run, runner, k6.path, argv, env)
+      this.startRunner(run, runner, k6.path, argv, this.runnerEnv(spec))
     }
-    this.setStatus(run.namespace, run.name, 'created')
-    // k6_start.go: wait until every runner pod is Running and its API answers, then the starter.
+  }
+
+  /** A runner's environment: spec.runner.env over the sandbox's, proxies replaced by the chaos-client pod's sidecar. */
+  private runnerEnv(spec: TestRunSpec): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {...this.env, K6_NO_USAGE_REPORT: 'true'}
+    for (const v of spec.runner?.env ?? []) env[v.name] = v.value ?? ''
+    for (const n of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) delete env[n]
+    if (this.proxy !== undefined) Object.assign(env, {HTTP_PROXY: this.proxy, http_proxy: this.proxy, HTTPS_PROXY: this.proxy, https_proxy: this.proxy, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost'})
+    return env
+  }
+
+  /** k6_start.go: waits until every runner pod is Running and its API answers; false when one failed (the stage stays, as with the operator), the deadline passed or the run is gone. */
+  private async runnersReady(run: Run, alive: () => boolean): Promise<boolean> {
     const deadline = Date.now() + RUNNER_READY_MS
     for (;;) {
-      if (!alive()) return
-      if (run.runners.some(r => r.phase === 'Failed')) return // the pod failed: the stage stays, as with the operator
+      if (!alive()) return false
+      if (run.runners.some(r => r.phase === 'Failed')) return false
       const ready = await Promise.all(run.runners.map(r => status(r.port).then(() => true, () => false)))
-      if (ready.every(Boolean)) break
-      if (Date.now() > deadline) return
+      if (ready.every(Boolean)) return true
+      if (Date.now() > deadline) return false
       await step()
     }
-    await Promise.all(run.runners.map(r => unpause(r.port).catch(err => {
-      r.stderr += `starter: ${(err as Error).message}\n`
-    })))
-    this.setStatus(run.namespace, run.name, 'started')
-    while (alive() && run.runners.some(r => r.phase === 'Running' || r.phase === 'Pending')) await step()
-    if (!alive()) return
-    this.setStatus(run.namespace, run.name, 'finished')
   }
 
   private startRunner(run: Run, runner: Runner, binary: string, argv: string[], env: NodeJS.ProcessEnv): void {
@@ -403,31 +446,43 @@ export class K6OperatorSandbox {
   }
 }
 
+/** The istio-proxy container of a runner pod. */
+const ISTIO_PROXY = {name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.30.3'}
+
 function runnerPod(run: Run, r: Runner, spec: TestRunSpec): Record<string, unknown> {
   const jobName = `${run.name}-${r.index}`
   const labels = {...spec.runner?.metadata?.labels, ...runnerPodLabels(run.name), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName}
   const scuttle = spec.scuttle?.enabled === 'true'
-  const k6State = r.phase === 'Pending' ? {waiting: {reason: 'ContainerCreating'}}
-    : r.phase === 'Running' ? {running: {startedAt: r.startedAt}}
-      : {terminated: {exitCode: r.exitCode ?? 1, reason: r.phase === 'Succeeded' ? 'Completed' : 'Error', ...(r.message === undefined ? {} : {message: r.message}), startedAt: r.startedAt, finishedAt: r.finishedAt}}
-  const proxy = {name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.30.3'}
-  // Native sidecar: the kubelet stops it once k6 is done; with scuttle, scuttle told it to quit.
-  const proxyState = r.phase === 'Running' || r.phase === 'Pending' ? {running: {startedAt: r.startedAt}} : {terminated: {exitCode: 0, reason: 'Completed'}}
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {name: r.name, namespace: run.namespace, labels, annotations: {...spec.runner?.metadata?.annotations, 'sidecar.istio.io/status': JSON.stringify(scuttle ? {containers: ['istio-proxy'], initContainers: ['istio-init']} : {containers: [], initContainers: ['istio-init', 'istio-proxy']})}, creationTimestamp: r.startedAt, uid: `${run.name}-${r.index}`},
     spec: {
       restartPolicy: 'Never', hostname: jobName, nodeName: 'sandbox',
-      ...(scuttle ? {} : {initContainers: [{...proxy, restartPolicy: 'Always'}]}),
-      containers: [{name: 'k6', image: 'grafana/k6:latest', ports: [{containerPort: 6565}]}, ...(scuttle ? [proxy] : [])],
+      ...(scuttle ? {} : {initContainers: [{...ISTIO_PROXY, restartPolicy: 'Always'}]}),
+      containers: [{name: 'k6', image: 'grafana/k6:latest', ports: [{containerPort: 6565}]}, ...(scuttle ? [{...ISTIO_PROXY}] : [])],
     },
-    status: {
-      phase: r.phase, podIP: '127.0.0.1', hostIP: '127.0.0.1', ...(r.startedAt === undefined ? {} : {startTime: r.startedAt}),
-      ...(r.message === undefined ? {} : {message: r.message}),
-      containerStatuses: [{name: 'k6', ready: r.phase === 'Running', restartCount: 0, image: 'grafana/k6:latest', imageID: '', state: k6State}, ...(scuttle ? [{name: 'istio-proxy', ready: r.phase === 'Running', restartCount: 0, image: proxy.image, imageID: '', state: proxyState}] : [])],
-      ...(scuttle ? {} : {initContainerStatuses: [{name: 'istio-proxy', ready: r.phase === 'Running', restartCount: 0, image: proxy.image, imageID: '', started: r.phase === 'Running', state: proxyState}]}),
-    },
+    status: runnerPodStatus(r, scuttle),
   }
+}
+
+/** A runner pod's status: phase, and k6's and istio-proxy's container states. */
+function runnerPodStatus(r: Runner, scuttle: boolean): Record<string, unknown> {
+  const k6State = r.phase === 'Pending' ? {waiting: {reason: 'ContainerCreating'}}
+    : r.phase === 'Running' ? {running: {startedAt: r.startedAt}}
+      : {terminated: {exitCode: r.exitCode ?? 1, reason: r.phase === 'Succeeded' ? 'Completed' : 'Error', ...(r.message === undefined ? {} : {message: r.message}), startedAt: r.startedAt, finishedAt: r.finishedAt}}
+  // Native sidecar: the kubelet stops it once k6 is done; with scuttle, scuttle told it to quit.
+  const proxyState = r.phase === 'Running' || r.phase === 'Pending' ? {running: {startedAt: r.startedAt}} : {terminated: {exitCode: 0, reason: 'Completed'}}
+  return {
+    phase: r.phase, podIP: '127.0.0.1', hostIP: '127.0.0.1', ...(r.startedAt === undefined ? {} : {startTime: r.startedAt}),
+    ...(r.message === undefined ? {} : {message: r.message}),
+    containerStatuses: [{name: 'k6', ready: r.phase === 'Running', restartCount: 0, image: 'grafana/k6:latest', imageID: '', state: k6State}, ...(scuttle ? [{name: 'istio-proxy', ready: r.phase === 'Running', restartCount: 0, image: ISTIO_PROXY.image, imageID: '', state: proxyState}] : [])],
+    ...(scuttle ? {} : {initContainerStatuses: [{name: 'istio-proxy', ready: r.phase === 'Running', restartCount: 0, image: ISTIO_PROXY.image, imageID: '', started: r.phase === 'Running', state: proxyState}]}),
+  }
+}
+
+/** The controller's wait between stages. */
+function step(): Promise<unknown> {
+  return new Promise(r => setTimeout(r, STEP_MS))
 }
 
 async function stopProcess(child: ChildProcess | undefined): Promise<void> {
