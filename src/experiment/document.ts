@@ -31,46 +31,62 @@ const whole = (message: string, hint?: string): Issue => (hint === undefined ? {
 /** Parses experiment YAML text into a single plain value. Pure; never throws on bad input. */
 export function parseYaml(text: string): ParseOutcome {
   const lineCounter = new LineCounter()
-  const noDocument = new SourceMap(undefined, lineCounter)
-  const fail = (offset: number, issue: Issue): ParseOutcome => ({ok: false, problems: [{position: noDocument.positionOf(offset), issue}]})
-
-  if (text.length > MAX_FILE_BYTES) {
-    return fail(0, whole(`file is larger than the ${MAX_FILE_BYTES / 1024} KiB limit`, 'an experiment file is a few kilobytes; check that this is the right file'))
-  }
-  const nul = text.indexOf('\0')
-  if (nul >= 0) {
-    // Count lines up to the NUL so the position is right even though the parser never runs.
-    lineCounter.addNewLine(0)
-    for (let i = text.indexOf('\n'); i >= 0 && i < nul; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
-    return fail(nul, whole('file contains a NUL byte: this looks like a binary file, not YAML', 'an experiment file is UTF-8 YAML text'))
-  }
-  const source = text.startsWith('\uFEFF') ? text.slice(1) : text
-  const runaway = runawayOffset(source)
-  if (runaway !== undefined) {
-    lineCounter.addNewLine(0)
-    for (let i = source.indexOf('\n'); i >= 0 && i < runaway; i = source.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
-    return fail(runaway, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or - - -'))
-  }
+  const screened = prescreen(text, lineCounter)
+  if ('failed' in screened) return screened.failed
+  const {source} = screened
   const tokens = [...new Parser(lineCounter.addNewLine).parse(source)]
   const tooDeep = deepestOffset(tokens)
   if (tooDeep !== undefined) {
-    return fail(tooDeep, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or indentation'))
+    return failAt(lineCounter, tooDeep, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or indentation'))
   }
   // The composer's own unique-key check compares every pair (quadratic); duplicateKeys() is linear.
   const documents = [...new Composer({uniqueKeys: false, prettyErrors: false}).compose(tokens)]
-  const map = (doc: Document | undefined) => new SourceMap(doc, lineCounter)
-
   if (documents.length === 0) {
-    return fail(0, whole('file is empty (no YAML content, only whitespace or comments)', 'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema'))
+    return failAt(lineCounter, 0, whole('file is empty (no YAML content, only whitespace or comments)', 'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema'))
   }
   if (documents.length > 1) {
     const second = documents[1] as Document
-    return fail(second.range?.[0] ?? 0, whole(
+    return failAt(lineCounter, second.range?.[0] ?? 0, whole(
       `file holds ${documents.length} YAML documents; document 2 starts here`,
       'one file holds one experiment: move each document after a --- into its own file (a GameDay lists several experiment files)',
     ))
   }
-  const doc = documents[0] as Document
+  return readDocument(documents[0] as Document, source, lineCounter)
+}
+
+/** A refusal located at one offset of the text, outside any document. */
+function failAt(lineCounter: LineCounter, offset: number, issue: Issue): ParseOutcome {
+  return {ok: false, problems: [{position: new SourceMap(undefined, lineCounter).positionOf(offset), issue}]}
+}
+
+/** The refusals before the parser runs (oversized, binary, runaway nesting); else the text without its BOM. */
+function prescreen(text: string, lineCounter: LineCounter): {source: string} | {failed: ParseOutcome} {
+  if (text.length > MAX_FILE_BYTES) {
+    return {failed: failAt(lineCounter, 0, whole(`file is larger than the ${MAX_FILE_BYTES / 1024} KiB limit`, 'an experiment file is a few kilobytes; check that this is the right file'))}
+  }
+  const nul = text.indexOf('\0')
+  if (nul >= 0) {
+    countLines(text, nul, lineCounter)
+    return {failed: failAt(lineCounter, nul, whole('file contains a NUL byte: this looks like a binary file, not YAML', 'an experiment file is UTF-8 YAML text'))}
+  }
+  const source = text.startsWith('\uFEFF') ? text.slice(1) : text
+  const runaway = runawayOffset(source)
+  if (runaway !== undefined) {
+    countLines(source, runaway, lineCounter)
+    return {failed: failAt(lineCounter, runaway, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or - - -'))}
+  }
+  return {source}
+}
+
+/** Counts the lines up to `end`, so a position is right even though the parser never runs. */
+function countLines(text: string, end: number, lineCounter: LineCounter): void {
+  lineCounter.addNewLine(0)
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
+}
+
+/** The one document: its syntax errors and duplicate keys, else its plain value (aliases bounded) and where each field is. */
+function readDocument(doc: Document, source: string, lineCounter: LineCounter): ParseOutcome {
+  const map = (d: Document | undefined) => new SourceMap(d, lineCounter)
   const problems = doc.errors.map(error => ({
     position: map(doc).positionOf(error.pos[0]),
     issue: whole(`YAML syntax error: ${firstLine(error.message)}`, 'fix the YAML syntax here; the file was not read any further'),
@@ -78,12 +94,12 @@ export function parseYaml(text: string): ParseOutcome {
   for (const duplicate of duplicateKeys(doc, map(doc))) problems.push(duplicate)
   if (problems.length > 0) return {ok: false, problems}
   if (doc.contents === null) {
-    return fail(doc.range?.[0] ?? 0, whole('file holds no content (only comments or an empty document)', 'an experiment is a mapping with apiVersion, kind, metadata and spec'))
+    return failAt(lineCounter, doc.range?.[0] ?? 0, whole('file holds no content (only comments or an empty document)', 'an experiment is a mapping with apiVersion, kind, metadata and spec'))
   }
   try {
     return {ok: true, parsed: {value: doc.toJS({maxAliasCount: MAX_ALIAS_COUNT}), sourceMap: map(doc)}}
   } catch (error) {
-    return fail(firstAliasOffset(source), whole(
+    return failAt(lineCounter, firstAliasOffset(source), whole(
       `aliases expand too much (${(error as Error).message})`,
       `use at most ${MAX_ALIAS_COUNT} alias expansions; anchors and aliases are rarely needed in an experiment`,
     ))
