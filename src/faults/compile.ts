@@ -238,6 +238,27 @@ function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFau
   if (http.length === 0) {
     throw new UnsafeFault(`VirtualService ${vs.metadata.name} routes ${faults[0]?.service ?? ''} without HTTP routes (TCP/TLS only), and Istio injects faults only into HTTP routes`, {hint: 'Target an HTTP service, or give the VirtualService an HTTP route for it.'})
   }
+  const {out, notes, carried, gatewayCarried} = withFaultCopies(input, vs, http, faults, gatewayFaults)
+  const ns = vs.metadata.namespace ?? input.namespace
+  for (const t of gatewayFaults) {
+    if (gatewayCarried.has(t.index)) notes.push(`spec.faults[${t.index}] (${t.service}) is applied in the gateway ${(input.gateways ?? []).join(', ')}: the load enters there, and Istio evaluates the routes of ${ns}/${vs.metadata.name}, bound to it, in the gateway (not ${t.service}'s own VirtualService)`)
+  }
+  for (const t of faults) {
+    if (!carried.has(t.index)) {
+      throw new UnsafeFault(`no route of VirtualService ${vs.metadata.name} can match requests that spec.faults[${t.index}] targets, so the fault would never fire`, {hint: 'Check the fault\'s match against the routes\' matches (uri, method, headers).'})
+    }
+  }
+  const spec: VirtualServiceSpec = structuredClone({...vs.spec, http: out})
+  const {managedFields: _managedFields, ...metadata} = structuredClone(vs.metadata)
+  const desired: VirtualService = {apiVersion: vs.apiVersion, kind: 'VirtualService', metadata: {...metadata, namespace: vs.metadata.namespace ?? input.namespace}, spec}
+  return finish(input, desired, {action: 'update', existing: vs, faults: [...faults, ...gatewayFaults.filter(t => gatewayCarried.has(t.index) && !faults.some(f => f.index === t.index))], notes, originalSpec: structuredClone(vs.spec)})
+}
+
+/**
+ * The routes with the copies R′ of each fault (and each gateway fault) inserted before the route R
+ * they copy, the notes on routes that cannot carry a fault, and the faults some copy carries.
+ */
+function withFaultCopies(input: CompileInput, vs: VirtualService, http: HTTPRoute[], faults: TargetedFault[], gatewayFaults: TargetedFault[]): {out: HTTPRoute[]; notes: string[]; carried: Set<number>; gatewayCarried: Set<number>} {
   const notes: string[] = []
   const out: HTTPRoute[] = []
   const carried = new Set<number>()
@@ -275,19 +296,7 @@ function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFau
     }
     out.push(route)
   }
-  const ns = vs.metadata.namespace ?? input.namespace
-  for (const t of gatewayFaults) {
-    if (gatewayCarried.has(t.index)) notes.push(`spec.faults[${t.index}] (${t.service}) is applied in the gateway ${(input.gateways ?? []).join(', ')}: the load enters there, and Istio evaluates the routes of ${ns}/${vs.metadata.name}, bound to it, in the gateway (not ${t.service}'s own VirtualService)`)
-  }
-  for (const t of faults) {
-    if (!carried.has(t.index)) {
-      throw new UnsafeFault(`no route of VirtualService ${vs.metadata.name} can match requests that spec.faults[${t.index}] targets, so the fault would never fire`, {hint: 'Check the fault\'s match against the routes\' matches (uri, method, headers).'})
-    }
-  }
-  const spec: VirtualServiceSpec = structuredClone({...vs.spec, http: out})
-  const {managedFields: _managedFields, ...metadata} = structuredClone(vs.metadata)
-  const desired: VirtualService = {apiVersion: vs.apiVersion, kind: 'VirtualService', metadata: {...metadata, namespace: vs.metadata.namespace ?? input.namespace}, spec}
-  return finish(input, desired, {action: 'update', existing: vs, faults: [...faults, ...gatewayFaults.filter(t => gatewayCarried.has(t.index) && !faults.some(f => f.index === t.index))], notes, originalSpec: structuredClone(vs.spec)})
+  return {out, notes, carried, gatewayCarried}
 }
 
 function planCreate(input: CompileInput, faults: TargetedFault[], taken: Set<string>): PlannedVirtualService {
