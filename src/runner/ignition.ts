@@ -66,10 +66,34 @@ async function sendTargeted(experiment: Experiment, classes: ReadonlySet<string>
   return errors
 }
 
-/** The fault filters' counters, or undefined when no sidecar could be read. */
+/** Where Istio's default ingress gateway runs (its `istio-ingress` chart's namespace). */
+const DEFAULT_GATEWAY_NAMESPACE = 'istio-system'
+
+/**
+ * The namespaces whose proxies can apply the faults: the target's sidecars, and with a gateway entry
+ * the gateway's — Istio applies the routes of gateway-bound VirtualServices, where the compiler writes
+ * a fault on a host the gateway routes to, in the gateway (src/faults/compile.ts `gateways`). A gateway
+ * given by URL is looked for in Istio's default namespace.
+ */
+export function ignitionNamespaces(experiment: Experiment, namespace: string): string[] {
+  const entry = experiment.spec.load.entry
+  const gateway = entry === undefined ? undefined : 'gateway' in entry ? entry.gateway.namespace ?? DEFAULT_GATEWAY_NAMESPACE : 'url' in entry ? DEFAULT_GATEWAY_NAMESPACE : undefined
+  return gateway === undefined || gateway === namespace ? [namespace] : [namespace, gateway]
+}
+
+/** The fault filters' counters of every proxy that can apply the faults (pods keyed `namespace/name`), or undefined when none could be read. */
 async function counters(ctx: IgnitionContext): Promise<FaultCounters | undefined> {
-  const read = await readFaultCounters(ctx.cluster, ctx.namespace).catch(() => undefined)
-  return read === undefined || read.pods === 0 ? undefined : read
+  const namespaces = ignitionNamespaces(ctx.experiment, ctx.namespace)
+  const reads = await Promise.all(namespaces.map(ns => readFaultCounters(ctx.cluster, ns).catch(() => undefined)))
+  const all: FaultCounters = {delays: 0, aborts: 0, pods: 0, byPod: new Map()}
+  for (const [i, read] of reads.entries()) {
+    if (read === undefined) continue
+    all.delays += read.delays
+    all.aborts += read.aborts
+    all.pods += read.pods
+    for (const [pod, c] of read.byPod) all.byPod.set(`${namespaces[i] ?? ''}/${pod}`, c)
+  }
+  return all.pods === 0 ? undefined : all
 }
 
 /**

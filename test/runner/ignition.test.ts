@@ -9,7 +9,7 @@ import type {Experiment} from '../../src/experiment/model.js'
 import type {VirtualService} from '../../src/istio/types.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
 import {EventStream, type RunEvent} from '../../src/journal/events.js'
-import {ignite, ignitionExperiment} from '../../src/runner/ignition.js'
+import {ignite, ignitionExperiment, ignitionNamespaces} from '../../src/runner/ignition.js'
 import {Reverter} from '../../src/runner/revert.js'
 import {runExperiment} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
@@ -97,6 +97,31 @@ describe('the ignition check (will the fault fire?)', function () {
       assert.ok(!seen.some(e => e.kind === 'phase-started' || e.kind === 'fault-applied'), 'no phase ran, no fault was applied')
       assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
       assert.ok(![...cluster.objects.values()].some(vs => vs.metadata.annotations?.['faultline.dev/run-id'] !== undefined), 'no VirtualService carries the run')
+    } finally {
+      m.server.close()
+    }
+  })
+
+  it('through a gateway, the gateway\'s namespace is read too: Istio applies gateway-bound routes in the gateway', async () => {
+    const plain = experiment('http://x/', 'user-agent')
+    const viaGateway = (entry: NonNullable<Experiment['spec']['load']['entry']>): Experiment => ({...plain, spec: {...plain.spec, load: {...plain.spec.load, entry}}})
+    assert.deepEqual(ignitionNamespaces(plain, 'default'), ['default'])
+    assert.deepEqual(ignitionNamespaces(viaGateway({gateway: {service: 'istio-ingressgateway', namespace: 'istio-system'}}), 'default'), ['default', 'istio-system'])
+    assert.deepEqual(ignitionNamespaces(viaGateway({gateway: {service: 'edge', namespace: 'ingress'}}), 'default'), ['default', 'ingress'])
+    assert.deepEqual(ignitionNamespaces(viaGateway({url: 'http://127.0.0.1:30000'}), 'default'), ['default', 'istio-system'])
+    assert.deepEqual(ignitionNamespaces(viaGateway({proxy: 'http://127.0.0.1:3128'}), 'default'), ['default'])
+    // The proxy that counts the fault is the gateway's, in istio-system: without the gateway entry no counter can be read.
+    const cluster = new FakeCluster()
+    cluster.seed(RATINGS)
+    const m = await mesh(cluster)
+    const counting = cluster.pods.find(p => p.name === 'reviews-v2-x')!
+    counting.namespace = 'istio-system'
+    try {
+      const check = (e: Experiment) => ignite({experiment: e, cluster, namespace: 'default', runId: 'run1', existing: [RATINGS], reverter: new Reverter(cluster, 'run1'), revertTimeoutMs: 5000})
+      assert.equal((await check(experiment(m.url(), 'user-agent'))).status, 'warning', 'no proxy in default: the check cannot tell')
+      const through = experiment(m.url(), 'user-agent')
+      const ok = await check({...through, spec: {...through.spec, load: {...through.spec.load, entry: {url: m.url()}}}})
+      assert.equal(ok.status, 'ok', ok.message)
     } finally {
       m.server.close()
     }

@@ -1,0 +1,114 @@
+/**
+ * The way in through the sandbox's ingress gateway, end to end through the built CLI on a detached
+ * sandbox: Istio's bookinfo task's `curl http://$GATEWAY_URL/productpage`, ratings-delay through
+ * `--entry gateway` with the same verdict as through the sidecar proxy, and a fault on the host the
+ * gateway routes to (productpage) written into the gateway's VirtualService and fired in the gateway.
+ */
+import assert from 'node:assert/strict'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {parse} from 'yaml'
+
+import {chaos, sh, withDetachedSandbox} from './sandbox-cli.js'
+
+const SHORT = 'baseline=3s,fault=6s,recovery=3s'
+
+/** An abort on productpage for the test user agent, entering through the ingress gateway. */
+const PRODUCTPAGE_ABORT = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata:
+  name: productpage-abort-gateway
+spec:
+  target: {namespace: default}
+  faults:
+    - service: productpage
+      match:
+        headers: {user-agent: {exact: faultline-chaos-test}}
+      abort: {httpStatus: 503, percentage: 100}
+  phases: {baseline: 3s, fault: 6s, recovery: 3s}
+  load:
+    driver: builtin
+    url: http://productpage:9080/productpage
+    entry: {gateway: {service: istio-ingressgateway, namespace: istio-system, port: 80}}
+    traffic:
+      - {name: targeted, rate: 5/s, headers: {user-agent: faultline-chaos-test}}
+      - {name: control, rate: 5/s}
+  steadyState:
+    - name: control traffic is untouched
+      traffic: control
+      thresholds: {http_req_failed: ["rate<0.01"]}
+    - name: targeted requests succeed
+      traffic: targeted
+      thresholds: {http_req_failed: ["rate<0.01"]}
+  guardrails:
+    maxDuration: 1m
+`
+
+describe('--entry gateway through the sandbox\'s ingress gateway (integration, real CLI)', function () {
+  this.timeout(240_000)
+  const sandbox = withDetachedSandbox('entry-gateway', ['src/sandbox/sandbox.ts', 'src/sandbox/mesh/gateway.ts', 'src/sandbox/mesh/gateway-config.ts', 'src/sandbox/gateway-sample.ts', 'src/cli/entry.ts', 'src/runner/target.ts', 'src/faults/compile.ts'])
+  const {kubectl} = sandbox
+
+  /** The gateway pod's Envoy counter `name` (kubectl exec … pilot-agent request GET stats). */
+  const gatewayStat = async (name: string): Promise<number> => {
+    const pod = (await kubectl('get', 'pods', '-n', 'istio-system', '-l', 'istio=ingressgateway', '-o', 'jsonpath={.items[0].metadata.name}')).stdout.trim()
+    const r = await kubectl('exec', '-n', 'istio-system', pod, '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
+    assert.equal(r.code, 0, r.stderr)
+    const line = r.stdout.split('\n').find(l => l.startsWith(`${name}: `))
+    assert.ok(line !== undefined, `${name} not in the gateway's stats`)
+    return Number(line.slice(name.length + 2))
+  }
+
+  it('the gateway URL is recorded, printed and in the kubeconfig; GET /productpage through it serves bookinfo (the bookinfo task\'s curl)', async () => {
+    const url = sandbox.state.gateway
+    assert.ok(url !== undefined, 'sandbox.json records the gateway')
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+    const status = await chaos(['sandbox', 'status', '--state-dir', sandbox.dir])
+    assert.match(status.stdout, new RegExp(`gateway +${url.replaceAll('.', '\\.')} \\(istio-system/istio-ingressgateway`))
+    const ext = (parse(readFileSync(sandbox.state.kubeconfig, 'utf8')) as {clusters: {cluster: {extensions: {extension: {gateway?: string}}[]}}[]}).clusters[0]?.cluster.extensions[0]?.extension
+    assert.equal(ext?.gateway, url)
+    const page = await sh('curl', ['-s', '--noproxy', '*', '-w', '\n%{http_code}', `${url}/productpage`])
+    assert.match(page.stdout, /<title>Simple Bookstore App<\/title>/)
+    assert.match(page.stdout, /\n200$/)
+    const unrouted = await sh('curl', ['-s', '--noproxy', '*', '-o', '/dev/null', '-w', '%{http_code}', `${url}/ratings/0`])
+    assert.equal(unrouted.stdout, '404', 'a path bookinfo-gateway.yaml does not route: 404 NR')
+    // The Service as kubectl shows it: LoadBalancer, 80 → 8080, the listener as node port, no address (kind).
+    const svc = JSON.parse((await kubectl('get', 'svc', '-n', 'istio-system', 'istio-ingressgateway', '-o', 'json')).stdout) as {spec: {type: string; selector: Record<string, string>; ports: {name: string; port: number; targetPort: number; nodePort: number}[]}; status: unknown}
+    assert.equal(svc.spec.type, 'LoadBalancer')
+    assert.deepEqual(svc.spec.selector, {app: 'istio-ingressgateway', istio: 'ingressgateway'})
+    assert.deepEqual(svc.spec.ports.map(p => [p.name, p.port, p.targetPort, p.nodePort]), [['http2', 80, 8080, Number(new URL(url).port)]])
+    assert.deepEqual(svc.status, {loadBalancer: {}})
+  })
+
+  it('ratings-delay through --entry gateway gives the verdict and exit code it gives through the sidecar proxy', async () => {
+    const run = (...extra: string[]) => chaos(['run', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports'), '--json', ...extra])
+    const viaProxy = await run()
+    const viaGateway = await run('--entry', 'gateway')
+    const outcome = (r: {stdout: string}) => (JSON.parse(r.stdout) as {outcome: string}).outcome
+    assert.equal(viaGateway.code, viaProxy.code, `proxy: ${viaProxy.stdout}${viaProxy.stderr}\ngateway: ${viaGateway.stdout}${viaGateway.stderr}`)
+    assert.equal(viaProxy.code, 1, 'ratings-delay deviates (README)')
+    assert.equal(outcome(viaGateway), outcome(viaProxy))
+    assert.match(viaGateway.stderr, /entry: through the gateway at http:\/\/127\.0\.0\.1:\d+, the sandbox's ingress gateway/)
+  })
+
+  it('a fault on productpage, the host the gateway routes to: planned into the gateway\'s VirtualService, fired in the gateway, restored after', async () => {
+    const file = join(sandbox.dir, 'productpage-abort-gateway.yaml')
+    writeFileSync(file, PRODUCTPAGE_ABORT)
+    const plan = await chaos(['plan', file, '--sandbox', '--state-dir', sandbox.dir])
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr)
+    assert.match(plan.stdout, /# update VirtualService default\/bookinfo\n#.*abort 503 \(100%\) on productpage/)
+    assert.match(plan.stdout, /is applied in the gateway default\/bookinfo-gateway/)
+    const before = (await kubectl('get', 'vs', 'bookinfo', '-o', 'json')).stdout
+    const aborts = await gatewayStat('http.outbound_0.0.0.0_8080;.fault.aborts_injected')
+    const r = await chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', join(sandbox.dir, 'reports')])
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stdout, /✓ ignition: a 1 ms delay for the targeted match on productpage was counted/, 'the gateway\'s counters moved')
+    assert.match(r.stdout, /applied VirtualService default\/bookinfo \(update/)
+    assert.match(r.stdout, /targeted requests succeed +fault +missed/)
+    assert.match(r.stdout, /control traffic is untouched +fault +held/)
+    assert.ok(await gatewayStat('http.outbound_0.0.0.0_8080;.fault.aborts_injected') > aborts, 'the gateway\'s fault filter counted the aborts')
+    const after = JSON.parse((await kubectl('get', 'vs', 'bookinfo', '-o', 'json')).stdout) as {spec: unknown}
+    assert.deepEqual(after.spec, (JSON.parse(before) as {spec: unknown}).spec, 'the gateway VirtualService is restored')
+  })
+})
