@@ -28,7 +28,7 @@ import {ExitCode, FaultlineError} from '../errors.js'
 import type {K6Operator} from '../experiment/model.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
 import type {DriverCheck, DriverThresholdVerdict, LoadDriver, LoadPlan, LoadRunIdentity} from './driver.js'
-import {k6OperatorObjects, K6_GROUP, runnerPodLabels, splitProblems, STAGE_DEADLINES_MS} from './k6-operator-plan.js'
+import {k6OperatorObjects, K6_GROUP, type KubeObject, runnerPodLabels, splitProblems, STAGE_DEADLINES_MS} from './k6-operator-plan.js'
 import {type ApiHistogram, bucketLatencies, DURATION, instantValue, percentilesOf, rangeSeries, remoteWriteProblem, REQS, selector, thresholdQueries} from './k6-operator-promql.js'
 import type {Recorder} from './recorder.js'
 
@@ -57,6 +57,18 @@ export interface K6OperatorDriverOptions {
   pollMs?: number
 }
 
+/** How prepare reports a check (`k6-operator <name>`). */
+type Check = (name: string, status: DriverCheck['status'], message: string, hint?: string) => void
+
+/** Rates and parallelism: when --driver k6-operator was given, validation never saw them. */
+function checkSplit(plan: LoadPlan, settings: K6Operator, parallelism: number, check: Check): void {
+  const split = splitProblems({k6Operator: settings, traffic: plan.traffic.map(t => ({name: t.name, ...(t.ratePerSecond === undefined ? {} : {rate: `${t.ratePerSecond}/s`}), ...(t.vus === undefined ? {} : {vus: t.vus})}))}, parallelism)
+  if (split.length > 0) {
+    for (const p of split) check('split', 'failed', p.message, p.hint)
+    throw new K6OperatorFailed(`the load does not split across the runners: ${split.map(p => p.message).join('; ')}`, split[0]?.hint)
+  }
+}
+
 /** The k6-operator driver. */
 export class K6OperatorDriver implements LoadDriver {
   readonly name = 'k6-operator'
@@ -72,19 +84,28 @@ export class K6OperatorDriver implements LoadDriver {
   }
 
   async prepare(plan: LoadPlan, run: LoadRunIdentity, report: (check: DriverCheck) => void, signal: AbortSignal): Promise<void> {
-    const {api, settings} = this.options
+    const {settings} = this.options
     const parallelism = settings.parallelism ?? 1
     this.namespace = settings.namespace ?? run.namespace
     const check = (name: string, status: DriverCheck['status'], message: string, hint?: string) => report({check: `k6-operator ${name}`, status, message, ...(hint === undefined ? {} : {hint})})
-    // Rates and parallelism: when --driver k6-operator was given, validation never saw them.
-    const split = splitProblems({k6Operator: settings, traffic: plan.traffic.map(t => ({name: t.name, ...(t.ratePerSecond === undefined ? {} : {rate: `${t.ratePerSecond}/s`}), ...(t.vus === undefined ? {} : {vus: t.vus})}))}, parallelism)
-    if (split.length > 0) {
-      for (const p of split) check('split', 'failed', p.message, p.hint)
-      throw new K6OperatorFailed(`the load does not split across the runners: ${split.map(p => p.message).join('; ')}`, split[0]?.hint)
-    }
+    checkSplit(plan, settings, parallelism, check)
+    await this.checkInstalled(check)
+    const prometheus = await this.checkPrometheus(check)
+    const scuttle = await this.sidecarMode(run.namespace, check)
+    const remoteWriteUrl = settings.remoteWriteUrl ?? new URL('api/v1/write', prometheus.endsWith('/') ? prometheus : `${prometheus}/`).href
+    const {configMap, testRun} = k6OperatorObjects(plan, {runId: run.runId, experiment: run.experiment, owner: run.owner, expiresAt: run.expiresAt, namespace: this.namespace, settings, remoteWriteUrl, scuttle})
+    this.testRun = testRun.metadata.name
+    check('testrun', 'ok', `TestRun ${this.namespace}/${this.testRun}: ${parallelism} runner${parallelism === 1 ? '' : 's'}, each sending 1/${parallelism} of every class; metrics to ${remoteWriteUrl}`)
+    if (signal.aborted) return
+    await this.create(configMap, testRun)
+    await this.followStages(check, signal)
+  }
+
+  /** The operator is installed: the cluster serves k6.io/v1alpha1 TestRuns. */
+  private async checkInstalled(check: Check): Promise<void> {
     let served: boolean
     try {
-      served = await api.testRunsServed()
+      served = await this.options.api.testRunsServed()
     } catch (err) {
       throw new K6OperatorFailed(`could not ask the cluster whether the k6-operator is installed: ${(err as Error).message}`)
     }
@@ -93,6 +114,10 @@ export class K6OperatorDriver implements LoadDriver {
       throw new K6OperatorFailed('the k6-operator is not installed: the cluster serves no testruns.k6.io (k6.io/v1alpha1)', 'Install it (https://grafana.com/docs/k6/latest/set-up/set-up-distributed-k6/install-k6-operator/, e.g. its Helm chart grafana/k6-operator), or run with --driver builtin or k6. Nothing was injected.')
     }
     check('installed', 'ok', 'the cluster serves k6.io/v1alpha1 TestRuns')
+  }
+
+  /** The Prometheus the runners write to and the driver reads from, once it accepts remote writes with native histograms. */
+  private async checkPrometheus(check: Check): Promise<string> {
     const prometheus = this.options.prometheusUrl
     if (prometheus === undefined) {
       check('prometheus', 'failed', 'no Prometheus: the runners\' metrics come back only through Prometheus')
@@ -104,12 +129,12 @@ export class K6OperatorDriver implements LoadDriver {
       throw new K6OperatorFailed(`${rw}: the runners could not write their metrics`, 'Start Prometheus with --web.enable-remote-write-receiver --enable-feature=native-histograms (Helm: server.extraFlags / prometheusSpec.enableRemoteWriteReceiver and enableFeatures), or run with --driver builtin or k6.')
     }
     check('prometheus', 'ok', `${prometheus} accepts remote writes with native histograms`)
-    const scuttle = await this.sidecarMode(run.namespace, check)
-    const remoteWriteUrl = settings.remoteWriteUrl ?? new URL('api/v1/write', prometheus.endsWith('/') ? prometheus : `${prometheus}/`).href
-    const {configMap, testRun} = k6OperatorObjects(plan, {runId: run.runId, experiment: run.experiment, owner: run.owner, expiresAt: run.expiresAt, namespace: this.namespace, settings, remoteWriteUrl, scuttle})
-    this.testRun = testRun.metadata.name
-    check('testrun', 'ok', `TestRun ${this.namespace}/${this.testRun}: ${parallelism} runner${parallelism === 1 ? '' : 's'}, each sending 1/${parallelism} of every class; metrics to ${remoteWriteUrl}`)
-    if (signal.aborted) return
+    return prometheus
+  }
+
+  /** Creates the ConfigMap, then the TestRun, remembering each for cleanup. */
+  private async create(configMap: KubeObject, testRun: KubeObject): Promise<void> {
+    const {api} = this.options
     try {
       await api.createConfigMap(configMap)
       this.created.configMap = true
@@ -118,7 +143,6 @@ export class K6OperatorDriver implements LoadDriver {
     } catch (err) {
       throw new K6OperatorFailed(`could not create the TestRun: ${(err as Error).message}`, 'The run needs create on configmaps and testruns.k6.io in the namespace (chaos schedule --driver k6-operator prints that Role).')
     }
-    await this.followStages(check, signal)
   }
 
   /** Native sidecars (init containers with restartPolicy Always) let the runner pods complete; else scuttle. */
