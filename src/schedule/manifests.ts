@@ -175,11 +175,9 @@ export function reportsVolumeDescription(reports: ReportsVolume, namespace: stri
   return reports.kind === 'claim' ? `PersistentVolumeClaim ${namespace}/${reports.claim}` : `the pod's emptyDir "reports" (${REPORTS_EMPTYDIR_SIZE}, deleted with the pod)`
 }
 
-/** The run's objects. */
-function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[], deadline: Deadline): Manifest[] {
-  const {name, namespace: home, version} = options
-  const m = meta(name, home, 'runner', version)
-  const rules = runRules({setup: hasSetup(bundle.experiments), k6Operator: usesK6Operator(bundle.experiments, options.driver)})
+/** The runner's pod: the experiments, the reports and /tmp mounted, the notify Secret in its env, near the report server when they share a claim. */
+function runnerPodSpec(bundle: ScheduleBundle, options: ScheduleOptions): Record<string, unknown> {
+  const {name, namespace: home} = options
   const mounts = [
     {name: 'experiments', mountPath: EXPERIMENTS_DIR, readOnly: true},
     {name: 'reports', mountPath: REPORTS_DIR},
@@ -203,6 +201,15 @@ function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targe
   if (options.reportServer === true && reports.kind === 'claim' && (reports.create?.accessMode ?? 'ReadWriteOnce') !== 'ReadWriteMany') {
     pod.affinity = {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: serverSelector(name)}, topologyKey: 'kubernetes.io/hostname'}]}}
   }
+  return pod
+}
+
+/** The run's objects. */
+function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[], deadline: Deadline): Manifest[] {
+  const {name, namespace: home, version} = options
+  const m = meta(name, home, 'runner', version)
+  const rules = runRules({setup: hasSetup(bundle.experiments), k6Operator: usesK6Operator(bundle.experiments, options.driver)})
+  const pod = runnerPodSpec(bundle, options)
   const files = [...bundle.files.keys()]
   return [
     {comment: [`ServiceAccount ${home}/${name}: the identity the scheduled runs act as`], object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m}},
