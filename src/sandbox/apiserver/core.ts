@@ -36,25 +36,8 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
   const method = req.method ?? 'GET'
   const dryRun = query.getAll('dryRun').includes('All')
   if (name === undefined) {
-    if (method === 'GET') {
-      const byLabel = parseLabelSelector(query.get('labelSelector'))
-      const byField = parseFieldSelector(query.get('fieldSelector'))
-      const selects = (o: StoredObject) => byLabel(o.metadata.labels) && byField(o.metadata)
-      if (flag(query, 'watch')) {
-            return streamWatch(req, res, store, {filter: {kind: 'Namespace'}, serve: o => o, selects, resourceVersion: query.get('resourceVersion') ?? undefined, timeoutSeconds: timeoutSecondsOf(query)})
-      }
-      const items = store.list('Namespace').filter(selects)
-      const table = tableVersion(req)
-      if (table !== undefined) return sendJson(res, 200, toTable(printerFor('Namespace', 'v1'), items, table, store.resourceVersion()))
-      return sendJson(res, 200, {apiVersion: 'v1', kind: 'NamespaceList', metadata: {resourceVersion: store.resourceVersion()}, items})
-    }
-    if (method === 'POST') {
-      const type = mediaType(req.headers['content-type'])
-      const raw = await readBody(req)
-      if (type === PROTOBUF) return sendJson(res, 201, store.create(namespaceFrom(namespaceObject(raw)), {dryRun}))
-      if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json', PROTOBUF])
-      return sendJson(res, 201, store.create(namespaceFrom(parseJson(raw)), {dryRun}))
-    }
+    if (method === 'GET') return listNamespaces(req, res, query, store)
+    if (method === 'POST') return createNamespace(req, res, store, dryRun)
     throw methodNotAllowed(method)
   }
   const current = store.get('Namespace', undefined, name)
@@ -63,16 +46,42 @@ export async function handleNamespaces(req: IncomingMessage, res: ServerResponse
     const table = tableVersion(req)
     return sendJson(res, 200, table === undefined ? current : toTable(printerFor('Namespace', 'v1'), [current], table, current.metadata.resourceVersion))
   }
-  if (method === 'PATCH') {
-    const type = mediaType(req.headers['content-type'])
-    // Namespace metadata has no merge-keyed lists we touch, so strategic merge behaves as merge patch here.
-    if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') throw unsupportedMediaType(type, ['application/merge-patch+json', 'application/strategic-merge-patch+json'])
-    const patched = mergePatch(current as unknown as Json, parseJson(await readBody(req)) as Json) as unknown as StoredObject
-    const next = namespaceFrom(patched)
-    if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`)
-    return sendJson(res, 200, store.update({...next, metadata: {...next.metadata, resourceVersion: patched.metadata.resourceVersion ?? current.metadata.resourceVersion ?? ''}}, {dryRun}))
-  }
+  if (method === 'PATCH') return patchNamespace(req, res, store, name, current, dryRun)
   throw methodNotAllowed(method)
+}
+
+/** GET `/api/v1/namespaces`: the list (or a Table), or a watch, by label and field selectors. */
+function listNamespaces(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore): void {
+  const byLabel = parseLabelSelector(query.get('labelSelector'))
+  const byField = parseFieldSelector(query.get('fieldSelector'))
+  const selects = (o: StoredObject) => byLabel(o.metadata.labels) && byField(o.metadata)
+  if (flag(query, 'watch')) {
+    return streamWatch(req, res, store, {filter: {kind: 'Namespace'}, serve: o => o, selects, resourceVersion: query.get('resourceVersion') ?? undefined, timeoutSeconds: timeoutSecondsOf(query)})
+  }
+  const items = store.list('Namespace').filter(selects)
+  const table = tableVersion(req)
+  if (table !== undefined) return sendJson(res, 200, toTable(printerFor('Namespace', 'v1'), items, table, store.resourceVersion()))
+  return sendJson(res, 200, {apiVersion: 'v1', kind: 'NamespaceList', metadata: {resourceVersion: store.resourceVersion()}, items})
+}
+
+/** POST `/api/v1/namespaces`, the Namespace in JSON or protobuf. */
+async function createNamespace(req: IncomingMessage, res: ServerResponse, store: ObjectStore, dryRun: boolean): Promise<void> {
+  const type = mediaType(req.headers['content-type'])
+  const raw = await readBody(req)
+  if (type === PROTOBUF) return sendJson(res, 201, store.create(namespaceFrom(namespaceObject(raw)), {dryRun}))
+  if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json', PROTOBUF])
+  return sendJson(res, 201, store.create(namespaceFrom(parseJson(raw)), {dryRun}))
+}
+
+/** PATCH `/api/v1/namespaces/<name>` with a merge (or strategic merge) patch; the name stays. */
+async function patchNamespace(req: IncomingMessage, res: ServerResponse, store: ObjectStore, name: string, current: StoredObject, dryRun: boolean): Promise<void> {
+  const type = mediaType(req.headers['content-type'])
+  // Namespace metadata has no merge-keyed lists we touch, so strategic merge behaves as merge patch here.
+  if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') throw unsupportedMediaType(type, ['application/merge-patch+json', 'application/strategic-merge-patch+json'])
+  const patched = mergePatch(current as unknown as Json, parseJson(await readBody(req)) as Json) as unknown as StoredObject
+  const next = namespaceFrom(patched)
+  if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`)
+  return sendJson(res, 200, store.update({...next, metadata: {...next.metadata, resourceVersion: patched.metadata.resourceVersion ?? current.metadata.resourceVersion ?? ''}}, {dryRun}))
 }
 
 /** Pods that are not the topology's: the sandbox k6-operator's runners. */
