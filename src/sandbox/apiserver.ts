@@ -57,7 +57,7 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
-const PLURAL_KIND: Record<string, IstioTarget['kind']> = {virtualservices: 'VirtualService', destinationrules: 'DestinationRule'}
+const PLURAL_KIND: Record<string, IstioTarget['kind']> = {virtualservices: 'VirtualService', destinationrules: 'DestinationRule', gateways: 'Gateway'}
 const SECURITY_PLURAL_KIND: Record<string, IstioTarget['kind']> = {peerauthentications: 'PeerAuthentication'}
 const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/livez'])
 const SPDY_UNSUPPORTED = 'Upgrade request required: the sandbox serves pods/exec over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) only; SPDY is not supported (kubectl 1.30+ and client-node use WebSocket)'
@@ -247,7 +247,7 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: Cont
  */
 function warmSchemas(): () => void {
   const steps: (() => void)[] = []
-  for (const kind of ['VirtualService', 'DestinationRule'] as const) {
+  for (const kind of ['VirtualService', 'DestinationRule', 'Gateway'] as const) {
     steps.push(() => void crdFor(kind))
     for (const version of ISTIO_VERSIONS) steps.push(() => void validateIstioObject({apiVersion: `${ISTIO_GROUP}/${version}`, kind, spec: {}}))
   }

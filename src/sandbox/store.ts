@@ -10,16 +10,18 @@ import {randomUUID} from 'node:crypto'
 import {type PeerAuthentication, SECURITY_GROUP} from '../istio/peer-authentication.js'
 import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
 import {ApiError, alreadyExists, conflict, invalid, notFound, type GroupResource} from './apiserver/status.js'
+import type {GatewayObject} from './mesh/gateway-config.js'
 import type {ConfigSource, StoreEvent, StoredObject} from './types.js'
 
 /** The kinds the store keeps. */
-export type StoredKind = 'Namespace' | 'VirtualService' | 'DestinationRule' | 'PeerAuthentication'
+export type StoredKind = 'Namespace' | 'VirtualService' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication'
 
 /** How each kind is named in URLs and error messages. */
 export const RESOURCES: Record<StoredKind, GroupResource & {namespaced: boolean}> = {
   Namespace: {group: '', resource: 'namespaces', namespaced: false},
   VirtualService: {group: ISTIO_GROUP, resource: 'virtualservices', namespaced: true},
   DestinationRule: {group: ISTIO_GROUP, resource: 'destinationrules', namespaced: true},
+  Gateway: {group: ISTIO_GROUP, resource: 'gateways', namespaced: true},
   PeerAuthentication: {group: SECURITY_GROUP, resource: 'peerauthentications', namespaced: true},
 }
 
@@ -120,6 +122,11 @@ export class ObjectStore implements ConfigSource {
   /** Every DestinationRule, all namespaces, in storage version. */
   destinationRules(): DestinationRule[] {
     return this.list('DestinationRule') as unknown as DestinationRule[]
+  }
+
+  /** Every Gateway, all namespaces, in storage version (the servers the ingress gateway's routes are built from). */
+  gateways(): GatewayObject[] {
+    return this.list('Gateway') as unknown as GatewayObject[]
   }
 
   /** Every PeerAuthentication, all namespaces, in storage version (what the inbound sidecars enforce). */

@@ -16,7 +16,7 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore'
 
 /** The request an object arrives with. */
 export interface AdmissionContext {
-  kind: Extract<IstioKind, 'VirtualService' | 'DestinationRule' | 'PeerAuthentication'>
+  kind: Extract<IstioKind, 'VirtualService' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication'>
   version: string
   namespace: string
   /** The name in the URL (update and patch). */

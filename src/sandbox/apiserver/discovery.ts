@@ -73,7 +73,7 @@ export function groupResources(group: string, version: string): unknown | undefi
     return {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources}
   }
   if (group !== ISTIO_GROUP || !(ISTIO_VERSIONS as readonly string[]).includes(version)) return undefined
-  const resources = (['VirtualService', 'DestinationRule'] as const).map(kind => {
+  const resources = (['VirtualService', 'DestinationRule', 'Gateway'] as const).map(kind => {
     const crd = crdFor(kind)
     return {name: crd.plural, singularName: crd.singular, namespaced: true, kind: crd.kind, verbs: CUSTOM_RESOURCE_VERBS, shortNames: crd.shortNames, categories: ['istio-io', 'networking-istio-io']}
   })

@@ -18,7 +18,7 @@ import {streamWatch} from './watch.js'
 
 /** Where an Istio request points. */
 export interface IstioTarget {
-  kind: Extract<StoredKind, 'VirtualService' | 'DestinationRule' | 'PeerAuthentication'>
+  kind: Extract<StoredKind, 'VirtualService' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication'>
   version: string
   namespace: string | undefined
   name: string | undefined

@@ -80,7 +80,7 @@ function document(resources: Resource[], schemas: Record<string, unknown>): unkn
 }
 
 /** The group's document: `kinds` from their CRDs, schemas named `io.istio.<networking|security>.<version>.<Kind>`. */
-function istioDocument(version: string, group = ISTIO_GROUP, kinds: readonly IstioKind[] = ['VirtualService', 'DestinationRule']): unknown {
+function istioDocument(version: string, group = ISTIO_GROUP, kinds: readonly IstioKind[] = ['VirtualService', 'DestinationRule', 'Gateway']): unknown {
   const resources: Resource[] = []
   const schemas: Record<string, unknown> = {}
   for (const kind of kinds) {

@@ -67,7 +67,7 @@ interface Printer {
   cells(obj: StoredObject, now: number): unknown[]
 }
 
-function crdPrinter(kind: 'VirtualService' | 'DestinationRule' | 'PeerAuthentication', version: string): Printer {
+function crdPrinter(kind: 'VirtualService' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication', version: string): Printer {
   const v = crdFor(kind).versions.find(x => x.name === version) as unknown as {additionalPrinterColumns?: {name: string; type: string; jsonPath: string; description?: string}[]} | undefined
   const extra = v?.additionalPrinterColumns ?? []
   return {
@@ -130,7 +130,11 @@ const servicePrinter: Printer = {
   cells: (obj, now) => {
     const spec = (obj['spec'] ?? {}) as ServiceSpec
     const type = spec.type ?? 'ClusterIP'
-    const external = type === 'ExternalName' ? spec.externalName ?? '<none>' : (spec.externalIPs ?? []).join(',') || '<none>'
+    // kubernetes pkg/printers/internalversion/printers.go getServiceExternalIP: a LoadBalancer shows its status's addresses (and externalIPs), else <pending>.
+    const ingress = ((obj['status'] as {loadBalancer?: {ingress?: {ip?: string; hostname?: string}[]}} | undefined)?.loadBalancer?.ingress ?? []).map(i => i.ip ?? i.hostname ?? '')
+    const external = type === 'ExternalName' ? spec.externalName ?? '<none>'
+      : type === 'LoadBalancer' ? [...ingress, ...(spec.externalIPs ?? [])].filter(a => a !== '').join(',') || '<pending>'
+        : (spec.externalIPs ?? []).join(',') || '<none>'
     const ports = (spec.ports ?? []).map(p => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol ?? 'TCP'}`).join(',') || '<none>'
     const selector = Object.entries(spec.selector ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'
     return [obj.metadata.name, type, spec.clusterIPs?.[0] ?? '<none>', external, ports, age(obj, now), selector]
