@@ -43,7 +43,7 @@ function ambientCheck({facts, namespace}: MeshCheckInput): PreflightCheck[] {
   }]
 }
 
-const MTLS_HINT = 'Send the load from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection) or through the ingress gateway, or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector).'
+const MTLS_HINT = 'Send the load through the ingress gateway (--entry gateway) or from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection); a port-forward (--entry portForward) also works, as it reaches the application on the pod\'s localhost, which the sidecar does not intercept. Or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector).'
 
 /** Whether a workload policy gives the workloads it selects `mode` (or a port of them), over the namespace's mode. */
 function selectedMode(p: PeerAuthentication, namespaceMode: MtlsMode, mode: MtlsMode): boolean {

@@ -8,14 +8,17 @@ import {randomBytes} from 'node:crypto'
 import {chmod} from 'node:fs/promises'
 
 import {connect} from '../cluster/connect.js'
+import type {PeerAuthentication} from '../istio/peer-authentication.js'
 import {ExitCode, FaultlineError} from '../errors.js'
 import {startApiServer} from './apiserver.js'
 import {K6OperatorSandbox} from './k6-operator.js'
 import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
 import type {Propagation} from './bookinfo/http.js'
+import {ambientServices, createAmbientNamespace, startAmbientWorkloads} from './ambient.js'
 import {startBookinfo} from './bookinfo/index.js'
 import {withBookinfoGateway} from './gateway-sample.js'
 import {writeKubeconfig} from './kubeconfig.js'
+import {startInboundListeners} from './mesh/inbound.js'
 import {Mesh} from './mesh/index.js'
 import {DEFAULT_PROFILE, ISTIO_PROFILES, type IstioProfile, type IstioVersion} from './mesh/profile.js'
 import {findPrometheus, type MetricsEndpoint, startMetricsEndpoint, startPrometheus} from './prometheus.js'
@@ -25,7 +28,7 @@ import {
   acquireStartLock, ensureStateDir, type RecordedPod, removeSandboxState, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
 } from './state.js'
 import {ObjectStore} from './store.js'
-import {bookinfoServices, CLIENT_APP, gatewayPod, gatewayService, makePod, podName, SANDBOX_NAMESPACE, SANDBOX_WORKLOADS, StaticTopology} from './topology.js'
+import {BOOKINFO_PORT, bookinfoServices, CLIENT_APP, gatewayPod, gatewayService, makePod, podName, SANDBOX_NAMESPACE, SANDBOX_WORKLOADS, StaticTopology} from './topology.js'
 import type {Sidecar} from './types.js'
 
 /** How to start a sandbox. */
@@ -93,13 +96,16 @@ class Teardown {
  * Starts bookinfo and a sidecar for each of its pods, and the ingress gateway in istio-system;
  * returns the topology, the client pod's sidecar and the gateway.
  */
-async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[], profile: IstioProfile) {
+async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[], profile: IstioProfile, policies: () => readonly PeerAuthentication[]) {
   const plan = SANDBOX_WORKLOADS.map(workload => ({workload, podName: podName(workload)}))
   const bookinfo = await startBookinfo(plan, propagate)
   teardown.add('bookinfo', () => bookinfo.close())
   const pods = bookinfo.pods.map(p => makePod(p.workload, p.podName, p.appPort, profile))
+  const ambient = await startAmbientWorkloads(propagate)
+  teardown.add('ambient workloads', () => ambient.close())
+  teardown.add('inbound sidecars', await startInboundListeners(pods, policies, BOOKINFO_PORT))
   const ingress = {pod: gatewayPod(undefined, profile), service: gatewayService()}
-  const topology = new StaticTopology([...bookinfoServices(), ingress.service], [...pods, ingress.pod])
+  const topology = new StaticTopology([...bookinfoServices(), ...ambientServices(), ingress.service], [...pods, ...ambient.pods, ingress.pod])
   const theMesh = mesh(topology)
   teardown.add('mesh', () => theMesh.close())
   const sidecars: Sidecar[] = []
@@ -121,6 +127,7 @@ async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown
 function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
   return sidecars.map(({pod, outboundPort}) => ({
     name: pod.name, app: pod.labels.app ?? '', version: pod.labels.version ?? '', serviceAccount: pod.serviceAccount, appPort: pod.appPort, outboundPort,
+    ...(pod.inboundPort === undefined ? {} : {inboundPort: pod.inboundPort}),
   }))
 }
 
@@ -187,7 +194,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     // Istio's bookinfo task applies bookinfo-gateway.yaml; the sandbox starts with it.
     const config = withBookinfoGateway(store, SANDBOX_NAMESPACE)
     const profile = ISTIO_PROFILES[opts.istio ?? DEFAULT_PROFILE.version]
-    const {topology, mesh, sidecars, client, gateway} = await startWorkloads(t => new Mesh({config, topology: t, profile}), teardown, opts.propagate ?? [], profile)
+    createAmbientNamespace(store)
+    const {topology, mesh, sidecars, client, gateway} = await startWorkloads(t => new Mesh({config, topology: t, profile}), teardown, opts.propagate ?? [], profile, () => store.peerAuthentications())
     const token = randomBytes(24).toString('base64url')
     const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
     // The k6-operator's part: TestRuns run as local k6 processes entering the mesh through the proxy.

@@ -28,6 +28,8 @@ export interface RecordedPod {
   appPort: number
   /** The sidecar's outbound listener (an HTTP proxy that sends requests from this pod). */
   outboundPort: number
+  /** The pod's address for clients without a sidecar: its inbound sidecar, which resets plaintext under STRICT mTLS. */
+  inboundPort?: number
 }
 
 /** `sandbox.json`: a ready sandbox's addresses. Written only once everything answers. */

@@ -46,6 +46,11 @@ export interface Pod {
   appPort: number
   /** The port `appPort` stands for in Kubernetes (what port-forwards and Services target); default 9080, bookinfo's. */
   containerPort?: number
+  /**
+   * The pod's address for clients without a sidecar (`<pod IP>:<containerPort>`): its inbound
+   * sidecar's listener, which enforces PeerAuthentication (mesh/inbound.ts). Absent without a sidecar.
+   */
+  inboundPort?: number
   /** The pod's annotations (e.g. `proxy.istio.io/config`, which decides the sidecar's stats inclusion). */
   annotations?: Record<string, string>
   /** How istio-proxy was injected: as a native sidecar (init container, `restartPolicy: Always`) or a container; its image. */

@@ -86,10 +86,10 @@ export function sandboxSources(): string[] {
   return [...walk('src/sandbox'), ...walk('src/commands/sandbox')]
 }
 
-/** Every port a sandbox records: API, proxy, metrics, Prometheus, the ingress gateway, and each pod's app and sidecar. */
+/** Every port a sandbox records: API, proxy, metrics, Prometheus, the ingress gateway, and each pod's app and sidecar (outbound, inbound). */
 export function recordedPorts(state: SandboxState): number[] {
   const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus]), ...(state.gateway === undefined ? [] : [state.gateway])]
-  return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort])]
+  return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort, ...(p.inboundPort === undefined ? [] : [p.inboundPort])])]
 }
 
 /** Why the sandbox tests of `sources` cannot run here (dist/ stale, or no kubectl that drives the sandbox), or undefined. */

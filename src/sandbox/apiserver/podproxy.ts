@@ -1,10 +1,11 @@
 /**
  * `pods/proxy` and `services/proxy`: `GET /api/v1/namespaces/NS/pods/NAME[:PORT]/proxy/PATH` and
  * `…/services/[SCHEME:]NAME[:PORT]/proxy/PATH`, as `kubectl get --raw` and client libraries use them.
- * A pod's application port (9080) is proxied over HTTP to its loopback port, method, headers (less the
- * bearer token), query and body included; the sidecar's Prometheus ports 15090 and 15020 answer
- * `/stats/prometheus` from its Envoy admin, as Istio opens them on the pod's address (istio 1.30.3
- * `tools/packaging/common/envoy_bootstrap.json`: the `{{ .wildcard }}_{{ .envoy_prometheus_port }}`
+ * A pod's application port (9080) is proxied over HTTP to the pod's address, method, headers (less the
+ * bearer token), query and body included: its inbound sidecar, which resets the API server's
+ * plaintext under STRICT mTLS as a real one does (the API server has no sidecar; mesh/inbound.ts).
+ * The sidecar's Prometheus ports 15090 and 15020 answer `/stats/prometheus` from its Envoy admin,
+ * as Istio opens them on the pod's address (istio 1.30.3 `tools/packaging/common/envoy_bootstrap.json`: the `{{ .wildcard }}_{{ .envoy_prometheus_port }}`
  * listener routes only the prefix `/stats/prometheus`; `pilot/cmd/pilot-agent/status/server.go` serves
  * it on the status port). The admin port 15000 is bound to `{{ .localhost }}` in the same bootstrap,
  * so the API server, dialling the pod's IP, is refused there as on a real cluster (`kubectl exec …
@@ -50,7 +51,12 @@ function forwardHttp(req: IncomingMessage, res: ServerResponse, port: number, pa
       up.on('end', resolve)
       up.on('error', reject)
     })
-    out.on('error', err => reject(unreachable(`error trying to reach service: dial tcp ${dialed}: ${err.message}`)))
+    let local = 0
+    out.on('socket', socket => socket.once('connect', () => { local = socket.localPort ?? 0 }))
+    // A reset after connecting is Go's `read tcp <local>-><remote>: read: connection reset by peer` in the real server's message.
+    out.on('error', err => reject(unreachable((err as NodeJS.ErrnoException).code === 'ECONNRESET'
+      ? `error trying to reach service: read tcp 127.0.0.1:${local}->${dialed}: read: connection reset by peer`
+      : `error trying to reach service: dial tcp ${dialed}: ${err.message}`)))
     req.pipe(out)
   })
 }
@@ -85,7 +91,8 @@ export async function handlePodProxy(req: IncomingMessage, res: ServerResponse, 
   }
   const loopback = loopbackPort(pod, port)
   if (loopback === undefined) throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
-  return forwardHttp(req, res, loopback, path, `127.0.0.1:${port}`)
+  // The API server dials the pod's IP: the inbound sidecar's listener when the app port has one (mesh/inbound.ts).
+  return forwardHttp(req, res, loopback === pod.appPort ? pod.inboundPort ?? loopback : loopback, path, `127.0.0.1:${port}`)
 }
 
 /** `services/[SCHEME:]NAME[:PORT]/proxy/PATH`: one ready endpoint of the Service, at the port's target port. */
@@ -96,5 +103,5 @@ export async function handleServiceProxy(req: IncomingMessage, res: ServerRespon
   if (port !== '' && port !== 'http' && port !== String(service.port)) throw unreachable(`no service port "${port}" found for service "${name}"`)
   const pod = topology.endpoints(service)[0]
   if (pod === undefined) throw unreachable(`no endpoints available for service "${name}"`)
-  return forwardHttp(req, res, pod.appPort, proxiedPath(url), `127.0.0.1:${service.port}`)
+  return forwardHttp(req, res, pod.inboundPort ?? pod.appPort, proxiedPath(url), `127.0.0.1:${service.port}`)
 }

@@ -21,9 +21,14 @@ function isGateway(pod: Pod): boolean {
   return pod.labels['sidecar.istio.io/inject'] === 'false'
 }
 
+/** Whether the sidecar injector added istio-proxy to the pod (not a gateway, not a pod without a proxy, e.g. in an ambient namespace). */
+function injected(pod: Pod): boolean {
+  return pod.containers.includes('istio-proxy') && !isGateway(pod)
+}
+
 /** Istio's injected labels, as a meshed pod carries them. */
 function meshLabels(pod: Pod): Record<string, string> {
-  if (isGateway(pod)) return pod.labels
+  if (!injected(pod)) return pod.labels
   const app = pod.labels['app'] ?? pod.name
   return {
     'security.istio.io/tlsMode': 'istio',
@@ -55,7 +60,7 @@ export function podObject(pod: Pod, since: string): Record<string, unknown> {
       labels: meshLabels(pod),
       annotations: {
         ...pod.annotations,
-        ...(isGateway(pod) ? {} : {'sidecar.istio.io/status': JSON.stringify(native ? {containers: [], initContainers: ['istio-init', 'istio-proxy']} : {containers: ['istio-proxy'], initContainers: ['istio-init']})}),
+        ...(!injected(pod) ? {} : {'sidecar.istio.io/status': JSON.stringify(native ? {containers: [], initContainers: ['istio-init', 'istio-proxy']} : {containers: ['istio-proxy'], initContainers: ['istio-init']})}),
         'kubectl.kubernetes.io/default-container': pod.containers.find(c => c !== 'istio-proxy') ?? 'istio-proxy',
       },
     },

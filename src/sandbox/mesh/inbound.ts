@@ -20,6 +20,7 @@
 import net, {type AddressInfo, type Socket} from 'node:net'
 
 import {modeForPort, type MtlsMode, type PeerAuthentication, workloadMtls} from '../../istio/peer-authentication.js'
+import type {Pod} from '../types.js'
 
 /** What an inbound listener needs to know about its pod. */
 export interface InboundOptions {
@@ -108,4 +109,26 @@ export class InboundListener {
     for (const s of this.sockets) s.destroy()
     return new Promise(resolve => this.server.close(() => resolve()))
   }
+}
+
+/**
+ * An inbound listener for each pod with an injected sidecar (`istio-proxy` beside an application:
+ * not a gateway, whose proxy is the workload), each pod's `inboundPort` set to it. Returns the stop.
+ */
+export async function startInboundListeners(pods: readonly Pod[], policies: () => readonly PeerAuthentication[], defaultContainerPort: number): Promise<() => Promise<void>> {
+  const listeners: InboundListener[] = []
+  const close = async () => { await Promise.all(listeners.map(l => l.close())) }
+  try {
+    for (const pod of pods) {
+      if (!pod.containers.includes('istio-proxy') || pod.containers.length < 2) continue
+      const listener = new InboundListener({workload: pod, appPort: pod.appPort, containerPort: pod.containerPort ?? defaultContainerPort, policies})
+      await listener.listen()
+      listeners.push(listener)
+      pod.inboundPort = listener.port
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return close
 }
