@@ -74,8 +74,8 @@ export function cannotCheck(what: string, cause: unknown): ClusterUnavailable {
   return new ClusterUnavailable(`${what}; nothing was checked or reverted, so faults left by a run may still be live there`, {hint: UNCHECKED_HINT, cause})
 }
 
-/** Reverts the selected leftovers in a namespace. */
-export async function revertLeftovers(cluster: Cluster, namespace: string, selection: CleanupSelection, now = new Date()): Promise<CleanupReport> {
+/** What Faultline left in a namespace: faulted VirtualServices and patched DestinationRules, and notes on what could not be listed. */
+async function findLeftovers(cluster: Cluster, namespace: string, now: Date): Promise<{found: Leftover[]; notes: string[]}> {
   let all: VirtualService[]
   try {
     all = await cluster.listVirtualServices(namespace)
@@ -94,6 +94,12 @@ export async function revertLeftovers(cluster: Cluster, namespace: string, selec
     notes.push(`DestinationRules in ${namespace} could not be listed (${err.message}): a spec.setup a dead run left patched would not be seen here`)
   }
   const found = [...leftovers(all, now), ...setupLeftovers(rules, now)]
+  return {found, notes}
+}
+
+/** Reverts the selected leftovers in a namespace. */
+export async function revertLeftovers(cluster: Cluster, namespace: string, selection: CleanupSelection, now = new Date()): Promise<CleanupReport> {
+  const {found, notes} = await findLeftovers(cluster, namespace, now)
   const report: CleanupReport = {namespace, found, reverted: [], skipped: [], ...(notes.length === 0 ? {} : {notes})}
   const chosen: Leftover[] = []
   for (const l of found) {
