@@ -81,6 +81,29 @@ describe('--entry gateway through the sandbox\'s ingress gateway (integration, r
     assert.deepEqual(svc.status, {loadBalancer: {}})
   })
 
+  it('kubectl sees the sample\'s Gateway, and a Gateway applied with kubectl re-routes the gateway: a Host no server names is 404', async () => {
+    const url = sandbox.state.gateway ?? ''
+    assert.equal((await kubectl('get', 'gateway', '-o', 'name')).stdout.trim(), 'gateway.networking.istio.io/bookinfo-gateway')
+    assert.match((await kubectl('get', 'svc', '-n', 'istio-system')).stdout, /istio-ingressgateway +LoadBalancer +\S+ +<pending> +80:\d+\/TCP/)
+    const got = JSON.parse((await kubectl('get', 'gateway', 'bookinfo-gateway', '-o', 'json')).stdout) as {apiVersion: string; kind: string; metadata: {name: string}; spec: {servers: {hosts: string[]}[]}}
+    const gw = {apiVersion: got.apiVersion, kind: got.kind, metadata: {name: got.metadata.name}, spec: got.spec}
+    gw.spec.servers[0]!.hosts = ['bookinfo.example.com']
+    const file = join(sandbox.dir, 'gateway.json')
+    writeFileSync(file, JSON.stringify(gw))
+    const applied = await kubectl('apply', '-f', file)
+    assert.equal(applied.code, 0, applied.stderr)
+    try {
+      const code = async (host: string) => (await sh('curl', ['-s', '--noproxy', '*', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${host}`, `${url}/productpage`])).stdout
+      assert.equal(await code('bookinfo.example.com'), '200')
+      assert.equal(await code('other.example.com'), '404')
+    } finally {
+      gw.spec.servers[0]!.hosts = ['*']
+      writeFileSync(file, JSON.stringify(gw))
+      const restored = await kubectl('apply', '-f', file)
+      assert.equal(restored.code, 0, restored.stderr)
+    }
+  })
+
   it('ratings-delay through --entry gateway gives the verdict and exit code it gives through the sidecar proxy', async () => {
     const run = (...extra: string[]) => chaos(['run', 'experiments/ratings-delay.yaml', '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports'), '--json', ...extra])
     const viaProxy = await run()
