@@ -2,7 +2,8 @@
  * The way into the mesh (README, "Running against a real cluster"): `--entry` over
  * `spec.load.entry`. `proxy=URL`: through that HTTP forward proxy. `gateway`: through the ingress
  * gateway (the experiment's gateway entry, else Service istio-system/istio-ingressgateway port 80),
- * `gateway=URL`: through a gateway at that address. `portForward` is not built yet.
+ * `gateway=URL`: through a gateway at that address. `portForward=SERVICE[.NAMESPACE]:PORT`: through
+ * a port-forward chaos keeps to that Service's ready pods (src/cli/port-forward.ts).
  */
 import type {Cluster} from '../cluster/cluster.js'
 import {ClusterUnavailable, UsageError} from '../errors.js'
@@ -22,26 +23,60 @@ function httpUrl(value: string, arg: string | undefined, what: string): string {
   return arg!
 }
 
-/** Parses `--entry` (with the experiment's own entry for `gateway`); a malformed value is a usage error (exit 2) before anything starts. */
-export function parseEntryFlag(value: string, spec?: LoadEntry): LoadEntry {
+const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?'
+const PORT_FORWARD_ARG = new RegExp(`^(${DNS_LABEL})(?:\\.(${DNS_LABEL}))?:(\\d{1,5})$`)
+const PORT_FORWARD_HINT = 'e.g. --entry portForward=productpage:9080 (Service productpage, port 9080, in the target namespace) or --entry portForward=productpage.bookinfo:9080'
+
+/**
+ * `portForward=SERVICE[.NAMESPACE]:PORT`; bare `portForward`: the experiment's own portForward
+ * entry, else the Service and port the load URL names (`http://productpage:9080/…`,
+ * `http://productpage.bookinfo.svc.cluster.local/…`).
+ */
+function parsePortForward(value: string, arg: string | undefined, spec: LoadEntry | undefined, loadUrl: string | undefined): LoadEntry {
+  if (arg === undefined) {
+    if (spec !== undefined && 'portForward' in spec) return spec
+    const fromUrl = loadUrl === undefined ? undefined : serviceOfUrl(loadUrl)
+    if (fromUrl === undefined) throw new UsageError(`--entry ${value}: which Service? The load URL ${loadUrl ?? ''} names none`, {hint: PORT_FORWARD_HINT})
+    return {portForward: fromUrl}
+  }
+  const m = PORT_FORWARD_ARG.exec(arg)
+  const port = Number(m?.[3])
+  if (m === null || !(port >= 1 && port <= 65535)) throw new UsageError(`--entry ${value}: portForward= needs SERVICE[.NAMESPACE]:PORT`, {hint: PORT_FORWARD_HINT})
+  return {portForward: {service: m[1] as string, ...(m[2] === undefined ? {} : {namespace: m[2]}), port}}
+}
+
+/** The Service, namespace and port a cluster-internal URL names, else undefined (an IP, an outside name). */
+export function serviceOfUrl(url: string): {service: string; namespace?: string; port: number} | undefined {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return undefined
+  }
+  const labels = u.hostname.replace(/\.svc\.cluster\.local$|\.svc$/, '').split('.')
+  if (labels.length > 2 || !labels.every(l => new RegExp(`^${DNS_LABEL}$`).test(l)) || /^\d+$/.test(labels.at(-1) ?? '')) return undefined
+  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port)
+  return {service: labels[0] as string, ...(labels[1] === undefined ? {} : {namespace: labels[1]}), port}
+}
+
+/** Parses `--entry` (with the experiment's own entry and load URL); a malformed value is a usage error (exit 2) before anything starts. */
+export function parseEntryFlag(value: string, spec?: LoadEntry, loadUrl?: string): LoadEntry {
   const eq = value.indexOf('=')
   const kind = eq < 0 ? value : value.slice(0, eq)
   const arg = eq < 0 ? undefined : value.slice(eq + 1)
   if (kind === 'proxy') return {proxy: httpUrl(value, arg, 'proxy')}
   if (kind === 'gateway') {
-    const keep = spec !== undefined && !('proxy' in spec) ? {...(spec.host === undefined ? {} : {host: spec.host}), ...(spec.gateways === undefined ? {} : {gateways: spec.gateways})} : {}
+    const keep = spec !== undefined && ('gateway' in spec || 'url' in spec) ? {...(spec.host === undefined ? {} : {host: spec.host}), ...(spec.gateways === undefined ? {} : {gateways: spec.gateways})} : {}
     if (arg !== undefined) return {url: httpUrl(value, arg, 'gateway'), ...keep}
     return spec !== undefined && 'gateway' in spec ? spec : {gateway: {...DEFAULT_GATEWAY}, ...keep}
   }
-  if (kind === 'portForward') {
-    throw new ClusterUnavailable('--entry portForward is not built yet: chaos does not start or watch a port-forward itself', {hint: 'Start kubectl port-forward -n istio-system svc/istio-ingressgateway 8080:80 yourself and pass --entry gateway=http://127.0.0.1:8080. Nothing was injected.'})
-  }
-  throw new UsageError(`--entry ${value}: unknown way in ${JSON.stringify(kind)}`, {hint: 'Use --entry proxy=URL, --entry gateway or --entry gateway=URL. See README, "Running against a real cluster".'})
+  if (kind === 'portForward') return parsePortForward(value, arg, spec, loadUrl)
+  throw new UsageError(`--entry ${value}: unknown way in ${JSON.stringify(kind)}`, {hint: 'Use --entry proxy=URL, --entry gateway, --entry gateway=URL or --entry portForward=SERVICE[.NAMESPACE]:PORT. See README, "Running against a real cluster".'})
 }
 
 /** The run's entry: --entry, else spec.load.entry. */
-export function chosenEntry(flag: string | undefined, spec: LoadEntry | undefined): LoadEntry | undefined {
-  return flag === undefined ? spec : parseEntryFlag(flag, spec)
+export function chosenEntry(flag: string | undefined, spec: LoadEntry | undefined, loadUrl?: string): LoadEntry | undefined {
+  return flag === undefined ? spec : parseEntryFlag(flag, spec, loadUrl)
 }
 
 /** The explicit proxy of a run: the entry's, else the target's (the sandbox's); none through a gateway. */

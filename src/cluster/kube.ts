@@ -364,7 +364,14 @@ export class KubeCluster implements Cluster {
     let errorText = ''
     let settle: (error: string | undefined) => void = () => undefined
     const ended = new Promise<string | undefined>(resolve => { settle = resolve })
-    const errors = new Writable({write(chunk: Buffer, _enc, done) { errorText += chunk.toString('utf8'); ws?.close(); done() }})
+    // client-node hands the error channel's first frame (the port number) over as an empty chunk: only text is an error.
+    const errors = new Writable({write(chunk: Buffer, _enc, done) {
+      if (chunk.length > 0) {
+        errorText += chunk.toString('utf8')
+        ws?.close()
+      }
+      done()
+    }})
     let ws: {close(): void} | undefined
     try {
       const socket = await new PortForward(this.kc).portForward(namespace, pod, [port], data, errors, input)

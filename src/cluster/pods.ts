@@ -12,7 +12,7 @@ import type {PodSummary} from './cluster.js'
 export interface PodObject {
   metadata?: {name?: string; namespace?: string; labels?: Record<string, string>}
   spec?: {
-    containers?: ReadonlyArray<{name: string}>
+    containers?: ReadonlyArray<{name: string; ports?: ReadonlyArray<{name?: string; containerPort: number}>}>
     initContainers?: ReadonlyArray<{name: string; restartPolicy?: string}>
   }
   status?: {conditions?: ReadonlyArray<{type: string; status: string}>}
@@ -22,12 +22,14 @@ export interface PodObject {
 export function podSummary(pod: PodObject, namespace: string): PodSummary {
   // Kubernetes allows only `Always` on an init container (a restartable, i.e. sidecar, container).
   const sidecars = (pod.spec?.initContainers ?? []).filter(c => c.restartPolicy === 'Always').map(c => c.name)
+  const ports = Object.fromEntries((pod.spec?.containers ?? []).flatMap(c => (c.ports ?? []).flatMap(p => (p.name === undefined || p.name === '' ? [] : [[p.name, p.containerPort] as const]))))
   return {
     name: pod.metadata?.name ?? '',
     namespace: pod.metadata?.namespace ?? namespace,
     labels: pod.metadata?.labels ?? {},
     containers: (pod.spec?.containers ?? []).map(c => c.name),
     ...(sidecars.length === 0 ? {} : {sidecars}),
+    ...(Object.keys(ports).length === 0 ? {} : {ports}),
     ready: (pod.status?.conditions ?? []).some(c => c.type === 'Ready' && c.status === 'True'),
   }
 }

@@ -4,6 +4,8 @@ import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
 import {localDriver, Session} from '../cli/session.js'
+import {parseEntryFlag} from '../cli/entry.js'
+import {openWayIn, runSignal, type WayIn} from '../cli/way-in.js'
 import type {Target} from '../runner/target.js'
 import {currentUser} from '../cli/user.js'
 import {UsageError} from '../errors.js'
@@ -14,7 +16,7 @@ import {gameDayItems, type GameDayItem, GameDayPreflightFailed, preflightGameDay
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
 import {gameDayOutcomes, type GameDayRun, runGameDay} from '../gameday/run.js'
 import type {LoadDriver} from '../load/driver.js'
-import {K6Unavailable, k6ProxyProblem} from '../load/k6.js'
+import {K6Unavailable} from '../load/k6.js'
 import {entryVerdict, gameDayReport, type GameDayReport, renderGameDayMarkdown} from '../report/gameday/report.js'
 import {writeGameDayReports} from '../report/gameday/write.js'
 import {reportWriteProblem} from '../report/volume.js'
@@ -51,6 +53,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     'metrics-port': Flags.integer({description: 'serve the game day\'s metrics at http://127.0.0.1:PORT/metrics while it runs (0: any free port)', min: 0, max: 65_535}),
     ignition: Flags.boolean({description: 'before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars\' fault counters must move (exit 4 when they do not); --no-ignition skips it', default: true, allowNo: true}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
+    entry: Flags.string({description: 'how every experiment\'s load and HTTP probes enter the mesh, over each spec.load.entry: proxy=URL, gateway, gateway=URL or portForward=SERVICE[.NAMESPACE]:PORT (as for chaos run)'}),
     ...outcomeFlags,
   }
   static override enableJsonFlag = true
@@ -72,8 +75,9 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const {target} = session
     const telemetry = new RunTelemetry()
     let metrics: MetricsServer | undefined
+    const ways = new Map<number, WayIn>() // each experiment's way in, by its index; port-forwards stopped at the end
     try {
-      const {items, drivers} = await runnableItems(gameday, args.file, target, flags, say)
+      const {items, drivers} = await runnableItems(gameday, args.file, target, flags, say, ways)
       const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
       const startedAt = new Date()
       const findings = await preflightGameDay(target, items, {owner: currentUser(), ...(flags.phases === undefined ? {} : {phases: flags.phases}), ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']})})
@@ -97,8 +101,8 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         events: () => session.events(telemetry.observe),
         runInput: (item, signal, events) => ({
           file: item.file, experiment: item.experiment, cluster: target.cluster, namespace: item.namespace, driver: driverOf(drivers, item, flags.driver),
-          reportDir: flags['report-dir'], signal, events, owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
-          ...(target.proxy === undefined ? {} : {proxy: target.proxy}),
+          reportDir: flags['report-dir'], signal: runSignal(signal, ways.get(item.index) ?? {}), events, owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
+          ...proxyOf(ways.get(item.index)),
           ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
           ...(flags.phases === undefined ? {} : {phases: flags.phases}),
           ignition: flags.ignition,
@@ -108,6 +112,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     } catch (err) {
       throw after.unwritableRoot(err) // a journal that cannot be created on a full report volume: exit 4, the volume named
     } finally {
+      for (const way of ways.values()) await way.close?.().catch(() => undefined)
       await metrics?.close()
       await session.close()
     }
@@ -148,16 +153,32 @@ interface FinishOptions {
   after: AfterOutcome
 }
 
-/** The game day's entries made runnable, each with ${namespace} resolved, and the drivers they use (k6 found, its proxy usable). */
-async function runnableItems(gameday: GameDay, file: string, target: Target, flags: {namespace?: string | undefined; phases?: string | undefined; driver?: string | undefined}, say: (line: string) => void): Promise<{items: GameDayItem[]; drivers: Map<string, LoadDriver>}> {
+/**
+ * The game day's entries made runnable, each with ${namespace} resolved and its way into the mesh
+ * open (--entry over its spec.load.entry: a malformed --entry is exit 2, a way in that cannot open is
+ * exit 4, before anything runs), and the drivers they use (k6 found, its proxy usable).
+ */
+async function runnableItems(gameday: GameDay, file: string, target: Target, flags: {namespace?: string | undefined; phases?: string | undefined; driver?: string | undefined; entry?: string | undefined}, say: (line: string) => void, ways: Map<number, WayIn>): Promise<{items: GameDayItem[]; drivers: Map<string, LoadDriver>}> {
   const items = (await gameDayItems(gameday, file, target, {...(flags.namespace === undefined ? {} : {namespace: flags.namespace}), ...(flags.phases === undefined ? {} : {phases: flags.phases})}))
     .map(item => ({...item, experiment: withNamespace(item.experiment, item.namespace)})) // ${namespace}: each entry's own
+  if (flags.entry !== undefined) for (const item of items) parseEntryFlag(flags.entry, item.experiment.spec.load.entry, item.experiment.spec.load.url)
   const drivers = await loadDrivers(items, flags.driver, say)
+  const ready: GameDayItem[] = []
   for (const item of items) {
-    const problem = driverOf(drivers, item, flags.driver).name === 'k6' ? k6ProxyProblem(item.experiment.spec.load.url, target.proxy) : undefined
-    if (problem !== undefined) throw new K6Unavailable(`${item.name}: ${problem}`, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+    const way = await openWayIn(item.experiment, flags.entry, target, item.namespace, driverOf(drivers, item, flags.driver), line => say(`${item.name}: ${line.trimStart()}`))
+      .catch((err: unknown) => {
+        if (err instanceof K6Unavailable) throw new K6Unavailable(`${item.name}: ${err.message}`, {...(err.hint === undefined ? {} : {hint: err.hint})})
+        throw err
+      })
+    ways.set(item.index, way)
+    ready.push({...item, experiment: way.experiment})
   }
-  return {items, drivers}
+  return {items: ready, drivers}
+}
+
+/** The forward proxy an experiment's load goes through, as a RunInput field. */
+function proxyOf(way: WayIn | undefined): {proxy?: string} {
+  return way?.proxy === undefined ? {} : {proxy: way.proxy}
 }
 
 /** One driver instance per driver name the game day uses; k6 is looked for before anything starts (exit 4). */

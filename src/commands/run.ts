@@ -3,22 +3,19 @@ import {readFileSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {chosenEntry, entryProxy, gatewayAddress, parseEntryFlag, throughGateway} from '../cli/entry.js'
+import {parseEntryFlag} from '../cli/entry.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
 import {driverName, localDriver, type ReportedRun, Session} from '../cli/session.js'
+import {openWayIn, runSignal} from '../cli/way-in.js'
 import {currentUser} from '../cli/user.js'
 import {loadExperiment} from '../experiment/load.js'
 import {withNamespace} from '../experiment/namespace.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
-import {proxyFor} from '../load/env-proxy.js'
-import type {LoadDriver} from '../load/driver.js'
-import {K6Unavailable, k6ProxyProblem} from '../load/k6.js'
 import {k6OperatorDriverFor} from '../load/k6-operator.js'
-import {type Experiment, LOAD_DRIVERS} from '../experiment/model.js'
+import {LOAD_DRIVERS} from '../experiment/model.js'
 import {githubAnnotations, githubSummary} from '../report/run/github.js'
 import type {JournalDocument} from '../journal/journal.js'
-import type {Target} from '../runner/target.js'
 
 /** `chaos run <file>`: apply the faults, drive load, check the hypothesis, always revert. */
 export default class Run extends BaseCommand {
@@ -44,7 +41,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
     ignition: Flags.boolean({description: 'before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars\' fault counters must move (exit 4 when they do not); --no-ignition skips it', default: true, allowNo: true}),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
-    entry: Flags.string({description: 'how load and HTTP probes enter the mesh, overriding spec.load.entry: proxy=URL (an HTTP forward proxy), gateway (the ingress gateway: spec.load.entry\'s, else Service istio-system/istio-ingressgateway port 80, at its load-balancer address) or gateway=URL (a gateway at that address). Without either: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY'}),
+    entry: Flags.string({description: 'how load and HTTP probes enter the mesh, overriding spec.load.entry: proxy=URL (an HTTP forward proxy), gateway (the ingress gateway: spec.load.entry\'s, else Service istio-system/istio-ingressgateway port 80, at its load-balancer address) gateway=URL (a gateway at that address) or portForward=SERVICE[.NAMESPACE]:PORT (a port-forward chaos keeps to the Service\'s ready pods through the API server; bare portForward: the Service of the load URL). Without any: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY'}),
     ...outcomeFlags,
   }
   static override enableJsonFlag = true
@@ -55,7 +52,7 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const out = this.jsonEnabled() ? process.stderr : process.stdout
     // --keep, --notify, --report-url, --entry: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, line => out.write(`${line}\n`))
-    if (flags.entry !== undefined) parseEntryFlag(flags.entry, experiment.spec.load.entry)
+    if (flags.entry !== undefined) parseEntryFlag(flags.entry, experiment.spec.load.entry, experiment.spec.load.url)
     const name = driverName(flags.driver, experiment)
     const local = name === 'k6-operator' ? undefined : await localDriver(name, line => out.write(`${line}\n`))
     const session = await Session.open({
@@ -66,16 +63,16 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
     let result: ReportedRun
     let startedAt = new Date()
-    let closeEntry: (() => Promise<void>) | undefined // a port-forward to the gateway, stopped when the run ends
+    let closeEntry: (() => Promise<void>) | undefined // a port-forward (to the gateway or --entry portForward's Service), stopped when the run ends
     try {
       // k6-operator: runner pods in the target cluster, metrics back through its Prometheus.
       const driver = local ?? k6OperatorDriverFor(target.cluster, experiment.spec.load.k6Operator ?? {}, prometheusUrl ?? experiment.spec.prometheus?.url)
-      const way = await wayIn(withNamespace(experiment, target.namespace), flags.entry, target, driver, line => session.say(line)) // ${namespace} in stats, PromQL and URLs
+      const way = await openWayIn(withNamespace(experiment, target.namespace), flags.entry, target, target.namespace, driver, line => session.say(line)) // ${namespace} in stats, PromQL and URLs
       closeEntry = way.close
       startedAt = new Date()
       result = await session.run({
         file: args.file, experiment: way.experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
-        signal: session.signals.signal, events: session.events(), owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
+        signal: runSignal(session.signals.signal, way), events: session.events(), owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
         ...(way.proxy === undefined ? {} : {proxy: way.proxy}), ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
         ...(flags.phases === undefined ? {} : {phases: flags.phases}), ignition: flags.ignition,
       }, {html: flags.html, redactHeaders: flags['redact-header']})
@@ -104,29 +101,6 @@ async function judge(result: ReportedRun, failOn: FailOn, out: NodeJS.WritableSt
   process.exitCode = exitCode
   await ended(exitCode)
   return {...result, exitCode, outcomeExitCode: result.exitCode, failOn, tolerated: verdict.tolerated.length > 0}
-}
-
-/**
- * How load and HTTP probes enter the mesh: --entry over spec.load.entry; through a gateway they go to
- * its address with its Host (and `close` stops a port-forward to it), else through a proxy when there is one.
- */
-async function wayIn(experiment: Experiment, flag: string | undefined, target: Target, driver: LoadDriver, say: (line: string) => void): Promise<{experiment: Experiment; proxy?: string; close?: () => Promise<void>}> {
-  const entry = chosenEntry(flag, experiment.spec.load.entry)
-  let sent = entry === undefined ? experiment : {...experiment, spec: {...experiment.spec, load: {...experiment.spec.load, entry}}}
-  let close: (() => Promise<void>) | undefined
-  if (entry !== undefined && !('proxy' in entry)) {
-    const gateway = await gatewayAddress(entry, target.cluster, target.gateway)
-    close = gateway.close
-    sent = throughGateway(sent, gateway.origin, entry)
-    say(`entry: through the gateway at ${gateway.origin}, ${gateway.via} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})`)
-  }
-  const proxy = entryProxy(entry, target.proxy)
-  const problem = driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
-  if (problem !== undefined) {
-    await close?.().catch(() => undefined)
-    throw new K6Unavailable(problem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
-  }
-  return {experiment: sent, ...(proxy === undefined ? {} : {proxy}), ...(close === undefined ? {} : {close})}
 }
 
 /**

@@ -148,8 +148,17 @@ export const GatewayUrlEntry = Type.Object({
   gateways: Type.Optional(GatewayNames),
 }, {additionalProperties: false, title: 'Gateway URL entry', ...doc('Through an ingress gateway at this address, with the Host header its routes expect.')})
 
+/** Through a port-forward to a Service's pods, kept by the runner itself. */
+export const PortForwardEntry = Type.Object({
+  portForward: Type.Object({
+    service: Type.String({...doc('The Service whose ready pods the load is forwarded to, e.g. productpage.'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63}),
+    namespace: Type.Optional(Type.String({...doc('Its namespace (default: the run\'s target namespace).'), pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63})),
+    port: Type.Integer({...doc('The Service port, e.g. 9080; its targetPort (a number, or a container port\'s name) is what the pod is reached on.'), minimum: 1, maximum: 65535}),
+  }, {additionalProperties: false, ...doc('The Service the load and HTTP probes are port-forwarded to through the API server (pods/portforward, as kubectl port-forward svc/… does).')}),
+}, {additionalProperties: false, title: 'Port-forward entry', ...doc('Through a port-forward to a ready pod of a Service, for clusters whose gateways cannot be reached from where chaos runs. The forward reaches the pod\'s application port past its own sidecar: a fault on that Service cannot fire, faults on the services it calls do. A lost forward is retried on another ready pod; one that stays lost aborts the run (exit 3).')})
+
 /** How the load and HTTP probes enter the mesh (README, "Running against a real cluster"). */
-export const LoadEntry = Type.Union([ProxyEntry, GatewayServiceEntry, GatewayUrlEntry], doc('The way into the mesh: {proxy}, {gateway, host} or {url, host}. Without it: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY as curl reads them, else direct.'))
+export const LoadEntry = Type.Union([ProxyEntry, GatewayServiceEntry, GatewayUrlEntry, PortForwardEntry], doc('The way into the mesh: {proxy}, {gateway, host}, {url, host} or {portForward}. Without it: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY as curl reads them, else direct.'))
 export type LoadEntry = Static<typeof LoadEntry>
 
 /** The load to drive across all phases. */

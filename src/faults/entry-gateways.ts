@@ -4,7 +4,7 @@ import type {VirtualService} from '../istio/types.js'
 
 /** The Gateways a gateway entry serves, for the fault compiler: the entry's, else every one the namespace's VirtualServices name. */
 export function enteredGateways(entry: LoadEntry | undefined, virtualServices: readonly VirtualService[], namespace: string): string[] | undefined {
-  if (entry === undefined || 'proxy' in entry) return undefined
+  if (entry === undefined || 'proxy' in entry || 'portForward' in entry) return undefined
   // `gateways:` entries resolve in the VirtualService's namespace (istio 1.30.3 pilot/pkg/model/config.go resolveGatewayName).
   const resolve = (g: string, ns: string) => (g.includes('/') ? g : `${ns}/${g}`)
   if (entry.gateways !== undefined) return entry.gateways.map(g => resolve(g, namespace))
@@ -19,5 +19,18 @@ export function enteredGateways(entry: LoadEntry | undefined, virtualServices: r
 /** Whether the experiment's load enters through a gateway (a mesh proxy that calls the services behind it). */
 export function throughGatewayEntry(experiment: {spec: {load: {entry?: LoadEntry}}}): boolean {
   const entry = experiment.spec.load.entry
-  return entry !== undefined && !('proxy' in entry)
+  return entry !== undefined && !('proxy' in entry) && !('portForward' in entry)
+}
+
+/**
+ * The Service a port-forward entry reaches (its namespace resolved), else undefined. A port-forward
+ * lands on the pod's application port from inside the pod's network namespace, past its own
+ * sidecar: Istio's iptables leave loopback traffic from any user but the proxy's alone (istio/istio
+ * tools/istio-iptables/pkg/capture/testdata/empty.golden: `-A ISTIO_OUTPUT -o lo -m owner !
+ * --uid-owner 1337 -j RETURN`), and nothing calls it through a sidecar of its own.
+ */
+export function portForwardService(experiment: {spec: {load: {entry?: LoadEntry}}}, namespace: string): {service: string; namespace: string; port: number} | undefined {
+  const entry = experiment.spec.load.entry
+  if (entry === undefined || !('portForward' in entry)) return undefined
+  return {service: entry.portForward.service, namespace: entry.portForward.namespace ?? namespace, port: entry.portForward.port}
 }

@@ -290,6 +290,7 @@ function peekHeaders(raw: readonly (Buffer | string)[] | null | undefined): Answ
     else if (name === 'x-envoy-upstream-service-time') peek.upstreamServiceTime = true
     else if (name === 'x-envoy-overloaded') peek.overloaded = true
     else if (name === 'x-faultline-proxy') peek.proxyRefused = true
+    else if (name === 'x-faultline-port-forward') peek.portForward = String(raw[i + 1])
   }
   return peek
 }

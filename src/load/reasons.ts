@@ -69,6 +69,8 @@ export interface AnswerPeek {
   overloaded?: boolean
   /** `x-faultline-proxy: refused`: the sandbox's forward proxy refused the request itself. */
   proxyRefused?: boolean
+  /** `x-faultline-port-forward: <why>`: chaos's own port-forward (--entry portForward) reached no pod. */
+  portForward?: string
   /** The first bytes of the body. */
   body?: string
 }
@@ -106,17 +108,22 @@ export function envoyFlag(status: number, body: string, overloaded = false): str
 }
 
 /**
- * The reason for an answer with status ≥ 400: the sandbox proxy's own refusal, an Envoy local
+ * The reason for an answer with status ≥ 400: the sandbox proxy's own refusal, chaos's own
+ * port-forward reaching no pod (`port-forward lost: no ready pod`), an Envoy local
  * reply with its flag (`503 UO`), an Envoy local reply whose flag the body does not tell
  * (`503 envoy`), or the bare status (the application answered it, through the mesh or not).
  */
 export function statusReason(status: number, peek: AnswerPeek = {}): string {
   if (peek.proxyRefused === true) return `proxy refused ${status}`
+  if (peek.portForward !== undefined) return `port-forward lost: ${PORT_FORWARD_WHY.has(peek.portForward) ? peek.portForward : 'unknown'}`
   const envoy = peek.server === 'envoy' || peek.server === 'istio-envoy'
   if (peek.overloaded === true) return `${status} UO`
   if (!envoy || peek.upstreamServiceTime === true) return String(status)
   return `${status} ${envoyFlag(status, peek.body ?? '') ?? 'envoy'}`
 }
+
+/** What chaos's port-forward says in `x-faultline-port-forward` (src/cli/port-forward.ts LOST_WHY); anything else is not a label. */
+const PORT_FORWARD_WHY = new Set(['no ready pod', 'stream failed'])
 
 /** The reason a failed request is counted under when its driver gave none. */
 export function defaultReason(status: number): string {

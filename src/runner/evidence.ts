@@ -79,6 +79,20 @@ export function injectedBetween(a: FaultCounters, b: FaultCounters): number {
 }
 
 /**
+ * `start` with the pods it lacks taken from `now`, their first good read: from then on they count
+ * too (between that read and a later one), where they would otherwise be left out for the whole
+ * phase because one read before the write failed. What they counted before their first read is not
+ * known, and not counted.
+ */
+export function adoptNewPods(start: FaultCounters, now: FaultCounters): FaultCounters {
+  const added = [...now.byPod].filter(([pod]) => !start.byPod.has(pod))
+  if (added.length === 0) return start
+  const byPod = new Map([...start.byPod, ...added])
+  const sum = (k: 'delays' | 'aborts') => added.reduce((n, [, c]) => n + c[k], start[k])
+  return {delays: sum('delays'), aborts: sum('aborts'), pods: byPod.size, byPod}
+}
+
+/**
  * Requests a sidecar sent to each of `fqdns` as Istio's standard metrics count them:
  * `istio_requests_total{reporter="source", destination_service=<fqdn>}`. Those are in Istio's default
  * stats inclusion (the bootstrap's `reporter=` prefix, istio 1.30.3 `tools/packaging/common/

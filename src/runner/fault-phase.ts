@@ -9,7 +9,7 @@ import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
 import type {PhaseCut, ProbeResult} from '../journal/events.js'
 import {applyPlan} from './apply.js'
-import {callersOf, controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
+import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
 import {revertCommand, type RevertOutcome, type Reverter} from './revert.js'
@@ -139,6 +139,8 @@ export class FaultPhase {
     const injected = injectedBetween(this.counters, now)
     if (injected === 0) {
       this.quietPoll = poll
+      // A pod first read now counts from this read on (two good reads, never from before its first).
+      this.counters = adoptNewPods(this.counters, now)
       return
     }
     this.fired = true

@@ -20,6 +20,13 @@ export interface LivePlan {
   ready: boolean
 }
 
+/** The forward proxy the load goes through: spec.load.entry's, else the target's (the sandbox's) when it has no entry; none through a gateway or a port-forward. */
+function entryProxy(experiment: Experiment, targetProxy: string | undefined): string | undefined {
+  const entry = experiment.spec.load.entry
+  if (entry === undefined) return targetProxy
+  return 'proxy' in entry ? entry.proxy : undefined
+}
+
 /** Reads the cluster, compiles and runs preflight; read-only. */
 export async function planAgainstCluster(target: Target, experiment: Experiment, options: {runId?: string; owner?: string; prometheusUrl?: string; now?: Date} = {}): Promise<LivePlan> {
   const now = options.now ?? new Date()
@@ -32,7 +39,7 @@ export async function planAgainstCluster(target: Target, experiment: Experiment,
   const prometheusUrl = options.prometheusUrl ?? experiment.spec.prometheus?.url ?? target.prometheusUrl
   const checks = [...locks.checks, ...await preflight({
     experiment, cluster: target.cluster, namespace: target.namespace, plan, now,
-    prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl), loadThroughMesh: target.proxy !== undefined || throughGatewayEntry(experiment),
+    prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl), loadThroughMesh: entryProxy(experiment, target.proxy) !== undefined || throughGatewayEntry(experiment),
   })]
   return {checks, plan, ready: checks.every(c => c.status !== 'failed')}
 }

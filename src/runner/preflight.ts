@@ -5,6 +5,7 @@
 import {ApiError, type AccessCheck, type Cluster, type ServiceSummary} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
 import {closest} from '../experiment/suggest.js'
+import {portForwardService} from '../faults/entry-gateways.js'
 import {managedInfo} from '../faults/revert.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {fqdn, hostCovers} from '../istio/routing.js'
@@ -14,6 +15,7 @@ import {PrometheusClient} from '../probes/prometheus.js'
 import {sumMatching} from '../cluster/stats.js'
 import type {PreflightCheck} from './preflight-check.js'
 import {meshChecks} from './preflight-mesh.js'
+import {deniedPermissions, STATS_EXEC_ACCESS, STATS_PROXY_ACCESS, statsCheck} from './preflight-stats.js'
 import {setupChecks} from './setup.js'
 
 /** One preflight finding (its own module, so the modules of single checks need not import this one). */
@@ -36,10 +38,10 @@ const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   {verb: 'list', group: ISTIO_GROUP, resource: 'destinationrules'},
   {verb: 'list', group: '', resource: 'pods'},
   {verb: 'list', group: '', resource: 'services'},
-  // Exec is a WebSocket upgrade, a GET: authorized as `get pods/exec`, and since Kubernetes 1.35
-  // (AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default) also as `create pods/exec`.
-  {verb: 'get', group: '', resource: 'pods', subresource: 'exec'},
-  {verb: 'create', group: '', resource: 'pods', subresource: 'exec'},
+  // Sidecar stats: through the pod proxy, and by exec as the fallback (preflight-stats.ts). The Role
+  // grants both; the permission check wants either.
+  ...STATS_PROXY_ACCESS,
+  ...STATS_EXEC_ACCESS,
 ]
 
 /** What `spec.setup` adds: reading and replacing the DestinationRules it patches. */
@@ -231,7 +233,7 @@ async function envoyChecks(input: PreflightInput): Promise<PreflightCheck[]> {
     if (!('envoy' in p)) continue
     const snap = await snapshotEnvoy(input.cluster, input.namespace, p.envoy.pods)
     if (snap.pods.size === 0) {
-      checks.push({check: 'envoy', status: 'failed', message: `probe "${p.name}": no sidecar of pods ${JSON.stringify(p.envoy.pods)} could be read${snap.errors.size > 0 ? ': ' + [...snap.errors.values()][0] : ''}`, hint: 'PreflightCheck the pod labels and that the pods run an istio-proxy container.'})
+      checks.push({check: 'envoy', status: 'failed', message: `probe "${p.name}": no sidecar of pods ${JSON.stringify(p.envoy.pods)} could be read${snap.errors.size > 0 ? ': ' + [...snap.errors.values()][0] : ''}`, hint: 'Check the pod labels and that the pods run an istio-proxy container.'})
       continue
     }
     const matched = [...snap.pods.values()].some(s => sumMatching(s, p.envoy.stat).matched > 0)
@@ -272,16 +274,24 @@ async function prometheusChecks(input: PreflightInput): Promise<PreflightCheck[]
  * applies a VirtualService's fault in the calling proxy (the sidecar's outbound route, or the
  * gateway's for gateway-bound routes), never in the server's inbound, so that fault cannot fire —
  * exit 4 before anything is injected. Through a gateway or a sidecar (the sandbox's proxy, --entry)
- * there is a calling proxy and the compiler put the fault where it runs.
+ * there is a calling proxy and the compiler put the fault where it runs. Through a port-forward
+ * (--entry portForward) the load reaches the Service's application inside its pod, past every
+ * sidecar (faults/entry-gateways.ts portForwardService): a fault on that Service cannot fire, faults
+ * on the hosts its application calls fire in its own sidecar.
  */
 function entryCheck(input: PreflightInput): PreflightCheck[] {
   if (input.loadThroughMesh) return []
+  const forward = portForwardService(input.experiment, input.namespace)
   const url = new URL(input.experiment.spec.load.url)
-  const entryHost = fqdn(url.hostname, input.namespace)
-  return input.experiment.spec.faults.flatMap((f, i) => fqdn(f.service, input.namespace) !== entryHost ? [] : [{
+  const entryHost = forward === undefined ? fqdn(url.hostname, input.namespace) : fqdn(forward.service, forward.namespace)
+  return input.experiment.spec.faults.flatMap((f, i) => fqdn(f.service, input.namespace) !== entryHost ? [] : [forward === undefined ? {
     check: 'entry', status: 'failed' as const,
     message: `spec.faults[${i}] on ${f.service} cannot fire: the load goes straight to ${url.host}, not through a sidecar or a gateway, and Istio applies a fault in the proxy that calls ${f.service}`,
     hint: `Send the load through the mesh (--entry gateway for the ingress gateway, --entry proxy=URL for a meshed forward proxy, or the sandbox), or put the fault on a service ${f.service} calls. Nothing was injected.`,
+  } : {
+    check: 'entry', status: 'failed' as const,
+    message: `spec.faults[${i}] on ${f.service} cannot fire: the load enters through a port-forward to ${forward.namespace}/${forward.service}'s pods, which reaches its application directly (past its own sidecar, with no calling sidecar before it), and Istio applies a fault in the proxy that calls ${f.service}`,
+    hint: `Put the fault on a service ${f.service} calls (its sidecar applies it), or send the load through a calling proxy instead: --entry gateway (the ingress gateway) or --entry proxy=URL (a meshed forward proxy). Nothing was injected.`,
   }])
 }
 
@@ -293,7 +303,7 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
   checks.push({check: 'cluster', status: 'ok', message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`})
   const access = requiredAccess(namespace, {setup: (input.experiment.spec.setup?.destinationRules.length ?? 0) > 0})
   const allowed = await cluster.canI(access)
-  const denied = access.filter((_, i) => allowed[i] !== true).map(a => `${a.verb} ${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}`)
+  const denied = deniedPermissions(access, allowed)
   checks.push(denied.length === 0
     ? {check: 'permissions', status: 'ok', message: 'every permission the run needs is granted'}
     : {check: 'permissions', status: 'failed', message: `not allowed in ${namespace}: ${denied.join(', ')}`, hint: 'Grant them with a Role (see `chaos schedule` for the least-privilege Role), or run as a user who has them.'})
@@ -304,8 +314,10 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
     const who = o.existing === undefined ? undefined : foreignController(o.existing)
     if (who !== undefined) checks.push({check: 'controller', status: 'warning', message: `VirtualService ${o.revert.name} is managed by ${who}, which may overwrite our routes mid-run`, hint: 'Pause its sync for the duration of the experiment; the revert keeps whatever it writes meanwhile.'})
   }
-  checks.push(...entryCheck(input), ...await envoyChecks(input), ...await prometheusChecks(input))
+  checks.push(...entryCheck(input), ...await statsCheck(cluster, namespace), ...await envoyChecks(input), ...await prometheusChecks(input))
   const faultedServices = input.experiment.spec.faults.map(f => f.service)
-  checks.push(...meshChecks({facts: await cluster.meshFacts(namespace), namespace, plan: input.plan, faultedServices, loadThroughMesh: input.loadThroughMesh, now: input.now}))
+  // A port-forward lands past the entry pod's sidecar, so its mTLS mode never sees the load: as for load through the mesh, the mTLS check does not apply.
+  const pastSidecars = portForwardService(input.experiment, namespace) !== undefined
+  checks.push(...meshChecks({facts: await cluster.meshFacts(namespace), namespace, plan: input.plan, faultedServices, loadThroughMesh: input.loadThroughMesh || pastSidecars, now: input.now}))
   return checks
 }

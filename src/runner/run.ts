@@ -12,6 +12,7 @@ import {planExperiment} from '../faults/experiment-plan.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
+import type {VirtualService} from '../istio/types.js'
 import {type LoadDriver, type LoadPlan, parseRate} from '../load/driver.js'
 import {proxyFor} from '../load/env-proxy.js'
 import {throughGatewayEntry} from '../faults/entry-gateways.js'
@@ -315,37 +316,47 @@ async function withinMs<T>(ms: number, work: Promise<T>, fallback: T): Promise<T
 /** Locks, compile, preflight; reverts stale faults of dead runs first. Throws Stop('could-not-run') on failure. */
 async function prepare(input: RunInput, runId: string, startedAt: Date, reverter: Reverter): Promise<FaultPlan> {
   const {cluster, namespace, experiment, events} = input
-  const emit = (checks: PreflightCheck[]) => checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
-  const fail = (checks: PreflightCheck[]) => {
-    const failed = checks.filter(c => c.status === 'failed')
-    if (failed.length > 0) throw new Stop('could-not-run', `preflight failed: ${failed.map(c => c.message + (c.hint === undefined ? '' : ` — ${c.hint}`)).join('; ')}`)
-  }
-  let existing = await cluster.listVirtualServices(namespace)
+  const existing = await takeLocks(input)
+  const plan = planAgainst(input, existing, runId, startedAt)
+  const checks = [
+    ...await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined || throughGatewayEntry(experiment), now: new Date()}),
+    // Each traffic class can reach its URL the way the load will send (a baseline of 100 % ENOTFOUND tests nothing).
+    ...await reachabilityChecks({load: experiment.spec.load, ...(input.proxy === undefined ? {} : {proxy: input.proxy})}),
+  ]
+  passOrStop(events, checks)
+  if (input.ignition === false) return plan
+  // Will it fire? A 1 ms delay for the targeted match, a few targeted requests, the callers' counters.
+  const ignition = await ignite({experiment, cluster, namespace, ...(input.proxy === undefined ? {} : {proxy: input.proxy}), ...(input.owner === undefined ? {} : {owner: input.owner}), runId, existing, reverter, revertTimeoutMs: input.revertTimeoutMs ?? 30_000})
+  passOrStop(events, [ignition])
+  // The check restored what it wrote, with new resourceVersions: plan the real faults from the objects as they are now.
+  return planAgainst(input, await cluster.listVirtualServices(namespace), runId, startedAt)
+}
+
+/** Journals each preflight check, then stops the run (could-not-run) if any failed. */
+function passOrStop(events: RunInput['events'], checks: PreflightCheck[]): void {
+  checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
+  const failed = checks.filter(c => c.status === 'failed')
+  if (failed.length > 0) throw new Stop('could-not-run', `preflight failed: ${failed.map(c => c.message + (c.hint === undefined ? '' : ` — ${c.hint}`)).join('; ')}`)
+}
+
+/** The namespace's VirtualServices once no other live run holds the targets, the stale faults of dead runs reverted. */
+async function takeLocks(input: RunInput): Promise<VirtualService[]> {
+  const {cluster, namespace, experiment, events} = input
+  const existing = await cluster.listVirtualServices(namespace)
   const locks = lockChecks(existing, experiment.spec.faults, namespace, new Date())
-  emit(locks.checks)
-  fail(locks.checks)
+  passOrStop(events, locks.checks)
   for (const vs of locks.stale) {
     const name = vs.metadata.name
     const outcome = await revertObject(cluster, namespace, name, managedInfo(vs)?.runId ?? '', current => current === undefined ? {action: 'none', namespace, name, reason: 'gone'} : revertFromAnnotations(current), {deadlineMs: input.revertTimeoutMs ?? 30_000})
     if (!outcome.ok) throw new Stop('could-not-run', `a stale fault on ${name} could not be reverted: ${outcome.message}`)
     events.emit({kind: 'revert', namespace, name, action: outcome.action, message: `stale fault reverted: ${outcome.message}`})
   }
-  if (locks.stale.length > 0) existing = await cluster.listVirtualServices(namespace)
-  const plan = planExperiment({experiment: withPhases(experiment, input.phases), existing, runId, now: startedAt, namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
-  const checks = [
-    ...await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined || throughGatewayEntry(experiment), now: new Date()}),
-    // Each traffic class can reach its URL the way the load will send (a baseline of 100 % ENOTFOUND tests nothing).
-    ...await reachabilityChecks({load: experiment.spec.load, ...(input.proxy === undefined ? {} : {proxy: input.proxy})}),
-  ]
-  emit(checks)
-  fail(checks)
-  if (input.ignition === false) return plan
-  // Will it fire? A 1 ms delay for the targeted match, a few targeted requests, the callers' counters.
-  const ignition = await ignite({experiment, cluster, namespace, ...(input.proxy === undefined ? {} : {proxy: input.proxy}), ...(input.owner === undefined ? {} : {owner: input.owner}), runId, existing, reverter, revertTimeoutMs: input.revertTimeoutMs ?? 30_000})
-  emit([ignition])
-  fail([ignition])
-  // The check restored what it wrote, with new resourceVersions: plan the real faults from the objects as they are now.
-  return planExperiment({experiment: withPhases(experiment, input.phases), existing: await cluster.listVirtualServices(namespace), runId, now: startedAt, namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
+  return locks.stale.length > 0 ? await cluster.listVirtualServices(namespace) : existing
+}
+
+/** The experiment's faults (with any --phases override) compiled against these VirtualServices. */
+function planAgainst(input: RunInput, existing: VirtualService[], runId: string, startedAt: Date): FaultPlan {
+  return planExperiment({experiment: withPhases(input.experiment, input.phases), existing, runId, now: startedAt, namespace: input.namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
 }
 
 /** What every phase needs from the run. */

@@ -45,8 +45,25 @@ describe('--entry and spec.load.entry: the gateway', () => {
     assert.equal(entryProxy(undefined, 'http://sandbox-proxy'), 'http://sandbox-proxy')
   })
 
-  it('--entry portForward: exit 4, not built yet', () => {
-    assert.throws(() => parseEntryFlag('portForward'), (e: unknown) => e instanceof FaultlineError && e.exitCode === ExitCode.CouldNotRun && /portForward is not built yet/.test(e.message))
+  it('--entry portForward=SERVICE[.NAMESPACE]:PORT; bare: the experiment\'s own, else the load URL\'s Service; malformed: exit 2 with an example', () => {
+    assert.deepEqual(parseEntryFlag('portForward=productpage:9080'), {portForward: {service: 'productpage', port: 9080}})
+    assert.deepEqual(parseEntryFlag('portForward=productpage.bookinfo:9080'), {portForward: {service: 'productpage', namespace: 'bookinfo', port: 9080}})
+    assert.deepEqual(parseEntryFlag('portForward', undefined, 'http://productpage:9080/productpage'), {portForward: {service: 'productpage', port: 9080}})
+    assert.deepEqual(parseEntryFlag('portForward', undefined, 'http://reviews.shop.svc.cluster.local/x'), {portForward: {service: 'reviews', namespace: 'shop', port: 80}})
+    const spec = {portForward: {service: 'edge', port: 8080}}
+    assert.deepEqual(parseEntryFlag('portForward', spec, 'http://productpage:9080/'), spec)
+    assert.equal(entryProxy(spec, 'http://sandbox-proxy'), undefined, 'through the port-forward, not the sandbox proxy')
+    const usage = (re: RegExp) => (e: unknown) => e instanceof FaultlineError && e.exitCode === ExitCode.Invalid && re.test(e.message) && /portForward=productpage:9080/.test(e.hint ?? '')
+    for (const bad of ['portForward=productpage', 'portForward=productpage:0', 'portForward=productpage:70000', 'portForward=Product:80', 'portForward=a.b.c:80', 'portForward=:80']) {
+      assert.throws(() => parseEntryFlag(bad), usage(/portForward= needs SERVICE\[\.NAMESPACE\]:PORT/), bad)
+    }
+    assert.throws(() => parseEntryFlag('portForward', undefined, 'http://127.0.0.1:9080/'), usage(/which Service\? The load URL http:\/\/127\.0\.0\.1:9080\/ names none/))
+    assert.throws(() => parseEntryFlag('tunnel=x'), (e: unknown) => e instanceof FaultlineError && e.exitCode === ExitCode.Invalid && /portForward=SERVICE/.test(e.hint ?? ''))
+  })
+
+  it('a portForward entry is not a gateway: no Gateways entered, no gateway-applied faults', () => {
+    assert.equal(enteredGateways({portForward: {service: 'productpage', port: 9080}}, [BOOKINFO], 'default'), undefined)
+    assert.ok(!throughGatewayEntry(experiment('x', {portForward: {service: 'productpage', port: 9080}})))
   })
 
   it('resolves the address from the Service\'s load-balancer status; none is exit 4 that says so', async () => {
@@ -130,5 +147,36 @@ describe('--entry and spec.load.entry: the gateway', () => {
     const further = experiment('ratings')
     const p2 = planExperiment({experiment: further, existing: [], runId: 'r1', now: new Date(), namespace: 'default'})
     assert.equal((await preflight({experiment: further, cluster, namespace: 'default', plan: p2, prometheus: undefined, loadThroughMesh: false, now: new Date()})).find(c => c.check === 'entry'), undefined)
+  })
+
+  it('preflight: through a port-forward a fault on the forwarded Service cannot fire (exit 4, what to do); one on a service it calls can', async () => {
+    const cluster = new FakeCluster()
+    const forwarded = {...experiment('productpage', {portForward: {service: 'productpage', port: 9080}})}
+    forwarded.spec.load = {...forwarded.spec.load, url: 'http://127.0.0.1:41000/productpage?u=normal'} // as the way in rewrites it
+    const plan = planExperiment({experiment: forwarded, existing: [], runId: 'r1', now: new Date(), namespace: 'default'})
+    const checks = await preflight({experiment: forwarded, cluster, namespace: 'default', plan, prometheus: undefined, loadThroughMesh: false, now: new Date()})
+    const entry = checks.find(c => c.check === 'entry')
+    assert.equal(entry?.status, 'failed')
+    assert.match(entry?.message ?? '', /spec\.faults\[0\] on productpage cannot fire: the load enters through a port-forward to default\/productpage's pods, which reaches its application directly \(past its own sidecar/)
+    assert.match(entry?.hint ?? '', /Put the fault on a service productpage calls .* --entry gateway/)
+    const ratings = experiment('ratings', {portForward: {service: 'productpage', port: 9080}})
+    const p2 = planExperiment({experiment: ratings, existing: [], runId: 'r1', now: new Date(), namespace: 'default'})
+    assert.equal((await preflight({experiment: ratings, cluster, namespace: 'default', plan: p2, prometheus: undefined, loadThroughMesh: false, now: new Date()})).find(c => c.check === 'entry'), undefined)
+    // Another namespace's productpage is another host.
+    const elsewhere = experiment('productpage', {portForward: {service: 'productpage', namespace: 'shop', port: 9080}})
+    const p3 = planExperiment({experiment: elsewhere, existing: [], runId: 'r1', now: new Date(), namespace: 'default'})
+    assert.equal((await preflight({experiment: elsewhere, cluster, namespace: 'default', plan: p3, prometheus: undefined, loadThroughMesh: false, now: new Date()})).find(c => c.check === 'entry'), undefined)
+  })
+
+  it('preflight: STRICT mTLS does not stop a port-forward entry (it lands past the sidecar that enforces it)', async () => {
+    const cluster = new FakeCluster()
+    cluster.facts = {peerAuthentications: [{metadata: {name: 'default', namespace: 'default'}, spec: {mtls: {mode: 'STRICT'}}}]}
+    const check = async (entry: Experiment['spec']['load']['entry']) => {
+      const exp = experiment('ratings', entry)
+      const plan = planExperiment({experiment: exp, existing: [], runId: 'r1', now: new Date(), namespace: 'default'})
+      return (await preflight({experiment: exp, cluster, namespace: 'default', plan, prometheus: undefined, loadThroughMesh: false, now: new Date()})).find(c => c.check === 'mtls')?.status
+    }
+    assert.equal(await check(undefined), 'failed', 'plaintext load from outside the mesh')
+    assert.equal(await check({portForward: {service: 'productpage', port: 9080}}), undefined)
   })
 })

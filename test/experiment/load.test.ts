@@ -42,6 +42,10 @@ const CASES: Record<string, Expected[]> = {
   'phase-shorter-than-a-second.yaml': [{at: '12:22', path: 'spec.phases.baseline', message: /phase baseline 500ms is shorter than the minimum of 1s/}],
   'max-duration-shorter-than-phases.yaml': [{at: '28:29', path: 'spec.guardrails.maxDuration', message: /maxDuration 30s is shorter than the phases \(baseline 10s \+ fault 30s \+ recovery 10s = 50s\)/, hint: /bounds the whole run/}],
   'ftp-load-url.yaml': [{at: '14:10', path: 'spec.load.url', message: /is not an http\(s\) URL/}],
+  'port-forward-without-port.yaml': [
+    {at: '16:7', path: 'spec.load.entry.portForward.port', message: /missing required field "port"/, hint: /The Service port, e\.g\. 9080/},
+    {at: '16:43', path: 'spec.load.entry.portForward.prot', message: /unknown field "prot"/, hint: /allowed here: service, namespace, port/},
+  ],
   'uppercase-metadata-name.yaml': [{at: '4:9', path: 'metadata.name', message: /"Ratings_Delay" is not a DNS-1123 label/, hint: /ratings-delay/}],
   'duplicate-traffic-class.yaml': [{at: '17:16', path: 'spec.load.traffic[1].name', message: /traffic class name "targeted" is used twice/}],
   'unknown-probe-traffic.yaml': [{at: '20:16', path: 'spec.steadyState[0].traffic', message: /no traffic class is named "contrl"/, hint: /targeted, control/}],

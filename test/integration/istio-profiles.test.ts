@@ -5,16 +5,24 @@
  *   names HTTP connection manager and cluster stats with Istio's `;` delimiter; 1.22 neither.
  * - bookinfo forwards what the real apps forward, so an experiment targeting `x-chaos-test` (which no
  *   app forwards) is stopped by the ignition check: exit 4, nothing left behind.
- * - the examples give the outcomes README's "The examples" promises, on both profiles.
+ * - the examples give the outcomes README's "The examples" promises, on both profiles, the PromQL one
+ *   on a sandbox of that profile with Prometheus (skipped without a `prometheus` binary, as in
+ *   promql-scrape.test.ts); every run reads the sidecars' stats through the API server's pod proxy
+ *   (`pods/NAME:15090/proxy/stats/prometheus`, whose names the runner reads back into Envoy's), and
+ *   says so in preflight.
  */
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {besidesSample, chaos, withDetachedSandbox} from './sandbox-cli.js'
+import {mkdtemp, rm} from 'node:fs/promises'
 
-const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'src/sandbox/mesh/profile.ts', 'src/sandbox/bookinfo/productpage.ts', 'src/sandbox/apiserver/pods.ts']
+import {besidesSample, chaos, have, sh, withDetachedSandbox} from './sandbox-cli.js'
+
+const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'src/sandbox/mesh/profile.ts', 'src/sandbox/bookinfo/productpage.ts', 'src/sandbox/apiserver/pods.ts', 'src/cluster/sidecar-stats.ts', 'src/cluster/prometheus-stats.ts', 'src/runner/preflight-stats.ts']
+/** What preflight says when the run reads the sidecars through the pod proxy (src/cluster/sidecar-stats.ts). */
+const THROUGH_POD_PROXY = /preflight\s+✓ stats: sidecar stats are read through the API server's pod proxy \(GET pods\/NAME:15090\/proxy\/stats\/prometheus\)/
 const SHORT = 'baseline=4s,fault=8s,recovery=4s'
 
 /** The examples and the exit code each must give (README, "The examples in experiments/"). */
@@ -81,11 +89,37 @@ for (const istio of ['1.30', '1.22'] as const) {
         try {
           const r = await chaos(['run', example.file, '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports')])
           assert.equal(r.code, example.exit, r.stdout + r.stderr)
+          assert.match(r.stdout, THROUGH_POD_PROXY)
           assert.deepEqual(besidesSample((await kubectl('get', 'vs', '-o', 'name')).stdout), [], 'nothing left behind')
         } finally {
           if (example.setup === true) await kubectl('delete', '-f', 'test/reference/istio-samples/bookinfo-networking/destination-rule-all.yaml')
         }
       })
     }
+
+    it('experiments/ratings-delay-promql.yaml exits 1 (the 7 s delay breaks the 4 s threshold, as ratings-delay.yaml) and its mesh-view probes hold', async function () {
+      if (!(await have('prometheus'))) {
+        console.log('      (skipped: prometheus is not on PATH)')
+        return this.skip()
+      }
+      // An ephemeral sandbox of this profile with Prometheus (the suite's shared one runs without it):
+      // `chaos sandbox up` takes the profile from CHAOS_SANDBOX_ISTIO, which the run's sandbox inherits.
+      const empty = await mkdtemp(join(tmpdir(), 'faultline-promql-profile-'))
+      try {
+        // baseline 15 s: a 1m rate() needs two scrapes of the baseline's traffic at the sandbox's 5 s interval;
+        // fault 20 s: the DI series first appears in the fault phase, and increase() needs it in several scrapes.
+        const r = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', join(empty, 'reports'), '--phases', 'baseline=15s,fault=20s,recovery=5s'],
+          {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_ISTIO: istio})
+        assert.equal(r.code, 1, r.stdout + r.stderr)
+        assert.match(r.stdout, THROUGH_POD_PROXY)
+        assert.match(r.stdout, /productpage answers targeted users within 4s\s+fault\s+missed/)
+        assert.match(r.stdout, /productpage 5xx ratio \(mesh view\)\s+baseline\s+held\s+0\b/)
+        assert.match(r.stdout, /the delay was injected \(mesh view\)\s+fault\s+held/)
+        // The console's table wraps this probe's name after "stays".
+        assert.match(r.stdout, /reviews' circuit breaker to ratings stays\s+fault\s+held/)
+      } finally {
+        await rm(empty, {recursive: true, force: true})
+      }
+    })
   })
 }

@@ -39,6 +39,10 @@ describe('failure reasons', () => {
     assert.equal(statusReason(503, {server: 'envoy', upstreamServiceTime: true, body: 'no healthy upstream'}), '503')
     assert.equal(statusReason(500, {}), '500')
     assert.equal(statusReason(502, {proxyRefused: true}), 'proxy refused 502')
+    // chaos's own port-forward (--entry portForward) reached no pod: its header says why, from a fixed set.
+    assert.equal(statusReason(502, {portForward: 'no ready pod'}), 'port-forward lost: no ready pod')
+    assert.equal(statusReason(502, {portForward: 'stream failed', server: 'envoy'}), 'port-forward lost: stream failed')
+    assert.equal(statusReason(502, {portForward: 'anything <b>else</b>'}), 'port-forward lost: unknown', 'never a free-form label')
     assert.equal(envoyFlag(503, 'anything', true), 'UO')
   })
 

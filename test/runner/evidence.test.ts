@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {WindowSummary} from '../../src/load/recorder.js'
-import {callersOf, controlUntouched, type FaultCounters, injectedBetween, MAX_EVIDENCE_PODS, readFaultCounters, requestsTo, targetedEffect} from '../../src/runner/evidence.js'
+import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, injectedBetween, MAX_EVIDENCE_PODS, readFaultCounters, requestsTo, targetedEffect} from '../../src/runner/evidence.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 /** A window of `requests` with this failure ratio, median and p99 (ms). */
@@ -47,6 +47,18 @@ describe('fault and control evidence', () => {
     assert.equal(injectedBetween(counters({'reviews-v1': [0, 0]}), counters({'reviews-v1': [0, 0], 'reviews-v2': [500, 0]})), 0)
     // A pod unreadable at the end adds nothing either.
     assert.equal(injectedBetween(counters({'reviews-v1': [0, 0], 'reviews-v2': [5, 0]}), counters({'reviews-v1': [3, 0]})), 3)
+  })
+
+  it('a pod first read mid-phase counts from that read on, never from before it', () => {
+    const start = counters({'reviews-v1': [0, 0]})
+    // reviews-v2 is read for the first time: its 500 delays are not counted...
+    const first = counters({'reviews-v1': [0, 0], 'reviews-v2': [500, 0]})
+    assert.equal(injectedBetween(start, first), 0)
+    const adopted = adoptNewPods(start, first)
+    assert.deepEqual([adopted.delays, adopted.pods], [500, 2])
+    assert.equal(adoptNewPods(adopted, first), adopted, 'nothing new: the same counters')
+    // ...but what it counts after that read is.
+    assert.equal(injectedBetween(adopted, counters({'reviews-v1': [0, 0], 'reviews-v2': [504, 1]})), 5)
   })
 
   /** A sidecar's Istio request counters (reporter="source"), as /stats/prometheus serves them by default. */

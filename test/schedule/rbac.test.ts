@@ -101,6 +101,8 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       listPods: () => cluster2.listPods('default', 'app=ratings'),
       listServices: () => cluster2.listServices('default'),
       proxyRequest: async () => assert.match(await cluster2.proxyRequest(sidecar.namespace, sidecar.name, 'stats'), /upstream_rq_total/),
+      // Sidecar stats through the pod proxy (the fixture's sidecar echoes the admin path it was asked).
+      podProxyGet: async () => assert.equal(await cluster2.podProxyGet(sidecar.namespace, sidecar.name, 15090, 'stats/prometheus'), 'pilot-agent request GET stats/prometheus\n'),
       canI: async () => assert.ok((await cluster2.canI(requiredAccess('default'))).every(Boolean)),
       // Optional reads the Role does not grant (a namespace, every namespace's VirtualServices,
       // istio-system's PeerAuthentications): checked below, and their checks stay silent when refused.

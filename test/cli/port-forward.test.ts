@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict'
+import {type AddressInfo, connect, type Server, type Socket} from 'node:net'
+import {createServer as createHttpServer} from 'node:http'
+import {PassThrough} from 'node:stream'
+
+import {request} from 'undici'
+
+import type {PodStream, PodSummary, ServiceSummary} from '../../src/cluster/cluster.js'
+import {type ForwardingCluster, PORT_FORWARD_HEADER, ServiceForwarder} from '../../src/cli/port-forward.js'
+import {ExitCode, FaultlineError} from '../../src/errors.js'
+import {statusReason} from '../../src/load/reasons.js'
+
+/** A pod: an HTTP server on 127.0.0.1 that says its name, and the sockets it holds. */
+interface FakePod {
+  summary: PodSummary
+  server: Server
+  port: number
+  sockets: Set<Socket>
+}
+
+async function startPod(name: string, options: {ready?: boolean; portName?: string} = {}): Promise<FakePod> {
+  const sockets = new Set<Socket>()
+  const server = createHttpServer((req, res) => res.end(`${name} ${req.headers.host ?? ''}`))
+  server.on('connection', s => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as AddressInfo).port
+  return {server, port, sockets, summary: {name, namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage', 'istio-proxy'], ready: options.ready ?? true, ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}})}}
+}
+
+/**
+ * The API server's side: pods/portforward to a fake pod is a TCP connection to its server. Port
+ * 9080 inside a pod is its server's port here; a pod that is gone is a 404 on the upgrade, a port
+ * nothing listens on is kubelet's error-channel text.
+ */
+class FakeForwarding implements ForwardingCluster {
+  readonly pods = new Map<string, FakePod>()
+  readonly opened: string[] = []
+  service: ServiceSummary = {name: 'productpage', namespace: 'default', type: 'ClusterIP', ports: [9080], selector: {app: 'productpage'}, targetPorts: {9080: 9080}}
+
+  async listServices(namespace: string): Promise<ServiceSummary[]> {
+    return namespace === this.service.namespace ? [this.service] : []
+  }
+
+  async listPods(_namespace: string, selector: string): Promise<PodSummary[]> {
+    assert.equal(selector, 'app=productpage')
+    return [...this.pods.values()].map(p => p.summary)
+  }
+
+  async openPortForward(namespace: string, pod: string, port: number): Promise<PodStream> {
+    const p = this.pods.get(pod)
+    if (p === undefined) throw new Error(`pods "${pod}" not found`)
+    this.opened.push(`${namespace}/${pod}:${port}`)
+    const data = new PassThrough()
+    const input = new PassThrough()
+    let errorText: string | undefined
+    const socket = connect({host: '127.0.0.1', port: port === 9080 ? p.port : 1})
+    socket.on('error', err => { errorText = `error forwarding port ${port} to pod ${pod}: ${err.message}` })
+    socket.pipe(data)
+    input.pipe(socket)
+    const ended = new Promise<string | undefined>(resolve => socket.on('close', () => resolve(errorText)))
+    return {data, input, ended, close: () => socket.destroy()}
+  }
+
+  /** The pod dies: its server stops and its connections drop; it leaves the list. */
+  async kill(name: string): Promise<void> {
+    const p = this.pods.get(name)
+    if (p === undefined) return
+    this.pods.delete(name)
+    for (const s of p.sockets) s.destroy()
+    await new Promise(resolve => p.server.close(resolve))
+  }
+}
+
+async function get(origin: string): Promise<{status: number; body: string; header?: string}> {
+  const res = await request(`${origin}/productpage`, {headers: {host: 'productpage:9080'}})
+  const body = await res.body.text()
+  const header = res.headers[PORT_FORWARD_HEADER]
+  return {status: res.statusCode, body, ...(typeof header === 'string' ? {header} : {})}
+}
+
+describe('--entry portForward: the local forwarder', () => {
+  let cluster: FakeForwarding
+  let forwarder: ServiceForwarder | undefined
+  const lost: string[] = []
+
+  beforeEach(() => {
+    cluster = new FakeForwarding()
+    lost.length = 0
+  })
+  afterEach(async () => {
+    await forwarder?.close()
+    forwarder = undefined
+    for (const name of [...cluster.pods.keys()]) await cluster.kill(name)
+  })
+
+  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) => ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: r => lost.push(r), backoffMs: 20, ...options})
+
+  it('forwards each connection to a ready pod of the Service, keeping the Host', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    cluster.pods.set('productpage-b', await startPod('productpage-b', {ready: false}))
+    forwarder = await start()
+    assert.match(forwarder.origin, /^http:\/\/127\.0\.0\.1:\d+$/)
+    assert.match(forwarder.description, /Service default\/productpage port 9080 \(1 ready pod\(s\), e\.g\. productpage-a:9080\)/)
+    const r = await get(forwarder.origin)
+    assert.equal(r.status, 200)
+    assert.equal(r.body, 'productpage-a productpage:9080')
+    assert.ok(cluster.opened.every(o => o === 'default/productpage-a:9080'), 'never the pod that is not ready')
+  })
+
+  it('a Service port that targets a named container port reaches the port that name has on each pod', async () => {
+    cluster.service = {...cluster.service, targetPorts: {9080: 'http'}}
+    cluster.pods.set('productpage-a', await startPod('productpage-a', {portName: 'http'}))
+    cluster.pods.set('productpage-old', await startPod('productpage-old'))
+    forwarder = await start()
+    assert.equal((await get(forwarder.origin)).body, 'productpage-a productpage:9080')
+    assert.ok(!cluster.opened.some(o => o.includes('productpage-old')), 'a pod without the named port is left out')
+  })
+
+  it('a pod that goes away mid-run: the next connections go to another ready pod, replaying what the client sent', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    cluster.pods.set('productpage-b', await startPod('productpage-b'))
+    forwarder = await start()
+    const before = new Set<string>()
+    for (let i = 0; i < 4; i++) before.add((await get(forwarder.origin)).body.split(' ')[0] ?? '')
+    assert.deepEqual([...before].sort(), ['productpage-a', 'productpage-b'], 'connections spread over the ready pods')
+    // The pod dies but is still listed (the API server has not seen it go yet): its streams fail and are tried again.
+    const a = cluster.pods.get('productpage-a') as FakePod
+    await cluster.kill('productpage-a')
+    cluster.pods.set('productpage-a', {...a, summary: {...a.summary}})
+    // The client's idle keep-alive connections to pod a were closed with it; let it see that (a request
+    // sent on one at that very moment fails as 'reset (connection closed)', as with any upstream).
+    await new Promise(resolve => setTimeout(resolve, 50))
+    for (let i = 0; i < 6; i++) {
+      const r = await get(forwarder.origin)
+      assert.equal(r.status, 200, r.body)
+      assert.equal(r.body, 'productpage-b productpage:9080')
+    }
+    assert.ok(forwarder.counts.retries >= 1, JSON.stringify(forwarder.counts))
+    assert.equal(forwarder.counts.refused, 0)
+    assert.deepEqual(lost, [])
+  })
+
+  it('no pod left: each connection is answered 502 with the reason the drivers count, and after lostAfterMs the forward is lost', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    forwarder = await start({lostAfterMs: 400, connectMs: 150})
+    assert.equal((await get(forwarder.origin)).status, 200)
+    await cluster.kill('productpage-a')
+    const r = await get(forwarder.origin)
+    assert.equal(r.status, 502)
+    assert.equal(r.header, 'no ready pod')
+    assert.match(r.body, /^port-forward lost: no ready pod \(Service default\/productpage; no ready pod of default\/productpage\)/)
+    assert.equal(statusReason(r.status, {portForward: r.header}), 'port-forward lost: no ready pod')
+    assert.equal(forwarder.counts.refused, 1)
+    await new Promise(resolve => setTimeout(resolve, 700))
+    assert.equal(lost.length, 1, 'said once')
+    assert.match(lost[0] ?? '', /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\)/)
+  })
+
+  it('a pod that comes back before lostAfterMs: nothing is lost', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    forwarder = await start({lostAfterMs: 1500, connectMs: 100})
+    await cluster.kill('productpage-a')
+    assert.equal((await get(forwarder.origin)).status, 502)
+    cluster.pods.set('productpage-c', await startPod('productpage-c'))
+    await new Promise(resolve => setTimeout(resolve, 600)) // the pod list is read again at most every 500 ms
+    assert.equal((await get(forwarder.origin)).body, 'productpage-c productpage:9080')
+    await new Promise(resolve => setTimeout(resolve, 1600))
+    assert.deepEqual(lost, [])
+  })
+
+  it('at the start, exit 4 naming what is wrong: no Service, no port, no ready pod, a failing stream', async () => {
+    const couldNotRun = (re: RegExp) => (e: unknown) => e instanceof FaultlineError && e.exitCode === ExitCode.CouldNotRun && re.test(e.message) && /Nothing was injected/.test(e.hint ?? '')
+    await assert.rejects(start(), couldNotRun(/Service default\/productpage has no ready pod to forward to \(its selector app=productpage matches no pod\)/))
+    cluster.pods.set('productpage-a', await startPod('productpage-a', {ready: false}))
+    await assert.rejects(start(), couldNotRun(/has no ready pod to forward to \(1 pod\(s\) match its selector, none is ready: productpage-a\)/))
+    await assert.rejects(ServiceForwarder.start(cluster, {service: 'reviews', namespace: 'default', port: 9080}, {onLost: () => undefined}), couldNotRun(/there is no Service default\/reviews/))
+    await assert.rejects(ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 80}, {onLost: () => undefined}), couldNotRun(/Service default\/productpage has no port 80 \(its ports: 9080\)/))
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    cluster.service = {...cluster.service, targetPorts: {9080: 9999}}
+    await assert.rejects(start(), couldNotRun(/the port-forward to default\/productpage-a:9999 \(Service default\/productpage:9080\) failed: error forwarding port 9999/))
+  })
+})
