@@ -1,6 +1,6 @@
 /**
  * What istiod pushes to an ingress gateway (Envoy in gateway mode), for the sandbox's
- * `istio-ingressgateway` (issue 14, not wired yet): no sidecar outbound routing, only the routes of
+ * `istio-ingressgateway` (`gateway.ts` routes by it): no sidecar outbound routing, only the routes of
  * the VirtualServices bound to the Gateways that select the gateway pod. Pure.
  *
  * As istio 1.30.3 builds it:
