@@ -226,7 +226,8 @@ export class KubeCluster implements Cluster {
       quietly(() => this.core.readNamespace({name: namespace})),
       quietly(() => this.call('listing VirtualServices in every namespace', async version =>
         ((await this.custom.listClusterCustomObject({group: ISTIO_GROUP, version, plural: 'virtualservices'})) as {items: VirtualService[]}).items, 'read')),
-      quietly(async () => (await Promise.all([namespace, ISTIO_ROOT_NAMESPACE].map(n => listPeerAuthentications(this.custom, n)))).flat()),
+      // Once each: a run in istio-system itself must not see its policies twice.
+      quietly(async () => (await Promise.all([...new Set([namespace, ISTIO_ROOT_NAMESPACE])].map(n => listPeerAuthentications(this.custom, n)))).flat()),
     ])
     return {
       ...(ns === undefined ? {} : {namespaceLabels: ns.metadata?.labels ?? {}}),

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
 
+import {KubeConfig} from '@kubernetes/client-node'
+
+import {KubeCluster} from '../../../src/cluster/kube.js'
+import {kubeconfigYaml} from '../../../src/sandbox/kubeconfig.js'
 import {startFixture, type Answer, type Fixture} from './fakes.js'
 
 const paPath = (version: string, namespace?: string, name?: string) =>
@@ -54,5 +58,20 @@ describe('sandbox API server: security.istio.io PeerAuthentication', function ()
     assert.match(noSelector.body.message, /portLevelMtls requires selector/)
     const wrongGroup = await f.call('POST', paPath('v1', 'default'), {body: {...strict(), apiVersion: 'networking.istio.io/v1'}})
     assert.equal(wrongGroup.status, 400)
+  })
+
+  it('Cluster.meshFacts reads the namespace\'s and istio-system\'s policies (each once) and the namespace labels', async () => {
+    assert.equal((await f.call('POST', paPath('v1', 'istio-system'), {body: strict()})).status, 201)
+    assert.equal((await f.call('POST', paPath('v1', 'default'), {body: {...strict(), metadata: {name: 'ratings'}, spec: {selector: {matchLabels: {app: 'ratings'}}, mtls: {mode: 'PERMISSIVE'}}}})).status, 201)
+    assert.equal((await f.call('POST', paPath('v1', 'staging'), {body: strict()})).status, 404, 'no such namespace in the fixture')
+    const kc = new KubeConfig()
+    kc.loadFromString(kubeconfigYaml({server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority}))
+    const cluster = new KubeCluster(kc, {source: 'kubeconfig', context: 'x', server: f.server.url, namespace: 'default'})
+    const names = async (ns: string) => (await cluster.meshFacts(ns)).peerAuthentications?.map(p => `${p.metadata.namespace}/${p.metadata.name}`).sort()
+    assert.deepEqual(await names('default'), ['default/ratings', 'istio-system/default'])
+    assert.deepEqual(await names('istio-system'), ['istio-system/default'])
+    const facts = await cluster.meshFacts('default')
+    assert.equal(facts.namespaceLabels?.['kubernetes.io/metadata.name'], 'default')
+    assert.ok(facts.peerAuthentications?.every(p => p.metadata.creationTimestamp !== undefined), 'creation times, which decide among policies of one scope')
   })
 })
