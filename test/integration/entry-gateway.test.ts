@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {parse} from 'yaml'
+import {parse, stringify} from 'yaml'
 
 import {chaos, sh, withDetachedSandbox} from './sandbox-cli.js'
 
@@ -113,6 +113,16 @@ describe('--entry gateway through the sandbox\'s ingress gateway (integration, r
     assert.equal(viaProxy.code, 1, 'ratings-delay deviates (README)')
     assert.equal(outcome(viaGateway), outcome(viaProxy))
     assert.match(viaGateway.stderr, /entry: through the gateway at http:\/\/127\.0\.0\.1:\d+, the sandbox's ingress gateway/)
+  })
+
+  it('as on kind, without the kubeconfig\'s gateway URL: --entry gateway port-forwards to the gateway pod\'s 8080 and gives the same verdict', async () => {
+    const doc = parse(readFileSync(sandbox.state.kubeconfig, 'utf8')) as {clusters: {cluster: {extensions: {extension: Record<string, unknown>}[]}}[]}
+    for (const c of doc.clusters) for (const e of c.cluster.extensions) delete e.extension['gateway']
+    const kubeconfig = join(sandbox.dir, 'kind-like-kubeconfig')
+    writeFileSync(kubeconfig, stringify(doc), {mode: 0o600})
+    const r = await chaos(['run', 'experiments/ratings-delay.yaml', '--kubeconfig', kubeconfig, '--entry', 'gateway', '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports')])
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stdout + r.stderr, /entry: through the gateway at http:\/\/127\.0\.0\.1:\d+, a port-forward to istio-system\/istio-ingressgateway-[a-z0-9-]+:8080 \(Service istio-system\/istio-ingressgateway has no load-balancer address\)/)
   })
 
   it('a fault on productpage, the host the gateway routes to: planned into the gateway\'s VirtualService, fired in the gateway, restored after', async () => {
