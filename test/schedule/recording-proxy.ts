@@ -59,8 +59,11 @@ export interface RecordingProxy {
   close(): Promise<void>
 }
 
-/** Starts a recorder forwarding to `target` (an https URL whose certificate `ca` signs). */
-export async function startRecordingProxy(target: string, ca: string): Promise<RecordingProxy> {
+/**
+ * Starts a recorder forwarding to `target` (an https URL whose certificate `ca` signs). `forbid`:
+ * requests answered 403 Forbidden as kube-apiserver's RBAC answers them, instead of forwarded.
+ */
+export async function startRecordingProxy(target: string, ca: string, forbid: (r: Recorded) => boolean = () => false): Promise<RecordingProxy> {
   const upstream = new URL(target)
   const requests: Recorded[] = []
   const record = (req: IncomingMessage, upgrade: boolean) => {
@@ -69,6 +72,13 @@ export async function startRecordingProxy(target: string, ca: string): Promise<R
   }
   const server = createHttpServer((req, res) => {
     record(req, false)
+    const recorded = requests[requests.length - 1] as Recorded
+    if (forbid(recorded)) {
+      const a = attributes(recorded)
+      const what = a.kind === 'resource' ? `cannot ${a.verbs[0]} resource "${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}" in API group "${a.group}" in the namespace "${a.namespace ?? ''}"` : `cannot get path "${recorded.path}"`
+      res.writeHead(403, {'Content-Type': 'application/json'}).end(JSON.stringify({kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403, message: `forbidden: User "faultline" ${what}`}))
+      return
+    }
     const out = httpsRequest({host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: {...req.headers, host: upstream.host}, ca}, answer => {
       res.writeHead(answer.statusCode ?? 502, answer.headers)
       answer.pipe(res)
