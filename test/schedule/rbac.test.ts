@@ -109,6 +109,9 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       meshFacts: () => Promise.resolve(),
       // --entry gateway's fallback when the gateway Service has no load-balancer address; checked below.
       portForward: () => Promise.resolve(),
+      // --entry portForward's (src/cli/port-forward.ts): the Service, then streams to its pods; checked below.
+      readService: () => Promise.resolve(),
+      openPortForward: () => Promise.resolve(),
     }
     // Methods only: a getter (the kubeconfig the k6-operator driver hands on) sends no request.
     const methods = Object.getOwnPropertyNames(KubeCluster.prototype).filter(m => m !== 'constructor' && m !== 'call' && Object.getOwnPropertyDescriptor(KubeCluster.prototype, m)?.get === undefined)
@@ -130,6 +133,16 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
     await forward.close()
     const forwarded = proxy.requests.map(r => attributes(r)).flatMap(a => (a.kind === 'resource' ? [`${a.verbs.join()} ${a.resource}/${a.subresource ?? ''} ${a.namespace ?? ''}`] : []))
     assert.deepEqual([...new Set(forwarded)], ['get pods/portforward default'])
+    // --entry portForward reads the Service and opens streams to its pods: neither in the run's Role either.
+    proxy.requests.length = 0
+    const entry = clusterAt(proxy.url, 'default')
+    assert.ok((await entry.readService('default', 'ratings')) !== undefined)
+    const stream = await entry.openPortForward('default', sidecar.name, 9080)
+    stream.close()
+    await stream.ended
+    const entered = proxy.requests.map(r => attributes(r)).flatMap(a => (a.kind === 'resource' ? [`${a.verbs.join()} ${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource} ${a.namespace ?? ''}`] : []))
+    assert.deepEqual([...new Set(entered)], ['get services default', 'get pods/portforward default'])
+    assert.ok(!grantedPermissions(runRules({setup: true})).includes('get core/services'), 'the run\'s Role lists Services, it does not get one')
     assert.ok(!grantedPermissions(runRules({setup: true})).some(p => p.includes('portforward')), 'the run\'s Role does not grant port-forwarding')
     proxy.requests.length = 0
     for (const call of Object.values(calls)) await call()
