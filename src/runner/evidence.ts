@@ -10,6 +10,7 @@ import {type Cluster, hasProxy, labelSelector} from '../cluster/cluster.js'
 import {parseExposition} from '../cluster/prometheus-stats.js'
 import {sidecarStats} from '../cluster/sidecar-stats.js'
 import {sumMatching} from '../cluster/stats.js'
+import {fqdn} from '../istio/routing.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
 
@@ -124,7 +125,7 @@ export interface Callers {
  * every sidecar).
  */
 export async function callersOf(cluster: Cluster, namespace: string, hosts: readonly string[], selectors: ReadonlyArray<Record<string, string>> = []): Promise<Callers | undefined> {
-  const fqdns = new Set(hosts.map(h => (h.includes('.') ? h : `${h}.${namespace}.svc.cluster.local`)))
+  const fqdns = new Set(hosts.map(h => fqdn(h, namespace)))
   const pods = (await cluster.listPods(namespace, '')).filter(hasProxy)
   const calls = new Map<string, number>()
   await Promise.all(pods.map(async p => {

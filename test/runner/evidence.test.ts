@@ -84,6 +84,9 @@ describe('fault and control evidence', () => {
     assert.deepEqual([...found?.pods ?? []].sort(), ['reviews-v2-a', 'reviews-v3-a'])
     assert.equal(found?.capped, 0)
     assert.equal(await callersOf(cluster, 'default', ['nowhere']), undefined, 'no caller seen: the polls read every sidecar')
+    // A host written as name.namespace (as a fault's service may be) is the same Service.
+    assert.deepEqual([...(await callersOf(cluster, 'bookinfo', ['ratings.default']))?.pods ?? []], [], 'another namespace\'s pods are not listed')
+    assert.deepEqual([...(await callersOf(cluster, 'default', ['ratings.default']))?.pods ?? []].sort(), ['reviews-v2-a', 'reviews-v3-a'])
     // The Envoy probes' pods are polled too: the experiment names the callers it watches.
     assert.deepEqual([...(await callersOf(cluster, 'default', ['ratings'], [{app: 'productpage'}]))?.pods ?? []].sort(), ['productpage-v1-a', 'reviews-v2-a', 'reviews-v3-a'])
     assert.deepEqual([...(await callersOf(cluster, 'default', ['nowhere'], [{app: 'productpage'}]))?.pods ?? []], ['productpage-v1-a'])
