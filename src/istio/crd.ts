@@ -14,6 +14,10 @@ import {parseDurationNs} from '../duration.js'
 export interface SchemaViolation {
   path: string
   message: string
+  /** For a CEL rule (`x-kubernetes-validations`): the type of the value it judged, which kube-apiserver prints as the value. */
+  celType?: string
+  /** The OpenAPI keyword that failed (`enum`, `type`, `required`, …); CEL rules are `x-kubernetes-validations`. */
+  keyword?: string
 }
 
 interface CrdVersion {
@@ -114,7 +118,8 @@ function newAjv(): Ajv {
     validate: function cel(rules: {rule: string; message?: string}[], data: unknown) {
       const failed = rules.filter(r => !celHolds(r.rule, data))
       if (failed.length > 0) {
-        (cel as unknown as {errors: Partial<ErrorObject>[]}).errors = failed.map(r => ({keyword: 'x-kubernetes-validations', message: r.message ?? `failed rule: ${r.rule}`, params: {}}))
+        const type = Array.isArray(data) ? 'array' : data === null ? 'null' : typeof data === 'number' ? (Number.isInteger(data) ? 'integer' : 'number') : typeof data
+        ;(cel as unknown as {errors: Partial<ErrorObject>[]}).errors = failed.map(r => ({keyword: 'x-kubernetes-validations', message: r.message ?? `failed rule: ${r.rule}`, params: {type}}))
         return false
       }
       return true
@@ -146,6 +151,10 @@ export function fieldPath(pointer: string): string {
 }
 
 function describe(e: ErrorObject): SchemaViolation {
+  return {...describeMessage(e), keyword: e.keyword, ...(e.keyword === 'x-kubernetes-validations' ? {celType: String(e.params['type'])} : {})}
+}
+
+function describeMessage(e: ErrorObject): SchemaViolation {
   const path = fieldPath(e.instancePath)
   if (e.keyword === 'type') return {path, message: `Invalid value: must be of type ${String(e.params['type'])}`}
   if (e.keyword === 'required') return {path: path === '' ? String(e.params['missingProperty']) : `${path}.${String(e.params['missingProperty'])}`, message: 'Required value'}

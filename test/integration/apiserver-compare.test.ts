@@ -107,6 +107,32 @@ describe('the sandbox API server beside a real kube-apiserver, operation by oper
     await managersOf('ratings')
   })
 
+  it('PeerAuthentication (security.istio.io, Istio\'s CRD): apply, get (also as v1beta1), and the same refusals by the schema and its CEL rules', async () => {
+    // The tool's reference CRDs are the networking ones: Istio's PeerAuthentication CRD is the repository's copy.
+    const crd = await real('apply', '--server-side', '-f', join(REPO, 'test/reference/istio-crds/peerauthentication.yaml'))
+    assert.equal(crd.code, 0, crd.stderr)
+    let established = await real('wait', '--for=condition=Established', 'crd/peerauthentications.security.istio.io', '--timeout=60s')
+    for (let i = 0; i < 12 && established.code !== 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 5000))
+      established = await real('wait', '--for=condition=Established', 'crd/peerauthentications.security.istio.io', '--timeout=60s')
+    }
+    assert.equal(established.code, 0, `${established.stderr}${established.stdout}`)
+    // kubectl's discovery cache predates the CRD: api-resources reads discovery afresh.
+    assert.equal((await real('api-resources', '--api-group=security.istio.io')).code, 0)
+    const file = join(sandbox.dir, 'peerauthentication.yaml')
+    const write = (spec: string, name = 'default') => writeFile(file, `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: ${name}\nspec:\n${spec}`)
+    await write('  mtls:\n    mode: STRICT\n')
+    await both('apply', '-f', file)
+    await both('get', 'pa', '-o', 'name')
+    await both('get', 'peerauthentications.v1beta1.security.istio.io', 'default', '-o', 'jsonpath={.apiVersion} {.spec.mtls.mode}')
+    await write('  mtls:\n    mode: strict\n', 'bad-mode')
+    await both('apply', '-f', file)
+    await write('  portLevelMtls:\n    "9080":\n      mode: DISABLE\n', 'no-selector')
+    await both('apply', '-f', file)
+    await write('  selector:\n    matchLabels:\n      app: ratings\n  portLevelMtls:\n    "0":\n      mode: DISABLE\n', 'port-zero')
+    await both('apply', '-f', file)
+  })
+
   it('chaos schedule\'s documents: the same server dry run, and the same refusal of an unknown field', async () => {
     const schedule = await buildSchedule({file: 'experiments/ratings-delay.yaml', cron: '0 3 * * 1', reaper: false, version: '0.1.0'})
     const file = join(sandbox.dir, 'schedule.yaml')

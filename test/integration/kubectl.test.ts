@@ -83,7 +83,7 @@ describe('kubectl against the sandbox API server', function () {
     await writeFile(bad, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: bad\nspec:\n  hosts: [ratings]\n  http:\n  - fault:\n      delay:\n        fixedDelay: 0.5ms\n        percentage: {value: 100}\n    route:\n    - destination: {host: ratings}\n')
     const invalid = await kubectl('apply', '-f', bad)
     assert.equal(invalid.code, 1)
-    assert.match(invalid.stderr, /The VirtualService "bad" is invalid: spec.http\[0\].fault.delay.fixedDelay: Invalid value: "0.5ms": must be a valid duration greater than 1ms/)
+    assert.match(invalid.stderr, /The VirtualService "bad" is invalid: spec.http\[0\].fault.delay.fixedDelay: Invalid value: "string": must be a valid duration greater than 1ms/)
     const typo = join(sandbox.dir, 'typo.yaml')
     await writeFile(typo, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: typo\nspec:\n  hosts: [ratings]\n  htttp: []\n')
     const unknown = await kubectl('apply', '-f', typo)

@@ -24,12 +24,12 @@ describe('Istio CRD validation', () => {
   })
 
   it('PeerAuthentication: the modes, and the CRD\'s CEL rules on portLevelMtls', () => {
-    const pa = (spec: unknown) => validateIstioObject({apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', spec}, {strict: true})
+    const pa = (spec: unknown) => validateIstioObject({apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', spec}, {strict: true}).map(({path, message, celType}) => ({path, message, ...(celType === undefined ? {} : {celType})}))
     assert.deepEqual(pa({mtls: {mode: 'STRICT'}}), [])
     assert.deepEqual(pa({selector: {matchLabels: {app: 'ratings'}}, portLevelMtls: {9080: {mode: 'PERMISSIVE'}}}), [])
     assert.deepEqual(pa({mtls: {mode: 'strict'}}).map(v => v.path), ['spec.mtls.mode'])
-    assert.deepEqual(pa({portLevelMtls: {9080: {mode: 'DISABLE'}}}), [{path: 'spec', message: 'Invalid value: portLevelMtls requires selector'}])
-    assert.deepEqual(pa({selector: {matchLabels: {app: 'r'}}, portLevelMtls: {0: {mode: 'DISABLE'}}}), [{path: 'spec.portLevelMtls', message: 'Invalid value: port must be between 1-65535'}])
+    assert.deepEqual(pa({portLevelMtls: {9080: {mode: 'DISABLE'}}}), [{path: 'spec', message: 'Invalid value: portLevelMtls requires selector', celType: 'object'}])
+    assert.deepEqual(pa({selector: {matchLabels: {app: 'r'}}, portLevelMtls: {0: {mode: 'DISABLE'}}}), [{path: 'spec.portLevelMtls', message: 'Invalid value: port must be between 1-65535', celType: 'object'}])
     assert.deepEqual(pa({mtls: {mode: 'STRICT'}}).length, validateIstioObject({apiVersion: 'security.istio.io/v1beta1', kind: 'PeerAuthentication', spec: {mtls: {mode: 'STRICT'}}}).length)
   })
 

@@ -90,12 +90,32 @@ function goValue(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'null' : JSON.stringify(v)
 }
 
+/**
+ * The OpenAPI failures that keep kube-apiserver from evaluating a CRD's CEL rules: NotSupported (enum),
+ * Required, TooLong (maxLength), TooMany (maxItems, maxProperties), TypeInvalid (type) —
+ * apiextensions-apiserver `pkg/registry/customresource/strategy.go` hasBlockingErr, which then adds
+ * `field.Invalid(nil, nil, …)`, printed `<nil>: Invalid value: "null": …`.
+ */
+const BLOCKING_KEYWORDS = new Set(['enum', 'required', 'maxLength', 'maxItems', 'maxProperties', 'type'])
+const CEL_NOT_CHECKED: FieldError = {field: '<nil>', detail: 'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'}
+
+/** Whether the CRD version carries CEL rules (only then does the server have a CEL validator to skip). */
+function hasCelRules(kind: IstioKind, version: string): boolean {
+  return JSON.stringify(crdFor(kind).versions.find(x => x.name === version)?.schema ?? {}).includes('"x-kubernetes-validations"')
+}
+
 function schemaErrors(obj: StoredObject): FieldError[] {
-  return validateIstioObject(obj).map(v => {
+  const violations = validateIstioObject(obj)
+  const blocked = violations.some(v => v.celType === undefined && BLOCKING_KEYWORDS.has(v.keyword ?? ''))
+  const errors = violations.filter(v => !(blocked && v.celType !== undefined)).map((v): FieldError => {
+    // A CEL rule's failure shows the type of the value it judged, not the value (`Invalid value: "string": …`).
+    if (v.celType !== undefined) return {field: v.path, detail: `Invalid value: ${JSON.stringify(v.celType)}: ${v.message.replace(/^Invalid value: /, '')}`, reason: 'FieldValueInvalid'}
     const m = /^(Invalid value|Unsupported value): (.*)$/s.exec(v.message)
     const detail = m === null ? v.message : `${m[1] ?? ''}: ${goValue(valueAt(obj, v.path))}: ${m[2] ?? ''}`
     return {field: v.path, detail, reason: v.message === 'Required value' ? 'FieldValueRequired' : m?.[1] === 'Unsupported value' ? 'FieldValueNotSupported' : 'FieldValueInvalid'}
   })
+  const version = String(obj.apiVersion).split('/')[1] ?? ''
+  return blocked && hasCelRules(obj.kind as IstioKind, version) ? [...errors, CEL_NOT_CHECKED] : errors
 }
 
 function metadataErrors(meta: StoredObject['metadata']): FieldError[] {
