@@ -117,8 +117,10 @@ describe('preflight: STRICT mTLS and ambient namespaces (integration, kubectl an
     })
 
     it('chaos run through the chaos-client sidecar: not refused by the mTLS check, and the experiment runs to its outcome', async () => {
-      const r = await chaos(['run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports-meshed')])
-      assert.equal(r.code, 0, r.stdout + r.stderr)
+      const r = await chaos(['run', 'experiments/ratings-abort.yaml', '--sandbox', '--state-dir', sandbox.dir, '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports-meshed'), '--json'])
+      // It runs to a verdict (README's outcome for ratings-abort is 0; a loaded machine can miss its latency bound, 1), never stopped in preflight.
+      assert.ok([0, 1].includes(r.code), `exit ${r.code}: ${r.stdout}${r.stderr}`)
+      assert.ok(['held', 'deviated'].includes((JSON.parse(r.stdout) as {outcome: string}).outcome), r.stdout)
       assert.doesNotMatch(r.stdout + r.stderr, /PeerAuthentication/)
       assert.deepEqual(await leftInMesh('default'), [])
     })
