@@ -5,10 +5,10 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync} from 'node:fs'
 
-import {ClusterUnavailable} from '../errors.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
 import type {Propagation} from './bookinfo/http.js'
 import type {IstioVersion} from './mesh/profile.js'
-import type {RunningSandbox} from './sandbox.js'
+import type {RunningSandbox, SandboxOptions} from './sandbox.js'
 import {answers, cleanupStale, ensureStateDir, logTail, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths} from './state.js'
 
 /** The outcome of `chaos sandbox up`. */
@@ -50,15 +50,16 @@ export interface UpOptions {
 
 /**
  * Runs a sandbox in this process until SIGINT or SIGTERM, then stops it. `onReady` is told what
- * runs where. A sandbox already running in the directory is reported, not duplicated.
+ * runs where. A sandbox already running in the directory is reported, not duplicated. The reaper
+ * runs when the caller passes `revertExpired` (the CLI passes `chaos revert --expired`).
  */
-export async function runForeground(opts: UpOptions & {onReady: (result: UpResult) => void; log?: (line: string) => void}): Promise<UpResult> {
+export async function runForeground(opts: UpOptions & Pick<SandboxOptions, 'revertExpired'> & {onReady: (result: UpResult) => void; log?: (line: string) => void}): Promise<UpResult> {
   const existing = await readSandboxState(opts.stateDir)
   if (existing !== undefined) return {outcome: 'already-running', stateDir: opts.stateDir, state: existing}
   // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
   const {startSandbox} = await import('./sandbox.js')
   const {parseApiFaults} = await import('./apiserver/faults.js')
-  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}), ...(opts.istio === undefined ? {} : {istio: opts.istio}), ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
+  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.revertExpired === undefined ? {} : {revertExpired: opts.revertExpired}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}), ...(opts.istio === undefined ? {} : {istio: opts.istio}), ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
   const result: UpResult = {
     outcome: 'started',
     stateDir: opts.stateDir,

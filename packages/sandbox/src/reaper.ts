@@ -1,23 +1,30 @@
 /**
  * The sandbox's reaper: every few seconds it does what `chaos revert --expired` does, in every
  * namespace, so a run killed with SIGKILL (a CI timeout, an evicted pod) cannot leave a fault live
- * past its `faultline.dev/expires-at`. It calls the very function the command calls, against the
- * sandbox's own API server through the same client, so it reverts exactly as the command would:
- * restoring the original, keeping a foreign edit, and leaving unexpired runs alone.
+ * past its `faultline.dev/expires-at`. The CLI that starts the sandbox hands it the very function
+ * the command calls (against the sandbox's own API server, through the same client), so it reverts
+ * exactly as the command would: restoring the original, keeping a foreign edit, and leaving
+ * unexpired runs alone. The sandbox itself knows nothing of the runner.
  */
-import type {Cluster} from '../cluster/cluster.js'
-import {parseDurationMs} from '../duration.js'
-import {type CleanupReport, revertLeftovers} from '../runner/leftovers.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 
 /** How often the sandbox sweeps for expired faults unless told otherwise. */
 export const DEFAULT_REAPER_INTERVAL_MS = 5000
 /** The environment variable that sets the interval of sandboxes started from this environment (`2s`, `500ms`, `0` = off). */
 export const REAPER_INTERVAL_ENV = 'CHAOS_SANDBOX_REAPER_INTERVAL'
 
+/** What one sweep of a namespace did: `chaos revert`'s report, as far as the reaper logs it. */
+export interface SweepReport {
+  reverted: readonly {ok: boolean; namespace: string; name: string; action: string; message: string}[]
+}
+
+/** Reverts the faults in `namespace` past their expiry at `now`, as `chaos revert --expired` does. */
+export type RevertExpired<R extends SweepReport = SweepReport> = (namespace: string, now: Date) => Promise<R>
+
 /** What the reaper needs. */
-export interface ReaperOptions {
-  /** A client of the sandbox's own API server (what `chaos revert` would be given). */
-  cluster: Cluster
+export interface ReaperOptions<R extends SweepReport = SweepReport> {
+  /** `chaos revert --expired` in one namespace, against the sandbox's own API server (given by the CLI). */
+  revertExpired: RevertExpired<R>
   /** The namespaces to sweep, read at each sweep (namespaces come and go). */
   namespaces: () => string[]
   /** Pause between the end of one sweep and the start of the next. */
@@ -29,10 +36,10 @@ export interface ReaperOptions {
 }
 
 /** A running reaper. */
-export interface Reaper {
+export interface Reaper<R extends SweepReport = SweepReport> {
   readonly intervalMs: number
   /** Sweeps every namespace once now (also what the timer does); concurrent calls share one sweep. */
-  sweep(): Promise<CleanupReport[]>
+  sweep(): Promise<R[]>
   /** Stops the timer and waits for a sweep in progress; safe to call twice. */
   stop(): Promise<void>
 }
@@ -50,21 +57,21 @@ export function reaperIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): num
  * Starts sweeping: the first sweep one interval from now, each next one an interval after the
  * previous ended (sweeps never overlap, and a slow API cannot make them pile up).
  */
-export function startReaper(options: ReaperOptions): Reaper {
+export function startReaper<R extends SweepReport>(options: ReaperOptions<R>): Reaper<R> {
   const intervalMs = options.intervalMs ?? DEFAULT_REAPER_INTERVAL_MS
   if (!(intervalMs > 0)) throw new RangeError(`reaper interval must be positive, got ${intervalMs}ms`)
   const log = options.log ?? (() => {})
   const now = options.now ?? (() => new Date())
-  let inFlight: Promise<CleanupReport[]> | undefined
+  let inFlight: Promise<R[]> | undefined
   let timer: NodeJS.Timeout | undefined
   let stopped = false
 
-  const sweepOnce = async (): Promise<CleanupReport[]> => {
-    const reports: CleanupReport[] = []
+  const sweepOnce = async (): Promise<R[]> => {
+    const reports: R[] = []
     for (const namespace of options.namespaces()) {
       try {
         // No selection: only faults past their expiry, exactly `chaos revert --expired`.
-        const report = await revertLeftovers(options.cluster, namespace, {}, now())
+        const report = await options.revertExpired(namespace, now())
         for (const r of report.reverted) log(`reaper: ${r.ok ? '✓' : '✗'} ${r.namespace}/${r.name}: ${r.ok ? r.action : 'revert FAILED'} — ${r.message}`)
         reports.push(report)
       } catch (err) {
@@ -73,7 +80,7 @@ export function startReaper(options: ReaperOptions): Reaper {
     }
     return reports
   }
-  const sweep = (): Promise<CleanupReport[]> => (inFlight ??= sweepOnce().finally(() => {
+  const sweep = (): Promise<R[]> => (inFlight ??= sweepOnce().finally(() => {
     inFlight = undefined
   }))
   const schedule = (): void => {

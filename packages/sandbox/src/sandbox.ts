@@ -7,8 +7,7 @@
 import {randomBytes} from 'node:crypto'
 import {chmod} from 'node:fs/promises'
 
-import {connect} from '../cluster/connect.js'
-import {ExitCode, FaultlineError} from '../errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import {startApiServer} from './apiserver.js'
 import {K6OperatorSandbox} from './k6-operator.js'
 import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
@@ -19,7 +18,7 @@ import {Mesh} from './mesh/index.js'
 import {DEFAULT_PROFILE, ISTIO_PROFILES, type IstioProfile, type IstioVersion} from './mesh/profile.js'
 import {findPrometheus, type MetricsEndpoint, startMetricsEndpoint, startPrometheus} from './prometheus.js'
 import {startForwardProxy} from './proxy.js'
-import {type Reaper, reaperIntervalFromEnv, startReaper} from './reaper.js'
+import {type Reaper, reaperIntervalFromEnv, type RevertExpired, startReaper} from './reaper.js'
 import {
   acquireStartLock, ensureStateDir, type RecordedPod, removeSandboxState, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
 } from './state.js'
@@ -40,6 +39,11 @@ export interface SandboxOptions {
    * 0 turns it off. Default: `$CHAOS_SANDBOX_REAPER_INTERVAL`, else 5 s.
    */
   reaperIntervalMs?: number
+  /**
+   * What the reaper does in a namespace, given the sandbox's kubeconfig: `chaos revert --expired`,
+   * which the CLI passes (the sandbox does not know the runner). Without it there is no reaper.
+   */
+  revertExpired?: (kubeconfig: string) => RevertExpired
   /** The API server's fault mode at start (`--api-faults`); change it later through `apiFaults`. */
   apiFaults?: ApiFaultSpec
   /** Extra header propagation the apps model (`--propagate baggage`); default: exactly what real bookinfo forwards. */
@@ -120,10 +124,8 @@ function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
  */
 function startSandboxReaper(opts: SandboxOptions, kubeconfig: string, store: ObjectStore, log: (line: string) => void): Reaper | undefined {
   const intervalMs = opts.reaperIntervalMs ?? reaperIntervalFromEnv()
-  if (intervalMs === 0) return undefined
-  const cluster = connect({kubeconfig})
-  if (cluster === undefined) throw new Error(`the sandbox's kubeconfig ${kubeconfig} cannot be loaded`)
-  return startReaper({cluster, intervalMs, log, namespaces: () => store.list('Namespace').map(n => n.metadata.name)})
+  if (intervalMs === 0 || opts.revertExpired === undefined) return undefined
+  return startReaper({revertExpired: opts.revertExpired(kubeconfig), intervalMs, log, namespaces: () => store.list('Namespace').map(n => n.metadata.name)})
 }
 
 /** Prometheus, when enabled and a binary is found; otherwise why not. */
