@@ -5,7 +5,7 @@
  * `gateway=URL`: through a gateway at that address. `portForward` is not built yet.
  */
 import type {Cluster} from '../cluster/cluster.js'
-import {ClusterUnavailable, UsageError} from '../errors.js'
+import {ClusterUnavailable, UsageError} from '@faultline/core/errors.js'
 import type {Experiment, LoadEntry} from '../experiment/model.js'
 
 /** Istio's default ingress gateway Service. */

@@ -2,7 +2,7 @@
  * The narrow interface the runner uses to talk to a cluster. Only `src/cluster/` knows how
  * (client-node against a real API server or the sandbox's); everything else sees this.
  */
-import type {DestinationRule, VirtualService} from '../istio/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 
 /** Where a cluster connection came from, for the report and the console. */
 export interface ClusterTarget {

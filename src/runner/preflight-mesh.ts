@@ -12,8 +12,8 @@
  */
 import type {MeshFacts, PeerAuthentication} from '../cluster/cluster.js'
 import type {FaultPlan} from '../faults/plan.js'
-import {fqdn, virtualServicesInPrecedence, visibilityTier} from '../istio/routing.js'
-import type {VirtualService} from '../istio/types.js'
+import {fqdn, virtualServicesInPrecedence, visibilityTier} from '@faultline/core/istio/routing.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import type {PreflightCheck} from './preflight-check.js'
 
 /** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */

@@ -5,8 +5,8 @@
  */
 import {dirname} from 'node:path'
 
-import {parseDurationMs} from '../duration.js'
-import {ExitCode, FaultlineError} from '../errors.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {PhaseName} from '../experiment/model.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {newRunId} from '../faults/names.js'

@@ -1,6 +1,6 @@
 /**
  * The sandbox as Istio really is, seen through the real kubectl and the real CLI, on both behaviour
- * profiles (`chaos sandbox up --istio 1.30|1.22`, src/sandbox/mesh/README.md's profile table):
+ * profiles (`chaos sandbox up --istio 1.30|1.22`, packages/sandbox/src/mesh/README.md's profile table):
  * - 1.30 injects istio-proxy as a native sidecar (an init container with restartPolicy: Always) and
  *   names HTTP connection manager and cluster stats with Istio's `;` delimiter; 1.22 neither.
  * - bookinfo forwards what the real apps forward, so an experiment targeting `x-chaos-test` (which no
@@ -14,7 +14,7 @@ import {join} from 'node:path'
 
 import {chaos, withDetachedSandbox} from './sandbox-cli.js'
 
-const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'src/sandbox/mesh/profile.ts', 'src/sandbox/bookinfo/productpage.ts', 'src/sandbox/apiserver/pods.ts']
+const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'packages/sandbox/src/mesh/profile.ts', 'packages/sandbox/src/bookinfo/productpage.ts', 'packages/sandbox/src/apiserver/pods.ts']
 const SHORT = 'baseline=4s,fault=8s,recovery=4s'
 
 /** The examples and the exit code each must give (README, "The examples in experiments/"). */

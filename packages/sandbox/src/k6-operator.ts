@@ -35,7 +35,7 @@ import {delimiter, join} from 'node:path'
 import {Ajv} from 'ajv'
 import {parse as parseYaml} from 'yaml'
 
-import {K6_GROUP, K6_VERSION, runnerCommand, runnerPodLabels, TESTRUN_CRD, TESTRUN_PLURAL} from '../load/k6-operator-plan.js'
+import {K6_GROUP, K6_VERSION, runnerCommand, runnerPodLabels, TESTRUN_CRD, TESTRUN_PLURAL} from '@faultline/core/k6-operator.js'
 import {mediaType, parseJson, readBody, sendJson} from './apiserver/http.js'
 import {mergePatch, type Json} from './apiserver/patch.js'
 import {parseLabelSelector} from './apiserver/selectors.js'
@@ -84,7 +84,7 @@ interface Run {
   deleted: boolean
 }
 
-const CRD_FILE = new URL('../../schema/k6-operator/k6.io_testruns.yaml', import.meta.url)
+const CRD_FILE = new URL('../schema/k6-operator/k6.io_testruns.yaml', import.meta.url)
 const CONFIGMAP = {group: '', resource: 'configmaps'}
 const TESTRUN = {group: K6_GROUP, resource: TESTRUN_PLURAL}
 /** How long a runner may take to answer its REST API before its pod counts as failed. */

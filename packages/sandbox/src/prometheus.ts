@@ -11,7 +11,7 @@ import http from 'node:http'
 import {type AddressInfo, createServer} from 'node:net'
 import {delimiter, join} from 'node:path'
 
-import {ClusterUnavailable} from '../errors.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
 import {logTail} from './state.js'
 import type {Sidecar} from './types.js'
 

@@ -13,7 +13,7 @@ import {join, resolve} from 'node:path'
 
 import {parse as parseYaml} from 'yaml'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 
 /** The schema version of `sandbox.json`. */
 export const STATE_VERSION = 1

@@ -7,7 +7,7 @@
  */
 import {randomUUID} from 'node:crypto'
 
-import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
+import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '@faultline/core/istio/types.js'
 import {ApiError, alreadyExists, conflict, invalid, notFound, type GroupResource} from './apiserver/status.js'
 import type {ConfigSource, StoreEvent, StoredObject} from './types.js'
 

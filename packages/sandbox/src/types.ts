@@ -4,7 +4,7 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
-import type {DestinationRule, ObjectMeta, VirtualService} from '../istio/types.js'
+import type {DestinationRule, ObjectMeta, VirtualService} from '@faultline/core/istio/types.js'
 
 /** A stored object of any kind the API server keeps. */
 export interface StoredObject {

@@ -6,9 +6,9 @@
 import http, {type IncomingHttpHeaders, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import type {Propagation} from '../../src/sandbox/bookinfo/http.js'
-import {type Bookinfo, startBookinfo} from '../../src/sandbox/bookinfo/index.js'
-import {SANDBOX_WORKLOADS, podName, type Workload} from '../../src/sandbox/topology.js'
+import type {Propagation} from '../src/bookinfo/http.js'
+import {type Bookinfo, startBookinfo} from '../src/bookinfo/index.js'
+import {SANDBOX_WORKLOADS, podName, type Workload} from '../src/topology.js'
 
 /** One call through the fake mesh. */
 export interface SeenCall {

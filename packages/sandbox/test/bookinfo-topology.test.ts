@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 
 import {
   BOOKINFO_PORT, bookinfoServices, CLIENT_APP, makePod, podName, SANDBOX_WORKLOADS, serviceNameFromHost, StaticTopology, STATS_LESS_APP,
-} from '../../src/sandbox/topology.js'
-import {STATS_ANNOTATION_VALUE} from '../../src/sandbox/topology.js'
-import {podObject} from '../../src/sandbox/apiserver/pods.js'
-import {MeshSidecar} from '../../src/sandbox/mesh/sidecar.js'
-import {ISTIO_PROFILES} from '../../src/sandbox/mesh/profile.js'
+} from '../src/topology.js'
+import {STATS_ANNOTATION_VALUE} from '../src/topology.js'
+import {podObject} from '../src/apiserver/pods.js'
+import {MeshSidecar} from '../src/mesh/sidecar.js'
+import {ISTIO_PROFILES} from '../src/mesh/profile.js'
 
 describe('bookinfo topology', () => {
   const pods = SANDBOX_WORKLOADS.map((w, i) => makePod(w, podName(w), 10_000 + i))

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 
-import {forwardHeaders} from '../../src/sandbox/bookinfo/http.js'
-import {ratingsTimeoutMs} from '../../src/sandbox/bookinfo/reviews.js'
-import {openSession, signSession} from '../../src/sandbox/bookinfo/session.js'
+import {forwardHeaders} from '../src/bookinfo/http.js'
+import {ratingsTimeoutMs} from '../src/bookinfo/reviews.js'
+import {openSession, signSession} from '../src/bookinfo/session.js'
 import {type FakeMesh, startFakeMesh} from './bookinfo-fakes.js'
 
 describe('bookinfo apps', () => {

@@ -3,9 +3,9 @@ import {readFileSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
-import type {VirtualService} from '../../src/istio/types.js'
-import {compileGatewayTable, type GatewayObject, gatewayVirtualHost, intersectHost, routesTo} from '../../src/sandbox/mesh/gateway-config.js'
-import type {Pod} from '../../src/sandbox/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
+import {compileGatewayTable, type GatewayObject, gatewayVirtualHost, intersectHost, routesTo} from '../src/mesh/gateway-config.js'
+import type {Pod} from '../src/types.js'
 
 /** Istio's bookinfo-gateway.yaml, applied in default. */
 const docs = parseAllDocuments(readFileSync('test/reference/istio-samples/bookinfo-networking/bookinfo-gateway.yaml', 'utf8')).map(d => d.toJSON() as {kind: string; metadata: {name: string; namespace?: string}})

@@ -5,8 +5,8 @@ import {join} from 'node:path'
 
 import {
   findPrometheus, type MetricsEndpoint, metricsPath, prometheusConfig, type ScrapedSidecar, startMetricsEndpoint, startPrometheus,
-} from '../../src/sandbox/prometheus.js'
-import type {Pod} from '../../src/sandbox/types.js'
+} from '../src/prometheus.js'
+import type {Pod} from '../src/types.js'
 import {pollQuery, PRODUCTPAGE_5XX_RATIO} from './prometheus-query.js'
 
 function pod(name: string, app: string, version: string): Pod {

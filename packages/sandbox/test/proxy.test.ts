@@ -5,8 +5,8 @@ import {promisify} from 'node:util'
 
 import {fetch as undiciFetch, ProxyAgent} from 'undici'
 
-import {type ForwardProxy, routeTarget, startForwardProxy} from '../../src/sandbox/proxy.js'
-import {bookinfoServices, StaticTopology} from '../../src/sandbox/topology.js'
+import {type ForwardProxy, routeTarget, startForwardProxy} from '../src/proxy.js'
+import {bookinfoServices, StaticTopology} from '../src/topology.js'
 
 const run = promisify(execFile)
 

@@ -5,10 +5,10 @@ import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {sandboxStatus, stopSandbox} from '../../src/sandbox/daemon.js'
+import {sandboxStatus, stopSandbox} from '../src/daemon.js'
 import {
   acquireStartLock, defaultStateDir, readSandboxState, resolveStateDir, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
-} from '../../src/sandbox/state.js'
+} from '../src/state.js'
 
 /** A pid that certainly belongs to no process: one that has just exited. */
 function deadPid(): number {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 
-import {ObjectStore, servedAs} from '../../src/sandbox/store.js'
-import {ApiError} from '../../src/sandbox/apiserver/status.js'
-import type {StoreEvent, StoredObject} from '../../src/sandbox/types.js'
+import {ObjectStore, servedAs} from '../src/store.js'
+import {ApiError} from '../src/apiserver/status.js'
+import type {StoreEvent, StoredObject} from '../src/types.js'
 
 function vs(name: string, namespace = 'default', spec: Record<string, unknown> = {hosts: [name]}): StoredObject {
   return {apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: {name, namespace, labels: {app: name}}, spec}

@@ -6,7 +6,7 @@ import {parseAllDocuments} from 'yaml'
 import {crdFiles, crdFor, fieldPath, ISTIO_KINDS, validateIstioObject} from '../../src/istio/crd.js'
 import {crdJsonText} from '../../src/istio/crd-json.js'
 
-const reference = new URL('../reference/', import.meta.url)
+const reference = new URL('../../../../test/reference/', import.meta.url)
 const samples = new URL('istio-samples/bookinfo-networking/', reference)
 
 function documents(url: URL): {apiVersion: string; kind: string; metadata: {name: string}; spec: unknown}[] {

@@ -6,7 +6,7 @@ import {parseAllDocuments} from 'yaml'
 import type {HTTPRoute, VirtualService} from '../../src/istio/types.js'
 import {validateVirtualService, virtualServiceWarnings} from '../../src/istio/validate.js'
 
-const samples = new URL('../reference/istio-samples/', import.meta.url)
+const samples = new URL('../../../../test/reference/istio-samples/', import.meta.url)
 
 function vs(http: HTTPRoute[], extra: Partial<VirtualService['spec']> = {}): VirtualService {
   return {apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'}, spec: {hosts: ['ratings'], http, ...extra}}

@@ -5,9 +5,9 @@
  * VirtualServices — each failure phrased as the real server phrases it, so that kubectl prints what
  * it prints against a cluster with Istio installed.
  */
-import {crdFor, validateIstioObject, type IstioKind} from '../../istio/crd.js'
-import {ISTIO_GROUP, type VirtualService} from '../../istio/types.js'
-import {validateVirtualService} from '../../istio/validate.js'
+import {crdFor, validateIstioObject, type IstioKind} from '@faultline/core/istio/crd.js'
+import {ISTIO_GROUP, type VirtualService} from '@faultline/core/istio/types.js'
+import {validateVirtualService} from '@faultline/core/istio/validate.js'
 import type {StoredObject} from '../types.js'
 import {badRequest, invalid, webhookDenied, type FieldError} from './status.js'
 

@@ -54,7 +54,7 @@ export const BUILTIN_RESOURCES: readonly BuiltinResource[] = [
 /** The group-versions whose Kubernetes OpenAPI v3 documents are shipped (`api/v1`, `apis/batch/v1`, …). */
 export const KUBERNETES_DOCUMENTS = ['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/rbac.authorization.k8s.io/v1'] as const
 
-const SCHEMA_DIR = fileURLToPath(new URL('../../../schema/kubernetes-openapi/', import.meta.url))
+const SCHEMA_DIR = fileURLToPath(new URL('../../schema/kubernetes-openapi/', import.meta.url))
 const documentTexts = new Map<string, string>()
 
 /** The shipped Kubernetes OpenAPI v3 document of a group-version, as JSON text. */

@@ -3,8 +3,8 @@
  * what the sandbox serves, so kubectl resolves `vs`, `dr`, `ns`, `po`, `svc` and `pods/exec` itself and
  * client-node's `ApisApi` finds networking.istio.io with its three versions.
  */
-import {crdFor} from '../../istio/crd.js'
-import {ISTIO_GROUP, ISTIO_VERSIONS} from '../../istio/types.js'
+import {crdFor} from '@faultline/core/istio/crd.js'
+import {ISTIO_GROUP, ISTIO_VERSIONS} from '@faultline/core/istio/types.js'
 import {BUILTIN_RESOURCES, builtinDiscovery} from './builtin.js'
 
 /** The authorization group the runner's preflight uses for SelfSubjectAccessReviews. */

@@ -8,8 +8,8 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
-import {parseDurationMs} from '../../duration.js'
-import {UsageError} from '../../errors.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {RESOURCES, type ObjectStore} from '../store.js'
 import {flag, readBody, sendJson} from './http.js'
 import type {IstioTarget} from './istio.js'

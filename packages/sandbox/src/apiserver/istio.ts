@@ -5,7 +5,7 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
-import {ISTIO_GROUP} from '../../istio/types.js'
+import {ISTIO_GROUP} from '@faultline/core/istio/types.js'
 import {RESOURCES, servedAs, type ObjectStore, type Preconditions, type StoredKind} from '../store.js'
 import type {StoredObject} from '../types.js'
 import {decodeIstioObject, fieldValidationOf, validateAdmission, type AdmissionContext} from './admission.js'

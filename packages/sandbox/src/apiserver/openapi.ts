@@ -8,8 +8,8 @@
  */
 import {createHash} from 'node:crypto'
 
-import {crdFor} from '../../istio/crd.js'
-import {ISTIO_GROUP, ISTIO_VERSIONS} from '../../istio/types.js'
+import {crdFor} from '@faultline/core/istio/crd.js'
+import {ISTIO_GROUP, ISTIO_VERSIONS} from '@faultline/core/istio/types.js'
 import {KUBERNETES_DOCUMENTS, kubernetesDocument} from './builtin.js'
 
 const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta'

@@ -5,7 +5,7 @@
  */
 import type {IncomingMessage} from 'node:http'
 
-import {crdFor} from '../../istio/crd.js'
+import {crdFor} from '@faultline/core/istio/crd.js'
 import type {StoredKind} from '../store.js'
 import type {StoredObject} from '../types.js'
 

@@ -4,7 +4,7 @@
  */
 import type {OutgoingHttpHeaders, ServerResponse} from 'node:http'
 
-import type {HTTPMatchRequest, HTTPRoute, HTTPRouteDestination} from '../../istio/types.js'
+import type {HTTPMatchRequest, HTTPRoute, HTTPRouteDestination} from '@faultline/core/istio/types.js'
 import {localReply} from './reply.js'
 
 /** Istio Headers.HeaderOperations. */

@@ -3,9 +3,9 @@
  * and the topology: the outbound virtual hosts (domain → routes) and the outbound clusters
  * (`outbound|<port>|<subset>|<fqdn>`) with their circuit breakers and outlier detection. Pure.
  */
-import {parseDurationMs} from '../../duration.js'
-import {appliesToSidecars, fqdn, hostCovers, re2, virtualServicesInPrecedence} from '../../istio/routing.js'
-import type {DestinationRule, HTTPMatchRequest, HTTPRoute, TrafficPolicy, VirtualService} from '../../istio/types.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {appliesToSidecars, fqdn, hostCovers, re2, virtualServicesInPrecedence} from '@faultline/core/istio/routing.js'
+import type {DestinationRule, HTTPMatchRequest, HTTPRoute, TrafficPolicy, VirtualService} from '@faultline/core/istio/types.js'
 import type {Pod, Service, Topology} from '../types.js'
 
 /** Istio writes this for every threshold the DestinationRule does not set (> 0) — test/reference/SEMANTICS.md (d). */

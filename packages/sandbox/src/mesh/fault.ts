@@ -2,8 +2,8 @@
  * The fault filter's decisions for a route's HTTPFaultInjection, as Istio translates it and Envoy
  * evaluates it (test/reference/SEMANTICS.md (b); istio route.go TranslateFault, envoy fault_filter.cc).
  */
-import {parseDurationMs} from '../../duration.js'
-import type {HTTPFaultInjection} from '../../istio/types.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import type {HTTPFaultInjection} from '@faultline/core/istio/types.js'
 
 /** gRPC status names Istio accepts, with their codes (istio pkg/util/grpc/codes.go). */
 export const GRPC_CODES: Readonly<Record<string, number>> = {

@@ -15,8 +15,8 @@
  * - pilot/pkg/model/config.go resolveGatewayName: a `gateways:` entry without `/` is in the
  *   VirtualService's namespace.
  */
-import {hostCovers} from '../../istio/routing.js'
-import type {HTTPMatchRequest, HTTPRoute, VirtualService} from '../../istio/types.js'
+import {hostCovers} from '@faultline/core/istio/routing.js'
+import type {HTTPMatchRequest, HTTPRoute, VirtualService} from '@faultline/core/istio/types.js'
 import type {Pod} from '../types.js'
 import {exportedTo, regexesCompile} from './config.js'
 

@@ -18,7 +18,7 @@
  */
 import {parse as parseYaml} from 'yaml'
 
-import {re2} from '../../istio/routing.js'
+import {re2} from '@faultline/core/istio/routing.js'
 
 /** The annotation that carries a pod's ProxyConfig. */
 export const PROXY_CONFIG_ANNOTATION = 'proxy.istio.io/config'

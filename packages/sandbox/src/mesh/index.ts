@@ -3,7 +3,7 @@
  * VirtualServices and DestinationRules, and istiod's part — recompiling every sidecar's routing table
  * whenever an Istio object changes (the push happens in the same turn of the event loop as the write).
  */
-import {ExitCode, FaultlineError} from '../../errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {ConfigSource, ExecHandler, ExecResult, Pod, Sidecar, Topology} from '../types.js'
 import {execInProxy} from './admin.js'
 import {compileRoutingTable} from './config.js'

@@ -2,8 +2,8 @@
  * A route's retry policy as Istio compiles it for Envoy (istio `route/retry/retry.go` ConvertPolicy)
  * and the router's retry decisions (Envoy `retry_state_impl.cc`, router filter `x-envoy-retry-on` docs).
  */
-import {parseDurationMs} from '../../duration.js'
-import type {HTTPRetry} from '../../istio/types.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import type {HTTPRetry} from '@faultline/core/istio/types.js'
 
 /** One route's compiled retry policy. */
 export interface RetryPolicy {

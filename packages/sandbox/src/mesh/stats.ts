@@ -2,7 +2,7 @@
  * One sidecar's Envoy stats store and its three renderings, as Envoy's admin handler produces them:
  * `/stats` text (`name: value`, sorted), `/stats?format=json` and `/stats/prometheus` (test/reference/SEMANTICS.md (e)).
  */
-import {re2} from '../../istio/routing.js'
+import {re2} from '@faultline/core/istio/routing.js'
 
 /** Counter or gauge: Prometheus needs the type, the text format does not. */
 export type StatKind = 'counter' | 'gauge'

@@ -3,7 +3,7 @@ import {Writable} from 'node:stream'
 
 import {ApiException, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, KubeConfig, PatchStrategy, setHeaderOptions, Watch, type V1Status} from '@kubernetes/client-node'
 
-import {kubeconfigYaml} from '../../../src/sandbox/kubeconfig.js'
+import {kubeconfigYaml} from '../../src/kubeconfig.js'
 import {ratingsVs, startFixture, STATS_TEXT, type Answer, type Fixture} from './fakes.js'
 
 const group = 'networking.istio.io'

@@ -5,9 +5,9 @@
  */
 import {Agent, request} from 'undici'
 
-import {startApiServer, type ApiServer} from '../../../src/sandbox/apiserver.js'
-import {ObjectStore} from '../../../src/sandbox/store.js'
-import type {ExecHandler, Pod, Service, Topology} from '../../../src/sandbox/types.js'
+import {startApiServer, type ApiServer} from '../../src/apiserver.js'
+import {ObjectStore} from '../../src/store.js'
+import type {ExecHandler, Pod, Service, Topology} from '../../src/types.js'
 
 /** The fake pods. */
 export const PODS: Pod[] = [

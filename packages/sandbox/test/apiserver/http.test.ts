@@ -259,7 +259,7 @@ describe('sandbox API server over HTTPS', function () {
     })
 
     it('formats ages as kubectl does (apimachinery HumanDuration)', async () => {
-      const {humanDuration} = await import('../../../src/sandbox/apiserver/table.js')
+      const {humanDuration} = await import('../../src/apiserver/table.js')
       const s = 1000
       const table: [number, string][] = [[-5 * s, '<invalid>'], [0, '0s'], [119 * s, '119s'], [120 * s, '2m'], [150 * s, '2m30s'], [600 * s, '10m'],
         [3 * 3600 * s, '3h'], [3 * 3600 * s + 60 * s, '3h1m'], [47 * 3600 * s, '47h'], [50 * 3600 * s, '2d2h'], [30 * 86400 * s, '30d'], [800 * 86400 * s, '2y70d']]

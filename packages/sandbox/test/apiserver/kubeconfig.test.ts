@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {KubeConfig} from '@kubernetes/client-node'
 import {parse} from 'yaml'
 
-import {kubeconfigYaml, writeKubeconfig} from '../../../src/sandbox/kubeconfig.js'
+import {kubeconfigYaml, writeKubeconfig} from '../../src/kubeconfig.js'
 
 describe('sandbox kubeconfig', () => {
   it('names cluster, user and context faultline-sandbox and carries the token, CA and namespace', () => {

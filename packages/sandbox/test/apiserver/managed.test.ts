@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import type {IncomingMessage} from 'node:http'
 
-import {fieldManagerOf, leafPaths, recordUpdate, renderFieldsV1, serverSideApply} from '../../../src/sandbox/apiserver/managed.js'
-import {ApiError} from '../../../src/sandbox/apiserver/status.js'
-import type {StoredObject} from '../../../src/sandbox/types.js'
+import {fieldManagerOf, leafPaths, recordUpdate, renderFieldsV1, serverSideApply} from '../../src/apiserver/managed.js'
+import {ApiError} from '../../src/apiserver/status.js'
+import type {StoredObject} from '../../src/types.js'
 
 const T0 = new Date('2026-01-01T00:00:00Z')
 const obj = (spec: Record<string, unknown>, extra: Record<string, unknown> = {}): StoredObject =>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 
-import {jsonPatch, mergePatch, PatchError, type Json} from '../../../src/sandbox/apiserver/patch.js'
+import {jsonPatch, mergePatch, PatchError, type Json} from '../../src/apiserver/patch.js'
 
 describe('mergePatch (RFC 7386)', () => {
   // The test cases of RFC 7386 Appendix A, verbatim.

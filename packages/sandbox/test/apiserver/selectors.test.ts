@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
-import {parseFieldSelector, parseLabelSelector} from '../../../src/sandbox/apiserver/selectors.js'
-import {ApiError} from '../../../src/sandbox/apiserver/status.js'
+import {parseFieldSelector, parseLabelSelector} from '../../src/apiserver/selectors.js'
+import {ApiError} from '../../src/apiserver/status.js'
 
 describe('label selectors', () => {
   const labels = {app: 'reviews', version: 'v2', 'faultline.dev/run': 'r1'}

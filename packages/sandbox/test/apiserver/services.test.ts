@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 
 import {ApiException, CoreV1Api, KubeConfig} from '@kubernetes/client-node'
 
-import {printerFor} from '../../../src/sandbox/apiserver/table.js'
-import {kubeconfigYaml} from '../../../src/sandbox/kubeconfig.js'
+import {printerFor} from '../../src/apiserver/table.js'
+import {kubeconfigYaml} from '../../src/kubeconfig.js'
 import {startFixture, type Answer, type Fixture} from './fakes.js'
 
 const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json'

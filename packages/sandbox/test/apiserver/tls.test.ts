@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {createSecureContext} from 'node:tls'
 import {X509Certificate} from 'node:crypto'
 
-import {integer, selfSignedCertificate} from '../../../src/sandbox/apiserver/tls.js'
+import {integer, selfSignedCertificate} from '../../src/apiserver/tls.js'
 
 describe('sandbox API server certificate', () => {
   it('encodes integers minimally, as DER requires (a serial with leading zero bytes broke one start in ~500)', () => {

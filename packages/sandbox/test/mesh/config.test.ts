@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 
-import {clusterName, destinationRuleFor, effectivePolicy, ENVOY_UNLIMITED, exportedTo, limitsFrom, outlierFrom, routesForSidecar} from '../../../src/sandbox/mesh/config.js'
-import {backoffMs, isRetriable, ISTIO_122_DEFAULT_RETRY, ISTIO_DEFAULT_RETRY, retryPolicyFor} from '../../../src/sandbox/mesh/retry.js'
-import type {Pod} from '../../../src/sandbox/types.js'
+import {clusterName, destinationRuleFor, effectivePolicy, ENVOY_UNLIMITED, exportedTo, limitsFrom, outlierFrom, routesForSidecar} from '../../src/mesh/config.js'
+import {backoffMs, isRetriable, ISTIO_122_DEFAULT_RETRY, ISTIO_DEFAULT_RETRY, retryPolicyFor} from '../../src/mesh/retry.js'
+import type {Pod} from '../../src/types.js'
 import {destinationRule, virtualService} from './harness.js'
 
 const pod: Pod = {name: 'reviews-v2-abcdef1234-xyz12', namespace: 'default', labels: {app: 'reviews', version: 'v2'}, serviceAccount: 'default', containers: ['reviews', 'istio-proxy'], appPort: 1}

@@ -1,10 +1,10 @@
 import http from 'node:http'
 import assert from 'node:assert/strict'
 
-import type {HTTPFaultInjection, HTTPMatchRequest} from '../../../src/istio/types.js'
-import {perMillion} from '../../../src/sandbox/mesh/fault.js'
-import {holdFor} from '../../../src/sandbox/mesh/router.js'
-import type {Mesh} from '../../../src/sandbox/mesh/index.js'
+import type {HTTPFaultInjection, HTTPMatchRequest} from '@faultline/core/istio/types.js'
+import {perMillion} from '../../src/mesh/fault.js'
+import {holdFor} from '../../src/mesh/router.js'
+import type {Mesh} from '../../src/mesh/index.js'
 import {FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualService} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'

@@ -5,10 +5,10 @@
 import http, {type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import type {DestinationRule, VirtualService} from '../../../src/istio/types.js'
-import {Mesh} from '../../../src/sandbox/mesh/index.js'
-import type {IstioProfile} from '../../../src/sandbox/mesh/profile.js'
-import type {ConfigSource, Pod, Service, StoreEvent, Topology} from '../../../src/sandbox/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
+import {Mesh} from '../../src/mesh/index.js'
+import type {IstioProfile} from '../../src/mesh/profile.js'
+import type {ConfigSource, Pod, Service, StoreEvent, Topology} from '../../src/types.js'
 
 /** An in-memory ConfigSource that notifies like the API server's store. */
 export class FakeConfig implements ConfigSource {

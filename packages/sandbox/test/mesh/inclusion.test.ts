@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
-import {inclusionMatcher, statsInclusion} from '../../../src/sandbox/mesh/inclusion.js'
-import {STATS_ANNOTATION_VALUE} from '../../../src/sandbox/topology.js'
+import {inclusionMatcher, statsInclusion} from '../../src/mesh/inclusion.js'
+import {STATS_ANNOTATION_VALUE} from '../../src/topology.js'
 
 const FAULT = 'http.outbound_0.0.0.0_9080;.fault.delays_injected'
 const OVERFLOW = 'cluster.outbound|9080|v1|reviews.default.svc.cluster.local;.upstream_rq_pending_overflow'

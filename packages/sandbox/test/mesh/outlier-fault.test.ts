@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict'
 
-import type {Mesh} from '../../../src/sandbox/mesh/index.js'
+import type {Mesh} from '../../src/mesh/index.js'
 import {type AppHandler, destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, virtualService} from './harness.js'
 
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'

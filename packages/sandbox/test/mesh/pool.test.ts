@@ -10,8 +10,8 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {parse} from 'yaml'
 
-import type {DestinationRule} from '../../../src/istio/types.js'
-import type {Mesh} from '../../../src/sandbox/mesh/index.js'
+import type {DestinationRule} from '@faultline/core/istio/types.js'
+import type {Mesh} from '../../src/mesh/index.js'
 import {destinationRule, FakeConfig, FakeTopology, seededRandom, send, startMesh, stat} from './harness.js'
 
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
@@ -94,7 +94,7 @@ describe('sandbox mesh: the connection pool as Envoy counts it', () => {
     })
     ;({mesh, port} = await startMesh(topology, config, {random: seededRandom(7)}))
     await Promise.all([send(port, 'http://httpbin:8000/get'), send(port, 'http://httpbin:8000/get')])
-    const dr = parse(readFileSync(new URL('../../reference/istio-samples/httpbin/httpbin-circuit-breaking-destinationrule.yaml', import.meta.url), 'utf8')) as DestinationRule
+    const dr = parse(readFileSync(new URL('../../../../test/reference/istio-samples/httpbin/httpbin-circuit-breaking-destinationrule.yaml', import.meta.url), 'utf8')) as DestinationRule
     config.apply(destinationRule('httpbin', dr.spec))
     const codes: number[] = []
     const flagsSeen = new Set<string>()

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 
-import type {Mesh} from '../../../src/sandbox/mesh/index.js'
-import {type IstioProfile, ISTIO_PROFILES} from '../../../src/sandbox/mesh/profile.js'
+import type {Mesh} from '../../src/mesh/index.js'
+import {type IstioProfile, ISTIO_PROFILES} from '../../src/mesh/profile.js'
 import {type AppHandler, destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, type TestPod, virtualService} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'

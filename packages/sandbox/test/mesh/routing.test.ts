@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import type {Mesh} from '../../../src/sandbox/mesh/index.js'
+import type {Mesh} from '../../src/mesh/index.js'
 import {destinationRule, FakeConfig, FakeTopology, seededRandom, send, startMesh, stat, virtualService} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import net from 'node:net'
 
-import {ExecUnsupported, type Mesh} from '../../../src/sandbox/mesh/index.js'
-import {prometheusName, TAGS_1_22} from '../../../src/sandbox/mesh/stats.js'
-import {ISTIO_BYTES_BUCKETS, ISTIO_DURATION_BUCKETS} from '../../../src/sandbox/mesh/telemetry.js'
-import type {Pod} from '../../../src/sandbox/types.js'
+import {ExecUnsupported, type Mesh} from '../../src/mesh/index.js'
+import {prometheusName, TAGS_1_22} from '../../src/mesh/stats.js'
+import {ISTIO_BYTES_BUCKETS, ISTIO_DURATION_BUCKETS} from '../../src/mesh/telemetry.js'
+import type {Pod} from '../../src/types.js'
 import {destinationRule, FakeConfig, FakeTopology, parseStats, send, startMesh, virtualService} from './harness.js'
 
-const REFERENCE = new URL('../../reference/envoy-stats/', import.meta.url)
+const REFERENCE = new URL('../../../../test/reference/envoy-stats/', import.meta.url)
 const RATINGS = 'http://ratings:9080/ratings/0'
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
 const V1 = 'outbound|9080|v1|ratings.default.svc.cluster.local'

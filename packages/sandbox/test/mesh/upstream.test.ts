@@ -3,8 +3,8 @@ import {createHash} from 'node:crypto'
 import http from 'node:http'
 import net from 'node:net'
 
-import type {Mesh} from '../../../src/sandbox/mesh/index.js'
-import {incomingHeaders} from '../../../src/sandbox/mesh/upstream.js'
+import type {Mesh} from '../../src/mesh/index.js'
+import {incomingHeaders} from '../../src/mesh/upstream.js'
 import {type AppHandler, FakeConfig, FakeTopology, send, startMesh} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'
