@@ -42,7 +42,7 @@ export interface ApiServerOptions {
   host?: '127.0.0.1'
   /** Makes the server fail, conflict and lag like a loaded control plane (`chaos sandbox up --api-faults`). */
   faults?: ApiFaultInjector
-  /** The sandbox's k6-operator: TestRuns, ConfigMaps and runner pods (src/sandbox/k6-operator.ts). */
+  /** The sandbox's k6-operator: TestRuns, ConfigMaps and runner pods (packages/sandbox/src/k6-operator.ts). */
   k6Operator?: K6OperatorSandbox
 }
 

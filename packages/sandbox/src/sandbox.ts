@@ -48,7 +48,7 @@ export interface SandboxOptions {
   apiFaults?: ApiFaultSpec
   /** Extra header propagation the apps model (`--propagate baggage`); default: exactly what real bookinfo forwards. */
   propagate?: readonly Propagation[]
-  /** The Istio release the mesh behaves like (`--istio`, src/sandbox/mesh/profile.ts); default 1.30. */
+  /** The Istio release the mesh behaves like (`--istio`, packages/sandbox/src/mesh/profile.ts); default 1.30. */
   istio?: IstioVersion
   /** Seconds between Prometheus scrapes (`--scrape-interval`); default 5. */
   scrapeIntervalS?: number
