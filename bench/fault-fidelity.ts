@@ -17,7 +17,7 @@
  *
  * Control requests check that nothing leaks: none may be aborted (their latency is the baseline).
  */
-import type {HTTPFaultInjection} from '../src/istio/types.js'
+import type {HTTPFaultInjection} from '@faultline/core/istio/types.js'
 import {type Bench, type BenchOptions, type BenchResult, fmtStats, quantile, stats, type Table, type Target} from './harness.js'
 import {headerFault, type SandboxProcess, startSandboxProcess, TARGET_HEADER} from './sandbox-process.js'
 import {openLoop, type RequestKind, type Sample} from './sandbox-traffic.js'

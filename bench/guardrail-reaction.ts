@@ -31,7 +31,7 @@ import {parse as parseYaml} from 'yaml'
 
 import {LABEL_MANAGED} from '../src/faults/annotations.js'
 import type {RunEvent} from '../src/journal/events.js'
-import type {SandboxState} from '../src/sandbox/state.js'
+import type {SandboxState} from '@faultline/sandbox/state.js'
 import {ensureBuilt, REPO} from '../test/cli.js'
 import {type Bench, type BenchOptions, type BenchResult, fmtStats, stats} from './harness.js'
 import {type SandboxProcess, startSandboxProcess} from './sandbox-process.js'

@@ -20,7 +20,7 @@ import {remoteWriteEnv, RUNNER_ARGUMENTS, runnerCommand} from '../src/load/k6-op
 import {DURATION, instantValue, REQS, selector} from '../src/load/k6-operator-promql.js'
 import {k6Script} from '../src/load/k6-script.js'
 import {Recorder} from '../src/load/recorder.js'
-import {findPrometheus} from '../src/sandbox/prometheus.js'
+import {findPrometheus} from '@faultline/sandbox/prometheus.js'
 import type {Bench, BenchOptions, BenchResult} from './harness.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../test/fixtures/k6/k6', import.meta.url))

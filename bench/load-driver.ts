@@ -85,7 +85,7 @@ interface BuiltinSample extends Sample {
  * failures (seen once at 5k/s on a machine at load average 11) are reported instead.
  */
 function builtin(script: string, url: string, mode: string, value: number, s: number, warmup: number): BuiltinSample {
-  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, '--child', mode, String(value), String(s), url, String(warmup)], {encoding: 'utf8', timeout: (s + warmup + 60) * 1000, cwd: join(script, '..', '..')})
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--conditions=faultline-source', '--import', 'tsx', script, '--child', mode, String(value), String(s), url, String(warmup)], {encoding: 'utf8', timeout: (s + warmup + 60) * 1000, cwd: join(script, '..', '..')})
   const m = /RESULT (\S+) (\S+) (\S+)(?: (\S+))?(?: (.*))?/.exec(r.stdout)
   const failed = Number(/^FAILED (\d+)$/m.exec(r.stdout)?.[1] ?? 0)
   const requests = Number(m?.[2] ?? 0)

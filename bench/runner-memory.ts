@@ -19,7 +19,7 @@ import http from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseDurationMs} from '../src/duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {SecondStats} from '../src/load/recorder.js'
 import type {RunEvent} from '../src/journal/events.js'
 import {ensureBuilt, REPO} from '../test/cli.js'

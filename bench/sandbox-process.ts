@@ -17,10 +17,10 @@ import {fileURLToPath} from 'node:url'
 
 import type {Cluster} from '../src/cluster/cluster.js'
 import {connect} from '../src/cluster/connect.js'
-import type {HTTPFaultInjection, VirtualService} from '../src/istio/types.js'
-import {startDetached, stopSandbox} from '../src/sandbox/daemon.js'
-import {REAPER_INTERVAL_ENV} from '../src/sandbox/reaper.js'
-import type {SandboxState} from '../src/sandbox/state.js'
+import type {HTTPFaultInjection, VirtualService} from '@faultline/core/istio/types.js'
+import {startDetached, stopSandbox} from '@faultline/sandbox/daemon.js'
+import {REAPER_INTERVAL_ENV} from '@faultline/sandbox/reaper.js'
+import type {SandboxState} from '@faultline/sandbox/state.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 
@@ -58,7 +58,7 @@ export interface SandboxProcess {
 
 /** The CLI from source: node with tsx's loader (resolved here, so any working directory does) and bin/dev.js. */
 function sourceCli(env: Record<string, string>): {execPath: string; args: string[]} {
-  const node = [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO, 'bin', 'dev.js')]
+  const node = [process.execPath, '--conditions=faultline-source', '--import', import.meta.resolve('tsx'), join(REPO, 'bin', 'dev.js')]
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`)
   // Through env(1), which execs node in place: the pid the sandbox records is the one spawned.
   return vars.length === 0 ? {execPath: node[0] as string, args: node.slice(1)} : {execPath: '/usr/bin/env', args: [...vars, ...node]}

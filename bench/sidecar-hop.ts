@@ -27,8 +27,8 @@ import {fileURLToPath} from 'node:url'
 
 import {Pool} from 'undici'
 
-import {Mesh} from '../src/sandbox/mesh/index.js'
-import type {ConfigSource, Pod, Service, Topology} from '../src/sandbox/types.js'
+import {Mesh} from '@faultline/sandbox/mesh/index.js'
+import type {ConfigSource, Pod, Service, Topology} from '@faultline/sandbox/types.js'
 import {type Bench, type BenchResult, cpuSeconds, flag, fmtStats, peerVersion, quantile, ratios, resultMarkdown, stats, type Target} from './harness.js'
 import {freePort, waitListening} from './loopback.js'
 
@@ -133,7 +133,7 @@ function startChild(children: ChildProcess[], cpu: number, command: string, args
 }
 
 function nodeRole(children: ChildProcess[], cpu: number, role: string, upstreamPort = 0, script = SELF): Promise<Proxy> {
-  return startChild(children, cpu, process.execPath, ['--import', 'tsx', script, '--role', role, String(upstreamPort)])
+  return startChild(children, cpu, process.execPath, ['--conditions=faultline-source', '--import', 'tsx', script, '--role', role, String(upstreamPort)])
 }
 
 /** HAProxy in `mode http` with one thread, keep-alive to the upstream. */
@@ -285,7 +285,7 @@ function method(cfg: HopConfig): string[] {
   const wrkVersion = peerVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk (version unknown)'
   return [
     'Upstream: a Node HTTP server answering `200 ok` (content-length 2), pinned to CPU 1 with the load generator; every proxy under test pinned to CPU 0 (`taskset`).',
-    'Sidecar: one sandbox sidecar (`src/sandbox/mesh/`), default route, no VirtualService, Istio\'s default retry policy, full stats and Istio metrics recording.',
+    'Sidecar: one sandbox sidecar (`packages/sandbox/src/mesh/`), default route, no VirtualService, Istio\'s default retry policy, full stats and Istio metrics recording.',
     `Peers: ${haproxy} (\`mode http\`, \`nbthread 1\`, keep-alive to the upstream); two naive Node reverse proxies (node \`http.Agent\`, undici \`Pool\`) showing the cost of Node's HTTP stack itself.`,
     `Latency: one raw keep-alive socket, sequential \`GET\`s, ${Math.ceil(cfg.samples / 5)} warm-up requests per path once, then ${cfg.samples} measured per path and round.`,
     `Throughput: ${wrkVersion}, \`wrk -t1 -c${cfg.connections} -d${cfg.seconds}s\` after ${cfg.warmup} s of the same load per proxy, unmeasured; the proxy's CPU seconds (user + system, all threads) from \`/proc/<pid>/stat\` around each run.`,

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env -S node --conditions=faultline-source --import tsx
 // Runs the CLI straight from src/ (TypeScript through tsx), for development. Commands are found by
 // scanning src/commands, never through oclif.manifest.json: `npm run build` writes that for dist/,
 // and oclif would run the compiled commands it names.

@@ -1,6 +1,6 @@
 import {Command} from '@oclif/core'
 
-import {ExitCode, FaultlineError, InvalidExperiment} from '../errors.js'
+import {ExitCode, FaultlineError, InvalidExperiment} from '@faultline/core/errors.js'
 
 /**
  * The one place errors are printed. Commands throw `FaultlineError`s; this turns them into

@@ -6,7 +6,7 @@
  * a port-forward chaos keeps to that Service's ready pods (src/cli/port-forward.ts).
  */
 import type {Cluster} from '../cluster/cluster.js'
-import {ClusterUnavailable, UsageError} from '../errors.js'
+import {ClusterUnavailable, UsageError} from '@faultline/core/errors.js'
 import type {Experiment, LoadEntry} from '../experiment/model.js'
 
 /** Istio's default ingress gateway Service. */

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {Flags} from '@oclif/core'
 
-import {ExitCode, FaultlineError} from '../errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import {NOTIFY_FORMATS} from '../notify/formats.js'
 import {gameDayNotification, reportLink, runNotification} from '../notify/message.js'
 import {NOTIFY_ENV, notifyTargets, notifyUrls, type NotifyTarget, sendNotifications} from '../notify/send.js'

@@ -12,7 +12,7 @@
 import {createServer, type AddressInfo, type Server, type Socket} from 'node:net'
 
 import type {PodStream, PodSummary, ServiceSummary} from '../cluster/cluster.js'
-import {ClusterUnavailable} from '../errors.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
 
 /** What the forwarder asks of the cluster (KubeCluster has all of it; `readService` is optional). */
 export interface ForwardingCluster {

@@ -2,8 +2,8 @@
  * The narrow interface the runner uses to talk to a cluster. Only `src/cluster/` knows how
  * (client-node against a real API server or the sandbox's); everything else sees this.
  */
-import type {PeerAuthentication} from '../istio/peer-authentication.js'
-import type {DestinationRule, VirtualService} from '../istio/types.js'
+import type {PeerAuthentication} from '@faultline/core/istio/peer-authentication.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 
 /** Where a cluster connection came from, for the report and the console. */
 export interface ClusterTarget {
@@ -16,7 +16,7 @@ export interface ClusterTarget {
 }
 
 /** An Istio PeerAuthentication (security.istio.io), as preflight reads it. */
-export type {PeerAuthentication} from '../istio/peer-authentication.js'
+export type {PeerAuthentication} from '@faultline/core/istio/peer-authentication.js'
 
 /**
  * What preflight reads about the mesh beyond the target namespace's routing. Each part is

@@ -12,7 +12,7 @@ import {parse} from 'yaml'
 
 import {KubeConfig} from './client-node.js'
 
-import {ClusterUnavailable, UsageError} from '../errors.js'
+import {ClusterUnavailable, UsageError} from '@faultline/core/errors.js'
 import type {Cluster, ClusterTarget} from './cluster.js'
 import {KubeCluster} from './kube.js'
 
@@ -29,7 +29,7 @@ export interface ConnectOptions {
 /** The context name `chaos sandbox up` writes into its kubeconfig. */
 export const SANDBOX_CONTEXT = 'faultline-sandbox'
 
-/** The cluster extension `chaos sandbox up` writes (src/sandbox/kubeconfig.ts SANDBOX_EXTENSION). */
+/** The cluster extension `chaos sandbox up` writes (packages/sandbox/src/kubeconfig.ts SANDBOX_EXTENSION). */
 export const SANDBOX_EXTENSION = 'faultline.dev/sandbox'
 
 /** How load and HTTP probes reach a sandbox's mesh, from its kubeconfig. */

@@ -11,7 +11,7 @@ import {
   ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, PortForward, type V1Status,
 } from './client-node.js'
 
-import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '../istio/types.js'
+import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '@faultline/core/istio/types.js'
 import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type MeshFacts, type PeerAuthentication, type PodStream, type PodSummary, type ServiceSummary} from './cluster.js'
 import {podSummary} from './pods.js'
 

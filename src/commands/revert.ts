@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
-import {ClusterUnavailable, ExitCode} from '../errors.js'
+import {ClusterUnavailable, ExitCode} from '@faultline/core/errors.js'
 import {type CleanupReport, cannotCheck, revertLeftovers} from '../runner/leftovers.js'
 import {NoTarget, resolveTarget} from '../runner/target.js'
 

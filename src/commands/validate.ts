@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, ExitCode} from '../cli/base.js'
-import {formatDiagnostic} from '../errors.js'
+import {formatDiagnostic} from '@faultline/core/errors.js'
 import {validateFiles, type ValidationReport} from '../experiment/validate-files.js'
 import {readExistingObjects} from '../faults/existing.js'
 

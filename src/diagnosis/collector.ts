@@ -9,7 +9,7 @@
 import type {Cluster} from '../cluster/cluster.js'
 import type {Experiment, PhaseName} from '../experiment/model.js'
 import {targetedClasses} from '../experiment/traffic.js'
-import type {DestinationRule, VirtualService} from '../istio/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 import type {SecondStats} from '../load/recorder.js'
 import {summariseSeconds} from '../load/recorder.js'
 import {phaseWindows} from '../report/phases.js'

@@ -5,10 +5,10 @@
  * nothing: a rule that lacks its evidence stays silent, and never guesses (what the map could
  * not see is in the map's gaps).
  */
-import {parseDurationMs} from '../duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {Fault, PhaseName} from '../experiment/model.js'
-import {fqdn, virtualServiceFor} from '../istio/routing.js'
-import type {DestinationRule, HTTPRoute, VirtualService} from '../istio/types.js'
+import {fqdn, virtualServiceFor} from '@faultline/core/istio/routing.js'
+import type {DestinationRule, HTTPRoute, VirtualService} from '@faultline/core/istio/types.js'
 import {bytes, edgeName, list, ms, pct} from './format.js'
 import type {BlastRadiusMap, EdgePhase, Evidence, Finding, MapEdge, WatchedFlag} from './model.js'
 

@@ -6,7 +6,7 @@
 import {readFile, stat} from 'node:fs/promises'
 import {dirname, isAbsolute, join} from 'node:path'
 
-import {type Diagnostic, InvalidExperiment, UsageError} from '../errors.js'
+import {type Diagnostic, InvalidExperiment, UsageError} from '@faultline/core/errors.js'
 import {MAX_FILE_BYTES, parseYaml} from './document.js'
 import {bytePosition, firstInvalidUtf8} from './encoding.js'
 import {API_VERSION, type Experiment, type GameDay} from './model.js'

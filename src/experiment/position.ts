@@ -5,7 +5,7 @@
  */
 import {type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, type YAMLMap} from 'yaml'
 
-import type {Diagnostic} from '../errors.js'
+import type {Diagnostic} from '@faultline/core/errors.js'
 
 /** A path into the document: map keys and sequence indexes, e.g. ['spec', 'faults', 0, 'delay']. */
 export type FieldPath = ReadonlyArray<string | number>

@@ -4,7 +4,7 @@
  */
 import {RE2JS} from 're2js'
 
-import {parseDurationMs} from '../duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {FieldPath, Issue} from './position.js'
 
 /** Istio's limit on a StringMatch regex. */

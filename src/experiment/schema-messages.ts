@@ -1,7 +1,7 @@
 /** Plain-words messages for single ajv errors, keyed by the field they are about. */
 import type {ErrorObject} from 'ajv'
 
-import {parseDurationNs} from '../duration.js'
+import {parseDurationNs} from '@faultline/core/duration.js'
 import {API_VERSION} from './model.js'
 import type {FieldPath, Issue} from './position.js'
 import {suggestion} from './suggest.js'

@@ -6,7 +6,7 @@
 import {parseEnvoyExpectation, parsePrometheusExpectation} from '../probes/expect.js'
 import {BUILTIN_DRIVER_METRICS, METRICS, parseThreshold} from '../probes/thresholds.js'
 import {splitProblems} from '../load/k6-operator-plan.js'
-import {formatDuration} from '../duration.js'
+import {formatDuration} from '@faultline/core/duration.js'
 import type {Experiment, Fault, GameDay, Probe} from './model.js'
 import {checkMatch} from './match-rules.js'
 import {placeholderIssues} from './namespace.js'

@@ -4,7 +4,7 @@
  * at the experiment's own field, with the fix. Whether the DestinationRule exists is a fact of the
  * cluster: preflight checks it (exit 4), and `chaos plan --existing` when the manifests show it.
  */
-import {validateTrafficPolicyPatch} from '../istio/destination-rule.js'
+import {validateTrafficPolicyPatch} from '@faultline/core/istio/destination-rule.js'
 import type {Setup} from './model.js'
 import type {FieldPath, Issue} from './position.js'
 import {closest} from './suggest.js'

@@ -3,7 +3,7 @@
  * headers satisfy some fault's header match, as a sidecar would match them; the rest are control.
  * The runner compares the two during the fault phase; the reports group and colour them the same way.
  */
-import {stringMatches} from '../istio/routing.js'
+import {stringMatches} from '@faultline/core/istio/routing.js'
 import type {Experiment} from './model.js'
 
 /** Traffic classes whose headers satisfy some fault's header match (the rest are control). */

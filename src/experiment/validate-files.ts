@@ -1,7 +1,7 @@
 /** `chaos validate`: every file checked on its own, every problem of every file reported. */
-import {type Diagnostic, FaultlineError, InvalidExperiment} from '../errors.js'
+import {type Diagnostic, FaultlineError, InvalidExperiment} from '@faultline/core/errors.js'
 import {parseYaml} from './document.js'
-import type {DestinationRule} from '../istio/types.js'
+import type {DestinationRule} from '@faultline/core/istio/types.js'
 import {planSetupOffline} from '../faults/setup-files.js'
 import {loadDocument, readExperimentText} from './load.js'
 

@@ -4,7 +4,7 @@
  */
 import {createHash} from 'node:crypto'
 
-import type {VirtualServiceSpec} from '../istio/types.js'
+import type {VirtualServiceSpec} from '@faultline/core/istio/types.js'
 
 /** Label on every object we created or changed: `chaos revert` lists by it. */
 export const LABEL_MANAGED = 'faultline.dev/managed'

@@ -6,10 +6,10 @@
  * not target takes exactly the route it took before, and a targeted one takes the copy of that same
  * route, i.e. the same destinations, with the fault.
  */
-import {UnsafeFault, UsageError} from '../errors.js'
+import {UnsafeFault, UsageError} from '@faultline/core/errors.js'
 import type {Fault} from '../experiment/model.js'
-import {appliesToSidecars, fqdn, virtualServiceFor} from '../istio/routing.js'
-import type {HTTPFaultInjection, HTTPMatchRequest, HTTPRoute, VirtualService, VirtualServiceSpec} from '../istio/types.js'
+import {appliesToSidecars, fqdn, virtualServiceFor} from '@faultline/core/istio/routing.js'
+import type {HTTPFaultInjection, HTTPMatchRequest, HTTPRoute, VirtualService, VirtualServiceSpec} from '@faultline/core/istio/types.js'
 import {
   ANNOTATION_BASE_FINGERPRINT, ANNOTATION_CREATED, ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_FAULT_ROUTES,
   ANNOTATION_FINGERPRINT, ANNOTATION_ORIGINAL_SPEC, ANNOTATION_OWNER, ANNOTATION_RUN_ID, LABEL_MANAGED, LABEL_RUN_ID,

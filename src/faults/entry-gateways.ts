@@ -1,6 +1,6 @@
 /** Which Istio Gateways the load enters through, for the fault compiler (issue 14, "ways in"). */
 import type {LoadEntry} from '../experiment/model.js'
-import type {VirtualService} from '../istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 
 /** The Gateways a gateway entry serves, for the fault compiler: the entry's, else every one the namespace's VirtualServices name. */
 export function enteredGateways(entry: LoadEntry | undefined, virtualServices: readonly VirtualService[], namespace: string): string[] | undefined {

@@ -7,8 +7,8 @@ import {readFile} from 'node:fs/promises'
 
 import {parseAllDocuments} from 'yaml'
 
-import {UsageError} from '../errors.js'
-import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '../istio/types.js'
+import {UsageError} from '@faultline/core/errors.js'
+import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '@faultline/core/istio/types.js'
 
 /** The VirtualServices found, and what was skipped. */
 export interface ExistingObjects {

@@ -2,11 +2,11 @@
  * From an experiment to the fault plan a run would apply: the glue between the experiment model
  * and the pure compiler, shared by `chaos plan` and the runner.
  */
-import {parseDurationMs} from '../duration.js'
-import {UnsafeFault} from '../errors.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {UnsafeFault} from '@faultline/core/errors.js'
 import type {Experiment} from '../experiment/model.js'
-import type {VirtualService} from '../istio/types.js'
-import {validateVirtualService, virtualServiceWarnings} from '../istio/validate.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
+import {validateVirtualService, virtualServiceWarnings} from '@faultline/core/istio/validate.js'
 import {compileFaults} from './compile.js'
 import {enteredGateways} from './entry-gateways.js'
 import {isFaultRouteName} from './names.js'

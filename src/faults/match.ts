@@ -4,8 +4,8 @@
  * we either find the one condition equal to the conjunction, prove the conjunction empty, or give up
  * (and the compiler refuses rather than guess).
  */
-import {re2} from '../istio/routing.js'
-import type {HTTPMatchRequest, StringMatch} from '../istio/types.js'
+import {re2} from '@faultline/core/istio/routing.js'
+import type {HTTPMatchRequest, StringMatch} from '@faultline/core/istio/types.js'
 
 /** The fault-side match: the subset of HTTPMatchRequest an experiment may use. */
 export interface FaultMatchRequest {

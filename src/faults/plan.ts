@@ -1,5 +1,5 @@
 /** The data the fault compiler produces: what to write, and how to undo it. */
-import type {VirtualService, VirtualServiceSpec} from '../istio/types.js'
+import type {VirtualService, VirtualServiceSpec} from '@faultline/core/istio/types.js'
 
 /** How to undo one write, decided when the plan is made (before anything is applied). */
 export interface RevertPlan {

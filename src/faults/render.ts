@@ -3,7 +3,7 @@ import {createTwoFilesPatch} from 'diff'
 import {stringify} from 'yaml'
 
 import type {Fault} from '../experiment/model.js'
-import type {VirtualService} from '../istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import type {FaultPlan, PlannedVirtualService} from './plan.js'
 
 /** The output formats of `chaos plan -o`. */

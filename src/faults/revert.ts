@@ -3,7 +3,7 @@
  * restore the original exactly, to remove only our routes and marks (someone else edited the object
  * meanwhile and their edits must survive), to delete an object we created, or to do nothing.
  */
-import type {HTTPRoute, VirtualService, VirtualServiceSpec} from '../istio/types.js'
+import type {HTTPRoute, VirtualService, VirtualServiceSpec} from '@faultline/core/istio/types.js'
 import {
   ANNOTATION_BASE_FINGERPRINT, ANNOTATION_CREATED, ANNOTATION_FAULT_ROUTES, ANNOTATION_FINGERPRINT,
   ANNOTATION_ORIGINAL_SPEC, ANNOTATION_RUN_ID, LABEL_MANAGED, OWNED_ANNOTATIONS, OWNED_LABELS, ownerMarks,

@@ -4,12 +4,12 @@
  * experiment's own field, with a did-you-mean), and the patched object must be one Istio accepts.
  * Manifests without any DestinationRule say nothing about them: preflight checks on the cluster.
  */
-import {InvalidExperiment} from '../errors.js'
+import {InvalidExperiment} from '@faultline/core/errors.js'
 import {parseYaml} from '../experiment/document.js'
 import {readExperimentText} from '../experiment/load.js'
 import type {Experiment} from '../experiment/model.js'
 import {locateIssues, type Issue} from '../experiment/position.js'
-import type {DestinationRule} from '../istio/types.js'
+import type {DestinationRule} from '@faultline/core/istio/types.js'
 import {faultExpiry, targetNamespace} from './experiment-plan.js'
 import {missingSetupMessage, type PlannedSetup, planSetup} from './setup.js'
 

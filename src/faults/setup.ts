@@ -8,11 +8,11 @@
  */
 import {isDeepStrictEqual} from 'node:util'
 
-import {UnsafeFault} from '../errors.js'
+import {UnsafeFault} from '@faultline/core/errors.js'
 import type {SetupDestinationRule} from '../experiment/model.js'
 import {closest} from '../experiment/suggest.js'
-import {validateDestinationRule} from '../istio/destination-rule.js'
-import type {DestinationRule, DestinationRuleSpec, TrafficPolicy} from '../istio/types.js'
+import {validateDestinationRule} from '@faultline/core/istio/destination-rule.js'
+import type {DestinationRule, DestinationRuleSpec, TrafficPolicy} from '@faultline/core/istio/types.js'
 import {
   ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_FINGERPRINT, ANNOTATION_ORIGINAL_SPEC, ANNOTATION_OWNER, ANNOTATION_RUN_ID,
   canonicalJson, isLabelValue, LABEL_MANAGED, LABEL_RUN_ID, OWNED_ANNOTATIONS, OWNED_LABELS, ownerMarks, rfc3339, specFingerprint, withoutOwnedMetadata,

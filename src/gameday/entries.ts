@@ -4,7 +4,7 @@
  */
 import {loadExperiment} from '../experiment/load.js'
 import type {Experiment, GameDay} from '../experiment/model.js'
-import {FaultlineError, ExitCode} from '../errors.js'
+import {FaultlineError, ExitCode} from '@faultline/core/errors.js'
 import type {PreflightCheck} from '../runner/preflight-check.js'
 import {planAgainstCluster} from '../runner/live-plan.js'
 import type {Target} from '../runner/target.js'

@@ -4,7 +4,7 @@
  * time limit, and the rest skipped after a failure when `stopOnFirstFailure` asks, after a signal,
  * or after a failed revert (a fault may be live: nothing more is injected on top of it).
  */
-import {parseDurationMs} from '../duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {Outcome} from '../journal/events.js'
 import type {EventStream} from '../journal/events.js'
 import type {RunReportFiles} from '../report/write.js'

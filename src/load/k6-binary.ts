@@ -4,7 +4,7 @@ import {access, stat} from 'node:fs/promises'
 import {isIP} from 'node:net'
 import {delimiter, join} from 'node:path'
 
-import {ExitCode, FaultlineError, type FaultlineErrorOptions} from '../errors.js'
+import {ExitCode, FaultlineError, type FaultlineErrorOptions} from '@faultline/core/errors.js'
 
 /** How to get a k6 the driver can use. */
 export const INSTALL_HINT = 'Install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/) so that `k6` is on PATH, or set K6_BINARY to a k6 binary (any xk6 build); or run with --driver builtin.'

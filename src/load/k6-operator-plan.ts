@@ -17,17 +17,16 @@
  * - internal/controller/testrun_controller.go: stages "" → initialization → initialized → created
  *   → started → (stopped →) finished, or error.
  */
+import {K6_GROUP, K6_VERSION} from '@faultline/core/k6-operator.js'
+
 import {ANNOTATION_CREATED, ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_OWNER, ANNOTATION_RUN_ID, isLabelValue, LABEL_MANAGED, LABEL_RUN_ID, rfc3339} from '../faults/annotations.js'
 import type {K6Operator, Load} from '../experiment/model.js'
 import type {LoadPlan} from './driver.js'
 import {k6Script, splitsEvenly} from './k6-script.js'
 
-/** The TestRun API. */
-export const K6_GROUP = 'k6.io'
-export const K6_VERSION = 'v1alpha1'
-export const TESTRUN_PLURAL = 'testruns'
-/** The CRD whose absence means the operator is not installed. */
-export const TESTRUN_CRD = `${TESTRUN_PLURAL}.${K6_GROUP}`
+/** The operator's own model (the TestRun API, its runners' command line) is shared with the sandbox's stand-in. */
+export {K6_GROUP, K6_VERSION, runnerCommand, runnerPodLabels, segmentFlags, TESTRUN_CRD, TESTRUN_PLURAL} from '@faultline/core/k6-operator.js'
+
 /** The script's file name in the ConfigMap. */
 export const SCRIPT_FILE = 'faultline.js'
 
@@ -51,32 +50,6 @@ export const STAGE_DEADLINES_MS: Readonly<Record<'initialization' | 'initialized
   created: 120_000,
   // The starter job un-pauses every runner.
   started: 60_000,
-}
-
-/** Labels the operator puts on runner pods (pkg/resources/jobs/helpers.go newLabels + runner.go). */
-export function runnerPodLabels(testRun: string): Record<string, string> {
-  return {app: 'k6', k6_cr: testRun, runner: 'true'}
-}
-
-/** The `k6 run` segment flags of runner `index` (1-based) of `total` (segmentation.go). */
-export function segmentFlags(index: number, total: number): string[] {
-  if (total <= 1) return []
-  if (index < 1 || index > total) throw new Error(`runner ${index} is outside parallelism ${total}`)
-  const part = (i: number) => (i === 0 ? '0' : i === total ? '1' : `${i}/${total}`)
-  const sequence = ['0', ...Array.from({length: total - 1}, (_, i) => `${i + 1}/${total}`), '1'].join(',')
-  return [`--execution-segment=${part(index - 1)}:${part(index)}`, `--execution-segment-sequence=${sequence}`]
-}
-
-/** One runner's command line as the operator builds it (runner.go NewRunnerJob), `k6` first. */
-export function runnerCommand(opts: {testRun: string; index: number; parallelism: number; arguments: string[]; script: string; scuttle: boolean; quiet?: boolean; paused?: boolean}): string[] {
-  return [
-    ...(opts.scuttle ? ['scuttle'] : []), 'k6', 'run',
-    ...(opts.quiet === false ? [] : ['--quiet']),
-    ...segmentFlags(opts.index, opts.parallelism),
-    ...opts.arguments, opts.script, '--address=0.0.0.0:6565',
-    ...(opts.paused === false ? [] : ['--paused']),
-    '--tag', `instance_id=${opts.index}`, '--tag', `testrun_name=${opts.testRun}`,
-  ]
 }
 
 /** A problem with the k6-operator settings or rates, with its fix; `path` is under spec.load. */

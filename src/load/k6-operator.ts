@@ -24,7 +24,7 @@ import {performance} from 'node:perf_hooks'
 
 import type {Cluster} from '../cluster/cluster.js'
 import {type K6OperatorApi, k6OperatorApi} from '../cluster/k6-operator.js'
-import {ExitCode, FaultlineError} from '../errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {K6Operator} from '../experiment/model.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
 import type {DriverCheck, DriverThresholdVerdict, LoadDriver, LoadPlan, LoadRunIdentity} from './driver.js'

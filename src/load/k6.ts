@@ -10,7 +10,7 @@ import {performance} from 'node:perf_hooks'
 import {StringDecoder} from 'node:string_decoder'
 import {promisify} from 'node:util'
 
-import {ExitCode, FaultlineError} from '../errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {LoadDriver, LoadPlan} from './driver.js'
 import {findK6, INSTALL_HINT, k6BinaryHint, K6Unavailable, spawnProblem} from './k6-binary.js'
 import {K6PointFeed, LineSplitter} from './k6-points.js'

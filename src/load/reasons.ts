@@ -78,7 +78,7 @@ export interface AnswerPeek {
 /** How many body bytes are worth reading to tell Envoy's local replies apart. */
 export const PEEK_BYTES = 200
 
-/** Envoy's local-reply bodies → their response flag (src/sandbox/mesh/README.md, envoy-response-flags.csv). */
+/** Envoy's local-reply bodies → their response flag (packages/sandbox/src/mesh/README.md, envoy-response-flags.csv). */
 const LOCAL_REPLY_FLAGS: [RegExp, string][] = [
   [/^fault filter abort/, 'FI'],
   [/^no healthy upstream/, 'UH'],

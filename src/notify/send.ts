@@ -6,7 +6,7 @@
  */
 import {type Dispatcher, EnvHttpProxyAgent, request} from 'undici'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {formatForUrl, NOTIFY_FORMATS, type NotifyFormat, payload} from './formats.js'
 import type {Notification} from './message.js'
 

@@ -1,7 +1,7 @@
 /** HTTP probes: one request at the end of a phase, its status and body checked. */
 import {type Dispatcher, ProxyAgent, request} from 'undici'
 
-import {parseDurationMs} from '../duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {HttpProbe} from '../experiment/model.js'
 import {proxyFor} from '../load/env-proxy.js'
 import {errorReason, type ErrorLike} from '../load/reasons.js'

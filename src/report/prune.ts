@@ -8,7 +8,7 @@
 import {open, readdir, rm, stat} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {GAMEDAY_FILES} from './gameday/report.js'
 import {JOURNAL_FILE, timeOfRunDir} from './index/scan.js'
 

@@ -5,7 +5,7 @@
 import {mkdir, open, readdir, stat} from 'node:fs/promises'
 import {dirname, extname, join, resolve} from 'node:path'
 
-import {ExitCode, FaultlineError, UsageError} from '../errors.js'
+import {ExitCode, FaultlineError, UsageError} from '@faultline/core/errors.js'
 import {JOURNAL_FILE, scanReports} from './index/scan.js'
 import {readJournal, type ReportOptions, reportRootOf, writeIndex, writeRunReports} from './write.js'
 

@@ -7,7 +7,7 @@
 import {readFile, rename, writeFile} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 
-import {ExitCode, FaultlineError} from '../errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {JournalDocument} from '../journal/journal.js'
 import {renderHtml} from './run/html.js'
 import {renderIndex} from './index/page.js'

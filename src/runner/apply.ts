@@ -6,10 +6,10 @@
 import {isDeepStrictEqual} from 'node:util'
 
 import {ApiError, type Cluster, ConflictError} from '../cluster/cluster.js'
-import {ClusterUnavailable} from '../errors.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
 import type {FaultPlan, PlannedVirtualService} from '../faults/plan.js'
 import {managedInfo} from '../faults/revert.js'
-import type {VirtualService} from '../istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import type {Reverter} from './revert.js'
 
 /** How long one object's apply keeps trying through transient errors and conflicts. */

@@ -10,7 +10,7 @@ import {type Cluster, hasProxy, labelSelector} from '../cluster/cluster.js'
 import {parseExposition} from '../cluster/prometheus-stats.js'
 import {sidecarStats} from '../cluster/sidecar-stats.js'
 import {sumMatching} from '../cluster/stats.js'
-import {fqdn} from '../istio/routing.js'
+import {fqdn} from '@faultline/core/istio/routing.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
 

@@ -9,11 +9,11 @@
 import {type Dispatcher, ProxyAgent, request} from 'undici'
 
 import type {Cluster} from '../cluster/cluster.js'
-import {ClusterUnavailable} from '../errors.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
 import type {Experiment} from '../experiment/model.js'
 import {proxyFor} from '../load/env-proxy.js'
 import {targetedClasses} from '../experiment/traffic.js'
-import type {VirtualService} from '../istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {applyPlan} from './apply.js'
 import {BOOKINFO_FORWARDED, type FaultCounters, injectedBetween, readFaultCounters} from './evidence.js'

@@ -3,10 +3,10 @@
  * annotations and route names — enough after a crash or `kill -9`) and reverts it.
  */
 import {ApiError, type Cluster} from '../cluster/cluster.js'
-import {ClusterUnavailable, FaultlineError} from '../errors.js'
+import {ClusterUnavailable, FaultlineError} from '@faultline/core/errors.js'
 import {isFaultRouteName, runIdOfRoute} from '../faults/names.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
-import type {DestinationRule, VirtualService} from '../istio/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 import {k6OperatorLeftovers} from './k6-operator-cleanup.js'
 import {type RevertOptions, type RevertOutcome, revertObject} from './revert.js'
 import {revertSetupLeftover, setupLeftovers} from './setup.js'

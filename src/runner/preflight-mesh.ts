@@ -12,9 +12,9 @@
  */
 import type {MeshFacts} from '../cluster/cluster.js'
 import type {FaultPlan} from '../faults/plan.js'
-import {effectivePolicies, type MtlsMode, namespaceWide, type PeerAuthentication, policyName, ROOT_NAMESPACE, workloadMtls} from '../istio/peer-authentication.js'
-import {fqdn, virtualServicesInPrecedence, visibilityTier} from '../istio/routing.js'
-import type {VirtualService} from '../istio/types.js'
+import {effectivePolicies, type MtlsMode, namespaceWide, type PeerAuthentication, policyName, ROOT_NAMESPACE, workloadMtls} from '@faultline/core/istio/peer-authentication.js'
+import {fqdn, virtualServicesInPrecedence, visibilityTier} from '@faultline/core/istio/routing.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import type {PreflightCheck} from './preflight-check.js'
 
 /** What the mesh checks look at. */

@@ -8,7 +8,7 @@ import {managedInfo, planRevert, revertCommand, revertFromAnnotations, type Reve
 import type {PlannedVirtualService} from '../faults/plan.js'
 import {isFaultRouteName} from '../faults/names.js'
 import {ANNOTATION_RUN_ID} from '../faults/annotations.js'
-import type {VirtualService} from '../istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 
 /** How one object's revert ended. */
 export interface RevertOutcome {

@@ -5,14 +5,14 @@
  */
 import {dirname} from 'node:path'
 
-import {parseDurationMs} from '../duration.js'
-import {ExitCode, FaultlineError} from '../errors.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {PhaseName} from '../experiment/model.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {newRunId} from '../faults/names.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {managedInfo, revertFromAnnotations} from '../faults/revert.js'
-import type {VirtualService} from '../istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {type LoadDriver, type LoadPlan, parseRate} from '../load/driver.js'
 import {proxyFor} from '../load/env-proxy.js'
 import {throughGatewayEntry} from '../faults/entry-gateways.js'

@@ -6,13 +6,13 @@
  * none of our marks are left. Leftovers of dead runs are found by `setupLeftovers` for `chaos revert`.
  */
 import {ApiError, type Cluster, ConflictError} from '../cluster/cluster.js'
-import {ClusterUnavailable} from '../errors.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
 import type {Experiment} from '../experiment/model.js'
 import {faultExpiry} from '../faults/experiment-plan.js'
 import {
   carriesSetup, missingSetupMessage, type PlannedSetup, planSetup, planSetupRevert, setupInfo, setupRevertFromAnnotations, type SetupRevertAction,
 } from '../faults/setup.js'
-import type {DestinationRule} from '../istio/types.js'
+import type {DestinationRule} from '@faultline/core/istio/types.js'
 import type {EventStream} from '../journal/events.js'
 import type {PreflightCheck} from './preflight-check.js'
 import {revertCommand, type RevertOptions, untilDeadline} from './revert.js'

@@ -11,9 +11,8 @@ import {ProxyAgent, request} from 'undici'
 
 import type {Cluster} from '../cluster/cluster.js'
 import {connect, connectWith} from '../cluster/connect.js'
-import {ClusterUnavailable} from '../errors.js'
-import {startDetached, stopSandbox} from '../sandbox/daemon.js'
-import {readSandboxState, resolveStateDir} from '../sandbox/state.js'
+import {ClusterUnavailable} from '@faultline/core/errors.js'
+import {loadSandbox} from './sandbox.js'
 
 /** The standard connection flags. */
 export interface TargetFlags {
@@ -47,6 +46,8 @@ export interface Target {
 }
 
 async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string) => void): Promise<Target> {
+  // Not installed in the runtime image: SandboxAbsent (exit 4) says so.
+  const {readSandboxState, resolveStateDir, startDetached, stopSandbox} = await loadSandbox()
   const stateDir = resolveStateDir(flags.stateDir)
   const running = await readSandboxState(stateDir)
   if (running !== undefined) {

@@ -1,6 +1,6 @@
 /** Phase durations and waiting on the run's clock. */
-import {formatDuration, parseDurationMs} from '../duration.js'
-import {UsageError} from '../errors.js'
+import {formatDuration, parseDurationMs} from '@faultline/core/duration.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {PHASES, type Experiment, type PhaseName} from '../experiment/model.js'
 
 /** Milliseconds per phase. */

@@ -7,7 +7,7 @@
  * fired tested nothing at all; then the hypothesis under the fault, then whether the system came
  * back once the fault was gone ("recovered" / "did not recover").
  */
-import {ExitCode} from '../errors.js'
+import {ExitCode} from '@faultline/core/errors.js'
 import type {Outcome, ProbeResult} from '../journal/events.js'
 
 /** Each outcome's exit code (README, "Exit codes"). */

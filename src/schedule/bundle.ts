@@ -8,8 +8,8 @@ import {basename, extname} from 'node:path'
 
 import {parseDocument} from 'yaml'
 
-import {parseDurationMs} from '../duration.js'
-import {UsageError} from '../errors.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {loadDocument, parseDocumentText, parseExperiment, readExperimentText} from '../experiment/load.js'
 import type {Experiment, GameDay} from '../experiment/model.js'
 

@@ -3,7 +3,7 @@
  * standard parser: five fields or a descriptor), so a typo fails here and not in the controller's
  * events a week later.
  */
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 
 const DESCRIPTORS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC']

@@ -3,7 +3,7 @@
  * `guardrails.maxDuration`); the Job's `activeDeadlineSeconds` is the backstop for a run that hangs,
  * so it is generous: the run's own bound, plus time for what surrounds the phases, plus a margin.
  */
-import {parseDurationMs} from '../duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {Experiment} from '../experiment/model.js'
 import type {ScheduleBundle} from './bundle.js'
 

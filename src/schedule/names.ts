@@ -2,7 +2,7 @@
  * Names and labels of the objects `chaos schedule` generates. Kubernetes refuses a bad name only
  * at apply time; we refuse it before printing anything, with the limit that applies and why.
  */
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 
 /** DNS-1123 label: what namespaces and most names must be. */
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/

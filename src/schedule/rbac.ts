@@ -7,7 +7,7 @@
  * (`GET /api`, `/apis`, finding the served networking.istio.io version) by `system:discovery`.
  */
 import type {AccessCheck} from '../cluster/cluster.js'
-import {ISTIO_GROUP} from '../istio/types.js'
+import {ISTIO_GROUP} from '@faultline/core/istio/types.js'
 import {requiredAccess} from '../runner/preflight.js'
 
 /** One rule of a Role, as rbac.authorization.k8s.io/v1 writes it. */

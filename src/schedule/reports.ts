@@ -5,7 +5,7 @@
  * Every value is checked here, before anything is printed: Kubernetes would refuse it only at
  * apply time, or worse, the run would fail a week later.
  */
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {NOTIFY_FORMATS} from '../notify/formats.js'
 import {checkKeep} from '../report/prune.js'
 import type {ReportsVolume, ScheduleOptions} from './manifests.js'

@@ -8,8 +8,8 @@ import {Counter, Gauge, Registry} from 'prom-client'
 
 import type {AppliedFault, ProbeStatus, RunEvent} from '../journal/events.js'
 import {isFaultRouteName} from '../faults/names.js'
-import {re2} from '../istio/routing.js'
-import type {HTTPRoute, VirtualServiceSpec} from '../istio/types.js'
+import {re2} from '@faultline/core/istio/routing.js'
+import type {HTTPRoute, VirtualServiceSpec} from '@faultline/core/istio/types.js'
 
 /** Every state `chaos_probe_result` has a series for; exactly one of them is 1 (an OpenMetrics StateSet). */
 export const PROBE_STATUSES: readonly ProbeStatus[] = ['held', 'missed', 'errored']

@@ -11,7 +11,7 @@
  */
 import {Pushgateway, type Registry} from 'prom-client'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import type {RunEvent} from '../journal/events.js'
 import {RunTelemetry} from './metrics.js'
 

@@ -8,7 +8,7 @@ import type {AddressInfo} from 'node:net'
 
 import type {Registry} from 'prom-client'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 
 /** Where to listen. */
 export interface MetricsServerOptions {

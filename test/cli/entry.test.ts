@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 
 import {DEFAULT_GATEWAY, chosenEntry, entryProxy, gatewayAddress, parseEntryFlag, throughGateway} from '../../src/cli/entry.js'
-import {ExitCode, FaultlineError} from '../../src/errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {Experiment} from '../../src/experiment/model.js'
 import {enteredGateways, throughGatewayEntry} from '../../src/faults/entry-gateways.js'
 import {planExperiment} from '../../src/faults/experiment-plan.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {preflight} from '../../src/runner/preflight.js'
 import {FakeCluster} from '../fakes/cluster.js'
 

@@ -17,7 +17,7 @@ import type {PodStream, PodSummary, ServiceSummary} from '../../src/cluster/clus
 import {type ForwardingCluster, ServiceForwarder} from '../../src/cli/port-forward.js'
 import {runSignal} from '../../src/cli/way-in.js'
 import type {Experiment} from '../../src/experiment/model.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {EventStream} from '../../src/journal/events.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
 import {runExperiment} from '../../src/runner/run.js'

@@ -7,7 +7,7 @@ import {request} from 'undici'
 
 import type {PodStream, PodSummary, ServiceSummary} from '../../src/cluster/cluster.js'
 import {type ForwardingCluster, PORT_FORWARD_HEADER, ServiceForwarder} from '../../src/cli/port-forward.js'
-import {ExitCode, FaultlineError} from '../../src/errors.js'
+import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import {statusReason} from '../../src/load/reasons.js'
 
 /** A pod: an HTTP server on 127.0.0.1 that says its name, and the sockets it holds. */

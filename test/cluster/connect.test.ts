@@ -4,8 +4,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {connect, connectWith, findKubeconfig, SANDBOX_CONTEXT, SANDBOX_EXTENSION} from '../../src/cluster/connect.js'
-import {ClusterUnavailable, UsageError} from '../../src/errors.js'
-import {kubeconfigYaml, SANDBOX_EXTENSION as WRITTEN_EXTENSION} from '../../src/sandbox/kubeconfig.js'
+import {ClusterUnavailable, UsageError} from '@faultline/core/errors.js'
+import {kubeconfigYaml, SANDBOX_EXTENSION as WRITTEN_EXTENSION} from '@faultline/sandbox/kubeconfig.js'
 
 function kubeconfig(dir: string, name: string, contexts: {name: string; server: string; namespace?: string}[]): string {
   const file = join(dir, name)

@@ -10,9 +10,9 @@ import {KubeConfig} from '@kubernetes/client-node'
 
 import {ApiError, ConflictError} from '../../src/cluster/cluster.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
-import type {DestinationRule} from '../../src/istio/types.js'
-import {kubeconfigYaml} from '../../src/sandbox/kubeconfig.js'
-import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
+import type {DestinationRule} from '@faultline/core/istio/types.js'
+import {kubeconfigYaml} from '@faultline/sandbox/kubeconfig.js'
+import {type Fixture, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 
 describe('KubeCluster DestinationRules on the sandbox API server', function () {
   // The first request that validates an Istio object loads and compiles the CRD schemas.

@@ -6,8 +6,8 @@ import {KubeConfig} from '@kubernetes/client-node'
 
 import {ApiError, type ClusterTarget} from '../../src/cluster/cluster.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
-import {kubeconfigYaml} from '../../src/sandbox/kubeconfig.js'
-import {startFixture, type Fixture} from '../sandbox/apiserver/fakes.js'
+import {kubeconfigYaml} from '@faultline/sandbox/kubeconfig.js'
+import {startFixture, type Fixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 
 function clusterAt(server: string, yaml: string): KubeCluster {
   const kc = new KubeConfig()

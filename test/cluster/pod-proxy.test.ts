@@ -6,7 +6,7 @@ import {KubeConfig} from '@kubernetes/client-node'
 
 import {ApiError} from '../../src/cluster/cluster.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
-import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
+import {type Fixture, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 
 function clusterAt(url: string, token: string): KubeCluster {
   const kc = new KubeConfig()

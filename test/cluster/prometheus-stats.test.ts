@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {envoyStatName, parseExposition, parsePrometheusStats} from '../../src/cluster/prometheus-stats.js'
 import {parseEnvoyStats, sumMatching} from '../../src/cluster/stats.js'
 import {FAULT_STATS} from '../../src/runner/evidence.js'
-import {prometheusName, TAGS_1_22, TAGS_1_30} from '../../src/sandbox/mesh/stats.js'
+import {prometheusName, TAGS_1_22, TAGS_1_30} from '@faultline/sandbox/mesh/stats.js'
 
 /** Envoy stat names as a 1.30 proxy names them (Istio ≥ 1.23 ends generated prefixes with `;`). */
 const NAMES_1_30 = [

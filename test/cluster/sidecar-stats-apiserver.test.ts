@@ -10,7 +10,7 @@ import {KubeConfig} from '@kubernetes/client-node'
 import {KubeCluster} from '../../src/cluster/kube.js'
 import {SidecarStats, type StatsDecision} from '../../src/cluster/sidecar-stats.js'
 import {sumMatching} from '../../src/cluster/stats.js'
-import {type Fixture, PODS, startFixture} from '../sandbox/apiserver/fakes.js'
+import {type Fixture, PODS, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} from '../schedule/recording-proxy.js'
 
 function clusterAt(url: string): KubeCluster {

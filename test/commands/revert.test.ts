@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ensureBuilt, sh} from '../cli.js'
-import {ExitCode} from '../../src/errors.js'
+import {ExitCode} from '@faultline/core/errors.js'
 
 const SOURCES = ['src/commands/revert.ts', 'src/runner/leftovers.ts', 'src/runner/target.ts', 'src/cluster/connect.ts', 'src/cluster/kube.ts', 'src/cli/base.ts']
 

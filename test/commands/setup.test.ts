@@ -26,7 +26,7 @@ describe('spec.setup offline (through the CLI)', function () {
     return file
   }
   before(async () => {
-    await ensureBuilt(['src/commands/validate.ts', 'src/commands/plan.ts', 'src/faults/setup.ts', 'src/faults/setup-files.ts', 'src/experiment/setup-rules.ts', 'src/istio/destination-rule.ts'])
+    await ensureBuilt(['src/commands/validate.ts', 'src/commands/plan.ts', 'src/faults/setup.ts', 'src/faults/setup-files.ts', 'src/experiment/setup-rules.ts', 'packages/core/src/istio/destination-rule.ts'])
     dir = mkdtempSync(join(tmpdir(), 'faultline-setup-'))
   })
 

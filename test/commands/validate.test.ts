@@ -11,7 +11,7 @@ const FIXTURES = 'test/fixtures/experiments'
 function sources(): string[] {
   const dirs = ['src/experiment', 'src/commands']
   const files = dirs.flatMap(d => readdirSync(join(REPO, d)).filter(f => f.endsWith('.ts')).map(f => join(d, f)))
-  return [...files, 'src/errors.ts', 'src/cli/base.ts', 'src/duration.ts', 'src/probes/thresholds.ts', 'src/probes/expect.ts', 'src/probes/compare.ts']
+  return [...files, 'packages/core/src/errors.ts', 'src/cli/base.ts', 'packages/core/src/duration.ts', 'src/probes/thresholds.ts', 'src/probes/expect.ts', 'src/probes/compare.ts']
 }
 
 const chaos = (...args: string[]) => cli(args)

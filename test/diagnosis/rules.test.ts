@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {Fault} from '../../src/experiment/model.js'
-import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 import type {BlastRadiusMap, RuleName} from '../../src/diagnosis/model.js'
 import {blastRadiusRule, controlRule, deadlineRule, diagnose, ejectionRule, notFiredRule, overflowRule, retriesRule, type Rule, silentDegradationRule} from '../../src/diagnosis/rules.js'
 import {edge, mapOf, phase} from './maps.js'

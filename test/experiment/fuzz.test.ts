@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import fc from 'fast-check'
 
-import {InvalidExperiment} from '../../src/errors.js'
+import {InvalidExperiment} from '@faultline/core/errors.js'
 import {parseDocumentText} from '../../src/experiment/load.js'
 import {EXAMPLES, FIXTURES} from './helpers.js'
 

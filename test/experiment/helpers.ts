@@ -1,7 +1,7 @@
 /** Shared by the experiment tests: fixture paths and running the loader to its diagnostics. */
 import {fileURLToPath} from 'node:url'
 
-import {type Diagnostic, InvalidExperiment} from '../../src/errors.js'
+import {type Diagnostic, InvalidExperiment} from '@faultline/core/errors.js'
 import {loadDocument} from '../../src/experiment/load.js'
 
 /** The fixture directory of experiment files, named after the defect each carries. */

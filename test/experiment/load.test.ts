@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {loadDocument, loadExperiment, parseExperiment} from '../../src/experiment/load.js'
-import {InvalidExperiment} from '../../src/errors.js'
+import {InvalidExperiment} from '@faultline/core/errors.js'
 import {diagnosticsOf, FIXTURES} from './helpers.js'
 
 /** One expected diagnostic: exact position and path, and a fragment of the message (and hint). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {readdirSync, readFileSync} from 'node:fs'
 
-import {type Diagnostic, InvalidExperiment} from '../../src/errors.js'
+import {type Diagnostic, InvalidExperiment} from '@faultline/core/errors.js'
 import {parseDocumentText, parseExperiment} from '../../src/experiment/load.js'
 import type {Experiment} from '../../src/experiment/model.js'
 import {NAMESPACE_PLACEHOLDER, withNamespace} from '../../src/experiment/namespace.js'

@@ -1,6 +1,6 @@
 /** An in-memory `Cluster` with an API server's write semantics, and knobs to make it misbehave. */
 import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type MeshFacts, type PodSummary, type ServiceSummary} from '../../src/cluster/cluster.js'
-import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 
 type Op = 'get' | 'list' | 'create' | 'replace' | 'delete'
 

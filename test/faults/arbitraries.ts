@@ -2,8 +2,8 @@
 import fc from 'fast-check'
 
 import type {Fault} from '../../src/experiment/model.js'
-import type {RoutableRequest} from '../../src/istio/routing.js'
-import type {HTTPMatchRequest, HTTPRoute, StringMatch, VirtualService} from '../../src/istio/types.js'
+import type {RoutableRequest} from '@faultline/core/istio/routing.js'
+import type {HTTPMatchRequest, HTTPRoute, StringMatch, VirtualService} from '@faultline/core/istio/types.js'
 
 const HEADER_KEYS = ['end-user', 'x-env', 'x-chaos-test'] as const
 const HEADER_VALUES = ['jason', 'bob', 'v1', 'v2', 'true', 'false', 'tr'] as const

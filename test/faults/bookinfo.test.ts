@@ -3,12 +3,12 @@ import {readFileSync, readdirSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
-import {UnsafeFault} from '../../src/errors.js'
+import {UnsafeFault} from '@faultline/core/errors.js'
 import {compileFaults, faultInjection} from '../../src/faults/compile.js'
 import {planRevert} from '../../src/faults/revert.js'
-import {appliesToSidecars, type RoutableRequest, selectRoute} from '../../src/istio/routing.js'
-import type {VirtualService} from '../../src/istio/types.js'
-import {validateVirtualService} from '../../src/istio/validate.js'
+import {appliesToSidecars, type RoutableRequest, selectRoute} from '@faultline/core/istio/routing.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
+import {validateVirtualService} from '@faultline/core/istio/validate.js'
 import {EXPIRES, typicalFault} from './helpers.js'
 
 const samples = new URL('../reference/istio-samples/bookinfo-networking/', import.meta.url)

@@ -3,12 +3,12 @@ import {readFileSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
-import {UnsafeFault} from '../../src/errors.js'
+import {UnsafeFault} from '@faultline/core/errors.js'
 import type {Fault} from '../../src/experiment/model.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import type {FaultPlan} from '../../src/faults/plan.js'
-import type {HTTPRoute, VirtualService} from '../../src/istio/types.js'
-import {validateVirtualService} from '../../src/istio/validate.js'
+import type {HTTPRoute, VirtualService} from '@faultline/core/istio/types.js'
+import {validateVirtualService} from '@faultline/core/istio/validate.js'
 import {CHAOS, DELAY, EXPIRES, delayFault, to, virtualService} from './helpers.js'
 
 /** Istio's bookinfo-gateway.yaml: the VirtualService `bookinfo`, bound to bookinfo-gateway, routing five paths to productpage. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 
-import {UnsafeFault} from '../../src/errors.js'
+import {UnsafeFault} from '@faultline/core/errors.js'
 import type {Fault} from '../../src/experiment/model.js'
 import {
   ANNOTATION_BASE_FINGERPRINT, ANNOTATION_CREATED, ANNOTATION_EXPIRES_AT, ANNOTATION_FAULT_ROUTES, ANNOTATION_FINGERPRINT,
@@ -8,8 +8,8 @@ import {
 } from '../../src/faults/annotations.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import type {FaultPlan} from '../../src/faults/plan.js'
-import type {HTTPRoute, VirtualService} from '../../src/istio/types.js'
-import {validateVirtualService} from '../../src/istio/validate.js'
+import type {HTTPRoute, VirtualService} from '@faultline/core/istio/types.js'
+import {validateVirtualService} from '@faultline/core/istio/validate.js'
 import {CHAOS, DELAY, EXPIRES, delayFault, to, virtualService} from './helpers.js'
 
 function compile(existing: VirtualService[], faults: Fault[], runId = 'r1'): FaultPlan {

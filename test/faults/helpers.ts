@@ -1,6 +1,6 @@
 /** Builders shared by the fault compiler's tests. */
 import type {Fault} from '../../src/experiment/model.js'
-import type {HTTPRouteDestination, HTTPRoute, VirtualService} from '../../src/istio/types.js'
+import type {HTTPRouteDestination, HTTPRoute, VirtualService} from '@faultline/core/istio/types.js'
 
 /** The header every test fault targets. */
 export const CHAOS = {'x-chaos-test': {exact: 'true'}}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 
-import {UnsafeFault, UsageError} from '../../src/errors.js'
+import {UnsafeFault, UsageError} from '@faultline/core/errors.js'
 import {canonicalJson, isLabelValue, rfc3339} from '../../src/faults/annotations.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import {parseExistingObjects} from '../../src/faults/existing.js'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import {andMatchBlock, andStringMatch, disjoint, implies} from '../../src/faults/match.js'
-import type {StringMatch} from '../../src/istio/types.js'
+import type {StringMatch} from '@faultline/core/istio/types.js'
 
 const exact = (v: string): StringMatch => ({exact: v})
 const prefix = (v: string): StringMatch => ({prefix: v})

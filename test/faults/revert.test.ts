@@ -4,7 +4,7 @@ import {ANNOTATION_ORIGINAL_SPEC, LABEL_MANAGED, OWNED_ANNOTATIONS} from '../../
 import {compileFaults} from '../../src/faults/compile.js'
 import type {PlannedVirtualService} from '../../src/faults/plan.js'
 import {managedInfo, planRevert, type RevertAction, revertFromAnnotations} from '../../src/faults/revert.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {CHAOS, DELAY, EXPIRES, delayFault, to, virtualService} from './helpers.js'
 
 function planFor(existing: VirtualService[], service = 'ratings'): PlannedVirtualService {

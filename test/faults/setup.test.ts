@@ -3,13 +3,13 @@ import {readFileSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
-import {UnsafeFault} from '../../src/errors.js'
+import {UnsafeFault} from '@faultline/core/errors.js'
 import {
   ANNOTATION_SETUP_PATCH, planSetup, planSetupRevert, type SetupPlanInput, setupRevertFromAnnotations,
 } from '../../src/faults/setup.js'
 import {LABEL_MANAGED} from '../../src/faults/annotations.js'
-import {validateTrafficPolicyPatch} from '../../src/istio/destination-rule.js'
-import type {DestinationRule} from '../../src/istio/types.js'
+import {validateTrafficPolicyPatch} from '@faultline/core/istio/destination-rule.js'
+import type {DestinationRule} from '@faultline/core/istio/types.js'
 
 const BOOKINFO = 'test/reference/istio-samples/bookinfo-networking/destination-rule-all.yaml'
 

@@ -18,8 +18,8 @@ import {loadExperiment} from '../../src/experiment/load.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
 import {EventStream, type RunEvent} from '../../src/journal/events.js'
 import {runExperiment, type RunResult} from '../../src/runner/run.js'
-import {type ApiFaultCounts, NO_API_FAULTS, parseApiFaults} from '../../src/sandbox/apiserver/faults.js'
-import {type RunningSandbox, startSandbox} from '../../src/sandbox/sandbox.js'
+import {type ApiFaultCounts, NO_API_FAULTS, parseApiFaults} from '@faultline/sandbox/apiserver/faults.js'
+import {type RunningSandbox, startSandbox} from '@faultline/sandbox/sandbox.js'
 import {chaos, ensureBuilt} from '../cli.js'
 import {curlVia, kubectlProblem, REPO, SAMPLES, sh, startDetachedSandbox} from './sandbox-cli.js'
 
@@ -88,7 +88,7 @@ describe('the runner under a misbehaving API server (integration, in-process san
       console.log(`      (skipped: ${problem})`)
       return this.skip()
     }
-    await ensureBuilt(['src/commands/run.ts', 'src/commands/revert.ts', 'src/runner/run.ts', 'src/runner/revert.ts', 'src/cluster/kube.ts', 'src/sandbox/apiserver/faults.ts', 'src/commands/sandbox/up.ts', 'src/commands/sandbox/status.ts', 'src/sandbox/state.ts'])
+    await ensureBuilt(['src/commands/run.ts', 'src/commands/revert.ts', 'src/runner/run.ts', 'src/runner/revert.ts', 'src/cluster/kube.ts', 'packages/sandbox/src/apiserver/faults.ts', 'src/commands/sandbox/up.ts', 'src/commands/sandbox/status.ts', 'packages/sandbox/src/state.ts'])
     dir = await mkdtemp(join(tmpdir(), 'faultline-api-faults-'))
     reports = join(dir, 'reports')
     sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: 0})

@@ -16,7 +16,7 @@ const SHORT = 'baseline=4s,fault=10s,recovery=3s'
 
 describe('the diagnosis of the bookinfo examples (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  const sandbox = withDetachedSandbox('diagnosis-sandbox', ['src/diagnosis/collector.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts'])
+  const sandbox = withDetachedSandbox('diagnosis-sandbox', ['src/diagnosis/collector.ts', 'src/runner/run.ts', 'packages/sandbox/src/sandbox.ts'])
   let reports: string
   const run = (file: string) => chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT])
 

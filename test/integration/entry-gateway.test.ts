@@ -47,7 +47,7 @@ spec:
 
 describe('--entry gateway through the sandbox\'s ingress gateway (integration, real CLI)', function () {
   this.timeout(240_000)
-  const sandbox = withDetachedSandbox('entry-gateway', ['src/sandbox/sandbox.ts', 'src/sandbox/mesh/gateway.ts', 'src/sandbox/mesh/gateway-config.ts', 'src/sandbox/gateway-sample.ts', 'src/cli/entry.ts', 'src/runner/target.ts', 'src/faults/compile.ts'])
+  const sandbox = withDetachedSandbox('entry-gateway', ['packages/sandbox/src/sandbox.ts', 'packages/sandbox/src/mesh/gateway.ts', 'packages/sandbox/src/mesh/gateway-config.ts', 'packages/sandbox/src/gateway-sample.ts', 'src/cli/entry.ts', 'src/runner/target.ts', 'src/faults/compile.ts'])
   const {kubectl} = sandbox
 
   /** The gateway pod's Envoy counter `name` (kubectl exec … pilot-agent request GET stats). */

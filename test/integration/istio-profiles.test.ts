@@ -1,6 +1,6 @@
 /**
  * The sandbox as Istio really is, seen through the real kubectl and the real CLI, on both behaviour
- * profiles (`chaos sandbox up --istio 1.30|1.22`, src/sandbox/mesh/README.md's profile table):
+ * profiles (`chaos sandbox up --istio 1.30|1.22`, packages/sandbox/src/mesh/README.md's profile table):
  * - 1.30 injects istio-proxy as a native sidecar (an init container with restartPolicy: Always) and
  *   names HTTP connection manager and cluster stats with Istio's `;` delimiter; 1.22 neither.
  * - bookinfo forwards what the real apps forward, so an experiment targeting `x-chaos-test` (which no
@@ -20,7 +20,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 
 import {besidesSample, chaos, have, sh, withDetachedSandbox} from './sandbox-cli.js'
 
-const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'src/sandbox/mesh/profile.ts', 'src/sandbox/bookinfo/productpage.ts', 'src/sandbox/apiserver/pods.ts', 'src/cluster/sidecar-stats.ts', 'src/cluster/prometheus-stats.ts', 'src/runner/preflight-stats.ts']
+const SOURCES = ['src/runner/ignition.ts', 'src/runner/run.ts', 'packages/sandbox/src/mesh/profile.ts', 'packages/sandbox/src/bookinfo/productpage.ts', 'packages/sandbox/src/apiserver/pods.ts', 'src/cluster/sidecar-stats.ts', 'src/cluster/prometheus-stats.ts', 'src/runner/preflight-stats.ts']
 /** What preflight says when the run reads the sidecars through the pod proxy (src/cluster/sidecar-stats.ts). */
 const THROUGH_POD_PROXY = /preflight\s+✓ stats: sidecar stats are read through the API server's pod proxy \(GET pods\/NAME:15090\/proxy\/stats\/prometheus\)/
 const SHORT = 'baseline=4s,fault=8s,recovery=4s'

@@ -17,11 +17,11 @@ import {promisify} from 'node:util'
 
 import {connect} from '../../src/cluster/connect.js'
 import {k6OperatorApi} from '../../src/cluster/k6-operator.js'
-import {findPrometheus} from '../../src/sandbox/prometheus.js'
+import {findPrometheus} from '@faultline/sandbox/prometheus.js'
 import {builtCliProblem, REPO, sh} from './sandbox-cli.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../fixtures/k6/k6', import.meta.url))
-const SOURCES = ['src/commands/run.ts', 'src/runner/leftovers.ts', 'src/runner/k6-operator-cleanup.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'src/sandbox/k6-operator.ts', 'src/sandbox/sandbox.ts', 'src/runner/run.ts']
+const SOURCES = ['src/commands/run.ts', 'src/runner/leftovers.ts', 'src/runner/k6-operator-cleanup.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'packages/sandbox/src/k6-operator.ts', 'packages/sandbox/src/sandbox.ts', 'src/runner/run.ts']
 const PHASES = 'baseline=5s,fault=8s,recovery=5s'
 
 /** The k6 the runners run: K6_BINARY when it is set and exists, else the fake. */

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 
 import {parse} from 'yaml'
 
-import {STATS_TEXT, type Answer} from '../sandbox/apiserver/fakes.js'
+import {STATS_TEXT, type Answer} from '../../packages/sandbox/test/apiserver/fakes.js'
 import {withKubectlFixture} from './sandbox-cli.js'
 
 const SAMPLES = fileURLToPath(new URL('../reference/istio-samples/bookinfo-networking/', import.meta.url))

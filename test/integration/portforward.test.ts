@@ -50,7 +50,7 @@ async function freePort(): Promise<number> {
 
 describe('port-forward and proxy against the sandbox', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('portforward-sandbox', ['src/sandbox/apiserver/portforward.ts', 'src/sandbox/apiserver/podproxy.ts', 'src/sandbox/apiserver.ts'])
+  const sandbox = withDetachedSandbox('portforward-sandbox', ['packages/sandbox/src/apiserver/portforward.ts', 'packages/sandbox/src/apiserver/podproxy.ts', 'packages/sandbox/src/apiserver.ts'])
   let skip: string | undefined
   before(async function () {
     skip = await kubectlProblem()

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {parse} from 'yaml'
 
-import type {SandboxState} from '../../src/sandbox/state.js'
+import type {SandboxState} from '@faultline/sandbox/state.js'
 import {ensureBuilt} from '../cli.js'
 import {besidesSample, chaos, type DetachedSandbox, kubectlProblem, REPO, sh, startDetachedSandbox} from './sandbox-cli.js'
 
@@ -22,7 +22,7 @@ describe('preflight: the faults\' hosts exist (integration, real CLI on the sand
 
   before(async function () {
     this.timeout(300_000)
-    await ensureBuilt(['src/runner/preflight.ts', 'src/cluster/kube.ts', 'src/sandbox/apiserver.ts', 'src/sandbox/apiserver/services.ts', 'src/commands/plan.ts', 'src/commands/run.ts'])
+    await ensureBuilt(['src/runner/preflight.ts', 'src/cluster/kube.ts', 'packages/sandbox/src/apiserver.ts', 'packages/sandbox/src/apiserver/services.ts', 'src/commands/plan.ts', 'src/commands/run.ts'])
     sandbox = await startDetachedSandbox('hosts')
     ;({dir, state} = sandbox)
     const original = await readFile(join(REPO, 'experiments/ratings-abort.yaml'), 'utf8')

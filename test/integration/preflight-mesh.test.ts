@@ -51,8 +51,8 @@ spec:
 describe('preflight: STRICT mTLS and ambient namespaces (integration, kubectl and the real CLI on the sandbox)', function () {
   this.timeout(240_000)
   const sandbox = withDetachedSandbox('preflight-mesh', [
-    'src/runner/preflight-mesh.ts', 'src/istio/peer-authentication.ts', 'src/cluster/kube.ts', 'src/sandbox/mesh/inbound.ts', 'src/sandbox/ambient.ts',
-    'src/sandbox/sandbox.ts', 'src/sandbox/apiserver.ts', 'src/sandbox/apiserver/podproxy.ts', 'src/sandbox/apiserver/pods.ts', 'src/sandbox/store.ts',
+    'src/runner/preflight-mesh.ts', 'packages/core/src/istio/peer-authentication.ts', 'src/cluster/kube.ts', 'packages/sandbox/src/mesh/inbound.ts', 'packages/sandbox/src/ambient.ts',
+    'packages/sandbox/src/sandbox.ts', 'packages/sandbox/src/apiserver.ts', 'packages/sandbox/src/apiserver/podproxy.ts', 'packages/sandbox/src/apiserver/pods.ts', 'packages/sandbox/src/store.ts',
   ])
   const {kubectl} = sandbox
   const inboundPort = (app: string) => sandbox.state.pods.find(p => p.app === app)?.inboundPort ?? assert.fail(`no inbound port recorded for ${app}`)

@@ -14,7 +14,7 @@ describe('chaos run with PromQL probes at a 15 s scrape interval (integration)',
   this.timeout(300_000)
 
   it('chaos sandbox up --scrape-interval 15s (inherited by the ephemeral sandbox): the mesh-view probes decide', async function () {
-    if (builtCliProblem(['src/commands/run.ts', 'src/commands/sandbox/up.ts', 'src/sandbox/prometheus.ts']) !== undefined || !(await have('prometheus'))) {
+    if (builtCliProblem(['src/commands/run.ts', 'src/commands/sandbox/up.ts', 'packages/sandbox/src/prometheus.ts']) !== undefined || !(await have('prometheus'))) {
       console.log('      (skipped: prometheus is not on PATH, or dist/ is stale)')
       return this.skip()
     }

@@ -16,7 +16,7 @@ const SHORT = 'baseline=3s,fault=6s,recovery=3s'
 
 describe('reaching the mesh (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  const sandbox = withDetachedSandbox('reach-mesh', ['src/runner/reachability.ts', 'src/runner/run.ts', 'src/runner/target.ts', 'src/cluster/connect.ts', 'src/sandbox/kubeconfig.ts', 'src/sandbox/sandbox.ts', 'src/load/reasons.ts'])
+  const sandbox = withDetachedSandbox('reach-mesh', ['src/runner/reachability.ts', 'src/runner/run.ts', 'src/runner/target.ts', 'src/cluster/connect.ts', 'packages/sandbox/src/kubeconfig.ts', 'packages/sandbox/src/sandbox.ts', 'src/load/reasons.ts'])
   const {kubectl} = sandbox
 
   afterEach(() => kubectl('delete', 'vs,dr', '--all'))

@@ -20,7 +20,8 @@ import type {Cluster} from '../../src/cluster/cluster.js'
 import {connect} from '../../src/cluster/connect.js'
 import {ANNOTATION_EXPIRES_AT, rfc3339} from '../../src/faults/annotations.js'
 import {EXPIRY_GRACE_MS} from '../../src/faults/experiment-plan.js'
-import {startSandbox} from '../../src/sandbox/sandbox.js'
+import {startSandbox} from '@faultline/sandbox/sandbox.js'
+import {expiredReverter} from '../../src/runner/sandbox.js'
 import {abandon, within} from '../sandbox/abandon.js'
 import {chaos, REPO, SAMPLE_VIRTUAL_SERVICES, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
 
@@ -38,7 +39,7 @@ const poll = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fault)', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('reaper-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/sandbox/sandbox.ts', 'src/sandbox/reaper.ts', 'src/runner/leftovers.ts', 'src/commands/sandbox/status.ts'], {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
+  const sandbox = withDetachedSandbox('reaper-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'packages/sandbox/src/sandbox.ts', 'packages/sandbox/src/reaper.ts', 'src/runner/leftovers.ts', 'src/commands/sandbox/status.ts'], {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
   const {kubectl} = sandbox
   let reports: string
   const ratings = async (): Promise<Vs | undefined> => {
@@ -146,7 +147,7 @@ describe('the sandbox reaper, started and stopped with an in-process sandbox', f
 
   it('runs in a started sandbox (recorded in sandbox.json), reverts through its API, and stops with it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-sandbox-'))
-    const sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: IN_PROCESS_INTERVAL_MS})
+    const sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: IN_PROCESS_INTERVAL_MS, revertExpired: expiredReverter})
     try {
       assert.equal(sandbox.state.reaperIntervalMs, IN_PROCESS_INTERVAL_MS)
       assert.equal(sandbox.reaper?.intervalMs, IN_PROCESS_INTERVAL_MS)

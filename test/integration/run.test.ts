@@ -18,7 +18,7 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 describe('chaos run (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  const sandbox = withDetachedSandbox('run-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'src/sandbox/sandbox.ts'])
+  const sandbox = withDetachedSandbox('run-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'src/runner/fault-phase.ts', 'packages/sandbox/src/sandbox.ts'])
   const {kubectl} = sandbox
   let reports: string
   const run = (file: string, ...extra: string[]) => chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, ...extra])

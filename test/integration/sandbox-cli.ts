@@ -10,11 +10,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import type {UpResult} from '../../src/sandbox/daemon.js'
-import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
-import type {SandboxState} from '../../src/sandbox/state.js'
+import type {UpResult} from '@faultline/sandbox/daemon.js'
+import {writeKubeconfig} from '@faultline/sandbox/kubeconfig.js'
+import type {SandboxState} from '@faultline/sandbox/state.js'
 import {builtCliProblem, chaos, type Ran, REPO, sh} from '../cli.js'
-import {type Fixture, startFixture} from '../sandbox/apiserver/fakes.js'
+import {type Fixture, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 
 export {builtCliProblem, chaos, REPO, type Ran, sh} from '../cli.js'
 
@@ -23,7 +23,7 @@ export const SAMPLES = fileURLToPath(new URL('../reference/istio-samples/bookinf
 
 /**
  * The VirtualServices every sandbox starts with: `bookinfo` of Istio's bookinfo-gateway.yaml, bound
- * to the ingress gateway (src/sandbox/gateway-sample.ts). "Nothing left behind" means nothing else.
+ * to the ingress gateway (packages/sandbox/src/gateway-sample.ts). "Nothing left behind" means nothing else.
  */
 export const SAMPLE_VIRTUAL_SERVICES: readonly string[] = ['bookinfo']
 
@@ -83,7 +83,7 @@ export function sandboxSources(): string[] {
   const walk = (dir: string): string[] => readdirSync(join(REPO, dir), {withFileTypes: true})
     // Declaration files (.d.ts) compile to nothing, so they have no built .js to be stale against.
     .flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []))
-  return [...walk('src/sandbox'), ...walk('src/commands/sandbox')]
+  return [...walk('packages/sandbox/src'), ...walk('src/commands/sandbox')]
 }
 
 /** Every port a sandbox records: API, proxy, metrics, Prometheus, the ingress gateway, and each pod's app and sidecar (outbound, inbound). */
@@ -159,7 +159,7 @@ export async function startDetachedSandbox(name: string, env: Record<string, str
   }
 }
 
-/** The sandbox's API server in-process (test/sandbox/apiserver/fakes.ts), for kubectl. */
+/** The sandbox's API server in-process (packages/sandbox/test/apiserver/fakes.ts), for kubectl. */
 export interface KubectlFixture extends TestSandbox {
   fixture: Fixture
 }

@@ -6,9 +6,9 @@ import {join} from 'node:path'
 
 import {fetch as undiciFetch, ProxyAgent} from 'undici'
 
-import {ClusterUnavailable, UsageError} from '../../src/errors.js'
-import {startSandbox} from '../../src/sandbox/sandbox.js'
-import {readSandboxState, statePaths} from '../../src/sandbox/state.js'
+import {ClusterUnavailable, UsageError} from '@faultline/core/errors.js'
+import {startSandbox} from '@faultline/sandbox/sandbox.js'
+import {readSandboxState, statePaths} from '@faultline/sandbox/state.js'
 import {listening, recordedPorts} from './sandbox-cli.js'
 
 describe('sandbox lifecycle (in process)', function () {

@@ -7,9 +7,9 @@ import {join} from 'node:path'
 
 import {connect} from '../../src/cluster/connect.js'
 import {evaluateEnvoy, snapshotEnvoy} from '../../src/probes/envoy.js'
-import type {StatusResult, UpResult} from '../../src/sandbox/daemon.js'
-import type {SandboxState} from '../../src/sandbox/state.js'
-import {pollQuery, PRODUCTPAGE_5XX_RATIO} from '../sandbox/prometheus-query.js'
+import type {StatusResult, UpResult} from '@faultline/sandbox/daemon.js'
+import type {SandboxState} from '@faultline/sandbox/state.js'
+import {pollQuery, PRODUCTPAGE_5XX_RATIO} from '../../packages/sandbox/test/prometheus-query.js'
 import {builtCliProblem, chaos, curlVia, have, listening, recordedPorts, REPO, SAMPLES, sandboxSources, sh} from './sandbox-cli.js'
 
 const PRODUCTPAGE_ABORT = `apiVersion: networking.istio.io/v1

@@ -1,6 +1,6 @@
 /**
  * `chaos schedule`'s documents through the real kubectl against the sandbox API server, which serves
- * every kind `chaos schedule` prints with Kubernetes' own OpenAPI schemas (src/sandbox/apiserver/builtin.ts):
+ * every kind `chaos schedule` prints with Kubernetes' own OpenAPI schemas (packages/sandbox/src/apiserver/builtin.ts):
  * kubectl decodes each document (its YAML 1.1 reader, sigs.k8s.io/yaml) and a served kind must pass
  * `kubectl apply --dry-run=server`; a kind not served would stop at the REST mapping.
  * Offline schema validation is test/schedule/manifests.test.ts.

@@ -26,7 +26,7 @@ interface Managed {manager: string; operation: string; fieldsV1: Record<string, 
 
 describe('server-side apply by GitOps controllers, and preflight noticing them', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('ssa-sandbox', ['src/sandbox/apiserver/managed.ts', 'src/sandbox/apiserver/istio.ts', 'src/runner/preflight.ts'])
+  const sandbox = withDetachedSandbox('ssa-sandbox', ['packages/sandbox/src/apiserver/managed.ts', 'packages/sandbox/src/apiserver/istio.ts', 'src/runner/preflight.ts'])
   before(async function () {
     const problem = await kubectlProblem()
     if (problem !== undefined) this.skip()

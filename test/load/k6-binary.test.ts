@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {ensureBuilt, sh} from '../cli.js'
-import {ExitCode} from '../../src/errors.js'
+import {ExitCode} from '@faultline/core/errors.js'
 import type {LoadPlan} from '../../src/load/driver.js'
 import {findK6, K6Driver, K6Failed, K6Unavailable} from '../../src/load/k6.js'
 import {Recorder} from '../../src/load/recorder.js'

@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {ExitCode} from '../../src/errors.js'
+import {ExitCode} from '@faultline/core/errors.js'
 import type {LoadPlan} from '../../src/load/driver.js'
 import {findK6, K6Driver, K6Failed, K6Unavailable, k6ProxyProblem} from '../../src/load/k6.js'
 import {Recorder, type SecondStats} from '../../src/load/recorder.js'

@@ -1,6 +1,6 @@
 import {strict as assert} from 'node:assert'
 
-import {InvalidExperiment} from '../../src/errors.js'
+import {InvalidExperiment} from '@faultline/core/errors.js'
 import {parseExperiment} from '../../src/experiment/load.js'
 import {k6OperatorObjects, K6_OPERATOR_MAX_PARALLELISM, runnerCommand, segmentFlags, splitProblems, testRunName} from '../../src/load/k6-operator-plan.js'
 import {arrivalRate} from '../../src/load/k6-script.js'

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {UsageError} from '../../src/errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {formatForUrl, payload, slackEscape} from '../../src/notify/formats.js'
 import {gameDayNotification, type Notification, reportLink, runNotification} from '../../src/notify/message.js'
 import {notifyTargets, notifyUrls, redactUrl, scrub, sendNotifications} from '../../src/notify/send.js'

@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import type {Experiment} from '../../src/experiment/model.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
 import {EventStream} from '../../src/journal/events.js'
 import type {JournalDocument} from '../../src/journal/journal.js'

@@ -4,7 +4,7 @@ import {mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile} from 'node:fs/
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {UsageError} from '../../src/errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {checkKeep, LIVE_RUN_MS, pruneRuns} from '../../src/report/prune.js'
 import {scanReports} from '../../src/report/index/scan.js'
 import {writeIndex} from '../../src/report/write.js'

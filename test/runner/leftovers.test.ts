@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 
 import {ApiError} from '../../src/cluster/cluster.js'
-import {ClusterUnavailable, ExitCode} from '../../src/errors.js'
+import {ClusterUnavailable, ExitCode} from '@faultline/core/errors.js'
 import {compileFaults} from '../../src/faults/compile.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {leftovers, revertLeftovers} from '../../src/runner/leftovers.js'
 import {FakeCluster} from '../fakes/cluster.js'
 

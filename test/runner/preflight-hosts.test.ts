@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import type {Experiment, Fault} from '../../src/experiment/model.js'
 import {planExperiment} from '../../src/faults/experiment-plan.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {BuiltinDriver} from '../../src/load/builtin.js'
 import {EventStream, type RunEvent} from '../../src/journal/events.js'
 import type {PreflightCheck} from '../../src/runner/preflight-check.js'

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import type {MeshFacts, PeerAuthentication} from '../../src/cluster/cluster.js'
 import type {Experiment} from '../../src/experiment/model.js'
 import {planExperiment} from '../../src/faults/experiment-plan.js'
-import {virtualServicesInPrecedence} from '../../src/istio/routing.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import {virtualServicesInPrecedence} from '@faultline/core/istio/routing.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {meshChecks} from '../../src/runner/preflight-mesh.js'
 
 const NOW = new Date(Date.UTC(2026, 11, 7, 12, 0, 0))

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 
 import {compileFaults} from '../../src/faults/compile.js'
 import type {Fault} from '../../src/experiment/model.js'
-import type {VirtualService} from '../../src/istio/types.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {carriesRun, Reverter, revertObject} from '../../src/runner/revert.js'
 import {FakeCluster} from '../fakes/cluster.js'
 

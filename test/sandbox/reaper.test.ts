@@ -10,11 +10,12 @@ import {join} from 'node:path'
 import type {Cluster} from '../../src/cluster/cluster.js'
 import {connect} from '../../src/cluster/connect.js'
 import {ANNOTATION_EXPIRES_AT} from '../../src/faults/annotations.js'
-import type {VirtualService} from '../../src/istio/types.js'
-import {writeKubeconfig} from '../../src/sandbox/kubeconfig.js'
-import {DEFAULT_REAPER_INTERVAL_MS, type Reaper, reaperIntervalFromEnv, startReaper} from '../../src/sandbox/reaper.js'
+import {type CleanupReport, revertLeftovers} from '../../src/runner/leftovers.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
+import {writeKubeconfig} from '@faultline/sandbox/kubeconfig.js'
+import {DEFAULT_REAPER_INTERVAL_MS, type Reaper, reaperIntervalFromEnv, startReaper} from '@faultline/sandbox/reaper.js'
 import {abandon, within} from './abandon.js'
-import {type Fixture, startFixture} from './apiserver/fakes.js'
+import {type Fixture, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 
 const INTERVAL = 250
 
@@ -31,7 +32,7 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
   let f: Fixture
   let dir: string
   let cluster: Cluster
-  let reaper: Reaper | undefined
+  let reaper: Reaper<CleanupReport> | undefined
   let lists = 0
   const lines: string[] = []
 
@@ -60,7 +61,7 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
 
   const start = () => {
     lists = 0 // the test's own setup lists too
-    reaper = startReaper({cluster, intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => f.store.list('Namespace').map(n => n.metadata.name)})
+    reaper = startReaper({revertExpired: (namespace, now) => revertLeftovers(cluster, namespace, {}, now), intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => f.store.list('Namespace').map(n => n.metadata.name)})
   }
 
   it('reverts expired faults in every namespace in the sweep one interval after start, restoring the original exactly', async () => {
@@ -131,7 +132,7 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
     const failing = new Proxy(cluster, {get: (target, key, receiver) => key === 'listVirtualServices'
       ? (namespace: string) => (namespace === 'forbidden' ? Promise.reject(new Error('virtualservices is forbidden')) : target.listVirtualServices(namespace))
       : Reflect.get(target, key, receiver) as unknown})
-    reaper = startReaper({cluster: failing, intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => ['forbidden', 'default']})
+    reaper = startReaper({revertExpired: (namespace, now) => revertLeftovers(failing, namespace, {}, now), intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => ['forbidden', 'default']})
     const reports = await reaper.sweep()
     assert.deepEqual(reports.map(r => [r.namespace, r.reverted.length]), [['default', 1]])
     assert.match(lines[0] ?? '', /reaper: sweeping namespace forbidden failed: could not list the VirtualServices in namespace forbidden \(.*\): virtualservices is forbidden; nothing was checked or reverted/)
@@ -146,6 +147,6 @@ describe('sandbox reaper: interval', () => {
     assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '250ms'}), 250)
     assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '0'}), 0)
     assert.throws(() => reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: 'often'}), /expected a duration/)
-    assert.throws(() => startReaper({cluster: {} as Cluster, namespaces: () => [], intervalMs: 0}), RangeError)
+    assert.throws(() => startReaper({revertExpired: async () => ({reverted: []}), namespaces: () => [], intervalMs: 0}), RangeError)
   })
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 
-import {UsageError} from '../../src/errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {checkCron, checkTimeZone, cronProblem} from '../../src/schedule/cron.js'
 
 describe('CronJob schedules', () => {

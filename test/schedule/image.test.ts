@@ -6,43 +6,18 @@
 import assert from 'node:assert/strict'
 import {readFileSync, statSync} from 'node:fs'
 import {builtinModules} from 'node:module'
-import {join} from 'node:path'
+import {join, relative} from 'node:path'
 
 import ts from 'typescript'
 
 import {RUNNER_UID} from '../../src/schedule/manifests.js'
 import {REPO} from '../cli.js'
-
-interface Instruction {keyword: string; args: string}
-interface Stage {from: string; name: string | undefined; instructions: Instruction[]}
-
-/** Dockerfile → stages of instructions (continuations joined, comments dropped, ARG defaults substituted in FROM). */
-function parseDockerfile(text: string): Stage[] {
-  const logical = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
-  const args = new Map<string, string>()
-  const stages: Stage[] = []
-  for (const line of logical) {
-    const [, keyword = '', rest = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? []
-    const instruction = {keyword: keyword.toUpperCase(), args: rest}
-    if (instruction.keyword === 'ARG' && stages.length === 0) {
-      const [name = '', value = ''] = rest.split('=')
-      args.set(name, value)
-    } else if (instruction.keyword === 'FROM') {
-      const [image = '', as, name] = rest.split(/\s+/)
-      stages.push({from: image.replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? ''), name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: []})
-    } else {
-      stages.at(-1)?.instructions.push(instruction)
-    }
-  }
-  return stages
-}
+import {npmCommands, parseDockerfile, type Stage} from './dockerfile.js'
 
 const read = (file: string) => readFileSync(join(REPO, file), 'utf8')
 const pkg = JSON.parse(read('package.json')) as {license: string; files: string[]; scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string>}
 const stages = parseDockerfile(read('Dockerfile'))
 const runtime = stages.at(-1) as Stage
-const runs = (stage: Stage) => stage.instructions.filter(i => i.keyword === 'RUN').map(i => i.args)
-const npmCommands = (stage: Stage) => runs(stage).flatMap(r => r.split(/&&|;/).map(c => c.trim()).filter(c => /^(npm|npx|yarn|pnpm)\b/.test(c)))
 
 describe('the runner image (Dockerfile, .dockerignore)', () => {
   it('is multi-stage: built in one stage, run from node:20-bookworm-slim in the last', () => {
@@ -69,7 +44,17 @@ describe('the runner image (Dockerfile, .dockerignore)', () => {
     // Only the compiled code (and the command manifest the build writes) comes from the build stage:
     // its node_modules holds the dev dependencies.
     const fromBuild = runtime.instructions.filter(i => i.keyword === 'COPY' && i.args.includes('--from='))
-    assert.deepEqual(fromBuild.map(i => i.args.split(/\s+/)[1]), ['/src/dist', '/src/oclif.manifest.json'])
+    assert.deepEqual(fromBuild.map(i => i.args.split(/\s+/)[1]), ['/src/dist', '/src/packages/core/dist', '/src/oclif.manifest.json'])
+  })
+
+  it('the final stage has no sandbox: nothing of packages/sandbox is copied, and the CLI needs it only as a dev dependency', () => {
+    // The sources of every COPY (its last word is the destination): no sandbox, nor a folder holding it.
+    const copied = runtime.instructions.filter(i => i.keyword === 'COPY').flatMap(i => i.args.split(/\s+/).filter(a => !a.startsWith('--')).slice(0, -1))
+    assert.ok(copied.some(a => a.includes('packages/core')), 'the shared package is copied')
+    for (const a of copied) assert.doesNotMatch(a, /sandbox|^(\/src\/)?packages\/?$|^\.\/?$|^\/src\/?$/, `the runtime stage copies ${a}`)
+    assert.equal(pkg.dependencies['@faultline/sandbox'], undefined, '@faultline/sandbox is not a production dependency')
+    assert.ok(pkg.devDependencies['@faultline/sandbox'] !== undefined)
+    for (const name of ['ws', 'spdy-transport']) assert.equal(pkg.dependencies[name], undefined, `${name} (the sandbox's) is not the CLI's dependency`)
   })
 
   it('runs as the numeric user chaos schedule\'s pods require (runAsNonRoot), set last', () => {
@@ -102,18 +87,31 @@ describe('the runner image (Dockerfile, .dockerignore)', () => {
     for (const never of ['node_modules', 'dist', '.git', 'reports', 'test']) assert.ok(!allowed.includes(never), never)
   })
 
-  it('the runtime code imports only production dependencies (so --omit=dev is enough)', () => {
-    // src/build/ holds steps `npm run build` runs in the build stage, which has the dev dependencies.
-    const files = ts.sys.readDirectory(join(REPO, 'src'), ['.ts']).filter(f => !f.includes('/src/build/'))
-    const used = new Set<string>()
-    for (const file of files) {
-      for (const i of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
-        const spec = i.fileName
-        if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue
-        used.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0] as string)
+  it('the runtime code imports only production dependencies (so --omit=dev is enough), and the sandbox only on demand', () => {
+    /** Every package a tree's sources import statically → the files importing it. */
+    const imported = (dir: string): Map<string, string[]> => {
+      // src/build/ holds steps `npm run build` runs in the build stage, which has the dev dependencies.
+      const files = ts.sys.readDirectory(join(REPO, dir), ['.ts']).filter(f => !f.includes('/src/build/') && !f.endsWith('.d.ts'))
+      const used = new Map<string, string[]>()
+      for (const file of files) {
+        for (const i of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
+          const spec = i.fileName
+          if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue
+          const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0] as string
+          used.set(name, [...(used.get(name) ?? []), relative(REPO, file)])
+        }
       }
+      return used
     }
-    assert.ok(used.size > 5)
-    for (const name of used) assert.ok(name in pkg.dependencies, `${name} is imported by src/ but is not a production dependency`)
+    const cli = imported('src')
+    assert.ok(cli.size > 5)
+    // Only its loader names the sandbox package, as a type (`typeof import(…)`); the import itself is dynamic.
+    assert.deepEqual(cli.get('@faultline/sandbox'), ['src/runner/sandbox.ts'])
+    cli.delete('@faultline/sandbox')
+    for (const name of cli.keys()) assert.ok(name in pkg.dependencies, `${name} is imported by src/ but is not a production dependency`)
+    const core = JSON.parse(read('packages/core/package.json')) as {dependencies: Record<string, string>}
+    const coreUses = imported('packages/core/src')
+    assert.ok(coreUses.size > 0)
+    for (const name of coreUses.keys()) assert.ok(name in core.dependencies, `${name} is imported by packages/core/src/ but is not its dependency`)
   })
 })

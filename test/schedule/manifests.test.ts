@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {dumpYaml, loadAllYaml} from '@kubernetes/client-node'
 import {parse, parseAllDocuments} from 'yaml'
 
-import {InvalidExperiment, UsageError} from '../../src/errors.js'
+import {InvalidExperiment, UsageError} from '@faultline/core/errors.js'
 import {loadDocument, parseDocumentText, parseExperiment} from '../../src/experiment/load.js'
 import {CRONJOB_NAME_MAX} from '../../src/schedule/names.js'
 import {grantedPermissions, reaperRules, runRules} from '../../src/schedule/rbac.js'

@@ -11,11 +11,11 @@ import {CustomObjectsApi, KubeConfig} from '@kubernetes/client-node'
 import type {ClusterTarget} from '../../src/cluster/cluster.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
 import {compileFaults} from '../../src/faults/compile.js'
-import type {DestinationRule, VirtualService} from '../../src/istio/types.js'
+import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 import {revertLeftovers} from '../../src/runner/leftovers.js'
 import {requiredAccess} from '../../src/runner/preflight.js'
 import {grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
-import {type Fixture, PODS, startFixture} from '../sandbox/apiserver/fakes.js'
+import {type Fixture, PODS, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} from './recording-proxy.js'
 
 /** What needs no Role, and which built-in ClusterRole grants it to every authenticated user. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import {createServer, type Server, type Socket} from 'node:net'
 
-import {UsageError} from '../../src/errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {TelemetryPusher} from '../../src/telemetry/pushgateway.js'
 import {applied, fakeStream, probe, started} from './events.js'
 import {freePort, type Gateway, PUSHGATEWAY_PROBLEM, scrape, startPushgateway} from './gateway.js'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 
-import {UsageError} from '../../src/errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {RunTelemetry} from '../../src/telemetry/metrics.js'
 import {startMetricsServer} from '../../src/telemetry/server.js'
 import {applied, fakeStream, started} from './events.js'

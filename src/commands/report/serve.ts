@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
-import {UsageError} from '../../errors.js'
+import {UsageError} from '@faultline/core/errors.js'
 import {isLoopback, serveReports} from '../../report/serve.js'
 
 /** `chaos report serve [DIR]`: a report root over HTTP, read-only, until Ctrl-C. */

@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
-import {type DownResult, stopSandbox} from '../../sandbox/daemon.js'
-import {resolveStateDir} from '../../sandbox/state.js'
+import {type DownResult, loadSandbox} from '../../runner/sandbox.js'
 
 /** `chaos sandbox down`: stops a sandbox started with `up --detach`. */
 export default class SandboxDown extends BaseCommand {
@@ -16,6 +15,7 @@ export default class SandboxDown extends BaseCommand {
   static override enableJsonFlag = true
 
   async run(): Promise<DownResult> {
+    const {resolveStateDir, stopSandbox} = await loadSandbox()
     const {flags} = await this.parse(SandboxDown)
     const result = await stopSandbox(resolveStateDir(flags['state-dir']))
     this.log(result.outcome === 'stopped' ? `Stopped the sandbox (pid ${result.pid}) in ${result.stateDir}.` : `No sandbox is running in ${result.stateDir}.`)

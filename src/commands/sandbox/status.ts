@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
-import {formatDuration} from '../../duration.js'
-import {sandboxStatus, type StatusResult} from '../../sandbox/daemon.js'
-import {resolveStateDir} from '../../sandbox/state.js'
+import {formatDuration} from '@faultline/core/duration.js'
+import {loadSandbox, type StatusResult} from '../../runner/sandbox.js'
 
 /** `chaos sandbox status`: whether a sandbox runs, and where its parts listen. */
 export default class SandboxStatus extends BaseCommand {
@@ -17,6 +16,7 @@ export default class SandboxStatus extends BaseCommand {
   static override enableJsonFlag = true
 
   async run(): Promise<StatusResult> {
+    const {resolveStateDir, sandboxStatus} = await loadSandbox()
     const {flags} = await this.parse(SandboxStatus)
     const status = await sandboxStatus(resolveStateDir(flags['state-dir']))
     const {state} = status

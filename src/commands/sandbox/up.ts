@@ -1,13 +1,14 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base.js'
-import {parseDurationMs} from '../../duration.js'
-import {UsageError} from '../../errors.js'
-import {type Propagation, PROPAGATIONS} from '../../sandbox/bookinfo/http.js'
-import {ISTIO_VERSIONS, type IstioVersion} from '../../sandbox/mesh/profile.js'
-import {runForeground, startDetached, type UpResult} from '../../sandbox/daemon.js'
-import {API_FAULTS_SYNTAX, formatApiFaults, parseApiFaults} from '../../sandbox/apiserver/faults.js'
-import {resolveStateDir, switchApiFaults} from '../../sandbox/state.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
+import {UsageError} from '@faultline/core/errors.js'
+import {expiredReverter, type IstioVersion, loadSandbox, type Propagation, type SandboxPackage, sandboxIfInstalled, type UpResult} from '../../runner/sandbox.js'
+
+// The flags' choices come from the sandbox package. Without it (the runtime image) there are none,
+// and run() says that the sandbox is not part of this installation.
+const sandbox = await sandboxIfInstalled()
+const PROPAGATIONS: readonly Propagation[] = sandbox?.PROPAGATIONS ?? []
 
 /** `chaos sandbox up`: starts the local Kubernetes + Istio stand-in with bookinfo. */
 export default class SandboxUp extends BaseCommand {
@@ -26,7 +27,7 @@ export default class SandboxUp extends BaseCommand {
     'every hop (also $CHAOS_SANDBOX_PROPAGATE, which an ephemeral sandbox of chaos run --sandbox inherits).',
     '',
     '--istio picks the Istio release the mesh behaves like (default 1.30): 1.22 has no ";" in stat names, retries 503 by',
-    'default and injects istio-proxy into spec.containers; 1.30 injects it as a native sidecar (src/sandbox/mesh/README.md).',
+    'default and injects istio-proxy into spec.containers; 1.30 injects it as a native sidecar (packages/sandbox/src/mesh/README.md).',
     '',
     'State directory: --state-dir, else $CHAOS_SANDBOX_DIR, else $XDG_STATE_HOME/faultline/sandbox (~/.local/state/faultline/sandbox).',
   ].join('\n')
@@ -45,8 +46,8 @@ export default class SandboxUp extends BaseCommand {
     'state-dir': Flags.string({description: 'where the sandbox records itself (kubeconfig, sandbox.json, logs)', env: 'CHAOS_SANDBOX_DIR'}),
     detach: Flags.boolean({char: 'd', description: 'start in the background and return once ready', default: false}),
     prometheus: Flags.boolean({description: 'start Prometheus if a prometheus binary is on PATH (--no-prometheus to skip)', default: true, allowNo: true}),
-    'api-faults': Flags.string({description: `make the API server misbehave: ${API_FAULTS_SYNTAX}`, env: 'CHAOS_SANDBOX_API_FAULTS'}),
-    istio: Flags.string({description: 'the Istio release the mesh behaves like', options: [...ISTIO_VERSIONS], env: 'CHAOS_SANDBOX_ISTIO'}),
+    'api-faults': Flags.string({description: `make the API server misbehave: ${sandbox?.API_FAULTS_SYNTAX ?? 'see the sandbox package'}`, env: 'CHAOS_SANDBOX_API_FAULTS'}),
+    istio: Flags.string({description: 'the Istio release the mesh behaves like', ...(sandbox === undefined ? {} : {options: [...sandbox.ISTIO_VERSIONS]}), env: 'CHAOS_SANDBOX_ISTIO'}),
     propagate: Flags.string({description: `headers the apps forward beyond real bookinfo's, comma-separated: ${PROPAGATIONS.join(', ')} (OpenTelemetry-instrumented apps)`, env: 'CHAOS_SANDBOX_PROPAGATE'}),
     'scrape-interval': Flags.string({description: 'how often Prometheus scrapes the sidecars, whole seconds (default 5s; 15s is a real mesh\'s usual)', env: 'CHAOS_SANDBOX_SCRAPE_INTERVAL'}),
   }
@@ -54,6 +55,7 @@ export default class SandboxUp extends BaseCommand {
   static override enableJsonFlag = true
 
   async run(): Promise<UpResult> {
+    const {formatApiFaults, parseApiFaults, resolveStateDir, runForeground, startDetached} = await loadSandbox()
     const {flags} = await this.parse(SandboxUp)
     const apiFaults = flags['api-faults'] === undefined ? undefined : formatApiFaults(parseApiFaults(flags['api-faults']))
     const propagate = parsePropagate(flags.propagate)
@@ -66,6 +68,8 @@ export default class SandboxUp extends BaseCommand {
     }
     return runForeground({
       ...opts,
+      // The reaper reverts expired faults with `chaos revert --expired`'s own code: the CLI's, handed over.
+      revertExpired: expiredReverter,
       log: line => this.logToStderr(line),
       onReady: result => (this.jsonEnabled() ? this.logJson(result) : this.report(result, false)),
     }).then(async result => {
@@ -78,11 +82,13 @@ export default class SandboxUp extends BaseCommand {
   /** `--api-faults` given to an already-running sandbox switches its fault mode in place. */
   private async switchIfRunning(result: UpResult, apiFaults: string | undefined): Promise<UpResult> {
     if (result.outcome !== 'already-running' || apiFaults === undefined) return result
+    const {switchApiFaults} = await loadSandbox()
     return {...result, state: await switchApiFaults(result.stateDir, result.state, apiFaults)}
   }
 
   private report(result: UpResult, detached: boolean): void {
     if (this.jsonEnabled()) return
+    const {resolveStateDir} = sandbox as SandboxPackage
     const {state, stateDir} = result
     const headline = result.outcome === 'already-running' ? `A sandbox is already running (pid ${state.pid}).` : `Sandbox running (pid ${state.pid}).`
     const prometheus = state.prometheus ?? `not running${result.prometheusSkipped === undefined ? '' : ` (${result.prometheusSkipped})`}`

@@ -5,7 +5,7 @@
  * down shows the same fault as Istio reads it; this is the line a room reads first. Also the
  * last-evidence event in plain words, for the REVERT card and the charts' legend.
  */
-import {parseDurationMs} from '../../duration.js'
+import {parseDurationMs} from '@faultline/core/duration.js'
 import type {Abort, Fault, FaultMatch, StringMatch} from '../../experiment/model.js'
 import {formatMs} from './html-format.js'
 

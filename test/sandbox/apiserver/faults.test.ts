@@ -8,13 +8,13 @@ import {Agent, request} from 'undici'
 
 import {ApiError, type Cluster} from '../../../src/cluster/cluster.js'
 import {connect} from '../../../src/cluster/connect.js'
-import {writeKubeconfig} from '../../../src/sandbox/kubeconfig.js'
+import {writeKubeconfig} from '@faultline/sandbox/kubeconfig.js'
 
-import {ExitCode, UsageError} from '../../../src/errors.js'
-import {startApiServer} from '../../../src/sandbox/apiserver.js'
-import {API_FAULTS_PATH, API_FAULTS_SYNTAX, ApiFaultInjector, formatApiFaults, NO_API_FAULTS, parseApiFaults} from '../../../src/sandbox/apiserver/faults.js'
-import {ObjectStore} from '../../../src/sandbox/store.js'
-import {type Answer, fakeExec, fakeTopology, ratingsVs, vsPath} from './fakes.js'
+import {ExitCode, UsageError} from '@faultline/core/errors.js'
+import {startApiServer} from '@faultline/sandbox/apiserver.js'
+import {API_FAULTS_PATH, API_FAULTS_SYNTAX, ApiFaultInjector, formatApiFaults, NO_API_FAULTS, parseApiFaults} from '@faultline/sandbox/apiserver/faults.js'
+import {ObjectStore} from '@faultline/sandbox/store.js'
+import {type Answer, fakeExec, fakeTopology, ratingsVs, vsPath} from '../../../packages/sandbox/test/apiserver/fakes.js'
 
 describe('sandbox API fault mode', () => {
   describe('parseApiFaults', () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import {KubeConfig} from '@kubernetes/client-node'
 
 import {KubeCluster} from '../../../src/cluster/kube.js'
-import {kubeconfigYaml} from '../../../src/sandbox/kubeconfig.js'
-import {startFixture, type Answer, type Fixture} from './fakes.js'
+import {kubeconfigYaml} from '@faultline/sandbox/kubeconfig.js'
+import {startFixture, type Answer, type Fixture} from '../../../packages/sandbox/test/apiserver/fakes.js'
 
 const paPath = (version: string, namespace?: string, name?: string) =>
   `/apis/security.istio.io/${version}${namespace === undefined ? '' : `/namespaces/${namespace}`}/peerauthentications${name === undefined ? '' : `/${name}`}`
