@@ -10,8 +10,7 @@ import {randomUUID} from 'node:crypto'
 import {type PeerAuthentication, SECURITY_GROUP} from '@faultline/core/istio/peer-authentication.js'
 import {ISTIO_GROUP, type DestinationRule, type VirtualService} from '@faultline/core/istio/types.js'
 import {ApiError, alreadyExists, conflict, invalid, notFound, type GroupResource} from './apiserver/status.js'
-import type {GatewayObject} from './mesh/gateway-config.js'
-import type {ConfigSource, StoreEvent, StoredObject} from './types.js'
+import type {ConfigSource, GatewayObject, StoreEvent, StoredObject} from './types.js'
 
 /** The kinds the store keeps. */
 export type StoredKind = 'Namespace' | 'VirtualService' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication'

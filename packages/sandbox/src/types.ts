@@ -5,7 +5,6 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import type {DestinationRule, ObjectMeta, VirtualService} from '@faultline/core/istio/types.js'
-import type {GatewayObject} from './mesh/gateway-config.js'
 
 /** A stored object of any kind the API server keeps. */
 export interface StoredObject {
@@ -19,6 +18,12 @@ export interface StoredObject {
 export interface StoreEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED'
   object: StoredObject
+}
+
+/** An Istio Gateway, as far as routing needs it (mesh/gateway-config.ts compiles its servers). */
+export interface GatewayObject {
+  metadata: {name: string; namespace?: string}
+  spec: {selector?: Record<string, string>; servers?: {port?: {number?: number; protocol?: string}; hosts?: string[]}[]}
 }
 
 /** The mesh configuration as istiod would see it: the stored Istio objects and their changes. */
