@@ -118,7 +118,7 @@ export class ServiceForwarder {
 
   private constructor(
     private readonly cluster: ForwardingCluster & Required<Pick<ForwardingCluster, 'openPortForward'>>,
-    private readonly svc: ServiceSummary,
+    private svc: ServiceSummary,
     private readonly target: ForwardTarget,
     private readonly server: Server,
     private readonly options: Required<ForwarderOptions>,
@@ -237,7 +237,12 @@ export class ServiceForwarder {
   private refresh(): Promise<void> {
     if (this.refreshing !== undefined) return this.refreshing
     if (Date.now() - this.refreshedAt < 500) return Promise.resolve()
-    this.refreshing = serviceEndpoints(this.cluster, this.svc, this.target.port)
+    // The Service is read again too: a selector or targetPort changed mid-run is followed (a Service gone keeps the last one).
+    this.refreshing = findService(this.cluster, this.target).catch(() => this.svc)
+      .then(svc => {
+        this.svc = svc
+        return serviceEndpoints(this.cluster, svc, this.target.port)
+      })
       .then(list => {
         this.endpoints = list
         // A pod the list has again after its rest is tried again; one that left is forgotten.

@@ -45,8 +45,8 @@ class FakeForwarding implements ForwardingCluster {
   }
 
   async listPods(_namespace: string, selector: string): Promise<PodSummary[]> {
-    assert.equal(selector, 'app=productpage')
-    return [...this.pods.values()].map(p => p.summary)
+    const wanted = selector.split(',').map(kv => kv.split('='))
+    return [...this.pods.values()].map(p => p.summary).filter(p => wanted.every(([k, v]) => p.labels[k ?? ''] === v))
   }
 
   async openPortForward(namespace: string, pod: string, port: number): Promise<PodStream> {
@@ -89,6 +89,7 @@ describe('--entry portForward: the local forwarder', () => {
   beforeEach(() => {
     cluster = new FakeForwarding()
     lost.length = 0
+    trouble.length = 0
   })
   afterEach(async () => {
     await forwarder?.close()
@@ -96,7 +97,8 @@ describe('--entry portForward: the local forwarder', () => {
     for (const name of [...cluster.pods.keys()]) await cluster.kill(name)
   })
 
-  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) => ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: r => lost.push(r), backoffMs: 20, ...options})
+  const trouble: string[] = []
+  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) => ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: r => lost.push(r), onTrouble: d => trouble.push(d), backoffMs: 20, ...options})
 
   it('forwards each connection to a ready pod of the Service, keeping the Host', async () => {
     cluster.pods.set('productpage-a', await startPod('productpage-a'))
@@ -154,6 +156,8 @@ describe('--entry portForward: the local forwarder', () => {
     assert.match(r.body, /^port-forward lost: no ready pod \(Service default\/productpage; no ready pod of default\/productpage\)/)
     assert.equal(statusReason(r.status, {portForward: r.header}), 'port-forward lost: no ready pod')
     assert.equal(forwarder.counts.refused, 1)
+    // The console hears of it once per bout of failures, with the first: the pod still listed, its stream refused.
+    assert.deepEqual(trouble, ['productpage-a:9080: pods "productpage-a" not found'])
     await new Promise(resolve => setTimeout(resolve, 700))
     assert.equal(lost.length, 1, 'said once')
     assert.match(lost[0] ?? '', /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\)/)
@@ -169,6 +173,18 @@ describe('--entry portForward: the local forwarder', () => {
     assert.equal((await get(forwarder.origin)).body, 'productpage-c productpage:9080')
     await new Promise(resolve => setTimeout(resolve, 1600))
     assert.deepEqual(lost, [])
+  })
+
+  it('the Service is read again with the pods: a selector changed mid-run is followed', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    forwarder = await start({connectMs: 100})
+    const canary = await startPod('productpage-canary')
+    canary.summary = {...canary.summary, labels: {app: 'productpage-canary'}}
+    cluster.pods.set('productpage-canary', canary)
+    cluster.service = {...cluster.service, selector: {app: 'productpage-canary'}}
+    await cluster.kill('productpage-a')
+    await new Promise(resolve => setTimeout(resolve, 600))
+    assert.equal((await get(forwarder.origin)).body, 'productpage-canary productpage:9080')
   })
 
   it('at the start, exit 4 naming what is wrong: no Service, no port, no ready pod, a failing stream', async () => {
