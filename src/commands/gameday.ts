@@ -68,6 +68,8 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const say = (line: string) => out.write(`${line}\n`)
     // --keep, --notify, --report-url: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, say)
+    // A malformed --entry is exit 2 before any sandbox starts (bare portForward needs each experiment's URL: checked with them).
+    if (flags.entry !== undefined && flags.entry !== 'portForward') parseEntryFlag(flags.entry)
     const session = await Session.open({
       out, target: targetFlags(flags),
       ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}), ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
