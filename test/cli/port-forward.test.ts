@@ -18,9 +18,13 @@ interface FakePod {
   sockets: Set<Socket>
 }
 
-async function startPod(name: string, options: {ready?: boolean; portName?: string} = {}): Promise<FakePod> {
+async function startPod(name: string, options: {ready?: boolean; portName?: string; onHang?: () => void} = {}): Promise<FakePod> {
   const sockets = new Set<Socket>()
-  const server = createHttpServer((req, res) => res.end(`${name} ${req.headers.host ?? ''}`))
+  const server = createHttpServer((req, res) => {
+    // GET /hang: taken, never answered (the pod dies with it, in the test that asks).
+    if (req.url === '/hang' && options.onHang !== undefined) return options.onHang()
+    res.end(`${name} ${req.headers.host ?? ''} ${req.url ?? ''}`.trimEnd().replace(/ \/productpage$/, ''))
+  })
   server.on('connection', s => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
@@ -74,8 +78,8 @@ class FakeForwarding implements ForwardingCluster {
   }
 }
 
-async function get(origin: string): Promise<{status: number; body: string; header?: string}> {
-  const res = await request(`${origin}/productpage`, {headers: {host: 'productpage:9080'}})
+async function get(origin: string, path = '/productpage'): Promise<{status: number; body: string; header?: string}> {
+  const res = await request(`${origin}${path}`, {headers: {host: 'productpage:9080'}})
   const body = await res.body.text()
   const header = res.headers[PORT_FORWARD_HEADER]
   return {status: res.statusCode, body, ...(typeof header === 'string' ? {header} : {})}
@@ -143,6 +147,28 @@ describe('--entry portForward: the local forwarder', () => {
     assert.ok(forwarder.counts.retries >= 1, JSON.stringify(forwarder.counts))
     assert.equal(forwarder.counts.refused, 0)
     assert.deepEqual(lost, [])
+  })
+
+  it('a pod that dies with a request unanswered on a kept-alive connection: the request goes to another ready pod', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a', {onHang: () => void cluster.kill('productpage-a')}))
+    forwarder = await start()
+    // One client connection, two requests one after the other, as HTTP/1.1 keep-alive sends them.
+    const socket = connect({host: '127.0.0.1', port: Number(new URL(forwarder.origin).port)})
+    let received = ''
+    socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+    const until = async (text: string) => {
+      for (let i = 0; i < 100 && !received.includes(text); i++) await new Promise(resolve => setTimeout(resolve, 20))
+      assert.ok(received.includes(text), received)
+    }
+    socket.write('GET /productpage HTTP/1.1\r\nHost: productpage:9080\r\n\r\n')
+    await until('productpage-a productpage:9080')
+    cluster.pods.set('productpage-b', await startPod('productpage-b'))
+    socket.write('GET /hang HTTP/1.1\r\nHost: productpage:9080\r\n\r\n')
+    await until('productpage-b productpage:9080 /hang')
+    socket.destroy()
+    assert.equal(forwarder.counts.connections, 1)
+    assert.equal(forwarder.counts.refused, 0)
+    assert.ok(forwarder.counts.retries >= 1, JSON.stringify(forwarder.counts))
   })
 
   it('no pod left: each connection is answered 502 with the reason the drivers count, and after lostAfterMs the forward is lost', async () => {
