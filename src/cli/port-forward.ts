@@ -3,8 +3,8 @@
  * server (pods/portforward), kept by chaos itself for the whole run. kubectl port-forward svc/NAME
  * picks one pod once and dies with it; here each local connection is its own stream, to a ready
  * pod of the Service at the Service port's targetPort (a number, or a container port's name), and a
- * stream that cannot be opened, or that fails before the pod answered a byte, is tried again on
- * another ready pod with the client's bytes replayed, after a short back-off. A connection that
+ * stream that cannot be opened, or that ends before the pod answered the client's latest bytes,
+ * is tried again on another ready pod with those bytes replayed, after a short back-off. A connection that
  * finds no pod within `connectMs` is answered `502` with `x-faultline-port-forward: <why>`, which
  * the load drivers count as the reason `port-forward lost: <why>`; when no stream has opened for
  * `lostAfterMs` the forward is lost and `onLost` says so (the run aborts, exit 3, and reverts).
