@@ -5,7 +5,6 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import type {DestinationRule, ObjectMeta, VirtualService} from '../istio/types.js'
-import type {GatewayObject} from './mesh/gateway-config.js'
 
 /** A stored object of any kind the API server keeps. */
 export interface StoredObject {
@@ -108,4 +107,10 @@ export interface Sidecar {
   statsText(filter?: string): string
   /** Istio standard metrics and Envoy stats in Prometheus text format. */
   metricsText(): Promise<string>
+}
+
+/** An Istio Gateway, as far as routing needs it. */
+export interface GatewayObject {
+  metadata: {name: string; namespace?: string}
+  spec: {selector?: Record<string, string>; servers?: {port?: {number?: number; protocol?: string}; hosts?: string[]}[]}
 }

@@ -17,14 +17,10 @@
  */
 import {hostCovers} from '../../istio/routing.js'
 import type {HTTPMatchRequest, HTTPRoute, VirtualService} from '../../istio/types.js'
-import type {Pod} from '../types.js'
-import {exportedTo, regexesCompile} from './config.js'
+import type {GatewayObject, Pod} from '../types.js'
 
-/** An Istio Gateway, as far as routing needs it. */
-export interface GatewayObject {
-  metadata: {name: string; namespace?: string}
-  spec: {selector?: Record<string, string>; servers?: {port?: {number?: number; protocol?: string}; hosts?: string[]}[]}
-}
+export type {GatewayObject}
+import {exportedTo, regexesCompile} from './config.js'
 
 /** One virtual host of a gateway listener: a host name and the routes for it. */
 export interface GatewayVirtualHost {
