@@ -18,6 +18,15 @@ interface FakePod {
   sockets: Set<Socket>
 }
 
+/** Every fake pod started, so each test stops them all, also those a test took out of the cluster's list. */
+const started = new Set<FakePod>()
+
+async function stopPod(p: FakePod): Promise<void> {
+  started.delete(p)
+  for (const s of p.sockets) s.destroy()
+  if (p.server.listening) await new Promise(resolve => p.server.close(resolve))
+}
+
 async function startPod(name: string, options: {ready?: boolean; portName?: string; onHang?: () => void} = {}): Promise<FakePod> {
   const sockets = new Set<Socket>()
   const server = createHttpServer((req, res) => {
@@ -31,7 +40,9 @@ async function startPod(name: string, options: {ready?: boolean; portName?: stri
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
   const port = (server.address() as AddressInfo).port
-  return {server, port, sockets, summary: {name, namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage', 'istio-proxy'], ready: options.ready ?? true, ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}})}}
+  const pod: FakePod = {server, port, sockets, summary: {name, namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage', 'istio-proxy'], ready: options.ready ?? true, ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}})}}
+  started.add(pod)
+  return pod
 }
 
 /**
@@ -73,8 +84,7 @@ class FakeForwarding implements ForwardingCluster {
     const p = this.pods.get(name)
     if (p === undefined) return
     this.pods.delete(name)
-    for (const s of p.sockets) s.destroy()
-    await new Promise(resolve => p.server.close(resolve))
+    await stopPod(p)
   }
 }
 
@@ -99,6 +109,7 @@ describe('--entry portForward: the local forwarder', () => {
     await forwarder?.close()
     forwarder = undefined
     for (const name of [...cluster.pods.keys()]) await cluster.kill(name)
+    for (const p of [...started]) await stopPod(p)
   })
 
   const trouble: string[] = []
