@@ -3,8 +3,8 @@
  * server (pods/portforward), kept by chaos itself for the whole run. kubectl port-forward svc/NAME
  * picks one pod once and dies with it; here each local connection is its own stream, to a ready
  * pod of the Service at the Service port's targetPort (a number, or a container port's name), and a
- * stream that cannot be opened, or that fails before the pod answered a byte, is tried again on
- * another ready pod with the client's bytes replayed, after a short back-off. A connection that
+ * stream that cannot be opened, or that ends before the pod answered the client's latest bytes,
+ * is tried again on another ready pod with those bytes replayed, after a short back-off. A connection that
  * finds no pod within `connectMs` is answered `502` with `x-faultline-port-forward: <why>`, which
  * the load drivers count as the reason `port-forward lost: <why>`; when no stream has opened for
  * `lostAfterMs` the forward is lost and `onLost` says so (the run aborts, exit 3, and reverts).
@@ -118,7 +118,7 @@ export class ServiceForwarder {
 
   private constructor(
     private readonly cluster: ForwardingCluster & Required<Pick<ForwardingCluster, 'openPortForward'>>,
-    private readonly svc: ServiceSummary,
+    private svc: ServiceSummary,
     private readonly target: ForwardTarget,
     private readonly server: Server,
     private readonly options: Required<ForwarderOptions>,
@@ -170,16 +170,25 @@ export class ServiceForwarder {
     await new Promise<void>(resolve => this.server.close(() => resolve()))
   }
 
-  /** One local connection: a stream to a pod, tried again elsewhere until one answers or time is up. */
+  /**
+   * One local connection: a stream to a pod, tried again elsewhere until one answers or time is up;
+   * when a stream that had answered ends with the client's next bytes unanswered, those go to a new
+   * stream the same way (with a fresh deadline).
+   */
   private async serve(socket: Socket): Promise<void> {
     this.counts.connections++
     this.sockets.add(socket)
     const client = new ClientBytes(socket)
     socket.on('close', () => this.sockets.delete(socket))
-    const deadline = Date.now() + this.options.connectMs
+    let deadline = Date.now() + this.options.connectMs
     for (let attempt = 0; !this.closed && !client.gone; attempt++) {
       const outcome = await this.tryOnce(client)
       if (outcome === 'served') return
+      if (outcome === 'carry on') {
+        deadline = Date.now() + this.options.connectMs
+        attempt = -1
+        continue
+      }
       if (Date.now() + this.backoff(attempt) >= deadline || this.lost) {
         this.refuse(socket, outcome)
         return
@@ -193,8 +202,12 @@ export class ServiceForwarder {
     return Math.min(1000, this.options.backoffMs * 2 ** attempt)
   }
 
-  /** One try: a pod, a stream, the client's bytes; 'served' once the pod answered (or the client had nothing to say). */
-  private async tryOnce(client: ClientBytes): Promise<'served' | LostWhy> {
+  /**
+   * One try: a pod, a stream, the client's bytes. 'served' when the connection is done; 'carry on'
+   * when the stream had answered and ended with the client's latest bytes unanswered (they go to
+   * another stream); else why no pod took them.
+   */
+  private async tryOnce(client: ClientBytes): Promise<'served' | 'carry on' | LostWhy> {
     const endpoint = await this.pick()
     if (endpoint === undefined) {
       this.failed('no ready pod', `no ready pod of ${this.target.namespace}/${this.target.service}`)
@@ -207,20 +220,18 @@ export class ServiceForwarder {
       this.rest(endpoint, (err as Error).message)
       return 'stream failed'
     }
-    // The pod's first byte proves the forward works: the connection is then the stream's to its end.
+    // The pod's first byte proves the forward works.
     const result = await client.relay(stream, () => this.succeeded())
-    if (result.answered) {
-      if (result.error !== undefined) this.counts.dropped++
-      return 'served'
-    }
-    // The client left, or the pod closed a connection on which nothing was asked: nothing to try again.
-    if (result.error === undefined && (client.gone || client.sentNothing)) {
+    if (result.error !== undefined && result.answered) this.counts.dropped++
+    if (client.gone || (!result.pending && (result.answered || result.error === undefined))) {
+      // Done: the client left, or everything it asked was answered (or it asked nothing).
       client.end()
       return 'served'
     }
     stream.close()
-    this.rest(endpoint, result.error ?? 'the stream closed before the pod answered')
-    return 'stream failed'
+    if (result.error !== undefined || !result.answered) this.rest(endpoint, result.error ?? 'the stream closed before the pod answered')
+    this.counts.retries++
+    return result.answered ? 'carry on' : 'stream failed'
   }
 
   /** The next ready pod not resting, refreshing the list when none is left (or it is old). */
@@ -237,7 +248,12 @@ export class ServiceForwarder {
   private refresh(): Promise<void> {
     if (this.refreshing !== undefined) return this.refreshing
     if (Date.now() - this.refreshedAt < 500) return Promise.resolve()
-    this.refreshing = serviceEndpoints(this.cluster, this.svc, this.target.port)
+    // The Service is read again too: a selector or targetPort changed mid-run is followed (a Service gone keeps the last one).
+    this.refreshing = findService(this.cluster, this.target).catch(() => this.svc)
+      .then(svc => {
+        this.svc = svc
+        return serviceEndpoints(this.cluster, svc, this.target.port)
+      })
       .then(list => {
         this.endpoints = list
         // A pod the list has again after its rest is tried again; one that left is forgotten.
@@ -298,12 +314,14 @@ async function checkStream(open: (namespace: string, pod: string, port: number) 
 }
 
 /**
- * The local connection's bytes: everything the client sent is kept until the pod answers its first
- * byte, so a stream that fails before that can be replayed on another pod.
+ * The local connection's bytes: what the client sent since the pod's last byte is kept, so a stream
+ * that ends before answering it (the pod gone, the stream cut) can be replayed on another pod. The
+ * load's HTTP/1.1 sends one request at a time on a connection and waits for its answer, so these are
+ * the bytes of a request no pod has begun to answer; a stream cut mid-answer leaves nothing kept, and
+ * the client sees the connection close.
  */
 class ClientBytes {
   private readonly kept: Buffer[] = []
-  private answered = false
   private ended = false
   gone = false
   private sink: ((chunk: Buffer) => void) | undefined
@@ -311,7 +329,7 @@ class ClientBytes {
 
   constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      if (!this.answered) this.kept.push(chunk)
+      this.kept.push(chunk)
       this.sink?.(chunk)
     })
     socket.on('end', () => {
@@ -322,20 +340,16 @@ class ClientBytes {
     socket.on('error', () => socket.destroy())
   }
 
-  /** Whether the client has sent no byte yet. */
-  get sentNothing(): boolean {
-    return !this.answered && this.kept.length === 0
-  }
-
   end(): void {
     if (!this.gone) this.socket.end()
   }
 
   /**
    * Relays between the client and `stream` until the stream ends: `answered` when the pod sent a
-   * byte (the connection is then the stream's to the end), `error` the stream's error text.
+   * byte, `pending` when the client's latest bytes got none, `error` the stream's error text.
    */
-  relay(stream: PodStream, onAnswer: () => void): Promise<{answered: boolean; error?: string}> {
+  relay(stream: PodStream, onAnswer: () => void): Promise<{answered: boolean; pending: boolean; error?: string}> {
+    let answered = false
     for (const chunk of this.kept) stream.input.write(chunk)
     if (this.ended) stream.input.end()
     this.sink = chunk => stream.input.write(chunk)
@@ -343,8 +357,8 @@ class ClientBytes {
     const closeStream = () => stream.close()
     this.socket.once('close', closeStream)
     stream.data.on('data', (chunk: Buffer) => {
-      if (!this.answered) onAnswer()
-      this.answered = true
+      if (!answered) onAnswer()
+      answered = true
       this.kept.length = 0
       if (!this.gone) this.socket.write(chunk)
     })
@@ -352,8 +366,7 @@ class ClientBytes {
       this.sink = undefined
       this.onEnd = undefined
       this.socket.off('close', closeStream)
-      if (this.answered && !this.gone) this.socket.end()
-      return {answered: this.answered, ...(error === undefined ? {} : {error})}
+      return {answered, pending: this.kept.length > 0, ...(error === undefined ? {} : {error})}
     })
   }
 }

@@ -7,6 +7,7 @@ import {localDriver, Session} from '../cli/session.js'
 import {parseEntryFlag} from '../cli/entry.js'
 import {openWayIn, runSignal, type WayIn} from '../cli/way-in.js'
 import type {Target} from '../runner/target.js'
+import type {RunInput} from '../runner/input.js'
 import {currentUser} from '../cli/user.js'
 import {UsageError} from '@faultline/core/errors.js'
 import {loadDocument} from '../experiment/load.js'
@@ -68,6 +69,8 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
     const say = (line: string) => out.write(`${line}\n`)
     // --keep, --notify, --report-url: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, say)
+    // A malformed --entry is exit 2 before any sandbox starts (bare portForward needs each experiment's URL: checked with them).
+    if (flags.entry !== undefined && flags.entry !== 'portForward') parseEntryFlag(flags.entry)
     const session = await Session.open({
       out, target: targetFlags(flags),
       ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}), ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
@@ -80,17 +83,9 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
       const {items, drivers} = await runnableItems(gameday, args.file, target, flags, say, ways)
       const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
       const startedAt = new Date()
-      const findings = await preflightGameDay(target, items, {owner: currentUser(), ...(flags.phases === undefined ? {} : {phases: flags.phases}), ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']})})
-        .catch((err: unknown) => {
-          if (!(err instanceof GameDayPreflightFailed)) throw err
-          return err
-        })
-      if (findings instanceof GameDayPreflightFailed) {
-        // Nothing ran: still a report (a scheduled game day leaves its reason on disk) and an outcome the gate judges.
-        say(`Error: ${findings.message}\nHint: ${findings.hint ?? ''}`)
-        const skipped = items.map(item => ({status: 'skipped' as const, item, reason: 'not run: the game day\'s shared preflight failed'}))
-        return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: findings.message, interrupted: false}, ['could-not-run'], {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}, say)
-      }
+      const finishing: FinishOptions = {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}
+      const findings = await sharedPreflight(target, items, flags)
+      if (findings instanceof GameDayPreflightFailed) return await notRun(findings, items, startedAt, finishing, say)
       say(`preflight: ${findings.length} experiment(s) ready (${findings.map(f => `${f.name} in ${f.namespace}`).join(', ')})`)
       if (flags['metrics-port'] !== undefined) {
         metrics = await startMetricsServer(telemetry.registry, {port: flags['metrics-port']})
@@ -99,16 +94,9 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
       const run = await runGameDay({
         gameday, items, signal: session.signals.signal, say, run: input => session.run(input, {html: flags.html, redactHeaders: flags['redact-header']}),
         events: () => session.events(telemetry.observe),
-        runInput: (item, signal, events) => ({
-          file: item.file, experiment: item.experiment, cluster: target.cluster, namespace: item.namespace, driver: driverOf(drivers, item, flags.driver),
-          reportDir: flags['report-dir'], signal: runSignal(signal, ways.get(item.index) ?? {}), events, owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
-          ...proxyOf(ways.get(item.index)),
-          ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
-          ...(flags.phases === undefined ? {} : {phases: flags.phases}),
-          ignition: flags.ignition,
-        }),
+        runInput: (item, signal, events) => itemRunInput(item, signal, events, {target, drivers, ways, flags, ...(prometheusUrl === undefined ? {} : {prometheusUrl})}),
       })
-      return await finish(run, gameDayOutcomes(run), {gameday, file: args.file, reportDir: flags['report-dir'], html: flags.html, failOn, after}, say)
+      return await finish(run, gameDayOutcomes(run), finishing, say)
     } catch (err) {
       throw after.unwritableRoot(err) // a journal that cannot be created on a full report volume: exit 4, the volume named
     } finally {
@@ -117,6 +105,22 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
       await session.close()
     }
   }
+}
+
+/** The game day's shared preflight: its findings, or the failure that stops it before anything runs. */
+function sharedPreflight(target: Target, items: GameDayItem[], flags: {phases?: string | undefined; 'prometheus-url'?: string | undefined}): Promise<Awaited<ReturnType<typeof preflightGameDay>> | GameDayPreflightFailed> {
+  return preflightGameDay(target, items, {owner: currentUser(), ...(flags.phases === undefined ? {} : {phases: flags.phases}), ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']})})
+    .catch((err: unknown) => {
+      if (!(err instanceof GameDayPreflightFailed)) throw err
+      return err
+    })
+}
+
+/** Nothing ran: still a report (a scheduled game day leaves its reason on disk) and an outcome the gate judges. */
+function notRun(failed: GameDayPreflightFailed, items: GameDayItem[], startedAt: Date, options: FinishOptions, say: (line: string) => void): Promise<GameDayResult> {
+  say(`Error: ${failed.message}\nHint: ${failed.hint ?? ''}`)
+  const skipped = items.map(item => ({status: 'skipped' as const, item, reason: 'not run: the game day\'s shared preflight failed'}))
+  return finish({startedAt, finishedAt: new Date(), entries: skipped, stoppedBecause: failed.message, interrupted: false}, ['could-not-run'], options, say)
 }
 
 /** What `chaos gameday --json` prints: gameday.json's content, its folder and files. */
@@ -174,6 +178,19 @@ async function runnableItems(gameday: GameDay, file: string, target: Target, fla
     ready.push({...item, experiment: way.experiment})
   }
   return {items: ready, drivers}
+}
+
+/** What one experiment of the game day runs with: the shared target and flags, its own driver, way in and signal. */
+function itemRunInput(item: GameDayItem, signal: AbortSignal, events: RunInput['events'], shared: {target: Target; drivers: ReadonlyMap<string, LoadDriver>; ways: ReadonlyMap<number, WayIn>; prometheusUrl?: string; flags: {driver?: string | undefined; 'report-dir': string; 'redact-header': string[]; phases?: string | undefined; ignition: boolean}}): RunInput {
+  const {target, drivers, ways, prometheusUrl, flags} = shared
+  return {
+    file: item.file, experiment: item.experiment, cluster: target.cluster, namespace: item.namespace, driver: driverOf(drivers, item, flags.driver),
+    reportDir: flags['report-dir'], signal: runSignal(signal, ways.get(item.index) ?? {}), events, owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
+    ...proxyOf(ways.get(item.index)),
+    ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
+    ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+    ignition: flags.ignition,
+  }
 }
 
 /** The forward proxy an experiment's load goes through, as a RunInput field. */

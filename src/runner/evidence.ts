@@ -11,6 +11,7 @@ import {parseExposition} from '../cluster/prometheus-stats.js'
 import {sidecarStats} from '../cluster/sidecar-stats.js'
 import {sumMatching} from '../cluster/stats.js'
 import {fqdn} from '@faultline/core/istio/routing.js'
+import type {LoadEntry} from '../experiment/model.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
 
@@ -60,6 +61,37 @@ export async function readFaultCounters(cluster: Cluster, namespace: string, onl
       // A pod that cannot be read adds nothing; the other pods still prove or disprove the fault.
     }
   }))
+  return totals
+}
+
+/** Where Istio's default ingress gateway runs (its `istio-ingress` chart's namespace). */
+const DEFAULT_GATEWAY_NAMESPACE = 'istio-system'
+
+/**
+ * The namespaces besides the target's whose proxies can apply the faults: with a gateway entry, the
+ * gateway's — Istio applies the routes of gateway-bound VirtualServices, where the compiler writes a
+ * fault on a host the gateway routes to (src/faults/compile.ts `gateways`), in the gateway. A gateway
+ * given by URL is looked for in Istio's default namespace.
+ */
+export function gatewayNamespaces(experiment: {spec: {load: {entry?: LoadEntry}}}, namespace: string): string[] {
+  const entry = experiment.spec.load.entry
+  const gateway = entry === undefined ? undefined : 'gateway' in entry ? entry.gateway.namespace ?? DEFAULT_GATEWAY_NAMESPACE : 'url' in entry ? DEFAULT_GATEWAY_NAMESPACE : undefined
+  return gateway === undefined || gateway === namespace ? [] : [gateway]
+}
+
+/**
+ * `readFaultCounters` of the target namespace (`only`: those pods), plus every proxy's in the `more`
+ * namespaces (a gateway's), keyed `namespace/name`; a namespace that cannot be read adds nothing.
+ */
+export async function readFaultCountersWith(cluster: Cluster, namespace: string, only: ReadonlySet<string> | undefined, more: readonly string[]): Promise<FaultCounters> {
+  const [totals, ...others] = await Promise.all([readFaultCounters(cluster, namespace, only), ...more.map(ns => readFaultCounters(cluster, ns).catch(() => undefined))])
+  for (const [i, read] of others.entries()) {
+    if (read === undefined) continue
+    totals.delays += read.delays
+    totals.aborts += read.aborts
+    totals.pods += read.pods
+    for (const [pod, c] of read.byPod) totals.byPod.set(`${more[i] ?? ''}/${pod}`, c)
+  }
   return totals
 }
 

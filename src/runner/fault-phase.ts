@@ -9,7 +9,7 @@ import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
 import type {PhaseCut, ProbeResult} from '../journal/events.js'
 import {applyPlan} from './apply.js'
-import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, injectedBetween, NOT_FIRED_HINT, readFaultCounters, targetedEffect} from './evidence.js'
+import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, gatewayNamespaces, injectedBetween, NOT_FIRED_HINT, readFaultCountersWith, targetedEffect} from './evidence.js'
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
 import {revertCommand, type RevertOutcome, type Reverter} from './revert.js'
@@ -56,7 +56,8 @@ export class FaultPhase {
 
   private async counts(): Promise<FaultCounters | undefined> {
     try {
-      return await readFaultCounters(this.ctx.input.cluster, this.ctx.input.namespace, this.callers)
+      const {cluster, namespace, experiment} = this.ctx.input
+      return await readFaultCountersWith(cluster, namespace, this.callers, gatewayNamespaces(experiment, namespace))
     } catch {
       return undefined
     }

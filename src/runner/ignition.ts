@@ -16,7 +16,7 @@ import {targetedClasses} from '../experiment/traffic.js'
 import type {VirtualService} from '@faultline/core/istio/types.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {applyPlan} from './apply.js'
-import {BOOKINFO_FORWARDED, type FaultCounters, injectedBetween, readFaultCounters} from './evidence.js'
+import {BOOKINFO_FORWARDED, type FaultCounters, gatewayNamespaces, injectedBetween, readFaultCounters} from './evidence.js'
 import type {PreflightCheck} from './preflight-check.js'
 import type {Reverter} from './revert.js'
 
@@ -66,19 +66,9 @@ async function sendTargeted(experiment: Experiment, classes: ReadonlySet<string>
   return errors
 }
 
-/** Where Istio's default ingress gateway runs (its `istio-ingress` chart's namespace). */
-const DEFAULT_GATEWAY_NAMESPACE = 'istio-system'
-
-/**
- * The namespaces whose proxies can apply the faults: the target's sidecars, and with a gateway entry
- * the gateway's — Istio applies the routes of gateway-bound VirtualServices, where the compiler writes
- * a fault on a host the gateway routes to, in the gateway (src/faults/compile.ts `gateways`). A gateway
- * given by URL is looked for in Istio's default namespace.
- */
+/** The namespaces whose proxies can apply the faults: the target's, and with a gateway entry the gateway's (`gatewayNamespaces`). */
 export function ignitionNamespaces(experiment: Experiment, namespace: string): string[] {
-  const entry = experiment.spec.load.entry
-  const gateway = entry === undefined ? undefined : 'gateway' in entry ? entry.gateway.namespace ?? DEFAULT_GATEWAY_NAMESPACE : 'url' in entry ? DEFAULT_GATEWAY_NAMESPACE : undefined
-  return gateway === undefined || gateway === namespace ? [namespace] : [namespace, gateway]
+  return [namespace, ...gatewayNamespaces(experiment, namespace)]
 }
 
 /** The fault filters' counters of every proxy that can apply the faults (pods keyed `namespace/name`), or undefined when none could be read. */

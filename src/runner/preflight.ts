@@ -44,12 +44,23 @@ const ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   ...STATS_EXEC_ACCESS,
 ]
 
+/**
+ * What a `portForward` entry adds (src/cli/port-forward.ts): reading its Service, and streams to its
+ * pods. A port-forward is a WebSocket upgrade, a GET: authorized as `get pods/portforward`, and since
+ * Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) also as `create`, as for exec.
+ */
+export const PORT_FORWARD_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
+  {verb: 'get', group: '', resource: 'services'},
+  {verb: 'get', group: '', resource: 'pods', subresource: 'portforward'},
+  {verb: 'create', group: '', resource: 'pods', subresource: 'portforward'},
+]
+
 /** What `spec.setup` adds: reading and replacing the DestinationRules it patches. */
 const SETUP_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'update'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'destinationrules'}))
 
-/** The permissions a run needs (also what `chaos schedule` grants); `setup` when an experiment has a `spec.setup`. */
-export function requiredAccess(namespace: string, options: {setup?: boolean} = {}): AccessCheck[] {
-  return [...ACCESS, ...(options.setup === true ? SETUP_ACCESS : [])].map(a => ({...a, namespace}))
+/** The permissions a run needs (also what `chaos schedule` grants); `setup` when an experiment has a `spec.setup`, `portForward` when its load enters through a port-forward. */
+export function requiredAccess(namespace: string, options: {setup?: boolean; portForward?: boolean} = {}): AccessCheck[] {
+  return [...ACCESS, ...(options.setup === true ? SETUP_ACCESS : []), ...(options.portForward === true ? PORT_FORWARD_ACCESS : [])].map(a => ({...a, namespace}))
 }
 
 const CONTROLLER_MARKS: [RegExp, string][] = [
@@ -301,7 +312,12 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
   const checks: PreflightCheck[] = []
   const version = await cluster.istioVersion()
   checks.push({check: 'cluster', status: 'ok', message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`})
-  const access = requiredAccess(namespace, {setup: (input.experiment.spec.setup?.destinationRules.length ?? 0) > 0})
+  const forward = portForwardService(input.experiment, namespace)
+  const access = [
+    ...requiredAccess(namespace, {setup: (input.experiment.spec.setup?.destinationRules.length ?? 0) > 0}),
+    // The port-forward's Service may live in another namespace: its permissions are checked there.
+    ...(forward === undefined ? [] : PORT_FORWARD_ACCESS.map(a => ({...a, namespace: forward.namespace}))),
+  ]
   const allowed = await cluster.canI(access)
   const denied = deniedPermissions(access, allowed)
   checks.push(denied.length === 0
@@ -317,7 +333,7 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
   checks.push(...entryCheck(input), ...await statsCheck(cluster, namespace), ...await envoyChecks(input), ...await prometheusChecks(input))
   const faultedServices = input.experiment.spec.faults.map(f => f.service)
   // A port-forward lands past the entry pod's sidecar, so its mTLS mode never sees the load: as for load through the mesh, the mTLS check does not apply.
-  const pastSidecars = portForwardService(input.experiment, namespace) !== undefined
+  const pastSidecars = forward !== undefined
   checks.push(...meshChecks({facts: await cluster.meshFacts(namespace), namespace, plan: input.plan, faultedServices, loadThroughMesh: input.loadThroughMesh || pastSidecars, now: input.now}))
   return checks
 }

@@ -8,7 +8,7 @@
 import {NOTIFY_ENV} from '../notify/send.js'
 import {REPORTS_VOLUME_ENV} from '../report/volume.js'
 import {checkNamespace, type Component, REAPER_SUFFIX, standardLabels} from './names.js'
-import {hasSetup, type PolicyRule, reaperRules, runRules, usesK6Operator} from './rbac.js'
+import {hasSetup, type PolicyRule, reaperRules, runRules, usesK6Operator, usesPortForward} from './rbac.js'
 import type {ScheduleBundle} from './bundle.js'
 import {type Deadline, runDeadline} from './deadline.js'
 
@@ -208,7 +208,7 @@ function runnerPodSpec(bundle: ScheduleBundle, options: ScheduleOptions): Record
 function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[], deadline: Deadline): Manifest[] {
   const {name, namespace: home, version} = options
   const m = meta(name, home, 'runner', version)
-  const rules = runRules({setup: hasSetup(bundle.experiments), k6Operator: usesK6Operator(bundle.experiments, options.driver)})
+  const rules = runRules({setup: hasSetup(bundle.experiments), k6Operator: usesK6Operator(bundle.experiments, options.driver), portForward: usesPortForward(bundle.experiments)})
   const pod = runnerPodSpec(bundle, options)
   const files = [...bundle.files.keys()]
   return [

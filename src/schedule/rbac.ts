@@ -48,9 +48,15 @@ const REAPER_K6_OPERATOR_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   ...['list', 'delete'].map(verb => ({verb, group: '', resource: 'configmaps'})),
 ]
 
-/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`; `k6Operator`: one runs its load with the k6-operator driver). */
-export function runRules(options: {setup?: boolean; k6Operator?: boolean} = {}): PolicyRule[] {
-  return policyRules([...requiredAccess('', {...(options.setup === undefined ? {} : {setup: options.setup})}).map(({namespace: _, ...a}) => a), ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : [])])
+/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`; `k6Operator`: one runs its load with the k6-operator driver; `portForward`: one enters the mesh through a port-forward). */
+export function runRules(options: {setup?: boolean; k6Operator?: boolean; portForward?: boolean} = {}): PolicyRule[] {
+  const access = requiredAccess('', {setup: options.setup === true, portForward: options.portForward === true})
+  return policyRules([...access.map(({namespace: _, ...a}) => a), ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : [])])
+}
+
+/** Whether any experiment of a schedule enters the mesh through a port-forward (its run's Role then may read Services and port-forward to pods). */
+export function usesPortForward(experiments: readonly {experiment: {spec: {load: {entry?: object}}}}[]): boolean {
+  return experiments.some(e => e.experiment.spec.load.entry !== undefined && 'portForward' in e.experiment.spec.load.entry)
 }
 
 /** The Role rules of the reaper (`setup`: an experiment of the schedule has a `spec.setup`). */

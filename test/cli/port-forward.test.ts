@@ -18,16 +18,31 @@ interface FakePod {
   sockets: Set<Socket>
 }
 
-async function startPod(name: string, options: {ready?: boolean; portName?: string} = {}): Promise<FakePod> {
+/** Every fake pod started, so each test stops them all, also those a test took out of the cluster's list. */
+const started = new Set<FakePod>()
+
+async function stopPod(p: FakePod): Promise<void> {
+  started.delete(p)
+  for (const s of p.sockets) s.destroy()
+  if (p.server.listening) await new Promise(resolve => p.server.close(resolve))
+}
+
+async function startPod(name: string, options: {ready?: boolean; portName?: string; onHang?: () => void} = {}): Promise<FakePod> {
   const sockets = new Set<Socket>()
-  const server = createHttpServer((req, res) => res.end(`${name} ${req.headers.host ?? ''}`))
+  const server = createHttpServer((req, res) => {
+    // GET /hang: taken, never answered (the pod dies with it, in the test that asks).
+    if (req.url === '/hang' && options.onHang !== undefined) return options.onHang()
+    res.end(`${name} ${req.headers.host ?? ''} ${req.url ?? ''}`.trimEnd().replace(/ \/productpage$/, ''))
+  })
   server.on('connection', s => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
   const port = (server.address() as AddressInfo).port
-  return {server, port, sockets, summary: {name, namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage', 'istio-proxy'], ready: options.ready ?? true, ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}})}}
+  const pod: FakePod = {server, port, sockets, summary: {name, namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage', 'istio-proxy'], ready: options.ready ?? true, ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}})}}
+  started.add(pod)
+  return pod
 }
 
 /**
@@ -45,8 +60,8 @@ class FakeForwarding implements ForwardingCluster {
   }
 
   async listPods(_namespace: string, selector: string): Promise<PodSummary[]> {
-    assert.equal(selector, 'app=productpage')
-    return [...this.pods.values()].map(p => p.summary)
+    const wanted = selector.split(',').map(kv => kv.split('='))
+    return [...this.pods.values()].map(p => p.summary).filter(p => wanted.every(([k, v]) => p.labels[k ?? ''] === v))
   }
 
   async openPortForward(namespace: string, pod: string, port: number): Promise<PodStream> {
@@ -69,13 +84,12 @@ class FakeForwarding implements ForwardingCluster {
     const p = this.pods.get(name)
     if (p === undefined) return
     this.pods.delete(name)
-    for (const s of p.sockets) s.destroy()
-    await new Promise(resolve => p.server.close(resolve))
+    await stopPod(p)
   }
 }
 
-async function get(origin: string): Promise<{status: number; body: string; header?: string}> {
-  const res = await request(`${origin}/productpage`, {headers: {host: 'productpage:9080'}})
+async function get(origin: string, path = '/productpage'): Promise<{status: number; body: string; header?: string}> {
+  const res = await request(`${origin}${path}`, {headers: {host: 'productpage:9080'}})
   const body = await res.body.text()
   const header = res.headers[PORT_FORWARD_HEADER]
   return {status: res.statusCode, body, ...(typeof header === 'string' ? {header} : {})}
@@ -89,14 +103,17 @@ describe('--entry portForward: the local forwarder', () => {
   beforeEach(() => {
     cluster = new FakeForwarding()
     lost.length = 0
+    trouble.length = 0
   })
   afterEach(async () => {
     await forwarder?.close()
     forwarder = undefined
     for (const name of [...cluster.pods.keys()]) await cluster.kill(name)
+    for (const p of [...started]) await stopPod(p)
   })
 
-  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) => ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: r => lost.push(r), backoffMs: 20, ...options})
+  const trouble: string[] = []
+  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) => ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: r => lost.push(r), onTrouble: d => trouble.push(d), backoffMs: 20, ...options})
 
   it('forwards each connection to a ready pod of the Service, keeping the Host', async () => {
     cluster.pods.set('productpage-a', await startPod('productpage-a'))
@@ -143,6 +160,28 @@ describe('--entry portForward: the local forwarder', () => {
     assert.deepEqual(lost, [])
   })
 
+  it('a pod that dies with a request unanswered on a kept-alive connection: the request goes to another ready pod', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a', {onHang: () => void cluster.kill('productpage-a')}))
+    forwarder = await start()
+    // One client connection, two requests one after the other, as HTTP/1.1 keep-alive sends them.
+    const socket = connect({host: '127.0.0.1', port: Number(new URL(forwarder.origin).port)})
+    let received = ''
+    socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+    const until = async (text: string) => {
+      for (let i = 0; i < 100 && !received.includes(text); i++) await new Promise(resolve => setTimeout(resolve, 20))
+      assert.ok(received.includes(text), received)
+    }
+    socket.write('GET /productpage HTTP/1.1\r\nHost: productpage:9080\r\n\r\n')
+    await until('productpage-a productpage:9080')
+    cluster.pods.set('productpage-b', await startPod('productpage-b'))
+    socket.write('GET /hang HTTP/1.1\r\nHost: productpage:9080\r\n\r\n')
+    await until('productpage-b productpage:9080 /hang')
+    socket.destroy()
+    assert.equal(forwarder.counts.connections, 1)
+    assert.equal(forwarder.counts.refused, 0)
+    assert.ok(forwarder.counts.retries >= 1, JSON.stringify(forwarder.counts))
+  })
+
   it('no pod left: each connection is answered 502 with the reason the drivers count, and after lostAfterMs the forward is lost', async () => {
     cluster.pods.set('productpage-a', await startPod('productpage-a'))
     forwarder = await start({lostAfterMs: 400, connectMs: 150})
@@ -154,6 +193,8 @@ describe('--entry portForward: the local forwarder', () => {
     assert.match(r.body, /^port-forward lost: no ready pod \(Service default\/productpage; no ready pod of default\/productpage\)/)
     assert.equal(statusReason(r.status, {portForward: r.header}), 'port-forward lost: no ready pod')
     assert.equal(forwarder.counts.refused, 1)
+    // The console hears of it once per bout of failures, with the first: the pod still listed, its stream refused.
+    assert.deepEqual(trouble, ['productpage-a:9080: pods "productpage-a" not found'])
     await new Promise(resolve => setTimeout(resolve, 700))
     assert.equal(lost.length, 1, 'said once')
     assert.match(lost[0] ?? '', /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\)/)
@@ -169,6 +210,18 @@ describe('--entry portForward: the local forwarder', () => {
     assert.equal((await get(forwarder.origin)).body, 'productpage-c productpage:9080')
     await new Promise(resolve => setTimeout(resolve, 1600))
     assert.deepEqual(lost, [])
+  })
+
+  it('the Service is read again with the pods: a selector changed mid-run is followed', async () => {
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    forwarder = await start({connectMs: 100})
+    const canary = await startPod('productpage-canary')
+    canary.summary = {...canary.summary, labels: {app: 'productpage-canary'}}
+    cluster.pods.set('productpage-canary', canary)
+    cluster.service = {...cluster.service, selector: {app: 'productpage-canary'}}
+    await cluster.kill('productpage-a')
+    await new Promise(resolve => setTimeout(resolve, 600))
+    assert.equal((await get(forwarder.origin)).body, 'productpage-canary productpage:9080')
   })
 
   it('at the start, exit 4 naming what is wrong: no Service, no port, no ready pod, a failing stream', async () => {

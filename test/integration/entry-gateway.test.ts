@@ -138,6 +138,7 @@ describe('--entry gateway through the sandbox\'s ingress gateway (integration, r
     assert.equal(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stdout, /✓ ignition: a 1 ms delay for the targeted match on productpage was counted/, 'the gateway\'s counters moved')
     assert.match(r.stdout, /applied VirtualService default\/bookinfo \(update/)
+    assert.match(r.stdout, /fault fired \d+ms after the write/, 'the evidence polls read the gateway\'s counters')
     assert.match(r.stdout, /targeted requests succeed +fault +missed/)
     assert.match(r.stdout, /control traffic is untouched +fault +held/)
     assert.ok(await gatewayStat('http.outbound_0.0.0.0_8080;.fault.aborts_injected') > aborts, 'the gateway\'s fault filter counted the aborts')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import type {WindowSummary} from '../../src/load/recorder.js'
-import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, injectedBetween, MAX_EVIDENCE_PODS, readFaultCounters, requestsTo, targetedEffect} from '../../src/runner/evidence.js'
+import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, gatewayNamespaces, injectedBetween, MAX_EVIDENCE_PODS, readFaultCounters, readFaultCountersWith, requestsTo, targetedEffect} from '../../src/runner/evidence.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 /** A window of `requests` with this failure ratio, median and p99 (ms). */
@@ -105,6 +105,24 @@ describe('fault and control evidence', () => {
     assert.equal(found?.pods.size, MAX_EVIDENCE_PODS)
     assert.equal(found?.capped, 5)
     assert.ok(!found?.pods.has('reviews-000') && found?.pods.has(`reviews-${String(MAX_EVIDENCE_PODS + 4).padStart(3, '0')}`), 'the quietest callers are the ones left out')
+  })
+
+  it('through a gateway, the gateway namespace\'s proxies are read too (Istio applies gateway-bound routes there), keyed namespace/name', async () => {
+    const load = (entry?: Parameters<typeof gatewayNamespaces>[0]['spec']['load']['entry']) => ({spec: {load: entry === undefined ? {} : {entry}}})
+    assert.deepEqual(gatewayNamespaces(load(), 'default'), [])
+    assert.deepEqual(gatewayNamespaces(load({proxy: 'http://127.0.0.1:3128'}), 'default'), [])
+    assert.deepEqual(gatewayNamespaces(load({gateway: {service: 'istio-ingressgateway'}}), 'default'), ['istio-system'])
+    assert.deepEqual(gatewayNamespaces(load({gateway: {service: 'edge', namespace: 'ingress'}}), 'default'), ['ingress'])
+    assert.deepEqual(gatewayNamespaces(load({url: 'http://203.0.113.10'}), 'default'), ['istio-system'])
+    assert.deepEqual(gatewayNamespaces(load({gateway: {service: 'g', namespace: 'default'}}), 'default'), [], 'a gateway in the target namespace is read already')
+    const cluster = new FakeCluster()
+    cluster.pods.push({name: 'reviews-v2-a', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+    cluster.pods.push({name: 'istio-ingressgateway-a', namespace: 'istio-system', labels: {istio: 'ingressgateway'}, containers: ['istio-proxy'], ready: true})
+    cluster.stats.set('reviews-v2-a', 'http.outbound_0.0.0.0_9080;.fault.delays_injected: 2\n')
+    cluster.stats.set('istio-ingressgateway-a', 'http.outbound_0.0.0.0_8080;.fault.aborts_injected: 5\n')
+    const read = await readFaultCountersWith(cluster, 'default', new Set(['reviews-v2-a']), ['istio-system'])
+    assert.deepEqual([read.delays, read.aborts, read.pods, [...read.byPod.keys()]], [2, 5, 2, ['reviews-v2-a', 'istio-system/istio-ingressgateway-a']])
+    assert.equal((await readFaultCountersWith(cluster, 'default', undefined, [])).aborts, 0, 'without a gateway entry the gateway is not read')
   })
 
   it('counts requests to a host from Istio\'s reporter="source" series only', () => {

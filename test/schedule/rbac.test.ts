@@ -143,7 +143,10 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
     const entered = proxy.requests.map(r => attributes(r)).flatMap(a => (a.kind === 'resource' ? [`${a.verbs.join()} ${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource} ${a.namespace ?? ''}`] : []))
     assert.deepEqual([...new Set(entered)], ['get services default', 'get pods/portforward default'])
     assert.ok(!grantedPermissions(runRules({setup: true})).includes('get core/services'), 'the run\'s Role lists Services, it does not get one')
-    assert.ok(!grantedPermissions(runRules({setup: true})).some(p => p.includes('portforward')), 'the run\'s Role does not grant port-forwarding')
+    assert.ok(!grantedPermissions(runRules({setup: true})).some(p => p.includes('portforward')), 'without a portForward entry the run\'s Role does not grant port-forwarding')
+    // With one, it grants what the forward requested (get), and create, which Kubernetes 1.35 also checks for the WebSocket upgrade.
+    const forwarding = grantedPermissions(runRules({portForward: true}))
+    assert.deepEqual(forwarding.filter(p => !grantedPermissions(runRules()).includes(p)), ['create core/pods/portforward', 'get core/pods/portforward', 'get core/services'])
     proxy.requests.length = 0
     for (const call of Object.values(calls)) await call()
     const used = permissionsOf(proxy.requests, 'default')
