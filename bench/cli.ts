@@ -18,7 +18,19 @@ import {fileURLToPath} from 'node:url'
 
 import {parseDocument} from 'yaml'
 
-import {type Bench, type BenchOptions, type BenchResult, fmtRatio, fmtStats, onPath, peerVersion, ratios, type Stats, stats, type Table} from './harness.js'
+import {
+  type Bench,
+  type BenchOptions,
+  type BenchResult,
+  fmtRatio,
+  fmtStats,
+  onPath,
+  peerVersion,
+  ratios,
+  type Stats,
+  stats,
+  type Table,
+} from './harness.js'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CHAOS = join(REPO, 'bin', 'chaos')
@@ -39,7 +51,9 @@ function timeSpawn(s: Spawned): {ms: number; stdout: string} {
   const r = spawnSync(s.command, s.args, {cwd: REPO, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024})
   const ms = performance.now() - started
   if (r.error !== undefined || r.status !== 0) {
-    throw new Error(`${s.label} failed (exit ${r.status ?? r.signal}): ${r.error?.message ?? ''}${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
+    throw new Error(
+      `${s.label} failed (exit ${r.status ?? r.signal}): ${r.error?.message ?? ''}${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`,
+    )
   }
   return {ms, stdout: r.stdout}
 }
@@ -47,7 +61,8 @@ function timeSpawn(s: Spawned): {ms: number; stdout: string} {
 /** Newest modification time of the files under `dir` whose names end in `suffix`. */
 function newest(dir: string, suffix: string): number {
   let t = 0
-  for (const f of readdirSync(dir, {recursive: true, encoding: 'utf8'})) if (f.endsWith(suffix)) t = Math.max(t, statSync(join(dir, f)).mtimeMs)
+  for (const f of readdirSync(dir, {recursive: true, encoding: 'utf8'}))
+    if (f.endsWith(suffix)) t = Math.max(t, statSync(join(dir, f)).mtimeMs)
   return t
 }
 
@@ -60,7 +75,9 @@ function ensureBuilt(log: (line: string) => void): string {
   try {
     execFileSync('npm', ['run', 'build'], {cwd: REPO, stdio: 'pipe', timeout: 300_000})
   } catch (error) {
-    throw new Error(`npm run build failed, so bin/chaos would run stale code; fix the build first: ${String((error as {stdout?: Buffer}).stdout ?? error)}`)
+    throw new Error(
+      `npm run build failed, so bin/chaos would run stale code; fix the build first: ${String((error as {stdout?: Buffer}).stdout ?? error)}`,
+    )
   }
   return 'dist/ and oclif.manifest.json rebuilt with npm run build before measuring'
 }
@@ -70,7 +87,9 @@ function ensureBuilt(log: (line: string) => void): string {
  * experiments/ with their names, phases, fault values and traffic rates varied.
  */
 function experimentFiles(dir: string, count: number): string[] {
-  const seeds = readdirSync(EXAMPLES).filter(f => f.endsWith('.yaml')).map(f => readFileSync(join(EXAMPLES, f), 'utf8'))
+  const seeds = readdirSync(EXAMPLES)
+    .filter(f => f.endsWith('.yaml'))
+    .map(f => readFileSync(join(EXAMPLES, f), 'utf8'))
     .filter(text => parseDocument(text).get('kind') === 'Experiment')
   if (seeds.length === 0) throw new Error(`no Experiment examples in ${EXAMPLES}`)
   return Array.from({length: count}, (_, i) => {
@@ -81,10 +100,15 @@ function experimentFiles(dir: string, count: number): string[] {
     doc.setIn(['spec', 'phases', 'baseline'], `${5 + (i % 10)}s`)
     doc.setIn(['spec', 'phases', 'fault'], `${20 + (i % 20)}s`)
     doc.setIn(['spec', 'phases', 'recovery'], `${5 + ((i * 7) % 10)}s`)
-    if (doc.hasIn(['spec', 'faults', 0, 'delay'])) doc.setIn(['spec', 'faults', 0, 'delay', 'fixedDelay'], `${100 + ((i * 37) % 5000)}ms`)
-    if (doc.hasIn(['spec', 'faults', 0, 'abort'])) doc.setIn(['spec', 'faults', 0, 'abort', 'httpStatus'], [500, 502, 503, 504][i % 4])
-    for (const at of ['delay', 'abort']) if (doc.hasIn(['spec', 'faults', 0, at])) doc.setIn(['spec', 'faults', 0, at, 'percentage'], 1 + (i % 100))
-    for (const k of [0, 1]) if (doc.hasIn(['spec', 'load', 'traffic', k, 'rate'])) doc.setIn(['spec', 'load', 'traffic', k, 'rate'], `${1 + ((i * 3 + k) % 50)}/s`)
+    if (doc.hasIn(['spec', 'faults', 0, 'delay']))
+      doc.setIn(['spec', 'faults', 0, 'delay', 'fixedDelay'], `${100 + ((i * 37) % 5000)}ms`)
+    if (doc.hasIn(['spec', 'faults', 0, 'abort']))
+      doc.setIn(['spec', 'faults', 0, 'abort', 'httpStatus'], [500, 502, 503, 504][i % 4])
+    for (const at of ['delay', 'abort'])
+      if (doc.hasIn(['spec', 'faults', 0, at])) doc.setIn(['spec', 'faults', 0, at, 'percentage'], 1 + (i % 100))
+    for (const k of [0, 1])
+      if (doc.hasIn(['spec', 'load', 'traffic', k, 'rate']))
+        doc.setIn(['spec', 'load', 'traffic', k, 'rate'], `${1 + ((i * 3 + k) % 50)}/s`)
     const file = join(dir, `${name}.yaml`)
     writeFileSync(file, doc.toString())
     return file
@@ -106,12 +130,19 @@ function oneRound(commands: Spawned[], round: number, perRound: number): Map<str
 }
 
 /** The first spawn of each command, then `runs` rounds; per command, the round medians. */
-function measureRounds(commands: Spawned[], runs: number, perRound: number, log: (line: string) => void): {first: Map<string, number>; rounds: Map<string, number[]>} {
-  const first = new Map(commands.map(s => {
-    const r = timeSpawn(s)
-    s.check?.(r.stdout)
-    return [s.label, r.ms]
-  }))
+function measureRounds(
+  commands: Spawned[],
+  runs: number,
+  perRound: number,
+  log: (line: string) => void,
+): {first: Map<string, number>; rounds: Map<string, number[]>} {
+  const first = new Map(
+    commands.map(s => {
+      const r = timeSpawn(s)
+      s.check?.(r.stdout)
+      return [s.label, r.ms]
+    }),
+  )
   const rounds = new Map<string, number[]>(commands.map(s => [s.label, []]))
   for (let r = 0; r < runs; r++) {
     const medians = oneRound(commands, r, perRound)
@@ -125,10 +156,15 @@ function measureRounds(commands: Spawned[], runs: number, perRound: number, log:
 function validateCommand(paths: string[]): Spawned {
   const n = paths.length
   return {
-    label: `\`chaos validate\` of ${n} file${n === 1 ? '' : 's'}`, command: process.execPath, args: [CHAOS, 'validate', ...paths],
+    label: `\`chaos validate\` of ${n} file${n === 1 ? '' : 's'}`,
+    command: process.execPath,
+    args: [CHAOS, 'validate', ...paths],
     check: stdout => {
       const ok = stdout.split('\n').filter(l => l.startsWith('✓ ')).length
-      if (ok !== n) throw new Error(`chaos validate passed ${ok} of ${n} generated files; the generator in bench/cli.ts makes an invalid one:\n${stdout.slice(0, 3000)}`)
+      if (ok !== n)
+        throw new Error(
+          `chaos validate passed ${ok} of ${n} generated files; the generator in bench/cli.ts makes an invalid one:\n${stdout.slice(0, 3000)}`,
+        )
     },
   }
 }
@@ -136,12 +172,22 @@ function validateCommand(paths: string[]): Spawned {
 const fmtMs = (s: Stats) => fmtStats(s, s.median < 10 ? 2 : s.median < 100 ? 1 : 0)
 
 /** Start-up of chaos and its peers, `perRound` spawns of each per round. */
-function startUp(opts: BenchOptions, perRound: number, kubectl: string | undefined): {table: Table; chaos: number[]; notes: string[]} {
+function startUp(
+  opts: BenchOptions,
+  perRound: number,
+  kubectl: string | undefined,
+): {table: Table; chaos: number[]; notes: string[]} {
   const commands: Spawned[] = [
     {label: '`node bin/chaos --version`', command: process.execPath, args: [CHAOS, '--version']},
     {label: '`node -e 0`', command: process.execPath, args: ['-e', '0']},
-    {label: 'node importing `@oclif/core` only', command: process.execPath, args: ['--input-type=module', '-e', 'await import("@oclif/core")']},
-    ...(kubectl === undefined ? [] : [{label: '`kubectl version --client`', command: 'kubectl', args: ['version', '--client']}]),
+    {
+      label: 'node importing `@oclif/core` only',
+      command: process.execPath,
+      args: ['--input-type=module', '-e', 'await import("@oclif/core")'],
+    },
+    ...(kubectl === undefined
+      ? []
+      : [{label: '`kubectl version --client`', command: 'kubectl', args: ['version', '--client']}]),
   ]
   const {first, rounds} = measureRounds(commands, opts.runs, perRound, opts.log)
   const of = (i: number) => rounds.get(commands[i]?.label ?? '') ?? []
@@ -150,7 +196,12 @@ function startUp(opts: BenchOptions, perRound: number, kubectl: string | undefin
     table: {
       caption: 'Start-up, spawn to exit',
       headers: ['command', 'first (ms)', 'ms, median of rounds (min–max)', 'chaos --version vs it, per round'],
-      rows: commands.map((s, i) => [s.label, (first.get(s.label) ?? NaN).toFixed(0), fmtMs(stats(of(i))), i === 0 ? '—' : fmtStats(ratios(chaos, of(i)), 1, '×')]),
+      rows: commands.map((s, i) => [
+        s.label,
+        (first.get(s.label) ?? NaN).toFixed(0),
+        fmtMs(stats(of(i))),
+        i === 0 ? '—' : fmtStats(ratios(chaos, of(i)), 1, '×'),
+      ]),
     },
     chaos,
     notes: [
@@ -161,7 +212,12 @@ function startUp(opts: BenchOptions, perRound: number, kubectl: string | undefin
 }
 
 /** One `chaos validate` of one file and one of `files` files, `perRound` spawns of each per round. */
-function validation(opts: BenchOptions, files: number, perRound: number, chaos: number[]): {table: Table; notes: string[]} {
+function validation(
+  opts: BenchOptions,
+  files: number,
+  perRound: number,
+  chaos: number[],
+): {table: Table; notes: string[]} {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-validate-'))
   try {
     const paths = experimentFiles(dir, files)
@@ -173,10 +229,28 @@ function validation(opts: BenchOptions, files: number, perRound: number, chaos: 
     return {
       table: {
         caption: 'Validation',
-        headers: ['command', 'first (ms)', 'total ms, median of rounds (min–max)', 'ms per file (total / files)', 'ms per file beyond the first'],
+        headers: [
+          'command',
+          'first (ms)',
+          'total ms, median of rounds (min–max)',
+          'ms per file (total / files)',
+          'ms per file beyond the first',
+        ],
         rows: [
-          [commands[0]?.label ?? '', (first.get(commands[0]?.label ?? '') ?? NaN).toFixed(0), fmtMs(stats(one)), perFile(one, 1), '—'],
-          [commands[1]?.label ?? '', (first.get(commands[1]?.label ?? '') ?? NaN).toFixed(0), fmtMs(stats(all)), perFile(all, files), fmtMs(stats(all.map((ms, i) => (ms - (one[i] ?? NaN)) / (files - 1))))],
+          [
+            commands[0]?.label ?? '',
+            (first.get(commands[0]?.label ?? '') ?? NaN).toFixed(0),
+            fmtMs(stats(one)),
+            perFile(one, 1),
+            '—',
+          ],
+          [
+            commands[1]?.label ?? '',
+            (first.get(commands[1]?.label ?? '') ?? NaN).toFixed(0),
+            fmtMs(stats(all)),
+            perFile(all, files),
+            fmtMs(stats(all.map((ms, i) => (ms - (one[i] ?? NaN)) / (files - 1)))),
+          ],
         ],
       },
       notes: [
@@ -206,7 +280,11 @@ function measure(opts: BenchOptions, files: number, perRound: number): BenchResu
     ],
     tables: [start.table, valid.table],
     targets: [],
-    notes: ['The issue names no bar for the CLI; these are the numbers to compare releases by.', ...start.notes, ...valid.notes],
+    notes: [
+      'The issue names no bar for the CLI; these are the numbers to compare releases by.',
+      ...start.notes,
+      ...valid.notes,
+    ],
   }
 }
 

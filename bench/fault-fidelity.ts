@@ -18,7 +18,16 @@
  * Control requests check that nothing leaks: none may be aborted (their latency is the baseline).
  */
 import type {HTTPFaultInjection} from '@faultline/core/istio/types.js'
-import {type Bench, type BenchOptions, type BenchResult, fmtStats, quantile, stats, type Table, type Target} from './harness.js'
+import {
+  type Bench,
+  type BenchOptions,
+  type BenchResult,
+  fmtStats,
+  quantile,
+  stats,
+  type Table,
+  type Target,
+} from './harness.js'
 import {headerFault, type SandboxProcess, startSandboxProcess, TARGET_HEADER} from './sandbox-process.js'
 import {openLoop, type RequestKind, type Sample} from './sandbox-traffic.js'
 
@@ -37,9 +46,16 @@ interface DelayCase {
 }
 type Case = AbortCase | DelayCase
 
-const CASES: Case[] = [{kind: 'abort', percent: 1}, {kind: 'abort', percent: 10}, {kind: 'abort', percent: 50}, {kind: 'delay', ms: 100}, {kind: 'delay', ms: 1000}]
+const CASES: Case[] = [
+  {kind: 'abort', percent: 1},
+  {kind: 'abort', percent: 10},
+  {kind: 'abort', percent: 50},
+  {kind: 'delay', ms: 100},
+  {kind: 'delay', ms: 1000},
+]
 
-const caseName = (c: Case) => (c.kind === 'abort' ? `abort ${c.percent} %` : `delay ${c.ms < 1000 ? `${c.ms} ms` : `${c.ms / 1000} s`}`)
+const caseName = (c: Case) =>
+  c.kind === 'abort' ? `abort ${c.percent} %` : `delay ${c.ms < 1000 ? `${c.ms} ms` : `${c.ms / 1000} s`}`
 
 /**
  * Arrivals per second (targeted and control together) and the mix. Aborts need one control per four
@@ -91,20 +107,33 @@ interface DelayRound {
 
 /** Latency in ms of each sample of the mix's targeted and control kinds. */
 function split(samples: readonly Sample[], mix: readonly RequestKind[]): {targeted: Sample[]; control: Sample[]} {
-  return {targeted: samples.filter(s => mix[s.kind] === TARGETED), control: samples.filter(s => mix[s.kind] === CONTROL)}
+  return {
+    targeted: samples.filter(s => mix[s.kind] === TARGETED),
+    control: samples.filter(s => mix[s.kind] === CONTROL),
+  }
 }
 
 /** Throws on what means the sandbox or the bench is broken, not that fidelity is poor. */
 function checkSane(c: Case, samples: readonly Sample[], mix: readonly RequestKind[]): void {
   const failed = samples.filter(s => s.status === 0)
-  if (failed.length > 0) throw new Error(`${caseName(c)}: ${failed.length} of ${samples.length} requests failed (first: ${failed[0]?.error}); is the sandbox overloaded?`)
+  if (failed.length > 0)
+    throw new Error(
+      `${caseName(c)}: ${failed.length} of ${samples.length} requests failed (first: ${failed[0]?.error}); is the sandbox overloaded?`,
+    )
   const odd = samples.filter(s => s.status !== 200 && !(s.status === ABORT_STATUS && s.faultAbort))
-  if (odd.length > 0) throw new Error(`${caseName(c)}: ${odd.length} answers were neither 200 nor the fault's ${ABORT_STATUS} (first: ${odd[0]?.status}); see the sandbox log`)
+  if (odd.length > 0)
+    throw new Error(
+      `${caseName(c)}: ${odd.length} answers were neither 200 nor the fault's ${ABORT_STATUS} (first: ${odd[0]?.status}); see the sandbox log`,
+    )
   const {targeted, control} = split(samples, mix)
-  if (control.some(s => s.faultAbort)) throw new Error(`${caseName(c)}: control requests were aborted; the fault leaks past its header match`)
+  if (control.some(s => s.faultAbort))
+    throw new Error(`${caseName(c)}: control requests were aborted; the fault leaks past its header match`)
   if (c.kind === 'delay') {
     const early = targeted.filter(s => s.doneAt - s.sentAt < c.ms)
-    if (early.length > 0) throw new Error(`${caseName(c)}: ${early.length} targeted requests answered in under ${c.ms} ms; the delay was not in effect`)
+    if (early.length > 0)
+      throw new Error(
+        `${caseName(c)}: ${early.length} targeted requests answered in under ${c.ms} ms; the delay was not in effect`,
+      )
   }
 }
 
@@ -114,14 +143,22 @@ async function runCase(sandbox: SandboxProcess, c: Case, targetedCount: number):
   await sandbox.applyVirtualService(headerFault('details', faultOf(c)))
   const {rate, mix} = shape(c)
   const perCycle = mix.filter(k => k === TARGETED).length
-  const samples = await openLoop({proxy: sandbox.proxy, requests: mix, rate, count: Math.ceil(targetedCount / perCycle) * mix.length})
+  const samples = await openLoop({
+    proxy: sandbox.proxy,
+    requests: mix,
+    rate,
+    count: Math.ceil(targetedCount / perCycle) * mix.length,
+  })
   checkSane(c, samples, mix)
   const {targeted, control} = split(samples, mix)
   if (c.kind === 'abort') {
     const round = {n: targeted.length, aborted: targeted.filter(s => s.faultAbort).length}
     // Outside even a 1 − 10⁻⁶ interval is not chance: the fault is not what was configured.
     const [lo, hi] = binomialInterval(round.n, c.percent / 100, 1e-6)
-    if (round.aborted < lo || round.aborted > hi) throw new Error(`${caseName(c)}: ${round.aborted} of ${round.n} targeted requests aborted, outside [${lo}, ${hi}] (p < 10⁻⁶ by chance): the fault is not applied as configured`)
+    if (round.aborted < lo || round.aborted > hi)
+      throw new Error(
+        `${caseName(c)}: ${round.aborted} of ${round.n} targeted requests aborted, outside [${lo}, ${hi}] (p < 10⁻⁶ by chance): the fault is not applied as configured`,
+      )
     return round
   }
   const ms = (s: Sample) => s.doneAt - s.sentAt
@@ -134,7 +171,10 @@ const errorAt = (r: DelayRound, q: number, delay: number) => quantile(r.targeted
 /** |latency − control median − delay| per targeted request, at q. */
 function perRequestError(r: DelayRound, q: number, delay: number): number {
   const base = quantile(r.control, 0.5)
-  return quantile(r.targeted.map(t => Math.abs(t - base - delay)), q)
+  return quantile(
+    r.targeted.map(t => Math.abs(t - base - delay)),
+    q,
+  )
 }
 
 const f1 = (x: number) => x.toFixed(1)
@@ -153,8 +193,21 @@ function abortResults(c: AbortCase, rounds: AbortRound[], smoke: boolean): {row:
   const ok = aborted >= lo && aborted <= hi
   const value = `${pct(aborted / n)} of ${n.toLocaleString('en-US')} (interval ${pct(lo / n)}–${pct(hi / n)}); rounds inside ${inside}/${rounds.length}`
   return {
-    row: [caseName(c), fmtStats(stats(rounds.map(r => (r.aborted / r.n) * 100)), 2, ' %'), `${pct(lo1 / (rounds[0]?.n ?? 1))}–${pct(hi1 / (rounds[0]?.n ?? 1))}`, `${inside}/${rounds.length}`, pct(aborted / n), `${pct(lo / n)}–${pct(hi / n)}`, ok ? 'yes' : '**no**'],
-    target: {name: `${caseName(c)}: aborted share of targeted requests`, target: 'inside the exact 99 % binomial interval (pooled over rounds)', value: smoke ? `${value} — smoke counts too small to judge` : value, met: smoke ? undefined : ok},
+    row: [
+      caseName(c),
+      fmtStats(stats(rounds.map(r => (r.aborted / r.n) * 100)), 2, ' %'),
+      `${pct(lo1 / (rounds[0]?.n ?? 1))}–${pct(hi1 / (rounds[0]?.n ?? 1))}`,
+      `${inside}/${rounds.length}`,
+      pct(aborted / n),
+      `${pct(lo / n)}–${pct(hi / n)}`,
+      ok ? 'yes' : '**no**',
+    ],
+    target: {
+      name: `${caseName(c)}: aborted share of targeted requests`,
+      target: 'inside the exact 99 % binomial interval (pooled over rounds)',
+      value: smoke ? `${value} — smoke counts too small to judge` : value,
+      met: smoke ? undefined : ok,
+    },
   }
 }
 
@@ -167,11 +220,20 @@ function delayResults(c: DelayCase, rounds: DelayRound[], smoke: boolean): {row:
   const value = `error p50 ${f1(p50.median)} ms, p99 ${f1(p99.median)} ms (median of ${rounds.length} round(s); worst round |error| ${f1(worst(p50))} / ${f1(worst(p99))} ms)`
   return {
     row: [
-      caseName(c), fmtStats(p50, 2, ' ms'), fmtStats(p99, 2, ' ms'), `${f1(errorAt(pooled, 0.5, c.ms))} / ${f1(errorAt(pooled, 0.99, c.ms))} ms`,
+      caseName(c),
+      fmtStats(p50, 2, ' ms'),
+      fmtStats(p99, 2, ' ms'),
+      `${f1(errorAt(pooled, 0.5, c.ms))} / ${f1(errorAt(pooled, 0.99, c.ms))} ms`,
       `${f1(perRequestError(pooled, 0.5, c.ms))} / ${f1(perRequestError(pooled, 0.99, c.ms))} ms`,
-      `${f1(quantile(pooled.control, 0.5))} / ${f1(quantile(pooled.control, 0.99))} ms`, pooled.targeted.length.toLocaleString('en-US'),
+      `${f1(quantile(pooled.control, 0.5))} / ${f1(quantile(pooled.control, 0.99))} ms`,
+      pooled.targeted.length.toLocaleString('en-US'),
     ],
-    target: {name: `${caseName(c)}: injected extra latency error`, target: '|p50| ≤ 2 ms and |p99| ≤ 10 ms', value: smoke ? `${value} — smoke counts too small to judge` : value, met: smoke ? undefined : ok},
+    target: {
+      name: `${caseName(c)}: injected extra latency error`,
+      target: '|p50| ≤ 2 ms and |p99| ≤ 10 ms',
+      value: smoke ? `${value} — smoke counts too small to judge` : value,
+      met: smoke ? undefined : ok,
+    },
   }
 }
 
@@ -187,24 +249,47 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       for (const c of CASES) {
         const r = await runCase(sandbox, c, perCase)
         rounds.get(c)?.push(r)
-        opts.log(`round ${round}/${opts.runs} ${caseName(c)}: ${'aborted' in r ? `${r.aborted}/${r.n} aborted` : `error p50 ${f1(errorAt(r, 0.5, (c as DelayCase).ms))} ms, p99 ${f1(errorAt(r, 0.99, (c as DelayCase).ms))} ms`}`)
+        opts.log(
+          `round ${round}/${opts.runs} ${caseName(c)}: ${'aborted' in r ? `${r.aborted}/${r.n} aborted` : `error p50 ${f1(errorAt(r, 0.5, (c as DelayCase).ms))} ms, p99 ${f1(errorAt(r, 0.99, (c as DelayCase).ms))} ms`}`,
+        )
       }
     }
     await sandbox.deleteVirtualService('details')
   } finally {
     await sandbox.stop()
   }
-  const aborts = CASES.filter((c): c is AbortCase => c.kind === 'abort').map(c => abortResults(c, rounds.get(c) as AbortRound[], opts.smoke))
-  const delays = CASES.filter((c): c is DelayCase => c.kind === 'delay').map(c => delayResults(c, rounds.get(c) as DelayRound[], opts.smoke))
+  const aborts = CASES.filter((c): c is AbortCase => c.kind === 'abort').map(c =>
+    abortResults(c, rounds.get(c) as AbortRound[], opts.smoke),
+  )
+  const delays = CASES.filter((c): c is DelayCase => c.kind === 'delay').map(c =>
+    delayResults(c, rounds.get(c) as DelayRound[], opts.smoke),
+  )
   const tables: Table[] = [
     {
       caption: `Aborts (HTTP ${ABORT_STATUS}): aborted share of ${perCase.toLocaleString('en-US')} targeted requests per round — median (min–max) of ${opts.runs} round(s), the round's exact 99 % interval, and the pooled result.`,
-      headers: ['case', 'observed per round', '99 % interval (one round)', 'rounds inside', 'pooled', 'pooled 99 % interval', 'pooled inside'],
+      headers: [
+        'case',
+        'observed per round',
+        '99 % interval (one round)',
+        'rounds inside',
+        'pooled',
+        'pooled 99 % interval',
+        'pooled inside',
+      ],
       rows: aborts.map(a => a.row),
     },
     {
-      caption: 'Delays: error = quantile(targeted) − quantile(control, same round) − delay, per round median (min–max); pooled over rounds; per request |latency − control median − delay|.',
-      headers: ['case', 'error p50', 'error p99', 'pooled error p50 / p99', 'per-request |error| p50 / p99', 'control p50 / p99', 'targeted requests'],
+      caption:
+        'Delays: error = quantile(targeted) − quantile(control, same round) − delay, per round median (min–max); pooled over rounds; per request |latency − control median − delay|.',
+      headers: [
+        'case',
+        'error p50',
+        'error p99',
+        'pooled error p50 / p99',
+        'per-request |error| p50 / p99',
+        'control p50 / p99',
+        'targeted requests',
+      ],
       rows: delays.map(d => d.row),
     },
   ]
@@ -216,15 +301,17 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       'aborts: 1000 requests/s, 4 targeted to 1 control; delays: 500/s (100 ms) and 250/s (1 s), 1 targeted to 1 control, interleaved',
       `${perCase.toLocaleString('en-US')} targeted requests per case per round, ${opts.runs} round(s); latency from dispatch to end of body`,
       'abort interval: exact central 99 % interval of Binomial(n, p) (0.5 % and 99.5 % quantiles of the count, summed from the pmf); the bar is judged on the pooled count',
-      'delay error at q: q-quantile(targeted) − q-quantile(control) − delay; the bar is judged on the median over rounds of each quantile\'s error',
+      "delay error at q: q-quantile(targeted) − q-quantile(control) − delay; the bar is judged on the median over rounds of each quantile's error",
     ],
     tables,
     targets: [...aborts.map(a => a.target), ...delays.map(d => d.target)],
     notes: [
-      ...(opts.smoke ? [`smoke run: ${perCase} targeted requests per case, too few to judge fidelity (the targets are not assessed)`] : []),
+      ...(opts.smoke
+        ? [`smoke run: ${perCase} targeted requests per case, too few to judge fidelity (the targets are not assessed)`]
+        : []),
       'Each round has a 1 % chance of falling outside its 99 % interval by chance alone; "rounds inside" shows how many did.',
       'Every round checks what would mean a broken sandbox rather than poor fidelity, and fails the bench if it sees one: a transport error, an answer that is neither 200 nor the abort, a control request aborted, a targeted request faster than its delay, an aborted share outside even the 1 − 10⁻⁶ interval.',
-      'The error includes everything the delay adds besides its own length: the sidecar\'s timer firing late under load, and the event-loop work of holding the delayed requests.',
+      "The error includes everything the delay adds besides its own length: the sidecar's timer firing late under load, and the event-loop work of holding the delayed requests.",
     ],
   }
 }

@@ -64,7 +64,7 @@ export function stats(xs: readonly number[]): Stats {
   const s = xs.filter(x => !Number.isNaN(x)).sort((a, b) => a - b)
   if (s.length === 0) return {median: NaN, min: NaN, max: NaN, n: 0}
   const mid = Math.floor(s.length / 2)
-  const median = s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+  const median = s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
   return {median, min: s[0] as number, max: s[s.length - 1] as number, n: s.length}
 }
 
@@ -83,7 +83,8 @@ export function ratios(ours: readonly number[], theirs: readonly number[]): Stat
 /** `12.3 (10.1–15.0)`: median and min–max with a fixed number of digits. */
 export function fmtStats(s: Stats, digits = 0, unit = ''): string {
   if (s.n === 0) return '—'
-  const f = (x: number) => x.toLocaleString('en-US', {minimumFractionDigits: digits, maximumFractionDigits: digits}) + unit
+  const f = (x: number) =>
+    x.toLocaleString('en-US', {minimumFractionDigits: digits, maximumFractionDigits: digits}) + unit
   return s.n === 1 ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`
 }
 
@@ -92,7 +93,11 @@ export const fmtRatio = (x: number) => (Number.isNaN(x) ? '—' : `${x.toFixed(2
 
 export function table(t: Table): string {
   const esc = (s: string) => s.replaceAll('|', '\\|')
-  const lines = [`| ${t.headers.map(esc).join(' | ')} |`, `| ${t.headers.map(() => '---').join(' | ')} |`, ...t.rows.map(r => `| ${r.map(esc).join(' | ')} |`)]
+  const lines = [
+    `| ${t.headers.map(esc).join(' | ')} |`,
+    `| ${t.headers.map(() => '---').join(' | ')} |`,
+    ...t.rows.map(r => `| ${r.map(esc).join(' | ')} |`),
+  ]
   return (t.caption === undefined ? '' : `${t.caption}\n\n`) + lines.join('\n')
 }
 
@@ -114,7 +119,18 @@ export function resultMarkdown(result: BenchResult): string {
   const out: string[] = []
   for (const t of result.tables) out.push(table(t), '')
   if (result.targets.length > 0) {
-    out.push(table({headers: ['target', 'bar', 'measured', 'met'], rows: result.targets.map(t => [t.name, t.target, t.value, t.met === undefined ? 'not measured' : t.met ? '**met**' : '**not met**'])}), '')
+    out.push(
+      table({
+        headers: ['target', 'bar', 'measured', 'met'],
+        rows: result.targets.map(t => [
+          t.name,
+          t.target,
+          t.value,
+          t.met === undefined ? 'not measured' : t.met ? '**met**' : '**not met**',
+        ]),
+      }),
+      '',
+    )
   }
   out.push(...result.notes.map(n => `- ${n}`))
   return out.join('\n')

@@ -32,7 +32,18 @@ import {fileURLToPath} from 'node:url'
 import {BuiltinDriver} from '../src/load/builtin.js'
 import {Recorder} from '../src/load/recorder.js'
 import type {SendReport} from '../src/load/send-log.js'
-import {type Bench, type BenchResult, flag, fmtStats, peerVersion, ratios, resultMarkdown, stats, type Table, type Target} from './harness.js'
+import {
+  type Bench,
+  type BenchResult,
+  flag,
+  fmtStats,
+  peerVersion,
+  ratios,
+  resultMarkdown,
+  stats,
+  type Table,
+  type Target,
+} from './harness.js'
 import {socketFloor, undiciFloor} from './load-floors.js'
 import {hey, k6, k6Binary, type Sample, wrk} from './load-peers.js'
 import {freePort, waitListening} from './loopback.js'
@@ -64,9 +75,26 @@ const SMOKE = {seconds: 1, connections: 64, warmup: 0.5, rateSeconds: 2}
 async function startTarget(dir: string): Promise<{child: ChildProcess; url: string}> {
   const port = await freePort()
   const cfg = join(dir, 'target.cfg')
-  writeFileSync(cfg, ['global', '  nbthread 1', '  maxconn 8000', 'defaults', '  mode http', '  timeout client 30s', '  timeout connect 5s', '  timeout server 30s',
-    'frontend fe', `  bind 127.0.0.1:${port}`, '  http-request return status 200 content-type text/plain string ok', ''].join('\n'))
-  const child = spawn('taskset', ['-c', '1', '/usr/sbin/haproxy', '-db', '-f', cfg], {stdio: ['ignore', 'ignore', 'inherit']})
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '  nbthread 1',
+      '  maxconn 8000',
+      'defaults',
+      '  mode http',
+      '  timeout client 30s',
+      '  timeout connect 5s',
+      '  timeout server 30s',
+      'frontend fe',
+      `  bind 127.0.0.1:${port}`,
+      '  http-request return status 200 content-type text/plain string ok',
+      '',
+    ].join('\n'),
+  )
+  const child = spawn('taskset', ['-c', '1', '/usr/sbin/haproxy', '-db', '-f', cfg], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   await waitListening(port).catch(err => {
     child.kill('SIGTERM')
     throw err
@@ -85,11 +113,32 @@ interface BuiltinSample extends Sample {
  * failures (seen once at 5k/s on a machine at load average 11) are reported instead.
  */
 function builtin(script: string, url: string, mode: string, value: number, s: number, warmup: number): BuiltinSample {
-  const r = spawnSync('taskset', ['-c', '0', process.execPath, '--conditions=faultline-source', '--import', 'tsx', script, '--child', mode, String(value), String(s), url, String(warmup)], {encoding: 'utf8', timeout: (s + warmup + 60) * 1000, cwd: join(script, '..', '..')})
+  const r = spawnSync(
+    'taskset',
+    [
+      '-c',
+      '0',
+      process.execPath,
+      '--conditions=faultline-source',
+      '--import',
+      'tsx',
+      script,
+      '--child',
+      mode,
+      String(value),
+      String(s),
+      url,
+      String(warmup),
+    ],
+    {encoding: 'utf8', timeout: (s + warmup + 60) * 1000, cwd: join(script, '..', '..')},
+  )
   const m = /RESULT (\S+) (\S+) (\S+)(?: (\S+))?(?: (.*))?/.exec(r.stdout)
   const failed = Number(/^FAILED (\d+)$/m.exec(r.stdout)?.[1] ?? 0)
   const requests = Number(m?.[2] ?? 0)
-  if (m === null || requests === 0 || failed > requests / 2) throw new Error(`${basename(script)} --child ${mode} ${value} failed (exit ${r.status ?? r.signal}; ${failed} of ${requests} requests failed): ${r.stdout}${r.stderr}`)
+  if (m === null || requests === 0 || failed > requests / 2)
+    throw new Error(
+      `${basename(script)} --child ${mode} ${value} failed (exit ${r.status ?? r.signal}; ${failed} of ${requests} requests failed): ${r.stdout}${r.stderr}`,
+    )
   return {rps: Number(m[1]), requests, failed, cpuS: Number(m[4] ?? NaN), json: m[5] ?? '[]'}
 }
 
@@ -106,17 +155,31 @@ async function child(): Promise<void> {
     const started = performance.now()
     const n = await floor(url as string, Number(value), Number(seconds) * 1000)
     const cpu = process.cpuUsage(cpu0)
-    return void process.stdout.write(`RESULT ${(n / ((performance.now() - started) / 1000)).toFixed(1)} ${n} 0 ${((cpu.user + cpu.system) / 1e6).toFixed(3)}\n`)
+    return void process.stdout.write(
+      `RESULT ${(n / ((performance.now() - started) / 1000)).toFixed(1)} ${n} 0 ${((cpu.user + cpu.system) / 1e6).toFixed(3)}\n`,
+    )
   }
   const durationMs = Number(seconds) * 1000
-  const traffic = mode === 'vus' ? {name: 'load', vus: Number(value), headers: {}} : {name: 'load', ratePerSecond: Number(value), headers: {}}
+  const traffic =
+    mode === 'vus'
+      ? {name: 'load', vus: Number(value), headers: {}}
+      : {name: 'load', ratePerSecond: Number(value), headers: {}}
   const signals = {stop: new AbortController().signal, abort: new AbortController().signal}
-  if (warmupMs > 0) await new BuiltinDriver().run({url: url as string, method: 'GET', durationMs: warmupMs, requestTimeoutMs: 10_000, traffic: [traffic]}, new Recorder(['load']), signals)
+  if (warmupMs > 0)
+    await new BuiltinDriver().run(
+      {url: url as string, method: 'GET', durationMs: warmupMs, requestTimeoutMs: 10_000, traffic: [traffic]},
+      new Recorder(['load']),
+      signals,
+    )
   const recorder = new Recorder(['load'])
   const driver = new BuiltinDriver()
   const cpu0 = process.cpuUsage()
   const started = performance.now()
-  await driver.run({url: url as string, method: 'GET', durationMs, requestTimeoutMs: 10_000, traffic: [traffic]}, recorder, signals)
+  await driver.run(
+    {url: url as string, method: 'GET', durationMs, requestTimeoutMs: 10_000, traffic: [traffic]},
+    recorder,
+    signals,
+  )
   const elapsed = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpu0)
   const w = recorder.summarise('load', 0, durationMs + 60_000)
@@ -124,12 +187,14 @@ async function child(): Promise<void> {
   // (network error or timeout: the target answers 200 to everything) is not load it served, so
   // req/s counts only the others, and the failures are reported on their own line.
   process.stdout.write(`FAILED ${w.failed}\n`)
-  process.stdout.write(`RESULT ${((w.duration.count - w.failed) / elapsed).toFixed(1)} ${w.requests} ${w.dropped} ${((cpu.user + cpu.system) / 1e6).toFixed(3)} ${JSON.stringify(driver.lastSendReport)}\n`)
+  process.stdout.write(
+    `RESULT ${((w.duration.count - w.failed) / elapsed).toFixed(1)} ${w.requests} ${w.dropped} ${((cpu.user + cpu.system) / 1e6).toFixed(3)} ${JSON.stringify(driver.lastSendReport)}\n`,
+  )
 }
 
 /** `names` rotated by `round`, so machine noise hits every one of them in turn. */
 const rotated = (names: string[], round: number) => names.map((_, k) => names[(round + k) % names.length] as string)
-const cpuPerRequest = (x: Sample) => x.cpuS * 1e6 / x.requests
+const cpuPerRequest = (x: Sample) => (x.cpuS * 1e6) / x.requests
 
 /** Every throughput sample by generator, and what became of k6. */
 interface Throughput {
@@ -143,10 +208,16 @@ interface Throughput {
 async function throughput(url: string, cfg: LoadConfig, log: (line: string) => void): Promise<Throughput> {
   const {seconds: s, connections: c, warmup} = cfg
   const k6At = await k6Binary()
-  const k6Peer: Throughput['k6'] = k6At === undefined ? undefined : {binary: k6At, version: peerVersion(k6At, ['version']) ?? 'k6 (version unknown)'}
+  const k6Peer: Throughput['k6'] =
+    k6At === undefined ? undefined : {binary: k6At, version: peerVersion(k6At, ['version']) ?? 'k6 (version unknown)'}
   const generators: Record<string, () => Sample> = {
     builtin: () => builtin(SELF, url, 'vus', c, s, warmup),
-    ...Object.fromEntries(cfg.compare.map(d => [`builtin@${basename(d)}`, () => builtin(join(d, 'bench', 'load-driver.ts'), url, 'vus', c, s, warmup)])),
+    ...Object.fromEntries(
+      cfg.compare.map(d => [
+        `builtin@${basename(d)}`,
+        () => builtin(join(d, 'bench', 'load-driver.ts'), url, 'vus', c, s, warmup),
+      ]),
+    ),
     hey: () => hey(url, c, s),
     wrk: () => wrk(url, c, s),
     ...(k6At === undefined ? {} : {k6: () => k6(k6At, url, c, s)}),
@@ -172,8 +243,13 @@ async function throughput(url: string, cfg: LoadConfig, log: (line: string) => v
         continue
       }
       samples[name]?.push(sample)
-      if (sample.failed > 0) failures.push(`${name}, round ${i + 1}: ${sample.failed} of ${sample.requests} requests failed (not counted in its req/s)`)
-      log(`round ${i + 1} ${name.padEnd(18)} ${sample.rps.toFixed(0).padStart(6)} req/s  ${cpuPerRequest(sample).toFixed(1)} µs CPU/req`)
+      if (sample.failed > 0)
+        failures.push(
+          `${name}, round ${i + 1}: ${sample.failed} of ${sample.requests} requests failed (not counted in its req/s)`,
+        )
+      log(
+        `round ${i + 1} ${name.padEnd(18)} ${sample.rps.toFixed(0).padStart(6)} req/s  ${cpuPerRequest(sample).toFixed(1)} µs CPU/req`,
+      )
     }
   }
   return {names, samples, k6: k6Peer, failures}
@@ -184,7 +260,11 @@ function throughputTables(t: Throughput, cfg: LoadConfig): Table[] {
   const generators: Table = {
     caption: `Max throughput, ${cfg.connections} connections, ${cfg.seconds} s, generator pinned to CPU 0; median (min–max) of ${cfg.runs} round(s):`,
     headers: [`generator (CPU 0, ${cfg.connections} connections)`, 'req/s', 'µs CPU per request'],
-    rows: t.names.map(name => [name === 'builtin' ? '**builtin** (every request recorded)' : name, fmtStats(stats(get(name).map(x => x.rps))), fmtStats(stats(get(name).map(cpuPerRequest)), 1)]),
+    rows: t.names.map(name => [
+      name === 'builtin' ? '**builtin** (every request recorded)' : name,
+      fmtStats(stats(get(name).map(x => x.rps))),
+      fmtStats(stats(get(name).map(cpuPerRequest)), 1),
+    ]),
   }
   const ours = get('builtin')
   const peers = t.names.filter(n => n !== 'builtin' && get(n).length > 0)
@@ -195,7 +275,18 @@ function throughputTables(t: Throughput, cfg: LoadConfig): Table[] {
     rows: peers.map(name => {
       const theirs = get(name)
       const perCpu = ours.map((x, i) => (theirs[i] === undefined ? NaN : cpuPerRequest(theirs[i]) / cpuPerRequest(x)))
-      return [`${name}${bars[name] ?? ''}`, fmtStats(ratios(ours.map(x => x.rps), theirs.map(x => x.rps)), 2, '×'), fmtStats(stats(perCpu), 2, '×')]
+      return [
+        `${name}${bars[name] ?? ''}`,
+        fmtStats(
+          ratios(
+            ours.map(x => x.rps),
+            theirs.map(x => x.rps),
+          ),
+          2,
+          '×',
+        ),
+        fmtStats(stats(perCpu), 2, '×'),
+      ]
     }),
   }
   return [generators, vs]
@@ -205,13 +296,31 @@ function throughputTargets(t: Throughput): Target[] {
   const rps = (name: string) => (t.samples[name] ?? []).map(x => x.rps)
   const vs = (name: string) => ratios(rps('builtin'), rps(name))
   const targets: Target[] = [
-    {name: 'builtin vs hey (req/s, one core)', target: `≥ ${TARGET.hey.toFixed(1)}× (same round)`, value: fmtStats(vs('hey'), 2, '×'), met: vs('hey').median >= TARGET.hey},
-    {name: 'builtin vs wrk (req/s, one core)', target: `≥ ${TARGET.wrk}× (same round)`, value: fmtStats(vs('wrk'), 2, '×'), met: vs('wrk').median >= TARGET.wrk},
+    {
+      name: 'builtin vs hey (req/s, one core)',
+      target: `≥ ${TARGET.hey.toFixed(1)}× (same round)`,
+      value: fmtStats(vs('hey'), 2, '×'),
+      met: vs('hey').median >= TARGET.hey,
+    },
+    {
+      name: 'builtin vs wrk (req/s, one core)',
+      target: `≥ ${TARGET.wrk}× (same round)`,
+      value: fmtStats(vs('wrk'), 2, '×'),
+      met: vs('wrk').median >= TARGET.wrk,
+    },
   ]
   const k6Bar = 'measured in the same round when on PATH (no ratio set)'
-  if (t.k6 === undefined) targets.push({name: 'builtin vs k6 (req/s, one core)', target: k6Bar, value: 'k6 not on PATH', met: undefined})
-  else if (rps('k6').length === 0) targets.push({name: 'builtin vs k6 (req/s, one core)', target: k6Bar, value: `k6 failed: ${t.k6.failure?.split('\n')[0] ?? 'no result'}`, met: undefined})
-  else targets.push({name: 'builtin vs k6 (req/s, one core)', target: k6Bar, value: fmtStats(vs('k6'), 2, '×'), met: true})
+  if (t.k6 === undefined)
+    targets.push({name: 'builtin vs k6 (req/s, one core)', target: k6Bar, value: 'k6 not on PATH', met: undefined})
+  else if (rps('k6').length === 0)
+    targets.push({
+      name: 'builtin vs k6 (req/s, one core)',
+      target: k6Bar,
+      value: `k6 failed: ${t.k6.failure?.split('\n')[0] ?? 'no result'}`,
+      met: undefined,
+    })
+  else
+    targets.push({name: 'builtin vs k6 (req/s, one core)', target: k6Bar, value: fmtStats(vs('k6'), 2, '×'), met: true})
   return targets
 }
 
@@ -224,12 +333,17 @@ interface RateRun {
 function rateAccuracy(url: string, cfg: LoadConfig, log: (line: string) => void): Map<number, RateRun[]> {
   const out = new Map<number, RateRun[]>()
   for (const rate of RATES) {
-    out.set(rate, Array.from({length: cfg.rateRuns}, (_, i) => {
-      const x = builtin(SELF, url, 'rate', rate, cfg.rateSeconds, cfg.warmup)
-      const report = (JSON.parse(x.json) as SendReport[])[0]
-      log(`rate ${rate}/s run ${i + 1}: arrival rate ${report?.arrivalRate.toFixed(1)}/s, send lag p99 ${report?.lag.p99.toFixed(2)} ms, ${x.requests} requests recorded`)
-      return {sample: x, report}
-    }))
+    out.set(
+      rate,
+      Array.from({length: cfg.rateRuns}, (_, i) => {
+        const x = builtin(SELF, url, 'rate', rate, cfg.rateSeconds, cfg.warmup)
+        const report = (JSON.parse(x.json) as SendReport[])[0]
+        log(
+          `rate ${rate}/s run ${i + 1}: arrival rate ${report?.arrivalRate.toFixed(1)}/s, send lag p99 ${report?.lag.p99.toFixed(2)} ms, ${x.requests} requests recorded`,
+        )
+        return {sample: x, report}
+      }),
+    )
   }
   return out
 }
@@ -239,7 +353,16 @@ const errorPct = (r: RateRun, rate: number) => (Math.abs((r.report?.arrivalRate 
 function rateTable(runs: Map<number, RateRun[]>, cfg: LoadConfig): Table {
   return {
     caption: `Open model, ${cfg.rateRuns} run(s) of ${cfg.rateSeconds} s per rate; median (min–max):`,
-    headers: ['rate', 'arrival rate over the sending window', 'error', 'send lag p50', 'send lag p99', 'requests recorded of scheduled', 'failed', 'µs CPU per request'],
+    headers: [
+      'rate',
+      'arrival rate over the sending window',
+      'error',
+      'send lag p50',
+      'send lag p99',
+      'requests recorded of scheduled',
+      'failed',
+      'µs CPU per request',
+    ],
     rows: [...runs].map(([rate, xs]) => [
       `${rate.toLocaleString('en-US')}/s`,
       fmtStats(stats(xs.map(x => x.report?.arrivalRate ?? NaN)), 1, '/s'),
@@ -256,13 +379,23 @@ function rateTable(runs: Map<number, RateRun[]>, cfg: LoadConfig): Table {
 function rateTargets(runs: Map<number, RateRun[]>): Target[] {
   return [...runs].map(([rate, xs]) => {
     const err = stats(xs.map(x => errorPct(x, rate)))
-    return {name: `rate accuracy at ${rate.toLocaleString('en-US')}/s`, target: `within ${TARGET.rateErrorPct} % (every run)`, value: `${fmtStats(err, 3, ' %')} off`, met: err.n === xs.length && err.max <= TARGET.rateErrorPct}
+    return {
+      name: `rate accuracy at ${rate.toLocaleString('en-US')}/s`,
+      target: `within ${TARGET.rateErrorPct} % (every run)`,
+      value: `${fmtStats(err, 3, ' %')} off`,
+      met: err.n === xs.length && err.max <= TARGET.rateErrorPct,
+    }
   })
 }
 
 function method(cfg: LoadConfig, t: Throughput | undefined): string[] {
   const version = (pkg: string) => peerVersion('dpkg-query', ['-W', '-f=${Version}', pkg]) ?? 'version unknown'
-  const k6 = t?.k6 === undefined ? [] : [`k6: \`${t.k6.version}\`, \`k6 run --no-usage-report --quiet --summary-export=… load.js\` with one \`constant-vus\` scenario of ${cfg.connections} VUs for ${cfg.seconds} s (GET, responses discarded); req/s and count from the summary's \`http_reqs\`.`]
+  const k6 =
+    t?.k6 === undefined
+      ? []
+      : [
+          `k6: \`${t.k6.version}\`, \`k6 run --no-usage-report --quiet --summary-export=… load.js\` with one \`constant-vus\` scenario of ${cfg.connections} VUs for ${cfg.seconds} s (GET, responses discarded); req/s and count from the summary's \`http_reqs\`.`,
+        ]
   return [
     `Target: ${peerVersion('haproxy', ['-v'], /HAProxy version \S+/) ?? 'HAProxy'}, \`nbthread 1\`, answering \`http-request return status 200 … string ok\`, under \`taskset -c 1\`.`,
     `Generators, each under \`taskset -c 0\` and GNU \`time\` (CPU seconds): \`wrk -t1 -c${cfg.connections} -d${cfg.seconds}s URL\` (wrk ${version('wrk')}); \`hey -z ${cfg.seconds}s -c ${cfg.connections} -cpus 1 URL\` (hey ${version('hey')}); \`node --import tsx bench/load-driver.ts --child vus ${cfg.connections} ${cfg.seconds} URL ${cfg.warmup}\` (${process.version}; \`process.cpuUsage()\` over the measured run, after ${cfg.warmup} s of the same load unmeasured).`,
@@ -274,10 +407,17 @@ function method(cfg: LoadConfig, t: Throughput | undefined): string[] {
 }
 
 function notes(t: Throughput | undefined): string[] {
-  const out = ['CPU per request moves much less with the machine\'s noise than req/s; the Node children\'s includes V8\'s compiler and GC threads on the same core.']
-  if (t !== undefined && t.failures.length > 0) out.push(`Failed requests (network errors or 10 s timeouts; the target answers 200 to everything): ${t.failures.join('; ')}.`)
-  if (t?.k6 === undefined) out.push('k6 was not measured: neither `k6` on PATH nor $K6_BINARY. Install k6 and re-run to fill the "vs k6" row.')
-  else if (t.k6.failure !== undefined) out.push(`k6 (${t.k6.binary}) was left out after it failed: ${t.k6.failure.replaceAll('\n', ' ')}`)
+  const out = [
+    "CPU per request moves much less with the machine's noise than req/s; the Node children's includes V8's compiler and GC threads on the same core.",
+  ]
+  if (t !== undefined && t.failures.length > 0)
+    out.push(
+      `Failed requests (network errors or 10 s timeouts; the target answers 200 to everything): ${t.failures.join('; ')}.`,
+    )
+  if (t?.k6 === undefined)
+    out.push('k6 was not measured: neither `k6` on PATH nor $K6_BINARY. Install k6 and re-run to fill the "vs k6" row.')
+  else if (t.k6.failure !== undefined)
+    out.push(`k6 (${t.k6.binary}) was left out after it failed: ${t.k6.failure.replaceAll('\n', ' ')}`)
   return out
 }
 
@@ -291,7 +431,10 @@ async function run(cfg: LoadConfig, log: (line: string) => void): Promise<BenchR
       const rates = cfg.only === 'throughput' ? undefined : rateAccuracy(target.url, cfg, log)
       return {
         method: method(cfg, t),
-        tables: [...(t === undefined ? [] : throughputTables(t, cfg)), ...(rates === undefined ? [] : [rateTable(rates, cfg)])],
+        tables: [
+          ...(t === undefined ? [] : throughputTables(t, cfg)),
+          ...(rates === undefined ? [] : [rateTable(rates, cfg)]),
+        ],
         targets: [...(t === undefined ? [] : throughputTargets(t)), ...(rates === undefined ? [] : rateTargets(rates))],
         notes: notes(t),
       }
@@ -306,7 +449,7 @@ async function run(cfg: LoadConfig, log: (line: string) => void): Promise<BenchR
 const bench: Bench = {
   name: 'load',
   title: 'Load driver (builtin) against hey, wrk and k6',
-  what: 'The builtin driver\'s maximum requests/s on one core while recording every request, against hey, wrk and (when on PATH) k6 with the same connections on the same target in the same rounds, with CPU time per request; and how closely its open model keeps 1k/s and 5k/s.',
+  what: "The builtin driver's maximum requests/s on one core while recording every request, against hey, wrk and (when on PATH) k6 with the same connections on the same target in the same rounds, with CPU time per request; and how closely its open model keeps 1k/s and 5k/s.",
   run: opts => {
     const sizes = opts.smoke ? SMOKE : FULL
     return run({runs: opts.runs, rateRuns: opts.runs, ...sizes, compare: []}, opts.log)
@@ -318,10 +461,19 @@ export default bench
 async function main(): Promise<void> {
   const num = (name: string, fallback: number) => Number(flag(name) ?? fallback)
   const only = flag('only')
-  if (only !== undefined && only !== 'throughput' && only !== 'rate') throw new Error(`--only takes throughput or rate, got ${only}`)
+  if (only !== undefined && only !== 'throughput' && only !== 'rate')
+    throw new Error(`--only takes throughput or rate, got ${only}`)
   const runs = num('runs', 5)
-  const cfg: LoadConfig = {runs, seconds: num('duration', FULL.seconds), connections: num('connections', FULL.connections), warmup: num('warmup', FULL.warmup),
-    rateRuns: num('rate-runs', runs), rateSeconds: num('rate-duration', FULL.rateSeconds), compare: (flag('compare') ?? '').split(',').filter(d => d !== ''), ...(only === undefined ? {} : {only})}
+  const cfg: LoadConfig = {
+    runs,
+    seconds: num('duration', FULL.seconds),
+    connections: num('connections', FULL.connections),
+    warmup: num('warmup', FULL.warmup),
+    rateRuns: num('rate-runs', runs),
+    rateSeconds: num('rate-duration', FULL.rateSeconds),
+    compare: (flag('compare') ?? '').split(',').filter(d => d !== ''),
+    ...(only === undefined ? {} : {only}),
+  }
   const result = await run(cfg, line => console.log(line))
   console.log(`\n${resultMarkdown(result)}`)
 }

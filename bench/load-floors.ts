@@ -16,7 +16,12 @@ class FloorVu {
   private readonly client: Client
   private readonly end: number
 
-  constructor(origin: string, end: number, private readonly request: Dispatcher.DispatchOptions, private readonly done: () => void) {
+  constructor(
+    origin: string,
+    end: number,
+    private readonly request: Dispatcher.DispatchOptions,
+    private readonly done: () => void,
+  ) {
     this.client = new Client(origin)
     this.end = end
   }

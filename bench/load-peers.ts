@@ -22,12 +22,23 @@ export interface Sample {
 }
 
 /** Runs a command on CPU 0 under GNU time; its output and CPU seconds. */
-function timed(command: string[], seconds: number, env?: NodeJS.ProcessEnv): {stdout: string; stderr: string; status: number | null; cpuS: number} {
-  const r = spawnSync('/usr/bin/time', ['-f', 'CPUTIME %U %S', 'taskset', '-c', '0', ...command], {encoding: 'utf8', timeout: (seconds + 30) * 1000, ...(env === undefined ? {} : {env})})
+function timed(
+  command: string[],
+  seconds: number,
+  env?: NodeJS.ProcessEnv,
+): {stdout: string; stderr: string; status: number | null; cpuS: number} {
+  const r = spawnSync('/usr/bin/time', ['-f', 'CPUTIME %U %S', 'taskset', '-c', '0', ...command], {
+    encoding: 'utf8',
+    timeout: (seconds + 30) * 1000,
+    ...(env === undefined ? {} : {env}),
+  })
   if (r.error !== undefined) throw new Error(`${command[0]} could not run: ${r.error.message}`)
   const cpu = /CPUTIME ([\d.]+) ([\d.]+)/.exec(r.stderr)
   // GNU time's own lines (the CPU time, and "Command exited with non-zero status" on failure) are not the command's output.
-  const stderr = r.stderr.split('\n').filter(l => !/^(CPUTIME |Command exited with non-zero status)/.test(l)).join('\n')
+  const stderr = r.stderr
+    .split('\n')
+    .filter(l => !/^(CPUTIME |Command exited with non-zero status)/.test(l))
+    .join('\n')
   return {stdout: r.stdout, stderr, status: r.status, cpuS: cpu === null ? NaN : Number(cpu[1]) + Number(cpu[2])}
 }
 
@@ -36,7 +47,8 @@ export function wrk(url: string, c: number, s: number): Sample {
   const r = timed(['wrk', '-t1', `-c${c}`, `-d${s}s`, url], s)
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
   const requests = /(\d+) requests in/.exec(r.stdout)
-  if (rps === null || requests === null || Number(requests[1]) === 0) throw new Error(`wrk sent nothing (exit ${r.status}): ${r.stdout}${r.stderr}`)
+  if (rps === null || requests === null || Number(requests[1]) === 0)
+    throw new Error(`wrk sent nothing (exit ${r.status}): ${r.stdout}${r.stderr}`)
   if (/Non-2xx/.test(r.stdout)) throw new Error(`wrk got non-2xx responses from ${url}:\n${r.stdout}`)
   return {rps: Number(rps[1]), requests: Number(requests[1]), failed: 0, cpuS: r.cpuS}
 }
@@ -45,11 +57,15 @@ export function wrk(url: string, c: number, s: number): Sample {
 export function hey(url: string, c: number, s: number): Sample {
   const r = timed(['hey', '-z', `${s}s`, '-c', String(c), '-cpus', '1', url], s)
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
-  const statuses = [...r.stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)].map(m => ({status: Number(m[1]), n: Number(m[2])}))
+  const statuses = [...r.stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)].map(m => ({
+    status: Number(m[1]),
+    n: Number(m[2]),
+  }))
   const requests = statuses.reduce((n, x) => n + x.n, 0)
   if (rps === null || requests === 0) throw new Error(`hey sent nothing (exit ${r.status}): ${r.stdout}${r.stderr}`)
   const bad = statuses.filter(x => x.status < 200 || x.status > 299)
-  if (bad.length > 0) throw new Error(`hey got non-2xx responses from ${url}: ${bad.map(x => `${x.n} × ${x.status}`).join(', ')}`)
+  if (bad.length > 0)
+    throw new Error(`hey got non-2xx responses from ${url}: ${bad.map(x => `${x.n} × ${x.status}`).join(', ')}`)
   return {rps: Number(rps[1]), requests, failed: 0, cpuS: r.cpuS}
 }
 
@@ -60,7 +76,12 @@ export function k6Binary(): Promise<string | undefined> {
 
 /** A closed-model k6 script: `vus` VUs, each sending GET url in a loop for `s` seconds (options on one line, JSON). */
 export function k6Script(url: string, vus: number, s: number): string {
-  const options = {scenarios: {load: {executor: 'constant-vus', vus, duration: `${Math.round(s * 1000)}ms`, gracefulStop: '5s', exec: 'load'}}, discardResponseBodies: true}
+  const options = {
+    scenarios: {
+      load: {executor: 'constant-vus', vus, duration: `${Math.round(s * 1000)}ms`, gracefulStop: '5s', exec: 'load'},
+    },
+    discardResponseBodies: true,
+  }
   return [
     `import http from 'k6/http'`,
     `export const options = ${JSON.stringify(options)}`,
@@ -88,7 +109,11 @@ export function k6(binary: string, url: string, c: number, s: number): Sample {
     const script = join(dir, 'load.js')
     const summary = join(dir, 'summary.json')
     writeFileSync(script, k6Script(url, c, s))
-    const r = timed([binary, 'run', '--no-usage-report', '--quiet', `--summary-export=${summary}`, script], s, k6Env(process.env, undefined))
+    const r = timed(
+      [binary, 'run', '--no-usage-report', '--quiet', `--summary-export=${summary}`, script],
+      s,
+      k6Env(process.env, undefined),
+    )
     const tail = `${r.stderr}${r.stdout}`.trim().split('\n').slice(-8).join('\n')
     if (r.status !== 0) throw new Error(`${binary} run exited with ${r.status}: ${tail}`)
     let parsed: K6Summary
@@ -98,7 +123,8 @@ export function k6(binary: string, url: string, c: number, s: number): Sample {
       throw new Error(`${binary} run wrote no readable --summary-export (${(err as Error).message}): ${tail}`)
     }
     const reqs = parsed.metrics?.http_reqs
-    if (reqs?.count === undefined || reqs.rate === undefined || reqs.count === 0) throw new Error(`${binary} run: no http_reqs count and rate in its summary: ${tail}`)
+    if (reqs?.count === undefined || reqs.rate === undefined || reqs.count === 0)
+      throw new Error(`${binary} run: no http_reqs count and rate in its summary: ${tail}`)
     const failed = parsed.metrics?.http_req_failed?.passes ?? 0
     if (failed > 0) throw new Error(`k6 saw ${failed} of ${reqs.count} requests to ${url} fail`)
     return {rps: reqs.rate, requests: reqs.count, failed: 0, cpuS: r.cpuS}

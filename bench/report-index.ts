@@ -36,7 +36,10 @@ interface Sizes {
 function longJournal(seconds: number): JournalDocument {
   const doc = JSON.parse(readFileSync(FIXTURE, 'utf8')) as JournalDocument
   for (const [name, recorded] of Object.entries(doc.load)) {
-    doc.load[name] = Array.from({length: seconds}, (_, i) => ({...recorded[i % recorded.length] as JournalDocument['load'][string][number], second: i}))
+    doc.load[name] = Array.from({length: seconds}, (_, i) => ({
+      ...(recorded[i % recorded.length] as JournalDocument['load'][string][number]),
+      second: i,
+    }))
   }
   const ms = seconds * 1000
   const t0 = doc.phases[0]?.startT ?? 0
@@ -54,7 +57,14 @@ function reportRoot(root: string, short: JournalDocument, runs: number): void {
     const at = new Date(Date.parse(short.startedAt) - i * 3_600_000)
     const dir = runDirectory(root, `experiment-${i % 6}`, at)
     mkdirSync(dir, {recursive: true})
-    writeFileSync(join(dir, 'journal.json'), JSON.stringify({...short, startedAt: at.toISOString(), experiment: {...short.experiment, name: `experiment-${i % 6}`}}))
+    writeFileSync(
+      join(dir, 'journal.json'),
+      JSON.stringify({
+        ...short,
+        startedAt: at.toISOString(),
+        experiment: {...short.experiment, name: `experiment-${i % 6}`},
+      }),
+    )
   }
 }
 
@@ -86,21 +96,37 @@ async function measure(sizes: Sizes, rounds: number, log: (line: string) => void
       const cacheFile = join(root, '.index-cache.json')
       const scanned = await timedAsync(t.scan, () => scanReports(root, {cacheFile}))
       await timedAsync(t.cached, () => scanReports(root, {cacheFile}))
-      if (scanned.length !== sizes.runs) throw new Error(`scanReports found ${scanned.length} of the ${sizes.runs} runs written under ${root}`)
+      if (scanned.length !== sizes.runs)
+        throw new Error(`scanReports found ${scanned.length} of the ${sizes.runs} runs written under ${root}`)
     } finally {
       rmSync(root, {recursive: true, force: true})
     }
-    const many = Array.from({length: sizes.render}, (_, i) => ({...summary, experiment: `experiment-${i % 8}`, dir: `experiment-${i % 8}/${i}`, startedAt: new Date(Date.parse(long.startedAt) - i * 3_600_000).toISOString()}))
+    const many = Array.from({length: sizes.render}, (_, i) => ({
+      ...summary,
+      experiment: `experiment-${i % 8}`,
+      dir: `experiment-${i % 8}/${i}`,
+      startedAt: new Date(Date.parse(long.startedAt) - i * 3_600_000).toISOString(),
+    }))
     pageBytes = Buffer.byteLength(timed(t.render, () => renderIndex(many, {generatedAt: new Date()})))
-    log(`round ${r + 1}/${rounds}: summarise ${(t.summarise.at(-1) ?? NaN).toFixed(0)} ms, scan ${(t.scan.at(-1) ?? NaN).toFixed(0)} ms, render ${(t.render.at(-1) ?? NaN).toFixed(0)} ms`)
+    log(
+      `round ${r + 1}/${rounds}: summarise ${(t.summarise.at(-1) ?? NaN).toFixed(0)} ms, scan ${(t.scan.at(-1) ?? NaN).toFixed(0)} ms, render ${(t.render.at(-1) ?? NaN).toFixed(0)} ms`,
+    )
   }
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`
   const ms = (xs: number[]) => fmtStats(stats(xs), stats(xs).median < 100 ? 1 : 0)
   return {
     headers: ['step', 'input', 'ms, median (min–max)'],
     rows: [
-      ['summarise one journal', `${sizes.seconds} s of load × ${Object.keys(long.load).length} classes, ${kb(Buffer.byteLength(JSON.stringify(long)))}`, ms(t.summarise)],
-      ['scan a report root, no cache', `${sizes.runs} runs of ${kb(Buffer.byteLength(JSON.stringify(short)))}`, ms(t.scan)],
+      [
+        'summarise one journal',
+        `${sizes.seconds} s of load × ${Object.keys(long.load).length} classes, ${kb(Buffer.byteLength(JSON.stringify(long)))}`,
+        ms(t.summarise),
+      ],
+      [
+        'scan a report root, no cache',
+        `${sizes.runs} runs of ${kb(Buffer.byteLength(JSON.stringify(short)))}`,
+        ms(t.scan),
+      ],
       ['scan it again, from the summary cache', `${sizes.runs} runs`, ms(t.cached)],
       ['render the index page', `${sizes.render} runs → ${kb(pageBytes)} page`, ms(t.render)],
     ],
@@ -122,15 +148,26 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
 const bench: Bench = {
   name: 'index',
   title: 'Report history index',
-  what: 'The history index over a report root: summarising one long journal (its per-second histograms merged per class and phase), scanning a root of many runs with and without the summary cache, and rendering a page of many runs, with the page\'s size.',
+  what: "The history index over a report root: summarising one long journal (its per-second histograms merged per class and phase), scanning a root of many runs with and without the summary cache, and rendering a page of many runs, with the page's size.",
   run,
 }
 
 export default bench
 
 async function main(): Promise<void> {
-  const {values: args} = parseArgs({options: {hours: {type: 'string', default: '1'}, runs: {type: 'string', default: '200'}, render: {type: 'string', default: '500'}, rounds: {type: 'string', default: '1'}}})
-  const sizes: Sizes = {seconds: Math.round(Number(args.hours) * 3600), runs: Number(args.runs), render: Number(args.render)}
+  const {values: args} = parseArgs({
+    options: {
+      hours: {type: 'string', default: '1'},
+      runs: {type: 'string', default: '200'},
+      render: {type: 'string', default: '500'},
+      rounds: {type: 'string', default: '1'},
+    },
+  })
+  const sizes: Sizes = {
+    seconds: Math.round(Number(args.hours) * 3600),
+    runs: Number(args.runs),
+    render: Number(args.render),
+  }
   console.log(table(await measure(sizes, Number(args.rounds), line => console.log(line))))
 }
 

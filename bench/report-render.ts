@@ -20,7 +20,16 @@ import {renderHtml} from '../src/report/run/html.js'
 import {chromiumProblem, HeadlessBrowser} from '../test/report/browser.js'
 import {longRunJournal} from '../test/report/run/html-long-run.js'
 import {withBlastRadius} from '../test/diagnosis/long-run.js'
-import {type Bench, type BenchOptions, type BenchResult, fmtStats, stats, type Stats, table, type Target} from './harness.js'
+import {
+  type Bench,
+  type BenchOptions,
+  type BenchResult,
+  fmtStats,
+  stats,
+  type Stats,
+  table,
+  type Target,
+} from './harness.js'
 
 interface Case {
   seconds: number
@@ -62,7 +71,13 @@ async function drawMs(browser: HeadlessBrowser, file: string, name: string, prob
   return look.inspected ?? NaN
 }
 
-async function measureCase(c: Case, renders: number, opens: number, dir: string, browser: HeadlessBrowser | undefined): Promise<Measured> {
+async function measureCase(
+  c: Case,
+  renders: number,
+  opens: number,
+  dir: string,
+  browser: HeadlessBrowser | undefined,
+): Promise<Measured> {
   // With the blast-radius map of a real sandbox run: its graph, table and diagnosis are part of the page.
   const text = JSON.stringify(withBlastRadius(longRunJournal({seconds: c.seconds, classes: c.classes})))
   let started = performance.now()
@@ -78,7 +93,10 @@ async function measureCase(c: Case, renders: number, opens: number, dir: string,
     times.push(performance.now() - started)
   }
   const data = /<script type="application\/json" id="chart-data">([\s\S]*?)<\/script>/.exec(page)?.[1]
-  if (data === undefined) throw new Error(`${label(c)}: report.html has no chart-data script; bench/report-render.ts needs updating to the page's layout`)
+  if (data === undefined)
+    throw new Error(
+      `${label(c)}: report.html has no chart-data script; bench/report-render.ts needs updating to the page's layout`,
+    )
   const name = `bench-report-${c.seconds}s-${c.classes.length}c`
   const file = join(dir, `${name}.html`)
   writeFileSync(file, page)
@@ -86,13 +104,26 @@ async function measureCase(c: Case, renders: number, opens: number, dir: string,
   const draws: number[] = []
   if (browser !== undefined) for (let i = 0; i < opens; i++) draws.push(await drawMs(browser, file, name, pageProblems))
   return {
-    c, journalBytes: Buffer.byteLength(text), parseMs, firstMs, render: stats(times), pageBytes: Buffer.byteLength(page),
-    chartDataBytes: Buffer.byteLength(data), draw: browser === undefined ? undefined : stats(draws), pageProblems,
+    c,
+    journalBytes: Buffer.byteLength(text),
+    parseMs,
+    firstMs,
+    render: stats(times),
+    pageBytes: Buffer.byteLength(page),
+    chartDataBytes: Buffer.byteLength(data),
+    draw: browser === undefined ? undefined : stats(draws),
+    pageProblems,
   }
 }
 
 /** Renders every case (`renders` times after one cold render) and opens each page `opens` times when Chromium is here. */
-async function measure(cases: Case[], renders: number, opens: number, withBrowser: boolean, log: (line: string) => void): Promise<{rows: Measured[]; problem: string | undefined}> {
+async function measure(
+  cases: Case[],
+  renders: number,
+  opens: number,
+  withBrowser: boolean,
+  log: (line: string) => void,
+): Promise<{rows: Measured[]; problem: string | undefined}> {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-report-'))
   const problem = withBrowser ? chromiumProblem() : 'not asked for (--browser)'
   const browser = problem === undefined ? await HeadlessBrowser.launch() : undefined
@@ -109,20 +140,42 @@ async function measure(cases: Case[], renders: number, opens: number, withBrowse
   }
 }
 
-const HEADERS = ['run', 'journal', 'parse journal', 'first render', 'render ms, median (min–max)', 'report.html', 'of which chart data', 'open + draw in Chromium ms, median (min–max)']
+const HEADERS = [
+  'run',
+  'journal',
+  'parse journal',
+  'first render',
+  'render ms, median (min–max)',
+  'report.html',
+  'of which chart data',
+  'open + draw in Chromium ms, median (min–max)',
+]
 
 function tableRows(rows: Measured[], problem: string | undefined): string[][] {
   return rows.map(m => {
     const bold = (s: string) => (m.c === ONE_HOUR ? `**${s}**` : s)
-    return [bold(label(m.c)), kb(m.journalBytes), `${m.parseMs.toFixed(0)} ms`, `${m.firstMs.toFixed(0)} ms`, bold(fmtStats(m.render, 1)),
-      bold(kb(m.pageBytes)), kb(m.chartDataBytes), m.draw === undefined ? `— (${problem ?? ''})` : fmtStats(m.draw)]
+    return [
+      bold(label(m.c)),
+      kb(m.journalBytes),
+      `${m.parseMs.toFixed(0)} ms`,
+      `${m.firstMs.toFixed(0)} ms`,
+      bold(fmtStats(m.render, 1)),
+      bold(kb(m.pageBytes)),
+      kb(m.chartDataBytes),
+      m.draw === undefined ? `— (${problem ?? ''})` : fmtStats(m.draw),
+    ]
   })
 }
 
 function targets(rows: Measured[], problem: string | undefined): Target[] {
   const hour = rows.find(m => m.c === ONE_HOUR)
   const notRendered = 'smoke: the one-hour journal is not rendered'
-  const browser: Target = {name: 'report opens offline in Chromium', target: 'no console error, no network request', value: '', met: undefined}
+  const browser: Target = {
+    name: 'report opens offline in Chromium',
+    target: 'no console error, no network request',
+    value: '',
+    met: undefined,
+  }
   const problems = rows.flatMap(m => m.pageProblems.map(p => `${label(m.c)}: ${p}`))
   if (problem !== undefined) browser.value = problem
   else {
@@ -130,8 +183,18 @@ function targets(rows: Measured[], problem: string | undefined): Target[] {
     browser.met = problems.length === 0
   }
   return [
-    {name: 'one-hour report renders', target: '< 1 s', value: hour === undefined ? notRendered : fmtStats(hour.render, 1, ' ms'), met: hour === undefined ? undefined : hour.render.median < 1000},
-    {name: 'one-hour report.html size', target: '< 2 MB', value: hour === undefined ? notRendered : kb(hour.pageBytes), met: hour === undefined ? undefined : hour.pageBytes < 2 * 1024 * 1024},
+    {
+      name: 'one-hour report renders',
+      target: '< 1 s',
+      value: hour === undefined ? notRendered : fmtStats(hour.render, 1, ' ms'),
+      met: hour === undefined ? undefined : hour.render.median < 1000,
+    },
+    {
+      name: 'one-hour report.html size',
+      target: '< 2 MB',
+      value: hour === undefined ? notRendered : kb(hour.pageBytes),
+      met: hour === undefined ? undefined : hour.pageBytes < 2 * 1024 * 1024,
+    },
     browser,
   ]
 }
@@ -152,11 +215,12 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     tables: [{headers: HEADERS, rows: tableRows(rows, problem)}],
     targets: targets(rows, problem),
     notes: [
-      'The page embeds per-second columns (second, requests, failed, dropped, p50/p95/p99 rounded to 0.01 ms) and never the histograms, so its size grows ~55 KB per class-hour beyond uPlot\'s fixed size. `test/report/run/html.test.ts` holds the same bar as a test.',
+      "The page embeds per-second columns (second, requests, failed, dropped, p50/p95/p99 rounded to 0.01 ms) and never the histograms, so its size grows ~55 KB per class-hour beyond uPlot's fixed size. `test/report/run/html.test.ts` holds the same bar as a test.",
     ],
   }
   const broken = result.targets.filter(t => t.met === false)
-  if (opts.smoke && broken.length > 0) throw new Error(`report rendering is broken: ${broken.map(t => `${t.name}: ${t.value}`).join('; ')}`)
+  if (opts.smoke && broken.length > 0)
+    throw new Error(`report rendering is broken: ${broken.map(t => `${t.name}: ${t.value}`).join('; ')}`)
   return result
 }
 

@@ -58,7 +58,9 @@ interface Machine {
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {cwd: HERE, encoding: 'utf8'}).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {cwd: HERE, encoding: 'utf8'}).trim() !== ''
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {cwd: HERE, encoding: 'utf8'}).trim() !==
+      ''
     return dirty ? `${sha}+changes` : sha
   } catch {
     return 'unknown'
@@ -75,8 +77,14 @@ const machineNow = (load0: number): Machine => ({
 
 function section(r: Recorded): string {
   const m = r.machine
-  const out = [`## ${r.title}`, '', r.what, '',
-    `Measured ${r.date} at ${r.commit} in ${r.seconds.toFixed(0)} s — ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, node ${m.node}, load average ${m.load[0].toFixed(1)} before and ${m.load[1].toFixed(1)} after.`, '']
+  const out = [
+    `## ${r.title}`,
+    '',
+    r.what,
+    '',
+    `Measured ${r.date} at ${r.commit} in ${r.seconds.toFixed(0)} s — ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, node ${m.node}, load average ${m.load[0].toFixed(1)} before and ${m.load[1].toFixed(1)} after.`,
+    '',
+  ]
   if (r.result.method.length > 0) out.push('How:', '', ...r.result.method.map(l => `- ${l}`), '')
   out.push(resultMarkdown(r.result), '')
   return out.join('\n')
@@ -86,34 +94,51 @@ function section(r: Recorded): string {
 export function render(recorded: Recorded[]): string {
   const order = Object.keys(BENCHES)
   const sorted = [...recorded].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))
-  const summary = sorted.flatMap(r => r.result.targets.map(t => [r.title, t.name, t.target, t.value, t.met === undefined ? 'not measured' : t.met ? 'met' : '**not met**']))
+  const summary = sorted.flatMap(r =>
+    r.result.targets.map(t => [
+      r.title,
+      t.name,
+      t.target,
+      t.value,
+      t.met === undefined ? 'not measured' : t.met ? 'met' : '**not met**',
+    ]),
+  )
   return [
-    '# Benchmark results', '',
+    '# Benchmark results',
+    '',
     'Written by `npm run bench` (`bench/run.ts`) from `bench/results/*.json`; do not edit by hand. Each section says when,',
     'at which commit and on what machine it was measured, and how loaded the machine was. Medians are over the',
     'rounds named in each section; ratios against a peer are taken within a round (same invocation, same target)',
     'and then their median is reported. What the profiles showed and why targets are or are not met is in',
-    '`docs/performance.md`.', '',
-    '## Targets', '',
-    table({headers: ['bench', 'target', 'bar', 'measured', 'met'], rows: summary}), '',
+    '`docs/performance.md`.',
+    '',
+    '## Targets',
+    '',
+    table({headers: ['bench', 'target', 'bar', 'measured', 'met'], rows: summary}),
+    '',
     ...sorted.map(section),
   ].join('\n')
 }
 
 async function main(): Promise<void> {
   const smoke = process.argv.includes('--smoke')
-  let only = flag('only')?.split(',').map(s => s.trim()).filter(s => s !== '')
+  let only = flag('only')
+    ?.split(',')
+    .map(s => s.trim())
+    .filter(s => s !== '')
   const file = flag('file')
   if (file !== undefined) {
     // A bench module not (yet) in BENCHES, run on its own: `--file bench/fidelity.ts`.
-    const mod = await import(pathToFileURL(resolve(file)).href) as {default: Bench}
+    const mod = (await import(pathToFileURL(resolve(file)).href)) as {default: Bench}
     BENCHES[mod.default.name] = () => Promise.resolve(mod)
     only = [mod.default.name]
   }
-  for (const name of only ?? []) if (!(name in BENCHES)) throw new Error(`no bench named "${name}"; known: ${Object.keys(BENCHES).join(', ')}`)
+  for (const name of only ?? [])
+    if (!(name in BENCHES)) throw new Error(`no bench named "${name}"; known: ${Object.keys(BENCHES).join(', ')}`)
   const runs = Number(flag('runs') ?? (smoke ? 1 : 5))
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${flag('runs')}`)
-  const resultsDir = flag('out') ?? (smoke ? mkdtempSync(join(tmpdir(), 'faultline-bench-smoke-')) : join(HERE, 'results'))
+  const resultsDir =
+    flag('out') ?? (smoke ? mkdtempSync(join(tmpdir(), 'faultline-bench-smoke-')) : join(HERE, 'results'))
   mkdirSync(resultsDir, {recursive: true})
   const failed: string[] = []
   for (const [name, load] of Object.entries(BENCHES)) {
@@ -124,17 +149,28 @@ async function main(): Promise<void> {
     console.log(`\n▶ ${bench.title} (${name})${smoke ? ', smoke' : `, ${runs} rounds`}`)
     try {
       const result = await bench.run({smoke, runs, log: line => console.log(`  ${line}`)})
-      const recorded: Recorded = {name, title: bench.title, what: bench.what, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', commit: commit(),
-        machine: machineNow(load0), seconds: (performance.now() - started) / 1000, result}
+      const recorded: Recorded = {
+        name,
+        title: bench.title,
+        what: bench.what,
+        date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+        commit: commit(),
+        machine: machineNow(load0),
+        seconds: (performance.now() - started) / 1000,
+        result,
+      }
       writeFileSync(join(resultsDir, `${name}.json`), JSON.stringify(recorded, null, 2) + '\n')
-      for (const t of result.targets) console.log(`  ${t.met === undefined ? '·' : t.met ? '✓' : '✗'} ${t.name}: ${t.value} (bar ${t.target})`)
+      for (const t of result.targets)
+        console.log(`  ${t.met === undefined ? '·' : t.met ? '✓' : '✗'} ${t.name}: ${t.value} (bar ${t.target})`)
       console.log(`  done in ${recorded.seconds.toFixed(0)} s`)
     } catch (err) {
       failed.push(name)
       console.error(`  ✗ ${name} failed: ${(err as Error).stack ?? String(err)}`)
     }
   }
-  const recorded = readdirSync(resultsDir).filter(f => f.endsWith('.json')).map(f => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as Recorded)
+  const recorded = readdirSync(resultsDir)
+    .filter(f => f.endsWith('.json'))
+    .map(f => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as Recorded)
   const md = render(recorded.filter(r => r.name in BENCHES))
   const out = smoke ? join(resultsDir, 'RESULTS.md') : join(HERE, 'RESULTS.md')
   writeFileSync(out, md)

@@ -69,9 +69,29 @@ function slopeMbPerMin(samples: readonly Sample[]): number {
 }
 
 /** Runs the experiment while sampling the runner; its samples, exit code, stdout and journal. */
-async function sampledRun(sb: SandboxProcess, phases: string, reports: string, plannedMs: number): Promise<{samples: Sample[]; code: number | null; stdout: string; journal: string}> {
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'chaos'), 'run', FIXTURE, '--sandbox', '--state-dir', sb.stateDir, '--report-dir', reports, '--no-html', '--phases', phases],
-    {cwd: REPO, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+async function sampledRun(
+  sb: SandboxProcess,
+  phases: string,
+  reports: string,
+  plannedMs: number,
+): Promise<{samples: Sample[]; code: number | null; stdout: string; journal: string}> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO, 'bin', 'chaos'),
+      'run',
+      FIXTURE,
+      '--sandbox',
+      '--state-dir',
+      sb.stateDir,
+      '--report-dir',
+      reports,
+      '--no-html',
+      '--phases',
+      phases,
+    ],
+    {cwd: REPO, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']},
+  )
   const pid = child.pid
   if (pid === undefined) throw new Error('chaos run did not start')
   let stdout = ''
@@ -96,12 +116,24 @@ async function sampledRun(sb: SandboxProcess, phases: string, reports: string, p
 async function warm(sb: SandboxProcess): Promise<void> {
   const proxy = new URL(sb.proxy)
   const agent = new http.Agent({keepAlive: true, maxSockets: 8})
-  const get = () => new Promise<void>((resolve, reject) => {
-    http.get({host: proxy.hostname, port: proxy.port, path: 'http://details:9080/details/0', headers: {host: 'details:9080'}, agent}, res => {
-      res.resume()
-      res.on('end', resolve)
-    }).on('error', reject)
-  })
+  const get = () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get(
+          {
+            host: proxy.hostname,
+            port: proxy.port,
+            path: 'http://details:9080/details/0',
+            headers: {host: 'details:9080'},
+            agent,
+          },
+          res => {
+            res.resume()
+            res.on('end', resolve)
+          },
+        )
+        .on('error', reject)
+    })
   for (let i = 0; i < 100; i++) await Promise.all(Array.from({length: 8}, get))
   agent.destroy()
 }
@@ -112,17 +144,25 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const phases = flag('memory-phases') ?? (opts.smoke ? SMOKE_PHASES : FULL_PHASES)
   const plannedMs = phases.split(',').reduce((n, p) => {
     const ms = parseDurationMs(p.split('=')[1] ?? '')
-    if (ms === undefined) throw new Error(`--memory-phases ${phases}: "${p}" is not phase=duration (e.g. baseline=1m,fault=8m,recovery=1m)`)
+    if (ms === undefined)
+      throw new Error(`--memory-phases ${phases}: "${p}" is not phase=duration (e.g. baseline=1m,fault=8m,recovery=1m)`)
     return n + ms
   }, 0)
-  await ensureBuilt(['src/commands/run.ts', 'src/runner/run.ts', 'src/journal/journal.ts', 'src/load/builtin.ts', 'src/load/recorder.ts'])
+  await ensureBuilt([
+    'src/commands/run.ts',
+    'src/runner/run.ts',
+    'src/journal/journal.ts',
+    'src/load/builtin.ts',
+    'src/load/recorder.ts',
+  ])
   const reports = mkdtempSync(join(tmpdir(), 'faultline-bench-memory-'))
   const sb = await startSandboxProcess({reaperIntervalMs: 0})
   try {
     await warm(sb)
     opts.log(`chaos run at ${RATE}/s with --phases ${phases} (${(plannedMs / 60_000).toFixed(1)} min)`)
     const r = await sampledRun(sb, phases, reports, plannedMs)
-    if (r.code !== 0 && r.code !== 1) throw new Error(`chaos run exited ${r.code} (0 held or 1 deviated expected):\n${r.stdout}`)
+    if (r.code !== 0 && r.code !== 1)
+      throw new Error(`chaos run exited ${r.code} (0 held or 1 deviated expected):\n${r.stdout}`)
     const doc = JSON.parse(readFileSync(r.journal, 'utf8')) as {events: RunEvent[]; load: Record<string, SecondStats[]>}
     return report(r.samples, doc, phases, plannedMs, opts)
   } finally {
@@ -131,8 +171,15 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   }
 }
 
-function report(samples: Sample[], doc: {events: RunEvent[]; load: Record<string, SecondStats[]>}, phases: string, plannedMs: number, opts: BenchOptions): BenchResult {
-  if (samples.length < 4) throw new Error(`only ${samples.length} reads of the runner's /proc status: is /proc mounted?`)
+function report(
+  samples: Sample[],
+  doc: {events: RunEvent[]; load: Record<string, SecondStats[]>},
+  phases: string,
+  plannedMs: number,
+  opts: BenchOptions,
+): BenchResult {
+  if (samples.length < 4)
+    throw new Error(`only ${samples.length} reads of the runner's /proc status: is /proc mounted?`)
   const last = samples.at(-1) as Sample
   const when = (kind: 'phase-started' | 'phase-ended', phase: string) => {
     const e = doc.events.find(x => x.kind === kind && x.phase === phase)
@@ -150,22 +197,38 @@ function report(samples: Sample[], doc: {events: RunEvent[]; load: Record<string
   const secondHalf = fault.filter(s => s.at >= (faultFrom + faultTo) / 2)
   const peakKiB = Math.max(last.hwmKiB, ...samples.map(s => s.rssKiB))
   const highest = samples.reduce((a, b) => (b.rssKiB > a.rssKiB ? b : a))
-  const phaseAt = (at: number) => (['recovery', 'fault', 'baseline'] as const).find(p => at >= when('phase-started', p)) ?? 'start-up and preflight'
-  const highestWhen = highest.at > when('phase-ended', 'recovery') ? 'after the load (probes, reports)' : phaseAt(highest.at)
+  const phaseAt = (at: number) =>
+    (['recovery', 'fault', 'baseline'] as const).find(p => at >= when('phase-started', p)) ?? 'start-up and preflight'
+  const highestWhen =
+    highest.at > when('phase-ended', 'recovery') ? 'after the load (probes, reports)' : phaseAt(highest.at)
   const firstLoad = before(when('phase-started', 'baseline'))
 
   const loadRows = Object.entries(doc.load).map(([traffic, seconds]) => {
     const inner = seconds.slice(1, -1) // the first and last seconds are partial
     const perSecond = inner.map(s => s.requests).sort((a, b) => a - b)
     const sum = (f: (s: SecondStats) => number) => seconds.reduce((n, s) => n + f(s), 0)
-    return {traffic, requests: sum(s => s.requests), failed: sum(s => s.failed), dropped: sum(s => s.dropped), median: perSecond[Math.floor(perSecond.length / 2)] ?? 0, min: perSecond[0] ?? 0}
+    return {
+      traffic,
+      requests: sum(s => s.requests),
+      failed: sum(s => s.failed),
+      dropped: sum(s => s.dropped),
+      median: perSecond[Math.floor(perSecond.length / 2)] ?? 0,
+      min: perSecond[0] ?? 0,
+    }
   })
   const total = loadRows.reduce((n, c) => n + c.requests, 0)
-  if (total < 0.5 * RATE * plannedMs / 1000) throw new Error(`only ${total} requests completed over ${plannedMs / 1000} s at ${RATE}/s planned: the load or the sandbox is broken`)
-  const schedule = doc.events.filter(e => e.kind === 'log' && e.message.startsWith('load ')).map(e => (e.kind === 'log' ? e.message : ''))
+  if (total < (0.5 * RATE * plannedMs) / 1000)
+    throw new Error(
+      `only ${total} requests completed over ${plannedMs / 1000} s at ${RATE}/s planned: the load or the sandbox is broken`,
+    )
+  const schedule = doc.events
+    .filter(e => e.kind === 'log' && e.message.startsWith('load '))
+    .map(e => (e.kind === 'log' ? e.message : ''))
   const tenMinutes = plannedMs >= 600_000
   const growth = slopeMbPerMin(fault)
-  opts.log(`peak RSS ${mb(peakKiB)}, fault-phase growth ${growth.toFixed(2)} MB/min (second half ${slopeMbPerMin(secondHalf).toFixed(2)}), ${total} requests`)
+  opts.log(
+    `peak RSS ${mb(peakKiB)}, fault-phase growth ${growth.toFixed(2)} MB/min (second half ${slopeMbPerMin(secondHalf).toFixed(2)}), ${total} requests`,
+  )
   return {
     method: [
       `\`npx tsx bench/run.ts --only memory\`: one \`node bin/chaos run test/fixtures/bench/runner-memory.yaml --sandbox --no-html --phases ${phases}\` (compiled CLI; dist/ is rebuilt first when stale) against a detached sandbox (\`bench/sandbox-process.ts\`, no Prometheus, reaper off).`,
@@ -174,24 +237,50 @@ function report(samples: Sample[], doc: {events: RunEvent[]; load: Record<string
       'One run, not rounds: the issue asks for the memory of one 10-minute run.',
     ],
     tables: [
-      {caption: 'Runner RSS', headers: ['when', 'RSS'], rows: [
-        ['before the load started', firstLoad === undefined ? '—' : mb(firstLoad.rssKiB)],
-        ...rows,
-        ['last read (reports written)', mb(last.rssKiB)],
-        ['peak (max of VmRSS reads and VmHWM)', mb(peakKiB)],
-        ['highest read', `${mb(highest.rssKiB)}, ${((highest.at - (samples[0] as Sample).at) / 1000).toFixed(0)} s into the run (${highestWhen})`],
-        ['growth over the fault phase (least squares)', `${growth.toFixed(2)} MB/min`],
-        ['growth over the fault phase\'s second half', `${slopeMbPerMin(secondHalf).toFixed(2)} MB/min`],
-        ['CPU time (user + system)', `${last.cpuS.toFixed(0)} s, ${(100 * last.cpuS / ((last.at - (samples[0] as Sample).at) / 1000)).toFixed(0)}% of one core on average`],
-      ]},
-      {caption: 'Load held (whole run)', headers: ['class', 'requests', 'requests/s, median (min) of full seconds', 'failed', 'dropped'],
-        rows: loadRows.map(c => [c.traffic, String(c.requests), `${c.median} (${c.min})`, String(c.failed), String(c.dropped)])},
+      {
+        caption: 'Runner RSS',
+        headers: ['when', 'RSS'],
+        rows: [
+          ['before the load started', firstLoad === undefined ? '—' : mb(firstLoad.rssKiB)],
+          ...rows,
+          ['last read (reports written)', mb(last.rssKiB)],
+          ['peak (max of VmRSS reads and VmHWM)', mb(peakKiB)],
+          [
+            'highest read',
+            `${mb(highest.rssKiB)}, ${((highest.at - (samples[0] as Sample).at) / 1000).toFixed(0)} s into the run (${highestWhen})`,
+          ],
+          ['growth over the fault phase (least squares)', `${growth.toFixed(2)} MB/min`],
+          ["growth over the fault phase's second half", `${slopeMbPerMin(secondHalf).toFixed(2)} MB/min`],
+          [
+            'CPU time (user + system)',
+            `${last.cpuS.toFixed(0)} s, ${((100 * last.cpuS) / ((last.at - (samples[0] as Sample).at) / 1000)).toFixed(0)}% of one core on average`,
+          ],
+        ],
+      },
+      {
+        caption: 'Load held (whole run)',
+        headers: ['class', 'requests', 'requests/s, median (min) of full seconds', 'failed', 'dropped'],
+        rows: loadRows.map(c => [
+          c.traffic,
+          String(c.requests),
+          `${c.median} (${c.min})`,
+          String(c.failed),
+          String(c.dropped),
+        ]),
+      },
     ],
-    targets: [{name: 'runner RSS over a 10-minute run at 1k/s', target: `< ${TARGET_MB} MB`,
-      value: tenMinutes ? `peak ${mb(peakKiB)}` : `peak ${mb(peakKiB)} over a ${(plannedMs / 60_000).toFixed(1)}-minute run, not the 10-minute one`,
-      met: tenMinutes ? peakKiB / 1024 < TARGET_MB : undefined}],
+    targets: [
+      {
+        name: 'runner RSS over a 10-minute run at 1k/s',
+        target: `< ${TARGET_MB} MB`,
+        value: tenMinutes
+          ? `peak ${mb(peakKiB)}`
+          : `peak ${mb(peakKiB)} over a ${(plannedMs / 60_000).toFixed(1)}-minute run, not the 10-minute one`,
+        met: tenMinutes ? peakKiB / 1024 < TARGET_MB : undefined,
+      },
+    ],
     notes: [
-      'The targeted class\'s failures are the injected 5% aborts of the fault phase; the control class should have none. Dropped: arrivals not sent because too many requests were in flight.',
+      "The targeted class's failures are the injected 5% aborts of the fault phase; the control class should have none. Dropped: arrivals not sent because too many requests were in flight.",
       ...schedule.map(m => `The runner's own schedule report: ${m}.`),
       'The sandbox is a separate process and not counted; at 1k/s it needs most of a core.',
       '"Before the load started" is the runner at rest (the CLI, its Kubernetes client, preflight done): the modules alone. A flat fault-phase slope with a high level is a footprint, not a leak.',

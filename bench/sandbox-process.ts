@@ -58,15 +58,26 @@ export interface SandboxProcess {
 
 /** The CLI from source: node with tsx's loader (resolved here, so any working directory does) and bin/dev.js. */
 function sourceCli(env: Record<string, string>): {execPath: string; args: string[]} {
-  const node = [process.execPath, '--conditions=faultline-source', '--import', import.meta.resolve('tsx'), join(REPO, 'bin', 'dev.js')]
+  const node = [
+    process.execPath,
+    '--conditions=faultline-source',
+    '--import',
+    import.meta.resolve('tsx'),
+    join(REPO, 'bin', 'dev.js'),
+  ]
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`)
   // Through env(1), which execs node in place: the pid the sandbox records is the one spawned.
-  return vars.length === 0 ? {execPath: node[0] as string, args: node.slice(1)} : {execPath: '/usr/bin/env', args: [...vars, ...node]}
+  return vars.length === 0
+    ? {execPath: node[0] as string, args: node.slice(1)}
+    : {execPath: '/usr/bin/env', args: [...vars, ...node]}
 }
 
 /** A process group that sends SIGTERM to `pid` after `ms` unless it is killed first. */
 function watchdog(pid: number, ms: number): ChildProcess {
-  const child = spawn('sh', ['-c', `sleep ${Math.ceil(ms / 1000)}; kill -TERM ${pid} 2>/dev/null`], {detached: true, stdio: 'ignore'})
+  const child = spawn('sh', ['-c', `sleep ${Math.ceil(ms / 1000)}; kill -TERM ${pid} 2>/dev/null`], {
+    detached: true,
+    stdio: 'ignore',
+  })
   child.unref()
   return child
 }
@@ -74,10 +85,18 @@ function watchdog(pid: number, ms: number): ChildProcess {
 /** Starts a sandbox in a new temporary state directory and waits until it is ready. */
 export async function startSandboxProcess(opts: SandboxProcessOptions = {}): Promise<SandboxProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), 'faultline-bench-sandbox-'))
-  const env = opts.reaperIntervalMs === undefined ? {} : {[REAPER_INTERVAL_ENV]: opts.reaperIntervalMs === 0 ? '0' : `${opts.reaperIntervalMs}ms`}
+  const env =
+    opts.reaperIntervalMs === undefined
+      ? {}
+      : {[REAPER_INTERVAL_ENV]: opts.reaperIntervalMs === 0 ? '0' : `${opts.reaperIntervalMs}ms`}
   let up
   try {
-    up = await startDetached({stateDir, prometheus: opts.prometheus ?? false, cli: sourceCli(env), ...(opts.apiFaults === undefined ? {} : {apiFaults: opts.apiFaults})})
+    up = await startDetached({
+      stateDir,
+      prometheus: opts.prometheus ?? false,
+      cli: sourceCli(env),
+      ...(opts.apiFaults === undefined ? {} : {apiFaults: opts.apiFaults}),
+    })
   } catch (err) {
     await stopSandbox(stateDir).catch(() => undefined)
     rmSync(stateDir, {recursive: true, force: true})
@@ -110,21 +129,22 @@ export async function startSandboxProcess(opts: SandboxProcessOptions = {}): Pro
   const cluster = connect({kubeconfig: state.kubeconfig})
   if (cluster === undefined) throw new Error(`the sandbox's kubeconfig ${state.kubeconfig} cannot be loaded`)
   let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => (stopping ??= (async () => {
-    try {
-      await stopSandbox(stateDir)
-    } finally {
-      release()
-      if (guard.pid !== undefined) {
-        try {
-          process.kill(-guard.pid, 'SIGTERM')
-        } catch {
-          // the watchdog already fired
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      try {
+        await stopSandbox(stateDir)
+      } finally {
+        release()
+        if (guard.pid !== undefined) {
+          try {
+            process.kill(-guard.pid, 'SIGTERM')
+          } catch {
+            // the watchdog already fired
+          }
         }
+        rmSync(stateDir, {recursive: true, force: true})
       }
-      rmSync(stateDir, {recursive: true, force: true})
-    }
-  })())
+    })())
   return {
     stateDir,
     state,
@@ -137,7 +157,10 @@ export async function startSandboxProcess(opts: SandboxProcessOptions = {}): Pro
       const current = await cluster.getVirtualService(namespace, vs.metadata.name)
       const desired = {...vs, metadata: {...vs.metadata, namespace}}
       if (current === undefined) return cluster.createVirtualService(desired)
-      return cluster.replaceVirtualService({...desired, metadata: {...desired.metadata, resourceVersion: current.metadata.resourceVersion ?? ''}})
+      return cluster.replaceVirtualService({
+        ...desired,
+        metadata: {...desired.metadata, resourceVersion: current.metadata.resourceVersion ?? ''},
+      })
     },
     deleteVirtualService: (name, namespace = state.namespace) => cluster.deleteVirtualService(namespace, name),
     stop,
@@ -158,6 +181,17 @@ export function headerFault(service: string, fault: HTTPFaultInjection | undefin
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
     metadata: {name: service},
-    spec: {hosts: [service], http: [{name: 'targeted', match: [{headers: {[TARGET_HEADER.name]: {exact: TARGET_HEADER.value}}}], ...(fault === undefined ? {} : {fault}), route}, {name: 'default', route}]},
+    spec: {
+      hosts: [service],
+      http: [
+        {
+          name: 'targeted',
+          match: [{headers: {[TARGET_HEADER.name]: {exact: TARGET_HEADER.value}}}],
+          ...(fault === undefined ? {} : {fault}),
+          route,
+        },
+        {name: 'default', route},
+      ],
+    },
   }
 }

@@ -78,7 +78,14 @@ export async function openLoop(opts: OpenLoopOptions): Promise<Sample[]> {
     inFlight++
     let sample: Sample
     try {
-      const res = await agent.request({origin: new URL(req.url).origin, path: new URL(req.url).pathname, method: 'GET', headers: req.headers ?? {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs})
+      const res = await agent.request({
+        origin: new URL(req.url).origin,
+        path: new URL(req.url).pathname,
+        method: 'GET',
+        headers: req.headers ?? {},
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      })
       const body = await res.body.text()
       sample = {kind, sentAt, doneAt: performance.now(), status: res.statusCode, faultAbort: body === FAULT_ABORT_BODY}
     } catch (err) {
@@ -97,7 +104,10 @@ export async function openLoop(opts: OpenLoopOptions): Promise<Sample[]> {
         if (inFlight >= concurrency) continue
         pending.push(send(sent))
       }
-      if (inFlight > maxInFlight) overload = new Error(`more than ${maxInFlight} requests in flight at ${opts.rate}/s: the sandbox is not keeping up (lower the rate or check the machine's load)`)
+      if (inFlight > maxInFlight)
+        overload = new Error(
+          `more than ${maxInFlight} requests in flight at ${opts.rate}/s: the sandbox is not keeping up (lower the rate or check the machine's load)`,
+        )
       await new Promise(resolve => setTimeout(resolve, 1))
     }
     await Promise.all(pending)

@@ -29,7 +29,19 @@ import {Pool} from 'undici'
 
 import {Mesh} from '@faultline/sandbox/mesh/index.js'
 import type {ConfigSource, Pod, Service, Topology} from '@faultline/sandbox/types.js'
-import {type Bench, type BenchResult, cpuSeconds, flag, fmtStats, peerVersion, quantile, ratios, resultMarkdown, stats, type Target} from './harness.js'
+import {
+  type Bench,
+  type BenchResult,
+  cpuSeconds,
+  flag,
+  fmtStats,
+  peerVersion,
+  quantile,
+  ratios,
+  resultMarkdown,
+  stats,
+  type Target,
+} from './harness.js'
 import {freePort, waitListening} from './loopback.js'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -72,11 +84,22 @@ async function serveRole(role: string, upstreamPort: number): Promise<void> {
   }
   if (role === 'sidecar') {
     const service: Service = {name: 'upstream', namespace: 'default', port: 9080, selector: {app: 'upstream'}}
-    const pod = (name: string, app: string, appPort: number): Pod => ({name, namespace: 'default', labels: {app, version: 'v1'}, serviceAccount: 'default', containers: [app, 'istio-proxy'], appPort})
+    const pod = (name: string, app: string, appPort: number): Pod => ({
+      name,
+      namespace: 'default',
+      labels: {app, version: 'v1'},
+      serviceAccount: 'default',
+      containers: [app, 'istio-proxy'],
+      appPort,
+    })
     const upstream = pod('upstream-v1-5d9b6f7c8d-aaaaa', 'upstream', upstreamPort)
     const client = pod('client-v1-5d9b6f7c8d-bbbbb', 'client', 1)
     const topology: Topology = {services: () => [service], pods: () => [upstream, client], endpoints: () => [upstream]}
-    const config: ConfigSource = {virtualServices: () => [], destinationRules: () => [], subscribe: () => () => undefined}
+    const config: ConfigSource = {
+      virtualServices: () => [],
+      destinationRules: () => [],
+      subscribe: () => () => undefined,
+    }
     const mesh = new Mesh({config, topology})
     await mesh.addSidecar(upstream)
     ready((await mesh.addSidecar(client)).outboundPort)
@@ -87,18 +110,24 @@ async function serveRole(role: string, upstreamPort: number): Promise<void> {
   const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, {connections: 256, pipelining: 1})
   const server = http.createServer((req, res) => {
     if (role === 'naive-agent') {
-      const up = http.request({host: '127.0.0.1', port: upstreamPort, path: req.url, method: req.method, headers: req.headers, agent}, r => {
-        res.writeHead(r.statusCode ?? 502, r.headers)
-        r.pipe(res)
-      })
+      const up = http.request(
+        {host: '127.0.0.1', port: upstreamPort, path: req.url, method: req.method, headers: req.headers, agent},
+        r => {
+          res.writeHead(r.statusCode ?? 502, r.headers)
+          r.pipe(res)
+        },
+      )
       req.pipe(up)
       return
     }
     req.resume()
-    pool.request({path: req.url ?? '/', method: 'GET', headers: {host: req.headers.host ?? ''}}).then(r => {
-      res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders)
-      r.body.pipe(res)
-    }, () => res.destroy())
+    pool.request({path: req.url ?? '/', method: 'GET', headers: {host: req.headers.host ?? ''}}).then(
+      r => {
+        res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders)
+        r.body.pipe(res)
+      },
+      () => res.destroy(),
+    )
   })
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => ready((server.address() as net.AddressInfo).port))
@@ -132,21 +161,52 @@ function startChild(children: ChildProcess[], cpu: number, command: string, args
   })
 }
 
-function nodeRole(children: ChildProcess[], cpu: number, role: string, upstreamPort = 0, script = SELF): Promise<Proxy> {
-  return startChild(children, cpu, process.execPath, ['--conditions=faultline-source', '--import', 'tsx', script, '--role', role, String(upstreamPort)])
+function nodeRole(
+  children: ChildProcess[],
+  cpu: number,
+  role: string,
+  upstreamPort = 0,
+  script = SELF,
+): Promise<Proxy> {
+  return startChild(children, cpu, process.execPath, [
+    '--conditions=faultline-source',
+    '--import',
+    'tsx',
+    script,
+    '--role',
+    role,
+    String(upstreamPort),
+  ])
 }
 
 /** HAProxy in `mode http` with one thread, keep-alive to the upstream. */
 async function startHaproxy(children: ChildProcess[], dir: string, upstreamPort: number): Promise<Proxy> {
   const port = await freePort()
   const cfg = join(dir, 'haproxy.cfg')
-  writeFileSync(cfg, [
-    'global', '  nbthread 1', '  maxconn 4096', 'defaults', '  mode http', '  option http-keep-alive', '  http-reuse always',
-    '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s',
-    `frontend fe`, `  bind 127.0.0.1:${port}`, '  default_backend be',
-    'backend be', `  server up 127.0.0.1:${upstreamPort}`, '',
-  ].join('\n'))
-  const child = spawn('taskset', ['-c', '0', '/usr/sbin/haproxy', '-db', '-f', cfg], {stdio: ['ignore', 'ignore', 'inherit']})
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '  nbthread 1',
+      '  maxconn 4096',
+      'defaults',
+      '  mode http',
+      '  option http-keep-alive',
+      '  http-reuse always',
+      '  timeout connect 5s',
+      '  timeout client 30s',
+      '  timeout server 30s',
+      `frontend fe`,
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend be',
+      'backend be',
+      `  server up 127.0.0.1:${upstreamPort}`,
+      '',
+    ].join('\n'),
+  )
+  const child = spawn('taskset', ['-c', '0', '/usr/sbin/haproxy', '-db', '-f', cfg], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   children.push(child)
   await waitListening(port)
   return {pid: child.pid as number, port}
@@ -202,11 +262,26 @@ interface Sample {
 /** One wrk run through a proxy, with the proxy's CPU time over it. */
 function wrk(proxy: Proxy, seconds: number, connections: number): Sample {
   const cpu0 = cpuSeconds(proxy.pid)
-  const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Host: ${HOST}`, `http://127.0.0.1:${proxy.port}/r`], {encoding: 'utf8', timeout: (seconds + 30) * 1000})
+  const r = spawnSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '-H',
+      `Host: ${HOST}`,
+      `http://127.0.0.1:${proxy.port}/r`,
+    ],
+    {encoding: 'utf8', timeout: (seconds + 30) * 1000},
+  )
   const cpuS = cpuSeconds(proxy.pid) - cpu0
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
   const requests = /(\d+) requests in/.exec(r.stdout)
-  if (rps === null || requests === null || Number(requests[1]) === 0) throw new Error(`wrk through port ${proxy.port} failed: ${r.stdout}${r.stderr}${r.error?.message ?? ''}`)
+  if (rps === null || requests === null || Number(requests[1]) === 0)
+    throw new Error(`wrk through port ${proxy.port} failed: ${r.stdout}${r.stderr}${r.error?.message ?? ''}`)
   if (/Non-2xx/.test(r.stdout)) throw new Error(`non-2xx responses through port ${proxy.port}:\n${r.stdout}`)
   return {rps: Number(rps[1]), requests: Number(requests[1]), cpuS}
 }
@@ -221,7 +296,12 @@ interface Measured {
 /** `names` rotated by `round`, so machine noise hits every one of them in turn. */
 const rotated = (names: string[], round: number) => names.map((_, k) => names[(round + k) % names.length] as string)
 
-async function measure(cfg: HopConfig, targets: Map<string, Proxy>, proxies: string[], log: (line: string) => void): Promise<Measured> {
+async function measure(
+  cfg: HopConfig,
+  targets: Map<string, Proxy>,
+  proxies: string[],
+  log: (line: string) => void,
+): Promise<Measured> {
   const m: Measured = {p50: {}, p99: {}, throughput: {}}
   const at = (name: string): Proxy => {
     const t = targets.get(name)
@@ -241,7 +321,9 @@ async function measure(cfg: HopConfig, targets: Map<string, Proxy>, proxies: str
     for (const name of rotated(proxies, i)) {
       const s = wrk(at(name), cfg.seconds, cfg.connections)
       ;(m.throughput[name] ??= []).push(s)
-      log(`round ${i + 1} ${name.padEnd(20)} p50 ${m.p50[name]?.at(-1)?.toFixed(3)} ms  ${s.rps.toFixed(0).padStart(6)} req/s  ${(s.cpuS * 1e6 / s.requests).toFixed(1)} µs CPU/req`)
+      log(
+        `round ${i + 1} ${name.padEnd(20)} p50 ${m.p50[name]?.at(-1)?.toFixed(3)} ms  ${s.rps.toFixed(0).padStart(6)} req/s  ${((s.cpuS * 1e6) / s.requests).toFixed(1)} µs CPU/req`,
+      )
     }
   }
   return m
@@ -262,20 +344,39 @@ function report(cfg: HopConfig, m: Measured, proxies: string[]): BenchResult {
   const latency = {
     caption: `Sequential latency, one keep-alive connection, ${cfg.samples} requests per path and round; median (min–max) of ${cfg.runs} round(s):`,
     headers: ['path', 'p50', 'p99', 'added p50 vs direct (same round)'],
-    rows: ['direct', ...proxies].map(name => [label(name), fmtStats(stats(m.p50[name] ?? []), 3, ' ms'), fmtStats(stats(m.p99[name] ?? []), 2, ' ms'), name === 'direct' ? '—' : fmtStats(added(name), 3, ' ms')]),
+    rows: ['direct', ...proxies].map(name => [
+      label(name),
+      fmtStats(stats(m.p50[name] ?? []), 3, ' ms'),
+      fmtStats(stats(m.p99[name] ?? []), 2, ' ms'),
+      name === 'direct' ? '—' : fmtStats(added(name), 3, ' ms'),
+    ]),
   }
   const rps = (name: string) => (m.throughput[name] ?? []).map(s => s.rps)
   const throughput = {
     caption: `Throughput, \`wrk -t1 -c${cfg.connections} -d${cfg.seconds}s\`, proxy pinned to CPU 0; median (min–max) of ${cfg.runs} round(s):`,
     headers: ['proxy (1 core)', 'req/s', 'vs HAProxy (same round)', 'µs CPU per request (proxy)'],
-    rows: proxies.map(name => [label(name), fmtStats(stats(rps(name))), name === 'haproxy' ? '1×' : fmtStats(ratios(rps(name), rps('haproxy')), 2, '×'),
-      fmtStats(stats((m.throughput[name] ?? []).map(s => s.cpuS * 1e6 / s.requests)), 1)]),
+    rows: proxies.map(name => [
+      label(name),
+      fmtStats(stats(rps(name))),
+      name === 'haproxy' ? '1×' : fmtStats(ratios(rps(name), rps('haproxy')), 2, '×'),
+      fmtStats(stats((m.throughput[name] ?? []).map(s => (s.cpuS * 1e6) / s.requests)), 1),
+    ]),
   }
   const ratio = ratios(rps('sidecar'), rps('haproxy'))
   const addedP50 = added('sidecar')
   const targets: Target[] = [
-    {name: 'sidecar throughput vs HAProxy', target: `≥ ${TARGET.ratio}× (median of same-round ratios)`, value: fmtStats(ratio, 2, '×'), met: ratio.median >= TARGET.ratio},
-    {name: 'sidecar added p50 latency', target: `≤ ${TARGET.addedP50Ms} ms`, value: fmtStats(addedP50, 3, ' ms'), met: addedP50.median <= TARGET.addedP50Ms},
+    {
+      name: 'sidecar throughput vs HAProxy',
+      target: `≥ ${TARGET.ratio}× (median of same-round ratios)`,
+      value: fmtStats(ratio, 2, '×'),
+      met: ratio.median >= TARGET.ratio,
+    },
+    {
+      name: 'sidecar added p50 latency',
+      target: `≤ ${TARGET.addedP50Ms} ms`,
+      value: fmtStats(addedP50, 3, ' ms'),
+      met: addedP50.median <= TARGET.addedP50Ms,
+    },
   ]
   return {method: method(cfg), tables: [latency, throughput], targets, notes: notes(cfg)}
 }
@@ -285,7 +386,7 @@ function method(cfg: HopConfig): string[] {
   const wrkVersion = peerVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk (version unknown)'
   return [
     'Upstream: a Node HTTP server answering `200 ok` (content-length 2), pinned to CPU 1 with the load generator; every proxy under test pinned to CPU 0 (`taskset`).',
-    'Sidecar: one sandbox sidecar (`packages/sandbox/src/mesh/`), default route, no VirtualService, Istio\'s default retry policy, full stats and Istio metrics recording.',
+    "Sidecar: one sandbox sidecar (`packages/sandbox/src/mesh/`), default route, no VirtualService, Istio's default retry policy, full stats and Istio metrics recording.",
     `Peers: ${haproxy} (\`mode http\`, \`nbthread 1\`, keep-alive to the upstream); two naive Node reverse proxies (node \`http.Agent\`, undici \`Pool\`) showing the cost of Node's HTTP stack itself.`,
     `Latency: one raw keep-alive socket, sequential \`GET\`s, ${Math.ceil(cfg.samples / 5)} warm-up requests per path once, then ${cfg.samples} measured per path and round.`,
     `Throughput: ${wrkVersion}, \`wrk -t1 -c${cfg.connections} -d${cfg.seconds}s\` after ${cfg.warmup} s of the same load per proxy, unmeasured; the proxy's CPU seconds (user + system, all threads) from \`/proc/<pid>/stat\` around each run.`,
@@ -295,13 +396,17 @@ function method(cfg: HopConfig): string[] {
 
 function notes(cfg: HopConfig): string[] {
   return [
-    'The naive Node proxies bound what any Node proxy reaches on this machine: the sidecar near them means what remains is Node\'s HTTP stack, not the mesh (see `docs/performance.md`).',
-    ...(cfg.compare.length > 0 ? [`\`sidecar@<dir>\`: the sidecar of another checkout (${cfg.compare.join(', ')}), run in the same rounds.`] : []),
+    "The naive Node proxies bound what any Node proxy reaches on this machine: the sidecar near them means what remains is Node's HTTP stack, not the mesh (see `docs/performance.md`).",
+    ...(cfg.compare.length > 0
+      ? [`\`sidecar@<dir>\`: the sidecar of another checkout (${cfg.compare.join(', ')}), run in the same rounds.`]
+      : []),
   ]
 }
 
 async function run(cfg: HopConfig, log: (line: string) => void): Promise<BenchResult> {
-  const compared = Object.fromEntries(cfg.compare.map(d => [`sidecar@${basename(d)}`, join(d, 'bench', 'sidecar-hop.ts')]))
+  const compared = Object.fromEntries(
+    cfg.compare.map(d => [`sidecar@${basename(d)}`, join(d, 'bench', 'sidecar-hop.ts')]),
+  )
   const proxies = ['sidecar', ...Object.keys(compared), 'haproxy', 'naive-agent', 'naive-undici']
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-sidecar-'))
   const children: ChildProcess[] = []
@@ -309,8 +414,15 @@ async function run(cfg: HopConfig, log: (line: string) => void): Promise<BenchRe
     const upstream = await nodeRole(children, 1, 'upstream')
     const starting: Record<string, Promise<Proxy>> = {
       haproxy: startHaproxy(children, dir, upstream.port),
-      ...Object.fromEntries(['sidecar', 'naive-agent', 'naive-undici'].map(role => [role, nodeRole(children, 0, role, upstream.port)])),
-      ...Object.fromEntries(Object.entries(compared).map(([name, script]) => [name, nodeRole(children, 0, 'sidecar', upstream.port, script)])),
+      ...Object.fromEntries(
+        ['sidecar', 'naive-agent', 'naive-undici'].map(role => [role, nodeRole(children, 0, role, upstream.port)]),
+      ),
+      ...Object.fromEntries(
+        Object.entries(compared).map(([name, script]) => [
+          name,
+          nodeRole(children, 0, 'sidecar', upstream.port, script),
+        ]),
+      ),
     }
     const started = await Promise.all(Object.entries(starting).map(async ([name, p]) => [name, await p] as const))
     log(`upstream and ${started.length} proxies listening`)
@@ -324,7 +436,7 @@ async function run(cfg: HopConfig, log: (line: string) => void): Promise<BenchRe
 const bench: Bench = {
   name: 'sidecar',
   title: 'Sandbox sidecar hop against HAProxy',
-  what: 'One request through one sandbox sidecar against a direct call to the same upstream (added p50/p99), and requests/s through one sidecar on one core against HAProxy with one thread, with the proxy\'s CPU time per request.',
+  what: "One request through one sandbox sidecar against a direct call to the same upstream (added p50/p99), and requests/s through one sidecar on one core against HAProxy with one thread, with the proxy's CPU time per request.",
   run: opts => run({runs: opts.runs, ...(opts.smoke ? SMOKE : FULL), compare: []}, opts.log),
 }
 export default bench
@@ -332,8 +444,14 @@ export default bench
 /** Standalone: the same measurement, printed. */
 async function main(): Promise<void> {
   const num = (name: string, fallback: number) => Number(flag(name) ?? fallback)
-  const cfg: HopConfig = {runs: num('runs', 5), seconds: num('duration', FULL.seconds), warmup: num('warmup', FULL.warmup), samples: num('samples', FULL.samples), connections: num('connections', FULL.connections),
-    compare: (flag('compare') ?? '').split(',').filter(d => d !== '')}
+  const cfg: HopConfig = {
+    runs: num('runs', 5),
+    seconds: num('duration', FULL.seconds),
+    warmup: num('warmup', FULL.warmup),
+    samples: num('samples', FULL.samples),
+    connections: num('connections', FULL.connections),
+    compare: (flag('compare') ?? '').split(',').filter(d => d !== ''),
+  }
   const result = await run(cfg, line => console.log(line))
   console.log(`\n${resultMarkdown(result)}`)
 }

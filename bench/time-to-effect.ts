@@ -113,7 +113,11 @@ async function cycle(sandbox: SandboxProcess, watch: ProbeWatch): Promise<Cycle>
   watch.watchFrom(applySent)
   await sandbox.cluster.createVirtualService({...vs, metadata: {...vs.metadata, namespace: sandbox.namespace}})
   const applyAnswered = performance.now()
-  await until(() => watch.firstFaulted !== undefined, () => `no faulted answer within ${GIVE_UP_MS} ms of creating the VirtualService: the fault never took effect (${watch.describe(performance.now())})`)
+  await until(
+    () => watch.firstFaulted !== undefined,
+    () =>
+      `no faulted answer within ${GIVE_UP_MS} ms of creating the VirtualService: the fault never took effect (${watch.describe(performance.now())})`,
+  )
   const first = watch.firstFaulted as number
   await sleep(SETTLE_MS)
   const lastUnfaultedSent = watch.lastOkSentAt
@@ -122,16 +126,24 @@ async function cycle(sandbox: SandboxProcess, watch: ProbeWatch): Promise<Cycle>
   await sandbox.cluster.deleteVirtualService(sandbox.namespace, 'details')
   const revertAnswered = performance.now()
   // The revert has taken effect once a probe sent after the delete's answer gets an unfaulted 200.
-  await until(() => watch.lastOkSentAt > revertAnswered, () => `no unfaulted answer within ${GIVE_UP_MS} ms of deleting the VirtualService: the revert never took effect (${watch.describe(performance.now())})`)
+  await until(
+    () => watch.lastOkSentAt > revertAnswered,
+    () =>
+      `no unfaulted answer within ${GIVE_UP_MS} ms of deleting the VirtualService: the revert never took effect (${watch.describe(performance.now())})`,
+  )
   await sleep(SETTLE_MS)
   // Probes run every millisecond, so the last faulted answer lands right around the revert; slightly
   // negative means the last one arrived just before the delete was sent, within the resolution.
   const last = watch.lastFaulted
   return {
-    effectFromSend: first - applySent, effectFromAnswer: first - applyAnswered,
-    revertFromSend: last - revertSent, revertFromAnswer: last - revertAnswered,
-    applyAnswerMs: applyAnswered - applySent, revertAnswerMs: revertAnswered - revertSent,
-    effectWindowMs: first - lastUnfaultedSent, revertWindowMs: (watch.firstOk as number) - watch.lastFaultedSentAt,
+    effectFromSend: first - applySent,
+    effectFromAnswer: first - applyAnswered,
+    revertFromSend: last - revertSent,
+    revertFromAnswer: last - revertAnswered,
+    applyAnswerMs: applyAnswered - applySent,
+    revertAnswerMs: revertAnswered - revertSent,
+    effectWindowMs: first - lastUnfaultedSent,
+    revertWindowMs: (watch.firstOk as number) - watch.lastFaultedSentAt,
   }
 }
 
@@ -147,13 +159,23 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   let samples: Sample[] = []
   try {
     // Bounded however the cycles go: the stream ends after (cycles + a warm-up) × 4 s at most.
-    probes = openLoop({proxy: sandbox.proxy, requests: [PROBE], rate: PROBE_RATE, concurrency: PROBE_CONCURRENCY, count: (cycles + 1) * 4 * PROBE_RATE + 60 * PROBE_RATE, stop: stop.signal, onSample: watch.onSample})
+    probes = openLoop({
+      proxy: sandbox.proxy,
+      requests: [PROBE],
+      rate: PROBE_RATE,
+      concurrency: PROBE_CONCURRENCY,
+      count: (cycles + 1) * 4 * PROBE_RATE + 60 * PROBE_RATE,
+      stop: stop.signal,
+      onSample: watch.onSample,
+    })
     // The first cycle warms the API client (discovery, TLS) and the mesh's compile path; it is not counted.
     await cycle(sandbox, watch)
     for (let i = 1; i <= cycles; i++) {
       const c = await cycle(sandbox, watch)
       measured.push(c)
-      opts.log(`cycle ${i}/${cycles}: effect ${c.effectFromSend.toFixed(1)} ms after the write was sent (${c.effectFromAnswer.toFixed(1)} after its answer), revert ${c.revertFromSend.toFixed(1)} ms (${c.revertFromAnswer.toFixed(1)})`)
+      opts.log(
+        `cycle ${i}/${cycles}: effect ${c.effectFromSend.toFixed(1)} ms after the write was sent (${c.effectFromAnswer.toFixed(1)} after its answer), revert ${c.revertFromSend.toFixed(1)} ms (${c.revertFromAnswer.toFixed(1)})`,
+      )
     }
   } finally {
     stop.abort()
@@ -161,7 +183,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     await sandbox.stop()
   }
   const failed = samples.filter(s => s.status === 0)
-  if (failed.length > 0) throw new Error(`${failed.length} of ${samples.length} probes failed (first: ${failed[0]?.error}); is the sandbox overloaded?`)
+  if (failed.length > 0)
+    throw new Error(
+      `${failed.length} of ${samples.length} probes failed (first: ${failed[0]?.error}); is the sandbox overloaded?`,
+    )
   const seconds = (Math.max(...samples.map(x => x.doneAt)) - Math.min(...samples.map(x => x.sentAt))) / 1000
   const sent = samples.map(x => x.sentAt).sort((a, b) => a - b)
   const gaps = sent.slice(1).map((t, i) => t - (sent[i] as number))
@@ -175,26 +200,58 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       'npm run bench -- --only effect',
       'sandbox: chaos sandbox up --detach --no-prometheus (from src/, reaper off) in its own process',
       `probes: GET ${PROBE.url} with ${TARGET_HEADER.name}: ${TARGET_HEADER.value} through the sandbox's forward proxy, ${PROBE_RATE}/s open model with at most ${PROBE_CONCURRENCY} in flight (arrivals beyond skipped), answers timed on performance.now()`,
-      'write: create VirtualService details (targeted route aborts 100 % with HTTP 500) with the product\'s cluster client; revert: delete it',
+      "write: create VirtualService details (targeted route aborts 100 % with HTTP 500) with the product's cluster client; revert: delete it",
       `${cycles} apply/revert cycles after one warm-up cycle, ${SETTLE_MS} ms of settled routing around each write`,
     ],
-    tables: [{
-      caption: `Median (min–max) over ${cycles} cycles. "Sent": from handing the write to the API client; "answered": from its answer coming back (negative: the mesh acted before the answer arrived).`,
-      headers: ['figure', 'from write sent', 'from write answered', 'API answer took', 'routing change pinned to within'],
-      rows: [
-        ['first faulted answer after the apply', ms(effect), ms(pick(c => c.effectFromAnswer)), ms(pick(c => c.applyAnswerMs)), ms(pick(c => c.effectWindowMs))],
-        ['last faulted answer after the revert', ms(revert), ms(pick(c => c.revertFromAnswer)), ms(pick(c => c.revertAnswerMs)), ms(pick(c => c.revertWindowMs))],
-      ],
-    }],
+    tables: [
+      {
+        caption: `Median (min–max) over ${cycles} cycles. "Sent": from handing the write to the API client; "answered": from its answer coming back (negative: the mesh acted before the answer arrived).`,
+        headers: [
+          'figure',
+          'from write sent',
+          'from write answered',
+          'API answer took',
+          'routing change pinned to within',
+        ],
+        rows: [
+          [
+            'first faulted answer after the apply',
+            ms(effect),
+            ms(pick(c => c.effectFromAnswer)),
+            ms(pick(c => c.applyAnswerMs)),
+            ms(pick(c => c.effectWindowMs)),
+          ],
+          [
+            'last faulted answer after the revert',
+            ms(revert),
+            ms(pick(c => c.revertFromAnswer)),
+            ms(pick(c => c.revertAnswerMs)),
+            ms(pick(c => c.revertWindowMs)),
+          ],
+        ],
+      },
+    ],
     targets: [
-      {name: 'time to effect (API write sent → first faulted response)', target: `≤ ${BAR_MS} ms`, value: `${ms(effect)}, median (min–max) of ${cycles} cycles`, met: effect.median <= BAR_MS},
-      {name: 'time to revert (revert sent → last faulted response)', target: `≤ ${BAR_MS} ms`, value: `${ms(revert)}, median (min–max) of ${cycles} cycles`, met: revert.median <= BAR_MS},
+      {
+        name: 'time to effect (API write sent → first faulted response)',
+        target: `≤ ${BAR_MS} ms`,
+        value: `${ms(effect)}, median (min–max) of ${cycles} cycles`,
+        met: effect.median <= BAR_MS,
+      },
+      {
+        name: 'time to revert (revert sent → last faulted response)',
+        target: `≤ ${BAR_MS} ms`,
+        value: `${ms(revert)}, median (min–max) of ${cycles} cycles`,
+        met: revert.median <= BAR_MS,
+      },
     ],
     notes: [
       `Resolution: ${resolution}. A faulted answer trails the moment routing changed by up to one probe interval plus one round trip; the last column brackets that moment per cycle: after the send of the last probe that saw the old routing, no later than the answer of the first that saw the new.`,
       'The bar is judged on the median over cycles; the maximum is in the table.',
-      'The runner measures the same two figures on a real cluster by polling the calling sidecars\' fault counters (first evidence: every 250 ms; after the revert: every 200 ms), so its figures are upper bounds at that resolution plus the time one poll takes; the run console and journal say so.',
-      ...(opts.smoke ? ['smoke run on a shared machine: the numbers show the bench works, not how fast the sandbox is'] : []),
+      "The runner measures the same two figures on a real cluster by polling the calling sidecars' fault counters (first evidence: every 250 ms; after the revert: every 200 ms), so its figures are upper bounds at that resolution plus the time one poll takes; the run console and journal say so.",
+      ...(opts.smoke
+        ? ['smoke run on a shared machine: the numbers show the bench works, not how fast the sandbox is']
+        : []),
     ],
   }
 }

@@ -35,11 +35,13 @@ export function chaos(args: string[]): Promise<Ran> {
 
 /** Why the built CLI cannot be used (absent, or older than the sources it is built from), or undefined. */
 export function builtCliProblem(sources: string[]): string | undefined {
-  const built = (src: string): string => join(REPO, src.replace(/^(packages\/[^/]+\/)?src\//, '$1dist/').replace(/\.ts$/, '.js'))
+  const built = (src: string): string =>
+    join(REPO, src.replace(/^(packages\/[^/]+\/)?src\//, '$1dist/').replace(/\.ts$/, '.js'))
   for (const src of sources) {
     const out = built(src)
     if (!existsSync(out)) return `${out} is missing: run npm run build first`
-    if (statSync(out).mtimeMs < statSync(join(REPO, src)).mtimeMs) return `${out} is older than ${src}: run npm run build first`
+    if (statSync(out).mtimeMs < statSync(join(REPO, src)).mtimeMs)
+      return `${out} is older than ${src}: run npm run build first`
   }
   return undefined
 }
@@ -51,7 +53,8 @@ export function builtCliProblem(sources: string[]): string | undefined {
 export async function ensureBuilt(sources: string[]): Promise<void> {
   if (builtCliProblem(sources) === undefined) return
   // As `npm run build` does: the packages first (the CLI compiles against their declarations).
-  for (const project of ['packages/core', 'packages/sandbox', 'tsconfig.json']) await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', project])
+  for (const project of ['packages/core', 'packages/sandbox', 'tsconfig.json'])
+    await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', project])
   // As `npm run build` does: client-node bundled, and the command manifest oclif reads (new flags and commands).
   await sh(process.execPath, [join(REPO, 'dist/build/client-node-bundle.js')])
   await sh(process.execPath, [join(REPO, 'dist/cli/manifest.js')])

@@ -16,22 +16,40 @@ const REFERENCE = join(ROOT, 'test', 'reference')
 
 /** Files git would commit (tracked, or untracked and not ignored), outside the vendored reference data. */
 function repositoryFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {cwd: ROOT, encoding: 'utf8'})
-  return out.split('\0').filter(f => f !== '' && existsSync(join(ROOT, f)))
-    .filter(f => !f.startsWith('test/reference/') && !/\.(png|jpe?g|gif|ico|lock)$/.test(f) && f !== 'package-lock.json')
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+  return out
+    .split('\0')
+    .filter(f => f !== '' && existsSync(join(ROOT, f)))
+    .filter(
+      f => !f.startsWith('test/reference/') && !/\.(png|jpe?g|gif|ico|lock)$/.test(f) && f !== 'package-lock.json',
+    )
 }
 
 /** What reaches outside: each pattern with the reason it cannot stand in a clone. */
 const OUTSIDE: Array<{pattern: RegExp; why: string}> = [
   // ../shared/tools/ (a real k6, a real kube-apiserver) is the one exception: tests that use a tool
   // there find it by an environment variable or beside the repository, and skip when it is absent.
-  {pattern: /\.\.\/shared\/(?!tools\/)|\.\.\/shared\b(?!\/)|\bshared\/reference\b/, why: 'reads from ../shared, which a clone does not have: copy the data into test/reference/ with its source'},
-  {pattern: /\bDESIGN(\.md)?\s*§|\bDESIGN\.md\b/, why: 'cites DESIGN.md, which the repository does not hold: cite README.md or docs/'},
-  {pattern: /(?<!test\/reference\/)\bSEMANTICS(\.md)?\s*\(/, why: 'cites SEMANTICS without its path: write test/reference/SEMANTICS.md (…)'},
-  ...[dirname(ROOT.replace(/[/\\]$/, '')), homedir()].filter(p => p.length > 1).map(p => ({
-    pattern: new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[/\\\\]`),
-    why: 'names an absolute path of this machine: use a path relative to the repository',
-  })),
+  {
+    pattern: /\.\.\/shared\/(?!tools\/)|\.\.\/shared\b(?!\/)|\bshared\/reference\b/,
+    why: 'reads from ../shared, which a clone does not have: copy the data into test/reference/ with its source',
+  },
+  {
+    pattern: /\bDESIGN(\.md)?\s*§|\bDESIGN\.md\b/,
+    why: 'cites DESIGN.md, which the repository does not hold: cite README.md or docs/',
+  },
+  {
+    pattern: /(?<!test\/reference\/)\bSEMANTICS(\.md)?\s*\(/,
+    why: 'cites SEMANTICS without its path: write test/reference/SEMANTICS.md (…)',
+  },
+  ...[dirname(ROOT.replace(/[/\\]$/, '')), homedir()]
+    .filter(p => p.length > 1)
+    .map(p => ({
+      pattern: new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[/\\\\]`),
+      why: 'names an absolute path of this machine: use a path relative to the repository',
+    })),
 ]
 
 /** `new URL('<relative>', import.meta.url)` literals, resolved against their file. */
@@ -41,7 +59,9 @@ describe('the repository stands alone', () => {
   const files = repositoryFiles()
 
   it('finds the files it checks', () => {
-    assert.ok(files.includes('README.md') && files.some(f => f.startsWith('src/')) && files.some(f => f.startsWith('test/')))
+    assert.ok(
+      files.includes('README.md') && files.some(f => f.startsWith('src/')) && files.some(f => f.startsWith('test/')),
+    )
   })
 
   it('no source, test, benchmark or document reaches outside the repository', () => {
@@ -50,7 +70,8 @@ describe('the repository stands alone', () => {
       if (file === 'test/repository.test.ts') continue
       const text = readFileSync(join(ROOT, file), 'utf8')
       text.split('\n').forEach((line, i) => {
-        for (const {pattern, why} of OUTSIDE) if (pattern.test(line)) found.push(`${file}:${i + 1}: ${why}\n    ${line.trim().slice(0, 160)}`)
+        for (const {pattern, why} of OUTSIDE)
+          if (pattern.test(line)) found.push(`${file}:${i + 1}: ${why}\n    ${line.trim().slice(0, 160)}`)
       })
     }
     assert.deepEqual(found, [], `\n${found.join('\n')}`)
@@ -63,7 +84,8 @@ describe('the repository stands alone', () => {
       for (const m of text.matchAll(URL_LITERAL)) {
         const target = resolve(dirname(join(ROOT, file)), m[2]!)
         const inside = relative(ROOT, target)
-        if (inside.startsWith('..') || inside.startsWith(sep)) found.push(`${file}: new URL('${m[2]}') resolves to ${target}, outside the repository`)
+        if (inside.startsWith('..') || inside.startsWith(sep))
+          found.push(`${file}: new URL('${m[2]}') resolves to ${target}, outside the repository`)
       }
     }
     assert.deepEqual(found, [], `\n${found.join('\n')}`)
@@ -77,7 +99,11 @@ describe('the repository stands alone', () => {
     assert.equal(hits(' * evaluates it (test/reference/SEMANTICS.md (b)).'), 0)
     assert.equal(hits(`const dir = "${join(ROOT, 'test')}"`), 1)
     assert.equal(hits('the shared preflight of a game day'), 0)
-    assert.equal(hits('K6_BINARY pointing at a real k6 (e.g. ../shared/tools/k6/k6)'), 0, 'an optional tool, skipped when absent')
+    assert.equal(
+      hits('K6_BINARY pointing at a real k6 (e.g. ../shared/tools/k6/k6)'),
+      0,
+      'an optional tool, skipped when absent',
+    )
     assert.equal(hits('cat ../shared/notes.txt'), 1)
   })
 
@@ -88,7 +114,11 @@ describe('the repository stands alone', () => {
       const doc = ['SOURCE.md', 'README.md'].map(f => join(REFERENCE, folder, f)).find(existsSync)
       assert.ok(doc !== undefined, `test/reference/${folder}/ has no SOURCE.md or README.md naming its source`)
       const text = readFileSync(doc, 'utf8')
-      assert.match(text, /licen[cs]e|Apache-2\.0|AGPL|recorded|produced by/i, `${relative(ROOT, doc)} names no licence or origin`)
+      assert.match(
+        text,
+        /licen[cs]e|Apache-2\.0|AGPL|recorded|produced by/i,
+        `${relative(ROOT, doc)} names no licence or origin`,
+      )
     }
     assert.match(readFileSync(join(REFERENCE, 'README.md'), 'utf8'), /SOURCE\.md/)
   })

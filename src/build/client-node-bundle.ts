@@ -28,7 +28,9 @@ export async function bundleClientNode(root: string): Promise<void> {
     legalComments: 'none',
     logLevel: 'warning',
     // Some of its dependencies are CommonJS and require Node's built-ins.
-    banner: {js: "import {createRequire as __faultlineRequire} from 'node:module'; const require = __faultlineRequire(import.meta.url);"},
+    banner: {
+      js: "import {createRequire as __faultlineRequire} from 'node:module'; const require = __faultlineRequire(import.meta.url);",
+    },
   })
   // tsc's source map describes the re-export, not the bundle.
   rmSync(`${out}.map`, {force: true})

@@ -17,7 +17,14 @@ export const MANIFEST = 'oclif.manifest.json'
 
 /** The manifest of the commands compiled under `root`/dist/commands (import errors fail it). */
 export async function commandManifest(root: string): Promise<Plugin['manifest']> {
-  const plugin = new Plugin({root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true})
+  const plugin = new Plugin({
+    root,
+    type: 'core',
+    isRoot: true,
+    ignoreManifest: true,
+    errorOnManifestCreate: true,
+    respectNoCacheDefault: true,
+  })
   await plugin.load()
   return plugin.manifest
 }

@@ -31,7 +31,7 @@ export interface ForwardTarget {
 
 /** Why a connection got no pod: the header value of the 502 and the reason the drivers count. */
 export const LOST_WHY = ['no ready pod', 'stream failed'] as const
-export type LostWhy = typeof LOST_WHY[number]
+export type LostWhy = (typeof LOST_WHY)[number]
 
 /** The header the forwarder's own 502 carries. */
 export const PORT_FORWARD_HEADER = 'x-faultline-port-forward'
@@ -66,34 +66,61 @@ interface Endpoint {
   port: number
 }
 
-const selectorOf = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+const selectorOf = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
 
 /** The Service by name (`get services/NAME` where the cluster can, else from the namespace's list). */
 async function findService(cluster: ForwardingCluster, target: ForwardTarget): Promise<ServiceSummary> {
   const {service, namespace, port} = target
-  const svc = cluster.readService !== undefined ? await cluster.readService(namespace, service) : (await cluster.listServices(namespace)).find(s => s.name === service)
+  const svc =
+    cluster.readService !== undefined
+      ? await cluster.readService(namespace, service)
+      : (await cluster.listServices(namespace)).find(s => s.name === service)
   const hint = `Name a Service of ${namespace} that has ready pods (spec.load.entry.portForward or --entry portForward=SERVICE[.NAMESPACE]:PORT). Nothing was injected.`
-  if (svc === undefined) throw new ClusterUnavailable(`--entry portForward: there is no Service ${namespace}/${service}`, {hint})
-  if (!svc.ports.includes(port)) throw new ClusterUnavailable(`--entry portForward: Service ${namespace}/${service} has no port ${port} (its ports: ${svc.ports.join(', ') || 'none'})`, {hint: `Use one of its ports, e.g. --entry portForward=${service}.${namespace}:${svc.ports[0] ?? 80}. Nothing was injected.`})
-  if (svc.selector === undefined || Object.keys(svc.selector).length === 0) throw new ClusterUnavailable(`--entry portForward: Service ${namespace}/${service} has no selector, so it has no pods to forward to`, {hint})
+  if (svc === undefined)
+    throw new ClusterUnavailable(`--entry portForward: there is no Service ${namespace}/${service}`, {hint})
+  if (!svc.ports.includes(port))
+    throw new ClusterUnavailable(
+      `--entry portForward: Service ${namespace}/${service} has no port ${port} (its ports: ${svc.ports.join(', ') || 'none'})`,
+      {
+        hint: `Use one of its ports, e.g. --entry portForward=${service}.${namespace}:${svc.ports[0] ?? 80}. Nothing was injected.`,
+      },
+    )
+  if (svc.selector === undefined || Object.keys(svc.selector).length === 0)
+    throw new ClusterUnavailable(
+      `--entry portForward: Service ${namespace}/${service} has no selector, so it has no pods to forward to`,
+      {hint},
+    )
   return svc
 }
 
 /** The ready pods of the Service, each with the port its targetPort names (pods without that named port are left out). */
-export async function serviceEndpoints(cluster: ForwardingCluster, svc: ServiceSummary, port: number): Promise<Endpoint[]> {
+export async function serviceEndpoints(
+  cluster: ForwardingCluster,
+  svc: ServiceSummary,
+  port: number,
+): Promise<Endpoint[]> {
   const target = svc.targetPorts?.[port] ?? port
   const pods = await cluster.listPods(svc.namespace, selectorOf(svc.selector ?? {}))
-  return pods.filter(p => p.ready).flatMap(p => {
-    const on = typeof target === 'number' ? target : p.ports?.[target]
-    return on === undefined ? [] : [{pod: p.name, port: on}]
-  })
+  return pods
+    .filter(p => p.ready)
+    .flatMap(p => {
+      const on = typeof target === 'number' ? target : p.ports?.[target]
+      return on === undefined ? [] : [{pod: p.name, port: on}]
+    })
 }
 
 function noPodsMessage(svc: ServiceSummary, port: number, pods: readonly PodSummary[]): string {
   const target = svc.targetPorts?.[port] ?? port
   const what = `--entry portForward: Service ${svc.namespace}/${svc.name} has no ready pod to forward to`
   if (pods.length === 0) return `${what} (its selector ${selectorOf(svc.selector ?? {})} matches no pod)`
-  if (pods.every(p => !p.ready)) return `${what} (${pods.length} pod(s) match its selector, none is ready: ${pods.slice(0, 3).map(p => p.name).join(', ')})`
+  if (pods.every(p => !p.ready))
+    return `${what} (${pods.length} pod(s) match its selector, none is ready: ${pods
+      .slice(0, 3)
+      .map(p => p.name)
+      .join(', ')})`
   return `${what} (no ready pod has a container port named ${JSON.stringify(target)}, which its port ${port} targets)`
 }
 
@@ -131,21 +158,49 @@ export class ServiceForwarder {
    * Resolves the Service and its ready pods, opens one stream to check that forwarding works (the
    * permission, the pod's port), and listens. Any of these failing is exit 4, nothing injected.
    */
-  static async start(cluster: ForwardingCluster, target: ForwardTarget, options: ForwarderOptions): Promise<ServiceForwarder> {
+  static async start(
+    cluster: ForwardingCluster,
+    target: ForwardTarget,
+    options: ForwarderOptions,
+  ): Promise<ServiceForwarder> {
     const where = `${target.namespace}/${target.service}:${target.port}`
-    if (cluster.openPortForward === undefined) throw new ClusterUnavailable(`--entry portForward: this cluster connection cannot port-forward (to ${where})`, {hint: 'Use --entry gateway or --entry proxy=URL. Nothing was injected.'})
+    if (cluster.openPortForward === undefined)
+      throw new ClusterUnavailable(`--entry portForward: this cluster connection cannot port-forward (to ${where})`, {
+        hint: 'Use --entry gateway or --entry proxy=URL. Nothing was injected.',
+      })
     const svc = await findService(cluster, target)
     const endpoints = await serviceEndpoints(cluster, svc, target.port)
-    if (endpoints.length === 0) throw new ClusterUnavailable(noPodsMessage(svc, target.port, await cluster.listPods(svc.namespace, selectorOf(svc.selector ?? {}))), {hint: `Wait for ${target.service}'s pods to be ready (kubectl get pods -n ${target.namespace} -l ${selectorOf(svc.selector ?? {})}), or forward to another Service. Nothing was injected.`})
+    if (endpoints.length === 0)
+      throw new ClusterUnavailable(
+        noPodsMessage(svc, target.port, await cluster.listPods(svc.namespace, selectorOf(svc.selector ?? {}))),
+        {
+          hint: `Wait for ${target.service}'s pods to be ready (kubectl get pods -n ${target.namespace} -l ${selectorOf(svc.selector ?? {})}), or forward to another Service. Nothing was injected.`,
+        },
+      )
     const first = endpoints[0] as Endpoint
     const check = await checkStream(cluster.openPortForward.bind(cluster), target.namespace, first)
-    if (check !== undefined) throw new ClusterUnavailable(`--entry portForward: the port-forward to ${target.namespace}/${first.pod}:${first.port} (Service ${where}) failed: ${check}`, {hint: 'chaos needs create pods/portforward in that namespace (kubectl auth can-i create pods --subresource=portforward -n ' + target.namespace + '), and the pod must listen on that port. Nothing was injected.'})
+    if (check !== undefined)
+      throw new ClusterUnavailable(
+        `--entry portForward: the port-forward to ${target.namespace}/${first.pod}:${first.port} (Service ${where}) failed: ${check}`,
+        {
+          hint:
+            'chaos needs create pods/portforward in that namespace (kubectl auth can-i create pods --subresource=portforward -n ' +
+            target.namespace +
+            '), and the pod must listen on that port. Nothing was injected.',
+        },
+      )
     const server = createServer()
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
     })
-    const forwarder = new ServiceForwarder(cluster as ForwardingCluster & Required<Pick<ForwardingCluster, 'openPortForward'>>, svc, target, server, {connectMs: 5000, lostAfterMs: 15_000, backoffMs: 100, onTrouble: () => undefined, ...options})
+    const forwarder = new ServiceForwarder(
+      cluster as ForwardingCluster & Required<Pick<ForwardingCluster, 'openPortForward'>>,
+      svc,
+      target,
+      server,
+      {connectMs: 5000, lostAfterMs: 15_000, backoffMs: 100, onTrouble: () => undefined, ...options},
+    )
     forwarder.endpoints = endpoints
     forwarder.refreshedAt = Date.now()
     server.on('connection', socket => void forwarder.serve(socket))
@@ -229,7 +284,8 @@ export class ServiceForwarder {
       return 'served'
     }
     stream.close()
-    if (result.error !== undefined || !result.answered) this.rest(endpoint, result.error ?? 'the stream closed before the pod answered')
+    if (result.error !== undefined || !result.answered)
+      this.rest(endpoint, result.error ?? 'the stream closed before the pod answered')
     this.counts.retries++
     return result.answered ? 'carry on' : 'stream failed'
   }
@@ -249,7 +305,8 @@ export class ServiceForwarder {
     if (this.refreshing !== undefined) return this.refreshing
     if (Date.now() - this.refreshedAt < 500) return Promise.resolve()
     // The Service is read again too: a selector or targetPort changed mid-run is followed (a Service gone keeps the last one).
-    this.refreshing = findService(this.cluster, this.target).catch(() => this.svc)
+    this.refreshing = findService(this.cluster, this.target)
+      .catch(() => this.svc)
       .then(svc => {
         this.svc = svc
         return serviceEndpoints(this.cluster, svc, this.target.port)
@@ -259,7 +316,9 @@ export class ServiceForwarder {
         // A pod the list has again after its rest is tried again; one that left is forgotten.
         for (const pod of this.resting.keys()) if (!list.some(e => e.pod === pod)) this.resting.delete(pod)
       })
-      .catch((err: Error) => { this.lastError = `listing the pods of ${this.target.namespace}/${this.target.service}: ${err.message}` })
+      .catch((err: Error) => {
+        this.lastError = `listing the pods of ${this.target.namespace}/${this.target.service}: ${err.message}`
+      })
       .finally(() => {
         this.refreshedAt = Date.now()
         this.refreshing = undefined
@@ -289,19 +348,27 @@ export class ServiceForwarder {
     const ms = Date.now() - this.failingSince
     if (ms < this.options.lostAfterMs) return
     this.lost = true
-    this.options.onLost(`port-forward lost: no stream to a ready pod of Service ${this.target.namespace}/${this.target.service} could be opened for ${Math.round(ms / 1000)} s (last: ${this.lastError})`)
+    this.options.onLost(
+      `port-forward lost: no stream to a ready pod of Service ${this.target.namespace}/${this.target.service} could be opened for ${Math.round(ms / 1000)} s (last: ${this.lastError})`,
+    )
   }
 
   /** Answers a connection no pod could take: a 502 whose header says why (the drivers' reason). */
   private refuse(socket: Socket, why: LostWhy): void {
     this.counts.refused++
     const body = `port-forward lost: ${why} (Service ${this.target.namespace}/${this.target.service}; ${this.lastError})\n`
-    socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\n${PORT_FORWARD_HEADER}: ${why}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    socket.end(
+      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\n${PORT_FORWARD_HEADER}: ${why}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
   }
 }
 
 /** Opens a stream and closes it at once: undefined when forwarding works, else why not. */
-async function checkStream(open: (namespace: string, pod: string, port: number) => Promise<PodStream>, namespace: string, endpoint: Endpoint): Promise<string | undefined> {
+async function checkStream(
+  open: (namespace: string, pod: string, port: number) => Promise<PodStream>,
+  namespace: string,
+  endpoint: Endpoint,
+): Promise<string | undefined> {
   try {
     const stream = await open(namespace, endpoint.pod, endpoint.port)
     // kubelet reports a port nothing listens on on the error channel, right after the upgrade.
@@ -336,7 +403,9 @@ class ClientBytes {
       this.ended = true
       this.onEnd?.()
     })
-    socket.on('close', () => { this.gone = true })
+    socket.on('close', () => {
+      this.gone = true
+    })
     socket.on('error', () => socket.destroy())
   }
 

@@ -44,13 +44,22 @@ export class Session {
   /** The pusher first (a bad --pushgateway URL is exit 2, never a leaked sandbox), then the target. */
   static async open(options: SessionOptions): Promise<Session> {
     const say = (line: string) => options.out.write(`${line}\n`)
-    const pusher = options.pushgateway === undefined ? undefined : new TelemetryPusher({
-      url: options.pushgateway, warn: message => say(`warning: ${message}`),
-      ...(options.pushgatewayInstance === undefined ? {} : {instance: options.pushgatewayInstance}),
-    })
+    const pusher =
+      options.pushgateway === undefined
+        ? undefined
+        : new TelemetryPusher({
+            url: options.pushgateway,
+            warn: message => say(`warning: ${message}`),
+            ...(options.pushgatewayInstance === undefined ? {} : {instance: options.pushgatewayInstance}),
+          })
     const target = await resolveTarget(options.target, options.namespace, say)
     say(`target: ${target.note}`)
-    return new Session(target, trapSignals(message => say(`\n${message}`)), options.out, pusher)
+    return new Session(
+      target,
+      trapSignals(message => say(`\n${message}`)),
+      options.out,
+      pusher,
+    )
   }
 
   /** One line of the command's output. */
@@ -71,17 +80,24 @@ export class Session {
   /** Runs one experiment, then writes its reports from the journal the run returned. */
   async run(input: RunInput, reports: ReportOptions): Promise<ReportedRun> {
     const result = await runExperiment(input)
-    return {...result, ...await this.writeReports(result.journal, result.runDir, input.reportDir, reports)}
+    return {...result, ...(await this.writeReports(result.journal, result.runDir, input.reportDir, reports))}
   }
 
   /** The run's report files and the root's index; a rendering failure is a warning, never another outcome. */
-  private async writeReports(doc: JournalDocument, runDir: string, root: string, options: ReportOptions): Promise<RunReportFiles> {
+  private async writeReports(
+    doc: JournalDocument,
+    runDir: string,
+    root: string,
+    options: ReportOptions,
+  ): Promise<RunReportFiles> {
     let reportFiles: string[] = []
     try {
       reportFiles = (await writeRunReports(doc, runDir, options)).files
       return {reportFiles, ...(options.html ? {indexFile: await writeIndex(root)} : {})}
     } catch (err) {
-      this.say(`warning: the reports could not be written (${reportWriteProblem(err, root)}); the journal is complete — render them later with: chaos report ${runDir}`)
+      this.say(
+        `warning: the reports could not be written (${reportWriteProblem(err, root)}); the journal is complete — render them later with: chaos report ${runDir}`,
+      )
       return {reportFiles}
     }
   }

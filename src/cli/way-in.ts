@@ -24,9 +24,19 @@ export interface WayIn {
 }
 
 /** Opens the way in for `experiment` (its ${namespace} already resolved to `namespace`). */
-export async function openWayIn(experiment: Experiment, flag: string | undefined, target: Target, namespace: string, driver: LoadDriver, say: (line: string) => void): Promise<WayIn> {
+export async function openWayIn(
+  experiment: Experiment,
+  flag: string | undefined,
+  target: Target,
+  namespace: string,
+  driver: LoadDriver,
+  say: (line: string) => void,
+): Promise<WayIn> {
   const entry = chosenEntry(flag, experiment.spec.load.entry, experiment.spec.load.url)
-  let sent = entry === undefined ? experiment : {...experiment, spec: {...experiment.spec, load: {...experiment.spec.load, entry}}}
+  let sent =
+    entry === undefined
+      ? experiment
+      : {...experiment, spec: {...experiment.spec, load: {...experiment.spec.load, entry}}}
   let close: (() => Promise<void>) | undefined
   let lost: AbortSignal | undefined
   const forward = portForwardService(sent, namespace)
@@ -42,24 +52,38 @@ export async function openWayIn(experiment: Experiment, flag: string | undefined
     close = async () => {
       await forwarder.close()
       const c = forwarder.counts
-      say(`entry: the port-forward served ${c.connections} connection(s); ${c.retries} retried on another try, ${c.refused} answered 502 (no pod), ${c.dropped} dropped mid-answer`)
+      say(
+        `entry: the port-forward served ${c.connections} connection(s); ${c.retries} retried on another try, ${c.refused} answered 502 (no pod), ${c.dropped} dropped mid-answer`,
+      )
     }
     lost = stop.signal
     sent = throughGateway(sent, forwarder.origin, entry)
-    say(`entry: through chaos's port-forward at ${forwarder.origin} to ${forwarder.description} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})`)
+    say(
+      `entry: through chaos's port-forward at ${forwarder.origin} to ${forwarder.description} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})`,
+    )
   } else if (entry !== undefined && !('proxy' in entry)) {
     const gateway = await gatewayAddress(entry, target.cluster, target.gateway)
     close = gateway.close
     sent = throughGateway(sent, gateway.origin, entry)
-    say(`entry: through the gateway at ${gateway.origin}, ${gateway.via} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})`)
+    say(
+      `entry: through the gateway at ${gateway.origin}, ${gateway.via} (Host ${sent.spec.load.traffic[0]?.headers?.['host'] ?? ''})`,
+    )
   }
   const proxy = entryProxy(entry, target.proxy)
-  const problem = driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
+  const problem =
+    driver.name === 'k6' ? k6ProxyProblem(sent.spec.load.url, proxyFor(sent.spec.load.url, proxy)) : undefined
   if (problem !== undefined) {
     await close?.().catch(() => undefined)
-    throw new K6Unavailable(problem, {hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.'})
+    throw new K6Unavailable(problem, {
+      hint: 'Address the target by a name the proxy routes (e.g. http://productpage:9080/…), or run with --driver builtin.',
+    })
   }
-  return {experiment: sent, ...(proxy === undefined ? {} : {proxy}), ...(close === undefined ? {} : {close}), ...(lost === undefined ? {} : {lost})}
+  return {
+    experiment: sent,
+    ...(proxy === undefined ? {} : {proxy}),
+    ...(close === undefined ? {} : {close}),
+    ...(lost === undefined ? {} : {lost}),
+  }
 }
 
 /** The run's stop signal: Ctrl-C (or the game day's), and a lost port-forward with its reason. */

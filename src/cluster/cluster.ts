@@ -159,5 +159,7 @@ export class ApiError extends Error {
 
 /** Renders a label map as a Kubernetes label selector (`app=reviews,version=v2`). */
 export function labelSelector(labels: Record<string, string>): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
 }

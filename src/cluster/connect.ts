@@ -54,14 +54,18 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 export function findKubeconfig(opts: ConnectOptions = {}): string | 'in-cluster' | undefined {
   const env = opts.env ?? process.env
   if (opts.kubeconfig !== undefined) {
-    if (!existsSync(opts.kubeconfig)) throw new UsageError(`--kubeconfig ${opts.kubeconfig}: no such file`, {hint: 'Pass the path of an existing kubeconfig, or omit the flag to use $KUBECONFIG or ~/.kube/config.'})
+    if (!existsSync(opts.kubeconfig))
+      throw new UsageError(`--kubeconfig ${opts.kubeconfig}: no such file`, {
+        hint: 'Pass the path of an existing kubeconfig, or omit the flag to use $KUBECONFIG or ~/.kube/config.',
+      })
     return opts.kubeconfig
   }
   const fromEnv = (env['KUBECONFIG'] ?? '').split(':').filter(p => p !== '' && existsSync(p))
   if (fromEnv.length > 0) return fromEnv.join(':')
   const home = join(opts.home ?? homedir(), '.kube', 'config')
   if (existsSync(home)) return home
-  if (env['KUBERNETES_SERVICE_HOST'] !== undefined && existsSync(join(SERVICE_ACCOUNT_DIR, 'token'))) return 'in-cluster'
+  if (env['KUBERNETES_SERVICE_HOST'] !== undefined && existsSync(join(SERVICE_ACCOUNT_DIR, 'token')))
+    return 'in-cluster'
   return undefined
 }
 
@@ -88,10 +92,17 @@ export function sandboxExtension(files: readonly string[], name: string): MeshAc
       continue
     }
     const clusters = (doc as {clusters?: unknown} | null)?.clusters
-    const entry = Array.isArray(clusters) ? clusters.find((c: {name?: unknown}) => c?.name === name) as {cluster?: {extensions?: unknown}} | undefined : undefined
+    const entry = Array.isArray(clusters)
+      ? (clusters.find((c: {name?: unknown}) => c?.name === name) as {cluster?: {extensions?: unknown}} | undefined)
+      : undefined
     if (entry === undefined) continue
     const extensions = entry.cluster?.extensions
-    const ext = (Array.isArray(extensions) ? extensions.find((e: {name?: unknown}) => e?.name === SANDBOX_EXTENSION) as {extension?: {proxy?: unknown; prometheus?: unknown; gateway?: unknown}} | undefined : undefined)?.extension
+    const ext = (
+      Array.isArray(extensions)
+        ? (extensions.find((e: {name?: unknown}) => e?.name === SANDBOX_EXTENSION) as
+            {extension?: {proxy?: unknown; prometheus?: unknown; gateway?: unknown}} | undefined)
+        : undefined
+    )?.extension
     const proxy = httpUrl(ext?.proxy)
     if (proxy === undefined) return undefined
     const prometheus = httpUrl(ext?.prometheus)
@@ -129,18 +140,28 @@ export function connectWith(opts: ConnectOptions = {}): Connection | undefined {
       }
     }
   } catch (err) {
-    throw new ClusterUnavailable(`cannot load kubeconfig ${where}: ${(err as Error).message}`, {cause: err, hint: 'Check the file is a valid kubeconfig (kubectl config view).'})
+    throw new ClusterUnavailable(`cannot load kubeconfig ${where}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'Check the file is a valid kubeconfig (kubectl config view).',
+    })
   }
   if (opts.context !== undefined) {
     const names = kc.getContexts().map(c => c.name)
-    if (!names.includes(opts.context)) throw new UsageError(`--context ${opts.context}: no such context in ${where}`, {hint: `Available contexts: ${names.join(', ') || '(none)'}.`})
+    if (!names.includes(opts.context))
+      throw new UsageError(`--context ${opts.context}: no such context in ${where}`, {
+        hint: `Available contexts: ${names.join(', ') || '(none)'}.`,
+      })
     kc.setCurrentContext(opts.context)
   }
   const context = kc.getContextObject(kc.getCurrentContext())
   const server = kc.getCurrentCluster()?.server
-  if (server === undefined) throw new ClusterUnavailable(`kubeconfig ${where} has no current cluster`, {hint: 'Select a context with --context, or set current-context in the kubeconfig.'})
+  if (server === undefined)
+    throw new ClusterUnavailable(`kubeconfig ${where} has no current cluster`, {
+      hint: 'Select a context with --context, or set current-context in the kubeconfig.',
+    })
   const clusterName = kc.getCurrentCluster()?.name
-  const sandbox = where === 'in-cluster' || clusterName === undefined ? undefined : sandboxExtension(where.split(':'), clusterName)
+  const sandbox =
+    where === 'in-cluster' || clusterName === undefined ? undefined : sandboxExtension(where.split(':'), clusterName)
   if (context?.name === SANDBOX_CONTEXT || sandbox !== undefined) source = 'sandbox'
   const user = kc.getCurrentUser()?.name
   const cluster = new KubeCluster(kc, {

@@ -36,7 +36,10 @@ export interface K6OperatorApi {
   createTestRun(obj: KubeObject): Promise<void>
   getTestRun(namespace: string, name: string): Promise<TestRunState | undefined>
   listTestRuns(namespace: string, labelSelector: string): Promise<TestRunState[]>
-  listConfigMaps(namespace: string, labelSelector: string): Promise<{name: string; annotations: Record<string, string>}[]>
+  listConfigMaps(
+    namespace: string,
+    labelSelector: string,
+  ): Promise<{name: string; annotations: Record<string, string>}[]>
   /** Deletes; absent is no error. */
   deleteTestRun(namespace: string, name: string): Promise<void>
   deleteConfigMap(namespace: string, name: string): Promise<void>
@@ -50,7 +53,8 @@ export function k6OperatorApi(cluster: Cluster): K6OperatorApi | undefined {
 
 function translate(err: unknown, what: string): ApiError {
   if (err instanceof ApiException) {
-    const body = typeof err.body === 'string' ? safeJson(err.body) : err.body as {message?: string; reason?: string} | undefined
+    const body =
+      typeof err.body === 'string' ? safeJson(err.body) : (err.body as {message?: string; reason?: string} | undefined)
     return new ApiError(`${what}: ${body?.message ?? err.message}`, err.code, body?.reason, {cause: err})
   }
   const cause = err as {message?: string; code?: string}
@@ -75,10 +79,16 @@ async function absentOk(work: () => Promise<unknown>, what: string): Promise<voi
   }
 }
 
-function testRunState(o: {metadata?: {name?: string; labels?: Record<string, string>; annotations?: Record<string, string>}; status?: {stage?: string; conditions?: TestRunState['conditions']}}): TestRunState {
+function testRunState(o: {
+  metadata?: {name?: string; labels?: Record<string, string>; annotations?: Record<string, string>}
+  status?: {stage?: string; conditions?: TestRunState['conditions']}
+}): TestRunState {
   return {
-    name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {}, annotations: o.metadata?.annotations ?? {},
-    ...(o.status?.stage === undefined ? {} : {stage: o.status.stage}), ...(o.status?.conditions === undefined ? {} : {conditions: o.status.conditions}),
+    name: o.metadata?.name ?? '',
+    labels: o.metadata?.labels ?? {},
+    annotations: o.metadata?.annotations ?? {},
+    ...(o.status?.stage === undefined ? {} : {stage: o.status.stage}),
+    ...(o.status?.conditions === undefined ? {} : {conditions: o.status.conditions}),
   }
 }
 
@@ -114,7 +124,14 @@ class KubeK6Operator implements K6OperatorApi {
   async createTestRun(obj: KubeObject): Promise<void> {
     const namespace = obj.metadata.namespace ?? 'default'
     try {
-      await this.custom.createNamespacedCustomObject({group: K6_GROUP, version: K6_VERSION, namespace, plural: TESTRUN_PLURAL, body: obj, fieldManager: 'faultline'})
+      await this.custom.createNamespacedCustomObject({
+        group: K6_GROUP,
+        version: K6_VERSION,
+        namespace,
+        plural: TESTRUN_PLURAL,
+        body: obj,
+        fieldManager: 'faultline',
+      })
     } catch (err) {
       throw translate(err, `creating TestRun ${namespace}/${obj.metadata.name}`)
     }
@@ -122,7 +139,15 @@ class KubeK6Operator implements K6OperatorApi {
 
   async getTestRun(namespace: string, name: string): Promise<TestRunState | undefined> {
     try {
-      return testRunState(await this.custom.getNamespacedCustomObject({group: K6_GROUP, version: K6_VERSION, namespace, plural: TESTRUN_PLURAL, name}) as never)
+      return testRunState(
+        (await this.custom.getNamespacedCustomObject({
+          group: K6_GROUP,
+          version: K6_VERSION,
+          namespace,
+          plural: TESTRUN_PLURAL,
+          name,
+        })) as never,
+      )
     } catch (err) {
       const e = translate(err, `reading TestRun ${namespace}/${name}`)
       if (e.status === 404) return undefined
@@ -132,7 +157,13 @@ class KubeK6Operator implements K6OperatorApi {
 
   async listTestRuns(namespace: string, labelSelector: string): Promise<TestRunState[]> {
     try {
-      const list = await this.custom.listNamespacedCustomObject({group: K6_GROUP, version: K6_VERSION, namespace, plural: TESTRUN_PLURAL, labelSelector}) as {items: never[]}
+      const list = (await this.custom.listNamespacedCustomObject({
+        group: K6_GROUP,
+        version: K6_VERSION,
+        namespace,
+        plural: TESTRUN_PLURAL,
+        labelSelector,
+      })) as {items: never[]}
       return list.items.map(testRunState)
     } catch (err) {
       const e = translate(err, `listing TestRuns in ${namespace}`)
@@ -141,7 +172,10 @@ class KubeK6Operator implements K6OperatorApi {
     }
   }
 
-  async listConfigMaps(namespace: string, labelSelector: string): Promise<{name: string; annotations: Record<string, string>}[]> {
+  async listConfigMaps(
+    namespace: string,
+    labelSelector: string,
+  ): Promise<{name: string; annotations: Record<string, string>}[]> {
     try {
       const list = await this.core.listNamespacedConfigMap({namespace, labelSelector})
       return list.items.map(c => ({name: c.metadata?.name ?? '', annotations: c.metadata?.annotations ?? {}}))
@@ -152,21 +186,49 @@ class KubeK6Operator implements K6OperatorApi {
 
   deleteTestRun(namespace: string, name: string): Promise<void> {
     // Background propagation: the operator's Jobs and their pods go with it (owner references).
-    return absentOk(() => this.custom.deleteNamespacedCustomObject({group: K6_GROUP, version: K6_VERSION, namespace, plural: TESTRUN_PLURAL, name, propagationPolicy: 'Background'}), `deleting TestRun ${namespace}/${name}`)
+    return absentOk(
+      () =>
+        this.custom.deleteNamespacedCustomObject({
+          group: K6_GROUP,
+          version: K6_VERSION,
+          namespace,
+          plural: TESTRUN_PLURAL,
+          name,
+          propagationPolicy: 'Background',
+        }),
+      `deleting TestRun ${namespace}/${name}`,
+    )
   }
 
   deleteConfigMap(namespace: string, name: string): Promise<void> {
-    return absentOk(() => this.core.deleteNamespacedConfigMap({namespace, name}), `deleting ConfigMap ${namespace}/${name}`)
+    return absentOk(
+      () => this.core.deleteNamespacedConfigMap({namespace, name}),
+      `deleting ConfigMap ${namespace}/${name}`,
+    )
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<OperatorPod[]> {
     try {
       const list = await this.core.listNamespacedPod({namespace, labelSelector})
       return list.items.map(p => {
-        const statuses = [...p.status?.initContainerStatuses ?? [], ...p.status?.containerStatuses ?? []]
-        const bad = statuses.map(s => s.state?.waiting ?? (s.state?.terminated !== undefined && s.state.terminated.exitCode !== 0 ? s.state.terminated : undefined)).find(s => s !== undefined && s.reason !== 'ContainerCreating' && s.reason !== 'PodInitializing')
-        const problem = bad === undefined ? p.status?.message : `${bad.reason ?? ''}${bad.message === undefined ? '' : `: ${bad.message}`}`
-        return {name: p.metadata?.name ?? '', phase: p.status?.phase ?? 'Unknown', labels: p.metadata?.labels ?? {}, ...(problem === undefined || problem === '' ? {} : {problem})}
+        const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
+        const bad = statuses
+          .map(
+            s =>
+              s.state?.waiting ??
+              (s.state?.terminated !== undefined && s.state.terminated.exitCode !== 0 ? s.state.terminated : undefined),
+          )
+          .find(s => s !== undefined && s.reason !== 'ContainerCreating' && s.reason !== 'PodInitializing')
+        const problem =
+          bad === undefined
+            ? p.status?.message
+            : `${bad.reason ?? ''}${bad.message === undefined ? '' : `: ${bad.message}`}`
+        return {
+          name: p.metadata?.name ?? '',
+          phase: p.status?.phase ?? 'Unknown',
+          labels: p.metadata?.labels ?? {},
+          ...(problem === undefined || problem === '' ? {} : {problem}),
+        }
       })
     } catch (err) {
       throw translate(err, `listing pods ${labelSelector} in ${namespace}`)

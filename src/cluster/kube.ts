@@ -8,11 +8,31 @@ import {createServer, type AddressInfo, type Socket} from 'node:net'
 import {PassThrough, Writable} from 'node:stream'
 
 import {
-  ApiException, ApisApi, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, PortForward, type V1Status,
+  ApiException,
+  ApisApi,
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  Exec,
+  type KubeConfig,
+  PortForward,
+  type V1Status,
 } from './client-node.js'
 
 import {ISTIO_GROUP, ISTIO_VERSIONS, type DestinationRule, type VirtualService} from '@faultline/core/istio/types.js'
-import {ApiError, ConflictError, PROXY_CONTAINER, type AccessCheck, type Cluster, type ClusterTarget, type MeshFacts, type PeerAuthentication, type PodStream, type PodSummary, type ServiceSummary} from './cluster.js'
+import {
+  ApiError,
+  ConflictError,
+  PROXY_CONTAINER,
+  type AccessCheck,
+  type Cluster,
+  type ClusterTarget,
+  type MeshFacts,
+  type PeerAuthentication,
+  type PodStream,
+  type PodSummary,
+  type ServiceSummary,
+} from './cluster.js'
 import {podSummary} from './pods.js'
 
 /** Istio's root namespace, where mesh-wide policies live (meshConfig.rootNamespace's default). */
@@ -23,7 +43,14 @@ async function listPeerAuthentications(custom: CustomObjectsApi, namespace: stri
   let last: unknown
   for (const version of ['v1', 'v1beta1']) {
     try {
-      return ((await custom.listNamespacedCustomObject({group: 'security.istio.io', version, namespace, plural: 'peerauthentications'})) as {items: PeerAuthentication[]}).items
+      return (
+        (await custom.listNamespacedCustomObject({
+          group: 'security.istio.io',
+          version,
+          namespace,
+          plural: 'peerauthentications',
+        })) as {items: PeerAuthentication[]}
+      ).items
     } catch (err) {
       last = err
     }
@@ -36,7 +63,12 @@ const EXEC_TIMEOUT_MS = 15_000
 /** The parts of a Service (core/v1) read here; client-node's V1Service has this shape. */
 interface ServiceObject {
   metadata?: {name?: string; namespace?: string}
-  spec?: {type?: string; externalName?: string; selector?: Record<string, string>; ports?: ReadonlyArray<{port: number; targetPort?: unknown}>}
+  spec?: {
+    type?: string
+    externalName?: string
+    selector?: Record<string, string>
+    ports?: ReadonlyArray<{port: number; targetPort?: unknown}>
+  }
   status?: {loadBalancer?: {ingress?: ReadonlyArray<{ip?: string; hostname?: string}>}}
 }
 
@@ -48,16 +80,25 @@ function serviceSummary(s: ServiceObject, namespace: string): ServiceSummary {
     type: s.spec?.type ?? 'ClusterIP',
     ...(s.spec?.externalName === undefined ? {} : {externalName: s.spec.externalName}),
     ports: (s.spec?.ports ?? []).map(p => p.port),
-    ...((s.status?.loadBalancer?.ingress ?? []).length === 0 ? {} : {loadBalancer: (s.status?.loadBalancer?.ingress ?? []).map(i => i.ip ?? i.hostname ?? '').filter(a => a !== '')}),
+    ...((s.status?.loadBalancer?.ingress ?? []).length === 0
+      ? {}
+      : {
+          loadBalancer: (s.status?.loadBalancer?.ingress ?? [])
+            .map(i => i.ip ?? i.hostname ?? '')
+            .filter(a => a !== ''),
+        }),
     ...(s.spec?.selector === undefined ? {} : {selector: s.spec.selector}),
-    targetPorts: Object.fromEntries((s.spec?.ports ?? []).map(p => [p.port, (p.targetPort as number | string | undefined) ?? p.port])),
+    targetPorts: Object.fromEntries(
+      (s.spec?.ports ?? []).map(p => [p.port, (p.targetPort as number | string | undefined) ?? p.port]),
+    ),
   }
 }
 
 /** Converts client-node's exceptions into ours; anything without an HTTP status is a network error. */
 function translate(err: unknown, what: string): Error {
   if (err instanceof ApiException) {
-    const body = typeof err.body === 'string' ? safeJson(err.body) : err.body as {message?: string; reason?: string} | undefined
+    const body =
+      typeof err.body === 'string' ? safeJson(err.body) : (err.body as {message?: string; reason?: string} | undefined)
     const message = `${what}: ${body?.message ?? err.message}`
     if (err.code === 409 && body?.reason !== 'AlreadyExists') return new ConflictError(message, {cause: err})
     return new ApiError(message, err.code, body?.reason, {cause: err})
@@ -128,7 +169,8 @@ export class KubeCluster implements Cluster {
       try {
         const groups = await this.kc.makeApiClient(ApisApi).getAPIVersions()
         const group = groups.groups.find(g => g.name === ISTIO_GROUP)
-        if (group === undefined) throw new ApiError(`the API server does not serve ${ISTIO_GROUP}: is Istio installed?`, 404, 'NotFound')
+        if (group === undefined)
+          throw new ApiError(`the API server does not serve ${ISTIO_GROUP}: is Istio installed?`, 404, 'NotFound')
         const served = group.versions.map(v => v.version)
         return ISTIO_VERSIONS.find(v => served.includes(v)) ?? group.preferredVersion?.version ?? 'v1'
       } catch (err) {
@@ -139,7 +181,11 @@ export class KubeCluster implements Cluster {
     return this.version
   }
 
-  private async call<T>(what: string, fn: (version: string) => Promise<T>, kind: 'read' | 'write' = 'write'): Promise<T> {
+  private async call<T>(
+    what: string,
+    fn: (version: string) => Promise<T>,
+    kind: 'read' | 'write' = 'write',
+  ): Promise<T> {
     const version = await this.istioVersion()
     for (let attempt = 0; ; attempt++) {
       try {
@@ -153,16 +199,36 @@ export class KubeCluster implements Cluster {
   }
 
   async listVirtualServices(namespace: string, labelSelector?: string): Promise<VirtualService[]> {
-    return this.call(`listing VirtualServices in ${namespace}`, async version => {
-      const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', ...(labelSelector === undefined ? {} : {labelSelector})}) as {items: VirtualService[]}
-      return list.items
-    }, 'read')
+    return this.call(
+      `listing VirtualServices in ${namespace}`,
+      async version => {
+        const list = (await this.custom.listNamespacedCustomObject({
+          group: ISTIO_GROUP,
+          version,
+          namespace,
+          plural: 'virtualservices',
+          ...(labelSelector === undefined ? {} : {labelSelector}),
+        })) as {items: VirtualService[]}
+        return list.items
+      },
+      'read',
+    )
   }
 
   async getVirtualService(namespace: string, name: string): Promise<VirtualService | undefined> {
     try {
-      return await this.call(`reading VirtualService ${namespace}/${name}`, version =>
-        this.custom.getNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name}) as Promise<VirtualService>, 'read')
+      return await this.call(
+        `reading VirtualService ${namespace}/${name}`,
+        version =>
+          this.custom.getNamespacedCustomObject({
+            group: ISTIO_GROUP,
+            version,
+            namespace,
+            plural: 'virtualservices',
+            name,
+          }) as Promise<VirtualService>,
+        'read',
+      )
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined
       throw err
@@ -171,20 +237,49 @@ export class KubeCluster implements Cluster {
 
   async createVirtualService(vs: VirtualService): Promise<VirtualService> {
     const namespace = vs.metadata.namespace ?? this.target.namespace
-    return this.call(`creating VirtualService ${namespace}/${vs.metadata.name}`, version =>
-      this.custom.createNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', body: {...vs, apiVersion: `${ISTIO_GROUP}/${version}`}, fieldManager: 'faultline'}) as Promise<VirtualService>)
+    return this.call(
+      `creating VirtualService ${namespace}/${vs.metadata.name}`,
+      version =>
+        this.custom.createNamespacedCustomObject({
+          group: ISTIO_GROUP,
+          version,
+          namespace,
+          plural: 'virtualservices',
+          body: {...vs, apiVersion: `${ISTIO_GROUP}/${version}`},
+          fieldManager: 'faultline',
+        }) as Promise<VirtualService>,
+    )
   }
 
   async replaceVirtualService(vs: VirtualService): Promise<VirtualService> {
     const namespace = vs.metadata.namespace ?? this.target.namespace
-    return this.call(`updating VirtualService ${namespace}/${vs.metadata.name}`, version =>
-      this.custom.replaceNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name: vs.metadata.name, body: {...vs, apiVersion: `${ISTIO_GROUP}/${version}`}, fieldManager: 'faultline'}) as Promise<VirtualService>)
+    return this.call(
+      `updating VirtualService ${namespace}/${vs.metadata.name}`,
+      version =>
+        this.custom.replaceNamespacedCustomObject({
+          group: ISTIO_GROUP,
+          version,
+          namespace,
+          plural: 'virtualservices',
+          name: vs.metadata.name,
+          body: {...vs, apiVersion: `${ISTIO_GROUP}/${version}`},
+          fieldManager: 'faultline',
+        }) as Promise<VirtualService>,
+    )
   }
 
   async deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void> {
     try {
       await this.call(`deleting VirtualService ${namespace}/${name}`, version =>
-        this.custom.deleteNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'virtualservices', name, ...(resourceVersion === undefined ? {} : {body: {preconditions: {resourceVersion}}})}))
+        this.custom.deleteNamespacedCustomObject({
+          group: ISTIO_GROUP,
+          version,
+          namespace,
+          plural: 'virtualservices',
+          name,
+          ...(resourceVersion === undefined ? {} : {body: {preconditions: {resourceVersion}}}),
+        }),
+      )
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return
       throw err
@@ -192,16 +287,35 @@ export class KubeCluster implements Cluster {
   }
 
   async listDestinationRules(namespace: string): Promise<DestinationRule[]> {
-    return this.call(`listing DestinationRules in ${namespace}`, async version => {
-      const list = await this.custom.listNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules'}) as {items: DestinationRule[]}
-      return list.items
-    }, 'read')
+    return this.call(
+      `listing DestinationRules in ${namespace}`,
+      async version => {
+        const list = (await this.custom.listNamespacedCustomObject({
+          group: ISTIO_GROUP,
+          version,
+          namespace,
+          plural: 'destinationrules',
+        })) as {items: DestinationRule[]}
+        return list.items
+      },
+      'read',
+    )
   }
 
   async getDestinationRule(namespace: string, name: string): Promise<DestinationRule | undefined> {
     try {
-      return await this.call(`reading DestinationRule ${namespace}/${name}`, version =>
-        this.custom.getNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules', name}) as Promise<DestinationRule>, 'read')
+      return await this.call(
+        `reading DestinationRule ${namespace}/${name}`,
+        version =>
+          this.custom.getNamespacedCustomObject({
+            group: ISTIO_GROUP,
+            version,
+            namespace,
+            plural: 'destinationrules',
+            name,
+          }) as Promise<DestinationRule>,
+        'read',
+      )
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined
       throw err
@@ -210,8 +324,19 @@ export class KubeCluster implements Cluster {
 
   async replaceDestinationRule(dr: DestinationRule): Promise<DestinationRule> {
     const namespace = dr.metadata.namespace ?? this.target.namespace
-    return this.call(`updating DestinationRule ${namespace}/${dr.metadata.name}`, version =>
-      this.custom.replaceNamespacedCustomObject({group: ISTIO_GROUP, version, namespace, plural: 'destinationrules', name: dr.metadata.name, body: {...dr, apiVersion: `${ISTIO_GROUP}/${version}`}, fieldManager: 'faultline'}) as Promise<DestinationRule>)
+    return this.call(
+      `updating DestinationRule ${namespace}/${dr.metadata.name}`,
+      version =>
+        this.custom.replaceNamespacedCustomObject({
+          group: ISTIO_GROUP,
+          version,
+          namespace,
+          plural: 'destinationrules',
+          name: dr.metadata.name,
+          body: {...dr, apiVersion: `${ISTIO_GROUP}/${version}`},
+          fieldManager: 'faultline',
+        }) as Promise<DestinationRule>,
+    )
   }
 
   async meshFacts(namespace: string): Promise<MeshFacts> {
@@ -224,10 +349,26 @@ export class KubeCluster implements Cluster {
     }
     const [ns, virtualServices, peerAuthentications] = await Promise.all([
       quietly(() => this.core.readNamespace({name: namespace})),
-      quietly(() => this.call('listing VirtualServices in every namespace', async version =>
-        ((await this.custom.listClusterCustomObject({group: ISTIO_GROUP, version, plural: 'virtualservices'})) as {items: VirtualService[]}).items, 'read')),
+      quietly(() =>
+        this.call(
+          'listing VirtualServices in every namespace',
+          async version =>
+            (
+              (await this.custom.listClusterCustomObject({group: ISTIO_GROUP, version, plural: 'virtualservices'})) as {
+                items: VirtualService[]
+              }
+            ).items,
+          'read',
+        ),
+      ),
       // Once each: a run in istio-system itself must not see its policies twice.
-      quietly(async () => (await Promise.all([...new Set([namespace, ISTIO_ROOT_NAMESPACE])].map(n => listPeerAuthentications(this.custom, n)))).flat()),
+      quietly(async () =>
+        (
+          await Promise.all(
+            [...new Set([namespace, ISTIO_ROOT_NAMESPACE])].map(n => listPeerAuthentications(this.custom, n)),
+          )
+        ).flat(),
+      ),
     ])
     return {
       ...(ns === undefined ? {} : {namespaceLabels: ns.metadata?.labels ?? {}}),
@@ -270,7 +411,13 @@ export class KubeCluster implements Cluster {
     return new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = []
       const errChunks: Buffer[] = []
-      const sink = (into: Buffer[]) => new Writable({write(chunk: Buffer, _enc, done) { into.push(chunk); done() }})
+      const sink = (into: Buffer[]) =>
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            into.push(chunk)
+            done()
+          },
+        })
       let settled = false
       const finish = (err: Error | undefined) => {
         if (settled) return
@@ -279,14 +426,39 @@ export class KubeCluster implements Cluster {
         if (err === undefined) resolve(Buffer.concat(chunks).toString('utf8'))
         else reject(err)
       }
-      const timer = setTimeout(() => finish(new ApiError(`${what}: no answer within ${EXEC_TIMEOUT_MS / 1000}s`, 0)), EXEC_TIMEOUT_MS)
+      const timer = setTimeout(
+        () => finish(new ApiError(`${what}: no answer within ${EXEC_TIMEOUT_MS / 1000}s`, 0)),
+        EXEC_TIMEOUT_MS,
+      )
       const onStatus = (status: V1Status) => {
         if (status.status === 'Success') finish(undefined)
-        else finish(new ApiError(`${what}: ${status.message ?? 'failed'} ${Buffer.concat(errChunks).toString('utf8').trim()}`.trim(), status.code ?? 500, status.reason))
+        else
+          finish(
+            new ApiError(
+              `${what}: ${status.message ?? 'failed'} ${Buffer.concat(errChunks).toString('utf8').trim()}`.trim(),
+              status.code ?? 500,
+              status.reason,
+            ),
+          )
       }
       // `-c istio-proxy` reaches a native sidecar (a restartable init container) as well as a container.
-      new Exec(this.kc).exec(namespace, pod, PROXY_CONTAINER, ['pilot-agent', 'request', 'GET', path], sink(chunks), sink(errChunks), null, false, onStatus)
-        .then(ws => ws.on('close', () => setTimeout(() => finish(new ApiError(`${what}: the connection closed without a status`, 0)), 50)))
+      new Exec(this.kc)
+        .exec(
+          namespace,
+          pod,
+          PROXY_CONTAINER,
+          ['pilot-agent', 'request', 'GET', path],
+          sink(chunks),
+          sink(errChunks),
+          null,
+          false,
+          onStatus,
+        )
+        .then(ws =>
+          ws.on('close', () =>
+            setTimeout(() => finish(new ApiError(`${what}: the connection closed without a status`, 0)), 50),
+          ),
+        )
         .catch(err => finish(translate(err, what)))
     })
   }
@@ -299,7 +471,9 @@ export class KubeCluster implements Cluster {
   async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
     const what = `GET pods/${pod}:${port}/proxy/${path} in ${namespace}`
     const server = this.kc.getCurrentCluster()?.server ?? this.target.server
-    const url = new URL(`${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy/${path}`)
+    const url = new URL(
+      `${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy/${path}`,
+    )
     const opts: RequestOptions = {method: 'GET', headers: {Accept: 'text/plain, */*'}}
     await this.kc.applyToHTTPSOptions(opts)
     return new Promise<string>((resolve, reject) => {
@@ -314,8 +488,14 @@ export class KubeCluster implements Cluster {
           if (status >= 200 && status < 300) return resolve(body)
           const parsed = safeJson(body) as {kind?: string; message?: string; reason?: string} | undefined
           const fromApiServer = parsed?.kind === 'Status'
-          const message = fromApiServer ? parsed.message ?? '' : body.trim().split('\n')[0] ?? ''
-          reject(new ApiError(`${what}: ${status} ${message || res.statusMessage || ''}`.trim(), status, fromApiServer ? parsed.reason : undefined))
+          const message = fromApiServer ? (parsed.message ?? '') : (body.trim().split('\n')[0] ?? '')
+          reject(
+            new ApiError(
+              `${what}: ${status} ${message || res.statusMessage || ''}`.trim(),
+              status,
+              fromApiServer ? parsed.reason : undefined,
+            ),
+          )
         })
       })
       req.setTimeout(EXEC_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${EXEC_TIMEOUT_MS / 1000}s`)))
@@ -336,20 +516,24 @@ export class KubeCluster implements Cluster {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
       socket.on('error', () => socket.destroy())
-      forward.portForward(namespace, pod, [port], socket, null, socket).then(ws => {
-        if (typeof ws === 'function') return
-        ws.on('close', () => socket.end())
-        socket.on('close', () => ws.close())
-      }).catch(() => socket.destroy())
+      forward
+        .portForward(namespace, pod, [port], socket, null, socket)
+        .then(ws => {
+          if (typeof ws === 'function') return
+          ws.on('close', () => socket.end())
+          socket.on('close', () => ws.close())
+        })
+        .catch(() => socket.destroy())
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
     })
-    const close = () => new Promise<void>(resolve => {
-      for (const s of sockets) s.destroy()
-      server.close(() => resolve())
-    })
+    const close = () =>
+      new Promise<void>(resolve => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      })
     return {port: (server.address() as AddressInfo).port, close}
   }
 
@@ -364,15 +548,19 @@ export class KubeCluster implements Cluster {
     const input = new PassThrough()
     let errorText = ''
     let settle: (error: string | undefined) => void = () => undefined
-    const ended = new Promise<string | undefined>(resolve => { settle = resolve })
+    const ended = new Promise<string | undefined>(resolve => {
+      settle = resolve
+    })
     // client-node hands the error channel's first frame (the port number) over as an empty chunk: only text is an error.
-    const errors = new Writable({write(chunk: Buffer, _enc, done) {
-      if (chunk.length > 0) {
-        errorText += chunk.toString('utf8')
-        ws?.close()
-      }
-      done()
-    }})
+    const errors = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        if (chunk.length > 0) {
+          errorText += chunk.toString('utf8')
+          ws?.close()
+        }
+        done()
+      },
+    })
     let ws: {close(): void} | undefined
     try {
       const socket = await new PortForward(this.kc).portForward(namespace, pod, [port], data, errors, input)
@@ -395,15 +583,29 @@ export class KubeCluster implements Cluster {
 
   async canI(checks: AccessCheck[]): Promise<boolean[]> {
     const api = this.kc.makeApiClient(AuthorizationV1Api)
-    return Promise.all(checks.map(async c => {
-      try {
-        const review = await api.createSelfSubjectAccessReview({body: {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {
-          verb: c.verb, group: c.group, resource: c.resource, namespace: c.namespace, ...(c.subresource === undefined ? {} : {subresource: c.subresource}),
-        }}}})
-        return review.status?.allowed === true
-      } catch (err) {
-        throw translate(err, `checking permission to ${c.verb} ${c.resource}`)
-      }
-    }))
+    return Promise.all(
+      checks.map(async c => {
+        try {
+          const review = await api.createSelfSubjectAccessReview({
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: {
+                resourceAttributes: {
+                  verb: c.verb,
+                  group: c.group,
+                  resource: c.resource,
+                  namespace: c.namespace,
+                  ...(c.subresource === undefined ? {} : {subresource: c.subresource}),
+                },
+              },
+            },
+          })
+          return review.status?.allowed === true
+        } catch (err) {
+          throw translate(err, `checking permission to ${c.verb} ${c.resource}`)
+        }
+      }),
+    )
   }
 }

@@ -22,7 +22,11 @@ export interface PodObject {
 export function podSummary(pod: PodObject, namespace: string): PodSummary {
   // Kubernetes allows only `Always` on an init container (a restartable, i.e. sidecar, container).
   const sidecars = (pod.spec?.initContainers ?? []).filter(c => c.restartPolicy === 'Always').map(c => c.name)
-  const ports = Object.fromEntries((pod.spec?.containers ?? []).flatMap(c => (c.ports ?? []).flatMap(p => (p.name === undefined || p.name === '' ? [] : [[p.name, p.containerPort] as const]))))
+  const ports = Object.fromEntries(
+    (pod.spec?.containers ?? []).flatMap(c =>
+      (c.ports ?? []).flatMap(p => (p.name === undefined || p.name === '' ? [] : [[p.name, p.containerPort] as const])),
+    ),
+  )
   return {
     name: pod.metadata?.name ?? '',
     namespace: pod.metadata?.namespace ?? namespace,

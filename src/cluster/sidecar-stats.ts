@@ -42,7 +42,10 @@ export interface StatsDecision {
 
 /** What the console and the journal say about a decision. */
 export function describeDecision(d: StatsDecision): {message: string; hint?: string} {
-  if (d.way === 'pod-proxy') return {message: `sidecar stats are read through the API server's pod proxy (GET pods/NAME:${ENVOY_PROMETHEUS_PORT}/proxy/${PROMETHEUS_PATH})`}
+  if (d.way === 'pod-proxy')
+    return {
+      message: `sidecar stats are read through the API server's pod proxy (GET pods/NAME:${ENVOY_PROMETHEUS_PORT}/proxy/${PROMETHEUS_PATH})`,
+    }
   return {
     message: `sidecar stats are read by exec (pilot-agent request GET stats in istio-proxy): the pod proxy to port ${ENVOY_PROMETHEUS_PORT} answered ${d.reason}`,
     hint: `Granting get pods/proxy reads them with a plain GET instead (docs/real-cluster.md, RBAC).`,
@@ -85,7 +88,8 @@ export class SidecarStats {
   /** The sidecar's Envoy stats by name (through the proxy rebuilt from Prometheus; by exec Envoy's text). */
   envoy(namespace: string, pod: string): Promise<EnvoyStats> {
     return this.read(
-      async () => parsePrometheusStats(await this.cluster.podProxyGet(namespace, pod, ENVOY_PROMETHEUS_PORT, PROMETHEUS_PATH)),
+      async () =>
+        parsePrometheusStats(await this.cluster.podProxyGet(namespace, pod, ENVOY_PROMETHEUS_PORT, PROMETHEUS_PATH)),
       async () => parseEnvoyStats(await this.cluster.proxyRequest(namespace, pod, 'stats')),
     )
   }
@@ -111,9 +115,14 @@ export class SidecarStats {
     if (this.decision?.way === 'exec') return byExec()
     if (this.decision?.way === 'pod-proxy') return byProxy()
     const attempt = this.first(byProxy, byExec)
-    const probing: Promise<void> = attempt.then(() => undefined, () => undefined).finally(() => {
-      if (this.probing === probing) this.probing = undefined
-    })
+    const probing: Promise<void> = attempt
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        if (this.probing === probing) this.probing = undefined
+      })
     this.probing = probing
     return attempt
   }
@@ -139,7 +148,12 @@ export class SidecarStats {
       return value
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 0
-      throw new ApiError(`the sidecar's stats could not be read either way: through the pod proxy ${why}; by exec ${summary(err)}`, status, err instanceof ApiError ? err.reason : undefined, {cause: err})
+      throw new ApiError(
+        `the sidecar's stats could not be read either way: through the pod proxy ${why}; by exec ${summary(err)}`,
+        status,
+        err instanceof ApiError ? err.reason : undefined,
+        {cause: err},
+      )
     }
   }
 }

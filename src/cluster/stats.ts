@@ -24,7 +24,30 @@ export const STAT_PREFIX_DELIMITER = ';'
 
 const ISTIO_CLUSTER = /^cluster\.(?:inbound|outbound)\|/
 
-const STAT_SUFFIXES = ['upstream_', 'circuit_breakers.', 'outlier_detection.', 'membership_', 'lb_', 'max_host_weight', 'update_', 'version', 'assignment_', 'bind_errors', 'default.', 'internal.', 'external.', 'original_dst_', 'retry_or_shadow_abandoned', 'health_check.', 'http1.', 'http2.', 'client_ssl_socket_factory.', 'ssl.', 'init_fetch_timeout', 'warming_state']
+const STAT_SUFFIXES = [
+  'upstream_',
+  'circuit_breakers.',
+  'outlier_detection.',
+  'membership_',
+  'lb_',
+  'max_host_weight',
+  'update_',
+  'version',
+  'assignment_',
+  'bind_errors',
+  'default.',
+  'internal.',
+  'external.',
+  'original_dst_',
+  'retry_or_shadow_abandoned',
+  'health_check.',
+  'http1.',
+  'http2.',
+  'client_ssl_socket_factory.',
+  'ssl.',
+  'init_fetch_timeout',
+  'warming_state',
+]
 
 /**
  * The HTTP connection manager stat prefixes Istio generates: `<direction>_<listener name>` with a
@@ -89,7 +112,15 @@ function literal(part: string, loose: boolean): string {
  */
 export function statMatcher(pattern: string, options: {loose?: boolean} = {}): (name: string) => boolean {
   const loose = options.loose === true
-  const re = new RegExp('^' + pattern.replaceAll(STAT_PREFIX_DELIMITER + '.', '.').split('*').map(p => literal(p, loose)).join('.*') + '$')
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replaceAll(STAT_PREFIX_DELIMITER + '.', '.')
+        .split('*')
+        .map(p => literal(p, loose))
+        .join('.*') +
+      '$',
+  )
   return name => re.test(name)
 }
 

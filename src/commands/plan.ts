@@ -13,8 +13,10 @@ import {PLAN_FORMATS, renderPlan} from '../faults/render.js'
 
 /** `chaos plan <file>`: shows the VirtualServices a run would write, offline or against a live cluster. */
 export default class Plan extends BaseCommand {
-  static override summary = 'Show the VirtualServices a run would write (offline, or --live against a cluster with preflight).'
-  static override description = "Compiles the experiment's faults against the VirtualServices given with --existing (none: every target gets a new one) and prints what a run would apply: YAML with a header per object, a kubectl List as JSON, or a unified diff from the existing objects. Works offline. With --live (or --kubeconfig/--context/--sandbox) it reads the cluster's VirtualServices instead and prints preflight's findings too, writing nothing; exit 4 when a run would stop before injecting."
+  static override summary =
+    'Show the VirtualServices a run would write (offline, or --live against a cluster with preflight).'
+  static override description =
+    "Compiles the experiment's faults against the VirtualServices given with --existing (none: every target gets a new one) and prints what a run would apply: YAML with a header per object, a kubectl List as JSON, or a unified diff from the existing objects. Works offline. With --live (or --kubeconfig/--context/--sandbox) it reads the cluster's VirtualServices instead and prints preflight's findings too, writing nothing; exit 4 when a run would stop before injecting."
   static override examples = [
     '<%= config.bin %> plan experiments/ratings-delay.yaml',
     '<%= config.bin %> plan experiments/ratings-delay.yaml --existing <(kubectl get virtualservices -o yaml) -o diff',
@@ -25,11 +27,19 @@ export default class Plan extends BaseCommand {
     file: Args.string({description: 'experiment file', required: true}),
   }
   static override flags = {
-    existing: Flags.string({description: 'manifest file with the VirtualServices that exist now (repeatable; multi-document YAML or a List)', multiple: true, default: []}),
+    existing: Flags.string({
+      description: 'manifest file with the VirtualServices that exist now (repeatable; multi-document YAML or a List)',
+      multiple: true,
+      default: [],
+    }),
     output: Flags.string({char: 'o', description: 'output format', options: [...PLAN_FORMATS], default: 'yaml'}),
     namespace: Flags.string({char: 'n', description: 'target namespace (overrides spec.target.namespace)'}),
     'run-id': Flags.string({description: 'run id to write into route names and annotations (default: a new one)'}),
-    live: Flags.boolean({description: 'plan against the cluster (or the running sandbox) and run preflight; implied by --kubeconfig, --context or --sandbox', exclusive: ['existing']}),
+    live: Flags.boolean({
+      description:
+        'plan against the cluster (or the running sandbox) and run preflight; implied by --kubeconfig, --context or --sandbox',
+      exclusive: ['existing'],
+    }),
     kubeconfig: connectionFlags.kubeconfig,
     context: connectionFlags.context,
     sandbox: connectionFlags.sandbox,
@@ -40,7 +50,8 @@ export default class Plan extends BaseCommand {
 
   async run(): Promise<PlanResult | LivePlanResult> {
     const {args, flags} = await this.parse(Plan)
-    if (flags.live || flags.kubeconfig !== undefined || flags.context !== undefined || flags.sandbox) return this.live(args.file, flags)
+    if (flags.live || flags.kubeconfig !== undefined || flags.context !== undefined || flags.sandbox)
+      return this.live(args.file, flags)
     const result = await planFromFiles({
       file: args.file,
       existingFiles: flags.existing,
@@ -52,26 +63,47 @@ export default class Plan extends BaseCommand {
       for (const note of result.notes) this.logToStderr(`note: ${note}`)
       // YAML carries the per-object notes as comments; the other formats would lose them.
       if (flags.output !== 'yaml') {
-        for (const o of result.plan.objects) for (const note of o.notes) this.logToStderr(`note: ${o.desired.metadata.name}: ${note}`)
+        for (const o of result.plan.objects)
+          for (const note of o.notes) this.logToStderr(`note: ${o.desired.metadata.name}: ${note}`)
       }
-      process.stdout.write(renderPlan(result.plan, flags.output as (typeof PLAN_FORMATS)[number], result.experiment.spec.faults))
+      process.stdout.write(
+        renderPlan(result.plan, flags.output as (typeof PLAN_FORMATS)[number], result.experiment.spec.faults),
+      )
     }
     return result
   }
 
   /** `--live`: the cluster's objects, preflight's findings, then the plan; exit 4 when a run would stop. */
-  private async live(file: string, flags: {output: string; namespace?: string | undefined; 'run-id'?: string | undefined; 'prometheus-url'?: string | undefined} & Parameters<typeof targetFlags>[0]): Promise<LivePlanResult> {
+  private async live(
+    file: string,
+    flags: {
+      output: string
+      namespace?: string | undefined
+      'run-id'?: string | undefined
+      'prometheus-url'?: string | undefined
+    } & Parameters<typeof targetFlags>[0],
+  ): Promise<LivePlanResult> {
     const experiment = await loadExperiment(file)
-    const target = await resolveTarget({...targetFlags(flags), ephemeral: false}, experiment.spec.target?.namespace, line => this.logToStderr(line))
+    const target = await resolveTarget(
+      {...targetFlags(flags), ephemeral: false},
+      experiment.spec.target?.namespace,
+      line => this.logToStderr(line),
+    )
     try {
       const live = await planAgainstCluster(target, withNamespace(experiment, target.namespace), {
-        owner: currentUser(), ...(flags['run-id'] === undefined ? {} : {runId: flags['run-id']}),
+        owner: currentUser(),
+        ...(flags['run-id'] === undefined ? {} : {runId: flags['run-id']}),
         ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']}),
       })
       if (!this.jsonEnabled()) {
         this.logToStderr(`target: ${target.note}, namespace ${target.namespace}`)
-        for (const c of live.checks) this.logToStderr(`preflight ${{ok: '✓', warning: '!', failed: '✗'}[c.status]} ${c.check}: ${c.message}${c.hint === undefined ? '' : ` (${c.hint})`}`)
-        process.stdout.write(renderPlan(live.plan, flags.output as (typeof PLAN_FORMATS)[number], experiment.spec.faults))
+        for (const c of live.checks)
+          this.logToStderr(
+            `preflight ${{ok: '✓', warning: '!', failed: '✗'}[c.status]} ${c.check}: ${c.message}${c.hint === undefined ? '' : ` (${c.hint})`}`,
+          )
+        process.stdout.write(
+          renderPlan(live.plan, flags.output as (typeof PLAN_FORMATS)[number], experiment.spec.faults),
+        )
         if (!live.ready) this.logToStderr('A run would stop here, before injecting anything (exit 4).')
       }
       process.exitCode = live.ready ? ExitCode.Held : ExitCode.CouldNotRun

@@ -39,12 +39,26 @@ By default only faults past their expiry are reverted (their run is gone); a run
       return {namespace: flags.namespace ?? 'default', found: [], reverted: [], skipped: []}
     }
     try {
-      const report = await revertLeftovers(target.cluster, target.namespace, {...(flags.run === undefined ? {} : {runId: flags.run}), all: flags.all, dryRun: flags['dry-run']})
-      if (report.found.length === 0) this.log(`Nothing to revert: no Faultline faults in namespace ${report.namespace} (${target.note}).`)
+      const report = await revertLeftovers(target.cluster, target.namespace, {
+        ...(flags.run === undefined ? {} : {runId: flags.run}),
+        all: flags.all,
+        dryRun: flags['dry-run'],
+      })
+      if (report.found.length === 0)
+        this.log(`Nothing to revert: no Faultline faults in namespace ${report.namespace} (${target.note}).`)
       for (const note of report.notes ?? []) this.logToStderr(`note: ${note}`)
-      for (const r of report.reverted) this.log(`${r.ok ? '✓' : '✗'} ${r.kind === undefined ? '' : `${r.kind} `}${r.namespace}/${r.name}: ${r.ok ? r.action : 'FAILED'} — ${r.message}`)
-      for (const s of report.skipped) this.log(`- ${s.kind === undefined ? '' : `${s.kind} `}${report.namespace}/${s.name} (run ${s.runId}): left alone — ${s.reason}`)
-      if (report.found.length > 0 && report.reverted.length === 0 && report.skipped.length === 0) this.log(`Nothing matched: faults found are of runs ${[...new Set(report.found.map(f => f.runId))].join(', ')}.`)
+      for (const r of report.reverted)
+        this.log(
+          `${r.ok ? '✓' : '✗'} ${r.kind === undefined ? '' : `${r.kind} `}${r.namespace}/${r.name}: ${r.ok ? r.action : 'FAILED'} — ${r.message}`,
+        )
+      for (const s of report.skipped)
+        this.log(
+          `- ${s.kind === undefined ? '' : `${s.kind} `}${report.namespace}/${s.name} (run ${s.runId}): left alone — ${s.reason}`,
+        )
+      if (report.found.length > 0 && report.reverted.length === 0 && report.skipped.length === 0)
+        this.log(
+          `Nothing matched: faults found are of runs ${[...new Set(report.found.map(f => f.runId))].join(', ')}.`,
+        )
       process.exitCode = report.reverted.every(r => r.ok) ? ExitCode.Held : ExitCode.RevertFailed
       return report
     } finally {

@@ -35,18 +35,45 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     phases: Flags.string({description: 'override phase durations, e.g. baseline=5s,fault=10s,recovery=5s'}),
     driver: Flags.string({description: 'load driver (overrides spec.load.driver)', options: [...LOAD_DRIVERS]}),
     'report-dir': Flags.string({description: 'where run folders are written', default: 'reports'}),
-    html: Flags.boolean({description: 'write report.html and the report root\'s index.html (--no-html: journal, junit.xml and summary.md only, for headless CI)', default: true, allowNo: true}),
-    'redact-header': Flags.string({description: 'mask this header\'s values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)', multiple: true, default: []}),
-    pushgateway: Flags.string({description: 'push run metrics to this Prometheus Pushgateway (job faultline, grouped by experiment) when the fault goes live and at the end; a failed push only warns'}),
-    'pushgateway-instance': Flags.string({description: 'add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment\'s last)', dependsOn: ['pushgateway']}),
-    ignition: Flags.boolean({description: 'before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars\' fault counters must move (exit 4 when they do not); --no-ignition skips it', default: true, allowNo: true}),
+    html: Flags.boolean({
+      description:
+        "write report.html and the report root's index.html (--no-html: journal, junit.xml and summary.md only, for headless CI)",
+      default: true,
+      allowNo: true,
+    }),
+    'redact-header': Flags.string({
+      description:
+        "mask this header's values in the journal and every report, in addition to authorization, proxy-authorization, cookie and set-cookie (repeatable)",
+      multiple: true,
+      default: [],
+    }),
+    pushgateway: Flags.string({
+      description:
+        'push run metrics to this Prometheus Pushgateway (job faultline, grouped by experiment) when the fault goes live and at the end; a failed push only warns',
+    }),
+    'pushgateway-instance': Flags.string({
+      description:
+        "add an instance grouping label to --pushgateway pushes (default none: each run replaces the experiment's last)",
+      dependsOn: ['pushgateway'],
+    }),
+    ignition: Flags.boolean({
+      description:
+        "before the baseline, check that the fault can fire: a 1 ms delay for the targeted match, a few targeted requests, the calling sidecars' fault counters must move (exit 4 when they do not); --no-ignition skips it",
+      default: true,
+      allowNo: true,
+    }),
     'fail-on': Flags.string({description: FAIL_ON_HELP, options: [...FAIL_ON], default: 'any'}),
-    entry: Flags.string({description: 'how load and HTTP probes enter the mesh, overriding spec.load.entry: proxy=URL (an HTTP forward proxy), gateway (the ingress gateway: spec.load.entry\'s, else Service istio-system/istio-ingressgateway port 80, at its load-balancer address) gateway=URL (a gateway at that address) or portForward=SERVICE[.NAMESPACE]:PORT (a port-forward chaos keeps to the Service\'s ready pods through the API server; bare portForward: the Service of the load URL). Without any: the sandbox\'s proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY'}),
+    entry: Flags.string({
+      description:
+        "how load and HTTP probes enter the mesh, overriding spec.load.entry: proxy=URL (an HTTP forward proxy), gateway (the ingress gateway: spec.load.entry's, else Service istio-system/istio-ingressgateway port 80, at its load-balancer address) gateway=URL (a gateway at that address) or portForward=SERVICE[.NAMESPACE]:PORT (a port-forward chaos keeps to the Service's ready pods through the API server; bare portForward: the Service of the load URL). Without any: the sandbox's proxy on the sandbox, else HTTP_PROXY/HTTPS_PROXY/NO_PROXY",
+    }),
     ...outcomeFlags,
   }
   static override enableJsonFlag = true
 
-  async run(): Promise<Omit<ReportedRun, 'exitCode'> & {exitCode: number; outcomeExitCode: number; failOn: FailOn; tolerated: boolean}> {
+  async run(): Promise<
+    Omit<ReportedRun, 'exitCode'> & {exitCode: number; outcomeExitCode: number; failOn: FailOn; tolerated: boolean}
+  > {
     const {args, flags} = await this.parse(Run)
     const experiment = await loadExperiment(args.file)
     const out = this.jsonEnabled() ? process.stderr : process.stdout
@@ -56,8 +83,11 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     const name = driverName(flags.driver, experiment)
     const local = name === 'k6-operator' ? undefined : await localDriver(name, line => out.write(`${line}\n`))
     const session = await Session.open({
-      out, target: targetFlags(flags), ...(experiment.spec.target?.namespace === undefined ? {} : {namespace: experiment.spec.target.namespace}),
-      ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}), ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
+      out,
+      target: targetFlags(flags),
+      ...(experiment.spec.target?.namespace === undefined ? {} : {namespace: experiment.spec.target.namespace}),
+      ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}),
+      ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
     })
     const {target} = session
     const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
@@ -66,28 +96,61 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     let closeEntry: (() => Promise<void>) | undefined // a port-forward (to the gateway or --entry portForward's Service), stopped when the run ends
     try {
       // k6-operator: runner pods in the target cluster, metrics back through its Prometheus.
-      const driver = local ?? k6OperatorDriverFor(target.cluster, experiment.spec.load.k6Operator ?? {}, prometheusUrl ?? experiment.spec.prometheus?.url)
-      const way = await openWayIn(withNamespace(experiment, target.namespace), flags.entry, target, target.namespace, driver, line => session.say(line)) // ${namespace} in stats, PromQL and URLs
+      const driver =
+        local ??
+        k6OperatorDriverFor(
+          target.cluster,
+          experiment.spec.load.k6Operator ?? {},
+          prometheusUrl ?? experiment.spec.prometheus?.url,
+        )
+      const way = await openWayIn(
+        withNamespace(experiment, target.namespace),
+        flags.entry,
+        target,
+        target.namespace,
+        driver,
+        line => session.say(line),
+      ) // ${namespace} in stats, PromQL and URLs
       closeEntry = way.close
       startedAt = new Date()
-      result = await session.run({
-        file: args.file, experiment: way.experiment, cluster: target.cluster, namespace: target.namespace, driver, reportDir: flags['report-dir'],
-        signal: runSignal(session.signals.signal, way), events: session.events(), owner: `${currentUser()}@chaos-cli`, redactHeaders: flags['redact-header'],
-        ...(way.proxy === undefined ? {} : {proxy: way.proxy}), ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
-        ...(flags.phases === undefined ? {} : {phases: flags.phases}), ignition: flags.ignition,
-      }, {html: flags.html, redactHeaders: flags['redact-header']})
+      result = await session.run(
+        {
+          file: args.file,
+          experiment: way.experiment,
+          cluster: target.cluster,
+          namespace: target.namespace,
+          driver,
+          reportDir: flags['report-dir'],
+          signal: runSignal(session.signals.signal, way),
+          events: session.events(),
+          owner: `${currentUser()}@chaos-cli`,
+          redactHeaders: flags['redact-header'],
+          ...(way.proxy === undefined ? {} : {proxy: way.proxy}),
+          ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
+          ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+          ignition: flags.ignition,
+        },
+        {html: flags.html, redactHeaders: flags['redact-header']},
+      )
     } catch (err) {
       throw after.unwritableRoot(err) // a full report volume before anything was injected: exit 4, the volume named
     } finally {
       await closeEntry?.().catch(() => undefined)
       await session.close()
     }
-    return judge(result, flags['fail-on'] as FailOn, out, async exitCode => after.runEnded(experiment.metadata.name, result, exitCode, startedAt))
+    return judge(result, flags['fail-on'] as FailOn, out, async exitCode =>
+      after.runEnded(experiment.metadata.name, result, exitCode, startedAt),
+    )
   }
 }
 
 /** Prints where the run's files are, applies --fail-on to the outcome, sets the exit code, then `ended` (--keep, --notify, --summary). */
-async function judge(result: ReportedRun, failOn: FailOn, out: NodeJS.WritableStream, ended: (exitCode: number) => Promise<void>) {
+async function judge(
+  result: ReportedRun,
+  failOn: FailOn,
+  out: NodeJS.WritableStream,
+  ended: (exitCode: number) => Promise<void>,
+) {
   out.write(`Journal: ${result.journalFile}\n`)
   const html = result.reportFiles.find(f => f.endsWith('.html'))
   if (html !== undefined) out.write(`Report:  ${html}\n`)

@@ -37,7 +37,8 @@ export class BlastRadiusCollector {
   private readonly boundaries: {phase: PhaseName; at: 'start' | 'end'; t: number; wall: Date}[] = []
   private readonly phases: {name: PhaseName; startT: number; endT?: number; plannedMs: number}[] = []
   private readonly load = new Map<string, SecondStats[]>()
-  private config: Promise<{virtualServices: VirtualService[]; destinationRules: DestinationRule[]; error?: string}> | undefined
+  private config:
+    Promise<{virtualServices: VirtualService[]; destinationRules: DestinationRule[]; error?: string}> | undefined
 
   constructor(private readonly input: CollectorInput) {}
 
@@ -53,7 +54,7 @@ export class BlastRadiusCollector {
   observe(e: RunEvent): void {
     if (e.kind === 'load-second') {
       let list = this.load.get(e.second.traffic)
-      if (list === undefined) this.load.set(e.second.traffic, list = [])
+      if (list === undefined) this.load.set(e.second.traffic, (list = []))
       list.push(e.second)
       return
     }
@@ -78,13 +79,21 @@ export class BlastRadiusCollector {
     try {
       const result = await withinMs(FINISH_BUDGET_MS, this.build())
       if (result === undefined) {
-        this.input.events.emit({kind: 'log', level: 'warn', message: `blast-radius map: the sidecars' counters were not all read within ${FINISH_BUDGET_MS / 1000} s; the map is left out`})
+        this.input.events.emit({
+          kind: 'log',
+          level: 'warn',
+          message: `blast-radius map: the sidecars' counters were not all read within ${FINISH_BUDGET_MS / 1000} s; the map is left out`,
+        })
         return undefined
       }
       this.input.events.emit({kind: 'blast-radius', blastRadius: result})
       return result
     } catch (err) {
-      this.input.events.emit({kind: 'log', level: 'warn', message: `blast-radius map could not be built: ${(err as Error).message}`})
+      this.input.events.emit({
+        kind: 'log',
+        level: 'warn',
+        message: `blast-radius map could not be built: ${(err as Error).message}`,
+      })
       return undefined
     }
   }
@@ -104,17 +113,29 @@ export class BlastRadiusCollector {
     const notes: string[] = []
     if (prometheusUrl !== undefined) {
       const promReads: Snapshot[] = []
-      for (const b of this.boundaries) promReads.push(await readPrometheus(prometheusUrl, namespace, b.phase, b.at, b.t, b.wall))
+      for (const b of this.boundaries)
+        promReads.push(await readPrometheus(prometheusUrl, namespace, b.phase, b.at, b.t, b.wall))
       const failed = promReads.find(r => r.error !== undefined)
       if (failed === undefined) map = buildMap(promReads, {...ctx, source: 'prometheus'})
-      else notes.push(`Prometheus could not give the map (${failed.error as string}); it is built from the sidecars' own counters instead`)
+      else
+        notes.push(
+          `Prometheus could not give the map (${failed.error as string}); it is built from the sidecars' own counters instead`,
+        )
     }
     map ??= buildMap(sidecarReads, {...ctx, source: 'sidecars'})
     map.gaps.unshift(...notes)
     map.classes = this.classes()
     const config = await (this.config ?? {virtualServices: [], destinationRules: [], error: 'no phase started'})
-    if (config.error !== undefined) map.gaps.push(`could not read the VirtualServices and DestinationRules in force (${config.error}): the diagnosis names no configured timeout or pool limit`)
-    const diagnosis = diagnose({map, faults: experiment.spec.faults, virtualServices: config.virtualServices, destinationRules: config.destinationRules})
+    if (config.error !== undefined)
+      map.gaps.push(
+        `could not read the VirtualServices and DestinationRules in force (${config.error}): the diagnosis names no configured timeout or pool limit`,
+      )
+    const diagnosis = diagnose({
+      map,
+      faults: experiment.spec.faults,
+      virtualServices: config.virtualServices,
+      destinationRules: config.destinationRules,
+    })
     return {map, diagnosis}
   }
 
@@ -129,7 +150,12 @@ export class BlastRadiusCollector {
       const phases: Partial<Record<PhaseName, ClassPhase>> = {}
       for (const w of windows) {
         const s = summariseSeconds(seconds, w.fromMs, w.toMs)
-        phases[w.phase] = {requests: s.requests, errorRatio: Math.round(s.failedRate * 10_000) / 10_000, p50: Math.round(s.duration.med * 10) / 10, p99: Math.round(s.duration.p(99) * 10) / 10}
+        phases[w.phase] = {
+          requests: s.requests,
+          errorRatio: Math.round(s.failedRate * 10_000) / 10_000,
+          p50: Math.round(s.duration.med * 10) / 10,
+          p99: Math.round(s.duration.p(99) * 10) / 10,
+        }
       }
       out[name] = {targeted: targeted.has(name), phases}
     }
@@ -140,9 +166,12 @@ export class BlastRadiusCollector {
 async function withinMs<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([work, new Promise<undefined>(resolve => {
-      timer = setTimeout(() => resolve(undefined), ms)
-    })])
+    return await Promise.race([
+      work,
+      new Promise<undefined>(resolve => {
+        timer = setTimeout(() => resolve(undefined), ms)
+      }),
+    ])
   } finally {
     clearTimeout(timer)
   }

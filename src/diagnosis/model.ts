@@ -13,8 +13,14 @@ export type WatchedFlag = (typeof WATCHED_FLAGS)[number]
 
 /** What the flags mean, in the words the report uses. */
 export const FLAG_MEANING: Record<WatchedFlag, string> = {
-  DI: 'delay injected', FI: 'fault injected (abort)', UT: 'upstream request timeout', URX: 'retry limit exceeded',
-  UO: 'upstream overflow (circuit breaker)', UH: 'no healthy upstream (ejected)', DC: 'downstream connection terminated (the caller hung up)', UF: 'upstream connection failure',
+  DI: 'delay injected',
+  FI: 'fault injected (abort)',
+  UT: 'upstream request timeout',
+  URX: 'retry limit exceeded',
+  UO: 'upstream overflow (circuit breaker)',
+  UH: 'no healthy upstream (ejected)',
+  DC: 'downstream connection terminated (the caller hung up)',
+  UF: 'upstream connection failure',
 }
 
 /** One response flag's requests on an edge in a phase. */
@@ -116,7 +122,8 @@ export interface Evidence {
 }
 
 /** The rules, by name. */
-export type RuleName = 'deadline' | 'retries' | 'overflow' | 'ejection' | 'silent-degradation' | 'not-fired' | 'blast-radius' | 'control'
+export type RuleName =
+  'deadline' | 'retries' | 'overflow' | 'ejection' | 'silent-degradation' | 'not-fired' | 'blast-radius' | 'control'
 
 /** One rule's finding: one plain sentence with its numbers, and the evidence behind it. */
 export interface Finding {

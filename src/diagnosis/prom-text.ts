@@ -6,7 +6,17 @@
  */
 
 /** The metric families the map reads, and the labels it keeps of each (the rest are dropped). */
-const ISTIO_LABELS = ['reporter', 'source_workload', 'source_canonical_service', 'destination_service', 'destination_service_name', 'destination_workload', 'destination_canonical_service', 'response_code', 'response_flags'] as const
+const ISTIO_LABELS = [
+  'reporter',
+  'source_workload',
+  'source_canonical_service',
+  'destination_service',
+  'destination_service_name',
+  'destination_workload',
+  'destination_canonical_service',
+  'response_code',
+  'response_flags',
+] as const
 
 export const MAP_METRICS: Record<string, readonly string[]> = {
   istio_requests_total: ISTIO_LABELS,
@@ -90,7 +100,7 @@ export function parseMapMetrics(text: string): Sample[] {
       rest = read.end
     }
     const value = Number(line.slice(rest).trim().split(/\s+/)[0])
-    if (!Number.isFinite(value) && !(metric.endsWith('_bucket'))) continue
+    if (!Number.isFinite(value) && !metric.endsWith('_bucket')) continue
     const kept: Record<string, string> = {}
     for (const k of keep) if (labels[k] !== undefined) kept[k] = labels[k]
     const key = seriesKey(metric, kept)

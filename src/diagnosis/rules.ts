@@ -45,7 +45,9 @@ function perSecondInBaseline(map: BlastRadiusMap, count: number): number {
 function delays(faults: readonly Fault[]): {service: string; delayMs: number; percentage: number}[] {
   return faults.flatMap(f => {
     const delayMs = f.delay === undefined ? undefined : parseDurationMs(f.delay.fixedDelay)
-    return f.delay === undefined || delayMs === undefined ? [] : [{service: shortHost(f.service), delayMs, percentage: f.delay.percentage}]
+    return f.delay === undefined || delayMs === undefined
+      ? []
+      : [{service: shortHost(f.service), delayMs, percentage: f.delay.percentage}]
   })
 }
 
@@ -68,11 +70,17 @@ function downstreamOf(map: BlastRadiusMap, service: string): Set<string> {
 
 /** The edges a workload answers on: those its pods served, else those to its canonical service. */
 function inboundOf(map: BlastRadiusMap, workload: string): MapEdge[] {
-  return map.edges.filter(e => e.servedBy.includes(workload) || (e.servedBy.length === 0 && map.workloads[workload] === e.destination))
+  return map.edges.filter(
+    e => e.servedBy.includes(workload) || (e.servedBy.length === 0 && map.workloads[workload] === e.destination),
+  )
 }
 
 /** The route a VirtualService gives requests to a host (the first without a fault of ours: the caller's own). */
-function routeFor(vss: readonly VirtualService[], host: string, namespace: string): {vs: string; route: HTTPRoute} | undefined {
+function routeFor(
+  vss: readonly VirtualService[],
+  host: string,
+  namespace: string,
+): {vs: string; route: HTTPRoute} | undefined {
   const vs = virtualServiceFor(vss, fqdn(host, namespace), namespace)
   const route = vs?.spec.http?.find(r => r.fault === undefined)
   return vs === undefined || route === undefined ? undefined : {vs: vs.metadata.name, route}
@@ -84,9 +92,14 @@ function configuredDeadline(route: HTTPRoute): {ms: number; text: string} | unde
   const perTry = route.retries?.perTryTimeout === undefined ? undefined : parseDurationMs(route.retries.perTryTimeout)
   if (route.timeout !== undefined) {
     const t = parseDurationMs(route.timeout)
-    if (t !== undefined && t > 0) return {ms: t, text: `timeout ${route.timeout}${attempts > 1 ? ` for up to ${attempts} attempts${perTry === undefined ? '' : ` of ${route.retries?.perTryTimeout as string}`}` : ''}`}
+    if (t !== undefined && t > 0)
+      return {
+        ms: t,
+        text: `timeout ${route.timeout}${attempts > 1 ? ` for up to ${attempts} attempts${perTry === undefined ? '' : ` of ${route.retries?.perTryTimeout as string}`}` : ''}`,
+      }
   }
-  if (perTry !== undefined && perTry > 0) return {ms: perTry * attempts, text: `${route.retries?.perTryTimeout as string} per try × ${attempts} attempts`}
+  if (perTry !== undefined && perTry > 0)
+    return {ms: perTry * attempts, text: `${route.retries?.perTryTimeout as string} per try × ${attempts} attempts`}
   return undefined
 }
 
@@ -116,10 +129,15 @@ export const deadlineRule: Rule = ({map, faults, virtualServices}) => {
       const inB = inbound.reduce((n, x) => n + (base(x)?.requests ?? 0), 0)
       const inF = inbound.reduce((n, x) => n + (fault(x)?.requests ?? 0), 0)
       const b = base(e)
-      const extra = inB > 0 && inF > 0 && b !== undefined && b.requests > 0 ? Math.round(f.requests - (b.requests / inB) * inF) : 0
+      const extra =
+        inB > 0 && inF > 0 && b !== undefined && b.requests > 0 ? Math.round(f.requests - (b.requests / inB) * inF) : 0
       const configured = routeFor(virtualServices, e.destination, map.namespace)
       const cfg = configured === undefined ? undefined : configuredDeadline(configured.route)
-      const slowest = inbound.some(x => x.entry === true) ? Object.entries(map.classes).filter(([, c]) => c.targeted).sort(([, x], [, y]) => (y.phases.fault?.p99 ?? 0) - (x.phases.fault?.p99 ?? 0))[0] : undefined
+      const slowest = inbound.some(x => x.entry === true)
+        ? Object.entries(map.classes)
+            .filter(([, c]) => c.targeted)
+            .sort(([, x], [, y]) => (y.phases.fault?.p99 ?? 0) - (x.phases.fault?.p99 ?? 0))[0]
+        : undefined
       const entryP99 = slowest?.[1].phases.fault?.p99 ?? 0
       const k = Math.round(entryP99 / deadline)
       let attempts = 1
@@ -131,12 +149,21 @@ export const deadlineRule: Rule = ({map, faults, virtualServices}) => {
         attempts = Math.round(cfg.ms / deadline)
       }
       const total = deadline * attempts
-      const how = hit.flag === 'DC' ? 'DC: the caller hung up' : 'UT: Envoy\'s route timeout'
+      const how = hit.flag === 'DC' ? 'DC: the caller hung up' : "UT: Envoy's route timeout"
       const whose = hit.flag === 'DC' ? `${e.source}'s own client` : `the route`
       findings.push({
         rule: 'deadline',
         sentence: `${e.source} gives ${e.destination} ${ms(deadline)}${attempts > 1 ? ` per attempt and tries ${attempts} times (≈ ${ms(total)} in all${attemptsWhy})` : ''} — shorter than the ${ms(d.delayMs)} delay injected on ${d.service}: ${hit.count} of its calls to ${e.destination} in the fault phase ended at ${ms(deadline)} on average with ${how}${c504 > 0 ? ` (${c504} answered 504)` : ''}, ${before === 0 ? 'none' : before} in the baseline. The deadline is ${whose}'s${cfg === undefined ? '' : `, and the VirtualService ${configured?.vs as string} sets ${cfg.text}`}; requests that need ${d.service} fail at ${ms(total)} whatever ${d.service} does.`,
-        evidence: [ev(e.id, 'fault', `${hit.flag} ${hit.count} at ${ms(deadline)}`), ev(e.id, 'baseline', `${hit.flag} ${before}`), ...(attempts > 1 ? [ev(e.id, 'fault', `${f.requests} calls for ${inF} requests to ${e.source}`), ...(slowest === undefined ? [] : [ev(`class:${slowest[0]}`, 'fault', `p99 ${ms(entryP99)}`)])] : [])],
+        evidence: [
+          ev(e.id, 'fault', `${hit.flag} ${hit.count} at ${ms(deadline)}`),
+          ev(e.id, 'baseline', `${hit.flag} ${before}`),
+          ...(attempts > 1
+            ? [
+                ev(e.id, 'fault', `${f.requests} calls for ${inF} requests to ${e.source}`),
+                ...(slowest === undefined ? [] : [ev(`class:${slowest[0]}`, 'fault', `p99 ${ms(entryP99)}`)]),
+              ]
+            : []),
+        ],
       })
     }
   }
@@ -155,15 +182,23 @@ export const retriesRule: Rule = ({map, faults}) => {
     const before = perSecondInBaseline(map, base(e)?.envoy?.retries ?? 0)
     if ((retries < MIN_COUNT || retries <= 2 * before) && urx < MIN_COUNT) continue
     const factor = f.requests > 0 ? (f.requests + retries) / f.requests : undefined
-    const onFaulted = faulted.has(e.destination) ? ` — retries multiplying the load on the faulted service ${e.destination}` : ''
+    const onFaulted = faulted.has(e.destination)
+      ? ` — retries multiplying the load on the faulted service ${e.destination}`
+      : ''
     const parts = [
-      retries > 0 ? `${e.source} retried its calls to ${e.destination} ${retries} times in the fault phase (upstream_rq_retry; ${base(e)?.envoy?.retries ?? 0} in the baseline)${factor === undefined ? '' : `, so ${e.destination} got ${factor.toFixed(1)}× the ${f.requests} requests ${e.source} sent`}` : `${e.source}'s calls to ${e.destination} ran out of retries`,
+      retries > 0
+        ? `${e.source} retried its calls to ${e.destination} ${retries} times in the fault phase (upstream_rq_retry; ${base(e)?.envoy?.retries ?? 0} in the baseline)${factor === undefined ? '' : `, so ${e.destination} got ${factor.toFixed(1)}× the ${f.requests} requests ${e.source} sent`}`
+        : `${e.source}'s calls to ${e.destination} ran out of retries`,
       urx > 0 ? `${urx} gave up at the retry limit (URX)` : '',
     ].filter(p => p !== '')
     findings.push({
       rule: 'retries',
       sentence: `${parts.join('; ')}${onFaulted}.`,
-      evidence: [...(retries > 0 ? [ev(e.id, 'fault', `upstream_rq_retry +${retries}`)] : []), ...(urx > 0 ? [ev(e.id, 'fault', `URX ${urx}`)] : []), ev(e.id, 'fault', `${f.requests} requests`)],
+      evidence: [
+        ...(retries > 0 ? [ev(e.id, 'fault', `upstream_rq_retry +${retries}`)] : []),
+        ...(urx > 0 ? [ev(e.id, 'fault', `URX ${urx}`)] : []),
+        ev(e.id, 'fault', `${f.requests} requests`),
+      ],
     })
   }
   return findings
@@ -193,11 +228,18 @@ export const overflowRule: Rule = ({map, destinationRules}) => {
       pool?.http?.http1MaxPendingRequests === undefined ? '' : `${pool.http.http1MaxPendingRequests} pending requests`,
       pool?.http?.http2MaxRequests === undefined ? '' : `${pool.http.http2MaxRequests} requests`,
     ].filter(x => x !== '')
-    const evidence = [`${uo} answered 503 UO at once`, f.envoy?.overflow === undefined ? '' : `upstream_rq_pending_overflow +${counter}`].filter(x => x !== '')
+    const evidence = [
+      `${uo} answered 503 UO at once`,
+      f.envoy?.overflow === undefined ? '' : `upstream_rq_pending_overflow +${counter}`,
+    ].filter(x => x !== '')
     findings.push({
       rule: 'overflow',
       sentence: `${e.source}'s connection pool to ${e.destination} overflowed (the circuit breaker tripped on the caller's side): ${list(evidence)} in the fault phase, ${before === 0 ? 'none' : before} in the baseline${dr === undefined ? '' : limits.length > 0 ? `; the DestinationRule ${dr.metadata.name} allows each caller ${list(limits)}` : `; the DestinationRule ${dr.metadata.name} sets no connection-pool limit, so these are Envoy's defaults`}.`,
-      evidence: [...(uo > 0 ? [ev(e.id, 'fault', `UO ${uo}`)] : []), ...(f.envoy?.overflow === undefined ? [] : [ev(e.id, 'fault', `upstream_rq_pending_overflow +${counter}`)]), ev(e.id, 'baseline', `overflow ${before}`)],
+      evidence: [
+        ...(uo > 0 ? [ev(e.id, 'fault', `UO ${uo}`)] : []),
+        ...(f.envoy?.overflow === undefined ? [] : [ev(e.id, 'fault', `upstream_rq_pending_overflow +${counter}`)]),
+        ev(e.id, 'baseline', `overflow ${before}`),
+      ],
     })
   }
   return findings
@@ -214,11 +256,17 @@ export const ejectionRule: Rule = ({map, destinationRules}) => {
     if (uh < MIN_COUNT && active === 0) continue
     if ((base(e)?.envoy?.ejectionsActive ?? 0) > 0 && uh < MIN_COUNT) continue
     const od = ruleFor(destinationRules, e.destination, map.namespace)?.spec.trafficPolicy?.outlierDetection
-    const why = od === undefined ? '' : `; outlier detection ejects a host after ${od.consecutive5xxErrors ?? od.consecutiveGatewayErrors ?? 5} consecutive errors for ${od.baseEjectionTime ?? '30s'}${od.maxEjectionPercent === undefined ? '' : `, up to ${od.maxEjectionPercent} % of the hosts`}`
+    const why =
+      od === undefined
+        ? ''
+        : `; outlier detection ejects a host after ${od.consecutive5xxErrors ?? od.consecutiveGatewayErrors ?? 5} consecutive errors for ${od.baseEjectionTime ?? '30s'}${od.maxEjectionPercent === undefined ? '' : `, up to ${od.maxEjectionPercent} % of the hosts`}`
     findings.push({
       rule: 'ejection',
       sentence: `${e.source}'s outlier detection ejected ${e.destination}'s hosts: ${[active > 0 ? `ejections_active reached ${active}` : '', uh > 0 ? `${uh} requests found no healthy host (503 UH)` : ''].filter(x => x !== '').join(' and ')} in the fault phase${why}.`,
-      evidence: [...(active > 0 ? [ev(e.id, 'fault', `ejections_active ${active}`)] : []), ...(uh > 0 ? [ev(e.id, 'fault', `UH ${uh}`)] : [])],
+      evidence: [
+        ...(active > 0 ? [ev(e.id, 'fault', `ejections_active ${active}`)] : []),
+        ...(uh > 0 ? [ev(e.id, 'fault', `UH ${uh}`)] : []),
+      ],
     })
   }
   return findings
@@ -239,23 +287,35 @@ export const silentDegradationRule: Rule = ({map}) => {
     const inB = inbound.reduce((n, e) => n + (base(e)?.requests ?? 0), 0)
     const inErrB = inbound.reduce((n, e) => n + errors(base(e)), 0)
     if (inErrF / inF > inErrB / inB + 0.01) continue // it passed the failure on: not silent
-    const failedCalls = map.edges.filter(e => e.source === w).map(e => {
-      const f = fault(e)
-      const failed = errors(f)
-      const failedB = perSecondInBaseline(map, errors(base(e)))
-      return {e, failed, failedB, f}
-    }).filter(x => x.failed >= MIN_COUNT && x.failed > 2 * x.failedB + 1)
+    const failedCalls = map.edges
+      .filter(e => e.source === w)
+      .map(e => {
+        const f = fault(e)
+        const failed = errors(f)
+        const failedB = perSecondInBaseline(map, errors(base(e)))
+        return {e, failed, failedB, f}
+      })
+      .filter(x => x.failed >= MIN_COUNT && x.failed > 2 * x.failedB + 1)
     const sizeB = weightedBytes(inbound, 'baseline')
     const sizeF = weightedBytes(inbound, 'fault')
-    const shrank = sizeB !== undefined && sizeF !== undefined && sizeF < sizeB * 0.9 ? {from: sizeB, to: sizeF} : undefined
+    const shrank =
+      sizeB !== undefined && sizeF !== undefined && sizeF < sizeB * 0.9 ? {from: sizeB, to: sizeF} : undefined
     if (failedCalls.length === 0 && shrank === undefined) continue
     const callersOfW = [...new Set(inbound.map(e => e.source))]
-    const how = failedCalls.map(x => `${x.failed} of its ${x.f?.requests ?? 0} calls to ${x.e.destination} failed (${failureText(x.f)})`)
+    const how = failedCalls.map(
+      x => `${x.failed} of its ${x.f?.requests ?? 0} calls to ${x.e.destination} failed (${failureText(x.f)})`,
+    )
     findings.push({
       rule: 'silent-degradation',
       sentence: `${w} kept answering ${list(callersOfW)} with success (errors ${pct(inErrB / inB)} in the baseline, ${pct(inErrF / inF)} in the fault phase) while ${[...how, ...(shrank === undefined ? [] : [`its responses shrank from ${bytes(shrank.from)} to ${bytes(shrank.to)}`])].join(', and ')}: a silent, graceful degradation — the failure is absorbed and hidden in a 200, so status codes alone will not show it.`,
       evidence: [
-        ...inbound.map(e => ev(e.id, 'fault', `errors ${pct(fault(e)?.errorRatio ?? 0)}${fault(e)?.responseBytes === undefined ? '' : `, ${bytes(fault(e)?.responseBytes)}`}`)),
+        ...inbound.map(e =>
+          ev(
+            e.id,
+            'fault',
+            `errors ${pct(fault(e)?.errorRatio ?? 0)}${fault(e)?.responseBytes === undefined ? '' : `, ${bytes(fault(e)?.responseBytes)}`}`,
+          ),
+        ),
         ...failedCalls.map(x => ev(x.e.id, 'fault', `${x.failed} failed: ${failureText(x.f)}`)),
       ],
     })
@@ -278,8 +338,16 @@ function weightedBytes(edges: readonly MapEdge[], phase: PhaseName): number | un
 /** `503 FI × 40, DC × 12`: the failed requests' codes and flags. */
 function failureText(p: EdgePhase | undefined): string {
   if (p === undefined) return ''
-  const codes = Object.entries(p.codes).filter(([c]) => !(Number(c) >= 200 && Number(c) < 400) && !(c === '0' && (p.flags.DC !== undefined || p.flags.UT !== undefined))).map(([c, n]) => `${c === '0' ? 'no response' : c} × ${n}`)
-  const flags = (Object.entries(p.flags) as [WatchedFlag, {count: number; meanMs?: number}][]).filter(([f]) => f !== 'DI').map(([f, x]) => `${f} × ${x.count}${x.meanMs === undefined ? '' : ` at ${ms(x.meanMs)}`}`)
+  const codes = Object.entries(p.codes)
+    .filter(
+      ([c]) =>
+        !(Number(c) >= 200 && Number(c) < 400) &&
+        !(c === '0' && (p.flags.DC !== undefined || p.flags.UT !== undefined)),
+    )
+    .map(([c, n]) => `${c === '0' ? 'no response' : c} × ${n}`)
+  const flags = (Object.entries(p.flags) as [WatchedFlag, {count: number; meanMs?: number}][])
+    .filter(([f]) => f !== 'DI')
+    .map(([f, x]) => `${f} × ${x.count}${x.meanMs === undefined ? '' : ` at ${ms(x.meanMs)}`}`)
   return [...codes, ...flags].join(', ')
 }
 
@@ -297,21 +365,41 @@ export const notFiredRule: Rule = ({map, faults}) => {
     const pctg = Math.min(f.delay?.percentage ?? 100, f.abort?.percentage ?? 100)
     const evidence = into.map(e => ev(e.id, 'fault', `${fault(e)?.requests ?? 0} requests, DI 0, FI 0`))
     if (into.length === 0 || into.every(e => (fault(e)?.requests ?? 0) === 0)) {
-      findings.push({rule: 'not-fired', sentence: `The fault on ${service} never fired: nothing called ${service} in the fault phase (no request on any edge into it) — the load does not reach it, or its callers are outside ${map.namespace}.`, evidence: evidence.length > 0 ? evidence : [ev('*', 'fault', `no edge into ${service} among the ${map.edges.length} edge(s) seen`)]})
+      findings.push({
+        rule: 'not-fired',
+        sentence: `The fault on ${service} never fired: nothing called ${service} in the fault phase (no request on any edge into it) — the load does not reach it, or its callers are outside ${map.namespace}.`,
+        evidence:
+          evidence.length > 0
+            ? evidence
+            : [ev('*', 'fault', `no edge into ${service} among the ${map.edges.length} edge(s) seen`)],
+      })
     } else if (seenBySource.length === 0) {
       continue // only the destination's view: a fault the caller's sidecar injects cannot be seen there
     } else if (requests * (pctg / 100) < 1) {
-      findings.push({rule: 'not-fired', sentence: `The fault on ${service} never fired: its callers sent ${requests} request(s) in the fault phase and at ${pctg} % fewer than one was expected to be faulted — send more targeted traffic or raise the percentage.`, evidence})
+      findings.push({
+        rule: 'not-fired',
+        sentence: `The fault on ${service} never fired: its callers sent ${requests} request(s) in the fault phase and at ${pctg} % fewer than one was expected to be faulted — send more targeted traffic or raise the percentage.`,
+        evidence,
+      })
     } else {
       const callers = [...new Set(seenBySource.map(e => e.source))]
-      findings.push({rule: 'not-fired', sentence: `The fault on ${service} never fired: ${list(callers)} sent ${requests} request(s) to ${service} in the fault phase and none carried DI or FI — the fault's match (${matchText(f)}) did not hold in the caller's sidecar, where Istio injects it: most often the caller does not forward the header the targeted traffic carries.`, evidence})
+      findings.push({
+        rule: 'not-fired',
+        sentence: `The fault on ${service} never fired: ${list(callers)} sent ${requests} request(s) to ${service} in the fault phase and none carried DI or FI — the fault's match (${matchText(f)}) did not hold in the caller's sidecar, where Istio injects it: most often the caller does not forward the header the targeted traffic carries.`,
+        evidence,
+      })
     }
   }
   return findings
 }
 
 function matchText(f: Fault): string {
-  const headers = Object.entries(f.match?.headers ?? {}).map(([k, m]) => `${k} ${Object.entries(m).map(([op, v]) => `${op} ${String(v)}`).join(' ')}`)
+  const headers = Object.entries(f.match?.headers ?? {}).map(
+    ([k, m]) =>
+      `${k} ${Object.entries(m)
+        .map(([op, v]) => `${op} ${String(v)}`)
+        .join(' ')}`,
+  )
   return headers.length === 0 ? 'no header' : headers.join(', ')
 }
 
@@ -327,12 +415,20 @@ export function edgeChange(e: MapEdge): string[] {
   const errB = b.errorRatio
   const errF = f.errorRatio
   if (errF - errB >= 0.02 && errors(f) >= MIN_COUNT) out.push(`errors ${pct(errB)} → ${pct(errF)}`)
-  if (b.p99 !== undefined && f.p99 !== undefined && f.p99 >= Math.max(2 * b.p99, b.p99 + 100)) out.push(`p99 ${ms(b.p99)} → ${ms(f.p99)}`)
+  if (b.p99 !== undefined && f.p99 !== undefined && f.p99 >= Math.max(2 * b.p99, b.p99 + 100))
+    out.push(`p99 ${ms(b.p99)} → ${ms(f.p99)}`)
   for (const x of ['UT', 'URX', 'UO', 'UH', 'DC', 'UF'] as const) {
-    if (flag(f, x) >= MIN_COUNT && flag(f, x) > 2 * perSecondInBaselineOf(e, flag(b, x))) out.push(`${x} × ${flag(f, x)}`)
+    if (flag(f, x) >= MIN_COUNT && flag(f, x) > 2 * perSecondInBaselineOf(e, flag(b, x)))
+      out.push(`${x} × ${flag(f, x)}`)
   }
-  if (b.rps >= 1 && (f.rps >= b.rps * 1.5 || f.rps <= b.rps / 1.5) && Math.abs(f.rps - b.rps) >= 1) out.push(`${Number(b.rps.toFixed(1))}/s → ${Number(f.rps.toFixed(1))}/s`)
-  if (b.responseBytes !== undefined && f.responseBytes !== undefined && Math.abs(f.responseBytes - b.responseBytes) >= b.responseBytes * 0.1) out.push(`responses ${bytes(b.responseBytes)} → ${bytes(f.responseBytes)}`)
+  if (b.rps >= 1 && (f.rps >= b.rps * 1.5 || f.rps <= b.rps / 1.5) && Math.abs(f.rps - b.rps) >= 1)
+    out.push(`${Number(b.rps.toFixed(1))}/s → ${Number(f.rps.toFixed(1))}/s`)
+  if (
+    b.responseBytes !== undefined &&
+    f.responseBytes !== undefined &&
+    Math.abs(f.responseBytes - b.responseBytes) >= b.responseBytes * 0.1
+  )
+    out.push(`responses ${bytes(b.responseBytes)} → ${bytes(f.responseBytes)}`)
   return out
 }
 
@@ -347,14 +443,19 @@ function perSecondInBaselineOf(e: MapEdge, count: number): number {
 /** The blast radius: edges that changed although no fault was on them. */
 export const blastRadiusRule: Rule = ({map, faults}) => {
   const faulted = new Set(faults.map(f => shortHost(f.service)))
-  const changed = map.edges.filter(e => !faulted.has(e.destination)).map(e => ({e, change: edgeChange(e)})).filter(x => x.change.length > 0)
+  const changed = map.edges
+    .filter(e => !faulted.has(e.destination))
+    .map(e => ({e, change: edgeChange(e)}))
+    .filter(x => x.change.length > 0)
   if (changed.length === 0) return []
   const shown = changed.slice(0, 4).map(x => `${edgeName(x.e.id)} (${x.change.join(', ')})`)
-  return [{
-    rule: 'blast-radius',
-    sentence: `The fault on ${list([...faulted])} reached beyond it: ${changed.length} edge(s) changed in the fault phase although no fault was on them — ${shown.join('; ')}${changed.length > 4 ? `; and ${changed.length - 4} more` : ''}.`,
-    evidence: changed.map(x => ev(x.e.id, 'fault', x.change.join(', '))),
-  }]
+  return [
+    {
+      rule: 'blast-radius',
+      sentence: `The fault on ${list([...faulted])} reached beyond it: ${changed.length} edge(s) changed in the fault phase although no fault was on them — ${shown.join('; ')}${changed.length > 4 ? `; and ${changed.length - 4} more` : ''}.`,
+      evidence: changed.map(x => ev(x.e.id, 'fault', x.change.join(', '))),
+    },
+  ]
 }
 
 /** Control traffic that changed: the load's own control classes at the entry edge (Istio's metrics do not tell the classes apart inside the mesh). */
@@ -373,14 +474,26 @@ export const controlRule: Rule = ({map}) => {
     findings.push({
       rule: 'control',
       sentence: `Control traffic changed although no fault targeted it: ${name} ${out.join(', ')}${entry === undefined ? '' : ` at the entry ${edgeName(entry.id)}`} — it shares the path (and its pools) with the targeted requests.`,
-      evidence: [ev(`class:${name}`, 'baseline', `p99 ${ms(b.p99)}, errors ${pct(b.errorRatio)}`), ev(`class:${name}`, 'fault', `p99 ${ms(f.p99)}, errors ${pct(f.errorRatio)}`)],
+      evidence: [
+        ev(`class:${name}`, 'baseline', `p99 ${ms(b.p99)}, errors ${pct(b.errorRatio)}`),
+        ev(`class:${name}`, 'fault', `p99 ${ms(f.p99)}, errors ${pct(f.errorRatio)}`),
+      ],
     })
   }
   return findings
 }
 
 /** Every rule, in the order the diagnosis lists their findings. */
-export const RULES: readonly Rule[] = [notFiredRule, deadlineRule, overflowRule, retriesRule, ejectionRule, silentDegradationRule, blastRadiusRule, controlRule]
+export const RULES: readonly Rule[] = [
+  notFiredRule,
+  deadlineRule,
+  overflowRule,
+  retriesRule,
+  ejectionRule,
+  silentDegradationRule,
+  blastRadiusRule,
+  controlRule,
+]
 
 /** The diagnosis of a map: every rule's findings, in order. A rule that throws is skipped, never fatal. */
 export function diagnose(input: DiagnosisInput): Finding[] {

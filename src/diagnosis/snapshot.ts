@@ -35,7 +35,13 @@ function bySeries(samples: readonly Sample[]): PodSeries {
 const READ_TIMEOUT_MS = 8000
 
 /** Reads every meshed pod's `/stats/prometheus` in the namespace. */
-export async function readSidecars(cluster: Cluster, namespace: string, phase: PhaseName, at: 'start' | 'end', t: number): Promise<Snapshot> {
+export async function readSidecars(
+  cluster: Cluster,
+  namespace: string,
+  phase: PhaseName,
+  at: 'start' | 'end',
+  t: number,
+): Promise<Snapshot> {
   const snap: Snapshot = {phase, at, t, pods: new Map(), failed: new Map()}
   let pods
   try {
@@ -45,22 +51,24 @@ export async function readSidecars(cluster: Cluster, namespace: string, phase: P
     return snap
   }
   if (pods.length === 0) snap.error = `no pod in ${namespace} has an istio-proxy sidecar`
-  await Promise.all(pods.map(async p => {
-    let timer: NodeJS.Timeout | undefined
-    try {
-      const text = await Promise.race([
-        sidecarStats(cluster).prometheus(namespace, p.name),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS)
-        }),
-      ])
-      snap.pods.set(p.name, bySeries(parseMapMetrics(text)))
-    } catch (err) {
-      snap.failed.set(p.name, (err as Error).message.split('\n')[0] ?? 'unreadable')
-    } finally {
-      clearTimeout(timer)
-    }
-  }))
+  await Promise.all(
+    pods.map(async p => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        const text = await Promise.race([
+          sidecarStats(cluster).prometheus(namespace, p.name),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS)
+          }),
+        ])
+        snap.pods.set(p.name, bySeries(parseMapMetrics(text)))
+      } catch (err) {
+        snap.failed.set(p.name, (err as Error).message.split('\n')[0] ?? 'unreadable')
+      } finally {
+        clearTimeout(timer)
+      }
+    }),
+  )
   return snap
 }
 
@@ -74,11 +82,20 @@ interface VectorAnswer {
  * The same series from Prometheus at `time`: one instant query per metric family, restricted to the
  * namespace, each series' pod (its `pod`, else `kubernetes_pod_name`, else `instance` label) standing for a sidecar.
  */
-export async function readPrometheus(baseUrl: string, namespace: string, phase: PhaseName, at: 'start' | 'end', t: number, time: Date): Promise<Snapshot> {
+export async function readPrometheus(
+  baseUrl: string,
+  namespace: string,
+  phase: PhaseName,
+  at: 'start' | 'end',
+  t: number,
+  time: Date,
+): Promise<Snapshot> {
   const snap: Snapshot = {phase, at, t, pods: new Map(), failed: new Map()}
   const base = baseUrl.endsWith('/') ? baseUrl : baseUrl + '/'
   for (const metric of Object.keys(MAP_METRICS)) {
-    const selector = metric.startsWith('istio_') ? `{namespace="${namespace}"}` : `{namespace="${namespace}",cluster_name=~"outbound\\\\|.*"}`
+    const selector = metric.startsWith('istio_')
+      ? `{namespace="${namespace}"}`
+      : `{namespace="${namespace}",cluster_name=~"outbound\\\\|.*"}`
     // Scrapes that carry no namespace label (a static config) are kept by asking again without it.
     for (const query of [`${metric}${selector}`, metric]) {
       const url = new URL('api/v1/query', base)
@@ -87,7 +104,7 @@ export async function readPrometheus(baseUrl: string, namespace: string, phase: 
       let body: VectorAnswer
       try {
         const res = await request(url, {headersTimeout: 10_000, bodyTimeout: 10_000})
-        body = await res.body.json() as VectorAnswer
+        body = (await res.body.json()) as VectorAnswer
       } catch (err) {
         snap.error = `Prometheus at ${baseUrl} did not answer (${(err as Error).message})`
         return snap
@@ -104,7 +121,7 @@ export async function readPrometheus(baseUrl: string, namespace: string, phase: 
         for (const k of MAP_METRICS[metric] ?? []) if (s.metric[k] !== undefined) kept[k] = s.metric[k]
         const sample: Sample = {metric, labels: kept, value: Number(s.value[1])}
         let series = snap.pods.get(pod)
-        if (series === undefined) snap.pods.set(pod, series = new Map())
+        if (series === undefined) snap.pods.set(pod, (series = new Map()))
         const key = seriesKey(metric, kept)
         const existing = series.get(key)
         if (existing === undefined) series.set(key, sample)

@@ -24,9 +24,11 @@ export interface ParsedYaml {
 }
 
 /** The outcome of parsing: the document, or the located reasons it cannot be read. */
-export type ParseOutcome = {ok: true; parsed: ParsedYaml} | {ok: false; problems: Array<{position: Position; issue: Issue}>}
+export type ParseOutcome =
+  {ok: true; parsed: ParsedYaml} | {ok: false; problems: Array<{position: Position; issue: Issue}>}
 
-const whole = (message: string, hint?: string): Issue => (hint === undefined ? {path: [], at: 'value', message} : {path: [], at: 'value', message, hint})
+const whole = (message: string, hint?: string): Issue =>
+  hint === undefined ? {path: [], at: 'value', message} : {path: [], at: 'value', message, hint}
 
 /** Parses experiment YAML text into a single plain value. Pure; never throws on bad input. */
 export function parseYaml(text: string): ParseOutcome {
@@ -37,19 +39,37 @@ export function parseYaml(text: string): ParseOutcome {
   const tokens = [...new Parser(lineCounter.addNewLine).parse(source)]
   const tooDeep = deepestOffset(tokens)
   if (tooDeep !== undefined) {
-    return failAt(lineCounter, tooDeep, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or indentation'))
+    return failAt(
+      lineCounter,
+      tooDeep,
+      whole(
+        `nesting is deeper than ${MAX_DEPTH} levels`,
+        'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or indentation',
+      ),
+    )
   }
   // The composer's own unique-key check compares every pair (quadratic); duplicateKeys() is linear.
   const documents = [...new Composer({uniqueKeys: false, prettyErrors: false}).compose(tokens)]
   if (documents.length === 0) {
-    return failAt(lineCounter, 0, whole('file is empty (no YAML content, only whitespace or comments)', 'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema'))
+    return failAt(
+      lineCounter,
+      0,
+      whole(
+        'file is empty (no YAML content, only whitespace or comments)',
+        'start from an example: chaos validate experiments/ratings-delay.yaml, or see chaos schema',
+      ),
+    )
   }
   if (documents.length > 1) {
     const second = documents[1] as Document
-    return failAt(lineCounter, second.range?.[0] ?? 0, whole(
-      `file holds ${documents.length} YAML documents; document 2 starts here`,
-      'one file holds one experiment: move each document after a --- into its own file (a GameDay lists several experiment files)',
-    ))
+    return failAt(
+      lineCounter,
+      second.range?.[0] ?? 0,
+      whole(
+        `file holds ${documents.length} YAML documents; document 2 starts here`,
+        'one file holds one experiment: move each document after a --- into its own file (a GameDay lists several experiment files)',
+      ),
+    )
   }
   return readDocument(documents[0] as Document, source, lineCounter)
 }
@@ -62,18 +82,45 @@ function failAt(lineCounter: LineCounter, offset: number, issue: Issue): ParseOu
 /** The refusals before the parser runs (oversized, binary, runaway nesting); else the text without its BOM. */
 function prescreen(text: string, lineCounter: LineCounter): {source: string} | {failed: ParseOutcome} {
   if (text.length > MAX_FILE_BYTES) {
-    return {failed: failAt(lineCounter, 0, whole(`file is larger than the ${MAX_FILE_BYTES / 1024} KiB limit`, 'an experiment file is a few kilobytes; check that this is the right file'))}
+    return {
+      failed: failAt(
+        lineCounter,
+        0,
+        whole(
+          `file is larger than the ${MAX_FILE_BYTES / 1024} KiB limit`,
+          'an experiment file is a few kilobytes; check that this is the right file',
+        ),
+      ),
+    }
   }
   const nul = text.indexOf('\0')
   if (nul >= 0) {
     countLines(text, nul, lineCounter)
-    return {failed: failAt(lineCounter, nul, whole('file contains a NUL byte: this looks like a binary file, not YAML', 'an experiment file is UTF-8 YAML text'))}
+    return {
+      failed: failAt(
+        lineCounter,
+        nul,
+        whole(
+          'file contains a NUL byte: this looks like a binary file, not YAML',
+          'an experiment file is UTF-8 YAML text',
+        ),
+      ),
+    }
   }
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text
   const runaway = runawayOffset(source)
   if (runaway !== undefined) {
     countLines(source, runaway, lineCounter)
-    return {failed: failAt(lineCounter, runaway, whole(`nesting is deeper than ${MAX_DEPTH} levels`, 'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or - - -'))}
+    return {
+      failed: failAt(
+        lineCounter,
+        runaway,
+        whole(
+          `nesting is deeper than ${MAX_DEPTH} levels`,
+          'an experiment nests maps and lists only a few levels deep; check for runaway [ or { or - - -',
+        ),
+      ),
+    }
   }
   return {source}
 }
@@ -89,20 +136,34 @@ function readDocument(doc: Document, source: string, lineCounter: LineCounter): 
   const map = (d: Document | undefined) => new SourceMap(d, lineCounter)
   const problems = doc.errors.map(error => ({
     position: map(doc).positionOf(error.pos[0]),
-    issue: whole(`YAML syntax error: ${firstLine(error.message)}`, 'fix the YAML syntax here; the file was not read any further'),
+    issue: whole(
+      `YAML syntax error: ${firstLine(error.message)}`,
+      'fix the YAML syntax here; the file was not read any further',
+    ),
   }))
   for (const duplicate of duplicateKeys(doc, map(doc))) problems.push(duplicate)
   if (problems.length > 0) return {ok: false, problems}
   if (doc.contents === null) {
-    return failAt(lineCounter, doc.range?.[0] ?? 0, whole('file holds no content (only comments or an empty document)', 'an experiment is a mapping with apiVersion, kind, metadata and spec'))
+    return failAt(
+      lineCounter,
+      doc.range?.[0] ?? 0,
+      whole(
+        'file holds no content (only comments or an empty document)',
+        'an experiment is a mapping with apiVersion, kind, metadata and spec',
+      ),
+    )
   }
   try {
     return {ok: true, parsed: {value: doc.toJS({maxAliasCount: MAX_ALIAS_COUNT}), sourceMap: map(doc)}}
   } catch (error) {
-    return failAt(lineCounter, firstAliasOffset(source), whole(
-      `aliases expand too much (${(error as Error).message})`,
-      `use at most ${MAX_ALIAS_COUNT} alias expansions; anchors and aliases are rarely needed in an experiment`,
-    ))
+    return failAt(
+      lineCounter,
+      firstAliasOffset(source),
+      whole(
+        `aliases expand too much (${(error as Error).message})`,
+        `use at most ${MAX_ALIAS_COUNT} alias expansions; anchors and aliases are rarely needed in an experiment`,
+      ),
+    )
   }
 }
 
@@ -125,7 +186,13 @@ function duplicateKeys(doc: Document, sourceMap: SourceMap): Array<{position: Po
       const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key
       if (isMap(keyNode) || isSeq(keyNode)) {
         const what = isMap(keyNode) ? 'a mapping' : 'a list'
-        problems.push({position: sourceMap.positionOf(offset), issue: whole(`this key is ${what}; keys are plain names`, 'check the brackets and indentation here; quote the key if it is meant as text')})
+        problems.push({
+          position: sourceMap.positionOf(offset),
+          issue: whole(
+            `this key is ${what}; keys are plain names`,
+            'check the brackets and indentation here; quote the key if it is meant as text',
+          ),
+        })
         continue
       }
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
@@ -136,7 +203,10 @@ function duplicateKeys(doc: Document, sourceMap: SourceMap): Array<{position: Po
       }
       problems.push({
         position: sourceMap.positionOf(offset),
-        issue: whole(`duplicate key "${key}" (first set on line ${sourceMap.positionOf(first).line})`, 'a mapping holds each key once: remove one of them'),
+        issue: whole(
+          `duplicate key "${key}" (first set on line ${sourceMap.positionOf(first).line})`,
+          'a mapping holds each key once: remove one of them',
+        ),
       })
     }
   }

@@ -6,11 +6,25 @@ import {checkHeaderName, checkRegex} from './rules.js'
 /** Issues of one StringMatch; `name` is the header or parameter it belongs to, for the message. */
 export function checkStringMatch(match: StringMatch, path: FieldPath, name: string, nonEmpty: boolean): Issue[] {
   if ('prefix' in match && nonEmpty && match.prefix === '') {
-    return [{path: [...path, 'prefix'], at: 'value', message: `${JSON.stringify(name)}: prefix string match should not be empty`, hint: 'an empty prefix matches every value: remove the match or use a non-empty prefix'}]
+    return [
+      {
+        path: [...path, 'prefix'],
+        at: 'value',
+        message: `${JSON.stringify(name)}: prefix string match should not be empty`,
+        hint: 'an empty prefix matches every value: remove the match or use a non-empty prefix',
+      },
+    ]
   }
   if ('regex' in match) {
     if (nonEmpty && match.regex === '') {
-      return [{path: [...path, 'regex'], at: 'value', message: `${JSON.stringify(name)}: regex string match should not be empty`, hint: 'use a non-empty RE2 regex, e.g. "v[0-9]+"'}]
+      return [
+        {
+          path: [...path, 'regex'],
+          at: 'value',
+          message: `${JSON.stringify(name)}: regex string match should not be empty`,
+          hint: 'use a non-empty RE2 regex, e.g. "v[0-9]+"',
+        },
+      ]
     }
     const issue = checkRegex([...path, 'regex'], match.regex)
     return issue === undefined ? [] : [issue]
@@ -35,6 +49,8 @@ export function checkMatch(match: FaultMatch, path: FieldPath): Issue[] {
       const m = match[field]
       return m === undefined ? [] : checkStringMatch(m, [...path, field], field, false)
     }),
-    ...Object.entries(match.queryParams ?? {}).flatMap(([name, m]) => checkStringMatch(m, [...path, 'queryParams', name], name, false)),
+    ...Object.entries(match.queryParams ?? {}).flatMap(([name, m]) =>
+      checkStringMatch(m, [...path, 'queryParams', name], name, false),
+    ),
   ]
 }

@@ -21,23 +21,35 @@ export const NAMESPACE_FIELDS: ReadonlyArray<readonly string[]> = [
   ['spec', 'guardrails', 'abortWhen', '*', 'envoy', 'stat'],
 ]
 
-const FIELDS_TEXT = 'spec.load.url and the steadyState and guardrails.abortWhen probes\' prometheus.query, envoy.stat and http.url'
+const FIELDS_TEXT =
+  "spec.load.url and the steadyState and guardrails.abortWhen probes' prometheus.query, envoy.stat and http.url"
 
 /** Whether `path` (relative to the experiment) is one of NAMESPACE_FIELDS. */
 function substituted(path: FieldPath): boolean {
-  return NAMESPACE_FIELDS.some(field => field.length === path.length && field.every((segment, i) => segment === '*' ? typeof path[i] === 'number' : segment === path[i]))
+  return NAMESPACE_FIELDS.some(
+    field =>
+      field.length === path.length &&
+      field.every((segment, i) => (segment === '*' ? typeof path[i] === 'number' : segment === path[i])),
+  )
 }
 
 /** The experiment with `${namespace}` replaced by `namespace` in NAMESPACE_FIELDS; the argument is not changed. */
 export function withNamespace(experiment: Experiment, namespace: string): Experiment {
   const copy = structuredClone(experiment)
-  const visit = (value: unknown, path: Array<string | number>, parent: Record<string | number, unknown> | undefined): void => {
+  const visit = (
+    value: unknown,
+    path: Array<string | number>,
+    parent: Record<string | number, unknown> | undefined,
+  ): void => {
     if (typeof value === 'string') {
-      if (parent !== undefined && substituted(path)) parent[path[path.length - 1] as string | number] = value.replaceAll(NAMESPACE_PLACEHOLDER, namespace)
+      if (parent !== undefined && substituted(path))
+        parent[path[path.length - 1] as string | number] = value.replaceAll(NAMESPACE_PLACEHOLDER, namespace)
       return
     }
-    if (Array.isArray(value)) value.forEach((v, i) => visit(v, [...path, i], value as unknown as Record<number, unknown>))
-    else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, [...path, k], value as Record<string, unknown>)
+    if (Array.isArray(value))
+      value.forEach((v, i) => visit(v, [...path, i], value as unknown as Record<number, unknown>))
+    else if (value !== null && typeof value === 'object')
+      for (const [k, v] of Object.entries(value)) visit(v, [...path, k], value as Record<string, unknown>)
   }
   visit(copy.spec, ['spec'], undefined)
   return copy
@@ -74,14 +86,25 @@ function placeholderIssue(text: string, path: FieldPath): Issue | undefined {
     if (m[1] === undefined) {
       // An unclosed `${` is only a mistake where placeholders are substituted; elsewhere it is text.
       if (!inField) continue
-      return {path, at: 'value', message: `the placeholder at "${text.slice(m.index, m.index + 20)}" is not closed`, hint: `write ${NAMESPACE_PLACEHOLDER}`}
+      return {
+        path,
+        at: 'value',
+        message: `the placeholder at "${text.slice(m.index, m.index + 20)}" is not closed`,
+        hint: `write ${NAMESPACE_PLACEHOLDER}`,
+      }
     }
     if (written === NAMESPACE_PLACEHOLDER && inField) continue
     if (written === NAMESPACE_PLACEHOLDER) {
-      return {path, at: 'value', message: `${NAMESPACE_PLACEHOLDER} is not substituted in this field`, hint: `it is substituted only in ${FIELDS_TEXT}; write the value itself here`}
+      return {
+        path,
+        at: 'value',
+        message: `${NAMESPACE_PLACEHOLDER} is not substituted in this field`,
+        hint: `it is substituted only in ${FIELDS_TEXT}; write the value itself here`,
+      }
     }
     return {
-      path, at: 'value',
+      path,
+      at: 'value',
       message: `unknown placeholder ${written}: the only placeholder is ${NAMESPACE_PLACEHOLDER}`,
       hint: inField
         ? `write ${NAMESPACE_PLACEHOLDER} for the run's target namespace, or the value itself`

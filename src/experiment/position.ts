@@ -3,7 +3,17 @@
  * first an `Issue` (a field path plus what is wrong); the `SourceMap` turns it into a located
  * `Diagnostic` (`file:line:col`) by walking the YAML node tree along the path.
  */
-import {type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, type YAMLMap} from 'yaml'
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml'
 
 import type {Diagnostic} from '@faultline/core/errors.js'
 
@@ -77,7 +87,7 @@ export class SourceMap {
       key = next.key
       node = next.value
     }
-    return this.start(at === 'key' ? key ?? node : node ?? key)
+    return this.start(at === 'key' ? (key ?? node) : (node ?? key))
   }
 
   /** A map's pairs by key text, built once per map: locating thousands of issues stays linear. */

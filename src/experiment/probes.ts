@@ -26,7 +26,13 @@ export function probePhases(p: Probe): readonly PhaseName[] {
 
 /** The experiment with every probe's phases written out, as the journal records it. */
 export function withProbePhases(experiment: Experiment): Experiment {
-  return {...experiment, spec: {...experiment.spec, steadyState: experiment.spec.steadyState.map(p => ({...p, phases: [...probePhases(p)]}))}}
+  return {
+    ...experiment,
+    spec: {
+      ...experiment.spec,
+      steadyState: experiment.spec.steadyState.map(p => ({...p, phases: [...probePhases(p)]})),
+    },
+  }
 }
 
 /**

@@ -46,15 +46,21 @@ function run(validate: ValidateFunction, value: unknown, base: FieldPath): Issue
 /** Converts a JSON pointer to a field path. */
 export function pointerToPath(pointer: string): FieldPath {
   if (pointer === '') return []
-  return pointer.slice(1).split('/').map(s => {
-    const segment = s.replaceAll('~1', '/').replaceAll('~0', '~')
-    return /^(0|[1-9][0-9]*)$/.test(segment) ? Number(segment) : segment
-  })
+  return pointer
+    .slice(1)
+    .split('/')
+    .map(s => {
+      const segment = s.replaceAll('~1', '/').replaceAll('~0', '~')
+      return /^(0|[1-9][0-9]*)$/.test(segment) ? Number(segment) : segment
+    })
 }
 
 function belongsTo(error: ErrorObject, union: ErrorObject): boolean {
-  return error !== union && error.schemaPath.startsWith(union.schemaPath + '/') &&
+  return (
+    error !== union &&
+    error.schemaPath.startsWith(union.schemaPath + '/') &&
     (error.instancePath === union.instancePath || error.instancePath.startsWith(union.instancePath + '/'))
+  )
 }
 
 function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -76,7 +82,8 @@ function groupByUnion(errors: readonly ErrorObject[]): {plain: ErrorObject[]; un
   const outermost = (e: ErrorObject): ErrorObject | undefined => {
     let found: ErrorObject | undefined
     for (let p = e.instancePath; ; p = p.slice(0, Math.max(0, p.lastIndexOf('/')))) {
-      for (const u of unionsAt.get(p) ?? []) if (belongsTo(e, u) && (found === undefined || u.schemaPath.length < found.schemaPath.length)) found = u
+      for (const u of unionsAt.get(p) ?? [])
+        if (belongsTo(e, u) && (found === undefined || u.schemaPath.length < found.schemaPath.length)) found = u
       if (p === '') return found
     }
   }
@@ -106,11 +113,13 @@ function misspeltRequired(errors: readonly ErrorObject[]): Set<ErrorObject> {
     if (e.keyword !== 'additionalProperties') continue
     append(unknownAt, e.instancePath, String((e.params as {additionalProperty?: unknown}).additionalProperty))
   }
-  return new Set(errors.filter(e => {
-    if (e.keyword !== 'required') return false
-    const missing = String((e.params as {missingProperty?: unknown}).missingProperty)
-    return (unknownAt.get(e.instancePath) ?? []).some(key => closest(key, [missing]) === missing)
-  }))
+  return new Set(
+    errors.filter(e => {
+      if (e.keyword !== 'required') return false
+      const missing = String((e.params as {missingProperty?: unknown}).missingProperty)
+      return (unknownAt.get(e.instancePath) ?? []).some(key => closest(key, [missing]) === missing)
+    }),
+  )
 }
 
 function dedupe(issues: Issue[]): Issue[] {
@@ -134,7 +143,13 @@ function explainUnion(union: ErrorObject, branchErrors: readonly ErrorObject[]):
   const branches = (union.schema as Schema[]) ?? []
   const value = union.data
   if (branches.length > 0 && branches.every(b => 'const' in b)) {
-    return [explainChoice(path, value, branches.map(b => String(b.const)))]
+    return [
+      explainChoice(
+        path,
+        value,
+        branches.map(b => String(b.const)),
+      ),
+    ]
   }
   const keys = distinguishingKeys(branches)
   const allKeys = keys.flat()
@@ -142,7 +157,9 @@ function explainUnion(union: ErrorObject, branchErrors: readonly ErrorObject[]):
     return [{path, at: 'value', message: `does not match any allowed form (${branchErrors[0]?.message ?? 'invalid'})`}]
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return [{path, at: 'value', message: `must be a mapping with one of ${allKeys.join(', ')} (got ${describeValue(value)})`}]
+    return [
+      {path, at: 'value', message: `must be a mapping with one of ${allKeys.join(', ')} (got ${describeValue(value)})`},
+    ]
   }
   const present = Object.keys(value)
   const chosen = keys.map((k, i) => (k.some(key => present.includes(key)) ? i : -1)).filter(i => i >= 0)
@@ -153,11 +170,23 @@ function explainUnion(union: ErrorObject, branchErrors: readonly ErrorObject[]):
   }
   if (chosen.length > 1) {
     const found = allKeys.filter(k => present.includes(k))
-    return [{path, at: 'value', message: `set exactly one of ${allKeys.join(', ')} (found ${found.join(' and ')})`, hint: `keep one of ${found.join(', ')} and remove the others`}]
+    return [
+      {
+        path,
+        at: 'value',
+        message: `set exactly one of ${allKeys.join(', ')} (found ${found.join(' and ')})`,
+        hint: `keep one of ${found.join(', ')} and remove the others`,
+      },
+    ]
   }
   const known = new Set(branches.flatMap(b => Object.keys((b.properties as Schema | undefined) ?? {})))
   const unknown = present.filter(k => !known.has(k))
-  const issues: Issue[] = unknown.map(k => ({path: [...path, k], at: 'key' as const, message: `unknown field "${k}"`, hint: suggestion(k, [...known])}))
+  const issues: Issue[] = unknown.map(k => ({
+    path: [...path, k],
+    at: 'key' as const,
+    message: `unknown field "${k}"`,
+    hint: suggestion(k, [...known]),
+  }))
   const fromUnknown = unknown.flatMap(k => allKeys.filter(a => suggestion(k, [a]).startsWith('did you mean')))
   if (fromUnknown.length === 0) issues.push({path, at: 'value', message: `set one of ${allKeys.join(', ')}`})
   return issues
@@ -168,9 +197,13 @@ function explainChoice(path: FieldPath, value: unknown, allowed: string[]): Issu
   const got = typeof value === 'string' ? value : describeValue(value)
   if (last === 'grpcStatus') {
     return {
-      path, at: 'value',
+      path,
+      at: 'value',
       message: `gRPC status ${JSON.stringify(got)} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'`,
-      hint: typeof value === 'string' ? `${suggestion(value, allowed)} (use the status name, e.g. UNAVAILABLE, not its number)` : 'use the status name, e.g. UNAVAILABLE, not its number',
+      hint:
+        typeof value === 'string'
+          ? `${suggestion(value, allowed)} (use the status name, e.g. UNAVAILABLE, not its number)`
+          : 'use the status name, e.g. UNAVAILABLE, not its number',
     }
   }
   const hint = typeof value === 'string' ? suggestion(value, allowed) : `allowed: ${allowed.join(', ')}`

@@ -13,8 +13,26 @@ import {closest} from './suggest.js'
 const KNOWN_FIELDS: Record<string, string[]> = {
   connectionPool: ['tcp', 'http'],
   'connectionPool.tcp': ['maxConnections', 'connectTimeout', 'tcpKeepalive', 'maxConnectionDuration', 'idleTimeout'],
-  'connectionPool.http': ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'idleTimeout', 'h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'],
-  outlierDetection: ['consecutive5xxErrors', 'consecutiveGatewayErrors', 'consecutiveLocalOriginFailures', 'splitExternalLocalOriginErrors', 'interval', 'baseEjectionTime', 'maxEjectionPercent', 'minHealthPercent'],
+  'connectionPool.http': [
+    'http1MaxPendingRequests',
+    'http2MaxRequests',
+    'maxRequestsPerConnection',
+    'maxRetries',
+    'idleTimeout',
+    'h2UpgradePolicy',
+    'useClientProtocol',
+    'maxConcurrentStreams',
+  ],
+  outlierDetection: [
+    'consecutive5xxErrors',
+    'consecutiveGatewayErrors',
+    'consecutiveLocalOriginFailures',
+    'splitExternalLocalOriginErrors',
+    'interval',
+    'baseEjectionTime',
+    'maxEjectionPercent',
+    'minHealthPercent',
+  ],
 }
 
 /** `spec.trafficPolicy.connectionPool.tcp.maxConnections` → ['connectionPool', 'tcp', 'maxConnections']. */
@@ -41,10 +59,12 @@ function hintFor(message: string, field: (string | number)[]): string {
   if (/must be of type string/.test(message)) return 'write a string, e.g. a duration such as 10s'
   if (/non-negative|not in range 0\.\.100/.test(message)) return 'use a value of 0 or more (percentages 0–100)'
   if (/duration/.test(message)) return 'write a duration of at least 1ms in whole milliseconds, e.g. 10s or 500ms'
-  if (message === 'connection pool must have at least one field') return 'give tcp and/or http, e.g. {tcp: {maxConnections: 5}, http: {http1MaxPendingRequests: 5}}'
-  if (/split external local origin errors/.test(message)) return 'set splitExternalLocalOriginErrors: true, or drop consecutiveLocalOriginFailures'
+  if (message === 'connection pool must have at least one field')
+    return 'give tcp and/or http, e.g. {tcp: {maxConnections: 5}, http: {http1MaxPendingRequests: 5}}'
+  if (/split external local origin errors/.test(message))
+    return 'set splitExternalLocalOriginErrors: true, or drop consecutiveLocalOriginFailures'
   if (/Unsupported value/.test(message)) return 'use one of the values listed'
-  return 'fix the value as Istio\'s DestinationRule reference describes it; the API server would refuse this patch'
+  return "fix the value as Istio's DestinationRule reference describes it; the API server would refuse this patch"
 }
 
 /** Problems in `spec.setup` (its schema already checked at `path`). */
@@ -55,13 +75,20 @@ export function setupIssues(setup: Setup, path: FieldPath): Issue[] {
     const at = [...path, 'destinationRules', i]
     const first = seen.get(dr.name)
     if (first !== undefined) {
-      issues.push({path: [...at, 'name'], at: 'value', message: `DestinationRule ${dr.name} is patched twice (also at destinationRules[${first}])`, hint: 'merge the two entries into one trafficPolicy'})
+      issues.push({
+        path: [...at, 'name'],
+        at: 'value',
+        message: `DestinationRule ${dr.name} is patched twice (also at destinationRules[${first}])`,
+        hint: 'merge the two entries into one trafficPolicy',
+      })
     } else seen.set(dr.name, i)
     for (const v of validateTrafficPolicyPatch(dr.trafficPolicy as Record<string, unknown>)) {
       const field = policyPath(v.path)
       issues.push({
-        path: [...at, 'trafficPolicy', ...field], at: v.message === 'field not declared in schema' ? 'key' : 'value',
-        message: `${v.message} (DestinationRule ${dr.name}, trafficPolicy.${field.join('.')})`, hint: hintFor(v.message, field),
+        path: [...at, 'trafficPolicy', ...field],
+        at: v.message === 'field not declared in schema' ? 'key' : 'value',
+        message: `${v.message} (DestinationRule ${dr.name}, trafficPolicy.${field.join('.')})`,
+        hint: hintFor(v.message, field),
       })
     }
   })

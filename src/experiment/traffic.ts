@@ -12,7 +12,9 @@ export function targetedClasses(input: {experiment: Experiment}): Set<string> {
   const targeted = new Set<string>()
   for (const t of load.traffic) {
     const headers = Object.fromEntries(Object.entries(t.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
-    const hit = faults.some(f => Object.entries(f.match?.headers ?? {}).every(([k, m]) => stringMatches(m, headers[k.toLowerCase()])))
+    const hit = faults.some(f =>
+      Object.entries(f.match?.headers ?? {}).every(([k, m]) => stringMatches(m, headers[k.toLowerCase()])),
+    )
     if (hit) targeted.add(t.name)
   }
   return targeted

@@ -28,10 +28,12 @@ export interface OfflineFacts {
 export async function validateFile(file: string, facts?: OfflineFacts): Promise<FileValidation> {
   try {
     const loaded = await loadDocument(file)
-    if (facts !== undefined && loaded.kind === 'Experiment') await planSetupOffline(file, loaded.experiment, facts.destinationRules, {runId: 'validate', now: new Date()})
+    if (facts !== undefined && loaded.kind === 'Experiment')
+      await planSetupOffline(file, loaded.experiment, facts.destinationRules, {runId: 'validate', now: new Date()})
     return {file, valid: true, kind: loaded.kind, diagnostics: []}
   } catch (error) {
-    if (error instanceof InvalidExperiment) return {file, valid: false, kind: await declaredKind(file), diagnostics: error.diagnostics}
+    if (error instanceof InvalidExperiment)
+      return {file, valid: false, kind: await declaredKind(file), diagnostics: error.diagnostics}
     if (error instanceof FaultlineError) {
       const d: Diagnostic = {file, line: 0, col: 0, path: '', message: error.message}
       if (error.hint !== undefined) d.hint = error.hint

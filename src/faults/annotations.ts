@@ -33,12 +33,22 @@ export const ANNOTATION_FAULT_ROUTES = 'faultline.dev/fault-routes'
 export const OWNED_LABELS = [LABEL_MANAGED, LABEL_RUN_ID] as const
 /** Every annotation key we set. */
 export const OWNED_ANNOTATIONS = [
-  ANNOTATION_RUN_ID, ANNOTATION_OWNER, ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_ORIGINAL_SPEC,
-  ANNOTATION_CREATED, ANNOTATION_FINGERPRINT, ANNOTATION_BASE_FINGERPRINT, ANNOTATION_FAULT_ROUTES,
+  ANNOTATION_RUN_ID,
+  ANNOTATION_OWNER,
+  ANNOTATION_EXPERIMENT,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_ORIGINAL_SPEC,
+  ANNOTATION_CREATED,
+  ANNOTATION_FINGERPRINT,
+  ANNOTATION_BASE_FINGERPRINT,
+  ANNOTATION_FAULT_ROUTES,
 ] as const
 
 /** Who owns an object Faultline marked, and until when, read from its marks; undefined when it carries none. */
-export function ownerMarks(metadata: {labels?: Record<string, string>; annotations?: Record<string, string>}): {runId: string; owner?: string; expiresAt?: Date} | undefined {
+export function ownerMarks(metadata: {
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+}): {runId: string; owner?: string; expiresAt?: Date} | undefined {
   const a = metadata.annotations ?? {}
   const runId = a[ANNOTATION_RUN_ID]
   if (runId === undefined && metadata.labels?.[LABEL_MANAGED] === undefined) return undefined
@@ -54,7 +64,9 @@ export function ownerMarks(metadata: {labels?: Record<string, string>; annotatio
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    )
   })
 }
 
@@ -74,7 +86,10 @@ export function rfc3339(date: Date): string {
 }
 
 /** Removes our label and annotation keys, keeping everything else (including others' later additions). */
-export function withoutOwnedMetadata(map: Record<string, string> | undefined, owned: readonly string[]): Record<string, string> | undefined {
+export function withoutOwnedMetadata(
+  map: Record<string, string> | undefined,
+  owned: readonly string[],
+): Record<string, string> | undefined {
   if (map === undefined) return undefined
   const kept = Object.fromEntries(Object.entries(map).filter(([k]) => !owned.includes(k)))
   return kept

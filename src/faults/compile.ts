@@ -9,11 +9,29 @@
 import {UnsafeFault, UsageError} from '@faultline/core/errors.js'
 import type {Fault} from '../experiment/model.js'
 import {appliesToSidecars, fqdn, virtualServiceFor} from '@faultline/core/istio/routing.js'
-import type {HTTPFaultInjection, HTTPMatchRequest, HTTPRoute, VirtualService, VirtualServiceSpec} from '@faultline/core/istio/types.js'
+import type {
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRoute,
+  VirtualService,
+  VirtualServiceSpec,
+} from '@faultline/core/istio/types.js'
 import {
-  ANNOTATION_BASE_FINGERPRINT, ANNOTATION_CREATED, ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_FAULT_ROUTES,
-  ANNOTATION_FINGERPRINT, ANNOTATION_ORIGINAL_SPEC, ANNOTATION_OWNER, ANNOTATION_RUN_ID, LABEL_MANAGED, LABEL_RUN_ID,
-  canonicalJson, isLabelValue, rfc3339, specFingerprint,
+  ANNOTATION_BASE_FINGERPRINT,
+  ANNOTATION_CREATED,
+  ANNOTATION_EXPERIMENT,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_FAULT_ROUTES,
+  ANNOTATION_FINGERPRINT,
+  ANNOTATION_ORIGINAL_SPEC,
+  ANNOTATION_OWNER,
+  ANNOTATION_RUN_ID,
+  LABEL_MANAGED,
+  LABEL_RUN_ID,
+  canonicalJson,
+  isLabelValue,
+  rfc3339,
+  specFingerprint,
 } from './annotations.js'
 import {andMatchBlock, type FaultMatchRequest} from './match.js'
 import {DEFAULT_ROUTE_NAME, createdVirtualServiceName, faultRouteName, isFaultRouteName, runIdOfRoute} from './names.js'
@@ -54,10 +72,15 @@ const CLUSTER_SUFFIX = '.svc.cluster.local'
 /** Compiles faults into the VirtualServices to write. Throws UnsafeFault when it cannot do so safely. */
 export function compileFaults(input: CompileInput): FaultPlan {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(input.runId)) {
-    throw new UsageError(`run id ${JSON.stringify(input.runId)} is not usable`, {hint: 'Use 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit.'})
+    throw new UsageError(`run id ${JSON.stringify(input.runId)} is not usable`, {
+      hint: 'Use 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit.',
+    })
   }
   const local = input.existing.filter(vs => (vs.metadata.namespace ?? input.namespace) === input.namespace)
-  const groups = new Map<string, {vs: VirtualService | undefined; faults: TargetedFault[]; gatewayFaults: TargetedFault[]}>()
+  const groups = new Map<
+    string,
+    {vs: VirtualService | undefined; faults: TargetedFault[]; gatewayFaults: TargetedFault[]}
+  >()
   const keyOf = (vs: VirtualService) => `update:${vs.metadata.namespace ?? input.namespace}/${vs.metadata.name}`
   for (const [index, fault] of input.faults.entries()) {
     const service = fqdn(fault.service, input.namespace)
@@ -79,22 +102,27 @@ export function compileFaults(input: CompileInput): FaultPlan {
     }
   }
   const taken = new Set(local.map(vs => vs.metadata.name))
-  const objects = [...groups.values()].map(g => {
-    const planned = g.vs === undefined ? planCreate(input, g.faults, taken) : planUpdate(input, g.vs, g.faults, g.gatewayFaults)
-    planned.notes.push(...foreignNamespaceNotes(input, g.faults))
-    return planned
-  }).filter(o => o.revert.faultRouteNames.length > 0 || o.action === 'create' || o.faults.length > 0) // a gateway VirtualService no fault could use is left alone
+  const objects = [...groups.values()]
+    .map(g => {
+      const planned =
+        g.vs === undefined ? planCreate(input, g.faults, taken) : planUpdate(input, g.vs, g.faults, g.gatewayFaults)
+      planned.notes.push(...foreignNamespaceNotes(input, g.faults))
+      return planned
+    })
+    .filter(o => o.revert.faultRouteNames.length > 0 || o.action === 'create' || o.faults.length > 0) // a gateway VirtualService no fault could use is left alone
   return {runId: input.runId, namespace: input.namespace, expiresAt: rfc3339(input.expiresAt), objects}
 }
 
 /** Istio's HTTPFaultInjection for a fault, with percentages always explicit (test/reference/SEMANTICS.md (b)). */
 export function faultInjection(fault: Fault): HTTPFaultInjection {
   const out: HTTPFaultInjection = {}
-  if (fault.delay !== undefined) out.delay = {fixedDelay: fault.delay.fixedDelay, percentage: {value: fault.delay.percentage}}
+  if (fault.delay !== undefined)
+    out.delay = {fixedDelay: fault.delay.fixedDelay, percentage: {value: fault.delay.percentage}}
   if (fault.abort !== undefined) {
-    out.abort = 'httpStatus' in fault.abort
-      ? {httpStatus: fault.abort.httpStatus, percentage: {value: fault.abort.percentage}}
-      : {grpcStatus: fault.abort.grpcStatus, percentage: {value: fault.abort.percentage}}
+    out.abort =
+      'httpStatus' in fault.abort
+        ? {httpStatus: fault.abort.httpStatus, percentage: {value: fault.abort.percentage}}
+        : {grpcStatus: fault.abort.grpcStatus, percentage: {value: fault.abort.percentage}}
   }
   return out
 }
@@ -153,7 +181,10 @@ function gatewayBound(input: CompileInput): VirtualService[] {
   if (entered.length === 0) return []
   return input.existing.filter(vs => {
     const ns = vs.metadata.namespace ?? input.namespace
-    const refs = [...(vs.spec.gateways ?? []), ...(vs.spec.http ?? []).flatMap(r => (r.match ?? []).flatMap(m => m.gateways ?? []))]
+    const refs = [
+      ...(vs.spec.gateways ?? []),
+      ...(vs.spec.http ?? []).flatMap(r => (r.match ?? []).flatMap(m => m.gateways ?? [])),
+    ]
     return refs.some(g => entered.includes(resolveGateway(g, ns)))
   })
 }
@@ -161,7 +192,9 @@ function gatewayBound(input: CompileInput): VirtualService[] {
 /** Restricts a block to the entered gateways, or undefined when it does not apply to any of them. */
 function gatewayOnly(block: HTTPMatchRequest, vs: VirtualService, input: CompileInput): HTTPMatchRequest | undefined {
   const ns = vs.metadata.namespace ?? input.namespace
-  const gateways = (block.gateways ?? vs.spec.gateways ?? []).filter(g => (input.gateways ?? []).includes(resolveGateway(g, ns)))
+  const gateways = (block.gateways ?? vs.spec.gateways ?? []).filter(g =>
+    (input.gateways ?? []).includes(resolveGateway(g, ns)),
+  )
   if (gateways.length === 0) return undefined
   return {...block, gateways}
 }
@@ -171,7 +204,13 @@ function gatewayOnly(block: HTTPMatchRequest, vs: VirtualService, input: Compile
  * blocks AND-ed with the fault's match (no authority scoping: the gateway sees the external host)
  * and restricted to the entered gateways, so sidecars bound by `mesh` never take it.
  */
-function gatewayFaultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: TargetedFault, input: CompileInput): HTTPRoute | undefined {
+function gatewayFaultCopy(
+  vs: VirtualService,
+  route: HTTPRoute,
+  index: number,
+  t: TargetedFault,
+  input: CompileInput,
+): HTTPRoute | undefined {
   const ns = vs.metadata.namespace ?? input.namespace
   const destinations = route.route ?? []
   const hits = destinations.filter(d => fqdn(d.destination.host, ns) === t.service)
@@ -179,7 +218,9 @@ function gatewayFaultCopy(vs: VirtualService, route: HTTPRoute, index: number, t
   if (hits.length < destinations.length) {
     throw new UnsafeFault(
       `route ${routeLabel(route, index)} of gateway VirtualService ${vs.metadata.name} splits traffic between ${t.service} and other hosts, and a fault in the gateway would reach those too`,
-      {hint: 'Send the load through a sidecar for this experiment, or target a service the gateway does not route to directly.'},
+      {
+        hint: 'Send the load through a sidecar for this experiment, or target a service the gateway does not route to directly.',
+      },
     )
   }
   const blocks = route.match === undefined || route.match.length === 0 ? [{}] : route.match
@@ -189,7 +230,9 @@ function gatewayFaultCopy(vs: VirtualService, route: HTTPRoute, index: number, t
     if (c.kind === 'conflict') {
       throw new UnsafeFault(
         `route ${routeLabel(route, index)} of gateway VirtualService ${vs.metadata.name} matches on ${c.field} too, and the fault's condition on ${c.field} cannot be combined with it in one Istio match`,
-        {hint: `Target the fault with a header the route does not match on, or align spec.faults[${t.index}].match.${c.field.split('.')[0] ?? c.field} with the route's.`},
+        {
+          hint: `Target the fault with a header the route does not match on, or align spec.faults[${t.index}].match.${c.field.split('.')[0] ?? c.field} with the route's.`,
+        },
       )
     }
     const scoped = c.kind === 'match' ? gatewayOnly(c.value, vs, input) : undefined
@@ -206,7 +249,13 @@ function gatewayFaultCopy(vs: VirtualService, route: HTTPRoute, index: number, t
 }
 
 /** R′ for one route and one fault, or undefined when no block of R can match targeted traffic. */
-function faultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: TargetedFault, ctx: {input: CompileInput; shared: boolean}): HTTPRoute | undefined {
+function faultCopy(
+  vs: VirtualService,
+  route: HTTPRoute,
+  index: number,
+  t: TargetedFault,
+  ctx: {input: CompileInput; shared: boolean},
+): HTTPRoute | undefined {
   const faultMatch = scopedFaultMatch(vs, t, ctx.input.namespace)
   const blocks = route.match === undefined || route.match.length === 0 ? [{}] : route.match
   const copies: HTTPMatchRequest[] = []
@@ -215,7 +264,9 @@ function faultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: Targe
     if (c.kind === 'conflict') {
       throw new UnsafeFault(
         `route ${routeLabel(route, index)} of VirtualService ${vs.metadata.name} matches on ${c.field} too, and the fault's condition on ${c.field} cannot be combined with it in one Istio match`,
-        {hint: `Target the fault with a header the route does not match on (e.g. x-chaos-test), or align spec.faults[${t.index}].match.${c.field.split('.')[0] ?? c.field} with the route's.`},
+        {
+          hint: `Target the fault with a header the route does not match on (e.g. x-chaos-test), or align spec.faults[${t.index}].match.${c.field.split('.')[0] ?? c.field} with the route's.`,
+        },
       )
     }
     const scoped = c.kind === 'match' ? sidecarOnly(c.value, vs) : undefined
@@ -232,51 +283,106 @@ function faultCopy(vs: VirtualService, route: HTTPRoute, index: number, t: Targe
   }
 }
 
-function planUpdate(input: CompileInput, vs: VirtualService, faults: TargetedFault[], gatewayFaults: TargetedFault[] = []): PlannedVirtualService {
+function planUpdate(
+  input: CompileInput,
+  vs: VirtualService,
+  faults: TargetedFault[],
+  gatewayFaults: TargetedFault[] = [],
+): PlannedVirtualService {
   refuseStale(vs)
   const http = vs.spec.http ?? []
   if (http.length === 0) {
-    throw new UnsafeFault(`VirtualService ${vs.metadata.name} routes ${faults[0]?.service ?? ''} without HTTP routes (TCP/TLS only), and Istio injects faults only into HTTP routes`, {hint: 'Target an HTTP service, or give the VirtualService an HTTP route for it.'})
+    throw new UnsafeFault(
+      `VirtualService ${vs.metadata.name} routes ${faults[0]?.service ?? ''} without HTTP routes (TCP/TLS only), and Istio injects faults only into HTTP routes`,
+      {hint: 'Target an HTTP service, or give the VirtualService an HTTP route for it.'},
+    )
   }
   const {out, notes, carried, gatewayCarried} = withFaultCopies(input, vs, http, faults, gatewayFaults)
   const ns = vs.metadata.namespace ?? input.namespace
   for (const t of gatewayFaults) {
-    if (gatewayCarried.has(t.index)) notes.push(`spec.faults[${t.index}] (${t.service}) is applied in the gateway ${(input.gateways ?? []).join(', ')}: the load enters there, and Istio evaluates the routes of ${ns}/${vs.metadata.name}, bound to it, in the gateway (not ${t.service}'s own VirtualService)`)
+    if (gatewayCarried.has(t.index))
+      notes.push(
+        `spec.faults[${t.index}] (${t.service}) is applied in the gateway ${(input.gateways ?? []).join(', ')}: the load enters there, and Istio evaluates the routes of ${ns}/${vs.metadata.name}, bound to it, in the gateway (not ${t.service}'s own VirtualService)`,
+      )
   }
   for (const t of faults) {
     if (!carried.has(t.index)) {
-      throw new UnsafeFault(`no route of VirtualService ${vs.metadata.name} can match requests that spec.faults[${t.index}] targets, so the fault would never fire`, {hint: 'Check the fault\'s match against the routes\' matches (uri, method, headers).'})
+      throw new UnsafeFault(
+        `no route of VirtualService ${vs.metadata.name} can match requests that spec.faults[${t.index}] targets, so the fault would never fire`,
+        {hint: "Check the fault's match against the routes' matches (uri, method, headers)."},
+      )
     }
   }
   const spec: VirtualServiceSpec = structuredClone({...vs.spec, http: out})
   const {managedFields: _managedFields, ...metadata} = structuredClone(vs.metadata)
-  const desired: VirtualService = {apiVersion: vs.apiVersion, kind: 'VirtualService', metadata: {...metadata, namespace: vs.metadata.namespace ?? input.namespace}, spec}
-  return finish(input, desired, {action: 'update', existing: vs, faults: [...faults, ...gatewayFaults.filter(t => gatewayCarried.has(t.index) && !faults.some(f => f.index === t.index))], notes, originalSpec: structuredClone(vs.spec)})
+  const desired: VirtualService = {
+    apiVersion: vs.apiVersion,
+    kind: 'VirtualService',
+    metadata: {...metadata, namespace: vs.metadata.namespace ?? input.namespace},
+    spec,
+  }
+  return finish(input, desired, {
+    action: 'update',
+    existing: vs,
+    faults: [
+      ...faults,
+      ...gatewayFaults.filter(t => gatewayCarried.has(t.index) && !faults.some(f => f.index === t.index)),
+    ],
+    notes,
+    originalSpec: structuredClone(vs.spec),
+  })
 }
 
 /**
  * The routes with the copies R′ of each fault (and each gateway fault) inserted before the route R
  * they copy, the notes on routes that cannot carry a fault, and the faults some copy carries.
  */
-function withFaultCopies(input: CompileInput, vs: VirtualService, http: HTTPRoute[], faults: TargetedFault[], gatewayFaults: TargetedFault[]): {out: HTTPRoute[]; notes: string[]; carried: Set<number>; gatewayCarried: Set<number>} {
+function withFaultCopies(
+  input: CompileInput,
+  vs: VirtualService,
+  http: HTTPRoute[],
+  faults: TargetedFault[],
+  gatewayFaults: TargetedFault[],
+): {out: HTTPRoute[]; notes: string[]; carried: Set<number>; gatewayCarried: Set<number>} {
   const notes: string[] = []
   const out: HTTPRoute[] = []
   const carried = new Set<number>()
   const shared = faults.length > 1
   const gatewayCarried = new Set<number>()
   for (const [index, route] of http.entries()) {
-    if (route.fault !== undefined && gatewayFaults.length > 0 && faults.length === 0 && !(route.route ?? []).some(d => gatewayFaults.some(t => fqdn(d.destination.host, vs.metadata.namespace ?? input.namespace) === t.service))) {
+    if (
+      route.fault !== undefined &&
+      gatewayFaults.length > 0 &&
+      faults.length === 0 &&
+      !(route.route ?? []).some(d =>
+        gatewayFaults.some(t => fqdn(d.destination.host, vs.metadata.namespace ?? input.namespace) === t.service),
+      )
+    ) {
       out.push(route) // a hand-written fault on a route to other hosts: not ours to stack on, and not in the way
       continue
     }
     if (route.fault !== undefined) {
-      throw new UnsafeFault(`route ${routeLabel(route, index)} of VirtualService ${vs.metadata.name} already injects a fault that Faultline did not write`, {hint: 'Faultline does not stack faults on hand-written ones: remove that fault first, or target another service.'})
+      throw new UnsafeFault(
+        `route ${routeLabel(route, index)} of VirtualService ${vs.metadata.name} already injects a fault that Faultline did not write`,
+        {
+          hint: 'Faultline does not stack faults on hand-written ones: remove that fault first, or target another service.',
+        },
+      )
     }
-    const kind = route.redirect !== undefined ? 'redirect' : route.directResponse !== undefined ? 'directResponse' : route.delegate !== undefined ? 'delegate' : undefined
+    const kind =
+      route.redirect !== undefined
+        ? 'redirect'
+        : route.directResponse !== undefined
+          ? 'directResponse'
+          : route.delegate !== undefined
+            ? 'delegate'
+            : undefined
     if (kind !== undefined) {
       // Leaving R without a copy keeps first-match order intact: targeted requests R catches are
       // answered by R as before, just without the fault.
-      notes.push(`route ${routeLabel(route, index)} uses ${kind}, which cannot carry a fault in Istio; requests it answers are not faulted`)
+      notes.push(
+        `route ${routeLabel(route, index)} uses ${kind}, which cannot carry a fault in Istio; requests it answers are not faulted`,
+      )
       out.push(route)
       continue
     }
@@ -316,23 +422,46 @@ function planCreate(input: CompileInput, faults: TargetedFault[], taken: Set<str
     route.route = destination()
     return route
   })
-  const spec: VirtualServiceSpec = {hosts: [host], http: [...faultRoutes, {name: DEFAULT_ROUTE_NAME, route: destination()}]}
-  const desired: VirtualService = {apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name, namespace: input.namespace}, spec}
+  const spec: VirtualServiceSpec = {
+    hosts: [host],
+    http: [...faultRoutes, {name: DEFAULT_ROUTE_NAME, route: destination()}],
+  }
+  const desired: VirtualService = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: {name, namespace: input.namespace},
+    spec,
+  }
   return finish(input, desired, {action: 'create', faults, notes: []})
 }
 
 function finish(
   input: CompileInput,
   desired: VirtualService,
-  o: {action: 'create' | 'update'; existing?: VirtualService; faults: TargetedFault[]; notes: string[]; originalSpec?: VirtualServiceSpec},
+  o: {
+    action: 'create' | 'update'
+    existing?: VirtualService
+    faults: TargetedFault[]
+    notes: string[]
+    originalSpec?: VirtualServiceSpec
+  },
 ): PlannedVirtualService {
-  const faultRouteNames = (desired.spec.http ?? []).map(r => r.name).filter((n): n is string => isFaultRouteName(n, input.runId))
-  const base: VirtualServiceSpec = {...desired.spec, http: (desired.spec.http ?? []).filter(r => !faultRouteNames.includes(r.name ?? ''))}
+  const faultRouteNames = (desired.spec.http ?? [])
+    .map(r => r.name)
+    .filter((n): n is string => isFaultRouteName(n, input.runId))
+  const base: VirtualServiceSpec = {
+    ...desired.spec,
+    http: (desired.spec.http ?? []).filter(r => !faultRouteNames.includes(r.name ?? '')),
+  }
   const fingerprint = specFingerprint(desired.spec)
   const baseFingerprint = specFingerprint(base)
   const labels: Record<string, string> = {...desired.metadata.labels, [LABEL_MANAGED]: 'true'}
   if (isLabelValue(input.runId)) labels[LABEL_RUN_ID] = input.runId
-  const annotations: Record<string, string> = {...desired.metadata.annotations, [ANNOTATION_RUN_ID]: input.runId, [ANNOTATION_EXPIRES_AT]: rfc3339(input.expiresAt)}
+  const annotations: Record<string, string> = {
+    ...desired.metadata.annotations,
+    [ANNOTATION_RUN_ID]: input.runId,
+    [ANNOTATION_EXPIRES_AT]: rfc3339(input.expiresAt),
+  }
   if (input.owner !== undefined) annotations[ANNOTATION_OWNER] = input.owner
   if (input.experiment !== undefined) annotations[ANNOTATION_EXPERIMENT] = input.experiment
   if (o.originalSpec !== undefined) annotations[ANNOTATION_ORIGINAL_SPEC] = canonicalJson(o.originalSpec)
@@ -343,13 +472,26 @@ function finish(
   desired.metadata = {...desired.metadata, labels, annotations}
   const namespace = desired.metadata.namespace ?? input.namespace
   const revert = {
-    namespace, name: desired.metadata.name, created: o.action === 'create', faultRouteNames, fingerprint, baseFingerprint, runId: input.runId,
+    namespace,
+    name: desired.metadata.name,
+    created: o.action === 'create',
+    faultRouteNames,
+    fingerprint,
+    baseFingerprint,
+    runId: input.runId,
     ...(o.originalSpec === undefined ? {} : {originalSpec: o.originalSpec}),
-    ...(o.existing?.metadata.resourceVersion === undefined ? {} : {readResourceVersion: o.existing.metadata.resourceVersion}),
+    ...(o.existing?.metadata.resourceVersion === undefined
+      ? {}
+      : {readResourceVersion: o.existing.metadata.resourceVersion}),
   }
   return {
-    action: o.action, ...(o.existing === undefined ? {} : {existing: o.existing}), desired, revert,
-    faults: o.faults.map(t => t.index), services: [...new Set(o.faults.map(t => t.service))], notes: o.notes,
+    action: o.action,
+    ...(o.existing === undefined ? {} : {existing: o.existing}),
+    desired,
+    revert,
+    faults: o.faults.map(t => t.index),
+    services: [...new Set(o.faults.map(t => t.service))],
+    notes: o.notes,
   }
 }
 
@@ -361,7 +503,9 @@ function foreignNamespaceNotes(input: CompileInput, faults: TargetedFault[]): st
       const ns = vs.metadata.namespace ?? input.namespace
       if (ns === input.namespace || !appliesToSidecars(vs)) continue
       if ((vs.spec.hosts ?? []).some(h => fqdn(h, ns) === t.service)) {
-        notes.push(`VirtualService ${ns}/${vs.metadata.name} also routes ${t.service}; sidecars in ${ns} may use it instead, so the fault may not reach traffic from there`)
+        notes.push(
+          `VirtualService ${ns}/${vs.metadata.name} also routes ${t.service}; sidecars in ${ns} may use it instead, so the fault may not reach traffic from there`,
+        )
       }
     }
   }

@@ -3,7 +3,11 @@ import type {LoadEntry} from '../experiment/model.js'
 import type {VirtualService} from '@faultline/core/istio/types.js'
 
 /** The Gateways a gateway entry serves, for the fault compiler: the entry's, else every one the namespace's VirtualServices name. */
-export function enteredGateways(entry: LoadEntry | undefined, virtualServices: readonly VirtualService[], namespace: string): string[] | undefined {
+export function enteredGateways(
+  entry: LoadEntry | undefined,
+  virtualServices: readonly VirtualService[],
+  namespace: string,
+): string[] | undefined {
   if (entry === undefined || 'proxy' in entry || 'portForward' in entry) return undefined
   // `gateways:` entries resolve in the VirtualService's namespace (istio 1.30.3 pilot/pkg/model/config.go resolveGatewayName).
   const resolve = (g: string, ns: string) => (g.includes('/') ? g : `${ns}/${g}`)
@@ -11,7 +15,11 @@ export function enteredGateways(entry: LoadEntry | undefined, virtualServices: r
   const names = new Set<string>()
   for (const vs of virtualServices) {
     const ns = vs.metadata.namespace ?? namespace
-    for (const g of [...(vs.spec.gateways ?? []), ...(vs.spec.http ?? []).flatMap(r => (r.match ?? []).flatMap(m => m.gateways ?? []))]) if (g !== 'mesh') names.add(resolve(g, ns))
+    for (const g of [
+      ...(vs.spec.gateways ?? []),
+      ...(vs.spec.http ?? []).flatMap(r => (r.match ?? []).flatMap(m => m.gateways ?? [])),
+    ])
+      if (g !== 'mesh') names.add(resolve(g, ns))
   }
   return [...names]
 }
@@ -29,8 +37,15 @@ export function throughGatewayEntry(experiment: {spec: {load: {entry?: LoadEntry
  * tools/istio-iptables/pkg/capture/testdata/empty.golden: `-A ISTIO_OUTPUT -o lo -m owner !
  * --uid-owner 1337 -j RETURN`), and nothing calls it through a sidecar of its own.
  */
-export function portForwardService(experiment: {spec: {load: {entry?: LoadEntry}}}, namespace: string): {service: string; namespace: string; port: number} | undefined {
+export function portForwardService(
+  experiment: {spec: {load: {entry?: LoadEntry}}},
+  namespace: string,
+): {service: string; namespace: string; port: number} | undefined {
   const entry = experiment.spec.load.entry
   if (entry === undefined || !('portForward' in entry)) return undefined
-  return {service: entry.portForward.service, namespace: entry.portForward.namespace ?? namespace, port: entry.portForward.port}
+  return {
+    service: entry.portForward.service,
+    namespace: entry.portForward.namespace ?? namespace,
+    port: entry.portForward.port,
+  }
 }

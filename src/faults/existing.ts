@@ -34,7 +34,10 @@ export function parseExistingObjects(text: string, file: string): ExistingObject
     const error = doc.errors[0]
     if (error !== undefined) {
       const at = error.linePos?.[0]
-      throw new UsageError(`${file}${at === undefined ? '' : `:${at.line}:${at.col}`}: not valid YAML: ${error.message.split('\n')[0] ?? ''}`, {hint: 'Pass manifests as written for kubectl apply, or the output of kubectl get virtualservices -o yaml.'})
+      throw new UsageError(
+        `${file}${at === undefined ? '' : `:${at.line}:${at.col}`}: not valid YAML: ${error.message.split('\n')[0] ?? ''}`,
+        {hint: 'Pass manifests as written for kubectl apply, or the output of kubectl get virtualservices -o yaml.'},
+      )
     }
     const value = doc.toJS() as unknown
     if (value === null || value === undefined) continue
@@ -42,7 +45,9 @@ export function parseExistingObjects(text: string, file: string): ExistingObject
     for (const obj of objects) {
       const kind = describeKind(obj)
       if (kind === 'DestinationRule') {
-        out.destinationRules.push(checkObject(obj as KubeObject, `${file} (document ${index + 1})`, kind) as unknown as DestinationRule)
+        out.destinationRules.push(
+          checkObject(obj as KubeObject, `${file} (document ${index + 1})`, kind) as unknown as DestinationRule,
+        )
         continue
       }
       if (kind !== 'VirtualService') {
@@ -52,7 +57,10 @@ export function parseExistingObjects(text: string, file: string): ExistingObject
       out.virtualServices.push(checkVirtualService(obj as KubeObject, `${file} (document ${index + 1})`))
     }
   }
-  for (const [kind, n] of skipped) out.notes.push(`${file}: ignored ${n} ${kind} object${n === 1 ? '' : 's'} (only VirtualServices and DestinationRules matter to a plan)`)
+  for (const [kind, n] of skipped)
+    out.notes.push(
+      `${file}: ignored ${n} ${kind} object${n === 1 ? '' : 's'} (only VirtualServices and DestinationRules matter to a plan)`,
+    )
   return out
 }
 
@@ -64,7 +72,10 @@ export async function readExistingObjects(files: readonly string[]): Promise<Exi
     try {
       text = await readFile(file, 'utf8')
     } catch (e) {
-      throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {hint: 'Check the path given to --existing.', cause: e})
+      throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+        hint: 'Check the path given to --existing.',
+        cause: e,
+      })
     }
     const parsed = parseExistingObjects(text, file)
     all.virtualServices.push(...parsed.virtualServices)
@@ -82,7 +93,12 @@ function isList(value: unknown): value is {items: unknown[]} {
 function describeKind(obj: unknown): string {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return 'non-object'
   const {apiVersion, kind} = obj as KubeObject
-  if ((kind === 'VirtualService' || kind === 'DestinationRule') && typeof apiVersion === 'string' && apiVersion.startsWith(`${ISTIO_GROUP}/`)) return kind
+  if (
+    (kind === 'VirtualService' || kind === 'DestinationRule') &&
+    typeof apiVersion === 'string' &&
+    apiVersion.startsWith(`${ISTIO_GROUP}/`)
+  )
+    return kind
   return typeof kind === 'string' ? kind : 'kind-less'
 }
 
@@ -92,9 +108,12 @@ function checkVirtualService(obj: KubeObject, where: string): VirtualService {
 
 function checkObject(obj: KubeObject, where: string, kind: string): KubeObject {
   const name = obj.metadata?.name
-  if (typeof name !== 'string' || name === '') throw new UsageError(`${where}: a ${kind} without metadata.name`, {hint: 'Every object needs a name.'})
+  if (typeof name !== 'string' || name === '')
+    throw new UsageError(`${where}: a ${kind} without metadata.name`, {hint: 'Every object needs a name.'})
   if (typeof obj.spec !== 'object' || obj.spec === null || Array.isArray(obj.spec)) {
-    throw new UsageError(`${where}: ${kind} ${name} has no spec mapping`, {hint: `Pass complete objects (kubectl get ${kind.toLowerCase()}s -o yaml).`})
+    throw new UsageError(`${where}: ${kind} ${name} has no spec mapping`, {
+      hint: `Pass complete objects (kubectl get ${kind.toLowerCase()}s -o yaml).`,
+    })
   }
   return obj
 }

@@ -35,7 +35,10 @@ export function targetNamespace(experiment: Experiment, override?: string): stri
 export function faultExpiry(experiment: Experiment, now: Date): Date {
   const {baseline, fault, recovery} = experiment.spec.phases
   const phases = [baseline, fault, recovery].reduce((sum, d) => sum + (parseDurationMs(d) ?? 0), 0)
-  const max = experiment.spec.guardrails?.maxDuration === undefined ? undefined : parseDurationMs(experiment.spec.guardrails.maxDuration)
+  const max =
+    experiment.spec.guardrails?.maxDuration === undefined
+      ? undefined
+      : parseDurationMs(experiment.spec.guardrails.maxDuration)
   return new Date(now.getTime() + Math.max(phases, max ?? 0) + EXPIRY_GRACE_MS)
 }
 
@@ -45,7 +48,11 @@ export function faultExpiry(experiment: Experiment, now: Date): Date {
  */
 export function planExperiment(input: ExperimentPlanInput): FaultPlan {
   // Load through a gateway: faults on what its VirtualServices route directly are applied there.
-  const gateways = enteredGateways((input.experiment.spec.load as Experiment['spec']['load'] | undefined)?.entry, input.existing, targetNamespace(input.experiment, input.namespace))
+  const gateways = enteredGateways(
+    (input.experiment.spec.load as Experiment['spec']['load'] | undefined)?.entry,
+    input.existing,
+    targetNamespace(input.experiment, input.namespace),
+  )
   const plan = compileFaults({
     namespace: targetNamespace(input.experiment, input.namespace),
     ...(gateways === undefined ? {} : {gateways}),
@@ -61,14 +68,20 @@ export function planExperiment(input: ExperimentPlanInput): FaultPlan {
     if (violations.length > 0) {
       throw new UnsafeFault(
         `the VirtualService ${o.desired.metadata.name} it would write is not valid: ${violations.map(v => `${v.path}: ${v.message}`).join('; ')}`,
-        {hint: o.action === 'update' ? 'The existing object may already be invalid; check it with kubectl apply --dry-run=server.' : 'Check the fault\'s service name and match.'},
+        {
+          hint:
+            o.action === 'update'
+              ? 'The existing object may already be invalid; check it with kubectl apply --dry-run=server.'
+              : "Check the fault's service name and match.",
+        },
       )
     }
     // Istio warns about rules that can never match: pass on the ones about what we wrote.
     for (const w of virtualServiceWarnings(o.desired)) {
       const index = Number(/^spec\.http\[([0-9]+)\]/.exec(w.path)?.[1])
       const route = o.desired.spec.http?.[index]
-      if (o.action === 'create' || isFaultRouteName(route?.name, plan.runId)) o.notes.push(`Istio will warn: ${w.message}`)
+      if (o.action === 'create' || isFaultRouteName(route?.name, plan.runId))
+        o.notes.push(`Istio will warn: ${w.message}`)
     }
   }
   return plan

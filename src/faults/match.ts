@@ -59,7 +59,8 @@ export function disjoint(a: StringMatch, b: StringMatch): boolean {
     if (y.prefix !== undefined) return !x.exact.startsWith(y.prefix)
     if (y.regex !== undefined) return regexFullMatch(y.regex, x.exact) === false
   }
-  if (a.prefix !== undefined && b.prefix !== undefined) return !a.prefix.startsWith(b.prefix) && !b.prefix.startsWith(a.prefix)
+  if (a.prefix !== undefined && b.prefix !== undefined)
+    return !a.prefix.startsWith(b.prefix) && !b.prefix.startsWith(a.prefix)
   return false
 }
 
@@ -98,11 +99,17 @@ function andMaps(
   return {kind: 'match', value: merged}
 }
 
-function andField(route: HTTPMatchRequest, fault: StringMatch | undefined, field: 'uri' | 'method' | 'authority'): Conjunction<StringMatch | undefined> {
+function andField(
+  route: HTTPMatchRequest,
+  fault: StringMatch | undefined,
+  field: 'uri' | 'method' | 'authority',
+): Conjunction<StringMatch | undefined> {
   if (fault === undefined) return {kind: 'match', value: route[field]}
   // ignoreUriCase would silently widen the fault's own uri condition: refuse instead.
   if (field === 'uri' && route.ignoreUriCase === true) {
-    return route.uri !== undefined && sameMatch(route.uri, fault) ? {kind: 'match', value: route.uri} : {kind: 'conflict', field: 'uri (ignoreUriCase)'}
+    return route.uri !== undefined && sameMatch(route.uri, fault)
+      ? {kind: 'match', value: route.uri}
+      : {kind: 'conflict', field: 'uri (ignoreUriCase)'}
   }
   const existing = route[field]
   return existing === undefined ? {kind: 'match', value: fault} : andStringMatch(existing, fault, field)

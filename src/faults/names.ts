@@ -29,7 +29,10 @@ export function runIdOfRoute(name: string | undefined): string | undefined {
 
 /** The name of a VirtualService we create for a service that has none: `faultline-<service>`. */
 export function createdVirtualServiceName(serviceShortName: string): string {
-  return `faultline-${serviceShortName}`.slice(0, 253).replace(/[^a-z0-9.-]/g, '-').replace(/[-.]+$/, '')
+  return `faultline-${serviceShortName}`
+    .slice(0, 253)
+    .replace(/[^a-z0-9.-]/g, '-')
+    .replace(/[-.]+$/, '')
 }
 
 /** A new run id: UTC timestamp plus 4 random hex digits, valid as a label value (`20261126-010203-a1b2`). */

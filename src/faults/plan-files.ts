@@ -34,10 +34,23 @@ export async function planFromFiles(request: PlanRequest): Promise<PlanResult> {
   const now = request.now ?? new Date()
   const runId = request.runId ?? newRunId(now)
   const plan = planExperiment({
-    experiment, existing: existing.virtualServices, now, runId,
+    experiment,
+    existing: existing.virtualServices,
+    now,
+    runId,
     ...(request.namespace === undefined ? {} : {namespace: request.namespace}),
     ...(request.owner === undefined ? {} : {owner: request.owner}),
   })
-  const setup = await planSetupOffline(request.file, experiment, existing.destinationRules, {runId, now, ...(request.namespace === undefined ? {} : {namespace: request.namespace}), ...(request.owner === undefined ? {} : {owner: request.owner})})
-  return {experiment, plan, ...(setup.objects.length === 0 ? {} : {setup: setup.objects}), notes: [...existing.notes, ...setup.notes]}
+  const setup = await planSetupOffline(request.file, experiment, existing.destinationRules, {
+    runId,
+    now,
+    ...(request.namespace === undefined ? {} : {namespace: request.namespace}),
+    ...(request.owner === undefined ? {} : {owner: request.owner}),
+  })
+  return {
+    experiment,
+    plan,
+    ...(setup.objects.length === 0 ? {} : {setup: setup.objects}),
+    notes: [...existing.notes, ...setup.notes],
+  }
 }

@@ -20,8 +20,13 @@ export function toYaml(value: unknown): string {
 export function describeFault(fault: Fault): string {
   const parts: string[] = []
   if (fault.delay !== undefined) parts.push(`delay ${fault.delay.fixedDelay} (${fault.delay.percentage}%)`)
-  if (fault.abort !== undefined) parts.push(`abort ${'httpStatus' in fault.abort ? fault.abort.httpStatus : fault.abort.grpcStatus} (${fault.abort.percentage}%)`)
-  const headers = Object.entries(fault.match?.headers ?? {}).map(([k, m]) => `${k}${'exact' in m ? `="${m.exact}"` : 'prefix' in m ? `^="${m.prefix}"` : `~="${m.regex}"`}`)
+  if (fault.abort !== undefined)
+    parts.push(
+      `abort ${'httpStatus' in fault.abort ? fault.abort.httpStatus : fault.abort.grpcStatus} (${fault.abort.percentage}%)`,
+    )
+  const headers = Object.entries(fault.match?.headers ?? {}).map(
+    ([k, m]) => `${k}${'exact' in m ? `="${m.exact}"` : 'prefix' in m ? `^="${m.prefix}"` : `~="${m.regex}"`}`,
+  )
   return `${parts.join(' + ')} on ${fault.service}${headers.length > 0 ? ` for ${headers.join(', ')}` : ' for ALL requests'}`
 }
 
@@ -34,7 +39,10 @@ function header(o: PlannedVirtualService, faults: readonly Fault[]): string {
   }
   for (const note of o.notes) lines.push(`#   note: ${note}`)
   const rv = o.revert.readResourceVersion
-  if (o.action === 'update') lines.push(`#   revert: restore the original spec${rv === undefined ? '' : ` (the write is conditional on resourceVersion ${rv})`}`)
+  if (o.action === 'update')
+    lines.push(
+      `#   revert: restore the original spec${rv === undefined ? '' : ` (the write is conditional on resourceVersion ${rv})`}`,
+    )
   else lines.push('#   revert: delete the object')
   return lines.join('\n')
 }
@@ -58,11 +66,15 @@ function diffable(vs: VirtualService | undefined): string {
 
 /** A unified diff per object: existing → desired (created objects diff against /dev/null). */
 export function renderDiff(plan: FaultPlan): string {
-  return plan.objects.map(o => {
-    const name = `${o.desired.metadata.namespace ?? ''}/${o.desired.metadata.name}`
-    const from = o.existing === undefined ? '/dev/null' : `a/${name}`
-    return createTwoFilesPatch(from, `b/${name}`, diffable(o.existing), diffable(o.desired), undefined, undefined, {context: 3})
-  }).join('')
+  return plan.objects
+    .map(o => {
+      const name = `${o.desired.metadata.namespace ?? ''}/${o.desired.metadata.name}`
+      const from = o.existing === undefined ? '/dev/null' : `a/${name}`
+      return createTwoFilesPatch(from, `b/${name}`, diffable(o.existing), diffable(o.desired), undefined, undefined, {
+        context: 3,
+      })
+    })
+    .join('')
 }
 
 /** Renders a plan in one of the formats. */

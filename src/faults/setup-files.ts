@@ -23,12 +23,26 @@ export interface OfflineSetup {
 /** The located problems of `issues` in `file` (as `chaos validate` shows them). */
 async function located(file: string, issues: Issue[]): Promise<InvalidExperiment> {
   const parsed = parseYaml(await readExperimentText(file))
-  if (!parsed.ok) return new InvalidExperiment(issues.map(i => ({file, line: 0, col: 0, path: i.path.join('.'), message: i.message, ...(i.hint === undefined ? {} : {hint: i.hint})})))
+  if (!parsed.ok)
+    return new InvalidExperiment(
+      issues.map(i => ({
+        file,
+        line: 0,
+        col: 0,
+        path: i.path.join('.'),
+        message: i.message,
+        ...(i.hint === undefined ? {} : {hint: i.hint}),
+      })),
+    )
   return new InvalidExperiment(locateIssues(issues, file, parsed.parsed.sourceMap))
 }
 
 /** Issues of `spec.setup` against the DestinationRules the manifests show (none when they show none). */
-export function offlineSetupIssues(experiment: Experiment, rules: readonly DestinationRule[], namespace: string): Issue[] {
+export function offlineSetupIssues(
+  experiment: Experiment,
+  rules: readonly DestinationRule[],
+  namespace: string,
+): Issue[] {
   const entries = experiment.spec.setup?.destinationRules ?? []
   const inNamespace = rules.filter(r => (r.metadata.namespace ?? namespace) === namespace)
   if (entries.length === 0 || inNamespace.length === 0) return []
@@ -36,7 +50,14 @@ export function offlineSetupIssues(experiment: Experiment, rules: readonly Desti
   return entries.flatMap((e, i) => {
     if (names.includes(e.name)) return []
     const {message, hint} = missingSetupMessage(e.name, i, namespace, names)
-    return [{path: ['spec', 'setup', 'destinationRules', i, 'name'], at: 'value' as const, message: `${message.replace(/^spec\.setup\.destinationRules\[[0-9]+\]: /, '')} (according to the manifests given with --existing)`, hint}]
+    return [
+      {
+        path: ['spec', 'setup', 'destinationRules', i, 'name'],
+        at: 'value' as const,
+        message: `${message.replace(/^spec\.setup\.destinationRules\[[0-9]+\]: /, '')} (according to the manifests given with --existing)`,
+        hint,
+      },
+    ]
   })
 }
 
@@ -45,20 +66,40 @@ export function offlineSetupIssues(experiment: Experiment, rules: readonly Desti
  * they show a patched DestinationRule does not exist, UnsafeFault (exit 2) when the patched
  * object would not validate.
  */
-export async function planSetupOffline(file: string, experiment: Experiment, rules: readonly DestinationRule[], options: {namespace?: string; runId: string; now: Date; owner?: string}): Promise<OfflineSetup> {
+export async function planSetupOffline(
+  file: string,
+  experiment: Experiment,
+  rules: readonly DestinationRule[],
+  options: {namespace?: string; runId: string; now: Date; owner?: string},
+): Promise<OfflineSetup> {
   const entries = experiment.spec.setup?.destinationRules ?? []
   if (entries.length === 0) return {objects: [], notes: []}
   const namespace = targetNamespace(experiment, options.namespace)
   const inNamespace = rules.filter(r => (r.metadata.namespace ?? namespace) === namespace)
   if (inNamespace.length === 0) {
-    return {objects: [], notes: [`spec.setup: the manifests hold no DestinationRule in ${namespace}, so whether ${entries.map(e => e.name).join(', ')} exist${entries.length === 1 ? 's' : ''} is left to preflight (exit 4 on the cluster when not)`]}
+    return {
+      objects: [],
+      notes: [
+        `spec.setup: the manifests hold no DestinationRule in ${namespace}, so whether ${entries.map(e => e.name).join(', ')} exist${entries.length === 1 ? 's' : ''} is left to preflight (exit 4 on the cluster when not)`,
+      ],
+    }
   }
   const issues = offlineSetupIssues(experiment, inNamespace, namespace)
   if (issues.length > 0) throw await located(file, issues)
   const plan = planSetup({
-    entries, existing: inNamespace.map(r => ({...r, metadata: {...r.metadata, namespace}})), namespace, runId: options.runId,
-    expiresAt: faultExpiry(experiment, options.now), experiment: experiment.metadata.name, ...(options.owner === undefined ? {} : {owner: options.owner}),
+    entries,
+    existing: inNamespace.map(r => ({...r, metadata: {...r.metadata, namespace}})),
+    namespace,
+    runId: options.runId,
+    expiresAt: faultExpiry(experiment, options.now),
+    experiment: experiment.metadata.name,
+    ...(options.owner === undefined ? {} : {owner: options.owner}),
   })
-  const notes = plan.objects.map(o => `spec.setup: DestinationRule ${namespace}/${o.revert.name}: ${Object.keys(o.revert.patch).map(f => `trafficPolicy.${f} set to ${JSON.stringify(o.revert.patch[f as keyof typeof o.revert.patch])}`).join(', ')} for the whole run (before the baseline), restored exactly at its end`)
+  const notes = plan.objects.map(
+    o =>
+      `spec.setup: DestinationRule ${namespace}/${o.revert.name}: ${Object.keys(o.revert.patch)
+        .map(f => `trafficPolicy.${f} set to ${JSON.stringify(o.revert.patch[f as keyof typeof o.revert.patch])}`)
+        .join(', ')} for the whole run (before the baseline), restored exactly at its end`,
+  )
   return {objects: plan.objects, notes}
 }

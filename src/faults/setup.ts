@@ -14,8 +14,22 @@ import {closest} from '../experiment/suggest.js'
 import {validateDestinationRule} from '@faultline/core/istio/destination-rule.js'
 import type {DestinationRule, DestinationRuleSpec, TrafficPolicy} from '@faultline/core/istio/types.js'
 import {
-  ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_FINGERPRINT, ANNOTATION_ORIGINAL_SPEC, ANNOTATION_OWNER, ANNOTATION_RUN_ID,
-  canonicalJson, isLabelValue, LABEL_MANAGED, LABEL_RUN_ID, OWNED_ANNOTATIONS, OWNED_LABELS, ownerMarks, rfc3339, specFingerprint, withoutOwnedMetadata,
+  ANNOTATION_EXPERIMENT,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_FINGERPRINT,
+  ANNOTATION_ORIGINAL_SPEC,
+  ANNOTATION_OWNER,
+  ANNOTATION_RUN_ID,
+  canonicalJson,
+  isLabelValue,
+  LABEL_MANAGED,
+  LABEL_RUN_ID,
+  OWNED_ANNOTATIONS,
+  OWNED_LABELS,
+  ownerMarks,
+  rfc3339,
+  specFingerprint,
+  withoutOwnedMetadata,
 } from './annotations.js'
 
 /** Annotation: JSON of the trafficPolicy fields the run set (what a revert after foreign edits takes back). */
@@ -83,7 +97,9 @@ export function setupInfo(dr: {metadata: DestinationRule['metadata']}): ReturnTy
 
 /** The patch an entry asks for: only the fields it gives. */
 export function patchOf(entry: SetupDestinationRule): TrafficPolicyPatch {
-  return Object.fromEntries(Object.entries(entry.trafficPolicy).filter(([, v]) => v !== undefined)) as TrafficPolicyPatch
+  return Object.fromEntries(
+    Object.entries(entry.trafficPolicy).filter(([, v]) => v !== undefined),
+  ) as TrafficPolicyPatch
 }
 
 /** `spec` with `patch`'s fields replacing those of its trafficPolicy, everything else kept. */
@@ -101,28 +117,42 @@ export function planSetup(input: SetupPlanInput): SetupPlan {
   const plan: SetupPlan = {objects: [], missing: []}
   const available = input.existing.map(d => d.metadata.name).sort()
   input.entries.forEach((entry, index) => {
-    const existing = input.existing.find(d => d.metadata.name === entry.name && (d.metadata.namespace ?? input.namespace) === input.namespace)
+    const existing = input.existing.find(
+      d => d.metadata.name === entry.name && (d.metadata.namespace ?? input.namespace) === input.namespace,
+    )
     if (existing === undefined) {
       plan.missing.push({index, name: entry.name, available})
       return
     }
     const held = setupInfo(existing)
     if (held !== undefined) {
-      throw new UnsafeFault(`DestinationRule ${input.namespace}/${entry.name} still carries the setup of run ${held.runId}`, {hint: `Revert it first: chaos revert --run ${held.runId} --namespace ${input.namespace}`})
+      throw new UnsafeFault(
+        `DestinationRule ${input.namespace}/${entry.name} still carries the setup of run ${held.runId}`,
+        {hint: `Revert it first: chaos revert --run ${held.runId} --namespace ${input.namespace}`},
+      )
     }
     const patch = patchOf(entry)
     const spec = patchedSpec(existing.spec, patch)
     const {managedFields: _managedFields, ...meta} = existing.metadata
     const desired: DestinationRule = {
-      apiVersion: existing.apiVersion, kind: 'DestinationRule',
+      apiVersion: existing.apiVersion,
+      kind: 'DestinationRule',
       metadata: {
-        ...meta, namespace: input.namespace,
-        labels: {...existing.metadata.labels, [LABEL_MANAGED]: 'true', ...(isLabelValue(input.runId) ? {[LABEL_RUN_ID]: input.runId} : {})},
+        ...meta,
+        namespace: input.namespace,
+        labels: {
+          ...existing.metadata.labels,
+          [LABEL_MANAGED]: 'true',
+          ...(isLabelValue(input.runId) ? {[LABEL_RUN_ID]: input.runId} : {}),
+        },
         annotations: {
           ...existing.metadata.annotations,
-          [ANNOTATION_RUN_ID]: input.runId, [ANNOTATION_EXPERIMENT]: input.experiment, [ANNOTATION_EXPIRES_AT]: rfc3339(input.expiresAt),
+          [ANNOTATION_RUN_ID]: input.runId,
+          [ANNOTATION_EXPERIMENT]: input.experiment,
+          [ANNOTATION_EXPIRES_AT]: rfc3339(input.expiresAt),
           ...(input.owner === undefined ? {} : {[ANNOTATION_OWNER]: input.owner}),
-          [ANNOTATION_ORIGINAL_SPEC]: canonicalJson(existing.spec), [ANNOTATION_FINGERPRINT]: setupFingerprint(spec),
+          [ANNOTATION_ORIGINAL_SPEC]: canonicalJson(existing.spec),
+          [ANNOTATION_FINGERPRINT]: setupFingerprint(spec),
           [ANNOTATION_SETUP_PATCH]: canonicalJson(patch),
         },
       },
@@ -130,10 +160,26 @@ export function planSetup(input: SetupPlanInput): SetupPlan {
     }
     const violations = validateDestinationRule(desired)
     if (violations.length > 0) {
-      throw new UnsafeFault(`the DestinationRule ${entry.name} spec.setup would write is not valid: ${violations.map(v => `${v.path}: ${v.message}`).join('; ')}`,
-        {hint: `Fix spec.setup.destinationRules[${index}].trafficPolicy; if the existing object is already invalid, check it with kubectl apply --dry-run=server.`})
+      throw new UnsafeFault(
+        `the DestinationRule ${entry.name} spec.setup would write is not valid: ${violations.map(v => `${v.path}: ${v.message}`).join('; ')}`,
+        {
+          hint: `Fix spec.setup.destinationRules[${index}].trafficPolicy; if the existing object is already invalid, check it with kubectl apply --dry-run=server.`,
+        },
+      )
     }
-    plan.objects.push({existing, desired, index, revert: {namespace: input.namespace, name: entry.name, runId: input.runId, originalSpec: structuredClone(existing.spec), patch, fingerprint: setupFingerprint(spec)}})
+    plan.objects.push({
+      existing,
+      desired,
+      index,
+      revert: {
+        namespace: input.namespace,
+        name: entry.name,
+        runId: input.runId,
+        originalSpec: structuredClone(existing.spec),
+        patch,
+        fingerprint: setupFingerprint(spec),
+      },
+    })
   })
   return plan
 }
@@ -146,7 +192,15 @@ export function setupFingerprint(spec: DestinationRuleSpec): string {
 /** What reverting one setup does. */
 export type SetupRevertAction =
   | {action: 'none'; namespace: string; name: string; reason: string}
-  | {action: 'update'; namespace: string; name: string; object: DestinationRule; keptForeignEdits: boolean; reason: string; warnings: string[]}
+  | {
+      action: 'update'
+      namespace: string
+      name: string
+      object: DestinationRule
+      keptForeignEdits: boolean
+      reason: string
+      warnings: string[]
+    }
 
 /** The revert facts, from the run's memory or from the object's annotations. */
 interface SetupFacts {
@@ -166,25 +220,53 @@ function restoredObject(current: DestinationRule, spec: DestinationRuleSpec): De
   const keptLabels = withoutOwnedMetadata(labels, OWNED_LABELS)
   const keptAnnotations = withoutOwnedMetadata(annotations, SETUP_OWNED_ANNOTATIONS)
   if (keptLabels !== undefined && Object.keys(keptLabels).length > 0) Object.assign(metadata, {labels: keptLabels})
-  if (keptAnnotations !== undefined && Object.keys(keptAnnotations).length > 0) Object.assign(metadata, {annotations: keptAnnotations})
+  if (keptAnnotations !== undefined && Object.keys(keptAnnotations).length > 0)
+    Object.assign(metadata, {annotations: keptAnnotations})
   return {apiVersion: current.apiVersion, kind: 'DestinationRule', metadata, spec}
 }
 
 function setupRevertWith(current: DestinationRule | undefined, f: SetupFacts): SetupRevertAction {
   const {namespace, name} = f
-  if (current === undefined) return {action: 'none', namespace, name, reason: 'the DestinationRule is gone (someone deleted it): nothing to restore'}
+  if (current === undefined)
+    return {
+      action: 'none',
+      namespace,
+      name,
+      reason: 'the DestinationRule is gone (someone deleted it): nothing to restore',
+    }
   const info = setupInfo(current)
   if (info === undefined || (f.runId !== '' && info.runId !== '' && info.runId !== f.runId)) {
-    return {action: 'none', namespace, name, reason: `nothing of run ${f.runId} is left on it (an earlier attempt landed, or someone removed it)`}
+    return {
+      action: 'none',
+      namespace,
+      name,
+      reason: `nothing of run ${f.runId} is left on it (an earlier attempt landed, or someone removed it)`,
+    }
   }
-  const unchanged = (f.writtenResourceVersion !== undefined && current.metadata.resourceVersion === f.writtenResourceVersion) ||
+  const unchanged =
+    (f.writtenResourceVersion !== undefined && current.metadata.resourceVersion === f.writtenResourceVersion) ||
     (f.fingerprint !== undefined && setupFingerprint(current.spec) === f.fingerprint)
   if (unchanged && f.originalSpec !== undefined) {
-    return {action: 'update', namespace, name, object: restoredObject(current, f.originalSpec), keptForeignEdits: false, reason: `unchanged since run ${f.runId} patched it: original spec restored`, warnings: []}
+    return {
+      action: 'update',
+      namespace,
+      name,
+      object: restoredObject(current, f.originalSpec),
+      keptForeignEdits: false,
+      reason: `unchanged since run ${f.runId} patched it: original spec restored`,
+      warnings: [],
+    }
   }
   if (f.patch === undefined || f.originalSpec === undefined) {
-    return {action: 'update', namespace, name, object: restoredObject(current, current.spec), keptForeignEdits: true, reason: `the patch of run ${f.runId} was not recorded: only our marks were removed`,
-      warnings: ['the original trafficPolicy was not recorded: check the DestinationRule by hand']}
+    return {
+      action: 'update',
+      namespace,
+      name,
+      object: restoredObject(current, current.spec),
+      keptForeignEdits: true,
+      reason: `the patch of run ${f.runId} was not recorded: only our marks were removed`,
+      warnings: ['the original trafficPolicy was not recorded: check the DestinationRule by hand'],
+    }
   }
   // Someone changed it since: take back only the fields we set that still hold what we set.
   const policy: Record<string, unknown> = {...current.spec.trafficPolicy}
@@ -192,20 +274,36 @@ function setupRevertWith(current: DestinationRule | undefined, f: SetupFacts): S
   const warnings: string[] = []
   for (const [field, ours] of Object.entries(f.patch)) {
     if (!isDeepStrictEqual(policy[field], ours)) {
-      warnings.push(`trafficPolicy.${field} was changed by someone else since run ${f.runId} set it; their value was kept`)
+      warnings.push(
+        `trafficPolicy.${field} was changed by someone else since run ${f.runId} set it; their value was kept`,
+      )
       continue
     }
     if (original[field] === undefined) delete policy[field]
     else policy[field] = structuredClone(original[field])
   }
   const {trafficPolicy: _tp, ...restSpec} = current.spec
-  const spec: DestinationRuleSpec = Object.keys(policy).length === 0 && f.originalSpec.trafficPolicy === undefined ? restSpec as DestinationRuleSpec : {...restSpec, trafficPolicy: policy}
-  return {action: 'update', namespace, name, object: restoredObject(current, spec), keptForeignEdits: true,
-    reason: `changed by someone else since run ${f.runId} patched it: took back only our trafficPolicy fields, kept their edits`, warnings}
+  const spec: DestinationRuleSpec =
+    Object.keys(policy).length === 0 && f.originalSpec.trafficPolicy === undefined
+      ? (restSpec as DestinationRuleSpec)
+      : {...restSpec, trafficPolicy: policy}
+  return {
+    action: 'update',
+    namespace,
+    name,
+    object: restoredObject(current, spec),
+    keptForeignEdits: true,
+    reason: `changed by someone else since run ${f.runId} patched it: took back only our trafficPolicy fields, kept their edits`,
+    warnings,
+  }
 }
 
 /** The revert of one setup write: `current` is what the cluster holds now, `written` what our write returned (if its answer arrived). */
-export function planSetupRevert(current: DestinationRule | undefined, plan: SetupRevertPlan, written: DestinationRule | undefined): SetupRevertAction {
+export function planSetupRevert(
+  current: DestinationRule | undefined,
+  plan: SetupRevertPlan,
+  written: DestinationRule | undefined,
+): SetupRevertAction {
   return setupRevertWith(current, {...plan, writtenResourceVersion: written?.metadata.resourceVersion})
 }
 
@@ -226,8 +324,13 @@ export function setupRevertFromAnnotations(current: DestinationRule): SetupRever
   if (info === undefined) return {action: 'none', namespace, name, reason: 'not managed by Faultline'}
   const a = current.metadata.annotations ?? {}
   return setupRevertWith(current, {
-    namespace, name, runId: info.runId, originalSpec: parseJson<DestinationRuleSpec>(a[ANNOTATION_ORIGINAL_SPEC]),
-    patch: parseJson<TrafficPolicyPatch>(a[ANNOTATION_SETUP_PATCH]), fingerprint: a[ANNOTATION_FINGERPRINT], writtenResourceVersion: undefined,
+    namespace,
+    name,
+    runId: info.runId,
+    originalSpec: parseJson<DestinationRuleSpec>(a[ANNOTATION_ORIGINAL_SPEC]),
+    patch: parseJson<TrafficPolicyPatch>(a[ANNOTATION_SETUP_PATCH]),
+    fingerprint: a[ANNOTATION_FINGERPRINT],
+    writtenResourceVersion: undefined,
   })
 }
 
@@ -237,10 +340,16 @@ export function carriesSetup(dr: DestinationRule, runId: string): boolean {
   return info !== undefined && (info.runId === runId || info.runId === '')
 }
 
-const listOf = (names: string[]) => names.length <= 12 ? names.join(', ') : `${names.slice(0, 12).join(', ')} and ${names.length - 12} more`
+const listOf = (names: string[]) =>
+  names.length <= 12 ? names.join(', ') : `${names.slice(0, 12).join(', ')} and ${names.length - 12} more`
 
 /** The finding for a setup on a DestinationRule the namespace does not have (exit 4 in preflight, 2 offline). */
-export function missingSetupMessage(name: string, index: number, namespace: string, available: string[]): {message: string; hint: string} {
+export function missingSetupMessage(
+  name: string,
+  index: number,
+  namespace: string,
+  available: string[],
+): {message: string; hint: string} {
   const near = closest(name, available)
   return {
     message: `spec.setup.destinationRules[${index}]: no DestinationRule ${name} in namespace ${namespace}${near === undefined ? '' : `: did you mean "${near}"?`}`,

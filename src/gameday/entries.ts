@@ -32,8 +32,13 @@ export interface GameDayOverrides {
 
 /** The game day's shared preflight found a problem: nothing was run (exit 4). */
 export class GameDayPreflightFailed extends FaultlineError {
-  constructor(message: string, readonly findings: PreflightFinding[]) {
-    super(message, ExitCode.CouldNotRun, 'GAMEDAY_PREFLIGHT_FAILED', {hint: 'Fix what preflight names (chaos plan --live <experiment> shows one experiment\'s checks); no experiment of the game day was started.'})
+  constructor(
+    message: string,
+    readonly findings: PreflightFinding[],
+  ) {
+    super(message, ExitCode.CouldNotRun, 'GAMEDAY_PREFLIGHT_FAILED', {
+      hint: "Fix what preflight names (chaos plan --live <experiment> shows one experiment's checks); no experiment of the game day was started.",
+    })
   }
 }
 
@@ -45,14 +50,22 @@ export interface PreflightFinding {
 }
 
 /** Loads every entry (paths were resolved against the GameDay file by `loadDocument`) and applies the overrides. */
-export async function gameDayItems(gameday: GameDay, file: string, target: Pick<Target, 'namespace'>, overrides: GameDayOverrides = {}): Promise<GameDayItem[]> {
+export async function gameDayItems(
+  gameday: GameDay,
+  file: string,
+  target: Pick<Target, 'namespace'>,
+  overrides: GameDayOverrides = {},
+): Promise<GameDayItem[]> {
   const items: GameDayItem[] = []
   for (const [index, entry] of gameday.spec.experiments.entries()) {
     const loaded = entry.path === undefined ? entry.experiment : await loadExperiment(entry.path)
-    if (loaded === undefined) throw new Error(`spec.experiments[${index}] has neither path nor experiment (validation should have refused it)`)
+    if (loaded === undefined)
+      throw new Error(`spec.experiments[${index}] has neither path nor experiment (validation should have refused it)`)
     const experiment = withEntryPhases(loaded, entry)
     items.push({
-      index, name: experiment.metadata.name, experiment,
+      index,
+      name: experiment.metadata.name,
+      experiment,
       file: entry.path ?? `${file}#spec.experiments[${index}]`,
       namespace: overrides.namespace ?? entry.namespace ?? experiment.spec.target?.namespace ?? target.namespace,
     })
@@ -71,16 +84,29 @@ export function withEntryPhases(experiment: Experiment, entry: GameDay['spec']['
  * experiment 3's missing permission or misspelt host must stop the game day before experiment 1
  * injects anything. Throws `GameDayPreflightFailed` naming every failed check of every experiment.
  */
-export async function preflightGameDay(target: Target, items: readonly GameDayItem[], options: {phases?: string; prometheusUrl?: string; owner?: string}): Promise<PreflightFinding[]> {
+export async function preflightGameDay(
+  target: Target,
+  items: readonly GameDayItem[],
+  options: {phases?: string; prometheusUrl?: string; owner?: string},
+): Promise<PreflightFinding[]> {
   const findings: PreflightFinding[] = []
   for (const item of items) {
-    const live = await planAgainstCluster({...target, namespace: item.namespace}, withPhases(item.experiment, options.phases), {
-      ...(options.owner === undefined ? {} : {owner: options.owner}),
-      ...(options.prometheusUrl === undefined ? {} : {prometheusUrl: options.prometheusUrl}),
-    })
+    const live = await planAgainstCluster(
+      {...target, namespace: item.namespace},
+      withPhases(item.experiment, options.phases),
+      {
+        ...(options.owner === undefined ? {} : {owner: options.owner}),
+        ...(options.prometheusUrl === undefined ? {} : {prometheusUrl: options.prometheusUrl}),
+      },
+    )
     findings.push({name: item.name, namespace: item.namespace, checks: live.checks})
   }
-  const failed = findings.flatMap(f => f.checks.filter(c => c.status === 'failed').map(c => `${f.name}: ${c.message}${c.hint === undefined ? '' : ` — ${c.hint}`}`))
-  if (failed.length > 0) throw new GameDayPreflightFailed(`game day preflight failed, nothing was run: ${failed.join('; ')}`, findings)
+  const failed = findings.flatMap(f =>
+    f.checks
+      .filter(c => c.status === 'failed')
+      .map(c => `${f.name}: ${c.message}${c.hint === undefined ? '' : ` — ${c.hint}`}`),
+  )
+  if (failed.length > 0)
+    throw new GameDayPreflightFailed(`game day preflight failed, nothing was run: ${failed.join('; ')}`, findings)
   return findings
 }

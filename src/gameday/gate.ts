@@ -11,7 +11,8 @@ export const FAIL_ON = ['any', 'deviated', 'aborted'] as const
 export type FailOn = (typeof FAIL_ON)[number]
 
 /** What `--fail-on` means, for the flag's help and the README. */
-export const FAIL_ON_HELP = 'what fails the gate: any (default) — every outcome but held exits non-zero; deviated — only a deviated hypothesis fails (aborted and could-not-run runs, which tested nothing, exit 0); aborted — only aborted and could-not-run fail (deviations, e.g. known bugs, exit 0). A failed revert always exits 5.'
+export const FAIL_ON_HELP =
+  'what fails the gate: any (default) — every outcome but held exits non-zero; deviated — only a deviated hypothesis fails (aborted and could-not-run runs, which tested nothing, exit 0); aborted — only aborted and could-not-run fail (deviations, e.g. known bugs, exit 0). A failed revert always exits 5.'
 
 /** Each outcome's exit code: one table, the verdict's. */
 export {OUTCOME_EXIT}

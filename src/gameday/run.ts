@@ -65,8 +65,11 @@ export async function runGameDay(input: GameDayRunInput): Promise<GameDayRun> {
   if (input.signal.aborted) onSignal()
   const maxDuration = gameday.spec.guardrails?.maxDuration
   const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)
-  const timer = maxMs === undefined ? undefined : setTimeout(() => halt(`the game day's guardrails.maxDuration (${maxDuration}) was reached`), maxMs)
-  const cooldownMs = gameday.spec.cooldown === undefined ? 0 : parseDurationMs(gameday.spec.cooldown) ?? 0
+  const timer =
+    maxMs === undefined
+      ? undefined
+      : setTimeout(() => halt(`the game day's guardrails.maxDuration (${maxDuration}) was reached`), maxMs)
+  const cooldownMs = gameday.spec.cooldown === undefined ? 0 : (parseDurationMs(gameday.spec.cooldown) ?? 0)
   const entries: EntryResult[] = []
   try {
     for (const [i, item] of items.entries()) {
@@ -92,7 +95,13 @@ export async function runGameDay(input: GameDayRunInput): Promise<GameDayRun> {
     if (timer !== undefined) clearTimeout(timer)
     input.signal.removeEventListener('abort', onSignal)
   }
-  return {startedAt, finishedAt: new Date(), entries, interrupted, ...(stoppedBecause === undefined ? {} : {stoppedBecause})}
+  return {
+    startedAt,
+    finishedAt: new Date(),
+    entries,
+    interrupted,
+    ...(stoppedBecause === undefined ? {} : {stoppedBecause}),
+  }
 }
 
 /**
@@ -105,18 +114,27 @@ export function gameDayOutcomes(run: GameDayRun): Outcome[] {
   return run.interrupted && run.entries.some(e => e.status === 'skipped') ? [...ran, 'aborted'] : ran
 }
 
-async function runEntry(input: GameDayRunInput, item: GameDayItem, signal: AbortSignal, stoppedBecause: () => string | undefined): Promise<EntryResult & {status: 'ran'}> {
+async function runEntry(
+  input: GameDayRunInput,
+  item: GameDayItem,
+  signal: AbortSignal,
+  stoppedBecause: () => string | undefined,
+): Promise<EntryResult & {status: 'ran'}> {
   const startedAt = new Date()
   const result = await input.run(input.runInput(item, signal, input.events(item)))
   // The run only knows it was signalled; the game day knows why (a signal or its own time limit).
   const why = stoppedBecause()
-  const reason = result.outcome === 'aborted' && why !== undefined && !result.reason.startsWith(why) ? `${why}: ${result.reason}` : result.reason
+  const reason =
+    result.outcome === 'aborted' && why !== undefined && !result.reason.startsWith(why)
+      ? `${why}: ${result.reason}`
+      : result.reason
   return {status: 'ran', item, startedAt, durationMs: Date.now() - startedAt.getTime(), result, reason}
 }
 
 /** Why the rest is skipped after an experiment ended with `outcome`, or undefined to go on. */
 export function stopAfter(outcome: Outcome, name: string, stopOnFirstFailure: boolean): string | undefined {
-  if (outcome === 'revert-failed') return `${name}'s revert failed and a fault may still be live: nothing more is injected`
+  if (outcome === 'revert-failed')
+    return `${name}'s revert failed and a fault may still be live: nothing more is injected`
   if (stopOnFirstFailure && outcome !== 'held') return `stopOnFirstFailure: ${name} ended ${outcome}`
   return undefined
 }

@@ -15,7 +15,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 /** Requests in flight in words: `targeted 31 in flight, oldest 6.2 s · control 0 in flight`. */
 export function inFlightText(inFlight: readonly InFlight[]): string {
-  return inFlight.map(f => `${f.traffic} ${f.count} in flight${f.count > 0 ? `, oldest ${seconds(f.oldestMs)}` : ''}`).join(' · ')
+  return inFlight
+    .map(f => `${f.traffic} ${f.count} in flight${f.count > 0 ? `, oldest ${seconds(f.oldestMs)}` : ''}`)
+    .join(' · ')
 }
 
 /** Why a phase's probes were not evaluated: `phase cut short at +3.1 s of 30.0 s (interrupted (signal))`. */
@@ -25,7 +27,7 @@ export function cutShortText(cut: PhaseCut): string {
 }
 
 /** An event without its timestamps, as emitters write it. */
-export type RunEventInput = RunEvent extends infer E ? E extends RunEvent ? Omit<E, 't' | 'at'> : never : never
+export type RunEventInput = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 't' | 'at'> : never) : never
 
 /** Fans events out to subscribers, stamping each with the run clock. */
 export class EventStream {

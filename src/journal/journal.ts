@@ -34,12 +34,28 @@ export class Journal {
    * `redact` is applied to every write (secret header values must never reach the disk, not even
    * for the seconds a run is live); the document in memory stays whole.
    */
-  constructor(dir: string, init: Pick<JournalDocument, 'runId' | 'experiment' | 'environment'>, startedAt: Date, private readonly redact: (doc: JournalDocument) => JournalDocument = doc => doc) {
+  constructor(
+    dir: string,
+    init: Pick<JournalDocument, 'runId' | 'experiment' | 'environment'>,
+    startedAt: Date,
+    private readonly redact: (doc: JournalDocument) => JournalDocument = doc => doc,
+  ) {
     mkdirSync(dir, {recursive: true})
     this.file = join(dir, 'journal.json')
     this.doc = {
-      kind: 'FaultlineJournal', version: JOURNAL_VERSION, status: 'running', startedAt: startedAt.toISOString(),
-      phases: [], applied: [], reverted: [], probes: [], series: [], load: {}, inFlight: {}, events: [], ...init,
+      kind: 'FaultlineJournal',
+      version: JOURNAL_VERSION,
+      status: 'running',
+      startedAt: startedAt.toISOString(),
+      phases: [],
+      applied: [],
+      reverted: [],
+      probes: [],
+      series: [],
+      load: {},
+      inFlight: {},
+      events: [],
+      ...init,
     }
     this.save()
   }
@@ -47,7 +63,7 @@ export class Journal {
   /** Folds one event into the document. Safety-relevant events are written at once, samples at most once a second. */
   record(e: RunEvent): void {
     if (e.kind === 'probe-series') {
-      (this.doc.series ??= []).push(e.series)
+      ;(this.doc.series ??= []).push(e.series)
       this.scheduleSave()
       return
     }
@@ -58,32 +74,51 @@ export class Journal {
     }
     if (e.kind === 'load-progress') {
       const byClass = (this.doc.inFlight ??= {})
-      for (const f of e.inFlight) (byClass[f.traffic] ??= []).push({loadMs: e.loadMs, count: f.count, oldestMs: f.oldestMs})
+      for (const f of e.inFlight)
+        (byClass[f.traffic] ??= []).push({loadMs: e.loadMs, count: f.count, oldestMs: f.oldestMs})
       this.scheduleSave()
       return
     }
     if (e.kind === 'load-second') {
-      (this.doc.load[e.second.traffic] ??= []).push(e.second)
+      ;(this.doc.load[e.second.traffic] ??= []).push(e.second)
       this.scheduleSave()
       return
     }
     this.doc.events.push(e)
     switch (e.kind) {
-      case 'phase-started': this.doc.phases.push({name: e.phase, startT: e.t, plannedMs: e.plannedMs}); break
+      case 'phase-started':
+        this.doc.phases.push({name: e.phase, startT: e.t, plannedMs: e.plannedMs})
+        break
       case 'phase-ended': {
         const phase = this.doc.phases.find(p => p.name === e.phase && p.endT === undefined)
         if (phase !== undefined) phase.endT = e.t
         if (phase !== undefined && e.cutShort !== undefined) phase.cutShort = e.cutShort
         break
       }
-      case 'fault-applied': this.doc.applied.push(e.fault); break
-      case 'setup-applied': this.doc.applied.push(e.setup); break
-      case 'revert': this.doc.reverted.push({namespace: e.namespace, name: e.name, action: e.action, t: e.t}); break
-      case 'probe-result': this.doc.probes.push(e.result); break
-      case 'run-finished':
-        Object.assign(this.doc, {status: 'finished', outcome: e.outcome, deviated: e.outcome === 'deviated', exitCode: e.exitCode, reason: e.reason, finishedAt: e.at})
+      case 'fault-applied':
+        this.doc.applied.push(e.fault)
         break
-      default: break
+      case 'setup-applied':
+        this.doc.applied.push(e.setup)
+        break
+      case 'revert':
+        this.doc.reverted.push({namespace: e.namespace, name: e.name, action: e.action, t: e.t})
+        break
+      case 'probe-result':
+        this.doc.probes.push(e.result)
+        break
+      case 'run-finished':
+        Object.assign(this.doc, {
+          status: 'finished',
+          outcome: e.outcome,
+          deviated: e.outcome === 'deviated',
+          exitCode: e.exitCode,
+          reason: e.reason,
+          finishedAt: e.at,
+        })
+        break
+      default:
+        break
     }
     this.persist()
   }
@@ -130,5 +165,12 @@ export class Journal {
 
 /** `reports/<experiment>/<timestamp>/` for a run starting at `at` (timestamp sortable and filesystem-safe). */
 export function runDirectory(reportDir: string, experiment: string, at: Date): string {
-  return join(reportDir, experiment, at.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z'))
+  return join(
+    reportDir,
+    experiment,
+    at
+      .toISOString()
+      .replace(/[:]/g, '')
+      .replace(/\.\d+Z$/, 'Z'),
+  )
 }

@@ -37,24 +37,42 @@ function mapStrings(value: Json, f: (s: string) => string, keys = true): Json {
 
 /** Masks every string value under a secret header (a plain value, a StringMatch, a list) and collects the originals. */
 function maskValue(value: Json, found: Set<string>): Json {
-  return mapStrings(value, s => {
-    found.add(s)
-    return REDACTED
-  }, false)
+  return mapStrings(
+    value,
+    s => {
+      found.add(s)
+      return REDACTED
+    },
+    false,
+  )
 }
 
 /**
  * Masks the secret entries of a header map: `{name: value}`, `{name: {exact|prefix|regex: value}}`,
  * or Istio's header operations `{request|response: {set|add: {name: value}, remove: [name]}}`.
  */
-function maskHeaderMap(map: Record<string, Json>, secret: (name: string) => boolean, found: Set<string>): Record<string, Json> {
-  return Object.fromEntries(Object.entries(map).map(([name, v]) => {
-    if (secret(name)) return [name, maskValue(v, found)]
-    if ((name === 'request' || name === 'response') && isRecord(v)) {
-      return [name, Object.fromEntries(Object.entries(v).map(([op, m]) => [op, (op === 'set' || op === 'add') && isRecord(m) ? maskHeaderMap(m, secret, found) : m]))]
-    }
-    return [name, v]
-  }))
+function maskHeaderMap(
+  map: Record<string, Json>,
+  secret: (name: string) => boolean,
+  found: Set<string>,
+): Record<string, Json> {
+  return Object.fromEntries(
+    Object.entries(map).map(([name, v]) => {
+      if (secret(name)) return [name, maskValue(v, found)]
+      if ((name === 'request' || name === 'response') && isRecord(v)) {
+        return [
+          name,
+          Object.fromEntries(
+            Object.entries(v).map(([op, m]) => [
+              op,
+              (op === 'set' || op === 'add') && isRecord(m) ? maskHeaderMap(m, secret, found) : m,
+            ]),
+          ),
+        ]
+      }
+      return [name, v]
+    }),
+  )
 }
 
 function isRecord(v: Json): v is Record<string, Json> {
@@ -65,10 +83,13 @@ function isRecord(v: Json): v is Record<string, Json> {
 function maskStructure(value: Json, secret: (name: string) => boolean, found: Set<string>): Json {
   if (Array.isArray(value)) return value.map(v => maskStructure(v, secret, found))
   if (!isRecord(value)) return value
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => {
-    if ((k === 'headers' || k === 'withoutHeaders') && isRecord(v)) return [k, maskStructure(maskHeaderMap(v, secret, found), secret, found)]
-    return [k, maskStructure(v, secret, found)]
-  }))
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      if ((k === 'headers' || k === 'withoutHeaders') && isRecord(v))
+        return [k, maskStructure(maskHeaderMap(v, secret, found), secret, found)]
+      return [k, maskStructure(v, secret, found)]
+    }),
+  )
 }
 
 function escapeRegExp(s: string): string {
@@ -85,7 +106,13 @@ function secretReplacer(found: ReadonlySet<string>): (s: string) => string {
   }
   if (needles.size === 0) return s => s
   // Longest first, so a secret containing another is masked whole.
-  const pattern = new RegExp([...needles].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g')
+  const pattern = new RegExp(
+    [...needles]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'g',
+  )
   return s => s.replace(pattern, REDACTED)
 }
 
@@ -95,13 +122,23 @@ function secretReplacer(found: ReadonlySet<string>): (s: string) => string {
  * masking too much is the safe side.
  */
 function quoteReplacer(names: readonly string[]): (s: string) => string {
-  const pattern = new RegExp(`(^|[^\\w-])(${names.map(escapeRegExp).join('|')})(\\\\?"?\\s*[:=]\\s*\\\\?"?)([^"\\r\\n]*)`, 'gi')
-  return s => s.replace(pattern, (_m, before: string, name: string, sep: string, value: string) => `${before}${name}${sep}${value.trim() === '' ? value : REDACTED}`)
+  const pattern = new RegExp(
+    `(^|[^\\w-])(${names.map(escapeRegExp).join('|')})(\\\\?"?\\s*[:=]\\s*\\\\?"?)([^"\\r\\n]*)`,
+    'gi',
+  )
+  return s =>
+    s.replace(
+      pattern,
+      (_m, before: string, name: string, sep: string, value: string) =>
+        `${before}${name}${sep}${value.trim() === '' ? value : REDACTED}`,
+    )
 }
 
 /** A copy of the journal with every secret header value masked. `extraHeaderNames`: `--redact-header` names, any case. */
 export function redactJournal(doc: JournalDocument, extraHeaderNames: readonly string[] = []): JournalDocument {
-  const names = [...new Set([...SECRET_HEADERS, ...extraHeaderNames.map(n => n.trim().toLowerCase()).filter(n => n !== '')])]
+  const names = [
+    ...new Set([...SECRET_HEADERS, ...extraHeaderNames.map(n => n.trim().toLowerCase()).filter(n => n !== '')]),
+  ]
   const secret = (name: string) => names.includes(name.toLowerCase())
   const found = new Set<string>()
   // Load seconds hold numbers and encoded histograms only: left out, they stay intact and uncopied.

@@ -23,7 +23,9 @@ export function journalSchema(): Record<string, unknown> {
   // JSON round trip drops TypeBox's symbol keys, leaving plain JSON Schema.
   const root = JSON.parse(JSON.stringify(JournalDocument)) as Record<string, unknown>
   return {
-    $schema: 'http://json-schema.org/draft-07/schema#', $id: JOURNAL_SCHEMA_ID, ...root,
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: JOURNAL_SCHEMA_ID,
+    ...root,
     $defs: {Experiment: JSON.parse(JSON.stringify(Experiment)) as unknown},
   }
 }
@@ -44,12 +46,15 @@ export function journalIssues(value: unknown): string[] {
   }
   if (validator(value)) return []
   // "must match then schema" only repeats the missing property reported beside it.
-  return (validator.errors ?? []).filter(e => e.keyword !== 'if').map((e: ErrorObject) => `${e.instancePath || '/'}: ${issueMessage(e)}`)
+  return (validator.errors ?? [])
+    .filter(e => e.keyword !== 'if')
+    .map((e: ErrorObject) => `${e.instancePath || '/'}: ${issueMessage(e)}`)
 }
 
 /** Ajv's message, naming the property where Ajv's own message does not. */
 function issueMessage(e: ErrorObject): string {
-  if (e.keyword === 'additionalProperties') return `has a property the journal does not know ("${String((e.params as {additionalProperty?: unknown}).additionalProperty)}")`
+  if (e.keyword === 'additionalProperties')
+    return `has a property the journal does not know ("${String((e.params as {additionalProperty?: unknown}).additionalProperty)}")`
   return e.message ?? e.keyword
 }
 

@@ -41,7 +41,8 @@ export class BuiltinDriver implements LoadDriver {
   async run(plan: LoadPlan, recorder: Recorder, {stop, abort}: {stop: AbortSignal; abort: AbortSignal}): Promise<void> {
     // Checked up front: from inside a timer or a socket callback, an unknown class would crash the process.
     const unknown = plan.traffic.find(t => !recorder.classes.includes(t.name))
-    if (unknown !== undefined) throw new Error(`unknown traffic class ${unknown.name}: the recorder has ${recorder.classes.join(', ')}`)
+    if (unknown !== undefined)
+      throw new Error(`unknown traffic class ${unknown.name}: the recorder has ${recorder.classes.join(', ')}`)
     const load = new Load(plan, recorder, abort, this.maxInFlight)
     // Graceful stop (no new requests) happens on either signal; a hard abort also fails in-flight requests at once.
     const halt = () => load.halt()
@@ -73,7 +74,12 @@ function connectionTarget(plan: LoadPlan): {origin: string; path: string; header
   const url = new URL(plan.url)
   if (plan.proxy === undefined) return {origin: url.origin, path: url.pathname + url.search, headers: {}}
   const proxy = new URL(plan.proxy)
-  const credentials = proxy.username === '' ? {} : {'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`}
+  const credentials =
+    proxy.username === ''
+      ? {}
+      : {
+          'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`,
+        }
   return {origin: proxy.origin, path: url.href, headers: {host: url.host, ...credentials}}
 }
 
@@ -95,16 +101,30 @@ class Load {
   /** For failure reasons: the host connections go to (the proxy's, through one), and whether it is a proxy. */
   readonly errorTarget: {host: string; viaProxy: boolean}
 
-  constructor(readonly plan: LoadPlan, readonly recorder: Recorder, readonly abort: AbortSignal, readonly maxInFlight: number) {
+  constructor(
+    readonly plan: LoadPlan,
+    readonly recorder: Recorder,
+    readonly abort: AbortSignal,
+    readonly maxInFlight: number,
+  ) {
     const target = connectionTarget(plan)
     this.origin = target.origin
     this.errorTarget = {host: new URL(target.origin).hostname, viaProxy: plan.proxy !== undefined}
-    this.clientOptions = {keepAliveTimeout: 10_000, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs}
-    this.classes = plan.traffic.map(t => new TrafficLoad(this, t, {
-      origin: target.origin, path: target.path, method: plan.method as Dispatcher.HttpMethod,
-      headers: {...t.headers, ...target.headers},
-      ...(plan.body === undefined ? {} : {body: plan.body}),
-    }))
+    this.clientOptions = {
+      keepAliveTimeout: 10_000,
+      headersTimeout: plan.requestTimeoutMs,
+      bodyTimeout: plan.requestTimeoutMs,
+    }
+    this.classes = plan.traffic.map(
+      t =>
+        new TrafficLoad(this, t, {
+          origin: target.origin,
+          path: target.path,
+          method: plan.method as Dispatcher.HttpMethod,
+          headers: {...t.headers, ...target.headers},
+          ...(plan.body === undefined ? {} : {body: plan.body}),
+        }),
+    )
   }
 
   /** Milliseconds since the load started. */
@@ -206,7 +226,7 @@ class Load {
   }
 
   sendReports(): SendReport[] {
-    return this.classes.flatMap(c => c.log === undefined ? [] : [c.log.report(c.traffic.name)])
+    return this.classes.flatMap(c => (c.log === undefined ? [] : [c.log.report(c.traffic.name)]))
   }
 }
 
@@ -219,7 +239,11 @@ class TrafficLoad {
   /** Intended vs actual send times (open model only: a VU sends when it is ready, by definition). */
   readonly log: SendLog | undefined
 
-  constructor(readonly load: Load, readonly traffic: TrafficPlan, readonly request: Dispatcher.DispatchOptions) {
+  constructor(
+    readonly load: Load,
+    readonly traffic: TrafficPlan,
+    readonly request: Dispatcher.DispatchOptions,
+  ) {
     const rate = traffic.ratePerSecond ?? 0
     this.interval = 1000 / rate
     this.total = traffic.vus === undefined ? Math.floor((load.plan.durationMs / 1000) * rate) : 0
@@ -296,7 +320,10 @@ function peekHeaders(raw: readonly (Buffer | string)[] | null | undefined): Answ
 }
 
 /** Whether the body's first bytes can tell more: an Envoy local reply, whose body names its flag. */
-const wantsBody = (peek: AnswerPeek) => peek.body === undefined && peek.upstreamServiceTime !== true && (peek.server === 'envoy' || peek.server === 'istio-envoy')
+const wantsBody = (peek: AnswerPeek) =>
+  peek.body === undefined &&
+  peek.upstreamServiceTime !== true &&
+  (peek.server === 'envoy' || peek.server === 'istio-envoy')
 
 /** undici's handler for one request (its classic callback shape, which `Client` calls directly). */
 class Exchange implements Dispatcher.DispatchHandler {
@@ -304,7 +331,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Set for an answer ≥ 400 only, so a successful request pays nothing for failure reasons. */
   private peek: AnswerPeek | undefined
 
-  constructor(private readonly traffic: TrafficLoad, readonly at: number, readonly vu: Client | undefined) {}
+  constructor(
+    private readonly traffic: TrafficLoad,
+    readonly at: number,
+    readonly vu: Client | undefined,
+  ) {}
 
   onConnect(): void {}
 
@@ -316,12 +347,18 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     const peek = this.peek
-    if (peek !== undefined && wantsBody(peek)) peek.body = chunk.toString('latin1', 0, Math.min(chunk.length, PEEK_BYTES))
+    if (peek !== undefined && wantsBody(peek))
+      peek.body = chunk.toString('latin1', 0, Math.min(chunk.length, PEEK_BYTES))
     return true
   }
 
   onComplete(): void {
-    this.traffic.finish(this, this.status, false, this.peek === undefined ? undefined : statusReason(this.status, this.peek))
+    this.traffic.finish(
+      this,
+      this.status,
+      false,
+      this.peek === undefined ? undefined : statusReason(this.status, this.peek),
+    )
   }
 
   onError(err: Error): void {

@@ -35,7 +35,11 @@ export interface LoadDriver {
    * Runs the plan until `durationMs` or until `stop` (no new requests; in-flight ones complete),
    * and resolves when every request has completed; `abort` fails in-flight requests at once.
    */
-  run(plan: LoadPlan, recorder: Recorder, signals: {stop: AbortSignal; abort: AbortSignal; fail?: (reason: string) => void}): Promise<void>
+  run(
+    plan: LoadPlan,
+    recorder: Recorder,
+    signals: {stop: AbortSignal; abort: AbortSignal; fail?: (reason: string) => void},
+  ): Promise<void>
   /** How well the last run kept its open-model schedule, when the driver can tell. */
   readonly lastSendReport?: readonly SendReport[]
   /**
@@ -43,9 +47,19 @@ export interface LoadDriver {
    * cluster, and its own preflight. Throws a FaultlineError (exit 4) when it cannot run. `fail` in
    * `run`'s signals stops the run when the load breaks mid-way (exit 4 before the fault, 3 after).
    */
-  prepare?(plan: LoadPlan, run: LoadRunIdentity, report: (check: DriverCheck) => void, signal: AbortSignal): Promise<void>
+  prepare?(
+    plan: LoadPlan,
+    run: LoadRunIdentity,
+    report: (check: DriverCheck) => void,
+    signal: AbortSignal,
+  ): Promise<void>
   /** Threshold probes the driver evaluates itself over a load-clock window (k6-operator: PromQL). */
-  thresholds?(traffic: string | undefined, thresholds: Record<string, string[]>, fromMs: number, toMs: number): Promise<DriverThresholdVerdict>
+  thresholds?(
+    traffic: string | undefined,
+    thresholds: Record<string, string[]>,
+    fromMs: number,
+    toMs: number,
+  ): Promise<DriverThresholdVerdict>
   /** Removes whatever `prepare` created; called on every exit path, also when `prepare` failed. */
   cleanup?(): Promise<void>
 }

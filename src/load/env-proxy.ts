@@ -36,7 +36,10 @@ function noProxyEntries(value: string): {hostname: string; port: number}[] {
   for (const entry of value.split(/[,\s]/)) {
     if (entry === '') continue
     const parsed = /^(.+):(\d+)$/.exec(entry)
-    entries.push({hostname: (parsed ? parsed[1]! : entry).replace(/^\*?\./, '').toLowerCase(), port: parsed ? Number.parseInt(parsed[2]!, 10) : 0})
+    entries.push({
+      hostname: (parsed ? parsed[1]! : entry).replace(/^\*?\./, '').toLowerCase(),
+      port: parsed ? Number.parseInt(parsed[2]!, 10) : 0,
+    })
   }
   return entries
 }
@@ -85,6 +88,10 @@ export function envProxyFor(url: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** The way a request for `url` goes: the explicit proxy when there is one, else the environment's for that URL. */
-export function proxyFor(url: string, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function proxyFor(
+  url: string,
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   return explicit ?? envProxyFor(url, env)
 }

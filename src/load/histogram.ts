@@ -14,7 +14,13 @@ const HIGHEST_US = 3_600_000_000
 
 /** A new, empty histogram: 32-bit counts (~94 KB) by default, `packed` to hold many for long. */
 export function newHistogram(packed = false): Histogram {
-  return hdr.build({bitBucketSize: packed ? 'packed' : 32, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, autoResize: false})
+  return hdr.build({
+    bitBucketSize: packed ? 'packed' : 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+    autoResize: false,
+  })
 }
 
 /** Records a duration given in milliseconds. */

@@ -7,7 +7,8 @@ import {delimiter, join} from 'node:path'
 import {ExitCode, FaultlineError, type FaultlineErrorOptions} from '@faultline/core/errors.js'
 
 /** How to get a k6 the driver can use. */
-export const INSTALL_HINT = 'Install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/) so that `k6` is on PATH, or set K6_BINARY to a k6 binary (any xk6 build); or run with --driver builtin.'
+export const INSTALL_HINT =
+  'Install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/) so that `k6` is on PATH, or set K6_BINARY to a k6 binary (any xk6 build); or run with --driver builtin.'
 
 /** k6 was asked for but cannot be found or run (exit 4: nothing was injected). */
 export class K6Unavailable extends FaultlineError {
@@ -19,7 +20,10 @@ export class K6Unavailable extends FaultlineError {
 /** What to do about a K6_BINARY that is not a usable k6: point it at k6, unset it, or use the builtin driver. */
 export function k6BinaryHint(path: string, problem?: K6BinaryProblem): string {
   const point = `${problem === 'a directory' ? 'point K6_BINARY at the k6 binary itself, not a directory' : 'point K6_BINARY at the k6 binary'} (e.g. K6_BINARY=$(command -v k6))`
-  const fix = problem === 'not executable' ? `Make it executable (chmod +x ${path}), or ${point}` : point.charAt(0).toUpperCase() + point.slice(1)
+  const fix =
+    problem === 'not executable'
+      ? `Make it executable (chmod +x ${path}), or ${point}`
+      : point.charAt(0).toUpperCase() + point.slice(1)
   return `${fix}, or unset K6_BINARY to use the k6 on PATH, or run with --driver builtin. Install k6: https://grafana.com/docs/k6/latest/set-up/install-k6/`
 }
 
@@ -52,28 +56,40 @@ export async function findK6(env: NodeJS.ProcessEnv): Promise<string> {
   if (explicit !== undefined && explicit !== '') {
     const why = await k6BinaryProblem(explicit)
     if (why === undefined) return explicit
-    throw new K6Unavailable(`K6_BINARY is ${JSON.stringify(explicit)}, which ${why.detail}`, {hint: k6BinaryHint(explicit, why.problem)})
+    throw new K6Unavailable(`K6_BINARY is ${JSON.stringify(explicit)}, which ${why.detail}`, {
+      hint: k6BinaryHint(explicit, why.problem),
+    })
   }
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue
     const candidate = join(dir, 'k6')
-    if (await k6BinaryProblem(candidate) === undefined) return candidate
+    if ((await k6BinaryProblem(candidate)) === undefined) return candidate
   }
-  throw new K6Unavailable('k6 was asked for (--driver k6 or spec.load.driver: k6) but it is not on PATH and K6_BINARY is not set', {hint: INSTALL_HINT})
+  throw new K6Unavailable(
+    'k6 was asked for (--driver k6 or spec.load.driver: k6) but it is not on PATH and K6_BINARY is not set',
+    {hint: INSTALL_HINT},
+  )
 }
 
 /** Why a k6 that passed findK6 still could not be started (spawn's error code), in words. */
 export function spawnProblem(binary: string, err: NodeJS.ErrnoException): string {
   switch (err.code) {
-    case 'EACCES': return `${binary} is not executable (or is a directory)`
-    case 'ENOENT': return `${binary} (or the interpreter its first line names) does not exist`
-    case 'ENOEXEC': return `${binary} is not a program this machine can run`
-    default: return err.message
+    case 'EACCES':
+      return `${binary} is not executable (or is a directory)`
+    case 'ENOENT':
+      return `${binary} (or the interpreter its first line names) does not exist`
+    case 'ENOEXEC':
+      return `${binary} is not a program this machine can run`
+    default:
+      return err.message
   }
 }
 
 async function executable(file: string): Promise<boolean> {
-  return access(file, constants.X_OK).then(() => true, () => false)
+  return access(file, constants.X_OK).then(
+    () => true,
+    () => false,
+  )
 }
 
 /**
@@ -85,7 +101,10 @@ async function executable(file: string): Promise<boolean> {
 export function k6ProxyProblem(url: string, proxy: string | undefined): string | undefined {
   if (proxy === undefined) return undefined
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  const loopback = host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || (isIP(host) === 6 && /^(0*:)*:?0*1$/.test(host))
+  const loopback =
+    host === 'localhost' ||
+    (isIP(host) === 4 && host.startsWith('127.')) ||
+    (isIP(host) === 6 && /^(0*:)*:?0*1$/.test(host))
   if (!loopback) return undefined
   return `the load URL ${url} is a loopback address, and k6 (Go) never sends requests for loopback addresses through a proxy, so its load would bypass ${proxy}`
 }

@@ -19,13 +19,31 @@
  */
 import {K6_GROUP, K6_VERSION} from '@faultline/core/k6-operator.js'
 
-import {ANNOTATION_CREATED, ANNOTATION_EXPERIMENT, ANNOTATION_EXPIRES_AT, ANNOTATION_OWNER, ANNOTATION_RUN_ID, isLabelValue, LABEL_MANAGED, LABEL_RUN_ID, rfc3339} from '../faults/annotations.js'
+import {
+  ANNOTATION_CREATED,
+  ANNOTATION_EXPERIMENT,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_OWNER,
+  ANNOTATION_RUN_ID,
+  isLabelValue,
+  LABEL_MANAGED,
+  LABEL_RUN_ID,
+  rfc3339,
+} from '../faults/annotations.js'
 import type {K6Operator, Load} from '../experiment/model.js'
 import type {LoadPlan} from './driver.js'
 import {k6Script, splitsEvenly} from './k6-script.js'
 
 /** The operator's own model (the TestRun API, its runners' command line) is shared with the sandbox's stand-in. */
-export {K6_GROUP, K6_VERSION, runnerCommand, runnerPodLabels, segmentFlags, TESTRUN_CRD, TESTRUN_PLURAL} from '@faultline/core/k6-operator.js'
+export {
+  K6_GROUP,
+  K6_VERSION,
+  runnerCommand,
+  runnerPodLabels,
+  segmentFlags,
+  TESTRUN_CRD,
+  TESTRUN_PLURAL,
+} from '@faultline/core/k6-operator.js'
 
 /** The script's file name in the ConfigMap. */
 export const SCRIPT_FILE = 'faultline.js'
@@ -69,13 +87,19 @@ export function parallelismOf(load: Pick<Load, 'k6Operator'>): number {
  * cap; a rate that does not give every runner whole requests per second or per minute; a `vus`
  * that is not a multiple of the parallelism (k6 would leave some runners with fewer users).
  */
-export function splitProblems(load: Pick<Load, 'k6Operator' | 'traffic'>, parallelism = parallelismOf(load)): SplitProblem[] {
+export function splitProblems(
+  load: Pick<Load, 'k6Operator' | 'traffic'>,
+  parallelism = parallelismOf(load),
+): SplitProblem[] {
   const problems: SplitProblem[] = []
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > K6_OPERATOR_MAX_PARALLELISM) {
     problems.push({
       path: ['k6Operator', 'parallelism'],
       message: `parallelism ${parallelism} is outside 1–${K6_OPERATOR_MAX_PARALLELISM}`,
-      hint: parallelism < 1 ? 'use at least 1 runner (1 runs the whole load in one pod)' : `use at most ${K6_OPERATOR_MAX_PARALLELISM} runners; one runner sends thousands of requests per second, so more are rarely needed`,
+      hint:
+        parallelism < 1
+          ? 'use at least 1 runner (1 runs the whole load in one pod)'
+          : `use at most ${K6_OPERATOR_MAX_PARALLELISM} runners; one runner sends thousands of requests per second, so more are rarely needed`,
     })
     return problems
   }
@@ -87,7 +111,7 @@ export function splitProblems(load: Pick<Load, 'k6Operator' | 'traffic'>, parall
       if (perSecond > 0 && !splitsEvenly(perSecond, parallelism)) {
         problems.push({
           path: ['traffic', i, 'rate'],
-          message: `rate ${t.rate} does not split into whole requests per second or per minute across ${parallelism} runners (${formatShare(perSecond * 60 / parallelism)}/m each)`,
+          message: `rate ${t.rate} does not split into whole requests per second or per minute across ${parallelism} runners (${formatShare((perSecond * 60) / parallelism)}/m each)`,
           hint: `use a rate whose requests per minute are a multiple of ${parallelism} (e.g. ${suggestRate(perSecond, parallelism)}), or a parallelism that divides ${formatShare(perSecond * 60)}/m`,
         })
       }
@@ -108,7 +132,7 @@ function formatShare(n: number): string {
 }
 
 function suggestRate(perSecond: number, parallelism: number): string {
-  const perMinute = Math.max(parallelism, Math.round(perSecond * 60 / parallelism) * parallelism)
+  const perMinute = Math.max(parallelism, Math.round((perSecond * 60) / parallelism) * parallelism)
   return perMinute % 60 === 0 ? `${perMinute / 60}/s` : `${perMinute}/m`
 }
 
@@ -132,16 +156,26 @@ export interface TestRunRequest {
 
 /** The TestRun and ConfigMap names of a run: `faultline-k6-<run id>`. */
 export function testRunName(runId: string): string {
-  return `faultline-k6-${runId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 52).replace(/-+$/, '')
+  return `faultline-k6-${runId}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 52)
+    .replace(/-+$/, '')
 }
 
 /** Our run labels and annotations, as on every VirtualService a run writes (faults/annotations.ts). */
-export function runMetadata(req: Pick<TestRunRequest, 'runId' | 'experiment' | 'owner' | 'expiresAt'>): {labels: Record<string, string>; annotations: Record<string, string>} {
+export function runMetadata(req: Pick<TestRunRequest, 'runId' | 'experiment' | 'owner' | 'expiresAt'>): {
+  labels: Record<string, string>
+  annotations: Record<string, string>
+} {
   return {
     labels: {[LABEL_MANAGED]: 'true', ...(isLabelValue(req.runId) ? {[LABEL_RUN_ID]: req.runId} : {})},
     annotations: {
-      [ANNOTATION_RUN_ID]: req.runId, [ANNOTATION_OWNER]: req.owner, [ANNOTATION_EXPERIMENT]: req.experiment,
-      [ANNOTATION_EXPIRES_AT]: rfc3339(req.expiresAt), [ANNOTATION_CREATED]: 'true',
+      [ANNOTATION_RUN_ID]: req.runId,
+      [ANNOTATION_OWNER]: req.owner,
+      [ANNOTATION_EXPERIMENT]: req.experiment,
+      [ANNOTATION_EXPIRES_AT]: rfc3339(req.expiresAt),
+      [ANNOTATION_CREATED]: 'true',
     },
   }
 }
@@ -162,7 +196,10 @@ export function remoteWriteEnv(url: string): {name: string; value: string}[] {
 export const RUNNER_ARGUMENTS = ['--out', 'experimental-prometheus-rw', '--no-usage-report']
 
 /** The ConfigMap with the script, and the TestRun that runs it. */
-export function k6OperatorObjects(plan: LoadPlan, req: TestRunRequest): {configMap: KubeObject; testRun: KubeObject; script: ReturnType<typeof k6Script>} {
+export function k6OperatorObjects(
+  plan: LoadPlan,
+  req: TestRunRequest,
+): {configMap: KubeObject; testRun: KubeObject; script: ReturnType<typeof k6Script>} {
   const name = testRunName(req.runId)
   const parallelism = req.settings.parallelism ?? 1
   const script = k6Script(plan, parallelism)
@@ -172,12 +209,14 @@ export function k6OperatorObjects(plan: LoadPlan, req: TestRunRequest): {configM
   const runnerAnnotations = {...req.settings.annotations, ...meta.annotations, 'sidecar.istio.io/inject': 'true'}
   const resources = req.settings.resources
   const configMap: KubeObject = {
-    apiVersion: 'v1', kind: 'ConfigMap',
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
     metadata: {name, namespace: req.namespace, labels: meta.labels, annotations: meta.annotations},
     data: {[SCRIPT_FILE]: script.source},
   }
   const testRun: KubeObject = {
-    apiVersion: `${K6_GROUP}/${K6_VERSION}`, kind: 'TestRun',
+    apiVersion: `${K6_GROUP}/${K6_VERSION}`,
+    kind: 'TestRun',
     metadata: {name, namespace: req.namespace, labels: meta.labels, annotations: meta.annotations},
     spec: {
       parallelism,
@@ -190,14 +229,25 @@ export function k6OperatorObjects(plan: LoadPlan, req: TestRunRequest): {configM
         ...(req.settings.runnerImage === undefined ? {} : {image: req.settings.runnerImage}),
         metadata: {labels: runnerLabels, annotations: runnerAnnotations},
         env: remoteWriteEnv(req.remoteWriteUrl),
-        ...(resources === undefined ? {} : {resources: {...(resources.requests === undefined ? {} : {requests: resources.requests}), ...(resources.limits === undefined ? {} : {limits: resources.limits})}}),
+        ...(resources === undefined
+          ? {}
+          : {
+              resources: {
+                ...(resources.requests === undefined ? {} : {requests: resources.requests}),
+                ...(resources.limits === undefined ? {} : {limits: resources.limits}),
+              },
+            }),
         ...(req.settings.serviceAccount === undefined ? {} : {serviceAccountName: req.settings.serviceAccount}),
         ...(req.settings.nodeSelector === undefined ? {} : {nodeSelector: req.settings.nodeSelector}),
       },
       // The starter and initializer pods are the operator's too: they carry our marks, and stay out
       // of the mesh (a sidecar would keep their Jobs from completing).
-      starter: {metadata: {labels: meta.labels, annotations: {...meta.annotations, 'sidecar.istio.io/inject': 'false'}}},
-      initializer: {metadata: {labels: meta.labels, annotations: {...meta.annotations, 'sidecar.istio.io/inject': 'false'}}},
+      starter: {
+        metadata: {labels: meta.labels, annotations: {...meta.annotations, 'sidecar.istio.io/inject': 'false'}},
+      },
+      initializer: {
+        metadata: {labels: meta.labels, annotations: {...meta.annotations, 'sidecar.istio.io/inject': 'false'}},
+      },
     },
   }
   return {configMap, testRun, script}
@@ -207,6 +257,12 @@ export function k6OperatorObjects(plan: LoadPlan, req: TestRunRequest): {configM
 export interface KubeObject {
   apiVersion: string
   kind: string
-  metadata: {name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown}
+  metadata: {
+    name: string
+    namespace?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    [k: string]: unknown
+  }
   [field: string]: unknown
 }

@@ -23,7 +23,12 @@ export function selector(testRun: string, traffic?: string, extra = ''): string 
 }
 
 /** The queries a threshold probe needs over a window of `seconds` ending at the evaluation time. */
-export function thresholdQueries(testRun: string, traffic: string | undefined, seconds: number, percentiles: readonly number[]): Record<string, string> {
+export function thresholdQueries(
+  testRun: string,
+  traffic: string | undefined,
+  seconds: number,
+  percentiles: readonly number[],
+): Record<string, string> {
   const w = `${Math.max(1, Math.round(seconds))}s`
   const h = `sum(increase(${DURATION}${selector(testRun, traffic)}[${w}]))`
   const out: Record<string, string> = {
@@ -59,7 +64,10 @@ export interface ApiHistogram {
 
 /** Instant query → one number (undefined for an empty result or NaN). */
 export async function instantValue(baseUrl: string, query: string, at: Date): Promise<number | undefined> {
-  const body = await api(baseUrl, 'api/v1/query', {query, time: String(at.getTime() / 1000)}) as {resultType: string; result: {value: [number, string]}[]}
+  const body = (await api(baseUrl, 'api/v1/query', {query, time: String(at.getTime() / 1000)})) as {
+    resultType: string
+    result: {value: [number, string]}[]
+  }
   const raw = body.result[0]?.value[1]
   if (raw === undefined) return undefined
   const v = Number(raw)
@@ -67,8 +75,21 @@ export async function instantValue(baseUrl: string, query: string, at: Date): Pr
 }
 
 /** Range query → series of float samples and native histograms, keyed by their labels. */
-export async function rangeSeries(baseUrl: string, query: string, start: Date, end: Date, stepSeconds: number): Promise<{metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ApiHistogram][]}[]> {
-  const body = await api(baseUrl, 'api/v1/query_range', {query, start: String(start.getTime() / 1000), end: String(end.getTime() / 1000), step: String(stepSeconds)}) as {result: {metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ApiHistogram][]}[]}
+export async function rangeSeries(
+  baseUrl: string,
+  query: string,
+  start: Date,
+  end: Date,
+  stepSeconds: number,
+): Promise<{metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ApiHistogram][]}[]> {
+  const body = (await api(baseUrl, 'api/v1/query_range', {
+    query,
+    start: String(start.getTime() / 1000),
+    end: String(end.getTime() / 1000),
+    step: String(stepSeconds),
+  })) as {
+    result: {metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ApiHistogram][]}[]
+  }
   return body.result
 }
 
@@ -95,17 +116,25 @@ export async function remoteWriteProblem(baseUrl: string): Promise<string | unde
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`
   try {
     const res = await request(new URL('api/v1/status/flags', base), {headersTimeout: 5000, bodyTimeout: 5000})
-    const body = await res.body.json().catch(() => undefined) as {data?: Record<string, string>} | undefined
+    const body = (await res.body.json().catch(() => undefined)) as {data?: Record<string, string>} | undefined
     const flags = body?.data
     if (res.statusCode === 200 && flags !== undefined) {
       const missing: string[] = []
       if (flags['web.enable-remote-write-receiver'] !== 'true') missing.push('--web.enable-remote-write-receiver')
-      if (!(flags['enable-feature'] ?? '').split(',').includes('native-histograms')) missing.push('--enable-feature=native-histograms')
+      if (!(flags['enable-feature'] ?? '').split(',').includes('native-histograms'))
+        missing.push('--enable-feature=native-histograms')
       return missing.length === 0 ? undefined : `Prometheus at ${baseUrl} runs without ${missing.join(' and ')}`
     }
-    const post = await request(new URL('api/v1/write', base), {method: 'POST', body: '', headersTimeout: 5000, bodyTimeout: 5000})
+    const post = await request(new URL('api/v1/write', base), {
+      method: 'POST',
+      body: '',
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+    })
     await post.body.dump()
-    return post.statusCode === 404 ? `Prometheus at ${baseUrl} does not accept remote writes (POST /api/v1/write answered 404)` : undefined
+    return post.statusCode === 404
+      ? `Prometheus at ${baseUrl} does not accept remote writes (POST /api/v1/write answered 404)`
+      : undefined
   } catch (err) {
     return `Prometheus at ${baseUrl} did not answer (${(err as {code?: string; message?: string}).code ?? (err as Error).message})`
   }
@@ -114,7 +143,8 @@ export async function remoteWriteProblem(baseUrl: string): Promise<string | unde
 /** A representative latency (ms) for each request counted in a native histogram's bucket delta. */
 export function bucketLatencies(now: ApiHistogram | undefined, before: ApiHistogram | undefined): number[] {
   const counts = new Map<string, {lower: number; upper: number; n: number}>()
-  for (const [, lo, up, c] of now?.buckets ?? []) counts.set(`${lo}:${up}`, {lower: Number(lo), upper: Number(up), n: Number(c)})
+  for (const [, lo, up, c] of now?.buckets ?? [])
+    counts.set(`${lo}:${up}`, {lower: Number(lo), upper: Number(up), n: Number(c)})
   for (const [, lo, up, c] of before?.buckets ?? []) {
     const b = counts.get(`${lo}:${up}`)
     if (b !== undefined) b.n -= Number(c)

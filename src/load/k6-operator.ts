@@ -28,8 +28,26 @@ import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {K6Operator} from '../experiment/model.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
 import type {DriverCheck, DriverThresholdVerdict, LoadDriver, LoadPlan, LoadRunIdentity} from './driver.js'
-import {k6OperatorObjects, K6_GROUP, type KubeObject, runnerPodLabels, splitProblems, STAGE_DEADLINES_MS} from './k6-operator-plan.js'
-import {type ApiHistogram, bucketLatencies, DURATION, instantValue, percentilesOf, rangeSeries, remoteWriteProblem, REQS, selector, thresholdQueries} from './k6-operator-promql.js'
+import {
+  k6OperatorObjects,
+  K6_GROUP,
+  type KubeObject,
+  runnerPodLabels,
+  splitProblems,
+  STAGE_DEADLINES_MS,
+} from './k6-operator-plan.js'
+import {
+  type ApiHistogram,
+  bucketLatencies,
+  DURATION,
+  instantValue,
+  percentilesOf,
+  rangeSeries,
+  remoteWriteProblem,
+  REQS,
+  selector,
+  thresholdQueries,
+} from './k6-operator-promql.js'
 import type {Recorder} from './recorder.js'
 
 /** The k6-operator could not run the load (exit 4 before anything is injected). */
@@ -62,10 +80,23 @@ type Check = (name: string, status: DriverCheck['status'], message: string, hint
 
 /** Rates and parallelism: when --driver k6-operator was given, validation never saw them. */
 function checkSplit(plan: LoadPlan, settings: K6Operator, parallelism: number, check: Check): void {
-  const split = splitProblems({k6Operator: settings, traffic: plan.traffic.map(t => ({name: t.name, ...(t.ratePerSecond === undefined ? {} : {rate: `${t.ratePerSecond}/s`}), ...(t.vus === undefined ? {} : {vus: t.vus})}))}, parallelism)
+  const split = splitProblems(
+    {
+      k6Operator: settings,
+      traffic: plan.traffic.map(t => ({
+        name: t.name,
+        ...(t.ratePerSecond === undefined ? {} : {rate: `${t.ratePerSecond}/s`}),
+        ...(t.vus === undefined ? {} : {vus: t.vus}),
+      })),
+    },
+    parallelism,
+  )
   if (split.length > 0) {
     for (const p of split) check('split', 'failed', p.message, p.hint)
-    throw new K6OperatorFailed(`the load does not split across the runners: ${split.map(p => p.message).join('; ')}`, split[0]?.hint)
+    throw new K6OperatorFailed(
+      `the load does not split across the runners: ${split.map(p => p.message).join('; ')}`,
+      split[0]?.hint,
+    )
   }
 }
 
@@ -80,22 +111,44 @@ export class K6OperatorDriver implements LoadDriver {
   constructor(private readonly options: K6OperatorDriverOptions) {}
 
   version(): Promise<string> {
-    return Promise.resolve(`k6-operator (${K6_GROUP}/v1alpha1 TestRun, parallelism ${this.options.settings.parallelism ?? 1})`)
+    return Promise.resolve(
+      `k6-operator (${K6_GROUP}/v1alpha1 TestRun, parallelism ${this.options.settings.parallelism ?? 1})`,
+    )
   }
 
-  async prepare(plan: LoadPlan, run: LoadRunIdentity, report: (check: DriverCheck) => void, signal: AbortSignal): Promise<void> {
+  async prepare(
+    plan: LoadPlan,
+    run: LoadRunIdentity,
+    report: (check: DriverCheck) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const {settings} = this.options
     const parallelism = settings.parallelism ?? 1
     this.namespace = settings.namespace ?? run.namespace
-    const check = (name: string, status: DriverCheck['status'], message: string, hint?: string) => report({check: `k6-operator ${name}`, status, message, ...(hint === undefined ? {} : {hint})})
+    const check = (name: string, status: DriverCheck['status'], message: string, hint?: string) =>
+      report({check: `k6-operator ${name}`, status, message, ...(hint === undefined ? {} : {hint})})
     checkSplit(plan, settings, parallelism, check)
     await this.checkInstalled(check)
     const prometheus = await this.checkPrometheus(check)
     const scuttle = await this.sidecarMode(run.namespace, check)
-    const remoteWriteUrl = settings.remoteWriteUrl ?? new URL('api/v1/write', prometheus.endsWith('/') ? prometheus : `${prometheus}/`).href
-    const {configMap, testRun} = k6OperatorObjects(plan, {runId: run.runId, experiment: run.experiment, owner: run.owner, expiresAt: run.expiresAt, namespace: this.namespace, settings, remoteWriteUrl, scuttle})
+    const remoteWriteUrl =
+      settings.remoteWriteUrl ?? new URL('api/v1/write', prometheus.endsWith('/') ? prometheus : `${prometheus}/`).href
+    const {configMap, testRun} = k6OperatorObjects(plan, {
+      runId: run.runId,
+      experiment: run.experiment,
+      owner: run.owner,
+      expiresAt: run.expiresAt,
+      namespace: this.namespace,
+      settings,
+      remoteWriteUrl,
+      scuttle,
+    })
     this.testRun = testRun.metadata.name
-    check('testrun', 'ok', `TestRun ${this.namespace}/${this.testRun}: ${parallelism} runner${parallelism === 1 ? '' : 's'}, each sending 1/${parallelism} of every class; metrics to ${remoteWriteUrl}`)
+    check(
+      'testrun',
+      'ok',
+      `TestRun ${this.namespace}/${this.testRun}: ${parallelism} runner${parallelism === 1 ? '' : 's'}, each sending 1/${parallelism} of every class; metrics to ${remoteWriteUrl}`,
+    )
     if (signal.aborted) return
     await this.create(configMap, testRun)
     await this.followStages(check, signal)
@@ -107,11 +160,20 @@ export class K6OperatorDriver implements LoadDriver {
     try {
       served = await this.options.api.testRunsServed()
     } catch (err) {
-      throw new K6OperatorFailed(`could not ask the cluster whether the k6-operator is installed: ${(err as Error).message}`)
+      throw new K6OperatorFailed(
+        `could not ask the cluster whether the k6-operator is installed: ${(err as Error).message}`,
+      )
     }
     if (!served) {
-      check('installed', 'failed', 'the cluster does not serve k6.io/v1alpha1 TestRuns: the k6-operator is not installed (no testruns.k6.io CRD)')
-      throw new K6OperatorFailed('the k6-operator is not installed: the cluster serves no testruns.k6.io (k6.io/v1alpha1)', 'Install it (https://grafana.com/docs/k6/latest/set-up/set-up-distributed-k6/install-k6-operator/, e.g. its Helm chart grafana/k6-operator), or run with --driver builtin or k6. Nothing was injected.')
+      check(
+        'installed',
+        'failed',
+        'the cluster does not serve k6.io/v1alpha1 TestRuns: the k6-operator is not installed (no testruns.k6.io CRD)',
+      )
+      throw new K6OperatorFailed(
+        'the k6-operator is not installed: the cluster serves no testruns.k6.io (k6.io/v1alpha1)',
+        'Install it (https://grafana.com/docs/k6/latest/set-up/set-up-distributed-k6/install-k6-operator/, e.g. its Helm chart grafana/k6-operator), or run with --driver builtin or k6. Nothing was injected.',
+      )
     }
     check('installed', 'ok', 'the cluster serves k6.io/v1alpha1 TestRuns')
   }
@@ -120,13 +182,19 @@ export class K6OperatorDriver implements LoadDriver {
   private async checkPrometheus(check: Check): Promise<string> {
     const prometheus = this.options.prometheusUrl
     if (prometheus === undefined) {
-      check('prometheus', 'failed', 'no Prometheus: the runners\' metrics come back only through Prometheus')
-      throw new K6OperatorFailed('driver k6-operator needs a Prometheus: the runners write their metrics there and chaos reads them back with PromQL', 'Pass --prometheus-url or set spec.prometheus.url (started with --web.enable-remote-write-receiver --enable-feature=native-histograms).')
+      check('prometheus', 'failed', "no Prometheus: the runners' metrics come back only through Prometheus")
+      throw new K6OperatorFailed(
+        'driver k6-operator needs a Prometheus: the runners write their metrics there and chaos reads them back with PromQL',
+        'Pass --prometheus-url or set spec.prometheus.url (started with --web.enable-remote-write-receiver --enable-feature=native-histograms).',
+      )
     }
     const rw = await remoteWriteProblem(prometheus)
     if (rw !== undefined) {
       check('prometheus', 'failed', rw)
-      throw new K6OperatorFailed(`${rw}: the runners could not write their metrics`, 'Start Prometheus with --web.enable-remote-write-receiver --enable-feature=native-histograms (Helm: server.extraFlags / prometheusSpec.enableRemoteWriteReceiver and enableFeatures), or run with --driver builtin or k6.')
+      throw new K6OperatorFailed(
+        `${rw}: the runners could not write their metrics`,
+        'Start Prometheus with --web.enable-remote-write-receiver --enable-feature=native-histograms (Helm: server.extraFlags / prometheusSpec.enableRemoteWriteReceiver and enableFeatures), or run with --driver builtin or k6.',
+      )
     }
     check('prometheus', 'ok', `${prometheus} accepts remote writes with native histograms`)
     return prometheus
@@ -141,29 +209,50 @@ export class K6OperatorDriver implements LoadDriver {
       await api.createTestRun(testRun)
       this.created.testRun = true
     } catch (err) {
-      throw new K6OperatorFailed(`could not create the TestRun: ${(err as Error).message}`, 'The run needs create on configmaps and testruns.k6.io in the namespace (chaos schedule --driver k6-operator prints that Role).')
+      throw new K6OperatorFailed(
+        `could not create the TestRun: ${(err as Error).message}`,
+        'The run needs create on configmaps and testruns.k6.io in the namespace (chaos schedule --driver k6-operator prints that Role).',
+      )
     }
   }
 
   /** Native sidecars (init containers with restartPolicy Always) let the runner pods complete; else scuttle. */
-  private async sidecarMode(namespace: string, check: (name: string, status: DriverCheck['status'], message: string, hint?: string) => void): Promise<boolean> {
+  private async sidecarMode(
+    namespace: string,
+    check: (name: string, status: DriverCheck['status'], message: string, hint?: string) => void,
+  ): Promise<boolean> {
     const pods = await this.options.cluster.listPods(namespace, '').catch(() => [])
     const native = pods.filter(p => (p.sidecars ?? []).includes('istio-proxy')).length
     const classic = pods.filter(p => p.containers.includes('istio-proxy')).length
     if (native > 0 && classic === 0) {
-      check('sidecars', 'ok', `the mesh injects native sidecars (${native} pod${native === 1 ? '' : 's'} in ${namespace}): runner pods complete when k6 exits`)
+      check(
+        'sidecars',
+        'ok',
+        `the mesh injects native sidecars (${native} pod${native === 1 ? '' : 's'} in ${namespace}): runner pods complete when k6 exits`,
+      )
       return false
     }
     if (classic > 0) {
-      check('sidecars', 'ok', `the mesh injects istio-proxy as a container (${classic} pod${classic === 1 ? '' : 's'} in ${namespace}): the TestRun's scuttle stops the runners' proxy when k6 exits`)
+      check(
+        'sidecars',
+        'ok',
+        `the mesh injects istio-proxy as a container (${classic} pod${classic === 1 ? '' : 's'} in ${namespace}): the TestRun's scuttle stops the runners' proxy when k6 exits`,
+      )
       return true
     }
-    check('sidecars', 'warning', `no meshed pod in ${namespace} to tell the sidecar mode by: the TestRun enables scuttle (harmless with native sidecars)`)
+    check(
+      'sidecars',
+      'warning',
+      `no meshed pod in ${namespace} to tell the sidecar mode by: the TestRun enables scuttle (harmless with native sidecars)`,
+    )
     return true
   }
 
   /** Follows the TestRun's stages, each with its deadline, until every runner runs. */
-  private async followStages(check: (name: string, status: DriverCheck['status'], message: string, hint?: string) => void, signal: AbortSignal): Promise<void> {
+  private async followStages(
+    check: (name: string, status: DriverCheck['status'], message: string, hint?: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const {api} = this.options
     const name = this.testRun as string
     const deadlines = {...STAGE_DEADLINES_MS, ...this.options.stageDeadlinesMs}
@@ -176,41 +265,84 @@ export class K6OperatorDriver implements LoadDriver {
       const state = await api.getTestRun(this.namespace, name).catch((err: Error) => {
         throw new K6OperatorFailed(`reading TestRun ${this.namespace}/${name}: ${err.message}`)
       })
-      if (state === undefined) throw new K6OperatorFailed(`TestRun ${this.namespace}/${name} disappeared (deleted by someone else?)`)
+      if (state === undefined)
+        throw new K6OperatorFailed(`TestRun ${this.namespace}/${name} disappeared (deleted by someone else?)`)
       const now = state.stage ?? ''
       if (now !== stage) {
-        check('stage', 'ok', `TestRun ${name}: ${stage === '' ? 'created' : stage} → ${now === '' ? '(no stage yet)' : now} after ${((performance.now() - since) / 1000).toFixed(1)} s`)
+        check(
+          'stage',
+          'ok',
+          `TestRun ${name}: ${stage === '' ? 'created' : stage} → ${now === '' ? '(no stage yet)' : now} after ${((performance.now() - since) / 1000).toFixed(1)} s`,
+        )
         stage = now
         since = performance.now()
       }
       if (stage === 'error') {
         const why = state.conditions?.find(c => c.message !== undefined && c.message !== '')?.message
-        throw new K6OperatorFailed(`TestRun ${name} reached stage error${why === undefined ? '' : `: ${why}`}`, `kubectl -n ${this.namespace} describe testrun ${name}; kubectl -n ${this.namespace} logs -l k6_cr=${name}`)
+        throw new K6OperatorFailed(
+          `TestRun ${name} reached stage error${why === undefined ? '' : `: ${why}`}`,
+          `kubectl -n ${this.namespace} describe testrun ${name}; kubectl -n ${this.namespace} logs -l k6_cr=${name}`,
+        )
       }
       const failed = await this.failedPod()
-      if (failed !== undefined) throw new K6OperatorFailed(`runner pod ${failed.name} failed in stage ${stage || 'creation'}${failed.problem === undefined ? '' : `: ${failed.problem}`}`, `kubectl -n ${this.namespace} logs ${failed.name}`)
+      if (failed !== undefined)
+        throw new K6OperatorFailed(
+          `runner pod ${failed.name} failed in stage ${stage || 'creation'}${failed.problem === undefined ? '' : `: ${failed.problem}`}`,
+          `kubectl -n ${this.namespace} logs ${failed.name}`,
+        )
       if (stage === 'started' || stage === 'finished') {
-        check('started', 'ok', `TestRun ${name} started ${((performance.now() - began) / 1000).toFixed(1)} s after it was created`)
+        check(
+          'started',
+          'ok',
+          `TestRun ${name} started ${((performance.now() - began) / 1000).toFixed(1)} s after it was created`,
+        )
         return
       }
-      const limit = deadlines[(stage === '' ? 'initialization' : stage) as keyof typeof deadlines] ?? deadlines.initialization
+      const limit =
+        deadlines[(stage === '' ? 'initialization' : stage) as keyof typeof deadlines] ?? deadlines.initialization
       if (performance.now() - since > limit) {
-        throw new K6OperatorFailed(`TestRun ${name} stuck in stage ${stage === '' ? '(none: is the operator running?)' : stage} for ${(limit / 1000).toFixed(0)} s`, stage === '' ? 'The CRD is installed but no operator acts on TestRuns: check the k6-operator deployment (kubectl -n k6-operator-system get pods).' : `kubectl -n ${this.namespace} get pods -l k6_cr=${name}; kubectl -n ${this.namespace} describe testrun ${name}`)
+        throw new K6OperatorFailed(
+          `TestRun ${name} stuck in stage ${stage === '' ? '(none: is the operator running?)' : stage} for ${(limit / 1000).toFixed(0)} s`,
+          stage === ''
+            ? 'The CRD is installed but no operator acts on TestRuns: check the k6-operator deployment (kubectl -n k6-operator-system get pods).'
+            : `kubectl -n ${this.namespace} get pods -l k6_cr=${name}; kubectl -n ${this.namespace} describe testrun ${name}`,
+        )
       }
       await new Promise(r => setTimeout(r, pollMs))
     }
   }
 
   private async failedPod(): Promise<{name: string; problem?: string} | undefined> {
-    const pods = await this.options.api.listPods(this.namespace, Object.entries(runnerPodLabels(this.testRun as string)).map(([k, v]) => `${k}=${v}`).join(',')).catch(() => [])
-    const bad = pods.find(p => p.phase === 'Failed' || (p.problem !== undefined && /ErrImagePull|ImagePullBackOff|CrashLoopBackOff|InvalidImageName|CreateContainerConfigError|Error/.test(p.problem)))
-    return bad === undefined ? undefined : {name: bad.name, ...(bad.problem === undefined ? {} : {problem: bad.problem})}
+    const pods = await this.options.api
+      .listPods(
+        this.namespace,
+        Object.entries(runnerPodLabels(this.testRun as string))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      )
+      .catch(() => [])
+    const bad = pods.find(
+      p =>
+        p.phase === 'Failed' ||
+        (p.problem !== undefined &&
+          /ErrImagePull|ImagePullBackOff|CrashLoopBackOff|InvalidImageName|CreateContainerConfigError|Error/.test(
+            p.problem,
+          )),
+    )
+    return bad === undefined
+      ? undefined
+      : {name: bad.name, ...(bad.problem === undefined ? {} : {problem: bad.problem})}
   }
 
-  async run(plan: LoadPlan, recorder: Recorder, {stop, abort, fail}: {stop: AbortSignal; abort: AbortSignal; fail?: (reason: string) => void}): Promise<void> {
+  async run(
+    plan: LoadPlan,
+    recorder: Recorder,
+    {stop, abort, fail}: {stop: AbortSignal; abort: AbortSignal; fail?: (reason: string) => void},
+  ): Promise<void> {
     const name = this.testRun
     const prometheus = this.options.prometheusUrl
-    if (name === undefined || prometheus === undefined) throw new K6OperatorFailed('the k6-operator driver ran without prepare')
+    if (name === undefined || prometheus === undefined)
+      throw new K6OperatorFailed('the k6-operator driver ran without prepare')
     const t0 = performance.now()
     this.t0Wall = performance.timeOrigin + t0
     const now = () => performance.now() - t0
@@ -234,7 +366,14 @@ export class K6OperatorDriver implements LoadDriver {
       if (failed || ended()) continue
       const state = await this.options.api.getTestRun(this.namespace, name).catch(() => undefined)
       const pod = await this.failedPod()
-      const why = state === undefined ? `TestRun ${name} disappeared` : state.stage === 'error' ? `TestRun ${name} reached stage error` : pod !== undefined ? `runner pod ${pod.name} failed${pod.problem === undefined ? '' : `: ${pod.problem}`}` : undefined
+      const why =
+        state === undefined
+          ? `TestRun ${name} disappeared`
+          : state.stage === 'error'
+            ? `TestRun ${name} reached stage error`
+            : pod !== undefined
+              ? `runner pod ${pod.name} failed${pod.problem === undefined ? '' : `: ${pod.problem}`}`
+              : undefined
       if (why !== undefined) {
         failed = true
         fail?.(`the k6-operator load broke: ${why}`)
@@ -258,37 +397,77 @@ export class K6OperatorDriver implements LoadDriver {
     const problems: string[] = []
     await this.deleteTestRun().catch((err: Error) => problems.push(err.message))
     if (this.created.configMap) {
-      await this.options.api.deleteConfigMap(this.namespace, this.testRun).then(() => {
-        this.created.configMap = false
-      }, (err: Error) => problems.push(err.message))
+      await this.options.api.deleteConfigMap(this.namespace, this.testRun).then(
+        () => {
+          this.created.configMap = false
+        },
+        (err: Error) => problems.push(err.message),
+      )
     }
-    if (problems.length > 0) throw new Error(`the k6-operator's objects could not all be deleted (${problems.join('; ')}): chaos revert --run <id> removes them`)
+    if (problems.length > 0)
+      throw new Error(
+        `the k6-operator's objects could not all be deleted (${problems.join('; ')}): chaos revert --run <id> removes them`,
+      )
   }
 
-  async thresholds(traffic: string | undefined, thresholds: Record<string, string[]>, fromMs: number, toMs: number): Promise<DriverThresholdVerdict> {
+  async thresholds(
+    traffic: string | undefined,
+    thresholds: Record<string, string[]>,
+    fromMs: number,
+    toMs: number,
+  ): Promise<DriverThresholdVerdict> {
     const prometheus = this.options.prometheusUrl
-    if (prometheus === undefined || this.testRun === undefined) return {status: 'errored', actual: '-', expected: '', message: 'no Prometheus to evaluate thresholds with'}
+    if (prometheus === undefined || this.testRun === undefined)
+      return {status: 'errored', actual: '-', expected: '', message: 'no Prometheus to evaluate thresholds with'}
     const end = new Date(this.t0Wall + toMs)
     // Wait (bounded) for the runners' write covering the window's end.
     await waitForSamples(prometheus, this.testRun, end, 5000)
     const seconds = (toMs - fromMs) / 1000
     const queries = thresholdQueries(this.testRun, traffic, seconds, percentilesOf(thresholds))
-    const values = Object.fromEntries(await Promise.all(Object.entries(queries).map(async ([k, query]) => [k, await instantValue(prometheus, query, end).catch(() => undefined)] as const)))
+    const values = Object.fromEntries(
+      await Promise.all(
+        Object.entries(queries).map(
+          async ([k, query]) => [k, await instantValue(prometheus, query, end).catch(() => undefined)] as const,
+        ),
+      ),
+    )
     const requests = Math.round(values['requests'] ?? 0)
     const failed = values['failed'] ?? 0
     const p = (n: number) => values[`p${n}`] ?? Number.NaN
     const verdict = evaluateThresholds(thresholds, {
-      requests, failed: Math.round(failed), dropped: 0, cancelled: 0, rate: (values['requests'] ?? 0) / Math.max(seconds, 0.001), failedRate: requests === 0 ? 0 : failed / (values['requests'] ?? 1),
-      duration: {count: requests, avg: values['avg'] ?? Number.NaN, min: values['min'] ?? Number.NaN, max: values['max'] ?? Number.NaN, med: p(50), p},
+      requests,
+      failed: Math.round(failed),
+      dropped: 0,
+      cancelled: 0,
+      rate: (values['requests'] ?? 0) / Math.max(seconds, 0.001),
+      failedRate: requests === 0 ? 0 : failed / (values['requests'] ?? 1),
+      duration: {
+        count: requests,
+        avg: values['avg'] ?? Number.NaN,
+        min: values['min'] ?? Number.NaN,
+        max: values['max'] ?? Number.NaN,
+        med: p(50),
+        p,
+      },
     })
-    return {...verdict, message: [verdict.message, `PromQL over ${Math.round(seconds)} s of ${this.testRun}'s series (latency to the native histogram's bucket, ±2 %)`].filter(m => m !== undefined).join('; ')}
+    return {
+      ...verdict,
+      message: [
+        verdict.message,
+        `PromQL over ${Math.round(seconds)} s of ${this.testRun}'s series (latency to the native histogram's bucket, ±2 %)`,
+      ]
+        .filter(m => m !== undefined)
+        .join('; '),
+    }
   }
 }
 
 async function waitForSamples(prometheus: string, testRun: string, end: Date, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs
   while (Date.now() < deadline) {
-    const latest = await instantValue(prometheus, `max(timestamp(${REQS}${selector(testRun)}))`, new Date()).catch(() => undefined)
+    const latest = await instantValue(prometheus, `max(timestamp(${REQS}${selector(testRun)}))`, new Date()).catch(
+      () => undefined,
+    )
     if (latest !== undefined && latest * 1000 >= end.getTime()) return
     await new Promise(r => setTimeout(r, 250))
   }
@@ -305,7 +484,12 @@ class SecondFeed {
   private readonly counts = new Map<string, number>()
   private readonly hist = new Map<string, ApiHistogram>()
 
-  constructor(private readonly recorder: Recorder, private readonly t0Wall: number, private readonly testRun: string, private readonly prometheus: string) {
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly t0Wall: number,
+    private readonly testRun: string,
+    private readonly prometheus: string,
+  ) {
     this.from = new Date(Math.floor(t0Wall / 1000) * 1000)
   }
 
@@ -313,15 +497,21 @@ class SecondFeed {
     const end = new Date(Math.floor(to.getTime() / 1000) * 1000)
     if (end.getTime() <= this.from.getTime()) return
     const [reqs, hists] = await Promise.all([
-      rangeSeries(this.prometheus, `sum by (traffic, status, expected_response) (${REQS}${selector(this.testRun)})`, this.from, end, 1),
+      rangeSeries(
+        this.prometheus,
+        `sum by (traffic, status, expected_response) (${REQS}${selector(this.testRun)})`,
+        this.from,
+        end,
+        1,
+      ),
       rangeSeries(this.prometheus, `sum by (traffic) (${DURATION}${selector(this.testRun)})`, this.from, end, 1),
     ])
     const byStep = new Map<number, Map<string, {statuses: [number, number][]; latencies: number[]}>>()
     const at = (t: number, traffic: string) => {
       let m = byStep.get(t)
-      if (m === undefined) byStep.set(t, m = new Map())
+      if (m === undefined) byStep.set(t, (m = new Map()))
       let c = m.get(traffic)
-      if (c === undefined) m.set(traffic, c = {statuses: [], latencies: []})
+      if (c === undefined) m.set(traffic, (c = {statuses: [], latencies: []}))
       return c
     }
     for (const s of reqs) {
@@ -349,7 +539,7 @@ class SecondFeed {
       for (const [traffic, c] of classes) {
         if (!this.recorder.classes.includes(traffic)) continue
         const statuses = c.statuses.flatMap(([status, n]) => Array<number>(n).fill(status))
-        const fallback = c.latencies.length === 0 ? 0 : c.latencies[Math.floor(c.latencies.length / 2)] ?? 0
+        const fallback = c.latencies.length === 0 ? 0 : (c.latencies[Math.floor(c.latencies.length / 2)] ?? 0)
         statuses.forEach((status, i) => {
           const when = second * 1000 + (i * 1000) / statuses.length
           this.recorder.completed(traffic, when, c.latencies[i] ?? fallback, status)
@@ -362,8 +552,16 @@ class SecondFeed {
 }
 
 /** The driver for a run's target; exit 4 when the target is not a Kubernetes API (a test fake). */
-export function k6OperatorDriverFor(cluster: Cluster, settings: K6Operator, prometheusUrl: string | undefined): K6OperatorDriver {
+export function k6OperatorDriverFor(
+  cluster: Cluster,
+  settings: K6Operator,
+  prometheusUrl: string | undefined,
+): K6OperatorDriver {
   const api = k6OperatorApi(cluster)
-  if (api === undefined) throw new K6OperatorFailed('driver k6-operator needs a Kubernetes API server to create its TestRun on', 'Run against a cluster or the sandbox (--sandbox), or use --driver builtin or k6.')
+  if (api === undefined)
+    throw new K6OperatorFailed(
+      'driver k6-operator needs a Kubernetes API server to create its TestRun on',
+      'Run against a cluster or the sandbox (--sandbox), or use --driver builtin or k6.',
+    )
   return new K6OperatorDriver({api, cluster, settings, prometheusUrl})
 }

@@ -51,7 +51,11 @@ export class K6PointFeed {
   private readonly sealed = new Map<string, Set<number>>()
 
   /** `scenarios`: k6 scenario name → traffic class, for points that lack the `traffic` tag. */
-  constructor(private readonly recorder: Recorder, private readonly t0WallMs: number, private readonly scenarios: ReadonlyMap<string, string> = new Map()) {
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly t0WallMs: number,
+    private readonly scenarios: ReadonlyMap<string, string> = new Map(),
+  ) {
     for (const c of recorder.classes) this.sealed.set(c, new Set())
     recorder.onSecond(s => this.sealed.get(s.traffic)?.add(s.second))
   }
@@ -79,47 +83,48 @@ export class K6PointFeed {
     handler(traffic, at, point.data)
   }
 
-  private readonly handlers: Record<string, ((traffic: string, at: number, data: Point['data']) => void) | undefined> = {
-    [STARTED_METRIC]: (traffic, at, data) => {
-      const key = iterationKey(traffic, data)
-      if (key === undefined) return
-      if (this.isSealed(traffic, at)) {
-        this.startedLate.add(key)
-        this.counts.late++
-        return
-      }
-      this.started.set(key, at)
-      this.recorder.started(traffic, at)
-    },
-    http_req_duration: (traffic, endAt, data) => {
-      const key = iterationKey(traffic, data)
-      if (key !== undefined && this.startedLate.delete(key)) return
-      const startedAt = key === undefined ? undefined : this.started.get(key)
-      if (key !== undefined) this.started.delete(key)
-      const at = startedAt ?? endAt - data.value
-      if (startedAt === undefined) this.counts.unmarked++
-      if (startedAt === undefined && this.isSealed(traffic, at)) {
-        this.counts.late++
-        return
-      }
-      // k6 tags a request that got no response (refused, reset, timed out) with status 0.
-      const tags = data.tags ?? {}
-      const code = Number(tags.status ?? 0)
-      const status = Number.isInteger(code) ? code : 0
-      // A failed request's reason from k6's error_code / error tags (k6 cannot show Envoy's headers: its status alone).
-      const failed = status < 200 || status >= 400
-      this.recorder.completed(traffic, at, data.value, status, failed ? k6Reason(status, tags) : undefined)
-      this.counts.requests++
-    },
-    dropped_iterations: (traffic, at) => {
-      if (this.isSealed(traffic, at)) {
-        this.counts.late++
-        return
-      }
-      this.recorder.dropped(traffic, at)
-      this.counts.dropped++
-    },
-  }
+  private readonly handlers: Record<string, ((traffic: string, at: number, data: Point['data']) => void) | undefined> =
+    {
+      [STARTED_METRIC]: (traffic, at, data) => {
+        const key = iterationKey(traffic, data)
+        if (key === undefined) return
+        if (this.isSealed(traffic, at)) {
+          this.startedLate.add(key)
+          this.counts.late++
+          return
+        }
+        this.started.set(key, at)
+        this.recorder.started(traffic, at)
+      },
+      http_req_duration: (traffic, endAt, data) => {
+        const key = iterationKey(traffic, data)
+        if (key !== undefined && this.startedLate.delete(key)) return
+        const startedAt = key === undefined ? undefined : this.started.get(key)
+        if (key !== undefined) this.started.delete(key)
+        const at = startedAt ?? endAt - data.value
+        if (startedAt === undefined) this.counts.unmarked++
+        if (startedAt === undefined && this.isSealed(traffic, at)) {
+          this.counts.late++
+          return
+        }
+        // k6 tags a request that got no response (refused, reset, timed out) with status 0.
+        const tags = data.tags ?? {}
+        const code = Number(tags.status ?? 0)
+        const status = Number.isInteger(code) ? code : 0
+        // A failed request's reason from k6's error_code / error tags (k6 cannot show Envoy's headers: its status alone).
+        const failed = status < 200 || status >= 400
+        this.recorder.completed(traffic, at, data.value, status, failed ? k6Reason(status, tags) : undefined)
+        this.counts.requests++
+      },
+      dropped_iterations: (traffic, at) => {
+        if (this.isSealed(traffic, at)) {
+          this.counts.late++
+          return
+        }
+        this.recorder.dropped(traffic, at)
+        this.counts.dropped++
+      },
+    }
 
   private trafficOf(tags: Record<string, string>): string | undefined {
     const name = tags.traffic ?? (tags.scenario === undefined ? undefined : this.scenarios.get(tags.scenario))

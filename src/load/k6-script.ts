@@ -22,8 +22,25 @@ const MAX_VUS = 10_000
 
 /** One k6 scenario as it appears in `options.scenarios`. */
 export type Scenario =
-  | {executor: 'constant-arrival-rate'; rate: number; timeUnit: string; duration: string; preAllocatedVUs: number; maxVUs: number; gracefulStop: string; exec: string; tags: {traffic: string}}
-  | {executor: 'constant-vus'; vus: number; duration: string; gracefulStop: string; exec: string; tags: {traffic: string}}
+  | {
+      executor: 'constant-arrival-rate'
+      rate: number
+      timeUnit: string
+      duration: string
+      preAllocatedVUs: number
+      maxVUs: number
+      gracefulStop: string
+      exec: string
+      tags: {traffic: string}
+    }
+  | {
+      executor: 'constant-vus'
+      vus: number
+      duration: string
+      gracefulStop: string
+      exec: string
+      tags: {traffic: string}
+    }
 
 /** The generated script with the scenario name of each traffic class. */
 export interface K6Script {
@@ -85,9 +102,23 @@ function scenario(t: TrafficPlan, exec: string, plan: LoadPlan, split: number): 
   if (t.vus !== undefined) return {executor: 'constant-vus', vus: t.vus, duration, gracefulStop, exec, tags}
   const perSecond = t.ratePerSecond ?? 0
   const {rate, timeUnit} = arrivalRate(perSecond, split)
-  const maxVUs = Math.min(MAX_VUS, Math.max(1, Math.ceil(perSecond * plan.requestTimeoutMs / 1000) + 1))
-  const preAllocatedVUs = Math.min(maxVUs, MAX_PREALLOCATED_VUS, Math.max(2, Math.ceil(perSecond * PREALLOCATED_SECONDS)))
-  return {executor: 'constant-arrival-rate', rate, timeUnit, duration, preAllocatedVUs, maxVUs, gracefulStop, exec, tags}
+  const maxVUs = Math.min(MAX_VUS, Math.max(1, Math.ceil((perSecond * plan.requestTimeoutMs) / 1000) + 1))
+  const preAllocatedVUs = Math.min(
+    maxVUs,
+    MAX_PREALLOCATED_VUS,
+    Math.max(2, Math.ceil(perSecond * PREALLOCATED_SECONDS)),
+  )
+  return {
+    executor: 'constant-arrival-rate',
+    rate,
+    timeUnit,
+    duration,
+    preAllocatedVUs,
+    maxVUs,
+    gracefulStop,
+    exec,
+    tags,
+  }
 }
 
 /**
@@ -97,7 +128,8 @@ function scenario(t: TrafficPlan, exec: string, plan: LoadPlan, split: number): 
 export function arrivalRate(perSecond: number, split = 1): {rate: number; timeUnit: string} {
   for (const unit of split === 1 ? [1, 60, 3600] : SPLIT_UNITS) {
     const rate = perSecond * unit
-    if (rate >= split && Math.abs(rate / split - Math.round(rate / split)) < 1e-6) return {rate: Math.round(rate), timeUnit: `${unit}s`}
+    if (rate >= split && Math.abs(rate / split - Math.round(rate / split)) < 1e-6)
+      return {rate: Math.round(rate), timeUnit: `${unit}s`}
   }
   return {rate: Math.max(1, Math.round(perSecond * 3600)), timeUnit: '3600s'}
 }
@@ -110,7 +142,10 @@ export const SPLIT_UNITS = [1, 60] as const
 
 /** Whether `perSecond` splits into whole requests per second or minute for each of `split` runners. */
 export function splitsEvenly(perSecond: number, split: number): boolean {
-  return SPLIT_UNITS.some(unit => perSecond * unit >= split && Math.abs(perSecond * unit / split - Math.round(perSecond * unit / split)) < 1e-6)
+  return SPLIT_UNITS.some(
+    unit =>
+      perSecond * unit >= split && Math.abs((perSecond * unit) / split - Math.round((perSecond * unit) / split)) < 1e-6,
+  )
 }
 
 /** A scenario name k6 accepts (letters, digits, `_`, `-`) that still reads as the class's name. */

@@ -39,7 +39,10 @@ export const MIN_LAG_MS = 1000
  */
 export function initialLagMs(plan: LoadPlan): number {
   const perSecond = plan.traffic.reduce((n, t) => n + (t.ratePerSecond ?? t.vus ?? 0), 0)
-  const fillMs = Math.min(plan.requestTimeoutMs, K6_JSON_OUTPUT.bufferBytes / (MIN_BYTES_PER_REQUEST * Math.max(perSecond, 1e-3)) * 1000)
+  const fillMs = Math.min(
+    plan.requestTimeoutMs,
+    (K6_JSON_OUTPUT.bufferBytes / (MIN_BYTES_PER_REQUEST * Math.max(perSecond, 1e-3))) * 1000,
+  )
   return Math.max(MIN_LAG_MS, 2 * (K6_JSON_OUTPUT.batchMs + K6_JSON_OUTPUT.flushMs + fillMs + POLL_MS))
 }
 /** After SIGINT, k6 interrupts its iterations and flushes its outputs: this is ample for that. */
@@ -82,7 +85,10 @@ export class K6Driver implements LoadDriver {
     const binary = await this.resolve()
     try {
       const {stdout} = await promisify(execFile)(binary, ['version'], {env: this.env, timeout: 15_000})
-      const line = stdout.split('\n').find(l => l.trim() !== '')?.trim()
+      const line = stdout
+        .split('\n')
+        .find(l => l.trim() !== '')
+        ?.trim()
       if (line === undefined) throw new Error('it printed nothing')
       this.versionLine = line
       return line
@@ -113,13 +119,18 @@ export class K6Driver implements LoadDriver {
       const out = join(dir, 'points.jsonl')
       // Its own process group: a Ctrl-C at the terminal reaches chaos, which stops k6 its own way
       // (a second SIGINT from the terminal would make k6 exit without writing its last points).
-      child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {env: k6Env(this.env, plan.proxy), stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+      child = spawn(binary, ['run', '--no-usage-report', '--quiet', '--out', `json=${out}`, join(dir, 'script.js')], {
+        env: k6Env(this.env, plan.proxy),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      })
       proc = watch(child, binary, this.env.K6_BINARY === binary)
       disarm.push(...stopOn(child, proc, stop, abort, this.options.stopGraceMs ?? STOP_GRACE_MS))
       await stream(out, feed, recorder, proc, now, plan, this.options.warn)
       const {code, signal} = await proc.exited
       checkExit(code, signal, proc, abort.aborted)
-      if (feed.counts.late > 0) this.options.warn?.(`k6: ${feed.counts.late} point(s) arrived after their second was sealed and were left out`)
+      if (feed.counts.late > 0)
+        this.options.warn?.(`k6: ${feed.counts.late} point(s) arrived after their second was sealed and were left out`)
     } catch (err) {
       await killNow(child, proc)
       // A run that failed before the runner awaits it would be an unhandled rejection: hold the
@@ -162,7 +173,12 @@ function watch(child: ChildProcess, binary: string, fromK6Binary: boolean): Proc
   const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve, reject) => {
     child.once('error', err => {
       done = true
-      reject(new K6Unavailable(`could not start k6: ${spawnProblem(binary, err)}${fromK6Binary ? ' (from K6_BINARY)' : ''}`, {hint: fromK6Binary ? k6BinaryHint(binary) : INSTALL_HINT, cause: err}))
+      reject(
+        new K6Unavailable(
+          `could not start k6: ${spawnProblem(binary, err)}${fromK6Binary ? ' (from K6_BINARY)' : ''}`,
+          {hint: fromK6Binary ? k6BinaryHint(binary) : INSTALL_HINT, cause: err},
+        ),
+      )
     })
     child.once('close', (code, signal) => {
       done = true
@@ -179,7 +195,13 @@ function watch(child: ChildProcess, binary: string, fromK6Binary: boolean): Proc
  * escalate to SIGKILL only if k6 has not exited after `graceMs`. `abort`: SIGKILL now. An exit
  * of this process (however it happens) kills k6 too.
  */
-function stopOn(child: ChildProcess, proc: Proc, stop: AbortSignal, abort: AbortSignal, graceMs: number): (() => void)[] {
+function stopOn(
+  child: ChildProcess,
+  proc: Proc,
+  stop: AbortSignal,
+  abort: AbortSignal,
+  graceMs: number,
+): (() => void)[] {
   let graceTimer: NodeJS.Timeout | undefined
   const interrupt = () => {
     if (proc.done() || proc.interrupted) return
@@ -208,7 +230,15 @@ function stopOn(child: ChildProcess, proc: Proc, stop: AbortSignal, abort: Abort
  * k6 that writes no start marks (older than v0.45) leaves a request invisible until it ends, so
  * then the lag also covers the longest a request may take.
  */
-async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc: Proc, now: () => number, plan: LoadPlan, warn?: (message: string) => void): Promise<void> {
+async function stream(
+  file: string,
+  feed: K6PointFeed,
+  recorder: Recorder,
+  proc: Proc,
+  now: () => number,
+  plan: LoadPlan,
+  warn?: (message: string) => void,
+): Promise<void> {
   const initialLag = initialLagMs(plan)
   let warned = false
   const lines = new LineSplitter()
@@ -233,7 +263,9 @@ async function stream(file: string, feed: K6PointFeed, recorder: Recorder, proc:
       await drain()
       if (feed.counts.unmarked > 0 && !warned) {
         warned = true
-        warn?.(`k6 wrote no start marks (k6 older than v0.45?): live figures run ${Math.round(plan.requestTimeoutMs / 1000)}s (the request timeout) behind`)
+        warn?.(
+          `k6 wrote no start marks (k6 older than v0.45?): live figures run ${Math.round(plan.requestTimeoutMs / 1000)}s (the request timeout) behind`,
+        )
       }
       const lag = Math.max(initialLag, 2 * feed.maxDelayMs) + (feed.counts.unmarked > 0 ? plan.requestTimeoutMs : 0)
       recorder.flush(now() - lag)
@@ -250,8 +282,15 @@ function checkExit(code: number | null, signal: NodeJS.Signals | null, proc: Pro
   if (aborted && signal === 'SIGKILL') return
   if (proc.interrupted && (code === EXIT.externalAbort || signal === 'SIGINT' || signal === 'SIGKILL')) return
   const tail = lastLines(proc.stderr().trim() === '' ? proc.stdout() : proc.stderr(), TAIL_LINES)
-  if (code === EXIT.scriptException) throw new K6Failed(`k6 could not load the generated script (exit 107): ${tail}`, 'This is a bug in chaos or a k6 too old for the script (it needs the k6/execution module, k6 v0.34 or newer); run with --driver builtin meanwhile.')
-  throw new K6Failed(`k6 exited with ${signal === null ? `code ${String(code)}` : `signal ${signal}`}: ${tail}`, 'k6\'s last lines above say why it failed; fix that, or run with --driver builtin.')
+  if (code === EXIT.scriptException)
+    throw new K6Failed(
+      `k6 could not load the generated script (exit 107): ${tail}`,
+      'This is a bug in chaos or a k6 too old for the script (it needs the k6/execution module, k6 v0.34 or newer); run with --driver builtin meanwhile.',
+    )
+  throw new K6Failed(
+    `k6 exited with ${signal === null ? `code ${String(code)}` : `signal ${signal}`}: ${tail}`,
+    "k6's last lines above say why it failed; fix that, or run with --driver builtin.",
+  )
 }
 
 /** How many of k6's last output lines an error quotes. */
@@ -259,16 +298,42 @@ const TAIL_LINES = 10
 
 /** `k6 version` failed: what it said on stderr (its last lines), or why it could not be started. */
 function versionFailed(binary: string, err: unknown, fromK6Binary: boolean): K6Unavailable {
-  const e = err as {message?: string; syscall?: string; stderr?: string; stdout?: string; killed?: boolean; signal?: string | null; code?: number | string}
+  const e = err as {
+    message?: string
+    syscall?: string
+    stderr?: string
+    stdout?: string
+    killed?: boolean
+    signal?: string | null
+    code?: number | string
+  }
   const hint = fromK6Binary ? k6BinaryHint(binary) : INSTALL_HINT
-  if (typeof e.code === 'string' && e.syscall?.startsWith('spawn') === true) return new K6Unavailable(`could not start k6: ${spawnProblem(binary, err as NodeJS.ErrnoException)}${fromK6Binary ? ' (from K6_BINARY)' : ''}`, {hint, cause: err})
-  const how = e.killed === true ? 'timed out' : typeof e.code === 'number' ? `exited with code ${e.code}` : e.signal != null ? `was killed by ${e.signal}` : 'failed'
-  const said = (e.stderr ?? '').trim() !== '' ? e.stderr ?? '' : e.stdout ?? ''
-  return new K6Unavailable(`\`${binary} version\` ${how}: ${said.trim() === '' ? (e.message ?? String(err)).split('\n')[0] : lastLines(said, TAIL_LINES)}`, {hint, cause: err})
+  if (typeof e.code === 'string' && e.syscall?.startsWith('spawn') === true)
+    return new K6Unavailable(
+      `could not start k6: ${spawnProblem(binary, err as NodeJS.ErrnoException)}${fromK6Binary ? ' (from K6_BINARY)' : ''}`,
+      {hint, cause: err},
+    )
+  const how =
+    e.killed === true
+      ? 'timed out'
+      : typeof e.code === 'number'
+        ? `exited with code ${e.code}`
+        : e.signal != null
+          ? `was killed by ${e.signal}`
+          : 'failed'
+  const said = (e.stderr ?? '').trim() !== '' ? (e.stderr ?? '') : (e.stdout ?? '')
+  return new K6Unavailable(
+    `\`${binary} version\` ${how}: ${said.trim() === '' ? (e.message ?? String(err)).split('\n')[0] : lastLines(said, TAIL_LINES)}`,
+    {hint, cause: err},
+  )
 }
 
 function lastLines(text: string, n: number): string {
-  const lines = text.replace(/\r/g, '').split('\n').filter(l => l.trim() !== '').slice(-n)
+  const lines = text
+    .replace(/\r/g, '')
+    .split('\n')
+    .filter(l => l.trim() !== '')
+    .slice(-n)
   return lines.length === 0 ? '(no output)' : lines.join('\n')
 }
 
@@ -283,7 +348,8 @@ export function k6Env(base: NodeJS.ProcessEnv, proxy: string | undefined): NodeJ
     delete env[name]
     delete env[name.toLowerCase()]
   }
-  if (proxy !== undefined) Object.assign(env, {HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: proxy, https_proxy: proxy})
+  if (proxy !== undefined)
+    Object.assign(env, {HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: proxy, https_proxy: proxy})
   return env
 }
 

@@ -23,14 +23,22 @@ import {type Recorder, secondsInWindow} from './recorder.js'
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'])
 const TIMEOUT_CODES: Record<string, string> = {
-  UND_ERR_HEADERS_TIMEOUT: 'timeout', UND_ERR_BODY_TIMEOUT: 'timeout', UND_ERR_CONNECT_TIMEOUT: 'timeout (connect)', ETIMEDOUT: 'timeout (connect)',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout',
+  UND_ERR_BODY_TIMEOUT: 'timeout',
+  UND_ERR_CONNECT_TIMEOUT: 'timeout (connect)',
+  ETIMEDOUT: 'timeout (connect)',
 }
 const RESET_CODES: Record<string, string> = {
-  ECONNRESET: 'reset (ECONNRESET)', EPIPE: 'reset (EPIPE)', UND_ERR_SOCKET: 'reset (connection closed)', ECONNABORTED: 'reset (ECONNABORTED)',
+  ECONNRESET: 'reset (ECONNRESET)',
+  EPIPE: 'reset (EPIPE)',
+  UND_ERR_SOCKET: 'reset (connection closed)',
+  ECONNABORTED: 'reset (ECONNABORTED)',
 }
-const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|EPROTO$)/
+const TLS_CODES =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|EPROTO$)/
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined)
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined
 
 /**
  * The reason for a request that got no HTTP answer. `host` is the host the request went to (the
@@ -39,17 +47,24 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
  */
 export function errorReason(err: ErrorLike | undefined, options: {host?: string; viaProxy?: boolean} = {}): string {
   // undici wraps some socket errors: the cause carries the system code.
-  const inner = err?.cause !== undefined && typeof err.cause === 'object' && err.cause !== null && str((err.cause as ErrorLike).code) !== undefined ? err.cause as ErrorLike : err
+  const inner =
+    err?.cause !== undefined &&
+    typeof err.cause === 'object' &&
+    err.cause !== null &&
+    str((err.cause as ErrorLike).code) !== undefined
+      ? (err.cause as ErrorLike)
+      : err
   const code = str(inner?.code) ?? str(err?.code)
   const proxy = options.viaProxy === true ? 'proxy ' : ''
   if (code === undefined) return 'error'
   // undici's ProxyAgent turns a proxy's 407 into an InvalidArgumentError (undici 7.30.2 proxy-agent.js).
-  if (code === 'UND_ERR_INVALID_ARG' && /Proxy Authentication Required/.test(str(err?.message) ?? '')) return 'proxy 407 (Proxy Authentication Required)'
+  if (code === 'UND_ERR_INVALID_ARG' && /Proxy Authentication Required/.test(str(err?.message) ?? ''))
+    return 'proxy 407 (Proxy Authentication Required)'
   if (DNS_CODES.has(code)) return `${proxy}${code} ${str(inner?.hostname) ?? options.host ?? ''}`.trimEnd()
   if (code === 'ECONNREFUSED') {
     const address = str(inner?.address)
     const port = str(inner?.port)
-    return `${proxy}ECONNREFUSED${address === undefined ? options.host === undefined ? '' : ` ${options.host}` : ` ${address}${port === undefined ? '' : `:${port}`}`}`
+    return `${proxy}ECONNREFUSED${address === undefined ? (options.host === undefined ? '' : ` ${options.host}`) : ` ${address}${port === undefined ? '' : `:${port}`}`}`
   }
   const timeout = TIMEOUT_CODES[code]
   if (timeout !== undefined) return timeout === 'timeout' ? timeout : `${proxy}${timeout}`
@@ -89,15 +104,22 @@ const LOCAL_REPLY_FLAGS: [RegExp, string][] = [
 ]
 /** `upstream connect error or disconnect/reset before headers. [retried and the latest ]reset reason: …` → flag. */
 const RESET_REASONS: [RegExp, string][] = [
-  [/overflow/, 'UO'], [/connection failure|connection timeout|connect error: 111/, 'UF'], [/connection termination/, 'UC'],
-  [/local reset/, 'LR'], [/remote reset|remote refused stream reset/, 'UR'], [/protocol error/, 'UPE'],
+  [/overflow/, 'UO'],
+  [/connection failure|connection timeout|connect error: 111/, 'UF'],
+  [/connection termination/, 'UC'],
+  [/local reset/, 'LR'],
+  [/remote reset|remote refused stream reset/, 'UR'],
+  [/protocol error/, 'UPE'],
 ]
 
 /** Envoy's flag for a local reply, from its body (and status, when the body is empty). */
 export function envoyFlag(status: number, body: string, overloaded = false): string | undefined {
   if (overloaded) return 'UO'
   for (const [re, flag] of LOCAL_REPLY_FLAGS) if (re.test(body)) return flag
-  const reset = /^upstream connect error or disconnect\/reset before headers\. (retried and the latest )?reset reason: (.*)/.exec(body)
+  const reset =
+    /^upstream connect error or disconnect\/reset before headers\. (retried and the latest )?reset reason: (.*)/.exec(
+      body,
+    )
   if (reset !== null) {
     const flag = RESET_REASONS.find(([re]) => re.test(reset[2] ?? ''))?.[1]
     if (flag === undefined) return undefined
@@ -115,7 +137,8 @@ export function envoyFlag(status: number, body: string, overloaded = false): str
  */
 export function statusReason(status: number, peek: AnswerPeek = {}): string {
   if (peek.proxyRefused === true) return `proxy refused ${status}`
-  if (peek.portForward !== undefined) return `port-forward lost: ${PORT_FORWARD_WHY.has(peek.portForward) ? peek.portForward : 'unknown'}`
+  if (peek.portForward !== undefined)
+    return `port-forward lost: ${PORT_FORWARD_WHY.has(peek.portForward) ? peek.portForward : 'unknown'}`
   const envoy = peek.server === 'envoy' || peek.server === 'istio-envoy'
   if (peek.overloaded === true) return `${status} UO`
   if (!envoy || peek.upstreamServiceTime === true) return String(status)
@@ -144,17 +167,29 @@ export function k6Reason(status: number, tags: {error_code?: string; error?: str
   const host = /lookup ([^\s:]+)/.exec(error)?.[1] ?? hostOf(tags.url)
   const address = /dial tcp ([^\s:]+:\d+)/.exec(error)?.[1] ?? /(\d+\.\d+\.\d+\.\d+:\d+)/.exec(error)?.[1]
   switch (code) {
-    case 1020: return 'invalid URL'
-    case 1050: return 'timeout'
-    case 1100: return `DNS error${host === undefined ? '' : ` ${host}`}`
-    case 1101: return `ENOTFOUND${host === undefined ? '' : ` ${host}`}`
-    case 1110: case 1111: return `DNS blocked${host === undefined ? '' : ` ${host}`}`
-    case 1201: return 'reset (EPIPE)'
-    case 1211: return 'timeout (connect)'
-    case 1212: return `ECONNREFUSED${address === undefined ? '' : ` ${address}`}`
-    case 1220: return 'reset (ECONNRESET)'
-    case 1310: return 'TLS unknown authority'
-    case 1311: return 'TLS hostname mismatch'
+    case 1020:
+      return 'invalid URL'
+    case 1050:
+      return 'timeout'
+    case 1100:
+      return `DNS error${host === undefined ? '' : ` ${host}`}`
+    case 1101:
+      return `ENOTFOUND${host === undefined ? '' : ` ${host}`}`
+    case 1110:
+    case 1111:
+      return `DNS blocked${host === undefined ? '' : ` ${host}`}`
+    case 1201:
+      return 'reset (EPIPE)'
+    case 1211:
+      return 'timeout (connect)'
+    case 1212:
+      return `ECONNREFUSED${address === undefined ? '' : ` ${address}`}`
+    case 1220:
+      return 'reset (ECONNRESET)'
+    case 1310:
+      return 'TLS unknown authority'
+    case 1311:
+      return 'TLS hostname mismatch'
     default:
       if (code >= 1300 && code < 1400) return `TLS error (k6 ${code})`
       if (code >= 1600 && code < 1700) return `HTTP/2 error (k6 ${code})`
@@ -173,7 +208,10 @@ function hostOf(url: string | undefined): string | undefined {
 }
 
 /** Adds `from`'s counts into `into`. */
-export function addReasons(into: Record<string, number>, from: Readonly<Record<string, number>> | undefined): Record<string, number> {
+export function addReasons(
+  into: Record<string, number>,
+  from: Readonly<Record<string, number>> | undefined,
+): Record<string, number> {
   if (from !== undefined) for (const [reason, n] of Object.entries(from)) into[reason] = (into[reason] ?? 0) + n
   return into
 }
@@ -187,7 +225,10 @@ export function sumReasons(seconds: readonly {reasons?: Readonly<Record<string, 
 
 /** The most frequent reasons first (ties by name), at most `n`. */
 export function topReasons(reasons: Readonly<Record<string, number>>, n = 3): [string, number][] {
-  return Object.entries(reasons).filter(([, c]) => c > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n)
+  return Object.entries(reasons)
+    .filter(([, c]) => c > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, n)
 }
 
 /** `ENOTFOUND productpage × 50, 503 UO × 3` (and `+2 more` when there are more than `n`). */
@@ -201,9 +242,15 @@ export function reasonsText(reasons: Readonly<Record<string, number>>, n = 3): s
  * Each class's top reasons over [fromMs, toMs) on the load clock, in words:
  * `targeted: ENOTFOUND productpage × 50; control: ENOTFOUND productpage × 50` (empty when nothing failed).
  */
-export function windowReasonsText(recorder: Pick<Recorder, 'classes' | 'seconds'>, fromMs: number, toMs: number): string {
-  return recorder.classes.flatMap(c => {
-    const text = reasonsText(sumReasons(secondsInWindow(recorder.seconds(c), fromMs, toMs)))
-    return text === '' ? [] : [`${c}: ${text}`]
-  }).join('; ')
+export function windowReasonsText(
+  recorder: Pick<Recorder, 'classes' | 'seconds'>,
+  fromMs: number,
+  toMs: number,
+): string {
+  return recorder.classes
+    .flatMap(c => {
+      const text = reasonsText(sumReasons(secondsInWindow(recorder.seconds(c), fromMs, toMs)))
+      return text === '' ? [] : [`${c}: ${text}`]
+    })
+    .join('; ')
 }

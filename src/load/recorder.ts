@@ -4,7 +4,15 @@
  * is sealed once it has passed and its last request has completed; sealed seconds are kept encoded.
  */
 import type {InFlight, SecondStats} from '../journal/model.js'
-import {encodeHistogram, type Histogram, mergeEncoded, newHistogram, recordMs, trendOf, type TrendSummary} from './histogram.js'
+import {
+  encodeHistogram,
+  type Histogram,
+  mergeEncoded,
+  newHistogram,
+  recordMs,
+  trendOf,
+  type TrendSummary,
+} from './histogram.js'
 
 /** One sealed second of one traffic class, as the journal keeps it (its TypeBox model is the source). */
 export type {SecondStats}
@@ -54,7 +62,8 @@ export class Recorder {
 
   /** `classes`: the traffic class names, in plan order. */
   constructor(readonly classes: readonly string[]) {
-    for (const c of classes) this.byClass.set(c, {live: new Map(), open: new Map(), sealed: [], current: undefined, currentSecond: -1})
+    for (const c of classes)
+      this.byClass.set(c, {live: new Map(), open: new Map(), sealed: [], current: undefined, currentSecond: -1})
   }
 
   /** Called with every second as it is sealed. */
@@ -69,7 +78,16 @@ export class Recorder {
     if (s === c.currentSecond && c.current !== undefined) return c.current
     let live = c.live.get(s)
     if (live === undefined) {
-      live = {requests: 0, failed: 0, dropped: 0, cancelled: 0, inFlight: 0, statuses: {}, reasons: {}, histogram: newHistogram()}
+      live = {
+        requests: 0,
+        failed: 0,
+        dropped: 0,
+        cancelled: 0,
+        inFlight: 0,
+        statuses: {},
+        reasons: {},
+        histogram: newHistogram(),
+      }
       c.live.set(s, live)
     }
     c.current = live
@@ -166,8 +184,19 @@ export class Recorder {
   private seal(traffic: string, second: number, live: LiveSecond): SecondStats {
     const t = trendOf(live.histogram)
     return {
-      traffic, second, requests: live.requests, failed: live.failed, dropped: live.dropped, cancelled: live.cancelled, statuses: live.statuses, reasons: live.reasons,
-      p50: t.med, p95: t.p(95), p99: t.p(99), max: t.max, histogram: encodeHistogram(live.histogram),
+      traffic,
+      second,
+      requests: live.requests,
+      failed: live.failed,
+      dropped: live.dropped,
+      cancelled: live.cancelled,
+      statuses: live.statuses,
+      reasons: live.reasons,
+      p50: t.med,
+      p95: t.p(95),
+      p99: t.p(99),
+      max: t.max,
+      histogram: encodeHistogram(live.histogram),
     }
   }
 
@@ -189,7 +218,11 @@ export class Recorder {
    */
   summarise(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
     const classes = traffic === undefined ? this.classes : [traffic]
-    return summariseSeconds(classes.flatMap(c => this.seconds(c)), fromMs, toMs)
+    return summariseSeconds(
+      classes.flatMap(c => this.seconds(c)),
+      fromMs,
+      toMs,
+    )
   }
 
   /**
@@ -202,8 +235,10 @@ export class Recorder {
   summariseLatest(traffic: string | undefined, fromMs: number, toMs: number): WindowSummary {
     const classes = traffic === undefined ? this.classes : [traffic]
     const sealed = classes.flatMap(c => secondsInWindow(this.seconds(c), fromMs, toMs))
-    const live = classes.flatMap(c => [...(this.byClass.get(c)?.live ?? [])])
-      .filter(([s]) => s * 1000 + 500 >= fromMs && s * 1000 < toMs).map(([, l]) => l)
+    const live = classes
+      .flatMap(c => [...(this.byClass.get(c)?.live ?? [])])
+      .filter(([s]) => s * 1000 + 500 >= fromMs && s * 1000 < toMs)
+      .map(([, l]) => l)
     const histogram = mergeEncoded(sealed.map(s => s.histogram))
     for (const l of live) histogram.add(l.histogram)
     return windowSummary([...sealed, ...live], histogram, fromMs, toMs)
@@ -219,14 +254,27 @@ export function summariseSeconds(seconds: readonly SecondStats[], fromMs: number
   return windowSummary(picked, mergeEncoded(picked.map(s => s.histogram)), fromMs, toMs)
 }
 
-function windowSummary(picked: readonly {requests: number; failed: number; dropped: number; cancelled?: number}[], histogram: Histogram, fromMs: number, toMs: number): WindowSummary {
+function windowSummary(
+  picked: readonly {requests: number; failed: number; dropped: number; cancelled?: number}[],
+  histogram: Histogram,
+  fromMs: number,
+  toMs: number,
+): WindowSummary {
   const requests = picked.reduce((n, s) => n + s.requests, 0)
   const failed = picked.reduce((n, s) => n + s.failed, 0)
   const dropped = picked.reduce((n, s) => n + s.dropped, 0)
   // Journals from before cancelled requests were counted apart have no such field.
   const cancelled = picked.reduce((n, s) => n + (s.cancelled ?? 0), 0)
   const windowS = Math.max(0.001, (toMs - fromMs) / 1000)
-  return {requests, failed, dropped, cancelled, rate: requests / windowS, failedRate: requests === 0 ? 0 : failed / requests, duration: trendOf(histogram)}
+  return {
+    requests,
+    failed,
+    dropped,
+    cancelled,
+    rate: requests / windowS,
+    failedRate: requests === 0 ? 0 : failed / requests,
+    duration: trendOf(histogram),
+  }
 }
 
 /** The seconds charged to [fromMs, toMs): those whose middle lies inside it. */

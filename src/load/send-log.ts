@@ -39,7 +39,10 @@ export class SendLog {
     const t = trendOf(this.lag)
     const window = this.last - this.first
     return {
-      traffic, sent: this.count, firstSendMs: this.first, lastSendMs: this.last,
+      traffic,
+      sent: this.count,
+      firstSendMs: this.first,
+      lastSendMs: this.last,
       arrivalRate: this.count < 2 || window <= 0 ? 0 : ((this.count - 1) * 1000) / window,
       lag: {p50: t.med, p99: t.p(99), max: t.max},
     }

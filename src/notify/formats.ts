@@ -52,26 +52,40 @@ function facts(n: Notification): string[] {
 
 /** The Slack incoming-webhook payload. */
 export function slackPayload(n: Notification): Record<string, unknown> {
-  const fallback = [`${title(n)} — ${n.reason}`, ...(n.diagnosis === undefined ? [] : [n.diagnosis]), ...(n.reportUrl === undefined ? [] : [n.reportUrl])].join('\n')
+  const fallback = [
+    `${title(n)} — ${n.reason}`,
+    ...(n.diagnosis === undefined ? [] : [n.diagnosis]),
+    ...(n.reportUrl === undefined ? [] : [n.reportUrl]),
+  ].join('\n')
   const blocks: Record<string, unknown>[] = [
     {type: 'header', text: {type: 'plain_text', text: clip(title(n), 150), emoji: true}},
-    {type: 'section', text: {type: 'mrkdwn', text: clip(`*${capitalised(n.verdict)}* — ${slackEscape(n.reason)}`, 3000)}},
+    {
+      type: 'section',
+      text: {type: 'mrkdwn', text: clip(`*${capitalised(n.verdict)}* — ${slackEscape(n.reason)}`, 3000)},
+    },
   ]
-  if (n.diagnosis !== undefined) blocks.push({type: 'section', text: {type: 'mrkdwn', text: clip(`*Why:* ${slackEscape(n.diagnosis)}`, 3000)}})
+  if (n.diagnosis !== undefined)
+    blocks.push({type: 'section', text: {type: 'mrkdwn', text: clip(`*Why:* ${slackEscape(n.diagnosis)}`, 3000)}})
   if (n.experiments !== undefined && n.experiments.length > 0) {
-    const lines = n.experiments.map((e, i) => `${i + 1}. *${slackEscape(e.name)}*: ${slackEscape(e.verdict)} — ${slackEscape(e.reason)}`)
+    const lines = n.experiments.map(
+      (e, i) => `${i + 1}. *${slackEscape(e.name)}*: ${slackEscape(e.verdict)} — ${slackEscape(e.reason)}`,
+    )
     blocks.push({type: 'section', text: {type: 'mrkdwn', text: clip(lines.join('\n'), 3000)}})
   }
   blocks.push({type: 'context', elements: [{type: 'mrkdwn', text: clip(slackEscape(facts(n).join(' · ')), 3000)}]})
   if (n.reportUrl !== undefined) {
-    blocks.push({type: 'actions', elements: [{type: 'button', text: {type: 'plain_text', text: 'Open the report'}, url: n.reportUrl}]})
+    blocks.push({
+      type: 'actions',
+      elements: [{type: 'button', text: {type: 'plain_text', text: 'Open the report'}, url: n.reportUrl}],
+    })
   }
   return {text: clip(fallback, 3000), blocks}
 }
 
 /** The Microsoft Teams payload: an Adaptive Card (1.4) in the webhook message envelope. */
 export function teamsPayload(n: Notification): Record<string, unknown> {
-  const colour = n.outcome === 'held' ? 'Good' : n.outcome === 'deviated' || n.outcome === 'revert-failed' ? 'Attention' : 'Warning'
+  const colour =
+    n.outcome === 'held' ? 'Good' : n.outcome === 'deviated' || n.outcome === 'revert-failed' ? 'Attention' : 'Warning'
   const body: Record<string, unknown>[] = [
     {type: 'TextBlock', text: title(n), weight: 'Bolder', size: 'Large', color: colour, wrap: true},
     {type: 'TextBlock', text: n.reason, wrap: true},
@@ -82,10 +96,18 @@ export function teamsPayload(n: Notification): Record<string, unknown> {
   }
   body.push({type: 'TextBlock', text: facts(n).join(' · '), isSubtle: true, size: 'Small', wrap: true})
   const content: Record<string, unknown> = {
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.4', body,
-    ...(n.reportUrl === undefined ? {} : {actions: [{type: 'Action.OpenUrl', title: 'Open the report', url: n.reportUrl}]}),
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    type: 'AdaptiveCard',
+    version: '1.4',
+    body,
+    ...(n.reportUrl === undefined
+      ? {}
+      : {actions: [{type: 'Action.OpenUrl', title: 'Open the report', url: n.reportUrl}]}),
   }
-  return {type: 'message', attachments: [{contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content}]}
+  return {
+    type: 'message',
+    attachments: [{contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content}],
+  }
 }
 
 /** The plain JSON payload: the notification itself, marked with its kind and version. */
@@ -96,8 +118,11 @@ export function jsonPayload(n: Notification): Record<string, unknown> {
 /** The body to POST in `format`. */
 export function payload(n: Notification, format: NotifyFormat): Record<string, unknown> {
   switch (format) {
-    case 'slack': return slackPayload(n)
-    case 'teams': return teamsPayload(n)
-    case 'json': return jsonPayload(n)
+    case 'slack':
+      return slackPayload(n)
+    case 'teams':
+      return teamsPayload(n)
+    case 'json':
+      return jsonPayload(n)
   }
 }

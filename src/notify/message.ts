@@ -55,7 +55,11 @@ export function verdictWord(outcome: Outcome): string {
  */
 export function reportLink(base: string | undefined, reportDir: string, file: string): string | undefined {
   if (base === undefined) return undefined
-  const path = relative(reportDir, file).split(sep).filter(s => s !== '' && s !== '.').map(encodeURIComponent).join('/')
+  const path = relative(reportDir, file)
+    .split(sep)
+    .filter(s => s !== '' && s !== '.')
+    .map(encodeURIComponent)
+    .join('/')
   return `${base.replace(/\/+$/, '')}/${path}`
 }
 
@@ -75,7 +79,12 @@ export interface RunFacts {
 /** The notification of one run. */
 export function runNotification(facts: RunFacts): Notification {
   return {
-    subject: 'experiment', name: facts.name, outcome: facts.outcome, verdict: verdictWord(facts.outcome), exitCode: facts.exitCode, reason: facts.reason,
+    subject: 'experiment',
+    name: facts.name,
+    outcome: facts.outcome,
+    verdict: verdictWord(facts.outcome),
+    exitCode: facts.exitCode,
+    reason: facts.reason,
     ...(facts.diagnosis === undefined ? {} : {diagnosis: facts.diagnosis}),
     ...(facts.reportUrl === undefined ? {} : {reportUrl: facts.reportUrl}),
     ...(facts.startedAt === undefined ? {} : {startedAt: facts.startedAt}),
@@ -85,17 +94,33 @@ export function runNotification(facts: RunFacts): Notification {
 }
 
 /** The notification of a game day, from its gameday.json. */
-export function gameDayNotification(report: GameDayReport, options: {reportUrl?: string; diagnosis?: string} = {}): Notification {
+export function gameDayNotification(
+  report: GameDayReport,
+  options: {reportUrl?: string; diagnosis?: string} = {},
+): Notification {
   const ran = report.experiments.filter(e => e.status === 'ran')
   const notHeld = ran.filter(e => e.outcome !== 'held')
-  const reason = report.stoppedBecause !== undefined ? `stopped early: ${report.stoppedBecause}`
-    : notHeld.length === 0 ? `${ran.length} of ${report.experiments.length} experiment${report.experiments.length === 1 ? '' : 's'} ran and held`
-      : notHeld.map(e => `${e.name} ${verdictWord(e.outcome ?? 'could-not-run')}: ${e.reason}`).join('; ')
+  const reason =
+    report.stoppedBecause !== undefined
+      ? `stopped early: ${report.stoppedBecause}`
+      : notHeld.length === 0
+        ? `${ran.length} of ${report.experiments.length} experiment${report.experiments.length === 1 ? '' : 's'} ran and held`
+        : notHeld.map(e => `${e.name} ${verdictWord(e.outcome ?? 'could-not-run')}: ${e.reason}`).join('; ')
   return {
-    subject: 'gameday', name: report.name, outcome: report.outcome, verdict: verdictWord(report.outcome), exitCode: report.exitCode, reason,
+    subject: 'gameday',
+    name: report.name,
+    outcome: report.outcome,
+    verdict: verdictWord(report.outcome),
+    exitCode: report.exitCode,
+    reason,
     ...(options.diagnosis === undefined ? {} : {diagnosis: options.diagnosis}),
     ...(options.reportUrl === undefined ? {} : {reportUrl: options.reportUrl}),
-    startedAt: report.startedAt, durationMs: report.durationMs,
-    experiments: report.experiments.map(e => ({name: e.name, verdict: e.status === 'skipped' ? VERDICT_LOOK.skipped.word : verdictWord(e.outcome ?? 'could-not-run'), reason: e.reason})),
+    startedAt: report.startedAt,
+    durationMs: report.durationMs,
+    experiments: report.experiments.map(e => ({
+      name: e.name,
+      verdict: e.status === 'skipped' ? VERDICT_LOOK.skipped.word : verdictWord(e.outcome ?? 'could-not-run'),
+      reason: e.reason,
+    })),
   }
 }

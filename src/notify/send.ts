@@ -31,7 +31,16 @@ export function redactUrl(url: URL): string {
 
 /** `text` with every part of `url` that could be secret replaced by its redacted form. */
 export function scrub(text: string, url: URL): string {
-  const secrets = [url.href, `${url.host}${url.pathname}${url.search}`, `${url.pathname}${url.search}`, url.pathname, url.search, url.username, url.password, decodeURIComponent(url.password)]
+  const secrets = [
+    url.href,
+    `${url.host}${url.pathname}${url.search}`,
+    `${url.pathname}${url.search}`,
+    url.pathname,
+    url.search,
+    url.username,
+    url.password,
+    decodeURIComponent(url.password),
+  ]
     .filter(s => s.length > 1)
     .sort((a, b) => b.length - a.length)
   let out = text
@@ -51,17 +60,23 @@ export function notifyUrls(flag: readonly string[] | undefined, env: NodeJS.Proc
  */
 export function notifyTargets(urls: readonly string[], format?: string): NotifyTarget[] {
   if (format !== undefined && !(NOTIFY_FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`--notify-format ${format}: not one of ${NOTIFY_FORMATS.join(', ')}`, {hint: 'slack (incoming webhook), teams (Adaptive Card), json (the notification as JSON); unset, the format follows the URL\'s host.'})
+    throw new UsageError(`--notify-format ${format}: not one of ${NOTIFY_FORMATS.join(', ')}`, {
+      hint: "slack (incoming webhook), teams (Adaptive Card), json (the notification as JSON); unset, the format follows the URL's host.",
+    })
   }
   return urls.map(text => {
     let url: URL
     try {
       url = new URL(text.trim())
     } catch {
-      throw new UsageError('--notify: a value is not a URL (not shown: a webhook URL is a secret)', {hint: `Pass an http(s) URL, e.g. --notify https://hooks.slack.com/services/…, or set ${NOTIFY_ENV}.`})
+      throw new UsageError('--notify: a value is not a URL (not shown: a webhook URL is a secret)', {
+        hint: `Pass an http(s) URL, e.g. --notify https://hooks.slack.com/services/…, or set ${NOTIFY_ENV}.`,
+      })
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new UsageError(`--notify ${url.protocol}//${url.host}/…: only http and https URLs can be notified`, {hint: 'Pass the webhook\'s https:// URL (Slack incoming webhook, Teams workflow or any endpoint that takes a JSON POST).'})
+      throw new UsageError(`--notify ${url.protocol}//${url.host}/…: only http and https URLs can be notified`, {
+        hint: "Pass the webhook's https:// URL (Slack incoming webhook, Teams workflow or any endpoint that takes a JSON POST).",
+      })
     }
     return {url, format: (format as NotifyFormat | undefined) ?? formatForUrl(url), shown: redactUrl(url)}
   })
@@ -87,37 +102,65 @@ export interface NotifyOptions {
 }
 
 /** Posts `n` to every target at once; never throws, each failure is one warning. */
-export async function sendNotifications(targets: readonly NotifyTarget[], n: Notification, options: NotifyOptions): Promise<NotifyOutcome[]> {
+export async function sendNotifications(
+  targets: readonly NotifyTarget[],
+  n: Notification,
+  options: NotifyOptions,
+): Promise<NotifyOutcome[]> {
   if (targets.length === 0) return []
   const timeoutMs = options.timeoutMs ?? NOTIFY_TIMEOUT_MS
-  const owned = options.dispatcher === undefined ? new EnvHttpProxyAgent({connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs}) : undefined
-  const dispatcher = options.dispatcher ?? owned as Dispatcher
+  const owned =
+    options.dispatcher === undefined
+      ? new EnvHttpProxyAgent({connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs})
+      : undefined
+  const dispatcher = options.dispatcher ?? (owned as Dispatcher)
   try {
-    return await Promise.all(targets.map(async target => {
-      const outcome = await post(target, n, dispatcher, timeoutMs)
-      if (!outcome.ok) options.warn(`the notification to ${target.shown} (${target.format}) failed: ${outcome.problem ?? 'unknown error'}; the run's outcome is unchanged`)
-      return outcome
-    }))
+    return await Promise.all(
+      targets.map(async target => {
+        const outcome = await post(target, n, dispatcher, timeoutMs)
+        if (!outcome.ok)
+          options.warn(
+            `the notification to ${target.shown} (${target.format}) failed: ${outcome.problem ?? 'unknown error'}; the run's outcome is unchanged`,
+          )
+        return outcome
+      }),
+    )
   } finally {
     // Never wait on a receiver that holds its connection open.
     await owned?.destroy().catch(() => undefined)
   }
 }
 
-async function post(target: NotifyTarget, n: Notification, dispatcher: Dispatcher, timeoutMs: number): Promise<NotifyOutcome> {
+async function post(
+  target: NotifyTarget,
+  n: Notification,
+  dispatcher: Dispatcher,
+  timeoutMs: number,
+): Promise<NotifyOutcome> {
   const signal = AbortSignal.timeout(timeoutMs)
   try {
     const response = await request(target.url, {
-      method: 'POST', dispatcher, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      method: 'POST',
+      dispatcher,
+      signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
       headers: {'content-type': 'application/json; charset=utf-8', 'user-agent': 'faultline-chaos'},
       body: JSON.stringify(payload(n, target.format)),
     })
     const text = await response.body.text().catch(() => '')
     if (response.statusCode >= 200 && response.statusCode < 300) return {target, ok: true, status: response.statusCode}
     const said = scrub(text.replace(/\s+/g, ' ').trim().slice(0, 200), target.url)
-    return {target, ok: false, status: response.statusCode, problem: `HTTP ${response.statusCode}${said === '' ? '' : ` (${said})`}`}
+    return {
+      target,
+      ok: false,
+      status: response.statusCode,
+      problem: `HTTP ${response.statusCode}${said === '' ? '' : ` (${said})`}`,
+    }
   } catch (err) {
-    const problem = signal.aborted ? `no answer within ${Math.round(timeoutMs / 1000)} s` : scrub((err as Error).message || String(err), target.url)
+    const problem = signal.aborted
+      ? `no answer within ${Math.round(timeoutMs / 1000)} s`
+      : scrub((err as Error).message || String(err), target.url)
     return {target, ok: false, problem}
   }
 }

@@ -10,13 +10,19 @@ export const OPERATORS: readonly Operator[] = ['===', '==', '!=', '<=', '>=', '<
 export function compare(actual: number, operator: Operator, limit: number): boolean {
   if (Number.isNaN(actual)) return false
   switch (operator) {
-    case '<': return actual < limit
-    case '<=': return actual <= limit
-    case '>': return actual > limit
-    case '>=': return actual >= limit
+    case '<':
+      return actual < limit
+    case '<=':
+      return actual <= limit
+    case '>':
+      return actual > limit
+    case '>=':
+      return actual >= limit
     case '==':
-    case '===': return actual === limit
-    case '!=': return actual !== limit
+    case '===':
+      return actual === limit
+    case '!=':
+      return actual !== limit
   }
 }
 

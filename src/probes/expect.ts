@@ -37,11 +37,19 @@ export function parseEnvoyExpectation(text: string): ExpectationParse {
   const trimmed = text.trim()
   const subject = SUBJECTS.find(s => trimmed.startsWith(s))
   if (subject === undefined) {
-    return {ok: false, message: `expectation ${JSON.stringify(text)} must start with increase, delta or value`, hint: 'e.g. "increase == 0" (counter did not grow during the phase) or "value < 5"'}
+    return {
+      ok: false,
+      message: `expectation ${JSON.stringify(text)} must start with increase, delta or value`,
+      hint: 'e.g. "increase == 0" (counter did not grow during the phase) or "value < 5"',
+    }
   }
   const parsed = parseComparison(trimmed.slice(subject.length).trim(), subject, text)
   if (parsed.ok) return parsed
-  return {ok: false, message: parsed.message, hint: `write ${subject}, an operator and a number, e.g. "${subject} == 0"`}
+  return {
+    ok: false,
+    message: parsed.message,
+    hint: `write ${subject}, an operator and a number, e.g. "${subject} == 0"`,
+  }
 }
 
 function parseComparison(text: string, subject: Subject, source: string): ExpectationParse {
@@ -51,7 +59,8 @@ function parseComparison(text: string, subject: Subject, source: string): Expect
     return {ok: false, message: `expectation ${JSON.stringify(source)} has no comparison operator (${hint})`, hint}
   }
   const value = readNumber(text.slice(operator.length).trim())
-  if (value === undefined) return {ok: false, message: `expectation ${JSON.stringify(source)} must end with a number`, hint: ''}
+  if (value === undefined)
+    return {ok: false, message: `expectation ${JSON.stringify(source)} must end with a number`, hint: ''}
   return {ok: true, expectation: {subject, operator, value, source}}
 }
 

@@ -9,7 +9,8 @@ import {type AggregatedMetric, evaluateThreshold, parseThreshold} from './thresh
 /** The k6 metrics a window of load provides; others have no data. */
 export function metricsOf(w: WindowSummary): Record<string, AggregatedMetric> {
   const d = w.duration
-  const trend: AggregatedMetric = w.requests === 0 ? {} : {count: w.requests, avg: d.avg, min: d.min, max: d.max, med: d.med, percentile: d.p}
+  const trend: AggregatedMetric =
+    w.requests === 0 ? {} : {count: w.requests, avg: d.avg, min: d.min, max: d.max, med: d.med, percentile: d.p}
   return {
     http_req_duration: trend,
     http_req_waiting: trend,
@@ -17,7 +18,10 @@ export function metricsOf(w: WindowSummary): Record<string, AggregatedMetric> {
     http_req_failed: w.requests === 0 ? {} : {rate: w.failedRate},
     http_reqs: {count: w.requests, rate: w.rate},
     iterations: {count: w.requests, rate: w.rate},
-    dropped_iterations: {count: w.dropped, rate: w.dropped / Math.max(0.001, w.requests === 0 ? 1 : w.requests / w.rate)},
+    dropped_iterations: {
+      count: w.dropped,
+      rate: w.dropped / Math.max(0.001, w.requests === 0 ? 1 : w.requests / w.rate),
+    },
   }
 }
 
@@ -51,7 +55,10 @@ export function evaluateThresholds(thresholds: Record<string, string[]>, w: Wind
         continue
       }
       const result = evaluateThreshold(parsed.threshold, metrics[metric] ?? {})
-      const label = parsed.threshold.aggregation.kind === 'percentile' ? `p(${parsed.threshold.aggregation.p})` : parsed.threshold.aggregation.kind
+      const label =
+        parsed.threshold.aggregation.kind === 'percentile'
+          ? `p(${parsed.threshold.aggregation.p})`
+          : parsed.threshold.aggregation.kind
       if (result.status === 'no-data' || result.actual === undefined) {
         errored = true
         problems.push(`${metric}: no samples in this phase${w.requests === 0 ? ' (no request completed)' : ''}`)

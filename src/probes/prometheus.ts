@@ -42,13 +42,17 @@ export class PrometheusClient {
       res = await request(url, {headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS})
     } catch (err) {
       const e = err as {code?: string; message?: string}
-      throw new Error(`Prometheus at ${this.baseUrl} did not answer (${e.code ?? e.message ?? String(err)})`, {cause: err})
+      throw new Error(`Prometheus at ${this.baseUrl} did not answer (${e.code ?? e.message ?? String(err)})`, {
+        cause: err,
+      })
     }
     const text = await res.body.text()
     try {
       return JSON.parse(text) as ApiResponse
     } catch {
-      throw new Error(`Prometheus at ${this.baseUrl} answered HTTP ${res.statusCode} with a body that is not its API's JSON: ${text.slice(0, 120)}`)
+      throw new Error(
+        `Prometheus at ${this.baseUrl} answered HTTP ${res.statusCode} with a body that is not its API's JSON: ${text.slice(0, 120)}`,
+      )
     }
   }
 
@@ -71,14 +75,21 @@ export class PrometheusClient {
     } catch (err) {
       return {ok: false, message: (err as Error).message}
     }
-    if (body.status !== 'success') return {ok: false, message: `query failed (${body.errorType ?? 'error'}): ${body.error ?? 'no message'}`}
+    if (body.status !== 'success')
+      return {ok: false, message: `query failed (${body.errorType ?? 'error'}): ${body.error ?? 'no message'}`}
     return singleValue(body.data)
   }
 
   /** A range query for the report's charts; each series' points, keyed by its label set. */
   async range(query: string, start: Date, end: Date, stepSeconds: number): Promise<Record<string, SeriesPoint[]>> {
-    const body = await this.get('api/v1/query_range', {query, start: String(start.getTime() / 1000), end: String(end.getTime() / 1000), step: String(stepSeconds)})
-    if (body.status !== 'success') throw new Error(`range query failed (${body.errorType ?? 'error'}): ${body.error ?? ''}`)
+    const body = await this.get('api/v1/query_range', {
+      query,
+      start: String(start.getTime() / 1000),
+      end: String(end.getTime() / 1000),
+      step: String(stepSeconds),
+    })
+    if (body.status !== 'success')
+      throw new Error(`range query failed (${body.errorType ?? 'error'}): ${body.error ?? ''}`)
     const out: Record<string, SeriesPoint[]> = {}
     for (const s of (body.data?.result ?? []) as {metric: Record<string, string>; values: [number, string][]}[]) {
       out[JSON.stringify(s.metric)] = s.values.map(([t, v]) => ({t: t * 1000, v: Number(v)}))
@@ -93,12 +104,23 @@ function singleValue(data: ApiResponse['data']): QueryOutcome {
   if (data.resultType === 'scalar') raw = (data.result as [number, string])[1]
   else if (data.resultType === 'vector') {
     const series = data.result as {metric: Record<string, string>; value: [number, string]}[]
-    if (series.length === 0) return {ok: false, message: 'the query returned no data (an empty vector): check the metric and label names, and that Prometheus scrapes the sidecars'}
-    if (series.length > 1) return {ok: false, message: `the query returned ${series.length} series; aggregate it to one number (e.g. sum(...))`}
+    if (series.length === 0)
+      return {
+        ok: false,
+        message:
+          'the query returned no data (an empty vector): check the metric and label names, and that Prometheus scrapes the sidecars',
+      }
+    if (series.length > 1)
+      return {
+        ok: false,
+        message: `the query returned ${series.length} series; aggregate it to one number (e.g. sum(...))`,
+      }
     raw = series[0]?.value[1]
-  } else return {ok: false, message: `the query returned a ${data.resultType}; write an instant vector or scalar expression`}
+  } else
+    return {ok: false, message: `the query returned a ${data.resultType}; write an instant vector or scalar expression`}
   const value = Number(raw)
-  if (raw === undefined || Number.isNaN(value)) return {ok: false, message: 'the query returned NaN (e.g. 0/0: no traffic matched the denominator)'}
+  if (raw === undefined || Number.isNaN(value))
+    return {ok: false, message: 'the query returned NaN (e.g. 0/0: no traffic matched the denominator)'}
   return {ok: true, value}
 }
 
@@ -111,13 +133,22 @@ export interface PrometheusVerdict {
 }
 
 /** Evaluates `query` against `expect` (e.g. `< 0.01`) at `at`. */
-export async function evaluatePrometheus(client: PrometheusClient, query: string, expect: string, at?: Date): Promise<PrometheusVerdict> {
+export async function evaluatePrometheus(
+  client: PrometheusClient,
+  query: string,
+  expect: string,
+  at?: Date,
+): Promise<PrometheusVerdict> {
   const parsed = parsePrometheusExpectation(expect)
   if (!parsed.ok) return {status: 'errored', actual: '-', message: parsed.message}
   const outcome = await client.instant(query, at)
   if (!outcome.ok) return {status: 'errored', actual: '-', message: outcome.message}
   const result = evaluateExpectation(parsed.expectation, {end: outcome.value})
-  return {status: result.status === 'passed' ? 'held' : 'missed', actual: formatNumber(outcome.value), value: outcome.value}
+  return {
+    status: result.status === 'passed' ? 'held' : 'missed',
+    actual: formatNumber(outcome.value),
+    value: outcome.value,
+  }
 }
 
 /** Prints a number compactly (4 significant digits). */

@@ -31,7 +31,12 @@ export const METRICS: Readonly<Record<string, MetricType>> = {
 }
 
 /** The metrics the builtin load driver records; the others need `driver: k6`. */
-export const BUILTIN_DRIVER_METRICS: readonly string[] = ['http_reqs', 'http_req_failed', 'http_req_duration', 'dropped_iterations']
+export const BUILTIN_DRIVER_METRICS: readonly string[] = [
+  'http_reqs',
+  'http_req_failed',
+  'http_req_duration',
+  'dropped_iterations',
+]
 
 /** Aggregations each metric type supports (k6 docs, "Threshold syntax"). */
 export const AGGREGATIONS: Readonly<Record<MetricType, readonly string[]>> = {
@@ -43,8 +48,7 @@ export const AGGREGATIONS: Readonly<Record<MetricType, readonly string[]>> = {
 
 /** How a metric's samples are reduced to one number. */
 export type Aggregation =
-  | {kind: 'avg' | 'min' | 'max' | 'med' | 'count' | 'rate' | 'value'}
-  | {kind: 'percentile'; p: number}
+  {kind: 'avg' | 'min' | 'max' | 'med' | 'count' | 'rate' | 'value'} | {kind: 'percentile'; p: number}
 
 /** One parsed threshold: `aggregation operator value` on a metric. */
 export interface Threshold {
@@ -58,7 +62,8 @@ export interface Threshold {
 }
 
 /** Parse outcome: the threshold, or what is wrong with it. */
-export type ThresholdParse = {ok: true; threshold: Threshold} | {ok: false; on: 'metric' | 'expression'; message: string; hint: string}
+export type ThresholdParse =
+  {ok: true; threshold: Threshold} | {ok: false; on: 'metric' | 'expression'; message: string; hint: string}
 
 const AGGREGATION = /^(avg|min|max|med|count|rate|value|p\(\s*([^)]*)\s*\))/
 
@@ -67,16 +72,31 @@ export function parseThreshold(metric: string, expression: string): ThresholdPar
   const metricType = METRICS[metric]
   if (metricType === undefined) {
     if (metric.includes('{')) {
-      return {ok: false, on: 'metric', message: `tagged sub-metric "${metric}" is not supported`, hint: 'split the traffic into traffic classes and point a probe at one with traffic:'}
+      return {
+        ok: false,
+        on: 'metric',
+        message: `tagged sub-metric "${metric}" is not supported`,
+        hint: 'split the traffic into traffic classes and point a probe at one with traffic:',
+      }
     }
     const near = closest(metric, Object.keys(METRICS))
-    return {ok: false, on: 'metric', message: `unknown metric "${metric}"`, hint: near === undefined ? `known metrics: ${Object.keys(METRICS).join(', ')}` : `did you mean "${near}"?`}
+    return {
+      ok: false,
+      on: 'metric',
+      message: `unknown metric "${metric}"`,
+      hint: near === undefined ? `known metrics: ${Object.keys(METRICS).join(', ')}` : `did you mean "${near}"?`,
+    }
   }
   const text = expression.trim()
   const agg = AGGREGATION.exec(text)
   const allowed = AGGREGATIONS[metricType].join(', ')
   if (agg === null) {
-    return {ok: false, on: 'expression', message: `threshold ${JSON.stringify(expression)} does not start with an aggregation`, hint: `write e.g. ${example(metricType)}; ${metric} (a ${metricType}) supports ${allowed}`}
+    return {
+      ok: false,
+      on: 'expression',
+      message: `threshold ${JSON.stringify(expression)} does not start with an aggregation`,
+      hint: `write e.g. ${example(metricType)}; ${metric} (a ${metricType}) supports ${allowed}`,
+    }
   }
   let aggregation: Aggregation
   if (agg[2] === undefined) {
@@ -84,22 +104,42 @@ export function parseThreshold(metric: string, expression: string): ThresholdPar
   } else {
     const p = readNumber(agg[2].trim())
     if (p === undefined || p < 0 || p > 100) {
-      return {ok: false, on: 'expression', message: `threshold ${JSON.stringify(expression)}: percentile "${agg[2]}" is not a number between 0 and 100`, hint: 'write e.g. p(95) or p(99.9)'}
+      return {
+        ok: false,
+        on: 'expression',
+        message: `threshold ${JSON.stringify(expression)}: percentile "${agg[2]}" is not a number between 0 and 100`,
+        hint: 'write e.g. p(95) or p(99.9)',
+      }
     }
     aggregation = {kind: 'percentile', p}
   }
   const name = aggregation.kind === 'percentile' ? 'p(N)' : aggregation.kind
   if (!AGGREGATIONS[metricType].includes(name)) {
-    return {ok: false, on: 'expression', message: `threshold ${JSON.stringify(expression)}: ${metric} is a ${metricType} metric and has no ${name === 'p(N)' ? agg[1] : name}`, hint: `${metric} supports ${allowed}, e.g. ${example(metricType)}`}
+    return {
+      ok: false,
+      on: 'expression',
+      message: `threshold ${JSON.stringify(expression)}: ${metric} is a ${metricType} metric and has no ${name === 'p(N)' ? agg[1] : name}`,
+      hint: `${metric} supports ${allowed}, e.g. ${example(metricType)}`,
+    }
   }
   const rest = text.slice(agg[0].length).trim()
   const operator = readOperator(rest)
   if (operator === undefined) {
-    return {ok: false, on: 'expression', message: `threshold ${JSON.stringify(expression)} has no comparison after ${agg[1]}`, hint: `use one of < <= > >= == != and a number, e.g. ${example(metricType)}`}
+    return {
+      ok: false,
+      on: 'expression',
+      message: `threshold ${JSON.stringify(expression)} has no comparison after ${agg[1]}`,
+      hint: `use one of < <= > >= == != and a number, e.g. ${example(metricType)}`,
+    }
   }
   const value = readNumber(rest.slice(operator.length).trim())
   if (value === undefined) {
-    return {ok: false, on: 'expression', message: `threshold ${JSON.stringify(expression)} must end with a number`, hint: `e.g. ${example(metricType)}${metricType === 'trend' ? ' (durations are in milliseconds, without a unit)' : ''}`}
+    return {
+      ok: false,
+      on: 'expression',
+      message: `threshold ${JSON.stringify(expression)} must end with a number`,
+      hint: `e.g. ${example(metricType)}${metricType === 'trend' ? ' (durations are in milliseconds, without a unit)' : ''}`,
+    }
   }
   return {ok: true, threshold: {metric, metricType, aggregation, operator, value, source: expression}}
 }

@@ -51,7 +51,10 @@ export function raw(markup: string): SafeHtml {
  * separators are escaped, so no value can close the element or start a comment.
  */
 export function scriptJson(value: unknown): SafeHtml {
-  const json = JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const json = JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
   return new SafeHtml(json)
 }
 

@@ -41,7 +41,8 @@ export function phaseWindows(journal: Pick<JournalDocument, 'phases'>, lengthMs:
   const fault = find('fault')
   if (fault !== undefined) {
     windows.push({phase: 'fault', fromMs: clock(fault.startT), toMs: clock(fault.endT)})
-    if (fault.endT !== undefined && find('recovery') !== undefined) windows.push({phase: 'recovery', fromMs: clock(fault.endT), toMs: clock(find('recovery')?.endT)})
+    if (fault.endT !== undefined && find('recovery') !== undefined)
+      windows.push({phase: 'recovery', fromMs: clock(fault.endT), toMs: clock(find('recovery')?.endT)})
   }
   return windows.filter(w => w.toMs > w.fromMs)
 }

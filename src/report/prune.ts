@@ -21,7 +21,10 @@ const HEAD_BYTES = 4096
 /** Refuses a `--keep` below 1 (exit 2): keeping nothing would delete the run just written. */
 export function checkKeep(keep: number | undefined, flag = '--keep'): number | undefined {
   if (keep === undefined) return undefined
-  if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`${flag} ${keep}: keep at least 1 run`, {hint: `${flag} N keeps the N newest run folders of the experiment or game day and removes older ones; leave it out to keep every run.`})
+  if (!Number.isInteger(keep) || keep < 1)
+    throw new UsageError(`${flag} ${keep}: keep at least 1 run`, {
+      hint: `${flag} N keeps the N newest run folders of the experiment or game day and removes older ones; leave it out to keep every run.`,
+    })
   return keep
 }
 
@@ -69,7 +72,8 @@ export interface Pruned {
  */
 export async function pruneRuns(root: string, name: string, keep: number, now = new Date()): Promise<Pruned> {
   checkKeep(keep)
-  if (name === '' || name !== basename(name) || name === '.' || name === '..') throw new Error(`not an experiment or game day name: ${JSON.stringify(name)}`)
+  if (name === '' || name !== basename(name) || name === '.' || name === '..')
+    throw new Error(`not an experiment or game day name: ${JSON.stringify(name)}`)
   const parent = join(root, name)
   const entries = await readdir(parent, {withFileTypes: true}).catch(() => [])
   const folders: Folder[] = []

@@ -21,19 +21,29 @@ async function kindOf(path: string): Promise<'file' | 'run' | 'root'> {
   try {
     info = await stat(path)
   } catch {
-    throw new UsageError(`${path} does not exist`, {hint: 'Pass a journal.json, a run folder (reports/<experiment>/<timestamp>) or a report root (reports/).'})
+    throw new UsageError(`${path} does not exist`, {
+      hint: 'Pass a journal.json, a run folder (reports/<experiment>/<timestamp>) or a report root (reports/).',
+    })
   }
   if (info.isFile()) return 'file'
-  return (await stat(join(path, JOURNAL_FILE)).then(s => s.isFile(), () => false)) ? 'run' : 'root'
+  return (await stat(join(path, JOURNAL_FILE)).then(
+    s => s.isFile(),
+    () => false,
+  ))
+    ? 'run'
+    : 'root'
 }
 
 /** What `chaos report` takes, for every "that is not it" message. */
-const WHAT_TO_PASS = 'Pass what a run wrote: its journal.json (reports/<experiment>/<timestamp>/journal.json), its run folder (reports/<experiment>/<timestamp>), or a report root (reports/)'
+const WHAT_TO_PASS =
+  'Pass what a run wrote: its journal.json (reports/<experiment>/<timestamp>/journal.json), its run folder (reports/<experiment>/<timestamp>), or a report root (reports/)'
 
 /** What was passed is plainly not a journal (exit 2, as every file chaos report cannot read). */
 export class NotAJournal extends FaultlineError {
   constructor(path: string, looksLike: string, instead: string) {
-    super(`${path} is not a journal: it looks like ${looksLike}`, ExitCode.Invalid, 'INVALID_JOURNAL', {hint: `${WHAT_TO_PASS}. ${instead}`})
+    super(`${path} is not a journal: it looks like ${looksLike}`, ExitCode.Invalid, 'INVALID_JOURNAL', {
+      hint: `${WHAT_TO_PASS}. ${instead}`,
+    })
   }
 }
 
@@ -59,34 +69,78 @@ export async function notAJournal(file: string): Promise<NotAJournal | undefined
   if (text === undefined) return undefined
   const start = text.replace(/^\uFEFF/, '').trimStart()
   const ext = extname(file).toLowerCase()
-  const kind = /^kind:\s*["']?(Experiment|GameDay)\b/m.exec(text)?.[1] ?? /"kind"\s*:\s*"(Experiment|GameDay|FaultlineGameDay)"/.exec(text)?.[1]
+  const kind =
+    /^kind:\s*["']?(Experiment|GameDay)\b/m.exec(text)?.[1] ??
+    /"kind"\s*:\s*"(Experiment|GameDay|FaultlineGameDay)"/.exec(text)?.[1]
   const refuse = (looksLike: string, instead: string) => new NotAJournal(file, looksLike, instead)
-  if (kind === 'Experiment') return refuse('an experiment file (YAML, kind: Experiment)', `To run this experiment: chaos run ${file}; to check it: chaos validate ${file}.`)
-  if (kind === 'GameDay') return refuse('a GameDay file (YAML, kind: GameDay)', `To run the game day: chaos gameday ${file}; to check it: chaos validate ${file}.`)
-  if (kind === 'FaultlineGameDay') return refuse('a game-day report (gameday.json)', 'Its experiments\' run folders (linked from it) each hold a journal.json; or pass the whole report root.')
-  if (ext === '.html' || /^<(!doctype|html)/i.test(start)) return refuse('a rendered report (HTML)', 'chaos report writes report.html from the journal.json beside it.')
-  if (ext === '.xml' || start.startsWith('<?xml')) return refuse('a rendered report (XML, e.g. junit.xml)', 'chaos report writes junit.xml from the journal.json beside it.')
-  if (ext === '.md') return refuse('a Markdown file (e.g. summary.md)', 'chaos report writes summary.md from the journal.json beside it.')
+  if (kind === 'Experiment')
+    return refuse(
+      'an experiment file (YAML, kind: Experiment)',
+      `To run this experiment: chaos run ${file}; to check it: chaos validate ${file}.`,
+    )
+  if (kind === 'GameDay')
+    return refuse(
+      'a GameDay file (YAML, kind: GameDay)',
+      `To run the game day: chaos gameday ${file}; to check it: chaos validate ${file}.`,
+    )
+  if (kind === 'FaultlineGameDay')
+    return refuse(
+      'a game-day report (gameday.json)',
+      "Its experiments' run folders (linked from it) each hold a journal.json; or pass the whole report root.",
+    )
+  if (ext === '.html' || /^<(!doctype|html)/i.test(start))
+    return refuse('a rendered report (HTML)', 'chaos report writes report.html from the journal.json beside it.')
+  if (ext === '.xml' || start.startsWith('<?xml'))
+    return refuse(
+      'a rendered report (XML, e.g. junit.xml)',
+      'chaos report writes junit.xml from the journal.json beside it.',
+    )
+  if (ext === '.md')
+    return refuse(
+      'a Markdown file (e.g. summary.md)',
+      'chaos report writes summary.md from the journal.json beside it.',
+    )
   const firstLine = start.split('\n').find(l => l.trim() !== '' && !l.startsWith('#')) ?? ''
-  if (ext === '.yaml' || ext === '.yml' || /^(---|[\w.-]+:(\s|$))/.test(firstLine)) return refuse('a YAML file', 'Experiment and GameDay files are run with chaos run / chaos gameday and checked with chaos validate.')
+  if (ext === '.yaml' || ext === '.yml' || /^(---|[\w.-]+:(\s|$))/.test(firstLine))
+    return refuse(
+      'a YAML file',
+      'Experiment and GameDay files are run with chaos run / chaos gameday and checked with chaos validate.',
+    )
   return undefined
 }
 
 /** Re-renders the reports at `path`; `outDir` (one run only) writes them elsewhere, with a redacted journal. */
-export async function rerender(path: string, options: Omit<ReportOptions, 'journal'> & {outDir?: string}): Promise<RerenderResult> {
+export async function rerender(
+  path: string,
+  options: Omit<ReportOptions, 'journal'> & {outDir?: string},
+): Promise<RerenderResult> {
   const kind = await kindOf(path)
   if (kind === 'root') {
-    if (options.outDir !== undefined) throw new UsageError('-o/--output applies to one run; a report root is re-rendered in place', {hint: `Pass one run's journal.json with -o, or drop -o to re-render every run under ${path}.`})
+    if (options.outDir !== undefined)
+      throw new UsageError('-o/--output applies to one run; a report root is re-rendered in place', {
+        hint: `Pass one run's journal.json with -o, or drop -o to re-render every run under ${path}.`,
+      })
     const files: string[] = []
     const skipped: RerenderResult['skipped'] = []
     const runs = await scanReports(path)
     if (runs.length === 0) {
       const yaml = (await readdir(path).catch(() => [])).filter(f => /\.ya?ml$/i.test(f))
-      if (yaml.length > 0) throw new NotAJournal(path, `a folder of experiment files (${yaml.slice(0, 3).join(', ')}${yaml.length > 3 ? ', …' : ''}), with no journal under it`, 'Run an experiment first (chaos run <file>); its reports go to reports/.')
+      if (yaml.length > 0)
+        throw new NotAJournal(
+          path,
+          `a folder of experiment files (${yaml.slice(0, 3).join(', ')}${yaml.length > 3 ? ', …' : ''}), with no journal under it`,
+          'Run an experiment first (chaos run <file>); its reports go to reports/.',
+        )
     }
     for (const run of runs) {
       if (run.verdict === 'unreadable' || run.verdict === 'running') {
-        skipped.push({dir: run.dir, problem: run.verdict === 'running' ? 'the run has not finished (or died; `chaos revert` cleans up after it)' : run.reason})
+        skipped.push({
+          dir: run.dir,
+          problem:
+            run.verdict === 'running'
+              ? 'the run has not finished (or died; `chaos revert` cleans up after it)'
+              : run.reason,
+        })
         continue
       }
       const dir = join(path, run.dir)

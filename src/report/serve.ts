@@ -59,14 +59,18 @@ function within(root: string, file: string): boolean {
 /** The request handler over `root` (a real path). */
 export function reportHandler(root: string): (req: IncomingMessage, res: ServerResponse) => void {
   const files = serveStatic(root, {
-    index: [INDEX_FILE], dotfiles: 'ignore', redirect: true, fallthrough: true,
+    index: [INDEX_FILE],
+    dotfiles: 'ignore',
+    redirect: true,
+    fallthrough: true,
     setHeaders: res => {
       for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v)
     },
   })
   return (req, res) => {
     void (async () => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'read-only: only GET and HEAD', {allow: 'GET, HEAD'})
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return answer(res, 405, 'read-only: only GET and HEAD', {allow: 'GET, HEAD'})
       let path: string
       try {
         path = decodeURIComponent(new URL(req.url ?? '/', 'http://reports').pathname)
@@ -80,7 +84,12 @@ export function reportHandler(root: string): (req: IncomingMessage, res: ServerR
       const real = await realpath(file).catch(() => undefined)
       if (real !== undefined && !within(root, real)) return answer(res, 404, 'not found')
       files(req, res, err => {
-        if (err !== undefined && err !== null) return answer(res, (err as {status?: number}).status ?? 500, (err as {status?: number}).status === 403 ? 'forbidden' : 'error')
+        if (err !== undefined && err !== null)
+          return answer(
+            res,
+            (err as {status?: number}).status ?? 500,
+            (err as {status?: number}).status === 403 ? 'forbidden' : 'error',
+          )
         if (path === '/') {
           res.writeHead(200, {...HEADERS, 'content-type': 'text/html; charset=utf-8'})
           return void res.end(req.method === 'HEAD' ? undefined : EMPTY_ROOT)
@@ -107,10 +116,12 @@ export async function serveReports(dir: string, options: ServeOptions = {}): Pro
   const {port} = server.address() as AddressInfo
   const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
   return {
-    url: `http://${shown}:${port}/`, port,
-    close: () => new Promise<void>(done => {
-      server.close(() => done())
-      server.closeAllConnections()
-    }),
+    url: `http://${shown}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>(done => {
+        server.close(() => done())
+        server.closeAllConnections()
+      }),
   }
 }

@@ -20,15 +20,15 @@ export interface VerdictLook {
 
 /** The one table of verdict words and marks. */
 export const VERDICT_LOOK: Readonly<Record<VerdictName, VerdictLook>> = {
-  'held': {word: 'held', symbol: '✔', emoji: '✅'},
-  'deviated': {word: 'deviated', symbol: '✘', emoji: '❌'},
-  'aborted': {word: 'aborted', symbol: '■', emoji: '⛔'},
+  held: {word: 'held', symbol: '✔', emoji: '✅'},
+  deviated: {word: 'deviated', symbol: '✘', emoji: '❌'},
+  aborted: {word: 'aborted', symbol: '■', emoji: '⛔'},
   'could-not-run': {word: 'could not run', symbol: '⊘', emoji: '⚠️'},
   'revert-failed': {word: 'revert failed', symbol: '⚠', emoji: '🚨'},
-  'unfinished': {word: 'unfinished', symbol: '⚠', emoji: '⏳'},
-  'running': {word: 'running', symbol: '◔', emoji: '⏳'},
-  'unreadable': {word: 'unreadable', symbol: '?', emoji: '❔'},
-  'skipped': {word: 'skipped', symbol: '»', emoji: '⏭️'},
+  unfinished: {word: 'unfinished', symbol: '⚠', emoji: '⏳'},
+  running: {word: 'running', symbol: '◔', emoji: '⏳'},
+  unreadable: {word: 'unreadable', symbol: '?', emoji: '❔'},
+  skipped: {word: 'skipped', symbol: '»', emoji: '⏭️'},
 }
 
 /** `could not run` → `Could not run`. */

@@ -23,7 +23,9 @@ export function isVolumeFull(err: unknown): boolean {
 /** What went wrong writing under `root`: a full volume is named as such; anything else is the error's message. */
 export function reportWriteProblem(err: unknown, root: string, env: NodeJS.ProcessEnv = process.env): string {
   const message = (err as Error | undefined)?.message ?? String(err)
-  if (isVolumeFull(err)) return `${reportVolume(root, env)} is full (${(err as NodeJS.ErrnoException).code}): free space on it or give it more — ${message}`
-  if ((err as NodeJS.ErrnoException | undefined)?.code === 'EROFS') return `${reportVolume(root, env)} is read-only — ${message}`
+  if (isVolumeFull(err))
+    return `${reportVolume(root, env)} is full (${(err as NodeJS.ErrnoException).code}): free space on it or give it more — ${message}`
+  if ((err as NodeJS.ErrnoException | undefined)?.code === 'EROFS')
+    return `${reportVolume(root, env)} is read-only — ${message}`
   return message
 }

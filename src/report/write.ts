@@ -18,7 +18,12 @@ import {redactJournal} from '../journal/redact.js'
 import {JOURNAL_FILE, scanReports, timeOfRunDir} from './index/scan.js'
 
 /** The files of one run folder. */
-export const REPORT_FILES = {journal: JOURNAL_FILE, html: 'report.html', junit: 'junit.xml', markdown: 'summary.md'} as const
+export const REPORT_FILES = {
+  journal: JOURNAL_FILE,
+  html: 'report.html',
+  junit: 'junit.xml',
+  markdown: 'summary.md',
+} as const
 
 /** The history page at a report root. */
 export const INDEX_FILE = 'index.html'
@@ -53,9 +58,14 @@ export interface WrittenReports {
 /** A journal that cannot be read or is not a Faultline journal (exit 2). */
 export class InvalidJournal extends FaultlineError {
   constructor(file: string, problems: readonly string[]) {
-    super(`${file} is not a Faultline journal:\n  ${problems.slice(0, 10).join('\n  ')}${problems.length > 10 ? `\n  … and ${problems.length - 10} more` : ''}`, ExitCode.Invalid, 'INVALID_JOURNAL', {
-      hint: 'Pass the journal.json of a run folder (reports/<experiment>/<timestamp>/journal.json), a run folder, or a report root; a journal written by another version of chaos may need that version.',
-    })
+    super(
+      `${file} is not a Faultline journal:\n  ${problems.slice(0, 10).join('\n  ')}${problems.length > 10 ? `\n  … and ${problems.length - 10} more` : ''}`,
+      ExitCode.Invalid,
+      'INVALID_JOURNAL',
+      {
+        hint: 'Pass the journal.json of a run folder (reports/<experiment>/<timestamp>/journal.json), a run folder, or a report root; a journal written by another version of chaos may need that version.',
+      },
+    )
   }
 }
 
@@ -71,7 +81,9 @@ export async function readJournal(file: string): Promise<JournalDocument> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'))
   } catch (err) {
-    throw new InvalidJournal(file, [(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message])
+    throw new InvalidJournal(file, [
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message,
+    ])
   }
   const problems = journalIssues(value)
   if (problems.length > 0) throw new InvalidJournal(file, problems)
@@ -79,7 +91,11 @@ export async function readJournal(file: string): Promise<JournalDocument> {
 }
 
 /** Renders every report file of one run into `dir` (a journal is redacted before anything is rendered). */
-export async function writeRunReports(doc: JournalDocument, dir: string, options: ReportOptions): Promise<WrittenReports> {
+export async function writeRunReports(
+  doc: JournalDocument,
+  dir: string,
+  options: ReportOptions,
+): Promise<WrittenReports> {
   const redacted = redactJournal(doc, options.redactHeaders)
   const files: [string, () => string][] = [
     [REPORT_FILES.junit, () => renderJunit(redacted)],

@@ -19,7 +19,11 @@ const APPLY_RETRY_MS = 10_000
 function stillAsPlanned(p: PlannedVirtualService, current: VirtualService | undefined): boolean {
   if (p.action === 'create' || p.existing === undefined) return current === undefined
   if (current === undefined) return false
-  const content = (vs: VirtualService) => ({spec: vs.spec, labels: vs.metadata.labels ?? {}, annotations: vs.metadata.annotations ?? {}})
+  const content = (vs: VirtualService) => ({
+    spec: vs.spec,
+    labels: vs.metadata.labels ?? {},
+    annotations: vs.metadata.annotations ?? {},
+  })
   return isDeepStrictEqual(content(current), content(p.existing))
 }
 
@@ -36,7 +40,9 @@ async function write(cluster: Cluster, p: PlannedVirtualService, runId: string):
   let desired = p.desired
   for (let backoff = 200; ; backoff = Math.min(backoff * 2, 2000)) {
     try {
-      return p.action === 'create' ? await cluster.createVirtualService(desired) : await cluster.replaceVirtualService(desired)
+      return p.action === 'create'
+        ? await cluster.createVirtualService(desired)
+        : await cluster.replaceVirtualService(desired)
     } catch (err) {
       const retriable = err instanceof ConflictError || (err instanceof ApiError && err.transient)
       if (!retriable || Date.now() + backoff > deadline) throw err
@@ -44,20 +50,29 @@ async function write(cluster: Cluster, p: PlannedVirtualService, runId: string):
       const current = await cluster.getVirtualService(namespace, name)
       if (current !== undefined && managedInfo(current)?.runId === runId) return current
       if (!stillAsPlanned(p, current)) throw err
-      if (current !== undefined) desired = {...desired, metadata: {...desired.metadata, resourceVersion: current.metadata.resourceVersion ?? ''}}
+      if (current !== undefined)
+        desired = {...desired, metadata: {...desired.metadata, resourceVersion: current.metadata.resourceVersion ?? ''}}
     }
   }
 }
 
 /** Writes every object of `plan` in order, each registered with `reverter` first; `applied` hears each write. */
-export async function applyPlan(cluster: Cluster, plan: FaultPlan, reverter: Reverter, applied: (p: PlannedVirtualService, written: VirtualService) => void = () => undefined): Promise<void> {
+export async function applyPlan(
+  cluster: Cluster,
+  plan: FaultPlan,
+  reverter: Reverter,
+  applied: (p: PlannedVirtualService, written: VirtualService) => void = () => undefined,
+): Promise<void> {
   for (const p of plan.objects) {
     reverter.register(p)
     let written: VirtualService
     try {
       written = await write(cluster, p, plan.runId)
     } catch (err) {
-      throw new ClusterUnavailable(`applying VirtualService ${p.revert.namespace}/${p.revert.name} failed: ${(err as Error).message}; everything applied so far is being reverted`, {cause: err})
+      throw new ClusterUnavailable(
+        `applying VirtualService ${p.revert.namespace}/${p.revert.name} failed: ${(err as Error).message}; everything applied so far is being reverted`,
+        {cause: err},
+      )
     }
     reverter.written(p, written)
     applied(p, written)

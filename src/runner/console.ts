@@ -9,7 +9,11 @@ import type {InFlight, SecondStats} from '../load/recorder.js'
 import {cutShortText, inFlightText, type Outcome, type ProbeResult, type RunEvent} from '../journal/events.js'
 
 const VERDICT: Record<Outcome, string> = {
-  'held': 'HELD', 'deviated': 'DEVIATED', 'aborted': 'ABORTED', 'could-not-run': 'COULD NOT RUN', 'revert-failed': 'REVERT FAILED',
+  held: 'HELD',
+  deviated: 'DEVIATED',
+  aborted: 'ABORTED',
+  'could-not-run': 'COULD NOT RUN',
+  'revert-failed': 'REVERT FAILED',
 }
 
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - s.length))
@@ -39,11 +43,18 @@ export function wrap(text: string, width: number): string[] {
 export function resultTable(results: ProbeResult[]): string {
   const rows = results.map(r => [r.probe, r.phase, r.status, r.actual, r.expected])
   const head = ['PROBE', 'PHASE', 'STATUS', 'MEASURED', 'EXPECTED']
-  const widths = head.map((h, i) => Math.min(i === 0 ? 44 : 40, Math.max(h.length, ...rows.map(r => (r[i] ?? '').length))))
+  const widths = head.map((h, i) =>
+    Math.min(i === 0 ? 44 : 40, Math.max(h.length, ...rows.map(r => (r[i] ?? '').length))),
+  )
   const lines = [head, ...rows].flatMap(row => {
     const cells = row.map((c, i) => wrap(c ?? '', widths[i] ?? 10))
     const height = Math.max(...cells.map(c => c.length))
-    return Array.from({length: height}, (_, k) => cells.map((c, i) => pad(c[k] ?? '', (widths[i] ?? 10) + 2)).join('').trimEnd())
+    return Array.from({length: height}, (_, k) =>
+      cells
+        .map((c, i) => pad(c[k] ?? '', (widths[i] ?? 10) + 2))
+        .join('')
+        .trimEnd(),
+    )
   })
   return lines.join('\n')
 }
@@ -61,7 +72,10 @@ export class ConsoleReporter {
   private readonly results: ProbeResult[] = []
   private diagnosis: string[] = []
 
-  constructor(private readonly out: NodeJS.WritableStream, private readonly progressEveryMs = 5000) {}
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly progressEveryMs = 5000,
+  ) {}
 
   private line(label: string, text: string): void {
     this.out.write(`${pad(label, 11)}${text}\n`)
@@ -69,8 +83,15 @@ export class ConsoleReporter {
 
   /** One formatter per event kind: a new kind that prints nothing does not compile. */
   private readonly formatters: Formatters = {
-    'run-started': e => this.out.write(`chaos run ${e.experiment} (run ${e.runId}) on ${e.target.source} ${e.target.server}, context ${e.target.context}, namespace ${e.target.namespace}; load: ${e.driverVersion}\n`),
-    'preflight': e => this.line('preflight', `${{ok: '✓', warning: '!', failed: '✗'}[e.status]} ${e.check}: ${e.message}${e.hint === undefined ? '' : `\n${' '.repeat(13)}${e.hint}`}`),
+    'run-started': e =>
+      this.out.write(
+        `chaos run ${e.experiment} (run ${e.runId}) on ${e.target.source} ${e.target.server}, context ${e.target.context}, namespace ${e.target.namespace}; load: ${e.driverVersion}\n`,
+      ),
+    preflight: e =>
+      this.line(
+        'preflight',
+        `${{ok: '✓', warning: '!', failed: '✗'}[e.status]} ${e.check}: ${e.message}${e.hint === undefined ? '' : `\n${' '.repeat(13)}${e.hint}`}`,
+      ),
     'phase-started': e => {
       this.phase = e.phase
       this.phaseStart = e.t
@@ -78,7 +99,8 @@ export class ConsoleReporter {
       this.line(e.phase, `started (${Math.round(e.plannedMs / 1000)}s)`)
     },
     'phase-ended': e => {
-      if (e.cutShort !== undefined) this.line(e.phase, `INCOMPLETE: ${cutShortText(e.cutShort)}; its probes are not evaluated`)
+      if (e.cutShort !== undefined)
+        this.line(e.phase, `INCOMPLETE: ${cutShortText(e.cutShort)}; its probes are not evaluated`)
     },
     'load-second': e => {
       this.latest.set(e.second.traffic, e.second)
@@ -89,12 +111,25 @@ export class ConsoleReporter {
       this.lastProgress = e.t
       this.progress(e.t)
     },
-    'fault-applied': e => this.line('fault', `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`),
-    'setup-applied': e => this.line('setup', `patched DestinationRule ${e.setup.namespace}/${e.setup.name} (resourceVersion ${e.setup.resourceVersion}); restored at the end of the run`),
+    'fault-applied': e =>
+      this.line(
+        'fault',
+        `applied VirtualService ${e.fault.namespace}/${e.fault.name} (${e.fault.action}, resourceVersion ${e.fault.resourceVersion})`,
+      ),
+    'setup-applied': e =>
+      this.line(
+        'setup',
+        `patched DestinationRule ${e.setup.namespace}/${e.setup.name} (resourceVersion ${e.setup.resourceVersion}); restored at the end of the run`,
+      ),
     // Polled evidence times the effect from above only (the message says how finely).
-    'fault-evidence': e => this.line(this.phase, `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write at the latest` : ''}: ${e.source}: ${e.message}`),
+    'fault-evidence': e =>
+      this.line(
+        this.phase,
+        `fault fired${e.afterWriteMs >= 0 ? ` ${e.afterWriteMs}ms after the write at the latest` : ''}: ${e.source}: ${e.message}`,
+      ),
     'fault-not-fired': e => this.line('WARNING', `the fault never fired: ${e.message}\n${' '.repeat(11)}${e.hint}`),
-    'control-evidence': e => this.line('evidence', `${e.untouched ? 'control traffic untouched' : 'CONTROL TRAFFIC AFFECTED'}: ${e.message}`),
+    'control-evidence': e =>
+      this.line('evidence', `${e.untouched ? 'control traffic untouched' : 'CONTROL TRAFFIC AFFECTED'}: ${e.message}`),
     'probe-result': e => {
       this.results.push(e.result)
     },
@@ -103,20 +138,29 @@ export class ConsoleReporter {
       this.diagnosis = diagnosisLines(e.blastRadius)
     },
     'guardrail-breached': e => this.line('GUARDRAIL', `${e.guardrail}: ${e.message}`),
-    'revert': e => this.line('revert', `${e.action} ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}`),
+    revert: e =>
+      this.line(
+        'revert',
+        `${e.action} ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}`,
+      ),
     'last-evidence': e => this.line('revert', e.message),
-    'revert-failed': e => this.line('REVERT', `FAILED for ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}\n${' '.repeat(11)}clean up with: ${e.command}`),
-    'log': e => this.line(e.level, e.message),
+    'revert-failed': e =>
+      this.line(
+        'REVERT',
+        `FAILED for ${e.resource === undefined ? '' : `${e.resource} `}${e.namespace}/${e.name}: ${e.message}\n${' '.repeat(11)}clean up with: ${e.command}`,
+      ),
+    log: e => this.line(e.level, e.message),
     'run-finished': e => {
       if (this.results.length > 0) this.out.write(`\n${resultTable(this.results)}\n`)
       this.out.write(`\nVerdict: ${VERDICT[e.outcome]} (exit ${e.exitCode}) — ${e.reason}\n`)
-      if (this.diagnosis.length > 0) this.out.write(`\nWhy (diagnosis from the mesh's own counters):\n${this.diagnosis.join('\n')}\n`)
+      if (this.diagnosis.length > 0)
+        this.out.write(`\nWhy (diagnosis from the mesh's own counters):\n${this.diagnosis.join('\n')}\n`)
     },
   }
 
   /** Handles one event. */
   handle(e: RunEvent): void {
-    (this.formatters[e.kind] as (e: RunEvent) => void)(e)
+    ;(this.formatters[e.kind] as (e: RunEvent) => void)(e)
   }
 
   /**
@@ -133,7 +177,10 @@ export class ConsoleReporter {
       const flying = f === undefined ? '' : ` · ${inFlightText([f]).slice(name.length + 1)}`
       // Why they failed: the second's top reasons (`ENOTFOUND productpage × 5`); a bare ratio says nothing.
       const why = s !== undefined && s.failed > 0 && s.reasons !== undefined ? ` (${reasonsText(s.reasons, 2)})` : ''
-      const done = s === undefined ? ' · nothing completed yet' : ` · p95 of completed ${Math.round(s.p95)}ms, err ${s.requests === 0 ? 0 : Math.round((s.failed / s.requests) * 1000) / 10}%${why}`
+      const done =
+        s === undefined
+          ? ' · nothing completed yet'
+          : ` · p95 of completed ${Math.round(s.p95)}ms, err ${s.requests === 0 ? 0 : Math.round((s.failed / s.requests) * 1000) / 10}%${why}`
       return `${name} ${s?.requests ?? 0}/s${flying}${done}`
     })
     this.line(this.phase, `${elapsed}s elapsed, ${remaining}s left · ${classes.join(' | ')}`)

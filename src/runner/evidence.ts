@@ -46,21 +46,29 @@ export const MAX_EVIDENCE_PODS = 50
  * Reads the fault counters of the meshed pods in the namespace (`only`: of those pods; unreadable
  * pods are left out, never counted as zero).
  */
-export async function readFaultCounters(cluster: Cluster, namespace: string, only?: ReadonlySet<string>): Promise<FaultCounters> {
-  const pods = (await cluster.listPods(namespace, '')).filter(p => hasProxy(p) && (only === undefined || only.has(p.name)))
+export async function readFaultCounters(
+  cluster: Cluster,
+  namespace: string,
+  only?: ReadonlySet<string>,
+): Promise<FaultCounters> {
+  const pods = (await cluster.listPods(namespace, '')).filter(
+    p => hasProxy(p) && (only === undefined || only.has(p.name)),
+  )
   const totals: FaultCounters = {delays: 0, aborts: 0, pods: 0, byPod: new Map()}
-  await Promise.all(pods.map(async p => {
-    try {
-      const stats = await sidecarStats(cluster).envoy(namespace, p.name)
-      const pod = {delays: sumMatching(stats, FAULT_STATS[0]).value, aborts: sumMatching(stats, FAULT_STATS[1]).value}
-      totals.byPod.set(p.name, pod)
-      totals.delays += pod.delays
-      totals.aborts += pod.aborts
-      totals.pods++
-    } catch {
-      // A pod that cannot be read adds nothing; the other pods still prove or disprove the fault.
-    }
-  }))
+  await Promise.all(
+    pods.map(async p => {
+      try {
+        const stats = await sidecarStats(cluster).envoy(namespace, p.name)
+        const pod = {delays: sumMatching(stats, FAULT_STATS[0]).value, aborts: sumMatching(stats, FAULT_STATS[1]).value}
+        totals.byPod.set(p.name, pod)
+        totals.delays += pod.delays
+        totals.aborts += pod.aborts
+        totals.pods++
+      } catch {
+        // A pod that cannot be read adds nothing; the other pods still prove or disprove the fault.
+      }
+    }),
+  )
   return totals
 }
 
@@ -75,7 +83,14 @@ const DEFAULT_GATEWAY_NAMESPACE = 'istio-system'
  */
 export function gatewayNamespaces(experiment: {spec: {load: {entry?: LoadEntry}}}, namespace: string): string[] {
   const entry = experiment.spec.load.entry
-  const gateway = entry === undefined ? undefined : 'gateway' in entry ? entry.gateway.namespace ?? DEFAULT_GATEWAY_NAMESPACE : 'url' in entry ? DEFAULT_GATEWAY_NAMESPACE : undefined
+  const gateway =
+    entry === undefined
+      ? undefined
+      : 'gateway' in entry
+        ? (entry.gateway.namespace ?? DEFAULT_GATEWAY_NAMESPACE)
+        : 'url' in entry
+          ? DEFAULT_GATEWAY_NAMESPACE
+          : undefined
   return gateway === undefined || gateway === namespace ? [] : [gateway]
 }
 
@@ -83,8 +98,16 @@ export function gatewayNamespaces(experiment: {spec: {load: {entry?: LoadEntry}}
  * `readFaultCounters` of the target namespace (`only`: those pods), plus every proxy's in the `more`
  * namespaces (a gateway's), keyed `namespace/name`; a namespace that cannot be read adds nothing.
  */
-export async function readFaultCountersWith(cluster: Cluster, namespace: string, only: ReadonlySet<string> | undefined, more: readonly string[]): Promise<FaultCounters> {
-  const [totals, ...others] = await Promise.all([readFaultCounters(cluster, namespace, only), ...more.map(ns => readFaultCounters(cluster, ns).catch(() => undefined))])
+export async function readFaultCountersWith(
+  cluster: Cluster,
+  namespace: string,
+  only: ReadonlySet<string> | undefined,
+  more: readonly string[],
+): Promise<FaultCounters> {
+  const [totals, ...others] = await Promise.all([
+    readFaultCounters(cluster, namespace, only),
+    ...more.map(ns => readFaultCounters(cluster, ns).catch(() => undefined)),
+  ])
   for (const [i, read] of others.entries()) {
     if (read === undefined) continue
     totals.delays += read.delays
@@ -105,8 +128,8 @@ export function injectedBetween(a: FaultCounters, b: FaultCounters): number {
   for (const [pod, after] of b.byPod) {
     const before = a.byPod.get(pod)
     if (before === undefined) continue
-    n += (after.delays >= before.delays ? after.delays - before.delays : after.delays)
-    n += (after.aborts >= before.aborts ? after.aborts - before.aborts : after.aborts)
+    n += after.delays >= before.delays ? after.delays - before.delays : after.delays
+    n += after.aborts >= before.aborts ? after.aborts - before.aborts : after.aborts
   }
   return n
 }
@@ -156,21 +179,29 @@ export interface Callers {
  * MAX_EVIDENCE_PODS, the busiest callers first. Undefined when none is found (the polls then read
  * every sidecar).
  */
-export async function callersOf(cluster: Cluster, namespace: string, hosts: readonly string[], selectors: ReadonlyArray<Record<string, string>> = []): Promise<Callers | undefined> {
+export async function callersOf(
+  cluster: Cluster,
+  namespace: string,
+  hosts: readonly string[],
+  selectors: ReadonlyArray<Record<string, string>> = [],
+): Promise<Callers | undefined> {
   const fqdns = new Set(hosts.map(h => fqdn(h, namespace)))
   const pods = (await cluster.listPods(namespace, '')).filter(hasProxy)
   const calls = new Map<string, number>()
-  await Promise.all(pods.map(async p => {
-    try {
-      const sent = requestsTo(await sidecarStats(cluster).prometheus(namespace, p.name), fqdns)
-      if (sent > 0) calls.set(p.name, sent)
-    } catch {
-      // Unreadable now: it may still be a caller, so it is polled (below) unless others are found.
-    }
-  }))
+  await Promise.all(
+    pods.map(async p => {
+      try {
+        const sent = requestsTo(await sidecarStats(cluster).prometheus(namespace, p.name), fqdns)
+        if (sent > 0) calls.set(p.name, sent)
+      } catch {
+        // Unreadable now: it may still be a caller, so it is polled (below) unless others are found.
+      }
+    }),
+  )
   const selected = new Set<string>()
   for (const selector of selectors) {
-    for (const p of await cluster.listPods(namespace, labelSelector(selector)).catch(() => [])) if (hasProxy(p)) selected.add(p.name)
+    for (const p of await cluster.listPods(namespace, labelSelector(selector)).catch(() => []))
+      if (hasProxy(p)) selected.add(p.name)
   }
   if (calls.size === 0 && selected.size === 0) return undefined
   const busiest = [...calls].sort((x, y) => y[1] - x[1]).map(([name]) => name)
@@ -205,16 +236,22 @@ export function controlUntouched(baseline: WindowSummary, fault: WindowSummary):
   const p50 = {before: baseline.duration.med, after: fault.duration.med}
   const p99 = {before: baseline.duration.p(99), after: fault.duration.p(99)}
   const errors = {before: baseline.failedRate, after: fault.failedRate}
-  const untouched = errors.after <= errors.before + 0.01
-    && p50.after <= Math.max(p50.before * 1.5, p50.before + 50)
-    && p99.after <= Math.max(p99.before * 2, p99.before + P99_NOISE_MS)
-  return {untouched, message: `control p50 ${formatNumber(p50.before)}ms → ${formatNumber(p50.after)}ms, p99 ${formatNumber(p99.before)}ms → ${formatNumber(p99.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`}
+  const untouched =
+    errors.after <= errors.before + 0.01 &&
+    p50.after <= Math.max(p50.before * 1.5, p50.before + 50) &&
+    p99.after <= Math.max(p99.before * 2, p99.before + P99_NOISE_MS)
+  return {
+    untouched,
+    message: `control p50 ${formatNumber(p50.before)}ms → ${formatNumber(p50.after)}ms, p99 ${formatNumber(p99.before)}ms → ${formatNumber(p99.after)}ms, errors ${formatNumber(errors.before * 100)}% → ${formatNumber(errors.after * 100)}%`,
+  }
 }
 
 /** The headers real bookinfo's apps forward on every call (istio/istio samples/bookinfo/src, 1.30: productpage.py getForwardHeaders, reviews' LibertyRestEndpoint.java). */
-export const BOOKINFO_FORWARDED = 'x-request-id, traceparent, tracestate, b3 and x-b3-*, x-ot-span-context, x-datadog-*, x-cloud-trace-context, grpc-trace-bin, sw8, user-agent, cookie, authorization, jwt (and end-user from reviews on, set by productpage from its login session)'
+export const BOOKINFO_FORWARDED =
+  'x-request-id, traceparent, tracestate, b3 and x-b3-*, x-ot-span-context, x-datadog-*, x-cloud-trace-context, grpc-trace-bin, sw8, user-agent, cookie, authorization, jwt (and end-user from reviews on, set by productpage from its login session)'
 
 /** The advice for a fault that never fired. */
-export const NOT_FIRED_HINT = 'Faults run in the calling sidecar and match on request headers: check that the load sends the header, ' +
+export const NOT_FIRED_HINT =
+  'Faults run in the calling sidecar and match on request headers: check that the load sends the header, ' +
   `that every service between the entry point and the faulted service propagates it (real bookinfo forwards only ${BOOKINFO_FORWARDED}), ` +
   'and that the load enters the mesh through a sidecar (on a cluster: from a meshed pod or through the ingress gateway).'

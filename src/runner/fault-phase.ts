@@ -9,7 +9,17 @@ import type {Recorder} from '../load/recorder.js'
 import type {PrometheusClient} from '../probes/prometheus.js'
 import type {PhaseCut, ProbeResult} from '../journal/events.js'
 import {applyPlan} from './apply.js'
-import {adoptNewPods, callersOf, controlUntouched, type FaultCounters, gatewayNamespaces, injectedBetween, NOT_FIRED_HINT, readFaultCountersWith, targetedEffect} from './evidence.js'
+import {
+  adoptNewPods,
+  callersOf,
+  controlUntouched,
+  type FaultCounters,
+  gatewayNamespaces,
+  injectedBetween,
+  NOT_FIRED_HINT,
+  readFaultCountersWith,
+  targetedEffect,
+} from './evidence.js'
 import {Guardrails} from './guardrails.js'
 import type {PhaseProbes} from './probes.js'
 import {revertCommand, type RevertOutcome, type Reverter} from './revert.js'
@@ -66,17 +76,38 @@ export class FaultPhase {
   /** Finds the faulted hosts' callers from the baseline's traffic (and the Envoy probes' pods), so the polls do not read every sidecar. */
   private async findCallers(): Promise<void> {
     const {cluster, namespace, experiment} = this.ctx.input
-    const probed = [...experiment.spec.steadyState, ...(experiment.spec.guardrails?.abortWhen ?? [])].flatMap(p => ('envoy' in p ? [p.envoy.pods] : []))
-    const found = await callersOf(cluster, namespace, [...new Set(experiment.spec.faults.map(f => f.service))], probed).catch(() => undefined)
+    const probed = [...experiment.spec.steadyState, ...(experiment.spec.guardrails?.abortWhen ?? [])].flatMap(p =>
+      'envoy' in p ? [p.envoy.pods] : [],
+    )
+    const found = await callersOf(
+      cluster,
+      namespace,
+      [...new Set(experiment.spec.faults.map(f => f.service))],
+      probed,
+    ).catch(() => undefined)
     this.callers = found?.pods
     if (found !== undefined && found.capped > 0) {
-      this.events.emit({kind: 'log', level: 'warn', message: `evidence: ${found.pods.size + found.capped} sidecars call the faulted services; the fault counters are polled on the ${found.pods.size} busiest only`})
+      this.events.emit({
+        kind: 'log',
+        level: 'warn',
+        message: `evidence: ${found.pods.size + found.capped} sidecars call the faulted services; the fault counters are polled on the ${found.pods.size} busiest only`,
+      })
     }
   }
 
   private async apply(): Promise<void> {
     await applyPlan(this.ctx.input.cluster, this.ctx.plan, this.ctx.reverter, (p, written) => {
-      this.events.emit({kind: 'fault-applied', fault: {namespace: p.revert.namespace, name: p.revert.name, action: p.action, resourceVersion: written.metadata.resourceVersion ?? '', ...(p.existing === undefined ? {} : {before: p.existing.spec}), after: written.spec}})
+      this.events.emit({
+        kind: 'fault-applied',
+        fault: {
+          namespace: p.revert.namespace,
+          name: p.revert.name,
+          action: p.action,
+          resourceVersion: written.metadata.resourceVersion ?? '',
+          ...(p.existing === undefined ? {} : {before: p.existing.spec}),
+          after: written.spec,
+        },
+      })
     })
   }
 
@@ -89,7 +120,12 @@ export class FaultPhase {
     const from = this.ctx.loadClock()
     const started = this.events.emit({kind: 'phase-started', phase: 'fault', plannedMs: ms})
     const {input} = this.ctx
-    const guardrails = new Guardrails(input.experiment.spec.guardrails?.abortWhen ?? [], {cluster: input.cluster, namespace: input.namespace, recorder: this.ctx.recorder, prometheus: this.ctx.prometheus})
+    const guardrails = new Guardrails(input.experiment.spec.guardrails?.abortWhen ?? [], {
+      cluster: input.cluster,
+      namespace: input.namespace,
+      recorder: this.ctx.recorder,
+      prometheus: this.ctx.prometheus,
+    })
     await Promise.all([this.ctx.probes.startPhase('fault'), guardrails.arm()])
     const end = this.writeAt + ms
     // Side by side: an evidence poll reads every sidecar (~100–250 ms on the sandbox, seconds on a
@@ -101,7 +137,8 @@ export class FaultPhase {
     // does not wait for a poll in flight either (revert() collects it).
     const cut = this.ctx.cutShort(started.t, ms)
     this.complete = cut === undefined
-    if (this.complete) [this.instantResults] = await Promise.all([this.ctx.probes.endPhase('fault', from, to, 'instant'), this.polling])
+    if (this.complete)
+      [this.instantResults] = await Promise.all([this.ctx.probes.endPhase('fault', from, to, 'instant'), this.polling])
     for (const r of this.instantResults) this.events.emit({kind: 'probe-result', result: r})
     this.events.emit({kind: 'phase-ended', phase: 'fault', ...(cut === undefined ? {} : {cutShort: cut})})
     return {from, to}
@@ -110,7 +147,7 @@ export class FaultPhase {
   /** Checks the guardrails every second until the phase ends; a breach stops the run. */
   private async checkGuardrails(guardrails: Guardrails, from: number, end: number, signal: AbortSignal): Promise<void> {
     let next = Date.now() + 1000
-    while (await wait(Math.min(next, end) - Date.now(), signal) && Date.now() < end) {
+    while ((await wait(Math.min(next, end) - Date.now(), signal)) && Date.now() < end) {
       next += 1000
       const breach = await guardrails.check(from, this.ctx.loadClock())
       if (breach === undefined) continue
@@ -145,7 +182,12 @@ export class FaultPhase {
       return
     }
     this.fired = true
-    this.events.emit({kind: 'fault-evidence', source: 'envoy fault filter', message: firstEvidenceMessage(injected, poll, this.quietPoll), afterWriteMs: poll.endMs})
+    this.events.emit({
+      kind: 'fault-evidence',
+      source: 'envoy fault filter',
+      message: firstEvidenceMessage(injected, poll, this.quietPoll),
+      afterWriteMs: poll.endMs,
+    })
   }
 
   /** Reverts everything applied; emits each outcome. */
@@ -154,9 +196,17 @@ export class FaultPhase {
     this.revertAt = Date.now()
     const {runId, namespace} = this.ctx.plan
     for (const o of outcomes) {
-      this.events.emit(o.ok
-        ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message}
-        : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command: revertCommand(runId, namespace)})
+      this.events.emit(
+        o.ok
+          ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message}
+          : {
+              kind: 'revert-failed',
+              namespace: o.namespace,
+              name: o.name,
+              message: o.message,
+              command: revertCommand(runId, namespace),
+            },
+      )
     }
     await this.polling
     return outcomes
@@ -182,7 +232,8 @@ export class FaultPhase {
       await new Promise(r => setTimeout(r, LAST_EVIDENCE_POLL_MS))
       const now = await read()
       if (now.counters === undefined) continue // a failed read: compare the next one with the last good one
-      if (last.counters !== undefined && injectedBetween(last.counters, now.counters) > 0) lastRise = {afterMs: last.poll.startMs, byMs: now.poll.endMs}
+      if (last.counters !== undefined && injectedBetween(last.counters, now.counters) > 0)
+        lastRise = {afterMs: last.poll.startMs, byMs: now.poll.endMs}
       firstRead ??= now.poll
       last = now
     }
@@ -200,14 +251,28 @@ export class FaultPhase {
         const effect = targetedEffect(before, during)
         if (!this.fired && effect.affected) {
           this.fired = true
-          this.events.emit({kind: 'fault-evidence', source: `traffic class ${name}`, message: effect.message, afterWriteMs: -1})
+          this.events.emit({
+            kind: 'fault-evidence',
+            source: `traffic class ${name}`,
+            message: effect.message,
+            afterWriteMs: -1,
+          })
         }
       } else {
         const control = controlUntouched(before, during)
-        this.events.emit({kind: 'control-evidence', untouched: control.untouched, message: `${name}: ${control.message}`})
+        this.events.emit({
+          kind: 'control-evidence',
+          untouched: control.untouched,
+          message: `${name}: ${control.message}`,
+        })
       }
     }
-    if (!this.fired) this.events.emit({kind: 'fault-not-fired', message: 'no sidecar counted a faulted request and targeted traffic looked as it did in the baseline', hint: NOT_FIRED_HINT})
+    if (!this.fired)
+      this.events.emit({
+        kind: 'fault-not-fired',
+        message: 'no sidecar counted a faulted request and targeted traffic looked as it did in the baseline',
+        hint: NOT_FIRED_HINT,
+      })
   }
 }
 
@@ -226,11 +291,16 @@ export interface CounterPoll {
  * the read that saw it: the first faulted request falls between the two. Without a quiet read
  * since the write, only the upper bound is known.
  */
-export function firstEvidenceMessage(injected: number, seenBy: CounterPoll, quietBefore: CounterPoll | undefined): string {
+export function firstEvidenceMessage(
+  injected: number,
+  seenBy: CounterPoll,
+  quietBefore: CounterPoll | undefined,
+): string {
   const took = `that read took ${seenBy.endMs - seenBy.startMs} ms`
-  const window = quietBefore === undefined
-    ? `at most ${seenBy.endMs} ms after the write was answered (seen by the first read of the counters; ${took})`
-    : `between ${Math.max(0, quietBefore.startMs)} and ${seenBy.endMs} ms after the write was answered (counters polled every ${seenBy.startMs - quietBefore.endMs} ms; ${took})`
+  const window =
+    quietBefore === undefined
+      ? `at most ${seenBy.endMs} ms after the write was answered (seen by the first read of the counters; ${took})`
+      : `between ${Math.max(0, quietBefore.startMs)} and ${seenBy.endMs} ms after the write was answered (counters polled every ${seenBy.startMs - quietBefore.endMs} ms; ${took})`
   return `${injected} request(s) faulted by the calling sidecars (fault.delays_injected + fault.aborts_injected); the first ${window}`
 }
 
@@ -238,11 +308,24 @@ export function firstEvidenceMessage(injected: number, seenBy: CounterPoll, quie
  * The last-evidence event's figures: `afterRevertMs` is when the read that saw the last rise ended
  * (0 when none rose), and the message says what polling can and cannot tell.
  */
-export function lastEvidence(firstRead: CounterPoll | undefined, lastRise: {afterMs: number; byMs: number} | undefined): {afterRevertMs: number; message: string} {
+export function lastEvidence(
+  firstRead: CounterPoll | undefined,
+  lastRise: {afterMs: number; byMs: number} | undefined,
+): {afterRevertMs: number; message: string} {
   const polled = `counters polled every ${LAST_EVIDENCE_POLL_MS} ms`
   if (lastRise !== undefined) {
-    return {afterRevertMs: lastRise.byMs, message: `last faulted request between ${Math.max(0, lastRise.afterMs)} and ${lastRise.byMs} ms after the revert was answered (${polled})`}
+    return {
+      afterRevertMs: lastRise.byMs,
+      message: `last faulted request between ${Math.max(0, lastRise.afterMs)} and ${lastRise.byMs} ms after the revert was answered (${polled})`,
+    }
   }
-  if (firstRead === undefined) return {afterRevertMs: 0, message: `the sidecars' fault counters could not be read after the revert: when the last faulted request came is unknown`}
-  return {afterRevertMs: 0, message: `no faulted request counted after the first good read of the counters, which ended ${firstRead.endMs} ms after the revert was answered (${polled})`}
+  if (firstRead === undefined)
+    return {
+      afterRevertMs: 0,
+      message: `the sidecars' fault counters could not be read after the revert: when the last faulted request came is unknown`,
+    }
+  return {
+    afterRevertMs: 0,
+    message: `no faulted request counted after the first good read of the counters, which ended ${firstRead.endMs} ms after the revert was answered (${polled})`,
+  }
 }

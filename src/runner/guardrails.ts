@@ -36,24 +36,37 @@ export class Guardrails {
   private readonly starts = new Map<number, EnvoySnapshot>()
   private readonly errors = new Map<number, number>()
 
-  constructor(private readonly rails: GuardrailProbe[], private readonly ctx: GuardrailContext) {}
+  constructor(
+    private readonly rails: GuardrailProbe[],
+    private readonly ctx: GuardrailContext,
+  ) {}
 
   /** Takes the Envoy readings breaches are measured from (at the fault write). */
   async arm(): Promise<void> {
-    await Promise.all(this.rails.map(async (g, i) => {
-      if ('envoy' in g) this.starts.set(i, await snapshotEnvoy(this.ctx.cluster, this.ctx.namespace, g.envoy.pods))
-    }))
+    await Promise.all(
+      this.rails.map(async (g, i) => {
+        if ('envoy' in g) this.starts.set(i, await snapshotEnvoy(this.ctx.cluster, this.ctx.namespace, g.envoy.pods))
+      }),
+    )
   }
 
   /** Checks every guardrail once; the first breach, if any. `fromMs`/`toMs`: the fault phase so far (load clock). */
   async check(fromMs: number, toMs: number): Promise<Breach | undefined> {
     for (const [i, g] of this.rails.entries()) {
       const name = nameOf(g, i)
-      const v = await this.evaluate(g, i, fromMs, toMs).catch((err: Error) => ({status: 'errored' as const, actual: '-', message: err.message}))
+      const v = await this.evaluate(g, i, fromMs, toMs).catch((err: Error) => ({
+        status: 'errored' as const,
+        actual: '-',
+        message: err.message,
+      }))
       if (v.status === 'errored') {
         const n = (this.errors.get(i) ?? 0) + 1
         this.errors.set(i, n)
-        if (n >= 2) return {guardrail: name, message: `could not be evaluated twice in a row (${v.message ?? 'no data'}); stopping rather than flying blind`}
+        if (n >= 2)
+          return {
+            guardrail: name,
+            message: `could not be evaluated twice in a row (${v.message ?? 'no data'}); stopping rather than flying blind`,
+          }
         continue
       }
       this.errors.set(i, 0)
@@ -63,7 +76,12 @@ export class Guardrails {
     return undefined
   }
 
-  private async evaluate(g: GuardrailProbe, i: number, fromMs: number, toMs: number): Promise<{status: 'held' | 'missed' | 'errored'; actual: string; message?: string}> {
+  private async evaluate(
+    g: GuardrailProbe,
+    i: number,
+    fromMs: number,
+    toMs: number,
+  ): Promise<{status: 'held' | 'missed' | 'errored'; actual: string; message?: string}> {
     if ('prometheus' in g) {
       const client = g.prometheus.url === undefined ? this.ctx.prometheus : new PrometheusClient(g.prometheus.url)
       if (client === undefined) return {status: 'errored', actual: '-', message: 'no Prometheus'}

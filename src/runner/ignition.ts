@@ -16,7 +16,13 @@ import {targetedClasses} from '../experiment/traffic.js'
 import type {VirtualService} from '@faultline/core/istio/types.js'
 import {planExperiment} from '../faults/experiment-plan.js'
 import {applyPlan} from './apply.js'
-import {BOOKINFO_FORWARDED, type FaultCounters, gatewayNamespaces, injectedBetween, readFaultCounters} from './evidence.js'
+import {
+  BOOKINFO_FORWARDED,
+  type FaultCounters,
+  gatewayNamespaces,
+  injectedBetween,
+  readFaultCounters,
+} from './evidence.js'
 import type {PreflightCheck} from './preflight-check.js'
 import type {Reverter} from './revert.js'
 
@@ -27,7 +33,10 @@ export const IGNITION_ROUNDS = 3
 
 /** The experiment with every fault made a 1 ms delay on the same match: harmless, and counted by the fault filter. */
 export function ignitionExperiment(experiment: Experiment): Experiment {
-  const faults = experiment.spec.faults.map(({abort: _abort, delay: _delay, ...f}) => ({...f, delay: {fixedDelay: '1ms', percentage: 100}}))
+  const faults = experiment.spec.faults.map(({abort: _abort, delay: _delay, ...f}) => ({
+    ...f,
+    delay: {fixedDelay: '1ms', percentage: 100},
+  }))
   return {...experiment, spec: {...experiment.spec, faults}}
 }
 
@@ -46,20 +55,38 @@ export interface IgnitionContext {
 }
 
 /** Sends one round of targeted requests, each class with its own headers, through the load's way in. */
-async function sendTargeted(experiment: Experiment, classes: ReadonlySet<string>, proxy: string | undefined): Promise<string[]> {
+async function sendTargeted(
+  experiment: Experiment,
+  classes: ReadonlySet<string>,
+  proxy: string | undefined,
+): Promise<string[]> {
   const {load} = experiment.spec
   const way = proxyFor(load.url, proxy)
-  const dispatcher: Dispatcher | undefined = way === undefined ? undefined : new ProxyAgent({uri: way, proxyTunnel: false})
+  const dispatcher: Dispatcher | undefined =
+    way === undefined ? undefined : new ProxyAgent({uri: way, proxyTunnel: false})
   const errors: string[] = []
   try {
-    await Promise.all(load.traffic.filter(t => classes.has(t.name)).flatMap(t => Array.from({length: IGNITION_REQUESTS}, async () => {
-      try {
-        const res = await request(load.url, {method: (load.method ?? 'GET') as Dispatcher.HttpMethod, headers: t.headers ?? {}, ...(load.body === undefined ? {} : {body: load.body}), headersTimeout: 15_000, bodyTimeout: 15_000, ...(dispatcher === undefined ? {} : {dispatcher})})
-        await res.body.dump()
-      } catch (err) {
-        errors.push(`${t.name}: ${(err as {code?: string}).code ?? (err as Error).message}`)
-      }
-    })))
+    await Promise.all(
+      load.traffic
+        .filter(t => classes.has(t.name))
+        .flatMap(t =>
+          Array.from({length: IGNITION_REQUESTS}, async () => {
+            try {
+              const res = await request(load.url, {
+                method: (load.method ?? 'GET') as Dispatcher.HttpMethod,
+                headers: t.headers ?? {},
+                ...(load.body === undefined ? {} : {body: load.body}),
+                headersTimeout: 15_000,
+                bodyTimeout: 15_000,
+                ...(dispatcher === undefined ? {} : {dispatcher}),
+              })
+              await res.body.dump()
+            } catch (err) {
+              errors.push(`${t.name}: ${(err as {code?: string}).code ?? (err as Error).message}`)
+            }
+          }),
+        ),
+    )
   } finally {
     await dispatcher?.close().catch(() => undefined)
   }
@@ -94,10 +121,28 @@ async function counters(ctx: IgnitionContext): Promise<FaultCounters | undefined
 export async function ignite(ctx: IgnitionContext): Promise<PreflightCheck> {
   const {experiment} = ctx
   const classes = targetedClasses(ctx)
-  if (classes.size === 0) return {check: 'ignition', status: 'warning', message: 'no traffic class carries a header the faults match: skipped (the run will show no targeted traffic)'}
+  if (classes.size === 0)
+    return {
+      check: 'ignition',
+      status: 'warning',
+      message: 'no traffic class carries a header the faults match: skipped (the run will show no targeted traffic)',
+    }
   const before = await counters(ctx)
-  if (before === undefined) return {check: 'ignition', status: 'warning', message: 'the sidecars\' fault counters could not be read: skipped (the run\'s own evidence will say whether the fault fired)'}
-  const plan = planExperiment({experiment: ignitionExperiment(experiment), existing: ctx.existing, runId: ctx.runId, now: new Date(), namespace: ctx.namespace, ...(ctx.owner === undefined ? {} : {owner: ctx.owner})})
+  if (before === undefined)
+    return {
+      check: 'ignition',
+      status: 'warning',
+      message:
+        "the sidecars' fault counters could not be read: skipped (the run's own evidence will say whether the fault fired)",
+    }
+  const plan = planExperiment({
+    experiment: ignitionExperiment(experiment),
+    existing: ctx.existing,
+    runId: ctx.runId,
+    now: new Date(),
+    namespace: ctx.namespace,
+    ...(ctx.owner === undefined ? {} : {owner: ctx.owner}),
+  })
   const hosts = [...new Set(experiment.spec.faults.map(f => f.service))].join(', ')
   const tried = {seen: 0, sent: 0, errors: [] as string[]}
   let thrown: unknown
@@ -116,7 +161,9 @@ export async function ignite(ctx: IgnitionContext): Promise<PreflightCheck> {
   if (failed.length > 0) {
     // Held again for the run's safety net, which tries once more and ends the run with exit 5 if it fails too.
     for (const p of plan.objects) ctx.reverter.register(p)
-    throw new ClusterUnavailable(`the ignition check's 1 ms delay on ${hosts} could not be reverted: ${failed.map(o => `${o.namespace}/${o.name} (${o.message})`).join(', ')}`)
+    throw new ClusterUnavailable(
+      `the ignition check's 1 ms delay on ${hosts} could not be reverted: ${failed.map(o => `${o.namespace}/${o.name} (${o.message})`).join(', ')}`,
+    )
   }
   if (thrown !== undefined) throw thrown
   return finding(tried, hosts)
@@ -124,10 +171,19 @@ export async function ignite(ctx: IgnitionContext): Promise<PreflightCheck> {
 
 /** What the check found: the counters moved, or the targeted header does not get there (exit 4 at preflight). */
 function finding(tried: {seen: number; sent: number; errors: string[]}, hosts: string): PreflightCheck {
-  if (tried.seen > 0) return {check: 'ignition', status: 'ok', message: `a 1 ms delay for the targeted match on ${hosts} was counted by the calling sidecars (${tried.seen} of ${tried.sent} targeted requests), and reverted`}
-  const failures = tried.errors.length === 0 ? '' : ` (${tried.errors.length} targeted request(s) failed: ${[...new Set(tried.errors)].slice(0, 3).join('; ')})`
+  if (tried.seen > 0)
+    return {
+      check: 'ignition',
+      status: 'ok',
+      message: `a 1 ms delay for the targeted match on ${hosts} was counted by the calling sidecars (${tried.seen} of ${tried.sent} targeted requests), and reverted`,
+    }
+  const failures =
+    tried.errors.length === 0
+      ? ''
+      : ` (${tried.errors.length} targeted request(s) failed: ${[...new Set(tried.errors)].slice(0, 3).join('; ')})`
   return {
-    check: 'ignition', status: 'failed',
+    check: 'ignition',
+    status: 'failed',
     message: `the targeted header does not reach ${hosts}'s callers: a 1 ms delay for the targeted match was written (and reverted) and ${tried.sent} targeted requests sent, and no calling sidecar counted one${failures}`,
     hint: `Target with a header every service between the entry point and ${hosts} forwards. Real bookinfo forwards only ${BOOKINFO_FORWARDED}; your own apps must propagate the header (OpenTelemetry's W3C baggage does). Also check that the load enters the mesh through a sidecar or gateway. --no-ignition skips this check.`,
   }

@@ -20,12 +20,24 @@ interface Selection {
 /** The parts of leftovers.ts's CleanupReport this adds to. */
 interface Report {
   found: {name: string; runId: string; expired: boolean; owner?: string; expiresAt?: string}[]
-  reverted: {namespace: string; name: string; ok: boolean; action: 'restored' | 'stripped' | 'deleted' | 'absent'; message: string}[]
+  reverted: {
+    namespace: string
+    name: string
+    ok: boolean
+    action: 'restored' | 'stripped' | 'deleted' | 'absent'
+    message: string
+  }[]
   skipped: {name: string; runId: string; reason: string}[]
 }
 
 /** Finds, and unless it is a dry run deletes, the selected runs' TestRuns and ConfigMaps; adds them to the report as `TestRun/<name>`, `ConfigMap/<name>`. */
-export async function k6OperatorLeftovers(cluster: Cluster, namespace: string, selection: Selection, now: Date, report: Report): Promise<void> {
+export async function k6OperatorLeftovers(
+  cluster: Cluster,
+  namespace: string,
+  selection: Selection,
+  now: Date,
+  report: Report,
+): Promise<void> {
   const api = k6OperatorApi(cluster)
   if (api === undefined) return
   const selector = `${LABEL_MANAGED}=true`
@@ -36,7 +48,9 @@ export async function k6OperatorLeftovers(cluster: Cluster, namespace: string, s
   const objects = [
     ...testRuns.map(t => ({kind: 'TestRun' as const, name: t.name, annotations: t.annotations})),
     // Only the k6-operator driver's ConfigMaps (its TestRun's name): other ConfigMaps we may mark one day are not ours to delete here.
-    ...configMaps.filter(c => c.name.startsWith('faultline-k6-')).map(c => ({kind: 'ConfigMap' as const, name: c.name, annotations: c.annotations})),
+    ...configMaps
+      .filter(c => c.name.startsWith('faultline-k6-'))
+      .map(c => ({kind: 'ConfigMap' as const, name: c.name, annotations: c.annotations})),
   ]
   const deletions: Promise<void>[] = []
   for (const o of objects) {
@@ -45,10 +59,20 @@ export async function k6OperatorLeftovers(cluster: Cluster, namespace: string, s
     const expired = expiresAt === undefined || Number.isNaN(Date.parse(expiresAt)) || new Date(expiresAt) < now
     const name = `${o.kind}/${o.name}`
     const owner = o.annotations[ANNOTATION_OWNER]
-    report.found.push({name, runId, expired, ...(owner === undefined ? {} : {owner}), ...(expiresAt === undefined ? {} : {expiresAt})})
+    report.found.push({
+      name,
+      runId,
+      expired,
+      ...(owner === undefined ? {} : {owner}),
+      ...(expiresAt === undefined ? {} : {expiresAt}),
+    })
     if (selection.runId !== undefined && runId !== selection.runId) continue
     if (selection.runId === undefined && selection.all !== true && !expired) {
-      report.skipped.push({name, runId, reason: `run ${runId} may still be running (expires ${expiresAt ?? '?'}); pass --run ${runId} or --all to delete it now`})
+      report.skipped.push({
+        name,
+        runId,
+        reason: `run ${runId} may still be running (expires ${expiresAt ?? '?'}); pass --run ${runId} or --all to delete it now`,
+      })
       continue
     }
     if (selection.dryRun === true) {
@@ -56,10 +80,20 @@ export async function k6OperatorLeftovers(cluster: Cluster, namespace: string, s
       continue
     }
     const remove = o.kind === 'TestRun' ? api.deleteTestRun(namespace, o.name) : api.deleteConfigMap(namespace, o.name)
-    deletions.push(remove.then(
-      () => void report.reverted.push({namespace, name, ok: true, action: 'deleted', message: `the k6-operator load of run ${runId} (${o.kind === 'TestRun' ? 'its runner pods go with it' : 'its k6 script'})`}),
-      (err: Error) => void report.reverted.push({namespace, name, ok: false, action: 'deleted', message: err.message}),
-    ))
+    deletions.push(
+      remove.then(
+        () =>
+          void report.reverted.push({
+            namespace,
+            name,
+            ok: true,
+            action: 'deleted',
+            message: `the k6-operator load of run ${runId} (${o.kind === 'TestRun' ? 'its runner pods go with it' : 'its k6 script'})`,
+          }),
+        (err: Error) =>
+          void report.reverted.push({namespace, name, ok: false, action: 'deleted', message: err.message}),
+      ),
+    )
   }
   await Promise.all(deletions)
 }

@@ -28,18 +28,37 @@ function entryProxy(experiment: Experiment, targetProxy: string | undefined): st
 }
 
 /** Reads the cluster, compiles and runs preflight; read-only. */
-export async function planAgainstCluster(target: Target, experiment: Experiment, options: {runId?: string; owner?: string; prometheusUrl?: string; now?: Date} = {}): Promise<LivePlan> {
+export async function planAgainstCluster(
+  target: Target,
+  experiment: Experiment,
+  options: {runId?: string; owner?: string; prometheusUrl?: string; now?: Date} = {},
+): Promise<LivePlan> {
   const now = options.now ?? new Date()
   const existing = await target.cluster.listVirtualServices(target.namespace)
   const locks = lockChecks(existing, experiment.spec.faults, target.namespace, now)
   // A stale fault would be reverted first by a run: plan against the objects as they will be then.
   const staleNames = new Set(locks.stale.map(v => v.metadata.name))
   const current = existing.filter(v => !staleNames.has(v.metadata.name))
-  const plan = planExperiment({experiment, existing: current, runId: options.runId ?? newRunId(now), now, namespace: target.namespace, ...(options.owner === undefined ? {} : {owner: options.owner})})
+  const plan = planExperiment({
+    experiment,
+    existing: current,
+    runId: options.runId ?? newRunId(now),
+    now,
+    namespace: target.namespace,
+    ...(options.owner === undefined ? {} : {owner: options.owner}),
+  })
   const prometheusUrl = options.prometheusUrl ?? experiment.spec.prometheus?.url ?? target.prometheusUrl
-  const checks = [...locks.checks, ...await preflight({
-    experiment, cluster: target.cluster, namespace: target.namespace, plan, now,
-    prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl), loadThroughMesh: entryProxy(experiment, target.proxy) !== undefined || throughGatewayEntry(experiment),
-  })]
+  const checks = [
+    ...locks.checks,
+    ...(await preflight({
+      experiment,
+      cluster: target.cluster,
+      namespace: target.namespace,
+      plan,
+      now,
+      prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl),
+      loadThroughMesh: entryProxy(experiment, target.proxy) !== undefined || throughGatewayEntry(experiment),
+    })),
+  ]
   return {checks, plan, ready: checks.every(c => c.status !== 'failed')}
 }

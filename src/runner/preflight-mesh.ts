@@ -12,7 +12,15 @@
  */
 import type {MeshFacts} from '../cluster/cluster.js'
 import type {FaultPlan} from '../faults/plan.js'
-import {effectivePolicies, type MtlsMode, namespaceWide, type PeerAuthentication, policyName, ROOT_NAMESPACE, workloadMtls} from '@faultline/core/istio/peer-authentication.js'
+import {
+  effectivePolicies,
+  type MtlsMode,
+  namespaceWide,
+  type PeerAuthentication,
+  policyName,
+  ROOT_NAMESPACE,
+  workloadMtls,
+} from '@faultline/core/istio/peer-authentication.js'
 import {fqdn, virtualServicesInPrecedence, visibilityTier} from '@faultline/core/istio/routing.js'
 import type {VirtualService} from '@faultline/core/istio/types.js'
 import type {PreflightCheck} from './preflight-check.js'
@@ -36,14 +44,18 @@ export function meshChecks(input: MeshCheckInput): PreflightCheck[] {
 
 function ambientCheck({facts, namespace}: MeshCheckInput): PreflightCheck[] {
   if (facts.namespaceLabels?.['istio.io/dataplane-mode'] !== 'ambient') return []
-  return [{
-    check: 'ambient', status: 'failed',
-    message: `namespace ${namespace} is in ambient mode (istio.io/dataplane-mode=ambient): its pods have no sidecar, so a VirtualService fault has no calling sidecar to run in and would never fire`,
-    hint: `In ambient mode L7 faults run in a waypoint proxy: deploy one for the faulted service (istioctl waypoint apply -n ${namespace} --enroll-namespace; VirtualService with waypoints is alpha in Istio), or run against a namespace with sidecar injection.`,
-  }]
+  return [
+    {
+      check: 'ambient',
+      status: 'failed',
+      message: `namespace ${namespace} is in ambient mode (istio.io/dataplane-mode=ambient): its pods have no sidecar, so a VirtualService fault has no calling sidecar to run in and would never fire`,
+      hint: `In ambient mode L7 faults run in a waypoint proxy: deploy one for the faulted service (istioctl waypoint apply -n ${namespace} --enroll-namespace; VirtualService with waypoints is alpha in Istio), or run against a namespace with sidecar injection.`,
+    },
+  ]
 }
 
-const MTLS_HINT = 'Send the load through the ingress gateway (--entry gateway) or from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection); a port-forward (--entry portForward) also works, as it reaches the application on the pod\'s localhost, which the sidecar does not intercept. Or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector).'
+const MTLS_HINT =
+  "Send the load through the ingress gateway (--entry gateway) or from inside the mesh (a meshed pod, e.g. the k6-operator driver with sidecar injection); a port-forward (--entry portForward) also works, as it reaches the application on the pod's localhost, which the sidecar does not intercept. Or allow plaintext for the entry workload while testing (a PERMISSIVE PeerAuthentication with its selector)."
 
 /** Whether a workload policy gives the workloads it selects `mode` (or a port of them), over the namespace's mode. */
 function selectedMode(p: PeerAuthentication, namespaceMode: MtlsMode, mode: MtlsMode): boolean {
@@ -63,28 +75,62 @@ function mtlsCheck({facts, namespace, loadThroughMesh}: MeshCheckInput): Preflig
   if (loadThroughMesh || facts.peerAuthentications === undefined) return []
   const kept = effectivePolicies(facts.peerAuthentications)
   const {mode, from} = workloadMtls(kept, {namespace, labels: {}})
-  const workloadPolicies = kept.filter(p => p.metadata.namespace === namespace && namespace !== ROOT_NAMESPACE && !namespaceWide(p))
+  const workloadPolicies = kept.filter(
+    p => p.metadata.namespace === namespace && namespace !== ROOT_NAMESPACE && !namespaceWide(p),
+  )
   if (mode === 'STRICT' && from !== undefined) {
-    const relaxing = workloadPolicies.filter(p => selectedMode(p, mode, 'PERMISSIVE') || selectedMode(p, mode, 'DISABLE'))
+    const relaxing = workloadPolicies.filter(
+      p => selectedMode(p, mode, 'PERMISSIVE') || selectedMode(p, mode, 'DISABLE'),
+    )
     const message = `PeerAuthentication ${policyName(from)} makes mTLS STRICT for ${namespace}: the server sidecars refuse plaintext from a client without a sidecar (the connection is reset), and the load here does not come from one`
     if (relaxing.length === 0) return [{check: 'mtls', status: 'failed', message, hint: MTLS_HINT}]
-    return [{check: 'mtls', status: 'warning', message: `${message}, unless its entry workload is one that PeerAuthentication ${relaxing.map(policyName).join(', ')} allow${relaxing.length === 1 ? 's' : ''} plaintext for`, hint: MTLS_HINT}]
+    return [
+      {
+        check: 'mtls',
+        status: 'warning',
+        message: `${message}, unless its entry workload is one that PeerAuthentication ${relaxing.map(policyName).join(', ')} allow${relaxing.length === 1 ? 's' : ''} plaintext for`,
+        hint: MTLS_HINT,
+      },
+    ]
   }
   const strictWorkloads = workloadPolicies.filter(p => selectedMode(p, mode, 'STRICT'))
   if (strictWorkloads.length === 0) return []
-  return [{check: 'mtls', status: 'warning', message: `PeerAuthentication ${strictWorkloads.map(p => p.metadata.name).join(', ')} make mTLS STRICT for some workloads of ${namespace}: if the load's entry workload is one of them, plaintext load from outside the mesh is refused`, hint: MTLS_HINT}]
+  return [
+    {
+      check: 'mtls',
+      status: 'warning',
+      message: `PeerAuthentication ${strictWorkloads.map(p => p.metadata.name).join(', ')} make mTLS STRICT for some workloads of ${namespace}: if the load's entry workload is one of them, plaintext load from outside the mesh is refused`,
+      hint: MTLS_HINT,
+    },
+  ]
 }
 
 /** The cluster's VirtualServices with our planned writes in place (a created one is the newest of all). */
-function withPlan(all: readonly VirtualService[], plan: FaultPlan, now: Date): {list: VirtualService[]; ours: Set<string>} {
+function withPlan(
+  all: readonly VirtualService[],
+  plan: FaultPlan,
+  now: Date,
+): {list: VirtualService[]; ours: Set<string>} {
   const key = (vs: VirtualService) => `${vs.metadata.namespace ?? ''}/${vs.metadata.name}`
   const planned = new Map(plan.objects.map(o => [`${o.revert.namespace}/${o.revert.name}`, o]))
   const list = all.map(vs => {
     const o = planned.get(key(vs))
-    return o === undefined ? vs : {...o.desired, metadata: {...o.desired.metadata, ...(vs.metadata.creationTimestamp === undefined ? {} : {creationTimestamp: vs.metadata.creationTimestamp})}}
+    return o === undefined
+      ? vs
+      : {
+          ...o.desired,
+          metadata: {
+            ...o.desired.metadata,
+            ...(vs.metadata.creationTimestamp === undefined ? {} : {creationTimestamp: vs.metadata.creationTimestamp}),
+          },
+        }
   })
   for (const o of plan.objects) {
-    if (!all.some(vs => key(vs) === `${o.revert.namespace}/${o.revert.name}`)) list.push({...o.desired, metadata: {...o.desired.metadata, namespace: o.revert.namespace, creationTimestamp: now.toISOString()}})
+    if (!all.some(vs => key(vs) === `${o.revert.namespace}/${o.revert.name}`))
+      list.push({
+        ...o.desired,
+        metadata: {...o.desired.metadata, namespace: o.revert.namespace, creationTimestamp: now.toISOString()},
+      })
   }
   return {list, ours: new Set(planned.keys())}
 }
@@ -101,7 +147,8 @@ function precedenceChecks({facts, namespace, plan, faultedServices, now}: MeshCh
     if (first === undefined || ours.has(`${first.metadata.namespace ?? ''}/${first.metadata.name}`)) continue
     const tier = TIER[visibilityTier(first, namespace) ?? 2]
     checks.push({
-      check: 'precedence', status: 'failed',
+      check: 'precedence',
+      status: 'failed',
       message: `VirtualService ${first.metadata.namespace}/${first.metadata.name} (${tier}, created ${first.metadata.creationTimestamp ?? 'at an unknown time'}) takes precedence for ${host} in ${namespace}'s sidecars: they use only the first VirtualService per host, so our fault route would never be used`,
       hint: `Istio orders a host's VirtualServices private (exportTo: ".") → exported to the namespace → public, each oldest first. Put the fault where that VirtualService is (run with --namespace ${first.metadata.namespace ?? namespace} if the callers are there), or narrow its exportTo so it does not apply to ${namespace}.`,
     })

@@ -30,10 +30,14 @@ const isStatsAccess = (a: Access) => [...STATS_PROXY_ACCESS, ...STATS_EXEC_ACCES
  * alternatives: missing ones are listed only when neither way is fully granted.
  */
 export function deniedPermissions(access: readonly Access[], allowed: readonly boolean[]): string[] {
-  const granted = (want: readonly Access[]) => want.every(w => access.some((a, i) => allowed[i] === true && name(a) === name(w)))
+  const granted = (want: readonly Access[]) =>
+    want.every(w => access.some((a, i) => allowed[i] === true && name(a) === name(w)))
   const statsWay = granted(STATS_PROXY_ACCESS) || granted(STATS_EXEC_ACCESS)
   const denied = access.filter((a, i) => allowed[i] !== true && !isStatsAccess(a)).map(name)
-  if (!statsWay && access.some(isStatsAccess)) denied.push(`${STATS_PROXY_ACCESS.map(name).join(', ')} (or, to read sidecar stats by exec instead, ${STATS_EXEC_ACCESS.map(name).join(' and ')})`)
+  if (!statsWay && access.some(isStatsAccess))
+    denied.push(
+      `${STATS_PROXY_ACCESS.map(name).join(', ')} (or, to read sidecar stats by exec instead, ${STATS_EXEC_ACCESS.map(name).join(' and ')})`,
+    )
   return denied
 }
 
@@ -42,18 +46,23 @@ export function deniedPermissions(access: readonly Access[], allowed: readonly b
  * No meshed pod: no finding (the fault and probe checks say what is missing). Unreadable: a warning.
  */
 export async function statsCheck(cluster: Cluster, namespace: string): Promise<PreflightCheck[]> {
-  const pods = (await cluster.listPods(namespace, '').catch(() => [])).filter(hasProxy).sort((a, b) => Number(b.ready) - Number(a.ready))
+  const pods = (await cluster.listPods(namespace, '').catch(() => []))
+    .filter(hasProxy)
+    .sort((a, b) => Number(b.ready) - Number(a.ready))
   const pod = pods[0]
   if (pod === undefined) return []
   const reader = sidecarStats(cluster)
   try {
     await reader.envoy(namespace, pod.name)
   } catch (err) {
-    return [{
-      check: 'stats', status: 'warning',
-      message: `the sidecar stats of ${namespace}/${pod.name} could not be read: ${(err as Error).message}`,
-      hint: 'The fault counters and Envoy probes read them: grant get pods/proxy (or get and create pods/exec), and check that the pod\'s istio-proxy is running. Without them, whether the fault fired is judged from the traffic alone.',
-    }]
+    return [
+      {
+        check: 'stats',
+        status: 'warning',
+        message: `the sidecar stats of ${namespace}/${pod.name} could not be read: ${(err as Error).message}`,
+        hint: "The fault counters and Envoy probes read them: grant get pods/proxy (or get and create pods/exec), and check that the pod's istio-proxy is running. Without them, whether the fault fired is judged from the traffic alone.",
+      },
+    ]
   }
   const decision = reader.decided
   if (decision === undefined) return []

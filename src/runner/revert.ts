@@ -33,7 +33,10 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 /** Whether `vs` still carries anything of run `runId`. */
 export function carriesRun(vs: VirtualService, runId: string): boolean {
-  return vs.metadata.annotations?.[ANNOTATION_RUN_ID] === runId || (vs.spec.http ?? []).some(r => isFaultRouteName(r.name, runId))
+  return (
+    vs.metadata.annotations?.[ANNOTATION_RUN_ID] === runId ||
+    (vs.spec.http ?? []).some(r => isFaultRouteName(r.name, runId))
+  )
 }
 
 function describe(action: RevertAction): RevertOutcome['action'] {
@@ -47,7 +50,11 @@ function describe(action: RevertAction): RevertOutcome['action'] {
  * retried with a doubling back-off (capped at 2 s), anything else ends at once; `gaveUp` turns the
  * last error's message into the result.
  */
-export async function untilDeadline<T>(attempt: () => Promise<T>, gaveUp: (last: string) => T, options: RevertOptions = {}): Promise<T> {
+export async function untilDeadline<T>(
+  attempt: () => Promise<T>,
+  gaveUp: (last: string) => T,
+  options: RevertOptions = {},
+): Promise<T> {
   const deadline = Date.now() + (options.deadlineMs ?? 30_000)
   let backoff = options.backoffMs ?? 200
   let last = 'no attempt was made'
@@ -66,16 +73,29 @@ export async function untilDeadline<T>(attempt: () => Promise<T>, gaveUp: (last:
 }
 
 /** Runs one object's revert to completion or deadline: decide from the live object, act, read back. */
-export function revertObject(cluster: Cluster, namespace: string, name: string, runId: string, decide: (current: VirtualService | undefined) => RevertAction, options: RevertOptions = {}): Promise<RevertOutcome> {
-  return untilDeadline<RevertOutcome>(async () => {
-    const current = await cluster.getVirtualService(namespace, name)
-    const action = decide(current)
-    if (action.action === 'delete') await cluster.deleteVirtualService(namespace, name, action.resourceVersion ?? current?.metadata.resourceVersion)
-    if (action.action === 'update') await cluster.replaceVirtualService(action.object)
-    const after = await cluster.getVirtualService(namespace, name)
-    if (after !== undefined && carriesRun(after, runId)) throw new ConflictError('read-back still shows our fault routes or annotations')
-    return {namespace, name, ok: true, action: describe(action), message: action.reason}
-  }, last => ({namespace, name, ok: false, action: 'absent', message: last}), options)
+export function revertObject(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  runId: string,
+  decide: (current: VirtualService | undefined) => RevertAction,
+  options: RevertOptions = {},
+): Promise<RevertOutcome> {
+  return untilDeadline<RevertOutcome>(
+    async () => {
+      const current = await cluster.getVirtualService(namespace, name)
+      const action = decide(current)
+      if (action.action === 'delete')
+        await cluster.deleteVirtualService(namespace, name, action.resourceVersion ?? current?.metadata.resourceVersion)
+      if (action.action === 'update') await cluster.replaceVirtualService(action.object)
+      const after = await cluster.getVirtualService(namespace, name)
+      if (after !== undefined && carriesRun(after, runId))
+        throw new ConflictError('read-back still shows our fault routes or annotations')
+      return {namespace, name, ok: true, action: describe(action), message: action.reason}
+    },
+    last => ({namespace, name, ok: false, action: 'absent', message: last}),
+    options,
+  )
 }
 
 /** The command that cleans up by hand when an automatic revert failed (defined with the revert decisions). */
@@ -85,7 +105,10 @@ export {revertCommand}
 export class Reverter {
   private readonly entries: {planned: PlannedVirtualService; written?: VirtualService}[] = []
 
-  constructor(private readonly cluster: Cluster, private readonly runId: string) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly runId: string,
+  ) {}
 
   /** Called before the apply is attempted: even a write whose answer was lost gets reverted. */
   register(planned: PlannedVirtualService): void {
@@ -109,21 +132,28 @@ export class Reverter {
    * outcome, newest first.
    */
   async revertAll(options: RevertOptions = {}): Promise<RevertOutcome[]> {
-    const outcomes = await Promise.all([...this.entries].reverse().map(({planned, written}) => {
-      const {namespace, name} = planned.revert
-      const decide = (current: VirtualService | undefined): RevertAction => {
-        // Nothing of ours is left: an earlier attempt landed though its answer was lost (a 504), or
-        // someone removed it. Planning from `written` would call that "their edits" and write again.
-        if (current !== undefined && managedInfo(current) === undefined && !carriesRun(current, this.runId)) {
-          return {action: 'none', namespace, name, reason: `nothing of run ${this.runId} is left on it (an earlier attempt landed, or someone removed it)`}
+    const outcomes = await Promise.all(
+      [...this.entries].reverse().map(({planned, written}) => {
+        const {namespace, name} = planned.revert
+        const decide = (current: VirtualService | undefined): RevertAction => {
+          // Nothing of ours is left: an earlier attempt landed though its answer was lost (a 504), or
+          // someone removed it. Planning from `written` would call that "their edits" and write again.
+          if (current !== undefined && managedInfo(current) === undefined && !carriesRun(current, this.runId)) {
+            return {
+              action: 'none',
+              namespace,
+              name,
+              reason: `nothing of run ${this.runId} is left on it (an earlier attempt landed, or someone removed it)`,
+            }
+          }
+          if (written !== undefined) return planRevert(current, written, planned.revert)
+          // Our write's answer never arrived: act only if the object shows it landed.
+          if (current !== undefined && managedInfo(current)?.runId === this.runId) return revertFromAnnotations(current)
+          return {action: 'none', namespace, name, reason: 'our write never landed'}
         }
-        if (written !== undefined) return planRevert(current, written, planned.revert)
-        // Our write's answer never arrived: act only if the object shows it landed.
-        if (current !== undefined && managedInfo(current)?.runId === this.runId) return revertFromAnnotations(current)
-        return {action: 'none', namespace, name, reason: 'our write never landed'}
-      }
-      return revertObject(this.cluster, namespace, name, this.runId, decide, options)
-    }))
+        return revertObject(this.cluster, namespace, name, this.runId, decide, options)
+      }),
+    )
     this.entries.length = 0
     return outcomes
   }

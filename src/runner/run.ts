@@ -54,7 +54,10 @@ export interface RunResult {
 
 /** The run ends here with this outcome. */
 class Stop extends Error {
-  constructor(readonly outcome: Outcome, readonly reason: string) {
+  constructor(
+    readonly outcome: Outcome,
+    readonly reason: string,
+  ) {
     super(reason)
   }
 }
@@ -62,7 +65,12 @@ class Stop extends Error {
 /** An error that ended the run, as its verdict. */
 function verdictOfError(err: unknown): Verdict {
   if (err instanceof Stop) return verdictOf(err.outcome, err.reason)
-  if (err instanceof FaultlineError) return {outcome: err.exitCode === ExitCode.RevertFailed ? 'revert-failed' : 'could-not-run', reason: err.message + (err.hint === undefined ? '' : ` (${err.hint})`), exitCode: err.exitCode}
+  if (err instanceof FaultlineError)
+    return {
+      outcome: err.exitCode === ExitCode.RevertFailed ? 'revert-failed' : 'could-not-run',
+      reason: err.message + (err.hint === undefined ? '' : ` (${err.hint})`),
+      exitCode: err.exitCode,
+    }
   return verdictOf('could-not-run', `unexpected error: ${(err as Error).message}`)
 }
 
@@ -71,9 +79,18 @@ function loadPlan(input: RunInput, totalMs: number): LoadPlan {
   const {load} = input.experiment.spec
   const proxy = proxyFor(load.url, input.proxy) // the explicit way in, else HTTP_PROXY/NO_PROXY's for the URL
   return {
-    url: load.url, method: load.method ?? 'GET', ...(load.body === undefined ? {} : {body: load.body}),
-    traffic: load.traffic.map(t => ({name: t.name, headers: t.headers ?? {}, ...(t.rate === undefined ? {} : {ratePerSecond: parseRate(t.rate)}), ...(t.vus === undefined ? {} : {vus: t.vus})})),
-    durationMs: totalMs + 60_000, requestTimeoutMs: 60_000, ...(proxy === undefined ? {} : {proxy}),
+    url: load.url,
+    method: load.method ?? 'GET',
+    ...(load.body === undefined ? {} : {body: load.body}),
+    traffic: load.traffic.map(t => ({
+      name: t.name,
+      headers: t.headers ?? {},
+      ...(t.rate === undefined ? {} : {ratePerSecond: parseRate(t.rate)}),
+      ...(t.vus === undefined ? {} : {vus: t.vus}),
+    })),
+    durationMs: totalMs + 60_000,
+    requestTimeoutMs: 60_000,
+    ...(proxy === undefined ? {} : {proxy}),
   }
 }
 
@@ -105,9 +122,15 @@ class ExperimentRun {
   private loadT0: number | undefined
   private load: Promise<void> | undefined
   private readonly timers: {max?: NodeJS.Timeout; progress?: NodeJS.Timeout} = {}
-  private readonly onSignal = () => this.stopRun(typeof this.input.signal.reason === 'string' ? this.input.signal.reason : 'interrupted (signal)')
+  private readonly onSignal = () =>
+    this.stopRun(typeof this.input.signal.reason === 'string' ? this.input.signal.reason : 'interrupted (signal)')
 
-  private constructor(private readonly input: RunInput, private readonly journal: Journal, readonly runId: string, readonly startedAt: Date) {
+  private constructor(
+    private readonly input: RunInput,
+    private readonly journal: Journal,
+    readonly runId: string,
+    readonly startedAt: Date,
+  ) {
     const {experiment, cluster, namespace, events} = input
     this.durations = phaseDurations(experiment, input.phases)
     this.total = this.durations.baseline + this.durations.fault + this.durations.recovery
@@ -118,10 +141,23 @@ class ExperimentRun {
     this.prometheusUrl = input.prometheusUrl ?? experiment.spec.prometheus?.url
     this.prometheus = this.prometheusUrl === undefined ? undefined : new PrometheusClient(this.prometheusUrl)
     // The blast-radius map: the mesh's own counters at every phase boundary, and the diagnosis at the end.
-    this.blastRadius = new BlastRadiusCollector({cluster, namespace, experiment, events, ...(this.prometheusUrl === undefined ? {} : {prometheusUrl: this.prometheusUrl})})
+    this.blastRadius = new BlastRadiusCollector({
+      cluster,
+      namespace,
+      experiment,
+      events,
+      ...(this.prometheusUrl === undefined ? {} : {prometheusUrl: this.prometheusUrl}),
+    })
     events.subscribe(e => this.blastRadius.observe(e))
     const thresholds = input.driver.thresholds?.bind(input.driver)
-    this.probes = new PhaseProbes(experiment.spec.steadyState, {cluster, namespace, recorder: this.recorder, prometheus: this.prometheus, proxy: input.proxy, ...(thresholds === undefined ? {} : {thresholds})})
+    this.probes = new PhaseProbes(experiment.spec.steadyState, {
+      cluster,
+      namespace,
+      recorder: this.recorder,
+      prometheus: this.prometheus,
+      proxy: input.proxy,
+      ...(thresholds === undefined ? {} : {thresholds}),
+    })
   }
 
   /** Starts the journal (every event from here on is in it) and listens for the ways a run is stopped. */
@@ -130,18 +166,43 @@ class ExperimentRun {
     const runId = newRunId()
     const startedAt = new Date()
     const driverVersion = await input.driver.version()
-    const journal = new Journal(runDirectory(input.reportDir, experiment.metadata.name, startedAt), {
-      runId, experiment: {name: experiment.metadata.name, file: input.file, spec: withProbePhases(experiment)},
-      environment: {cluster: cluster.target.source, context: cluster.target.context, server: cluster.target.server, namespace, runner: `faultline ${version}`, node: process.version, driver: input.driver.name, driverVersion, user: input.owner ?? 'unknown'},
-    }, startedAt, doc => redactJournal(doc, input.redactHeaders ?? []))
+    const journal = new Journal(
+      runDirectory(input.reportDir, experiment.metadata.name, startedAt),
+      {
+        runId,
+        experiment: {name: experiment.metadata.name, file: input.file, spec: withProbePhases(experiment)},
+        environment: {
+          cluster: cluster.target.source,
+          context: cluster.target.context,
+          server: cluster.target.server,
+          namespace,
+          runner: `faultline ${version}`,
+          node: process.version,
+          driver: input.driver.name,
+          driverVersion,
+          user: input.owner ?? 'unknown',
+        },
+      },
+      startedAt,
+      doc => redactJournal(doc, input.redactHeaders ?? []),
+    )
     events.subscribe(e => journal.record(e))
-    events.emit({kind: 'run-started', runId, experiment: experiment.metadata.name, file: input.file, target: cluster.target, driver: input.driver.name, driverVersion})
+    events.emit({
+      kind: 'run-started',
+      runId,
+      experiment: experiment.metadata.name,
+      file: input.file,
+      target: cluster.target,
+      driver: input.driver.name,
+      driverVersion,
+    })
     const run = new ExperimentRun(input, journal, runId, startedAt)
     // A caller may say why it stopped the run (a game day's time limit); Ctrl-C aborts without one.
     input.signal.addEventListener('abort', run.onSignal, {once: true})
     const maxDuration = experiment.spec.guardrails?.maxDuration
     const maxMs = maxDuration === undefined ? undefined : parseDurationMs(maxDuration)
-    if (maxMs !== undefined) run.timers.max = setTimeout(() => run.stopRun(`guardrails.maxDuration (${maxDuration}) reached`), maxMs)
+    if (maxMs !== undefined)
+      run.timers.max = setTimeout(() => run.stopRun(`guardrails.maxDuration (${maxDuration}) reached`), maxMs)
     if (input.signal.aborted) run.onSignal()
     return run
   }
@@ -160,7 +221,12 @@ class ExperimentRun {
   /** Where the run stopped a phase that started at `startT` on the run clock, if it did. */
   private cutShort(startT: number, plannedMs: number): PhaseCut | undefined {
     if (this.stoppedAt === undefined) return undefined
-    return {reason: this.abortReason ?? 'stopped', afterMs: Math.max(0, this.stoppedAt.t - startT), plannedMs, inFlight: this.stoppedAt.inFlight}
+    return {
+      reason: this.abortReason ?? 'stopped',
+      afterMs: Math.max(0, this.stoppedAt.t - startT),
+      plannedMs,
+      inFlight: this.stoppedAt.inFlight,
+    }
   }
 
   private aborted(): Stop {
@@ -172,9 +238,24 @@ class ExperimentRun {
     try {
       const plan = await this.prepare()
       const loadClock = this.startLoad()
-      const phase = {input: this.input, probes: this.probes, signal: this.abort.signal, cutShort: this.cutShort.bind(this)}
+      const phase = {
+        input: this.input,
+        probes: this.probes,
+        signal: this.abort.signal,
+        cutShort: this.cutShort.bind(this),
+      }
       const baselineEnd = await this.baseline(phase, loadClock)
-      const fault = new FaultPhase({input: this.input, plan, reverter: this.reverter, probes: this.probes, recorder: this.recorder, prometheus: this.prometheus, loadClock, stopRun: this.stopRun.bind(this), cutShort: this.cutShort.bind(this)})
+      const fault = new FaultPhase({
+        input: this.input,
+        plan,
+        reverter: this.reverter,
+        probes: this.probes,
+        recorder: this.recorder,
+        prometheus: this.prometheus,
+        loadClock,
+        stopRun: this.stopRun.bind(this),
+        cutShort: this.cutShort.bind(this),
+      })
       return await this.faultAndRecovery(fault, phase, loadClock, baselineEnd)
     } catch (err) {
       return verdictOfError(err)
@@ -188,13 +269,39 @@ class ExperimentRun {
   /** Preflight and the ignition check, spec.setup, then the driver's own set-up in the cluster (k6-operator). */
   private async prepare(): Promise<FaultPlan> {
     const {input} = this
-    const plan = await prepare({...input, ...(this.prometheusUrl === undefined ? {} : {prometheusUrl: this.prometheusUrl})}, this.runId, this.startedAt, this.reverter)
+    const plan = await prepare(
+      {...input, ...(this.prometheusUrl === undefined ? {} : {prometheusUrl: this.prometheusUrl})},
+      this.runId,
+      this.startedAt,
+      this.reverter,
+    )
     if (this.abort.signal.aborted) throw this.aborted()
     // The setup is part of the experiment: the baseline is measured with it in place.
-    await applySetup({cluster: input.cluster, experiment: input.experiment, namespace: input.namespace, runId: this.runId, startedAt: this.startedAt, events: this.events, reverter: this.setupReverter, ...(input.owner === undefined ? {} : {owner: input.owner}), ...(input.revertTimeoutMs === undefined ? {} : {revertTimeoutMs: input.revertTimeoutMs})})
+    await applySetup({
+      cluster: input.cluster,
+      experiment: input.experiment,
+      namespace: input.namespace,
+      runId: this.runId,
+      startedAt: this.startedAt,
+      events: this.events,
+      reverter: this.setupReverter,
+      ...(input.owner === undefined ? {} : {owner: input.owner}),
+      ...(input.revertTimeoutMs === undefined ? {} : {revertTimeoutMs: input.revertTimeoutMs}),
+    })
     // A driver that sets up in the cluster (k6-operator: ConfigMap, TestRun, its stages) does it now: exit 4 when it cannot.
     const expiresAt = new Date(this.startedAt.getTime() + this.total + 15 * 60_000)
-    await input.driver.prepare?.(loadPlan(input, this.total), {runId: this.runId, experiment: input.experiment.metadata.name, owner: input.owner ?? 'unknown', namespace: input.namespace, expiresAt}, c => this.events.emit({kind: 'preflight', ...c}), this.abort.signal)
+    await input.driver.prepare?.(
+      loadPlan(input, this.total),
+      {
+        runId: this.runId,
+        experiment: input.experiment.metadata.name,
+        owner: input.owner ?? 'unknown',
+        namespace: input.namespace,
+        expiresAt,
+      },
+      c => this.events.emit({kind: 'preflight', ...c}),
+      this.abort.signal,
+    )
     if (this.abort.signal.aborted) throw this.aborted()
     return plan
   }
@@ -204,19 +311,30 @@ class ExperimentRun {
     const t0 = this.events.elapsed()
     this.loadT0 = t0
     const loadClock = () => this.events.elapsed() - t0
-    this.load = this.input.driver.run(loadPlan(this.input, this.total), this.recorder, {stop: this.stopLoad.signal, abort: this.abort.signal, fail: reason => {
-      this.loadFailed ??= reason
-      this.stopRun(reason)
-    }})
+    this.load = this.input.driver.run(loadPlan(this.input, this.total), this.recorder, {
+      stop: this.stopLoad.signal,
+      abort: this.abort.signal,
+      fail: reason => {
+        this.loadFailed ??= reason
+        this.stopRun(reason)
+      },
+    })
     // What is in flight, every second: a delayed request shows while it is delayed, not only once it ends.
-    this.timers.progress = setInterval(() => this.events.emit({kind: 'load-progress', loadMs: loadClock(), inFlight: this.recorder.inFlight(loadClock())}), 1000)
+    this.timers.progress = setInterval(
+      () =>
+        this.events.emit({kind: 'load-progress', loadMs: loadClock(), inFlight: this.recorder.inFlight(loadClock())}),
+      1000,
+    )
     return loadClock
   }
 
   /** The baseline: the system must be steady before anything is injected. Returns its end on the load clock. */
   private async baseline(phase: PhaseRun, loadClock: () => number): Promise<number> {
     if (!(await runPhase(phase, 'baseline', this.durations.baseline)).complete) {
-      throw new Stop(this.loadFailed === undefined ? 'aborted' : 'could-not-run', `${this.abortReason ?? 'aborted'} during the baseline; nothing was injected`)
+      throw new Stop(
+        this.loadFailed === undefined ? 'aborted' : 'could-not-run',
+        `${this.abortReason ?? 'aborted'} during the baseline; nothing was injected`,
+      )
     }
     const end = loadClock()
     await settle(this.recorder, end, 2000)
@@ -224,29 +342,51 @@ class ExperimentRun {
     this.emitResults(results)
     const unsteady = results.filter(r => r.status !== 'held')
     const failures = windowReasonsText(this.recorder, 0, end)
-    if (unsteady.length > 0) throw new Stop('could-not-run', `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')})${failures === '' ? '' : `; failed requests: ${failures}`}; nothing was injected`)
+    if (unsteady.length > 0)
+      throw new Stop(
+        'could-not-run',
+        `the baseline was not steady (${unsteady.map(r => `"${r.probe}" ${r.status}: ${r.message ?? r.actual}`).join('; ')})${failures === '' ? '' : `; failed requests: ${failures}`}; nothing was injected`,
+      )
     return end
   }
 
   /** The fault, its revert, and the recovery; the load stops after it, and the phases are scored. */
-  private async faultAndRecovery(fault: FaultPhase, phase: PhaseRun, loadClock: () => number, baselineEnd: number): Promise<Verdict> {
+  private async faultAndRecovery(
+    fault: FaultPhase,
+    phase: PhaseRun,
+    loadClock: () => number,
+    baselineEnd: number,
+  ): Promise<Verdict> {
     const window = await fault.run(this.durations.fault, this.abort.signal)
     const failedReverts = (await fault.revert()).filter(o => !o.ok)
     // The recovery: did the system come back once the fault was gone? Its instant probes are read at its end.
-    const recovery = this.abort.signal.aborted || failedReverts.length > 0 ? undefined
-      : await runPhase(phase, 'recovery', this.durations.recovery, () => fault.watchLastEvidence(), () => this.probes.endPhase('recovery', window.to, loadClock(), 'instant'))
+    const recovery =
+      this.abort.signal.aborted || failedReverts.length > 0
+        ? undefined
+        : await runPhase(
+            phase,
+            'recovery',
+            this.durations.recovery,
+            () => fault.watchLastEvidence(),
+            () => this.probes.endPhase('recovery', window.to, loadClock(), 'instant'),
+          )
     this.stopLoad.abort()
     await this.load
     reportSchedule(this.input.driver, this.events)
     const end = loadClock()
     // A phase cut short is incomplete: its load probes are not scored on part of a phase.
     const faultResults = fault.complete ? await this.probes.endPhase('fault', window.from, window.to, 'load') : []
-    const recoveryResults = recovery?.complete === true ? await this.probes.endPhase('recovery', window.to, end, 'load') : undefined
+    const recoveryResults =
+      recovery?.complete === true ? await this.probes.endPhase('recovery', window.to, end, 'load') : undefined
     this.emitResults([...faultResults, ...(recoveryResults ?? [])])
     fault.reportTraffic(window, baselineEnd)
     return decideVerdict({
-      ...(this.abortReason === undefined ? {} : {abortReason: this.abortReason}), failedReverts, revertCommand: revertCommand(this.runId, this.input.namespace), fired: fault.fired,
-      fault: [...fault.instantResults, ...faultResults], ...(recovery?.complete === true ? {recovery: [...recovery.results, ...(recoveryResults ?? [])]} : {}),
+      ...(this.abortReason === undefined ? {} : {abortReason: this.abortReason}),
+      failedReverts,
+      revertCommand: revertCommand(this.runId, this.input.namespace),
+      fired: fault.fired,
+      fault: [...fault.instantResults, ...faultResults],
+      ...(recovery?.complete === true ? {recovery: [...recovery.results, ...(recoveryResults ?? [])]} : {}),
     })
   }
 
@@ -262,24 +402,58 @@ class ExperimentRun {
     // Safety net: anything still registered (an exception mid-fault) is reverted now, on a fresh deadline.
     if (this.reverter.size > 0) {
       const outcomes = await this.reverter.revertAll({deadlineMs: input.revertTimeoutMs ?? 30_000})
-      for (const o of outcomes) events.emit(o.ok ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message} : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command})
-      if (outcomes.some(o => !o.ok)) result = verdictOf('revert-failed', `${result.reason}; and the revert failed: faults may still be live. Run: ${command}`)
+      for (const o of outcomes)
+        events.emit(
+          o.ok
+            ? {kind: 'revert', namespace: o.namespace, name: o.name, action: o.action, message: o.message}
+            : {kind: 'revert-failed', namespace: o.namespace, name: o.name, message: o.message, command},
+        )
+      if (outcomes.some(o => !o.ok))
+        result = verdictOf(
+          'revert-failed',
+          `${result.reason}; and the revert failed: faults may still be live. Run: ${command}`,
+        )
     }
     this.stopLoad.abort()
     if (result.outcome !== 'held' && result.outcome !== 'deviated') this.abort.abort()
     // spec.setup last, after the faults and the recovery, on every exit path (its own fresh deadline).
-    const setupFailures = await restoreSetup(this.setupReverter, events, runId, input.namespace, input.revertTimeoutMs ?? 30_000)
-    if (setupFailures.length > 0) result = verdictOf('revert-failed', `${result.reason}; and restoring spec.setup failed: DestinationRule ${setupFailures.map(o => `${o.namespace}/${o.name}`).join(', ')} may still be patched. Run: ${command}`)
+    const setupFailures = await restoreSetup(
+      this.setupReverter,
+      events,
+      runId,
+      input.namespace,
+      input.revertTimeoutMs ?? 30_000,
+    )
+    if (setupFailures.length > 0)
+      result = verdictOf(
+        'revert-failed',
+        `${result.reason}; and restoring spec.setup failed: DestinationRule ${setupFailures.map(o => `${o.namespace}/${o.name}`).join(', ')} may still be patched. Run: ${command}`,
+      )
     await this.load?.catch(() => undefined)
     // What the driver created in the cluster (k6-operator: TestRun, ConfigMap) goes on every path.
-    await input.driver.cleanup?.().catch((err: Error) => events.emit({kind: 'log', level: 'warn', message: `${err.message.replace('<id>', runId)}`}))
+    await input.driver
+      .cleanup?.()
+      .catch((err: Error) =>
+        events.emit({kind: 'log', level: 'warn', message: `${err.message.replace('<id>', runId)}`}),
+      )
     if (this.prometheus !== undefined && this.load !== undefined) {
-      for (const series of await withinMs(SERIES_BUDGET_MS, collectSeries(this.prometheus, input.experiment, this.startedAt, new Date()), [])) events.emit({kind: 'probe-series', series})
+      for (const series of await withinMs(
+        SERIES_BUDGET_MS,
+        collectSeries(this.prometheus, input.experiment, this.startedAt, new Date()),
+        [],
+      ))
+        events.emit({kind: 'probe-series', series})
     }
     await this.blastRadius.finish()
     events.emit({kind: 'run-finished', ...result})
     this.journal.close()
-    return {runId, ...result, runDir: dirname(this.journal.file), journalFile: this.journal.file, journal: redactJournal(this.journal.doc, input.redactHeaders ?? [])}
+    return {
+      runId,
+      ...result,
+      runDir: dirname(this.journal.file),
+      journalFile: this.journal.file,
+      journal: redactJournal(this.journal.doc, input.redactHeaders ?? []),
+    }
   }
 }
 
@@ -293,7 +467,11 @@ const SEND_LAG_WARNING_MS = 100
 function reportSchedule(driver: LoadDriver, events: EventStream): void {
   for (const r of driver.lastSendReport ?? []) {
     const behind = r.lag.p99 > SEND_LAG_WARNING_MS
-    events.emit({kind: 'log', level: behind ? 'warn' : 'info', message: `load ${r.traffic}: ${r.sent} arrivals at ${r.arrivalRate.toFixed(1)}/s over the sending window, send lag p50 ${r.lag.p50.toFixed(1)}ms p99 ${r.lag.p99.toFixed(1)}ms${behind ? ' — the load driver fell behind its schedule (is the machine running chaos overloaded?); latencies include that lag' : ''}`})
+    events.emit({
+      kind: 'log',
+      level: behind ? 'warn' : 'info',
+      message: `load ${r.traffic}: ${r.sent} arrivals at ${r.arrivalRate.toFixed(1)}/s over the sending window, send lag p50 ${r.lag.p50.toFixed(1)}ms p99 ${r.lag.p99.toFixed(1)}ms${behind ? ' — the load driver fell behind its schedule (is the machine running chaos overloaded?); latencies include that lag' : ''}`,
+    })
   }
 }
 
@@ -319,14 +497,35 @@ async function prepare(input: RunInput, runId: string, startedAt: Date, reverter
   const existing = await takeLocks(input)
   const plan = planAgainst(input, existing, runId, startedAt)
   const checks = [
-    ...await preflight({experiment, cluster, namespace, plan, prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl), loadThroughMesh: input.proxy !== undefined || throughGatewayEntry(experiment), now: new Date()}),
+    ...(await preflight({
+      experiment,
+      cluster,
+      namespace,
+      plan,
+      prometheus: input.prometheusUrl === undefined ? undefined : new PrometheusClient(input.prometheusUrl),
+      loadThroughMesh: input.proxy !== undefined || throughGatewayEntry(experiment),
+      now: new Date(),
+    })),
     // Each traffic class can reach its URL the way the load will send (a baseline of 100 % ENOTFOUND tests nothing).
-    ...await reachabilityChecks({load: experiment.spec.load, ...(input.proxy === undefined ? {} : {proxy: input.proxy})}),
+    ...(await reachabilityChecks({
+      load: experiment.spec.load,
+      ...(input.proxy === undefined ? {} : {proxy: input.proxy}),
+    })),
   ]
   passOrStop(events, checks)
   if (input.ignition === false) return plan
   // Will it fire? A 1 ms delay for the targeted match, a few targeted requests, the callers' counters.
-  const ignition = await ignite({experiment, cluster, namespace, ...(input.proxy === undefined ? {} : {proxy: input.proxy}), ...(input.owner === undefined ? {} : {owner: input.owner}), runId, existing, reverter, revertTimeoutMs: input.revertTimeoutMs ?? 30_000})
+  const ignition = await ignite({
+    experiment,
+    cluster,
+    namespace,
+    ...(input.proxy === undefined ? {} : {proxy: input.proxy}),
+    ...(input.owner === undefined ? {} : {owner: input.owner}),
+    runId,
+    existing,
+    reverter,
+    revertTimeoutMs: input.revertTimeoutMs ?? 30_000,
+  })
   passOrStop(events, [ignition])
   // The check restored what it wrote, with new resourceVersions: plan the real faults from the objects as they are now.
   return planAgainst(input, await cluster.listVirtualServices(namespace), runId, startedAt)
@@ -334,9 +533,21 @@ async function prepare(input: RunInput, runId: string, startedAt: Date, reverter
 
 /** Journals each preflight check, then stops the run (could-not-run) if any failed. */
 function passOrStop(events: RunInput['events'], checks: PreflightCheck[]): void {
-  checks.forEach(c => events.emit({kind: 'preflight', check: c.check, status: c.status, message: c.message, ...(c.hint === undefined ? {} : {hint: c.hint})}))
+  checks.forEach(c =>
+    events.emit({
+      kind: 'preflight',
+      check: c.check,
+      status: c.status,
+      message: c.message,
+      ...(c.hint === undefined ? {} : {hint: c.hint}),
+    }),
+  )
   const failed = checks.filter(c => c.status === 'failed')
-  if (failed.length > 0) throw new Stop('could-not-run', `preflight failed: ${failed.map(c => c.message + (c.hint === undefined ? '' : ` — ${c.hint}`)).join('; ')}`)
+  if (failed.length > 0)
+    throw new Stop(
+      'could-not-run',
+      `preflight failed: ${failed.map(c => c.message + (c.hint === undefined ? '' : ` — ${c.hint}`)).join('; ')}`,
+    )
 }
 
 /** The namespace's VirtualServices once no other live run holds the targets, the stale faults of dead runs reverted. */
@@ -347,16 +558,38 @@ async function takeLocks(input: RunInput): Promise<VirtualService[]> {
   passOrStop(events, locks.checks)
   for (const vs of locks.stale) {
     const name = vs.metadata.name
-    const outcome = await revertObject(cluster, namespace, name, managedInfo(vs)?.runId ?? '', current => current === undefined ? {action: 'none', namespace, name, reason: 'gone'} : revertFromAnnotations(current), {deadlineMs: input.revertTimeoutMs ?? 30_000})
-    if (!outcome.ok) throw new Stop('could-not-run', `a stale fault on ${name} could not be reverted: ${outcome.message}`)
-    events.emit({kind: 'revert', namespace, name, action: outcome.action, message: `stale fault reverted: ${outcome.message}`})
+    const outcome = await revertObject(
+      cluster,
+      namespace,
+      name,
+      managedInfo(vs)?.runId ?? '',
+      current =>
+        current === undefined ? {action: 'none', namespace, name, reason: 'gone'} : revertFromAnnotations(current),
+      {deadlineMs: input.revertTimeoutMs ?? 30_000},
+    )
+    if (!outcome.ok)
+      throw new Stop('could-not-run', `a stale fault on ${name} could not be reverted: ${outcome.message}`)
+    events.emit({
+      kind: 'revert',
+      namespace,
+      name,
+      action: outcome.action,
+      message: `stale fault reverted: ${outcome.message}`,
+    })
   }
   return locks.stale.length > 0 ? await cluster.listVirtualServices(namespace) : existing
 }
 
 /** The experiment's faults (with any --phases override) compiled against these VirtualServices. */
 function planAgainst(input: RunInput, existing: VirtualService[], runId: string, startedAt: Date): FaultPlan {
-  return planExperiment({experiment: withPhases(input.experiment, input.phases), existing, runId, now: startedAt, namespace: input.namespace, ...(input.owner === undefined ? {} : {owner: input.owner})})
+  return planExperiment({
+    experiment: withPhases(input.experiment, input.phases),
+    existing,
+    runId,
+    now: startedAt,
+    namespace: input.namespace,
+    ...(input.owner === undefined ? {} : {owner: input.owner}),
+  })
 }
 
 /** What every phase needs from the run. */
@@ -372,7 +605,13 @@ interface PhaseRun {
  * probes at its end. A phase the run stopped is incomplete: `atEnd` is not read, and its end says
  * where it was cut and what was in flight.
  */
-async function runPhase(run: PhaseRun, phase: PhaseName, ms: number, during?: () => Promise<void>, atEnd?: () => Promise<ProbeResult[]>): Promise<{complete: boolean; results: ProbeResult[]}> {
+async function runPhase(
+  run: PhaseRun,
+  phase: PhaseName,
+  ms: number,
+  during?: () => Promise<void>,
+  atEnd?: () => Promise<ProbeResult[]>,
+): Promise<{complete: boolean; results: ProbeResult[]}> {
   const {events} = run.input
   const started = events.emit({kind: 'phase-started', phase, plannedMs: ms})
   await run.probes.startPhase(phase)

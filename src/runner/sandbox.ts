@@ -18,23 +18,30 @@ const PACKAGE = '@faultline/sandbox'
 /** The sandbox is not installed here (the runtime image, or `npm ci --omit=dev`). */
 export class SandboxAbsent extends ClusterUnavailable {
   constructor(cause: unknown) {
-    super('the sandbox is not part of this installation (the runtime image installs only what runs against a real cluster)', {
-      cause,
-      hint: 'Run against a cluster (--kubeconfig, --context, or in-cluster), or use the sandbox from a clone of the repository (npm ci, then bin/chaos), where the package @faultline/sandbox is installed.',
-    })
+    super(
+      'the sandbox is not part of this installation (the runtime image installs only what runs against a real cluster)',
+      {
+        cause,
+        hint: 'Run against a cluster (--kubeconfig, --context, or in-cluster), or use the sandbox from a clone of the repository (npm ci, then bin/chaos), where the package @faultline/sandbox is installed.',
+      },
+    )
   }
 }
 
 /** Whether `err` says that the sandbox package itself cannot be found (not a module it imports). */
 function isAbsent(err: unknown): boolean {
   const e = err as NodeJS.ErrnoException
-  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && typeof e.message === 'string' && e.message.includes(`'${PACKAGE}'`)
+  return (
+    (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') &&
+    typeof e.message === 'string' &&
+    e.message.includes(`'${PACKAGE}'`)
+  )
 }
 
 /** The sandbox package, or undefined when this installation has none. */
 export async function sandboxIfInstalled(): Promise<SandboxPackage | undefined> {
   try {
-    return await import(PACKAGE) as SandboxPackage
+    return (await import(PACKAGE)) as SandboxPackage
   } catch (err) {
     if (isAbsent(err)) return undefined
     throw err
@@ -44,7 +51,7 @@ export async function sandboxIfInstalled(): Promise<SandboxPackage | undefined> 
 /** The sandbox package, or `SandboxAbsent` (exit 4) saying that this installation has none. */
 export async function loadSandbox(): Promise<SandboxPackage> {
   try {
-    return await import(PACKAGE) as SandboxPackage
+    return (await import(PACKAGE)) as SandboxPackage
   } catch (err) {
     throw isAbsent(err) ? new SandboxAbsent(err) : err
   }

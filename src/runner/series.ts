@@ -15,7 +15,7 @@ export type {ProbeSeries}
 
 /** Every PromQL query of the experiment, probes first, then abort conditions, each once. */
 export function promQueries(experiment: Experiment): {probe: string; query: string}[] {
-  const probes = [...experiment.spec.steadyState, ...experiment.spec.guardrails?.abortWhen ?? []]
+  const probes = [...experiment.spec.steadyState, ...(experiment.spec.guardrails?.abortWhen ?? [])]
   const seen = new Set<string>()
   const out: {probe: string; query: string}[] = []
   for (const p of probes) {
@@ -34,18 +34,27 @@ export function stepFor(ms: number): number {
 }
 
 /** Queries each series over [runStart, end]; a failure is recorded on that series, never thrown. */
-export async function collectSeries(prometheus: PrometheusClient, experiment: Experiment, runStart: Date, end: Date): Promise<ProbeSeries[]> {
+export async function collectSeries(
+  prometheus: PrometheusClient,
+  experiment: Experiment,
+  runStart: Date,
+  end: Date,
+): Promise<ProbeSeries[]> {
   const stepSeconds = stepFor(end.getTime() - runStart.getTime())
-  return Promise.all(promQueries(experiment).map(async ({probe, query}): Promise<ProbeSeries> => {
-    try {
-      const byLabels = await prometheus.range(query, runStart, end, stepSeconds)
-      const series = Object.entries(byLabels).map(([labels, points]) => ({
-        labels: JSON.parse(labels) as Record<string, string>,
-        points: points.filter(p => Number.isFinite(p.v)).map(p => [Math.round(p.t - runStart.getTime()), p.v] as [number, number]),
-      }))
-      return {probe, query, stepSeconds, series}
-    } catch (err) {
-      return {probe, query, stepSeconds, series: [], error: (err as Error).message}
-    }
-  }))
+  return Promise.all(
+    promQueries(experiment).map(async ({probe, query}): Promise<ProbeSeries> => {
+      try {
+        const byLabels = await prometheus.range(query, runStart, end, stepSeconds)
+        const series = Object.entries(byLabels).map(([labels, points]) => ({
+          labels: JSON.parse(labels) as Record<string, string>,
+          points: points
+            .filter(p => Number.isFinite(p.v))
+            .map(p => [Math.round(p.t - runStart.getTime()), p.v] as [number, number]),
+        }))
+        return {probe, query, stepSeconds, series}
+      } catch (err) {
+        return {probe, query, stepSeconds, series: [], error: (err as Error).message}
+      }
+    }),
+  )
 }

@@ -21,7 +21,9 @@ export function trapSignals(say: (message: string) => void): SignalTrap {
       say(`${name}: stopping the run and reverting every fault (another Ctrl-C will not skip the revert)…`)
       ac.abort()
     } else {
-      say(`${name}: still reverting — please wait; the revert has its own deadline and will finish or report what is left.`)
+      say(
+        `${name}: still reverting — please wait; the revert has its own deadline and will finish or report what is left.`,
+      )
     }
   }
   process.on('SIGINT', handler)

@@ -53,11 +53,19 @@ async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string
   if (running !== undefined) {
     const cluster = connect({kubeconfig: running.kubeconfig}) as Cluster
     return {
-      cluster, namespace: flags.namespace ?? running.namespace, proxy: running.proxy, ...(running.prometheus === undefined ? {} : {prometheusUrl: running.prometheus}),
-      ...(running.gateway === undefined ? {} : {gateway: running.gateway}), note: `${why}: using the sandbox running in ${stateDir}`, close: async () => {},
+      cluster,
+      namespace: flags.namespace ?? running.namespace,
+      proxy: running.proxy,
+      ...(running.prometheus === undefined ? {} : {prometheusUrl: running.prometheus}),
+      ...(running.gateway === undefined ? {} : {gateway: running.gateway}),
+      note: `${why}: using the sandbox running in ${stateDir}`,
+      close: async () => {},
     }
   }
-  if (flags.ephemeral === false) throw new NoTarget(`${why}, and no sandbox is running in ${stateDir}`, {hint: 'Pass --kubeconfig/--context, or start one with chaos sandbox up.'})
+  if (flags.ephemeral === false)
+    throw new NoTarget(`${why}, and no sandbox is running in ${stateDir}`, {
+      hint: 'Pass --kubeconfig/--context, or start one with chaos sandbox up.',
+    })
   const dir = await mkdtemp(join(tmpdir(), 'faultline-sandbox-'))
   log(`${why}: starting an ephemeral sandbox for this run (chaos sandbox up keeps one running)…`)
   // Its own process, so the mesh and bookinfo do not share an event loop with the load and probes.
@@ -65,8 +73,11 @@ async function sandboxTarget(flags: TargetFlags, why: string, log: (line: string
   await warmUp(state.proxy)
   const cluster = connect({kubeconfig: state.kubeconfig}) as Cluster
   return {
-    cluster, namespace: flags.namespace ?? state.namespace, proxy: state.proxy,
-    ...(state.prometheus === undefined ? {} : {prometheusUrl: state.prometheus}), ...(state.gateway === undefined ? {} : {gateway: state.gateway}),
+    cluster,
+    namespace: flags.namespace ?? state.namespace,
+    proxy: state.proxy,
+    ...(state.prometheus === undefined ? {} : {prometheusUrl: state.prometheus}),
+    ...(state.gateway === undefined ? {} : {gateway: state.gateway}),
     note: `${why}: using an ephemeral sandbox (bookinfo on 127.0.0.1, pid ${state.pid})${state.prometheus === undefined ? '; no Prometheus on PATH' : ''}`,
     close: async () => {
       await stopSandbox(dir)
@@ -83,7 +94,11 @@ async function warmUp(proxy: string): Promise<void> {
   const dispatcher = new ProxyAgent({uri: proxy, proxyTunnel: false})
   try {
     for (let i = 0; i < 20; i++) {
-      const res = await request('http://productpage:9080/productpage', {dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000}).catch(() => undefined)
+      const res = await request('http://productpage:9080/productpage', {
+        dispatcher,
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      }).catch(() => undefined)
       await res?.body.dump()
     }
   } finally {
@@ -92,22 +107,54 @@ async function warmUp(proxy: string): Promise<void> {
 }
 
 /** Resolves the target of a run from its flags and the experiment's `spec.target.namespace`. */
-export async function resolveTarget(flags: TargetFlags, experimentNamespace: string | undefined, log: (line: string) => void): Promise<Target> {
-  if (flags.sandbox === true) return sandboxTarget({...flags, ...(experimentNamespace === undefined || flags.namespace !== undefined ? {} : {namespace: experimentNamespace})}, '--sandbox', log)
-  const connection = connectWith({...flags, ...(flags.namespace === undefined && experimentNamespace !== undefined ? {namespace: experimentNamespace} : {})})
-  if (connection === undefined) return sandboxTarget(flags, 'no kubeconfig found ($KUBECONFIG, ~/.kube/config, in-cluster)', log)
+export async function resolveTarget(
+  flags: TargetFlags,
+  experimentNamespace: string | undefined,
+  log: (line: string) => void,
+): Promise<Target> {
+  if (flags.sandbox === true)
+    return sandboxTarget(
+      {
+        ...flags,
+        ...(experimentNamespace === undefined || flags.namespace !== undefined ? {} : {namespace: experimentNamespace}),
+      },
+      '--sandbox',
+      log,
+    )
+  const connection = connectWith({
+    ...flags,
+    ...(flags.namespace === undefined && experimentNamespace !== undefined ? {namespace: experimentNamespace} : {}),
+  })
+  if (connection === undefined)
+    return sandboxTarget(flags, 'no kubeconfig found ($KUBECONFIG, ~/.kube/config, in-cluster)', log)
   const {cluster, sandbox} = connection
   try {
     await cluster.istioVersion()
   } catch (err) {
-    throw new ClusterUnavailable(`cannot reach the cluster ${cluster.target.server} (context ${cluster.target.context}): ${(err as Error).message}`, {cause: err, hint: 'Check the kubeconfig and that the API server is reachable, or use --sandbox to run on the built-in sandbox. Nothing was injected.'})
+    throw new ClusterUnavailable(
+      `cannot reach the cluster ${cluster.target.server} (context ${cluster.target.context}): ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: 'Check the kubeconfig and that the API server is reachable, or use --sandbox to run on the built-in sandbox. Nothing was injected.',
+      },
+    )
   }
   // A sandbox's kubeconfig names its proxy and Prometheus: load and HTTP probes enter its mesh as with --sandbox.
   if (sandbox !== undefined) {
     return {
-      cluster, namespace: cluster.target.namespace, proxy: sandbox.proxy, ...(sandbox.prometheus === undefined ? {} : {prometheusUrl: sandbox.prometheus}), ...(sandbox.gateway === undefined ? {} : {gateway: sandbox.gateway}),
-      note: `context ${cluster.target.context}: a sandbox (its kubeconfig's faultline.dev/sandbox extension); load enters the mesh through its proxy ${sandbox.proxy}`, close: async () => {},
+      cluster,
+      namespace: cluster.target.namespace,
+      proxy: sandbox.proxy,
+      ...(sandbox.prometheus === undefined ? {} : {prometheusUrl: sandbox.prometheus}),
+      ...(sandbox.gateway === undefined ? {} : {gateway: sandbox.gateway}),
+      note: `context ${cluster.target.context}: a sandbox (its kubeconfig's faultline.dev/sandbox extension); load enters the mesh through its proxy ${sandbox.proxy}`,
+      close: async () => {},
     }
   }
-  return {cluster, namespace: cluster.target.namespace, note: `context ${cluster.target.context}`, close: async () => {}}
+  return {
+    cluster,
+    namespace: cluster.target.namespace,
+    note: `context ${cluster.target.context}`,
+    close: async () => {},
+  }
 }

@@ -12,8 +12,11 @@ import type {Outcome, ProbeResult} from '../journal/events.js'
 
 /** Each outcome's exit code (README, "Exit codes"). */
 export const OUTCOME_EXIT: Record<Outcome, number> = {
-  'held': ExitCode.Held, 'deviated': ExitCode.Deviated, 'aborted': ExitCode.Aborted,
-  'could-not-run': ExitCode.CouldNotRun, 'revert-failed': ExitCode.RevertFailed,
+  held: ExitCode.Held,
+  deviated: ExitCode.Deviated,
+  aborted: ExitCode.Aborted,
+  'could-not-run': ExitCode.CouldNotRun,
+  'revert-failed': ExitCode.RevertFailed,
 }
 
 /** How a run ended. */
@@ -43,16 +46,24 @@ export function verdictOf(outcome: Outcome, reason: string): Verdict {
   return {outcome, exitCode: OUTCOME_EXIT[outcome], reason}
 }
 
-const listed = (results: ProbeResult[]) => results.map(r => `"${r.probe}" ${r.status} (${r.actual}, expected ${r.expected})`).join('; ')
+const listed = (results: ProbeResult[]) =>
+  results.map(r => `"${r.probe}" ${r.status} (${r.actual}, expected ${r.expected})`).join('; ')
 
 /** The run's verdict. */
 export function decideVerdict(input: VerdictInput): Verdict {
   if (input.failedReverts.length > 0) {
     const objects = input.failedReverts.map(o => `${o.namespace}/${o.name} (${o.message})`).join(', ')
-    return verdictOf('revert-failed', `revert failed for ${objects}: faults may still be live. Run: ${input.revertCommand}`)
+    return verdictOf(
+      'revert-failed',
+      `revert failed for ${objects}: faults may still be live. Run: ${input.revertCommand}`,
+    )
   }
   if (input.abortReason !== undefined) return verdictOf('aborted', `${input.abortReason}; faults were reverted`)
-  if (!input.fired) return verdictOf('deviated', 'the fault never fired, so the hypothesis was not tested (see the fault-not-fired event)')
+  if (!input.fired)
+    return verdictOf(
+      'deviated',
+      'the fault never fired, so the hypothesis was not tested (see the fault-not-fired event)',
+    )
   const underFault = input.fault.filter(r => r.status !== 'held')
   const notRecovered = (input.recovery ?? []).filter(r => r.status !== 'held')
   const parts = [
@@ -60,8 +71,12 @@ export function decideVerdict(input: VerdictInput): Verdict {
     ...(notRecovered.length > 0 ? [`the system did not recover after the revert: ${listed(notRecovered)}`] : []),
   ]
   if (parts.length > 0) return verdictOf('deviated', parts.join('; and '))
-  const recovered = input.recovery === undefined || input.recovery.length === 0
-    ? 'no probe checked the recovery'
-    : `recovered: ${input.recovery.length} probe result(s) in the recovery phase within tolerance`
-  return verdictOf('held', `the hypothesis held: ${input.fault.length} probe result(s) under the fault, all within tolerance; ${recovered}`)
+  const recovered =
+    input.recovery === undefined || input.recovery.length === 0
+      ? 'no probe checked the recovery'
+      : `recovered: ${input.recovery.length} probe result(s) in the recovery phase within tolerance`
+  return verdictOf(
+    'held',
+    `the hypothesis held: ${input.fault.length} probe result(s) under the fault, all within tolerance; ${recovered}`,
+  )
 }

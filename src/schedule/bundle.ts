@@ -72,7 +72,14 @@ export async function loadBundle(file: string): Promise<ScheduleBundle> {
   if (loaded.kind === 'Experiment') {
     const entry = configMapKey(file, new Set())
     files.set(entry, text)
-    return checkSize({kind: 'Experiment', name: loaded.experiment.metadata.name, files, entry, experiments: [{experiment: loaded.experiment}], cooldownMs: 0})
+    return checkSize({
+      kind: 'Experiment',
+      name: loaded.experiment.metadata.name,
+      files,
+      entry,
+      experiments: [{experiment: loaded.experiment}],
+      cooldownMs: 0,
+    })
   }
   const gameday = loaded.gameday
   // The GameDay's own key first: its name is what an operator looks for in the ConfigMap.
@@ -95,29 +102,50 @@ export async function loadBundle(file: string): Promise<ScheduleBundle> {
       keyOfEntry.set(i, key)
       experiment = parseExperiment(experimentText, e.path)
     }
-    if (experiment === undefined) throw new UsageError(`${file}: spec.experiments[${i}] has neither path nor experiment`, {hint: 'give each entry a path (relative to the GameDay file) or an inline experiment'})
-    experiments.push({experiment: withPhaseOverrides(experiment, e.phases), ...(e.namespace === undefined ? {} : {namespaceOverride: e.namespace, namespaceField: `${file}: spec.experiments[${i}].namespace`})})
+    if (experiment === undefined)
+      throw new UsageError(`${file}: spec.experiments[${i}] has neither path nor experiment`, {
+        hint: 'give each entry a path (relative to the GameDay file) or an inline experiment',
+      })
+    experiments.push({
+      experiment: withPhaseOverrides(experiment, e.phases),
+      ...(e.namespace === undefined
+        ? {}
+        : {namespaceOverride: e.namespace, namespaceField: `${file}: spec.experiments[${i}].namespace`}),
+    })
   }
   const rewritten = rewriteGameDayPaths(text, keyOfEntry)
   // The rewritten text is what runs in the cluster: it must still be the same valid GameDay.
   parseDocumentText(rewritten, `${file} (paths rewritten for the ConfigMap)`)
   const ordered = new Map([[entry, rewritten], ...files])
-  return checkSize({kind: 'GameDay', name: gameday.metadata.name, files: ordered, entry, experiments, cooldownMs: cooldownOf(gameday)})
+  return checkSize({
+    kind: 'GameDay',
+    name: gameday.metadata.name,
+    files: ordered,
+    entry,
+    experiments,
+    cooldownMs: cooldownOf(gameday),
+  })
 }
 
-function withPhaseOverrides(experiment: Experiment, phases: Partial<Experiment['spec']['phases']> | undefined): Experiment {
+function withPhaseOverrides(
+  experiment: Experiment,
+  phases: Partial<Experiment['spec']['phases']> | undefined,
+): Experiment {
   if (phases === undefined) return experiment
   return {...experiment, spec: {...experiment.spec, phases: {...experiment.spec.phases, ...phases}}}
 }
 
 function cooldownOf(gameday: GameDay): number {
-  return gameday.spec.cooldown === undefined ? 0 : parseDurationMs(gameday.spec.cooldown) ?? 0
+  return gameday.spec.cooldown === undefined ? 0 : (parseDurationMs(gameday.spec.cooldown) ?? 0)
 }
 
 function checkSize(bundle: ScheduleBundle): ScheduleBundle {
   const bytes = [...bundle.files].reduce((sum, [key, text]) => sum + key.length + Buffer.byteLength(text), 0)
   if (bytes > CONFIGMAP_DATA_MAX) {
-    throw new UsageError(`the experiment files add up to ${bytes} bytes, over the ${CONFIGMAP_DATA_MAX} bytes a ConfigMap can hold`, {hint: 'Split the GameDay into smaller ones, each with its own schedule.'})
+    throw new UsageError(
+      `the experiment files add up to ${bytes} bytes, over the ${CONFIGMAP_DATA_MAX} bytes a ConfigMap can hold`,
+      {hint: 'Split the GameDay into smaller ones, each with its own schedule.'},
+    )
   }
   return bundle
 }

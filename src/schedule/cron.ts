@@ -38,7 +38,8 @@ function value(text: string, field: Field): number | undefined {
 function partProblem(part: string, field: Field): string | undefined {
   const [range, step, extra] = part.split('/')
   if (extra !== undefined || range === undefined || range === '') return `"${part}" is not a value, range or step`
-  if (step !== undefined && (!/^[0-9]+$/.test(step) || Number(step) === 0)) return `step "/${step}" must be a positive number`
+  if (step !== undefined && (!/^[0-9]+$/.test(step) || Number(step) === 0))
+    return `step "/${step}" must be a positive number`
   if (range === '*' || range === '?') return undefined
   const [from, to, more] = range.split('-')
   if (more !== undefined || from === undefined) return `"${range}" is not a value or range`
@@ -54,10 +55,13 @@ function partProblem(part: string, field: Field): string | undefined {
 /** Why `schedule` is not a valid CronJob schedule, or undefined. */
 export function cronProblem(schedule: string): string | undefined {
   const text = schedule.trim()
-  if (/^(CRON_)?TZ=/.test(text)) return 'a time zone in the schedule (TZ=…) is refused by batch/v1 CronJobs; pass --time-zone instead'
-  if (text.startsWith('@')) return DESCRIPTORS.includes(text) ? undefined : `"${text}" is not one of ${DESCRIPTORS.join(', ')}`
+  if (/^(CRON_)?TZ=/.test(text))
+    return 'a time zone in the schedule (TZ=…) is refused by batch/v1 CronJobs; pass --time-zone instead'
+  if (text.startsWith('@'))
+    return DESCRIPTORS.includes(text) ? undefined : `"${text}" is not one of ${DESCRIPTORS.join(', ')}`
   const fields = text.split(/\s+/)
-  if (fields.length !== 5) return `a schedule has 5 fields (minute hour day-of-month month day-of-week), this one has ${fields.length}`
+  if (fields.length !== 5)
+    return `a schedule has 5 fields (minute hour day-of-month month day-of-week), this one has ${fields.length}`
   for (const [i, field] of FIELDS.entries()) {
     for (const part of (fields[i] as string).split(',')) {
       const problem = partProblem(part, field)
@@ -71,7 +75,9 @@ export function cronProblem(schedule: string): string | undefined {
 export function checkCron(schedule: string): string {
   const problem = cronProblem(schedule)
   if (problem === undefined) return schedule.trim()
-  throw new UsageError(`--cron "${schedule}": ${problem}`, {hint: 'Write five fields, e.g. --cron "0 10 * * 1" (Mondays at 10:00), or a descriptor such as @daily.'})
+  throw new UsageError(`--cron "${schedule}": ${problem}`, {
+    hint: 'Write five fields, e.g. --cron "0 10 * * 1" (Mondays at 10:00), or a descriptor such as @daily.',
+  })
 }
 
 /** Returns the IANA time zone, or refuses one the runtime (and so the controller's tz database) does not know. */
@@ -80,6 +86,8 @@ export function checkTimeZone(zone: string): string {
     new Intl.DateTimeFormat('en', {timeZone: zone})
     return zone
   } catch {
-    throw new UsageError(`--time-zone "${zone}" is not an IANA time zone`, {hint: 'Use a name such as Europe/Berlin, America/New_York or Etc/UTC.'})
+    throw new UsageError(`--time-zone "${zone}" is not an IANA time zone`, {
+      hint: 'Use a name such as Europe/Berlin, America/New_York or Etc/UTC.',
+    })
   }
 }

@@ -18,7 +18,10 @@ export const MARGIN = 0.2
 export function experimentBudgetMs(experiment: Experiment): number {
   const {baseline, fault, recovery} = experiment.spec.phases
   const phases = [baseline, fault, recovery].reduce((sum, d) => sum + (parseDurationMs(d) ?? 0), 0)
-  const max = experiment.spec.guardrails?.maxDuration === undefined ? 0 : parseDurationMs(experiment.spec.guardrails.maxDuration) ?? 0
+  const max =
+    experiment.spec.guardrails?.maxDuration === undefined
+      ? 0
+      : (parseDurationMs(experiment.spec.guardrails.maxDuration) ?? 0)
   return Math.max(phases, max)
 }
 
@@ -39,5 +42,9 @@ export function runDeadline(bundle: Pick<ScheduleBundle, 'experiments' | 'cooldo
   const budgetSeconds = Math.ceil((runs.reduce((a, b) => a + b, 0) + cooldowns) / 1000)
   const activeDeadlineSeconds = Math.ceil(budgetSeconds * (1 + MARGIN)) + START_ALLOWANCE_S
   const parts = `${runs.length} experiment${runs.length === 1 ? '' : 's'} × (phases or maxDuration + ${PER_RUN_OVERHEAD_MS / 1000}s)${cooldowns > 0 ? ` + ${cooldowns / 1000}s of cooldowns` : ''}`
-  return {budgetSeconds, activeDeadlineSeconds, explanation: `${parts} = ${budgetSeconds}s; ×${1 + MARGIN} + ${START_ALLOWANCE_S}s to schedule the pod and pull the image = ${activeDeadlineSeconds}s`}
+  return {
+    budgetSeconds,
+    activeDeadlineSeconds,
+    explanation: `${parts} = ${budgetSeconds}s; ×${1 + MARGIN} + ${START_ALLOWANCE_S}s to schedule the pod and pull the image = ${activeDeadlineSeconds}s`,
+  }
 }

@@ -81,7 +81,11 @@ export type ReportsVolume =
 export function targetNamespaces(bundle: ScheduleBundle, flag: string | undefined): string[] {
   if (flag !== undefined) return [checkNamespace(flag, '--namespace')]
   // spec.target.namespace is checked by the experiment schema; a GameDay's override is a free string.
-  const all = bundle.experiments.map(e => e.namespaceOverride === undefined ? e.experiment.spec.target?.namespace ?? 'default' : checkNamespace(e.namespaceOverride, e.namespaceField ?? 'namespace'))
+  const all = bundle.experiments.map(e =>
+    e.namespaceOverride === undefined
+      ? (e.experiment.spec.target?.namespace ?? 'default')
+      : checkNamespace(e.namespaceOverride, e.namespaceField ?? 'namespace'),
+  )
   return [...new Set(all)]
 }
 
@@ -89,11 +93,25 @@ function meta(name: string, namespace: string, component: Component, version: st
   return {name, namespace, labels: standardLabels(name, component, version)}
 }
 
-function rbac(name: string, home: string, namespace: string, rules: PolicyRule[], component: Component, version: string): KubeObject[] {
+function rbac(
+  name: string,
+  home: string,
+  namespace: string,
+  rules: PolicyRule[],
+  component: Component,
+  version: string,
+): KubeObject[] {
   return [
-    {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(name, namespace, component, version), rules},
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(name, namespace, component, version),
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: meta(name, namespace, component, version),
+      rules,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(name, namespace, component, version),
       subjects: [{kind: 'ServiceAccount', name, namespace: home}],
       roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name},
     },
@@ -101,32 +119,68 @@ function rbac(name: string, home: string, namespace: string, rules: PolicyRule[]
 }
 
 /** The hardened pod: non-root, read-only root, no capabilities, RuntimeDefault seccomp (the "restricted" Pod Security Standard). */
-function podSpec(name: string, container: Record<string, unknown>, volumes: Record<string, unknown>[]): Record<string, unknown> {
+function podSpec(
+  name: string,
+  container: Record<string, unknown>,
+  volumes: Record<string, unknown>[],
+): Record<string, unknown> {
   return {
     serviceAccountName: name,
     automountServiceAccountToken: true,
     restartPolicy: 'Never',
     terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-    securityContext: {runAsNonRoot: true, runAsUser: RUNNER_UID, runAsGroup: RUNNER_UID, fsGroup: RUNNER_UID, seccompProfile: {type: 'RuntimeDefault'}},
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUNNER_UID,
+      runAsGroup: RUNNER_UID,
+      fsGroup: RUNNER_UID,
+      seccompProfile: {type: 'RuntimeDefault'},
+    },
     containers: [container],
     volumes,
   }
 }
 
-function container(image: string, command: string[], resources: Record<string, unknown>, mounts: Record<string, unknown>[], env: Record<string, unknown>[] = []): Record<string, unknown> {
+function container(
+  image: string,
+  command: string[],
+  resources: Record<string, unknown>,
+  mounts: Record<string, unknown>[],
+  env: Record<string, unknown>[] = [],
+): Record<string, unknown> {
   return {
-    name: 'chaos', image, imagePullPolicy: 'IfNotPresent', command,
+    name: 'chaos',
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    command,
     // HOME on the writable /tmp: the root filesystem is read-only; no ~/.kube/config there, so the in-cluster ServiceAccount is used.
     env: [{name: 'HOME', value: '/tmp'}, {name: 'NO_COLOR', value: '1'}, ...env],
     resources,
-    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: {drop: ['ALL']}},
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: {drop: ['ALL']},
+    },
     volumeMounts: mounts,
   }
 }
 
-function cronJob(m: KubeObject['metadata'], spec: {schedule: string; timeZone?: string | undefined; startingDeadlineSeconds: number; history: [number, number]; activeDeadlineSeconds: number; pod: Record<string, unknown>}): KubeObject {
+function cronJob(
+  m: KubeObject['metadata'],
+  spec: {
+    schedule: string
+    timeZone?: string | undefined
+    startingDeadlineSeconds: number
+    history: [number, number]
+    activeDeadlineSeconds: number
+    pod: Record<string, unknown>
+  },
+): KubeObject {
   return {
-    apiVersion: 'batch/v1', kind: 'CronJob', metadata: m,
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: m,
     spec: {
       schedule: spec.schedule,
       ...(spec.timeZone === undefined ? {} : {timeZone: spec.timeZone}),
@@ -152,15 +206,38 @@ function cronJob(m: KubeObject['metadata'], spec: {schedule: string; timeZone?: 
 }
 
 /** The command the runner's container runs: `chaos run` for an experiment, `chaos gameday` for a GameDay. */
-export function runCommand(bundle: ScheduleBundle, options: Pick<ScheduleOptions, 'namespace' | 'namespaceFlag' | 'prometheusUrl' | 'keep' | 'notifyFormat' | 'reportUrl' | 'driver'>): string[] {
+export function runCommand(
+  bundle: ScheduleBundle,
+  options: Pick<
+    ScheduleOptions,
+    'namespace' | 'namespaceFlag' | 'prometheusUrl' | 'keep' | 'notifyFormat' | 'reportUrl' | 'driver'
+  >,
+): string[] {
   const file = `${EXPERIMENTS_DIR}/${bundle.entry}`
   // An experiment always runs where its Role is; a GameDay keeps its entries' namespaces unless --namespace was given.
   const namespace = bundle.kind === 'Experiment' || options.namespaceFlag ? ['--namespace', options.namespace] : []
-  const prometheus = [...options.prometheusUrl === undefined ? [] : ['--prometheus-url', options.prometheusUrl], ...options.driver === undefined ? [] : ['--driver', options.driver]]
+  const prometheus = [
+    ...(options.prometheusUrl === undefined ? [] : ['--prometheus-url', options.prometheusUrl]),
+    ...(options.driver === undefined ? [] : ['--driver', options.driver]),
+  ]
   const keep = options.keep === undefined ? [] : ['--keep', String(options.keep)]
-  const notify = [...options.notifyFormat === undefined ? [] : ['--notify-format', options.notifyFormat], ...options.reportUrl === undefined ? [] : ['--report-url', options.reportUrl]]
+  const notify = [
+    ...(options.notifyFormat === undefined ? [] : ['--notify-format', options.notifyFormat]),
+    ...(options.reportUrl === undefined ? [] : ['--report-url', options.reportUrl]),
+  ]
   // --summary: the Job's log ends with summary.md, so `kubectl logs job/…` alone says whether it held and why not.
-  return ['chaos', bundle.kind === 'Experiment' ? 'run' : 'gameday', file, ...namespace, '--report-dir', REPORTS_DIR, ...prometheus, ...keep, ...notify, '--summary']
+  return [
+    'chaos',
+    bundle.kind === 'Experiment' ? 'run' : 'gameday',
+    file,
+    ...namespace,
+    '--report-dir',
+    REPORTS_DIR,
+    ...prometheus,
+    ...keep,
+    ...notify,
+    '--summary',
+  ]
 }
 
 /** The `reports` volume of the runner's pod (and the report server's, read-only). */
@@ -172,7 +249,9 @@ function reportsVolume(reports: ReportsVolume, readOnly = false): Record<string,
 
 /** How the runner names its report volume in a warning when it is full (`$FAULTLINE_REPORTS_VOLUME`). */
 export function reportsVolumeDescription(reports: ReportsVolume, namespace: string): string {
-  return reports.kind === 'claim' ? `PersistentVolumeClaim ${namespace}/${reports.claim}` : `the pod's emptyDir "reports" (${REPORTS_EMPTYDIR_SIZE}, deleted with the pod)`
+  return reports.kind === 'claim'
+    ? `PersistentVolumeClaim ${namespace}/${reports.claim}`
+    : `the pod's emptyDir "reports" (${REPORTS_EMPTYDIR_SIZE}, deleted with the pod)`
 }
 
 /** The runner's pod: the experiments, the reports and /tmp mounted, the notify Secret in its env, near the report server when they share a claim. */
@@ -192,34 +271,85 @@ function runnerPodSpec(bundle: ScheduleBundle, options: ScheduleOptions): Record
   const env = [
     {name: REPORTS_VOLUME_ENV, value: reportsVolumeDescription(reports, home)},
     // The webhook URL is a secret: it reaches the pod from the user's Secret, never through the ConfigMap or the command line.
-    ...options.notifySecret === undefined ? [] : [{name: NOTIFY_ENV, valueFrom: {secretKeyRef: {name: options.notifySecret.name, key: options.notifySecret.key}}}],
+    ...(options.notifySecret === undefined
+      ? []
+      : [
+          {
+            name: NOTIFY_ENV,
+            valueFrom: {secretKeyRef: {name: options.notifySecret.name, key: options.notifySecret.key}},
+          },
+        ]),
   ]
   // No CPU limit: CFS throttling would delay the load generator's own requests and show up as latency the mesh never added.
-  const resources = {requests: {cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi'}, limits: {memory: '512Mi', 'ephemeral-storage': '512Mi'}}
+  const resources = {
+    requests: {cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi'},
+    limits: {memory: '512Mi', 'ephemeral-storage': '512Mi'},
+  }
   const pod = podSpec(name, container(options.image, runCommand(bundle, options), resources, mounts, env), volumes)
   // A ReadWriteOnce claim is mounted by one node at a time: the run goes where the report server has it mounted.
-  if (options.reportServer === true && reports.kind === 'claim' && (reports.create?.accessMode ?? 'ReadWriteOnce') !== 'ReadWriteMany') {
-    pod.affinity = {podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: serverSelector(name)}, topologyKey: 'kubernetes.io/hostname'}]}}
+  if (
+    options.reportServer === true &&
+    reports.kind === 'claim' &&
+    (reports.create?.accessMode ?? 'ReadWriteOnce') !== 'ReadWriteMany'
+  ) {
+    pod.affinity = {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          {labelSelector: {matchLabels: serverSelector(name)}, topologyKey: 'kubernetes.io/hostname'},
+        ],
+      },
+    }
   }
   return pod
 }
 
 /** The run's objects. */
-function runnerManifests(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[], deadline: Deadline): Manifest[] {
+function runnerManifests(
+  bundle: ScheduleBundle,
+  options: ScheduleOptions,
+  targets: string[],
+  deadline: Deadline,
+): Manifest[] {
   const {name, namespace: home, version} = options
   const m = meta(name, home, 'runner', version)
-  const rules = runRules({setup: hasSetup(bundle.experiments), k6Operator: usesK6Operator(bundle.experiments, options.driver), portForward: usesPortForward(bundle.experiments)})
+  const rules = runRules({
+    setup: hasSetup(bundle.experiments),
+    k6Operator: usesK6Operator(bundle.experiments, options.driver),
+    portForward: usesPortForward(bundle.experiments),
+  })
   const pod = runnerPodSpec(bundle, options)
   const files = [...bundle.files.keys()]
   return [
-    {comment: [`ServiceAccount ${home}/${name}: the identity the scheduled runs act as`], object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m}},
-    ...targets.flatMap(ns => rbac(name, home, ns, rules, 'runner', version).map(object => ({
-      comment: [`${object.kind} ${ns}/${name}: exactly what preflight checks before a run (chaos run's permission check)`], object,
-    }))),
-    {comment: [`ConfigMap ${home}/${name}: ${files.join(', ')} (mounted at ${EXPERIMENTS_DIR})`], object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: m, data: Object.fromEntries(bundle.files)}},
     {
-      comment: [`CronJob ${home}/${name}: ${runCommand(bundle, options).join(' ')}`, `schedule "${options.cron}"${options.timeZone === undefined ? ' (the controller\'s time zone, usually UTC)' : ` in ${options.timeZone}`}`, `activeDeadlineSeconds: ${deadline.explanation}`],
-      object: cronJob(m, {schedule: options.cron, timeZone: options.timeZone, startingDeadlineSeconds: STARTING_DEADLINE_SECONDS, history: [3, 3], activeDeadlineSeconds: deadline.activeDeadlineSeconds, pod}),
+      comment: [`ServiceAccount ${home}/${name}: the identity the scheduled runs act as`],
+      object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m},
+    },
+    ...targets.flatMap(ns =>
+      rbac(name, home, ns, rules, 'runner', version).map(object => ({
+        comment: [
+          `${object.kind} ${ns}/${name}: exactly what preflight checks before a run (chaos run's permission check)`,
+        ],
+        object,
+      })),
+    ),
+    {
+      comment: [`ConfigMap ${home}/${name}: ${files.join(', ')} (mounted at ${EXPERIMENTS_DIR})`],
+      object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: m, data: Object.fromEntries(bundle.files)},
+    },
+    {
+      comment: [
+        `CronJob ${home}/${name}: ${runCommand(bundle, options).join(' ')}`,
+        `schedule "${options.cron}"${options.timeZone === undefined ? " (the controller's time zone, usually UTC)" : ` in ${options.timeZone}`}`,
+        `activeDeadlineSeconds: ${deadline.explanation}`,
+      ],
+      object: cronJob(m, {
+        schedule: options.cron,
+        timeZone: options.timeZone,
+        startingDeadlineSeconds: STARTING_DEADLINE_SECONDS,
+        history: [3, 3],
+        activeDeadlineSeconds: deadline.activeDeadlineSeconds,
+        pod,
+      }),
     },
   ]
 }
@@ -230,28 +360,52 @@ function reaperManifests(options: ScheduleOptions, namespace: string, setup: boo
   const m = meta(name, namespace, 'reaper', options.version)
   const command = ['chaos', 'revert', '--expired', '--namespace', namespace]
   const resources = {requests: {cpu: '50m', memory: '128Mi'}, limits: {memory: '256Mi', 'ephemeral-storage': '64Mi'}}
-  const pod = podSpec(name, container(options.image, command, resources, [{name: 'tmp', mountPath: '/tmp'}]), [{name: 'tmp', emptyDir: {sizeLimit: '16Mi'}}])
+  const pod = podSpec(name, container(options.image, command, resources, [{name: 'tmp', mountPath: '/tmp'}]), [
+    {name: 'tmp', emptyDir: {sizeLimit: '16Mi'}},
+  ])
   return [
-    {comment: [`ServiceAccount ${namespace}/${name}: the reaper's identity`], object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m}},
+    {
+      comment: [`ServiceAccount ${namespace}/${name}: the reaper's identity`],
+      object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m},
+    },
     ...rbac(name, namespace, namespace, reaperRules({setup, k6Operator}), 'reaper', options.version).map(object => ({
-      comment: [`${object.kind} ${namespace}/${name}: what chaos revert --expired needs (list, get, update, delete VirtualServices; list DestinationRules${setup ? ', get and update them to restore a spec.setup' : ''})`], object,
+      comment: [
+        `${object.kind} ${namespace}/${name}: what chaos revert --expired needs (list, get, update, delete VirtualServices; list DestinationRules${setup ? ', get and update them to restore a spec.setup' : ''})`,
+      ],
+      object,
     })),
     {
-      comment: [`CronJob ${namespace}/${name}: ${command.join(' ')} every minute — reverts faults whose run died (SIGKILL, eviction) once they expire`],
+      comment: [
+        `CronJob ${namespace}/${name}: ${command.join(' ')} every minute — reverts faults whose run died (SIGKILL, eviction) once they expire`,
+      ],
       // Skipping a missed minute is harmless: the next one reverts the same faults.
-      object: cronJob(m, {schedule: '* * * * *', startingDeadlineSeconds: 50, history: [1, 3], activeDeadlineSeconds: 240, pod}),
+      object: cronJob(m, {
+        schedule: '* * * * *',
+        startingDeadlineSeconds: 50,
+        history: [1, 3],
+        activeDeadlineSeconds: 240,
+        pod,
+      }),
     },
   ]
 }
 
 /** The labels that select the report server's pod. */
 function serverSelector(name: string): Record<string, string> {
-  return {'app.kubernetes.io/name': 'faultline', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'reports'}
+  return {
+    'app.kubernetes.io/name': 'faultline',
+    'app.kubernetes.io/instance': name,
+    'app.kubernetes.io/component': 'reports',
+  }
 }
 
 /** The report objects belong to the schedule: `app.kubernetes.io/instance` is its name, as the selector's. */
 function reportsMeta(objectName: string, options: ScheduleOptions): KubeObject['metadata'] {
-  return {name: objectName, namespace: options.namespace, labels: standardLabels(options.name, 'reports', options.version)}
+  return {
+    name: objectName,
+    namespace: options.namespace,
+    labels: standardLabels(options.name, 'reports', options.version),
+  }
 }
 
 /** The claim, when the schedule creates it. */
@@ -259,13 +413,23 @@ function claimManifest(options: ScheduleOptions): Manifest[] {
   const reports = options.reports
   if (reports?.kind !== 'claim' || reports.create === undefined) return []
   const {size, storageClass, accessMode} = reports.create
-  return [{
-    comment: [`PersistentVolumeClaim ${options.namespace}/${reports.claim}: the report root (${size}, ${accessMode}${storageClass === undefined ? ', the default storage class' : `, storage class ${storageClass}`}), mounted at ${REPORTS_DIR}; it outlives every Job — kubectl delete -f on this file deletes it too`],
-    object: {
-      apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: reportsMeta(reports.claim, options),
-      spec: {accessModes: [accessMode], resources: {requests: {storage: size}}, ...(storageClass === undefined ? {} : {storageClassName: storageClass})},
+  return [
+    {
+      comment: [
+        `PersistentVolumeClaim ${options.namespace}/${reports.claim}: the report root (${size}, ${accessMode}${storageClass === undefined ? ', the default storage class' : `, storage class ${storageClass}`}), mounted at ${REPORTS_DIR}; it outlives every Job — kubectl delete -f on this file deletes it too`,
+      ],
+      object: {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: reportsMeta(reports.claim, options),
+        spec: {
+          accessModes: [accessMode],
+          resources: {requests: {storage: size}},
+          ...(storageClass === undefined ? {} : {storageClassName: storageClass}),
+        },
+      },
     },
-  }]
+  ]
 }
 
 /** `chaos report serve /reports` on the claim, read-only, as hardened as the runner; and its Service. */
@@ -275,10 +439,15 @@ function reportServerManifests(options: ScheduleOptions): Manifest[] {
   const name = options.name + REPORTS_SUFFIX
   const m = reportsMeta(name, options)
   const command = ['chaos', 'report', 'serve', REPORTS_DIR, '--host', '0.0.0.0', '--port', String(REPORT_SERVER_PORT)]
-  const serving = container(options.image, command, {requests: {cpu: '10m', memory: '64Mi'}, limits: {memory: '128Mi', 'ephemeral-storage': '64Mi'}}, [
-    {name: 'reports', mountPath: REPORTS_DIR, readOnly: true},
-    {name: 'tmp', mountPath: '/tmp'},
-  ])
+  const serving = container(
+    options.image,
+    command,
+    {requests: {cpu: '10m', memory: '64Mi'}, limits: {memory: '128Mi', 'ephemeral-storage': '64Mi'}},
+    [
+      {name: 'reports', mountPath: REPORTS_DIR, readOnly: true},
+      {name: 'tmp', mountPath: '/tmp'},
+    ],
+  )
   serving.name = 'reports'
   serving.ports = [{name: 'http', containerPort: REPORT_SERVER_PORT, protocol: 'TCP'}]
   const probe = {httpGet: {path: '/', port: 'http'}, periodSeconds: 10, timeoutSeconds: 2}
@@ -290,23 +459,45 @@ function reportServerManifests(options: ScheduleOptions): Manifest[] {
     spec: {
       // It reads files and talks to nobody: no API token, no service account rights (the Role grows by nothing).
       automountServiceAccountToken: false,
-      securityContext: {runAsNonRoot: true, runAsUser: RUNNER_UID, runAsGroup: RUNNER_UID, fsGroup: RUNNER_UID, seccompProfile: {type: 'RuntimeDefault'}},
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUNNER_UID,
+        runAsGroup: RUNNER_UID,
+        fsGroup: RUNNER_UID,
+        seccompProfile: {type: 'RuntimeDefault'},
+      },
       containers: [serving],
       volumes: [reportsVolume(reports, true), {name: 'tmp', emptyDir: {sizeLimit: '16Mi'}}],
     },
   }
   return [
     {
-      comment: [`Deployment ${options.namespace}/${name}: ${command.join(' ')} — the claim ${reports.claim}, read-only`, `kubectl port-forward -n ${options.namespace} svc/${name} ${REPORT_SERVER_PORT}, then open http://localhost:${REPORT_SERVER_PORT}/`],
+      comment: [
+        `Deployment ${options.namespace}/${name}: ${command.join(' ')} — the claim ${reports.claim}, read-only`,
+        `kubectl port-forward -n ${options.namespace} svc/${name} ${REPORT_SERVER_PORT}, then open http://localhost:${REPORT_SERVER_PORT}/`,
+      ],
       object: {
-        apiVersion: 'apps/v1', kind: 'Deployment', metadata: m,
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: m,
         // Recreate: a ReadWriteOnce claim cannot be mounted by the old and the new pod on two nodes at once.
         spec: {replicas: 1, strategy: {type: 'Recreate'}, selector: {matchLabels: selector}, template: pod},
       },
     },
     {
-      comment: [`Service ${options.namespace}/${name}: port ${REPORT_SERVER_PORT} of the report server (ClusterIP: reach it with kubectl port-forward, or put your own authenticated ingress in front)`],
-      object: {apiVersion: 'v1', kind: 'Service', metadata: m, spec: {type: 'ClusterIP', selector, ports: [{name: 'http', port: REPORT_SERVER_PORT, targetPort: 'http', protocol: 'TCP'}]}},
+      comment: [
+        `Service ${options.namespace}/${name}: port ${REPORT_SERVER_PORT} of the report server (ClusterIP: reach it with kubectl port-forward, or put your own authenticated ingress in front)`,
+      ],
+      object: {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: m,
+        spec: {
+          type: 'ClusterIP',
+          selector,
+          ports: [{name: 'http', port: REPORT_SERVER_PORT, targetPort: 'http', protocol: 'TCP'}],
+        },
+      },
     },
   ]
 }
@@ -317,6 +508,15 @@ export function scheduleManifests(bundle: ScheduleBundle, options: ScheduleOptio
   // The claim before the CronJob that mounts it (a pod waits for a missing claim, but the order reads right).
   out.splice(out.length - 1, 0, ...claimManifest(options))
   out.push(...reportServerManifests(options))
-  if (options.reaper) for (const ns of targets) out.push(...reaperManifests(options, ns, hasSetup(bundle.experiments), usesK6Operator(bundle.experiments, options.driver)))
+  if (options.reaper)
+    for (const ns of targets)
+      out.push(
+        ...reaperManifests(
+          options,
+          ns,
+          hasSetup(bundle.experiments),
+          usesK6Operator(bundle.experiments, options.driver),
+        ),
+      )
   return out
 }

@@ -35,15 +35,21 @@ export function standardLabels(name: string, component: Component, version: stri
 
 /** A label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends (semver's `+` is not allowed). */
 export function labelValue(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
+  return text
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
 }
 
 /** Why `name` cannot name the generated objects, or undefined when it can. */
 export function nameProblem(name: string, reaper: boolean): string | undefined {
-  if (!DNS1123_LABEL.test(name)) return `"${name}" is not a DNS-1123 label (lowercase letters, digits and "-", starting and ending with a letter or digit)`
-  if (name.length > CRONJOB_NAME_MAX) return `"${name}" is ${name.length} characters; a CronJob name may have at most ${CRONJOB_NAME_MAX} (the controller appends an 11-character suffix to each Job's name)`
+  if (!DNS1123_LABEL.test(name))
+    return `"${name}" is not a DNS-1123 label (lowercase letters, digits and "-", starting and ending with a letter or digit)`
+  if (name.length > CRONJOB_NAME_MAX)
+    return `"${name}" is ${name.length} characters; a CronJob name may have at most ${CRONJOB_NAME_MAX} (the controller appends an 11-character suffix to each Job's name)`
   const reaperName = name + REAPER_SUFFIX
-  if (reaper && reaperName.length > CRONJOB_NAME_MAX) return `the reaper's CronJob "${reaperName}" would be ${reaperName.length} characters; with --reaper the name may have at most ${CRONJOB_NAME_MAX - REAPER_SUFFIX.length}`
+  if (reaper && reaperName.length > CRONJOB_NAME_MAX)
+    return `the reaper's CronJob "${reaperName}" would be ${reaperName.length} characters; with --reaper the name may have at most ${CRONJOB_NAME_MAX - REAPER_SUFFIX.length}`
   return undefined
 }
 
@@ -52,20 +58,27 @@ export function scheduleName(flag: string | undefined, metadataName: string, rea
   const name = flag ?? metadataName
   const problem = nameProblem(name, reaper)
   if (problem === undefined) return name
-  const fix = flag === undefined
-    ? `metadata.name comes from the file; pass --name with a shorter DNS-1123 name (at most ${reaper ? CRONJOB_NAME_MAX - REAPER_SUFFIX.length : CRONJOB_NAME_MAX} characters), e.g. --name ${suggestName(name, reaper)}`
-    : `pass a DNS-1123 name of at most ${reaper ? CRONJOB_NAME_MAX - REAPER_SUFFIX.length : CRONJOB_NAME_MAX} characters, e.g. --name ${suggestName(name, reaper)}`
+  const fix =
+    flag === undefined
+      ? `metadata.name comes from the file; pass --name with a shorter DNS-1123 name (at most ${reaper ? CRONJOB_NAME_MAX - REAPER_SUFFIX.length : CRONJOB_NAME_MAX} characters), e.g. --name ${suggestName(name, reaper)}`
+      : `pass a DNS-1123 name of at most ${reaper ? CRONJOB_NAME_MAX - REAPER_SUFFIX.length : CRONJOB_NAME_MAX} characters, e.g. --name ${suggestName(name, reaper)}`
   throw new UsageError(`${flag === undefined ? 'metadata.name' : '--name'}: ${problem}`, {hint: fix})
 }
 
 function suggestName(name: string, reaper: boolean): string {
   const max = reaper ? CRONJOB_NAME_MAX - REAPER_SUFFIX.length : CRONJOB_NAME_MAX
-  const cleaned = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, max).replace(/^-+|-+$/g, '')
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, max)
+    .replace(/^-+|-+$/g, '')
   return cleaned === '' ? 'gameday' : cleaned
 }
 
 /** Refuses a namespace Kubernetes would refuse. */
 export function checkNamespace(namespace: string, from: string): string {
   if (DNS1123_LABEL.test(namespace) && namespace.length <= OBJECT_NAME_MAX) return namespace
-  throw new UsageError(`${from}: "${namespace}" is not a valid namespace name`, {hint: 'A namespace is a DNS-1123 label: at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit.'})
+  throw new UsageError(`${from}: "${namespace}" is not a valid namespace name`, {
+    hint: 'A namespace is a DNS-1123 label: at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit.',
+  })
 }

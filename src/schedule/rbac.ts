@@ -29,7 +29,11 @@ export const REAPER_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
 ]
 
 /** What the reaper adds for `spec.setup`: restoring a patched DestinationRule. */
-const REAPER_SETUP_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'update'].map(verb => ({verb, group: ISTIO_GROUP, resource: 'destinationrules'}))
+const REAPER_SETUP_ACCESS: Omit<AccessCheck, 'namespace'>[] = ['get', 'update'].map(verb => ({
+  verb,
+  group: ISTIO_GROUP,
+  resource: 'destinationrules',
+}))
 
 /**
  * What the k6-operator driver does in the run's namespace (src/load/k6-operator.ts): create the
@@ -51,26 +55,43 @@ const REAPER_K6_OPERATOR_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
 /** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`; `k6Operator`: one runs its load with the k6-operator driver; `portForward`: one enters the mesh through a port-forward). */
 export function runRules(options: {setup?: boolean; k6Operator?: boolean; portForward?: boolean} = {}): PolicyRule[] {
   const access = requiredAccess('', {setup: options.setup === true, portForward: options.portForward === true})
-  return policyRules([...access.map(({namespace: _, ...a}) => a), ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : [])])
+  return policyRules([
+    ...access.map(({namespace: _, ...a}) => a),
+    ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : []),
+  ])
 }
 
 /** Whether any experiment of a schedule enters the mesh through a port-forward (its run's Role then may read Services and port-forward to pods). */
 export function usesPortForward(experiments: readonly {experiment: {spec: {load: {entry?: object}}}}[]): boolean {
-  return experiments.some(e => e.experiment.spec.load.entry !== undefined && 'portForward' in e.experiment.spec.load.entry)
+  return experiments.some(
+    e => e.experiment.spec.load.entry !== undefined && 'portForward' in e.experiment.spec.load.entry,
+  )
 }
 
 /** The Role rules of the reaper (`setup`: an experiment of the schedule has a `spec.setup`). */
 export function reaperRules(options: {setup?: boolean; k6Operator?: boolean} = {}): PolicyRule[] {
-  return policyRules([...REAPER_ACCESS, ...(options.setup === true ? REAPER_SETUP_ACCESS : []), ...(options.k6Operator === true ? REAPER_K6_OPERATOR_ACCESS : [])])
+  return policyRules([
+    ...REAPER_ACCESS,
+    ...(options.setup === true ? REAPER_SETUP_ACCESS : []),
+    ...(options.k6Operator === true ? REAPER_K6_OPERATOR_ACCESS : []),
+  ])
 }
 
 /** Whether any experiment of a schedule runs its load with the k6-operator driver (`driver`: `chaos schedule --driver`). */
-export function usesK6Operator(experiments: readonly {experiment: {spec: {load: {driver?: string}}}}[], driver: string | undefined): boolean {
-  return driver === 'k6-operator' || (driver === undefined && experiments.some(e => e.experiment.spec.load.driver === 'k6-operator'))
+export function usesK6Operator(
+  experiments: readonly {experiment: {spec: {load: {driver?: string}}}}[],
+  driver: string | undefined,
+): boolean {
+  return (
+    driver === 'k6-operator' ||
+    (driver === undefined && experiments.some(e => e.experiment.spec.load.driver === 'k6-operator'))
+  )
 }
 
 /** Whether any experiment of a schedule patches DestinationRules (its Roles then may get and update them). */
-export function hasSetup(experiments: readonly {experiment: {spec: {setup?: {destinationRules: unknown[]}}}}[]): boolean {
+export function hasSetup(
+  experiments: readonly {experiment: {spec: {setup?: {destinationRules: unknown[]}}}}[],
+): boolean {
   return experiments.some(e => (e.experiment.spec.setup?.destinationRules.length ?? 0) > 0)
 }
 
@@ -84,10 +105,18 @@ export function policyRules(access: Omit<AccessCheck, 'namespace'>[]): PolicyRul
     entry.verbs.add(a.verb)
     byResource.set(key, entry)
   }
-  return [...byResource.values()].map(e => ({apiGroups: [e.group], resources: [e.resource], verbs: [...e.verbs].sort()}))
+  return [...byResource.values()].map(e => ({
+    apiGroups: [e.group],
+    resources: [e.resource],
+    verbs: [...e.verbs].sort(),
+  }))
 }
 
 /** Every (verb, group, resource[/subresource]) a set of rules grants, as `verb group/resource` strings. */
 export function grantedPermissions(rules: PolicyRule[]): string[] {
-  return rules.flatMap(r => r.apiGroups.flatMap(g => r.resources.flatMap(res => r.verbs.map(v => `${v} ${g === '' ? 'core' : g}/${res}`)))).sort()
+  return rules
+    .flatMap(r =>
+      r.apiGroups.flatMap(g => r.resources.flatMap(res => r.verbs.map(v => `${v} ${g === '' ? 'core' : g}/${res}`))),
+    )
+    .sort()
 }

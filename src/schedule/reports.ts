@@ -45,12 +45,16 @@ const QUANTITY = /^([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$
 /** Refuses a claim name that is not a DNS-1123 label. */
 export function checkClaimName(claim: string, flag: string): string {
   if (DNS1123_LABEL.test(claim) && claim.length <= OBJECT_NAME_MAX) return claim
-  throw new UsageError(`${flag} ${JSON.stringify(claim)}: not a DNS-1123 label`, {hint: `A claim name is at most ${OBJECT_NAME_MAX} lowercase letters, digits and "-", starting and ending with a letter or digit, e.g. ${flag} chaos-reports.`})
+  throw new UsageError(`${flag} ${JSON.stringify(claim)}: not a DNS-1123 label`, {
+    hint: `A claim name is at most ${OBJECT_NAME_MAX} lowercase letters, digits and "-", starting and ending with a letter or digit, e.g. ${flag} chaos-reports.`,
+  })
 }
 
 function checkQuantity(size: string): string {
   if (QUANTITY.test(size) && !/^0*(\.0*)?[A-Za-z]*$/.test(size)) return size
-  throw new UsageError(`--reports-size ${JSON.stringify(size)}: not a storage quantity`, {hint: 'Write a size such as 1Gi, 500Mi or 10G.'})
+  throw new UsageError(`--reports-size ${JSON.stringify(size)}: not a storage quantity`, {
+    hint: 'Write a size such as 1Gi, 500Mi or 10G.',
+  })
 }
 
 function checkUrl(flag: string, value: string): string {
@@ -61,16 +65,29 @@ function checkUrl(flag: string, value: string): string {
     url = undefined
   }
   if (url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:')) return value
-  throw new UsageError(`${flag} ${value}: not an http(s) URL`, {hint: 'Pass where the report root is served, e.g. --report-url http://localhost:8080 (the report server through kubectl port-forward).'})
+  throw new UsageError(`${flag} ${value}: not an http(s) URL`, {
+    hint: 'Pass where the report root is served, e.g. --report-url http://localhost:8080 (the report server through kubectl port-forward).',
+  })
 }
 
 /** `NAME/KEY` → the Secret's name and key. */
 export function parseSecretRef(ref: string): {name: string; key: string} {
   const [name, key, extra] = ref.split('/')
-  if (name === undefined || key === undefined || extra !== undefined || !DNS1123_SUBDOMAIN.test(name) || name.length > 253 || !SECRET_KEY.test(key) || key.length > 253) {
-    throw new UsageError(`--notify-secret ${JSON.stringify(ref)}: expected NAME/KEY, a Secret's name and the key holding the webhook URL`, {
-      hint: 'Create the Secret in the CronJob\'s namespace first, e.g. kubectl create secret generic chaos-webhook --from-literal=url=https://hooks.slack.com/services/…, then pass --notify-secret chaos-webhook/url.',
-    })
+  if (
+    name === undefined ||
+    key === undefined ||
+    extra !== undefined ||
+    !DNS1123_SUBDOMAIN.test(name) ||
+    name.length > 253 ||
+    !SECRET_KEY.test(key) ||
+    key.length > 253
+  ) {
+    throw new UsageError(
+      `--notify-secret ${JSON.stringify(ref)}: expected NAME/KEY, a Secret's name and the key holding the webhook URL`,
+      {
+        hint: "Create the Secret in the CronJob's namespace first, e.g. kubectl create secret generic chaos-webhook --from-literal=url=https://hooks.slack.com/services/…, then pass --notify-secret chaos-webhook/url.",
+      },
+    )
   }
   return {name, key}
 }
@@ -78,29 +95,58 @@ export function parseSecretRef(ref: string): {name: string; key: string} {
 /** The schedule options of a request's report and notification flags (usage errors, exit 2, before anything is printed). */
 export function reportsOptions(request: ReportsRequest, name: string): Partial<ScheduleOptions> {
   if (request.reportsPvc !== undefined && request.reportsPvcExisting !== undefined) {
-    throw new UsageError('--reports-pvc and --reports-pvc-existing exclude each other', {hint: '--reports-pvc NAME creates the claim; --reports-pvc-existing NAME mounts one you made.'})
+    throw new UsageError('--reports-pvc and --reports-pvc-existing exclude each other', {
+      hint: '--reports-pvc NAME creates the claim; --reports-pvc-existing NAME mounts one you made.',
+    })
   }
   const creating = request.reportsPvc !== undefined
-  for (const [flag, value] of [['--reports-size', request.reportsSize], ['--storage-class', request.storageClass], ['--reports-access-mode', request.reportsAccessMode]] as const) {
-    if (value !== undefined && !creating) throw new UsageError(`${flag} applies to the claim --reports-pvc creates`, {hint: `Pass --reports-pvc NAME with ${flag}, or leave ${flag} out.`})
+  for (const [flag, value] of [
+    ['--reports-size', request.reportsSize],
+    ['--storage-class', request.storageClass],
+    ['--reports-access-mode', request.reportsAccessMode],
+  ] as const) {
+    if (value !== undefined && !creating)
+      throw new UsageError(`${flag} applies to the claim --reports-pvc creates`, {
+        hint: `Pass --reports-pvc NAME with ${flag}, or leave ${flag} out.`,
+      })
   }
   let reports: ReportsVolume = {kind: 'emptyDir'}
   if (request.reportsPvc !== undefined) {
     const accessMode = request.reportsAccessMode ?? 'ReadWriteOnce'
-    if (!(ACCESS_MODES as readonly string[]).includes(accessMode)) throw new UsageError(`--reports-access-mode ${accessMode}: not one of ${ACCESS_MODES.join(', ')}`)
-    if (request.storageClass !== undefined && (!DNS1123_SUBDOMAIN.test(request.storageClass) || request.storageClass.length > 253)) {
-      throw new UsageError(`--storage-class ${JSON.stringify(request.storageClass)}: not a valid StorageClass name`, {hint: 'kubectl get storageclass lists them.'})
+    if (!(ACCESS_MODES as readonly string[]).includes(accessMode))
+      throw new UsageError(`--reports-access-mode ${accessMode}: not one of ${ACCESS_MODES.join(', ')}`)
+    if (
+      request.storageClass !== undefined &&
+      (!DNS1123_SUBDOMAIN.test(request.storageClass) || request.storageClass.length > 253)
+    ) {
+      throw new UsageError(`--storage-class ${JSON.stringify(request.storageClass)}: not a valid StorageClass name`, {
+        hint: 'kubectl get storageclass lists them.',
+      })
     }
-    reports = {kind: 'claim', claim: checkClaimName(request.reportsPvc, '--reports-pvc'), create: {
-      size: checkQuantity(request.reportsSize ?? DEFAULT_REPORTS_SIZE), accessMode, ...(request.storageClass === undefined ? {} : {storageClass: request.storageClass}),
-    }}
+    reports = {
+      kind: 'claim',
+      claim: checkClaimName(request.reportsPvc, '--reports-pvc'),
+      create: {
+        size: checkQuantity(request.reportsSize ?? DEFAULT_REPORTS_SIZE),
+        accessMode,
+        ...(request.storageClass === undefined ? {} : {storageClass: request.storageClass}),
+      },
+    }
   } else if (request.reportsPvcExisting !== undefined) {
     reports = {kind: 'claim', claim: checkClaimName(request.reportsPvcExisting, '--reports-pvc-existing')}
   }
   if (request.reportServer === true) {
-    if (reports.kind !== 'claim') throw new UsageError('--report-server needs the reports on a claim: an emptyDir lives and dies with each run\'s pod', {hint: 'Add --reports-pvc NAME (or --reports-pvc-existing NAME).'})
+    if (reports.kind !== 'claim')
+      throw new UsageError(
+        "--report-server needs the reports on a claim: an emptyDir lives and dies with each run's pod",
+        {hint: 'Add --reports-pvc NAME (or --reports-pvc-existing NAME).'},
+      )
     // A Service name is a DNS-1035 label: it must start with a letter.
-    if (!/^[a-z]/.test(name)) throw new UsageError(`--report-server: the Service "${name}-reports" would not start with a letter, which Kubernetes requires of Service names`, {hint: 'Pass a --name that starts with a letter.'})
+    if (!/^[a-z]/.test(name))
+      throw new UsageError(
+        `--report-server: the Service "${name}-reports" would not start with a letter, which Kubernetes requires of Service names`,
+        {hint: 'Pass a --name that starts with a letter.'},
+      )
   }
   if (request.notifyFormat !== undefined && !(NOTIFY_FORMATS as readonly string[]).includes(request.notifyFormat)) {
     throw new UsageError(`--notify-format ${request.notifyFormat}: not one of ${NOTIFY_FORMATS.join(', ')}`)

@@ -50,23 +50,45 @@ export async function buildSchedule(request: FullScheduleRequest): Promise<Sched
   const namespaces = targetNamespaces(bundle, request.namespace)
   const version = request.version ?? runnerVersion
   const image = request.image ?? defaultImage(version)
-  const manifests = scheduleManifests(bundle, {
-    name, namespace: namespaces[0] as string, namespaceFlag: request.namespace !== undefined, cron, image, version, reaper: request.reaper,
-    ...(timeZone === undefined ? {} : {timeZone}),
-    ...(request.prometheusUrl === undefined ? {} : {prometheusUrl: request.prometheusUrl}),
-    ...(request.driver === undefined ? {} : {driver: request.driver}),
-    ...reports,
-  }, namespaces)
+  const manifests = scheduleManifests(
+    bundle,
+    {
+      name,
+      namespace: namespaces[0] as string,
+      namespaceFlag: request.namespace !== undefined,
+      cron,
+      image,
+      version,
+      reaper: request.reaper,
+      ...(timeZone === undefined ? {} : {timeZone}),
+      ...(request.prometheusUrl === undefined ? {} : {prometheusUrl: request.prometheusUrl}),
+      ...(request.driver === undefined ? {} : {driver: request.driver}),
+      ...reports,
+    },
+    namespaces,
+  )
   return {bundle, manifests, namespaces, warnings: warningsFor(bundle, request)}
 }
 
 function warningsFor(bundle: ScheduleBundle, request: ScheduleRequest): string[] {
   const warnings: string[] = []
-  const names = (pick: (e: ScheduleBundle['experiments'][number]) => boolean) => bundle.experiments.filter(pick).map(e => e.experiment.metadata.name)
+  const names = (pick: (e: ScheduleBundle['experiments'][number]) => boolean) =>
+    bundle.experiments.filter(pick).map(e => e.experiment.metadata.name)
   const k6 = names(e => e.experiment.spec.load.driver === 'k6')
-  if (k6.length > 0 && request.image === undefined) warnings.push(`${k6.join(', ')} use the k6 load driver, which the default image does not include: the run would exit 4. Build an image with k6 on its PATH and pass --image.`)
-  const promql = names(e => [...e.experiment.spec.steadyState, ...(e.experiment.spec.guardrails?.abortWhen ?? [])].some(p => 'prometheus' in p && p.prometheus.url === undefined) && e.experiment.spec.prometheus === undefined)
-  if (promql.length > 0 && request.prometheusUrl === undefined) warnings.push(`${promql.join(', ')} have PromQL probes without a Prometheus URL: pass --prometheus-url (e.g. http://prometheus.istio-system:9090), or preflight stops the run.`)
+  if (k6.length > 0 && request.image === undefined)
+    warnings.push(
+      `${k6.join(', ')} use the k6 load driver, which the default image does not include: the run would exit 4. Build an image with k6 on its PATH and pass --image.`,
+    )
+  const promql = names(
+    e =>
+      [...e.experiment.spec.steadyState, ...(e.experiment.spec.guardrails?.abortWhen ?? [])].some(
+        p => 'prometheus' in p && p.prometheus.url === undefined,
+      ) && e.experiment.spec.prometheus === undefined,
+  )
+  if (promql.length > 0 && request.prometheusUrl === undefined)
+    warnings.push(
+      `${promql.join(', ')} have PromQL probes without a Prometheus URL: pass --prometheus-url (e.g. http://prometheus.istio-system:9090), or preflight stops the run.`,
+    )
   return warnings
 }
 
@@ -75,5 +97,10 @@ function warningsFor(bundle: ScheduleBundle, request: ScheduleRequest): string[]
  * because kubectl reads it so (sigs.k8s.io/yaml): a name such as `on` or `y` is quoted, not a boolean.
  */
 export function renderManifests(manifests: Manifest[]): string {
-  return manifests.map(m => `${m.comment.map(line => `# ${line}`).join('\n')}\n${stringify(m.object, {version: '1.1', aliasDuplicateObjects: false, lineWidth: 0})}`).join('---\n')
+  return manifests
+    .map(
+      m =>
+        `${m.comment.map(line => `# ${line}`).join('\n')}\n${stringify(m.object, {version: '1.1', aliasDuplicateObjects: false, lineWidth: 0})}`,
+    )
+    .join('---\n')
 }

@@ -27,26 +27,34 @@ export class RunTelemetry {
 
   /** Runs by outcome; counts across runs in one process (`chaos gameday`), 1 per pushed `chaos run`. */
   readonly runs = new Counter({
-    name: 'chaos_experiment_runs_total', help: 'Experiment runs by outcome (held, deviated, aborted, could-not-run, revert-failed).',
-    labelNames: ['experiment', 'outcome'] as const, registers: [this.registry],
+    name: 'chaos_experiment_runs_total',
+    help: 'Experiment runs by outcome (held, deviated, aborted, could-not-run, revert-failed).',
+    labelNames: ['experiment', 'outcome'] as const,
+    registers: [this.registry],
   })
 
   /** A gauge, not a histogram: a pushed group holds one run, and its last duration is what a dashboard plots. */
   readonly duration = new Gauge({
-    name: 'chaos_experiment_duration_seconds', help: 'Wall-clock duration of the experiment\'s last run, from start to verdict (seconds).',
-    labelNames: ['experiment'] as const, registers: [this.registry],
+    name: 'chaos_experiment_duration_seconds',
+    help: "Wall-clock duration of the experiment's last run, from start to verdict (seconds).",
+    labelNames: ['experiment'] as const,
+    registers: [this.registry],
   })
 
   /** 1 while a fault on the service is live, 0 once it is reverted. */
   readonly faultActive = new Gauge({
-    name: 'chaos_fault_active', help: '1 while a Faultline fault on the service is live, 0 after its revert.',
-    labelNames: ['experiment', 'service'] as const, registers: [this.registry, this.liveRegistry],
+    name: 'chaos_fault_active',
+    help: '1 while a Faultline fault on the service is live, 0 after its revert.',
+    labelNames: ['experiment', 'service'] as const,
+    registers: [this.registry, this.liveRegistry],
   })
 
   /** One series per status; the one that is 1 is the probe's verdict in that phase. */
   readonly probeResult = new Gauge({
-    name: 'chaos_probe_result', help: 'Probe verdict per phase as a state set: the series whose status label is the verdict (held, missed, errored) is 1, the others 0.',
-    labelNames: ['experiment', 'probe', 'phase', 'status'] as const, registers: [this.registry, this.liveRegistry],
+    name: 'chaos_probe_result',
+    help: 'Probe verdict per phase as a state set: the series whose status label is the verdict (held, missed, errored) is 1, the others 0.',
+    labelNames: ['experiment', 'probe', 'phase', 'status'] as const,
+    registers: [this.registry, this.liveRegistry],
   })
 
   private experiment: string | undefined
@@ -74,12 +82,14 @@ export class RunTelemetry {
       }
       case 'revert': {
         // A revert of something we never saw applied (a write whose answer was lost) still clears it.
-        for (const service of this.faultTargets.get(`${e.namespace}/${e.name}`) ?? []) this.faultActive.set({experiment, service}, 0)
+        for (const service of this.faultTargets.get(`${e.namespace}/${e.name}`) ?? [])
+          this.faultActive.set({experiment, service}, 0)
         break
       }
       case 'probe-result': {
         const {probe, phase, status} = e.result
-        for (const s of PROBE_STATUSES) this.probeResult.set({experiment, probe, phase, status: s}, s === status ? 1 : 0)
+        for (const s of PROBE_STATUSES)
+          this.probeResult.set({experiment, probe, phase, status: s}, s === status ? 1 : 0)
         this.probeKeys.get(experiment)?.add(JSON.stringify([probe, phase]))
         break
       }
@@ -87,7 +97,8 @@ export class RunTelemetry {
         this.runs.inc({experiment, outcome: e.outcome})
         this.duration.set({experiment}, (e.t - (this.startedAt ?? 0)) / 1000)
         break
-      default: break
+      default:
+        break
     }
   }
 
@@ -102,7 +113,8 @@ export class RunTelemetry {
     }
     this.probeKeys.set(experiment, new Set())
     // The runs counter is initialised for every outcome so `increase()` sees the first run too.
-    for (const outcome of ['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed']) this.runs.inc({experiment, outcome}, 0)
+    for (const outcome of ['held', 'deviated', 'aborted', 'could-not-run', 'revert-failed'])
+      this.runs.inc({experiment, outcome}, 0)
   }
 }
 

@@ -61,7 +61,9 @@ export class TelemetryPusher {
   constructor(private readonly options: PushOptions) {
     const url = URL.canParse(options.url) ? new URL(options.url) : undefined
     if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-      throw new UsageError(`--pushgateway ${options.url}: expected an http:// or https:// URL`, {hint: 'Pass the Pushgateway\'s base URL, e.g. --pushgateway http://pushgateway:9091'})
+      throw new UsageError(`--pushgateway ${options.url}: expected an http:// or https:// URL`, {
+        hint: "Pass the Pushgateway's base URL, e.g. --pushgateway http://pushgateway:9091",
+      })
     }
   }
 
@@ -114,12 +116,21 @@ export class TelemetryPusher {
   }
 
   /** One push of `registry` to the group of `run`'s experiment (taken when queued, not when sent). */
-  private async push(method: PushRecord['method'], run: RunTelemetry, registry: Registry, reason: string): Promise<void> {
+  private async push(
+    method: PushRecord['method'],
+    run: RunTelemetry,
+    registry: Registry,
+    reason: string,
+  ): Promise<void> {
     const experiment = run.currentExperiment
     if (experiment === undefined) return
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS
     // A fresh signal per push bounds the whole request; `timeout` alone only bounds socket idleness.
-    const gateway = new Pushgateway(this.options.url, {timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)}, registry)
+    const gateway = new Pushgateway(
+      this.options.url,
+      {timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)},
+      registry,
+    )
     const params = {jobName: PUSH_JOB, groupings: groupingFor(experiment, this.options.instance)}
     try {
       await (method === 'PUT' ? gateway.push(params) : gateway.pushAdd(params))
@@ -139,6 +150,7 @@ export function groupingFor(experiment: string, instance: string | undefined): R
 
 function describePushError(err: unknown, timeoutMs: number): string {
   const e = err as {name?: string; code?: string; message?: string}
-  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'ABORT_ERR') return `no answer within ${timeoutMs}ms`
+  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'ABORT_ERR')
+    return `no answer within ${timeoutMs}ms`
   return e.message ?? String(err)
 }

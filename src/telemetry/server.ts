@@ -42,25 +42,31 @@ export async function startMetricsServer(registry: Registry, options: MetricsSer
     }
     registry.metrics().then(
       body => res.writeHead(200, {'content-type': registry.contentType}).end(req.method === 'HEAD' ? undefined : body),
-      (err: Error) => res.writeHead(500, {'content-type': 'text/plain'}).end(`collecting metrics failed: ${err.message}\n`),
+      (err: Error) =>
+        res.writeHead(500, {'content-type': 'text/plain'}).end(`collecting metrics failed: ${err.message}\n`),
     )
   })
   try {
     await listen(server, options.port, host)
   } catch (err) {
     const e = err as NodeJS.ErrnoException
-    const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message
-    throw new UsageError(`--metrics-port ${options.port} on ${host}: ${why} (${e.code ?? 'error'})`, {cause: err, hint: 'Pick a free port, or 0 for any.'})
+    const why =
+      e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message
+    throw new UsageError(`--metrics-port ${options.port} on ${host}: ${why} (${e.code ?? 'error'})`, {
+      cause: err,
+      hint: 'Pick a free port, or 0 for any.',
+    })
   }
   const {port} = server.address() as AddressInfo
   let closing: Promise<void> | undefined
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
     port,
-    close: () => (closing ??= new Promise<void>(resolve => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    })),
+    close: () =>
+      (closing ??= new Promise<void>(resolve => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })),
   }
 }
 

@@ -5,12 +5,15 @@ import {join} from 'node:path'
 import {commandManifest, MANIFEST} from '../../src/cli/manifest.js'
 import {ensureBuilt, REPO, sh} from '../cli.js'
 
-const COMMAND_SOURCES = readdirSync(join(REPO, 'src', 'commands'), {recursive: true, encoding: 'utf8'}).filter(f => f.endsWith('.ts')).map(f => join('src', 'commands', f))
+const COMMAND_SOURCES = readdirSync(join(REPO, 'src', 'commands'), {recursive: true, encoding: 'utf8'})
+  .filter(f => f.endsWith('.ts'))
+  .map(f => join('src', 'commands', f))
 /** `sandbox/up.ts` → `sandbox:up`: the id oclif gives a command file. */
 const ids = COMMAND_SOURCES.map(f => f.slice('src/commands/'.length, -'.ts'.length).replaceAll('/', ':')).sort()
 
 type Manifest = Awaited<ReturnType<typeof commandManifest>>
-const flagsOf = (m: Manifest) => Object.fromEntries(Object.entries(m.commands).map(([id, c]) => [id, Object.keys(c.flags).sort()]))
+const flagsOf = (m: Manifest) =>
+  Object.fromEntries(Object.entries(m.commands).map(([id, c]) => [id, Object.keys(c.flags).sort()]))
 
 describe('oclif.manifest.json: the CLI imports only the command it runs', () => {
   let built: Manifest

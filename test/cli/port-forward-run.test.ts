@@ -24,7 +24,9 @@ import {runExperiment} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const RATINGS: VirtualService = {
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'ratings', namespace: 'default'},
   spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]},
 }
 
@@ -35,11 +37,30 @@ class OnePodForwarding implements ForwardingCluster {
   constructor(private readonly port: number) {}
 
   async listServices(): Promise<ServiceSummary[]> {
-    return [{name: 'productpage', namespace: 'default', type: 'ClusterIP', ports: [9080], selector: {app: 'productpage'}, targetPorts: {9080: 9080}}]
+    return [
+      {
+        name: 'productpage',
+        namespace: 'default',
+        type: 'ClusterIP',
+        ports: [9080],
+        selector: {app: 'productpage'},
+        targetPorts: {9080: 9080},
+      },
+    ]
   }
 
   async listPods(): Promise<PodSummary[]> {
-    return this.alive ? [{name: 'productpage-v1-a', namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage'], ready: true}] : []
+    return this.alive
+      ? [
+          {
+            name: 'productpage-v1-a',
+            namespace: 'default',
+            labels: {app: 'productpage'},
+            containers: ['productpage'],
+            ready: true,
+          },
+        ]
+      : []
   }
 
   async openPortForward(_namespace: string, pod: string): Promise<PodStream> {
@@ -77,13 +98,32 @@ describe('--entry portForward: a forward lost mid-run (runner, fake cluster)', f
     cluster.seed(RATINGS)
     const forwarding = new OnePodForwarding((server.address() as AddressInfo).port)
     const lost = new AbortController()
-    const forwarder = await ServiceForwarder.start(forwarding, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: reason => lost.abort(reason), lostAfterMs: 1500, connectMs: 200, backoffMs: 20})
+    const forwarder = await ServiceForwarder.start(
+      forwarding,
+      {service: 'productpage', namespace: 'default', port: 9080},
+      {onLost: reason => lost.abort(reason), lostAfterMs: 1500, connectMs: 200, backoffMs: 20},
+    )
     const experiment: Experiment = {
-      apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment', metadata: {name: 'ratings-delay'},
+      apiVersion: 'faultline.dev/v1alpha1',
+      kind: 'Experiment',
+      metadata: {name: 'ratings-delay'},
       spec: {
-        faults: [{service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}],
+        faults: [
+          {
+            service: 'ratings',
+            match: {headers: {'x-chaos-test': {exact: 'true'}}},
+            delay: {fixedDelay: '7s', percentage: 100},
+          },
+        ],
         phases: {baseline: '1s', fault: '20s', recovery: '1s'},
-        load: {url: `${forwarder.origin}/productpage`, entry: {portForward: {service: 'productpage', port: 9080}}, traffic: [{name: 'targeted', rate: '20/s', headers: {'x-chaos-test': 'true'}}, {name: 'control', rate: '20/s'}]},
+        load: {
+          url: `${forwarder.origin}/productpage`,
+          entry: {portForward: {service: 'productpage', port: 9080}},
+          traffic: [
+            {name: 'targeted', rate: '20/s', headers: {'x-chaos-test': 'true'}},
+            {name: 'control', rate: '20/s'},
+          ],
+        },
         steadyState: [{name: 'control is fine', traffic: 'control', thresholds: {http_req_failed: ['rate<0.5']}}],
       },
     }
@@ -92,13 +132,28 @@ describe('--entry portForward: a forward lost mid-run (runner, fake cluster)', f
       if (e.kind === 'fault-applied') setTimeout(() => forwarding.kill(), 500)
     })
     try {
-      const result = await runExperiment({file: 'x.yaml', experiment, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-pf-')), signal: runSignal(new AbortController().signal, {lost: lost.signal}), events, ignition: false})
+      const result = await runExperiment({
+        file: 'x.yaml',
+        experiment,
+        cluster,
+        namespace: 'default',
+        driver: new BuiltinDriver(),
+        reportDir: mkdtempSync(join(tmpdir(), 'faultline-pf-')),
+        signal: runSignal(new AbortController().signal, {lost: lost.signal}),
+        events,
+        ignition: false,
+      })
       assert.equal(result.outcome, 'aborted', result.reason)
       assert.equal(result.exitCode, 3)
-      assert.match(result.reason, /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\); faults were reverted$/)
+      assert.match(
+        result.reason,
+        /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\); faults were reverted$/,
+      )
       assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, RATINGS.spec, 'reverted')
       const reasons: Record<string, number> = {}
-      for (const seconds of Object.values(result.journal.load)) for (const s of seconds) for (const [r, n] of Object.entries(s.reasons ?? {})) reasons[r] = (reasons[r] ?? 0) + n
+      for (const seconds of Object.values(result.journal.load))
+        for (const s of seconds)
+          for (const [r, n] of Object.entries(s.reasons ?? {})) reasons[r] = (reasons[r] ?? 0) + n
       assert.ok((reasons['port-forward lost: no ready pod'] ?? 0) > 0, JSON.stringify(reasons))
       assert.ok(forwarder.counts.refused > 0)
     } finally {

@@ -27,7 +27,10 @@ async function stopPod(p: FakePod): Promise<void> {
   if (p.server.listening) await new Promise(resolve => p.server.close(resolve))
 }
 
-async function startPod(name: string, options: {ready?: boolean; portName?: string; onHang?: () => void} = {}): Promise<FakePod> {
+async function startPod(
+  name: string,
+  options: {ready?: boolean; portName?: string; onHang?: () => void} = {},
+): Promise<FakePod> {
   const sockets = new Set<Socket>()
   const server = createHttpServer((req, res) => {
     // GET /hang: taken, never answered (the pod dies with it, in the test that asks).
@@ -40,7 +43,19 @@ async function startPod(name: string, options: {ready?: boolean; portName?: stri
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
   const port = (server.address() as AddressInfo).port
-  const pod: FakePod = {server, port, sockets, summary: {name, namespace: 'default', labels: {app: 'productpage'}, containers: ['productpage', 'istio-proxy'], ready: options.ready ?? true, ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}})}}
+  const pod: FakePod = {
+    server,
+    port,
+    sockets,
+    summary: {
+      name,
+      namespace: 'default',
+      labels: {app: 'productpage'},
+      containers: ['productpage', 'istio-proxy'],
+      ready: options.ready ?? true,
+      ...(options.portName === undefined ? {} : {ports: {[options.portName]: 9080}}),
+    },
+  }
   started.add(pod)
   return pod
 }
@@ -53,7 +68,14 @@ async function startPod(name: string, options: {ready?: boolean; portName?: stri
 class FakeForwarding implements ForwardingCluster {
   readonly pods = new Map<string, FakePod>()
   readonly opened: string[] = []
-  service: ServiceSummary = {name: 'productpage', namespace: 'default', type: 'ClusterIP', ports: [9080], selector: {app: 'productpage'}, targetPorts: {9080: 9080}}
+  service: ServiceSummary = {
+    name: 'productpage',
+    namespace: 'default',
+    type: 'ClusterIP',
+    ports: [9080],
+    selector: {app: 'productpage'},
+    targetPorts: {9080: 9080},
+  }
 
   async listServices(namespace: string): Promise<ServiceSummary[]> {
     return namespace === this.service.namespace ? [this.service] : []
@@ -72,7 +94,9 @@ class FakeForwarding implements ForwardingCluster {
     const input = new PassThrough()
     let errorText: string | undefined
     const socket = connect({host: '127.0.0.1', port: port === 9080 ? p.port : 1})
-    socket.on('error', err => { errorText = `error forwarding port ${port} to pod ${pod}: ${err.message}` })
+    socket.on('error', err => {
+      errorText = `error forwarding port ${port} to pod ${pod}: ${err.message}`
+    })
     socket.pipe(data)
     input.pipe(socket)
     const ended = new Promise<string | undefined>(resolve => socket.on('close', () => resolve(errorText)))
@@ -113,18 +137,29 @@ describe('--entry portForward: the local forwarder', () => {
   })
 
   const trouble: string[] = []
-  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) => ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 9080}, {onLost: r => lost.push(r), onTrouble: d => trouble.push(d), backoffMs: 20, ...options})
+  const start = (options: {lostAfterMs?: number; connectMs?: number} = {}) =>
+    ServiceForwarder.start(
+      cluster,
+      {service: 'productpage', namespace: 'default', port: 9080},
+      {onLost: r => lost.push(r), onTrouble: d => trouble.push(d), backoffMs: 20, ...options},
+    )
 
   it('forwards each connection to a ready pod of the Service, keeping the Host', async () => {
     cluster.pods.set('productpage-a', await startPod('productpage-a'))
     cluster.pods.set('productpage-b', await startPod('productpage-b', {ready: false}))
     forwarder = await start()
     assert.match(forwarder.origin, /^http:\/\/127\.0\.0\.1:\d+$/)
-    assert.match(forwarder.description, /Service default\/productpage port 9080 \(1 ready pod\(s\), e\.g\. productpage-a:9080\)/)
+    assert.match(
+      forwarder.description,
+      /Service default\/productpage port 9080 \(1 ready pod\(s\), e\.g\. productpage-a:9080\)/,
+    )
     const r = await get(forwarder.origin)
     assert.equal(r.status, 200)
     assert.equal(r.body, 'productpage-a productpage:9080')
-    assert.ok(cluster.opened.every(o => o === 'default/productpage-a:9080'), 'never the pod that is not ready')
+    assert.ok(
+      cluster.opened.every(o => o === 'default/productpage-a:9080'),
+      'never the pod that is not ready',
+    )
   })
 
   it('a Service port that targets a named container port reaches the port that name has on each pod', async () => {
@@ -161,12 +196,17 @@ describe('--entry portForward: the local forwarder', () => {
   })
 
   it('a pod that dies with a request unanswered on a kept-alive connection: the request goes to another ready pod', async () => {
-    cluster.pods.set('productpage-a', await startPod('productpage-a', {onHang: () => void cluster.kill('productpage-a')}))
+    cluster.pods.set(
+      'productpage-a',
+      await startPod('productpage-a', {onHang: () => void cluster.kill('productpage-a')}),
+    )
     forwarder = await start()
     // One client connection, two requests one after the other, as HTTP/1.1 keep-alive sends them.
     const socket = connect({host: '127.0.0.1', port: Number(new URL(forwarder.origin).port)})
     let received = ''
-    socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString()
+    })
     const until = async (text: string) => {
       for (let i = 0; i < 100 && !received.includes(text); i++) await new Promise(resolve => setTimeout(resolve, 20))
       assert.ok(received.includes(text), received)
@@ -190,14 +230,20 @@ describe('--entry portForward: the local forwarder', () => {
     const r = await get(forwarder.origin)
     assert.equal(r.status, 502)
     assert.equal(r.header, 'no ready pod')
-    assert.match(r.body, /^port-forward lost: no ready pod \(Service default\/productpage; no ready pod of default\/productpage\)/)
+    assert.match(
+      r.body,
+      /^port-forward lost: no ready pod \(Service default\/productpage; no ready pod of default\/productpage\)/,
+    )
     assert.equal(statusReason(r.status, {portForward: r.header}), 'port-forward lost: no ready pod')
     assert.equal(forwarder.counts.refused, 1)
     // The console hears of it once per bout of failures, with the first: the pod still listed, its stream refused.
     assert.deepEqual(trouble, ['productpage-a:9080: pods "productpage-a" not found'])
     await new Promise(resolve => setTimeout(resolve, 700))
     assert.equal(lost.length, 1, 'said once')
-    assert.match(lost[0] ?? '', /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\)/)
+    assert.match(
+      lost[0] ?? '',
+      /^port-forward lost: no stream to a ready pod of Service default\/productpage could be opened for \d+ s \(last: no ready pod of default\/productpage\)/,
+    )
   })
 
   it('a pod that comes back before lostAfterMs: nothing is lost', async () => {
@@ -225,14 +271,45 @@ describe('--entry portForward: the local forwarder', () => {
   })
 
   it('at the start, exit 4 naming what is wrong: no Service, no port, no ready pod, a failing stream', async () => {
-    const couldNotRun = (re: RegExp) => (e: unknown) => e instanceof FaultlineError && e.exitCode === ExitCode.CouldNotRun && re.test(e.message) && /Nothing was injected/.test(e.hint ?? '')
-    await assert.rejects(start(), couldNotRun(/Service default\/productpage has no ready pod to forward to \(its selector app=productpage matches no pod\)/))
+    const couldNotRun = (re: RegExp) => (e: unknown) =>
+      e instanceof FaultlineError &&
+      e.exitCode === ExitCode.CouldNotRun &&
+      re.test(e.message) &&
+      /Nothing was injected/.test(e.hint ?? '')
+    await assert.rejects(
+      start(),
+      couldNotRun(
+        /Service default\/productpage has no ready pod to forward to \(its selector app=productpage matches no pod\)/,
+      ),
+    )
     cluster.pods.set('productpage-a', await startPod('productpage-a', {ready: false}))
-    await assert.rejects(start(), couldNotRun(/has no ready pod to forward to \(1 pod\(s\) match its selector, none is ready: productpage-a\)/))
-    await assert.rejects(ServiceForwarder.start(cluster, {service: 'reviews', namespace: 'default', port: 9080}, {onLost: () => undefined}), couldNotRun(/there is no Service default\/reviews/))
-    await assert.rejects(ServiceForwarder.start(cluster, {service: 'productpage', namespace: 'default', port: 80}, {onLost: () => undefined}), couldNotRun(/Service default\/productpage has no port 80 \(its ports: 9080\)/))
+    await assert.rejects(
+      start(),
+      couldNotRun(/has no ready pod to forward to \(1 pod\(s\) match its selector, none is ready: productpage-a\)/),
+    )
+    await assert.rejects(
+      ServiceForwarder.start(
+        cluster,
+        {service: 'reviews', namespace: 'default', port: 9080},
+        {onLost: () => undefined},
+      ),
+      couldNotRun(/there is no Service default\/reviews/),
+    )
+    await assert.rejects(
+      ServiceForwarder.start(
+        cluster,
+        {service: 'productpage', namespace: 'default', port: 80},
+        {onLost: () => undefined},
+      ),
+      couldNotRun(/Service default\/productpage has no port 80 \(its ports: 9080\)/),
+    )
     cluster.pods.set('productpage-a', await startPod('productpage-a'))
     cluster.service = {...cluster.service, targetPorts: {9080: 9999}}
-    await assert.rejects(start(), couldNotRun(/the port-forward to default\/productpage-a:9999 \(Service default\/productpage:9080\) failed: error forwarding port 9999/))
+    await assert.rejects(
+      start(),
+      couldNotRun(
+        /the port-forward to default\/productpage-a:9999 \(Service default\/productpage:9080\) failed: error forwarding port 9999/,
+      ),
+    )
   })
 })

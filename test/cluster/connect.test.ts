@@ -15,7 +15,10 @@ function kubeconfig(dir: string, name: string, contexts: {name: string; server: 
     'current-context': contexts[0]?.name,
     clusters: contexts.map(c => ({name: c.name, cluster: {server: c.server}})),
     users: contexts.map(c => ({name: c.name, user: {token: 't'}})),
-    contexts: contexts.map(c => ({name: c.name, context: {cluster: c.name, user: c.name, ...(c.namespace === undefined ? {} : {namespace: c.namespace})}})),
+    contexts: contexts.map(c => ({
+      name: c.name,
+      context: {cluster: c.name, user: c.name, ...(c.namespace === undefined ? {} : {namespace: c.namespace})},
+    })),
   }
   writeFileSync(file, JSON.stringify(doc))
   return file
@@ -47,17 +50,31 @@ describe('cluster connection', () => {
       {name: 'prod', server: 'https://127.0.0.1:1', namespace: 'shop'},
       {name: SANDBOX_CONTEXT, server: 'http://127.0.0.1:2'},
     ])
-    assert.deepEqual(connect({kubeconfig: file})?.target, {source: 'kubeconfig', context: 'prod', server: 'https://127.0.0.1:1', namespace: 'shop', user: 'prod'})
+    assert.deepEqual(connect({kubeconfig: file})?.target, {
+      source: 'kubeconfig',
+      context: 'prod',
+      server: 'https://127.0.0.1:1',
+      namespace: 'shop',
+      user: 'prod',
+    })
     assert.equal(connect({kubeconfig: file, namespace: 'other'})?.target.namespace, 'other')
     const sandbox = connect({kubeconfig: file, context: SANDBOX_CONTEXT})?.target
     assert.equal(sandbox?.source, 'sandbox')
     assert.equal(sandbox?.namespace, 'default')
   })
 
-  it('a cluster carrying the faultline.dev/sandbox extension names the sandbox\'s proxy and Prometheus, whichever way the context is chosen', () => {
+  it("a cluster carrying the faultline.dev/sandbox extension names the sandbox's proxy and Prometheus, whichever way the context is chosen", () => {
     assert.equal(SANDBOX_EXTENSION, WRITTEN_EXTENSION)
     const sandbox = join(dir, 'sandbox-kubeconfig')
-    writeFileSync(sandbox, kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', context: 'my-sandbox', sandbox: {proxy: 'http://127.0.0.1:41000', prometheus: 'http://127.0.0.1:41001'}}))
+    writeFileSync(
+      sandbox,
+      kubeconfigYaml({
+        server: 'https://127.0.0.1:6443',
+        token: 't',
+        context: 'my-sandbox',
+        sandbox: {proxy: 'http://127.0.0.1:41000', prometheus: 'http://127.0.0.1:41001'},
+      }),
+    )
     const other = kubeconfig(dir, 'other', [{name: 'prod', server: 'https://127.0.0.1:7'}])
     const viaFlag = connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})
     assert.deepEqual(viaFlag?.sandbox, {proxy: 'http://127.0.0.1:41000', prometheus: 'http://127.0.0.1:41001'})
@@ -66,18 +83,35 @@ describe('cluster connection', () => {
     const env = {KUBECONFIG: `${other}:${sandbox}`}
     assert.equal(connectWith({env, home: emptyHome})?.sandbox, undefined)
     assert.equal(connectWith({env, home: emptyHome})?.cluster.target.source, 'kubeconfig')
-    assert.deepEqual(connectWith({env, context: 'my-sandbox', home: emptyHome})?.sandbox?.proxy, 'http://127.0.0.1:41000')
+    assert.deepEqual(
+      connectWith({env, context: 'my-sandbox', home: emptyHome})?.sandbox?.proxy,
+      'http://127.0.0.1:41000',
+    )
     // Without Prometheus, and with a malformed extension (no usable proxy URL: ignored).
-    writeFileSync(sandbox, kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', sandbox: {proxy: 'http://127.0.0.1:41000'}}))
-    assert.deepEqual(connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})?.sandbox, {proxy: 'http://127.0.0.1:41000'})
-    writeFileSync(sandbox, kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', context: 'x', sandbox: {proxy: 'not a url'}}))
+    writeFileSync(
+      sandbox,
+      kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', sandbox: {proxy: 'http://127.0.0.1:41000'}}),
+    )
+    assert.deepEqual(connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})?.sandbox, {
+      proxy: 'http://127.0.0.1:41000',
+    })
+    writeFileSync(
+      sandbox,
+      kubeconfigYaml({server: 'https://127.0.0.1:6443', token: 't', context: 'x', sandbox: {proxy: 'not a url'}}),
+    )
     assert.equal(connectWith({kubeconfig: sandbox, env: {}, home: emptyHome})?.sandbox, undefined)
   })
 
   it('says what is wrong with a bad flag or file', () => {
-    assert.throws(() => connect({kubeconfig: join(dir, 'missing')}), (e: unknown) => e instanceof UsageError && /no such file/.test(e.message))
+    assert.throws(
+      () => connect({kubeconfig: join(dir, 'missing')}),
+      (e: unknown) => e instanceof UsageError && /no such file/.test(e.message),
+    )
     const file = kubeconfig(dir, 'one', [{name: 'only', server: 'https://127.0.0.1:1'}])
-    assert.throws(() => connect({kubeconfig: file, context: 'nope'}), (e: unknown) => e instanceof UsageError && /only/.test(e.hint ?? ''))
+    assert.throws(
+      () => connect({kubeconfig: file, context: 'nope'}),
+      (e: unknown) => e instanceof UsageError && /only/.test(e.hint ?? ''),
+    )
     const broken = join(dir, 'broken')
     writeFileSync(broken, '{not yaml: [')
     assert.throws(() => connect({kubeconfig: broken}), ClusterUnavailable)

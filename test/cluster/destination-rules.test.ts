@@ -22,24 +22,45 @@ describe('KubeCluster DestinationRules on the sandbox API server', function () {
   before(async () => {
     f = await startFixture()
     const kc = new KubeConfig()
-    kc.loadFromString(kubeconfigYaml({server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority}))
+    kc.loadFromString(
+      kubeconfigYaml({server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority}),
+    )
     cluster = new KubeCluster(kc, {source: 'sandbox', context: 'sandbox', server: f.server.url, namespace: 'default'})
   })
-  after(async () => { await f.close() })
+  after(async () => {
+    await f.close()
+  })
 
-  it('gets, replaces with optimistic concurrency, and refuses what Istio\'s schema refuses', async () => {
+  it("gets, replaces with optimistic concurrency, and refuses what Istio's schema refuses", async () => {
     assert.equal(await cluster.getDestinationRule('default', 'reviews'), undefined)
-    const body = {apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: 'reviews', namespace: 'default'}, spec: {host: 'reviews', subsets: [{name: 'v1', labels: {version: 'v1'}}]}}
+    const body = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: {name: 'reviews', namespace: 'default'},
+      spec: {host: 'reviews', subsets: [{name: 'v1', labels: {version: 'v1'}}]},
+    }
     const created = await f.call('POST', '/apis/networking.istio.io/v1/namespaces/default/destinationrules', {body})
     assert.equal(created.status, 201, JSON.stringify(created.body))
-    const got = await cluster.getDestinationRule('default', 'reviews') as DestinationRule
+    const got = (await cluster.getDestinationRule('default', 'reviews')) as DestinationRule
     assert.deepEqual(got.spec, body.spec)
-    const patched = {...got, spec: {...got.spec, trafficPolicy: {connectionPool: {tcp: {maxConnections: 5}}}}, metadata: {...got.metadata, annotations: {'faultline.dev/run-id': 'r'}}}
+    const patched = {
+      ...got,
+      spec: {...got.spec, trafficPolicy: {connectionPool: {tcp: {maxConnections: 5}}}},
+      metadata: {...got.metadata, annotations: {'faultline.dev/run-id': 'r'}},
+    }
     const replaced = await cluster.replaceDestinationRule(patched)
     assert.notEqual(replaced.metadata.resourceVersion, got.metadata.resourceVersion)
-    assert.deepEqual((await cluster.getDestinationRule('default', 'reviews'))?.spec.trafficPolicy, {connectionPool: {tcp: {maxConnections: 5}}})
+    assert.deepEqual((await cluster.getDestinationRule('default', 'reviews'))?.spec.trafficPolicy, {
+      connectionPool: {tcp: {maxConnections: 5}},
+    })
     await assert.rejects(cluster.replaceDestinationRule(patched), (e: unknown) => e instanceof ConflictError)
-    const invalid = {...replaced, spec: {...replaced.spec, trafficPolicy: {connectionPool: {tcp: {maxConnections: 'five'}}}}} as unknown as DestinationRule
-    await assert.rejects(cluster.replaceDestinationRule(invalid), (e: unknown) => e instanceof ApiError && e.status === 422)
+    const invalid = {
+      ...replaced,
+      spec: {...replaced.spec, trafficPolicy: {connectionPool: {tcp: {maxConnections: 'five'}}}},
+    } as unknown as DestinationRule
+    await assert.rejects(
+      cluster.replaceDestinationRule(invalid),
+      (e: unknown) => e instanceof ApiError && e.status === 422,
+    )
   })
 })

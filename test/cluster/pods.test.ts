@@ -35,9 +35,19 @@ const native: PodObject = {
 
 /** Not in the mesh; an ordinary init container named istio-proxy (no restartPolicy) runs to completion, it is no sidecar. */
 const outside: PodObject[] = [
-  {metadata: {name: 'plain', labels: {app: 'reviews'}}, spec: {containers: [{name: 'reviews'}]}, status: {conditions: [{type: 'Ready', status: 'False'}]}},
-  {metadata: {name: 'init-only', labels: {app: 'reviews'}}, spec: {initContainers: [{name: 'istio-proxy'}], containers: [{name: 'reviews'}]}},
-  {metadata: {name: 'other-sidecar', labels: {app: 'reviews'}}, spec: {initContainers: [{name: 'log-shipper', restartPolicy: 'Always'}], containers: [{name: 'reviews'}]}},
+  {
+    metadata: {name: 'plain', labels: {app: 'reviews'}},
+    spec: {containers: [{name: 'reviews'}]},
+    status: {conditions: [{type: 'Ready', status: 'False'}]},
+  },
+  {
+    metadata: {name: 'init-only', labels: {app: 'reviews'}},
+    spec: {initContainers: [{name: 'istio-proxy'}], containers: [{name: 'reviews'}]},
+  },
+  {
+    metadata: {name: 'other-sidecar', labels: {app: 'reviews'}},
+    spec: {initContainers: [{name: 'log-shipper', restartPolicy: 'Always'}], containers: [{name: 'reviews'}]},
+  },
 ]
 
 describe('pods: istio-proxy as a container or as a native sidecar', () => {
@@ -46,19 +56,40 @@ describe('pods: istio-proxy as a container or as a native sidecar', () => {
     ['a native sidecar', native, {containers: ['reviews'], sidecars: ['istio-proxy']}, true],
     ['no sidecar', outside[0] as PodObject, {containers: ['reviews']}, false],
     ['istio-proxy as a plain init container', outside[1] as PodObject, {containers: ['reviews']}, false],
-    ['another native sidecar only', outside[2] as PodObject, {containers: ['reviews'], sidecars: ['log-shipper']}, false],
+    [
+      'another native sidecar only',
+      outside[2] as PodObject,
+      {containers: ['reviews'], sidecars: ['log-shipper']},
+      false,
+    ],
   ]
   for (const [what, pod, expected, proxied] of cases) {
     it(`${what}: ${proxied ? 'has' : 'has no'} proxy`, () => {
       const summary = podSummary(pod, 'fallback')
-      assert.deepEqual({containers: summary.containers, ...(summary.sidecars === undefined ? {} : {sidecars: summary.sidecars})}, expected)
+      assert.deepEqual(
+        {containers: summary.containers, ...(summary.sidecars === undefined ? {} : {sidecars: summary.sidecars})},
+        expected,
+      )
       assert.equal(hasProxy(summary), proxied)
     })
   }
 
   it('keeps name, namespace (or the fallback), labels and readiness', () => {
-    assert.deepEqual(podSummary(native, 'fallback'), {name: 'reviews-v2-native', namespace: 'bookinfo', labels: {app: 'reviews', version: 'v2'}, containers: ['reviews'], sidecars: ['istio-proxy'], ready: true})
-    assert.deepEqual(podSummary(outside[0] as PodObject, 'fallback'), {name: 'plain', namespace: 'fallback', labels: {app: 'reviews'}, containers: ['reviews'], ready: false})
+    assert.deepEqual(podSummary(native, 'fallback'), {
+      name: 'reviews-v2-native',
+      namespace: 'bookinfo',
+      labels: {app: 'reviews', version: 'v2'},
+      containers: ['reviews'],
+      sidecars: ['istio-proxy'],
+      ready: true,
+    })
+    assert.deepEqual(podSummary(outside[0] as PodObject, 'fallback'), {
+      name: 'plain',
+      namespace: 'fallback',
+      labels: {app: 'reviews'},
+      containers: ['reviews'],
+      ready: false,
+    })
   })
 
   describe('KubeCluster.listPods against an API server answering both shapes', function () {
@@ -70,12 +101,16 @@ describe('pods: istio-proxy as a container or as a native sidecar', () => {
       server = createServer((req, res) => {
         asked.push(req.url ?? '')
         const items = [classic, native, ...outside].map(p => ({...p, metadata: {...p.metadata, namespace: 'bookinfo'}}))
-        res.writeHead(200, {'Content-Type': 'application/json'}).end(JSON.stringify({kind: 'PodList', apiVersion: 'v1', metadata: {}, items}))
+        res
+          .writeHead(200, {'Content-Type': 'application/json'})
+          .end(JSON.stringify({kind: 'PodList', apiVersion: 'v1', metadata: {}, items}))
       })
       await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
       const kc = new KubeConfig()
-      kc.loadFromString(`apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: bookinfo}}]\ncurrent-context: x\n`)
+      kc.loadFromString(
+        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: bookinfo}}]\ncurrent-context: x\n`,
+      )
       cluster = new KubeCluster(kc, {source: 'kubeconfig', context: 'x', server: url, namespace: 'bookinfo'})
     })
     after(() => new Promise<void>(resolve => server.close(() => resolve())))
@@ -83,7 +118,10 @@ describe('pods: istio-proxy as a container or as a native sidecar', () => {
     it('finds the proxy in containers and in restartable init containers', async () => {
       const pods = await cluster.listPods('bookinfo', 'app=reviews')
       assert.match(asked[0] ?? '', /^\/api\/v1\/namespaces\/bookinfo\/pods\?labelSelector=app%3Dreviews/)
-      assert.deepEqual(pods.filter(hasProxy).map(p => p.name), ['reviews-v1-classic', 'reviews-v2-native'])
+      assert.deepEqual(
+        pods.filter(hasProxy).map(p => p.name),
+        ['reviews-v1-classic', 'reviews-v2-native'],
+      )
       assert.deepEqual(pods.find(p => p.name === 'reviews-v2-native')?.sidecars, ['istio-proxy'])
     })
   })
@@ -94,22 +132,40 @@ describe('pods: istio-proxy as a container or as a native sidecar', () => {
       for (const pod of pods) {
         const summary = podSummary(pod, 'default')
         cluster.pods.push({...summary, namespace: 'default'})
-        if (hasProxy(summary)) cluster.stats.set(summary.name, 'http.outbound_0.0.0.0_9080;.fault.delays_injected: 4\nhttp.outbound_0.0.0.0_9080;.fault.aborts_injected: 1\n')
+        if (hasProxy(summary))
+          cluster.stats.set(
+            summary.name,
+            'http.outbound_0.0.0.0_9080;.fault.delays_injected: 4\nhttp.outbound_0.0.0.0_9080;.fault.aborts_injected: 1\n',
+          )
       }
       return cluster
     }
 
     it('Envoy probes read both pods and report the one without a proxy', async () => {
-      const snapshot = await snapshotEnvoy(clusterWith([classic, native, outside[0] as PodObject]), 'default', {app: 'reviews'})
+      const snapshot = await snapshotEnvoy(clusterWith([classic, native, outside[0] as PodObject]), 'default', {
+        app: 'reviews',
+      })
       assert.deepEqual([...snapshot.pods.keys()].sort(), ['reviews-v1-classic', 'reviews-v2-native'])
       assert.deepEqual([...snapshot.errors.keys()], ['plain'])
       assert.match(snapshot.errors.get('plain') ?? '', /no istio-proxy container or native sidecar/)
     })
 
     it('fault counters count every meshed pod, native sidecars included', async () => {
-      const summary = ({delays, aborts, pods}: {delays: number; aborts: number; pods: number}) => ({delays, aborts, pods})
-      assert.deepEqual(summary(await readFaultCounters(clusterWith([classic, native, ...outside]), 'default')), {delays: 8, aborts: 2, pods: 2})
-      assert.deepEqual(summary(await readFaultCounters(clusterWith([native]), 'default')), {delays: 4, aborts: 1, pods: 1})
+      const summary = ({delays, aborts, pods}: {delays: number; aborts: number; pods: number}) => ({
+        delays,
+        aborts,
+        pods,
+      })
+      assert.deepEqual(summary(await readFaultCounters(clusterWith([classic, native, ...outside]), 'default')), {
+        delays: 8,
+        aborts: 2,
+        pods: 2,
+      })
+      assert.deepEqual(summary(await readFaultCounters(clusterWith([native]), 'default')), {
+        delays: 4,
+        aborts: 1,
+        pods: 1,
+      })
     })
   })
 })

@@ -15,7 +15,9 @@ import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} fro
 
 function clusterAt(url: string): KubeCluster {
   const kc = new KubeConfig()
-  kc.loadFromString(`apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: test-token-0123456789}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]\ncurrent-context: x\n`)
+  kc.loadFromString(
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: test-token-0123456789}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]\ncurrent-context: x\n`,
+  )
   return new KubeCluster(kc, {source: 'kubeconfig', context: 'x', server: url, namespace: 'default'})
 }
 
@@ -28,13 +30,17 @@ describe('sidecar stats against an API server (pods/proxy allowed, then forbidde
   this.timeout(30_000)
   let fixture: Fixture
   const proxies: RecordingProxy[] = []
-  before(async () => { fixture = await startFixture() })
+  before(async () => {
+    fixture = await startFixture()
+  })
   after(async () => {
     for (const p of proxies) await p.close()
     await fixture?.close()
   })
 
-  const sidecar = PODS.find(p => p.namespace === 'default' && p.containers.includes('istio-proxy')) as (typeof PODS)[number]
+  const sidecar = PODS.find(
+    p => p.namespace === 'default' && p.containers.includes('istio-proxy'),
+  ) as (typeof PODS)[number]
 
   it('reads through the pod proxy when RBAC allows it: no exec at all', async () => {
     const proxy = await startRecordingProxy(fixture.server.url, fixture.server.certificateAuthority)
@@ -47,16 +53,26 @@ describe('sidecar stats against an API server (pods/proxy allowed, then forbidde
   })
 
   it('falls back to exec when pods/proxy is forbidden, asks the proxy once, and says why', async () => {
-    const proxy = await startRecordingProxy(fixture.server.url, fixture.server.certificateAuthority, r => subresource(r) === 'proxy')
+    const proxy = await startRecordingProxy(
+      fixture.server.url,
+      fixture.server.certificateAuthority,
+      r => subresource(r) === 'proxy',
+    )
     proxies.push(proxy)
     const stats = new SidecarStats(clusterAt(proxy.url))
     const decisions: StatsDecision[] = []
     stats.onDecided(d => decisions.push(d))
     for (let i = 0; i < 3; i++) {
       const read = await stats.envoy('default', sidecar.name)
-      assert.equal(sumMatching(read, 'cluster.outbound|9080|*|ratings.default.svc.cluster.local.upstream_rq_total').value, 42)
+      assert.equal(
+        sumMatching(read, 'cluster.outbound|9080|*|ratings.default.svc.cluster.local.upstream_rq_total').value,
+        42,
+      )
     }
-    assert.deepEqual(proxy.requests.map(r => `${subresource(r) ?? ''}${r.upgrade ? ' (WebSocket)' : ''}`), ['proxy', 'exec (WebSocket)', 'exec (WebSocket)', 'exec (WebSocket)'])
+    assert.deepEqual(
+      proxy.requests.map(r => `${subresource(r) ?? ''}${r.upgrade ? ' (WebSocket)' : ''}`),
+      ['proxy', 'exec (WebSocket)', 'exec (WebSocket)', 'exec (WebSocket)'],
+    )
     assert.equal(decisions.length, 1)
     assert.equal(decisions[0]?.way, 'exec')
     assert.match(decisions[0]?.reason ?? '', /^403 .*cannot get resource "pods\/proxy"/)

@@ -6,7 +6,8 @@ import {sumMatching} from '../../src/cluster/stats.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const DELAYS_TEXT = 'http.outbound_0.0.0.0_9080;.fault.delays_injected: 4\n'
-const DELAYS_PROM = '# TYPE envoy_http_fault_delays_injected counter\nenvoy_http_fault_delays_injected{http_conn_manager_prefix="outbound_0.0.0.0_9080"} 4\n'
+const DELAYS_PROM =
+  '# TYPE envoy_http_fault_delays_injected counter\nenvoy_http_fault_delays_injected{http_conn_manager_prefix="outbound_0.0.0.0_9080"} 4\n'
 
 function clusterWith(pods: string[]): FakeCluster {
   const cluster = new FakeCluster()
@@ -33,10 +34,16 @@ describe('reading sidecar stats: the pod proxy, else exec', () => {
     const read = await stats.envoy('default', 'reviews-v2-a')
     assert.equal(sumMatching(read, 'http.*.fault.delays_injected').value, 4)
     assert.equal(await stats.prometheus('default', 'reviews-v3-b'), DELAYS_PROM)
-    assert.deepEqual(cluster.podProxyGets, ['default/reviews-v2-a:15090/stats/prometheus', 'default/reviews-v3-b:15090/stats/prometheus'])
+    assert.deepEqual(cluster.podProxyGets, [
+      'default/reviews-v2-a:15090/stats/prometheus',
+      'default/reviews-v3-b:15090/stats/prometheus',
+    ])
     assert.deepEqual(cluster.execs, [])
     assert.deepEqual(decisions, [{way: 'pod-proxy', reason: ''}])
-    assert.match(describeDecision(decisions[0] as StatsDecision).message, /through the API server's pod proxy \(GET pods\/NAME:15090\/proxy\/stats\/prometheus\)/)
+    assert.match(
+      describeDecision(decisions[0] as StatsDecision).message,
+      /through the API server's pod proxy \(GET pods\/NAME:15090\/proxy\/stats\/prometheus\)/,
+    )
   })
 
   it('falls back to exec on 403 Forbidden, remembers it for the run and says so once', async () => {
@@ -50,11 +57,19 @@ describe('reading sidecar stats: the pod proxy, else exec', () => {
     await stats.envoy('default', 'reviews-v2-a')
     assert.equal(await stats.prometheus('default', 'reviews-v2-a'), DELAYS_PROM)
     assert.equal(cluster.podProxyGets.length, 1, 'the proxy is tried once per run')
-    assert.deepEqual(cluster.execs, ['default/reviews-v2-a stats', 'default/reviews-v3-b stats', 'default/reviews-v2-a stats', 'default/reviews-v2-a stats/prometheus'])
+    assert.deepEqual(cluster.execs, [
+      'default/reviews-v2-a stats',
+      'default/reviews-v3-b stats',
+      'default/reviews-v2-a stats',
+      'default/reviews-v2-a stats/prometheus',
+    ])
     assert.equal(decisions.length, 1)
     assert.equal(decisions[0]?.way, 'exec')
     const said = describeDecision(decisions[0] as StatsDecision)
-    assert.match(said.message, /read by exec .*: the pod proxy to port 15090 answered 403 pods "reviews-v2-a" is forbidden/)
+    assert.match(
+      said.message,
+      /read by exec .*: the pod proxy to port 15090 answered 403 pods "reviews-v2-a" is forbidden/,
+    )
     assert.match(said.hint ?? '', /get pods\/proxy/)
     // A listener that comes later (the next run on this connection) hears the decision at once.
     const late: StatsDecision[] = []
@@ -62,7 +77,7 @@ describe('reading sidecar stats: the pod proxy, else exec', () => {
     assert.deepEqual(late, decisions)
   })
 
-  it('falls back to exec when nothing serves the stats on the pod\'s address (503), once exec has read them', async () => {
+  it("falls back to exec when nothing serves the stats on the pod's address (503), once exec has read them", async () => {
     const cluster = clusterWith(['reviews-v2-a'])
     cluster.prometheusStats.clear()
     const {stats, decisions} = reader(cluster)
@@ -78,7 +93,10 @@ describe('reading sidecar stats: the pod proxy, else exec', () => {
     assert.equal(decisions.length, 0)
     assert.deepEqual(cluster.execs, [], 'no exec into a pod that does not exist')
     await stats.envoy('default', 'reviews-v2-a')
-    assert.deepEqual(decisions.map(d => d.way), ['pod-proxy'])
+    assert.deepEqual(
+      decisions.map(d => d.way),
+      ['pod-proxy'],
+    )
   })
 
   it('when neither way works the error names both; a 403 still settles on exec, a 503 decides nothing', async () => {
@@ -86,8 +104,14 @@ describe('reading sidecar stats: the pod proxy, else exec', () => {
     forbidden.denied.add('get pods/proxy')
     forbidden.stats.clear()
     const a = reader(forbidden)
-    await assert.rejects(a.stats.envoy('default', 'reviews-v2-a'), /could not be read either way: through the pod proxy 403 .*forbidden.*; by exec 500 pod reviews-v2-a has no sidecar stats/)
-    assert.deepEqual(a.decisions.map(d => d.way), ['exec'])
+    await assert.rejects(
+      a.stats.envoy('default', 'reviews-v2-a'),
+      /could not be read either way: through the pod proxy 403 .*forbidden.*; by exec 500 pod reviews-v2-a has no sidecar stats/,
+    )
+    assert.deepEqual(
+      a.decisions.map(d => d.way),
+      ['exec'],
+    )
     const refused = clusterWith(['reviews-v2-a'])
     refused.prometheusStats.clear()
     refused.stats.clear()

@@ -19,7 +19,9 @@ function yamlDocuments(text: string): VirtualService[] {
 }
 
 function sample(file: string, name: string): VirtualService {
-  const found = yamlDocuments(readFileSync(new URL(`../../${samples}${file}`, import.meta.url), 'utf8')).find(o => o?.metadata?.name === name)
+  const found = yamlDocuments(readFileSync(new URL(`../../${samples}${file}`, import.meta.url), 'utf8')).find(
+    o => o?.metadata?.name === name,
+  )
   assert.ok(found !== undefined)
   return found
 }
@@ -39,15 +41,37 @@ describe('chaos plan (through the CLI)', function () {
   before(async function () {
     // `npm test` builds first; run on its own, this test builds what it needs.
     this.timeout(300_000)
-    await ensureBuilt(['src/commands/plan.ts', 'src/faults/compile.ts', 'src/faults/render.ts', 'src/faults/existing.ts', 'src/faults/plan-files.ts', 'src/faults/match.ts'])
+    await ensureBuilt([
+      'src/commands/plan.ts',
+      'src/faults/compile.ts',
+      'src/faults/render.ts',
+      'src/faults/existing.ts',
+      'src/faults/plan-files.ts',
+      'src/faults/match.ts',
+    ])
   })
 
-  it('prints a ratings VirtualService that passes Istio\'s schema and routes untargeted traffic exactly as before', async () => {
-    const r = await chaos('plan', 'experiments/ratings-delay.yaml', '--existing', `${samples}virtual-service-all-v1.yaml`, '-o', 'yaml', '--run-id', 't1')
+  it("prints a ratings VirtualService that passes Istio's schema and routes untargeted traffic exactly as before", async () => {
+    const r = await chaos(
+      'plan',
+      'experiments/ratings-delay.yaml',
+      '--existing',
+      `${samples}virtual-service-all-v1.yaml`,
+      '-o',
+      'yaml',
+      '--run-id',
+      't1',
+    )
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /^# update VirtualService default\/ratings\n# {3}spec\.faults\[0\]: delay 7s \(100%\) on ratings for user-agent="faultline-chaos-test"\n/)
+    assert.match(
+      r.stdout,
+      /^# update VirtualService default\/ratings\n# {3}spec\.faults\[0\]: delay 7s \(100%\) on ratings for user-agent="faultline-chaos-test"\n/,
+    )
     const docs = yamlDocuments(r.stdout)
-    assert.deepEqual(docs.map(d => `${d.kind}/${d.metadata.name}`), ['VirtualService/ratings'])
+    assert.deepEqual(
+      docs.map(d => `${d.kind}/${d.metadata.name}`),
+      ['VirtualService/ratings'],
+    )
     const desired = docs[0] as VirtualService
     assert.deepEqual(validateIstioObject(desired, {strict: true}), [])
     assert.deepEqual(validateVirtualService(desired, {strict: true}), [])
@@ -67,25 +91,63 @@ describe('chaos plan (through the CLI)', function () {
 
   it('prints a kubectl List with -o json and the plan as data with --json', async () => {
     const [list, data] = await Promise.all([
-      chaos('plan', 'experiments/ratings-delay.yaml', '--existing', `${samples}virtual-service-all-v1.yaml`, '-o', 'json', '--run-id', 't1'),
-      chaos('plan', 'experiments/ratings-delay.yaml', '--existing', `${samples}virtual-service-all-v1.yaml`, '--json', '--run-id', 't1'),
+      chaos(
+        'plan',
+        'experiments/ratings-delay.yaml',
+        '--existing',
+        `${samples}virtual-service-all-v1.yaml`,
+        '-o',
+        'json',
+        '--run-id',
+        't1',
+      ),
+      chaos(
+        'plan',
+        'experiments/ratings-delay.yaml',
+        '--existing',
+        `${samples}virtual-service-all-v1.yaml`,
+        '--json',
+        '--run-id',
+        't1',
+      ),
     ])
     assert.equal(list.code, 0, list.stderr)
     const parsed = JSON.parse(list.stdout) as {kind: string; items: VirtualService[]}
     assert.equal(parsed.kind, 'List')
-    assert.deepEqual(parsed.items.map(i => i.metadata.name), ['ratings'])
+    assert.deepEqual(
+      parsed.items.map(i => i.metadata.name),
+      ['ratings'],
+    )
     assert.equal(data.code, 0, data.stderr)
-    const plan = (JSON.parse(data.stdout) as {plan: {runId: string; namespace: string; objects: {action: string; faults: number[]; desired: VirtualService}[]}}).plan
+    const plan = (
+      JSON.parse(data.stdout) as {
+        plan: {runId: string; namespace: string; objects: {action: string; faults: number[]; desired: VirtualService}[]}
+      }
+    ).plan
     assert.equal(plan.runId, 't1')
     assert.equal(plan.namespace, 'default')
-    assert.deepEqual(plan.objects.map(o => [o.action, o.faults]), [['update', [0]]])
+    assert.deepEqual(
+      plan.objects.map(o => [o.action, o.faults]),
+      [['update', [0]]],
+    )
     // Two processes, two clocks: everything but the expiry annotation is the same.
     assert.deepEqual(plan.objects[0]?.desired.spec, parsed.items[0]?.spec)
     assert.deepEqual(plan.objects[0]?.desired.metadata.labels, parsed.items[0]?.metadata.labels)
   })
 
   it('prints a unified diff per object with -o diff', async () => {
-    const r = await chaos('plan', 'test/fixtures/faults/ratings-and-reviews.yaml', '-n', 'default', '--existing', `${samples}virtual-service-all-v1.yaml`, '-o', 'diff', '--run-id', 't2')
+    const r = await chaos(
+      'plan',
+      'test/fixtures/faults/ratings-and-reviews.yaml',
+      '-n',
+      'default',
+      '--existing',
+      `${samples}virtual-service-all-v1.yaml`,
+      '-o',
+      'diff',
+      '--run-id',
+      't2',
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^--- a\/default\/ratings\n\+\+\+ b\/default\/ratings\n@@ /m)
     assert.match(r.stdout, /^--- a\/default\/reviews\n\+\+\+ b\/default\/reviews\n@@ /m)
@@ -94,21 +156,42 @@ describe('chaos plan (through the CLI)', function () {
     assert.doesNotMatch(r.stdout, /^-(?!--)/m, 'nothing of the existing objects is removed')
   })
 
-  it('creates objects in the experiment\'s namespace when nothing exists (DestinationRules are read, not noted as ignored)', async () => {
-    const r = await chaos('plan', 'test/fixtures/faults/ratings-and-reviews.yaml', '--existing', `${samples}destination-rule-all.yaml`, '--run-id', 't3')
+  it("creates objects in the experiment's namespace when nothing exists (DestinationRules are read, not noted as ignored)", async () => {
+    const r = await chaos(
+      'plan',
+      'test/fixtures/faults/ratings-and-reviews.yaml',
+      '--existing',
+      `${samples}destination-rule-all.yaml`,
+      '--run-id',
+      't3',
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.doesNotMatch(r.stderr, /ignored \d+ DestinationRule/)
     const docs = yamlDocuments(r.stdout)
-    assert.deepEqual(docs.map(d => `${d.metadata.namespace}/${d.metadata.name}`), ['bookinfo/faultline-ratings', 'bookinfo/faultline-reviews'])
-    assert.match(r.stdout, /^# create VirtualService bookinfo\/faultline-reviews\n# {3}spec\.faults\[1\]: abort 503 \(50%\) on reviews for x-chaos-test="true"\n# {3}revert: delete the object$/m)
+    assert.deepEqual(
+      docs.map(d => `${d.metadata.namespace}/${d.metadata.name}`),
+      ['bookinfo/faultline-ratings', 'bookinfo/faultline-reviews'],
+    )
+    assert.match(
+      r.stdout,
+      /^# create VirtualService bookinfo\/faultline-reviews\n# {3}spec\.faults\[1\]: abort 503 \(50%\) on reviews for x-chaos-test="true"\n# {3}revert: delete the object$/m,
+    )
     for (const d of docs) assert.deepEqual(validateVirtualService(d, {strict: true}), [])
   })
 
   it('refuses to stack a fault on a hand-written one, with exit code 2', async () => {
-    const r = await chaos('plan', 'experiments/ratings-delay.yaml', '--existing', `${samples}virtual-service-ratings-test-delay.yaml`)
+    const r = await chaos(
+      'plan',
+      'experiments/ratings-delay.yaml',
+      '--existing',
+      `${samples}virtual-service-ratings-test-delay.yaml`,
+    )
     assert.equal(r.code, 2)
     assert.equal(r.stdout, '')
-    assert.match(r.stderr, /Error: fault cannot be safely injected because route #0 of VirtualService ratings already injects a fault that Faultline did not write/)
+    assert.match(
+      r.stderr,
+      /Error: fault cannot be safely injected because route #0 of VirtualService ratings already injects a fault that Faultline did not write/,
+    )
     assert.match(r.stderr, /Hint: /)
   })
 

@@ -7,7 +7,12 @@ import {chaos, ensureBuilt, REPO} from '../cli.js'
 
 /** The sources `chaos report` runs; dist/ must be at least as new as each of them. */
 function sources(): string[] {
-  return ['src/commands/report.ts', ...readdirSync(join(REPO, 'src/report')).filter(f => f.endsWith('.ts')).map(f => `src/report/${f}`)]
+  return [
+    'src/commands/report.ts',
+    ...readdirSync(join(REPO, 'src/report'))
+      .filter(f => f.endsWith('.ts'))
+      .map(f => `src/report/${f}`),
+  ]
 }
 
 describe('chaos report (the real CLI)', function () {
@@ -30,7 +35,10 @@ describe('chaos report (the real CLI)', function () {
     const r = await chaos(['report', dir, '--json'])
     assert.equal(r.code, 0, r.stderr)
     const result = JSON.parse(r.stdout) as {files: string[]; index?: string}
-    assert.deepEqual(result.files.map(f => f.slice(dir.length + 1)), ['report.html', 'junit.xml', 'summary.md'])
+    assert.deepEqual(
+      result.files.map(f => f.slice(dir.length + 1)),
+      ['report.html', 'junit.xml', 'summary.md'],
+    )
     assert.equal(result.index, join(root, 'index.html'))
     assert.deepEqual(readdirSync(dir).sort(), ['journal.json', 'junit.xml', 'report.html', 'summary.md'])
   })
@@ -50,8 +58,14 @@ describe('chaos report (the real CLI)', function () {
   it('an experiment file (YAML) is not a journal: says so and what to pass instead, never a JSON parse error', async () => {
     const r = await chaos(['report', 'experiments/ratings-delay.yaml'])
     assert.equal(r.code, 2, r.stderr)
-    assert.match(r.stderr, /Error: experiments\/ratings-delay\.yaml is not a journal: it looks like an experiment file \(YAML, kind: Experiment\)/)
-    assert.match(r.stderr, /Hint: Pass what a run wrote: its journal\.json .*, its run folder .*, or a report root \(reports\/\)\. To run this experiment: chaos run experiments\/ratings-delay\.yaml/)
+    assert.match(
+      r.stderr,
+      /Error: experiments\/ratings-delay\.yaml is not a journal: it looks like an experiment file \(YAML, kind: Experiment\)/,
+    )
+    assert.match(
+      r.stderr,
+      /Hint: Pass what a run wrote: its journal\.json .*, its run folder .*, or a report root \(reports\/\)\. To run this experiment: chaos run experiments\/ratings-delay\.yaml/,
+    )
     assert.doesNotMatch(r.stderr, /JSON|Unexpected token/)
     const gameday = await chaos(['report', 'experiments/weekly-gameday.yaml', '--json'])
     assert.equal(gameday.code, 2)
@@ -65,7 +79,10 @@ describe('chaos report (the real CLI)', function () {
     copyFileSync(join(REPO, 'experiments/ratings-delay.yaml'), join(root, 'ratings-delay.yaml'))
     const r = await chaos(['report', root])
     assert.equal(r.code, 2, r.stderr)
-    assert.match(r.stderr, /is not a journal: it looks like a folder of experiment files \(ratings-delay\.yaml\), with no journal under it/)
+    assert.match(
+      r.stderr,
+      /is not a journal: it looks like a folder of experiment files \(ratings-delay\.yaml\), with no journal under it/,
+    )
     assert.deepEqual(readdirSync(root), ['ratings-delay.yaml'])
     // An empty report root (a fresh clone's reports/) is still fine: an empty index.
     const empty = join(root, 'reports')

@@ -13,7 +13,14 @@ import {join} from 'node:path'
 import {ensureBuilt, sh} from '../cli.js'
 import {ExitCode} from '@faultline/core/errors.js'
 
-const SOURCES = ['src/commands/revert.ts', 'src/runner/leftovers.ts', 'src/runner/target.ts', 'src/cluster/connect.ts', 'src/cluster/kube.ts', 'src/cli/base.ts']
+const SOURCES = [
+  'src/commands/revert.ts',
+  'src/runner/leftovers.ts',
+  'src/runner/target.ts',
+  'src/cluster/connect.ts',
+  'src/cluster/kube.ts',
+  'src/cli/base.ts',
+]
 
 /** A loopback port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -26,7 +33,9 @@ async function closedPort(): Promise<number> {
 
 function kubeconfig(dir: string, server: string): string {
   const file = join(dir, 'kubeconfig')
-  writeFileSync(file, `apiVersion: v1
+  writeFileSync(
+    file,
+    `apiVersion: v1
 kind: Config
 clusters:
 - name: c
@@ -38,7 +47,8 @@ contexts:
 - name: c
   context: {cluster: c, user: u, namespace: default}
 current-context: c
-`)
+`,
+  )
   return file
 }
 
@@ -55,13 +65,19 @@ describe('chaos revert when the cluster cannot be asked (the real CLI)', functio
   })
   afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
-  const revert = (args: string[]) => sh(process.execPath, ['bin/chaos', 'revert', ...args], {...process.env, NO_COLOR: '1', KUBECONFIG: ''})
+  const revert = (args: string[]) =>
+    sh(process.execPath, ['bin/chaos', 'revert', ...args], {...process.env, NO_COLOR: '1', KUBECONFIG: ''})
 
   it('a closed port: exit 4, "cannot reach the cluster", and never "Nothing was injected" or "Nothing to revert"', async () => {
     const server = `https://127.0.0.1:${await closedPort()}`
     const r = await revert(['--kubeconfig', kubeconfig(dir, server)])
     assert.equal(r.code, ExitCode.CouldNotRun, r.stdout + r.stderr)
-    assert.match(r.stderr, new RegExp(`Error: cannot reach the cluster ${server} \\(context c\\): .*ECONNREFUSED.*; nothing was checked or reverted, so faults left by a run may still be live there`))
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `Error: cannot reach the cluster ${server} \\(context c\\): .*ECONNREFUSED.*; nothing was checked or reverted, so faults left by a run may still be live there`,
+      ),
+    )
     assert.match(r.stderr, /Hint: Check the kubeconfig .* then run the same chaos revert again/)
     assert.doesNotMatch(r.stdout + r.stderr, /nothing was injected|nothing to revert/i)
 
@@ -77,18 +93,37 @@ describe('chaos revert when the cluster cannot be asked (the real CLI)', functio
       res.setHeader('content-type', 'application/json')
       if (req.url?.split('?')[0] === '/apis') {
         const version = {groupVersion: 'networking.istio.io/v1', version: 'v1'}
-        res.end(JSON.stringify({kind: 'APIGroupList', apiVersion: 'v1', groups: [{name: 'networking.istio.io', versions: [version], preferredVersion: version}]}))
+        res.end(
+          JSON.stringify({
+            kind: 'APIGroupList',
+            apiVersion: 'v1',
+            groups: [{name: 'networking.istio.io', versions: [version], preferredVersion: version}],
+          }),
+        )
         return
       }
       res.statusCode = 403
-      res.end(JSON.stringify({kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: 'virtualservices.networking.istio.io is forbidden: User "test" cannot list resource "virtualservices"'}))
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'Forbidden',
+          code: 403,
+          message:
+            'virtualservices.networking.istio.io is forbidden: User "test" cannot list resource "virtualservices"',
+        }),
+      )
     })
     await new Promise<void>(resolve => api.listen(0, '127.0.0.1', resolve))
     try {
       const {port} = api.address() as {port: number}
       const r = await revert(['--kubeconfig', kubeconfig(dir, `http://127.0.0.1:${port}`)])
       assert.equal(r.code, ExitCode.CouldNotRun, r.stdout + r.stderr)
-      assert.match(r.stderr, /Error: could not list the VirtualServices in namespace default \(http:\/\/127\.0\.0\.1:\d+\): .*forbidden.*; nothing was checked or reverted/is)
+      assert.match(
+        r.stderr,
+        /Error: could not list the VirtualServices in namespace default \(http:\/\/127\.0\.0\.1:\d+\): .*forbidden.*; nothing was checked or reverted/is,
+      )
       assert.doesNotMatch(r.stdout + r.stderr, /nothing was injected|nothing to revert/i)
     } finally {
       await new Promise(resolve => api.close(resolve))

@@ -11,7 +11,18 @@
  */
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 
@@ -29,13 +40,25 @@ interface Example {
 
 /** Commands (by their words) that need a cluster or the sandbox's processes, and why they are not run here. */
 const NEEDS_A_CLUSTER: {match: (argv: string[]) => boolean; reason: string}[] = [
-  {match: argv => argv[0] === 'run', reason: 'drives load and injects faults on a cluster, or on an ephemeral sandbox it starts for a minute or more'},
+  {
+    match: argv => argv[0] === 'run',
+    reason: 'drives load and injects faults on a cluster, or on an ephemeral sandbox it starts for a minute or more',
+  },
   {match: argv => argv[0] === 'gameday', reason: 'runs experiments on a cluster, or on an ephemeral sandbox it starts'},
   {match: argv => argv[0] === 'revert', reason: 'lists and reverts VirtualServices in a cluster'},
-  {match: argv => argv[0] === 'sandbox', reason: 'starts, inspects or stops the sandbox\'s processes in the user\'s state directory'},
+  {
+    match: argv => argv[0] === 'sandbox',
+    reason: "starts, inspects or stops the sandbox's processes in the user's state directory",
+  },
   {match: argv => argv[0] === 'report' && argv[1] === 'serve', reason: 'serves the report root over HTTP until Ctrl-C'},
-  {match: argv => argv[0] === 'plan' && argv.some(a => /^--(live|sandbox|kubeconfig|context)(=|$)/.test(a)), reason: 'plan --live / --sandbox / --kubeconfig / --context reads the cluster\'s VirtualServices'},
-  {match: argv => argv[0] === 'plan' && argv.some(a => a.startsWith('<(kubectl')), reason: '--existing <(kubectl get …) reads the objects from a cluster'},
+  {
+    match: argv => argv[0] === 'plan' && argv.some(a => /^--(live|sandbox|kubeconfig|context)(=|$)/.test(a)),
+    reason: "plan --live / --sandbox / --kubeconfig / --context reads the cluster's VirtualServices",
+  },
+  {
+    match: argv => argv[0] === 'plan' && argv.some(a => a.startsWith('<(kubectl')),
+    reason: '--existing <(kubectl get …) reads the objects from a cluster',
+  },
 ]
 
 /** A committed journal of a ratings-delay run: what `chaos report reports/<experiment>/<timestamp>…` examples read. */
@@ -53,7 +76,7 @@ export function shellWords(line: string): string[] {
       else word += ch
       continue
     }
-    if (ch === '"' || ch === '\'') {
+    if (ch === '"' || ch === "'") {
       quote = ch
       word ??= ''
     } else if (ch === '<' && line[i + 1] === '(') {
@@ -79,7 +102,7 @@ function unquotedIndex(line: string, test: (line: string, i: number) => boolean)
     const ch = line[i]!
     if (quote !== undefined) {
       if (ch === quote) quote = undefined
-    } else if (ch === '"' || ch === '\'') {
+    } else if (ch === '"' || ch === "'") {
       quote = ch
     } else if (ch === '(') {
       depth++
@@ -126,7 +149,8 @@ export function markdownExamples(markdown: string, file: string): Example[] {
     const example: Example = {where: `${file}:${start + 1}`, line}
     if (/^\s*\$\s/.test(text)) {
       const output: string[] = []
-      while (i + 1 < lines.length && !lines[i + 1]!.trimStart().startsWith('```') && !/^\s*\$\s/.test(lines[i + 1]!)) output.push(lines[++i]!)
+      while (i + 1 < lines.length && !lines[i + 1]!.trimStart().startsWith('```') && !/^\s*\$\s/.test(lines[i + 1]!))
+        output.push(lines[++i]!)
       if (output.length > 0) example.output = output.join('\n')
     }
     examples.push(example)
@@ -140,7 +164,11 @@ async function commandClasses(): Promise<Map<string, Command.Class>> {
   const walk = async (dir: string, words: string[]): Promise<void> => {
     for (const entry of readdirSync(join(REPO, dir), {withFileTypes: true})) {
       if (entry.isDirectory()) await walk(join(dir, entry.name), [...words, entry.name])
-      else if (entry.name.endsWith('.ts')) classes.set([...words, entry.name.replace(/\.ts$/, '')].join(' '), ((await import(join(REPO, dir, entry.name))) as {default: Command.Class}).default)
+      else if (entry.name.endsWith('.ts'))
+        classes.set(
+          [...words, entry.name.replace(/\.ts$/, '')].join(' '),
+          ((await import(join(REPO, dir, entry.name))) as {default: Command.Class}).default,
+        )
     }
   }
   await walk('src/commands', [])
@@ -149,10 +177,12 @@ async function commandClasses(): Promise<Map<string, Command.Class>> {
 
 /** The `--help` examples of every command, as the user reads them (`<%= config.bin %>` is chaos). */
 function helpExamples(classes: Map<string, Command.Class>): Example[] {
-  return [...classes].flatMap(([name, command]) => (command.examples ?? []).map(e => ({
-    where: `chaos ${name} --help`,
-    line: chaosCommand((typeof e === 'string' ? e : e.command).replaceAll('<%= config.bin %>', 'chaos')) ?? '',
-  })))
+  return [...classes].flatMap(([name, command]) =>
+    (command.examples ?? []).map(e => ({
+      where: `chaos ${name} --help`,
+      line: chaosCommand((typeof e === 'string' ? e : e.command).replaceAll('<%= config.bin %>', 'chaos')) ?? '',
+    })),
+  )
 }
 
 /** The command's words and the rest of its argv: `chaos sandbox up --detach` → ['sandbox up', ['--detach']]. */
@@ -166,15 +196,26 @@ function commandOf(argv: string[], classes: Map<string, Command.Class>): [string
 
 /** A path the example names (an argument or a file flag's value) that must exist in a clone. */
 function looksLikePath(value: string): boolean {
-  return !value.startsWith('-') && !value.startsWith('/dev/') && !/^[a-z]+:\/\//.test(value) && (value.includes('/') || /\.(ya?ml|json)$/.test(value))
+  return (
+    !value.startsWith('-') &&
+    !value.startsWith('/dev/') &&
+    !/^[a-z]+:\/\//.test(value) &&
+    (value.includes('/') || /\.(ya?ml|json)$/.test(value))
+  )
 }
 
 /**
  * Problems with an example that is not run: it must name a command, parse with that command's own
  * flags and arguments, and every file it names must exist in `cwd` (output paths excepted).
  */
-export async function staticProblems(line: string, classes: Map<string, Command.Class>, cwd: string): Promise<string[]> {
-  const argv = shellWords(line).slice(1).map(w => (w.startsWith('<(') ? '/dev/stdin' : w))
+export async function staticProblems(
+  line: string,
+  classes: Map<string, Command.Class>,
+  cwd: string,
+): Promise<string[]> {
+  const argv = shellWords(line)
+    .slice(1)
+    .map(w => (w.startsWith('<(') ? '/dev/stdin' : w))
   const redirect = argv.findIndex(w => w.startsWith('>'))
   if (redirect >= 0) argv.splice(redirect)
   if (argv.some(a => a === '--help' || a === '-h' || a === '--version')) return []
@@ -191,10 +232,15 @@ export async function staticProblems(line: string, classes: Map<string, Command.
   }
   const outputs = new Set(['output', 'report-dir', 'state-dir'])
   const named = [
-    ...Object.values(parsed.args as Record<string, unknown>), ...parsed.argv,
-    ...Object.entries(parsed.flags as Record<string, unknown>).filter(([k]) => !outputs.has(k)).flatMap(([, v]) => (Array.isArray(v) ? v : [v])),
+    ...Object.values(parsed.args as Record<string, unknown>),
+    ...parsed.argv,
+    ...Object.entries(parsed.flags as Record<string, unknown>)
+      .filter(([k]) => !outputs.has(k))
+      .flatMap(([, v]) => (Array.isArray(v) ? v : [v])),
   ].filter((v): v is string => typeof v === 'string' && looksLikePath(v))
-  return [...new Set(named)].filter(p => !existsSync(join(cwd, p))).map(p => `chaos ${name}: ${p} does not exist in a clone`)
+  return [...new Set(named)]
+    .filter(p => !existsSync(join(cwd, p)))
+    .map(p => `chaos ${name}: ${p} does not exist in a clone`)
 }
 
 /** Why a line is not run here, or undefined when it is run. */
@@ -206,13 +252,29 @@ function needsACluster(line: string): string | undefined {
 /** A folder that looks like a fresh clone: the tracked top-level entries (linked), an empty reports/, `chaos` on PATH. */
 function cloneLike(): {dir: string; env: NodeJS.ProcessEnv} {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-docs-'))
-  const tracked = new Set(execFileSync('git', ['ls-files'], {cwd: REPO, encoding: 'utf8'}).split('\n').filter(f => f !== '').map(f => f.split('/')[0]!))
+  const tracked = new Set(
+    execFileSync('git', ['ls-files'], {cwd: REPO, encoding: 'utf8'})
+      .split('\n')
+      .filter(f => f !== '')
+      .map(f => f.split('/')[0]!),
+  )
   for (const entry of tracked) if (entry !== 'reports') symlinkSync(join(REPO, entry), join(dir, entry))
   mkdirSync(join(dir, 'reports'))
   mkdirSync(join(dir, '.path'))
-  writeFileSync(join(dir, '.path', 'chaos'), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO, 'bin', 'chaos')}" "$@"\n`)
+  writeFileSync(
+    join(dir, '.path', 'chaos'),
+    `#!/bin/sh\nexec "${process.execPath}" "${join(REPO, 'bin', 'chaos')}" "$@"\n`,
+  )
   chmodSync(join(dir, '.path', 'chaos'), 0o755)
-  return {dir, env: {...process.env, PATH: `${join(dir, '.path')}:${process.env.PATH ?? ''}`, NO_COLOR: '1', KUBECONFIG: join(dir, 'no-kubeconfig')}}
+  return {
+    dir,
+    env: {
+      ...process.env,
+      PATH: `${join(dir, '.path')}:${process.env.PATH ?? ''}`,
+      NO_COLOR: '1',
+      KUBECONFIG: join(dir, 'no-kubeconfig'),
+    },
+  }
 }
 
 /** What a run leaves for `chaos report reports/<experiment>/<timestamp>[/journal.json]`: a committed journal there. */
@@ -234,10 +296,19 @@ async function runExample(example: Example, clone: {dir: string; env: NodeJS.Pro
   const printed = `${ran.stdout}${ran.stderr}`
   const problems: string[] = []
   const invalidShown = example.output !== undefined && /✗/.test(example.output)
-  if (ran.code === 2 && !invalidShown) problems.push(`exit 2 (invalid usage or file): ${printed.trim().split('\n').slice(0, 4).join(' / ')}`)
-  if (ran.code !== 0 && ran.code !== 2) problems.push(`exit ${ran.code}: ${printed.trim().split('\n').slice(0, 4).join(' / ')}`)
-  if (/ENOENT|no such file|does not exist|cannot read/i.test(printed)) problems.push(`a missing file: ${printed.trim().split('\n').find(l => /ENOENT|no such file|does not exist|cannot read/i.test(l))}`)
-  if (example.output !== undefined && ran.stdout.trimEnd() !== example.output.trimEnd()) problems.push(`prints something else than documented:\n${ran.stdout}`)
+  if (ran.code === 2 && !invalidShown)
+    problems.push(`exit 2 (invalid usage or file): ${printed.trim().split('\n').slice(0, 4).join(' / ')}`)
+  if (ran.code !== 0 && ran.code !== 2)
+    problems.push(`exit ${ran.code}: ${printed.trim().split('\n').slice(0, 4).join(' / ')}`)
+  if (/ENOENT|no such file|does not exist|cannot read/i.test(printed))
+    problems.push(
+      `a missing file: ${printed
+        .trim()
+        .split('\n')
+        .find(l => /ENOENT|no such file|does not exist|cannot read/i.test(l))}`,
+    )
+  if (example.output !== undefined && ran.stdout.trimEnd() !== example.output.trimEnd())
+    problems.push(`prints something else than documented:\n${ran.stdout}`)
   return problems
 }
 
@@ -245,11 +316,20 @@ describe('documented chaos command lines run as written from a clone', function 
   this.timeout(240_000)
   let classes: Map<string, Command.Class>
   let clone: {dir: string; env: NodeJS.ProcessEnv}
-  const docs = ['README.md', ...readdirSync(join(REPO, 'docs')).filter(f => f.endsWith('.md')).map(f => `docs/${f}`)]
+  const docs = [
+    'README.md',
+    ...readdirSync(join(REPO, 'docs'))
+      .filter(f => f.endsWith('.md'))
+      .map(f => `docs/${f}`),
+  ]
 
   before(async function () {
     this.timeout(300_000)
-    await ensureBuilt(readdirSync(join(REPO, 'src/commands'), {recursive: true, encoding: 'utf8'}).filter(f => f.endsWith('.ts')).map(f => `src/commands/${f}`))
+    await ensureBuilt(
+      readdirSync(join(REPO, 'src/commands'), {recursive: true, encoding: 'utf8'})
+        .filter(f => f.endsWith('.ts'))
+        .map(f => `src/commands/${f}`),
+    )
     classes = await commandClasses()
     clone = cloneLike()
   })
@@ -257,13 +337,19 @@ describe('documented chaos command lines run as written from a clone', function 
     if (clone !== undefined) rmSync(clone.dir, {recursive: true, force: true})
   })
 
-  it('finds the examples: README and docs code blocks, and every command\'s --help examples', () => {
+  it("finds the examples: README and docs code blocks, and every command's --help examples", () => {
     const readme = markdownExamples(readFileSync(join(REPO, 'README.md'), 'utf8'), 'README.md')
     assert.ok(readme.length >= 10, `${readme.length} in README.md`)
-    assert.ok(readme.some(e => e.output !== undefined), 'a `$ chaos validate …` with its output')
+    assert.ok(
+      readme.some(e => e.output !== undefined),
+      'a `$ chaos validate …` with its output',
+    )
     const help = helpExamples(classes)
     assert.ok(help.length >= 20, `${help.length} --help examples`)
-    assert.ok(help.every(e => e.line.startsWith('chaos ')), help.map(e => e.line).join('\n'))
+    assert.ok(
+      help.every(e => e.line.startsWith('chaos ')),
+      help.map(e => e.line).join('\n'),
+    )
     assert.ok(classes.has('sandbox up') && classes.has('validate'))
   })
 
@@ -271,14 +357,16 @@ describe('documented chaos command lines run as written from a clone', function 
     const examples = [
       ...docs.flatMap(f => markdownExamples(readFileSync(join(REPO, f), 'utf8'), f)),
       ...helpExamples(classes),
-      {where: 'chaos --version', line: 'chaos --version'}, {where: 'chaos --help', line: 'chaos --help'},
+      {where: 'chaos --version', line: 'chaos --version'},
+      {where: 'chaos --help', line: 'chaos --help'},
       ...[...classes.keys()].map(name => ({where: `chaos ${name} --help`, line: `chaos ${name} --help`})),
     ]
     const failures: string[] = []
     let ran = 0
     for (const example of examples) {
       const skip = needsACluster(example.line)
-      const problems = skip === undefined ? await runExample(example, clone) : await staticProblems(example.line, classes, clone.dir)
+      const problems =
+        skip === undefined ? await runExample(example, clone) : await staticProblems(example.line, classes, clone.dir)
       if (skip === undefined) ran++
       failures.push(...problems.map(p => `${example.where}: ${example.line}\n    ${p}`))
     }
@@ -287,27 +375,80 @@ describe('documented chaos command lines run as written from a clone', function 
   })
 
   it('catches a broken example: a missing file, an unknown flag, a command that does not exist, output that differs', async () => {
-    const run = (line: string, output?: string) => runExample({where: 'made up', line, ...(output === undefined ? {} : {output})}, clone)
+    const run = (line: string, output?: string) =>
+      runExample({where: 'made up', line, ...(output === undefined ? {} : {output})}, clone)
     assert.match((await run('chaos validate experiments/no-such-experiment.yaml')).join('\n'), /exit 2|missing file/)
-    assert.match((await run('bin/chaos plan experiments/ratings-delay.yaml --existing samples/bookinfo/networking/virtual-service-all-v1.yaml -o diff')).join('\n'), /missing file/)
+    assert.match(
+      (
+        await run(
+          'bin/chaos plan experiments/ratings-delay.yaml --existing samples/bookinfo/networking/virtual-service-all-v1.yaml -o diff',
+        )
+      ).join('\n'),
+      /missing file/,
+    )
     assert.match((await run('chaos plan experiments/ratings-delay.yaml --no-such-flag')).join('\n'), /exit 2/)
-    assert.match((await run('chaos validate experiments/ratings-delay.yaml', '✗ something else')).join('\n'), /something else than documented/)
+    assert.match(
+      (await run('chaos validate experiments/ratings-delay.yaml', '✗ something else')).join('\n'),
+      /something else than documented/,
+    )
     assert.deepEqual(await run('chaos validate experiments/ratings-delay.yaml', '✓ experiments/ratings-delay.yaml'), [])
-    assert.match((await staticProblems('chaos run experiments/no-such-experiment.yaml --sandbox', classes, clone.dir)).join('\n'), /no-such-experiment\.yaml does not exist in a clone/)
-    assert.match((await staticProblems('chaos gameday experiments/weekly-gameday.yaml --fail-on sometimes', classes, clone.dir)).join('\n'), /Expected --fail-on=sometimes to be one of/)
-    assert.match((await staticProblems('chaos frobnicate experiments/ratings-delay.yaml', classes, clone.dir)).join('\n'), /is not a chaos command/)
-    assert.deepEqual(await staticProblems('chaos run experiments/ratings-delay.yaml --context prod-eu -n bookinfo', classes, clone.dir), [])
+    assert.match(
+      (await staticProblems('chaos run experiments/no-such-experiment.yaml --sandbox', classes, clone.dir)).join('\n'),
+      /no-such-experiment\.yaml does not exist in a clone/,
+    )
+    assert.match(
+      (
+        await staticProblems('chaos gameday experiments/weekly-gameday.yaml --fail-on sometimes', classes, clone.dir)
+      ).join('\n'),
+      /Expected --fail-on=sometimes to be one of/,
+    )
+    assert.match(
+      (await staticProblems('chaos frobnicate experiments/ratings-delay.yaml', classes, clone.dir)).join('\n'),
+      /is not a chaos command/,
+    )
+    assert.deepEqual(
+      await staticProblems(
+        'chaos run experiments/ratings-delay.yaml --context prod-eu -n bookinfo',
+        classes,
+        clone.dir,
+      ),
+      [],
+    )
   })
 
   it('reads shell lines as a shell would: continuations, && chains, comments, pipes, quotes, and output under `$ chaos`', () => {
-    const md = ['```sh', 'npm ci && bin/chaos run a.yaml   # runs', 'chaos plan a.yaml \\', '  --existing b.yaml -o diff', 'chaos schedule a.yaml --cron "0 10 * * 1" | kubectl apply -f -', 'kubectl get pods', '```', 'chaos validate prose.yaml', '```', '$ chaos validate bad.yaml', '✗ bad.yaml: 1 problem', '```'].join('\n')
-    assert.deepEqual(markdownExamples(md, 'x.md').map(e => [e.where, e.line, e.output]), [
-      ['x.md:2', 'bin/chaos run a.yaml', undefined],
-      ['x.md:3', 'chaos plan a.yaml --existing b.yaml -o diff', undefined],
-      ['x.md:5', 'chaos schedule a.yaml --cron "0 10 * * 1"', undefined],
-      ['x.md:10', 'chaos validate bad.yaml', '✗ bad.yaml: 1 problem'],
+    const md = [
+      '```sh',
+      'npm ci && bin/chaos run a.yaml   # runs',
+      'chaos plan a.yaml \\',
+      '  --existing b.yaml -o diff',
+      'chaos schedule a.yaml --cron "0 10 * * 1" | kubectl apply -f -',
+      'kubectl get pods',
+      '```',
+      'chaos validate prose.yaml',
+      '```',
+      '$ chaos validate bad.yaml',
+      '✗ bad.yaml: 1 problem',
+      '```',
+    ].join('\n')
+    assert.deepEqual(
+      markdownExamples(md, 'x.md').map(e => [e.where, e.line, e.output]),
+      [
+        ['x.md:2', 'bin/chaos run a.yaml', undefined],
+        ['x.md:3', 'chaos plan a.yaml --existing b.yaml -o diff', undefined],
+        ['x.md:5', 'chaos schedule a.yaml --cron "0 10 * * 1"', undefined],
+        ['x.md:10', 'chaos validate bad.yaml', '✗ bad.yaml: 1 problem'],
+      ],
+    )
+    assert.deepEqual(shellWords('chaos schedule a.yaml --cron "30 9 * * 1-5" --existing <(kubectl get vs -o yaml)'), [
+      'chaos',
+      'schedule',
+      'a.yaml',
+      '--cron',
+      '30 9 * * 1-5',
+      '--existing',
+      '<(kubectl get vs -o yaml)',
     ])
-    assert.deepEqual(shellWords('chaos schedule a.yaml --cron "30 9 * * 1-5" --existing <(kubectl get vs -o yaml)'), ['chaos', 'schedule', 'a.yaml', '--cron', '30 9 * * 1-5', '--existing', '<(kubectl get vs -o yaml)'])
     assert.equal(relative(REPO, join(REPO, JOURNAL_FIXTURE)), JOURNAL_FIXTURE)
   })
 })

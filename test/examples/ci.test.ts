@@ -29,7 +29,15 @@ function chaosCommands(source: string): string[][] {
 
 /** A CI glob (`*` within a path segment, `**` across) as a RegExp. */
 function globRegExp(glob: string): RegExp {
-  const body = glob.split('**').map(part => part.split('*').map(s => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')).join('.*')
+  const body = glob
+    .split('**')
+    .map(part =>
+      part
+        .split('*')
+        .map(s => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]*'),
+    )
+    .join('.*')
   return new RegExp(`^${body}$`)
 }
 
@@ -41,7 +49,11 @@ async function checkCommand(argv: string[]): Promise<{reportDir: string; file: s
   const {args, flags} = await Parser.parse(rest, {flags: command.flags, args: command.args, strict: true})
   const file = join(REPO, String(args.file))
   const loaded = await loadDocument(file)
-  assert.equal(loaded.kind, name === 'run' ? 'Experiment' : 'GameDay', `${String(args.file)} is what chaos ${name} takes`)
+  assert.equal(
+    loaded.kind,
+    name === 'run' ? 'Experiment' : 'GameDay',
+    `${String(args.file)} is what chaos ${name} takes`,
+  )
   if (typeof flags.phases === 'string' && loaded.kind === 'Experiment') phaseDurations(loaded.experiment, flags.phases)
   return {reportDir: String(flags['report-dir']), file}
 }
@@ -53,11 +65,23 @@ async function junitPath(reportDir: string, file: string): Promise<string> {
   return join(runDirectory(reportDir, name, new Date()), 'junit.xml')
 }
 
-interface Step {name?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown>}
+interface Step {
+  name?: string
+  uses?: string
+  run?: string
+  if?: string
+  with?: Record<string, unknown>
+}
 
 describe('examples/ci', () => {
   it('the command-line helpers find folded commands and match globs as CI does', () => {
-    assert.deepEqual(chaosCommands('run: >-\n  bin/chaos run a.yaml\n  --sandbox\n# - run: bin/chaos gameday g.yaml -n x # why\n'), [['run', 'a.yaml', '--sandbox'], ['gameday', 'g.yaml', '-n', 'x']])
+    assert.deepEqual(
+      chaosCommands('run: >-\n  bin/chaos run a.yaml\n  --sandbox\n# - run: bin/chaos gameday g.yaml -n x # why\n'),
+      [
+        ['run', 'a.yaml', '--sandbox'],
+        ['gameday', 'g.yaml', '-n', 'x'],
+      ],
+    )
     assert.ok(globRegExp('reports/*/*/junit.xml').test('reports/ratings-abort/2026-11-26T031515Z/junit.xml'))
     assert.ok(!globRegExp('reports/*/*/junit.xml').test('reports/junit.xml'))
     assert.ok(globRegExp('reports/**/junit.xml').test('reports/a/b/junit.xml'))
@@ -83,7 +107,7 @@ describe('examples/ci', () => {
       assert.equal(steps[chaos]?.if, undefined, 'the chaos step fails the job by its exit code')
     })
 
-    it('every chaos command parses with the real CLI\'s flags, and the artifact and junit paths match what it writes', async () => {
+    it("every chaos command parses with the real CLI's flags, and the artifact and junit paths match what it writes", async () => {
       const commands = chaosCommands(source)
       assert.ok(commands.length >= 2)
       const upload = steps.find(s => s.uses?.startsWith('actions/upload-artifact@') === true)
@@ -91,14 +115,23 @@ describe('examples/ci', () => {
       for (const argv of commands) {
         const {reportDir, file} = await checkCommand(argv)
         assert.equal(String(upload?.with?.path).replace(/\/$/, ''), reportDir)
-        if (argv[0] === 'run') assert.match(await junitPath(reportDir, file), globRegExp(String(junit?.with?.report_paths)))
+        if (argv[0] === 'run')
+          assert.match(await junitPath(reportDir, file), globRegExp(String(junit?.with?.report_paths)))
       }
     })
   })
 
   describe('gitlab-ci.yml', () => {
     const source = text('gitlab-ci.yml')
-    const pipeline = parse(source) as {stages: string[]; chaos: {stage: string; image: string; script: string[]; artifacts: {when: string; paths: string[]; reports: {junit: string}}}}
+    const pipeline = parse(source) as {
+      stages: string[]
+      chaos: {
+        stage: string
+        image: string
+        script: string[]
+        artifacts: {when: string; paths: string[]; reports: {junit: string}}
+      }
+    }
 
     it('keeps the reports as artifacts whatever the outcome, with junit as the test report', () => {
       const job = pipeline.chaos
@@ -108,20 +141,30 @@ describe('examples/ci', () => {
       assert.ok(job.script.indexOf('npm ci') < job.script.findIndex(l => l.startsWith('bin/chaos')))
     })
 
-    it('every chaos command parses with the real CLI\'s flags, and the artifact and junit paths match what it writes', async () => {
+    it("every chaos command parses with the real CLI's flags, and the artifact and junit paths match what it writes", async () => {
       const commands = chaosCommands(source)
       assert.ok(commands.length >= 2)
       for (const argv of commands) {
         const {reportDir, file} = await checkCommand(argv)
-        assert.deepEqual(pipeline.chaos.artifacts.paths.map(p => p.replace(/\/$/, '')), [reportDir])
-        if (argv[0] === 'run') assert.match(await junitPath(reportDir, file), globRegExp(pipeline.chaos.artifacts.reports.junit))
+        assert.deepEqual(
+          pipeline.chaos.artifacts.paths.map(p => p.replace(/\/$/, '')),
+          [reportDir],
+        )
+        if (argv[0] === 'run')
+          assert.match(await junitPath(reportDir, file), globRegExp(pipeline.chaos.artifacts.reports.junit))
       }
     })
   })
 
   it('a command line with a flag the CLI does not have is refused by the same check', async () => {
-    await assert.rejects(checkCommand(['run', 'experiments/ratings-abort.yaml', '--fail-on', 'sometimes']), /Expected --fail-on=sometimes to be one of: any, deviated, aborted/)
-    await assert.rejects(checkCommand(['run', 'experiments/ratings-abort.yaml', '--no-such-flag']), /Nonexistent flag: --no-such-flag/)
+    await assert.rejects(
+      checkCommand(['run', 'experiments/ratings-abort.yaml', '--fail-on', 'sometimes']),
+      /Expected --fail-on=sometimes to be one of: any, deviated, aborted/,
+    )
+    await assert.rejects(
+      checkCommand(['run', 'experiments/ratings-abort.yaml', '--no-such-flag']),
+      /Nonexistent flag: --no-such-flag/,
+    )
     await assert.rejects(checkCommand(['run', 'experiments/weekly-gameday.yaml']), /is what chaos run takes/)
   })
 })

@@ -9,13 +9,37 @@ import {parseDocumentText} from '../../src/experiment/load.js'
 import {EXAMPLES, FIXTURES} from './helpers.js'
 
 const SEEDS = [
-  ...readdirSync(EXAMPLES).filter(f => f.endsWith('.yaml')).map(f => readFileSync(join(EXAMPLES, f), 'utf8')),
+  ...readdirSync(EXAMPLES)
+    .filter(f => f.endsWith('.yaml'))
+    .map(f => readFileSync(join(EXAMPLES, f), 'utf8')),
   readFileSync(join(FIXTURES, 'valid-minimal.yaml'), 'utf8'),
   readFileSync(join(FIXTURES, 'gameday.yaml'), 'utf8'),
 ]
 
 /** Characters that matter to YAML's grammar, plus some that matter to ours. */
-const YAML_CHARS = [...'[]{}:-,#&*!|>\'"%@`?\n\t   ', 'a', 'Z', '0', '9', '.', '/', '\\', '\0', '\uFEFF', 'é', '---', '...', '<<', '~', 'null', 'true', '1e9', '-1', 'ms', 's']
+const YAML_CHARS = [
+  ...'[]{}:-,#&*!|>\'"%@`?\n\t   ',
+  'a',
+  'Z',
+  '0',
+  '9',
+  '.',
+  '/',
+  '\\',
+  '\0',
+  '\uFEFF',
+  'é',
+  '---',
+  '...',
+  '<<',
+  '~',
+  'null',
+  'true',
+  '1e9',
+  '-1',
+  'ms',
+  's',
+]
 
 type Mutation =
   | {kind: 'delete'; at: number; length: number}
@@ -25,8 +49,20 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({min: 1, max: 30})}),
-  fc.record({kind: fc.constant('insert' as const), at: fc.nat(), text: fc.array(fc.constantFrom(...YAML_CHARS), {minLength: 1, maxLength: 6}).map(a => a.join(''))}),
-  fc.record({kind: fc.constantFrom('duplicate-line' as const, 'drop-line' as const, 'indent-line' as const, 'dedent-line' as const), at: fc.nat()}),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.array(fc.constantFrom(...YAML_CHARS), {minLength: 1, maxLength: 6}).map(a => a.join('')),
+  }),
+  fc.record({
+    kind: fc.constantFrom(
+      'duplicate-line' as const,
+      'drop-line' as const,
+      'indent-line' as const,
+      'dedent-line' as const,
+    ),
+    at: fc.nat(),
+  }),
   fc.record({kind: fc.constant('swap-lines' as const), at: fc.nat(), other: fc.nat()}),
 )
 
@@ -114,13 +150,19 @@ describe(`mutated examples never crash the loader (${count(2 * RUNS)} files)`, (
   it(`each of ${count(RUNS)} text mutations loads or is refused with located diagnostics`, async function () {
     this.timeout(300_000)
     let refused = 0
-    const warnings = await warningsDuring(() => fc.assert(
-      fc.property(fc.nat({max: SEEDS.length - 1}), fc.array(mutation, {minLength: 1, maxLength: 4}), (seed, mutations) => {
-        const text = mutations.reduce(mutate, SEEDS[seed] as string)
-        if (!loadsOrIsLocated(text)) refused++
-      }),
-      {numRuns: RUNS, seed: SEED},
-    ))
+    const warnings = await warningsDuring(() =>
+      fc.assert(
+        fc.property(
+          fc.nat({max: SEEDS.length - 1}),
+          fc.array(mutation, {minLength: 1, maxLength: 4}),
+          (seed, mutations) => {
+            const text = mutations.reduce(mutate, SEEDS[seed] as string)
+            if (!loadsOrIsLocated(text)) refused++
+          },
+        ),
+        {numRuns: RUNS, seed: SEED},
+      ),
+    )
     assert.deepEqual(warnings, [])
     // The mutations must actually produce invalid files most of the time, or this proves little.
     assert.ok(refused > RUNS / 2, `only ${refused} of ${RUNS} mutants were refused`)
@@ -129,13 +171,22 @@ describe(`mutated examples never crash the loader (${count(2 * RUNS)} files)`, (
   it(`each of ${count(RUNS)} trees with a value of any type anywhere loads or is refused with a located diagnostic`, async function () {
     this.timeout(300_000)
     // JSON is YAML: the valid examples as JSON text, with one subtree replaced by arbitrary JSON.
-    const trees = SEEDS.map(text => parseDocumentText(text, 'seed.yaml')).map(d => (d.kind === 'Experiment' ? d.experiment : d.gameday))
-    const warnings = await warningsDuring(() => fc.assert(
-      fc.property(fc.nat({max: trees.length - 1}), fc.array(fc.nat(), {maxLength: 8}), fc.jsonValue({maxDepth: 3}), (seed, steps, value) => {
-        loadsOrIsLocated(JSON.stringify(replaceSomewhere(trees[seed], steps, value), null, 1))
-      }),
-      {numRuns: RUNS, seed: SEED},
-    ))
+    const trees = SEEDS.map(text => parseDocumentText(text, 'seed.yaml')).map(d =>
+      d.kind === 'Experiment' ? d.experiment : d.gameday,
+    )
+    const warnings = await warningsDuring(() =>
+      fc.assert(
+        fc.property(
+          fc.nat({max: trees.length - 1}),
+          fc.array(fc.nat(), {maxLength: 8}),
+          fc.jsonValue({maxDepth: 3}),
+          (seed, steps, value) => {
+            loadsOrIsLocated(JSON.stringify(replaceSomewhere(trees[seed], steps, value), null, 1))
+          },
+        ),
+        {numRuns: RUNS, seed: SEED},
+      ),
+    )
     assert.deepEqual(warnings, [])
   })
 })
@@ -145,18 +196,31 @@ describe('what fuzzing found', () => {
   for (const kind of ['{toString: null}', '{a: 1}', '[Experiment]']) {
     it(`kind: ${kind} is refused with a located diagnostic`, () => {
       const text = `apiVersion: faultline.dev/v1alpha1\nkind: ${kind}\n`
-      assert.throws(() => parseDocumentText(text, 'kind.yaml'), (error: unknown) => {
-        assert.ok(error instanceof InvalidExperiment, String(error))
-        assert.deepEqual(error.diagnostics.map(d => [d.line, d.col, d.path]), [[2, 7, 'kind']])
-        assert.match(error.diagnostics[0]?.message ?? '', /^kind is a (mapping|list), neither Experiment nor GameDay$/)
-        return true
-      })
+      assert.throws(
+        () => parseDocumentText(text, 'kind.yaml'),
+        (error: unknown) => {
+          assert.ok(error instanceof InvalidExperiment, String(error))
+          assert.deepEqual(
+            error.diagnostics.map(d => [d.line, d.col, d.path]),
+            [[2, 7, 'kind']],
+          )
+          assert.match(
+            error.diagnostics[0]?.message ?? '',
+            /^kind is a (mapping|list), neither Experiment nor GameDay$/,
+          )
+          return true
+        },
+      )
     })
   }
 
   // A list or mapping as a key made the YAML library print "Keys with collection values will be
   // stringified" to stderr; it is refused at the key instead.
-  for (const [key, at] of [['["rate<0.01"]', [3, 1]], ['? {a: 1}\n', [3, 3]], ['*list ', [4, 1]]] as const) {
+  for (const [key, at] of [
+    ['["rate<0.01"]', [3, 1]],
+    ['? {a: 1}\n', [3, 3]],
+    ['*list ', [4, 1]],
+  ] as const) {
     it(`a key ${key.trim()} is refused at the key, without a process warning`, async () => {
       const text = `apiVersion: faultline.dev/v1alpha1\nkind: Experiment\n${key === '*list ' ? 'spec: &list [1]\n' : ''}${key}: 1\n`
       let diagnostics: Array<[number, number, string]> = []
@@ -169,7 +233,9 @@ describe('what fuzzing found', () => {
         }
       })
       assert.deepEqual(warnings, [])
-      assert.deepEqual(diagnostics, [[...at, `this key is a ${key.startsWith('? {') ? 'mapping' : 'list'}; keys are plain names`]])
+      assert.deepEqual(diagnostics, [
+        [...at, `this key is a ${key.startsWith('? {') ? 'mapping' : 'list'}; keys are plain names`],
+      ])
     })
   }
 })

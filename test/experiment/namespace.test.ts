@@ -50,7 +50,7 @@ function diagnostics(text: string): Diagnostic[] {
 }
 
 describe('${namespace}', () => {
-  describe('withNamespace substitutes the run\'s namespace once, in the fields that name things in it', () => {
+  describe("withNamespace substitutes the run's namespace once, in the fields that name things in it", () => {
     const experiment = parseExperiment(yaml(), 'x.yaml')
     const before = structuredClone(experiment)
     const resolved = withNamespace(experiment, 'staging')
@@ -58,11 +58,27 @@ describe('${namespace}', () => {
     const abortWhen = resolved.spec.guardrails?.abortWhen ?? []
     const table: Array<[string, (e: Experiment) => unknown, unknown]> = [
       ['spec.load.url', e => e.spec.load.url, 'http://productpage.staging.svc.cluster.local:9080/productpage'],
-      ['envoy.stat', () => 'envoy' in probes[0]! ? probes[0].envoy.stat : undefined, 'cluster.outbound|9080|*|ratings.staging.svc.cluster.local.upstream_rq_pending_overflow'],
-      ['prometheus.query', () => 'prometheus' in probes[1]! ? probes[1].prometheus.query : undefined, 'sum(rate(istio_requests_total{destination_service_namespace="staging"}[1m]))'],
-      ['http.url', () => 'http' in probes[2]! ? probes[2].http.url : undefined, 'http://ratings.staging:9080/health'],
-      ['abortWhen prometheus.query', () => 'prometheus' in abortWhen[0]! ? abortWhen[0].prometheus.query : undefined, 'sum(up{namespace="staging"})'],
-      ['abortWhen envoy.stat (no placeholder)', () => 'envoy' in abortWhen[1]! ? abortWhen[1].envoy.stat : undefined, 'http.*.fault.aborts_injected'],
+      [
+        'envoy.stat',
+        () => ('envoy' in probes[0]! ? probes[0].envoy.stat : undefined),
+        'cluster.outbound|9080|*|ratings.staging.svc.cluster.local.upstream_rq_pending_overflow',
+      ],
+      [
+        'prometheus.query',
+        () => ('prometheus' in probes[1]! ? probes[1].prometheus.query : undefined),
+        'sum(rate(istio_requests_total{destination_service_namespace="staging"}[1m]))',
+      ],
+      ['http.url', () => ('http' in probes[2]! ? probes[2].http.url : undefined), 'http://ratings.staging:9080/health'],
+      [
+        'abortWhen prometheus.query',
+        () => ('prometheus' in abortWhen[0]! ? abortWhen[0].prometheus.query : undefined),
+        'sum(up{namespace="staging"})',
+      ],
+      [
+        'abortWhen envoy.stat (no placeholder)',
+        () => ('envoy' in abortWhen[1]! ? abortWhen[1].envoy.stat : undefined),
+        'http.*.fault.aborts_injected',
+      ],
       ['metadata (free text) is left alone', e => e.metadata.description, `runs in ${NS}`],
       ['spec.target.namespace is left alone', e => e.spec.target?.namespace, 'bookinfo'],
       ['faults are left alone', e => e.spec.faults, before.spec.faults],
@@ -88,12 +104,48 @@ describe('${namespace}', () => {
     })
 
     const cases: Array<[string, string, number, RegExp, string]> = [
-      ['an unknown placeholder in a query', yaml().replace(`namespace="${NS}"}[1m]`, 'namespace="${ns}"}[1m]'), 21, /unknown placeholder \$\{ns\}: the only placeholder is \$\{namespace\}/, 'spec.steadyState[1].prometheus.query'],
-      ['a Grafana variable in a query', yaml().replace(`up{namespace="${NS}"}`, 'up{namespace="${__rate_interval}"}'), 26, /unknown placeholder \$\{__rate_interval\}/, 'spec.guardrails.abortWhen[0].prometheus.query'],
-      ['an unknown placeholder in a stat', yaml().replace(`ratings.${NS}.svc`, 'ratings.${NAMESPACE}.svc'), 19, /unknown placeholder \$\{NAMESPACE\}/, 'spec.steadyState[0].envoy.stat'],
-      ['an unclosed placeholder in a URL', yaml().replace(`http://ratings.${NS}:9080`, 'http://ratings.${namespace:9080'), 23, /is not closed/, 'spec.steadyState[2].http.url'],
-      ['${namespace} where it is not substituted', yaml().replace('- service: ratings', `- service: ratings.${NS}.svc.cluster.local`), 9, /\$\{namespace\} is not substituted in this field/, 'spec.faults[0].service'],
-      ['another placeholder where nothing is substituted', yaml().replace('x-chaos-test: "true", x-note', 'x-chaos-test: "${user}", x-note'), 16, /unknown placeholder \$\{user\}/, 'spec.load.traffic[0].headers["x-chaos-test"]'],
+      [
+        'an unknown placeholder in a query',
+        yaml().replace(`namespace="${NS}"}[1m]`, 'namespace="${ns}"}[1m]'),
+        21,
+        /unknown placeholder \$\{ns\}: the only placeholder is \$\{namespace\}/,
+        'spec.steadyState[1].prometheus.query',
+      ],
+      [
+        'a Grafana variable in a query',
+        yaml().replace(`up{namespace="${NS}"}`, 'up{namespace="${__rate_interval}"}'),
+        26,
+        /unknown placeholder \$\{__rate_interval\}/,
+        'spec.guardrails.abortWhen[0].prometheus.query',
+      ],
+      [
+        'an unknown placeholder in a stat',
+        yaml().replace(`ratings.${NS}.svc`, 'ratings.${NAMESPACE}.svc'),
+        19,
+        /unknown placeholder \$\{NAMESPACE\}/,
+        'spec.steadyState[0].envoy.stat',
+      ],
+      [
+        'an unclosed placeholder in a URL',
+        yaml().replace(`http://ratings.${NS}:9080`, 'http://ratings.${namespace:9080'),
+        23,
+        /is not closed/,
+        'spec.steadyState[2].http.url',
+      ],
+      [
+        '${namespace} where it is not substituted',
+        yaml().replace('- service: ratings', `- service: ratings.${NS}.svc.cluster.local`),
+        9,
+        /\$\{namespace\} is not substituted in this field/,
+        'spec.faults[0].service',
+      ],
+      [
+        'another placeholder where nothing is substituted',
+        yaml().replace('x-chaos-test: "true", x-note', 'x-chaos-test: "${user}", x-note'),
+        16,
+        /unknown placeholder \$\{user\}/,
+        'spec.load.traffic[0].headers["x-chaos-test"]',
+      ],
     ]
     for (const [what, text, line, message, path] of cases) {
       it(`refuses ${what}, at ${path} (line ${line})`, () => {
@@ -106,10 +158,19 @@ describe('${namespace}', () => {
       })
     }
 
-    it('in a GameDay\'s inline experiment too, at the entry\'s path', () => {
-      const inline = yaml().replace(`namespace="${NS}"}[1m]`, 'namespace="${ns}"}[1m]').split('\n').map(l => `        ${l}`).join('\n')
-      const found = diagnostics(`apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: gd}\nspec:\n  experiments:\n    - experiment:\n${inline}\n`)
-      assert.deepEqual(found.map(d => [d.path, d.line]), [['spec.experiments[0].experiment.spec.steadyState[1].prometheus.query', 27]])
+    it("in a GameDay's inline experiment too, at the entry's path", () => {
+      const inline = yaml()
+        .replace(`namespace="${NS}"}[1m]`, 'namespace="${ns}"}[1m]')
+        .split('\n')
+        .map(l => `        ${l}`)
+        .join('\n')
+      const found = diagnostics(
+        `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: gd}\nspec:\n  experiments:\n    - experiment:\n${inline}\n`,
+      )
+      assert.deepEqual(
+        found.map(d => [d.path, d.line]),
+        [['spec.experiments[0].experiment.spec.steadyState[1].prometheus.query', 27]],
+      )
     })
   })
 
@@ -121,7 +182,8 @@ describe('${namespace}', () => {
       const probes = [...loaded.experiment.spec.steadyState, ...(loaded.experiment.spec.guardrails?.abortWhen ?? [])]
       for (const p of probes) {
         if ('envoy' in p) assert.doesNotMatch(p.envoy.stat, /\.default\./, `${file}: ${p.envoy.stat}`)
-        if ('prometheus' in p) assert.doesNotMatch(p.prometheus.query, /"default"|\.default\b/, `${file}: ${p.prometheus.query}`)
+        if ('prometheus' in p)
+          assert.doesNotMatch(p.prometheus.query, /"default"|\.default\b/, `${file}: ${p.prometheus.query}`)
       }
     }
   })

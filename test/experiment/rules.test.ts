@@ -31,7 +31,10 @@ describe('field rules', () => {
       })
     }
     it('phases are at least a second', () => {
-      assert.match(checkDuration(['spec', 'phases', 'fault'], '999ms', 1000, 'phase fault')?.message ?? '', /phase fault 999ms is shorter than the minimum of 1s/)
+      assert.match(
+        checkDuration(['spec', 'phases', 'fault'], '999ms', 1000, 'phase fault')?.message ?? '',
+        /phase fault 999ms is shorter than the minimum of 1s/,
+      )
       assert.equal(checkDuration(['spec', 'phases', 'fault'], '1s', 1000), undefined)
     })
   })
@@ -75,7 +78,11 @@ describe('field rules', () => {
       it(`refuses ${regex.slice(0, 20)}`, () => {
         const issue = checkRegex(['r'], regex)
         assert.match(issue?.message ?? '', message)
-        if (regex.length <= 1024) assert.match(issue?.message ?? '', /; Istio uses RE2 style regex-based match \(https:\/\/github.com\/google\/re2\/wiki\/Syntax\)$/)
+        if (regex.length <= 1024)
+          assert.match(
+            issue?.message ?? '',
+            /; Istio uses RE2 style regex-based match \(https:\/\/github.com\/google\/re2\/wiki\/Syntax\)$/,
+          )
       })
     }
   })
@@ -84,7 +91,12 @@ describe('field rules', () => {
     for (const url of ['http://productpage:9080/productpage', 'https://example.com', 'http://127.0.0.1:9090']) {
       it(`accepts ${url}`, () => assert.equal(checkHttpUrl([], url), undefined))
     }
-    for (const [url, message] of [['ftp://host/x', /not an http\(s\) URL \(scheme ftp\)/], ['productpage:9080', /not an http\(s\) URL/], ['/productpage', /is not a URL/], ['http://', /is not a URL/]] as const) {
+    for (const [url, message] of [
+      ['ftp://host/x', /not an http\(s\) URL \(scheme ftp\)/],
+      ['productpage:9080', /not an http\(s\) URL/],
+      ['/productpage', /is not a URL/],
+      ['http://', /is not a URL/],
+    ] as const) {
       it(`refuses ${url}`, () => assert.match(checkHttpUrl([], url)?.message ?? '', message))
     }
   })
@@ -93,14 +105,20 @@ describe('field rules', () => {
     const semantics = readFileSync(new URL('../reference/SEMANTICS.md', import.meta.url), 'utf8')
     const listed = /\(accepted: ([A-Z_, \n]+) —/.exec(semantics)?.[1]
     assert.ok(listed !== undefined, 'the accepted list was not found in SEMANTICS.md')
-    assert.deepEqual([...GRPC_STATUSES], listed.split(/,\s*/).map(s => s.trim()))
+    assert.deepEqual(
+      [...GRPC_STATUSES],
+      listed.split(/,\s*/).map(s => s.trim()),
+    )
   })
 })
 
 describe('field paths and suggestions', () => {
   it('formats paths the way they are written', () => {
     assert.equal(formatPath(['spec', 'faults', 0, 'delay', 'fixedDelay']), 'spec.faults[0].delay.fixedDelay')
-    assert.equal(formatPath(['spec', 'faults', 0, 'match', 'headers', 'x-chaos-test']), 'spec.faults[0].match.headers["x-chaos-test"]')
+    assert.equal(
+      formatPath(['spec', 'faults', 0, 'match', 'headers', 'x-chaos-test']),
+      'spec.faults[0].match.headers["x-chaos-test"]',
+    )
     assert.equal(formatPath([]), '')
   })
 

@@ -18,7 +18,9 @@ function properties(schema: unknown, pointer = ''): Array<[string, Record<string
     ...own.map(([k, v]): [string, Record<string, unknown>] => [`${pointer}/properties/${k}`, v]),
     ...own.flatMap(([k, v]) => properties(v, `${pointer}/properties/${k}`)),
     ...['items', 'anyOf', 'additionalProperties', 'then', 'else'].flatMap(k => properties(s[k], `${pointer}/${k}`)),
-    ...['patternProperties', '$defs'].flatMap(k => Object.entries((s[k] ?? {}) as object).flatMap(([name, v]) => properties(v, `${pointer}/${k}/${name}`))),
+    ...['patternProperties', '$defs'].flatMap(k =>
+      Object.entries((s[k] ?? {}) as object).flatMap(([name, v]) => properties(v, `${pointer}/${k}/${name}`)),
+    ),
   ]
 }
 
@@ -30,7 +32,10 @@ function readExample(name: string): unknown {
 describe('the published JSON Schema', () => {
   it('the committed schema/experiment.schema.json is generated from the model', () => {
     const committed = readFileSync(SCHEMA_FILE, 'utf8')
-    assert.ok(committed === schemaText(), 'schema/experiment.schema.json is stale: run `npm run schema` and commit the result')
+    assert.ok(
+      committed === schemaText(),
+      'schema/experiment.schema.json is stale: run `npm run schema` and commit the result',
+    )
   })
 
   it('is one document for both kinds: $id, $defs and a switch on kind', () => {
@@ -43,7 +48,9 @@ describe('the published JSON Schema', () => {
   })
 
   it('documents every field, so editors can explain it on hover', () => {
-    const undocumented = properties(documentSchema()).filter(([, s]) => typeof s.description !== 'string' && s.$ref === undefined).map(([p]) => p)
+    const undocumented = properties(documentSchema())
+      .filter(([, s]) => typeof s.description !== 'string' && s.$ref === undefined)
+      .map(([p]) => p)
     assert.deepEqual(undocumented, [])
   })
 
@@ -55,14 +62,20 @@ describe('the published JSON Schema', () => {
         assert.ok(validate(readExample(example)), JSON.stringify(validate.errors))
       })
       it(`experiments/${example} names the schema for yaml-language-server`, () => {
-        assert.match(readFileSync(join(EXAMPLES, example), 'utf8'), /^# yaml-language-server: \$schema=\.\.\/schema\/experiment\.schema\.json\n/)
+        assert.match(
+          readFileSync(join(EXAMPLES, example), 'utf8'),
+          /^# yaml-language-server: \$schema=\.\.\/schema\/experiment\.schema\.json\n/,
+        )
       })
     }
 
     it('accepts a GameDay and checks it as a GameDay, not as an Experiment', () => {
       const gameday = parseDocumentText(readFileSync(join(FIXTURES, 'gameday.yaml'), 'utf8'), 'gameday.yaml')
       assert.equal(gameday.kind, 'GameDay')
-      const value = JSON.parse(JSON.stringify(gameday.kind === 'GameDay' ? gameday.gameday : undefined)) as Record<string, unknown>
+      const value = JSON.parse(JSON.stringify(gameday.kind === 'GameDay' ? gameday.gameday : undefined)) as Record<
+        string,
+        unknown
+      >
       assert.ok(validate(value), JSON.stringify(validate.errors))
       assert.equal(validate({...value, kind: 'Experiment'}), false)
       assert.ok(validate.errors?.some(e => e.schemaPath.startsWith('#/$defs/Experiment')))
@@ -72,7 +85,11 @@ describe('the published JSON Schema', () => {
       const experiment = readExample('ratings-delay.yaml') as {spec: {faults: Array<Record<string, unknown>>}}
       experiment.spec.faults[0]!.delay = {fixedDelay: '7s'}
       assert.equal(validate(experiment), false)
-      assert.ok(validate.errors?.some(e => e.keyword === 'required' && (e.params as {missingProperty: string}).missingProperty === 'percentage'))
+      assert.ok(
+        validate.errors?.some(
+          e => e.keyword === 'required' && (e.params as {missingProperty: string}).missingProperty === 'percentage',
+        ),
+      )
     })
   })
 })

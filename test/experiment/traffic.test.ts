@@ -6,7 +6,7 @@ import {journal} from '../report/journals.js'
 describe('targeted traffic classes', () => {
   const experiment = () => journal('held').experiment.spec
 
-  it('targets a class whose headers satisfy a fault\'s match, whatever their case, and leaves the rest control', () => {
+  it("targets a class whose headers satisfy a fault's match, whatever their case, and leaves the rest control", () => {
     const spec = experiment()
     assert.deepEqual([...targetedClasses({experiment: spec})], ['targeted'])
     const [targeted] = spec.spec.load.traffic

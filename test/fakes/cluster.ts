@@ -1,5 +1,14 @@
 /** An in-memory `Cluster` with an API server's write semantics, and knobs to make it misbehave. */
-import {ApiError, type AccessCheck, type Cluster, ConflictError, type ClusterTarget, type MeshFacts, type PodSummary, type ServiceSummary} from '../../src/cluster/cluster.js'
+import {
+  ApiError,
+  type AccessCheck,
+  type Cluster,
+  ConflictError,
+  type ClusterTarget,
+  type MeshFacts,
+  type PodSummary,
+  type ServiceSummary,
+} from '../../src/cluster/cluster.js'
 import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 
 type Op = 'get' | 'list' | 'create' | 'replace' | 'delete'
@@ -11,7 +20,12 @@ export class FakeCluster implements Cluster {
   readonly destinationRules: DestinationRule[] = []
   readonly pods: PodSummary[] = []
   /** Bookinfo's Services in `default`, as on a cluster running it; remove one to test a missing host. */
-  readonly services: ServiceSummary[] = ['productpage', 'details', 'reviews', 'ratings'].map(name => ({name, namespace: 'default', type: 'ClusterIP', ports: [9080]}))
+  readonly services: ServiceSummary[] = ['productpage', 'details', 'reviews', 'ratings'].map(name => ({
+    name,
+    namespace: 'default',
+    type: 'ClusterIP',
+    ports: [9080],
+  }))
   /** Each pod's Envoy admin `/stats` text (`pilot-agent request GET stats` by exec). */
   readonly stats = new Map<string, string>()
   /**
@@ -72,7 +86,8 @@ export class FakeCluster implements Cluster {
   async createVirtualService(vs: VirtualService): Promise<VirtualService> {
     this.maybeFail('create')
     const ns = vs.metadata.namespace ?? 'default'
-    if (this.objects.has(this.key(ns, vs.metadata.name))) throw new ApiError(`virtualservices "${vs.metadata.name}" already exists`, 409, 'AlreadyExists')
+    if (this.objects.has(this.key(ns, vs.metadata.name)))
+      throw new ApiError(`virtualservices "${vs.metadata.name}" already exists`, 409, 'AlreadyExists')
     this.writes.push({op: 'create', name: vs.metadata.name})
     return this.seed({...vs, metadata: {...vs.metadata, namespace: ns, creationTimestamp: new Date().toISOString()}})
   }
@@ -82,22 +97,35 @@ export class FakeCluster implements Cluster {
     const ns = vs.metadata.namespace ?? 'default'
     const current = this.objects.get(this.key(ns, vs.metadata.name))
     if (current === undefined) throw new ApiError(`virtualservices "${vs.metadata.name}" not found`, 404, 'NotFound')
-    if (vs.metadata.resourceVersion !== current.metadata.resourceVersion) throw new ConflictError(`the object has been modified; please apply your changes to the latest version and try again`)
+    if (vs.metadata.resourceVersion !== current.metadata.resourceVersion)
+      throw new ConflictError(
+        `the object has been modified; please apply your changes to the latest version and try again`,
+      )
     this.writes.push({op: 'replace', name: vs.metadata.name})
-    return this.seed({...vs, metadata: {...vs.metadata, namespace: ns, creationTimestamp: current.metadata.creationTimestamp ?? new Date().toISOString()}})
+    return this.seed({
+      ...vs,
+      metadata: {
+        ...vs.metadata,
+        namespace: ns,
+        creationTimestamp: current.metadata.creationTimestamp ?? new Date().toISOString(),
+      },
+    })
   }
 
   async deleteVirtualService(namespace: string, name: string, resourceVersion?: string): Promise<void> {
     this.maybeFail('delete')
     const current = this.objects.get(this.key(namespace, name))
     if (current === undefined) return
-    if (resourceVersion !== undefined && resourceVersion !== current.metadata.resourceVersion) throw new ConflictError('precondition failed: resourceVersion')
+    if (resourceVersion !== undefined && resourceVersion !== current.metadata.resourceVersion)
+      throw new ConflictError('precondition failed: resourceVersion')
     this.writes.push({op: 'delete', name})
     this.objects.delete(this.key(namespace, name))
   }
 
   async listDestinationRules(namespace: string): Promise<DestinationRule[]> {
-    return this.destinationRules.filter(d => (d.metadata.namespace ?? 'default') === namespace).map(d => structuredClone(d))
+    return this.destinationRules
+      .filter(d => (d.metadata.namespace ?? 'default') === namespace)
+      .map(d => structuredClone(d))
   }
 
   /** Seeds a DestinationRule as if someone had applied it (replacing one of the same name). */
@@ -105,7 +133,10 @@ export class FakeCluster implements Cluster {
     const stored = structuredClone(dr)
     stored.metadata.namespace ??= 'default'
     stored.metadata.resourceVersion = String(++this.rv)
-    const i = this.destinationRules.findIndex(d => (d.metadata.namespace ?? 'default') === stored.metadata.namespace && d.metadata.name === stored.metadata.name)
+    const i = this.destinationRules.findIndex(
+      d =>
+        (d.metadata.namespace ?? 'default') === stored.metadata.namespace && d.metadata.name === stored.metadata.name,
+    )
     if (i >= 0) this.destinationRules[i] = stored
     else this.destinationRules.push(stored)
     return structuredClone(stored)
@@ -113,16 +144,23 @@ export class FakeCluster implements Cluster {
 
   async getDestinationRule(namespace: string, name: string): Promise<DestinationRule | undefined> {
     this.maybeFail('get')
-    const d = this.destinationRules.find(x => (x.metadata.namespace ?? 'default') === namespace && x.metadata.name === name)
+    const d = this.destinationRules.find(
+      x => (x.metadata.namespace ?? 'default') === namespace && x.metadata.name === name,
+    )
     return d === undefined ? undefined : structuredClone(d)
   }
 
   async replaceDestinationRule(dr: DestinationRule): Promise<DestinationRule> {
     this.maybeFail('replace')
     const ns = dr.metadata.namespace ?? 'default'
-    const current = this.destinationRules.find(x => (x.metadata.namespace ?? 'default') === ns && x.metadata.name === dr.metadata.name)
+    const current = this.destinationRules.find(
+      x => (x.metadata.namespace ?? 'default') === ns && x.metadata.name === dr.metadata.name,
+    )
     if (current === undefined) throw new ApiError(`destinationrules "${dr.metadata.name}" not found`, 404, 'NotFound')
-    if (dr.metadata.resourceVersion !== current.metadata.resourceVersion) throw new ConflictError('the object has been modified; please apply your changes to the latest version and try again')
+    if (dr.metadata.resourceVersion !== current.metadata.resourceVersion)
+      throw new ConflictError(
+        'the object has been modified; please apply your changes to the latest version and try again',
+      )
     this.writes.push({op: 'replace', name: `destinationrule/${dr.metadata.name}`})
     return this.seedDestinationRule({...dr, metadata: {...dr.metadata, namespace: ns}})
   }
@@ -133,13 +171,23 @@ export class FakeCluster implements Cluster {
   }
 
   async listServices(namespace: string): Promise<ServiceSummary[]> {
-    if (this.isDenied('list services', namespace)) throw new ApiError(`services is forbidden: User "fake" cannot list resource "services" in API group "" in the namespace "${namespace}"`, 403, 'Forbidden')
+    if (this.isDenied('list services', namespace))
+      throw new ApiError(
+        `services is forbidden: User "fake" cannot list resource "services" in API group "" in the namespace "${namespace}"`,
+        403,
+        'Forbidden',
+      )
     return this.services.filter(s => s.namespace === namespace).map(s => structuredClone(s))
   }
 
   async proxyRequest(namespace: string, pod: string, path = 'stats'): Promise<string> {
     this.execs.push(`${namespace}/${pod} ${path}`)
-    if (this.isDenied('create pods/exec', namespace)) throw new ApiError(`pods "${pod}" is forbidden: User "fake" cannot create resource "pods/exec" in API group "" in the namespace "${namespace}"`, 403, 'Forbidden')
+    if (this.isDenied('create pods/exec', namespace))
+      throw new ApiError(
+        `pods "${pod}" is forbidden: User "fake" cannot create resource "pods/exec" in API group "" in the namespace "${namespace}"`,
+        403,
+        'Forbidden',
+      )
     const s = path === 'stats/prometheus' ? this.prometheusStats.get(pod) : this.stats.get(pod)
     if (s === undefined) throw new ApiError(`pod ${pod} has no sidecar stats`, 500)
     return s
@@ -147,15 +195,29 @@ export class FakeCluster implements Cluster {
 
   async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
     this.podProxyGets.push(`${namespace}/${pod}:${port}/${path}`)
-    if (this.isDenied('get pods/proxy', namespace)) throw new ApiError(`pods "${pod}" is forbidden: User "fake" cannot get resource "pods/proxy" in API group "" in the namespace "${namespace}"`, 403, 'Forbidden')
-    if (!this.pods.some(p => p.namespace === namespace && p.name === pod)) throw new ApiError(`pods "${pod}" not found`, 404, 'NotFound')
+    if (this.isDenied('get pods/proxy', namespace))
+      throw new ApiError(
+        `pods "${pod}" is forbidden: User "fake" cannot get resource "pods/proxy" in API group "" in the namespace "${namespace}"`,
+        403,
+        'Forbidden',
+      )
+    if (!this.pods.some(p => p.namespace === namespace && p.name === pod))
+      throw new ApiError(`pods "${pod}" not found`, 404, 'NotFound')
     const s = port === 15090 && path === 'stats/prometheus' ? this.prometheusStats.get(pod) : undefined
-    if (s === undefined) throw new ApiError(`error trying to reach service: dial tcp 10.0.0.1:${port}: connect: connection refused`, 503, 'ServiceUnavailable')
+    if (s === undefined)
+      throw new ApiError(
+        `error trying to reach service: dial tcp 10.0.0.1:${port}: connect: connection refused`,
+        503,
+        'ServiceUnavailable',
+      )
     return s
   }
 
   async canI(checks: AccessCheck[]): Promise<boolean[]> {
-    return checks.map(c => !this.isDenied(`${c.verb} ${c.resource}${c.subresource === undefined ? '' : '/' + c.subresource}`, c.namespace))
+    return checks.map(
+      c =>
+        !this.isDenied(`${c.verb} ${c.resource}${c.subresource === undefined ? '' : '/' + c.subresource}`, c.namespace),
+    )
   }
 
   async meshFacts(): Promise<MeshFacts> {

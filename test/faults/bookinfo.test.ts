@@ -39,7 +39,11 @@ function requests(): RoutableRequest[] {
 }
 
 /** The samples that carry their own fault: Faultline refuses to stack another on them. */
-const HAND_WRITTEN_FAULTS = new Set(['fault-injection-details-v1.yaml', 'virtual-service-ratings-test-abort.yaml', 'virtual-service-ratings-test-delay.yaml'])
+const HAND_WRITTEN_FAULTS = new Set([
+  'fault-injection-details-v1.yaml',
+  'virtual-service-ratings-test-abort.yaml',
+  'virtual-service-ratings-test-delay.yaml',
+])
 
 describe('compiling a typical fault onto every bookinfo VirtualService', () => {
   const files = readdirSync(samples).filter(f => f.endsWith('.yaml'))
@@ -48,9 +52,14 @@ describe('compiling a typical fault onto every bookinfo VirtualService', () => {
       const service = vs.spec.http?.[0]?.route?.[0]?.destination.host ?? vs.spec.hosts?.[0] ?? ''
       it(`${file}: ${vs.metadata.name} (fault on ${service})`, () => {
         const fault = typicalFault(service)
-        const compile = () => compileFaults({namespace: 'default', existing: [vs], faults: [fault], runId: 'bookinfo', expiresAt: EXPIRES})
+        const compile = () =>
+          compileFaults({namespace: 'default', existing: [vs], faults: [fault], runId: 'bookinfo', expiresAt: EXPIRES})
         if (HAND_WRITTEN_FAULTS.has(file)) {
-          assert.throws(compile, (e: unknown) => e instanceof UnsafeFault && /already injects a fault that Faultline did not write/.test(e.message))
+          assert.throws(
+            compile,
+            (e: unknown) =>
+              e instanceof UnsafeFault && /already injects a fault that Faultline did not write/.test(e.message),
+          )
           return
         }
         const plan = compile()
@@ -58,7 +67,11 @@ describe('compiling a typical fault onto every bookinfo VirtualService', () => {
         const o = plan.objects[0]
         assert.ok(o !== undefined)
         for (const version of ['v1', 'v1beta1', 'v1alpha3']) {
-          assert.deepEqual(validateVirtualService({...o.desired, apiVersion: `networking.istio.io/${version}`}, {strict: true}), [], version)
+          assert.deepEqual(
+            validateVirtualService({...o.desired, apiVersion: `networking.istio.io/${version}`}, {strict: true}),
+            [],
+            version,
+          )
         }
         if (!appliesToSidecars(vs)) {
           // Gateway-only objects never route sidecar traffic: a separate mesh object is created.

@@ -37,13 +37,29 @@ describe('AND-ing match conditions', () => {
     assert.equal(disjoint(exact('a'), regex('(a')), false)
   })
 
-  it('merges maps, keeps the route\'s other selectors, and only merges identical withoutHeaders', () => {
-    const route = {name: 'm', headers: {'end-user': exact('jason')}, port: 9080, sourceLabels: {app: 'reviews'}, withoutHeaders: {'x-canary': {}}}
-    assert.deepEqual(andMatchBlock(route, {headers: {'x-chaos-test': exact('true')}, withoutHeaders: {'x-canary': {}}}), {
-      kind: 'match',
-      value: {...route, headers: {'end-user': exact('jason'), 'x-chaos-test': exact('true')}, withoutHeaders: {'x-canary': {}}},
+  it("merges maps, keeps the route's other selectors, and only merges identical withoutHeaders", () => {
+    const route = {
+      name: 'm',
+      headers: {'end-user': exact('jason')},
+      port: 9080,
+      sourceLabels: {app: 'reviews'},
+      withoutHeaders: {'x-canary': {}},
+    }
+    assert.deepEqual(
+      andMatchBlock(route, {headers: {'x-chaos-test': exact('true')}, withoutHeaders: {'x-canary': {}}}),
+      {
+        kind: 'match',
+        value: {
+          ...route,
+          headers: {'end-user': exact('jason'), 'x-chaos-test': exact('true')},
+          withoutHeaders: {'x-canary': {}},
+        },
+      },
+    )
+    assert.deepEqual(andMatchBlock(route, {withoutHeaders: {'x-canary': exact('1')}}), {
+      kind: 'conflict',
+      field: 'withoutHeaders.x-canary',
     })
-    assert.deepEqual(andMatchBlock(route, {withoutHeaders: {'x-canary': exact('1')}}), {kind: 'conflict', field: 'withoutHeaders.x-canary'})
     assert.deepEqual(andMatchBlock({queryParams: {u: exact('a')}}, {queryParams: {u: exact('b')}}), {kind: 'never'})
   })
 })

@@ -8,7 +8,14 @@ import type {VirtualService} from '@faultline/core/istio/types.js'
 import {CHAOS, DELAY, EXPIRES, delayFault, to, virtualService} from './helpers.js'
 
 function planFor(existing: VirtualService[], service = 'ratings'): PlannedVirtualService {
-  const o = compileFaults({namespace: 'default', existing, faults: [delayFault(service)], runId: 'r1', expiresAt: EXPIRES, owner: 'alice'}).objects[0]
+  const o = compileFaults({
+    namespace: 'default',
+    existing,
+    faults: [delayFault(service)],
+    runId: 'r1',
+    expiresAt: EXPIRES,
+    owner: 'alice',
+  }).objects[0]
   assert.ok(o !== undefined)
   return o
 }
@@ -29,7 +36,10 @@ function bothWays(current: VirtualService | undefined, w: VirtualService, o: Pla
 
 describe('planRevert / revertFromAnnotations', () => {
   const original = (): VirtualService => {
-    const vs = virtualService('ratings', [{match: [{headers: {'end-user': {exact: 'jason'}}}], route: to('ratings', 'v2')}, {route: to('ratings', 'v1')}])
+    const vs = virtualService('ratings', [
+      {match: [{headers: {'end-user': {exact: 'jason'}}}], route: to('ratings', 'v2')},
+      {route: to('ratings', 'v1')},
+    ])
     vs.metadata.labels = {app: 'ratings'}
     vs.metadata.annotations = {'kubectl.kubernetes.io/last-applied-configuration': '{}'}
     return vs
@@ -83,7 +93,7 @@ describe('planRevert / revertFromAnnotations', () => {
     assert.match(action.reason, /changed by someone else/)
   })
 
-  it('warns when a fault remains that is not one of ours (a renamed copy, or someone else\'s)', () => {
+  it("warns when a fault remains that is not one of ours (a renamed copy, or someone else's)", () => {
     const o = planFor([original()])
     const w = written(o)
     const current = structuredClone(w)
@@ -92,13 +102,21 @@ describe('planRevert / revertFromAnnotations', () => {
     if (first !== undefined) first.name = 'renamed'
     const action = bothWays(current, w, o)
     assert.ok(action.action === 'update')
-    assert.deepEqual(action.warnings, ['route "renamed" still injects a fault that is not one of this run\'s routes (someone added or renamed it); it was left in place'])
+    assert.deepEqual(action.warnings, [
+      'route "renamed" still injects a fault that is not one of this run\'s routes (someone added or renamed it); it was left in place',
+    ])
   })
 
   it('deletes an object it created, conditional on the resourceVersion it sees', () => {
     const o = planFor([])
     const w = written(o, '300')
-    assert.deepEqual(bothWays(w, w, o), {action: 'delete', namespace: 'default', name: 'faultline-ratings', resourceVersion: '300', reason: 'created by run r1 and unchanged since'})
+    assert.deepEqual(bothWays(w, w, o), {
+      action: 'delete',
+      namespace: 'default',
+      name: 'faultline-ratings',
+      resourceVersion: '300',
+      reason: 'created by run r1 and unchanged since',
+    })
   })
 
   it('deletes a created object whose only change is that our fault route is gone', () => {
@@ -115,10 +133,16 @@ describe('planRevert / revertFromAnnotations', () => {
     const w = written(o, '300')
     const current = structuredClone(w)
     current.metadata.resourceVersion = '301'
-    current.spec.http = [{name: 'team-b', match: [{headers: {'x-b': {exact: '1'}}}], route: to('ratings', 'v2')}, ...(current.spec.http ?? [])]
+    current.spec.http = [
+      {name: 'team-b', match: [{headers: {'x-b': {exact: '1'}}}], route: to('ratings', 'v2')},
+      ...(current.spec.http ?? []),
+    ]
     const action = bothWays(current, w, o)
     assert.ok(action.action === 'update')
-    assert.deepEqual(action.object.spec.http, [{name: 'team-b', match: [{headers: {'x-b': {exact: '1'}}}], route: to('ratings', 'v2')}, {name: 'default', route: to('ratings')}])
+    assert.deepEqual(action.object.spec.http, [
+      {name: 'team-b', match: [{headers: {'x-b': {exact: '1'}}}], route: to('ratings', 'v2')},
+      {name: 'default', route: to('ratings')},
+    ])
     assert.equal(action.object.metadata.labels, undefined)
     assert.equal(action.object.metadata.annotations, undefined)
     assert.match(action.reason, /kept the object and their edits/)
@@ -126,7 +150,12 @@ describe('planRevert / revertFromAnnotations', () => {
 
   it('does nothing for an object that is already gone', () => {
     const o = planFor([original()])
-    assert.deepEqual(planRevert(undefined, written(o), o.revert), {action: 'none', namespace: 'default', name: 'ratings', reason: 'already gone'})
+    assert.deepEqual(planRevert(undefined, written(o), o.revert), {
+      action: 'none',
+      namespace: 'default',
+      name: 'ratings',
+      reason: 'already gone',
+    })
   })
 
   it('leaves objects Faultline does not manage alone', () => {
@@ -154,7 +183,12 @@ describe('planRevert / revertFromAnnotations', () => {
   it('reverts a plan built from a fault route inserted into a catch-all-only object', () => {
     const vs = virtualService('ratings', [{route: to('ratings', 'v1')}])
     const o = planFor([vs])
-    assert.deepEqual(o.desired.spec.http?.[0], {name: 'faultline:r1:0', match: [{headers: CHAOS}], route: to('ratings', 'v1'), fault: DELAY})
+    assert.deepEqual(o.desired.spec.http?.[0], {
+      name: 'faultline:r1:0',
+      match: [{headers: CHAOS}],
+      route: to('ratings', 'v1'),
+      fault: DELAY,
+    })
     const action = bothWays(written(o), written(o), o)
     assert.ok(action.action === 'update')
     assert.deepEqual(action.object.spec, vs.spec)

@@ -8,14 +8,19 @@ import {EventStream, type Outcome} from '../../src/journal/events.js'
 import type {RunInput} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
-const EXIT: Record<Outcome, number> = {'held': 0, 'deviated': 1, 'aborted': 3, 'could-not-run': 4, 'revert-failed': 5}
+const EXIT: Record<Outcome, number> = {held: 0, deviated: 1, aborted: 3, 'could-not-run': 4, 'revert-failed': 5}
 
 function item(name: string, index: number): GameDayItem {
   return {index, name, file: `${name}.yaml`, namespace: 'default', experiment: {metadata: {name}} as Experiment}
 }
 
 function gameday(spec: Partial<GameDay['spec']> = {}): GameDay {
-  return {apiVersion: 'faultline.dev/v1alpha1', kind: 'GameDay', metadata: {name: 'gd'}, spec: {experiments: [{path: 'x.yaml'}], ...spec}}
+  return {
+    apiVersion: 'faultline.dev/v1alpha1',
+    kind: 'GameDay',
+    metadata: {name: 'gd'},
+    spec: {experiments: [{path: 'x.yaml'}], ...spec},
+  }
 }
 
 /**
@@ -41,20 +46,50 @@ class FakeRuns {
     this.waiting.get(name)?.()
     let outcome = this.script[name] ?? 'held'
     if (outcome === 'wait') {
-      await new Promise<void>(resolve => (input.signal.aborted ? resolve() : input.signal.addEventListener('abort', () => resolve(), {once: true})))
+      await new Promise<void>(resolve =>
+        input.signal.aborted ? resolve() : input.signal.addEventListener('abort', () => resolve(), {once: true}),
+      )
       outcome = 'aborted'
     }
     const reason = outcome === 'aborted' ? 'interrupted (signal); faults were reverted' : `${name} ${outcome}`
-    return {runId: name, outcome, exitCode: EXIT[outcome], reason, runDir: `reports/${name}/t`, journalFile: `reports/${name}/t/journal.json`, journal: {} as JournalDocument, reportFiles: []}
+    return {
+      runId: name,
+      outcome,
+      exitCode: EXIT[outcome],
+      reason,
+      runDir: `reports/${name}/t`,
+      journalFile: `reports/${name}/t/journal.json`,
+      journal: {} as JournalDocument,
+      reportFiles: [],
+    }
   }
 }
 
-function input(runs: FakeRuns, names: string[], spec: Partial<GameDay['spec']>, signal = new AbortController().signal, lines: string[] = []): GameDayRunInput {
+function input(
+  runs: FakeRuns,
+  names: string[],
+  spec: Partial<GameDay['spec']>,
+  signal = new AbortController().signal,
+  lines: string[] = [],
+): GameDayRunInput {
   const cluster = new FakeCluster()
   return {
-    gameday: gameday(spec), items: names.map(item), signal, run: runs.run, say: line => lines.push(line),
+    gameday: gameday(spec),
+    items: names.map(item),
+    signal,
+    run: runs.run,
+    say: line => lines.push(line),
     events: () => new EventStream(),
-    runInput: (it, s, events) => ({file: it.file, experiment: it.experiment, cluster, namespace: it.namespace, driver: undefined as never, reportDir: 'reports', signal: s, events}),
+    runInput: (it, s, events) => ({
+      file: it.file,
+      experiment: it.experiment,
+      cluster,
+      namespace: it.namespace,
+      driver: undefined as never,
+      reportDir: 'reports',
+      signal: s,
+      events,
+    }),
   }
 }
 
@@ -63,7 +98,14 @@ describe('gameday/run', () => {
     const runs = new FakeRuns({b: 'deviated'})
     const result = await runGameDay(input(runs, ['a', 'b', 'c'], {}))
     assert.deepEqual(runs.started, ['a', 'b', 'c'])
-    assert.deepEqual(result.entries.map(e => [e.item.name, e.status, e.status === 'ran' ? e.result.outcome : '']), [['a', 'ran', 'held'], ['b', 'ran', 'deviated'], ['c', 'ran', 'held']])
+    assert.deepEqual(
+      result.entries.map(e => [e.item.name, e.status, e.status === 'ran' ? e.result.outcome : '']),
+      [
+        ['a', 'ran', 'held'],
+        ['b', 'ran', 'deviated'],
+        ['c', 'ran', 'held'],
+      ],
+    )
     assert.equal(result.stoppedBecause, undefined)
     assert.deepEqual(gameDayOutcomes(result), ['held', 'deviated', 'held'])
   })
@@ -72,10 +114,17 @@ describe('gameday/run', () => {
     const runs = new FakeRuns({b: 'could-not-run'})
     const result = await runGameDay(input(runs, ['a', 'b', 'c', 'd'], {stopOnFirstFailure: true}))
     assert.deepEqual(runs.started, ['a', 'b'])
-    assert.deepEqual(result.entries.map(e => e.status), ['ran', 'ran', 'skipped', 'skipped'])
+    assert.deepEqual(
+      result.entries.map(e => e.status),
+      ['ran', 'ran', 'skipped', 'skipped'],
+    )
     assert.equal(result.stoppedBecause, 'stopOnFirstFailure: b ended could-not-run')
     assert.equal(result.entries[3]?.reason, 'stopOnFirstFailure: b ended could-not-run')
-    assert.deepEqual(gameDayOutcomes(result), ['held', 'could-not-run'], 'skipped by stopOnFirstFailure: no extra outcome')
+    assert.deepEqual(
+      gameDayOutcomes(result),
+      ['held', 'could-not-run'],
+      'skipped by stopOnFirstFailure: no extra outcome',
+    )
   })
 
   it('a failed revert skips the rest even without stopOnFirstFailure: a fault may still be live', async () => {
@@ -103,7 +152,7 @@ describe('gameday/run', () => {
     assert.equal(second?.reason, 'interrupted (signal)')
   })
 
-  it('the game day\'s maxDuration stops the running experiment, names itself in its reason and skips the rest', async () => {
+  it("the game day's maxDuration stops the running experiment, names itself in its reason and skips the rest", async () => {
     const runs = new FakeRuns({b: 'wait'})
     const result = await runGameDay(input(runs, ['a', 'b', 'c'], {guardrails: {maxDuration: '1s'}}))
     assert.deepEqual(runs.started, ['a', 'b'])
@@ -124,15 +173,25 @@ describe('gameday/run', () => {
     const result = await done
     assert.deepEqual(runs.started, ['a'])
     assert.ok(lines.includes('cooldown 1h before b (2/2)…'))
-    assert.deepEqual(result.entries.map(e => e.status), ['ran', 'skipped'])
-    assert.deepEqual(gameDayOutcomes(result), ['held', 'aborted'], 'an interrupted game day is aborted even when what ran held')
+    assert.deepEqual(
+      result.entries.map(e => e.status),
+      ['ran', 'skipped'],
+    )
+    assert.deepEqual(
+      gameDayOutcomes(result),
+      ['held', 'aborted'],
+      'an interrupted game day is aborted even when what ran held',
+    )
   })
 
   it('a signal that came before the start runs nothing', async () => {
     const runs = new FakeRuns({})
     const result = await runGameDay(input(runs, ['a'], {}, AbortSignal.abort()))
     assert.deepEqual(runs.started, [])
-    assert.deepEqual(result.entries.map(e => e.status), ['skipped'])
+    assert.deepEqual(
+      result.entries.map(e => e.status),
+      ['skipped'],
+    )
     assert.deepEqual(gameDayOutcomes(result), ['aborted'])
   })
 })

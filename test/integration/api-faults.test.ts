@@ -28,18 +28,31 @@ const RUNS = Number(process.env.FAULTLINE_API_FAULT_RUNS ?? '3')
 const PHASES = 'baseline=1s,fault=2s,recovery=1s'
 
 /** Each mode, and the counts that prove it was exercised (each of `exercised`, and at least one of `someOf`). */
-const ALL_MODES: {name: string; spec: string; exercised: (keyof ApiFaultCounts)[]; someOf?: (keyof ApiFaultCounts)[]}[] = [
+const ALL_MODES: {
+  name: string
+  spec: string
+  exercised: (keyof ApiFaultCounts)[]
+  someOf?: (keyof ApiFaultCounts)[]
+}[] = [
   {name: 'write-error', spec: 'write-error=30%', exercised: ['writeErrors']},
   {name: 'conflict', spec: 'conflict=30%', exercised: ['conflicts']},
   {name: 'lost-response', spec: 'lost-response=30%', exercised: ['lostResponses']},
   {name: 'read-error', spec: 'read-error=30%', exercised: ['readErrors']},
   {name: 'latency', spec: 'latency=300ms±100ms', exercised: ['delayed']},
-  {name: 'all combined', spec: 'write-error=20%,conflict=10%,lost-response=10%,read-error=5%,latency=100ms±50ms', exercised: ['delayed'], someOf: ['writeErrors', 'conflicts', 'lostResponses', 'readErrors']},
+  {
+    name: 'all combined',
+    spec: 'write-error=20%,conflict=10%,lost-response=10%,read-error=5%,latency=100ms±50ms',
+    exercised: ['delayed'],
+    someOf: ['writeErrors', 'conflicts', 'lostResponses', 'readErrors'],
+  },
 ]
 
 const PICKED = process.env.FAULTLINE_API_FAULT_MODES?.split(',').map(m => m.trim())
 const MODES = PICKED === undefined ? ALL_MODES : ALL_MODES.filter(m => PICKED.includes(m.name))
-if (MODES.length === 0) throw new Error(`FAULTLINE_API_FAULT_MODES="${process.env.FAULTLINE_API_FAULT_MODES}" names no mode; known: ${ALL_MODES.map(m => m.name).join(', ')}`)
+if (MODES.length === 0)
+  throw new Error(
+    `FAULTLINE_API_FAULT_MODES="${process.env.FAULTLINE_API_FAULT_MODES}" names no mode; known: ${ALL_MODES.map(m => m.name).join(', ')}`,
+  )
 
 interface Item {
   kind: string
@@ -61,10 +74,23 @@ describe('the runner under a misbehaving API server (integration, in-process san
     const r = await kubectl('get', 'vs,dr', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
     const items = (JSON.parse(r.stdout) as {items: Item[]}).items
-    return JSON.stringify(items.map(i => ({kind: i.kind, name: i.metadata.name, labels: i.metadata.labels, annotations: i.metadata.annotations, spec: i.spec})), null, 1)
+    return JSON.stringify(
+      items.map(i => ({
+        kind: i.kind,
+        name: i.metadata.name,
+        labels: i.metadata.labels,
+        annotations: i.metadata.annotations,
+        spec: i.spec,
+      })),
+      null,
+      1,
+    )
   }
 
-  const run = async (revertTimeoutMs?: number, onEvent?: (e: RunEvent) => void): Promise<{result: RunResult; events: RunEvent[]}> => {
+  const run = async (
+    revertTimeoutMs?: number,
+    onEvent?: (e: RunEvent) => void,
+  ): Promise<{result: RunResult; events: RunEvent[]}> => {
     const cluster = connect({kubeconfig: sandbox.state.kubeconfig})
     assert.ok(cluster !== undefined)
     const events = new EventStream()
@@ -74,8 +100,16 @@ describe('the runner under a misbehaving API server (integration, in-process san
       onEvent?.(e)
     })
     const result = await runExperiment({
-      file: FIXTURE, experiment, cluster, namespace: 'default', driver: new BuiltinDriver(), proxy: sandbox.state.proxy,
-      reportDir: reports, phases: PHASES, signal: new AbortController().signal, events,
+      file: FIXTURE,
+      experiment,
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      proxy: sandbox.state.proxy,
+      reportDir: reports,
+      phases: PHASES,
+      signal: new AbortController().signal,
+      events,
       ...(revertTimeoutMs === undefined ? {} : {revertTimeoutMs}),
     })
     return {result, events: seen}
@@ -88,12 +122,23 @@ describe('the runner under a misbehaving API server (integration, in-process san
       console.log(`      (skipped: ${problem})`)
       return this.skip()
     }
-    await ensureBuilt(['src/commands/run.ts', 'src/commands/revert.ts', 'src/runner/run.ts', 'src/runner/revert.ts', 'src/cluster/kube.ts', 'packages/sandbox/src/apiserver/faults.ts', 'src/commands/sandbox/up.ts', 'src/commands/sandbox/status.ts', 'packages/sandbox/src/state.ts'])
+    await ensureBuilt([
+      'src/commands/run.ts',
+      'src/commands/revert.ts',
+      'src/runner/run.ts',
+      'src/runner/revert.ts',
+      'src/cluster/kube.ts',
+      'packages/sandbox/src/apiserver/faults.ts',
+      'src/commands/sandbox/up.ts',
+      'src/commands/sandbox/status.ts',
+      'packages/sandbox/src/state.ts',
+    ])
     dir = await mkdtemp(join(tmpdir(), 'faultline-api-faults-'))
     reports = join(dir, 'reports')
     sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: 0})
     kubectl = (...args) => sh('kubectl', ['--kubeconfig', sandbox.state.kubeconfig, ...args])
-    for (const f of ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml']) assert.equal((await kubectl('apply', '-f', join(SAMPLES, f))).code, 0)
+    for (const f of ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml'])
+      assert.equal((await kubectl('apply', '-f', join(SAMPLES, f))).code, 0)
     // details gets no VirtualService, so the fixture's second fault creates one (the delete path of a revert).
     assert.equal((await kubectl('delete', 'vs', 'details')).code, 0)
     // Someone else's labels and annotations on the object we change must come back byte for byte.
@@ -122,17 +167,32 @@ describe('the runner under a misbehaving API server (integration, in-process san
         // says it kept someone's edits misreads its own earlier attempt that landed.
         const misread = events.filter(e => e.kind === 'revert' && e.action === 'stripped')
         assert.deepEqual(misread, [], `run ${i + 1}`)
-        for (const k of [...mode.exercised, ...mode.someOf ?? []]) hits[k] = (hits[k] ?? 0) + sandbox.apiFaults.counts[k]
+        for (const k of [...mode.exercised, ...(mode.someOf ?? [])])
+          hits[k] = (hits[k] ?? 0) + sandbox.apiFaults.counts[k]
         sandbox.apiFaults.set(NO_API_FAULTS)
         outcomes.set(`exit ${result.exitCode}`, (outcomes.get(`exit ${result.exitCode}`) ?? 0) + 1)
-        assert.notEqual(result.exitCode, 5, `run ${i + 1}: a transient fault must not defeat the revert: ${result.reason}`)
+        assert.notEqual(
+          result.exitCode,
+          5,
+          `run ${i + 1}: a transient fault must not defeat the revert: ${result.reason}`,
+        )
         // The apply reads back and tries again through transient errors and rv-only conflicts.
         assert.doesNotMatch(result.reason, /^applying VirtualService/, `run ${i + 1}`)
-        assert.equal(await snapshot(), original, `run ${i + 1} (${result.outcome}: ${result.reason}) left something behind`)
+        assert.equal(
+          await snapshot(),
+          original,
+          `run ${i + 1} (${result.outcome}: ${result.reason}) left something behind`,
+        )
       }
-      console.log(`      ${mode.name}: ${RUNS} runs, ${[...outcomes].map(([k, n]) => `${k} ×${n}`).join(', ')}; faults played: ${JSON.stringify(hits)}; left behind: 0`)
+      console.log(
+        `      ${mode.name}: ${RUNS} runs, ${[...outcomes].map(([k, n]) => `${k} ×${n}`).join(', ')}; faults played: ${JSON.stringify(hits)}; left behind: 0`,
+      )
       for (const k of mode.exercised) assert.ok((hits[k] ?? 0) > 0, `${k}: the mode never played, so it tested nothing`)
-      if (mode.someOf !== undefined) assert.ok(mode.someOf.some(k => (hits[k] ?? 0) > 0), 'no API error was played, so the mode tested nothing')
+      if (mode.someOf !== undefined)
+        assert.ok(
+          mode.someOf.some(k => (hits[k] ?? 0) > 0),
+          'no API error was played, so the mode tested nothing',
+        )
     })
   }
 
@@ -140,7 +200,8 @@ describe('the runner under a misbehaving API server (integration, in-process san
     let applied = 0
     const {result, events} = await run(2000, e => {
       // Once both faults are live, the API server stops taking writes: the revert has no way through.
-      if (e.kind === 'fault-applied' && ++applied === experiment.spec.faults.length) sandbox.apiFaults.set(parseApiFaults('write-error=100%,seed=9'))
+      if (e.kind === 'fault-applied' && ++applied === experiment.spec.faults.length)
+        sandbox.apiFaults.set(parseApiFaults('write-error=100%,seed=9'))
     })
     sandbox.apiFaults.set(NO_API_FAULTS)
     const command = `chaos revert --run ${result.runId} --namespace default`
@@ -148,10 +209,17 @@ describe('the runner under a misbehaving API server (integration, in-process san
     assert.equal(result.outcome, 'revert-failed')
     assert.ok(result.reason.endsWith(`Run: ${command}`), result.reason)
     const failed = events.filter(e => e.kind === 'revert-failed')
-    assert.deepEqual(failed.map(e => e.kind === 'revert-failed' && e.command), experiment.spec.faults.map(() => command))
+    assert.deepEqual(
+      failed.map(e => e.kind === 'revert-failed' && e.command),
+      experiment.spec.faults.map(() => command),
+    )
     assert.notEqual(await snapshot(), original, 'the faults are still live')
     // The printed command, word for word, through the real CLI (as an operator would, with KUBECONFIG set).
-    const revert = await sh(process.execPath, ['bin/chaos', ...command.split(' ').slice(1)], {...process.env, NO_COLOR: '1', KUBECONFIG: sandbox.state.kubeconfig})
+    const revert = await sh(process.execPath, ['bin/chaos', ...command.split(' ').slice(1)], {
+      ...process.env,
+      NO_COLOR: '1',
+      KUBECONFIG: sandbox.state.kubeconfig,
+    })
     assert.equal(revert.code, 0, revert.stdout + revert.stderr)
     assert.equal(await snapshot(), original)
   })
@@ -168,8 +236,22 @@ describe('the runner under a misbehaving API server (integration, in-process san
     assert.match(up.stdout, /API faults {2}write-error=20%,conflict=10%,lost-response=10%,latency=50ms±20ms,seed=11$/m)
     assert.equal(sandbox.apiFaults.spec.conflict, 10)
     const status = await chaos(['sandbox', 'status', '--state-dir', dir])
-    assert.match(status.stdout, /API faults {2}write-error=20%,conflict=10%,lost-response=10%,latency=50ms±20ms,seed=11$/m)
-    const r = await chaos(['run', FIXTURE, '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES, '--no-html'])
+    assert.match(
+      status.stdout,
+      /API faults {2}write-error=20%,conflict=10%,lost-response=10%,latency=50ms±20ms,seed=11$/m,
+    )
+    const r = await chaos([
+      'run',
+      FIXTURE,
+      '--sandbox',
+      '--state-dir',
+      dir,
+      '--report-dir',
+      reports,
+      '--phases',
+      PHASES,
+      '--no-html',
+    ])
     const played = sandbox.apiFaults.counts
     const off = await chaos(['sandbox', 'up', '--state-dir', dir, '--api-faults', 'none'])
     assert.equal(off.code, 0, off.stderr)
@@ -181,7 +263,9 @@ describe('the runner under a misbehaving API server (integration, in-process san
   })
 
   it('chaos sandbox up --detach takes the fault mode from $CHAOS_SANDBOX_API_FAULTS and records it in sandbox.json', async () => {
-    const detached = await startDetachedSandbox('api-faults-env', {CHAOS_SANDBOX_API_FAULTS: 'conflict=5%, latency=10ms±5ms'})
+    const detached = await startDetachedSandbox('api-faults-env', {
+      CHAOS_SANDBOX_API_FAULTS: 'conflict=5%, latency=10ms±5ms',
+    })
     try {
       assert.equal(detached.state.apiFaults, 'conflict=5%,latency=10ms±5ms')
     } finally {
@@ -192,15 +276,33 @@ describe('the runner under a misbehaving API server (integration, in-process san
   it('through the real CLI: a run whose revert cannot get through exits 5 and prints the chaos revert command on the console', async function () {
     // The CLI's revert keeps trying for 30 s per object (its fresh deadline) before it gives up.
     this.timeout(180_000)
-    const runIds = () => new Set(sandbox.store.virtualServices().map(vs => vs.metadata.annotations?.[ANNOTATION_RUN_ID]).filter(id => id !== undefined))
-    const live = () => sandbox.store.virtualServices().filter(vs => vs.metadata.annotations?.[ANNOTATION_RUN_ID] !== undefined).length
+    const runIds = () =>
+      new Set(
+        sandbox.store
+          .virtualServices()
+          .map(vs => vs.metadata.annotations?.[ANNOTATION_RUN_ID])
+          .filter(id => id !== undefined),
+      )
+    const live = () =>
+      sandbox.store.virtualServices().filter(vs => vs.metadata.annotations?.[ANNOTATION_RUN_ID] !== undefined).length
     // Once both faults are live (seen in the store, before the API answers the second write), writes stop getting through.
     const unsubscribe = sandbox.store.subscribe(() => {
       if (live() === experiment.spec.faults.length) sandbox.apiFaults.set(parseApiFaults('write-error=100%'))
     })
     let r: Awaited<ReturnType<typeof chaos>>
     try {
-      r = await chaos(['run', FIXTURE, '--sandbox', '--state-dir', dir, '--report-dir', reports, '--phases', PHASES, '--no-html'])
+      r = await chaos([
+        'run',
+        FIXTURE,
+        '--sandbox',
+        '--state-dir',
+        dir,
+        '--report-dir',
+        reports,
+        '--phases',
+        PHASES,
+        '--no-html',
+      ])
     } finally {
       unsubscribe()
       sandbox.apiFaults.set(NO_API_FAULTS)
@@ -210,7 +312,11 @@ describe('the runner under a misbehaving API server (integration, in-process san
     const command = `chaos revert --run ${runId} --namespace default`
     assert.equal(r.code, 5, r.stdout + r.stderr)
     assert.ok((r.stdout + r.stderr).includes(command), r.stdout + r.stderr)
-    const revert = await sh(process.execPath, ['bin/chaos', ...command.split(' ').slice(1)], {...process.env, NO_COLOR: '1', KUBECONFIG: sandbox.state.kubeconfig})
+    const revert = await sh(process.execPath, ['bin/chaos', ...command.split(' ').slice(1)], {
+      ...process.env,
+      NO_COLOR: '1',
+      KUBECONFIG: sandbox.state.kubeconfig,
+    })
     assert.equal(revert.code, 0, revert.stdout + revert.stderr)
     assert.equal(await snapshot(), original)
   })

@@ -16,9 +16,14 @@ const SHORT = 'baseline=4s,fault=10s,recovery=3s'
 
 describe('the diagnosis of the bookinfo examples (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  const sandbox = withDetachedSandbox('diagnosis-sandbox', ['src/diagnosis/collector.ts', 'src/runner/run.ts', 'packages/sandbox/src/sandbox.ts'])
+  const sandbox = withDetachedSandbox('diagnosis-sandbox', [
+    'src/diagnosis/collector.ts',
+    'src/runner/run.ts',
+    'packages/sandbox/src/sandbox.ts',
+  ])
   let reports: string
-  const run = (file: string) => chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT])
+  const run = (file: string) =>
+    chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT])
 
   before(async () => {
     reports = await mkdtemp(join(tmpdir(), 'faultline-diagnosis-reports-'))
@@ -46,9 +51,10 @@ describe('the diagnosis of the bookinfo examples (integration, real CLI on the s
     return {journal, dir}
   }
 
-  const sentences = (j: JournalDocument, rule: string) => (j.blastRadius?.diagnosis ?? []).filter(f => f.rule === rule).map(f => f.sentence)
+  const sentences = (j: JournalDocument, rule: string) =>
+    (j.blastRadius?.diagnosis ?? []).filter(f => f.rule === rule).map(f => f.sentence)
 
-  it('ratings-delay names productpage → reviews\' deadline against the 7 s delay; chaos report re-renders it', async () => {
+  it("ratings-delay names productpage → reviews' deadline against the 7 s delay; chaos report re-renders it", async () => {
     const r = await run('experiments/ratings-delay.yaml')
     assert.equal(r.code, 1, r.stdout + r.stderr)
     const {journal, dir} = outputs(r.stdout)
@@ -68,20 +74,33 @@ describe('the diagnosis of the bookinfo examples (integration, real CLI on the s
     assert.equal(r.code, 0, r.stdout + r.stderr)
     const {journal} = outputs(r.stdout)
     const degraded = sentences(journal, 'silent-degradation')
-    assert.ok(degraded.some(s => /^reviews-v[23] kept answering productpage-v1 with success .*calls to ratings failed \(503 × \d+, FI × \d+.*graceful degradation/.test(s)), JSON.stringify(journal.blastRadius?.diagnosis, null, 1))
+    assert.ok(
+      degraded.some(s =>
+        /^reviews-v[23] kept answering productpage-v1 with success .*calls to ratings failed \(503 × \d+, FI × \d+.*graceful degradation/.test(
+          s,
+        ),
+      ),
+      JSON.stringify(journal.blastRadius?.diagnosis, null, 1),
+    )
     assert.deepEqual(sentences(journal, 'not-fired'), [])
     // The sidecars export istio_response_bytes: the map sees response sizes. They do not shrink here (the
     // sandbox page's rating-error line is about as long as its stars), so the rule names no shrinking.
     const map = journal.blastRadius?.map
     assert.ok(!(map?.gaps ?? []).some(g => /could not see response sizes/.test(g)), JSON.stringify(map?.gaps))
     const page = map?.edges.find(e => e.id === 'chaos-client→productpage')
-    for (const phase of ['baseline', 'fault', 'recovery'] as const) assert.ok((page?.phases[phase]?.responseBytes ?? 0) > 1000, `productpage's page size in the ${phase}: ${JSON.stringify(page?.phases[phase])}`)
+    for (const phase of ['baseline', 'fault', 'recovery'] as const)
+      assert.ok(
+        (page?.phases[phase]?.responseBytes ?? 0) > 1000,
+        `productpage's page size in the ${phase}: ${JSON.stringify(page?.phases[phase])}`,
+      )
   })
 
-  it('reviews-circuit-breaker names the overflowing pool and its caller, with the DestinationRule\'s limits', async () => {
+  it("reviews-circuit-breaker names the overflowing pool and its caller, with the DestinationRule's limits", async () => {
     const file = readFileSync(join(REPO, 'experiments/reviews-circuit-breaker.yaml'), 'utf8')
     // The example patches bookinfo's own reviews DestinationRule (spec.setup), or asks for its setup file applied first.
-    const setup = /^\s+setup:/m.test(file) ? join(SAMPLES, 'destination-rule-all.yaml') : join(REPO, 'experiments/setup/reviews-connection-pool.yaml')
+    const setup = /^\s+setup:/m.test(file)
+      ? join(SAMPLES, 'destination-rule-all.yaml')
+      : join(REPO, 'experiments/setup/reviews-connection-pool.yaml')
     const applied = await sandbox.kubectl('apply', '-f', setup)
     assert.equal(applied.code, 0, applied.stderr)
     const r = await run('experiments/reviews-circuit-breaker.yaml')
@@ -89,6 +108,9 @@ describe('the diagnosis of the bookinfo examples (integration, real CLI on the s
     const {journal} = outputs(r.stdout)
     const overflow = sentences(journal, 'overflow')
     assert.equal(overflow.length, 1, JSON.stringify(journal.blastRadius?.diagnosis, null, 1))
-    assert.match(overflow[0] as string, /^productpage-v1's connection pool to reviews overflowed .*\d+ answered 503 UO at once and upstream_rq_pending_overflow \+\d+ in the fault phase, none in the baseline; the DestinationRule reviews allows each caller 5 connections and 5 pending requests\.$/)
+    assert.match(
+      overflow[0] as string,
+      /^productpage-v1's connection pool to reviews overflowed .*\d+ answered 503 UO at once and upstream_rq_pending_overflow \+\d+ in the fault phase, none in the baseline; the DestinationRule reviews allows each caller 5 connections and 5 pending requests\.$/,
+    )
   })
 })

@@ -29,23 +29,65 @@ spec:
 
 describe('--entry portForward (integration, real CLI on the sandbox)', function () {
   this.timeout(300_000)
-  const sandbox = withDetachedSandbox('entry-portforward', ['src/cli/port-forward.ts', 'src/cli/way-in.ts', 'src/cli/entry.ts', 'src/commands/run.ts', 'src/commands/gameday.ts', 'src/cluster/kube.ts', 'src/runner/preflight.ts'])
+  const sandbox = withDetachedSandbox('entry-portforward', [
+    'src/cli/port-forward.ts',
+    'src/cli/way-in.ts',
+    'src/cli/entry.ts',
+    'src/commands/run.ts',
+    'src/commands/gameday.ts',
+    'src/cluster/kube.ts',
+    'src/runner/preflight.ts',
+  ])
   const {kubectl} = sandbox
   const virtualServices = async () => (await kubectl('get', 'vs', '-o', 'name')).stdout.trim()
   const outcome = (r: {stdout: string}) => (JSON.parse(r.stdout) as {outcome: string}).outcome
 
   it('ratings-delay through --entry portForward=productpage:9080: the verdict and exit code it has through the sidecar proxy', async () => {
     const kubeconfig = sandbox.state.kubeconfig
-    const forwarded = await chaos(['run', 'experiments/ratings-delay.yaml', '--kubeconfig', kubeconfig, '--entry', 'portForward=productpage:9080', '--phases', PHASES, '--report-dir', join(sandbox.dir, 'reports-pf'), '--json'])
-    const proxied = await chaos(['run', 'experiments/ratings-delay.yaml', '--kubeconfig', kubeconfig, '--phases', PHASES, '--report-dir', join(sandbox.dir, 'reports-proxy'), '--json'])
-    assert.match(forwarded.stderr, /entry: through chaos's port-forward at http:\/\/127\.0\.0\.1:\d+ to Service default\/productpage port 9080 \(1 ready pod\(s\), e\.g\. productpage-v1-[^:]+:9080\) \(Host productpage:9080\)/)
-    assert.match(forwarded.stderr, /entry: the port-forward served \d+ connection\(s\); \d+ retried on another try, 0 answered 502 \(no pod\)/)
+    const forwarded = await chaos([
+      'run',
+      'experiments/ratings-delay.yaml',
+      '--kubeconfig',
+      kubeconfig,
+      '--entry',
+      'portForward=productpage:9080',
+      '--phases',
+      PHASES,
+      '--report-dir',
+      join(sandbox.dir, 'reports-pf'),
+      '--json',
+    ])
+    const proxied = await chaos([
+      'run',
+      'experiments/ratings-delay.yaml',
+      '--kubeconfig',
+      kubeconfig,
+      '--phases',
+      PHASES,
+      '--report-dir',
+      join(sandbox.dir, 'reports-proxy'),
+      '--json',
+    ])
+    assert.match(
+      forwarded.stderr,
+      /entry: through chaos's port-forward at http:\/\/127\.0\.0\.1:\d+ to Service default\/productpage port 9080 \(1 ready pod\(s\), e\.g\. productpage-v1-[^:]+:9080\) \(Host productpage:9080\)/,
+    )
+    assert.match(
+      forwarded.stderr,
+      /entry: the port-forward served \d+ connection\(s\); \d+ retried on another try, 0 answered 502 \(no pod\)/,
+    )
     assert.match(proxied.stderr, /through its proxy http:\/\/127\.0\.0\.1:\d+/)
-    assert.equal(forwarded.code, proxied.code, `portForward: ${forwarded.stdout}${forwarded.stderr}\nproxy: ${proxied.stdout}${proxied.stderr}`)
+    assert.equal(
+      forwarded.code,
+      proxied.code,
+      `portForward: ${forwarded.stdout}${forwarded.stderr}\nproxy: ${proxied.stdout}${proxied.stderr}`,
+    )
     assert.equal(outcome(forwarded), outcome(proxied))
-    assert.equal(outcome(forwarded), 'deviated', 'README: ratings-delay finds productpage\'s 3 s timeout')
+    assert.equal(outcome(forwarded), 'deviated', "README: ratings-delay finds productpage's 3 s timeout")
     // The journal records the experiment as sent: to the forwarder, with the entry.
-    const journal = JSON.parse(readFileSync((JSON.parse(forwarded.stdout) as {journalFile: string}).journalFile, 'utf8')) as {experiment: {spec: {spec: {load: {url: string; entry?: unknown}}}}}
+    const journal = JSON.parse(
+      readFileSync((JSON.parse(forwarded.stdout) as {journalFile: string}).journalFile, 'utf8'),
+    ) as {experiment: {spec: {spec: {load: {url: string; entry?: unknown}}}}}
     assert.match(journal.experiment.spec.spec.load.url, /^http:\/\/127\.0\.0\.1:\d+\/productpage/)
     assert.deepEqual(journal.experiment.spec.spec.load.entry, {portForward: {service: 'productpage', port: 9080}})
   })
@@ -55,42 +97,112 @@ describe('--entry portForward (integration, real CLI on the sandbox)', function 
     assert.equal((await kubectl('apply', '-f', join(sandbox.dir, 'nopods.yaml'))).code, 0)
     const before = await virtualServices()
     const started = Date.now()
-    const r = await chaos(['run', 'experiments/ratings-delay.yaml', '--kubeconfig', sandbox.state.kubeconfig, '--entry', 'portForward=nopods:9080', '--report-dir', join(sandbox.dir, 'reports-nopods')])
+    const r = await chaos([
+      'run',
+      'experiments/ratings-delay.yaml',
+      '--kubeconfig',
+      sandbox.state.kubeconfig,
+      '--entry',
+      'portForward=nopods:9080',
+      '--report-dir',
+      join(sandbox.dir, 'reports-nopods'),
+    ])
     assert.equal(r.code, 4, r.stdout + r.stderr)
     assert.ok(Date.now() - started < 30_000, 'within seconds')
-    assert.match(r.stderr, /--entry portForward: Service default\/nopods has no ready pod to forward to \(its selector app=nothing matches no pod\)/)
+    assert.match(
+      r.stderr,
+      /--entry portForward: Service default\/nopods has no ready pod to forward to \(its selector app=nothing matches no pod\)/,
+    )
     assert.match(r.stderr, /Nothing was injected/)
     assert.equal(await virtualServices(), before, 'nothing left in the mesh')
-    const missing = await chaos(['run', 'experiments/ratings-delay.yaml', '--kubeconfig', sandbox.state.kubeconfig, '--entry', 'portForward=productpage:8080'])
+    const missing = await chaos([
+      'run',
+      'experiments/ratings-delay.yaml',
+      '--kubeconfig',
+      sandbox.state.kubeconfig,
+      '--entry',
+      'portForward=productpage:8080',
+    ])
     assert.equal(missing.code, 4, missing.stdout + missing.stderr)
     assert.match(missing.stderr, /Service default\/productpage has no port 8080 \(its ports: 9080\)/)
-    const usage = await chaos(['run', 'experiments/ratings-delay.yaml', '--kubeconfig', sandbox.state.kubeconfig, '--entry', 'portForward=productpage'])
+    const usage = await chaos([
+      'run',
+      'experiments/ratings-delay.yaml',
+      '--kubeconfig',
+      sandbox.state.kubeconfig,
+      '--entry',
+      'portForward=productpage',
+    ])
     assert.equal(usage.code, 2, usage.stdout + usage.stderr)
     assert.match(usage.stderr, /portForward= needs SERVICE\[\.NAMESPACE\]:PORT/)
   })
 
   it('a fault on the forwarded Service itself cannot fire: preflight stops the run (exit 4) and says what to do', async () => {
-    const doc = parse(readFileSync(join(REPO, 'experiments/ratings-delay.yaml'), 'utf8')) as {metadata: {name: string}; spec: {faults: {service: string}[]}}
+    const doc = parse(readFileSync(join(REPO, 'experiments/ratings-delay.yaml'), 'utf8')) as {
+      metadata: {name: string}
+      spec: {faults: {service: string}[]}
+    }
     doc.metadata.name = 'productpage-delay'
     for (const f of doc.spec.faults) f.service = 'productpage'
     const file = join(sandbox.dir, 'productpage-delay.yaml')
     writeFileSync(file, stringify(doc))
     const before = await virtualServices()
-    const r = await chaos(['run', file, '--kubeconfig', sandbox.state.kubeconfig, '--entry', 'portForward=productpage:9080', '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports-self')])
+    const r = await chaos([
+      'run',
+      file,
+      '--kubeconfig',
+      sandbox.state.kubeconfig,
+      '--entry',
+      'portForward=productpage:9080',
+      '--phases',
+      SHORT,
+      '--report-dir',
+      join(sandbox.dir, 'reports-self'),
+    ])
     assert.equal(r.code, 4, r.stdout + r.stderr)
-    assert.match(r.stdout, /spec\.faults\[0\] on productpage cannot fire: the load enters through a port-forward to default\/productpage's pods, which reaches its application directly/)
+    assert.match(
+      r.stdout,
+      /spec\.faults\[0\] on productpage cannot fire: the load enters through a port-forward to default\/productpage's pods, which reaches its application directly/,
+    )
     assert.match(r.stdout, /Put the fault on a service productpage calls/)
     assert.equal(await virtualServices(), before, 'nothing left in the mesh')
   })
 
   it('chaos gameday --entry portForward=…: each experiment enters through its own port-forward, with the verdict it has through the proxy', async () => {
     const day = join(sandbox.dir, 'pf-gameday.yaml')
-    writeFileSync(day, `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: pf-gameday}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: ${join(REPO, 'experiments/ratings-abort.yaml')}\n`)
-    const r = await chaos(['gameday', day, '--kubeconfig', sandbox.state.kubeconfig, '--entry', 'portForward=productpage:9080', '--phases', SHORT, '--report-dir', join(sandbox.dir, 'reports-gameday'), '--json'])
+    writeFileSync(
+      day,
+      `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: pf-gameday}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: ${join(REPO, 'experiments/ratings-abort.yaml')}\n`,
+    )
+    const r = await chaos([
+      'gameday',
+      day,
+      '--kubeconfig',
+      sandbox.state.kubeconfig,
+      '--entry',
+      'portForward=productpage:9080',
+      '--phases',
+      SHORT,
+      '--report-dir',
+      join(sandbox.dir, 'reports-gameday'),
+      '--json',
+    ])
     assert.equal(r.code, 0, r.stdout + r.stderr)
-    assert.match(r.stderr, /ratings-abort: entry: through chaos's port-forward at http:\/\/127\.0\.0\.1:\d+ to Service default\/productpage port 9080/)
+    assert.match(
+      r.stderr,
+      /ratings-abort: entry: through chaos's port-forward at http:\/\/127\.0\.0\.1:\d+ to Service default\/productpage port 9080/,
+    )
     assert.equal((JSON.parse(r.stdout) as {experiments: {outcome: string}[]}).experiments[0]?.outcome, 'held')
-    const none = await chaos(['gameday', day, '--kubeconfig', sandbox.state.kubeconfig, '--entry', 'portForward=nopods:9080', '--report-dir', join(sandbox.dir, 'reports-gameday')])
+    const none = await chaos([
+      'gameday',
+      day,
+      '--kubeconfig',
+      sandbox.state.kubeconfig,
+      '--entry',
+      'portForward=nopods:9080',
+      '--report-dir',
+      join(sandbox.dir, 'reports-gameday'),
+    ])
     assert.equal(none.code, 4, none.stdout + none.stderr)
     assert.match(none.stdout + none.stderr, /Service default\/nopods has no ready pod/)
   })

@@ -24,13 +24,21 @@ const IMPOSSIBLE = `    - name: an impossible median (this copy must deviate)
 
 describe('chaos gameday (integration, real CLI on the sandbox)', function () {
   this.timeout(180_000)
-  const sandbox = withDetachedSandbox('gameday-sandbox', ['src/commands/gameday.ts', 'src/gameday/run.ts', 'src/gameday/entries.ts', 'src/report/gameday/report.ts', 'src/runner/run.ts'])
+  const sandbox = withDetachedSandbox('gameday-sandbox', [
+    'src/commands/gameday.ts',
+    'src/gameday/run.ts',
+    'src/gameday/entries.ts',
+    'src/report/gameday/report.ts',
+    'src/runner/run.ts',
+  ])
   const {kubectl} = sandbox
   let work: string
   const virtualServices = async () => {
     const r = await kubectl('get', 'vs', '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
-    return (JSON.parse(r.stdout) as {items: {metadata: {name: string}}[]}).items.map(v => v.metadata.name).filter(n => !SAMPLE_VIRTUAL_SERVICES.includes(n))
+    return (JSON.parse(r.stdout) as {items: {metadata: {name: string}}[]}).items
+      .map(v => v.metadata.name)
+      .filter(n => !SAMPLE_VIRTUAL_SERVICES.includes(n))
   }
   const reportOf = (reports: string): GameDayReport => {
     const day = join(reports, 'gd-integration')
@@ -42,11 +50,17 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     work = await mkdtemp(join(tmpdir(), 'faultline-gameday-'))
     const abort = await readFile(join(REPO, 'experiments', 'ratings-abort.yaml'), 'utf8')
     await writeFile(join(work, 'first.yaml'), abort)
-    const again = abort.replace('name: ratings-abort', 'name: ratings-abort-impossible').replace('  guardrails:', `${IMPOSSIBLE}  guardrails:`)
+    const again = abort
+      .replace('name: ratings-abort', 'name: ratings-abort-impossible')
+      .replace('  guardrails:', `${IMPOSSIBLE}  guardrails:`)
     assert.notEqual(again, abort)
     await writeFile(join(work, 'second.yaml'), again)
-    await writeFile(join(work, 'misspelt.yaml'), abort.replace('name: ratings-abort', 'name: misspelt').replace('- service: ratings', '- service: ratngs'))
-    const gameday = (name: string, second: string) => `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: ${name}}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: first.yaml\n    - path: ${second}\n`
+    await writeFile(
+      join(work, 'misspelt.yaml'),
+      abort.replace('name: ratings-abort', 'name: misspelt').replace('- service: ratings', '- service: ratngs'),
+    )
+    const gameday = (name: string, second: string) =>
+      `apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: ${name}}\nspec:\n  cooldown: 1s\n  experiments:\n    - path: first.yaml\n    - path: ${second}\n`
     await writeFile(join(work, 'gameday.yaml'), gameday('gd-integration', 'second.yaml'))
     await writeFile(join(work, 'bad-gameday.yaml'), gameday('gd-bad', 'misspelt.yaml'))
   })
@@ -55,28 +69,68 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     if (work !== undefined) await rm(work, {recursive: true, force: true})
   })
 
-  it('runs both experiments in order, writes the game-day report and each run\'s, and exits with the worst outcome (1)', async () => {
+  it("runs both experiments in order, writes the game-day report and each run's, and exits with the worst outcome (1)", async () => {
     const reports = join(work, 'reports-both')
-    const r = await chaos(['gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES, '--json'])
+    const r = await chaos([
+      'gameday',
+      join(work, 'gameday.yaml'),
+      '--sandbox',
+      '--state-dir',
+      sandbox.dir,
+      '--report-dir',
+      reports,
+      '--phases',
+      PHASES,
+      '--json',
+    ])
     assert.equal(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stderr, /preflight: 2 experiment\(s\) ready/)
     assert.match(r.stderr, /cooldown 1s before ratings-abort-impossible \(2\/2\)/)
     const printed = JSON.parse(r.stdout) as GameDayReport & {dir: string}
     const report = reportOf(reports)
-    assert.deepEqual({...printed, dir: undefined, files: undefined}, {...report, dir: undefined, files: undefined}, '--json prints gameday.json')
+    assert.deepEqual(
+      {...printed, dir: undefined, files: undefined},
+      {...report, dir: undefined, files: undefined},
+      '--json prints gameday.json',
+    )
     assert.equal(report.outcome, 'deviated')
     assert.equal(report.exitCode, 1)
-    assert.deepEqual(report.experiments.map(e => [e.name, e.status, e.outcome]), [['ratings-abort', 'ran', 'held'], ['ratings-abort-impossible', 'ran', 'deviated']])
+    assert.deepEqual(
+      report.experiments.map(e => [e.name, e.status, e.outcome]),
+      [
+        ['ratings-abort', 'ran', 'held'],
+        ['ratings-abort-impossible', 'ran', 'deviated'],
+      ],
+    )
     const day = printed.dir
-    for (const file of ['gameday.json', 'gameday.html', 'junit.xml', 'summary.md']) assert.ok(existsSync(join(day, file)), file)
-    for (const e of report.experiments) assert.ok(existsSync(resolve(day, e.report ?? 'missing')), `${e.name}: ${e.report}`)
+    for (const file of ['gameday.json', 'gameday.html', 'junit.xml', 'summary.md'])
+      assert.ok(existsSync(join(day, file)), file)
+    for (const e of report.experiments)
+      assert.ok(existsSync(resolve(day, e.report ?? 'missing')), `${e.name}: ${e.report}`)
     assert.equal(readFileSync(join(day, 'junit.xml'), 'utf8').match(/<testsuite /g)?.length, 2)
     assert.deepEqual(await virtualServices(), [])
   })
 
-  it('Ctrl-C in the first experiment\'s fault phase reverts it, skips the second and exits 3 (a second Ctrl-C does not skip the revert)', async () => {
+  it("Ctrl-C in the first experiment's fault phase reverts it, skips the second and exits 3 (a second Ctrl-C does not skip the revert)", async () => {
     const reports = join(work, 'reports-interrupted')
-    const child = spawn(process.execPath, ['bin/chaos', 'gameday', join(work, 'gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', 'baseline=3s,fault=20s,recovery=3s', '--metrics-port', '0'], {cwd: REPO})
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/chaos',
+        'gameday',
+        join(work, 'gameday.yaml'),
+        '--sandbox',
+        '--state-dir',
+        sandbox.dir,
+        '--report-dir',
+        reports,
+        '--phases',
+        'baseline=3s,fault=20s,recovery=3s',
+        '--metrics-port',
+        '0',
+      ],
+      {cwd: REPO},
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -94,7 +148,13 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
     child.kill('SIGINT')
     assert.equal(await exited, 3, out)
     const report = reportOf(reports)
-    assert.deepEqual(report.experiments.map(e => [e.name, e.status, e.outcome]), [['ratings-abort', 'ran', 'aborted'], ['ratings-abort-impossible', 'skipped', undefined]])
+    assert.deepEqual(
+      report.experiments.map(e => [e.name, e.status, e.outcome]),
+      [
+        ['ratings-abort', 'ran', 'aborted'],
+        ['ratings-abort-impossible', 'skipped', undefined],
+      ],
+    )
     assert.equal(report.experiments[1]?.reason, 'interrupted (signal)')
     assert.doesNotMatch(out, /── ratings-abort-impossible/)
     assert.deepEqual(await virtualServices(), [])
@@ -102,37 +162,92 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
 
   it('a misspelt host in the second experiment stops the game day at its shared preflight: exit 4, nothing injected or run', async () => {
     const reports = join(work, 'reports-bad')
-    const r = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES])
+    const r = await chaos([
+      'gameday',
+      join(work, 'bad-gameday.yaml'),
+      '--sandbox',
+      '--state-dir',
+      sandbox.dir,
+      '--report-dir',
+      reports,
+      '--phases',
+      PHASES,
+    ])
     assert.equal(r.code, 4, r.stdout + r.stderr)
     assert.match(r.stdout, /game day preflight failed, nothing was run: misspelt: .*ratngs/)
     assert.ok(!existsSync(join(reports, 'ratings-abort')), 'the first experiment never started')
     assert.deepEqual(await virtualServices(), [])
     const day = join(reports, 'gd-bad')
-    const report = JSON.parse(readFileSync(join(day, readdirSync(day)[0] ?? '', 'gameday.json'), 'utf8')) as GameDayReport
+    const report = JSON.parse(
+      readFileSync(join(day, readdirSync(day)[0] ?? '', 'gameday.json'), 'utf8'),
+    ) as GameDayReport
     assert.equal(report.outcome, 'could-not-run')
-    assert.deepEqual(report.experiments.map(e => e.status), ['skipped', 'skipped'])
+    assert.deepEqual(
+      report.experiments.map(e => e.status),
+      ['skipped', 'skipped'],
+    )
     // --fail-on deviated: a game day that tested nothing does not fail the gate, and says so.
-    const tolerated = await chaos(['gameday', join(work, 'bad-gameday.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--fail-on', 'deviated'])
+    const tolerated = await chaos([
+      'gameday',
+      join(work, 'bad-gameday.yaml'),
+      '--sandbox',
+      '--state-dir',
+      sandbox.dir,
+      '--report-dir',
+      reports,
+      '--fail-on',
+      'deviated',
+    ])
     assert.equal(tolerated.code, 0, tolerated.stdout + tolerated.stderr)
     assert.match(tolerated.stdout, /--fail-on deviated: the gate tolerated could-not-run \(exit 4\); exit 0/)
   })
 
   it('chaos run --fail-on: a tolerated outcome exits 0 and --json says what the outcome was', async () => {
     const reports = join(work, 'reports-run')
-    const run = (...failOn: string[]) => chaos(['run', join(work, 'misspelt.yaml'), '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--no-html', '--json', ...failOn])
+    const run = (...failOn: string[]) =>
+      chaos([
+        'run',
+        join(work, 'misspelt.yaml'),
+        '--sandbox',
+        '--state-dir',
+        sandbox.dir,
+        '--report-dir',
+        reports,
+        '--no-html',
+        '--json',
+        ...failOn,
+      ])
     const strict = await run()
     assert.equal(strict.code, 4, strict.stderr)
-    assert.deepEqual(pick(JSON.parse(strict.stdout)), {outcome: 'could-not-run', exitCode: 4, outcomeExitCode: 4, failOn: 'any', tolerated: false})
+    assert.deepEqual(pick(JSON.parse(strict.stdout)), {
+      outcome: 'could-not-run',
+      exitCode: 4,
+      outcomeExitCode: 4,
+      failOn: 'any',
+      tolerated: false,
+    })
     const lenient = await run('--fail-on', 'deviated')
     assert.equal(lenient.code, 0, lenient.stderr)
-    assert.deepEqual(pick(JSON.parse(lenient.stdout)), {outcome: 'could-not-run', exitCode: 0, outcomeExitCode: 4, failOn: 'deviated', tolerated: true})
+    assert.deepEqual(pick(JSON.parse(lenient.stdout)), {
+      outcome: 'could-not-run',
+      exitCode: 0,
+      outcomeExitCode: 4,
+      failOn: 'deviated',
+      tolerated: true,
+    })
     assert.match(lenient.stderr, /--fail-on deviated: the gate tolerated could-not-run \(exit 4\); exit 0/)
     assert.equal((await run('--fail-on', 'aborted')).code, 4)
   })
 })
 
 function pick(result: Record<string, unknown>): Record<string, unknown> {
-  return {outcome: result.outcome, exitCode: result.exitCode, outcomeExitCode: result.outcomeExitCode, failOn: result.failOn, tolerated: result.tolerated}
+  return {
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    outcomeExitCode: result.outcomeExitCode,
+    failOn: result.failOn,
+    tolerated: result.tolerated,
+  }
 }
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {

@@ -21,7 +21,17 @@ import {findPrometheus} from '@faultline/sandbox/prometheus.js'
 import {builtCliProblem, REPO, sh} from './sandbox-cli.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../fixtures/k6/k6', import.meta.url))
-const SOURCES = ['src/commands/run.ts', 'src/runner/leftovers.ts', 'src/runner/k6-operator-cleanup.ts', 'src/load/k6-operator.ts', 'src/load/k6-operator-plan.ts', 'src/load/k6-operator-promql.ts', 'packages/sandbox/src/k6-operator.ts', 'packages/sandbox/src/sandbox.ts', 'src/runner/run.ts']
+const SOURCES = [
+  'src/commands/run.ts',
+  'src/runner/leftovers.ts',
+  'src/runner/k6-operator-cleanup.ts',
+  'src/load/k6-operator.ts',
+  'src/load/k6-operator-plan.ts',
+  'src/load/k6-operator-promql.ts',
+  'packages/sandbox/src/k6-operator.ts',
+  'packages/sandbox/src/sandbox.ts',
+  'src/runner/run.ts',
+]
 const PHASES = 'baseline=5s,fault=8s,recovery=5s'
 
 /** The k6 the runners run: K6_BINARY when it is set and exists, else the fake. */
@@ -39,14 +49,24 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
 
   before(async function () {
     const stale = builtCliProblem(SOURCES)
-    const problem = stale ?? (findPrometheus() === undefined ? 'no prometheus on PATH: the runners\' metrics come back only through Prometheus' : undefined)
+    const problem =
+      stale ??
+      (findPrometheus() === undefined
+        ? "no prometheus on PATH: the runners' metrics come back only through Prometheus"
+        : undefined)
     if (problem !== undefined) {
       console.log(`      (skipped: ${problem})`)
       return this.skip()
     }
-    console.log(`      (runners: ${k6.real ? `the real k6 at ${k6.binary}` : 'the fake k6 (set K6_BINARY to a real k6 to run them with it)'})`)
+    console.log(
+      `      (runners: ${k6.real ? `the real k6 at ${k6.binary}` : 'the fake k6 (set K6_BINARY to a real k6 to run them with it)'})`,
+    )
     dir = await mkdtemp(join(tmpdir(), 'faultline-k6-operator-'))
-    const up = await sh(process.execPath, ['bin/chaos', 'sandbox', 'up', '--detach', '--state-dir', join(dir, 'state'), '--json'], {...process.env, NO_COLOR: '1', K6_BINARY: k6.binary, FAKE_K6_HTTP: '1'})
+    const up = await sh(
+      process.execPath,
+      ['bin/chaos', 'sandbox', 'up', '--detach', '--state-dir', join(dir, 'state'), '--json'],
+      {...process.env, NO_COLOR: '1', K6_BINARY: k6.binary, FAKE_K6_HTTP: '1'},
+    )
     assert.equal(up.code, 0, up.stdout + up.stderr)
     kubeconfig = (JSON.parse(up.stdout) as {state: {kubeconfig: string}}).state.kubeconfig
   })
@@ -66,7 +86,25 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     return file
   }
 
-  const run = (file: string, driver: string) => sh(process.execPath, ['bin/chaos', 'run', file, '--sandbox', '--state-dir', join(dir, 'state'), '--report-dir', join(dir, 'reports'), '--phases', PHASES, '--driver', driver], {...process.env, NO_COLOR: '1'})
+  const run = (file: string, driver: string) =>
+    sh(
+      process.execPath,
+      [
+        'bin/chaos',
+        'run',
+        file,
+        '--sandbox',
+        '--state-dir',
+        join(dir, 'state'),
+        '--report-dir',
+        join(dir, 'reports'),
+        '--phases',
+        PHASES,
+        '--driver',
+        driver,
+      ],
+      {...process.env, NO_COLOR: '1'},
+    )
 
   /** Every TestRun, ConfigMap and runner pod of ours, and every k6 runner process still alive. */
   async function leftovers(): Promise<string[]> {
@@ -80,11 +118,19 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
       ...(await api.listPods('default', 'app=k6')).map(p => `pod ${p.name}`),
     ]
     const {stdout} = await promisify(execFile)('ps', ['-eo', 'pid,args'])
-    left.push(...stdout.split('\n').filter(l => /testrun_name=faultline-k6-/.test(l)).map(l => `process ${l.trim()}`))
+    left.push(
+      ...stdout
+        .split('\n')
+        .filter(l => /testrun_name=faultline-k6-/.test(l))
+        .map(l => `process ${l.trim()}`),
+    )
     return left
   }
 
-  for (const [example, expected] of [['ratings-delay.yaml', 1], ['ratings-abort.yaml', 0]] as const) {
+  for (const [example, expected] of [
+    ['ratings-delay.yaml', 1],
+    ['ratings-abort.yaml', 0],
+  ] as const) {
     it(`${example}: parallelism 3 gets the builtin driver's verdict (exit ${expected}) and leaves nothing behind`, async () => {
       const builtin = await run(join(REPO, 'experiments', example), 'builtin')
       assert.equal(builtin.code, expected, `builtin: ${builtin.stdout}${builtin.stderr}`)
@@ -96,7 +142,10 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
       assert.match(r.stdout, /k6-operator started: TestRun \S+ started/)
       const journalFile = /Journal: (.*journal\.json)/.exec(r.stdout)?.[1]
       assert.ok(journalFile !== undefined, r.stdout)
-      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {environment: {driver: string}; load: Record<string, {requests: number; statuses: Record<string, number>}[]>}
+      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
+        environment: {driver: string}
+        load: Record<string, {requests: number; statuses: Record<string, number>}[]>
+      }
       assert.equal(journal.environment.driver, 'k6-operator')
       for (const traffic of ['targeted', 'control']) {
         const requests = (journal.load[traffic] ?? []).reduce((n, s) => n + s.requests, 0)
@@ -109,7 +158,24 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
 
   it('Ctrl-C in the fault phase: exit 3, reverted, and no TestRun, ConfigMap, pod or k6 process left', async () => {
     const file = await withParallelism('ratings-abort.yaml')
-    const child = spawn(process.execPath, ['bin/chaos', 'run', file, '--sandbox', '--state-dir', join(dir, 'state'), '--report-dir', join(dir, 'reports'), '--phases', 'baseline=5s,fault=60s,recovery=5s', '--driver', 'k6-operator'], {cwd: REPO, env: {...process.env, NO_COLOR: '1'}})
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/chaos',
+        'run',
+        file,
+        '--sandbox',
+        '--state-dir',
+        join(dir, 'state'),
+        '--report-dir',
+        join(dir, 'reports'),
+        '--phases',
+        'baseline=5s,fault=60s,recovery=5s',
+        '--driver',
+        'k6-operator',
+      ],
+      {cwd: REPO, env: {...process.env, NO_COLOR: '1'}},
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -120,7 +186,10 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     const deadline = Date.now() + 120_000
     while (!/fault\s+started/.test(out) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100))
     assert.match(out, /fault\s+started/)
-    assert.ok((await leftovers()).some(l => l.startsWith('TestRun')), 'the TestRun runs during the fault')
+    assert.ok(
+      (await leftovers()).some(l => l.startsWith('TestRun')),
+      'the TestRun runs during the fault',
+    )
     child.kill('SIGINT')
     const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
     assert.equal(code, 3, out)
@@ -129,7 +198,24 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
 
   it('kill -9 in the fault phase leaves the TestRun running; chaos revert --all deletes it, its ConfigMap and its runners', async () => {
     const file = await withParallelism('ratings-abort.yaml')
-    const child = spawn(process.execPath, ['bin/chaos', 'run', file, '--sandbox', '--state-dir', join(dir, 'state'), '--report-dir', join(dir, 'reports'), '--phases', 'baseline=5s,fault=60s,recovery=5s', '--driver', 'k6-operator'], {cwd: REPO, env: {...process.env, NO_COLOR: '1'}})
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/chaos',
+        'run',
+        file,
+        '--sandbox',
+        '--state-dir',
+        join(dir, 'state'),
+        '--report-dir',
+        join(dir, 'reports'),
+        '--phases',
+        'baseline=5s,fault=60s,recovery=5s',
+        '--driver',
+        'k6-operator',
+      ],
+      {cwd: REPO, env: {...process.env, NO_COLOR: '1'}},
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -139,8 +225,17 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     child.kill('SIGKILL')
     await new Promise(resolve => child.on('exit', resolve))
     const left = await leftovers()
-    assert.ok(left.some(l => l.startsWith('TestRun')) && left.some(l => l.startsWith('ConfigMap')) && left.some(l => l.startsWith('process')), left.join('\n'))
-    const revert = await sh(process.execPath, ['bin/chaos', 'revert', '--sandbox', '--state-dir', join(dir, 'state'), '--all'], {...process.env, NO_COLOR: '1'})
+    assert.ok(
+      left.some(l => l.startsWith('TestRun')) &&
+        left.some(l => l.startsWith('ConfigMap')) &&
+        left.some(l => l.startsWith('process')),
+      left.join('\n'),
+    )
+    const revert = await sh(
+      process.execPath,
+      ['bin/chaos', 'revert', '--sandbox', '--state-dir', join(dir, 'state'), '--all'],
+      {...process.env, NO_COLOR: '1'},
+    )
     assert.equal(revert.code, 0, revert.stdout + revert.stderr)
     assert.match(revert.stdout, /TestRun\/faultline-k6-\S+: deleted/)
     assert.match(revert.stdout, /ConfigMap\/faultline-k6-\S+: deleted/)

@@ -30,7 +30,9 @@ interface Receiver {
   close: () => Promise<void>
 }
 
-async function receiver(answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end('ok')): Promise<Receiver> {
+async function receiver(
+  answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end('ok'),
+): Promise<Receiver> {
   const bodies: any[] = []
   const server: Server = createServer((req, res) => {
     let text = ''
@@ -42,17 +44,26 @@ async function receiver(answer: (req: IncomingMessage, res: ServerResponse) => v
   })
   await new Promise<void>(done => server.listen(0, '127.0.0.1', done))
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/T0/B0/secret-token`, bodies,
-    close: () => new Promise<void>(done => {
-      server.closeAllConnections()
-      server.close(() => done())
-    }),
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/T0/B0/secret-token`,
+    bodies,
+    close: () =>
+      new Promise<void>(done => {
+        server.closeAllConnections()
+        server.close(() => done())
+      }),
   }
 }
 
 describe('chaos run --notify, --keep, --summary (integration, real CLI on the sandbox)', function () {
   this.timeout(300_000)
-  const sandbox = withDetachedSandbox('notify-sandbox', ['src/commands/run.ts', 'src/cli/outcome.ts', 'src/notify/send.ts', 'src/notify/formats.ts', 'src/report/prune.ts', 'src/runner/run.ts'])
+  const sandbox = withDetachedSandbox('notify-sandbox', [
+    'src/commands/run.ts',
+    'src/cli/outcome.ts',
+    'src/notify/send.ts',
+    'src/notify/formats.ts',
+    'src/report/prune.ts',
+    'src/runner/run.ts',
+  ])
   let work: string
   let experiment: string
   let reports: string
@@ -63,7 +74,9 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
     work = await mkdtemp(join(tmpdir(), 'faultline-notify-'))
     reports = join(work, 'reports')
     const abort = await readFile(join(REPO, 'experiments', 'ratings-abort.yaml'), 'utf8')
-    const deviates = abort.replace('name: ratings-abort', 'name: notify-deviates').replace('  guardrails:', `${IMPOSSIBLE}  guardrails:`)
+    const deviates = abort
+      .replace('name: ratings-abort', 'name: notify-deviates')
+      .replace('  guardrails:', `${IMPOSSIBLE}  guardrails:`)
     assert.notEqual(deviates, abort)
     experiment = join(work, 'notify-deviates.yaml')
     await writeFile(experiment, deviates)
@@ -75,7 +88,26 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
   })
 
   const run = async (extra: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = await sh(process.execPath, ['bin/chaos', 'run', experiment, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES, '--keep', '2', '--summary', ...extra], {...process.env, NO_COLOR: '1', ...env})
+    const r = await sh(
+      process.execPath,
+      [
+        'bin/chaos',
+        'run',
+        experiment,
+        '--sandbox',
+        '--state-dir',
+        sandbox.dir,
+        '--report-dir',
+        reports,
+        '--phases',
+        PHASES,
+        '--keep',
+        '2',
+        '--summary',
+        ...extra,
+      ],
+      {...process.env, NO_COLOR: '1', ...env},
+    )
     const journalFile = /Journal: (.*journal\.json)/.exec(r.stdout)?.[1]
     assert.ok(journalFile !== undefined, r.stdout + r.stderr)
     const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {outcome: string; reason: string}
@@ -83,7 +115,7 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
     return {...r, journal}
   }
 
-  it('a deviated run: the Slack receiver gets the verdict, the reason and the link; a receiver answering 500 and one that never answers only warn; the exit code is the outcome\'s', async () => {
+  it("a deviated run: the Slack receiver gets the verdict, the reason and the link; a receiver answering 500 and one that never answers only warn; the exit code is the outcome's", async () => {
     const slack = await receiver()
     const failing = await receiver((_req, res) => {
       res.statusCode = 500
@@ -91,7 +123,18 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
     })
     const silent = await receiver(() => undefined)
     receivers.push(slack, failing, silent)
-    const r = await run(['--notify', slack.url, '--notify', failing.url, '--notify', silent.url, '--notify-format', 'slack', '--report-url', 'http://localhost:8080/'])
+    const r = await run([
+      '--notify',
+      slack.url,
+      '--notify',
+      failing.url,
+      '--notify',
+      silent.url,
+      '--notify-format',
+      'slack',
+      '--report-url',
+      'http://localhost:8080/',
+    ])
     assert.equal(r.code, 1, r.stdout + r.stderr)
     assert.equal(r.journal.outcome, 'deviated')
     assert.equal(slack.bodies.length, 1)
@@ -101,13 +144,25 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
     assert.equal(message.blocks[0].text.text, '✘ DEVIATED: notify-deviates')
     assert.match(message.blocks[1].text.text, /^\*Deviated\* — .*an impossible median/)
     const runDir = journals.at(-1)?.runDir ?? ''
-    assert.equal(message.blocks.at(-1).elements[0].url, `http://localhost:8080/notify-deviates/${runDir.split('/').at(-1)}/report.html`)
-    assert.match(r.stdout, /warning: the notification to http:\/\/127\.0\.0\.1:\d+\/… \(slack\) failed: HTTP 500 \(nope\); the run's outcome is unchanged/)
-    assert.match(r.stdout, /warning: the notification to http:\/\/127\.0\.0\.1:\d+\/… \(slack\) failed: no answer within 10 s/)
+    assert.equal(
+      message.blocks.at(-1).elements[0].url,
+      `http://localhost:8080/notify-deviates/${runDir.split('/').at(-1)}/report.html`,
+    )
+    assert.match(
+      r.stdout,
+      /warning: the notification to http:\/\/127\.0\.0\.1:\d+\/… \(slack\) failed: HTTP 500 \(nope\); the run's outcome is unchanged/,
+    )
+    assert.match(
+      r.stdout,
+      /warning: the notification to http:\/\/127\.0\.0\.1:\d+\/… \(slack\) failed: no answer within 10 s/,
+    )
     assert.ok(!(r.stdout + r.stderr).includes('secret-token'), 'the webhook URL is never printed')
     assert.ok(!readFileSync(join(runDir, 'journal.json'), 'utf8').includes('secret-token'))
     // --summary: the output ends with summary.md, as written.
-    assert.ok(r.stdout.trimEnd().endsWith(readFileSync(join(runDir, 'summary.md'), 'utf8').trimEnd()), r.stdout.slice(-2000))
+    assert.ok(
+      r.stdout.trimEnd().endsWith(readFileSync(join(runDir, 'summary.md'), 'utf8').trimEnd()),
+      r.stdout.slice(-2000),
+    )
   })
 
   it('Teams: the Adaptive Card in its envelope', async () => {
@@ -129,30 +184,87 @@ describe('chaos run --notify, --keep, --summary (integration, real CLI on the sa
     const r = await run([], {FAULTLINE_NOTIFY_URL: json.url})
     assert.equal(r.code, 1, r.stdout + r.stderr)
     const [message] = json.bodies
-    assert.deepEqual({kind: message.kind, subject: message.subject, name: message.name, outcome: message.outcome, verdict: message.verdict, exitCode: message.exitCode, reason: message.reason},
-      {kind: 'FaultlineNotification', subject: 'experiment', name: 'notify-deviates', outcome: 'deviated', verdict: 'deviated', exitCode: 1, reason: r.journal.reason})
+    assert.deepEqual(
+      {
+        kind: message.kind,
+        subject: message.subject,
+        name: message.name,
+        outcome: message.outcome,
+        verdict: message.verdict,
+        exitCode: message.exitCode,
+        reason: message.reason,
+      },
+      {
+        kind: 'FaultlineNotification',
+        subject: 'experiment',
+        name: 'notify-deviates',
+        outcome: 'deviated',
+        verdict: 'deviated',
+        exitCode: 1,
+        reason: r.journal.reason,
+      },
+    )
     assert.match(r.stdout, /--keep 2: removed 1 older run folder/)
     const remaining = readdirSync(join(reports, 'notify-deviates')).sort()
-    assert.deepEqual(remaining, journals.slice(1).map(j => j.runDir.split('/').at(-1)).sort())
+    assert.deepEqual(
+      remaining,
+      journals
+        .slice(1)
+        .map(j => j.runDir.split('/').at(-1))
+        .sort(),
+    )
     const index = readFileSync(join(reports, 'index.html'), 'utf8')
-    const linked = [...new Set([...index.matchAll(/notify-deviates\/(\d{4}-\d{2}-\d{2}T\d{6}Z)\/report\.html/g)].map(m => m[1]))].sort()
+    const linked = [
+      ...new Set([...index.matchAll(/notify-deviates\/(\d{4}-\d{2}-\d{2}T\d{6}Z)\/report\.html/g)].map(m => m[1])),
+    ].sort()
     assert.deepEqual(linked, remaining)
   })
 
-  it('a game day: one message for the day listing each experiment; --keep prunes its experiments\' folders too; the output ends with its summary.md', async () => {
+  it("a game day: one message for the day listing each experiment; --keep prunes its experiments' folders too; the output ends with its summary.md", async () => {
     const json = await receiver()
     receivers.push(json)
     const gameday = join(work, 'gameday.yaml')
-    await writeFile(gameday, 'apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: notify-day}\nspec:\n  experiments:\n    - path: notify-deviates.yaml\n')
-    const r = await sh(process.execPath, ['bin/chaos', 'gameday', gameday, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', PHASES, '--keep', '2', '--summary', '--notify', json.url, '--report-url', 'http://localhost:8080'], {...process.env, NO_COLOR: '1'})
+    await writeFile(
+      gameday,
+      'apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nmetadata: {name: notify-day}\nspec:\n  experiments:\n    - path: notify-deviates.yaml\n',
+    )
+    const r = await sh(
+      process.execPath,
+      [
+        'bin/chaos',
+        'gameday',
+        gameday,
+        '--sandbox',
+        '--state-dir',
+        sandbox.dir,
+        '--report-dir',
+        reports,
+        '--phases',
+        PHASES,
+        '--keep',
+        '2',
+        '--summary',
+        '--notify',
+        json.url,
+        '--report-url',
+        'http://localhost:8080',
+      ],
+      {...process.env, NO_COLOR: '1'},
+    )
     assert.equal(r.code, 1, r.stdout + r.stderr)
     const [message] = json.bodies
     assert.equal(json.bodies.length, 1)
     assert.deepEqual([message.subject, message.name, message.outcome], ['gameday', 'notify-day', 'deviated'])
-    assert.deepEqual(message.experiments.map((e: any) => [e.name, e.verdict]), [['notify-deviates', 'deviated']])
+    assert.deepEqual(
+      message.experiments.map((e: any) => [e.name, e.verdict]),
+      [['notify-deviates', 'deviated']],
+    )
     assert.match(message.reportUrl, /^http:\/\/localhost:8080\/notify-day\/\d{4}-\d{2}-\d{2}T\d{6}Z\/gameday\.html$/)
     const [day] = readdirSync(join(reports, 'notify-day'))
-    assert.ok(r.stdout.trimEnd().endsWith(readFileSync(join(reports, 'notify-day', day ?? '', 'summary.md'), 'utf8').trimEnd()), r.stdout.slice(-1500))
+    assert.ok(
+      r.stdout.trimEnd().endsWith(readFileSync(join(reports, 'notify-day', day ?? '', 'summary.md'), 'utf8').trimEnd()),
+      r.stdout.slice(-1500),
+    )
     assert.equal(readdirSync(join(reports, 'notify-deviates')).length, 2)
   })
 })
@@ -163,9 +275,15 @@ describe('chaos run / gameday: bad --keep and --notify are usage errors before a
   it('exit 2 with a clear message, the URL not echoed, no sandbox started', async () => {
     for (const [args, message] of [
       [['run', 'experiments/ratings-abort.yaml', '--keep', '0'], /Error: --keep 0: keep at least 1 run/],
-      [['run', 'experiments/ratings-abort.yaml', '--notify', 'ftp://hooks.example.com/T0/secret-token'], /Error: --notify ftp:\/\/hooks\.example\.com\/…: only http and https URLs can be notified/],
+      [
+        ['run', 'experiments/ratings-abort.yaml', '--notify', 'ftp://hooks.example.com/T0/secret-token'],
+        /Error: --notify ftp:\/\/hooks\.example\.com\/…: only http and https URLs can be notified/,
+      ],
       [['gameday', 'experiments/weekly-gameday.yaml', '--keep', '-1'], /Error: --keep -1: keep at least 1 run/],
-      [['run', 'experiments/ratings-abort.yaml', '--report-url', 'reports/'], /Error: --report-url reports\/: not an http\(s\) URL/],
+      [
+        ['run', 'experiments/ratings-abort.yaml', '--report-url', 'reports/'],
+        /Error: --report-url reports\/: not an http\(s\) URL/,
+      ],
     ] as const) {
       const r = await chaos([...args, '--state-dir', join(tmpdir(), 'faultline-no-sandbox-here')])
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`)

@@ -14,8 +14,16 @@ import type {KubeCluster} from '../../src/cluster/kube.js'
 import {have, kubectlProblem, sh, withDetachedSandbox} from './sandbox-cli.js'
 
 /** Starts `kubectl port-forward TARGET LOCAL:REMOTE`, resolving once it says it is forwarding. */
-function portForward(kubeconfig: string, target: string, ports: string, env: Record<string, string> = {}): Promise<{child: ChildProcess; output: () => string}> {
-  const child = spawn('kubectl', ['--kubeconfig', kubeconfig, 'port-forward', target, ports], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+function portForward(
+  kubeconfig: string,
+  target: string,
+  ports: string,
+  env: Record<string, string> = {},
+): Promise<{child: ChildProcess; output: () => string}> {
+  const child = spawn('kubectl', ['--kubeconfig', kubeconfig, 'port-forward', target, ports], {
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kubectl port-forward did not start: ${output}`)), 20_000)
@@ -50,7 +58,11 @@ async function freePort(): Promise<number> {
 
 describe('port-forward and proxy against the sandbox', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('portforward-sandbox', ['packages/sandbox/src/apiserver/portforward.ts', 'packages/sandbox/src/apiserver/podproxy.ts', 'packages/sandbox/src/apiserver.ts'])
+  const sandbox = withDetachedSandbox('portforward-sandbox', [
+    'packages/sandbox/src/apiserver/portforward.ts',
+    'packages/sandbox/src/apiserver/podproxy.ts',
+    'packages/sandbox/src/apiserver.ts',
+  ])
   let skip: string | undefined
   before(async function () {
     skip = await kubectlProblem()
@@ -79,7 +91,9 @@ describe('port-forward and proxy against the sandbox', function () {
 
   it('kubectl port-forward pod/NAME over the plain SPDY upgrade it falls back to', async () => {
     const local = await freePort()
-    const pf = await portForward(sandbox.state.kubeconfig, `pod/${podOf('ratings')}`, `${local}:9080`, {KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false'})
+    const pf = await portForward(sandbox.state.kubeconfig, `pod/${podOf('ratings')}`, `${local}:9080`, {
+      KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false',
+    })
     try {
       const res = await fetch(`http://127.0.0.1:${local}/ratings/0`)
       assert.equal(res.status, 200)
@@ -89,13 +103,17 @@ describe('port-forward and proxy against the sandbox', function () {
     }
   })
 
-  it('a port nothing listens on: kubectl prints kubelet\'s error from the error stream', async () => {
+  it("a port nothing listens on: kubectl prints kubelet's error from the error stream", async () => {
     const local = await freePort()
     const pf = await portForward(sandbox.state.kubeconfig, `pod/${podOf('ratings')}`, `${local}:8443`)
     try {
       await fetch(`http://127.0.0.1:${local}/`).catch(() => undefined)
-      for (let i = 0; i < 50 && !pf.output().includes('error forwarding port 8443'); i++) await new Promise(r => setTimeout(r, 100))
-      assert.match(pf.output(), /error forwarding port 8443 to pod ratings-v1-\S+, uid : failed to connect to localhost:8443 inside namespace/)
+      for (let i = 0; i < 50 && !pf.output().includes('error forwarding port 8443'); i++)
+        await new Promise(r => setTimeout(r, 100))
+      assert.match(
+        pf.output(),
+        /error forwarding port 8443 to pod ratings-v1-\S+, uid : failed to connect to localhost:8443 inside namespace/,
+      )
     } finally {
       await stop(pf.child)
     }
@@ -105,19 +123,23 @@ describe('port-forward and proxy against the sandbox', function () {
     const kc = new KubeConfig()
     kc.loadFromFile(sandbox.state.kubeconfig)
     const server = createServer(socket => {
-      new PortForward(kc).portForward('default', podOf('details'), [9080], socket, null, socket).catch(err => socket.destroy(err as Error))
+      new PortForward(kc)
+        .portForward('default', podOf('details'), [9080], socket, null, socket)
+        .catch(err => socket.destroy(err as Error))
     })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     try {
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/details/0`, {headers: {connection: 'close'}})
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/details/0`, {
+        headers: {connection: 'close'},
+      })
       assert.equal(res.status, 200)
-      assert.equal((await res.json() as {id: number}).id, 0)
+      assert.equal(((await res.json()) as {id: number}).id, 0)
     } finally {
       server.close()
     }
   })
 
-  it('KubeCluster.portForward (the runner\'s client): a local port reaching a pod\'s application', async () => {
+  it("KubeCluster.portForward (the runner's client): a local port reaching a pod's application", async () => {
     const cluster = connect({kubeconfig: sandbox.state.kubeconfig}) as KubeCluster
     const forward = await cluster.portForward('default', podOf('productpage'), 9080)
     try {
@@ -131,20 +153,43 @@ describe('port-forward and proxy against the sandbox', function () {
     }
   })
 
-  it('services/proxy and pods/proxy through kubectl get --raw, to the app and to the sidecar\'s stats port', async () => {
-    const svc = await sandbox.kubectl('get', '--raw', '/api/v1/namespaces/default/services/ratings:9080/proxy/ratings/0')
+  it("services/proxy and pods/proxy through kubectl get --raw, to the app and to the sidecar's stats port", async () => {
+    const svc = await sandbox.kubectl(
+      'get',
+      '--raw',
+      '/api/v1/namespaces/default/services/ratings:9080/proxy/ratings/0',
+    )
     assert.equal(svc.code, 0, svc.stderr)
     assert.deepEqual(JSON.parse(svc.stdout), {id: 0, ratings: {Reviewer1: 5, Reviewer2: 4}})
-    const named = await sandbox.kubectl('get', '--raw', '/api/v1/namespaces/default/services/http:ratings:http/proxy/ratings/1')
+    const named = await sandbox.kubectl(
+      'get',
+      '--raw',
+      '/api/v1/namespaces/default/services/http:ratings:http/proxy/ratings/1',
+    )
     assert.equal(named.code, 0, named.stderr)
-    const pod = await sandbox.kubectl('get', '--raw', `/api/v1/namespaces/default/pods/${podOf('reviews')}:9080/proxy/reviews/0`)
+    const pod = await sandbox.kubectl(
+      'get',
+      '--raw',
+      `/api/v1/namespaces/default/pods/${podOf('reviews')}:9080/proxy/reviews/0`,
+    )
     assert.equal(pod.code, 0, pod.stderr)
     assert.match(pod.stdout, /"reviews"/)
-    const stats = await sandbox.kubectl('get', '--raw', `/api/v1/namespaces/default/pods/${podOf('productpage')}:15090/proxy/stats/prometheus`)
+    const stats = await sandbox.kubectl(
+      'get',
+      '--raw',
+      `/api/v1/namespaces/default/pods/${podOf('productpage')}:15090/proxy/stats/prometheus`,
+    )
     assert.equal(stats.code, 0, stats.stderr)
     assert.match(stats.stdout, /^# TYPE istio_requests_total counter$/m)
-    const refused = await sandbox.kubectl('get', '--raw', `/api/v1/namespaces/default/pods/${podOf('productpage')}:1234/proxy/`)
+    const refused = await sandbox.kubectl(
+      'get',
+      '--raw',
+      `/api/v1/namespaces/default/pods/${podOf('productpage')}:1234/proxy/`,
+    )
     assert.notEqual(refused.code, 0)
-    assert.match(refused.stderr, /\(ServiceUnavailable\): error trying to reach service: dial tcp 127.0.0.1:1234: connect: connection refused/)
+    assert.match(
+      refused.stderr,
+      /\(ServiceUnavailable\): error trying to reach service: dial tcp 127.0.0.1:1234: connect: connection refused/,
+    )
   })
 })

@@ -11,9 +11,17 @@ import {parse} from 'yaml'
 
 import type {SandboxState} from '@faultline/sandbox/state.js'
 import {ensureBuilt} from '../cli.js'
-import {besidesSample, chaos, type DetachedSandbox, kubectlProblem, REPO, sh, startDetachedSandbox} from './sandbox-cli.js'
+import {
+  besidesSample,
+  chaos,
+  type DetachedSandbox,
+  kubectlProblem,
+  REPO,
+  sh,
+  startDetachedSandbox,
+} from './sandbox-cli.js'
 
-describe('preflight: the faults\' hosts exist (integration, real CLI on the sandbox)', function () {
+describe("preflight: the faults' hosts exist (integration, real CLI on the sandbox)", function () {
   this.timeout(120_000)
   let sandbox: DetachedSandbox | undefined
   let dir: string
@@ -22,7 +30,14 @@ describe('preflight: the faults\' hosts exist (integration, real CLI on the sand
 
   before(async function () {
     this.timeout(300_000)
-    await ensureBuilt(['src/runner/preflight.ts', 'src/cluster/kube.ts', 'packages/sandbox/src/apiserver.ts', 'packages/sandbox/src/apiserver/services.ts', 'src/commands/plan.ts', 'src/commands/run.ts'])
+    await ensureBuilt([
+      'src/runner/preflight.ts',
+      'src/cluster/kube.ts',
+      'packages/sandbox/src/apiserver.ts',
+      'packages/sandbox/src/apiserver/services.ts',
+      'src/commands/plan.ts',
+      'src/commands/run.ts',
+    ])
     sandbox = await startDetachedSandbox('hosts')
     ;({dir, state} = sandbox)
     const original = await readFile(join(REPO, 'experiments/ratings-abort.yaml'), 'utf8')
@@ -42,8 +57,14 @@ describe('preflight: the faults\' hosts exist (integration, real CLI on the sand
   it('chaos plan --live on a misspelt host: exit 4 with a did-you-mean', async () => {
     const r = await chaos(['plan', typo, '--live', '--sandbox', '--state-dir', dir])
     assert.equal(r.code, 4, r.stderr)
-    assert.match(r.stderr, /^preflight ✗ hosts: no Service ratngs in namespace default \(ratngs → ratngs\.default\.svc\.cluster\.local\): did you mean "ratings"\?/m)
-    assert.match(r.stderr, /Fix spec\.faults\[0\]\.service\. Services in default: details, productpage, ratings, reviews\./)
+    assert.match(
+      r.stderr,
+      /^preflight ✗ hosts: no Service ratngs in namespace default \(ratngs → ratngs\.default\.svc\.cluster\.local\): did you mean "ratings"\?/m,
+    )
+    assert.match(
+      r.stderr,
+      /Fix spec\.faults\[0\]\.service\. Services in default: details, productpage, ratings, reviews\./,
+    )
     assert.match(r.stderr, /A run would stop here, before injecting anything \(exit 4\)\./)
   })
 
@@ -66,25 +87,46 @@ describe('preflight: the faults\' hosts exist (integration, real CLI on the sand
         console.log(`      (skipped: ${problem})`)
         return this.skip()
       }
-      kubectl = (...args) => sh('kubectl', ['--kubeconfig', state.kubeconfig, '--cache-dir', join(dir, 'kube-cache'), ...args])
+      kubectl = (...args) =>
+        sh('kubectl', ['--kubeconfig', state.kubeconfig, '--cache-dir', join(dir, 'kube-cache'), ...args])
     })
 
-    it('lists bookinfo\'s Services with kube-apiserver\'s columns', async () => {
+    it("lists bookinfo's Services with kube-apiserver's columns", async () => {
       const r = await kubectl('get', 'svc')
       assert.equal(r.code, 0, r.stderr)
-      const [header, ...rows] = r.stdout.trim().split('\n').map(l => l.split(/\s+/))
+      const [header, ...rows] = r.stdout
+        .trim()
+        .split('\n')
+        .map(l => l.split(/\s+/))
       assert.deepEqual(header, ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'])
-      assert.deepEqual(rows.map(c => [c[0], c[1], c[3], c[4]]), ['details', 'productpage', 'ratings', 'reviews'].map(n => [n, 'ClusterIP', '<none>', '9080/TCP']))
+      assert.deepEqual(
+        rows.map(c => [c[0], c[1], c[3], c[4]]),
+        ['details', 'productpage', 'ratings', 'reviews'].map(n => [n, 'ClusterIP', '<none>', '9080/TCP']),
+      )
       for (const c of rows) assert.match(c[5] ?? '', /^\d+(s|m\d*s?)$/)
       const wide = await kubectl('get', 'svc', 'ratings', '-o', 'wide')
-      assert.deepEqual(wide.stdout.trim().split('\n').map(l => l.split(/\s+/).at(-1)), ['SELECTOR', 'app=ratings'])
+      assert.deepEqual(
+        wide.stdout
+          .trim()
+          .split('\n')
+          .map(l => l.split(/\s+/).at(-1)),
+        ['SELECTOR', 'app=ratings'],
+      )
     })
 
     it('prints one Service as YAML, selects by label, and names a missing one', async () => {
       const yaml = await kubectl('get', 'svc', 'reviews', '-o', 'yaml')
       assert.equal(yaml.code, 0, yaml.stderr)
-      const svc = parse(yaml.stdout) as {apiVersion: string; kind: string; metadata: {name: string; labels: Record<string, string>}; spec: {selector: Record<string, string>; ports: unknown[]; type: string}}
-      assert.deepEqual([svc.apiVersion, svc.kind, svc.metadata.name, svc.spec.type], ['v1', 'Service', 'reviews', 'ClusterIP'])
+      const svc = parse(yaml.stdout) as {
+        apiVersion: string
+        kind: string
+        metadata: {name: string; labels: Record<string, string>}
+        spec: {selector: Record<string, string>; ports: unknown[]; type: string}
+      }
+      assert.deepEqual(
+        [svc.apiVersion, svc.kind, svc.metadata.name, svc.spec.type],
+        ['v1', 'Service', 'reviews', 'ClusterIP'],
+      )
       assert.deepEqual(svc.metadata.labels, {app: 'reviews', service: 'reviews'})
       assert.deepEqual(svc.spec.selector, {app: 'reviews'})
       assert.deepEqual(svc.spec.ports, [{name: 'http', port: 9080, protocol: 'TCP', targetPort: 9080}])

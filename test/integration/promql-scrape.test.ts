@@ -14,15 +14,31 @@ describe('chaos run with PromQL probes at a 15 s scrape interval (integration)',
   this.timeout(300_000)
 
   it('chaos sandbox up --scrape-interval 15s (inherited by the ephemeral sandbox): the mesh-view probes decide', async function () {
-    if (builtCliProblem(['src/commands/run.ts', 'src/commands/sandbox/up.ts', 'packages/sandbox/src/prometheus.ts']) !== undefined || !(await have('prometheus'))) {
+    if (
+      builtCliProblem(['src/commands/run.ts', 'src/commands/sandbox/up.ts', 'packages/sandbox/src/prometheus.ts']) !==
+        undefined ||
+      !(await have('prometheus'))
+    ) {
       console.log('      (skipped: prometheus is not on PATH, or dist/ is stale)')
       return this.skip()
     }
     const empty = await mkdtemp(join(tmpdir(), 'faultline-no-sandbox-'))
     const reports = await mkdtemp(join(tmpdir(), 'faultline-promql15-reports-'))
     try {
-      const r = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay-promql.yaml', '--sandbox', '--state-dir', empty, '--report-dir', reports],
-        {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_SCRAPE_INTERVAL: '15s'})
+      const r = await sh(
+        process.execPath,
+        [
+          'bin/chaos',
+          'run',
+          'experiments/ratings-delay-promql.yaml',
+          '--sandbox',
+          '--state-dir',
+          empty,
+          '--report-dir',
+          reports,
+        ],
+        {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_SCRAPE_INTERVAL: '15s'},
+      )
       assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr)
       assert.match(r.stdout, /productpage 5xx ratio \(mesh view\)\s+baseline\s+held\s+0\b/)
       assert.match(r.stdout, /the delay was injected \(mesh view\)\s+fault\s+held/)

@@ -33,13 +33,27 @@ const EXPERIMENT = 'test/fixtures/reaper/ratings-abort-killed.yaml'
 /** The in-process sandbox's reaper interval. */
 const IN_PROCESS_INTERVAL_MS = 250
 
-interface Vs {metadata: {name: string; annotations?: Record<string, string>}; spec: {http?: {name?: string}[]}}
+interface Vs {
+  metadata: {name: string; annotations?: Record<string, string>}
+  spec: {http?: {name?: string}[]}
+}
 
 const poll = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fault)', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('reaper-sandbox', ['src/commands/run.ts', 'src/runner/run.ts', 'packages/sandbox/src/sandbox.ts', 'packages/sandbox/src/reaper.ts', 'src/runner/leftovers.ts', 'src/commands/sandbox/status.ts'], {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`})
+  const sandbox = withDetachedSandbox(
+    'reaper-sandbox',
+    [
+      'src/commands/run.ts',
+      'src/runner/run.ts',
+      'packages/sandbox/src/sandbox.ts',
+      'packages/sandbox/src/reaper.ts',
+      'src/runner/leftovers.ts',
+      'src/commands/sandbox/status.ts',
+    ],
+    {CHAOS_SANDBOX_REAPER_INTERVAL: `${REAPER_INTERVAL_MS}ms`},
+  )
   const {kubectl} = sandbox
   let reports: string
   const ratings = async (): Promise<Vs | undefined> => {
@@ -70,12 +84,28 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
    * SIGKILLed once its fault has fired; returns what ratings was before.
    */
   async function killMidFault(phases: string): Promise<{before: Vs; left: Vs; startedAt: number}> {
-    for (const f of ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml']) assert.equal((await kubectl('apply', '-f', join(SAMPLES, f))).code, 0)
+    for (const f of ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml'])
+      assert.equal((await kubectl('apply', '-f', join(SAMPLES, f))).code, 0)
     assert.equal((await kubectl('delete', 'vs', 'reviews')).code, 0)
     const before = await ratings()
     assert.ok(before !== undefined)
     const startedAt = Date.now()
-    const child = spawn(process.execPath, ['bin/chaos', 'run', EXPERIMENT, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', phases], {cwd: REPO})
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/chaos',
+        'run',
+        EXPERIMENT,
+        '--sandbox',
+        '--state-dir',
+        sandbox.dir,
+        '--report-dir',
+        reports,
+        '--phases',
+        phases,
+      ],
+      {cwd: REPO},
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
@@ -97,33 +127,51 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
     for (;;) {
       const vs = await ratings()
       if (!faulted(vs)) return {at: Date.now(), vs}
-      if (Date.now() > deadline) throw new Error(`the fault was still live ${timeoutMs}ms later: ${JSON.stringify(vs?.metadata.annotations)}`)
+      if (Date.now() > deadline)
+        throw new Error(`the fault was still live ${timeoutMs}ms later: ${JSON.stringify(vs?.metadata.annotations)}`)
       await poll(200)
     }
   }
 
   function assertRestored(before: Vs, after: Vs | undefined): void {
     assert.deepEqual(after?.spec, before.spec, 'the original spec is back')
-    assert.deepEqual(Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')), [])
+    assert.deepEqual(
+      Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')),
+      [],
+    )
     assert.match(readFileSync(join(sandbox.dir, 'sandbox.log'), 'utf8'), /reaper: ✓ default\/ratings: restored/)
   }
 
-  it('leaves the killed run\'s fault alone until it expires, then restores the VirtualService — no chaos revert', async () => {
+  it("leaves the killed run's fault alone until it expires, then restores the VirtualService — no chaos revert", async () => {
     const {before, left, startedAt} = await killMidFault('baseline=3s,fault=60s,recovery=3s')
     const expiry = Date.parse(left.metadata.annotations?.[ANNOTATION_EXPIRES_AT] ?? '')
     // The run wrote an expiry of its planned length (66 s) plus the grace period, in whole seconds.
-    assert.ok(expiry >= startedAt + 66_000 + EXPIRY_GRACE_MS - 1000 && expiry <= Date.now() + 66_000 + EXPIRY_GRACE_MS, `expires-at ${new Date(expiry).toISOString()}`)
+    assert.ok(
+      expiry >= startedAt + 66_000 + EXPIRY_GRACE_MS - 1000 && expiry <= Date.now() + 66_000 + EXPIRY_GRACE_MS,
+      `expires-at ${new Date(expiry).toISOString()}`,
+    )
     // Proving the reaper leaves a live fault alone takes elapsed time: three of its sweeps.
     await poll(3 * REAPER_INTERVAL_MS)
     assert.ok(faulted(await ratings()), 'not reaped before its expiry')
     // Bring the expiry close instead of waiting five minutes (the spec is untouched, so the revert is exact).
     const newExpiry = Math.ceil((Date.now() + 3000) / 1000) * 1000
-    const annotate = await kubectl('annotate', 'vs', 'ratings', `${ANNOTATION_EXPIRES_AT}=${rfc3339(new Date(newExpiry))}`, '--overwrite')
+    const annotate = await kubectl(
+      'annotate',
+      'vs',
+      'ratings',
+      `${ANNOTATION_EXPIRES_AT}=${rfc3339(new Date(newExpiry))}`,
+      '--overwrite',
+    )
     assert.equal(annotate.code, 0, annotate.stderr)
     const {at, vs} = await untilReverted(newExpiry - Date.now() + REAPER_INTERVAL_MS * 5)
-    console.log(`      (reverted ${at - newExpiry}ms after its expiry; reaper interval ${REAPER_INTERVAL_MS}ms, kubectl polled every 200ms)`)
+    console.log(
+      `      (reverted ${at - newExpiry}ms after its expiry; reaper interval ${REAPER_INTERVAL_MS}ms, kubectl polled every 200ms)`,
+    )
     assert.ok(at >= newExpiry, `reverted ${newExpiry - at}ms before its expiry`)
-    assert.ok(at - newExpiry <= 2 * REAPER_INTERVAL_MS + 1500, `reverted ${at - newExpiry}ms after its expiry (interval ${REAPER_INTERVAL_MS}ms)`)
+    assert.ok(
+      at - newExpiry <= 2 * REAPER_INTERVAL_MS + 1500,
+      `reverted ${at - newExpiry}ms after its expiry (interval ${REAPER_INTERVAL_MS}ms)`,
+    )
     assertRestored(before, vs)
   })
 
@@ -137,7 +185,10 @@ describe('the sandbox reaper (integration: chaos run killed with SIGKILL mid-fau
     const expiry = Date.parse(left.metadata.annotations?.[ANNOTATION_EXPIRES_AT] ?? '')
     const {at, vs} = await untilReverted(expiry - Date.now() + REAPER_INTERVAL_MS * 10)
     console.log(`      (reverted ${at - expiry}ms after ${new Date(expiry).toISOString()})`)
-    assert.ok(at >= expiry && at - expiry <= 2 * REAPER_INTERVAL_MS + 1500, `reverted ${at - expiry}ms after its expiry`)
+    assert.ok(
+      at >= expiry && at - expiry <= 2 * REAPER_INTERVAL_MS + 1500,
+      `reverted ${at - expiry}ms after its expiry`,
+    )
     assertRestored(before, vs)
   })
 })
@@ -147,7 +198,12 @@ describe('the sandbox reaper, started and stopped with an in-process sandbox', f
 
   it('runs in a started sandbox (recorded in sandbox.json), reverts through its API, and stops with it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-sandbox-'))
-    const sandbox = await startSandbox({stateDir: dir, prometheus: false, reaperIntervalMs: IN_PROCESS_INTERVAL_MS, revertExpired: expiredReverter})
+    const sandbox = await startSandbox({
+      stateDir: dir,
+      prometheus: false,
+      reaperIntervalMs: IN_PROCESS_INTERVAL_MS,
+      revertExpired: expiredReverter,
+    })
     try {
       assert.equal(sandbox.state.reaperIntervalMs, IN_PROCESS_INTERVAL_MS)
       assert.equal(sandbox.reaper?.intervalMs, IN_PROCESS_INTERVAL_MS)

@@ -14,7 +14,14 @@ import {builtCliProblem, sh} from './sandbox-cli.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../fixtures/k6/k6', import.meta.url))
 const VERSION = 'k6 v2.2.0 (commit/devel, go1.25.12, linux/amd64)'
-const SOURCES = ['src/commands/run.ts', 'src/load/k6.ts', 'src/load/k6-points.ts', 'src/load/k6-script.ts', 'src/load/k6-binary.ts', 'src/runner/run.ts']
+const SOURCES = [
+  'src/commands/run.ts',
+  'src/load/k6.ts',
+  'src/load/k6-points.ts',
+  'src/load/k6-script.ts',
+  'src/load/k6-binary.ts',
+  'src/runner/run.ts',
+]
 
 interface Journal {
   status: string
@@ -40,10 +47,24 @@ describe('chaos run --driver k6 (integration, real CLI)', function () {
   })
   afterEach(() => rm(dir, {recursive: true, force: true}))
 
-  const chaos = (args: string[], env: NodeJS.ProcessEnv) => sh(process.execPath, ['bin/chaos', ...args], {...process.env, NO_COLOR: '1', ...env})
+  const chaos = (args: string[], env: NodeJS.ProcessEnv) =>
+    sh(process.execPath, ['bin/chaos', ...args], {...process.env, NO_COLOR: '1', ...env})
 
   it('without k6: exit 4 before any sandbox starts, with how to install k6 or set K6_BINARY', async () => {
-    const r = await chaos(['run', 'experiments/ratings-abort.yaml', '--driver', 'k6', '--sandbox', '--state-dir', dir, '--report-dir', join(dir, 'reports')], {PATH: join(dir, 'no-k6-here'), K6_BINARY: ''})
+    const r = await chaos(
+      [
+        'run',
+        'experiments/ratings-abort.yaml',
+        '--driver',
+        'k6',
+        '--sandbox',
+        '--state-dir',
+        dir,
+        '--report-dir',
+        join(dir, 'reports'),
+      ],
+      {PATH: join(dir, 'no-k6-here'), K6_BINARY: ''},
+    )
     assert.equal(r.code, 4, r.stdout + r.stderr)
     assert.match(r.stderr, /k6 was asked for .* not on PATH and K6_BINARY is not set/)
     assert.match(r.stderr, /Hint: Install k6 .*K6_BINARY/)
@@ -51,9 +72,24 @@ describe('chaos run --driver k6 (integration, real CLI)', function () {
     assert.equal(existsSync(join(dir, 'reports')), false, 'no run folder: nothing started')
   })
 
-  it('on an ephemeral sandbox: the run completes with k6\'s load and the journal records k6\'s version', async () => {
+  it("on an ephemeral sandbox: the run completes with k6's load and the journal records k6's version", async () => {
     const reports = join(dir, 'reports')
-    const r = await chaos(['run', 'experiments/ratings-abort.yaml', '--driver', 'k6', '--sandbox', '--state-dir', join(dir, 'state'), '--report-dir', reports, '--phases', 'baseline=2s,fault=3s,recovery=2s'], {K6_BINARY: FAKE_K6, FAKE_K6_HTTP: '1'})
+    const r = await chaos(
+      [
+        'run',
+        'experiments/ratings-abort.yaml',
+        '--driver',
+        'k6',
+        '--sandbox',
+        '--state-dir',
+        join(dir, 'state'),
+        '--report-dir',
+        reports,
+        '--phases',
+        'baseline=2s,fault=3s,recovery=2s',
+      ],
+      {K6_BINARY: FAKE_K6, FAKE_K6_HTTP: '1'},
+    )
     assert.match(r.stdout, new RegExp(`load driver: ${VERSION.replace(/[()]/g, '\\$&')}`))
     assert.ok(r.code === 0 || r.code === 1, `a verdict, not a failure to run: exit ${r.code}\n${r.stdout}${r.stderr}`)
     const journalFile = /Journal: (.*journal\.json)/.exec(r.stdout)?.[1]

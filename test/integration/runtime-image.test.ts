@@ -10,14 +10,28 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 
 import {ensureBuilt, REPO} from '../cli.js'
 import {parseDockerfile, type Stage} from '../schedule/dockerfile.js'
 
-interface Ran {code: number | null; stdout: string; stderr: string}
+interface Ran {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Ran> {
   return new Promise((resolve, reject) => {
@@ -71,11 +85,17 @@ async function assemble(stages: Stage[], root: string): Promise<{dir: string; en
     else if (keyword === 'ENV') for (const [, k = '', v = ''] of args.matchAll(/(\w+)=(\S+)/g)) env[k] = v
     else if (keyword === 'COPY') copy(args, root, workdir, buildWorkdir)
     else if (keyword === 'RUN') {
-      for (const command of args.split(/&&|;/).map(c => c.trim()).filter(c => /^npm ci\b/.test(c))) {
+      for (const command of args
+        .split(/&&|;/)
+        .map(c => c.trim())
+        .filter(c => /^npm ci\b/.test(c))) {
         const dir = join(root, workdir)
         mkdirSync(dir, {recursive: true})
         // npm's cache first: the repository's own `npm ci` filled it.
-        const r = await run('npm', [...command.split(/\s+/).slice(1), '--prefer-offline'], dir, {...process.env, NODE_ENV: 'production'})
+        const r = await run('npm', [...command.split(/\s+/).slice(1), '--prefer-offline'], dir, {
+          ...process.env,
+          NODE_ENV: 'production',
+        })
         assert.equal(r.code, 0, `${command} failed:\n${r.stderr}`)
       }
     }
@@ -83,21 +103,33 @@ async function assemble(stages: Stage[], root: string): Promise<{dir: string; en
   return {dir: join(root, workdir), env}
 }
 
-describe('the runtime image (the Dockerfile\'s last stage, assembled without docker)', function () {
+describe("the runtime image (the Dockerfile's last stage, assembled without docker)", function () {
   this.timeout(180_000)
   let root: string
   let dir: string
   let chaos: (...args: string[]) => Promise<Ran>
 
   before(async () => {
-    await ensureBuilt(['src/commands/run.ts', 'src/commands/sandbox/up.ts', 'src/runner/sandbox.ts', 'src/runner/target.ts', 'packages/core/src/errors.ts', 'packages/core/src/istio/crd.ts'])
+    await ensureBuilt([
+      'src/commands/run.ts',
+      'src/commands/sandbox/up.ts',
+      'src/runner/sandbox.ts',
+      'src/runner/target.ts',
+      'packages/core/src/errors.ts',
+      'packages/core/src/istio/crd.ts',
+    ])
     root = mkdtempSync(join(tmpdir(), 'faultline-runtime-image-'))
     const image = await assemble(parseDockerfile(readFileSync(join(REPO, 'Dockerfile'), 'utf8')), root)
     dir = image.dir
     // As in the image: HOME is an empty folder (no kubeconfig), no KUBECONFIG, no sandbox state dir.
     const home = join(root, 'home')
     mkdirSync(home)
-    const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, ...image.env, HOME: home, XDG_STATE_HOME: join(home, 'state')}
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      ...image.env,
+      HOME: home,
+      XDG_STATE_HOME: join(home, 'state'),
+    }
     chaos = (...args) => run(process.execPath, [join(dir, 'bin', 'chaos'), ...args], dir, env)
   })
 
@@ -105,10 +137,21 @@ describe('the runtime image (the Dockerfile\'s last stage, assembled without doc
     if (root !== undefined) rmSync(root, {recursive: true, force: true})
   })
 
-  it('holds no sandbox: no packages/sandbox, no @faultline/sandbox, no spdy-transport, and none of the sandbox\'s compiled files', () => {
-    assert.ok(existsSync(join(dir, 'node_modules/@faultline/core/dist/istio/crd.js')), 'the shared package is there (the check below looks at a real install)')
-    assert.ok(existsSync(join(dir, 'dist/commands/sandbox/up.js')), 'the sandbox commands stay (they say the sandbox is absent)')
-    for (const absent of ['packages/sandbox', 'node_modules/@faultline/sandbox', 'node_modules/spdy-transport', 'node_modules/typescript']) {
+  it("holds no sandbox: no packages/sandbox, no @faultline/sandbox, no spdy-transport, and none of the sandbox's compiled files", () => {
+    assert.ok(
+      existsSync(join(dir, 'node_modules/@faultline/core/dist/istio/crd.js')),
+      'the shared package is there (the check below looks at a real install)',
+    )
+    assert.ok(
+      existsSync(join(dir, 'dist/commands/sandbox/up.js')),
+      'the sandbox commands stay (they say the sandbox is absent)',
+    )
+    for (const absent of [
+      'packages/sandbox',
+      'node_modules/@faultline/sandbox',
+      'node_modules/spdy-transport',
+      'node_modules/typescript',
+    ]) {
       assert.ok(!existsSync(join(dir, absent)) && !isLink(join(dir, absent)), `${absent} is in the image`)
     }
     const sandboxFiles = files(join(REPO, 'packages/sandbox/dist')).filter(f => f.endsWith('.js'))
@@ -119,7 +162,11 @@ describe('the runtime image (the Dockerfile\'s last stage, assembled without doc
       bySize.set(size, (bySize.get(size) ?? new Set()).add(sha(f)))
     }
     const found = files(dir).filter(f => bySize.get(statSync(f).size)?.has(sha(f)) === true)
-    assert.deepEqual(found.map(f => f.slice(dir.length + 1)), [], 'compiled sandbox files in the image')
+    assert.deepEqual(
+      found.map(f => f.slice(dir.length + 1)),
+      [],
+      'compiled sandbox files in the image',
+    )
   })
 
   it('runs the CLI: chaos --help, chaos run --help, chaos validate', async () => {
@@ -134,7 +181,12 @@ describe('the runtime image (the Dockerfile\'s last stage, assembled without doc
   })
 
   it('chaos sandbox up, status and chaos run --sandbox say the sandbox is not part of this installation (exit 4)', async () => {
-    for (const args of [['sandbox', 'up'], ['sandbox', 'status'], ['run', 'experiments/ratings-delay.yaml', '--sandbox'], ['run', 'experiments/ratings-delay.yaml']]) {
+    for (const args of [
+      ['sandbox', 'up'],
+      ['sandbox', 'status'],
+      ['run', 'experiments/ratings-delay.yaml', '--sandbox'],
+      ['run', 'experiments/ratings-delay.yaml'],
+    ]) {
       const r = await chaos(...args)
       assert.equal(r.code, 4, `chaos ${args.join(' ')}: ${r.stdout}${r.stderr}`)
       assert.match(r.stderr, /the sandbox is not part of this installation/, `chaos ${args.join(' ')}`)

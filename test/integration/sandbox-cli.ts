@@ -29,7 +29,10 @@ export const SAMPLE_VIRTUAL_SERVICES: readonly string[] = ['bookinfo']
 
 /** `kubectl get vs -o name` output → the names besides the sandbox's sample VirtualServices. */
 export function besidesSample(kubectlNames: string): string[] {
-  return kubectlNames.split('\n').map(l => l.trim()).filter(l => l !== '' && !SAMPLE_VIRTUAL_SERVICES.includes(l.slice(l.lastIndexOf('/') + 1)))
+  return kubectlNames
+    .split('\n')
+    .map(l => l.trim())
+    .filter(l => l !== '' && !SAMPLE_VIRTUAL_SERVICES.includes(l.slice(l.lastIndexOf('/') + 1)))
 }
 
 /** What curl saw. */
@@ -74,27 +77,46 @@ export async function have(program: string): Promise<boolean> {
 export async function kubectlProblem(): Promise<string | undefined> {
   const r = await sh('kubectl', ['version', '--client', '-o', 'json'])
   if (r.code !== 0) return 'kubectl is not on PATH'
-  const minor = Number.parseInt((JSON.parse(r.stdout) as {clientVersion?: {minor?: string}}).clientVersion?.minor ?? '0', 10)
+  const minor = Number.parseInt(
+    (JSON.parse(r.stdout) as {clientVersion?: {minor?: string}}).clientVersion?.minor ?? '0',
+    10,
+  )
   return minor >= 30 ? undefined : `kubectl 1.${minor} is older than 1.30 (exec over WebSocket)`
 }
 
 /** The sandbox's own sources (what `chaos sandbox` runs), relative to the repository. */
 export function sandboxSources(): string[] {
-  const walk = (dir: string): string[] => readdirSync(join(REPO, dir), {withFileTypes: true})
-    // Declaration files (.d.ts) compile to nothing, so they have no built .js to be stale against.
-    .flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []))
+  const walk = (dir: string): string[] =>
+    readdirSync(join(REPO, dir), {withFileTypes: true})
+      // Declaration files (.d.ts) compile to nothing, so they have no built .js to be stale against.
+      .flatMap(e =>
+        e.isDirectory()
+          ? walk(join(dir, e.name))
+          : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')
+            ? [join(dir, e.name)]
+            : [],
+      )
   return [...walk('packages/sandbox/src'), ...walk('src/commands/sandbox')]
 }
 
 /** Every port a sandbox records: API, proxy, metrics, Prometheus, the ingress gateway, and each pod's app and sidecar (outbound, inbound). */
 export function recordedPorts(state: SandboxState): number[] {
-  const urls = [state.apiServer, state.proxy, state.metrics, ...(state.prometheus === undefined ? [] : [state.prometheus]), ...(state.gateway === undefined ? [] : [state.gateway])]
-  return [...urls.map(u => Number(new URL(u).port)), ...state.pods.flatMap(p => [p.appPort, p.outboundPort, ...(p.inboundPort === undefined ? [] : [p.inboundPort])])]
+  const urls = [
+    state.apiServer,
+    state.proxy,
+    state.metrics,
+    ...(state.prometheus === undefined ? [] : [state.prometheus]),
+    ...(state.gateway === undefined ? [] : [state.gateway]),
+  ]
+  return [
+    ...urls.map(u => Number(new URL(u).port)),
+    ...state.pods.flatMap(p => [p.appPort, p.outboundPort, ...(p.inboundPort === undefined ? [] : [p.inboundPort])]),
+  ]
 }
 
 /** Why the sandbox tests of `sources` cannot run here (dist/ stale, or no kubectl that drives the sandbox), or undefined. */
 export async function sandboxTestProblem(sources: string[]): Promise<string | undefined> {
-  return builtCliProblem(sources) ?? await kubectlProblem()
+  return builtCliProblem(sources) ?? (await kubectlProblem())
 }
 
 /** kubectl's arguments → what it printed and its exit code. */
@@ -109,11 +131,17 @@ const KUBECTL_TIMEOUT_MS = 30_000
  */
 export function kubectlFor(kubeconfig: string, home?: string): Kubectl {
   const env = home === undefined ? process.env : {...process.env, HOME: home, KUBECACHEDIR: join(home, 'cache')}
-  return (...args) => new Promise(resolve => {
-    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], {cwd: REPO, env, timeout: KUBECTL_TIMEOUT_MS, maxBuffer: 16 << 20}, (err, stdout, stderr) => {
-      resolve({code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr})
+  return (...args) =>
+    new Promise(resolve => {
+      execFile(
+        'kubectl',
+        ['--kubeconfig', kubeconfig, ...args],
+        {cwd: REPO, env, timeout: KUBECTL_TIMEOUT_MS, maxBuffer: 16 << 20},
+        (err, stdout, stderr) => {
+          resolve({code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr})
+        },
+      )
     })
-  })
 }
 
 /** A sandbox of a test file, and what the tests use to drive and stop it. */
@@ -148,7 +176,11 @@ export async function startDetachedSandbox(name: string, env: Record<string, str
     await rm(dir, {recursive: true, force: true})
   }
   try {
-    const up = await sh(process.execPath, ['bin/chaos', 'sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'], {...process.env, NO_COLOR: '1', ...env})
+    const up = await sh(
+      process.execPath,
+      ['bin/chaos', 'sandbox', 'up', '--detach', '--no-prometheus', '--state-dir', dir, '--json'],
+      {...process.env, NO_COLOR: '1', ...env},
+    )
     if (up.code !== 0) throw new Error(`chaos sandbox up --detach exited ${up.code}:\n${up.stderr}${up.stdout}`)
     const {state} = JSON.parse(up.stdout) as UpResult
     for (let i = 0; i < WARM_UP_REQUESTS; i++) await curlVia(state.proxy, 'http://productpage:9080/productpage')
@@ -174,7 +206,11 @@ async function startKubectlFixture(name: string): Promise<KubectlFixture> {
   }
   const kubeconfig = join(dir, 'kubeconfig')
   try {
-    await writeKubeconfig(kubeconfig, {server: fixture.server.url, token: fixture.token, certificateAuthority: fixture.server.certificateAuthority})
+    await writeKubeconfig(kubeconfig, {
+      server: fixture.server.url,
+      token: fixture.token,
+      certificateAuthority: fixture.server.certificateAuthority,
+    })
   } catch (err) {
     await stop()
     throw err
@@ -187,7 +223,10 @@ async function startKubectlFixture(name: string): Promise<KubectlFixture> {
  * `problem()` names a reason; else starts a sandbox with `start`, stopped after. Returns how the
  * tests reach the started sandbox (it throws before `before` has run).
  */
-function sandboxForSuite<T extends TestSandbox>(problem: () => Promise<string | undefined>, start: () => Promise<T>): () => T {
+function sandboxForSuite<T extends TestSandbox>(
+  problem: () => Promise<string | undefined>,
+  start: () => Promise<T>,
+): () => T {
   let sandbox: T | undefined
   before(async function () {
     const why = await problem()
@@ -199,7 +238,7 @@ function sandboxForSuite<T extends TestSandbox>(problem: () => Promise<string | 
   })
   after(() => sandbox?.stop())
   return () => {
-    if (sandbox === undefined) throw new Error('the suite\'s sandbox is read before its before hook started it')
+    if (sandbox === undefined) throw new Error("the suite's sandbox is read before its before hook started it")
     return sandbox
   }
 }
@@ -209,11 +248,22 @@ function sandboxForSuite<T extends TestSandbox>(problem: () => Promise<string | 
  * older than `sources` or kubectl cannot drive the sandbox. `kubectl` may be taken at once; the
  * other fields are read inside tests.
  */
-export function withDetachedSandbox(name: string, sources: string[], env: Record<string, string> = {}): DetachedSandbox {
-  const started = sandboxForSuite(() => sandboxTestProblem(sources), () => startDetachedSandbox(name, env))
+export function withDetachedSandbox(
+  name: string,
+  sources: string[],
+  env: Record<string, string> = {},
+): DetachedSandbox {
+  const started = sandboxForSuite(
+    () => sandboxTestProblem(sources),
+    () => startDetachedSandbox(name, env),
+  )
   return {
-    get dir() { return started().dir },
-    get state() { return started().state },
+    get dir() {
+      return started().dir
+    },
+    get state() {
+      return started().state
+    },
     kubectl: (...args) => started().kubectl(...args),
     stop: () => started().stop(),
   }
@@ -223,8 +273,12 @@ export function withDetachedSandbox(name: string, sources: string[], env: Record
 export function withKubectlFixture(name: string): KubectlFixture {
   const started = sandboxForSuite(kubectlProblem, () => startKubectlFixture(name))
   return {
-    get dir() { return started().dir },
-    get fixture() { return started().fixture },
+    get dir() {
+      return started().dir
+    },
+    get fixture() {
+      return started().fixture
+    },
     kubectl: (...args) => started().kubectl(...args),
     stop: () => started().stop(),
   }

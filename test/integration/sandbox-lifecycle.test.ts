@@ -30,12 +30,25 @@ describe('sandbox lifecycle (in process)', function () {
       assert.equal(sandbox.prometheusSkipped, 'disabled (--no-prometheus)')
       assert.equal(statSync(statePaths(dir).kubeconfig).mode & 0o777, 0o600)
       assert.equal(statSync(statePaths(dir).state).mode & 0o777, 0o600)
-      assert.deepEqual((await readSandboxState(dir))?.pods.map(p => `${p.app}/${p.version}`), [
-        // stats-less: a workload without the stats-inclusion annotation, as a real cluster has them.
-        'productpage/v1', 'details/v1', 'reviews/v1', 'reviews/v2', 'reviews/v3', 'ratings/v1', 'chaos-client/v1', 'stats-less/v1',
-      ])
+      assert.deepEqual(
+        (await readSandboxState(dir))?.pods.map(p => `${p.app}/${p.version}`),
+        [
+          // stats-less: a workload without the stats-inclusion annotation, as a real cluster has them.
+          'productpage/v1',
+          'details/v1',
+          'reviews/v1',
+          'reviews/v2',
+          'reviews/v3',
+          'ratings/v1',
+          'chaos-client/v1',
+          'stats-less/v1',
+        ],
+      )
       for (const port of recordedPorts(state)) assert.equal(await listening(port), true, `port ${port}`)
-      await assert.rejects(startSandbox({stateDir: dir, prometheus: false}), (err: unknown) => err instanceof UsageError && /already starting or running/.test(err.message))
+      await assert.rejects(
+        startSandbox({stateDir: dir, prometheus: false}),
+        (err: unknown) => err instanceof UsageError && /already starting or running/.test(err.message),
+      )
       const agent = new ProxyAgent({uri: state.proxy, proxyTunnel: false})
       const res = await undiciFetch('http://productpage:9080/api/v1/products/0/ratings', {dispatcher: agent})
       assert.equal(res.status, 200)
@@ -44,7 +57,8 @@ describe('sandbox lifecycle (in process)', function () {
     } finally {
       await sandbox.stop()
     }
-    for (const port of recordedPorts(sandbox.state)) assert.equal(await listening(port), false, `port ${port} still listening`)
+    for (const port of recordedPorts(sandbox.state))
+      assert.equal(await listening(port), false, `port ${port} still listening`)
     assert.equal(existsSync(statePaths(dir).state), false)
     assert.equal(existsSync(statePaths(dir).lock), false)
     await sandbox.stop()
@@ -54,7 +68,12 @@ describe('sandbox lifecycle (in process)', function () {
     const saved = process.env.PROMETHEUS_BINARY
     process.env.PROMETHEUS_BINARY = '/bin/false'
     try {
-      await assert.rejects(startSandbox({stateDir: dir}), (err: unknown) => err instanceof ClusterUnavailable && /Prometheus \(\/bin\/false\) did not start: exited with 1/.test(err.message))
+      await assert.rejects(
+        startSandbox({stateDir: dir}),
+        (err: unknown) =>
+          err instanceof ClusterUnavailable &&
+          /Prometheus \(\/bin\/false\) did not start: exited with 1/.test(err.message),
+      )
     } finally {
       if (saved === undefined) delete process.env.PROMETHEUS_BINARY
       else process.env.PROMETHEUS_BINARY = saved

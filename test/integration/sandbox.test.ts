@@ -10,7 +10,18 @@ import {evaluateEnvoy, snapshotEnvoy} from '../../src/probes/envoy.js'
 import type {StatusResult, UpResult} from '@faultline/sandbox/daemon.js'
 import type {SandboxState} from '@faultline/sandbox/state.js'
 import {pollQuery, PRODUCTPAGE_5XX_RATIO} from '../../packages/sandbox/test/prometheus-query.js'
-import {builtCliProblem, chaos, curlVia, have, listening, recordedPorts, REPO, SAMPLES, sandboxSources, sh} from './sandbox-cli.js'
+import {
+  builtCliProblem,
+  chaos,
+  curlVia,
+  have,
+  listening,
+  recordedPorts,
+  REPO,
+  SAMPLES,
+  sandboxSources,
+  sh,
+} from './sandbox-cli.js'
 
 const PRODUCTPAGE_ABORT = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -58,7 +69,7 @@ describe('chaos sandbox (integration, real CLI)', function () {
     await rm(dir, {recursive: true, force: true})
   })
 
-  it('is up: status reports it, a second up reports the running one, kubectl lists bookinfo\'s pods', async () => {
+  it("is up: status reports it, a second up reports the running one, kubectl lists bookinfo's pods", async () => {
     const status = JSON.parse((await chaos(['sandbox', 'status', '--state-dir', dir, '--json'])).stdout) as StatusResult
     assert.equal(status.running, true)
     assert.equal(status.state?.pid, state.pid)
@@ -67,7 +78,14 @@ describe('chaos sandbox (integration, real CLI)', function () {
     assert.equal((JSON.parse(again.stdout) as UpResult).outcome, 'already-running')
     const pods = await kubectl('get', 'pods', '-o', 'name')
     assert.equal(pods.code, 0, pods.stderr)
-    for (const prefix of ['productpage-v1-', 'details-v1-', 'reviews-v1-', 'reviews-v2-', 'reviews-v3-', 'ratings-v1-']) {
+    for (const prefix of [
+      'productpage-v1-',
+      'details-v1-',
+      'reviews-v1-',
+      'reviews-v2-',
+      'reviews-v3-',
+      'ratings-v1-',
+    ]) {
       assert.match(pods.stdout, new RegExp(`pod/${prefix}`), prefix)
     }
   })
@@ -84,8 +102,12 @@ describe('chaos sandbox (integration, real CLI)', function () {
     assert.match(unknown.body, /no service named "nosuch"/)
   })
 
-  it('applies Istio\'s ratings-test-abort: jason gets 500 fault filter abort, others 200; deleting it restores', async () => {
-    for (const file of ['virtual-service-all-v1.yaml', 'destination-rule-all.yaml', 'virtual-service-ratings-test-abort.yaml']) {
+  it("applies Istio's ratings-test-abort: jason gets 500 fault filter abort, others 200; deleting it restores", async () => {
+    for (const file of [
+      'virtual-service-all-v1.yaml',
+      'destination-rule-all.yaml',
+      'virtual-service-ratings-test-abort.yaml',
+    ]) {
       const applied = await kubectl('apply', '-f', join(SAMPLES, file))
       assert.equal(applied.code, 0, `${file}: ${applied.stderr}`)
     }
@@ -103,14 +125,31 @@ describe('chaos sandbox (integration, real CLI)', function () {
 
   it('prints Envoy stats from kubectl exec … -c istio-proxy -- pilot-agent request GET stats', async () => {
     const reviews = state.pods.find(p => p.app === 'reviews' && p.version === 'v2')!
-    const stats = await kubectl('exec', reviews.name, '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
+    const stats = await kubectl(
+      'exec',
+      reviews.name,
+      '-c',
+      'istio-proxy',
+      '--',
+      'pilot-agent',
+      'request',
+      'GET',
+      'stats',
+    )
     assert.equal(stats.code, 0, stats.stderr)
-    assert.match(stats.stdout, /^cluster\.outbound\|9080\|[^|]*\|ratings\.default\.svc\.cluster\.local[.;][\w.]+: \d+$/m)
-    assert.match(stats.stdout, /^http\.outbound_0\.0\.0\.0_9080;\.fault\.delays_injected: \d+$/m, 'Istio ≥ 1.23 names: `;` after the HTTP connection manager prefix')
+    assert.match(
+      stats.stdout,
+      /^cluster\.outbound\|9080\|[^|]*\|ratings\.default\.svc\.cluster\.local[.;][\w.]+: \d+$/m,
+    )
+    assert.match(
+      stats.stdout,
+      /^http\.outbound_0\.0\.0\.0_9080;\.fault\.delays_injected: \d+$/m,
+      'Istio ≥ 1.23 names: `;` after the HTTP connection manager prefix',
+    )
   })
 
   // istio 1.30.3 pkg/bootstrap/config.go: without proxyStatsMatcher a proxy collects neither fault nor outbound cluster stats.
-  it('the stats-less pod (no proxy.istio.io/config) exposes only Istio\'s default stats, and an Envoy probe on it gives the inclusion hint', async () => {
+  it("the stats-less pod (no proxy.istio.io/config) exposes only Istio's default stats, and an Envoy probe on it gives the inclusion hint", async () => {
     const bare = state.pods.find(p => p.app === 'stats-less')!
     const stats = await kubectl('exec', bare.name, '-c', 'istio-proxy', '--', 'pilot-agent', 'request', 'GET', 'stats')
     assert.equal(stats.code, 0, stats.stderr)
@@ -118,10 +157,20 @@ describe('chaos sandbox (integration, real CLI)', function () {
     assert.match(stats.stdout, /^server\.live: 1$/m)
     const cluster = connect({kubeconfig: state.kubeconfig})!
     const stat = 'http.outbound_0.0.0.0_9080.fault.delays_injected'
-    const verdict = evaluateEnvoy(stat, 'value >= 0', undefined, await snapshotEnvoy(cluster, 'default', {app: 'stats-less'}))
+    const verdict = evaluateEnvoy(
+      stat,
+      'value >= 0',
+      undefined,
+      await snapshotEnvoy(cluster, 'default', {app: 'stats-less'}),
+    )
     assert.equal(verdict.status, 'errored')
     assert.match(verdict.message ?? '', /no sidecar reports .*proxy\.istio\.io\/config/)
-    const annotated = evaluateEnvoy(stat, 'value >= 0', undefined, await snapshotEnvoy(cluster, 'default', {app: 'reviews'}))
+    const annotated = evaluateEnvoy(
+      stat,
+      'value >= 0',
+      undefined,
+      await snapshotEnvoy(cluster, 'default', {app: 'reviews'}),
+    )
     assert.equal(annotated.status, 'held', annotated.message)
   })
 
@@ -132,7 +181,20 @@ describe('chaos sandbox (integration, real CLI)', function () {
     }
     // As in Istio's task: sign in as jason. productpage sets end-user from its session only; an
     // end-user header sent to it is dropped (productpage.py getForwardHeaders).
-    const login = await sh('curl', ['-s', '-x', state.proxy, '-o', '/dev/null', '-D', '-', '-H', 'referer: http://productpage:9080/productpage', '--data', 'username=jason', 'http://productpage:9080/login'])
+    const login = await sh('curl', [
+      '-s',
+      '-x',
+      state.proxy,
+      '-o',
+      '/dev/null',
+      '-D',
+      '-',
+      '-H',
+      'referer: http://productpage:9080/productpage',
+      '--data',
+      'username=jason',
+      'http://productpage:9080/login',
+    ])
     const cookie = /^set-cookie: (session=[^;]+);/im.exec(login.stdout)?.[1]
     assert.ok(cookie !== undefined, login.stdout)
     const header = await curlVia(state.proxy, 'http://productpage:9080/productpage', {'end-user': 'jason'})
@@ -148,9 +210,11 @@ describe('chaos sandbox (integration, real CLI)', function () {
     assert.match(other.body, /Reviewer1/)
   })
 
-  it('answers the README\'s productpage 5xx ratio from its Prometheus', async function () {
+  it("answers the README's productpage 5xx ratio from its Prometheus", async function () {
     if (state.prometheus === undefined) {
-      console.log('      (skipped: the sandbox runs without Prometheus — no prometheus binary on PATH; .ci/run installs it)')
+      console.log(
+        '      (skipped: the sandbox runs without Prometheus — no prometheus binary on PATH; .ci/run installs it)',
+      )
       return this.skip()
     }
     // The ratio only exists once some 5xx has been seen (an empty numerator is no data, not 0), so
@@ -162,13 +226,21 @@ describe('chaos sandbox (integration, real CLI)', function () {
     const send = async (): Promise<void> => {
       for (let i = 0; i < 6; i++) {
         const tagged = i % 3 === 0
-        const res = await curlVia(state.proxy, 'http://productpage:9080/health', tagged ? {'user-agent': 'faultline-chaos-test'} : {})
+        const res = await curlVia(
+          state.proxy,
+          'http://productpage:9080/health',
+          tagged ? {'user-agent': 'faultline-chaos-test'} : {},
+        )
         assert.equal(res.status, tagged ? 503 : 200)
       }
     }
     // A counter's first sample is its baseline: rate() counts only increases seen after it.
     await send()
-    await pollQuery(state.prometheus, 'sum(istio_requests_total{destination_service=~"productpage.*",response_code="503"})', 30_000)
+    await pollQuery(
+      state.prometheus,
+      'sum(istio_requests_total{destination_service=~"productpage.*",response_code="503"})',
+      30_000,
+    )
     await send()
     const ratio = await pollQuery(state.prometheus, PRODUCTPAGE_5XX_RATIO, 30_000, v => v > 0)
     assert.ok(ratio > 0 && ratio < 1, `ratio ${ratio}`)
@@ -190,7 +262,10 @@ describe('chaos sandbox (integration, real CLI)', function () {
   it('runs in the foreground until Ctrl-C, then stops everything', async () => {
     const fg = await mkdtemp(join(tmpdir(), 'faultline-sandbox-fg-'))
     try {
-      const child = spawn(process.execPath, ['bin/chaos', 'sandbox', 'up', '--no-prometheus', '--state-dir', fg], {cwd: REPO, stdio: ['ignore', 'pipe', 'pipe']})
+      const child = spawn(process.execPath, ['bin/chaos', 'sandbox', 'up', '--no-prometheus', '--state-dir', fg], {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let stdout = ''
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
       const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
@@ -204,7 +279,8 @@ describe('chaos sandbox (integration, real CLI)', function () {
       child.kill('SIGINT')
       assert.equal(await exited, 0)
       assert.match(stdout, /Sandbox stopped\./)
-      for (const port of recordedPorts(running)) assert.equal(await listening(port), false, `port ${port} still listening`)
+      for (const port of recordedPorts(running))
+        assert.equal(await listening(port), false, `port ${port} still listening`)
       assert.equal(existsSync(join(fg, 'sandbox.json')), false)
     } finally {
       await rm(fg, {recursive: true, force: true})

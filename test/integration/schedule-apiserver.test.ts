@@ -33,7 +33,18 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
     kubectl = server.kubectl
     // The runs' namespace enforces the "restricted" Pod Security Standard, as a careful cluster would.
     assert.equal((await kubectl('create', 'namespace', 'bookinfo')).code, 0)
-    assert.equal((await kubectl('label', 'namespace', 'bookinfo', 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted')).code, 0)
+    assert.equal(
+      (
+        await kubectl(
+          'label',
+          'namespace',
+          'bookinfo',
+          'pod-security.kubernetes.io/enforce=restricted',
+          'pod-security.kubernetes.io/warn=restricted',
+        )
+      ).code,
+      0,
+    )
   })
 
   after(async function () {
@@ -43,13 +54,33 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
 
   it('accepts every document: the claim, the report server, the Secret reference, RBAC, the CronJobs — no PodSecurity warning', async () => {
     const schedule = await buildSchedule({
-      file: 'test/fixtures/schedule/weekly/weekly-gameday.yaml', cron: '0 10 * * 1', namespace: 'bookinfo', reaper: true, version: '0.1.0',
-      reportsPvc: 'chaos-reports', reportsSize: '2Gi', storageClass: 'standard', keep: 10, reportServer: true,
-      notifySecret: 'chaos-webhook/url', notifyFormat: 'slack', reportUrl: 'http://localhost:8080',
+      file: 'test/fixtures/schedule/weekly/weekly-gameday.yaml',
+      cron: '0 10 * * 1',
+      namespace: 'bookinfo',
+      reaper: true,
+      version: '0.1.0',
+      reportsPvc: 'chaos-reports',
+      reportsSize: '2Gi',
+      storageClass: 'standard',
+      keep: 10,
+      reportServer: true,
+      notifySecret: 'chaos-webhook/url',
+      notifyFormat: 'slack',
+      reportUrl: 'http://localhost:8080',
     })
     const kinds = schedule.manifests.map(m => m.object.kind)
-    for (const kind of ['PersistentVolumeClaim', 'Deployment', 'Service', 'CronJob']) assert.ok(kinds.includes(kind), kind)
-    const existing = await buildSchedule({file: 'experiments/ratings-abort.yaml', cron: '@daily', namespace: 'bookinfo', reaper: false, version: '0.1.0', reportsPvcExisting: 'chaos-reports', reportServer: true, name: 'nightly'})
+    for (const kind of ['PersistentVolumeClaim', 'Deployment', 'Service', 'CronJob'])
+      assert.ok(kinds.includes(kind), kind)
+    const existing = await buildSchedule({
+      file: 'experiments/ratings-abort.yaml',
+      cron: '@daily',
+      namespace: 'bookinfo',
+      reaper: false,
+      version: '0.1.0',
+      reportsPvcExisting: 'chaos-reports',
+      reportServer: true,
+      name: 'nightly',
+    })
     for (const [i, m] of [...schedule.manifests, ...existing.manifests].entries()) {
       const file = join((server as RealApiServer).dir, `${i}.yaml`)
       await writeFile(file, renderManifests([m]))
@@ -60,13 +91,26 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
   })
 
   it('and refuses what it should: the check is real', async () => {
-    const schedule = await buildSchedule({file: 'experiments/ratings-abort.yaml', cron: '@daily', namespace: 'bookinfo', reaper: false, version: '0.1.0', reportsPvc: 'chaos-reports', reportServer: true})
+    const schedule = await buildSchedule({
+      file: 'experiments/ratings-abort.yaml',
+      cron: '@daily',
+      namespace: 'bookinfo',
+      reaper: false,
+      version: '0.1.0',
+      reportsPvc: 'chaos-reports',
+      reportServer: true,
+    })
     const deployment = schedule.manifests.find(m => m.object.kind === 'Deployment')
     assert.ok(deployment !== undefined)
     // A privileged report server: PodSecurity "restricted" warns about the template.
-    const spec = (deployment.object.spec as {template: {spec: {containers: {securityContext: Record<string, unknown>}[]}}}).template.spec
+    const spec = (
+      deployment.object.spec as {template: {spec: {containers: {securityContext: Record<string, unknown>}[]}}}
+    ).template.spec
     const hardened = spec.containers[0]?.securityContext
-    spec.containers[0] = {...spec.containers[0], securityContext: {...hardened, allowPrivilegeEscalation: true, capabilities: {add: ['NET_ADMIN']}}}
+    spec.containers[0] = {
+      ...spec.containers[0],
+      securityContext: {...hardened, allowPrivilegeEscalation: true, capabilities: {add: ['NET_ADMIN']}},
+    }
     const file = join((server as RealApiServer).dir, 'privileged.yaml')
     await writeFile(file, renderManifests([deployment]))
     const r = await kubectl('apply', '--dry-run=server', '-f', file)
@@ -74,7 +118,12 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
     // A misspelt field is refused by strict validation.
     const claim = schedule.manifests.find(m => m.object.kind === 'PersistentVolumeClaim')
     assert.ok(claim !== undefined)
-    await writeFile(file, renderManifests([{...claim, object: {...claim.object, spec: {...claim.object.spec as object, acessModes: ['ReadWriteOnce']}}}]))
+    await writeFile(
+      file,
+      renderManifests([
+        {...claim, object: {...claim.object, spec: {...(claim.object.spec as object), acessModes: ['ReadWriteOnce']}}},
+      ]),
+    )
     const strict = await kubectl('apply', '--dry-run=server', '--validate=strict', '-f', file)
     assert.notEqual(strict.code, 0)
     assert.match(strict.stderr, /unknown field "spec.acessModes"/)

@@ -18,14 +18,18 @@ function kubectlStdin(kubeconfig: string, input: string, ...args: string[]): Pro
     const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], {cwd: REPO})
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString()
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString()
+    })
     child.on('close', code => resolve({code: code ?? 1, stdout, stderr}))
     child.stdin.end(input)
   })
 }
 
-describe('chaos schedule\'s kinds through kubectl against the sandbox', function () {
+describe("chaos schedule's kinds through kubectl against the sandbox", function () {
   this.timeout(120_000)
   const sandbox = withKubectlFixture('schedule-kinds')
   const {kubectl} = sandbox
@@ -54,23 +58,56 @@ describe('chaos schedule\'s kinds through kubectl against the sandbox', function
   })
 
   it('the report flags add a claim, a Deployment and a Service, all accepted', async () => {
-    const printed = await chaos(['schedule', 'experiments/ratings-delay.yaml', '--cron', '0 3 * * 1', '--reports-pvc', 'chaos-reports', '--keep', '5', '--report-server', '--notify-secret', 'chaos-webhook/url'])
+    const printed = await chaos([
+      'schedule',
+      'experiments/ratings-delay.yaml',
+      '--cron',
+      '0 3 * * 1',
+      '--reports-pvc',
+      'chaos-reports',
+      '--keep',
+      '5',
+      '--report-server',
+      '--notify-secret',
+      'chaos-webhook/url',
+    ])
     assert.equal(printed.code, 0, printed.stderr)
     const r = await kubectlStdin(kubeconfig(), printed.stdout, 'apply', '--dry-run=server', '-f', '-')
     assert.equal(r.code, 0, r.stderr)
-    for (const kind of ['persistentvolumeclaim/chaos-reports', 'deployment.apps/', 'service/']) assert.ok(r.stdout.includes(kind), `${kind} in ${r.stdout}`)
+    for (const kind of ['persistentvolumeclaim/chaos-reports', 'deployment.apps/', 'service/'])
+      assert.ok(r.stdout.includes(kind), `${kind} in ${r.stdout}`)
   })
 
   it('an unknown field or a wrong type is refused as kube-apiserver refuses it', async () => {
     const printed = (await chaos(['schedule', 'experiments/ratings-delay.yaml', '--cron', '0 3 * * 1'])).stdout
-    const unknown = await kubectlStdin(kubeconfig(), printed.replace('\n  schedule: ', '\n  bogusField: 1\n  schedule: '), 'apply', '--dry-run=server', '-f', '-')
+    const unknown = await kubectlStdin(
+      kubeconfig(),
+      printed.replace('\n  schedule: ', '\n  bogusField: 1\n  schedule: '),
+      'apply',
+      '--dry-run=server',
+      '-f',
+      '-',
+    )
     assert.notEqual(unknown.code, 0)
-    assert.match(unknown.stderr, /Error from server \(BadRequest\): error when creating "STDIN": CronJob in version "v1" cannot be handled as a CronJob: strict decoding error: unknown field "spec.bogusField"/)
-    const wrongType = await kubectlStdin(kubeconfig(), printed.replace(/concurrencyPolicy: \w+/, 'concurrencyPolicy: 5'), 'apply', '--dry-run=server', '-f', '-')
-    assert.match(wrongType.stderr, /CronJob in version "v1" cannot be handled as a CronJob: json: cannot unmarshal number into Go struct field/)
+    assert.match(
+      unknown.stderr,
+      /Error from server \(BadRequest\): error when creating "STDIN": CronJob in version "v1" cannot be handled as a CronJob: strict decoding error: unknown field "spec.bogusField"/,
+    )
+    const wrongType = await kubectlStdin(
+      kubeconfig(),
+      printed.replace(/concurrencyPolicy: \w+/, 'concurrencyPolicy: 5'),
+      'apply',
+      '--dry-run=server',
+      '-f',
+      '-',
+    )
+    assert.match(
+      wrongType.stderr,
+      /CronJob in version "v1" cannot be handled as a CronJob: json: cannot unmarshal number into Go struct field/,
+    )
   })
 
-  it('kubectl explain reads Kubernetes\' schema; a real apply stores the objects with their field manager', async () => {
+  it("kubectl explain reads Kubernetes' schema; a real apply stores the objects with their field manager", async () => {
     const explain = await kubectl('explain', 'cronjob.spec.schedule')
     assert.equal(explain.code, 0, explain.stderr)
     assert.match(explain.stdout, /FIELD: schedule <string>/)
@@ -78,8 +115,13 @@ describe('chaos schedule\'s kinds through kubectl against the sandbox', function
     assert.equal((await kubectlStdin(kubeconfig(), printed, 'apply', '-f', '-')).code, 0)
     const again = await kubectlStdin(kubeconfig(), printed, 'apply', '-f', '-')
     assert.match(again.stdout, /cronjob.batch\/ratings-delay unchanged/)
-    const cj = JSON.parse((await kubectl('get', 'cronjob', 'ratings-delay', '-o', 'json', '--show-managed-fields')).stdout) as {metadata: {managedFields: {manager: string; operation: string}[]}; spec: {schedule: string}}
+    const cj = JSON.parse(
+      (await kubectl('get', 'cronjob', 'ratings-delay', '-o', 'json', '--show-managed-fields')).stdout,
+    ) as {metadata: {managedFields: {manager: string; operation: string}[]}; spec: {schedule: string}}
     assert.equal(cj.spec.schedule, '0 3 * * 1')
-    assert.deepEqual(cj.metadata.managedFields.map(m => [m.manager, m.operation]), [['kubectl-client-side-apply', 'Update']])
+    assert.deepEqual(
+      cj.metadata.managedFields.map(m => [m.manager, m.operation]),
+      [['kubectl-client-side-apply', 'Update']],
+    )
   })
 })

@@ -22,11 +22,19 @@ spec:
     - destination: {host: ${name}, subset: ${subset}}
 `
 
-interface Managed {manager: string; operation: string; fieldsV1: Record<string, unknown>}
+interface Managed {
+  manager: string
+  operation: string
+  fieldsV1: Record<string, unknown>
+}
 
 describe('server-side apply by GitOps controllers, and preflight noticing them', function () {
   this.timeout(120_000)
-  const sandbox = withDetachedSandbox('ssa-sandbox', ['packages/sandbox/src/apiserver/managed.ts', 'packages/sandbox/src/apiserver/istio.ts', 'src/runner/preflight.ts'])
+  const sandbox = withDetachedSandbox('ssa-sandbox', [
+    'packages/sandbox/src/apiserver/managed.ts',
+    'packages/sandbox/src/apiserver/istio.ts',
+    'src/runner/preflight.ts',
+  ])
   before(async function () {
     const problem = await kubectlProblem()
     if (problem !== undefined) this.skip()
@@ -42,37 +50,78 @@ describe('server-side apply by GitOps controllers, and preflight noticing them',
     return (JSON.parse(r.stdout) as {metadata: {managedFields: Managed[]}}).metadata.managedFields
   }
 
-  it('Argo CD\'s apply: the object is created and managedFields name argocd-controller with the fields it applied', async () => {
-    const r = await sandbox.kubectl('apply', '--server-side', '--field-manager', 'argocd-controller', '-f', await file('ratings.yaml', vs('ratings', 'v1')))
+  it("Argo CD's apply: the object is created and managedFields name argocd-controller with the fields it applied", async () => {
+    const r = await sandbox.kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager',
+      'argocd-controller',
+      '-f',
+      await file('ratings.yaml', vs('ratings', 'v1')),
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout.trim(), 'virtualservice.networking.istio.io/ratings serverside-applied')
     const m = await managers('ratings')
-    assert.deepEqual(m.map(e => [e.manager, e.operation]), [['argocd-controller', 'Apply']])
+    assert.deepEqual(
+      m.map(e => [e.manager, e.operation]),
+      [['argocd-controller', 'Apply']],
+    )
     assert.deepEqual(m[0]?.fieldsV1, {'f:spec': {'f:hosts': {}, 'f:http': {}}})
   })
 
   it('chaos plan --live warns that ratings is managed by argocd-controller', async () => {
     const r = await chaos(['plan', 'experiments/ratings-delay.yaml', '--kubeconfig', sandbox.state.kubeconfig])
-    assert.match(r.stdout + r.stderr, /controller: VirtualService ratings is managed by argocd-controller, which may overwrite our routes mid-run/)
+    assert.match(
+      r.stdout + r.stderr,
+      /controller: VirtualService ratings is managed by argocd-controller, which may overwrite our routes mid-run/,
+    )
   })
 
-  it('Flux\'s conflicting apply gets 409 with kube-apiserver\'s message; --force-conflicts takes the field', async () => {
+  it("Flux's conflicting apply gets 409 with kube-apiserver's message; --force-conflicts takes the field", async () => {
     const path = await file('ratings-v2.yaml', vs('ratings', 'v2'))
-    const refused = await sandbox.kubectl('apply', '--server-side', '--field-manager', 'kustomize-controller', '-f', path)
+    const refused = await sandbox.kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager',
+      'kustomize-controller',
+      '-f',
+      path,
+    )
     assert.notEqual(refused.code, 0)
-    assert.match(refused.stderr, /^error: Apply failed with 1 conflict: conflict with "argocd-controller": \.spec\.http$/m)
-    const forced = await sandbox.kubectl('apply', '--server-side', '--field-manager', 'kustomize-controller', '--force-conflicts', '-f', path)
+    assert.match(
+      refused.stderr,
+      /^error: Apply failed with 1 conflict: conflict with "argocd-controller": \.spec\.http$/m,
+    )
+    const forced = await sandbox.kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager',
+      'kustomize-controller',
+      '--force-conflicts',
+      '-f',
+      path,
+    )
     assert.equal(forced.code, 0, forced.stderr)
     const m = await managers('ratings')
-    assert.deepEqual(m.map(e => [e.manager, e.operation, e.fieldsV1]), [
-      ['argocd-controller', 'Apply', {'f:spec': {'f:hosts': {}}}],
-      ['kustomize-controller', 'Apply', {'f:spec': {'f:hosts': {}, 'f:http': {}}}],
-    ])
+    assert.deepEqual(
+      m.map(e => [e.manager, e.operation, e.fieldsV1]),
+      [
+        ['argocd-controller', 'Apply', {'f:spec': {'f:hosts': {}}}],
+        ['kustomize-controller', 'Apply', {'f:spec': {'f:hosts': {}, 'f:http': {}}}],
+      ],
+    )
   })
 
   it('a VirtualService written by Flux alone is reported as managed by kustomize-controller', async () => {
     assert.equal((await sandbox.kubectl('delete', 'vs', 'ratings')).code, 0)
-    const r = await sandbox.kubectl('apply', '--server-side', '--field-manager', 'kustomize-controller', '-f', await file('ratings-flux.yaml', vs('ratings', 'v1')))
+    const r = await sandbox.kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager',
+      'kustomize-controller',
+      '-f',
+      await file('ratings-flux.yaml', vs('ratings', 'v1')),
+    )
     assert.equal(r.code, 0, r.stderr)
     const plan = await chaos(['plan', 'experiments/ratings-delay.yaml', '--kubeconfig', sandbox.state.kubeconfig])
     assert.match(plan.stdout + plan.stderr, /controller: VirtualService ratings is managed by kustomize-controller/)

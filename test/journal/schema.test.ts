@@ -5,7 +5,13 @@ import type {Static} from '@sinclair/typebox'
 import {Ajv} from 'ajv'
 
 import {
-  JOURNAL_SCHEMA_FILE, JOURNAL_SCHEMA_ID, type JournalDocument as SchemaJournal, journalIssues, journalSchema, journalSchemaText, RunEvent as RunEventSchema,
+  JOURNAL_SCHEMA_FILE,
+  JOURNAL_SCHEMA_ID,
+  type JournalDocument as SchemaJournal,
+  journalIssues,
+  journalSchema,
+  journalSchemaText,
+  RunEvent as RunEventSchema,
 } from '../../src/journal/schema.js'
 import type {RunEvent} from '../../src/journal/events.js'
 import type {JournalDocument} from '../../src/journal/journal.js'
@@ -26,7 +32,10 @@ export const modelIsTheEvent = (e: Static<typeof RunEventSchema>): RunEvent => e
 
 describe('the journal JSON Schema (schema/journal.schema.json)', () => {
   it('the committed file is generated from src/journal/model.ts', () => {
-    assert.ok(readFileSync(JOURNAL_SCHEMA_FILE, 'utf8') === journalSchemaText(), 'schema/journal.schema.json is stale: run `npm run schema` and commit the result')
+    assert.ok(
+      readFileSync(JOURNAL_SCHEMA_FILE, 'utf8') === journalSchemaText(),
+      'schema/journal.schema.json is stale: run `npm run schema` and commit the result',
+    )
   })
 
   it('names itself and carries the experiment model it refers to', () => {
@@ -59,12 +68,16 @@ describe('the journal JSON Schema (schema/journal.schema.json)', () => {
   })
 
   describe('rejects what is not a journal, saying where', () => {
-    const held = () => fixture('held.json') as Record<string, unknown> & {events: Record<string, unknown>[]; probes: Record<string, unknown>[]}
+    const held = () =>
+      fixture('held.json') as Record<string, unknown> & {
+        events: Record<string, unknown>[]
+        probes: Record<string, unknown>[]
+      }
 
     it('a finished journal without its outcome', () => {
       const doc = held()
       delete doc.outcome
-      assert.deepEqual(journalIssues(doc), ['/: must have required property \'outcome\''])
+      assert.deepEqual(journalIssues(doc), ["/: must have required property 'outcome'"])
     })
 
     it('an unknown event kind, reported once rather than once per kind', () => {

@@ -50,7 +50,17 @@ describe('the proxy environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY)', () => {
   })
 
   it('loopback hosts', () => {
-    for (const h of ['localhost', 'LOCALHOST', 'x.localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1']) assert.ok(isLoopback(h), h)
+    for (const h of [
+      'localhost',
+      'LOCALHOST',
+      'x.localhost',
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+    ])
+      assert.ok(isLoopback(h), h)
     for (const h of ['productpage', '10.0.0.1', '::2', '128.0.0.1']) assert.ok(!isLoopback(h), h)
   })
 })
@@ -80,15 +90,32 @@ describe('the proxy decision agrees with undici EnvHttpProxyAgent', function () 
   after(() => new Promise<void>(resolve => proxy.close(() => resolve())))
 
   const envCases: [string, {no?: string}][] = [
-    ['http://productpage:9080/', {}], ['https://bookinfo.example.com/', {}],
-    ['http://api.example.com/', {no: 'example.com'}], ['http://example.com/', {no: '.example.com'}], ['http://api.example.com/', {no: '*.example.com'}],
-    ['http://notexample.com/', {no: 'example.com'}], ['http://api.example.com:8080/', {no: 'example.com:8080'}], ['http://api.example.com:9090/', {no: 'example.com:8080'}],
-    ['http://api.example.com/', {no: 'example.com:80'}], ['https://api.example.com/', {no: 'example.com:80'}], ['http://anything.at.all/', {no: '*'}], ['http://a.b/', {no: 'x.y a.b'}],
+    ['http://productpage:9080/', {}],
+    ['https://bookinfo.example.com/', {}],
+    ['http://api.example.com/', {no: 'example.com'}],
+    ['http://example.com/', {no: '.example.com'}],
+    ['http://api.example.com/', {no: '*.example.com'}],
+    ['http://notexample.com/', {no: 'example.com'}],
+    ['http://api.example.com:8080/', {no: 'example.com:8080'}],
+    ['http://api.example.com:9090/', {no: 'example.com:8080'}],
+    ['http://api.example.com/', {no: 'example.com:80'}],
+    ['https://api.example.com/', {no: 'example.com:80'}],
+    ['http://anything.at.all/', {no: '*'}],
+    ['http://a.b/', {no: 'x.y a.b'}],
   ]
   for (const [url, {no}] of envCases) {
     it(`${url} NO_PROXY=${no ?? ''}`, async () => {
       const env = {HTTP_PROXY: proxyUrl, ...(no === undefined ? {} : {NO_PROXY: no})}
-      const agent = new EnvHttpProxyAgent({httpProxy: proxyUrl, httpsProxy: proxyUrl, noProxy: no ?? '', proxyTunnel: false, connect: {lookup: (_h: string, _o: unknown, cb: (err: Error) => void) => cb(Object.assign(new Error('direct'), {code: 'ENOTFOUND'}))} as never})
+      const agent = new EnvHttpProxyAgent({
+        httpProxy: proxyUrl,
+        httpsProxy: proxyUrl,
+        noProxy: no ?? '',
+        proxyTunnel: false,
+        connect: {
+          lookup: (_h: string, _o: unknown, cb: (err: Error) => void) =>
+            cb(Object.assign(new Error('direct'), {code: 'ENOTFOUND'})),
+        } as never,
+      })
       const before = hits
       try {
         const res = await request(url, {dispatcher: agent, headersTimeout: 3000, bodyTimeout: 3000})

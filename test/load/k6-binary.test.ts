@@ -19,13 +19,19 @@ const FAKE_DIR = fileURLToPath(new URL('../fixtures/k6/', import.meta.url))
 const FAKE = join(FAKE_DIR, 'k6')
 
 const plan: LoadPlan = {
-  url: 'http://productpage:9080/productpage', method: 'GET', durationMs: 60_000, requestTimeoutMs: 5000,
+  url: 'http://productpage:9080/productpage',
+  method: 'GET',
+  durationMs: 60_000,
+  requestTimeoutMs: 5000,
   traffic: [{name: 'targeted', ratePerSecond: 5, headers: {'x-chaos-test': 'true'}}],
 }
 
 /** The error a promise rejects with (the test fails if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(v => assert.fail(`expected a rejection, got ${JSON.stringify(v)}`), (e: unknown) => e)
+  return p.then(
+    v => assert.fail(`expected a rejection, got ${JSON.stringify(v)}`),
+    (e: unknown) => e,
+  )
 }
 
 /** The hint every K6_BINARY problem gives: point it at k6, unset it, or use the builtin driver. */
@@ -45,7 +51,10 @@ describe('k6: a K6_BINARY that is not k6, and a k6 that fails', function () {
   afterEach(() => rm(dir, {recursive: true, force: true}))
 
   it('a directory: "is a directory", never spawn\'s raw EACCES', async () => {
-    for (const attempt of [findK6({K6_BINARY: dir, PATH: ''}), new K6Driver({env: {K6_BINARY: dir, PATH: ''}}).version()]) {
+    for (const attempt of [
+      findK6({K6_BINARY: dir, PATH: ''}),
+      new K6Driver({env: {K6_BINARY: dir, PATH: ''}}).version(),
+    ]) {
       const err = await rejection(attempt)
       assert.ok(err instanceof K6Unavailable, String(err))
       assert.equal(err.exitCode, ExitCode.CouldNotRun)
@@ -61,7 +70,10 @@ describe('k6: a K6_BINARY that is not k6, and a k6 that fails', function () {
     const missing = join(dir, 'no-such-dir', 'k6')
     const err = await rejection(findK6({K6_BINARY: missing, PATH: FAKE_DIR}))
     assert.ok(err instanceof K6Unavailable)
-    assert.match(err.message, new RegExp(`K6_BINARY is "${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}", which does not exist`))
+    assert.match(
+      err.message,
+      new RegExp(`K6_BINARY is "${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}", which does not exist`),
+    )
     assertFixHint(err)
   })
 
@@ -83,7 +95,9 @@ describe('k6: a K6_BINARY that is not k6, and a k6 that fails', function () {
   })
 
   it('`k6 version` failing: its stderr is in the message', async () => {
-    const err = await rejection(new K6Driver({env: {...process.env, K6_BINARY: FAKE, FAKE_K6_MODE: 'version-fails'}}).version())
+    const err = await rejection(
+      new K6Driver({env: {...process.env, K6_BINARY: FAKE, FAKE_K6_MODE: 'version-fails'}}).version(),
+    )
     assert.ok(err instanceof K6Unavailable)
     assert.match(err.message, /version` exited with code 1: fake k6: broken/)
     assert.ok(err.message.includes(FAKE))
@@ -95,17 +109,26 @@ describe('k6: a K6_BINARY that is not k6, and a k6 that fails', function () {
     await chmod(broken, 0o755)
     const err = await rejection(new K6Driver({env: {K6_BINARY: broken, PATH: ''}}).version())
     assert.ok(err instanceof K6Unavailable)
-    assert.match(err.message, /could not start k6: .*\/k6 \(or the interpreter its first line names\) does not exist \(from K6_BINARY\)/)
+    assert.match(
+      err.message,
+      /could not start k6: .*\/k6 \(or the interpreter its first line names\) does not exist \(from K6_BINARY\)/,
+    )
     assertFixHint(err)
   })
 
-  it('k6 run exiting with an error: the last lines of its stderr are in the error (and so in the run\'s reason)', async () => {
+  it("k6 run exiting with an error: the last lines of its stderr are in the error (and so in the run's reason)", async () => {
     const k6 = join(dir, 'k6')
     // Twelve lines of stderr, then exit 1 (as k6 does on a bad option or an output it cannot open).
-    await writeFile(k6, '#!/bin/sh\n[ "$1" = version ] && { echo "k6 v1.0.0"; exit 0; }\ni=1; while [ $i -le 12 ]; do echo "level=error msg=\\"line $i\\"" >&2; i=$((i+1)); done\nexit 1\n')
+    await writeFile(
+      k6,
+      '#!/bin/sh\n[ "$1" = version ] && { echo "k6 v1.0.0"; exit 0; }\ni=1; while [ $i -le 12 ]; do echo "level=error msg=\\"line $i\\"" >&2; i=$((i+1)); done\nexit 1\n',
+    )
     await chmod(k6, 0o755)
     const stop = new AbortController()
-    const running = new K6Driver({env: {...process.env, K6_BINARY: k6}}).run(plan, new Recorder(['targeted']), {stop: stop.signal, abort: new AbortController().signal})
+    const running = new K6Driver({env: {...process.env, K6_BINARY: k6}}).run(plan, new Recorder(['targeted']), {
+      stop: stop.signal,
+      abort: new AbortController().signal,
+    })
     setTimeout(() => stop.abort(), 500)
     const err = await rejection(running)
     assert.ok(err instanceof K6Failed, String(err))
@@ -119,7 +142,11 @@ describe('k6: a K6_BINARY that is not k6, and a k6 that fails', function () {
   it('chaos run --driver k6 with K6_BINARY set to a directory: exit 4, the path, "is a directory" and the fix', async function () {
     this.timeout(180_000)
     await ensureBuilt(['src/load/k6-binary.ts', 'src/load/k6.ts', 'src/commands/run.ts'])
-    const ran = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay.yaml', '--driver', 'k6'], {...process.env, NO_COLOR: '1', K6_BINARY: dir})
+    const ran = await sh(process.execPath, ['bin/chaos', 'run', 'experiments/ratings-delay.yaml', '--driver', 'k6'], {
+      ...process.env,
+      NO_COLOR: '1',
+      K6_BINARY: dir,
+    })
     assert.equal(ran.code, ExitCode.CouldNotRun, ran.stderr)
     assert.match(ran.stderr, new RegExp(`Error: K6_BINARY is ".*", which is a directory`))
     assert.ok(ran.stderr.includes(dir), ran.stderr)

@@ -18,11 +18,22 @@ const FAKE_DIR = fileURLToPath(new URL('../fixtures/k6/', import.meta.url))
 const FAKE = join(FAKE_DIR, 'k6')
 const VERSION = 'k6 v2.2.0 (commit/devel, go1.25.12, linux/amd64)'
 
-interface Recorded {pid: number; args: string[]; env: Record<string, string | undefined>; script: string}
+interface Recorded {
+  pid: number
+  args: string[]
+  env: Record<string, string | undefined>
+  script: string
+}
 
 const plan = (over: Partial<LoadPlan> = {}): LoadPlan => ({
-  url: 'http://productpage:9080/productpage', method: 'GET', durationMs: 60_000, requestTimeoutMs: 5000,
-  traffic: [{name: 'targeted', ratePerSecond: 20, headers: {'x-chaos-test': 'true'}}, {name: 'control', ratePerSecond: 20, headers: {}}],
+  url: 'http://productpage:9080/productpage',
+  method: 'GET',
+  durationMs: 60_000,
+  requestTimeoutMs: 5000,
+  traffic: [
+    {name: 'targeted', ratePerSecond: 20, headers: {'x-chaos-test': 'true'}},
+    {name: 'control', ratePerSecond: 20, headers: {}},
+  ],
   ...over,
 })
 
@@ -55,7 +66,16 @@ describe('k6 load driver (fake k6)', function () {
   afterEach(() => rm(dir, {recursive: true, force: true}))
 
   /** Runs the driver against the fake with `env`, stopping it after `stopAfterMs` (or aborting). */
-  async function run(env: Record<string, string>, {stopAfterMs = 2500, abortAfterMs, p = plan(), recorder = new Recorder(p.traffic.map(t => t.name)), stopGraceMs}: {stopAfterMs?: number; abortAfterMs?: number; p?: LoadPlan; recorder?: Recorder; stopGraceMs?: number} = {}) {
+  async function run(
+    env: Record<string, string>,
+    {
+      stopAfterMs = 2500,
+      abortAfterMs,
+      p = plan(),
+      recorder = new Recorder(p.traffic.map(t => t.name)),
+      stopGraceMs,
+    }: {stopAfterMs?: number; abortAfterMs?: number; p?: LoadPlan; recorder?: Recorder; stopGraceMs?: number} = {},
+  ) {
     rmSync(record, {force: true})
     const stop = new AbortController()
     const abort = new AbortController()
@@ -68,22 +88,36 @@ describe('k6 load driver (fake k6)', function () {
     const poll = setInterval(() => {
       if (!existsSync(record)) return
       clearInterval(poll)
-      timer = abortAfterMs === undefined ? setTimeout(() => stop.abort(), stopAfterMs) : setTimeout(() => abort.abort(), abortAfterMs)
+      timer =
+        abortAfterMs === undefined
+          ? setTimeout(() => stop.abort(), stopAfterMs)
+          : setTimeout(() => abort.abort(), abortAfterMs)
     }, 10)
     const warnings: string[] = []
-    const driver = new K6Driver({env: {...process.env, K6_BINARY: FAKE, FAKE_K6_RECORD: record, ...env}, warn: m => warnings.push(m), ...(stopGraceMs === undefined ? {} : {stopGraceMs})})
+    const driver = new K6Driver({
+      env: {...process.env, K6_BINARY: FAKE, FAKE_K6_RECORD: record, ...env},
+      warn: m => warnings.push(m),
+      ...(stopGraceMs === undefined ? {} : {stopGraceMs}),
+    })
     try {
       await driver.run(p, recorder, {stop: stop.signal, abort: abort.signal})
-      return {recorder, sealedAt, tookMs: Date.now() - started, warnings, recorded: JSON.parse(readFileSync(record, 'utf8')) as Recorded}
+      return {
+        recorder,
+        sealedAt,
+        tookMs: Date.now() - started,
+        warnings,
+        recorded: JSON.parse(readFileSync(record, 'utf8')) as Recorded,
+      }
     } finally {
       clearInterval(poll)
       clearTimeout(timer)
     }
   }
 
-  const total = (r: Recorder, traffic: string, field: 'requests' | 'dropped' | 'failed' = 'requests') => r.seconds(traffic).reduce((n, s) => n + s[field], 0)
+  const total = (r: Recorder, traffic: string, field: 'requests' | 'dropped' | 'failed' = 'requests') =>
+    r.seconds(traffic).reduce((n, s) => n + s[field], 0)
 
-  it('records `k6 version`\'s first line', async () => {
+  it("records `k6 version`'s first line", async () => {
     const driver = new K6Driver({env: {...process.env, K6_BINARY: FAKE}})
     assert.equal(await driver.version(), VERSION)
     assert.equal(driver.name, 'k6')
@@ -102,7 +136,10 @@ describe('k6 load driver (fake k6)', function () {
   })
 
   it('streams points into the recorder while k6 runs: per class, status and latency', async () => {
-    const {recorder, sealedAt, tookMs, warnings} = await run({FAKE_K6_LATENCY: '{"targeted":300}', FAKE_K6_STATUS: '{"targeted":503}'}, {stopAfterMs: 4500})
+    const {recorder, sealedAt, tookMs, warnings} = await run(
+      {FAKE_K6_LATENCY: '{"targeted":300}', FAKE_K6_STATUS: '{"targeted":503}'},
+      {stopAfterMs: 4500},
+    )
     assert.deepEqual(warnings, [], 'no point arrived after its second was sealed')
     for (const traffic of ['targeted', 'control']) {
       const n = total(recorder, traffic)
@@ -114,13 +151,25 @@ describe('k6 load driver (fake k6)', function () {
     assert.ok(recorder.summarise('control', 0, 10_000).duration.max < 50)
     // Second 0 starts with k6's start-up; the later ones hold 20 requests each.
     const beforeEnd = sealedAt.filter(s => s.ms < tookMs - 500 && s.second.second > 0)
-    assert.ok(beforeEnd.length >= 4, `seconds are sealed while the load runs, not only at its end (${JSON.stringify(sealedAt.map(s => [s.second.traffic, s.second.second, s.ms]))})`)
-    for (const {second, ms} of beforeEnd) assert.ok(second.requests >= 18, `second ${second.second} of ${second.traffic} sealed at ${ms} ms with only ${second.requests} requests`)
+    assert.ok(
+      beforeEnd.length >= 4,
+      `seconds are sealed while the load runs, not only at its end (${JSON.stringify(sealedAt.map(s => [s.second.traffic, s.second.second, s.ms]))})`,
+    )
+    for (const {second, ms} of beforeEnd)
+      assert.ok(
+        second.requests >= 18,
+        `second ${second.second} of ${second.traffic} sealed at ${ms} ms with only ${second.requests} requests`,
+      )
   })
 
   it('without start marks (k6 before v0.45), requests are keyed by end − duration', async () => {
-    const {recorder, warnings} = await run({FAKE_K6_NO_METADATA: '1', FAKE_K6_LATENCY: '{"targeted":150}'}, {stopAfterMs: 2000})
-    assert.deepEqual(warnings, ['k6 wrote no start marks (k6 older than v0.45?): live figures run 5s (the request timeout) behind'])
+    const {recorder, warnings} = await run(
+      {FAKE_K6_NO_METADATA: '1', FAKE_K6_LATENCY: '{"targeted":150}'},
+      {stopAfterMs: 2000},
+    )
+    assert.deepEqual(warnings, [
+      'k6 wrote no start marks (k6 older than v0.45?): live figures run 5s (the request timeout) behind',
+    ])
     assert.ok(total(recorder, 'targeted') >= 30)
     assert.ok(recorder.summarise('targeted', 0, 10_000).duration.med >= 149)
   })
@@ -128,7 +177,10 @@ describe('k6 load driver (fake k6)', function () {
   it('counts dropped iterations in their class', async () => {
     const {recorder} = await run({FAKE_K6_DROP_EVERY: '4'}, {stopAfterMs: 2000})
     const dropped = total(recorder, 'control', 'dropped')
-    assert.ok(dropped >= 8 && Math.abs(dropped * 3 - total(recorder, 'control')) <= 6, `${dropped} dropped, ${total(recorder, 'control')} sent`)
+    assert.ok(
+      dropped >= 8 && Math.abs(dropped * 3 - total(recorder, 'control')) <= 6,
+      `${dropped} dropped, ${total(recorder, 'control')} sent`,
+    )
   })
 
   it('runs a closed-model class (vus)', async () => {
@@ -142,15 +194,34 @@ describe('k6 load driver (fake k6)', function () {
   it('replays the recorded k6 output through the process: the same requests as the recording holds', async () => {
     const {recorder} = await run({FAKE_K6_MODE: 'replay'}, {stopAfterMs: 20_000})
     const recording = readFileSync(new URL('../reference/k6/points.jsonl', import.meta.url), 'utf8')
-    const expected = (traffic: string) => recording.split('\n').filter(l => l.includes('"metric":"http_req_duration","type":"Point"') && l.includes(`"traffic":"${traffic}"`)).length
-    assert.deepEqual([total(recorder, 'targeted'), total(recorder, 'control')], [expected('targeted'), expected('control')])
+    const expected = (traffic: string) =>
+      recording
+        .split('\n')
+        .filter(l => l.includes('"metric":"http_req_duration","type":"Point"') && l.includes(`"traffic":"${traffic}"`))
+        .length
+    assert.deepEqual(
+      [total(recorder, 'targeted'), total(recorder, 'control')],
+      [expected('targeted'), expected('control')],
+    )
     assert.ok(expected('targeted') > 20)
   })
 
-  it('sends the load through the plan\'s proxy (and only that one): HTTP_PROXY set, NO_PROXY cleared', async () => {
-    const proxied = await run({NO_PROXY: 'productpage', no_proxy: 'productpage'}, {stopAfterMs: 500, p: plan({proxy: 'http://127.0.0.1:15001'})})
-    assert.deepEqual(proxied.recorded.env, {HTTP_PROXY: 'http://127.0.0.1:15001', http_proxy: 'http://127.0.0.1:15001', HTTPS_PROXY: 'http://127.0.0.1:15001', https_proxy: 'http://127.0.0.1:15001', K6_NO_USAGE_REPORT: 'true'})
-    const direct = await run({HTTP_PROXY: 'http://corporate:3128', http_proxy: 'http://corporate:3128'}, {stopAfterMs: 500})
+  it("sends the load through the plan's proxy (and only that one): HTTP_PROXY set, NO_PROXY cleared", async () => {
+    const proxied = await run(
+      {NO_PROXY: 'productpage', no_proxy: 'productpage'},
+      {stopAfterMs: 500, p: plan({proxy: 'http://127.0.0.1:15001'})},
+    )
+    assert.deepEqual(proxied.recorded.env, {
+      HTTP_PROXY: 'http://127.0.0.1:15001',
+      http_proxy: 'http://127.0.0.1:15001',
+      HTTPS_PROXY: 'http://127.0.0.1:15001',
+      https_proxy: 'http://127.0.0.1:15001',
+      K6_NO_USAGE_REPORT: 'true',
+    })
+    const direct = await run(
+      {HTTP_PROXY: 'http://corporate:3128', http_proxy: 'http://corporate:3128'},
+      {stopAfterMs: 500},
+    )
     assert.deepEqual(direct.recorded.env, {K6_NO_USAGE_REPORT: 'true'})
   })
 
@@ -159,17 +230,23 @@ describe('k6 load driver (fake k6)', function () {
     assert.ok(total(recorder, 'control') >= 15)
   })
 
-  it('exit 107: a clear error with k6\'s message, held until the load is stopped (never an unhandled rejection mid-run)', async () => {
+  it("exit 107: a clear error with k6's message, held until the load is stopped (never an unhandled rejection mid-run)", async () => {
     const started = Date.now()
-    const err = await run({FAKE_K6_MODE: 'script-error'}, {stopAfterMs: 1000}).then(() => undefined, (e: unknown) => e)
+    const err = await run({FAKE_K6_MODE: 'script-error'}, {stopAfterMs: 1000}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     assert.ok(err instanceof K6Failed)
     assert.equal(err.exitCode, ExitCode.CouldNotRun)
     assert.match(err.message, /could not load the generated script \(exit 107\).*could not initialize 'bad\.js'/s)
     assert.ok(Date.now() - started >= 950, 'the rejection waited for the stop signal')
   })
 
-  it('any other exit is an error carrying the tail of k6\'s stderr', async () => {
-    const err = await run({FAKE_K6_MODE: 'crash'}, {stopAfterMs: 3000}).then(() => undefined, (e: unknown) => e)
+  it("any other exit is an error carrying the tail of k6's stderr", async () => {
+    const err = await run({FAKE_K6_MODE: 'crash'}, {stopAfterMs: 3000}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     assert.ok(err instanceof K6Failed)
     assert.match(err.message, /k6 exited with code 1: .*fake k6 crashed"\npanic: runtime error/s)
   })
@@ -197,7 +274,10 @@ describe('k6 load driver (fake k6)', function () {
     recorder.onSecond(() => {
       throw new Error('listener broke')
     })
-    const running = run({}, {stopAfterMs: 8000, recorder}).then(() => undefined, (e: unknown) => e)
+    const running = run({}, {stopAfterMs: 8000, recorder}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     await until(() => existsSync(record))
     const {pid} = JSON.parse(readFileSync(record, 'utf8')) as Recorded
     await until(() => !alive(pid))
@@ -213,17 +293,26 @@ describe('k6 load driver (fake k6)', function () {
     await chmod(broken, 0o755)
     const stop = new AbortController()
     const never = new AbortController().signal
-    const running = new K6Driver({env: {...process.env, K6_BINARY: broken}}).run(plan(), new Recorder(['targeted', 'control']), {stop: stop.signal, abort: never})
+    const running = new K6Driver({env: {...process.env, K6_BINARY: broken}}).run(
+      plan(),
+      new Recorder(['targeted', 'control']),
+      {stop: stop.signal, abort: never},
+    )
     // The failure is held until the load is stopped.
     setTimeout(() => stop.abort(), 500)
-    const err = await running.then(() => undefined, (e: unknown) => e)
+    const err = await running.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     assert.ok(err instanceof K6Unavailable, String(err))
     assert.match(err.message, /could not start k6/)
   })
 
   it('refuses a loopback load URL behind a proxy: Go would bypass the proxy for it', () => {
-    for (const url of ['http://127.0.0.1:9080/', 'http://localhost:9080/', 'http://127.3.2.1/', 'http://[::1]:80/']) assert.match(k6ProxyProblem(url, 'http://127.0.0.1:15001') ?? '', /loopback/, url)
-    for (const url of ['http://productpage:9080/productpage', 'http://10.0.0.1/', 'http://localhost.example/']) assert.equal(k6ProxyProblem(url, 'http://127.0.0.1:15001'), undefined, url)
+    for (const url of ['http://127.0.0.1:9080/', 'http://localhost:9080/', 'http://127.3.2.1/', 'http://[::1]:80/'])
+      assert.match(k6ProxyProblem(url, 'http://127.0.0.1:15001') ?? '', /loopback/, url)
+    for (const url of ['http://productpage:9080/productpage', 'http://10.0.0.1/', 'http://localhost.example/'])
+      assert.equal(k6ProxyProblem(url, 'http://127.0.0.1:15001'), undefined, url)
     assert.equal(k6ProxyProblem('http://127.0.0.1:9080/', undefined), undefined)
   })
 
@@ -238,13 +327,23 @@ describe('k6 load driver (fake k6)', function () {
       await writeFile(notExecutable, '#!/bin/sh\n')
       await chmod(notExecutable, 0o644)
       for (const env of [{PATH: dir}, {K6_BINARY: notExecutable, PATH: FAKE_DIR}]) {
-        const err = await findK6(env).then(() => undefined, (e: unknown) => e)
+        const err = await findK6(env).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
         assert.ok(err instanceof K6Unavailable, JSON.stringify(env))
         assert.equal(err.exitCode, ExitCode.CouldNotRun)
         assert.match(err.hint ?? '', /install k6/i)
         assert.match(err.hint ?? '', /K6_BINARY/)
       }
-      const version = await new K6Driver({env: {K6_BINARY: FAKE, FAKE_K6_MODE: 'version-fails', PATH: process.env.PATH ?? ''}}).version().then(() => undefined, (e: unknown) => e)
+      const version = await new K6Driver({
+        env: {K6_BINARY: FAKE, FAKE_K6_MODE: 'version-fails', PATH: process.env.PATH ?? ''},
+      })
+        .version()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
       assert.ok(version instanceof K6Unavailable)
     })
   })

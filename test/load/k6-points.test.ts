@@ -10,14 +10,26 @@ import {Recorder} from '../../src/load/recorder.js'
 const REFERENCE = fileURLToPath(new URL('../reference/k6/', import.meta.url))
 const RECORDED = `${REFERENCE}points.jsonl`
 
-interface Raw {type: string; metric?: string; data: {time: string; value: number; tags: Record<string, string>}}
+interface Raw {
+  type: string
+  metric?: string
+  data: {time: string; value: number; tags: Record<string, string>}
+}
 /** The recording, parsed here without the code under test. */
-const raw = (): Raw[] => readFileSync(RECORDED, 'utf8').split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l) as Raw)
+const raw = (): Raw[] =>
+  readFileSync(RECORDED, 'utf8')
+    .split('\n')
+    .filter(l => l.trim() !== '')
+    .map(l => JSON.parse(l) as Raw)
 
 /** A k6 point line shaped like the recorded ones, at `ms` since the epoch. */
 function line(metric: string, ms: number, value: number, tags: Record<string, string>, iteration?: number): string {
   const time = `${new Date(Math.floor(ms)).toISOString().slice(0, -1)}${String(Math.round((ms % 1) * 1e6)).padStart(6, '0')}Z`
-  return JSON.stringify({metric, type: 'Point', data: {time, value, tags, ...(iteration === undefined ? {} : {metadata: {[ITERATION_KEY]: String(iteration)}})}})
+  return JSON.stringify({
+    metric,
+    type: 'Point',
+    data: {time, value, tags, ...(iteration === undefined ? {} : {metadata: {[ITERATION_KEY]: String(iteration)}})},
+  })
 }
 
 describe('k6 points into the recorder', () => {
@@ -28,7 +40,7 @@ describe('k6 points into the recorder', () => {
     assert.ok(Number.isNaN(parseK6Time('yesterday')))
   })
 
-  it('a point is stamped with the request\'s end: time − duration falls on the 50 ms arrival grid (recording)', () => {
+  it("a point is stamped with the request's end: time − duration falls on the 50 ms arrival grid (recording)", () => {
     const d = raw().filter(p => p.type === 'Point' && p.metric === 'http_req_duration')
     const starts = d.map(p => parseK6Time(p.data.time) - p.data.value)
     // 20/s per class: every start is a multiple of 50 ms after the others, within a few ms of
@@ -39,16 +51,29 @@ describe('k6 points into the recorder', () => {
       assert.ok(off < 5 || off > 45, `start ${(s - ref).toFixed(1)} ms from another is off the 50 ms grid`)
     }
     const ends = d.map(p => parseK6Time(p.data.time))
-    assert.ok(starts.some((s, i) => i > 0 && s < (starts[i - 1] ?? 0)), 'the file is in end order, not start order')
-    assert.deepEqual(ends, [...ends].sort((a, b) => a - b))
+    assert.ok(
+      starts.some((s, i) => i > 0 && s < (starts[i - 1] ?? 0)),
+      'the file is in end order, not start order',
+    )
+    assert.deepEqual(
+      ends,
+      [...ends].sort((a, b) => a - b),
+    )
   })
 
   it('feeds the recorded points.jsonl: every request, status and class, in the second it started', () => {
     const points = raw().filter(p => p.type === 'Point' && p.metric === 'http_req_duration')
     const t0 = Math.floor(parseK6Time(points[0]?.data.time ?? '') - 1000)
-    const expected = new Map<string, {requests: number; statuses: Record<string, number>; seconds: Map<number, number>}>()
+    const expected = new Map<
+      string,
+      {requests: number; statuses: Record<string, number>; seconds: Map<number, number>}
+    >()
     for (const p of points) {
-      const c = expected.get(p.data.tags.traffic ?? '') ?? {requests: 0, statuses: {}, seconds: new Map<number, number>()}
+      const c = expected.get(p.data.tags.traffic ?? '') ?? {
+        requests: 0,
+        statuses: {},
+        seconds: new Map<number, number>(),
+      }
       c.requests++
       c.statuses[p.data.tags.status ?? ''] = (c.statuses[p.data.tags.status ?? ''] ?? 0) + 1
       const second = Math.floor((parseK6Time(p.data.time) - p.data.value - t0) / 1000)
@@ -64,12 +89,19 @@ describe('k6 points into the recorder', () => {
     assert.deepEqual(feed.counts, {requests: points.length, dropped: 0, late: 0, ignored: 0, unmarked: points.length})
     for (const [traffic, c] of expected) {
       const seconds = recorder.seconds(traffic)
-      assert.equal(seconds.reduce((n, s) => n + s.requests, 0), c.requests, traffic)
+      assert.equal(
+        seconds.reduce((n, s) => n + s.requests, 0),
+        c.requests,
+        traffic,
+      )
       assert.deepEqual(new Map(seconds.map(s => [s.second, s.requests])), c.seconds, traffic)
       const statuses: Record<string, number> = {}
       for (const s of seconds) for (const [k, v] of Object.entries(s.statuses)) statuses[k] = (statuses[k] ?? 0) + v
       assert.deepEqual(statuses, c.statuses, traffic)
-      assert.equal(seconds.reduce((n, s) => n + s.failed, 0), c.statuses['503'] ?? 0)
+      assert.equal(
+        seconds.reduce((n, s) => n + s.failed, 0),
+        c.statuses['503'] ?? 0,
+      )
     }
     // The 200 ms responses of targeted traffic are in its tail, control's are not.
     const summary = (traffic: string) => recorder.summarise(traffic, 0, 10_000).duration
@@ -85,15 +117,18 @@ describe('k6 points into the recorder', () => {
       for (const c of chunks) for (const l of lines.push(c)) feed.line(l)
       feed.line(lines.end())
       recorder.flush(0, true)
-      return {counts: feed.counts, seconds: recorder.classes.map(c => recorder.seconds(c).map(s => [s.second, s.requests, s.statuses]))}
+      return {
+        counts: feed.counts,
+        seconds: recorder.classes.map(c => recorder.seconds(c).map(s => [s.second, s.requests, s.statuses])),
+      }
     }
     const chunks: string[] = []
-    for (let i = 0, n = 1; i < text.length; i += n, n = (n * 7919) % 4096 + 1) chunks.push(text.slice(i, i + n))
+    for (let i = 0, n = 1; i < text.length; i += n, n = ((n * 7919) % 4096) + 1) chunks.push(text.slice(i, i + n))
     assert.ok(chunks.length > 50)
     assert.deepEqual(feedAll(chunks), feedAll([text]))
   })
 
-  it('a start mark holds its second open until the request\'s own points arrive, however slow', () => {
+  it("a start mark holds its second open until the request's own points arrive, however slow", () => {
     const recorder = new Recorder(['targeted'])
     const feed = new K6PointFeed(recorder, 0)
     const tags = {traffic: 'targeted', scenario: 't0_targeted'}
@@ -118,7 +153,10 @@ describe('k6 points into the recorder', () => {
     feed.line(line('http_req_duration', 710, 10, tags, 1))
     feed.line(line('dropped_iterations', 800, 1, {traffic: 'control'}))
     recorder.flush(5000, true)
-    assert.deepEqual(recorder.seconds('control').map(s => [s.second, s.requests]), [[0, 1]])
+    assert.deepEqual(
+      recorder.seconds('control').map(s => [s.second, s.requests]),
+      [[0, 1]],
+    )
     assert.equal(feed.counts.late, 3)
   })
 
@@ -131,7 +169,10 @@ describe('k6 points into the recorder', () => {
     feed.line('{"metric":"http_req_duration","type":"Poi')
     feed.line(line('http_req_blocked', 1600, 1, {traffic: 'control'}))
     recorder.flush(0, true)
-    assert.deepEqual(recorder.seconds('control').map(s => [s.second, s.dropped, s.requests]), [[1, 2, 0]])
+    assert.deepEqual(
+      recorder.seconds('control').map(s => [s.second, s.dropped, s.requests]),
+      [[1, 2, 0]],
+    )
     assert.deepEqual(feed.counts, {requests: 0, dropped: 2, late: 0, ignored: 2, unmarked: 0})
   })
 
@@ -140,21 +181,39 @@ describe('k6 points into the recorder', () => {
     const feed = new K6PointFeed(recorder, 0)
     feed.line(line('http_req_duration', 100, 0, {traffic: 'control', status: '0', error_code: '1212'}))
     recorder.flush(0, true)
-    assert.deepEqual(recorder.seconds('control').map(s => [s.failed, s.statuses, s.reasons]), [[1, {error: 1}, {ECONNREFUSED: 1}]])
+    assert.deepEqual(
+      recorder.seconds('control').map(s => [s.failed, s.statuses, s.reasons]),
+      [[1, {error: 1}, {ECONNREFUSED: 1}]],
+    )
   })
 
-  it('the sealing lag covers k6\'s output pipeline at the experiments\' rates (measured on the recording)', () => {
+  it("the sealing lag covers k6's output pipeline at the experiments' rates (measured on the recording)", () => {
     const requests = raw().filter(p => p.type === 'Point' && p.metric === 'http_req_duration').length
     const bytesPerRequest = statSync(RECORDED).size / requests
     assert.ok(bytesPerRequest > 3000 && bytesPerRequest < 5000, `${bytesPerRequest} B of JSON per request`)
-    const plan = (perSecond: number) => ({url: 'http://x/', method: 'GET', durationMs: 1000, requestTimeoutMs: 60_000, traffic: [{name: 'a', ratePerSecond: perSecond / 2, headers: {}}, {name: 'b', ratePerSecond: perSecond / 2, headers: {}}]})
+    const plan = (perSecond: number) => ({
+      url: 'http://x/',
+      method: 'GET',
+      durationMs: 1000,
+      requestTimeoutMs: 60_000,
+      traffic: [
+        {name: 'a', ratePerSecond: perSecond / 2, headers: {}},
+        {name: 'b', ratePerSecond: perSecond / 2, headers: {}},
+      ],
+    })
     for (const perSecond of [0.5, 2, 10, 1000]) {
       // The recorded bytes per request fill k6's 4 KiB buffer this fast at this rate.
-      const fillMs = K6_JSON_OUTPUT.bufferBytes / (bytesPerRequest * perSecond) * 1000
+      const fillMs = (K6_JSON_OUTPUT.bufferBytes / (bytesPerRequest * perSecond)) * 1000
       const pipelineMs = K6_JSON_OUTPUT.batchMs + K6_JSON_OUTPUT.flushMs + fillMs + POLL_MS
       const lag = initialLagMs(plan(perSecond))
-      assert.ok(lag >= 2 * pipelineMs && lag >= MIN_LAG_MS, `${perSecond}/s: lag ${lag.toFixed(0)} ms for a ${pipelineMs.toFixed(0)} ms pipeline`)
+      assert.ok(
+        lag >= 2 * pipelineMs && lag >= MIN_LAG_MS,
+        `${perSecond}/s: lag ${lag.toFixed(0)} ms for a ${pipelineMs.toFixed(0)} ms pipeline`,
+      )
     }
-    assert.ok(initialLagMs(plan(10)) <= 1200, 'at the experiments\' 10/s in all, the live view stays about a second behind')
+    assert.ok(
+      initialLagMs(plan(10)) <= 1200,
+      "at the experiments' 10/s in all, the live view stays about a second behind",
+    )
   })
 })

@@ -33,7 +33,9 @@ describe('k6 load driver (real k6)', function () {
       const status = n % 10 === 0 ? 503 : 200
       setTimeout(() => res.writeHead(status).end('slow'), 150)
     })
-    port = await new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
+    port = await new Promise(resolve =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    )
   })
   after(() => server?.close())
 
@@ -42,14 +44,27 @@ describe('k6 load driver (real k6)', function () {
     assert.match(await driver.version(), /^k6 v\d+\.\d+\.\d+/)
     const recorder = new Recorder(['targeted', 'control'])
     const never = new AbortController().signal
-    await driver.run({
-      url: `http://127.0.0.1:${port}/productpage`, method: 'GET', durationMs: 4000, requestTimeoutMs: 5000,
-      traffic: [{name: 'targeted', ratePerSecond: 20, headers: {'x-chaos-test': 'true'}}, {name: 'control', ratePerSecond: 20, headers: {}}],
-    }, recorder, {stop: never, abort: never})
+    await driver.run(
+      {
+        url: `http://127.0.0.1:${port}/productpage`,
+        method: 'GET',
+        durationMs: 4000,
+        requestTimeoutMs: 5000,
+        traffic: [
+          {name: 'targeted', ratePerSecond: 20, headers: {'x-chaos-test': 'true'}},
+          {name: 'control', ratePerSecond: 20, headers: {}},
+        ],
+      },
+      recorder,
+      {stop: never, abort: never},
+    )
     const total = (traffic: string) => recorder.summarise(traffic, 0, 60_000)
     const targeted = total('targeted')
     const control = total('control')
-    assert.ok(Math.abs(targeted.requests - 80) <= 2 && Math.abs(control.requests - 80) <= 2, `${targeted.requests} targeted, ${control.requests} control`)
+    assert.ok(
+      Math.abs(targeted.requests - 80) <= 2 && Math.abs(control.requests - 80) <= 2,
+      `${targeted.requests} targeted, ${control.requests} control`,
+    )
     assert.equal(seen.filter(h => h['x-chaos-test'] === 'true').length, targeted.requests)
     assert.ok(targeted.failed >= 6 && targeted.failed <= 10, `${targeted.failed} targeted failures`)
     assert.equal(control.failed, 0)

@@ -9,13 +9,29 @@ import type {LoadPlan} from '../../src/load/driver.js'
 import {arrivalRate, ITERATION_KEY, k6Script, STARTED_METRIC} from '../../src/load/k6-script.js'
 
 const plan = (over: Partial<LoadPlan> = {}): LoadPlan => ({
-  url: 'http://productpage:9080/productpage', method: 'GET', durationMs: 70_000, requestTimeoutMs: 60_000,
-  traffic: [{name: 'targeted', ratePerSecond: 5, headers: {'x-chaos-test': 'true'}}, {name: 'control', ratePerSecond: 5, headers: {}}],
+  url: 'http://productpage:9080/productpage',
+  method: 'GET',
+  durationMs: 70_000,
+  requestTimeoutMs: 60_000,
+  traffic: [
+    {name: 'targeted', ratePerSecond: 5, headers: {'x-chaos-test': 'true'}},
+    {name: 'control', ratePerSecond: 5, headers: {}},
+  ],
   ...over,
 })
 
 /** Evaluates the script with stand-ins for k6's modules; returns its options and what each scenario sends. */
-function evaluate(source: string): {options: {scenarios: Record<string, Record<string, unknown>>; thresholds?: unknown}; call: (exec: string) => {method: string; url: string; body: unknown; params: {headers: Record<string, string>; timeout: string}; metadata: Record<string, string>; started: number}} {
+function evaluate(source: string): {
+  options: {scenarios: Record<string, Record<string, unknown>>; thresholds?: unknown}
+  call: (exec: string) => {
+    method: string
+    url: string
+    body: unknown
+    params: {headers: Record<string, string>; timeout: string}
+    metadata: Record<string, string>
+    started: number
+  }
+} {
   const body = source
     .replace(/^import http from 'k6\/http'$/m, 'const http = k6.http')
     .replace(/^import exec from 'k6\/execution'$/m, 'const exec = k6.exec')
@@ -28,11 +44,30 @@ function evaluate(source: string): {options: {scenarios: Record<string, Record<s
   let started = 0
   let iteration = 0
   const k6 = {
-    http: {request: (method: string, url: string, b: unknown, params: never) => requests.push({method, url, body: b, params})},
-    exec: {vu: {metrics: {metadata}}, scenario: {get iterationInTest() { return iteration++ }}},
-    Counter: class { constructor(readonly name: string) { assert.equal(name, STARTED_METRIC) } add(n: number) { started += n } },
+    http: {
+      request: (method: string, url: string, b: unknown, params: never) =>
+        requests.push({method, url, body: b, params}),
+    },
+    exec: {
+      vu: {metrics: {metadata}},
+      scenario: {
+        get iterationInTest() {
+          return iteration++
+        },
+      },
+    },
+    Counter: class {
+      constructor(readonly name: string) {
+        assert.equal(name, STARTED_METRIC)
+      }
+      add(n: number) {
+        started += n
+      }
+    },
   }
-  const module = new Function('k6', `${body}\nreturn {options, ${names.join(', ')}}`) as (k: typeof k6) => Record<string, unknown>
+  const module = new Function('k6', `${body}\nreturn {options, ${names.join(', ')}}`) as (
+    k: typeof k6,
+  ) => Record<string, unknown>
   const m = module(k6)
   return {
     options: m.options as never,
@@ -60,30 +95,71 @@ describe('k6 script generation', () => {
     const s = k6Script(plan())
     const {options} = evaluate(s.source)
     assert.equal(options.thresholds, undefined)
-    assert.deepEqual([...s.scenarios], [['t0_targeted', 'targeted'], ['t1_control', 'control']])
-    assert.deepEqual(options.scenarios.t0_targeted, {executor: 'constant-arrival-rate', rate: 5, timeUnit: '1s', duration: '70000ms', preAllocatedVUs: 10, maxVUs: 301, gracefulStop: '61000ms', exec: 'traffic0', tags: {traffic: 'targeted'}})
+    assert.deepEqual(
+      [...s.scenarios],
+      [
+        ['t0_targeted', 'targeted'],
+        ['t1_control', 'control'],
+      ],
+    )
+    assert.deepEqual(options.scenarios.t0_targeted, {
+      executor: 'constant-arrival-rate',
+      rate: 5,
+      timeUnit: '1s',
+      duration: '70000ms',
+      preAllocatedVUs: 10,
+      maxVUs: 301,
+      gracefulStop: '61000ms',
+      exec: 'traffic0',
+      tags: {traffic: 'targeted'},
+    })
     assert.deepEqual(options.scenarios.t1_control?.tags, {traffic: 'control'})
     assert.deepEqual(options, {...s.options, discardResponseBodies: true})
   })
 
   it('a closed-model class (vus) is a constant-vus scenario', () => {
     const {options} = evaluate(k6Script(plan({traffic: [{name: 'loop', vus: 3, headers: {}}]})).source)
-    assert.deepEqual(options.scenarios.t0_loop, {executor: 'constant-vus', vus: 3, duration: '70000ms', gracefulStop: '61000ms', exec: 'traffic0', tags: {traffic: 'loop'}})
+    assert.deepEqual(options.scenarios.t0_loop, {
+      executor: 'constant-vus',
+      vus: 3,
+      duration: '70000ms',
+      gracefulStop: '61000ms',
+      exec: 'traffic0',
+      tags: {traffic: 'loop'},
+    })
   })
 
   it('each scenario sends the method, body, its own headers and the timeout, after marking its start', () => {
     const {call} = evaluate(k6Script(plan({method: 'POST', body: '{"a":1}'})).source)
     const targeted = call('traffic0')
-    assert.deepEqual([targeted.method, targeted.url, targeted.body, targeted.params], ['POST', 'http://productpage:9080/productpage', '{"a":1}', {headers: {'x-chaos-test': 'true'}, timeout: '60000ms'}])
+    assert.deepEqual(
+      [targeted.method, targeted.url, targeted.body, targeted.params],
+      [
+        'POST',
+        'http://productpage:9080/productpage',
+        '{"a":1}',
+        {headers: {'x-chaos-test': 'true'}, timeout: '60000ms'},
+      ],
+    )
     assert.deepEqual([targeted.metadata[ITERATION_KEY], targeted.started], ['0', 1])
     const control = call('traffic1')
-    assert.deepEqual([control.params.headers, control.body, control.metadata[ITERATION_KEY], control.started], [{}, '{"a":1}', '1', 2])
+    assert.deepEqual(
+      [control.params.headers, control.body, control.metadata[ITERATION_KEY], control.started],
+      [{}, '{"a":1}', '1', 2],
+    )
     assert.equal(evaluate(k6Script(plan()).source).call('traffic0').body, null)
   })
 
   it('every experiment string is JSON-encoded: quotes, backticks, newlines and </script> cannot escape', () => {
     const evil = "x'); globalThis.pwned = 1; //\n`${globalThis.pwned = 2}` */ </script>"
-    const s = k6Script(plan({url: `http://h/${evil}`, method: evil, body: evil, traffic: [{name: evil, ratePerSecond: 1, headers: {[evil]: evil}}]}))
+    const s = k6Script(
+      plan({
+        url: `http://h/${evil}`,
+        method: evil,
+        body: evil,
+        traffic: [{name: evil, ratePerSecond: 1, headers: {[evil]: evil}}],
+      }),
+    )
     const {options, call} = evaluate(s.source)
     const r = call('traffic0')
     assert.deepEqual([r.url, r.method, r.body, r.params.headers], [`http://h/${evil}`, evil, evil, {[evil]: evil}])
@@ -94,9 +170,27 @@ describe('k6 script generation', () => {
   })
 
   it('sizes VUs: pre-allocated for 2 s of latency, at most one per request in flight within the timeout', () => {
-    const {options} = evaluate(k6Script(plan({requestTimeoutMs: 10_000, traffic: [{name: 'fast', ratePerSecond: 1000, headers: {}}, {name: 'slow', ratePerSecond: 0.5, headers: {}}]})).source)
+    const {options} = evaluate(
+      k6Script(
+        plan({
+          requestTimeoutMs: 10_000,
+          traffic: [
+            {name: 'fast', ratePerSecond: 1000, headers: {}},
+            {name: 'slow', ratePerSecond: 0.5, headers: {}},
+          ],
+        }),
+      ).source,
+    )
     assert.deepEqual([options.scenarios.t0_fast?.preAllocatedVUs, options.scenarios.t0_fast?.maxVUs], [1000, 10_000])
-    assert.deepEqual([options.scenarios.t1_slow?.preAllocatedVUs, options.scenarios.t1_slow?.maxVUs, options.scenarios.t1_slow?.rate, options.scenarios.t1_slow?.timeUnit], [2, 6, 30, '60s'])
+    assert.deepEqual(
+      [
+        options.scenarios.t1_slow?.preAllocatedVUs,
+        options.scenarios.t1_slow?.maxVUs,
+        options.scenarios.t1_slow?.rate,
+        options.scenarios.t1_slow?.timeUnit,
+      ],
+      [2, 6, 30, '60s'],
+    )
   })
 
   it('expresses any rate as whole iterations per time unit', () => {

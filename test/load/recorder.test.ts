@@ -56,16 +56,39 @@ describe('load recorder', () => {
     r.completed('a', 2100, 9, 503)
     r.started('b', 1300)
     r.completed('b', 1300, 1, 200)
-    assert.deepEqual([r.summarise('a', 0, 2200).requests, r.summarise('a', 0, 2200).failed], [10, 0], 'summarise sees sealed seconds only')
+    assert.deepEqual(
+      [r.summarise('a', 0, 2200).requests, r.summarise('a', 0, 2200).failed],
+      [10, 0],
+      'summarise sees sealed seconds only',
+    )
     const latest = r.summariseLatest('a', 0, 2200)
-    assert.deepEqual([latest.requests, latest.failed], [12, 2], 'second 1 so far (one in flight) and second 2, in progress')
+    assert.deepEqual(
+      [latest.requests, latest.failed],
+      [12, 2],
+      'second 1 so far (one in flight) and second 2, in progress',
+    )
     assert.ok(Math.abs(latest.duration.max - 9) < 0.01, String(latest.duration.max))
     assert.equal(r.summariseLatest('a', 1000, 2000).requests, 1, 'the window still ends where it ends')
-    assert.equal(r.summariseLatest('a', 1600, 2200).requests, 1, 'a second whose middle lies before the window stays out')
+    assert.equal(
+      r.summariseLatest('a', 1600, 2200).requests,
+      1,
+      'a second whose middle lies before the window stays out',
+    )
     assert.equal(r.summariseLatest(undefined, 0, 2200).requests, 13)
     r.flush(0, true)
-    const figures = (w: ReturnType<Recorder['summarise']>) => [w.requests, w.failed, w.rate, w.duration.med, w.duration.p(99), w.duration.max]
-    assert.deepEqual(figures(r.summariseLatest('a', 0, 3000)), figures(r.summarise('a', 0, 3000)), 'once everything is sealed, both agree')
+    const figures = (w: ReturnType<Recorder['summarise']>) => [
+      w.requests,
+      w.failed,
+      w.rate,
+      w.duration.med,
+      w.duration.p(99),
+      w.duration.max,
+    ]
+    assert.deepEqual(
+      figures(r.summariseLatest('a', 0, 3000)),
+      figures(r.summarise('a', 0, 3000)),
+      'once everything is sealed, both agree',
+    )
   })
 
   it('does not write into a second it has sealed (a late arrival opens a new one)', () => {
@@ -80,7 +103,11 @@ describe('load recorder', () => {
     assert.equal(r.inFlightBefore(1000), 1, 'the late request is tracked as in flight')
     r.completed('a', 200, 5, 200)
     r.flush(1500)
-    assert.deepEqual(sealed.map(s => s.requests), [1, 1], 'the sealed second kept its count')
+    assert.deepEqual(
+      sealed.map(s => s.requests),
+      [1, 1],
+      'the sealed second kept its count',
+    )
   })
 
   it('records durations in live histograms that encode and summarise like the sealed ones', () => {
@@ -106,11 +133,18 @@ describe('load recorder', () => {
     r.started('targeted', 300)
     r.started('control', 900)
     r.completed('control', 900, 5, 200)
-    assert.deepEqual(r.inFlight(6300), [{traffic: 'targeted', count: 3, oldestMs: 6200}, {traffic: 'control', count: 0, oldestMs: 0}])
+    assert.deepEqual(r.inFlight(6300), [
+      {traffic: 'targeted', count: 3, oldestMs: 6200},
+      {traffic: 'control', count: 0, oldestMs: 0},
+    ])
     r.completed('targeted', 100, 7000, 200)
     assert.deepEqual(r.inFlight(7100)[0], {traffic: 'targeted', count: 2, oldestMs: 6800})
     r.completed('targeted', 300, 7000, 200)
-    assert.deepEqual(r.inFlight(7300)[0], {traffic: 'targeted', count: 1, oldestMs: 7000}, 'two requests meant for the same moment are two')
+    assert.deepEqual(
+      r.inFlight(7300)[0],
+      {traffic: 'targeted', count: 1, oldestMs: 7000},
+      'two requests meant for the same moment are two',
+    )
   })
 
   it('counts requests the runner cancelled apart from failures, and whatever never completed as cancelled', () => {
@@ -120,7 +154,11 @@ describe('load recorder', () => {
     r.cancelled('targeted', 200)
     r.flush(5000, true)
     const [second] = r.seconds('targeted')
-    assert.deepEqual([second?.requests, second?.failed, second?.cancelled], [1, 1, 2], 'the 300 ms request never completed: cancelled at the final flush')
+    assert.deepEqual(
+      [second?.requests, second?.failed, second?.cancelled],
+      [1, 1, 2],
+      'the 300 ms request never completed: cancelled at the final flush',
+    )
     const w = r.summarise('targeted', 0, 1000)
     assert.deepEqual([w.requests, w.failed, w.cancelled, w.failedRate], [1, 1, 2, 1])
     assert.deepEqual(r.inFlight(5000), [{traffic: 'targeted', count: 0, oldestMs: 0}])

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 
-import {evaluateExpectation, type Expectation, type Observation, parseEnvoyExpectation, parsePrometheusExpectation} from '../../src/probes/expect.js'
+import {
+  evaluateExpectation,
+  type Expectation,
+  type Observation,
+  parseEnvoyExpectation,
+  parsePrometheusExpectation,
+} from '../../src/probes/expect.js'
 
 function envoy(text: string): Expectation {
   const result = parseEnvoyExpectation(text)
@@ -46,7 +52,13 @@ describe('probe expectations', () => {
   })
 
   describe('Prometheus: operator number', () => {
-    for (const [text, operator, value] of [['< 0.01', '<', 0.01], ['>= 1', '>=', 1], ['== 0', '==', 0], ['>0.2', '>', 0.2], ['!= 1e-3', '!=', 0.001]] as const) {
+    for (const [text, operator, value] of [
+      ['< 0.01', '<', 0.01],
+      ['>= 1', '>=', 1],
+      ['== 0', '==', 0],
+      ['>0.2', '>', 0.2],
+      ['!= 1e-3', '!=', 0.001],
+    ] as const) {
       it(`parses ${JSON.stringify(text)}`, () => {
         const result = parsePrometheusExpectation(text)
         assert.ok(result.ok)

@@ -14,12 +14,18 @@ async function deadPort(): Promise<number> {
 }
 
 describe('HTTP probe', () => {
-  it('an answer that never came is errored with the load\'s words for why, the proxy\'s own failures named as such', async () => {
+  it("an answer that never came is errored with the load's words for why, the proxy's own failures named as such", async () => {
     const port = await deadPort()
     const direct = await evaluateHttp({url: `http://127.0.0.1:${port}/`, expect: {status: 200}})
     assert.equal(direct.status, 'errored')
     assert.equal(direct.message, `http://127.0.0.1:${port}/ did not answer: ECONNREFUSED 127.0.0.1:${port}`)
-    const proxied = await evaluateHttp({url: 'http://productpage:9080/productpage', expect: {status: 200}}, `http://127.0.0.1:${port}`)
-    assert.equal(proxied.message, `http://productpage:9080/productpage did not answer: proxy ECONNREFUSED 127.0.0.1:${port}`)
+    const proxied = await evaluateHttp(
+      {url: 'http://productpage:9080/productpage', expect: {status: 200}},
+      `http://127.0.0.1:${port}`,
+    )
+    assert.equal(
+      proxied.message,
+      `http://productpage:9080/productpage did not answer: proxy ECONNREFUSED 127.0.0.1:${port}`,
+    )
   })
 })

@@ -15,7 +15,10 @@ function window(durations: number[], failures: number) {
 
 describe('threshold probes over load samples', () => {
   it('holds only when every threshold holds, and reports each measured value', () => {
-    const w = window(Array.from({length: 100}, (_, i) => i + 1), 0)
+    const w = window(
+      Array.from({length: 100}, (_, i) => i + 1),
+      0,
+    )
     const held = evaluateThresholds({http_req_failed: ['rate<0.01'], http_req_duration: ['p(99)<500', 'avg<100']}, w)
     assert.equal(held.status, 'held')
     assert.match(held.actual, /^rate=0, p\(99\)=99(\.\d+)?ms, avg=50\.5ms$/)

@@ -11,20 +11,34 @@ function fakePrometheus(answers: Record<string, unknown>): Promise<{server: Serv
     if (url.pathname === '/-/ready') return res.end('Prometheus Server is Ready.')
     const query = url.searchParams.get('query') ?? ''
     const answer = answers[query]
-    if (answer === undefined) return res.writeHead(400).end(JSON.stringify({status: 'error', errorType: 'bad_data', error: `1:1: parse error: unexpected "${query}"`}))
+    if (answer === undefined)
+      return res
+        .writeHead(400)
+        .end(JSON.stringify({status: 'error', errorType: 'bad_data', error: `1:1: parse error: unexpected "${query}"`}))
     res.end(JSON.stringify(answer))
   })
-  return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve({server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`})))
+  return new Promise(resolve =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`}),
+    ),
+  )
 }
 
-const vector = (...values: string[]) => ({status: 'success', data: {resultType: 'vector', result: values.map((v, i) => ({metric: {i: String(i)}, value: [1, v]}))}})
+const vector = (...values: string[]) => ({
+  status: 'success',
+  data: {resultType: 'vector', result: values.map((v, i) => ({metric: {i: String(i)}, value: [1, v]}))},
+})
 
 describe('prometheus probe', () => {
   let server: Server
   let client: PrometheusClient
   before(async () => {
     const fake = await fakePrometheus({
-      ratio: vector('0.004'), high: vector('0.3'), empty: vector(), two: vector('1', '2'), nan: vector('NaN'),
+      ratio: vector('0.004'),
+      high: vector('0.3'),
+      empty: vector(),
+      two: vector('1', '2'),
+      nan: vector('NaN'),
       scalar: {status: 'success', data: {resultType: 'scalar', result: [1, '7']}},
     })
     server = fake.server
@@ -33,14 +47,23 @@ describe('prometheus probe', () => {
   after(() => server.close())
 
   it('holds and misses by the expectation', async () => {
-    assert.deepEqual(await evaluatePrometheus(client, 'ratio', '< 0.01'), {status: 'held', actual: '0.004', value: 0.004})
+    assert.deepEqual(await evaluatePrometheus(client, 'ratio', '< 0.01'), {
+      status: 'held',
+      actual: '0.004',
+      value: 0.004,
+    })
     assert.equal((await evaluatePrometheus(client, 'high', '< 0.01')).status, 'missed')
     assert.equal((await evaluatePrometheus(client, 'scalar', '== 7')).status, 'held')
     assert.equal(await client.ready(), true)
   })
 
   it('no data is never a pass: empty, NaN, several series, query errors and an unreachable server all error', async () => {
-    for (const [query, pattern] of [['empty', /no data/], ['nan', /NaN/], ['two', /2 series/], ['bogus(', /parse error/]] as const) {
+    for (const [query, pattern] of [
+      ['empty', /no data/],
+      ['nan', /NaN/],
+      ['two', /2 series/],
+      ['bogus(', /parse error/],
+    ] as const) {
       const verdict = await evaluatePrometheus(client, query, '< 0.01')
       assert.equal(verdict.status, 'errored', query)
       assert.match(verdict.message ?? '', pattern)

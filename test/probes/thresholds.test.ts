@@ -67,7 +67,14 @@ describe('k6 threshold expressions', () => {
 })
 
 describe('evaluating thresholds over aggregated samples', () => {
-  const latency: AggregatedMetric = {count: 200, avg: 120, min: 8, max: 6100, med: 90, percentile: p => (p >= 99 ? 6000 : p >= 95 ? 450 : 100)}
+  const latency: AggregatedMetric = {
+    count: 200,
+    avg: 120,
+    min: 8,
+    max: 6100,
+    med: 90,
+    percentile: p => (p >= 99 ? 6000 : p >= 95 ? 450 : 100),
+  }
 
   const table: Array<[string, string, AggregatedMetric, 'passed' | 'failed' | 'no-data', number?]> = [
     ['http_req_duration', 'p(99)<500', latency, 'failed', 6000],

@@ -47,7 +47,12 @@ new uPlot({width: 400, height: 200, series: [{}, {stroke: 'red'}]}, [d.xs, d.ys]
 </script></body></html>`.value
       const file = join(chromium.dir, 'page.html')
       writeFileSync(file, page)
-      const look = await chromium.browser.look(file, 'assets-smoke', {inspect: p => p.evaluate(`({same: window.sameText, canvases: document.querySelectorAll('canvas').length, scripts: document.scripts.length})`) as Promise<{same: boolean; canvases: number; scripts: number}>})
+      const look = await chromium.browser.look(file, 'assets-smoke', {
+        inspect: p =>
+          p.evaluate(
+            `({same: window.sameText, canvases: document.querySelectorAll('canvas').length, scripts: document.scripts.length})`,
+          ) as Promise<{same: boolean; canvases: number; scripts: number}>,
+      })
       assert.deepEqual(look.consoleErrors, [])
       assert.deepEqual(look.requests, [])
       assert.equal(look.inspected?.same, true)

@@ -32,7 +32,9 @@ export function chromiumPath(): string | undefined {
 
 /** Why browser tests cannot run here, or undefined when they can. */
 export function chromiumProblem(): string | undefined {
-  return chromiumPath() === undefined ? 'no Chromium found (install Debian `chromium` or set CHROMIUM_PATH); browser tests skipped' : undefined
+  return chromiumPath() === undefined
+    ? 'no Chromium found (install Debian `chromium` or set CHROMIUM_PATH); browser tests skipped'
+    : undefined
 }
 
 /** What a page did when opened. */
@@ -47,7 +49,10 @@ export interface PageLook {
 
 /** A headless Chromium for a test file; `close()` it in `after` (or let `withBrowser` do both). */
 export class HeadlessBrowser {
-  private constructor(private readonly browser: Browser, private readonly profile: string) {}
+  private constructor(
+    private readonly browser: Browser,
+    private readonly profile: string,
+  ) {}
 
   /** Starts Chromium with a fresh profile and nothing that talks to the network on its own. */
   static async launch(): Promise<HeadlessBrowser> {
@@ -55,8 +60,17 @@ export class HeadlessBrowser {
     if (executablePath === undefined) throw new Error(chromiumProblem())
     const profile = mkdtempSync(join(tmpdir(), 'faultline-chromium-'))
     const browser = await puppeteer.launch({
-      executablePath, headless: true, userDataDir: profile,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],
+      executablePath,
+      headless: true,
+      userDataDir: profile,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-dev-shm-usage',
+      ],
     })
     return new HeadlessBrowser(browser, profile)
   }
@@ -66,7 +80,17 @@ export class HeadlessBrowser {
    * screenshot (and a PDF when asked) named `name`. `beforeLoad` attaches listeners (e.g. `dialog`)
    * before the page loads.
    */
-  async look<T>(file: string, name: string, options: {width?: number; height?: number; pdf?: boolean; inspect?: (page: Page) => Promise<T>; beforeLoad?: (page: Page) => void} = {}): Promise<PageLook & {inspected?: T}> {
+  async look<T>(
+    file: string,
+    name: string,
+    options: {
+      width?: number
+      height?: number
+      pdf?: boolean
+      inspect?: (page: Page) => Promise<T>
+      beforeLoad?: (page: Page) => void
+    } = {},
+  ): Promise<PageLook & {inspected?: T}> {
     const page = await this.browser.newPage()
     const consoleErrors: string[] = []
     const requests: string[] = []
@@ -137,8 +161,15 @@ export function withBrowser(prefix: string, prepare?: (dir: string) => void): Br
     if (dir !== undefined) rmSync(dir, {recursive: true, force: true})
   })
   const ready = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('withBrowser\'s fixture is read before its before hook ran')
+    if (value === undefined) throw new Error("withBrowser's fixture is read before its before hook ran")
     return value
   }
-  return {get browser() { return ready(browser) }, get dir() { return ready(dir) }}
+  return {
+    get browser() {
+      return ready(browser)
+    },
+    get dir() {
+      return ready(dir)
+    },
+  }
 }

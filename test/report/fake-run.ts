@@ -22,21 +22,47 @@ import {FakeCluster} from '../fakes/cluster.js'
 export type FakeRunScenario = 'held' | 'revert-failed'
 
 const RATINGS: VirtualService = {
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'ratings', namespace: 'default'},
   spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]},
 }
 
 function experiment(url: string): Experiment {
   return {
-    apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment',
-    metadata: {name: 'ratings-delay', description: 'A 7s delay on ratings for test traffic must not break productpage.'},
+    apiVersion: 'faultline.dev/v1alpha1',
+    kind: 'Experiment',
+    metadata: {
+      name: 'ratings-delay',
+      description: 'A 7s delay on ratings for test traffic must not break productpage.',
+    },
     spec: {
-      faults: [{service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}],
+      faults: [
+        {
+          service: 'ratings',
+          match: {headers: {'x-chaos-test': {exact: 'true'}}},
+          delay: {fixedDelay: '7s', percentage: 100},
+        },
+      ],
       phases: {baseline: '1s', fault: '2s', recovery: '1s'},
-      load: {url, traffic: [{name: 'targeted', rate: '10/s', headers: {'x-chaos-test': 'true'}}, {name: 'control', rate: '10/s'}]},
+      load: {
+        url,
+        traffic: [
+          {name: 'targeted', rate: '10/s', headers: {'x-chaos-test': 'true'}},
+          {name: 'control', rate: '10/s'},
+        ],
+      },
       steadyState: [
         {name: 'control traffic is untouched', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}},
-        {name: 'the delay was injected', phases: ['fault'], envoy: {pods: {app: 'reviews'}, stat: 'http.outbound_0.0.0.0_9080.fault.delays_injected', expect: 'increase > 0'}},
+        {
+          name: 'the delay was injected',
+          phases: ['fault'],
+          envoy: {
+            pods: {app: 'reviews'},
+            stat: 'http.outbound_0.0.0.0_9080.fault.delays_injected',
+            expect: 'increase > 0',
+          },
+        },
       ],
     },
   }
@@ -46,11 +72,24 @@ function experiment(url: string): Experiment {
  * While our fault is on the ratings VirtualService, the reviews sidecar's delay counter rises, and
  * at once for each targeted request (so the ignition check's few requests are counted, as a sidecar would).
  */
-function fakeMesh(cluster: FakeCluster): {stop: () => void; request: (headers: Record<string, string | string[] | undefined>) => void} {
-  cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+function fakeMesh(cluster: FakeCluster): {
+  stop: () => void
+  request: (headers: Record<string, string | string[] | undefined>) => void
+} {
+  cluster.pods.push({
+    name: 'reviews-v2-x',
+    namespace: 'default',
+    labels: {app: 'reviews'},
+    containers: ['reviews', 'istio-proxy'],
+    ready: true,
+  })
   let delays = 0
   const live = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
-  const stat = () => cluster.stats.set('reviews-v2-x', `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`)
+  const stat = () =>
+    cluster.stats.set(
+      'reviews-v2-x',
+      `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`,
+    )
   stat()
   const tick = setInterval(() => {
     if (live()) delays++
@@ -83,13 +122,25 @@ export async function fakeRunJournal(scenario: FakeRunScenario): Promise<Journal
   if (scenario === 'revert-failed') {
     // The API server refuses every write from the end of the fault phase on: the revert cannot land.
     events.subscribe(e => {
-      if (e.kind === 'phase-ended' && e.phase === 'fault') cluster.failNext.set('replace', {count: 1_000_000, error: () => new Error('admission webhook "validation.istio.io" denied the request: configuration is locked')})
+      if (e.kind === 'phase-ended' && e.phase === 'fault')
+        cluster.failNext.set('replace', {
+          count: 1_000_000,
+          error: () => new Error('admission webhook "validation.istio.io" denied the request: configuration is locked'),
+        })
     })
   }
   try {
     const result = await runExperiment({
-      file: 'experiments/ratings-delay.yaml', experiment: experiment(url), cluster, namespace: 'default', driver: new BuiltinDriver(),
-      reportDir, signal: new AbortController().signal, events, owner: 'ci@runner', revertTimeoutMs: 1000,
+      file: 'experiments/ratings-delay.yaml',
+      experiment: experiment(url),
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir,
+      signal: new AbortController().signal,
+      events,
+      owner: 'ci@runner',
+      revertTimeoutMs: 1000,
     })
     return JSON.parse(readFileSync(result.journalFile, 'utf8')) as JournalDocument
   } finally {

@@ -19,10 +19,17 @@ describe('--keep: pruning run folders', () => {
   afterEach(() => rm(root, {recursive: true, force: true}))
 
   /** A run folder of `experiment` at `stamp` holding a copy of a fixture journal (its name rewritten). */
-  async function run(experiment: string, stamp: string, fixture = 'held.json', edit: (doc: Record<string, unknown>) => void = () => undefined): Promise<string> {
+  async function run(
+    experiment: string,
+    stamp: string,
+    fixture = 'held.json',
+    edit: (doc: Record<string, unknown>) => void = () => undefined,
+  ): Promise<string> {
     const dir = join(root, experiment, stamp)
     await mkdir(dir, {recursive: true})
-    const doc = JSON.parse(await readFile(join(FIXTURES, fixture), 'utf8')) as Record<string, unknown> & {experiment: {name: string}}
+    const doc = JSON.parse(await readFile(join(FIXTURES, fixture), 'utf8')) as Record<string, unknown> & {
+      experiment: {name: string}
+    }
     doc.experiment.name = experiment
     edit(doc)
     await writeFile(join(dir, 'journal.json'), JSON.stringify(doc, null, 1))
@@ -37,10 +44,17 @@ describe('--keep: pruning run folders', () => {
     const pruned = await pruneRuns(root, 'ratings-abort', 2)
     assert.deepEqual(pruned.kept, [newest, middle])
     assert.deepEqual(pruned.removed, [oldest])
-    assert.ok(!existsSync(oldest) && existsSync(middle) && existsSync(newest) && existsSync(other), 'another experiment is never touched')
+    assert.ok(
+      !existsSync(oldest) && existsSync(middle) && existsSync(newest) && existsSync(other),
+      'another experiment is never touched',
+    )
     await writeIndex(root)
     const listed = (await scanReports(root)).map(r => r.dir).sort()
-    assert.deepEqual(listed, ['ratings-abort/2026-11-25T031515Z', 'ratings-abort/2026-11-26T031515Z', 'ratings-delay/2026-11-20T031515Z'])
+    assert.deepEqual(listed, [
+      'ratings-abort/2026-11-25T031515Z',
+      'ratings-abort/2026-11-26T031515Z',
+      'ratings-delay/2026-11-20T031515Z',
+    ])
     const index = await readFile(join(root, 'index.html'), 'utf8')
     assert.ok(!index.includes('2026-11-24T031515Z'))
     assert.ok(index.includes('2026-11-25T031515Z') && index.includes('2026-11-26T031515Z'))
@@ -65,7 +79,15 @@ describe('--keep: pruning run folders', () => {
     try {
       const pruned = await pruneRuns(root, 'x', 1)
       assert.deepEqual(pruned.removed, [join(root, 'x', '2026-11-25T031515Z')])
-      for (const kept of [noJournal, foreign, notAStamp, join(root, 'x', '2026-11-03T000000Z'), join(root, 'x', '2026-11-04T000000Z'), join(outside, 'journal.json')]) assert.ok(existsSync(kept), kept)
+      for (const kept of [
+        noJournal,
+        foreign,
+        notAStamp,
+        join(root, 'x', '2026-11-03T000000Z'),
+        join(root, 'x', '2026-11-04T000000Z'),
+        join(outside, 'journal.json'),
+      ])
+        assert.ok(existsSync(kept), kept)
     } finally {
       await rm(outside, {recursive: true, force: true})
     }
@@ -89,14 +111,22 @@ describe('--keep: pruning run folders', () => {
   it('game-day folders (gameday.json) are pruned like runs', async () => {
     for (const stamp of ['2026-11-24T100000Z', '2026-11-25T100000Z', '2026-11-26T100000Z']) {
       await mkdir(join(root, 'weekly', stamp), {recursive: true})
-      await writeFile(join(root, 'weekly', stamp, 'gameday.json'), `${JSON.stringify({kind: 'FaultlineGameDay', version: 1, name: 'weekly'}, null, 1)}\n`)
+      await writeFile(
+        join(root, 'weekly', stamp, 'gameday.json'),
+        `${JSON.stringify({kind: 'FaultlineGameDay', version: 1, name: 'weekly'}, null, 1)}\n`,
+      )
     }
     const pruned = await pruneRuns(root, 'weekly', 2)
     assert.deepEqual(pruned.removed, [join(root, 'weekly', '2026-11-24T100000Z')])
   })
 
   it('refuses --keep below 1 (exit 2), a missing experiment folder is nothing to do, a name with a path is refused', async () => {
-    for (const bad of [0, -1, 1.5]) assert.throws(() => checkKeep(bad), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && err.message === `--keep ${bad}: keep at least 1 run`)
+    for (const bad of [0, -1, 1.5])
+      assert.throws(
+        () => checkKeep(bad),
+        (err: unknown) =>
+          err instanceof UsageError && err.exitCode === 2 && err.message === `--keep ${bad}: keep at least 1 run`,
+      )
     assert.equal(checkKeep(undefined), undefined)
     assert.deepEqual(await pruneRuns(root, 'never-ran', 3), {name: 'never-ran', kept: [], removed: []})
     await assert.rejects(pruneRuns(root, '../x', 3))

@@ -21,7 +21,10 @@ const RUN = 'ratings-abort/2026-11-26T031515Z'
 
 /** A report root with two rendered runs and its index. */
 async function reportRoot(root: string): Promise<void> {
-  for (const [dir, fixture] of [[RUN, 'held.json'], ['ratings-delay/2026-11-26T041515Z', 'deviated.json']] as const) {
+  for (const [dir, fixture] of [
+    [RUN, 'held.json'],
+    ['ratings-delay/2026-11-26T041515Z', 'deviated.json'],
+  ] as const) {
     const doc = JSON.parse(await readFile(join(REPO, 'test/fixtures/journals', fixture), 'utf8')) as JournalDocument
     await mkdir(join(root, dir), {recursive: true})
     await writeFile(join(root, dir, 'journal.json'), JSON.stringify(doc))
@@ -30,7 +33,10 @@ async function reportRoot(root: string): Promise<void> {
   await writeIndex(root)
 }
 
-async function get(url: string, method: 'GET' | 'HEAD' | 'POST' | 'DELETE' = 'GET'): Promise<{status: number; type: string; body: string; headers: Record<string, unknown>}> {
+async function get(
+  url: string,
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE' = 'GET',
+): Promise<{status: number; type: string; body: string; headers: Record<string, unknown>}> {
   const r = await request(url, {method})
   const body = await r.body.text()
   return {status: r.statusCode, type: String(r.headers['content-type'] ?? ''), body, headers: r.headers}
@@ -68,7 +74,12 @@ describe('chaos report serve', function () {
   })
 
   it('serves every file of a run folder with its content type', async () => {
-    const types: Record<string, RegExp> = {'report.html': /^text\/html/, 'journal.json': /^application\/json/, 'junit.xml': /^(application|text)\/xml/, 'summary.md': /^text\/markdown/}
+    const types: Record<string, RegExp> = {
+      'report.html': /^text\/html/,
+      'journal.json': /^application\/json/,
+      'junit.xml': /^(application|text)\/xml/,
+      'summary.md': /^text\/markdown/,
+    }
     for (const [file, type] of Object.entries(types)) {
       const r = await get(`${server.url}${RUN}/${file}`)
       assert.equal(r.status, 200, file)
@@ -86,7 +97,12 @@ describe('chaos report serve', function () {
       assert.equal(r.headers.allow, 'GET, HEAD')
     }
     assert.equal((await get(`${server.url}.index-cache.json`)).status, 404)
-    for (const path of ['..%2f..%2fetc%2fpasswd', '%2e%2e/%2e%2e/etc/passwd', 'ratings-abort/..%2f..%2f..%2fetc%2fpasswd', 'escape/secret.txt']) {
+    for (const path of [
+      '..%2f..%2fetc%2fpasswd',
+      '%2e%2e/%2e%2e/etc/passwd',
+      'ratings-abort/..%2f..%2f..%2fetc%2fpasswd',
+      'escape/secret.txt',
+    ]) {
       const r = await get(`${server.url}${path}`)
       assert.ok(r.status === 403 || r.status === 404, `${path}: ${r.status}`)
       assert.ok(!r.body.includes('root:') && !r.body.includes('not a report'), path)
@@ -116,7 +132,11 @@ describe('chaos report serve', function () {
     before(async function () {
       this.timeout(300_000)
       await ensureBuilt(['src/commands/report/serve.ts', 'src/report/serve.ts'])
-      child = spawn(process.execPath, ['bin/chaos', 'report', 'serve', root, '--port', '0'], {cwd: REPO, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+      child = spawn(process.execPath, ['bin/chaos', 'report', 'serve', root, '--port', '0'], {
+        cwd: REPO,
+        env: {...process.env, NO_COLOR: '1'},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       url = await new Promise<string>((resolve, reject) => {
         let out = ''
         child?.stdout?.on('data', (chunk: Buffer) => {
@@ -132,8 +152,11 @@ describe('chaos report serve', function () {
       child?.kill('SIGTERM')
     })
 
-    it('the index and a run\'s report open with no console error and no other request', async () => {
-      for (const [page, name] of [[url, 'serve-index'], [`${url}${RUN}/report.html`, 'serve-report']] as const) {
+    it("the index and a run's report open with no console error and no other request", async () => {
+      for (const [page, name] of [
+        [url, 'serve-index'],
+        [`${url}${RUN}/report.html`, 'serve-report'],
+      ] as const) {
         const look = await fixture.browser.look(page, name, {inspect: p => p.evaluate('document.title')})
         assert.deepEqual(look.consoleErrors, [], page)
         assert.deepEqual(look.requests, [], page)

@@ -37,10 +37,17 @@ describe('writing reports', () => {
     root = made.root
     const dir = made.dirs.held as string
     const all = await writeRunReports(fixture('held'), dir, {html: true, redactHeaders: []})
-    assert.deepEqual(all.files.map(f => f.slice(dir.length + 1)), ['report.html', 'junit.xml', 'summary.md'])
+    assert.deepEqual(
+      all.files.map(f => f.slice(dir.length + 1)),
+      ['report.html', 'junit.xml', 'summary.md'],
+    )
     rmSync(join(dir, 'report.html'))
     await writeRunReports(fixture('held'), dir, {html: false, redactHeaders: []})
-    assert.deepEqual(readdirSync(dir).sort(), ['journal.json', 'junit.xml', 'summary.md'], 'no page and no temp file left behind')
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      ['journal.json', 'junit.xml', 'summary.md'],
+      'no page and no temp file left behind',
+    )
   })
 
   it('masks secret header values in every file it writes, the copied journal included', async () => {
@@ -48,7 +55,7 @@ describe('writing reports', () => {
     const doc = fixture('held')
     const traffic = doc.experiment.spec.spec.load.traffic[0]
     assert.ok(traffic !== undefined)
-    traffic.headers = {...traffic.headers, 'authorization': 'Bearer s3cr3t-token', 'x-tenant': 'tenant-s3cr3t'}
+    traffic.headers = {...traffic.headers, authorization: 'Bearer s3cr3t-token', 'x-tenant': 'tenant-s3cr3t'}
     const {files} = await writeRunReports(doc, root, {html: true, redactHeaders: ['X-Tenant'], journal: true})
     assert.equal(files.length, 4)
     for (const file of files) {
@@ -70,7 +77,11 @@ describe('writing reports', () => {
     root = mkdtempSync(join(tmpdir(), 'faultline-write-'))
     const bad = join(root, 'journal.json')
     writeFileSync(bad, '{"kind": "FaultlineJournal", "version": 1')
-    await assert.rejects(readJournal(bad), (e: InvalidJournal) => e.exitCode === 2 && e.message.startsWith(`${bad} is not a Faultline journal`) && /JSON/.test(e.message))
+    await assert.rejects(
+      readJournal(bad),
+      (e: InvalidJournal) =>
+        e.exitCode === 2 && e.message.startsWith(`${bad} is not a Faultline journal`) && /JSON/.test(e.message),
+    )
     writeFileSync(bad, JSON.stringify({...fixture('held'), runId: 7}))
     await assert.rejects(readJournal(bad), (e: InvalidJournal) => /\/runId: must be string/.test(e.message))
     await assert.rejects(readJournal(join(root, 'absent.json')), (e: InvalidJournal) => /no such file/.test(e.message))
@@ -84,17 +95,27 @@ describe('writing reports', () => {
     writeFileSync(join(broken, 'journal.json'), 'not json')
     const result = await rerender(root, {html: true, redactHeaders: []})
     assert.equal(result.files.filter(f => f.endsWith('report.html')).length, 3)
-    assert.deepEqual(result.skipped.map(s => s.dir), ['ratings-abort/2026-11-26T090000Z'])
+    assert.deepEqual(
+      result.skipped.map(s => s.dir),
+      ['ratings-abort/2026-11-26T090000Z'],
+    )
     assert.equal(result.index, join(root, 'index.html'))
-    await assert.rejects(rerender(root, {html: true, redactHeaders: [], outDir: join(root, 'out')}), /applies to one run/)
+    await assert.rejects(
+      rerender(root, {html: true, redactHeaders: [], outDir: join(root, 'out')}),
+      /applies to one run/,
+    )
   })
 
   it('re-renders one run into another folder with a redacted copy of its journal', async () => {
     const made = reportRoot(['deviated'])
     root = made.root
     const out = join(root, 'elsewhere')
-    const result = await rerender(join(made.dirs.deviated as string, 'journal.json'), {html: true, redactHeaders: [], outDir: out})
+    const result = await rerender(join(made.dirs.deviated as string, 'journal.json'), {
+      html: true,
+      redactHeaders: [],
+      outDir: out,
+    })
     assert.deepEqual(readdirSync(out).sort(), ['journal.json', 'junit.xml', 'report.html', 'summary.md'])
-    assert.equal(result.index, undefined, 'the history of the journal\'s own root is not touched')
+    assert.equal(result.index, undefined, "the history of the journal's own root is not touched")
   })
 })

@@ -6,7 +6,12 @@ import {Guardrails} from '../../src/runner/guardrails.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 describe('guardrails', () => {
-  const ctx = (recorder = new Recorder(['targeted'])) => ({cluster: new FakeCluster(), namespace: 'default', recorder, prometheus: new PrometheusClient('http://127.0.0.1:9')})
+  const ctx = (recorder = new Recorder(['targeted'])) => ({
+    cluster: new FakeCluster(),
+    namespace: 'default',
+    recorder,
+    prometheus: new PrometheusClient('http://127.0.0.1:9'),
+  })
 
   it('stops a run that cannot see: a guardrail that errors twice in a row breaches', async () => {
     const g = new Guardrails([{name: 'error ratio', prometheus: {query: 'up', expect: '> 0.2'}}], ctx())

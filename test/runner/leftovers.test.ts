@@ -8,15 +8,27 @@ import {leftovers, revertLeftovers} from '../../src/runner/leftovers.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const ratings = (): VirtualService => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'ratings', namespace: 'default'},
   spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
 })
 
 /** Leaves run `runId`'s faults in the cluster as a killed run would: applied, never reverted. */
 async function abandon(cluster: FakeCluster, runId: string, expiresAt: Date, services = ['ratings']) {
-  const plan = compileFaults({namespace: 'default', existing: await cluster.listVirtualServices('default'), runId, expiresAt,
-    faults: services.map(service => ({service, match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}))})
-  for (const o of plan.objects) await (o.action === 'create' ? cluster.createVirtualService(o.desired) : cluster.replaceVirtualService(o.desired))
+  const plan = compileFaults({
+    namespace: 'default',
+    existing: await cluster.listVirtualServices('default'),
+    runId,
+    expiresAt,
+    faults: services.map(service => ({
+      service,
+      match: {headers: {'x-chaos-test': {exact: 'true'}}},
+      delay: {fixedDelay: '7s', percentage: 100},
+    })),
+  })
+  for (const o of plan.objects)
+    await (o.action === 'create' ? cluster.createVirtualService(o.desired) : cluster.replaceVirtualService(o.desired))
 }
 
 describe('chaos revert (cleanup of leftovers)', () => {
@@ -74,12 +86,18 @@ describe('chaos revert (cleanup of leftovers)', () => {
 
   it('a namespace it cannot list is never "nothing to revert": ClusterUnavailable (exit 4) saying nothing was checked', async () => {
     const cluster = new FakeCluster()
-    for (const error of [() => new ApiError('listing VirtualServices in default: connect ECONNREFUSED 127.0.0.1:1', 0), () => new ApiError('listing VirtualServices in default: 403 Forbidden', 403, 'Forbidden')]) {
+    for (const error of [
+      () => new ApiError('listing VirtualServices in default: connect ECONNREFUSED 127.0.0.1:1', 0),
+      () => new ApiError('listing VirtualServices in default: 403 Forbidden', 403, 'Forbidden'),
+    ]) {
       cluster.failNext.set('list', {count: 1, error})
       await assert.rejects(revertLeftovers(cluster, 'default', {}), (err: unknown) => {
         assert.ok(err instanceof ClusterUnavailable, String(err))
         assert.equal(err.exitCode, ExitCode.CouldNotRun)
-        assert.match(err.message, /^could not list the VirtualServices in namespace default \(https:\/\/fake\): listing VirtualServices in default: (connect ECONNREFUSED|403)/)
+        assert.match(
+          err.message,
+          /^could not list the VirtualServices in namespace default \(https:\/\/fake\): listing VirtualServices in default: (connect ECONNREFUSED|403)/,
+        )
         assert.match(err.message, /nothing was checked or reverted, so faults left by a run may still be live there$/)
         assert.match(err.hint ?? '', /run the same chaos revert again/)
         return true

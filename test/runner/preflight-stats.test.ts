@@ -13,20 +13,41 @@ describe('preflight: reading sidecar stats', () => {
       ['list pods missing, a way granted', [false, true, false, false], ['list pods']],
     ]
     for (const [what, allowed, denied] of cases) {
-      it(`${what}: ${denied.length === 0 ? 'nothing' : denied.join(', ')} denied`, () => assert.deepEqual(deniedPermissions(access, allowed), denied))
+      it(`${what}: ${denied.length === 0 ? 'nothing' : denied.join(', ')} denied`, () =>
+        assert.deepEqual(deniedPermissions(access, allowed), denied))
     }
 
     it('neither way fully granted (exec without create, as Kubernetes ≥ 1.35 needs): names what would do', () => {
-      assert.deepEqual(deniedPermissions(access, [true, false, true, false]), ['get pods/proxy (or, to read sidecar stats by exec instead, get pods/exec and create pods/exec)'])
+      assert.deepEqual(deniedPermissions(access, [true, false, true, false]), [
+        'get pods/proxy (or, to read sidecar stats by exec instead, get pods/exec and create pods/exec)',
+      ])
     })
   })
 
   describe('the stats finding', () => {
     function cluster(): FakeCluster {
       const c = new FakeCluster()
-      c.pods.push({name: 'details-v1-a', namespace: 'default', labels: {app: 'details'}, containers: ['details'], ready: true})
-      c.pods.push({name: 'reviews-v1-a', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: false})
-      c.pods.push({name: 'reviews-v2-a', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+      c.pods.push({
+        name: 'details-v1-a',
+        namespace: 'default',
+        labels: {app: 'details'},
+        containers: ['details'],
+        ready: true,
+      })
+      c.pods.push({
+        name: 'reviews-v1-a',
+        namespace: 'default',
+        labels: {app: 'reviews'},
+        containers: ['reviews', 'istio-proxy'],
+        ready: false,
+      })
+      c.pods.push({
+        name: 'reviews-v2-a',
+        namespace: 'default',
+        labels: {app: 'reviews'},
+        containers: ['reviews', 'istio-proxy'],
+        ready: true,
+      })
       for (const p of ['reviews-v1-a', 'reviews-v2-a']) {
         c.stats.set(p, 'server.live: 1\n')
         c.prometheusStats.set(p, 'envoy_server_live 1\n')
@@ -37,7 +58,12 @@ describe('preflight: reading sidecar stats', () => {
     it('reads a ready sidecar through the pod proxy and says so', async () => {
       const c = cluster()
       const [found] = await statsCheck(c, 'default')
-      assert.deepEqual(found, {check: 'stats', status: 'ok', message: 'sidecar stats are read through the API server\'s pod proxy (GET pods/NAME:15090/proxy/stats/prometheus)'})
+      assert.deepEqual(found, {
+        check: 'stats',
+        status: 'ok',
+        message:
+          "sidecar stats are read through the API server's pod proxy (GET pods/NAME:15090/proxy/stats/prometheus)",
+      })
       assert.deepEqual(c.podProxyGets, ['default/reviews-v2-a:15090/stats/prometheus'])
     })
 
@@ -46,7 +72,10 @@ describe('preflight: reading sidecar stats', () => {
       c.denied.add('get pods/proxy')
       const [found] = await statsCheck(c, 'default')
       assert.equal(found?.status, 'ok')
-      assert.match(found?.message ?? '', /read by exec \(pilot-agent request GET stats in istio-proxy\): the pod proxy to port 15090 answered 403 /)
+      assert.match(
+        found?.message ?? '',
+        /read by exec \(pilot-agent request GET stats in istio-proxy\): the pod proxy to port 15090 answered 403 /,
+      )
       assert.match(found?.hint ?? '', /get pods\/proxy/)
     })
 

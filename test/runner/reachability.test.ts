@@ -15,10 +15,17 @@ import {writeRunReports} from '../../src/report/write.js'
 import {runExperiment} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
-const listen = (server: Server) => new Promise<number>(resolve => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
+const listen = (server: Server) =>
+  new Promise<number>(resolve => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
 
 function load(url: string): Experiment['spec']['load'] {
-  return {url, traffic: [{name: 'targeted', rate: '5/s', headers: {'x-chaos-test': 'true'}}, {name: 'control', rate: '5/s'}]}
+  return {
+    url,
+    traffic: [
+      {name: 'targeted', rate: '5/s', headers: {'x-chaos-test': 'true'}},
+      {name: 'control', rate: '5/s'},
+    ],
+  }
 }
 
 /** A name no resolver knows answers ENOTFOUND (EAI_AGAIN where DNS itself is unreachable). */
@@ -32,7 +39,8 @@ describe('reachability preflight', function () {
   before(async () => {
     server = createServer((req, res) => {
       seen.push({url: req.url ?? '', headers: req.headers})
-      if ((req.url ?? '').startsWith('http://nowhere')) return res.writeHead(502, {'x-faultline-proxy': 'refused'}).end('no service named "nowhere"')
+      if ((req.url ?? '').startsWith('http://nowhere'))
+        return res.writeHead(502, {'x-faultline-proxy': 'refused'}).end('no service named "nowhere"')
       if ((req.url ?? '').endsWith('/down')) return res.writeHead(503, {server: 'envoy'}).end('no healthy upstream')
       res.end('ok')
     })
@@ -43,7 +51,10 @@ describe('reachability preflight', function () {
   it('a few requests per class, with its headers: ok when every class is answered', async () => {
     seen.length = 0
     const checks = await reachabilityChecks({load: load(`http://127.0.0.1:${port}/productpage`)})
-    assert.deepEqual(checks.map(c => [c.check, c.status]), [['reachability', 'ok']])
+    assert.deepEqual(
+      checks.map(c => [c.check, c.status]),
+      [['reachability', 'ok']],
+    )
     assert.equal(seen.length, 6)
     assert.equal(seen.filter(r => r.headers['x-chaos-test'] === 'true').length, 3)
   })
@@ -53,18 +64,32 @@ describe('reachability preflight', function () {
     const dead = await listen(closed)
     await new Promise(resolve => closed.close(resolve))
     const checks = await reachabilityChecks({load: load(`http://127.0.0.1:${dead}/productpage`)})
-    assert.deepEqual(checks.map(c => c.status), ['failed', 'failed'])
-    assert.match(checks[0]?.message ?? '', new RegExp(`traffic class targeted cannot reach http://127.0.0.1:${dead}/productpage: ECONNREFUSED 127.0.0.1:${dead} × 3 \\(3 of 3 requests\\)`))
-    assert.match(checks[0]?.hint ?? '', /Ways into the mesh: a Service's gateway .* kubectl port-forward .* the sandbox's kubeconfig/)
+    assert.deepEqual(
+      checks.map(c => c.status),
+      ['failed', 'failed'],
+    )
+    assert.match(
+      checks[0]?.message ?? '',
+      new RegExp(
+        `traffic class targeted cannot reach http://127.0.0.1:${dead}/productpage: ECONNREFUSED 127.0.0.1:${dead} × 3 \\(3 of 3 requests\\)`,
+      ),
+    )
+    assert.match(
+      checks[0]?.hint ?? '',
+      /Ways into the mesh: a Service's gateway .* kubectl port-forward .* the sandbox's kubeconfig/,
+    )
   })
 
-  it('through a proxy: its refusal is no answer from the mesh; the mesh\'s own failures are warnings for the baseline to judge', async () => {
+  it("through a proxy: its refusal is no answer from the mesh; the mesh's own failures are warnings for the baseline to judge", async () => {
     const proxy = `http://127.0.0.1:${port}`
     const refused = await reachabilityChecks({load: load('http://nowhere:9080/'), proxy})
     assert.equal(refused[0]?.status, 'failed')
     assert.match(refused[0]?.message ?? '', /through the proxy http:\/\/127\.0\.0\.1:\d+: proxy refused 502 × 3/)
     const down = await reachabilityChecks({load: load(`http://127.0.0.1:${port}/down`)})
-    assert.deepEqual(down.map(c => c.status), ['warning', 'warning'])
+    assert.deepEqual(
+      down.map(c => c.status),
+      ['warning', 'warning'],
+    )
     assert.match(down[0]?.message ?? '', /3 of 3 requests failed: 503 UH × 3/)
   })
 
@@ -79,24 +104,47 @@ describe('reachability preflight', function () {
     const reporter = new ConsoleReporter(out, 0)
     events.subscribe(e => reporter.handle(e))
     const experiment: Experiment = {
-      apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment', metadata: {name: 'ratings-abort'},
+      apiVersion: 'faultline.dev/v1alpha1',
+      kind: 'Experiment',
+      metadata: {name: 'ratings-abort'},
       spec: {
-        faults: [{service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, abort: {httpStatus: 503, percentage: 50}}],
+        faults: [
+          {
+            service: 'ratings',
+            match: {headers: {'x-chaos-test': {exact: 'true'}}},
+            abort: {httpStatus: 503, percentage: 50},
+          },
+        ],
         phases: {baseline: '10s', fault: '10s', recovery: '10s'},
         load: load('http://productpage:9080/productpage'),
         steadyState: [{name: 'control', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}}],
       },
     }
     const started = Date.now()
-    const result = await runExperiment({file: 'x.yaml', experiment, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-reach-')), signal: new AbortController().signal, events})
+    const result = await runExperiment({
+      file: 'x.yaml',
+      experiment,
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir: mkdtempSync(join(tmpdir(), 'faultline-reach-')),
+      signal: new AbortController().signal,
+      events,
+    })
     assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`)
     assert.equal(result.exitCode, 4, result.reason)
     assert.equal(result.outcome, 'could-not-run')
     assert.deepEqual(cluster.writes, [], 'nothing was written')
     assert.ok(!seenEvents.some(e => e.kind === 'phase-started'), 'no baseline ran')
     await writeRunReports(result.journal, result.runDir, {html: true, redactHeaders: []}) // as the command does with the journal the run returns
-    for (const [where, content] of [['reason', result.reason], ['console', text],
-      ...['journal.json', 'summary.md', 'report.html', 'junit.xml'].map(f => [f, readFileSync(join(result.runDir, f), 'utf8')])] as const) {
+    for (const [where, content] of [
+      ['reason', result.reason],
+      ['console', text],
+      ...['journal.json', 'summary.md', 'report.html', 'junit.xml'].map(f => [
+        f,
+        readFileSync(join(result.runDir, f), 'utf8'),
+      ]),
+    ] as const) {
       assert.match(content, UNRESOLVED, where)
       assert.match(content, /Ways into the mesh/, where)
       assert.match(content, /port-forward/, where)

@@ -7,18 +7,37 @@ import {carriesRun, Reverter, revertObject} from '../../src/runner/revert.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const ratingsVs = (): VirtualService => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'ratings', namespace: 'default'},
   spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
 })
-const delay: Fault = {service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}
-const details: Fault = {service: 'details', match: {headers: {'x-chaos-test': {exact: 'true'}}}, abort: {httpStatus: 503, percentage: 50}}
+const delay: Fault = {
+  service: 'ratings',
+  match: {headers: {'x-chaos-test': {exact: 'true'}}},
+  delay: {fixedDelay: '7s', percentage: 100},
+}
+const details: Fault = {
+  service: 'details',
+  match: {headers: {'x-chaos-test': {exact: 'true'}}},
+  abort: {httpStatus: 503, percentage: 50},
+}
 
 async function applyAll(cluster: FakeCluster, faults: Fault[], runId = 'run-1') {
-  const plan = compileFaults({namespace: 'default', existing: await cluster.listVirtualServices('default'), faults, runId, expiresAt: new Date(Date.now() + 60_000)})
+  const plan = compileFaults({
+    namespace: 'default',
+    existing: await cluster.listVirtualServices('default'),
+    faults,
+    runId,
+    expiresAt: new Date(Date.now() + 60_000),
+  })
   const reverter = new Reverter(cluster, runId)
   for (const p of plan.objects) {
     reverter.register(p)
-    const written = p.action === 'create' ? await cluster.createVirtualService(p.desired) : await cluster.replaceVirtualService(p.desired)
+    const written =
+      p.action === 'create'
+        ? await cluster.createVirtualService(p.desired)
+        : await cluster.replaceVirtualService(p.desired)
     reverter.written(p, written)
   }
   return {plan, reverter}
@@ -31,7 +50,10 @@ describe('reverter', () => {
     const {reverter} = await applyAll(cluster, [delay, details])
     assert.equal(cluster.objects.size, 2)
     const outcomes = await reverter.revertAll()
-    assert.deepEqual(outcomes.map(o => [o.name, o.ok, o.action]).sort(), [['faultline-details', true, 'deleted'], ['ratings', true, 'restored']])
+    assert.deepEqual(outcomes.map(o => [o.name, o.ok, o.action]).sort(), [
+      ['faultline-details', true, 'deleted'],
+      ['ratings', true, 'restored'],
+    ])
     const after = await cluster.getVirtualService('default', 'ratings')
     assert.deepEqual(after?.spec, original.spec)
     assert.deepEqual(after?.metadata.annotations ?? {}, original.metadata.annotations ?? {})
@@ -42,13 +64,20 @@ describe('reverter', () => {
     const cluster = new FakeCluster()
     cluster.seed(ratingsVs())
     const {reverter} = await applyAll(cluster, [delay])
-    const live = await cluster.getVirtualService('default', 'ratings') as VirtualService
-    live.spec.http?.push({name: 'their-edit', match: [{uri: {prefix: '/v2'}}], route: [{destination: {host: 'ratings', subset: 'v2'}}]})
+    const live = (await cluster.getVirtualService('default', 'ratings')) as VirtualService
+    live.spec.http?.push({
+      name: 'their-edit',
+      match: [{uri: {prefix: '/v2'}}],
+      route: [{destination: {host: 'ratings', subset: 'v2'}}],
+    })
     await cluster.replaceVirtualService(live)
     const [outcome] = await reverter.revertAll()
     assert.equal(outcome?.action, 'stripped')
-    const after = await cluster.getVirtualService('default', 'ratings') as VirtualService
-    assert.ok(after.spec.http?.some(r => r.name === 'their-edit'), 'their route survives')
+    const after = (await cluster.getVirtualService('default', 'ratings')) as VirtualService
+    assert.ok(
+      after.spec.http?.some(r => r.name === 'their-edit'),
+      'their route survives',
+    )
     assert.equal(carriesRun(after, 'run-1'), false)
   })
 
@@ -60,7 +89,7 @@ describe('reverter', () => {
     cluster.failNext.set('get', {count: 2})
     const [outcome] = await reverter.revertAll({backoffMs: 5})
     assert.equal(outcome?.ok, true)
-    assert.equal(carriesRun(await cluster.getVirtualService('default', 'ratings') as VirtualService, 'run-1'), false)
+    assert.equal(carriesRun((await cluster.getVirtualService('default', 'ratings')) as VirtualService, 'run-1'), false)
   })
 
   it('reports failure, not success, when the deadline passes', async () => {
@@ -82,7 +111,13 @@ describe('reverter', () => {
     const started = Date.now()
     const outcomes = await reverter.revertAll({deadlineMs: 400, backoffMs: 10})
     const elapsed = Date.now() - started
-    assert.deepEqual(outcomes.map(o => [o.name, o.ok]), [['faultline-details', false], ['ratings', false]])
+    assert.deepEqual(
+      outcomes.map(o => [o.name, o.ok]),
+      [
+        ['faultline-details', false],
+        ['ratings', false],
+      ],
+    )
     // One after the other they would take 2 × 400 ms.
     assert.ok(elapsed < 700, `the pass took ${elapsed} ms`)
   })
@@ -90,7 +125,13 @@ describe('reverter', () => {
   it('reverts a write whose answer was lost (registered before the apply)', async () => {
     const cluster = new FakeCluster()
     cluster.seed(ratingsVs())
-    const plan = compileFaults({namespace: 'default', existing: await cluster.listVirtualServices('default'), faults: [delay], runId: 'run-2', expiresAt: new Date(Date.now() + 60_000)})
+    const plan = compileFaults({
+      namespace: 'default',
+      existing: await cluster.listVirtualServices('default'),
+      faults: [delay],
+      runId: 'run-2',
+      expiresAt: new Date(Date.now() + 60_000),
+    })
     const reverter = new Reverter(cluster, 'run-2')
     const [p] = plan.objects
     if (p === undefined) throw new Error('no plan')
@@ -98,13 +139,18 @@ describe('reverter', () => {
     await cluster.replaceVirtualService(p.desired) // the answer "never arrived": written() is not called
     const [outcome] = await reverter.revertAll()
     assert.equal(outcome?.ok, true)
-    assert.equal(carriesRun(await cluster.getVirtualService('default', 'ratings') as VirtualService, 'run-2'), false)
+    assert.equal(carriesRun((await cluster.getVirtualService('default', 'ratings')) as VirtualService, 'run-2'), false)
   })
 
   it('does nothing to an object that carries nothing of ours', async () => {
     const cluster = new FakeCluster()
     cluster.seed(ratingsVs())
-    const outcome = await revertObject(cluster, 'default', 'ratings', 'run-9', () => ({action: 'none', namespace: 'default', name: 'ratings', reason: 'nothing to do'}))
+    const outcome = await revertObject(cluster, 'default', 'ratings', 'run-9', () => ({
+      action: 'none',
+      namespace: 'default',
+      name: 'ratings',
+      reason: 'nothing to do',
+    }))
     assert.equal(outcome.ok, true)
     assert.deepEqual(cluster.writes, [])
   })

@@ -14,17 +14,33 @@ import {runExperiment} from '../../src/runner/run.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
 const RATINGS: VirtualService = {
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace: 'default'},
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'ratings', namespace: 'default'},
   spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]},
 }
 
 function experiment(url: string, over: Partial<Experiment['spec']> = {}): Experiment {
   return {
-    apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment', metadata: {name: 'ratings-delay'},
+    apiVersion: 'faultline.dev/v1alpha1',
+    kind: 'Experiment',
+    metadata: {name: 'ratings-delay'},
     spec: {
-      faults: [{service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '7s', percentage: 100}}],
+      faults: [
+        {
+          service: 'ratings',
+          match: {headers: {'x-chaos-test': {exact: 'true'}}},
+          delay: {fixedDelay: '7s', percentage: 100},
+        },
+      ],
       phases: {baseline: '1s', fault: '1s', recovery: '1s'},
-      load: {url, traffic: [{name: 'targeted', rate: '20/s', headers: {'x-chaos-test': 'true'}}, {name: 'control', rate: '20/s'}]},
+      load: {
+        url,
+        traffic: [
+          {name: 'targeted', rate: '20/s', headers: {'x-chaos-test': 'true'}},
+          {name: 'control', rate: '20/s'},
+        ],
+      },
       steadyState: [{name: 'control is fast', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}}],
       ...over,
     },
@@ -39,10 +55,20 @@ let onRequest: ((headers: Record<string, string | string[] | undefined>) => void
  * rises, and at once for every targeted request (so the ignition check's few requests are counted).
  */
 function meshOf(cluster: FakeCluster): () => void {
-  cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+  cluster.pods.push({
+    name: 'reviews-v2-x',
+    namespace: 'default',
+    labels: {app: 'reviews'},
+    containers: ['reviews', 'istio-proxy'],
+    ready: true,
+  })
   let delays = 0
   const faultLive = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
-  const publish = () => cluster.stats.set('reviews-v2-x', `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`)
+  const publish = () =>
+    cluster.stats.set(
+      'reviews-v2-x',
+      `http.outbound_0.0.0.0_9080.fault.delays_injected: ${delays}\nhttp.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n`,
+    )
   const tick = setInterval(() => {
     if (faultLive()) delays++
     publish()
@@ -100,13 +126,29 @@ describe('chaos run (runner, against a fake cluster)', function () {
     liveFault = undefined
     faultDelayMs = 0
   })
-  const faultLive = (cluster: FakeCluster) => () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
+  const faultLive = (cluster: FakeCluster) => () =>
+    (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
 
-  async function run(cluster: FakeCluster, exp: Experiment, signal = new AbortController().signal, options: {ignition?: boolean} = {}) {
+  async function run(
+    cluster: FakeCluster,
+    exp: Experiment,
+    signal = new AbortController().signal,
+    options: {ignition?: boolean} = {},
+  ) {
     const events = new EventStream()
     const seen: RunEvent[] = []
     events.subscribe(e => seen.push(e))
-    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal, events, ...options})
+    const result = await runExperiment({
+      file: 'x.yaml',
+      experiment: exp,
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')),
+      signal,
+      events,
+      ...options,
+    })
     return {result, seen, kinds: seen.map(e => e.kind)}
   }
 
@@ -120,12 +162,25 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.equal(result.outcome, 'held', result.reason)
     assert.equal(result.exitCode, 0)
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
-    for (const k of ['preflight', 'phase-started', 'fault-applied', 'fault-evidence', 'revert', 'control-evidence', 'run-finished'] as const) assert.ok(kinds.includes(k), `missing ${k}`)
+    for (const k of [
+      'preflight',
+      'phase-started',
+      'fault-applied',
+      'fault-evidence',
+      'revert',
+      'control-evidence',
+      'run-finished',
+    ] as const)
+      assert.ok(kinds.includes(k), `missing ${k}`)
     const evidence = seen.find(e => e.kind === 'fault-evidence')
     assert.ok(evidence !== undefined && evidence.kind === 'fault-evidence' && evidence.afterWriteMs < 1000)
     assert.ok(kinds.indexOf('revert') > kinds.indexOf('fault-applied'))
     // How well the load kept its schedule is in the journal, per open-model class.
-    const schedule = seen.filter(e => e.kind === 'log' && /^load \w+: \d+ arrivals at [\d.]+\/s over the sending window, send lag p50/.test(e.message))
+    const schedule = seen.filter(
+      e =>
+        e.kind === 'log' &&
+        /^load \w+: \d+ arrivals at [\d.]+\/s over the sending window, send lag p50/.test(e.message),
+    )
     assert.equal(schedule.length, exp.spec.load.traffic.length)
   })
 
@@ -149,7 +204,13 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const ac = new AbortController()
     const exp = experiment(url, {phases: {baseline: '1s', fault: '20s', recovery: '1s'}})
     const timer = setInterval(() => {
-      if (carriesRun(cluster.objects.get('default/ratings') as VirtualService, cluster.objects.get('default/ratings')?.metadata.annotations?.['faultline.dev/run-id'] ?? '-')) ac.abort()
+      if (
+        carriesRun(
+          cluster.objects.get('default/ratings') as VirtualService,
+          cluster.objects.get('default/ratings')?.metadata.annotations?.['faultline.dev/run-id'] ?? '-',
+        )
+      )
+        ac.abort()
     }, 50)
     // Without the ignition check: its brief 1 ms delay would trip this watch before the fault phase.
     const {result} = await run(cluster, exp, ac.signal, {ignition: false})
@@ -161,11 +222,11 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.equal((await cluster.getVirtualService('default', 'ratings'))?.spec.http?.length, 1)
   })
 
-  it('says why when its caller stopped it with a reason (a game day\'s time limit)', async () => {
+  it("says why when its caller stopped it with a reason (a game day's time limit)", async () => {
     const cluster = new FakeCluster()
     cluster.seed(RATINGS)
     const ac = new AbortController()
-    ac.abort('the game day\'s guardrails.maxDuration (1m) was reached')
+    ac.abort("the game day's guardrails.maxDuration (1m) was reached")
     const {result} = await run(cluster, experiment(url), ac.signal)
     assert.equal(result.outcome, 'aborted')
     assert.match(result.reason, /^the game day's guardrails\.maxDuration \(1m\) was reached/)
@@ -176,7 +237,11 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const cluster = new FakeCluster()
     cluster.seed(RATINGS)
     const exp = experiment(url)
-    exp.spec.faults.push({service: 'details', match: {headers: {'x-chaos-test': {exact: 'true'}}}, abort: {httpStatus: 503, percentage: 100}})
+    exp.spec.faults.push({
+      service: 'details',
+      match: {headers: {'x-chaos-test': {exact: 'true'}}},
+      abort: {httpStatus: 503, percentage: 100},
+    })
     cluster.failNext.set('create', {count: 1, error: () => new Error('admission webhook denied the request')})
     const {result} = await run(cluster, exp)
     assert.equal(result.exitCode, 4)
@@ -194,7 +259,17 @@ describe('chaos run (runner, against a fake cluster)', function () {
     events.subscribe(e => {
       if (e.kind === 'phase-ended' && e.phase === 'fault') cluster.failNext.set('replace', {count: 1_000_000})
     })
-    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal: new AbortController().signal, events, revertTimeoutMs: 1000})
+    const result = await runExperiment({
+      file: 'x.yaml',
+      experiment: exp,
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')),
+      signal: new AbortController().signal,
+      events,
+      revertTimeoutMs: 1000,
+    })
     cluster.failNext.clear()
     stop()
     assert.equal(result.exitCode, 5)
@@ -203,7 +278,17 @@ describe('chaos run (runner, against a fake cluster)', function () {
 
   it('refuses to touch a VirtualService another live run holds (exit 4)', async () => {
     const cluster = new FakeCluster()
-    cluster.seed({...RATINGS, metadata: {...RATINGS.metadata, labels: {'faultline.dev/managed': 'true'}, annotations: {'faultline.dev/run-id': 'other-run', 'faultline.dev/expires-at': new Date(Date.now() + 600_000).toISOString()}}})
+    cluster.seed({
+      ...RATINGS,
+      metadata: {
+        ...RATINGS.metadata,
+        labels: {'faultline.dev/managed': 'true'},
+        annotations: {
+          'faultline.dev/run-id': 'other-run',
+          'faultline.dev/expires-at': new Date(Date.now() + 600_000).toISOString(),
+        },
+      },
+    })
     const {result} = await run(cluster, experiment(url))
     assert.equal(result.exitCode, 4)
     assert.match(result.reason, /held by run other-run/)
@@ -214,11 +299,26 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const cluster = new FakeCluster()
     const original = cluster.seed(RATINGS)
     const staleSpec = structuredClone(original.spec)
-    staleSpec.http?.unshift({name: 'faultline:dead-run:0', match: [{headers: {'x-chaos-test': {exact: 'true'}}}], fault: {abort: {httpStatus: 503, percentage: {value: 100}}}, route: [{destination: {host: 'ratings'}}]})
-    const live = await cluster.getVirtualService('default', 'ratings') as VirtualService
-    await cluster.replaceVirtualService({...live, spec: staleSpec, metadata: {...live.metadata, labels: {'faultline.dev/managed': 'true'}, annotations: {
-      'faultline.dev/run-id': 'dead-run', 'faultline.dev/expires-at': new Date(Date.now() - 60_000).toISOString(), 'faultline.dev/original-spec': JSON.stringify(original.spec),
-    }}})
+    staleSpec.http?.unshift({
+      name: 'faultline:dead-run:0',
+      match: [{headers: {'x-chaos-test': {exact: 'true'}}}],
+      fault: {abort: {httpStatus: 503, percentage: {value: 100}}},
+      route: [{destination: {host: 'ratings'}}],
+    })
+    const live = (await cluster.getVirtualService('default', 'ratings')) as VirtualService
+    await cluster.replaceVirtualService({
+      ...live,
+      spec: staleSpec,
+      metadata: {
+        ...live.metadata,
+        labels: {'faultline.dev/managed': 'true'},
+        annotations: {
+          'faultline.dev/run-id': 'dead-run',
+          'faultline.dev/expires-at': new Date(Date.now() - 60_000).toISOString(),
+          'faultline.dev/original-spec': JSON.stringify(original.spec),
+        },
+      },
+    })
     const stop = meshOf(cluster)
     const {result, seen} = await run(cluster, experiment(url))
     stop()
@@ -234,7 +334,11 @@ describe('chaos run (runner, against a fake cluster)', function () {
     liveFault = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
     const exp = experiment(url, {
       phases: {baseline: '1s', fault: '30s', recovery: '1s'},
-      guardrails: {abortWhen: [{name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}}]},
+      guardrails: {
+        abortWhen: [
+          {name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}},
+        ],
+      },
     })
     const started = Date.now()
     const {result, seen} = await run(cluster, exp)
@@ -250,19 +354,32 @@ describe('chaos run (runner, against a fake cluster)', function () {
     // Every stats read takes 1.5 s and no fault counter ever rises, so evidence polls run all through the fault phase.
     const cluster = new SlowStatsCluster(1500)
     const original = cluster.seed(RATINGS)
-    cluster.pods.push({name: 'reviews-v2-x', namespace: 'default', labels: {app: 'reviews'}, containers: ['reviews', 'istio-proxy'], ready: true})
+    cluster.pods.push({
+      name: 'reviews-v2-x',
+      namespace: 'default',
+      labels: {app: 'reviews'},
+      containers: ['reviews', 'istio-proxy'],
+      ready: true,
+    })
     cluster.stats.set('reviews-v2-x', 'http.outbound_0.0.0.0_9080.fault.aborts_injected: 0\n')
     liveFault = () => (cluster.objects.get('default/ratings')?.spec.http ?? []).some(r => r.fault !== undefined)
     const exp = experiment(url, {
       phases: {baseline: '1s', fault: '30s', recovery: '1s'},
-      guardrails: {abortWhen: [{name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}}]},
+      guardrails: {
+        abortWhen: [
+          {name: 'targeted users are failing', traffic: 'targeted', thresholds: {http_req_failed: ['rate>0.5']}},
+        ],
+      },
     })
     // No counter ever rises here, so the ignition check would stop the run before the fault phase.
     const {result, seen} = await run(cluster, exp, undefined, {ignition: false})
     assert.equal(result.exitCode, 3, result.reason)
     const faultStart = seen.find(e => e.kind === 'phase-started' && e.phase === 'fault')?.t ?? NaN
     const after = (kind: RunEvent['kind']) => (seen.find(e => e.kind === kind)?.t ?? NaN) - faultStart
-    assert.ok(after('guardrail-breached') < 1400, `breach ${after('guardrail-breached')} ms after the write: the first check (at 1 s) waited for a sidecar read`)
+    assert.ok(
+      after('guardrail-breached') < 1400,
+      `breach ${after('guardrail-breached')} ms after the write: the first check (at 1 s) waited for a sidecar read`,
+    )
     assert.ok(after('revert') < 1400, `revert ${after('revert')} ms after the write: it waited for a sidecar read`)
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
   })
@@ -271,7 +388,10 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const cluster = new FakeCluster()
     const original = cluster.seed(RATINGS)
     const stop = meshOf(cluster)
-    const exp = experiment(url, {phases: {baseline: '1s', fault: '30s', recovery: '1s'}, guardrails: {maxDuration: '3s'}})
+    const exp = experiment(url, {
+      phases: {baseline: '1s', fault: '30s', recovery: '1s'},
+      guardrails: {maxDuration: '3s'},
+    })
     const {result} = await run(cluster, exp)
     stop()
     assert.equal(result.exitCode, 3)
@@ -283,20 +403,34 @@ describe('chaos run (runner, against a fake cluster)', function () {
     const cluster = new FakeCluster()
     cluster.seed(RATINGS)
     const stop = meshOf(cluster)
-    const exp = experiment(url, {steadyState: [
-      {name: 'control is fast', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}},
-      {name: 'productpage answers', http: {url, expect: {status: 200}}},
-      {name: 'targeted in baseline and recovery', traffic: 'targeted', phases: ['baseline', 'recovery'], thresholds: {http_req_failed: ['rate<0.01']}},
-    ]})
+    const exp = experiment(url, {
+      steadyState: [
+        {name: 'control is fast', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}},
+        {name: 'productpage answers', http: {url, expect: {status: 200}}},
+        {
+          name: 'targeted in baseline and recovery',
+          traffic: 'targeted',
+          phases: ['baseline', 'recovery'],
+          thresholds: {http_req_failed: ['rate<0.01']},
+        },
+      ],
+    })
     const {result, seen} = await run(cluster, exp)
     stop()
     assert.equal(result.outcome, 'held', result.reason)
     assert.match(result.reason, /recovered: 3 probe result\(s\) in the recovery phase within tolerance/)
-    const results = seen.flatMap(e => (e.kind === 'probe-result' ? [`${e.result.probe}|${e.result.phase}|${e.result.status}`] : [])).sort()
+    const results = seen
+      .flatMap(e => (e.kind === 'probe-result' ? [`${e.result.probe}|${e.result.phase}|${e.result.status}`] : []))
+      .sort()
     assert.deepEqual(results, [
-      'control is fast|baseline|held', 'control is fast|fault|held', 'control is fast|recovery|held',
-      'productpage answers|baseline|held', 'productpage answers|fault|held', 'productpage answers|recovery|held',
-      'targeted in baseline and recovery|baseline|held', 'targeted in baseline and recovery|recovery|held',
+      'control is fast|baseline|held',
+      'control is fast|fault|held',
+      'control is fast|recovery|held',
+      'productpage answers|baseline|held',
+      'productpage answers|fault|held',
+      'productpage answers|recovery|held',
+      'targeted in baseline and recovery|baseline|held',
+      'targeted in baseline and recovery|recovery|held',
     ])
   })
 
@@ -310,7 +444,16 @@ describe('chaos run (runner, against a fake cluster)', function () {
       if (e.kind === 'revert') failing = true
     })
     const exp = experiment(url, {phases: {baseline: '1s', fault: '2s', recovery: '2s'}})
-    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal: new AbortController().signal, events})
+    const result = await runExperiment({
+      file: 'x.yaml',
+      experiment: exp,
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')),
+      signal: new AbortController().signal,
+      events,
+    })
     stop()
     assert.equal(result.outcome, 'deviated', result.reason)
     assert.equal(result.exitCode, 1)
@@ -333,9 +476,24 @@ describe('chaos run (runner, against a fake cluster)', function () {
     })
     const exp = experiment(url, {
       phases: {baseline: '1s', fault: '30s', recovery: '1s'},
-      steadyState: [{name: 'targeted answers within 4s', traffic: 'targeted', thresholds: {http_req_duration: ['p(99)<4000'], http_req_failed: ['rate<0.5']}}],
+      steadyState: [
+        {
+          name: 'targeted answers within 4s',
+          traffic: 'targeted',
+          thresholds: {http_req_duration: ['p(99)<4000'], http_req_failed: ['rate<0.5']},
+        },
+      ],
     })
-    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')), signal: ac.signal, events})
+    const result = await runExperiment({
+      file: 'x.yaml',
+      experiment: exp,
+      cluster,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir: mkdtempSync(join(tmpdir(), 'faultline-run-')),
+      signal: ac.signal,
+      events,
+    })
     stop()
     assert.equal(result.outcome, 'aborted', result.reason)
     const faultResults = seen.filter(e => e.kind === 'probe-result' && e.result.phase === 'fault')
@@ -347,7 +505,10 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.ok(cut.afterMs > 2000 && cut.afterMs < 4000, `cut at ${cut.afterMs} ms`)
     assert.equal(cut.plannedMs, 30_000)
     const targeted = cut.inFlight.find(f => f.traffic === 'targeted')
-    assert.ok(targeted !== undefined && targeted.count > 20, `targeted in flight at the cut: ${JSON.stringify(targeted)}`)
+    assert.ok(
+      targeted !== undefined && targeted.count > 20,
+      `targeted in flight at the cut: ${JSON.stringify(targeted)}`,
+    )
     assert.ok(targeted.oldestMs > 1500 && targeted.oldestMs < 4000, `oldest ${targeted.oldestMs} ms`)
     const seconds = seen.flatMap(e => (e.kind === 'load-second' && e.second.traffic === 'targeted' ? [e.second] : []))
     const failed = seconds.reduce((n, s) => n + s.failed, 0)
@@ -355,6 +516,13 @@ describe('chaos run (runner, against a fake cluster)', function () {
     assert.equal(failed, 0, 'no request the runner cancelled counts as failed')
     assert.ok(cancelled >= targeted.count - 2, `cancelled ${cancelled}, in flight at the cut ${targeted.count}`)
     const progress = seen.filter(e => e.kind === 'load-progress')
-    assert.ok(progress.some(e => e.kind === 'load-progress' && e.inFlight.some(f => f.traffic === 'targeted' && f.count > 0 && f.oldestMs > 900)), 'the in-flight delay showed while it happened')
+    assert.ok(
+      progress.some(
+        e =>
+          e.kind === 'load-progress' &&
+          e.inFlight.some(f => f.traffic === 'targeted' && f.count > 0 && f.oldestMs > 900),
+      ),
+      'the in-flight delay showed while it happened',
+    )
   })
 })

@@ -20,19 +20,37 @@ import {applySetup, restoreSetup, setupChecks, SetupReverter} from '../../src/ru
 import {FakeCluster} from '../fakes/cluster.js'
 
 const REVIEWS: DestinationRule = {
-  apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule',
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
   metadata: {name: 'reviews', namespace: 'default', labels: {app: 'reviews'}, annotations: {note: 'bookinfo'}},
-  spec: {host: 'reviews', trafficPolicy: {loadBalancer: {simple: 'RANDOM'}}, subsets: ['v1', 'v2', 'v3'].map(v => ({name: v, labels: {version: v}}))},
+  spec: {
+    host: 'reviews',
+    trafficPolicy: {loadBalancer: {simple: 'RANDOM'}},
+    subsets: ['v1', 'v2', 'v3'].map(v => ({name: v, labels: {version: v}})),
+  },
 }
-const RATINGS_DR: DestinationRule = {apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: 'ratings', namespace: 'default'}, spec: {host: 'ratings'}}
+const RATINGS_DR: DestinationRule = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
+  metadata: {name: 'ratings', namespace: 'default'},
+  spec: {host: 'ratings'},
+}
 const POOL = {tcp: {maxConnections: 5}, http: {http1MaxPendingRequests: 5}}
 
 function experiment(url: string, name = 'reviews'): Experiment {
   return {
-    apiVersion: 'faultline.dev/v1alpha1', kind: 'Experiment', metadata: {name: 'reviews-circuit-breaker'},
+    apiVersion: 'faultline.dev/v1alpha1',
+    kind: 'Experiment',
+    metadata: {name: 'reviews-circuit-breaker'},
     spec: {
       setup: {destinationRules: [{name, trafficPolicy: {connectionPool: POOL}}]},
-      faults: [{service: 'ratings', match: {headers: {'x-chaos-test': {exact: 'true'}}}, delay: {fixedDelay: '2s', percentage: 100}}],
+      faults: [
+        {
+          service: 'ratings',
+          match: {headers: {'x-chaos-test': {exact: 'true'}}},
+          delay: {fixedDelay: '2s', percentage: 100},
+        },
+      ],
       phases: {baseline: '1s', fault: '1s', recovery: '1s'},
       load: {url, traffic: [{name: 'control', rate: '10/s'}]},
       steadyState: [{name: 'control is fine', traffic: 'control', thresholds: {http_req_failed: ['rate<0.01']}}],
@@ -48,7 +66,11 @@ function cluster(): FakeCluster {
 }
 
 /** What must come back: spec, labels and annotations exactly as before. */
-const content = (dr: DestinationRule | undefined) => ({spec: dr?.spec, labels: dr?.metadata.labels, annotations: dr?.metadata.annotations})
+const content = (dr: DestinationRule | undefined) => ({
+  spec: dr?.spec,
+  labels: dr?.metadata.labels,
+  annotations: dr?.metadata.annotations,
+})
 
 describe('spec.setup against a cluster (fake)', function () {
   this.timeout(30_000)
@@ -61,13 +83,26 @@ describe('spec.setup against a cluster (fake)', function () {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/productpage`
   })
   after(() => server.close())
-  beforeEach(() => { failing = false })
+  beforeEach(() => {
+    failing = false
+  })
 
   async function run(c: FakeCluster, exp: Experiment) {
     const events = new EventStream()
     const seen: RunEvent[] = []
     events.subscribe(e => seen.push(e))
-    const result = await runExperiment({file: 'x.yaml', experiment: exp, cluster: c, namespace: 'default', driver: new BuiltinDriver(), reportDir: mkdtempSync(join(tmpdir(), 'faultline-setup-')), signal: new AbortController().signal, events, ignition: false, revertTimeoutMs: 3000})
+    const result = await runExperiment({
+      file: 'x.yaml',
+      experiment: exp,
+      cluster: c,
+      namespace: 'default',
+      driver: new BuiltinDriver(),
+      reportDir: mkdtempSync(join(tmpdir(), 'faultline-setup-')),
+      signal: new AbortController().signal,
+      events,
+      ignition: false,
+      revertTimeoutMs: 3000,
+    })
     return {result, seen}
   }
 
@@ -76,11 +111,17 @@ describe('spec.setup against a cluster (fake)', function () {
     const before = await c.getDestinationRule('default', 'reviews')
     const {result, seen} = await run(c, experiment(url))
     const kinds = seen.map(e => e.kind)
-    assert.ok(kinds.indexOf('setup-applied') >= 0 && kinds.indexOf('setup-applied') < kinds.indexOf('phase-started'), kinds.join())
+    assert.ok(
+      kinds.indexOf('setup-applied') >= 0 && kinds.indexOf('setup-applied') < kinds.indexOf('phase-started'),
+      kinds.join(),
+    )
     const applied = seen.find(e => e.kind === 'setup-applied')
     assert.ok(applied?.kind === 'setup-applied')
     assert.equal(applied.setup.kind, 'DestinationRule')
-    assert.deepEqual((applied.setup.after as DestinationRule['spec']).trafficPolicy, {loadBalancer: {simple: 'RANDOM'}, connectionPool: POOL})
+    assert.deepEqual((applied.setup.after as DestinationRule['spec']).trafficPolicy, {
+      loadBalancer: {simple: 'RANDOM'},
+      connectionPool: POOL,
+    })
     const restored = seen.findIndex(e => e.kind === 'revert' && e.resource === 'DestinationRule')
     const lastPhase = seen.map(e => e.kind).lastIndexOf('phase-ended')
     assert.ok(restored > lastPhase, 'restored after the recovery phase')
@@ -104,7 +145,7 @@ describe('spec.setup against a cluster (fake)', function () {
     assert.deepEqual(content(await c.getDestinationRule('default', 'reviews')), content(before))
   })
 
-  it('stops at preflight (exit 4) naming a DestinationRule that does not exist, with the namespace\'s', async () => {
+  it("stops at preflight (exit 4) naming a DestinationRule that does not exist, with the namespace's", async () => {
     const c = cluster()
     const {result, seen} = await run(c, experiment(url, 'reviws'))
     assert.equal(result.exitCode, 4)
@@ -114,14 +155,24 @@ describe('spec.setup against a cluster (fake)', function () {
     assert.deepEqual(c.writes, [])
   })
 
-  it('preflight: a live run\'s setup holds the DestinationRule; an expired one is restored first', async () => {
+  it("preflight: a live run's setup holds the DestinationRule; an expired one is restored first", async () => {
     const c = cluster()
     const now = new Date()
-    const [held] = planSetup({entries: [{name: 'reviews', trafficPolicy: {connectionPool: POOL}}], existing: [REVIEWS], namespace: 'default', runId: 'other-run', expiresAt: new Date(now.getTime() + 60_000), experiment: 'x'}).objects
+    const [held] = planSetup({
+      entries: [{name: 'reviews', trafficPolicy: {connectionPool: POOL}}],
+      existing: [REVIEWS],
+      namespace: 'default',
+      runId: 'other-run',
+      expiresAt: new Date(now.getTime() + 60_000),
+      experiment: 'x',
+    }).objects
     assert.ok(held !== undefined)
     c.seedDestinationRule(held.desired)
     const checks = await setupChecks(c, experiment(url), 'default', now)
-    assert.ok(checks.some(k => k.status === 'failed' && /held by run other-run/.test(k.message)), JSON.stringify(checks))
+    assert.ok(
+      checks.some(k => k.status === 'failed' && /held by run other-run/.test(k.message)),
+      JSON.stringify(checks),
+    )
     const expired = await setupChecks(c, experiment(url), 'default', new Date(now.getTime() + 120_000))
     assert.ok(expired.some(k => k.status === 'warning' && /stale setup of run other-run/.test(k.message)))
     // The run itself: the expired setup is restored, then patched again and restored again.
@@ -129,9 +180,20 @@ describe('spec.setup against a cluster (fake)', function () {
     const events = new EventStream()
     const seen: RunEvent[] = []
     events.subscribe(e => seen.push(e))
-    await applySetup({cluster: c, experiment: experiment(url), namespace: 'default', runId: 'run-2', startedAt: new Date(), events, reverter})
+    await applySetup({
+      cluster: c,
+      experiment: experiment(url),
+      namespace: 'default',
+      runId: 'run-2',
+      startedAt: new Date(),
+      events,
+      reverter,
+    })
     assert.ok(seen.some(e => e.kind === 'revert' && /stale setup restored/.test(e.message)))
-    assert.equal((await c.getDestinationRule('default', 'reviews'))?.metadata.annotations?.['faultline.dev/run-id'], 'run-2')
+    assert.equal(
+      (await c.getDestinationRule('default', 'reviews'))?.metadata.annotations?.['faultline.dev/run-id'],
+      'run-2',
+    )
     assert.deepEqual(await restoreSetup(reverter, events, 'run-2', 'default'), [])
     assert.deepEqual(content(await c.getDestinationRule('default', 'reviews')), content(REVIEWS))
   })
@@ -143,45 +205,98 @@ describe('spec.setup against a cluster (fake)', function () {
     events.subscribe(e => seen.push(e))
     const reverter = new SetupReverter(c, 'run-3')
     c.failNext.set('replace', {count: 2})
-    await applySetup({cluster: c, experiment: experiment(url), namespace: 'default', runId: 'run-3', startedAt: new Date(), events, reverter})
+    await applySetup({
+      cluster: c,
+      experiment: experiment(url),
+      namespace: 'default',
+      runId: 'run-3',
+      startedAt: new Date(),
+      events,
+      reverter,
+    })
     assert.deepEqual((await c.getDestinationRule('default', 'reviews'))?.spec.trafficPolicy?.connectionPool, POOL)
     c.failNext.set('replace', {count: 2})
     assert.deepEqual(await restoreSetup(reverter, events, 'run-3', 'default'), [])
     assert.deepEqual(content(await c.getDestinationRule('default', 'reviews')), content(REVIEWS))
 
     const stuck = new SetupReverter(c, 'run-4')
-    await applySetup({cluster: c, experiment: experiment(url), namespace: 'default', runId: 'run-4', startedAt: new Date(), events, reverter: stuck})
+    await applySetup({
+      cluster: c,
+      experiment: experiment(url),
+      namespace: 'default',
+      runId: 'run-4',
+      startedAt: new Date(),
+      events,
+      reverter: stuck,
+    })
     c.failNext.set('replace', {count: 1000, error: () => new ApiError('forbidden', 403, 'Forbidden')})
     const failed = await restoreSetup(stuck, events, 'run-4', 'default', 1000)
     assert.equal(failed.length, 1)
     const e = seen.find(x => x.kind === 'revert-failed')
-    assert.ok(e?.kind === 'revert-failed' && e.resource === 'DestinationRule' && e.command === 'chaos revert --run run-4 --namespace default')
+    assert.ok(
+      e?.kind === 'revert-failed' &&
+        e.resource === 'DestinationRule' &&
+        e.command === 'chaos revert --run run-4 --namespace default',
+    )
     c.failNext.delete('replace')
   })
 
-  it('chaos revert restores a DestinationRule a dead run left patched, and leaves a live run\'s alone', async () => {
+  it("chaos revert restores a DestinationRule a dead run left patched, and leaves a live run's alone", async () => {
     const c = cluster()
     const past = new Date(Date.now() - 60_000)
     const future = new Date(Date.now() + 600_000)
-    for (const [dr, runId, expiresAt] of [[REVIEWS, 'dead-1', past], [RATINGS_DR, 'live-1', future]] as const) {
-      const [p] = planSetup({entries: [{name: dr.metadata.name, trafficPolicy: {connectionPool: POOL}}], existing: [dr], namespace: 'default', runId, expiresAt, experiment: 'x'}).objects
+    for (const [dr, runId, expiresAt] of [
+      [REVIEWS, 'dead-1', past],
+      [RATINGS_DR, 'live-1', future],
+    ] as const) {
+      const [p] = planSetup({
+        entries: [{name: dr.metadata.name, trafficPolicy: {connectionPool: POOL}}],
+        existing: [dr],
+        namespace: 'default',
+        runId,
+        expiresAt,
+        experiment: 'x',
+      }).objects
       assert.ok(p !== undefined)
-      await c.replaceDestinationRule(p.desired).catch(async () => c.replaceDestinationRule({...p.desired, metadata: {...p.desired.metadata, resourceVersion: (await c.getDestinationRule('default', dr.metadata.name))?.metadata.resourceVersion ?? ''}}))
+      await c.replaceDestinationRule(p.desired).catch(async () =>
+        c.replaceDestinationRule({
+          ...p.desired,
+          metadata: {
+            ...p.desired.metadata,
+            resourceVersion: (await c.getDestinationRule('default', dr.metadata.name))?.metadata.resourceVersion ?? '',
+          },
+        }),
+      )
     }
     const report = await revertLeftovers(c, 'default', {})
-    assert.deepEqual(report.found.map(f => [f.kind, f.name, f.expired]), [['DestinationRule', 'reviews', true], ['DestinationRule', 'ratings', false]])
-    assert.deepEqual(report.reverted.map(r => [r.kind, r.name, r.ok, r.action]), [['DestinationRule', 'reviews', true, 'restored']])
+    assert.deepEqual(
+      report.found.map(f => [f.kind, f.name, f.expired]),
+      [
+        ['DestinationRule', 'reviews', true],
+        ['DestinationRule', 'ratings', false],
+      ],
+    )
+    assert.deepEqual(
+      report.reverted.map(r => [r.kind, r.name, r.ok, r.action]),
+      [['DestinationRule', 'reviews', true, 'restored']],
+    )
     assert.match(report.skipped[0]?.reason ?? '', /may still be running/)
     assert.deepEqual(content(await c.getDestinationRule('default', 'reviews')), content(REVIEWS))
     const all = await revertLeftovers(c, 'default', {runId: 'live-1'})
-    assert.deepEqual(all.reverted.map(r => [r.name, r.ok]), [['ratings', true]])
+    assert.deepEqual(
+      all.reverted.map(r => [r.name, r.ok]),
+      [['ratings', true]],
+    )
     assert.deepEqual((await c.getDestinationRule('default', 'ratings'))?.spec, RATINGS_DR.spec)
   })
 
   it('asks for get and update on destinationrules only when the experiment has a setup', () => {
-    const verbs = (setup: boolean) => requiredAccess('default', {setup}).filter(a => a.resource === 'destinationrules').map(a => a.verb).sort()
+    const verbs = (setup: boolean) =>
+      requiredAccess('default', {setup})
+        .filter(a => a.resource === 'destinationrules')
+        .map(a => a.verb)
+        .sort()
     assert.deepEqual(verbs(false), ['list'])
     assert.deepEqual(verbs(true), ['get', 'list', 'update'])
   })
 })
-

@@ -7,6 +7,9 @@ describe('chaos sandbox up --propagate', () => {
     assert.deepEqual(parsePropagate(undefined), [])
     assert.deepEqual(parsePropagate('none'), [])
     assert.deepEqual(parsePropagate('Baggage, baggage'), ['baggage'])
-    assert.throws(() => parsePropagate('baggage,x-chaos-test'), (err: Error & {exitCode?: number}) => /unknown value "x-chaos-test"/.test(err.message) && err.exitCode === 2)
+    assert.throws(
+      () => parsePropagate('baggage,x-chaos-test'),
+      (err: Error & {exitCode?: number}) => /unknown value "x-chaos-test"/.test(err.message) && err.exitCode === 2,
+    )
   })
 })

@@ -20,11 +20,14 @@ import {type Fixture, startFixture} from '../../packages/sandbox/test/apiserver/
 const INTERVAL = 250
 
 const ratings = (namespace = 'default'): VirtualService => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name: 'ratings', namespace},
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'ratings', namespace},
   spec: {hosts: ['ratings'], http: [{name: 'primary', route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
 })
 
-const faultRoutes = (vs: VirtualService | undefined) => (vs?.spec.http ?? []).filter(r => r.name?.startsWith('faultline:')).length
+const faultRoutes = (vs: VirtualService | undefined) =>
+  (vs?.spec.http ?? []).filter(r => r.name?.startsWith('faultline:')).length
 
 describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
   // The first Istio write compiles the CRD schemas (seconds on a busy machine).
@@ -40,15 +43,21 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
     f = await startFixture()
     f.store.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'staging'}})
     dir = await mkdtemp(join(tmpdir(), 'faultline-reaper-'))
-    await writeKubeconfig(join(dir, 'kubeconfig'), {server: f.server.url, token: f.token, certificateAuthority: f.server.certificateAuthority})
+    await writeKubeconfig(join(dir, 'kubeconfig'), {
+      server: f.server.url,
+      token: f.token,
+      certificateAuthority: f.server.certificateAuthority,
+    })
     const real = connect({kubeconfig: join(dir, 'kubeconfig')}) as Cluster
     lists = 0
     // Counts sweeps (one list per namespace) without changing what the reaper does.
-    cluster = new Proxy(real, {get: (target, key, receiver) => {
-      if (key === 'listVirtualServices') lists++
-      const v = Reflect.get(target, key, receiver) as unknown
-      return typeof v === 'function' ? v.bind(target) : v
-    }})
+    cluster = new Proxy(real, {
+      get: (target, key, receiver) => {
+        if (key === 'listVirtualServices') lists++
+        const v = Reflect.get(target, key, receiver) as unknown
+        return typeof v === 'function' ? v.bind(target) : v
+      },
+    })
     lines.length = 0
   })
 
@@ -61,7 +70,12 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
 
   const start = () => {
     lists = 0 // the test's own setup lists too
-    reaper = startReaper({revertExpired: (namespace, now) => revertLeftovers(cluster, namespace, {}, now), intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => f.store.list('Namespace').map(n => n.metadata.name)})
+    reaper = startReaper({
+      revertExpired: (namespace, now) => revertLeftovers(cluster, namespace, {}, now),
+      intervalMs: INTERVAL,
+      log: l => lines.push(l),
+      namespaces: () => f.store.list('Namespace').map(n => n.metadata.name),
+    })
   }
 
   it('reverts expired faults in every namespace in the sweep one interval after start, restoring the original exactly', async () => {
@@ -71,49 +85,82 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
     assert.equal(faultRoutes(await cluster.getVirtualService('default', 'ratings')), 1)
     start()
     const firstSweep = await within(INTERVAL * 4, 'a first sweep', async () => lists > 0)
-    assert.ok(firstSweep >= INTERVAL - 10 && firstSweep < INTERVAL * 2, `first sweep ${firstSweep}ms after start, interval ${INTERVAL}ms`)
+    assert.ok(
+      firstSweep >= INTERVAL - 10 && firstSweep < INTERVAL * 2,
+      `first sweep ${firstSweep}ms after start, interval ${INTERVAL}ms`,
+    )
     // Three reverts, each with its read-back, over HTTPS: that first sweep is the one that does them.
-    await within(INTERVAL * 12, 'every expired fault reverted', async () => lines.length === 3 && f.store.virtualServices().every(vs => faultRoutes(vs) === 0))
+    await within(
+      INTERVAL * 12,
+      'every expired fault reverted',
+      async () => lines.length === 3 && f.store.virtualServices().every(vs => faultRoutes(vs) === 0),
+    )
     assert.ok(lists <= 2 * f.store.list('Namespace').length, `done within the first sweep or the next (${lists} lists)`)
     assert.deepEqual((await cluster.getVirtualService('default', 'ratings'))?.spec, original.spec)
-    assert.deepEqual(f.store.virtualServices().map(vs => `${vs.metadata.namespace}/${vs.metadata.name}`), ['default/ratings'])
+    assert.deepEqual(
+      f.store.virtualServices().map(vs => `${vs.metadata.namespace}/${vs.metadata.name}`),
+      ['default/ratings'],
+    )
     assert.deepEqual(lines.map(l => l.replace(/ — .*/, '')).sort(), [
-      'reaper: ✓ default/faultline-details: deleted', 'reaper: ✓ default/ratings: restored', 'reaper: ✓ staging/faultline-ratings: deleted',
+      'reaper: ✓ default/faultline-details: deleted',
+      'reaper: ✓ default/ratings: restored',
+      'reaper: ✓ staging/faultline-ratings: deleted',
     ])
   })
 
   it('leaves a fault that has not expired alone, sweep after sweep, then takes it once it has', async () => {
     await abandon(cluster, 'default', 'live-1', new Date(Date.now() + 4000), ['ratings'])
     // The annotation has whole seconds: the expiry that counts is the one written.
-    const expiresAt = new Date((await cluster.getVirtualService('default', 'faultline-ratings'))?.metadata.annotations?.[ANNOTATION_EXPIRES_AT] ?? NaN)
+    const expiresAt = new Date(
+      (await cluster.getVirtualService('default', 'faultline-ratings'))?.metadata.annotations?.[
+        ANNOTATION_EXPIRES_AT
+      ] ?? NaN,
+    )
     assert.ok(expiresAt.getTime() - Date.now() > 2 * INTERVAL, 'room for two sweeps before the expiry')
     start()
     const namespaces = f.store.list('Namespace').length
     // Each sweep now also lists DestinationRules, TestRuns and ConfigMaps: on a loaded 2-core machine two take up to ~1.5 s.
     await within(INTERVAL * 8, 'two sweeps', async () => lists >= 2 * namespaces)
     assert.ok(Date.now() < expiresAt.getTime(), 'the sweeps ran before the expiry')
-    assert.equal(faultRoutes(await cluster.getVirtualService('default', 'faultline-ratings')), 1, 'still live before its expiry')
-    await within(5000 + INTERVAL * 4, 'the fault reverted after its expiry', async () => (await cluster.getVirtualService('default', 'faultline-ratings')) === undefined)
+    assert.equal(
+      faultRoutes(await cluster.getVirtualService('default', 'faultline-ratings')),
+      1,
+      'still live before its expiry',
+    )
+    await within(
+      5000 + INTERVAL * 4,
+      'the fault reverted after its expiry',
+      async () => (await cluster.getVirtualService('default', 'faultline-ratings')) === undefined,
+    )
     assert.ok(Date.now() >= expiresAt.getTime(), 'not before it expired')
   })
 
   it('keeps a foreign edit made after the fault, removing only our routes and marks', async () => {
     await cluster.createVirtualService(ratings())
     await abandon(cluster, 'default', 'dead-3', new Date(Date.now() - 1000), ['ratings'])
-    const live = await cluster.getVirtualService('default', 'ratings') as VirtualService
+    const live = (await cluster.getVirtualService('default', 'ratings')) as VirtualService
     const primary = live.spec.http?.find(r => r.name === 'primary')
     assert.ok(primary !== undefined)
     primary.timeout = '2s'
     live.metadata.labels = {...live.metadata.labels, 'edited-by': 'someone-else'}
     await cluster.replaceVirtualService(live)
     start()
-    await within(INTERVAL * 4, 'our routes removed', async () => faultRoutes(await cluster.getVirtualService('default', 'ratings')) === 0)
+    await within(
+      INTERVAL * 4,
+      'our routes removed',
+      async () => faultRoutes(await cluster.getVirtualService('default', 'ratings')) === 0,
+    )
     const after = await cluster.getVirtualService('default', 'ratings')
     assert.equal(after?.spec.http?.find(r => r.name === 'primary')?.timeout, '2s', 'their edit survives')
     assert.equal(after?.metadata.labels?.['edited-by'], 'someone-else')
-    assert.deepEqual(Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')), [])
+    assert.deepEqual(
+      Object.keys(after?.metadata.annotations ?? {}).filter(k => k.startsWith('faultline.dev/')),
+      [],
+    )
     // The reaper logs once its read-back is done, which can be just after the update this test saw.
-    await within(INTERVAL * 4, 'the reaper logged the strip', async () => /default\/ratings: stripped/.test(lines.join('\n')))
+    await within(INTERVAL * 4, 'the reaper logged the strip', async () =>
+      /default\/ratings: stripped/.test(lines.join('\n')),
+    )
   })
 
   it('stop() ends the sweeps: a fault expiring afterwards stays', async () => {
@@ -129,13 +176,30 @@ describe('sandbox reaper (chaos revert --expired, on a timer)', function () {
 
   it('a namespace that cannot be listed is logged and the others are still swept', async () => {
     await abandon(cluster, 'default', 'dead-5', new Date(Date.now() - 1000), ['ratings'])
-    const failing = new Proxy(cluster, {get: (target, key, receiver) => key === 'listVirtualServices'
-      ? (namespace: string) => (namespace === 'forbidden' ? Promise.reject(new Error('virtualservices is forbidden')) : target.listVirtualServices(namespace))
-      : Reflect.get(target, key, receiver) as unknown})
-    reaper = startReaper({revertExpired: (namespace, now) => revertLeftovers(failing, namespace, {}, now), intervalMs: INTERVAL, log: l => lines.push(l), namespaces: () => ['forbidden', 'default']})
+    const failing = new Proxy(cluster, {
+      get: (target, key, receiver) =>
+        key === 'listVirtualServices'
+          ? (namespace: string) =>
+              namespace === 'forbidden'
+                ? Promise.reject(new Error('virtualservices is forbidden'))
+                : target.listVirtualServices(namespace)
+          : (Reflect.get(target, key, receiver) as unknown),
+    })
+    reaper = startReaper({
+      revertExpired: (namespace, now) => revertLeftovers(failing, namespace, {}, now),
+      intervalMs: INTERVAL,
+      log: l => lines.push(l),
+      namespaces: () => ['forbidden', 'default'],
+    })
     const reports = await reaper.sweep()
-    assert.deepEqual(reports.map(r => [r.namespace, r.reverted.length]), [['default', 1]])
-    assert.match(lines[0] ?? '', /reaper: sweeping namespace forbidden failed: could not list the VirtualServices in namespace forbidden \(.*\): virtualservices is forbidden; nothing was checked or reverted/)
+    assert.deepEqual(
+      reports.map(r => [r.namespace, r.reverted.length]),
+      [['default', 1]],
+    )
+    assert.match(
+      lines[0] ?? '',
+      /reaper: sweeping namespace forbidden failed: could not list the VirtualServices in namespace forbidden \(.*\): virtualservices is forbidden; nothing was checked or reverted/,
+    )
   })
 })
 
@@ -147,6 +211,9 @@ describe('sandbox reaper: interval', () => {
     assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '250ms'}), 250)
     assert.equal(reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: '0'}), 0)
     assert.throws(() => reaperIntervalFromEnv({CHAOS_SANDBOX_REAPER_INTERVAL: 'often'}), /expected a duration/)
-    assert.throws(() => startReaper({revertExpired: async () => ({reverted: []}), namespaces: () => [], intervalMs: 0}), RangeError)
+    assert.throws(
+      () => startReaper({revertExpired: async () => ({reverted: []}), namespaces: () => [], intervalMs: 0}),
+      RangeError,
+    )
   })
 })

@@ -5,7 +5,19 @@ import {checkCron, checkTimeZone, cronProblem} from '../../src/schedule/cron.js'
 
 describe('CronJob schedules', () => {
   it('accepts what the CronJob controller accepts', () => {
-    for (const ok of ['0 10 * * 1', '*/15 * * * *', '30 9 * * 1-5', '0 0 1,15 * *', '0 6 * JAN-MAR MON', '0 0 * * SUN', '5-55/10 * ? * *', '@daily', '@hourly', '@weekly', ' 0 10 * * 1 ']) {
+    for (const ok of [
+      '0 10 * * 1',
+      '*/15 * * * *',
+      '30 9 * * 1-5',
+      '0 0 1,15 * *',
+      '0 6 * JAN-MAR MON',
+      '0 0 * * SUN',
+      '5-55/10 * ? * *',
+      '@daily',
+      '@hourly',
+      '@weekly',
+      ' 0 10 * * 1 ',
+    ]) {
       assert.equal(cronProblem(ok), undefined, ok)
     }
   })
@@ -26,12 +38,18 @@ describe('CronJob schedules', () => {
       ['0 10 * * MONDAY', /day of week/],
     ]
     for (const [schedule, message] of cases) assert.match(cronProblem(schedule) ?? '', message, schedule)
-    assert.throws(() => checkCron('0 10 * *'), (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /--cron "0 10 \* \*"/.test(e.message) && /0 10 \* \* 1/.test(e.hint ?? ''))
+    assert.throws(
+      () => checkCron('0 10 * *'),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.exitCode === 2 &&
+        /--cron "0 10 \* \*"/.test(e.message) &&
+        /0 10 \* \* 1/.test(e.hint ?? ''),
+    )
   })
 
   it('time zones are IANA names', () => {
     assert.equal(checkTimeZone('Europe/Berlin'), 'Europe/Berlin')
     assert.throws(() => checkTimeZone('Mars/Olympus'), /not an IANA time zone/)
   })
-
 })

@@ -3,12 +3,23 @@
  * statically (test/schedule/image.test.ts) and its runtime stage assembled without docker
  * (test/integration/runtime-image.test.ts).
  */
-export interface Instruction {keyword: string; args: string}
-export interface Stage {from: string; name: string | undefined; instructions: Instruction[]}
+export interface Instruction {
+  keyword: string
+  args: string
+}
+export interface Stage {
+  from: string
+  name: string | undefined
+  instructions: Instruction[]
+}
 
 /** Dockerfile → stages of instructions (continuations joined, comments dropped, ARG defaults substituted in FROM). */
 export function parseDockerfile(text: string): Stage[] {
-  const logical = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
+  const logical = text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map(l => l.trim())
+    .filter(l => l !== '' && !l.startsWith('#'))
   const args = new Map<string, string>()
   const stages: Stage[] = []
   for (const line of logical) {
@@ -19,7 +30,11 @@ export function parseDockerfile(text: string): Stage[] {
       args.set(name, value)
     } else if (instruction.keyword === 'FROM') {
       const [image = '', as, name] = rest.split(/\s+/)
-      stages.push({from: image.replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? ''), name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: []})
+      stages.push({
+        from: image.replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? ''),
+        name: as?.toUpperCase() === 'AS' ? name : undefined,
+        instructions: [],
+      })
     } else {
       stages.at(-1)?.instructions.push(instruction)
     }
@@ -28,4 +43,13 @@ export function parseDockerfile(text: string): Stage[] {
 }
 
 /** The `npm`/`npx`/`yarn`/`pnpm` commands of a stage's RUN lines, split at `&&` and `;`. */
-export const npmCommands = (stage: Stage) => stage.instructions.filter(i => i.keyword === 'RUN').map(i => i.args).flatMap(r => r.split(/&&|;/).map(c => c.trim()).filter(c => /^(npm|npx|yarn|pnpm)\b/.test(c)))
+export const npmCommands = (stage: Stage) =>
+  stage.instructions
+    .filter(i => i.keyword === 'RUN')
+    .map(i => i.args)
+    .flatMap(r =>
+      r
+        .split(/&&|;/)
+        .map(c => c.trim())
+        .filter(c => /^(npm|npx|yarn|pnpm)\b/.test(c)),
+    )

@@ -9,7 +9,7 @@ import {labelValue, nameProblem} from '../../src/schedule/names.js'
 const experiment = parseExperiment(readFileSync('experiments/ratings-delay.yaml', 'utf8'), 'ratings-delay.yaml')
 
 describe('chaos schedule: names, keys and deadlines', () => {
-  it('names: DNS-1123, at most 52 characters (45 with the reaper\'s suffix)', () => {
+  it("names: DNS-1123, at most 52 characters (45 with the reaper's suffix)", () => {
     assert.equal(nameProblem('a'.repeat(52), false), undefined)
     assert.match(nameProblem('a'.repeat(53), false) ?? '', /53 characters.*at most 52/)
     assert.equal(nameProblem('a'.repeat(45), true), undefined)
@@ -35,9 +35,18 @@ describe('chaos schedule: names, keys and deadlines', () => {
   })
 
   it('GameDay paths are rewritten in place, comments kept', () => {
-    const text = 'kind: GameDay\nspec:\n  experiments:\n    - path: ../a/x.yaml # first\n    - experiment: {}\n    - path: b/x.yaml\n'
-    assert.equal(rewriteGameDayPaths(text, new Map([[0, 'x.yaml'], [2, 'x-2.yaml']])),
-      'kind: GameDay\nspec:\n  experiments:\n    - path: x.yaml # first\n    - experiment: {}\n    - path: x-2.yaml\n')
+    const text =
+      'kind: GameDay\nspec:\n  experiments:\n    - path: ../a/x.yaml # first\n    - experiment: {}\n    - path: b/x.yaml\n'
+    assert.equal(
+      rewriteGameDayPaths(
+        text,
+        new Map([
+          [0, 'x.yaml'],
+          [2, 'x-2.yaml'],
+        ]),
+      ),
+      'kind: GameDay\nspec:\n  experiments:\n    - path: x.yaml # first\n    - experiment: {}\n    - path: x-2.yaml\n',
+    )
   })
 
   it('deadlines: the longer of the phases and maxDuration, per experiment, plus cooldowns and margin', () => {
@@ -47,7 +56,10 @@ describe('chaos schedule: names, keys and deadlines', () => {
     const one = runDeadline({experiments: [{experiment: noMax}], cooldownMs: 0})
     assert.equal(one.budgetSeconds, 110)
     assert.equal(one.activeDeadlineSeconds, 132 + 300)
-    const three = runDeadline({experiments: [{experiment: noMax}, {experiment}, {experiment: noMax}], cooldownMs: 30_000})
+    const three = runDeadline({
+      experiments: [{experiment: noMax}, {experiment}, {experiment: noMax}],
+      cooldownMs: 30_000,
+    })
     assert.equal(three.budgetSeconds, 110 + 180 + 110 + 60)
     assert.match(three.explanation, /3 experiments.*60s of cooldowns = 460s/)
   })

@@ -46,10 +46,25 @@ export function attributes(r: Recorded): Attributes {
     rest = rest.slice(2)
   }
   const [resource, name, subresource] = rest as [string, string | undefined, string | undefined]
-  const verb = ({GET: name === undefined ? (r.query.get('watch') === 'true' ? 'watch' : 'list') : 'get', POST: 'create', PUT: 'update', PATCH: 'patch',
-    DELETE: name === undefined ? 'deletecollection' : 'delete'} as Record<string, string>)[r.method] ?? r.method.toLowerCase()
+  const verb =
+    (
+      {
+        GET: name === undefined ? (r.query.get('watch') === 'true' ? 'watch' : 'list') : 'get',
+        POST: 'create',
+        PUT: 'update',
+        PATCH: 'patch',
+        DELETE: name === undefined ? 'deletecollection' : 'delete',
+      } as Record<string, string>
+    )[r.method] ?? r.method.toLowerCase()
   const verbs = r.upgrade && subresource === 'exec' ? ['get', 'create'] : [verb]
-  return {kind: 'resource', verbs, group, resource, ...(subresource === undefined ? {} : {subresource}), ...(namespace === undefined ? {} : {namespace})}
+  return {
+    kind: 'resource',
+    verbs,
+    group,
+    resource,
+    ...(subresource === undefined ? {} : {subresource}),
+    ...(namespace === undefined ? {} : {namespace}),
+  }
 }
 
 /** A running recorder. */
@@ -63,7 +78,11 @@ export interface RecordingProxy {
  * Starts a recorder forwarding to `target` (an https URL whose certificate `ca` signs). `forbid`:
  * requests answered 403 Forbidden as kube-apiserver's RBAC answers them, instead of forwarded.
  */
-export async function startRecordingProxy(target: string, ca: string, forbid: (r: Recorded) => boolean = () => false): Promise<RecordingProxy> {
+export async function startRecordingProxy(
+  target: string,
+  ca: string,
+  forbid: (r: Recorded) => boolean = () => false,
+): Promise<RecordingProxy> {
   const upstream = new URL(target)
   const requests: Recorded[] = []
   const record = (req: IncomingMessage, upgrade: boolean) => {
@@ -75,21 +94,51 @@ export async function startRecordingProxy(target: string, ca: string, forbid: (r
     const recorded = requests[requests.length - 1] as Recorded
     if (forbid(recorded)) {
       const a = attributes(recorded)
-      const what = a.kind === 'resource' ? `cannot ${a.verbs[0]} resource "${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}" in API group "${a.group}" in the namespace "${a.namespace ?? ''}"` : `cannot get path "${recorded.path}"`
-      res.writeHead(403, {'Content-Type': 'application/json'}).end(JSON.stringify({kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403, message: `forbidden: User "faultline" ${what}`}))
+      const what =
+        a.kind === 'resource'
+          ? `cannot ${a.verbs[0]} resource "${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}" in API group "${a.group}" in the namespace "${a.namespace ?? ''}"`
+          : `cannot get path "${recorded.path}"`
+      res.writeHead(403, {'Content-Type': 'application/json'}).end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          reason: 'Forbidden',
+          code: 403,
+          message: `forbidden: User "faultline" ${what}`,
+        }),
+      )
       return
     }
-    const out = httpsRequest({host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: {...req.headers, host: upstream.host}, ca}, answer => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
+    const out = httpsRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: {...req.headers, host: upstream.host},
+        ca,
+      },
+      answer => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
     out.on('error', err => res.writeHead(502).end(String(err)))
     req.pipe(out)
   })
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     record(req, true)
     const tls = tlsConnect({host: upstream.hostname, port: Number(upstream.port), ca}, () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(req.headers).flatMap(([k, v]) => (k === 'host' ? [`host: ${upstream.host}`] : [v].flat().map(x => `${k}: ${x}`))), '', '']
+      const lines = [
+        `${req.method} ${req.url} HTTP/1.1`,
+        ...Object.entries(req.headers).flatMap(([k, v]) =>
+          k === 'host' ? [`host: ${upstream.host}`] : [v].flat().map(x => `${k}: ${x}`),
+        ),
+        '',
+        '',
+      ]
       tls.write(lines.join('\r\n'))
       if (head.length > 0) tls.write(head)
       tls.pipe(socket)
@@ -108,9 +157,10 @@ export async function startRecordingProxy(target: string, ca: string, forbid: (r
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise<void>(resolve => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>(resolve => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -7,10 +7,17 @@ import {existsSync} from 'node:fs'
 import {createServer} from 'node:net'
 
 /** The installed binary, if any. */
-export const PUSHGATEWAY_BINARY = ['/usr/bin/prometheus-pushgateway', '/usr/local/bin/pushgateway', '/usr/bin/pushgateway'].find(existsSync)
+export const PUSHGATEWAY_BINARY = [
+  '/usr/bin/prometheus-pushgateway',
+  '/usr/local/bin/pushgateway',
+  '/usr/bin/pushgateway',
+].find(existsSync)
 
 /** Why Pushgateway tests are skipped here, or undefined. */
-export const PUSHGATEWAY_PROBLEM = PUSHGATEWAY_BINARY === undefined ? 'no Pushgateway binary; install the Debian package prometheus-pushgateway' : undefined
+export const PUSHGATEWAY_PROBLEM =
+  PUSHGATEWAY_BINARY === undefined
+    ? 'no Pushgateway binary; install the Debian package prometheus-pushgateway'
+    : undefined
 
 /** A port free right now on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -35,10 +42,15 @@ export async function until<T>(probeFn: () => Promise<T | undefined>, timeoutMs:
 /** The Pushgateway's exposition, as `series → value` for the lines of our job. */
 export async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text()
-  return new Map(text.split('\n').filter(l => l.includes('job="faultline"')).map(l => {
-    const i = l.lastIndexOf(' ')
-    return [l.slice(0, i), Number(l.slice(i + 1))] as const
-  }))
+  return new Map(
+    text
+      .split('\n')
+      .filter(l => l.includes('job="faultline"'))
+      .map(l => {
+        const i = l.lastIndexOf(' ')
+        return [l.slice(0, i), Number(l.slice(i + 1))] as const
+      }),
+  )
 }
 
 /** A running Pushgateway. */
@@ -55,13 +67,22 @@ export async function startPushgateway(): Promise<Gateway> {
   const url = `http://127.0.0.1:${port}`
   let log = ''
   // An empty persistence file keeps metrics in memory only: nothing written outside the test.
-  const child = spawn(PUSHGATEWAY_BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], {stdio: ['ignore', 'ignore', 'pipe']})
+  const child = spawn(
+    PUSHGATEWAY_BINARY,
+    [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'],
+    {stdio: ['ignore', 'ignore', 'pipe']},
+  )
   child.stderr?.on('data', (d: Buffer) => {
     log += d.toString()
   })
-  await until(async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 10_000, `the Pushgateway to be ready (${log})`)
+  await until(
+    async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined),
+    10_000,
+    `the Pushgateway to be ready (${log})`,
+  )
   return {
-    url, process: child,
+    url,
+    process: child,
     async stop() {
       if (child.exitCode !== null) return
       const exited = new Promise(resolve => child.once('exit', resolve))

@@ -11,7 +11,15 @@ type Series = Record<string, number>
 /** A metric's series as `label=value,…` → value, for whole-map assertions. */
 async function series(metric: Gauge<string> | Counter<string>): Promise<Series> {
   const {values} = await metric.get()
-  return Object.fromEntries(values.map(v => [Object.entries(v.labels).sort().map(([k, x]) => `${k}=${String(x)}`).join(','), v.value]))
+  return Object.fromEntries(
+    values.map(v => [
+      Object.entries(v.labels)
+        .sort()
+        .map(([k, x]) => `${k}=${String(x)}`)
+        .join(','),
+      v.value,
+    ]),
+  )
 }
 
 describe('telemetry: RunTelemetry (the event-stream subscriber)', () => {
@@ -28,7 +36,13 @@ describe('telemetry: RunTelemetry (the event-stream subscriber)', () => {
     events.emit({kind: 'probe-result', result: probe('latency', 'fault', 'missed')})
     events.emit({kind: 'probe-result', result: probe('errors', 'fault', 'errored')})
     advance(6000)
-    events.emit({kind: 'revert', namespace: 'default', name: 'faultline-ratings', action: 'deleted', message: 'deleted'})
+    events.emit({
+      kind: 'revert',
+      namespace: 'default',
+      name: 'faultline-ratings',
+      action: 'deleted',
+      message: 'deleted',
+    })
     advance(2500)
     events.emit({kind: 'run-finished', outcome: 'deviated', exitCode: 1, reason: 'latency missed in fault'})
 
@@ -39,10 +53,18 @@ describe('telemetry: RunTelemetry (the event-stream subscriber)', () => {
     assert.equal(probes['experiment=ratings-abort,phase=baseline,probe=latency,status=missed'], 0)
     assert.equal(probes['experiment=ratings-abort,phase=fault,probe=latency,status=missed'], 1)
     assert.equal(probes['experiment=ratings-abort,phase=fault,probe=errors,status=errored'], 1)
-    assert.equal(Object.values(probes).reduce((a, b) => a + b, 0), 3, 'exactly one status per probe and phase is 1')
+    assert.equal(
+      Object.values(probes).reduce((a, b) => a + b, 0),
+      3,
+      'exactly one status per probe and phase is 1',
+    )
     const runs = await series(telemetry.runs)
     assert.equal(runs['experiment=ratings-abort,outcome=deviated'], 1)
-    assert.equal(runs['experiment=ratings-abort,outcome=held'], 0, 'every outcome is initialised, so increase() sees the first run')
+    assert.equal(
+      runs['experiment=ratings-abort,outcome=held'],
+      0,
+      'every outcome is initialised, so increase() sees the first run',
+    )
     assert.deepEqual(await series(telemetry.duration), {'experiment=ratings-abort': 11.5})
   })
 
@@ -52,16 +74,25 @@ describe('telemetry: RunTelemetry (the event-stream subscriber)', () => {
     events.subscribe(telemetry.observe)
     events.emit(started('ratings-delay'))
     events.emit({kind: 'fault-applied', fault: applied('ratings', ['ratings'])})
-    events.emit({kind: 'revert-failed', namespace: 'default', name: 'ratings', message: 'conflict', command: 'chaos revert --run x'})
+    events.emit({
+      kind: 'revert-failed',
+      namespace: 'default',
+      name: 'ratings',
+      message: 'conflict',
+      command: 'chaos revert --run x',
+    })
     events.emit({kind: 'run-finished', outcome: 'revert-failed', exitCode: 5, reason: 'revert failed'})
     assert.deepEqual(await series(telemetry.faultActive), {'experiment=ratings-delay,service=ratings': 1})
   })
 
-  it('counts runs across a game day and drops a previous run\'s probes that no longer exist', async () => {
+  it("counts runs across a game day and drops a previous run's probes that no longer exist", async () => {
     const telemetry = new RunTelemetry()
     const {events} = fakeStream()
     events.subscribe(telemetry.observe)
-    for (const [name, outcome] of [['old-probe', 'held'], ['new-probe', 'held']] as const) {
+    for (const [name, outcome] of [
+      ['old-probe', 'held'],
+      ['new-probe', 'held'],
+    ] as const) {
       events.emit(started('ratings-abort'))
       events.emit({kind: 'probe-result', result: probe(name, 'fault', 'held')})
       events.emit({kind: 'run-finished', outcome, exitCode: 0, reason: 'held'})
@@ -71,7 +102,10 @@ describe('telemetry: RunTelemetry (the event-stream subscriber)', () => {
     const runs = await series(telemetry.runs)
     assert.equal(runs['experiment=ratings-abort,outcome=held'], 2)
     assert.equal(runs['experiment=reviews-circuit-breaker,outcome=could-not-run'], 1)
-    assert.deepEqual(Object.keys(await series(telemetry.probeResult)).filter(k => k.includes('probe=old-probe')), [])
+    assert.deepEqual(
+      Object.keys(await series(telemetry.probeResult)).filter(k => k.includes('probe=old-probe')),
+      [],
+    )
   })
 
   it('ignores events before run-started and never touches the global registry', async () => {
@@ -81,7 +115,10 @@ describe('telemetry: RunTelemetry (the event-stream subscriber)', () => {
     events.subscribe(telemetry.observe)
     events.emit({kind: 'probe-result', result: probe('latency', 'baseline', 'held')})
     assert.deepEqual(await series(telemetry.probeResult), {})
-    assert.deepEqual((await globalRegistry.getMetricsAsJSON()).map(m => m.name), before)
+    assert.deepEqual(
+      (await globalRegistry.getMetricsAsJSON()).map(m => m.name),
+      before,
+    )
     assert.ok(!before.some(n => n.startsWith('chaos_')))
     // Two telemetries in one process do not collide (a registry each).
     assert.doesNotThrow(() => new RunTelemetry())
@@ -100,7 +137,10 @@ describe('telemetry: faultedServices', () => {
 
   it('an object routing several hosts: only the host the fault route is scoped to by authority', () => {
     const regex = 'ratings(\\.default(\\.svc(\\.cluster\\.local)?)?)?(:[0-9]+)?'
-    assert.deepEqual(faultedServices(applied('shared', ['reviews', 'ratings', 'ratings.default.svc.cluster.local'], regex)), ['ratings', 'ratings.default.svc.cluster.local'])
+    assert.deepEqual(
+      faultedServices(applied('shared', ['reviews', 'ratings', 'ratings.default.svc.cluster.local'], regex)),
+      ['ratings', 'ratings.default.svc.cluster.local'],
+    )
   })
 
   it('no fault route, no service', () => {

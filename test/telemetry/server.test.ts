@@ -32,8 +32,17 @@ describe('telemetry: the --metrics-port server', () => {
       assert.equal(live.status, 200)
       assert.match(live.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
       assert.match(await live.text(), /^chaos_fault_active\{experiment="ratings-abort",service="ratings"\} 1$/m)
-      events.emit({kind: 'revert', namespace: 'default', name: 'faultline-ratings', action: 'deleted', message: 'deleted'})
-      assert.match(await (await fetch(server.url)).text(), /^chaos_fault_active\{experiment="ratings-abort",service="ratings"\} 0$/m)
+      events.emit({
+        kind: 'revert',
+        namespace: 'default',
+        name: 'faultline-ratings',
+        action: 'deleted',
+        message: 'deleted',
+      })
+      assert.match(
+        await (await fetch(server.url)).text(),
+        /^chaos_fault_active\{experiment="ratings-abort",service="ratings"\} 0$/m,
+      )
       assert.equal((await fetch(server.url.replace('/metrics', '/'))).status, 404)
       assert.equal((await fetch(server.url, {method: 'POST'})).status, 405)
       // A keep-alive connection open at close time does not hold the close up.
@@ -49,7 +58,11 @@ describe('telemetry: the --metrics-port server', () => {
     const registry = new RunTelemetry().registry
     const a = await startMetricsServer(registry, {port: 0, host: '127.0.0.1'})
     try {
-      await assert.rejects(startMetricsServer(registry, {port: a.port, host: '127.0.0.1'}), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /the port is in use \(EADDRINUSE\)/.test(err.message))
+      await assert.rejects(
+        startMetricsServer(registry, {port: a.port, host: '127.0.0.1'}),
+        (err: unknown) =>
+          err instanceof UsageError && err.exitCode === 2 && /the port is in use \(EADDRINUSE\)/.test(err.message),
+      )
     } finally {
       await a.close()
     }

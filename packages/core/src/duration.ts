@@ -1,6 +1,6 @@
 /** Go/Kubernetes/Istio duration strings (`500ms`, `1m30s`, `1.5s`), as used across experiment files and Istio objects. */
 
-const UNIT_NS: Record<string, number> = {ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9}
+const UNIT_NS: Record<string, number> = {ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9}
 const PART = /([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/y
 
 /** Parses a Go duration into nanoseconds; undefined when it is not one. */

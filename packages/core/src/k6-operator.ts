@@ -31,13 +31,29 @@ export function segmentFlags(index: number, total: number): string[] {
 }
 
 /** One runner's command line as the operator builds it (runner.go NewRunnerJob), `k6` first. */
-export function runnerCommand(opts: {testRun: string; index: number; parallelism: number; arguments: string[]; script: string; scuttle: boolean; quiet?: boolean; paused?: boolean}): string[] {
+export function runnerCommand(opts: {
+  testRun: string
+  index: number
+  parallelism: number
+  arguments: string[]
+  script: string
+  scuttle: boolean
+  quiet?: boolean
+  paused?: boolean
+}): string[] {
   return [
-    ...(opts.scuttle ? ['scuttle'] : []), 'k6', 'run',
+    ...(opts.scuttle ? ['scuttle'] : []),
+    'k6',
+    'run',
     ...(opts.quiet === false ? [] : ['--quiet']),
     ...segmentFlags(opts.index, opts.parallelism),
-    ...opts.arguments, opts.script, '--address=0.0.0.0:6565',
+    ...opts.arguments,
+    opts.script,
+    '--address=0.0.0.0:6565',
     ...(opts.paused === false ? [] : ['--paused']),
-    '--tag', `instance_id=${opts.index}`, '--tag', `testrun_name=${opts.testRun}`,
+    '--tag',
+    `instance_id=${opts.index}`,
+    '--tag',
+    `testrun_name=${opts.testRun}`,
   ]
 }

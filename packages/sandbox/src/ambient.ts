@@ -36,7 +36,11 @@ export function createAmbientNamespace(store: ObjectStore): void {
 export function ambientPod(workload: Workload, name: string, appPort: number): Pod {
   const pod = makePod(workload, name, appPort)
   return {
-    name: pod.name, namespace: AMBIENT_NAMESPACE, labels: pod.labels, serviceAccount: pod.serviceAccount, appPort,
+    name: pod.name,
+    namespace: AMBIENT_NAMESPACE,
+    labels: pod.labels,
+    serviceAccount: pod.serviceAccount,
+    appPort,
     containers: pod.containers.filter(c => c !== 'istio-proxy'),
     annotations: {[REDIRECTION_ANNOTATION]: 'enabled'},
   }
@@ -44,11 +48,21 @@ export function ambientPod(workload: Workload, name: string, appPort: number): P
 
 /** bookinfo's Services for the ambient workloads: port 9080, selector `app=<name>`. */
 export function ambientServices(): Service[] {
-  return [...new Set(AMBIENT_WORKLOADS.map(w => w.app))].map(name => ({name, namespace: AMBIENT_NAMESPACE, port: 9080, selector: {app: name}}))
+  return [...new Set(AMBIENT_WORKLOADS.map(w => w.app))].map(name => ({
+    name,
+    namespace: AMBIENT_NAMESPACE,
+    port: 9080,
+    selector: {app: name},
+  }))
 }
 
 /** Starts the ambient workloads' applications (no sidecar); returns their pods and the stop. */
-export async function startAmbientWorkloads(propagate: readonly Propagation[] = []): Promise<{pods: Pod[]; close: () => Promise<void>}> {
-  const apps = await startBookinfo(AMBIENT_WORKLOADS.map(workload => ({workload, podName: podName(workload)})), propagate)
+export async function startAmbientWorkloads(
+  propagate: readonly Propagation[] = [],
+): Promise<{pods: Pod[]; close: () => Promise<void>}> {
+  const apps = await startBookinfo(
+    AMBIENT_WORKLOADS.map(workload => ({workload, podName: podName(workload)})),
+    propagate,
+  )
   return {pods: apps.pods.map(p => ambientPod(p.workload, p.podName, p.appPort)), close: () => apps.close()}
 }

@@ -15,7 +15,15 @@ import {crdFor, validateIstioObject} from '@faultline/core/istio/crd.js'
 import {SECURITY_GROUP, SECURITY_VERSIONS} from '@faultline/core/istio/peer-authentication.js'
 import {ISTIO_GROUP, ISTIO_VERSIONS} from '@faultline/core/istio/types.js'
 import {handleAccessReview, handleNamespaces, handlePods} from './apiserver/core.js'
-import {apiGroup, apiGroups, AUTHORIZATION_GROUP, coreResources, coreVersions, groupResources, KUBERNETES_VERSION} from './apiserver/discovery.js'
+import {
+  apiGroup,
+  apiGroups,
+  AUTHORIZATION_GROUP,
+  coreResources,
+  coreVersions,
+  groupResources,
+  KUBERNETES_VERSION,
+} from './apiserver/discovery.js'
 import {ExecGateway, execRequest, rejectUpgrade} from './apiserver/exec.js'
 import {API_FAULTS_PATH, type ApiFaultInjector, handleApiFaults} from './apiserver/faults.js'
 import {sendJson, sendStatus} from './apiserver/http.js'
@@ -57,10 +65,15 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
-const PLURAL_KIND: Record<string, IstioTarget['kind']> = {virtualservices: 'VirtualService', destinationrules: 'DestinationRule', gateways: 'Gateway'}
+const PLURAL_KIND: Record<string, IstioTarget['kind']> = {
+  virtualservices: 'VirtualService',
+  destinationrules: 'DestinationRule',
+  gateways: 'Gateway',
+}
 const SECURITY_PLURAL_KIND: Record<string, IstioTarget['kind']> = {peerauthentications: 'PeerAuthentication'}
 const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/livez'])
-const SPDY_UNSUPPORTED = 'Upgrade request required: the sandbox serves pods/exec over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) only; SPDY is not supported (kubectl 1.30+ and client-node use WebSocket)'
+const SPDY_UNSUPPORTED =
+  'Upgrade request required: the sandbox serves pods/exec over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) only; SPDY is not supported (kubectl 1.30+ and client-node use WebSocket)'
 
 function authorized(req: IncomingMessage, token: string): boolean {
   const header = req.headers.authorization ?? ''
@@ -73,7 +86,10 @@ function authorized(req: IncomingMessage, token: string): boolean {
 
 function segmentsOf(url: URL): string[] {
   try {
-    return url.pathname.split('/').filter(s => s !== '').map(decodeURIComponent)
+    return url.pathname
+      .split('/')
+      .filter(s => s !== '')
+      .map(decodeURIComponent)
   } catch {
     throw badRequest(`malformed path ${JSON.stringify(url.pathname)}`)
   }
@@ -115,10 +131,15 @@ const FIXED_PATHS = new Map<string, (ctx: Context) => unknown>([
   ['/version', () => KUBERNETES_VERSION],
   ['/api', ctx => coreVersions(ctx.serverAddress)],
   ['/api/v1', () => coreResources()],
-  ['/apis', ctx => {
-    const k6 = ctx.opts.k6Operator
-    return k6 === undefined ? apiGroups() : {...apiGroups() as object, groups: [...(apiGroups() as {groups: unknown[]}).groups, ...k6.apiGroups()]}
-  }],
+  [
+    '/apis',
+    ctx => {
+      const k6 = ctx.opts.k6Operator
+      return k6 === undefined
+        ? apiGroups()
+        : {...(apiGroups() as object), groups: [...(apiGroups() as {groups: unknown[]}).groups, ...k6.apiGroups()]}
+    },
+  ],
   ['/openapi/v3', () => openApiIndex()],
 ])
 
@@ -132,7 +153,8 @@ function matchPath(pattern: string, s: readonly string[]): Captured | undefined 
   for (const [i, part] of parts.entries()) {
     if (part === '*') return {params, rest: s.slice(i)}
     const segment = s[i]
-    if (segment === undefined) return part.endsWith('?') && i === s.length && i === parts.length - 1 ? {params, rest: []} : undefined
+    if (segment === undefined)
+      return part.endsWith('?') && i === s.length && i === parts.length - 1 ? {params, rest: []} : undefined
     if (part.startsWith(':')) params[part.slice(1).replace(/\?$/, '')] = segment
     else if (part !== segment) return undefined
   }
@@ -142,7 +164,11 @@ function matchPath(pattern: string, s: readonly string[]): Captured | undefined 
 function serveOpenApiDocument({res}: Routed, {rest}: Captured): void {
   const doc = openApiDocument(rest.join('/'))
   if (doc === undefined) throw pathNotFound()
-  res.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(doc), 'Cache-Control': 'public, immutable'})
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(doc),
+    'Cache-Control': 'public, immutable',
+  })
   res.end(doc)
 }
 
@@ -153,7 +179,12 @@ function refuseExec({ctx, q}: Routed, {params}: Captured): void {
   throw badRequest(SPDY_UNSUPPORTED)
 }
 
-function serveIstio({req, res, q, ctx}: Routed, {params, rest}: Captured, versions: readonly string[] = ISTIO_VERSIONS, plurals = PLURAL_KIND): Promise<void> {
+function serveIstio(
+  {req, res, q, ctx}: Routed,
+  {params, rest}: Captured,
+  versions: readonly string[] = ISTIO_VERSIONS,
+  plurals = PLURAL_KIND,
+): Promise<void> {
   const version = params.version ?? ''
   if (!versions.includes(version)) throw pathNotFound()
   const namespaced = rest[0] === 'namespaces' && rest.length >= 3
@@ -169,14 +200,58 @@ function serveIstio({req, res, q, ctx}: Routed, {params, rest}: Captured, versio
 /** Path patterns and their handlers, the first match serving; a path under `api/v1` none matches is not found. */
 const ROUTES: readonly [string, Handler][] = [
   ['openapi/v3/*', serveOpenApiDocument],
-  ['api/v1/namespaces/:namespace?', (r, {params}) => handleNamespaces(r.req, r.res, r.q, r.ctx.opts.store, params.namespace)],
-  ['api/v1/namespaces/:namespace/pods/:name?', (r, {params}) => handlePods(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, params.namespace, params.name, r.ctx.opts.k6Operator)],
+  [
+    'api/v1/namespaces/:namespace?',
+    (r, {params}) => handleNamespaces(r.req, r.res, r.q, r.ctx.opts.store, params.namespace),
+  ],
+  [
+    'api/v1/namespaces/:namespace/pods/:name?',
+    (r, {params}) =>
+      handlePods(
+        r.req,
+        r.res,
+        r.q,
+        r.ctx.opts.topology,
+        r.ctx.since,
+        params.namespace,
+        params.name,
+        r.ctx.opts.k6Operator,
+      ),
+  ],
   ['api/v1/namespaces/:namespace/pods/:name/exec', refuseExec],
-  ['api/v1/namespaces/:namespace/pods/:name/portforward', () => { throw badRequest('Upgrade request required') }],
-  ['api/v1/namespaces/:namespace/pods/:name/proxy/*', (r, {params, rest}) => handlePodProxy(r.req, r.res, r.url, r.ctx.opts.topology, r.ctx.opts.exec, params.namespace ?? '', params.name ?? '', rest)],
-  ['api/v1/namespaces/:namespace/services/:name/proxy/*', (r, {params, rest}) => handleServiceProxy(r.req, r.res, r.url, r.ctx.opts.topology, params.namespace ?? '', params.name ?? '', rest)],
-  ['api/v1/pods', r => handlePods(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, undefined, undefined, r.ctx.opts.k6Operator)],
-  ['api/v1/namespaces/:namespace/services/:name?', (r, {params}) => handleServices(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, params.namespace, params.name)],
+  [
+    'api/v1/namespaces/:namespace/pods/:name/portforward',
+    () => {
+      throw badRequest('Upgrade request required')
+    },
+  ],
+  [
+    'api/v1/namespaces/:namespace/pods/:name/proxy/*',
+    (r, {params, rest}) =>
+      handlePodProxy(
+        r.req,
+        r.res,
+        r.url,
+        r.ctx.opts.topology,
+        r.ctx.opts.exec,
+        params.namespace ?? '',
+        params.name ?? '',
+        rest,
+      ),
+  ],
+  [
+    'api/v1/namespaces/:namespace/services/:name/proxy/*',
+    (r, {params, rest}) =>
+      handleServiceProxy(r.req, r.res, r.url, r.ctx.opts.topology, params.namespace ?? '', params.name ?? '', rest),
+  ],
+  [
+    'api/v1/pods',
+    r => handlePods(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, undefined, undefined, r.ctx.opts.k6Operator),
+  ],
+  [
+    'api/v1/namespaces/:namespace/services/:name?',
+    (r, {params}) => handleServices(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, params.namespace, params.name),
+  ],
   ['api/v1/services', r => handleServices(r.req, r.res, r.q, r.ctx.opts.topology, r.ctx.since, undefined, undefined)],
   ['apis/:group', (r, {params}) => serveGet(r, apiGroup(params.group ?? ''))],
   ['apis/:group/:version', (r, {params}) => serveGet(r, groupResources(params.group ?? '', params.version ?? ''))],
@@ -189,21 +264,40 @@ const ROUTES: readonly [string, Handler][] = [
  * Whether a Service path is the topology's: services are the topology's; a stored one (chaos
  * schedule's report server) or a write goes to the store.
  */
-function topologyServes(req: IncomingMessage, ctx: Context, builtin: NonNullable<ReturnType<typeof builtinTarget>>): boolean {
-  const ofTopology = builtin.name !== undefined && ctx.opts.topology.services().some(x => x.namespace === builtin.namespace && x.name === builtin.name)
-  return builtin.resource.kind === 'Service' && (ofTopology || (req.method === 'GET' && (builtin.name === undefined || ctx.builtins.get('Service', builtin.namespace ?? '', builtin.name) === undefined)))
+function topologyServes(
+  req: IncomingMessage,
+  ctx: Context,
+  builtin: NonNullable<ReturnType<typeof builtinTarget>>,
+): boolean {
+  const ofTopology =
+    builtin.name !== undefined &&
+    ctx.opts.topology.services().some(x => x.namespace === builtin.namespace && x.name === builtin.name)
+  return (
+    builtin.resource.kind === 'Service' &&
+    (ofTopology ||
+      (req.method === 'GET' &&
+        (builtin.name === undefined ||
+          ctx.builtins.get('Service', builtin.namespace ?? '', builtin.name) === undefined)))
+  )
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: Context): Promise<void> {
   const s = segmentsOf(url)
   const r: Routed = {req, res, url, q: url.searchParams, ctx}
   const k6 = ctx.opts.k6Operator
-  if (k6 !== undefined && await k6.route(req, res, s, r.q)) return
+  if (k6 !== undefined && (await k6.route(req, res, s, r.q))) return
   const fixed = FIXED_PATHS.get(`/${s.join('/')}`)
   if (fixed !== undefined) return serveGet(r, fixed(ctx))
   const builtin = builtinTarget(s)
   if (builtin !== undefined && !topologyServes(req, ctx, builtin)) {
-    return handleBuiltin(req, res, r.q, ctx.builtins, builtin, ns => ctx.opts.store.get('Namespace', undefined, ns) !== undefined)
+    return handleBuiltin(
+      req,
+      res,
+      r.q,
+      ctx.builtins,
+      builtin,
+      ns => ctx.opts.store.get('Namespace', undefined, ns) !== undefined,
+    )
   }
   for (const [pattern, handle] of ROUTES) {
     const captured = matchPath(pattern, s)
@@ -213,7 +307,10 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: C
 }
 
 function answerError(res: ServerResponse, err: unknown): void {
-  const status = err instanceof ApiError ? err.status : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`).status
+  const status =
+    err instanceof ApiError
+      ? err.status
+      : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`).status
   if (res.headersSent) {
     res.destroy()
     return
@@ -221,13 +318,22 @@ function answerError(res: ServerResponse, err: unknown): void {
   sendStatus(res, status)
 }
 
-function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: Context, gateway: ExecGateway, forwards: PortForwardGateway): void {
+function onUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  ctx: Context,
+  gateway: ExecGateway,
+  forwards: PortForwardGateway,
+): void {
   try {
     if (!authorized(req, ctx.opts.token)) throw unauthorized()
     const url = new URL(req.url ?? '/', 'http://sandbox')
     const s = segmentsOf(url)
-    const podSub = s.length === 7 && s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' ? s[6] : undefined
-    if (podSub !== 'exec' && podSub !== 'portforward') throw badRequest('the sandbox upgrades only pods/exec and pods/portforward connections')
+    const podSub =
+      s.length === 7 && s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' ? s[6] : undefined
+    if (podSub !== 'exec' && podSub !== 'portforward')
+      throw badRequest('the sandbox upgrades only pods/exec and pods/portforward connections')
     const pod = findPod(ctx.opts.topology, s[3] ?? '', s[5] ?? '')
     if (pod === undefined) throw notFound({group: '', resource: 'pods'}, s[5] ?? '')
     if (podSub === 'portforward') return forwards.upgrade(req, socket, head, pod, url.searchParams)
@@ -249,12 +355,16 @@ function warmSchemas(): () => void {
   const steps: (() => void)[] = []
   for (const kind of ['VirtualService', 'DestinationRule', 'Gateway'] as const) {
     steps.push(() => void crdFor(kind))
-    for (const version of ISTIO_VERSIONS) steps.push(() => void validateIstioObject({apiVersion: `${ISTIO_GROUP}/${version}`, kind, spec: {}}))
+    for (const version of ISTIO_VERSIONS)
+      steps.push(() => void validateIstioObject({apiVersion: `${ISTIO_GROUP}/${version}`, kind, spec: {}}))
   }
   for (const version of ISTIO_VERSIONS) steps.push(() => void openApiDocument(`apis/${ISTIO_GROUP}/${version}`))
   steps.push(() => void crdFor('PeerAuthentication'))
   for (const version of SECURITY_VERSIONS) {
-    steps.push(() => void validateIstioObject({apiVersion: `${SECURITY_GROUP}/${version}`, kind: 'PeerAuthentication', spec: {}}))
+    steps.push(
+      () =>
+        void validateIstioObject({apiVersion: `${SECURITY_GROUP}/${version}`, kind: 'PeerAuthentication', spec: {}}),
+    )
     steps.push(() => void openApiDocument(`apis/${SECURITY_GROUP}/${version}`))
   }
   let timer: NodeJS.Immediate | undefined
@@ -277,7 +387,12 @@ function warmSchemas(): () => void {
  */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const host = opts.host ?? '127.0.0.1'
-  const ctx: Context = {opts, builtins: new BuiltinStore(), since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), serverAddress: ''}
+  const ctx: Context = {
+    opts,
+    builtins: new BuiltinStore(),
+    since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    serverAddress: '',
+  }
   const gateway = new ExecGateway(opts.exec)
   const forwards = new PortForwardGateway()
   const tls = selfSignedCertificate()
@@ -290,10 +405,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (!authorized(req, opts.token)) return answerError(res, unauthorized())
     const {faults} = opts
     if (faults === undefined) return void route(req, res, url, ctx).catch(err => answerError(res, err))
-    if (url.pathname === API_FAULTS_PATH) return void handleApiFaults(req, res, faults).catch(err => answerError(res, err))
-    faults.delay().then(() => route(req, res, url, ctx)).catch(err => answerError(res, err))
+    if (url.pathname === API_FAULTS_PATH)
+      return void handleApiFaults(req, res, faults).catch(err => answerError(res, err))
+    faults
+      .delay()
+      .then(() => route(req, res, url, ctx))
+      .catch(err => answerError(res, err))
   })
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, ctx, gateway, forwards))
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    onUpgrade(req, socket, head, ctx, gateway, forwards),
+  )
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, host, () => {
@@ -307,12 +428,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   return {
     url: `https://${host}:${port}`,
     certificateAuthority: tls.cert,
-    close: () => new Promise<void>(resolve => {
-      stopWarming()
-      gateway.close()
-      forwards.close()
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () =>
+      new Promise<void>(resolve => {
+        stopWarming()
+        gateway.close()
+        forwards.close()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }

@@ -9,7 +9,17 @@ import {ClusterUnavailable} from '@faultline/core/errors.js'
 import type {Propagation} from './bookinfo/http.js'
 import type {IstioVersion} from './mesh/profile.js'
 import type {RunningSandbox, SandboxOptions} from './sandbox.js'
-import {answers, cleanupStale, ensureStateDir, logTail, pidAlive, readSandboxState, readStateFile, type SandboxState, statePaths} from './state.js'
+import {
+  answers,
+  cleanupStale,
+  ensureStateDir,
+  logTail,
+  pidAlive,
+  readSandboxState,
+  readStateFile,
+  type SandboxState,
+  statePaths,
+} from './state.js'
 
 /** The outcome of `chaos sandbox up`. */
 export interface UpResult {
@@ -53,13 +63,25 @@ export interface UpOptions {
  * runs where. A sandbox already running in the directory is reported, not duplicated. The reaper
  * runs when the caller passes `revertExpired` (the CLI passes `chaos revert --expired`).
  */
-export async function runForeground(opts: UpOptions & Pick<SandboxOptions, 'revertExpired'> & {onReady: (result: UpResult) => void; log?: (line: string) => void}): Promise<UpResult> {
+export async function runForeground(
+  opts: UpOptions &
+    Pick<SandboxOptions, 'revertExpired'> & {onReady: (result: UpResult) => void; log?: (line: string) => void},
+): Promise<UpResult> {
   const existing = await readSandboxState(opts.stateDir)
   if (existing !== undefined) return {outcome: 'already-running', stateDir: opts.stateDir, state: existing}
   // Loaded on demand: the API server and mesh take a second to import, which status and down never need.
   const {startSandbox} = await import('./sandbox.js')
   const {parseApiFaults} = await import('./apiserver/faults.js')
-  const sandbox = await startSandbox({stateDir: opts.stateDir, prometheus: opts.prometheus, ...(opts.log ? {log: opts.log} : {}), ...(opts.revertExpired === undefined ? {} : {revertExpired: opts.revertExpired}), ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}), ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}), ...(opts.istio === undefined ? {} : {istio: opts.istio}), ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
+  const sandbox = await startSandbox({
+    stateDir: opts.stateDir,
+    prometheus: opts.prometheus,
+    ...(opts.log ? {log: opts.log} : {}),
+    ...(opts.revertExpired === undefined ? {} : {revertExpired: opts.revertExpired}),
+    ...(opts.apiFaults === undefined ? {} : {apiFaults: parseApiFaults(opts.apiFaults)}),
+    ...(opts.propagate === undefined ? {} : {propagate: opts.propagate}),
+    ...(opts.istio === undefined ? {} : {istio: opts.istio}),
+    ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS}),
+  })
   const result: UpResult = {
     outcome: 'started',
     stateDir: opts.stateDir,
@@ -100,7 +122,18 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
   const {log} = statePaths(opts.stateDir)
   const logFd = openSync(log, 'w', 0o600)
   const cli = opts.cli ?? currentCli()
-  const args = [...cli.args, 'sandbox', 'up', '--state-dir', opts.stateDir, ...(opts.prometheus ? [] : ['--no-prometheus']), ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]), ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')]), ...(opts.istio === undefined ? [] : ['--istio', opts.istio]), ...(opts.scrapeIntervalS === undefined ? [] : ['--scrape-interval', `${opts.scrapeIntervalS}s`])]
+  const args = [
+    ...cli.args,
+    'sandbox',
+    'up',
+    '--state-dir',
+    opts.stateDir,
+    ...(opts.prometheus ? [] : ['--no-prometheus']),
+    ...(opts.apiFaults === undefined ? [] : ['--api-faults', opts.apiFaults]),
+    ...(opts.propagate === undefined || opts.propagate.length === 0 ? [] : ['--propagate', opts.propagate.join(',')]),
+    ...(opts.istio === undefined ? [] : ['--istio', opts.istio]),
+    ...(opts.scrapeIntervalS === undefined ? [] : ['--scrape-interval', `${opts.scrapeIntervalS}s`]),
+  ]
   const child = spawn(cli.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
   let exited: string | undefined
@@ -110,7 +143,9 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
     while (Date.now() < deadline) {
       if (exited !== undefined) {
-        throw new ClusterUnavailable(`the sandbox exited during start-up (${exited}):\n${logTail(log)}`, {hint: `full log: ${log}`})
+        throw new ClusterUnavailable(`the sandbox exited during start-up (${exited}):\n${logTail(log)}`, {
+          hint: `full log: ${log}`,
+        })
       }
       const state = await readStateFile(opts.stateDir)
       if (state !== undefined && state.pid === child.pid && (await answers(state.apiServer))) {
@@ -119,7 +154,10 @@ export async function startDetached(opts: UpOptions & {cli?: CliEntry; timeoutMs
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     child.kill('SIGTERM')
-    throw new ClusterUnavailable(`the sandbox did not become ready within ${(opts.timeoutMs ?? 60_000) / 1000}s:\n${logTail(log)}`, {hint: `full log: ${log}`})
+    throw new ClusterUnavailable(
+      `the sandbox did not become ready within ${(opts.timeoutMs ?? 60_000) / 1000}s:\n${logTail(log)}`,
+      {hint: `full log: ${log}`},
+    )
   } finally {
     child.unref()
   }
@@ -161,5 +199,10 @@ export interface StatusResult {
 export async function sandboxStatus(stateDir: string, now: () => number = Date.now): Promise<StatusResult> {
   const state = await readSandboxState(stateDir)
   if (state === undefined) return {stateDir, running: false}
-  return {stateDir, running: true, state, uptimeSeconds: Math.max(0, Math.round((now() - Date.parse(state.startedAt)) / 1000))}
+  return {
+    stateDir,
+    running: true,
+    state,
+    uptimeSeconds: Math.max(0, Math.round((now() - Date.parse(state.startedAt)) / 1000)),
+  }
 }

@@ -35,7 +35,14 @@ import {delimiter, join} from 'node:path'
 import {Ajv} from 'ajv'
 import {parse as parseYaml} from 'yaml'
 
-import {K6_GROUP, K6_VERSION, runnerCommand, runnerPodLabels, TESTRUN_CRD, TESTRUN_PLURAL} from '@faultline/core/k6-operator.js'
+import {
+  K6_GROUP,
+  K6_VERSION,
+  runnerCommand,
+  runnerPodLabels,
+  TESTRUN_CRD,
+  TESTRUN_PLURAL,
+} from '@faultline/core/k6-operator.js'
 import {mediaType, parseJson, readBody, sendJson} from './apiserver/http.js'
 import {mergePatch, type Json} from './apiserver/patch.js'
 import {parseLabelSelector} from './apiserver/selectors.js'
@@ -45,7 +52,16 @@ import {alreadyExists, badRequest, conflict, invalid, methodNotAllowed, notFound
 interface Obj {
   apiVersion: string
   kind: string
-  metadata: {name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion: string; uid: string; creationTimestamp: string; generation?: number}
+  metadata: {
+    name: string
+    namespace: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    resourceVersion: string
+    uid: string
+    creationTimestamp: string
+    generation?: number
+  }
   [field: string]: unknown
 }
 
@@ -64,7 +80,10 @@ interface TestRunSpec {
   quiet?: string
   paused?: string
   scuttle?: {enabled?: string}
-  runner?: {env?: {name: string; value?: string}[]; metadata?: {labels?: Record<string, string>; annotations?: Record<string, string>}}
+  runner?: {
+    env?: {name: string; value?: string}[]
+    metadata?: {labels?: Record<string, string>; annotations?: Record<string, string>}
+  }
 }
 
 /** One runner "pod": a k6 process. */
@@ -104,13 +123,20 @@ let crd: {doc: Record<string, unknown>; validate: (spec: unknown) => string[]} |
 /** The CRD document and a validator of its openAPIV3Schema, loaded once. */
 function testRunCrd(): NonNullable<typeof crd> {
   if (crd !== undefined) return crd
-  const doc = parseYaml(readFileSync(CRD_FILE, 'utf8')) as {spec: {versions: {name: string; schema: {openAPIV3Schema: unknown}}[]}}
+  const doc = parseYaml(readFileSync(CRD_FILE, 'utf8')) as {
+    spec: {versions: {name: string; schema: {openAPIV3Schema: unknown}}[]}
+  }
   const schema = doc.spec.versions.find(v => v.name === K6_VERSION)?.schema.openAPIV3Schema
   const ajv = new Ajv({strict: false, validateFormats: false, allErrors: true})
   const check = ajv.compile(stripExtensions(schema) as object)
   crd = {
     doc: doc as unknown as Record<string, unknown>,
-    validate: obj => (check(obj) ? [] : (check.errors ?? []).map(e => `${e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '<root>'}: ${e.message ?? 'invalid'}`)),
+    validate: obj =>
+      check(obj)
+        ? []
+        : (check.errors ?? []).map(
+            e => `${e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '<root>'}: ${e.message ?? 'invalid'}`,
+          ),
   }
   return crd
 }
@@ -119,7 +145,11 @@ function testRunCrd(): NonNullable<typeof crd> {
 function stripExtensions(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripExtensions)
   if (v === null || typeof v !== 'object') return v
-  return Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('x-kubernetes-')).map(([k, x]) => [k, stripExtensions(x)]))
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([k]) => !k.startsWith('x-kubernetes-'))
+      .map(([k, x]) => [k, stripExtensions(x)]),
+  )
 }
 
 /** Options of the sandbox's operator. */
@@ -162,7 +192,7 @@ export class K6OperatorSandbox {
         // not here
       }
     }
-    return {problem: 'no k6 on PATH and K6_BINARY is not set in the sandbox\'s environment'}
+    return {problem: "no k6 on PATH and K6_BINARY is not set in the sandbox's environment"}
   }
 
   // ---- the API ----
@@ -172,7 +202,11 @@ export class K6OperatorSandbox {
     const gv = (group: string, version: string) => ({groupVersion: `${group}/${version}`, version})
     return [
       {name: K6_GROUP, versions: [gv(K6_GROUP, K6_VERSION)], preferredVersion: gv(K6_GROUP, K6_VERSION)},
-      {name: 'apiextensions.k8s.io', versions: [gv('apiextensions.k8s.io', 'v1')], preferredVersion: gv('apiextensions.k8s.io', 'v1')},
+      {
+        name: 'apiextensions.k8s.io',
+        versions: [gv('apiextensions.k8s.io', 'v1')],
+        preferredVersion: gv('apiextensions.k8s.io', 'v1'),
+      },
     ]
   }
 
@@ -186,14 +220,45 @@ export class K6OperatorSandbox {
       return true
     }
     if (path === `apis/${K6_GROUP}/${K6_VERSION}`) {
-      sendJson(res, 200, {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${K6_GROUP}/${K6_VERSION}`, resources: [
-        {name: TESTRUN_PLURAL, singularName: 'testrun', namespaced: true, kind: 'TestRun', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update']},
-        {name: `${TESTRUN_PLURAL}/status`, singularName: '', namespaced: true, kind: 'TestRun', verbs: ['get', 'patch', 'update']},
-      ]})
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: `${K6_GROUP}/${K6_VERSION}`,
+        resources: [
+          {
+            name: TESTRUN_PLURAL,
+            singularName: 'testrun',
+            namespaced: true,
+            kind: 'TestRun',
+            verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update'],
+          },
+          {
+            name: `${TESTRUN_PLURAL}/status`,
+            singularName: '',
+            namespaced: true,
+            kind: 'TestRun',
+            verbs: ['get', 'patch', 'update'],
+          },
+        ],
+      })
       return true
     }
     if (path === 'apis/apiextensions.k8s.io/v1') {
-      sendJson(res, 200, {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'apiextensions.k8s.io/v1', resources: [{name: 'customresourcedefinitions', singularName: 'customresourcedefinition', namespaced: false, kind: 'CustomResourceDefinition', verbs: ['get'], shortNames: ['crd', 'crds']}]})
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: 'apiextensions.k8s.io/v1',
+        resources: [
+          {
+            name: 'customresourcedefinitions',
+            singularName: 'customresourcedefinition',
+            namespaced: false,
+            kind: 'CustomResourceDefinition',
+            verbs: ['get'],
+            shortNames: ['crd', 'crds'],
+          },
+        ],
+      })
       return true
     }
     if (path === `apis/apiextensions.k8s.io/v1/customresourcedefinitions/${TESTRUN_CRD}`) {
@@ -209,13 +274,27 @@ export class K6OperatorSandbox {
     if (a === 'apis' && b === K6_GROUP && c === K6_VERSION && d === 'namespaces' && f === TESTRUN_PLURAL) {
       const [name, sub, ...more] = s.slice(6)
       if (more.length > 0 || (sub !== undefined && sub !== 'status')) return false
-      await this.crud(req, res, q, {kind: 'TestRun', apiVersion: `${K6_GROUP}/${K6_VERSION}`, gr: TESTRUN}, e ?? '', name)
+      await this.crud(
+        req,
+        res,
+        q,
+        {kind: 'TestRun', apiVersion: `${K6_GROUP}/${K6_VERSION}`, gr: TESTRUN},
+        e ?? '',
+        name,
+      )
       return true
     }
     return false
   }
 
-  private async crud(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, type: Served, namespace: string, name: string | undefined): Promise<void> {
+  private async crud(
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+    type: Served,
+    namespace: string,
+    name: string | undefined,
+  ): Promise<void> {
     const method = req.method ?? 'GET'
     if (name === undefined) {
       if (method === 'GET') return this.list(res, q, type, namespace)
@@ -233,20 +312,51 @@ export class K6OperatorSandbox {
   /** GET on a collection: the namespace's objects of the kind that the labelSelector selects. */
   private list(res: ServerResponse, q: URLSearchParams, type: Served, namespace: string): void {
     const selects = parseLabelSelector(q.get('labelSelector'))
-    const items = [...this.objects.values()].filter(o => o.kind === type.kind && o.metadata.namespace === namespace && selects(o.metadata.labels))
-    return sendJson(res, 200, {apiVersion: type.apiVersion, kind: `${type.kind}List`, metadata: {resourceVersion: String(this.version)}, items})
+    const items = [...this.objects.values()].filter(
+      o => o.kind === type.kind && o.metadata.namespace === namespace && selects(o.metadata.labels),
+    )
+    return sendJson(res, 200, {
+      apiVersion: type.apiVersion,
+      kind: `${type.kind}List`,
+      metadata: {resourceVersion: String(this.version)},
+      items,
+    })
   }
 
   /** POST on a collection: stores the object (a TestRun validated against the CRD, then reconciled) unless dryRun=All. */
-  private async create(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, type: Served, namespace: string): Promise<void> {
+  private async create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+    type: Served,
+    namespace: string,
+  ): Promise<void> {
     const body = parseJson(await readBody(req)) as Partial<Obj> | null
-    if (body === null || typeof body !== 'object' || typeof body.metadata?.name !== 'string' || body.metadata.name === '') throw invalid({group: type.gr.group, kind: type.kind}, '', [{field: 'metadata.name', detail: 'Required value: name or generateName is required', reason: 'FieldValueRequired'}])
-    if (body.kind !== undefined && body.kind !== type.kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${type.kind})`)
+    if (
+      body === null ||
+      typeof body !== 'object' ||
+      typeof body.metadata?.name !== 'string' ||
+      body.metadata.name === ''
+    )
+      throw invalid({group: type.gr.group, kind: type.kind}, '', [
+        {
+          field: 'metadata.name',
+          detail: 'Required value: name or generateName is required',
+          reason: 'FieldValueRequired',
+        },
+      ])
+    if (body.kind !== undefined && body.kind !== type.kind)
+      throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${type.kind})`)
     const n = body.metadata.name
     const key = `${type.kind}/${namespace}/${n}`
     if (this.objects.has(key)) throw alreadyExists(type.gr, n)
     if (type.kind === 'TestRun') this.validate(body, n)
-    const obj = this.stamp({...body, apiVersion: type.apiVersion, kind: type.kind, metadata: {...body.metadata, namespace}} as Obj)
+    const obj = this.stamp({
+      ...body,
+      apiVersion: type.apiVersion,
+      kind: type.kind,
+      metadata: {...body.metadata, namespace},
+    } as Obj)
     if (q.getAll('dryRun').includes('All')) return sendJson(res, 201, obj)
     this.objects.set(key, obj)
     if (type.kind === 'TestRun') this.reconcile(obj)
@@ -254,9 +364,20 @@ export class K6OperatorSandbox {
   }
 
   /** DELETE: honours a resourceVersion precondition; deleting a TestRun deletes its runners. */
-  private async remove(req: IncomingMessage, res: ServerResponse, type: Served, namespace: string, name: string, current: Obj): Promise<void> {
+  private async remove(
+    req: IncomingMessage,
+    res: ServerResponse,
+    type: Served,
+    namespace: string,
+    name: string,
+    current: Obj,
+  ): Promise<void> {
     const body = await readBody(req)
-    const pre = (body.length === 0 ? undefined : (parseJson(body) as {preconditions?: {resourceVersion?: string}} | null)?.preconditions)?.resourceVersion
+    const pre = (
+      body.length === 0
+        ? undefined
+        : (parseJson(body) as {preconditions?: {resourceVersion?: string}} | null)?.preconditions
+    )?.resourceVersion
     if (pre !== undefined && pre !== current.metadata.resourceVersion) throw conflict(type.gr, name)
     this.objects.delete(`${type.kind}/${namespace}/${name}`)
     if (type.kind === 'TestRun') await this.deleteRun(`${namespace}/${name}`)
@@ -264,36 +385,96 @@ export class K6OperatorSandbox {
   }
 
   /** PUT (optimistic on resourceVersion) or merge PATCH; name, namespace, uid and creation time stay. */
-  private async update(req: IncomingMessage, res: ServerResponse, type: Served, namespace: string, name: string, current: Obj): Promise<void> {
+  private async update(
+    req: IncomingMessage,
+    res: ServerResponse,
+    type: Served,
+    namespace: string,
+    name: string,
+    current: Obj,
+  ): Promise<void> {
     const method = req.method ?? 'GET'
     const raw = parseJson(await readBody(req)) as Json
-    if (method === 'PATCH' && !['application/merge-patch+json', 'application/strategic-merge-patch+json'].includes(mediaType(req.headers['content-type']))) throw badRequest('the sandbox patches TestRuns and ConfigMaps with merge patches only')
+    if (
+      method === 'PATCH' &&
+      !['application/merge-patch+json', 'application/strategic-merge-patch+json'].includes(
+        mediaType(req.headers['content-type']),
+      )
+    )
+      throw badRequest('the sandbox patches TestRuns and ConfigMaps with merge patches only')
     const next = (method === 'PUT' ? raw : mergePatch(current as unknown as Json, raw)) as unknown as Obj
-    if (next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== current.metadata.resourceVersion && method === 'PUT') throw conflict(type.gr, name)
+    if (
+      next.metadata.resourceVersion !== undefined &&
+      next.metadata.resourceVersion !== current.metadata.resourceVersion &&
+      method === 'PUT'
+    )
+      throw conflict(type.gr, name)
     if (type.kind === 'TestRun') this.validate(next, name)
-    const obj = this.stamp({...next, apiVersion: type.apiVersion, kind: type.kind, metadata: {...next.metadata, name, namespace, uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp}})
+    const obj = this.stamp({
+      ...next,
+      apiVersion: type.apiVersion,
+      kind: type.kind,
+      metadata: {
+        ...next.metadata,
+        name,
+        namespace,
+        uid: current.metadata.uid,
+        creationTimestamp: current.metadata.creationTimestamp,
+      },
+    })
     this.objects.set(`${type.kind}/${namespace}/${name}`, obj)
     return sendJson(res, 200, obj)
   }
 
   private validate(obj: Partial<Obj>, name: string): void {
     const problems = testRunCrd().validate({...obj, apiVersion: `${K6_GROUP}/${K6_VERSION}`, kind: 'TestRun'})
-    if (problems.length > 0) throw invalid({group: K6_GROUP, kind: 'TestRun'}, name, problems.map(p => ({field: p.split(':')[0] ?? '', detail: `Invalid value: ${p}`})))
+    if (problems.length > 0)
+      throw invalid(
+        {group: K6_GROUP, kind: 'TestRun'},
+        name,
+        problems.map(p => ({field: p.split(':')[0] ?? '', detail: `Invalid value: ${p}`})),
+      )
   }
 
   private stamp(obj: Obj): Obj {
     this.version++
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
-    return {...obj, metadata: {...obj.metadata, resourceVersion: String(this.version), uid: obj.metadata.uid ?? `k6-${this.version}-${Math.random().toString(16).slice(2, 10)}`, creationTimestamp: obj.metadata.creationTimestamp ?? now}}
+    return {
+      ...obj,
+      metadata: {
+        ...obj.metadata,
+        resourceVersion: String(this.version),
+        uid: obj.metadata.uid ?? `k6-${this.version}-${Math.random().toString(16).slice(2, 10)}`,
+        creationTimestamp: obj.metadata.creationTimestamp ?? now,
+      },
+    }
   }
 
   private setStatus(namespace: string, name: string, stage: string, message?: string): void {
     const key = `TestRun/${namespace}/${name}`
     const current = this.objects.get(key)
     if (current === undefined) return
-    const conditions = message === undefined ? {} : {conditions: [{type: 'TestRunRunning', status: stage === 'started' ? 'True' : 'False', reason: stage === 'error' ? 'Error' : 'Stage', message, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}]}
-    this.objects.set(key, this.stamp({...current, status: {...(current['status'] as object | undefined), stage, ...conditions}}))
-    this.opts.log?.(`k6-operator: TestRun ${namespace}/${name} → ${stage}${message === undefined ? '' : `: ${message}`}`)
+    const conditions =
+      message === undefined
+        ? {}
+        : {
+            conditions: [
+              {
+                type: 'TestRunRunning',
+                status: stage === 'started' ? 'True' : 'False',
+                reason: stage === 'error' ? 'Error' : 'Stage',
+                message,
+                lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+              },
+            ],
+          }
+    this.objects.set(
+      key,
+      this.stamp({...current, status: {...(current['status'] as object | undefined), stage, ...conditions}}),
+    )
+    this.opts.log?.(
+      `k6-operator: TestRun ${namespace}/${name} → ${stage}${message === undefined ? '' : `: ${message}`}`,
+    )
   }
 
   // ---- the controller ----
@@ -302,7 +483,9 @@ export class K6OperatorSandbox {
     const {namespace, name} = obj.metadata
     const run: Run = {key: `${namespace}/${name}`, namespace, name, runners: [], deleted: false}
     this.runs.set(run.key, run)
-    void this.drive(run, obj.spec as TestRunSpec).catch(err => this.setStatus(namespace, name, 'error', (err as Error).message))
+    void this.drive(run, obj.spec as TestRunSpec).catch(err =>
+      this.setStatus(namespace, name, 'error', (err as Error).message),
+    )
   }
 
   private async drive(run: Run, spec: TestRunSpec): Promise<void> {
@@ -319,9 +502,13 @@ export class K6OperatorSandbox {
     this.setStatus(run.namespace, run.name, 'created')
     if (!(await this.runnersReady(run, alive))) return
     // The starter (starter.go): every runner's /v1/status PATCHed back to back.
-    await Promise.all(run.runners.map(r => unpause(r.port).catch(err => {
-      r.stderr += `starter: ${(err as Error).message}\n`
-    })))
+    await Promise.all(
+      run.runners.map(r =>
+        unpause(r.port).catch(err => {
+          r.stderr += `starter: ${(err as Error).message}\n`
+        }),
+      ),
+    )
     this.setStatus(run.namespace, run.name, 'started')
     while (alive() && run.runners.some(r => r.phase === 'Running' || r.phase === 'Pending')) await step()
     if (!alive()) return
@@ -335,7 +522,12 @@ export class K6OperatorSandbox {
     const cm = this.objects.get(`ConfigMap/${run.namespace}/${cmName}`)
     const source = (cm?.['data'] as Record<string, string> | undefined)?.[file]
     if (source === undefined) {
-      this.setStatus(run.namespace, run.name, 'error', cm === undefined ? `ConfigMap ${cmName} not found` : `ConfigMap ${cmName} has no ${file}`)
+      this.setStatus(
+        run.namespace,
+        run.name,
+        'error',
+        cm === undefined ? `ConfigMap ${cmName} not found` : `ConfigMap ${cmName} has no ${file}`,
+      )
       return undefined
     }
     return {file, source}
@@ -359,8 +551,18 @@ export class K6OperatorSandbox {
         runner.message = k6.problem
         continue
       }
-      const argv = runnerCommand({testRun: run.name, index, parallelism, arguments: args, script: scriptPath, scuttle: false, quiet: spec.quiet !== 'false', paused: spec.paused !== 'false'})
-        .slice(1).map(a => (a === '--address=0.0.0.0:6565' ? `--address=127.0.0.1:${runner.port}` : a))
+      const argv = runnerCommand({
+        testRun: run.name,
+        index,
+        parallelism,
+        arguments: args,
+        script: scriptPath,
+        scuttle: false,
+        quiet: spec.quiet !== 'false',
+        paused: spec.paused !== 'false',
+      })
+        .slice(1)
+        .map(a => (a === '--address=0.0.0.0:6565' ? `--address=127.0.0.1:${runner.port}` : a))
       this.startRunner(run, runner, k6.path, argv, this.runnerEnv(spec))
     }
   }
@@ -369,8 +571,26 @@ export class K6OperatorSandbox {
   private runnerEnv(spec: TestRunSpec): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {...this.env, K6_NO_USAGE_REPORT: 'true'}
     for (const v of spec.runner?.env ?? []) env[v.name] = v.value ?? ''
-    for (const n of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) delete env[n]
-    if (this.proxy !== undefined) Object.assign(env, {HTTP_PROXY: this.proxy, http_proxy: this.proxy, HTTPS_PROXY: this.proxy, https_proxy: this.proxy, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost'})
+    for (const n of [
+      'HTTP_PROXY',
+      'http_proxy',
+      'HTTPS_PROXY',
+      'https_proxy',
+      'NO_PROXY',
+      'no_proxy',
+      'ALL_PROXY',
+      'all_proxy',
+    ])
+      delete env[n]
+    if (this.proxy !== undefined)
+      Object.assign(env, {
+        HTTP_PROXY: this.proxy,
+        http_proxy: this.proxy,
+        HTTPS_PROXY: this.proxy,
+        https_proxy: this.proxy,
+        NO_PROXY: '127.0.0.1,localhost',
+        no_proxy: '127.0.0.1,localhost',
+      })
     return env
   }
 
@@ -380,7 +600,14 @@ export class K6OperatorSandbox {
     for (;;) {
       if (!alive()) return false
       if (run.runners.some(r => r.phase === 'Failed')) return false
-      const ready = await Promise.all(run.runners.map(r => status(r.port).then(() => true, () => false)))
+      const ready = await Promise.all(
+        run.runners.map(r =>
+          status(r.port).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      )
       if (ready.every(Boolean)) return true
       if (Date.now() > deadline) return false
       await step()
@@ -403,7 +630,8 @@ export class K6OperatorSandbox {
       runner.exitCode = code ?? 137
       runner.phase = code === 0 ? 'Succeeded' : 'Failed'
       runner.finishedAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
-      if (code !== 0) runner.message = `k6 exited with ${signal ?? `code ${String(code)}`}: ${runner.stderr.trim().split('\n').slice(-3).join(' | ')}`
+      if (code !== 0)
+        runner.message = `k6 exited with ${signal ?? `code ${String(code)}`}: ${runner.stderr.trim().split('\n').slice(-3).join(' | ')}`
       this.opts.log?.(`k6-operator: runner ${runner.name} of ${run.key} exited ${signal ?? String(code)}`)
     })
   }
@@ -451,15 +679,40 @@ const ISTIO_PROXY = {name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.30.3
 
 function runnerPod(run: Run, r: Runner, spec: TestRunSpec): Record<string, unknown> {
   const jobName = `${run.name}-${r.index}`
-  const labels = {...spec.runner?.metadata?.labels, ...runnerPodLabels(run.name), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName}
+  const labels = {
+    ...spec.runner?.metadata?.labels,
+    ...runnerPodLabels(run.name),
+    'job-name': jobName,
+    'batch.kubernetes.io/job-name': jobName,
+  }
   const scuttle = spec.scuttle?.enabled === 'true'
   return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: {name: r.name, namespace: run.namespace, labels, annotations: {...spec.runner?.metadata?.annotations, 'sidecar.istio.io/status': JSON.stringify(scuttle ? {containers: ['istio-proxy'], initContainers: ['istio-init']} : {containers: [], initContainers: ['istio-init', 'istio-proxy']})}, creationTimestamp: r.startedAt, uid: `${run.name}-${r.index}`},
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: r.name,
+      namespace: run.namespace,
+      labels,
+      annotations: {
+        ...spec.runner?.metadata?.annotations,
+        'sidecar.istio.io/status': JSON.stringify(
+          scuttle
+            ? {containers: ['istio-proxy'], initContainers: ['istio-init']}
+            : {containers: [], initContainers: ['istio-init', 'istio-proxy']},
+        ),
+      },
+      creationTimestamp: r.startedAt,
+      uid: `${run.name}-${r.index}`,
+    },
     spec: {
-      restartPolicy: 'Never', hostname: jobName, nodeName: 'sandbox',
+      restartPolicy: 'Never',
+      hostname: jobName,
+      nodeName: 'sandbox',
       ...(scuttle ? {} : {initContainers: [{...ISTIO_PROXY, restartPolicy: 'Always'}]}),
-      containers: [{name: 'k6', image: 'grafana/k6:latest', ports: [{containerPort: 6565}]}, ...(scuttle ? [{...ISTIO_PROXY}] : [])],
+      containers: [
+        {name: 'k6', image: 'grafana/k6:latest', ports: [{containerPort: 6565}]},
+        ...(scuttle ? [{...ISTIO_PROXY}] : []),
+      ],
     },
     status: runnerPodStatus(r, scuttle),
   }
@@ -467,16 +720,68 @@ function runnerPod(run: Run, r: Runner, spec: TestRunSpec): Record<string, unkno
 
 /** A runner pod's status: phase, and k6's and istio-proxy's container states. */
 function runnerPodStatus(r: Runner, scuttle: boolean): Record<string, unknown> {
-  const k6State = r.phase === 'Pending' ? {waiting: {reason: 'ContainerCreating'}}
-    : r.phase === 'Running' ? {running: {startedAt: r.startedAt}}
-      : {terminated: {exitCode: r.exitCode ?? 1, reason: r.phase === 'Succeeded' ? 'Completed' : 'Error', ...(r.message === undefined ? {} : {message: r.message}), startedAt: r.startedAt, finishedAt: r.finishedAt}}
+  const k6State =
+    r.phase === 'Pending'
+      ? {waiting: {reason: 'ContainerCreating'}}
+      : r.phase === 'Running'
+        ? {running: {startedAt: r.startedAt}}
+        : {
+            terminated: {
+              exitCode: r.exitCode ?? 1,
+              reason: r.phase === 'Succeeded' ? 'Completed' : 'Error',
+              ...(r.message === undefined ? {} : {message: r.message}),
+              startedAt: r.startedAt,
+              finishedAt: r.finishedAt,
+            },
+          }
   // Native sidecar: the kubelet stops it once k6 is done; with scuttle, scuttle told it to quit.
-  const proxyState = r.phase === 'Running' || r.phase === 'Pending' ? {running: {startedAt: r.startedAt}} : {terminated: {exitCode: 0, reason: 'Completed'}}
+  const proxyState =
+    r.phase === 'Running' || r.phase === 'Pending'
+      ? {running: {startedAt: r.startedAt}}
+      : {terminated: {exitCode: 0, reason: 'Completed'}}
   return {
-    phase: r.phase, podIP: '127.0.0.1', hostIP: '127.0.0.1', ...(r.startedAt === undefined ? {} : {startTime: r.startedAt}),
+    phase: r.phase,
+    podIP: '127.0.0.1',
+    hostIP: '127.0.0.1',
+    ...(r.startedAt === undefined ? {} : {startTime: r.startedAt}),
     ...(r.message === undefined ? {} : {message: r.message}),
-    containerStatuses: [{name: 'k6', ready: r.phase === 'Running', restartCount: 0, image: 'grafana/k6:latest', imageID: '', state: k6State}, ...(scuttle ? [{name: 'istio-proxy', ready: r.phase === 'Running', restartCount: 0, image: ISTIO_PROXY.image, imageID: '', state: proxyState}] : [])],
-    ...(scuttle ? {} : {initContainerStatuses: [{name: 'istio-proxy', ready: r.phase === 'Running', restartCount: 0, image: ISTIO_PROXY.image, imageID: '', started: r.phase === 'Running', state: proxyState}]}),
+    containerStatuses: [
+      {
+        name: 'k6',
+        ready: r.phase === 'Running',
+        restartCount: 0,
+        image: 'grafana/k6:latest',
+        imageID: '',
+        state: k6State,
+      },
+      ...(scuttle
+        ? [
+            {
+              name: 'istio-proxy',
+              ready: r.phase === 'Running',
+              restartCount: 0,
+              image: ISTIO_PROXY.image,
+              imageID: '',
+              state: proxyState,
+            },
+          ]
+        : []),
+    ],
+    ...(scuttle
+      ? {}
+      : {
+          initContainerStatuses: [
+            {
+              name: 'istio-proxy',
+              ready: r.phase === 'Running',
+              restartCount: 0,
+              image: ISTIO_PROXY.image,
+              imageID: '',
+              started: r.phase === 'Running',
+              state: proxyState,
+            },
+          ],
+        }),
   }
 }
 
@@ -507,12 +812,27 @@ function freePort(): Promise<number> {
 
 function call(port: number, method: string, body?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({host: '127.0.0.1', port, path: '/v1/status', method, headers: body === undefined ? {} : {'Content-Type': 'application/json'}, timeout: 2000}, res => {
-      let text = ''
-      res.setEncoding('utf8').on('data', (d: string) => {
-        text += d
-      }).on('end', () => ((res.statusCode ?? 0) < 300 ? resolve(text) : reject(new Error(`HTTP ${String(res.statusCode)}: ${text}`))))
-    })
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/status',
+        method,
+        headers: body === undefined ? {} : {'Content-Type': 'application/json'},
+        timeout: 2000,
+      },
+      res => {
+        let text = ''
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => {
+            text += d
+          })
+          .on('end', () =>
+            (res.statusCode ?? 0) < 300 ? resolve(text) : reject(new Error(`HTTP ${String(res.statusCode)}: ${text}`)),
+          )
+      },
+    )
     req.on('timeout', () => req.destroy(new Error('timeout')))
     req.on('error', reject)
     req.end(body)

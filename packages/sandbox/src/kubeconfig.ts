@@ -46,7 +46,8 @@ export interface KubeconfigOptions {
 }
 
 function tlsOf(opts: KubeconfigOptions): Record<string, unknown> {
-  if (opts.certificateAuthority !== undefined) return {'certificate-authority-data': Buffer.from(opts.certificateAuthority).toString('base64')}
+  if (opts.certificateAuthority !== undefined)
+    return {'certificate-authority-data': Buffer.from(opts.certificateAuthority).toString('base64')}
   return opts.server.startsWith('https:') ? {'insecure-skip-tls-verify': true} : {}
 }
 
@@ -57,11 +58,17 @@ export function kubeconfigYaml(opts: KubeconfigOptions): string {
     apiVersion: 'v1',
     kind: 'Config',
     preferences: {},
-    clusters: [{name, cluster: {
-      server: opts.server, ...tlsOf(opts),
-      // kubectl keeps and ignores extensions it does not know (clientcmd's NamedExtension).
-      ...(opts.sandbox === undefined ? {} : {extensions: [{name: SANDBOX_EXTENSION, extension: opts.sandbox}]}),
-    }}],
+    clusters: [
+      {
+        name,
+        cluster: {
+          server: opts.server,
+          ...tlsOf(opts),
+          // kubectl keeps and ignores extensions it does not know (clientcmd's NamedExtension).
+          ...(opts.sandbox === undefined ? {} : {extensions: [{name: SANDBOX_EXTENSION, extension: opts.sandbox}]}),
+        },
+      },
+    ],
     users: [{name, user: {token: opts.token}}],
     contexts: [{name, context: {cluster: name, user: name, namespace: opts.namespace ?? 'default'}}],
     'current-context': name,

@@ -52,10 +52,11 @@ export async function startMetricsEndpoint(sidecars: readonly ScrapedSidecar[]):
   return {
     port,
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>(resolve => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () =>
+      new Promise<void>(resolve => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }
 
@@ -63,10 +64,18 @@ export async function startMetricsEndpoint(sidecars: readonly ScrapedSidecar[]):
  * The Prometheus configuration: one job, one static target per pod, the pod's path in
  * `__metrics_path__`. Written as JSON, which Prometheus reads as the YAML subset it is.
  */
-export function prometheusConfig(metricsPort: number, sidecars: readonly ScrapedSidecar[], scrapeIntervalS = DEFAULT_SCRAPE_INTERVAL_S): string {
+export function prometheusConfig(
+  metricsPort: number,
+  sidecars: readonly ScrapedSidecar[],
+  scrapeIntervalS = DEFAULT_SCRAPE_INTERVAL_S,
+): string {
   // Prometheus refuses a scrape_timeout above the interval; its own default timeout is 10s.
   const config = {
-    global: {scrape_interval: `${scrapeIntervalS}s`, scrape_timeout: `${Math.min(scrapeIntervalS, 10)}s`, evaluation_interval: `${scrapeIntervalS}s`},
+    global: {
+      scrape_interval: `${scrapeIntervalS}s`,
+      scrape_timeout: `${Math.min(scrapeIntervalS, 10)}s`,
+      evaluation_interval: `${scrapeIntervalS}s`,
+    },
     scrape_configs: [
       {
         job_name: 'envoy-stats',
@@ -160,17 +169,21 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   const port = await freePort()
   const log = createWriteStream(logFile)
   await new Promise(resolve => log.once('open', resolve))
-  const child = spawn(opts.binary, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(opts.dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--storage.tsdb.retention.time=1d',
-    // k6-operator runners write their metrics here (k6's experimental-prometheus-rw, trends as
-    // native histograms): the remote-write receiver and native histograms must be on.
-    '--web.enable-remote-write-receiver',
-    '--enable-feature=native-histograms',
-    '--log.level=warn',
-  ], {stdio: ['ignore', log, log]})
+  const child = spawn(
+    opts.binary,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(opts.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1d',
+      // k6-operator runners write their metrics here (k6's experimental-prometheus-rw, trends as
+      // native histograms): the remote-write receiver and native histograms must be on.
+      '--web.enable-remote-write-receiver',
+      '--enable-feature=native-histograms',
+      '--log.level=warn',
+    ],
+    {stdio: ['ignore', log, log]},
+  )
   const url = `http://127.0.0.1:${port}`
   // If this process dies without stopping the sandbox (an uncaught error), take Prometheus with it.
   const killOnExit = (): void => void child.kill('SIGTERM')
@@ -185,10 +198,13 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     await waitUntilScraping(url, child, opts.sidecars.length, opts.readyTimeoutMs ?? 30_000)
   } catch (err) {
     await stop()
-    throw new ClusterUnavailable(`Prometheus (${opts.binary}) did not start: ${(err as Error).message}\n${logTail(logFile, 8)}`, {
-      hint: 'start the sandbox with --no-prometheus, or see the log above',
-      cause: err,
-    })
+    throw new ClusterUnavailable(
+      `Prometheus (${opts.binary}) did not start: ${(err as Error).message}\n${logTail(logFile, 8)}`,
+      {
+        hint: 'start the sandbox with --no-prometheus, or see the log above',
+        cause: err,
+      },
+    )
   }
   return {url, pid: child.pid ?? 0, stop}
 }

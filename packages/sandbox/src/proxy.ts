@@ -45,7 +45,11 @@ const PROXY_HEADERS = ['proxy-connection', 'proxy-authorization', 'proxy-authent
  * Decides where an absolute-form target goes: a refusal, or the normalised URL to send on.
  * Pure, so every refusal message is tested without sockets.
  */
-export function routeTarget(target: string, opts: Pick<ForwardProxyOptions, 'resolve' | 'knownServices'>, proxyPort: number): Refusal | {url: URL} {
+export function routeTarget(
+  target: string,
+  opts: Pick<ForwardProxyOptions, 'resolve' | 'knownServices'>,
+  proxyPort: number,
+): Refusal | {url: URL} {
   if (target.startsWith('/')) {
     return {
       status: 400,
@@ -62,30 +66,45 @@ export function routeTarget(target: string, opts: Pick<ForwardProxyOptions, 'res
     return {status: 400, message: `cannot parse request target ${JSON.stringify(target)}`}
   }
   if (url.protocol !== 'http:') {
-    return {status: 501, message: `${url.protocol.replace(':', '')} is not supported: sandbox services speak plain HTTP (use http://${url.hostname}:9080/…)`}
+    return {
+      status: 501,
+      message: `${url.protocol.replace(':', '')} is not supported: sandbox services speak plain HTTP (use http://${url.hostname}:9080/…)`,
+    }
   }
   return checkAuthority(url.hostname, url.port === '' ? 80 : Number(url.port), opts) ?? {url}
 }
 
 /** Refuses a host that is no sandbox service, or a port the service does not expose. */
-export function checkAuthority(host: string, port: number, opts: Pick<ForwardProxyOptions, 'resolve' | 'knownServices'>): Refusal | undefined {
+export function checkAuthority(
+  host: string,
+  port: number,
+  opts: Pick<ForwardProxyOptions, 'resolve' | 'knownServices'>,
+): Refusal | undefined {
   const service = opts.resolve(host)
   if (service === undefined) {
     return {
       status: 502,
-      message: `no service named ${JSON.stringify(host)} in the sandbox; it runs ${opts.knownServices().join(', ')} ` +
+      message:
+        `no service named ${JSON.stringify(host)} in the sandbox; it runs ${opts.knownServices().join(', ')} ` +
         `(reachable as <name>, <name>.default or <name>.default.svc.cluster.local on port 9080)`,
     }
   }
   if (port !== service.port) {
-    return {status: 502, message: `service ${service.name}.${service.namespace} has no port ${port}; it listens on ${service.port}`}
+    return {
+      status: 502,
+      message: `service ${service.name}.${service.namespace} has no port ${port}; it listens on ${service.port}`,
+    }
   }
   return undefined
 }
 
 function refuse(res: ServerResponse, refusal: Refusal): void {
   const body = refusal.message + '\n'
-  res.writeHead(refusal.status, {'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-faultline-proxy': 'refused'})
+  res.writeHead(refusal.status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-faultline-proxy': 'refused',
+  })
   res.end(body)
 }
 
@@ -100,19 +119,31 @@ function forward(opts: ForwardProxyOptions, proxyPort: () => number, req: Incomi
 }
 
 /** Answers a CONNECT: a tunnel to a service's HTTP port becomes an HTTP connection served as above. */
-function tunnel(opts: ForwardProxyOptions, inner: http.Server, req: IncomingMessage, socket: Socket, head: Buffer): void {
+function tunnel(
+  opts: ForwardProxyOptions,
+  inner: http.Server,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): void {
   // A client hanging up mid-tunnel is routine; without a listener its ECONNRESET would crash the process.
   socket.on('error', () => socket.destroy())
   const authority = req.url ?? ''
   const sep = authority.lastIndexOf(':')
   const host = sep === -1 ? authority : authority.slice(0, sep)
   const port = sep === -1 ? 443 : Number(authority.slice(sep + 1))
-  const refusal: Refusal | undefined = port === 443
-    ? {status: 501, message: `HTTPS (CONNECT ${authority}) is not supported: sandbox services speak plain HTTP; use http://${host}:9080/…`}
-    : checkAuthority(host, port, opts)
+  const refusal: Refusal | undefined =
+    port === 443
+      ? {
+          status: 501,
+          message: `HTTPS (CONNECT ${authority}) is not supported: sandbox services speak plain HTTP; use http://${host}:9080/…`,
+        }
+      : checkAuthority(host, port, opts)
   if (refusal !== undefined) {
     const body = refusal.message + '\n'
-    socket.end(`HTTP/1.1 ${refusal.status} ${http.STATUS_CODES[refusal.status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    socket.end(
+      `HTTP/1.1 ${refusal.status} ${http.STATUS_CODES[refusal.status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
     return
   }
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')

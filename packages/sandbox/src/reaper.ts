@@ -49,7 +49,10 @@ export function reaperIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): num
   const raw = env[REAPER_INTERVAL_ENV]
   if (raw === undefined || raw.trim() === '') return DEFAULT_REAPER_INTERVAL_MS
   const ms = raw.trim() === '0' ? 0 : parseDurationMs(raw.trim())
-  if (ms === undefined) throw new TypeError(`${REAPER_INTERVAL_ENV}=${raw}: expected a duration such as 5s or 500ms, or 0 to turn the reaper off`)
+  if (ms === undefined)
+    throw new TypeError(
+      `${REAPER_INTERVAL_ENV}=${raw}: expected a duration such as 5s or 500ms, or 0 to turn the reaper off`,
+    )
   return ms
 }
 
@@ -72,7 +75,10 @@ export function startReaper<R extends SweepReport>(options: ReaperOptions<R>): R
       try {
         // No selection: only faults past their expiry, exactly `chaos revert --expired`.
         const report = await options.revertExpired(namespace, now())
-        for (const r of report.reverted) log(`reaper: ${r.ok ? '✓' : '✗'} ${r.namespace}/${r.name}: ${r.ok ? r.action : 'revert FAILED'} — ${r.message}`)
+        for (const r of report.reverted)
+          log(
+            `reaper: ${r.ok ? '✓' : '✗'} ${r.namespace}/${r.name}: ${r.ok ? r.action : 'revert FAILED'} — ${r.message}`,
+          )
         reports.push(report)
       } catch (err) {
         log(`reaper: sweeping namespace ${namespace} failed: ${(err as Error).message}`)
@@ -80,12 +86,19 @@ export function startReaper<R extends SweepReport>(options: ReaperOptions<R>): R
     }
     return reports
   }
-  const sweep = (): Promise<R[]> => (inFlight ??= sweepOnce().finally(() => {
-    inFlight = undefined
-  }))
+  const sweep = (): Promise<R[]> =>
+    (inFlight ??= sweepOnce().finally(() => {
+      inFlight = undefined
+    }))
   const schedule = (): void => {
     if (stopped) return
-    timer = setTimeout(() => void sweep().catch((err: Error) => log(`reaper: sweep failed: ${err.message}`)).finally(schedule), intervalMs)
+    timer = setTimeout(
+      () =>
+        void sweep()
+          .catch((err: Error) => log(`reaper: sweep failed: ${err.message}`))
+          .finally(schedule),
+      intervalMs,
+    )
     timer.unref()
   }
   schedule()

@@ -24,11 +24,29 @@ import {findPrometheus, type MetricsEndpoint, startMetricsEndpoint, startPrometh
 import {startForwardProxy} from './proxy.js'
 import {type Reaper, reaperIntervalFromEnv, type RevertExpired, startReaper} from './reaper.js'
 import {
-  acquireStartLock, ensureStateDir, type RecordedPod, removeSandboxState, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
+  acquireStartLock,
+  ensureStateDir,
+  type RecordedPod,
+  removeSandboxState,
+  type SandboxState,
+  STATE_VERSION,
+  statePaths,
+  writeSandboxState,
 } from './state.js'
 import {ObjectStore} from './store.js'
-import {BOOKINFO_PORT, bookinfoServices, CLIENT_APP, gatewayPod, gatewayService, makePod, podName, SANDBOX_NAMESPACE, SANDBOX_WORKLOADS, StaticTopology} from './topology.js'
-import type {Sidecar} from './types.js'
+import {
+  BOOKINFO_PORT,
+  bookinfoServices,
+  CLIENT_APP,
+  gatewayPod,
+  gatewayService,
+  makePod,
+  podName,
+  SANDBOX_NAMESPACE,
+  SANDBOX_WORKLOADS,
+  StaticTopology,
+} from './topology.js'
+import type {Sidecar, Topology} from './types.js'
 
 /** How to start a sandbox. */
 export interface SandboxOptions {
@@ -92,7 +110,13 @@ class Teardown {
         failures.push(`${step.name}: ${(err as Error).message}`)
       }
     }
-    if (failures.length > 0) throw new FaultlineError(`the sandbox did not stop cleanly: ${failures.join('; ')}`, ExitCode.CouldNotRun, 'SANDBOX_STOP_FAILED', {hint: 'check for leftover processes with: chaos sandbox status'})
+    if (failures.length > 0)
+      throw new FaultlineError(
+        `the sandbox did not stop cleanly: ${failures.join('; ')}`,
+        ExitCode.CouldNotRun,
+        'SANDBOX_STOP_FAILED',
+        {hint: 'check for leftover processes with: chaos sandbox status'},
+      )
   }
 }
 
@@ -100,7 +124,13 @@ class Teardown {
  * Starts bookinfo and a sidecar for each of its pods, and the ingress gateway in istio-system;
  * returns the topology, the client pod's sidecar and the gateway.
  */
-async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown: Teardown, propagate: readonly Propagation[], profile: IstioProfile, policies: () => readonly PeerAuthentication[]) {
+async function startWorkloads(
+  mesh: (topology: StaticTopology) => Mesh,
+  teardown: Teardown,
+  propagate: readonly Propagation[],
+  profile: IstioProfile,
+  policies: () => readonly PeerAuthentication[],
+) {
   const plan = SANDBOX_WORKLOADS.map(workload => ({workload, podName: podName(workload)}))
   const bookinfo = await startBookinfo(plan, propagate)
   teardown.add('bookinfo', () => bookinfo.close())
@@ -109,7 +139,10 @@ async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown
   teardown.add('ambient workloads', () => ambient.close())
   teardown.add('inbound sidecars', await startInboundListeners(pods, policies, BOOKINFO_PORT))
   const ingress = {pod: gatewayPod(undefined, profile), service: gatewayService()}
-  const topology = new StaticTopology([...bookinfoServices(), ...ambientServices(), ingress.service], [...pods, ...ambient.pods, ingress.pod])
+  const topology = new StaticTopology(
+    [...bookinfoServices(), ...ambientServices(), ingress.service],
+    [...pods, ...ambient.pods, ingress.pod],
+  )
   const theMesh = mesh(topology)
   teardown.add('mesh', () => theMesh.close())
   const sidecars: Sidecar[] = []
@@ -130,7 +163,12 @@ async function startWorkloads(mesh: (topology: StaticTopology) => Mesh, teardown
 
 function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
   return sidecars.map(({pod, outboundPort}) => ({
-    name: pod.name, app: pod.labels.app ?? '', version: pod.labels.version ?? '', serviceAccount: pod.serviceAccount, appPort: pod.appPort, outboundPort,
+    name: pod.name,
+    app: pod.labels.app ?? '',
+    version: pod.labels.version ?? '',
+    serviceAccount: pod.serviceAccount,
+    appPort: pod.appPort,
+    outboundPort,
     ...(pod.inboundPort === undefined ? {} : {inboundPort: pod.inboundPort}),
   }))
 }
@@ -139,20 +177,48 @@ function recordPods(sidecars: readonly Sidecar[]): RecordedPod[] {
  * The reaper, as a client of the sandbox's own API server (through the kubeconfig just written),
  * so its reverts take the path `chaos revert` takes: admission, preconditions, watch events.
  */
-function startSandboxReaper(opts: SandboxOptions, kubeconfig: string, store: ObjectStore, log: (line: string) => void): Reaper | undefined {
+function startSandboxReaper(
+  opts: SandboxOptions,
+  kubeconfig: string,
+  store: ObjectStore,
+  log: (line: string) => void,
+): Reaper | undefined {
   const intervalMs = opts.reaperIntervalMs ?? reaperIntervalFromEnv()
   if (intervalMs === 0 || opts.revertExpired === undefined) return undefined
-  return startReaper({revertExpired: opts.revertExpired(kubeconfig), intervalMs, log, namespaces: () => store.list('Namespace').map(n => n.metadata.name)})
+  return startReaper({
+    revertExpired: opts.revertExpired(kubeconfig),
+    intervalMs,
+    log,
+    namespaces: () => store.list('Namespace').map(n => n.metadata.name),
+  })
 }
 
 /** Prometheus, when enabled and a binary is found; otherwise why not. */
-async function startSandboxPrometheus(opts: SandboxOptions, dir: string, metrics: MetricsEndpoint, sidecars: readonly Sidecar[], teardown: Teardown, log: (line: string) => void) {
+async function startSandboxPrometheus(
+  opts: SandboxOptions,
+  dir: string,
+  metrics: MetricsEndpoint,
+  sidecars: readonly Sidecar[],
+  teardown: Teardown,
+  log: (line: string) => void,
+) {
   const binary = opts.prometheus === false ? undefined : findPrometheus()
-  const prometheusSkipped = opts.prometheus === false ? 'disabled (--no-prometheus)' : binary === undefined ? 'no prometheus binary on PATH' : undefined
+  const prometheusSkipped =
+    opts.prometheus === false
+      ? 'disabled (--no-prometheus)'
+      : binary === undefined
+        ? 'no prometheus binary on PATH'
+        : undefined
   let prometheus: {url: string; pid: number} | undefined
   if (binary !== undefined) {
     log(`starting Prometheus (${binary})…`)
-    const running = await startPrometheus({binary, dir, metrics, sidecars, ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS})})
+    const running = await startPrometheus({
+      binary,
+      dir,
+      metrics,
+      sidecars,
+      ...(opts.scrapeIntervalS === undefined ? {} : {scrapeIntervalS: opts.scrapeIntervalS}),
+    })
     teardown.add('Prometheus', () => running.stop())
     prometheus = running
   }
@@ -160,10 +226,21 @@ async function startSandboxPrometheus(opts: SandboxOptions, dir: string, metrics
 }
 
 /** What `sandbox.json` records about a started sandbox. */
-function sandboxState(opts: SandboxOptions, parts: {
-  apiServer: string; kubeconfig: string; proxy: string; gateway: string; metrics: string; prometheus: {url: string; pid: number} | undefined
-  sidecars: readonly Sidecar[]; reaper: Reaper | undefined; apiFaults: ApiFaultInjector; profile: IstioProfile
-}): SandboxState {
+function sandboxState(
+  opts: SandboxOptions,
+  parts: {
+    apiServer: string
+    kubeconfig: string
+    proxy: string
+    gateway: string
+    metrics: string
+    prometheus: {url: string; pid: number} | undefined
+    sidecars: readonly Sidecar[]
+    reaper: Reaper | undefined
+    apiFaults: ApiFaultInjector
+    profile: IstioProfile
+  },
+): SandboxState {
   const {prometheus, reaper, apiFaults} = parts
   return {
     version: STATE_VERSION,
@@ -184,6 +261,41 @@ function sandboxState(opts: SandboxOptions, parts: {
   }
 }
 
+/**
+ * The API server with its injected API faults and the k6-operator's runners, and a first kubeconfig
+ * (server and credentials; where the proxy, gateway and Prometheus listen is added once they do).
+ */
+async function startControlPlane(
+  opts: SandboxOptions,
+  parts: {store: ObjectStore; topology: Topology; mesh: Mesh},
+  teardown: Teardown,
+  kubeconfig: string,
+) {
+  const token = randomBytes(24).toString('base64url')
+  const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
+  // The k6-operator's part: TestRuns run as local k6 processes entering the mesh through the proxy.
+  const k6Operator = new K6OperatorSandbox({log: opts.log ?? (() => {})})
+  const api = await startApiServer({...parts, exec: parts.mesh.exec, token, faults: apiFaults, k6Operator})
+  teardown.add('API server', () => api.close())
+  teardown.add('k6-operator runners', () => k6Operator.close())
+  await writeKubeconfig(kubeconfig, {
+    server: api.url,
+    token,
+    namespace: SANDBOX_NAMESPACE,
+    certificateAuthority: api.certificateAuthority,
+  })
+  await chmod(kubeconfig, 0o600)
+  return {api, token, apiFaults, k6Operator}
+}
+
+/** The proxies' metrics endpoint, and the Prometheus that scrapes it unless the options leave it out. */
+async function startTelemetry(opts: SandboxOptions, dir: string, proxies: Sidecar[], teardown: Teardown) {
+  const metrics = await startMetricsEndpoint(proxies)
+  teardown.add('metrics endpoint', () => metrics.close())
+  const started = await startSandboxPrometheus(opts, dir, metrics, proxies, teardown, opts.log ?? (() => {}))
+  return {metrics, ...started}
+}
+
 /** Starts a sandbox in `opts.stateDir`; resolves once every part answers and `sandbox.json` is written. */
 export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const log = opts.log ?? (() => {})
@@ -197,16 +309,19 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     const config = withBookinfoGateway(store, SANDBOX_NAMESPACE)
     const profile = ISTIO_PROFILES[opts.istio ?? DEFAULT_PROFILE.version]
     createAmbientNamespace(store)
-    const {topology, mesh, sidecars, client, gateway} = await startWorkloads(t => new Mesh({config, topology: t, profile}), teardown, opts.propagate ?? [], profile, () => store.peerAuthentications())
-    const token = randomBytes(24).toString('base64url')
-    const apiFaults = new ApiFaultInjector(opts.apiFaults ?? NO_API_FAULTS)
-    // The k6-operator's part: TestRuns run as local k6 processes entering the mesh through the proxy.
-    const k6Operator = new K6OperatorSandbox({log})
-    const api = await startApiServer({store, topology, exec: mesh.exec, token, faults: apiFaults, k6Operator})
-    teardown.add('API server', () => api.close())
-    teardown.add('k6-operator runners', () => k6Operator.close())
-    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority})
-    await chmod(paths.kubeconfig, 0o600)
+    const {topology, mesh, sidecars, client, gateway} = await startWorkloads(
+      t => new Mesh({config, topology: t, profile}),
+      teardown,
+      opts.propagate ?? [],
+      profile,
+      () => store.peerAuthentications(),
+    )
+    const {api, token, apiFaults, k6Operator} = await startControlPlane(
+      opts,
+      {store, topology, mesh},
+      teardown,
+      paths.kubeconfig,
+    )
     const proxy = await startForwardProxy({
       sidecar: client,
       resolve: host => topology.serviceForHost(host),
@@ -216,13 +331,38 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     k6Operator.setProxy(proxy.url)
     const reaper = startSandboxReaper(opts, paths.kubeconfig, store, log)
     if (reaper !== undefined) teardown.add('reaper', () => reaper.stop())
-    const metrics = await startMetricsEndpoint([...sidecars, gateway])
-    teardown.add('metrics endpoint', () => metrics.close())
-    const {prometheus, prometheusSkipped} = await startSandboxPrometheus(opts, paths.prometheus, metrics, [...sidecars, gateway], teardown, log)
+    const {metrics, prometheus, prometheusSkipped} = await startTelemetry(
+      opts,
+      paths.prometheus,
+      [...sidecars, gateway],
+      teardown,
+    )
     const gatewayUrl = `http://127.0.0.1:${gateway.outboundPort}`
-    const state = sandboxState(opts, {apiServer: api.url, kubeconfig: paths.kubeconfig, proxy: proxy.url, gateway: gatewayUrl, metrics: metrics.url, prometheus, sidecars, reaper, apiFaults, profile})
+    const state = sandboxState(opts, {
+      apiServer: api.url,
+      kubeconfig: paths.kubeconfig,
+      proxy: proxy.url,
+      gateway: gatewayUrl,
+      metrics: metrics.url,
+      prometheus,
+      sidecars,
+      reaper,
+      apiFaults,
+      profile,
+    })
+    const where = {
+      proxy: proxy.url,
+      gateway: gatewayUrl,
+      ...(prometheus === undefined ? {} : {prometheus: prometheus.url}),
+    }
     // Now that the proxy, gateway and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
-    await writeKubeconfig(paths.kubeconfig, {server: api.url, token, namespace: SANDBOX_NAMESPACE, certificateAuthority: api.certificateAuthority, sandbox: {proxy: proxy.url, gateway: gatewayUrl, ...(prometheus === undefined ? {} : {prometheus: prometheus.url})}})
+    await writeKubeconfig(paths.kubeconfig, {
+      server: api.url,
+      token,
+      namespace: SANDBOX_NAMESPACE,
+      certificateAuthority: api.certificateAuthority,
+      sandbox: where,
+    })
     teardown.add('state record', () => removeSandboxState(opts.stateDir))
     await writeSandboxState(opts.stateDir, state)
     let stopping: Promise<void> | undefined

@@ -74,7 +74,10 @@ export interface SandboxState {
  */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CHAOS_SANDBOX_DIR !== undefined && env.CHAOS_SANDBOX_DIR !== '') return resolve(env.CHAOS_SANDBOX_DIR)
-  const stateHome = env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state')
+  const stateHome =
+    env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== ''
+      ? env.XDG_STATE_HOME
+      : join(homedir(), '.local', 'state')
   return resolve(stateHome, 'faultline', 'sandbox')
 }
 
@@ -118,7 +121,8 @@ export async function writeSandboxState(dir: string, state: SandboxState): Promi
 export async function readStateFile(dir: string): Promise<SandboxState | undefined> {
   try {
     const parsed = JSON.parse(await readFile(statePaths(dir).state, 'utf8')) as Partial<SandboxState>
-    if (parsed.version !== STATE_VERSION || typeof parsed.pid !== 'number' || typeof parsed.apiServer !== 'string') return undefined
+    if (parsed.version !== STATE_VERSION || typeof parsed.pid !== 'number' || typeof parsed.apiServer !== 'string')
+      return undefined
     return parsed as SandboxState
   } catch {
     return undefined
@@ -188,7 +192,9 @@ function isOurPrometheus(pid: number, dir: string): boolean {
   } catch {
     // No /proc (macOS): ask ps, and only trust an exact path match.
     try {
-      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], {encoding: 'utf8'}).includes(statePaths(dir).prometheus)
+      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], {encoding: 'utf8'}).includes(
+        statePaths(dir).prometheus,
+      )
     } catch {
       return false
     }
@@ -236,25 +242,35 @@ const API_FAULTS_ENDPOINT = '/faultline/v1/api-faults'
  * server answers in `sandbox.json`. Throws the server's message when it refuses the spec.
  */
 export async function switchApiFaults(dir: string, state: SandboxState, spec: string): Promise<SandboxState> {
-  const config = parseYaml(await readFile(state.kubeconfig, 'utf8')) as {users?: {user?: {token?: string}}[]; clusters?: {cluster?: Record<string, string>}[]}
+  const config = parseYaml(await readFile(state.kubeconfig, 'utf8')) as {
+    users?: {user?: {token?: string}}[]
+    clusters?: {cluster?: Record<string, string>}[]
+  }
   const token = config.users?.[0]?.user?.token ?? ''
   const caData = config.clusters?.[0]?.cluster?.['certificate-authority-data']
   const answer = await new Promise<{code: number; body: string}>((done, fail) => {
-    const req = https.request(new URL(API_FAULTS_ENDPOINT, state.apiServer), {
-      method: 'PUT', agent: false, timeout: 10_000,
-      headers: {'Authorization': `Bearer ${token}`, 'Content-Type': 'text/plain'},
-      ...(caData === undefined ? {rejectUnauthorized: false} : {ca: Buffer.from(caData, 'base64').toString('utf8')}),
-    }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => done({code: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}))
-    })
+    const req = https.request(
+      new URL(API_FAULTS_ENDPOINT, state.apiServer),
+      {
+        method: 'PUT',
+        agent: false,
+        timeout: 10_000,
+        headers: {Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain'},
+        ...(caData === undefined ? {rejectUnauthorized: false} : {ca: Buffer.from(caData, 'base64').toString('utf8')}),
+      },
+      res => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => done({code: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}))
+      },
+    )
     req.on('timeout', () => req.destroy(new Error('no answer within 10s')))
     req.on('error', fail)
     req.end(spec)
   })
   const body = JSON.parse(answer.body) as {spec?: string; message?: string}
-  if (answer.code !== 200 || body.spec === undefined) throw new UsageError(body.message ?? `the sandbox refused the fault mode (HTTP ${answer.code})`)
+  if (answer.code !== 200 || body.spec === undefined)
+    throw new UsageError(body.message ?? `the sandbox refused the fault mode (HTTP ${answer.code})`)
   const {apiFaults: _previous, ...rest} = state
   const updated: SandboxState = body.spec === 'none' ? rest : {...rest, apiFaults: body.spec}
   await writeSandboxState(dir, updated)

@@ -91,7 +91,10 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]))
   const ak = Object.keys(a).filter(k => (a as Record<string, unknown>)[k] !== undefined)
   const bk = Object.keys(b).filter(k => (b as Record<string, unknown>)[k] !== undefined)
-  return ak.length === bk.length && ak.every(k => jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  return (
+    ak.length === bk.length &&
+    ak.every(k => jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  )
 }
 
 /** The sandbox's etcd + registry. Reads return copies; writes notify subscribers synchronously. */
@@ -142,7 +145,10 @@ export class ObjectStore implements ConfigSource {
   /** Objects of a kind, in one namespace or all, ordered by namespace then name (as etcd keys sort). */
   list(kind: StoredKind, namespace?: string): StoredObject[] {
     const prefix = namespace === undefined ? `${kind}/` : `${kind}/${namespace}/`
-    return [...this.objects.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => structuredClone(o))
+    return [...this.objects.entries()]
+      .filter(([k]) => k.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, o]) => structuredClone(o))
   }
 
   /** One object, or undefined. */
@@ -156,8 +162,9 @@ export class ObjectStore implements ConfigSource {
     const kind = input.kind as StoredKind
     const res = RESOURCES[kind]
     const {name} = input.metadata
-    const namespace = res.namespaced ? input.metadata.namespace ?? 'default' : undefined
-    if (namespace !== undefined && !this.objects.has(key('Namespace', undefined, namespace))) throw notFound(RESOURCES.Namespace, namespace)
+    const namespace = res.namespaced ? (input.metadata.namespace ?? 'default') : undefined
+    if (namespace !== undefined && !this.objects.has(key('Namespace', undefined, namespace)))
+      throw notFound(RESOURCES.Namespace, namespace)
     options.admit?.(structuredClone(input))
     if (this.objects.has(key(kind, namespace, name))) throw alreadyExists(res, name)
     const obj = structuredClone(input)
@@ -170,7 +177,13 @@ export class ObjectStore implements ConfigSource {
       obj.metadata.labels = {...obj.metadata.labels, 'kubernetes.io/metadata.name': name}
     }
     const {resourceVersion: _rv, uid: _uid, generation: _gen, creationTimestamp: _ts, ...meta} = obj.metadata
-    obj.metadata = {...meta, name, ...(namespace === undefined ? {} : {namespace}), uid: randomUUID(), creationTimestamp: timestamp(this.now())}
+    obj.metadata = {
+      ...meta,
+      name,
+      ...(namespace === undefined ? {} : {namespace}),
+      uid: randomUUID(),
+      creationTimestamp: timestamp(this.now()),
+    }
     if (kind !== 'Namespace') obj.metadata.generation = 1
     if (options.dryRun === true) return {...obj, metadata: {...obj.metadata}}
     return this.commit(kind, 'ADDED', obj)
@@ -181,12 +194,14 @@ export class ObjectStore implements ConfigSource {
     const kind = input.kind as StoredKind
     const res = RESOURCES[kind]
     const {name} = input.metadata
-    const namespace = res.namespaced ? input.metadata.namespace ?? 'default' : undefined
+    const namespace = res.namespaced ? (input.metadata.namespace ?? 'default') : undefined
     const current = this.objects.get(key(kind, namespace, name))
     if (current === undefined) throw notFound(res, name)
     const rv = input.metadata.resourceVersion
     if (rv === undefined || rv === '') {
-      throw invalid({group: res.group, kind}, name, [{field: 'metadata.resourceVersion', detail: 'Invalid value: 0x0: must be specified for an update'}])
+      throw invalid({group: res.group, kind}, name, [
+        {field: 'metadata.resourceVersion', detail: 'Invalid value: 0x0: must be specified for an update'},
+      ])
     }
     if (rv !== current.metadata.resourceVersion) throw conflict(res, name)
     const obj = structuredClone(input)
@@ -196,7 +211,13 @@ export class ObjectStore implements ConfigSource {
       else obj[f] = structuredClone(current[f])
     }
     const {uid, creationTimestamp} = current.metadata
-    obj.metadata = {...obj.metadata, name, ...(namespace === undefined ? {} : {namespace}), ...(uid === undefined ? {} : {uid}), ...(creationTimestamp === undefined ? {} : {creationTimestamp})}
+    obj.metadata = {
+      ...obj.metadata,
+      name,
+      ...(namespace === undefined ? {} : {namespace}),
+      ...(uid === undefined ? {} : {uid}),
+      ...(creationTimestamp === undefined ? {} : {creationTimestamp}),
+    }
     if (kind !== 'Namespace') {
       const generation = current.metadata.generation ?? 1
       obj.metadata.generation = jsonEqual(obj['spec'], current['spec']) ? generation : generation + 1
@@ -209,17 +230,30 @@ export class ObjectStore implements ConfigSource {
   }
 
   /** Deletes an object and returns it as it was, with the deletion's resourceVersion. */
-  delete(kind: StoredKind, namespace: string | undefined, name: string, options: WriteOptions & {preconditions?: Preconditions} = {}): StoredObject {
+  delete(
+    kind: StoredKind,
+    namespace: string | undefined,
+    name: string,
+    options: WriteOptions & {preconditions?: Preconditions} = {},
+  ): StoredObject {
     const res = RESOURCES[kind]
     const k = key(kind, res.namespaced ? namespace : undefined, name)
     const current = this.objects.get(k)
     if (current === undefined) throw notFound(res, name)
     const pre = options.preconditions
     if (pre?.uid !== undefined && pre.uid !== current.metadata.uid) {
-      throw conflict(res, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid ?? ''}`)
+      throw conflict(
+        res,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid ?? ''}`,
+      )
     }
     if (pre?.resourceVersion !== undefined && pre.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(res, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`)
+      throw conflict(
+        res,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`,
+      )
     }
     if (options.dryRun === true) return structuredClone(current)
     this.objects.delete(k)
@@ -231,16 +265,26 @@ export class ObjectStore implements ConfigSource {
    * synthetic ADDED events; with one, the logged events after it are replayed, or 410 Gone when the
    * log no longer reaches back that far.
    */
-  watch(filter: WatchFilter, fromResourceVersion: string | undefined, listener: (event: WatchEvent) => void): StoreWatch {
+  watch(
+    filter: WatchFilter,
+    fromResourceVersion: string | undefined,
+    listener: (event: WatchEvent) => void,
+  ): StoreWatch {
     let initial: WatchEvent[]
     if (fromResourceVersion === undefined || fromResourceVersion === '' || fromResourceVersion === '0') {
-      initial = this.list(filter.kind, filter.namespace).map(object => ({event: {type: 'ADDED', object}, previous: undefined}))
+      initial = this.list(filter.kind, filter.namespace).map(object => ({
+        event: {type: 'ADDED', object},
+        previous: undefined,
+      }))
     } else {
       const from = Number(fromResourceVersion)
-      if (!Number.isInteger(from) || from < 0) throw new ApiError(400, 'BadRequest', `invalid resource version: ${fromResourceVersion}`)
+      if (!Number.isInteger(from) || from < 0)
+        throw new ApiError(400, 'BadRequest', `invalid resource version: ${fromResourceVersion}`)
       const oldest = this.log[0]?.rv ?? this.rv + 1
       if (from < oldest - 1) throw new ApiError(410, 'Expired', `too old resource version: ${from} (${oldest - 1})`)
-      initial = this.log.filter(e => e.rv > from && matches(filter, e)).map(e => structuredClone({event: e.event, previous: e.previous}))
+      initial = this.log
+        .filter(e => e.rv > from && matches(filter, e))
+        .map(e => structuredClone({event: e.event, previous: e.previous}))
     }
     const watcher = {filter, listener}
     this.watchers.add(watcher)
@@ -254,12 +298,15 @@ export class ObjectStore implements ConfigSource {
     const logged: LoggedEvent = {rv: this.rv, kind, event: {type, object: obj}, previous}
     this.log.push(logged)
     if (this.log.length > EVENT_HISTORY) this.log.shift()
-    for (const w of [...this.watchers]) if (matches(w.filter, logged)) w.listener(structuredClone({event: logged.event, previous}))
+    for (const w of [...this.watchers])
+      if (matches(w.filter, logged)) w.listener(structuredClone({event: logged.event, previous}))
     if (kind !== 'Namespace') for (const l of [...this.istioListeners]) l(structuredClone(logged.event))
     return structuredClone(obj)
   }
 }
 
 function matches(filter: WatchFilter, e: LoggedEvent): boolean {
-  return e.kind === filter.kind && (filter.namespace === undefined || e.event.object.metadata.namespace === filter.namespace)
+  return (
+    e.kind === filter.kind && (filter.namespace === undefined || e.event.object.metadata.namespace === filter.namespace)
+  )
 }

@@ -37,9 +37,18 @@ export const STATS_LESS_APP = 'stats-less'
  * inclusion list) Envoy collects none of the fault filter's or the clusters' circuit-breaker stats.
  * The regexes are the form that matches with and without Istio ≥ 1.23's `;`.
  */
-export const STATS_ANNOTATION_VALUE = JSON.stringify({proxyStatsMatcher: {inclusionRegexps: [
-  '.*\\.fault\\..*', '.*circuit_breakers.*', '.*upstream_rq_pending_overflow.*', '.*upstream_cx_overflow.*', '.*upstream_rq_retry.*', '.*outlier_detection.*',
-]}})
+export const STATS_ANNOTATION_VALUE = JSON.stringify({
+  proxyStatsMatcher: {
+    inclusionRegexps: [
+      '.*\\.fault\\..*',
+      '.*circuit_breakers.*',
+      '.*upstream_rq_pending_overflow.*',
+      '.*upstream_cx_overflow.*',
+      '.*upstream_rq_retry.*',
+      '.*outlier_detection.*',
+    ],
+  },
+})
 
 /** Bookinfo's services, in the order productpage calls them. */
 export const BOOKINFO_SERVICES = ['productpage', 'details', 'reviews', 'ratings'] as const
@@ -73,7 +82,10 @@ function randomSuffix(length: number, rand: RandomInt): string {
  * e.g. `reviews-v2-7d9f8c6b5-x2k4p`. Bookinfo's Deployments are named `<app>-<version>`.
  */
 export function podName(workload: Workload, rand: RandomInt = randomInt): string {
-  const deployment = workload.app === CLIENT_APP || workload.app === STATS_LESS_APP ? workload.app : `${workload.app}-${workload.version}`
+  const deployment =
+    workload.app === CLIENT_APP || workload.app === STATS_LESS_APP
+      ? workload.app
+      : `${workload.app}-${workload.version}`
   return `${deployment}-${randomSuffix(9 + rand(2), rand)}-${randomSuffix(5, rand)}`
 }
 
@@ -83,7 +95,12 @@ export function serviceAccountFor(app: string): string {
 }
 
 /** Builds the pod named `name` for a workload whose application listens on `appPort`, injected as `profile`'s Istio would. */
-export function makePod(workload: Workload, name: string, appPort: number, profile: IstioProfile = DEFAULT_PROFILE): Pod {
+export function makePod(
+  workload: Workload,
+  name: string,
+  appPort: number,
+  profile: IstioProfile = DEFAULT_PROFILE,
+): Pod {
   return {
     name,
     namespace: SANDBOX_NAMESPACE,
@@ -169,9 +186,17 @@ export function gatewayPod(rand: RandomInt = randomInt, profile: IstioProfile = 
     name: `${GATEWAY_NAME}-${randomSuffix(9 + rand(2), rand)}-${randomSuffix(5, rand)}`,
     namespace: GATEWAY_NAMESPACE,
     labels: {
-      ...GATEWAY_LABELS, 'service.istio.io/canonical-name': GATEWAY_NAME, 'service.istio.io/canonical-revision': 'latest',
-      'sidecar.istio.io/inject': 'false', 'app.kubernetes.io/name': GATEWAY_NAME, 'istio.io/rev': 'default', 'operator.istio.io/component': 'IngressGateways',
-      'istio.io/dataplane-mode': 'none', chart: 'gateways', heritage: 'Tiller', release: 'istio',
+      ...GATEWAY_LABELS,
+      'service.istio.io/canonical-name': GATEWAY_NAME,
+      'service.istio.io/canonical-revision': 'latest',
+      'sidecar.istio.io/inject': 'false',
+      'app.kubernetes.io/name': GATEWAY_NAME,
+      'istio.io/rev': 'default',
+      'operator.istio.io/component': 'IngressGateways',
+      'istio.io/dataplane-mode': 'none',
+      chart: 'gateways',
+      heritage: 'Tiller',
+      release: 'istio',
     },
     serviceAccount: `${GATEWAY_NAME}-service-account`,
     containers: ['istio-proxy'],
@@ -189,12 +214,29 @@ export function gatewayPod(rand: RandomInt = randomInt, profile: IstioProfile = 
  */
 export function gatewayService(): Service {
   return {
-    name: GATEWAY_NAME, namespace: GATEWAY_NAMESPACE, port: 80, targetPort: 8080, portName: 'http2', type: 'LoadBalancer', selector: {...GATEWAY_LABELS},
-    labels: {...GATEWAY_LABELS, 'app.kubernetes.io/name': GATEWAY_NAME, 'istio.io/rev': 'default', 'operator.istio.io/component': 'IngressGateways', release: 'istio'},
+    name: GATEWAY_NAME,
+    namespace: GATEWAY_NAMESPACE,
+    port: 80,
+    targetPort: 8080,
+    portName: 'http2',
+    type: 'LoadBalancer',
+    selector: {...GATEWAY_LABELS},
+    labels: {
+      ...GATEWAY_LABELS,
+      'app.kubernetes.io/name': GATEWAY_NAME,
+      'istio.io/rev': 'default',
+      'operator.istio.io/component': 'IngressGateways',
+      release: 'istio',
+    },
   }
 }
 
 /** Bookinfo's Services: port 9080, selector `app=<name>`. */
 export function bookinfoServices(): Service[] {
-  return BOOKINFO_SERVICES.map(name => ({name, namespace: SANDBOX_NAMESPACE, port: BOOKINFO_PORT, selector: {app: name}}))
+  return BOOKINFO_SERVICES.map(name => ({
+    name,
+    namespace: SANDBOX_NAMESPACE,
+    port: BOOKINFO_PORT,
+    selector: {app: name},
+  }))
 }

@@ -35,28 +35,51 @@ export interface FakeMesh {
 }
 
 /** Starts bookinfo (all workloads) behind one fake proxy that every app uses as its sidecar. */
-export async function startFakeMesh(workloads: readonly Workload[] = SANDBOX_WORKLOADS, propagate: readonly Propagation[] = []): Promise<FakeMesh> {
-  const bookinfo = await startBookinfo(workloads.map(workload => ({workload, podName: podName(workload)})), propagate)
+export async function startFakeMesh(
+  workloads: readonly Workload[] = SANDBOX_WORKLOADS,
+  propagate: readonly Propagation[] = [],
+): Promise<FakeMesh> {
+  const bookinfo = await startBookinfo(
+    workloads.map(workload => ({workload, podName: podName(workload)})),
+    propagate,
+  )
   const next = new Map<string, number>()
-  const mesh: FakeMesh = {bookinfo, calls: [], only: new Map(), fault: undefined, get: undefined as never, close: undefined as never}
+  const mesh: FakeMesh = {
+    bookinfo,
+    calls: [],
+    only: new Map(),
+    fault: undefined,
+    get: undefined as never,
+    close: undefined as never,
+  }
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/')
     const service = url.hostname
     const allowed = mesh.only.get(service)
-    const endpoints = bookinfo.pods.filter(p => p.workload.app === service && (allowed === undefined || allowed.includes(p.workload.version)))
+    const endpoints = bookinfo.pods.filter(
+      p => p.workload.app === service && (allowed === undefined || allowed.includes(p.workload.version)),
+    )
     const i = next.get(service) ?? 0
     next.set(service, i + 1)
     const target = endpoints[i % Math.max(1, endpoints.length)]
-    const call: SeenCall = {service, path: url.pathname, headers: req.headers, ...(target ? {version: target.workload.version} : {})}
+    const call: SeenCall = {
+      service,
+      path: url.pathname,
+      headers: req.headers,
+      ...(target ? {version: target.workload.version} : {}),
+    }
     mesh.calls.push(call)
     const fate = mesh.fault?.(call)
     if (target === undefined) return void res.writeHead(503).end('no healthy upstream')
     const forward = (): void => {
       if (fate?.abort !== undefined) return void res.writeHead(fate.abort).end('fault filter abort')
-      const up = http.request({host: '127.0.0.1', port: target.appPort, path: url.pathname + url.search, headers: req.headers}, upRes => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
-        upRes.pipe(res)
-      })
+      const up = http.request(
+        {host: '127.0.0.1', port: target.appPort, path: url.pathname + url.search, headers: req.headers},
+        upRes => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+          upRes.pipe(res)
+        },
+      )
       up.on('error', () => res.destroy())
       req.pipe(up)
     }

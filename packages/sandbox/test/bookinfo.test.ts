@@ -19,14 +19,21 @@ describe('bookinfo apps', () => {
     const ok = await mesh.get('details', '/details/0')
     assert.equal(ok.status, 200)
     assert.deepEqual(JSON.parse(ok.body), {
-      id: 0, author: 'William Shakespeare', year: 1595, type: 'paperback', pages: 200, publisher: 'PublisherA',
-      language: 'English', 'ISBN-10': '1234567890', 'ISBN-13': '123-1234567890',
+      id: 0,
+      author: 'William Shakespeare',
+      year: 1595,
+      type: 'paperback',
+      pages: 200,
+      publisher: 'PublisherA',
+      language: 'English',
+      'ISBN-10': '1234567890',
+      'ISBN-13': '123-1234567890',
     })
     assert.equal((await mesh.get('details', '/details/abc')).status, 400)
     assert.equal((await mesh.get('details', '/health')).status, 200)
   })
 
-  it('ratings answers the two reviewers\' stars', async () => {
+  it("ratings answers the two reviewers' stars", async () => {
     const ok = await mesh.get('ratings', '/ratings/0')
     assert.equal(ok.status, 200)
     assert.deepEqual(JSON.parse(ok.body), {id: 0, ratings: {Reviewer1: 5, Reviewer2: 4}})
@@ -40,12 +47,24 @@ describe('bookinfo apps', () => {
     assert.equal(v1.reviews.length, 2)
     assert.equal(v1.reviews[0].rating, undefined)
     assert.match(v1.podname, /^reviews-v1-[a-z0-9]{9,10}-[a-z0-9]{5}$/)
-    for (const [version, color] of [['v2', 'black'], ['v3', 'red']]) {
+    for (const [version, color] of [
+      ['v2', 'black'],
+      ['v3', 'red'],
+    ]) {
       mesh.only.set('reviews', [version!])
       const body = JSON.parse((await mesh.get('productpage', '/api/v1/products/0/reviews')).body)
-      assert.deepEqual(body.reviews.map((r: {rating: unknown}) => r.rating), [{stars: 5, color}, {stars: 4, color}])
+      assert.deepEqual(
+        body.reviews.map((r: {rating: unknown}) => r.rating),
+        [
+          {stars: 5, color},
+          {stars: 4, color},
+        ],
+      )
     }
-    assert.deepEqual(mesh.calls.filter(c => c.service === 'ratings').map(c => c.path), ['/ratings/0', '/ratings/0'])
+    assert.deepEqual(
+      mesh.calls.filter(c => c.service === 'ratings').map(c => c.path),
+      ['/ratings/0', '/ratings/0'],
+    )
   })
 
   it('productpage renders details and reviews, round-robin over the reviews versions', async () => {
@@ -66,23 +85,42 @@ describe('bookinfo apps', () => {
   it('forwards exactly what productpage.py and reviews forward: user-agent end to end, no end-user header, no x-chaos-*', async () => {
     mesh.only.set('reviews', ['v2'])
     const sent = {
-      'x-request-id': 'req-1', traceparent: '00-1-2-01', tracestate: 'a=b', sw8: 's', 'user-agent': 'faultline-chaos-test', authorization: 'Bearer t', jwt: 'j',
-      'x-datadog-trace-id': '1', 'x-ot-span-context': 'o', 'x-cloud-trace-context': 'c', 'grpc-trace-bin': 'g',
-      'end-user': 'jason', 'x-chaos-test': 'true', 'x-unrelated': 'no', baggage: 'k=v', 'x-b3-parentspanid': '0000000000000001', 'x-b3-flags': '1',
+      'x-request-id': 'req-1',
+      traceparent: '00-1-2-01',
+      tracestate: 'a=b',
+      sw8: 's',
+      'user-agent': 'faultline-chaos-test',
+      authorization: 'Bearer t',
+      jwt: 'j',
+      'x-datadog-trace-id': '1',
+      'x-ot-span-context': 'o',
+      'x-cloud-trace-context': 'c',
+      'grpc-trace-bin': 'g',
+      'end-user': 'jason',
+      'x-chaos-test': 'true',
+      'x-unrelated': 'no',
+      baggage: 'k=v',
+      'x-b3-parentspanid': '0000000000000001',
+      'x-b3-flags': '1',
     }
     await mesh.get('productpage', '/productpage', sent)
     const dropped = new Set(['end-user', 'x-chaos-test', 'x-unrelated', 'baggage', 'x-b3-parentspanid', 'x-b3-flags'])
     for (const service of ['details', 'reviews', 'ratings']) {
       const call = mesh.calls.find(c => c.service === service)
       assert.ok(call, service)
-      for (const [k, v] of Object.entries(sent)) assert.equal(call.headers[k], dropped.has(k) ? undefined : v, `${service}: ${k}`)
+      for (const [k, v] of Object.entries(sent))
+        assert.equal(call.headers[k], dropped.has(k) ? undefined : v, `${service}: ${k}`)
     }
   })
 
   it('productpage re-injects B3 through its OpenTelemetry B3MultiFormat propagator (32-hex trace id, no parent/flags), reviews copies x-b3-*', async () => {
     mesh.only.set('reviews', ['v3'])
     await mesh.get('productpage', '/productpage', {b3: '80f198ee56343ba8-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90'})
-    const b3 = {'x-b3-traceid': '000000000000000080f198ee56343ba8', 'x-b3-spanid': 'e457b5a2e4d86bd1', 'x-b3-sampled': '1'}
+    const b3 = {
+      'x-b3-traceid': '000000000000000080f198ee56343ba8',
+      'x-b3-spanid': 'e457b5a2e4d86bd1',
+      'x-b3-sampled': '1',
+    }
     for (const service of ['reviews', 'ratings']) {
       const call = mesh.calls.find(c => c.service === service)!
       for (const [k, v] of Object.entries(b3)) assert.equal(call.headers[k], v, `${service}: ${k}`)
@@ -94,11 +132,15 @@ describe('bookinfo apps', () => {
     assert.equal(mesh.calls.find(c => c.service === 'reviews')?.headers['x-b3-traceid'], undefined)
   })
 
-  it('productpage calls with python-requests\' own User-Agent when the client sent none, and reviews passes it on', async () => {
+  it("productpage calls with python-requests' own User-Agent when the client sent none, and reviews passes it on", async () => {
     mesh.only.set('reviews', ['v2'])
     const pod = mesh.bookinfo.pods.find(p => p.workload.app === 'productpage')!
     // node:http sends no User-Agent of its own (fetch would send `node`).
-    await new Promise<void>((resolve, reject) => http.get({host: '127.0.0.1', port: pod.appPort, path: '/productpage'}, res => res.resume().on('end', resolve)).on('error', reject))
+    await new Promise<void>((resolve, reject) =>
+      http
+        .get({host: '127.0.0.1', port: pod.appPort, path: '/productpage'}, res => res.resume().on('end', resolve))
+        .on('error', reject),
+    )
     assert.equal(mesh.calls.find(c => c.service === 'details')?.headers['user-agent'], 'python-requests/2.32.3')
     assert.equal(mesh.calls.find(c => c.service === 'ratings')?.headers['user-agent'], 'python-requests/2.32.3')
   })
@@ -106,7 +148,12 @@ describe('bookinfo apps', () => {
   it('takes end-user from the Flask session cookie POST /login sets, never from an end-user header; /logout clears it', async () => {
     const pod = mesh.bookinfo.pods.find(p => p.workload.app === 'productpage')!
     const base = `http://127.0.0.1:${pod.appPort}`
-    const login = await fetch(`${base}/login`, {method: 'POST', body: 'username=jason', headers: {'content-type': 'application/x-www-form-urlencoded', referer: 'http://productpage:9080/productpage'}, redirect: 'manual'})
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      body: 'username=jason',
+      headers: {'content-type': 'application/x-www-form-urlencoded', referer: 'http://productpage:9080/productpage'},
+      redirect: 'manual',
+    })
     assert.equal(login.status, 302)
     assert.equal(login.headers.get('location'), 'http://productpage:9080/productpage')
     const setCookie = login.headers.get('set-cookie')!
@@ -117,7 +164,10 @@ describe('bookinfo apps', () => {
     assert.match(page.body, /signed in as <b>jason<\/b>/)
     assert.equal(mesh.calls.find(c => c.service === 'ratings')?.headers['end-user'], 'jason')
     mesh.calls.length = 0
-    const forged = await mesh.get('productpage', '/productpage', {'end-user': 'jason', cookie: 'session=eyJ1c2VyIjoiamFzb24ifQ.aVW5AA.forged'})
+    const forged = await mesh.get('productpage', '/productpage', {
+      'end-user': 'jason',
+      cookie: 'session=eyJ1c2VyIjoiamFzb24ifQ.aVW5AA.forged',
+    })
     assert.doesNotMatch(forged.body, /signed in as/)
     assert.equal(mesh.calls.find(c => c.service === 'reviews')?.headers['end-user'], undefined)
     const logout = await fetch(`${base}/logout`, {headers: {cookie}, redirect: 'manual'})
@@ -170,7 +220,8 @@ describe('bookinfo apps', () => {
   it('productpage gives up on reviews after 3s twice when ratings behind reviews v2 is 7s late', async function () {
     this.timeout(12_000)
     mesh.only.set('reviews', ['v2'])
-    mesh.fault = call => (call.service === 'ratings' && call.headers['user-agent'] === 'faultline-chaos-test' ? {delayMs: 7000} : undefined)
+    mesh.fault = call =>
+      call.service === 'ratings' && call.headers['user-agent'] === 'faultline-chaos-test' ? {delayMs: 7000} : undefined
     const page = await mesh.get('productpage', '/productpage', {'user-agent': 'faultline-chaos-test'})
     assert.equal(page.status, 200)
     assert.ok(page.ms >= 5900 && page.ms < 7000, `took ${page.ms}ms`)
@@ -184,7 +235,10 @@ describe('bookinfo apps', () => {
 
 describe('forwardHeaders', () => {
   it('copies exactly the named headers, joining repeated ones', () => {
-    const out = forwardHeaders({'x-request-id': 'a', 'x-chaos-run': 'r1', cookie: 'c', 'x-other': 'o', 'x-b3-sampled': ['1', '0']}, ['x-request-id', 'x-b3-sampled', 'b3'])
+    const out = forwardHeaders(
+      {'x-request-id': 'a', 'x-chaos-run': 'r1', cookie: 'c', 'x-other': 'o', 'x-b3-sampled': ['1', '0']},
+      ['x-request-id', 'x-b3-sampled', 'b3'],
+    )
     assert.deepEqual(out, {'x-request-id': 'a', 'x-b3-sampled': '1, 0'})
   })
 })
@@ -194,7 +248,7 @@ describe('productpage session cookie', () => {
   // productpage.py, TimestampSigner.get_timestamp pinned to 1767225600: byte-identical to what we sign.
   const FLASK_JASON = 'eyJ1c2VyIjoiamFzb24ifQ.aVW5AA._tCZmrJudnYEEu7u9S4spJ2oF6c'
   const FLASK_COMPRESSED = '.eJyrViotTi1SslKqGCZAqRYA3UZhOg.aVW5AA.tX1_eHfo6M6D-Tiw9fKokbEruZ0'
-  it('signs and reads Flask\'s format, refuses a bad signature and a cookie older than 31 days', () => {
+  it("signs and reads Flask's format, refuses a bad signature and a cookie older than 31 days", () => {
     assert.equal(signSession({user: 'jason'}, 1767225600), FLASK_JASON)
     assert.equal(signSession({user: 'x'.repeat(200)}, 1767225600), FLASK_COMPRESSED)
     assert.deepEqual(openSession(FLASK_COMPRESSED, 1767225600 + 60), {user: 'x'.repeat(200)})

@@ -6,7 +6,12 @@ export const PRODUCTPAGE_5XX_RATIO =
   'sum(rate(istio_requests_total{destination_service=~"productpage.*",response_code=~"5.."}[1m])) / sum(rate(istio_requests_total{destination_service=~"productpage.*"}[1m]))'
 
 /** Runs an instant query until it yields one sample that `accept`s (rate() needs two scrapes). */
-export async function pollQuery(url: string, query: string, timeoutMs: number, accept: (v: number) => boolean = () => true): Promise<number> {
+export async function pollQuery(
+  url: string,
+  query: string,
+  timeoutMs: number,
+  accept: (v: number) => boolean = () => true,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`)

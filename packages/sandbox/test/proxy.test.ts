@@ -22,18 +22,26 @@ function echoSidecar(seen: {url: string; headers: IncomingMessage['headers']}[])
 }
 
 async function curl(args: string[]): Promise<{status: number; body: string}> {
-  const {stdout} = await run('curl', ['-s', '-w', '\n%{http_code}', ...args]).catch((e: {stdout: string}) => ({stdout: e.stdout}))
+  const {stdout} = await run('curl', ['-s', '-w', '\n%{http_code}', ...args]).catch((e: {stdout: string}) => ({
+    stdout: e.stdout,
+  }))
   const i = stdout.lastIndexOf('\n')
   return {status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i)}
 }
 
 describe('forward proxy', () => {
   const topology = new StaticTopology(bookinfoServices(), [])
-  const opts = {resolve: (h: string) => topology.serviceForHost(h), knownServices: () => topology.services().map(s => s.name)}
+  const opts = {
+    resolve: (h: string) => topology.serviceForHost(h),
+    knownServices: () => topology.services().map(s => s.name),
+  }
   let proxy: ForwardProxy
   let haveCurl = true
   before(async () => {
-    haveCurl = await run('curl', ['--version']).then(() => true, () => false)
+    haveCurl = await run('curl', ['--version']).then(
+      () => true,
+      () => false,
+    )
   })
   const needsCurl = (ctx: Mocha.Context): void => {
     if (!haveCurl) ctx.skip()
@@ -49,7 +57,12 @@ describe('forward proxy', () => {
   })
 
   it('routes absolute-form targets by service name, namespace-qualified name and FQDN', () => {
-    for (const host of ['productpage', 'productpage.default', 'productpage.default.svc', 'productpage.default.svc.cluster.local']) {
+    for (const host of [
+      'productpage',
+      'productpage.default',
+      'productpage.default.svc',
+      'productpage.default.svc.cluster.local',
+    ]) {
       const d = routeTarget(`http://${host}:9080/productpage?u=1`, opts, 1)
       assert.ok('url' in d, host)
       assert.equal(d.url.pathname + d.url.search, '/productpage?u=1')
@@ -58,7 +71,11 @@ describe('forward proxy', () => {
 
   it('refuses what it cannot reach with a status and a message that says why', () => {
     const cases: [string, number, RegExp][] = [
-      ['http://example.com/', 502, /no service named "example.com" in the sandbox; it runs productpage, details, reviews, ratings/],
+      [
+        'http://example.com/',
+        502,
+        /no service named "example.com" in the sandbox; it runs productpage, details, reviews, ratings/,
+      ],
       ['http://productpage/', 502, /service productpage.default has no port 80; it listens on 9080/],
       ['http://productpage.other:9080/', 502, /no service named/],
       ['/productpage', 400, /forward proxy; send requests through it/],
@@ -74,9 +91,21 @@ describe('forward proxy', () => {
 
   it('works with curl -x, hands the sidecar the absolute URL and drops proxy headers', async function () {
     needsCurl(this)
-    const res = await curl(['-x', proxy.url, '-H', 'end-user: jason', '-H', 'Proxy-Connection: keep-alive', 'http://productpage.default.svc.cluster.local:9080/productpage'])
+    const res = await curl([
+      '-x',
+      proxy.url,
+      '-H',
+      'end-user: jason',
+      '-H',
+      'Proxy-Connection: keep-alive',
+      'http://productpage.default.svc.cluster.local:9080/productpage',
+    ])
     assert.equal(res.status, 200)
-    assert.deepEqual(JSON.parse(res.body), {url: 'http://productpage.default.svc.cluster.local:9080/productpage', host: 'productpage.default.svc.cluster.local:9080', user: 'jason'})
+    assert.deepEqual(JSON.parse(res.body), {
+      url: 'http://productpage.default.svc.cluster.local:9080/productpage',
+      host: 'productpage.default.svc.cluster.local:9080',
+      user: 'jason',
+    })
     assert.equal(seen[0]?.headers['proxy-connection'], undefined)
   })
 
@@ -85,7 +114,9 @@ describe('forward proxy', () => {
     const unknown = await curl(['-x', proxy.url, 'http://nosuch:9080/'])
     assert.equal(unknown.status, 502)
     assert.match(unknown.body, /no service named "nosuch"/)
-    const https = await run('curl', ['-s', '-S', '-x', proxy.url, 'https://productpage/']).catch((e: {stderr: string}) => e)
+    const https = await run('curl', ['-s', '-S', '-x', proxy.url, 'https://productpage/']).catch(
+      (e: {stderr: string}) => e,
+    )
     assert.match(String((https as {stderr: string}).stderr), /CONNECT tunnel failed, response 501/)
     assert.equal(seen.length, 0)
   })

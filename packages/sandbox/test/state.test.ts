@@ -7,18 +7,34 @@ import {join} from 'node:path'
 
 import {sandboxStatus, stopSandbox} from '../src/daemon.js'
 import {
-  acquireStartLock, defaultStateDir, readSandboxState, resolveStateDir, type SandboxState, STATE_VERSION, statePaths, writeSandboxState,
+  acquireStartLock,
+  defaultStateDir,
+  readSandboxState,
+  resolveStateDir,
+  type SandboxState,
+  STATE_VERSION,
+  statePaths,
+  writeSandboxState,
 } from '../src/state.js'
 
 /** A pid that certainly belongs to no process: one that has just exited. */
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {encoding: 'utf8'}).stdout)
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {encoding: 'utf8'}).stdout,
+  )
 }
 
 function recorded(pid: number): SandboxState {
   return {
-    version: STATE_VERSION, pid, apiServer: 'https://127.0.0.1:1', kubeconfig: '/nowhere/kubeconfig', proxy: 'http://127.0.0.1:2',
-    metrics: 'http://127.0.0.1:3', namespace: 'default', startedAt: new Date().toISOString(), pods: [],
+    version: STATE_VERSION,
+    pid,
+    apiServer: 'https://127.0.0.1:1',
+    kubeconfig: '/nowhere/kubeconfig',
+    proxy: 'http://127.0.0.1:2',
+    metrics: 'http://127.0.0.1:3',
+    namespace: 'default',
+    startedAt: new Date().toISOString(),
+    pods: [],
   }
 }
 
@@ -54,7 +70,7 @@ describe('sandbox state', () => {
     assert.equal(existsSync(statePaths(dir).state), false)
   })
 
-  it('lets one start hold the lock, and takes over a dead holder\'s', async () => {
+  it("lets one start hold the lock, and takes over a dead holder's", async () => {
     const release = await acquireStartLock(dir)
     assert.equal(await readFile(statePaths(dir).lock, 'utf8'), String(process.pid))
     await assert.rejects(acquireStartLock(dir), /already starting or running in .* \(pid \d+\)/)

@@ -5,7 +5,12 @@ import {ApiError} from '../src/apiserver/status.js'
 import type {StoreEvent, StoredObject} from '../src/types.js'
 
 function vs(name: string, namespace = 'default', spec: Record<string, unknown> = {hosts: [name]}): StoredObject {
-  return {apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: {name, namespace, labels: {app: name}}, spec}
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    metadata: {name, namespace, labels: {app: name}},
+    spec,
+  }
 }
 
 function statusOf(fn: () => unknown): {code: number; reason: string | undefined; message: string | undefined} {
@@ -38,7 +43,14 @@ describe('ObjectStore', () => {
   it('increases the resourceVersion on every write, across kinds', () => {
     const store = new ObjectStore()
     const a = Number(store.create(vs('a')).metadata.resourceVersion)
-    const b = Number(store.create({apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: 'a', namespace: 'default'}, spec: {host: 'a'}}).metadata.resourceVersion)
+    const b = Number(
+      store.create({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: {name: 'a', namespace: 'default'},
+        spec: {host: 'a'},
+      }).metadata.resourceVersion,
+    )
     const c = Number(store.delete('VirtualService', 'default', 'a').metadata.resourceVersion)
     assert.ok(a < b && b < c, `${a} < ${b} < ${c}`)
     assert.equal(store.resourceVersion(), String(c))
@@ -47,8 +59,14 @@ describe('ObjectStore', () => {
   it('refuses duplicates (409 AlreadyExists) and a namespace that does not exist (404)', () => {
     const store = new ObjectStore()
     store.create(vs('ratings'))
-    assert.deepEqual(statusOf(() => store.create(vs('ratings'))), {code: 409, reason: 'AlreadyExists', message: 'virtualservices.networking.istio.io "ratings" already exists'})
-    assert.deepEqual(statusOf(() => store.create(vs('ratings', 'nowhere'))), {code: 404, reason: 'NotFound', message: 'namespaces "nowhere" not found'})
+    assert.deepEqual(
+      statusOf(() => store.create(vs('ratings'))),
+      {code: 409, reason: 'AlreadyExists', message: 'virtualservices.networking.istio.io "ratings" already exists'},
+    )
+    assert.deepEqual(
+      statusOf(() => store.create(vs('ratings', 'nowhere'))),
+      {code: 404, reason: 'NotFound', message: 'namespaces "nowhere" not found'},
+    )
   })
 
   it('updates only with the current resourceVersion (optimistic concurrency)', () => {
@@ -60,7 +78,10 @@ describe('ObjectStore', () => {
     const stale = statusOf(() => store.update({...v1, spec: {hosts: ['other']}}))
     assert.equal(stale.code, 409)
     assert.equal(stale.reason, 'Conflict')
-    assert.equal(stale.message, 'Operation cannot be fulfilled on virtualservices.networking.istio.io "ratings": the object has been modified; please apply your changes to the latest version and try again')
+    assert.equal(
+      stale.message,
+      'Operation cannot be fulfilled on virtualservices.networking.istio.io "ratings": the object has been modified; please apply your changes to the latest version and try again',
+    )
     const {resourceVersion: _rv, ...meta} = v2.metadata
     assert.equal(statusOf(() => store.update({...v2, metadata: meta})).code, 422)
     assert.equal(statusOf(() => store.update(vs('missing'))).code, 404)
@@ -103,29 +124,50 @@ describe('ObjectStore', () => {
   it('checks delete preconditions', () => {
     const store = new ObjectStore()
     const created = store.create(vs('ratings'))
-    assert.equal(statusOf(() => store.delete('VirtualService', 'default', 'ratings', {preconditions: {resourceVersion: '1'}})).code, 409)
-    assert.equal(statusOf(() => store.delete('VirtualService', 'default', 'ratings', {preconditions: {uid: 'nope'}})).code, 409)
-    store.delete('VirtualService', 'default', 'ratings', {preconditions: {uid: created.metadata.uid ?? '', resourceVersion: created.metadata.resourceVersion ?? ''}})
+    assert.equal(
+      statusOf(() => store.delete('VirtualService', 'default', 'ratings', {preconditions: {resourceVersion: '1'}}))
+        .code,
+      409,
+    )
+    assert.equal(
+      statusOf(() => store.delete('VirtualService', 'default', 'ratings', {preconditions: {uid: 'nope'}})).code,
+      409,
+    )
+    store.delete('VirtualService', 'default', 'ratings', {
+      preconditions: {uid: created.metadata.uid ?? '', resourceVersion: created.metadata.resourceVersion ?? ''},
+    })
     assert.equal(statusOf(() => store.delete('VirtualService', 'default', 'ratings')).code, 404)
   })
 
   it('delivers Istio events to subscribers synchronously, in order, and stops after unsubscribe', () => {
     const store = new ObjectStore()
     const seen: string[] = []
-    const off = store.subscribe(e => seen.push(`${e.type} ${e.object.kind} ${e.object.metadata.name} ${store.virtualServices().length}`))
+    const off = store.subscribe(e =>
+      seen.push(`${e.type} ${e.object.kind} ${e.object.metadata.name} ${store.virtualServices().length}`),
+    )
     store.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'team-a'}})
     const created = store.create(vs('ratings'))
-    assert.deepEqual(seen, ['ADDED VirtualService ratings 1'], 'delivered before create() returned; namespaces are not Istio config')
+    assert.deepEqual(
+      seen,
+      ['ADDED VirtualService ratings 1'],
+      'delivered before create() returned; namespaces are not Istio config',
+    )
     store.update({...created, spec: {hosts: ['ratings'], http: []}})
     store.delete('VirtualService', 'default', 'ratings')
     off()
     store.create(vs('reviews'))
-    assert.deepEqual(seen, ['ADDED VirtualService ratings 1', 'MODIFIED VirtualService ratings 1', 'DELETED VirtualService ratings 0'])
+    assert.deepEqual(seen, [
+      'ADDED VirtualService ratings 1',
+      'MODIFIED VirtualService ratings 1',
+      'DELETED VirtualService ratings 0',
+    ])
   })
 
   it('returns copies: mutating a read or an event does not change the store', () => {
     const store = new ObjectStore()
-    store.subscribe(e => { e.object.metadata.name = 'mutated' })
+    store.subscribe(e => {
+      e.object.metadata.name = 'mutated'
+    })
     store.create(vs('ratings'))
     const read = store.get('VirtualService', 'default', 'ratings')
     assert.ok(read !== undefined)
@@ -137,9 +179,20 @@ describe('ObjectStore', () => {
   it('lists by namespace, sorted by namespace then name', () => {
     const store = new ObjectStore()
     store.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'a-team'}})
-    for (const [n, ns] of [['b', 'default'], ['a', 'default'], ['z', 'a-team']] as const) store.create(vs(n, ns))
-    assert.deepEqual(store.list('VirtualService').map(o => `${o.metadata.namespace}/${o.metadata.name}`), ['a-team/z', 'default/a', 'default/b'])
-    assert.deepEqual(store.list('VirtualService', 'default').map(o => o.metadata.name), ['a', 'b'])
+    for (const [n, ns] of [
+      ['b', 'default'],
+      ['a', 'default'],
+      ['z', 'a-team'],
+    ] as const)
+      store.create(vs(n, ns))
+    assert.deepEqual(
+      store.list('VirtualService').map(o => `${o.metadata.namespace}/${o.metadata.name}`),
+      ['a-team/z', 'default/a', 'default/b'],
+    )
+    assert.deepEqual(
+      store.list('VirtualService', 'default').map(o => o.metadata.name),
+      ['a', 'b'],
+    )
   })
 
   describe('watch', () => {
@@ -147,8 +200,13 @@ describe('ObjectStore', () => {
       const store = new ObjectStore()
       store.create(vs('a'))
       const live: string[] = []
-      const w = store.watch({kind: 'VirtualService', namespace: 'default'}, undefined, e => live.push(`${e.event.type} ${e.event.object.metadata.name}`))
-      assert.deepEqual(w.initial.map(e => `${e.event.type} ${e.event.object.metadata.name}`), ['ADDED a'])
+      const w = store.watch({kind: 'VirtualService', namespace: 'default'}, undefined, e =>
+        live.push(`${e.event.type} ${e.event.object.metadata.name}`),
+      )
+      assert.deepEqual(
+        w.initial.map(e => `${e.event.type} ${e.event.object.metadata.name}`),
+        ['ADDED a'],
+      )
       store.create(vs('b'))
       w.stop()
       store.create(vs('c'))
@@ -162,14 +220,21 @@ describe('ObjectStore', () => {
       store.update({...a, spec: {hosts: ['x']}})
       store.delete('VirtualService', 'default', 'a')
       const w = store.watch({kind: 'VirtualService'}, from, () => undefined)
-      assert.deepEqual(w.initial.map(e => [e.event.type, e.previous?.['spec']]), [['MODIFIED', {hosts: ['a']}], ['DELETED', {hosts: ['x']}]])
+      assert.deepEqual(
+        w.initial.map(e => [e.event.type, e.previous?.['spec']]),
+        [
+          ['MODIFIED', {hosts: ['a']}],
+          ['DELETED', {hosts: ['x']}],
+        ],
+      )
       w.stop()
     })
 
     it('answers 410 Expired when the log no longer reaches back', () => {
       const store = new ObjectStore()
       const first = store.create(vs('a'))
-      for (let i = 0; i < 1001; i++) store.update({...store.get('VirtualService', 'default', 'a') as StoredObject, spec: {hosts: [`h${i}`]}})
+      for (let i = 0; i < 1001; i++)
+        store.update({...(store.get('VirtualService', 'default', 'a') as StoredObject), spec: {hosts: [`h${i}`]}})
       const s = statusOf(() => store.watch({kind: 'VirtualService'}, first.metadata.resourceVersion, () => undefined))
       assert.equal(s.code, 410)
       assert.equal(s.reason, 'Expired')

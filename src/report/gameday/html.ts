@@ -13,12 +13,14 @@ import {REPORT_CSS} from '../run/style.js'
 import {capitalised, VERDICT_LOOK} from '../verdicts.js'
 
 /** The shared verdict words and symbols, capitalised for the table. */
-const VERDICTS = Object.fromEntries(Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {title: capitalised(look.word), icon: look.symbol}])) as Record<Outcome | 'skipped', {title: string; icon: string}>
+const VERDICTS = Object.fromEntries(
+  Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {title: capitalised(look.word), icon: look.symbol}]),
+) as Record<Outcome | 'skipped', {title: string; icon: string}>
 
 const BANNER: Record<Outcome, string> = {
-  'held': 'Every hypothesis held',
-  'deviated': 'A hypothesis deviated',
-  'aborted': 'Aborted — faults were reverted',
+  held: 'Every hypothesis held',
+  deviated: 'A hypothesis deviated',
+  aborted: 'Aborted — faults were reverted',
   'could-not-run': 'An experiment could not run',
   'revert-failed': 'Revert failed — faults may still be live',
 }
@@ -62,7 +64,9 @@ function diagnosis(e: GameDayExperimentReport) {
 export function renderGameDayHtml(report: GameDayReport): string {
   const ran = report.experiments.filter(e => e.status === 'ran').length
   const words = VERDICTS[report.outcome]
-  const gate = report.tolerated.length > 0 && html`<p class="gate">The CI gate (<code>--fail-on ${report.failOn}</code>) tolerated ${report.tolerated.join(', ')}: the game day exits ${report.exitCode}.</p>`
+  const gate =
+    report.tolerated.length > 0 &&
+    html`<p class="gate">The CI gate (<code>--fail-on ${report.failOn}</code>) tolerated ${report.tolerated.join(', ')}: the game day exits ${report.exitCode}.</p>`
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'">

@@ -4,7 +4,14 @@ import {join} from 'node:path'
 
 import type {GameDayRun} from '../../gameday/run.js'
 import type {JournalDocument} from '../../journal/journal.js'
-import {GAMEDAY_FILES, type GameDayFacts, gameDayReport, type GameDayReport, renderGameDayJunit, renderGameDayMarkdown} from './report.js'
+import {
+  GAMEDAY_FILES,
+  type GameDayFacts,
+  gameDayReport,
+  type GameDayReport,
+  renderGameDayJunit,
+  renderGameDayMarkdown,
+} from './report.js'
 import {renderGameDayHtml} from './html.js'
 import {readJournal} from '../write.js'
 
@@ -19,7 +26,11 @@ export interface WrittenGameDay {
  * Writes the folder `facts.dir`. Each run's junit testsuite is rendered from its journal as written
  * (redacted), so the game day's junit.xml says exactly what the run's own does.
  */
-export async function writeGameDayReports(run: GameDayRun, facts: GameDayFacts, options: {html: boolean}): Promise<WrittenGameDay> {
+export async function writeGameDayReports(
+  run: GameDayRun,
+  facts: GameDayFacts,
+  options: {html: boolean},
+): Promise<WrittenGameDay> {
   const report = gameDayReport(run, facts)
   const journals = new Map<number, JournalDocument>()
   for (const [i, e] of run.entries.entries()) {
@@ -27,7 +38,8 @@ export async function writeGameDayReports(run: GameDayRun, facts: GameDayFacts, 
     const doc = await readJournal(e.result.journalFile).catch(() => undefined)
     if (doc !== undefined) journals.set(i, doc)
     const entry = report.experiments[i]
-    if (doc?.blastRadius !== undefined && entry !== undefined) entry.diagnosis = doc.blastRadius.diagnosis.map(f => f.sentence)
+    if (doc?.blastRadius !== undefined && entry !== undefined)
+      entry.diagnosis = doc.blastRadius.diagnosis.map(f => f.sentence)
   }
   await mkdir(facts.dir, {recursive: true})
   const outputs: [string, string][] = [

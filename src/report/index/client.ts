@@ -6,8 +6,14 @@
 
 /** Verdict colours: the Okabe–Ito palette (distinguishable with the common colour-vision deficiencies). */
 export const VERDICT_COLOURS: Record<string, string> = {
-  'held': '#009E73', 'deviated': '#D55E00', 'aborted': '#E69F00', 'revert-failed': '#CC79A7',
-  'could-not-run': '#7a7a7a', 'running': '#56B4E9', 'unfinished': '#0072B2', 'unreadable': '#9a9a9a',
+  held: '#009E73',
+  deviated: '#D55E00',
+  aborted: '#E69F00',
+  'revert-failed': '#CC79A7',
+  'could-not-run': '#7a7a7a',
+  running: '#56B4E9',
+  unfinished: '#0072B2',
+  unreadable: '#9a9a9a',
 }
 
 /** The page's CSS (screen and print). */

@@ -23,7 +23,9 @@ export interface IndexOptions {
 /** What a row shows as its verdict: a `running` journal nobody writes any more is `unfinished`. */
 type Shown = RunSummary['verdict'] | 'unfinished'
 
-const LABELS = Object.fromEntries(Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {text: look.word, icon: look.symbol}])) as Record<Shown, {text: string; icon: string}>
+const LABELS = Object.fromEntries(
+  Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {text: look.word, icon: look.symbol}]),
+) as Record<Shown, {text: string; icon: string}>
 
 const SHOWN_ORDER: readonly Shown[] = [...VERDICTS.slice(0, 4), 'unfinished', ...VERDICTS.slice(4)]
 
@@ -89,7 +91,8 @@ function errorsCell(run: RunSummary): SafeHtml {
 function effectCell(run: RunSummary): SafeHtml {
   const effect = run.faultEffect
   if (effect === undefined) return html`<td class="num">—</td>`
-  if (effect.afterWriteMs < 0) return html`<td class="num" title="${effect.source}">seen<span class="sub">in traffic</span></td>`
+  if (effect.afterWriteMs < 0)
+    return html`<td class="num" title="${effect.source}">seen<span class="sub">in traffic</span></td>`
   return html`<td class="num" title="${effect.source}">${formatMs(effect.afterWriteMs)}<span class="sub">after write</span></td>`
 }
 
@@ -102,8 +105,10 @@ function probesCell(run: RunSummary): SafeHtml {
 function row(run: RunSummary, options: IndexOptions): SafeHtml {
   const shown = shownVerdict(run, options)
   const reason = reasonOf(run, shown, options.generatedAt)
-  const when = run.startedAt === undefined ? html`<span class="sub">time unknown</span>`
-    : html`<span class="sub when" title="${run.startedAt}">${formatWhen(run.startedAt)} · ${formatAge(run.startedAt, options.generatedAt)}</span>`
+  const when =
+    run.startedAt === undefined
+      ? html`<span class="sub">time unknown</span>`
+      : html`<span class="sub when" title="${run.startedAt}">${formatWhen(run.startedAt)} · ${formatAge(run.startedAt, options.generatedAt)}</span>`
   return html`<tr class="${shown}" data-experiment="${run.experiment}" data-verdict="${shown}">
 <td>${badge(shown)}</td>
 <td><span class="exp" title="${[run.runId && `run ${run.runId}`, run.driver && `load: ${run.driver}`].filter(Boolean).join(' · ')}">${run.experiment}</span>${when}</td>
@@ -132,7 +137,11 @@ function trends(runs: readonly RunSummary[], options: IndexOptions): Trend[] {
     const at = run.startedAt === undefined ? Number.NaN : Date.parse(run.startedAt)
     if (run.verdict === 'unreadable' || Number.isNaN(at)) continue
     let trend = byExperiment.get(run.experiment)
-    if (trend === undefined) byExperiment.set(run.experiment, trend = {experiment: run.experiment, t: [], verdict: [], tp95: [], cp95: [], terr: [], cerr: []})
+    if (trend === undefined)
+      byExperiment.set(
+        run.experiment,
+        (trend = {experiment: run.experiment, t: [], verdict: [], tp95: [], cp95: [], terr: [], cerr: []}),
+      )
     const [t, c] = [fault(run, 'targeted'), fault(run, 'control')]
     trend.t.push(at / 1000)
     trend.verdict.push(shownVerdict(run, options))
@@ -151,16 +160,25 @@ function trendCard(trend: Trend, index: number): SafeHtml {
   return html`<section class="trend" data-experiment="${trend.experiment}" data-trend="${index}">
 <header><h3><button type="button" title="Show only this experiment's runs">${trend.experiment}</button></h3>
 <span class="meta">${trend.t.length} run${trend.t.length === 1 ? '' : 's'}: ${counts.map(([v, n], i) => html`${i > 0 && ', '}${n} ${LABELS[v].text}`)} · last ${badge(last, 'small')}</span></header>
-${figures ? html`<div class="charts"><div class="chart" data-chart="latency"><div class="plot"></div><div class="cap">p95 latency in the fault phase</div></div>
+${
+  figures
+    ? html`<div class="charts"><div class="chart" data-chart="latency"><div class="plot"></div><div class="cap">p95 latency in the fault phase</div></div>
 <div class="chart" data-chart="errors"><div class="plot"></div><div class="cap">error ratio in the fault phase</div></div></div>`
-    : html`<p class="meta">No run of this experiment reached the fault phase with load, so there is nothing to chart yet.</p>`}
+    : html`<p class="meta">No run of this experiment reached the fault phase with load, so there is nothing to chart yet.</p>`
+}
 </section>`
 }
 
-const CHART_LEGEND = raw(`<div class="legend"><span><b>—</b> targeted traffic</span><span><b class="dash">- - -</b> control traffic</span>
-<span>markers on the targeted line show each run's verdict:</span>${
-  (['held', 'deviated', 'aborted', 'revert-failed', 'could-not-run'] as const).map(v => `<span style="color:${VERDICT_COLOURS[v]}">${{held: '●', deviated: '✕', aborted: '■', 'revert-failed': '▲', 'could-not-run': '⊘'}[v]}</span> ${LABELS[v].text}`).join(' ')
-}<span>(a marker on the x axis: the run had no load figures)</span></div>`)
+const CHART_LEGEND =
+  raw(`<div class="legend"><span><b>—</b> targeted traffic</span><span><b class="dash">- - -</b> control traffic</span>
+<span>markers on the targeted line show each run's verdict:</span>${(
+    ['held', 'deviated', 'aborted', 'revert-failed', 'could-not-run'] as const
+  )
+    .map(
+      v =>
+        `<span style="color:${VERDICT_COLOURS[v]}">${{held: '●', deviated: '✕', aborted: '■', 'revert-failed': '▲', 'could-not-run': '⊘'}[v]}</span> ${LABELS[v].text}`,
+    )
+    .join(' ')}<span>(a marker on the x axis: the run had no load figures)</span></div>`)
 
 function filters(runs: readonly RunSummary[], shown: readonly Shown[]): SafeHtml {
   const experiments = new Map<string, number>()
@@ -178,10 +196,17 @@ function filters(runs: readonly RunSummary[], shown: readonly Shown[]): SafeHtml
 /** Runs that may have left faults behind, said once above the list: a revert that failed, a run that never ended. */
 function attention(runs: readonly RunSummary[], shown: readonly Shown[]): SafeHtml | undefined {
   const at = (v: Shown) => shown.flatMap((s, i) => (s === v ? [runs[i] as RunSummary] : []))
-  const parts = ([['revert-failed', 'the revert failed in'], ['unfinished', 'the journal was never closed in']] as const)
-    .map(([v, words]) => [words, at(v)] as const).filter(([, list]) => list.length > 0)
+  const parts = (
+    [
+      ['revert-failed', 'the revert failed in'],
+      ['unfinished', 'the journal was never closed in'],
+    ] as const
+  )
+    .map(([v, words]) => [words, at(v)] as const)
+    .filter(([, list]) => list.length > 0)
   if (parts.length === 0) return undefined
-  const list = (rs: readonly RunSummary[]) => `${rs.length} run${rs.length === 1 ? '' : 's'} (newest: ${rs[0]?.experiment ?? ''}${rs[0]?.startedAt === undefined ? '' : `, ${formatWhen(rs[0].startedAt)}`})`
+  const list = (rs: readonly RunSummary[]) =>
+    `${rs.length} run${rs.length === 1 ? '' : 's'} (newest: ${rs[0]?.experiment ?? ''}${rs[0]?.startedAt === undefined ? '' : `, ${formatWhen(rs[0].startedAt)}`})`
   return html`<p class="attention" role="note"><strong>Faults may have been left behind:</strong> ${parts.map(([words, rs], i) => html`${i > 0 && '; '}${words} ${list(rs)}`)}. <code>chaos revert</code> removes what a run left.</p>`
 }
 
@@ -198,7 +223,10 @@ export function renderIndex(runs: readonly RunSummary[], options: IndexOptions):
   const shown = sorted.map(r => shownVerdict(r, options))
   const trendData = trends(sorted, options)
   const generated = options.generatedAt.toISOString()
-  const body = sorted.length === 0 ? emptyState() : html`${filters(sorted, shown)}
+  const body =
+    sorted.length === 0
+      ? emptyState()
+      : html`${filters(sorted, shown)}
 <details class="trends-box" open><summary>Trends per experiment (${trendData.length}): the fault phase across runs</summary><div class="trends">${trendData.map(trendCard)}</div>${CHART_LEGEND}</details>
 ${attention(sorted, shown)}<table id="runs"><colgroup><col class="c-verdict"><col class="c-run"><col class="c-dur"><col><col class="c-num"><col class="c-num"><col class="c-num"><col class="c-num"><col class="c-probes"><col class="c-files"></colgroup><thead><tr><th>Verdict</th><th>Experiment · started</th><th class="num">Duration</th><th>Reason</th>
 <th class="num" title="p95 latency of the targeted traffic in the fault phase">Targeted p95<span class="sub">fault phase</span></th>
@@ -214,8 +242,11 @@ ${attention(sorted, shown)}<table id="runs"><colgroup><col class="c-verdict"><co
 <title>${title}</title><style>${raw(INDEX_CSS)}${charts?.style}</style></head>
 <body><header><h1>${title}</h1><span class="meta">${sorted.length} run${sorted.length === 1 ? '' : 's'} · generated <time datetime="${generated}">${formatWhen(generated)}</time></span></header>
 <main>${body}</main>
-${charts !== undefined && html`<script type="application/json" id="index-data">${scriptJson({trends: trendData, colours: VERDICT_COLOURS, labels: Object.fromEntries(Object.entries(LABELS).map(([k, v]) => [k, v.text]))})}</script>
-<script>${charts.script}</script><script>${inlineScript(INDEX_SCRIPT)}</script>`}
+${
+  charts !== undefined &&
+  html`<script type="application/json" id="index-data">${scriptJson({trends: trendData, colours: VERDICT_COLOURS, labels: Object.fromEntries(Object.entries(LABELS).map(([k, v]) => [k, v.text]))})}</script>
+<script>${charts.script}</script><script>${inlineScript(INDEX_SCRIPT)}</script>`
+}
 </body></html>
 `.value
 }

@@ -16,7 +16,15 @@ import {loadLengthMs, type PhaseWindow, phaseWindows} from '../phases.js'
 export type Verdict = Outcome | 'running' | 'unreadable'
 
 /** Every verdict, in the order a reader ranks them (worst first). */
-export const VERDICTS: readonly Verdict[] = ['revert-failed', 'deviated', 'aborted', 'could-not-run', 'running', 'unreadable', 'held']
+export const VERDICTS: readonly Verdict[] = [
+  'revert-failed',
+  'deviated',
+  'aborted',
+  'could-not-run',
+  'running',
+  'unreadable',
+  'held',
+]
 
 /** Load figures of one traffic class (or role) over one phase. */
 export interface LoadFigures {
@@ -85,7 +93,12 @@ function phaseLoads(seconds: readonly SecondStats[], windows: readonly PhaseWind
     const picked = secondsInWindow(seconds, w.fromMs, w.toMs)
     const requests = picked.reduce((n, s) => n + s.requests, 0)
     if (requests === 0) continue
-    loads.set(w.phase, {requests, failed: picked.reduce((n, s) => n + s.failed, 0), windowMs: w.toMs - w.fromMs, latency: mergeEncoded(picked.map(s => s.histogram))})
+    loads.set(w.phase, {
+      requests,
+      failed: picked.reduce((n, s) => n + s.failed, 0),
+      windowMs: w.toMs - w.fromMs,
+      latency: mergeEncoded(picked.map(s => s.histogram)),
+    })
   }
   return loads
 }
@@ -93,14 +106,26 @@ function phaseLoads(seconds: readonly SecondStats[], windows: readonly PhaseWind
 function combined(parts: readonly PhaseLoad[]): PhaseLoad {
   const latency = newHistogram()
   for (const p of parts) latency.add(p.latency)
-  return {requests: parts.reduce((n, p) => n + p.requests, 0), failed: parts.reduce((n, p) => n + p.failed, 0), windowMs: Math.max(...parts.map(p => p.windowMs)), latency}
+  return {
+    requests: parts.reduce((n, p) => n + p.requests, 0),
+    failed: parts.reduce((n, p) => n + p.failed, 0),
+    windowMs: Math.max(...parts.map(p => p.windowMs)),
+    latency,
+  }
 }
 
 function phaseFigures(loads: ReadonlyMap<PhaseName, PhaseLoad>): PhaseFigures {
   const out: PhaseFigures = {}
   for (const [phase, load] of loads) {
     const trend = trendOf(load.latency)
-    out[phase] = {requests: load.requests, failed: load.failed, rate: load.requests / Math.max(0.001, load.windowMs / 1000), errorRatio: load.failed / load.requests, p95: trend.p(95), p99: trend.p(99)}
+    out[phase] = {
+      requests: load.requests,
+      failed: load.failed,
+      rate: load.requests / Math.max(0.001, load.windowMs / 1000),
+      errorRatio: load.failed / load.requests,
+      p95: trend.p(95),
+      p99: trend.p(99),
+    }
   }
   return out
 }
@@ -127,7 +152,7 @@ function trafficSummaries(journal: JournalDocument): Pick<RunSummary, 'classes' 
     const byPhase = new Map<PhaseName, PhaseLoad>()
     for (const w of windows) {
       const parts = mine.flatMap(c => c.loads.get(w.phase) ?? [])
-      if (parts.length > 0) byPhase.set(w.phase, parts.length === 1 ? parts[0] as PhaseLoad : combined(parts))
+      if (parts.length > 0) byPhase.set(w.phase, parts.length === 1 ? (parts[0] as PhaseLoad) : combined(parts))
     }
     roles[r] = phaseFigures(byPhase)
   }
@@ -156,10 +181,16 @@ export function summariseRun(journal: JournalDocument, dir: string, lastWrittenA
   const probes = {held: 0, missed: 0, errored: 0}
   for (const p of journal.probes) if (p.status in probes) probes[p.status]++
   const summary: RunSummary = {
-    dir, experiment: journal.experiment.name, runId: journal.runId,
-    verdict: finished ? journal.outcome as Outcome : 'running',
-    reason: finished ? journal.reason ?? '' : 'the journal is still marked running: the run is in progress, or its process died (run `chaos revert` if faults may be left behind)',
-    startedAt: journal.startedAt, probes, ...trafficSummaries(journal),
+    dir,
+    experiment: journal.experiment.name,
+    runId: journal.runId,
+    verdict: finished ? (journal.outcome as Outcome) : 'running',
+    reason: finished
+      ? (journal.reason ?? '')
+      : 'the journal is still marked running: the run is in progress, or its process died (run `chaos revert` if faults may be left behind)',
+    startedAt: journal.startedAt,
+    probes,
+    ...trafficSummaries(journal),
   }
   if (journal.exitCode !== undefined) summary.exitCode = journal.exitCode
   if (Number.isFinite(started) && Number.isFinite(ended)) summary.durationMs = Math.max(0, ended - started)
@@ -173,7 +204,15 @@ export function summariseRun(journal: JournalDocument, dir: string, lastWrittenA
 
 /** A run whose journal could not be read: listed with why, never dropped. */
 export function unreadableRun(dir: string, experiment: string, problem: string, when?: Date): RunSummary {
-  const summary: RunSummary = {dir, experiment, verdict: 'unreadable', reason: problem, classes: [], roles: {}, probes: {held: 0, missed: 0, errored: 0}}
+  const summary: RunSummary = {
+    dir,
+    experiment,
+    verdict: 'unreadable',
+    reason: problem,
+    classes: [],
+    roles: {},
+    probes: {held: 0, missed: 0, errored: 0},
+  }
   if (when !== undefined) summary.startedAt = when.toISOString()
   return summary
 }

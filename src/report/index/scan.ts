@@ -31,7 +31,11 @@ async function findRunDirs(dir: string, depth: number, found: Found[]): Promise<
   try {
     entries = await readdir(dir, {withFileTypes: true})
   } catch (err) {
-    if (depth > 0) found.push({dir, problem: `the directory could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`})
+    if (depth > 0)
+      found.push({
+        dir,
+        problem: `the directory could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      })
     return
   }
   if (entries.some(e => e.name === JOURNAL_FILE && e.isFile())) found.push({dir})
@@ -50,8 +54,10 @@ const MAX_LISTED_ISSUES = 3
 export function journalProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'journal.json is not a JSON object'
   const doc = value as Record<string, unknown>
-  if (doc.kind !== 'FaultlineJournal') return `journal.json is not a Faultline journal (kind ${JSON.stringify(doc.kind) ?? 'missing'})`
-  if (doc.version !== JOURNAL_VERSION) return `journal version ${JSON.stringify(doc.version) ?? 'missing'} is not the version this chaos reads (${JOURNAL_VERSION}); re-render it with the chaos that wrote it`
+  if (doc.kind !== 'FaultlineJournal')
+    return `journal.json is not a Faultline journal (kind ${JSON.stringify(doc.kind) ?? 'missing'})`
+  if (doc.version !== JOURNAL_VERSION)
+    return `journal version ${JSON.stringify(doc.version) ?? 'missing'} is not the version this chaos reads (${JOURNAL_VERSION}); re-render it with the chaos that wrote it`
   const issues = journalIssues(value)
   if (issues.length === 0) return undefined
   const more = issues.length > MAX_LISTED_ISSUES ? `; … and ${issues.length - MAX_LISTED_ISSUES} more` : ''
@@ -68,7 +74,9 @@ export function timeOfRunDir(name: string): Date | undefined {
 
 /** Reads and summarises one run directory; every failure becomes an `unreadable` entry. */
 export async function readRun(root: string, found: Found, cache?: SummaryCache): Promise<RunSummary> {
-  const segments = relative(root, found.dir).split(sep).filter(s => s !== '')
+  const segments = relative(root, found.dir)
+    .split(sep)
+    .filter(s => s !== '')
   const dir = segments.join('/')
   const experiment = segments.at(-2) ?? segments[0] ?? '(report root)'
   const file = join(found.dir, JOURNAL_FILE)
@@ -82,15 +90,30 @@ export async function readRun(root: string, found: Found, cache?: SummaryCache):
   return summary
 }
 
-async function summariseDir(file: string, dir: string, experiment: string, info: Stats | undefined, guess: Date | undefined): Promise<RunSummary> {
-  if (info !== undefined && info.size > MAX_JOURNAL_BYTES) return unreadableRun(dir, experiment, `journal.json is ${Math.round(info.size / 1048576)} MB, more than this index reads`, guess)
+async function summariseDir(
+  file: string,
+  dir: string,
+  experiment: string,
+  info: Stats | undefined,
+  guess: Date | undefined,
+): Promise<RunSummary> {
+  if (info !== undefined && info.size > MAX_JOURNAL_BYTES)
+    return unreadableRun(
+      dir,
+      experiment,
+      `journal.json is ${Math.round(info.size / 1048576)} MB, more than this index reads`,
+      guess,
+    )
   let value: unknown
   try {
     const text = await readFile(file, 'utf8')
     if (text.trim() === '') return unreadableRun(dir, experiment, 'journal.json is empty', guess)
     value = JSON.parse(text)
   } catch (err) {
-    const why = err instanceof SyntaxError ? `journal.json is not valid JSON, perhaps cut short (${err.message})` : `journal.json could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`
+    const why =
+      err instanceof SyntaxError
+        ? `journal.json is not valid JSON, perhaps cut short (${err.message})`
+        : `journal.json could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`
     return unreadableRun(dir, experiment, why, guess)
   }
   const problem = journalProblem(value)
@@ -98,7 +121,12 @@ async function summariseDir(file: string, dir: string, experiment: string, info:
   try {
     return summariseRun(value as JournalDocument, dir, info?.mtime)
   } catch (err) {
-    return unreadableRun(dir, (value as JournalDocument).experiment.name, `journal.json could not be summarised (${(err as Error).message})`, guess)
+    return unreadableRun(
+      dir,
+      (value as JournalDocument).experiment.name,
+      `journal.json could not be summarised (${(err as Error).message})`,
+      guess,
+    )
   }
 }
 

@@ -21,16 +21,31 @@ interface CacheEntry {
 function isEntry(value: unknown): value is CacheEntry {
   const e = value as Partial<CacheEntry> | null
   const s = e?.summary as Partial<RunSummary> | undefined
-  return typeof e?.size === 'number' && typeof e.mtimeMs === 'number' && typeof s === 'object' && s !== null &&
-    typeof s.dir === 'string' && typeof s.experiment === 'string' && typeof s.reason === 'string' && VERDICTS.includes(s.verdict as RunSummary['verdict']) &&
-    Array.isArray(s.classes) && typeof s.roles === 'object' && s.roles !== null && typeof s.probes === 'object' && s.probes !== null
+  return (
+    typeof e?.size === 'number' &&
+    typeof e.mtimeMs === 'number' &&
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.dir === 'string' &&
+    typeof s.experiment === 'string' &&
+    typeof s.reason === 'string' &&
+    VERDICTS.includes(s.verdict as RunSummary['verdict']) &&
+    Array.isArray(s.classes) &&
+    typeof s.roles === 'object' &&
+    s.roles !== null &&
+    typeof s.probes === 'object' &&
+    s.probes !== null
+  )
 }
 
 /** Summaries by run directory (relative to the report root). */
 export class SummaryCache {
   private readonly fresh = new Map<string, CacheEntry>()
 
-  private constructor(private readonly file: string, private readonly previous: ReadonlyMap<string, CacheEntry>) {}
+  private constructor(
+    private readonly file: string,
+    private readonly previous: ReadonlyMap<string, CacheEntry>,
+  ) {}
 
   /** Reads `file`; a missing, corrupt or other-version file gives an empty cache. */
   static async load(file: string): Promise<SummaryCache> {
@@ -38,7 +53,8 @@ export class SummaryCache {
     try {
       const doc = JSON.parse(await readFile(file, 'utf8')) as {version?: unknown; runs?: unknown}
       if (doc.version === SUMMARY_CACHE_VERSION && typeof doc.runs === 'object' && doc.runs !== null) {
-        for (const [dir, entry] of Object.entries(doc.runs)) if (isEntry(entry) && entry.summary.dir === dir) previous.set(dir, entry)
+        for (const [dir, entry] of Object.entries(doc.runs))
+          if (isEntry(entry) && entry.summary.dir === dir) previous.set(dir, entry)
       }
     } catch {
       // no cache yet, or one we cannot use: everything is summarised afresh

@@ -26,14 +26,18 @@ export const UNKNOWN_REASON = 'unknown (older journal)'
 /** Every class × phase that had load, in class then phase order. */
 export function reasonsByPhase(doc: Pick<JournalDocument, 'load' | 'phases'>): PhaseReasons[] {
   const windows = phaseWindows(doc, loadLengthMs(doc))
-  return Object.entries(doc.load).flatMap(([traffic, seconds]) => windows.map(w => {
-    const picked = secondsInWindow(seconds, w.fromMs, w.toMs)
-    const failed = picked.reduce((n, s) => n + s.failed, 0)
-    const reasons = sumReasons(picked)
-    const known = Object.values(reasons).reduce((a, b) => a + b, 0)
-    if (failed > known) addReasons(reasons, {[UNKNOWN_REASON]: failed - known})
-    return {traffic, phase: w.phase, requests: picked.reduce((n, s) => n + s.requests, 0), failed, reasons}
-  })).filter(p => p.requests > 0 || p.failed > 0)
+  return Object.entries(doc.load)
+    .flatMap(([traffic, seconds]) =>
+      windows.map(w => {
+        const picked = secondsInWindow(seconds, w.fromMs, w.toMs)
+        const failed = picked.reduce((n, s) => n + s.failed, 0)
+        const reasons = sumReasons(picked)
+        const known = Object.values(reasons).reduce((a, b) => a + b, 0)
+        if (failed > known) addReasons(reasons, {[UNKNOWN_REASON]: failed - known})
+        return {traffic, phase: w.phase, requests: picked.reduce((n, s) => n + s.requests, 0), failed, reasons}
+      }),
+    )
+    .filter(p => p.requests > 0 || p.failed > 0)
 }
 
 /**
@@ -41,7 +45,8 @@ export function reasonsByPhase(doc: Pick<JournalDocument, 'load' | 'phases'>): P
  * words — `targeted: 503 UO × 12, 500 FI × 3` — or undefined when none of them failed.
  */
 export function phaseReasonsText(all: readonly PhaseReasons[], phase: PhaseName, traffic?: string): string | undefined {
-  const texts = all.filter(p => p.phase === phase && (traffic === undefined || p.traffic === traffic) && p.failed > 0)
+  const texts = all
+    .filter(p => p.phase === phase && (traffic === undefined || p.traffic === traffic) && p.failed > 0)
     .map(p => `${p.traffic}: ${reasonsText(p.reasons)}`)
   return texts.length === 0 ? undefined : texts.join('; ')
 }

@@ -47,10 +47,17 @@ function conditions(match: FaultMatch | undefined): string[] {
   // Istio: a request matching any of withoutHeaders is left alone.
   if (without.length === 1) out.push(`not carrying ${without.map(([k, m]) => namedMatch(k, m, ': ')).join('')}`)
   if (without.length > 1) out.push(`carrying none of ${listed(without.map(([k, m]) => namedMatch(k, m, ': ')))}`)
-  if (match?.uri !== undefined) out.push('exact' in match.uri ? `with path ${valueMatch(match.uri)}` : `with a path ${valueMatch(match.uri)}`)
-  if (match?.method !== undefined) out.push('exact' in match.method ? `with method ${valueMatch(match.method)}` : `with a method ${valueMatch(match.method)}`)
+  if (match?.uri !== undefined)
+    out.push('exact' in match.uri ? `with path ${valueMatch(match.uri)}` : `with a path ${valueMatch(match.uri)}`)
+  if (match?.method !== undefined)
+    out.push(
+      'exact' in match.method ? `with method ${valueMatch(match.method)}` : `with a method ${valueMatch(match.method)}`,
+    )
   const query = Object.entries(match?.queryParams ?? {})
-  if (query.length > 0) out.push(`with query ${query.length === 1 ? 'parameter' : 'parameters'} ${listed(query.map(([k, m]) => namedMatch(k, m, '=')))}`)
+  if (query.length > 0)
+    out.push(
+      `with query ${query.length === 1 ? 'parameter' : 'parameters'} ${listed(query.map(([k, m]) => namedMatch(k, m, '=')))}`,
+    )
   return out
 }
 
@@ -70,12 +77,15 @@ function delayWords(fixedDelay: string): string {
  */
 export function faultSentence(fault: Fault): string {
   const effects = [
-    ...(fault.delay === undefined ? [] : [`${delayWords(fault.delay.fixedDelay)} on ${percent(fault.delay.percentage)}`]),
+    ...(fault.delay === undefined
+      ? []
+      : [`${delayWords(fault.delay.fixedDelay)} on ${percent(fault.delay.percentage)}`]),
     ...(fault.abort === undefined ? [] : [`${abortWords(fault.abort)} on ${percent(fault.abort.percentage)}`]),
   ]
   const what = effects.length === 0 ? 'nothing (neither a delay nor an abort) on' : `${effects.join(' and ')} of`
   const when = conditions(fault.match)
-  const whom = when.length === 0 ? `all requests to ${fault.service}` : `requests to ${fault.service} ${when.join(', ')}`
+  const whom =
+    when.length === 0 ? `all requests to ${fault.service}` : `requests to ${fault.service} ${when.join(', ')}`
   return `${what} ${whom}, applied in the calling sidecars`
 }
 
@@ -87,6 +97,7 @@ export function faultSentence(fault: Fault): string {
 export function lastFaultedWords(e: {afterRevertMs: number; message: string}): string {
   if (e.afterRevertMs > 0) return `last faulted request seen ${formatMs(e.afterRevertMs)} after the revert`
   // The event has no field for it: an unreadable counter is told by the runner's message alone.
-  if (/could not be read/.test(e.message)) return 'unknown when the last faulted request came: the fault counters could not be read after the revert'
+  if (/could not be read/.test(e.message))
+    return 'unknown when the last faulted request came: the fault counters could not be read after the revert'
   return 'no faulted request seen after the revert'
 }

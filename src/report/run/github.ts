@@ -23,11 +23,14 @@ export function escapeProperty(text: string): string {
 
 /** `::name key=value,…::message`, empty properties left out, as the toolkit's Command does. */
 export function workflowCommand(name: string, properties: Record<string, string | undefined>, message: string): string {
-  const props = Object.entries(properties).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${escapeProperty(v ?? '')}`)
+  const props = Object.entries(properties)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${escapeProperty(v ?? '')}`)
   return `::${name}${props.length === 0 ? '' : ` ${props.join(',')}`}::${escapeData(message)}`
 }
 
-const title = (doc: JournalDocument, c: ReportCheck) => `${doc.experiment.name}: ${c.problem ?? `${c.name} ${c.status}`}`
+const title = (doc: JournalDocument, c: ReportCheck) =>
+  `${doc.experiment.name}: ${c.problem ?? `${c.name} ${c.status}`}`
 
 /** One `::error` line per failed or errored check of the run; none for a run where everything held. */
 export function githubAnnotations(doc: JournalDocument): string[] {
@@ -35,7 +38,13 @@ export function githubAnnotations(doc: JournalDocument): string[] {
   const file = isAbsolute(doc.experiment.file) || doc.experiment.file.startsWith('..') ? undefined : doc.experiment.file
   return runChecks(doc)
     .filter(c => c.status === 'failed' || c.status === 'errored')
-    .map(c => workflowCommand('error', {title: title(doc, c), file}, [c.summary, c.detail].filter(x => x !== undefined).join('\n')))
+    .map(c =>
+      workflowCommand(
+        'error',
+        {title: title(doc, c), file},
+        [c.summary, c.detail].filter(x => x !== undefined).join('\n'),
+      ),
+    )
 }
 
 /**

@@ -26,13 +26,27 @@ function scriptHash(body: SafeHtml): string {
 /** Only our own scripts run (by hash), styles are inline, and the page may fetch nothing. */
 function contentSecurityPolicy(scripts: readonly SafeHtml[]): string {
   return [
-    "default-src 'none'", `script-src ${scripts.map(scriptHash).join(' ')}`, "style-src 'unsafe-inline'",
-    'img-src data:', "connect-src 'none'", "font-src 'none'", "form-action 'none'", "base-uri 'none'",
+    "default-src 'none'",
+    `script-src ${scripts.map(scriptHash).join(' ')}`,
+    "style-src 'unsafe-inline'",
+    'img-src data:',
+    "connect-src 'none'",
+    "font-src 'none'",
+    "form-action 'none'",
+    "base-uri 'none'",
   ].join('; ')
 }
 
-const TOC = [['timeline', 'Timeline'], ['hypothesis', 'Hypothesis'], ['evidence', 'Evidence'], ['blast-radius', 'What the fault did'], ['mesh', 'Mesh signals'],
-  ['changes', 'Changes & revert'], ['events', 'Event log'], ['environment', 'Environment']] as const
+const TOC = [
+  ['timeline', 'Timeline'],
+  ['hypothesis', 'Hypothesis'],
+  ['evidence', 'Evidence'],
+  ['blast-radius', 'What the fault did'],
+  ['mesh', 'Mesh signals'],
+  ['changes', 'Changes & revert'],
+  ['events', 'Event log'],
+  ['environment', 'Environment'],
+] as const
 
 /** Renders a journal as one self-contained HTML page (no request leaves it). */
 export function renderHtml(doc: JournalDocument): string {

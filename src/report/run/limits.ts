@@ -29,7 +29,13 @@ type Thresholds = Record<string, readonly string[]>
  * The lines of one threshold map. A probe must stay under its limit (`<`, `<=`); a guardrail's
  * condition aborts the run when it holds, so its line is a `>` or `>=`.
  */
-function limitsOf(thresholds: Thresholds, traffic: string | null, label: string, operators: readonly string[], spans: [number, number][]): ChartLimit[] {
+function limitsOf(
+  thresholds: Thresholds,
+  traffic: string | null,
+  label: string,
+  operators: readonly string[],
+  spans: [number, number][],
+): ChartLimit[] {
   const out: ChartLimit[] = []
   for (const [metric, expressions] of Object.entries(thresholds)) {
     for (const expression of expressions) {
@@ -39,7 +45,13 @@ function limitsOf(thresholds: Thresholds, traffic: string | null, label: string,
       if (metric === 'http_req_duration' && aggregation.kind !== 'min' && aggregation.kind !== 'count') {
         out.push({traffic, metric: 'latency', value, label: `${label}: ${expression.replace(/\s+/g, '')}`, spans})
       } else if (metric === 'http_req_failed' && aggregation.kind === 'rate') {
-        out.push({traffic, metric: 'errors', value: value * 100, label: `${label}: ${expression.replace(/\s+/g, '')}`, spans})
+        out.push({
+          traffic,
+          metric: 'errors',
+          value: value * 100,
+          label: `${label}: ${expression.replace(/\s+/g, '')}`,
+          spans,
+        })
       }
     }
   }
@@ -49,12 +61,19 @@ function limitsOf(thresholds: Thresholds, traffic: string | null, label: string,
 /** Every drawable limit of the experiment's threshold probes and threshold guardrails. */
 export function chartLimits(doc: JournalDocument, timeline: Timeline): ChartLimit[] {
   const spec = doc.experiment.spec?.spec
-  const spansOf = (phases: readonly PhaseName[]) => timeline.phases.filter(p => phases.includes(p.name as PhaseName)).map((p): [number, number] => [p.fromMs / 1000, p.toMs / 1000])
-  const probes = (spec?.steadyState ?? []).flatMap(p => 'thresholds' in p && p.thresholds !== undefined
-    ? limitsOf(p.thresholds, p.traffic ?? null, 'probe', ['<', '<='], spansOf(recordedProbePhases(p)))
-    : [])
-  const guardrails = (spec?.guardrails?.abortWhen ?? []).flatMap(g => 'thresholds' in g && g.thresholds !== undefined
-    ? limitsOf(g.thresholds, g.traffic ?? null, 'abort when', ['>', '>='], spansOf(['fault']))
-    : [])
+  const spansOf = (phases: readonly PhaseName[]) =>
+    timeline.phases
+      .filter(p => phases.includes(p.name as PhaseName))
+      .map((p): [number, number] => [p.fromMs / 1000, p.toMs / 1000])
+  const probes = (spec?.steadyState ?? []).flatMap(p =>
+    'thresholds' in p && p.thresholds !== undefined
+      ? limitsOf(p.thresholds, p.traffic ?? null, 'probe', ['<', '<='], spansOf(recordedProbePhases(p)))
+      : [],
+  )
+  const guardrails = (spec?.guardrails?.abortWhen ?? []).flatMap(g =>
+    'thresholds' in g && g.thresholds !== undefined
+      ? limitsOf(g.thresholds, g.traffic ?? null, 'abort when', ['>', '>='], spansOf(['fault']))
+      : [],
+  )
   return [...probes, ...guardrails].filter(l => l.spans.length > 0)
 }

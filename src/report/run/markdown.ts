@@ -16,7 +16,9 @@ import {diagnosisMarkdown} from '../../diagnosis/text.js'
 
 /** A journal left `running` did not finish (or is still going): the shared `unfinished` verdict. */
 const VERDICT: Record<string, {icon: string; title: string}> = {
-  ...Object.fromEntries(Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {icon: look.emoji, title: look.word.toUpperCase()}])),
+  ...Object.fromEntries(
+    Object.entries(VERDICT_LOOK).map(([key, look]) => [key, {icon: look.emoji, title: look.word.toUpperCase()}]),
+  ),
   running: {icon: VERDICT_LOOK.unfinished.emoji, title: VERDICT_LOOK.unfinished.word.toUpperCase()},
 }
 
@@ -29,10 +31,15 @@ const ICON: Record<CheckStatus, string> = {passed: '✅', failed: '❌', errored
 export function markdownText(text: string): string {
   return text
     .replace(/\s*[\r\n]+\s*/g, ' ')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
     .replace(/[\\`*_[\]|~]/g, c => `\\${c}`)
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/g, c => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`)
+    .replace(
+      // eslint-disable-next-line no-control-regex
+      /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/g,
+      c => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+    )
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -44,20 +51,28 @@ function headline(doc: JournalDocument): string[] {
   const verdict = doc.status === 'finished' && doc.outcome !== undefined ? doc.outcome : 'running'
   const {icon, title} = VERDICT[verdict] ?? {icon: '❔', title: verdict.toUpperCase()}
   const exit = doc.exitCode === undefined ? '' : ` (exit ${doc.exitCode})`
-  const reason = doc.status === 'finished' ? doc.reason ?? '' : 'the journal is still marked running: the run is in progress, or its process died — check for leftover faults with `chaos revert`'
+  const reason =
+    doc.status === 'finished'
+      ? (doc.reason ?? '')
+      : 'the journal is still marked running: the run is in progress, or its process died — check for leftover faults with `chaos revert`'
   const env = doc.environment
   const started = Date.parse(doc.startedAt)
   const ended = doc.finishedAt === undefined ? Number.NaN : Date.parse(doc.finishedAt)
   const facts = [
-    `run ${markdownText(doc.runId)}`, markdownText(doc.experiment.file),
-    env.cluster === undefined ? undefined : markdownText(`${env.cluster} ${env.context ?? ''}, namespace ${env.namespace ?? '?'}`),
+    `run ${markdownText(doc.runId)}`,
+    markdownText(doc.experiment.file),
+    env.cluster === undefined
+      ? undefined
+      : markdownText(`${env.cluster} ${env.context ?? ''}, namespace ${env.namespace ?? '?'}`),
     Number.isFinite(ended - started) ? formatMs(ended - started) : undefined,
     env.driverVersion === undefined ? undefined : `load: ${markdownText(env.driverVersion)}`,
     env.user === undefined ? undefined : `by ${markdownText(env.user)}`,
   ].filter(f => f !== undefined)
   return [
-    `## ${icon} ${markdownText(doc.experiment.name)}: ${title}${exit}`, '',
-    doc.status === 'finished' ? markdownText(reason.charAt(0).toUpperCase() + reason.slice(1)) : reason, '',
+    `## ${icon} ${markdownText(doc.experiment.name)}: ${title}${exit}`,
+    '',
+    doc.status === 'finished' ? markdownText(reason.charAt(0).toUpperCase() + reason.slice(1)) : reason,
+    '',
     facts.join(' · '),
   ]
 }
@@ -69,7 +84,8 @@ function loadSection(doc: JournalDocument): string[] {
   for (const c of classes) {
     for (const phase of PHASES) {
       const f = c.phases[phase]
-      if (f !== undefined) rows.push([markdownText(c.name === c.role ? c.name : `${c.name} (${c.role})`), phase, ...cells(f)])
+      if (f !== undefined)
+        rows.push([markdownText(c.name === c.role ? c.name : `${c.name} (${c.role})`), phase, ...cells(f)])
     }
   }
   if (rows.length === 0) return []
@@ -78,9 +94,12 @@ function loadSection(doc: JournalDocument): string[] {
 
 /** Why requests failed, per class and phase (only those with failures): `ENOTFOUND productpage × 50`. */
 function failuresSection(doc: JournalDocument): string[] {
-  const rows = reasonsByPhase(doc).filter(p => p.failed > 0)
+  const rows = reasonsByPhase(doc)
+    .filter(p => p.failed > 0)
     .map(p => [markdownText(p.traffic), p.phase, String(p.failed), markdownText(reasonsText(p.reasons, 5))])
-  return rows.length === 0 ? [] : ['', '### Failed requests', '', ...table(['Traffic', 'Phase', 'Failed', 'Reasons (most frequent first)'], rows)]
+  return rows.length === 0
+    ? []
+    : ['', '### Failed requests', '', ...table(['Traffic', 'Phase', 'Failed', 'Reasons (most frequent first)'], rows)]
 }
 
 /** One cell of the probe table: status icon and what was measured (or why not). */
@@ -95,11 +114,16 @@ function hypothesisSection(checks: readonly ReportCheck[]): string[] {
   const probeChecks = checks.filter(c => c.kind === 'probe')
   const names = [...new Set(probeChecks.map(c => c.name))]
   if (names.length === 0) return []
-  if (probeChecks.every(c => c.status === 'skipped')) return ['', '### Hypothesis', '', `Not tested: none of the ${names.length} probe(s) was evaluated.`]
+  if (probeChecks.every(c => c.status === 'skipped'))
+    return ['', '### Hypothesis', '', `Not tested: none of the ${names.length} probe(s) was evaluated.`]
   const rows = names.map(name => {
     const of = probeChecks.filter(c => c.name === name)
     const expected = of.find(c => c.expected !== undefined)?.expected
-    return [markdownText(name), expected === undefined ? '' : markdownText(expected), ...PHASES.map(p => probeCell(of.find(c => c.group === p)))]
+    return [
+      markdownText(name),
+      expected === undefined ? '' : markdownText(expected),
+      ...PHASES.map(p => probeCell(of.find(c => c.group === p))),
+    ]
   })
   return ['', '### Hypothesis', '', ...table(['Probe', 'Expected', 'Baseline', 'Fault', 'Recovery'], rows)]
 }
@@ -116,9 +140,11 @@ function preflightSection(checks: readonly ReportCheck[]): string[] {
 
 function faultSection(doc: JournalDocument, checks: readonly ReportCheck[]): string[] {
   const lines = [
-    ...doc.applied.map(a => a.kind === 'DestinationRule'
-      ? `- Setup: patched DestinationRule ${markdownText(`${a.namespace}/${a.name}`)} (resourceVersion ${markdownText(a.resourceVersion)}), restored at the end`
-      : `- Applied VirtualService ${markdownText(`${a.namespace}/${a.name}`)} (${a.action}, resourceVersion ${markdownText(a.resourceVersion)})`),
+    ...doc.applied.map(a =>
+      a.kind === 'DestinationRule'
+        ? `- Setup: patched DestinationRule ${markdownText(`${a.namespace}/${a.name}`)} (resourceVersion ${markdownText(a.resourceVersion)}), restored at the end`
+        : `- Applied VirtualService ${markdownText(`${a.namespace}/${a.name}`)} (${a.action}, resourceVersion ${markdownText(a.resourceVersion)})`,
+    ),
     ...checks.filter(c => c.kind === 'evidence' && c.status !== 'skipped').map(bullet),
     ...checks.filter(c => c.kind === 'revert').map(bullet),
     ...doc.events.filter(e => e.kind === 'last-evidence').map(e => `- After the revert: ${markdownText(e.message)}`),
@@ -135,14 +161,26 @@ function command(text: string): string {
 function cleanupCallout(doc: JournalDocument): string[] {
   const failed = doc.events.filter(e => e.kind === 'revert-failed')
   if (failed.length === 0) return []
-  return ['', '> [!CAUTION]', `> Faults may still be live on ${failed.map(e => markdownText(`${e.namespace}/${e.name}`)).join(', ')}. Clean up with:`,
-    ...[...new Set(failed.map(e => e.command))].map(c => `> ${command(c)}`)]
+  return [
+    '',
+    '> [!CAUTION]',
+    `> Faults may still be live on ${failed.map(e => markdownText(`${e.namespace}/${e.name}`)).join(', ')}. Clean up with:`,
+    ...[...new Set(failed.map(e => e.command))].map(c => `> ${command(c)}`),
+  ]
 }
 
 /** The journal of one run as summary.md. */
 export function renderMarkdown(doc: JournalDocument): string {
   const checks = runChecks(doc)
   return [
-    ...headline(doc), ...cleanupCallout(doc), ...preflightSection(checks), ...loadSection(doc), ...failuresSection(doc), ...hypothesisSection(checks), ...(doc.blastRadius === undefined ? [] : diagnosisMarkdown(doc.blastRadius, markdownText)), ...faultSection(doc, checks), '',
+    ...headline(doc),
+    ...cleanupCallout(doc),
+    ...preflightSection(checks),
+    ...loadSection(doc),
+    ...failuresSection(doc),
+    ...hypothesisSection(checks),
+    ...(doc.blastRadius === undefined ? [] : diagnosisMarkdown(doc.blastRadius, markdownText)),
+    ...faultSection(doc, checks),
+    '',
   ].join('\n')
 }

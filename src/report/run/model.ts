@@ -26,21 +26,24 @@ export interface VerdictView {
 
 /** The banner's headline per verdict; the symbol is the shared one (verdicts.ts). */
 const HEADLINES: Record<VerdictKey, string> = {
-  'held': 'Hypothesis held',
-  'deviated': 'Hypothesis deviated',
-  'aborted': 'Aborted',
+  held: 'Hypothesis held',
+  deviated: 'Hypothesis deviated',
+  aborted: 'Aborted',
   'could-not-run': 'Could not run',
   'revert-failed': 'Revert failed — faults may still be live',
-  'unfinished': 'Unfinished — the run did not end',
+  unfinished: 'Unfinished — the run did not end',
 }
 
-const VERDICT_WORDS = Object.fromEntries(Object.entries(HEADLINES).map(([key, title]) => [key, {title, icon: VERDICT_LOOK[key as VerdictKey].symbol}])) as Record<VerdictKey, {title: string; icon: string}>
+const VERDICT_WORDS = Object.fromEntries(
+  Object.entries(HEADLINES).map(([key, title]) => [key, {title, icon: VERDICT_LOOK[key as VerdictKey].symbol}]),
+) as Record<VerdictKey, {title: string; icon: string}>
 
 /** The verdict of a journal; a `running` one is a run that died (or is still going) and says so. */
 export function verdictOf(doc: JournalDocument): VerdictView {
   if (doc.status !== 'finished' || doc.outcome === undefined) {
     const applied = doc.applied.length > 0 && doc.reverted.length < doc.applied.length
-    const reason = `The journal was never closed: the run died or is still going (last event at ${formatMs(lastEventT(doc))}).` +
+    const reason =
+      `The journal was never closed: the run died or is still going (last event at ${formatMs(lastEventT(doc))}).` +
       (applied ? ' Faults it applied may still be live.' : '')
     return {key: 'unfinished', ...VERDICT_WORDS.unfinished, reason}
   }
@@ -93,26 +96,55 @@ export function timelineOf(doc: JournalDocument): Timeline {
   const loadOffsetMs = loadStartMs(doc)
   const lastLoadMs = loadOffsetMs + loadLengthMs(doc)
   const wall = doc.finishedAt === undefined ? NaN : Date.parse(doc.finishedAt) - Date.parse(doc.startedAt)
-  const known = Math.max(lastEventT(doc), ...doc.phases.map(p => p.endT ?? p.startT), Object.keys(doc.load).length > 0 ? lastLoadMs : 0)
+  const known = Math.max(
+    lastEventT(doc),
+    ...doc.phases.map(p => p.endT ?? p.startT),
+    Object.keys(doc.load).length > 0 ? lastLoadMs : 0,
+  )
   const endMs = Number.isFinite(wall) && wall >= known ? wall : known
   const phases = doc.phases.map(p => {
     const toMs = p.endT ?? endMs
     // Older journals do not record the cut: a phase that ended well before its planned length was one.
     const cutShort = p.cutShort !== undefined || (p.endT !== undefined && toMs - p.startT < p.plannedMs - 500)
-    return {name: p.name, fromMs: p.startT, toMs, plannedMs: p.plannedMs, open: p.endT === undefined, cutShort, ...(p.cutShort === undefined ? {} : {cut: p.cutShort})}
+    return {
+      name: p.name,
+      fromMs: p.startT,
+      toMs,
+      plannedMs: p.plannedMs,
+      open: p.endT === undefined,
+      cutShort,
+      ...(p.cutShort === undefined ? {} : {cut: p.cutShort}),
+    }
   })
   return {loadOffsetMs, endMs, phases, markers: markersOf(doc.events)}
 }
 
 function markerOf(e: RunEvent): Omit<Marker, 'n'> | undefined {
   switch (e.kind) {
-    case 'fault-applied': return {kind: 'fault-write', label: 'fault written', tMs: e.t, detail: `${e.fault.action} VirtualService ${e.fault.namespace}/${e.fault.name}`}
-    case 'fault-evidence': return {kind: 'first-evidence', label: 'first evidence', tMs: e.t, detail: `${formatMs(e.afterWriteMs)} after the write: ${e.message}`}
-    case 'guardrail-breached': return {kind: 'guardrail', label: 'guardrail breached', tMs: e.t, detail: `${e.guardrail}: ${e.message}`}
-    case 'revert': return {kind: 'revert', label: 'reverted', tMs: e.t, detail: `${e.action} ${e.namespace}/${e.name}`}
-    case 'revert-failed': return {kind: 'revert-failed', label: 'REVERT FAILED', tMs: e.t, detail: `${e.namespace}/${e.name}: ${e.message}`}
-    case 'last-evidence': return {kind: 'last-evidence', label: 'last evidence', tMs: e.t, detail: lastFaultedWords(e)}
-    default: return undefined
+    case 'fault-applied':
+      return {
+        kind: 'fault-write',
+        label: 'fault written',
+        tMs: e.t,
+        detail: `${e.fault.action} VirtualService ${e.fault.namespace}/${e.fault.name}`,
+      }
+    case 'fault-evidence':
+      return {
+        kind: 'first-evidence',
+        label: 'first evidence',
+        tMs: e.t,
+        detail: `${formatMs(e.afterWriteMs)} after the write: ${e.message}`,
+      }
+    case 'guardrail-breached':
+      return {kind: 'guardrail', label: 'guardrail breached', tMs: e.t, detail: `${e.guardrail}: ${e.message}`}
+    case 'revert':
+      return {kind: 'revert', label: 'reverted', tMs: e.t, detail: `${e.action} ${e.namespace}/${e.name}`}
+    case 'revert-failed':
+      return {kind: 'revert-failed', label: 'REVERT FAILED', tMs: e.t, detail: `${e.namespace}/${e.name}: ${e.message}`}
+    case 'last-evidence':
+      return {kind: 'last-evidence', label: 'last evidence', tMs: e.t, detail: lastFaultedWords(e)}
+    default:
+      return undefined
   }
 }
 
@@ -131,10 +163,12 @@ function markersOf(events: readonly RunEvent[]): Marker[] {
     if (first.has(m.kind)) more.set(m.kind, (more.get(m.kind) ?? 0) + 1)
     else first.set(m.kind, m)
   }
-  return [...first.values()].sort((a, b) => a.tMs - b.tMs).map((m, i) => {
-    const others = more.get(m.kind) ?? 0
-    return {...m, n: i + 1, detail: others === 0 ? m.detail : `${m.detail} (and ${others} more, in the event log)`}
-  })
+  return [...first.values()]
+    .sort((a, b) => a.tMs - b.tMs)
+    .map((m, i) => {
+      const others = more.get(m.kind) ?? 0
+      return {...m, n: i + 1, detail: others === 0 ? m.detail : `${m.detail} (and ${others} more, in the event log)`}
+    })
 }
 
 /** One traffic class's seconds as columns (the page's charts read these; histograms never leave the journal). */
@@ -160,7 +194,8 @@ const round2 = (v: number) => Math.round(v * 100) / 100
 /** The per-second figures of one class as compact columns, in second order. */
 export function loadColumns(name: string, seconds: readonly SecondStats[]): LoadColumns {
   const sorted = [...seconds].sort((a, b) => a.second - b.second)
-  const latency = (pick: (s: SecondStats) => number) => sorted.map(s => s.requests - s.dropped > 0 ? round2(pick(s)) : null)
+  const latency = (pick: (s: SecondStats) => number) =>
+    sorted.map(s => (s.requests - s.dropped > 0 ? round2(pick(s)) : null))
   return {
     name,
     second: sorted.map(s => s.second),
@@ -168,7 +203,9 @@ export function loadColumns(name: string, seconds: readonly SecondStats[]): Load
     failed: sorted.map(s => s.failed),
     dropped: sorted.map(s => s.dropped),
     ...(sorted.some(s => (s.cancelled ?? 0) > 0) ? {cancelled: sorted.map(s => s.cancelled ?? 0)} : {}),
-    p50: latency(s => s.p50), p95: latency(s => s.p95), p99: latency(s => s.p99),
+    p50: latency(s => s.p50),
+    p95: latency(s => s.p95),
+    p99: latency(s => s.p99),
   }
 }
 
@@ -213,11 +250,14 @@ export function phaseTraffic(seconds: readonly SecondStats[], timeline: Timeline
       return mid >= p.fromMs && mid < p.toMs
     })
     const statuses: Record<string, number> = {}
-    for (const s of picked) for (const [code, n] of Object.entries(s.statuses)) statuses[code] = (statuses[code] ?? 0) + n
+    for (const s of picked)
+      for (const [code, n] of Object.entries(s.statuses)) statuses[code] = (statuses[code] ?? 0) + n
     const requests = picked.reduce((n, s) => n + s.requests, 0)
     const withLatency = picked.filter(s => s.requests - s.dropped > 0)
     return {
-      phase: p.name, requests, statuses,
+      phase: p.name,
+      requests,
+      statuses,
       failed: picked.reduce((n, s) => n + s.failed, 0),
       dropped: picked.reduce((n, s) => n + s.dropped, 0),
       cancelled: picked.reduce((n, s) => n + (s.cancelled ?? 0), 0),

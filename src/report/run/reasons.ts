@@ -16,7 +16,7 @@ const FLAG_WORDS: Record<string, string> = {
   UO: 'upstream overflow: a circuit breaker (connection pool) refused the request',
   UH: 'no healthy upstream host (none ready, or all ejected by outlier detection)',
   FI: 'fault injected: an abort fault answered the request',
-  UT: 'upstream request timeout (the route\'s or a retry\'s timeout)',
+  UT: "upstream request timeout (the route's or a retry's timeout)",
   UF: 'upstream connection failure',
   UC: 'upstream connection termination',
   LR: 'connection local reset',
@@ -43,7 +43,10 @@ function flagsIn(reasons: readonly string[]): string[] {
 }
 
 function reachabilityFindings(doc: JournalDocument): SafeHtml {
-  const found = doc.events.filter((e): e is Extract<RunEvent, {kind: 'preflight'}> => e.kind === 'preflight' && e.check === 'reachability' && e.status !== 'ok')
+  const found = doc.events.filter(
+    (e): e is Extract<RunEvent, {kind: 'preflight'}> =>
+      e.kind === 'preflight' && e.check === 'reachability' && e.status !== 'ok',
+  )
   if (found.length === 0) return html``
   return html`<div class="reachability"><p><b>Reachability (preflight, before the baseline):</b></p>
   <ul>${found.map((e: Preflight) => html`<li class="${e.status === 'failed' ? 'bad-text' : 'warn-text'}">${e.message}${e.hint === undefined ? '' : html`<br><span class="muted">${e.hint}</span>`}</li>`)}</ul></div>`
@@ -56,9 +59,11 @@ export function reasonsSection(doc: JournalDocument): SafeHtml {
   if (rows.length === 0) {
     return html`<section id="reasons"><h2>Why requests failed</h2>${reach}<p class="empty">${Object.keys(doc.load).length === 0 ? 'No load ran.' : 'No request failed.'}</p></section>`
   }
-  const body = rows.map(p => html`<tr><th scope="row">${p.traffic}</th><td>${p.phase}</td>
+  const body = rows.map(
+    p => html`<tr><th scope="row">${p.traffic}</th><td>${p.phase}</td>
     <td class="num bad-text">${formatCount(p.failed)} of ${formatCount(p.requests)} (${formatPercent(p.requests === 0 ? 0 : p.failed / p.requests)})</td>
-    <td><ul class="reasons">${topReasons(p.reasons, 8).map(([reason, n]) => html`<li><code>${reason}</code> × ${formatCount(n)} <span class="muted">(${formatPercent(n / p.failed)})</span></li>`)}${Object.keys(p.reasons).length > 8 ? html`<li class="muted">and ${Object.keys(p.reasons).length - 8} more reasons</li>` : ''}</ul></td></tr>`)
+    <td><ul class="reasons">${topReasons(p.reasons, 8).map(([reason, n]) => html`<li><code>${reason}</code> × ${formatCount(n)} <span class="muted">(${formatPercent(n / p.failed)})</span></li>`)}${Object.keys(p.reasons).length > 8 ? html`<li class="muted">and ${Object.keys(p.reasons).length - 8} more reasons</li>` : ''}</ul></td></tr>`,
+  )
   const flags = flagsIn(rows.flatMap(p => Object.keys(p.reasons)))
   return html`<section id="reasons">
 <h2>Why requests failed <span class="muted">per traffic class and phase</span></h2>

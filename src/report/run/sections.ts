@@ -23,7 +23,9 @@ export function runNamespace(doc: JournalDocument): string {
 }
 
 function runLength(doc: JournalDocument, timeline: Timeline): string {
-  return doc.finishedAt === undefined ? `at least ${formatMs(timeline.endMs)} (never finished)` : formatMs(timeline.endMs)
+  return doc.finishedAt === undefined
+    ? `at least ${formatMs(timeline.endMs)} (never finished)`
+    : formatMs(timeline.endMs)
 }
 
 /** A loud box with the command that cleans up by hand, and a copy button (the command is text, so print keeps it). */
@@ -49,7 +51,8 @@ export function injectedFaults(doc: JournalDocument): SafeHtml {
   if (faults.length === 0) return html``
   const lead = doc.applied.length > 0 ? 'Injected during the fault phase' : 'Planned, never injected'
   const [only] = faults
-  if (faults.length === 1 && only !== undefined) return html`<p class="injected"><b>${lead}:</b> ${faultSentence(only)}</p>`
+  if (faults.length === 1 && only !== undefined)
+    return html`<p class="injected"><b>${lead}:</b> ${faultSentence(only)}</p>`
   return html`<div class="injected"><p><b>${lead} (${faults.length} faults):</b></p>
   <ul class="injected-faults">${faults.map(f => html`<li>${faultSentence(f)}</li>`)}</ul></div>`
 }
@@ -77,7 +80,12 @@ const TONE_ICON: Record<Tone, string> = {good: '✔', bad: '✘', warn: '⚠', n
 
 /** A fact card; `tooltip` (the detail's fine print) goes in the detail's title attribute. */
 function fact(label: string, tone: Tone, headline: string, detail?: string, tooltip?: string): SafeHtml {
-  const detailHtml = detail === undefined ? '' : tooltip === undefined ? html`<p class="fact-detail">${detail}</p>` : html`<p class="fact-detail has-tip" title="${tooltip}">${detail}</p>`
+  const detailHtml =
+    detail === undefined
+      ? ''
+      : tooltip === undefined
+        ? html`<p class="fact-detail">${detail}</p>`
+        : html`<p class="fact-detail has-tip" title="${tooltip}">${detail}</p>`
   return html`<div class="fact tone-${tone}"><span class="fact-icon" aria-hidden="true">${TONE_ICON[tone]}</span>
   <div><p class="fact-label">${label}</p><p class="fact-headline">${headline}</p>${detailHtml}</div></div>`
 }
@@ -85,7 +93,8 @@ function fact(label: string, tone: Tone, headline: string, detail?: string, tool
 function faultFact(doc: JournalDocument): SafeHtml {
   const evidence = eventsOf(doc, 'fault-evidence')[0]
   const notFired = eventsOf(doc, 'fault-not-fired')[0]
-  if (evidence !== undefined) return fact('Fault', 'good', `fired ${formatMs(evidence.afterWriteMs)} after the write`, evidence.source)
+  if (evidence !== undefined)
+    return fact('Fault', 'good', `fired ${formatMs(evidence.afterWriteMs)} after the write`, evidence.source)
   if (notFired !== undefined) return fact('Fault', 'bad', 'NOT fired — the hypothesis was not tested', notFired.message)
   if (doc.applied.length === 0) return fact('Fault', 'none', 'never written', 'the run ended before the fault phase')
   return fact('Fault', 'warn', 'written, no evidence recorded', 'the run ended before any evidence was read')
@@ -93,23 +102,44 @@ function faultFact(doc: JournalDocument): SafeHtml {
 
 function revertFact(doc: JournalDocument): SafeHtml {
   const failed = eventsOf(doc, 'revert-failed')
-  if (failed.length > 0) return fact('Revert', 'bad', `FAILED for ${failed.map(f => `${f.namespace}/${f.name}`).join(', ')}`, `run: ${failed[0]?.command ?? ''}`)
+  if (failed.length > 0)
+    return fact(
+      'Revert',
+      'bad',
+      `FAILED for ${failed.map(f => `${f.namespace}/${f.name}`).join(', ')}`,
+      `run: ${failed[0]?.command ?? ''}`,
+    )
   if (doc.applied.length === 0) return fact('Revert', 'none', 'nothing to revert', 'no VirtualService was written')
   const missing = doc.applied.filter(a => !doc.reverted.some(r => r.namespace === a.namespace && r.name === a.name))
-  if (missing.length > 0) return fact('Revert', 'bad', `NO revert recorded for ${missing.map(a => `${a.namespace}/${a.name}`).join(', ')}`, `faults may still be live: ${revertCommand(doc.runId, runNamespace(doc))}`)
+  if (missing.length > 0)
+    return fact(
+      'Revert',
+      'bad',
+      `NO revert recorded for ${missing.map(a => `${a.namespace}/${a.name}`).join(', ')}`,
+      `faults may still be live: ${revertCommand(doc.runId, runNamespace(doc))}`,
+    )
   const last = doc.reverted.reduce((t, r) => Math.max(t, r.t), 0)
   const lastEvidence = eventsOf(doc, 'last-evidence')[0]
   const reverts = doc.reverted.map(r => `${r.action} ${r.namespace}/${r.name}`).join(', ')
   if (lastEvidence === undefined) return fact('Revert', 'good', `reverted at ${formatRunClock(last)}`, reverts)
   // In plain words on the card; how the counters were polled is the tooltip.
   const words = lastFaultedWords(lastEvidence)
-  return fact('Revert', words.startsWith('unknown') ? 'warn' : 'good', `reverted at ${formatRunClock(last)}`, words, lastEvidence.message)
+  return fact(
+    'Revert',
+    words.startsWith('unknown') ? 'warn' : 'good',
+    `reverted at ${formatRunClock(last)}`,
+    words,
+    lastEvidence.message,
+  )
 }
 
 function controlFact(doc: JournalDocument): SafeHtml {
   const control = eventsOf(doc, 'control-evidence')[0]
-  if (control === undefined) return fact('Control traffic', 'none', 'not compared', 'no fault-phase traffic to compare with the baseline')
-  return control.untouched ? fact('Control traffic', 'good', 'untouched', control.message) : fact('Control traffic', 'warn', 'AFFECTED', control.message)
+  if (control === undefined)
+    return fact('Control traffic', 'none', 'not compared', 'no fault-phase traffic to compare with the baseline')
+  return control.untouched
+    ? fact('Control traffic', 'good', 'untouched', control.message)
+    : fact('Control traffic', 'warn', 'AFFECTED', control.message)
 }
 
 function probesFact(doc: JournalDocument): SafeHtml {
@@ -118,8 +148,18 @@ function probesFact(doc: JournalDocument): SafeHtml {
   // A phase the run cut short was not evaluated: "2 held" alone would read as a hypothesis that held.
   const cut = doc.phases.filter(p => p.cutShort !== undefined)
   const tone: Tone = doc.probes.length === 0 ? 'none' : missed + errored > 0 ? 'bad' : cut.length > 0 ? 'warn' : 'good'
-  const incomplete = cut.map(p => `; the ${p.name} phase is incomplete (cut short at +${((p.cutShort?.afterMs ?? 0) / 1000).toFixed(1)} s): its probes were not evaluated`).join('')
-  return fact('Probes', tone, doc.probes.length === 0 ? 'none evaluated' : `${held} held · ${missed} missed · ${errored} errored`, `${doc.probes.length} result(s) over ${new Set(doc.probes.map(p => p.phase)).size} phase(s)${incomplete}`)
+  const incomplete = cut
+    .map(
+      p =>
+        `; the ${p.name} phase is incomplete (cut short at +${((p.cutShort?.afterMs ?? 0) / 1000).toFixed(1)} s): its probes were not evaluated`,
+    )
+    .join('')
+  return fact(
+    'Probes',
+    tone,
+    doc.probes.length === 0 ? 'none evaluated' : `${held} held · ${missed} missed · ${errored} errored`,
+    `${doc.probes.length} result(s) over ${new Set(doc.probes.map(p => p.phase)).size} phase(s)${incomplete}`,
+  )
 }
 
 /** The four facts under the banner. */
@@ -130,18 +170,23 @@ export function glance(doc: JournalDocument): SafeHtml {
 function evidenceRow(e: RunEvent): SafeHtml | undefined {
   const t = formatRunClock(e.t)
   switch (e.kind) {
-    case 'fault-evidence': return html`<li class="tone-good"><b>✔ Fault fired</b> ${formatMs(e.afterWriteMs)} after the write (${t}), seen by ${e.source}: ${e.message}</li>`
-    case 'fault-not-fired': return html`<li class="tone-bad loud"><b>✘ Fault NOT fired</b> (${t}): ${e.message}<br><b>Hint:</b> ${e.hint}</li>`
-    case 'control-evidence': return e.untouched
-      ? html`<li class="tone-good"><b>✔ Control untouched</b> (${t}): ${e.message}</li>`
-      : html`<li class="tone-warn loud"><b>⚠ Control traffic affected</b> (${t}): ${e.message}</li>`
+    case 'fault-evidence':
+      return html`<li class="tone-good"><b>✔ Fault fired</b> ${formatMs(e.afterWriteMs)} after the write (${t}), seen by ${e.source}: ${e.message}</li>`
+    case 'fault-not-fired':
+      return html`<li class="tone-bad loud"><b>✘ Fault NOT fired</b> (${t}): ${e.message}<br><b>Hint:</b> ${e.hint}</li>`
+    case 'control-evidence':
+      return e.untouched
+        ? html`<li class="tone-good"><b>✔ Control untouched</b> (${t}): ${e.message}</li>`
+        : html`<li class="tone-warn loud"><b>⚠ Control traffic affected</b> (${t}): ${e.message}</li>`
     case 'last-evidence': {
       // Older journals' message is the plain words already; say it once.
       const words = lastFaultedWords(e)
       return html`<li class="tone-good"><b>Last evidence</b> (${t}): ${words}${words.replace(' seen', '') === e.message ? '' : ` — ${e.message}`}</li>`
     }
-    case 'guardrail-breached': return html`<li class="tone-bad loud"><b>■ Guardrail breached</b> (${t}): ${e.guardrail} — ${e.message}</li>`
-    default: return undefined
+    case 'guardrail-breached':
+      return html`<li class="tone-bad loud"><b>■ Guardrail breached</b> (${t}): ${e.guardrail} — ${e.message}</li>`
+    default:
+      return undefined
   }
 }
 

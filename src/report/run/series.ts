@@ -22,7 +22,9 @@ export interface PromChartData {
 
 /** `{code="503", pod="a"}`, or the query's own name for a series without labels. */
 export function labelText(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).filter(([k]) => k !== '__name__').map(([k, v]) => `${k}="${v}"`)
+  const parts = Object.entries(labels)
+    .filter(([k]) => k !== '__name__')
+    .map(([k, v]) => `${k}="${v}"`)
   return parts.length === 0 ? 'value' : `{${parts.join(', ')}}`
 }
 
@@ -35,7 +37,10 @@ export function thresholdOf(expect: string | undefined): {op: string; value: num
 /** The line a query is read against: a probe's expectation, or a guardrail's abort condition. */
 function thresholdFor(doc: JournalDocument, probe: string): PromChartData['threshold'] {
   const spec = doc.experiment.spec?.spec
-  for (const [list, word] of [[spec?.steadyState ?? [], 'expected'], [spec?.guardrails?.abortWhen ?? [], 'aborts when']] as const) {
+  for (const [list, word] of [
+    [spec?.steadyState ?? [], 'expected'],
+    [spec?.guardrails?.abortWhen ?? [], 'aborts when'],
+  ] as const) {
     for (const p of list) {
       if (!('prometheus' in p) || p.prometheus === undefined || (p.name ?? p.prometheus.query) !== probe) continue
       const t = thresholdOf(p.prometheus.expect)
@@ -55,7 +60,13 @@ export function promChartData(doc: JournalDocument, s: ProbeSeries): PromChartDa
     return column
   })
   const threshold = thresholdFor(doc, s.probe)
-  return {probe: s.probe, labels: s.series.map(x => labelText(x.labels)), t: times.map(t => t / 1000), values, ...(threshold === undefined ? {} : {threshold})}
+  return {
+    probe: s.probe,
+    labels: s.series.map(x => labelText(x.labels)),
+    t: times.map(t => t / 1000),
+    values,
+    ...(threshold === undefined ? {} : {threshold}),
+  }
 }
 
 /** The journal's range series (absent in journals written before they were kept). */
@@ -68,7 +79,9 @@ export function seriesBlock(doc: JournalDocument, charted: readonly PromChartDat
   const series = journalSeries(doc)
   const hasPrometheus = (doc.experiment.spec?.spec?.steadyState ?? []).some(p => 'prometheus' in p)
   if (series.length === 0) {
-    return hasPrometheus ? html`<p class="muted small">This journal holds no Prometheus range series (it predates them, or the run ended before they were read): only each phase's end value above.</p>` : html``
+    return hasPrometheus
+      ? html`<p class="muted small">This journal holds no Prometheus range series (it predates them, or the run ended before they were read): only each phase's end value above.</p>`
+      : html``
   }
   let chartIndex = 0
   const cards = series.map(s => {

@@ -35,9 +35,16 @@ describe('gameday.html in headless Chromium', function () {
   this.timeout(120_000)
   const chromium = withBrowser('gameday-html')
 
-  it('shows the worst outcome as a banner, a row and badge per experiment, and links that open each run\'s report', async () => {
-    const written = await writeFixtureGameDay(chromium.dir, ['held', 'deviated', 'aborted'], ['reviews-circuit-breaker'], {stoppedBecause: 'interrupted (signal)'})
-    const look = await chromium.browser.look(join(written.dir, GAMEDAY_FILES.html), 'gameday', {inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>})
+  it("shows the worst outcome as a banner, a row and badge per experiment, and links that open each run's report", async () => {
+    const written = await writeFixtureGameDay(
+      chromium.dir,
+      ['held', 'deviated', 'aborted'],
+      ['reviews-circuit-breaker'],
+      {stoppedBecause: 'interrupted (signal)'},
+    )
+    const look = await chromium.browser.look(join(written.dir, GAMEDAY_FILES.html), 'gameday', {
+      inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>,
+    })
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
     const seen = look.inspected!
@@ -58,7 +65,10 @@ describe('gameday.html in headless Chromium', function () {
 
   it('a held game day reads as held, with no gate note', async () => {
     const written = await writeFixtureGameDay(chromium.dir, ['held'], [], {name: 'held-day'})
-    const look = await chromium.browser.look(join(written.dir, GAMEDAY_FILES.html), 'gameday-held', {width: 420, inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>})
+    const look = await chromium.browser.look(join(written.dir, GAMEDAY_FILES.html), 'gameday-held', {
+      width: 420,
+      inspect: (page: Page) => page.evaluate(SEEN) as Promise<Seen>,
+    })
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
     assert.equal(look.inspected?.banner, 'verdict verdict-held')

@@ -14,7 +14,12 @@ import {runDirectory} from '../../../src/journal/journal.js'
 import {journal, type JournalFixture} from '../journals.js'
 
 /** Writes a game day that ran `ran` (journal fixtures, in order) and skipped `skipped` experiments. */
-export async function writeFixtureGameDay(root: string, ran: JournalFixture[], skipped: string[], options: {html?: boolean; stoppedBecause?: string; name?: string} = {}): Promise<WrittenGameDay> {
+export async function writeFixtureGameDay(
+  root: string,
+  ran: JournalFixture[],
+  skipped: string[],
+  options: {html?: boolean; stoppedBecause?: string; name?: string} = {},
+): Promise<WrittenGameDay> {
   const startedAt = new Date(Date.UTC(2026, 10, 26, 3, 0, 0))
   const entries: GameDayRun['entries'] = []
   let t = startedAt.getTime()
@@ -25,17 +30,62 @@ export async function writeFixtureGameDay(root: string, ran: JournalFixture[], s
     const written = await writeRunReports(doc, runDir, {html: options.html ?? true, redactHeaders: [], journal: true})
     const outcome = doc.outcome as Outcome
     entries.push({
-      status: 'ran', startedAt: new Date(t), durationMs: 52_000, reason: doc.reason ?? '',
-      item: {index: i, name: doc.experiment.name, file: doc.experiment.file, namespace: 'default', experiment: doc.experiment.spec},
-      result: {runId: doc.runId, outcome, exitCode: doc.exitCode ?? 0, reason: doc.reason ?? '', runDir, journalFile: join(runDir, 'journal.json'), journal: doc, reportFiles: written.files},
+      status: 'ran',
+      startedAt: new Date(t),
+      durationMs: 52_000,
+      reason: doc.reason ?? '',
+      item: {
+        index: i,
+        name: doc.experiment.name,
+        file: doc.experiment.file,
+        namespace: 'default',
+        experiment: doc.experiment.spec,
+      },
+      result: {
+        runId: doc.runId,
+        outcome,
+        exitCode: doc.exitCode ?? 0,
+        reason: doc.reason ?? '',
+        runDir,
+        journalFile: join(runDir, 'journal.json'),
+        journal: doc,
+        reportFiles: written.files,
+      },
     })
     t += 82_000
   }
   for (const [j, name] of skipped.entries()) {
-    entries.push({status: 'skipped', reason: options.stoppedBecause ?? 'interrupted (signal)', item: {index: ran.length + j, name, file: `experiments/${name}.yaml`, namespace: 'default', experiment: journal('held').experiment.spec}})
+    entries.push({
+      status: 'skipped',
+      reason: options.stoppedBecause ?? 'interrupted (signal)',
+      item: {
+        index: ran.length + j,
+        name,
+        file: `experiments/${name}.yaml`,
+        namespace: 'default',
+        experiment: journal('held').experiment.spec,
+      },
+    })
   }
-  const run: GameDayRun = {startedAt, finishedAt: new Date(t), entries, interrupted: options.stoppedBecause !== undefined, ...(options.stoppedBecause === undefined ? {} : {stoppedBecause: options.stoppedBecause})}
+  const run: GameDayRun = {
+    startedAt,
+    finishedAt: new Date(t),
+    entries,
+    interrupted: options.stoppedBecause !== undefined,
+    ...(options.stoppedBecause === undefined ? {} : {stoppedBecause: options.stoppedBecause}),
+  }
   const name = options.name ?? 'weekly-bookinfo'
   const verdict = gate(gameDayOutcomes(run), 'any')
-  return writeGameDayReports(run, {name, description: 'Weekly resilience check of bookinfo.', file: 'experiments/weekly-gameday.yaml', dir: runDirectory(root, name, startedAt), failOn: 'any', verdict}, {html: options.html ?? true})
+  return writeGameDayReports(
+    run,
+    {
+      name,
+      description: 'Weekly resilience check of bookinfo.',
+      file: 'experiments/weekly-gameday.yaml',
+      dir: runDirectory(root, name, startedAt),
+      failOn: 'any',
+      verdict,
+    },
+    {html: options.html ?? true},
+  )
 }

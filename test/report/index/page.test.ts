@@ -43,9 +43,24 @@ function put(root: string, doc: JournalDocument, text = JSON.stringify(doc)): st
  * real fixture journals moved in time), a could-not-run, a journal cut short, one still `running`.
  */
 function writeReportRoot(root: string): void {
-  const plan: [string, number][] = [['held', 150], ['held', 120], ['aborted', 96], ['held', 72], ['held', 49], ['held', 26], ['held', 3]]
+  const plan: [string, number][] = [
+    ['held', 150],
+    ['held', 120],
+    ['aborted', 96],
+    ['held', 72],
+    ['held', 49],
+    ['held', 26],
+    ['held', 3],
+  ]
   for (const [name, hoursAgo] of plan) put(root, shifted(name, hoursAgo))
-  for (const [name, hoursAgo] of [['deviated', 140], ['deviated', 100], ['revert-failed', 80], ['deviated', 50], ['deviated', 2]] as const) put(root, shifted(name, hoursAgo))
+  for (const [name, hoursAgo] of [
+    ['deviated', 140],
+    ['deviated', 100],
+    ['revert-failed', 80],
+    ['deviated', 50],
+    ['deviated', 2],
+  ] as const)
+    put(root, shifted(name, hoursAgo))
   put(root, shifted('could-not-run', 30))
   const cut = shifted('deviated', 1)
   const text = JSON.stringify(cut)
@@ -59,7 +74,14 @@ function writeReportRoot(root: string): void {
 }
 
 function summary(partial: Partial<RunSummary> & {experiment: string; startedAt: string; verdict: Verdict}): RunSummary {
-  return {dir: `${partial.experiment}/${partial.startedAt}`, reason: 'the hypothesis held', classes: [], roles: {}, probes: {held: 2, missed: 0, errored: 0}, ...partial}
+  return {
+    dir: `${partial.experiment}/${partial.startedAt}`,
+    reason: 'the hypothesis held',
+    classes: [],
+    roles: {},
+    probes: {held: 2, missed: 0, errored: 0},
+    ...partial,
+  }
 }
 
 describe('history index page', () => {
@@ -70,7 +92,13 @@ describe('history index page', () => {
   })
 
   it('escapes hostile experiment names, reasons and directories in text, attributes, hrefs and the data script', () => {
-    const run = summary({experiment: HOSTILE, startedAt: '2026-11-26T10:00:00Z', verdict: 'deviated', reason: HOSTILE, dir: `a <dir> "x" 'y' &amp; z:1/2026-11-26T100000Z`})
+    const run = summary({
+      experiment: HOSTILE,
+      startedAt: '2026-11-26T10:00:00Z',
+      verdict: 'deviated',
+      reason: HOSTILE,
+      dir: `a <dir> "x" 'y' &amp; z:1/2026-11-26T100000Z`,
+    })
     const page = renderIndex([run], {generatedAt: NOW})
     assert.equal(page.match(/<script/g)?.length, 3, 'only our three script elements')
     assert.doesNotMatch(page, /<img/)
@@ -78,17 +106,25 @@ describe('history index page', () => {
     assert.equal((JSON.parse(data) as {trends: {experiment: string}[]}).trends[0]?.experiment, HOSTILE)
     const hrefs = [...page.matchAll(/href="([^"]*)"/g)].map(m => m[1] ?? '')
     assert.equal(hrefs.length, 2)
-    assert.deepEqual(hrefs, ['a%20%3Cdir%3E%20%22x%22%20&#39;y&#39;%20%26amp%3B%20z%3A1/2026-11-26T100000Z/report.html', 'a%20%3Cdir%3E%20%22x%22%20&#39;y&#39;%20%26amp%3B%20z%3A1/2026-11-26T100000Z/journal.json'])
+    assert.deepEqual(hrefs, [
+      'a%20%3Cdir%3E%20%22x%22%20&#39;y&#39;%20%26amp%3B%20z%3A1/2026-11-26T100000Z/report.html',
+      'a%20%3Cdir%3E%20%22x%22%20&#39;y&#39;%20%26amp%3B%20z%3A1/2026-11-26T100000Z/journal.json',
+    ])
   })
 
   it('links each run relative to the root, one URL-encoded segment per directory, never leaving the root', () => {
-    assert.equal(runHref('ratings delay/2026-11-26T031515Z', 'report.html'), 'ratings%20delay/2026-11-26T031515Z/report.html')
+    assert.equal(
+      runHref('ratings delay/2026-11-26T031515Z', 'report.html'),
+      'ratings%20delay/2026-11-26T031515Z/report.html',
+    )
     assert.equal(runHref('../../etc/x', 'journal.json'), 'etc/x/journal.json')
     assert.equal(runHref('javascript:alert(1)/t', 'report.html'), 'javascript%3Aalert(1)/t/report.html')
   })
 
   it('lists runs newest first whatever order it is given, with the age against generatedAt', () => {
-    const runs = ['2026-11-20T10:00:00Z', '2026-11-26T11:00:00Z', '2026-11-25T09:00:00Z'].map(startedAt => summary({experiment: `e-${startedAt}`, startedAt, verdict: 'held'}))
+    const runs = ['2026-11-20T10:00:00Z', '2026-11-26T11:00:00Z', '2026-11-25T09:00:00Z'].map(startedAt =>
+      summary({experiment: `e-${startedAt}`, startedAt, verdict: 'held'}),
+    )
     const page = renderIndex(runs, {generatedAt: NOW})
     const order = [...page.matchAll(/<span class="exp"[^>]*>e-([^<]+)<\/span>/g)].map(m => m[1])
     assert.deepEqual(order, ['2026-11-26T11:00:00Z', '2026-11-25T09:00:00Z', '2026-11-20T10:00:00Z'])
@@ -97,8 +133,18 @@ describe('history index page', () => {
   })
 
   it('tells a live run from one that died: a running journal not written for two minutes is unfinished', () => {
-    const live = summary({experiment: 'a', startedAt: '2026-11-26T11:59:00Z', verdict: 'running', lastWrittenAt: '2026-11-26T11:59:50Z'})
-    const dead = summary({experiment: 'b', startedAt: '2026-11-26T09:00:00Z', verdict: 'running', lastWrittenAt: '2026-11-26T09:01:00Z'})
+    const live = summary({
+      experiment: 'a',
+      startedAt: '2026-11-26T11:59:00Z',
+      verdict: 'running',
+      lastWrittenAt: '2026-11-26T11:59:50Z',
+    })
+    const dead = summary({
+      experiment: 'b',
+      startedAt: '2026-11-26T09:00:00Z',
+      verdict: 'running',
+      lastWrittenAt: '2026-11-26T09:01:00Z',
+    })
     const page = renderIndex([live, dead], {generatedAt: NOW})
     assert.match(page, /data-experiment="a" data-verdict="running"/)
     assert.match(page, /data-experiment="b" data-verdict="unfinished"/)
@@ -108,7 +154,13 @@ describe('history index page', () => {
   it('renders 500 runs of 8 experiments quickly and small', () => {
     const held = shifted('deviated', 1)
     const sample = scanFixture(held)
-    const runs = Array.from({length: 500}, (_, i) => ({...sample, experiment: `experiment-${i % 8}`, startedAt: new Date(NOW.getTime() - i * 3_600_000).toISOString(), dir: `experiment-${i % 8}/${i}`, verdict: (['held', 'deviated', 'aborted', 'held', 'could-not-run'] as const)[i % 5] as Verdict}))
+    const runs = Array.from({length: 500}, (_, i) => ({
+      ...sample,
+      experiment: `experiment-${i % 8}`,
+      startedAt: new Date(NOW.getTime() - i * 3_600_000).toISOString(),
+      dir: `experiment-${i % 8}/${i}`,
+      verdict: (['held', 'deviated', 'aborted', 'held', 'could-not-run'] as const)[i % 5] as Verdict,
+    }))
     const started = performance.now()
     const page = renderIndex(runs, {generatedAt: NOW})
     const ms = performance.now() - started
@@ -135,28 +187,35 @@ describe('history index page', () => {
       const runs = await scanReports(chromium.dir)
       const file = join(chromium.dir, 'index.html')
       writeFileSync(file, renderIndex(runs, {generatedAt: NOW}))
-      const look = await chromium.browser.look(file, 'index-all', {pdf: true, inspect: async page => {
-        const all = await seen(page)
-        await page.select('#filter-experiment', 'ratings-delay')
-        const oneExperiment = await seen(page)
-        await page.click('.chip.deviated')
-        const deviatedOnly = await seen(page)
-        await page.click('.chip.deviated')
-        await page.select('#filter-experiment', '')
-        await page.select('#filter-verdict', 'unreadable')
-        const unreadable = await seen(page)
-        await page.select('#filter-verdict', '')
-        // The filter lives in the address's fragment, so a link (or a reload) opens the same view.
-        await page.select('#filter-experiment', 'ratings-delay')
-        await page.click('.chip.deviated')
-        const hash = await page.evaluate('location.hash') as string
-        await page.select('#filter-experiment', '')
-        await page.click('.chip.deviated')
-        await page.evaluate(`new Promise(resolve => { addEventListener('hashchange', () => setTimeout(resolve), {once: true}); location.hash = ${JSON.stringify(hash)} })`)
-        const fromLink = await seen(page)
-        await page.evaluate(`new Promise(resolve => { addEventListener('hashchange', () => setTimeout(resolve), {once: true}); location.hash = '' })`)
-        return {all, oneExperiment, deviatedOnly, unreadable, hash, fromLink}
-      }})
+      const look = await chromium.browser.look(file, 'index-all', {
+        pdf: true,
+        inspect: async page => {
+          const all = await seen(page)
+          await page.select('#filter-experiment', 'ratings-delay')
+          const oneExperiment = await seen(page)
+          await page.click('.chip.deviated')
+          const deviatedOnly = await seen(page)
+          await page.click('.chip.deviated')
+          await page.select('#filter-experiment', '')
+          await page.select('#filter-verdict', 'unreadable')
+          const unreadable = await seen(page)
+          await page.select('#filter-verdict', '')
+          // The filter lives in the address's fragment, so a link (or a reload) opens the same view.
+          await page.select('#filter-experiment', 'ratings-delay')
+          await page.click('.chip.deviated')
+          const hash = (await page.evaluate('location.hash')) as string
+          await page.select('#filter-experiment', '')
+          await page.click('.chip.deviated')
+          await page.evaluate(
+            `new Promise(resolve => { addEventListener('hashchange', () => setTimeout(resolve), {once: true}); location.hash = ${JSON.stringify(hash)} })`,
+          )
+          const fromLink = await seen(page)
+          await page.evaluate(
+            `new Promise(resolve => { addEventListener('hashchange', () => setTimeout(resolve), {once: true}); location.hash = '' })`,
+          )
+          return {all, oneExperiment, deviatedOnly, unreadable, hash, fromLink}
+        },
+      })
       assert.deepEqual(look.consoleErrors, [])
       assert.deepEqual(look.requests, [])
       const seenRuns = look.inspected
@@ -164,14 +223,22 @@ describe('history index page', () => {
       assert.equal(seenRuns.all.rows, 15)
       assert.equal(seenRuns.all.visible, 15)
       assert.equal(seenRuns.all.cards, 3, 'ratings-abort, ratings-delay, ratings-delay-promql')
-      assert.equal(seenRuns.all.canvases, 4, 'two charts per experiment with load figures (ratings-delay-promql never ran)')
+      assert.equal(
+        seenRuns.all.canvases,
+        4,
+        'two charts per experiment with load figures (ratings-delay-promql never ran)',
+      )
       assert.deepEqual(seenRuns.all.verdicts.slice(0, 3), ['unfinished', 'unreadable', 'deviated'], 'newest first')
       assert.equal(seenRuns.oneExperiment.visible, 6, 'five ratings-delay runs and the unreadable one in its directory')
       assert.equal(seenRuns.oneExperiment.cards, 1)
       assert.deepEqual(seenRuns.deviatedOnly.verdicts, ['deviated', 'deviated', 'deviated', 'deviated'])
       assert.deepEqual(seenRuns.unreadable.verdicts, ['unreadable'])
       assert.equal(seenRuns.hash, '#experiment=ratings-delay&verdict=deviated')
-      assert.deepEqual([seenRuns.fromLink.verdicts.length, seenRuns.fromLink.cards], [4, 1], 'an address with the fragment opens the same view')
+      assert.deepEqual(
+        [seenRuns.fromLink.verdicts.length, seenRuns.fromLink.cards],
+        [4, 1],
+        'an address with the fragment opens the same view',
+      )
     })
 
     it('shows a hostile experiment name as text and keeps it through the filter', async () => {
@@ -181,10 +248,14 @@ describe('history index page', () => {
       put(dir, shifted('deviated', 6, HOSTILE))
       const file = join(dir, 'index.html')
       writeFileSync(file, renderIndex(await scanReports(dir), {generatedAt: NOW}))
-      const look = await chromium.browser.look(file, 'index-hostile', {inspect: async page => {
-        await page.select('#filter-experiment', HOSTILE)
-        return page.evaluate(`({alerts: document.querySelectorAll('img').length, name: document.querySelector('.exp').textContent, state: ${SEEN}})`) as Promise<{alerts: number; name: string; state: Seen}>
-      }})
+      const look = await chromium.browser.look(file, 'index-hostile', {
+        inspect: async page => {
+          await page.select('#filter-experiment', HOSTILE)
+          return page.evaluate(
+            `({alerts: document.querySelectorAll('img').length, name: document.querySelector('.exp').textContent, state: ${SEEN}})`,
+          ) as Promise<{alerts: number; name: string; state: Seen}>
+        },
+      })
       assert.deepEqual(look.consoleErrors, [])
       assert.deepEqual(look.requests, [])
       assert.equal(look.inspected?.alerts, 0)
@@ -193,7 +264,10 @@ describe('history index page', () => {
     })
 
     it('shows the empty state and a single run without errors', async () => {
-      for (const [name, runs] of [['index-empty', []], ['index-one', [scanFixture(shifted('deviated', 1))]]] as const) {
+      for (const [name, runs] of [
+        ['index-empty', []],
+        ['index-one', [scanFixture(shifted('deviated', 1))]],
+      ] as const) {
         const file = join(chromium.dir, `${name}.html`)
         writeFileSync(file, renderIndex(runs, {generatedAt: NOW}))
         const look = await chromium.browser.look(file, name, {inspect: page => seen(page)})

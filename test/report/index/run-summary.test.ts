@@ -15,7 +15,12 @@ function fixture(name: string): JournalDocument {
 
 /** `rate=0, p(99)=84.48ms` → {rate: 0, 'p(99)': 84.48}. */
 function measured(actual: string): Record<string, number> {
-  return Object.fromEntries([...actual.matchAll(/(rate|p\(9[59]\))=([\d.]+)(ms|s)?/g)].map(m => [m[1], Number(m[2]) * (m[3] === 's' ? 1000 : 1)]))
+  return Object.fromEntries(
+    [...actual.matchAll(/(rate|p\(9[59]\))=([\d.]+)(ms|s)?/g)].map(m => [
+      m[1],
+      Number(m[2]) * (m[3] === 's' ? 1000 : 1),
+    ]),
+  )
 }
 
 describe('run summary', () => {
@@ -31,7 +36,11 @@ describe('run summary', () => {
         assert.ok(figures !== undefined, `${result.probe} in ${result.phase}`)
         const m = measured(result.actual)
         // The probe's text is rounded to four significant figures.
-        const near = (ours: number, theirs: number) => assert.ok(Math.abs(ours - theirs) <= Math.max(0.01, theirs * 0.001), `${result.probe} ${result.phase}: ${ours} vs ${theirs}`)
+        const near = (ours: number, theirs: number) =>
+          assert.ok(
+            Math.abs(ours - theirs) <= Math.max(0.01, theirs * 0.001),
+            `${result.probe} ${result.phase}: ${ours} vs ${theirs}`,
+          )
         if (m.rate !== undefined) near(figures.errorRatio, m.rate)
         if (m['p(95)'] !== undefined) near(figures.p95, m['p(95)'])
         if (m['p(99)'] !== undefined) near(figures.p99, m['p(99)'])
@@ -53,9 +62,18 @@ describe('run summary', () => {
     assert.deepEqual(s.faultEffect, {afterWriteMs: 369, source: 'envoy fault filter'})
     assert.deepEqual(s.probes, {held: 4, missed: 1, errored: 0})
     assert.equal(s.lastWrittenAt, '2026-11-26T03:16:15.000Z')
-    assert.deepEqual(s.classes.map(c => [c.name, c.role]), [['targeted', 'targeted'], ['control', 'control']])
+    assert.deepEqual(
+      s.classes.map(c => [c.name, c.role]),
+      [
+        ['targeted', 'targeted'],
+        ['control', 'control'],
+      ],
+    )
     const fault = s.roles.targeted?.fault
-    assert.ok(fault !== undefined && fault.p95 > 4000 && fault.p95 <= fault.p99, 'the 7s delay shows in the targeted p95')
+    assert.ok(
+      fault !== undefined && fault.p95 > 4000 && fault.p95 <= fault.p99,
+      'the 7s delay shows in the targeted p95',
+    )
     assert.ok((s.roles.control?.fault?.p95 ?? Infinity) < 1000, 'control traffic is untouched')
     assert.ok(Math.abs((fault?.rate ?? 0) - 5) < 0.5, `5/s planned, ${fault?.rate}`)
   })
@@ -83,13 +101,27 @@ describe('run summary', () => {
     const doc = fixture('held')
     ;(doc.experiment as {spec: unknown}).spec = {nonsense: true}
     const s = summariseRun(doc, 'x/y')
-    assert.deepEqual(s.classes.map(c => c.role), ['control', 'control'])
+    assert.deepEqual(
+      s.classes.map(c => c.role),
+      ['control', 'control'],
+    )
     assert.equal(s.roles.targeted, undefined)
   })
 
   it('orders newest first, runs of unknown time last', () => {
-    const at = (startedAt: string | undefined, dir: string): RunSummary => ({...unreadableRun(dir, 'e', 'p'), ...(startedAt === undefined ? {} : {startedAt})})
-    const runs = [at(undefined, 'a'), at('2026-11-20T00:00:00Z', 'b'), at('2026-11-26T00:00:00Z', 'c'), at('2026-11-26T00:00:00Z', 'd')]
-    assert.deepEqual(runs.sort(newestFirst).map(r => r.dir), ['d', 'c', 'b', 'a'])
+    const at = (startedAt: string | undefined, dir: string): RunSummary => ({
+      ...unreadableRun(dir, 'e', 'p'),
+      ...(startedAt === undefined ? {} : {startedAt}),
+    })
+    const runs = [
+      at(undefined, 'a'),
+      at('2026-11-20T00:00:00Z', 'b'),
+      at('2026-11-26T00:00:00Z', 'c'),
+      at('2026-11-26T00:00:00Z', 'd'),
+    ]
+    assert.deepEqual(
+      runs.sort(newestFirst).map(r => r.dir),
+      ['d', 'c', 'b', 'a'],
+    )
   })
 })

@@ -47,18 +47,24 @@ describe('report root scan', () => {
     ]
     for (const [dir, text] of cases) write(dir, text)
     const runs = await scanReports(root)
-    assert.deepEqual(runs.map(r => [r.dir, r.experiment, r.verdict]), [
-      ['ratings-abort/2026-11-26T050000Z', 'ratings-abort', 'running'],
-      ['other/2026-11-26T045000Z', 'other', 'unreadable'],
-      ['other/2026-11-26T044000Z', 'other', 'unreadable'],
-      ['other/2026-11-26T043000Z', 'other', 'unreadable'],
-      ['other/2026-11-26T042000Z', 'other', 'unreadable'],
-      ['ratings-abort/2026-11-26T041000Z', 'ratings-abort', 'unreadable'],
-      ['ratings-abort/2026-11-26T040000Z', 'ratings-abort', 'unreadable'],
-      ['ratings-abort/2026-11-26T031515Z', 'ratings-abort', 'held'],
-    ])
+    assert.deepEqual(
+      runs.map(r => [r.dir, r.experiment, r.verdict]),
+      [
+        ['ratings-abort/2026-11-26T050000Z', 'ratings-abort', 'running'],
+        ['other/2026-11-26T045000Z', 'other', 'unreadable'],
+        ['other/2026-11-26T044000Z', 'other', 'unreadable'],
+        ['other/2026-11-26T043000Z', 'other', 'unreadable'],
+        ['other/2026-11-26T042000Z', 'other', 'unreadable'],
+        ['ratings-abort/2026-11-26T041000Z', 'ratings-abort', 'unreadable'],
+        ['ratings-abort/2026-11-26T040000Z', 'ratings-abort', 'unreadable'],
+        ['ratings-abort/2026-11-26T031515Z', 'ratings-abort', 'held'],
+      ],
+    )
     const reasons = runs.map(r => r.reason)
-    assert.equal(reasons[1], 'journal.json does not match the journal schema: /startedAt: must match format "date-time"; /events: must be array')
+    assert.equal(
+      reasons[1],
+      'journal.json does not match the journal schema: /startedAt: must match format "date-time"; /events: must be array',
+    )
     assert.match(reasons[2] as string, /journal version 2 is not the version this chaos reads \(1\)/)
     assert.match(reasons[3] as string, /not a Faultline journal \(kind "SomethingElse"\)/)
     assert.match(reasons[4] as string, /not a JSON object/)
@@ -78,7 +84,7 @@ describe('report root scan', () => {
     assert.match(run?.reason ?? '', /could not be summarised/)
   })
 
-  it('keeps hostile directory and experiment names as they are (escaping is the page\'s job)', async () => {
+  it("keeps hostile directory and experiment names as they are (escaping is the page's job)", async () => {
     const name = `<script>alert(1)<\\script> "q" 'a'`
     const doc = journal()
     doc.experiment.name = name
@@ -99,33 +105,54 @@ describe('report root scan', () => {
     write('ratings-abort/2026-11-26T031515Z', HELD)
     write('ratings-abort/2026-11-26T041515Z', HELD)
     const first = await scanReports(root, {cacheFile})
-    assert.deepEqual(first.map(r => r.verdict), ['held', 'held'])
+    assert.deepEqual(
+      first.map(r => r.verdict),
+      ['held', 'held'],
+    )
     // Mark the cached entries: a scan that returns the mark read the cache instead of the journal.
-    const cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as {version: number; runs: Record<string, {summary: {reason: string}}>}
+    const cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as {
+      version: number
+      runs: Record<string, {summary: {reason: string}}>
+    }
     for (const entry of Object.values(cache.runs)) entry.summary.reason = 'from the cache'
     writeFileSync(cacheFile, JSON.stringify(cache))
     const touched = join(root, 'ratings-abort/2026-11-26T041515Z/journal.json')
     utimesSync(touched, new Date('2026-11-26T05:00:00Z'), new Date('2026-11-26T05:00:00Z'))
     const second = await scanReports(root, {cacheFile})
-    assert.deepEqual(second.map(r => r.reason.startsWith('the hypothesis held')), [true, false], 'the rewritten journal is summarised again, the other comes from the cache')
+    assert.deepEqual(
+      second.map(r => r.reason.startsWith('the hypothesis held')),
+      [true, false],
+      'the rewritten journal is summarised again, the other comes from the cache',
+    )
     assert.equal(second[1]?.reason, 'from the cache')
 
     rmSync(join(root, 'ratings-abort/2026-11-26T031515Z'), {recursive: true})
     await scanReports(root, {cacheFile})
-    assert.deepEqual(Object.keys((JSON.parse(readFileSync(cacheFile, 'utf8')) as typeof cache).runs), ['ratings-abort/2026-11-26T041515Z'], 'deleted runs drop out')
+    assert.deepEqual(
+      Object.keys((JSON.parse(readFileSync(cacheFile, 'utf8')) as typeof cache).runs),
+      ['ratings-abort/2026-11-26T041515Z'],
+      'deleted runs drop out',
+    )
   })
 
   it('ignores a cache that is corrupt, of another version, or whose entries are malformed', async () => {
     const cacheFile = join(root, '.index-cache.json')
     write('ratings-abort/2026-11-26T031515Z', HELD)
-    for (const text of ['{"version": 1, "runs": ', JSON.stringify({version: 99, runs: {}}), JSON.stringify({version: 1, runs: {'ratings-abort/2026-11-26T031515Z': {size: 1, mtimeMs: 1, summary: {dir: 3}}}})]) {
+    for (const text of [
+      '{"version": 1, "runs": ',
+      JSON.stringify({version: 99, runs: {}}),
+      JSON.stringify({
+        version: 1,
+        runs: {'ratings-abort/2026-11-26T031515Z': {size: 1, mtimeMs: 1, summary: {dir: 3}}},
+      }),
+    ]) {
       writeFileSync(cacheFile, text)
       const [run] = await scanReports(root, {cacheFile})
       assert.equal(run?.verdict, 'held')
     }
   })
 
-  it('reads the time of a run directory and checks a journal\'s shape', () => {
+  it("reads the time of a run directory and checks a journal's shape", () => {
     assert.equal(timeOfRunDir('2026-11-26T031515Z')?.toISOString(), '2026-11-26T03:15:15.000Z')
     assert.equal(timeOfRunDir('2026-13-40T999999Z'), undefined)
     assert.equal(timeOfRunDir('latest'), undefined)
@@ -133,6 +160,9 @@ describe('report root scan', () => {
     assert.equal(journalProblem(null), 'journal.json is not a JSON object')
     assert.match(journalProblem({...journal(), load: {targeted: {}}}) ?? '', /\/load\/targeted: must be array/)
     const events = Array.from({length: 5}, () => ({kind: 'phase-exploded'}))
-    assert.match(journalProblem({...journal(), events}) ?? '', /^journal\.json does not match the journal schema: \/events\/0: .*; … and 2 more$/)
+    assert.match(
+      journalProblem({...journal(), events}) ?? '',
+      /^journal\.json does not match the journal schema: \/events\/0: .*; … and 2 more$/,
+    )
   })
 })

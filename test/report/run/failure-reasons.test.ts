@@ -28,12 +28,18 @@ function withFailures(): {doc: JournalDocument; overflows: number} {
 }
 
 describe('failure reasons in the reports', () => {
-  it('sums each class\'s reasons per phase with the probes\' windowing; failures of older journals are unknown', () => {
+  it("sums each class's reasons per phase with the probes' windowing; failures of older journals are unknown", () => {
     const {doc, overflows} = withFailures()
     const byPhase = reasonsByPhase(doc)
     assert.deepEqual(byPhase.find(p => p.traffic === 'targeted' && p.phase === 'fault')?.reasons, {'503 UO': overflows})
-    assert.deepEqual(byPhase.find(p => p.traffic === 'control' && p.phase === 'baseline')?.reasons, {[UNKNOWN_REASON]: 1})
-    for (const p of byPhase) assert.equal(Object.values(p.reasons).reduce((a, b) => a + b, 0), p.failed)
+    assert.deepEqual(byPhase.find(p => p.traffic === 'control' && p.phase === 'baseline')?.reasons, {
+      [UNKNOWN_REASON]: 1,
+    })
+    for (const p of byPhase)
+      assert.equal(
+        Object.values(p.reasons).reduce((a, b) => a + b, 0),
+        p.failed,
+      )
   })
 
   it('summary.md has a failed-requests table per class and phase', () => {
@@ -44,22 +50,34 @@ describe('failure reasons in the reports', () => {
     assert.doesNotMatch(renderMarkdown(journal('held')), /Failed requests/)
   })
 
-  it('a missed threshold\'s junit failure message names why its class\'s requests failed in that phase', () => {
+  it("a missed threshold's junit failure message names why its class's requests failed in that phase", () => {
     const {doc, overflows} = withFailures()
     const xml = renderJunit(doc)
-    const failure = /<testcase classname="ratings-delay\.fault" name="productpage answers targeted users within 4s"[^>]*>\s*<failure message="([^"]*)"/.exec(xml)
+    const failure =
+      /<testcase classname="ratings-delay\.fault" name="productpage answers targeted users within 4s"[^>]*>\s*<failure message="([^"]*)"/.exec(
+        xml,
+      )
     assert.ok(failure !== null, xml)
     assert.match(failure[1] ?? '', new RegExp(`failed requests: targeted: 503 UO × ${overflows}$`))
   })
 
-  it('report.html has a reasons table per class and phase, Envoy\'s flags in words, and a reachability failure with the ways in', () => {
+  it("report.html has a reasons table per class and phase, Envoy's flags in words, and a reachability failure with the ways in", () => {
     const {doc, overflows} = withFailures()
     const page = renderHtml(doc)
     assert.match(page, /<section id="reasons">/)
     assert.ok(page.includes(`<code>503 UO</code> × ${overflows}`))
     assert.match(page, /<b>UO<\/b> upstream overflow/)
     const unreachable = journal('could-not-run')
-    unreachable.events.push({t: 10, at: unreachable.startedAt, kind: 'preflight', check: 'reachability', status: 'failed', message: 'traffic class control cannot reach http://productpage:9080/productpage: ENOTFOUND productpage (3 of 3 requests)', hint: 'Ways in: …'})
+    unreachable.events.push({
+      t: 10,
+      at: unreachable.startedAt,
+      kind: 'preflight',
+      check: 'reachability',
+      status: 'failed',
+      message:
+        'traffic class control cannot reach http://productpage:9080/productpage: ENOTFOUND productpage (3 of 3 requests)',
+      hint: 'Ways in: …',
+    })
     const page2 = renderHtml(unreachable)
     assert.match(page2, /cannot reach http:\/\/productpage:9080\/productpage: ENOTFOUND productpage/)
     assert.match(page2, /Ways in: …/)

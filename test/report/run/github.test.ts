@@ -3,22 +3,34 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {escapeData, escapeProperty, githubAnnotations, githubSummary, workflowCommand} from '../../../src/report/run/github.js'
+import {
+  escapeData,
+  escapeProperty,
+  githubAnnotations,
+  githubSummary,
+  workflowCommand,
+} from '../../../src/report/run/github.js'
 import {renderMarkdown} from '../../../src/report/run/markdown.js'
 import {HOSTILE, journal} from '../journals.js'
 
 /** The runner's side of the toolkit's escaping (actions/runner ActionCommand.Unescape*). */
 const unescapeData = (s: string) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
-const unescapeProperty = (s: string) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%25/g, '%')
+const unescapeProperty = (s: string) =>
+  s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%25/g, '%')
 
 /** Splits a workflow command line as the runner does: `::name k=v,k=v::message`. */
 function parseCommand(line: string): {name: string; properties: Record<string, string>; message: string} {
   const m = /^::([a-z-]+)(?: ([^:]*))?::(.*)$/s.exec(line)
   assert.ok(m !== null, `not a workflow command: ${line}`)
-  const properties = Object.fromEntries((m[2] ?? '').split(',').filter(Boolean).map(p => {
-    const i = p.indexOf('=')
-    return [p.slice(0, i), unescapeProperty(p.slice(i + 1))]
-  }))
+  const properties = Object.fromEntries(
+    (m[2] ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map(p => {
+        const i = p.indexOf('=')
+        return [p.slice(0, i), unescapeProperty(p.slice(i + 1))]
+      }),
+  )
   return {name: m[1] ?? '', properties, message: unescapeData(m[3] ?? '')}
 }
 
@@ -30,7 +42,10 @@ describe('GitHub Actions output', function () {
     assert.equal(escapeData('100% done\r\nnext: a,b'), '100%25 done%0D%0Anext: a,b')
     assert.equal(escapeProperty('100% done\r\nnext: a,b'), '100%25 done%0D%0Anext%3A a%2Cb')
     assert.equal(escapeData('%0A'), '%250A', '% first, so an already-escaped sequence stays literal')
-    assert.equal(workflowCommand('error', {title: 'a:b,c', file: undefined, line: ''}, 'm%\n'), '::error title=a%3Ab%2Cc::m%25%0A')
+    assert.equal(
+      workflowCommand('error', {title: 'a:b,c', file: undefined, line: ''}, 'm%\n'),
+      '::error title=a%3Ab%2Cc::m%25%0A',
+    )
     assert.equal(workflowCommand('error', {}, 'plain'), '::error::plain')
   })
 
@@ -46,7 +61,9 @@ describe('GitHub Actions output', function () {
 
   it('a failed revert is annotated with the cleanup command', () => {
     const doc = journal('revert-failed')
-    const revert = githubAnnotations(doc).map(parseCommand).find(c => c.properties.title === 'ratings-delay: revert failed for default/ratings')
+    const revert = githubAnnotations(doc)
+      .map(parseCommand)
+      .find(c => c.properties.title === 'ratings-delay: revert failed for default/ratings')
     assert.ok(revert !== undefined)
     assert.match(revert.message, new RegExp(`clean up with: chaos revert --run ${doc.runId} --namespace default$`))
   })
@@ -89,7 +106,10 @@ describe('GitHub Actions output', function () {
       assert.equal(githubSummary(doc, {}), undefined)
       assert.equal(githubSummary(doc, {GITHUB_STEP_SUMMARY: file}), file)
       assert.equal(githubSummary(journal('held'), {GITHUB_STEP_SUMMARY: file}), file)
-      assert.equal(readFileSync(file, 'utf8'), `earlier step\n${renderMarkdown(doc)}\n${renderMarkdown(journal('held'))}\n`)
+      assert.equal(
+        readFileSync(file, 'utf8'),
+        `earlier step\n${renderMarkdown(doc)}\n${renderMarkdown(journal('held'))}\n`,
+      )
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

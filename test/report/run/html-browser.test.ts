@@ -31,18 +31,42 @@ const inspect = (page: Page) => page.evaluate(SEEN) as Promise<Seen>
 
 /** Key texts a reader must find, per fixture (innerText applies text-transform, so compare case-blind). */
 const KEY_TEXTS: Record<string, RegExp[]> = {
-  'held': [/hypothesis held/i, /Injected during the fault phase: abort with HTTP 503 on 50 % of requests to ratings carrying x-chaos-test: true/, /no faulted request seen after the revert/, /fault written/, /first evidence/, /reverted/, /last evidence/, /Steady-state hypothesis/],
-  'deviated': [/hypothesis deviated/i, /✘ missed/, /p\(99\)=6013ms/, /deleted default\/faultline-ratings/],
-  'aborted': [/aborted/i, /cut short/, /AFFECTED/, /✘ missed/, /p\(99\)=522ms/],
-  'could-not-run': [/could not run/i, /Planned, never injected: delay 7 s on 100 %/, /No load was recorded/, /ECONNREFUSED/, /never written/],
-  'revert-failed': [/revert failed/i, /chaos revert --run 20261126-031753-87bf --namespace default/, /NOT reverted/, /may still be live/],
+  held: [
+    /hypothesis held/i,
+    /Injected during the fault phase: abort with HTTP 503 on 50 % of requests to ratings carrying x-chaos-test: true/,
+    /no faulted request seen after the revert/,
+    /fault written/,
+    /first evidence/,
+    /reverted/,
+    /last evidence/,
+    /Steady-state hypothesis/,
+  ],
+  deviated: [/hypothesis deviated/i, /✘ missed/, /p\(99\)=6013ms/, /deleted default\/faultline-ratings/],
+  aborted: [/aborted/i, /cut short/, /AFFECTED/, /✘ missed/, /p\(99\)=522ms/],
+  'could-not-run': [
+    /could not run/i,
+    /Planned, never injected: delay 7 s on 100 %/,
+    /No load was recorded/,
+    /ECONNREFUSED/,
+    /never written/,
+  ],
+  'revert-failed': [
+    /revert failed/i,
+    /chaos revert --run 20261126-031753-87bf --namespace default/,
+    /NOT reverted/,
+    /may still be live/,
+  ],
 }
 
 describe('report.html in headless Chromium', function () {
   this.timeout(120_000)
   const chromium = withBrowser('report-html')
 
-  const open = async (doc: JournalDocument, name: string, options: {width?: number; height?: number; pdf?: boolean; beforeLoad?: (page: Page) => void} = {}) => {
+  const open = async (
+    doc: JournalDocument,
+    name: string,
+    options: {width?: number; height?: number; pdf?: boolean; beforeLoad?: (page: Page) => void} = {},
+  ) => {
     const file = join(chromium.dir, `${name}.html`)
     writeFileSync(file, renderHtml(doc))
     return chromium.browser.look(file, name, {...options, inspect})
@@ -77,10 +101,13 @@ describe('report.html in headless Chromium', function () {
 
   it('shows hostile strings as text: no dialog, no handler, no extra script, no request', async () => {
     const dialogs: string[] = []
-    const look = await open(hostileJournal(), 'report-hostile', {beforeLoad: page => page.on('dialog', d => {
-      dialogs.push(d.message())
-      void d.dismiss()
-    })})
+    const look = await open(hostileJournal(), 'report-hostile', {
+      beforeLoad: page =>
+        page.on('dialog', d => {
+          dialogs.push(d.message())
+          void d.dismiss()
+        }),
+    })
     assert.deepEqual(dialogs, [])
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
@@ -93,10 +120,16 @@ describe('report.html in headless Chromium', function () {
   it('refuses to run any script the page did not ship (the CSP is in force)', async () => {
     const file = join(chromium.dir, 'report-csp.html')
     writeFileSync(file, renderHtml(fixture('held')))
-    const probe = await chromium.browser.look(file, 'report-csp', {inspect: page => page.evaluate(`(() => {
-      const s = document.createElement('script'); s.textContent = 'window.injected = true'; document.body.append(s); return window.injected === true })()`) as Promise<boolean>})
+    const probe = await chromium.browser.look(file, 'report-csp', {
+      inspect: page =>
+        page.evaluate(`(() => {
+      const s = document.createElement('script'); s.textContent = 'window.injected = true'; document.body.append(s); return window.injected === true })()`) as Promise<boolean>,
+    })
     assert.equal(probe.inspected, false)
-    assert.ok(probe.consoleErrors.some(e => /Content Security Policy/.test(e)), probe.consoleErrors.join('\n'))
+    assert.ok(
+      probe.consoleErrors.some(e => /Content Security Policy/.test(e)),
+      probe.consoleErrors.join('\n'),
+    )
   })
 
   it('draws Prometheus range series beside the load charts', async () => {
@@ -115,23 +148,30 @@ describe('report.html in headless Chromium', function () {
     type Legend = {title: string; rows: string[]}
     const file = join(chromium.dir, 'report-legends.html')
     writeFileSync(file, renderHtml(withPrometheusSeries()))
-    const look = await chromium.browser.look(file, 'report-legends', {inspect: async page => {
-      const still = await page.evaluate(legends) as Legend[]
-      const box = await (await page.$('.chart[data-metric="latency"] .u-over'))?.boundingBox()
-      if (box === null || box === undefined) throw new Error('no latency chart')
-      // Over the middle of the fault phase (the charts share one cursor).
-      const fault = await page.evaluate(`(() => { const d = JSON.parse(document.getElementById('chart-data').textContent); const f = d.phases.find(p => p.name === 'fault'); return (f.from + f.to) / 2 / d.endS })()`) as number
-      await page.mouse.move(box.x + box.width * fault, box.y + box.height / 2)
-      const pointed = await page.evaluate(legends) as Legend[]
-      return {still, pointed}
-    }})
+    const look = await chromium.browser.look(file, 'report-legends', {
+      inspect: async page => {
+        const still = (await page.evaluate(legends)) as Legend[]
+        const box = await (await page.$('.chart[data-metric="latency"] .u-over'))?.boundingBox()
+        if (box === null || box === undefined) throw new Error('no latency chart')
+        // Over the middle of the fault phase (the charts share one cursor).
+        const fault = (await page.evaluate(
+          `(() => { const d = JSON.parse(document.getElementById('chart-data').textContent); const f = d.phases.find(p => p.name === 'fault'); return (f.from + f.to) / 2 / d.endS })()`,
+        )) as number
+        await page.mouse.move(box.x + box.width * fault, box.y + box.height / 2)
+        const pointed = (await page.evaluate(legends)) as Legend[]
+        return {still, pointed}
+      },
+    })
     assert.deepEqual(look.consoleErrors, [])
     const {still, pointed} = look.inspected ?? assert.fail('nothing inspected')
     assert.equal(still.length, 7, 'six load charts and one Prometheus chart')
     for (const l of still) {
       assert.equal(l.rows[0], 'fault phase mean')
       for (const v of l.rows.slice(1)) assert.match(v, /^-?\d/, `a value, not a blank: ${JSON.stringify(l.rows)}`)
-      assert.match(l.title, /^Without a pointer: each line’s mean over the fault phase \(\+0:06 to \+0:21, one value per (second|sample)\)/)
+      assert.match(
+        l.title,
+        /^Without a pointer: each line’s mean over the fault phase \(\+0:06 to \+0:21, one value per (second|sample)\)/,
+      )
     }
     const targetedLatency = still[0]?.rows ?? []
     assert.match(targetedLatency[3] ?? '', /^\d{4} ms$/, 'targeted p99 in the fault phase is seconds (the 7 s delay)')
@@ -157,23 +197,34 @@ describe('report.html in headless Chromium', function () {
     type Chart = {metric: string; cls: string; left: number; width: number; rows: string[]}
     const file = join(chromium.dir, 'report-in-flight.html')
     writeFileSync(file, renderHtml(fixture('aborted-in-flight')))
-    const look = await chromium.browser.look(file, 'report-in-flight', {inspect: async page => ({seen: await inspect(page), charts: await page.evaluate(charts) as Chart[]})})
+    const look = await chromium.browser.look(file, 'report-in-flight', {
+      inspect: async page => ({seen: await inspect(page), charts: (await page.evaluate(charts)) as Chart[]}),
+    })
     assert.deepEqual(look.consoleErrors, [])
     assert.deepEqual(look.requests, [])
     const {seen, charts: drawn} = look.inspected ?? assert.fail('nothing inspected')
     assert.equal(seen.canvases, 8)
     assert.equal(seen.charts, '8')
-    assert.deepEqual(drawn.filter(c => c.cls === '0').map(c => c.metric), ['latency', 'inflight', 'errors', 'rate'])
+    assert.deepEqual(
+      drawn.filter(c => c.cls === '0').map(c => c.metric),
+      ['latency', 'inflight', 'errors', 'rate'],
+    )
     for (const cls of ['0', '1']) {
       const mine = drawn.filter(c => c.cls === cls)
       for (const c of mine) {
-        assert.ok(Math.abs(c.left - (mine[0]?.left ?? 0)) < 1 && Math.abs(c.width - (mine[0]?.width ?? 0)) < 1, `the ${c.metric} chart's plot area lines up with latency's: ${JSON.stringify(mine)}`)
+        assert.ok(
+          Math.abs(c.left - (mine[0]?.left ?? 0)) < 1 && Math.abs(c.width - (mine[0]?.width ?? 0)) < 1,
+          `the ${c.metric} chart's plot area lines up with latency's: ${JSON.stringify(mine)}`,
+        )
       }
     }
     const flight = drawn.find(c => c.cls === '0' && c.metric === 'inflight')?.rows ?? []
     assert.match(flight.find(r => r.startsWith('in flight=')) ?? '', /^in flight=\d/)
     assert.match(flight.find(r => r.startsWith('oldest=')) ?? '', /^oldest=\d(\.\d+)? s$/)
-    assert.ok(drawn.find(c => c.cls === '0' && c.metric === 'rate')?.rows.some(r => /^cancelled=\d/.test(r)), 'the rate chart counts cancelled requests apart')
+    assert.ok(
+      drawn.find(c => c.cls === '0' && c.metric === 'rate')?.rows.some(r => /^cancelled=\d/.test(r)),
+      'the rate chart counts cancelled requests apart',
+    )
     assert.match(seen.text, /incomplete — cut short at \+8\.6 s of 20 s planned/)
     assert.match(seen.text, /The fault phase is incomplete/)
   })

@@ -6,7 +6,11 @@ import {formatMs} from '../../../src/report/format.js'
 import {HOSTILE, journal, JOURNAL_FIXTURES} from '../journals.js'
 
 /** Cells of a Markdown table row, split on unescaped pipes as GFM does. */
-const cells = (row: string) => row.replace(/\\\\/g, '').split(/(?<!\\)\|/).slice(1, -1)
+const cells = (row: string) =>
+  row
+    .replace(/\\\\/g, '')
+    .split(/(?<!\\)\|/)
+    .slice(1, -1)
 
 /** Every table of a document as rows of cells; asserts each row has the header's width. */
 function tables(md: string): string[][][] {
@@ -17,7 +21,7 @@ function tables(md: string): string[][][] {
       current = undefined
       continue
     }
-    if (current === undefined) found.push(current = [])
+    if (current === undefined) found.push((current = []))
     current.push(cells(line).map(c => c.trim()))
     assert.equal(current.at(-1)?.length, current[0]?.length, `row width differs: ${line}`)
   }
@@ -40,11 +44,19 @@ describe('summary.md', function () {
     const doc = journal('deviated')
     const lines = renderMarkdown(doc).split('\n')
     assert.equal(lines[0], '## ❌ ratings-delay: DEVIATED (exit 1)')
-    assert.equal(lines[2], 'The hypothesis deviated: "productpage answers targeted users within 4s" missed in fault (p(99)=6013ms, expected http\\_req\\_duration p(99)&lt;4000)')
-    assert.match(lines[4] ?? '', new RegExp(`^run ${doc.runId} · experiments/ratings-delay\\.yaml · sandbox faultline-sandbox, namespace default · `))
+    assert.equal(
+      lines[2],
+      'The hypothesis deviated: "productpage answers targeted users within 4s" missed in fault (p(99)=6013ms, expected http\\_req\\_duration p(99)&lt;4000)',
+    )
+    assert.match(
+      lines[4] ?? '',
+      new RegExp(
+        `^run ${doc.runId} · experiments/ratings-delay\\.yaml · sandbox faultline-sandbox, namespace default · `,
+      ),
+    )
   })
 
-  it('key numbers per traffic class and phase are the run summary\'s, with units', () => {
+  it("key numbers per traffic class and phase are the run summary's, with units", () => {
     const doc = journal('deviated')
     const [load] = tables(renderMarkdown(doc))
     assert.deepEqual(load?.[0], ['Traffic', 'Phase', 'Rate', 'Errors', 'p95', 'p99'])

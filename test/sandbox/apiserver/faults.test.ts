@@ -12,16 +12,36 @@ import {writeKubeconfig} from '@faultline/sandbox/kubeconfig.js'
 
 import {ExitCode, UsageError} from '@faultline/core/errors.js'
 import {startApiServer} from '@faultline/sandbox/apiserver.js'
-import {API_FAULTS_PATH, API_FAULTS_SYNTAX, ApiFaultInjector, formatApiFaults, NO_API_FAULTS, parseApiFaults} from '@faultline/sandbox/apiserver/faults.js'
+import {
+  API_FAULTS_PATH,
+  API_FAULTS_SYNTAX,
+  ApiFaultInjector,
+  formatApiFaults,
+  NO_API_FAULTS,
+  parseApiFaults,
+} from '@faultline/sandbox/apiserver/faults.js'
 import {ObjectStore} from '@faultline/sandbox/store.js'
 import {type Answer, fakeExec, fakeTopology, ratingsVs, vsPath} from '../../../packages/sandbox/test/apiserver/fakes.js'
 
 describe('sandbox API fault mode', () => {
   describe('parseApiFaults', () => {
     it('parses every knob and prints it back canonically', () => {
-      const spec = parseApiFaults(' write-error=20%, conflict=10%,lost-response=2.5%,read-error=5%,latency=300ms±100ms,seed=7 ')
-      assert.deepEqual(spec, {writeError: 20, conflict: 10, lostResponse: 2.5, readError: 5, latencyMs: 300, jitterMs: 100, seed: 7})
-      assert.equal(formatApiFaults(spec), 'write-error=20%,conflict=10%,lost-response=2.5%,read-error=5%,latency=300ms±100ms,seed=7')
+      const spec = parseApiFaults(
+        ' write-error=20%, conflict=10%,lost-response=2.5%,read-error=5%,latency=300ms±100ms,seed=7 ',
+      )
+      assert.deepEqual(spec, {
+        writeError: 20,
+        conflict: 10,
+        lostResponse: 2.5,
+        readError: 5,
+        latencyMs: 300,
+        jitterMs: 100,
+        seed: 7,
+      })
+      assert.equal(
+        formatApiFaults(spec),
+        'write-error=20%,conflict=10%,lost-response=2.5%,read-error=5%,latency=300ms±100ms,seed=7',
+      )
       assert.deepEqual(parseApiFaults(formatApiFaults(spec)), spec)
       assert.deepEqual(parseApiFaults('latency=1s+-0.5s'), {...NO_API_FAULTS, latencyMs: 1000, jitterMs: 500})
     })
@@ -48,13 +68,16 @@ describe('sandbox API fault mode', () => {
         ['write-error=60%,conflict=30%,lost-response=20%', /more than 100% of writes/],
       ]
       for (const [text, message] of cases) {
-        assert.throws(() => parseApiFaults(text), (err: unknown) => {
-          assert.ok(err instanceof UsageError, text)
-          assert.equal(err.exitCode, ExitCode.Invalid)
-          assert.match(err.message, message)
-          assert.equal(err.hint, `accepted: ${API_FAULTS_SYNTAX}`)
-          return true
-        })
+        assert.throws(
+          () => parseApiFaults(text),
+          (err: unknown) => {
+            assert.ok(err instanceof UsageError, text)
+            assert.equal(err.exitCode, ExitCode.Invalid)
+            assert.match(err.message, message)
+            assert.equal(err.hint, `accepted: ${API_FAULTS_SYNTAX}`)
+            return true
+          },
+        )
       }
     })
   })
@@ -66,7 +89,13 @@ describe('sandbox API fault mode', () => {
     let faults: ApiFaultInjector
     let close: () => Promise<void>
     let kubeconfigAt: () => Promise<Cluster>
-    let call: (method: string, path: string, body?: unknown, contentType?: string, authorization?: string) => Promise<{status: number; body: Answer; headers: Record<string, unknown>; ms: number}>
+    let call: (
+      method: string,
+      path: string,
+      body?: unknown,
+      contentType?: string,
+      authorization?: string,
+    ) => Promise<{status: number; body: Answer; headers: Record<string, unknown>; ms: number}>
 
     beforeEach(async () => {
       store = new ObjectStore()
@@ -76,16 +105,30 @@ describe('sandbox API fault mode', () => {
       call = async (method, path, body, contentType = 'application/json', authorization = `Bearer ${token}`) => {
         const t0 = performance.now()
         const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
-        const res = await request(`${server.url}${path}`, {method: method as 'GET', headers: {authorization, ...(text === undefined ? {} : {'content-type': contentType})}, ...(text === undefined ? {} : {body: text}), dispatcher})
+        const res = await request(`${server.url}${path}`, {
+          method: method as 'GET',
+          headers: {authorization, ...(text === undefined ? {} : {'content-type': contentType})},
+          ...(text === undefined ? {} : {body: text}),
+          dispatcher,
+        })
         const raw = await res.body.text()
         let parsed: unknown = raw
-        try { parsed = JSON.parse(raw) } catch { /* not JSON */ }
+        try {
+          parsed = JSON.parse(raw)
+        } catch {
+          /* not JSON */
+        }
         return {status: res.statusCode, body: parsed as Answer, headers: res.headers, ms: performance.now() - t0}
       }
       const dir = mkdtempSync(join(tmpdir(), 'faultline-api-faults-'))
       kubeconfigAt = async () => {
         const file = join(dir, 'kubeconfig')
-        await writeKubeconfig(file, {server: server.url, token, namespace: 'default', certificateAuthority: server.certificateAuthority})
+        await writeKubeconfig(file, {
+          server: server.url,
+          token,
+          namespace: 'default',
+          certificateAuthority: server.certificateAuthority,
+        })
         const cluster = connect({kubeconfig: file})
         assert.ok(cluster !== undefined)
         return cluster
@@ -113,7 +156,11 @@ describe('sandbox API fault mode', () => {
         assert.equal(r.body.kind, 'Status')
         assert.equal(r.body.status, 'Failure')
         assert.equal(r.body.code, r.status)
-        const expected: Record<number, string> = {429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable'}
+        const expected: Record<number, string> = {
+          429: 'TooManyRequests',
+          500: 'InternalError',
+          503: 'ServiceUnavailable',
+        }
         assert.equal(r.body.reason, expected[r.status], JSON.stringify(r.body))
         if (r.status !== 500) {
           assert.equal(r.headers['retry-after'], '1')
@@ -144,11 +191,17 @@ describe('sandbox API fault mode', () => {
     it('conflict answers 409 after a concurrent write moved the resourceVersion; the spec is untouched and a re-read retry succeeds', async () => {
       const created = await createRatings()
       faults.set(parseApiFaults('conflict=100%'))
-      const changed = {...created, spec: {...created.spec, http: [{route: [{destination: {host: 'ratings', subset: 'v2'}}]}]}}
+      const changed = {
+        ...created,
+        spec: {...created.spec, http: [{route: [{destination: {host: 'ratings', subset: 'v2'}}]}]},
+      }
       const r = await call('PUT', vsPath('v1', 'default', 'ratings'), changed)
       assert.equal(r.status, 409)
       assert.equal(r.body.reason, 'Conflict')
-      assert.match(r.body.message, /Operation cannot be fulfilled on virtualservices.networking.istio.io "ratings": the object has been modified/)
+      assert.match(
+        r.body.message,
+        /Operation cannot be fulfilled on virtualservices.networking.istio.io "ratings": the object has been modified/,
+      )
       const now = (await call('GET', vsPath('v1', 'default', 'ratings'))).body
       assert.notEqual(now.metadata.resourceVersion, created.metadata.resourceVersion)
       assert.deepEqual(now.spec, created.spec)
@@ -157,7 +210,10 @@ describe('sandbox API fault mode', () => {
       // Back to normal: the stale write still fails on its own (optimistic concurrency), the re-read one lands.
       faults.set(NO_API_FAULTS)
       assert.equal((await call('PUT', vsPath('v1', 'default', 'ratings'), changed)).status, 409)
-      const retried = await call('PUT', vsPath('v1', 'default', 'ratings'), {...changed, metadata: {...changed.metadata, resourceVersion: now.metadata.resourceVersion}})
+      const retried = await call('PUT', vsPath('v1', 'default', 'ratings'), {
+        ...changed,
+        metadata: {...changed.metadata, resourceVersion: now.metadata.resourceVersion},
+      })
       assert.equal(retried.status, 200)
       assert.equal(retried.body.spec.http[0].route[0].destination.subset, 'v2')
     })
@@ -165,7 +221,9 @@ describe('sandbox API fault mode', () => {
     it('conflict leaves creates alone (there is nothing to race) and bumps the object before every conflicting delete', async () => {
       faults.set(parseApiFaults('conflict=100%'))
       const created = await createRatings()
-      const del = await call('DELETE', vsPath('v1', 'default', 'ratings'), {preconditions: {resourceVersion: created.metadata.resourceVersion}})
+      const del = await call('DELETE', vsPath('v1', 'default', 'ratings'), {
+        preconditions: {resourceVersion: created.metadata.resourceVersion},
+      })
       assert.equal(del.status, 409)
       assert.ok(store.get('VirtualService', 'default', 'ratings') !== undefined)
       assert.equal(faults.counts.conflicts, 1)
@@ -179,11 +237,19 @@ describe('sandbox API fault mode', () => {
       assert.match(post.body.message, /request did not complete within requested timeout/)
       const stored = store.get('VirtualService', 'default', 'ratings')
       assert.ok(stored !== undefined, 'the create landed')
-      const patch = await call('PATCH', vsPath('v1', 'default', 'ratings'), {metadata: {labels: {team: 'payments'}}}, 'application/merge-patch+json')
+      const patch = await call(
+        'PATCH',
+        vsPath('v1', 'default', 'ratings'),
+        {metadata: {labels: {team: 'payments'}}},
+        'application/merge-patch+json',
+      )
       assert.equal(patch.status, 504)
       assert.equal(store.get('VirtualService', 'default', 'ratings')?.metadata.labels?.team, 'payments')
       // A write the server refuses keeps its own answer: only a landed write can lose one.
-      const stale = await call('PUT', vsPath('v1', 'default', 'ratings'), {...ratingsVs(), metadata: {name: 'ratings', resourceVersion: '1'}})
+      const stale = await call('PUT', vsPath('v1', 'default', 'ratings'), {
+        ...ratingsVs(),
+        metadata: {name: 'ratings', resourceVersion: '1'},
+      })
       assert.equal(stale.status, 409)
       assert.equal(stale.body.reason, 'Conflict')
       assert.equal((await call('DELETE', vsPath('v1', 'default', 'ratings'))).status, 504)
@@ -194,7 +260,11 @@ describe('sandbox API fault mode', () => {
     it('read-error refuses GETs and LISTs of Istio objects, not writes or other resources', async () => {
       await createRatings()
       faults.set(parseApiFaults('read-error=100%'))
-      for (const path of [vsPath(), vsPath('v1', 'default', 'ratings'), '/apis/networking.istio.io/v1/destinationrules']) {
+      for (const path of [
+        vsPath(),
+        vsPath('v1', 'default', 'ratings'),
+        '/apis/networking.istio.io/v1/destinationrules',
+      ]) {
         const r = await call('GET', path)
         assert.ok([429, 500, 503].includes(r.status), `${path}: ${r.status}`)
       }
@@ -214,7 +284,10 @@ describe('sandbox API fault mode', () => {
     })
 
     it('the admin endpoint shows and switches the fault mode, refuses a bad spec with 400, and needs the token', async () => {
-      assert.deepEqual((await call('GET', API_FAULTS_PATH)).body, {spec: 'none', counts: {writeErrors: 0, conflicts: 0, lostResponses: 0, readErrors: 0, delayed: 0}})
+      assert.deepEqual((await call('GET', API_FAULTS_PATH)).body, {
+        spec: 'none',
+        counts: {writeErrors: 0, conflicts: 0, lostResponses: 0, readErrors: 0, delayed: 0},
+      })
       const put = await call('PUT', API_FAULTS_PATH, 'write-error=100%, seed=3', 'text/plain')
       assert.equal(put.status, 200)
       assert.equal(put.body.spec, 'write-error=100%,seed=3')
@@ -228,12 +301,15 @@ describe('sandbox API fault mode', () => {
       assert.equal(faults.spec.writeError, 100)
     })
 
-    describe('what the runner\'s client does with it (KubeCluster)', () => {
+    describe("what the runner's client does with it (KubeCluster)", () => {
       it('retries a read on any server error, at most 4 times', async () => {
         const cluster = await kubeconfigAt()
         await cluster.istioVersion()
         faults.set(parseApiFaults('read-error=100%,seed=5'))
-        await assert.rejects(cluster.getVirtualService('default', 'ratings'), (err: unknown) => err instanceof ApiError && err.transient)
+        await assert.rejects(
+          cluster.getVirtualService('default', 'ratings'),
+          (err: unknown) => err instanceof ApiError && err.transient,
+        )
         assert.equal(faults.counts.readErrors, 5)
         faults.set(parseApiFaults('read-error=50%,seed=5'))
         for (let i = 0; i < 5; i++) assert.deepEqual(await cluster.listVirtualServices('default'), [])
@@ -246,16 +322,25 @@ describe('sandbox API fault mode', () => {
         let retried = 0
         for (const seed of [1, 2, 3, 4]) {
           faults.set(parseApiFaults(`write-error=100%,seed=${seed}`))
-          const err = await cluster.createVirtualService(vs).then(() => undefined, (e: unknown) => e)
+          const err = await cluster.createVirtualService(vs).then(
+            () => undefined,
+            (e: unknown) => e,
+          )
           assert.ok(err instanceof ApiError, String(err))
           const attempts = faults.counts.writeErrors
           // It stops at the first answer without Retry-After (500), or after 1 + 4 retries.
-          assert.ok(err.status === 500 ? attempts <= 5 : attempts === 5, `seed ${seed}: ${err.status} after ${attempts} attempt(s)`)
+          assert.ok(
+            err.status === 500 ? attempts <= 5 : attempts === 5,
+            `seed ${seed}: ${err.status} after ${attempts} attempt(s)`,
+          )
           if (attempts > 1) retried++
         }
         assert.ok(retried > 0, 'some 429/503 was retried')
         faults.set(parseApiFaults('lost-response=100%'))
-        await assert.rejects(cluster.createVirtualService(vs), (err: unknown) => err instanceof ApiError && err.status === 504)
+        await assert.rejects(
+          cluster.createVirtualService(vs),
+          (err: unknown) => err instanceof ApiError && err.status === 504,
+        )
         assert.equal(faults.counts.lostResponses, 1, 'a write that may have landed is not repeated blindly')
         assert.ok(store.get('VirtualService', 'default', 'ratings') !== undefined)
       })

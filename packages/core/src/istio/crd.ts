@@ -37,7 +37,12 @@ export interface Crd {
   versions: CrdVersion[]
 }
 
-const CRD_FILES = {VirtualService: 'virtualservice.yaml', DestinationRule: 'destinationrule.yaml', Gateway: 'gateway.yaml', PeerAuthentication: 'peerauthentication.yaml'} as const
+const CRD_FILES = {
+  VirtualService: 'virtualservice.yaml',
+  DestinationRule: 'destinationrule.yaml',
+  Gateway: 'gateway.yaml',
+  PeerAuthentication: 'peerauthentication.yaml',
+} as const
 /** The Istio kinds whose CRDs we carry. */
 export type IstioKind = keyof typeof CRD_FILES
 
@@ -47,7 +52,13 @@ const crds = new Map<IstioKind, Crd>()
 export function parseCrdYaml(text: string): Crd {
   const doc = parseAllDocuments(text)[0]
   if (doc === undefined || Array.isArray(doc)) throw new Error('no CRD document')
-  const raw = doc.toJS() as {spec: {group: string; names: {kind: string; plural: string; singular: string; shortNames?: string[]}; versions: CrdVersion[]}}
+  const raw = doc.toJS() as {
+    spec: {
+      group: string
+      names: {kind: string; plural: string; singular: string; shortNames?: string[]}
+      versions: CrdVersion[]
+    }
+  }
   return {
     group: raw.spec.group,
     kind: raw.spec.names.kind,
@@ -61,7 +72,10 @@ export function parseCrdYaml(text: string): Crd {
 /** The vendored CRD YAML and its JSON rendering (`npm run schema` writes it; a test keeps the two equal). */
 export function crdFiles(kind: IstioKind): {yaml: URL; json: URL} {
   const base = CRD_FILES[kind].replace(/\.yaml$/, '')
-  return {yaml: new URL(`../../schema/istio/${base}.yaml`, import.meta.url), json: new URL(`../../schema/istio/${base}.json`, import.meta.url)}
+  return {
+    yaml: new URL(`../../schema/istio/${base}.yaml`, import.meta.url),
+    json: new URL(`../../schema/istio/${base}.json`, import.meta.url),
+  }
 }
 
 /** The CRD of an Istio kind, read once from `schema/istio/` (the JSON rendering: parsing the YAML takes a second). */
@@ -69,7 +83,7 @@ export function crdFor(kind: IstioKind): Crd {
   let crd = crds.get(kind)
   if (crd === undefined) {
     const {yaml, json} = crdFiles(kind)
-    crd = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) as Crd : parseCrdYaml(readFileSync(yaml, 'utf8'))
+    crd = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as Crd) : parseCrdYaml(readFileSync(yaml, 'utf8'))
     crds.set(kind, crd)
   }
   return crd
@@ -93,8 +107,12 @@ function celHolds(rule: string, value: unknown): boolean {
       return typeof value !== 'object' || value === null || Object.keys(value).every(k => k.length > 0)
     // PeerAuthentication's portLevelMtls keys (istio 1.30.3 crd-all.gen.yaml).
     case 'self.all(key, 0 < int(key) && int(key) <= 65535)':
-      return typeof value !== 'object' || value === null || Object.keys(value).every(k => /^[0-9]+$/.test(k) && Number(k) > 0 && Number(k) <= 65535)
-    case "has(self.portLevelMtls) ? (((has(self.selector) && has(self.selector.matchLabels)) ? self.selector.matchLabels : {}).size() > 0) : true": {
+      return (
+        typeof value !== 'object' ||
+        value === null ||
+        Object.keys(value).every(k => /^[0-9]+$/.test(k) && Number(k) > 0 && Number(k) <= 65535)
+      )
+    case 'has(self.portLevelMtls) ? (((has(self.selector) && has(self.selector.matchLabels)) ? self.selector.matchLabels : {}).size() > 0) : true': {
       const spec = (value ?? {}) as {portLevelMtls?: unknown; selector?: {matchLabels?: Record<string, unknown>}}
       return spec.portLevelMtls === undefined || Object.keys(spec.selector?.matchLabels ?? {}).length > 0
     }
@@ -118,8 +136,20 @@ function newAjv(): Ajv {
     validate: function cel(rules: {rule: string; message?: string}[], data: unknown) {
       const failed = rules.filter(r => !celHolds(r.rule, data))
       if (failed.length > 0) {
-        const type = Array.isArray(data) ? 'array' : data === null ? 'null' : typeof data === 'number' ? (Number.isInteger(data) ? 'integer' : 'number') : typeof data
-        ;(cel as unknown as {errors: Partial<ErrorObject>[]}).errors = failed.map(r => ({keyword: 'x-kubernetes-validations', message: r.message ?? `failed rule: ${r.rule}`, params: {type}}))
+        const type = Array.isArray(data)
+          ? 'array'
+          : data === null
+            ? 'null'
+            : typeof data === 'number'
+              ? Number.isInteger(data)
+                ? 'integer'
+                : 'number'
+              : typeof data
+        ;(cel as unknown as {errors: Partial<ErrorObject>[]}).errors = failed.map(r => ({
+          keyword: 'x-kubernetes-validations',
+          message: r.message ?? `failed rule: ${r.rule}`,
+          params: {type},
+        }))
         return false
       }
       return true
@@ -131,7 +161,10 @@ function newAjv(): Ajv {
 const validators = new Map<string, ValidateFunction>()
 let ajv: Ajv | undefined
 
-function validatorFor(kind: IstioKind, version: string): {validate: ValidateFunction; schema: Record<string, unknown>} | undefined {
+function validatorFor(
+  kind: IstioKind,
+  version: string,
+): {validate: ValidateFunction; schema: Record<string, unknown>} | undefined {
   const v = crdFor(kind).versions.find(x => x.name === version && x.served)
   if (v === undefined) return undefined
   const key = `${kind}/${version}`
@@ -146,20 +179,36 @@ function validatorFor(kind: IstioKind, version: string): {validate: ValidateFunc
 
 /** Converts an ajv JSON pointer (`/spec/http/0/fault`) into a field path (`spec.http[0].fault`). */
 export function fieldPath(pointer: string): string {
-  return pointer.split('/').slice(1).map(p => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return pointer
+    .split('/')
+    .slice(1)
+    .map(p => p.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, seg) => (/^[0-9]+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '')
 }
 
 function describe(e: ErrorObject): SchemaViolation {
-  return {...describeMessage(e), keyword: e.keyword, ...(e.keyword === 'x-kubernetes-validations' ? {celType: String(e.params['type'])} : {})}
+  return {
+    ...describeMessage(e),
+    keyword: e.keyword,
+    ...(e.keyword === 'x-kubernetes-validations' ? {celType: String(e.params['type'])} : {}),
+  }
 }
 
 function describeMessage(e: ErrorObject): SchemaViolation {
   const path = fieldPath(e.instancePath)
   if (e.keyword === 'type') return {path, message: `Invalid value: must be of type ${String(e.params['type'])}`}
-  if (e.keyword === 'required') return {path: path === '' ? String(e.params['missingProperty']) : `${path}.${String(e.params['missingProperty'])}`, message: 'Required value'}
-  if (e.keyword === 'enum') return {path, message: `Unsupported value: supported values: ${(e.params['allowedValues'] as unknown[]).map(v => JSON.stringify(v)).join(', ')}`}
-  if (e.keyword === 'oneOf') return {path, message: 'Invalid value: must set exactly one of the alternatives the schema allows'}
+  if (e.keyword === 'required')
+    return {
+      path: path === '' ? String(e.params['missingProperty']) : `${path}.${String(e.params['missingProperty'])}`,
+      message: 'Required value',
+    }
+  if (e.keyword === 'enum')
+    return {
+      path,
+      message: `Unsupported value: supported values: ${(e.params['allowedValues'] as unknown[]).map(v => JSON.stringify(v)).join(', ')}`,
+    }
+  if (e.keyword === 'oneOf')
+    return {path, message: 'Invalid value: must set exactly one of the alternatives the schema allows'}
   return {path, message: `Invalid value: ${e.message ?? e.keyword}`}
 }
 
@@ -175,7 +224,9 @@ export function unknownFields(schema: Record<string, unknown>, value: unknown, p
   const out: string[] = []
   for (const [k, v] of Object.entries(value)) {
     const p = path === '' ? k : `${path}.${k}`
-    const sub = props?.[k] ?? (typeof additional === 'object' && additional !== null ? additional as Record<string, unknown> : undefined)
+    const sub =
+      props?.[k] ??
+      (typeof additional === 'object' && additional !== null ? (additional as Record<string, unknown>) : undefined)
     if (sub === undefined) {
       if (props !== undefined && additional !== true) out.push(p)
       continue
@@ -189,18 +240,45 @@ export function unknownFields(schema: Record<string, unknown>, value: unknown, p
  * Validates an Istio object (`apiVersion`, `kind`, `metadata`, `spec`) against its CRD's schema for
  * the object's version. With `strict`, undeclared fields are errors too. Returns every violation.
  */
-export function validateIstioObject(obj: {apiVersion?: unknown; kind?: unknown; spec?: unknown}, options: {strict?: boolean} = {}): SchemaViolation[] {
+export function validateIstioObject(
+  obj: {apiVersion?: unknown; kind?: unknown; spec?: unknown},
+  options: {strict?: boolean} = {},
+): SchemaViolation[] {
   const kind = obj.kind as IstioKind
-  if (!(kind in CRD_FILES)) return [{path: 'kind', message: `Unsupported value: ${JSON.stringify(obj.kind)}: supported values: ${Object.keys(CRD_FILES).join(', ')}`}]
+  if (!(kind in CRD_FILES))
+    return [
+      {
+        path: 'kind',
+        message: `Unsupported value: ${JSON.stringify(obj.kind)}: supported values: ${Object.keys(CRD_FILES).join(', ')}`,
+      },
+    ]
   const [group, version] = String(obj.apiVersion ?? '').split('/')
-  if (group !== crdFor(kind).group || version === undefined) return [{path: 'apiVersion', message: `Unsupported value: ${JSON.stringify(obj.apiVersion)}: must be ${crdFor(kind).group}/<version>`}]
+  if (group !== crdFor(kind).group || version === undefined)
+    return [
+      {
+        path: 'apiVersion',
+        message: `Unsupported value: ${JSON.stringify(obj.apiVersion)}: must be ${crdFor(kind).group}/<version>`,
+      },
+    ]
   const v = validatorFor(kind, version)
-  if (v === undefined) return [{path: 'apiVersion', message: `version ${version} of ${kind} is not served (served: ${crdFor(kind).versions.map(x => x.name).join(', ')})`}]
+  if (v === undefined)
+    return [
+      {
+        path: 'apiVersion',
+        message: `version ${version} of ${kind} is not served (served: ${crdFor(kind)
+          .versions.map(x => x.name)
+          .join(', ')})`,
+      },
+    ]
   const body = {spec: obj.spec}
-  const violations = v.validate(body) ? [] : (v.validate.errors ?? []).filter(e => e.keyword !== 'if' && e.keyword !== 'not').map(describe)
+  const violations = v.validate(body)
+    ? []
+    : (v.validate.errors ?? []).filter(e => e.keyword !== 'if' && e.keyword !== 'not').map(describe)
   if (options.strict === true) {
     const specSchema = (v.schema['properties'] as Record<string, Record<string, unknown>> | undefined)?.['spec']
-    if (specSchema !== undefined) for (const p of unknownFields(specSchema, obj.spec, 'spec')) violations.push({path: p, message: 'field not declared in schema'})
+    if (specSchema !== undefined)
+      for (const p of unknownFields(specSchema, obj.spec, 'spec'))
+        violations.push({path: p, message: 'field not declared in schema'})
   }
   return dedupe(violations)
 }

@@ -19,27 +19,36 @@ function connectionPoolErrors(pool: unknown, path: string): Violation[] {
   if (!isObj(pool)) return []
   const out: Violation[] = []
   const add = (p: string, messages: string[]) => messages.forEach(message => out.push({path: p, message}))
-  if (pool['http'] === undefined && pool['tcp'] === undefined) return [{path, message: 'connection pool must have at least one field'}]
+  if (pool['http'] === undefined && pool['tcp'] === undefined)
+    return [{path, message: 'connection pool must have at least one field'}]
   const http = pool['http']
   if (isObj(http)) {
     const at = `${path}.http`
-    if (negative(http['http1MaxPendingRequests'])) add(`${at}.http1MaxPendingRequests`, ['http1 max pending requests must be non-negative'])
+    if (negative(http['http1MaxPendingRequests']))
+      add(`${at}.http1MaxPendingRequests`, ['http1 max pending requests must be non-negative'])
     if (negative(http['http2MaxRequests'])) add(`${at}.http2MaxRequests`, ['http2 max requests must be non-negative'])
-    if (negative(http['maxRequestsPerConnection'])) add(`${at}.maxRequestsPerConnection`, ['max requests per connection must be non-negative'])
+    if (negative(http['maxRequestsPerConnection']))
+      add(`${at}.maxRequestsPerConnection`, ['max requests per connection must be non-negative'])
     if (negative(http['maxRetries'])) add(`${at}.maxRetries`, ['max retries must be non-negative'])
     if (http['idleTimeout'] !== undefined) add(`${at}.idleTimeout`, durationErrors(http['idleTimeout']))
-    if (http['h2UpgradePolicy'] === 'UPGRADE' && http['useClientProtocol'] === true) add(`${at}.useClientProtocol`, ['use client protocol must not be true when H2UpgradePolicy is UPGRADE'])
-    if (negative(http['maxConcurrentStreams'])) add(`${at}.maxConcurrentStreams`, ['max concurrent streams must be non-negative'])
+    if (http['h2UpgradePolicy'] === 'UPGRADE' && http['useClientProtocol'] === true)
+      add(`${at}.useClientProtocol`, ['use client protocol must not be true when H2UpgradePolicy is UPGRADE'])
+    if (negative(http['maxConcurrentStreams']))
+      add(`${at}.maxConcurrentStreams`, ['max concurrent streams must be non-negative'])
   }
   const tcp = pool['tcp']
   if (isObj(tcp)) {
     const at = `${path}.tcp`
     if (negative(tcp['maxConnections'])) add(`${at}.maxConnections`, ['max connections must be non-negative'])
-    for (const field of ['connectTimeout', 'maxConnectionDuration'] as const) if (tcp[field] !== undefined) add(`${at}.${field}`, durationErrors(tcp[field]))
+    for (const field of ['connectTimeout', 'maxConnectionDuration'] as const)
+      if (tcp[field] !== undefined) add(`${at}.${field}`, durationErrors(tcp[field]))
     // A 0s idle timeout turns the timeout off: Istio skips its check.
-    if (tcp['idleTimeout'] !== undefined && !/^0+(\.0+)?(ms|s|m|h)$/.test(String(tcp['idleTimeout']))) add(`${at}.idleTimeout`, durationErrors(tcp['idleTimeout']))
+    if (tcp['idleTimeout'] !== undefined && !/^0+(\.0+)?(ms|s|m|h)$/.test(String(tcp['idleTimeout'])))
+      add(`${at}.idleTimeout`, durationErrors(tcp['idleTimeout']))
     const ka = tcp['tcpKeepalive']
-    if (isObj(ka)) for (const field of ['time', 'interval'] as const) if (ka[field] !== undefined) add(`${at}.tcpKeepalive.${field}`, durationErrors(ka[field]))
+    if (isObj(ka))
+      for (const field of ['time', 'interval'] as const)
+        if (ka[field] !== undefined) add(`${at}.tcpKeepalive.${field}`, durationErrors(ka[field]))
   }
   return out
 }
@@ -49,10 +58,13 @@ function outlierDetectionErrors(outlier: unknown, path: string): Violation[] {
   if (!isObj(outlier)) return []
   const out: Violation[] = []
   const add = (p: string, messages: string[]) => messages.forEach(message => out.push({path: p, message}))
-  if (outlier['baseEjectionTime'] !== undefined) add(`${path}.baseEjectionTime`, durationErrors(outlier['baseEjectionTime']))
+  if (outlier['baseEjectionTime'] !== undefined)
+    add(`${path}.baseEjectionTime`, durationErrors(outlier['baseEjectionTime']))
   const localFailures = outlier['consecutiveLocalOriginFailures']
   if (outlier['splitExternalLocalOriginErrors'] !== true && typeof localFailures === 'number' && localFailures > 0) {
-    add(`${path}.consecutiveLocalOriginFailures`, ['outlier detection consecutive local origin failures is specified, but split external local origin errors is set to false'])
+    add(`${path}.consecutiveLocalOriginFailures`, [
+      'outlier detection consecutive local origin failures is specified, but split external local origin errors is set to false',
+    ])
   }
   if (outlier['interval'] !== undefined) add(`${path}.interval`, durationErrors(outlier['interval']))
   for (const field of ['maxEjectionPercent', 'minHealthPercent'] as const) {
@@ -65,8 +77,12 @@ function outlierDetectionErrors(outlier: unknown, path: string): Violation[] {
 /** istiod's webhook rules for a trafficPolicy's connectionPool and outlierDetection at `path`. */
 export function trafficPolicyWebhookErrors(policy: unknown, path: string): Violation[] {
   if (!isObj(policy)) return []
-  if (Object.values(policy).every(v => v === undefined || v === null)) return [{path, message: 'traffic policy must have at least one field'}]
-  return [...connectionPoolErrors(policy['connectionPool'], `${path}.connectionPool`), ...outlierDetectionErrors(policy['outlierDetection'], `${path}.outlierDetection`)]
+  if (Object.values(policy).every(v => v === undefined || v === null))
+    return [{path, message: 'traffic policy must have at least one field'}]
+  return [
+    ...connectionPoolErrors(policy['connectionPool'], `${path}.connectionPool`),
+    ...outlierDetectionErrors(policy['outlierDetection'], `${path}.outlierDetection`),
+  ]
 }
 
 /**
@@ -75,7 +91,11 @@ export function trafficPolicyWebhookErrors(policy: unknown, path: string): Viola
  * schema first and alone, then the webhook. Paths start at `spec.trafficPolicy`.
  */
 export function validateTrafficPolicyPatch(patch: Obj, version = 'v1'): Violation[] {
-  const probe = {apiVersion: `${ISTIO_GROUP}/${version}`, kind: 'DestinationRule', spec: {host: 'patched', trafficPolicy: patch}}
+  const probe = {
+    apiVersion: `${ISTIO_GROUP}/${version}`,
+    kind: 'DestinationRule',
+    spec: {host: 'patched', trafficPolicy: patch},
+  }
   const schema = validateIstioObject(probe, {strict: true})
   if (schema.length > 0) return schema
   return trafficPolicyWebhookErrors(patch, 'spec.trafficPolicy')
@@ -90,7 +110,9 @@ export function validateDestinationRule(dr: DestinationRule): Violation[] {
   const schema = validateIstioObject(dr)
   if (schema.length > 0) return schema
   const out: Violation[] = []
-  if (typeof dr.spec.host !== 'string' || dr.spec.host === '') out.push({path: 'spec.host', message: 'host must be specified'})
-  if (dr.spec.trafficPolicy !== undefined) out.push(...trafficPolicyWebhookErrors(dr.spec.trafficPolicy, 'spec.trafficPolicy'))
+  if (typeof dr.spec.host !== 'string' || dr.spec.host === '')
+    out.push({path: 'spec.host', message: 'host must be specified'})
+  if (dr.spec.trafficPolicy !== undefined)
+    out.push(...trafficPolicyWebhookErrors(dr.spec.trafficPolicy, 'spec.trafficPolicy'))
   return out
 }

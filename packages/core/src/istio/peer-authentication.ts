@@ -27,7 +27,11 @@ export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE'
 /** An Istio PeerAuthentication, as far as mode resolution reads it. */
 export interface PeerAuthentication {
   metadata: {name: string; namespace?: string; creationTimestamp?: string}
-  spec?: {selector?: {matchLabels?: Record<string, string>}; mtls?: {mode?: string}; portLevelMtls?: Record<string, {mode?: string}>}
+  spec?: {
+    selector?: {matchLabels?: Record<string, string>}
+    mtls?: {mode?: string}
+    portLevelMtls?: Record<string, {mode?: string}>
+  }
 }
 
 /** The effective policy of one workload: its mode, per-port overrides, and which policy set each. */
@@ -46,7 +50,7 @@ const MODES = new Set<string>(['STRICT', 'PERMISSIVE', 'DISABLE'])
 /** A policy's (or a port's) mode, undefined for UNSET or absent. */
 function setMode(mtls: {mode?: string} | undefined): MtlsMode | undefined {
   const mode = mtls?.mode
-  return mode !== undefined && MODES.has(mode) ? mode as MtlsMode : undefined
+  return mode !== undefined && MODES.has(mode) ? (mode as MtlsMode) : undefined
 }
 
 /** Whether a policy has no `selector.matchLabels`: mesh-wide in the root namespace, else namespace-wide. */
@@ -82,8 +86,16 @@ function selects(p: PeerAuthentication, labels: Record<string, string>): boolean
 }
 
 /** The effective mTLS policy of a workload (its namespace and pod labels), as ComposePeerAuthentication gives it. */
-export function workloadMtls(policies: readonly PeerAuthentication[], workload: {namespace: string; labels: Record<string, string>}, rootNamespace = ROOT_NAMESPACE): WorkloadMtls {
-  const applicable = effectivePolicies(policies).filter(p => (p.metadata.namespace === workload.namespace || p.metadata.namespace === rootNamespace) && selects(p, workload.labels))
+export function workloadMtls(
+  policies: readonly PeerAuthentication[],
+  workload: {namespace: string; labels: Record<string, string>},
+  rootNamespace = ROOT_NAMESPACE,
+): WorkloadMtls {
+  const applicable = effectivePolicies(policies).filter(
+    p =>
+      (p.metadata.namespace === workload.namespace || p.metadata.namespace === rootNamespace) &&
+      selects(p, workload.labels),
+  )
   const mesh = applicable.find(p => namespaceWide(p) && p.metadata.namespace === rootNamespace)
   const namespace = applicable.find(p => namespaceWide(p) && p.metadata.namespace !== rootNamespace)
   const workloadPolicy = applicable.find(p => !namespaceWide(p) && p.metadata.namespace !== rootNamespace)

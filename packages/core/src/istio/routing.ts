@@ -40,29 +40,41 @@ export function re2(pattern: string): RE2JS {
 }
 
 /** Whether a StringMatch holds for a value; `undefined` value means the header/param is absent. */
-export function stringMatches(m: StringMatch | null | undefined, value: string | undefined, ignoreCase = false): boolean {
+export function stringMatches(
+  m: StringMatch | null | undefined,
+  value: string | undefined,
+  ignoreCase = false,
+): boolean {
   if (value === undefined) return false
   if (m === null || m === undefined) return true
   if (m.exact !== undefined) return ignoreCase ? m.exact.toLowerCase() === value.toLowerCase() : m.exact === value
-  if (m.prefix !== undefined) return ignoreCase ? value.toLowerCase().startsWith(m.prefix.toLowerCase()) : value.startsWith(m.prefix)
+  if (m.prefix !== undefined)
+    return ignoreCase ? value.toLowerCase().startsWith(m.prefix.toLowerCase()) : value.startsWith(m.prefix)
   if (m.regex !== undefined) return m.regex === '*' || re2(m.regex).matches(value)
   return true // {} is a presence match
 }
 
 /** Whether a StringMatch is a presence-only match (`{}` or regex `*`). */
 function isPresence(m: StringMatch | null | undefined): boolean {
-  return m === null || m === undefined || (m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === '*'))
+  return (
+    m === null ||
+    m === undefined ||
+    (m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === '*'))
+  )
 }
 
 function splitPath(path: string): {pathOnly: string; query: URLSearchParams} {
   const q = path.indexOf('?')
-  return q < 0 ? {pathOnly: path, query: new URLSearchParams()} : {pathOnly: path.slice(0, q), query: new URLSearchParams(path.slice(q + 1))}
+  return q < 0
+    ? {pathOnly: path, query: new URLSearchParams()}
+    : {pathOnly: path.slice(0, q), query: new URLSearchParams(path.slice(q + 1))}
 }
 
 /** Whether every condition in one match block holds (AND semantics). */
 export function matchBlockMatches(m: HTTPMatchRequest, req: RoutableRequest): boolean {
   const {pathOnly, query} = splitPath(req.path)
-  if (m.uri !== undefined && !stringMatches(m.uri, pathOnly, m.ignoreUriCase === true && m.uri.regex === undefined)) return false
+  if (m.uri !== undefined && !stringMatches(m.uri, pathOnly, m.ignoreUriCase === true && m.uri.regex === undefined))
+    return false
   if (m.method !== undefined && !stringMatches(m.method, req.method)) return false
   if (m.authority !== undefined && !stringMatches(m.authority, req.authority ?? req.headers['host'])) return false
   if (m.scheme !== undefined && !stringMatches(m.scheme, req.scheme ?? 'http')) return false
@@ -73,7 +85,7 @@ export function matchBlockMatches(m: HTTPMatchRequest, req: RoutableRequest): bo
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
     const value = req.headers[name.toLowerCase()]
     // Envoy: invert_match, and a missing header is treated as "" unless this is a presence match.
-    const seen = isPresence(sm) ? value : value ?? ''
+    const seen = isPresence(sm) ? value : (value ?? '')
     if (stringMatches(sm, seen)) return false
   }
   for (const [name, sm] of Object.entries(m.queryParams ?? {})) {
@@ -121,9 +133,11 @@ export function appliesToSidecars(vs: VirtualService): boolean {
 
 /** Oldest first, then by name, then namespace: Istio's sortConfigByCreationTime (pilot/pkg/model/config.go, 1.30.3). */
 function byCreationTime(a: VirtualService, b: VirtualService): number {
-  return (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '')
-    || a.metadata.name.localeCompare(b.metadata.name)
-    || (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '')
+  return (
+    (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+    a.metadata.name.localeCompare(b.metadata.name) ||
+    (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '')
+  )
 }
 
 /**
@@ -148,20 +162,44 @@ export function visibilityTier(vs: VirtualService, proxyNamespace: string): 0 | 
  * Sidecars keep only the first VirtualService per host (test/reference/SEMANTICS.md (a)11), so
  * an older public one in another namespace shadows a newer one in the proxy's own namespace.
  */
-export function virtualServicesInPrecedence(all: readonly VirtualService[], serviceFqdn: string, proxyNamespace: string): VirtualService[] {
-  const visible = all.filter(vs => appliesToSidecars(vs) && visibilityTier(vs, proxyNamespace) !== undefined
-    && (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? proxyNamespace)))
-  const exact = (vs: VirtualService) => (vs.spec.hosts ?? []).some(h => fqdn(h, vs.metadata.namespace ?? proxyNamespace) === serviceFqdn) ? 0 : 1
-  return [...visible].sort((a, b) => exact(a) - exact(b) || (visibilityTier(a, proxyNamespace) ?? 3) - (visibilityTier(b, proxyNamespace) ?? 3) || byCreationTime(a, b))
+export function virtualServicesInPrecedence(
+  all: readonly VirtualService[],
+  serviceFqdn: string,
+  proxyNamespace: string,
+): VirtualService[] {
+  const visible = all.filter(
+    vs =>
+      appliesToSidecars(vs) &&
+      visibilityTier(vs, proxyNamespace) !== undefined &&
+      (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? proxyNamespace)),
+  )
+  const exact = (vs: VirtualService) =>
+    (vs.spec.hosts ?? []).some(h => fqdn(h, vs.metadata.namespace ?? proxyNamespace) === serviceFqdn) ? 0 : 1
+  return [...visible].sort(
+    (a, b) =>
+      exact(a) - exact(b) ||
+      (visibilityTier(a, proxyNamespace) ?? 3) - (visibilityTier(b, proxyNamespace) ?? 3) ||
+      byCreationTime(a, b),
+  )
 }
 
 /**
  * The VirtualService sidecars use for a service: an exact host beats a wildcard, and among
  * equals the oldest wins (Istio drops later duplicates for sidecars — test/reference/SEMANTICS.md (a)11).
  */
-export function virtualServiceFor(all: readonly VirtualService[], serviceFqdn: string, namespace: string): VirtualService | undefined {
-  const candidates = all.filter(vs => appliesToSidecars(vs) && (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? namespace)))
-  const exact = candidates.filter(vs => (vs.spec.hosts ?? []).some(h => fqdn(h, vs.metadata.namespace ?? namespace) === serviceFqdn))
+export function virtualServiceFor(
+  all: readonly VirtualService[],
+  serviceFqdn: string,
+  namespace: string,
+): VirtualService | undefined {
+  const candidates = all.filter(
+    vs =>
+      appliesToSidecars(vs) &&
+      (vs.spec.hosts ?? []).some(h => hostCovers(h, serviceFqdn, vs.metadata.namespace ?? namespace)),
+  )
+  const exact = candidates.filter(vs =>
+    (vs.spec.hosts ?? []).some(h => fqdn(h, vs.metadata.namespace ?? namespace) === serviceFqdn),
+  )
   const pool = exact.length > 0 ? exact : candidates
   return [...pool].sort(byCreationTime)[0]
 }

@@ -6,8 +6,21 @@
 import {validateIstioObject} from './crd.js'
 import type {HTTPMatchRequest, HTTPRoute, VirtualService} from './types.js'
 import {
-  durationErrors, gatewayNameErrors, grpcStatusErrors, headerNameErrors, headerValueErrors, hostsOverlap, httpStatusErrors,
-  isDns1123Label, isIpAddress, isJwtClaimKey, percentageErrors, portErrors, regexErrors, retryOnErrors, stringMatchErrors,
+  durationErrors,
+  gatewayNameErrors,
+  grpcStatusErrors,
+  headerNameErrors,
+  headerValueErrors,
+  hostsOverlap,
+  httpStatusErrors,
+  isDns1123Label,
+  isIpAddress,
+  isJwtClaimKey,
+  percentageErrors,
+  portErrors,
+  regexErrors,
+  retryOnErrors,
+  stringMatchErrors,
   wildcardDomainErrors,
 } from './webhook-rules.js'
 
@@ -34,7 +47,9 @@ export function validateVirtualService(vs: VirtualService, options: {strict?: bo
   }
   const name = vs.metadata?.name
   if (typeof name !== 'string' || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    report('metadata.name', [`Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`])
+    report('metadata.name', [
+      `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    ])
   }
   if (schema.length > 0) return [...out, ...schema]
   webhook(vs, report)
@@ -50,7 +65,9 @@ function webhook(vs: VirtualService, report: Report): void {
     if ((spec.tls ?? []).length > 0) report('spec.tls', ['delegate virtual service must have no tls route specified'])
     if ((spec.tcp ?? []).length > 0) report('spec.tcp', ['delegate virtual service must have no tcp route specified'])
   }
-  gateways.forEach((g, i) => { if (g !== 'mesh') report(`spec.gateways[${i}]`, gatewayNameErrors(g)) })
+  gateways.forEach((g, i) => {
+    if (g !== 'mesh') report(`spec.gateways[${i}]`, gatewayNameErrors(g))
+  })
   const appliesToGateway = gateways.length > 0 && !gateways.includes('mesh')
   if (!appliesToGateway) jwtClaimChecks(vs, report)
   let allHostsValid = true
@@ -65,9 +82,11 @@ function webhook(vs: VirtualService, report: Report): void {
     }
   })
   if (allHostsValid) {
-    hosts.forEach((a, i) => hosts.slice(i + 1).forEach(b => {
-      if (hostsOverlap(a, b)) report('spec.hosts', [`duplicate hosts in virtual service: ${a} & ${b}`])
-    }))
+    hosts.forEach((a, i) =>
+      hosts.slice(i + 1).forEach(b => {
+        if (hostsOverlap(a, b)) report('spec.hosts', [`duplicate hosts in virtual service: ${a} & ${b}`])
+      }),
+    )
   }
   if ((spec.http ?? []).length + (spec.tcp ?? []).length + (spec.tls ?? []).length === 0) {
     report('spec', ['http, tcp or tls must be provided in virtual service'])
@@ -80,7 +99,10 @@ function jwtClaimChecks(vs: VirtualService, report: Report): void {
   for (const [i, route] of (vs.spec.http ?? []).entries()) {
     for (const [j, m] of (route.match ?? []).entries()) {
       for (const key of [...Object.keys(m.headers ?? {}), ...Object.keys(m.withoutHeaders ?? {})]) {
-        if (isJwtClaimKey(key)) report(`spec.http[${i}].match[${j}]`, [`JWT claim based routing (key: ${key}) is only supported for gateway, found no gateways: [${(vs.spec.gateways ?? []).join(' ')}]`])
+        if (isJwtClaimKey(key))
+          report(`spec.http[${i}].match[${j}]`, [
+            `JWT claim based routing (key: ${key}) is only supported for gateway, found no gateways: [${(vs.spec.gateways ?? []).join(' ')}]`,
+          ])
       }
     }
   }
@@ -93,7 +115,8 @@ function exportToChecks(exportTo: string[] | undefined, report: Report): void {
     if (seen.has(e)) report('spec.exportTo', [`duplicate entries in exportTo for entry ${e}`])
     seen.add(e)
   }
-  if (seen.has('*') && seen.size > 1) report('spec.exportTo', ['cannot have both public (*) and non-public exportTo values for a resource'])
+  if (seen.has('*') && seen.size > 1)
+    report('spec.exportTo', ['cannot have both public (*) and non-public exportTo values for a resource'])
 }
 
 function routeConflicts(r: HTTPRoute, path: string, delegate: boolean, report: Report): void {
@@ -117,7 +140,8 @@ function routeConflicts(r: HTTPRoute, path: string, delegate: boolean, report: R
   } else if (!hasRoute) {
     errs.push('HTTP route, redirect or direct_response is required')
   }
-  if (r['mirror'] !== undefined && (r['mirrors'] as unknown[] | undefined ?? []).length > 0) errs.push('HTTP route cannot contain both mirror and mirrors')
+  if (r['mirror'] !== undefined && ((r['mirrors'] as unknown[] | undefined) ?? []).length > 0)
+    errs.push('HTTP route cannot contain both mirror and mirrors')
   report(path, errs)
 }
 
@@ -130,15 +154,19 @@ function matchChecks(m: HTTPMatchRequest, path: string, report: Report): void {
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
     report(`${path}.withoutHeaders`, headerNameErrors(name))
     // `*` is not RE2: Istio turns it into a presence match.
-    if (sm !== null && sm.regex !== '*') report(`${path}.withoutHeaders[${name}]`, stringMatchErrors(sm, 'withoutHeaders'))
+    if (sm !== null && sm.regex !== '*')
+      report(`${path}.withoutHeaders[${name}]`, stringMatchErrors(sm, 'withoutHeaders'))
   }
   report(`${path}.uri`, regexErrors(m.uri, 'uri'))
   report(`${path}.scheme`, stringMatchErrors(m.scheme, 'scheme'))
   report(`${path}.method`, stringMatchErrors(m.method, 'method'))
   report(`${path}.authority`, stringMatchErrors(m.authority, 'authority'))
-  for (const [name, sm] of Object.entries(m.queryParams ?? {})) report(`${path}.queryParams[${name}]`, stringMatchErrors(sm, 'queryParams'))
+  for (const [name, sm] of Object.entries(m.queryParams ?? {}))
+    report(`${path}.queryParams[${name}]`, stringMatchErrors(sm, 'queryParams'))
   if (m.port !== undefined && m.port !== 0) report(`${path}.port`, portErrors(m.port))
-  ;(m.gateways ?? []).forEach((g, i) => { if (g !== 'mesh') report(`${path}.gateways[${i}]`, gatewayNameErrors(g)) })
+  ;(m.gateways ?? []).forEach((g, i) => {
+    if (g !== 'mesh') report(`${path}.gateways[${i}]`, gatewayNameErrors(g))
+  })
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== '' && !isDns1123Label(m.sourceNamespace)) {
     report(`${path}.sourceNamespace`, [`sourceNamespace match ${m.sourceNamespace} is invalid`])
   }
@@ -148,37 +176,48 @@ function headerOperations(headers: unknown, path: string, report: Report): void 
   const h = (headers ?? {}) as {request?: Obj; response?: Obj}
   const check = (side: 'request' | 'response', op: 'add' | 'set' | 'remove') => {
     const value = h[side]?.[op]
-    const names = op === 'remove' ? (value as string[] | undefined ?? []) : Object.keys((value as Obj | undefined) ?? {})
+    const names =
+      op === 'remove' ? ((value as string[] | undefined) ?? []) : Object.keys((value as Obj | undefined) ?? {})
     for (const name of names) {
       const p = `${path}.headers.${side}.${op}`
       if (name === '') report(p, ['header name cannot be empty'])
       else if (side === 'request' && op !== 'remove') {
         const lower = name.toLowerCase()
-        if (name.startsWith(':') && lower !== ':authority') report(p, [`invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`])
-      } else if (name.toLowerCase() === 'host') report(p, [`invalid header ${JSON.stringify(name)}: cannot set Host header`])
-      else if (name.startsWith(':')) report(p, [`invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`])
-      if (op !== 'remove') report(p, headerValueErrors(((value as Obj)[name])))
+        if (name.startsWith(':') && lower !== ':authority')
+          report(p, [`invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`])
+      } else if (name.toLowerCase() === 'host')
+        report(p, [`invalid header ${JSON.stringify(name)}: cannot set Host header`])
+      else if (name.startsWith(':'))
+        report(p, [`invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`])
+      if (op !== 'remove') report(p, headerValueErrors((value as Obj)[name]))
     }
   }
-  for (const side of ['request', 'response'] as const) for (const op of ['add', 'set', 'remove'] as const) check(side, op)
+  for (const side of ['request', 'response'] as const)
+    for (const op of ['add', 'set', 'remove'] as const) check(side, op)
 }
 
 function faultChecks(fault: HTTPRoute['fault'], path: string, report: Report): void {
   if (fault === undefined) return
-  if (fault.abort === undefined && fault.delay === undefined) report(path, ['HTTP fault injection must have an abort and/or a delay'])
+  if (fault.abort === undefined && fault.delay === undefined)
+    report(path, ['HTTP fault injection must have an abort and/or a delay'])
   const abort = fault.abort as Obj | undefined
   if (abort !== undefined) {
     report(`${path}.abort.percentage`, percentageErrors(abort['percentage'] as {value?: unknown} | undefined))
     if (abort['grpcStatus'] !== undefined) report(`${path}.abort.grpcStatus`, grpcStatusErrors(abort['grpcStatus']))
-    else if (abort['http2Error'] !== undefined) report(`${path}.abort.http2Error`, ['HTTP/2 abort fault injection not supported yet'])
-    else if (abort['httpStatus'] !== undefined) report(`${path}.abort.httpStatus`, httpStatusErrors(abort['httpStatus']))
+    else if (abort['http2Error'] !== undefined)
+      report(`${path}.abort.http2Error`, ['HTTP/2 abort fault injection not supported yet'])
+    else if (abort['httpStatus'] !== undefined)
+      report(`${path}.abort.httpStatus`, httpStatusErrors(abort['httpStatus']))
   }
   const delay = fault.delay as Obj | undefined
   if (delay !== undefined) {
     report(`${path}.delay.percentage`, percentageErrors(delay['percentage'] as {value?: unknown} | undefined))
     if (delay['fixedDelay'] !== undefined) report(`${path}.delay.fixedDelay`, durationErrors(delay['fixedDelay']))
     if (delay['exponentialDelay'] !== undefined) {
-      report(`${path}.delay.exponentialDelay`, [...durationErrors(delay['exponentialDelay']), 'exponentialDelay not supported yet'])
+      report(`${path}.delay.exponentialDelay`, [
+        ...durationErrors(delay['exponentialDelay']),
+        'exponentialDelay not supported yet',
+      ])
     }
   }
 }
@@ -188,7 +227,8 @@ function destinationChecks(d: Obj | undefined, path: string, report: Report): vo
   const host = String(d['host'] ?? '')
   report(`${path}.host`, host === '*' ? ['invalid destination host *'] : wildcardDomainErrors(host))
   const subset = d['subset']
-  if (typeof subset === 'string' && subset !== '' && !isDns1123Label(subset)) report(`${path}.subset`, [`subset name is invalid: ${subset}`])
+  if (typeof subset === 'string' && subset !== '' && !isDns1123Label(subset))
+    report(`${path}.subset`, [`subset name is invalid: ${subset}`])
   const port = d['port'] as Obj | undefined
   if (port !== undefined) report(`${path}.port.number`, portErrors(port['number'] ?? 0))
 }
@@ -198,7 +238,10 @@ function retryChecks(retries: Obj | undefined, path: string, report: Report): vo
   const attempts = typeof retries['attempts'] === 'number' ? retries['attempts'] : 0
   if (attempts < 0) report(`${path}.attempts`, ['attempts cannot be negative'])
   const retryOn = typeof retries['retryOn'] === 'string' ? retries['retryOn'] : ''
-  if (attempts === 0 && (retries['perTryTimeout'] !== undefined || retryOn !== '' || retries['retryRemoteLocalities'] !== undefined)) {
+  if (
+    attempts === 0 &&
+    (retries['perTryTimeout'] !== undefined || retryOn !== '' || retries['retryRemoteLocalities'] !== undefined)
+  ) {
     report(path, ['http retry policy configured when attempts are set to 0 (disabled)'])
   }
   if (retries['perTryTimeout'] !== undefined) report(`${path}.perTryTimeout`, durationErrors(retries['perTryTimeout']))
@@ -208,15 +251,24 @@ function retryChecks(retries: Obj | undefined, path: string, report: Report): vo
 
 function redirectChecks(redirect: Obj | undefined, path: string, report: Report): void {
   if (redirect === undefined) return
-  const str = (k: string) => (typeof redirect[k] === 'string' ? redirect[k] as string : '')
-  if (str('uri') === '' && str('authority') === '' && redirect['port'] === undefined && redirect['derivePort'] === undefined && str('scheme') === '') {
+  const str = (k: string) => (typeof redirect[k] === 'string' ? (redirect[k] as string) : '')
+  if (
+    str('uri') === '' &&
+    str('authority') === '' &&
+    redirect['port'] === undefined &&
+    redirect['derivePort'] === undefined &&
+    str('scheme') === ''
+  ) {
     report(path, ['redirect must specify URI, authority, scheme, or port'])
     return
   }
   const code = redirect['redirectCode']
-  if (typeof code === 'number' && code !== 0 && (code < 300 || code > 399)) report(`${path}.redirectCode`, [`${code} is not a valid redirect code, must be 3xx`])
-  else if (str('scheme') !== '' && str('scheme') !== 'http' && str('scheme') !== 'https') report(`${path}.scheme`, ['invalid redirect scheme, must be "http" or "https"'])
-  else if (typeof redirect['port'] === 'number' && redirect['port'] > 0) report(`${path}.port`, portErrors(redirect['port']))
+  if (typeof code === 'number' && code !== 0 && (code < 300 || code > 399))
+    report(`${path}.redirectCode`, [`${code} is not a valid redirect code, must be 3xx`])
+  else if (str('scheme') !== '' && str('scheme') !== 'http' && str('scheme') !== 'https')
+    report(`${path}.scheme`, ['invalid redirect scheme, must be "http" or "https"'])
+  else if (typeof redirect['port'] === 'number' && redirect['port'] > 0)
+    report(`${path}.port`, portErrors(redirect['port']))
 }
 
 function destinationsChecks(route: HTTPRoute, path: string, report: Report): void {
@@ -240,8 +292,14 @@ function validateHTTPRoute(route: HTTPRoute, path: string, delegate: boolean, re
   const cors = route['corsPolicy'] as Obj | undefined
   if (cors?.['maxAge'] !== undefined) report(`${path}.corsPolicy.maxAge`, durationErrors(cors['maxAge']))
   const mirrorPct = (route['mirrorPercentage'] as {value?: number} | undefined)?.value
-  if (mirrorPct !== undefined && mirrorPct > 100) report(`${path}.mirrorPercentage`, [`mirror_percentage must have a max value of 100 (it has ${mirrorPct.toFixed(6)})`])
-  if (mirrorPct !== undefined && mirrorPct < 0) report(`${path}.mirrorPercentage`, [`mirror_percentage must have a min value of 0 (it has ${mirrorPct.toFixed(6)})`])
+  if (mirrorPct !== undefined && mirrorPct > 100)
+    report(`${path}.mirrorPercentage`, [
+      `mirror_percentage must have a max value of 100 (it has ${mirrorPct.toFixed(6)})`,
+    ])
+  if (mirrorPct !== undefined && mirrorPct < 0)
+    report(`${path}.mirrorPercentage`, [
+      `mirror_percentage must have a min value of 0 (it has ${mirrorPct.toFixed(6)})`,
+    ])
   destinationChecks(route['mirror'] as Obj | undefined, `${path}.mirror`, report)
   ;((route['mirrors'] as Obj[] | undefined) ?? []).forEach((m, i) => {
     if (m['destination'] === undefined) report(`${path}.mirrors[${i}]`, ['destination is required for mirrors'])
@@ -252,13 +310,18 @@ function validateHTTPRoute(route: HTTPRoute, path: string, delegate: boolean, re
   if (direct !== undefined) report(`${path}.directResponse.status`, httpStatusErrors(direct['status']))
   retryChecks(route.retries as Obj | undefined, `${path}.retries`, report)
   const rewrite = route['rewrite'] as Obj | undefined
-  if (rewrite?.['uri'] !== undefined && rewrite['uriRegexRewrite'] !== undefined) report(`${path}.rewrite`, ['rewrite may only contain one of URI or UriRegexRewrite'])
+  if (rewrite?.['uri'] !== undefined && rewrite['uriRegexRewrite'] !== undefined)
+    report(`${path}.rewrite`, ['rewrite may only contain one of URI or UriRegexRewrite'])
   destinationsChecks(route, path, report)
   if (route.timeout !== undefined) report(`${path}.timeout`, durationErrors(route.timeout))
 }
 
 function sortedJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (v === null || typeof v !== 'object' || Array.isArray(v) ? v : Object.fromEntries(Object.entries(v as Obj).sort(([a], [b]) => (a < b ? -1 : 1)))))
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v === null || typeof v !== 'object' || Array.isArray(v)
+      ? v
+      : Object.fromEntries(Object.entries(v as Obj).sort(([a], [b]) => (a < b ? -1 : 1))),
+  )
 }
 
 /**
@@ -269,7 +332,8 @@ export function virtualServiceWarnings(vs: VirtualService): Violation[] {
   const out: Violation[] = []
   const seen = new Map<string, number>()
   const http = vs.spec.http ?? []
-  const ruleName = (i: number) => (http[i]?.name === undefined || http[i]?.name === '' ? `#${i}` : JSON.stringify(http[i]?.name))
+  const ruleName = (i: number) =>
+    http[i]?.name === undefined || http[i]?.name === '' ? `#${i}` : JSON.stringify(http[i]?.name)
   let catchAllAt = -1
   http.forEach((route, i) => {
     const warn = (message: string) => out.push({path: `spec.http[${i}]`, message})
@@ -289,13 +353,16 @@ export function virtualServiceWarnings(vs: VirtualService): Violation[] {
       const key = sortedJson(conditions)
       const earlier = seen.get(key)
       if (earlier !== undefined) {
-        warn(`virtualService rule ${ruleName(i)} match ${name === undefined || name === '' ? `#${j}` : JSON.stringify(name)} is not used (duplicate/overlapping match in rule ${ruleName(earlier)})`)
+        warn(
+          `virtualService rule ${ruleName(i)} match ${name === undefined || name === '' ? `#${j}` : JSON.stringify(name)} is not used (duplicate/overlapping match in rule ${ruleName(earlier)})`,
+        )
         duplicates++
         return
       }
       seen.set(key, i)
     })
-    if (duplicates === blocks.length) warn(`virtualService rule ${ruleName(i)} not used (all matches used by prior rules)`)
+    if (duplicates === blocks.length)
+      warn(`virtualService rule ${ruleName(i)} not used (all matches used by prior rules)`)
   })
   return out
 }

@@ -13,16 +13,43 @@ const WILDCARD_DNS1123_LABEL = /^(\*|(\*|\*-)?[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/
 
 /** gRPC status names an abort may use (istio `pkg/util/grpc/codes.go`). */
 export const SUPPORTED_GRPC_STATUS = new Set([
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
-  'DATA_LOSS', 'UNAUTHENTICATED',
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
 ])
 
 /** retryOn policies Envoy supports (besides HTTP status codes). */
 export const SUPPORTED_RETRY_ON = new Set([
-  '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'retriable-4xx', 'refused-stream',
-  'retriable-status-codes', 'retriable-headers', 'envoy-ratelimited', 'http3-post-connect-failure',
-  'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'retriable-headers',
+  'envoy-ratelimited',
+  'http3-post-connect-failure',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
 ])
 
 /** Status codes Go's `http.StatusText` knows: a numeric retryOn entry must be one of them. */
@@ -63,7 +90,9 @@ export function regexErrors(m: StringMatch | undefined, where: string): string[]
     re2(m.regex)
     return []
   } catch (e) {
-    return [`${q(where)}: ${e instanceof Error ? e.message : String(e)}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)`]
+    return [
+      `${q(where)}: ${e instanceof Error ? e.message : String(e)}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)`,
+    ]
   }
 }
 
@@ -87,7 +116,9 @@ export function durationErrors(text: unknown): string[] {
 export function percentageErrors(p: {value?: unknown} | undefined): string[] {
   if (p === undefined || typeof p.value !== 'number') return []
   const v = p.value
-  return v < 0 || v > 100 || (v > 0 && v < 0.0001) ? [`percentage ${v} is neither 0.0, nor in range [0.0001, 100.0]`] : []
+  return v < 0 || v > 100 || (v > 0 && v < 0.0001)
+    ? [`percentage ${v} is neither 0.0, nor in range [0.0001, 100.0]`]
+    : []
 }
 
 /**
@@ -102,7 +133,9 @@ export function httpStatusErrors(status: unknown): string[] {
 /** `validateGRPCStatus`. */
 export function grpcStatusErrors(status: unknown): string[] {
   if (typeof status !== 'string' || SUPPORTED_GRPC_STATUS.has(status)) return []
-  return [`gRPC status ${q(status)} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'`]
+  return [
+    `gRPC status ${q(status)} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'`,
+  ]
 }
 
 /** `agent.ValidatePort`. */
@@ -114,7 +147,8 @@ export function portErrors(port: unknown): string[] {
 function dns1123LabelsErrors(domain: string): string[] {
   const parts = domain.split('.')
   const tld = parts[parts.length - 1] ?? ''
-  if (/^[+-]?[0-9]+$/.test(tld)) return [`domain name ${q(domain)} invalid (top level domain ${q(tld)} cannot be all-numeric)`]
+  if (/^[+-]?[0-9]+$/.test(tld))
+    return [`domain name ${q(domain)} invalid (top level domain ${q(tld)} cannot be all-numeric)`]
   for (const [i, label] of parts.entries()) {
     if (i === parts.length - 1 && label === '') return []
     if (!isDns1123Label(label)) return [`domain name ${q(domain)} invalid (label ${q(label)} invalid)`]
@@ -128,7 +162,8 @@ export function wildcardDomainErrors(domain: string): string[] {
   if (domain.length === 0) return ['empty domain name not allowed']
   const dot = domain.indexOf('.')
   const first = dot < 0 ? domain : domain.slice(0, dot)
-  if (first.length > 63 || !WILDCARD_DNS1123_LABEL.test(first)) return [`domain name ${q(domain)} invalid (label ${q(first)} invalid)`]
+  if (first.length > 63 || !WILDCARD_DNS1123_LABEL.test(first))
+    return [`domain name ${q(domain)} invalid (label ${q(first)} invalid)`]
   return dot < 0 ? [] : dns1123LabelsErrors(domain.slice(dot + 1))
 }
 
@@ -149,7 +184,9 @@ export function isIpAddress(s: string): boolean {
 export function retryOnErrors(retryOn: string): string[] {
   return retryOn.split(',').flatMap(policy => {
     const code = /^[+-]?[0-9]+$/.test(policy) ? Number(policy) : 0
-    return GO_STATUS_CODES.has(code) || SUPPORTED_RETRY_ON.has(policy) ? [] : [`${q(policy)} is not a valid retryOn policy`]
+    return GO_STATUS_CODES.has(code) || SUPPORTED_RETRY_ON.has(policy)
+      ? []
+      : [`${q(policy)} is not a valid retryOn policy`]
   })
 }
 

@@ -1,13 +1,33 @@
 import assert from 'node:assert/strict'
 
-import {fqdn, hostCovers, matchBlockMatches, selectRoute, stringMatches, virtualServiceFor} from '../../src/istio/routing.js'
+import {
+  fqdn,
+  hostCovers,
+  matchBlockMatches,
+  selectRoute,
+  stringMatches,
+  virtualServiceFor,
+} from '../../src/istio/routing.js'
 import type {HTTPRoute, VirtualService} from '../../src/istio/types.js'
 
-const req = (over: Partial<{method: string; path: string; headers: Record<string, string>}> = {}) =>
-  ({method: 'GET', path: '/ratings/0', headers: {}, ...over})
+const req = (over: Partial<{method: string; path: string; headers: Record<string, string>}> = {}) => ({
+  method: 'GET',
+  path: '/ratings/0',
+  headers: {},
+  ...over,
+})
 
-const vs = (name: string, hosts: string[], extra: Partial<VirtualService['spec']> = {}, created = '2026-01-01T00:00:00Z'): VirtualService =>
-  ({apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name, namespace: 'default', creationTimestamp: created}, spec: {hosts, ...extra}})
+const vs = (
+  name: string,
+  hosts: string[],
+  extra: Partial<VirtualService['spec']> = {},
+  created = '2026-01-01T00:00:00Z',
+): VirtualService => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name, namespace: 'default', creationTimestamp: created},
+  spec: {hosts, ...extra},
+})
 
 describe('istio routing', () => {
   it('string matches: exact, prefix, RE2 regex against the full string, presence', () => {
@@ -26,7 +46,10 @@ describe('istio routing', () => {
     assert.equal(matchBlockMatches(block, req({headers: {'end-user': 'jason'}})), true)
     assert.equal(matchBlockMatches(block, req({headers: {'end-user': 'jason'}, method: 'POST'})), false)
     assert.equal(matchBlockMatches({withoutHeaders: {'x-canary': {exact: 'true'}}}, req()), true)
-    assert.equal(matchBlockMatches({withoutHeaders: {'x-canary': {exact: 'true'}}}, req({headers: {'x-canary': 'true'}})), false)
+    assert.equal(
+      matchBlockMatches({withoutHeaders: {'x-canary': {exact: 'true'}}}, req({headers: {'x-canary': 'true'}})),
+      false,
+    )
     assert.equal(matchBlockMatches({withoutHeaders: {'x-canary': {}}}, req({headers: {'x-canary': ''}})), false)
     assert.equal(matchBlockMatches({queryParams: {id: {regex: '\\d+'}}}, req({path: '/r?id=12'})), true)
     assert.equal(matchBlockMatches({queryParams: {id: {regex: '\\d+'}}}, req({path: '/r?id=12a'})), false)
@@ -35,7 +58,11 @@ describe('istio routing', () => {
 
   it('first match wins (VirtualService.http is ordered) and a route without match is a catch-all', () => {
     const http: HTTPRoute[] = [
-      {name: 'jason', match: [{headers: {'end-user': {exact: 'jason'}}}], route: [{destination: {host: 'reviews', subset: 'v2'}}]},
+      {
+        name: 'jason',
+        match: [{headers: {'end-user': {exact: 'jason'}}}],
+        route: [{destination: {host: 'reviews', subset: 'v2'}}],
+      },
       {name: 'rest', route: [{destination: {host: 'reviews', subset: 'v1'}}]},
       {name: 'never', route: [{destination: {host: 'reviews', subset: 'v3'}}]},
     ]

@@ -18,7 +18,16 @@ import {flag, mediaType, parseJson, readBody, sendJson} from './http.js'
 import {fieldManagerOf, parseApplyBody, recordUpdate, serverSideApply} from './managed.js'
 import {jsonPatch, mergePatch, PatchError, type Json} from './patch.js'
 import {parseLabelSelector} from './selectors.js'
-import {alreadyExists, ApiError, badRequest, conflict, methodNotAllowed, notFound, success, unsupportedMediaType} from './status.js'
+import {
+  alreadyExists,
+  ApiError,
+  badRequest,
+  conflict,
+  methodNotAllowed,
+  notFound,
+  success,
+  unsupportedMediaType,
+} from './status.js'
 
 /** One built-in resource the sandbox stores. */
 export interface BuiltinResource {
@@ -33,9 +42,22 @@ export interface BuiltinResource {
   schema: string
 }
 
-const R = (group: string, version: string, plural: string, kind: string, schema: string, shortNames?: string[]): BuiltinResource => ({
-  group, version, plural, singular: kind.toLowerCase(), kind, ...(shortNames === undefined ? {} : {shortNames}),
-  document: group === '' ? 'api/v1' : `apis/${group}/${version}`, schema,
+const R = (
+  group: string,
+  version: string,
+  plural: string,
+  kind: string,
+  schema: string,
+  shortNames?: string[],
+): BuiltinResource => ({
+  group,
+  version,
+  plural,
+  singular: kind.toLowerCase(),
+  kind,
+  ...(shortNames === undefined ? {} : {shortNames}),
+  document: group === '' ? 'api/v1' : `apis/${group}/${version}`,
+  schema,
 })
 
 export const BUILTIN_RESOURCES: readonly BuiltinResource[] = [
@@ -52,7 +74,12 @@ export const BUILTIN_RESOURCES: readonly BuiltinResource[] = [
 ]
 
 /** The group-versions whose Kubernetes OpenAPI v3 documents are shipped (`api/v1`, `apis/batch/v1`, …). */
-export const KUBERNETES_DOCUMENTS = ['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/rbac.authorization.k8s.io/v1'] as const
+export const KUBERNETES_DOCUMENTS = [
+  'api/v1',
+  'apis/apps/v1',
+  'apis/batch/v1',
+  'apis/rbac.authorization.k8s.io/v1',
+] as const
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/kubernetes-openapi/', import.meta.url))
 const documentTexts = new Map<string, string>()
@@ -74,7 +101,8 @@ const parsedSchemas = new Map<string, Record<string, Schema>>()
 function schemasOf(groupVersion: string): Record<string, Schema> {
   let s = parsedSchemas.get(groupVersion)
   if (s === undefined) {
-    s = (JSON.parse(kubernetesDocument(groupVersion) ?? '{}') as {components: {schemas: Record<string, Schema>}}).components.schemas
+    s = (JSON.parse(kubernetesDocument(groupVersion) ?? '{}') as {components: {schemas: Record<string, Schema>}})
+      .components.schemas
     parsedSchemas.set(groupVersion, s)
   }
   return s
@@ -93,7 +121,14 @@ function resolve(schema: Schema, all: Record<string, Schema>): Schema {
   return s
 }
 
-const GO_TYPES: Record<string, string> = {string: 'string', integer: 'int32', boolean: 'bool', number: 'float64', array: 'array', object: 'object'}
+const GO_TYPES: Record<string, string> = {
+  string: 'string',
+  integer: 'int32',
+  boolean: 'bool',
+  number: 'float64',
+  array: 'array',
+  object: 'object',
+}
 
 function jsonType(v: unknown): string {
   if (v === null) return 'null'
@@ -105,21 +140,32 @@ function jsonType(v: unknown): string {
  * What strict decoding finds in `value` against `schema`: unknown fields (`spec.foo`, as
  * kube-apiserver names them) and values of the wrong JSON type.
  */
-export function decodeProblems(value: unknown, schema: Schema, all: Record<string, Schema>, path = ''): {unknown: string[]; types: string[]} {
+export function decodeProblems(
+  value: unknown,
+  schema: Schema,
+  all: Record<string, Schema>,
+  path = '',
+): {unknown: string[]; types: string[]} {
   const out = {unknown: [] as string[], types: [] as string[]}
   const walk = (v: unknown, raw: Schema, at: string) => {
     const s = resolve(raw, all)
     if (v === null || v === undefined) return
     if (s['x-kubernetes-int-or-string'] === true) {
-      if (typeof v !== 'string' && typeof v !== 'number') out.types.push(`${at}: expected int or string, got ${jsonType(v)}`)
+      if (typeof v !== 'string' && typeof v !== 'number')
+        out.types.push(`${at}: expected int or string, got ${jsonType(v)}`)
       return
     }
     const type = s['type'] as string | undefined
     if (type === undefined) return
     const got = jsonType(v)
-    const ok = type === got || ((type === 'integer' || type === 'number') && got === 'number') || (type === 'string' && s['format'] === 'byte' && got === 'string')
+    const ok =
+      type === got ||
+      ((type === 'integer' || type === 'number') && got === 'number') ||
+      (type === 'string' && s['format'] === 'byte' && got === 'string')
     if (!ok) {
-      out.types.push(`json: cannot unmarshal ${got} into Go struct field ${at === '' ? '.' : at} of type ${GO_TYPES[type] ?? type}`)
+      out.types.push(
+        `json: cannot unmarshal ${got} into Go struct field ${at === '' ? '.' : at} of type ${GO_TYPES[type] ?? type}`,
+      )
       return
     }
     if (type === 'array') (v as unknown[]).forEach((item, i) => walk(item, (s['items'] ?? {}) as Schema, `${at}[${i}]`))
@@ -150,12 +196,20 @@ function apiVersionOf(r: BuiltinResource): string {
  * match the URL, and with `fieldValidation=Strict` (kubectl's default) unknown fields are refused;
  * wrong types always are.
  */
-export function decodeBuiltin(body: unknown, r: BuiltinResource, query: URLSearchParams): {object: StoredObject; warnings: string[]} {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request was in an unknown format')
+export function decodeBuiltin(
+  body: unknown,
+  r: BuiltinResource,
+  query: URLSearchParams,
+): {object: StoredObject; warnings: string[]} {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badRequest('the body of the request was in an unknown format')
   const obj = structuredClone(body) as StoredObject
   obj.apiVersion ??= apiVersionOf(r)
   obj.kind ??= r.kind
-  if (obj.apiVersion !== apiVersionOf(r) || obj.kind !== r.kind) throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(r)})`)
+  if (obj.apiVersion !== apiVersionOf(r) || obj.kind !== r.kind)
+    throw badRequest(
+      `the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(r)})`,
+    )
   if (typeof obj.metadata !== 'object' || obj.metadata === null) obj.metadata = {name: ''}
   const all = schemasOf(r.document)
   const problems = decodeProblems(obj, all[r.schema] ?? {}, all)
@@ -163,7 +217,8 @@ export function decodeBuiltin(body: unknown, r: BuiltinResource, query: URLSearc
   if (problems.types.length > 0) throw badRequest(`${head}: ${problems.types[0] ?? ''}`)
   const validation = query.get('fieldValidation') ?? 'Warn'
   const unknown = problems.unknown.map(f => `unknown field "${f}"`)
-  if (unknown.length > 0 && validation === 'Strict') throw badRequest(`${head}: strict decoding error: ${unknown.join(', ')}`)
+  if (unknown.length > 0 && validation === 'Strict')
+    throw badRequest(`${head}: strict decoding error: ${unknown.join(', ')}`)
   return {object: obj, warnings: validation === 'Warn' ? unknown : []}
 }
 
@@ -177,8 +232,13 @@ export class BuiltinStore {
   constructor(private readonly now: () => Date = () => new Date()) {}
 
   list(kind: string, namespace: string | undefined): StoredObject[] {
-    return [...this.objects.values()].filter(o => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace))
-      .sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`))
+    return [...this.objects.values()]
+      .filter(o => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace))
+      .sort((a, b) =>
+        `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(
+          `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
+        ),
+      )
   }
 
   get(kind: string, namespace: string, name: string): StoredObject | undefined {
@@ -194,7 +254,9 @@ export class BuiltinStore {
   write(obj: StoredObject, current: StoredObject | undefined, dryRun: boolean): StoredObject {
     const out = structuredClone(obj)
     const meta = out.metadata
-    const stamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z')
+    const stamp = this.now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
     if (current === undefined) {
       meta.uid = randomUUID()
       meta.creationTimestamp = stamp
@@ -202,7 +264,11 @@ export class BuiltinStore {
     } else {
       if (current.metadata.uid !== undefined) meta.uid = current.metadata.uid
       if (current.metadata.creationTimestamp !== undefined) meta.creationTimestamp = current.metadata.creationTimestamp
-      if (current.metadata.generation !== undefined) meta.generation = JSON.stringify(out['spec']) === JSON.stringify(current['spec']) ? current.metadata.generation : current.metadata.generation + 1
+      if (current.metadata.generation !== undefined)
+        meta.generation =
+          JSON.stringify(out['spec']) === JSON.stringify(current['spec'])
+            ? current.metadata.generation
+            : current.metadata.generation + 1
     }
     meta.resourceVersion = String(dryRun ? this.version : this.version + 1)
     if (dryRun) return out
@@ -216,16 +282,24 @@ export class BuiltinStore {
   }
 }
 
-const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml']
+const PATCH_TYPES = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+  'application/apply-patch+yaml',
+]
 
 function dryRunOf(query: URLSearchParams): boolean {
   const v = query.getAll('dryRun')
-  if (v.some(x => x !== 'All')) throw badRequest(`dryRun: Unsupported value: ${JSON.stringify(v.find(x => x !== 'All'))}: supported values: "All"`)
+  if (v.some(x => x !== 'All'))
+    throw badRequest(`dryRun: Unsupported value: ${JSON.stringify(v.find(x => x !== 'All'))}: supported values: "All"`)
   return v.length > 0
 }
 
 /** The built-in resource a path names (`/api/v1/namespaces/NS/secrets[/NAME]`, `/apis/batch/v1/…`), if any. */
-export function builtinTarget(s: string[]): {resource: BuiltinResource; namespace: string | undefined; name: string | undefined} | undefined {
+export function builtinTarget(
+  s: string[],
+): {resource: BuiltinResource; namespace: string | undefined; name: string | undefined} | undefined {
   const core = s[0] === 'api' && s[1] === 'v1'
   const base = core ? 2 : s[0] === 'apis' ? 3 : -1
   if (base < 0) return undefined
@@ -246,8 +320,14 @@ function warningHeaders(warnings: string[]): Record<string, string[]> {
 }
 
 /** Serves one request to a built-in resource; `namespaceExists` says whether writes may go there. */
-export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: BuiltinStore,
-  target: {resource: BuiltinResource; namespace: string | undefined; name: string | undefined}, namespaceExists: (ns: string) => boolean): Promise<void> {
+export async function handleBuiltin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  store: BuiltinStore,
+  target: {resource: BuiltinResource; namespace: string | undefined; name: string | undefined},
+  namespaceExists: (ns: string) => boolean,
+): Promise<void> {
   const {resource: r, namespace, name} = target
   const method = req.method ?? 'GET'
   const gr = groupResource(r)
@@ -265,30 +345,64 @@ export async function handleBuiltin(req: IncomingMessage, res: ServerResponse, q
   if (method === 'DELETE') {
     if (current === undefined) throw notFound(gr, name)
     store.delete(r.kind, namespace, name, dryRunOf(query))
-    return sendJson(res, 200, success({name, group: r.group, kind: r.plural, ...(current.metadata.uid === undefined ? {} : {uid: current.metadata.uid})}))
+    return sendJson(
+      res,
+      200,
+      success({
+        name,
+        group: r.group,
+        kind: r.plural,
+        ...(current.metadata.uid === undefined ? {} : {uid: current.metadata.uid}),
+      }),
+    )
   }
   return writeBuiltin(req, res, query, store, {resource: r, namespace, name}, current, namespaceExists)
 }
 
 /** GET on a collection: the stored objects matching `labelSelector`; no watch. */
-function listBuiltin(res: ServerResponse, query: URLSearchParams, store: BuiltinStore, r: BuiltinResource, namespace: string | undefined): void {
+function listBuiltin(
+  res: ServerResponse,
+  query: URLSearchParams,
+  store: BuiltinStore,
+  r: BuiltinResource,
+  namespace: string | undefined,
+): void {
   const byLabel = parseLabelSelector(query.get('labelSelector'))
   if (flag(query, 'watch')) throw methodNotAllowed('WATCH')
   const items = store.list(r.kind, namespace).filter(o => byLabel(o.metadata.labels))
-  return sendJson(res, 200, {apiVersion: apiVersionOf(r), kind: `${r.kind}List`, metadata: {resourceVersion: store.resourceVersion()}, items})
+  return sendJson(res, 200, {
+    apiVersion: apiVersionOf(r),
+    kind: `${r.kind}List`,
+    metadata: {resourceVersion: store.resourceVersion()},
+    items,
+  })
 }
 
 /** POST on a namespaced collection: creates the object the body holds. */
-async function createBuiltin(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: BuiltinStore, r: BuiltinResource,
-  namespace: string, namespaceExists: (ns: string) => boolean): Promise<void> {
+async function createBuiltin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  store: BuiltinStore,
+  r: BuiltinResource,
+  namespace: string,
+  namespaceExists: (ns: string) => boolean,
+): Promise<void> {
   const type = mediaType(req.headers['content-type'])
   if (type !== '' && type !== 'application/json') throw unsupportedMediaType(type, ['application/json'])
   const {object, warnings} = decodeBuiltin(parseJson(await readBody(req)), r, query)
   object.metadata.namespace ??= namespace
-  if (object.metadata.namespace !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+  if (object.metadata.namespace !== namespace)
+    throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
   if (!namespaceExists(namespace)) throw notFound({group: '', resource: 'namespaces'}, namespace)
-  if ((object.metadata.name ?? '') === '') throw new ApiError(422, 'Invalid', `${r.kind} "" is invalid: metadata.name: Required value: name or generateName is required`)
-  if (store.get(r.kind, namespace, object.metadata.name) !== undefined) throw alreadyExists(groupResource(r), object.metadata.name)
+  if ((object.metadata.name ?? '') === '')
+    throw new ApiError(
+      422,
+      'Invalid',
+      `${r.kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
+    )
+  if (store.get(r.kind, namespace, object.metadata.name) !== undefined)
+    throw alreadyExists(groupResource(r), object.metadata.name)
   object.metadata.managedFields = recordUpdate(undefined, object, fieldManagerOf(query, req, false), apiVersionOf(r))
   const created = store.write(object, undefined, dryRunOf(query))
   return sendJson(res, 201, created, warningHeaders(warnings))
@@ -298,8 +412,15 @@ async function createBuiltin(req: IncomingMessage, res: ServerResponse, query: U
  * PUT, PATCH and server-side apply on one named object; an apply to an object that does not exist
  * creates it, every other write needs it to exist.
  */
-async function writeBuiltin(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: BuiltinStore,
-  target: {resource: BuiltinResource; namespace: string; name: string}, current: StoredObject | undefined, namespaceExists: (ns: string) => boolean): Promise<void> {
+async function writeBuiltin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  store: BuiltinStore,
+  target: {resource: BuiltinResource; namespace: string; name: string},
+  current: StoredObject | undefined,
+  namespaceExists: (ns: string) => boolean,
+): Promise<void> {
   const {resource: r, namespace, name} = target
   const method = req.method ?? 'GET'
   const gr = groupResource(r)
@@ -313,7 +434,10 @@ async function writeBuiltin(req: IncomingMessage, res: ServerResponse, query: UR
       const {object, warnings} = decodeBuiltin(body, r, query)
       object.metadata.namespace ??= namespace
       if (!namespaceExists(namespace)) throw notFound({group: '', resource: 'namespaces'}, namespace)
-      if (object.metadata.name !== name) throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`)
+      if (object.metadata.name !== name)
+        throw badRequest(
+          `the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`,
+        )
       return sendJson(res, 201, store.write(object, undefined, dryRunOf(query)), warningHeaders(warnings))
     }
   } else if (method === 'PUT') {
@@ -328,21 +452,30 @@ async function writeBuiltin(req: IncomingMessage, res: ServerResponse, query: UR
   if (object.metadata.name !== name) throw badRequest('the name of the object does not match the name on the URL')
   if (current === undefined) throw notFound(gr, name)
   const rv = object.metadata.resourceVersion
-  if (!applied) object.metadata.managedFields = recordUpdate(current, object, fieldManagerOf(query, req, false), apiVersionOf(r))
-  if (method === 'PUT' && rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) throw conflict(gr, name)
+  if (!applied)
+    object.metadata.managedFields = recordUpdate(current, object, fieldManagerOf(query, req, false), apiVersionOf(r))
+  if (method === 'PUT' && rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion)
+    throw conflict(gr, name)
   const updated = store.write(object, current, dryRunOf(query))
   sendJson(res, 200, updated, warningHeaders(warnings))
 }
 
 /** A JSON, merge or strategic merge PATCH applied to the current object. */
-async function patchedBody(req: IncomingMessage, current: StoredObject | undefined, gr: {group: string; resource: string}, name: string): Promise<unknown> {
+async function patchedBody(
+  req: IncomingMessage,
+  current: StoredObject | undefined,
+  gr: {group: string; resource: string},
+  name: string,
+): Promise<unknown> {
   const type = mediaType(req.headers['content-type'])
   if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(type, PATCH_TYPES)
   if (current === undefined) throw notFound(gr, name)
   const patchDoc = parseJson(await readBody(req))
   try {
     // Strategic merge is a merge patch here: no list of these kinds is merged by key in what chaos schedule writes.
-    return type === 'application/json-patch+json' ? jsonPatch(current as unknown as Json, patchDoc) : mergePatch(current as unknown as Json, patchDoc as Json)
+    return type === 'application/json-patch+json'
+      ? jsonPatch(current as unknown as Json, patchDoc)
+      : mergePatch(current as unknown as Json, patchDoc as Json)
   } catch (err) {
     if (err instanceof PatchError) throw new ApiError(422, 'Invalid', err.message)
     throw err
@@ -352,7 +485,11 @@ async function patchedBody(req: IncomingMessage, current: StoredObject | undefin
 /** Discovery entries (`APIResource`) for the built-in kinds of one group-version. */
 export function builtinDiscovery(group: string, version: string): Record<string, unknown>[] {
   return BUILTIN_RESOURCES.filter(r => r.group === group && r.version === version).map(r => ({
-    name: r.plural, singularName: r.singular, namespaced: true, kind: r.kind,
-    verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], ...(r.shortNames === undefined ? {} : {shortNames: r.shortNames}),
+    name: r.plural,
+    singularName: r.singular,
+    namespaced: true,
+    kind: r.kind,
+    verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
+    ...(r.shortNames === undefined ? {} : {shortNames: r.shortNames}),
   }))
 }

@@ -13,7 +13,13 @@ import type {ExecHandler, Pod} from '../types.js'
 import {ApiError, badRequest} from './status.js'
 
 /** Subprotocols in order of preference (the server's choice, not the client's). */
-export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'] as const
+export const EXEC_PROTOCOLS = [
+  'v5.channel.k8s.io',
+  'v4.channel.k8s.io',
+  'v3.channel.k8s.io',
+  'v2.channel.k8s.io',
+  'channel.k8s.io',
+] as const
 
 const STDOUT = 1
 const STDERR = 2
@@ -35,11 +41,15 @@ export function execRequest(pod: Pod, query: URLSearchParams): ExecRequest {
   const command = query.getAll('command')
   if (command.length === 0) throw badRequest('you must specify at least 1 command')
   const on = (n: string) => ['1', 'true', 'True'].includes(query.get(n) ?? '')
-  if (!on('stdin') && !on('stdout') && !on('stderr')) throw badRequest('you must specify at least 1 of stdin, stdout, stderr')
+  if (!on('stdin') && !on('stdout') && !on('stderr'))
+    throw badRequest('you must specify at least 1 of stdin, stdout, stderr')
   if (on('tty') && on('stderr')) throw badRequest('tty and stderr cannot both be true')
   let container = query.get('container') ?? ''
   if (container === '') {
-    if (pod.containers.length !== 1) throw badRequest(`a container name must be specified for pod ${pod.name}, choose one of: [${pod.containers.join(' ')}]`)
+    if (pod.containers.length !== 1)
+      throw badRequest(
+        `a container name must be specified for pod ${pod.name}, choose one of: [${pod.containers.join(' ')}]`,
+      )
     container = pod.containers[0] ?? ''
   }
   if (!pod.containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${pod.name}`)
@@ -59,14 +69,26 @@ function frame(stream: number, data: Buffer | string): Buffer {
 
 function statusFrame(protocol: string, exitCode: number, command: string[], error?: string): Buffer | undefined {
   const structured = protocol === 'v5.channel.k8s.io' || protocol === 'v4.channel.k8s.io'
-  if (!structured) return exitCode === 0 && error === undefined ? undefined : frame(STATUS, error ?? `command terminated with non-zero exit code: exit status ${exitCode}`)
-  if (error !== undefined) return frame(STATUS, JSON.stringify({metadata: {}, status: 'Failure', message: error, reason: 'InternalError', code: 500}))
+  if (!structured)
+    return exitCode === 0 && error === undefined
+      ? undefined
+      : frame(STATUS, error ?? `command terminated with non-zero exit code: exit status ${exitCode}`)
+  if (error !== undefined)
+    return frame(
+      STATUS,
+      JSON.stringify({metadata: {}, status: 'Failure', message: error, reason: 'InternalError', code: 500}),
+    )
   if (exitCode === 0) return frame(STATUS, JSON.stringify({metadata: {}, status: 'Success'}))
-  return frame(STATUS, JSON.stringify({
-    metadata: {}, status: 'Failure', reason: 'NonZeroExitCode',
-    message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`,
-    details: {causes: [{reason: 'ExitCode', message: String(exitCode)}]},
-  }))
+  return frame(
+    STATUS,
+    JSON.stringify({
+      metadata: {},
+      status: 'Failure',
+      reason: 'NonZeroExitCode',
+      message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`,
+      details: {causes: [{reason: 'ExitCode', message: String(exitCode)}]},
+    }),
+  )
 }
 
 async function runSession(ws: WebSocket, pod: Pod, request: ExecRequest, exec: ExecHandler): Promise<void> {
@@ -77,7 +99,10 @@ async function runSession(ws: WebSocket, pod: Pod, request: ExecRequest, exec: E
   } catch (err) {
     error = `error executing command [${request.command.join(' ')}] in container ${request.container}: ${(err as Error).message}`
   }
-  const send = (data: Buffer) => new Promise<void>((resolve, reject) => ws.send(data, {binary: true}, e => (e === undefined || e === null ? resolve() : reject(e))))
+  const send = (data: Buffer) =>
+    new Promise<void>((resolve, reject) =>
+      ws.send(data, {binary: true}, e => (e === undefined || e === null ? resolve() : reject(e))),
+    )
   if (result !== undefined && request.stdout && result.stdout !== '') await send(frame(STDOUT, result.stdout))
   if (result !== undefined && request.stderr && result.stderr !== '') await send(frame(STDERR, result.stderr))
   const status = statusFrame(ws.protocol, result?.exitCode ?? 1, request.command, error)
@@ -87,15 +112,23 @@ async function runSession(ws: WebSocket, pod: Pod, request: ExecRequest, exec: E
 
 /** Accepts exec WebSocket upgrades and runs each session through the ExecHandler. */
 export class ExecGateway {
-  private readonly wss = new WebSocketServer({noServer: true, handleProtocols: offered => chooseProtocol(offered) ?? false})
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: offered => chooseProtocol(offered) ?? false,
+  })
 
   constructor(private readonly exec: ExecHandler) {}
 
   /** Completes the upgrade (after the caller validated the request) and runs the command. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, request: ExecRequest): void {
-    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+    const offered = (req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map(s => s.trim())
+      .filter(s => s !== '')
     if (offered.length > 0 && chooseProtocol(new Set(offered)) === undefined) {
-      throw badRequest(`unable to upgrade: none of the requested subprotocols [${offered.join(', ')}] is supported; supported: ${EXEC_PROTOCOLS.join(', ')}`)
+      throw badRequest(
+        `unable to upgrade: none of the requested subprotocols [${offered.join(', ')}] is supported; supported: ${EXEC_PROTOCOLS.join(', ')}`,
+      )
     }
     this.wss.handleUpgrade(req, socket, head, ws => {
       ws.on('error', () => ws.terminate())
@@ -113,6 +146,9 @@ export class ExecGateway {
 /** Writes an HTTP error answer on a socket that was not upgraded. */
 export function rejectUpgrade(socket: Duplex, err: ApiError): void {
   const body = JSON.stringify(err.status)
-  const reason = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found'}[err.status.code] ?? 'Error'
-  socket.end(`HTTP/1.1 ${err.status.code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  const reason =
+    {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found'}[err.status.code] ?? 'Error'
+  socket.end(
+    `HTTP/1.1 ${err.status.code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
 }

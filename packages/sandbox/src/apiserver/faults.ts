@@ -33,12 +33,25 @@ export interface ApiFaultSpec {
 }
 
 /** The API server behaving. */
-export const NO_API_FAULTS: ApiFaultSpec = {writeError: 0, conflict: 0, lostResponse: 0, readError: 0, latencyMs: 0, jitterMs: 0}
+export const NO_API_FAULTS: ApiFaultSpec = {
+  writeError: 0,
+  conflict: 0,
+  lostResponse: 0,
+  readError: 0,
+  latencyMs: 0,
+  jitterMs: 0,
+}
 
 /** The accepted syntax, for error messages and help. */
-export const API_FAULTS_SYNTAX = 'comma-separated write-error=P%, conflict=P%, lost-response=P%, read-error=P%, latency=D or latency=D±J (e.g. 300ms±100ms), seed=N; or "none"'
+export const API_FAULTS_SYNTAX =
+  'comma-separated write-error=P%, conflict=P%, lost-response=P%, read-error=P%, latency=D or latency=D±J (e.g. 300ms±100ms), seed=N; or "none"'
 
-const PERCENT_KEYS = {'write-error': 'writeError', 'conflict': 'conflict', 'lost-response': 'lostResponse', 'read-error': 'readError'} as const
+const PERCENT_KEYS = {
+  'write-error': 'writeError',
+  conflict: 'conflict',
+  'lost-response': 'lostResponse',
+  'read-error': 'readError',
+} as const
 
 function bad(token: string, why: string): UsageError {
   return new UsageError(`--api-faults: ${JSON.stringify(token)} ${why}`, {hint: `accepted: ${API_FAULTS_SYNTAX}`})
@@ -53,7 +66,8 @@ function percent(token: string, value: string): number {
 
 function duration(token: string, value: string): number {
   const ms = parseDurationMs(value)
-  if (ms === undefined || ms < 0 || ms > 60_000) throw bad(token, 'is not a duration between 0 and 60s (e.g. 300ms, 1.5s)')
+  if (ms === undefined || ms < 0 || ms > 60_000)
+    throw bad(token, 'is not a duration between 0 and 60s (e.g. 300ms, 1.5s)')
   return ms
 }
 
@@ -84,7 +98,10 @@ export function parseApiFaults(text: string): ApiFaultSpec {
     } else throw bad(token, `has an unknown key ${JSON.stringify(key)}`)
   }
   if (spec.writeError + spec.conflict + spec.lostResponse > 100) {
-    throw bad(trimmed, 'asks for more than 100% of writes to fail: write-error + conflict + lost-response must be at most 100%')
+    throw bad(
+      trimmed,
+      'asks for more than 100% of writes to fail: write-error + conflict + lost-response must be at most 100%',
+    )
   }
   return spec
 }
@@ -106,7 +123,7 @@ export function formatApiFaults(spec: ApiFaultSpec): string {
 function generator(seed: number): () => number {
   let a = seed >>> 0
   return () => {
-    a = (a + 0x6D2B79F5) >>> 0
+    a = (a + 0x6d2b79f5) >>> 0
     let t = a
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
@@ -130,12 +147,28 @@ const CONFLICT_MANAGER = 'sandbox-concurrent-writer'
 const OVERLOADED: {status: KubeStatus; retryAfter?: string}[] = [
   {status: failure(429, 'TooManyRequests', 'Too many requests, please try again later.', 1), retryAfter: '1'},
   {status: failure(500, 'InternalError', 'Internal error occurred: etcdserver: leader changed')},
-  {status: failure(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', 1), retryAfter: '1'},
+  {
+    status: failure(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', 1),
+    retryAfter: '1',
+  },
 ]
-const LOST = failure(504, 'Timeout', 'Timeout: request did not complete within requested timeout - context deadline exceeded')
+const LOST = failure(
+  504,
+  'Timeout',
+  'Timeout: request did not complete within requested timeout - context deadline exceeded',
+)
 
 function failure(code: number, reason: string, message: string, retryAfterSeconds?: number): KubeStatus {
-  return {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(retryAfterSeconds === undefined ? {} : {details: {retryAfterSeconds}}), code}
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(retryAfterSeconds === undefined ? {} : {details: {retryAfterSeconds}}),
+    code,
+  }
 }
 
 /** Decides, per request, which fault (if any) the API server plays; changeable while it runs. */
@@ -175,7 +208,14 @@ export class ApiFaultInjector {
   }
 
   /** Serves one VirtualService/DestinationRule request through `serve`, or plays a fault instead. */
-  async around(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, store: ObjectStore, target: IstioTarget, serve: () => Promise<void>): Promise<void> {
+  async around(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    store: ObjectStore,
+    target: IstioTarget,
+    serve: () => Promise<void>,
+  ): Promise<void> {
     const method = req.method ?? 'GET'
     const spec = this.current
     if (method === 'GET' && !flag(query, 'watch')) {
@@ -219,8 +259,17 @@ export class ApiFaultInjector {
     if (current === undefined) return false
     // Seconds, as managedFields times are; never the same twice, so the write is never a no-op.
     this.lastConcurrentWrite = Math.max(Math.floor(Date.now() / 1000) * 1000, this.lastConcurrentWrite + 1000)
-    const entry = {manager: CONFLICT_MANAGER, operation: 'Update', apiVersion: current.apiVersion, time: new Date(this.lastConcurrentWrite).toISOString().replace(/\.\d{3}Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: {'f:metadata': {}}}
-    const others = ((current.metadata as {managedFields?: {manager?: string}[]}).managedFields ?? []).filter(f => f.manager !== CONFLICT_MANAGER)
+    const entry = {
+      manager: CONFLICT_MANAGER,
+      operation: 'Update',
+      apiVersion: current.apiVersion,
+      time: new Date(this.lastConcurrentWrite).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      fieldsType: 'FieldsV1',
+      fieldsV1: {'f:metadata': {}},
+    }
+    const others = ((current.metadata as {managedFields?: {manager?: string}[]}).managedFields ?? []).filter(
+      f => f.manager !== CONFLICT_MANAGER,
+    )
     store.update({...current, metadata: {...current.metadata, managedFields: [...others, entry]}} as typeof current)
     return true
   }
@@ -263,7 +312,11 @@ export interface ApiFaultsAnswer {
 }
 
 /** Serves the admin endpoint: GET shows the spec and counts, PUT `<spec>` switches to it (400 on a bad spec). */
-export async function handleApiFaults(req: IncomingMessage, res: ServerResponse, injector: ApiFaultInjector): Promise<void> {
+export async function handleApiFaults(
+  req: IncomingMessage,
+  res: ServerResponse,
+  injector: ApiFaultInjector,
+): Promise<void> {
   if (req.method === 'PUT') {
     const text = (await readBody(req)).toString('utf8')
     try {

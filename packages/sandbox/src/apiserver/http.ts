@@ -15,7 +15,8 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'RequestEntityTooLarge', `the request body is larger than ${MAX_BODY_BYTES} bytes`)
+    if (size > MAX_BODY_BYTES)
+      throw new ApiError(413, 'RequestEntityTooLarge', `the request body is larger than ${MAX_BODY_BYTES} bytes`)
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
@@ -38,9 +39,19 @@ export function mediaType(header: string | undefined): string {
 }
 
 /** Writes a JSON answer. */
-export function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
   const text = JSON.stringify(body)
-  res.writeHead(code, {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private', ...headers})
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-cache, private',
+    ...headers,
+  })
   res.end(text)
 }
 
@@ -64,6 +75,7 @@ export function warningHeaders(warnings: string[]): Record<string, string[]> {
 export function timeoutSecondsOf(query: URLSearchParams): number | undefined {
   const v = query.get('timeoutSeconds')
   if (v === null || v === '') return undefined
-  if (!/^[0-9]+$/.test(v)) throw badRequest(`timeoutSeconds: Invalid value: ${JSON.stringify(v)}: must be a non-negative integer`)
+  if (!/^[0-9]+$/.test(v))
+    throw badRequest(`timeoutSeconds: Invalid value: ${JSON.stringify(v)}: must be a non-negative integer`)
   return Number(v)
 }

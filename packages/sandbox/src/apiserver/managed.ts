@@ -27,7 +27,19 @@ export interface ManagedFieldsEntry {
 }
 
 /** Top-level and metadata fields the server owns, never in a field set. */
-const SERVER_METADATA = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'selfLink', 'generateName'])
+const SERVER_METADATA = new Set([
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'managedFields',
+  'selfLink',
+  'generateName',
+])
 
 const CLIENT_SIDE_APPLY = 'kubectl-client-side-apply'
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
@@ -80,7 +92,8 @@ function deleteAt(obj: Record<string, unknown>, p: Path): void {
   // Maps left empty by the removal go too, as structured-merge-diff prunes them.
   for (let i = parents.length - 1; i >= 0; i--) {
     const child = parents[i]?.[p[i] ?? '']
-    if (isMap(child) && Object.keys(child).length === 0 && !(i === 0 && p[0] === 'metadata')) delete parents[i]?.[p[i] ?? '']
+    if (isMap(child) && Object.keys(child).length === 0 && !(i === 0 && p[0] === 'metadata'))
+      delete parents[i]?.[p[i] ?? '']
   }
 }
 
@@ -126,12 +139,27 @@ function timestamp(now: Date): string {
 export function fieldManagerOf(query: URLSearchParams, req: IncomingMessage, apply: boolean): string {
   const given = query.get('fieldManager')
   if (given !== null && given !== '') {
-    if (given.length > 128) throw new ApiError(422, 'Invalid', `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes`)
+    if (given.length > 128)
+      throw new ApiError(
+        422,
+        'Invalid',
+        `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes`,
+      )
     return given
   }
   if (apply) {
-    throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
-      {group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager'}]})
+    throw new ApiError(
+      422,
+      'Invalid',
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      {
+        group: 'meta.k8s.io',
+        kind: 'PatchOptions',
+        causes: [
+          {reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager'},
+        ],
+      },
+    )
   }
   const agent = String(req.headers['user-agent'] ?? '')
   const prefix = agent.split('/')[0]?.trim() ?? ''
@@ -148,7 +176,11 @@ function finish(entries: {entry: ManagedFieldsEntry; set: Set<string>}[], object
   return entries
     .map(({entry, set}) => ({entry, set: new Set([...set].filter(p => present.has(p)))}))
     .filter(({set}) => set.size > 0)
-    .map(({entry, set}) => ({...entry, fieldsType: 'FieldsV1' as const, fieldsV1: renderFieldsV1(set, entry.operation)}))
+    .map(({entry, set}) => ({
+      ...entry,
+      fieldsType: 'FieldsV1' as const,
+      fieldsV1: renderFieldsV1(set, entry.operation),
+    }))
 }
 
 /**
@@ -156,14 +188,28 @@ function finish(entries: {entry: ManagedFieldsEntry; set: Set<string>}[], object
  * now its own (taken from whoever owned them). A body that carries its own `managedFields` replaces
  * the recorded ones first, as on a real server.
  */
-export function recordUpdate(current: StoredObject | undefined, next: StoredObject, manager: string, apiVersion: string, now = new Date()): ManagedFieldsEntry[] {
+export function recordUpdate(
+  current: StoredObject | undefined,
+  next: StoredObject,
+  manager: string,
+  apiVersion: string,
+  now = new Date(),
+): ManagedFieldsEntry[] {
   const base = next.metadata.managedFields === undefined ? entriesOf(current) : entriesOf(next)
   const before = current === undefined ? new Set<string>() : leafPaths(current)
-  const changed = [...leafPaths(next)].filter(p => !before.has(p) || JSON.stringify(valueAt(current, pathOf(p))) !== JSON.stringify(valueAt(next, pathOf(p))))
+  const changed = [...leafPaths(next)].filter(
+    p => !before.has(p) || JSON.stringify(valueAt(current, pathOf(p))) !== JSON.stringify(valueAt(next, pathOf(p))),
+  )
   const entries = base.map(entry => ({entry, set: parseFieldsV1(entry.fieldsV1)}))
   for (const e of entries) for (const p of changed) e.set.delete(p)
   if (changed.length > 0) {
-    let mine = entries.find(e => e.entry.manager === manager && e.entry.operation === 'Update' && e.entry.apiVersion === apiVersion && e.entry.subresource === undefined)
+    let mine = entries.find(
+      e =>
+        e.entry.manager === manager &&
+        e.entry.operation === 'Update' &&
+        e.entry.apiVersion === apiVersion &&
+        e.entry.subresource === undefined,
+    )
     if (mine === undefined) {
       mine = {entry: {manager, operation: 'Update', apiVersion, fieldsType: 'FieldsV1', fieldsV1: {}}, set: new Set()}
       entries.push(mine)
@@ -175,27 +221,41 @@ export function recordUpdate(current: StoredObject | undefined, next: StoredObje
 }
 
 function printManager(e: ManagedFieldsEntry): string {
-  const name = JSON.stringify(e.manager) + (e.subresource === undefined ? '' : ` with subresource ${JSON.stringify(e.subresource)}`)
+  const name =
+    JSON.stringify(e.manager) +
+    (e.subresource === undefined ? '' : ` with subresource ${JSON.stringify(e.subresource)}`)
   if (e.operation !== 'Update') return name
   return e.time === undefined ? `${name} using ${e.apiVersion}` : `${name} using ${e.apiVersion} at ${e.time}`
 }
 
 function pathText(p: string): string {
-  return pathOf(p).map(s => `.${s}`).join('')
+  return pathOf(p)
+    .map(s => `.${s}`)
+    .join('')
 }
 
 /** kube-apiserver's 409 for apply conflicts (`Apply failed with N conflicts: …`, one cause per field). */
 export function conflictError(conflicts: {entry: ManagedFieldsEntry; path: string}[]): ApiError {
   let text: string
-  if (conflicts.length === 1 && conflicts[0] !== undefined) text = `conflict with ${printManager(conflicts[0].entry)}: ${pathText(conflicts[0].path)}`
+  if (conflicts.length === 1 && conflicts[0] !== undefined)
+    text = `conflict with ${printManager(conflicts[0].entry)}: ${pathText(conflicts[0].path)}`
   else {
     const byManager = new Map<string, string[]>()
-    for (const c of conflicts) byManager.set(printManager(c.entry), [...(byManager.get(printManager(c.entry)) ?? []), pathText(c.path)])
-    text = [...byManager.keys()].sort().flatMap(m => [`conflicts with ${m}:`, ...(byManager.get(m) ?? []).map(p => `- ${p}`)]).join('\n')
+    for (const c of conflicts)
+      byManager.set(printManager(c.entry), [...(byManager.get(printManager(c.entry)) ?? []), pathText(c.path)])
+    text = [...byManager.keys()]
+      .sort()
+      .flatMap(m => [`conflicts with ${m}:`, ...(byManager.get(m) ?? []).map(p => `- ${p}`)])
+      .join('\n')
   }
   const n = conflicts.length
-  return new ApiError(409, 'Conflict', `Apply failed with ${n} conflict${n === 1 ? '' : 's'}: ${text}`,
-    {causes: conflicts.map(c => ({reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.entry)}`, field: pathText(c.path)}))})
+  return new ApiError(409, 'Conflict', `Apply failed with ${n} conflict${n === 1 ? '' : 's'}: ${text}`, {
+    causes: conflicts.map(c => ({
+      reason: 'FieldManagerConflict',
+      message: `conflict with ${printManager(c.entry)}`,
+      field: pathText(c.path),
+    })),
+  })
 }
 
 function merge(base: unknown, over: unknown): unknown {
@@ -213,7 +273,8 @@ export function parseApplyBody(body: Buffer): Record<string, unknown> {
   } catch (err) {
     throw new ApiError(400, 'BadRequest', `error decoding YAML: ${(err as Error).message}`)
   }
-  if (!isMap(value)) throw new ApiError(400, 'BadRequest', 'couldn\'t get version/kind; json parse error: the body is not an object')
+  if (!isMap(value))
+    throw new ApiError(400, 'BadRequest', "couldn't get version/kind; json parse error: the body is not an object")
   return value
 }
 
@@ -223,20 +284,32 @@ export function parseApplyBody(body: Buffer): Record<string, unknown> {
  * removed unless someone else owns them; a field another manager owns whose value would change is a
  * conflict (409) unless `force`, which takes it over.
  */
-export function serverSideApply(current: StoredObject | undefined, applied: Record<string, unknown>, manager: string, force: boolean, apiVersion: string, now = new Date()): StoredObject {
+export function serverSideApply(
+  current: StoredObject | undefined,
+  applied: Record<string, unknown>,
+  manager: string,
+  force: boolean,
+  apiVersion: string,
+  now = new Date(),
+): StoredObject {
   const entries = entriesOf(current).map(entry => ({entry, set: parseFieldsV1(entry.fieldsV1)}))
   const appliedPaths = leafPaths(applied)
-  const isMine = (e: ManagedFieldsEntry) => e.manager === manager && e.operation === 'Apply' && e.subresource === undefined
+  const isMine = (e: ManagedFieldsEntry) =>
+    e.manager === manager && e.operation === 'Apply' && e.subresource === undefined
   const conflicts: {entry: ManagedFieldsEntry; path: string}[] = []
   for (const {entry, set} of entries) {
     if (isMine(entry)) continue
     for (const p of appliedPaths) {
-      if (set.has(p) && JSON.stringify(valueAt(current, pathOf(p))) !== JSON.stringify(valueAt(applied, pathOf(p)))) conflicts.push({entry, path: p})
+      if (set.has(p) && JSON.stringify(valueAt(current, pathOf(p))) !== JSON.stringify(valueAt(applied, pathOf(p))))
+        conflicts.push({entry, path: p})
     }
   }
   // kube-apiserver's lastAppliedManager: conflicts only with client-side apply's manager, on an object
   // that carries its last-applied annotation, are the CSA → SSA upgrade and are taken over.
-  const upgrade = conflicts.length > 0 && conflicts.every(c => c.entry.manager === CLIENT_SIDE_APPLY) && current?.metadata.annotations?.[LAST_APPLIED] !== undefined
+  const upgrade =
+    conflicts.length > 0 &&
+    conflicts.every(c => c.entry.manager === CLIENT_SIDE_APPLY) &&
+    current?.metadata.annotations?.[LAST_APPLIED] !== undefined
   if (conflicts.length > 0 && !force && !upgrade) throw conflictError(conflicts)
   for (const c of conflicts) entries.find(e => e.entry === c.entry)?.set.delete(c.path)
   const merged = merge(current === undefined ? {} : current, applied) as StoredObject
@@ -247,9 +320,20 @@ export function serverSideApply(current: StoredObject | undefined, applied: Reco
     deleteAt(merged as unknown as Record<string, unknown>, pathOf(p))
   }
   const others = entries.filter(e => !isMine(e.entry))
-  const mine = {entry: {manager, operation: 'Apply' as const, apiVersion, time: timestamp(now), fieldsType: 'FieldsV1' as const, fieldsV1: {}}, set: appliedPaths}
+  const mine = {
+    entry: {
+      manager,
+      operation: 'Apply' as const,
+      apiVersion,
+      time: timestamp(now),
+      fieldsType: 'FieldsV1' as const,
+      fieldsV1: {},
+    },
+    set: appliedPaths,
+  }
   const at = entries.findIndex(e => isMine(e.entry))
-  const ordered = at < 0 ? [...others, mine] : [...entries.slice(0, at).filter(e => !isMine(e.entry)), mine, ...entries.slice(at + 1)]
+  const ordered =
+    at < 0 ? [...others, mine] : [...entries.slice(0, at).filter(e => !isMine(e.entry)), mine, ...entries.slice(at + 1)]
   merged.metadata = {...merged.metadata}
   merged.metadata.managedFields = finish(ordered, merged)
   return merged

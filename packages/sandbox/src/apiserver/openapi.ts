@@ -19,10 +19,18 @@ const STRING_MAP = {type: 'object', additionalProperties: {type: 'string'}}
 const objectMetaSchema = {
   type: 'object',
   properties: {
-    name: {type: 'string'}, generateName: {type: 'string'}, namespace: {type: 'string'}, selfLink: {type: 'string'},
-    uid: {type: 'string'}, resourceVersion: {type: 'string'}, generation: {type: 'integer', format: 'int64'},
-    creationTimestamp: {type: 'string', format: 'date-time'}, deletionTimestamp: {type: 'string', format: 'date-time'},
-    deletionGracePeriodSeconds: {type: 'integer', format: 'int64'}, labels: STRING_MAP, annotations: STRING_MAP,
+    name: {type: 'string'},
+    generateName: {type: 'string'},
+    namespace: {type: 'string'},
+    selfLink: {type: 'string'},
+    uid: {type: 'string'},
+    resourceVersion: {type: 'string'},
+    generation: {type: 'integer', format: 'int64'},
+    creationTimestamp: {type: 'string', format: 'date-time'},
+    deletionTimestamp: {type: 'string', format: 'date-time'},
+    deletionGracePeriodSeconds: {type: 'integer', format: 'int64'},
+    labels: STRING_MAP,
+    annotations: STRING_MAP,
     ownerReferences: {type: 'array', items: {type: 'object', 'x-kubernetes-preserve-unknown-fields': true}},
     finalizers: {type: 'array', items: {type: 'string'}},
     managedFields: {type: 'array', items: {type: 'object', 'x-kubernetes-preserve-unknown-fields': true}},
@@ -30,13 +38,23 @@ const objectMetaSchema = {
 }
 
 function param(name: string, where: 'query' | 'path', description: string): unknown {
-  return {name, in: where, description, ...(where === 'path' ? {required: true} : {}), schema: {type: 'string', uniqueItems: true}}
+  return {
+    name,
+    in: where,
+    description,
+    ...(where === 'path' ? {required: true} : {}),
+    schema: {type: 'string', uniqueItems: true},
+  }
 }
 
 const WRITE_PARAMS = [
   param('dryRun', 'query', 'When present, indicates that modifications should not be persisted.'),
   param('fieldManager', 'query', 'a name associated with the actor or entity that is making these changes'),
-  param('fieldValidation', 'query', 'instructs the server on how to handle objects in the request containing unknown or duplicate fields (Ignore, Warn, Strict)'),
+  param(
+    'fieldValidation',
+    'query',
+    'instructs the server on how to handle objects in the request containing unknown or duplicate fields (Ignore, Warn, Strict)',
+  ),
 ]
 
 interface Resource {
@@ -51,12 +69,21 @@ function operations(r: Resource): Record<string, unknown> {
   const ref = {$ref: `#/components/schemas/${r.schemaName}`}
   const body = {content: {'application/json': {schema: ref}}, required: true}
   const ok = (code: string) => ({[code]: {description: 'OK', content: {'application/json': {schema: ref}}}})
-  const op = (action: string, extra: Record<string, unknown>) => ({'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': r.gvk, ...extra})
+  const op = (action: string, extra: Record<string, unknown>) => ({
+    'x-kubernetes-action': action,
+    'x-kubernetes-group-version-kind': r.gvk,
+    ...extra,
+  })
   const namespaced = r.collection.includes('{namespace}')
   const pathParams = namespaced ? [param('namespace', 'path', 'object name and auth scope')] : []
   const collection: Record<string, unknown> = {parameters: pathParams}
   if (r.verbs.list) collection['get'] = op('list', {responses: ok('200')})
-  if (r.verbs.create) collection['post'] = op('post', {parameters: WRITE_PARAMS, requestBody: body, responses: {...ok('200'), ...ok('201')}})
+  if (r.verbs.create)
+    collection['post'] = op('post', {
+      parameters: WRITE_PARAMS,
+      requestBody: body,
+      responses: {...ok('200'), ...ok('201')},
+    })
   const item: Record<string, unknown> = {parameters: [param('name', 'path', 'name of the resource'), ...pathParams]}
   for (const verb of r.verbs.item) {
     if (verb === 'get') item['get'] = op('get', {responses: ok('200')})
@@ -64,7 +91,11 @@ function operations(r: Resource): Record<string, unknown> {
     if (verb === 'delete') item['delete'] = op('delete', {responses: ok('200')})
     if (verb === 'patch') {
       const types = ['application/json-patch+json', 'application/merge-patch+json']
-      item['patch'] = op('patch', {parameters: WRITE_PARAMS, requestBody: {content: Object.fromEntries(types.map(t => [t, {schema: {type: 'object'}}])), required: true}, responses: ok('200')})
+      item['patch'] = op('patch', {
+        parameters: WRITE_PARAMS,
+        requestBody: {content: Object.fromEntries(types.map(t => [t, {schema: {type: 'object'}}])), required: true},
+        responses: ok('200'),
+      })
     }
   }
   return {[r.collection]: collection, [`${r.collection}/{name}`]: item}
@@ -80,7 +111,11 @@ function document(resources: Resource[], schemas: Record<string, unknown>): unkn
 }
 
 /** The group's document: `kinds` from their CRDs, schemas named `io.istio.<networking|security>.<version>.<Kind>`. */
-function istioDocument(version: string, group = ISTIO_GROUP, kinds: readonly IstioKind[] = ['VirtualService', 'DestinationRule', 'Gateway']): unknown {
+function istioDocument(
+  version: string,
+  group = ISTIO_GROUP,
+  kinds: readonly IstioKind[] = ['VirtualService', 'DestinationRule', 'Gateway'],
+): unknown {
   const resources: Resource[] = []
   const schemas: Record<string, unknown> = {}
   for (const kind of kinds) {
@@ -90,11 +125,28 @@ function istioDocument(version: string, group = ISTIO_GROUP, kinds: readonly Ist
     const gvk = {group, version, kind}
     const props = (crdSchema['properties'] ?? {}) as Record<string, unknown>
     schemas[schemaName] = {
-      ...crdSchema, type: 'object', 'x-kubernetes-group-version-kind': [gvk],
-      properties: {apiVersion: {type: 'string'}, kind: {type: 'string'}, metadata: {allOf: [{$ref: `#/components/schemas/${OBJECT_META}`}]}, ...props},
+      ...crdSchema,
+      type: 'object',
+      'x-kubernetes-group-version-kind': [gvk],
+      properties: {
+        apiVersion: {type: 'string'},
+        kind: {type: 'string'},
+        metadata: {allOf: [{$ref: `#/components/schemas/${OBJECT_META}`}]},
+        ...props,
+      },
     }
-    resources.push({gvk, collection: `/apis/${group}/${version}/namespaces/{namespace}/${crd.plural}`, schemaName, verbs: {list: true, create: true, item: ['get', 'put', 'patch', 'delete']}})
-    resources.push({gvk, collection: `/apis/${group}/${version}/${crd.plural}`, schemaName, verbs: {list: true, create: false, item: []}})
+    resources.push({
+      gvk,
+      collection: `/apis/${group}/${version}/namespaces/{namespace}/${crd.plural}`,
+      schemaName,
+      verbs: {list: true, create: true, item: ['get', 'put', 'patch', 'delete']},
+    })
+    resources.push({
+      gvk,
+      collection: `/apis/${group}/${version}/${crd.plural}`,
+      schemaName,
+      verbs: {list: true, create: false, item: []},
+    })
   }
   return document(resources, schemas)
 }
@@ -102,9 +154,30 @@ function istioDocument(version: string, group = ISTIO_GROUP, kinds: readonly Ist
 function coreDocument(): unknown {
   const gvk = {group: '', version: 'v1', kind: 'Namespace'}
   const loose = {type: 'object', 'x-kubernetes-preserve-unknown-fields': true}
-  const schemas = {'io.k8s.api.core.v1.Namespace': {type: 'object', 'x-kubernetes-group-version-kind': [gvk],
-    properties: {apiVersion: {type: 'string'}, kind: {type: 'string'}, metadata: {allOf: [{$ref: `#/components/schemas/${OBJECT_META}`}]}, spec: loose, status: loose}}}
-  return document([{gvk, collection: '/api/v1/namespaces', schemaName: 'io.k8s.api.core.v1.Namespace', verbs: {list: true, create: true, item: ['get', 'patch']}}], schemas)
+  const schemas = {
+    'io.k8s.api.core.v1.Namespace': {
+      type: 'object',
+      'x-kubernetes-group-version-kind': [gvk],
+      properties: {
+        apiVersion: {type: 'string'},
+        kind: {type: 'string'},
+        metadata: {allOf: [{$ref: `#/components/schemas/${OBJECT_META}`}]},
+        spec: loose,
+        status: loose,
+      },
+    },
+  }
+  return document(
+    [
+      {
+        gvk,
+        collection: '/api/v1/namespaces',
+        schemaName: 'io.k8s.api.core.v1.Namespace',
+        verbs: {list: true, create: true, item: ['get', 'patch']},
+      },
+    ],
+    schemas,
+  )
 }
 
 /** Group-version path (`apis/networking.istio.io/v1`, `api/v1`) → its document, built once. */
@@ -126,7 +199,9 @@ function documentFor(groupVersion: string): {body: string; hash: string} | undef
     if (!(SECURITY_VERSIONS as readonly string[]).includes(version)) return undefined
     value = istioDocument(version, SECURITY_GROUP, ['PeerAuthentication'])
   } else {
-    const version = groupVersion.startsWith(`apis/${ISTIO_GROUP}/`) ? groupVersion.slice(`apis/${ISTIO_GROUP}/`.length) : ''
+    const version = groupVersion.startsWith(`apis/${ISTIO_GROUP}/`)
+      ? groupVersion.slice(`apis/${ISTIO_GROUP}/`.length)
+      : ''
     if (!(ISTIO_VERSIONS as readonly string[]).includes(version)) return undefined
     value = istioDocument(version)
   }
@@ -138,8 +213,16 @@ function documentFor(groupVersion: string): {body: string; hash: string} | undef
 
 /** `GET /openapi/v3`: where each group-version's document is. */
 export function openApiIndex(): unknown {
-  const gvs = [...KUBERNETES_DOCUMENTS, ...ISTIO_VERSIONS.map(v => `apis/${ISTIO_GROUP}/${v}`), ...SECURITY_VERSIONS.map(v => `apis/${SECURITY_GROUP}/${v}`)]
-  return {paths: Object.fromEntries(gvs.map(gv => [gv, {serverRelativeURL: `/openapi/v3/${gv}?hash=${documentFor(gv)?.hash ?? ''}`}]))}
+  const gvs = [
+    ...KUBERNETES_DOCUMENTS,
+    ...ISTIO_VERSIONS.map(v => `apis/${ISTIO_GROUP}/${v}`),
+    ...SECURITY_VERSIONS.map(v => `apis/${SECURITY_GROUP}/${v}`),
+  ]
+  return {
+    paths: Object.fromEntries(
+      gvs.map(gv => [gv, {serverRelativeURL: `/openapi/v3/${gv}?hash=${documentFor(gv)?.hash ?? ''}`}]),
+    ),
+  }
 }
 
 /** `GET /openapi/v3/<group-version>`: the document's JSON text, or undefined. */

@@ -40,15 +40,21 @@ export interface JsonPatchOperation {
 
 function parsePointer(pointer: string): string[] {
   if (pointer === '') return []
-  if (!pointer.startsWith('/')) throw new PatchError(`invalid JSON pointer ${JSON.stringify(pointer)}: must start with "/"`)
-  return pointer.slice(1).split('/').map(t => t.replace(/~1/g, '/').replace(/~0/g, '~'))
+  if (!pointer.startsWith('/'))
+    throw new PatchError(`invalid JSON pointer ${JSON.stringify(pointer)}: must start with "/"`)
+  return pointer
+    .slice(1)
+    .split('/')
+    .map(t => t.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 function arrayIndex(arr: Json[], token: string, forAdd: boolean, pointer: string): number {
   if (forAdd && token === '-') return arr.length
-  if (!/^(0|[1-9][0-9]*)$/.test(token)) throw new PatchError(`invalid array index ${JSON.stringify(token)} in ${pointer}`)
+  if (!/^(0|[1-9][0-9]*)$/.test(token))
+    throw new PatchError(`invalid array index ${JSON.stringify(token)} in ${pointer}`)
   const i = Number(token)
-  if (i > arr.length || (!forAdd && i === arr.length)) throw new PatchError(`array index ${i} out of bounds in ${pointer}`)
+  if (i > arr.length || (!forAdd && i === arr.length))
+    throw new PatchError(`array index ${i} out of bounds in ${pointer}`)
   return i
 }
 
@@ -96,27 +102,41 @@ export function jsonPatch(target: Json, operations: unknown): Json {
   if (!Array.isArray(operations)) throw new PatchError('a JSON patch must be an array of operations')
   let doc = structuredClone(target)
   for (const raw of operations as unknown[]) {
-    if (!isObject(raw) || typeof raw['op'] !== 'string' || typeof raw['path'] !== 'string') throw new PatchError(`invalid operation ${JSON.stringify(raw)}: needs "op" and "path"`)
+    if (!isObject(raw) || typeof raw['op'] !== 'string' || typeof raw['path'] !== 'string')
+      throw new PatchError(`invalid operation ${JSON.stringify(raw)}: needs "op" and "path"`)
     const {op, path} = raw
     const needsValue = op === 'add' || op === 'replace' || op === 'test'
     if (needsValue && !('value' in raw)) throw new PatchError(`${op} operation does not apply: doc is missing "value"`)
     const from = typeof raw['from'] === 'string' ? raw['from'] : undefined
-    if ((op === 'move' || op === 'copy') && from === undefined) throw new PatchError(`${op} operation does not apply: missing "from"`)
+    if ((op === 'move' || op === 'copy') && from === undefined)
+      throw new PatchError(`${op} operation does not apply: missing "from"`)
     switch (op) {
-      case 'add': doc = add(doc, path, structuredClone(raw['value'] as Json)); break
-      case 'remove': doc = remove(doc, path); break
-      case 'replace': getAt(doc, path); doc = add(path === '' ? doc : remove(doc, path), path, structuredClone(raw['value'] as Json)); break
+      case 'add':
+        doc = add(doc, path, structuredClone(raw['value'] as Json))
+        break
+      case 'remove':
+        doc = remove(doc, path)
+        break
+      case 'replace':
+        getAt(doc, path)
+        doc = add(path === '' ? doc : remove(doc, path), path, structuredClone(raw['value'] as Json))
+        break
       case 'move': {
         const value = getAt(doc, from as string)
-        if (path.startsWith(`${from as string}/`)) throw new PatchError(`cannot move ${from as string} into its own child ${path}`)
+        if (path.startsWith(`${from as string}/`))
+          throw new PatchError(`cannot move ${from as string} into its own child ${path}`)
         doc = add(remove(doc, from as string), path, value)
         break
       }
-      case 'copy': doc = add(doc, path, structuredClone(getAt(doc, from as string))); break
-      case 'test':
-        if (JSON.stringify(canonical(getAt(doc, path))) !== JSON.stringify(canonical(raw['value'] as Json))) throw new PatchError(`testing value ${path} failed: test failed`)
+      case 'copy':
+        doc = add(doc, path, structuredClone(getAt(doc, from as string)))
         break
-      default: throw new PatchError(`Unexpected kind: ${op}`)
+      case 'test':
+        if (JSON.stringify(canonical(getAt(doc, path))) !== JSON.stringify(canonical(raw['value'] as Json)))
+          throw new PatchError(`testing value ${path} failed: test failed`)
+        break
+      default:
+        throw new PatchError(`Unexpected kind: ${op}`)
     }
   }
   return doc
@@ -125,6 +145,11 @@ export function jsonPatch(target: Json, operations: unknown): Json {
 /** Sorts object keys so that equal JSON values stringify equally. */
 function canonical(v: Json): Json {
   if (Array.isArray(v)) return v.map(canonical)
-  if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map(k => [k, canonical(v[k] as Json)]))
+  if (isObject(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map(k => [k, canonical(v[k] as Json)]),
+    )
   return v
 }

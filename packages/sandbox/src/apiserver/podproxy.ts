@@ -40,7 +40,13 @@ function proxiedPath(url: URL): string {
   return `/${raw.slice(8).join('/')}${url.search}`
 }
 
-function forwardHttp(req: IncomingMessage, res: ServerResponse, port: number, path: string, dialed: string): Promise<void> {
+function forwardHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  port: number,
+  path: string,
+  dialed: string,
+): Promise<void> {
   const headers = {...req.headers}
   delete headers.authorization
   delete headers.host
@@ -52,16 +58,32 @@ function forwardHttp(req: IncomingMessage, res: ServerResponse, port: number, pa
       up.on('error', reject)
     })
     let local = 0
-    out.on('socket', socket => socket.once('connect', () => { local = socket.localPort ?? 0 }))
+    out.on('socket', socket =>
+      socket.once('connect', () => {
+        local = socket.localPort ?? 0
+      }),
+    )
     // A reset after connecting is Go's `read tcp <local>-><remote>: read: connection reset by peer` in the real server's message.
-    out.on('error', err => reject(unreachable((err as NodeJS.ErrnoException).code === 'ECONNRESET'
-      ? `error trying to reach service: read tcp 127.0.0.1:${local}->${dialed}: read: connection reset by peer`
-      : `error trying to reach service: dial tcp ${dialed}: ${err.message}`)))
+    out.on('error', err =>
+      reject(
+        unreachable(
+          (err as NodeJS.ErrnoException).code === 'ECONNRESET'
+            ? `error trying to reach service: read tcp 127.0.0.1:${local}->${dialed}: read: connection reset by peer`
+            : `error trying to reach service: dial tcp ${dialed}: ${err.message}`,
+        ),
+      ),
+    )
     req.pipe(out)
   })
 }
 
-async function adminAnswer(res: ServerResponse, req: IncomingMessage, pod: Pod, exec: ExecHandler, path: string): Promise<void> {
+async function adminAnswer(
+  res: ServerResponse,
+  req: IncomingMessage,
+  pod: Pod,
+  exec: ExecHandler,
+  path: string,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(req.method ?? '')
   const resource = path.split('?')[0] ?? ''
   if (resource !== '/stats/prometheus') {
@@ -73,12 +95,24 @@ async function adminAnswer(res: ServerResponse, req: IncomingMessage, pod: Pod, 
     res.writeHead(404, {'Content-Type': 'text/plain; charset=utf-8'})
     return void res.end(result.stderr)
   }
-  res.writeHead(200, {'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(result.stdout)})
+  res.writeHead(200, {
+    'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+    'Content-Length': Buffer.byteLength(result.stdout),
+  })
   res.end(req.method === 'HEAD' ? undefined : result.stdout)
 }
 
 /** `pods/NAME[:PORT]/proxy/PATH`. */
-export async function handlePodProxy(req: IncomingMessage, res: ServerResponse, url: URL, topology: Topology, exec: ExecHandler, namespace: string, target: string, _rest: string[]): Promise<void> {
+export async function handlePodProxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  topology: Topology,
+  exec: ExecHandler,
+  namespace: string,
+  target: string,
+  _rest: string[],
+): Promise<void> {
   const {name, port: portText} = splitTarget(target)
   const pod = topology.pods().find(p => p.namespace === namespace && p.name === name)
   if (pod === undefined) throw notFound({group: '', resource: 'pods'}, name)
@@ -86,21 +120,38 @@ export async function handlePodProxy(req: IncomingMessage, res: ServerResponse, 
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw badRequest(`invalid port ${JSON.stringify(portText)}`)
   const path = proxiedPath(url)
   if (PROMETHEUS_PORTS.has(port)) {
-    if (!pod.containers.includes('istio-proxy')) throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
+    if (!pod.containers.includes('istio-proxy'))
+      throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
     return adminAnswer(res, req, pod, exec, path)
   }
   const loopback = loopbackPort(pod, port)
-  if (loopback === undefined) throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
+  if (loopback === undefined)
+    throw unreachable(`error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`)
   // The API server dials the pod's IP: the inbound sidecar's listener when the app port has one (mesh/inbound.ts).
-  return forwardHttp(req, res, loopback === pod.appPort ? pod.inboundPort ?? loopback : loopback, path, `127.0.0.1:${port}`)
+  return forwardHttp(
+    req,
+    res,
+    loopback === pod.appPort ? (pod.inboundPort ?? loopback) : loopback,
+    path,
+    `127.0.0.1:${port}`,
+  )
 }
 
 /** `services/[SCHEME:]NAME[:PORT]/proxy/PATH`: one ready endpoint of the Service, at the port's target port. */
-export async function handleServiceProxy(req: IncomingMessage, res: ServerResponse, url: URL, topology: Topology, namespace: string, target: string, _rest: string[]): Promise<void> {
+export async function handleServiceProxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  topology: Topology,
+  namespace: string,
+  target: string,
+  _rest: string[],
+): Promise<void> {
   const {name, port} = splitTarget(target)
   const service = topology.services().find(s => s.namespace === namespace && s.name === name)
   if (service === undefined) throw notFound({group: '', resource: 'services'}, name)
-  if (port !== '' && port !== 'http' && port !== String(service.port)) throw unreachable(`no service port "${port}" found for service "${name}"`)
+  if (port !== '' && port !== 'http' && port !== String(service.port))
+    throw unreachable(`no service port "${port}" found for service "${name}"`)
   const pod = topology.endpoints(service)[0]
   if (pod === undefined) throw unreachable(`no endpoints available for service "${name}"`)
   return forwardHttp(req, res, pod.inboundPort ?? pod.appPort, proxiedPath(url), `127.0.0.1:${service.port}`)

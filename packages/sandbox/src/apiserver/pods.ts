@@ -38,35 +38,96 @@ function meshLabels(pod: Pod): Record<string, string> {
   }
 }
 
+/**
+ * A sandbox pod's containers as the injector writes them: the proxy a gateway's router or a
+ * sidecar; native sidecars (Istio ≥ 1.27 with ENABLE_NATIVE_SIDECARS=auto on kubelet ≥ 1.33, istio
+ * 1.30.3 pilot/pkg/features/pilot.go; docs/real-cluster.md) put istio-proxy among the init
+ * containers with restartPolicy: Always, not in spec.containers.
+ */
+function podContainers(pod: Pod): {
+  containers: {name: string; image: string}[]
+  initContainers: {name: string; image: string}[]
+} {
+  const native = pod.injection?.native === true
+  // A gateway runs the proxy as a router with its HTTP port (istio 1.30.3 manifests/charts/gateways/istio-ingress/templates/deployment.yaml).
+  const ports = [
+    ...(isGateway(pod) ? [{name: 'http2', containerPort: pod.containerPort ?? 8080, protocol: 'TCP'}] : []),
+    {name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'},
+  ]
+  const proxy = {
+    name: 'istio-proxy',
+    image: pod.injection?.image ?? PROXY_IMAGE,
+    args: ['proxy', isGateway(pod) ? 'router' : 'sidecar'],
+    ports,
+  }
+  const containers = pod.containers
+    .filter(name => !(native && name === 'istio-proxy'))
+    .map(name =>
+      name === 'istio-proxy'
+        ? proxy
+        : {
+            name,
+            image: `sandbox.local/${pod.namespace}/${name}:${pod.labels['version'] ?? 'latest'}`,
+            ports: [{containerPort: pod.appPort, protocol: 'TCP'}],
+          },
+    )
+  const initContainers = native && pod.containers.includes('istio-proxy') ? [{...proxy, restartPolicy: 'Always'}] : []
+  return {containers, initContainers}
+}
+
 /** The Kubernetes Pod object for a sandbox pod; `since` is when the sandbox started. */
 export function podObject(pod: Pod, since: string): Record<string, unknown> {
   const native = pod.injection?.native === true
-  // A gateway runs the proxy as a router with its HTTP port (istio 1.30.3 manifests/charts/gateways/istio-ingress/templates/deployment.yaml).
-  const ports = [...(isGateway(pod) ? [{name: 'http2', containerPort: pod.containerPort ?? 8080, protocol: 'TCP'}] : []), {name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP'}]
-  const proxy = {name: 'istio-proxy', image: pod.injection?.image ?? PROXY_IMAGE, args: ['proxy', isGateway(pod) ? 'router' : 'sidecar'], ports}
-  // Native sidecars (Istio ≥ 1.27 with ENABLE_NATIVE_SIDECARS=auto on kubelet ≥ 1.33, istio 1.30.3
-  // pilot/pkg/features/pilot.go; docs/real-cluster.md): istio-proxy is an init container with
-  // restartPolicy: Always, not in spec.containers.
-  const containers = pod.containers.filter(name => !(native && name === 'istio-proxy')).map(name => name === 'istio-proxy'
-    ? proxy
-    : {name, image: `sandbox.local/${pod.namespace}/${name}:${pod.labels['version'] ?? 'latest'}`, ports: [{containerPort: pod.appPort, protocol: 'TCP'}]})
-  const initContainers = native && pod.containers.includes('istio-proxy') ? [{...proxy, restartPolicy: 'Always'}] : []
-  const status = (c: {name: string; image: string}) => ({name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: {running: {startedAt: since}}})
+  const {containers, initContainers} = podContainers(pod)
+  const status = (c: {name: string; image: string}) => ({
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    ready: true,
+    started: true,
+    restartCount: 0,
+    state: {running: {startedAt: since}},
+  })
   const condition = (type: string) => ({type, status: 'True', lastProbeTime: null, lastTransitionTime: since})
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
-      name: pod.name, namespace: pod.namespace, uid: podUid(pod), resourceVersion: '1', creationTimestamp: since,
+      name: pod.name,
+      namespace: pod.namespace,
+      uid: podUid(pod),
+      resourceVersion: '1',
+      creationTimestamp: since,
       labels: meshLabels(pod),
       annotations: {
         ...pod.annotations,
-        ...(!injected(pod) ? {} : {'sidecar.istio.io/status': JSON.stringify(native ? {containers: [], initContainers: ['istio-init', 'istio-proxy']} : {containers: ['istio-proxy'], initContainers: ['istio-init']})}),
+        ...(!injected(pod)
+          ? {}
+          : {
+              'sidecar.istio.io/status': JSON.stringify(
+                native
+                  ? {containers: [], initContainers: ['istio-init', 'istio-proxy']}
+                  : {containers: ['istio-proxy'], initContainers: ['istio-init']},
+              ),
+            }),
         'kubectl.kubernetes.io/default-container': pod.containers.find(c => c !== 'istio-proxy') ?? 'istio-proxy',
       },
     },
-    spec: {serviceAccountName: pod.serviceAccount, serviceAccount: pod.serviceAccount, nodeName: 'sandbox', restartPolicy: 'Always', ...(initContainers.length === 0 ? {} : {initContainers}), containers},
+    spec: {
+      serviceAccountName: pod.serviceAccount,
+      serviceAccount: pod.serviceAccount,
+      nodeName: 'sandbox',
+      restartPolicy: 'Always',
+      ...(initContainers.length === 0 ? {} : {initContainers}),
+      containers,
+    },
     status: {
-      phase: 'Running', podIP: '127.0.0.1', podIPs: [{ip: '127.0.0.1'}], hostIP: '127.0.0.1', startTime: since, qosClass: 'BestEffort',
+      phase: 'Running',
+      podIP: '127.0.0.1',
+      podIPs: [{ip: '127.0.0.1'}],
+      hostIP: '127.0.0.1',
+      startTime: since,
+      qosClass: 'BestEffort',
       conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition),
       ...(initContainers.length === 0 ? {} : {initContainerStatuses: initContainers.map(status)}),
       containerStatuses: containers.map(status),
@@ -75,10 +136,16 @@ export function podObject(pod: Pod, since: string): Record<string, unknown> {
 }
 
 /** Pods of one namespace (or all), filtered by label and field selectors, ordered by namespace/name. */
-export function listPods(topology: Topology, namespace: string | undefined, query: URLSearchParams, since: string): Record<string, unknown>[] {
+export function listPods(
+  topology: Topology,
+  namespace: string | undefined,
+  query: URLSearchParams,
+  since: string,
+): Record<string, unknown>[] {
   const byLabel = parseLabelSelector(query.get('labelSelector'))
   const byField = parseFieldSelector(query.get('fieldSelector'))
-  return topology.pods()
+  return topology
+    .pods()
     .filter(p => (namespace === undefined || p.namespace === namespace) && byLabel(meshLabels(p)) && byField(p))
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
     .map(p => podObject(p, since))

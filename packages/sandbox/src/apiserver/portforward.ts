@@ -41,11 +41,16 @@ export function loopbackPort(pod: Pod, port: number): number | undefined {
 
 /** The ports of a channel-protocol request (`?ports=9080&ports=15000` or `?ports=9080,15000`), checked as kubelet does. */
 export function requestedPorts(query: URLSearchParams): number[] {
-  const raw = query.getAll('ports').flatMap(p => p.split(',')).map(p => p.trim()).filter(p => p !== '')
+  const raw = query
+    .getAll('ports')
+    .flatMap(p => p.split(','))
+    .map(p => p.trim())
+    .filter(p => p !== '')
   if (raw.length === 0) throw badRequest('query parameter "port" is required')
   return raw.map(p => {
     const n = Number(p)
-    if (!/^\d+$/.test(p) || n < 1 || n > 65535) throw badRequest(`unable to parse "${p}" as a port: port must be in the range 1-65535`)
+    if (!/^\d+$/.test(p) || n < 1 || n > 65535)
+      throw badRequest(`unable to parse "${p}" as a port: port must be in the range 1-65535`)
     return n
   })
 }
@@ -70,13 +75,14 @@ function dial(pod: Pod, port: number, onError: (message: string) => void): Socke
 function acceptPlainStreams(conn: SpdyConnection): void {
   const parser = conn._spdyState.parser
   const parseKVs = parser.parseKVs.bind(parser)
-  parser.parseKVs = (body: unknown, callback: (err: Error | null, headers?: Record<string, string>) => void) => parseKVs(body, (err: Error | null, headers?: Record<string, string>) => {
-    if (err === null && headers !== undefined && headers[':status'] === undefined) {
-      headers[':method'] ??= 'POST'
-      headers[':path'] ??= '/'
-    }
-    callback(err, headers)
-  })
+  parser.parseKVs = (body: unknown, callback: (err: Error | null, headers?: Record<string, string>) => void) =>
+    parseKVs(body, (err: Error | null, headers?: Record<string, string>) => {
+      if (err === null && headers !== undefined && headers[':status'] === undefined) {
+        headers[':method'] ??= 'POST'
+        headers[':path'] ??= '/'
+      }
+      callback(err, headers)
+    })
 }
 
 /** Serves one SPDY port-forward session on `socket` (a raw upgraded socket or a tunnelling WebSocket). */
@@ -166,26 +172,41 @@ function serveChannels(ws: WebSocket, pod: Pod, ports: number[]): void {
 
 /** Accepts pods/portforward upgrades and forwards their connections to the pod's loopback port. */
 export class PortForwardGateway {
-  private readonly wss = new WebSocketServer({noServer: true, handleProtocols: offered => [SPDY_TUNNEL_PROTOCOL, ...CHANNEL_PROTOCOLS].find(p => offered.has(p)) ?? false})
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: offered => [SPDY_TUNNEL_PROTOCOL, ...CHANNEL_PROTOCOLS].find(p => offered.has(p)) ?? false,
+  })
   private readonly sessions = new Set<() => void>()
 
   /** Completes the upgrade for `pod`: WebSocket (tunnelled SPDY or channels) or a plain SPDY/3.1 upgrade. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, query: URLSearchParams): void {
     const upgrade = (req.headers.upgrade ?? '').toLowerCase()
     if (upgrade === 'spdy/3.1') {
-      const versions = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map(s => s.trim())
-      if (!versions.includes(PORT_FORWARD_PROTOCOL)) throw badRequest(`unable to upgrade: unable to negotiate protocol: client supports ${JSON.stringify(versions)}, server supports ["${PORT_FORWARD_PROTOCOL}"]`)
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`)
+      const versions = String(req.headers['x-stream-protocol-version'] ?? '')
+        .split(',')
+        .map(s => s.trim())
+      if (!versions.includes(PORT_FORWARD_PROTOCOL))
+        throw badRequest(
+          `unable to upgrade: unable to negotiate protocol: client supports ${JSON.stringify(versions)}, server supports ["${PORT_FORWARD_PROTOCOL}"]`,
+        )
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`,
+      )
       if (head.length > 0) socket.unshift(head)
       serveSpdy(socket, pod, this.sessions)
       return
     }
     if (upgrade !== 'websocket') throw badRequest('unable to upgrade: missing upgrade headers in request')
-    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map(s => s.trim())
+      .filter(s => s !== '')
     const spdyTunnel = offered.includes(SPDY_TUNNEL_PROTOCOL)
     const ports = spdyTunnel ? [] : requestedPorts(query)
     if (!spdyTunnel && offered.length > 0 && !offered.some(p => (CHANNEL_PROTOCOLS as readonly string[]).includes(p))) {
-      throw badRequest(`unable to upgrade: none of the requested subprotocols [${offered.join(', ')}] is supported; supported: ${[SPDY_TUNNEL_PROTOCOL, ...CHANNEL_PROTOCOLS].join(', ')}`)
+      throw badRequest(
+        `unable to upgrade: none of the requested subprotocols [${offered.join(', ')}] is supported; supported: ${[SPDY_TUNNEL_PROTOCOL, ...CHANNEL_PROTOCOLS].join(', ')}`,
+      )
     }
     this.wss.handleUpgrade(req, socket, head, ws => {
       ws.on('error', () => ws.terminate())

@@ -51,29 +51,41 @@ function strings(msg: Buffer, names: Record<number, string>): Record<string, str
 
 /** The object inside the `runtime.Unknown` envelope. */
 function unwrap(body: Buffer): Buffer | undefined {
-  if (!body.subarray(0, 4).equals(MAGIC)) throw badRequest('the protobuf body does not start with the Kubernetes magic number')
+  if (!body.subarray(0, 4).equals(MAGIC))
+    throw badRequest('the protobuf body does not start with the Kubernetes magic number')
   return fields(body.subarray(4)).get(2)?.[0] // runtime.Unknown.raw
 }
 
 /** A map<string,string> field (repeated entries of key = 1, value = 2). */
 function stringMap(entries: Buffer[] | undefined): Record<string, string> | undefined {
   if (entries === undefined) return undefined
-  return Object.fromEntries(entries.map(e => {
-    const kv = strings(e, {1: 'key', 2: 'value'})
-    return [kv['key'] ?? '', kv['value'] ?? '']
-  }))
+  return Object.fromEntries(
+    entries.map(e => {
+      const kv = strings(e, {1: 'key', 2: 'value'})
+      return [kv['key'] ?? '', kv['value'] ?? '']
+    }),
+  )
 }
 
 /** A protobuf-encoded Namespace as JSON: `metadata` with name, generateName, labels and annotations. */
-export function namespaceObject(body: Buffer): {apiVersion: 'v1'; kind: 'Namespace'; metadata: Record<string, unknown>} {
+export function namespaceObject(body: Buffer): {
+  apiVersion: 'v1'
+  kind: 'Namespace'
+  metadata: Record<string, unknown>
+} {
   const meta = fields(unwrap(body) ?? Buffer.alloc(0)).get(1)?.[0] // Namespace.metadata
   const f = meta === undefined ? new Map<number, Buffer[]>() : fields(meta)
   const labels = stringMap(f.get(11))
   const annotations = stringMap(f.get(12))
-  return {apiVersion: 'v1', kind: 'Namespace', metadata: {
-    ...(meta === undefined ? {} : strings(meta, {1: 'name', 2: 'generateName'})),
-    ...(labels === undefined ? {} : {labels}), ...(annotations === undefined ? {} : {annotations}),
-  }}
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      ...(meta === undefined ? {} : strings(meta, {1: 'name', 2: 'generateName'})),
+      ...(labels === undefined ? {} : {labels}),
+      ...(annotations === undefined ? {} : {annotations}),
+    },
+  }
 }
 
 /** The `spec` of a protobuf-encoded SelfSubjectAccessReview, in its JSON shape. */
@@ -85,7 +97,19 @@ export function selfSubjectAccessReviewSpec(body: Buffer): Record<string, unknow
   const resource = f.get(1)?.[0]
   const nonResource = f.get(2)?.[0]
   return {
-    ...(resource === undefined ? {} : {resourceAttributes: strings(resource, {1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name'})}),
+    ...(resource === undefined
+      ? {}
+      : {
+          resourceAttributes: strings(resource, {
+            1: 'namespace',
+            2: 'verb',
+            3: 'group',
+            4: 'version',
+            5: 'resource',
+            6: 'subresource',
+            7: 'name',
+          }),
+        }),
     ...(nonResource === undefined ? {} : {nonResourceAttributes: strings(nonResource, {1: 'path', 2: 'verb'})}),
   }
 }

@@ -4,14 +4,13 @@
  */
 import {badRequest} from './status.js'
 
-type Requirement =
-  | {op: 'in' | 'notin'; key: string; values: string[]}
-  | {op: 'exists' | '!'; key: string}
+type Requirement = {op: 'in' | 'notin'; key: string; values: string[]} | {op: 'exists' | '!'; key: string}
 
 /** A parsed selector: true when every requirement holds. */
 export type Selector = (labels: Record<string, string> | undefined) => boolean
 
-const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
+const KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
 
 /** Splits on commas that are not inside `( … )`. */
@@ -32,12 +31,18 @@ function splitTopLevel(s: string): string[] {
 }
 
 function checkKey(key: string, selector: string): string {
-  if (!KEY.test(key)) throw badRequest(`unable to parse requirement: found '${key}', expected: valid label key in selector ${JSON.stringify(selector)}`)
+  if (!KEY.test(key))
+    throw badRequest(
+      `unable to parse requirement: found '${key}', expected: valid label key in selector ${JSON.stringify(selector)}`,
+    )
   return key
 }
 
 function checkValue(value: string, selector: string): string {
-  if (value.length > 63 || !VALUE.test(value)) throw badRequest(`unable to parse requirement: invalid label value: ${JSON.stringify(value)} in selector ${JSON.stringify(selector)}`)
+  if (value.length > 63 || !VALUE.test(value))
+    throw badRequest(
+      `unable to parse requirement: invalid label value: ${JSON.stringify(value)} in selector ${JSON.stringify(selector)}`,
+    )
   return value
 }
 
@@ -61,27 +66,41 @@ function parseRequirement(term: string, selector: string): Requirement {
 export function parseLabelSelector(selector: string | null | undefined): Selector {
   if (selector === null || selector === undefined || selector.trim() === '') return () => true
   const reqs = splitTopLevel(selector).map(t => {
-    if (t === '') throw badRequest(`unable to parse requirement: found '', expected: identifier in selector ${JSON.stringify(selector)}`)
+    if (t === '')
+      throw badRequest(
+        `unable to parse requirement: found '', expected: identifier in selector ${JSON.stringify(selector)}`,
+      )
     return parseRequirement(t, selector)
   })
-  return labels => reqs.every(r => {
-    const v = labels?.[r.key]
-    switch (r.op) {
-      case 'in': return v !== undefined && r.values.includes(v)
-      case 'notin': return v === undefined || !r.values.includes(v)
-      case 'exists': return v !== undefined
-      case '!': return v === undefined
-    }
-  })
+  return labels =>
+    reqs.every(r => {
+      const v = labels?.[r.key]
+      switch (r.op) {
+        case 'in':
+          return v !== undefined && r.values.includes(v)
+        case 'notin':
+          return v === undefined || !r.values.includes(v)
+        case 'exists':
+          return v !== undefined
+        case '!':
+          return v === undefined
+      }
+    })
 }
 
 /** Parses a `fieldSelector` over `metadata.name` / `metadata.namespace` (`=`, `==`, `!=`). */
-export function parseFieldSelector(selector: string | null | undefined): (meta: {name: string; namespace?: string}) => boolean {
+export function parseFieldSelector(
+  selector: string | null | undefined,
+): (meta: {name: string; namespace?: string}) => boolean {
   if (selector === null || selector === undefined || selector.trim() === '') return () => true
   const reqs = selector.split(',').map(term => {
     const m = /^\s*(metadata\.name|metadata\.namespace)\s*(==|=|!=)\s*(.*?)\s*$/.exec(term)
     if (m === null) throw badRequest(`field label not supported: ${term.split(/[=!]/)[0]?.trim() ?? term}`)
-    return {field: m[1] === 'metadata.name' ? 'name' as const : 'namespace' as const, negate: m[2] === '!=', value: m[3] ?? ''}
+    return {
+      field: m[1] === 'metadata.name' ? ('name' as const) : ('namespace' as const),
+      negate: m[2] === '!=',
+      value: m[3] ?? '',
+    }
   })
   return meta => reqs.every(r => ((meta[r.field] ?? '') === r.value) !== r.negate)
 }

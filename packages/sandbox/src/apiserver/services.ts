@@ -38,27 +38,54 @@ export function serviceObject(service: Service, since: string): StoredObject {
   const ip = clusterIp(service)
   // A LoadBalancer Service (the ingress gateway's) as on a cluster without a load-balancer controller
   // (kind): a node port, and no address in its status (kubectl shows EXTERNAL-IP <pending>).
-  const lb = service.type === 'LoadBalancer' ? {externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true} : {}
+  const lb =
+    service.type === 'LoadBalancer' ? {externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true} : {}
   return {
-    apiVersion: 'v1', kind: 'Service',
+    apiVersion: 'v1',
+    kind: 'Service',
     metadata: {
-      name: service.name, namespace: service.namespace, uid: serviceUid(service), resourceVersion: '1', creationTimestamp: since,
+      name: service.name,
+      namespace: service.namespace,
+      uid: serviceUid(service),
+      resourceVersion: '1',
+      creationTimestamp: since,
       labels: service.labels ?? {...service.selector, service: service.name},
     },
     spec: {
-      type: service.type ?? 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
-      internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', selector: {...service.selector}, ...lb,
-      ports: [{name: service.portName ?? 'http', port: service.port, protocol: 'TCP', targetPort: service.targetPort ?? service.port, ...(service.nodePort === undefined ? {} : {nodePort: service.nodePort})}],
+      type: service.type ?? 'ClusterIP',
+      clusterIP: ip,
+      clusterIPs: [ip],
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+      internalTrafficPolicy: 'Cluster',
+      sessionAffinity: 'None',
+      selector: {...service.selector},
+      ...lb,
+      ports: [
+        {
+          name: service.portName ?? 'http',
+          port: service.port,
+          protocol: 'TCP',
+          targetPort: service.targetPort ?? service.port,
+          ...(service.nodePort === undefined ? {} : {nodePort: service.nodePort}),
+        },
+      ],
     },
     status: {loadBalancer: {}},
   }
 }
 
 /** Services of one namespace (or all), filtered by label and field selectors, ordered by namespace/name. */
-export function listServiceObjects(topology: Topology, namespace: string | undefined, query: URLSearchParams, since: string): StoredObject[] {
+export function listServiceObjects(
+  topology: Topology,
+  namespace: string | undefined,
+  query: URLSearchParams,
+  since: string,
+): StoredObject[] {
   const byLabel = parseLabelSelector(query.get('labelSelector'))
   const byField = parseFieldSelector(query.get('fieldSelector'))
-  return topology.services()
+  return topology
+    .services()
     .filter(s => namespace === undefined || s.namespace === namespace)
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
     .map(s => serviceObject(s, since))
@@ -66,7 +93,15 @@ export function listServiceObjects(topology: Topology, namespace: string | undef
 }
 
 /** `/api/v1/[namespaces/<ns>/]services[/<name>]` (GET only: the sandbox's services are its topology). */
-export function handleServices(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, topology: Topology, since: string, namespace: string | undefined, name: string | undefined): void {
+export function handleServices(
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  topology: Topology,
+  since: string,
+  namespace: string | undefined,
+  name: string | undefined,
+): void {
   if ((req.method ?? 'GET') !== 'GET') throw methodNotAllowed(req.method ?? '')
   const table = tableVersion(req)
   if (name === undefined) {

@@ -15,8 +15,17 @@ declare module 'spdy-transport' {
     on(event: 'error' | 'close', listener: (err?: Error) => void): this
     end(callback?: () => void): void
     destroyStreams(err?: Error): void
-    _spdyState: {parser: {parseKVs: (body: unknown, callback: (err: Error | null, headers?: Record<string, string>) => void) => void}}
+    _spdyState: {
+      parser: {
+        parseKVs: (body: unknown, callback: (err: Error | null, headers?: Record<string, string>) => void) => void
+      }
+    }
   }
 
-  export const connection: {create(socket: Duplex, options: {protocol: 'spdy' | 'http2'; isServer: boolean; windowSize?: number}): SpdyConnection}
+  export const connection: {
+    create(
+      socket: Duplex,
+      options: {protocol: 'spdy' | 'http2'; isServer: boolean; windowSize?: number},
+    ): SpdyConnection
+  }
 }

@@ -45,7 +45,16 @@ export class ApiError extends Error {
     super(message)
     this.name = 'ApiError'
     // An empty reason is omitted, as Go's `omitempty` does (admission webhook denials have none).
-    this.status = {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, ...(reason === '' ? {} : {reason}), ...(details === undefined ? {} : {details}), code}
+    this.status = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      ...(reason === '' ? {} : {reason}),
+      ...(details === undefined ? {} : {details}),
+      code,
+    }
   }
 }
 
@@ -61,17 +70,33 @@ function qualified(gr: GroupResource): string {
 
 /** 404 `virtualservices.networking.istio.io "x" not found`. */
 export function notFound(gr: GroupResource, name: string): ApiError {
-  return new ApiError(404, 'NotFound', `${qualified(gr)} "${name}" not found`, {name, group: gr.group, kind: gr.resource})
+  return new ApiError(404, 'NotFound', `${qualified(gr)} "${name}" not found`, {
+    name,
+    group: gr.group,
+    kind: gr.resource,
+  })
 }
 
 /** 409 `virtualservices.networking.istio.io "x" already exists`. */
 export function alreadyExists(gr: GroupResource, name: string): ApiError {
-  return new ApiError(409, 'AlreadyExists', `${qualified(gr)} "${name}" already exists`, {name, group: gr.group, kind: gr.resource})
+  return new ApiError(409, 'AlreadyExists', `${qualified(gr)} "${name}" already exists`, {
+    name,
+    group: gr.group,
+    kind: gr.resource,
+  })
 }
 
 /** 409 Conflict: the optimistic-concurrency failure every controller retries on. */
-export function conflict(gr: GroupResource, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): ApiError {
-  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${why}`, {name, group: gr.group, kind: gr.resource})
+export function conflict(
+  gr: GroupResource,
+  name: string,
+  why = 'the object has been modified; please apply your changes to the latest version and try again',
+): ApiError {
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${why}`, {
+    name,
+    group: gr.group,
+    kind: gr.resource,
+  })
 }
 
 /** One field error of an `Invalid` status, rendered the way apimachinery's `field.Error` prints. */
@@ -88,7 +113,12 @@ export function invalid(kind: {group: string; kind: string}, name: string, error
   const qualifiedKind = kind.group === '' ? kind.kind : `${kind.kind}.${kind.group}`
   const list = rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`
   const causes = errors.map(e => ({reason: e.reason ?? 'FieldValueInvalid', message: e.detail, field: e.field}))
-  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${list}`, {name, group: kind.group, kind: kind.kind, causes})
+  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${list}`, {
+    name,
+    group: kind.group,
+    kind: kind.kind,
+    causes,
+  })
 }
 
 /**
@@ -111,7 +141,11 @@ export function unauthorized(): ApiError {
 
 /** 405 for a verb the resource does not support. */
 export function methodNotAllowed(method: string): ApiError {
-  return new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`)
+  return new ApiError(
+    405,
+    'MethodNotAllowed',
+    `the server does not allow this method on the requested resource (${method})`,
+  )
 }
 
 /** 404 for a path no resource lives at. */
@@ -121,10 +155,22 @@ export function pathNotFound(): ApiError {
 
 /** 415 for a body in a format the resource does not take. */
 export function unsupportedMediaType(contentType: string, accepted: string[]): ApiError {
-  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {kind: contentType})
+  return new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+    {kind: contentType},
+  )
 }
 
 /** The `Success` status (deletions, exec exit 0). */
 export function success(details?: StatusDetails): KubeStatus {
-  return {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', ...(details === undefined ? {} : {details}), code: 200}
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    ...(details === undefined ? {} : {details}),
+    code: 200,
+  }
 }

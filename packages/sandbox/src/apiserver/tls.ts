@@ -60,7 +60,12 @@ export function integer(b: Buffer): Buffer {
 function time(d: Date): Buffer {
   // UTCTime (YYMMDDHHMMSSZ) covers 1950–2049, which is all a throwaway certificate needs.
   const iso = d.toISOString()
-  return tlv(0x17, Buffer.from(`${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`))
+  return tlv(
+    0x17,
+    Buffer.from(
+      `${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`,
+    ),
+  )
 }
 
 function extension(id: string, critical: boolean, value: Buffer): Buffer {
@@ -68,7 +73,12 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
 }
 
 function pem(label: string, der: Buffer): string {
-  return `-----BEGIN ${label}-----\n${der.toString('base64').match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END ${label}-----\n`
+  return `-----BEGIN ${label}-----\n${
+    der
+      .toString('base64')
+      .match(/.{1,64}/g)
+      ?.join('\n') ?? ''
+  }\n-----END ${label}-----\n`
 }
 
 /** A self-signed serving certificate for 127.0.0.1 and localhost, valid from an hour ago for `days`. */
@@ -78,13 +88,16 @@ export function selfSignedCertificate(commonName = 'faultline-sandbox', days = 3
   const name = seq(set(seq(oid('2.5.4.3'), utf8(commonName))))
   const now = Date.now()
   const subjectAltName = seq(tlv(0x87, Buffer.from([127, 0, 0, 1])), tlv(0x82, Buffer.from('localhost')))
-  const extensions = tlv(0xa3, seq(
-    extension('2.5.29.17', false, subjectAltName),
-    // CA:true lets the certificate be its own trust anchor in the kubeconfig.
-    extension('2.5.29.19', true, seq(bool(true))),
-    extension('2.5.29.15', true, tlv(0x03, Buffer.from([0x02, 0x84]))), // digitalSignature, keyCertSign
-    extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))), // serverAuth
-  ))
+  const extensions = tlv(
+    0xa3,
+    seq(
+      extension('2.5.29.17', false, subjectAltName),
+      // CA:true lets the certificate be its own trust anchor in the kubeconfig.
+      extension('2.5.29.19', true, seq(bool(true))),
+      extension('2.5.29.15', true, tlv(0x03, Buffer.from([0x02, 0x84]))), // digitalSignature, keyCertSign
+      extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))), // serverAuth
+    ),
+  )
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))),
     integer(randomBytes(16)),

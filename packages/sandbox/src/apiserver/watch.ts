@@ -25,17 +25,25 @@ const DEFAULT_TIMEOUT_S = 1800
 
 /** Streams a watch until timeout or disconnect. */
 export function streamWatch(req: IncomingMessage, res: ServerResponse, store: ObjectStore, spec: WatchSpec): void {
-  res.writeHead(200, {'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private'})
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache, private',
+  })
   res.flushHeaders()
   const write = (type: string, object: unknown) => {
     if (!res.writableEnded) res.write(`${JSON.stringify({type, object})}\n`)
   }
   const deliver = ({event, previous}: WatchEvent) => {
     const now = event.type !== 'DELETED' && spec.selects(event.object)
-    const was = event.type === 'DELETED' ? spec.selects(previous ?? event.object) : previous !== undefined && spec.selects(previous)
+    const was =
+      event.type === 'DELETED'
+        ? spec.selects(previous ?? event.object)
+        : previous !== undefined && spec.selects(previous)
     if (event.type === 'ADDED' && now) write('ADDED', spec.serve(event.object))
     else if (event.type === 'DELETED' && was) write('DELETED', spec.serve(event.object))
-    else if (event.type === 'MODIFIED' && (now || was)) write(now && was ? 'MODIFIED' : now ? 'ADDED' : 'DELETED', spec.serve(event.object))
+    else if (event.type === 'MODIFIED' && (now || was))
+      write(now && was ? 'MODIFIED' : now ? 'ADDED' : 'DELETED', spec.serve(event.object))
   }
   let watch: ReturnType<ObjectStore['watch']>
   try {

@@ -12,7 +12,9 @@ export interface AppServer {
 }
 
 /** Starts an HTTP server for a request handler on 127.0.0.1 (an OS-assigned port). */
-export async function listenOnLoopback(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<AppServer> {
+export async function listenOnLoopback(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<AppServer> {
   const server = http.createServer({keepAliveTimeout: 30_000}, handler)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -24,10 +26,11 @@ export async function listenOnLoopback(handler: (req: IncomingMessage, res: Serv
   const port = (server.address() as AddressInfo).port
   return {
     port,
-    close: () => new Promise<void>(resolve => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () =>
+      new Promise<void>(resolve => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }
 
@@ -39,7 +42,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 /** Answers with a text or HTML body. */
-export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  contentType = 'text/plain; charset=utf-8',
+): void {
   res.writeHead(status, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
   res.end(body)
 }
@@ -51,8 +59,20 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
  * propagator, see `b3Headers`), not `b3`, not `baggage`, nothing else.
  */
 export const PRODUCTPAGE_HEADERS = [
-  'x-request-id', 'x-ot-span-context', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority',
-  'traceparent', 'tracestate', 'x-cloud-trace-context', 'grpc-trace-bin', 'sw8', 'user-agent', 'cookie', 'authorization', 'jwt',
+  'x-request-id',
+  'x-ot-span-context',
+  'x-datadog-trace-id',
+  'x-datadog-parent-id',
+  'x-datadog-sampling-priority',
+  'traceparent',
+  'tracestate',
+  'x-cloud-trace-context',
+  'grpc-trace-bin',
+  'sw8',
+  'user-agent',
+  'cookie',
+  'authorization',
+  'jwt',
 ] as const
 
 /**
@@ -60,10 +80,26 @@ export const PRODUCTPAGE_HEADERS = [
  * src/main/java/application/rest/LibertyRestEndpoint.java`), copied onto its ratings call, in its order.
  */
 export const REVIEWS_HEADERS = [
-  'x-request-id', 'x-ot-span-context', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority',
-  'traceparent', 'tracestate', 'x-cloud-trace-context', 'grpc-trace-bin',
-  'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags',
-  'sw8', 'end-user', 'user-agent', 'cookie', 'authorization', 'jwt',
+  'x-request-id',
+  'x-ot-span-context',
+  'x-datadog-trace-id',
+  'x-datadog-parent-id',
+  'x-datadog-sampling-priority',
+  'traceparent',
+  'tracestate',
+  'x-cloud-trace-context',
+  'grpc-trace-bin',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'sw8',
+  'end-user',
+  'user-agent',
+  'cookie',
+  'authorization',
+  'jwt',
 ] as const
 
 /**
@@ -121,7 +157,14 @@ export class OutboundClient {
     if (port === undefined) return Promise.resolve(undefined)
     const target = new URL(url)
     return new Promise(resolve => {
-      const req = http.request({host: '127.0.0.1', port, method: 'GET', path: target.href, agent: this.agent, headers: {...headers, host: target.host}})
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'GET',
+        path: target.href,
+        agent: this.agent,
+        headers: {...headers, host: target.host},
+      })
       const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs}ms`)), timeoutMs)
       const done = (answer: UpstreamResponse | undefined): void => {
         clearTimeout(timer)

@@ -37,7 +37,12 @@ function clientHandler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** The application a workload runs. */
-export function handlerFor(workload: Workload, podName: string, outbound: OutboundClient, propagate: readonly Propagation[] = []): Handler {
+export function handlerFor(
+  workload: Workload,
+  podName: string,
+  outbound: OutboundClient,
+  propagate: readonly Propagation[] = [],
+): Handler {
   switch (workload.app) {
     case 'productpage':
       return productpageHandler(outbound, propagate)
@@ -60,7 +65,10 @@ export function handlerFor(workload: Workload, podName: string, outbound: Outbou
  * models OpenTelemetry-instrumented apps (`--propagate baggage`); by default each app forwards
  * exactly what the real one does.
  */
-export async function startBookinfo(plan: readonly {workload: Workload; podName: string}[], propagate: readonly Propagation[] = []): Promise<Bookinfo> {
+export async function startBookinfo(
+  plan: readonly {workload: Workload; podName: string}[],
+  propagate: readonly Propagation[] = [],
+): Promise<Bookinfo> {
   const started: {pod: BookinfoPod; server: AppServer}[] = []
   const close = async (): Promise<void> => {
     for (const {pod} of started) pod.outbound.close()

@@ -24,7 +24,8 @@ function escapeHtml(s: string): string {
 }
 
 function detailsSection(details: PageModel['details']): string {
-  if (details.status !== 200) return `<h4 class="error">${escapeHtml(String(details.body.error ?? 'Error fetching product details!'))}</h4>`
+  if (details.status !== 200)
+    return `<h4 class="error">${escapeHtml(String(details.body.error ?? 'Error fetching product details!'))}</h4>`
   const rows = Object.entries(details.body)
     .filter(([k]) => k !== 'id')
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`)
@@ -41,19 +42,27 @@ function stars(rating: unknown): string {
 }
 
 function reviewsSection(reviews: PageModel['reviews']): string {
-  if (reviews.status !== 200) return `<h4 class="error">${escapeHtml(String(reviews.body.error ?? 'Error fetching product reviews!'))}</h4>`
+  if (reviews.status !== 200)
+    return `<h4 class="error">${escapeHtml(String(reviews.body.error ?? 'Error fetching product reviews!'))}</h4>`
   const list = Array.isArray(reviews.body.reviews) ? (reviews.body.reviews as Record<string, unknown>[]) : []
   const items = list.map(
-    r => `<blockquote><p>${escapeHtml(String(r.text ?? ''))}</p><small>${escapeHtml(String(r.reviewer ?? ''))}</small>${stars(r.rating)}</blockquote>`,
+    r =>
+      `<blockquote><p>${escapeHtml(String(r.text ?? ''))}</p><small>${escapeHtml(String(r.reviewer ?? ''))}</small>${stars(r.rating)}</blockquote>`,
   )
-  const served = typeof reviews.body.podname === 'string' ? `<p class="served-by">Reviews served by: ${escapeHtml(reviews.body.podname)}</p>` : ''
+  const served =
+    typeof reviews.body.podname === 'string'
+      ? `<p class="served-by">Reviews served by: ${escapeHtml(reviews.body.podname)}</p>`
+      : ''
   return `<h4>Book Reviews</h4>\n${items.join('\n')}\n${served}`
 }
 
 /** Renders `/productpage`. */
 export function renderProductPage(model: PageModel): string {
   const product = PRODUCTS[0]
-  const user = model.user === '' ? '<a href="/login">Sign in</a>' : `signed in as <b>${escapeHtml(model.user)}</b> (<a href="/logout">sign out</a>)`
+  const user =
+    model.user === ''
+      ? '<a href="/login">Sign in</a>'
+      : `signed in as <b>${escapeHtml(model.user)}</b> (<a href="/logout">sign out</a>)`
   return `<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Simple Bookstore App</title></head>

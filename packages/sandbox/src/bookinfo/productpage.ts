@@ -7,7 +7,17 @@
 import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http'
 
 import {BOOKINFO_PORT} from '../topology.js'
-import {forwardHeaders, type OutboundClient, parseJson, pathOf, PRODUCTPAGE_HEADERS, type Propagation, sendJson, sendText, withPropagation} from './http.js'
+import {
+  forwardHeaders,
+  type OutboundClient,
+  parseJson,
+  pathOf,
+  PRODUCTPAGE_HEADERS,
+  type Propagation,
+  sendJson,
+  sendText,
+  withPropagation,
+} from './http.js'
 import {type PageModel, PRODUCTS, renderIndexPage, renderProductPage} from './page.js'
 import {cookieValue, openSession, SESSION_COOKIE, signSession} from './session.js'
 
@@ -107,13 +117,20 @@ export function upstreamHeaders(req: IncomingMessage, propagate: readonly Propag
 }
 
 /** Calls one upstream `attempts` times at most, the way productpage.py's `getProduct*` functions do. */
-export async function callUpstream(outbound: OutboundClient, upstream: Upstream, id: string, headers: Record<string, string>, attempts = 1): Promise<UpstreamResult> {
+export async function callUpstream(
+  outbound: OutboundClient,
+  upstream: Upstream,
+  id: string,
+  headers: Record<string, string>,
+  attempts = 1,
+): Promise<UpstreamResult> {
   let last: {status: number; body: string} | undefined
   for (let i = 0; i < attempts; i++) {
     last = await outbound.get(`http://${upstream}:${BOOKINFO_PORT}/${upstream}/${id}`, headers, PRODUCTPAGE_TIMEOUT_MS)
     if (last !== undefined && last.status === 200) {
       const body = parseJson(last.body)
-      if (body !== null && typeof body === 'object' && !Array.isArray(body)) return {status: 200, body: body as Record<string, unknown>}
+      if (body !== null && typeof body === 'object' && !Array.isArray(body))
+        return {status: 200, body: body as Record<string, unknown>}
     }
   }
   const status = last !== undefined && last.status >= 400 ? last.status : 500
@@ -136,12 +153,22 @@ function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 function redirect(req: IncomingMessage, res: ServerResponse, setCookie: string | undefined): void {
   const location = req.headers.referer ?? 'None'
   const body = `<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: <a href="${escapeHtml(location)}">${escapeHtml(location)}</a>. If not, click the link.\n`
-  res.writeHead(302, {location, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(setCookie === undefined ? {} : {'set-cookie': setCookie})})
+  res.writeHead(302, {
+    location,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(setCookie === undefined ? {} : {'set-cookie': setCookie}),
+  })
   res.end(body)
 }
 
 function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;')
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&#34;')
+    .replace(/'/g, '&#39;')
 }
 
 /** POST /login: `session['user'] = request.values.get('username')`, then back to the Referer. */
@@ -155,10 +182,19 @@ async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
 /** GET /logout: `session.pop('user')`; Flask deletes the cookie only when the session had a user. */
 function logout(req: IncomingMessage, res: ServerResponse): void {
   const had = 'user' in openSession(cookieValue(req.headers.cookie, SESSION_COOKIE))
-  redirect(req, res, had ? `${SESSION_COOKIE}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/` : undefined)
+  redirect(
+    req,
+    res,
+    had ? `${SESSION_COOKIE}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Path=/` : undefined,
+  )
 }
 
-async function productPage(outbound: OutboundClient, propagate: readonly Propagation[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function productPage(
+  outbound: OutboundClient,
+  propagate: readonly Propagation[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const headers = upstreamHeaders(req, propagate)
   const details = await callUpstream(outbound, 'details', '0', headers)
   const reviews = await callUpstream(outbound, 'reviews', '0', headers, REVIEWS_ATTEMPTS)
@@ -166,7 +202,13 @@ async function productPage(outbound: OutboundClient, propagate: readonly Propaga
   sendText(res, 200, renderProductPage(model), 'text/html; charset=utf-8')
 }
 
-async function api(outbound: OutboundClient, propagate: readonly Propagation[], req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+async function api(
+  outbound: OutboundClient,
+  propagate: readonly Propagation[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<boolean> {
   if (path === '/api/v1/products') {
     sendJson(res, 200, PRODUCTS)
     return true
@@ -175,13 +217,22 @@ async function api(outbound: OutboundClient, propagate: readonly Propagation[], 
   if (m === null) return false
   const [, id = '', sub] = m
   const upstream: Upstream = sub === 'reviews' ? 'reviews' : sub === 'ratings' ? 'ratings' : 'details'
-  const result = await callUpstream(outbound, upstream, encodeURIComponent(id), upstreamHeaders(req, propagate), upstream === 'reviews' ? REVIEWS_ATTEMPTS : 1)
+  const result = await callUpstream(
+    outbound,
+    upstream,
+    encodeURIComponent(id),
+    upstreamHeaders(req, propagate),
+    upstream === 'reviews' ? REVIEWS_ATTEMPTS : 1,
+  )
   sendJson(res, result.status, result.body)
   return true
 }
 
 /** productpage v1's request handler. */
-export function productpageHandler(outbound: OutboundClient, propagate: readonly Propagation[] = []): (req: IncomingMessage, res: ServerResponse) => void {
+export function productpageHandler(
+  outbound: OutboundClient,
+  propagate: readonly Propagation[] = [],
+): (req: IncomingMessage, res: ServerResponse) => void {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = pathOf(req)
     if (path === '/health') return sendText(res, 200, 'Product page is healthy')

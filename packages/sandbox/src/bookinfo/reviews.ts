@@ -6,7 +6,16 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {BOOKINFO_PORT} from '../topology.js'
-import {forwardHeaders, type OutboundClient, parseJson, pathOf, type Propagation, REVIEWS_HEADERS, sendJson, withPropagation} from './http.js'
+import {
+  forwardHeaders,
+  type OutboundClient,
+  parseJson,
+  pathOf,
+  type Propagation,
+  REVIEWS_HEADERS,
+  sendJson,
+  withPropagation,
+} from './http.js'
 
 /** Which variant of reviews a pod runs. */
 export type ReviewsVersion = 'v1' | 'v2' | 'v3'
@@ -30,22 +39,39 @@ export function ratingsTimeoutMs(version: ReviewsVersion): number {
 
 const REVIEW_TEXT = {
   Reviewer1: 'An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!',
-  Reviewer2: 'Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.',
+  Reviewer2:
+    'Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.',
 } as const
 
 /** The stars each reviewer gave, or `undefined` when ratings did not answer usefully. */
-async function fetchStars(opts: ReviewsOptions, id: number, req: IncomingMessage): Promise<Record<string, number> | undefined> {
-  const headers = {...forwardHeaders(req.headers, withPropagation(REVIEWS_HEADERS, opts.propagate ?? [])), accept: 'application/json'}
-  const answer = await opts.outbound.get(`http://ratings:${BOOKINFO_PORT}/ratings/${id}`, headers, ratingsTimeoutMs(opts.version))
+async function fetchStars(
+  opts: ReviewsOptions,
+  id: number,
+  req: IncomingMessage,
+): Promise<Record<string, number> | undefined> {
+  const headers = {
+    ...forwardHeaders(req.headers, withPropagation(REVIEWS_HEADERS, opts.propagate ?? [])),
+    accept: 'application/json',
+  }
+  const answer = await opts.outbound.get(
+    `http://ratings:${BOOKINFO_PORT}/ratings/${id}`,
+    headers,
+    ratingsTimeoutMs(opts.version),
+  )
   if (answer === undefined || answer.status !== 200) return undefined
   const body = parseJson(answer.body) as {ratings?: Record<string, unknown>} | undefined
   const stars: Record<string, number> = {}
-  for (const [reviewer, value] of Object.entries(body?.ratings ?? {})) if (typeof value === 'number') stars[reviewer] = value
+  for (const [reviewer, value] of Object.entries(body?.ratings ?? {}))
+    if (typeof value === 'number') stars[reviewer] = value
   return stars
 }
 
 /** The JSON reviews answers for a product. */
-export function reviewsBody(opts: Pick<ReviewsOptions, 'version' | 'podName'>, id: number, stars: Record<string, number> | undefined): unknown {
+export function reviewsBody(
+  opts: Pick<ReviewsOptions, 'version' | 'podName'>,
+  id: number,
+  stars: Record<string, number> | undefined,
+): unknown {
   const color = STAR_COLOR[opts.version]
   const reviews = Object.entries(REVIEW_TEXT).map(([reviewer, text]) => {
     if (color === undefined) return {reviewer, text}
@@ -62,8 +88,10 @@ export function reviewsHandler(opts: ReviewsOptions): (req: IncomingMessage, res
     const path = pathOf(req)
     if (path === '/health') return sendJson(res, 200, {status: 'Reviews is healthy'})
     const id = /^\/reviews\/(-?\d+)$/.exec(path)?.[1]
-    if (id === undefined || req.method !== 'GET') return sendJson(res, 404, {error: `no route for ${req.method ?? 'GET'} ${path}`})
-    const starsPromise = STAR_COLOR[opts.version] === undefined ? Promise.resolve(undefined) : fetchStars(opts, Number(id), req)
+    if (id === undefined || req.method !== 'GET')
+      return sendJson(res, 404, {error: `no route for ${req.method ?? 'GET'} ${path}`})
+    const starsPromise =
+      STAR_COLOR[opts.version] === undefined ? Promise.resolve(undefined) : fetchStars(opts, Number(id), req)
     void starsPromise.then(stars => sendJson(res, 200, reviewsBody(opts, Number(id), stars)))
   }
 }

@@ -17,7 +17,11 @@ import {createHmac, timingSafeEqual} from 'node:crypto'
 import {deflateSync, inflateSync} from 'node:zlib'
 
 /** productpage.py's `app.secret_key = b'_5#y2L"F4Q8z\n\xec]/'`. */
-const SECRET_KEY = Buffer.concat([Buffer.from('_5#y2L"F4Q8z\n', 'latin1'), Buffer.from([0xec]), Buffer.from(']/', 'latin1')])
+const SECRET_KEY = Buffer.concat([
+  Buffer.from('_5#y2L"F4Q8z\n', 'latin1'),
+  Buffer.from([0xec]),
+  Buffer.from(']/', 'latin1'),
+])
 
 /** Flask's session cookie name (SESSION_COOKIE_NAME). */
 export const SESSION_COOKIE = 'session'
@@ -68,7 +72,7 @@ export function openSession(cookie: string | undefined, nowS = Math.floor(Date.n
     if (compressed) payload = payload.slice(1)
     const raw = Buffer.from(payload, 'base64url')
     const data = JSON.parse((compressed ? inflateSync(raw) : raw).toString('utf8')) as unknown
-    return data !== null && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, unknown> : {}
+    return data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : {}
   } catch {
     return {}
   }

@@ -28,19 +28,32 @@ function apply(headers: OutgoingHttpHeaders, ops: HeaderOperations | undefined):
 }
 
 /** Applies the route's and the destination's request header operations (route first, destination after). */
-export function applyRequestHeaders(headers: OutgoingHttpHeaders, route: HTTPRoute | undefined, destination: HTTPRouteDestination | undefined): void {
+export function applyRequestHeaders(
+  headers: OutgoingHttpHeaders,
+  route: HTTPRoute | undefined,
+  destination: HTTPRouteDestination | undefined,
+): void {
   apply(headers, (route as WithHeaders | undefined)?.headers?.request)
   apply(headers, (destination as WithHeaders | undefined)?.headers?.request)
 }
 
 /** Applies response header operations (destination first, then route, as Envoy nests them). */
-export function applyResponseHeaders(headers: OutgoingHttpHeaders, route: HTTPRoute | undefined, destination: HTTPRouteDestination | undefined): void {
+export function applyResponseHeaders(
+  headers: OutgoingHttpHeaders,
+  route: HTTPRoute | undefined,
+  destination: HTTPRouteDestination | undefined,
+): void {
   apply(headers, (destination as WithHeaders | undefined)?.headers?.response)
   apply(headers, (route as WithHeaders | undefined)?.headers?.response)
 }
 
 /** The upstream path and authority after `rewrite`: a uri prefix match has its prefix replaced, otherwise the path is. */
-export function rewrite(route: HTTPRoute | undefined, matchIndex: number, path: string, authority: string): {path: string; authority: string} {
+export function rewrite(
+  route: HTTPRoute | undefined,
+  matchIndex: number,
+  path: string,
+  authority: string,
+): {path: string; authority: string} {
   const rw = route?.['rewrite'] as {uri?: string; authority?: string} | undefined
   if (rw === undefined) return {path, authority}
   let newPath = path
@@ -56,18 +69,35 @@ export function rewrite(route: HTTPRoute | undefined, matchIndex: number, path: 
 }
 
 /** Answers `redirect` and `directResponse` routes locally; false when the route forwards. */
-export function answerLocally(res: ServerResponse, route: HTTPRoute, path: string, authority: string): number | undefined {
+export function answerLocally(
+  res: ServerResponse,
+  route: HTTPRoute,
+  path: string,
+  authority: string,
+): number | undefined {
   if (route.directResponse !== undefined) {
     const dr = route.directResponse as {status?: number; body?: {string?: string; bytes?: string}}
     const status = dr.status ?? 200
-    const body = dr.body?.string ?? (dr.body?.bytes === undefined ? '' : Buffer.from(dr.body.bytes, 'base64').toString())
+    const body =
+      dr.body?.string ?? (dr.body?.bytes === undefined ? '' : Buffer.from(dr.body.bytes, 'base64').toString())
     localReply(res, status, body)
     return status
   }
   if (route.redirect !== undefined) {
-    const rd = route.redirect as {uri?: string; authority?: string; scheme?: string; port?: number; redirectCode?: number}
+    const rd = route.redirect as {
+      uri?: string
+      authority?: string
+      scheme?: string
+      port?: number
+      redirectCode?: number
+    }
     const host = rd.authority ?? authority.replace(/:\d+$/, '')
-    const port = rd.port !== undefined ? `:${rd.port}` : rd.authority === undefined && /:\d+$/.test(authority) ? authority.slice(authority.lastIndexOf(':')) : ''
+    const port =
+      rd.port !== undefined
+        ? `:${rd.port}`
+        : rd.authority === undefined && /:\d+$/.test(authority)
+          ? authority.slice(authority.lastIndexOf(':'))
+          : ''
     const status = rd.redirectCode ?? 301
     localReply(res, status, '', {location: `${rd.scheme ?? 'http'}://${host}${port}${rd.uri ?? path}`})
     return status

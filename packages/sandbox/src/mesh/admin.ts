@@ -16,10 +16,18 @@ export async function execInProxy(sidecar: MeshSidecar, command: string[]): Prom
     return {stdout: '', stderr: `exec: "${bin}": executable file not found in $PATH\n`, exitCode: 127}
   }
   if (sub !== 'request' || method === undefined || rawPath === undefined) {
-    return {stdout: '', stderr: 'Error: the sandbox pilot-agent supports only: pilot-agent request GET <admin path>\n', exitCode: 1}
+    return {
+      stdout: '',
+      stderr: 'Error: the sandbox pilot-agent supports only: pilot-agent request GET <admin path>\n',
+      exitCode: 1,
+    }
   }
   if (method.toUpperCase() !== 'GET') {
-    return {stdout: '', stderr: `Error: ${method.toUpperCase()} ${rawPath}: the sandbox Envoy admin serves GET only\n`, exitCode: 1}
+    return {
+      stdout: '',
+      stderr: `Error: ${method.toUpperCase()} ${rawPath}: the sandbox Envoy admin serves GET only\n`,
+      exitCode: 1,
+    }
   }
   return adminGet(sidecar, rawPath)
 }
@@ -37,7 +45,12 @@ export async function adminGet(sidecar: MeshSidecar, rawPath: string): Promise<E
       if (format === 'json') return ok(sidecar.statsJson(filter) + '\n')
       if (format === 'prometheus') return ok(await sidecar.metricsText())
       let text = sidecar.statsText(filter)
-      if (params.has('usedonly')) text = text.split('\n').filter(l => l !== '' && !l.endsWith(': 0')).map(l => l + '\n').join('')
+      if (params.has('usedonly'))
+        text = text
+          .split('\n')
+          .filter(l => l !== '' && !l.endsWith(': 0'))
+          .map(l => l + '\n')
+          .join('')
       return ok(text)
     }
     case 'stats/prometheus':
@@ -47,7 +60,11 @@ export async function adminGet(sidecar: MeshSidecar, rawPath: string): Promise<E
     case 'ready':
       return ok('LIVE\n')
     default:
-      return {stdout: '', stderr: `Error: GET /${path}: 404 Not Found (the sandbox Envoy admin serves stats, stats/prometheus, config_dump, ready)\n`, exitCode: 1}
+      return {
+        stdout: '',
+        stderr: `Error: GET /${path}: 404 Not Found (the sandbox Envoy admin serves stats, stats/prometheus, config_dump, ready)\n`,
+        exitCode: 1,
+      }
   }
 }
 
@@ -60,22 +77,42 @@ function configDump(sidecar: MeshSidecar): unknown {
       ...(sidecar.profile.delimitedStatPrefixes ? {alt_stat_name: `${c.name};`} : {}),
       connect_timeout: `${c.connectTimeoutMs / 1000}s`,
       lb_policy: c.lb,
-      circuit_breakers: {thresholds: [{max_connections: c.limits.maxConnections, max_pending_requests: c.limits.maxPendingRequests, max_requests: c.limits.maxRequests, max_retries: c.limits.maxRetries}]},
+      circuit_breakers: {
+        thresholds: [
+          {
+            max_connections: c.limits.maxConnections,
+            max_pending_requests: c.limits.maxPendingRequests,
+            max_requests: c.limits.maxRequests,
+            max_retries: c.limits.maxRetries,
+          },
+        ],
+      },
       ...(c.outlier === undefined ? {} : {outlier_detection: c.outlier}),
       endpoints: c.endpoints.map(p => `127.0.0.1:${p.appPort} (${p.name})`),
     },
   }))
-  const hosts = new Map<string, {name: string; domains: string[]; virtual_service: string | undefined; routes: unknown}>()
+  const hosts = new Map<
+    string,
+    {name: string; domains: string[]; virtual_service: string | undefined; routes: unknown}
+  >()
   for (const [domain, vh] of table.virtualHosts) {
     const name = `${vh.fqdn}:${vh.port}`
-    const entry = hosts.get(name) ?? {name, domains: [], virtual_service: vh.virtualService, routes: vh.routes ?? 'default'}
+    const entry = hosts.get(name) ?? {
+      name,
+      domains: [],
+      virtual_service: vh.virtualService,
+      routes: vh.routes ?? 'default',
+    }
     entry.domains.push(domain)
     hosts.set(name, entry)
   }
   return {
     configs: [
       {'@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', dynamic_active_clusters: clusters},
-      {'@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', dynamic_route_configs: [{route_config: {virtual_hosts: [...hosts.values()]}}]},
+      {
+        '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+        dynamic_route_configs: [{route_config: {virtual_hosts: [...hosts.values()]}}],
+      },
     ],
   }
 }

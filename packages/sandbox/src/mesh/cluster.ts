@@ -54,13 +54,38 @@ const afterTurns = (turns: number, done: () => void): void => {
 export type PoolOutcome = 'attached' | 'pending' | 'overflow'
 
 const COUNTERS = [
-  'upstream_rq_total', 'upstream_rq_completed', 'upstream_rq_pending_total', 'upstream_rq_pending_overflow', 'upstream_rq_pending_failure_eject',
-  'upstream_rq_cancelled', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout', 'upstream_rq_retry', 'upstream_rq_retry_success',
-  'upstream_rq_retry_overflow', 'upstream_rq_retry_limit_exceeded', 'upstream_rq_rx_reset', 'upstream_rq_tx_reset',
-  'upstream_cx_total', 'upstream_cx_http1_total', 'upstream_cx_overflow', 'upstream_cx_connect_fail', 'upstream_cx_destroy', 'upstream_cx_max_requests',
-  'upstream_cx_none_healthy', 'membership_change',
+  'upstream_rq_total',
+  'upstream_rq_completed',
+  'upstream_rq_pending_total',
+  'upstream_rq_pending_overflow',
+  'upstream_rq_pending_failure_eject',
+  'upstream_rq_cancelled',
+  'upstream_rq_timeout',
+  'upstream_rq_per_try_timeout',
+  'upstream_rq_retry',
+  'upstream_rq_retry_success',
+  'upstream_rq_retry_overflow',
+  'upstream_rq_retry_limit_exceeded',
+  'upstream_rq_rx_reset',
+  'upstream_rq_tx_reset',
+  'upstream_cx_total',
+  'upstream_cx_http1_total',
+  'upstream_cx_overflow',
+  'upstream_cx_connect_fail',
+  'upstream_cx_destroy',
+  'upstream_cx_max_requests',
+  'upstream_cx_none_healthy',
+  'membership_change',
 ] as const
-const GAUGES = ['upstream_rq_active', 'upstream_rq_pending_active', 'upstream_cx_active', 'membership_healthy', 'membership_total', 'membership_degraded', 'membership_excluded'] as const
+const GAUGES = [
+  'upstream_rq_active',
+  'upstream_rq_pending_active',
+  'upstream_cx_active',
+  'membership_healthy',
+  'membership_total',
+  'membership_degraded',
+  'membership_excluded',
+] as const
 const BREAKERS = ['cx_open', 'cx_pool_open', 'rq_pending_open', 'rq_open', 'rq_retry_open'] as const
 
 type CounterName = (typeof COUNTERS)[number]
@@ -90,13 +115,18 @@ export class UpstreamCluster {
   private readonly inFlightByHost = new Map<string, number>()
 
   constructor(
-    public config: ClusterConfig, private readonly stats: StatStore, private readonly now: () => number, delimited = true,
+    public config: ClusterConfig,
+    private readonly stats: StatStore,
+    private readonly now: () => number,
+    delimited = true,
     private readonly random: () => number = Math.random,
   ) {
     this.prefix = clusterStatPrefix(config.name, delimited)
     this.c = Object.fromEntries(COUNTERS.map(n => [n, stats.counter(this.prefix + n)])) as Record<CounterName, Stat>
     this.g = Object.fromEntries(GAUGES.map(n => [n, stats.gauge(this.prefix + n)])) as Record<GaugeName, Stat>
-    this.breaker = Object.fromEntries(BREAKERS.map(n => [n, stats.gauge(`${this.prefix}circuit_breakers.default.${n}`)])) as UpstreamCluster['breaker']
+    this.breaker = Object.fromEntries(
+      BREAKERS.map(n => [n, stats.gauge(`${this.prefix}circuit_breakers.default.${n}`)]),
+    ) as UpstreamCluster['breaker']
     for (const n of BREAKERS) stats.gauge(`${this.prefix}circuit_breakers.high.${n}`)
     this.classes = [1, 2, 3, 4, 5].map(k => stats.counter(`${this.prefix}upstream_rq_${k}xx`))
     this.update(config)
@@ -112,7 +142,10 @@ export class UpstreamCluster {
     if (policy === undefined) {
       if (this.outlierDetector !== undefined) this.stats.removePrefix(`${this.prefix}outlier_detection.`)
       this.outlierDetector = undefined
-    } else if (this.outlierDetector === undefined || JSON.stringify(this.outlierDetector.policy) !== JSON.stringify(policy)) {
+    } else if (
+      this.outlierDetector === undefined ||
+      JSON.stringify(this.outlierDetector.policy) !== JSON.stringify(policy)
+    ) {
       this.outlierDetector = new OutlierDetector(policy, this.stats, this.prefix, this.now)
     }
     this.outlierDetector?.retain(new Set(config.endpoints.map(p => p.name)))
@@ -311,7 +344,11 @@ export class UpstreamCluster {
     if (retried) {
       // envoy `source/common/router/router.cc` chargeUpstreamCode(…, dropped = true): a response that
       // was retried is charged under the `retry.` prefix, not as the request's outcome.
-      for (const name of [`retry.upstream_rq_${status}`, `retry.upstream_rq_${Math.floor(status / 100)}xx`, 'retry.upstream_rq_completed']) {
+      for (const name of [
+        `retry.upstream_rq_${status}`,
+        `retry.upstream_rq_${Math.floor(status / 100)}xx`,
+        'retry.upstream_rq_completed',
+      ]) {
         this.stats.counter(this.prefix + name).value++
       }
       return

@@ -5,7 +5,13 @@
  */
 import {parseDurationMs} from '@faultline/core/duration.js'
 import {appliesToSidecars, fqdn, hostCovers, re2, virtualServicesInPrecedence} from '@faultline/core/istio/routing.js'
-import type {DestinationRule, HTTPMatchRequest, HTTPRoute, TrafficPolicy, VirtualService} from '@faultline/core/istio/types.js'
+import type {
+  DestinationRule,
+  HTTPMatchRequest,
+  HTTPRoute,
+  TrafficPolicy,
+  VirtualService,
+} from '@faultline/core/istio/types.js'
 import type {Pod, Service, Topology} from '../types.js'
 
 /** Istio writes this for every threshold the DestinationRule does not set (> 0) — test/reference/SEMANTICS.md (d). */
@@ -126,7 +132,15 @@ function blockAppliesTo(m: HTTPMatchRequest, pod: Pod, port: number, topGateways
  */
 export function regexesCompile(vs: VirtualService): boolean {
   const matches = (vs.spec.http ?? []).flatMap(r => r.match ?? [])
-  const strings = matches.flatMap(m => [m.uri, m.method, m.authority, m.scheme, ...Object.values(m.headers ?? {}), ...Object.values(m.withoutHeaders ?? {}), ...Object.values(m.queryParams ?? {})])
+  const strings = matches.flatMap(m => [
+    m.uri,
+    m.method,
+    m.authority,
+    m.scheme,
+    ...Object.values(m.headers ?? {}),
+    ...Object.values(m.withoutHeaders ?? {}),
+    ...Object.values(m.queryParams ?? {}),
+  ])
   try {
     for (const sm of strings) if (sm?.regex !== undefined && sm.regex !== '*') re2(sm.regex)
     return true
@@ -137,7 +151,11 @@ export function regexesCompile(vs: VirtualService): boolean {
 
 /** Domains Istio puts in a service's outbound virtual host, as seen from `proxyNs`. */
 export function domainsFor(service: Service, proxyNs: string): string[] {
-  const base = [`${service.name}.${service.namespace}.svc.cluster.local`, `${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`]
+  const base = [
+    `${service.name}.${service.namespace}.svc.cluster.local`,
+    `${service.name}.${service.namespace}.svc`,
+    `${service.name}.${service.namespace}`,
+  ]
   if (service.namespace === proxyNs) base.push(service.name)
   return base.flatMap(d => [d, `${d}:${service.port}`])
 }
@@ -146,7 +164,12 @@ export function domainsFor(service: Service, proxyNs: string): string[] {
  * The DestinationRule a proxy uses for a host: the proxy's namespace first, then the service's, then
  * `istio-system` (the root namespace); an exact host beats a wildcard; among equals the oldest wins.
  */
-export function destinationRuleFor(all: readonly DestinationRule[], serviceFqdn: string, serviceNs: string, proxyNs: string): DestinationRule | undefined {
+export function destinationRuleFor(
+  all: readonly DestinationRule[],
+  serviceFqdn: string,
+  serviceNs: string,
+  proxyNs: string,
+): DestinationRule | undefined {
   const visible = all.filter(dr => {
     const ns = dr.metadata.namespace ?? 'default'
     return exportedTo(dr.spec.exportTo, ns, proxyNs) && hostCovers(dr.spec.host, serviceFqdn, ns)
@@ -157,7 +180,12 @@ export function destinationRuleFor(all: readonly DestinationRule[], serviceFqdn:
     const exact = fqdn(dr.spec.host, ns) === serviceFqdn ? 0 : 1
     return nsRank * 2 + exact
   }
-  return [...visible].sort((a, b) => rank(a) - rank(b) || (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name))[0]
+  return [...visible].sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+      a.metadata.name.localeCompare(b.metadata.name),
+  )[0]
 }
 
 type PortLevel = TrafficPolicy & {port?: {number?: number}}
@@ -177,7 +205,8 @@ export function effectivePolicy(dr: DestinationRule | undefined, subset: string,
 }
 
 const positive = (v: number | undefined): number => (v !== undefined && v > 0 ? v : ENVOY_UNLIMITED)
-const ms = (d: string | undefined, fallback: number): number => (d === undefined ? fallback : parseDurationMs(d) ?? fallback)
+const ms = (d: string | undefined, fallback: number): number =>
+  d === undefined ? fallback : (parseDurationMs(d) ?? fallback)
 
 /** Envoy circuit-breaker thresholds from a traffic policy (0 or unset = unlimited). */
 export function limitsFrom(policy: TrafficPolicy): CircuitBreakerLimits {
@@ -216,7 +245,14 @@ function lbFrom(policy: TrafficPolicy): LbPolicy {
   return simple === 'ROUND_ROBIN' || simple === 'RANDOM' ? simple : 'LEAST_REQUEST'
 }
 
-function clusterFor(service: Service, serviceFqdn: string, subset: string, labels: Record<string, string>, dr: DestinationRule | undefined, topology: Topology): ClusterConfig {
+function clusterFor(
+  service: Service,
+  serviceFqdn: string,
+  subset: string,
+  labels: Record<string, string>,
+  dr: DestinationRule | undefined,
+  topology: Topology,
+): ClusterConfig {
   const policy = effectivePolicy(dr, subset, service.port)
   return {
     name: clusterName(service.port, subset, serviceFqdn),
@@ -233,9 +269,19 @@ function clusterFor(service: Service, serviceFqdn: string, subset: string, label
 }
 
 /** Compiles the routing table istiod would push to `pod`'s sidecar. */
-export function compileRoutingTable(pod: Pod, virtualServices: readonly VirtualService[], destinationRules: readonly DestinationRule[], topology: Topology): RoutingTable {
+export function compileRoutingTable(
+  pod: Pod,
+  virtualServices: readonly VirtualService[],
+  destinationRules: readonly DestinationRule[],
+  topology: Topology,
+): RoutingTable {
   const proxyNs = pod.namespace
-  const vsVisible = virtualServices.filter(vs => appliesToSidecars(vs) && exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', proxyNs) && regexesCompile(vs))
+  const vsVisible = virtualServices.filter(
+    vs =>
+      appliesToSidecars(vs) &&
+      exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', proxyNs) &&
+      regexesCompile(vs),
+  )
   const table: RoutingTable = {virtualHosts: new Map(), clusters: new Map(), services: new Map()}
   for (const service of topology.services()) {
     const serviceFqdn = fqdn(service.name, service.namespace)

@@ -7,7 +7,14 @@ import type {IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse} from 'nod
 import type {Pod} from '../types.js'
 import type {PoolConnection, PoolWaiter, UpstreamCluster} from './cluster.js'
 import type {ResponseFlag} from './reply.js'
-import {forwardableHeaders, localReply, NO_HEALTHY_UPSTREAM_BODY, OVERFLOW_BODY, resetBody, TIMEOUT_BODY} from './reply.js'
+import {
+  forwardableHeaders,
+  localReply,
+  NO_HEALTHY_UPSTREAM_BODY,
+  OVERFLOW_BODY,
+  resetBody,
+  TIMEOUT_BODY,
+} from './reply.js'
 import {type AttemptFailure, backoffMs, isRetriable, type RetryPolicy} from './retry.js'
 import {UpstreamCall, type UpstreamFailure, type UpstreamListener, type UpstreamPools} from './upstream.js'
 
@@ -24,7 +31,14 @@ export interface Exchange {
   /** Called once with the final status and the pod that answered (undefined for local replies). */
   finish(status: number, servedBy: Pod | undefined, grpcStatus: number | undefined): void
   /** Reports an attempt that reached a pod, for that pod's `reporter="destination"` metrics (sizes: `UpstreamCall`). */
-  reachedDestination(pod: Pod, status: number, grpcStatus: number | undefined, durationMs: number, requestBytes: number, responseBytes: number): void
+  reachedDestination(
+    pod: Pod,
+    status: number,
+    grpcStatus: number | undefined,
+    durationMs: number,
+    requestBytes: number,
+    responseBytes: number,
+  ): void
 }
 
 /** The route's upstream settings. */
@@ -69,8 +83,11 @@ export class Forwarder implements UpstreamListener {
   private done = false
 
   constructor(
-    private readonly ex: Exchange, private readonly cluster: UpstreamCluster, private readonly action: RouteAction,
-    private readonly pools: UpstreamPools, private readonly random: () => number,
+    private readonly ex: Exchange,
+    private readonly cluster: UpstreamCluster,
+    private readonly action: RouteAction,
+    private readonly pools: UpstreamPools,
+    private readonly random: () => number,
   ) {}
 
   /** Starts the first attempt and the route timeout. */
@@ -193,7 +210,14 @@ export class Forwarder implements UpstreamListener {
         this.cluster.chargeCode(status, true)
         // The drained body counts as sent: the pod's sidecar would have relayed it whole.
         const length = Number(upstreamHeaders['content-length'])
-        this.ex.reachedDestination(host, status, grpcStatus, serviceTime, call.requestBytes, call.responseBytes + (length > 0 ? length : 0))
+        this.ex.reachedDestination(
+          host,
+          status,
+          grpcStatus,
+          serviceTime,
+          call.requestBytes,
+          call.responseBytes + (length > 0 ? length : 0),
+        )
         return true // drained: the call is no longer current, its body is ignored
       }
     }
@@ -236,7 +260,14 @@ export class Forwarder implements UpstreamListener {
       res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
     } else res.end()
     if (this.upstream === call) this.endAttempt(true)
-    this.ex.reachedDestination(relay.host, relay.status, relay.grpcStatus, performance.now() - this.attemptStart, call.requestBytes, call.responseBytes)
+    this.ex.reachedDestination(
+      relay.host,
+      relay.status,
+      relay.grpcStatus,
+      performance.now() - this.attemptStart,
+      call.requestBytes,
+      call.responseBytes,
+    )
     this.end(relay.status, relay.host, relay.grpcStatus)
   }
 
@@ -301,7 +332,11 @@ export class Forwarder implements UpstreamListener {
     // envoy source/common/router/router.cc onResponseTimeout: an attempt still awaiting headers is
     // reported to outlier detection as LocalOriginTimeout with the timeout's 504, so a slow host can be ejected.
     if (this.upstream !== undefined && !this.upstream.headersSeen && this.host !== undefined) {
-      this.cluster.outlier?.report(this.host.name, {kind: 'local-origin', status: 504}, this.cluster.config.endpoints.length)
+      this.cluster.outlier?.report(
+        this.host.name,
+        {kind: 'local-origin', status: 504},
+        this.cluster.config.endpoints.length,
+      )
     }
     const headersSent = this.ex.res.headersSent
     this.abandonAttempt()

@@ -57,29 +57,46 @@ function selects(selector: Record<string, string> | undefined, labels: Record<st
 }
 
 /** The blocks of a route that exist on this gateway listener, or undefined when none do (sourceMatchHTTP, port). */
-function blocksFor(route: HTTPRoute, gatewayName: string, vsNs: string, pod: Pod, port: number): HTTPMatchRequest[] | undefined {
+function blocksFor(
+  route: HTTPRoute,
+  gatewayName: string,
+  vsNs: string,
+  pod: Pod,
+  port: number,
+): HTTPMatchRequest[] | undefined {
   const keep = (m: HTTPMatchRequest): boolean => {
     if (m.port !== undefined && m.port !== 0 && m.port !== port) return false
     if ((m.gateways ?? []).length > 0) return (m.gateways ?? []).some(g => resolveGatewayName(g, vsNs) === gatewayName)
-    return selects(m.sourceLabels, pod.labels) && (m.sourceNamespace === undefined || m.sourceNamespace === pod.namespace)
+    return (
+      selects(m.sourceLabels, pod.labels) && (m.sourceNamespace === undefined || m.sourceNamespace === pod.namespace)
+    )
   }
   const blocks = (route.match ?? []).filter(keep)
   return blocks.length === 0 ? undefined : blocks
 }
 
 /** Compiles the routing istiod would push to the gateway `pod`. */
-export function compileGatewayTable(pod: Pod, gateways: readonly GatewayObject[], virtualServices: readonly VirtualService[]): GatewayTable {
+export function compileGatewayTable(
+  pod: Pod,
+  gateways: readonly GatewayObject[],
+  virtualServices: readonly VirtualService[],
+): GatewayTable {
   const table: GatewayTable = new Map()
   for (const gw of gateways) {
     if (gw.spec.selector === undefined || !selects(gw.spec.selector, pod.labels)) continue
     const gatewayName = `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`
     const bound = virtualServices.filter(vs => {
       const ns = vs.metadata.namespace ?? 'default'
-      return (vs.spec.gateways ?? []).some(g => resolveGatewayName(g, ns) === gatewayName) && exportedTo(vs.spec.exportTo, ns, gw.metadata.namespace ?? 'default') && regexesCompile(vs)
+      return (
+        (vs.spec.gateways ?? []).some(g => resolveGatewayName(g, ns) === gatewayName) &&
+        exportedTo(vs.spec.exportTo, ns, gw.metadata.namespace ?? 'default') &&
+        regexesCompile(vs)
+      )
     })
     for (const server of gw.spec.servers ?? []) {
       const port = server.port?.number
-      if (port === undefined || !['HTTP', 'HTTP2', 'GRPC', undefined].includes(server.port?.protocol?.toUpperCase())) continue
+      if (port === undefined || !['HTTP', 'HTTP2', 'GRPC', undefined].includes(server.port?.protocol?.toUpperCase()))
+        continue
       const vhosts = table.get(port) ?? []
       for (const vs of bound) {
         const ns = vs.metadata.namespace ?? 'default'
@@ -90,7 +107,12 @@ export function compileGatewayTable(pod: Pod, gateways: readonly GatewayObject[]
             break // translation stops at a catch-all
           }
           const blocks = blocksFor(route, gatewayName, ns, pod, port)
-          if (blocks !== undefined) routes.push({route: blocks.length === route.match.length ? route : {...route, match: blocks}, virtualService: vs.metadata.name, namespace: ns})
+          if (blocks !== undefined)
+            routes.push({
+              route: blocks.length === route.match.length ? route : {...route, match: blocks},
+              virtualService: vs.metadata.name,
+              namespace: ns,
+            })
         }
         for (const sh of (server.hosts ?? []).map(serverHost)) {
           for (const vh of (vs.spec.hosts ?? []).map(h => h.toLowerCase())) {
@@ -98,7 +120,8 @@ export function compileGatewayTable(pod: Pod, gateways: readonly GatewayObject[]
             if (host === undefined) continue
             const existing = vhosts.find(v => v.host === host)
             if (existing === undefined) vhosts.push({host, routes: [...routes]})
-            else if (!existing.routes.some(r => r.virtualService === vs.metadata.name && r.namespace === ns)) existing.routes.push(...routes)
+            else if (!existing.routes.some(r => r.virtualService === vs.metadata.name && r.namespace === ns))
+              existing.routes.push(...routes)
           }
         }
       }
@@ -109,16 +132,24 @@ export function compileGatewayTable(pod: Pod, gateways: readonly GatewayObject[]
 }
 
 /** The virtual host Envoy picks for a request's Host on a gateway listener: exact, then the longest `*.` suffix, then `*`. */
-export function gatewayVirtualHost(table: GatewayTable, port: number, authority: string | undefined): GatewayVirtualHost | undefined {
+export function gatewayVirtualHost(
+  table: GatewayTable,
+  port: number,
+  authority: string | undefined,
+): GatewayVirtualHost | undefined {
   const vhosts = table.get(port) ?? []
   const host = (authority ?? '').toLowerCase().replace(/:\d+$/, '')
   const exact = vhosts.find(v => v.host === host)
   if (exact !== undefined) return exact
-  const suffix = vhosts.filter(v => v.host.startsWith('*.') && host.endsWith(v.host.slice(1))).sort((a, b) => b.host.length - a.host.length)[0]
+  const suffix = vhosts
+    .filter(v => v.host.startsWith('*.') && host.endsWith(v.host.slice(1)))
+    .sort((a, b) => b.host.length - a.host.length)[0]
   return suffix ?? vhosts.find(v => v.host === '*')
 }
 
 /** Whether a destination host of a gateway route names `serviceFqdn` (short names resolve in the VirtualService's namespace). */
 export function routesTo(route: HTTPRoute, serviceFqdn: string, vsNamespace: string): boolean {
-  return (route.route ?? []).some(d => hostCovers(d.destination.host, serviceFqdn, vsNamespace) && !d.destination.host.includes('*'))
+  return (route.route ?? []).some(
+    d => hostCovers(d.destination.host, serviceFqdn, vsNamespace) && !d.destination.host.includes('*'),
+  )
 }

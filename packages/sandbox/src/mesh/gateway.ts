@@ -44,7 +44,12 @@ export function byListenerPort(table: GatewayTable, servicePorts: ReadonlyMap<nu
     for (const vh of vhosts) {
       const same = merged.find(m => m.host === vh.host)
       if (same === undefined) merged.push({host: vh.host, routes: [...vh.routes]})
-      else same.routes.push(...vh.routes.filter(r => !same.routes.some(x => x.virtualService === r.virtualService && x.namespace === r.namespace)))
+      else
+        same.routes.push(
+          ...vh.routes.filter(
+            r => !same.routes.some(x => x.virtualService === r.virtualService && x.namespace === r.namespace),
+          ),
+        )
     }
     out.set(listener, merged)
   }
@@ -52,14 +57,34 @@ export function byListenerPort(table: GatewayTable, servicePorts: ReadonlyMap<nu
 }
 
 /** Routes one request arriving on a gateway listener `port` by the gateway's table. */
-export function handleGatewayRequest(ctx: OutboundContext, table: GatewayTable, port: number, req: IncomingMessage, res: ServerResponse): void {
+export function handleGatewayRequest(
+  ctx: OutboundContext,
+  table: GatewayTable,
+  port: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   const target = outboundTarget(req)
   const gvh = target === undefined ? undefined : gatewayVirtualHost(table, port, target.authority)
-  const selection = target === undefined || gvh === undefined ? undefined : selectRoute(gvh.routes.map(r => r.route), routableRequest(req, target, port))
+  const selection =
+    target === undefined || gvh === undefined
+      ? undefined
+      : selectRoute(
+          gvh.routes.map(r => r.route),
+          routableRequest(req, target, port),
+        )
   const picked = selection === undefined ? undefined : gvh?.routes[selection.routeIndex]
-  const vhost: VirtualHost | undefined = picked === undefined || target === undefined ? undefined : {
-    service: undefined, fqdn: target.host, port, routes: gvh?.routes.map(r => r.route), routeNamespace: picked.namespace, virtualService: picked.virtualService,
-  }
+  const vhost: VirtualHost | undefined =
+    picked === undefined || target === undefined
+      ? undefined
+      : {
+          service: undefined,
+          fqdn: target.host,
+          port,
+          routes: gvh?.routes.map(r => r.route),
+          routeNamespace: picked.namespace,
+          virtualService: picked.virtualService,
+        }
   const r = startRouted(ctx, req, res, vhost, target, 'unknown')
   if (selection === undefined || vhost === undefined) {
     noRoute(r)
@@ -89,14 +114,21 @@ export class MeshGateway extends MeshSidecar {
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
       }
     }
-    throw new Error(`no free port in ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max} on 127.0.0.1 for the ingress gateway`)
+    throw new Error(
+      `no free port in ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max} on 127.0.0.1 for the ingress gateway`,
+    )
   }
 
   /**
    * Applies a push: the clusters as for a sidecar (no sidecar virtual hosts), and the Gateway routes
    * by listener port (`servicePorts`: the gateway Service's port → targetPort).
    */
-  applyGatewayConfig(table: RoutingTable, gateway: GatewayTable, servicePorts: ReadonlyMap<number, number>, version: number): void {
+  applyGatewayConfig(
+    table: RoutingTable,
+    gateway: GatewayTable,
+    servicePorts: ReadonlyMap<number, number>,
+    version: number,
+  ): void {
     this.applyRoutingTable({...table, virtualHosts: new Map()}, version)
     this.gateway = byListenerPort(gateway, servicePorts)
     for (const port of this.gateway.keys()) this.faultStats(port)

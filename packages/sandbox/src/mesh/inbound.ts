@@ -19,7 +19,12 @@
  */
 import net, {type AddressInfo, type Socket} from 'node:net'
 
-import {modeForPort, type MtlsMode, type PeerAuthentication, workloadMtls} from '@faultline/core/istio/peer-authentication.js'
+import {
+  modeForPort,
+  type MtlsMode,
+  type PeerAuthentication,
+  workloadMtls,
+} from '@faultline/core/istio/peer-authentication.js'
 import type {Pod} from '../types.js'
 
 /** What an inbound listener needs to know about its pod. */
@@ -115,13 +120,24 @@ export class InboundListener {
  * An inbound listener for each pod with an injected sidecar (`istio-proxy` beside an application:
  * not a gateway, whose proxy is the workload), each pod's `inboundPort` set to it. Returns the stop.
  */
-export async function startInboundListeners(pods: readonly Pod[], policies: () => readonly PeerAuthentication[], defaultContainerPort: number): Promise<() => Promise<void>> {
+export async function startInboundListeners(
+  pods: readonly Pod[],
+  policies: () => readonly PeerAuthentication[],
+  defaultContainerPort: number,
+): Promise<() => Promise<void>> {
   const listeners: InboundListener[] = []
-  const close = async () => { await Promise.all(listeners.map(l => l.close())) }
+  const close = async () => {
+    await Promise.all(listeners.map(l => l.close()))
+  }
   try {
     for (const pod of pods) {
       if (!pod.containers.includes('istio-proxy') || pod.containers.length < 2) continue
-      const listener = new InboundListener({workload: pod, appPort: pod.appPort, containerPort: pod.containerPort ?? defaultContainerPort, policies})
+      const listener = new InboundListener({
+        workload: pod,
+        appPort: pod.appPort,
+        containerPort: pod.containerPort ?? defaultContainerPort,
+        policies,
+      })
       await listener.listen()
       listeners.push(listener)
       pod.inboundPort = listener.port

@@ -45,7 +45,13 @@ export function statsInclusion(annotations: Readonly<Record<string, string>> = {
   if (raw !== undefined) {
     try {
       const config = parseYaml(raw) as {proxyStatsMatcher?: unknown} | null
-      if (config !== null && typeof config === 'object' && config.proxyStatsMatcher !== null && typeof config.proxyStatsMatcher === 'object') matcher = config.proxyStatsMatcher as Record<string, unknown>
+      if (
+        config !== null &&
+        typeof config === 'object' &&
+        config.proxyStatsMatcher !== null &&
+        typeof config.proxyStatsMatcher === 'object'
+      )
+        matcher = config.proxyStatsMatcher as Record<string, unknown>
     } catch {
       // istiod's injector refuses an unparsable proxy.istio.io/config; the sandbox ignores it.
     }
@@ -56,7 +62,13 @@ export function statsInclusion(annotations: Readonly<Record<string, string>> = {
     return stringList(matcher[field]) ?? []
   }
   return {
-    prefixes: ['reporter=', ...own('sidecar.istio.io/statsInclusionPrefixes', 'inclusionPrefixes'), ...REQUIRED_PREFIXES, 'component', 'istio'],
+    prefixes: [
+      'reporter=',
+      ...own('sidecar.istio.io/statsInclusionPrefixes', 'inclusionPrefixes'),
+      ...REQUIRED_PREFIXES,
+      'component',
+      'istio',
+    ],
     suffixes: [...own('sidecar.istio.io/statsInclusionSuffixes', 'inclusionSuffixes'), ...REQUIRED_SUFFIXES],
     regexps: [...own('sidecar.istio.io/statsInclusionRegexps', 'inclusionRegexps'), ...REQUIRED_REGEXPS],
   }
@@ -75,7 +87,10 @@ export function inclusionMatcher(list: StatsInclusion): (name: string) => boolea
   return name => {
     let hit = cache.get(name)
     if (hit === undefined) {
-      hit = list.prefixes.some(p => name.startsWith(p)) || list.suffixes.some(s => name.endsWith(s)) || regexps.some(r => r.matcher(name).matches())
+      hit =
+        list.prefixes.some(p => name.startsWith(p)) ||
+        list.suffixes.some(s => name.endsWith(s)) ||
+        regexps.some(r => r.matcher(name).matches())
       cache.set(name, hit)
     }
     return hit

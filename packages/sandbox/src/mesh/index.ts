@@ -97,13 +97,20 @@ export class Mesh {
   /** Runs `pilot-agent request GET …` in a pod's istio-proxy container (for the API server's pods/exec). */
   readonly exec: ExecHandler = async (pod: Pod, container: string, command: string[]): Promise<ExecResult> => {
     if (!pod.containers.includes(container)) {
-      throw new ExecUnsupported(`container not found ("${container}")`, `pod ${pod.name} has containers: ${pod.containers.join(', ')}`)
+      throw new ExecUnsupported(
+        `container not found ("${container}")`,
+        `pod ${pod.name} has containers: ${pod.containers.join(', ')}`,
+      )
     }
     if (container !== 'istio-proxy') {
-      throw new ExecUnsupported(`exec in container "${container}" is not supported by the sandbox`, 'use -c istio-proxy with pilot-agent request GET stats')
+      throw new ExecUnsupported(
+        `exec in container "${container}" is not supported by the sandbox`,
+        'use -c istio-proxy with pilot-agent request GET stats',
+      )
     }
     const sidecar = this.sidecars.get(pod.name)
-    if (sidecar === undefined) throw new ExecUnsupported(`pod ${pod.name} has no running sidecar`, 'wait until the sandbox has started the pod')
+    if (sidecar === undefined)
+      throw new ExecUnsupported(`pod ${pod.name} has no running sidecar`, 'wait until the sandbox has started the pod')
     return execInProxy(sidecar, command)
   }
 
@@ -121,7 +128,13 @@ export class Mesh {
     const gateways = this.config.gateways?.() ?? []
     for (const sidecar of this.sidecars.values()) {
       const table = compileRoutingTable(sidecar.pod, virtualServices, destinationRules, this.topology)
-      if (sidecar instanceof MeshGateway) sidecar.applyGatewayConfig(table, compileGatewayTable(sidecar.pod, gateways, virtualServices), this.servicePortsOf(sidecar.pod), this.version)
+      if (sidecar instanceof MeshGateway)
+        sidecar.applyGatewayConfig(
+          table,
+          compileGatewayTable(sidecar.pod, gateways, virtualServices),
+          this.servicePortsOf(sidecar.pod),
+          this.version,
+        )
       else sidecar.applyRoutingTable(table, this.version)
     }
   }
@@ -130,7 +143,8 @@ export class Mesh {
   private servicePortsOf(pod: Pod): Map<number, number> {
     const ports = new Map<number, number>()
     for (const s of this.topology.services()) {
-      if (this.topology.endpoints(s).some(p => p.name === pod.name && p.namespace === pod.namespace)) ports.set(s.port, s.targetPort ?? s.port)
+      if (this.topology.endpoints(s).some(p => p.name === pod.name && p.namespace === pod.namespace))
+        ports.set(s.port, s.targetPort ?? s.port)
     }
     return ports
   }

@@ -22,14 +22,22 @@ interface HostState {
 }
 
 const OUTLIER_STATS = [
-  'ejections_enforced_total', 'ejections_overflow',
-  'ejections_enforced_consecutive_5xx', 'ejections_detected_consecutive_5xx',
-  'ejections_enforced_consecutive_gateway_failure', 'ejections_detected_consecutive_gateway_failure',
-  'ejections_enforced_success_rate', 'ejections_detected_success_rate',
-  'ejections_enforced_consecutive_local_origin_failure', 'ejections_detected_consecutive_local_origin_failure',
-  'ejections_enforced_local_origin_success_rate', 'ejections_detected_local_origin_success_rate',
-  'ejections_enforced_failure_percentage', 'ejections_detected_failure_percentage',
-  'ejections_enforced_failure_percentage_local_origin', 'ejections_detected_failure_percentage_local_origin',
+  'ejections_enforced_total',
+  'ejections_overflow',
+  'ejections_enforced_consecutive_5xx',
+  'ejections_detected_consecutive_5xx',
+  'ejections_enforced_consecutive_gateway_failure',
+  'ejections_detected_consecutive_gateway_failure',
+  'ejections_enforced_success_rate',
+  'ejections_detected_success_rate',
+  'ejections_enforced_consecutive_local_origin_failure',
+  'ejections_detected_consecutive_local_origin_failure',
+  'ejections_enforced_local_origin_success_rate',
+  'ejections_detected_local_origin_success_rate',
+  'ejections_enforced_failure_percentage',
+  'ejections_detected_failure_percentage',
+  'ejections_enforced_failure_percentage_local_origin',
+  'ejections_detected_failure_percentage_local_origin',
 ] as const
 
 /** Passive health checking of one cluster's hosts, keyed by pod name. */
@@ -39,7 +47,12 @@ export class OutlierDetector {
   private readonly active: Stat
   private lastSweep: number
 
-  constructor(readonly policy: OutlierPolicy, stats: StatStore, prefix: string, private readonly now: () => number) {
+  constructor(
+    readonly policy: OutlierPolicy,
+    stats: StatStore,
+    prefix: string,
+    private readonly now: () => number,
+  ) {
     const p = `${prefix}outlier_detection.`
     this.active = stats.gauge(`${p}ejections_active`)
     this.counters = Object.fromEntries(OUTLIER_STATS.map(n => [n, stats.counter(p + n)])) as OutlierDetector['counters']
@@ -49,7 +62,14 @@ export class OutlierDetector {
   private state(host: string): HostState {
     let s = this.hosts.get(host)
     if (s === undefined) {
-      s = {consecutive5xx: 0, consecutiveGateway: 0, ejected: false, ejectedAt: 0, multiplier: 0, unejectedAt: undefined}
+      s = {
+        consecutive5xx: 0,
+        consecutiveGateway: 0,
+        ejected: false,
+        ejectedAt: 0,
+        multiplier: 0,
+        unejectedAt: undefined,
+      }
       this.hosts.set(host, s)
     }
     return s
@@ -105,7 +125,11 @@ export class OutlierDetector {
     }
   }
 
-  private eject(s: HostState, reason: 'ejections_enforced_consecutive_5xx' | 'ejections_enforced_consecutive_gateway_failure', totalHosts: number): void {
+  private eject(
+    s: HostState,
+    reason: 'ejections_enforced_consecutive_5xx' | 'ejections_enforced_consecutive_gateway_failure',
+    totalHosts: number,
+  ): void {
     s.consecutive5xx = 0
     s.consecutiveGateway = 0
     if (s.ejected) return

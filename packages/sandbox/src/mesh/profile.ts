@@ -36,8 +36,20 @@ export interface IstioProfile {
 }
 
 export const ISTIO_PROFILES: Readonly<Record<IstioVersion, IstioProfile>> = {
-  '1.30': {version: '1.30', proxyImageTag: '1.30.3', retry503ByDefault: false, delimitedStatPrefixes: true, nativeSidecar: true},
-  '1.22': {version: '1.22', proxyImageTag: '1.22.8', retry503ByDefault: true, delimitedStatPrefixes: false, nativeSidecar: false},
+  '1.30': {
+    version: '1.30',
+    proxyImageTag: '1.30.3',
+    retry503ByDefault: false,
+    delimitedStatPrefixes: true,
+    nativeSidecar: true,
+  },
+  '1.22': {
+    version: '1.22',
+    proxyImageTag: '1.22.8',
+    retry503ByDefault: true,
+    delimitedStatPrefixes: false,
+    nativeSidecar: false,
+  },
 }
 
 /** The default: the newest release. */

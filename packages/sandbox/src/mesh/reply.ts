@@ -28,9 +28,10 @@ export const NO_HEALTHY_UPSTREAM_BODY = 'no healthy upstream'
 
 /** Envoy's body for a failed upstream connection or a reset before response headers. */
 export function resetBody(reason: 'connect-failure' | 'reset', retried: boolean): string {
-  const what = reason === 'connect-failure'
-    ? 'remote connection failure, transport failure reason: delayed connect error: 111'
-    : 'connection termination'
+  const what =
+    reason === 'connect-failure'
+      ? 'remote connection failure, transport failure reason: delayed connect error: 111'
+      : 'connection termination'
   return `upstream connect error or disconnect/reset before headers. ${retried ? 'retried and the latest reset reason' : 'reset reason'}: ${what}`
 }
 
@@ -48,13 +49,30 @@ export function localReply(res: ServerResponse, status: number, body: string, ex
 }
 
 /** Hop-by-hop headers Envoy never forwards (RFC 7230 §6.1 plus proxy-connection and keep-alive). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate'])
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+])
 
 /** Copies headers without hop-by-hop ones (also those named in `Connection:`). */
 export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {}
   const named = headers['connection']
-  const listed = named === undefined ? undefined : new Set(named.toLowerCase().split(',').map(s => s.trim()))
+  const listed =
+    named === undefined
+      ? undefined
+      : new Set(
+          named
+            .toLowerCase()
+            .split(',')
+            .map(s => s.trim()),
+        )
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || (listed !== undefined && listed.has(name))) continue
     const value = headers[name]

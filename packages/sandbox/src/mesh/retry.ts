@@ -49,9 +49,9 @@ const NO_RETRIES: RetryPolicy = {...ISTIO_DEFAULT_RETRY, numRetries: 0}
  * retriable status codes (retry.go parseRetryOn); any other number stays a retry_on token.
  */
 const GO_STATUS_TEXT = new Set([
-  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308,
-  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451,
-  500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308, 400,
+  401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425,
+  426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ])
 
 /**
@@ -61,7 +61,10 @@ const GO_STATUS_TEXT = new Set([
  * and kept 503) with `numRetries = attempts`; a non-empty `retryOn` replaces
  * `retry_on`, its HTTP status codes becoming retriable codes (+ `retriable-status-codes`).
  */
-export function retryPolicyFor(retries: HTTPRetry | undefined, defaultPolicy: RetryPolicy = ISTIO_DEFAULT_RETRY): RetryPolicy {
+export function retryPolicyFor(
+  retries: HTTPRetry | undefined,
+  defaultPolicy: RetryPolicy = ISTIO_DEFAULT_RETRY,
+): RetryPolicy {
   if (retries === undefined) return defaultPolicy
   const attempts = retries.attempts ?? 0
   if (attempts <= 0) return NO_RETRIES
@@ -70,7 +73,10 @@ export function retryPolicyFor(retries: HTTPRetry | undefined, defaultPolicy: Re
   if (retries.retryOn !== undefined && retries.retryOn !== '') {
     const on = new Set<string>()
     const statusCodes = new Set<number>()
-    for (const token of retries.retryOn.split(',').map(t => t.trim()).filter(t => t !== '')) {
+    for (const token of retries.retryOn
+      .split(',')
+      .map(t => t.trim())
+      .filter(t => t !== '')) {
       if (/^[+-]?\d+$/.test(token) && GO_STATUS_TEXT.has(Number(token))) statusCodes.add(Number(token))
       else on.add(token)
     }
@@ -89,7 +95,13 @@ export function retryPolicyFor(retries: HTTPRetry | undefined, defaultPolicy: Re
   }
 }
 
-const GRPC_RETRY_ON: Readonly<Record<string, number>> = {cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14}
+const GRPC_RETRY_ON: Readonly<Record<string, number>> = {
+  cancelled: 1,
+  'deadline-exceeded': 4,
+  'resource-exhausted': 8,
+  internal: 13,
+  unavailable: 14,
+}
 
 /** Whether a failed attempt is retriable under the policy's `retry_on` conditions. */
 export function isRetriable(policy: RetryPolicy, failure: AttemptFailure): boolean {
@@ -107,7 +119,8 @@ export function isRetriable(policy: RetryPolicy, failure: AttemptFailure): boole
       if (on.has('retriable-4xx') && s === 409) return true
       if (on.has('retriable-status-codes') && policy.retriableStatusCodes.has(s)) return true
       if (failure.grpcStatus !== undefined) {
-        for (const [cond, code] of Object.entries(GRPC_RETRY_ON)) if (on.has(cond) && failure.grpcStatus === code) return true
+        for (const [cond, code] of Object.entries(GRPC_RETRY_ON))
+          if (on.has(cond) && failure.grpcStatus === code) return true
       }
       return false
     }

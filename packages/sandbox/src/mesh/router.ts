@@ -97,20 +97,42 @@ function pickDestination(route: HTTPRoute, random: () => number): HTTPRouteDesti
  * A request's routing state from the moment its virtual host is looked up, recording the caller's
  * `reporter="source"` sample once when it is answered (a sidecar's outbound listener or a gateway's).
  */
-export function startRouted(ctx: OutboundContext, req: IncomingMessage, res: ServerResponse, vhost: VirtualHost | undefined, target: OutboundTarget | undefined, serviceFqdn: string): Routed {
+export function startRouted(
+  ctx: OutboundContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  vhost: VirtualHost | undefined,
+  target: OutboundTarget | undefined,
+  serviceFqdn: string,
+): Routed {
   const started = performance.now()
   const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc')
   const r: Routed = {
-    req, res, vhost: vhost as VirtualHost, route: undefined, matchIndex: -1, target: target as OutboundTarget, flags: new Set(),
-    service: vhost?.service, serviceFqdn, served: false,
+    req,
+    res,
+    vhost: vhost as VirtualHost,
+    route: undefined,
+    matchIndex: -1,
+    target: target as OutboundTarget,
+    flags: new Set(),
+    service: vhost?.service,
+    serviceFqdn,
+    served: false,
     finish(status, servedBy, grpcStatus) {
       if (r.served) return
       r.served = true
       const wire = downstreamBytes(req.socket)
       ctx.recordSource({
-        destination: servedBy, service: r.service, serviceFqdn: r.serviceFqdn, status, grpcStatus,
-        protocol: grpc ? 'grpc' : 'http', flags: formatFlags(r.flags), durationMs: performance.now() - started,
-        requestBytes: wire.received, responseBytes: wire.sent,
+        destination: servedBy,
+        service: r.service,
+        serviceFqdn: r.serviceFqdn,
+        status,
+        grpcStatus,
+        protocol: grpc ? 'grpc' : 'http',
+        flags: formatFlags(r.flags),
+        durationMs: performance.now() - started,
+        requestBytes: wire.received,
+        responseBytes: wire.sent,
       })
     },
   }
@@ -129,7 +151,10 @@ export function noRoute(r: Routed): void {
 export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: ServerResponse): void {
   const target = outboundTarget(req)
   const table = ctx.table()
-  const vhost = target === undefined ? undefined : table.virtualHosts.get(target.port === undefined ? target.host : `${target.host}:${target.port}`)
+  const vhost =
+    target === undefined
+      ? undefined
+      : table.virtualHosts.get(target.port === undefined ? target.host : `${target.host}:${target.port}`)
   const r = startRouted(ctx, req, res, vhost, target, vhost?.fqdn ?? target?.host ?? 'unknown')
   if (target === undefined || vhost === undefined) {
     // Hosts outside the registry take the catch-all virtual host (istio 1.30.3
@@ -145,7 +170,8 @@ export function handleOutbound(ctx: OutboundContext, req: IncomingMessage, res: 
     r.finish(502, undefined, undefined)
     return
   }
-  const selection = vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routableRequest(req, target, vhost.port))
+  const selection =
+    vhost.routes === undefined ? undefined : selectRoute(vhost.routes, routableRequest(req, target, vhost.port))
   if (vhost.routes !== undefined && selection === undefined) {
     noRoute(r) // Envoy: no route matched → 404 route_not_found
     return
@@ -183,7 +209,13 @@ function downstreamBytes(socket: Socket | null | undefined): {received: number; 
 
 /** What route matching sees of a request on a listener port. */
 export function routableRequest(req: IncomingMessage, target: OutboundTarget, port: number): RoutableRequest {
-  return {method: req.method ?? 'GET', path: target.path, headers: req.headers as Record<string, string | undefined>, authority: target.authority, port}
+  return {
+    method: req.method ?? 'GET',
+    path: target.path,
+    headers: req.headers as Record<string, string | undefined>,
+    authority: target.authority,
+    port,
+  }
 }
 
 /** One request's routing state, from virtual host to final status. */
@@ -217,10 +249,17 @@ export function routeRequest(ctx: OutboundContext, r: Routed): void {
   // The default route (no VirtualService) has no destination object: no subset, port or header operations.
   const destination = route === undefined ? undefined : pickDestination(route, ctx.random)
   // The default route already names the service by FQDN; route destinations resolve in the VS's namespace.
-  const destFqdn = route === undefined ? vhost.fqdn : destination === undefined ? undefined : fqdn(destination.destination.host, vhost.routeNamespace)
-  const service = route === undefined ? vhost.service : destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)
+  const destFqdn =
+    route === undefined
+      ? vhost.fqdn
+      : destination === undefined
+        ? undefined
+        : fqdn(destination.destination.host, vhost.routeNamespace)
+  const service =
+    route === undefined ? vhost.service : destFqdn === undefined ? undefined : ctx.table().services.get(destFqdn)
   const port = destination?.destination.port?.number ?? service?.port ?? vhost.port
-  const cluster = destFqdn === undefined ? undefined : ctx.cluster(clusterName(port, destination?.destination.subset ?? '', destFqdn))
+  const cluster =
+    destFqdn === undefined ? undefined : ctx.cluster(clusterName(port, destination?.destination.subset ?? '', destFqdn))
   r.destination = destination
   if (cluster !== undefined) {
     r.service = cluster.config.service
@@ -279,7 +318,14 @@ function afterDelay(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster | 
     r.req.resume()
     ctx.faultStats(r.vhost.port).aborts.value++
     r.flags.add('FI')
-    localReply(r.res, abort.status, FAULT_ABORT_BODY, abort.grpcStatus === undefined ? undefined : {'grpc-status': String(abort.grpcStatus), 'content-type': 'application/grpc'})
+    localReply(
+      r.res,
+      abort.status,
+      FAULT_ABORT_BODY,
+      abort.grpcStatus === undefined
+        ? undefined
+        : {'grpc-status': String(abort.grpcStatus), 'content-type': 'application/grpc'},
+    )
     r.finish(abort.status, undefined, abort.grpcStatus)
     return
   }
@@ -307,7 +353,12 @@ function readBody(req: IncomingMessage, then: (body: Buffer | undefined) => void
   req.on('end', () => then(Buffer.concat(chunks)))
 }
 
-function upstreamHeaders(r: Routed, authority: string, body: Buffer | undefined, timeoutMs: number | undefined): OutgoingHttpHeaders {
+function upstreamHeaders(
+  r: Routed,
+  authority: string,
+  body: Buffer | undefined,
+  timeoutMs: number | undefined,
+): OutgoingHttpHeaders {
   const headers = forwardableHeaders(r.req.headers)
   headers['host'] = authority
   if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID()
@@ -322,8 +373,14 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
   if (r.res.destroyed) return
   const timeout = r.route?.timeout === undefined ? undefined : parseDurationMs(r.route.timeout)
   const timeoutMs = timeout !== undefined && timeout > 0 ? timeout : undefined
-  const retry = retryPolicyFor(r.route?.retries, ctx.profile.retry503ByDefault ? ISTIO_122_DEFAULT_RETRY : ISTIO_DEFAULT_RETRY)
-  const expected = retry.perTryTimeoutMs !== undefined && (timeoutMs === undefined || retry.perTryTimeoutMs < timeoutMs) ? retry.perTryTimeoutMs : timeoutMs
+  const retry = retryPolicyFor(
+    r.route?.retries,
+    ctx.profile.retry503ByDefault ? ISTIO_122_DEFAULT_RETRY : ISTIO_DEFAULT_RETRY,
+  )
+  const expected =
+    retry.perTryTimeoutMs !== undefined && (timeoutMs === undefined || retry.perTryTimeoutMs < timeoutMs)
+      ? retry.perTryTimeoutMs
+      : timeoutMs
   const {path, authority} = rewrite(r.route, r.matchIndex, r.target.path, r.target.authority)
   const exchange: Exchange = {
     res: r.res,
@@ -334,10 +391,18 @@ function forward(ctx: OutboundContext, r: Routed, cluster: UpstreamCluster, body
     body,
     flags: r.flags,
     finish: r.finish,
-    reachedDestination: (pod, status, grpcStatus, durationMs, requestBytes, responseBytes) => ctx.recordDestination(pod, {
-      service: cluster.config.service, serviceFqdn: cluster.config.fqdn, status, grpcStatus,
-      protocol: 'http', flags: '-', durationMs, requestBytes, responseBytes,
-    }),
+    reachedDestination: (pod, status, grpcStatus, durationMs, requestBytes, responseBytes) =>
+      ctx.recordDestination(pod, {
+        service: cluster.config.service,
+        serviceFqdn: cluster.config.fqdn,
+        status,
+        grpcStatus,
+        protocol: 'http',
+        flags: '-',
+        durationMs,
+        requestBytes,
+        responseBytes,
+      }),
   }
   const forwarder = new Forwarder(exchange, cluster, {timeoutMs, retry}, ctx.upstreams, ctx.random)
   r.res.once('close', () => {
@@ -366,20 +431,30 @@ function passthrough(r: Routed, target: OutboundTarget): void {
     if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http'
     if (body !== undefined) headers['content-length'] = body.length
     const sent = performance.now()
-    const up = http.request({host: target.host, port: target.port ?? 80, method: req.method ?? 'GET', path: target.path, headers, agent: passthroughAgent}, upRes => {
-      const status = upRes.statusCode ?? 502
-      const out = forwardableHeaders(upRes.headers)
-      out['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - sent))
-      out['server'] = 'envoy'
-      res.writeHead(status, out)
-      upRes.pipe(res)
-      upRes.on('end', () => r.finish(status, undefined, undefined))
-      upRes.on('error', () => {
-        r.flags.add('UC')
-        res.destroy()
-        r.finish(status, undefined, undefined)
-      })
-    })
+    const up = http.request(
+      {
+        host: target.host,
+        port: target.port ?? 80,
+        method: req.method ?? 'GET',
+        path: target.path,
+        headers,
+        agent: passthroughAgent,
+      },
+      upRes => {
+        const status = upRes.statusCode ?? 502
+        const out = forwardableHeaders(upRes.headers)
+        out['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - sent))
+        out['server'] = 'envoy'
+        res.writeHead(status, out)
+        upRes.pipe(res)
+        upRes.on('end', () => r.finish(status, undefined, undefined))
+        upRes.on('error', () => {
+          r.flags.add('UC')
+          res.destroy()
+          r.finish(status, undefined, undefined)
+        })
+      },
+    )
     up.on('error', () => {
       if (res.headersSent) return
       r.flags.add('UF')

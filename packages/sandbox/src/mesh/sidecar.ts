@@ -33,9 +33,18 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   /** meshConfig outboundTrafficPolicy.mode (set by the Mesh; Istio's default ALLOW_ANY). */
   outboundTrafficPolicy: OutboundTrafficPolicy = 'ALLOW_ANY'
 
-  constructor(readonly pod: Pod, readonly random: () => number, private readonly now: () => number, private readonly lookup: SidecarLookup, readonly profile: IstioProfile = DEFAULT_PROFILE) {
+  constructor(
+    readonly pod: Pod,
+    readonly random: () => number,
+    private readonly now: () => number,
+    private readonly lookup: SidecarLookup,
+    readonly profile: IstioProfile = DEFAULT_PROFILE,
+  ) {
     // The bootstrap's stats_matcher, from the pod's annotations when it starts (./inclusion.ts).
-    this.stats = new StatStore(inclusionMatcher(statsInclusion(pod.annotations)), profile.delimitedStatPrefixes ? TAGS_1_30 : TAGS_1_22)
+    this.stats = new StatStore(
+      inclusionMatcher(statsInclusion(pod.annotations)),
+      profile.delimitedStatPrefixes ? TAGS_1_30 : TAGS_1_22,
+    )
     this.server = http.createServer({keepAliveTimeout: 60_000}, (req, res) => this.handleOutbound(req, res))
     this.stats.gauge('server.live').value = 1
   }
@@ -67,7 +76,11 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   applyRoutingTable(table: RoutingTable, version: number): void {
     for (const [name, config] of table.clusters) {
       const existing = this.clusters.get(name)
-      if (existing === undefined) this.clusters.set(name, new UpstreamCluster(config, this.stats, this.now, this.profile.delimitedStatPrefixes, this.random))
+      if (existing === undefined)
+        this.clusters.set(
+          name,
+          new UpstreamCluster(config, this.stats, this.now, this.profile.delimitedStatPrefixes, this.random),
+        )
       else existing.update(config)
     }
     for (const [name, cluster] of this.clusters) {
@@ -97,7 +110,11 @@ export class MeshSidecar implements Sidecar, OutboundContext {
     let f = this.faults.get(port)
     if (f === undefined) {
       const p = faultStatPrefix(port, this.profile.delimitedStatPrefixes)
-      f = {delays: this.stats.counter(`${p}delays_injected`), aborts: this.stats.counter(`${p}aborts_injected`), active: this.stats.gauge(`${p}active_faults`)}
+      f = {
+        delays: this.stats.counter(`${p}delays_injected`),
+        aborts: this.stats.counter(`${p}aborts_injected`),
+        active: this.stats.gauge(`${p}active_faults`),
+      }
       this.stats.counter(`${p}faults_overflow`)
       this.faults.set(port, f)
     }
@@ -120,18 +137,36 @@ export class MeshSidecar implements Sidecar, OutboundContext {
   /** Records a `reporter="source"` sample. */
   recordSource(r: Omit<RequestRecord, 'reporter' | 'source'>): void {
     this.telemetry.record({
-      reporter: 'source', source: this.pod, destination: r.destination, service: r.service, serviceFqdn: r.serviceFqdn,
-      status: r.status, grpcStatus: r.grpcStatus, protocol: r.protocol, flags: r.flags, durationMs: r.durationMs,
-      requestBytes: r.requestBytes, responseBytes: r.responseBytes,
+      reporter: 'source',
+      source: this.pod,
+      destination: r.destination,
+      service: r.service,
+      serviceFqdn: r.serviceFqdn,
+      status: r.status,
+      grpcStatus: r.grpcStatus,
+      protocol: r.protocol,
+      flags: r.flags,
+      durationMs: r.durationMs,
+      requestBytes: r.requestBytes,
+      responseBytes: r.responseBytes,
     })
   }
 
   /** Hands a `reporter="destination"` sample to the serving pod's sidecar (in process, no extra hop). */
   recordDestination(servedBy: Pod, r: Omit<RequestRecord, 'reporter' | 'source' | 'destination'>): void {
     this.lookup(servedBy.name)?.telemetry.record({
-      reporter: 'destination', source: this.pod, destination: servedBy, service: r.service, serviceFqdn: r.serviceFqdn,
-      status: r.status, grpcStatus: r.grpcStatus, protocol: r.protocol, flags: r.flags, durationMs: r.durationMs,
-      requestBytes: r.requestBytes, responseBytes: r.responseBytes,
+      reporter: 'destination',
+      source: this.pod,
+      destination: servedBy,
+      service: r.service,
+      serviceFqdn: r.serviceFqdn,
+      status: r.status,
+      grpcStatus: r.grpcStatus,
+      protocol: r.protocol,
+      flags: r.flags,
+      durationMs: r.durationMs,
+      requestBytes: r.requestBytes,
+      responseBytes: r.responseBytes,
     })
   }
 

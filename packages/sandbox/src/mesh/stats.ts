@@ -46,7 +46,10 @@ export class StatStore {
    * (the data plane holds references), but like Envoy's null stats it is in no admin output.
    * `tags`: Istio's stats_tags for the Prometheus rendering (`TAGS_1_30` or `TAGS_1_22`).
    */
-  constructor(private readonly include: (name: string) => boolean = () => true, private readonly tags: readonly TagSpecifier[] = TAGS_1_30) {}
+  constructor(
+    private readonly include: (name: string) => boolean = () => true,
+    private readonly tags: readonly TagSpecifier[] = TAGS_1_30,
+  ) {}
 
   /** The stat with this name, created at 0 if it does not exist yet. */
   stat(name: string, kind: StatKind): Stat {
@@ -75,7 +78,9 @@ export class StatStore {
 
   /** Stats sorted by name, optionally filtered by an RE2 regex searched anywhere in the name (Envoy's `?filter=`). */
   list(filter?: string): Stat[] {
-    const all = [...this.stats.values()].filter(s => this.include(s.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    const all = [...this.stats.values()]
+      .filter(s => this.include(s.name))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     if (filter === undefined || filter === '') return all
     const re = re2(filter)
     return all.filter(s => re.matcher(s.name).find())
@@ -83,7 +88,9 @@ export class StatStore {
 
   /** Envoy admin `/stats` text: one `name: value` line per stat, sorted. */
   text(filter?: string): string {
-    return this.list(filter).map(s => `${s.name}: ${s.value}\n`).join('')
+    return this.list(filter)
+      .map(s => `${s.name}: ${s.value}\n`)
+      .join('')
   }
 
   /** Envoy admin `/stats?format=json`. */
@@ -152,7 +159,10 @@ export const TAGS_1_22: readonly TagSpecifier[] = [
  * `http.outbound_0.0.0.0_9080;.fault.delays_injected` →
  * `envoy_http_fault_delays_injected{http_conn_manager_prefix="outbound_0.0.0.0_9080"}`.
  */
-export function prometheusName(statName: string, tags: readonly TagSpecifier[] = TAGS_1_30): {metric: string; labels: string} {
+export function prometheusName(
+  statName: string,
+  tags: readonly TagSpecifier[] = TAGS_1_30,
+): {metric: string; labels: string} {
   const cuts: [number, number][] = []
   const labels: string[] = []
   for (const {tag, regex} of tags) {

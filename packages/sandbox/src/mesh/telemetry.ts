@@ -16,7 +16,9 @@ import {Counter, Histogram, Registry} from 'prom-client'
 import type {Pod, Service} from '../types.js'
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
-export const ISTIO_DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]
+export const ISTIO_DURATION_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+]
 
 /**
  * Buckets of istio_request_bytes and istio_response_bytes: the same list. Istio's bootstrap sets no
@@ -29,12 +31,31 @@ export const ISTIO_BYTES_BUCKETS = ISTIO_DURATION_BUCKETS
 
 /** Label names, in the order of Istio's testdata. */
 export const ISTIO_LABELS = [
-  'reporter', 'source_workload', 'source_canonical_service', 'source_canonical_revision', 'source_workload_namespace',
-  'source_principal', 'source_app', 'source_version', 'source_cluster', 'destination_workload',
-  'destination_workload_namespace', 'destination_principal', 'destination_app', 'destination_version',
-  'destination_service', 'destination_canonical_service', 'destination_canonical_revision', 'destination_service_name',
-  'destination_service_namespace', 'destination_cluster', 'request_protocol', 'response_code', 'grpc_response_status',
-  'response_flags', 'connection_security_policy',
+  'reporter',
+  'source_workload',
+  'source_canonical_service',
+  'source_canonical_revision',
+  'source_workload_namespace',
+  'source_principal',
+  'source_app',
+  'source_version',
+  'source_cluster',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_principal',
+  'destination_app',
+  'destination_version',
+  'destination_service',
+  'destination_canonical_service',
+  'destination_canonical_revision',
+  'destination_service_name',
+  'destination_service_namespace',
+  'destination_cluster',
+  'request_protocol',
+  'response_code',
+  'grpc_response_status',
+  'response_flags',
+  'connection_security_policy',
 ] as const
 
 /** Istio's default cluster ID (`CLUSTER_ID` / `values.global.multiCluster.clusterName`). */
@@ -67,23 +88,51 @@ export function workloadOf(pod: Pod): string {
 }
 
 function canonicalService(pod: Pod): string {
-  return pod.labels['service.istio.io/canonical-name'] ?? pod.labels['app.kubernetes.io/name'] ?? pod.labels['app'] ?? workloadOf(pod)
+  return (
+    pod.labels['service.istio.io/canonical-name'] ??
+    pod.labels['app.kubernetes.io/name'] ??
+    pod.labels['app'] ??
+    workloadOf(pod)
+  )
 }
 
 function canonicalRevision(pod: Pod): string {
-  return pod.labels['service.istio.io/canonical-revision'] ?? pod.labels['app.kubernetes.io/version'] ?? pod.labels['version'] ?? 'latest'
+  return (
+    pod.labels['service.istio.io/canonical-revision'] ??
+    pod.labels['app.kubernetes.io/version'] ??
+    pod.labels['version'] ??
+    'latest'
+  )
 }
 
 function labelValues(r: RequestRecord): string[] {
   const s = r.source
   const d = r.destination
   return [
-    r.reporter, workloadOf(s), canonicalService(s), canonicalRevision(s), s.namespace,
-    UNKNOWN, s.labels['app'] ?? UNKNOWN, s.labels['version'] ?? UNKNOWN, CLUSTER_ID,
-    d === undefined ? UNKNOWN : workloadOf(d), d?.namespace ?? UNKNOWN, UNKNOWN, d?.labels['app'] ?? UNKNOWN, d?.labels['version'] ?? UNKNOWN,
-    r.serviceFqdn, d === undefined ? (r.service?.name ?? UNKNOWN) : canonicalService(d), d === undefined ? UNKNOWN : canonicalRevision(d),
-    r.service?.name ?? r.serviceFqdn, r.service?.namespace ?? UNKNOWN, d === undefined ? UNKNOWN : CLUSTER_ID,
-    r.protocol, String(r.status), r.grpcStatus === undefined ? '' : String(r.grpcStatus), r.flags,
+    r.reporter,
+    workloadOf(s),
+    canonicalService(s),
+    canonicalRevision(s),
+    s.namespace,
+    UNKNOWN,
+    s.labels['app'] ?? UNKNOWN,
+    s.labels['version'] ?? UNKNOWN,
+    CLUSTER_ID,
+    d === undefined ? UNKNOWN : workloadOf(d),
+    d?.namespace ?? UNKNOWN,
+    UNKNOWN,
+    d?.labels['app'] ?? UNKNOWN,
+    d?.labels['version'] ?? UNKNOWN,
+    r.serviceFqdn,
+    d === undefined ? (r.service?.name ?? UNKNOWN) : canonicalService(d),
+    d === undefined ? UNKNOWN : canonicalRevision(d),
+    r.service?.name ?? r.serviceFqdn,
+    r.service?.namespace ?? UNKNOWN,
+    d === undefined ? UNKNOWN : CLUSTER_ID,
+    r.protocol,
+    String(r.status),
+    r.grpcStatus === undefined ? '' : String(r.grpcStatus),
+    r.flags,
     r.reporter === 'source' ? UNKNOWN : 'none',
   ]
 }
@@ -117,13 +166,31 @@ class SeriesHistogram {
   readonly type = 'histogram'
   readonly aggregator = 'sum'
 
-  constructor(readonly name: string, readonly help: string, private readonly les: readonly number[], private readonly pick: (s: Series) => Observed, private readonly series: () => Iterable<Series>) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly les: readonly number[],
+    private readonly pick: (s: Series) => Observed,
+    private readonly series: () => Iterable<Series>,
+  ) {}
 
-  async get(): Promise<{name: string; help: string; type: string; aggregator: string; values: {labels: Record<string, string | number>; value: number; metricName: string}[]}> {
+  async get(): Promise<{
+    name: string
+    help: string
+    type: string
+    aggregator: string
+    values: {labels: Record<string, string | number>; value: number; metricName: string}[]
+  }> {
     return this.getForPromString()
   }
 
-  async getForPromString(): Promise<{name: string; help: string; type: string; aggregator: string; values: {labels: Record<string, string | number>; value: number; metricName: string}[]}> {
+  async getForPromString(): Promise<{
+    name: string
+    help: string
+    type: string
+    aggregator: string
+    values: {labels: Record<string, string | number>; value: number; metricName: string}[]
+  }> {
     const values: {labels: Record<string, string | number>; value: number; metricName: string}[] = []
     for (const s of this.series()) {
       const h = this.pick(s)
@@ -164,7 +231,10 @@ export class IstioTelemetry {
 
   constructor() {
     const requests = new Counter<LabelName>({
-      name: 'istio_requests_total', help: 'Total requests.', labelNames: ISTIO_LABELS, registers: [this.registry],
+      name: 'istio_requests_total',
+      help: 'Total requests.',
+      labelNames: ISTIO_LABELS,
+      registers: [this.registry],
       // Counts are kept per series on the hot path and handed to prom-client when scraped.
       collect: () => {
         for (const s of this.series) {
@@ -176,9 +246,33 @@ export class IstioTelemetry {
     })
     const series = () => this.series.values()
     // Registered in istio_stats.cc's recording order; Envoy's names and units (help texts are prom-client's, Envoy prints none).
-    this.registry.registerMetric(new SeriesHistogram('istio_request_duration_milliseconds', 'Request duration in milliseconds.', ISTIO_DURATION_BUCKETS, s => s.duration, series) as unknown as Histogram)
-    this.registry.registerMetric(new SeriesHistogram('istio_request_bytes', 'Request size in bytes (downstream wire bytes received).', ISTIO_BYTES_BUCKETS, s => s.requestBytes, series) as unknown as Histogram)
-    this.registry.registerMetric(new SeriesHistogram('istio_response_bytes', 'Response size in bytes (downstream wire bytes sent).', ISTIO_BYTES_BUCKETS, s => s.responseBytes, series) as unknown as Histogram)
+    this.registry.registerMetric(
+      new SeriesHistogram(
+        'istio_request_duration_milliseconds',
+        'Request duration in milliseconds.',
+        ISTIO_DURATION_BUCKETS,
+        s => s.duration,
+        series,
+      ) as unknown as Histogram,
+    )
+    this.registry.registerMetric(
+      new SeriesHistogram(
+        'istio_request_bytes',
+        'Request size in bytes (downstream wire bytes received).',
+        ISTIO_BYTES_BUCKETS,
+        s => s.requestBytes,
+        series,
+      ) as unknown as Histogram,
+    )
+    this.registry.registerMetric(
+      new SeriesHistogram(
+        'istio_response_bytes',
+        'Response size in bytes (downstream wire bytes sent).',
+        ISTIO_BYTES_BUCKETS,
+        s => s.responseBytes,
+        series,
+      ) as unknown as Histogram,
+    )
   }
 
   /**
@@ -187,7 +281,16 @@ export class IstioTelemetry {
    * their hashes are cached, where a concatenated key measured ~1 µs per lookup to build and hash.
    */
   record(r: RequestRecord): void {
-    const keys = [r.reporter, r.source.name, r.destination?.name ?? '', r.serviceFqdn, r.status, r.grpcStatus ?? -1, r.flags, r.protocol]
+    const keys = [
+      r.reporter,
+      r.source.name,
+      r.destination?.name ?? '',
+      r.serviceFqdn,
+      r.status,
+      r.grpcStatus ?? -1,
+      r.flags,
+      r.protocol,
+    ]
     let node = this.index
     const last = keys.length - 1
     for (let i = 0; i < last; i++) {
@@ -201,7 +304,13 @@ export class IstioTelemetry {
     let s = node.get(keys[last] as string) as Series | undefined
     if (s === undefined) {
       const values = labelValues(r)
-      s = {labels: Object.fromEntries(ISTIO_LABELS.map((n, i) => [n, values[i] as string])) as Labels, count: 0, duration: observed(), requestBytes: observed(), responseBytes: observed()}
+      s = {
+        labels: Object.fromEntries(ISTIO_LABELS.map((n, i) => [n, values[i] as string])) as Labels,
+        count: 0,
+        duration: observed(),
+        requestBytes: observed(),
+        responseBytes: observed(),
+      }
       node.set(keys[last] as string, s)
       this.series.push(s)
     }

@@ -51,8 +51,24 @@ const CANCELLED = new Error('upstream attempt cancelled by the router')
 
 /** Response headers node keeps only once (`IncomingMessage` matchKnownFields): the first value wins. */
 const SINGLE_VALUED = new Set([
-  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since',
-  'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'referer',
+  'host',
+  'authorization',
+  'proxy-authorization',
+  'if-modified-since',
+  'if-unmodified-since',
+  'from',
+  'location',
+  'max-forwards',
+  'retry-after',
+  'etag',
+  'last-modified',
+  'server',
+  'age',
+  'expires',
 ])
 
 /** Raw header lines → the header object node's IncomingMessage would build (lowercase names, repeats joined). */
@@ -66,7 +82,8 @@ export function incomingHeaders(raw: Buffer[]): IncomingHttpHeaders {
       if (prev === undefined) out[name] = [value]
       else (prev as string[]).push(value)
     } else if (prev === undefined) {
-      if (name === '__proto__') Object.defineProperty(out, name, {value, enumerable: true, configurable: true, writable: true})
+      if (name === '__proto__')
+        Object.defineProperty(out, name, {value, enumerable: true, configurable: true, writable: true})
       else out[name] = value
     } else if (!SINGLE_VALUED.has(name)) out[name] = `${prev as string}${name === 'cookie' ? '; ' : ', '}${value}`
   }
@@ -106,14 +123,23 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   constructor(private readonly listener: UpstreamListener) {}
 
   /** Sends the request to `127.0.0.1:<port>` through the sidecar's pools. */
-  send(pools: UpstreamPools, port: number, method: string, path: string, headers: OutgoingHttpHeaders, body: Buffer | undefined): void {
+  send(
+    pools: UpstreamPools,
+    port: number,
+    method: string,
+    path: string,
+    headers: OutgoingHttpHeaders,
+    body: Buffer | undefined,
+  ): void {
     if (headers['expect'] !== undefined) {
       // undici refuses Expect; Envoy answers 100-continue itself and does not forward it either.
       headers = {...headers}
       delete headers['expect']
     }
     this.requestBytes = requestHeadBytes(method, path, headers) + (body?.length ?? 0)
-    pools.pool(port).dispatch({method, path, headers: headers as Record<string, string | string[]>, body: body ?? null}, this)
+    pools
+      .pool(port)
+      .dispatch({method, path, headers: headers as Record<string, string | string[]>, body: body ?? null}, this)
   }
 
   /** Stops the attempt (timeout, downstream gone); its connection is closed and no callback follows. */
@@ -161,6 +187,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     if (this.cancelled) return
     this.cancelled = true
-    this.listener.onUpstreamError(this, (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'connect-failure' : 'reset')
+    this.listener.onUpstreamError(
+      this,
+      (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'connect-failure' : 'reset',
+    )
   }
 }

@@ -11,9 +11,30 @@ import type {ExecHandler, Pod, Service, Topology} from '../../src/types.js'
 
 /** The fake pods. */
 export const PODS: Pod[] = [
-  {name: 'ratings-v1-7d9c', namespace: 'default', labels: {app: 'ratings', version: 'v1'}, serviceAccount: 'bookinfo-ratings', containers: ['ratings', 'istio-proxy'], appPort: 19080},
-  {name: 'reviews-v2-5f4b', namespace: 'default', labels: {app: 'reviews', version: 'v2'}, serviceAccount: 'bookinfo-reviews', containers: ['reviews', 'istio-proxy'], appPort: 19081},
-  {name: 'ratings-v1-x1', namespace: 'staging', labels: {app: 'ratings', version: 'v1'}, serviceAccount: 'bookinfo-ratings', containers: ['ratings', 'istio-proxy'], appPort: 19082},
+  {
+    name: 'ratings-v1-7d9c',
+    namespace: 'default',
+    labels: {app: 'ratings', version: 'v1'},
+    serviceAccount: 'bookinfo-ratings',
+    containers: ['ratings', 'istio-proxy'],
+    appPort: 19080,
+  },
+  {
+    name: 'reviews-v2-5f4b',
+    namespace: 'default',
+    labels: {app: 'reviews', version: 'v2'},
+    serviceAccount: 'bookinfo-reviews',
+    containers: ['reviews', 'istio-proxy'],
+    appPort: 19081,
+  },
+  {
+    name: 'ratings-v1-x1',
+    namespace: 'staging',
+    labels: {app: 'ratings', version: 'v1'},
+    serviceAccount: 'bookinfo-ratings',
+    containers: ['ratings', 'istio-proxy'],
+    appPort: 19082,
+  },
 ]
 
 /** The fake services: bookinfo's ports and selectors, in two namespaces. */
@@ -27,11 +48,13 @@ export const SERVICES: Service[] = [
 export const fakeTopology: Topology = {
   services: () => SERVICES,
   pods: () => PODS,
-  endpoints: s => PODS.filter(p => p.namespace === s.namespace && Object.entries(s.selector).every(([k, v]) => p.labels[k] === v)),
+  endpoints: s =>
+    PODS.filter(p => p.namespace === s.namespace && Object.entries(s.selector).every(([k, v]) => p.labels[k] === v)),
 }
 
 /** What the fake `pilot-agent request GET stats` prints. */
-export const STATS_TEXT = 'cluster.outbound|9080|v1|ratings.default.svc.cluster.local.upstream_rq_total: 42\nhttp.inbound_0.0.0.0_9080.fault.delays_injected: 3\n'
+export const STATS_TEXT =
+  'cluster.outbound|9080|v1|ratings.default.svc.cluster.local.upstream_rq_total: 42\nhttp.inbound_0.0.0.0_9080.fault.delays_injected: 3\n'
 
 /** An ExecHandler that answers pilot-agent stats, fails `false` with exit 1, and records calls. */
 export function fakeExec(): ExecHandler & {calls: {pod: string; container: string; command: string[]}[]} {
@@ -58,7 +81,11 @@ export interface Fixture {
   token: string
   dispatcher: Agent
   /** One HTTP request; JSON bodies are stringified; the answer's body is parsed when it is JSON. */
-  call(method: string, path: string, options?: {body?: unknown; contentType?: string; token?: string | null; headers?: Record<string, string>}): Promise<{status: number; body: Answer; headers: Record<string, string | string[] | undefined>}>
+  call(
+    method: string,
+    path: string,
+    options?: {body?: unknown; contentType?: string; token?: string | null; headers?: Record<string, string>},
+  ): Promise<{status: number; body: Answer; headers: Record<string, string | string[] | undefined>}>
   close(): Promise<void>
 }
 
@@ -70,7 +97,11 @@ export async function startFixture(): Promise<Fixture> {
   const server = await startApiServer({store, topology: fakeTopology, exec, token, port: 0})
   const dispatcher = new Agent({connect: {ca: server.certificateAuthority}})
   return {
-    server, store, exec, token, dispatcher,
+    server,
+    store,
+    exec,
+    token,
+    dispatcher,
     async call(method, path, options = {}) {
       const headers: Record<string, string> = {...options.headers}
       if (options.token !== null) headers['authorization'] = `Bearer ${options.token ?? token}`
@@ -79,10 +110,19 @@ export async function startFixture(): Promise<Fixture> {
         body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body)
         headers['content-type'] = options.contentType ?? 'application/json'
       }
-      const res = await request(`${server.url}${path}`, {method: method as 'GET', headers, ...(body === undefined ? {} : {body}), dispatcher})
+      const res = await request(`${server.url}${path}`, {
+        method: method as 'GET',
+        headers,
+        ...(body === undefined ? {} : {body}),
+        dispatcher,
+      })
       const text = await res.body.text()
       let parsed: unknown = text
-      try { parsed = JSON.parse(text) } catch { /* not JSON */ }
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        /* not JSON */
+      }
       return {status: res.statusCode, body: parsed as Answer, headers: res.headers}
     },
     async close() {
@@ -95,7 +135,8 @@ export async function startFixture(): Promise<Fixture> {
 /** A VirtualService body for `ratings` in the given version. */
 export function ratingsVs(version = 'v1', extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    apiVersion: `networking.istio.io/${version}`, kind: 'VirtualService',
+    apiVersion: `networking.istio.io/${version}`,
+    kind: 'VirtualService',
     metadata: {name: 'ratings', labels: {app: 'ratings', team: 'reviews'}},
     spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings', subset: 'v1'}}]}]},
     ...extra,

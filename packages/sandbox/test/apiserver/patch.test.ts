@@ -13,7 +13,11 @@ describe('mergePatch (RFC 7386)', () => {
     [{a: 'c'}, {a: ['b']}, {a: ['b']}],
     [{a: {b: 'c'}}, {a: {b: 'd', c: null}}, {a: {b: 'd'}}],
     [{a: [{b: 'c'}]}, {a: [1]}, {a: [1]}],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
     [{a: 'b'}, ['c'], ['c']],
     [{a: 'foo'}, null, null],
     [{a: 'foo'}, 'bar', 'bar'],
@@ -38,7 +42,10 @@ describe('mergePatch (RFC 7386)', () => {
 
 describe('jsonPatch (RFC 6902)', () => {
   it('applies add, remove, replace, move, copy and test', () => {
-    const doc: Json = {spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]}, metadata: {labels: {'a/b': 'x'}}}
+    const doc: Json = {
+      spec: {hosts: ['ratings'], http: [{route: [{destination: {host: 'ratings'}}]}]},
+      metadata: {labels: {'a/b': 'x'}},
+    }
     const out = jsonPatch(doc, [
       {op: 'test', path: '/spec/hosts/0', value: 'ratings'},
       {op: 'add', path: '/spec/http/0', value: {fault: {abort: {httpStatus: 500}}}},
@@ -48,13 +55,23 @@ describe('jsonPatch (RFC 6902)', () => {
       {op: 'move', from: '/spec/gateways', path: '/metadata/name'},
       {op: 'remove', path: '/spec/http/1'},
     ])
-    assert.deepEqual(out, {spec: {hosts: ['ratings', 'ratings.default'], http: [{fault: {abort: {httpStatus: 500}}}]}, metadata: {labels: {'a/b': 'y'}, name: 'ratings'}})
+    assert.deepEqual(out, {
+      spec: {hosts: ['ratings', 'ratings.default'], http: [{fault: {abort: {httpStatus: 500}}}]},
+      metadata: {labels: {'a/b': 'y'}, name: 'ratings'},
+    })
     assert.deepEqual((doc as {spec: {hosts: string[]}}).spec.hosts, ['ratings'], 'input untouched')
   })
 
   it('fails as a whole when any operation fails', () => {
     const doc: Json = {a: {b: 1}}
-    assert.throws(() => jsonPatch(doc, [{op: 'add', path: '/a/c', value: 2}, {op: 'test', path: '/a/b', value: 2}]), PatchError)
+    assert.throws(
+      () =>
+        jsonPatch(doc, [
+          {op: 'add', path: '/a/c', value: 2},
+          {op: 'test', path: '/a/b', value: 2},
+        ]),
+      PatchError,
+    )
     assert.throws(() => jsonPatch(doc, [{op: 'remove', path: '/a/missing'}]), /nonexistent/)
     assert.throws(() => jsonPatch(doc, [{op: 'replace', path: '/x', value: 1}]), /missing path/)
     assert.throws(() => jsonPatch(doc, [{op: 'add', path: '/x/y', value: 1}]), /missing path/)
@@ -66,6 +83,8 @@ describe('jsonPatch (RFC 6902)', () => {
   })
 
   it('compares test values structurally, ignoring key order', () => {
-    assert.doesNotThrow(() => jsonPatch({a: {x: 1, y: [1, {z: 2}]}}, [{op: 'test', path: '/a', value: {y: [1, {z: 2}], x: 1}}]))
+    assert.doesNotThrow(() =>
+      jsonPatch({a: {x: 1, y: [1, {z: 2}]}}, [{op: 'test', path: '/a', value: {y: [1, {z: 2}], x: 1}}]),
+    )
   })
 })

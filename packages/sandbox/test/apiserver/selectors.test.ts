@@ -34,7 +34,11 @@ describe('label selectors', () => {
 
   it('rejects malformed selectors with 400 BadRequest', () => {
     for (const bad of ['app=re views', 'app=,', '=x', 'a b c']) {
-      assert.throws(() => parseLabelSelector(bad), (e: unknown) => e instanceof ApiError && e.status.code === 400, bad)
+      assert.throws(
+        () => parseLabelSelector(bad),
+        (e: unknown) => e instanceof ApiError && e.status.code === 400,
+        bad,
+      )
     }
   })
 })
@@ -43,7 +47,10 @@ describe('field selectors', () => {
   it('selects on metadata.name and metadata.namespace', () => {
     assert.equal(parseFieldSelector('metadata.name=ratings')({name: 'ratings', namespace: 'default'}), true)
     assert.equal(parseFieldSelector('metadata.name!=ratings')({name: 'ratings'}), false)
-    assert.equal(parseFieldSelector('metadata.namespace==default,metadata.name=x')({name: 'ratings', namespace: 'default'}), false)
+    assert.equal(
+      parseFieldSelector('metadata.namespace==default,metadata.name=x')({name: 'ratings', namespace: 'default'}),
+      false,
+    )
   })
 
   it('rejects other fields as a real server does for custom resources', () => {

@@ -34,10 +34,15 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
   })
 
   const withFault = (fault: HTTPFaultInjection, match?: HTTPMatchRequest[]) =>
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [
-      {...(match === undefined ? {} : {match}), fault, route: [{destination: {host: 'ratings'}}]},
-      ...(match === undefined ? [] : [{route: [{destination: {host: 'ratings'}}]}]),
-    ]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [
+          {...(match === undefined ? {} : {match}), fault, route: [{destination: {host: 'ratings'}}]},
+          ...(match === undefined ? [] : [{route: [{destination: {host: 'ratings'}}]}]),
+        ],
+      }),
+    )
 
   const metrics = async () => (await mesh.sidecar(CLIENT)?.metricsText()) ?? ''
 
@@ -82,7 +87,10 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
   }).timeout(30_000)
 
   it('delay then abort: both flags DI,FI', async () => {
-    withFault({delay: {fixedDelay: '60ms', percentage: {value: 100}}, abort: {httpStatus: 503, percentage: {value: 100}}})
+    withFault({
+      delay: {fixedDelay: '60ms', percentage: {value: 100}},
+      abort: {httpStatus: 503, percentage: {value: 100}},
+    })
     const r = await send(port, RATINGS)
     assert.equal(r.status, 503)
     assert.ok(r.ms >= 55, `delayed ${r.ms.toFixed(1)} ms before the abort`)
@@ -105,14 +113,22 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
     const elapsed: number[] = []
     for (let i = 0; i < 300; i++) {
       const spin = performance.now() + Math.random() * 0.9
-      while (performance.now() < spin) { /* land somewhere inside the millisecond */ }
+      while (performance.now() < spin) {
+        /* land somewhere inside the millisecond */
+      }
       const started = performance.now()
-      await new Promise<void>(resolve => holdFor(5, () => {
-        elapsed.push(performance.now() - started)
-        resolve()
-      }))
+      await new Promise<void>(resolve =>
+        holdFor(5, () => {
+          elapsed.push(performance.now() - started)
+          resolve()
+        }),
+      )
     }
-    assert.deepEqual(elapsed.filter(ms => ms < 5), [], 'held for less than 5 ms')
+    assert.deepEqual(
+      elapsed.filter(ms => ms < 5),
+      [],
+      'held for less than 5 ms',
+    )
   })
 
   it('delay and abort are independent draws (injectable random)', async () => {
@@ -138,9 +154,11 @@ describe('sandbox mesh: fault injection (Envoy fault filter as Istio configures 
     req.on('error', () => undefined)
     req.end()
     const deadline = Date.now() + 2000
-    while (stat(mesh, CLIENT, `${FAULTS}active_faults`) !== 1 && Date.now() < deadline) await new Promise(resolve => setImmediate(resolve))
+    while (stat(mesh, CLIENT, `${FAULTS}active_faults`) !== 1 && Date.now() < deadline)
+      await new Promise(resolve => setImmediate(resolve))
     req.destroy()
-    while (stat(mesh, CLIENT, `${FAULTS}active_faults`) !== 0 && Date.now() < deadline) await new Promise(resolve => setImmediate(resolve))
+    while (stat(mesh, CLIENT, `${FAULTS}active_faults`) !== 0 && Date.now() < deadline)
+      await new Promise(resolve => setImmediate(resolve))
     assert.equal(stat(mesh, CLIENT, `${FAULTS}active_faults`), 0)
     assert.equal(ratingsHits(), 0, 'the delayed request never reached the upstream')
     assert.match(await metrics(), /response_code="0"[^}]*response_flags="DI,DC"/)

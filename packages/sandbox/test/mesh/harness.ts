@@ -32,10 +32,16 @@ export class FakeConfig implements ConfigSource {
 
   /** Creates or replaces a Gateway by namespace/name and notifies subscribers. */
   applyGateway(obj: GatewayObject): void {
-    const i = this.gw.findIndex(o => o.metadata.name === obj.metadata.name && o.metadata.namespace === obj.metadata.namespace)
+    const i = this.gw.findIndex(
+      o => o.metadata.name === obj.metadata.name && o.metadata.namespace === obj.metadata.namespace,
+    )
     if (i >= 0) this.gw[i] = obj
     else this.gw.push(obj)
-    for (const l of this.listeners) l({type: i >= 0 ? 'MODIFIED' : 'ADDED', object: {apiVersion: 'networking.istio.io/v1', kind: 'Gateway', ...obj} as unknown as StoreEvent['object']})
+    for (const l of this.listeners)
+      l({
+        type: i >= 0 ? 'MODIFIED' : 'ADDED',
+        object: {apiVersion: 'networking.istio.io/v1', kind: 'Gateway', ...obj} as unknown as StoreEvent['object'],
+      })
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
@@ -46,10 +52,13 @@ export class FakeConfig implements ConfigSource {
   /** Creates or replaces an object by namespace/name and notifies subscribers. */
   apply(obj: VirtualService | DestinationRule): void {
     const list: (VirtualService | DestinationRule)[] = obj.kind === 'VirtualService' ? this.vs : this.dr
-    const i = list.findIndex(o => o.metadata.name === obj.metadata.name && o.metadata.namespace === obj.metadata.namespace)
+    const i = list.findIndex(
+      o => o.metadata.name === obj.metadata.name && o.metadata.namespace === obj.metadata.namespace,
+    )
     if (i >= 0) list[i] = obj
     else list.push(obj)
-    for (const l of this.listeners) l({type: i >= 0 ? 'MODIFIED' : 'ADDED', object: obj as unknown as StoreEvent['object']})
+    for (const l of this.listeners)
+      l({type: i >= 0 ? 'MODIFIED' : 'ADDED', object: obj as unknown as StoreEvent['object']})
   }
 
   /** Deletes an object and notifies subscribers. */
@@ -64,12 +73,22 @@ export class FakeConfig implements ConfigSource {
 
 /** A VirtualService in `default`. */
 export function virtualService(name: string, spec: VirtualService['spec'], namespace = 'default'): VirtualService {
-  return {apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: {name, namespace, creationTimestamp: '2026-01-01T00:00:00Z'}, spec}
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: {name, namespace, creationTimestamp: '2026-01-01T00:00:00Z'},
+    spec,
+  }
 }
 
 /** A DestinationRule in `default`. */
 export function destinationRule(name: string, spec: DestinationRule['spec'], namespace = 'default'): DestinationRule {
-  return {apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name, namespace, creationTimestamp: '2026-01-01T00:00:00Z'}, spec}
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: {name, namespace, creationTimestamp: '2026-01-01T00:00:00Z'},
+    spec,
+  }
 }
 
 /** An app handler; the default answers 200 with the pod name and the headers it received. */
@@ -105,7 +124,9 @@ export class FakeTopology implements Topology {
 
   endpoints(service: Service): Pod[] {
     if (service.namespace === undefined) return []
-    return this.podList.filter(p => p.namespace === service.namespace && Object.entries(service.selector).every(([k, v]) => p.labels[k] === v))
+    return this.podList.filter(
+      p => p.namespace === service.namespace && Object.entries(service.selector).every(([k, v]) => p.labels[k] === v),
+    )
   }
 
   /** Adds a Service selecting `app: <name>`. */
@@ -116,16 +137,29 @@ export class FakeTopology implements Topology {
   }
 
   /** Starts a pod's app server. */
-  async pod(name: string, labels: Record<string, string>, handler: AppHandler = echo, namespace = 'default'): Promise<TestPod> {
+  async pod(
+    name: string,
+    labels: Record<string, string>,
+    handler: AppHandler = echo,
+    namespace = 'default',
+  ): Promise<TestPod> {
     const pod: TestPod = {
-      name, namespace, labels, serviceAccount: 'default', containers: [labels['app'] ?? 'app', 'istio-proxy'], appPort: 0,
+      name,
+      namespace,
+      labels,
+      serviceAccount: 'default',
+      containers: [labels['app'] ?? 'app', 'istio-proxy'],
+      appPort: 0,
       // Every cluster and HTTP stat included, as these tests read them (the default list has none: inclusion.test.ts).
-      annotations: {'proxy.istio.io/config': JSON.stringify({proxyStatsMatcher: {inclusionPrefixes: ['cluster.', 'http.']}})},
+      annotations: {
+        'proxy.istio.io/config': JSON.stringify({proxyStatsMatcher: {inclusionPrefixes: ['cluster.', 'http.']}}),
+      },
       server: http.createServer((req, res) => {
         pod.hits++
         pod.handler(req, res, name)
       }),
-      hits: 0, handler,
+      hits: 0,
+      handler,
     }
     await new Promise<void>(resolve => pod.server.listen(0, '127.0.0.1', () => resolve()))
     pod.appPort = (pod.server.address() as AddressInfo).port
@@ -135,10 +169,15 @@ export class FakeTopology implements Topology {
 
   /** Stops every app server. */
   async close(): Promise<void> {
-    await Promise.all(this.podList.map(p => new Promise<void>(resolve => {
-      p.server.closeAllConnections()
-      p.server.close(() => resolve())
-    })))
+    await Promise.all(
+      this.podList.map(
+        p =>
+          new Promise<void>(resolve => {
+            p.server.closeAllConnections()
+            p.server.close(() => resolve())
+          }),
+      ),
+    )
   }
 }
 
@@ -153,13 +192,26 @@ export interface Reply {
 const clientAgent = new http.Agent({keepAlive: true, maxSockets: 256})
 
 /** Sends a request through a sidecar's outbound listener in absolute form (as an HTTP proxy client does). */
-export function send(port: number, url: string, headers: OutgoingHttpHeaders = {}, method = 'GET', body?: string): Promise<Reply> {
+export function send(
+  port: number,
+  url: string,
+  headers: OutgoingHttpHeaders = {},
+  method = 'GET',
+  body?: string,
+): Promise<Reply> {
   const started = performance.now()
   return new Promise((resolve, reject) => {
     const req = http.request({host: '127.0.0.1', port, method, path: url, headers, agent: clientAgent}, res => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), ms: performance.now() - started}))
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+          ms: performance.now() - started,
+        }),
+      )
     })
     req.on('error', reject)
     req.end(body)
@@ -177,7 +229,16 @@ export function parseStats(text: string): Map<string, number> {
 }
 
 /** A mesh over a fake config and topology, with a client pod whose sidecar sends the requests. */
-export async function startMesh(topology: FakeTopology, config: FakeConfig, opts: {now?: () => number; random?: () => number; profile?: IstioProfile; outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY'} = {}): Promise<{mesh: Mesh; client: TestPod; port: number}> {
+export async function startMesh(
+  topology: FakeTopology,
+  config: FakeConfig,
+  opts: {
+    now?: () => number
+    random?: () => number
+    profile?: IstioProfile
+    outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY'
+  } = {},
+): Promise<{mesh: Mesh; client: TestPod; port: number}> {
   const mesh = new Mesh({config, topology, ...opts})
   const client = await topology.pod('productpage-v1-5d9b6f7c8d-abcde', {app: 'productpage', version: 'v1'})
   for (const p of topology.podList) await mesh.addSidecar(p)

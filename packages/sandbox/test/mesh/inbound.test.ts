@@ -5,8 +5,10 @@ import type {AddressInfo} from 'node:net'
 import type {PeerAuthentication} from '@faultline/core/istio/peer-authentication.js'
 import {InboundListener} from '../../src/mesh/inbound.js'
 
-const pa = (namespace: string, name: string, spec: NonNullable<PeerAuthentication['spec']>): PeerAuthentication =>
-  ({metadata: {name, namespace, creationTimestamp: '2026-01-01T00:00:00Z'}, spec})
+const pa = (namespace: string, name: string, spec: NonNullable<PeerAuthentication['spec']>): PeerAuthentication => ({
+  metadata: {name, namespace, creationTimestamp: '2026-01-01T00:00:00Z'},
+  spec,
+})
 
 /** One plaintext GET to the pod's address: the status, or the error code. */
 function get(port: number): Promise<string> {
@@ -29,7 +31,9 @@ describe('sandbox inbound sidecar: plaintext from a client without a sidecar', (
     await new Promise<void>(resolve => app.listen(0, '127.0.0.1', resolve))
     listener = new InboundListener({
       workload: {namespace: 'default', labels: {app: 'ratings', version: 'v1'}},
-      appPort: (app.address() as AddressInfo).port, containerPort: 9080, policies: () => policies,
+      appPort: (app.address() as AddressInfo).port,
+      containerPort: 9080,
+      policies: () => policies,
     })
     await listener.listen()
   })
@@ -43,27 +47,37 @@ describe('sandbox inbound sidecar: plaintext from a client without a sidecar', (
     listener.counts.accepted = 0
   })
 
-  it('PERMISSIVE (no policy, Istio\'s default) hands plaintext to the application', async () => {
+  it("PERMISSIVE (no policy, Istio's default) hands plaintext to the application", async () => {
     assert.equal(listener.mode(), 'PERMISSIVE')
     assert.equal(await get(listener.port), '200')
     assert.deepEqual(listener.counts, {reset: 0, accepted: 1})
   })
 
   it('STRICT mesh-wide, namespace-wide or for the workload: the connection is reset', async () => {
-    for (const policy of [pa('istio-system', 'default', {mtls: {mode: 'STRICT'}}), pa('default', 'ns', {mtls: {mode: 'STRICT'}}), pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, mtls: {mode: 'STRICT'}})]) {
+    for (const policy of [
+      pa('istio-system', 'default', {mtls: {mode: 'STRICT'}}),
+      pa('default', 'ns', {mtls: {mode: 'STRICT'}}),
+      pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, mtls: {mode: 'STRICT'}}),
+    ]) {
       policies = [policy]
       assert.equal(await get(listener.port), 'ECONNRESET', policy.metadata.name)
     }
     assert.deepEqual(listener.counts, {reset: 3, accepted: 0})
   })
 
-  it('a workload policy or its port opening 9080 in a STRICT namespace lets plaintext through; another workload\'s does not', async () => {
+  it("a workload policy or its port opening 9080 in a STRICT namespace lets plaintext through; another workload's does not", async () => {
     const strict = pa('default', 'ns', {mtls: {mode: 'STRICT'}})
     policies = [strict, pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, mtls: {mode: 'PERMISSIVE'}})]
     assert.equal(await get(listener.port), '200')
-    policies = [strict, pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, portLevelMtls: {9080: {mode: 'DISABLE'}}})]
+    policies = [
+      strict,
+      pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, portLevelMtls: {9080: {mode: 'DISABLE'}}}),
+    ]
     assert.equal(await get(listener.port), '200')
-    policies = [strict, pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, portLevelMtls: {9090: {mode: 'DISABLE'}}})]
+    policies = [
+      strict,
+      pa('default', 'r', {selector: {matchLabels: {app: 'ratings'}}, portLevelMtls: {9090: {mode: 'DISABLE'}}}),
+    ]
     assert.equal(await get(listener.port), 'ECONNRESET')
     policies = [strict, pa('default', 'p', {selector: {matchLabels: {app: 'productpage'}}, mtls: {mode: 'PERMISSIVE'}})]
     assert.equal(await get(listener.port), 'ECONNRESET')

@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict'
 
 import type {Mesh} from '../../src/mesh/index.js'
-import {type AppHandler, destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, virtualService} from './harness.js'
+import {
+  type AppHandler,
+  destinationRule,
+  FakeConfig,
+  FakeTopology,
+  send,
+  startMesh,
+  stat,
+  virtualService,
+} from './harness.js'
 
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
 const RATINGS = 'http://ratings:9080/ratings/0'
@@ -35,8 +44,20 @@ describe('sandbox mesh: outlier reports and the fault filter as Envoy runs them'
   // envoy source/common/router/router.cc onResponseTimeout: LocalOriginTimeout (504) for an attempt awaiting headers.
   it('a route timeout counts as a local-origin 504 for outlier detection: a slow host is ejected', async () => {
     await start((req, res) => setTimeout(() => res.end('late'), 300))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{timeout: '30ms', route: [{destination: {host: 'ratings'}}]}]}))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, maxEjectionPercent: 100}}}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [{timeout: '30ms', route: [{destination: {host: 'ratings'}}]}],
+      }),
+    )
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {
+          outlierDetection: {consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, maxEjectionPercent: 100},
+        },
+      }),
+    )
     assert.equal((await send(port, RATINGS)).status, 504)
     assert.equal((await send(port, RATINGS)).status, 504)
     assert.equal(s('outlier_detection.ejections_enforced_consecutive_gateway_failure'), 1)
@@ -54,7 +75,14 @@ describe('sandbox mesh: outlier reports and the fault filter as Envoy runs them'
       res.writeHead(codes[i++ % codes.length] as number)
       res.end()
     })
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, maxEjectionPercent: 100}}}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {
+          outlierDetection: {consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, maxEjectionPercent: 100},
+        },
+      }),
+    )
     for (const want of [502, 500, 502]) assert.equal((await send(port, RATINGS)).status, want)
     assert.equal(s('outlier_detection.ejections_detected_consecutive_gateway_failure'), 0)
     assert.equal((await send(port, RATINGS)).status, 200)
@@ -63,10 +91,17 @@ describe('sandbox mesh: outlier reports and the fault filter as Envoy runs them'
   // istio 1.30.3 pilot/pkg/networking/core/listener_builder.go: the fault filter precedes the router.
   it('an abort fault on a route whose destination has no cluster answers the fault, not NC', async () => {
     await start((req, res) => res.end('ok'))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{
-      fault: {abort: {httpStatus: 418, percentage: {value: 100}}},
-      route: [{destination: {host: 'ratings', subset: 'v9'}}],
-    }]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [
+          {
+            fault: {abort: {httpStatus: 418, percentage: {value: 100}}},
+            route: [{destination: {host: 'ratings', subset: 'v9'}}],
+          },
+        ],
+      }),
+    )
     const r = await send(port, RATINGS)
     assert.equal(r.status, 418)
     assert.equal(r.body, 'fault filter abort')

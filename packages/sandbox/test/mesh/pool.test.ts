@@ -64,10 +64,18 @@ describe('sandbox mesh: the connection pool as Envoy counts it', () => {
     ;({mesh, port} = await startMesh(topology, config, {random: seededRandom(7)}))
     // Keep-alive client connections first, so the 20 requests reach the sidecar together.
     await Promise.all(Array.from({length: 20}, () => send(port, RATINGS)))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {http1MaxPendingRequests: 1}}}}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {connectionPool: {http: {http1MaxPendingRequests: 1}}},
+      }),
+    )
     const replies = await Promise.all(Array.from({length: 20}, () => send(port, RATINGS)))
     const overflowed = replies.filter(r => r.status === 503 && r.headers['x-envoy-overloaded'] === 'true').length
-    assert.ok(overflowed >= 10, `${overflowed} overflowed: requests waiting for a connecting connection must count as pending`)
+    assert.ok(
+      overflowed >= 10,
+      `${overflowed} overflowed: requests waiting for a connecting connection must count as pending`,
+    )
     assert.equal(replies.filter(r => r.status === 200).length + overflowed, 20)
     assert.equal(s('upstream_rq_pending_overflow'), overflowed)
   })
@@ -76,7 +84,12 @@ describe('sandbox mesh: the connection pool as Envoy counts it', () => {
     topology.service('ratings')
     await topology.pod('ratings-v1-6b7c9d8f5c-r0aaa', {app: 'ratings', version: 'v1'})
     ;({mesh, port} = await startMesh(topology, config, {random: seededRandom(7)}))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2}}}}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2}}},
+      }),
+    )
     for (let i = 0; i < 4; i++) assert.equal((await send(port, RATINGS)).status, 200)
     assert.equal(s('upstream_cx_total'), 2, 'two requests per connection')
     assert.equal(s('upstream_cx_max_requests'), 2)
@@ -85,7 +98,7 @@ describe('sandbox mesh: the connection pool as Envoy counts it', () => {
 
   // istio.io "Circuit Breaking" task (content/en/docs/tasks/traffic-management/circuit-breaking/index.md):
   // fortio -c 2 through a sidecar against this DestinationRule shows a share of 503 UO, never none.
-  it('Istio\'s circuit-breaking task: maxConnections 1, http1MaxPendingRequests 1, maxRequestsPerConnection 1, 2 clients × 20 requests → 10–40 % 503 UO', async () => {
+  it("Istio's circuit-breaking task: maxConnections 1, http1MaxPendingRequests 1, maxRequestsPerConnection 1, 2 clients × 20 requests → 10–40 % 503 UO", async () => {
     topology.service('httpbin', 8000)
     await topology.pod('httpbin-7b5d9c4f8d-h0aaa', {app: 'httpbin', version: 'v1'}, (req, res) => {
       req.resume()
@@ -94,7 +107,15 @@ describe('sandbox mesh: the connection pool as Envoy counts it', () => {
     })
     ;({mesh, port} = await startMesh(topology, config, {random: seededRandom(7)}))
     await Promise.all([send(port, 'http://httpbin:8000/get'), send(port, 'http://httpbin:8000/get')])
-    const dr = parse(readFileSync(new URL('../../../../test/reference/istio-samples/httpbin/httpbin-circuit-breaking-destinationrule.yaml', import.meta.url), 'utf8')) as DestinationRule
+    const dr = parse(
+      readFileSync(
+        new URL(
+          '../../../../test/reference/istio-samples/httpbin/httpbin-circuit-breaking-destinationrule.yaml',
+          import.meta.url,
+        ),
+        'utf8',
+      ),
+    ) as DestinationRule
     config.apply(destinationRule('httpbin', dr.spec))
     const codes: number[] = []
     const flagsSeen = new Set<string>()
@@ -135,7 +156,12 @@ describe('sandbox mesh: the connection pool as Envoy counts it', () => {
     // Four of them busy, then the rule arrives.
     const busy = Array.from({length: 4}, () => send(port, RATINGS))
     await until(() => g.waiting() === 4, 'four requests in flight')
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}},
+      }),
+    )
     await until(() => s('upstream_cx_active') === 4, 'the old pool to close its idle connections')
     const fresh = Array.from({length: 3}, () => send(port, RATINGS).then(r => r.status))
     await until(() => g.waiting() === 5, 'one new request on the new pool')

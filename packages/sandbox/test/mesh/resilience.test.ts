@@ -3,17 +3,29 @@ import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 
 import type {Mesh} from '../../src/mesh/index.js'
 import {type IstioProfile, ISTIO_PROFILES} from '../../src/mesh/profile.js'
-import {type AppHandler, destinationRule, FakeConfig, FakeTopology, send, startMesh, stat, type TestPod, virtualService} from './harness.js'
+import {
+  type AppHandler,
+  destinationRule,
+  FakeConfig,
+  FakeTopology,
+  send,
+  startMesh,
+  stat,
+  type TestPod,
+  virtualService,
+} from './harness.js'
 
 const RATINGS = 'http://ratings:9080/ratings/0'
 const CLIENT = 'productpage-v1-5d9b6f7c8d-abcde'
 const CLUSTER = 'cluster.outbound|9080||ratings.default.svc.cluster.local;.'
 
-const status = (code: number): AppHandler => (req, res) => {
-  req.resume()
-  res.writeHead(code)
-  res.end(`status ${code}`)
-}
+const status =
+  (code: number): AppHandler =>
+  (req, res) => {
+    req.resume()
+    res.writeHead(code)
+    res.end(`status ${code}`)
+  }
 
 /** Holds every request until released, to keep connections busy. */
 function gate(): {handler: AppHandler; release(): void; waiting(): number} {
@@ -52,7 +64,8 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
   const start = async (...handlers: AppHandler[]) => startWith({}, ...handlers)
   const startWith = async (opts: {profile?: IstioProfile}, ...handlers: AppHandler[]) => {
     ratings = []
-    for (const [i, h] of handlers.entries()) ratings.push(await topology.pod(`ratings-v1-6b7c9d8f5c-r${i}aaa`, {app: 'ratings', version: 'v1'}, h))
+    for (const [i, h] of handlers.entries())
+      ratings.push(await topology.pod(`ratings-v1-6b7c9d8f5c-r${i}aaa`, {app: 'ratings', version: 'v1'}, h))
     ;({mesh, port} = await startMesh(topology, config, {now: () => clock, ...opts}))
   }
   const s = (name: string) => stat(mesh, CLIENT, CLUSTER + name)
@@ -72,7 +85,12 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('route timeout gives 504 UT "upstream request timeout"', async () => {
     await start((req, res) => setTimeout(() => res.end('late'), 300))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{timeout: '50ms', route: [{destination: {host: 'ratings'}}]}]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [{timeout: '50ms', route: [{destination: {host: 'ratings'}}]}],
+      }),
+    )
     const r = await send(port, RATINGS)
     assert.equal(r.status, 504)
     assert.equal(r.body, 'upstream request timeout')
@@ -84,20 +102,29 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('retries exhaust with URX: attempts + 1 tries, the last upstream response is returned', async () => {
     await start(status(500))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 3, retryOn: '5xx'}, route: [{destination: {host: 'ratings'}}]}]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [{retries: {attempts: 3, retryOn: '5xx'}, route: [{destination: {host: 'ratings'}}]}],
+      }),
+    )
     const r = await send(port, RATINGS)
     assert.equal(r.status, 500)
     assert.equal(ratings[0]?.hits, 4)
     assert.equal(s('upstream_rq_retry'), 3)
     assert.equal(s('upstream_rq_retry_limit_exceeded'), 1)
     // envoy source/common/router/router.cc chargeUpstreamCode(…, dropped): retried responses count under `retry.`.
-    assert.equal(s('upstream_rq_500'), 1, 'only the response returned downstream is the request\'s code')
+    assert.equal(s('upstream_rq_500'), 1, "only the response returned downstream is the request's code")
     assert.equal(s('retry.upstream_rq_500'), 3)
     assert.equal(s('retry.upstream_rq_5xx'), 3)
     assert.equal(s('retry.upstream_rq_completed'), 3)
     assert.match(await metrics(), /reporter="source"[^}]*response_code="500"[^}]*response_flags="URX"/)
     const served = (await mesh.sidecar(ratings[0]?.name ?? '')?.metricsText()) ?? ''
-    assert.match(served, /istio_requests_total\{reporter="destination"[^}]*response_code="500"[^}]*\} 4\n/, 'each attempt is a request at the destination')
+    assert.match(
+      served,
+      /istio_requests_total\{reporter="destination"[^}]*response_code="500"[^}]*\} 4\n/,
+      'each attempt is a request at the destination',
+    )
   })
 
   // istio 1.30.3 route/retry/retry.go: retry_on connect-failure,refused-stream,unavailable,cancelled,
@@ -109,18 +136,27 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
     for (let i = 0; i < 4; i++) statuses.push((await send(port, RATINGS)).status)
     assert.deepEqual(statuses.sort(), [200, 200, 503, 503])
     assert.equal(s('upstream_rq_retry'), 0)
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 3}, route: [{destination: {host: 'ratings'}}]}]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [{retries: {attempts: 3}, route: [{destination: {host: 'ratings'}}]}],
+      }),
+    )
     const again = [(await send(port, RATINGS)).status, (await send(port, RATINGS)).status]
     assert.deepEqual(again.sort(), [200, 503], 'round robin: the 503 host answers one of two, and is not retried')
     assert.equal(s('upstream_rq_retry'), 0)
   })
 
-  it("with --istio 1.22 the default policy retries a 503 twice (retry.go DefaultPolicy: RetriableStatusCodes [503]), on another host when there is one", async () => {
+  it('with --istio 1.22 the default policy retries a 503 twice (retry.go DefaultPolicy: RetriableStatusCodes [503]), on another host when there is one', async () => {
     await startWith({profile: ISTIO_PROFILES['1.22']}, status(503), status(200))
     config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {loadBalancer: {simple: 'ROUND_ROBIN'}}}))
     for (let i = 0; i < 4; i++) assert.equal((await send(port, RATINGS)).status, 200)
     assert.equal(ratings[0]?.hits, 2, 'round robin sends every other first attempt to the failing host')
-    assert.equal(stat(mesh, CLIENT, CLUSTER.replace(';.', '.') + 'upstream_rq_retry'), 2, '1.22 names clusters without the `;`')
+    assert.equal(
+      stat(mesh, CLIENT, CLUSTER.replace(';.', '.') + 'upstream_rq_retry'),
+      2,
+      '1.22 names clusters without the `;`',
+    )
   })
 
   it('the default policy does not retry a 500 (connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes with no codes)', async () => {
@@ -129,14 +165,22 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
     assert.equal(ratings[0]?.hits, 1)
   })
 
-  it('a refused connection gives 503 UF with Envoy\'s reset body; retried ones add URX', async () => {
+  it("a refused connection gives 503 UF with Envoy's reset body; retried ones add URX", async () => {
     await start(status(200))
     const pod = ratings[0] as TestPod
     await new Promise<void>(resolve => pod.server.close(() => resolve()))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 0}, route: [{destination: {host: 'ratings'}}]}]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [{retries: {attempts: 0}, route: [{destination: {host: 'ratings'}}]}],
+      }),
+    )
     const once = await send(port, RATINGS)
     assert.equal(once.status, 503)
-    assert.equal(once.body, 'upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: 111')
+    assert.equal(
+      once.body,
+      'upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: 111',
+    )
     config.remove('VirtualService', 'ratings')
     const retried = await send(port, RATINGS)
     assert.equal(retried.status, 503)
@@ -147,7 +191,17 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('perTryTimeout retries slow attempts and ends in 504 UT,URX', async () => {
     await start((req, res) => setTimeout(() => res.end('late'), 300))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 1, perTryTimeout: '30ms', retryOn: 'gateway-error'}, route: [{destination: {host: 'ratings'}}]}]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [
+          {
+            retries: {attempts: 1, perTryTimeout: '30ms', retryOn: 'gateway-error'},
+            route: [{destination: {host: 'ratings'}}],
+          },
+        ],
+      }),
+    )
     const r = await send(port, RATINGS)
     assert.equal(r.status, 504)
     assert.equal(s('upstream_rq_per_try_timeout'), 2)
@@ -157,7 +211,12 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
   it('maxConnections + http1MaxPendingRequests overflow gives 503 UO and upstream_rq_pending_overflow', async () => {
     const g = gate()
     await start(g.handler)
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}},
+      }),
+    )
     const first = send(port, RATINGS)
     await until(() => g.waiting() === 1, 'the first request to hold the only connection')
     const second = send(port, RATINGS)
@@ -175,16 +234,25 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
     assert.equal(s('upstream_cx_overflow'), 1)
     assert.equal(s('upstream_cx_total'), 1, 'the pending request reused the one connection')
     assert.equal(s('upstream_rq_total'), 2)
-    assert.equal(s('circuit_breakers.default.cx_open'), 1, 'the idle keep-alive connection still counts against max_connections')
+    assert.equal(
+      s('circuit_breakers.default.cx_open'),
+      1,
+      'the idle keep-alive connection still counts against max_connections',
+    )
     assert.equal(s('circuit_breakers.default.rq_pending_open'), 0)
     assert.match(await metrics(), /response_code="503"[^}]*response_flags="UO"/)
-    assert.match(await metrics(), /envoy_cluster_upstream_rq_pending_overflow\{cluster_name="outbound\|9080\|\|ratings.default.svc.cluster.local"\} 1/)
+    assert.match(
+      await metrics(),
+      /envoy_cluster_upstream_rq_pending_overflow\{cluster_name="outbound\|9080\|\|ratings.default.svc.cluster.local"\} 1/,
+    )
   })
 
   it('http2MaxRequests caps concurrent requests (503 UO, counted as upstream_rq_pending_overflow)', async () => {
     const g = gate()
     await start(g.handler)
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {http2MaxRequests: 2}}}}))
+    config.apply(
+      destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {http2MaxRequests: 2}}}}),
+    )
     const held = [send(port, RATINGS), send(port, RATINGS)]
     await until(() => g.waiting() === 2, 'two requests in flight')
     assert.equal(s('circuit_breakers.default.rq_open'), 1)
@@ -197,9 +265,18 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
   it('maxRetries caps concurrent retries: upstream_rq_retry_overflow and UO', async () => {
     const g = gate()
     // First attempts fail with 503 (retriable with retryOn 503); retries are held open.
-    await start((req, res) => (req.headers['x-envoy-attempt-count'] === '1' ? status(503)(req, res, '') : g.handler(req, res, '')))
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{retries: {attempts: 2, retryOn: '503'}, route: [{destination: {host: 'ratings'}}]}]}))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {maxRetries: 1}}}}))
+    await start((req, res) =>
+      req.headers['x-envoy-attempt-count'] === '1' ? status(503)(req, res, '') : g.handler(req, res, ''),
+    )
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [{retries: {attempts: 2, retryOn: '503'}, route: [{destination: {host: 'ratings'}}]}],
+      }),
+    )
+    config.apply(
+      destinationRule('ratings', {host: 'ratings', trafficPolicy: {connectionPool: {http: {maxRetries: 1}}}}),
+    )
     const retried = send(port, RATINGS)
     await until(() => g.waiting() === 1, 'the first retry to be in flight')
     assert.equal(s('circuit_breakers.default.rq_retry_open'), 1)
@@ -213,10 +290,15 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('outlier detection ejects after consecutive5xxErrors for baseEjectionTime × ejections', async () => {
     await start(status(500), status(200))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {
-      loadBalancer: {simple: 'ROUND_ROBIN'},
-      outlierDetection: {consecutive5xxErrors: 3, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50},
-    }}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {
+          loadBalancer: {simple: 'ROUND_ROBIN'},
+          outlierDetection: {consecutive5xxErrors: 3, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50},
+        },
+      }),
+    )
     const bad = ratings[0] as TestPod
     const eject = async () => {
       while ((s('outlier_detection.ejections_active') ?? 0) === 0) await send(port, RATINGS)
@@ -247,7 +329,9 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('maxEjectionPercent bounds ejection: one host of one at the 10% default is never ejected (ejections_overflow)', async () => {
     await start(status(500))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutive5xxErrors: 2}}}))
+    config.apply(
+      destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutive5xxErrors: 2}}}),
+    )
     for (let i = 0; i < 4; i++) assert.equal((await send(port, RATINGS)).status, 500)
     assert.equal(s('outlier_detection.ejections_active'), 0)
     assert.equal(s('outlier_detection.ejections_overflow'), 2)
@@ -256,7 +340,12 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
 
   it('every host ejected: 503 UH "no healthy upstream"', async () => {
     await start(status(500))
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutive5xxErrors: 1, maxEjectionPercent: 100}}}))
+    config.apply(
+      destinationRule('ratings', {
+        host: 'ratings',
+        trafficPolicy: {outlierDetection: {consecutive5xxErrors: 1, maxEjectionPercent: 100}},
+      }),
+    )
     assert.equal((await send(port, RATINGS)).status, 500)
     const r = await send(port, RATINGS)
     assert.equal(r.status, 503)
@@ -267,7 +356,9 @@ describe('sandbox mesh: timeouts, retries, circuit breakers, outlier detection',
   it('outlier stats exist only when outlier detection is configured', async () => {
     await start(status(200))
     assert.equal(s('outlier_detection.ejections_active'), undefined)
-    config.apply(destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutive5xxErrors: 5}}}))
+    config.apply(
+      destinationRule('ratings', {host: 'ratings', trafficPolicy: {outlierDetection: {consecutive5xxErrors: 5}}}),
+    )
     await send(port, RATINGS)
     assert.equal(s('outlier_detection.ejections_active'), 0)
   })

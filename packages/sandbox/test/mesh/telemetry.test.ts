@@ -61,7 +61,11 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
     assert.deepEqual(lines, [...lines].sort(), 'sorted by name')
     for (const line of lines) assert.match(line, /^[^:\s]+: \d+$/, line)
     const stats = parseStats(stdout)
-    assert.equal(stats.get(`cluster.${V1};.upstream_rq_pending_overflow`), 0, 'subset clusters exist before traffic, at 0')
+    assert.equal(
+      stats.get(`cluster.${V1};.upstream_rq_pending_overflow`),
+      0,
+      'subset clusters exist before traffic, at 0',
+    )
     assert.equal(stats.get(`cluster.${V1};.circuit_breakers.default.rq_pending_open`), 0)
     assert.equal(stats.get('cluster.outbound|9080||ratings.default.svc.cluster.local;.upstream_rq_total'), 1)
     assert.equal(stats.get('cluster.outbound|9080||ratings.default.svc.cluster.local;.upstream_rq_2xx'), 1)
@@ -79,30 +83,68 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
 
   it('stats?filter= is an RE2 partial match; format=json and stats/prometheus are served', async () => {
     const filtered = (await exec(['pilot-agent', 'request', 'GET', 'stats?filter=pending_overflow'])).stdout
-    assert.ok(filtered.split('\n').filter(Boolean).every(l => l.includes('pending_overflow')))
-    assert.match(filtered, /cluster\.outbound\|9080\|v1\|ratings\.default\.svc\.cluster\.local;\.upstream_rq_pending_overflow: 0/)
-    const json = JSON.parse((await exec(['pilot-agent', 'request', 'GET', 'stats?format=json&filter=rq_total'])).stdout) as {stats: {name: string; value: number}[]}
+    assert.ok(
+      filtered
+        .split('\n')
+        .filter(Boolean)
+        .every(l => l.includes('pending_overflow')),
+    )
+    assert.match(
+      filtered,
+      /cluster\.outbound\|9080\|v1\|ratings\.default\.svc\.cluster\.local;\.upstream_rq_pending_overflow: 0/,
+    )
+    const json = JSON.parse(
+      (await exec(['pilot-agent', 'request', 'GET', 'stats?format=json&filter=rq_total'])).stdout,
+    ) as {stats: {name: string; value: number}[]}
     assert.ok(json.stats.length > 0 && json.stats.every(s => s.name.includes('rq_total')))
     const prom = (await exec(['pilot-agent', 'request', 'GET', 'stats/prometheus'])).stdout
-    assert.match(prom, new RegExp(`envoy_cluster_upstream_rq_pending_overflow\\{cluster_name="${V1.replace(/[|.]/g, '\\$&')}"\\} 0`))
+    assert.match(
+      prom,
+      new RegExp(`envoy_cluster_upstream_rq_pending_overflow\\{cluster_name="${V1.replace(/[|.]/g, '\\$&')}"\\} 0`),
+    )
     assert.match(prom, /# TYPE envoy_cluster_circuit_breakers_default_rq_pending_open gauge/)
   })
 
   // istio 1.30.3 / 1.22.8 tools/packaging/common/envoy_bootstrap.json stats_tags.
-  it('Prometheus names follow Istio\'s stats_tags: cluster_name, http_conn_manager_prefix, response_code(_class); 1.22\'s regexes', () => {
-    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_pending_overflow`), {metric: 'envoy_cluster_upstream_rq_pending_overflow', labels: `{cluster_name="${V1}"}`})
-    assert.deepEqual(prometheusName(`cluster.${V1};.circuit_breakers.default.rq_pending_open`).metric, 'envoy_cluster_circuit_breakers_default_rq_pending_open')
-    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080;.fault.aborts_injected'), {metric: 'envoy_http_fault_aborts_injected', labels: '{http_conn_manager_prefix="outbound_0.0.0.0_9080"}'})
-    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_503`), {metric: 'envoy_cluster_upstream_rq', labels: `{cluster_name="${V1}",response_code="503"}`})
-    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_5xx`), {metric: 'envoy_cluster_upstream_rq', labels: `{cluster_name="${V1}",response_code_class="5xx"}`})
-    assert.deepEqual(prometheusName(`cluster.${V1}.upstream_rq_pending_overflow`, TAGS_1_22), {metric: 'envoy_cluster_upstream_rq_pending_overflow', labels: `{cluster_name="${V1}"}`})
-    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080.fault.aborts_injected', TAGS_1_22), {metric: 'envoy_http_outbound_0_0_0_0_9080_fault_aborts_injected', labels: ''})
+  it("Prometheus names follow Istio's stats_tags: cluster_name, http_conn_manager_prefix, response_code(_class); 1.22's regexes", () => {
+    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_pending_overflow`), {
+      metric: 'envoy_cluster_upstream_rq_pending_overflow',
+      labels: `{cluster_name="${V1}"}`,
+    })
+    assert.deepEqual(
+      prometheusName(`cluster.${V1};.circuit_breakers.default.rq_pending_open`).metric,
+      'envoy_cluster_circuit_breakers_default_rq_pending_open',
+    )
+    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080;.fault.aborts_injected'), {
+      metric: 'envoy_http_fault_aborts_injected',
+      labels: '{http_conn_manager_prefix="outbound_0.0.0.0_9080"}',
+    })
+    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_503`), {
+      metric: 'envoy_cluster_upstream_rq',
+      labels: `{cluster_name="${V1}",response_code="503"}`,
+    })
+    assert.deepEqual(prometheusName(`cluster.${V1};.upstream_rq_5xx`), {
+      metric: 'envoy_cluster_upstream_rq',
+      labels: `{cluster_name="${V1}",response_code_class="5xx"}`,
+    })
+    assert.deepEqual(prometheusName(`cluster.${V1}.upstream_rq_pending_overflow`, TAGS_1_22), {
+      metric: 'envoy_cluster_upstream_rq_pending_overflow',
+      labels: `{cluster_name="${V1}"}`,
+    })
+    assert.deepEqual(prometheusName('http.outbound_0.0.0.0_9080.fault.aborts_injected', TAGS_1_22), {
+      metric: 'envoy_http_outbound_0_0_0_0_9080_fault_aborts_injected',
+      labels: '',
+    })
   })
 
-  it('istio_requests_total has exactly the label set of Istio\'s testdata, for source and destination reporters', async () => {
+  it("istio_requests_total has exactly the label set of Istio's testdata, for source and destination reporters", async () => {
     await send(port, RATINGS)
-    const expected = [...readFileSync(new URL('istio-proxy-testdata-client_request_total.yaml.tmpl', REFERENCE), 'utf8').matchAll(/- name: (\w+)/g)].map(m => m[1])
-    const source = labelSets(await mesh.sidecar(CLIENT)?.metricsText() ?? '', 'istio_requests_total')
+    const expected = [
+      ...readFileSync(new URL('istio-proxy-testdata-client_request_total.yaml.tmpl', REFERENCE), 'utf8').matchAll(
+        /- name: (\w+)/g,
+      ),
+    ].map(m => m[1])
+    const source = labelSets((await mesh.sidecar(CLIENT)?.metricsText()) ?? '', 'istio_requests_total')
     assert.equal(source.length, 1)
     assert.deepEqual([...(source[0] as Map<string, string>).keys()].sort(), [...expected].sort())
     assert.equal(source[0]?.get('reporter'), 'source')
@@ -110,40 +152,60 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
     assert.equal(source[0]?.get('destination_service'), 'ratings.default.svc.cluster.local')
     assert.equal(source[0]?.get('destination_workload'), 'ratings-v1')
     assert.equal(source[0]?.get('source_workload'), 'productpage-v1')
-    const dest = labelSets(await mesh.sidecar('ratings-v1-6b7c9d8f5c-aaaaa')?.metricsText() ?? '', 'istio_requests_total')
+    const dest = labelSets(
+      (await mesh.sidecar('ratings-v1-6b7c9d8f5c-aaaaa')?.metricsText()) ?? '',
+      'istio_requests_total',
+    )
     assert.equal(dest.length, 1)
     assert.equal(dest[0]?.get('reporter'), 'destination')
     assert.deepEqual([...(dest[0] as Map<string, string>).keys()].sort(), [...expected].sort())
   })
 
-  it('istio_request_duration_milliseconds uses Istio\'s default buckets', async () => {
+  it("istio_request_duration_milliseconds uses Istio's default buckets", async () => {
     await send(port, RATINGS)
-    const text = await mesh.sidecar(CLIENT)?.metricsText() ?? ''
+    const text = (await mesh.sidecar(CLIENT)?.metricsText()) ?? ''
     const les = labelSets(text, 'istio_request_duration_milliseconds_bucket').map(l => l.get('le'))
     assert.deepEqual(les, [...ISTIO_DURATION_BUCKETS.map(String), '+Inf'])
   })
 
   // istio/proxy istio_stats.cc IstioStatsFilter::log, transcribed in istio-stats-http-metrics.csv (see SOURCE.md).
-  it('istio_request_bytes and istio_response_bytes are what istio/proxy\'s stats filter defines: histograms, Envoy\'s default buckets, the labels of istio_requests_total', async () => {
+  it("istio_request_bytes and istio_response_bytes are what istio/proxy's stats filter defines: histograms, Envoy's default buckets, the labels of istio_requests_total", async () => {
     await send(port, RATINGS)
-    const rows = readFileSync(new URL('istio-stats-http-metrics.csv', REFERENCE), 'utf8').trim().split('\n').slice(1).map(l => l.split(','))
+    const rows = readFileSync(new URL('istio-stats-http-metrics.csv', REFERENCE), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map(l => l.split(','))
     const defaults = (rows.find(r => r[0] === 'envoy default buckets')?.[3] ?? '').split(' ').map(Number)
     assert.equal(defaults.length, 19)
     assert.deepEqual(ISTIO_BYTES_BUCKETS, defaults)
     const sizes = rows.filter(r => r[0]?.endsWith('_bytes'))
-    assert.deepEqual(sizes.map(r => [r[0], r[1], r[2], r[4], r[5]]), [
-      ['istio_request_bytes', 'histogram', 'Bytes', 'same as istio_requests_total', 'envoy default'],
-      ['istio_response_bytes', 'histogram', 'Bytes', 'same as istio_requests_total', 'envoy default'],
-    ])
-    const expected = [...readFileSync(new URL('istio-proxy-testdata-client_request_total.yaml.tmpl', REFERENCE), 'utf8').matchAll(/- name: (\w+)/g)].map(m => m[1] as string).sort()
+    assert.deepEqual(
+      sizes.map(r => [r[0], r[1], r[2], r[4], r[5]]),
+      [
+        ['istio_request_bytes', 'histogram', 'Bytes', 'same as istio_requests_total', 'envoy default'],
+        ['istio_response_bytes', 'histogram', 'Bytes', 'same as istio_requests_total', 'envoy default'],
+      ],
+    )
+    const expected = [
+      ...readFileSync(new URL('istio-proxy-testdata-client_request_total.yaml.tmpl', REFERENCE), 'utf8').matchAll(
+        /- name: (\w+)/g,
+      ),
+    ]
+      .map(m => m[1] as string)
+      .sort()
     for (const pod of [CLIENT, 'ratings-v1-6b7c9d8f5c-aaaaa']) {
-      const text = await mesh.sidecar(pod)?.metricsText() ?? ''
+      const text = (await mesh.sidecar(pod)?.metricsText()) ?? ''
       const requests = labelSets(text, 'istio_requests_total')
       assert.equal(requests.length, 1)
       for (const [name] of sizes) {
         assert.match(text, new RegExp(`^# TYPE ${name as string} histogram$`, 'm'))
         const buckets = labelSets(text, `${name as string}_bucket`)
-        assert.deepEqual(buckets.map(l => l.get('le')), [...defaults.map(String), '+Inf'], `${name as string} buckets in ${pod}`)
+        assert.deepEqual(
+          buckets.map(l => l.get('le')),
+          [...defaults.map(String), '+Inf'],
+          `${name as string} buckets in ${pod}`,
+        )
         for (const suffix of ['_bucket', '_sum', '_count']) {
           for (const l of labelSets(text, `${name as string}${suffix}`)) {
             l.delete('le')
@@ -157,7 +219,9 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
   })
 
   it('istio_request_bytes / istio_response_bytes observe the downstream wire bytes of each request, headers included', async () => {
-    const ratings = topology.podList.find(p => p.name.startsWith('ratings-')) as NonNullable<(typeof topology.podList)[number]>
+    const ratings = topology.podList.find(p => p.name.startsWith('ratings-')) as NonNullable<
+      (typeof topology.podList)[number]
+    >
     const appBytes: {read: number; written: number}[] = []
     const seen = new Map<net.Socket, {read: number; written: number}>()
     ratings.handler = (req, res) => {
@@ -190,27 +254,32 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
         const text = received.toString('latin1')
         const head = text.indexOf('\r\n\r\n')
         const length = /content-length: (\d+)/i.exec(text)?.[1]
-        if (head >= 0 && length !== undefined && received.length >= head + 4 + Number(length)) return {sent: Buffer.byteLength(request), got: received.length}
+        if (head >= 0 && length !== undefined && received.length >= head + 4 + Number(length))
+          return {sent: Buffer.byteLength(request), got: received.length}
         await new Promise(resolve => setTimeout(resolve, 5))
       }
     }
     const first = await exchange(100)
     const second = await exchange(3000)
     socket.destroy()
-    const series = (text: string, metric: string) => Number(new RegExp(`^${metric}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1])
-    const source = await mesh.sidecar(CLIENT)?.metricsText() ?? ''
+    const series = (text: string, metric: string) =>
+      Number(new RegExp(`^${metric}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1])
+    const source = (await mesh.sidecar(CLIENT)?.metricsText()) ?? ''
     assert.equal(series(source, 'istio_request_bytes_sum'), first.sent + second.sent)
     assert.equal(series(source, 'istio_response_bytes_sum'), first.got + second.got)
     assert.ok(second.got - first.got >= 2900, 'the bigger body is seen in the response size')
     const les = labelSets(source, 'istio_response_bytes_bucket')
-    const cumulative = source.split('\n').filter(l => l.startsWith('istio_response_bytes_bucket{')).map(l => Number(l.slice(l.lastIndexOf(' ') + 1)))
+    const cumulative = source
+      .split('\n')
+      .filter(l => l.startsWith('istio_response_bytes_bucket{'))
+      .map(l => Number(l.slice(l.lastIndexOf(' ') + 1)))
     const at = (le: string) => cumulative[les.findIndex(l => l.get('le') === le)]
     assert.equal(at('250'), 0)
     assert.equal(at('500'), 1, `${first.got} bytes`)
     assert.equal(at('2500'), 1)
     assert.equal(at('5000'), 2, `${second.got} bytes`)
     // reporter="destination": the attempt's bytes as the app exchanged them (its sidecar's downstream, which the sandbox has not).
-    const dest = await mesh.sidecar(ratings.name)?.metricsText() ?? ''
+    const dest = (await mesh.sidecar(ratings.name)?.metricsText()) ?? ''
     assert.equal(appBytes.length, 2)
     assert.equal(series(dest, 'istio_response_bytes_sum'), (appBytes[0]?.written ?? 0) + (appBytes[1]?.written ?? 0))
     assert.equal(series(dest, 'istio_request_bytes_sum'), (appBytes[0]?.read ?? 0) + (appBytes[1]?.read ?? 0))
@@ -229,7 +298,14 @@ describe('sandbox mesh: stats, Istio metrics, pilot-agent exec, config pushes', 
   it('config change takes effect within 100 ms (write → first request that sees it)', async () => {
     const before = mesh.configVersion()
     const written = performance.now()
-    config.apply(virtualService('ratings', {hosts: ['ratings'], http: [{fault: {abort: {httpStatus: 418, percentage: {value: 100}}}, route: [{destination: {host: 'ratings'}}]}]}))
+    config.apply(
+      virtualService('ratings', {
+        hosts: ['ratings'],
+        http: [
+          {fault: {abort: {httpStatus: 418, percentage: {value: 100}}}, route: [{destination: {host: 'ratings'}}]},
+        ],
+      }),
+    )
     let seen = await send(port, RATINGS)
     while (seen.status !== 418 && performance.now() - written < 1000) seen = await send(port, RATINGS)
     const elapsed = performance.now() - written

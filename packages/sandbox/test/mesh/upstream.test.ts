@@ -30,16 +30,36 @@ describe('sandbox mesh: the upstream leg (undici pool)', () => {
     topology = undefined
   })
 
-  it('folds repeated response headers exactly as node\'s IncomingMessage does', async () => {
+  it("folds repeated response headers exactly as node's IncomingMessage does", async () => {
     const server = net.createServer(socket => {
-      socket.once('data', () => socket.end([
-        'HTTP/1.1 200 OK', 'Content-Length: 0', 'Set-Cookie: a=1', 'X-Multi: one', 'set-cookie: b=2', 'x-multi: two',
-        'Content-Type: text/plain', 'Content-Type: text/html', 'Cookie: c=3', 'Cookie: d=4', 'ETag: "1"', 'ETag: "2"', 'Vary: a', 'Vary: b', '', '',
-      ].join('\r\n')))
+      socket.once('data', () =>
+        socket.end(
+          [
+            'HTTP/1.1 200 OK',
+            'Content-Length: 0',
+            'Set-Cookie: a=1',
+            'X-Multi: one',
+            'set-cookie: b=2',
+            'x-multi: two',
+            'Content-Type: text/plain',
+            'Content-Type: text/html',
+            'Cookie: c=3',
+            'Cookie: d=4',
+            'ETag: "1"',
+            'ETag: "2"',
+            'Vary: a',
+            'Vary: b',
+            '',
+            '',
+          ].join('\r\n'),
+        ),
+      )
     })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
     try {
-      const res = await new Promise<http.IncomingMessage>(resolve => http.get({host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, agent: false}, resolve))
+      const res = await new Promise<http.IncomingMessage>(resolve =>
+        http.get({host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, agent: false}, resolve),
+      )
       res.resume()
       assert.deepEqual(incomingHeaders(res.rawHeaders.map(h => Buffer.from(h, 'latin1'))), res.headers)
       assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2']) // the oracle really saw repeats
@@ -61,17 +81,19 @@ describe('sandbox mesh: the upstream leg (undici pool)', () => {
     const digest = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
     for (const url of [RATINGS, `${RATINGS}?chunked`]) {
       const got = await new Promise<Buffer>((resolve, reject) => {
-        http.get({host: '127.0.0.1', port, path: url}, res => {
-          const chunks: Buffer[] = []
-          // A slow reader: the sidecar must hold the upstream back, not drop or reorder data.
-          res.on('data', (c: Buffer) => {
-            chunks.push(c)
-            res.pause()
-            setImmediate(() => res.resume())
+        http
+          .get({host: '127.0.0.1', port, path: url}, res => {
+            const chunks: Buffer[] = []
+            // A slow reader: the sidecar must hold the upstream back, not drop or reorder data.
+            res.on('data', (c: Buffer) => {
+              chunks.push(c)
+              res.pause()
+              setImmediate(() => res.resume())
+            })
+            res.on('end', () => resolve(Buffer.concat(chunks)))
+            res.on('error', reject)
           })
-          res.on('end', () => resolve(Buffer.concat(chunks)))
-          res.on('error', reject)
-        }).on('error', reject)
+          .on('error', reject)
       })
       assert.equal(got.length, body.length, url)
       assert.equal(digest(got), digest(body), url)
@@ -90,12 +112,14 @@ describe('sandbox mesh: the upstream leg (undici pool)', () => {
       res.write(Buffer.alloc(200_000), () => res.destroy())
     })
     const outcome = await new Promise<string>(resolve => {
-      http.get({host: '127.0.0.1', port, path: RATINGS}, res => {
-        res.resume()
-        res.on('end', () => resolve('complete'))
-        res.on('error', () => resolve('aborted'))
-        res.on('aborted', () => resolve('aborted'))
-      }).on('error', () => resolve('aborted'))
+      http
+        .get({host: '127.0.0.1', port, path: RATINGS}, res => {
+          res.resume()
+          res.on('end', () => resolve('complete'))
+          res.on('error', () => resolve('aborted'))
+          res.on('aborted', () => resolve('aborted'))
+        })
+        .on('error', () => resolve('aborted'))
     })
     assert.equal(outcome, 'aborted')
     const metrics = (await mesh?.sidecar(CLIENT)?.metricsText()) ?? ''
