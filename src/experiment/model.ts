@@ -3,6 +3,7 @@
  * types and the published JSON Schema (`schema/experiment.schema.json`) are both derived from
  * these definitions; nothing is kept in parallel by hand.
  */
+import {GRPC_STATUSES} from '@faultline/core/istio/webhook-rules.js'
 import {type Static, type TSchema, Type} from '@sinclair/typebox'
 
 /** The apiVersion every file must carry. */
@@ -72,26 +73,8 @@ export const Delay = Type.Object(
 )
 export type Delay = Static<typeof Delay>
 
-/** gRPC status names Istio accepts for an abort. */
-export const GRPC_STATUSES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const
+/** gRPC status names Istio accepts for an abort (one list with the webhook rules that check it). */
+export {GRPC_STATUSES}
 
 /** An abort answered locally by the calling sidecar. */
 export const Abort = Type.Union(

@@ -11,8 +11,8 @@ const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path', ':s
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 const WILDCARD_DNS1123_LABEL = /^(\*|(\*|\*-)?[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/
 
-/** gRPC status names an abort may use (istio `pkg/util/grpc/codes.go`). */
-export const SUPPORTED_GRPC_STATUS = new Set([
+/** gRPC status names an abort may use (istio `pkg/util/grpc/codes.go`); the experiment model offers the same. */
+export const GRPC_STATUSES = [
   'OK',
   'CANCELLED',
   'UNKNOWN',
@@ -30,7 +30,9 @@ export const SUPPORTED_GRPC_STATUS = new Set([
   'UNAVAILABLE',
   'DATA_LOSS',
   'UNAUTHENTICATED',
-])
+] as const
+
+export const SUPPORTED_GRPC_STATUS: ReadonlySet<string> = new Set<string>(GRPC_STATUSES)
 
 /** retryOn policies Envoy supports (besides HTTP status codes). */
 export const SUPPORTED_RETRY_ON = new Set([
