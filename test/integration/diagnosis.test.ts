@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import type {JournalDocument} from '../../src/journal/journal.js'
-import {chaos, REPO, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
+import {chaos, DEVIATION_PHASES, REPO, SAMPLES, withDetachedSandbox} from './sandbox-cli.js'
 
 const SHORT = 'baseline=4s,fault=10s,recovery=3s'
 
@@ -22,8 +22,8 @@ describe('the diagnosis of the bookinfo examples (integration, real CLI on the s
     'packages/sandbox/src/sandbox.ts',
   ])
   let reports: string
-  const run = (file: string) =>
-    chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', SHORT])
+  const run = (file: string, phases = SHORT) =>
+    chaos(['run', file, '--sandbox', '--state-dir', sandbox.dir, '--report-dir', reports, '--phases', phases])
 
   before(async () => {
     reports = await mkdtemp(join(tmpdir(), 'faultline-diagnosis-reports-'))
@@ -55,7 +55,7 @@ describe('the diagnosis of the bookinfo examples (integration, real CLI on the s
     (j.blastRadius?.diagnosis ?? []).filter(f => f.rule === rule).map(f => f.sentence)
 
   it("ratings-delay names productpage → reviews' deadline against the 7 s delay; chaos report re-renders it", async () => {
-    const r = await run('experiments/ratings-delay.yaml')
+    const r = await run('experiments/ratings-delay.yaml', DEVIATION_PHASES)
     assert.equal(r.code, 1, r.stdout + r.stderr)
     const {journal, dir} = outputs(r.stdout)
     const deadline = sentences(journal, 'deadline').find(s => s.startsWith('productpage-v1 gives reviews'))

@@ -10,12 +10,10 @@ import {join} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {chaos, sh, withDetachedSandbox} from './sandbox-cli.js'
+import {chaos, DEVIATION_PHASES, sh, withDetachedSandbox} from './sandbox-cli.js'
 
-// ratings-delay's targeted requests take ~6 s under the fault (productpage tries reviews twice with
-// a 3 s timeout): a fault phase of a few seconds holds too few of them to deviate reliably (a 6 s
-// one held once under CI's load), so as entry-portforward.test.ts does, 20 s.
-const SHORT = 'baseline=5s,fault=20s,recovery=5s'
+// ratings-delay runs with DEVIATION_PHASES (sandbox-cli.ts): whether it deviates is chance, and a
+// short fault phase holds too few ~6 s pages to make it near certain.
 
 /** An abort on productpage for the test user agent, entering through the ingress gateway. */
 const PRODUCTPAGE_ABORT = `apiVersion: faultline.dev/v1alpha1
@@ -200,7 +198,7 @@ describe("--entry gateway through the sandbox's ingress gateway (integration, re
         '--state-dir',
         sandbox.dir,
         '--phases',
-        SHORT,
+        DEVIATION_PHASES,
         '--report-dir',
         join(sandbox.dir, 'reports'),
         '--json',
@@ -237,7 +235,7 @@ describe("--entry gateway through the sandbox's ingress gateway (integration, re
       '--entry',
       'gateway',
       '--phases',
-      SHORT,
+      DEVIATION_PHASES,
       '--report-dir',
       join(sandbox.dir, 'reports'),
     ])

@@ -13,10 +13,9 @@ import {join} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {chaos, REPO, withDetachedSandbox} from './sandbox-cli.js'
+import {chaos, DEVIATION_PHASES, REPO, withDetachedSandbox} from './sandbox-cli.js'
 
 // The 7 s delay meets productpage's 3 s timeout and retry (~6 s a request): a fault phase of a few of those, as README's runs have.
-const PHASES = 'baseline=5s,fault=20s,recovery=5s'
 const SHORT = 'baseline=4s,fault=8s,recovery=4s'
 
 const NO_PODS = `apiVersion: v1
@@ -52,7 +51,7 @@ describe('--entry portForward (integration, real CLI on the sandbox)', function 
       '--entry',
       'portForward=productpage:9080',
       '--phases',
-      PHASES,
+      DEVIATION_PHASES,
       '--report-dir',
       join(sandbox.dir, 'reports-pf'),
       '--json',
@@ -63,7 +62,7 @@ describe('--entry portForward (integration, real CLI on the sandbox)', function 
       '--kubeconfig',
       kubeconfig,
       '--phases',
-      PHASES,
+      DEVIATION_PHASES,
       '--report-dir',
       join(sandbox.dir, 'reports-proxy'),
       '--json',

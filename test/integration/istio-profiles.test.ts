@@ -18,7 +18,7 @@ import {join} from 'node:path'
 
 import {mkdtemp, rm} from 'node:fs/promises'
 
-import {besidesSample, chaos, have, sh, withDetachedSandbox} from './sandbox-cli.js'
+import {besidesSample, chaos, DEVIATION_PHASES, have, sh, withDetachedSandbox} from './sandbox-cli.js'
 
 const SOURCES = [
   'src/runner/ignition.ts',
@@ -36,9 +36,9 @@ const THROUGH_POD_PROXY =
 const SHORT = 'baseline=4s,fault=8s,recovery=4s'
 
 /** The examples and the exit code each must give (README, "The examples in experiments/"). */
-const EXAMPLES: Array<{file: string; exit: number; setup?: boolean}> = [
+const EXAMPLES: Array<{file: string; exit: number; setup?: boolean; phases?: string}> = [
   {file: 'experiments/ratings-abort.yaml', exit: 0},
-  {file: 'experiments/ratings-delay.yaml', exit: 1},
+  {file: 'experiments/ratings-delay.yaml', exit: 1, phases: DEVIATION_PHASES},
   {file: 'experiments/reviews-circuit-breaker.yaml', exit: 0, setup: true},
 ]
 
@@ -136,7 +136,7 @@ for (const istio of ['1.30', '1.22'] as const) {
             '--state-dir',
             sandbox.dir,
             '--phases',
-            SHORT,
+            example.phases ?? SHORT,
             '--report-dir',
             join(sandbox.dir, 'reports'),
           ])
@@ -160,7 +160,8 @@ for (const istio of ['1.30', '1.22'] as const) {
       const empty = await mkdtemp(join(tmpdir(), 'faultline-promql-profile-'))
       try {
         // baseline 15 s: a 1m rate() needs two scrapes of the baseline's traffic at the sandbox's 5 s interval;
-        // fault 20 s: the DI series first appears in the fault phase, and increase() needs it in several scrapes.
+        // fault 30 s: the DI series first appears in the fault phase, and increase() needs it in several scrapes;
+        // and the exit 1 needs enough ~6 s pages to be near certain (DEVIATION_PHASES, sandbox-cli.ts).
         const r = await sh(
           process.execPath,
           [
@@ -173,7 +174,7 @@ for (const istio of ['1.30', '1.22'] as const) {
             '--report-dir',
             join(empty, 'reports'),
             '--phases',
-            'baseline=15s,fault=20s,recovery=5s',
+            'baseline=15s,fault=30s,recovery=5s',
           ],
           {...process.env, NO_COLOR: '1', CHAOS_SANDBOX_ISTIO: istio},
         )

@@ -18,7 +18,7 @@ import {promisify} from 'node:util'
 import {connect} from '../../src/cluster/connect.js'
 import {k6OperatorApi} from '../../src/cluster/k6-operator.js'
 import {findPrometheus} from '@faultline/sandbox/prometheus.js'
-import {builtCliProblem, REPO, sh} from './sandbox-cli.js'
+import {builtCliProblem, DEVIATION_PHASES, REPO, sh} from './sandbox-cli.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../fixtures/k6/k6', import.meta.url))
 const SOURCES = [
@@ -86,7 +86,7 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     return file
   }
 
-  const run = (file: string, driver: string) =>
+  const run = (file: string, driver: string, phases = PHASES) =>
     sh(
       process.execPath,
       [
@@ -99,7 +99,7 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
         '--report-dir',
         join(dir, 'reports'),
         '--phases',
-        PHASES,
+        phases,
         '--driver',
         driver,
       ],
@@ -132,10 +132,11 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     ['ratings-abort.yaml', 0],
   ] as const) {
     it(`${example}: parallelism 3 gets the builtin driver's verdict (exit ${expected}) and leaves nothing behind`, async () => {
-      const builtin = await run(join(REPO, 'experiments', example), 'builtin')
+      const phases = example === 'ratings-delay.yaml' ? DEVIATION_PHASES : PHASES
+      const builtin = await run(join(REPO, 'experiments', example), 'builtin', phases)
       assert.equal(builtin.code, expected, `builtin: ${builtin.stdout}${builtin.stderr}`)
       const file = await withParallelism(example)
-      const r = await run(file, 'k6-operator')
+      const r = await run(file, 'k6-operator', phases)
       assert.equal(r.code, builtin.code, `k6-operator: ${r.stdout}${r.stderr}`)
       assert.match(r.stdout, /k6-operator sidecars: the mesh injects/)
       assert.match(r.stdout, /TestRun default\/faultline-k6-\S+: 3 runners, each sending 1\/3 of every class/)
