@@ -147,7 +147,7 @@ export async function resolveTarget(
       proxy: sandbox.proxy,
       ...(sandbox.prometheus === undefined ? {} : {prometheusUrl: sandbox.prometheus}),
       ...(sandbox.gateway === undefined ? {} : {gateway: sandbox.gateway}),
-      note: `context ${cluster.target.context}: a sandbox (its kubeconfig's faultline.dev/sandbox extension); load enters the mesh through its proxy ${sandbox.proxy}`,
+      note: `context ${cluster.target.context}: a sandbox (its kubeconfig's faultline.dev/sandbox extension); unless --entry or spec.load.entry names another way in, load enters the mesh through its proxy ${sandbox.proxy}`,
       close: async () => {},
     }
   }
