@@ -176,6 +176,32 @@ describe('bookinfo apps', () => {
     assert.match(logout.headers.get('set-cookie')!, /^session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0/)
   })
 
+  it("sends Flask 3.1's Vary: Cookie where productpage.py touches the session: every page, login, logout with a user, the API with one", async () => {
+    const pod = mesh.bookinfo.pods.find(p => p.workload.app === 'productpage')!
+    const base = `http://127.0.0.1:${pod.appPort}`
+    const vary = async (path: string, init: RequestInit = {}) =>
+      (await fetch(`${base}${path}`, {redirect: 'manual', ...init})).headers.get('vary')
+    assert.equal(await vary('/productpage'), 'Cookie', "front: session.get('user', '') reads it for everyone")
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      body: 'username=jason',
+      headers: {'content-type': 'application/x-www-form-urlencoded'},
+      redirect: 'manual',
+    })
+    assert.equal(login.headers.get('vary'), 'Cookie')
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+    assert.equal(await vary('/api/v1/products/0'), null, "'user' in session does not mark it accessed")
+    assert.equal(
+      await vary('/api/v1/products/0', {headers: {cookie}}),
+      'Cookie',
+      "getForwardHeaders reads session['user']",
+    )
+    assert.equal(await vary('/api/v1/products'), null)
+    assert.equal(await vary('/health', {headers: {cookie}}), null)
+    assert.equal(await vary('/logout'), null, 'popping a missing key is no change')
+    assert.equal(await vary('/logout', {headers: {cookie}}), 'Cookie')
+  })
+
   it('with --propagate baggage every app also forwards W3C baggage (OpenTelemetry-instrumented apps)', async () => {
     await mesh.close()
     mesh = await startFakeMesh(undefined, ['baggage'])

@@ -171,8 +171,20 @@ function escapeHtml(s: string): string {
     .replace(/'/g, '&#39;')
 }
 
+/**
+ * Flask 3.1.0 (bookinfo's requirements.txt) adds `Vary: Cookie` to every response whose request read
+ * or wrote the session (`SecureCookieSessionInterface.save_session`: `if session.accessed`), so a
+ * cache keys productpage's pages by the user. `session.get`, `session[...]` and a change mark it
+ * accessed; `'user' in session` does not (SecureCookieSession overrides only `__getitem__`, `get`
+ * and `setdefault`; werkzeug's `pop` counts as a change only when the key was there).
+ */
+function varyCookie(res: ServerResponse): void {
+  res.setHeader('vary', 'Cookie')
+}
+
 /** POST /login: `session['user'] = request.values.get('username')`, then back to the Referer. */
 async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  varyCookie(res)
   const form = await readForm(req)
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '')
   const user = query.get('username') ?? form.get('username')
@@ -182,6 +194,7 @@ async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
 /** GET /logout: `session.pop('user')`; Flask deletes the cookie only when the session had a user. */
 function logout(req: IncomingMessage, res: ServerResponse): void {
   const had = 'user' in openSession(cookieValue(req.headers.cookie, SESSION_COOKIE))
+  if (had) varyCookie(res)
   redirect(
     req,
     res,
@@ -199,6 +212,8 @@ async function productPage(
   const details = await callUpstream(outbound, 'details', '0', headers)
   const reviews = await callUpstream(outbound, 'reviews', '0', headers, REVIEWS_ATTEMPTS)
   const model: PageModel = {user: sessionUser(req), details, reviews}
+  // `front`: `user = session.get('user', '')` reads the session whoever asks.
+  varyCookie(res)
   sendText(res, 200, renderProductPage(model), 'text/html; charset=utf-8')
 }
 
@@ -224,6 +239,8 @@ async function api(
     upstreamHeaders(req, propagate),
     upstream === 'reviews' ? REVIEWS_ATTEMPTS : 1,
   )
+  // getForwardHeaders reads `session['user']` only when `'user' in session`.
+  if ('user' in openSession(cookieValue(req.headers.cookie, SESSION_COOKIE))) varyCookie(res)
   sendJson(res, result.status, result.body)
   return true
 }
