@@ -5,8 +5,15 @@
  * counter point carrying the iteration number as metadata, and the request's own points carry the
  * same number. Without the mark (a k6 without VU metadata, or a recording) the start is the end
  * less `http_req_duration`, which undercounts by the connection's blocked/connect time (µs–ms).
+ *
+ * A failed answer's reason comes from the script too: a counter point tagged `reason` that the
+ * same iteration adds right after its request, so it follows the request's points in the file
+ * (k6 pushes both from the VU's goroutine into one channel that one goroutine drains into the
+ * outputs, output/manager.go, k6 v2.2.0). The request waits for it, its second held open by its
+ * start mark; without it (an iteration interrupted in between, a recording) the reason is k6's
+ * status or error code alone.
  */
-import {ITERATION_KEY, STARTED_METRIC} from './k6-script.js'
+import {FAILED_METRIC, ITERATION_KEY, STARTED_METRIC} from './k6-script.js'
 import {k6Reason} from './reasons.js'
 import type {Recorder} from './recorder.js'
 
@@ -16,6 +23,25 @@ interface Point {
   metric: string
   data: {time: string; value: number; tags?: Record<string, string> | null; metadata?: Record<string, string>}
 }
+
+/** A failed answer's request waiting for its reason point. */
+interface AwaitingReason {
+  traffic: string
+  /** Intended start, ms since t0. */
+  at: number
+  durationMs: number
+  status: number
+  tags: Record<string, string>
+  /** When k6 stamped the request's points (its end), ms since t0. */
+  endAt: number
+}
+
+/**
+ * How long, in k6's time, a failed answer waits for its reason point: a point stamped this long
+ * after the request's end was pushed after the reason would have been (the script adds it within
+ * microseconds), so none is coming.
+ */
+export const REASON_WAIT_MS = 2000
 
 /** What the feed did with the points it was given. */
 export interface FeedCounts {
@@ -49,6 +75,8 @@ export class K6PointFeed {
   /** Started requests whose second was already sealed: their completion is late too. */
   private readonly startedLate = new Set<string>()
   private readonly sealed = new Map<string, Set<number>>()
+  /** `class\0iteration` → a failed answer waiting for its reason, oldest first. */
+  private readonly awaiting = new Map<string, AwaitingReason>()
 
   /** `scenarios`: k6 scenario name → traffic class, for points that lack the `traffic` tag. */
   constructor(
@@ -80,7 +108,29 @@ export class K6PointFeed {
       return
     }
     if (readAtMs !== undefined) this.maxDelayMs = Math.max(this.maxDelayMs, readAtMs - at)
+    this.expireAwaiting(at)
     handler(traffic, at, point.data)
+  }
+
+  /** The output has ended: failed answers still waiting for their reason count under k6's tags alone. */
+  end(): void {
+    this.expireAwaiting(Infinity)
+  }
+
+  private expireAwaiting(now: number): void {
+    for (const [key, w] of this.awaiting) {
+      if (w.endAt + REASON_WAIT_MS > now) return
+      this.awaiting.delete(key)
+      this.complete(w, undefined)
+    }
+  }
+
+  /** Records a request; a failed one under `reason` (the script's), else k6's status or error code. */
+  private complete(r: AwaitingReason, reason: string | undefined): void {
+    const failed = r.status < 200 || r.status >= 400
+    const why = failed ? (reason ?? k6Reason(r.status, r.tags)) : undefined
+    this.recorder.completed(r.traffic, r.at, r.durationMs, r.status, why)
+    this.counts.requests++
   }
 
   private readonly handlers: Record<string, ((traffic: string, at: number, data: Point['data']) => void) | undefined> =
@@ -111,10 +161,17 @@ export class K6PointFeed {
         const tags = data.tags ?? {}
         const code = Number(tags.status ?? 0)
         const status = Number.isInteger(code) ? code : 0
-        // A failed request's reason from k6's error_code / error tags (k6 cannot show Envoy's headers: its status alone).
-        const failed = status < 200 || status >= 400
-        this.recorder.completed(traffic, at, data.value, status, failed ? k6Reason(status, tags) : undefined)
-        this.counts.requests++
+        const request = {traffic, at, durationMs: data.value, status, tags, endAt}
+        // An answer ≥ 400 has its reason in the script's point that follows; no answer has k6's error code.
+        if (status >= 400 && key !== undefined && startedAt !== undefined) this.awaiting.set(key, request)
+        else this.complete(request, undefined)
+      },
+      [FAILED_METRIC]: (traffic, _at, data) => {
+        const key = iterationKey(traffic, data)
+        const request = key === undefined ? undefined : this.awaiting.get(key)
+        if (key === undefined || request === undefined) return
+        this.awaiting.delete(key)
+        this.complete(request, data.tags?.reason)
       },
       dropped_iterations: (traffic, at) => {
         if (this.isSealed(traffic, at)) {

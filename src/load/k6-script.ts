@@ -2,13 +2,26 @@
  * The k6 script for a load plan: one scenario per traffic class, tagged `traffic:<name>`. Every
  * value from the experiment reaches the script JSON-encoded, never spliced in as code. The script
  * carries no thresholds: the runner evaluates them per phase itself, so k6 never exits 99.
+ *
+ * A failed answer's reason (`503 UO`, `port-forward lost: no ready pod`) is computed in the script
+ * from the answer's headers and first body bytes by src/load/reasons.ts's own functions and tables,
+ * copied in (`reasonCode`), and handed over as a counter point tagged `reason`: k6's own tags of a
+ * request carry its status, never its headers. For the body, each request asks for `responseType:
+ * 'text'` (k6 fixes it before the answer, so successes pay too: k6 v2.2.0 copies the body into a
+ * string, measured as no change at 5 KB bodies and ~+50% of k6's CPU at 1 MB, 50/s).
  */
 import type {LoadPlan, TrafficPlan} from './driver.js'
+import {ANSWER_RULES, answerPeek, answerReason, localReplyFlag, PEEK_BYTES} from './reasons.js'
 
 /** The custom counter each iteration adds to just before its request: it marks when the request started. */
 export const STARTED_METRIC = 'faultline_request_started'
 /** The per-VU metadata key carrying the iteration's number, so a request's points pair with its start mark. */
 export const ITERATION_KEY = 'faultline_iteration'
+/**
+ * The custom counter an iteration adds to after an answer with status ≥ 400, tagged `reason` (the
+ * builtin driver's words, a bounded set) and carrying the iteration's number like its request.
+ */
+export const FAILED_METRIC = 'faultline_request_failed'
 
 /**
  * Open-model VUs: enough pre-allocated for every class's requests to take 2 s each without k6
@@ -74,6 +87,7 @@ export function k6Script(plan: LoadPlan, split = 1): K6Script {
     `export const options = ${JSON.stringify({...options, discardResponseBodies: true})}`,
     ``,
     `const started = new Counter(${JSON.stringify(STARTED_METRIC)})`,
+    `const failed = new Counter(${JSON.stringify(FAILED_METRIC)})`,
     `const URL = ${JSON.stringify(plan.url)}`,
     `const METHOD = ${JSON.stringify(plan.method)}`,
     `const BODY = ${plan.body === undefined ? 'null' : JSON.stringify(plan.body)}`,
@@ -85,13 +99,55 @@ export function k6Script(plan: LoadPlan, split = 1): K6Script {
     `  // k6 older than v0.45 has no VU metadata: its points are then keyed by their end less their duration.`,
     `  if (exec.vu.metrics && exec.vu.metrics.metadata) exec.vu.metrics.metadata[${JSON.stringify(ITERATION_KEY)}] = String(exec.scenario.iterationInTest)`,
     `  started.add(1)`,
-    `  http.request(METHOD, URL, BODY, {headers: headers, timeout: TIMEOUT})`,
+    `  // Every body is kept (k6 fixes responseType before the answer): a failed answer's first bytes name Envoy's flag.`,
+    `  const res = http.request(METHOD, URL, BODY, {headers: headers, timeout: TIMEOUT, responseType: 'text'})`,
+    `  // After the request's own points, from the same VU with the same metadata: src/load/k6-points.ts pairs them.`,
+    `  if (res.status >= 400) failed.add(1, {reason: reasonOf(res)})`,
     `}`,
+    ``,
+    ...reasonCode(),
     ``,
     ...functions,
     ``,
   ].join('\n')
   return {source, scenarios, options}
+}
+
+/**
+ * The script's `reasonOf(res)`: reasons.ts's rules as literals and its embedded functions' own
+ * source (Function.prototype.toString), so there is one copy of the rules for both drivers — not a
+ * second one in JavaScript that could drift. Those functions are written to survive this (see
+ * reasons.ts); the script calls them by their names as this process sees them. A bug in them
+ * leaves the bare status, as before this existed, never a failed iteration.
+ */
+function reasonCode(): string[] {
+  return [
+    `// Why an answer failed, in the builtin driver's words: src/load/reasons.ts's tables and functions, as chaos runs them.`,
+    `const RULES = ${literal(ANSWER_RULES)}`,
+    `const PEEK_BYTES = ${PEEK_BYTES}`,
+    ...[answerPeek, localReplyFlag, answerReason].map(f => f.toString()),
+    `function reasonOf(res) {`,
+    `  try {`,
+    `    const headers = {}`,
+    `    for (const name in res.headers) headers[name.toLowerCase()] = res.headers[name]`,
+    `    const body = typeof res.body === 'string' ? res.body.slice(0, PEEK_BYTES) : undefined`,
+    `    return ${answerReason.name}(res.status, ${answerPeek.name}(headers, body), RULES, ${localReplyFlag.name})`,
+    `  } catch (e) {`,
+    `    return String(res.status)`,
+    `  }`,
+    `}`,
+  ]
+}
+
+/** A JavaScript literal for data of strings, numbers, arrays, plain objects and regular expressions. */
+export function literal(value: unknown): string {
+  if (value instanceof RegExp) return `new RegExp(${JSON.stringify(value.source)}, ${JSON.stringify(value.flags)})`
+  if (Array.isArray(value)) return `[${value.map(literal).join(', ')}]`
+  if (typeof value === 'object' && value !== null)
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${literal(v)}`)
+      .join(', ')}}`
+  return JSON.stringify(value)
 }
 
 function scenario(t: TrafficPlan, exec: string, plan: LoadPlan, split: number): Scenario {

@@ -272,6 +272,7 @@ async function stream(
     }
     await drain()
     feed.line(lines.end() + decoder.end())
+    feed.end()
   } finally {
     await handle?.close()
   }

@@ -5,7 +5,8 @@
  * with Envoy's response flag when the answer is an Envoy local reply (`503 UO`, `500 FI`, `504 UT`),
  * else the bare status (`503`). Both drivers use the same words: the builtin driver from undici's
  * error codes and the answer's headers and first body bytes, the k6 driver from k6's `error_code`
- * and `error` tags (grafana k6 docs, "Error codes"). Pure; labels are bounded (codes, the one host
+ * and `error` tags (grafana k6 docs, "Error codes") and, for an answer, the label its script
+ * computes with this module's own functions and tables. Pure; labels are bounded (codes, the one host
  * of the run's URL), never free-form messages, so a run cannot grow an unbounded map.
  */
 
@@ -93,37 +94,76 @@ export interface AnswerPeek {
 /** How many body bytes are worth reading to tell Envoy's local replies apart. */
 export const PEEK_BYTES = 200
 
-/** Envoy's local-reply bodies → their response flag (packages/sandbox/src/mesh/README.md, envoy-response-flags.csv). */
-const LOCAL_REPLY_FLAGS: [RegExp, string][] = [
-  [/^fault filter abort/, 'FI'],
-  [/^no healthy upstream/, 'UH'],
-  [/^upstream request timeout/, 'UT'],
-  [/^upstream max stream duration reached/, 'UMSDR'],
-  [/^local_rate_limited/, 'RL'],
-  [/^RBAC: access denied/, 'RBAC'],
-]
-/** `upstream connect error or disconnect/reset before headers. [retried and the latest ]reset reason: …` → flag. */
-const RESET_REASONS: [RegExp, string][] = [
-  [/overflow/, 'UO'],
-  [/connection failure|connection timeout|connect error: 111/, 'UF'],
-  [/connection termination/, 'UC'],
-  [/local reset/, 'LR'],
-  [/remote reset|remote refused stream reset/, 'UR'],
-  [/protocol error/, 'UPE'],
-]
+/**
+ * What tells a failed answer's reason apart: the `server` values of Envoy, the words chaos's
+ * port-forward uses, Envoy's local-reply bodies. Data, so the k6 script carries these very tables
+ * (src/load/k6-script.ts) and k6 labels an answer as the builtin driver does.
+ */
+export interface AnswerRules {
+  /** `server` header values (lower case) of Envoy: `istio-envoy` on gateways. */
+  envoyServers: readonly string[]
+  /** What chaos's port-forward says in `x-faultline-port-forward` (src/cli/port-forward.ts LOST_WHY); anything else is not a label. */
+  portForwardWhy: readonly string[]
+  /** Envoy's local-reply bodies → their response flag (packages/sandbox/src/mesh/README.md, envoy-response-flags.csv). */
+  localReplies: readonly (readonly [RegExp, string])[]
+  /** `upstream connect error or disconnect/reset before headers. [retried and the latest ]reset reason: …` */
+  resetReply: RegExp
+  /** `resetReply`'s reset reason → flag. */
+  resetReasons: readonly (readonly [RegExp, string])[]
+}
 
-/** Envoy's flag for a local reply, from its body (and status, when the body is empty). */
-export function envoyFlag(status: number, body: string, overloaded = false): string | undefined {
-  if (overloaded) return 'UO'
-  for (const [re, flag] of LOCAL_REPLY_FLAGS) if (re.test(body)) return flag
-  const reset =
-    /^upstream connect error or disconnect\/reset before headers\. (retried and the latest )?reset reason: (.*)/.exec(
-      body,
-    )
+/** The rules both drivers (and the reachability check) label failed answers by. */
+export const ANSWER_RULES: AnswerRules = {
+  envoyServers: ['envoy', 'istio-envoy'],
+  portForwardWhy: ['no ready pod', 'stream failed'],
+  localReplies: [
+    [/^fault filter abort/, 'FI'],
+    [/^no healthy upstream/, 'UH'],
+    [/^upstream request timeout/, 'UT'],
+    [/^upstream max stream duration reached/, 'UMSDR'],
+    [/^local_rate_limited/, 'RL'],
+    [/^RBAC: access denied/, 'RBAC'],
+  ],
+  resetReply:
+    /^upstream connect error or disconnect\/reset before headers\. (retried and the latest )?reset reason: (.*)/,
+  resetReasons: [
+    [/overflow/, 'UO'],
+    [/connection failure|connection timeout|connect error: 111/, 'UF'],
+    [/connection termination/, 'UC'],
+    [/local reset/, 'LR'],
+    [/remote reset|remote refused stream reset/, 'UR'],
+    [/protocol error/, 'UPE'],
+  ],
+}
+
+// answerPeek, localReplyFlag and answerReason are embedded in the k6 script by their own source
+// (Function.prototype.toString, src/load/k6-script.ts): one copy of the rules for both drivers.
+// So each reads nothing but its arguments (a bundler may rename this module's names), declares no
+// function inside it (tsx's esbuild wraps those in a `__name` helper that k6 lacks), and keeps to
+// the syntax the rest of the script uses (no `?.`, `??` or `includes`), for every k6 the driver runs.
+
+/** An answer's peek from its headers (names in lower case) and its body's first bytes. Embedded in the k6 script. */
+export function answerPeek(headers: Readonly<Record<string, string | undefined>>, body?: string): AnswerPeek {
+  const peek: AnswerPeek = {}
+  const server = headers['server']
+  if (server !== undefined) peek.server = server.toLowerCase()
+  if (headers['x-envoy-upstream-service-time'] !== undefined) peek.upstreamServiceTime = true
+  if (headers['x-envoy-overloaded'] !== undefined) peek.overloaded = true
+  if (headers['x-faultline-proxy'] !== undefined) peek.proxyRefused = true
+  const portForward = headers['x-faultline-port-forward']
+  if (portForward !== undefined) peek.portForward = portForward
+  if (body !== undefined) peek.body = body
+  return peek
+}
+
+/** Envoy's flag for a local reply, from its body (and status, when the body is empty). Embedded in the k6 script. */
+export function localReplyFlag(status: number, body: string, rules: AnswerRules): string | undefined {
+  for (const [re, flag] of rules.localReplies) if (re.test(body)) return flag
+  const reset = rules.resetReply.exec(body)
   if (reset !== null) {
-    const flag = RESET_REASONS.find(([re]) => re.test(reset[2] ?? ''))?.[1]
-    if (flag === undefined) return undefined
-    return reset[1] === undefined ? flag : `${flag},URX`
+    for (const [re, flag] of rules.resetReasons)
+      if (re.test(reset[2] || '')) return reset[1] === undefined ? flag : `${flag},URX`
+    return undefined
   }
   if (body.trim() === '') return status === 404 ? 'NR' : status === 503 ? 'NC' : undefined
   return undefined
@@ -131,22 +171,39 @@ export function envoyFlag(status: number, body: string, overloaded = false): str
 
 /**
  * The reason for an answer with status ≥ 400: the sandbox proxy's own refusal, chaos's own
- * port-forward reaching no pod (`port-forward lost: no ready pod`), an Envoy local
- * reply with its flag (`503 UO`), an Envoy local reply whose flag the body does not tell
+ * port-forward reaching no pod (`port-forward lost: no ready pod`), an Envoy local reply with its
+ * flag (`503 UO`, by `flagOf`), an Envoy local reply whose flag the body does not tell
  * (`503 envoy`), or the bare status (the application answered it, through the mesh or not).
+ * Embedded in the k6 script, which passes the same rules and `localReplyFlag`.
  */
-export function statusReason(status: number, peek: AnswerPeek = {}): string {
+export function answerReason(
+  status: number,
+  peek: AnswerPeek,
+  rules: AnswerRules,
+  flagOf: (status: number, body: string, rules: AnswerRules) => string | undefined,
+): string {
   if (peek.proxyRefused === true) return `proxy refused ${status}`
   if (peek.portForward !== undefined)
-    return `port-forward lost: ${PORT_FORWARD_WHY.has(peek.portForward) ? peek.portForward : 'unknown'}`
-  const envoy = peek.server === 'envoy' || peek.server === 'istio-envoy'
+    return `port-forward lost: ${rules.portForwardWhy.indexOf(peek.portForward) >= 0 ? peek.portForward : 'unknown'}`
   if (peek.overloaded === true) return `${status} UO`
+  const envoy = peek.server !== undefined && rules.envoyServers.indexOf(peek.server) >= 0
   if (!envoy || peek.upstreamServiceTime === true) return String(status)
-  return `${status} ${envoyFlag(status, peek.body ?? '') ?? 'envoy'}`
+  const flag = flagOf(status, peek.body === undefined ? '' : peek.body, rules)
+  return `${status} ${flag === undefined ? 'envoy' : flag}`
 }
 
-/** What chaos's port-forward says in `x-faultline-port-forward` (src/cli/port-forward.ts LOST_WHY); anything else is not a label. */
-const PORT_FORWARD_WHY = new Set(['no ready pod', 'stream failed'])
+/** Envoy's flag for a local reply, from its body (and status, when the body is empty). */
+export function envoyFlag(status: number, body: string, overloaded = false): string | undefined {
+  return overloaded ? 'UO' : localReplyFlag(status, body, ANSWER_RULES)
+}
+
+/** The reason for an answer with status ≥ 400, by `answerReason` and the rules above. */
+export function statusReason(status: number, peek: AnswerPeek = {}): string {
+  return answerReason(status, peek, ANSWER_RULES, localReplyFlag)
+}
+
+/** A request whose connection chaos's port-forward closed because the pod's stream broke mid-answer (the builtin driver asks the forwarder). */
+export const PORT_FORWARD_CUT = 'port-forward lost: cut mid-answer'
 
 /** The reason a failed request is counted under when its driver gave none. */
 export function defaultReason(status: number): string {

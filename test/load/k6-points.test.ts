@@ -3,8 +3,8 @@ import {readFileSync, statSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
 import {initialLagMs, K6_JSON_OUTPUT, MIN_LAG_MS, POLL_MS} from '../../src/load/k6.js'
-import {K6PointFeed, LineSplitter, parseK6Time} from '../../src/load/k6-points.js'
-import {ITERATION_KEY, STARTED_METRIC} from '../../src/load/k6-script.js'
+import {K6PointFeed, LineSplitter, parseK6Time, REASON_WAIT_MS} from '../../src/load/k6-points.js'
+import {FAILED_METRIC, ITERATION_KEY, STARTED_METRIC} from '../../src/load/k6-script.js'
 import {Recorder} from '../../src/load/recorder.js'
 
 const REFERENCE = fileURLToPath(new URL('../reference/k6/', import.meta.url))
@@ -185,6 +185,81 @@ describe('k6 points into the recorder', () => {
       recorder.seconds('control').map(s => [s.failed, s.statuses, s.reasons]),
       [[1, {error: 1}, {ECONNREFUSED: 1}]],
     )
+  })
+
+  describe("a failed answer's reason from the script's point that follows its request", () => {
+    const tags = {traffic: 'targeted', scenario: 't0_targeted'}
+    const failedAt = (feed: K6PointFeed, iteration: number, startMs: number, status: string, extra = {}) => {
+      feed.line(line(STARTED_METRIC, startMs, 1, tags, iteration))
+      feed.line(line('http_req_duration', startMs + 20, 20, {...tags, status, ...extra}, iteration))
+    }
+    const reasons = (recorder: Recorder) => recorder.seconds('targeted').map(s => [s.second, s.statuses, s.reasons])
+
+    it('waits for it, its second held open, and counts the request under it', () => {
+      const recorder = new Recorder(['targeted'])
+      const feed = new K6PointFeed(recorder, 0)
+      failedAt(feed, 1, 100, '503')
+      feed.line(line(STARTED_METRIC, 150, 1, tags, 2))
+      feed.line(line('http_req_duration', 160, 10, {...tags, status: '200'}, 2))
+      recorder.flush(5000)
+      assert.deepEqual(recorder.seconds('targeted'), [], 'second 0 waits for the reason')
+      assert.equal(feed.counts.requests, 1)
+      feed.line(line(FAILED_METRIC, 120.01, 1, {...tags, reason: '503 UO'}, 1))
+      recorder.flush(5000)
+      assert.deepEqual(reasons(recorder), [[0, {200: 1, 503: 1}, {'503 UO': 1}]])
+      assert.equal(feed.counts.requests, 2)
+    })
+
+    it("without it, k6's status alone: once a point stamped later shows none is coming, or when the output ends", () => {
+      const recorder = new Recorder(['targeted'])
+      const feed = new K6PointFeed(recorder, 0)
+      failedAt(feed, 1, 100, '503')
+      failedAt(feed, 2, 1100, '502')
+      feed.line(line(STARTED_METRIC, 120 + REASON_WAIT_MS - 1, 1, tags, 3))
+      recorder.flush(1000)
+      assert.deepEqual(recorder.seconds('targeted'), [], 'still waiting')
+      feed.line(line(STARTED_METRIC, 120 + REASON_WAIT_MS + 1, 1, tags, 4))
+      recorder.flush(1000)
+      assert.deepEqual(reasons(recorder), [[0, {503: 1}, {503: 1}]])
+      feed.line(line(FAILED_METRIC, 130, 1, {...tags, reason: '503 UO'}, 1))
+      feed.end()
+      recorder.flush(10_000, true)
+      assert.deepEqual(reasons(recorder), [
+        [0, {503: 1}, {503: 1}],
+        [1, {502: 1}, {502: 1}],
+        [2, {}, {}],
+      ])
+      assert.equal(feed.counts.requests, 2, 'the late reason point is no second request')
+    })
+
+    it("a request with no answer does not wait: k6's error code names it", () => {
+      const recorder = new Recorder(['targeted'])
+      const feed = new K6PointFeed(recorder, 0)
+      failedAt(feed, 1, 100, '0', {error_code: '1212', error: 'dial tcp 127.0.0.1:9080: connect: connection refused'})
+      recorder.flush(5000)
+      assert.deepEqual(reasons(recorder), [[0, {error: 1}, {'ECONNREFUSED 127.0.0.1:9080': 1}]])
+    })
+
+    it('without start marks (k6 before v0.45) nothing can pair them: the status alone, at once', () => {
+      const recorder = new Recorder(['targeted'])
+      const feed = new K6PointFeed(recorder, 0)
+      feed.line(line('http_req_duration', 120, 20, {...tags, status: '503'}))
+      feed.line(line(FAILED_METRIC, 121, 1, {...tags, reason: '503 UO'}))
+      recorder.flush(5000)
+      assert.deepEqual(reasons(recorder), [[0, {503: 1}, {503: 1}]])
+    })
+
+    it('two requests of the same second keep their own reasons', () => {
+      const recorder = new Recorder(['targeted'])
+      const feed = new K6PointFeed(recorder, 0)
+      failedAt(feed, 1, 100, '503')
+      failedAt(feed, 2, 200, '500')
+      feed.line(line(FAILED_METRIC, 221, 1, {...tags, reason: '500 FI'}, 2))
+      feed.line(line(FAILED_METRIC, 121, 1, {...tags, reason: '503 UO'}, 1))
+      feed.line(line(FAILED_METRIC, 122, 1, {...tags, reason: 'stray'}, 9))
+      recorder.flush(5000)
+      assert.deepEqual(reasons(recorder), [[0, {500: 1, 503: 1}, {'500 FI': 1, '503 UO': 1}]])
+    })
   })
 
   it("the sealing lag covers k6's output pipeline at the experiments' rates (measured on the recording)", () => {

@@ -7,7 +7,10 @@ import {createServer, type IncomingHttpHeaders, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {fileURLToPath} from 'node:url'
 
+import {BuiltinDriver} from '../../src/load/builtin.js'
+import type {LoadDriver} from '../../src/load/driver.js'
 import {findK6, K6Driver} from '../../src/load/k6.js'
+import {sumReasons} from '../../src/load/reasons.js'
 import {Recorder} from '../../src/load/recorder.js'
 
 const FAKE_DIR = fileURLToPath(new URL('../fixtures/k6/', import.meta.url))
@@ -69,5 +72,85 @@ describe('k6 load driver (real k6)', function () {
     assert.ok(targeted.failed >= 6 && targeted.failed <= 10, `${targeted.failed} targeted failures`)
     assert.equal(control.failed, 0)
     assert.ok(targeted.duration.med >= 150 && control.duration.p(99) < 100)
+  })
+})
+
+describe("failure reasons: k6's equal the builtin driver's for the same answers (real k6)", function () {
+  this.timeout(60_000)
+  // Envoy-like local replies (packages/sandbox/src/mesh/README.md) and chaos's port-forward's own
+  // 502, each for one traffic class (by its x-answer header), with the label both drivers must give.
+  const overflow = 'upstream connect error or disconnect/reset before headers. reset reason: overflow'
+  const answers: Record<string, {status: number; headers: Record<string, string>; body: string; label: string}> = {
+    overflow: {status: 503, headers: {server: 'envoy', 'x-envoy-overloaded': 'true'}, body: overflow, label: '503 UO'},
+    fault: {status: 500, headers: {server: 'envoy'}, body: 'fault filter abort', label: '500 FI'},
+    retried: {
+      status: 503,
+      headers: {server: 'envoy'},
+      body: 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111',
+      label: '503 UF,URX',
+    },
+    notRouted: {status: 404, headers: {server: 'istio-envoy'}, body: '', label: '404 NR'},
+    app: {
+      status: 503,
+      headers: {server: 'envoy', 'x-envoy-upstream-service-time': '2'},
+      body: 'no healthy upstream',
+      label: '503',
+    },
+    portForward: {
+      status: 502,
+      headers: {'x-faultline-port-forward': 'no ready pod'},
+      body: 'port-forward: no ready pod',
+      label: 'port-forward lost: no ready pod',
+    },
+    ok: {status: 200, headers: {}, body: 'x'.repeat(5000), label: ''},
+  }
+  let server: Server
+  let port: number
+
+  before(async function () {
+    const binary = await findK6(process.env).catch(() => undefined)
+    if (binary === undefined || binary.startsWith(FAKE_DIR)) {
+      console.log('      (skipped: no real k6 on PATH or in K6_BINARY; install k6 to run these)')
+      return this.skip()
+    }
+    server = createServer((req, res) => {
+      const a = answers[String(req.headers['x-answer'])]
+      if (a === undefined) return res.writeHead(400).end()
+      res.writeHead(a.status, a.headers).end(a.body)
+    })
+    port = await new Promise(resolve =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    )
+  })
+  after(() => server?.close())
+
+  /** Each class's reasons from one driver's 2 s run at 10/s per class. */
+  async function reasonsOf(driver: LoadDriver): Promise<Record<string, Record<string, number>>> {
+    const names = Object.keys(answers)
+    const recorder = new Recorder(names)
+    const never = new AbortController().signal
+    await driver.run(
+      {
+        url: `http://127.0.0.1:${port}/productpage`,
+        method: 'GET',
+        durationMs: 2000,
+        requestTimeoutMs: 2000,
+        traffic: names.map(name => ({name, ratePerSecond: 10, headers: {'x-answer': name}})),
+      },
+      recorder,
+      {stop: never, abort: never},
+    )
+    return Object.fromEntries(names.map(name => [name, sumReasons(recorder.seconds(name))]))
+  }
+
+  it('503 UO, 500 FI, 503 UF,URX, 404 NR, 503 and port-forward lost: no ready pod from both', async () => {
+    const k6 = await reasonsOf(new K6Driver())
+    const builtin = await reasonsOf(new BuiltinDriver())
+    for (const [name, a] of Object.entries(answers)) {
+      const labels = (r: Record<string, number>) => Object.keys(r)
+      const expected = a.label === '' ? [] : [a.label]
+      assert.deepEqual([labels(k6[name] ?? {}), labels(builtin[name] ?? {})], [expected, expected], name)
+      if (a.label !== '') assert.ok((k6[name]?.[a.label] ?? 0) >= 18, `${name}: ${JSON.stringify(k6[name])} from k6`)
+    }
   })
 })

@@ -6,7 +6,8 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 
 import type {LoadPlan} from '../../src/load/driver.js'
-import {arrivalRate, ITERATION_KEY, k6Script, STARTED_METRIC} from '../../src/load/k6-script.js'
+import {arrivalRate, FAILED_METRIC, ITERATION_KEY, k6Script, literal, STARTED_METRIC} from '../../src/load/k6-script.js'
+import {ANSWER_RULES, answerPeek, PEEK_BYTES, statusReason} from '../../src/load/reasons.js'
 
 const plan = (over: Partial<LoadPlan> = {}): LoadPlan => ({
   url: 'http://productpage:9080/productpage',
@@ -20,16 +21,30 @@ const plan = (over: Partial<LoadPlan> = {}): LoadPlan => ({
   ...over,
 })
 
-/** Evaluates the script with stand-ins for k6's modules; returns its options and what each scenario sends. */
-function evaluate(source: string): {
+/** What the stand-in for k6's http module answers: k6's Response fields the script reads. */
+interface Answer {
+  status: number
+  headers: Record<string, string>
+  body: string | null
+}
+
+/**
+ * Evaluates the script with stand-ins for k6's modules; returns its options and what each scenario
+ * sends (answered with `answer`) and the reasons it added to the failed counter.
+ */
+function evaluate(
+  source: string,
+  answer: () => Answer = () => ({status: 200, headers: {}, body: 'ok'}),
+): {
   options: {scenarios: Record<string, Record<string, unknown>>; thresholds?: unknown}
   call: (exec: string) => {
     method: string
     url: string
     body: unknown
-    params: {headers: Record<string, string>; timeout: string}
+    params: {headers: Record<string, string>; timeout: string; responseType: string}
     metadata: Record<string, string>
     started: number
+    reasons: string[]
   }
 } {
   const body = source
@@ -42,11 +57,14 @@ function evaluate(source: string): {
   const requests: {method: string; url: string; body: unknown; params: never}[] = []
   const metadata: Record<string, string> = {}
   let started = 0
+  const reasons: string[] = []
   let iteration = 0
   const k6 = {
     http: {
-      request: (method: string, url: string, b: unknown, params: never) =>
-        requests.push({method, url, body: b, params}),
+      request: (method: string, url: string, b: unknown, params: never) => {
+        requests.push({method, url, body: b, params})
+        return answer()
+      },
     },
     exec: {
       vu: {metrics: {metadata}},
@@ -58,10 +76,11 @@ function evaluate(source: string): {
     },
     Counter: class {
       constructor(readonly name: string) {
-        assert.equal(name, STARTED_METRIC)
+        assert.ok([STARTED_METRIC, FAILED_METRIC].includes(name), name)
       }
-      add(n: number) {
-        started += n
+      add(n: number, tags?: Record<string, string>) {
+        if (this.name === STARTED_METRIC) started += n
+        else reasons.push(...Array<string>(n).fill(tags?.reason ?? '(no reason tag)'))
       }
     },
   }
@@ -75,7 +94,7 @@ function evaluate(source: string): {
       ;(m[exec] as () => void)()
       const r = requests.pop()
       assert.ok(r !== undefined, `${exec} sent a request`)
-      return {...r, metadata: {...metadata}, started}
+      return {...r, metadata: {...metadata}, started, reasons: reasons.splice(0)}
     },
   }
 }
@@ -138,7 +157,7 @@ describe('k6 script generation', () => {
         'POST',
         'http://productpage:9080/productpage',
         '{"a":1}',
-        {headers: {'x-chaos-test': 'true'}, timeout: '60000ms'},
+        {headers: {'x-chaos-test': 'true'}, timeout: '60000ms', responseType: 'text'},
       ],
     )
     assert.deepEqual([targeted.metadata[ITERATION_KEY], targeted.started], ['0', 1])
@@ -191,6 +210,99 @@ describe('k6 script generation', () => {
       ],
       [2, 6, 30, '60s'],
     )
+  })
+
+  it("keeps the answer's body for a failed answer's first bytes, with discardResponseBodies still on", () => {
+    const s = k6Script(plan())
+    assert.equal((s.options as {discardResponseBodies?: boolean}).discardResponseBodies, undefined)
+    const {options, call} = evaluate(s.source)
+    assert.equal((options as {discardResponseBodies?: boolean}).discardResponseBodies, true)
+    assert.equal(call('traffic0').params.responseType, 'text')
+  })
+
+  describe("labels a failed answer in the builtin driver's words (reasons.ts's functions, embedded)", () => {
+    const overflow = 'upstream connect error or disconnect/reset before headers. reset reason: overflow'
+    const retried =
+      'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111'
+    // Header names as Go writes them (canonical) and as HTTP/2 or Node write them (lower case).
+    const answers: [Answer, string][] = [
+      [{status: 503, headers: {Server: 'envoy', 'X-Envoy-Overloaded': 'true'}, body: overflow}, '503 UO'],
+      [{status: 503, headers: {server: 'envoy'}, body: overflow}, '503 UO'],
+      [{status: 503, headers: {server: 'envoy'}, body: retried}, '503 UF,URX'],
+      [{status: 500, headers: {server: 'envoy'}, body: 'fault filter abort'}, '500 FI'],
+      [{status: 504, headers: {Server: 'istio-envoy'}, body: 'upstream request timeout'}, '504 UT'],
+      [{status: 503, headers: {Server: 'Envoy'}, body: 'no healthy upstream'}, '503 UH'],
+      [{status: 403, headers: {server: 'envoy'}, body: 'RBAC: access denied'}, '403 RBAC'],
+      [{status: 404, headers: {server: 'istio-envoy'}, body: ''}, '404 NR'],
+      [{status: 503, headers: {server: 'envoy'}, body: null}, '503 NC'],
+      [{status: 502, headers: {server: 'envoy'}, body: 'something else'}, '502 envoy'],
+      [
+        {status: 503, headers: {server: 'envoy', 'x-envoy-upstream-service-time': '3'}, body: 'no healthy upstream'},
+        '503',
+      ],
+      [{status: 500, headers: {}, body: 'fault filter abort'}, '500'],
+      [{status: 502, headers: {'X-Faultline-Proxy': 'refused'}, body: ''}, 'proxy refused 502'],
+      [
+        {status: 502, headers: {'X-Faultline-Port-Forward': 'no ready pod'}, body: 'x'},
+        'port-forward lost: no ready pod',
+      ],
+      [
+        {status: 502, headers: {'x-faultline-port-forward': 'stream failed'}, body: ''},
+        'port-forward lost: stream failed',
+      ],
+      [
+        {status: 502, headers: {'x-faultline-port-forward': 'anything <b>else</b>'}, body: ''},
+        'port-forward lost: unknown',
+      ],
+      // Only the first PEEK_BYTES count, as in the builtin driver.
+      [{status: 503, headers: {server: 'envoy'}, body: `${'x'.repeat(PEEK_BYTES)}no healthy upstream`}, '503 envoy'],
+    ]
+
+    for (const [answer, label] of answers)
+      it(`${answer.status} ${JSON.stringify(answer.headers)} ${JSON.stringify(answer.body?.slice(0, 40))} → ${label}`, () => {
+        const {call} = evaluate(k6Script(plan()).source, () => answer)
+        assert.deepEqual(call('traffic0').reasons, [label])
+        const lower = Object.fromEntries(Object.entries(answer.headers).map(([k, v]) => [k.toLowerCase(), v]))
+        const peek = answerPeek(lower, answer.body === null ? undefined : answer.body.slice(0, PEEK_BYTES))
+        assert.equal(statusReason(answer.status, peek), label, 'the builtin driver says the same')
+      })
+
+    it('adds no reason for an answer below 400, nor for no answer (status 0: k6 tags its error code)', () => {
+      for (const status of [200, 302, 0]) {
+        const {call} = evaluate(k6Script(plan()).source, () => ({status, headers: {server: 'envoy'}, body: ''}))
+        assert.deepEqual(call('traffic0').reasons, [], String(status))
+      }
+    })
+
+    it('a classification that throws leaves the bare status, never a failed iteration', () => {
+      const headers = new Proxy({} as Record<string, string>, {
+        ownKeys() {
+          throw new Error('boom')
+        },
+      })
+      const {call} = evaluate(k6Script(plan()).source, () => ({status: 503, headers, body: ''}))
+      assert.deepEqual(call('traffic0').reasons, ['503'])
+    })
+
+    it('the embedded functions stand alone: the rules and functions come from reasons.ts, the only glue is reasonOf', () => {
+      const {source} = k6Script(plan())
+      assert.match(source, /^function answerPeek\(/m)
+      assert.match(source, /^function localReplyFlag\(/m)
+      assert.match(source, /^function answerReason\(/m)
+      // Nothing the tests' transpiler (tsx) or a build may inject: a helper k6 does not have would throw in k6.
+      assert.doesNotMatch(source, /__name|__defProp|require\(/)
+    })
+  })
+
+  it('writes the rules as a literal that evaluates back to the same tables', () => {
+    const rules = new Function(`return ${literal(ANSWER_RULES)}`)() as typeof ANSWER_RULES
+    const plain = (v: unknown): unknown =>
+      JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof RegExp ? `/${x.source}/${x.flags}` : x)))
+    assert.deepEqual(plain(rules), plain(ANSWER_RULES))
+    assert.ok(rules.resetReply instanceof RegExp)
+    const evil = "x'); globalThis.pwned = 1; //\n`${globalThis.pwned = 2}` */ </script>"
+    assert.deepEqual(new Function(`return ${literal({[evil]: [evil, /a\/b/gi]})}`)(), {[evil]: [evil, /a\/b/gi]})
+    assert.equal((globalThis as {pwned?: number}).pwned, undefined)
   })
 
   it('expresses any rate as whole iterations per time unit', () => {
