@@ -8,9 +8,10 @@
 import type {Cluster} from '../cluster/cluster.js'
 import {ClusterUnavailable, UsageError} from '@faultline/core/errors.js'
 import type {Experiment, LoadEntry} from '../experiment/model.js'
+import {DEFAULT_GATEWAY} from '../faults/entry-gateways.js'
 
-/** Istio's default ingress gateway Service. */
-export const DEFAULT_GATEWAY = {service: 'istio-ingressgateway', namespace: 'istio-system', port: 80}
+/** Istio's default ingress gateway Service (its home is the fault compiler's module, which the runner reads too). */
+export {DEFAULT_GATEWAY}
 
 function httpUrl(value: string, arg: string | undefined, what: string): string {
   let url: URL | undefined

@@ -7,12 +7,16 @@
  * is tried again on another ready pod with those bytes replayed, after a short back-off. A connection that
  * finds no pod within `connectMs` is answered `502` with `x-faultline-port-forward: <why>`, which
  * the load drivers count as the reason `port-forward lost: <why>`; when no stream has opened for
- * `lostAfterMs` the forward is lost and `onLost` says so (the run aborts, exit 3, and reverts).
+ * `lostAfterMs` the forward is lost and `onLost` says so (the run aborts, exit 3, and reverts). A
+ * stream that breaks while the pod is answering can only close the client's connection: the
+ * forwarder notes which one first (`cutMidAnswer`), so the builtin driver counts that request as
+ * `port-forward lost: cut mid-answer` rather than as the target's reset.
  */
 import {createServer, type AddressInfo, type Server, type Socket} from 'node:net'
 
 import type {PodStream, PodSummary, ServiceSummary} from '../cluster/cluster.js'
 import {ClusterUnavailable} from '@faultline/core/errors.js'
+import type {ConnectionPorts} from '../load/driver.js'
 
 /** What the forwarder asks of the cluster (KubeCluster has all of it; `readService` is optional). */
 export interface ForwardingCluster {
@@ -56,9 +60,13 @@ export interface ForwardCounts {
   retries: number
   /** Local connections answered 502: no pod could be reached in time. */
   refused: number
-  /** Streams that ended with an error after the pod had answered (the client saw the connection close). */
+  /** Streams that broke (ended with an error) while the pod was answering: the client saw its connection close mid-answer. */
   dropped: number
 }
+
+/** How many cut connections are remembered for the load driver to ask about, and for how long (it asks within milliseconds). */
+const CUTS_KEPT = 1024
+const CUT_KEPT_MS = 10_000
 
 /** A pod of the Service and the port on it the Service port targets. */
 interface Endpoint {
@@ -141,6 +149,8 @@ export class ServiceForwarder {
   private lost = false
   private closed = false
   private readonly sockets = new Set<Socket>()
+  /** The client ports (on 127.0.0.1) of connections closed because their stream broke mid-answer, with when; oldest first. */
+  private readonly cuts = new Map<number, number>()
   private readonly watch: NodeJS.Timeout
 
   private constructor(
@@ -217,6 +227,19 @@ export class ServiceForwarder {
     return `Service ${this.target.namespace}/${this.target.service} port ${this.target.port} (${this.endpoints.length} ready pod(s), e.g. ${this.endpoints[0]?.pod ?? '-'}:${this.endpoints[0]?.port ?? '-'})`
   }
 
+  /**
+   * Whether this forwarder closed the load's connection with these ports (the client's view: its
+   * local port, and the forwarder's as remote) because the stream broke while the pod was answering.
+   * Each cut is told once: a reused port is a new connection.
+   */
+  cutMidAnswer(ports: ConnectionPorts): boolean {
+    if (ports.localPort === undefined || ports.remotePort !== (this.server.address() as AddressInfo | null)?.port)
+      return false
+    const at = this.cuts.get(ports.localPort)
+    this.cuts.delete(ports.localPort)
+    return at !== undefined && Date.now() - at <= CUT_KEPT_MS
+  }
+
   /** Stops listening and ends every connection. */
   async close(): Promise<void> {
     this.closed = true
@@ -277,9 +300,10 @@ export class ServiceForwarder {
     }
     // The pod's first byte proves the forward works.
     const result = await client.relay(stream, () => this.succeeded())
-    if (result.error !== undefined && result.answered) this.counts.dropped++
     if (client.gone || (!result.pending && (result.answered || result.error === undefined))) {
-      // Done: the client left, or everything it asked was answered (or it asked nothing).
+      // Done: the client left, or everything it asked was answered (or it asked nothing) — or the
+      // stream broke mid-answer, which is noted before the client sees its connection close.
+      if (result.error !== undefined && result.answered) this.cut(client)
       client.end()
       return 'served'
     }
@@ -324,6 +348,15 @@ export class ServiceForwarder {
         this.refreshing = undefined
       })
     return this.refreshing
+  }
+
+  /** A stream broke while the pod was answering: the client's connection is closed, and the load driver may ask why. */
+  private cut(client: ClientBytes): void {
+    this.counts.dropped++
+    if (client.gone || client.port === undefined) return
+    this.cuts.delete(client.port)
+    this.cuts.set(client.port, Date.now())
+    if (this.cuts.size > CUTS_KEPT) this.cuts.delete(this.cuts.keys().next().value as number)
   }
 
   private rest(endpoint: Endpoint, why: string): void {
@@ -391,10 +424,13 @@ class ClientBytes {
   private readonly kept: Buffer[] = []
   private ended = false
   gone = false
+  /** The client's port on 127.0.0.1 (its socket's remote port here), read while the socket is open. */
+  readonly port: number | undefined
   private sink: ((chunk: Buffer) => void) | undefined
   private onEnd: (() => void) | undefined
 
   constructor(private readonly socket: Socket) {
+    this.port = socket.remotePort
     socket.on('data', (chunk: Buffer) => {
       this.kept.push(chunk)
       this.sink?.(chunk)

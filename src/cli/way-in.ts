@@ -23,13 +23,17 @@ export interface WayIn {
   lost?: AbortSignal
 }
 
-/** Opens the way in for `experiment` (its ${namespace} already resolved to `namespace`). */
+/**
+ * Opens the way in for `experiment` (its ${namespace} already resolved to `namespace`). Only the
+ * driver's name is read (k6 cannot send every URL through a proxy), so `chaos plan --live` passes
+ * the name it would run with; a port-forward also hands the driver its `watchPortForward`, when it has one.
+ */
 export async function openWayIn(
   experiment: Experiment,
   flag: string | undefined,
   target: Target,
   namespace: string,
-  driver: LoadDriver,
+  driver: Pick<LoadDriver, 'name' | 'watchPortForward'>,
   say: (line: string) => void,
 ): Promise<WayIn> {
   const entry = chosenEntry(flag, experiment.spec.load.entry, experiment.spec.load.url)
@@ -49,7 +53,10 @@ export async function openWayIn(
       },
       onTrouble: detail => say(`entry: the port-forward failed (${detail}); trying the Service's ready pods again`),
     })
+    // A connection the forward closed mid-answer is the forward's failure: the builtin driver asks (k6 cannot tell).
+    const unwatch = driver.watchPortForward?.(ports => forwarder.cutMidAnswer(ports))
     close = async () => {
+      unwatch?.()
       await forwarder.close()
       const c = forwarder.counts
       say(

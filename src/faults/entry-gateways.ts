@@ -2,6 +2,9 @@
 import type {LoadEntry} from '../experiment/model.js'
 import type {VirtualService} from '@faultline/core/istio/types.js'
 
+/** Istio's default ingress gateway Service. */
+export const DEFAULT_GATEWAY = {service: 'istio-ingressgateway', namespace: 'istio-system', port: 80}
+
 /** The Gateways a gateway entry serves, for the fault compiler: the entry's, else every one the namespace's VirtualServices name. */
 export function enteredGateways(
   entry: LoadEntry | undefined,
@@ -47,5 +50,22 @@ export function portForwardService(
     service: entry.portForward.service,
     namespace: entry.portForward.namespace ?? namespace,
     port: entry.portForward.port,
+  }
+}
+
+/**
+ * The gateway Service a gateway entry without a URL is found by (its defaults filled in), else
+ * undefined: chaos reads its load-balancer address, and without one port-forwards to one of its
+ * pods (src/cli/entry.ts `gatewayAddress`).
+ */
+export function gatewayService(experiment: {
+  spec: {load: {entry?: LoadEntry}}
+}): {service: string; namespace: string; port: number} | undefined {
+  const entry = experiment.spec.load.entry
+  if (entry === undefined || !('gateway' in entry)) return undefined
+  return {
+    service: entry.gateway.service,
+    namespace: entry.gateway.namespace ?? DEFAULT_GATEWAY.namespace,
+    port: entry.gateway.port ?? DEFAULT_GATEWAY.port,
   }
 }

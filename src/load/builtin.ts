@@ -11,8 +11,8 @@ import {performance} from 'node:perf_hooks'
 
 import {Client, type Dispatcher, Pool} from 'undici'
 
-import type {LoadDriver, LoadPlan, TrafficPlan} from './driver.js'
-import {type AnswerPeek, errorReason, PEEK_BYTES, statusReason} from './reasons.js'
+import type {ConnectionPorts, CutConnection, LoadDriver, LoadPlan, TrafficPlan} from './driver.js'
+import {type AnswerPeek, errorReason, PEEK_BYTES, PORT_FORWARD_CUT, statusReason} from './reasons.js'
 import type {Recorder} from './recorder.js'
 import {type SendReport, SendLog} from './send-log.js'
 
@@ -28,9 +28,16 @@ export class BuiltinDriver implements LoadDriver {
   readonly maxInFlight: number
   /** How well the last run kept its schedule (per open-model class), for benchmarks and the journal. */
   lastSendReport: SendReport[] = []
+  /** The port-forwards being watched (a game day opens one per experiment up front). */
+  private readonly cuts = new Set<CutConnection>()
 
   constructor(options: {maxInFlight?: number} = {}) {
     this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
+  }
+
+  watchPortForward(cut: CutConnection): () => void {
+    this.cuts.add(cut)
+    return () => this.cuts.delete(cut)
   }
 
   async version(): Promise<string> {
@@ -43,7 +50,7 @@ export class BuiltinDriver implements LoadDriver {
     const unknown = plan.traffic.find(t => !recorder.classes.includes(t.name))
     if (unknown !== undefined)
       throw new Error(`unknown traffic class ${unknown.name}: the recorder has ${recorder.classes.join(', ')}`)
-    const load = new Load(plan, recorder, abort, this.maxInFlight)
+    const load = new Load(plan, recorder, abort, this.maxInFlight, this.cuts)
     // Graceful stop (no new requests) happens on either signal; a hard abort also fails in-flight requests at once.
     const halt = () => load.halt()
     const kill = () => load.kill()
@@ -106,6 +113,7 @@ class Load {
     readonly recorder: Recorder,
     readonly abort: AbortSignal,
     readonly maxInFlight: number,
+    private readonly cuts: ReadonlySet<CutConnection>,
   ) {
     const target = connectionTarget(plan)
     this.origin = target.origin
@@ -172,6 +180,17 @@ class Load {
     for (const c of this.classes) next = Math.min(next, c.sendDue(now))
     if (next === Infinity) return this.settle()
     this.timer = setTimeout(this.tick, Math.min(MAX_TICK_MS, Math.max(0, next - this.now())))
+  }
+
+  /**
+   * The reason for a request that got no (whole) answer. A connection closed mid-answer (undici's
+   * SocketError, with the socket's ports) that a watched port-forward says it cut is the forward's
+   * doing, not the target's.
+   */
+  failureReason(err: Error & {socket?: ConnectionPorts}): string {
+    if (this.cuts.size > 0 && (err as {code?: unknown}).code === 'UND_ERR_SOCKET' && err.socket !== undefined)
+      for (const cut of this.cuts) if (cut(err.socket)) return PORT_FORWARD_CUT
+    return errorReason(err, this.errorTarget)
   }
 
   /** Counts a request in. */
@@ -362,6 +381,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    this.traffic.finish(this, 0, true, errorReason(err, this.traffic.load.errorTarget))
+    this.traffic.finish(this, 0, true, this.traffic.load.failureReason(err))
   }
 }

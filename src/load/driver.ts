@@ -62,7 +62,23 @@ export interface LoadDriver {
   ): Promise<DriverThresholdVerdict>
   /** Removes whatever `prepare` created; called on every exit path, also when `prepare` failed. */
   cleanup?(): Promise<void>
+  /**
+   * While chaos's own port-forward is the way in (src/cli/way-in.ts): a request whose connection
+   * closed mid-answer is counted as `port-forward lost: cut mid-answer` when `cut` says the forward
+   * cut it, not as `reset (connection closed)`. Returns the undo. Only a driver that sees its
+   * connections' ports has it (the builtin; k6's error tags carry no local port).
+   */
+  watchPortForward?(cut: CutConnection): () => void
 }
+
+/** The ports of a connection that closed mid-answer, as undici's SocketError carries them (`err.socket`). */
+export interface ConnectionPorts {
+  localPort?: number
+  remotePort?: number
+}
+
+/** Whether chaos's port-forward cut this connection of the load mid-answer (each cut is told once). */
+export type CutConnection = (ports: ConnectionPorts) => boolean
 
 /** Who is running the load: the objects a driver creates carry it (labels, annotations). */
 export interface LoadRunIdentity {

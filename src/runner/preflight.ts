@@ -5,7 +5,7 @@
 import {ApiError, type AccessCheck, type Cluster, type ServiceSummary} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
 import {closest} from '../experiment/suggest.js'
-import {portForwardService} from '../faults/entry-gateways.js'
+import {gatewayService, portForwardService} from '../faults/entry-gateways.js'
 import {managedInfo} from '../faults/revert.js'
 import type {FaultPlan} from '../faults/plan.js'
 import {fqdn, hostCovers} from '@faultline/core/istio/routing.js'
@@ -14,6 +14,7 @@ import {snapshotEnvoy, statsInclusionHint} from '../probes/envoy.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {sumMatching} from '../cluster/stats.js'
 import type {PreflightCheck} from './preflight-check.js'
+import {GATEWAY_ACCESS, gatewayAccessCheck} from './preflight-gateway.js'
 import {meshChecks} from './preflight-mesh.js'
 import {deniedPermissions, STATS_EXEC_ACCESS, STATS_PROXY_ACCESS, statsCheck} from './preflight-stats.js'
 import {setupChecks} from './setup.js'
@@ -462,7 +463,10 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
     // The port-forward's Service may live in another namespace: its permissions are checked there.
     ...(forward === undefined ? [] : PORT_FORWARD_ACCESS.map(a => ({...a, namespace: forward.namespace}))),
   ]
-  const allowed = await cluster.canI(access)
+  // A gateway entry without a URL may have to port-forward to the gateway: asked in its namespace, judged apart.
+  const gateway = gatewayService(input.experiment)
+  const gatewayAccess = gateway === undefined ? [] : GATEWAY_ACCESS.map(a => ({...a, namespace: gateway.namespace}))
+  const allowed = await cluster.canI([...access, ...gatewayAccess])
   const denied = deniedPermissions(access, allowed)
   checks.push(
     denied.length === 0
@@ -474,6 +478,10 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
           hint: 'Grant them with a Role (see `chaos schedule` for the least-privilege Role), or run as a user who has them.',
         },
   )
+  if (gateway !== undefined)
+    checks.push(
+      ...(await gatewayAccessCheck(cluster, gateway, deniedPermissions(gatewayAccess, allowed.slice(access.length)))),
+    )
   checks.push(...(await hostChecks(cluster, input.experiment.spec.faults, input.plan, namespace)))
   checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
   checks.push(...(await setupChecks(cluster, input.experiment, namespace, input.now)))

@@ -8,7 +8,16 @@
 import {NOTIFY_ENV} from '../notify/send.js'
 import {REPORTS_VOLUME_ENV} from '../report/volume.js'
 import {checkNamespace, type Component, REAPER_SUFFIX, standardLabels} from './names.js'
-import {hasSetup, type PolicyRule, reaperRules, runRules, usesK6Operator, usesPortForward} from './rbac.js'
+import {
+  gatewayNamespaces,
+  gatewayRules,
+  hasSetup,
+  type PolicyRule,
+  reaperRules,
+  runRules,
+  usesK6Operator,
+  usesPortForward,
+} from './rbac.js'
 import type {ScheduleBundle} from './bundle.js'
 import {type Deadline, runDeadline} from './deadline.js'
 
@@ -303,6 +312,44 @@ function runnerPodSpec(bundle: ScheduleBundle, options: ScheduleOptions): Record
   return pod
 }
 
+/**
+ * The run's Roles and RoleBindings: in each target namespace what preflight checks there, and in
+ * each namespace a gateway entry finds its gateway Service in, what finding it may take (a target
+ * namespace that is also a gateway's gets both in one Role).
+ */
+function runnerRbac(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[]): Manifest[] {
+  const {name, namespace: home, version} = options
+  const gateways = gatewayNamespaces(bundle.experiments)
+  const uses = {
+    setup: hasSetup(bundle.experiments),
+    k6Operator: usesK6Operator(bundle.experiments, options.driver),
+    portForward: usesPortForward(bundle.experiments),
+  }
+  // Whether the gateway Service has a load-balancer address when the run starts cannot be known here: without one, the run port-forwards to a gateway pod.
+  const gatewayWhy = (ns: string) => [
+    `for the gateway entry of ${(gateways.get(ns) ?? []).map(g => `${g.experiment} (Service ${ns}/${g.service})`).join(', ')}: list services, to find its load-balancer address;`,
+    'without one (unknown until the run) chaos port-forwards to a ready pod of it: list pods, get and create pods/portforward',
+  ]
+  const inTargets = targets.flatMap(ns =>
+    rbac(name, home, ns, runRules({...uses, gateway: gateways.has(ns)}), 'runner', version).map(object => ({
+      comment: [
+        `${object.kind} ${ns}/${name}: exactly what preflight checks before a run (chaos run's permission check)`,
+        ...(gateways.has(ns) ? gatewayWhy(ns) : []),
+      ],
+      object,
+    })),
+  )
+  const elsewhere = [...gateways.keys()]
+    .filter(ns => !targets.includes(ns))
+    .flatMap(ns =>
+      rbac(name, home, ns, gatewayRules(), 'runner', version).map(object => ({
+        comment: [`${object.kind} ${ns}/${name}: the run's way in, through a gateway`, ...gatewayWhy(ns)],
+        object,
+      })),
+    )
+  return [...inTargets, ...elsewhere]
+}
+
 /** The run's objects. */
 function runnerManifests(
   bundle: ScheduleBundle,
@@ -312,11 +359,6 @@ function runnerManifests(
 ): Manifest[] {
   const {name, namespace: home, version} = options
   const m = meta(name, home, 'runner', version)
-  const rules = runRules({
-    setup: hasSetup(bundle.experiments),
-    k6Operator: usesK6Operator(bundle.experiments, options.driver),
-    portForward: usesPortForward(bundle.experiments),
-  })
   const pod = runnerPodSpec(bundle, options)
   const files = [...bundle.files.keys()]
   return [
@@ -324,14 +366,7 @@ function runnerManifests(
       comment: [`ServiceAccount ${home}/${name}: the identity the scheduled runs act as`],
       object: {apiVersion: 'v1', kind: 'ServiceAccount', metadata: m},
     },
-    ...targets.flatMap(ns =>
-      rbac(name, home, ns, rules, 'runner', version).map(object => ({
-        comment: [
-          `${object.kind} ${ns}/${name}: exactly what preflight checks before a run (chaos run's permission check)`,
-        ],
-        object,
-      })),
-    ),
+    ...runnerRbac(bundle, options, targets),
     {
       comment: [`ConfigMap ${home}/${name}: ${files.join(', ')} (mounted at ${EXPERIMENTS_DIR})`],
       object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: m, data: Object.fromEntries(bundle.files)},

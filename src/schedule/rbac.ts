@@ -1,6 +1,7 @@
 /**
  * Least-privilege RBAC for scheduled runs. The run's Role is exactly the permissions preflight
- * checks (`requiredAccess`), so what a run asks for and what the schedule grants cannot drift.
+ * checks (`requiredAccess`; in a gateway entry's namespace `GATEWAY_ACCESS`), so what a run asks
+ * for and what the schedule grants cannot drift.
  *
  * What needs no Role: `SelfSubjectAccessReview` (preflight's permission check) is granted to every
  * authenticated user by the built-in ClusterRole `system:basic-user`, and the discovery calls
@@ -8,7 +9,9 @@
  */
 import type {AccessCheck} from '../cluster/cluster.js'
 import {ISTIO_GROUP} from '@faultline/core/istio/types.js'
+import {gatewayService} from '../faults/entry-gateways.js'
 import {requiredAccess} from '../runner/preflight.js'
+import {GATEWAY_ACCESS} from '../runner/preflight-gateway.js'
 
 /** One rule of a Role, as rbac.authorization.k8s.io/v1 writes it. */
 export interface PolicyRule {
@@ -52,12 +55,15 @@ const REAPER_K6_OPERATOR_ACCESS: Omit<AccessCheck, 'namespace'>[] = [
   ...['list', 'delete'].map(verb => ({verb, group: '', resource: 'configmaps'})),
 ]
 
-/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`; `k6Operator`: one runs its load with the k6-operator driver; `portForward`: one enters the mesh through a port-forward). */
-export function runRules(options: {setup?: boolean; k6Operator?: boolean; portForward?: boolean} = {}): PolicyRule[] {
+/** The Role rules of a scheduled run: preflight's own list, so a run never lacks what it checks for (`setup`: an experiment has a `spec.setup`; `k6Operator`: one runs its load with the k6-operator driver; `portForward`: one enters the mesh through a port-forward; `gateway`: one enters through a gateway Service in this namespace). */
+export function runRules(
+  options: {setup?: boolean; k6Operator?: boolean; portForward?: boolean; gateway?: boolean} = {},
+): PolicyRule[] {
   const access = requiredAccess('', {setup: options.setup === true, portForward: options.portForward === true})
   return policyRules([
     ...access.map(({namespace: _, ...a}) => a),
     ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : []),
+    ...(options.gateway === true ? GATEWAY_ACCESS : []),
   ])
 }
 
@@ -66,6 +72,31 @@ export function usesPortForward(experiments: readonly {experiment: {spec: {load:
   return experiments.some(
     e => e.experiment.spec.load.entry !== undefined && 'portForward' in e.experiment.spec.load.entry,
   )
+}
+
+/**
+ * The namespaces of the gateways the schedule's experiments enter through without a URL, each with
+ * the experiments that do and their gateway Services (sorted by namespace). Whether such a run
+ * port-forwards depends on the gateway Service having a load-balancer address when it runs, which a
+ * schedule cannot know.
+ */
+export function gatewayNamespaces(
+  experiments: readonly {experiment: Parameters<typeof gatewayService>[0] & {metadata: {name: string}}}[],
+): Map<string, {experiment: string; service: string}[]> {
+  const out = new Map<string, {experiment: string; service: string}[]>()
+  for (const {experiment} of experiments) {
+    const gateway = gatewayService(experiment)
+    if (gateway === undefined) continue
+    const entries = out.get(gateway.namespace) ?? []
+    entries.push({experiment: experiment.metadata.name, service: gateway.service})
+    out.set(gateway.namespace, entries)
+  }
+  return new Map([...out].sort(([a], [b]) => a.localeCompare(b)))
+}
+
+/** The Role rules in a gateway's namespace: what preflight asks there (src/runner/preflight-gateway.ts). */
+export function gatewayRules(): PolicyRule[] {
+  return policyRules(GATEWAY_ACCESS)
 }
 
 /** The Role rules of the reaper (`setup`: an experiment of the schedule has a `spec.setup`). */

@@ -7,8 +7,13 @@ import {request} from 'undici'
 
 import type {PodStream, PodSummary, ServiceSummary} from '../../src/cluster/cluster.js'
 import {type ForwardingCluster, PORT_FORWARD_HEADER, ServiceForwarder} from '../../src/cli/port-forward.js'
+import {openWayIn} from '../../src/cli/way-in.js'
+import type {Experiment} from '../../src/experiment/model.js'
 import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
-import {statusReason} from '../../src/load/reasons.js'
+import {BuiltinDriver} from '../../src/load/builtin.js'
+import {Recorder} from '../../src/load/recorder.js'
+import {statusReason, sumReasons} from '../../src/load/reasons.js'
+import type {Target} from '../../src/runner/target.js'
 
 /** A pod: an HTTP server on 127.0.0.1 that says its name, and the sockets it holds. */
 interface FakePod {
@@ -35,6 +40,12 @@ async function startPod(
   const server = createHttpServer((req, res) => {
     // GET /hang: taken, never answered (the pod dies with it, in the test that asks).
     if (req.url === '/hang' && options.onHang !== undefined) return options.onHang()
+    // GET /half: the headers and the first bytes of a 100-byte body, then nothing (the stream breaks, where a test asks).
+    // GET /close: the same, then the application closes its connection itself.
+    if (req.url === '/half' || req.url === '/close') {
+      res.writeHead(200, {'content-length': '100'})
+      return void res.write('partial', () => (req.url === '/close' ? res.socket?.end() : undefined))
+    }
     res.end(`${name} ${req.headers.host ?? ''} ${req.url ?? ''}`.trimEnd().replace(/ \/productpage$/, ''))
   })
   server.on('connection', s => {
@@ -68,6 +79,8 @@ async function startPod(
 class FakeForwarding implements ForwardingCluster {
   readonly pods = new Map<string, FakePod>()
   readonly opened: string[] = []
+  /** Pods whose streams break (kubelet's error text) once the pod has sent its first bytes. */
+  readonly breakMidAnswer = new Set<string>()
   service: ServiceSummary = {
     name: 'productpage',
     namespace: 'default',
@@ -99,6 +112,14 @@ class FakeForwarding implements ForwardingCluster {
     })
     socket.pipe(data)
     input.pipe(socket)
+    // Registered before the forwarder's own listener, so the break comes after it relayed those bytes.
+    if (this.breakMidAnswer.has(pod))
+      data.once('data', () =>
+        setImmediate(() => {
+          errorText = `error forwarding port ${port} to pod ${pod}: stream cut`
+          socket.destroy()
+        }),
+      )
     const ended = new Promise<string | undefined>(resolve => socket.on('close', () => resolve(errorText)))
     return {data, input, ended, close: () => socket.destroy()}
   }
@@ -311,5 +332,82 @@ describe('--entry portForward: the local forwarder', () => {
         /the port-forward to default\/productpage-a:9999 \(Service default\/productpage:9080\) failed: error forwarding port 9999/,
       ),
     )
+  })
+})
+
+describe('--entry portForward: a stream cut mid-answer, as the builtin driver counts it', function () {
+  this.timeout(20_000)
+  let cluster: FakeForwarding
+  afterEach(async () => {
+    for (const name of [...cluster.pods.keys()]) await cluster.kill(name)
+    for (const p of [...started]) await stopPod(p)
+  })
+
+  const experiment = (path: string): Experiment => ({
+    apiVersion: 'faultline.dev/v1alpha1',
+    kind: 'Experiment',
+    metadata: {name: 'cut'},
+    spec: {
+      faults: [{service: 'ratings', abort: {httpStatus: 503, percentage: 100}}],
+      phases: {baseline: '1s', fault: '1s', recovery: '1s'},
+      load: {
+        url: `http://productpage:9080${path}`,
+        entry: {portForward: {service: 'productpage', port: 9080}},
+        traffic: [{name: 'c', rate: '20/s'}],
+      },
+      steadyState: [],
+    },
+  })
+
+  /** Opens the way in as `chaos run` does (the driver watching the forward), sends 4 requests to `url` (default: through the forward), returns the reasons and what the way in said. */
+  async function load(path: string, url?: (forwarded: string) => string) {
+    const driver = new BuiltinDriver()
+    const said: string[] = []
+    const target = {
+      cluster: cluster as unknown as Target['cluster'],
+      namespace: 'default',
+      note: '',
+      close: async () => {},
+    }
+    const way = await openWayIn(experiment(path), undefined, target, 'default', driver, line => said.push(line))
+    const recorder = new Recorder(['c'])
+    try {
+      await driver.run(
+        {
+          url: url === undefined ? way.experiment.spec.load.url : url(way.experiment.spec.load.url),
+          method: 'GET',
+          durationMs: 200,
+          requestTimeoutMs: 5000,
+          traffic: [{name: 'c', ratePerSecond: 20, headers: {host: 'productpage:9080'}}],
+        },
+        recorder,
+        {stop: new AbortController().signal, abort: new AbortController().signal},
+      )
+    } finally {
+      await way.close?.()
+    }
+    return {reasons: sumReasons(recorder.seconds('c')), said: said.join('\n')}
+  }
+
+  it('a stream that breaks while the pod answers: the request reads "port-forward lost: cut mid-answer"', async () => {
+    cluster = new FakeForwarding()
+    cluster.pods.set('productpage-a', await startPod('productpage-a'))
+    cluster.breakMidAnswer.add('productpage-a')
+    const {reasons, said} = await load('/half')
+    assert.deepEqual(reasons, {'port-forward lost: cut mid-answer': 4})
+    assert.match(said, /, 4 dropped mid-answer$/)
+  })
+
+  it('the application closing mid-answer, through the forward or not, still reads "reset (connection closed)"', async () => {
+    cluster = new FakeForwarding()
+    const pod = await startPod('productpage-a')
+    cluster.pods.set('productpage-a', pod)
+    // Through the forward: the stream ends without an error, the pod's own doing.
+    const forwarded = await load('/close')
+    assert.deepEqual(forwarded.reasons, {'reset (connection closed)': 4})
+    assert.match(forwarded.said, /, 0 dropped mid-answer$/)
+    // Straight to the pod, while the driver watches the forward.
+    const direct = await load('/close', () => `http://127.0.0.1:${pod.port}/close`)
+    assert.deepEqual(direct.reasons, {'reset (connection closed)': 4})
   })
 })

@@ -10,7 +10,7 @@
  * without kubectl, the suite is skipped with a message: a clone alone does not have it.
  */
 import assert from 'node:assert/strict'
-import {writeFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
@@ -88,6 +88,33 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
       assert.equal(r.code, 0, `${m.object.kind} ${m.object.metadata.name}: ${r.stderr}`)
       assert.doesNotMatch(r.stderr, /warning/i, `${m.object.kind} ${m.object.metadata.name}: ${r.stderr}`)
     }
+  })
+
+  it("accepts a gateway entry's Role and RoleBinding in the gateway's namespace", async () => {
+    const dir = (server as RealApiServer).dir
+    const text = (await readFile('experiments/ratings-abort.yaml', 'utf8')).replace(
+      /^ {2}load:\n/m,
+      '  load:\n    entry: {gateway: {service: istio-ingressgateway}, host: bookinfo.example.com}\n',
+    )
+    await writeFile(join(dir, 'gateway-entry.yaml'), text)
+    const schedule = await buildSchedule({
+      file: join(dir, 'gateway-entry.yaml'),
+      cron: '@daily',
+      namespace: 'bookinfo',
+      reaper: false,
+      version: '0.1.0',
+    })
+    const rbac = schedule.manifests.filter(m => m.object.metadata.namespace === 'istio-system')
+    assert.deepEqual(
+      rbac.map(m => m.object.kind),
+      ['Role', 'RoleBinding'],
+    )
+    assert.equal((await kubectl('create', 'namespace', 'istio-system')).code, 0)
+    const file = join(dir, 'gateway-rbac.yaml')
+    await writeFile(file, renderManifests(rbac))
+    const r = await kubectl('apply', '--dry-run=server', '--validate=strict', '-f', file)
+    assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stderr, /warning/i, r.stderr)
   })
 
   it('and refuses what it should: the check is real', async () => {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 
 import {grantedPermissions, type PolicyRule} from '../../src/schedule/rbac.js'
 import {buildSchedule} from '../../src/schedule/schedule.js'
+import {objectProblems} from './kube-validation.js'
 
 const EXPERIMENT = 'experiments/ratings-abort.yaml'
 
@@ -41,5 +42,84 @@ describe('chaos schedule of an experiment entering through a port-forward', () =
     } finally {
       await rm(dir, {recursive: true, force: true})
     }
+  })
+})
+
+describe('chaos schedule of an experiment entering through a gateway Service', () => {
+  let dir: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'faultline-schedule-gw-'))
+  })
+  after(() => rm(dir, {recursive: true, force: true}))
+
+  /** ratings-abort with this entry, scheduled; its Roles and RoleBindings as `namespace/name` → granted permissions, and their comments. */
+  async function schedule(entry: string, namespace?: string) {
+    const text = (await readFile(EXPERIMENT, 'utf8')).replace(/^ {2}load:\n/m, `  load:\n    entry: ${entry}\n`)
+    await writeFile(join(dir, 'e.yaml'), text)
+    const {manifests} = await buildSchedule({
+      file: join(dir, 'e.yaml'),
+      cron: '@daily',
+      reaper: false,
+      version: '0.1.0',
+      ...(namespace === undefined ? {} : {namespace}),
+    })
+    for (const m of manifests)
+      assert.deepEqual(
+        objectProblems(m.object),
+        [],
+        `${m.object.kind} ${m.object.metadata.namespace}/${m.object.metadata.name}`,
+      )
+    const rbac = manifests.filter(m => m.object.kind === 'Role' || m.object.kind === 'RoleBinding')
+    const roles = Object.fromEntries(
+      rbac
+        .filter(m => m.object.kind === 'Role')
+        .map(m => [
+          `${m.object.metadata.namespace}/${m.object.metadata.name}`,
+          grantedPermissions((m.object as {rules?: PolicyRule[]}).rules ?? []),
+        ]),
+    )
+    return {roles, rbac}
+  }
+
+  const plain = async () =>
+    runRole(
+      (await buildSchedule({file: EXPERIMENT, cron: '@daily', reaper: false, version: '0.1.0'})).manifests as never,
+    )
+  const GATEWAY_ROLE = [
+    'create core/pods/portforward',
+    'get core/pods/portforward',
+    'list core/pods',
+    'list core/services',
+  ]
+
+  it("grants, in the gateway's namespace, reading its Services and port-forwarding to its pods, bound to the run's ServiceAccount, saying why", async () => {
+    const {roles, rbac} = await schedule('{gateway: {service: istio-ingressgateway}, host: bookinfo.example.com}')
+    assert.deepEqual(Object.keys(roles).sort(), ['default/ratings-abort', 'istio-system/ratings-abort'])
+    assert.deepEqual(roles['default/ratings-abort'], await plain(), "the target namespace's Role is unchanged")
+    assert.deepEqual(roles['istio-system/ratings-abort'], GATEWAY_ROLE)
+    const binding = rbac.find(m => m.object.kind === 'RoleBinding' && m.object.metadata.namespace === 'istio-system')
+    assert.deepEqual((binding?.object as {subjects?: unknown}).subjects, [
+      {kind: 'ServiceAccount', name: 'ratings-abort', namespace: 'default'},
+    ])
+    assert.deepEqual(binding?.comment, [
+      "RoleBinding istio-system/ratings-abort: the run's way in, through a gateway",
+      'for the gateway entry of ratings-abort (Service istio-system/istio-ingressgateway): list services, to find its load-balancer address;',
+      'without one (unknown until the run) chaos port-forwards to a ready pod of it: list pods, get and create pods/portforward',
+    ])
+  })
+
+  it("follows the entry's namespace; a target namespace that is the gateway's gets it all in one Role; a gateway URL needs nothing", async () => {
+    const other = await schedule('{gateway: {service: gw, namespace: ingress, port: 8080}}')
+    assert.deepEqual(other.roles['ingress/ratings-abort'], GATEWAY_ROLE)
+    const same = await schedule('{gateway: {service: istio-ingressgateway}}', 'istio-system')
+    assert.deepEqual(Object.keys(same.roles), ['istio-system/ratings-abort'])
+    assert.deepEqual(
+      same.roles['istio-system/ratings-abort'],
+      [...new Set([...(await plain()), ...GATEWAY_ROLE])].sort(),
+    )
+    assert.match(same.rbac[0]?.comment.join('\n') ?? '', /\nfor the gateway entry of ratings-abort/)
+    const url = await schedule('{url: "http://203.0.113.10", host: bookinfo.example.com}')
+    assert.deepEqual(Object.keys(url.roles), ['default/ratings-abort'])
+    assert.deepEqual(url.roles['default/ratings-abort'], await plain())
   })
 })

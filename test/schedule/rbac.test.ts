@@ -10,11 +10,12 @@ import {CustomObjectsApi, KubeConfig} from '@kubernetes/client-node'
 
 import type {ClusterTarget} from '../../src/cluster/cluster.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
+import {gatewayAddress} from '../../src/cli/entry.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
 import {revertLeftovers} from '../../src/runner/leftovers.js'
 import {requiredAccess} from '../../src/runner/preflight.js'
-import {grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
+import {gatewayRules, grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
 import {type Fixture, PODS, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} from './recording-proxy.js'
 
@@ -197,8 +198,8 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       "meshFacts reads only what preflight's mesh checks need (none of it granted by the Role: those checks stay silent there)",
     )
     // The port-forward asks for pods/portforward (client-node's WebSocket GET, authorized as get, and from
-    // Kubernetes 1.35 also as create, like exec): not in the run's Role, so a scheduled run enters
-    // through the gateway Service's address.
+    // Kubernetes 1.35 also as create, like exec): not in the run's Role in its target namespace; a gateway
+    // entry gets it in the gateway's namespace (the next test).
     proxy.requests.length = 0
     const forward = await clusterAt(proxy.url, 'default').portForward('default', sidecar.name, 9080)
     await fetch(`http://127.0.0.1:${forward.port}/`)
@@ -256,6 +257,24 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       assert.ok(proxy.requests.some(n.matches), `${n.what} (granted by ${n.grantedBy}) was requested`)
     // Preflight checks the same list the Role grants: a scheduled run passes its own permission check.
     assert.deepEqual(grantedPermissions(policyRules(requiredAccess('default', {setup: true}))), used)
+  })
+
+  it("a gateway entry's Role in the gateway's namespace grants what finding the gateway requests, with no load-balancer address", async () => {
+    // The fixture's ratings Service stands in for the gateway's: no load-balancer address, so chaos port-forwards to its pod.
+    const gateway = await gatewayAddress(
+      {gateway: {service: 'ratings', namespace: 'default', port: 9080}},
+      clusterAt(proxy.url, 'default'),
+      undefined,
+    )
+    assert.match(gateway.via, /^a port-forward to default\/ratings-v1-7d9c:9080 /)
+    await fetch(`${gateway.origin}/`)
+      .then(r => r.arrayBuffer())
+      .catch(() => undefined)
+    await gateway.close?.()
+    const used = permissionsOf(proxy.requests, 'default')
+    assert.deepEqual(used, ['get core/pods/portforward', 'list core/pods', 'list core/services'])
+    // And create pods/portforward, which Kubernetes 1.35 also checks for the WebSocket upgrade.
+    assert.deepEqual(grantedPermissions(gatewayRules()), ['create core/pods/portforward', ...used])
   })
 
   it("the reaper's Role grants exactly what chaos revert --expired requests to revert both kinds of leftovers", async () => {
