@@ -30,7 +30,7 @@ import {type MetricsServer, startMetricsServer} from '../telemetry/server.js'
 export default class GameDayCommand extends BaseCommand {
   static override summary =
     'Run a GameDay: its experiments in order on one target, one shared preflight first, one report.'
-  static override description = `Resolves the target once (one ephemeral sandbox for the whole game day when there is no kubeconfig), runs preflight for every experiment before the first one starts (any failure: nothing runs, the outcome is could-not-run, exit 4), then runs them in order with the GameDay's cooldown between them. stopOnFirstFailure skips the rest after the first outcome that is not held; a failed revert always skips the rest. Ctrl-C or the GameDay's guardrails.maxDuration stops the running experiment (it reverts) and skips the rest.
+  static override description = `Resolves the target once (one ephemeral sandbox for the whole game day when there is no kubeconfig), runs preflight for every experiment before the first one starts, each with its reachability check through its way in (any failure: nothing runs, the outcome is could-not-run, exit 4), then runs them in order with the GameDay's cooldown between them. stopOnFirstFailure skips the rest after the first outcome that is not held; a failed revert always skips the rest. Ctrl-C or the GameDay's guardrails.maxDuration stops the running experiment (it reverts) and skips the rest.
 
 Writes <report-dir>/<gameday>/<timestamp>/gameday.json, gameday.html, junit.xml (one testsuite per experiment) and summary.md, beside each experiment's own run folder.
 

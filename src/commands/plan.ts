@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand, ExitCode} from '../cli/base.js'
 import {connectionFlags, targetFlags} from '../cli/flags.js'
 import {currentUser} from '../cli/user.js'
+import {openWayIn} from '../cli/way-in.js'
 import type {ClusterTarget} from '../cluster/cluster.js'
 import {loadExperiment} from '../experiment/load.js'
 import {withNamespace} from '../experiment/namespace.js'
@@ -16,7 +17,7 @@ export default class Plan extends BaseCommand {
   static override summary =
     'Show the VirtualServices a run would write (offline, or --live against a cluster with preflight).'
   static override description =
-    "Compiles the experiment's faults against the VirtualServices given with --existing (none: every target gets a new one) and prints what a run would apply: YAML with a header per object, a kubectl List as JSON, or a unified diff from the existing objects. Works offline. With --live (or --kubeconfig/--context/--sandbox) it reads the cluster's VirtualServices instead and prints preflight's findings too, writing nothing; exit 4 when a run would stop before injecting."
+    "Compiles the experiment's faults against the VirtualServices given with --existing (none: every target gets a new one) and prints what a run would apply: YAML with a header per object, a kubectl List as JSON, or a unified diff from the existing objects. Works offline. With --live (or --kubeconfig/--context/--sandbox) it reads the cluster's VirtualServices instead and prints preflight's findings too — with the reachability check, a few requests per traffic class through spec.load.entry's way in, as a run sends them — writing nothing; exit 4 when a run would stop before injecting."
   static override examples = [
     '<%= config.bin %> plan experiments/ratings-delay.yaml',
     '<%= config.bin %> plan experiments/ratings-delay.yaml --existing <(kubectl get virtualservices -o yaml) -o diff',
@@ -73,7 +74,11 @@ export default class Plan extends BaseCommand {
     return result
   }
 
-  /** `--live`: the cluster's objects, preflight's findings, then the plan; exit 4 when a run would stop. */
+  /**
+   * `--live`: the cluster's objects, preflight's findings, then the plan; exit 4 when a run would
+   * stop. The way in (spec.load.entry) is opened as a run opens it, for the reachability requests,
+   * and closed again (a port-forward to a gateway or a Service writes nothing to the cluster).
+   */
   private async live(
     file: string,
     flags: {
@@ -89,14 +94,25 @@ export default class Plan extends BaseCommand {
       experiment.spec.target?.namespace,
       line => this.logToStderr(line),
     )
+    const say = (line: string) => this.logToStderr(line)
+    let closeEntry: (() => Promise<void>) | undefined
     try {
-      const live = await planAgainstCluster(target, withNamespace(experiment, target.namespace), {
+      if (!this.jsonEnabled()) say(`target: ${target.note}, namespace ${target.namespace}`)
+      const way = await openWayIn(
+        withNamespace(experiment, target.namespace),
+        undefined,
+        target,
+        target.namespace,
+        {name: experiment.spec.load.driver ?? 'builtin'},
+        say,
+      )
+      closeEntry = way.close
+      const live = await planAgainstCluster(target, way.experiment, {
         owner: currentUser(),
         ...(flags['run-id'] === undefined ? {} : {runId: flags['run-id']}),
         ...(flags['prometheus-url'] === undefined ? {} : {prometheusUrl: flags['prometheus-url']}),
       })
       if (!this.jsonEnabled()) {
-        this.logToStderr(`target: ${target.note}, namespace ${target.namespace}`)
         for (const c of live.checks)
           this.logToStderr(
             `preflight ${{ok: '✓', warning: '!', failed: '✗'}[c.status]} ${c.check}: ${c.message}${c.hint === undefined ? '' : ` (${c.hint})`}`,
@@ -109,6 +125,7 @@ export default class Plan extends BaseCommand {
       process.exitCode = live.ready ? ExitCode.Held : ExitCode.CouldNotRun
       return {target: target.cluster.target, namespace: target.namespace, ...live}
     } finally {
+      await closeEntry?.().catch(() => undefined)
       await target.close()
     }
   }

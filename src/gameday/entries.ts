@@ -45,6 +45,8 @@ export class GameDayPreflightFailed extends FaultlineError {
 /** Preflight's checks for one experiment of the game day. */
 export interface PreflightFinding {
   name: string
+  /** The experiment's file (or its place in the GameDay file), for the failure message. */
+  file: string
   namespace: string
   checks: PreflightCheck[]
 }
@@ -81,8 +83,10 @@ export function withEntryPhases(experiment: Experiment, entry: GameDay['spec']['
 
 /**
  * Preflight for every experiment before the first one starts (read-only, as `chaos plan --live`):
- * experiment 3's missing permission or misspelt host must stop the game day before experiment 1
- * injects anything. Throws `GameDayPreflightFailed` naming every failed check of every experiment.
+ * experiment 3's missing permission, misspelt host or unreachable load URL must stop the game day
+ * before experiment 1 injects anything. Each item is as its run will send it, through its way in
+ * (already open), so the reachability requests take that way. Throws `GameDayPreflightFailed`
+ * naming every failed check of every experiment, with its file.
  */
 export async function preflightGameDay(
   target: Target,
@@ -99,12 +103,12 @@ export async function preflightGameDay(
         ...(options.prometheusUrl === undefined ? {} : {prometheusUrl: options.prometheusUrl}),
       },
     )
-    findings.push({name: item.name, namespace: item.namespace, checks: live.checks})
+    findings.push({name: item.name, file: item.file, namespace: item.namespace, checks: live.checks})
   }
   const failed = findings.flatMap(f =>
     f.checks
       .filter(c => c.status === 'failed')
-      .map(c => `${f.name}: ${c.message}${c.hint === undefined ? '' : ` — ${c.hint}`}`),
+      .map(c => `${f.name} (${f.file}): ${c.message}${c.hint === undefined ? '' : ` — ${c.hint}`}`),
   )
   if (failed.length > 0)
     throw new GameDayPreflightFailed(`game day preflight failed, nothing was run: ${failed.join('; ')}`, findings)

@@ -1,6 +1,7 @@
 /**
  * `chaos plan` against a live cluster: what a run would write there, and everything preflight
- * would say, without writing anything (stale faults are reported, not reverted).
+ * would say, without writing anything (stale faults are reported, not reverted). Also a game day's
+ * shared preflight, once per experiment.
  */
 import type {Experiment} from '../experiment/model.js'
 import {planExperiment} from '../faults/experiment-plan.js'
@@ -10,6 +11,7 @@ import type {FaultPlan} from '../faults/plan.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import type {PreflightCheck} from './preflight-check.js'
 import {lockChecks, preflight} from './preflight.js'
+import {reachabilityChecks} from './reachability.js'
 import type {Target} from './target.js'
 
 /** The live plan: preflight findings and the objects a run would write now. */
@@ -27,7 +29,10 @@ function entryProxy(experiment: Experiment, targetProxy: string | undefined): st
   return 'proxy' in entry ? entry.proxy : undefined
 }
 
-/** Reads the cluster, compiles and runs preflight; read-only. */
+/**
+ * Reads the cluster, compiles and runs preflight; read-only. `experiment` is as a run sends it:
+ * through its way in already opened (`openWayIn`), so the reachability requests take the same path.
+ */
 export async function planAgainstCluster(
   target: Target,
   experiment: Experiment,
@@ -48,6 +53,7 @@ export async function planAgainstCluster(
     ...(options.owner === undefined ? {} : {owner: options.owner}),
   })
   const prometheusUrl = options.prometheusUrl ?? experiment.spec.prometheus?.url ?? target.prometheusUrl
+  const proxy = entryProxy(experiment, target.proxy)
   const checks = [
     ...locks.checks,
     ...(await preflight({
@@ -57,8 +63,10 @@ export async function planAgainstCluster(
       plan,
       now,
       prometheus: prometheusUrl === undefined ? undefined : new PrometheusClient(prometheusUrl),
-      loadThroughMesh: entryProxy(experiment, target.proxy) !== undefined || throughGatewayEntry(experiment),
+      loadThroughMesh: proxy !== undefined || throughGatewayEntry(experiment),
     })),
+    // A run stops at once on a class that gets no HTTP answer: "ready" must not be said of it.
+    ...(await reachabilityChecks({load: experiment.spec.load, ...(proxy === undefined ? {} : {proxy})})),
   ]
   return {checks, plan, ready: checks.every(c => c.status !== 'failed')}
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import {createServer, type Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {fileURLToPath} from 'node:url'
 
 import {gameDayItems, GameDayPreflightFailed, preflightGameDay} from '../../src/gameday/entries.js'
@@ -55,11 +57,35 @@ function bookinfo(): FakeCluster {
   return cluster
 }
 
-function target(cluster: FakeCluster): Target {
-  return {cluster, namespace: 'default', note: 'fake', close: async () => {}}
+const listen = (server: Server) =>
+  new Promise<number>(resolve => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = createServer()
+  const port = await listen(s)
+  await new Promise(resolve => s.close(resolve))
+  return port
 }
 
 describe('gameday/entries', () => {
+  // The sandbox's part: a forward proxy that answers every request, as bookinfo behind it would.
+  let mesh: Server
+  let proxy: string
+  const proxied: string[] = []
+  before(async () => {
+    mesh = createServer((req, res) => {
+      proxied.push(req.url ?? '')
+      res.end('ok')
+    })
+    proxy = `http://127.0.0.1:${await listen(mesh)}`
+  })
+  after(() => new Promise(resolve => mesh.close(resolve)))
+
+  function target(cluster: FakeCluster): Target {
+    return {cluster, namespace: 'default', proxy, note: 'fake', close: async () => {}}
+  }
+
   it("applies each entry's namespace and phases; -n wins over all; an inline one is named by its position", async () => {
     const items = await gameDayItems(await gameday(), 'gd.yaml', {namespace: 'from-context'})
     assert.deepEqual(
@@ -88,6 +114,9 @@ describe('gameday/entries', () => {
       ['ratings-abort', 'ratings-delay', 'inline-abort'],
     )
     assert.ok(findings.every(f => f.checks.every(c => c.status !== 'failed')))
+    // Each experiment's reachability check went the way its load will: through the target's proxy.
+    assert.ok(findings.every(f => f.checks.some(c => c.check === 'reachability' && c.status === 'ok')))
+    assert.ok(proxied.includes('http://productpage:9080/productpage'), proxied.join(', '))
     assert.deepEqual(cluster.writes, [])
   })
 
@@ -98,7 +127,10 @@ describe('gameday/entries', () => {
     await assert.rejects(preflightGameDay(target(cluster), items, {}), (err: unknown) => {
       assert.ok(err instanceof GameDayPreflightFailed)
       assert.equal(err.exitCode, 4)
-      assert.match(err.message, /^game day preflight failed, nothing was run: ratings-delay: /)
+      assert.match(
+        err.message,
+        /^game day preflight failed, nothing was run: ratings-delay \(.*ratings-delay\.yaml\): /,
+      )
       assert.doesNotMatch(err.message, /ratings-abort:/)
       assert.equal(err.findings.length, 3)
       return true
@@ -113,6 +145,34 @@ describe('gameday/entries', () => {
     assert.ok(inline !== undefined)
     inline.spec.faults = [{...inline.spec.faults[0]!, service: 'ratngs'}]
     const items = await gameDayItems(day, 'gd.yaml', {namespace: 'default'}, {namespace: 'default'})
-    await assert.rejects(preflightGameDay(target(cluster), items, {}), /inline-abort: .*ratngs/)
+    await assert.rejects(
+      preflightGameDay(target(cluster), items, {}),
+      /inline-abort \(gd\.yaml#spec\.experiments\[2\]\): .*ratngs/,
+    )
+  })
+
+  it("a later experiment whose load gets no HTTP answer stops the game day: its file, class and reason, as a run's check words them", async () => {
+    const cluster = bookinfo()
+    const day = await gameday()
+    const inline = day.spec.experiments[2]?.experiment
+    assert.ok(inline !== undefined)
+    const dead = `http://127.0.0.1:${await deadPort()}`
+    inline.spec.load = {...inline.spec.load, entry: {proxy: dead}} // its own way in, over the target's proxy
+    const items = await gameDayItems(day, 'gd.yaml', {namespace: 'default'}, {namespace: 'default'})
+    await assert.rejects(preflightGameDay(target(cluster), items, {}), (err: unknown) => {
+      assert.ok(err instanceof GameDayPreflightFailed)
+      assert.equal(err.exitCode, 4)
+      assert.match(
+        err.message,
+        new RegExp(
+          `^game day preflight failed, nothing was run: inline-abort \\(gd\\.yaml#spec\\.experiments\\[2\\]\\): traffic class targeted cannot reach http://productpage:9080/productpage through the proxy ${dead}: proxy ECONNREFUSED`,
+        ),
+      )
+      assert.doesNotMatch(err.message, /ratings-abort|ratings-delay/)
+      assert.match(err.message, /Nothing was injected\./)
+      assert.equal(err.findings.length, 3)
+      return true
+    })
+    assert.deepEqual(cluster.writes, [])
   })
 })

@@ -174,7 +174,7 @@ describe('chaos gameday (integration, real CLI on the sandbox)', function () {
       PHASES,
     ])
     assert.equal(r.code, 4, r.stdout + r.stderr)
-    assert.match(r.stdout, /game day preflight failed, nothing was run: misspelt: .*ratngs/)
+    assert.match(r.stdout, /game day preflight failed, nothing was run: misspelt \(.*misspelt\.yaml\): .*ratngs/)
     assert.ok(!existsSync(join(reports, 'ratings-abort')), 'the first experiment never started')
     assert.deepEqual(await virtualServices(), [])
     const day = join(reports, 'gd-bad')
