@@ -44,31 +44,8 @@ export function explainKeyword(error: ErrorObject, path: FieldPath): Issue {
       const about = typeof field?.description === 'string' ? `: ${field.description}` : ''
       return {path: [...path, key], at: 'key', message: `missing required field "${key}"`, hint: `add ${key}${about}`}
     }
-    case 'type': {
-      const pattern = (error.parentSchema as Schema | undefined)?.pattern
-      if (typeof pattern === 'string' && pattern.includes('(ms|s|m|h)') && typeof error.data === 'number')
-        return explainDuration(path, String(error.data))
-      if (typeof pattern === 'string' && pattern.includes('/(s|m|h)') && typeof error.data === 'number')
-        return explainRate(path, String(error.data))
-      const types = String(params.type).split(',')
-      const want = types.map(t => TYPE_WORDS[t] ?? t).join(' or ')
-      const issue: Issue = {path, at: 'value', message: `must be ${want} (got ${describeValue(error.data)})`}
-      // YAML reads `true`, `100` and `null` as non-strings: the fix is usually a pair of quotes.
-      // Quoting is the fix only when the quoted value is then accepted; otherwise explain the pattern.
-      if (types.includes('string') && ['boolean', 'number'].includes(typeof error.data)) {
-        if (typeof pattern === 'string' && !new RegExp(pattern, 'u').test(String(error.data)))
-          return {...explainPattern(path, error.data, pattern), message: issue.message}
-        issue.hint = `quote it: "${String(error.data)}"`
-      }
-      if (
-        (types.includes('number') || types.includes('integer')) &&
-        typeof error.data === 'string' &&
-        error.data.trim() !== '' &&
-        !Number.isNaN(Number(error.data))
-      )
-        issue.hint = `remove the quotes: ${error.data}`
-      return issue
-    }
+    case 'type':
+      return explainType(error, path)
     case 'const':
       return explainConst(path, error.data, String(params.allowedValue))
     case 'pattern':
@@ -93,6 +70,34 @@ export function explainKeyword(error: ErrorObject, path: FieldPath): Issue {
     default:
       return {path, at: 'value', message: `${String(last ?? 'value')} ${error.message ?? 'is invalid'}`}
   }
+}
+
+/** A value of the wrong type: what type the field wants, and the fix YAML's typing usually calls for (quotes, or none). */
+function explainType(error: ErrorObject, path: FieldPath): Issue {
+  const params = error.params as Record<string, unknown>
+  const pattern = (error.parentSchema as Schema | undefined)?.pattern
+  if (typeof pattern === 'string' && pattern.includes('(ms|s|m|h)') && typeof error.data === 'number')
+    return explainDuration(path, String(error.data))
+  if (typeof pattern === 'string' && pattern.includes('/(s|m|h)') && typeof error.data === 'number')
+    return explainRate(path, String(error.data))
+  const types = String(params.type).split(',')
+  const want = types.map(t => TYPE_WORDS[t] ?? t).join(' or ')
+  const issue: Issue = {path, at: 'value', message: `must be ${want} (got ${describeValue(error.data)})`}
+  // YAML reads `true`, `100` and `null` as non-strings: the fix is usually a pair of quotes.
+  // Quoting is the fix only when the quoted value is then accepted; otherwise explain the pattern.
+  if (types.includes('string') && ['boolean', 'number'].includes(typeof error.data)) {
+    if (typeof pattern === 'string' && !new RegExp(pattern, 'u').test(String(error.data)))
+      return {...explainPattern(path, error.data, pattern), message: issue.message}
+    issue.hint = `quote it: "${String(error.data)}"`
+  }
+  if (
+    (types.includes('number') || types.includes('integer')) &&
+    typeof error.data === 'string' &&
+    error.data.trim() !== '' &&
+    !Number.isNaN(Number(error.data))
+  )
+    issue.hint = `remove the quotes: ${error.data}`
+  return issue
 }
 
 function explainConst(path: FieldPath, value: unknown, allowed: string): Issue {

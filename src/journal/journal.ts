@@ -23,6 +23,22 @@ export type JournalDocument = Static<typeof JournalDocumentSchema>
 /** One class's requests in flight at one moment of the load. */
 export type InFlightSample = NonNullable<JournalDocument['inFlight']>[string][number]
 
+/** The events that are samples (series, blast radius, requests in flight, load seconds): kept outside `events`. */
+const SAMPLE_KINDS = [
+  'probe-series',
+  'blast-radius',
+  'load-progress',
+  'load-second',
+] as const satisfies readonly RunEvent['kind'][]
+
+/** An event of one of those kinds. */
+type SampleEvent = Extract<RunEvent, {kind: (typeof SAMPLE_KINDS)[number]}>
+
+/** Whether an event is a sample, saved at most once a second. */
+function isSample(e: RunEvent): e is SampleEvent {
+  return (SAMPLE_KINDS as readonly string[]).includes(e.kind)
+}
+
 /** Appends events to a journal document and persists it. */
 export class Journal {
   readonly doc: JournalDocument
@@ -62,29 +78,39 @@ export class Journal {
 
   /** Folds one event into the document. Safety-relevant events are written at once, samples at most once a second. */
   record(e: RunEvent): void {
-    if (e.kind === 'probe-series') {
-      ;(this.doc.series ??= []).push(e.series)
-      this.scheduleSave()
-      return
-    }
-    if (e.kind === 'blast-radius') {
-      this.doc.blastRadius = e.blastRadius
-      this.scheduleSave()
-      return
-    }
-    if (e.kind === 'load-progress') {
-      const byClass = (this.doc.inFlight ??= {})
-      for (const f of e.inFlight)
-        (byClass[f.traffic] ??= []).push({loadMs: e.loadMs, count: f.count, oldestMs: f.oldestMs})
-      this.scheduleSave()
-      return
-    }
-    if (e.kind === 'load-second') {
-      ;(this.doc.load[e.second.traffic] ??= []).push(e.second)
+    if (isSample(e)) {
+      this.foldSample(e)
       this.scheduleSave()
       return
     }
     this.doc.events.push(e)
+    this.foldEvent(e)
+    this.persist()
+  }
+
+  /** Keeps a sample where the document holds it, outside `events`. */
+  private foldSample(e: SampleEvent): void {
+    switch (e.kind) {
+      case 'probe-series':
+        ;(this.doc.series ??= []).push(e.series)
+        break
+      case 'blast-radius':
+        this.doc.blastRadius = e.blastRadius
+        break
+      case 'load-progress': {
+        const byClass = (this.doc.inFlight ??= {})
+        for (const f of e.inFlight)
+          (byClass[f.traffic] ??= []).push({loadMs: e.loadMs, count: f.count, oldestMs: f.oldestMs})
+        break
+      }
+      case 'load-second':
+        ;(this.doc.load[e.second.traffic] ??= []).push(e.second)
+        break
+    }
+  }
+
+  /** What an event kept in `events` also changes: phases, applied and reverted objects, probe results, the outcome. */
+  private foldEvent(e: Exclude<RunEvent, SampleEvent>): void {
     switch (e.kind) {
       case 'phase-started':
         this.doc.phases.push({name: e.phase, startT: e.t, plannedMs: e.plannedMs})
@@ -120,7 +146,6 @@ export class Journal {
       default:
         break
     }
-    this.persist()
   }
 
   private scheduleSave(): void {

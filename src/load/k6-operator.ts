@@ -23,7 +23,7 @@
 import {performance} from 'node:perf_hooks'
 
 import type {Cluster} from '../cluster/cluster.js'
-import {type K6OperatorApi, k6OperatorApi} from '../cluster/k6-operator.js'
+import {type K6OperatorApi, k6OperatorApi, type TestRunState} from '../cluster/k6-operator.js'
 import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {K6Operator} from '../experiment/model.js'
 import {evaluateThresholds} from '../probes/load-metrics.js'
@@ -98,6 +98,16 @@ function checkSplit(plan: LoadPlan, settings: K6Operator, parallelism: number, c
       split[0]?.hint,
     )
   }
+}
+
+/** A TestRun that overran its stage's deadline; no stage at all means no operator acts on TestRuns. */
+function stuckInStage(namespace: string, name: string, stage: string, limit: number): K6OperatorFailed {
+  return new K6OperatorFailed(
+    `TestRun ${name} stuck in stage ${stage === '' ? '(none: is the operator running?)' : stage} for ${(limit / 1000).toFixed(0)} s`,
+    stage === ''
+      ? 'The CRD is installed but no operator acts on TestRuns: check the k6-operator deployment (kubectl -n k6-operator-system get pods).'
+      : `kubectl -n ${namespace} get pods -l k6_cr=${name}; kubectl -n ${namespace} describe testrun ${name}`,
+  )
 }
 
 /** The k6-operator driver. */
@@ -253,7 +263,6 @@ export class K6OperatorDriver implements LoadDriver {
     check: (name: string, status: DriverCheck['status'], message: string, hint?: string) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const {api} = this.options
     const name = this.testRun as string
     const deadlines = {...STAGE_DEADLINES_MS, ...this.options.stageDeadlinesMs}
     const pollMs = this.options.pollMs ?? 250
@@ -262,11 +271,7 @@ export class K6OperatorDriver implements LoadDriver {
     const began = since
     for (;;) {
       if (signal.aborted) return
-      const state = await api.getTestRun(this.namespace, name).catch((err: Error) => {
-        throw new K6OperatorFailed(`reading TestRun ${this.namespace}/${name}: ${err.message}`)
-      })
-      if (state === undefined)
-        throw new K6OperatorFailed(`TestRun ${this.namespace}/${name} disappeared (deleted by someone else?)`)
+      const state = await this.readTestRun(name)
       const now = state.stage ?? ''
       if (now !== stage) {
         check(
@@ -300,16 +305,19 @@ export class K6OperatorDriver implements LoadDriver {
       }
       const limit =
         deadlines[(stage === '' ? 'initialization' : stage) as keyof typeof deadlines] ?? deadlines.initialization
-      if (performance.now() - since > limit) {
-        throw new K6OperatorFailed(
-          `TestRun ${name} stuck in stage ${stage === '' ? '(none: is the operator running?)' : stage} for ${(limit / 1000).toFixed(0)} s`,
-          stage === ''
-            ? 'The CRD is installed but no operator acts on TestRuns: check the k6-operator deployment (kubectl -n k6-operator-system get pods).'
-            : `kubectl -n ${this.namespace} get pods -l k6_cr=${name}; kubectl -n ${this.namespace} describe testrun ${name}`,
-        )
-      }
+      if (performance.now() - since > limit) throw stuckInStage(this.namespace, name, stage, limit)
       await new Promise(r => setTimeout(r, pollMs))
     }
+  }
+
+  /** The TestRun as the cluster has it now; unreadable or gone, the load cannot go on. */
+  private async readTestRun(name: string): Promise<TestRunState> {
+    const state = await this.options.api.getTestRun(this.namespace, name).catch((err: Error) => {
+      throw new K6OperatorFailed(`reading TestRun ${this.namespace}/${name}: ${err.message}`)
+    })
+    if (state === undefined)
+      throw new K6OperatorFailed(`TestRun ${this.namespace}/${name} disappeared (deleted by someone else?)`)
+    return state
   }
 
   private async failedPod(): Promise<{name: string; problem?: string} | undefined> {

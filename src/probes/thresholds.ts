@@ -67,26 +67,47 @@ export type ThresholdParse =
 
 const AGGREGATION = /^(avg|min|max|med|count|rate|value|p\(\s*([^)]*)\s*\))/
 
-/** Parses one k6 threshold expression for `metric`. Pure; never throws. */
-export function parseThreshold(metric: string, expression: string): ThresholdParse {
-  const metricType = METRICS[metric]
-  if (metricType === undefined) {
-    if (metric.includes('{')) {
-      return {
-        ok: false,
-        on: 'metric',
-        message: `tagged sub-metric "${metric}" is not supported`,
-        hint: 'split the traffic into traffic classes and point a probe at one with traffic:',
-      }
-    }
-    const near = closest(metric, Object.keys(METRICS))
+/** A threshold that does not parse: what is wrong with it. */
+type ThresholdProblem = Extract<ThresholdParse, {ok: false}>
+
+/** Why `metric` is no metric a threshold may name: a tagged sub-metric, or an unknown name (with the nearest known one). */
+function unknownMetric(metric: string): ThresholdProblem {
+  if (metric.includes('{')) {
     return {
       ok: false,
       on: 'metric',
-      message: `unknown metric "${metric}"`,
-      hint: near === undefined ? `known metrics: ${Object.keys(METRICS).join(', ')}` : `did you mean "${near}"?`,
+      message: `tagged sub-metric "${metric}" is not supported`,
+      hint: 'split the traffic into traffic classes and point a probe at one with traffic:',
     }
   }
+  const near = closest(metric, Object.keys(METRICS))
+  return {
+    ok: false,
+    on: 'metric',
+    message: `unknown metric "${metric}"`,
+    hint: near === undefined ? `known metrics: ${Object.keys(METRICS).join(', ')}` : `did you mean "${near}"?`,
+  }
+}
+
+/** The aggregation an expression starts with (AGGREGATION's match), or why its percentile is not one. */
+function readAggregation(agg: RegExpExecArray, expression: string): Aggregation | ThresholdProblem {
+  if (agg[2] === undefined) return {kind: agg[1] as 'avg'}
+  const p = readNumber(agg[2].trim())
+  if (p === undefined || p < 0 || p > 100) {
+    return {
+      ok: false,
+      on: 'expression',
+      message: `threshold ${JSON.stringify(expression)}: percentile "${agg[2]}" is not a number between 0 and 100`,
+      hint: 'write e.g. p(95) or p(99.9)',
+    }
+  }
+  return {kind: 'percentile', p}
+}
+
+/** Parses one k6 threshold expression for `metric`. Pure; never throws. */
+export function parseThreshold(metric: string, expression: string): ThresholdParse {
+  const metricType = METRICS[metric]
+  if (metricType === undefined) return unknownMetric(metric)
   const text = expression.trim()
   const agg = AGGREGATION.exec(text)
   const allowed = AGGREGATIONS[metricType].join(', ')
@@ -98,21 +119,8 @@ export function parseThreshold(metric: string, expression: string): ThresholdPar
       hint: `write e.g. ${example(metricType)}; ${metric} (a ${metricType}) supports ${allowed}`,
     }
   }
-  let aggregation: Aggregation
-  if (agg[2] === undefined) {
-    aggregation = {kind: agg[1] as 'avg'}
-  } else {
-    const p = readNumber(agg[2].trim())
-    if (p === undefined || p < 0 || p > 100) {
-      return {
-        ok: false,
-        on: 'expression',
-        message: `threshold ${JSON.stringify(expression)}: percentile "${agg[2]}" is not a number between 0 and 100`,
-        hint: 'write e.g. p(95) or p(99.9)',
-      }
-    }
-    aggregation = {kind: 'percentile', p}
-  }
+  const aggregation = readAggregation(agg, expression)
+  if ('ok' in aggregation) return aggregation
   const name = aggregation.kind === 'percentile' ? 'p(N)' : aggregation.kind
   if (!AGGREGATIONS[metricType].includes(name)) {
     return {

@@ -7,7 +7,7 @@
  * list them, has none to show: that is never an error here.
  */
 import type {Cluster} from '../cluster/cluster.js'
-import {k6OperatorApi} from '../cluster/k6-operator.js'
+import {type K6OperatorApi, k6OperatorApi} from '../cluster/k6-operator.js'
 import {ANNOTATION_EXPIRES_AT, ANNOTATION_OWNER, ANNOTATION_RUN_ID, LABEL_MANAGED} from '../faults/annotations.js'
 
 /** What of `chaos revert`'s selection applies (leftovers.ts CleanupSelection; structural, so cleanup.ts can import this module). */
@@ -30,6 +30,46 @@ interface Report {
   skipped: {name: string; runId: string; reason: string}[]
 }
 
+/** A TestRun or ConfigMap a run marked as ours. */
+interface Marked {
+  kind: 'TestRun' | 'ConfigMap'
+  name: string
+  annotations: Record<string, string>
+}
+
+/** The namespace's TestRuns and k6 script ConfigMaps with our label; none when they cannot be listed. */
+async function markedObjects(api: K6OperatorApi, namespace: string): Promise<Marked[]> {
+  const selector = `${LABEL_MANAGED}=true`
+  const [testRuns, configMaps] = await Promise.all([
+    api.listTestRuns(namespace, selector).catch(() => []),
+    api.listConfigMaps(namespace, selector).catch(() => []),
+  ])
+  return [
+    ...testRuns.map(t => ({kind: 'TestRun' as const, name: t.name, annotations: t.annotations})),
+    // Only the k6-operator driver's ConfigMaps (its TestRun's name): other ConfigMaps we may mark one day are not ours to delete here.
+    ...configMaps
+      .filter(c => c.name.startsWith('faultline-k6-'))
+      .map(c => ({kind: 'ConfigMap' as const, name: c.name, annotations: c.annotations})),
+  ]
+}
+
+/** Deletes one marked object and records how that went in the report. */
+function deleteMarked(api: K6OperatorApi, namespace: string, o: Marked, runId: string, report: Report): Promise<void> {
+  const name = `${o.kind}/${o.name}`
+  const remove = o.kind === 'TestRun' ? api.deleteTestRun(namespace, o.name) : api.deleteConfigMap(namespace, o.name)
+  return remove.then(
+    () =>
+      void report.reverted.push({
+        namespace,
+        name,
+        ok: true,
+        action: 'deleted',
+        message: `the k6-operator load of run ${runId} (${o.kind === 'TestRun' ? 'its runner pods go with it' : 'its k6 script'})`,
+      }),
+    (err: Error) => void report.reverted.push({namespace, name, ok: false, action: 'deleted', message: err.message}),
+  )
+}
+
 /** Finds, and unless it is a dry run deletes, the selected runs' TestRuns and ConfigMaps; adds them to the report as `TestRun/<name>`, `ConfigMap/<name>`. */
 export async function k6OperatorLeftovers(
   cluster: Cluster,
@@ -40,18 +80,7 @@ export async function k6OperatorLeftovers(
 ): Promise<void> {
   const api = k6OperatorApi(cluster)
   if (api === undefined) return
-  const selector = `${LABEL_MANAGED}=true`
-  const [testRuns, configMaps] = await Promise.all([
-    api.listTestRuns(namespace, selector).catch(() => []),
-    api.listConfigMaps(namespace, selector).catch(() => []),
-  ])
-  const objects = [
-    ...testRuns.map(t => ({kind: 'TestRun' as const, name: t.name, annotations: t.annotations})),
-    // Only the k6-operator driver's ConfigMaps (its TestRun's name): other ConfigMaps we may mark one day are not ours to delete here.
-    ...configMaps
-      .filter(c => c.name.startsWith('faultline-k6-'))
-      .map(c => ({kind: 'ConfigMap' as const, name: c.name, annotations: c.annotations})),
-  ]
+  const objects = await markedObjects(api, namespace)
   const deletions: Promise<void>[] = []
   for (const o of objects) {
     const runId = o.annotations[ANNOTATION_RUN_ID] ?? 'unknown'
@@ -79,21 +108,7 @@ export async function k6OperatorLeftovers(
       report.skipped.push({name, runId, reason: 'dry run'})
       continue
     }
-    const remove = o.kind === 'TestRun' ? api.deleteTestRun(namespace, o.name) : api.deleteConfigMap(namespace, o.name)
-    deletions.push(
-      remove.then(
-        () =>
-          void report.reverted.push({
-            namespace,
-            name,
-            ok: true,
-            action: 'deleted',
-            message: `the k6-operator load of run ${runId} (${o.kind === 'TestRun' ? 'its runner pods go with it' : 'its k6 script'})`,
-          }),
-        (err: Error) =>
-          void report.reverted.push({namespace, name, ok: false, action: 'deleted', message: err.message}),
-      ),
-    )
+    deletions.push(deleteMarked(api, namespace, o, runId, report))
   }
   await Promise.all(deletions)
 }

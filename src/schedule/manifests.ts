@@ -467,15 +467,10 @@ function claimManifest(options: ScheduleOptions): Manifest[] {
   ]
 }
 
-/** `chaos report serve /reports` on the claim, read-only, as hardened as the runner; and its Service. */
-function reportServerManifests(options: ScheduleOptions): Manifest[] {
-  const reports = options.reports
-  if (options.reportServer !== true || reports?.kind !== 'claim') return []
-  const name = options.name + REPORTS_SUFFIX
-  const m = reportsMeta(name, options)
-  const command = ['chaos', 'report', 'serve', REPORTS_DIR, '--host', '0.0.0.0', '--port', String(REPORT_SERVER_PORT)]
+/** The report server's container: `command` on the claim mounted read-only, its HTTP port probed for readiness and liveness. */
+function reportServerContainer(image: string, command: string[]): Record<string, unknown> {
   const serving = container(
-    options.image,
+    image,
     command,
     {requests: {cpu: '10m', memory: '64Mi'}, limits: {memory: '128Mi', 'ephemeral-storage': '64Mi'}},
     [
@@ -488,9 +483,17 @@ function reportServerManifests(options: ScheduleOptions): Manifest[] {
   const probe = {httpGet: {path: '/', port: 'http'}, periodSeconds: 10, timeoutSeconds: 2}
   serving.readinessProbe = probe
   serving.livenessProbe = {...probe, initialDelaySeconds: 10, failureThreshold: 6}
-  const selector = serverSelector(options.name)
-  const pod = {
-    metadata: {labels: m.labels, annotations: {'sidecar.istio.io/inject': 'false'}},
+  return serving
+}
+
+/** The report server's pod template: outside the mesh, without an API token, as the runner's user, the claim read-only. */
+function reportServerPod(
+  serving: Record<string, unknown>,
+  labels: Record<string, string>,
+  reports: ReportsVolume,
+): Record<string, unknown> {
+  return {
+    metadata: {labels, annotations: {'sidecar.istio.io/inject': 'false'}},
     spec: {
       // It reads files and talks to nobody: no API token, no service account rights (the Role grows by nothing).
       automountServiceAccountToken: false,
@@ -505,6 +508,17 @@ function reportServerManifests(options: ScheduleOptions): Manifest[] {
       volumes: [reportsVolume(reports, true), {name: 'tmp', emptyDir: {sizeLimit: '16Mi'}}],
     },
   }
+}
+
+/** `chaos report serve /reports` on the claim, read-only, as hardened as the runner; and its Service. */
+function reportServerManifests(options: ScheduleOptions): Manifest[] {
+  const reports = options.reports
+  if (options.reportServer !== true || reports?.kind !== 'claim') return []
+  const name = options.name + REPORTS_SUFFIX
+  const m = reportsMeta(name, options)
+  const command = ['chaos', 'report', 'serve', REPORTS_DIR, '--host', '0.0.0.0', '--port', String(REPORT_SERVER_PORT)]
+  const selector = serverSelector(options.name)
+  const pod = reportServerPod(reportServerContainer(options.image, command), m.labels, reports)
   return [
     {
       comment: [

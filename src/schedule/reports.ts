@@ -92,8 +92,8 @@ export function parseSecretRef(ref: string): {name: string; key: string} {
   return {name, key}
 }
 
-/** The schedule options of a request's report and notification flags (usage errors, exit 2, before anything is printed). */
-export function reportsOptions(request: ReportsRequest, name: string): Partial<ScheduleOptions> {
+/** Where the request keeps the reports: a claim it creates, an existing claim, or the pod's emptyDir. */
+function requestedReportsVolume(request: ReportsRequest): ReportsVolume {
   if (request.reportsPvc !== undefined && request.reportsPvcExisting !== undefined) {
     throw new UsageError('--reports-pvc and --reports-pvc-existing exclude each other', {
       hint: '--reports-pvc NAME creates the claim; --reports-pvc-existing NAME mounts one you made.',
@@ -110,7 +110,6 @@ export function reportsOptions(request: ReportsRequest, name: string): Partial<S
         hint: `Pass --reports-pvc NAME with ${flag}, or leave ${flag} out.`,
       })
   }
-  let reports: ReportsVolume = {kind: 'emptyDir'}
   if (request.reportsPvc !== undefined) {
     const accessMode = request.reportsAccessMode ?? 'ReadWriteOnce'
     if (!(ACCESS_MODES as readonly string[]).includes(accessMode))
@@ -123,7 +122,7 @@ export function reportsOptions(request: ReportsRequest, name: string): Partial<S
         hint: 'kubectl get storageclass lists them.',
       })
     }
-    reports = {
+    return {
       kind: 'claim',
       claim: checkClaimName(request.reportsPvc, '--reports-pvc'),
       create: {
@@ -132,22 +131,31 @@ export function reportsOptions(request: ReportsRequest, name: string): Partial<S
         ...(request.storageClass === undefined ? {} : {storageClass: request.storageClass}),
       },
     }
-  } else if (request.reportsPvcExisting !== undefined) {
-    reports = {kind: 'claim', claim: checkClaimName(request.reportsPvcExisting, '--reports-pvc-existing')}
   }
-  if (request.reportServer === true) {
-    if (reports.kind !== 'claim')
-      throw new UsageError(
-        "--report-server needs the reports on a claim: an emptyDir lives and dies with each run's pod",
-        {hint: 'Add --reports-pvc NAME (or --reports-pvc-existing NAME).'},
-      )
-    // A Service name is a DNS-1035 label: it must start with a letter.
-    if (!/^[a-z]/.test(name))
-      throw new UsageError(
-        `--report-server: the Service "${name}-reports" would not start with a letter, which Kubernetes requires of Service names`,
-        {hint: 'Pass a --name that starts with a letter.'},
-      )
-  }
+  if (request.reportsPvcExisting !== undefined)
+    return {kind: 'claim', claim: checkClaimName(request.reportsPvcExisting, '--reports-pvc-existing')}
+  return {kind: 'emptyDir'}
+}
+
+/** `--report-server` serves a claim, through a Service whose name must start with a letter. */
+function checkReportServer(reports: ReportsVolume, name: string): void {
+  if (reports.kind !== 'claim')
+    throw new UsageError(
+      "--report-server needs the reports on a claim: an emptyDir lives and dies with each run's pod",
+      {hint: 'Add --reports-pvc NAME (or --reports-pvc-existing NAME).'},
+    )
+  // A Service name is a DNS-1035 label: it must start with a letter.
+  if (!/^[a-z]/.test(name))
+    throw new UsageError(
+      `--report-server: the Service "${name}-reports" would not start with a letter, which Kubernetes requires of Service names`,
+      {hint: 'Pass a --name that starts with a letter.'},
+    )
+}
+
+/** The schedule options of a request's report and notification flags (usage errors, exit 2, before anything is printed). */
+export function reportsOptions(request: ReportsRequest, name: string): Partial<ScheduleOptions> {
+  const reports = requestedReportsVolume(request)
+  if (request.reportServer === true) checkReportServer(reports, name)
   if (request.notifyFormat !== undefined && !(NOTIFY_FORMATS as readonly string[]).includes(request.notifyFormat)) {
     throw new UsageError(`--notify-format ${request.notifyFormat}: not one of ${NOTIFY_FORMATS.join(', ')}`)
   }

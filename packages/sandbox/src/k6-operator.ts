@@ -152,6 +152,63 @@ function stripExtensions(v: unknown): unknown {
   )
 }
 
+/** `/apis/k6.io`: the k6.io API group and its one version. */
+function k6Group(): Record<string, unknown> {
+  const gv = {groupVersion: `${K6_GROUP}/${K6_VERSION}`, version: K6_VERSION}
+  return {kind: 'APIGroup', apiVersion: 'v1', name: K6_GROUP, versions: [gv], preferredVersion: gv}
+}
+
+/** `/apis/k6.io/v1alpha1`: TestRuns and their status subresource. */
+function k6Resources(): Record<string, unknown> {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: `${K6_GROUP}/${K6_VERSION}`,
+    resources: [
+      {
+        name: TESTRUN_PLURAL,
+        singularName: 'testrun',
+        namespaced: true,
+        kind: 'TestRun',
+        verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update'],
+      },
+      {
+        name: `${TESTRUN_PLURAL}/status`,
+        singularName: '',
+        namespaced: true,
+        kind: 'TestRun',
+        verbs: ['get', 'patch', 'update'],
+      },
+    ],
+  }
+}
+
+/** `/apis/apiextensions.k8s.io/v1`: only CustomResourceDefinitions, where clients read the TestRun CRD. */
+function apiextensionsResources(): Record<string, unknown> {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: 'apiextensions.k8s.io/v1',
+    resources: [
+      {
+        name: 'customresourcedefinitions',
+        singularName: 'customresourcedefinition',
+        namespaced: false,
+        kind: 'CustomResourceDefinition',
+        verbs: ['get'],
+        shortNames: ['crd', 'crds'],
+      },
+    ],
+  }
+}
+
+/** The discovery documents the operator adds, by path (a Map: a path is never looked up among an object's inherited keys). */
+const DISCOVERY = new Map<string, () => Record<string, unknown>>([
+  [`apis/${K6_GROUP}`, k6Group],
+  [`apis/${K6_GROUP}/${K6_VERSION}`, k6Resources],
+  ['apis/apiextensions.k8s.io/v1', apiextensionsResources],
+])
+
 /** Options of the sandbox's operator. */
 export interface K6OperatorOptions {
   /** The environment k6 is found in (K6_BINARY, PATH) and runs with. */
@@ -214,51 +271,9 @@ export class K6OperatorSandbox {
   async route(req: IncomingMessage, res: ServerResponse, s: string[], q: URLSearchParams): Promise<boolean> {
     const method = req.method ?? 'GET'
     const path = s.join('/')
-    if (path === `apis/${K6_GROUP}`) {
-      const gv = {groupVersion: `${K6_GROUP}/${K6_VERSION}`, version: K6_VERSION}
-      sendJson(res, 200, {kind: 'APIGroup', apiVersion: 'v1', name: K6_GROUP, versions: [gv], preferredVersion: gv})
-      return true
-    }
-    if (path === `apis/${K6_GROUP}/${K6_VERSION}`) {
-      sendJson(res, 200, {
-        kind: 'APIResourceList',
-        apiVersion: 'v1',
-        groupVersion: `${K6_GROUP}/${K6_VERSION}`,
-        resources: [
-          {
-            name: TESTRUN_PLURAL,
-            singularName: 'testrun',
-            namespaced: true,
-            kind: 'TestRun',
-            verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update'],
-          },
-          {
-            name: `${TESTRUN_PLURAL}/status`,
-            singularName: '',
-            namespaced: true,
-            kind: 'TestRun',
-            verbs: ['get', 'patch', 'update'],
-          },
-        ],
-      })
-      return true
-    }
-    if (path === 'apis/apiextensions.k8s.io/v1') {
-      sendJson(res, 200, {
-        kind: 'APIResourceList',
-        apiVersion: 'v1',
-        groupVersion: 'apiextensions.k8s.io/v1',
-        resources: [
-          {
-            name: 'customresourcedefinitions',
-            singularName: 'customresourcedefinition',
-            namespaced: false,
-            kind: 'CustomResourceDefinition',
-            verbs: ['get'],
-            shortNames: ['crd', 'crds'],
-          },
-        ],
-      })
+    const discovery = DISCOVERY.get(path)
+    if (discovery !== undefined) {
+      sendJson(res, 200, discovery())
       return true
     }
     if (path === `apis/apiextensions.k8s.io/v1/customresourcedefinitions/${TESTRUN_CRD}`) {
@@ -720,25 +735,8 @@ function runnerPod(run: Run, r: Runner, spec: TestRunSpec): Record<string, unkno
 
 /** A runner pod's status: phase, and k6's and istio-proxy's container states. */
 function runnerPodStatus(r: Runner, scuttle: boolean): Record<string, unknown> {
-  const k6State =
-    r.phase === 'Pending'
-      ? {waiting: {reason: 'ContainerCreating'}}
-      : r.phase === 'Running'
-        ? {running: {startedAt: r.startedAt}}
-        : {
-            terminated: {
-              exitCode: r.exitCode ?? 1,
-              reason: r.phase === 'Succeeded' ? 'Completed' : 'Error',
-              ...(r.message === undefined ? {} : {message: r.message}),
-              startedAt: r.startedAt,
-              finishedAt: r.finishedAt,
-            },
-          }
-  // Native sidecar: the kubelet stops it once k6 is done; with scuttle, scuttle told it to quit.
-  const proxyState =
-    r.phase === 'Running' || r.phase === 'Pending'
-      ? {running: {startedAt: r.startedAt}}
-      : {terminated: {exitCode: 0, reason: 'Completed'}}
+  const k6State = k6ContainerState(r)
+  const proxyState = proxyContainerState(r)
   return {
     phase: r.phase,
     podIP: '127.0.0.1',
@@ -783,6 +781,31 @@ function runnerPodStatus(r: Runner, scuttle: boolean): Record<string, unknown> {
           ],
         }),
   }
+}
+
+/** The k6 container's state: creating while Pending, running, or terminated with k6's exit code. */
+function k6ContainerState(r: Runner): Record<string, unknown> {
+  return r.phase === 'Pending'
+    ? {waiting: {reason: 'ContainerCreating'}}
+    : r.phase === 'Running'
+      ? {running: {startedAt: r.startedAt}}
+      : {
+          terminated: {
+            exitCode: r.exitCode ?? 1,
+            reason: r.phase === 'Succeeded' ? 'Completed' : 'Error',
+            ...(r.message === undefined ? {} : {message: r.message}),
+            startedAt: r.startedAt,
+            finishedAt: r.finishedAt,
+          },
+        }
+}
+
+/** The istio-proxy container's state: running beside k6, completed once k6 is done. */
+function proxyContainerState(r: Runner): Record<string, unknown> {
+  // Native sidecar: the kubelet stops it once k6 is done; with scuttle, scuttle told it to quit.
+  return r.phase === 'Running' || r.phase === 'Pending'
+    ? {running: {startedAt: r.startedAt}}
+    : {terminated: {exitCode: 0, reason: 'Completed'}}
 }
 
 /** The controller's wait between stages. */

@@ -9,19 +9,19 @@ import {chmod} from 'node:fs/promises'
 
 import {ExitCode, FaultlineError} from '@faultline/core/errors.js'
 import type {PeerAuthentication} from '@faultline/core/istio/peer-authentication.js'
-import {startApiServer} from './apiserver.js'
+import {type ApiServer, startApiServer} from './apiserver.js'
 import {K6OperatorSandbox} from './k6-operator.js'
 import {ApiFaultInjector, type ApiFaultSpec, formatApiFaults, NO_API_FAULTS} from './apiserver/faults.js'
 import type {Propagation} from './bookinfo/http.js'
 import {ambientServices, createAmbientNamespace, startAmbientWorkloads} from './ambient.js'
 import {startBookinfo} from './bookinfo/index.js'
 import {withBookinfoGateway} from './gateway-sample.js'
-import {writeKubeconfig} from './kubeconfig.js'
+import {type SandboxExtension, writeKubeconfig} from './kubeconfig.js'
 import {startInboundListeners} from './mesh/inbound.js'
 import {Mesh} from './mesh/index.js'
 import {DEFAULT_PROFILE, ISTIO_PROFILES, type IstioProfile, type IstioVersion} from './mesh/profile.js'
 import {findPrometheus, type MetricsEndpoint, startMetricsEndpoint, startPrometheus} from './prometheus.js'
-import {startForwardProxy} from './proxy.js'
+import {type ForwardProxy, startForwardProxy} from './proxy.js'
 import {type Reaper, reaperIntervalFromEnv, type RevertExpired, startReaper} from './reaper.js'
 import {
   acquireStartLock,
@@ -296,6 +296,46 @@ async function startTelemetry(opts: SandboxOptions, dir: string, proxies: Sideca
   return {metrics, ...started}
 }
 
+/** The forward proxy into the mesh through the chaos-client pod's sidecar; the k6-operator's runners send through it too. */
+async function startClientProxy(
+  client: Sidecar,
+  topology: StaticTopology,
+  k6Operator: K6OperatorSandbox,
+  teardown: Teardown,
+): Promise<ForwardProxy> {
+  const proxy = await startForwardProxy({
+    sidecar: client,
+    resolve: host => topology.serviceForHost(host),
+    knownServices: () => topology.services().map(s => s.name),
+  })
+  teardown.add('forward proxy', () => proxy.close())
+  k6Operator.setProxy(proxy.url)
+  return proxy
+}
+
+/**
+ * Records where the started sandbox listens: first in the kubeconfig, so a run given only --kubeconfig
+ * enters the mesh as --sandbox does, then in `sandbox.json`, which stopping removes.
+ */
+async function recordSandbox(
+  stateDir: string,
+  kubeconfig: {file: string; api: ApiServer; token: string},
+  where: SandboxExtension,
+  state: SandboxState,
+  teardown: Teardown,
+): Promise<void> {
+  const {file, api, token} = kubeconfig
+  await writeKubeconfig(file, {
+    server: api.url,
+    token,
+    namespace: SANDBOX_NAMESPACE,
+    certificateAuthority: api.certificateAuthority,
+    sandbox: where,
+  })
+  teardown.add('state record', () => removeSandboxState(stateDir))
+  await writeSandboxState(stateDir, state)
+}
+
 /** Starts a sandbox in `opts.stateDir`; resolves once every part answers and `sandbox.json` is written. */
 export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const log = opts.log ?? (() => {})
@@ -322,13 +362,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       teardown,
       paths.kubeconfig,
     )
-    const proxy = await startForwardProxy({
-      sidecar: client,
-      resolve: host => topology.serviceForHost(host),
-      knownServices: () => topology.services().map(s => s.name),
-    })
-    teardown.add('forward proxy', () => proxy.close())
-    k6Operator.setProxy(proxy.url)
+    const proxy = await startClientProxy(client, topology, k6Operator, teardown)
     const reaper = startSandboxReaper(opts, paths.kubeconfig, store, log)
     if (reaper !== undefined) teardown.add('reaper', () => reaper.stop())
     const {metrics, prometheus, prometheusSkipped} = await startTelemetry(
@@ -355,16 +389,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       gateway: gatewayUrl,
       ...(prometheus === undefined ? {} : {prometheus: prometheus.url}),
     }
-    // Now that the proxy, gateway and Prometheus listen, the kubeconfig says where: a run given only --kubeconfig enters the mesh as --sandbox does.
-    await writeKubeconfig(paths.kubeconfig, {
-      server: api.url,
-      token,
-      namespace: SANDBOX_NAMESPACE,
-      certificateAuthority: api.certificateAuthority,
-      sandbox: where,
-    })
-    teardown.add('state record', () => removeSandboxState(opts.stateDir))
-    await writeSandboxState(opts.stateDir, state)
+    await recordSandbox(opts.stateDir, {file: paths.kubeconfig, api, token}, where, state, teardown)
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => (stopping ??= teardown.run())
     return {state, store, topology, mesh, prometheusSkipped, reaper, apiFaults, stop}
