@@ -1,9 +1,11 @@
 /**
  * What `chaos run` and `chaos gameday` both assemble around the runner: the Pushgateway pusher
  * (checked before anything starts), the target, Ctrl-C handling, one event stream per run with the
- * console and the pusher on it, the load drivers, and the reports written from each run's journal
- * once it ends (the runner returns the journal; it writes no report itself).
+ * console and the pusher on it, the load drivers, each run's input (its own experiment and the
+ * flags both commands share), and the reports written from each run's journal once it ends (the
+ * runner returns the journal; it writes no report itself).
  */
+import type {Cluster} from '../cluster/cluster.js'
 import type {Experiment} from '../experiment/model.js'
 import {EventStream} from '../journal/events.js'
 import type {ReportedRun} from '../gameday/run.js'
@@ -19,6 +21,9 @@ import {runExperiment} from '../runner/run.js'
 import {trapSignals} from '../runner/signals.js'
 import {resolveTarget, type Target, type TargetFlags} from '../runner/target.js'
 import {TelemetryPusher} from '../telemetry/pushgateway.js'
+import {targetFlags} from './flags.js'
+import {currentUser} from './user.js'
+import {runSignal, type WayIn} from './way-in.js'
 
 /** How a session is opened, from the command's flags. */
 export interface SessionOptions {
@@ -31,6 +36,24 @@ export interface SessionOptions {
 }
 
 export type {ReportedRun}
+
+/** The session a running command opens from its flags: its target, and the Pushgateway when --pushgateway is given. */
+export function sessionOptions(
+  out: NodeJS.WritableStream,
+  flags: Parameters<typeof targetFlags>[0] & {
+    pushgateway?: string | undefined
+    'pushgateway-instance'?: string | undefined
+  },
+  namespace?: string,
+): SessionOptions {
+  return {
+    out,
+    target: targetFlags(flags),
+    ...(namespace === undefined ? {} : {namespace}),
+    ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}),
+    ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
+  }
+}
 
 /** The runner's surroundings for one command. */
 export class Session {
@@ -124,4 +147,45 @@ export async function localDriver(name: string, say: (line: string) => void): Pr
 /** The experiment's load driver name: the flag over the file over the builtin. */
 export function driverName(flag: string | undefined, experiment: Experiment): string {
   return flag ?? experiment.spec.load.driver ?? 'builtin'
+}
+
+/** The flags every experiment's run takes the same way, in `chaos run` and in `chaos gameday`. */
+export interface RunFlags {
+  'report-dir': string
+  'redact-header': string[]
+  phases?: string | undefined
+  ignition: boolean
+}
+
+/** What is one experiment's own in a run: its file, experiment, namespace, driver, way in, stop signal and events. */
+export interface ExperimentRun extends Pick<
+  RunInput,
+  'file' | 'experiment' | 'namespace' | 'driver' | 'signal' | 'events'
+> {
+  way: WayIn | undefined
+}
+
+/** The runner's input for one experiment: its own part, and the target and flags every run shares. */
+export function runInput(
+  run: ExperimentRun,
+  cluster: Cluster,
+  flags: RunFlags,
+  prometheusUrl: string | undefined,
+): RunInput {
+  return {
+    file: run.file,
+    experiment: run.experiment,
+    cluster,
+    namespace: run.namespace,
+    driver: run.driver,
+    reportDir: flags['report-dir'],
+    signal: runSignal(run.signal, run.way ?? {}),
+    events: run.events,
+    owner: `${currentUser()}@chaos-cli`,
+    redactHeaders: flags['redact-header'],
+    ...(run.way?.proxy === undefined ? {} : {proxy: run.way.proxy}),
+    ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
+    ...(flags.phases === undefined ? {} : {phases: flags.phases}),
+    ignition: flags.ignition,
+  }
 }

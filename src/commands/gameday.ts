@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {connectionFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
-import {localDriver, Session} from '../cli/session.js'
+import {driverName, localDriver, type RunFlags, runInput, Session, sessionOptions} from '../cli/session.js'
 import {parseEntryFlag} from '../cli/entry.js'
-import {openWayIn, runSignal, type WayIn} from '../cli/way-in.js'
+import {openWayIn, type WayIn} from '../cli/way-in.js'
 import type {Target} from '../runner/target.js'
 import type {RunInput} from '../runner/input.js'
 import {currentUser} from '../cli/user.js'
@@ -103,19 +103,13 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
         hint: `Run it with: chaos run ${args.file}`,
       })
     const {gameday} = loaded
-    const failOn = flags['fail-on'] as FailOn
     const out = this.jsonEnabled() ? process.stderr : process.stdout
     const say = (line: string) => out.write(`${line}\n`)
     // --keep, --notify, --report-url: checked before anything starts (exit 2).
     const after = AfterOutcome.from(flags, say)
     // A malformed --entry is exit 2 before any sandbox starts (bare portForward needs each experiment's URL: checked with them).
     if (flags.entry !== undefined && flags.entry !== 'portForward') parseEntryFlag(flags.entry)
-    const session = await Session.open({
-      out,
-      target: targetFlags(flags),
-      ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}),
-      ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
-    })
+    const session = await Session.open(sessionOptions(out, flags))
     const {target} = session
     const telemetry = new RunTelemetry()
     let metrics: MetricsServer | undefined
@@ -124,14 +118,7 @@ Exit code: the most severe outcome — revert failed 5 > aborted 3 > could not r
       const {items, drivers} = await runnableItems(gameday, args.file, target, flags, say, ways)
       const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
       const startedAt = new Date()
-      const finishing: FinishOptions = {
-        gameday,
-        file: args.file,
-        reportDir: flags['report-dir'],
-        html: flags.html,
-        failOn,
-        after,
-      }
+      const finishing = finishOptions(gameday, args.file, flags, after)
       const findings = await sharedPreflight(target, items, flags)
       if (findings instanceof GameDayPreflightFailed) return await notRun(findings, items, startedAt, finishing, say)
       say(
@@ -251,6 +238,16 @@ interface FinishOptions {
   after: AfterOutcome
 }
 
+/** Where and how the game-day report is written, from the command's file and flags. */
+function finishOptions(
+  gameday: GameDay,
+  file: string,
+  flags: {'report-dir': string; html: boolean; 'fail-on': string},
+  after: AfterOutcome,
+): FinishOptions {
+  return {gameday, file, reportDir: flags['report-dir'], html: flags.html, failOn: flags['fail-on'] as FailOn, after}
+}
+
 /**
  * The game day's entries made runnable, each with ${namespace} resolved and its way into the mesh
  * open (--entry over its spec.load.entry: a malformed --entry is exit 2, a way in that cannot open is
@@ -309,37 +306,20 @@ function itemRunInput(
     drivers: ReadonlyMap<string, LoadDriver>
     ways: ReadonlyMap<number, WayIn>
     prometheusUrl?: string
-    flags: {
-      driver?: string | undefined
-      'report-dir': string
-      'redact-header': string[]
-      phases?: string | undefined
-      ignition: boolean
-    }
+    flags: RunFlags & {driver?: string | undefined}
   },
 ): RunInput {
   const {target, drivers, ways, prometheusUrl, flags} = shared
-  return {
+  const experimentRun = {
     file: item.file,
     experiment: item.experiment,
-    cluster: target.cluster,
     namespace: item.namespace,
     driver: driverOf(drivers, item, flags.driver),
-    reportDir: flags['report-dir'],
-    signal: runSignal(signal, ways.get(item.index) ?? {}),
+    way: ways.get(item.index),
+    signal,
     events,
-    owner: `${currentUser()}@chaos-cli`,
-    redactHeaders: flags['redact-header'],
-    ...proxyOf(ways.get(item.index)),
-    ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
-    ...(flags.phases === undefined ? {} : {phases: flags.phases}),
-    ignition: flags.ignition,
   }
-}
-
-/** The forward proxy an experiment's load goes through, as a RunInput field. */
-function proxyOf(way: WayIn | undefined): {proxy?: string} {
-  return way?.proxy === undefined ? {} : {proxy: way.proxy}
+  return runInput(experimentRun, target.cluster, flags, prometheusUrl)
 }
 
 /** One driver instance per driver name the game day uses; k6 is looked for before anything starts (exit 4). */
@@ -350,7 +330,7 @@ async function loadDrivers(
 ): Promise<Map<string, LoadDriver>> {
   const drivers = new Map<string, LoadDriver>()
   for (const item of items) {
-    const name = flag ?? item.experiment.spec.load.driver ?? 'builtin'
+    const name = driverName(flag, item.experiment)
     if (drivers.has(name)) continue
     // A TestRun per experiment needs the target and run identity: not built for game days yet (issue 17).
     if (name === 'k6-operator')
@@ -363,7 +343,7 @@ async function loadDrivers(
 }
 
 function driverOf(drivers: ReadonlyMap<string, LoadDriver>, item: GameDayItem, flag: string | undefined): LoadDriver {
-  const driver = drivers.get(flag ?? item.experiment.spec.load.driver ?? 'builtin')
+  const driver = drivers.get(driverName(flag, item.experiment))
   if (driver === undefined) throw new Error(`no load driver was prepared for ${item.name}`)
   return driver
 }

@@ -4,16 +4,17 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {parseEntryFlag} from '../cli/entry.js'
-import {connectionFlags, targetFlags} from '../cli/flags.js'
+import {connectionFlags} from '../cli/flags.js'
 import {AfterOutcome, outcomeFlags} from '../cli/outcome.js'
-import {driverName, localDriver, type ReportedRun, Session} from '../cli/session.js'
-import {openWayIn, runSignal} from '../cli/way-in.js'
-import {currentUser} from '../cli/user.js'
+import {driverName, localDriver, type ReportedRun, runInput, Session, sessionOptions} from '../cli/session.js'
+import {openWayIn} from '../cli/way-in.js'
 import {loadExperiment} from '../experiment/load.js'
 import {withNamespace} from '../experiment/namespace.js'
 import {FAIL_ON, FAIL_ON_HELP, type FailOn, gate, gateNote} from '../gameday/gate.js'
 import {k6OperatorDriverFor} from '../load/k6-operator.js'
-import {LOAD_DRIVERS} from '../experiment/model.js'
+import {type Experiment, LOAD_DRIVERS} from '../experiment/model.js'
+import type {LoadDriver} from '../load/driver.js'
+import type {Target} from '../runner/target.js'
 import {githubAnnotations, githubSummary} from '../report/run/github.js'
 import type {JournalDocument} from '../journal/journal.js'
 
@@ -82,27 +83,14 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
     if (flags.entry !== undefined) parseEntryFlag(flags.entry, experiment.spec.load.entry, experiment.spec.load.url)
     const name = driverName(flags.driver, experiment)
     const local = name === 'k6-operator' ? undefined : await localDriver(name, line => out.write(`${line}\n`))
-    const session = await Session.open({
-      out,
-      target: targetFlags(flags),
-      ...(experiment.spec.target?.namespace === undefined ? {} : {namespace: experiment.spec.target.namespace}),
-      ...(flags.pushgateway === undefined ? {} : {pushgateway: flags.pushgateway}),
-      ...(flags['pushgateway-instance'] === undefined ? {} : {pushgatewayInstance: flags['pushgateway-instance']}),
-    })
+    const session = await Session.open(sessionOptions(out, flags, experiment.spec.target?.namespace))
     const {target} = session
     const prometheusUrl = flags['prometheus-url'] ?? target.prometheusUrl
     let result: ReportedRun
     let startedAt = new Date()
     let closeEntry: (() => Promise<void>) | undefined // a port-forward (to the gateway or --entry portForward's Service), stopped when the run ends
     try {
-      // k6-operator: runner pods in the target cluster, metrics back through its Prometheus.
-      const driver =
-        local ??
-        k6OperatorDriverFor(
-          target.cluster,
-          experiment.spec.load.k6Operator ?? {},
-          prometheusUrl ?? experiment.spec.prometheus?.url,
-        )
+      const driver = local ?? operatorDriver(target, experiment, prometheusUrl)
       const way = await openWayIn(
         withNamespace(experiment, target.namespace),
         flags.entry,
@@ -113,25 +101,19 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
       ) // ${namespace} in stats, PromQL and URLs
       closeEntry = way.close
       startedAt = new Date()
-      result = await session.run(
-        {
-          file: args.file,
-          experiment: way.experiment,
-          cluster: target.cluster,
-          namespace: target.namespace,
-          driver,
-          reportDir: flags['report-dir'],
-          signal: runSignal(session.signals.signal, way),
-          events: session.events(),
-          owner: `${currentUser()}@chaos-cli`,
-          redactHeaders: flags['redact-header'],
-          ...(way.proxy === undefined ? {} : {proxy: way.proxy}),
-          ...(prometheusUrl === undefined ? {} : {prometheusUrl}),
-          ...(flags.phases === undefined ? {} : {phases: flags.phases}),
-          ignition: flags.ignition,
-        },
-        {html: flags.html, redactHeaders: flags['redact-header']},
-      )
+      const experimentRun = {
+        file: args.file,
+        experiment: way.experiment,
+        namespace: target.namespace,
+        driver,
+        way,
+        signal: session.signals.signal,
+        events: session.events(),
+      }
+      result = await session.run(runInput(experimentRun, target.cluster, flags, prometheusUrl), {
+        html: flags.html,
+        redactHeaders: flags['redact-header'],
+      })
     } catch (err) {
       throw after.unwritableRoot(err) // a full report volume before anything was injected: exit 4, the volume named
     } finally {
@@ -142,6 +124,15 @@ With no kubeconfig at all (or with --sandbox) the run uses the built-in sandbox.
       after.runEnded(experiment.metadata.name, result, exitCode, startedAt),
     )
   }
+}
+
+/** k6-operator's driver: runner pods in the target cluster, metrics back through its Prometheus. */
+function operatorDriver(target: Target, experiment: Experiment, prometheusUrl: string | undefined): LoadDriver {
+  return k6OperatorDriverFor(
+    target.cluster,
+    experiment.spec.load.k6Operator ?? {},
+    prometheusUrl ?? experiment.spec.prometheus?.url,
+  )
 }
 
 /** Prints where the run's files are, applies --fail-on to the outcome, sets the exit code, then `ended` (--keep, --notify, --summary). */

@@ -350,14 +350,7 @@ function withFaultCopies(
   const shared = faults.length > 1
   const gatewayCarried = new Set<number>()
   for (const [index, route] of http.entries()) {
-    if (
-      route.fault !== undefined &&
-      gatewayFaults.length > 0 &&
-      faults.length === 0 &&
-      !(route.route ?? []).some(d =>
-        gatewayFaults.some(t => fqdn(d.destination.host, vs.metadata.namespace ?? input.namespace) === t.service),
-      )
-    ) {
+    if (handWrittenFaultAside(route, vs, faults, gatewayFaults, input)) {
       out.push(route) // a hand-written fault on a route to other hosts: not ours to stack on, and not in the way
       continue
     }
@@ -369,14 +362,7 @@ function withFaultCopies(
         },
       )
     }
-    const kind =
-      route.redirect !== undefined
-        ? 'redirect'
-        : route.directResponse !== undefined
-          ? 'directResponse'
-          : route.delegate !== undefined
-            ? 'delegate'
-            : undefined
+    const kind = faultlessKind(route)
     if (kind !== undefined) {
       // Leaving R without a copy keeps first-match order intact: targeted requests R catches are
       // answered by R as before, just without the fault.
@@ -403,6 +389,35 @@ function withFaultCopies(
     out.push(route)
   }
   return {out, notes, carried, gatewayCarried}
+}
+
+/**
+ * A hand-written fault on a route to hosts no gateway fault targets, when only gateway faults are
+ * compiled: not ours to stack on, and not in the way of ours.
+ */
+function handWrittenFaultAside(
+  route: HTTPRoute,
+  vs: VirtualService,
+  faults: TargetedFault[],
+  gatewayFaults: TargetedFault[],
+  input: CompileInput,
+): boolean {
+  return (
+    route.fault !== undefined &&
+    gatewayFaults.length > 0 &&
+    faults.length === 0 &&
+    !(route.route ?? []).some(d =>
+      gatewayFaults.some(t => fqdn(d.destination.host, vs.metadata.namespace ?? input.namespace) === t.service),
+    )
+  )
+}
+
+/** The kind of a route that cannot carry a fault in Istio (redirect, directResponse, delegate), else undefined. */
+function faultlessKind(route: HTTPRoute): 'redirect' | 'directResponse' | 'delegate' | undefined {
+  if (route.redirect !== undefined) return 'redirect'
+  if (route.directResponse !== undefined) return 'directResponse'
+  if (route.delegate !== undefined) return 'delegate'
+  return undefined
 }
 
 function planCreate(input: CompileInput, faults: TargetedFault[], taken: Set<string>): PlannedVirtualService {

@@ -124,64 +124,84 @@ export function planSetup(input: SetupPlanInput): SetupPlan {
       plan.missing.push({index, name: entry.name, available})
       return
     }
-    const held = setupInfo(existing)
-    if (held !== undefined) {
-      throw new UnsafeFault(
-        `DestinationRule ${input.namespace}/${entry.name} still carries the setup of run ${held.runId}`,
-        {hint: `Revert it first: chaos revert --run ${held.runId} --namespace ${input.namespace}`},
-      )
-    }
-    const patch = patchOf(entry)
-    const spec = patchedSpec(existing.spec, patch)
-    const {managedFields: _managedFields, ...meta} = existing.metadata
-    const desired: DestinationRule = {
-      apiVersion: existing.apiVersion,
-      kind: 'DestinationRule',
-      metadata: {
-        ...meta,
-        namespace: input.namespace,
-        labels: {
-          ...existing.metadata.labels,
-          [LABEL_MANAGED]: 'true',
-          ...(isLabelValue(input.runId) ? {[LABEL_RUN_ID]: input.runId} : {}),
-        },
-        annotations: {
-          ...existing.metadata.annotations,
-          [ANNOTATION_RUN_ID]: input.runId,
-          [ANNOTATION_EXPERIMENT]: input.experiment,
-          [ANNOTATION_EXPIRES_AT]: rfc3339(input.expiresAt),
-          ...(input.owner === undefined ? {} : {[ANNOTATION_OWNER]: input.owner}),
-          [ANNOTATION_ORIGINAL_SPEC]: canonicalJson(existing.spec),
-          [ANNOTATION_FINGERPRINT]: setupFingerprint(spec),
-          [ANNOTATION_SETUP_PATCH]: canonicalJson(patch),
-        },
-      },
-      spec,
-    }
-    const violations = validateDestinationRule(desired)
-    if (violations.length > 0) {
-      throw new UnsafeFault(
-        `the DestinationRule ${entry.name} spec.setup would write is not valid: ${violations.map(v => `${v.path}: ${v.message}`).join('; ')}`,
-        {
-          hint: `Fix spec.setup.destinationRules[${index}].trafficPolicy; if the existing object is already invalid, check it with kubectl apply --dry-run=server.`,
-        },
-      )
-    }
-    plan.objects.push({
-      existing,
-      desired,
-      index,
-      revert: {
-        namespace: input.namespace,
-        name: entry.name,
-        runId: input.runId,
-        originalSpec: structuredClone(existing.spec),
-        patch,
-        fingerprint: setupFingerprint(spec),
-      },
-    })
+    plan.objects.push(plannedSetup(input, entry, index, existing))
   })
   return plan
+}
+
+/** One entry's patch of the DestinationRule it names: refused when a run's setup is still on it or the result is invalid. */
+function plannedSetup(
+  input: SetupPlanInput,
+  entry: SetupDestinationRule,
+  index: number,
+  existing: DestinationRule,
+): PlannedSetup {
+  const held = setupInfo(existing)
+  if (held !== undefined) {
+    throw new UnsafeFault(
+      `DestinationRule ${input.namespace}/${entry.name} still carries the setup of run ${held.runId}`,
+      {hint: `Revert it first: chaos revert --run ${held.runId} --namespace ${input.namespace}`},
+    )
+  }
+  const patch = patchOf(entry)
+  const spec = patchedSpec(existing.spec, patch)
+  const desired = markedDestinationRule(input, existing, patch, spec)
+  const violations = validateDestinationRule(desired)
+  if (violations.length > 0) {
+    throw new UnsafeFault(
+      `the DestinationRule ${entry.name} spec.setup would write is not valid: ${violations.map(v => `${v.path}: ${v.message}`).join('; ')}`,
+      {
+        hint: `Fix spec.setup.destinationRules[${index}].trafficPolicy; if the existing object is already invalid, check it with kubectl apply --dry-run=server.`,
+      },
+    )
+  }
+  return {
+    existing,
+    desired,
+    index,
+    revert: {
+      namespace: input.namespace,
+      name: entry.name,
+      runId: input.runId,
+      originalSpec: structuredClone(existing.spec),
+      patch,
+      fingerprint: setupFingerprint(spec),
+    },
+  }
+}
+
+/** The object to write: `existing` with the patched `spec` and the run's marks, which carry all a revert needs. */
+function markedDestinationRule(
+  input: SetupPlanInput,
+  existing: DestinationRule,
+  patch: TrafficPolicyPatch,
+  spec: DestinationRuleSpec,
+): DestinationRule {
+  const {managedFields: _managedFields, ...meta} = existing.metadata
+  return {
+    apiVersion: existing.apiVersion,
+    kind: 'DestinationRule',
+    metadata: {
+      ...meta,
+      namespace: input.namespace,
+      labels: {
+        ...existing.metadata.labels,
+        [LABEL_MANAGED]: 'true',
+        ...(isLabelValue(input.runId) ? {[LABEL_RUN_ID]: input.runId} : {}),
+      },
+      annotations: {
+        ...existing.metadata.annotations,
+        [ANNOTATION_RUN_ID]: input.runId,
+        [ANNOTATION_EXPERIMENT]: input.experiment,
+        [ANNOTATION_EXPIRES_AT]: rfc3339(input.expiresAt),
+        ...(input.owner === undefined ? {} : {[ANNOTATION_OWNER]: input.owner}),
+        [ANNOTATION_ORIGINAL_SPEC]: canonicalJson(existing.spec),
+        [ANNOTATION_FINGERPRINT]: setupFingerprint(spec),
+        [ANNOTATION_SETUP_PATCH]: canonicalJson(patch),
+      },
+    },
+    spec,
+  }
 }
 
 /** A resourceVersion-independent fingerprint of a DestinationRule spec. */
@@ -225,6 +245,7 @@ function restoredObject(current: DestinationRule, spec: DestinationRuleSpec): De
   return {apiVersion: current.apiVersion, kind: 'DestinationRule', metadata, spec}
 }
 
+/** The revert of one setup, decided from the object as it is now and the facts of the run that patched it. */
 function setupRevertWith(current: DestinationRule | undefined, f: SetupFacts): SetupRevertAction {
   const {namespace, name} = f
   if (current === undefined)
@@ -269,10 +290,21 @@ function setupRevertWith(current: DestinationRule | undefined, f: SetupFacts): S
     }
   }
   // Someone changed it since: take back only the fields we set that still hold what we set.
+  return takeBackOurFields(current, f, f.patch, f.originalSpec)
+}
+
+/** The revert of an object someone else edited since we patched it: our fields back to the original, theirs kept. */
+function takeBackOurFields(
+  current: DestinationRule,
+  f: SetupFacts,
+  patch: TrafficPolicyPatch,
+  originalSpec: DestinationRuleSpec,
+): SetupRevertAction {
+  const {namespace, name} = f
   const policy: Record<string, unknown> = {...current.spec.trafficPolicy}
-  const original = (f.originalSpec.trafficPolicy ?? {}) as Record<string, unknown>
+  const original = (originalSpec.trafficPolicy ?? {}) as Record<string, unknown>
   const warnings: string[] = []
-  for (const [field, ours] of Object.entries(f.patch)) {
+  for (const [field, ours] of Object.entries(patch)) {
     if (!isDeepStrictEqual(policy[field], ours)) {
       warnings.push(
         `trafficPolicy.${field} was changed by someone else since run ${f.runId} set it; their value was kept`,
@@ -284,7 +316,7 @@ function setupRevertWith(current: DestinationRule | undefined, f: SetupFacts): S
   }
   const {trafficPolicy: _tp, ...restSpec} = current.spec
   const spec: DestinationRuleSpec =
-    Object.keys(policy).length === 0 && f.originalSpec.trafficPolicy === undefined
+    Object.keys(policy).length === 0 && originalSpec.trafficPolicy === undefined
       ? (restSpec as DestinationRuleSpec)
       : {...restSpec, trafficPolicy: policy}
   return {

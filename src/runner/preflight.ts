@@ -447,17 +447,16 @@ function entryCheck(input: PreflightInput): PreflightCheck[] {
   )
 }
 
-/** Runs every check; the caller stops on any `failed`. */
-export async function preflight(input: PreflightInput): Promise<PreflightCheck[]> {
+/**
+ * Whether the run may do what it needs in the namespace (and in a port-forward's), and the gateway
+ * entry's own access, asked in one round and judged apart.
+ */
+async function permissionChecks(
+  input: PreflightInput,
+  forward: ReturnType<typeof portForwardService>,
+): Promise<PreflightCheck[]> {
   const {cluster, namespace} = input
   const checks: PreflightCheck[] = []
-  const version = await cluster.istioVersion()
-  checks.push({
-    check: 'cluster',
-    status: 'ok',
-    message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`,
-  })
-  const forward = portForwardService(input.experiment, namespace)
   const access = [
     ...requiredAccess(namespace, {setup: (input.experiment.spec.setup?.destinationRules.length ?? 0) > 0}),
     // The port-forward's Service may live in another namespace: its permissions are checked there.
@@ -482,10 +481,13 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
     checks.push(
       ...(await gatewayAccessCheck(cluster, gateway, deniedPermissions(gatewayAccess, allowed.slice(access.length)))),
     )
-  checks.push(...(await hostChecks(cluster, input.experiment.spec.faults, input.plan, namespace)))
-  checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
-  checks.push(...(await setupChecks(cluster, input.experiment, namespace, input.now)))
-  for (const o of input.plan.objects) {
+  return checks
+}
+
+/** A warning for each VirtualService another controller manages (it may overwrite our routes mid-run). */
+function controllerChecks(plan: FaultPlan): PreflightCheck[] {
+  const checks: PreflightCheck[] = []
+  for (const o of plan.objects) {
     const who = o.existing === undefined ? undefined : foreignController(o.existing)
     if (who !== undefined)
       checks.push({
@@ -495,6 +497,25 @@ export async function preflight(input: PreflightInput): Promise<PreflightCheck[]
         hint: 'Pause its sync for the duration of the experiment; the revert keeps whatever it writes meanwhile.',
       })
   }
+  return checks
+}
+
+/** Runs every check; the caller stops on any `failed`. */
+export async function preflight(input: PreflightInput): Promise<PreflightCheck[]> {
+  const {cluster, namespace} = input
+  const checks: PreflightCheck[] = []
+  const version = await cluster.istioVersion()
+  checks.push({
+    check: 'cluster',
+    status: 'ok',
+    message: `${cluster.target.server} (${cluster.target.context}) serves ${ISTIO_GROUP}/${version}`,
+  })
+  const forward = portForwardService(input.experiment, namespace)
+  checks.push(...(await permissionChecks(input, forward)))
+  checks.push(...(await hostChecks(cluster, input.experiment.spec.faults, input.plan, namespace)))
+  checks.push(...subsetChecks(input.plan, await cluster.listDestinationRules(namespace), namespace))
+  checks.push(...(await setupChecks(cluster, input.experiment, namespace, input.now)))
+  checks.push(...controllerChecks(input.plan))
   checks.push(
     ...entryCheck(input),
     ...(await statsCheck(cluster, namespace)),

@@ -7,7 +7,7 @@
  */
 import {ApiError, type Cluster, ConflictError} from '../cluster/cluster.js'
 import {ClusterUnavailable} from '@faultline/core/errors.js'
-import type {Experiment} from '../experiment/model.js'
+import type {Experiment, SetupDestinationRule} from '../experiment/model.js'
 import {faultExpiry} from '../faults/experiment-plan.js'
 import {
   carriesSetup,
@@ -222,16 +222,9 @@ export interface SetupApplyInput {
   revertTimeoutMs?: number
 }
 
-/**
- * Applies `spec.setup` before the baseline: restores stale setups of dead runs first, plans from
- * the DestinationRules as they are now, and writes each one with its restore registered first.
- * Throws (exit 4, nothing of the experiment's faults written) when a write fails; the caller's
- * `revertAll` restores whatever landed.
- */
-export async function applySetup(input: SetupApplyInput): Promise<void> {
-  const {cluster, experiment, namespace, runId, events} = input
-  const entries = experiment.spec.setup?.destinationRules ?? []
-  if (entries.length === 0) return
+/** Restores the setups dead runs left on the DestinationRules `entries` name; throws (exit 4) when one stays. */
+async function restoreStaleSetups(input: SetupApplyInput, entries: readonly SetupDestinationRule[]): Promise<void> {
+  const {cluster, namespace, events} = input
   for (const entry of entries) {
     const dr = await cluster.getDestinationRule(namespace, entry.name)
     const info = dr === undefined ? undefined : setupInfo(dr)
@@ -262,6 +255,19 @@ export async function applySetup(input: SetupApplyInput): Promise<void> {
       message: `stale setup restored: ${outcome.message}`,
     })
   }
+}
+
+/**
+ * Applies `spec.setup` before the baseline: restores stale setups of dead runs first, plans from
+ * the DestinationRules as they are now, and writes each one with its restore registered first.
+ * Throws (exit 4, nothing of the experiment's faults written) when a write fails; the caller's
+ * `revertAll` restores whatever landed.
+ */
+export async function applySetup(input: SetupApplyInput): Promise<void> {
+  const {cluster, experiment, namespace, runId, events} = input
+  const entries = experiment.spec.setup?.destinationRules ?? []
+  if (entries.length === 0) return
+  await restoreStaleSetups(input, entries)
   const existing = await Promise.all(entries.map(e => cluster.getDestinationRule(namespace, e.name)))
   const plan = planSetup({
     entries,
