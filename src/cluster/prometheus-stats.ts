@@ -58,12 +58,19 @@ function readLabels(line: string, i: number): {labels: [string, string][]; end: 
   return undefined
 }
 
-/** One sample line (`name{labels} value [timestamp]`), or undefined when it is not one. */
-function sampleOf(line: string): PromSample | undefined {
+/**
+ * One sample line (`name{labels} value [timestamp]`), or undefined when it is not one or `wanted`
+ * refuses its metric (read before its labels, so a reader of a few families skips the rest cheaply).
+ * The value may be NaN (`Nan`, a bad number): the caller decides. The one reader of sample lines,
+ * for the stats here and the diagnosis's map (src/diagnosis/prom-text.ts).
+ */
+export function readSampleLine(line: string, wanted?: (metric: string) => boolean): PromSample | undefined {
   const brace = line.indexOf('{')
   const space = line.indexOf(' ')
   const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space
   if (nameEnd <= 0) return undefined
+  const metric = line.slice(0, nameEnd)
+  if (wanted !== undefined && !wanted(metric)) return undefined
   let labels: [string, string][] = []
   let rest = nameEnd
   if (line[nameEnd] === '{') {
@@ -72,8 +79,13 @@ function sampleOf(line: string): PromSample | undefined {
     labels = read.labels
     rest = read.end
   }
-  const value = Number(line.slice(rest).trim().split(/\s+/)[0])
-  return Number.isFinite(value) ? {metric: line.slice(0, nameEnd), labels, value} : undefined
+  return {metric, labels, value: Number(line.slice(rest).trim().split(/\s+/)[0])}
+}
+
+/** One sample line with a finite value, or undefined. */
+function sampleOf(line: string): PromSample | undefined {
+  const sample = readSampleLine(line)
+  return sample !== undefined && Number.isFinite(sample.value) ? sample : undefined
 }
 
 /** The counter, gauge and untyped samples of a text exposition (histograms and summaries left out). */

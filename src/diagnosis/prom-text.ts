@@ -5,6 +5,8 @@
  * little memory. Pure.
  */
 
+import {readSampleLine} from '../cluster/prometheus-stats.js'
+
 /** The metric families the map reads, and the labels it keeps of each (the rest are dropped). */
 const ISTIO_LABELS = [
   'reporter',
@@ -43,33 +45,6 @@ export function seriesKey(metric: string, labels: Record<string, string>): strin
   return `${metric}{${kept.map(k => labels[k] ?? '').join('\u0001')}}`
 }
 
-/** Reads the label block `{a="x",b="y"}` starting at `i` (the `{`); returns the labels and the index after `}`. */
-function readLabels(line: string, i: number): {labels: Record<string, string>; end: number} | undefined {
-  const labels: Record<string, string> = {}
-  let j = i + 1
-  while (j < line.length) {
-    while (line[j] === ' ' || line[j] === ',') j++
-    if (line[j] === '}') return {labels, end: j + 1}
-    const eq = line.indexOf('=', j)
-    if (eq < 0 || line[eq + 1] !== '"') return undefined
-    const name = line.slice(j, eq).trim()
-    let value = ''
-    let k = eq + 2
-    for (; k < line.length; k++) {
-      const c = line[k]
-      if (c === '\\') {
-        const n = line[++k]
-        value += n === 'n' ? '\n' : (n ?? '')
-      } else if (c === '"') break
-      else value += c
-    }
-    if (k >= line.length) return undefined
-    labels[name] = value
-    j = k + 1
-  }
-  return undefined
-}
-
 /**
  * The samples of the map's metric families in a text exposition, with only the labels the map
  * keeps. Samples of the same series (after dropping labels) are summed. Comments, other families
@@ -84,25 +59,17 @@ export function parseMapMetrics(text: string): Sample[] {
     const line = text.slice(from, to)
     from = to + 1
     if (line.length === 0 || line[0] === '#') continue
-    const brace = line.indexOf('{')
-    const space = line.indexOf(' ')
-    const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space
-    if (nameEnd <= 0) continue
-    const metric = line.slice(0, nameEnd)
-    const keep = MAP_METRICS[metric]
-    if (keep === undefined) continue
-    let labels: Record<string, string> = {}
-    let rest = nameEnd
-    if (line[nameEnd] === '{') {
-      const read = readLabels(line, nameEnd)
-      if (read === undefined) continue
-      labels = read.labels
-      rest = read.end
-    }
-    const value = Number(line.slice(rest).trim().split(/\s+/)[0])
+    const sample = readSampleLine(line, metric => MAP_METRICS[metric] !== undefined)
+    if (sample === undefined) continue
+    const {metric, value} = sample
+    const keep = MAP_METRICS[metric] ?? []
     if (!Number.isFinite(value) && !metric.endsWith('_bucket')) continue
+    const labels = new Map(sample.labels)
     const kept: Record<string, string> = {}
-    for (const k of keep) if (labels[k] !== undefined) kept[k] = labels[k]
+    for (const k of keep) {
+      const v = labels.get(k)
+      if (v !== undefined) kept[k] = v
+    }
     const key = seriesKey(metric, kept)
     const existing = bySeries.get(key)
     if (existing === undefined) bySeries.set(key, {metric, labels: kept, value})
