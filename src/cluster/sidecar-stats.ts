@@ -1,5 +1,6 @@
 /**
- * How the runner reads a sidecar's Envoy stats, decided once per `Cluster` (one run's connection):
+ * How the runner reads a sidecar's Envoy stats, decided once per `Cluster` (one run's connection) and
+ * namespace:
  *
  * - **Through the API server's pod proxy**, `GET /api/v1/namespaces/NS/pods/NAME:15090/proxy/stats/prometheus`
  *   (RBAC: `get pods/proxy`). Port 15090 is the Envoy listener Istio's bootstrap opens for Prometheus
@@ -19,8 +20,11 @@
  *   instances.go` MetricsLocalhostAccessOnly; a managed control plane that cannot reach pod ports) and
  *   exec works.
  *
- * The first read tries the pod proxy; what it finds holds for every later read of the run, and is
- * announced once (`onDecided`; preflight's `stats` line in the console and the journal).
+ * The first read in a namespace tries the pod proxy; what it finds holds for every later read of the
+ * run there. Per namespace, because RBAC is granted per namespace: a gateway entry also reads the
+ * proxies in the gateway's namespace (src/runner/evidence.ts `gatewayNamespaces`), whose Role may
+ * allow exec where the target's allows the pod proxy. The run's first decision, the target
+ * namespace's, is announced once (`onDecided`; preflight's `stats` line in the console and the journal).
  */
 import {ApiError, type Cluster} from './cluster.js'
 import {parsePrometheusStats} from './prometheus-stats.js'
@@ -62,23 +66,29 @@ function summary(err: unknown): string {
   return `${status}${((err as Error).message ?? String(err)).split('\n')[0] ?? ''}`.trim()
 }
 
-/** Reads sidecar stats for one `Cluster`, the way decided by its first read. */
+/** Reads sidecar stats for one `Cluster`, the way in each namespace decided by its first read there. */
 export class SidecarStats {
-  private decision: StatsDecision | undefined
-  private probing: Promise<void> | undefined
+  private readonly decisions = new Map<string, StatsDecision>()
+  private readonly probing = new Map<string, Promise<void>>()
+  private first: StatsDecision | undefined
   private readonly listeners = new Set<(d: StatsDecision) => void>()
 
   constructor(private readonly cluster: Cluster) {}
 
-  /** The way decided, if a read has decided it. */
+  /** The run's first decision (the one announced), if a read has made one. */
   get decided(): StatsDecision | undefined {
-    return this.decision
+    return this.first
   }
 
-  /** Calls `listener` once the way is decided (at once if it is); returns how to stop listening. */
+  /** The way decided in a namespace, if a read there has decided it. */
+  decidedIn(namespace: string): StatsDecision | undefined {
+    return this.decisions.get(namespace)
+  }
+
+  /** Calls `listener` once the run's first way is decided (at once if it is); returns how to stop listening. */
   onDecided(listener: (d: StatsDecision) => void): () => void {
-    if (this.decision !== undefined) {
-      listener(this.decision)
+    if (this.first !== undefined) {
+      listener(this.first)
       return () => undefined
     }
     this.listeners.add(listener)
@@ -88,6 +98,7 @@ export class SidecarStats {
   /** The sidecar's Envoy stats by name (through the proxy rebuilt from Prometheus; by exec Envoy's text). */
   envoy(namespace: string, pod: string): Promise<EnvoyStats> {
     return this.read(
+      namespace,
       async () =>
         parsePrometheusStats(await this.cluster.podProxyGet(namespace, pod, ENVOY_PROMETHEUS_PORT, PROMETHEUS_PATH)),
       async () => parseEnvoyStats(await this.cluster.proxyRequest(namespace, pod, 'stats')),
@@ -97,42 +108,47 @@ export class SidecarStats {
   /** The sidecar's `/stats/prometheus` text, either way. */
   prometheus(namespace: string, pod: string): Promise<string> {
     return this.read(
+      namespace,
       () => this.cluster.podProxyGet(namespace, pod, ENVOY_PROMETHEUS_PORT, PROMETHEUS_PATH),
       () => this.cluster.proxyRequest(namespace, pod, PROMETHEUS_PATH),
     )
   }
 
-  private decide(way: StatsWay, reason: string): void {
-    if (this.decision !== undefined) return
-    this.decision = {way, reason}
-    for (const l of this.listeners) l(this.decision)
+  private decide(namespace: string, way: StatsWay, reason: string): void {
+    if (this.decisions.has(namespace)) return
+    const decision = {way, reason}
+    this.decisions.set(namespace, decision)
+    if (this.first !== undefined) return
+    this.first = decision
+    for (const l of this.listeners) l(decision)
     this.listeners.clear()
   }
 
-  private async read<T>(byProxy: () => Promise<T>, byExec: () => Promise<T>): Promise<T> {
+  private async read<T>(namespace: string, byProxy: () => Promise<T>, byExec: () => Promise<T>): Promise<T> {
     // Reads started together wait for the first one to decide, rather than each trying both ways.
-    while (this.decision === undefined && this.probing !== undefined) await this.probing
-    if (this.decision?.way === 'exec') return byExec()
-    if (this.decision?.way === 'pod-proxy') return byProxy()
-    const attempt = this.first(byProxy, byExec)
+    while (!this.decisions.has(namespace) && this.probing.has(namespace)) await this.probing.get(namespace)
+    const decision = this.decisions.get(namespace)
+    if (decision?.way === 'exec') return byExec()
+    if (decision?.way === 'pod-proxy') return byProxy()
+    const attempt = this.undecided(namespace, byProxy, byExec)
     const probing: Promise<void> = attempt
       .then(
         () => undefined,
         () => undefined,
       )
       .finally(() => {
-        if (this.probing === probing) this.probing = undefined
+        if (this.probing.get(namespace) === probing) this.probing.delete(namespace)
       })
-    this.probing = probing
+    this.probing.set(namespace, probing)
     return attempt
   }
 
   /** The undecided read: the pod proxy first, exec when the proxy cannot serve the stats and exec can. */
-  private async first<T>(byProxy: () => Promise<T>, byExec: () => Promise<T>): Promise<T> {
+  private async undecided<T>(namespace: string, byProxy: () => Promise<T>, byExec: () => Promise<T>): Promise<T> {
     let proxied: unknown
     try {
       const value = await byProxy()
-      this.decide('pod-proxy', '')
+      this.decide(namespace, 'pod-proxy', '')
       return value
     } catch (err) {
       // A pod that went away says nothing about the way: the next read decides.
@@ -140,11 +156,11 @@ export class SidecarStats {
       proxied = err
     }
     const why = summary(proxied)
-    // RBAC does not change during a run: a 403 settles it whatever exec then does.
-    if (proxied instanceof ApiError && proxied.status === 403) this.decide('exec', why)
+    // RBAC does not change during a run: a 403 settles it in this namespace whatever exec then does.
+    if (proxied instanceof ApiError && proxied.status === 403) this.decide(namespace, 'exec', why)
     try {
       const value = await byExec()
-      this.decide('exec', why)
+      this.decide(namespace, 'exec', why)
       return value
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 0
@@ -160,7 +176,7 @@ export class SidecarStats {
 
 const readers = new WeakMap<Cluster, SidecarStats>()
 
-/** The stats reader of a cluster connection (one per run: its way is decided once). */
+/** The stats reader of a cluster connection (one per run: its way is decided once in each namespace). */
 export function sidecarStats(cluster: Cluster): SidecarStats {
   let reader = readers.get(cluster)
   if (reader === undefined) {

@@ -12,6 +12,7 @@ import {sidecarStats} from '../cluster/sidecar-stats.js'
 import {sumMatching} from '../cluster/stats.js'
 import {fqdn} from '@faultline/core/istio/routing.js'
 import type {LoadEntry} from '../experiment/model.js'
+import {DEFAULT_GATEWAY} from '../faults/entry-gateways.js'
 import type {WindowSummary} from '../load/recorder.js'
 import {formatNumber} from '../probes/prometheus.js'
 
@@ -72,9 +73,6 @@ export async function readFaultCounters(
   return totals
 }
 
-/** Where Istio's default ingress gateway runs (its `istio-ingress` chart's namespace). */
-const DEFAULT_GATEWAY_NAMESPACE = 'istio-system'
-
 /**
  * The namespaces besides the target's whose proxies can apply the faults: with a gateway entry, the
  * gateway's — Istio applies the routes of gateway-bound VirtualServices, where the compiler writes a
@@ -87,9 +85,9 @@ export function gatewayNamespaces(experiment: {spec: {load: {entry?: LoadEntry}}
     entry === undefined
       ? undefined
       : 'gateway' in entry
-        ? (entry.gateway.namespace ?? DEFAULT_GATEWAY_NAMESPACE)
+        ? (entry.gateway.namespace ?? DEFAULT_GATEWAY.namespace)
         : 'url' in entry
-          ? DEFAULT_GATEWAY_NAMESPACE
+          ? DEFAULT_GATEWAY.namespace
           : undefined
   return gateway === undefined || gateway === namespace ? [] : [gateway]
 }

@@ -64,7 +64,7 @@ export async function statsCheck(cluster: Cluster, namespace: string): Promise<P
       },
     ]
   }
-  const decision = reader.decided
+  const decision = reader.decidedIn(namespace)
   if (decision === undefined) return []
   const said = describeDecision(decision)
   return [{check: 'stats', status: 'ok', message: said.message, ...(said.hint === undefined ? {} : {hint: said.hint})}]

@@ -14,7 +14,7 @@ import {snapshotEnvoy, statsInclusionHint} from '../probes/envoy.js'
 import {PrometheusClient} from '../probes/prometheus.js'
 import {sumMatching} from '../cluster/stats.js'
 import type {PreflightCheck} from './preflight-check.js'
-import {GATEWAY_ACCESS, gatewayAccessCheck} from './preflight-gateway.js'
+import {gatewayAccess, gatewayChecks} from './preflight-gateway.js'
 import {meshChecks} from './preflight-mesh.js'
 import {deniedPermissions, STATS_EXEC_ACCESS, STATS_PROXY_ACCESS, statsCheck} from './preflight-stats.js'
 import {setupChecks} from './setup.js'
@@ -449,7 +449,8 @@ function entryCheck(input: PreflightInput): PreflightCheck[] {
 
 /**
  * Whether the run may do what it needs in the namespace (and in a port-forward's), and the gateway
- * entry's own access, asked in one round and judged apart.
+ * entry's own access (finding the gateway; reading its proxies' fault counters), asked in one round
+ * and judged apart.
  */
 async function permissionChecks(
   input: PreflightInput,
@@ -462,10 +463,11 @@ async function permissionChecks(
     // The port-forward's Service may live in another namespace: its permissions are checked there.
     ...(forward === undefined ? [] : PORT_FORWARD_ACCESS.map(a => ({...a, namespace: forward.namespace}))),
   ]
-  // A gateway entry without a URL may have to port-forward to the gateway: asked in its namespace, judged apart.
+  // A gateway entry without a URL may have to port-forward to the gateway, and reads the fault counters
+  // of its proxies: asked in its namespace, judged apart.
   const gateway = gatewayService(input.experiment)
-  const gatewayAccess = gateway === undefined ? [] : GATEWAY_ACCESS.map(a => ({...a, namespace: gateway.namespace}))
-  const allowed = await cluster.canI([...access, ...gatewayAccess])
+  const inGateway = gateway === undefined ? [] : gatewayAccess(gateway)
+  const allowed = await cluster.canI([...access, ...inGateway])
   const denied = deniedPermissions(access, allowed)
   checks.push(
     denied.length === 0
@@ -478,9 +480,7 @@ async function permissionChecks(
         },
   )
   if (gateway !== undefined)
-    checks.push(
-      ...(await gatewayAccessCheck(cluster, gateway, deniedPermissions(gatewayAccess, allowed.slice(access.length)))),
-    )
+    checks.push(...(await gatewayChecks(cluster, gateway, input.plan, allowed.slice(access.length))))
   return checks
 }
 

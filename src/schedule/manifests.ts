@@ -314,8 +314,8 @@ function runnerPodSpec(bundle: ScheduleBundle, options: ScheduleOptions): Record
 
 /**
  * The run's Roles and RoleBindings: in each target namespace what preflight checks there, and in
- * each namespace a gateway entry finds its gateway Service in, what finding it may take (a target
- * namespace that is also a gateway's gets both in one Role).
+ * each namespace a gateway entry finds its gateway Service in, what finding it may take and reading
+ * its proxies' fault counters (a target namespace that is also a gateway's gets both in one Role).
  */
 function runnerRbac(bundle: ScheduleBundle, options: ScheduleOptions, targets: string[]): Manifest[] {
   const {name, namespace: home, version} = options
@@ -326,9 +326,12 @@ function runnerRbac(bundle: ScheduleBundle, options: ScheduleOptions, targets: s
     portForward: usesPortForward(bundle.experiments),
   }
   // Whether the gateway Service has a load-balancer address when the run starts cannot be known here: without one, the run port-forwards to a gateway pod.
+  // Nor whether the gateway will apply a fault: that depends on the VirtualServices bound to it when the run compiles.
   const gatewayWhy = (ns: string) => [
     `for the gateway entry of ${(gateways.get(ns) ?? []).map(g => `${g.experiment} (Service ${ns}/${g.service})`).join(', ')}: list services, to find its load-balancer address;`,
-    'without one (unknown until the run) chaos port-forwards to a ready pod of it: list pods, get and create pods/portforward',
+    'without one (unknown until the run) chaos port-forwards to a ready pod of it: list pods, get and create pods/portforward;',
+    "a fault the gateway applies (on a service its VirtualServices route to directly) is counted by the proxies here, which the ignition check and the fault phase's evidence read:",
+    'list pods, get pods/proxy, and get and create pods/exec as the fallback (preflight wants either of those two)',
   ]
   const inTargets = targets.flatMap(ns =>
     rbac(name, home, ns, runRules({...uses, gateway: gateways.has(ns)}), 'runner', version).map(object => ({
@@ -343,7 +346,10 @@ function runnerRbac(bundle: ScheduleBundle, options: ScheduleOptions, targets: s
     .filter(ns => !targets.includes(ns))
     .flatMap(ns =>
       rbac(name, home, ns, gatewayRules(), 'runner', version).map(object => ({
-        comment: [`${object.kind} ${ns}/${name}: the run's way in, through a gateway`, ...gatewayWhy(ns)],
+        comment: [
+          `${object.kind} ${ns}/${name}: the run's way in, through a gateway, and the fault counters of its proxies`,
+          ...gatewayWhy(ns),
+        ],
         object,
       })),
     )

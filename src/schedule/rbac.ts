@@ -1,7 +1,7 @@
 /**
  * Least-privilege RBAC for scheduled runs. The run's Role is exactly the permissions preflight
- * checks (`requiredAccess`; in a gateway entry's namespace `GATEWAY_ACCESS`), so what a run asks
- * for and what the schedule grants cannot drift.
+ * checks (`requiredAccess`; in a gateway entry's namespace `GATEWAY_ACCESS` and
+ * `GATEWAY_STATS_ACCESS`), so what a run asks for and what the schedule grants cannot drift.
  *
  * What needs no Role: `SelfSubjectAccessReview` (preflight's permission check) is granted to every
  * authenticated user by the built-in ClusterRole `system:basic-user`, and the discovery calls
@@ -11,7 +11,7 @@ import type {AccessCheck} from '../cluster/cluster.js'
 import {ISTIO_GROUP} from '@faultline/core/istio/types.js'
 import {gatewayService} from '../faults/entry-gateways.js'
 import {requiredAccess} from '../runner/preflight.js'
-import {GATEWAY_ACCESS} from '../runner/preflight-gateway.js'
+import {GATEWAY_ACCESS, GATEWAY_STATS_ACCESS} from '../runner/preflight-gateway.js'
 
 /** One rule of a Role, as rbac.authorization.k8s.io/v1 writes it. */
 export interface PolicyRule {
@@ -63,7 +63,7 @@ export function runRules(
   return policyRules([
     ...access.map(({namespace: _, ...a}) => a),
     ...(options.k6Operator === true ? K6_OPERATOR_ACCESS : []),
-    ...(options.gateway === true ? GATEWAY_ACCESS : []),
+    ...(options.gateway === true ? [...GATEWAY_ACCESS, ...GATEWAY_STATS_ACCESS] : []),
   ])
 }
 
@@ -94,9 +94,14 @@ export function gatewayNamespaces(
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)))
 }
 
-/** The Role rules in a gateway's namespace: what preflight asks there (src/runner/preflight-gateway.ts). */
+/**
+ * The Role rules in a gateway's namespace: what preflight asks there (src/runner/preflight-gateway.ts),
+ * finding the gateway and reading its proxies' fault counters. Both ways of reading those are granted,
+ * as in the target namespace: which one works (a pod's port 15090 may not be reachable) is known only
+ * when the run reads.
+ */
 export function gatewayRules(): PolicyRule[] {
-  return policyRules(GATEWAY_ACCESS)
+  return policyRules([...GATEWAY_ACCESS, ...GATEWAY_STATS_ACCESS])
 }
 
 /** The Role rules of the reaper (`setup`: an experiment of the schedule has a `spec.setup`). */

@@ -120,6 +120,33 @@ describe('reading sidecar stats: the pod proxy, else exec', () => {
     assert.equal(b.decisions.length, 0)
   })
 
+  it("decides per namespace: a gateway's namespace that allows only exec is read by exec while the target's goes through the pod proxy", async () => {
+    const cluster = clusterWith(['reviews-v2-a'])
+    cluster.pods.push({name: 'gw-b', namespace: 'istio-system', labels: {}, containers: ['istio-proxy'], ready: true})
+    cluster.stats.set('gw-b', DELAYS_TEXT)
+    cluster.prometheusStats.set('gw-b', DELAYS_PROM)
+    cluster.denied.add('get pods/proxy in istio-system')
+    const {stats, decisions} = reader(cluster)
+    await stats.envoy('default', 'reviews-v2-a')
+    const gateway = await stats.envoy('istio-system', 'gw-b')
+    assert.equal(sumMatching(gateway, 'http.*.fault.delays_injected').value, 4)
+    await stats.envoy('istio-system', 'gw-b')
+    await stats.envoy('default', 'reviews-v2-a')
+    assert.deepEqual(cluster.podProxyGets, [
+      'default/reviews-v2-a:15090/stats/prometheus',
+      'istio-system/gw-b:15090/stats/prometheus',
+      'default/reviews-v2-a:15090/stats/prometheus',
+    ])
+    assert.deepEqual(cluster.execs, ['istio-system/gw-b stats', 'istio-system/gw-b stats'])
+    assert.equal(stats.decidedIn('default')?.way, 'pod-proxy')
+    assert.equal(stats.decidedIn('istio-system')?.way, 'exec')
+    assert.deepEqual(
+      decisions.map(d => d.way),
+      ['pod-proxy'],
+      "the run's first decision (the target namespace's, preflight's stats line) is the one announced",
+    )
+  })
+
   it('one reader per cluster connection, so every caller in a run shares its decision', () => {
     const cluster = clusterWith([])
     assert.equal(sidecarStats(cluster), sidecarStats(cluster))

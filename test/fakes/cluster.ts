@@ -166,6 +166,12 @@ export class FakeCluster implements Cluster {
   }
 
   async listPods(namespace: string, selector: string): Promise<PodSummary[]> {
+    if (this.isDenied('list pods', namespace))
+      throw new ApiError(
+        `pods is forbidden: User "fake" cannot list resource "pods" in API group "" in the namespace "${namespace}"`,
+        403,
+        'Forbidden',
+      )
     const terms = selector === '' ? [] : selector.split(',').map(kv => kv.split('='))
     return this.pods.filter(p => p.namespace === namespace && terms.every(([k, v]) => p.labels[k as string] === v))
   }

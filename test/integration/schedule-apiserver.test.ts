@@ -13,6 +13,7 @@ import assert from 'node:assert/strict'
 import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {grantedPermissions, type PolicyRule} from '../../src/schedule/rbac.js'
 import {buildSchedule, renderManifests} from '../../src/schedule/schedule.js'
 import {type RealApiServer, realApiServerProblem, startRealApiServer} from './real-apiserver.js'
 import type {Kubectl} from './sandbox-cli.js'
@@ -90,7 +91,7 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
     }
   })
 
-  it("accepts a gateway entry's Role and RoleBinding in the gateway's namespace", async () => {
+  it("accepts a gateway entry's Role and RoleBinding in the gateway's namespace, its proxies' stats included", async () => {
     const dir = (server as RealApiServer).dir
     const text = (await readFile('experiments/ratings-abort.yaml', 'utf8')).replace(
       /^ {2}load:\n/m,
@@ -109,6 +110,9 @@ describe('chaos schedule documents against a real kube-apiserver (server-side dr
       rbac.map(m => m.object.kind),
       ['Role', 'RoleBinding'],
     )
+    const granted = grantedPermissions((rbac[0]?.object as {rules?: PolicyRule[]}).rules ?? [])
+    for (const p of ['get core/pods/proxy', 'get core/pods/exec', 'create core/pods/exec', 'get core/pods/portforward'])
+      assert.ok(granted.includes(p), p)
     assert.equal((await kubectl('create', 'namespace', 'istio-system')).code, 0)
     const file = join(dir, 'gateway-rbac.yaml')
     await writeFile(file, renderManifests(rbac))

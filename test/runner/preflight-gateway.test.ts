@@ -3,17 +3,18 @@ import assert from 'node:assert/strict'
 import type {AccessCheck} from '../../src/cluster/cluster.js'
 import type {Experiment, LoadEntry} from '../../src/experiment/model.js'
 import {planExperiment} from '../../src/faults/experiment-plan.js'
+import type {VirtualService} from '@faultline/core/istio/types.js'
 import {preflight} from '../../src/runner/preflight.js'
-import {GATEWAY_ACCESS} from '../../src/runner/preflight-gateway.js'
+import {faultsInGateway, GATEWAY_ACCESS, GATEWAY_STATS_ACCESS} from '../../src/runner/preflight-gateway.js'
 import {FakeCluster} from '../fakes/cluster.js'
 
-function experiment(entry: LoadEntry | undefined): Experiment {
+function experiment(entry: LoadEntry | undefined, service = 'ratings'): Experiment {
   return {
     apiVersion: 'faultline.dev/v1alpha1',
     kind: 'Experiment',
     metadata: {name: 'gateway'},
     spec: {
-      faults: [{service: 'ratings', abort: {httpStatus: 503, percentage: 100}}],
+      faults: [{service, abort: {httpStatus: 503, percentage: 100}}],
       phases: {baseline: '1s', fault: '1s', recovery: '1s'},
       load: {
         url: 'http://productpage:9080/productpage',
@@ -44,9 +45,28 @@ function clusterWithGateway(address?: string): FakeCluster & {asked: AccessCheck
   return cluster
 }
 
-async function findings(cluster: FakeCluster, entry: LoadEntry | undefined) {
-  const exp = experiment(entry)
-  const plan = planExperiment({experiment: exp, existing: [], runId: 'r1', now: new Date(), namespace: 'default'})
+/** Bookinfo's VirtualService bound to its Gateway: the gateway calls productpage (so applies a fault on it), no sidecar does. */
+const BOOKINFO: VirtualService = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: {name: 'bookinfo', namespace: 'default'},
+  spec: {
+    hosts: ['*'],
+    gateways: ['bookinfo-gateway'],
+    http: [
+      {match: [{uri: {exact: '/productpage'}}], route: [{destination: {host: 'productpage', port: {number: 9080}}}]},
+    ],
+  },
+}
+
+/** The permissions findings of a preflight (`service`: the faulted one; `existing`: the namespace's VirtualServices). */
+async function findings(
+  cluster: FakeCluster,
+  entry: LoadEntry | undefined,
+  {service = 'ratings', existing = []}: {service?: string; existing?: VirtualService[]} = {},
+) {
+  const exp = experiment(entry, service)
+  const plan = planExperiment({experiment: exp, existing, runId: 'r1', now: new Date(), namespace: 'default'})
   const checks = await preflight({
     experiment: exp,
     cluster,
@@ -61,11 +81,12 @@ async function findings(cluster: FakeCluster, entry: LoadEntry | undefined) {
 
 const GATEWAY: LoadEntry = {gateway: {service: 'istio-ingressgateway'}, host: 'bookinfo.example.com'}
 const PORT_FORWARD = ['get pods/portforward', 'create pods/portforward']
+const STATS = ['get pods/proxy', 'get pods/exec', 'create pods/exec']
 
 describe("preflight: a gateway entry's permissions in the gateway's namespace", () => {
-  it("asks there for what finding the gateway takes (list services, list pods, pods/portforward), and says nothing more when they're granted", async () => {
+  it("asks there, each once, for what finding the gateway takes (list services, list pods, pods/portforward) and reading its proxies' fault counters (pods/proxy, else pods/exec), and says nothing more when they're granted", async () => {
     const cluster = clusterWithGateway()
-    const checks = await findings(cluster, GATEWAY)
+    const checks = await findings(cluster, GATEWAY, {service: 'productpage', existing: [BOOKINFO]})
     assert.deepEqual(
       checks.map(c => c.status),
       ['ok'],
@@ -73,8 +94,8 @@ describe("preflight: a gateway entry's permissions in the gateway's namespace", 
     const asked = cluster.asked
       .filter(a => a.namespace === 'istio-system')
       .map(a => `${a.verb} ${a.resource}${a.subresource === undefined ? '' : '/' + a.subresource}`)
-    assert.deepEqual(asked, ['list services', 'list pods', ...PORT_FORWARD])
-    assert.equal(GATEWAY_ACCESS.length, asked.length)
+    assert.deepEqual(asked, ['list services', 'list pods', ...PORT_FORWARD, ...STATS])
+    assert.equal(GATEWAY_ACCESS.length + GATEWAY_STATS_ACCESS.length - 1, asked.length, 'list pods is wanted by both')
   })
 
   it('is an error when the gateway has no load-balancer address (the run port-forwards to its pod), naming what is missing where', async () => {
@@ -132,5 +153,94 @@ describe("preflight: a gateway entry's permissions in the gateway's namespace", 
       )
       assert.ok(!quiet.asked.some(a => a.subresource === 'portforward'))
     }
+  })
+})
+
+describe("preflight: a gateway entry reading the fault counters of the gateway's proxies", () => {
+  it('knows the faults the plan has the gateway apply: its fault routes bound to the gateway, not those of sidecars', () => {
+    const plan = (service: string, existing: VirtualService[]) =>
+      planExperiment({
+        experiment: experiment(GATEWAY, service),
+        existing,
+        runId: 'r1',
+        now: new Date(),
+        namespace: 'default',
+      })
+    assert.deepEqual(faultsInGateway(plan('productpage', [BOOKINFO])), ['productpage'])
+    assert.deepEqual(faultsInGateway(plan('ratings', [BOOKINFO])), [], 'the gateway does not call ratings')
+    assert.deepEqual(faultsInGateway(plan('productpage', [])), [], 'no VirtualService is bound to a gateway')
+  })
+
+  it('either way of reading them will do, as in the target namespace', async () => {
+    for (const denied of [['get pods/proxy'], ['get pods/exec', 'create pods/exec']]) {
+      const cluster = clusterWithGateway()
+      for (const p of denied) cluster.denied.add(`${p} in istio-system`)
+      const checks = await findings(cluster, GATEWAY, {service: 'productpage', existing: [BOOKINFO]})
+      assert.deepEqual(
+        checks.map(c => c.status),
+        ['ok'],
+        `${denied.join(', ')} denied`,
+      )
+    }
+  })
+
+  it('is an error when neither is granted and the gateway applies a fault, naming the namespace, the fault and the fix', async () => {
+    const cluster = clusterWithGateway()
+    for (const p of STATS) cluster.denied.add(`${p} in istio-system`)
+    const checks = await findings(cluster, GATEWAY, {service: 'productpage', existing: [BOOKINFO]})
+    assert.deepEqual(
+      checks.map(c => c.status),
+      ['ok', 'failed'],
+    )
+    assert.equal(
+      checks[1]?.message,
+      'not allowed in istio-system, where the gateway istio-ingressgateway applies the fault on productpage: get pods/proxy (or, to read sidecar stats by exec instead, get pods/exec and create pods/exec), so the fault counters of its proxies cannot be read: the ignition check would not see the gateway apply the fault (and stops the run when no sidecar counts it either), nor the fault phase time its effect',
+    )
+    assert.equal(
+      checks[1]?.hint,
+      'Grant them with a Role in istio-system (`chaos schedule` prints one for a scheduled run), or run as a user who has them. Nothing was injected.',
+    )
+  })
+
+  it("names list pods too, beside the gateway's own finding, when the pods cannot be listed", async () => {
+    const cluster = clusterWithGateway('203.0.113.10')
+    cluster.denied.add('list pods in istio-system')
+    const checks = await findings(cluster, GATEWAY, {service: 'productpage', existing: [BOOKINFO]})
+    assert.deepEqual(
+      checks.map(c => c.status),
+      ['ok', 'warning', 'failed'],
+    )
+    assert.match(checks[2]?.message ?? '', /applies the fault on productpage: list pods, so the fault counters/)
+  })
+
+  it('says nothing when no fault is applied in the gateway: its counters cannot move', async () => {
+    const cluster = clusterWithGateway()
+    for (const p of STATS) cluster.denied.add(`${p} in istio-system`)
+    const checks = await findings(cluster, GATEWAY, {service: 'ratings', existing: [BOOKINFO]})
+    assert.deepEqual(
+      checks.map(c => c.status),
+      ['ok'],
+    )
+  })
+
+  it("adds nothing to the target namespace's own finding when the gateway runs there", async () => {
+    const cluster = clusterWithGateway()
+    for (const p of STATS) cluster.denied.add(`${p} in default`)
+    const checks = await findings(
+      cluster,
+      {gateway: {service: 'istio-ingressgateway', namespace: 'default'}},
+      {
+        service: 'productpage',
+        existing: [BOOKINFO],
+      },
+    )
+    assert.deepEqual(
+      checks.map(c => c.status),
+      ['failed'],
+    )
+    assert.match(
+      checks[0]?.message ?? '',
+      /^not allowed in default: get pods\/proxy \(or, to read sidecar stats by exec/,
+    )
   })
 })

@@ -86,13 +86,16 @@ describe('chaos schedule of an experiment entering through a gateway Service', (
       (await buildSchedule({file: EXPERIMENT, cron: '@daily', reaper: false, version: '0.1.0'})).manifests as never,
     )
   const GATEWAY_ROLE = [
+    'create core/pods/exec',
     'create core/pods/portforward',
+    'get core/pods/exec',
     'get core/pods/portforward',
+    'get core/pods/proxy',
     'list core/pods',
     'list core/services',
   ]
 
-  it("grants, in the gateway's namespace, reading its Services and port-forwarding to its pods, bound to the run's ServiceAccount, saying why", async () => {
+  it("grants, in the gateway's namespace, reading its Services, port-forwarding to its pods and reading their proxies' stats, bound to the run's ServiceAccount, saying why", async () => {
     const {roles, rbac} = await schedule('{gateway: {service: istio-ingressgateway}, host: bookinfo.example.com}')
     assert.deepEqual(Object.keys(roles).sort(), ['default/ratings-abort', 'istio-system/ratings-abort'])
     assert.deepEqual(roles['default/ratings-abort'], await plain(), "the target namespace's Role is unchanged")
@@ -102,9 +105,11 @@ describe('chaos schedule of an experiment entering through a gateway Service', (
       {kind: 'ServiceAccount', name: 'ratings-abort', namespace: 'default'},
     ])
     assert.deepEqual(binding?.comment, [
-      "RoleBinding istio-system/ratings-abort: the run's way in, through a gateway",
+      "RoleBinding istio-system/ratings-abort: the run's way in, through a gateway, and the fault counters of its proxies",
       'for the gateway entry of ratings-abort (Service istio-system/istio-ingressgateway): list services, to find its load-balancer address;',
-      'without one (unknown until the run) chaos port-forwards to a ready pod of it: list pods, get and create pods/portforward',
+      'without one (unknown until the run) chaos port-forwards to a ready pod of it: list pods, get and create pods/portforward;',
+      "a fault the gateway applies (on a service its VirtualServices route to directly) is counted by the proxies here, which the ignition check and the fault phase's evidence read:",
+      'list pods, get pods/proxy, and get and create pods/exec as the fallback (preflight wants either of those two)',
     ])
   })
 

@@ -13,8 +13,10 @@ import {KubeCluster} from '../../src/cluster/kube.js'
 import {gatewayAddress} from '../../src/cli/entry.js'
 import {compileFaults} from '../../src/faults/compile.js'
 import type {DestinationRule, VirtualService} from '@faultline/core/istio/types.js'
+import {readFaultCounters} from '../../src/runner/evidence.js'
 import {revertLeftovers} from '../../src/runner/leftovers.js'
 import {requiredAccess} from '../../src/runner/preflight.js'
+import {gatewayAccess} from '../../src/runner/preflight-gateway.js'
 import {gatewayRules, grantedPermissions, policyRules, reaperRules, runRules} from '../../src/schedule/rbac.js'
 import {type Fixture, PODS, startFixture} from '../../packages/sandbox/test/apiserver/fakes.js'
 import {attributes, type Recorded, type RecordingProxy, startRecordingProxy} from './recording-proxy.js'
@@ -259,7 +261,7 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
     assert.deepEqual(grantedPermissions(policyRules(requiredAccess('default', {setup: true}))), used)
   })
 
-  it("a gateway entry's Role in the gateway's namespace grants what finding the gateway requests, with no load-balancer address", async () => {
+  it("a gateway entry's Role in the gateway's namespace grants what finding the gateway (with no load-balancer address) and reading its proxies' fault counters request", async () => {
     // The fixture's ratings Service stands in for the gateway's: no load-balancer address, so chaos port-forwards to its pod.
     const gateway = await gatewayAddress(
       {gateway: {service: 'ratings', namespace: 'default', port: 9080}},
@@ -271,10 +273,37 @@ describe('chaos schedule RBAC, derived from what src/cluster/kube.ts sends', fun
       .then(r => r.arrayBuffer())
       .catch(() => undefined)
     await gateway.close?.()
-    const used = permissionsOf(proxy.requests, 'default')
-    assert.deepEqual(used, ['get core/pods/portforward', 'list core/pods', 'list core/services'])
-    // And create pods/portforward, which Kubernetes 1.35 also checks for the WebSocket upgrade.
-    assert.deepEqual(grantedPermissions(gatewayRules()), ['create core/pods/portforward', ...used])
+    const finding = permissionsOf(proxy.requests, 'default')
+    assert.deepEqual(finding, ['get core/pods/portforward', 'list core/pods', 'list core/services'])
+    // The ignition check and the fault phase's evidence read the fault counters of every proxy in the
+    // gateway's namespace (readFaultCounters, for both): through the pod proxy on a fresh connection…
+    proxy.requests.length = 0
+    const byProxy = await readFaultCounters(clusterAt(proxy.url, 'default'), 'default')
+    assert.equal(byProxy.pods, 2, 'both proxies read')
+    const counters = permissionsOf(proxy.requests, 'default')
+    assert.deepEqual(counters, ['get core/pods/proxy', 'list core/pods'])
+    // …and by exec, the fallback, where the pod proxy is refused.
+    const refusing = await startRecordingProxy(fixture.server.url, fixture.server.certificateAuthority, r => {
+      const a = attributes(r)
+      return a.kind === 'resource' && a.subresource === 'proxy'
+    })
+    let byExec: string[]
+    try {
+      const read = await readFaultCounters(clusterAt(refusing.url, 'default'), 'default')
+      assert.equal(read.pods, 2, 'both proxies read by exec')
+      byExec = permissionsOf(refusing.requests, 'default')
+    } finally {
+      await refusing.close()
+    }
+    assert.deepEqual(byExec, ['create core/pods/exec', 'get core/pods/exec', 'get core/pods/proxy', 'list core/pods'])
+    const used = [...new Set([...finding, ...counters, ...byExec])].sort()
+    // And create pods/portforward, which Kubernetes 1.35 also checks for the WebSocket upgrade, as for exec.
+    assert.deepEqual(grantedPermissions(gatewayRules()), [...used, 'create core/pods/portforward'].sort())
+    // Preflight asks there exactly what the Role grants: a scheduled run passes its own permission check.
+    assert.deepEqual(
+      grantedPermissions(policyRules(gatewayAccess({service: 'ratings', namespace: 'default'}))),
+      grantedPermissions(gatewayRules()),
+    )
   })
 
   it("the reaper's Role grants exactly what chaos revert --expired requests to revert both kinds of leftovers", async () => {
