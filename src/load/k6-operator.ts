@@ -13,7 +13,8 @@
  *   failed runner pod is exit 4, nothing injected.
  * - `run`: every second, range queries of the run's series feed the Recorder per second and class
  *   (counts by status from `k6_http_reqs_total`, latencies from the native histogram's bucket
- *   deltas), sealed a few seconds behind the clock; the stage and the pods are watched, and a
+ *   deltas, failure reasons from the script's `k6_faultline_request_failed_total`,
+ *   src/load/k6-operator-feed.ts), sealed a few seconds behind the clock; the stage and the pods are watched, and a
  *   failure stops the run (`fail`: exit 4 in the baseline, 3 with the fault live).
  * - `thresholds`: every traffic-class threshold per phase in PromQL over the window, e.g.
  *   `histogram_quantile(0.99, sum(increase(k6_http_req_duration_seconds{testrun_name=…,traffic="targeted"}[30s])))`.
@@ -36,13 +37,10 @@ import {
   splitProblems,
   STAGE_DEADLINES_MS,
 } from './k6-operator-plan.js'
+import {SecondFeed} from './k6-operator-feed.js'
 import {
-  type ApiHistogram,
-  bucketLatencies,
-  DURATION,
   instantValue,
   percentilesOf,
-  rangeSeries,
   remoteWriteProblem,
   REQS,
   selector,
@@ -478,84 +476,6 @@ async function waitForSamples(prometheus: string, testRun: string, end: Date, ma
     )
     if (latest !== undefined && latest * 1000 >= end.getTime()) return
     await new Promise(r => setTimeout(r, 250))
-  }
-}
-
-/**
- * Range queries at a 1 s step turned into per-second Recorder input: at each step, what the
- * cumulative counters and histograms grew by since the step before is charged to the second that
- * ended there (the runners push every second, so a request lands in the second it completed in, not
- * the one it started in as with the other drivers: that is this driver's resolution).
- */
-class SecondFeed {
-  private from: Date
-  private readonly counts = new Map<string, number>()
-  private readonly hist = new Map<string, ApiHistogram>()
-
-  constructor(
-    private readonly recorder: Recorder,
-    private readonly t0Wall: number,
-    private readonly testRun: string,
-    private readonly prometheus: string,
-  ) {
-    this.from = new Date(Math.floor(t0Wall / 1000) * 1000)
-  }
-
-  async poll(to: Date): Promise<void> {
-    const end = new Date(Math.floor(to.getTime() / 1000) * 1000)
-    if (end.getTime() <= this.from.getTime()) return
-    const [reqs, hists] = await Promise.all([
-      rangeSeries(
-        this.prometheus,
-        `sum by (traffic, status, expected_response) (${REQS}${selector(this.testRun)})`,
-        this.from,
-        end,
-        1,
-      ),
-      rangeSeries(this.prometheus, `sum by (traffic) (${DURATION}${selector(this.testRun)})`, this.from, end, 1),
-    ])
-    const byStep = new Map<number, Map<string, {statuses: [number, number][]; latencies: number[]}>>()
-    const at = (t: number, traffic: string) => {
-      let m = byStep.get(t)
-      if (m === undefined) byStep.set(t, (m = new Map()))
-      let c = m.get(traffic)
-      if (c === undefined) m.set(traffic, (c = {statuses: [], latencies: []}))
-      return c
-    }
-    for (const s of reqs) {
-      const key = JSON.stringify(s.metric)
-      const traffic = s.metric['traffic'] ?? ''
-      for (const [t, v] of s.values ?? []) {
-        const value = Number(v)
-        const delta = value - (this.counts.get(key) ?? 0)
-        this.counts.set(key, value)
-        if (delta > 0) at(t, traffic).statuses.push([Number(s.metric['status'] ?? 0), Math.round(delta)])
-      }
-    }
-    for (const s of hists) {
-      const traffic = s.metric['traffic'] ?? ''
-      for (const [t, h] of s.histograms ?? []) {
-        const before = this.hist.get(traffic)
-        if (before?.count !== h.count) at(t, traffic).latencies.push(...bucketLatencies(h, before))
-        this.hist.set(traffic, h)
-      }
-    }
-    for (const [t, classes] of [...byStep].sort(([a], [b]) => a - b)) {
-      // The step at t covers the second that ended at t.
-      const second = Math.floor((t * 1000 - 1000 - this.t0Wall) / 1000)
-      if (second < 0) continue
-      for (const [traffic, c] of classes) {
-        if (!this.recorder.classes.includes(traffic)) continue
-        const statuses = c.statuses.flatMap(([status, n]) => Array<number>(n).fill(status))
-        const fallback = c.latencies.length === 0 ? 0 : (c.latencies[Math.floor(c.latencies.length / 2)] ?? 0)
-        statuses.forEach((status, i) => {
-          const when = second * 1000 + (i * 1000) / statuses.length
-          this.recorder.completed(traffic, when, c.latencies[i] ?? fallback, status)
-        })
-      }
-    }
-    // Steps are inclusive at both ends: the next query starts after this one's last.
-    this.from = new Date(end.getTime() + 1000)
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * `chaos run --driver k6-operator` end to end through the real CLI on a detached sandbox, whose
  * controller plays grafana/k6-operator: ratings-delay and ratings-abort with `parallelism: 3` get
- * the builtin driver's verdicts, and no TestRun, ConfigMap, runner pod or k6 process is left behind
- * — also after Ctrl-C in the fault phase. The runners are the fake k6 (test/fixtures/k6), sending
+ * the builtin driver's verdicts, a fault on productpage the builtin driver's failure reasons
+ * (`503 FI`), and no TestRun, ConfigMap, runner pod or k6 process is left behind — also after
+ * Ctrl-C in the fault phase. The runners are the fake k6 (test/fixtures/k6), sending
  * real requests through the sandbox's proxy and remote-writing to its Prometheus; with
  * K6_BINARY pointing at a real k6 (e.g. ../shared/tools/k6/k6) the same runs use it.
  */
@@ -28,6 +29,7 @@ const SOURCES = [
   'src/load/k6-operator.ts',
   'src/load/k6-operator-plan.ts',
   'src/load/k6-operator-promql.ts',
+  'src/load/k6-operator-feed.ts',
   'packages/sandbox/src/k6-operator.ts',
   'packages/sandbox/src/sandbox.ts',
   'src/runner/run.ts',
@@ -39,6 +41,32 @@ function runnerK6(): {binary: string; real: boolean} {
   const given = process.env.K6_BINARY
   if (given !== undefined && given !== '' && existsSync(given)) return {binary: given, real: true}
   return {binary: FAKE_K6, real: false}
+}
+
+/** Each class's failure reasons over a run, from its journal's per-second series. */
+function reasonsIn(journalFile: string): Record<string, Record<string, number>> {
+  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
+    load: Record<string, {reasons?: Record<string, number>}[]>
+  }
+  const out: Record<string, Record<string, number>> = {}
+  for (const [traffic, seconds] of Object.entries(journal.load)) {
+    const sum: Record<string, number> = {}
+    for (const s of seconds) for (const [r, n] of Object.entries(s.reasons ?? {})) sum[r] = (sum[r] ?? 0) + n
+    out[traffic] = sum
+  }
+  return out
+}
+
+/** The journal a run's output names. */
+function journalOf(stdout: string): string {
+  const file = /Journal: (.*journal\.json)/.exec(stdout)?.[1]
+  assert.ok(file !== undefined, stdout)
+  return file
+}
+
+/** Each class's reason labels, sorted. */
+function labelsOf(reasons: Record<string, Record<string, number>>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(reasons).map(([traffic, r]) => [traffic, Object.keys(r).sort()]))
 }
 
 describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)', function () {
@@ -77,11 +105,11 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
     await rm(dir, {recursive: true, force: true})
   })
 
-  /** The example with `spec.load.k6Operator.parallelism: 3`, in the test's folder. */
-  async function withParallelism(example: string): Promise<string> {
-    const text = readFileSync(join(REPO, 'experiments', example), 'utf8')
+  /** The example with `spec.load.k6Operator.parallelism: 3` (and `edit`), in the test's folder as `name`. */
+  async function withParallelism(example: string, edit = (text: string) => text, name = example): Promise<string> {
+    const text = edit(readFileSync(join(REPO, 'experiments', example), 'utf8'))
     assert.match(text, /^ {2}load:\n/m)
-    const file = join(dir, example)
+    const file = join(dir, name)
     await writeFile(file, text.replace(/^ {2}load:\n/m, '  load:\n    k6Operator: {parallelism: 3}\n'))
     return file
   }
@@ -153,9 +181,45 @@ describe('chaos run --driver k6-operator (integration, real CLI on the sandbox)'
         // 5/s over 18 s of phases, split across three runners.
         assert.ok(requests >= 60, `${traffic}: ${requests} requests in the journal's per-second series`)
       }
+      if (example === 'ratings-abort.yaml') {
+        // productpage degrades gracefully: the builtin run's load sees no failures, nor must this one.
+        const expected = reasonsIn(journalOf(builtin.stdout))
+        assert.deepEqual(labelsOf(reasonsIn(journalFile)), labelsOf(expected))
+      }
       assert.deepEqual(await leftovers(), [])
     })
   }
+
+  it("productpage aborted: the k6-operator run counts the load's failures under the builtin run's reasons (503 FI)", async () => {
+    // ratings-abort with its fault on the Service the load calls: half the targeted requests fail at the client's sidecar.
+    const file = await withParallelism(
+      'ratings-abort.yaml',
+      text => text.replace(/^ {4}- service: ratings$/m, '    - service: productpage'),
+      'productpage-abort.yaml',
+    )
+    assert.match(readFileSync(file, 'utf8'), /- service: productpage/)
+    const builtin = await run(file, 'builtin')
+    const r = await run(file, 'k6-operator')
+    assert.equal(r.code, builtin.code, `k6-operator: ${r.stdout}${r.stderr}\nbuiltin: ${builtin.stdout}`)
+    const expected = reasonsIn(journalOf(builtin.stdout))
+    assert.ok(
+      (expected['targeted']?.['503 FI'] ?? 0) > 0,
+      `the builtin run saw the aborts: ${JSON.stringify(expected)}`,
+    )
+    const journalFile = journalOf(r.stdout)
+    const got = reasonsIn(journalFile)
+    assert.deepEqual(labelsOf(got), labelsOf(expected))
+    // Every failure labelled, none twice (a reason pushed a step after its request may label the next one).
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {load: Record<string, {failed: number}[]>}
+    for (const [traffic, seconds] of Object.entries(journal.load)) {
+      const failed = seconds.reduce((n, s) => n + s.failed, 0)
+      const labelled = Object.entries(got[traffic] ?? {})
+        .filter(([reason]) => !/^(\d+|error)$/.test(reason))
+        .reduce((n, [, c]) => n + c, 0)
+      assert.ok(labelled <= failed && labelled >= failed - 1, `${traffic}: ${labelled} of ${failed} failures labelled`)
+    }
+    assert.deepEqual(await leftovers(), [])
+  })
 
   it('Ctrl-C in the fault phase: exit 3, reverted, and no TestRun, ConfigMap, pod or k6 process left', async () => {
     const file = await withParallelism('ratings-abort.yaml')
