@@ -21,7 +21,7 @@ import {DURATION, instantValue, REQS, selector} from '../src/load/k6-operator-pr
 import {k6Script} from '../src/load/k6-script.js'
 import {Recorder} from '../src/load/recorder.js'
 import {findPrometheus} from '@faultline/sandbox/prometheus.js'
-import type {Bench, BenchOptions, BenchResult} from './harness.js'
+import {type Bench, type BenchOptions, type BenchResult, peerVersion} from './harness.js'
 
 const FAKE_K6 = fileURLToPath(new URL('../test/fixtures/k6/k6', import.meta.url))
 
@@ -142,7 +142,7 @@ const bench: Bench = {
     const seconds = opts.smoke ? 5 : 30
     const method = [
       `npm run bench -- --only k6-operator${opts.smoke ? ' --smoke' : ''}`,
-      `target ${rate}/s for ${seconds} s, runners: ${k6 === FAKE_K6 ? 'the fake k6 (test/fixtures/k6)' : k6}`,
+      `target ${rate}/s for ${seconds} s, runners: ${k6 === FAKE_K6 ? 'the fake k6 (test/fixtures/k6)' : `the k6 of $K6_BINARY (${peerVersion(k6, ['version'], /k6 v\S+/) ?? 'version unknown'})`}`,
     ]
     if (binary === undefined)
       return {
